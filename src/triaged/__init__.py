@@ -1,0 +1,3 @@
+"""triaged: calibrated text classification with three-bucket routing."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,134 @@
+"""The one exception tree of triaged.
+
+Every error carries an HTTP status and a stable machine-readable ``code``;
+the API turns them into ``{"error": {"code", "message", "details"}}`` in exactly
+one place (``triaged.api.errors``).  The library and CLI raise the same classes.
+
+    TriagedError (500, internal_error)
+    ├── InvalidInput (400, invalid_input)
+    │   ├── TaxonomyError (400, invalid_taxonomy)
+    │   └── DatasetError (400, invalid_dataset)
+    ├── ValidationFailed (422, validation_error)
+    ├── Unauthenticated (401, unauthenticated)
+    ├── Forbidden (403, forbidden)
+    ├── NotFound (404, not_found)
+    ├── Conflict (409, conflict)
+    │   └── NotFittedError (409, model_not_ready)
+    ├── PayloadTooLarge (413, payload_too_large)
+    ├── RateLimited (429, rate_limited)
+    │   └── QuotaExceeded (429, quota_exceeded)
+    └── ModelError (500, model_error)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "Conflict",
+    "DatasetError",
+    "Forbidden",
+    "InvalidInput",
+    "ModelError",
+    "NotFittedError",
+    "NotFound",
+    "PayloadTooLarge",
+    "QuotaExceeded",
+    "RateLimited",
+    "TaxonomyError",
+    "TriagedError",
+    "Unauthenticated",
+    "ValidationFailed",
+]
+
+
+class TriagedError(Exception):
+    """Base of every error triaged raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidInput(TriagedError):
+    status = 400
+    code = "invalid_input"
+
+
+class TaxonomyError(InvalidInput):
+    """A taxonomy definition is invalid; ``details`` names the file/line/field."""
+
+    code = "invalid_taxonomy"
+
+
+class DatasetError(InvalidInput):
+    """A dataset folder or file is malformed; ``details`` names the file and line."""
+
+    code = "invalid_dataset"
+
+
+class ValidationFailed(TriagedError):
+    status = 422
+    code = "validation_error"
+
+
+class Unauthenticated(TriagedError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(TriagedError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(TriagedError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(TriagedError):
+    status = 409
+    code = "conflict"
+
+
+class NotFittedError(Conflict):
+    """The model was used before ``fit`` (or before a trained version exists)."""
+
+    code = "model_not_ready"
+
+
+class PayloadTooLarge(TriagedError):
+    status = 413
+    code = "payload_too_large"
+
+
+class RateLimited(TriagedError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(RateLimited):
+    code = "quota_exceeded"
+
+
+class ModelError(TriagedError):
+    status = 500
+    code = "model_error"

@@ -1,0 +1,1 @@
+"""Vector -> probabilities: zero-shot prototypes, a trained head and out-of-scope scoring."""

@@ -1,0 +1,424 @@
+"""Taxonomies: the categories a team defines, with descriptions, examples and thresholds.
+
+A :class:`Taxonomy` is an immutable value object.  It loads from YAML or JSON::
+
+    name: support
+    thresholds: {auto: 0.85, review: 0.60}
+    labels:
+      - name: billing
+        description: Questions about invoices, charges and refunds
+        examples: ["Why was I charged twice?"]
+    examples:                     # optional, extra examples as {text, label}
+      - {text: "refund please", label: billing}
+
+or from a dataset folder in the shared format (``labels.json`` + ``train.jsonl``).
+Examples labelled ``oos`` in a dataset are out-of-scope: never a category, kept
+apart as :attr:`Taxonomy.out_of_scope` so models can learn what "none" looks like.
+
+Every validation problem raises :class:`~triaged.errors.TaxonomyError` (or
+:class:`~triaged.errors.DatasetError`) whose message names the file, line and field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from triaged.errors import DatasetError, TaxonomyError
+
+__all__ = [
+    "OOS_LABEL",
+    "Example",
+    "Label",
+    "Taxonomy",
+    "Thresholds",
+    "read_jsonl",
+]
+
+OOS_LABEL = "oos"
+MAX_LABEL_NAME = 100
+_NAME_RE = re.compile(r"^[^\s].*$", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Routing thresholds: ``confidence >= auto`` acts automatically, ``>= review`` acts
+    but is flagged for a spot-check, anything lower is held for a human."""
+
+    auto: float = 0.85
+    review: float = 0.60
+
+    def __post_init__(self) -> None:
+        for name in ("auto", "review"):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or math.isnan(value)
+                or not 0.0 <= value <= 1.0
+            ):
+                raise TaxonomyError(
+                    f"threshold {name!r} must be a number between 0 and 1, got {value!r}",
+                    details={"field": f"thresholds.{name}"},
+                )
+        if self.review > self.auto:
+            raise TaxonomyError(
+                f"threshold 'review' ({self.review}) must not exceed 'auto' ({self.auto})",
+                details={"field": "thresholds"},
+            )
+
+    def to_dict(self) -> dict[str, float]:
+        return {"auto": float(self.auto), "review": float(self.review)}
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    name: str
+    description: str = ""
+    examples: tuple[str, ...] = ()
+
+    @property
+    def prompt(self) -> str:
+        """Text that describes the label for zero-shot scoring."""
+        readable = self.name.replace("_", " ").replace("-", " ")
+        readable = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", readable).lower()
+        desc = self.description.strip()
+        if not desc or desc.lower() == readable:
+            return readable
+        return f"{readable}: {desc}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "examples": list(self.examples)}
+
+
+@dataclass(frozen=True, slots=True)
+class Taxonomy:
+    """A named, versioned set of labels plus routing thresholds."""
+
+    name: str
+    labels: tuple[Label, ...]
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    description: str = ""
+    version: int = 1
+    out_of_scope: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "name")
+        if not self.labels:
+            raise TaxonomyError("a taxonomy needs at least one label", details={"field": "labels"})
+        seen: dict[str, int] = {}
+        for i, label in enumerate(self.labels):
+            where = f"labels[{i}].name"
+            _check_name(label.name, where)
+            if label.name == OOS_LABEL:
+                raise TaxonomyError(
+                    f"{where}: {OOS_LABEL!r} is reserved for out-of-scope examples",
+                    details={"field": where},
+                )
+            if label.name in seen:
+                raise TaxonomyError(
+                    f"{where}: duplicate label name {label.name!r} "
+                    f"(first defined at labels[{seen[label.name]}])",
+                    details={"field": where, "label": label.name},
+                )
+            seen[label.name] = i
+            for j, ex in enumerate(label.examples):
+                if not isinstance(ex, str) or not ex.strip():
+                    raise TaxonomyError(
+                        f"labels[{i}].examples[{j}]: examples must be non-empty strings",
+                        details={"field": f"labels[{i}].examples[{j}]"},
+                    )
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def label_names(self) -> list[str]:
+        return [label.name for label in self.labels]
+
+    def index(self, label: str) -> int:
+        try:
+            return self.label_names.index(label)
+        except ValueError:
+            raise TaxonomyError(
+                f"unknown label {label!r} for taxonomy {self.name!r}", details={"label": label}
+            ) from None
+
+    def examples(self) -> list[Example]:
+        return [Example(text, label.name) for label in self.labels for text in label.examples]
+
+    @property
+    def n_examples(self) -> int:
+        return sum(len(label.examples) for label in self.labels)
+
+    def with_examples(self, examples: Iterable[Example], *, replace_all: bool = False) -> Taxonomy:
+        """A copy with ``examples`` added (unknown labels raise; ``oos`` goes to out_of_scope)."""
+        by_label: dict[str, list[str]] = {
+            label.name: ([] if replace_all else list(label.examples)) for label in self.labels
+        }
+        oos = [] if replace_all else list(self.out_of_scope)
+        for n, ex in enumerate(examples):
+            if ex.label == OOS_LABEL:
+                oos.append(ex.text)
+            elif ex.label not in by_label:
+                raise TaxonomyError(
+                    f"example {n}: unknown label {ex.label!r}", details={"index": n, "label": ex.label}
+                )
+            else:
+                by_label[ex.label].append(ex.text)
+        labels = tuple(replace(lb, examples=tuple(by_label[lb.name])) for lb in self.labels)
+        return replace(self, labels=labels, out_of_scope=tuple(oos))
+
+    def to_dict(self, *, include_examples: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "version": self.version,
+            "thresholds": self.thresholds.to_dict(),
+            "labels": [
+                lb.to_dict() if include_examples else {"name": lb.name, "description": lb.description}
+                for lb in self.labels
+            ],
+        }
+        if include_examples and self.out_of_scope:
+            data["out_of_scope"] = list(self.out_of_scope)
+        return data
+
+    # ----------------------------------------------------------------- loading
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> Taxonomy:
+        """Build and validate from plain data (as parsed from YAML/JSON or an API body)."""
+        if not isinstance(data, Mapping):
+            raise TaxonomyError(f"{source}: a taxonomy must be a mapping", details={"file": source})
+        try:
+            return _from_mapping(data, source)
+        except TaxonomyError as exc:
+            if source != "<dict>" and not exc.message.startswith(source):
+                exc.details.setdefault("file", source)
+                exc.message = f"{source}: {exc.message}"
+                exc.args = (exc.message,)
+            raise
+
+    @classmethod
+    def load(cls, path: str | Path) -> Taxonomy:
+        """Load from a ``.yaml``/``.yml``/``.json`` file or a dataset folder."""
+        p = Path(path)
+        if p.is_dir():
+            return cls.from_dataset_dir(p)
+        if not p.exists():
+            raise TaxonomyError(f"{p}: no such file or folder", details={"file": str(p)})
+        text = p.read_text(encoding="utf-8")
+        if p.suffix.lower() == ".json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise TaxonomyError(
+                    f"{p}:{exc.lineno}: invalid JSON: {exc.msg}",
+                    details={"file": str(p), "line": exc.lineno},
+                ) from None
+        else:
+            try:
+                data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - safe loader subclass
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                line = mark.line + 1 if mark is not None else None
+                raise TaxonomyError(
+                    f"{p}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}",
+                    details={"file": str(p), "line": line},
+                ) from None
+        return cls.from_dict(data, source=str(p))
+
+    @classmethod
+    def from_dataset_dir(
+        cls, path: str | Path, *, split: str = "train", name: str | None = None
+    ) -> Taxonomy:
+        """Load ``labels.json`` and ``<split>.jsonl`` of a dataset folder in the shared format."""
+        root = Path(path)
+        labels_file = root / "labels.json"
+        if not labels_file.exists():
+            raise DatasetError(f"{labels_file}: missing labels.json", details={"file": str(labels_file)})
+        try:
+            raw = json.loads(labels_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DatasetError(
+                f"{labels_file}:{exc.lineno}: invalid JSON: {exc.msg}",
+                details={"file": str(labels_file), "line": exc.lineno},
+            ) from None
+        if not isinstance(raw, list):
+            raise DatasetError(f"{labels_file}: expected a JSON list of labels")
+        labels = []
+        for i, item in enumerate(raw):
+            if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+                raise DatasetError(
+                    f"{labels_file}: entry {i} needs a string 'name'", details={"file": str(labels_file)}
+                )
+            if item["name"] == OOS_LABEL:
+                continue
+            labels.append(Label(item["name"], str(item.get("description") or "")))
+        tax = cls.from_dict(
+            {"name": name or root.name, "labels": [lb.to_dict() for lb in labels]},
+            source=str(labels_file),
+        )
+        split_file = root / f"{split}.jsonl"
+        if split_file.exists():
+            examples = list(read_jsonl(split_file, known=set(tax.label_names) | {OOS_LABEL}))
+            tax = tax.with_examples(examples)
+        return tax
+
+
+def read_jsonl(path: str | Path, *, known: set[str] | None = None) -> Iterator[Example]:
+    """Yield ``{"text", "label"}`` examples, raising DatasetError with the file and line."""
+    p = Path(path)
+    with p.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = {"file": str(p), "line": lineno}
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{p}:{lineno}: invalid JSON: {exc.msg}", details=where) from None
+            if not isinstance(obj, dict):
+                raise DatasetError(f"{p}:{lineno}: expected a JSON object", details=where)
+            text, label = obj.get("text"), obj.get("label")
+            if not isinstance(text, str) or not text.strip():
+                raise DatasetError(f"{p}:{lineno}: 'text' must be a non-empty string", details=where)
+            if not isinstance(label, str) or not label:
+                raise DatasetError(f"{p}:{lineno}: 'label' must be a non-empty string", details=where)
+            if known is not None and label not in known:
+                raise DatasetError(
+                    f"{p}:{lineno}: unknown label {label!r}", details={**where, "label": label}
+                )
+            yield Example(text, label)
+
+
+# ---------------------------------------------------------------------- helpers
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records the 1-based line of each mapping under ``__line__``."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+
+def _at(obj: Any) -> str:
+    line = obj.get("__line__") if isinstance(obj, Mapping) else None
+    return f"line {line}: " if line else ""
+
+
+def _check_name(value: Any, where: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise TaxonomyError(f"{where}: names must be non-empty strings", details={"field": where})
+    if value != value.strip():
+        raise TaxonomyError(
+            f"{where}: name {value!r} has leading or trailing whitespace", details={"field": where}
+        )
+    if len(value) > MAX_LABEL_NAME:
+        raise TaxonomyError(
+            f"{where}: names are at most {MAX_LABEL_NAME} characters", details={"field": where}
+        )
+
+
+def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
+    raw_labels = data.get("labels")
+    if not isinstance(raw_labels, Sequence) or isinstance(raw_labels, str):
+        raise TaxonomyError(f"{_at(data)}'labels' must be a list", details={"field": "labels"})
+    labels: list[Label] = []
+    for i, item in enumerate(raw_labels):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, Mapping):
+            raise TaxonomyError(
+                f"labels[{i}]: a label must be a mapping with a 'name'", details={"field": f"labels[{i}]"}
+            )
+        examples = item.get("examples") or []
+        if not isinstance(examples, Sequence) or isinstance(examples, str):
+            raise TaxonomyError(
+                f"{_at(item)}labels[{i}].examples must be a list of strings",
+                details={"field": f"labels[{i}].examples", "line": item.get("__line__")},
+            )
+        desc = item.get("description") or ""
+        if not isinstance(desc, str):
+            raise TaxonomyError(
+                f"{_at(item)}labels[{i}].description must be a string",
+                details={"field": f"labels[{i}].description"},
+            )
+        try:
+            labels.append(Label(str(item.get("name", "")) if item.get("name") is not None else "", desc,
+                                tuple(examples)))
+            Taxonomy(name="x", labels=tuple(labels))  # validate incrementally for line numbers
+        except TaxonomyError as exc:
+            line = item.get("__line__")
+            if line:
+                exc.details["line"] = line
+                exc.message = f"line {line}: {exc.message}"
+                exc.args = (exc.message,)
+            raise
+    raw_thr = data.get("thresholds") or {}
+    if not isinstance(raw_thr, Mapping):
+        raise TaxonomyError(f"{_at(data)}'thresholds' must be a mapping", details={"field": "thresholds"})
+    unknown = set(raw_thr) - {"auto", "review", "__line__"}
+    if unknown:
+        raise TaxonomyError(
+            f"{_at(raw_thr)}unknown threshold(s): {sorted(unknown)}; use 'auto' and 'review'",
+            details={"field": "thresholds"},
+        )
+    try:
+        thresholds = Thresholds(
+            auto=raw_thr.get("auto", Thresholds.auto), review=raw_thr.get("review", Thresholds.review)
+        )
+    except TaxonomyError as exc:
+        if raw_thr.get("__line__"):
+            exc.details["line"] = raw_thr["__line__"]
+            exc.message = f"line {raw_thr['__line__']}: {exc.message}"
+            exc.args = (exc.message,)
+        raise
+    version = data.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise TaxonomyError("'version' must be a positive integer", details={"field": "version"})
+    desc = data.get("description") or ""
+    tax = Taxonomy(
+        name=data.get("name") if isinstance(data.get("name"), str) else "",
+        labels=tuple(labels),
+        thresholds=thresholds,
+        description=str(desc),
+        version=version,
+        out_of_scope=tuple(data.get("out_of_scope") or ()),
+    )
+    extra = data.get("examples") or []
+    if extra:
+        if not isinstance(extra, Sequence) or isinstance(extra, str):
+            raise TaxonomyError("'examples' must be a list of {text, label}", details={"field": "examples"})
+        parsed = []
+        for j, ex in enumerate(extra):
+            if (
+                not isinstance(ex, Mapping)
+                or not isinstance(ex.get("text"), str)
+                or not ex["text"].strip()
+                or not isinstance(ex.get("label"), str)
+            ):
+                raise TaxonomyError(
+                    f"{_at(ex)}examples[{j}] must have a non-empty 'text' and a 'label'",
+                    details={"field": f"examples[{j}]"},
+                )
+            if ex["label"] != OOS_LABEL and ex["label"] not in tax.label_names:
+                raise TaxonomyError(
+                    f"{_at(ex)}examples[{j}]: unknown label {ex['label']!r}",
+                    details={"field": f"examples[{j}].label", "label": ex["label"],
+                             "line": ex.get("__line__")},
+                )
+            parsed.append(Example(ex["text"], ex["label"]))
+        tax = tax.with_examples(parsed)
+    return tax
