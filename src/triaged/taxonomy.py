@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 OOS_LABEL = "oos"
+DEFAULT_AUTO = 0.85
+DEFAULT_REVIEW = 0.60
 MAX_LABEL_NAME = 100
 _NAME_RE = re.compile(r"^[^\s].*$", re.S)
 
@@ -58,8 +60,8 @@ class Thresholds:
     """Routing thresholds: ``confidence >= auto`` acts automatically, ``>= review`` acts
     but is flagged for a spot-check, anything lower is held for a human."""
 
-    auto: float = 0.85
-    review: float = 0.60
+    auto: float = DEFAULT_AUTO
+    review: float = DEFAULT_REVIEW
 
     def __post_init__(self) -> None:
         for name in ("auto", "review"):
@@ -377,7 +379,7 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
         )
     try:
         thresholds = Thresholds(
-            auto=raw_thr.get("auto", Thresholds.auto), review=raw_thr.get("review", Thresholds.review)
+            auto=raw_thr.get("auto", DEFAULT_AUTO), review=raw_thr.get("review", DEFAULT_REVIEW)
         )
     except TaxonomyError as exc:
         if raw_thr.get("__line__"):
