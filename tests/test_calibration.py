@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from triaged.calibration import (
+    TemperatureScaler,
+    expected_calibration_error,
+    negative_log_likelihood,
+    reliability_bins,
+)
+
+
+def test_ece_perfectly_calibrated_is_zero() -> None:
+    conf = [0.8] * 10
+    correct = [1] * 8 + [0] * 2
+    assert expected_calibration_error(conf, correct) == pytest.approx(0.0)
+
+
+def test_ece_known_value() -> None:
+    # bin (0.8667, 0.9333]: 4 items conf 0.9, 2 right -> |0.5-0.9| = 0.4, weight 4/6
+    # bin (0.2667, 0.3333]: 2 items conf 0.3, both wrong -> |0 - 0.3| = 0.3, weight 2/6
+    conf = [0.9, 0.9, 0.9, 0.9, 0.3, 0.3]
+    correct = [1, 1, 0, 0, 0, 0]
+    assert expected_calibration_error(conf, correct) == pytest.approx(4 / 6 * 0.4 + 2 / 6 * 0.3)
+
+
+def test_ece_uses_15_equal_width_bins_and_edges() -> None:
+    bins = reliability_bins([0.0, 1.0, 1 / 15, 1 / 15 + 1e-9], [1, 1, 0, 1])
+    assert len(bins) == 15
+    assert bins[0].count == 2  # 0.0 and exactly 1/15 fall in the first bin
+    assert bins[1].count == 1
+    assert bins[-1].count == 1
+    assert expected_calibration_error([], []) == 0.0
+
+
+def test_nll() -> None:
+    probs = np.array([[0.5, 0.5], [0.25, 0.75]])
+    assert negative_log_likelihood(probs, [0, 1]) == pytest.approx(-(np.log(0.5) + np.log(0.75)) / 2)
+
+
+def test_temperature_scaling_recovers_overconfidence() -> None:
+    rng = np.random.default_rng(0)
+    n, k = 4000, 5
+    true_logits = rng.normal(size=(n, k)) * 2.0
+    p = np.exp(true_logits) / np.exp(true_logits).sum(1, keepdims=True)
+    y = np.array([rng.choice(k, p=row) for row in p])
+    scaler = TemperatureScaler().fit(true_logits * 3.0, y)  # 3x over-confident logits
+    assert scaler.temperature_ == pytest.approx(3.0, rel=0.15)
+    calibrated = scaler.transform(true_logits * 3.0)
+    conf = calibrated.max(1)
+    correct = calibrated.argmax(1) == y
+    raw = (true_logits * 3.0)
+    raw_p = np.exp(raw - raw.max(1, keepdims=True))
+    raw_p /= raw_p.sum(1, keepdims=True)
+    assert expected_calibration_error(conf, correct) < expected_calibration_error(raw_p.max(1), correct)
+    assert expected_calibration_error(conf, correct) < 0.03
