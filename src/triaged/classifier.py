@@ -1,0 +1,319 @@
+"""The library façade: a taxonomy, an encoder and a fitted engine.
+
+Usage::
+
+    >>> from triaged import Classifier, Taxonomy
+    >>> tax = Taxonomy.load("examples/support.yaml")
+    >>> clf = Classifier.from_taxonomy(tax).fit()
+    >>> res = clf.classify("I was charged twice this month")
+    >>> res.label, res.bucket                                  # doctest: +SKIP
+    ('billing', <Bucket.AUTO: 'auto'>)
+
+``fit()`` trains on the taxonomy's own examples (or on ``texts``/``labels``);
+with no examples at all the classifier is zero-shot, from label names and
+descriptions.  ``confidence`` is always a calibrated probability that ``label``
+is right, pulled down for inputs unlike every category.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from triaged.encoders import DEFAULT_ENCODER, Encoder, get_encoder
+from triaged.errors import InvalidInput, ModelError, NotFittedError
+from triaged.models import Engine
+from triaged.routing import Bucket, RoutingPolicy
+from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
+
+__all__ = ["Alternative", "Classifier", "Neighbor", "Result"]
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.npz"
+META_FILE = "model.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    label: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbor:
+    text: str
+    label: str
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One classification: the label, its calibrated confidence and the routing bucket."""
+
+    label: str
+    confidence: float
+    bucket: Bucket
+    alternatives: list[Alternative]
+    scores: dict[str, float]
+    taxonomy: str
+    taxonomy_version: int
+    model_version: str
+    neighbors: list[Neighbor] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["bucket"] = self.bucket.value
+        return data
+
+
+class Classifier:
+    """Calibrated, out-of-scope-aware classifier for one taxonomy version."""
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        *,
+        encoder: Encoder | None = None,
+        encoder_name: str = DEFAULT_ENCODER,
+        engine: Engine | None = None,
+        top_k: int = 3,
+    ) -> None:
+        self.taxonomy = taxonomy
+        self.encoder_name = encoder_name
+        self._encoder = encoder
+        self.engine = engine if engine is not None else Engine()
+        self.policy = RoutingPolicy(taxonomy.thresholds)
+        self.top_k = top_k
+        self.model_version = ""
+        self.example_texts_: list[str] = []
+        self.example_labels_: list[str] = []
+        self.fit_seconds_: float = 0.0
+        self.fitted_ = engine is not None
+
+    # --------------------------------------------------------------- building
+    @classmethod
+    def from_taxonomy(cls, taxonomy: Taxonomy, *, encoder: Encoder | None = None,
+                      **engine_config: Any) -> Classifier:
+        return cls(taxonomy, encoder=encoder, engine=Engine(**engine_config) if engine_config
+                   else None)
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = get_encoder(self.encoder_name)
+        return self._encoder
+
+    @property
+    def mode(self) -> str:
+        return str(getattr(self.engine, "mode", "unfitted")) if self.fitted_ else "unfitted"
+
+    def fit(
+        self,
+        texts: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
+        *,
+        progress: bool = False,
+    ) -> Self:
+        """Train and calibrate.  Without arguments, on the taxonomy's examples.
+
+        Examples labelled ``oos`` are out-of-scope: never predicted, used as negatives.
+        """
+        if (texts is None) != (labels is None):
+            raise InvalidInput("pass both texts and labels, or neither")
+        if texts is None or labels is None:
+            examples: list[Example] = self.taxonomy.examples()
+            oos = list(self.taxonomy.out_of_scope)
+        else:
+            if len(texts) != len(labels):
+                raise InvalidInput(
+                    f"texts and labels differ in length ({len(texts)} vs {len(labels)})"
+                )
+            examples, oos = [], []
+            known = set(self.taxonomy.label_names)
+            for i, (t, lb) in enumerate(zip(texts, labels, strict=True)):
+                if lb == OOS_LABEL:
+                    oos.append(t)
+                elif lb not in known:
+                    raise InvalidInput(f"example {i}: unknown label {lb!r}", details={"index": i})
+                else:
+                    examples.append(Example(t, lb))
+        started = time.perf_counter()
+        ex_texts = [e.text for e in examples]
+        index = {name: i for i, name in enumerate(self.taxonomy.label_names)}
+        y = np.asarray([index[e.label] for e in examples], dtype=np.int64)
+        enc = self.encoder
+        X = enc.embed(ex_texts, progress=progress) if ex_texts else np.zeros((0, enc.dim), np.float32)
+        label_vectors = enc.embed([lb.prompt for lb in self.taxonomy.labels])
+        oos_X = enc.embed(oos, progress=progress) if oos else None
+        self.engine.fit(
+            X, y, label_vectors=label_vectors, texts=ex_texts, oos_X=oos_X, oos_texts=oos,
+            progress=progress,
+        )
+        self.example_texts_ = ex_texts
+        self.example_labels_ = [e.label for e in examples]
+        self.fit_seconds_ = time.perf_counter() - started
+        self.fitted_ = True
+        self.model_version = self._digest()
+        return self
+
+    # ------------------------------------------------------------- predicting
+    def _check(self) -> None:
+        if not self.fitted_:
+            raise NotFittedError("call fit() before classify()")
+
+    def classify(self, text: str, *, explain: bool = False) -> Result:
+        return self.classify_batch([text], explain=explain)[0]
+
+    def classify_batch(
+        self, texts: Sequence[str], *, explain: bool = False, progress: bool = False
+    ) -> list[Result]:
+        self._check()
+        for i, t in enumerate(texts):
+            if not isinstance(t, str) or not t.strip():
+                raise InvalidInput(f"text {i} is empty", details={"index": i})
+        if not texts:
+            return []
+        # one text per encoder call: int8 dynamic quantization scales activations per batch,
+        # so this keeps a text's confidence the same whether it comes alone or in a batch
+        X = self.encoder.embed(texts, batch_size=1, progress=progress)
+        return self._results(X, texts, explain=explain)
+
+    def predict_vectors(self, X: np.ndarray, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(probs, confidence) arrays for pre-computed embeddings (evaluation, insights)."""
+        self._check()
+        pred = self.engine.predict(X, texts)
+        return pred.probs, pred.confidence
+
+    def _results(self, X: np.ndarray, texts: Sequence[str], *, explain: bool) -> list[Result]:
+        pred = self.engine.predict(X, texts)
+        names = self.taxonomy.label_names
+        nbr_idx: np.ndarray | None = None
+        nbr_sim: np.ndarray | None = None
+        if explain and self.example_texts_:
+            nbr_idx, nbr_sim = self.engine.neighbors(X, 3)
+        out: list[Result] = []
+        k = min(self.top_k + 1, len(names))
+        for row in range(len(texts)):
+            probs = pred.probs[row]
+            top = int(pred.top[row])
+            conf = float(np.clip(pred.confidence[row], 0.0, 1.0))
+            scale = conf / max(float(probs[top]), 1e-12)
+            order = np.argsort(-probs, kind="stable")[:k]
+            alts = [
+                Alternative(names[j], round(float(min(1.0, probs[j] * scale)), 6))
+                for j in order if j != top
+            ][: self.top_k]
+            neighbors: list[Neighbor] = []
+            if nbr_idx is not None and nbr_sim is not None:
+                neighbors = [
+                    Neighbor(self.example_texts_[int(i)], self.example_labels_[int(i)], float(s))
+                    for i, s in zip(nbr_idx[row], nbr_sim[row], strict=True)
+                    if 0 <= int(i) < len(self.example_texts_)
+                ]
+            out.append(
+                Result(
+                    label=names[top],
+                    confidence=round(conf, 6),
+                    bucket=self.policy.route(conf),
+                    alternatives=alts,
+                    scores={names[j]: round(float(probs[j]), 6) for j in order},
+                    taxonomy=self.taxonomy.name,
+                    taxonomy_version=self.taxonomy.version,
+                    model_version=self.model_version,
+                    neighbors=neighbors,
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------ persistence
+    def _arrays_and_meta(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        self._check()
+        arrays, engine_meta = self.engine.to_state()
+        meta = {
+            "format": FORMAT_VERSION,
+            "model_version": self.model_version,
+            "encoder": self.encoder_name,
+            "engine": engine_meta,
+            "taxonomy": self.taxonomy.to_dict(),
+            "example_texts": self.example_texts_,
+            "example_labels": self.example_labels_,
+            "fit_seconds": self.fit_seconds_,
+        }
+        return arrays, meta
+
+    def _digest(self) -> str:
+        arrays, meta = self._arrays_and_meta()
+        h = hashlib.sha256()
+        for key in sorted(arrays):
+            h.update(key.encode())
+            h.update(np.ascontiguousarray(arrays[key]).tobytes())
+        meta = {**meta, "model_version": "", "fit_seconds": 0}
+        h.update(json.dumps(meta, sort_keys=True, default=str).encode())
+        return h.hexdigest()[:16]
+
+    def to_bytes(self) -> bytes:
+        """One self-contained npz blob (arrays + JSON metadata); loads without pickle."""
+        arrays, meta = self._arrays_and_meta()
+        buf = io.BytesIO()
+        blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        np.savez_compressed(buf, __meta__=blob, **{f"a_{k}": v for k, v in arrays.items()})
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, encoder: Encoder | None = None) -> Classifier:
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                meta = json.loads(bytes(npz["__meta__"]).decode("utf-8"))
+                arrays = {k[2:]: npz[k] for k in npz.files if k.startswith("a_")}
+        except (ValueError, OSError, KeyError, json.JSONDecodeError) as exc:
+            raise ModelError(f"not a triaged model: {exc}") from None
+        return cls._from_parts(arrays, meta, encoder)
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``model.npz`` (arrays) and ``model.json`` (taxonomy, versions, metadata)."""
+        root = Path(path)
+        root.mkdir(parents=True, exist_ok=True)
+        arrays, meta = self._arrays_and_meta()
+        np.savez_compressed(root / MODEL_FILE, **arrays)
+        (root / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
+                                      encoding="utf-8")
+        return root
+
+    @classmethod
+    def load(cls, path: str | Path, *, encoder: Encoder | None = None) -> Classifier:
+        root = Path(path)
+        if not (root / META_FILE).exists() or not (root / MODEL_FILE).exists():
+            raise InvalidInput(f"{root}: not a triaged model folder (needs {MODEL_FILE} and {META_FILE})")
+        meta = json.loads((root / META_FILE).read_text(encoding="utf-8"))
+        with np.load(root / MODEL_FILE, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        return cls._from_parts(arrays, meta, encoder)
+
+    @classmethod
+    def _from_parts(
+        cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], encoder: Encoder | None
+    ) -> Classifier:
+        if meta.get("format") != FORMAT_VERSION:
+            raise ModelError(f"unsupported model format {meta.get('format')!r}")
+        taxonomy = Taxonomy.from_dict(meta["taxonomy"])
+        engine = Engine.from_state(arrays, meta["engine"])
+        clf = cls(taxonomy, encoder=encoder, encoder_name=meta.get("encoder", DEFAULT_ENCODER),
+                  engine=engine)
+        clf.model_version = str(meta["model_version"])
+        clf.example_texts_ = list(meta.get("example_texts", []))
+        clf.example_labels_ = list(meta.get("example_labels", []))
+        clf.fit_seconds_ = float(meta.get("fit_seconds", 0.0))
+        return clf
+
+    def with_examples(self, examples: Iterable[Example]) -> Classifier:
+        """An unfitted classifier for the same taxonomy plus ``examples``."""
+        return Classifier(self.taxonomy.with_examples(examples), encoder=self._encoder,
+                          encoder_name=self.encoder_name)

@@ -1,0 +1,185 @@
+"""The ``triaged`` command line.
+
+Engine commands live here (``train``, ``classify``, ``eval``, ``demo``); the
+service, review and insights commands are registered by their own modules
+(``cli_service``, ...), each exposing ``register(app)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from triaged.errors import TriagedError
+
+app = typer.Typer(
+    name="triaged",
+    help="Calibrated text classification with three-bucket routing and human review.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+_PLUGINS = ("triaged.cli_service", "triaged.cli_review", "triaged.cli_insights")
+
+
+def _fail(exc: TriagedError) -> None:
+    console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def train(
+    source: Annotated[Path, typer.Argument(help="Dataset folder (labels.json + train.jsonl) or taxonomy YAML/JSON.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
+    shots: Annotated[int | None, typer.Option(help="Use K examples per label.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for --shots sampling.")] = 0,
+) -> None:
+    """Train and calibrate a model from a dataset folder or taxonomy file."""
+    from triaged.classifier import Classifier
+    from triaged.evaluation import sample_per_label
+    from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
+
+    try:
+        tax = Taxonomy.load(source)
+        if shots is not None:
+            examples = tax.examples() + [Example(t, OOS_LABEL) for t in tax.out_of_scope]
+            tax = tax.with_examples(sample_per_label(examples, shots, seed), replace_all=True)
+        clf = Classifier.from_taxonomy(tax).fit(progress=True)
+        clf.save(output)
+    except TriagedError as exc:
+        _fail(exc)
+    report = clf.engine.report()
+    console.print(
+        f"trained [bold]{tax.name}[/bold] ({len(tax.labels)} labels, {tax.n_examples} examples, "
+        f"mode {clf.mode}) in {clf.fit_seconds_:.1f}s -> {output} (model {clf.model_version})"
+    )
+    if report:
+        console.print(report)
+
+
+def _read_texts(texts: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    if texts and texts != ["-"]:
+        return [(t, {}) for t in texts]
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for lineno, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            obj = line.rstrip("\n")
+        if isinstance(obj, str):
+            rows.append((obj, {}))
+        elif isinstance(obj, dict) and isinstance(obj.get("text"), str):
+            rows.append((obj["text"], obj))
+        else:
+            console.print(f"[red]error[/red]: stdin line {lineno}: expected a JSON object with 'text'")
+            raise typer.Exit(2)
+    return rows
+
+
+@app.command()
+def classify(
+    model: Annotated[Path, typer.Argument(help="Model folder written by `triaged train`.")],
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts; none or '-' reads JSONL from stdin.")] = None,
+    explain: Annotated[bool, typer.Option(help="Include the nearest labelled examples.")] = False,
+) -> None:
+    """Classify texts; prints one JSON result per line."""
+    from triaged.classifier import Classifier
+
+    try:
+        clf = Classifier.load(model)
+        rows = _read_texts(list(texts or []))
+        results = clf.classify_batch([t for t, _ in rows], explain=explain, progress=len(rows) > 256)
+    except TriagedError as exc:
+        _fail(exc)
+    for (text, extra), res in zip(rows, results, strict=True):
+        data = {"text": text, **{k: v for k, v in extra.items() if k != "text"}, **res.to_dict()}
+        if not explain:
+            data.pop("neighbors", None)
+        out.print_json(json.dumps(data, ensure_ascii=False)) if sys.stdout.isatty() else print(
+            json.dumps(data, ensure_ascii=False)
+        )
+
+
+@app.command("eval")
+def eval_(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder with train.jsonl and test.jsonl.")],
+    shots: Annotated[int | None, typer.Option(help="Train on K examples per label.")] = None,
+    zero_shot: Annotated[bool, typer.Option("--zero-shot", help="Use label names/descriptions only.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for --shots sampling.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Train on train.jsonl, calibrate without test.jsonl, evaluate on test.jsonl."""
+    from triaged.evaluation import run_eval
+
+    try:
+        report = run_eval(dataset, shots=shots, zero_shot=zero_shot, seed=seed, progress=not as_json)
+    except TriagedError as exc:
+        _fail(exc)
+    if as_json:
+        report.pop("reliability", None)
+        print(json.dumps(report))
+        return
+    table = Table(title=f"{report['dataset']} ({report['mode']}, n_test={report['n_test']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("accuracy", "macro_f1", "ece", "nll", "oos_hold_rate", "in_scope_hold_rate",
+                "oos_auroc", "train_seconds", "classify_texts_per_second"):
+        if report.get(key) is not None:
+            table.add_row(key, f"{report[key]:.4f}")
+    for name, b in report["buckets"].items():
+        acc = "-" if b["accuracy"] is None else f"{b['accuracy']:.4f}"
+        table.add_row(f"{name} share / accuracy", f"{b['share']:.3f} / {acc}")
+    out.print(table)
+
+
+@app.command()
+def demo() -> None:
+    """Train on the bundled example taxonomy and classify a few texts."""
+    from triaged.classifier import Classifier
+    from triaged.examples import example_taxonomy
+
+    clf = Classifier.from_taxonomy(example_taxonomy()).fit()
+    table = Table(title=f"taxonomy {clf.taxonomy.name} ({clf.mode})")
+    for col in ("text", "label", "confidence", "bucket", "runner-up"):
+        table.add_column(col)
+    for text in (
+        "I was charged twice for my subscription this month",
+        "The app crashes every time I open the settings page",
+        "How do I change the email address on my account?",
+        "Can you recommend a good pizza place nearby?",
+    ):
+        r = clf.classify(text)
+        alt = r.alternatives[0] if r.alternatives else None
+        table.add_row(text, r.label, f"{r.confidence:.2f}", r.bucket.value,
+                      f"{alt.label} {alt.confidence:.2f}" if alt else "-")
+    out.print(table)
+
+
+for _name in _PLUGINS:
+    try:
+        _module = importlib.import_module(_name)
+    except ModuleNotFoundError as _exc:  # a part not installed in this build
+        if _exc.name != _name:
+            raise
+        continue
+    _module.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

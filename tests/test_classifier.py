@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers import small_taxonomy
+from triaged.classifier import Classifier
+from triaged.errors import InvalidInput, ModelError, NotFittedError
+from triaged.examples import example_taxonomy
+from triaged.routing import Bucket
+from triaged.taxonomy import Label, Taxonomy, Thresholds
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory, datasets_dir: Path) -> Classifier:
+    tax = small_taxonomy(datasets_dir, tmp_path_factory.mktemp("tax"))
+    return Classifier.from_taxonomy(tax).fit()
+
+
+def test_classify_returns_calibrated_result_with_alternatives(fitted: Classifier) -> None:
+    text = fitted.taxonomy.labels[0].examples[0]
+    res = fitted.classify(text)
+    assert res.label in fitted.taxonomy.label_names
+    assert 0.0 <= res.confidence <= 1.0
+    assert res.bucket is fitted.policy.route(res.confidence)
+    assert len(res.alternatives) == 3
+    assert all(a.label != res.label for a in res.alternatives)
+    assert all(a.confidence <= res.confidence for a in res.alternatives)
+    assert res.taxonomy == fitted.taxonomy.name and res.taxonomy_version == 1
+    assert res.model_version == fitted.model_version and len(res.model_version) == 16
+    data = res.to_dict()
+    assert data["bucket"] == res.bucket.value and isinstance(data["alternatives"], list)
+
+
+def test_batch_matches_single_and_keeps_order(fitted: Classifier) -> None:
+    texts = [lb.examples[1] for lb in fitted.taxonomy.labels[:4]]
+    batch = fitted.classify_batch(texts)
+    assert [r.label for r in batch] == [fitted.classify(t).label for t in texts]
+    assert [r.confidence for r in batch] == [fitted.classify(t).confidence for t in texts]
+
+
+def test_explain_returns_nearest_examples(fitted: Classifier) -> None:
+    text = fitted.taxonomy.labels[2].examples[0]
+    res = fitted.classify(text, explain=True)
+    assert res.neighbors and res.neighbors[0].text == text
+    assert res.neighbors[0].similarity == pytest.approx(1.0, abs=0.05)
+
+
+def test_out_of_scope_text_gets_low_confidence(fitted: Classifier) -> None:
+    in_scope = fitted.classify(fitted.taxonomy.labels[0].examples[0]).confidence
+    unrelated = fitted.classify("the mitochondria is the powerhouse of the cell").confidence
+    assert unrelated < in_scope
+    assert unrelated < 0.6
+
+
+def test_save_load_round_trip(fitted: Classifier, tmp_path: Path) -> None:
+    texts = ["how do I book a table", "what is the weather", "transfer money to my savings"]
+    before = fitted.classify_batch(texts)
+    fitted.save(tmp_path / "m")
+    loaded = Classifier.load(tmp_path / "m")
+    assert loaded.model_version == fitted.model_version
+    assert loaded.taxonomy == fitted.taxonomy
+    assert [r.to_dict() for r in loaded.classify_batch(texts)] == [r.to_dict() for r in before]
+    from_blob = Classifier.from_bytes(fitted.to_bytes())
+    assert [r.to_dict() for r in from_blob.classify_batch(texts)] == [r.to_dict() for r in before]
+
+
+def test_load_never_unpickles(tmp_path: Path, fitted: Classifier) -> None:
+    folder = fitted.save(tmp_path / "m")
+    # a pickled object array inside the npz must be refused, not executed
+    arrays = dict(np.load(folder / "model.npz", allow_pickle=False))
+    arrays["evil"] = np.array([object()], dtype=object)
+    np.savez(folder / "model.npz", **arrays)
+    with pytest.raises((ValueError, ModelError)):
+        Classifier.load(folder)
+    with pytest.raises(ModelError):
+        Classifier.from_bytes(b"not a model")
+
+
+def test_zero_shot_without_examples() -> None:
+    clf = Classifier.from_taxonomy(example_taxonomy().with_examples([], replace_all=True)).fit()
+    assert clf.mode == "zero-shot"
+    res = clf.classify("I want a refund for the double charge on my invoice")
+    assert res.label == "billing"
+    assert 0.0 <= res.confidence <= 1.0
+
+
+def test_errors_before_fit_and_on_bad_input() -> None:
+    clf = Classifier.from_taxonomy(Taxonomy(name="t", labels=(Label("a"), Label("b"))))
+    with pytest.raises(NotFittedError):
+        clf.classify("hello")
+    with pytest.raises(InvalidInput):
+        clf.fit(["x"], ["a", "b"])
+    with pytest.raises(InvalidInput, match="unknown label"):
+        clf.fit(["x"], ["c"])
+    clf.fit(["yes please", "no thanks"], ["a", "b"])
+    with pytest.raises(InvalidInput, match="empty"):
+        clf.classify("   ")
+
+
+def test_thresholds_route_results() -> None:
+    tax = example_taxonomy()
+    strict = Taxonomy(name=tax.name, labels=tax.labels, thresholds=Thresholds(auto=1.0, review=1.0))
+    res = Classifier.from_taxonomy(strict).fit().classify("I was charged twice")
+    assert res.bucket is Bucket.HOLD

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers import slice_dataset
+from triaged.cli import app
+from triaged.evaluation import run_eval, sample_per_label
+from triaged.taxonomy import Example
+
+KEYS = {"n_test", "accuracy", "macro_f1", "ece", "nll", "buckets", "oos_hold_rate",
+        "in_scope_hold_rate", "oos_auroc", "train_seconds", "classify_texts_per_second"}
+
+
+@pytest.fixture(scope="module")
+def clinc_slice(tmp_path_factory: pytest.TempPathFactory, datasets_dir: Path) -> Path:
+    return slice_dataset(datasets_dir / "clinc150", tmp_path_factory.mktemp("ds") / "clinc",
+                         labels=15, train_per_label=30, test_per_label=10, oos_train=30, oos_test=40)
+
+
+def test_end_to_end_eval_on_clinc_slice(clinc_slice: Path) -> None:
+    rep = run_eval(clinc_slice)
+    assert KEYS <= set(rep)
+    assert rep["n_test"] == 15 * 10 + 40
+    assert rep["accuracy"] >= 0.85
+    assert rep["ece"] <= 0.15
+    assert rep["oos_hold_rate"] >= 0.5
+    assert rep["in_scope_hold_rate"] <= 0.3
+    assert set(rep["buckets"]) == {"auto", "review", "hold"}
+    assert sum(b["share"] for b in rep["buckets"].values()) == pytest.approx(1.0)
+
+
+def test_cli_eval_json_shots_and_zero_shot(clinc_slice: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["eval", str(clinc_slice), "--shots", "5", "--seed", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)
+    assert KEYS <= set(rep) and rep["n_train"] == 15 * 5
+    res = runner.invoke(app, ["eval", str(clinc_slice), "--zero-shot", "--json"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)
+    assert rep["mode"] == "zero-shot" and rep["n_train"] == 0
+    assert rep["accuracy"] > 0.3
+
+
+def test_cli_train_then_classify(clinc_slice: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", str(clinc_slice), "-o", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["classify", str(tmp_path / "m"), "can you book a table for two"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert {"label", "confidence", "bucket", "alternatives"} <= set(out)
+    stdin = '{"text": "transfer 100 dollars", "external_id": "t1"}\n"plain string line"\n'
+    res = runner.invoke(app, ["classify", str(tmp_path / "m")], input=stdin)
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(lines) == 2 and lines[0]["external_id"] == "t1"
+
+
+def test_cli_reports_bad_input_clearly(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: t\nlabels:\n  - name: a\n  - name: a\n")
+    res = CliRunner().invoke(app, ["train", str(bad), "-o", str(tmp_path / "m")])
+    assert res.exit_code == 2
+    assert "duplicate label name" in res.output and "invalid_taxonomy" in res.output
+
+
+def test_sample_per_label_is_reproducible() -> None:
+    exs = [Example(f"t{i}", "a" if i % 2 else "b") for i in range(40)]
+    one = sample_per_label(exs, 5, seed=3)
+    assert one == sample_per_label(exs, 5, seed=3)
+    assert len(one) == 10 and one != sample_per_label(exs, 5, seed=4)
+
+
+def test_demo_runs() -> None:
+    res = CliRunner().invoke(app, ["demo"])
+    assert res.exit_code == 0, res.output
+    assert "billing" in res.output
