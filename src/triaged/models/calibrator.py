@@ -1,0 +1,80 @@
+"""A small logistic model of P(prediction is correct) from per-item signals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.linear_model import LogisticRegression
+
+__all__ = ["CorrectnessCalibrator"]
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(slots=True)
+class CorrectnessCalibrator:
+    """``confidence = sigmoid(w . (f - mean) / scale + b)`` over a fixed feature list.
+
+    Fitted on out-of-fold predictions (never on the rows the head was trained on), so
+    its output is an honest estimate of the chance that the argmax label is right.
+    """
+
+    mean: FloatArray
+    scale: FloatArray
+    coef: FloatArray
+    intercept: float
+
+    @classmethod
+    def constant(cls, n_features: int, p: float) -> CorrectnessCalibrator:
+        p = float(np.clip(p, 1e-4, 1 - 1e-4))
+        zeros = np.zeros(n_features)
+        return cls(zeros, np.ones(n_features), zeros.copy(), float(np.log(p / (1 - p))))
+
+    @classmethod
+    def fit(
+        cls,
+        feats: FloatArray,
+        correct: NDArray[np.bool_],
+        *,
+        sample_weight: FloatArray | None = None,
+        C: float = 1.0,
+    ) -> CorrectnessCalibrator:
+        n_features = feats.shape[1]
+        ok = np.asarray(correct, dtype=bool)
+        if ok.all() or not ok.any():
+            # One class only: fall back to a smoothed constant rate.
+            rate = (ok.sum() + 1.0) / (len(ok) + 2.0)
+            return cls.constant(n_features, rate)
+        mean = feats.mean(axis=0)
+        scale = feats.std(axis=0)
+        scale[scale < 1e-9] = 1.0
+        model = LogisticRegression(C=C, max_iter=1000)
+        model.fit((feats - mean) / scale, ok.astype(np.int64), sample_weight=sample_weight)
+        return cls(mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+
+    def decision(self, feats: FloatArray) -> FloatArray:
+        out: FloatArray = ((feats - self.mean) / self.scale) @ self.coef + self.intercept
+        return out
+
+    def predict(self, feats: FloatArray) -> FloatArray:
+        out: FloatArray = 1.0 / (1.0 + np.exp(-self.decision(feats)))
+        return out
+
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {
+            f"{prefix}mean": self.mean,
+            f"{prefix}scale": self.scale,
+            f"{prefix}coef": self.coef,
+            f"{prefix}intercept": np.array([self.intercept]),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> CorrectnessCalibrator:
+        return cls(
+            np.asarray(arrays[f"{prefix}mean"], dtype=np.float64),
+            np.asarray(arrays[f"{prefix}scale"], dtype=np.float64),
+            np.asarray(arrays[f"{prefix}coef"], dtype=np.float64),
+            float(np.asarray(arrays[f"{prefix}intercept"]).ravel()[0]),
+        )

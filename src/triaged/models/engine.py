@@ -1,0 +1,361 @@
+"""The Engine: embeddings in, label distribution and calibrated confidence out.
+
+Two modes:
+
+* ``zero-shot`` (no labelled examples): cosine similarity to the label prompt vectors,
+  softmax at a fixed temperature, and a correctness calibrator whose constants were
+  fitted once on public datasets (see :mod:`triaged.models.zeroshot`).
+* ``trained``: standardised embeddings -> multinomial logistic regression.  Each label's
+  prompt vector joins the training rows as one extra example, so labels without
+  examples stay predictable and few-shot heads lean on the description.  K-fold
+  out-of-fold logits fit a temperature, then a logistic *correctness* calibrator maps
+  (max prob, margin, similarity to the nearest labelled examples, kNN agreement,
+  similarity to the label prompt) to P(argmax is right).  Out-of-scope examples, when
+  given, enter the calibrator as negatives, which teaches it to pull confidence down far
+  from the labelled data.
+
+Persistence is arrays + JSON only (:meth:`Engine.to_state` / :meth:`Engine.from_state`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.linear_model import LogisticRegression
+
+from triaged.calibration import TemperatureScaler, expected_calibration_error
+from triaged.encoders.base import Vectors
+from triaged.errors import InvalidInput, NotFittedError
+from triaged.models.calibrator import CorrectnessCalibrator
+from triaged.models.features import (
+    TRAINED_FEATURES,
+    softmax_rows,
+    trained_features,
+    zero_shot_features,
+)
+from triaged.models.zeroshot import ZERO_SHOT_TEMPERATURE, zero_shot_calibrator
+
+__all__ = ["DEFAULT_CONFIG", "Engine", "Prediction"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+STATE_VERSION = 1
+_CHUNK = 2048
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "C": 0.1,  # inverse L2 strength of the logistic head (on standardised embeddings)
+    "folds": 5,  # cross-validation folds for the out-of-fold calibration data
+    "k": 10,  # neighbours for the kNN agreement signal
+    "prompt_weight": 1.0,  # sample weight of each label's prompt vector as a training row
+    "calibrator_C": 1.0,
+    "oos_weight": 1.0,  # sample weight of each out-of-scope example in the calibrator
+    "max_iter": 300,
+    "seed": 0,
+}
+
+
+@dataclass(slots=True)
+class Prediction:
+    """Model output for ``n`` inputs over a taxonomy of ``L`` labels."""
+
+    probs: FloatArray  # (n, L), rows sum to 1
+    confidence: FloatArray  # (n,) calibrated P(top label is correct)
+    top: IntArray  # (n,) argmax of probs
+
+
+class Engine:
+    """Vector classifier with calibrated confidence; see the module docstring."""
+
+    mode: str
+
+    def __init__(self, **config: Any) -> None:
+        unknown = set(config) - set(DEFAULT_CONFIG)
+        if unknown:
+            raise InvalidInput(f"unknown engine option(s): {sorted(unknown)}")
+        self.config: dict[str, Any] = {**DEFAULT_CONFIG, **config}
+        self.mode = "unfitted"
+        self._fitted = False
+        self._report: dict[str, Any] = {}
+        dim = 0
+        self._label_vectors: Vectors = np.zeros((0, dim), dtype=np.float32)
+        self._train_X: Vectors = np.zeros((0, dim), dtype=np.float32)
+        self._train_y: IntArray = np.zeros(0, dtype=np.int64)
+        self._W: FloatArray = np.zeros((0, dim))
+        self._b: FloatArray = np.zeros(0)
+        self._temperature = 1.0
+        self._calibrator = zero_shot_calibrator()
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        X: Vectors,
+        y: NDArray[np.int64],
+        *,
+        label_vectors: Vectors,
+        texts: Sequence[str] = (),
+        oos_X: Vectors | None = None,
+        oos_texts: Sequence[str] = (),
+        progress: bool = False,
+    ) -> Engine:
+        """Fit on embeddings ``X`` with label indices ``y``; zero rows means zero-shot."""
+        started = time.perf_counter()
+        V = np.ascontiguousarray(label_vectors, dtype=np.float32)
+        if V.ndim != 2 or V.shape[0] == 0:
+            raise InvalidInput("label_vectors must be a non-empty (L, dim) array")
+        n_labels, dim = V.shape
+        X = np.asarray(X, dtype=np.float32).reshape(-1, dim)
+        y = np.asarray(y, dtype=np.int64).ravel()
+        if len(y) != X.shape[0]:
+            raise InvalidInput(f"X has {X.shape[0]} rows but y has {len(y)} labels")
+        if len(y) and (y.min() < 0 or y.max() >= n_labels):
+            raise InvalidInput(f"label indices must lie in [0, {n_labels})")
+        oos = (
+            np.zeros((0, dim), dtype=np.float32)
+            if oos_X is None
+            else np.asarray(oos_X, dtype=np.float32).reshape(-1, dim)
+        )
+        self._label_vectors = V
+        self._train_X = np.ascontiguousarray(X)
+        self._train_y = y
+        if X.shape[0] == 0 or n_labels < 2:
+            self._fit_zero_shot()
+        else:
+            self._fit_trained(X, y, V, oos, progress)
+        self._fitted = True
+        self._report["fit_seconds"] = round(time.perf_counter() - started, 3)
+        self._report["n_examples"] = int(X.shape[0])
+        self._report["n_out_of_scope"] = int(oos.shape[0])
+        self._report["n_labels"] = int(n_labels)
+        self._report["labels_without_examples"] = int(
+            n_labels - len(np.unique(y)) if len(y) else n_labels
+        )
+        return self
+
+    def _fit_zero_shot(self) -> None:
+        self.mode = "zero-shot"
+        self._W = np.zeros((0, self._label_vectors.shape[1]))
+        self._b = np.zeros(0)
+        self._temperature = ZERO_SHOT_TEMPERATURE
+        self._calibrator = zero_shot_calibrator()
+        self._report = {"mode": self.mode, "temperature": self._temperature}
+
+    def _head(
+        self, A: Vectors, y: IntArray, w: FloatArray, n_labels: int
+    ) -> tuple[FloatArray, FloatArray]:
+        """Multinomial LR on standardised rows; returns weights folded back to raw space."""
+        mean = A.mean(axis=0, dtype=np.float64)
+        scale = A.std(axis=0, dtype=np.float64)
+        scale[scale < 1e-6] = 1.0
+        Z = (A - mean) / scale
+        model = LogisticRegression(C=float(self.config["C"]), max_iter=int(self.config["max_iter"]))
+        model.fit(Z, y, sample_weight=w)
+        coef = np.zeros((n_labels, A.shape[1]))
+        intercept = np.full(n_labels, -1e3)
+        classes = model.classes_.astype(np.int64)
+        if len(classes) == 2 and model.coef_.shape[0] == 1:
+            coef[classes[1]], intercept[classes[1]] = model.coef_[0], model.intercept_[0]
+            intercept[classes[0]] = 0.0
+        else:
+            coef[classes], intercept[classes] = model.coef_, model.intercept_
+        W = coef / scale
+        b = intercept - W @ mean
+        return W, b
+
+    def _fit_trained(
+        self, X: Vectors, y: IntArray, V: Vectors, oos: Vectors, progress: bool
+    ) -> None:
+        cfg = self.config
+        n, n_labels = X.shape[0], V.shape[0]
+        pw = float(cfg["prompt_weight"])
+        lab = np.arange(n_labels, dtype=np.int64)
+
+        def rows(idx: IntArray) -> tuple[Vectors, IntArray, FloatArray]:
+            A = np.vstack([X[idx], V])
+            yy = np.concatenate([y[idx], lab])
+            w = np.concatenate([np.ones(len(idx)), np.full(n_labels, pw)])
+            return A, yy, w
+
+        everything = np.arange(n, dtype=np.int64)
+        self._W, self._b = self._head(*rows(everything), n_labels)
+
+        # Out-of-fold logits and neighbour similarities for calibration.
+        folds = _fold_ids(y, int(cfg["folds"]), int(cfg["seed"]))
+        n_folds = int(folds.max()) + 1 if n else 0
+        k = int(cfg["k"])
+        oof_logits = np.zeros((n, n_labels))
+        oof_feats_parts: list[tuple[IntArray, Vectors, IntArray]] = []
+        for f in range(n_folds):
+            held = np.flatnonzero(folds == f)
+            kept = np.flatnonzero(folds != f)
+            if len(held) == 0 or len(kept) == 0:
+                continue
+            W, b = self._head(*rows(kept), n_labels)
+            oof_logits[held] = X[held] @ W.T + b
+            oof_feats_parts.append((held, X[held], kept))
+            if progress:
+                print(f"fold {f + 1}/{n_folds}", flush=True)
+        have = np.zeros(n, dtype=bool)
+        for held, _, _ in oof_feats_parts:
+            have[held] = True
+        scaler = TemperatureScaler().fit(oof_logits[have], y[have])
+        self._temperature = float(scaler.temperature_)
+        T = self._temperature
+
+        feats = np.zeros((n, len(TRAINED_FEATURES)))
+        tops = np.zeros(n, dtype=np.int64)
+        proto = (X @ V.T).astype(np.float64)
+        for held, Xh, kept in oof_feats_parts:
+            P = softmax_rows(oof_logits[held] / T)
+            sims = Xh @ X[kept].T
+            tops[held], feats[held] = trained_features(P, sims, y[kept], proto[held], k)
+        correct = (tops == y)[have]
+        F = feats[have]
+        weights = np.ones(len(F))
+        if oos.shape[0]:
+            _, _, oos_feats = self._trained_outputs(oos)
+            F = np.vstack([F, oos_feats])
+            correct = np.concatenate([correct, np.zeros(oos.shape[0], dtype=bool)])
+            weights = np.concatenate([weights, np.full(oos.shape[0], float(cfg["oos_weight"]))])
+        if len(F):
+            self._calibrator = CorrectnessCalibrator.fit(
+                F, correct, sample_weight=weights, C=float(cfg["calibrator_C"])
+            )
+            conf = self._calibrator.predict(F)
+        else:
+            self._calibrator = CorrectnessCalibrator.constant(len(TRAINED_FEATURES), 0.5)
+            conf = np.zeros(0)
+        self.mode = "trained"
+        in_scope = np.arange(len(F)) < int(have.sum())
+        self._report = {
+            "mode": self.mode,
+            "temperature": T,
+            "cv_folds": n_folds,
+            "cv_accuracy": float(correct[in_scope].mean()) if in_scope.any() else None,
+            "cv_ece": (
+                float(expected_calibration_error(conf[in_scope], correct[in_scope]))
+                if in_scope.any()
+                else None
+            ),
+            "calibrator": dict(
+                zip(TRAINED_FEATURES, map(float, self._calibrator.coef), strict=True)
+            ),
+        }
+
+    # --------------------------------------------------------------- prediction
+    def _trained_outputs(self, X: Vectors) -> tuple[FloatArray, IntArray, FloatArray]:
+        P = softmax_rows((X @ self._W.T + self._b) / self._temperature)
+        proto = (X @ self._label_vectors.T).astype(np.float64)
+        tops = np.zeros(X.shape[0], dtype=np.int64)
+        feats = np.zeros((X.shape[0], len(TRAINED_FEATURES)))
+        for s in range(0, X.shape[0], _CHUNK):
+            sl = slice(s, s + _CHUNK)
+            sims = X[sl] @ self._train_X.T
+            tops[sl], feats[sl] = trained_features(
+                P[sl], sims, self._train_y, proto[sl], int(self.config["k"])
+            )
+        return P, tops, feats
+
+    def predict(self, X: Vectors, texts: Sequence[str] = ()) -> Prediction:
+        """Label distribution, calibrated confidence and argmax for each row of ``X``."""
+        if not self._fitted:
+            raise NotFittedError("the engine has not been fitted")
+        X = np.ascontiguousarray(X, dtype=np.float32).reshape(-1, self._label_vectors.shape[1])
+        if self.mode == "zero-shot":
+            sims = (X @ self._label_vectors.T).astype(np.float64)
+            P = softmax_rows(sims / self._temperature)
+            _, feats = zero_shot_features(sims)
+            top = P.argmax(axis=1).astype(np.int64)
+        else:
+            P, top, feats = self._trained_outputs(X)
+        conf = np.clip(self._calibrator.predict(feats), 0.0, 1.0) if len(X) else np.zeros(0)
+        return Prediction(probs=P, confidence=conf.astype(np.float64), top=top)
+
+    def neighbors(self, X: Vectors, k: int) -> tuple[IntArray, NDArray[np.float32]]:
+        """Indices (into the rows given to :meth:`fit`) and cosine similarities of the
+        ``k`` nearest labelled examples of each row of ``X``, most similar first."""
+        if not self._fitted:
+            raise NotFittedError("the engine has not been fitted")
+        X = np.ascontiguousarray(X, dtype=np.float32).reshape(-1, self._label_vectors.shape[1])
+        m = self._train_X.shape[0]
+        k = max(0, min(int(k), m))
+        if k == 0:
+            return np.zeros((X.shape[0], 0), dtype=np.int64), np.zeros((X.shape[0], 0), np.float32)
+        sims = X @ self._train_X.T
+        if k < m:
+            idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        else:
+            idx = np.tile(np.arange(m), (len(X), 1))
+        near = np.take_along_axis(sims, idx, axis=1)
+        order = np.argsort(-near, axis=1, kind="stable")
+        return (
+            np.take_along_axis(idx, order, axis=1).astype(np.int64),
+            np.take_along_axis(near, order, axis=1).astype(np.float32),
+        )
+
+    def report(self) -> dict[str, Any]:
+        return dict(self._report)
+
+    # -------------------------------------------------------------- persistence
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Arrays (for ``np.savez``) and JSON-able metadata; no pickled objects."""
+        if not self._fitted:
+            raise NotFittedError("the engine has not been fitted")
+        arrays: dict[str, np.ndarray] = {
+            "label_vectors": self._label_vectors,
+            "train_X": self._train_X,
+            "train_y": self._train_y,
+            "W": self._W,
+            "b": self._b,
+            **self._calibrator.to_arrays("cal_"),
+        }
+        meta: dict[str, Any] = {
+            "state_version": STATE_VERSION,
+            "mode": self.mode,
+            "config": dict(self.config),
+            "temperature": self._temperature,
+            "report": self._report,
+        }
+        return arrays, meta
+
+    @classmethod
+    def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Engine:
+        if int(meta.get("state_version", 0)) != STATE_VERSION:
+            raise InvalidInput(f"unsupported engine state version {meta.get('state_version')!r}")
+        eng = cls(**meta["config"])
+        eng.mode = str(meta["mode"])
+        eng._temperature = float(meta["temperature"])
+        eng._report = dict(meta.get("report") or {})
+        eng._label_vectors = np.ascontiguousarray(arrays["label_vectors"], dtype=np.float32)
+        eng._train_X = np.ascontiguousarray(arrays["train_X"], dtype=np.float32)
+        eng._train_y = np.asarray(arrays["train_y"], dtype=np.int64)
+        eng._W = np.asarray(arrays["W"], dtype=np.float64)
+        eng._b = np.asarray(arrays["b"], dtype=np.float64)
+        eng._calibrator = CorrectnessCalibrator.from_arrays(arrays, "cal_")
+        eng._fitted = True
+        return eng
+
+
+def _fold_ids(y: IntArray, folds: int, seed: int) -> IntArray:
+    """Stratified fold assignment: each label's rows are shuffled and dealt round-robin.
+
+    Uses at most as many folds as the largest label has examples (and at least 2)."""
+    n = len(y)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    counts = np.bincount(y)
+    k = int(max(2, min(folds, counts.max())))
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n, dtype=np.int64)
+    offset = 0
+    for label in np.flatnonzero(counts):
+        idx = np.flatnonzero(y == label)
+        rng.shuffle(idx)
+        out[idx] = (np.arange(len(idx)) + offset) % k
+        offset += len(idx)
+    return out

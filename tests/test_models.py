@@ -1,0 +1,128 @@
+"""Engine tests on real MiniLM embeddings of small slices of the shared datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from triaged.encoders import get_encoder
+from triaged.errors import NotFittedError
+from triaged.models import Engine
+from triaged.taxonomy import Taxonomy
+
+DATA = Path("/work/shared/datasets/clinc150")
+N_LABELS, PER_LABEL = 10, 10
+
+pytestmark = pytest.mark.skipif(not DATA.exists(), reason="shared datasets not available")
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, object]:
+    tax = Taxonomy.from_dataset_dir(DATA, split="none")
+    labels = tax.labels[:N_LABELS]
+    names = [lb.name for lb in labels]
+    rows = [json.loads(line) for line in (DATA / "val.jsonl").read_text().splitlines()]
+    train: list[tuple[str, int]] = []
+    test: list[tuple[str, int]] = []
+    oos: list[str] = []
+    for r in rows:
+        if r["label"] == "oos":
+            if len(oos) < 20:
+                oos.append(r["text"])
+            continue
+        if r["label"] not in names:
+            continue
+        i = names.index(r["label"])
+        (train if sum(1 for _, j in train if j == i) < PER_LABEL else test).append((r["text"], i))
+    enc = get_encoder()
+    return {
+        "V": enc.embed([lb.prompt for lb in labels]),
+        "X": enc.embed([t for t, _ in train]),
+        "y": np.array([i for _, i in train], dtype=np.int64),
+        "texts": [t for t, _ in train],
+        "Xt": enc.embed([t for t, _ in test]),
+        "yt": np.array([i for _, i in test], dtype=np.int64),
+        "tt": [t for t, _ in test],
+        "oos": enc.embed(oos),
+        "oos_texts": oos,
+    }
+
+
+def _check(pred, n: int) -> None:  # type: ignore[no-untyped-def]
+    assert pred.probs.shape == (n, N_LABELS)
+    np.testing.assert_allclose(pred.probs.sum(axis=1), 1.0, atol=1e-9)
+    assert np.all((pred.confidence >= 0) & (pred.confidence <= 1))
+    np.testing.assert_array_equal(pred.top, pred.probs.argmax(axis=1))
+
+
+def test_not_fitted_raises() -> None:
+    eng = Engine()
+    with pytest.raises(NotFittedError):
+        eng.predict(np.zeros((1, 384), dtype=np.float32), ["x"])
+    with pytest.raises(NotFittedError):
+        eng.to_state()
+
+
+def test_trained_round_trip(data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    eng = Engine().fit(
+        data["X"], data["y"], label_vectors=data["V"], texts=data["texts"],
+        oos_X=data["oos"], oos_texts=data["oos_texts"],
+    )
+    assert eng.mode == "trained"
+    pred = eng.predict(data["Xt"], data["tt"])
+    _check(pred, len(data["yt"]))
+    assert (pred.top == data["yt"]).mean() > 0.8
+    rep = eng.report()
+    assert rep["temperature"] > 0 and 0 <= rep["cv_accuracy"] <= 1
+
+    arrays, meta = eng.to_state()
+    path = tmp_path / "engine.npz"
+    np.savez(path, **arrays)
+    meta = json.loads(json.dumps(meta))
+    with np.load(path, allow_pickle=False) as npz:
+        loaded = Engine.from_state({k: npz[k] for k in npz.files}, meta)
+    again = loaded.predict(data["Xt"], data["tt"])
+    np.testing.assert_array_equal(again.probs, pred.probs)
+    np.testing.assert_array_equal(again.confidence, pred.confidence)
+    np.testing.assert_array_equal(again.top, pred.top)
+
+    idx, sims = loaded.neighbors(data["Xt"][:3], 4)
+    assert idx.shape == (3, 4) and sims.shape == (3, 4)
+    assert np.all(np.diff(sims, axis=1) <= 1e-6)
+    assert idx.max() < len(data["y"])
+
+
+def test_out_of_scope_gets_lower_confidence(data) -> None:  # type: ignore[no-untyped-def]
+    eng = Engine().fit(data["X"], data["y"], label_vectors=data["V"], texts=data["texts"])
+    oos = eng.predict(data["oos"], data["oos_texts"]).confidence
+    ins = eng.predict(data["Xt"], data["tt"]).confidence
+    assert np.median(oos) < np.median(ins)  # noqa: known weak without oos examples
+
+
+def test_zero_shot_without_examples(data) -> None:  # type: ignore[no-untyped-def]
+    empty = np.zeros((0, data["V"].shape[1]), dtype=np.float32)
+    eng = Engine().fit(empty, np.zeros(0, dtype=np.int64), label_vectors=data["V"], texts=[])
+    assert eng.mode == "zero-shot"
+    pred = eng.predict(data["Xt"], data["tt"])
+    _check(pred, len(data["yt"]))
+    assert (pred.top == data["yt"]).mean() > 0.5
+    idx, sims = eng.neighbors(data["Xt"][:2], 3)
+    assert idx.shape[0] == 2
+    arrays, meta = eng.to_state()
+    again = Engine.from_state(arrays, json.loads(json.dumps(meta))).predict(data["Xt"], data["tt"])
+    np.testing.assert_array_equal(again.confidence, pred.confidence)
+
+
+def test_label_without_examples_is_predictable(data) -> None:  # type: ignore[no-untyped-def]
+    keep = data["y"] != 0
+    eng = Engine().fit(
+        data["X"][keep], data["y"][keep], label_vectors=data["V"],
+        texts=[t for t, k in zip(data["texts"], keep, strict=True) if k],
+    )
+    pred = eng.predict(data["Xt"], data["tt"])
+    _check(pred, len(data["yt"]))
+    assert (pred.top == 0).any()
+    assert eng.report()["labels_without_examples"] == 1
