@@ -18,7 +18,9 @@ def update_readme(section: str, body: str) -> None:
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     if not pattern.search(text):
         raise SystemExit(f"README.md has no {start} ... {end} section")
-    README.write_text(pattern.sub(lambda _: f"{start}\n{body.rstrip()}\n{end}", text), encoding="utf-8")
+    README.write_text(
+        pattern.sub(lambda _: f"{start}\n{body.rstrip()}\n{end}", text), encoding="utf-8"
+    )
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -11,8 +11,15 @@ from triaged.taxonomy import Example, Taxonomy, read_jsonl
 
 
 def slice_dataset(
-    src: Path, dst: Path, *, labels: int, train_per_label: int, test_per_label: int,
-    oos_train: int = 0, oos_test: int = 0, seed: int = 0,
+    src: Path,
+    dst: Path,
+    *,
+    labels: int,
+    train_per_label: int,
+    test_per_label: int,
+    oos_train: int = 0,
+    oos_test: int = 0,
+    seed: int = 0,
 ) -> Path:
     """Write a shared-format dataset folder with the first ``labels`` labels, sampled."""
     rng = random.Random(seed)
@@ -21,7 +28,10 @@ def slice_dataset(
     names = {lb["name"] for lb in keep}
     dst.mkdir(parents=True, exist_ok=True)
     (dst / "labels.json").write_text(json.dumps(keep))
-    for split, k, k_oos in (("train", train_per_label, oos_train), ("test", test_per_label, oos_test)):
+    for split, k, k_oos in (
+        ("train", train_per_label, oos_train),
+        ("test", test_per_label, oos_test),
+    ):
         groups: dict[str, list[Example]] = defaultdict(list)
         for ex in read_jsonl(src / f"{split}.jsonl"):
             if ex.label in names or ex.label == "oos":
@@ -37,6 +47,11 @@ def slice_dataset(
 
 
 def small_taxonomy(datasets: Path, tmp: Path, *, labels: int = 8, per_label: int = 12) -> Taxonomy:
-    folder = slice_dataset(datasets / "clinc150", tmp / "clinc_small", labels=labels,
-                           train_per_label=per_label, test_per_label=5)
+    folder = slice_dataset(
+        datasets / "clinc150",
+        tmp / "clinc_small",
+        labels=labels,
+        train_per_label=per_label,
+        test_per_label=5,
+    )
     return Taxonomy.from_dataset_dir(folder)

@@ -36,7 +36,9 @@ def test_ece_uses_15_equal_width_bins_and_edges() -> None:
 
 def test_nll() -> None:
     probs = np.array([[0.5, 0.5], [0.25, 0.75]])
-    assert negative_log_likelihood(probs, [0, 1]) == pytest.approx(-(np.log(0.5) + np.log(0.75)) / 2)
+    assert negative_log_likelihood(probs, [0, 1]) == pytest.approx(
+        -(np.log(0.5) + np.log(0.75)) / 2
+    )
 
 
 def test_temperature_scaling_recovers_overconfidence() -> None:
@@ -50,8 +52,10 @@ def test_temperature_scaling_recovers_overconfidence() -> None:
     calibrated = scaler.transform(true_logits * 3.0)
     conf = calibrated.max(1)
     correct = calibrated.argmax(1) == y
-    raw = (true_logits * 3.0)
+    raw = true_logits * 3.0
     raw_p = np.exp(raw - raw.max(1, keepdims=True))
     raw_p /= raw_p.sum(1, keepdims=True)
-    assert expected_calibration_error(conf, correct) < expected_calibration_error(raw_p.max(1), correct)
+    assert expected_calibration_error(conf, correct) < expected_calibration_error(
+        raw_p.max(1), correct
+    )
     assert expected_calibration_error(conf, correct) < 0.03

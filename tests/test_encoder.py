@@ -17,8 +17,11 @@ def test_shipped_files_match_manifest_checksums() -> None:
 
 def test_embeddings_are_unit_length_and_order_preserving() -> None:
     enc = get_encoder()
-    texts = ["a much longer sentence about my card that has not arrived in the post yet", "hi",
-             "reset my password"]
+    texts = [
+        "a much longer sentence about my card that has not arrived in the post yet",
+        "hi",
+        "reset my password",
+    ]
     X = enc.embed(texts, batch_size=2)
     assert X.shape == (3, enc.dim) and X.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-4)
@@ -33,7 +36,9 @@ def test_embeddings_are_unit_length_and_order_preserving() -> None:
 
 
 def test_similar_texts_are_closer_than_unrelated_ones() -> None:
-    X = get_encoder().embed(["my card hasn't arrived", "when will my new card come", "play some jazz"])
+    X = get_encoder().embed(
+        ["my card hasn't arrived", "when will my new card come", "play some jazz"]
+    )
     assert X[0] @ X[1] > X[0] @ X[2] + 0.2
 
 

@@ -14,7 +14,8 @@ def test_all_is_sorted_and_importable() -> None:
 
 def test_every_public_class_is_exported() -> None:
     public = {
-        name for name, value in vars(triaged).items()
+        name
+        for name, value in vars(triaged).items()
         if not name.startswith("_") and isinstance(value, type)
     }
     assert public <= set(triaged.__all__)

@@ -16,7 +16,10 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_load_yaml_with_examples_and_thresholds(tmp_path: Path) -> None:
-    p = write(tmp_path, "t.yaml", """
+    p = write(
+        tmp_path,
+        "t.yaml",
+        """
 name: support
 thresholds: {auto: 0.9, review: 0.5}
 labels:
@@ -26,7 +29,8 @@ labels:
   - name: bug
 examples:
   - {text: app crashes, label: bug}
-""")
+""",
+    )
     tax = Taxonomy.load(p)
     assert tax.name == "support"
     assert tax.thresholds == Thresholds(auto=0.9, review=0.5)
@@ -46,11 +50,17 @@ def test_load_json_roundtrip(tmp_path: Path) -> None:
     [
         ("name: t\nlabels:\n  - name: a\n  - name: a\n", "duplicate label name 'a'"),
         ("name: t\nlabels:\n  - name: a\n  - name: ''\n", "labels[1].name"),
-        ("name: t\nlabels:\n  - name: a\nthresholds: {auto: 0.5, review: 0.7}\n", "must not exceed"),
+        (
+            "name: t\nlabels:\n  - name: a\nthresholds: {auto: 0.5, review: 0.7}\n",
+            "must not exceed",
+        ),
         ("name: t\nlabels:\n  - name: a\nthresholds: {auto: 1.5}\n", "between 0 and 1"),
         ("name: t\nlabels:\n  - name: a\nthresholds: {auto: high}\n", "between 0 and 1"),
         ("name: t\nlabels:\n  - name: a\nthresholds: {atuo: 0.9}\n", "unknown threshold"),
-        ("name: t\nlabels:\n  - name: a\nexamples:\n  - {text: hi, label: zzz}\n", "unknown label 'zzz'"),
+        (
+            "name: t\nlabels:\n  - name: a\nexamples:\n  - {text: hi, label: zzz}\n",
+            "unknown label 'zzz'",
+        ),
         ("name: t\nlabels: []\n", "at least one label"),
         ("name: ''\nlabels:\n  - name: a\n", "name"),
         ("name: t\nlabels:\n  - name: oos\n", "reserved"),
@@ -99,7 +109,7 @@ def test_malformed_dataset_line_names_file_and_line(tmp_path: Path) -> None:
         Taxonomy.from_dataset_dir(tmp_path)
     assert info.value.details == {"file": str(tmp_path / "train.jsonl"), "line": 2}
     (tmp_path / "train.jsonl").write_text('{"text": "hi", "label": "b"}\n')
-    with pytest.raises(DatasetError, match="train.jsonl:1: unknown label 'b'"):
+    with pytest.raises(DatasetError, match=r"train\.jsonl:1: unknown label 'b'"):
         Taxonomy.from_dataset_dir(tmp_path)
     (tmp_path / "train.jsonl").write_text('{"text": "", "label": "a"}\n')
     with pytest.raises(DatasetError, match="non-empty"):

@@ -1,9 +1,9 @@
 """triaged: calibrated text classification with three-bucket routing and human review.
 
-    >>> from triaged import Classifier, Taxonomy, Label
-    >>> tax = Taxonomy(name="t", labels=(Label("a", "yes"), Label("b", "no")))
-    >>> tax.label_names
-    ['a', 'b']
+>>> from triaged import Classifier, Taxonomy, Label
+>>> tax = Taxonomy(name="t", labels=(Label("a", "yes"), Label("b", "no")))
+>>> tax.label_names
+['a', 'b']
 """
 
 from triaged.classifier import Alternative, Classifier, Neighbor, Result

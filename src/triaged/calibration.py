@@ -87,7 +87,9 @@ class TemperatureScaler:
     def __init__(self, temperature: float = 1.0) -> None:
         self.temperature_ = float(temperature)
 
-    def fit(self, logits: ArrayLike, targets: Sequence[int] | NDArray[np.int64]) -> TemperatureScaler:
+    def fit(
+        self, logits: ArrayLike, targets: Sequence[int] | NDArray[np.int64]
+    ) -> TemperatureScaler:
         z = np.asarray(logits, dtype=float)
         t = np.asarray(targets, dtype=int)
         if z.shape[0] == 0:

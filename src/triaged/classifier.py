@@ -100,10 +100,12 @@ class Classifier:
 
     # --------------------------------------------------------------- building
     @classmethod
-    def from_taxonomy(cls, taxonomy: Taxonomy, *, encoder: Encoder | None = None,
-                      **engine_config: Any) -> Classifier:
-        return cls(taxonomy, encoder=encoder, engine=Engine(**engine_config) if engine_config
-                   else None)
+    def from_taxonomy(
+        cls, taxonomy: Taxonomy, *, encoder: Encoder | None = None, **engine_config: Any
+    ) -> Classifier:
+        return cls(
+            taxonomy, encoder=encoder, engine=Engine(**engine_config) if engine_config else None
+        )
 
     @property
     def encoder(self) -> Encoder:
@@ -150,11 +152,20 @@ class Classifier:
         index = {name: i for i, name in enumerate(self.taxonomy.label_names)}
         y = np.asarray([index[e.label] for e in examples], dtype=np.int64)
         enc = self.encoder
-        X = enc.embed(ex_texts, progress=progress) if ex_texts else np.zeros((0, enc.dim), np.float32)
+        X = (
+            enc.embed(ex_texts, progress=progress)
+            if ex_texts
+            else np.zeros((0, enc.dim), np.float32)
+        )
         label_vectors = enc.embed([lb.prompt for lb in self.taxonomy.labels])
         oos_X = enc.embed(oos, progress=progress) if oos else None
         self.engine.fit(
-            X, y, label_vectors=label_vectors, texts=ex_texts, oos_X=oos_X, oos_texts=oos,
+            X,
+            y,
+            label_vectors=label_vectors,
+            texts=ex_texts,
+            oos_X=oos_X,
+            oos_texts=oos,
             progress=progress,
         )
         self.example_texts_ = ex_texts
@@ -209,7 +220,8 @@ class Classifier:
             order = np.argsort(-probs, kind="stable")[:k]
             alts = [
                 Alternative(names[j], round(float(min(1.0, probs[j] * scale)), 6))
-                for j in order if j != top
+                for j in order
+                if j != top
             ][: self.top_k]
             neighbors: list[Neighbor] = []
             if nbr_idx is not None and nbr_sim is not None:
@@ -264,7 +276,8 @@ class Classifier:
         arrays, meta = self._arrays_and_meta()
         buf = io.BytesIO()
         blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-        np.savez_compressed(buf, __meta__=blob, **{f"a_{k}": v for k, v in arrays.items()})
+        packed: dict[str, Any] = {"__meta__": blob, **{f"a_{k}": v for k, v in arrays.items()}}
+        np.savez_compressed(buf, **packed)
         return buf.getvalue()
 
     @classmethod
@@ -282,16 +295,20 @@ class Classifier:
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
         arrays, meta = self._arrays_and_meta()
-        np.savez_compressed(root / MODEL_FILE, **arrays)
-        (root / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
-                                      encoding="utf-8")
+        files: dict[str, Any] = dict(arrays)
+        np.savez_compressed(root / MODEL_FILE, **files)
+        (root / META_FILE).write_text(
+            json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         return root
 
     @classmethod
     def load(cls, path: str | Path, *, encoder: Encoder | None = None) -> Classifier:
         root = Path(path)
         if not (root / META_FILE).exists() or not (root / MODEL_FILE).exists():
-            raise InvalidInput(f"{root}: not a triaged model folder (needs {MODEL_FILE} and {META_FILE})")
+            raise InvalidInput(
+                f"{root}: not a triaged model folder (needs {MODEL_FILE} and {META_FILE})"
+            )
         meta = json.loads((root / META_FILE).read_text(encoding="utf-8"))
         with np.load(root / MODEL_FILE, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -305,8 +322,12 @@ class Classifier:
             raise ModelError(f"unsupported model format {meta.get('format')!r}")
         taxonomy = Taxonomy.from_dict(meta["taxonomy"])
         engine = Engine.from_state(arrays, meta["engine"])
-        clf = cls(taxonomy, encoder=encoder, encoder_name=meta.get("encoder", DEFAULT_ENCODER),
-                  engine=engine)
+        clf = cls(
+            taxonomy,
+            encoder=encoder,
+            encoder_name=meta.get("encoder", DEFAULT_ENCODER),
+            engine=engine,
+        )
         clf.model_version = str(meta["model_version"])
         clf.example_texts_ = list(meta.get("example_texts", []))
         clf.example_labels_ = list(meta.get("example_labels", []))
@@ -315,5 +336,8 @@ class Classifier:
 
     def with_examples(self, examples: Iterable[Example]) -> Classifier:
         """An unfitted classifier for the same taxonomy plus ``examples``."""
-        return Classifier(self.taxonomy.with_examples(examples), encoder=self._encoder,
-                          encoder_name=self.encoder_name)
+        return Classifier(
+            self.taxonomy.with_examples(examples),
+            encoder=self._encoder,
+            encoder_name=self.encoder_name,
+        )

@@ -39,7 +39,10 @@ def _fail(exc: TriagedError) -> None:
 
 @app.command()
 def train(
-    source: Annotated[Path, typer.Argument(help="Dataset folder (labels.json + train.jsonl) or taxonomy YAML/JSON.")],
+    source: Annotated[
+        Path,
+        typer.Argument(help="Dataset folder (labels.json + train.jsonl) or taxonomy YAML/JSON."),
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
     shots: Annotated[int | None, typer.Option(help="Use K examples per label.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for --shots sampling.")] = 0,
@@ -83,7 +86,9 @@ def _read_texts(texts: list[str]) -> list[tuple[str, dict[str, Any]]]:
         elif isinstance(obj, dict) and isinstance(obj.get("text"), str):
             rows.append((obj["text"], obj))
         else:
-            console.print(f"[red]error[/red]: stdin line {lineno}: expected a JSON object with 'text'")
+            console.print(
+                f"[red]error[/red]: stdin line {lineno}: expected a JSON object with 'text'"
+            )
             raise typer.Exit(2)
     return rows
 
@@ -91,7 +96,9 @@ def _read_texts(texts: list[str]) -> list[tuple[str, dict[str, Any]]]:
 @app.command()
 def classify(
     model: Annotated[Path, typer.Argument(help="Model folder written by `triaged train`.")],
-    texts: Annotated[list[str] | None, typer.Argument(help="Texts; none or '-' reads JSONL from stdin.")] = None,
+    texts: Annotated[
+        list[str] | None, typer.Argument(help="Texts; none or '-' reads JSONL from stdin.")
+    ] = None,
     explain: Annotated[bool, typer.Option(help="Include the nearest labelled examples.")] = False,
 ) -> None:
     """Classify texts; prints one JSON result per line."""
@@ -100,7 +107,9 @@ def classify(
     try:
         clf = Classifier.load(model)
         rows = _read_texts(list(texts or []))
-        results = clf.classify_batch([t for t, _ in rows], explain=explain, progress=len(rows) > 256)
+        results = clf.classify_batch(
+            [t for t, _ in rows], explain=explain, progress=len(rows) > 256
+        )
     except TriagedError as exc:
         _fail(exc)
     for (text, extra), res in zip(rows, results, strict=True):
@@ -114,9 +123,13 @@ def classify(
 
 @app.command("eval")
 def eval_(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder with train.jsonl and test.jsonl.")],
+    dataset: Annotated[
+        Path, typer.Argument(help="Dataset folder with train.jsonl and test.jsonl.")
+    ],
     shots: Annotated[int | None, typer.Option(help="Train on K examples per label.")] = None,
-    zero_shot: Annotated[bool, typer.Option("--zero-shot", help="Use label names/descriptions only.")] = False,
+    zero_shot: Annotated[
+        bool, typer.Option("--zero-shot", help="Use label names/descriptions only.")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed for --shots sampling.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -124,7 +137,9 @@ def eval_(
     from triaged.evaluation import run_eval
 
     try:
-        report = run_eval(dataset, shots=shots, zero_shot=zero_shot, seed=seed, progress=not as_json)
+        report = run_eval(
+            dataset, shots=shots, zero_shot=zero_shot, seed=seed, progress=not as_json
+        )
     except TriagedError as exc:
         _fail(exc)
     if as_json:
@@ -134,8 +149,17 @@ def eval_(
     table = Table(title=f"{report['dataset']} ({report['mode']}, n_test={report['n_test']})")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in ("accuracy", "macro_f1", "ece", "nll", "oos_hold_rate", "in_scope_hold_rate",
-                "oos_auroc", "train_seconds", "classify_texts_per_second"):
+    for key in (
+        "accuracy",
+        "macro_f1",
+        "ece",
+        "nll",
+        "oos_hold_rate",
+        "in_scope_hold_rate",
+        "oos_auroc",
+        "train_seconds",
+        "classify_texts_per_second",
+    ):
         if report.get(key) is not None:
             table.add_row(key, f"{report[key]:.4f}")
     for name, b in report["buckets"].items():
@@ -162,8 +186,13 @@ def demo() -> None:
     ):
         r = clf.classify(text)
         alt = r.alternatives[0] if r.alternatives else None
-        table.add_row(text, r.label, f"{r.confidence:.2f}", r.bucket.value,
-                      f"{alt.label} {alt.confidence:.2f}" if alt else "-")
+        table.add_row(
+            text,
+            r.label,
+            f"{r.confidence:.2f}",
+            r.bucket.value,
+            f"{alt.label} {alt.confidence:.2f}" if alt else "-",
+        )
     out.print(table)
 
 

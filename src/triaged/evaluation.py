@@ -41,8 +41,9 @@ def evaluate(
     index = {n: i for i, n in enumerate(names)}
     unknown = sorted({lb for lb in labels if lb != OOS_LABEL and lb not in index})
     if unknown:
-        raise DatasetError(f"test labels not in the taxonomy: {unknown[:5]}",
-                           details={"labels": unknown[:20]})
+        raise DatasetError(
+            f"test labels not in the taxonomy: {unknown[:5]}", details={"labels": unknown[:20]}
+        )
     started = time.perf_counter()
     X = clf.encoder.embed(texts, batch_size=1, progress=progress)  # as classify() does
     probs, conf = clf.predict_vectors(X, texts)
@@ -61,9 +62,16 @@ def evaluate(
         "mode": clf.mode,
         "accuracy": float(correct[ins].mean()) if ins.any() else None,
         "macro_f1": float(
-            f1_score(truth[ins], top[ins], labels=list(range(len(names))), average="macro",
-                     zero_division=0)
-        ) if ins.any() else None,
+            f1_score(
+                truth[ins],
+                top[ins],
+                labels=list(range(len(names))),
+                average="macro",
+                zero_division=0,
+            )
+        )
+        if ins.any()
+        else None,
         # confidence claims P(label is right): out-of-scope items are never right
         "ece": expected_calibration_error(conf, correct),
         "ece_in_scope": expected_calibration_error(conf[ins], correct[ins]) if ins.any() else None,
@@ -72,8 +80,13 @@ def evaluate(
         "buckets": {},
         "classify_texts_per_second": n / elapsed if elapsed > 0 else None,
         "reliability": [
-            {"lower": b.lower, "upper": b.upper, "count": b.count,
-             "confidence": b.mean_confidence, "accuracy": b.accuracy}
+            {
+                "lower": b.lower,
+                "upper": b.upper,
+                "count": b.count,
+                "confidence": b.mean_confidence,
+                "accuracy": b.accuracy,
+            }
             for b in reliability_bins(conf, correct)
         ],
     }
@@ -89,9 +102,7 @@ def evaluate(
         held = buckets == Bucket.HOLD.value
         report["oos_hold_rate"] = float(held[is_oos].mean())
         report["in_scope_hold_rate"] = float(held[ins].mean()) if ins.any() else None
-        report["oos_auroc"] = (
-            float(roc_auc_score(is_oos, -conf)) if ins.any() else None
-        )
+        report["oos_auroc"] = float(roc_auc_score(is_oos, -conf)) if ins.any() else None
     return report
 
 
@@ -128,7 +139,9 @@ def run_eval(
     if not zero_shot:
         train_file = root / "train.jsonl"
         if not train_file.exists():
-            raise DatasetError(f"{train_file}: missing train split", details={"file": str(train_file)})
+            raise DatasetError(
+                f"{train_file}: missing train split", details={"file": str(train_file)}
+            )
         train = list(read_jsonl(train_file, known=known))
         if shots is not None:
             train = sample_per_label(train, shots, seed)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -26,7 +26,7 @@ class Bucket(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RoutingPolicy:
-    thresholds: Thresholds = Thresholds()
+    thresholds: Thresholds = field(default_factory=Thresholds)
     audit_rate: float = 0.02
 
     def route(self, confidence: float) -> Bucket:

@@ -175,7 +175,8 @@ class Taxonomy:
                 oos.append(ex.text)
             elif ex.label not in by_label:
                 raise TaxonomyError(
-                    f"example {n}: unknown label {ex.label!r}", details={"index": n, "label": ex.label}
+                    f"example {n}: unknown label {ex.label!r}",
+                    details={"index": n, "label": ex.label},
                 )
             else:
                 by_label[ex.label].append(ex.text)
@@ -189,7 +190,9 @@ class Taxonomy:
             "version": self.version,
             "thresholds": self.thresholds.to_dict(),
             "labels": [
-                lb.to_dict() if include_examples else {"name": lb.name, "description": lb.description}
+                lb.to_dict()
+                if include_examples
+                else {"name": lb.name, "description": lb.description}
                 for lb in self.labels
             ],
         }
@@ -231,7 +234,7 @@ class Taxonomy:
                 ) from None
         else:
             try:
-                data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - safe loader subclass
+                data = yaml.load(text, Loader=_LineLoader)
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 line = mark.line + 1 if mark is not None else None
@@ -249,7 +252,9 @@ class Taxonomy:
         root = Path(path)
         labels_file = root / "labels.json"
         if not labels_file.exists():
-            raise DatasetError(f"{labels_file}: missing labels.json", details={"file": str(labels_file)})
+            raise DatasetError(
+                f"{labels_file}: missing labels.json", details={"file": str(labels_file)}
+            )
         try:
             raw = json.loads(labels_file.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -263,7 +268,8 @@ class Taxonomy:
         for i, item in enumerate(raw):
             if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
                 raise DatasetError(
-                    f"{labels_file}: entry {i} needs a string 'name'", details={"file": str(labels_file)}
+                    f"{labels_file}: entry {i} needs a string 'name'",
+                    details={"file": str(labels_file)},
                 )
             if item["name"] == OOS_LABEL:
                 continue
@@ -290,14 +296,20 @@ def read_jsonl(path: str | Path, *, known: set[str] | None = None) -> Iterator[E
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DatasetError(f"{p}:{lineno}: invalid JSON: {exc.msg}", details=where) from None
+                raise DatasetError(
+                    f"{p}:{lineno}: invalid JSON: {exc.msg}", details=where
+                ) from None
             if not isinstance(obj, dict):
                 raise DatasetError(f"{p}:{lineno}: expected a JSON object", details=where)
             text, label = obj.get("text"), obj.get("label")
             if not isinstance(text, str) or not text.strip():
-                raise DatasetError(f"{p}:{lineno}: 'text' must be a non-empty string", details=where)
+                raise DatasetError(
+                    f"{p}:{lineno}: 'text' must be a non-empty string", details=where
+                )
             if not isinstance(label, str) or not label:
-                raise DatasetError(f"{p}:{lineno}: 'label' must be a non-empty string", details=where)
+                raise DatasetError(
+                    f"{p}:{lineno}: 'label' must be a non-empty string", details=where
+                )
             if known is not None and label not in known:
                 raise DatasetError(
                     f"{p}:{lineno}: unknown label {label!r}", details={**where, "label": label}
@@ -343,7 +355,8 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
             item = {"name": item}
         if not isinstance(item, Mapping):
             raise TaxonomyError(
-                f"labels[{i}]: a label must be a mapping with a 'name'", details={"field": f"labels[{i}]"}
+                f"labels[{i}]: a label must be a mapping with a 'name'",
+                details={"field": f"labels[{i}]"},
             )
         examples = item.get("examples") or []
         if not isinstance(examples, Sequence) or isinstance(examples, str):
@@ -358,8 +371,13 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
                 details={"field": f"labels[{i}].description"},
             )
         try:
-            labels.append(Label(str(item.get("name", "")) if item.get("name") is not None else "", desc,
-                                tuple(examples)))
+            labels.append(
+                Label(
+                    str(item.get("name", "")) if item.get("name") is not None else "",
+                    desc,
+                    tuple(examples),
+                )
+            )
             Taxonomy(name="x", labels=tuple(labels))  # validate incrementally for line numbers
         except TaxonomyError as exc:
             line = item.get("__line__")
@@ -370,7 +388,9 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
             raise
     raw_thr = data.get("thresholds") or {}
     if not isinstance(raw_thr, Mapping):
-        raise TaxonomyError(f"{_at(data)}'thresholds' must be a mapping", details={"field": "thresholds"})
+        raise TaxonomyError(
+            f"{_at(data)}'thresholds' must be a mapping", details={"field": "thresholds"}
+        )
     unknown = set(raw_thr) - {"auto", "review", "__line__"}
     if unknown:
         raise TaxonomyError(
@@ -391,8 +411,9 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise TaxonomyError("'version' must be a positive integer", details={"field": "version"})
     desc = data.get("description") or ""
+    raw_name = data.get("name")
     tax = Taxonomy(
-        name=data.get("name") if isinstance(data.get("name"), str) else "",
+        name=raw_name if isinstance(raw_name, str) else "",
         labels=tuple(labels),
         thresholds=thresholds,
         description=str(desc),
@@ -402,7 +423,9 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
     extra = data.get("examples") or []
     if extra:
         if not isinstance(extra, Sequence) or isinstance(extra, str):
-            raise TaxonomyError("'examples' must be a list of {text, label}", details={"field": "examples"})
+            raise TaxonomyError(
+                "'examples' must be a list of {text, label}", details={"field": "examples"}
+            )
         parsed = []
         for j, ex in enumerate(extra):
             if (
@@ -418,8 +441,11 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
             if ex["label"] != OOS_LABEL and ex["label"] not in tax.label_names:
                 raise TaxonomyError(
                     f"{_at(ex)}examples[{j}]: unknown label {ex['label']!r}",
-                    details={"field": f"examples[{j}].label", "label": ex["label"],
-                             "line": ex.get("__line__")},
+                    details={
+                        "field": f"examples[{j}].label",
+                        "label": ex["label"],
+                        "line": ex.get("__line__"),
+                    },
                 )
             parsed.append(Example(ex["text"], ex["label"]))
         tax = tax.with_examples(parsed)

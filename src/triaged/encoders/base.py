@@ -20,6 +20,8 @@ class Encoder(Protocol):
     name: str
     dim: int
 
-    def embed(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> Vectors:
+    def embed(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+    ) -> Vectors:
         """Return an ``(len(texts), dim)`` float32 array, rows L2-normalised, in input order."""
         ...
