@@ -1,0 +1,26 @@
+"""Delivery settings, read from ``TRIAGED_WEBHOOK_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["WebhookSettings"]
+
+
+class WebhookSettings(BaseSettings):
+    """How the worker claims, sends and retries; each field maps to ``TRIAGED_WEBHOOK_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGED_WEBHOOK_", extra="ignore")
+
+    worker: bool = Field(default=True, description="Run the worker inside `triaged serve`.")
+    max_attempts: int = Field(default=10, ge=1, description="Tries before a delivery is failed.")
+    backoff_base_s: float = Field(default=2.0, gt=0, description="Delay after the first failure.")
+    backoff_max_s: float = Field(default=3600.0, gt=0, description="Cap on one retry delay.")
+    timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+    poll_interval_s: float = Field(default=0.5, gt=0, description="Idle wait between polls.")
+    claim_lease_s: float = Field(
+        default=60.0, gt=0, description="A claimed delivery not finished by then is retried."
+    )
+    batch_size: int = Field(default=20, ge=1)
+    concurrency: int = Field(default=4, ge=1, description="Deliveries sent in parallel.")

@@ -1,0 +1,231 @@
+"""Webhook endpoints of a workspace, and the log of their deliveries and attempts.
+
+Every function takes the caller's connection and the workspace id: a key of
+another workspace sees ``NotFound``, never someone else's endpoint.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Connection, insert, select, update
+
+from triaged.errors import InvalidInput, NotFound
+from triaged.services.ids import as_utc, new_id, utcnow
+from triaged.storage.webhooks import (
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
+)
+from triaged.webhooks.events import check_event_types
+
+__all__ = [
+    "Endpoint",
+    "create_endpoint",
+    "delete_endpoint",
+    "get_endpoint",
+    "list_attempts",
+    "list_deliveries",
+    "list_endpoints",
+]
+
+SECRET_PREFIX = "whsec_"
+MAX_URL = 2000
+
+
+def _iso(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    created_at: datetime
+    secret: str | None = None  # only right after creation
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "url": self.url,
+            "events": list(self.events),
+            "description": self.description,
+            "created_at": _iso(self.created_at),
+        }
+        if self.secret is not None:
+            data["secret"] = self.secret
+        return data
+
+
+def check_url(url: str) -> str:
+    url = url.strip()
+    try:
+        parsed = httpx.URL(url)
+    except Exception:
+        raise InvalidInput("invalid webhook URL", details={"url": url[:200]}) from None
+    if parsed.scheme not in {"http", "https"} or not parsed.host or len(url) > MAX_URL:
+        raise InvalidInput(
+            f"a webhook URL needs http:// or https://, a host and at most {MAX_URL} characters",
+            details={"url": url[:200]},
+        )
+    return url
+
+
+def create_endpoint(
+    conn: Connection, workspace_id: str, url: str, events: list[str], description: str = ""
+) -> Endpoint:
+    """Register ``url`` for ``events``; the returned endpoint carries its secret (shown once)."""
+    endpoint = Endpoint(
+        id=new_id("wh"),
+        url=check_url(url),
+        events=check_event_types(list(events)),
+        description=description[:200],
+        created_at=utcnow(),
+        secret=SECRET_PREFIX + secrets.token_urlsafe(32),
+    )
+    conn.execute(
+        insert(webhook_endpoints).values(
+            id=endpoint.id,
+            workspace_id=workspace_id,
+            url=endpoint.url,
+            events=endpoint.events,
+            secret=endpoint.secret,
+            description=endpoint.description,
+            created_at=endpoint.created_at,
+        )
+    )
+    return endpoint
+
+
+def _endpoint(row: Any) -> Endpoint:
+    return Endpoint(
+        id=row.id,
+        url=row.url,
+        events=list(row.events or []),
+        description=row.description,
+        created_at=as_utc(row.created_at),
+    )
+
+
+def list_endpoints(conn: Connection, workspace_id: str) -> list[Endpoint]:
+    rows = conn.execute(
+        select(webhook_endpoints)
+        .where(
+            webhook_endpoints.c.workspace_id == workspace_id,
+            webhook_endpoints.c.deleted_at.is_(None),
+        )
+        .order_by(webhook_endpoints.c.id)
+    )
+    return [_endpoint(r) for r in rows]
+
+
+def get_endpoint(conn: Connection, workspace_id: str, endpoint_id: str) -> Endpoint:
+    row = conn.execute(
+        select(webhook_endpoints).where(
+            webhook_endpoints.c.id == endpoint_id,
+            webhook_endpoints.c.workspace_id == workspace_id,
+            webhook_endpoints.c.deleted_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no webhook {endpoint_id!r}", details={"webhook_id": endpoint_id})
+    return _endpoint(row)
+
+
+def delete_endpoint(conn: Connection, workspace_id: str, endpoint_id: str) -> None:
+    """Stop sending to an endpoint; its undelivered events are cancelled, its log is kept."""
+    get_endpoint(conn, workspace_id, endpoint_id)
+    now = utcnow()
+    conn.execute(
+        update(webhook_endpoints)
+        .where(webhook_endpoints.c.id == endpoint_id)
+        .values(deleted_at=now)
+    )
+    conn.execute(
+        update(webhook_deliveries)
+        .where(
+            webhook_deliveries.c.endpoint_id == endpoint_id,
+            webhook_deliveries.c.status.in_(("pending", "delivering")),
+        )
+        .values(status="cancelled", finished_at=now, claim_token=None, claimed_until=None)
+    )
+
+
+def _delivery(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "event_id": row.event_id,
+        "event_type": row.type,
+        "endpoint_id": row.endpoint_id,
+        "status": row.status,
+        "attempts": row.attempts,
+        "next_attempt_at": _iso(row.next_attempt_at) if row.status == "pending" else None,
+        "last_status_code": row.last_status_code,
+        "last_error": row.last_error,
+        "created_at": _iso(row.created_at),
+        "finished_at": _iso(row.finished_at),
+    }
+
+
+def list_deliveries(
+    conn: Connection,
+    workspace_id: str,
+    endpoint_id: str,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    before: str | None = None,
+) -> list[dict[str, Any]]:
+    """Deliveries to one endpoint, newest first (``before``: a delivery id, for paging)."""
+    get_endpoint(conn, workspace_id, endpoint_id)
+    query = (
+        select(webhook_deliveries, webhook_events.c.type)
+        .join(webhook_events, webhook_events.c.id == webhook_deliveries.c.event_id)
+        .where(webhook_deliveries.c.endpoint_id == endpoint_id)
+        .order_by(webhook_deliveries.c.id.desc())
+        .limit(max(1, min(limit, 500)))
+    )
+    if status is not None:
+        query = query.where(webhook_deliveries.c.status == status)
+    if before is not None:
+        query = query.where(webhook_deliveries.c.id < before)
+    return [_delivery(r) for r in conn.execute(query)]
+
+
+def list_attempts(
+    conn: Connection, workspace_id: str, endpoint_id: str, delivery_id: str
+) -> list[dict[str, Any]]:
+    """Every try of one delivery, oldest first: status code, error and duration."""
+    get_endpoint(conn, workspace_id, endpoint_id)
+    found = conn.execute(
+        select(webhook_deliveries.c.id).where(
+            webhook_deliveries.c.id == delivery_id,
+            webhook_deliveries.c.endpoint_id == endpoint_id,
+            webhook_deliveries.c.workspace_id == workspace_id,
+        )
+    ).first()
+    if found is None:
+        raise NotFound(f"no delivery {delivery_id!r}", details={"delivery_id": delivery_id})
+    rows = conn.execute(
+        select(webhook_attempts)
+        .where(webhook_attempts.c.delivery_id == delivery_id)
+        .order_by(webhook_attempts.c.attempt)
+    )
+    return [
+        {
+            "attempt": r.attempt,
+            "started_at": _iso(r.started_at),
+            "duration_ms": round(r.duration_ms, 3),
+            "status_code": r.status_code,
+            "error": r.error,
+            "response_excerpt": r.response_excerpt,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,92 @@
+"""The outbox: record an event in the caller's transaction, fanned out to subscribed endpoints.
+
+Part of the same transaction as the change that caused it, so an event exists if
+and only if that change was committed; the worker delivers it later, at least
+once, whatever happens to the process in between.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from triaged.errors import InvalidInput
+from triaged.services.ids import new_id, utcnow
+from triaged.storage.webhooks import webhook_deliveries, webhook_endpoints, webhook_events
+
+__all__ = ["EVENT_TYPES", "check_event_types", "enqueue_event"]
+
+EVENT_TYPES: tuple[str, ...] = ("decision.resolved", "decision.corrected", "alert.drift")
+
+
+def check_event_types(types: list[str]) -> list[str]:
+    """The distinct, known event types of ``types`` (in the order of :data:`EVENT_TYPES`)."""
+    unknown = sorted(set(types) - set(EVENT_TYPES))
+    if unknown or not types:
+        raise InvalidInput(
+            f"unknown event types {unknown}" if unknown else "subscribe to at least one event type",
+            details={"events": list(types), "known": list(EVENT_TYPES)},
+        )
+    return [t for t in EVENT_TYPES if t in set(types)]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def enqueue_event(
+    conn: Connection, *, workspace_id: str, event_type: str, data: dict[str, Any]
+) -> str:
+    """Write event ``event_type`` with ``data`` to the outbox on ``conn``; returns its id.
+
+    Call it inside the transaction that makes the change: one ``webhook_events``
+    row plus one pending delivery per live endpoint of the workspace subscribed to
+    ``event_type``.  Nothing is sent here.  The payload is
+    ``{"id", "type", "created_at", "data"}``.
+    """
+    if event_type not in EVENT_TYPES:
+        raise InvalidInput(
+            f"unknown event type {event_type!r}",
+            details={"event_type": event_type, "known": list(EVENT_TYPES)},
+        )
+    now = utcnow()
+    event_id = new_id("evt")
+    payload = {
+        "id": event_id,
+        "type": event_type,
+        "created_at": now.isoformat(),
+        "data": json.loads(json.dumps(data, default=_jsonable)),
+    }
+    conn.execute(
+        insert(webhook_events).values(
+            id=event_id, workspace_id=workspace_id, type=event_type, payload=payload, created_at=now
+        )
+    )
+    endpoints = conn.execute(
+        select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
+            webhook_endpoints.c.workspace_id == workspace_id,
+            webhook_endpoints.c.deleted_at.is_(None),
+        )
+    ).all()
+    rows = [
+        {
+            "id": new_id("dlv"),
+            "event_id": event_id,
+            "endpoint_id": endpoint.id,
+            "workspace_id": workspace_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for endpoint in endpoints
+        if event_type in (endpoint.events or [])
+    ]
+    if rows:
+        conn.execute(insert(webhook_deliveries), rows)
+    return event_id

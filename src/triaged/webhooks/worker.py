@@ -1,0 +1,293 @@
+"""The delivery worker: claim due deliveries from the outbox, post them signed, log, retry.
+
+At least once, never lost: a delivery is claimed with a lease (``claim_token``,
+``claimed_until``) in a short transaction — ``SELECT … FOR UPDATE SKIP LOCKED``
+on PostgreSQL, a serialised (``BEGIN IMMEDIATE``) conditional update on SQLite —
+posted outside any transaction, then settled with an update guarded by the same
+token.  A worker that dies in between leaves the claim to expire; the delivery
+is then claimed again.  Failures are retried with exponential backoff and jitter
+up to ``max_attempts``; every try is logged in ``webhook_attempts``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, insert, or_, select, update
+
+from triaged.services.ids import new_id, utcnow
+from triaged.storage.db import Database
+from triaged.storage.webhooks import (
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
+)
+from triaged.webhooks.config import WebhookSettings
+from triaged.webhooks.verify import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
+
+__all__ = ["Claim", "WebhookWorker", "backoff_delay", "claim_due", "deliver", "settle"]
+
+log = logging.getLogger("triaged.webhooks")
+USER_AGENT = "triaged-webhooks/1"
+EXCERPT_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One claimed delivery, with everything needed to send it."""
+
+    delivery_id: str
+    token: str
+    attempt: int
+    event_id: str
+    event_type: str
+    url: str
+    secret: str
+    payload: dict[str, Any]
+
+
+def backoff_delay(
+    attempt: int, base_s: float, max_s: float, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait after failed try number ``attempt`` (1-based): exponential, equal jitter."""
+    delay = min(max_s, base_s * 2 ** max(0, attempt - 1))
+    return float(delay / 2 + (rng or random).uniform(0, delay / 2))
+
+
+def _due(now: datetime) -> Any:
+    c = webhook_deliveries.c
+    return or_(
+        and_(c.status == "pending", c.next_attempt_at <= now),
+        and_(c.status == "delivering", c.claimed_until < now),
+    )
+
+
+def claim_due(
+    db: Database, *, limit: int, lease_s: float, now: datetime | None = None
+) -> list[Claim]:
+    """Claim up to ``limit`` due deliveries (pending, or with an expired claim) for this worker."""
+    now = now or utcnow()
+    token = new_id("clm")
+    c = webhook_deliveries.c
+    with db.write() as conn:
+        ids = list(
+            conn.execute(
+                select(c.id)
+                .where(_due(now))
+                .order_by(c.next_attempt_at, c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        if not ids:
+            return []
+        conn.execute(
+            update(webhook_deliveries)
+            .where(c.id.in_(ids), _due(now))  # conditional: only still-due rows are taken
+            .values(
+                status="delivering",
+                claim_token=token,
+                claimed_until=now + timedelta(seconds=lease_s),
+            )
+        )
+        rows = conn.execute(
+            select(
+                c.id,
+                c.attempts,
+                c.event_id,
+                webhook_events.c.type,
+                webhook_events.c.payload,
+                webhook_endpoints.c.url,
+                webhook_endpoints.c.secret,
+            )
+            .join(webhook_events, webhook_events.c.id == c.event_id)
+            .join(webhook_endpoints, webhook_endpoints.c.id == c.endpoint_id)
+            .where(c.claim_token == token)
+            .order_by(c.next_attempt_at, c.id)
+        ).all()
+    return [
+        Claim(
+            delivery_id=r.id,
+            token=token,
+            attempt=r.attempts + 1,
+            event_id=r.event_id,
+            event_type=r.type,
+            url=r.url,
+            secret=r.secret,
+            payload=dict(r.payload),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+    excerpt: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def deliver(client: httpx.Client, claim: Claim) -> Outcome:
+    """POST one signed delivery; never raises (a transport error is an outcome)."""
+    body = json.dumps(claim.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: signature_header(body, claim.secret),
+        EVENT_ID_HEADER: claim.event_id,
+        "Triaged-Event-Type": claim.event_type,
+        "Triaged-Delivery-Attempt": str(claim.attempt),
+    }
+    started_at = utcnow()
+    t0 = time.perf_counter()
+    try:
+        response = client.post(claim.url, content=body, headers=headers)
+        status: int | None = response.status_code
+        error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+        excerpt: str | None = response.text[:EXCERPT_CHARS]
+    except httpx.HTTPError as exc:
+        status, excerpt = None, None
+        error = f"{type(exc).__name__}: {exc}"[:EXCERPT_CHARS]
+    return Outcome(started_at, (time.perf_counter() - t0) * 1000, status, error, excerpt)
+
+
+def settle(db: Database, claim: Claim, outcome: Outcome, config: WebhookSettings) -> str:
+    """Log the attempt and move the delivery on; returns its new status."""
+    now = utcnow()
+    if outcome.ok:
+        status, next_at = "delivered", now
+    elif claim.attempt >= config.max_attempts:
+        status, next_at = "failed", now
+    else:
+        status = "pending"
+        delay = backoff_delay(claim.attempt, config.backoff_base_s, config.backoff_max_s)
+        next_at = now + timedelta(seconds=delay)
+    c = webhook_deliveries.c
+    with db.write() as conn:
+        conn.execute(
+            insert(webhook_attempts).values(
+                id=new_id("att"),
+                delivery_id=claim.delivery_id,
+                attempt=claim.attempt,
+                started_at=outcome.started_at,
+                duration_ms=outcome.duration_ms,
+                status_code=outcome.status_code,
+                error=outcome.error,
+                response_excerpt=outcome.excerpt,
+            )
+        )
+        conn.execute(
+            update(webhook_deliveries)
+            .where(c.id == claim.delivery_id, c.claim_token == claim.token)
+            .values(
+                status=status,
+                attempts=claim.attempt,
+                next_attempt_at=next_at,
+                claim_token=None,
+                claimed_until=None,
+                last_status_code=outcome.status_code,
+                last_error=outcome.error,
+                finished_at=now if status in {"delivered", "failed"} else None,
+            )
+        )
+    return status
+
+
+class WebhookWorker:
+    """A background thread that delivers the outbox; ``start()``/``stop()`` from the app lifespan.
+
+    ``run_once()`` does one claim-and-deliver round synchronously (tests and the
+    CLI use it).  ``wake()`` cuts the idle wait short after an event was enqueued.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        config: WebhookSettings | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.db = db
+        self.config = config or WebhookSettings()
+        self._client = httpx.Client(
+            timeout=self.config.timeout_s, transport=transport, follow_redirects=False
+        )
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.config.concurrency, thread_name_prefix="triaged-webhook"
+        )
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        """Claim one batch of due deliveries and send them; returns how many were tried."""
+        claims = claim_due(self.db, limit=self.config.batch_size, lease_s=self.config.claim_lease_s)
+        if not claims:
+            return 0
+        list(self._pool.map(self._send, claims))
+        return len(claims)
+
+    def _send(self, claim: Claim) -> str:
+        outcome = deliver(self._client, claim)
+        status = settle(self.db, claim, outcome, self.config)
+        log.info(
+            "webhook %s attempt %d to %s: %s (%s)",
+            claim.event_id,
+            claim.attempt,
+            claim.url,
+            status,
+            outcome.status_code or outcome.error,
+        )
+        return status
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                tried = self.run_once()
+            except Exception:  # the database may be briefly unavailable: keep going
+                log.exception("webhook delivery round failed")
+                tried = 0
+            if not tried:
+                self._wake.wait(self.config.poll_interval_s)
+                self._wake.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> WebhookWorker:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._loop, name="triaged-webhook-worker", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Finish the round in flight (bounded by ``timeout_s``) and stop; claims left expire."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
