@@ -1,0 +1,71 @@
+"""The FastAPI application factory.  Nothing is built at import time.
+
+``create_app(settings)`` returns an app whose lifespan migrates the database
+(unless ``TRIAGED_MIGRATE_ON_START=false``) and prints a first admin key on a
+fresh database.  ``uvicorn triaged.api:create_app --factory`` works too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+
+from triaged import __version__
+from triaged.api.errors import install_error_handlers
+from triaged.api.limits import BodyLimitMiddleware
+from triaged.api.routes import health, v1_router
+from triaged.service import Service
+from triaged.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("triaged.api")
+
+DESCRIPTION = """Calibrated text classification with three-bucket routing (auto / review / hold).
+
+Authenticate with `Authorization: Bearer <API key>`.  Every error is
+`{"error": {"code", "message", "details"}}`."""
+
+
+def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from ``TRIAGED_*``), or around ``service``."""
+    if service is None:
+        service = Service(settings or Settings())
+    svc = service
+    cfg = svc.settings
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(svc.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(svc.close)
+
+    app = FastAPI(
+        title="triaged",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.service = svc
+    app.state.settings = cfg
+    install_error_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware, max_body=cfg.max_body_bytes, max_upload=cfg.max_upload_bytes
+    )
+    if cfg.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cfg.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.include_router(health.router)
+    app.include_router(v1_router())
+    return app

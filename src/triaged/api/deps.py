@@ -1,0 +1,58 @@
+"""Dependencies as ``Annotated`` aliases, so route signatures read as plain English.
+
+Resources named in the path are resolved here, before the body is validated,
+so a key of another workspace gets 404 on every route whatever it sends.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from triaged.errors import Unauthenticated
+from triaged.service import Service
+from triaged.services.keys import Principal
+from triaged.services.taxonomies import TaxonomyRecord
+
+__all__ = ["IdempotencyKey", "PrincipalDep", "ServiceDep", "TaxonomyDep"]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer tri_...`")
+
+
+def get_service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def get_principal(
+    service: ServiceDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated(
+            "missing API key; send the header 'Authorization: Bearer <key>'",
+            details={"reason": "missing_key"},
+        )
+    return service.authenticate(credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def taxonomy_in_path(name: str, principal: PrincipalDep, service: ServiceDep) -> TaxonomyRecord:
+    return service.taxonomy_record(principal, name)
+
+
+TaxonomyDep = Annotated[TaxonomyRecord, Depends(taxonomy_in_path)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        description="Makes a retried request return the first result instead of counting twice."
+    ),
+]

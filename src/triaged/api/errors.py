@@ -1,0 +1,103 @@
+"""The one place where exceptions become HTTP responses.
+
+Every failure has the shape ``{"error": {"code", "message", "details"}}``:
+:class:`~triaged.errors.TriagedError` subclasses carry their own status and
+code; FastAPI's validation errors become 422 ``validation_error`` (400
+``invalid_input`` for a body that is not JSON at all); Starlette's 404/405 and
+anything unexpected (500, logged) get the same shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from triaged.errors import RateLimited, TriagedError, Unauthenticated
+
+__all__ = ["error_body", "install_error_handlers"]
+
+log = logging.getLogger("triaged.api")
+
+_HTTP_CODES = {
+    400: "invalid_input",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _loc(loc: Any) -> str:
+    return ".".join(str(p) for p in loc if p != "body") or "body"
+
+
+async def _triaged_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TriagedError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.status >= 500:
+        log.error("%s: %s", exc.code, exc.message)
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers or None)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": _loc(e.get("loc", ())),
+            "message": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return JSONResponse(
+            error_body("invalid_input", "the request body is not valid JSON", {"errors": errors}),
+            status_code=400,
+        )
+    first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+    return JSONResponse(
+        error_body("validation_error", f"{first['field']}: {first['message']}", {"errors": errors}),
+        status_code=422,
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return JSONResponse(
+        error_body(code, message),
+        status_code=exc.status_code,
+        headers=dict(exc.headers or {}) or None,
+    )
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(TriagedError, _triaged_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,16 @@
+"""Routes per resource; ``v1_router()`` mounts them all under /v1."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from triaged.api.routes import classify, decisions, keys, taxonomies, usage
+
+__all__ = ["v1_router"]
+
+
+def v1_router() -> APIRouter:
+    router = APIRouter(prefix="/v1")
+    for module in (taxonomies, classify, decisions, keys, usage):
+        router.include_router(module.router)
+    return router

@@ -1,0 +1,175 @@
+"""Taxonomies: create, list, get, update (new version), archive, versions, examples,
+train (background for large sets, pollable) and evaluate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
+from triaged.api.schemas import (
+    EvaluateRequest,
+    ModelList,
+    ModelOut,
+    TaxonomyCreate,
+    TaxonomyList,
+    TaxonomyOut,
+    TaxonomyUpdate,
+    VersionList,
+)
+from triaged.errors import DatasetError
+from triaged.services.examples_io import detect_format, parse_examples
+from triaged.taxonomy import Example
+
+router = APIRouter(prefix="/taxonomies", tags=["taxonomies"])
+
+
+def _definition(body: TaxonomyCreate | TaxonomyUpdate) -> dict[str, Any]:
+    data = body.model_dump(exclude_none=True)
+    if "thresholds" in data and not data["thresholds"]:
+        data.pop("thresholds")
+    return data
+
+
+@router.post("", response_model=TaxonomyOut, status_code=201)
+def create_taxonomy(body: TaxonomyCreate, principal: PrincipalDep, service: ServiceDep) -> Any:
+    """Create a taxonomy (version 1) and train its first model (zero-shot without examples)."""
+    return service.create_taxonomy(principal, _definition(body))
+
+
+@router.get("", response_model=TaxonomyList)
+def list_taxonomies(
+    principal: PrincipalDep, service: ServiceDep, include_archived: bool = False
+) -> Any:
+    """List the workspace's taxonomies."""
+    return {"taxonomies": service.list_taxonomies(principal, include_archived=include_archived)}
+
+
+@router.get("/{name}", response_model=TaxonomyOut)
+def get_taxonomy(
+    record: TaxonomyDep,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    include_examples: bool = False,
+) -> Any:
+    """A taxonomy, its current version and the state of its model (``ready``, ``training``)."""
+    return service.get_taxonomy(principal, record.name, include_examples=include_examples)
+
+
+@router.patch("/{name}", response_model=TaxonomyOut)
+def update_taxonomy(
+    record: TaxonomyDep, body: TaxonomyUpdate, principal: PrincipalDep, service: ServiceDep
+) -> Any:
+    """Change labels, descriptions, thresholds or examples: a new version, retrained."""
+    return service.update_taxonomy(principal, record.name, _definition(body))
+
+
+@router.post("/{name}/archive", response_model=TaxonomyOut)
+def archive_taxonomy(record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep) -> Any:
+    """Archive: no more classification; versions and decisions are kept."""
+    return service.archive_taxonomy(principal, record.name)
+
+
+@router.get("/{name}/versions", response_model=VersionList)
+def list_versions(record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep) -> Any:
+    """Every version of the taxonomy."""
+    return {"versions": service.taxonomy_versions(principal, record.name)}
+
+
+@router.get("/{name}/versions/{version}")
+def get_version(
+    record: TaxonomyDep, version: int, principal: PrincipalDep, service: ServiceDep
+) -> dict[str, Any]:
+    """The full definition of one version, examples included."""
+    return service.taxonomy_version(principal, record.name, version)
+
+
+_UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": 'Examples as JSON (a list or {"examples": [...]}), JSONL, or CSV with '
+        "a text,label header; or a multipart form with a 'file' field.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+async def _read_examples(request: Request) -> list[Example]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        async with request.form() as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise DatasetError("the multipart form needs a 'file' field")
+            data = await upload.read()
+            fmt = detect_format(upload.content_type, upload.filename)
+    else:
+        data = await request.body()
+        fmt = detect_format(content_type)
+    if fmt is None:
+        raise DatasetError(
+            f"cannot tell the examples format from {content_type!r}; send application/json, "
+            "application/x-ndjson or text/csv (or a .json/.jsonl/.csv file)"
+        )
+    return parse_examples(data, fmt)
+
+
+@router.post("/{name}/examples", response_model=TaxonomyOut, openapi_extra=_UPLOAD_DOC)
+async def add_examples(
+    record: TaxonomyDep,
+    request: Request,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    train: bool = True,
+) -> Any:
+    """Add labelled examples (a new version); retrains unless ``train=false``."""
+    examples = await _read_examples(request)
+    return await run_in_threadpool(
+        service.add_examples, principal, record.name, examples, train=train
+    )
+
+
+@router.post("/{name}/train", response_model=ModelOut, status_code=202)
+def train(record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep) -> Any:
+    """Fit and calibrate a new model version from the current examples; poll its status."""
+    return service.train(principal, record.name)
+
+
+@router.get("/{name}/models", response_model=ModelList)
+def list_models(record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep) -> Any:
+    """Model versions and training jobs, newest first."""
+    return {"models": service.models(principal, record.name)}
+
+
+@router.get("/{name}/models/{model_id}", response_model=ModelOut)
+def get_model(
+    record: TaxonomyDep, model_id: str, principal: PrincipalDep, service: ServiceDep
+) -> Any:
+    """One model version or training job (``training``, ``ready`` or ``failed``)."""
+    return service.model(principal, record.name, model_id)
+
+
+@router.post("/{name}/evaluate")
+def evaluate(
+    record: TaxonomyDep,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    body: EvaluateRequest | None = None,
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, ECE, NLL and bucket figures on held-out examples."""
+    req = body or EvaluateRequest()
+    examples = [Example(e.text, e.label) for e in req.examples] if req.examples else None
+    return service.evaluate(principal, record.name, examples, holdout=req.holdout, seed=req.seed)

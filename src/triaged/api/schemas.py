@@ -1,0 +1,250 @@
+"""Request and response bodies of the HTTP API (kept apart from storage rows)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AlternativeOut",
+    "BatchRequest",
+    "BatchResponse",
+    "ClassifyRequest",
+    "ClassifyResponse",
+    "DecisionOut",
+    "DecisionPage",
+    "EvaluateRequest",
+    "ExampleIn",
+    "ExamplesIn",
+    "KeyCreate",
+    "KeyCreated",
+    "KeyList",
+    "KeyOut",
+    "ModelList",
+    "ModelOut",
+    "TaxonomyCreate",
+    "TaxonomyList",
+    "TaxonomyOut",
+    "TaxonomyUpdate",
+    "UsageOut",
+    "VersionList",
+    "WorkspaceOut",
+]
+
+Name = Field(min_length=1, max_length=100)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ taxonomies
+class LabelIn(_In):
+    name: str = Name
+    description: str = Field(default="", max_length=2000)
+    examples: list[str] | None = None
+
+
+class ThresholdsIn(_In):
+    auto: float | None = Field(default=None, ge=0.0, le=1.0)
+    review: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class ExampleIn(_In):
+    text: str = Field(min_length=1)
+    label: str = Name
+
+
+class TaxonomyCreate(_In):
+    name: str = Name
+    description: str = Field(default="", max_length=5000)
+    labels: list[LabelIn] = Field(min_length=1)
+    thresholds: ThresholdsIn | None = None
+    examples: list[ExampleIn] | None = None
+
+
+class TaxonomyUpdate(_In):
+    description: str | None = Field(default=None, max_length=5000)
+    labels: list[LabelIn] | None = Field(default=None, min_length=1)
+    thresholds: ThresholdsIn | None = None
+    examples: list[ExampleIn] | None = None
+
+
+class ExamplesIn(_In):
+    examples: list[ExampleIn] = Field(min_length=1)
+
+
+class LabelOut(BaseModel):
+    name: str
+    description: str
+    n_examples: int
+    examples: list[str] | None = None
+
+
+class ModelOut(BaseModel):
+    id: str
+    status: Literal["training", "ready", "failed"]
+    taxonomy_version: int
+    model_version: str | None
+    mode: str | None
+    n_examples: int
+    error: str | None
+    created_at: str
+    finished_at: str | None
+
+
+class ModelList(BaseModel):
+    models: list[ModelOut]
+
+
+class TaxonomyOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    version: int
+    thresholds: dict[str, float]
+    labels: list[LabelOut]
+    n_examples: int
+    n_out_of_scope: int
+    archived: bool
+    archived_at: str | None
+    created_at: str
+    updated_at: str
+    ready: bool
+    status: str
+    model: ModelOut | None
+    training: ModelOut | None
+
+
+class TaxonomyList(BaseModel):
+    taxonomies: list[TaxonomyOut]
+
+
+class VersionOut(BaseModel):
+    version: int
+    n_examples: int
+    created_at: str
+
+
+class VersionList(BaseModel):
+    versions: list[VersionOut]
+
+
+class EvaluateRequest(_In):
+    examples: list[ExampleIn] | None = Field(
+        default=None, description="A held-out test set; without it a split of the examples is used."
+    )
+    holdout: float = Field(default=0.2, gt=0.0, lt=1.0)
+    seed: int = 0
+
+
+# -------------------------------------------------------------------- classify
+class ClassifyRequest(_In):
+    taxonomy: str = Name
+    text: str
+    external_id: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, Any] | None = None
+
+
+class BatchText(_In):
+    text: str
+    external_id: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, Any] | None = None
+
+
+class BatchRequest(_In):
+    taxonomy: str = Name
+    texts: list[str | BatchText] = Field(description="Up to 100 texts (strings or objects).")
+
+
+class AlternativeOut(BaseModel):
+    label: str
+    confidence: float
+
+
+class ClassifyResponse(BaseModel):
+    id: str
+    label: str
+    confidence: float
+    bucket: Literal["auto", "review", "hold"]
+    alternatives: list[AlternativeOut]
+    scores: dict[str, float]
+    taxonomy: str
+    taxonomy_version: int
+    model_version: str
+    latency_ms: float
+    external_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    key_id: str | None = None
+    created_at: str
+
+
+class BatchResponse(BaseModel):
+    results: list[ClassifyResponse]
+
+
+class DecisionOut(ClassifyResponse):
+    text: str
+    final_label: str | None = None
+    final_source: str | None = None
+    resolved_at: str | None = None
+
+
+class DecisionPage(BaseModel):
+    decisions: list[DecisionOut]
+    next_cursor: str | None
+
+
+# ------------------------------------------------------------ keys and usage
+class KeyCreate(_In):
+    role: Literal["admin", "reviewer", "client"]
+    name: str = Field(default="", max_length=200)
+
+
+class KeyOut(BaseModel):
+    id: str
+    workspace: str
+    role: str
+    name: str
+    prefix: str
+    created_at: str
+    revoked_at: str | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The secret; shown only in this response.")
+
+
+class KeyList(BaseModel):
+    keys: list[KeyOut]
+
+
+class MinuteUsage(BaseModel):
+    limit: int | None
+    used: int
+    reset: str
+
+
+class UsageOut(BaseModel):
+    plan: str
+    period: str
+    used: int
+    limit: int | None
+    remaining: int | None
+    reset: str
+    per_minute: MinuteUsage
+
+
+class PlanOut(BaseModel):
+    name: str
+    monthly_quota: int | None
+    per_minute: int | None
+    description: str
+
+
+class WorkspaceOut(BaseModel):
+    id: str
+    name: str
+    plan: PlanOut
+    created_at: str

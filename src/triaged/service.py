@@ -1,0 +1,559 @@
+"""The façade that the HTTP API, the CLI and the SDK call; none of them holds business logic.
+
+Usage::
+
+    >>> from triaged.service import Service
+    >>> from triaged.settings import Settings
+    >>> svc = Service(Settings(data_dir="/tmp/triaged"))      # doctest: +SKIP
+    >>> svc.start()                                           # doctest: +SKIP
+
+Every method that acts for a caller takes the caller's :class:`Principal`
+(from :meth:`Service.authenticate`) and only ever sees that workspace's rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from triaged.errors import Conflict, InvalidInput, PayloadTooLarge, ValidationFailed
+from triaged.services import decisions as decision_log
+from triaged.services import idempotency, keys, quota, training
+from triaged.services import taxonomies as taxo
+from triaged.services.ids import utcnow
+from triaged.services.keys import KeyInfo, Principal, Role
+from triaged.services.plans import Plan, all_plans, get_plan
+from triaged.services.taxonomies import TaxonomyRecord
+from triaged.settings import Settings
+from triaged.storage.db import Database
+from triaged.storage.migrate import upgrade
+from triaged.storage.tables import workspaces
+from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
+
+if TYPE_CHECKING:
+    from triaged.classifier import Classifier
+
+__all__ = ["ClassifyItem", "Service"]
+
+log = logging.getLogger("triaged.service")
+
+CLASSIFY_ROLES = (Role.ADMIN, Role.CLIENT)
+READ_ROLES = (Role.ADMIN, Role.REVIEWER, Role.CLIENT)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyItem:
+    text: str
+    external_id: str | None = None
+    metadata: dict[str, Any] | None = field(default=None)
+
+
+class Service:
+    """One service instance per process: settings, a database and the classifier cache."""
+
+    def __init__(self, settings: Settings | None = None, *, db: Database | None = None) -> None:
+        self.settings = settings or Settings()
+        self.db = db or Database(
+            self.settings.resolved_database_url,
+            pool_size=self.settings.db_pool_size,
+            max_overflow=self.settings.db_max_overflow,
+        )
+        self.classifiers = training.ClassifierCache(self.settings.classifier_cache_size)
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+        self._jobs: list[Future[Any]] = []
+        self._started = False
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> str | None:
+        """Migrate (unless disabled) and create the first admin key; returns it, printed once."""
+        if self._started:
+            return None
+        if self.settings.migrate_on_start:
+            upgrade(self.db.url)
+        self._started = True
+        if self.settings.bootstrap_admin:
+            return self.bootstrap()
+        return None
+
+    def bootstrap(self) -> str | None:
+        with self.db.read() as conn:
+            if conn.execute(select(func.count()).select_from(workspaces)).scalar_one():
+                return None
+        name = self.settings.bootstrap_workspace
+        try:
+            info = self.create_key(
+                name, Role.ADMIN, name="bootstrap admin", create_plan=self.settings.bootstrap_plan
+            )
+        except Conflict:  # another worker got there first
+            return None
+        print(
+            f"triaged: created workspace {name!r} (plan {self.settings.bootstrap_plan}) and its "
+            f"admin API key; it is shown only once:\n\n    {info.key}\n",
+            file=sys.stdout,
+            flush=True,
+        )
+        return info.key
+
+    def wait_for_jobs(self, timeout: float | None = None) -> None:
+        for job in list(self._jobs):
+            job.result(timeout=timeout)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self.db.dispose()
+
+    # ----------------------------------------------------------------- accounts
+    def plans(self) -> dict[str, Plan]:
+        return all_plans(self.settings)
+
+    def plan(self, name: str) -> Plan:
+        return get_plan(self.settings, name)
+
+    def authenticate(self, key: str) -> Principal:
+        with self.db.read() as conn:
+            return keys.authenticate(conn, key, self.settings.key_pepper)
+
+    def create_workspace(self, name: str, plan: str = "free") -> dict[str, Any]:
+        self.plan(plan)
+        with self.db.write() as conn:
+            row = keys.create_workspace(conn, name, plan)
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "plan": row["plan"],
+            "created_at": row["created_at"].isoformat(),
+        }
+
+    def workspace(self, principal: Principal) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = keys.get_workspace(conn, principal.workspace)
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "plan": self.plan(row["plan"]).to_dict(),
+            "created_at": row["created_at"].isoformat(),
+        }
+
+    def list_workspaces(self) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(workspaces).order_by(workspaces.c.name)).mappings().all()
+        return [{"id": r["id"], "name": r["name"], "plan": r["plan"]} for r in rows]
+
+    def create_key(
+        self, workspace: str, role: Role | str, *, name: str = "", create_plan: str | None = None
+    ) -> KeyInfo:
+        """Operator entry point (CLI): a key for the workspace called ``workspace``.
+
+        With ``create_plan`` the workspace is created first (in the same transaction).
+        """
+        role = keys.parse_role(role) if isinstance(role, str) else role
+        with self.db.write() as conn:
+            if create_plan is not None:
+                self.plan(create_plan)
+                ws = keys.create_workspace(conn, workspace, create_plan)
+            else:
+                ws = keys.get_workspace(conn, workspace)
+            return keys.create_key(conn, ws["id"], ws["name"], role, name, self.settings.key_pepper)
+
+    def create_key_for(self, principal: Principal, role: Role | str, name: str = "") -> KeyInfo:
+        principal.require(Role.ADMIN)
+        role = keys.parse_role(role) if isinstance(role, str) else role
+        with self.db.write() as conn:
+            return keys.create_key(
+                conn,
+                principal.workspace_id,
+                principal.workspace,
+                role,
+                name,
+                self.settings.key_pepper,
+            )
+
+    def list_keys(self, workspace: str) -> list[KeyInfo]:
+        with self.db.read() as conn:
+            ws = keys.get_workspace(conn, workspace)
+            return keys.list_keys(conn, ws["id"], ws["name"])
+
+    def list_keys_for(self, principal: Principal) -> list[KeyInfo]:
+        principal.require(Role.ADMIN)
+        with self.db.read() as conn:
+            return keys.list_keys(conn, principal.workspace_id, principal.workspace)
+
+    def revoke_key(self, workspace: str, key_id: str) -> KeyInfo:
+        with self.db.write() as conn:
+            ws = keys.get_workspace(conn, workspace)
+            return keys.revoke_key(conn, ws["id"], ws["name"], key_id)
+
+    def revoke_key_for(self, principal: Principal, key_id: str) -> KeyInfo:
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            return keys.revoke_key(conn, principal.workspace_id, principal.workspace, key_id)
+
+    def usage(self, principal: Principal) -> dict[str, Any]:
+        plan = self.plan(principal.plan)
+        with self.db.read() as conn:
+            return quota.usage(conn, principal.workspace_id, plan, quota.window())
+
+    # --------------------------------------------------------------- taxonomies
+    def taxonomy_record(self, principal: Principal, name: str) -> TaxonomyRecord:
+        """The caller's taxonomy called ``name`` (404 for any other workspace's)."""
+        principal.require(*READ_ROLES)
+        with self.db.read() as conn:
+            return taxo.get_record(conn, principal.workspace_id, name)
+
+    def _public_taxonomy(
+        self, conn: Any, record: TaxonomyRecord, tax: Taxonomy, *, include_examples: bool = False
+    ) -> dict[str, Any]:
+        active = (
+            training.get_model(conn, record, record.active_model_id)
+            if record.active_model_id
+            else None
+        )
+        job = training.latest_job(conn, record)
+        labels = [
+            {
+                "name": lb.name,
+                "description": lb.description,
+                "n_examples": len(lb.examples),
+                **({"examples": list(lb.examples)} if include_examples else {}),
+            }
+            for lb in tax.labels
+        ]
+        status = "ready" if active is not None else (job["status"] if job else "untrained")
+        return {
+            "id": record.id,
+            "name": record.name,
+            "description": tax.description,
+            "version": record.current_version,
+            "thresholds": tax.thresholds.to_dict(),
+            "labels": labels,
+            "n_examples": tax.n_examples,
+            "n_out_of_scope": len(tax.out_of_scope),
+            "archived": record.archived_at is not None,
+            "archived_at": record.archived_at.isoformat() if record.archived_at else None,
+            "created_at": record.created_at.isoformat(),
+            "updated_at": record.updated_at.isoformat(),
+            "ready": active is not None,
+            "status": status,
+            "model": active,
+            "training": job,
+        }
+
+    def _describe(
+        self, record_id_name: tuple[str, str], *, include_examples: bool = False
+    ) -> dict[str, Any]:
+        workspace_id, name = record_id_name
+        with self.db.read() as conn:
+            record = taxo.get_record(conn, workspace_id, name)
+            tax = taxo.load_version(conn, record)
+            return self._public_taxonomy(conn, record, tax, include_examples=include_examples)
+
+    def create_taxonomy(
+        self, principal: Principal, definition: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        principal.require(Role.ADMIN)
+        tax = Taxonomy.from_dict({**definition, "version": 1})
+        with self.db.write() as conn:
+            record = taxo.create(conn, principal.workspace_id, tax)
+            job, _ = training.start_job(conn, record, tax)
+        self._launch(job["id"], tax)
+        return self._describe((principal.workspace_id, tax.name))
+
+    def list_taxonomies(
+        self, principal: Principal, *, include_archived: bool = False
+    ) -> list[dict[str, Any]]:
+        principal.require(*READ_ROLES)
+        with self.db.read() as conn:
+            out = []
+            for record in taxo.list_records(
+                conn, principal.workspace_id, include_archived=include_archived
+            ):
+                out.append(self._public_taxonomy(conn, record, taxo.load_version(conn, record)))
+            return out
+
+    def get_taxonomy(
+        self, principal: Principal, name: str, *, include_examples: bool = False
+    ) -> dict[str, Any]:
+        principal.require(*READ_ROLES)
+        return self._describe((principal.workspace_id, name), include_examples=include_examples)
+
+    def taxonomy_versions(self, principal: Principal, name: str) -> list[dict[str, Any]]:
+        record = self.taxonomy_record(principal, name)
+        with self.db.read() as conn:
+            return taxo.list_versions(conn, record)
+
+    def taxonomy_version(self, principal: Principal, name: str, version: int) -> dict[str, Any]:
+        record = self.taxonomy_record(principal, name)
+        with self.db.read() as conn:
+            return taxo.load_version(conn, record, version).to_dict()
+
+    def _new_version(
+        self, principal: Principal, name: str, change: Any, *, train: bool = True
+    ) -> dict[str, Any]:
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
+            current = taxo.load_version(conn, record)
+            tax = taxo.new_version(conn, record, change(current))
+            job = training.start_job(conn, record, tax)[0] if train else None
+        if job is not None:
+            self._launch(job["id"], tax)
+        return self._describe((principal.workspace_id, name))
+
+    def update_taxonomy(
+        self, principal: Principal, name: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if changes.get("name") not in (None, name):
+            raise InvalidInput("a taxonomy cannot be renamed", details={"field": "name"})
+        return self._new_version(principal, name, lambda cur: taxo.merge_update(cur, changes))
+
+    def add_examples(
+        self, principal: Principal, name: str, examples: Sequence[Example], *, train: bool = True
+    ) -> dict[str, Any]:
+        return self._new_version(
+            principal, name, lambda cur: taxo.add_examples(cur, examples), train=train
+        )
+
+    def archive_taxonomy(self, principal: Principal, name: str) -> dict[str, Any]:
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
+            taxo.archive(conn, record)
+        return self._describe((principal.workspace_id, name))
+
+    def train(self, principal: Principal, name: str) -> dict[str, Any]:
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
+            if record.archived_at is not None:
+                raise Conflict(f"taxonomy {name!r} is archived", details={"taxonomy": name})
+            tax = taxo.load_version(conn, record)
+            job, created = training.start_job(conn, record, tax)
+        if created:
+            self._launch(job["id"], tax)
+        return self.model(principal, name, job["id"])
+
+    def model(self, principal: Principal, name: str, model_id: str) -> dict[str, Any]:
+        record = self.taxonomy_record(principal, name)
+        with self.db.read() as conn:
+            return training.get_model(conn, record, model_id)
+
+    def models(self, principal: Principal, name: str) -> list[dict[str, Any]]:
+        record = self.taxonomy_record(principal, name)
+        with self.db.read() as conn:
+            return training.list_models(conn, record)
+
+    def _launch(self, model_id: str, tax: Taxonomy) -> None:
+        n = tax.n_examples + len(tax.out_of_scope)
+        if n >= self.settings.background_train_min_examples:
+            with self._executor_lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="triaged-train")
+                self._jobs = [j for j in self._jobs if not j.done()]
+                self._jobs.append(self._executor.submit(self._finish, model_id, tax))
+        else:
+            self._finish(model_id, tax)
+
+    def _finish(self, model_id: str, tax: Taxonomy) -> None:
+        clf = training.finish(self.db, model_id, tax)
+        if clf is not None:
+            self.classifiers.put(model_id, clf)
+
+    def evaluate(
+        self,
+        principal: Principal,
+        name: str,
+        examples: Sequence[Example] | None = None,
+        *,
+        holdout: float = 0.2,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Figures of ``triaged eval``: on ``examples`` with the active model, or on a
+        stratified held-out split of the current examples with a model trained on the rest."""
+        from triaged.evaluation import evaluate
+
+        principal.require(Role.ADMIN)
+        record = self.taxonomy_record(principal, name)
+        if examples:
+            clf = self.classifiers.get(self.db, record)
+            test = list(examples)
+            mode = "given"
+        else:
+            with self.db.read() as conn:
+                tax = taxo.load_version(conn, record)
+            train_tax, test = _split(tax, holdout, seed)
+            if not test:
+                raise InvalidInput(
+                    "not enough examples to hold some out; add examples or pass a test set",
+                    details={"n_examples": tax.n_examples},
+                )
+            clf = training.train(train_tax)
+            mode = "holdout"
+        report = evaluate(clf, [e.text for e in test], [e.label for e in test])
+        report.pop("reliability", None)
+        clean: dict[str, Any] = json.loads(json.dumps(report, default=_jsonable))
+        clean.update(
+            evaluation=mode,
+            taxonomy=record.name,
+            model_version=clf.model_version,
+            taxonomy_version=clf.taxonomy.version,
+        )
+        return clean
+
+    # ----------------------------------------------------------------- classify
+    def classify(
+        self,
+        principal: Principal,
+        taxonomy: str,
+        items: Sequence[ClassifyItem],
+        *,
+        idempotency_key: str | None = None,
+        route: str = "classify",
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Classify, count and log ``items``; returns (decisions, replayed).
+
+        Limits are checked first, then the quota (pre-check on the counters read
+        with the key), then the work; one transaction then counts exactly and writes.
+        """
+        started = time.perf_counter()
+        principal.require(*CLASSIFY_ROLES)
+        self._check_items(items)
+        request_hash = ""
+        if idempotency_key is not None:
+            idempotency.check_key(idempotency_key)
+            request_hash = idempotency.fingerprint(
+                route, [taxonomy, [(i.text, i.external_id, i.metadata) for i in items]]
+            )
+        plan = self.plan(principal.plan)
+        win = quota.window()
+        with self.db.read() as conn:
+            if idempotency_key is not None:
+                stored = idempotency.lookup(
+                    conn, principal.workspace_id, idempotency_key, request_hash
+                )
+                if stored is not None:
+                    return list(stored), True
+            quota.check(principal, plan, len(items), win)
+            record = taxo.get_record(conn, principal.workspace_id, taxonomy)
+        if record.archived_at is not None:
+            raise Conflict(f"taxonomy {taxonomy!r} is archived", details={"taxonomy": taxonomy})
+        clf = self.classifiers.get(self.db, record)
+        results = clf.classify_batch([i.text for i in items])
+        now = utcnow()
+        latency = (time.perf_counter() - started) * 1000 / max(1, len(items))
+        rows = [
+            decision_log.build_row(
+                workspace_id=principal.workspace_id,
+                taxonomy_id=record.id,
+                key_id=principal.key_id,
+                text=item.text,
+                result=res,
+                latency_ms=latency,
+                created_at=now,
+                external_id=item.external_id,
+                metadata=item.metadata,
+            )
+            for item, res in zip(items, results, strict=True)
+        ]
+        out = [decision_log.public(r, include_text=False) for r in rows]
+        try:
+            with self.db.write() as conn:
+                quota.consume(conn, principal.workspace_id, plan, len(items), win)
+                decision_log.insert_rows(conn, rows)
+                if idempotency_key is not None:
+                    idempotency.remember(
+                        conn, principal.workspace_id, idempotency_key, request_hash, out
+                    )
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            with self.db.read() as conn:  # a concurrent duplicate won the race: replay its answer
+                stored = idempotency.lookup(
+                    conn, principal.workspace_id, idempotency_key, request_hash
+                )
+            if stored is None:
+                raise
+            return list(stored), True
+        return out, False
+
+    def _check_items(self, items: Sequence[ClassifyItem]) -> None:
+        s = self.settings
+        if not items:
+            raise ValidationFailed("no texts to classify", details={"field": "texts"})
+        if len(items) > s.max_batch:
+            raise ValidationFailed(
+                f"a batch holds at most {s.max_batch} texts, got {len(items)}",
+                details={"field": "texts", "limit": s.max_batch, "got": len(items)},
+            )
+        for i, item in enumerate(items):
+            if len(item.text) > s.max_text_chars:
+                raise PayloadTooLarge(
+                    f"text {i} has {len(item.text)} characters; the limit is {s.max_text_chars}",
+                    details={"index": i, "limit": s.max_text_chars, "got": len(item.text)},
+                )
+            if not item.text.strip():
+                raise ValidationFailed(f"text {i} is empty", details={"index": i})
+
+    def classifier(self, principal: Principal, taxonomy: str) -> Classifier:
+        """The active classifier of a taxonomy (in-process use, benchmarks)."""
+        return self.classifiers.get(self.db, self.taxonomy_record(principal, taxonomy))
+
+    # ---------------------------------------------------------------- decisions
+    def decision(self, principal: Principal, decision_id: str) -> dict[str, Any]:
+        principal.require(*READ_ROLES)
+        with self.db.read() as conn:
+            return decision_log.get_decision(conn, principal.workspace_id, decision_id)
+
+    def decisions(
+        self,
+        principal: Principal,
+        flt: decision_log.DecisionFilter,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        principal.require(*READ_ROLES)
+        with self.db.read() as conn:
+            return decision_log.list_decisions(
+                conn, principal.workspace_id, flt, limit=limit, cursor=cursor
+            )
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _split(tax: Taxonomy, holdout: float, seed: int) -> tuple[Taxonomy, list[Example]]:
+    """Stratified split: from each label with 2+ examples, hold out ``holdout`` (at least one)."""
+    if not 0.0 < holdout < 1.0:
+        raise InvalidInput("holdout must be between 0 and 1", details={"holdout": holdout})
+    rng = random.Random(seed)
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for ex in tax.examples():
+        by_label[ex.label].append(ex.text)
+    by_label[OOS_LABEL] = list(tax.out_of_scope)
+    train: list[Example] = []
+    test: list[Example] = []
+    for label, texts in by_label.items():
+        texts = texts[:]
+        rng.shuffle(texts)
+        k = max(1, round(len(texts) * holdout)) if len(texts) >= 2 else 0
+        test += [Example(t, label) for t in texts[:k]]
+        train += [Example(t, label) for t in texts[k:]]
+    return tax.with_examples(train, replace_all=True), test

@@ -1,0 +1,146 @@
+"""The decision log: one row per classified text, written before the response is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select
+
+from triaged.errors import InvalidInput, NotFound
+from triaged.services.ids import as_utc, new_id
+from triaged.storage.tables import decisions
+
+if TYPE_CHECKING:
+    from triaged.classifier import Result
+
+__all__ = ["DecisionFilter", "build_row", "get_decision", "insert_rows", "list_decisions", "public"]
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionFilter:
+    taxonomy: str | None = None
+    bucket: str | None = None
+    label: str | None = None
+    external_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def build_row(
+    *,
+    workspace_id: str,
+    taxonomy_id: str,
+    key_id: str,
+    text: str,
+    result: Result,
+    latency_ms: float,
+    created_at: datetime,
+    external_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": new_id("dec"),
+        "workspace_id": workspace_id,
+        "taxonomy_id": taxonomy_id,
+        "taxonomy": result.taxonomy,
+        "taxonomy_version": result.taxonomy_version,
+        "model_version": result.model_version,
+        "text": text,
+        "external_id": external_id,
+        "metadata": metadata,
+        "label": result.label,
+        "confidence": float(result.confidence),
+        "bucket": result.bucket.value,
+        "alternatives": [
+            {"label": a.label, "confidence": a.confidence} for a in result.alternatives
+        ],
+        "scores": dict(result.scores),
+        "latency_ms": round(latency_ms, 3),
+        "key_id": key_id,
+        "created_at": created_at,
+        "final_label": None,
+        "final_source": None,
+        "resolved_at": None,
+    }
+
+
+def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(decisions), list(rows))
+
+
+def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:
+    """The API shape of a decision (a mapping row or a dict from :func:`build_row`)."""
+    get = row.get if isinstance(row, dict) else row._mapping.get
+    resolved = get("resolved_at")
+    data: dict[str, Any] = {
+        "id": get("id"),
+        "label": get("label"),
+        "confidence": get("confidence"),
+        "bucket": get("bucket"),
+        "alternatives": get("alternatives"),
+        "scores": get("scores"),
+        "taxonomy": get("taxonomy"),
+        "taxonomy_version": get("taxonomy_version"),
+        "model_version": get("model_version"),
+        "latency_ms": get("latency_ms"),
+        "external_id": get("external_id"),
+        "metadata": get("metadata"),
+        "key_id": get("key_id"),
+        "created_at": as_utc(get("created_at")).isoformat(),  # type: ignore[arg-type]
+        "final_label": get("final_label"),
+        "final_source": get("final_source"),
+        "resolved_at": as_utc(resolved).isoformat() if resolved is not None else None,
+    }
+    if include_text:
+        data["text"] = get("text")
+    return data
+
+
+def get_decision(conn: Connection, workspace_id: str, decision_id: str) -> dict[str, Any]:
+    row = conn.execute(
+        select(decisions).where(
+            decisions.c.id == decision_id, decisions.c.workspace_id == workspace_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no decision {decision_id!r}", details={"decision_id": decision_id})
+    return public(row)
+
+
+def list_decisions(
+    conn: Connection,
+    workspace_id: str,
+    flt: DecisionFilter,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first; ``cursor`` is the last id of the previous page."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", details={"limit": limit})
+    c = decisions.c
+    stmt = select(decisions).where(c.workspace_id == workspace_id)
+    if flt.taxonomy is not None:
+        stmt = stmt.where(c.taxonomy == flt.taxonomy)
+    if flt.bucket is not None:
+        stmt = stmt.where(c.bucket == flt.bucket)
+    if flt.label is not None:
+        stmt = stmt.where(c.label == flt.label)
+    if flt.external_id is not None:
+        stmt = stmt.where(c.external_id == flt.external_id)
+    if flt.since is not None:
+        stmt = stmt.where(c.created_at >= flt.since)
+    if flt.until is not None:
+        stmt = stmt.where(c.created_at < flt.until)
+    if cursor:
+        stmt = stmt.where(c.id < cursor)
+    rows = list(conn.execute(stmt.order_by(c.id.desc()).limit(limit + 1)))
+    page = [public(r) for r in rows[:limit]]
+    next_cursor = page[-1]["id"] if len(rows) > limit and page else None
+    return page, next_cursor

@@ -1,0 +1,224 @@
+"""Workspaces, API keys and authentication.
+
+A key is ``tri_`` plus 43 URL-safe random characters.  It is shown once; the
+database keeps an HMAC-SHA256 of it (keyed by ``TRIAGED_KEY_PEPPER``) and a short
+prefix for display.  Keys carry one role and can be revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from triaged.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from triaged.services.ids import as_utc, new_id, utcnow
+from triaged.storage.tables import api_keys, quota_counters, workspaces
+
+__all__ = [
+    "KeyInfo",
+    "Principal",
+    "Role",
+    "authenticate",
+    "create_key",
+    "create_workspace",
+    "get_workspace",
+    "hash_key",
+    "list_keys",
+    "revoke_key",
+]
+
+KEY_PREFIX = "tri_"
+MAX_NAME = 100
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    REVIEWER = "reviewer"
+    CLIENT = "client"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key, its role, its workspace and a snapshot of its counters."""
+
+    key_id: str
+    role: Role
+    workspace_id: str
+    workspace: str
+    plan: str
+    period: str | None = None
+    period_used: int = 0
+    minute: int | None = None
+    minute_used: int = 0
+
+    def require(self, *roles: Role) -> None:
+        if self.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise Forbidden(
+                f"this needs a key with role {allowed}; yours is {self.role.value}",
+                details={"role": self.role.value, "allowed": [r.value for r in roles]},
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: str
+    workspace: str
+    role: Role
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+    key: str | None = None  # only right after creation
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "workspace": self.workspace,
+            "role": self.role.value,
+            "name": self.name,
+            "prefix": self.prefix,
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+        if self.key is not None:
+            data["key"] = self.key
+        return data
+
+
+def hash_key(key: str, pepper: str) -> str:
+    return hmac.new(pepper.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
+def parse_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown role {role!r}; use one of {[r.value for r in Role]}", details={"role": role}
+        ) from None
+
+
+def create_workspace(conn: Connection, name: str, plan: str) -> dict[str, Any]:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise InvalidInput(f"a workspace name needs 1 to {MAX_NAME} characters")
+    row = {"id": new_id("ws"), "name": name, "plan": plan, "created_at": utcnow()}
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(workspaces).values(**row))
+    except IntegrityError:
+        raise Conflict(f"workspace {name!r} already exists", details={"workspace": name}) from None
+    return row
+
+
+def get_workspace(conn: Connection, name: str) -> dict[str, Any]:
+    row = conn.execute(select(workspaces).where(workspaces.c.name == name)).mappings().first()
+    if row is None:
+        raise NotFound(f"no workspace {name!r}", details={"workspace": name})
+    return dict(row)
+
+
+def create_key(
+    conn: Connection, workspace_id: str, workspace: str, role: Role, name: str, pepper: str
+) -> KeyInfo:
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    info = KeyInfo(
+        id=new_id("key"),
+        workspace=workspace,
+        role=role,
+        name=name[:200],
+        prefix=secret[:12],
+        created_at=utcnow(),
+        revoked_at=None,
+        key=secret,
+    )
+    conn.execute(
+        insert(api_keys).values(
+            id=info.id,
+            workspace_id=workspace_id,
+            name=info.name,
+            role=role.value,
+            prefix=info.prefix,
+            key_hash=hash_key(secret, pepper),
+            created_at=info.created_at,
+        )
+    )
+    return info
+
+
+def _key_info(row: Any, workspace: str) -> KeyInfo:
+    return KeyInfo(
+        id=row.id,
+        workspace=workspace,
+        role=Role(row.role),
+        name=row.name,
+        prefix=row.prefix,
+        created_at=as_utc(row.created_at),
+        revoked_at=as_utc(row.revoked_at) if row.revoked_at else None,
+    )
+
+
+def list_keys(conn: Connection, workspace_id: str, workspace: str) -> list[KeyInfo]:
+    rows = conn.execute(
+        select(api_keys).where(api_keys.c.workspace_id == workspace_id).order_by(api_keys.c.id)
+    )
+    return [_key_info(r, workspace) for r in rows]
+
+
+def revoke_key(conn: Connection, workspace_id: str, workspace: str, key_id: str) -> KeyInfo:
+    row = conn.execute(
+        select(api_keys).where(api_keys.c.id == key_id, api_keys.c.workspace_id == workspace_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no key {key_id!r}", details={"key_id": key_id})
+    if row.revoked_at is None:
+        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=utcnow()))
+        row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one()
+    return _key_info(row, workspace)
+
+
+_AUTH = (
+    select(
+        api_keys.c.id,
+        api_keys.c.role,
+        api_keys.c.revoked_at,
+        workspaces.c.id.label("workspace_id"),
+        workspaces.c.name.label("workspace"),
+        workspaces.c.plan,
+        quota_counters.c.period,
+        quota_counters.c.period_used,
+        quota_counters.c.minute,
+        quota_counters.c.minute_used,
+    )
+    .select_from(api_keys)
+    .join(workspaces, workspaces.c.id == api_keys.c.workspace_id)
+    .outerjoin(quota_counters, quota_counters.c.workspace_id == workspaces.c.id)
+)
+
+
+def authenticate(conn: Connection, key: str, pepper: str) -> Principal:
+    row = conn.execute(_AUTH.where(api_keys.c.key_hash == hash_key(key, pepper))).first()
+    if row is None or row.revoked_at is not None:
+        raise Unauthenticated(
+            "invalid or revoked API key", details={"reason": "revoked" if row else "unknown_key"}
+        )
+    return Principal(
+        key_id=row.id,
+        role=Role(row.role),
+        workspace_id=row.workspace_id,
+        workspace=row.workspace,
+        plan=row.plan,
+        period=row.period,
+        period_used=row.period_used or 0,
+        minute=row.minute,
+        minute_used=row.minute_used or 0,
+    )

@@ -1,0 +1,164 @@
+"""Exact quota and rate counting under concurrency.
+
+One row per workspace holds this calendar month's count and this minute's
+count.  A classify consumes ``n`` with a single ``INSERT ... ON CONFLICT DO
+UPDATE ... WHERE <both limits hold> RETURNING``: the row lock (PostgreSQL) or
+the write lock (SQLite, ``BEGIN IMMEDIATE``) makes the check-and-increment
+atomic, and it runs in the same transaction as the decision insert, so a
+refused or failed request is never counted.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from triaged.errors import QuotaExceeded, RateLimited
+from triaged.services.keys import Principal
+from triaged.services.plans import Plan
+from triaged.storage.tables import quota_counters
+
+__all__ = ["Window", "check", "consume", "usage", "window"]
+
+NO_LIMIT = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The current month (``YYYY-MM``) and minute (epoch minutes) and when they reset."""
+
+    period: str
+    period_reset: datetime
+    minute: int
+    minute_reset: datetime
+    now: float
+
+    def retry_after(self, reset: datetime) -> int:
+        return max(1, math.ceil(reset.timestamp() - self.now))
+
+
+def window(now: float | None = None) -> Window:
+    ts = time.time() if now is None else now
+    dt = datetime.fromtimestamp(ts, UTC)
+    nxt = datetime(dt.year + (dt.month == 12), dt.month % 12 + 1, 1, tzinfo=UTC)
+    minute = int(ts // 60)
+    return Window(
+        period=f"{dt.year:04d}-{dt.month:02d}",
+        period_reset=nxt,
+        minute=minute,
+        minute_reset=datetime.fromtimestamp((minute + 1) * 60, UTC),
+        now=ts,
+    )
+
+
+def _refuse(plan: Plan, win: Window, n: int, period_used: int, minute_used: int) -> None:
+    """Raise the 429 for whichever limit ``n`` more requests would break."""
+    if plan.monthly_quota is not None and period_used + n > plan.monthly_quota:
+        raise QuotaExceeded(
+            f"monthly quota of plan {plan.name!r} exhausted: {period_used} of "
+            f"{plan.monthly_quota} requests used this month; resets {win.period_reset.isoformat()}",
+            retry_after=win.retry_after(win.period_reset),
+            details={
+                "limit": "monthly_quota",
+                "plan": plan.name,
+                "quota": plan.monthly_quota,
+                "used": period_used,
+                "requested": n,
+                "period": win.period,
+                "reset": win.period_reset.isoformat(),
+            },
+        )
+    if plan.per_minute is not None and minute_used + n > plan.per_minute:
+        raise RateLimited(
+            f"rate limit of plan {plan.name!r}: {minute_used} of {plan.per_minute} requests "
+            f"used this minute; resets {win.minute_reset.isoformat()}",
+            retry_after=win.retry_after(win.minute_reset),
+            details={
+                "limit": "per_minute",
+                "plan": plan.name,
+                "quota": plan.per_minute,
+                "used": minute_used,
+                "requested": n,
+                "reset": win.minute_reset.isoformat(),
+            },
+        )
+
+
+def check(principal: Principal, plan: Plan, n: int, win: Window) -> None:
+    """Cheap pre-check on the counters read with the key: refuse before any work."""
+    period_used = principal.period_used if principal.period == win.period else 0
+    minute_used = principal.minute_used if principal.minute == win.minute else 0
+    _refuse(plan, win, n, period_used, minute_used)
+
+
+def consume(conn: Connection, workspace_id: str, plan: Plan, n: int, win: Window) -> None:
+    """Atomically count ``n`` requests, or raise 429 (nothing counted) if a limit would break."""
+    monthly = NO_LIMIT if plan.monthly_quota is None else plan.monthly_quota
+    per_minute = NO_LIMIT if plan.per_minute is None else plan.per_minute
+    if n > monthly or n > per_minute:
+        _refuse(plan, win, n, 0, 0)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    t = quota_counters
+    stmt = dialect.insert(t).values(
+        workspace_id=workspace_id,
+        period=win.period,
+        period_used=n,
+        minute=win.minute,
+        minute_used=n,
+    )
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.c.workspace_id],
+        set_={
+            "period_used": case(
+                (t.c.period == ex.period, t.c.period_used + ex.period_used), else_=ex.period_used
+            ),
+            "period": ex.period,
+            "minute_used": case(
+                (t.c.minute == ex.minute, t.c.minute_used + ex.minute_used), else_=ex.minute_used
+            ),
+            "minute": ex.minute,
+        },
+        where=and_(
+            or_(t.c.period != ex.period, t.c.period_used + ex.period_used <= monthly),
+            or_(t.c.minute != ex.minute, t.c.minute_used + ex.minute_used <= per_minute),
+        ),
+    ).returning(t.c.period_used)
+    if conn.execute(stmt).first() is not None:
+        return
+    row = conn.execute(select(t).where(t.c.workspace_id == workspace_id)).one()
+    _refuse(
+        plan,
+        win,
+        n,
+        row.period_used if row.period == win.period else 0,
+        row.minute_used if row.minute == win.minute else 0,
+    )
+    raise RuntimeError("quota update refused without a broken limit")  # pragma: no cover
+
+
+def usage(conn: Connection, workspace_id: str, plan: Plan, win: Window) -> dict[str, Any]:
+    row = conn.execute(
+        select(quota_counters).where(quota_counters.c.workspace_id == workspace_id)
+    ).first()
+    used = row.period_used if row is not None and row.period == win.period else 0
+    minute_used = row.minute_used if row is not None and row.minute == win.minute else 0
+    return {
+        "plan": plan.name,
+        "period": win.period,
+        "used": used,
+        "limit": plan.monthly_quota,
+        "remaining": None if plan.monthly_quota is None else max(0, plan.monthly_quota - used),
+        "reset": win.period_reset.isoformat(),
+        "per_minute": {
+            "limit": plan.per_minute,
+            "used": minute_used,
+            "reset": win.minute_reset.isoformat(),
+        },
+    }

@@ -1,0 +1,205 @@
+"""Taxonomies in the database: every change is a new, immutable version.
+
+A taxonomy row points at its current version and at its active model (the
+newest trained one); versions keep the full definition, examples included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from triaged.errors import Conflict, NotFound, TaxonomyError
+from triaged.services.ids import as_utc, new_id, utcnow
+from triaged.storage.tables import taxonomies, taxonomy_versions
+from triaged.taxonomy import Example, Taxonomy
+
+__all__ = [
+    "TaxonomyRecord",
+    "archive",
+    "create",
+    "get_record",
+    "list_records",
+    "load_version",
+    "merge_update",
+    "new_version",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TaxonomyRecord:
+    id: str
+    workspace_id: str
+    name: str
+    current_version: int
+    active_model_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> TaxonomyRecord:
+        return cls(
+            id=row.id,
+            workspace_id=row.workspace_id,
+            name=row.name,
+            current_version=row.current_version,
+            active_model_id=row.active_model_id,
+            created_at=as_utc(row.created_at),
+            updated_at=as_utc(row.updated_at),
+            archived_at=as_utc(row.archived_at) if row.archived_at else None,
+        )
+
+
+def _insert_version(conn: Connection, taxonomy_id: str, tax: Taxonomy) -> None:
+    conn.execute(
+        insert(taxonomy_versions).values(
+            id=new_id("txv"),
+            taxonomy_id=taxonomy_id,
+            version=tax.version,
+            definition=tax.to_dict(),
+            n_examples=tax.n_examples + len(tax.out_of_scope),
+            created_at=utcnow(),
+        )
+    )
+
+
+def create(conn: Connection, workspace_id: str, tax: Taxonomy) -> TaxonomyRecord:
+    now = utcnow()
+    tid = new_id("tax")
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(taxonomies).values(
+                    id=tid,
+                    workspace_id=workspace_id,
+                    name=tax.name,
+                    current_version=1,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"taxonomy {tax.name!r} already exists in this workspace; update it instead",
+            details={"taxonomy": tax.name},
+        ) from None
+    _insert_version(conn, tid, Taxonomy.from_dict({**tax.to_dict(), "version": 1}))
+    return get_record(conn, workspace_id, tax.name)
+
+
+def get_record(
+    conn: Connection, workspace_id: str, name: str, *, for_update: bool = False
+) -> TaxonomyRecord:
+    stmt = select(taxonomies).where(
+        taxonomies.c.workspace_id == workspace_id, taxonomies.c.name == name
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise NotFound(f"no taxonomy {name!r}", details={"taxonomy": name})
+    return TaxonomyRecord.from_row(row)
+
+
+def list_records(
+    conn: Connection, workspace_id: str, *, include_archived: bool = False
+) -> list[TaxonomyRecord]:
+    stmt = select(taxonomies).where(taxonomies.c.workspace_id == workspace_id)
+    if not include_archived:
+        stmt = stmt.where(taxonomies.c.archived_at.is_(None))
+    return [TaxonomyRecord.from_row(r) for r in conn.execute(stmt.order_by(taxonomies.c.name))]
+
+
+def load_version(conn: Connection, record: TaxonomyRecord, version: int | None = None) -> Taxonomy:
+    v = record.current_version if version is None else version
+    row = conn.execute(
+        select(taxonomy_versions.c.definition).where(
+            taxonomy_versions.c.taxonomy_id == record.id, taxonomy_versions.c.version == v
+        )
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"taxonomy {record.name!r} has no version {v}",
+            details={"taxonomy": record.name, "version": v},
+        )
+    return Taxonomy.from_dict({**row.definition, "version": v})
+
+
+def list_versions(conn: Connection, record: TaxonomyRecord) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(
+            taxonomy_versions.c.version,
+            taxonomy_versions.c.n_examples,
+            taxonomy_versions.c.created_at,
+        )
+        .where(taxonomy_versions.c.taxonomy_id == record.id)
+        .order_by(taxonomy_versions.c.version)
+    )
+    return [
+        {
+            "version": r.version,
+            "n_examples": r.n_examples,
+            "created_at": as_utc(r.created_at).isoformat(),
+        }
+        for r in rows
+    ]
+
+
+def new_version(conn: Connection, record: TaxonomyRecord, tax: Taxonomy) -> Taxonomy:
+    """Store ``tax`` as the next version (atomic increment, so concurrent edits never clash)."""
+    if record.archived_at is not None:
+        raise Conflict(f"taxonomy {record.name!r} is archived", details={"taxonomy": record.name})
+    version = conn.execute(
+        update(taxonomies)
+        .where(taxonomies.c.id == record.id)
+        .values(current_version=taxonomies.c.current_version + 1, updated_at=utcnow())
+        .returning(taxonomies.c.current_version)
+    ).scalar_one()
+    stored = Taxonomy.from_dict({**tax.to_dict(), "name": record.name, "version": version})
+    _insert_version(conn, record.id, stored)
+    return stored
+
+
+def merge_update(current: Taxonomy, changes: Mapping[str, Any]) -> Taxonomy:
+    """Apply a partial update: labels given without ``examples`` keep their old examples."""
+    data = current.to_dict()
+    if changes.get("description") is not None:
+        data["description"] = changes["description"]
+    if changes.get("thresholds") is not None:
+        data["thresholds"] = {**data["thresholds"], **dict(changes["thresholds"])}
+    if changes.get("labels") is not None:
+        old = {lb.name: list(lb.examples) for lb in current.labels}
+        labels: list[dict[str, Any]] = []
+        for item in changes["labels"]:
+            entry = dict(item)
+            if entry.get("examples") is None:
+                entry["examples"] = old.get(str(entry.get("name")), [])
+            labels.append(entry)
+        data["labels"] = labels
+    if changes.get("examples"):
+        data["examples"] = list(changes["examples"])
+    return Taxonomy.from_dict(data)
+
+
+def add_examples(current: Taxonomy, examples: Sequence[Example]) -> Taxonomy:
+    if not examples:
+        raise TaxonomyError("no examples given", details={"field": "examples"})
+    return current.with_examples(examples)
+
+
+def archive(conn: Connection, record: TaxonomyRecord) -> TaxonomyRecord:
+    if record.archived_at is None:
+        conn.execute(
+            update(taxonomies)
+            .where(taxonomies.c.id == record.id)
+            .values(archived_at=utcnow(), updated_at=utcnow())
+        )
+    return TaxonomyRecord.from_row(
+        conn.execute(select(taxonomies).where(taxonomies.c.id == record.id)).one()
+    )

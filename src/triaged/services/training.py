@@ -1,0 +1,221 @@
+"""Model versions: training jobs stored as rows, trained models as blobs in the database.
+
+Several API workers on PostgreSQL share the blobs; each keeps the classifiers it
+has loaded in a small LRU cache keyed by model id.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from triaged.errors import ModelError, NotFittedError, NotFound
+from triaged.services.ids import as_utc, new_id, utcnow
+from triaged.services.taxonomies import TaxonomyRecord
+from triaged.storage.tables import models, taxonomies
+
+if TYPE_CHECKING:
+    from triaged.classifier import Classifier
+    from triaged.storage.db import Database
+    from triaged.taxonomy import Taxonomy
+
+__all__ = ["ClassifierCache", "finish", "get_model", "latest_job", "model_public", "start_job"]
+
+_PUBLIC = (
+    models.c.id,
+    models.c.taxonomy_id,
+    models.c.taxonomy_version,
+    models.c.status,
+    models.c.model_version,
+    models.c.mode,
+    models.c.n_examples,
+    models.c.error,
+    models.c.created_at,
+    models.c.finished_at,
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+def model_public(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "status": row.status,
+        "taxonomy_version": row.taxonomy_version,
+        "model_version": row.model_version,
+        "mode": row.mode,
+        "n_examples": row.n_examples,
+        "error": row.error,
+        "created_at": _iso(row.created_at),
+        "finished_at": _iso(row.finished_at),
+    }
+
+
+def get_model(conn: Connection, record: TaxonomyRecord, model_id: str) -> dict[str, Any]:
+    row = conn.execute(
+        select(*_PUBLIC).where(models.c.id == model_id, models.c.taxonomy_id == record.id)
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"no model {model_id!r} for taxonomy {record.name!r}", details={"model_id": model_id}
+        )
+    return model_public(row)
+
+
+def list_models(conn: Connection, record: TaxonomyRecord) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(*_PUBLIC).where(models.c.taxonomy_id == record.id).order_by(models.c.id.desc())
+    )
+    return [model_public(r) for r in rows]
+
+
+def latest_job(conn: Connection, record: TaxonomyRecord) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(*_PUBLIC)
+        .where(models.c.taxonomy_id == record.id)
+        .order_by(models.c.id.desc())
+        .limit(1)
+    ).first()
+    return model_public(row) if row is not None else None
+
+
+def start_job(
+    conn: Connection, record: TaxonomyRecord, tax: Taxonomy
+) -> tuple[dict[str, Any], bool]:
+    """A ``training`` row for this taxonomy version; reuses one already running (False)."""
+    running = conn.execute(
+        select(*_PUBLIC).where(
+            models.c.taxonomy_id == record.id,
+            models.c.taxonomy_version == tax.version,
+            models.c.status == "training",
+        )
+    ).first()
+    if running is not None:
+        return model_public(running), False
+    mid = new_id("mdl")
+    conn.execute(
+        insert(models).values(
+            id=mid,
+            taxonomy_id=record.id,
+            taxonomy_version=tax.version,
+            status="training",
+            n_examples=tax.n_examples + len(tax.out_of_scope),
+            created_at=utcnow(),
+        )
+    )
+    return get_model(conn, record, mid), True
+
+
+def train(tax: Taxonomy) -> Classifier:
+    from triaged.classifier import Classifier
+
+    return Classifier.from_taxonomy(tax).fit(progress=False)
+
+
+def finish(db: Database, model_id: str, tax: Taxonomy) -> Classifier | None:
+    """Train ``tax`` and store the result on the job row; make it active if it is the newest."""
+    try:
+        clf = train(tax)
+        blob = clf.to_bytes()
+    except Exception as exc:  # the job records any failure; the caller polls for it
+        with db.write() as conn:
+            conn.execute(
+                update(models)
+                .where(models.c.id == model_id)
+                .values(
+                    status="failed",
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                    finished_at=utcnow(),
+                )
+            )
+        return None
+    with db.write() as conn:
+        row = conn.execute(select(models.c.taxonomy_id).where(models.c.id == model_id)).one()
+        conn.execute(
+            update(models)
+            .where(models.c.id == model_id)
+            .values(
+                status="ready",
+                blob=blob,
+                model_version=clf.model_version,
+                mode=clf.mode,
+                finished_at=utcnow(),
+            )
+        )
+        tx = conn.execute(
+            select(taxonomies.c.active_model_id)
+            .where(taxonomies.c.id == row.taxonomy_id)
+            .with_for_update()
+        ).one()
+        active_version = -1
+        if tx.active_model_id is not None:
+            active_version = conn.execute(
+                select(models.c.taxonomy_version).where(models.c.id == tx.active_model_id)
+            ).scalar_one()
+        if tax.version >= active_version:
+            conn.execute(
+                update(taxonomies)
+                .where(taxonomies.c.id == row.taxonomy_id)
+                .values(active_model_id=model_id)
+            )
+    return clf
+
+
+class ClassifierCache:
+    """Loaded classifiers by model id (LRU); loads each blob once even under concurrency."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Classifier] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def get(self, db: Database, record: TaxonomyRecord) -> Classifier:
+        model_id = record.active_model_id
+        if model_id is None:
+            raise NotFittedError(
+                f"taxonomy {record.name!r} has no trained model yet; poll GET "
+                f"/v1/taxonomies/{record.name} until it is ready",
+                details={"taxonomy": record.name},
+            )
+        with self._lock:
+            clf = self._items.get(model_id)
+            if clf is not None:
+                self._items.move_to_end(model_id)
+                return clf
+            loading = self._loading.setdefault(model_id, threading.Lock())
+        with loading:
+            with self._lock:
+                if model_id in self._items:
+                    return self._items[model_id]
+            clf = self._load(db, model_id)
+            with self._lock:
+                self._items[model_id] = clf
+                self._loading.pop(model_id, None)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        return clf
+
+    def put(self, model_id: str, clf: Classifier) -> None:
+        with self._lock:
+            self._items[model_id] = clf
+
+    @staticmethod
+    def _load(db: Database, model_id: str) -> Classifier:
+        from triaged.classifier import Classifier
+
+        with db.read() as conn:
+            blob = conn.execute(
+                select(models.c.blob).where(models.c.id == model_id)
+            ).scalar_one_or_none()
+        if blob is None:
+            raise ModelError(
+                f"model {model_id} has no stored weights", details={"model_id": model_id}
+            )
+        return Classifier.from_bytes(bytes(blob))

@@ -1,0 +1,98 @@
+"""Service settings, read from ``TRIAGED_*`` environment variables (pydantic-settings).
+
+Precedence (highest first): arguments passed to :class:`Settings`, environment
+variables, then the defaults below.  Nothing is read at import time: build a
+``Settings()`` where it is needed (``triaged serve`` and ``create_app`` do).
+
+With no configuration at all the service runs on the embedded defaults: a
+SQLite database (WAL mode) in ``./data`` and the bundled encoder.  In production
+mode (``TRIAGED_ENV=production``) it refuses to start with unsafe defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEV_KEY_PEPPER", "PlanSpec", "Settings"]
+
+DEV_KEY_PEPPER = "triaged-development-pepper"
+
+
+class PlanSpec(BaseModel):
+    """An operator-defined plan: a monthly classify quota and a per-minute rate (None: no limit)."""
+
+    monthly_quota: int | None = Field(default=None, ge=0)
+    per_minute: int | None = Field(default=None, ge=1)
+    description: str = ""
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; each field maps to ``TRIAGED_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGED_", extra="ignore", validate_default=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/triaged.db (WAL).",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    migrate_on_start: bool = True
+    bootstrap_admin: bool = Field(
+        default=True,
+        description="On first start (no workspace yet) create one with an admin key, printed once.",
+    )
+    bootstrap_workspace: str = "default"
+    bootstrap_plan: str = "unlimited"
+    key_pepper: str = Field(default=DEV_KEY_PEPPER, description="Secret mixed into API key hashes.")
+    plans: dict[str, PlanSpec] = Field(
+        default_factory=dict,
+        description=(
+            'Extra plans as JSON, e.g. {"team": {"monthly_quota": 100000, "per_minute": 600}}.'
+        ),
+    )
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_upload_bytes: int = Field(default=20_000_000, ge=1024)
+    max_text_chars: int = Field(default=10_000, ge=1)
+    max_batch: int = Field(default=100, ge=1)
+    background_train_min_examples: int = Field(
+        default=200, ge=0, description="Train in a background thread from this many examples."
+    )
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=30, ge=0)
+    classifier_cache_size: int = Field(default=32, ge=1)
+    log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        problems: list[str] = []
+        if self.key_pepper == DEV_KEY_PEPPER or len(self.key_pepper) < 16:
+            problems.append("set TRIAGED_KEY_PEPPER to a secret of at least 16 characters")
+        if "*" in self.cors_origins:
+            problems.append("TRIAGED_CORS_ORIGINS must not contain '*'")
+        if self.bootstrap_plan not in {"free", "unlimited", *self.plans}:
+            problems.append(f"unknown TRIAGED_BOOTSTRAP_PLAN {self.bootstrap_plan!r}")
+        if problems:
+            raise ValueError("unsafe settings for production: " + "; ".join(problems))
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'triaged.db').as_posix()}"
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with some fields replaced (None values are ignored), re-validated."""
+        data = self.model_dump()
+        data.update({k: v for k, v in values.items() if v is not None})
+        return Settings(**data)

@@ -1,0 +1,108 @@
+"""Engines and transactions for SQLite (WAL, embedded default) and PostgreSQL (psycopg 3).
+
+``Database.write()`` opens a short write transaction.  On SQLite it starts with
+``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead of
+failing when a read lock cannot be upgraded; on PostgreSQL it is a plain
+transaction whose row locks (``INSERT ... ON CONFLICT DO UPDATE``) serialise
+the writers that touch the same counter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from triaged.errors import InvalidInput
+
+__all__ = ["Database", "make_engine"]
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 30, null_pool: bool = False
+) -> Engine:
+    """An engine for ``url`` with the per-dialect settings triaged relies on."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
+        raise InvalidInput(
+            f"invalid database URL: {exc}", details={"database_url": "<hidden>"}
+        ) from None
+    kwargs: dict[str, Any] = {}
+    if null_pool:
+        kwargs["poolclass"] = NullPool
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if not database or database == ":memory:":
+            raise InvalidInput("triaged needs a SQLite file, not an in-memory database")
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
+        if not null_pool:
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
+        engine = create_engine(parsed, **kwargs)
+        _sqlite_events(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        if not null_pool:
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+        return create_engine(parsed, **kwargs)
+    raise InvalidInput(
+        f"unsupported database {parsed.get_backend_name()!r}; use sqlite:/// or postgresql+psycopg://"
+    )
+
+
+def _sqlite_events(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _begin)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """An engine plus the two kinds of transaction the service uses."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 30) -> None:
+        self.url = url
+        self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        self.dialect = self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only unit of work (rolled back on exit)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed on success, rolled back on any exception."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()

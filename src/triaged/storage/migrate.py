@@ -1,0 +1,46 @@
+"""Alembic, driven from code: the migrations ship inside the package.
+
+``upgrade(url)`` is what ``triaged db upgrade`` and the service start run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from triaged.storage.db import make_engine
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade"]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["triaged_url"] = url
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> str | None:
+    """Bring the schema at ``url`` up to ``revision``; returns the revision now current."""
+    command.upgrade(alembic_config(url), revision)
+    return current_revision(url)
+
+
+def current_revision(url: str) -> str | None:
+    engine = make_engine(url, null_pool=True)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite:///unused.db")).get_current_head()

@@ -1,0 +1,161 @@
+"""The shared SQLAlchemy ``MetaData`` and the core tables of the service.
+
+Other parts add their own tables to :data:`metadata` from their own modules
+(``triaged.storage.review`` ...) and ship an Alembic revision for them; the
+migrations, never ``create_all``, are what build a database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "api_keys",
+    "decisions",
+    "idempotency_keys",
+    "metadata",
+    "models",
+    "quota_counters",
+    "taxonomies",
+    "taxonomy_versions",
+    "workspaces",
+]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+Stamp = DateTime(timezone=True)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("plan", String(100), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("role", String(20), nullable=False),
+    Column("prefix", String(32), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Stamp, nullable=False),
+    Column("revoked_at", Stamp, nullable=True),
+)
+
+# One row per workspace: this month's classify count and the current minute's count.
+quota_counters = Table(
+    "quota_counters",
+    metadata,
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), primary_key=True),
+    Column("period", String(7), nullable=False),
+    Column("period_used", BigInteger, nullable=False),
+    Column("minute", BigInteger, nullable=False),
+    Column("minute_used", Integer, nullable=False),
+)
+
+taxonomies = Table(
+    "taxonomies",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("current_version", Integer, nullable=False),
+    Column("active_model_id", String(40), nullable=True),
+    Column("created_at", Stamp, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+    Column("archived_at", Stamp, nullable=True),
+    UniqueConstraint("workspace_id", "name", name="uq_taxonomies_workspace_name"),
+)
+
+taxonomy_versions = Table(
+    "taxonomy_versions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("taxonomy_id", String(40), ForeignKey("taxonomies.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("n_examples", Integer, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    UniqueConstraint("taxonomy_id", "version", name="uq_taxonomy_versions_taxonomy_version"),
+)
+
+# Trained model versions (blobs shared by every worker) and their training jobs.
+models = Table(
+    "models",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("taxonomy_id", String(40), ForeignKey("taxonomies.id"), nullable=False, index=True),
+    Column("taxonomy_version", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("model_version", String(64), nullable=True),
+    Column("mode", String(40), nullable=True),
+    Column("blob", LargeBinary, nullable=True),
+    Column("n_examples", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("created_at", Stamp, nullable=False),
+    Column("finished_at", Stamp, nullable=True),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("taxonomy_id", String(40), ForeignKey("taxonomies.id"), nullable=False),
+    Column("taxonomy", String(100), nullable=False),
+    Column("taxonomy_version", Integer, nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("external_id", String(200), nullable=True),
+    Column("metadata", JSON, nullable=True),
+    Column("label", String(100), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("bucket", String(10), nullable=False),
+    Column("alternatives", JSON, nullable=False),
+    Column("scores", JSON, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("key_id", String(40), nullable=True),
+    Column("created_at", Stamp, nullable=False),
+    Column("final_label", String(100), nullable=True),
+    Column("final_source", String(20), nullable=True),
+    Column("resolved_at", Stamp, nullable=True),
+    Index("ix_decisions_workspace_id_id", "workspace_id", "id"),
+    Index("ix_decisions_workspace_taxonomy_id", "workspace_id", "taxonomy", "id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)
