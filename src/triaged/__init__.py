@@ -25,6 +25,7 @@ from triaged.errors import (
 )
 from triaged.routing import Bucket, RoutingPolicy
 from triaged.taxonomy import Example, Label, Taxonomy, Thresholds
+from triaged.webhooks.verify import verify_signature
 
 __version__ = "0.1.0"
 
@@ -54,4 +55,5 @@ __all__ = [
     "Unauthenticated",
     "ValidationFailed",
     "__version__",
+    "verify_signature",
 ]
