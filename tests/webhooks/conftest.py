@@ -1,0 +1,41 @@
+"""A migrated SQLite file with one workspace, for the webhook tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from triaged.services.keys import create_workspace
+from triaged.storage import Database, upgrade
+from triaged.webhooks import WebhookSettings
+
+FAST = WebhookSettings(
+    backoff_base_s=0.02,
+    backoff_max_s=0.1,
+    poll_interval_s=0.02,
+    timeout_s=2.0,
+    claim_lease_s=5.0,
+    max_attempts=6,
+)
+
+
+@dataclass
+class Env:
+    db: Database
+    workspace_id: str
+    other_workspace_id: str
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    url = f"sqlite:///{tmp_path / 'hooks.db'}"
+    upgrade(url)
+    db = Database(url)
+    with db.write() as conn:
+        ws = create_workspace(conn, "acme", "free")
+        other = create_workspace(conn, "other", "free")
+    yield Env(db, ws["id"], other["id"])
+    db.dispose()

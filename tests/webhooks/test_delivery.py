@@ -1,0 +1,141 @@
+"""Delivery against a real HTTP receiver on loopback: retries, de-duplication, restarts."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from sqlalchemy import select
+
+from triaged.storage.webhooks import webhook_deliveries
+from triaged.webhooks import (
+    WebhookWorker,
+    create_endpoint,
+    enqueue_event,
+    list_attempts,
+    list_deliveries,
+)
+from triaged.webhooks.worker import backoff_delay, claim_due
+
+from .conftest import FAST
+from .receiver import Receiver, running_receiver
+
+
+def _subscribe(env, url):
+    with env.db.write() as conn:
+        return create_endpoint(conn, env.workspace_id, url, ["decision.resolved"])
+
+
+def _emit(env, n):
+    ids = []
+    for i in range(n):
+        with env.db.write() as conn:
+            ids.append(
+                enqueue_event(
+                    conn,
+                    workspace_id=env.workspace_id,
+                    event_type="decision.resolved",
+                    data={"decision_id": f"dec_{i}", "label": "billing"},
+                )
+            )
+    return ids
+
+
+def _statuses(env):
+    with env.db.read() as conn:
+        return sorted(conn.execute(select(webhook_deliveries.c.status)).scalars())
+
+
+def _wait(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_receiver_failing_three_times_gets_every_event_once_after_dedup(env):
+    with running_receiver(Receiver(fail_first=3)) as receiver:
+        endpoint = _subscribe(env, receiver.url)
+        receiver.secret = endpoint.secret or ""
+        event_ids = _emit(env, 5)
+        worker = WebhookWorker(env.db, FAST).start()
+        try:
+            assert _wait(lambda: _statuses(env) == ["delivered"] * 5)
+        finally:
+            worker.stop()
+    assert receiver.unique_event_ids() == set(event_ids)
+    assert all(r.valid for r in receiver.requests)
+    assert [r.status for r in receiver.requests[:3]] == [500, 500, 500]
+    with env.db.read() as conn:
+        deliveries = list_deliveries(conn, env.workspace_id, endpoint.id)
+        attempts = [list_attempts(conn, env.workspace_id, endpoint.id, d["id"]) for d in deliveries]
+    assert sum(len(a) for a in attempts) == len(receiver.requests)
+    logged = [a for per in attempts for a in per]
+    assert sorted(a["status_code"] for a in logged).count(500) == 3
+    assert all(a["duration_ms"] >= 0 for a in logged)
+
+
+def test_pending_events_are_delivered_after_a_restart(env):
+    with socket.socket() as s:  # a port with nothing listening yet
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    endpoint = _subscribe(env, f"http://127.0.0.1:{port}/hook")
+    event_ids = _emit(env, 3)
+    first = WebhookWorker(env.db, FAST).start()
+    assert _wait(lambda: _attempted(env) >= 3)
+    first.stop()  # the "server" goes down with the receiver still unreachable
+    assert "delivered" not in _statuses(env)
+    with running_receiver(Receiver(secret=endpoint.secret or ""), port=port) as receiver:
+        second = WebhookWorker(env.db, FAST).start()  # a fresh process would do the same
+        try:
+            assert _wait(lambda: _statuses(env) == ["delivered"] * 3)
+        finally:
+            second.stop()
+    assert receiver.unique_event_ids() == set(event_ids)
+
+
+def _attempted(env):
+    with env.db.read() as conn:
+        return sum(r.attempts for r in conn.execute(select(webhook_deliveries.c.attempts)))
+
+
+def test_a_claim_abandoned_by_a_dead_worker_is_retried_after_its_lease(env):
+    with running_receiver(Receiver()) as receiver:
+        endpoint = _subscribe(env, receiver.url)
+        receiver.secret = endpoint.secret or ""
+        [event_id] = _emit(env, 1)
+        [claim] = claim_due(env.db, limit=10, lease_s=0.3)  # ... and the worker dies here
+        assert claim.event_id == event_id
+        assert claim_due(env.db, limit=10, lease_s=0.3) == []  # still leased: not taken twice
+        time.sleep(0.35)
+        worker = WebhookWorker(env.db, FAST)
+        try:
+            assert worker.run_once() == 1
+        finally:
+            worker.stop()
+    assert _statuses(env) == ["delivered"]
+    assert receiver.unique_event_ids() == {event_id}
+
+
+def test_gives_up_after_max_attempts(env):
+    with running_receiver(Receiver(fail_first=10**6)) as receiver:
+        endpoint = _subscribe(env, receiver.url)
+        _emit(env, 1)
+        worker = WebhookWorker(env.db, FAST.model_copy(update={"max_attempts": 3})).start()
+        try:
+            assert _wait(lambda: _statuses(env) == ["failed"])
+        finally:
+            worker.stop()
+    assert len(receiver.requests) == 3
+    with env.db.read() as conn:
+        [delivery] = list_deliveries(conn, env.workspace_id, endpoint.id)
+    assert delivery["attempts"] == 3 and delivery["last_status_code"] == 500
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap():
+    for attempt, full in [(1, 2.0), (2, 4.0), (3, 8.0), (12, 60.0)]:
+        delays = [backoff_delay(attempt, 2.0, 60.0) for _ in range(50)]
+        assert all(full / 2 <= d <= full for d in delays)
+        assert len(set(delays)) > 1
