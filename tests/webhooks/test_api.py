@@ -1,0 +1,91 @@
+"""The /v1/webhooks routes through the real app (lifespan included) on a SQLite file."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from triaged.api import create_app
+from triaged.service import Service
+from triaged.settings import Settings
+from triaged.webhooks import enqueue_event
+
+from .receiver import Receiver, running_receiver
+
+
+@pytest.fixture
+def api(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIAGED_WEBHOOK_POLL_INTERVAL_S", "0.02")
+    service = Service(Settings(data_dir=tmp_path, bootstrap_admin=False))
+    app = create_app(service=service)
+    with TestClient(app) as client:
+        admin = service.create_key("acme", "admin", create_plan="free").key
+        reviewer = service.create_key("acme", "reviewer").key
+        other = service.create_key("other", "admin", create_plan="free").key
+        client.headers["Authorization"] = f"Bearer {admin}"
+        yield client, service, {"reviewer": reviewer, "other": other}
+
+
+def test_register_list_log_and_delete(api):
+    client, service, _keys = api
+    with running_receiver(Receiver()) as receiver:
+        r = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["decision.resolved"]})
+        assert r.status_code == 201, r.text
+        created = r.json()
+        assert set(created) >= {"id", "secret"}
+        receiver.secret = created["secret"]
+        listed = client.get("/v1/webhooks").json()["webhooks"]
+        assert [w["id"] for w in listed] == [created["id"]]
+        assert "secret" not in listed[0]
+
+        workspace_id = service.authenticate(client.headers["Authorization"][7:]).workspace_id
+        with service.db.write() as conn:
+            event_id = enqueue_event(
+                conn, workspace_id=workspace_id, event_type="decision.resolved", data={"a": 1}
+            )
+        deadline = time.monotonic() + 10
+        while not receiver.accepted() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert receiver.unique_event_ids() == {event_id}
+
+    deliveries = client.get(f"/v1/webhooks/{created['id']}/deliveries").json()["deliveries"]
+    assert [d["status"] for d in deliveries] == ["delivered"]
+    attempts = client.get(
+        f"/v1/webhooks/{created['id']}/deliveries/{deliveries[0]['id']}/attempts"
+    ).json()["attempts"]
+    assert attempts[0]["status_code"] == 200
+    assert client.delete(f"/v1/webhooks/{created['id']}").status_code == 204
+    assert client.get("/v1/webhooks").json()["webhooks"] == []
+
+
+def test_other_workspaces_and_roles(api):
+    client, _service, keys = api
+    created = client.post(
+        "/v1/webhooks", json={"url": "https://example.test/h", "events": ["decision.corrected"]}
+    ).json()
+    other = {"Authorization": f"Bearer {keys['other']}"}
+    for method, path in [
+        ("GET", f"/v1/webhooks/{created['id']}"),
+        ("DELETE", f"/v1/webhooks/{created['id']}"),
+        ("GET", f"/v1/webhooks/{created['id']}/deliveries"),
+    ]:
+        r = client.request(method, path, headers=other)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = client.get("/v1/webhooks", headers={"Authorization": f"Bearer {keys['reviewer']}"})
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "https://example.test/h", "events": ["nope"]},
+        {"url": "https://example.test/h", "events": []},
+        {"url": "ftp://example.test/h", "events": ["decision.resolved"]},
+    ],
+)
+def test_invalid_registrations(api, body):
+    client, _service, _keys = api
+    r = client.post("/v1/webhooks", json=body)
+    assert r.status_code in (400, 422) and "error" in r.json()
