@@ -21,6 +21,7 @@ from triaged.api.limits import BodyLimitMiddleware
 from triaged.api.routes import health, v1_router
 from triaged.service import Service
 from triaged.settings import Settings
+from triaged.webhooks.admin import start_worker as start_webhook_worker
 
 __all__ = ["create_app"]
 
@@ -42,9 +43,12 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(svc.start)
+        worker = start_webhook_worker(svc.db)
         try:
             yield
         finally:
+            if worker is not None:
+                await run_in_threadpool(worker.stop)
             await run_in_threadpool(svc.close)
 
     app = FastAPI(

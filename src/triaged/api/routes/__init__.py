@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from triaged.api.routes import classify, decisions, keys, taxonomies, usage
+from triaged.api.routes import classify, decisions, keys, review, taxonomies, usage, webhooks
 
 __all__ = ["v1_router"]
 
 
 def v1_router() -> APIRouter:
     router = APIRouter(prefix="/v1")
-    for module in (taxonomies, classify, decisions, keys, usage):
+    for module in (taxonomies, classify, decisions, keys, usage, webhooks, review):
         router.include_router(module.router)
     return router
