@@ -1,0 +1,77 @@
+"""Request and response bodies of the review routes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ClaimRequest",
+    "ClaimResponse",
+    "ItemPage",
+    "ResolveRequest",
+    "RetrainRequest",
+    "ReviewItemOut",
+    "RollbackRequest",
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClaimRequest(_In):
+    taxonomy: str | None = Field(default=None, min_length=1, max_length=100)
+    queue: Literal["hold", "review", "audit"] | None = None
+    limit: int = Field(default=1, ge=1, le=100)
+    lease_seconds: float | None = Field(
+        default=None, gt=0, le=86_400, description="Default: TRIAGED_REVIEW_LEASE_SECONDS (600)."
+    )
+
+
+class ResolveRequest(_In):
+    action: Literal["confirm", "correct", "new_category", "ambiguous"]
+    label: str | None = Field(default=None, min_length=1, max_length=100)
+    new_label: str | None = Field(default=None, min_length=1, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RetrainRequest(_In):
+    wait: bool = False
+
+
+class RollbackRequest(_In):
+    model_id: str = Field(min_length=1, max_length=40)
+
+
+class AlternativeOut(BaseModel):
+    label: str
+    confidence: float
+
+
+class ReviewItemOut(BaseModel):
+    """A review item with its decision; more fields may be added."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    decision_id: str
+    queue: str
+    status: str
+    taxonomy: str
+    text: str
+    label: str
+    confidence: float
+    alternatives: list[AlternativeOut]
+    lease_expires_at: str | None
+
+
+class ClaimResponse(BaseModel):
+    items: list[ReviewItemOut]
+
+
+class ItemPage(BaseModel):
+    items: list[ReviewItemOut]
+    next_cursor: str | None
+    counts: dict[str, dict[str, Any]]

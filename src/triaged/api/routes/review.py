@@ -1,0 +1,158 @@
+"""The review queue under /v1/review, and the learning loop under /v1/taxonomies/{name}.
+
+Only ``reviewer`` and ``admin`` keys may use these routes (``client`` keys get 403).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
+from triaged.api.review_schemas import (
+    ClaimRequest,
+    ClaimResponse,
+    ItemPage,
+    ResolveRequest,
+    RetrainRequest,
+    RollbackRequest,
+)
+from triaged.services.review_queue import MAX_PAGE
+
+router = APIRouter(tags=["review"])
+
+QueueName = Literal["hold", "review", "audit"]
+StatusName = Literal["pending", "claimed", "resolved", "released"]
+
+
+@router.post("/review/claim", response_model=ClaimResponse)
+def claim(body: ClaimRequest, principal: PrincipalDep, service: ServiceDep) -> Any:
+    """Claim the next items (hold first, then review, then audit; oldest first) with a lease."""
+    items = service.review.claim(
+        principal,
+        limit=body.limit,
+        taxonomy=body.taxonomy,
+        queue=body.queue,
+        lease_seconds=body.lease_seconds,
+    )
+    return {"items": items}
+
+
+@router.get("/review/items", response_model=ItemPage)
+def list_items(
+    principal: PrincipalDep,
+    service: ServiceDep,
+    taxonomy: str | None = None,
+    queue: QueueName | None = None,
+    status: Annotated[
+        StatusName | None,
+        Query(description="pending: claimable now (incl. released and expired leases)"),
+    ] = None,
+    claimed_by: Annotated[str | None, Query(description="an API key id")] = None,
+    decision_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> Any:
+    """List review items, oldest first, with counts per queue."""
+    return service.review.items(
+        principal,
+        taxonomy=taxonomy,
+        queue=queue,
+        status=status,
+        claimed_by=claimed_by,
+        decision_id=decision_id,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/review/items/{item_id}")
+def get_item(item_id: str, principal: PrincipalDep, service: ServiceDep) -> dict[str, Any]:
+    """One item: the decision, its state and the full history (who did what, when)."""
+    return service.review.item(principal, item_id)
+
+
+@router.post("/review/items/{item_id}/resolve")
+def resolve(
+    item_id: str, body: ResolveRequest, principal: PrincipalDep, service: ServiceDep
+) -> dict[str, Any]:
+    """Resolve an item you hold: confirm, correct to a label, propose a new category, or
+    mark it ambiguous.  409 if you do not hold it or it is already resolved."""
+    return service.review.resolve(
+        principal,
+        item_id,
+        action=body.action,
+        label=body.label,
+        new_label=body.new_label,
+        note=body.note,
+    )
+
+
+@router.post("/review/items/{item_id}/release")
+def release(item_id: str, principal: PrincipalDep, service: ServiceDep) -> dict[str, Any]:
+    """Hand an item you hold back to the queue."""
+    return service.review.release(principal, item_id)
+
+
+@router.get("/review/stats")
+def stats(
+    principal: PrincipalDep,
+    service: ServiceDep,
+    taxonomy: str | None = None,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> dict[str, Any]:
+    """Depth and oldest age per queue, decisions per reviewer per day, agreement with the
+    model per bucket and the measured error of each lane."""
+    return service.review.stats(principal, taxonomy=taxonomy, days=days)
+
+
+@router.get("/review/lane-error")
+def lane_error(
+    principal: PrincipalDep,
+    service: ServiceDep,
+    taxonomy: str | None = None,
+    since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
+) -> dict[str, Any]:
+    """Measured error of each lane (auto from the audit sample) with 95% Clopper–Pearson
+    intervals."""
+    return service.review.lane_error(principal, taxonomy=taxonomy, since=since)
+
+
+@router.get("/taxonomies/{name}/reviewed-examples")
+def reviewed_examples(
+    record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep
+) -> dict[str, Any]:
+    """Resolved review items as examples (source ``review``) and whether each trains or
+    evaluates."""
+    return {"examples": service.review.examples(principal, record.name)}
+
+
+@router.post("/taxonomies/{name}/retrain", status_code=202)
+def retrain(
+    record: TaxonomyDep,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    body: RetrainRequest | None = None,
+) -> dict[str, Any]:
+    """Retrain and recalibrate on the examples plus reviewed decisions (a new model version,
+    evaluated on held-out reviews).  Runs in the background unless ``wait`` is true."""
+    wait = body.wait if body is not None else False
+    return service.review.retrain(principal, record.name, wait=wait)
+
+
+@router.get("/taxonomies/{name}/model-versions")
+def model_versions(
+    record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep
+) -> dict[str, Any]:
+    """Model versions, newest first, with their recorded evaluation and which one is active."""
+    return {"versions": service.review.versions(principal, record.name)}
+
+
+@router.post("/taxonomies/{name}/rollback")
+def rollback(
+    record: TaxonomyDep, body: RollbackRequest, principal: PrincipalDep, service: ServiceDep
+) -> dict[str, Any]:
+    """Make an earlier ready model version the active one (admin)."""
+    return service.review.rollback(principal, record.name, body.model_id)

@@ -1,0 +1,406 @@
+"""The review queue and the learning loop, as the API, the web UI and the CLI call them.
+
+Usage::
+
+    >>> svc = Service(Settings(data_dir="/tmp/triaged")); svc.start()   # doctest: +SKIP
+    >>> items = svc.review.claim(reviewer, limit=5)                      # doctest: +SKIP
+    >>> svc.review.resolve(reviewer, items[0]["id"], action="confirm")   # doctest: +SKIP
+
+Routing puts ``hold`` and ``review`` decisions, and a random ``audit`` share of
+``auto`` ones, into the queue in the same transaction as the decision itself
+(:meth:`ReviewService.enqueue`).  Reviewers (``reviewer`` and ``admin`` keys)
+claim items with a lease and resolve them; resolving sets the decision's final
+label and writes a webhook event in the same transaction.  Every
+``review_retrain_after`` new reviews of a taxonomy start a retrain in the
+background (never on the request path): a new model version trained and
+calibrated on the taxonomy's examples plus the reviewed ones, evaluated on the
+held-out reviewed ones.  The SQL lives in :mod:`triaged.services.review_queue`,
+:mod:`triaged.services.review_stats` and :mod:`triaged.services.learning`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, select
+
+from triaged.errors import Conflict, NotFound
+from triaged.services import learning, review_queue, review_stats, training
+from triaged.services import taxonomies as taxo
+from triaged.services.ids import utcnow
+from triaged.services.keys import Principal, Role
+from triaged.services.review_queue import Action, ItemFilter, Queue, Status
+from triaged.services.taxonomies import TaxonomyRecord
+from triaged.storage.review import review_items
+from triaged.storage.tables import taxonomies
+
+if TYPE_CHECKING:
+    from triaged.classifier import Classifier
+    from triaged.service import Service
+    from triaged.taxonomy import Taxonomy
+
+__all__ = ["REVIEW_ROLES", "ReviewService"]
+
+log = logging.getLogger("triaged.review")
+
+REVIEW_ROLES = (Role.ADMIN, Role.REVIEWER)
+
+
+class ReviewService:
+    """The queue, its metrics and the learning loop of one :class:`~triaged.service.Service`."""
+
+    def __init__(self, service: Service, *, rng: random.Random | None = None) -> None:
+        self.service = service
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._jobs: list[Future[Any]] = []
+        self._scheduled: set[str] = set()  # taxonomy ids with a retrain queued here
+
+    @property
+    def settings(self) -> Any:
+        return self.service.settings
+
+    # ---------------------------------------------------------------- routing
+    def audit_rate(self, taxonomy: str) -> float:
+        rates: dict[str, float] = self.settings.review_audit_rates
+        return float(rates.get(taxonomy, self.settings.review_audit_rate))
+
+    def enqueue(self, conn: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> list[str]:
+        """Queue items for just-inserted decision rows, on the caller's transaction."""
+        picked: list[dict[str, Any]] = []
+        queues: list[Queue] = []
+        with self._rng_lock:
+            draws = [self._rng.random() for _ in rows]
+        for row, draw in zip(rows, draws, strict=True):
+            audited = row["bucket"] == "auto" and draw < self.audit_rate(row["taxonomy"])
+            queue = review_queue.queue_for(row["bucket"], audited)
+            if queue is not None:
+                picked.append(row)
+                queues.append(queue)
+        return review_queue.enqueue(conn, picked, queues, now)
+
+    # ------------------------------------------------------------------ queue
+    def claim(
+        self,
+        principal: Principal,
+        *,
+        limit: int = 1,
+        taxonomy: str | None = None,
+        queue: str | None = None,
+        lease_seconds: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Claim up to ``limit`` items for the caller with a lease (default from settings)."""
+        principal.require(*REVIEW_ROLES)
+        q = review_queue.parse(Queue, queue, "queue")
+        lease = self.settings.review_lease_seconds if lease_seconds is None else lease_seconds
+        with self.service.db.write() as conn:
+            if taxonomy is not None:
+                taxo.get_record(conn, principal.workspace_id, taxonomy)
+            return review_queue.claim(
+                conn,
+                workspace_id=principal.workspace_id,
+                key_id=principal.key_id,
+                limit=limit,
+                lease_seconds=lease,
+                now=utcnow(),
+                taxonomy=taxonomy,
+                queue=q,
+            )
+
+    def resolve(
+        self,
+        principal: Principal,
+        item_id: str,
+        *,
+        action: str,
+        label: str | None = None,
+        new_label: str | None = None,
+        note: str | None = None,
+    ) -> dict[str, Any]:
+        """Resolve an item the caller holds; 409 if it does not hold it or it is resolved."""
+        from triaged.webhooks import enqueue_event
+
+        principal.require(*REVIEW_ROLES)
+        act = review_queue.parse(Action, action, "action")
+        with self.service.db.write() as conn:
+            record = self._item_taxonomy(conn, principal.workspace_id, item_id)
+            labels = taxo.load_version(conn, record).label_names
+            res = review_queue.resolve(
+                conn,
+                workspace_id=principal.workspace_id,
+                key_id=principal.key_id,
+                item_id=item_id,
+                action=act,
+                labels=labels,
+                now=utcnow(),
+                label=label,
+                new_label=new_label,
+                note=note,
+            )
+            if res.event_type is not None:
+                enqueue_event(
+                    conn,
+                    workspace_id=principal.workspace_id,
+                    event_type=res.event_type,
+                    data=_event_data(res.item),
+                )
+        self.maybe_retrain(principal.workspace_id, record.id, record.name)
+        return res.item
+
+    def release(self, principal: Principal, item_id: str) -> dict[str, Any]:
+        principal.require(*REVIEW_ROLES)
+        with self.service.db.write() as conn:
+            return review_queue.release(
+                conn,
+                workspace_id=principal.workspace_id,
+                key_id=principal.key_id,
+                item_id=item_id,
+                now=utcnow(),
+            )
+
+    def item(self, principal: Principal, item_id: str) -> dict[str, Any]:
+        """One item with its decision and full history."""
+        principal.require(*REVIEW_ROLES)
+        with self.service.db.read() as conn:
+            return review_queue.get_item(conn, principal.workspace_id, item_id, now=utcnow())
+
+    def items(
+        self,
+        principal: Principal,
+        *,
+        taxonomy: str | None = None,
+        queue: str | None = None,
+        status: str | None = None,
+        claimed_by: str | None = None,
+        decision_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of items (oldest first) plus counts per queue for the same taxonomy."""
+        principal.require(*REVIEW_ROLES)
+        flt = ItemFilter(
+            taxonomy=taxonomy,
+            queue=review_queue.parse(Queue, queue, "queue"),
+            status=review_queue.parse(Status, status, "status"),
+            claimed_by=claimed_by,
+            decision_id=decision_id,
+        )
+        now = utcnow()
+        with self.service.db.read() as conn:
+            page, next_cursor = review_queue.list_items(
+                conn, principal.workspace_id, flt, now=now, limit=limit, cursor=cursor
+            )
+            counts = review_queue.counts(conn, principal.workspace_id, now=now, taxonomy=taxonomy)
+        return {"items": page, "next_cursor": next_cursor, "counts": counts}
+
+    # ---------------------------------------------------------------- metrics
+    def stats(
+        self, principal: Principal, *, taxonomy: str | None = None, days: int = 30
+    ) -> dict[str, Any]:
+        principal.require(*REVIEW_ROLES)
+        with self.service.db.read() as conn:
+            out = review_stats.review_stats(
+                conn, principal.workspace_id, now=utcnow(), taxonomy=taxonomy, days=days
+            )
+        out["audit_rate"] = (
+            self.audit_rate(taxonomy) if taxonomy else self.settings.review_audit_rate
+        )
+        return out
+
+    def lane_error(
+        self, principal: Principal, *, taxonomy: str | None = None, since: datetime | None = None
+    ) -> dict[str, Any]:
+        principal.require(*REVIEW_ROLES)
+        with self.service.db.read() as conn:
+            lanes = review_stats.lane_error(
+                conn, principal.workspace_id, taxonomy=taxonomy, since=since
+            )
+        return {"taxonomy": taxonomy, "lanes": lanes}
+
+    # --------------------------------------------------------------- learning
+    def examples(self, principal: Principal, taxonomy: str) -> list[dict[str, Any]]:
+        """The reviewed examples of a taxonomy (source ``review``), with their split."""
+        principal.require(*REVIEW_ROLES)
+        with self.service.db.read() as conn:
+            record = taxo.get_record(conn, principal.workspace_id, taxonomy)
+            tax = taxo.load_version(conn, record)
+            rows = learning.reviewed_examples(
+                conn, record.id, tax.label_names, self.settings.review_holdout_fraction
+            )
+        return [r.to_dict() for r in rows]
+
+    def retrain(
+        self, principal: Principal, taxonomy: str, *, wait: bool = False, trigger: str = "api"
+    ) -> dict[str, Any]:
+        """Train and calibrate a new model version on examples plus reviews (admin, reviewer)."""
+        principal.require(*REVIEW_ROLES)
+        return self._retrain(principal.workspace_id, taxonomy, trigger=trigger, wait=wait)
+
+    def versions(self, principal: Principal, taxonomy: str) -> list[dict[str, Any]]:
+        principal.require(*REVIEW_ROLES)
+        with self.service.db.read() as conn:
+            record = taxo.get_record(conn, principal.workspace_id, taxonomy)
+            return learning.list_versions(conn, record)
+
+    def rollback(self, principal: Principal, taxonomy: str, model_id: str) -> dict[str, Any]:
+        """Make an earlier ready model version active (admin only)."""
+        principal.require(Role.ADMIN)
+        with self.service.db.write() as conn:
+            record = taxo.get_record(conn, principal.workspace_id, taxonomy, for_update=True)
+            learning.rollback(conn, record, model_id)
+            versions = learning.list_versions(conn, record)
+        return next(v for v in versions if v["id"] == model_id)
+
+    def maybe_retrain(self, workspace_id: str, taxonomy_id: str, taxonomy: str) -> bool:
+        """Start a background retrain once enough new reviews came in; True if one started."""
+        every = int(self.settings.review_retrain_after)
+        if every <= 0:
+            return False
+        with self._lock:
+            if taxonomy_id in self._scheduled:
+                return False
+        with self.service.db.read() as conn:
+            if learning.resolved_since_last_model(conn, taxonomy_id) < every:
+                return False
+        with self._lock:
+            if taxonomy_id in self._scheduled:
+                return False
+            self._scheduled.add(taxonomy_id)
+            self._jobs = [j for j in self._jobs if not j.done()]
+            self._jobs.append(self._pool().submit(self._auto, workspace_id, taxonomy_id, taxonomy))
+        return True
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the retrains started here are done (tests, CLI, shutdown)."""
+        for job in list(self._jobs):
+            job.result(timeout=timeout)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # -------------------------------------------------------------- internals
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="triaged-retrain")
+        return self._executor
+
+    def _auto(self, workspace_id: str, taxonomy_id: str, taxonomy: str) -> None:
+        try:
+            self._retrain(workspace_id, taxonomy, trigger="auto", wait=True)
+        except Exception:  # logged; the next review schedules another try
+            log.exception("automatic retrain of %s failed", taxonomy)
+        finally:
+            with self._lock:
+                self._scheduled.discard(taxonomy_id)
+
+    def _retrain(
+        self, workspace_id: str, taxonomy: str, *, trigger: str, wait: bool
+    ) -> dict[str, Any]:
+        holdout = self.settings.review_holdout_fraction
+        with self.service.db.write() as conn:
+            record = taxo.get_record(conn, workspace_id, taxonomy, for_update=True)
+            if record.archived_at is not None:
+                raise Conflict(f"taxonomy {taxonomy!r} is archived", details={"taxonomy": taxonomy})
+            tax = taxo.load_version(conn, record)
+            reviewed = learning.reviewed_examples(conn, record.id, tax.label_names, holdout)
+            train_tax = learning.training_taxonomy(tax, reviewed)
+            job, created = training.start_job(conn, record, train_tax)
+        if not created:
+            return job
+        if wait:
+            self._train(record, job["id"], train_tax, reviewed, trigger)
+        else:
+            with self._lock:
+                self._jobs = [j for j in self._jobs if not j.done()]
+                self._jobs.append(
+                    self._pool().submit(
+                        self._train, record, job["id"], train_tax, reviewed, trigger
+                    )
+                )
+        with self.service.db.read() as conn:
+            return next(v for v in learning.list_versions(conn, record) if v["id"] == job["id"])
+
+    def _train(
+        self,
+        record: TaxonomyRecord,
+        model_id: str,
+        train_tax: Taxonomy,
+        reviewed: Sequence[learning.ReviewedExample],
+        trigger: str,
+    ) -> None:
+        db = self.service.db
+        clf = training.finish(db, model_id, train_tax)
+        if clf is None:
+            return
+        self.service.classifiers.put(model_id, clf)
+        held = [r for r in reviewed if r.holdout]
+        evaluation = learning.evaluate_on(clf, held)
+        previous = self._previous(record)
+        if previous is not None and held:
+            evaluation["previous"] = {
+                "model_version": previous.model_version,
+                **learning.evaluate_on(previous, held),
+            }
+        n_review = sum(1 for r in reviewed if not r.holdout)
+        with db.write() as conn:
+            learning.record_evaluation(
+                conn,
+                model_id=model_id,
+                taxonomy_id=record.id,
+                trigger=trigger,
+                n_examples=train_tax.n_examples + len(train_tax.out_of_scope),
+                n_review_examples=n_review,
+                evaluation=evaluation,
+                now=utcnow(),
+            )
+        log.info("retrained %s (%s): %s", record.name, trigger, evaluation)
+
+    def _previous(self, record: TaxonomyRecord) -> Classifier | None:
+        if record.active_model_id is None:
+            return None
+        try:
+            return self.service.classifiers.get(self.service.db, record)
+        except Exception:  # an unloadable old model only loses the comparison
+            return None
+
+    @staticmethod
+    def _item_taxonomy(conn: Connection, workspace_id: str, item_id: str) -> TaxonomyRecord:
+        row = conn.execute(
+            select(taxonomies)
+            .join(review_items, review_items.c.taxonomy_id == taxonomies.c.id)
+            .where(review_items.c.id == item_id, review_items.c.workspace_id == workspace_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no review item {item_id!r}", details={"item_id": item_id})
+        return replace(TaxonomyRecord.from_row(row))
+
+
+def _event_data(item: dict[str, Any]) -> dict[str, Any]:
+    """The webhook payload of a resolution: enough for a workflow to act on it."""
+    return {
+        "decision_id": item["decision_id"],
+        "review_item_id": item["id"],
+        "taxonomy": item["taxonomy"],
+        "queue": item["queue"],
+        "external_id": item["external_id"],
+        "metadata": item["metadata"],
+        "label": item["label"],
+        "confidence": item["confidence"],
+        "action": item["action"],
+        "final_label": item["final_label"],
+        "final_source": item["final_source"],
+        "new_label": item["new_label"],
+        "resolved_by": item["resolved_by"],
+        "resolved_at": item["resolved_at"],
+    }

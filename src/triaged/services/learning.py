@@ -1,0 +1,280 @@
+"""Learning from review: reviewed decisions become examples; model versions and rollback.
+
+A resolved review item is an example (source ``review``) of its final label:
+``confirm`` and ``correct`` give an example of an existing label; ``new_category``
+gives an out-of-scope example (none of the current labels fits) until a label
+of that name is added to the taxonomy, when it becomes an example of it;
+``ambiguous`` gives nothing.
+
+A fixed share of reviewed items (chosen by a hash of the decision id, so the
+split never changes) is held out of training: each new model version is
+evaluated on it (accuracy, ECE), next to the model it replaces, and the figures
+are stored in ``model_evaluations``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from triaged.errors import Conflict, NotFound
+from triaged.services.ids import as_utc
+from triaged.services.review_queue import Action, Status
+from triaged.services.taxonomies import TaxonomyRecord
+from triaged.storage.review import model_evaluations, review_items
+from triaged.storage.tables import decisions, models, taxonomies
+from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
+
+if TYPE_CHECKING:
+    from triaged.classifier import Classifier
+
+__all__ = [
+    "ReviewedExample",
+    "evaluate_on",
+    "is_holdout",
+    "list_versions",
+    "record_evaluation",
+    "resolved_since_last_model",
+    "reviewed_examples",
+    "rollback",
+    "training_taxonomy",
+]
+
+SOURCE = "review"
+_DECISIVE = (Action.CONFIRM.value, Action.CORRECT.value, Action.NEW_CATEGORY.value)
+
+
+def is_holdout(decision_id: str, fraction: float) -> bool:
+    """Whether a reviewed decision is kept for evaluation (stable: a hash of its id)."""
+    if fraction <= 0:
+        return False
+    digest = hashlib.sha256(decision_id.encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewedExample:
+    text: str
+    label: str  # a label of the taxonomy, or ``oos``
+    item_id: str
+    decision_id: str
+    queue: str
+    action: str
+    model_label: str
+    holdout: bool
+    resolved_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "label": self.label,
+            "source": SOURCE,
+            "item_id": self.item_id,
+            "decision_id": self.decision_id,
+            "queue": self.queue,
+            "action": self.action,
+            "model_label": self.model_label,
+            "split": "eval" if self.holdout else "train",
+            "resolved_at": self.resolved_at.isoformat(),
+        }
+
+
+def reviewed_examples(
+    conn: Connection, taxonomy_id: str, labels: Sequence[str], holdout_fraction: float
+) -> list[ReviewedExample]:
+    """Every decisive review of the taxonomy as an example, oldest first."""
+    c = review_items.c
+    rows = conn.execute(
+        select(
+            c.id,
+            c.decision_id,
+            c.queue,
+            c.action,
+            c.resolved_label,
+            c.new_label,
+            c.resolved_at,
+            decisions.c.text,
+            decisions.c.label,
+        )
+        .join(decisions, decisions.c.id == c.decision_id)
+        .where(
+            c.taxonomy_id == taxonomy_id,
+            c.status == Status.RESOLVED.value,
+            c.action.in_(_DECISIVE),
+        )
+        .order_by(c.resolved_at, c.id)
+    )
+    known = set(labels)
+    out: list[ReviewedExample] = []
+    for r in rows:
+        if r.action == Action.NEW_CATEGORY.value:
+            label = r.new_label if r.new_label in known else OOS_LABEL
+        elif r.resolved_label in known:
+            label = r.resolved_label
+        else:  # a label since removed from the taxonomy
+            continue
+        out.append(
+            ReviewedExample(
+                text=r.text,
+                label=label,
+                item_id=r.id,
+                decision_id=r.decision_id,
+                queue=r.queue,
+                action=r.action,
+                model_label=r.label,
+                holdout=is_holdout(r.decision_id, holdout_fraction),
+                resolved_at=as_utc(r.resolved_at),
+            )
+        )
+    return out
+
+
+def training_taxonomy(tax: Taxonomy, reviewed: Sequence[ReviewedExample]) -> Taxonomy:
+    """The taxonomy's own examples plus the reviewed ones that are not held out."""
+    seen = {(e.text, e.label) for e in tax.examples()} | {(t, OOS_LABEL) for t in tax.out_of_scope}
+    extra: list[Example] = []
+    for ex in reviewed:
+        if ex.holdout or (ex.text, ex.label) in seen:
+            continue
+        seen.add((ex.text, ex.label))
+        extra.append(Example(ex.text, ex.label))
+    return tax.with_examples(extra) if extra else tax
+
+
+def evaluate_on(clf: Classifier, examples: Sequence[ReviewedExample]) -> dict[str, Any]:
+    """Accuracy and ECE of ``clf`` on held-out reviewed examples (``oos`` is never right)."""
+    from triaged.evaluation import evaluate
+
+    usable = [e for e in examples if e.label == OOS_LABEL or e.label in clf.taxonomy.label_names]
+    if not usable:
+        return {"n_eval": 0, "accuracy": None, "ece": None}
+    report = evaluate(clf, [e.text for e in usable], [e.label for e in usable])
+    by_queue: dict[str, dict[str, Any]] = {}
+    for queue in sorted({e.queue for e in usable}):
+        sub = [e for e in usable if e.queue == queue]
+        by_queue[queue] = {"n": len(sub)}
+    return {
+        "n_eval": len(usable),
+        "n_in_scope": report["n_in_scope"],
+        "accuracy": report["accuracy"],
+        "macro_f1": report["macro_f1"],
+        "ece": report["ece"],
+        "ece_in_scope": report["ece_in_scope"],
+        "mean_confidence": report["mean_confidence"],
+        "buckets": report["buckets"],
+        "by_queue": by_queue,
+    }
+
+
+def resolved_since_last_model(conn: Connection, taxonomy_id: str) -> int:
+    """Decisive reviews of the taxonomy resolved after its newest model job was started."""
+    last = conn.execute(
+        select(func.max(models.c.created_at)).where(models.c.taxonomy_id == taxonomy_id)
+    ).scalar_one_or_none()
+    c = review_items.c
+    stmt = select(func.count()).where(
+        c.taxonomy_id == taxonomy_id,
+        c.status == Status.RESOLVED.value,
+        c.action.in_(_DECISIVE),
+    )
+    if last is not None:
+        stmt = stmt.where(c.resolved_at > last)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def record_evaluation(
+    conn: Connection,
+    *,
+    model_id: str,
+    taxonomy_id: str,
+    trigger: str,
+    n_examples: int,
+    n_review_examples: int,
+    evaluation: dict[str, Any],
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(model_evaluations).values(
+            model_id=model_id,
+            taxonomy_id=taxonomy_id,
+            trigger=trigger,
+            n_examples=n_examples,
+            n_review_examples=n_review_examples,
+            n_eval=int(evaluation.get("n_eval") or 0),
+            evaluation=evaluation,
+            created_at=now,
+        )
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+def list_versions(conn: Connection, record: TaxonomyRecord) -> list[dict[str, Any]]:
+    """Model versions, newest first, each with its recorded evaluation and an active flag."""
+    active = conn.execute(
+        select(taxonomies.c.active_model_id).where(taxonomies.c.id == record.id)
+    ).scalar_one()
+    m, e = models.c, model_evaluations.c
+    rows = conn.execute(
+        select(
+            m.id,
+            m.taxonomy_version,
+            m.status,
+            m.model_version,
+            m.mode,
+            m.n_examples,
+            m.error,
+            m.created_at,
+            m.finished_at,
+            e.trigger,
+            e.n_review_examples,
+            e.evaluation,
+        )
+        .outerjoin(model_evaluations, e.model_id == m.id)
+        .where(m.taxonomy_id == record.id)
+        .order_by(m.id.desc())
+    )
+    return [
+        {
+            "id": r.id,
+            "taxonomy_version": r.taxonomy_version,
+            "status": r.status,
+            "model_version": r.model_version,
+            "mode": r.mode,
+            "n_examples": r.n_examples,
+            "n_review_examples": r.n_review_examples,
+            "trigger": r.trigger,
+            "error": r.error,
+            "created_at": _iso(r.created_at),
+            "finished_at": _iso(r.finished_at),
+            "active": r.id == active,
+            "evaluation": r.evaluation,
+        }
+        for r in rows
+    ]
+
+
+def rollback(conn: Connection, record: TaxonomyRecord, model_id: str) -> None:
+    """Make an earlier (ready) model version the active one."""
+    row = conn.execute(
+        select(models.c.status).where(models.c.id == model_id, models.c.taxonomy_id == record.id)
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"no model {model_id!r} for taxonomy {record.name!r}", details={"model_id": model_id}
+        )
+    if row.status != "ready":
+        raise Conflict(
+            f"model {model_id} is {row.status}, not ready; only a ready model can be made active",
+            details={"model_id": model_id, "status": row.status},
+        )
+    conn.execute(
+        update(taxonomies).where(taxonomies.c.id == record.id).values(active_model_id=model_id)
+    )

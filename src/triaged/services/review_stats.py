@@ -1,0 +1,147 @@
+"""Queue metrics and the measured error of each routing lane.
+
+* depth and oldest age per queue (:func:`triaged.services.review_queue.counts`);
+* decisions per reviewer per day (``resolved`` events);
+* agreement of reviewers with the model per bucket;
+* lane error: the share of reviewed decisions whose label was wrong, per lane,
+  with an exact 95% Clopper–Pearson interval.  The ``auto`` lane is measured on
+  its random audit sample only, so its estimate is unbiased; ``review`` and
+  ``hold`` are measured on every reviewed item of their queue.
+
+``ambiguous`` resolutions say nothing about whether the model was right and are
+left out of agreement and error; ``new_category`` counts as the model being wrong.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from scipy.stats import beta
+from sqlalchemy import Connection, func, select
+
+from triaged.services.ids import as_utc
+from triaged.services.review_queue import QUEUE_BUCKET, Action, Queue, Status, counts
+from triaged.storage.review import review_events, review_items
+from triaged.storage.tables import decisions
+
+__all__ = ["clopper_pearson", "lane_error", "review_stats"]
+
+DECISIVE = (Action.CONFIRM.value, Action.CORRECT.value, Action.NEW_CATEGORY.value)
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact binomial interval for ``k`` successes out of ``n`` (``(0, 1)`` when n is 0)."""
+    if n <= 0:
+        return 0.0, 1.0
+    alpha = 1.0 - confidence
+    lower = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    upper = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return lower, upper
+
+
+def _outcomes(
+    conn: Connection, workspace_id: str, taxonomy: str | None, since: datetime | None
+) -> dict[str, tuple[int, int]]:
+    """Per queue: (decisive reviews, reviews where the model's label was wrong)."""
+    c = review_items.c
+    conds = [
+        c.workspace_id == workspace_id,
+        c.status == Status.RESOLVED.value,
+        c.action.in_(DECISIVE),
+    ]
+    if taxonomy is not None:
+        conds.append(c.taxonomy == taxonomy)
+    if since is not None:
+        conds.append(c.resolved_at >= since)
+    stmt = (
+        select(c.queue, c.action, c.resolved_label, decisions.c.label, func.count())
+        .join(decisions, decisions.c.id == c.decision_id)
+        .where(*conds)
+        .group_by(c.queue, c.action, c.resolved_label, decisions.c.label)
+    )
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for queue, action, resolved_label, model_label, n in conn.execute(stmt):
+        agreed = action == Action.CONFIRM.value or (
+            action == Action.CORRECT.value and resolved_label == model_label
+        )
+        out[queue][0] += int(n)
+        if not agreed:
+            out[queue][1] += int(n)
+    return {q: (v[0], v[1]) for q, v in out.items()}
+
+
+def lane_error(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    taxonomy: str | None = None,
+    since: datetime | None = None,
+    confidence: float = 0.95,
+) -> dict[str, dict[str, Any]]:
+    """Measured error per lane (``auto`` from the audit sample) with a Clopper–Pearson interval."""
+    outcomes = _outcomes(conn, workspace_id, taxonomy, since)
+    lanes: dict[str, dict[str, Any]] = {}
+    for queue in (Queue.AUDIT, Queue.REVIEW, Queue.HOLD):
+        n, errors = outcomes.get(queue.value, (0, 0))
+        lower, upper = clopper_pearson(errors, n, confidence)
+        lanes[QUEUE_BUCKET[queue].value] = {
+            "queue": queue.value,
+            "reviewed": n,
+            "errors": errors,
+            "error": errors / n if n else None,
+            "ci_low": lower,
+            "ci_high": upper,
+            "confidence_level": confidence,
+            "method": "clopper-pearson",
+        }
+    return lanes
+
+
+def _per_reviewer(conn: Connection, workspace_id: str, since: datetime) -> list[dict[str, Any]]:
+    e = review_events.c
+    rows = conn.execute(
+        select(e.actor, e.created_at).where(
+            e.workspace_id == workspace_id, e.event == "resolved", e.created_at >= since
+        )
+    )
+    per: dict[tuple[str, str], int] = defaultdict(int)
+    for actor, at in rows:
+        per[(actor or "", as_utc(at).date().isoformat())] += 1
+    return [
+        {"reviewer": actor, "day": day, "decisions": n}
+        for (actor, day), n in sorted(per.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
+
+
+def review_stats(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    now: datetime,
+    taxonomy: str | None = None,
+    days: int = 30,
+) -> dict[str, Any]:
+    """Everything ``GET /v1/review/stats`` shows."""
+    queues = counts(conn, workspace_id, now=now, taxonomy=taxonomy)
+    outcomes = _outcomes(conn, workspace_id, taxonomy, None)
+    agreement: dict[str, dict[str, Any]] = {}
+    for queue in Queue:
+        n, errors = outcomes.get(queue.value, (0, 0))
+        agreement[QUEUE_BUCKET[queue].value] = {
+            "queue": queue.value,
+            "reviewed": n,
+            "agreed": n - errors,
+            "rate": (n - errors) / n if n else None,
+        }
+    return {
+        "taxonomy": taxonomy,
+        "generated_at": now.isoformat(),
+        "queues": queues,
+        "counts": {q: v["open"] for q, v in queues.items()},
+        "oldest_age_seconds": {q: v["oldest_age_seconds"] for q, v in queues.items()},
+        "reviewers": _per_reviewer(conn, workspace_id, now - timedelta(days=days)),
+        "agreement": agreement,
+        "lane_error": lane_error(conn, workspace_id, taxonomy=taxonomy),
+    }
