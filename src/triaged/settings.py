@@ -69,6 +69,23 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=30, ge=0)
     classifier_cache_size: int = Field(default=32, ge=1)
     log_level: str = "info"
+    # review queue and learning loop (triaged.review)
+    review_lease_seconds: float = Field(
+        default=600.0, gt=0, description="How long a claimed review item stays with its reviewer."
+    )
+    review_audit_rate: float = Field(
+        default=0.02, ge=0.0, le=1.0, description="Share of auto decisions drawn for audit."
+    )
+    review_audit_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description='Audit share per taxonomy name as JSON, e.g. {"support": 0.05}.',
+    )
+    review_retrain_after: int = Field(
+        default=50, ge=0, description="Retrain a taxonomy after this many new reviews (0: never)."
+    )
+    review_holdout_fraction: float = Field(
+        default=0.2, ge=0.0, lt=1.0, description="Share of reviews held out to evaluate."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
