@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from triaged.errors import Conflict, InvalidInput, PayloadTooLarge, ValidationFailed
+from triaged.review import ReviewService
 from triaged.services import decisions as decision_log
 from triaged.services import idempotency, keys, quota, training
 from triaged.services import taxonomies as taxo
@@ -71,6 +72,7 @@ class Service:
             max_overflow=self.settings.db_max_overflow,
         )
         self.classifiers = training.ClassifierCache(self.settings.classifier_cache_size)
+        self.review = ReviewService(self)  # the queue and the learning loop
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self._jobs: list[Future[Any]] = []
@@ -114,6 +116,7 @@ class Service:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        self.review.close()
         self.db.dispose()
 
     # ----------------------------------------------------------------- accounts
@@ -473,6 +476,7 @@ class Service:
             with self.db.write() as conn:
                 quota.consume(conn, principal.workspace_id, plan, len(items), win)
                 decision_log.insert_rows(conn, rows)
+                self.review.enqueue(conn, rows, now)  # hold/review + audit sample, same transaction
                 if idempotency_key is not None:
                     idempotency.remember(
                         conn, principal.workspace_id, idempotency_key, request_hash, out
