@@ -28,7 +28,7 @@ def run_online() -> None:
             with context.begin_transaction():
                 if conn.dialect.name == "postgresql":
                     # several workers starting at once: one migrates, the others wait
-                    conn.execute(text("SELECT pg_advisory_xact_lock(727_375_001)"))
+                    conn.execute(text("SELECT pg_advisory_xact_lock(727375001)"))
                 context.run_migrations()
     finally:
         engine.dispose()
