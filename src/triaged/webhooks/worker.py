@@ -79,6 +79,9 @@ def claim_due(
     now = now or utcnow()
     token = new_id("clm")
     c = webhook_deliveries.c
+    with db.read() as conn:  # cheap check first: an idle poll takes no write lock
+        if conn.execute(select(c.id).where(_due(now)).limit(1)).first() is None:
+            return []
     with db.write() as conn:
         ids = list(
             conn.execute(
