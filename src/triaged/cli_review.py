@@ -1,0 +1,173 @@
+"""Review and learning commands of the ``triaged`` CLI (operator side).
+
+``triaged review stats|lanes|train|versions|rollback`` act on a served database
+(``--database-url``, default ``TRIAGED_DATABASE_URL`` or SQLite in the data
+folder) as the workspace's operator; ``triaged train --taxonomy NAME`` is the
+same as ``triaged review train NAME``.  ``triaged.cli`` calls :func:`register`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from triaged.cli_service import DatabaseUrl, DataDir, _errors, _service
+
+__all__ = ["register", "train_served"]
+
+err = Console(stderr=True)
+out = Console()
+
+review_app = typer.Typer(help="Review queue and learning loop (operator).", no_args_is_help=True)
+
+Workspace = Annotated[
+    str, typer.Option("--workspace", "-w", envvar="TRIAGED_WORKSPACE", help="Workspace name.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _operator(svc: Any, workspace: str) -> Any:
+    """An admin principal for the operator of ``workspace`` (the CLI holds no API key)."""
+    from triaged.services import keys
+    from triaged.services.keys import Principal, Role
+
+    with svc.db.read() as conn:
+        ws = keys.get_workspace(conn, workspace)
+    return Principal(
+        key_id="operator",
+        role=Role.ADMIN,
+        workspace_id=ws["id"],
+        workspace=ws["name"],
+        plan=ws["plan"],
+    )
+
+
+def train_served(
+    taxonomy: str,
+    *,
+    workspace: str,
+    database_url: str | None,
+    data_dir: Path | None = None,
+    as_json: bool = False,
+) -> dict[str, Any]:
+    """Retrain and recalibrate a served taxonomy on its examples plus reviews; waits."""
+    with _errors():
+        svc = _service(database_url, data_dir)
+        try:
+            version: dict[str, Any] = svc.review.retrain(
+                _operator(svc, workspace), taxonomy, wait=True, trigger="cli"
+            )
+        finally:
+            svc.close()
+    if as_json:
+        print(json.dumps(version))
+    else:
+        ev = version.get("evaluation") or {}
+        err.print(
+            f"model {version['id']} ({version['status']}, {version['n_examples']} examples, "
+            f"{version.get('n_review_examples') or 0} from review); held-out reviewed: "
+            f"n={ev.get('n_eval', 0)} accuracy={_fmt(ev.get('accuracy'))} ece={_fmt(ev.get('ece'))}"
+        )
+    return version
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.4f}"
+
+
+@review_app.command("train")
+def review_train(
+    taxonomy: Annotated[str, typer.Argument(help="Taxonomy name.")],
+    workspace: Workspace = "default",
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Retrain + recalibrate a served taxonomy on its examples plus reviewed decisions."""
+    train_served(
+        taxonomy,
+        workspace=workspace,
+        database_url=database_url,
+        data_dir=data_dir,
+        as_json=as_json,
+    )
+
+
+@review_app.command("versions")
+def review_versions(
+    taxonomy: Annotated[str, typer.Argument(help="Taxonomy name.")],
+    workspace: Workspace = "default",
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Model versions of a taxonomy with their evaluation on held-out reviews."""
+    with _errors():
+        svc = _service(database_url, data_dir)
+        try:
+            versions = svc.review.versions(_operator(svc, workspace), taxonomy)
+        finally:
+            svc.close()
+    if as_json:
+        print(json.dumps(versions))
+        return
+    table = Table(title=f"model versions of {taxonomy}")
+    for col in ("id", "status", "active", "trigger", "examples", "from review", "accuracy", "ece"):
+        table.add_column(col)
+    for v in versions:
+        ev = v.get("evaluation") or {}
+        table.add_row(
+            v["id"],
+            v["status"],
+            "yes" if v["active"] else "",
+            v.get("trigger") or "-",
+            str(v["n_examples"]),
+            str(v.get("n_review_examples") or 0),
+            _fmt(ev.get("accuracy")),
+            _fmt(ev.get("ece")),
+        )
+    out.print(table)
+
+
+@review_app.command("rollback")
+def review_rollback(
+    taxonomy: Annotated[str, typer.Argument(help="Taxonomy name.")],
+    model_id: Annotated[str, typer.Argument(help="A ready model id (see `review versions`).")],
+    workspace: Workspace = "default",
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Make an earlier model version the active one."""
+    with _errors():
+        svc = _service(database_url, data_dir)
+        try:
+            version = svc.review.rollback(_operator(svc, workspace), taxonomy, model_id)
+        finally:
+            svc.close()
+    print(json.dumps(version))
+
+
+@review_app.command("stats")
+def review_stats(
+    workspace: Workspace = "default",
+    taxonomy: Annotated[str | None, typer.Option(help="Only this taxonomy.")] = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Queue depth and age, reviewer throughput, agreement and lane error, as JSON."""
+    with _errors():
+        svc = _service(database_url, data_dir)
+        try:
+            stats = svc.review.stats(_operator(svc, workspace), taxonomy=taxonomy)
+        finally:
+            svc.close()
+    print(json.dumps(stats, indent=1))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(review_app, name="review")
