@@ -40,18 +40,37 @@ def _fail(exc: TriagedError) -> None:
 @app.command()
 def train(
     source: Annotated[
-        Path,
+        Path | None,
         typer.Argument(help="Dataset folder (labels.json + train.jsonl) or taxonomy YAML/JSON."),
-    ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Model folder to write.")
+    ] = None,
     shots: Annotated[int | None, typer.Option(help="Use K examples per label.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for --shots sampling.")] = 0,
+    taxonomy: Annotated[
+        str | None,
+        typer.Option(help="Instead: retrain a served taxonomy on its examples plus reviews."),
+    ] = None,
+    workspace: Annotated[str, typer.Option(help="Workspace of --taxonomy.")] = "default",
+    database_url: Annotated[
+        str | None, typer.Option(envvar="TRIAGED_DATABASE_URL", help="Database of --taxonomy.")
+    ] = None,
 ) -> None:
-    """Train and calibrate a model from a dataset folder or taxonomy file."""
+    """Train and calibrate a model from a dataset folder or taxonomy file, or retrain a
+    served taxonomy (``--taxonomy``) as a new model version."""
     from triaged.classifier import Classifier
     from triaged.evaluation import sample_per_label
     from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
 
+    if taxonomy is not None:
+        from triaged.cli_review import train_served
+
+        train_served(taxonomy, workspace=workspace, database_url=database_url)
+        return
+    if source is None or output is None:
+        console.print("[red]error[/red]: give SOURCE and --output, or --taxonomy NAME")
+        raise typer.Exit(2)
     try:
         tax = Taxonomy.load(source)
         if shots is not None:
