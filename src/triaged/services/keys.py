@@ -27,6 +27,7 @@ __all__ = [
     "Principal",
     "Role",
     "authenticate",
+    "authenticate_key_id",
     "create_key",
     "create_workspace",
     "get_workspace",
@@ -206,7 +207,17 @@ _AUTH = (
 
 
 def authenticate(conn: Connection, key: str, pepper: str) -> Principal:
-    row = conn.execute(_AUTH.where(api_keys.c.key_hash == hash_key(key, pepper))).first()
+    return _principal(
+        conn.execute(_AUTH.where(api_keys.c.key_hash == hash_key(key, pepper))).first()
+    )
+
+
+def authenticate_key_id(conn: Connection, key_id: str) -> Principal:
+    """The principal of a key already authenticated once (the web UI's session holds its id)."""
+    return _principal(conn.execute(_AUTH.where(api_keys.c.id == key_id)).first())
+
+
+def _principal(row: Any) -> Principal:
     if row is None or row.revoked_at is not None:
         raise Unauthenticated(
             "invalid or revoked API key", details={"reason": "revoked" if row else "unknown_key"}
