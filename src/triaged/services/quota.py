@@ -26,7 +26,7 @@ from triaged.storage.tables import quota_counters
 
 __all__ = ["Window", "check", "consume", "usage", "window"]
 
-NO_LIMIT = 2**62
+NO_LIMIT = 2**31 - 1  # fits the INTEGER minute column on PostgreSQL
 
 
 @dataclass(frozen=True, slots=True)
