@@ -1,0 +1,238 @@
+"""The review queue through the HTTP API, on a SQLite file and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.review.conftest import Team
+
+pytestmark = pytest.mark.anyio
+
+TEXTS = [
+    "I was charged twice for the same order",
+    "The app freezes when I upload a photo",
+    "How can I change my password?",
+    "What is the capital of Peru?",
+    "refund my subscription please",
+]
+
+
+async def claim(client: Any, **body: Any) -> list[dict[str, Any]]:
+    r = await client.post("/v1/review/claim", json={"limit": 10, **body})
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])
+
+
+async def test_routing_queues_every_decision_and_claim_returns_the_contract(team: Team) -> None:
+    tax = await team.taxonomy()
+    results = await team.classify(tax, TEXTS)
+    items = await claim(team.alice, limit=100)
+    assert sorted(i["decision_id"] for i in items) == sorted(r["id"] for r in results)
+    by_decision = {r["id"]: r for r in results}
+    for item in items:
+        decision = by_decision[item["decision_id"]]
+        expected = {"hold": "hold", "review": "review", "auto": "audit"}[decision["bucket"]]
+        assert item["queue"] == expected
+        assert item["text"] in TEXTS
+        assert item["label"] == decision["label"]
+        assert item["confidence"] == decision["confidence"]
+        assert item["alternatives"] == decision["alternatives"]
+        assert item["lease_expires_at"] is not None
+        assert item["status"] == "claimed"
+    # hold items first, then review, then audit
+    order = [{"hold": 0, "review": 1, "audit": 2}[i["queue"]] for i in items]
+    assert order == sorted(order)
+    assert await claim(team.bob) == []
+
+
+async def test_resolve_sets_final_label_and_history(team: Team) -> None:
+    tax = await team.taxonomy()
+    [result] = await team.classify(tax, [TEXTS[0]])
+    [item] = await claim(team.alice)
+    r = await team.alice.post(
+        f"/v1/review/items/{item['id']}/resolve", json={"action": "correct", "label": "account"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "resolved"
+    decision = (await team.client.get(f"/v1/decisions/{result['id']}")).json()
+    assert decision["final_label"] == "account"
+    assert decision["final_source"] == "review"
+    assert decision["resolved_at"] is not None
+    full = (await team.alice.get(f"/v1/review/items/{item['id']}")).json()
+    assert [h["event"] for h in full["history"]] == ["created", "claimed", "resolved"]
+    resolved = full["history"][-1]
+    assert resolved["details"]["action"] == "correct"
+    assert resolved["details"]["final_label"] == "account"
+    assert resolved["actor"] == full["resolved_by"]
+
+
+@pytest.mark.parametrize(
+    ("body", "final"),
+    [
+        ({"action": "confirm"}, "model"),
+        ({"action": "new_category", "new_label": "shipping"}, "shipping"),
+        ({"action": "ambiguous"}, None),
+    ],
+)
+async def test_each_action(team: Team, body: dict[str, Any], final: str | None) -> None:
+    tax = await team.taxonomy()
+    [result] = await team.classify(tax, [TEXTS[1]])
+    [item] = await claim(team.alice)
+    r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json=body)
+    assert r.status_code == 200, r.text
+    decision = (await team.client.get(f"/v1/decisions/{result['id']}")).json()
+    assert decision["final_label"] == (result["label"] if final == "model" else final)
+    assert r.json()["action"] == body["action"]
+
+
+async def test_conflicts_and_bad_input(team: Team) -> None:
+    tax = await team.taxonomy()
+    await team.classify(tax, TEXTS[:2])
+    first, second = await claim(team.alice)
+    path = f"/v1/review/items/{first['id']}/resolve"
+    # not claimed by the caller
+    r = await team.bob.post(path, json={"action": "confirm"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
+    # unknown label, missing label, existing label as new category
+    for body in (
+        {"action": "correct", "label": "nope"},
+        {"action": "correct"},
+        {"action": "new_category", "new_label": "billing"},
+    ):
+        r = await team.alice.post(path, json=body)
+        assert r.status_code == 400, (body, r.text)
+    r = await team.alice.post(path, json={"action": "maybe"})
+    assert r.status_code == 422
+    assert (await team.alice.post(path, json={"action": "confirm"})).status_code == 200
+    # twice
+    r = await team.alice.post(path, json={"action": "confirm"})
+    assert r.status_code == 409 and r.json()["error"]["details"]["reason"] == "already_resolved"
+    # release: only the holder; then anyone may claim it
+    rel = f"/v1/review/items/{second['id']}/release"
+    assert (await team.bob.post(rel)).status_code == 409
+    r = await team.alice.post(rel)
+    assert r.status_code == 200 and r.json()["status"] == "released"
+    [again] = await claim(team.bob)
+    assert again["id"] == second["id"]
+    # unknown item
+    assert (
+        await team.alice.post("/v1/review/items/rvi_nope/resolve", json={"action": "confirm"})
+    ).status_code == 404
+
+
+async def test_only_reviewer_and_admin_keys(team: Team) -> None:
+    tax = await team.taxonomy()
+    await team.classify(tax, TEXTS[:1])
+    for method, path, body in (
+        ("POST", "/v1/review/claim", {"limit": 1}),
+        ("GET", "/v1/review/items", None),
+        ("GET", "/v1/review/stats", None),
+        ("GET", "/v1/review/lane-error", None),
+        ("POST", "/v1/review/items/x/resolve", {"action": "confirm"}),
+        ("POST", "/v1/review/items/x/release", None),
+        ("GET", f"/v1/taxonomies/{tax}/model-versions", None),
+        ("POST", f"/v1/taxonomies/{tax}/retrain", None),
+    ):
+        r = await team.client.request(method, path, json=body)
+        assert r.status_code == 403, (path, r.text)
+        assert r.json()["error"]["code"] == "forbidden"
+    assert len(await claim(team.admin)) == 1
+
+
+async def test_expired_lease_returns_the_item(team: Team) -> None:
+    tax = await team.taxonomy()
+    await team.classify(tax, TEXTS[:1])
+    [item] = await claim(team.alice, lease_seconds=0.5)
+    assert await claim(team.bob) == []
+    await asyncio.sleep(0.8)
+    listed = (await team.bob.get("/v1/review/items", params={"status": "pending"})).json()
+    assert [i["id"] for i in listed["items"]] == [item["id"]]
+    [again] = await claim(team.bob)
+    assert again["id"] == item["id"]
+    r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json={"action": "confirm"})
+    assert r.status_code == 409
+    r = await team.bob.post(f"/v1/review/items/{item['id']}/resolve", json={"action": "confirm"})
+    assert r.status_code == 200
+    history = (await team.bob.get(f"/v1/review/items/{item['id']}")).json()["history"]
+    assert [h["event"] for h in history] == ["created", "claimed", "expired", "claimed", "resolved"]
+
+
+async def test_list_filters_counts_and_stats(team: Team) -> None:
+    tax = await team.taxonomy()
+    await team.classify(tax, TEXTS)
+    page = (await team.alice.get("/v1/review/items", params={"limit": 2})).json()
+    assert len(page["items"]) == 2 and page["next_cursor"]
+    rest = (await team.alice.get("/v1/review/items", params={"cursor": page["next_cursor"]})).json()
+    assert len(rest["items"]) == 3
+    total = sum(q["pending"] for q in page["counts"].values())
+    assert total == 5
+    items = await claim(team.alice, limit=2)
+    r = await team.alice.post(
+        f"/v1/review/items/{items[0]['id']}/resolve", json={"action": "confirm"}
+    )
+    assert r.status_code == 200
+    claimed = (await team.alice.get("/v1/review/items", params={"status": "claimed"})).json()
+    assert [i["id"] for i in claimed["items"]] == [items[1]["id"]]
+    resolved = (await team.alice.get("/v1/review/items", params={"status": "resolved"})).json()
+    assert [i["id"] for i in resolved["items"]] == [items[0]["id"]]
+    stats = (await team.bob.get("/v1/review/stats", params={"taxonomy": tax})).json()
+    queues = stats["queues"]
+    assert sum(q["pending"] for q in queues.values()) == 3
+    assert sum(q["claimed"] for q in queues.values()) == 1
+    assert sum(q["resolved"] for q in queues.values()) == 1
+    assert sum(stats["counts"].values()) == 4
+    open_queues = [q for q, v in queues.items() if v["open"]]
+    assert all(queues[q]["oldest_age_seconds"] >= 0 for q in open_queues)
+    [row] = stats["reviewers"]
+    assert row["decisions"] == 1
+    bucket = {"hold": "hold", "review": "review", "audit": "auto"}[items[0]["queue"]]
+    assert stats["agreement"][bucket] == {
+        "queue": items[0]["queue"],
+        "reviewed": 1,
+        "agreed": 1,
+        "rate": 1.0,
+    }
+
+
+async def test_lane_error_with_clopper_pearson_intervals(team: Team) -> None:
+    tax = await team.taxonomy()
+    await team.classify(tax, TEXTS)
+    items = await claim(team.alice, limit=5)
+    wrong = 0
+    for n, item in enumerate(items):
+        if n % 2:
+            other = next(lb for lb in ("billing", "bug", "account") if lb != item["label"])
+            body = {"action": "correct", "label": other}
+            wrong += 1
+        else:
+            body = {"action": "confirm"}
+        r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json=body)
+        assert r.status_code == 200
+    lanes = (await team.alice.get("/v1/review/lane-error", params={"taxonomy": tax})).json()[
+        "lanes"
+    ]
+    assert set(lanes) == {"auto", "review", "hold"}
+    assert sum(v["reviewed"] for v in lanes.values()) == 5
+    assert sum(v["errors"] for v in lanes.values()) == wrong
+    for lane in lanes.values():
+        assert 0.0 <= lane["ci_low"] <= lane["ci_high"] <= 1.0
+        if lane["reviewed"]:
+            assert lane["ci_low"] <= lane["error"] <= lane["ci_high"]
+
+
+async def test_other_workspace_sees_nothing(team: Team, rstack: Any) -> None:
+    tax = await team.taxonomy()
+    await team.classify(tax, TEXTS[:1])
+    [item] = await claim(team.alice)
+    other = rstack.tenant("unlimited")
+    async with rstack.client(rstack.key(other, "reviewer")) as stranger:
+        assert await claim(stranger) == []
+        assert (await stranger.get(f"/v1/review/items/{item['id']}")).status_code == 404
+        r = await stranger.post(
+            f"/v1/review/items/{item['id']}/resolve", json={"action": "confirm"}
+        )
+        assert r.status_code == 404
+        assert (await stranger.get(f"/v1/taxonomies/{tax}/model-versions")).status_code == 404
