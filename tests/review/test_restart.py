@@ -1,0 +1,141 @@
+"""Killing the server mid-review loses nothing: a real ``triaged serve`` is killed with
+SIGKILL while items are claimed; after a restart every resolved item stays resolved
+and the claimed ones come back to the queue when their lease runs out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from tests.servicekit import TINY_TAXONOMY
+from triaged.service import Service
+from triaged.settings import Settings
+
+LEASE_S = 6.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(url: str, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "TRIAGED_BOOTSTRAP_ADMIN": "false",
+        "TRIAGED_REVIEW_AUDIT_RATE": "1",
+        "TRIAGED_REVIEW_RETRAIN_AFTER": "0",
+        "TRIAGED_LOG_LEVEL": "warning",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "triaged.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--database-url",
+        url,
+    ]
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not start:\n" + log.read_text()
+            time.sleep(0.1)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_kill_mid_review_loses_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'triaged.db'}"
+    svc = Service(Settings(database_url=url, bootstrap_admin=False))
+    svc.start()
+    admin = svc.create_key("acme", "admin", create_plan="unlimited").key
+    reviewer = svc.create_key("acme", "reviewer").key
+    svc.close()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {admin}"}
+    rev = {"Authorization": f"Bearer {reviewer}"}
+    texts = [f"{t} #{i}" for i, t in enumerate(["I was charged twice", "the app crashes"] * 5)]
+    log = tmp_path / "server.log"
+
+    with serve(url, port, log) as proc:
+        assert (
+            httpx.post(f"{base}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth).status_code == 201
+        )
+        r = httpx.post(
+            f"{base}/v1/classify/batch",
+            json={"taxonomy": "support", "texts": texts},
+            headers=auth,
+            timeout=30,
+        )
+        decision_ids = [d["id"] for d in r.json()["results"]]
+        r = httpx.post(
+            f"{base}/v1/review/claim", json={"limit": 10, "lease_seconds": LEASE_S}, headers=rev
+        )
+        items = r.json()["items"]
+        assert len(items) == 10
+        lease_end = datetime.fromisoformat(items[0]["lease_expires_at"]).timestamp()
+        done = items[:4]
+        for item in done:
+            r = httpx.post(
+                f"{base}/v1/review/items/{item['id']}/resolve",
+                json={"action": "confirm"},
+                headers=rev,
+            )
+            assert r.status_code == 200
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    with serve(url, port, log):
+        r = httpx.post(f"{base}/v1/review/claim", json={"limit": 10}, headers=rev)
+        if time.time() < lease_end - 0.5:  # still leased: nobody else gets them yet
+            assert r.json()["items"] == []
+        time.sleep(max(0.0, lease_end - time.time()) + 0.2)
+        r = httpx.post(f"{base}/v1/review/claim", json={"limit": 10}, headers=rev)
+        back = r.json()["items"]
+        assert sorted(i["id"] for i in back) == sorted(i["id"] for i in items[4:])
+        for item in back:
+            r = httpx.post(
+                f"{base}/v1/review/items/{item['id']}/resolve",
+                json={"action": "confirm"},
+                headers=rev,
+            )
+            assert r.status_code == 200
+        for item in done:  # resolved before the kill: still resolved, not claimable again
+            r = httpx.get(f"{base}/v1/review/items/{item['id']}", headers=rev)
+            assert r.json()["status"] == "resolved"
+            events = [h["event"] for h in r.json()["history"]]
+            assert events == ["created", "claimed", "resolved"]
+        for did in decision_ids:
+            d = httpx.get(f"{base}/v1/decisions/{did}", headers=auth).json()
+            assert d["final_source"] == "review" and d["final_label"] == d["label"]
+        stats = httpx.get(f"{base}/v1/review/stats", headers=rev).json()
+        assert sum(q["resolved"] for q in stats["queues"].values()) == 10
+        assert sum(stats["counts"].values()) == 0
