@@ -1,0 +1,161 @@
+"""Every failure has the shape {"error": {"code", "message", "details"}} with the right status."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.servicekit import Stack, Tenant
+
+pytestmark = pytest.mark.anyio
+
+
+def assert_error(r, status: int, code: str) -> dict:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    return body["error"]
+
+
+async def test_400_bad_json_and_invalid_taxonomy(stack: Stack, tenant: Tenant):
+    async with stack.client(tenant.key) as c:
+        r = await c.post(
+            "/v1/classify", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert_error(r, 400, "invalid_input")
+        dup = {"name": "dup", "labels": [{"name": "a"}, {"name": "a"}]}
+        err = assert_error(await c.post("/v1/taxonomies", json=dup), 400, "invalid_taxonomy")
+        assert "duplicate" in err["message"]
+
+
+async def test_401_missing_unknown_and_revoked_keys(stack: Stack, tenant: Tenant):
+    async with stack.client() as anon:
+        r = await anon.get("/v1/usage")
+        assert_error(r, 401, "unauthenticated")
+        assert r.headers["www-authenticate"] == "Bearer"
+    async with stack.client("tri_not_a_key") as c:
+        assert_error(await c.get("/v1/usage"), 401, "unauthenticated")
+    async with stack.client(tenant.key) as admin:
+        created = (await admin.post("/v1/keys", json={"role": "client", "name": "ci"})).json()
+        async with stack.client(created["key"]) as c:
+            assert (await c.get("/v1/usage")).status_code == 200
+            revoked = await admin.delete(f"/v1/keys/{created['id']}")
+            assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+            assert_error(await c.get("/v1/usage"), 401, "unauthenticated")
+
+
+async def test_403_roles(stack: Stack, tenant: Tenant, taxonomy_body):
+    client_key = stack.key(tenant, "client")
+    reviewer_key = stack.key(tenant, "reviewer")
+    async with stack.client(tenant.key) as admin:
+        assert (await admin.post("/v1/taxonomies", json=taxonomy_body)).status_code == 201
+    async with stack.client(client_key) as c:
+        err = assert_error(
+            await c.post("/v1/taxonomies", json={**taxonomy_body, "name": "x"}), 403, "forbidden"
+        )
+        assert err["details"]["role"] == "client"
+        assert_error(await c.get("/v1/keys"), 403, "forbidden")
+        ok = await c.post("/v1/classify", json={"taxonomy": "support", "text": "refund"})
+        assert ok.status_code == 200
+        assert (await c.get(f"/v1/decisions/{ok.json()['id']}")).status_code == 200
+    async with stack.client(reviewer_key) as r:
+        assert_error(
+            await r.post("/v1/classify", json={"taxonomy": "support", "text": "x"}),
+            403,
+            "forbidden",
+        )
+        assert (await r.get("/v1/decisions")).status_code == 200
+
+
+async def test_404_unknown_things_and_routes_and_405(stack: Stack, tenant: Tenant):
+    async with stack.client(tenant.key) as c:
+        assert_error(await c.get("/v1/decisions/dec_nope"), 404, "not_found")
+        assert_error(await c.get("/v1/taxonomies/nope"), 404, "not_found")
+        assert_error(
+            await c.post("/v1/classify", json={"taxonomy": "nope", "text": "x"}), 404, "not_found"
+        )
+        assert_error(await c.get("/v1/no-such-route"), 404, "not_found")
+        assert_error(await c.delete("/v1/usage"), 405, "method_not_allowed")
+
+
+async def test_409_conflicts(stack: Stack, tenant: Tenant, taxonomy_body):
+    async with stack.client(tenant.key) as c:
+        assert (await c.post("/v1/taxonomies", json=taxonomy_body)).status_code == 201
+        assert_error(await c.post("/v1/taxonomies", json=taxonomy_body), 409, "conflict")
+        assert (await c.post("/v1/taxonomies/support/archive")).status_code == 200
+        err = assert_error(
+            await c.post("/v1/classify", json={"taxonomy": "support", "text": "refund"}),
+            409,
+            "conflict",
+        )
+        assert "archived" in err["message"]
+
+
+async def test_413_body_and_text_limits_before_any_work(
+    stack: Stack, tenant: Tenant, taxonomy_body
+):
+    service = stack.variant(max_body_bytes=2048, max_text_chars=100)
+    app = __import__("triaged.api", fromlist=["create_app"]).create_app(service=service)
+    try:
+        async with stack.client(tenant.key, app=app) as c:
+            assert (await c.post("/v1/taxonomies", json=taxonomy_body)).status_code == 201
+            big = await c.post("/v1/classify", json={"taxonomy": "support", "text": "a" * 5000})
+            err = assert_error(big, 413, "payload_too_large")
+            assert err["details"]["limit_bytes"] == 2048
+
+            async def chunks():
+                for _ in range(10):
+                    yield b" " * 500
+
+            chunked = await c.post(
+                "/v1/classify", content=chunks(), headers={"content-type": "application/json"}
+            )
+            assert_error(chunked, 413, "payload_too_large")
+
+            long = await c.post("/v1/classify", json={"taxonomy": "support", "text": "b" * 101})
+            err = assert_error(long, 413, "payload_too_large")
+            assert err["details"]["limit"] == 100
+            usage = (await c.get("/v1/usage")).json()
+            assert usage["used"] == 0  # nothing was counted
+            assert (await c.get("/v1/decisions")).json()["decisions"] == []
+    finally:
+        service.close()
+
+
+async def test_422_validation_and_batch_size(stack: Stack, tenant: Tenant, taxonomy_body):
+    async with stack.client(tenant.key) as c:
+        assert (await c.post("/v1/taxonomies", json=taxonomy_body)).status_code == 201
+        err = assert_error(
+            await c.post("/v1/classify", json={"text": "no taxonomy"}), 422, "validation_error"
+        )
+        assert err["details"]["errors"][0]["field"] == "taxonomy"
+        too_many = await c.post(
+            "/v1/classify/batch", json={"taxonomy": "support", "texts": ["x"] * 101}
+        )
+        err = assert_error(too_many, 422, "validation_error")
+        assert err["details"]["limit"] == 100
+        assert_error(
+            await c.post("/v1/classify", json={"taxonomy": "support", "text": "  "}),
+            422,
+            "validation_error",
+        )
+        assert_error(await c.get("/v1/decisions", params={"limit": 0}), 422, "validation_error")
+        assert (await c.get("/v1/usage")).json()["used"] == 0
+
+
+async def test_429_shape_names_limit_usage_and_reset(stack: Stack, taxonomy_body):
+    tenant = stack.tenant("tiny")
+    async with stack.client(tenant.key) as c:
+        await c.post("/v1/taxonomies", json=taxonomy_body)
+        codes = []
+        for _ in range(5):
+            r = await c.post("/v1/classify", json={"taxonomy": "support", "text": "refund"})
+            codes.append(r.status_code)
+        assert 429 in codes
+        r = await c.post("/v1/classify", json={"taxonomy": "support", "text": "refund"})
+        err = assert_error(r, 429, "rate_limited")
+        assert {"limit", "used", "quota", "reset", "plan"} <= set(err["details"])
+        assert int(r.headers["retry-after"]) >= 1

@@ -1,0 +1,177 @@
+"""Taxonomy lifecycle: versions, archive, examples upload (JSON/JSONL/CSV/multipart),
+background training with a pollable status, evaluate, keys API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from tests.servicekit import Stack, Tenant
+
+pytestmark = pytest.mark.anyio
+
+ZERO_SHOT = {
+    "name": "support",
+    "labels": [
+        {"name": "billing", "description": "Invoices, charges, payments and refunds"},
+        {"name": "bug", "description": "Crashes, errors and broken features"},
+    ],
+}
+
+
+async def test_update_makes_versions_and_decisions_record_theirs(stack: Stack, tenant: Tenant):
+    async with stack.client(tenant.key) as c:
+        assert (await c.post("/v1/taxonomies", json=ZERO_SHOT)).json()["version"] == 1
+        d1 = (await c.post("/v1/classify", json={"taxonomy": "support", "text": "refund"})).json()
+        r = await c.patch("/v1/taxonomies/support", json={"thresholds": {"auto": 0.9}})
+        assert r.status_code == 200, r.text
+        assert r.json()["version"] == 2 and r.json()["thresholds"]["auto"] == 0.9
+        assert r.json()["model"]["taxonomy_version"] == 2
+        d2 = (await c.post("/v1/classify", json={"taxonomy": "support", "text": "refund"})).json()
+        assert (d1["taxonomy_version"], d2["taxonomy_version"]) == (1, 2)
+        versions = (await c.get("/v1/taxonomies/support/versions")).json()["versions"]
+        assert [v["version"] for v in versions] == [1, 2]
+        v1 = (await c.get("/v1/taxonomies/support/versions/1")).json()
+        assert v1["thresholds"]["auto"] == 0.85
+        listed = (await c.get("/v1/taxonomies")).json()["taxonomies"]
+        assert [t["name"] for t in listed] == ["support"]
+
+
+async def test_archive_hides_from_list_but_keeps_history(stack: Stack, tenant: Tenant):
+    async with stack.client(tenant.key) as c:
+        await c.post("/v1/taxonomies", json=ZERO_SHOT)
+        d = (await c.post("/v1/classify", json={"taxonomy": "support", "text": "crash"})).json()
+        archived = (await c.post("/v1/taxonomies/support/archive")).json()
+        assert archived["archived"] is True
+        assert (await c.get("/v1/taxonomies")).json()["taxonomies"] == []
+        every = (await c.get("/v1/taxonomies", params={"include_archived": True})).json()
+        assert [t["name"] for t in every["taxonomies"]] == ["support"]
+        assert (await c.get(f"/v1/decisions/{d['id']}")).status_code == 200
+        patched = await c.patch("/v1/taxonomies/support", json={"description": "x"})
+        assert patched.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("content_type", "payload"),
+    [
+        (
+            "application/json",
+            json.dumps(
+                {
+                    "examples": [
+                        {"text": "money back", "label": "billing"},
+                        {"text": "it froze", "label": "bug"},
+                    ]
+                }
+            ),
+        ),
+        (
+            "application/x-ndjson",
+            '{"text": "money back", "label": "billing"}\n{"text": "it froze", "label": "bug"}\n',
+        ),
+        ("text/csv", 'text,label\nmoney back,billing\n"it froze, again",bug\n'),
+    ],
+)
+async def test_examples_upload_formats(stack: Stack, tenant: Tenant, content_type, payload):
+    async with stack.client(tenant.key) as c:
+        await c.post("/v1/taxonomies", json=ZERO_SHOT)
+        r = await c.post(
+            "/v1/taxonomies/support/examples",
+            content=payload.encode(),
+            headers={"content-type": content_type},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["version"] == 2 and r.json()["n_examples"] == 2
+        assert r.json()["model"]["taxonomy_version"] == 2
+
+
+async def test_examples_multipart_upload_and_bad_rows(stack: Stack, tenant: Tenant):
+    async with stack.client(tenant.key) as c:
+        await c.post("/v1/taxonomies", json=ZERO_SHOT)
+        files = {"file": ("ex.jsonl", b'{"text": "refund me", "label": "billing"}\n', "text/plain")}
+        r = await c.post("/v1/taxonomies/support/examples", files=files)
+        assert r.status_code == 200, r.text
+        assert r.json()["n_examples"] == 1
+        bad = await c.post(
+            "/v1/taxonomies/support/examples",
+            content=b'{"text": "x", "label": "nope"}\n',
+            headers={"content-type": "application/x-ndjson"},
+        )
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_taxonomy"
+        broken = await c.post(
+            "/v1/taxonomies/support/examples",
+            content=b"text,label\n,billing\n",
+            headers={"content-type": "text/csv"},
+        )
+        assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_dataset"
+        assert "line 2" in broken.json()["error"]["message"]
+        current = (await c.get("/v1/taxonomies/support")).json()
+        assert current["version"] == 2  # failed uploads left no version behind
+
+
+async def test_background_training_is_pollable(stack: Stack, tenant: Tenant):
+    service = stack.variant(background_train_min_examples=1)
+    app = __import__("triaged.api", fromlist=["create_app"]).create_app(service=service)
+    try:
+        async with stack.client(tenant.key, app=app) as c:
+            created = (await c.post("/v1/taxonomies", json=ZERO_SHOT)).json()
+            examples = [{"text": f"refund for order {i}", "label": "billing"} for i in range(4)]
+            examples += [{"text": f"crash number {i}", "label": "bug"} for i in range(4)]
+            r = await c.post(
+                "/v1/taxonomies/support/examples",
+                json={"examples": examples},
+                params={"train": "false"},
+            )
+            assert r.json()["version"] == 2 and r.json()["model"]["id"] == created["model"]["id"]
+            job = await c.post("/v1/taxonomies/support/train")
+            assert job.status_code == 202, job.text
+            job_id = job.json()["id"]
+            for _ in range(200):
+                state = (await c.get(f"/v1/taxonomies/support/models/{job_id}")).json()
+                if state["status"] != "training":
+                    break
+                await asyncio.sleep(0.05)
+            assert state["status"] == "ready" and state["taxonomy_version"] == 2
+            info = (await c.get("/v1/taxonomies/support")).json()
+            assert info["ready"] and info["model"]["id"] == job_id
+            models = (await c.get("/v1/taxonomies/support/models")).json()["models"]
+            assert models[0]["id"] == job_id and len(models) == 2
+    finally:
+        service.close()
+
+
+async def test_evaluate_on_holdout_and_on_given_examples(
+    stack: Stack, tenant: Tenant, taxonomy_body
+):
+    async with stack.client(tenant.key) as c:
+        await c.post("/v1/taxonomies", json=taxonomy_body)
+        held = (await c.post("/v1/taxonomies/support/evaluate", json={})).json()
+        assert held["evaluation"] == "holdout" and held["n_test"] == 3
+        assert {"accuracy", "macro_f1", "ece", "nll", "buckets"} <= set(held)
+        given = await c.post(
+            "/v1/taxonomies/support/evaluate",
+            json={
+                "examples": [
+                    {"text": "I need a refund", "label": "billing"},
+                    {"text": "The app keeps crashing", "label": "bug"},
+                ]
+            },
+        )
+        assert given.status_code == 200, given.text
+        assert given.json()["evaluation"] == "given" and given.json()["n_test"] == 2
+
+
+async def test_keys_api_shows_the_secret_once(stack: Stack, tenant: Tenant):
+    async with stack.client(tenant.key) as c:
+        created = await c.post("/v1/keys", json={"role": "reviewer", "name": "ana"})
+        assert created.status_code == 201
+        key = created.json()
+        assert key["key"].startswith("tri_") and key["role"] == "reviewer"
+        listed = (await c.get("/v1/keys")).json()["keys"]
+        assert {k["id"] for k in listed} >= {key["id"]}
+        assert all("key" not in k for k in listed)
+        assert key["key"][:12] == key["prefix"]
+        ws = (await c.get("/v1/workspace")).json()
+        assert ws["name"] == tenant.workspace and ws["plan"]["name"] == "unlimited"
