@@ -1,0 +1,129 @@
+"""Sign-in, sign-out and the queue overview."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from triaged.api.deps import ServiceDep
+from triaged.errors import Unauthenticated
+from triaged.service import Service
+from triaged.services.keys import Principal
+from triaged.web.deps import WebSession
+from triaged.web.render import page
+from triaged.web.session import REVIEW_ROLES, SessionCodec, SignInRequired, check_csrf
+
+__all__ = ["NOTICES", "QUEUES", "router"]
+
+router = APIRouter(include_in_schema=False)
+
+QUEUES = ("hold", "review", "audit")
+QUEUE_HELP = {
+    "hold": "No action until you decide",
+    "review": "Acted on; check the label",
+    "audit": "Random sample of automatic decisions",
+}
+NOTICES = {
+    "empty": "Nothing left to review here. Well done.",
+    "lost": "That item is no longer yours: its lease ran out or it was resolved.",
+    "invalid": "That needs a valid label or a name for the new category.",
+    "signed_out": "You are signed out.",
+    "saved": "Saved.",
+}
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    """The service's home page is the review UI."""
+    return see_other("/ui/")
+
+
+def _login_page(request: Request, context: dict[str, Any], status_code: int = 200) -> Response:
+    codec = SessionCodec.for_request(request)
+    token, fresh = codec.login_token(request)
+    response = page(
+        request, "login.html", {**context, "login_token": token}, status_code=status_code
+    )
+    if fresh:
+        codec.set_login_cookie(request, response, token)
+    return response
+
+
+@router.get("/ui/login", response_class=HTMLResponse)
+def login_form(request: Request, notice: str | None = None) -> Response:
+    try:
+        SessionCodec.for_request(request).read(request)
+        return see_other("/ui/")
+    except SignInRequired:
+        return _login_page(request, {"notice": NOTICES.get(notice or "")})
+
+
+@router.post("/ui/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    service: ServiceDep,
+    api_key: Annotated[str, Form()] = "",
+    login_token: Annotated[str, Form()] = "",
+) -> Response:
+    codec = SessionCodec.for_request(request)
+    codec.check_login_token(request, login_token)
+    error = None
+    principal: Principal | None = None
+    try:
+        principal = service.authenticate(api_key.strip())
+    except Unauthenticated:
+        error = "That key is not valid (or was revoked)."
+    if principal is not None and principal.role not in REVIEW_ROLES:
+        error = f"A {principal.role.value} key cannot review; use a reviewer or admin key."
+    if error is not None or principal is None:
+        return _login_page(request, {"error": error}, status_code=401)
+    response = see_other("/ui/")
+    codec.start(request, response, principal)
+    return response
+
+
+@router.post("/ui/logout")
+def logout(session: WebSession, csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+    check_csrf(session, csrf_token)
+    response = see_other("/ui/login?notice=signed_out")
+    SessionCodec.end(response)
+    return response
+
+
+def queue_overview(service: Service, principal: Principal) -> list[dict[str, Any]]:
+    """One row per taxonomy: counts and oldest age per queue (from the review service)."""
+    rows = []
+    for tax in service.list_taxonomies(principal):
+        counts = service.review.items(principal, taxonomy=tax["name"], limit=1)["counts"]
+        rows.append(
+            {
+                "taxonomy": tax["name"],
+                "queues": [{"name": q, **counts.get(q, {})} for q in QUEUES],
+                "open": sum(int(counts.get(q, {}).get("open", 0)) for q in QUEUES),
+            }
+        )
+    return rows
+
+
+@router.get("/ui/", response_class=HTMLResponse)
+def overview(
+    request: Request, session: WebSession, service: ServiceDep, notice: str | None = None
+) -> Response:
+    rows = queue_overview(service, session.principal)
+    return page(
+        request,
+        "overview.html",
+        {
+            "rows": rows,
+            "queue_help": QUEUE_HELP,
+            "notice": NOTICES.get(notice or ""),
+            "total_open": sum(r["open"] for r in rows),
+        },
+        session=session,
+    )

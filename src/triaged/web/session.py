@@ -1,0 +1,148 @@
+"""The reviewer's browser session: a signed cookie, CSRF tokens, and who is signed in.
+
+The cookie (``triaged_session``) holds the signed-in key's *id* and a CSRF token,
+signed with itsdangerous under a secret derived from ``TRIAGED_KEY_PEPPER``
+(production refuses the development pepper, so production cookies cannot be
+forged).  It never holds the API key itself.  Every request re-checks the key,
+so revoking it signs the browser out.  Flags: ``HttpOnly``, ``SameSite=Lax``,
+``Secure`` when the request came over https.
+
+Forms carry the session's CSRF token; the sign-in form, which has no session
+yet, uses a short-lived signed token that must match a cookie (double submit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from triaged.errors import Forbidden, Unauthenticated
+from triaged.service import Service
+from triaged.services import keys
+from triaged.services.keys import Principal, Role
+
+__all__ = [
+    "LOGIN_COOKIE",
+    "REVIEW_ROLES",
+    "SESSION_COOKIE",
+    "CsrfFailed",
+    "Session",
+    "SessionCodec",
+    "SignInRequired",
+]
+
+SESSION_COOKIE = "triaged_session"
+LOGIN_COOKIE = "triaged_login"
+SESSION_MAX_AGE_S = 12 * 3600
+LOGIN_MAX_AGE_S = 3600
+REVIEW_ROLES = (Role.REVIEWER, Role.ADMIN)
+
+
+class SignInRequired(Unauthenticated):
+    """No valid session: the web UI answers with a redirect to the sign-in page."""
+
+    code = "sign_in_required"
+
+
+class CsrfFailed(Forbidden):
+    """A form came without the right CSRF token."""
+
+    code = "csrf_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    principal: Principal
+    csrf: str
+
+
+class SessionCodec:
+    """Signs and reads the two cookies of the web UI."""
+
+    def __init__(self, pepper: str) -> None:
+        secret = hmac.new(pepper.encode(), b"triaged.web.session", hashlib.sha256).hexdigest()
+        self._session = URLSafeTimedSerializer(secret, salt="triaged.web.session")
+        self._login = URLSafeTimedSerializer(secret, salt="triaged.web.login")
+
+    @staticmethod
+    def for_request(request: Request) -> SessionCodec:
+        codec = getattr(request.app.state, "web_session_codec", None)
+        if codec is None:
+            service: Service = request.app.state.service
+            codec = SessionCodec(service.settings.key_pepper)
+            request.app.state.web_session_codec = codec
+        return codec
+
+    # ----------------------------------------------------------- the session
+    def read(self, request: Request) -> Session:
+        """The signed-in reviewer, re-checked against the key table; else SignInRequired."""
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw:
+            raise SignInRequired("sign in with a reviewer key")
+        try:
+            data: dict[str, Any] = self._session.loads(raw, max_age=SESSION_MAX_AGE_S)
+        except BadSignature:
+            raise SignInRequired("your session has expired; sign in again") from None
+        service: Service = request.app.state.service
+        try:
+            with service.db.read() as conn:
+                principal = keys.authenticate_key_id(conn, str(data.get("kid", "")))
+        except Unauthenticated:
+            raise SignInRequired("this key was revoked; sign in again") from None
+        if principal.role not in REVIEW_ROLES:
+            raise SignInRequired("this key may not review")
+        return Session(principal, str(data.get("csrf", "")))
+
+    def start(self, request: Request, response: Response, principal: Principal) -> None:
+        value = self._session.dumps({"kid": principal.key_id, "csrf": secrets.token_urlsafe(24)})
+        _set(request, response, SESSION_COOKIE, value, SESSION_MAX_AGE_S)
+
+    @staticmethod
+    def end(response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+
+    # -------------------------------------------------------- sign-in form
+    def login_token(self, request: Request) -> tuple[str, bool]:
+        """A CSRF token for the sign-in form and whether it is new (then set it as a cookie)."""
+        nonce = request.cookies.get(LOGIN_COOKIE) or ""
+        try:
+            self._login.loads(nonce, max_age=LOGIN_MAX_AGE_S // 2)
+            return nonce, False
+        except BadSignature:
+            return self._login.dumps(secrets.token_urlsafe(16)), True
+
+    @staticmethod
+    def set_login_cookie(request: Request, response: Response, token: str) -> None:
+        _set(request, response, LOGIN_COOKIE, token, LOGIN_MAX_AGE_S)
+
+    def check_login_token(self, request: Request, token: str) -> None:
+        cookie = request.cookies.get(LOGIN_COOKIE) or ""
+        try:
+            self._login.loads(token, max_age=LOGIN_MAX_AGE_S)
+        except BadSignature:
+            raise CsrfFailed("the sign-in form expired; reload the page") from None
+        if not cookie or not hmac.compare_digest(cookie.encode(), token.encode()):
+            raise CsrfFailed("the sign-in form expired; reload the page")
+
+
+def check_csrf(session: Session, token: str) -> None:
+    if not session.csrf or not hmac.compare_digest(session.csrf.encode(), token.encode()):
+        raise CsrfFailed("this form is stale or forged; reload the page and try again")
+
+
+def _set(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
