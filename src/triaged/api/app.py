@@ -21,6 +21,7 @@ from triaged.api.limits import BodyLimitMiddleware
 from triaged.api.routes import health, v1_router
 from triaged.service import Service
 from triaged.settings import Settings
+from triaged.web import mount_web
 from triaged.webhooks.admin import start_worker as start_webhook_worker
 
 __all__ = ["create_app"]
@@ -72,4 +73,5 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         )
     app.include_router(health.router)
     app.include_router(v1_router())
+    mount_web(app)
     return app
