@@ -1,0 +1,147 @@
+"""The reviewer UI in a real headless Chromium against a real uvicorn server and SQLite file."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+SHOTS = (
+    Path(os.environ.get("TRIAGED_SCREENSHOTS", ""))
+    if os.environ.get("TRIAGED_SCREENSHOTS")
+    else None
+)
+
+
+def _shot(page, name):
+    if SHOTS is not None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _sign_in(page, key):
+    page.goto("/ui/")
+    assert page.url.endswith("/ui/login")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/ui/$"))
+
+
+def _counts(page, queue):
+    row = page.locator(f'table.queues tr[data-queue="{queue}"]')
+    return {
+        k: int(row.locator(f'td[data-count="{k}"]').inner_text())
+        for k in ("pending", "claimed", "resolved")
+    }
+
+
+def _open_total(page):
+    return int(page.locator("#total-open").inner_text())
+
+
+def _item_text(page):
+    return page.locator("#item-text").inner_text()
+
+
+def _next_item(page, previous_text):
+    page.wait_for_function(
+        "t => { const e = document.querySelector('#item-text'); return e && e.innerText !== t; }",
+        arg=previous_text,
+    )
+    page.wait_for_load_state("domcontentloaded")
+    return _item_text(page)
+
+
+def test_sign_in_claim_resolve_with_the_keyboard_and_see_counts_change(page, seeded):
+    _sign_in(page, seeded.reviewer_key)
+    assert _open_total(page) == seeded.n_items
+    before = {q: _counts(page, q) for q in ("hold", "review", "audit")}
+    assert sum(c["pending"] for c in before.values()) == seeded.n_items
+    assert sum(c["resolved"] for c in before.values()) == 0
+    _shot(page, "overview-before")
+
+    page.get_by_role("button", name="Start reviewing support").click()
+    page.wait_for_url(re.compile(r"/ui/review/rvi_"))
+    first = _item_text(page)
+    assert page.get_by_role("heading", level=1).is_visible()
+    assert page.locator("#item-heading").evaluate("e => document.activeElement === e")
+    _shot(page, "review")
+
+    page.keyboard.press("c")  # confirm the model's label
+    second = _next_item(page, first)
+    assert page.get_by_role("status").inner_text() == "Saved."
+
+    page.keyboard.press("2")  # correct to the second option
+    third = _next_item(page, second)
+
+    page.keyboard.press("n")  # new category: the name field takes focus
+    assert page.locator("#new_label").evaluate("e => document.activeElement === e")
+    page.keyboard.type("travel")
+    page.keyboard.press("Enter")
+    fourth = _next_item(page, third)
+
+    page.keyboard.press("a")  # ambiguous
+    fifth = _next_item(page, fourth)
+
+    page.keyboard.press("s")  # skip: hand it back, get another one
+    sixth = _next_item(page, fifth)
+    assert len({first, second, third, fourth, fifth, sixth}) == 6
+
+    page.get_by_role("link", name="Queues").click()
+    page.wait_for_url(re.compile(r"/ui/$"))
+    after = {q: _counts(page, q) for q in ("hold", "review", "audit")}
+    assert sum(c["resolved"] for c in after.values()) == 4
+    assert sum(c["claimed"] for c in after.values()) == 1  # the sixth, still held
+    assert _open_total(page) == seeded.n_items - 4
+    _shot(page, "overview-after")
+
+    items = seeded.service.review.items(
+        seeded.service.authenticate(seeded.reviewer_key), status="resolved", limit=50
+    )["items"]
+    assert sorted(i["action"] for i in items) == ["ambiguous", "confirm", "correct", "new_category"]
+    assert {i["new_label"] for i in items} >= {"travel"}
+
+
+def test_cookie_flags_sign_out_and_bad_keys(page, seeded):
+    page.goto("/ui/login")
+    page.get_by_label("API key").fill(seeded.client_key)
+    page.get_by_role("button", name="Sign in").click()
+    assert "cannot review" in page.get_by_role("alert").inner_text()
+    page.get_by_label("API key").fill("tri_not-a-key")
+    page.get_by_role("button", name="Sign in").click()
+    assert "not valid" in page.get_by_role("alert").inner_text()
+
+    page.get_by_label("API key").fill(seeded.reviewer_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/ui/$"))
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "triaged_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert seeded.reviewer_key not in cookie["value"]
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/ui/login"))
+    assert page.get_by_role("status").inner_text() == "You are signed out."
+    page.goto("/ui/")
+    assert page.url.endswith("/ui/login")
+
+
+def test_queue_drains_to_an_empty_notice(page, seeded):
+    _sign_in(page, seeded.reviewer_key)
+    page.get_by_role("button", name="Start reviewing support").click()
+    page.wait_for_url(re.compile(r"/ui/review/rvi_"))
+    for _ in range(seeded.n_items + 1):
+        if "/ui/review/" not in page.url:
+            break
+        text = _item_text(page)
+        page.keyboard.press("c")
+        page.wait_for_function(
+            "t => { const e = document.querySelector('#item-text');"
+            " return !e || e.innerText !== t; }",
+            arg=text,
+        )
+    page.wait_for_url(re.compile(r"/ui/\?"))
+    assert "Nothing left" in page.get_by_role("status").inner_text()
