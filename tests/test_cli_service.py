@@ -1,0 +1,92 @@
+"""Operator CLI: db upgrade, workspaces, keys (create --json / list / revoke)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from triaged.cli import app
+from triaged.service import Service
+from triaged.settings import Settings
+
+runner = CliRunner()
+
+
+def test_workspaces_and_keys(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    r = runner.invoke(app, ["db", "upgrade", "--database-url", url])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app, ["workspaces", "create", "acme", "--plan", "free", "--database-url", url]
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app, ["workspaces", "create", "acme", "--plan", "free", "--database-url", url]
+    )
+    assert r.exit_code == 2 and "already exists" in r.output
+    r = runner.invoke(app, ["workspaces", "create", "x", "--plan", "gold", "--database-url", url])
+    assert r.exit_code == 2 and "unknown plan" in r.output
+
+    r = runner.invoke(
+        app,
+        [
+            "keys",
+            "create",
+            "--workspace",
+            "acme",
+            "--role",
+            "client",
+            "--database-url",
+            url,
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    created = json.loads(r.stdout)
+    assert created["key"].startswith("tri_") and created["role"] == "client"
+
+    svc = Service(Settings(database_url=url, bootstrap_admin=False))
+    try:
+        principal = svc.authenticate(created["key"])
+        assert principal.workspace == "acme" and principal.plan == "free"
+
+        r = runner.invoke(
+            app, ["keys", "list", "--workspace", "acme", "--database-url", url, "--json"]
+        )
+        listed = json.loads(r.stdout)
+        assert [k["id"] for k in listed] == [created["id"]] and "key" not in listed[0]
+
+        r = runner.invoke(
+            app, ["keys", "revoke", created["id"], "--workspace", "acme", "--database-url", url]
+        )
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(
+            app,
+            [
+                "keys",
+                "create",
+                "--workspace",
+                "nope",
+                "--role",
+                "admin",
+                "--database-url",
+                url,
+                "--json",
+            ],
+        )
+        assert r.exit_code == 2
+    finally:
+        svc.close()
+
+
+def test_first_start_creates_one_admin_key(tmp_path, capsys):
+    settings = Settings(data_dir=tmp_path)
+    first = Service(settings)
+    key = first.start()
+    first.close()
+    assert key and key in capsys.readouterr().out
+    again = Service(settings)
+    assert again.start() is None  # printed once only
+    assert again.authenticate(key).role.value == "admin"
+    again.close()

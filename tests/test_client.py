@@ -1,0 +1,177 @@
+"""The SDK against a real uvicorn server on loopback (and in-process through ASGI)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.servicekit import TINY_TAXONOMY, LiveServer, Stack, live_server, make_stack
+from triaged.client import AsyncClient, Classification, Client
+from triaged.errors import NotFound, RateLimited, ValidationFailed
+from triaged.routing import Bucket
+
+
+class Flaky:
+    """Real app behind a switch that injects failures into the next classify calls.
+
+    ``before``: 503 + Retry-After 0 without reaching the app; ``after``: the app
+    handles the request but the response is lost (502); ``429``: 429 + Retry-After 1.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.plan: list[str] = []
+        self.seen: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/v1/classify") or not self.plan:
+            await self.app(scope, receive, send)
+            return
+        action = self.plan.pop(0)
+        self.seen.append(action)
+        if action == "after":
+
+            async def swallow(message: Any) -> None:
+                return None
+
+            await self.app(scope, receive, swallow)
+            await _reply(send, 502, {}, b"bad gateway")
+        elif action == "429":
+            body = {"error": {"code": "rate_limited", "message": "slow down", "details": {}}}
+            await _reply(send, 429, {"retry-after": "1"}, json.dumps(body).encode())
+        else:
+            await _reply(send, 503, {"retry-after": "0"}, b"unavailable")
+
+
+async def _reply(send: Any, status: int, headers: dict[str, str], body: bytes) -> None:
+    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture(scope="module")
+def sdk_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Stack, Flaky, LiveServer]]:
+    stack = make_stack("sqlite", f"sqlite:///{tmp_path_factory.mktemp('sdk') / 'sdk.db'}")
+    flaky = Flaky(stack.app)
+    with live_server(flaky) as server:
+        yield stack, flaky, server
+    stack.service.close()
+
+
+@pytest.fixture
+def client(sdk_stack) -> Iterator[Client]:
+    stack, flaky, server = sdk_stack
+    flaky.plan.clear()
+    tenant = stack.tenant("free")
+    with Client(server.url, tenant.key, backoff=0.01) as c:
+        c.create_taxonomy(
+            "support", TINY_TAXONOMY["labels"], thresholds={"auto": 0.85, "review": 0.6}
+        )
+        yield c
+
+
+def test_classify_route_and_read_back(client: Client):
+    res = client.classify("I was charged twice", "support", external_id="o-1", metadata={"a": 1})
+    assert isinstance(res, Classification) and isinstance(res.bucket, Bucket)
+    assert res.label == "billing" and 0 <= res.confidence <= 1
+    decision = client.decision(res.id)
+    assert decision.text == "I was charged twice" and decision.external_id == "o-1"
+    assert decision.metadata == {"a": 1} and decision.final_label is None
+
+    seen: list[str] = []
+    out = client.route(
+        "The app crashes on start",
+        "support",
+        on_auto=lambda r: seen.append("auto") or "A",
+        on_review=lambda r: seen.append("review") or "R",
+        on_hold=lambda r: seen.append("hold") or "H",
+    )
+    assert out in {"A", "R", "H"} and len(seen) == 1
+
+    batch = client.classify_batch(["refund please", "reset my password"], "support")
+    assert [r.label for r in batch] == ["billing", "account"]
+    ids = [d.id for d in client.iter_decisions(limit=2)]  # pages of two
+    assert len(ids) == 4 and ids == sorted(ids, reverse=True)
+    assert {res.id, *(r.id for r in batch)} <= set(ids)
+    usage = client.usage()
+    assert usage.plan == "free" and usage.used == 4 and usage.limit == 100
+
+
+def test_retries_5xx_and_honours_retry_after(sdk_stack, client: Client):
+    _stack, flaky, _server = sdk_stack
+    flaky.plan[:] = ["before", "before"]
+    assert client.classify("refund please", "support").label == "billing"
+    assert flaky.seen[-2:] == ["before", "before"]
+
+    flaky.plan[:] = ["429"]
+    started = time.monotonic()
+    client.classify("refund please", "support")
+    assert time.monotonic() - started >= 0.9  # waited for Retry-After: 1
+    assert client.usage().used == 2
+
+
+def test_a_lost_response_is_retried_without_a_second_count(sdk_stack, client: Client):
+    _stack, flaky, _server = sdk_stack
+    flaky.plan[:] = ["after"]
+    res = client.classify("refund please", "support")
+    assert flaky.seen[-1] == "after"
+    assert client.usage().used == 1  # the retry replayed the first decision
+    assert [d.id for d in client.iter_decisions()] == [res.id]
+
+
+def test_errors_are_the_library_exceptions(sdk_stack, client: Client):
+    stack, _flaky, server = sdk_stack
+    with pytest.raises(NotFound):
+        client.decision("dec_missing")
+    with pytest.raises(ValidationFailed):
+        client.classify_batch(["x"] * 101, "support")
+    tiny = stack.tenant("tiny")
+    with Client(server.url, tiny.key, max_retries=0) as c:
+        c.create_taxonomy("support", TINY_TAXONOMY["labels"])
+        for _ in range(3):
+            c.classify("refund", "support")
+        with pytest.raises(RateLimited) as exc:
+            c.classify("refund", "support")
+        assert exc.value.retry_after >= 1 and exc.value.details["limit"] == "per_minute"
+
+
+def test_async_client_over_the_network_and_in_process(sdk_stack):
+    stack, _flaky, server = sdk_stack
+    tenant = stack.tenant("unlimited")
+
+    async def scenario() -> None:
+        async with AsyncClient(server.url, tenant.key) as c:
+            await c.create_taxonomy("support", TINY_TAXONOMY["labels"])
+            results = await asyncio.gather(
+                *[c.classify("refund please", "support") for _ in range(10)]
+            )
+            assert {r.label for r in results} == {"billing"}
+            routed = await c.route(
+                "refund please",
+                "support",
+                on_auto=_async_handler,
+                on_review=_async_handler,
+                on_hold=_async_handler,
+            )
+            assert routed == "handled"
+            assert (await c.usage()).used == 11
+        transport = httpx.ASGITransport(app=stack.app)
+        async with AsyncClient("http://in-process", tenant.key, transport=transport) as c:
+            res = await c.classify("my app crashes", "support")
+            assert (await c.decision(res.id)).text == "my app crashes"
+
+    asyncio.run(scenario())
+
+
+async def _async_handler(_res: Classification) -> str:
+    return "handled"
