@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, select, text
 
 from triaged.errors import QuotaExceeded, RateLimited
 from triaged.services.keys import Principal
@@ -97,41 +96,46 @@ def check(principal: Principal, plan: Plan, n: int, win: Window) -> None:
     _refuse(plan, win, n, period_used, minute_used)
 
 
+# One statement, the same on SQLite (3.35+) and PostgreSQL; plain text keeps it cheap.
+_CONSUME = text(
+    """
+    INSERT INTO quota_counters (workspace_id, period, period_used, minute, minute_used)
+    VALUES (:ws, :period, :n, :minute, :n)
+    ON CONFLICT (workspace_id) DO UPDATE SET
+      period_used = CASE WHEN quota_counters.period = excluded.period
+                         THEN quota_counters.period_used + excluded.period_used
+                         ELSE excluded.period_used END,
+      period = excluded.period,
+      minute_used = CASE WHEN quota_counters.minute = excluded.minute
+                         THEN quota_counters.minute_used + excluded.minute_used
+                         ELSE excluded.minute_used END,
+      minute = excluded.minute
+    WHERE (quota_counters.period <> excluded.period
+           OR quota_counters.period_used + excluded.period_used <= :monthly)
+      AND (quota_counters.minute <> excluded.minute
+           OR quota_counters.minute_used + excluded.minute_used <= :per_minute)
+    RETURNING quota_counters.period_used
+    """
+)
+
+
 def consume(conn: Connection, workspace_id: str, plan: Plan, n: int, win: Window) -> None:
     """Atomically count ``n`` requests, or raise 429 (nothing counted) if a limit would break."""
     monthly = NO_LIMIT if plan.monthly_quota is None else plan.monthly_quota
     per_minute = NO_LIMIT if plan.per_minute is None else plan.per_minute
     if n > monthly or n > per_minute:
         _refuse(plan, win, n, 0, 0)
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    t = quota_counters
-    stmt = dialect.insert(t).values(
-        workspace_id=workspace_id,
-        period=win.period,
-        period_used=n,
-        minute=win.minute,
-        minute_used=n,
-    )
-    ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[t.c.workspace_id],
-        set_={
-            "period_used": case(
-                (t.c.period == ex.period, t.c.period_used + ex.period_used), else_=ex.period_used
-            ),
-            "period": ex.period,
-            "minute_used": case(
-                (t.c.minute == ex.minute, t.c.minute_used + ex.minute_used), else_=ex.minute_used
-            ),
-            "minute": ex.minute,
-        },
-        where=and_(
-            or_(t.c.period != ex.period, t.c.period_used + ex.period_used <= monthly),
-            or_(t.c.minute != ex.minute, t.c.minute_used + ex.minute_used <= per_minute),
-        ),
-    ).returning(t.c.period_used)
-    if conn.execute(stmt).first() is not None:
+    params = {
+        "ws": workspace_id,
+        "period": win.period,
+        "n": n,
+        "minute": win.minute,
+        "monthly": monthly,
+        "per_minute": per_minute,
+    }
+    if conn.execute(_CONSUME, params).first() is not None:
         return
+    t = quota_counters
     row = conn.execute(select(t).where(t.c.workspace_id == workspace_id)).one()
     _refuse(
         plan,
