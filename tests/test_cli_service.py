@@ -88,5 +88,7 @@ def test_first_start_creates_one_admin_key(tmp_path, capsys):
     assert key and key in capsys.readouterr().out
     again = Service(settings)
     assert again.start() is None  # printed once only
-    assert again.authenticate(key).role.value == "admin"
+    principal = again.authenticate(key)
+    assert principal.role.value == "admin"
+    assert again.get_taxonomy(principal, "support")["ready"]  # the README's curl works at once
     again.close()

@@ -101,9 +101,15 @@ class Service:
             )
         except Conflict:  # another worker got there first
             return None
+        assert info.key is not None
+        from triaged.examples import example_taxonomy
+
+        example = example_taxonomy()  # so the README's curl call works on a fresh start
+        self.create_taxonomy(self.authenticate(info.key), example.to_dict())
         print(
-            f"triaged: created workspace {name!r} (plan {self.settings.bootstrap_plan}) and its "
-            f"admin API key; it is shown only once:\n\n    {info.key}\n",
+            f"triaged: created workspace {name!r} (plan {self.settings.bootstrap_plan}) with the "
+            f"example taxonomy {example.name!r}, and its admin API key; the key is shown only "
+            f"once:\n\n    {info.key}\n",
             file=sys.stdout,
             flush=True,
         )
