@@ -37,7 +37,7 @@ from fastapi.staticfiles import StaticFiles
 
 from triaged.web import pages, review_pages
 from triaged.web.deps import WebSession, web_session
-from triaged.web.render import HERE, add_nav_link, page
+from triaged.web.render import HERE, STATIC_PATH, add_nav_link, page
 from triaged.web.session import CsrfFailed, Session, SignInRequired, check_csrf
 
 __all__ = [
@@ -78,6 +78,6 @@ async def _csrf(request: Request, exc: Exception) -> Response:
 def mount_web(app: FastAPI) -> None:
     """Serve the UI from ``app``: pages, ``/ui/static`` and the sign-in redirect."""
     app.include_router(web_router())
-    app.mount("/ui/static", StaticFiles(directory=str(HERE / "static")), name="ui-static")
+    app.mount(STATIC_PATH, StaticFiles(directory=str(HERE / "static")), name="ui-static")
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(CsrfFailed, _csrf)

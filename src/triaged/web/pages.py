@@ -15,7 +15,7 @@ from triaged.web.deps import WebSession
 from triaged.web.render import page
 from triaged.web.session import REVIEW_ROLES, SessionCodec, SignInRequired, check_csrf
 
-__all__ = ["NOTICES", "QUEUES", "router"]
+__all__ = ["NOTICES", "QUEUES", "queue_overview", "router", "see_other", "taxonomy_queues"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -96,19 +96,22 @@ def logout(session: WebSession, csrf_token: Annotated[str, Form()] = "") -> Redi
     return response
 
 
+def taxonomy_queues(service: Service, principal: Principal, taxonomy: str) -> dict[str, Any]:
+    """Counts and oldest age per queue of one taxonomy (from the review service)."""
+    counts = service.review.items(principal, taxonomy=taxonomy, limit=1)["counts"]
+    return {
+        "taxonomy": taxonomy,
+        "queues": [{"name": q, **counts.get(q, {})} for q in QUEUES],
+        "open": sum(int(counts.get(q, {}).get("open", 0)) for q in QUEUES),
+    }
+
+
 def queue_overview(service: Service, principal: Principal) -> list[dict[str, Any]]:
-    """One row per taxonomy: counts and oldest age per queue (from the review service)."""
-    rows = []
-    for tax in service.list_taxonomies(principal):
-        counts = service.review.items(principal, taxonomy=tax["name"], limit=1)["counts"]
-        rows.append(
-            {
-                "taxonomy": tax["name"],
-                "queues": [{"name": q, **counts.get(q, {})} for q in QUEUES],
-                "open": sum(int(counts.get(q, {}).get("open", 0)) for q in QUEUES),
-            }
-        )
-    return rows
+    """One row per taxonomy of the caller's workspace."""
+    return [
+        taxonomy_queues(service, principal, tax["name"])
+        for tax in service.list_taxonomies(principal)
+    ]
 
 
 @router.get("/ui/", response_class=HTMLResponse)

@@ -21,9 +21,10 @@ from starlette.templating import Jinja2Templates
 
 from triaged import __version__
 
-__all__ = ["NAV_LINKS", "NavLink", "add_nav_link", "human_age", "page", "templates"]
+__all__ = ["NAV_LINKS", "STATIC_PATH", "NavLink", "add_nav_link", "human_age", "page", "templates"]
 
 HERE = Path(__file__).parent
+STATIC_PATH = "/ui/static"  # same-origin, relative to the host: right behind any proxy
 
 #: Content-Security-Policy of every page: only this origin, no inline script or style
 CSP = (
@@ -99,6 +100,7 @@ def _build() -> Jinja2Templates:
     tpl.env.filters["until"] = _until
     tpl.env.filters["percent"] = _percent
     tpl.env.globals["version"] = __version__
+    tpl.env.globals["asset"] = lambda name: f"{STATIC_PATH}/{name}"
     tpl.env.globals["nav_links"] = NAV_LINKS
     return tpl
 

@@ -21,7 +21,7 @@ from triaged.errors import Conflict, NotFound, TriagedError
 from triaged.service import Service
 from triaged.services.keys import Principal
 from triaged.web.deps import WebSession
-from triaged.web.pages import NOTICES, QUEUES, queue_overview, see_other
+from triaged.web.pages import NOTICES, QUEUES, see_other, taxonomy_queues
 from triaged.web.render import page
 from triaged.web.session import check_csrf
 
@@ -136,10 +136,7 @@ def review_item(
     item = service.review.item(principal, item_id)
     mine = item["status"] == "claimed" and item["claimed_by"] == principal.key_id
     labels = [lb["name"] for lb in service.get_taxonomy(principal, item["taxonomy"])["labels"]]
-    counts = next(
-        (r for r in queue_overview(service, principal) if r["taxonomy"] == item["taxonomy"]),
-        None,
-    )
+    counts = taxonomy_queues(service, principal, item["taxonomy"])
     return page(
         request,
         "review.html",

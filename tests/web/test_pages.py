@@ -1,0 +1,136 @@
+"""The web pages through the ASGI app: sign-in, CSRF refusals, headers, session re-checks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.web.seed import seed
+from triaged.api import create_app
+from triaged.web.render import human_age
+
+
+@pytest.fixture
+def ui(tmp_path):
+    s = seed(tmp_path, texts=["I was charged twice", "The app crashes on start"])
+    with TestClient(create_app(service=s.service), follow_redirects=False) as client:
+        yield client, s
+    s.service.close()
+
+
+def _login_token(client):
+    r = client.get("/ui/login")
+    assert r.status_code == 200
+    return re.search(r'name="login_token" value="([^"]+)"', r.text).group(1)
+
+
+def _sign_in(client, key):
+    r = client.post("/ui/login", data={"api_key": key, "login_token": _login_token(client)})
+    assert r.status_code == 303 and r.headers["location"] == "/ui/"
+    page = client.get("/ui/")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def test_pages_need_a_session(ui):
+    client, _ = ui
+    assert client.get("/").headers["location"] == "/ui/"
+    for path in ("/ui/", "/ui/review/rvi_x"):
+        r = client.get(path)
+        assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+    r = client.post("/ui/review/next", data={"csrf_token": "x"})
+    assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+
+
+def test_security_headers_and_local_assets(ui):
+    client, _ = ui
+    r = client.get("/ui/login")
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert r.headers["x-frame-options"] == "DENY"
+    assert not re.search(r'(src|href)="(https?:)?//', r.text)  # nothing from another host
+    assert client.get("/ui/static/triaged.css").status_code == 200
+    assert client.get("/ui/static/review.js").status_code == 200
+
+
+def test_sign_in_needs_the_form_token(ui):
+    client, s = ui
+    client.get("/ui/login")
+    r = client.post("/ui/login", data={"api_key": s.reviewer_key, "login_token": "forged"})
+    assert r.status_code == 403 and "triaged_session" not in r.headers.get("set-cookie", "")
+    fresh = TestClient(client.app, follow_redirects=False)  # a token without its cookie
+    r = fresh.post(
+        "/ui/login", data={"api_key": s.reviewer_key, "login_token": _login_token(client)}
+    )
+    assert r.status_code == 403
+
+
+def test_forms_need_the_session_csrf_token(ui):
+    client, s = ui
+    csrf = _sign_in(client, s.reviewer_key)
+    for data in ({}, {"csrf_token": "wrong"}):
+        r = client.post("/ui/review/next", data=data)
+        assert r.status_code == 403
+    r = client.post("/ui/review/next", data={"csrf_token": csrf})
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/review/rvi_")
+    item_id = r.headers["location"].split("/")[-1].split("?")[0]
+    r = client.post(f"/ui/review/{item_id}/resolve", data={"action": "confirm"})
+    assert r.status_code == 403
+    item = s.service.review.item(s.service.authenticate(s.reviewer_key), item_id)
+    assert item["status"] == "claimed"  # nothing happened without the token
+
+
+def test_review_flow_and_invalid_new_category(ui):
+    client, s = ui
+    csrf = _sign_in(client, s.reviewer_key)
+    r = client.post("/ui/review/next", data={"csrf_token": csrf})
+    first = r.headers["location"].split("/")[-1].split("?")[0]
+    page = client.get(r.headers["location"])
+    assert page.status_code == 200 and 'data-shortcut="1"' in page.text
+    # reloading "next" resumes the item already held instead of claiming another
+    r = client.post("/ui/review/next", data={"csrf_token": csrf})
+    assert first in r.headers["location"]
+    r = client.post(
+        f"/ui/review/{first}/resolve",
+        data={"csrf_token": csrf, "action": "new_category", "new_label": "  "},
+    )
+    assert r.status_code == 303 and "notice=invalid" in r.headers["location"]
+    r = client.post(
+        f"/ui/review/{first}/resolve",
+        data={"csrf_token": csrf, "action": "pick", "label": "account"},
+    )
+    assert r.status_code == 303 and "notice=saved" in r.headers["location"]
+    second = r.headers["location"].split("/")[-1].split("?")[0]
+    assert second != first
+    item = s.service.review.item(s.service.authenticate(s.reviewer_key), first)
+    assert item["status"] == "resolved" and item["final_label"] == "account"
+    # resolving again is refused by the service: the UI moves on with a notice
+    r = client.post(f"/ui/review/{first}/resolve", data={"csrf_token": csrf, "action": "confirm"})
+    assert "notice=lost" in r.headers["location"] or "notice=empty" in r.headers["location"]
+
+
+def test_a_revoked_key_ends_the_session(ui):
+    client, s = ui
+    _sign_in(client, s.reviewer_key)
+    admin = s.service.authenticate(s.admin_key)
+    reviewer = s.service.authenticate(s.reviewer_key)
+    s.service.revoke_key_for(admin, reviewer.key_id)
+    r = client.get("/ui/")
+    assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+
+
+def test_sign_out_needs_csrf_and_clears_the_cookie(ui):
+    client, s = ui
+    csrf = _sign_in(client, s.reviewer_key)
+    assert client.post("/ui/logout", data={"csrf_token": "nope"}).status_code == 403
+    r = client.post("/ui/logout", data={"csrf_token": csrf})
+    assert r.status_code == 303 and 'triaged_session=""' in r.headers["set-cookie"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "—"), (5, "5 s"), (125, "2 min"), (7200, "2 h"), (3 * 86400, "3 d")],
+)
+def test_human_age(seconds, text):
+    assert human_age(seconds) == text
