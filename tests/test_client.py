@@ -13,7 +13,7 @@ import pytest
 
 from tests.servicekit import TINY_TAXONOMY, LiveServer, Stack, live_server, make_stack
 from triaged.client import AsyncClient, Classification, Client
-from triaged.errors import NotFound, RateLimited, ValidationFailed
+from triaged.errors import NotFound, QuotaExceeded, RateLimited, ValidationFailed
 from triaged.routing import Bucket
 
 
@@ -143,6 +143,19 @@ def test_errors_are_the_library_exceptions(sdk_stack, client: Client):
         with pytest.raises(RateLimited) as exc:
             c.classify("refund", "support")
         assert exc.value.retry_after >= 1 and exc.value.details["limit"] == "per_minute"
+
+
+def test_an_exhausted_monthly_quota_is_raised_without_waiting(sdk_stack):
+    stack, _flaky, server = sdk_stack
+    tenant = stack.tenant("free")
+    with Client(server.url, tenant.key) as c:
+        c.create_taxonomy("support", TINY_TAXONOMY["labels"])
+        c.classify_batch(["refund"] * 100, "support")
+        started = time.monotonic()
+        with pytest.raises(QuotaExceeded) as exc:
+            c.classify("refund", "support")
+        assert time.monotonic() - started < 5
+        assert exc.value.details["limit"] == "monthly_quota" and exc.value.retry_after > 60
 
 
 def test_async_client_over_the_network_and_in_process(sdk_stack):

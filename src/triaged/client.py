@@ -350,9 +350,16 @@ class _Base:
         return base * (0.5 + random.random() / 2)
 
     def _retryable(self, attempt: int, response: httpx.Response | None) -> bool:
+        """Retry connection errors, 5xx and 429 -- but not a 429 whose wait is longer than
+        ``max_backoff`` (an exhausted monthly quota): that one is raised at once."""
         if attempt >= self.max_retries:
             return False
-        return response is None or response.status_code in RETRY_STATUSES
+        if response is None:
+            return True
+        if response.status_code == 429:
+            after = _retry_after(response)
+            return after is None or after <= self.max_backoff
+        return response.status_code in RETRY_STATUSES
 
 
 class Client(_Base):
