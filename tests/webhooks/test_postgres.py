@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -59,3 +60,29 @@ def test_concurrent_claimers_take_each_delivery_exactly_once(pg_db):
         t.join(60)
     assert len(taken) == 200
     assert len(set(taken)) == 200
+
+
+def test_delivery_with_retries_on_postgres(pg_db):
+    from triaged.webhooks import WebhookWorker
+
+    from .conftest import FAST
+    from .receiver import Receiver, running_receiver
+
+    with running_receiver(Receiver(fail_first=2)) as receiver:
+        with pg_db.write() as conn:
+            ws = create_workspace(conn, "acme", "free")
+            ep = create_endpoint(conn, ws["id"], receiver.url, ["decision.corrected"])
+            receiver.secret = ep.secret or ""
+            ids = {
+                enqueue_event(conn, workspace_id=ws["id"], event_type="decision.corrected", data={})
+                for _ in range(3)
+            }
+        worker = WebhookWorker(pg_db, FAST).start()
+        try:
+            deadline = time.monotonic() + 15
+            while receiver.unique_event_ids() != ids and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            worker.stop()
+    assert receiver.unique_event_ids() == ids
+    assert sum(r.status == 500 for r in receiver.requests) == 2
