@@ -314,18 +314,21 @@ class ReviewService:
                 raise Conflict(f"taxonomy {taxonomy!r} is archived", details={"taxonomy": taxonomy})
             tax = taxo.load_version(conn, record)
             reviewed = learning.reviewed_examples(conn, record.id, tax.label_names, holdout)
-            train_tax = learning.training_taxonomy(tax, reviewed)
+            auto = learning.auto_examples(
+                conn, record.id, tax.label_names, self.settings.review_auto_examples
+            )
+            train_tax, added = learning.training_taxonomy(tax, reviewed, auto)
             job, created = training.start_job(conn, record, train_tax)
         if not created:
             return job
         if wait:
-            self._train(record, job["id"], train_tax, reviewed, trigger)
+            self._train(record, job["id"], train_tax, reviewed, added, trigger)
         else:
             with self._lock:
                 self._jobs = [j for j in self._jobs if not j.done()]
                 self._jobs.append(
                     self._pool().submit(
-                        self._train, record, job["id"], train_tax, reviewed, trigger
+                        self._train, record, job["id"], train_tax, reviewed, added, trigger
                     )
                 )
         with self.service.db.read() as conn:
@@ -337,6 +340,7 @@ class ReviewService:
         model_id: str,
         train_tax: Taxonomy,
         reviewed: Sequence[learning.ReviewedExample],
+        added: dict[str, int],
         trigger: str,
     ) -> None:
         db = self.service.db
@@ -352,7 +356,7 @@ class ReviewService:
                 "model_version": previous.model_version,
                 **learning.evaluate_on(previous, held),
             }
-        n_review = sum(1 for r in reviewed if not r.holdout)
+        evaluation["n_auto_examples"] = added["auto"]
         with db.write() as conn:
             learning.record_evaluation(
                 conn,
@@ -360,7 +364,7 @@ class ReviewService:
                 taxonomy_id=record.id,
                 trigger=trigger,
                 n_examples=train_tax.n_examples + len(train_tax.out_of_scope),
-                n_review_examples=n_review,
+                n_review_examples=added["review"],
                 evaluation=evaluation,
                 now=utcnow(),
             )

@@ -6,6 +6,13 @@ gives an out-of-scope example (none of the current labels fits) until a label
 of that name is added to the taxonomy, when it becomes an example of it;
 ``ambiguous`` gives nothing.
 
+Reviewed items alone are a biased sample (the hard ones: low confidence), and a
+model calibrated on them comes out under-confident on real traffic.  So recent
+``auto`` decisions that no human looked at also join the training set with the
+model's label (source ``auto``, at most ``review_auto_examples`` of them): the
+training set then looks like the traffic, and the audit sample measures how
+often those labels are wrong (the auto lane's error).
+
 A fixed share of reviewed items (chosen by a hash of the decision id, so the
 split never changes) is held out of training: each new model version is
 evaluated on it (accuracy, ECE), next to the model it replaces, and the figures
@@ -20,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, exists, func, insert, select, update
 
 from triaged.errors import Conflict, NotFound
 from triaged.services.ids import as_utc
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ReviewedExample",
+    "auto_examples",
     "evaluate_on",
     "is_holdout",
     "list_versions",
@@ -134,16 +142,47 @@ def reviewed_examples(
     return out
 
 
-def training_taxonomy(tax: Taxonomy, reviewed: Sequence[ReviewedExample]) -> Taxonomy:
-    """The taxonomy's own examples plus the reviewed ones that are not held out."""
-    seen = {(e.text, e.label) for e in tax.examples()} | {(t, OOS_LABEL) for t in tax.out_of_scope}
+def auto_examples(
+    conn: Connection, taxonomy_id: str, labels: Sequence[str], limit: int
+) -> list[Example]:
+    """The newest ``limit`` unreviewed ``auto`` decisions, labelled as the model decided."""
+    if limit <= 0:
+        return []
+    d = decisions.c
+    queued = exists().where(review_items.c.decision_id == d.id)
+    rows = conn.execute(
+        select(d.text, d.label)
+        .where(
+            d.taxonomy_id == taxonomy_id,
+            d.bucket == "auto",
+            d.final_label.is_(None),
+            ~queued,
+        )
+        .order_by(d.id.desc())
+        .limit(limit)
+    )
+    known = set(labels)
+    return [Example(r.text, r.label) for r in rows if r.label in known]
+
+
+def training_taxonomy(
+    tax: Taxonomy, reviewed: Sequence[ReviewedExample], auto: Sequence[Example] = ()
+) -> tuple[Taxonomy, dict[str, int]]:
+    """The taxonomy's own examples plus the reviewed ones not held out, plus ``auto`` ones;
+    and how many of each source were added (texts already present are skipped)."""
+    seen = {e.text for e in tax.examples()} | set(tax.out_of_scope)
+    seen |= {ex.text for ex in reviewed if ex.holdout}  # never train on evaluation texts
     extra: list[Example] = []
-    for ex in reviewed:
-        if ex.holdout or (ex.text, ex.label) in seen:
+    added = {"review": 0, "auto": 0}
+    sources = [(e.text, e.label, "review") for e in reviewed if not e.holdout]
+    sources += [(e.text, e.label, "auto") for e in auto]
+    for text, label, source in sources:
+        if text in seen:
             continue
-        seen.add((ex.text, ex.label))
-        extra.append(Example(ex.text, ex.label))
-    return tax.with_examples(extra) if extra else tax
+        seen.add(text)
+        extra.append(Example(text, label))
+        added[source] += 1
+    return (tax.with_examples(extra) if extra else tax), added
 
 
 def evaluate_on(clf: Classifier, examples: Sequence[ReviewedExample]) -> dict[str, Any]:

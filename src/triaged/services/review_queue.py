@@ -485,10 +485,15 @@ def release(
     return get_item(conn, workspace_id, item_id, now=now, history=False)
 
 
+_EVENT_ORDER = {"created": 0, "expired": 1, "claimed": 2, "released": 3, "resolved": 4}
+
+
 def history(conn: Connection, item_id: str) -> list[dict[str, Any]]:
+    """Events oldest first (same-instant events in their logical order)."""
     e = review_events.c
-    rows = conn.execute(
-        select(review_events).where(e.item_id == item_id).order_by(e.created_at, e.id)
+    rows = sorted(
+        conn.execute(select(review_events).where(e.item_id == item_id)),
+        key=lambda r: (as_utc(r.created_at), _EVENT_ORDER.get(r.event, 9), r.id),
     )
     return [
         {
