@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     review_retrain_after: int = Field(
         default=50, ge=0, description="Retrain a taxonomy after this many new reviews (0: never)."
     )
+    review_auto_examples: int = Field(
+        default=2000,
+        ge=0,
+        description="Unreviewed auto decisions (model label) added to a retrain (0: none).",
+    )
     review_holdout_fraction: float = Field(
         default=0.2, ge=0.0, lt=1.0, description="Share of reviews held out to evaluate."
     )
