@@ -35,6 +35,7 @@ import httpx
 from triaged import errors as _errors
 from triaged.classifier import Alternative
 from triaged.routing import Bucket
+from triaged.webhooks.verify import verify_signature
 
 __all__ = [
     "AsyncClient",
@@ -44,6 +45,7 @@ __all__ = [
     "DecisionPage",
     "TaxonomyInfo",
     "Usage",
+    "verify_signature",
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -553,6 +555,21 @@ class Client(_Base):
         data: dict[str, Any] = self._send(_Call("DELETE", f"/v1/keys/{key_id}"))
         return data
 
+    # webhooks (admin); check deliveries with triaged.verify_signature
+    def create_webhook(self, url: str, events: Sequence[str]) -> dict[str, Any]:
+        """Register ``url``; the result's ``secret`` (shown once) signs every delivery."""
+        data: dict[str, Any] = self._send(
+            _Call("POST", "/v1/webhooks", json={"url": url, "events": list(events)})
+        )
+        return data
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        data: dict[str, Any] = self._send(_Call("GET", "/v1/webhooks"))
+        return list(data["webhooks"])
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._send(_Call("DELETE", f"/v1/webhooks/{webhook_id}"))
+
 
 class AsyncClient(_Base):
     """Asynchronous client with the same methods (awaitable).  ``transport`` is any
@@ -689,3 +706,17 @@ class AsyncClient(_Base):
     async def train(self, name: str) -> dict[str, Any]:
         data: dict[str, Any] = await self._send(_Call("POST", f"/v1/taxonomies/{name}/train"))
         return data
+
+    # webhooks (admin)
+    async def create_webhook(self, url: str, events: Sequence[str]) -> dict[str, Any]:
+        data: dict[str, Any] = await self._send(
+            _Call("POST", "/v1/webhooks", json={"url": url, "events": list(events)})
+        )
+        return data
+
+    async def webhooks(self) -> list[dict[str, Any]]:
+        data: dict[str, Any] = await self._send(_Call("GET", "/v1/webhooks"))
+        return list(data["webhooks"])
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._send(_Call("DELETE", f"/v1/webhooks/{webhook_id}"))
