@@ -89,3 +89,20 @@ def test_invalid_registrations(api, body):
     client, _service, _keys = api
     r = client.post("/v1/webhooks", json=body)
     assert r.status_code in (400, 422) and "error" in r.json()
+
+
+def test_sdk_manages_webhooks_and_verifies(api):
+    from tests.servicekit import live_server
+    from triaged.client import Client, verify_signature
+    from triaged.webhooks import signature_header
+
+    client, service, _keys = api
+    admin_key = client.headers["Authorization"][7:]
+    with live_server(create_app(service=service)) as srv, Client(srv.url, admin_key) as sdk:
+        created = sdk.create_webhook("https://example.test/h", ["decision.resolved"])
+        assert created["secret"].startswith("whsec_")
+        assert [w["id"] for w in sdk.webhooks()] == [created["id"]]
+        assert sdk.delete_webhook(created["id"]) is None
+        assert sdk.webhooks() == []
+    body = b'{"id":"evt_1"}'
+    assert verify_signature(body, signature_header(body, created["secret"]), created["secret"])
