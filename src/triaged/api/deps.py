@@ -16,12 +16,12 @@ from triaged.service import Service
 from triaged.services.keys import Principal
 from triaged.services.taxonomies import TaxonomyRecord
 
-__all__ = ["IdempotencyKey", "PrincipalDep", "ServiceDep", "TaxonomyDep"]
+__all__ = ["ApiKey", "IdempotencyKey", "PrincipalDep", "ServiceDep", "TaxonomyDep"]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer tri_...`")
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:  # async: no thread hop
     service: Service = request.app.state.service
     return service
 
@@ -29,16 +29,23 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def get_principal(
-    service: ServiceDep,
+async def get_api_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+) -> str:
+    """The bearer key, unchecked (401 when there is none)."""
     if credentials is None or not credentials.credentials:
         raise Unauthenticated(
             "missing API key; send the header 'Authorization: Bearer <key>'",
             details={"reason": "missing_key"},
         )
-    return service.authenticate(credentials.credentials)
+    return credentials.credentials
+
+
+ApiKey = Annotated[str, Depends(get_api_key)]
+
+
+def get_principal(service: ServiceDep, key: ApiKey) -> Principal:
+    return service.authenticate(key)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -69,9 +69,12 @@ def build_row(
     }
 
 
+_INSERT = insert(decisions)
+
+
 def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(insert(decisions), list(rows))
+        conn.execute(_INSERT, list(rows))
 
 
 def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:

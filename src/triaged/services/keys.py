@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from triaged.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
@@ -204,11 +204,12 @@ _AUTH = (
     .join(workspaces, workspaces.c.id == api_keys.c.workspace_id)
     .outerjoin(quota_counters, quota_counters.c.workspace_id == workspaces.c.id)
 )
+_AUTH_BY_HASH = _AUTH.where(api_keys.c.key_hash == bindparam("key_hash"))
 
 
 def authenticate(conn: Connection, key: str, pepper: str) -> Principal:
     return _principal(
-        conn.execute(_AUTH.where(api_keys.c.key_hash == hash_key(key, pepper))).first()
+        conn.execute(_AUTH_BY_HASH, {"key_hash": hash_key(key, pepper)}).first()
     )
 
 

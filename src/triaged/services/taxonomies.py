@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from triaged.errors import Conflict, NotFound, TaxonomyError
@@ -93,15 +93,17 @@ def create(conn: Connection, workspace_id: str, tax: Taxonomy) -> TaxonomyRecord
     return get_record(conn, workspace_id, tax.name)
 
 
+_RECORD = select(taxonomies).where(
+    taxonomies.c.workspace_id == bindparam("workspace_id"), taxonomies.c.name == bindparam("name")
+)
+_RECORD_FOR_UPDATE = _RECORD.with_for_update()
+
+
 def get_record(
     conn: Connection, workspace_id: str, name: str, *, for_update: bool = False
 ) -> TaxonomyRecord:
-    stmt = select(taxonomies).where(
-        taxonomies.c.workspace_id == workspace_id, taxonomies.c.name == name
-    )
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+    stmt = _RECORD_FOR_UPDATE if for_update else _RECORD
+    row = conn.execute(stmt, {"workspace_id": workspace_id, "name": name}).first()
     if row is None:
         raise NotFound(f"no taxonomy {name!r}", details={"taxonomy": name})
     return TaxonomyRecord.from_row(row)
