@@ -5,8 +5,10 @@ from __future__ import annotations
 import socket
 import time
 
+import pytest
 from sqlalchemy import select
 
+from triaged.errors import Conflict
 from triaged.storage.webhooks import webhook_deliveries
 from triaged.webhooks import (
     WebhookWorker,
@@ -14,6 +16,7 @@ from triaged.webhooks import (
     enqueue_event,
     list_attempts,
     list_deliveries,
+    retry_delivery,
 )
 from triaged.webhooks.worker import backoff_delay, claim_due
 
@@ -119,19 +122,30 @@ def test_a_claim_abandoned_by_a_dead_worker_is_retried_after_its_lease(env):
     assert receiver.unique_event_ids() == {event_id}
 
 
-def test_gives_up_after_max_attempts(env):
-    with running_receiver(Receiver(fail_first=10**6)) as receiver:
+def test_gives_up_after_max_attempts_and_can_be_retried(env):
+    with running_receiver(Receiver(fail_first=3)) as receiver:
         endpoint = _subscribe(env, receiver.url)
-        _emit(env, 1)
+        receiver.secret = endpoint.secret or ""
+        [event_id] = _emit(env, 1)
         worker = WebhookWorker(env.db, FAST.model_copy(update={"max_attempts": 3})).start()
         try:
             assert _wait(lambda: _statuses(env) == ["failed"])
+            assert len(receiver.requests) == 3
+            with env.db.read() as conn:
+                [delivery] = list_deliveries(conn, env.workspace_id, endpoint.id)
+            assert delivery["attempts"] == 3 and delivery["last_status_code"] == 500
+            with env.db.write() as conn:
+                again = retry_delivery(conn, env.workspace_id, endpoint.id, delivery["id"])
+            assert again["status"] == "pending"
+            assert _wait(lambda: _statuses(env) == ["delivered"])
         finally:
             worker.stop()
-    assert len(receiver.requests) == 3
+    assert receiver.unique_event_ids() == {event_id}
     with env.db.read() as conn:
-        [delivery] = list_deliveries(conn, env.workspace_id, endpoint.id)
-    assert delivery["attempts"] == 3 and delivery["last_status_code"] == 500
+        attempts = list_attempts(conn, env.workspace_id, endpoint.id, delivery["id"])
+    assert [a["status_code"] for a in attempts] == [500, 500, 500, 200]
+    with pytest.raises(Conflict), env.db.write() as conn:  # delivered: nothing to retry
+        retry_delivery(conn, env.workspace_id, endpoint.id, delivery["id"])
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap():

@@ -16,6 +16,7 @@ from triaged.webhooks.endpoints import (
     list_attempts,
     list_deliveries,
     list_endpoints,
+    retry_delivery,
 )
 from triaged.webhooks.events import EVENT_TYPES, enqueue_event
 from triaged.webhooks.verify import (
@@ -41,6 +42,7 @@ __all__ = [
     "list_attempts",
     "list_deliveries",
     "list_endpoints",
+    "retry_delivery",
     "sign_payload",
     "signature_header",
     "verify_signature",

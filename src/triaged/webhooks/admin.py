@@ -21,6 +21,7 @@ __all__ = [
     "delivery_attempts",
     "get_webhook",
     "list_webhooks",
+    "retry_delivery",
     "start_worker",
     "webhook_deliveries",
 ]
@@ -74,6 +75,14 @@ def delivery_attempts(
     principal.require(Role.ADMIN)
     with db.read() as conn:
         return endpoints.list_attempts(conn, principal.workspace_id, webhook_id, delivery_id)
+
+
+def retry_delivery(
+    db: Database, principal: Principal, webhook_id: str, delivery_id: str
+) -> dict[str, Any]:
+    principal.require(Role.ADMIN)
+    with db.write() as conn:
+        return endpoints.retry_delivery(conn, principal.workspace_id, webhook_id, delivery_id)
 
 
 def start_worker(db: Database, settings: WebhookSettings | None = None) -> WebhookWorker | None:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, insert, select, update
 
-from triaged.errors import InvalidInput, NotFound
+from triaged.errors import Conflict, InvalidInput, NotFound
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.storage.webhooks import (
     webhook_attempts,
@@ -32,6 +32,7 @@ __all__ = [
     "list_attempts",
     "list_deliveries",
     "list_endpoints",
+    "retry_delivery",
 ]
 
 SECRET_PREFIX = "whsec_"
@@ -199,10 +200,43 @@ def list_deliveries(
     return [_delivery(r) for r in conn.execute(query)]
 
 
+def retry_delivery(
+    conn: Connection, workspace_id: str, endpoint_id: str, delivery_id: str
+) -> dict[str, Any]:
+    """Send a failed or cancelled delivery again, now, with a fresh budget of attempts."""
+    get_endpoint(conn, workspace_id, endpoint_id)
+    c = webhook_deliveries.c
+    row = conn.execute(
+        select(webhook_deliveries, webhook_events.c.type)
+        .join(webhook_events, webhook_events.c.id == c.event_id)
+        .where(c.id == delivery_id, c.endpoint_id == endpoint_id, c.workspace_id == workspace_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no delivery {delivery_id!r}", details={"delivery_id": delivery_id})
+    if row.status not in {"failed", "cancelled"}:
+        raise Conflict(
+            f"delivery {delivery_id!r} is {row.status}; only failed ones are retried",
+            details={"delivery_id": delivery_id, "status": row.status},
+        )
+    conn.execute(
+        update(webhook_deliveries)
+        .where(c.id == delivery_id)
+        .values(status="pending", attempts=0, next_attempt_at=utcnow(), finished_at=None)
+    )
+    updated = conn.execute(
+        select(webhook_deliveries, webhook_events.c.type)
+        .join(webhook_events, webhook_events.c.id == c.event_id)
+        .where(c.id == delivery_id)
+    ).one()
+    return _delivery(updated)
+
+
 def list_attempts(
     conn: Connection, workspace_id: str, endpoint_id: str, delivery_id: str
 ) -> list[dict[str, Any]]:
-    """Every try of one delivery, oldest first: status code, error and duration."""
+    """Every try of one delivery, oldest first: status code, error and duration.
+
+    ``attempt`` counts from 1 again after :func:`retry_delivery` (a new round)."""
     get_endpoint(conn, workspace_id, endpoint_id)
     found = conn.execute(
         select(webhook_deliveries.c.id).where(
@@ -216,7 +250,7 @@ def list_attempts(
     rows = conn.execute(
         select(webhook_attempts)
         .where(webhook_attempts.c.delivery_id == delivery_id)
-        .order_by(webhook_attempts.c.attempt)
+        .order_by(webhook_attempts.c.started_at, webhook_attempts.c.attempt)
     )
     return [
         {

@@ -120,3 +120,11 @@ def list_attempts(
 ) -> Any:
     """Every try of one delivery: status code, error and duration."""
     return {"attempts": admin.delivery_attempts(service.db, principal, webhook_id, delivery_id)}
+
+
+@router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", response_model=DeliveryOut)
+def retry_delivery(
+    webhook_id: str, delivery_id: str, principal: PrincipalDep, service: ServiceDep
+) -> Any:
+    """Send a failed (or cancelled) delivery again now, with a fresh budget of attempts."""
+    return admin.retry_delivery(service.db, principal, webhook_id, delivery_id)
