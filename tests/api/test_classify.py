@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
 from tests.servicekit import Stack, Tenant
@@ -129,6 +131,12 @@ async def test_decisions_list_filters_and_cursor_pagination(
         assert future["decisions"] == []
         past = (await c.get("/v1/decisions", params={"until": "2999-01-01T00:00:00Z"})).json()
         assert len(past["decisions"]) == 7
+        # offsets are honoured: "now + 1h" written as a -05:00 time still means the future
+        soon = (datetime.now(UTC) + timedelta(hours=1)).astimezone(timezone(timedelta(hours=-5)))
+        ahead = (await c.get("/v1/decisions", params={"since": soon.isoformat()})).json()
+        assert ahead["decisions"] == []
+        before = (await c.get("/v1/decisions", params={"until": soon.isoformat()})).json()
+        assert len(before["decisions"]) == 7
 
 
 async def test_idempotency_key_returns_the_first_result_and_counts_once(

@@ -57,7 +57,9 @@ class ExampleIn(_In):
 
 
 class TaxonomyCreate(_In):
-    name: str = Name
+    name: str = Field(
+        min_length=1, max_length=100, pattern=r"^[^/\s][^/]*$", description="No slashes."
+    )
     description: str = Field(default="", max_length=5000)
     labels: list[LabelIn] = Field(min_length=1)
     thresholds: ThresholdsIn | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select
@@ -116,6 +116,13 @@ def get_decision(conn: Connection, workspace_id: str, decision_id: str) -> dict[
     return public(row)
 
 
+def _utc(value: datetime) -> datetime:
+    """Times compare in UTC (SQLite stores the digits, so offsets must be applied first)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
 def list_decisions(
     conn: Connection,
     workspace_id: str,
@@ -138,9 +145,9 @@ def list_decisions(
     if flt.external_id is not None:
         stmt = stmt.where(c.external_id == flt.external_id)
     if flt.since is not None:
-        stmt = stmt.where(c.created_at >= flt.since)
+        stmt = stmt.where(c.created_at >= _utc(flt.since))
     if flt.until is not None:
-        stmt = stmt.where(c.created_at < flt.until)
+        stmt = stmt.where(c.created_at < _utc(flt.until))
     if cursor:
         stmt = stmt.where(c.id < cursor)
     rows = list(conn.execute(stmt.order_by(c.id.desc()).limit(limit + 1)))
