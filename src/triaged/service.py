@@ -52,6 +52,7 @@ log = logging.getLogger("triaged.service")
 
 CLASSIFY_ROLES = (Role.ADMIN, Role.CLIENT)
 READ_ROLES = (Role.ADMIN, Role.REVIEWER, Role.CLIENT)
+STALE_TRAINING_S = 6 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,8 @@ class Service:
         if self.settings.migrate_on_start:
             upgrade(self.db.url)
         self._started = True
+        with self.db.write() as conn:  # jobs of a process that died mid-training
+            training.fail_interrupted(conn, STALE_TRAINING_S)
         if self.settings.bootstrap_admin:
             return self.bootstrap()
         return None

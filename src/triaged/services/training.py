@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -23,7 +23,15 @@ if TYPE_CHECKING:
     from triaged.storage.db import Database
     from triaged.taxonomy import Taxonomy
 
-__all__ = ["ClassifierCache", "finish", "get_model", "latest_job", "model_public", "start_job"]
+__all__ = [
+    "ClassifierCache",
+    "fail_interrupted",
+    "finish",
+    "get_model",
+    "latest_job",
+    "model_public",
+    "start_job",
+]
 
 _PUBLIC = (
     models.c.id,
@@ -110,6 +118,21 @@ def start_job(
         )
     )
     return get_model(conn, record, mid), True
+
+
+def fail_interrupted(conn: Connection, older_than_s: float) -> int:
+    """Mark training jobs left ``training`` by a process that died as ``failed``."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    result = conn.execute(
+        update(models)
+        .where(models.c.status == "training", models.c.created_at < cutoff)
+        .values(
+            status="failed",
+            error="interrupted (the server stopped while training)",
+            finished_at=utcnow(),
+        )
+    )
+    return int(result.rowcount or 0)
 
 
 def train(tax: Taxonomy) -> Classifier:
