@@ -1,0 +1,57 @@
+"""Tunable settings of the insights computation (all with measured defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["InsightsConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class InsightsConfig:
+    """Settings for :func:`triaged.insights.compute_insights`.
+
+    Gap clusters
+        ``gap_buckets``: decisions from these buckets are gap candidates, unless a
+        reviewer resolved them to an existing label; decisions marked ``new_category``
+        always are.  ``review`` is included by default: on taxonomies with many
+        examples the model is often fairly sure of the nearest existing label for an
+        input of a missing one (on CLINC150 with 10 intents removed, about a third of
+        those inputs land in ``review``, not ``hold``).
+        ``min_cluster_size`` / ``min_samples``: HDBSCAN parameters; ``None`` scales them
+        with the candidate volume (5 up to ~1,600 candidates, then ``sqrt(n) / 8``).
+        ``trim_mads``: members further than this many (scaled) MADs below the median
+        similarity to their cluster centroid fall back to noise, which keeps clusters
+        pure.  ``max_coverage``: clusters whose members have more than this share of
+        labelled examples among their nearest neighbours (in a volume-balanced sample)
+        sit inside an existing label and are not reported as gaps.
+    Overlaps
+        ``close_ratio``: a decision counts as a close call between its top two labels
+        when the runner-up's score is at least this share of the top score.
+        ``overlap_weights``: weights of the traffic, reviewer-correction and example
+        closeness components in the combined score.
+    """
+
+    gap_buckets: tuple[str, ...] = ("hold", "review")
+    min_cluster_size: int | None = None
+    min_samples: int | None = None
+    trim_mads: float = 1.5
+    max_coverage: float = 0.7
+    coverage_k: int = 10
+    max_cluster_points: int = 6000
+    max_gap_clusters: int = 50
+    representative_texts: int = 5
+    keywords: int = 8
+    max_examples_per_label: int = 30
+    close_ratio: float = 0.5
+    overlap_weights: tuple[float, float, float] = (0.4, 0.3, 0.3)
+    max_overlaps: int = 20
+    overlap_example_texts: int = 5
+    min_reviewed_for_ece: int = 30
+    seed: int = 0
+
+    def cluster_sizes(self, n: int) -> tuple[int, int]:
+        """(min_cluster_size, min_samples) for ``n`` candidates."""
+        mcs = self.min_cluster_size or max(5, round(n**0.5 / 8))
+        ms = self.min_samples or max(2, round(mcs * 0.6))
+        return mcs, ms

@@ -1,0 +1,309 @@
+"""Gap clusters: groups of uncertain inputs that no existing label covers.
+
+The candidates (held or flagged decisions nobody resolved to an existing label, plus
+everything reviewers marked ``new_category``) are embedded, centred on the mean of the
+taxonomy's examples (sentence embeddings share a common direction that hides
+differences) and clustered with scikit-learn's HDBSCAN (``leaf`` selection: many small,
+tight clusters rather than a few broad ones; points in no dense region stay noise).
+Each cluster is then trimmed to its core, checked against the labelled examples (a
+cluster whose neighbourhood is mostly labelled examples sits inside an existing label
+and is no gap), and described: size, share of the held volume, representative texts,
+c-TF-IDF keywords, the labels it is split between, and a proposed name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.cluster import HDBSCAN
+
+from triaged.insights.config import InsightsConfig
+from triaged.insights.keywords import class_tfidf_keywords, propose_name, snake_case
+from triaged.insights.records import DecisionRecord
+
+__all__ = ["GapCluster", "cluster_labels", "find_gap_clusters", "unit_rows"]
+
+FloatArray = NDArray[np.float32]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class GapCluster:
+    """One group of similar inputs that the taxonomy has no good label for."""
+
+    id: int
+    size: int
+    held: int
+    share_of_held: float
+    share_of_candidates: float
+    proposed_label: str
+    description: str
+    keywords: list[str]
+    between: list[str]
+    between_counts: list[dict[str, Any]]
+    examples: list[str]
+    decision_ids: list[str]
+    new_category_votes: int
+    reviewer_names: list[str]
+    mean_confidence: float
+    cohesion: float
+    coverage: float
+    keyword_scores: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "size": self.size,
+            "held": self.held,
+            "share_of_held": self.share_of_held,
+            "share_of_candidates": self.share_of_candidates,
+            "proposed_label": self.proposed_label,
+            "description": self.description,
+            "keywords": list(self.keywords),
+            "keyword_scores": list(self.keyword_scores),
+            "between": list(self.between),
+            "between_counts": list(self.between_counts),
+            "examples": list(self.examples),
+            "decision_ids": list(self.decision_ids),
+            "new_category_votes": self.new_category_votes,
+            "reviewer_names": list(self.reviewer_names),
+            "mean_confidence": self.mean_confidence,
+            "cohesion": self.cohesion,
+            "coverage": self.coverage,
+        }
+
+
+def unit_rows(X: NDArray[Any]) -> FloatArray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    A = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(A, axis=1, keepdims=True)
+    out: FloatArray = A / np.maximum(norms, 1e-12)
+    return out
+
+
+def cluster_labels(Z: FloatArray, config: InsightsConfig) -> IntArray:
+    """HDBSCAN labels (-1 = noise) of unit rows ``Z``, trimmed to cluster cores.
+
+    Above ``config.max_cluster_points`` rows a seeded random sample is clustered and the
+    other rows join the cluster of the nearest centroid when they are as close to it as
+    its trimmed members are.
+    """
+    n = Z.shape[0]
+    mcs, ms = config.cluster_sizes(n)
+    labels = np.full(n, -1, dtype=np.int64)
+    if n < max(mcs, 2):
+        return labels
+    if n > config.max_cluster_points:
+        rng = np.random.default_rng(config.seed)
+        fit_idx = np.sort(rng.choice(n, config.max_cluster_points, replace=False))
+    else:
+        fit_idx = np.arange(n)
+    model = HDBSCAN(
+        min_cluster_size=mcs, min_samples=ms, cluster_selection_method="leaf", copy=True
+    )
+    labels[fit_idx] = model.fit_predict(Z[fit_idx]).astype(np.int64)
+    labels, cuts, centroids = _trim(Z, labels, mcs, config.trim_mads)
+    if fit_idx.size < n and centroids.size:
+        rest = np.setdiff1d(np.arange(n), fit_idx)
+        sims = Z[rest] @ centroids.T
+        best = sims.argmax(axis=1)
+        ok = sims[np.arange(rest.size), best] >= cuts[best]
+        labels[rest[ok]] = best[ok]
+    return labels
+
+
+def _trim(
+    Z: FloatArray, labels: IntArray, min_size: int, mads: float
+) -> tuple[IntArray, NDArray[np.float64], FloatArray]:
+    """Drop members far below the median similarity to their centroid; renumber clusters."""
+    out = np.full_like(labels, -1)
+    cuts: list[float] = []
+    cents: list[FloatArray] = []
+    for c in range(int(labels.max()) + 1 if labels.size else 0):
+        idx = np.flatnonzero(labels == c)
+        if idx.size == 0:
+            continue
+        cen = unit_rows(Z[idx].mean(axis=0, keepdims=True))[0]
+        sims = Z[idx] @ cen
+        med = float(np.median(sims))
+        mad = float(np.median(np.abs(sims - med))) * 1.4826
+        cut = med - mads * mad
+        keep = idx[sims >= cut - 1e-9]
+        if keep.size < min_size:
+            continue
+        out[keep] = len(cuts)
+        cuts.append(cut)
+        cents.append(unit_rows(Z[keep].mean(axis=0, keepdims=True))[0])
+    centroids = np.stack(cents) if cents else np.zeros((0, Z.shape[1]), np.float32)
+    return out, np.asarray(cuts, dtype=np.float64), centroids
+
+
+def _coverage(
+    Z: FloatArray, members: IntArray, ref: FloatArray, k: int
+) -> NDArray[np.float64]:
+    """Share of labelled reference rows among each member's k nearest neighbours."""
+    if ref.shape[0] == 0 or members.size == 0:
+        return np.zeros(members.size, dtype=np.float64)
+    pool_sims = Z[members] @ Z.T
+    pool_sims[np.arange(members.size), members] = -np.inf  # not its own neighbour
+    ref_sims = Z[members] @ ref.T
+    both = np.concatenate([pool_sims, ref_sims], axis=1)
+    k = min(k, both.shape[1] - 1)
+    top = np.argpartition(-both, k, axis=1)[:, :k]
+    frac: NDArray[np.float64] = (top >= Z.shape[0]).mean(axis=1)
+    return frac
+
+
+def find_gap_clusters(
+    records: Sequence[DecisionRecord],
+    vectors: NDArray[Any],
+    *,
+    reference: NDArray[Any],
+    reference_texts: dict[str, list[str]],
+    label_names: Sequence[str],
+    total_held: int,
+    config: InsightsConfig,
+) -> tuple[list[GapCluster], dict[str, Any]]:
+    """Cluster the gap candidates ``records`` (embedded as ``vectors``).
+
+    ``reference`` holds the (sampled) embeddings of the taxonomy's examples and
+    ``reference_texts`` their texts per label.  Returns the gap clusters, largest first,
+    and a summary (candidates, clustered share, clusters dropped as covered).
+    """
+    n = len(records)
+    summary: dict[str, Any] = {"candidates": n, "clusters": 0, "covered_clusters": 0,
+                               "noise_share": 1.0 if n else 0.0}
+    if n == 0:
+        return [], summary
+    V = np.asarray(vectors, dtype=np.float32)
+    R = np.asarray(reference, dtype=np.float32).reshape(-1, V.shape[1])
+    center = R.mean(axis=0) if R.shape[0] else V.mean(axis=0)
+    Z = unit_rows(V - center)
+    labels = cluster_labels(Z, config)
+    summary["noise_share"] = round(float((labels < 0).mean()), 4)
+    n_clusters = int(labels.max()) + 1 if labels.size else 0
+    if n_clusters == 0:
+        return [], summary
+    ref_z = _balanced_sample(unit_rows(R - center), n, config.seed) if R.shape[0] else R
+    coverage = _coverage(Z, np.flatnonzero(labels >= 0), ref_z, config.coverage_k)
+    cov_by_cluster = np.zeros(n_clusters)
+    member_labels = labels[labels >= 0]
+    for c in range(n_clusters):
+        cov_by_cluster[c] = float(coverage[member_labels == c].mean())
+    kept = [c for c in range(n_clusters) if cov_by_cluster[c] <= config.max_coverage]
+    summary["covered_clusters"] = n_clusters - len(kept)
+    kept.sort(key=lambda c: -int((labels == c).sum()))
+    kept = kept[: config.max_gap_clusters]
+    summary["clusters"] = len(kept)
+    texts = [r.text for r in records]
+    groups = [[texts[i] for i in np.flatnonzero(labels == c)] for c in kept]
+    background = [ts for ts in reference_texts.values() if ts]
+    noise = [texts[i] for i in np.flatnonzero(labels < 0)]
+    if noise:
+        background.append(noise)
+    keywords = class_tfidf_keywords(groups, background=background, top_n=config.keywords)
+    taken = set(label_names)
+    clusters: list[GapCluster] = []
+    for rank, c in enumerate(kept):
+        idx = np.flatnonzero(labels == c)
+        cluster = _describe(
+            rank, idx, records, Z, V, keywords[rank], taken, n, total_held,
+            float(cov_by_cluster[c]), config,
+        )
+        taken.add(cluster.proposed_label)
+        clusters.append(cluster)
+    return clusters, summary
+
+
+def _balanced_sample(R: FloatArray, n: int, seed: int) -> FloatArray:
+    """At most ``n`` reference rows, so labelled and candidate rows weigh alike."""
+    if R.shape[0] <= n:
+        return R
+    rng = np.random.default_rng(seed)
+    return R[np.sort(rng.choice(R.shape[0], n, replace=False))]
+
+
+def _describe(
+    rank: int,
+    idx: IntArray,
+    records: Sequence[DecisionRecord],
+    Z: FloatArray,
+    V: FloatArray,
+    keywords: list[tuple[str, float]],
+    taken: set[str],
+    n_candidates: int,
+    total_held: int,
+    coverage: float,
+    config: InsightsConfig,
+) -> GapCluster:
+    members = [records[i] for i in idx]
+    centroid = unit_rows(Z[idx].mean(axis=0, keepdims=True))[0]
+    sims = Z[idx] @ centroid
+    order = np.argsort(-sims, kind="stable")
+    examples: list[str] = []
+    for j in order:
+        text = members[int(j)].text
+        if text not in examples:
+            examples.append(text)
+        if len(examples) >= config.representative_texts:
+            break
+    raw_centroid = unit_rows(V[idx].mean(axis=0, keepdims=True))[0]
+    cohesion = float((unit_rows(V[idx]) @ raw_centroid).mean())
+    votes = Counter(
+        snake_case(r.new_label) for r in members if r.is_new_category and r.new_label
+    )
+    n_votes = sum(1 for r in members if r.is_new_category)
+    texts = [r.text for r in members]
+    if votes and votes.most_common(1)[0][1] * 3 >= len(members):
+        name = votes.most_common(1)[0][0]
+        base, k = name, 2
+        while name in taken:
+            name = f"{base}_{k}"
+            k += 1
+    else:
+        name = propose_name(keywords, texts, taken=taken)
+    between = Counter[str]()
+    for r in members:
+        between[r.label] += 1
+        ru = r.runner_up
+        if ru is not None:
+            between[ru[0]] += 1
+    top_between = between.most_common(2)
+    held = sum(1 for r in members if r.bucket == "hold")
+    kw = [t for t, _ in keywords]
+    description = _description(len(members), kw, [b for b, _ in top_between], examples)
+    return GapCluster(
+        id=rank,
+        size=len(members),
+        held=held,
+        share_of_held=round(held / total_held, 4) if total_held else 0.0,
+        share_of_candidates=round(len(members) / n_candidates, 4),
+        proposed_label=name,
+        description=description,
+        keywords=kw,
+        keyword_scores=[s for _, s in keywords],
+        between=[b for b, _ in top_between],
+        between_counts=[{"label": b, "count": c} for b, c in between.most_common(4)],
+        examples=examples,
+        decision_ids=[r.id for r in members if r.id is not None],
+        new_category_votes=n_votes,
+        reviewer_names=[v for v, _ in votes.most_common(3)],
+        mean_confidence=round(float(np.mean([r.confidence for r in members])), 4),
+        cohesion=round(cohesion, 4),
+        coverage=round(coverage, 4),
+    )
+
+
+def _description(size: int, keywords: list[str], between: list[str], examples: list[str]) -> str:
+    topic = ", ".join(keywords[:3]) if keywords else "a common topic"
+    text = f"{size} uncertain inputs about {topic}"
+    if between:
+        text += f", which the model splits between {' and '.join(between)}"
+    if examples:
+        text += f"; for example: \u201c{examples[0]}\u201d"
+    return text + "."

@@ -1,0 +1,222 @@
+"""Overlapping categories: label pairs that the model, the reviewers and the examples confuse.
+
+Three kinds of evidence, each scaled so that two indistinguishable labels score about 1:
+
+* **traffic**: decisions whose top two labels are the pair, weighted by how close the
+  runner-up came (its score over the top score), per decision predicted as either label;
+* **corrections**: reviewer corrections from one label to the other, per reviewed
+  decision of either (x2: a reviewer corrects half the time between coin-flip labels);
+* **examples**: the cross nearest-neighbour rate of the labels' examples (leave-one-out,
+  x2: 0.5 when the examples of the two labels are mixed at random).
+
+The combined score is their weighted mean over the kinds of evidence the data has (no
+reviews yet: traffic and examples only).  Each pair comes with its counts, example
+texts and a suggested action: ``merge`` when even the examples cannot be told apart,
+``add_contrasting_examples`` when they partly mix, ``sharpen_descriptions`` when the
+examples are distinct but traffic or reviewers still confuse the labels.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from triaged.insights.config import InsightsConfig
+from triaged.insights.gaps import unit_rows
+from triaged.insights.records import DecisionRecord
+
+__all__ = ["Overlap", "example_confusion", "find_overlaps"]
+
+Pair = tuple[str, str]
+MERGE_AT = 0.6
+CONTRAST_AT = 0.15
+MIN_JUDGED = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    """A pair of labels that overlap, with the evidence and a suggested action."""
+
+    labels: tuple[str, str]
+    score: float
+    evidence: dict[str, Any]
+    action: str
+    rationale: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "labels": list(self.labels),
+            "score": self.score,
+            "evidence": self.evidence,
+            "action": self.action,
+            "rationale": self.rationale,
+        }
+
+
+def _pair(a: str, b: str) -> Pair:
+    return (a, b) if a <= b else (b, a)
+
+
+@dataclass(slots=True)
+class _ExampleStats:
+    cross: dict[Pair, int]
+    counts: dict[str, int]
+    centroid_sim: dict[Pair, float]
+
+
+def example_confusion(
+    vectors: NDArray[Any], labels: Sequence[str]
+) -> tuple[dict[Pair, float], dict[Pair, float]]:
+    """Cross nearest-neighbour rate and centred centroid cosine for each label pair.
+
+    Only pairs with at least one cross neighbour appear in the first mapping; the
+    second holds the centroid cosine for those same pairs.
+    """
+    stats = _example_stats(vectors, labels)
+    rates = {
+        p: n / max(stats.counts[p[0]] + stats.counts[p[1]], 1) for p, n in stats.cross.items()
+    }
+    return rates, stats.centroid_sim
+
+
+def _example_stats(vectors: NDArray[Any], labels: Sequence[str]) -> _ExampleStats:
+    counts = Counter(labels)
+    cross: dict[Pair, int] = defaultdict(int)
+    centroid_sim: dict[Pair, float] = {}
+    E = np.asarray(vectors, dtype=np.float32)
+    if E.shape[0] < 2:
+        return _ExampleStats({}, dict(counts), {})
+    Z = unit_rows(E - E.mean(axis=0))
+    y = np.asarray(labels)
+    nn = np.empty(Z.shape[0], dtype=np.int64)
+    for start in range(0, Z.shape[0], 2048):
+        S = Z[start : start + 2048] @ Z.T
+        rows = np.arange(S.shape[0])
+        S[rows, rows + start] = -np.inf
+        nn[start : start + 2048] = S.argmax(axis=1)
+    for i, j in enumerate(nn):
+        a, b = str(y[i]), str(y[int(j)])
+        if a != b:
+            cross[_pair(a, b)] += 1
+    names = sorted(counts)
+    index = {n: k for k, n in enumerate(names)}
+    cents = unit_rows(np.stack([Z[y == n].mean(axis=0) for n in names]))
+    for p in cross:
+        centroid_sim[p] = float(cents[index[p[0]]] @ cents[index[p[1]]])
+    return _ExampleStats(dict(cross), dict(counts), centroid_sim)
+
+
+def find_overlaps(
+    records: Sequence[DecisionRecord],
+    *,
+    example_vectors: NDArray[Any],
+    example_labels: Sequence[str],
+    example_texts: Sequence[str],
+    config: InsightsConfig,
+) -> list[Overlap]:
+    """Rank label pairs by the combined overlap score (highest first)."""
+    volume: Counter[str] = Counter(r.label for r in records)
+    judged: Counter[str] = Counter(r.label for r in records if r.judged)
+    weight: dict[Pair, float] = defaultdict(float)
+    top2: Counter[Pair] = Counter()
+    close: Counter[Pair] = Counter()
+    close_texts: dict[Pair, list[tuple[float, str]]] = defaultdict(list)
+    for r in records:
+        ru = r.runner_up
+        if ru is None:
+            continue
+        p = _pair(r.label, ru[0])
+        weight[p] += ru[1]
+        top2[p] += 1
+        if ru[1] >= config.close_ratio:
+            close[p] += 1
+            close_texts[p].append((ru[1], r.text))
+    corrections: Counter[tuple[str, str]] = Counter()
+    for r in records:
+        to = r.corrected_to
+        if to is not None:
+            corrections[(r.label, to)] += 1
+    stats = _example_stats(example_vectors, example_labels)
+    texts_by_label: dict[str, list[str]] = defaultdict(list)
+    for t, lb in zip(example_texts, example_labels, strict=True):
+        if len(texts_by_label[lb]) < 2:
+            texts_by_label[lb].append(t)
+
+    w_traffic, w_corr, w_ex = config.overlap_weights
+    if not top2:
+        w_traffic = 0.0
+    if sum(judged.values()) < MIN_JUDGED:
+        w_corr = 0.0
+    if not stats.cross and len(stats.counts) < 2:
+        w_ex = 0.0
+    total_w = w_traffic + w_corr + w_ex
+    if total_w <= 0:
+        return []
+    pairs = set(weight) | {_pair(a, b) for a, b in corrections} | set(stats.cross)
+    out: list[Overlap] = []
+    for p in pairs:
+        a, b = p
+        vol = volume[a] + volume[b]
+        traffic = min(1.0, weight.get(p, 0.0) / vol) if vol else 0.0
+        n_corr = corrections[(a, b)] + corrections[(b, a)]
+        rev = judged[a] + judged[b]
+        corr = min(1.0, 2.0 * n_corr / (rev + 4.0)) if rev or n_corr else 0.0
+        n_ex = stats.counts.get(a, 0) + stats.counts.get(b, 0)
+        cross_rate = stats.cross.get(p, 0) / n_ex if n_ex else 0.0
+        ex = min(1.0, 2.0 * cross_rate)
+        if top2.get(p, 0) < 2 and n_corr == 0 and stats.cross.get(p, 0) == 0:
+            continue
+        score = (w_traffic * traffic + w_corr * corr + w_ex * ex) / total_w
+        if score <= 0:
+            continue
+        texts = [t for _, t in sorted(close_texts.get(p, []), key=lambda x: -x[0])]
+        evidence: dict[str, Any] = {
+            "top2_decisions": int(top2.get(p, 0)),
+            "close_calls": int(close.get(p, 0)),
+            "volume": {a: int(volume[a]), b: int(volume[b])},
+            "corrections": {f"{a}->{b}": int(corrections[(a, b)]),
+                            f"{b}->{a}": int(corrections[(b, a)])},
+            "reviewed": int(rev),
+            "example_cross_nn_rate": round(cross_rate, 4),
+            "example_centroid_similarity": (
+                round(stats.centroid_sim[p], 4) if p in stats.centroid_sim else None
+            ),
+            "components": {
+                "traffic": round(traffic, 4),
+                "corrections": round(corr, 4) if w_corr else None,
+                "examples": round(ex, 4) if w_ex else None,
+            },
+            "examples": texts[: config.overlap_example_texts],
+            "label_examples": {a: texts_by_label.get(a, []), b: texts_by_label.get(b, [])},
+        }
+        action, why = _action(a, b, traffic, corr if w_corr else None, ex if w_ex else None)
+        out.append(Overlap((a, b), round(float(score), 4), evidence, action, why))
+    out.sort(key=lambda o: (-o.score, o.labels))
+    return out[: config.max_overlaps]
+
+
+def _action(
+    a: str, b: str, traffic: float, corr: float | None, ex: float | None
+) -> tuple[str, str]:
+    if ex is not None and ex >= MERGE_AT:
+        return "merge", (
+            f"the examples of {a!r} and {b!r} are mixed as if they were one label; merge them "
+            "or redefine both with examples that differ"
+        )
+    if ex is not None and ex >= CONTRAST_AT:
+        return "add_contrasting_examples", (
+            f"some examples of {a!r} sit closer to {b!r} than to their own label; add pairs of "
+            "examples that show the difference and re-check the mislabelled ones"
+        )
+    signal = (
+        "reviewers correct one into the other" if corr else "the model splits inputs between them"
+    )
+    return "sharpen_descriptions", (
+        f"the examples are distinct but {signal}; state in each description what belongs "
+        "to the other label"
+    )

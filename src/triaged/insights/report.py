@@ -1,0 +1,208 @@
+"""Insights over a window of decisions: gap clusters, overlapping labels and label health.
+
+Usage::
+
+    >>> report = compute_insights(records, taxonomy)          # doctest: +SKIP
+    >>> report.to_dict()["gap_clusters"][0]["proposed_label"]   # doctest: +SKIP
+    'lost_luggage'
+
+``records`` are :class:`~triaged.insights.records.DecisionRecord` (or plain dicts in
+the API's decision shape).  Texts without a stored embedding are embedded with the
+taxonomy's encoder; only gap candidates and a capped sample of the taxonomy's
+examples are embedded, so a window of thousands of decisions takes seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from triaged.encoders import Encoder, get_encoder
+from triaged.insights.config import InsightsConfig
+from triaged.insights.gaps import GapCluster, find_gap_clusters
+from triaged.insights.health import LabelHealth, label_health
+from triaged.insights.overlaps import Overlap, find_overlaps
+from triaged.insights.records import DecisionRecord
+from triaged.taxonomy import Taxonomy
+
+__all__ = ["InsightsReport", "compute_insights", "gap_candidates"]
+
+
+@dataclass(frozen=True, slots=True)
+class InsightsReport:
+    """The result of :func:`compute_insights`; :meth:`to_dict` is the API's JSON."""
+
+    taxonomy: str
+    taxonomy_version: int
+    generated_at: datetime
+    summary: dict[str, Any]
+    gap_clusters: list[GapCluster]
+    overlaps: list[Overlap]
+    labels: list[LabelHealth]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "taxonomy": self.taxonomy,
+            "taxonomy_version": self.taxonomy_version,
+            "generated_at": self.generated_at.isoformat(),
+            "summary": dict(self.summary),
+            "gap_clusters": [c.to_dict() for c in self.gap_clusters],
+            "overlaps": [o.to_dict() for o in self.overlaps],
+            "labels": [h.to_dict() for h in self.labels],
+            "timings": dict(self.timings),
+        }
+
+
+def gap_candidates(
+    records: Sequence[DecisionRecord], config: InsightsConfig
+) -> list[int]:
+    """Indices of the records that are gap candidates (see :class:`InsightsConfig`)."""
+    return [
+        i
+        for i, r in enumerate(records)
+        if r.is_new_category or (r.bucket in config.gap_buckets and not r.resolved_to_existing)
+    ]
+
+
+def _as_records(records: Iterable[DecisionRecord | Mapping[str, Any]]) -> list[DecisionRecord]:
+    return [r if isinstance(r, DecisionRecord) else DecisionRecord.from_mapping(r) for r in records]
+
+
+def _sample_examples(
+    taxonomy: Taxonomy, per_label: int, seed: int
+) -> tuple[list[int], list[str], list[str]]:
+    """Positions in ``taxonomy.examples()``, texts and labels of a capped per-label sample."""
+    rng = random.Random(seed)
+    positions: list[int] = []
+    start = 0
+    for label in taxonomy.labels:
+        n = len(label.examples)
+        idx = list(range(n)) if n <= per_label else sorted(rng.sample(range(n), per_label))
+        positions.extend(start + i for i in idx)
+        start += n
+    examples = taxonomy.examples()
+    return positions, [examples[i].text for i in positions], [examples[i].label for i in positions]
+
+
+def compute_insights(
+    records: Iterable[DecisionRecord | Mapping[str, Any]],
+    taxonomy: Taxonomy,
+    *,
+    encoder: Encoder | None = None,
+    example_embeddings: NDArray[Any] | None = None,
+    config: InsightsConfig | None = None,
+) -> InsightsReport:
+    """Gap clusters, overlapping label pairs and per-label health for ``records``.
+
+    ``example_embeddings``, when given, are the embeddings of ``taxonomy.examples()`` in
+    that order (saves embedding them again).  ``encoder`` defaults to the bundled one and
+    is only loaded when some text needs embedding.
+    """
+    cfg = config or InsightsConfig()
+    started = time.perf_counter()
+    recs = _as_records(records)
+    timings: dict[str, float] = {}
+    enc_cache: list[Encoder] = []
+
+    def enc() -> Encoder:
+        if not enc_cache:
+            enc_cache.append(encoder if encoder is not None else get_encoder())
+        return enc_cache[0]
+
+    # the taxonomy's examples (capped per label)
+    t0 = time.perf_counter()
+    positions, ex_texts, ex_labels = _sample_examples(
+        taxonomy, cfg.max_examples_per_label, cfg.seed
+    )
+    if example_embeddings is not None and len(positions):
+        ex_vecs = np.asarray(example_embeddings, dtype=np.float32)[positions]
+    elif ex_texts:
+        ex_vecs = enc().embed(ex_texts)
+    else:
+        ex_vecs = np.zeros((0, 0), dtype=np.float32)
+    # gap candidates
+    cand_idx = gap_candidates(recs, cfg)
+    cands = [recs[i] for i in cand_idx]
+    cand_vecs = _embed_records(cands, enc) if cands else np.zeros((0, 0), np.float32)
+    if ex_vecs.size == 0 and cand_vecs.size:
+        ex_vecs = np.zeros((0, cand_vecs.shape[1]), dtype=np.float32)
+    timings["embed_s"] = round(time.perf_counter() - t0, 3)
+
+    t0 = time.perf_counter()
+    ref_texts: dict[str, list[str]] = {}
+    for t, lb in zip(ex_texts, ex_labels, strict=True):
+        ref_texts.setdefault(lb, []).append(t)
+    for label in taxonomy.labels:  # zero-shot labels still shape the keyword background
+        ref_texts.setdefault(label.name, [label.prompt])
+    held_total = sum(1 for r in recs if r.bucket == "hold")
+    clusters, gap_summary = find_gap_clusters(
+        cands,
+        cand_vecs,
+        reference=ex_vecs,
+        reference_texts=ref_texts,
+        label_names=taxonomy.label_names,
+        total_held=held_total,
+        config=cfg,
+    )
+    timings["gaps_s"] = round(time.perf_counter() - t0, 3)
+
+    t0 = time.perf_counter()
+    overlaps = find_overlaps(
+        recs, example_vectors=ex_vecs, example_labels=ex_labels, example_texts=ex_texts, config=cfg
+    )
+    timings["overlaps_s"] = round(time.perf_counter() - t0, 3)
+    health = label_health(recs, taxonomy.label_names, min_reviewed_for_ece=cfg.min_reviewed_for_ece)
+    timings["total_s"] = round(time.perf_counter() - started, 3)
+
+    buckets = Counter(r.bucket for r in recs)
+    times = [r.created_at for r in recs if r.created_at is not None]
+    summary: dict[str, Any] = {
+        "decisions": len(recs),
+        "buckets": {b: int(buckets.get(b, 0)) for b in ("auto", "review", "hold")},
+        "held": held_total,
+        "held_share": round(held_total / len(recs), 4) if recs else 0.0,
+        "reviewed": sum(1 for r in recs if r.judged),
+        "new_category": sum(1 for r in recs if r.is_new_category),
+        "gap_candidates": gap_summary["candidates"],
+        "gap_noise_share": gap_summary["noise_share"],
+        "covered_clusters": gap_summary["covered_clusters"],
+        "clustered_held_share": round(sum(c.held for c in clusters) / held_total, 4)
+        if held_total else 0.0,
+        "window": {
+            "start": min(times).isoformat() if times else None,
+            "end": max(times).isoformat() if times else None,
+        },
+    }
+    return InsightsReport(
+        taxonomy=taxonomy.name,
+        taxonomy_version=taxonomy.version,
+        generated_at=datetime.now(UTC),
+        summary=summary,
+        gap_clusters=clusters,
+        overlaps=overlaps,
+        labels=health,
+        timings=timings,
+    )
+
+
+def _embed_records(records: Sequence[DecisionRecord], enc: Any) -> NDArray[np.float32]:
+    """Stored embeddings where present, the encoder for the rest (one batch)."""
+    missing = [i for i, r in enumerate(records) if r.embedding is None]
+    fresh = enc().embed([records[i].text for i in missing]) if missing else None
+    dim = fresh.shape[1] if fresh is not None else int(np.asarray(records[0].embedding).shape[-1])
+    out = np.zeros((len(records), dim), dtype=np.float32)
+    if fresh is not None:
+        out[missing] = fresh
+    for i, r in enumerate(records):
+        if r.embedding is not None:
+            out[i] = r.embedding
+    return out
