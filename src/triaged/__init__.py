@@ -7,6 +7,7 @@
 """
 
 from triaged.classifier import Alternative, Classifier, Neighbor, Result
+from triaged.client import AsyncClient, Client
 from triaged.errors import (
     Conflict,
     DatasetError,
@@ -31,8 +32,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Alternative",
+    "AsyncClient",
     "Bucket",
     "Classifier",
+    "Client",
     "Conflict",
     "DatasetError",
     "Example",
