@@ -1,0 +1,171 @@
+"""Retrain on demand, model versions with their evaluation, rollback, reviewed examples,
+webhook events on resolve, audit sampling, and the CLI (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tests.review.conftest import Team
+from triaged.cli import app as cli_app
+from triaged.storage.webhooks import webhook_events
+
+pytestmark = pytest.mark.anyio
+
+TEXTS = [
+    "I was charged twice for the same order",
+    "The app freezes when I upload a photo",
+    "How can I change my password?",
+    "Where is my invoice for March?",
+    "Login keeps failing with an error",
+    "Please refund the duplicate payment",
+    "The page is blank after the update",
+    "I need to update my email address",
+    "Why did my card get billed again",
+    "The export to CSV crashes",
+]
+TRUTH = ["billing", "bug", "account", "billing", "account",
+         "billing", "bug", "account", "billing", "bug"]  # fmt: skip
+
+
+async def review_everything(team: Team, tax: str) -> list[dict[str, Any]]:
+    results = await team.classify(tax, TEXTS)
+    truth = {r["id"]: t for r, t in zip(results, TRUTH, strict=True)}
+    items = (await team.alice.post("/v1/review/claim", json={"limit": 100})).json()["items"]
+    for item in items:
+        true = truth[item["decision_id"]]
+        body = (
+            {"action": "confirm"} if item["label"] == true else {"action": "correct", "label": true}
+        )
+        r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json=body)
+        assert r.status_code == 200, r.text
+    return items
+
+
+async def test_retrain_versions_and_rollback(team: Team) -> None:
+    tax = await team.taxonomy()
+    await review_everything(team, tax)
+    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["examples"]
+    assert len(examples) == len(TEXTS)
+    assert {e["source"] for e in examples} == {"review"}
+    assert {e["label"] for e in examples} <= {"billing", "bug", "account"}
+    first = (await team.alice.get(f"/v1/taxonomies/{tax}/model-versions")).json()["versions"]
+    assert len(first) == 1 and first[0]["active"]
+
+    r = await team.alice.post(f"/v1/taxonomies/{tax}/retrain", json={"wait": True})
+    assert r.status_code == 202, r.text
+    new = r.json()
+    assert new["status"] == "ready" and new["trigger"] == "api"
+    n_train = sum(1 for e in examples if e["split"] == "train")
+    assert new["n_review_examples"] == n_train
+    assert new["n_examples"] == 9 + n_train
+    versions = (await team.alice.get(f"/v1/taxonomies/{tax}/model-versions")).json()["versions"]
+    assert [v["id"] for v in versions] == [new["id"], first[0]["id"]]
+    assert versions[0]["active"] and not versions[1]["active"]
+    evaluation = versions[0]["evaluation"]
+    n_eval = sum(1 for e in examples if e["split"] == "eval")
+    assert evaluation["n_eval"] == n_eval
+    if n_eval:
+        assert 0.0 <= evaluation["accuracy"] <= 1.0 and 0.0 <= evaluation["ece"] <= 1.0
+        assert "previous" in evaluation
+
+    # rollback: admin only; the old model serves again
+    body = {"model_id": first[0]["id"]}
+    assert (await team.alice.post(f"/v1/taxonomies/{tax}/rollback", json=body)).status_code == 403
+    r = await team.admin.post(f"/v1/taxonomies/{tax}/rollback", json=body)
+    assert r.status_code == 200 and r.json()["active"]
+    [result] = await team.classify(tax, ["refund me"])
+    assert result["model_version"] == first[0]["model_version"]
+    r = await team.admin.post(f"/v1/taxonomies/{tax}/rollback", json={"model_id": "mdl_nope"})
+    assert r.status_code == 404
+
+
+async def test_resolutions_write_webhook_events(team: Team) -> None:
+    tax = await team.taxonomy(thresholds={"auto": 1.0, "review": 0.0})  # everything flagged
+    r = await team.admin.post(
+        "/v1/webhooks",
+        json={
+            "url": "http://127.0.0.1:9/hook",
+            "events": ["decision.resolved", "decision.corrected"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    await team.classify(tax, TEXTS[:2])
+    first, second = (await team.alice.post("/v1/review/claim", json={"limit": 2})).json()["items"]
+    assert first["queue"] == second["queue"] == "review"
+    await team.alice.post(f"/v1/review/items/{first['id']}/resolve", json={"action": "confirm"})
+    wrong = next(lb for lb in ("billing", "bug", "account") if lb != second["label"])
+    await team.alice.post(
+        f"/v1/review/items/{second['id']}/resolve", json={"action": "correct", "label": wrong}
+    )
+    with team.stack.service.db.read() as conn:
+        rows = conn.execute(select(webhook_events.c.type, webhook_events.c.payload)).all()
+    mine = [
+        (t, p["data"])
+        for t, p in rows
+        if p["data"].get("review_item_id") in {first["id"], second["id"]}
+    ]
+    # a confirmed flagged decision needs no event; a corrected one does
+    assert [(t, d["decision_id"], d["final_label"]) for t, d in mine] == [
+        ("decision.corrected", second["decision_id"], wrong)
+    ]
+
+
+async def test_held_items_emit_decision_resolved(team: Team) -> None:
+    tax = await team.taxonomy(thresholds={"auto": 1.0, "review": 1.0})  # everything held
+    await team.classify(tax, TEXTS[:1])
+    [item] = (await team.alice.post("/v1/review/claim", json={"limit": 1})).json()["items"]
+    assert item["queue"] == "hold"
+    await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json={"action": "ambiguous"})
+    with team.stack.service.db.read() as conn:
+        rows = conn.execute(select(webhook_events.c.type, webhook_events.c.payload)).all()
+    mine = [t for t, p in rows if p["data"].get("review_item_id") == item["id"]]
+    assert mine == ["decision.resolved"]
+
+
+async def test_audit_share_follows_settings(team: Team) -> None:
+    service = team.stack.service
+    tax = await team.taxonomy(thresholds={"auto": 0.0, "review": 0.0})  # everything auto
+    settings = service.settings
+    try:
+        service.settings = settings.with_overrides(review_audit_rates={tax: 0.0})
+        await team.classify(tax, TEXTS)
+        service.settings = settings.with_overrides(
+            review_audit_rate=0.0, review_audit_rates={tax: 1.0}
+        )
+        await team.classify(tax, TEXTS[:3])
+    finally:
+        service.settings = settings
+    items = (await team.alice.get("/v1/review/items", params={"taxonomy": tax})).json()["items"]
+    assert len(items) == 3 and {i["queue"] for i in items} == {"audit"}
+    assert {i["text"] for i in items} == set(TEXTS[:3])
+
+
+async def test_cli_train_and_versions(team: Team) -> None:
+    tax = await team.taxonomy()
+    await review_everything(team, tax)
+    runner = CliRunner()
+    url = team.stack.url
+    res = runner.invoke(
+        cli_app,
+        ["review", "train", tax, "--workspace", team.workspace, "--database-url", url, "--json"],
+    )
+    assert res.exit_code == 0, res.output
+    version = json.loads(res.stdout.strip().splitlines()[-1])
+    assert version["status"] == "ready" and version["trigger"] == "cli"
+    res = runner.invoke(
+        cli_app, ["train", "--taxonomy", tax, "--workspace", team.workspace, "--database-url", url]
+    )
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(
+        cli_app,
+        ["review", "versions", tax, "--workspace", team.workspace, "--database-url", url, "--json"],
+    )
+    assert res.exit_code == 0, res.output
+    versions = json.loads(res.stdout)
+    assert [v["trigger"] for v in versions][:2] == ["cli", "cli"]
+    assert versions[0]["active"]
