@@ -19,6 +19,7 @@ Persistence is arrays + JSON only (:meth:`Engine.to_state` / :meth:`Engine.from_
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,14 +32,18 @@ from sklearn.linear_model import LogisticRegression
 from triaged.calibration import TemperatureScaler, expected_calibration_error
 from triaged.encoders.base import Vectors
 from triaged.errors import InvalidInput, NotFittedError
-from triaged.models.calibrator import CorrectnessCalibrator
+from triaged.models.calibrator import CorrectnessCalibrator, auto_knee, bend
 from triaged.models.features import (
     TRAINED_FEATURES,
     softmax_rows,
     trained_features,
     zero_shot_features,
 )
-from triaged.models.zeroshot import ZERO_SHOT_TEMPERATURE, zero_shot_calibrator
+from triaged.models.zeroshot import (
+    ZERO_SHOT_TEMPERATURE,
+    zero_shot_calibrator,
+    zero_shot_confidence,
+)
 
 __all__ = ["DEFAULT_CONFIG", "Engine", "Prediction"]
 
@@ -50,12 +55,18 @@ _CHUNK = 2048
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "C": 0.1,  # inverse L2 strength of the logistic head (on standardised embeddings)
-    "folds": 5,  # cross-validation folds for the out-of-fold calibration data
+    "folds": 3,  # cross-validation folds for the out-of-fold calibration data
     "k": 10,  # neighbours for the kNN agreement signal
     "prompt_weight": 1.0,  # sample weight of each label's prompt vector as a training row
     "calibrator_C": 1.0,
-    "oos_weight": 1.0,  # sample weight of each out-of-scope example in the calibrator
+    "oos_weight": 5.0,  # sample weight of each out-of-scope example in the calibrator
+    "pseudo_oos": 0.03,  # weight of "own label removed" copies of each example, as negatives
     "max_iter": 300,
+    "tol": 1e-4,  # solver tolerance of the final head
+    "cv_tol": 1e-4,  # tolerance of the warm-started cross-validation heads
+    "auto_threshold": 0.85,  # the routing threshold that confidence must respect ...
+    "auto_target": 0.98,  # ... by being right this often above it on out-of-fold data
+    "bank": 16,  # labelled examples per label kept for the per-call similarity signals
     "seed": 0,
 }
 
@@ -86,9 +97,12 @@ class Engine:
         self._label_vectors: Vectors = np.zeros((0, dim), dtype=np.float32)
         self._train_X: Vectors = np.zeros((0, dim), dtype=np.float32)
         self._train_y: IntArray = np.zeros(0, dtype=np.int64)
+        self._bank: IntArray = np.zeros(0, dtype=np.int64)  # rows of train_X used for signals
+        self._bank_X: Vectors = np.zeros((0, dim), dtype=np.float32)
         self._W: FloatArray = np.zeros((0, dim))
         self._b: FloatArray = np.zeros(0)
         self._temperature = 1.0
+        self._knee = 0.0
         self._calibrator = zero_shot_calibrator()
 
     # ------------------------------------------------------------------ fitting
@@ -123,6 +137,8 @@ class Engine:
         self._label_vectors = V
         self._train_X = np.ascontiguousarray(X)
         self._train_y = y
+        self._bank = _bank(y, np.arange(len(y), dtype=np.int64), int(self.config["bank"]), 0)
+        self._bank_X = np.ascontiguousarray(X[self._bank])
         if X.shape[0] == 0 or n_labels < 2:
             self._fit_zero_shot()
         else:
@@ -145,44 +161,46 @@ class Engine:
         self._calibrator = zero_shot_calibrator()
         self._report = {"mode": self.mode, "temperature": self._temperature}
 
-    def _head(
-        self, A: Vectors, y: IntArray, w: FloatArray, n_labels: int
-    ) -> tuple[FloatArray, FloatArray]:
-        """Multinomial LR on standardised rows; returns weights folded back to raw space."""
-        mean = A.mean(axis=0, dtype=np.float64)
-        scale = A.std(axis=0, dtype=np.float64)
-        scale[scale < 1e-6] = 1.0
-        Z = (A - mean) / scale
-        model = LogisticRegression(C=float(self.config["C"]), max_iter=int(self.config["max_iter"]))
-        model.fit(Z, y, sample_weight=w)
-        coef = np.zeros((n_labels, A.shape[1]))
-        intercept = np.full(n_labels, -1e3)
-        classes = model.classes_.astype(np.int64)
-        if len(classes) == 2 and model.coef_.shape[0] == 1:
-            coef[classes[1]], intercept[classes[1]] = model.coef_[0], model.intercept_[0]
-            intercept[classes[0]] = 0.0
-        else:
-            coef[classes], intercept[classes] = model.coef_, model.intercept_
-        W = coef / scale
-        b = intercept - W @ mean
-        return W, b
-
     def _fit_trained(
         self, X: Vectors, y: IntArray, V: Vectors, oos: Vectors, progress: bool
     ) -> None:
         cfg = self.config
         n, n_labels = X.shape[0], V.shape[0]
-        pw = float(cfg["prompt_weight"])
         lab = np.arange(n_labels, dtype=np.int64)
+        # One standardisation for every fit, so fold fits can warm-start from the full fit.
+        both = np.vstack([X, V])
+        mean = both.mean(axis=0, dtype=np.float64)
+        scale = both.std(axis=0, dtype=np.float64)
+        scale[scale < 1e-6] = 1.0
+        Z = ((X - mean) / scale).astype(np.float32)
+        Zv = ((V - mean) / scale).astype(np.float32)
+        pw = np.full(n_labels, float(cfg["prompt_weight"]))
 
-        def rows(idx: IntArray) -> tuple[Vectors, IntArray, FloatArray]:
-            A = np.vstack([X[idx], V])
-            yy = np.concatenate([y[idx], lab])
-            w = np.concatenate([np.ones(len(idx)), np.full(n_labels, pw)])
-            return A, yy, w
+        def head(
+            idx: IntArray, warm: LogisticRegression | None, tol: float
+        ) -> tuple[LogisticRegression, FloatArray, FloatArray]:
+            if warm is None:
+                model = LogisticRegression(
+                    C=float(cfg["C"]), max_iter=int(cfg["max_iter"]), tol=tol
+                )
+            else:
+                model = copy.deepcopy(warm)
+                model.set_params(warm_start=True, tol=tol)
+            model.fit(
+                np.vstack([Z[idx], Zv]),
+                np.concatenate([y[idx], lab]),
+                sample_weight=np.concatenate([np.ones(len(idx)), pw]),
+            )
+            # Every label has its prompt row, so classes_ == 0..L-1 in every fit.
+            coef = model.coef_.astype(np.float64)
+            icpt = model.intercept_.astype(np.float64)
+            if coef.shape[0] == 1:  # binary: sklearn keeps one row for class 1
+                coef = np.vstack([np.zeros_like(coef), coef])
+                icpt = np.concatenate([[0.0], icpt])
+            W = coef / scale
+            return model, W, icpt - W @ mean
 
-        everything = np.arange(n, dtype=np.int64)
-        self._W, self._b = self._head(*rows(everything), n_labels)
+        full, self._W, self._b = head(np.arange(n, dtype=np.int64), None, float(cfg["tol"]))
 
         # Out-of-fold logits and neighbour similarities for calibration.
         folds = _fold_ids(y, int(cfg["folds"]), int(cfg["seed"]))
@@ -195,7 +213,7 @@ class Engine:
             kept = np.flatnonzero(folds != f)
             if len(held) == 0 or len(kept) == 0:
                 continue
-            W, b = self._head(*rows(kept), n_labels)
+            _, W, b = head(kept, full, float(cfg["cv_tol"]))
             oof_logits[held] = X[held] @ W.T + b
             oof_feats_parts.append((held, X[held], kept))
             if progress:
@@ -210,13 +228,31 @@ class Engine:
         feats = np.zeros((n, len(TRAINED_FEATURES)))
         tops = np.zeros(n, dtype=np.int64)
         proto = (X @ V.T).astype(np.float64)
+        pseudo_weight = float(cfg["pseudo_oos"])
+        pseudo: list[FloatArray] = []
         for held, Xh, kept in oof_feats_parts:
             P = softmax_rows(oof_logits[held] / T)
+            kept = _bank(y, kept, int(cfg["bank"]), f + 1)
             sims = Xh @ X[kept].T
             tops[held], feats[held] = trained_features(P, sims, y[kept], proto[held], k)
+            if pseudo_weight > 0:
+                # Pseudo out-of-scope: the same item as if its own label did not exist.
+                rows = np.arange(len(held))
+                z = oof_logits[held].copy()
+                z[rows, y[held]] = -np.inf
+                own = y[kept][None, :] == y[held][:, None]
+                sims_wo = np.where(own, np.float32(-1.0), sims)
+                pseudo.append(
+                    trained_features(softmax_rows(z / T), sims_wo, y[kept], proto[held], k)[1]
+                )
         correct = (tops == y)[have]
         F = feats[have]
         weights = np.ones(len(F))
+        if pseudo:
+            Fp = np.vstack(pseudo)
+            F = np.vstack([F, Fp])
+            correct = np.concatenate([correct, np.zeros(len(Fp), dtype=bool)])
+            weights = np.concatenate([weights, np.full(len(Fp), pseudo_weight)])
         if oos.shape[0]:
             _, _, oos_feats = self._trained_outputs(oos)
             F = np.vstack([F, oos_feats])
@@ -227,6 +263,13 @@ class Engine:
                 F, correct, sample_weight=weights, C=float(cfg["calibrator_C"])
             )
             conf = self._calibrator.predict(F)
+            n_in = int(have.sum())
+            knee = auto_knee(
+                conf[:n_in], correct[:n_in],
+                auto=float(cfg["auto_threshold"]), target=float(cfg["auto_target"]),
+            )
+            self._knee = knee
+            conf = bend(conf, knee, auto=float(cfg["auto_threshold"]))
         else:
             self._calibrator = CorrectnessCalibrator.constant(len(TRAINED_FEATURES), 0.5)
             conf = np.zeros(0)
@@ -236,6 +279,7 @@ class Engine:
             "mode": self.mode,
             "temperature": T,
             "cv_folds": n_folds,
+            "auto_knee": self._knee,
             "cv_accuracy": float(correct[in_scope].mean()) if in_scope.any() else None,
             "cv_ece": (
                 float(expected_calibration_error(conf[in_scope], correct[in_scope]))
@@ -253,11 +297,13 @@ class Engine:
         proto = (X @ self._label_vectors.T).astype(np.float64)
         tops = np.zeros(X.shape[0], dtype=np.int64)
         feats = np.zeros((X.shape[0], len(TRAINED_FEATURES)))
+        bank_X = self._bank_X
+        bank_y = self._train_y[self._bank]
         for s in range(0, X.shape[0], _CHUNK):
             sl = slice(s, s + _CHUNK)
-            sims = X[sl] @ self._train_X.T
+            sims = X[sl] @ bank_X.T
             tops[sl], feats[sl] = trained_features(
-                P[sl], sims, self._train_y, proto[sl], int(self.config["k"])
+                P[sl], sims, bank_y, proto[sl], int(self.config["k"])
             )
         return P, tops, feats
 
@@ -269,11 +315,13 @@ class Engine:
         if self.mode == "zero-shot":
             sims = (X @ self._label_vectors.T).astype(np.float64)
             P = softmax_rows(sims / self._temperature)
-            _, feats = zero_shot_features(sims)
-            top = P.argmax(axis=1).astype(np.int64)
+            top, feats = zero_shot_features(sims, self._temperature)
+            conf = zero_shot_confidence(self._calibrator.predict(feats))
         else:
             P, top, feats = self._trained_outputs(X)
-        conf = np.clip(self._calibrator.predict(feats), 0.0, 1.0) if len(X) else np.zeros(0)
+            auto = float(self.config["auto_threshold"])
+            conf = bend(self._calibrator.predict(feats), self._knee, auto=auto)
+        conf = np.clip(conf, 0.0, 1.0)
         return Prediction(probs=P, confidence=conf.astype(np.float64), top=top)
 
     def neighbors(self, X: Vectors, k: int) -> tuple[IntArray, NDArray[np.float32]]:
@@ -310,6 +358,7 @@ class Engine:
             "label_vectors": self._label_vectors,
             "train_X": self._train_X,
             "train_y": self._train_y,
+            "bank": self._bank,
             "W": self._W,
             "b": self._b,
             **self._calibrator.to_arrays("cal_"),
@@ -319,6 +368,7 @@ class Engine:
             "mode": self.mode,
             "config": dict(self.config),
             "temperature": self._temperature,
+            "auto_knee": self._knee,
             "report": self._report,
         }
         return arrays, meta
@@ -330,15 +380,37 @@ class Engine:
         eng = cls(**meta["config"])
         eng.mode = str(meta["mode"])
         eng._temperature = float(meta["temperature"])
+        eng._knee = float(meta.get("auto_knee", 0.0))
         eng._report = dict(meta.get("report") or {})
         eng._label_vectors = np.ascontiguousarray(arrays["label_vectors"], dtype=np.float32)
         eng._train_X = np.ascontiguousarray(arrays["train_X"], dtype=np.float32)
         eng._train_y = np.asarray(arrays["train_y"], dtype=np.int64)
+        eng._bank = np.asarray(arrays["bank"], dtype=np.int64)
+        eng._bank_X = np.ascontiguousarray(eng._train_X[eng._bank])
         eng._W = np.asarray(arrays["W"], dtype=np.float64)
         eng._b = np.asarray(arrays["b"], dtype=np.float64)
         eng._calibrator = CorrectnessCalibrator.from_arrays(arrays, "cal_")
         eng._fitted = True
         return eng
+
+
+def _bank(y: IntArray, pool: IntArray, per_label: int, seed: int) -> IntArray:
+    """At most ``per_label`` rows of ``pool`` per label (seeded sample), sorted.
+
+    The similarity signals are computed against this bank instead of every example so
+    that prediction cost stays small and independent of the training-set size."""
+    if len(pool) == 0:
+        return pool
+    rng = np.random.default_rng(seed)
+    yp = y[pool]
+    keep = np.zeros(len(pool), dtype=bool)
+    for label in np.unique(yp):
+        idx = np.flatnonzero(yp == label)
+        if len(idx) > per_label:
+            idx = rng.choice(idx, per_label, replace=False)
+        keep[idx] = True
+    out: IntArray = pool[keep]
+    return out
 
 
 def _fold_ids(y: IntArray, folds: int, seed: int) -> IntArray:

@@ -23,7 +23,9 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 TRAINED_FEATURES = ("logit_pmax", "margin", "nn_sim", "nn_class_sim", "knn_agree", "proto_sim")
-ZERO_SHOT_FEATURES = ("top_sim", "gap", "gap_logit", "centred_top", "log_labels")
+ZERO_SHOT_FEATURES = (
+    "top_sim", "gap", "log_gap", "centred_top", "z_gap", "z_centred_top", "logit_pmax"
+)
 
 
 def logit(p: FloatArray, eps: float = 1e-6) -> FloatArray:
@@ -87,15 +89,16 @@ def trained_features(
     return top, feats.astype(np.float64)
 
 
-def zero_shot_features(sims: FloatArray) -> tuple[IntArray, FloatArray]:
+def zero_shot_features(sims: FloatArray, temperature: float) -> tuple[IntArray, FloatArray]:
     """Calibrator inputs for zero-shot scoring from cosine similarities to the label
-    prompts, in the order of :data:`ZERO_SHOT_FEATURES`.  They depend on the label count
-    only through ``log_labels`` so that one fitted calibrator transfers across taxonomies."""
+    prompts, in the order of :data:`ZERO_SHOT_FEATURES`.  None depends on the label count
+    directly, so that one fitted calibrator transfers across taxonomies."""
     top, s1, s2 = top2(sims)
-    n_labels = sims.shape[1]
-    centred = s1 - sims.mean(axis=1)
     gap = s1 - s2
+    centred = s1 - sims.mean(axis=1)
+    spread = sims.std(axis=1) + 1e-6
+    p1 = softmax_rows(sims / temperature).max(axis=1)
     feats = np.column_stack(
-        [s1, gap, np.log(gap + 1e-3), centred, np.full(len(top), np.log(max(n_labels, 2)))]
+        [s1, gap, np.log(gap + 1e-3), centred, gap / spread, centred / spread, logit(p1)]
     )
     return top, feats.astype(np.float64)

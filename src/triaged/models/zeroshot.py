@@ -1,30 +1,54 @@
 """Zero-shot scoring constants: cosine to label prompts -> probabilities and confidence.
 
-PLACEHOLDER values; replaced by fitted constants (see module history / report).
+The correctness calibrator below was fitted by ``fit_zeroshot.py`` (see the models
+report) on the **train and val splits only** of three public intent datasets in the
+shared format: Banking77 (PolyAI, CC BY 4.0), CLINC150 (clinc/oos-eval, CC BY 3.0,
+``oos`` items counted as wrong) and SNIPS 2017 custom intents (sonos/nlu-benchmark,
+CC0), each dataset weighted equally, features from
+:func:`triaged.models.features.zero_shot_features` on the bundled MiniLM encoder with
+plain ``Label.prompt`` texts.
+
+Zero-shot correctness is hard to predict, so the calibrated probability ``p`` is then
+bent by a monotone piecewise-linear map that keeps ``[0, 0.6]`` as is (so the hold
+decision stays honest) but only lets ``p >= _AUTO_KNEE`` reach the 0.85 ``auto``
+threshold; ``_AUTO_KNEE`` is the smallest ``p`` whose upper tail was >= 98% right on
+every one of the three datasets.  Leave-one-dataset-out, this kept auto-bucket accuracy
+at 0.96-1.00 on the held-out dataset's test split.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
-from triaged.models.calibrator import CorrectnessCalibrator
+from triaged.models.calibrator import CorrectnessCalibrator, bend
 from triaged.models.features import ZERO_SHOT_FEATURES
 
-__all__ = ["ZERO_SHOT_TEMPERATURE", "zero_shot_calibrator"]
+__all__ = ["ZERO_SHOT_TEMPERATURE", "zero_shot_calibrator", "zero_shot_confidence"]
 
-ZERO_SHOT_TEMPERATURE = 0.03
+#: Softmax temperature over cosine similarities (NLL-optimal was 0.048-0.060 on the
+#: three datasets' train splits).
+ZERO_SHOT_TEMPERATURE = 0.05
 
-_MEAN = [0.5, 0.05, -3.0, 0.3, 3.5]
-_SCALE = [0.1, 0.04, 1.0, 0.1, 1.0]
-_COEF = [0.5, 1.0, 0.0, 0.5, 0.0]
-_INTERCEPT = -0.5
+_MEAN = [0.501825, 0.13493, -2.540831, 0.375739, 1.265026, 3.555239, 1.738035]
+_SCALE = [0.186163, 0.121655, 1.233305, 0.17526, 1.159136, 1.668637, 2.449708]
+_COEF = [-0.152537, 0.590623, 0.119965, -0.106212, -0.47706, 0.242423, 2.023991]
+_INTERCEPT = 1.517190
+_AUTO_KNEE = 0.989369
 
 
 def zero_shot_calibrator() -> CorrectnessCalibrator:
-    assert len(_COEF) == len(ZERO_SHOT_FEATURES)
+    """The shipped calibrator over :data:`ZERO_SHOT_FEATURES`."""
+    if len(_COEF) != len(ZERO_SHOT_FEATURES):  # pragma: no cover - guarded by tests
+        raise RuntimeError("zero-shot calibrator constants do not match the feature list")
     return CorrectnessCalibrator(
         np.array(_MEAN, dtype=np.float64),
         np.array(_SCALE, dtype=np.float64),
         np.array(_COEF, dtype=np.float64),
         float(_INTERCEPT),
     )
+
+
+def zero_shot_confidence(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Bend calibrated probabilities so that only very sure items reach ``auto``."""
+    return bend(p, _AUTO_KNEE)
