@@ -134,3 +134,15 @@ def test_sign_out_needs_csrf_and_clears_the_cookie(ui):
 )
 def test_human_age(seconds, text):
     assert human_age(seconds) == text
+
+
+def test_cookies_are_secure_over_https(ui):
+    client, s = ui
+    https = TestClient(client.app, base_url="https://triaged.test", follow_redirects=False)
+    r = https.get("/ui/login")
+    assert "secure" in r.headers["set-cookie"].lower()
+    token = re.search(r'name="login_token" value="([^"]+)"', r.text).group(1)
+    r = https.post("/ui/login", data={"api_key": s.reviewer_key, "login_token": token})
+    cookie = r.headers["set-cookie"].lower()
+    assert r.status_code == 303 and "triaged_session=" in cookie
+    assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
