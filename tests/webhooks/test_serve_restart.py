@@ -3,6 +3,7 @@ receiver is down); after a restart every event reaches the receiver, signed, onc
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -142,3 +143,9 @@ def test_pending_events_survive_a_kill_and_are_delivered_after_restart(tmp_path:
     assert receiver.unique_event_ids() == events
     assert all(r.valid for r in receiver.requests)
     assert len(receiver.accepted()) == len(events)  # nothing twice here: each settled once
+    for req in receiver.accepted():
+        payload = json.loads(req.body)
+        assert set(payload) == {"id", "type", "created_at", "data"}
+        assert payload["id"] == req.event_id
+        assert payload["type"] in {"decision.resolved", "decision.corrected"}
+        assert payload["data"]["decision_id"].startswith("dec_")
