@@ -42,7 +42,7 @@ class InsightsConfig:
     max_gap_clusters: int = 50
     representative_texts: int = 5
     keywords: int = 8
-    max_examples_per_label: int = 30
+    max_examples_per_label: int = 20
     close_ratio: float = 0.5
     overlap_weights: tuple[float, float, float] = (0.4, 0.3, 0.3)
     max_overlaps: int = 20
