@@ -14,13 +14,13 @@ class WebhookSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRIAGED_WEBHOOK_", extra="ignore")
 
     worker: bool = Field(default=True, description="Run the worker inside `triaged serve`.")
-    max_attempts: int = Field(default=10, ge=1, description="Tries before a delivery is failed.")
-    backoff_base_s: float = Field(default=2.0, gt=0, description="Delay after the first failure.")
+    max_attempts: int = Field(default=20, ge=1, description="Tries before a delivery is failed.")
+    backoff_base_s: float = Field(default=1.0, gt=0, description="Delay after the first failure.")
     backoff_max_s: float = Field(default=3600.0, gt=0, description="Cap on one retry delay.")
     timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout.")
     poll_interval_s: float = Field(default=0.5, gt=0, description="Idle wait between polls.")
     claim_lease_s: float = Field(
         default=60.0, gt=0, description="A claimed delivery not finished by then is retried."
     )
-    batch_size: int = Field(default=20, ge=1)
+    batch_size: int = Field(default=8, ge=1, description="Deliveries claimed per round.")
     concurrency: int = Field(default=4, ge=1, description="Deliveries sent in parallel.")
