@@ -146,3 +146,20 @@ def test_cookies_are_secure_over_https(ui):
     cookie = r.headers["set-cookie"].lower()
     assert r.status_code == 303 and "triaged_session=" in cookie
     assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_items_of_another_workspace_are_not_found(ui):
+    client, s = ui
+    csrf = _sign_in(client, s.reviewer_key)
+    r = client.post("/ui/review/next", data={"csrf_token": csrf})
+    item_id = r.headers["location"].split("/")[-1].split("?")[0]
+    other_key = s.service.create_key("rival", "reviewer", create_plan="free").key
+    other = TestClient(client.app, follow_redirects=False)
+    other_csrf = _sign_in(other, other_key)
+    assert other.get(f"/ui/review/{item_id}").status_code == 404
+    r = other.post(
+        f"/ui/review/{item_id}/resolve", data={"csrf_token": other_csrf, "action": "confirm"}
+    )
+    assert r.status_code == 303 and "/ui/review/" not in r.headers["location"]
+    item = s.service.review.item(s.service.authenticate(s.reviewer_key), item_id)
+    assert item["status"] == "claimed"

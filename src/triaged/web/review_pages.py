@@ -133,7 +133,12 @@ def review_item(
 ) -> Response:
     principal = session.principal
     flt = _filter(taxonomy, queue)
-    item = service.review.item(principal, item_id)
+    try:
+        item = service.review.item(principal, item_id)
+    except NotFound as exc:
+        return page(
+            request, "error.html", {"message": exc.message}, status_code=404, session=session
+        )
     mine = item["status"] == "claimed" and item["claimed_by"] == principal.key_id
     labels = [lb["name"] for lb in service.get_taxonomy(principal, item["taxonomy"])["labels"]]
     counts = taxonomy_queues(service, principal, item["taxonomy"])
