@@ -87,7 +87,8 @@ def serve(
         service.start()  # migrate and bootstrap once, before any worker starts
     err.print(
         f"triaged serving on http://{settings.host}:{settings.port} "
-        f"(docs at /docs, database {service.db.engine.url.render_as_string(hide_password=True)})"
+        f"(review UI at /ui/, docs at /docs, database "
+        f"{service.db.engine.url.render_as_string(hide_password=True)})"
     )
     if workers > 1:
         service.close()
