@@ -79,3 +79,13 @@ def test_any_of_several_signatures_may_match_during_rotation():
     good = sign_payload(BODY, SECRET, now)
     assert verify_signature(BODY, f"t={now},v1={'0' * 64},v1={good}", SECRET)
     assert verify_signature(BODY, f"t={now}, v1={good.upper()}", SECRET)
+
+
+def test_every_webhook_setting_is_in_the_readme():
+    from pathlib import Path
+
+    from triaged.webhooks import WebhookSettings
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name in WebhookSettings.model_fields:
+        assert f"TRIAGED_WEBHOOK_{name.upper()}" in readme, name
