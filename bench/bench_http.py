@@ -85,7 +85,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(url: str) -> Iterator[str]:
+def _server(url: str, extra: list[str]) -> Iterator[str]:
     port = _free_port()
     env = {
         **os.environ,
@@ -194,7 +194,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             )
         finally:
             service.close()
-        with _server(url) as base:
+        with _server(url, args.uvicorn_args.split()) as base:
             asyncio.run(_load(base, key, tax.name, texts[:30], 1))  # warm up: load the model
             for clients in args.clients:
                 n = max(args.requests, clients * 20)
@@ -224,6 +224,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="per level (at least 20/client)")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--pg-url", default=PG_URL)
+    parser.add_argument("--uvicorn-args", default="", help='e.g. "--http h11 --loop asyncio"')
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
