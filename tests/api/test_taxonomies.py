@@ -51,6 +51,8 @@ async def test_archive_hides_from_list_but_keeps_history(stack: Stack, tenant: T
         assert (await c.get(f"/v1/decisions/{d['id']}")).status_code == 200
         patched = await c.patch("/v1/taxonomies/support", json={"description": "x"})
         assert patched.status_code == 409
+        deleted = await c.delete("/v1/taxonomies/support")  # an alias of archive
+        assert deleted.status_code == 200 and deleted.json()["archived"] is True
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,12 @@ def archive_taxonomy(record: TaxonomyDep, principal: PrincipalDep, service: Serv
     return service.archive_taxonomy(principal, record.name)
 
 
+@router.delete("/{name}", response_model=TaxonomyOut)
+def delete_taxonomy(record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep) -> Any:
+    """Same as archive: nothing a decision refers to is ever deleted."""
+    return service.archive_taxonomy(principal, record.name)
+
+
 @router.get("/{name}/versions", response_model=VersionList)
 def list_versions(record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep) -> Any:
     """Every version of the taxonomy."""
