@@ -54,7 +54,13 @@ def make_engine(
             parsed = parsed.set(drivername="postgresql+psycopg")
         if not null_pool:
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
-        return create_engine(parsed, **kwargs)
+        try:
+            return create_engine(parsed, **kwargs)
+        except ModuleNotFoundError as exc:
+            raise InvalidInput(
+                f"PostgreSQL needs a driver ({exc.name} is missing): "
+                "pip install 'triaged[postgres]'"
+            ) from None
     raise InvalidInput(
         f"unsupported database {parsed.get_backend_name()!r}; use sqlite:/// or postgresql+psycopg://"
     )
