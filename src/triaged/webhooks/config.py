@@ -24,3 +24,6 @@ class WebhookSettings(BaseSettings):
     )
     batch_size: int = Field(default=8, ge=1, description="Deliveries claimed per round.")
     concurrency: int = Field(default=4, ge=1, description="Deliveries sent in parallel.")
+    retention_days: float = Field(
+        default=30.0, gt=0, description="Settled deliveries and their events are kept this long."
+    )

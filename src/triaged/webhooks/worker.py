@@ -33,6 +33,7 @@ from triaged.storage.webhooks import (
     webhook_events,
 )
 from triaged.webhooks.config import WebhookSettings
+from triaged.webhooks.retention import prune
 from triaged.webhooks.verify import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
 
 __all__ = ["Claim", "WebhookWorker", "backoff_delay", "claim_due", "deliver", "settle"]
@@ -40,6 +41,7 @@ __all__ = ["Claim", "WebhookWorker", "backoff_delay", "claim_due", "deliver", "s
 log = logging.getLogger("triaged.webhooks")
 USER_AGENT = "triaged-webhooks/1"
 EXCERPT_CHARS = 500
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +239,7 @@ class WebhookWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next_prune = 0.0  # monotonic time of the next retention sweep
 
     def run_once(self) -> int:
         """Claim one batch of due deliveries and send them; returns how many were tried."""
@@ -259,9 +262,19 @@ class WebhookWorker:
         )
         return status
 
+    def _prune_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY_S
+        removed = prune(self.db, older_than=timedelta(days=self.config.retention_days))
+        if removed:
+            log.info("webhook outbox: pruned %d settled rows", removed)
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                self._prune_if_due()
                 tried = self.run_once()
             except Exception:  # the database may be briefly unavailable: keep going
                 log.exception("webhook delivery round failed")
