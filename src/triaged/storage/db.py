@@ -53,7 +53,8 @@ def make_engine(
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         if not null_pool:
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+            # no pre-ping: it would cost a round trip per transaction; recycle instead
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
         try:
             return create_engine(parsed, **kwargs)
         except ModuleNotFoundError as exc:
