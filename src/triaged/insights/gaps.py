@@ -103,10 +103,9 @@ def cluster_labels(Z: FloatArray, config: InsightsConfig) -> IntArray:
         fit_idx = np.sort(rng.choice(n, config.max_cluster_points, replace=False))
     else:
         fit_idx = np.arange(n)
-    model = HDBSCAN(
-        min_cluster_size=mcs, min_samples=ms, cluster_selection_method="leaf", copy=True
-    )
-    labels[fit_idx] = model.fit_predict(Z[fit_idx]).astype(np.int64)
+    labels[fit_idx] = _hdbscan(Z[fit_idx], mcs, ms, "leaf")
+    if labels.max() < 0:  # one homogeneous group has no leaves: let it be a single cluster
+        labels[fit_idx] = _hdbscan(Z[fit_idx], mcs, ms, "eom")
     labels, cuts, centroids = _trim(Z, labels, mcs, config.trim_mads)
     if fit_idx.size < n and centroids.size:
         rest = np.setdiff1d(np.arange(n), fit_idx)
@@ -115,6 +114,18 @@ def cluster_labels(Z: FloatArray, config: InsightsConfig) -> IntArray:
         ok = sims[np.arange(rest.size), best] >= cuts[best]
         labels[rest[ok]] = best[ok]
     return labels
+
+
+def _hdbscan(Z: FloatArray, mcs: int, ms: int, method: str) -> IntArray:
+    model = HDBSCAN(
+        min_cluster_size=mcs,
+        min_samples=ms,
+        cluster_selection_method=method,
+        allow_single_cluster=method == "eom",
+        copy=True,
+    )
+    out: IntArray = model.fit_predict(Z).astype(np.int64)
+    return out
 
 
 def _trim(

@@ -1,0 +1,226 @@
+"""Insights on real data: the bundled encoder, small slices of CLINC150, no mocks."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from triaged.classifier import Classifier
+from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
+from triaged.insights.keywords import class_tfidf_keywords, propose_name, snake_case
+from triaged.taxonomy import Example, Label, Taxonomy, read_jsonl
+
+HELD_OUT = ("timer", "routing", "tire_change")
+KEPT = (
+    "alarm", "balance", "bill_due", "book_flight", "calories", "cook_time", "directions",
+    "gas", "interest_rate", "oil_change_when", "pin_change", "recipe", "tire_pressure",
+    "transactions", "travel_alert", "weather", "credit_score", "meeting_schedule",
+)
+
+
+@pytest.fixture(scope="module")
+def clinc(datasets_dir: Path) -> dict[str, dict[str, list[str]]]:
+    """Texts per label of CLINC150's train and test splits."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for split in ("train", "test"):
+        groups: dict[str, list[str]] = defaultdict(list)
+        for ex in read_jsonl(datasets_dir / "clinc150" / f"{split}.jsonl"):
+            groups[ex.label].append(ex.text)
+        out[split] = dict(groups)
+    return out
+
+
+def _taxonomy(clinc: dict[str, dict[str, list[str]]], per_label: int = 20) -> Taxonomy:
+    labels = tuple(Label(n, n.replace("_", " "), tuple(clinc["train"][n][:per_label]))
+                   for n in KEPT)
+    return Taxonomy(name="clinc-slice", labels=labels)
+
+
+def _purity_by_intent(report: dict, truth: dict[str, str]) -> dict[str, tuple[int, float]]:
+    """For each held-out intent: (cluster id holding most of it, that cluster's purity)."""
+    out = {}
+    for intent in HELD_OUT:
+        best = None
+        for c in report["gap_clusters"]:
+            k = sum(1 for d in c["decision_ids"] if truth[d] == intent)
+            if k and (best is None or k > best[1]):
+                best = (c["id"], k, k / c["size"])
+        assert best is not None, f"{intent} is in no gap cluster"
+        out[intent] = (best[0], best[2])
+    return out
+
+
+def test_held_out_intents_form_pure_gap_clusters(clinc: dict) -> None:
+    tax = _taxonomy(clinc)
+    rng = random.Random(0)
+    records, truth = [], {}
+    def add(text: str, intent: str, bucket: str, conf: float) -> None:
+        label, second = rng.sample(KEPT, 2)
+        rid = str(len(records))
+        truth[rid] = intent
+        records.append(DecisionRecord(text=text, label=label, confidence=conf, bucket=bucket,
+                                      alternatives=((second, conf * 0.8),), id=rid))
+    for intent in HELD_OUT:                      # the missing categories: held
+        for text in clinc["test"][intent]:
+            add(text, intent, "hold", 0.4)
+    for text in clinc["test"]["oos"][:150]:      # scattered out-of-scope traffic: held
+        add(text, "oos", "hold", 0.3)
+    for intent in KEPT:                          # covered traffic: automatic
+        for text in clinc["test"][intent][:10]:
+            add(text, intent, "auto", 0.95)
+    report = compute_insights(records, tax).to_dict()
+    found = _purity_by_intent(report, truth)
+    assert all(purity >= 0.8 for _, purity in found.values()), found
+    assert len({cid for cid, _ in found.values()}) == 3, found
+    by_id = {c["id"]: c for c in report["gap_clusters"]}
+    timer = by_id[found["timer"][0]]
+    assert "timer" in timer["keywords"][:3] and "timer" in timer["proposed_label"]
+    assert by_id[found["routing"][0]]["proposed_label"].startswith("routing")
+    for c in report["gap_clusters"]:
+        assert {"size", "proposed_label", "keywords", "between", "examples"} <= set(c)
+        assert c["size"] == len(c["decision_ids"]) and 0 < c["share_of_held"] <= 1
+        assert set(c["between"]) <= set(KEPT) and len(c["examples"]) <= 5
+    held = report["summary"]["held"]
+    assert held == 3 * 30 + 150 and report["summary"]["gap_candidates"] == held
+
+
+def test_reviewer_new_category_names_the_cluster_and_confirmed_items_leave(clinc: dict) -> None:
+    tax = _taxonomy(clinc)
+    records = []
+    for i, text in enumerate(clinc["test"]["timer"]):
+        records.append(DecisionRecord(text=text, label="alarm", confidence=0.7, bucket="review",
+                                      id=f"t{i}", review_action="new_category",
+                                      new_label="Kitchen timers"))
+    for i, text in enumerate(clinc["test"]["routing"]):  # resolved to an existing label
+        records.append(DecisionRecord(text=text, label="balance", confidence=0.4, bucket="hold",
+                                      id=f"r{i}", review_action="correct", final_label="balance"))
+    report = compute_insights(records, tax).to_dict()
+    assert report["summary"]["gap_candidates"] == 30
+    top = report["gap_clusters"][0]
+    assert top["proposed_label"] == "kitchen_timers"
+    assert top["new_category_votes"] == top["size"]
+    assert all(d.startswith("t") for c in report["gap_clusters"] for d in c["decision_ids"])
+
+
+@pytest.fixture(scope="module")
+def split_classifier(clinc: dict) -> tuple[Classifier, list[str], tuple[str, str]]:
+    """A small taxonomy where ``balance`` is split at random into two labels."""
+    rng = random.Random(1)
+    names = (*KEPT[:12], "timer")
+    labels, examples = [], []
+    for n in names:
+        if n == "balance":
+            continue
+        labels.append(Label(n, n.replace("_", " ")))
+        examples += [Example(t, n) for t in clinc["train"][n][:30]]
+    labels += [Label("balance_a", "questions about balance"),
+               Label("balance_b", "requests about balance")]
+    examples += [Example(t, rng.choice(("balance_a", "balance_b")))
+                 for t in clinc["train"]["balance"][:60]]
+    tax = Taxonomy(name="split", labels=tuple(labels)).with_examples(examples)
+    clf = Classifier.from_taxonomy(tax).fit()
+    texts = [t for n in names for t in clinc["test"][n][:15]]
+    return clf, texts, ("balance_a", "balance_b")
+
+
+def test_split_intent_pair_ranks_first(split_classifier: tuple) -> None:
+    clf, texts, pair = split_classifier
+    results = clf.classify_batch(texts)
+    records = [
+        DecisionRecord(text=t, label=r.label, confidence=r.confidence, bucket=r.bucket.value,
+                       alternatives=tuple((a.label, a.confidence) for a in r.alternatives))
+        for t, r in zip(texts, results, strict=True)
+    ]
+    report = compute_insights(records, clf.taxonomy, encoder=clf.encoder).to_dict()
+    first = report["overlaps"][0]
+    assert set(first["labels"]) == set(pair)
+    assert first["action"] == "merge"
+    assert first["evidence"]["close_calls"] > 0 and first["evidence"]["examples"]
+    assert first["score"] > report["overlaps"][1]["score"]
+    assert {"labels", "score", "evidence", "action"} <= set(first)
+
+
+def test_reviewer_corrections_raise_a_pair(clinc: dict) -> None:
+    tax = _taxonomy(clinc)
+    recs = []
+    for i, text in enumerate(clinc["test"]["gas"][:20]):
+        recs.append(DecisionRecord(text=text, label="gas", confidence=0.9, bucket="auto",
+                                   alternatives=(("weather", 0.05),),
+                                   review_action="correct" if i % 2 else "confirm",
+                                   final_label="directions" if i % 2 else "gas"))
+    for text in clinc["test"]["weather"][:20]:
+        recs.append(DecisionRecord(text=text, label="weather", confidence=0.9, bucket="auto",
+                                   alternatives=(("gas", 0.05),), review_action="confirm",
+                                   final_label="weather"))
+    report = compute_insights(recs, tax).to_dict()
+    pairs = [set(o["labels"]) for o in report["overlaps"]]
+    assert {"directions", "gas"} in pairs
+    pair = report["overlaps"][pairs.index({"directions", "gas"})]
+    assert pair["evidence"]["corrections"]["gas->directions"] == 10
+    assert pair["evidence"]["components"]["corrections"] > 0
+    health = {h["label"]: h for h in report["labels"]}
+    assert health["gas"]["correction_rate"] == 0.5
+    assert health["directions"]["received_corrections"] == 10
+
+
+def test_label_health_figures() -> None:
+    tax = Taxonomy(name="h", labels=(Label("a"), Label("b")))
+    recs = [DecisionRecord(text=f"x{i}", label="a", confidence=0.9 if i < 30 else 0.5,
+                           bucket="auto" if i < 30 else "hold",
+                           review_action="confirm" if i < 36 else None, final_label="a")
+            for i in range(40)]
+    recs += [DecisionRecord(text="y", label="b", confidence=0.7, bucket="review",
+                            review_action="correct", final_label="a")]
+    health = {h.label: h for h in compute_insights(recs, tax).labels}
+    a, b = health["a"], health["b"]
+    assert (a.volume, a.buckets, a.held_share) == (40, {"auto": 30, "review": 0, "hold": 10}, 0.25)
+    assert a.reviewed == 36 and a.correction_rate == 0.0 and a.received_corrections == 1
+    assert a.ece == pytest.approx((30 * 0.1 + 6 * 0.5) / 36, abs=1e-4)
+    assert b.ece is None and b.correction_rate == 1.0
+    assert b.corrected_to == [{"label": "a", "count": 1}]
+    assert a.mean_confidence == pytest.approx(np.mean([0.9] * 30 + [0.5] * 10), abs=1e-4)
+
+
+def test_record_from_api_mapping() -> None:
+    r = DecisionRecord.from_mapping({
+        "id": 7, "text": "hi", "label": "a", "confidence": 0.5, "bucket": "hold",
+        "alternatives": [{"label": "b", "confidence": 0.4}, {"label": "c", "confidence": 0.1}],
+        "created_at": "2026-01-01T00:00:00Z",
+        "review": {"action": "new_category", "new_label": "greetings"},
+    })
+    assert r.runner_up == ("b", pytest.approx(0.8)) and r.id == "7"
+    assert r.is_new_category and r.model_was_right is False and r.created_at is not None
+    s = DecisionRecord.from_mapping({"text": "t", "label": "a", "confidence": 0.6,
+                                     "bucket": "review", "scores": {"a": 0.6, "b": 0.3}})
+    assert s.alternatives == (("b", pytest.approx(0.3)),)
+
+
+def test_keywords_and_names() -> None:
+    groups = [["my luggage was lost", "the airline lost my luggage", "lost luggage claim"],
+              ["set a timer for 5 minutes", "start a timer", "timer for ten minutes"]]
+    background = [["what's the weather", "is it raining"], ["book a flight", "flight to paris"]]
+    kws = class_tfidf_keywords(groups, background=background, top_n=4)
+    assert kws[0][0][0] in {"luggage", "lost luggage", "lost"}
+    assert kws[1][0][0] == "timer"
+    name = propose_name(kws[0], groups[0])
+    assert "lost" in name and "luggage" in name
+    assert propose_name(kws[1], groups[1], taken={"timer"}).startswith("timer")
+    assert propose_name(kws[1], groups[1], taken={"timer"}) != "timer"
+    assert snake_case("Lost luggage!") == "lost_luggage"
+    assert propose_name([], []) == "new_category"
+
+
+def test_empty_and_tiny_windows() -> None:
+    tax = Taxonomy(name="e", labels=(Label("a", "apples"), Label("b", "bananas")))
+    empty = compute_insights([], tax).to_dict()
+    assert empty["gap_clusters"] == [] and empty["overlaps"] == []
+    assert [h["volume"] for h in empty["labels"]] == [0, 0]
+    few = [DecisionRecord(text="what?", label="a", confidence=0.2, bucket="hold")] * 3
+    out = compute_insights(few, tax, config=InsightsConfig(min_cluster_size=5)).to_dict()
+    assert out["gap_clusters"] == [] and out["summary"]["gap_candidates"] == 3
+    counts = Counter(h["label"] for h in out["labels"])
+    assert counts == {"a": 1, "b": 1}
