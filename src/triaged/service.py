@@ -428,7 +428,7 @@ class Service:
     # ----------------------------------------------------------------- classify
     def classify(
         self,
-        principal: Principal,
+        caller: Principal | str,
         taxonomy: str,
         items: Sequence[ClassifyItem],
         *,
@@ -437,11 +437,11 @@ class Service:
     ) -> tuple[list[dict[str, Any]], bool]:
         """Classify, count and log ``items``; returns (decisions, replayed).
 
+        ``caller`` is a principal, or an API key to authenticate in the same read.
         Limits are checked first, then the quota (pre-check on the counters read
         with the key), then the work; one transaction then counts exactly and writes.
         """
         started = time.perf_counter()
-        principal.require(*CLASSIFY_ROLES)
         self._check_items(items)
         request_hash = ""
         if idempotency_key is not None:
@@ -449,9 +449,14 @@ class Service:
             request_hash = idempotency.fingerprint(
                 route, [taxonomy, [(i.text, i.external_id, i.metadata) for i in items]]
             )
-        plan = self.plan(principal.plan)
         win = quota.window()
         with self.db.read() as conn:
+            if isinstance(caller, str):
+                principal = keys.authenticate(conn, caller, self.settings.key_pepper)
+            else:
+                principal = caller
+            principal.require(*CLASSIFY_ROLES)
+            plan = self.plan(principal.plan)
             if idempotency_key is not None:
                 stored = idempotency.lookup(
                     conn, principal.workspace_id, idempotency_key, request_hash
