@@ -85,18 +85,19 @@ def test_kill_mid_review_loses_nothing(tmp_path: Path) -> None:
     texts = [f"{t} #{i}" for i, t in enumerate(["I was charged twice", "the app crashes"] * 5)]
     log = tmp_path / "server.log"
 
+    http = httpx.Client(timeout=120)
     with serve(url, port, log) as proc:
         assert (
-            httpx.post(f"{base}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth).status_code == 201
+            http.post(f"{base}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth).status_code == 201
         )
-        r = httpx.post(
+        r = http.post(
             f"{base}/v1/classify/batch",
             json={"taxonomy": "support", "texts": texts},
             headers=auth,
             timeout=30,
         )
         decision_ids = [d["id"] for d in r.json()["results"]]
-        r = httpx.post(
+        r = http.post(
             f"{base}/v1/review/claim", json={"limit": 10, "lease_seconds": LEASE_S}, headers=rev
         )
         items = r.json()["items"]
@@ -104,43 +105,46 @@ def test_kill_mid_review_loses_nothing(tmp_path: Path) -> None:
         lease_end = datetime.fromisoformat(items[0]["lease_expires_at"]).timestamp()
         done = items[:4]
         for item in done:
-            r = httpx.post(
+            r = http.post(
                 f"{base}/v1/review/items/{item['id']}/resolve",
                 json={"action": "confirm"},
                 headers=rev,
             )
             assert r.status_code == 200
+        http.close()
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
 
+    http = httpx.Client(timeout=120)
     with serve(url, port, log):
         before = time.time()
-        r = httpx.post(f"{base}/v1/review/claim", json={"limit": 10}, headers=rev)
+        r = http.post(f"{base}/v1/review/claim", json={"limit": 10}, headers=rev)
         back = r.json()["items"]
         if time.time() < lease_end:  # still leased: nobody else gets them yet
             assert back == []
         if not back:
             time.sleep(max(0.0, lease_end - time.time()) + 0.2)
-            r = httpx.post(f"{base}/v1/review/claim", json={"limit": 10}, headers=rev)
+            r = http.post(f"{base}/v1/review/claim", json={"limit": 10}, headers=rev)
             back = r.json()["items"]
         else:
             assert before > lease_end - 1.0  # the restart outlasted the lease
         assert sorted(i["id"] for i in back) == sorted(i["id"] for i in items[4:])
         for item in back:
-            r = httpx.post(
+            r = http.post(
                 f"{base}/v1/review/items/{item['id']}/resolve",
                 json={"action": "confirm"},
                 headers=rev,
             )
             assert r.status_code == 200
         for item in done:  # resolved before the kill: still resolved, not claimable again
-            r = httpx.get(f"{base}/v1/review/items/{item['id']}", headers=rev)
+            r = http.get(f"{base}/v1/review/items/{item['id']}", headers=rev)
             assert r.json()["status"] == "resolved"
             events = [h["event"] for h in r.json()["history"]]
             assert events == ["created", "claimed", "resolved"]
         for did in decision_ids:
-            d = httpx.get(f"{base}/v1/decisions/{did}", headers=auth).json()
+            d = http.get(f"{base}/v1/decisions/{did}", headers=auth).json()
             assert d["final_source"] == "review" and d["final_label"] == d["label"]
-        stats = httpx.get(f"{base}/v1/review/stats", headers=rev).json()
+        stats = http.get(f"{base}/v1/review/stats", headers=rev).json()
         assert sum(q["resolved"] for q in stats["queues"].values()) == 10
         assert sum(stats["counts"].values()) == 0
+    http.close()
