@@ -104,6 +104,7 @@ def serve(
             port=settings.port,
             workers=workers,
             log_level=settings.log_level,
+            access_log=settings.access_log,
         )
         return
     uvicorn.run(
@@ -111,6 +112,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        access_log=settings.access_log,
     )
 
 

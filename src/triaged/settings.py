@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=30, ge=0)
     classifier_cache_size: int = Field(default=32, ge=1)
     log_level: str = "info"
+    access_log: bool = Field(default=False, description="Log every request (costs latency).")
     # review queue and learning loop (triaged.review)
     review_lease_seconds: float = Field(
         default=600.0, gt=0, description="How long a claimed review item stays with its reviewer."
