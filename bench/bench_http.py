@@ -10,7 +10,9 @@ subprocess (one worker, as ``triaged serve`` runs it) and drives ``POST
 /v1/classify`` from N concurrent keep-alive clients.  Each request is a full
 decision: auth, quota, classify, decision committed.  In the same run it times
 ``Classifier.classify`` (library) and ``Service.classify`` (library + database,
-no HTTP) one text at a time.  Prints a markdown table (or JSON).
+no HTTP) one text at a time.  Prints a markdown table (or JSON); "server CPU
+ms/req" is the CPU time the serving process spent per request (for the
+in-process rows: this process), which stays meaningful on a busy machine.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(url: str, extra: list[str]) -> Iterator[str]:
+def _server(url: str, extra: list[str]) -> Iterator[tuple[str, int]]:
     port = _free_port()
     env = {
         **os.environ,
@@ -120,14 +122,14 @@ def _server(url: str, extra: list[str]) -> Iterator[str]:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("the server did not start")
             time.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=20)
 
 
 async def _load(
-    base: str, key: str, taxonomy: str, texts: list[str], clients: int
+    base: str, pid: int, key: str, taxonomy: str, texts: list[str], clients: int
 ) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {key}"}
@@ -145,30 +147,46 @@ async def _load(
                 latencies.append((time.perf_counter() - t0) * 1000)
                 errors += r.status_code != 200
 
+        cpu0 = _cpu_seconds(pid)
         started = time.perf_counter()
         await asyncio.gather(*[worker() for _ in range(clients)])
         elapsed = time.perf_counter() - started
-    return _row(latencies, elapsed, errors)
+        cpu1 = _cpu_seconds(pid)
+    cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+    return _row(latencies, elapsed, errors, cpu)
 
 
-def _row(latencies: list[float], elapsed: float, errors: int = 0) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), to show cost apart from load."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _row(
+    latencies: list[float], elapsed: float, errors: int = 0, cpu: float | None = None
+) -> dict[str, Any]:
     return {
         "requests": len(latencies),
         "p50_ms": round(percentile(latencies, 50), 2),
         "p99_ms": round(percentile(latencies, 99), 2),
         "rps": round(len(latencies) / elapsed, 1),
+        "cpu_ms_per_req": None if cpu is None else round(cpu * 1000 / max(1, len(latencies)), 2),
         "errors": errors,
     }
 
 
 def _timed(fn: Any, texts: list[str]) -> dict[str, Any]:
     latencies = []
+    cpu0 = time.process_time()
     started = time.perf_counter()
     for text in texts:
         t0 = time.perf_counter()
         fn(text)
         latencies.append((time.perf_counter() - t0) * 1000)
-    return _row(latencies, time.perf_counter() - started)
+    return _row(latencies, time.perf_counter() - started, cpu=time.process_time() - cpu0)
 
 
 def run_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -194,11 +212,11 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             )
         finally:
             service.close()
-        with _server(url, args.uvicorn_args.split()) as base:
-            asyncio.run(_load(base, key, tax.name, texts[:30], 1))  # warm up: load the model
+        with _server(url, args.uvicorn_args.split()) as (base, pid):
+            asyncio.run(_load(base, pid, key, tax.name, texts[:30], 1))  # warm up: load the model
             for clients in args.clients:
                 n = max(args.requests, clients * 20)
-                result = asyncio.run(_load(base, key, tax.name, _texts(n), clients))
+                result = asyncio.run(_load(base, pid, key, tax.name, _texts(n), clients))
                 rows.append(
                     {"backend": backend, "mode": "HTTP (uvicorn)", "clients": clients, **result}
                 )
@@ -207,13 +225,14 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| backend | mode | clients | requests | p50 ms | p99 ms | req/s |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| backend | mode | clients | requests | p50 ms | p99 ms | req/s | server CPU ms/req |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        cpu = "-" if r["cpu_ms_per_req"] is None else f"{r['cpu_ms_per_req']:.2f}"
         lines.append(
             f"| {r['backend']} | {r['mode']} | {r['clients']} | {r['requests']} | "
-            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['rps']:.0f} |"
+            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['rps']:.0f} | {cpu} |"
         )
     return "\n".join(lines)
 
