@@ -80,15 +80,20 @@ class CorrectnessCalibrator:
         )
 
 
-def auto_knee(p: FloatArray, correct: NDArray[np.bool_], *, auto: float, target: float) -> float:
+def auto_knee(
+    p: FloatArray, correct: NDArray[np.bool_], *, auto: float, target: float, z: float = 1.0
+) -> float:
     """Smallest confidence ``t >= auto`` such that the items with ``p >= t`` are right at
-    least ``target`` of the time (1.0 when no such tail exists)."""
+    least ``target`` of the time, judged by a ``z``-sigma lower bound so that small
+    calibration sets give a cautious answer (1.0 when no such tail exists)."""
     if len(p) == 0:
         return auto
     order = np.argsort(-p, kind="stable")
     ok = np.asarray(correct, dtype=float)[order]
-    tail_acc = np.cumsum(ok) / np.arange(1, len(ok) + 1)
-    good = np.flatnonzero(tail_acc >= target)
+    n = np.arange(1, len(ok) + 1)
+    tail_acc = np.cumsum(ok) / n
+    lower = tail_acc - z * np.sqrt(np.maximum(tail_acc * (1 - tail_acc), 0.25 / n) / n)
+    good = np.flatnonzero(lower >= target)
     if len(good) == 0:
         return 1.0
     return float(max(auto, p[order][good.max()]))

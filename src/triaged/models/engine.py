@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from triaged.calibration import TemperatureScaler, expected_calibration_error
 from triaged.encoders.base import Vectors
@@ -56,6 +57,8 @@ _CHUNK = 2048
 DEFAULT_CONFIG: dict[str, Any] = {
     "C": 0.1,  # inverse L2 strength of the logistic head (on standardised embeddings)
     "folds": 3,  # cross-validation folds for the out-of-fold calibration data
+    "small_folds": 8,  # ... and for small training sets (closer to the final head, cheap)
+    "small_n": 3000,  # "small" means fewer examples than this
     "k": 10,  # neighbours for the kNN agreement signal
     "prompt_weight": 1.0,  # sample weight of each label's prompt vector as a training row
     "calibrator_C": 1.0,
@@ -66,6 +69,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "cv_tol": 1e-4,  # tolerance of the warm-started cross-validation heads
     "auto_threshold": 0.85,  # the routing threshold that confidence must respect ...
     "auto_target": 0.98,  # ... by being right this often above it on out-of-fold data
+    "auto_z": 0.5,  # sigmas of caution on that out-of-fold accuracy
     "bank": 16,  # labelled examples per label kept for the per-call similarity signals
     "seed": 0,
 }
@@ -142,7 +146,11 @@ class Engine:
         if X.shape[0] == 0 or n_labels < 2:
             self._fit_zero_shot()
         else:
-            self._fit_trained(X, y, V, oos, progress)
+            # One BLAS thread: the solver makes many small BLAS calls, and multi-threaded
+            # BLAS spends more time synchronising than computing on them (10x+ slower on a
+            # busy 2-core machine).
+            with threadpool_limits(limits=1, user_api="blas"):
+                self._fit_trained(X, y, V, oos, progress)
         self._fitted = True
         self._report["fit_seconds"] = round(time.perf_counter() - started, 3)
         self._report["n_examples"] = int(X.shape[0])
@@ -203,7 +211,8 @@ class Engine:
         full, self._W, self._b = head(np.arange(n, dtype=np.int64), None, float(cfg["tol"]))
 
         # Out-of-fold logits and neighbour similarities for calibration.
-        folds = _fold_ids(y, int(cfg["folds"]), int(cfg["seed"]))
+        n_splits = int(cfg["folds"]) if n >= int(cfg["small_n"]) else int(cfg["small_folds"])
+        folds = _fold_ids(y, n_splits, int(cfg["seed"]))
         n_folds = int(folds.max()) + 1 if n else 0
         k = int(cfg["k"])
         oof_logits = np.zeros((n, n_labels))
@@ -267,6 +276,7 @@ class Engine:
             knee = auto_knee(
                 conf[:n_in], correct[:n_in],
                 auto=float(cfg["auto_threshold"]), target=float(cfg["auto_target"]),
+                z=float(cfg["auto_z"]),
             )
             self._knee = knee
             conf = bend(conf, knee, auto=float(cfg["auto_threshold"]))
