@@ -1,0 +1,66 @@
+"""Health metrics: bucket shares over time and drift alerts under /v1/metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from triaged.api.deps import PrincipalDep, ServiceDep
+from triaged.drift import DriftConfig
+from triaged.service import READ_ROLES, Service
+from triaged.services import insights as insights_log
+from triaged.services.keys import Principal
+from triaged.services.taxonomies import TaxonomyRecord
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics/buckets")
+def bucket_shares(
+    principal: PrincipalDep,
+    service: ServiceDep,
+    taxonomy: Annotated[str | None, Query(description="one taxonomy (default: all)")] = None,
+    interval: Literal["hour", "day", "week"] = "day",
+    label: Annotated[str | None, Query(description="only decisions with this label")] = None,
+    since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
+) -> Any:
+    """Decision counts per bucket and period (shares follow), oldest period first."""
+    record = _taxonomy(principal, service, taxonomy)
+    with service.db.read() as conn:
+        return insights_log.bucket_metrics(
+            conn, principal.workspace_id, taxonomy=record, interval=interval, since=since,
+            until=until, label=label,
+        )
+
+
+@router.get("/metrics/drift")
+def drift(
+    principal: PrincipalDep,
+    service: ServiceDep,
+    taxonomy: Annotated[str | None, Query(description="one taxonomy (default: all)")] = None,
+    recent_hours: Annotated[float, Query(gt=0)] = 24,
+    baseline_hours: Annotated[float, Query(gt=0)] = 24 * 7,
+    alpha: Annotated[float, Query(gt=0, lt=1)] = 0.01,
+    min_volume: Annotated[int, Query(ge=1)] = 100,
+    min_change: Annotated[float, Query(ge=0, le=1)] = 0.02,
+    per_label: bool = False,
+) -> Any:
+    """Held and review shares of the recent window against the baseline window before it
+    (two-proportion z-test, Bonferroni-corrected); one alert per share that moved."""
+    record = _taxonomy(principal, service, taxonomy)
+    cfg = DriftConfig(
+        recent=timedelta(hours=recent_hours), baseline=timedelta(hours=baseline_hours),
+        alpha=alpha, min_volume=min_volume, min_change=min_change, per_label=per_label,
+    )
+    with service.db.read() as conn:
+        return insights_log.drift_alerts(conn, principal.workspace_id, taxonomy=record, config=cfg)
+
+
+def _taxonomy(principal: Principal, service: Service, name: str | None) -> TaxonomyRecord | None:
+    principal.require(*READ_ROLES)
+    if name is None:
+        return None
+    return service.taxonomy_record(principal, name)

@@ -1,0 +1,183 @@
+"""Insights and health metrics read from the decision log (the storage side of
+:mod:`triaged.insights` and :mod:`triaged.drift`).
+
+Every function takes the workspace id first: nothing here crosses workspaces.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, select
+
+from triaged.drift import DecisionRow, DriftConfig, bucket_series, detect_drift
+from triaged.encoders import Encoder
+from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
+from triaged.services.ids import as_utc
+from triaged.services.taxonomies import TaxonomyRecord, load_version
+from triaged.storage.review import review_items
+from triaged.storage.tables import decisions
+
+__all__ = [
+    "DEFAULT_WINDOW",
+    "bucket_metrics",
+    "decision_records",
+    "decision_rows",
+    "drift_alerts",
+    "taxonomy_insights",
+]
+
+DEFAULT_WINDOW = timedelta(days=30)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def decision_records(
+    conn: Connection,
+    workspace_id: str,
+    taxonomy_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[DecisionRecord]:
+    """The taxonomy's decisions in ``[since, until)`` with their reviewer outcomes."""
+    d, r = decisions.c, review_items.c
+    stmt = (
+        select(
+            d.id, d.text, d.label, d.confidence, d.bucket, d.alternatives, d.created_at,
+            d.final_label, r.action, r.resolved_label, r.new_label, r.resolved_at,
+        )
+        .select_from(
+            decisions.outerjoin(
+                review_items, and_(r.decision_id == d.id, r.status == "resolved")
+            )
+        )
+        .where(d.workspace_id == workspace_id, d.taxonomy_id == taxonomy_id)
+    )
+    if since is not None:
+        stmt = stmt.where(d.created_at >= _utc(since))
+    if until is not None:
+        stmt = stmt.where(d.created_at < _utc(until))
+    latest: dict[str, Any] = {}
+    for row in conn.execute(stmt.order_by(d.created_at, d.id)):
+        prev = latest.get(row.id)
+        if prev is None or (row.resolved_at is not None and (
+            prev.resolved_at is None or row.resolved_at > prev.resolved_at
+        )):
+            latest[row.id] = row
+    out: list[DecisionRecord] = []
+    for row in latest.values():
+        alts = tuple(
+            (str(a["label"]), float(a["confidence"]))
+            for a in (row.alternatives or [])
+            if isinstance(a, dict) and "label" in a and "confidence" in a
+        )
+        out.append(
+            DecisionRecord(
+                text=row.text,
+                label=row.label,
+                confidence=float(row.confidence),
+                bucket=row.bucket,
+                alternatives=alts,
+                id=row.id,
+                created_at=as_utc(row.created_at),
+                review_action=row.action,
+                final_label=row.resolved_label or row.final_label,
+                new_label=row.new_label,
+            )
+        )
+    return out
+
+
+def taxonomy_insights(
+    conn: Connection,
+    record: TaxonomyRecord,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    encoder: Encoder | None = None,
+    config: InsightsConfig | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The insights JSON of one taxonomy (default window: the last 30 days)."""
+    end = _utc(until) if until is not None else None
+    start = _utc(since) if since is not None else (now or datetime.now(UTC)) - DEFAULT_WINDOW
+    tax = load_version(conn, record)
+    recs = decision_records(conn, record.workspace_id, record.id, since=start, until=end)
+    report = compute_insights(recs, tax, encoder=encoder, config=config).to_dict()
+    report["window"] = {"since": start.isoformat(), "until": end.isoformat() if end else None}
+    return report
+
+
+def decision_rows(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    taxonomy_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[DecisionRow]:
+    """(time, bucket, label) of the decisions in ``[since, until)``."""
+    d = decisions.c
+    stmt = select(d.created_at, d.bucket, d.label).where(d.workspace_id == workspace_id)
+    if taxonomy_id is not None:
+        stmt = stmt.where(d.taxonomy_id == taxonomy_id)
+    if since is not None:
+        stmt = stmt.where(d.created_at >= _utc(since))
+    if until is not None:
+        stmt = stmt.where(d.created_at < _utc(until))
+    return [DecisionRow(as_utc(t), b, lb) for t, b, lb in conn.execute(stmt)]
+
+
+def bucket_metrics(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    taxonomy: TaxonomyRecord | None = None,
+    interval: str = "day",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """``{"series": [{"start", "auto", "review", "hold", "total", "shares"}], ...}``."""
+    rows = decision_rows(
+        conn, workspace_id, taxonomy_id=taxonomy.id if taxonomy else None, since=since,
+        until=until,
+    )
+    series = bucket_series(rows, interval, start=since, end=until, label=label)
+    totals = {b: sum(getattr(p, b) for p in series) for b in ("auto", "review", "hold")}
+    return {
+        "taxonomy": taxonomy.name if taxonomy else None,
+        "label": label,
+        "interval": interval,
+        "series": [p.to_dict() for p in series],
+        "totals": {**totals, "total": sum(totals.values())},
+    }
+
+
+def drift_alerts(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    taxonomy: TaxonomyRecord | None = None,
+    config: DriftConfig | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Drift alerts of the recent window against the baseline before it."""
+    cfg = config or DriftConfig()
+    end = _utc(now) if now is not None else datetime.now(UTC)
+    rows = decision_rows(
+        conn, workspace_id, taxonomy_id=taxonomy.id if taxonomy else None,
+        since=end - cfg.recent - cfg.baseline, until=end,
+    )
+    alerts = detect_drift(rows, now=end, config=cfg)
+    return {
+        "taxonomy": taxonomy.name if taxonomy else None,
+        "recent_start": (end - cfg.recent).isoformat(),
+        "baseline_start": (end - cfg.recent - cfg.baseline).isoformat(),
+        "now": end.isoformat(),
+        "alerts": [a.to_dict() for a in alerts],
+    }
