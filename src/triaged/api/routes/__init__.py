@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from triaged.api.routes import classify, decisions, keys, review, taxonomies, usage, webhooks
+from triaged.api.routes import (
+    classify,
+    decisions,
+    insights,
+    keys,
+    metrics,
+    review,
+    taxonomies,
+    usage,
+    webhooks,
+)
 
 __all__ = ["v1_router"]
 
 
 def v1_router() -> APIRouter:
     router = APIRouter(prefix="/v1")
-    for module in (taxonomies, classify, decisions, keys, usage, webhooks, review):
+    for module in (
+        taxonomies, classify, decisions, keys, usage, webhooks, review, insights, metrics
+    ):
         router.include_router(module.router)
     return router
