@@ -23,9 +23,32 @@ def _shot(page, name):
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+A11Y_PROBLEMS = """() => {
+  const problems = [];
+  const named = el => (el.getAttribute('aria-label') || el.innerText || '').trim();
+  document.querySelectorAll('input:not([type=hidden]), select, textarea').forEach(el => {
+    if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label')) {
+      problems.push('unlabelled ' + el.outerHTML);
+    }
+  });
+  document.querySelectorAll('button, a[href]').forEach(el => {
+    if (!named(el)) { problems.push('nameless ' + el.outerHTML); }
+  });
+  if (!document.documentElement.lang) { problems.push('no lang'); }
+  if (document.querySelectorAll('main').length !== 1) { problems.push('not one main'); }
+  if (document.querySelectorAll('h1').length !== 1) { problems.push('not one h1'); }
+  return problems;
+}"""
+
+
+def _accessible(page):
+    assert page.evaluate(A11Y_PROBLEMS) == []
+
+
 def _sign_in(page, key):
     page.goto("/ui/")
     assert page.url.endswith("/ui/login")
+    _accessible(page)
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/ui/$"))
@@ -63,6 +86,7 @@ def test_sign_in_claim_resolve_with_the_keyboard_and_see_counts_change(page, see
     assert sum(c["pending"] for c in before.values()) == seeded.n_items
     assert sum(c["resolved"] for c in before.values()) == 0
     _shot(page, "overview-before")
+    _accessible(page)
 
     page.get_by_role("button", name="Start reviewing support").click()
     page.wait_for_url(re.compile(r"/ui/review/rvi_"))
@@ -70,6 +94,7 @@ def test_sign_in_claim_resolve_with_the_keyboard_and_see_counts_change(page, see
     assert page.get_by_role("heading", level=1).is_visible()
     assert page.locator("#item-heading").evaluate("e => document.activeElement === e")
     _shot(page, "review")
+    _accessible(page)
 
     page.keyboard.press("c")  # confirm the model's label
     second = _next_item(page, first)
