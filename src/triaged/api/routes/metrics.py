@@ -1,20 +1,25 @@
-"""Health metrics: bucket shares over time and drift alerts under /v1/metrics."""
+"""Health metrics: bucket shares over time and drift alerts under /v1/metrics, and the
+Prometheus exposition at /metrics (``prometheus_router``, mounted outside /v1)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
 
 from triaged.api.deps import PrincipalDep, ServiceDep
 from triaged.drift import DriftConfig
+from triaged.metrics import exposition
 from triaged.service import READ_ROLES, Service
 from triaged.services import insights as insights_log
 from triaged.services.keys import Principal
 from triaged.services.taxonomies import TaxonomyRecord
 
 router = APIRouter(tags=["metrics"])
+prometheus_router = APIRouter(tags=["metrics"])
 
 
 @router.get("/metrics/buckets")
@@ -64,3 +69,10 @@ def _taxonomy(principal: Principal, service: Service, name: str | None) -> Taxon
     if name is None:
         return None
     return service.taxonomy_record(principal, name)
+
+
+@prometheus_router.get("/metrics", include_in_schema=False)
+async def prometheus(service: ServiceDep) -> Response:
+    """Prometheus text exposition: decisions, latency, review queues, webhook failures."""
+    body = await run_in_threadpool(exposition, service.db)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

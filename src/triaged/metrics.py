@@ -1,0 +1,136 @@
+"""Prometheus exposition, read from the database at scrape time.
+
+The decision log, the review queue and the webhook outbox are the source of truth, so
+every API worker (and a restarted one) reports the same figures with no shared
+in-process state:
+
+* ``triaged_decisions_total{workspace, taxonomy, bucket}``: decisions logged;
+* ``triaged_classify_latency_seconds{workspace, taxonomy}``: histogram of the per-text
+  classify latency recorded with each decision;
+* ``triaged_review_queue_depth{queue}`` and ``triaged_review_queue_oldest_age_seconds{queue}``:
+  open (pending or claimed) review items and the age of the oldest;
+* ``triaged_webhook_delivery_failures_total``: failed delivery attempts, and
+  ``triaged_webhook_deliveries{status}`` by delivery status.
+
+A scrape runs a handful of aggregate queries (the latency histogram scans the
+decisions once); scrape every 30-60 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from sqlalchemy import case, func, or_, select
+
+from triaged.storage.db import Database
+from triaged.storage.review import review_items
+from triaged.storage.tables import decisions
+from triaged.storage.webhooks import webhook_attempts, webhook_deliveries
+
+__all__ = ["LATENCY_BUCKETS_S", "DatabaseCollector", "exposition"]
+
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+OPEN_STATUSES = ("pending", "claimed")
+
+
+class DatabaseCollector(Collector):
+    """A prometheus_client collector whose every sample comes from one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[Metric]:
+        with self.db.read() as conn:
+            d = decisions.c
+            counts = CounterMetricFamily(
+                "triaged_decisions", "Decisions logged, by taxonomy and bucket.",
+                labels=["workspace", "taxonomy", "bucket"],
+            )
+            stmt = select(d.workspace_id, d.taxonomy, d.bucket, func.count()).group_by(
+                d.workspace_id, d.taxonomy, d.bucket
+            )
+            for ws, tax, bucket, n in conn.execute(stmt):
+                counts.add_metric([ws, tax, bucket], float(n))
+            yield counts
+
+            hist = HistogramMetricFamily(
+                "triaged_classify_latency_seconds", "Per-text classify latency.",
+                labels=["workspace", "taxonomy"],
+            )
+            cols = [
+                func.sum(case((d.latency_ms <= b * 1000.0, 1), else_=0)) for b in LATENCY_BUCKETS_S
+            ]
+            stmt2 = select(
+                d.workspace_id, d.taxonomy, func.count(), func.sum(d.latency_ms), *cols
+            ).group_by(d.workspace_id, d.taxonomy)
+            for row in conn.execute(stmt2):
+                ws, tax, n, total_ms, *cum = row
+                buckets = [(str(b), float(c or 0)) for b, c in zip(LATENCY_BUCKETS_S, cum,
+                                                                   strict=True)]
+                buckets.append(("+Inf", float(n)))
+                hist.add_metric([ws, tax], buckets, sum_value=float(total_ms or 0) / 1000.0)
+            yield hist
+
+            r = review_items.c
+            depth = GaugeMetricFamily(
+                "triaged_review_queue_depth", "Open review items (pending or claimed).",
+                labels=["queue"],
+            )
+            oldest = GaugeMetricFamily(
+                "triaged_review_queue_oldest_age_seconds", "Age of the oldest open review item.",
+                labels=["queue"],
+            )
+            now = datetime.now(UTC)
+            stmt3 = (
+                select(r.queue, func.count(), func.min(r.created_at))
+                .where(r.status.in_(OPEN_STATUSES))
+                .group_by(r.queue)
+            )
+            seen = set()
+            for queue, n, first in conn.execute(stmt3):
+                seen.add(queue)
+                depth.add_metric([queue], float(n))
+                first_utc = first if first.tzinfo else first.replace(tzinfo=UTC)
+                oldest.add_metric([queue], max(0.0, (now - first_utc).total_seconds()))
+            for queue in ("hold", "review", "audit"):
+                if queue not in seen:
+                    depth.add_metric([queue], 0.0)
+                    oldest.add_metric([queue], 0.0)
+            yield depth
+            yield oldest
+
+            a = webhook_attempts.c
+            failed = conn.execute(
+                select(func.count()).where(
+                    or_(a.error.is_not(None), a.status_code.is_(None), a.status_code >= 300)
+                )
+            ).scalar_one()
+            yield CounterMetricFamily(
+                "triaged_webhook_delivery_failures",
+                "Webhook delivery attempts that failed (error or non-2xx).",
+                value=float(failed),
+            )
+            w = webhook_deliveries.c
+            by_status = GaugeMetricFamily(
+                "triaged_webhook_deliveries", "Webhook deliveries by status.", labels=["status"]
+            )
+            for status, n in conn.execute(select(w.status, func.count()).group_by(w.status)):
+                by_status.add_metric([status], float(n))
+            yield by_status
+
+
+def exposition(db: Database) -> bytes:
+    """The text exposition format of every metric above (one scrape)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(db))
+    out: bytes = generate_latest(registry)
+    return out

@@ -1,0 +1,46 @@
+"""GET /metrics: the Prometheus exposition agrees with the decision log and the queues."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.servicekit import Stack, Tenant, unique
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_metrics_count_decisions_latency_and_queues(
+    stack: Stack, tenant: Tenant, taxonomy_body
+) -> None:
+    name = unique("prom")
+    body = {**taxonomy_body, "name": name}
+    texts = ["I was charged twice", "the app crashes", "reset my password", "hmm", "what?"]
+    async with stack.client(tenant.key) as c:
+        assert (await c.post("/v1/taxonomies", json=body)).status_code == 201
+        r = await c.post("/v1/classify/batch", json={"taxonomy": name, "texts": texts})
+        assert r.status_code == 200, r.text
+        buckets = Counter(x["bucket"] for x in r.json()["results"])
+        r = await c.get("/metrics")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}
+    ws = stack.service.authenticate(tenant.key).workspace_id
+    got = Counter({
+        s.labels["bucket"]: int(s.value)
+        for s in families["triaged_decisions"].samples
+        if s.name == "triaged_decisions_total" and s.labels["taxonomy"] == name
+        and s.labels["workspace"] == ws
+    })
+    assert got == buckets
+    hist = {(s.name, s.labels.get("le")): s.value
+            for s in families["triaged_classify_latency_seconds"].samples
+            if s.labels.get("taxonomy") == name}
+    assert hist[("triaged_classify_latency_seconds_count", None)] == len(texts)
+    assert hist[("triaged_classify_latency_seconds_bucket", "+Inf")] == len(texts)
+    assert hist[("triaged_classify_latency_seconds_sum", None)] > 0
+    depth = {s.labels["queue"]: s.value for s in families["triaged_review_queue_depth"].samples}
+    assert set(depth) >= {"hold", "review", "audit"}
+    assert depth["hold"] >= buckets["hold"]
+    assert "triaged_webhook_delivery_failures" in families
