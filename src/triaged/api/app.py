@@ -19,6 +19,7 @@ from triaged import __version__
 from triaged.api.errors import install_error_handlers
 from triaged.api.limits import BodyLimitMiddleware
 from triaged.api.routes import health, v1_router
+from triaged.api.routes.metrics import prometheus_router
 from triaged.service import Service
 from triaged.settings import Settings
 from triaged.web import mount_web
@@ -73,5 +74,6 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         )
     app.include_router(health.router)
     app.include_router(v1_router())
+    app.include_router(prometheus_router)
     mount_web(app)
     return app
