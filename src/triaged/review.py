@@ -25,7 +25,6 @@ import random
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -387,7 +386,7 @@ class ReviewService:
         ).first()
         if row is None:
             raise NotFound(f"no review item {item_id!r}", details={"item_id": item_id})
-        return replace(TaxonomyRecord.from_row(row))
+        return TaxonomyRecord.from_row(row)
 
 
 def _event_data(item: dict[str, Any]) -> dict[str, Any]:
