@@ -70,7 +70,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "auto_threshold": 0.85,  # the routing threshold that confidence must respect ...
     "auto_target": 0.98,  # ... by being right this often above it on out-of-fold data
     "auto_z": 0.5,  # sigmas of caution on that out-of-fold accuracy
-    "bank": 16,  # labelled examples per label kept for the per-call similarity signals
+    "bank": 8,  # labelled examples per label kept for the per-call similarity signals
     "seed": 0,
 }
 
@@ -237,7 +237,10 @@ class Engine:
         feats = np.zeros((n, len(TRAINED_FEATURES)))
         tops = np.zeros(n, dtype=np.int64)
         proto = (X @ V.T).astype(np.float64)
-        pseudo_weight = float(cfg["pseudo_oos"])
+        # Items of labels that have no examples cannot appear in the out-of-fold data, so
+        # their share of traffic (assumed uniform over labels) enters as pseudo negatives.
+        missing = 1.0 - len(np.unique(y)) / n_labels
+        pseudo_weight = max(float(cfg["pseudo_oos"]), min(missing / max(1.0 - missing, 1e-3), 20.0))
         pseudo: list[FloatArray] = []
         for held, Xh, kept in oof_feats_parts:
             P = softmax_rows(oof_logits[held] / T)
@@ -303,15 +306,15 @@ class Engine:
 
     # --------------------------------------------------------------- prediction
     def _trained_outputs(self, X: Vectors) -> tuple[FloatArray, IntArray, FloatArray]:
-        P = softmax_rows((X @ self._W.T + self._b) / self._temperature)
-        proto = (X @ self._label_vectors.T).astype(np.float64)
+        P = softmax_rows((_rows_dot(X, self._W) + self._b) / self._temperature)
+        proto = _rows_dot(X, self._label_vectors).astype(np.float64)
         tops = np.zeros(X.shape[0], dtype=np.int64)
         feats = np.zeros((X.shape[0], len(TRAINED_FEATURES)))
         bank_X = self._bank_X
         bank_y = self._train_y[self._bank]
         for s in range(0, X.shape[0], _CHUNK):
             sl = slice(s, s + _CHUNK)
-            sims = X[sl] @ bank_X.T
+            sims = _rows_dot(X[sl], bank_X)
             tops[sl], feats[sl] = trained_features(
                 P[sl], sims, bank_y, proto[sl], int(self.config["k"])
             )
@@ -323,7 +326,7 @@ class Engine:
             raise NotFittedError("the engine has not been fitted")
         X = np.ascontiguousarray(X, dtype=np.float32).reshape(-1, self._label_vectors.shape[1])
         if self.mode == "zero-shot":
-            sims = (X @ self._label_vectors.T).astype(np.float64)
+            sims = _rows_dot(X, self._label_vectors).astype(np.float64)
             P = softmax_rows(sims / self._temperature)
             top, feats = zero_shot_features(sims, self._temperature)
             conf = zero_shot_confidence(self._calibrator.predict(feats))
@@ -402,6 +405,18 @@ class Engine:
         eng._calibrator = CorrectnessCalibrator.from_arrays(arrays, "cal_")
         eng._fitted = True
         return eng
+
+
+def _rows_dot(X: NDArray[Any], M: NDArray[Any]) -> NDArray[Any]:
+    """``X @ M.T``; for a few rows as matrix-vector products, which avoid multi-threaded
+    GEMM start-up (milliseconds on a busy machine) on the single-text hot path."""
+    if X.shape[0] <= 4:
+        out = np.empty((X.shape[0], M.shape[0]), dtype=np.result_type(X, M))
+        for i in range(X.shape[0]):
+            out[i] = M @ X[i]
+        return out
+    full: NDArray[Any] = X @ M.T
+    return full
 
 
 def _bank(y: IntArray, pool: IntArray, per_label: int, seed: int) -> IntArray:
