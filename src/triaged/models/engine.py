@@ -408,13 +408,11 @@ class Engine:
 
 
 def _rows_dot(X: NDArray[Any], M: NDArray[Any]) -> NDArray[Any]:
-    """``X @ M.T``; for a few rows as matrix-vector products, which avoid multi-threaded
-    GEMM start-up (milliseconds on a busy machine) on the single-text hot path."""
+    """``X @ M.T``; for a few rows with single-threaded ``einsum`` loops, which avoid the
+    multi-threaded BLAS start-up (milliseconds on a busy machine) on the single-text path."""
     if X.shape[0] <= 4:
-        out = np.empty((X.shape[0], M.shape[0]), dtype=np.result_type(X, M))
-        for i in range(X.shape[0]):
-            out[i] = M @ X[i]
-        return out
+        small: NDArray[Any] = np.einsum("ij,kj->ki", M, X)
+        return small
     full: NDArray[Any] = X @ M.T
     return full
 
