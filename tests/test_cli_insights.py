@@ -77,3 +77,46 @@ def test_insights_errors(served: str) -> None:
     res = runner.invoke(app, ["insights", "clinc-cli", "--since", "yesterday",
                               "--database-url", served])
     assert res.exit_code != 0
+
+
+def test_drift_check_records_once(served: str) -> None:
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from triaged.service import Service
+    from triaged.services.ids import new_id
+    from triaged.settings import Settings
+    from triaged.storage.tables import decisions, taxonomies
+
+    svc = Service(Settings(database_url=served, bootstrap_admin=False))
+    rng = random.Random(0)
+    now = datetime.now(UTC)
+    try:
+        with svc.db.write() as conn:
+            tax = conn.execute(taxonomies.select().where(taxonomies.c.name == "clinc-cli")).first()
+            rows = []
+            for i in range(1600):
+                recent = i >= 1200
+                hold = rng.random() < (0.3 if recent else 0.1)
+                start = now - timedelta(days=1 if recent else 8)
+                span = 23 * 3600 if recent else 6 * 86400
+                rows.append({
+                    "id": new_id("dec"), "workspace_id": tax.workspace_id, "taxonomy_id": tax.id,
+                    "taxonomy": "clinc-cli", "taxonomy_version": 1, "model_version": "m",
+                    "text": "t", "external_id": None, "metadata": None, "label": "gas",
+                    "confidence": 0.5, "bucket": "hold" if hold else "auto", "alternatives": [],
+                    "scores": {}, "latency_ms": 1.0, "key_id": None,
+                    "created_at": start + timedelta(seconds=rng.random() * span),
+                    "final_label": None, "final_source": None, "resolved_at": None,
+                })
+            conn.execute(decisions.insert(), rows)
+    finally:
+        svc.close()
+    res = runner.invoke(app, ["drift", "check", "--json", "--database-url", served])
+    assert res.exit_code == 0, res.output
+    alerts = json.loads(res.stdout)["alerts"]
+    # the recent window also holds the fixture's real decisions (some flagged for review)
+    assert ("clinc-cli", "hold", "up") in [(a["taxonomy"], a["bucket"], a["direction"])
+                                           for a in alerts]
+    res = runner.invoke(app, ["drift", "check", "--json", "--database-url", served])
+    assert res.exit_code == 0 and json.loads(res.stdout)["alerts"] == []

@@ -117,5 +117,55 @@ def insights(
         sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
 
 
+drift_app = typer.Typer(help="Drift of the bucket shares (for a scheduler).", no_args_is_help=True)
+
+
+@drift_app.command("check")
+def drift_check(
+    workspace: Annotated[
+        str | None,
+        typer.Option("--workspace", "-w", envvar="TRIAGED_WORKSPACE",
+                     help="Workspace name (default: every workspace)."),
+    ] = None,
+    recent_hours: Annotated[float, typer.Option(help="Recent window.")] = 24,
+    baseline_hours: Annotated[float, typer.Option(help="Baseline window before it.")] = 168,
+    alpha: Annotated[float, typer.Option(help="Significance (Bonferroni-corrected).")] = 0.01,
+    min_volume: Annotated[int, typer.Option(help="Decisions needed per window.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Check every taxonomy; record each new alert and send it to the ``alert.drift`` webhooks."""
+    from datetime import timedelta
+
+    from triaged.drift import DriftConfig
+    from triaged.services import keys
+    from triaged.services.insights import record_drift_alerts
+
+    cfg = DriftConfig(recent=timedelta(hours=recent_hours),
+                      baseline=timedelta(hours=baseline_hours), alpha=alpha,
+                      min_volume=min_volume)
+    found: list[dict[str, Any]] = []
+    with _errors():
+        svc = _service(database_url, data_dir)
+        try:
+            with svc.db.read() as conn:
+                spaces = ([keys.get_workspace(conn, workspace)] if workspace
+                          else svc.list_workspaces())
+            for ws in spaces:
+                with svc.db.write() as conn:
+                    for alert in record_drift_alerts(conn, ws["id"], config=cfg):
+                        found.append({**alert, "workspace": ws["name"]})
+        finally:
+            svc.close()
+    if as_json:
+        sys.stdout.write(json.dumps({"alerts": found}, indent=2) + "\n")
+        return
+    for a in found:
+        err.print(f"[yellow]drift[/yellow] {a['workspace']}/{a['taxonomy']}: {a['message']}")
+    err.print(f"{len(found)} new drift alert(s)")
+
+
 def register(app: typer.Typer) -> None:
     app.command("insights")(insights)
+    app.add_typer(drift_app, name="drift")

@@ -124,6 +124,23 @@ async def test_bucket_series_and_drift_from_the_decision_log(
         alerts = r.json()["alerts"]
         assert [(a["bucket"], a["direction"]) for a in alerts] == [("hold", "up")]
         assert alerts[0]["recent_total"] == 600
+        # recorded and sent: once per recent window, to endpoints subscribed to alert.drift
+        hook = await c.post("/v1/webhooks", json={"url": "https://example.invalid/hook",
+                                                  "events": ["alert.drift"]})
+        assert hook.status_code in (200, 201), hook.text
+        r = await c.post("/v1/metrics/drift/check", params={"taxonomy": name})
+        assert r.status_code == 200, r.text
+        new = r.json()["alerts"]
+        assert [(a["bucket"], a["taxonomy"]) for a in new] == [("hold", name)]
+        again = await c.post("/v1/metrics/drift/check", params={"taxonomy": name})
+        assert again.json()["alerts"] == []
+        stored = (await c.get("/v1/metrics/drift/alerts", params={"taxonomy": name})).json()
+        assert [a["event_id"] for a in stored["alerts"]] == [new[0]["event_id"]]
+        page = (await c.get(f"/v1/webhooks/{hook.json()['id']}/deliveries")).json()
+        assert len(page["deliveries"]) == 1
+        client_key = stack.key(tenant, "client")
+        async with stack.client(client_key) as cc:
+            assert (await cc.post("/v1/metrics/drift/check")).status_code == 403
         # the baseline compared with itself one week earlier: nothing to report
         r = await c.get("/v1/metrics/drift",
                         params={"taxonomy": name, "recent_hours": 72, "baseline_hours": 96})

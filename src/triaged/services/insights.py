@@ -15,9 +15,11 @@ from triaged.drift import DecisionRow, DriftConfig, bucket_series, detect_drift
 from triaged.encoders import Encoder
 from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
 from triaged.services.ids import as_utc
-from triaged.services.taxonomies import TaxonomyRecord, load_version
+from triaged.services.taxonomies import TaxonomyRecord, list_records, load_version
 from triaged.storage.review import review_items
 from triaged.storage.tables import decisions
+from triaged.storage.webhooks import webhook_events
+from triaged.webhooks.events import enqueue_event
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -25,6 +27,8 @@ __all__ = [
     "decision_records",
     "decision_rows",
     "drift_alerts",
+    "record_drift_alerts",
+    "stored_drift_alerts",
     "taxonomy_insights",
 ]
 
@@ -181,3 +185,76 @@ def drift_alerts(
         "now": end.isoformat(),
         "alerts": [a.to_dict() for a in alerts],
     }
+
+
+DRIFT_EVENT = "alert.drift"
+
+
+def _alert_key(taxonomy: str, alert: dict[str, Any]) -> str:
+    return "|".join(
+        str(alert.get(k) or "") for k in ("metric", "bucket", "label", "direction")
+    ) + f"|{taxonomy}"
+
+
+def stored_drift_alerts(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    taxonomy: str | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Recorded drift alerts (the ``alert.drift`` events of the outbox), newest first."""
+    e = webhook_events.c
+    stmt = select(e.id, e.payload, e.created_at).where(
+        e.workspace_id == workspace_id, e.type == DRIFT_EVENT
+    )
+    if since is not None:
+        stmt = stmt.where(e.created_at >= _utc(since))
+    out: list[dict[str, Any]] = []
+    for row in conn.execute(stmt.order_by(e.created_at.desc(), e.id.desc())):
+        data = dict((row.payload or {}).get("data") or {})
+        if taxonomy is not None and data.get("taxonomy") != taxonomy:
+            continue
+        out.append({**data, "event_id": row.id, "recorded_at": as_utc(row.created_at).isoformat()})
+        if len(out) >= limit:
+            break
+    return out
+
+
+def record_drift_alerts(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    taxonomy: TaxonomyRecord | None = None,
+    config: DriftConfig | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Check every taxonomy (or one) and record each new alert as an ``alert.drift`` event.
+
+    Recording goes through the webhook outbox in the caller's transaction, so the
+    workspace's endpoints subscribed to ``alert.drift`` receive it (signed, retried).
+    An alert already recorded within the recent window (same taxonomy, share and
+    direction) is not recorded again, so a periodic check does not repeat itself.
+    """
+    cfg = config or DriftConfig()
+    end = _utc(now) if now is not None else datetime.now(UTC)
+    records = [taxonomy] if taxonomy is not None else list_records(conn, workspace_id)
+    seen = {
+        _alert_key(str(a.get("taxonomy")), a)
+        for a in stored_drift_alerts(conn, workspace_id, since=end - cfg.recent, limit=10_000)
+    }
+    new: list[dict[str, Any]] = []
+    for rec in records:
+        result = drift_alerts(conn, workspace_id, taxonomy=rec, config=cfg, now=end)
+        for alert in result["alerts"]:
+            key = _alert_key(rec.name, alert)
+            if key in seen:
+                continue
+            seen.add(key)
+            data = {**alert, "taxonomy": rec.name}
+            event_id = enqueue_event(
+                conn, workspace_id=workspace_id, event_type=DRIFT_EVENT, data=data
+            )
+            new.append({**data, "event_id": event_id})
+    return new

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
@@ -15,7 +15,7 @@ from triaged.drift import DriftConfig
 from triaged.metrics import exposition
 from triaged.service import READ_ROLES, Service
 from triaged.services import insights as insights_log
-from triaged.services.keys import Principal
+from triaged.services.keys import Principal, Role
 from triaged.services.taxonomies import TaxonomyRecord
 
 router = APIRouter(tags=["metrics"])
@@ -41,27 +41,73 @@ def bucket_shares(
         )
 
 
+def drift_config(
+    recent_hours: Annotated[float, Query(gt=0, description="recent window")] = 24,
+    baseline_hours: Annotated[float, Query(gt=0, description="baseline window before it")] = 168,
+    alpha: Annotated[float, Query(gt=0, lt=1)] = 0.01,
+    min_volume: Annotated[int, Query(ge=1, description="decisions per window")] = 100,
+    min_change: Annotated[float, Query(ge=0, le=1, description="absolute share change")] = 0.02,
+    per_label: bool = False,
+) -> DriftConfig:
+    return DriftConfig(
+        recent=timedelta(hours=recent_hours), baseline=timedelta(hours=baseline_hours),
+        alpha=alpha, min_volume=min_volume, min_change=min_change, per_label=per_label,
+    )
+
+
+DriftConfigDep = Annotated[DriftConfig, Depends(drift_config)]
+
+
 @router.get("/metrics/drift")
 def drift(
     principal: PrincipalDep,
     service: ServiceDep,
+    cfg: DriftConfigDep,
     taxonomy: Annotated[str | None, Query(description="one taxonomy (default: all)")] = None,
-    recent_hours: Annotated[float, Query(gt=0)] = 24,
-    baseline_hours: Annotated[float, Query(gt=0)] = 24 * 7,
-    alpha: Annotated[float, Query(gt=0, lt=1)] = 0.01,
-    min_volume: Annotated[int, Query(ge=1)] = 100,
-    min_change: Annotated[float, Query(ge=0, le=1)] = 0.02,
-    per_label: bool = False,
 ) -> Any:
     """Held and review shares of the recent window against the baseline window before it
-    (two-proportion z-test, Bonferroni-corrected); one alert per share that moved."""
+    (two-proportion z-test, Bonferroni-corrected); one alert per share that moved.
+    Nothing is recorded: see ``POST /v1/metrics/drift/check``."""
     record = _taxonomy(principal, service, taxonomy)
-    cfg = DriftConfig(
-        recent=timedelta(hours=recent_hours), baseline=timedelta(hours=baseline_hours),
-        alpha=alpha, min_volume=min_volume, min_change=min_change, per_label=per_label,
-    )
     with service.db.read() as conn:
         return insights_log.drift_alerts(conn, principal.workspace_id, taxonomy=record, config=cfg)
+
+
+@router.post("/metrics/drift/check")
+def drift_check(
+    principal: PrincipalDep,
+    service: ServiceDep,
+    cfg: DriftConfigDep,
+    taxonomy: Annotated[str | None, Query(description="one taxonomy (default: all)")] = None,
+) -> Any:
+    """Run the drift check now (admin): each new alert is recorded and sent to the
+    webhooks subscribed to ``alert.drift``.  Run it from a scheduler (or
+    ``triaged drift check``); an alert is not repeated within its recent window."""
+    principal.require(Role.ADMIN)
+    record = _taxonomy(principal, service, taxonomy)
+    with service.db.write() as conn:
+        new = insights_log.record_drift_alerts(
+            conn, principal.workspace_id, taxonomy=record, config=cfg
+        )
+    return {"alerts": new}
+
+
+@router.get("/metrics/drift/alerts")
+def drift_history(
+    principal: PrincipalDep,
+    service: ServiceDep,
+    taxonomy: Annotated[str | None, Query(description="one taxonomy (default: all)")] = None,
+    since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    """Recorded drift alerts, newest first."""
+    record = _taxonomy(principal, service, taxonomy)
+    with service.db.read() as conn:
+        alerts = insights_log.stored_drift_alerts(
+            conn, principal.workspace_id, taxonomy=record.name if record else None, since=since,
+            limit=limit,
+        )
+    return {"alerts": alerts}
 
 
 def _taxonomy(principal: Principal, service: Service, name: str | None) -> TaxonomyRecord | None:
