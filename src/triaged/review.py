@@ -306,17 +306,12 @@ class ReviewService:
     def _retrain(
         self, workspace_id: str, taxonomy: str, *, trigger: str, wait: bool
     ) -> dict[str, Any]:
-        holdout = self.settings.review_holdout_fraction
         with self.service.db.write() as conn:
             record = taxo.get_record(conn, workspace_id, taxonomy, for_update=True)
             if record.archived_at is not None:
                 raise Conflict(f"taxonomy {taxonomy!r} is archived", details={"taxonomy": taxonomy})
             tax = taxo.load_version(conn, record)
-            reviewed = learning.reviewed_examples(conn, record.id, tax.label_names, holdout)
-            auto = learning.auto_examples(
-                conn, record.id, tax.label_names, self.settings.review_auto_examples
-            )
-            train_tax, added = learning.training_taxonomy(tax, reviewed, auto)
+            train_tax, reviewed, added = self._training_set(conn, record, tax)
             job, created = training.start_job(conn, record, train_tax)
         if not created:
             return job
@@ -332,6 +327,25 @@ class ReviewService:
                 )
         with self.service.db.read() as conn:
             return next(v for v in learning.list_versions(conn, record) if v["id"] == job["id"])
+
+    def with_reviews(self, conn: Connection, record: TaxonomyRecord, tax: Taxonomy) -> Taxonomy:
+        """``tax`` plus what reviews taught (for every training of a served taxonomy)."""
+        return self._training_set(conn, record, tax)[0]
+
+    def _training_set(
+        self, conn: Connection, record: TaxonomyRecord, tax: Taxonomy
+    ) -> tuple[Taxonomy, list[learning.ReviewedExample], dict[str, int]]:
+        holdout = self.settings.review_holdout_fraction
+        reviewed = learning.reviewed_examples(conn, record.id, tax.label_names, holdout)
+        auto: list[Any] = []
+        if any(not r.holdout for r in reviewed):  # auto ones only balance reviewed ones
+            auto = list(
+                learning.auto_examples(
+                    conn, record.id, tax.label_names, self.settings.review_auto_examples
+                )
+            )
+        train_tax, added = learning.training_taxonomy(tax, reviewed, auto)
+        return train_tax, reviewed, added
 
     def _train(
         self,

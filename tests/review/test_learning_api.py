@@ -11,6 +11,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tests.review.conftest import Team
+from tests.servicekit import TINY_TAXONOMY
 from triaged.cli import app as cli_app
 from triaged.storage.webhooks import webhook_events
 
@@ -28,6 +29,7 @@ TEXTS = [
     "Why did my card get billed again",
     "The export to CSV crashes",
 ]
+TINY_TAXONOMY_LABELS = [dict(lb) for lb in TINY_TAXONOMY["labels"]]
 TRUTH = ["billing", "bug", "account", "billing", "account",
          "billing", "bug", "account", "billing", "bug"]  # fmt: skip
 
@@ -169,3 +171,28 @@ async def test_cli_train_and_versions(team: Team) -> None:
     versions = json.loads(res.stdout)
     assert [v["trigger"] for v in versions][:2] == ["cli", "cli"]
     assert versions[0]["active"]
+
+
+async def test_reviews_survive_taxonomy_changes(team: Team) -> None:
+    tax = await team.taxonomy()
+    await team.classify(tax, ["Where is my parcel? It has not arrived", "track my delivery"])
+    items = (await team.alice.post("/v1/review/claim", json={"limit": 2})).json()["items"]
+    for item in items:
+        r = await team.alice.post(
+            f"/v1/review/items/{item['id']}/resolve",
+            json={"action": "new_category", "new_label": "shipping"},
+        )
+        assert r.status_code == 200, r.text
+    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["examples"]
+    assert {e["label"] for e in examples} == {"oos"}  # out of scope until the label exists
+    labels = [*TINY_TAXONOMY_LABELS, {"name": "shipping", "description": "Parcels and delivery"}]
+    r = await team.admin.patch(f"/v1/taxonomies/{tax}", json={"labels": labels})
+    assert r.status_code == 200, r.text
+    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["examples"]
+    assert {e["label"] for e in examples} == {"shipping"}
+    team.stack.service.wait_for_jobs(60)
+    versions = (await team.alice.get(f"/v1/taxonomies/{tax}/model-versions")).json()["versions"]
+    newest = versions[0]
+    assert newest["taxonomy_version"] == 2 and newest["status"] == "ready" and newest["active"]
+    n_train = sum(1 for e in examples if e["split"] == "train")
+    assert newest["n_examples"] == 9 + n_train
