@@ -320,6 +320,7 @@ class Service:
             record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
             current = taxo.load_version(conn, record)
             tax = taxo.new_version(conn, record, change(current))
+            tax = self.review.with_reviews(conn, record, tax)  # + reviewed decisions
             job = training.start_job(conn, record, tax)[0] if train else None
         if job is not None:
             self._launch(job["id"], tax)
@@ -352,7 +353,7 @@ class Service:
             record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
             if record.archived_at is not None:
                 raise Conflict(f"taxonomy {name!r} is archived", details={"taxonomy": name})
-            tax = taxo.load_version(conn, record)
+            tax = self.review.with_reviews(conn, record, taxo.load_version(conn, record))
             job, created = training.start_job(conn, record, tax)
         if created:
             self._launch(job["id"], tax)
