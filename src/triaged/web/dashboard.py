@@ -1,0 +1,131 @@
+"""The dashboard: bucket shares over time, reliability, label health, insight cards, drift.
+
+``/ui/dashboard?taxonomy=NAME&days=30`` renders from the decision log through the same
+service functions as the API (:mod:`triaged.services.insights`); the charts are
+server-rendered SVG (:mod:`triaged.web.charts`).  An admin can turn a gap cluster into
+a label with one click: a new taxonomy version whose new label takes the cluster's
+texts as examples (and retrains).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from triaged.api.deps import ServiceDep
+from triaged.calibration import reliability_bins
+from triaged.drift import DriftConfig
+from triaged.errors import TriagedError
+from triaged.services import insights as insights_log
+from triaged.services.keys import Role
+from triaged.storage.tables import decisions
+from triaged.web.charts import bucket_share_chart, reliability_chart
+from triaged.web.deps import WebSession
+from triaged.web.render import add_nav_link, page
+from triaged.web.session import check_csrf
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+add_nav_link("Dashboard", "/ui/dashboard")
+
+MAX_DAYS = 365
+NOTICES = {
+    "label_created": "Label created: a new taxonomy version is training with its examples.",
+    "forbidden": "Only an admin can change the taxonomy.",
+}
+
+
+@router.get("/ui/dashboard", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    session: WebSession,
+    service: ServiceDep,
+    taxonomy: str | None = None,
+    days: int = 30,
+    notice: str | None = None,
+) -> Response:
+    principal = session.principal
+    names = [t["name"] for t in service.list_taxonomies(principal)]
+    message = NOTICES.get(notice or "") or (f"That did not work ({notice})." if notice else None)
+    ctx: dict[str, Any] = {"taxonomies": names, "selected": None, "days": days,
+                           "notice": message}
+    if not names:
+        return page(request, "dashboard.html", ctx, session=session)
+    name: str = taxonomy if taxonomy is not None and taxonomy in names else names[0]
+    days = max(1, min(int(days), MAX_DAYS))
+    record = service.taxonomy_record(principal, name)
+    now = datetime.now(UTC)
+    since = now - timedelta(days=days)
+    interval = "hour" if days <= 3 else "day" if days <= 90 else "week"
+    with service.db.read() as conn:
+        report = insights_log.taxonomy_insights(conn, record, since=since, now=now)
+        series = insights_log.bucket_metrics(
+            conn, principal.workspace_id, taxonomy=record, interval=interval, since=since
+        )["series"]
+        recs = insights_log.decision_records(
+            conn, principal.workspace_id, record.id, since=since
+        )
+        drift_now = insights_log.drift_alerts(
+            conn, principal.workspace_id, taxonomy=record, config=DriftConfig(), now=now
+        )["alerts"]
+        recorded = insights_log.stored_drift_alerts(
+            conn, principal.workspace_id, taxonomy=name, limit=10
+        )
+    judged = [r for r in recs if r.model_was_right is not None]
+    bins = [
+        {"confidence": b.mean_confidence, "accuracy": b.accuracy, "count": b.count}
+        for b in reliability_bins([r.confidence for r in judged],
+                                  [bool(r.model_was_right) for r in judged], n_bins=10)
+    ]
+    ctx.update(
+        selected=name,
+        days=days,
+        interval=interval,
+        report=report,
+        series=series,
+        bucket_chart=bucket_share_chart(series),
+        reliability=reliability_chart(bins),
+        n_judged=len(judged),
+        drift_now=drift_now,
+        drift_recorded=recorded,
+        can_edit=principal.role is Role.ADMIN,
+    )
+    return page(request, "dashboard.html", ctx, session=session)
+
+
+@router.post("/ui/dashboard/labels")
+def create_label(
+    session: WebSession,
+    service: ServiceDep,
+    csrf_token: Annotated[str, Form()],
+    taxonomy: Annotated[str, Form()],
+    label: Annotated[str, Form()],
+    description: Annotated[str, Form()] = "",
+    decision_ids: Annotated[str, Form()] = "",
+) -> Response:
+    """Add a label made from a gap cluster: its texts become the label's examples."""
+    check_csrf(session, csrf_token)
+    principal = session.principal
+    record = service.taxonomy_record(principal, taxonomy)
+    ids = [d for d in decision_ids.split(",") if d][:500]
+    with service.db.read() as conn:
+        texts = list(conn.execute(
+            select(decisions.c.text).where(decisions.c.workspace_id == principal.workspace_id,
+                                           decisions.c.taxonomy_id == record.id,
+                                           decisions.c.id.in_(ids))
+        ).scalars())
+    current = service.get_taxonomy(principal, taxonomy)
+    labels = [{"name": lb["name"], "description": lb["description"]} for lb in current["labels"]]
+    labels.append({"name": label.strip(), "description": description.strip(),
+                   "examples": sorted(set(texts))})
+    target = f"/ui/dashboard?taxonomy={taxonomy}"
+    try:
+        service.update_taxonomy(principal, taxonomy, {"labels": labels})
+    except TriagedError as exc:
+        return RedirectResponse(f"{target}&notice={exc.code}", status_code=303)
+    return RedirectResponse(f"{target}&notice=label_created", status_code=303)
