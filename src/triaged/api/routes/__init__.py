@@ -21,8 +21,9 @@ __all__ = ["v1_router"]
 
 def v1_router() -> APIRouter:
     router = APIRouter(prefix="/v1")
+    # classify first: routes are matched in order, and it is the hot path
     for module in (
-        taxonomies, classify, decisions, keys, usage, webhooks, review, insights, metrics
+        classify, taxonomies, decisions, keys, usage, webhooks, review, insights, metrics
     ):
         router.include_router(module.router)
     return router
