@@ -63,6 +63,7 @@ class ReviewService:
         self._lock = threading.Lock()
         self._jobs: list[Future[Any]] = []
         self._scheduled: set[str] = set()  # taxonomy ids with a retrain queued here
+        self._label_cache: dict[tuple[str, int], list[str]] = {}
 
     @property
     def settings(self) -> Any:
@@ -132,7 +133,7 @@ class ReviewService:
         act = review_queue.parse(Action, action, "action")
         with self.service.db.write() as conn:
             record = self._item_taxonomy(conn, principal.workspace_id, item_id)
-            labels = taxo.load_version(conn, record).label_names
+            labels = self._labels(conn, record)
             res = review_queue.resolve(
                 conn,
                 workspace_id=principal.workspace_id,
@@ -390,6 +391,18 @@ class ReviewService:
             return self.service.classifiers.get(self.service.db, record)
         except Exception:  # an unloadable old model only loses the comparison
             return None
+
+    def _labels(self, conn: Connection, record: TaxonomyRecord) -> list[str]:
+        """Label names of the taxonomy's current version (versions never change: cached)."""
+        key = (record.id, record.current_version)
+        labels = self._label_cache.get(key)
+        if labels is None:
+            labels = taxo.load_version(conn, record).label_names
+            with self._lock:
+                if len(self._label_cache) > 1000:
+                    self._label_cache.clear()
+                self._label_cache[key] = labels
+        return labels
 
     @staticmethod
     def _item_taxonomy(conn: Connection, workspace_id: str, item_id: str) -> TaxonomyRecord:
