@@ -9,6 +9,7 @@ the writers that touch the same counter.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,6 +92,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.dialect = self.engine.dialect.name
+        self._sqlite_writer = threading.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -104,10 +106,19 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction: committed on success, rolled back on any exception."""
-        with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn.execution_options(sqlite_immediate=True)
+        """One write transaction: committed on success, rolled back on any exception.
+
+        On SQLite the threads of this process also queue on a lock first: SQLite has one
+        writer at a time anyway, and its busy handler sleeps in growing steps (up to
+        100 ms) where a lock hands over at once.  Other processes still wait on
+        ``busy_timeout``.
+        """
+        if not self.is_sqlite:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self._sqlite_writer, self.engine.connect() as conn:
+            conn.execution_options(sqlite_immediate=True)
             with conn.begin():
                 yield conn
 
