@@ -92,7 +92,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.dialect = self.engine.dialect.name
-        self._sqlite_writer = threading.Lock()
+        self._sqlite_writer = threading.RLock()  # a nested write fails on busy_timeout, never hangs
 
     @property
     def is_sqlite(self) -> bool:
