@@ -63,7 +63,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "prompt_weight": 1.0,  # sample weight of each label's prompt vector as a training row
     "calibrator_C": 1.0,
     "oos_weight": 8.0,  # sample weight of each out-of-scope example in the calibrator
-    "pseudo_oos": 0.02,  # weight of "own label removed" copies of each example, as negatives
+    "pseudo_oos": 0.01,  # weight of "own label removed" copies of each example, as negatives
     "max_iter": 300,
     "tol": 1e-4,  # solver tolerance of the final head
     "cv_tol": 1e-4,  # tolerance of the warm-started cross-validation heads
