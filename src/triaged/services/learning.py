@@ -13,10 +13,10 @@ model's label (source ``auto``, at most ``review_auto_examples`` of them): the
 training set then looks like the traffic, and the audit sample measures how
 often those labels are wrong (the auto lane's error).
 
-A fixed share of reviewed items (chosen by a hash of the decision id, so the
-split never changes) is held out of training: each new model version is
-evaluated on it (accuracy, ECE), next to the model it replaces, and the figures
-are stored in ``model_evaluations``.
+A fixed share of reviewed items (chosen by a hash of the text, so the split never
+changes and a text repeated in traffic never lands on both sides) is held out of
+training: each new model version is evaluated on it (accuracy, ECE), next to the
+model it replaces, and the figures are stored in ``model_evaluations``.
 """
 
 from __future__ import annotations
@@ -57,11 +57,11 @@ SOURCE = "review"
 _DECISIVE = (Action.CONFIRM.value, Action.CORRECT.value, Action.NEW_CATEGORY.value)
 
 
-def is_holdout(decision_id: str, fraction: float) -> bool:
-    """Whether a reviewed decision is kept for evaluation (stable: a hash of its id)."""
+def is_holdout(text: str, fraction: float) -> bool:
+    """Whether a reviewed text is kept for evaluation (stable: a hash of the text)."""
     if fraction <= 0:
         return False
-    digest = hashlib.sha256(decision_id.encode()).digest()
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
 
@@ -135,7 +135,7 @@ def reviewed_examples(
                 queue=r.queue,
                 action=r.action,
                 model_label=r.label,
-                holdout=is_holdout(r.decision_id, holdout_fraction),
+                holdout=is_holdout(r.text, holdout_fraction),
                 resolved_at=as_utc(r.resolved_at),
             )
         )
@@ -182,6 +182,7 @@ def training_taxonomy(
         seen.add(text)
         extra.append(Example(text, label))
         added[source] += 1
+    extra.sort(key=lambda e: (e.label, e.text))  # the same data always trains the same model
     return (tax.with_examples(extra) if extra else tax), added
 
 
