@@ -24,7 +24,7 @@ class _In(BaseModel):
 class ClaimRequest(_In):
     taxonomy: str | None = Field(default=None, min_length=1, max_length=100)
     queue: Literal["hold", "review", "audit"] | None = None
-    limit: int = Field(default=1, ge=1, le=100)
+    limit: int = Field(default=1, ge=1, le=1000)
     lease_seconds: float | None = Field(
         default=None, gt=0, le=86_400, description="Default: TRIAGED_REVIEW_LEASE_SECONDS (600)."
     )

@@ -56,7 +56,7 @@ __all__ = [
     "resolve",
 ]
 
-MAX_CLAIM = 100
+MAX_CLAIM = 1000
 MAX_PAGE = 500
 MAX_LABEL = 100
 FINAL_SOURCE = "review"
