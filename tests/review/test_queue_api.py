@@ -236,3 +236,19 @@ async def test_other_workspace_sees_nothing(team: Team, rstack: Any) -> None:
         )
         assert r.status_code == 404
         assert (await stranger.get(f"/v1/taxonomies/{tax}/model-versions")).status_code == 404
+
+
+async def test_claim_filters_by_queue_and_taxonomy(team: Team) -> None:
+    held = await team.taxonomy(name="held", thresholds={"auto": 1.0, "review": 1.0})
+    flagged = await team.taxonomy(name="flagged", thresholds={"auto": 1.0, "review": 0.0})
+    await team.classify(held, TEXTS[:2])
+    await team.classify(flagged, TEXTS[:3])
+    assert await claim(team.alice, queue="audit") == []
+    review_items = await claim(team.alice, queue="review")
+    assert len(review_items) == 3 and {i["taxonomy"] for i in review_items} == {flagged}
+    hold_items = await claim(team.bob, taxonomy=held)
+    assert len(hold_items) == 2 and {i["queue"] for i in hold_items} == {"hold"}
+    r = await team.alice.post("/v1/review/claim", json={"taxonomy": "missing", "limit": 1})
+    assert r.status_code == 404
+    r = await team.alice.post("/v1/review/claim", json={"queue": "later", "limit": 1})
+    assert r.status_code == 422
