@@ -43,6 +43,7 @@ from triaged.storage.tables import taxonomies
 if TYPE_CHECKING:
     from triaged.classifier import Classifier
     from triaged.service import Service
+    from triaged.settings import Settings
     from triaged.taxonomy import Taxonomy
 
 __all__ = ["REVIEW_ROLES", "ReviewService"]
@@ -66,12 +67,12 @@ class ReviewService:
         self._label_cache: dict[tuple[str, int], list[str]] = {}
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.service.settings
 
     # ---------------------------------------------------------------- routing
     def audit_rate(self, taxonomy: str) -> float:
-        rates: dict[str, float] = self.settings.review_audit_rates
+        rates = self.settings.review_audit_rates
         return float(rates.get(taxonomy, self.settings.review_audit_rate))
 
     def enqueue(self, conn: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> list[str]:
