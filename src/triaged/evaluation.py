@@ -72,9 +72,10 @@ def evaluate(
         )
         if ins.any()
         else None,
-        # confidence claims P(label is right): out-of-scope items are never right
-        "ece": expected_calibration_error(conf, correct),
-        "ece_in_scope": expected_calibration_error(conf[ins], correct[ins]) if ins.any() else None,
+        # ECE, like accuracy and NLL, over the in-scope items; ``ece_all`` also counts every
+        # out-of-scope item as wrong, so it depends on how much OOS the test set holds
+        "ece": expected_calibration_error(conf[ins], correct[ins]) if ins.any() else None,
+        "ece_all": expected_calibration_error(conf, correct),
         "nll": negative_log_likelihood(probs[ins], truth[ins]) if ins.any() else None,
         "mean_confidence": float(conf.mean()) if n else None,
         "buckets": {},

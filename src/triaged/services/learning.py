@@ -204,7 +204,7 @@ def evaluate_on(clf: Classifier, examples: Sequence[ReviewedExample]) -> dict[st
         "accuracy": report["accuracy"],
         "macro_f1": report["macro_f1"],
         "ece": report["ece"],
-        "ece_in_scope": report["ece_in_scope"],
+        "ece_all": report["ece_all"],
         "mean_confidence": report["mean_confidence"],
         "buckets": report["buckets"],
         "by_queue": by_queue,
