@@ -7,8 +7,9 @@ For each backend (a fresh SQLite file; a fresh database on the PostgreSQL server
 it migrates, creates an ``unlimited`` workspace, a key and the bundled example
 taxonomy (trained), starts ``uvicorn triaged.api:create_app --factory`` in a
 subprocess (one worker, as ``triaged serve`` runs it) and drives ``POST
-/v1/classify`` from N concurrent keep-alive clients.  Each request is a full
-decision: auth, quota, classify, decision committed.  In the same run it times
+/v1/classify`` from N concurrent keep-alive clients (threads, one request at a
+time each).  Each request is a full decision: auth, quota, classify, decision
+committed.  In the same run it times
 ``Classifier.classify`` (library) and ``Service.classify`` (library + database,
 no HTTP) one text at a time.  Prints a markdown table (or JSON); "server CPU
 ms/req" is the CPU time the serving process spent per request (for the
@@ -18,13 +19,13 @@ in-process rows: this process), which stays meaningful on a busy machine.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -128,30 +129,40 @@ def _server(url: str, extra: list[str]) -> Iterator[tuple[str, int]]:
         proc.wait(timeout=20)
 
 
-async def _load(
+def _load(
     base: str, pid: int, key: str, taxonomy: str, texts: list[str], clients: int
 ) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    """``clients`` threads, each a keep-alive ``httpx.Client`` sending one request at a time."""
     headers = {"Authorization": f"Bearer {key}"}
     latencies: list[float] = []
     errors = 0
+    lock = threading.Lock()
     queue = list(reversed(texts))
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as c:
 
-        async def worker() -> None:
-            nonlocal errors
-            while queue:
-                text = queue.pop()
+    def worker() -> None:
+        nonlocal errors
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    text = queue.pop()
                 t0 = time.perf_counter()
-                r = await c.post("/v1/classify", json={"taxonomy": taxonomy, "text": text})
-                latencies.append((time.perf_counter() - t0) * 1000)
-                errors += r.status_code != 200
+                r = c.post("/v1/classify", json={"taxonomy": taxonomy, "text": text})
+                ms = (time.perf_counter() - t0) * 1000
+                with lock:
+                    latencies.append(ms)
+                    errors += r.status_code != 200
 
-        cpu0 = _cpu_seconds(pid)
-        started = time.perf_counter()
-        await asyncio.gather(*[worker() for _ in range(clients)])
-        elapsed = time.perf_counter() - started
-        cpu1 = _cpu_seconds(pid)
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    cpu0 = _cpu_seconds(pid)
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    cpu1 = _cpu_seconds(pid)
     cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
     return _row(latencies, elapsed, errors, cpu)
 
@@ -213,10 +224,10 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         finally:
             service.close()
         with _server(url, args.uvicorn_args.split()) as (base, pid):
-            asyncio.run(_load(base, pid, key, tax.name, texts[:30], 1))  # warm up: load the model
+            _load(base, pid, key, tax.name, texts[:30], 1)  # warm up: load the model
             for clients in args.clients:
                 n = max(args.requests, clients * 20)
-                result = asyncio.run(_load(base, pid, key, tax.name, _texts(n), clients))
+                result = _load(base, pid, key, tax.name, _texts(n), clients)
                 rows.append(
                     {"backend": backend, "mode": "HTTP (uvicorn)", "clients": clients, **result}
                 )
