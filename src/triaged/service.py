@@ -136,7 +136,7 @@ class Service:
         return get_plan(self.settings, name)
 
     def authenticate(self, key: str) -> Principal:
-        with self.db.read() as conn:
+        with self.db.lookup() as conn:
             return keys.authenticate(conn, key, self.settings.key_pepper)
 
     def create_workspace(self, name: str, plan: str = "free") -> dict[str, Any]:
@@ -451,7 +451,7 @@ class Service:
                 route, [taxonomy, [(i.text, i.external_id, i.metadata) for i in items]]
             )
         win = quota.window()
-        with self.db.read() as conn:
+        with self.db.lookup() as conn:
             if isinstance(caller, str):
                 principal = keys.authenticate(conn, caller, self.settings.key_pepper)
             else:

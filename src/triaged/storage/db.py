@@ -105,6 +105,15 @@ class Database:
             yield conn
 
     @contextmanager
+    def lookup(self) -> Iterator[Connection]:
+        """Reads that need no common snapshot: on PostgreSQL they run in autocommit, which
+        saves the BEGIN and ROLLBACK round trips (the hot path's key and taxonomy lookups)."""
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any exception.
 
