@@ -13,7 +13,13 @@ import pytest
 
 from tests.servicekit import TINY_TAXONOMY, LiveServer, Stack, live_server, make_stack
 from triaged.client import AsyncClient, Classification, Client
-from triaged.errors import NotFound, QuotaExceeded, RateLimited, ValidationFailed
+from triaged.errors import (
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    TriagedError,
+    ValidationFailed,
+)
 from triaged.routing import Bucket
 
 
@@ -28,10 +34,11 @@ class Flaky:
         self.app = app
         self.plan: list[str] = []
         self.seen: list[str] = []
+        self.prefix = "/v1/classify"
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/v1/classify") or not self.plan:
+        if scope["type"] != "http" or not path.startswith(self.prefix) or not self.plan:
             await self.app(scope, receive, send)
             return
         action = self.plan.pop(0)
@@ -72,6 +79,7 @@ def sdk_stack(
 def client(sdk_stack) -> Iterator[Client]:
     stack, flaky, server = sdk_stack
     flaky.plan.clear()
+    flaky.prefix = "/v1/classify"
     tenant = stack.tenant("free")
     with Client(server.url, tenant.key, backoff=0.01) as c:
         c.create_taxonomy(
@@ -118,6 +126,16 @@ def test_retries_5xx_and_honours_retry_after(sdk_stack, client: Client):
     client.classify("refund please", "support")
     assert time.monotonic() - started >= 0.9  # waited for Retry-After: 1
     assert client.usage().used == 2
+
+
+def test_writes_without_an_idempotency_key_are_not_repeated(sdk_stack, client: Client):
+    _stack, flaky, _server = sdk_stack
+    flaky.prefix = "/v1/taxonomies"
+    flaky.plan[:] = ["after"]  # created, but the answer is lost
+    with pytest.raises(TriagedError) as exc:
+        client.create_taxonomy("second", TINY_TAXONOMY["labels"])
+    assert exc.value.details["status"] == 502 and flaky.seen[-1] == "after"
+    assert client.taxonomy("second").version == 1  # done once; a blind retry would 409
 
 
 def test_a_lost_response_is_retried_without_a_second_count(sdk_stack, client: Client):

@@ -250,6 +250,11 @@ class _Call:
     headers: dict[str, str] | None = None
     content: bytes | None = None
 
+    @property
+    def repeatable(self) -> bool:
+        """Safe to send again after a lost response: a read, or a write with an idempotency key."""
+        return self.method in {"GET", "HEAD", "DELETE"} or "Idempotency-Key" in (self.headers or {})
+
 
 def _classify_call(
     text: str,
@@ -351,17 +356,18 @@ class _Base:
         base: float = min(self.max_backoff, self.backoff * 2.0**attempt)
         return base * (0.5 + random.random() / 2)
 
-    def _retryable(self, attempt: int, response: httpx.Response | None) -> bool:
-        """Retry connection errors, 5xx and 429 -- but not a 429 whose wait is longer than
-        ``max_backoff`` (an exhausted monthly quota): that one is raised at once."""
+    def _retryable(self, call: _Call, attempt: int, response: httpx.Response | None) -> bool:
+        """Retry 429 (the server did nothing) unless its wait is longer than ``max_backoff``
+        (an exhausted monthly quota: raised at once); retry connection errors and 5xx only
+        for calls that are safe to repeat (reads, and writes with an idempotency key)."""
         if attempt >= self.max_retries:
             return False
-        if response is None:
-            return True
-        if response.status_code == 429:
+        if response is not None and response.status_code == 429:
             after = _retry_after(response)
             return after is None or after <= self.max_backoff
-        return response.status_code in RETRY_STATUSES
+        if not call.repeatable:
+            return False
+        return response is None or response.status_code in RETRY_STATUSES
 
 
 class Client(_Base):
@@ -403,10 +409,10 @@ class Client(_Base):
                     content=call.content,
                 )
             except httpx.TransportError:
-                if not self._retryable(attempt, None):
+                if not self._retryable(call, attempt, None):
                     raise
             if response is not None and not (
-                response.status_code in RETRY_STATUSES and self._retryable(attempt, response)
+                response.status_code in RETRY_STATUSES and self._retryable(call, attempt, response)
             ):
                 _raise_for(response)
                 return response.json() if response.content else None
@@ -611,10 +617,10 @@ class AsyncClient(_Base):
                     content=call.content,
                 )
             except httpx.TransportError:
-                if not self._retryable(attempt, None):
+                if not self._retryable(call, attempt, None):
                     raise
             if response is not None and not (
-                response.status_code in RETRY_STATUSES and self._retryable(attempt, response)
+                response.status_code in RETRY_STATUSES and self._retryable(call, attempt, response)
             ):
                 _raise_for(response)
                 return response.json() if response.content else None
