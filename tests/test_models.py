@@ -126,3 +126,22 @@ def test_label_without_examples_is_predictable(data) -> None:  # type: ignore[no
     _check(pred, len(data["yt"]))
     assert (pred.top == 0).any()
     assert eng.report()["labels_without_examples"] == 1
+
+
+def test_partial_taxonomy_confidence_stays_honest(data) -> None:  # type: ignore[no-untyped-def]
+    # Examples for 2 of 10 labels: most traffic belongs to labels the head never saw.
+    keep = data["y"] < 2
+    eng = Engine().fit(data["X"][keep], data["y"][keep], label_vectors=data["V"])
+    pred = eng.predict(data["Xt"], data["tt"])
+    _check(pred, len(data["yt"]))
+    right = pred.top == data["yt"]
+    assert right.mean() > 0.7  # example-less labels keep their zero-shot evidence
+    assert abs(pred.confidence.mean() - right.mean()) < 0.1
+    auto = pred.confidence >= 0.85
+    assert not auto.any() or right[auto].mean() >= 0.9
+    # Items predicted as example-less labels get a confidence, not a floor.
+    unseen = pred.top >= 2
+    assert unseen.any() and pred.confidence[unseen].mean() > 0.3
+    arrays, meta = eng.to_state()
+    again = Engine.from_state(arrays, json.loads(json.dumps(meta))).predict(data["Xt"], data["tt"])
+    np.testing.assert_array_equal(again.confidence, pred.confidence)

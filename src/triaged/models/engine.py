@@ -61,6 +61,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "small_n": 3000,  # "small" means fewer examples than this
     "k": 10,  # neighbours for the kNN agreement signal
     "prompt_weight": 1.0,  # sample weight of each label's prompt vector as a training row
+    # ... of the prompt row of a label without examples, in units of the median example
+    # count of the labelled labels (so the head does not learn "example-less labels are rare")
+    "missing_prompt_weight": 2.0,
     "calibrator_C": 1.0,
     "oos_weight": 8.0,  # sample weight of each out-of-scope example in the calibrator
     "pseudo_oos": 0.01,  # weight of "own label removed" copies of each example, as negatives
@@ -108,6 +111,9 @@ class Engine:
         self._temperature = 1.0
         self._knee = 0.0
         self._calibrator = zero_shot_calibrator()
+        self._calibrator_zs = zero_shot_calibrator()
+        self._missing = np.zeros(0, dtype=bool)
+        self._beta = 0.0
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -183,6 +189,13 @@ class Engine:
         Z = ((X - mean) / scale).astype(np.float32)
         Zv = ((V - mean) / scale).astype(np.float32)
         pw = np.full(n_labels, float(cfg["prompt_weight"]))
+        counts = np.bincount(y, minlength=n_labels)
+        if (counts == 0).any():
+            pw[counts == 0] = max(
+                float(cfg["prompt_weight"]),
+                float(cfg["missing_prompt_weight"]) * float(np.median(counts[counts > 0])),
+            )
+        self._set_partial()
 
         def head(
             idx: IntArray, warm: LogisticRegression | None, tol: float
@@ -243,7 +256,7 @@ class Engine:
         pseudo_weight = max(float(cfg["pseudo_oos"]), min(missing / max(1.0 - missing, 1e-3), 20.0))
         pseudo: list[FloatArray] = []
         for held, Xh, kept in oof_feats_parts:
-            P = softmax_rows(oof_logits[held] / T)
+            P = self._blend(oof_logits[held] / T, proto[held])
             kept = _bank(y, kept, int(cfg["bank"]), f + 1)
             sims = Xh @ X[kept].T
             tops[held], feats[held] = trained_features(P, sims, y[kept], proto[held], k)
@@ -254,9 +267,10 @@ class Engine:
                 z[rows, y[held]] = -np.inf
                 own = y[kept][None, :] == y[held][:, None]
                 sims_wo = np.where(own, np.float32(-1.0), sims)
-                pseudo.append(
-                    trained_features(softmax_rows(z / T), sims_wo, y[kept], proto[held], k)[1]
-                )
+                Pw = self._blend(z / T, proto[held])
+                Pw[rows, y[held]] = 0.0
+                Pw /= Pw.sum(axis=1, keepdims=True)
+                pseudo.append(trained_features(Pw, sims_wo, y[kept], proto[held], k)[1])
         correct = (tops == y)[have]
         F = feats[have]
         weights = np.ones(len(F))
@@ -305,9 +319,43 @@ class Engine:
         }
 
     # --------------------------------------------------------------- prediction
+    def _set_partial(self) -> None:
+        """Labels without examples (derived from ``train_y``) and the zero-shot share."""
+        n_labels = self._label_vectors.shape[0]
+        self._missing = np.bincount(self._train_y, minlength=n_labels) == 0
+        self._beta = float(self._missing.mean()) if len(self._train_y) else 1.0
+
+    def _blend(self, logits: FloatArray, proto: FloatArray) -> FloatArray:
+        """Softmax of the head's logits, geometrically blended with the zero-shot
+        distribution (``proto``: cosine to the label prompts) by the share of labels that
+        have no examples: a head trained on a few labels leans towards them, and zero-shot
+        evidence is all the others have.  The plain softmax when every label has examples."""
+        if self._beta <= 0.0:
+            return softmax_rows(logits)
+        z = logits - logits.max(axis=1, keepdims=True)
+        head_log = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return softmax_rows(
+            (1.0 - self._beta) * head_log + self._beta * proto / ZERO_SHOT_TEMPERATURE
+        )
+
+    def _partial_confidence(self, X: Vectors, top: IntArray, conf: FloatArray) -> FloatArray:
+        """Confidence when some labels have no examples.  The trained calibrator never saw
+        an item of such a label: for items predicted as one, the zero-shot calibrator has
+        the only informed view; for the others, that view is mixed in by the share of
+        example-less labels (their items can look like labelled ones to the head)."""
+        sims = _rows_dot(X, self._label_vectors).astype(np.float64)
+        z_top, z_feats = zero_shot_features(sims, ZERO_SHOT_TEMPERATURE)
+        z_conf = zero_shot_confidence(self._calibrator_zs.predict(z_feats))
+        zs_view = np.where(z_top == top, z_conf, np.minimum(conf, 1.0 - z_conf))
+        w = self._beta**2
+        mixed = (1.0 - w) * conf + w * zs_view
+        out: FloatArray = np.where(self._missing[top], zs_view, mixed)
+        return out
+
     def _trained_outputs(self, X: Vectors) -> tuple[FloatArray, IntArray, FloatArray]:
-        P = softmax_rows((_rows_dot(X, self._W) + self._b) / self._temperature)
+        logits = (_rows_dot(X, self._W) + self._b) / self._temperature
         proto = _rows_dot(X, self._label_vectors).astype(np.float64)
+        P = self._blend(logits, proto)
         tops = np.zeros(X.shape[0], dtype=np.int64)
         feats = np.zeros((X.shape[0], len(TRAINED_FEATURES)))
         bank_X = self._bank_X
@@ -334,6 +382,8 @@ class Engine:
             P, top, feats = self._trained_outputs(X)
             auto = float(self.config["auto_threshold"])
             conf = bend(self._calibrator.predict(feats), self._knee, auto=auto)
+            if self._beta > 0.0:
+                conf = self._partial_confidence(X, top, conf)
         conf = np.clip(conf, 0.0, 1.0)
         return Prediction(probs=P, confidence=conf.astype(np.float64), top=top)
 
@@ -403,6 +453,8 @@ class Engine:
         eng._W = np.asarray(arrays["W"], dtype=np.float64)
         eng._b = np.asarray(arrays["b"], dtype=np.float64)
         eng._calibrator = CorrectnessCalibrator.from_arrays(arrays, "cal_")
+        if eng.mode == "trained":
+            eng._set_partial()
         eng._fitted = True
         return eng
 
