@@ -206,3 +206,37 @@ def test_async_client_over_the_network_and_in_process(sdk_stack):
 
 async def _async_handler(_res: Classification) -> str:
     return "handled"
+
+
+def test_review_queue_through_the_sdk(sdk_stack):
+    """A held decision is claimed, corrected and shows its final label, all via the SDK."""
+    stack, flaky, server = sdk_stack
+    flaky.plan.clear()
+    tenant = stack.tenant("unlimited")
+    reviewer_key = stack.key(tenant, "reviewer")
+    with Client(server.url, tenant.key, backoff=0.01) as admin:
+        admin.create_taxonomy(
+            "support",
+            TINY_TAXONOMY["labels"],
+            thresholds={"auto": 0.999, "review": 0.998},  # everything is held
+        )
+        res = admin.classify("my invoice has the wrong amount on it", "support")
+        assert res.bucket is Bucket.HOLD
+        with pytest.raises(TriagedError) as forbidden:
+            Client(server.url, stack.key(tenant, "client"), backoff=0.01).claim(limit=1)
+        assert forbidden.value.status == 403
+    with Client(server.url, reviewer_key, backoff=0.01) as reviewer:
+        items = reviewer.claim(taxonomy="support", limit=5)
+        assert [i.decision_id for i in items] == [res.id]
+        item = items[0]
+        assert item.queue == "hold" and item.lease_expires_at and item.text.startswith("my invoice")
+        other = "account" if item.label != "account" else "bug"
+        reviewer.resolve(item.id, "correct", label=other)
+        with pytest.raises(TriagedError) as twice:
+            reviewer.resolve(item.id, "confirm")
+        assert twice.value.status == 409
+        decision = reviewer.decision(res.id)
+        assert decision.final_label == other and decision.final_source
+        stats = reviewer.review_stats()
+        assert isinstance(stats, dict) and stats
+        assert reviewer.claim(limit=5) == []

@@ -43,6 +43,7 @@ __all__ = [
     "Client",
     "Decision",
     "DecisionPage",
+    "ReviewItem",
     "TaxonomyInfo",
     "Usage",
     "verify_signature",
@@ -108,6 +109,72 @@ class Decision:
             final_source=data.get("final_source"),
             resolved_at=data.get("resolved_at"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """A queued decision waiting for (or claimed by) a human reviewer."""
+
+    id: str
+    decision_id: str
+    queue: str
+    status: str
+    taxonomy: str
+    text: str
+    label: str
+    confidence: float
+    alternatives: list[Alternative]
+    lease_expires_at: str | None = None
+    extra: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReviewItem:
+        known = {
+            "id",
+            "decision_id",
+            "queue",
+            "status",
+            "taxonomy",
+            "text",
+            "label",
+            "confidence",
+            "alternatives",
+            "lease_expires_at",
+        }
+        return cls(
+            id=data["id"],
+            decision_id=data["decision_id"],
+            queue=data["queue"],
+            status=data.get("status", ""),
+            taxonomy=data.get("taxonomy", ""),
+            text=data["text"],
+            label=data["label"],
+            confidence=float(data["confidence"]),
+            alternatives=[
+                Alternative(a["label"], float(a["confidence"]))
+                for a in data.get("alternatives", [])
+            ],
+            lease_expires_at=data.get("lease_expires_at"),
+            extra={k: v for k, v in data.items() if k not in known} or None,
+        )
+
+
+def _claim_call(taxonomy: str | None, queue: str | None, limit: int) -> _Call:
+    body: dict[str, Any] = {"limit": limit}
+    if taxonomy is not None:
+        body["taxonomy"] = taxonomy
+    if queue is not None:
+        body["queue"] = queue
+    return _Call("POST", "/v1/review/claim", json=body)
+
+
+def _resolve_call(item_id: str, action: str, label: str | None, new_label: str | None) -> _Call:
+    body: dict[str, Any] = {"action": action}
+    if label is not None:
+        body["label"] = label
+    if new_label is not None:
+        body["new_label"] = new_label
+    return _Call("POST", f"/v1/review/items/{item_id}/resolve", json=body)
 
 
 def _classification_fields(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -561,6 +628,42 @@ class Client(_Base):
         data: dict[str, Any] = self._send(_Call("DELETE", f"/v1/keys/{key_id}"))
         return data
 
+    # review queue (reviewer or admin keys)
+    def claim(
+        self, *, taxonomy: str | None = None, queue: str | None = None, limit: int = 1
+    ) -> list[ReviewItem]:
+        """Claim up to ``limit`` items under a lease (hold first, then review, then audit)."""
+        data = self._send(_claim_call(taxonomy, queue, limit))
+        return [ReviewItem.from_dict(item) for item in data["items"]]
+
+    def resolve(
+        self,
+        item_id: str,
+        action: str,
+        *,
+        label: str | None = None,
+        new_label: str | None = None,
+    ) -> dict[str, Any]:
+        """``confirm`` | ``correct`` (with ``label``) | ``new_category`` (with ``new_label``) |
+        ``ambiguous``; a held decision is then released to your webhook."""
+        data: dict[str, Any] = self._send(_resolve_call(item_id, action, label, new_label))
+        return data
+
+    def release(self, item_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = self._send(_Call("POST", f"/v1/review/items/{item_id}/release"))
+        return data
+
+    def review_stats(self, **params: Any) -> dict[str, Any]:
+        data: dict[str, Any] = self._send(_Call("GET", "/v1/review/stats", params=params or None))
+        return data
+
+    def lane_error(self, **params: Any) -> dict[str, Any]:
+        """Measured error of each lane with 95% Clopper-Pearson intervals."""
+        data: dict[str, Any] = self._send(
+            _Call("GET", "/v1/review/lane-error", params=params or None)
+        )
+        return data
+
     # webhooks (admin); check deliveries with triaged.verify_signature
     def create_webhook(self, url: str, events: Sequence[str]) -> dict[str, Any]:
         """Register ``url``; the result's ``secret`` (shown once) signs every delivery."""
@@ -711,6 +814,36 @@ class AsyncClient(_Base):
 
     async def train(self, name: str) -> dict[str, Any]:
         data: dict[str, Any] = await self._send(_Call("POST", f"/v1/taxonomies/{name}/train"))
+        return data
+
+    # review queue (reviewer or admin keys)
+    async def claim(
+        self, *, taxonomy: str | None = None, queue: str | None = None, limit: int = 1
+    ) -> list[ReviewItem]:
+        data = await self._send(_claim_call(taxonomy, queue, limit))
+        return [ReviewItem.from_dict(item) for item in data["items"]]
+
+    async def resolve(
+        self,
+        item_id: str,
+        action: str,
+        *,
+        label: str | None = None,
+        new_label: str | None = None,
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = await self._send(_resolve_call(item_id, action, label, new_label))
+        return data
+
+    async def release(self, item_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = await self._send(
+            _Call("POST", f"/v1/review/items/{item_id}/release")
+        )
+        return data
+
+    async def review_stats(self, **params: Any) -> dict[str, Any]:
+        data: dict[str, Any] = await self._send(
+            _Call("GET", "/v1/review/stats", params=params or None)
+        )
         return data
 
     # webhooks (admin)
