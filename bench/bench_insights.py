@@ -3,6 +3,7 @@
     python -m bench.bench_insights                       # all three experiments, markdown
     python -m bench.bench_insights --only gap --seed 0   # one experiment
     python -m bench.bench_insights --json                # machine-readable results
+    python -m bench.bench_insights --sweep 0-7           # gap discovery for seeds 0..7 too
     python -m bench.bench_insights --update-readme       # also write the tables into README.md
 
 * **gap**: a CLINC150 taxonomy with 10 intents removed at random (``--seed``), trained
@@ -28,8 +29,13 @@ import json
 import os
 import platform
 import random
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench._common import DATASETS, update_readme
@@ -114,8 +120,52 @@ def run_gap(seed: int) -> dict[str, Any]:
             "insights_cpu_s": round(cpu, 2), "gap_clusters": len(data["gap_clusters"]),
             "summary": data["summary"], "timings": data["timings"],
         }
+    cli = time_cli(tax, results, texts)
     return {"experiment": "gap", "seed": seed, "removed": removed, "fit_s": round(fit_s, 1),
-            "test": len(test), "runs": runs}
+            "test": len(test), "runs": runs, "cli": cli}
+
+
+def time_cli(tax: Taxonomy, results: list[Result], texts: list[str]) -> dict[str, Any]:
+    """Log the decisions into a fresh SQLite database, then time ``triaged insights``."""
+    from triaged.service import Service
+    from triaged.services import taxonomies as taxo
+    from triaged.services.ids import new_id
+    from triaged.settings import Settings
+    from triaged.storage.tables import decisions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'triaged.db'}"
+        svc = Service(Settings(database_url=url, bootstrap_admin=False))
+        svc.start()
+        try:
+            ws = svc.create_workspace("bench", "unlimited")
+            now = datetime.now(UTC)
+            rows = [{
+                "id": new_id("dec"), "workspace_id": ws["id"], "taxonomy_id": "", "text": text,
+                "taxonomy": tax.name, "taxonomy_version": 1, "model_version": r.model_version,
+                "external_id": None, "metadata": None, "label": r.label,
+                "confidence": r.confidence, "bucket": r.bucket.value,
+                "alternatives": [{"label": a.label, "confidence": a.confidence}
+                                 for a in r.alternatives],
+                "scores": r.scores, "latency_ms": 1.0, "key_id": None,
+                "created_at": now - timedelta(seconds=len(texts) - i),
+                "final_label": None, "final_source": None, "resolved_at": None,
+            } for i, (r, text) in enumerate(zip(results, texts, strict=True))]
+            with svc.db.write() as conn:
+                record = taxo.create(conn, ws["id"], tax)
+                for row in rows:
+                    row["taxonomy_id"] = record.id
+                conn.execute(decisions.insert(), rows)
+        finally:
+            svc.close()
+        cmd = [sys.executable, "-c", "from triaged.cli import main; main()", "insights",
+               tax.name, "--format", "json", "--database-url", url]
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - started
+        data = json.loads(proc.stdout)
+    return {"cli_s": round(wall, 2), "decisions": sum(h["volume"] for h in data["labels"]),
+            "gap_clusters": len(data["gap_clusters"]), "command": " ".join(cmd[3:])}
 
 
 def gap_markdown(res: dict[str, Any]) -> str:
@@ -127,7 +177,9 @@ def gap_markdown(res: dict[str, Any]) -> str:
         f"gap clusters with purity >= {PURITY} (target 8); {main['gap_clusters']} gap clusters "
         f"from {main['summary']['gap_candidates']} candidates; insights took "
         f"{main['insights_s']:.1f} s wall, {main['insights_cpu_s']:.1f} s CPU. "
-        f"Clustering held items only: {held_only['found']}/10.",
+        f"Clustering held items only: {held_only['found']}/10. "
+        f"`triaged insights NAME --format json` on these {res['cli']['decisions']} decisions "
+        f"in a SQLite file: {res['cli']['cli_s']:.1f} s end to end (process start included).",
         "",
         "| removed intent | test texts held / review / auto | matched cluster | size | purity "
         "| proposed label | keywords | between |",
@@ -144,6 +196,24 @@ def gap_markdown(res: dict[str, Any]) -> str:
         else:
             lines.append(f"| {r['intent']} | {r['hold']} / {r['review']} / {r['auto']} "
                          "| none | – | – | – | – | – |")
+    return "\n".join(lines)
+
+
+def sweep_markdown(runs: list[dict[str, Any]]) -> str:
+    found = [r["runs"]["hold+review"]["found"] for r in runs]
+    lines = [
+        f"**Gap discovery over {len(runs)} random seeds** (10 intents removed each time): "
+        f"{sum(found) / len(found):.1f}/10 found on average (min {min(found)}, max {max(found)}; "
+        f"{sum(f >= 8 for f in found)} of {len(runs)} seeds reach 8).",
+        "",
+        "| seed | found (hold+review) | found (hold only) | gap clusters | insights s | missed |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in runs:
+        main = r["runs"]["hold+review"]
+        missed = ", ".join(row["intent"] for row in main["rows"] if not row["found"])
+        lines.append(f"| {r['seed']} | {main['found']}/10 | {r['runs']['hold only']['found']}/10 "
+                     f"| {main['gap_clusters']} | {main['insights_s']:.1f} | {missed} |")
     return "\n".join(lines)
 
 
@@ -258,6 +328,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("gap", "split", "banking"), action="append")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sweep", type=str, default="",
+                        help="also run gap discovery for these seeds, e.g. 0-7 (summary table)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
@@ -275,6 +347,12 @@ def main() -> None:
             res = run_banking()
             parts.append(banking_markdown(res))
         results.append(res)
+    if args.sweep:
+        lo, _, hi = args.sweep.partition("-")
+        seeds = list(range(int(lo), int(hi or lo) + 1))
+        sweep = [run_gap(seed) for seed in seeds]
+        results.append({"experiment": "sweep", "runs": sweep})
+        parts.append(sweep_markdown(sweep))
     env = (f"_{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
            f"`python -m bench.bench_insights --seed {args.seed}`_")
     body = "\n\n".join([*parts, env])

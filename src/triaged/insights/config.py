@@ -19,7 +19,8 @@ class InsightsConfig:
         input of a missing one (on CLINC150 with 10 intents removed, about a third of
         those inputs land in ``review``, not ``hold``).
         ``min_cluster_size`` / ``min_samples``: HDBSCAN parameters; ``None`` scales them
-        with the candidate volume (5 up to ~1,600 candidates, then ``sqrt(n) / 8``).
+        with the candidate volume (4 up to ~2,000 candidates, then ``sqrt(n) / 10``;
+        ``min_samples`` = ``min_cluster_size``: small leaves, smoothed density).
         ``trim_mads``: members further than this many (scaled) MADs below the median
         similarity to their cluster centroid fall back to noise, which keeps clusters
         pure.  ``max_coverage``: clusters whose members have more than this share of
@@ -35,11 +36,11 @@ class InsightsConfig:
     gap_buckets: tuple[str, ...] = ("hold", "review")
     min_cluster_size: int | None = None
     min_samples: int | None = None
-    trim_mads: float = 1.5
+    trim_mads: float = 2.0
     max_coverage: float = 0.7
     coverage_k: int = 10
     max_cluster_points: int = 6000
-    max_gap_clusters: int = 50
+    max_gap_clusters: int = 150
     representative_texts: int = 5
     keywords: int = 8
     max_examples_per_label: int = 20
@@ -52,6 +53,6 @@ class InsightsConfig:
 
     def cluster_sizes(self, n: int) -> tuple[int, int]:
         """(min_cluster_size, min_samples) for ``n`` candidates."""
-        mcs = self.min_cluster_size or max(5, round(n**0.5 / 8))
-        ms = self.min_samples or max(2, round(mcs * 0.6))
+        mcs = self.min_cluster_size or max(4, round(n**0.5 / 10))
+        ms = self.min_samples or mcs
         return mcs, ms
