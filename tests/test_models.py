@@ -145,3 +145,26 @@ def test_partial_taxonomy_confidence_stays_honest(data) -> None:  # type: ignore
     arrays, meta = eng.to_state()
     again = Engine.from_state(arrays, json.loads(json.dumps(meta))).predict(data["Xt"], data["tt"])
     np.testing.assert_array_equal(again.confidence, pred.confidence)
+
+
+@pytest.mark.parametrize("with_examples", [False, True])
+def test_one_label_confidence_is_membership(data, with_examples: bool) -> None:  # type: ignore[no-untyped-def]
+    keep = (data["y"] == 0) & with_examples
+    eng = Engine().fit(data["X"][keep], data["y"][keep], label_vectors=data["V"][:1])
+    own = eng.predict(data["Xt"][data["yt"] == 0]).confidence
+    others = eng.predict(data["Xt"][data["yt"] != 0]).confidence
+    unrelated = eng.predict(data["oos"]).confidence
+    assert np.median(own) >= 0.6
+    assert (others < 0.6).mean() >= 0.9 and (unrelated < 0.6).mean() >= 0.9
+    assert (others >= 0.85).mean() <= 0.02
+
+
+def test_two_label_taxonomy_holds_unrelated_inputs(data) -> None:  # type: ignore[no-untyped-def]
+    keep = data["y"] < 2
+    eng = Engine().fit(data["X"][keep], data["y"][keep], label_vectors=data["V"][:2])
+    mine = data["yt"] < 2
+    pred = eng.predict(data["Xt"][mine])
+    assert (pred.top == data["yt"][mine]).mean() >= 0.9
+    assert np.median(pred.confidence) >= 0.6
+    for X in (data["Xt"][~mine], data["oos"]):
+        assert (eng.predict(X).confidence < 0.6).mean() >= 0.9

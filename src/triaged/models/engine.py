@@ -14,6 +14,12 @@ Two modes:
   given, enter the calibrator as negatives, which teaches it to pull confidence down far
   from the labelled data.
 
+Labels without examples (a partially labelled taxonomy) keep their zero-shot evidence:
+the head's distribution is blended with the zero-shot one by the share of such labels,
+and items predicted as one of them take the zero-shot calibrator's confidence.  With one
+label, confidence is P(the input belongs to it) (:func:`triaged.models.zeroshot.membership`);
+with two, it is capped by that membership of the top label.
+
 Persistence is arrays + JSON only (:meth:`Engine.to_state` / :meth:`Engine.from_state`).
 """
 
@@ -42,6 +48,7 @@ from triaged.models.features import (
 )
 from triaged.models.zeroshot import (
     ZERO_SHOT_TEMPERATURE,
+    membership,
     zero_shot_calibrator,
     zero_shot_confidence,
 )
@@ -338,6 +345,18 @@ class Engine:
             (1.0 - self._beta) * head_log + self._beta * proto / ZERO_SHOT_TEMPERATURE
         )
 
+    def _membership(self, X: Vectors, top: IntArray) -> FloatArray:
+        """P(row belongs to its ``top`` label) from prompt and example similarities."""
+        out = np.zeros(X.shape[0])
+        bank_y = self._train_y[self._bank]
+        for label in np.unique(top):
+            rows = np.flatnonzero(top == label)
+            prompt = _rows_dot(X[rows], self._label_vectors[label : label + 1])[:, 0]
+            ex = self._bank_X[bank_y == label]
+            sims = _rows_dot(X[rows], ex).astype(np.float64) if len(ex) else None
+            out[rows] = membership(prompt.astype(np.float64), sims)
+        return out
+
     def _partial_confidence(self, X: Vectors, top: IntArray, conf: FloatArray) -> FloatArray:
         """Confidence when some labels have no examples.  The trained calibrator never saw
         an item of such a label: for items predicted as one, the zero-shot calibrator has
@@ -384,6 +403,10 @@ class Engine:
             conf = bend(self._calibrator.predict(feats), self._knee, auto=auto)
             if self._beta > 0.0:
                 conf = self._partial_confidence(X, top, conf)
+        if self._label_vectors.shape[0] <= 2:
+            # One label: confidence is P(the input belongs to it); two labels: the top
+            # label cannot be more likely right than the input is to belong to it.
+            conf = np.minimum(conf, self._membership(X, top))
         conf = np.clip(conf, 0.0, 1.0)
         return Prediction(probs=P, confidence=conf.astype(np.float64), top=top)
 

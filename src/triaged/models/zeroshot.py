@@ -24,7 +24,12 @@ from numpy.typing import NDArray
 from triaged.models.calibrator import CorrectnessCalibrator, bend
 from triaged.models.features import ZERO_SHOT_FEATURES
 
-__all__ = ["ZERO_SHOT_TEMPERATURE", "zero_shot_calibrator", "zero_shot_confidence"]
+__all__ = [
+    "ZERO_SHOT_TEMPERATURE",
+    "membership",
+    "zero_shot_calibrator",
+    "zero_shot_confidence",
+]
 
 #: Softmax temperature over cosine similarities (NLL-optimal was 0.048-0.060 on the
 #: three datasets' train splits).
@@ -52,3 +57,30 @@ def zero_shot_calibrator() -> CorrectnessCalibrator:
 def zero_shot_confidence(p: NDArray[np.float64]) -> NDArray[np.float64]:
     """Bend calibrated probabilities so that only very sure items reach ``auto``."""
     return bend(p, _AUTO_KNEE)
+
+
+# One- and two-label taxonomies: P(the input belongs to a label) from its similarity to
+# the label prompt (and to the label's examples, when there are some).  Fitted by
+# ``fit_member.py`` on the same train/val splits: for every label, 50 of its items as
+# positives and 100 items of other labels (CLINC ``oos`` included) as negatives, classes
+# weighted equally (so the probability assumes even odds before looking at the input),
+# datasets weighted equally.  Items of sibling intents are harder negatives than
+# unrelated text, so unrelated inputs land far below the hold line.
+_MEMBER_ZS = (11.925900, -3.142500)  # (coef of prompt cosine, intercept)
+_MEMBER_TRAINED = ((3.594100, 5.854900, 5.360400), -5.347500)  # prompt, nearest, top-3 mean
+
+
+def membership(prompt_sim: NDArray[np.float64], example_sims: NDArray[np.float64] | None) -> (
+    NDArray[np.float64]
+):
+    """P(input belongs to the label) from its cosine to the label prompt (``(n,)``) and to
+    the label's labelled examples (``(n, m)``, ``None`` or ``m == 0`` when there are none)."""
+    if example_sims is None or example_sims.shape[1] == 0:
+        a, b = _MEMBER_ZS
+        z = a * prompt_sim + b
+    else:
+        srt = -np.sort(-example_sims, axis=1)
+        (w_p, w_nn, w_top3), b = _MEMBER_TRAINED
+        z = w_p * prompt_sim + w_nn * srt[:, 0] + w_top3 * srt[:, :3].mean(axis=1) + b
+    out: NDArray[np.float64] = 1.0 / (1.0 + np.exp(-z))
+    return out
