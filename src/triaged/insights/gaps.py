@@ -157,11 +157,16 @@ def _trim(
 def _coverage(
     Z: FloatArray, members: IntArray, ref: FloatArray, k: int
 ) -> NDArray[np.float64]:
-    """Share of labelled reference rows among each member's k nearest neighbours."""
+    """Share of labelled reference rows among each member's k nearest neighbours.
+
+    Repeats of the same text among the candidates do not count as neighbours, so a burst
+    of one covered input does not pass for a new topic.
+    """
     if ref.shape[0] == 0 or members.size == 0:
         return np.zeros(members.size, dtype=np.float64)
     pool_sims = Z[members] @ Z.T
     pool_sims[np.arange(members.size), members] = -np.inf  # not its own neighbour
+    pool_sims[pool_sims > 1.0 - 1e-5] = -np.inf  # nor its repeats (the same text again)
     ref_sims = Z[members] @ ref.T
     both = np.concatenate([pool_sims, ref_sims], axis=1)
     k = min(k, both.shape[1] - 1)
