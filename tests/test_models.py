@@ -157,6 +157,9 @@ def test_one_label_confidence_is_membership(data, with_examples: bool) -> None: 
     assert np.median(own) >= 0.6
     assert (others < 0.6).mean() >= 0.9 and (unrelated < 0.6).mean() >= 0.9
     assert (others >= 0.85).mean() <= 0.02
+    arrays, meta = eng.to_state()
+    again = Engine.from_state(arrays, json.loads(json.dumps(meta))).predict(data["oos"])
+    np.testing.assert_array_equal(again.confidence, unrelated)
 
 
 def test_two_label_taxonomy_holds_unrelated_inputs(data) -> None:  # type: ignore[no-untyped-def]

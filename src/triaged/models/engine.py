@@ -287,7 +287,7 @@ class Engine:
             correct = np.concatenate([correct, np.zeros(len(Fp), dtype=bool)])
             weights = np.concatenate([weights, np.full(len(Fp), pseudo_weight)])
         if oos.shape[0]:
-            _, _, oos_feats = self._trained_outputs(oos)
+            oos_feats = self._trained_outputs(oos)[2]
             F = np.vstack([F, oos_feats])
             correct = np.concatenate([correct, np.zeros(oos.shape[0], dtype=bool)])
             weights = np.concatenate([weights, np.full(oos.shape[0], float(cfg["oos_weight"]))])
@@ -345,33 +345,37 @@ class Engine:
             (1.0 - self._beta) * head_log + self._beta * proto / ZERO_SHOT_TEMPERATURE
         )
 
-    def _membership(self, X: Vectors, top: IntArray) -> FloatArray:
-        """P(row belongs to its ``top`` label) from prompt and example similarities."""
+    def _membership(self, X: Vectors, proto: FloatArray, top: IntArray) -> FloatArray:
+        """P(row belongs to its ``top`` label) from prompt (``proto``) and example cosines."""
         out = np.zeros(X.shape[0])
         bank_y = self._train_y[self._bank]
         for label in np.unique(top):
             rows = np.flatnonzero(top == label)
-            prompt = _rows_dot(X[rows], self._label_vectors[label : label + 1])[:, 0]
             ex = self._bank_X[bank_y == label]
             sims = _rows_dot(X[rows], ex).astype(np.float64) if len(ex) else None
-            out[rows] = membership(prompt.astype(np.float64), sims)
+            out[rows] = membership(proto[rows, label], sims)
         return out
 
-    def _partial_confidence(self, X: Vectors, top: IntArray, conf: FloatArray) -> FloatArray:
+    def _partial_confidence(
+        self, X: Vectors, proto: FloatArray, top: IntArray, conf: FloatArray
+    ) -> FloatArray:
         """Confidence when some labels have no examples.  The trained calibrator never saw
         an item of such a label: for items predicted as one, the zero-shot calibrator has
-        the only informed view; for the others, that view is mixed in by the share of
-        example-less labels (their items can look like labelled ones to the head)."""
-        sims = _rows_dot(X, self._label_vectors).astype(np.float64)
-        z_top, z_feats = zero_shot_features(sims, ZERO_SHOT_TEMPERATURE)
+        the only informed view; for the others, that view (also capped by the input's
+        membership of the top label) is mixed in by the squared share of example-less
+        labels, whose items can look like labelled ones to the head."""
+        z_top, z_feats = zero_shot_features(proto, ZERO_SHOT_TEMPERATURE)
         z_conf = zero_shot_confidence(self._calibrator_zs.predict(z_feats))
         zs_view = np.where(z_top == top, z_conf, np.minimum(conf, 1.0 - z_conf))
         w = self._beta**2
-        mixed = (1.0 - w) * conf + w * zs_view
+        mixed = (1.0 - w) * conf + w * np.minimum(zs_view, self._membership(X, proto, top))
         out: FloatArray = np.where(self._missing[top], zs_view, mixed)
         return out
 
-    def _trained_outputs(self, X: Vectors) -> tuple[FloatArray, IntArray, FloatArray]:
+    def _trained_outputs(
+        self, X: Vectors
+    ) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
+        """Probabilities, argmax, calibrator features and cosine to the label prompts."""
         logits = (_rows_dot(X, self._W) + self._b) / self._temperature
         proto = _rows_dot(X, self._label_vectors).astype(np.float64)
         P = self._blend(logits, proto)
@@ -385,7 +389,7 @@ class Engine:
             tops[sl], feats[sl] = trained_features(
                 P[sl], sims, bank_y, proto[sl], int(self.config["k"])
             )
-        return P, tops, feats
+        return P, tops, feats, proto
 
     def predict(self, X: Vectors, texts: Sequence[str] = ()) -> Prediction:
         """Label distribution, calibrated confidence and argmax for each row of ``X``."""
@@ -393,20 +397,20 @@ class Engine:
             raise NotFittedError("the engine has not been fitted")
         X = np.ascontiguousarray(X, dtype=np.float32).reshape(-1, self._label_vectors.shape[1])
         if self.mode == "zero-shot":
-            sims = _rows_dot(X, self._label_vectors).astype(np.float64)
-            P = softmax_rows(sims / self._temperature)
-            top, feats = zero_shot_features(sims, self._temperature)
+            proto = _rows_dot(X, self._label_vectors).astype(np.float64)
+            P = softmax_rows(proto / self._temperature)
+            top, feats = zero_shot_features(proto, self._temperature)
             conf = zero_shot_confidence(self._calibrator.predict(feats))
         else:
-            P, top, feats = self._trained_outputs(X)
+            P, top, feats, proto = self._trained_outputs(X)
             auto = float(self.config["auto_threshold"])
             conf = bend(self._calibrator.predict(feats), self._knee, auto=auto)
             if self._beta > 0.0:
-                conf = self._partial_confidence(X, top, conf)
+                conf = self._partial_confidence(X, proto, top, conf)
         if self._label_vectors.shape[0] <= 2:
             # One label: confidence is P(the input belongs to it); two labels: the top
             # label cannot be more likely right than the input is to belong to it.
-            conf = np.minimum(conf, self._membership(X, top))
+            conf = np.minimum(conf, self._membership(X, proto, top))
         conf = np.clip(conf, 0.0, 1.0)
         return Prediction(probs=P, confidence=conf.astype(np.float64), top=top)
 
