@@ -136,6 +136,7 @@ def test_partial_taxonomy_confidence_stays_honest(data) -> None:  # type: ignore
     _check(pred, len(data["yt"]))
     right = pred.top == data["yt"]
     assert right.mean() > 0.7  # example-less labels keep their zero-shot evidence
+    assert eng.report()["zero_shot_blend"] == pytest.approx(0.8)
     assert abs(pred.confidence.mean() - right.mean()) < 0.1
     auto = pred.confidence >= 0.85
     assert not auto.any() or right[auto].mean() >= 0.9

@@ -314,6 +314,7 @@ class Engine:
             "temperature": T,
             "cv_folds": n_folds,
             "auto_knee": self._knee,
+            "zero_shot_blend": self._beta,  # share of labels without examples
             "cv_accuracy": float(correct[in_scope].mean()) if in_scope.any() else None,
             "cv_ece": (
                 float(expected_calibration_error(conf[in_scope], correct[in_scope]))
