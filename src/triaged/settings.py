@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     review_holdout_fraction: float = Field(
         default=0.2, ge=0.0, lt=1.0, description="Share of reviews held out to evaluate."
     )
+    # drift alerts (triaged.drift): checked in the background by `triaged serve`
+    drift_check_interval_seconds: float = Field(
+        default=900.0,
+        ge=0.0,
+        description="Check every workspace for drift this often; new alerts go to the webhooks "
+        "(0: never).",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

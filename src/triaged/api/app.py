@@ -1,8 +1,9 @@
 """The FastAPI application factory.  Nothing is built at import time.
 
 ``create_app(settings)`` returns an app whose lifespan migrates the database
-(unless ``TRIAGED_MIGRATE_ON_START=false``) and prints a first admin key on a
-fresh database.  ``uvicorn triaged.api:create_app --factory`` works too.
+(unless ``TRIAGED_MIGRATE_ON_START=false``), prints a first admin key on a
+fresh database, and runs the webhook worker and the drift checker in the
+background.  ``uvicorn triaged.api:create_app --factory`` works too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from triaged.api.limits import BodyLimitMiddleware
 from triaged.api.routes import health, v1_router
 from triaged.api.routes.metrics import prometheus_router
 from triaged.service import Service
+from triaged.services.drift_checks import start_drift_checker
 from triaged.settings import Settings
 from triaged.web import mount_web
 from triaged.webhooks.admin import start_worker as start_webhook_worker
@@ -46,9 +48,12 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(svc.start)
         worker = start_webhook_worker(svc.db)
+        drift = start_drift_checker(svc.db, cfg.drift_check_interval_seconds)
         try:
             yield
         finally:
+            if drift is not None:
+                await run_in_threadpool(drift.stop)
             if worker is not None:
                 await run_in_threadpool(worker.stop)
             await run_in_threadpool(svc.close)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, select, text
 
 from triaged.drift import DecisionRow, DriftConfig, bucket_series, detect_drift
 from triaged.encoders import Encoder
@@ -27,6 +27,7 @@ __all__ = [
     "decision_records",
     "decision_rows",
     "drift_alerts",
+    "pending_drift_alerts",
     "record_drift_alerts",
     "stored_drift_alerts",
     "taxonomy_insights",
@@ -188,6 +189,7 @@ def drift_alerts(
 
 
 DRIFT_EVENT = "alert.drift"
+DRIFT_LOCK_KEY = 727375002  # advisory lock class of the drift checks (PostgreSQL)
 
 
 def _alert_key(taxonomy: str, alert: dict[str, Any]) -> str:
@@ -222,6 +224,37 @@ def stored_drift_alerts(
     return out
 
 
+def pending_drift_alerts(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    taxonomy: TaxonomyRecord | None = None,
+    config: DriftConfig | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The alerts a check would record now (each with its ``taxonomy``); nothing is written.
+
+    An alert already recorded within the recent window (same taxonomy, share and
+    direction) is left out, so a periodic check does not repeat itself.
+    """
+    cfg = config or DriftConfig()
+    end = _utc(now) if now is not None else datetime.now(UTC)
+    records = [taxonomy] if taxonomy is not None else list_records(conn, workspace_id)
+    seen = {
+        _alert_key(str(a.get("taxonomy")), a)
+        for a in stored_drift_alerts(conn, workspace_id, since=end - cfg.recent, limit=10_000)
+    }
+    out: list[dict[str, Any]] = []
+    for rec in records:
+        result = drift_alerts(conn, workspace_id, taxonomy=rec, config=cfg, now=end)
+        for alert in result["alerts"]:
+            key = _alert_key(rec.name, alert)
+            if key not in seen:
+                seen.add(key)
+                out.append({**alert, "taxonomy": rec.name})
+    return out
+
+
 def record_drift_alerts(
     conn: Connection,
     workspace_id: str,
@@ -232,29 +265,24 @@ def record_drift_alerts(
 ) -> list[dict[str, Any]]:
     """Check every taxonomy (or one) and record each new alert as an ``alert.drift`` event.
 
-    Recording goes through the webhook outbox in the caller's transaction, so the
-    workspace's endpoints subscribed to ``alert.drift`` receive it (signed, retried).
-    An alert already recorded within the recent window (same taxonomy, share and
-    direction) is not recorded again, so a periodic check does not repeat itself.
+    Run it in a write transaction (``Database.write``).  Recording goes through the
+    webhook outbox in that transaction, so the workspace's endpoints subscribed to
+    ``alert.drift`` receive it (signed, retried).  An alert already recorded within
+    the recent window is not recorded again (:func:`pending_drift_alerts`); checks of
+    one workspace are serialised (SQLite: one writer; PostgreSQL: an advisory
+    transaction lock), so several workers checking at once record each alert once.
     """
-    cfg = config or DriftConfig()
-    end = _utc(now) if now is not None else datetime.now(UTC)
-    records = [taxonomy] if taxonomy is not None else list_records(conn, workspace_id)
-    seen = {
-        _alert_key(str(a.get("taxonomy")), a)
-        for a in stored_drift_alerts(conn, workspace_id, since=end - cfg.recent, limit=10_000)
-    }
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:key, hashtext(:ws))"),
+            {"key": DRIFT_LOCK_KEY, "ws": workspace_id},
+        )
     new: list[dict[str, Any]] = []
-    for rec in records:
-        result = drift_alerts(conn, workspace_id, taxonomy=rec, config=cfg, now=end)
-        for alert in result["alerts"]:
-            key = _alert_key(rec.name, alert)
-            if key in seen:
-                continue
-            seen.add(key)
-            data = {**alert, "taxonomy": rec.name}
-            event_id = enqueue_event(
-                conn, workspace_id=workspace_id, event_type=DRIFT_EVENT, data=data
-            )
-            new.append({**data, "event_id": event_id})
+    for data in pending_drift_alerts(
+        conn, workspace_id, taxonomy=taxonomy, config=config, now=now
+    ):
+        event_id = enqueue_event(
+            conn, workspace_id=workspace_id, event_type=DRIFT_EVENT, data=data
+        )
+        new.append({**data, "event_id": event_id})
     return new

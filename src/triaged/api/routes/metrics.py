@@ -81,8 +81,9 @@ def drift_check(
     taxonomy: Annotated[str | None, Query(description="one taxonomy (default: all)")] = None,
 ) -> Any:
     """Run the drift check now (admin): each new alert is recorded and sent to the
-    webhooks subscribed to ``alert.drift``.  Run it from a scheduler (or
-    ``triaged drift check``); an alert is not repeated within its recent window."""
+    webhooks subscribed to ``alert.drift``.  ``triaged serve`` also runs it every
+    ``TRIAGED_DRIFT_CHECK_INTERVAL_SECONDS``; an alert is not repeated within its recent
+    window."""
     principal.require(Role.ADMIN)
     record = _taxonomy(principal, service, taxonomy)
     with service.db.write() as conn:

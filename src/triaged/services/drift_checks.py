@@ -1,0 +1,94 @@
+"""Drift checks in the background of ``triaged serve``: every workspace, every interval.
+
+Each round reads every workspace's active taxonomies (:func:`pending_drift_alerts`);
+only a workspace with a new alert takes a write transaction, in which
+:func:`record_drift_alerts` checks again and records each new alert as an
+``alert.drift`` outbox event, which the webhook worker delivers.  Several API
+workers may run their own checker on one database: recording is serialised per
+workspace and an alert is recorded once per recent window, so none is sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from triaged.drift import DriftConfig
+from triaged.services.insights import pending_drift_alerts, record_drift_alerts
+from triaged.storage.db import Database
+from triaged.storage.tables import workspaces
+
+__all__ = ["DriftChecker", "start_drift_checker"]
+
+log = logging.getLogger("triaged.drift")
+
+
+class DriftChecker:
+    """A thread that runs the drift check every ``interval_s``; ``start()``/``stop()``.
+
+    ``run_once()`` does one round synchronously and returns the alerts it recorded.
+    """
+
+    def __init__(
+        self, db: Database, interval_s: float, config: DriftConfig | None = None
+    ) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be positive")
+        self.db = db
+        self.interval_s = interval_s
+        self.config = config or DriftConfig()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            spaces = list(conn.execute(select(workspaces.c.id).order_by(workspaces.c.id)).scalars())
+        found: list[dict[str, Any]] = []
+        for ws in spaces:
+            with self.db.read() as conn:  # the usual case, nothing new, takes no write lock
+                if not pending_drift_alerts(conn, ws, config=self.config, now=now):
+                    continue
+            with self.db.write() as conn:
+                new = record_drift_alerts(conn, ws, config=self.config, now=now)
+            for alert in new:
+                log.warning("drift %s/%s: %s", ws, alert["taxonomy"], alert["message"])
+            found += new
+        return found
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # the database may be briefly unavailable: try next round
+                log.exception("drift check failed")
+            self._stop.wait(self.interval_s)
+
+    def start(self) -> DriftChecker:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._loop, name="triaged-drift-checker", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop after the round in flight (waiting at most ``timeout_s``)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+
+def start_drift_checker(db: Database, interval_s: float) -> DriftChecker | None:
+    """Start the checker (first round at once); None when ``interval_s`` is 0."""
+    if interval_s <= 0:
+        return None
+    return DriftChecker(db, interval_s).start()
