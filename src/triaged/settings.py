@@ -35,21 +35,32 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TRIAGED_", extra="ignore", validate_default=True)
 
-    env: Literal["development", "test", "production"] = "development"
-    data_dir: Path = Path("./data")
+    env: Literal["development", "test", "production"] = Field(
+        default="development",
+        description="production refuses unsafe defaults (the development key pepper, CORS *).",
+    )
+    data_dir: Path = Field(
+        default=Path("./data"), description="Folder for the SQLite database and local state."
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default sqlite:///<data_dir>/triaged.db (WAL).",
     )
-    host: str = "127.0.0.1"
-    port: int = 8000
-    migrate_on_start: bool = True
+    host: str = Field(default="127.0.0.1", description="Address `triaged serve` binds to.")
+    port: int = Field(default=8000, description="Port `triaged serve` listens on.")
+    migrate_on_start: bool = Field(
+        default=True, description="Apply Alembic migrations when the service starts."
+    )
     bootstrap_admin: bool = Field(
         default=True,
         description="On first start (no workspace yet) create one with an admin key, printed once.",
     )
-    bootstrap_workspace: str = "default"
-    bootstrap_plan: str = "unlimited"
+    bootstrap_workspace: str = Field(
+        default="default", description="Name of the workspace created on first start."
+    )
+    bootstrap_plan: str = Field(
+        default="unlimited", description="Plan of the workspace created on first start."
+    )
     key_pepper: str = Field(default=DEV_KEY_PEPPER, description="Secret mixed into API key hashes.")
     plans: dict[str, PlanSpec] = Field(
         default_factory=dict,
@@ -57,18 +68,31 @@ class Settings(BaseSettings):
             'Extra plans as JSON, e.g. {"team": {"monthly_quota": 100000, "per_minute": 600}}.'
         ),
     )
-    cors_origins: list[str] = Field(default_factory=list)
-    max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    max_upload_bytes: int = Field(default=20_000_000, ge=1024)
-    max_text_chars: int = Field(default=10_000, ge=1)
-    max_batch: int = Field(default=100, ge=1)
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='Origins allowed by CORS, as JSON, e.g. ["https://a.example"].',
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest JSON request body (413 above)."
+    )
+    max_upload_bytes: int = Field(
+        default=20_000_000, ge=1024, description="Largest examples upload (JSON, JSONL, CSV)."
+    )
+    max_text_chars: int = Field(
+        default=10_000, ge=1, description="Longest text to classify, in characters (413 above)."
+    )
+    max_batch: int = Field(default=100, ge=1, description="Most texts in one batch classify.")
     background_train_min_examples: int = Field(
         default=200, ge=0, description="Train in a background thread from this many examples."
     )
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=30, ge=0)
-    classifier_cache_size: int = Field(default=32, ge=1)
-    log_level: str = "info"
+    db_pool_size: int = Field(default=10, ge=1, description="Database connection pool size.")
+    db_max_overflow: int = Field(
+        default=30, ge=0, description="Connections allowed above the pool size."
+    )
+    classifier_cache_size: int = Field(
+        default=32, ge=1, description="Trained models kept loaded in memory per process."
+    )
+    log_level: str = Field(default="info", description="Log level of the service.")
     access_log: bool = Field(default=False, description="Log every request (costs latency).")
     # review queue and learning loop (triaged.review)
     review_lease_seconds: float = Field(
