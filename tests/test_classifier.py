@@ -28,6 +28,7 @@ def test_classify_returns_calibrated_result_with_alternatives(fitted: Classifier
     assert len(res.alternatives) == 3
     assert all(a.label != res.label for a in res.alternatives)
     assert all(a.confidence <= res.confidence for a in res.alternatives)
+    assert res.confidence + sum(a.confidence for a in res.alternatives) <= 1.0 + 1e-6
     assert res.taxonomy == fitted.taxonomy.name and res.taxonomy_version == 1
     assert res.model_version == fitted.model_version and len(res.model_version) == 16
     data = res.to_dict()
@@ -50,7 +51,9 @@ def test_explain_returns_nearest_examples(fitted: Classifier) -> None:
 
 def test_out_of_scope_text_gets_low_confidence(fitted: Classifier) -> None:
     in_scope = fitted.classify(fitted.taxonomy.labels[0].examples[0]).confidence
-    unrelated = fitted.classify("the mitochondria is the powerhouse of the cell").confidence
+    res = fitted.classify("the mitochondria is the powerhouse of the cell")
+    assert res.confidence + sum(a.confidence for a in res.alternatives) <= 1.0 + 1e-6
+    unrelated = res.confidence
     assert unrelated < in_scope
     assert unrelated < 0.6
 

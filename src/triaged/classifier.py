@@ -216,10 +216,13 @@ class Classifier:
             probs = pred.probs[row]
             top = int(pred.top[row])
             conf = float(np.clip(pred.confidence[row], 0.0, 1.0))
-            scale = conf / max(float(probs[top]), 1e-12)
+            # runner-ups share what the calibrated confidence leaves, in the model's proportions:
+            # top + alternatives never sum above 1, and no alternative outranks the top label
+            p_top = max(float(probs[top]), 1e-12)
+            scale = min(conf / p_top, (1.0 - conf) / max(1.0 - p_top, 1e-12))
             order = np.argsort(-probs, kind="stable")[:k]
             alts = [
-                Alternative(names[j], round(float(min(1.0, probs[j] * scale)), 6))
+                Alternative(names[j], round(float(min(conf, probs[j] * scale)), 6))
                 for j in order
                 if j != top
             ][: self.top_k]
