@@ -30,17 +30,17 @@ def main() -> None:
     texts = [e.text for e in read_jsonl(root / "test.jsonl")][: args.n]
     for t in texts[:20]:
         clf.classify(t)
+    single = []
+    for t in texts:
+        t0 = time.perf_counter()
+        clf.classify(t)
+        single.append((time.perf_counter() - t0) * 1000)
     short_text = "my card has not arrived yet"
     short = []
     for _ in range(len(texts)):
         t0 = time.perf_counter()
         clf.classify(short_text)
         short.append((time.perf_counter() - t0) * 1000)
-    single = []
-    for t in texts:
-        t0 = time.perf_counter()
-        clf.classify(t)
-        single.append((time.perf_counter() - t0) * 1000)
     t0 = time.perf_counter()
     clf.classify_batch(texts)
     batch_tps = len(texts) / (time.perf_counter() - t0)
