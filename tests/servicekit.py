@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -188,3 +191,43 @@ def live_server(app: Any) -> Iterator[LiveServer]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve_subprocess(
+    url: str, port: int, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a real ``triaged serve`` process on ``port`` (output appended to ``log``) until
+    it answers /healthz; killed on exit if still alive.  Tests may SIGKILL it themselves."""
+    full_env = {
+        **os.environ,
+        "TRIAGED_BOOTSTRAP_ADMIN": "false",
+        "TRIAGED_LOG_LEVEL": "warning",
+        **(env or {}),
+    }
+    cmd = [sys.executable, "-m", "triaged.cli", "serve", "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--database-url", url]
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(cmd, env=full_env, stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not start:\n" + log.read_text()
+            time.sleep(0.1)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)

@@ -4,11 +4,8 @@ and the claimed ones come back to the queue when their lease runs out."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,58 +14,19 @@ from pathlib import Path
 
 import httpx
 
-from tests.servicekit import TINY_TAXONOMY
+from tests.servicekit import TINY_TAXONOMY, free_port, serve_subprocess
 from triaged.service import Service
 from triaged.settings import Settings
 
 LEASE_S = 6.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve(url: str, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "TRIAGED_BOOTSTRAP_ADMIN": "false",
-        "TRIAGED_REVIEW_AUDIT_RATE": "1",
-        "TRIAGED_REVIEW_RETRAIN_AFTER": "0",
-        "TRIAGED_LOG_LEVEL": "warning",
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "triaged.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--database-url",
-        url,
-    ]
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start:\n" + log.read_text()
-            time.sleep(0.1)
+    with serve_subprocess(
+        url, port, log, {"TRIAGED_REVIEW_AUDIT_RATE": "1", "TRIAGED_REVIEW_RETRAIN_AFTER": "0"}
+    ) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
 
 
 def test_kill_mid_review_loses_nothing(tmp_path: Path) -> None:
@@ -78,7 +36,7 @@ def test_kill_mid_review_loses_nothing(tmp_path: Path) -> None:
     admin = svc.create_key("acme", "admin", create_plan="unlimited").key
     reviewer = svc.create_key("acme", "reviewer").key
     svc.close()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {admin}"}
     rev = {"Authorization": f"Bearer {reviewer}"}

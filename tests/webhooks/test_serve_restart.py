@@ -4,11 +4,8 @@ receiver is down); after a restart every event reaches the receiver, signed, onc
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +14,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, select
 
-from tests.servicekit import TINY_TAXONOMY
+from tests.servicekit import TINY_TAXONOMY, free_port, serve_subprocess
 from triaged.service import Service
 from triaged.settings import Settings
 from triaged.storage.webhooks import webhook_attempts, webhook_events
@@ -33,42 +30,15 @@ WEBHOOK_ENV = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve(url: str, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        **WEBHOOK_ENV,
-        "TRIAGED_BOOTSTRAP_ADMIN": "false",
-        "TRIAGED_REVIEW_AUDIT_RATE": "1",
-        "TRIAGED_REVIEW_RETRAIN_AFTER": "0",
-        "TRIAGED_LOG_LEVEL": "warning",
-    }
-    cmd = [sys.executable, "-m", "triaged.cli", "serve", "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--database-url", url]
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start:\n" + log.read_text()
-            time.sleep(0.1)
+    with serve_subprocess(
+        url,
+        port,
+        log,
+        {**WEBHOOK_ENV, "TRIAGED_REVIEW_AUDIT_RATE": "1", "TRIAGED_REVIEW_RETRAIN_AFTER": "0"},
+    ) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
 
 
 def _outbox(url: str) -> tuple[set[str], int]:
@@ -91,7 +61,7 @@ def test_pending_events_survive_a_kill_and_are_delivered_after_restart(tmp_path:
     svc.close()
     auth = {"Authorization": f"Bearer {admin}"}
     rev = {"Authorization": f"Bearer {reviewer}"}
-    port, hook_port = _free_port(), _free_port()
+    port, hook_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
     texts = ["I was charged twice", "the app crashes", "change my email", "where is the moon"]
