@@ -71,6 +71,7 @@ class Service:
             self.settings.resolved_database_url,
             pool_size=self.settings.db_pool_size,
             max_overflow=self.settings.db_max_overflow,
+            sqlite_synchronous=self.settings.sqlite_synchronous,
         )
         self.classifiers = training.ClassifierCache(self.settings.classifier_cache_size)
         self.review = ReviewService(self)  # the queue and the learning loop

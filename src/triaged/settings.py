@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     background_train_min_examples: int = Field(
         default=200, ge=0, description="Train in a background thread from this many examples."
     )
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        description=(
+            "SQLite durability: NORMAL (WAL) survives a crash of the process, FULL also a power "
+            "loss, at the cost of an fsync per commit."
+        ),
+    )
     db_pool_size: int = Field(default=10, ge=1, description="Database connection pool size.")
     db_max_overflow: int = Field(
         default=30, ge=0, description="Connections allowed above the pool size."

@@ -27,7 +27,12 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 30, null_pool: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 30,
+    null_pool: bool = False,
+    sqlite_synchronous: str = "NORMAL",
 ) -> Engine:
     """An engine for ``url`` with the per-dialect settings triaged relies on."""
     try:
@@ -48,7 +53,7 @@ def make_engine(
         if not null_pool:
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
         engine = create_engine(parsed, **kwargs)
-        _sqlite_events(engine)
+        _sqlite_events(engine, sqlite_synchronous)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
@@ -68,13 +73,16 @@ def make_engine(
     )
 
 
-def _sqlite_events(engine: Engine) -> None:
+def _sqlite_events(engine: Engine, synchronous: str = "NORMAL") -> None:
+    if synchronous not in {"NORMAL", "FULL"}:
+        raise InvalidInput(f"sqlite_synchronous must be NORMAL or FULL, not {synchronous!r}")
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _begin)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cur.close()
@@ -88,9 +96,21 @@ def _sqlite_events(engine: Engine) -> None:
 class Database:
     """An engine plus the two kinds of transaction the service uses."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 30,
+        sqlite_synchronous: str = "NORMAL",
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        self.engine = make_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            sqlite_synchronous=sqlite_synchronous,
+        )
         self.dialect = self.engine.dialect.name
         self._sqlite_writer = threading.RLock()  # a nested write fails on busy_timeout, never hangs
 
