@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     background_train_min_examples: int = Field(
         default=200, ge=0, description="Train in a background thread from this many examples."
     )
+    metrics_token: str | None = Field(
+        default=None,
+        description=(
+            "When set, GET /metrics requires `Authorization: Bearer <token>` (it names "
+            "workspaces and taxonomies)."
+        ),
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL",
         description=(

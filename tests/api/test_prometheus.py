@@ -44,3 +44,16 @@ async def test_metrics_count_decisions_latency_and_queues(
     assert set(depth) >= {"hold", "review", "audit"}
     assert depth["hold"] >= buckets["hold"]
     assert "triaged_webhook_delivery_failures" in families
+
+
+async def test_metrics_token_guards_the_exposition(stack: Stack) -> None:
+    from triaged.api import create_app
+
+    guarded = create_app(service=stack.variant(metrics_token="s3cret-token"))
+    async with stack.client(app=guarded) as c:
+        r = await c.get("/metrics")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+        r = await c.get("/metrics", headers={"Authorization": "Bearer wrong"})
+        assert r.status_code == 401
+        r = await c.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
+        assert r.status_code == 200 and "triaged_decisions" in r.text

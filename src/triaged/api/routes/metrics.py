@@ -3,15 +3,17 @@ Prometheus exposition at /metrics (``prometheus_router``, mounted outside /v1)."
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from triaged.api.deps import PrincipalDep, ServiceDep
 from triaged.drift import DriftConfig
+from triaged.errors import Unauthenticated
 from triaged.metrics import exposition
 from triaged.service import READ_ROLES, Service
 from triaged.services import insights as insights_log
@@ -36,8 +38,13 @@ def bucket_shares(
     record = _taxonomy(principal, service, taxonomy)
     with service.db.read() as conn:
         return insights_log.bucket_metrics(
-            conn, principal.workspace_id, taxonomy=record, interval=interval, since=since,
-            until=until, label=label,
+            conn,
+            principal.workspace_id,
+            taxonomy=record,
+            interval=interval,
+            since=since,
+            until=until,
+            label=label,
         )
 
 
@@ -50,8 +57,12 @@ def drift_config(
     per_label: bool = False,
 ) -> DriftConfig:
     return DriftConfig(
-        recent=timedelta(hours=recent_hours), baseline=timedelta(hours=baseline_hours),
-        alpha=alpha, min_volume=min_volume, min_change=min_change, per_label=per_label,
+        recent=timedelta(hours=recent_hours),
+        baseline=timedelta(hours=baseline_hours),
+        alpha=alpha,
+        min_volume=min_volume,
+        min_change=min_change,
+        per_label=per_label,
     )
 
 
@@ -105,7 +116,10 @@ def drift_history(
     record = _taxonomy(principal, service, taxonomy)
     with service.db.read() as conn:
         alerts = insights_log.stored_drift_alerts(
-            conn, principal.workspace_id, taxonomy=record.name if record else None, since=since,
+            conn,
+            principal.workspace_id,
+            taxonomy=record.name if record else None,
+            since=since,
             limit=limit,
         )
     return {"alerts": alerts}
@@ -119,7 +133,14 @@ def _taxonomy(principal: Principal, service: Service, name: str | None) -> Taxon
 
 
 @prometheus_router.get("/metrics", include_in_schema=False)
-async def prometheus(service: ServiceDep) -> Response:
+async def prometheus(
+    service: ServiceDep, authorization: Annotated[str | None, Header()] = None
+) -> Response:
     """Prometheus text exposition: decisions, latency, review queues, webhook failures."""
+    token = service.settings.metrics_token
+    if token is not None:
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise Unauthenticated("/metrics needs the metrics token (TRIAGED_METRICS_TOKEN)")
     body = await run_in_threadpool(exposition, service.db)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
