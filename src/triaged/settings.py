@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     background_train_min_examples: int = Field(
         default=200, ge=0, description="Train in a background thread from this many examples."
     )
+    idempotency_ttl_hours: float = Field(
+        default=24.0,
+        ge=0.0,
+        description="How long an Idempotency-Key replays its first response (0: forever).",
+    )
     metrics_token: str | None = Field(
         default=None,
         description=(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
-from tests.servicekit import Stack, Tenant
+from tests.servicekit import Stack, Tenant, unique
 
 pytestmark = pytest.mark.anyio
 
@@ -172,3 +173,34 @@ async def test_usage_reports_plan_limit_and_reset(stack: Stack, taxonomy_body):
         assert u["plan"] == "free" and u["limit"] == 100 and u["used"] == 1 and u["remaining"] == 99
         assert u["per_minute"]["limit"] == 120
         assert u["reset"].endswith("+00:00") and u["reset"][8:10] == "01"
+
+
+async def test_expired_idempotency_keys_are_pruned(stack: Stack, taxonomy_body):
+    """The housekeeper deletes keys past their TTL; a retry after that is a new request."""
+    from sqlalchemy import update
+
+    from triaged.services.housekeeping import Housekeeper
+    from triaged.storage.tables import idempotency_keys
+
+    tenant = stack.tenant("unlimited")
+    async with stack.client(tenant.key) as c:
+        await _create(c, taxonomy_body)
+        body = {"taxonomy": "support", "text": "I want a refund"}
+        old_key, new_key = unique("old"), unique("new")
+        first = await c.post("/v1/classify", json=body, headers={"Idempotency-Key": old_key})
+        await c.post("/v1/classify", json=body, headers={"Idempotency-Key": new_key})
+        with stack.service.db.write() as conn:  # age one key past a 24 h TTL
+            conn.execute(
+                update(idempotency_keys)
+                .where(idempotency_keys.c.key == old_key)
+                .values(created_at=datetime.now(UTC) - timedelta(hours=25))
+            )
+        keeper = Housekeeper(stack.service.db, timedelta(hours=24))
+        assert keeper.run_once() >= 1
+        with stack.service.db.read() as conn:
+            kept = set(conn.execute(select(idempotency_keys.c.key)).scalars())
+        assert old_key not in kept and new_key in kept
+        again = await c.post("/v1/classify", json=body, headers={"Idempotency-Key": old_key})
+        assert again.status_code == 200 and again.json()["id"] != first.json()["id"]
+        replay = await c.post("/v1/classify", json=body, headers={"Idempotency-Key": new_key})
+        assert replay.headers.get("idempotent-replayed") == "true"

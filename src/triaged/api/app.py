@@ -23,6 +23,7 @@ from triaged.api.routes import health, v1_router
 from triaged.api.routes.metrics import prometheus_router
 from triaged.service import Service
 from triaged.services.drift_checks import start_drift_checker
+from triaged.services.housekeeping import start_housekeeper
 from triaged.settings import Settings
 from triaged.web import mount_web
 from triaged.webhooks.admin import start_worker as start_webhook_worker
@@ -49,9 +50,12 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         await run_in_threadpool(svc.start)
         worker = start_webhook_worker(svc.db)
         drift = start_drift_checker(svc.db, cfg.drift_check_interval_seconds)
+        housekeeper = start_housekeeper(svc.db, cfg.idempotency_ttl_hours)
         try:
             yield
         finally:
+            if housekeeper is not None:
+                await run_in_threadpool(housekeeper.stop)
             if drift is not None:
                 await run_in_threadpool(drift.stop)
             if worker is not None:

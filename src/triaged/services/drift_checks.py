@@ -11,7 +11,6 @@ workspace and an alert is recorded once per recent window, so none is sent twice
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy import select
 
 from triaged.drift import DriftConfig
 from triaged.services.insights import pending_drift_alerts, record_drift_alerts
+from triaged.services.periodic import Periodic
 from triaged.storage.db import Database
 from triaged.storage.tables import workspaces
 
@@ -27,22 +27,18 @@ __all__ = ["DriftChecker", "start_drift_checker"]
 log = logging.getLogger("triaged.drift")
 
 
-class DriftChecker:
+class DriftChecker(Periodic):
     """A thread that runs the drift check every ``interval_s``; ``start()``/``stop()``.
 
     ``run_once()`` does one round synchronously and returns the alerts it recorded.
     """
 
-    def __init__(
-        self, db: Database, interval_s: float, config: DriftConfig | None = None
-    ) -> None:
-        if interval_s <= 0:
-            raise ValueError("interval_s must be positive")
+    name = "drift-checker"
+
+    def __init__(self, db: Database, interval_s: float, config: DriftConfig | None = None) -> None:
+        super().__init__(interval_s)
         self.db = db
-        self.interval_s = interval_s
         self.config = config or DriftConfig()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run_once(self, now: datetime | None = None) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -58,33 +54,6 @@ class DriftChecker:
                 log.warning("drift %s/%s: %s", ws, alert["taxonomy"], alert["message"])
             found += new
         return found
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # the database may be briefly unavailable: try next round
-                log.exception("drift check failed")
-            self._stop.wait(self.interval_s)
-
-    def start(self) -> DriftChecker:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._loop, name="triaged-drift-checker", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop after the round in flight (waiting at most ``timeout_s``)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
 
 
 def start_drift_checker(db: Database, interval_s: float) -> DriftChecker | None:

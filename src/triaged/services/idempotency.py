@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from triaged.errors import Conflict, InvalidInput
 from triaged.services.ids import utcnow
 from triaged.storage.tables import idempotency_keys
 
-__all__ = ["fingerprint", "lookup", "remember"]
+__all__ = ["fingerprint", "lookup", "prune_older_than", "remember"]
 
 MAX_KEY = 200
 
@@ -61,3 +62,9 @@ def remember(
             created_at=utcnow(),
         )
     )
+
+
+def prune_older_than(conn: Connection, cutoff: datetime) -> int:
+    """Delete the keys created before ``cutoff``; returns how many went."""
+    result = conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < cutoff))
+    return int(result.rowcount or 0)
