@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from triaged.cli_service import DatabaseUrl, DataDir, _errors, _service
+from triaged.cli_service import DatabaseUrl, DataDir, operator_service
 
 __all__ = ["register"]
 
@@ -88,14 +88,10 @@ def insights(
     from triaged.services.insights import taxonomy_insights
 
     start, end = _parse_time(since), _parse_time(until)
-    with _errors():
-        svc = _service(database_url, data_dir)
-        try:
-            record = _find_record(svc, name, workspace)
-            with svc.db.read() as conn:
-                data = taxonomy_insights(conn, record, since=start, until=end)
-        finally:
-            svc.close()
+    with operator_service(database_url, data_dir) as svc:
+        record = _find_record(svc, name, workspace)
+        with svc.db.read() as conn:
+            data = taxonomy_insights(conn, record, since=start, until=end)
     if fmt is Format.TEXT:
         if output is None:
             render_text(data, Console(width=max(Console().width, 120)))
@@ -146,18 +142,14 @@ def drift_check(
                       baseline=timedelta(hours=baseline_hours), alpha=alpha,
                       min_volume=min_volume)
     found: list[dict[str, Any]] = []
-    with _errors():
-        svc = _service(database_url, data_dir)
-        try:
-            with svc.db.read() as conn:
-                spaces = ([keys.get_workspace(conn, workspace)] if workspace
-                          else svc.list_workspaces())
-            for ws in spaces:
-                with svc.db.write() as conn:
-                    for alert in record_drift_alerts(conn, ws["id"], config=cfg):
-                        found.append({**alert, "workspace": ws["name"]})
-        finally:
-            svc.close()
+    with operator_service(database_url, data_dir) as svc:
+        with svc.db.read() as conn:
+            spaces = ([keys.get_workspace(conn, workspace)] if workspace
+                      else svc.list_workspaces())
+        for ws in spaces:
+            with svc.db.write() as conn:
+                for alert in record_drift_alerts(conn, ws["id"], config=cfg):
+                    found.append({**alert, "workspace": ws["name"]})
     if as_json:
         sys.stdout.write(json.dumps({"alerts": found}, indent=2) + "\n")
         return

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from triaged.cli_service import DatabaseUrl, DataDir, _errors, _service
+from triaged.cli_service import DatabaseUrl, DataDir, operator_service
 
 __all__ = ["register", "train_served"]
 
@@ -56,14 +56,10 @@ def train_served(
     as_json: bool = False,
 ) -> dict[str, Any]:
     """Retrain and recalibrate a served taxonomy on its examples plus reviews; waits."""
-    with _errors():
-        svc = _service(database_url, data_dir)
-        try:
-            version: dict[str, Any] = svc.review.retrain(
-                _operator(svc, workspace), taxonomy, wait=True, trigger="cli"
-            )
-        finally:
-            svc.close()
+    with operator_service(database_url, data_dir) as svc:
+        version: dict[str, Any] = svc.review.retrain(
+            _operator(svc, workspace), taxonomy, wait=True, trigger="cli"
+        )
     if as_json:
         print(json.dumps(version))
     else:
@@ -107,12 +103,8 @@ def review_versions(
     as_json: AsJson = False,
 ) -> None:
     """Model versions of a taxonomy with their evaluation on held-out reviews."""
-    with _errors():
-        svc = _service(database_url, data_dir)
-        try:
-            versions = svc.review.versions(_operator(svc, workspace), taxonomy)
-        finally:
-            svc.close()
+    with operator_service(database_url, data_dir) as svc:
+        versions = svc.review.versions(_operator(svc, workspace), taxonomy)
     if as_json:
         print(json.dumps(versions))
         return
@@ -143,12 +135,8 @@ def review_rollback(
     data_dir: DataDir = None,
 ) -> None:
     """Make an earlier model version the active one."""
-    with _errors():
-        svc = _service(database_url, data_dir)
-        try:
-            version = svc.review.rollback(_operator(svc, workspace), taxonomy, model_id)
-        finally:
-            svc.close()
+    with operator_service(database_url, data_dir) as svc:
+        version = svc.review.rollback(_operator(svc, workspace), taxonomy, model_id)
     print(json.dumps(version))
 
 
@@ -160,12 +148,8 @@ def review_stats(
     data_dir: DataDir = None,
 ) -> None:
     """Queue depth and age, reviewer throughput, agreement and lane error, as JSON."""
-    with _errors():
-        svc = _service(database_url, data_dir)
-        try:
-            stats = svc.review.stats(_operator(svc, workspace), taxonomy=taxonomy)
-        finally:
-            svc.close()
+    with operator_service(database_url, data_dir) as svc:
+        stats = svc.review.stats(_operator(svc, workspace), taxonomy=taxonomy)
     print(json.dumps(stats, indent=1))
 
 

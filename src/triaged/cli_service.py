@@ -67,6 +67,17 @@ def _service(database_url: str | None, data_dir: Path | None = None) -> Any:
     return svc
 
 
+@contextmanager
+def operator_service(database_url: str | None, data_dir: Path | None = None) -> Iterator[Any]:
+    """A started Service for an operator command, closed afterwards; errors exit with code 2."""
+    with _errors():
+        svc = _service(database_url, data_dir)
+        try:
+            yield svc
+        finally:
+            svc.close()
+
+
 def serve(
     host: Annotated[str | None, typer.Option(envvar="TRIAGED_HOST", help="Interface.")] = None,
     port: Annotated[int | None, typer.Option(envvar="TRIAGED_PORT", help="Port.")] = None,
@@ -152,12 +163,8 @@ def workspaces_create(
     as_json: AsJson = False,
 ) -> None:
     """Create a workspace on a plan."""
-    with _errors():
-        svc = _service(database_url, data_dir)
-        try:
-            ws = svc.create_workspace(name, plan)
-        finally:
-            svc.close()
+    with operator_service(database_url, data_dir) as svc:
+        ws = svc.create_workspace(name, plan)
     if as_json:
         print(json.dumps(ws))
     else:
@@ -169,12 +176,8 @@ def workspaces_list(
     database_url: DatabaseUrl = None, data_dir: DataDir = None, as_json: AsJson = False
 ) -> None:
     """List workspaces."""
-    with _errors():
-        svc = _service(database_url, data_dir)
-        try:
-            rows = svc.list_workspaces()
-        finally:
-            svc.close()
+    with operator_service(database_url, data_dir) as svc:
+        rows = svc.list_workspaces()
     if as_json:
         print(json.dumps(rows))
         return
@@ -194,12 +197,8 @@ def keys_create(
     as_json: AsJson = False,
 ) -> None:
     """Create an API key; the secret is printed once and never stored."""
-    with _errors():
-        svc = _service(database_url, data_dir)
-        try:
-            info = svc.create_key(workspace, role, name=name)
-        finally:
-            svc.close()
+    with operator_service(database_url, data_dir) as svc:
+        info = svc.create_key(workspace, role, name=name)
     if as_json:
         print(json.dumps(info.to_dict()))
     else:
@@ -215,12 +214,8 @@ def keys_list(
     as_json: AsJson = False,
 ) -> None:
     """List a workspace's keys (prefixes only)."""
-    with _errors():
-        svc = _service(database_url, data_dir)
-        try:
-            infos = svc.list_keys(workspace)
-        finally:
-            svc.close()
+    with operator_service(database_url, data_dir) as svc:
+        infos = svc.list_keys(workspace)
     if as_json:
         print(json.dumps([i.to_dict() for i in infos]))
         return
@@ -246,12 +241,8 @@ def keys_revoke(
     as_json: AsJson = False,
 ) -> None:
     """Revoke a key; it stops working at once."""
-    with _errors():
-        svc = _service(database_url, data_dir)
-        try:
-            info = svc.revoke_key(workspace, key_id)
-        finally:
-            svc.close()
+    with operator_service(database_url, data_dir) as svc:
+        info = svc.revoke_key(workspace, key_id)
     if as_json:
         print(json.dumps(info.to_dict()))
     else:
