@@ -8,15 +8,14 @@ Run by maintainers after changing the encoder, the prompt format or the feature 
 at install or run time.  Two groups of constants are refitted, exactly as the original
 experiments did:
 
-* **Zero-shot correctness calibrator and auto knee** (``_MEAN``, ``_SCALE``, ``_COEF``,
-  ``_INTERCEPT``, ``_AUTO_KNEE``).  For every train/val item of Banking77, CLINC150 and
+* **Zero-shot correctness calibrator** (``_MEAN``, ``_SCALE``, ``_COEF``,
+  ``_INTERCEPT``).  For every train/val item of Banking77, CLINC150 and
   SNIPS: :func:`~triaged.models.features.zero_shot_features` of its cosines to the label
   prompts (``Label.prompt`` embedded by the bundled encoder), and whether the argmax label
   is right (CLINC150 ``oos`` items are always wrong).  A
   :class:`~triaged.models.calibrator.CorrectnessCalibrator` (C=1) is fitted with each
-  dataset weighted equally.  The knee is the largest, over the three datasets, of the
-  smallest calibrated ``p`` whose upper tail is >= 98% right on that dataset (at least
-  0.85, at most 0.995).
+  dataset weighted equally.  (Confidence is no longer bent at an "auto knee": routing
+  thresholds are certified by :mod:`triaged.routing` from held-out evidence.)
 * **Membership models** (``_MEMBER_ZS``, ``_MEMBER_TRAINED``) for one- and two-label
   taxonomies.  Per dataset (SNIPS, Banking77, CLINC150, in that order, one
   ``numpy.random.default_rng(0)`` for all) and per label: 10 of the label's items become its
@@ -40,10 +39,10 @@ per batch (length-sorted runs of 64 texts), so another batch size, onnxruntime v
 CPU kernel moves the vectors (batch size 32 or 128: cosine 0.993 to the batch-64 vector on
 median, 0.97 at worst).  Refitted on such embeddings, the zero-shot coefficients move by up
 to 15% (the seven features are nearly collinear), while the functions they define barely
-do: knee +0.002, zero-shot confidence 0.004-0.005 mean absolute difference, membership
+do: zero-shot confidence 0.004-0.005 mean absolute difference, membership
 probabilities <= 0.001.  ``--check`` therefore passes when every constant is within
-``tol * max(1, |shipped|)``, or else when the knee and the mean absolute difference of each
-probability on the fitting data are within ``tol`` (default 0.01).  Anything larger means
+``tol * max(1, |shipped|)``, or else when the mean absolute difference of each
+probability on the fitting data is within ``tol`` (default 0.01).  Anything larger means
 that the shipped constants are stale (the encoder, prompts, features or data changed).
 """
 
@@ -64,7 +63,7 @@ from sklearn.linear_model import LogisticRegression
 
 from triaged.encoders import get_encoder
 from triaged.models import zeroshot
-from triaged.models.calibrator import CorrectnessCalibrator, bend
+from triaged.models.calibrator import CorrectnessCalibrator
 from triaged.models.features import ZERO_SHOT_FEATURES, zero_shot_features
 from triaged.taxonomy import OOS_LABEL, Taxonomy, read_jsonl
 
@@ -75,9 +74,6 @@ DEFAULT_CACHE = ROOT / "bench" / ".cache" / "embeddings"
 ZERO_SHOT_DATASETS = ("banking77", "clinc150", "snips")
 MEMBER_DATASETS = ("snips", "banking77", "clinc150")  # order matters: one shared RNG
 FIT_SPLITS = ("train", "val")  # never "test"
-AUTO = 0.85  # the routing threshold that the knee maps to
-AUTO_TARGET = 0.98  # accuracy required above the knee on every dataset
-KNEE_MAX = 0.995
 MEMBER_EXAMPLES, MEMBER_POSITIVES, MEMBER_NEGATIVES = 10, 50, 100
 
 F32 = NDArray[np.float32]
@@ -160,31 +156,19 @@ def zero_shot_data(ds: Dataset) -> tuple[F64, NDArray[np.bool_]]:
     return np.vstack(feats), np.concatenate(correct)
 
 
-def tail_knee(p: F64, correct: NDArray[np.bool_], target: float) -> float:
-    """Smallest ``p`` whose upper tail (items at least as confident) is >= ``target`` right."""
-    order = np.argsort(-p)
-    tail_acc = np.cumsum(correct[order]) / np.arange(1, len(correct) + 1)
-    good = np.flatnonzero(tail_acc >= target)
-    return float(p[order][good.max()]) if len(good) else 1.0
-
-
 def fit_zero_shot(datasets: Sequence[Dataset]) -> tuple[Constants, F64]:
-    """The calibrator and knee constants, and the features they were fitted on."""
+    """The calibrator constants, and the features they were fitted on."""
     data = [zero_shot_data(ds) for ds in datasets]
     F = np.vstack([f for f, _ in data])
     ok = np.concatenate([o for _, o in data])
     w = np.concatenate([np.full(len(o), 1.0 / len(o)) for _, o in data])
     w *= len(w) / w.sum()
     cal = CorrectnessCalibrator.fit(F, ok, sample_weight=w, C=1.0)
-    knee = AUTO
-    for f, o in data:
-        knee = max(knee, tail_knee(cal.predict(f), o, AUTO_TARGET))
     constants: Constants = {
         "_MEAN": [round(float(x), 6) for x in cal.mean],
         "_SCALE": [round(float(x), 6) for x in cal.scale],
         "_COEF": [round(float(x), 6) for x in cal.coef],
         "_INTERCEPT": round(cal.intercept, 6),
-        "_AUTO_KNEE": round(min(knee, KNEE_MAX), 6),
     }
     return constants, F
 
@@ -232,7 +216,6 @@ def shipped() -> Constants:
         "_SCALE",
         "_COEF",
         "_INTERCEPT",
-        "_AUTO_KNEE",
         "_MEMBER_ZS",
         "_MEMBER_TRAINED",
     )
@@ -246,14 +229,15 @@ def flatten(value: Any) -> list[float]:
 
 
 def zero_shot_conf(c: Constants, F: F64) -> F64:
-    """Shipped-style zero-shot confidence (calibrated, then bent at the knee)."""
+    """Shipped-style zero-shot confidence."""
     cal = CorrectnessCalibrator(
         np.array(c["_MEAN"], dtype=np.float64),
         np.array(c["_SCALE"], dtype=np.float64),
         np.array(c["_COEF"], dtype=np.float64),
         float(c["_INTERCEPT"]),
     )
-    return bend(cal.predict(F), float(c["_AUTO_KNEE"]))
+    out: F64 = cal.predict(F)
+    return out
 
 
 def member_prob(c: Constants, name: str, F: F64) -> F64:
@@ -268,7 +252,7 @@ def compare(fitted: Constants, ship: Constants, feats: dict[str, F64], tol: floa
     *functions* they define on the fitting data (the zero-shot features are nearly
     collinear, so single coefficients can move a lot while the confidence barely does).
     Passes when every constant agrees within ``tol`` (relative to ``max(1, |shipped|)``),
-    or else when the knee and the mean absolute difference of every probability do."""
+    or else when the mean absolute difference of every probability does."""
     same = True
     for name, value in fitted.items():
         a, b = np.array(flatten(value)), np.array(flatten(ship[name]))
@@ -291,9 +275,7 @@ def compare(fitted: Constants, ship: Constants, feats: dict[str, F64], tol: floa
             - member_prob(ship, "_MEMBER_TRAINED", feats["mt"])
         ),
     }
-    knee_diff = abs(float(fitted["_AUTO_KNEE"]) - float(ship["_AUTO_KNEE"]))
-    print(f"  {'auto knee':28s} |diff| {knee_diff:.4f}")
-    ok = knee_diff <= tol
+    ok = True
     for name, d in diffs.items():
         print(f"  {name:28s} mean |diff| {d.mean():.4f}  p99 {np.quantile(d, 0.99):.4f}")
         ok &= bool(d.mean() <= tol)
@@ -333,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     member, F_mz, F_mt = fit_membership([loaded[n] for n in MEMBER_DATASETS])
     fitted.update(member)
     for name, value in fitted.items():
-        if name == "_INTERCEPT" or name == "_AUTO_KNEE":
+        if name == "_INTERCEPT":
             print(f"{name} = {value:.6f}")
         else:
             print(f"{name} = {value!r}")

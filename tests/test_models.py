@@ -68,8 +68,12 @@ def test_not_fitted_raises() -> None:
 
 def test_trained_round_trip(data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     eng = Engine().fit(
-        data["X"], data["y"], label_vectors=data["V"], texts=data["texts"],
-        oos_X=data["oos"], oos_texts=data["oos_texts"],
+        data["X"],
+        data["y"],
+        label_vectors=data["V"],
+        texts=data["texts"],
+        oos_X=data["oos"],
+        oos_texts=data["oos_texts"],
     )
     assert eng.mode == "trained"
     pred = eng.predict(data["Xt"], data["tt"])
@@ -119,7 +123,9 @@ def test_zero_shot_without_examples(data) -> None:  # type: ignore[no-untyped-de
 def test_label_without_examples_is_predictable(data) -> None:  # type: ignore[no-untyped-def]
     keep = data["y"] != 0
     eng = Engine().fit(
-        data["X"][keep], data["y"][keep], label_vectors=data["V"],
+        data["X"][keep],
+        data["y"][keep],
+        label_vectors=data["V"],
         texts=[t for t, k in zip(data["texts"], keep, strict=True) if k],
     )
     pred = eng.predict(data["Xt"], data["tt"])
@@ -172,3 +178,48 @@ def test_two_label_taxonomy_holds_unrelated_inputs(data) -> None:  # type: ignor
     assert np.median(pred.confidence) >= 0.6
     for X in (data["Xt"][~mine], data["oos"]):
         assert (eng.predict(X).confidence < 0.6).mean() >= 0.9
+
+
+def test_routing_evidence_recorded_and_saved(data) -> None:  # type: ignore[no-untyped-def]
+    eng = Engine().fit(
+        data["X"],
+        data["y"],
+        label_vectors=data["V"],
+        oos_X=data["oos"],
+        oos_texts=data["oos_texts"],
+    )
+    ev = eng.routing_evidence()
+    assert ev.n_in == len(data["y"]) and ev.correct_in.dtype == bool
+    assert ev.n_oos > 0
+    assert np.all((ev.conf_in >= 0) & (ev.conf_in <= 1))
+    # simulated out-of-scope items are less sure than in-scope ones
+    assert np.median(ev.conf_oos) < np.median(ev.conf_in)
+    arrays, meta = eng.to_state()
+    again = Engine.from_state(arrays, json.loads(json.dumps(meta))).routing_evidence()
+    np.testing.assert_array_equal(again.conf_in, ev.conf_in)
+    np.testing.assert_array_equal(again.correct_in, ev.correct_in)
+    np.testing.assert_array_equal(again.conf_oos, ev.conf_oos)
+
+
+def test_version_1_state_loads_with_empty_evidence(data) -> None:  # type: ignore[no-untyped-def]
+    eng = Engine().fit(data["X"], data["y"], label_vectors=data["V"])
+    arrays, meta = eng.to_state()
+    old_arrays = {k: v for k, v in arrays.items() if not k.startswith("evidence_")}
+    old_meta = {
+        **meta,
+        "state_version": 1,
+        "auto_knee": 0.9,
+        "config": {**meta["config"], "auto_threshold": 0.85, "auto_target": 0.98, "auto_z": 0.5},
+    }
+    old = Engine.from_state(old_arrays, json.loads(json.dumps(old_meta)))
+    assert old.routing_evidence().n_in == 0 and old.routing_evidence().n_oos == 0
+    np.testing.assert_array_equal(
+        old.predict(data["Xt"]).confidence, eng.predict(data["Xt"]).confidence
+    )
+
+
+def test_zero_shot_has_no_routing_evidence(data) -> None:  # type: ignore[no-untyped-def]
+    empty = np.zeros((0, data["V"].shape[1]), dtype=np.float32)
+    eng = Engine().fit(empty, np.zeros(0, dtype=np.int64), label_vectors=data["V"])
+    ev = eng.routing_evidence()
+    assert ev.n_in == 0 and ev.n_oos == 0

@@ -31,7 +31,7 @@ import numpy as np
 from triaged.encoders import DEFAULT_ENCODER, Encoder, get_encoder
 from triaged.errors import InvalidInput, ModelError, NotFittedError
 from triaged.models import Engine
-from triaged.routing import Bucket, RoutingPolicy
+from triaged.routing import Bucket, RoutingEvidence, RoutingPolicy
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
 
 __all__ = ["Alternative", "Classifier", "Neighbor", "Result"]
@@ -196,6 +196,12 @@ class Classifier:
         # so this keeps a text's confidence the same whether it comes alone or in a batch
         X = self.encoder.embed(texts, batch_size=1, progress=progress)
         return self._results(X, texts, explain=explain)
+
+    def routing_evidence(self) -> RoutingEvidence:
+        """Held-out evidence recorded at fit time for certifying the auto threshold
+        (see :meth:`triaged.models.Engine.routing_evidence`)."""
+        self._check()
+        return self.engine.routing_evidence()
 
     def predict_vectors(self, X: np.ndarray, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(probs, confidence) arrays for pre-computed embeddings (evaluation, insights)."""

@@ -7,21 +7,79 @@ so that the automatic lane meets a target error rate.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
+from numpy.typing import NDArray
 
 from triaged.taxonomy import Thresholds
 
-__all__ = ["Bucket", "RoutingPolicy"]
+__all__ = ["Bucket", "RoutingEvidence", "RoutingPolicy"]
 
 
 class Bucket(StrEnum):
     AUTO = "auto"
     REVIEW = "review"
     HOLD = "hold"
+
+
+@dataclass(frozen=True)
+class RoutingEvidence:
+    """Held-out evidence for choosing the auto threshold (produced by the engine at fit).
+
+    ``conf_in``/``correct_in``: out-of-fold confidence of in-scope items and whether their
+    top label was right; ``conf_oos``: held-out confidence of simulated out-of-scope items
+    (items of labels held out of a fold's training, and real ``oos`` examples, scored by a
+    model that never saw them).
+    """
+
+    conf_in: NDArray[np.float64]
+    correct_in: NDArray[np.bool_]
+    conf_oos: NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        conf_in = np.asarray(self.conf_in, dtype=np.float64).ravel()
+        correct_in = np.asarray(self.correct_in, dtype=bool).ravel()
+        conf_oos = np.asarray(self.conf_oos, dtype=np.float64).ravel()
+        if conf_in.shape != correct_in.shape:
+            raise ValueError("conf_in and correct_in must have the same length")
+        object.__setattr__(self, "conf_in", conf_in)
+        object.__setattr__(self, "correct_in", correct_in)
+        object.__setattr__(self, "conf_oos", conf_oos)
+
+    @classmethod
+    def empty(cls) -> RoutingEvidence:
+        return cls(np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0))
+
+    @property
+    def n_in(self) -> int:
+        return int(self.conf_in.shape[0])
+
+    @property
+    def n_oos(self) -> int:
+        return int(self.conf_oos.shape[0])
+
+    def to_arrays(self, prefix: str = "evidence_") -> dict[str, np.ndarray]:
+        return {
+            f"{prefix}conf_in": self.conf_in,
+            f"{prefix}correct_in": self.correct_in,
+            f"{prefix}conf_oos": self.conf_oos,
+        }
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], prefix: str = "evidence_"
+    ) -> RoutingEvidence:
+        """The evidence stored by :meth:`to_arrays`; empty when the arrays are absent."""
+        if f"{prefix}conf_in" not in arrays:
+            return cls.empty()
+        return cls(
+            np.asarray(arrays[f"{prefix}conf_in"], dtype=np.float64),
+            np.asarray(arrays[f"{prefix}correct_in"], dtype=bool),
+            np.asarray(arrays[f"{prefix}conf_oos"], dtype=np.float64),
+        )
 
 
 @dataclass(frozen=True, slots=True)

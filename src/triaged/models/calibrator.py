@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["CorrectnessCalibrator", "auto_knee", "bend"]
+__all__ = ["CorrectnessCalibrator"]
 
 FloatArray = NDArray[np.float64]
 
@@ -78,33 +78,3 @@ class CorrectnessCalibrator:
             np.asarray(arrays[f"{prefix}coef"], dtype=np.float64),
             float(np.asarray(arrays[f"{prefix}intercept"]).ravel()[0]),
         )
-
-
-def auto_knee(
-    p: FloatArray, correct: NDArray[np.bool_], *, auto: float, target: float, z: float = 1.0
-) -> float:
-    """Smallest confidence ``t >= auto`` such that the items with ``p >= t`` are right at
-    least ``target`` of the time, judged by a ``z``-sigma lower bound so that small
-    calibration sets give a cautious answer (1.0 when no such tail exists)."""
-    if len(p) == 0:
-        return auto
-    order = np.argsort(-p, kind="stable")
-    ok = np.asarray(correct, dtype=float)[order]
-    n = np.arange(1, len(ok) + 1)
-    tail_acc = np.cumsum(ok) / n
-    lower = tail_acc - z * np.sqrt(np.maximum(tail_acc * (1 - tail_acc), 0.25 / n) / n)
-    good = np.flatnonzero(lower >= target)
-    if len(good) == 0:
-        return 1.0
-    return float(max(auto, p[order][good.max()]))
-
-
-def bend(p: FloatArray, knee: float, *, review: float = 0.6, auto: float = 0.85) -> FloatArray:
-    """Monotone piecewise-linear map that keeps ``[0, review]`` unchanged and sends
-    ``knee`` to ``auto``, so only items at least as sure as ``knee`` reach ``auto``.
-    The identity when ``knee <= auto``."""
-    if knee <= auto:
-        return p
-    knee = min(knee, 1.0 - 1e-6)
-    out: FloatArray = np.interp(p, [0.0, review, knee, 1.0], [0.0, review, auto, 1.0])
-    return out

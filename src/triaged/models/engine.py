@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 from triaged.calibration import TemperatureScaler, expected_calibration_error
 from triaged.encoders.base import Vectors
 from triaged.errors import InvalidInput, NotFittedError
-from triaged.models.calibrator import CorrectnessCalibrator, auto_knee, bend
+from triaged.models.calibrator import CorrectnessCalibrator
 from triaged.models.features import (
     TRAINED_FEATURES,
     softmax_rows,
@@ -50,15 +50,19 @@ from triaged.models.zeroshot import (
     ZERO_SHOT_TEMPERATURE,
     membership,
     zero_shot_calibrator,
-    zero_shot_confidence,
 )
+from triaged.routing import RoutingEvidence
 
 __all__ = ["DEFAULT_CONFIG", "Engine", "Prediction"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+#: State versions :meth:`Engine.from_state` reads (1: before routing evidence was stored).
+_READABLE_VERSIONS = (1, 2)
+#: Options of older engines that no longer exist (ignored when loading their state).
+_RETIRED_OPTIONS = ("auto_threshold", "auto_target", "auto_z")
 _CHUNK = 2048
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -77,9 +81,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "max_iter": 300,
     "tol": 1e-4,  # solver tolerance of the final head
     "cv_tol": 1e-4,  # tolerance of the warm-started cross-validation heads
-    "auto_threshold": 0.85,  # the routing threshold that confidence must respect ...
-    "auto_target": 0.98,  # ... by being right this often above it on out-of-fold data
-    "auto_z": 0.5,  # sigmas of caution on that out-of-fold accuracy
     "bank": 8,  # labelled examples per label kept for the per-call similarity signals
     "seed": 0,
 }
@@ -116,7 +117,7 @@ class Engine:
         self._W: FloatArray = np.zeros((0, dim))
         self._b: FloatArray = np.zeros(0)
         self._temperature = 1.0
-        self._knee = 0.0
+        self._evidence = RoutingEvidence.empty()
         self._calibrator = zero_shot_calibrator()
         self._calibrator_zs = zero_shot_calibrator()
         self._missing = np.zeros(0, dtype=bool)
@@ -180,6 +181,8 @@ class Engine:
         self._b = np.zeros(0)
         self._temperature = ZERO_SHOT_TEMPERATURE
         self._calibrator = zero_shot_calibrator()
+        # No labelled data to hold out: no evidence, so the auto lane stays closed.
+        self._evidence = RoutingEvidence.empty()
         self._report = {"mode": self.mode, "temperature": self._temperature}
 
     def _fit_trained(
@@ -296,24 +299,16 @@ class Engine:
                 F, correct, sample_weight=weights, C=float(cfg["calibrator_C"])
             )
             conf = self._calibrator.predict(F)
-            n_in = int(have.sum())
-            knee = auto_knee(
-                conf[:n_in], correct[:n_in],
-                auto=float(cfg["auto_threshold"]), target=float(cfg["auto_target"]),
-                z=float(cfg["auto_z"]),
-            )
-            self._knee = knee
-            conf = bend(conf, knee, auto=float(cfg["auto_threshold"]))
         else:
             self._calibrator = CorrectnessCalibrator.constant(len(TRAINED_FEATURES), 0.5)
             conf = np.zeros(0)
         self.mode = "trained"
         in_scope = np.arange(len(F)) < int(have.sum())
+        self._evidence = RoutingEvidence(conf[in_scope], correct[in_scope], conf[~in_scope])
         self._report = {
             "mode": self.mode,
             "temperature": T,
             "cv_folds": n_folds,
-            "auto_knee": self._knee,
             "zero_shot_blend": self._beta,  # share of labels without examples
             "cv_accuracy": float(correct[in_scope].mean()) if in_scope.any() else None,
             "cv_ece": (
@@ -366,16 +361,14 @@ class Engine:
         membership of the top label) is mixed in by the squared share of example-less
         labels, whose items can look like labelled ones to the head."""
         z_top, z_feats = zero_shot_features(proto, ZERO_SHOT_TEMPERATURE)
-        z_conf = zero_shot_confidence(self._calibrator_zs.predict(z_feats))
+        z_conf = self._calibrator_zs.predict(z_feats)
         zs_view = np.where(z_top == top, z_conf, np.minimum(conf, 1.0 - z_conf))
         w = self._beta**2
         mixed = (1.0 - w) * conf + w * np.minimum(zs_view, self._membership(X, proto, top))
         out: FloatArray = np.where(self._missing[top], zs_view, mixed)
         return out
 
-    def _trained_outputs(
-        self, X: Vectors
-    ) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
+    def _trained_outputs(self, X: Vectors) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
         """Probabilities, argmax, calibrator features and cosine to the label prompts."""
         logits = (_rows_dot(X, self._W) + self._b) / self._temperature
         proto = _rows_dot(X, self._label_vectors).astype(np.float64)
@@ -401,11 +394,10 @@ class Engine:
             proto = _rows_dot(X, self._label_vectors).astype(np.float64)
             P = softmax_rows(proto / self._temperature)
             top, feats = zero_shot_features(proto, self._temperature)
-            conf = zero_shot_confidence(self._calibrator.predict(feats))
+            conf = self._calibrator.predict(feats)
         else:
             P, top, feats, proto = self._trained_outputs(X)
-            auto = float(self.config["auto_threshold"])
-            conf = bend(self._calibrator.predict(feats), self._knee, auto=auto)
+            conf = self._calibrator.predict(feats)
             if self._beta > 0.0:
                 conf = self._partial_confidence(X, proto, top, conf)
         if self._label_vectors.shape[0] <= 2:
@@ -440,6 +432,15 @@ class Engine:
     def report(self) -> dict[str, Any]:
         return dict(self._report)
 
+    def routing_evidence(self) -> RoutingEvidence:
+        """Held-out (confidence, correct) of in-scope items and confidences of simulated
+        out-of-scope items, recorded at fit time, from which the service certifies an
+        auto threshold (:func:`triaged.routing.certify_auto_threshold`).  Empty for
+        zero-shot engines and for engines saved before evidence was recorded."""
+        if not self._fitted:
+            raise NotFittedError("the engine has not been fitted")
+        return self._evidence
+
     # -------------------------------------------------------------- persistence
     def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Arrays (for ``np.savez``) and JSON-able metadata; no pickled objects."""
@@ -453,25 +454,27 @@ class Engine:
             "W": self._W,
             "b": self._b,
             **self._calibrator.to_arrays("cal_"),
+            **self._evidence.to_arrays("evidence_"),
         }
         meta: dict[str, Any] = {
             "state_version": STATE_VERSION,
             "mode": self.mode,
             "config": dict(self.config),
             "temperature": self._temperature,
-            "auto_knee": self._knee,
             "report": self._report,
         }
         return arrays, meta
 
     @classmethod
     def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Engine:
-        if int(meta.get("state_version", 0)) != STATE_VERSION:
+        if int(meta.get("state_version", 0)) not in _READABLE_VERSIONS:
             raise InvalidInput(f"unsupported engine state version {meta.get('state_version')!r}")
-        eng = cls(**meta["config"])
+        config = {k: v for k, v in meta["config"].items() if k not in _RETIRED_OPTIONS}
+        eng = cls(**config)
         eng.mode = str(meta["mode"])
         eng._temperature = float(meta["temperature"])
-        eng._knee = float(meta.get("auto_knee", 0.0))
+        # Version 1 stored no evidence: empty, so the auto lane stays closed until retrained.
+        eng._evidence = RoutingEvidence.from_arrays(arrays, "evidence_")
         eng._report = dict(meta.get("report") or {})
         eng._label_vectors = np.ascontiguousarray(arrays["label_vectors"], dtype=np.float32)
         eng._train_X = np.ascontiguousarray(arrays["train_X"], dtype=np.float32)

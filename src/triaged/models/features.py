@@ -24,7 +24,13 @@ IntArray = NDArray[np.int64]
 
 TRAINED_FEATURES = ("logit_pmax", "margin", "nn_sim", "nn_class_sim", "knn_agree", "proto_sim")
 ZERO_SHOT_FEATURES = (
-    "top_sim", "gap", "log_gap", "centred_top", "z_gap", "z_centred_top", "logit_pmax"
+    "top_sim",
+    "gap",
+    "log_gap",
+    "centred_top",
+    "z_gap",
+    "z_centred_top",
+    "logit_pmax",
 )
 
 

@@ -8,12 +8,9 @@ CC0), each dataset weighted equally, features from
 :func:`triaged.models.features.zero_shot_features` on the bundled MiniLM encoder with
 plain ``Label.prompt`` texts.
 
-Zero-shot correctness is hard to predict, so the calibrated probability ``p`` is then
-bent by a monotone piecewise-linear map that keeps ``[0, 0.6]`` as is (so the hold
-decision stays honest) but only lets ``p >= _AUTO_KNEE`` reach the 0.85 ``auto``
-threshold; ``_AUTO_KNEE`` is the smallest ``p`` whose upper tail was >= 98% right on
-every one of the three datasets.  Leave-one-dataset-out, this kept auto-bucket accuracy
-at 0.96-1.00 on the held-out dataset's test split.
+Confidence is the calibrated probability itself: it is not bent towards a routing
+threshold.  A zero-shot engine records no routing evidence (it has no labelled data to
+hold out), so the certified auto lane stays closed until the taxonomy has examples.
 """
 
 from __future__ import annotations
@@ -21,14 +18,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from triaged.models.calibrator import CorrectnessCalibrator, bend
+from triaged.models.calibrator import CorrectnessCalibrator
 from triaged.models.features import ZERO_SHOT_FEATURES
 
 __all__ = [
     "ZERO_SHOT_TEMPERATURE",
     "membership",
     "zero_shot_calibrator",
-    "zero_shot_confidence",
 ]
 
 #: Softmax temperature over cosine similarities (NLL-optimal was 0.048-0.060 on the
@@ -39,7 +35,6 @@ _MEAN = [0.501825, 0.13493, -2.540831, 0.375739, 1.265026, 3.555239, 1.738035]
 _SCALE = [0.186163, 0.121655, 1.233305, 0.17526, 1.159136, 1.668637, 2.449708]
 _COEF = [-0.152537, 0.590623, 0.119965, -0.106212, -0.47706, 0.242423, 2.023991]
 _INTERCEPT = 1.517190
-_AUTO_KNEE = 0.989369
 
 
 def zero_shot_calibrator() -> CorrectnessCalibrator:
@@ -54,11 +49,6 @@ def zero_shot_calibrator() -> CorrectnessCalibrator:
     )
 
 
-def zero_shot_confidence(p: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Bend calibrated probabilities so that only very sure items reach ``auto``."""
-    return bend(p, _AUTO_KNEE)
-
-
 # One- and two-label taxonomies: P(the input belongs to a label) from its similarity to
 # the label prompt (and to the label's examples, when there are some).  Fitted by
 # ``fit_member.py`` on the same train/val splits: for every label, 50 of its items as
@@ -70,9 +60,9 @@ _MEMBER_ZS = (11.925900, -3.142500)  # (coef of prompt cosine, intercept)
 _MEMBER_TRAINED = ((3.594100, 5.854900, 5.360400), -5.347500)  # prompt, nearest, top-3 mean
 
 
-def membership(prompt_sim: NDArray[np.float64], example_sims: NDArray[np.float64] | None) -> (
-    NDArray[np.float64]
-):
+def membership(
+    prompt_sim: NDArray[np.float64], example_sims: NDArray[np.float64] | None
+) -> NDArray[np.float64]:
     """P(input belongs to the label) from its cosine to the label prompt (``(n,)``) and to
     the label's labelled examples (``(n, m)``, ``None`` or ``m == 0`` when there are none)."""
     if example_sims is None or example_sims.shape[1] == 0:
