@@ -9,8 +9,10 @@ Usage::
 Routing puts ``hold`` and ``review`` decisions, and a random ``audit`` share of
 ``auto`` ones, into the queue in the same transaction as the decision itself
 (:meth:`ReviewService.enqueue`).  Reviewers (``reviewer`` and ``admin`` keys)
-claim items with a lease and resolve them; resolving sets the decision's final
-label and writes a webhook event in the same transaction.  Every
+claim items with a lease and resolve them (``confirm``, ``correct``,
+``new_category``, ``ambiguous``, or ``out_of_scope``: none of the labels fits, the
+final label becomes ``oos``); resolving sets the decision's final label and writes
+a webhook event in the same transaction.  Every
 ``review_retrain_after`` new reviews of a taxonomy start a retrain in the
 background (never on the request path): a new model version trained and
 calibrated on the taxonomy's examples plus the reviewed ones, evaluated on the
@@ -429,6 +431,7 @@ def _event_data(item: dict[str, Any]) -> dict[str, Any]:
         "label": item["label"],
         "confidence": item["confidence"],
         "action": item["action"],
+        "out_of_scope": item["action"] == Action.OUT_OF_SCOPE.value,
         "final_label": item["final_label"],
         "final_source": item["final_source"],
         "new_label": item["new_label"],

@@ -31,7 +31,9 @@ class ClaimRequest(_In):
 
 
 class ResolveRequest(_In):
-    action: Literal["confirm", "correct", "new_category", "ambiguous"]
+    action: Literal["confirm", "correct", "new_category", "ambiguous", "out_of_scope"] = Field(
+        description="out_of_scope: none of the labels fits (final label `oos`; no label)"
+    )
     label: str | None = Field(default=None, min_length=1, max_length=100)
     new_label: str | None = Field(default=None, min_length=1, max_length=100)
     note: str | None = Field(default=None, max_length=2000)

@@ -3,9 +3,9 @@
 A :class:`DecisionRecord` is what the decision log holds about one classification:
 the text, the predicted label and its calibrated confidence, the routing bucket, the
 runner-up labels with their scores and, once a reviewer has looked at it, the outcome
-(``confirm``, ``correct`` to another label, ``new_category`` with a proposed name, or
-``ambiguous``).  :meth:`DecisionRecord.from_mapping` reads the plain dicts that the API,
-the storage layer and the tests produce.
+(``confirm``, ``correct`` to another label, ``new_category`` with a proposed name,
+``out_of_scope``: no label fits, or ``ambiguous``).  :meth:`DecisionRecord.from_mapping`
+reads the plain dicts that the API, the storage layer and the tests produce.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 __all__ = ["REVIEW_ACTIONS", "DecisionRecord"]
 
-REVIEW_ACTIONS = ("confirm", "correct", "new_category", "ambiguous")
+REVIEW_ACTIONS = ("confirm", "correct", "new_category", "ambiguous", "out_of_scope")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +64,21 @@ class DecisionRecord:
         return self.review_action == "new_category"
 
     @property
+    def is_out_of_scope(self) -> bool:
+        """A reviewer said no label fits this input."""
+        return self.review_action == "out_of_scope"
+
+    @property
     def judged(self) -> bool:
         """Reviewed with a verdict on the model's label (``ambiguous`` gives none)."""
-        return self.review_action in ("confirm", "correct", "new_category")
+        return self.review_action in ("confirm", "correct", "new_category", "out_of_scope")
 
     @property
     def model_was_right(self) -> bool | None:
         """Whether the predicted label was right, where a reviewer said so."""
         if not self.judged:
             return None
-        if self.review_action == "new_category":
+        if self.review_action in ("new_category", "out_of_scope"):
             return False
         return (self.final_label or self.label) == self.label
 

@@ -62,14 +62,14 @@ class InsightsReport:
         }
 
 
-def gap_candidates(
-    records: Sequence[DecisionRecord], config: InsightsConfig
-) -> list[int]:
+def gap_candidates(records: Sequence[DecisionRecord], config: InsightsConfig) -> list[int]:
     """Indices of the records that are gap candidates (see :class:`InsightsConfig`)."""
     return [
         i
         for i, r in enumerate(records)
-        if r.is_new_category or (r.bucket in config.gap_buckets and not r.resolved_to_existing)
+        if r.is_new_category
+        or r.is_out_of_scope
+        or (r.bucket in config.gap_buckets and not r.resolved_to_existing)
     ]
 
 
@@ -176,7 +176,8 @@ def compute_insights(
         "gap_noise_share": gap_summary["noise_share"],
         "covered_clusters": gap_summary["covered_clusters"],
         "clustered_held_share": round(sum(c.held for c in clusters) / held_total, 4)
-        if held_total else 0.0,
+        if held_total
+        else 0.0,
         "window": {
             "start": min(times).isoformat() if times else None,
             "end": max(times).isoformat() if times else None,

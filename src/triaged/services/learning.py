@@ -1,10 +1,11 @@
 """Learning from review: reviewed decisions become examples; model versions and rollback.
 
 A resolved review item is an example (source ``review``) of its final label:
-``confirm`` and ``correct`` give an example of an existing label; ``new_category``
-gives an out-of-scope example (none of the current labels fits) until a label
-of that name is added to the taxonomy, when it becomes an example of it;
-``ambiguous`` gives nothing.
+``confirm`` and ``correct`` give an example of an existing label; ``out_of_scope``
+("none of these labels") gives an out-of-scope example (label ``oos``: the engine
+trains on those as negatives, never as an example of a label); ``new_category``
+gives an out-of-scope example too until a label of that name is added to the
+taxonomy, when it becomes an example of it; ``ambiguous`` gives nothing.
 
 Reviewed items alone are a biased sample (the hard ones: low confidence), and a
 model calibrated on them comes out under-confident on real traffic.  So recent
@@ -54,7 +55,12 @@ __all__ = [
 ]
 
 SOURCE = "review"
-_DECISIVE = (Action.CONFIRM.value, Action.CORRECT.value, Action.NEW_CATEGORY.value)
+_DECISIVE = (
+    Action.CONFIRM.value,
+    Action.CORRECT.value,
+    Action.NEW_CATEGORY.value,
+    Action.OUT_OF_SCOPE.value,
+)
 
 
 def is_holdout(text: str, fraction: float) -> bool:
@@ -120,7 +126,9 @@ def reviewed_examples(
     known = set(labels)
     out: list[ReviewedExample] = []
     for r in rows:
-        if r.action == Action.NEW_CATEGORY.value:
+        if r.action == Action.OUT_OF_SCOPE.value:
+            label = OOS_LABEL
+        elif r.action == Action.NEW_CATEGORY.value:
             label = r.new_label if r.new_label in known else OOS_LABEL
         elif r.resolved_label in known:
             label = r.resolved_label

@@ -32,11 +32,12 @@ from sqlalchemy import (
     update,
 )
 
-from triaged.errors import Conflict, InvalidInput, NotFound
+from triaged.errors import Conflict, InvalidInput, NotFound, ValidationFailed
 from triaged.routing import Bucket
 from triaged.services.ids import as_utc, new_id
 from triaged.storage.review import review_events, review_items
 from triaged.storage.tables import decisions
+from triaged.taxonomy import OOS_LABEL
 
 __all__ = [
     "MAX_CLAIM",
@@ -80,6 +81,7 @@ class Action(StrEnum):
     CORRECT = "correct"
     NEW_CATEGORY = "new_category"
     AMBIGUOUS = "ambiguous"
+    OUT_OF_SCOPE = "out_of_scope"  # "none of these labels": the final label is ``oos``
 
 
 #: the bucket whose decisions each queue samples (``audit`` samples ``auto``)
@@ -353,6 +355,23 @@ def _final_label(
     labels: Sequence[str],
 ) -> tuple[str | None, str | None, str | None]:
     """(final label, resolved label, new label) for ``action``; raises on bad input."""
+    if action is Action.OUT_OF_SCOPE:
+        given = [f for f, v in (("label", label), ("new_label", new_label)) if v is not None]
+        if given:
+            message = f"action 'out_of_scope' takes no {given[0]!r}: the input fits no label"
+            raise ValidationFailed(
+                message,
+                details={
+                    "field": given[0],
+                    "action": action.value,
+                    "reason": "out_of_scope_takes_no_label",
+                    "errors": [
+                        {"field": f, "message": message, "type": "out_of_scope_takes_no_label"}
+                        for f in given
+                    ],
+                },
+            )
+        return OOS_LABEL, OOS_LABEL, None
     if action is Action.CONFIRM:
         return model_label, model_label, None
     if action is Action.CORRECT:
@@ -431,7 +450,10 @@ def resolve(
         .where(decisions.c.id == row.decision_id)
         .values(final_label=final, final_source=FINAL_SOURCE, resolved_at=now)
     )
-    changed = action in (Action.CORRECT, Action.NEW_CATEGORY) and final != model_label
+    changed = (
+        action in (Action.CORRECT, Action.NEW_CATEGORY, Action.OUT_OF_SCOPE)
+        and final != model_label
+    )
     _event(
         conn,
         [dict(row._mapping)],

@@ -9,7 +9,9 @@
   ``hold`` are measured on every reviewed item of their queue.
 
 ``ambiguous`` resolutions say nothing about whether the model was right and are
-left out of agreement and error; ``new_category`` counts as the model being wrong.
+left out of agreement and error; ``new_category`` and ``out_of_scope`` (the input fits
+no label) count as the model being wrong: an audited ``auto`` decision marked out of
+scope is an error of the auto lane.
 """
 
 from __future__ import annotations
@@ -26,9 +28,21 @@ from triaged.services.review_queue import QUEUE_BUCKET, Action, Queue, Status, c
 from triaged.storage.review import review_events, review_items
 from triaged.storage.tables import decisions
 
-__all__ = ["clopper_pearson", "lane_error", "review_stats"]
+__all__ = ["DECISIVE", "clopper_pearson", "lane_error", "model_was_right", "review_stats"]
 
-DECISIVE = (Action.CONFIRM.value, Action.CORRECT.value, Action.NEW_CATEGORY.value)
+DECISIVE = (
+    Action.CONFIRM.value,
+    Action.CORRECT.value,
+    Action.NEW_CATEGORY.value,
+    Action.OUT_OF_SCOPE.value,
+)
+
+
+def model_was_right(action: str, resolved_label: str | None, model_label: str) -> bool:
+    """Whether a decisive review agreed with the model's label (``out_of_scope``: never)."""
+    return action == Action.CONFIRM.value or (
+        action == Action.CORRECT.value and resolved_label == model_label
+    )
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -63,9 +77,7 @@ def _outcomes(
     )
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for queue, action, resolved_label, model_label, n in conn.execute(stmt):
-        agreed = action == Action.CONFIRM.value or (
-            action == Action.CORRECT.value and resolved_label == model_label
-        )
+        agreed = model_was_right(action, resolved_label, model_label)
         out[queue][0] += int(n)
         if not agreed:
             out[queue][1] += int(n)

@@ -78,8 +78,9 @@ def get_item(item_id: str, principal: PrincipalDep, service: ServiceDep) -> dict
 def resolve(
     item_id: str, body: ResolveRequest, principal: PrincipalDep, service: ServiceDep
 ) -> dict[str, Any]:
-    """Resolve an item you hold: confirm, correct to a label, propose a new category, or
-    mark it ambiguous.  409 if you do not hold it or it is already resolved."""
+    """Resolve an item you hold: confirm, correct to a label, propose a new category, mark it
+    ambiguous, or mark it out of scope (none of the labels fits: the final label becomes
+    ``oos``; 422 with a label).  409 if you do not hold it or it is already resolved."""
     return service.review.resolve(
         principal,
         item_id,
