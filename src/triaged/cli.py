@@ -149,42 +149,103 @@ def eval_(
     zero_shot: Annotated[
         bool, typer.Option("--zero-shot", help="Use label names/descriptions only.")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Seed for --shots sampling.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for --shots and --known-ratio draws.")] = 0,
+    seeds: Annotated[
+        str | None,
+        typer.Option(help="Run several seeds (0-4, or 0,2,5) and report mean and std."),
+    ] = None,
+    known_ratio: Annotated[
+        float | None,
+        typer.Option(
+            help="Open-intent protocol (ADB): a random share R of the labels is known, "
+            "test items of the others are out-of-scope, hold predicts open."
+        ),
+    ] = None,
+    auto_error_target: Annotated[
+        float | None,
+        typer.Option(help="Auto-lane error the certified threshold must bound [default: 0.02]."),
+    ] = None,
+    confidence_level: Annotated[
+        float | None, typer.Option(help="Confidence level of that bound [default: 0.95].")
+    ] = None,
+    expected_oos: Annotated[
+        float | None,
+        typer.Option(help="Share of traffic expected to fit no label [default: 0.2]."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Train on train.jsonl, calibrate without test.jsonl, evaluate on test.jsonl."""
-    from triaged.evaluation import run_eval
+    """Train on train.jsonl, calibrate without test.jsonl, evaluate on test.jsonl.
 
+    Routing uses the auto threshold certified from the model's held-out evidence, as the
+    service would; `auto_error_all` counts out-of-scope items in auto as wrong."""
+    from triaged.evaluation import parse_seeds, run_eval, run_eval_seeds
+
+    options: dict[str, Any] = {
+        "shots": shots,
+        "zero_shot": zero_shot,
+        "known_ratio": known_ratio,
+        "progress": not as_json,
+    }
+    for name, value in (
+        ("auto_error_target", auto_error_target),
+        ("confidence_level", confidence_level),
+        ("expected_out_of_scope", expected_oos),
+    ):
+        if value is not None:  # else run_eval's defaults, the service's
+            options[name] = value
     try:
-        report = run_eval(
-            dataset, shots=shots, zero_shot=zero_shot, seed=seed, progress=not as_json
-        )
+        if seeds is not None:
+            report = run_eval_seeds(dataset, parse_seeds(seeds), **options)
+        else:
+            report = run_eval(dataset, seed=seed, **options)
     except TriagedError as exc:
         _fail(exc)
     if as_json:
         report.pop("reliability", None)
         print(json.dumps(report))
         return
-    table = Table(title=f"{report['dataset']} ({report['mode']}, n_test={report['n_test']})")
+    std = report.get("std", {})
+    title = f"{report['dataset']} ({report['mode']}, n_test={report['n_test']:.0f}"
+    if known_ratio is not None:
+        title += f", known ratio {known_ratio}"
+    if seeds is not None:
+        title += f", seeds {seeds}: mean ± std"
+    table = Table(title=title + ")")
     table.add_column("metric")
     table.add_column("value", justify="right")
+
+    def cell(key: str, value: float) -> str:
+        spread = std.get(key)
+        return f"{value:.4f}" + (f" ± {spread:.4f}" if isinstance(spread, float) else "")
+
     for key in (
         "accuracy",
         "macro_f1",
         "ece",
         "nll",
+        "accuracy_open",
+        "f1_open_macro",
+        "known_f1",
+        "open_f1",
+        "mcc_hold_as_oos",
         "oos_hold_rate",
         "in_scope_hold_rate",
         "oos_auroc",
+        "auto_threshold",
+        "auto_share",
+        "auto_error_all",
         "train_seconds",
         "classify_texts_per_second",
     ):
-        if report.get(key) is not None:
-            table.add_row(key, f"{report[key]:.4f}")
+        if isinstance(report.get(key), int | float):
+            table.add_row(key, cell(key, float(report[key])))
+    table.add_row("auto threshold source", str(report.get("auto_threshold_source")))
     for name, b in report["buckets"].items():
         acc = "-" if b["accuracy"] is None else f"{b['accuracy']:.4f}"
         table.add_row(f"{name} share / accuracy", f"{b['share']:.3f} / {acc}")
     out.print(table)
+    if report.get("auto_lane_reason"):
+        console.print(f"auto lane: {report['auto_lane_reason']}")
 
 
 @app.command()

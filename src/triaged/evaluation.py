@@ -4,37 +4,172 @@
 (all of it or K examples per label), calibrates inside ``fit`` without touching
 ``test.jsonl``, then scores ``test.jsonl``.  Test items labelled ``oos`` are
 out-of-scope: caught when routed to ``hold``.
+
+Routing follows the policy the service would apply to the trained model: the auto
+threshold certified from the model's held-out routing evidence
+(:func:`triaged.routing.certify_auto_threshold`) for an auto-lane error target, a
+confidence level and an expected out-of-scope share; ``review`` stays the taxonomy's.
+
+With ``known_ratio`` the run follows the open-intent protocol of ADB (Zhang, Xu & Lin,
+"Deep Open Intent Classification with Adaptive Decision Boundary", AAAI 2021): a random
+share of the dataset's labels (drawn with the seed; at least 2) is known, the taxonomy is
+restricted to them and trained on their train items only, the dataset's own ``oos``
+items are left out, and every test item of another label is "open"; a decision routed
+``hold`` predicts open.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.metrics import f1_score, matthews_corrcoef, roc_auc_score
 
+from triaged import routing as routing_module
 from triaged.calibration import (
     expected_calibration_error,
     negative_log_likelihood,
     reliability_bins,
 )
 from triaged.classifier import Classifier
-from triaged.errors import DatasetError
+from triaged.encoders import Encoder
+from triaged.errors import DatasetError, InvalidInput
 from triaged.routing import Bucket
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy, read_jsonl
 
-__all__ = ["evaluate", "run_eval", "sample_per_label"]
+__all__ = [
+    "DEFAULT_AUTO_ERROR_TARGET",
+    "DEFAULT_CONFIDENCE_LEVEL",
+    "DEFAULT_EXPECTED_OOS",
+    "aggregate_runs",
+    "certified_routing",
+    "evaluate",
+    "known_labels_for_seed",
+    "open_set_metrics",
+    "parse_seeds",
+    "run_eval",
+    "run_eval_seeds",
+    "sample_per_label",
+]
+
+DEFAULT_AUTO_ERROR_TARGET = 0.02
+DEFAULT_CONFIDENCE_LEVEL = 0.95
+DEFAULT_EXPECTED_OOS = 0.2
+
+
+def certified_routing(
+    clf: Classifier,
+    *,
+    auto_error_target: float = DEFAULT_AUTO_ERROR_TARGET,
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+    expected_out_of_scope: float = DEFAULT_EXPECTED_OOS,
+) -> dict[str, Any]:
+    """The routing the service would apply to ``clf``: the auto threshold certified from the
+    model's routing evidence, the taxonomy's review threshold.
+
+    ``auto_threshold`` is None when the auto lane is closed.  ``auto_threshold_source`` is
+    ``"certified"`` (from :func:`triaged.routing.certify_auto_threshold`) or ``"taxonomy"``
+    (the taxonomy's fixed thresholds, used only where the model or this build has no
+    routing evidence to certify from).
+    """
+    review = float(clf.taxonomy.thresholds.review)
+    certify = getattr(routing_module, "certify_auto_threshold", None)
+    evidence_of = getattr(clf, "routing_evidence", None) or getattr(
+        clf.engine, "routing_evidence", None
+    )
+    if certify is None or evidence_of is None:
+        auto = float(clf.taxonomy.thresholds.auto)
+        return {
+            "auto_threshold": auto,
+            "review_threshold": review,
+            "auto_threshold_source": "taxonomy",
+            "auto_lane_open": True,
+            "auto_lane_reason": "no routing evidence to certify from: taxonomy thresholds",
+            "auto_bound": None,
+        }
+    evidence = evidence_of()
+    bound = certify(
+        evidence,
+        target=auto_error_target,
+        confidence_level=confidence_level,
+        expected_out_of_scope=expected_out_of_scope,
+        review_threshold=review,
+    )
+    threshold = None if bound.threshold is None else float(bound.threshold)
+    return {
+        "auto_threshold": threshold,
+        "review_threshold": review if threshold is None else min(review, threshold),
+        "auto_threshold_source": "certified",
+        "auto_lane_open": threshold is not None,
+        "auto_lane_reason": str(bound.reason),
+        "auto_bound": {
+            "upper": bound.upper_bound,
+            "estimate": bound.estimate,
+            "n": int(bound.n),
+            "errors": int(bound.errors),
+            "evidence_in": int(np.asarray(evidence.conf_in).size),
+            "evidence_oos": int(np.asarray(evidence.conf_oos).size),
+        },
+    }
+
+
+def _route(conf: np.ndarray, auto: float | None, review: float) -> np.ndarray:
+    buckets = np.full(conf.shape, Bucket.HOLD.value, dtype=object)
+    buckets[conf >= review] = Bucket.REVIEW.value
+    if auto is not None:
+        buckets[conf >= auto] = Bucket.AUTO.value
+    return buckets
+
+
+def open_set_metrics(
+    truth: Sequence[int] | np.ndarray,
+    top: Sequence[int] | np.ndarray,
+    held: Sequence[bool] | np.ndarray,
+) -> dict[str, float]:
+    """Figures of a known-labels + open classifier, as ADB reports them.
+
+    ``truth``: the true label index of each item, -1 for out-of-scope ("open");
+    ``top``: the predicted label index; ``held``: whether the item was routed to
+    ``hold``, which predicts open.  Macro averages run over the classes present in
+    the truth or the predictions (ADB's confusion matrix), open included.
+    """
+    y = np.asarray(truth, dtype=np.int64)
+    held_ = np.asarray(held, dtype=bool)
+    pred = np.where(held_, -1, np.asarray(top, dtype=np.int64))
+    classes = sorted(set(y.tolist()) | set(pred.tolist()))
+    per_class = f1_score(y, pred, labels=classes, average=None, zero_division=0)
+    known = [f for c, f in zip(classes, per_class, strict=True) if c != -1]
+    is_open = y == -1
+    return {
+        "accuracy_open": float((pred == y).mean()) if y.size else math.nan,
+        "f1_open_macro": float(np.mean(per_class)),
+        "known_f1": float(np.mean(known)) if known else math.nan,
+        "open_f1": float(per_class[classes.index(-1)]) if -1 in classes else 0.0,
+        # binary out-of-scope detection, hold = predicted out-of-scope
+        "mcc_hold_as_oos": float(matthews_corrcoef(is_open, held_)),
+    }
 
 
 def evaluate(
-    clf: Classifier, texts: Sequence[str], labels: Sequence[str], *, progress: bool = False
+    clf: Classifier,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    progress: bool = False,
+    routing: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Score ``clf`` on labelled ``texts``; labels ``oos`` mark out-of-scope items."""
+    """Score ``clf`` on labelled ``texts``; labels ``oos`` mark out-of-scope items.
+
+    ``routing`` (from :func:`certified_routing`) decides the buckets; by default the
+    routing certified with the default target, confidence level and expected OOS share.
+    """
     if len(texts) != len(labels):
         raise DatasetError("texts and labels differ in length")
     names = clf.taxonomy.label_names
@@ -44,17 +179,19 @@ def evaluate(
         raise DatasetError(
             f"test labels not in the taxonomy: {unknown[:5]}", details={"labels": unknown[:20]}
         )
+    lanes = dict(routing) if routing is not None else certified_routing(clf)
     started = time.perf_counter()
     X = clf.encoder.embed(texts, batch_size=1, progress=progress)  # as classify() does
     probs, conf = clf.predict_vectors(X, texts)
     elapsed = time.perf_counter() - started
     top = probs.argmax(axis=1)
-    is_oos = np.asarray([lb == OOS_LABEL for lb in labels])
+    is_oos = np.asarray([lb == OOS_LABEL for lb in labels], dtype=bool)
     truth = np.asarray([index.get(lb, -1) for lb in labels])
     correct = (top == truth) & ~is_oos
-    buckets = np.asarray([clf.policy.route(float(c)).value for c in conf])
+    buckets = _route(conf, lanes["auto_threshold"], float(lanes["review_threshold"]))
     ins = ~is_oos
     n = len(texts)
+    auto = buckets == Bucket.AUTO.value
     report: dict[str, Any] = {
         "n_test": n,
         "n_in_scope": int(ins.sum()),
@@ -78,6 +215,11 @@ def evaluate(
         "ece_all": expected_calibration_error(conf, correct),
         "nll": negative_log_likelihood(probs[ins], truth[ins]) if ins.any() else None,
         "mean_confidence": float(conf.mean()) if n else None,
+        **lanes,
+        "auto_share": float(auto.mean()) if n else 0.0,
+        # share of auto decisions that are wrong, every out-of-scope item counted as wrong
+        "auto_error_all": float(1.0 - correct[auto].mean()) if auto.any() else None,
+        "auto_oos_count": int((auto & is_oos).sum()),
         "buckets": {},
         "classify_texts_per_second": n / elapsed if elapsed > 0 else None,
         "reliability": [
@@ -104,6 +246,7 @@ def evaluate(
         report["oos_hold_rate"] = float(held[is_oos].mean())
         report["in_scope_hold_rate"] = float(held[ins].mean()) if ins.any() else None
         report["oos_auroc"] = float(roc_auc_score(is_oos, -conf)) if ins.any() else None
+        report.update(open_set_metrics(truth, top, held))
     return report
 
 
@@ -120,19 +263,54 @@ def sample_per_label(examples: Sequence[Example], k: int, seed: int) -> list[Exa
     return picked
 
 
+def known_labels_for_seed(labels: Sequence[str], ratio: float, seed: int) -> list[str]:
+    """The known labels of the open-intent protocol: ``round(ratio * n)`` of ``labels``
+    (at least 2), drawn at random with ``seed``, in the dataset's order."""
+    if not 0.0 < ratio <= 1.0 or math.isnan(ratio):
+        raise InvalidInput(
+            f"known ratio must be in (0, 1], got {ratio}", details={"field": "known_ratio"}
+        )
+    pool = [lb for lb in labels if lb != OOS_LABEL]
+    if len(pool) < 2:
+        raise DatasetError(
+            "the open-intent protocol needs at least 2 labels", details={"labels": len(pool)}
+        )
+    n_known = min(len(pool), max(2, round(ratio * len(pool))))
+    chosen = set(random.Random(seed).sample(sorted(pool), n_known))
+    return [lb for lb in pool if lb in chosen]
+
+
 def run_eval(
     dataset_dir: str | Path,
     *,
     shots: int | None = None,
     zero_shot: bool = False,
     seed: int = 0,
+    known_ratio: float | None = None,
     progress: bool = False,
     limit_test: int | None = None,
+    encoder: Encoder | None = None,
+    auto_error_target: float = DEFAULT_AUTO_ERROR_TARGET,
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+    expected_out_of_scope: float = DEFAULT_EXPECTED_OOS,
 ) -> dict[str, Any]:
-    """Train on ``train.jsonl``, evaluate on ``test.jsonl`` of a shared-format dataset folder."""
+    """Train on ``train.jsonl``, evaluate on ``test.jsonl`` of a shared-format dataset folder.
+
+    ``known_ratio`` runs the open-intent protocol (see the module docstring); ``encoder``
+    replaces the bundled one (benchmarks pass a cached one).
+    """
+    for name, value in (
+        ("auto_error_target", auto_error_target),
+        ("confidence_level", confidence_level),
+        ("expected_out_of_scope", expected_out_of_scope),
+    ):
+        if math.isnan(value) or not 0.0 <= value < 1.0:
+            raise InvalidInput(f"{name} must be in [0, 1), got {value}", details={"field": name})
+    if shots is not None and shots < 1:
+        raise InvalidInput(f"shots must be at least 1, got {shots}", details={"field": "shots"})
     root = Path(dataset_dir)
     base = Taxonomy.from_dataset_dir(root, split="__none__")
-    known = set(base.label_names) | {OOS_LABEL}
+    all_labels = set(base.label_names) | {OOS_LABEL}
     test_file = root / "test.jsonl"
     if not test_file.exists():
         raise DatasetError(f"{test_file}: missing test split", details={"file": str(test_file)})
@@ -143,23 +321,53 @@ def run_eval(
             raise DatasetError(
                 f"{train_file}: missing train split", details={"file": str(train_file)}
             )
-        train = list(read_jsonl(train_file, known=known))
-        if shots is not None:
-            train = sample_per_label(train, shots, seed)
-    test = list(read_jsonl(test_file, known=known))
+        train = list(read_jsonl(train_file, known=all_labels))
+    test = list(read_jsonl(test_file, known=all_labels))
+    open_info: dict[str, Any] = {}
+    if known_ratio is not None:
+        known = known_labels_for_seed(base.label_names, known_ratio, seed)
+        keep = set(known)
+        base = replace(base, labels=tuple(lb for lb in base.labels if lb.name in keep))
+        train = [e for e in train if e.label in keep]  # also drops the dataset's own oos
+        test = [
+            e if e.label in keep else Example(e.text, OOS_LABEL)
+            for e in test
+            if e.label != OOS_LABEL
+        ]
+        open_info = {
+            "known_ratio": known_ratio,
+            "n_labels": len(all_labels) - 1,
+            "n_known_labels": len(known),
+            "known_labels": known,
+        }
+    if shots is not None and train:
+        train = sample_per_label(train, shots, seed)
     if limit_test is not None:
         test = test[:limit_test]
     tax = base.with_examples(train)
-    clf = Classifier.from_taxonomy(tax)
+    clf = Classifier.from_taxonomy(tax, encoder=encoder)
     started = time.perf_counter()
     clf.fit(progress=progress)
     train_seconds = time.perf_counter() - started
-    report = evaluate(clf, [e.text for e in test], [e.label for e in test], progress=progress)
+    lanes = certified_routing(
+        clf,
+        auto_error_target=auto_error_target,
+        confidence_level=confidence_level,
+        expected_out_of_scope=expected_out_of_scope,
+    )
+    report = evaluate(
+        clf, [e.text for e in test], [e.label for e in test], progress=progress, routing=lanes
+    )
     report.update(
         dataset=root.name,
+        protocol="open-intent" if known_ratio is not None else "closed",
         shots=shots,
         zero_shot=zero_shot,
         seed=seed,
+        auto_error_target=auto_error_target,
+        confidence_level=confidence_level,
+        expected_out_of_scope=expected_out_of_scope,
+        **open_info,
         n_train=tax.n_examples,
         n_train_oos=len(tax.out_of_scope),
         train_seconds=train_seconds,
@@ -167,3 +375,82 @@ def run_eval(
         engine=clf.engine.report(),
     )
     return report
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"3"`` -> [3]; ``"0,2,5-6"`` -> [0, 2, 5, 6]."""
+    seeds: list[int] = []
+    try:
+        for part in spec.split(","):
+            lo, sep, hi = part.strip().partition("-")
+            a = int(lo)
+            b = int(hi) if sep else a
+            if b < a:
+                raise ValueError(spec)
+            seeds.extend(range(a, b + 1))
+    except ValueError:
+        raise InvalidInput(
+            f"seeds must look like 0-4 or 0,2,5, got {spec!r}", details={"field": "seeds"}
+        ) from None
+    if len(seeds) > 1000:
+        raise InvalidInput(f"at most 1000 seeds, got {len(seeds)}", details={"field": "seeds"})
+    if not seeds or min(seeds) < 0:
+        raise InvalidInput(f"seeds must be non-negative, got {spec!r}", details={"field": "seeds"})
+    return list(dict.fromkeys(seeds))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _aggregate(values: list[Any]) -> tuple[Any, Any]:
+    """(mean, std) of one field over runs: numbers -> mean and sample std over the
+    runs that have a value; dicts recursively; anything else kept when equal."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None, None
+    if all(_is_number(v) for v in present) and all(v == present[0] for v in present):
+        return present[0], 0.0  # a setting or count shared by every run keeps its type
+    if all(_is_number(v) for v in present):
+        arr = np.asarray(present, dtype=np.float64)
+        finite = arr[np.isfinite(arr)]
+        if finite.size == 0:
+            return None, None
+        return float(finite.mean()), float(finite.std(ddof=1)) if finite.size > 1 else 0.0
+    if all(isinstance(v, Mapping) for v in present):
+        mean: dict[str, Any] = {}
+        std: dict[str, Any] = {}
+        for key in dict.fromkeys(k for v in present for k in v):
+            m, s = _aggregate([v.get(key) for v in present])
+            mean[key] = m
+            if s is not None:
+                std[key] = s
+        return mean, (std or None)
+    first = present[0]
+    return (first if all(v == first for v in present) else present), None
+
+
+def aggregate_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One report for several seeds: every figure is the mean over the runs, ``std`` holds
+    the standard deviations, ``runs`` the per-seed reports."""
+    if not runs:
+        raise InvalidInput("no runs to aggregate")
+    skip = {"reliability", "known_labels", "model_version", "seed", "engine"}
+    keys = list(dict.fromkeys(k for r in runs for k in r if k not in skip))
+    mean: dict[str, Any] = {}
+    std: dict[str, Any] = {}
+    for key in keys:
+        m, s = _aggregate([r.get(key) for r in runs])
+        mean[key] = m
+        if s is not None:
+            std[key] = s
+    mean["seeds"] = [r.get("seed") for r in runs]
+    mean["n_runs"] = len(runs)
+    mean["std"] = std
+    mean["runs"] = [{k: v for k, v in r.items() if k != "reliability"} for r in runs]
+    return mean
+
+
+def run_eval_seeds(dataset_dir: str | Path, seeds: Sequence[int], **options: Any) -> dict[str, Any]:
+    """``run_eval`` once per seed, aggregated by :func:`aggregate_runs`."""
+    return aggregate_runs([run_eval(dataset_dir, seed=s, **options) for s in seeds])
