@@ -240,3 +240,39 @@ def test_review_queue_through_the_sdk(sdk_stack):
         stats = reviewer.review_stats()
         assert isinstance(stats, dict) and stats
         assert reviewer.claim(limit=5) == []
+
+
+def test_out_of_scope_through_the_sdk(sdk_stack):
+    """None of these labels (out_of_scope), sync and async: the final label becomes ``oos``;
+    a label with it is the library's ValidationFailed."""
+    stack, flaky, server = sdk_stack
+    flaky.plan.clear()
+    tenant = stack.tenant("unlimited")
+    with Client(server.url, tenant.key, backoff=0.01) as admin:
+        admin.create_taxonomy(
+            "support", TINY_TAXONOMY["labels"], thresholds={"auto": 0.999, "review": 0.998}
+        )
+        first = admin.classify("what is the capital of Peru?", "support")
+        second = admin.classify("recommend a pizza place near the station", "support")
+    reviewer_key = stack.key(tenant, "reviewer")
+    with Client(server.url, reviewer_key, backoff=0.01) as reviewer:
+        [item] = reviewer.claim(taxonomy="support", limit=1)
+        assert item.decision_id == first.id
+        with pytest.raises(ValidationFailed) as bad:
+            reviewer.resolve(item.id, "out_of_scope", label="billing")
+        assert bad.value.details["field"] == "label" and bad.value.status == 422
+        out = reviewer.resolve(item.id, "out_of_scope", note="geography")
+        assert out["action"] == "out_of_scope" and out["final_label"] == "oos"
+        decision = reviewer.decision(first.id)
+        assert (decision.final_label, decision.final_source) == ("oos", "review")
+        assert decision.label == first.label
+
+    async def scenario() -> None:
+        async with AsyncClient(server.url, reviewer_key, backoff=0.01) as c:
+            [item] = await c.claim(taxonomy="support", limit=1)
+            assert item.decision_id == second.id
+            out = await c.resolve(item.id, "out_of_scope")
+            assert out["final_label"] == "oos"
+            assert (await c.decision(second.id)).final_label == "oos"
+
+    asyncio.run(scenario())

@@ -10,7 +10,8 @@ Usage::
     ...     client.route("I was charged twice", "support",
     ...                  on_auto=act, on_review=act_and_flag, on_hold=ask_a_human)
 
-Results are typed (:class:`Classification`, :class:`Decision`, :class:`Usage`);
+Results are typed (:class:`Classification`, :class:`Decision`, :class:`Usage`,
+:class:`Routing` and :class:`WhatIf` for a taxonomy's routing policy);
 errors are the library's own (:mod:`triaged.errors`), chosen by the error code
 the server sends.  Requests that get 429 or 5xx (or a connection error) are
 retried with exponential backoff, honouring ``Retry-After``; every classify
@@ -28,6 +29,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -39,15 +41,21 @@ from triaged.webhooks.verify import verify_signature
 
 __all__ = [
     "AsyncClient",
+    "AutoErrorEstimate",
+    "BucketShares",
     "Classification",
     "Client",
     "Decision",
     "DecisionPage",
     "ReviewItem",
+    "Routing",
+    "RoutingBound",
     "TaxonomyInfo",
     "Usage",
+    "WhatIf",
     "verify_signature",
 ]
+
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -159,6 +167,170 @@ class ReviewItem:
         )
 
 
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingBound:
+    """The evidence behind the auto threshold: an upper confidence bound of the auto lane's
+    error (``None`` while there is none), its point estimate, and the ``n`` items (``errors``
+    of them wrong) it rests on, collected ``since``; ``basis``: ``training`` | ``live``."""
+
+    upper: float | None
+    estimate: float | None
+    n: int
+    errors: int
+    since: str | None
+    basis: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RoutingBound:
+        return cls(
+            upper=_opt_float(data.get("upper")),
+            estimate=_opt_float(data.get("estimate")),
+            n=int(data.get("n") or 0),
+            errors=int(data.get("errors") or 0),
+            since=data.get("since"),
+            basis=str(data.get("basis") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """A taxonomy's routing policy (one version): thresholds, the error target and the bound.
+
+    ``auto`` is ``None`` while the auto lane is closed (everything acts through ``review``);
+    ``reason`` says why, in words."""
+
+    taxonomy: str
+    version: int
+    auto: float | None
+    review: float
+    audit_rate: float
+    auto_error_target: float
+    confidence_level: float
+    expected_out_of_scope: float
+    source: str
+    reason: str
+    auto_lane_open: bool
+    bound: RoutingBound
+    created_at: str
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Routing:
+        return cls(
+            taxonomy=data["taxonomy"],
+            version=int(data["version"]),
+            auto=_opt_float(data.get("auto")),
+            review=float(data["review"]),
+            audit_rate=float(data["audit_rate"]),
+            auto_error_target=float(data["auto_error_target"]),
+            confidence_level=float(data["confidence_level"]),
+            expected_out_of_scope=float(data["expected_out_of_scope"]),
+            source=str(data.get("source") or ""),
+            reason=str(data.get("reason") or ""),
+            auto_lane_open=bool(data.get("auto_lane_open")),
+            bound=RoutingBound.from_dict(data.get("bound") or {}),
+            created_at=str(data.get("created_at") or ""),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BucketShares:
+    """Shares of decisions per bucket (they sum to 1 when there were decisions)."""
+
+    auto: float
+    review: float
+    hold: float
+
+
+@dataclass(frozen=True, slots=True)
+class AutoErrorEstimate:
+    """The auto lane's error at the what-if thresholds, from the reviewed decisions (audits
+    importance-weighted): point estimate and interval (``None`` without evidence)."""
+
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    n_reviewed: int
+    effective_n: float
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """What the logged decisions of a window would have done under other thresholds."""
+
+    auto: float | None
+    review: float | None
+    n_decisions: int
+    shares: BucketShares
+    auto_error: AutoErrorEstimate
+    since: str | None
+    until: str | None
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WhatIf:
+        shares = data.get("shares") or {}
+        err = data.get("auto_error") or {}
+        window = data.get("window") or {}
+        return cls(
+            auto=_opt_float(data.get("auto")),
+            review=_opt_float(data.get("review")),
+            n_decisions=int(data.get("n_decisions") or 0),
+            shares=BucketShares(
+                auto=float(shares.get("auto") or 0.0),
+                review=float(shares.get("review") or 0.0),
+                hold=float(shares.get("hold") or 0.0),
+            ),
+            auto_error=AutoErrorEstimate(
+                estimate=_opt_float(err.get("estimate")),
+                lower=_opt_float(err.get("lower")),
+                upper=_opt_float(err.get("upper")),
+                n_reviewed=int(err.get("n_reviewed") or 0),
+                effective_n=float(err.get("effective_n") or 0.0),
+            ),
+            since=window.get("since"),
+            until=window.get("until"),
+            raw=dict(data),
+        )
+
+
+def _routing_call(taxonomy: str) -> _Call:
+    return _Call("GET", f"/v1/taxonomies/{taxonomy}/routing")
+
+
+def _set_routing_call(taxonomy: str, fields: Mapping[str, Any]) -> _Call:
+    return _Call("PUT", f"/v1/taxonomies/{taxonomy}/routing", json=dict(fields))
+
+
+def _when(value: datetime | str | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _what_if_call(
+    taxonomy: str,
+    auto: float | None,
+    review: float | None,
+    since: datetime | str | None,
+    until: datetime | str | None,
+) -> _Call:
+    params = {
+        k: v
+        for k, v in (
+            ("auto", auto),
+            ("review", review),
+            ("since", _when(since)),
+            ("until", _when(until)),
+        )
+        if v is not None
+    }
+    return _Call("GET", f"/v1/taxonomies/{taxonomy}/what-if", params=params)
+
+
 def _claim_call(taxonomy: str | None, queue: str | None, limit: int) -> _Call:
     body: dict[str, Any] = {"limit": limit}
     if taxonomy is not None:
@@ -168,12 +340,16 @@ def _claim_call(taxonomy: str | None, queue: str | None, limit: int) -> _Call:
     return _Call("POST", "/v1/review/claim", json=body)
 
 
-def _resolve_call(item_id: str, action: str, label: str | None, new_label: str | None) -> _Call:
+def _resolve_call(
+    item_id: str, action: str, label: str | None, new_label: str | None, note: str | None
+) -> _Call:
     body: dict[str, Any] = {"action": action}
     if label is not None:
         body["label"] = label
     if new_label is not None:
         body["new_label"] = new_label
+    if note is not None:
+        body["note"] = note
     return _Call("POST", f"/v1/review/items/{item_id}/resolve", json=body)
 
 
@@ -617,6 +793,30 @@ class Client(_Base):
         )
         return data
 
+    # routing policy (thresholds applied at classify time; changing them never retrains)
+    def routing(self, taxonomy: str) -> Routing:
+        """The taxonomy's current routing policy, with the bound and the evidence behind it."""
+        return Routing.from_dict(self._send(_routing_call(taxonomy)))
+
+    def set_routing(self, taxonomy: str, **fields: float | None) -> Routing:
+        """A new policy version from any of ``auto``, ``review``, ``audit_rate``,
+        ``auto_error_target``, ``confidence_level``, ``expected_out_of_scope``
+        (``auto=None``: recompute the threshold from the evidence).  Never retrains."""
+        return Routing.from_dict(self._send(_set_routing_call(taxonomy, fields)))
+
+    def what_if(
+        self,
+        taxonomy: str,
+        *,
+        auto: float | None = None,
+        review: float | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> WhatIf:
+        """Predicted bucket shares and auto error (with its interval) for other thresholds,
+        from the logged and reviewed decisions of ``[since, until)``."""
+        return WhatIf.from_dict(self._send(_what_if_call(taxonomy, auto, review, since, until)))
+
     # keys
     def create_key(self, role: str, name: str = "") -> dict[str, Any]:
         data: dict[str, Any] = self._send(
@@ -643,10 +843,12 @@ class Client(_Base):
         *,
         label: str | None = None,
         new_label: str | None = None,
+        note: str | None = None,
     ) -> dict[str, Any]:
         """``confirm`` | ``correct`` (with ``label``) | ``new_category`` (with ``new_label``) |
-        ``ambiguous``; a held decision is then released to your webhook."""
-        data: dict[str, Any] = self._send(_resolve_call(item_id, action, label, new_label))
+        ``ambiguous`` | ``out_of_scope`` (none of the labels fits: the final label becomes
+        ``oos``; no ``label``); a held decision is then released to your webhook."""
+        data: dict[str, Any] = self._send(_resolve_call(item_id, action, label, new_label, note))
         return data
 
     def release(self, item_id: str) -> dict[str, Any]:
@@ -816,6 +1018,26 @@ class AsyncClient(_Base):
         data: dict[str, Any] = await self._send(_Call("POST", f"/v1/taxonomies/{name}/train"))
         return data
 
+    # routing policy
+    async def routing(self, taxonomy: str) -> Routing:
+        return Routing.from_dict(await self._send(_routing_call(taxonomy)))
+
+    async def set_routing(self, taxonomy: str, **fields: float | None) -> Routing:
+        return Routing.from_dict(await self._send(_set_routing_call(taxonomy, fields)))
+
+    async def what_if(
+        self,
+        taxonomy: str,
+        *,
+        auto: float | None = None,
+        review: float | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> WhatIf:
+        return WhatIf.from_dict(
+            await self._send(_what_if_call(taxonomy, auto, review, since, until))
+        )
+
     # review queue (reviewer or admin keys)
     async def claim(
         self, *, taxonomy: str | None = None, queue: str | None = None, limit: int = 1
@@ -830,8 +1052,12 @@ class AsyncClient(_Base):
         *,
         label: str | None = None,
         new_label: str | None = None,
+        note: str | None = None,
     ) -> dict[str, Any]:
-        data: dict[str, Any] = await self._send(_resolve_call(item_id, action, label, new_label))
+        """``confirm`` | ``correct`` | ``new_category`` | ``ambiguous`` | ``out_of_scope``."""
+        data: dict[str, Any] = await self._send(
+            _resolve_call(item_id, action, label, new_label, note)
+        )
         return data
 
     async def release(self, item_id: str) -> dict[str, Any]:
