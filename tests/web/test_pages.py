@@ -163,3 +163,22 @@ def test_items_of_another_workspace_are_not_found(ui):
     assert r.status_code == 303 and "/ui/review/" not in r.headers["location"]
     item = s.service.review.item(s.service.authenticate(s.reviewer_key), item_id)
     assert item["status"] == "claimed"
+
+
+def test_out_of_scope_form_needs_csrf_and_sets_oos(ui):
+    client, s = ui
+    csrf = _sign_in(client, s.reviewer_key)
+    r = client.post("/ui/review/next", data={"csrf_token": csrf})
+    item_id = r.headers["location"].split("/")[-1].split("?")[0]
+    page = client.get(r.headers["location"])
+    assert 'name="action" value="out_of_scope"' in page.text and 'data-shortcut="0"' in page.text
+    r = client.post(f"/ui/review/{item_id}/resolve", data={"action": "out_of_scope"})
+    assert r.status_code == 403
+    reviewer = s.service.authenticate(s.reviewer_key)
+    assert s.service.review.item(reviewer, item_id)["status"] == "claimed"
+    r = client.post(
+        f"/ui/review/{item_id}/resolve", data={"csrf_token": csrf, "action": "out_of_scope"}
+    )
+    assert r.status_code == 303 and "notice=saved" in r.headers["location"]
+    item = s.service.review.item(reviewer, item_id)
+    assert (item["action"], item["final_label"]) == ("out_of_scope", "oos")

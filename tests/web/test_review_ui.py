@@ -170,3 +170,33 @@ def test_queue_drains_to_an_empty_notice(page, seeded):
         )
     page.wait_for_url(re.compile(r"/ui/\?"))
     assert "Nothing left" in page.get_by_role("status").inner_text()
+
+
+def test_none_of_these_labels_by_key_and_by_click(page, seeded):
+    service = seeded.service
+    reviewer = service.authenticate(seeded.reviewer_key)
+    _sign_in(page, seeded.reviewer_key)
+    page.get_by_role("button", name="Start reviewing support").click()
+    page.wait_for_url(re.compile(r"/ui/review/rvi_"))
+    keys = page.locator("dl.keys")
+    assert "none of these labels" in keys.inner_text()
+    assert keys.locator("kbd", has_text="0").count() == 1
+    button = page.get_by_role("button", name="None of these labels: out of scope")
+    assert button.get_attribute("aria-keyshortcuts") == "0"
+    _accessible(page)
+    _shot(page, "review-none-of-these")
+
+    first_id = page.url.split("/ui/review/")[1].split("?")[0]
+    first = _item_text(page)
+    page.keyboard.press("0")
+    second = _next_item(page, first)
+    assert page.get_by_role("status").inner_text() == "Saved."
+    second_id = page.url.split("/ui/review/")[1].split("?")[0]
+    page.get_by_role("button", name="None of these labels: out of scope").click()
+    _next_item(page, second)
+
+    for item_id in (first_id, second_id):
+        item = service.review.item(reviewer, item_id)
+        assert item["status"] == "resolved" and item["action"] == "out_of_scope"
+        assert item["final_label"] == "oos" and item["final_source"] == "review"
+        assert item["resolved_label"] == "oos" and item["label"] != "oos"

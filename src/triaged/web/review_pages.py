@@ -172,7 +172,8 @@ def review_resolve(
     queue: Annotated[str, Form()] = "",
 ) -> Response:
     """``action``: ``pick`` (with ``label``: confirm or correct), ``confirm``,
-    ``new_category`` (with ``new_label``) or ``ambiguous``."""
+    ``new_category`` (with ``new_label``), ``ambiguous`` or ``out_of_scope`` (none of
+    the labels fits)."""
     check_csrf(session, csrf_token)
     principal = session.principal
     flt = _filter(taxonomy, queue)
