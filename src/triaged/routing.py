@@ -1,11 +1,17 @@
 """Routing: confidence -> ``auto`` / ``review`` / ``hold``, plus audit sampling.
 
-``RoutingPolicy.from_target_error`` derives the auto threshold from reviewed data
-so that the automatic lane meets a target error rate.
+The auto threshold is *earned*: :func:`certify_auto_threshold` picks the lowest
+threshold whose upper confidence bound on the auto lane's error, including inputs
+that fit no label, is at most a target (Clopper–Pearson bounds, Learn-then-Test
+fixed-sequence testing over a descending grid).  :func:`weighted_error_bound` does
+the same for importance-weighted live evidence (audits of ``auto`` weighted by the
+inverse of their sampling rate).  ``RoutingPolicy.from_target_error`` derives
+thresholds from reviewed data without a bound (kept for the library).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,10 +19,27 @@ from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.stats import beta
 
 from triaged.taxonomy import Thresholds
 
-__all__ = ["Bucket", "RoutingEvidence", "RoutingPolicy"]
+__all__ = [
+    "DEFAULT_GRID_STEP",
+    "Bucket",
+    "LaneBound",
+    "RoutingEvidence",
+    "RoutingPolicy",
+    "WeightedBound",
+    "certify_auto_threshold",
+    "certify_from_reviews",
+    "cp_lower",
+    "cp_upper",
+    "threshold_grid",
+    "weighted_error_bound",
+]
+
+DEFAULT_GRID_STEP = 0.005
+START_MARGIN = 3  # the sequence starts where 3x the minimum support lies above (see below)
 
 
 class Bucket(StrEnum):
@@ -147,3 +170,324 @@ class RoutingPolicy:
         auto_v = auto if auto is not None else base.auto
         review_v = min(review if review is not None else base.review, auto_v)
         return cls(Thresholds(auto=auto_v, review=review_v))
+
+
+# ------------------------------------------------------------------ guarantees
+def cp_upper(k: float, n: float, delta: float) -> float:
+    """One-sided ``1 - delta`` Clopper–Pearson upper bound of a rate with ``k`` of ``n``.
+
+    ``k`` and ``n`` may be fractional (an effective sample); 1.0 when ``n`` is 0.
+    """
+    if n <= 0 or k >= n:
+        return 1.0
+    return float(beta.ppf(1.0 - delta, k + 1.0, n - k))
+
+
+def cp_lower(k: float, n: float, delta: float) -> float:
+    """One-sided ``1 - delta`` Clopper–Pearson lower bound (0.0 when ``k`` or ``n`` is 0)."""
+    if n <= 0 or k <= 0:
+        return 0.0
+    return float(beta.ppf(delta, k, n - k + 1.0))
+
+
+def threshold_grid(review_threshold: float = 0.0, step: float = DEFAULT_GRID_STEP) -> list[float]:
+    """Candidate auto thresholds, highest first: 0.999, then multiples of ``step`` down to
+    ``review_threshold`` (the auto threshold never goes below the review one)."""
+    top = [0.999] if review_threshold <= 0.999 else []
+    k = math.floor((1.0 - 1e-9) / step)
+    values = [round(i * step, 6) for i in range(k, -1, -1)]
+    return top + [v for v in values if review_threshold - 1e-12 <= v < 0.999]
+
+
+@dataclass(frozen=True)
+class LaneBound:
+    """The certified auto threshold and the bound behind it (interfaces §2)."""
+
+    threshold: float | None  # lowest certified auto threshold; None = auto lane closed
+    upper_bound: float | None  # upper confidence bound of the auto-lane error at threshold
+    estimate: float | None  # point estimate of that error
+    n: int  # evidence behind it: in-scope (or reviewed) items with conf >= threshold
+    errors: int
+    reason: str
+
+    @property
+    def open(self) -> bool:
+        return self.threshold is not None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "threshold": self.threshold,
+            "upper_bound": self.upper_bound,
+            "estimate": self.estimate,
+            "n": self.n,
+            "errors": self.errors,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> LaneBound:
+        def num(key: str) -> float | None:
+            v = data.get(key)
+            return None if v is None else float(v)  # type: ignore[arg-type]
+
+        return cls(
+            threshold=num("threshold"),
+            upper_bound=num("upper_bound"),
+            estimate=num("estimate"),
+            n=int(data.get("n") or 0),  # type: ignore[call-overload]
+            errors=int(data.get("errors") or 0),  # type: ignore[call-overload]
+            reason=str(data.get("reason") or ""),
+        )
+
+
+def _check_params(target: float, confidence_level: float, expected_out_of_scope: float) -> None:
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"target must be in (0, 1), got {target!r}")
+    if not 0.0 < confidence_level < 1.0:
+        raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}")
+    if not 0.0 <= expected_out_of_scope < 1.0:
+        raise ValueError(f"expected_out_of_scope must be in [0, 1), got {expected_out_of_scope!r}")
+
+
+def _lane_error(e_cond: float, a_in: float, a_oos: float, pi: float) -> float:
+    """The auto lane's error from the in-scope error *within* the lane ``e_cond`` (= E_in /
+    A_in), the in-scope share above the threshold ``a_in`` and the out-of-scope share
+    above it ``a_oos``: ``(e_cond + r) / (1 + r)`` with ``r = pi A_oos / ((1-pi) A_in)``,
+    the same as ``[(1-pi) E_in + pi A_oos] / [(1-pi) A_in + pi A_oos]``."""
+    if pi <= 0.0:
+        return min(1.0, e_cond)
+    if a_in <= 0.0:
+        return 1.0
+    r = pi * a_oos / ((1.0 - pi) * a_in)
+    return min(1.0, (e_cond + r) / (1.0 + r))
+
+
+def _need_clean(target: float, delta: float) -> int:
+    """Items with no error needed above a threshold for a bound at ``delta`` to meet target."""
+    return math.ceil(math.log(delta) / math.log1p(-target))
+
+
+def _start_support(need: int, supports: Sequence[float]) -> float:
+    """Where the fixed sequence starts: the first threshold with ``START_MARGIN * need``
+    items (or effective items) above it, else the first with ``need``.  Thresholds with
+    fewer could only pass by luck at the edge and would end the sequence early; the start
+    is set by how many items lie above each threshold, never by their errors."""
+    wanted = START_MARGIN * need
+    return wanted if any(s >= wanted for s in supports) else float(need)
+
+
+def _grid(grid: Sequence[float] | None, review_threshold: float) -> list[float]:
+    if grid is None:
+        return threshold_grid(review_threshold)
+    values = sorted({float(t) for t in grid if review_threshold <= t <= 1.0}, reverse=True)
+    return values
+
+
+def certify_auto_threshold(
+    evidence: RoutingEvidence,
+    *,
+    target: float = 0.02,
+    confidence_level: float = 0.95,
+    expected_out_of_scope: float = 0.2,
+    review_threshold: float = 0.60,
+    grid: Sequence[float] | None = None,
+) -> LaneBound:
+    """The lowest auto threshold whose error bound is at most ``target`` (or a closed lane).
+
+    With an out-of-scope share ``pi`` the auto lane's error at threshold t is
+    ``[(1-pi) E_in + pi A_oos] / [(1-pi) A_in + pi A_oos]`` (interfaces §2), written
+    ``(e + r) / (1 + r)`` with ``e = E_in / A_in`` the in-scope error within the lane and
+    ``r = pi A_oos / ((1-pi) A_in)``.  Its upper bound takes Clopper–Pearson bounds at
+    ``(1 - confidence_level) / 3`` each: upper for ``e`` (k wrong of the a in-scope items
+    above t: tighter than bounding ``E_in`` over all items) and for ``A_oos``, lower for
+    ``A_in``; so the three hold together with probability ``confidence_level`` (with
+    pi = 0, one bound on ``e`` at the full level).  Thresholds are tested in a fixed
+    sequence from the highest grid value down (Learn-then-Test) and the answer is the last
+    one before the first failure, so the guarantee needs no correction for the number of
+    thresholds tried.  The sequence starts at the first threshold with enough in-scope
+    items above it for a bound to pass comfortably (a count of confidences, not errors).
+    """
+    _check_params(target, confidence_level, expected_out_of_scope)
+    pi = float(expected_out_of_scope)
+    delta = (1.0 - confidence_level) / (3 if pi > 0 else 2)
+    level = f"error <= {target:.3f} at {confidence_level:.0%}"
+    n_in, n_oos = evidence.n_in, evidence.n_oos
+    need = _need_clean(target, delta)
+    if n_in == 0:
+        return LaneBound(
+            None,
+            None,
+            None,
+            0,
+            0,
+            "closed: no held-out evidence (zero-shot model, too few examples, or a model "
+            f"saved before evidence was recorded); need >= {need} held-out items above a "
+            f"threshold to certify {level}",
+        )
+    if pi > 0 and n_oos == 0:
+        return LaneBound(
+            None,
+            None,
+            None,
+            0,
+            0,
+            f"closed: no out-of-scope evidence to bound the error with {pi:.0%} of traffic "
+            "expected to fit no label (needs examples of at least 3 labels, or `oos` "
+            "examples); set expected_out_of_scope to 0 only if every input fits a label",
+        )
+    conf_in = evidence.conf_in
+    wrong_in = ~evidence.correct_in
+    conf_oos = evidence.conf_oos
+    order = np.sort(conf_in)
+    order_wrong = np.sort(conf_in[wrong_in])
+    order_oos = np.sort(conf_oos)
+
+    def above(sorted_values: NDArray[np.float64], t: float) -> int:
+        return int(sorted_values.size - np.searchsorted(sorted_values, t, side="left"))
+
+    thresholds = _grid(grid, review_threshold)
+    start = _start_support(need, [above(order, t) for t in thresholds])
+    best: LaneBound | None = None
+    first_fail: tuple[float, int, int, int, float] | None = None
+    for t in thresholds:
+        a, e, o = above(order, t), above(order_wrong, t), above(order_oos, t)
+        ub = _lane_error(
+            cp_upper(e, a, delta),
+            cp_lower(a, n_in, delta),
+            cp_upper(o, n_oos, delta) if pi > 0 else 0.0,
+            pi,
+        )
+        if a < start and best is None:
+            first_fail = (t, a, e, o, ub)
+            continue
+        if ub > target:
+            first_fail = (t, a, e, o, ub)
+            break
+        est = _lane_error(e / a, a / n_in, o / n_oos if n_oos else 0.0, pi)
+        best = LaneBound(t, ub, est, a, e, "")
+    if best is None:
+        t, a, e, o, ub = first_fail if first_fail is not None else (1.0, 0, 0, 0, 1.0)
+        oos = f", {o} of {n_oos} simulated out-of-scope" if pi > 0 else ""
+        return LaneBound(
+            None,
+            None,
+            None,
+            a,
+            e,
+            f"closed: no threshold certifies {level}: at {t:g}, {a} of {n_in} held-out "
+            f"items above it ({e} wrong{oos}) give a bound of {ub:.3f}; need >= {need} "
+            "held-out items above a threshold with no error",
+        )
+    oos_note = f", {pi:.0%} of traffic expected out of scope" if pi > 0 else ""
+    return LaneBound(
+        best.threshold,
+        best.upper_bound,
+        best.estimate,
+        best.n,
+        best.errors,
+        f"certified: {level} at threshold {best.threshold:g} (bound {best.upper_bound:.4f} "
+        f"from {best.n} held-out items, {best.errors} wrong{oos_note})",
+    )
+
+
+@dataclass(frozen=True)
+class WeightedBound:
+    """An error rate from importance-weighted reviews and its Clopper–Pearson interval
+    on the Kish effective sample ``(sum w)^2 / sum w^2``."""
+
+    estimate: float | None
+    lower: float
+    upper: float
+    n: int  # reviewed items
+    errors: int  # reviewed items that were wrong
+    effective_n: float
+
+
+def _kish(w: NDArray[np.float64]) -> float:
+    total = float(w.sum())
+    return total * total / float((w * w).sum()) if total > 0 else 0.0
+
+
+def weighted_error_bound(
+    wrong: NDArray[np.bool_] | Sequence[bool],
+    weights: NDArray[np.float64] | Sequence[float],
+    delta: float,
+) -> WeightedBound:
+    """Error estimate with one-sided ``1 - delta`` lower and upper bounds (each side)."""
+    w = np.asarray(weights, dtype=np.float64)
+    bad = np.asarray(wrong, dtype=bool)
+    n = int(w.size)
+    total = float(w.sum())
+    if n == 0 or total <= 0:
+        return WeightedBound(None, 0.0, 1.0, 0, 0, 0.0)
+    p = float((w * bad).sum()) / total
+    n_eff = total * total / float((w * w).sum())
+    k_eff = p * n_eff
+    return WeightedBound(
+        p, cp_lower(k_eff, n_eff, delta), cp_upper(k_eff, n_eff, delta), n, int(bad.sum()), n_eff
+    )
+
+
+def certify_from_reviews(
+    confidence: NDArray[np.float64] | Sequence[float],
+    wrong: NDArray[np.bool_] | Sequence[bool],
+    weights: NDArray[np.float64] | Sequence[float],
+    *,
+    target: float = 0.02,
+    confidence_level: float = 0.95,
+    review_threshold: float = 0.60,
+    grid: Sequence[float] | None = None,
+) -> LaneBound:
+    """The lowest threshold certified by live reviewed decisions (Learn-then-Test).
+
+    Each reviewed decision carries the inverse of the probability it was reviewed
+    (an audited ``auto`` decision ``1 / audit_rate``, a reviewed ``review``/``hold``
+    one 1), so the reviewed items above a threshold stand for the traffic above it;
+    out-of-scope inputs are in that traffic and count as errors.
+    """
+    _check_params(target, confidence_level, 0.0)
+    conf = np.asarray(confidence, dtype=np.float64)
+    bad = np.asarray(wrong, dtype=bool)
+    w = np.asarray(weights, dtype=np.float64)
+    delta = 1.0 - confidence_level
+    level = f"error <= {target:.3f} at {confidence_level:.0%}"
+    need = _need_clean(target, delta)
+    best: LaneBound | None = None
+    fail: tuple[float, WeightedBound] | None = None
+    thresholds = _grid(grid, review_threshold)
+    start = _start_support(need, [_kish(w[conf >= t]) for t in thresholds])
+    for t in thresholds:
+        mask = conf >= t
+        if best is None and _kish(w[mask]) < start:
+            fail = (t, weighted_error_bound(bad[mask], w[mask], delta))
+            continue  # too little support above t to pass: start lower (see certify above)
+        wb = weighted_error_bound(bad[mask], w[mask], delta)
+        if wb.upper > target:
+            fail = (t, wb)
+            break
+        best = LaneBound(t, wb.upper, wb.estimate, wb.n, wb.errors, "")
+    if best is None:
+        if fail is None:
+            return LaneBound(
+                None, None, None, 0, 0, f"closed: no reviewed decisions; need >= {need}"
+            )
+        t, wb = fail
+        return LaneBound(
+            None,
+            None,
+            None,
+            wb.n,
+            wb.errors,
+            f"closed: no threshold certifies {level} on live reviews: at {t:g}, {wb.n} "
+            f"reviewed decisions ({wb.errors} wrong, effective n {wb.effective_n:.0f}) give "
+            f"a bound of {wb.upper:.3f}; need an effective >= {need} with no error",
+        )
+    return LaneBound(
+        best.threshold,
+        best.upper_bound,
+        best.estimate,
+        best.n,
+        best.errors,
+        f"certified on live reviews: {level} at threshold {best.threshold:g} (bound "
+        f"{best.upper_bound:.4f} from {best.n} reviewed decisions, {best.errors} wrong)",
+    )

@@ -1,0 +1,162 @@
+"""The certified auto threshold: a valid bound, a closed lane without evidence, OOS-aware."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from triaged.routing import (
+    LaneBound,
+    RoutingEvidence,
+    certify_auto_threshold,
+    certify_from_reviews,
+    cp_lower,
+    cp_upper,
+    threshold_grid,
+    weighted_error_bound,
+)
+
+# a calibrated model: P(right | conf) = conf; in-scope confidence skewed high, simulated
+# out-of-scope confidence low but with a tail into the auto range
+IN_A, IN_B = 10.0, 1.0
+OOS_A, OOS_B = 2.0, 4.0
+
+
+def draw(rng: np.random.Generator, n_in: int, n_oos: int) -> RoutingEvidence:
+    conf = rng.beta(IN_A, IN_B, n_in)
+    return RoutingEvidence(conf, rng.random(n_in) < conf, rng.beta(OOS_A, OOS_B, n_oos))
+
+
+def true_error(t: float, pi: float, big: RoutingEvidence) -> float:
+    """The lane's error at t on a very large sample of the same traffic."""
+    above = big.conf_in >= t
+    e_in = float((above & ~big.correct_in).mean())
+    a_in = float(above.mean())
+    a_oos = float((big.conf_oos >= t).mean()) if big.n_oos else 0.0
+    return ((1 - pi) * e_in + pi * a_oos) / ((1 - pi) * a_in + pi * a_oos)
+
+
+def test_clopper_pearson_bounds() -> None:
+    assert cp_upper(0, 0, 0.05) == 1.0 and cp_lower(0, 10, 0.05) == 0.0
+    # zero errors in n: the one-sided upper bound is 1 - delta ** (1 / n)
+    assert cp_upper(0, 150, 0.05) == pytest.approx(1 - 0.05 ** (1 / 150))
+    assert cp_lower(5, 100, 0.05) < 0.05 < cp_upper(5, 100, 0.05)
+
+
+def test_grid_is_descending_and_stops_at_review() -> None:
+    grid = threshold_grid(0.6)
+    assert grid[0] == 0.999 and grid[-1] == 0.6
+    assert all(a > b for a, b in itertools.pairwise(grid))
+
+
+@pytest.mark.parametrize("pi", [0.0, 0.2])
+def test_bound_is_valid_over_many_draws(pi: float) -> None:
+    """The realised error at the certified threshold exceeds the target in at most
+    ~(1 - level) of the draws (here the bound is conservative: far fewer)."""
+    rng = np.random.default_rng(0)
+    big = draw(rng, 400_000, 400_000)
+    target, level, runs = 0.05, 0.9, 100
+    violations = opened = 0
+    for _ in range(runs):
+        bound = certify_auto_threshold(
+            draw(rng, 3000, 600),
+            target=target,
+            confidence_level=level,
+            expected_out_of_scope=pi,
+            review_threshold=0.5,
+        )
+        if bound.threshold is None:
+            continue
+        opened += 1
+        assert bound.upper_bound is not None and bound.upper_bound <= target
+        assert bound.reason.startswith("certified")
+        violations += true_error(bound.threshold, pi, big) > target
+    assert opened >= 0.8 * runs  # the bound is not vacuous on this much evidence
+    assert violations <= (1 - level) * runs
+    # and not far from the oracle: the lowest grid threshold whose true error meets target
+    oracle = min(t for t in threshold_grid(0.5) if true_error(t, pi, big) <= target)
+    typical = certify_auto_threshold(
+        draw(rng, 3000, 600),
+        target=target,
+        confidence_level=level,
+        expected_out_of_scope=pi,
+        review_threshold=0.5,
+    )
+    assert typical.threshold is not None and typical.threshold - oracle < 0.12
+
+
+def test_too_little_evidence_closes_the_lane_and_says_why() -> None:
+    rng = np.random.default_rng(1)
+    bound = certify_auto_threshold(draw(rng, 60, 30))
+    assert bound.threshold is None and bound.upper_bound is None
+    assert bound.reason.startswith("closed") and "need >=" in bound.reason
+    empty = certify_auto_threshold(RoutingEvidence.empty())
+    assert empty.threshold is None and "no held-out evidence" in empty.reason
+
+
+def test_no_out_of_scope_evidence_closes_the_lane_when_oos_is_expected() -> None:
+    rng = np.random.default_rng(2)
+    ev = draw(rng, 3000, 0)
+    closed = certify_auto_threshold(ev, target=0.05, expected_out_of_scope=0.2)
+    assert closed.threshold is None and "out-of-scope" in closed.reason
+    assert certify_auto_threshold(ev, target=0.05, expected_out_of_scope=0.0).open
+
+
+def test_out_of_scope_share_raises_the_threshold() -> None:
+    rng = np.random.default_rng(3)
+    ev = draw(rng, 4000, 1000)
+    thresholds = [
+        certify_auto_threshold(ev, target=0.05, expected_out_of_scope=pi).threshold
+        for pi in (0.0, 0.2, 0.4)
+    ]
+    assert all(t is not None for t in thresholds)
+    t0, t2, t4 = (float(t) for t in thresholds if t is not None)
+    assert t0 <= t2 <= t4 and t4 > t0
+
+
+def test_review_threshold_floors_the_auto_threshold() -> None:
+    rng = np.random.default_rng(4)
+    ev = draw(rng, 4000, 1000)
+    bound = certify_auto_threshold(ev, target=0.3, expected_out_of_scope=0.0, review_threshold=0.8)
+    assert bound.threshold is not None and bound.threshold >= 0.8
+
+
+def test_bad_parameters_raise() -> None:
+    ev = RoutingEvidence.empty()
+    for kwargs in ({"target": 0.0}, {"confidence_level": 1.0}, {"expected_out_of_scope": 1.0}):
+        with pytest.raises(ValueError):
+            certify_auto_threshold(ev, **kwargs)  # type: ignore[arg-type]
+
+
+def test_lane_bound_round_trips() -> None:
+    rng = np.random.default_rng(5)
+    bound = certify_auto_threshold(draw(rng, 3000, 800), target=0.05)
+    assert LaneBound.from_dict(bound.to_dict()) == bound
+
+
+def test_weighted_bound_uses_the_effective_sample() -> None:
+    wrong = np.array([False] * 95 + [True] * 5)
+    flat = weighted_error_bound(wrong, np.ones(100), 0.025)
+    assert flat.effective_n == pytest.approx(100) and flat.estimate == pytest.approx(0.05)
+    assert flat.upper == pytest.approx(cp_upper(5, 100, 0.025))
+    # unequal weights: same estimate when errors are spread evenly, wider interval
+    spread = np.isin(np.arange(100) % 20, (0, 1))  # 10 errors, half on each weight
+    w = np.where(np.arange(100) % 2 == 0, 1.0, 50.0)
+    even = weighted_error_bound(spread, np.ones(100), 0.025)
+    uneven = weighted_error_bound(spread, w, 0.025)
+    assert uneven.estimate == pytest.approx(even.estimate)
+    assert uneven.effective_n < 60 and uneven.upper > even.upper
+    assert weighted_error_bound([], [], 0.05).estimate is None
+
+
+def test_live_certification_from_weighted_reviews() -> None:
+    rng = np.random.default_rng(6)
+    conf = rng.beta(IN_A, IN_B, 20_000)
+    wrong = rng.random(conf.size) >= conf
+    bound = certify_from_reviews(conf, wrong, np.ones(conf.size), target=0.05)
+    big = draw(rng, 400_000, 0)
+    assert bound.threshold is not None and true_error(bound.threshold, 0.0, big) <= 0.05
+    few = certify_from_reviews(conf[:40], wrong[:40], np.ones(40), target=0.05)
+    assert few.threshold is None and few.reason.startswith("closed")
