@@ -174,3 +174,32 @@ def test_cli_eval_known_ratio_seeds_json(tiny: Path) -> None:
     )
     bad = CliRunner().invoke(app, ["eval", str(tiny), "--known-ratio", "2", "--json"])
     assert bad.exit_code == 2 and "invalid_input" in bad.output
+
+
+def test_eval_routes_with_the_certified_threshold(tiny: Path) -> None:
+    from triaged.classifier import Classifier
+    from triaged.evaluation import certified_routing
+    from triaged.routing import certify_auto_threshold
+
+    clf = Classifier.from_taxonomy(Taxonomy.from_dataset_dir(tiny)).fit()
+    test = list(read_jsonl(tiny / "test.jsonl"))
+    texts, labels = [e.text for e in test], [e.label for e in test]
+    for target, pi in ((0.02, 0.2), (0.2, 0.0)):
+        lanes = certified_routing(clf, auto_error_target=target, expected_out_of_scope=pi)
+        bound = certify_auto_threshold(
+            clf.routing_evidence(), target=target, expected_out_of_scope=pi
+        )
+        assert lanes["auto_threshold"] == bound.threshold
+        assert lanes["auto_lane_open"] is (bound.threshold is not None)
+        assert lanes["auto_threshold_source"] == "certified"
+        rep = evaluate(clf, texts, labels, routing=lanes)
+        _, conf = clf.predict_vectors(clf.encoder.embed(texts, batch_size=1), texts)
+        expected = 0.0 if bound.threshold is None else float((conf >= bound.threshold).mean())
+        assert rep["auto_share"] == pytest.approx(expected)
+        assert rep["auto_threshold"] == bound.threshold
+    # a generous target on this small slice opens the lane; the default one may not
+    assert certified_routing(clf, auto_error_target=0.2, expected_out_of_scope=0.0)[
+        "auto_lane_open"
+    ]
+    with pytest.raises(InvalidInput):
+        certified_routing(clf, auto_error_target=0.0)

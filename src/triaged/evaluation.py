@@ -8,7 +8,8 @@ out-of-scope: caught when routed to ``hold``.
 Routing follows the policy the service would apply to the trained model: the auto
 threshold certified from the model's held-out routing evidence
 (:func:`triaged.routing.certify_auto_threshold`) for an auto-lane error target, a
-confidence level and an expected out-of-scope share; ``review`` stays the taxonomy's.
+confidence level and an expected out-of-scope share (``auto_threshold_source``:
+``"certified"``; None = auto lane closed); ``review`` stays the taxonomy's.
 
 With ``known_ratio`` the run follows the open-intent protocol of ADB (Zhang, Xu & Lin,
 "Deep Open Intent Classification with Adaptive Decision Boundary", AAAI 2021): a random
@@ -32,7 +33,6 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import f1_score, matthews_corrcoef, roc_auc_score
 
-from triaged import routing as routing_module
 from triaged.calibration import (
     expected_calibration_error,
     negative_log_likelihood,
@@ -41,7 +41,7 @@ from triaged.calibration import (
 from triaged.classifier import Classifier
 from triaged.encoders import Encoder
 from triaged.errors import DatasetError, InvalidInput
-from triaged.routing import Bucket
+from triaged.routing import Bucket, certify_auto_threshold
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy, read_jsonl
 
 __all__ = [
@@ -72,30 +72,13 @@ def certified_routing(
     expected_out_of_scope: float = DEFAULT_EXPECTED_OOS,
 ) -> dict[str, Any]:
     """The routing the service would apply to ``clf``: the auto threshold certified from the
-    model's routing evidence, the taxonomy's review threshold.
-
-    ``auto_threshold`` is None when the auto lane is closed.  ``auto_threshold_source`` is
-    ``"certified"`` (from :func:`triaged.routing.certify_auto_threshold`) or ``"taxonomy"``
-    (the taxonomy's fixed thresholds, used only where the model or this build has no
-    routing evidence to certify from).
-    """
+    model's routing evidence (:func:`triaged.routing.certify_auto_threshold`), the
+    taxonomy's review threshold.  ``auto_threshold`` is None when the auto lane is closed
+    (``auto_lane_reason`` says why)."""
+    _check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
     review = float(clf.taxonomy.thresholds.review)
-    certify = getattr(routing_module, "certify_auto_threshold", None)
-    evidence_of = getattr(clf, "routing_evidence", None) or getattr(
-        clf.engine, "routing_evidence", None
-    )
-    if certify is None or evidence_of is None:
-        auto = float(clf.taxonomy.thresholds.auto)
-        return {
-            "auto_threshold": auto,
-            "review_threshold": review,
-            "auto_threshold_source": "taxonomy",
-            "auto_lane_open": True,
-            "auto_lane_reason": "no routing evidence to certify from: taxonomy thresholds",
-            "auto_bound": None,
-        }
-    evidence = evidence_of()
-    bound = certify(
+    evidence = clf.routing_evidence()
+    bound = certify_auto_threshold(
         evidence,
         target=auto_error_target,
         confidence_level=confidence_level,
@@ -108,16 +91,30 @@ def certified_routing(
         "review_threshold": review if threshold is None else min(review, threshold),
         "auto_threshold_source": "certified",
         "auto_lane_open": threshold is not None,
-        "auto_lane_reason": str(bound.reason),
+        "auto_lane_reason": bound.reason,
         "auto_bound": {
             "upper": bound.upper_bound,
             "estimate": bound.estimate,
-            "n": int(bound.n),
-            "errors": int(bound.errors),
-            "evidence_in": int(np.asarray(evidence.conf_in).size),
-            "evidence_oos": int(np.asarray(evidence.conf_oos).size),
+            "n": bound.n,
+            "errors": bound.errors,
+            "evidence_in": evidence.n_in,
+            "evidence_oos": evidence.n_oos,
         },
     }
+
+
+def _check_routing_options(target: float, level: float, expected_oos: float) -> None:
+    for name, value, low_open in (
+        ("auto_error_target", target, True),
+        ("confidence_level", level, True),
+        ("expected_out_of_scope", expected_oos, False),
+    ):
+        bad = math.isnan(value) or value >= 1.0 or value < 0.0 or (low_open and value == 0.0)
+        if bad:
+            interval = "(0, 1)" if low_open else "[0, 1)"
+            raise InvalidInput(
+                f"{name} must be in {interval}, got {value}", details={"field": name}
+            )
 
 
 def _route(conf: np.ndarray, auto: float | None, review: float) -> np.ndarray:
@@ -299,13 +296,7 @@ def run_eval(
     ``known_ratio`` runs the open-intent protocol (see the module docstring); ``encoder``
     replaces the bundled one (benchmarks pass a cached one).
     """
-    for name, value in (
-        ("auto_error_target", auto_error_target),
-        ("confidence_level", confidence_level),
-        ("expected_out_of_scope", expected_out_of_scope),
-    ):
-        if math.isnan(value) or not 0.0 <= value < 1.0:
-            raise InvalidInput(f"{name} must be in [0, 1), got {value}", details={"field": name})
+    _check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
     if shots is not None and shots < 1:
         raise InvalidInput(f"shots must be at least 1, got {shots}", details={"field": "shots"})
     root = Path(dataset_dir)
