@@ -203,3 +203,12 @@ def test_eval_routes_with_the_certified_threshold(tiny: Path) -> None:
     ]
     with pytest.raises(InvalidInput):
         certified_routing(clf, auto_error_target=0.0)
+
+
+def test_cli_eval_table_shows_mean_and_std(tiny: Path) -> None:
+    res = CliRunner().invoke(
+        app, ["eval", str(tiny), "--known-ratio", "0.5", "--seeds", "0,1", "--shots", "4"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "f1_open_macro" in res.output and "±" in res.output
+    assert "auto lane:" in res.output
