@@ -26,7 +26,14 @@ from bench._common import DATASETS, CachedEncoder, run_parallel, update_readme, 
 
 ALL = ("banking77", "clinc150", "stackoverflow")
 RATIOS = (0.25, 0.5, 0.75)
-NAMES = {"banking77": "Banking77", "clinc150": "CLINC150", "stackoverflow": "StackOverflow"}
+NAMES = {
+    "atis": "ATIS",
+    "banking77": "Banking77",
+    "clinc150": "CLINC150",
+    "dbpedia14": "DBpedia-14",
+    "snips": "SNIPS",
+    "stackoverflow": "StackOverflow",
+}
 
 #: ADB (BERT-base fine-tuned), Table 2 of the paper: (accuracy, macro-F1) in %, known+open.
 ADB: dict[tuple[str, float], tuple[float, float]] = {
@@ -83,7 +90,7 @@ def summarize(
             if not mine:
                 continue
             agg = aggregate_runs(mine)
-            sd = agg["std"]
+            sd = agg["std"] if len(mine) > 1 else {}
             adb = ADB.get((dataset, ratio))
             acc, f1 = 100 * agg["accuracy_open"], 100 * agg["f1_open_macro"]
             if adb:
@@ -94,6 +101,7 @@ def summarize(
             err_cells += 1
             limit = 0.03 if ratio >= 0.75 else 0.05
             err_ok += int(err is None or err <= limit)  # closed lane: no auto errors at all
+            adb_cells = f"{adb[0]:.2f} | {adb[1]:.2f}" if adb else "– | –"
             cells[f"{dataset}@{ratio}"] = {k: v for k, v in agg.items() if k != "runs"}
             lines.append(
                 f"| {NAMES.get(dataset, dataset)} | {int(ratio * 100)}% "
@@ -103,7 +111,7 @@ def summarize(
                 f"| {_pct(agg['known_f1'], sd.get('known_f1'))} "
                 f"| {_pct(agg['auto_share'], sd.get('auto_share'))} "
                 f"| {_pct(err, sd.get('auto_error_all'))} "
-                f"| {adb[0] if adb else '–'} | {adb[1] if adb else '–'} |"
+                f"| {adb_cells} |"
             )
     summary = (
         f"Accuracy and macro-F1 at least ADB's in {at_least} of {compared} cells, within 3 "
