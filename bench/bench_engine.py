@@ -25,7 +25,9 @@ ALL = ("atis", "banking77", "clinc150", "dbpedia14", "snips", "stackoverflow")
 MODES = {"full": None, "10-shot": 10, "zero-shot": 0}
 
 
-def engine_task(dataset: str, mode: str, seed: int) -> dict[str, Any]:
+def engine_task(
+    dataset: str, mode: str, seed: int, routing: dict[str, float] | None = None
+) -> dict[str, Any]:
     from triaged.evaluation import run_eval
 
     shots = MODES[mode]
@@ -36,6 +38,7 @@ def engine_task(dataset: str, mode: str, seed: int) -> dict[str, Any]:
         zero_shot=shots == 0,
         seed=seed,
         encoder=CachedEncoder([dataset]),
+        **(routing or {}),
     )
     rep.pop("reliability", None)
     rep["wall_seconds"] = time.perf_counter() - started
@@ -51,8 +54,12 @@ def baseline_task(dataset: str, mode: str, seed: int) -> dict[str, Any]:
     return {"kind": "baselines", "dataset": dataset, "mode": mode, "seed": seed, "report": row}
 
 
-def _task(kind: str, dataset: str, mode: str, seed: int) -> dict[str, Any]:
-    return (engine_task if kind == "triaged" else baseline_task)(dataset, mode, seed)
+def _task(
+    kind: str, dataset: str, mode: str, seed: int, routing: dict[str, float]
+) -> dict[str, Any]:
+    if kind == "triaged":
+        return engine_task(dataset, mode, seed, routing)
+    return baseline_task(dataset, mode, seed)
 
 
 def fmt(value: object, digits: int = 3) -> str:
@@ -157,17 +164,29 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="seeds of the 10-shot draws, e.g. 0-4")
     parser.add_argument("--jobs", type=int, default=1, help="processes (the box has 2 cores)")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--auto-error-target", type=float, default=None, help="default 0.02")
+    parser.add_argument("--confidence-level", type=float, default=None, help="default 0.95")
+    parser.add_argument("--expected-oos", type=float, default=None, help="default 0.2")
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
-    tasks: list[tuple[str, str, str, int]] = []
+    routing = {
+        name: value
+        for name, value in (
+            ("auto_error_target", args.auto_error_target),
+            ("confidence_level", args.confidence_level),
+            ("expected_out_of_scope", args.expected_oos),
+        )
+        if value is not None
+    }
+    tasks: list[tuple[str, str, str, int, dict[str, float]]] = []
     for dataset in args.datasets:
         for mode in args.modes:
             # full and zero-shot runs draw nothing: one run whatever the seeds
             for seed in seeds if mode == "10-shot" else seeds[:1]:
-                tasks.append(("triaged", dataset, mode, seed))
+                tasks.append(("triaged", dataset, mode, seed, routing))
                 if mode != "zero-shot" and not args.no_baselines:
-                    tasks.append(("baselines", dataset, mode, seed))
+                    tasks.append(("baselines", dataset, mode, seed, routing))
     started = time.perf_counter()
     results = run_parallel(_task, tasks, jobs=args.jobs, label="bench_engine")
     wall = time.perf_counter() - started
@@ -176,12 +195,23 @@ def main() -> None:
     cmd = "python -m bench.bench_engine --update-readme"
     if len(seeds) > 1:
         cmd += f" --seeds {args.seeds}"
+    for flag, value in (
+        ("--auto-error-target", args.auto_error_target),
+        ("--confidence-level", args.confidence_level),
+        ("--expected-oos", args.expected_oos),
+    ):
+        if value is not None:
+            cmd += f" {flag} {value}"
+    target = routing.get("auto_error_target", 0.02)
+    level = routing.get("confidence_level", 0.95)
+    pi = routing.get("expected_out_of_scope", 0.2)
     note = (
         f"\n\nMeasured on {platform.machine()} with 2 shared cores, 10-shot seed(s) "
         f"{seeds_txt}{' (mean ± std)' if len(seeds) > 1 else ''}; the whole run took "
         f"{wall / 60:.1f} min. Accuracy, macro-F1 and ECE (15 equal-width bins) over in-scope "
         "test items. auto threshold: the lowest one whose upper confidence bound on the auto "
-        "lane's error (target 0.02 at 95%, 20% out-of-scope expected) the model's held-out "
+        f"lane's error (target {target:g} at {level:.0%}, {pi:.0%} out-of-scope expected) the "
+        "model's held-out "
         "evidence certifies; – = auto lane closed. auto_error_all: share of auto decisions "
         "that are wrong, out-of-scope items counted as wrong. OOS held: share of out-of-scope "
         "test items routed to hold. Baselines (`bench/bench_baselines.py`, same run, same "
