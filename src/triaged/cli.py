@@ -239,6 +239,8 @@ def eval_(
     ):
         if isinstance(report.get(key), int | float):
             table.add_row(key, cell(key, float(report[key])))
+    if report.get("auto_threshold") is None:
+        table.add_row("auto_threshold", "closed")
     table.add_row("auto threshold source", str(report.get("auto_threshold_source")))
     for name, b in report["buckets"].items():
         acc = "-" if b["accuracy"] is None else f"{b['accuracy']:.4f}"
