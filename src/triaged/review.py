@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from triaged.errors import Conflict, NotFound
-from triaged.services import learning, review_queue, review_stats, training
+from triaged.services import learning, review_queue, review_stats, routing_policy, training
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import utcnow
 from triaged.services.keys import Principal, Role
@@ -84,7 +84,10 @@ class ReviewService:
         with self._rng_lock:
             draws = [self._rng.random() for _ in rows]
         for row, draw in zip(rows, draws, strict=True):
-            audited = row["bucket"] == "auto" and draw < self.audit_rate(row["taxonomy"])
+            rate = row.get("audit_rate")  # set by the routing policy (thin evidence: higher)
+            if rate is None:
+                rate = self.audit_rate(row["taxonomy"])
+            audited = row["bucket"] == "auto" and draw < rate
             queue = review_queue.queue_for(row["bucket"], audited)
             if queue is not None:
                 picked.append(row)
@@ -156,8 +159,16 @@ class ReviewService:
                     event_type=res.event_type,
                     data=_event_data(res.item),
                 )
+        self._check_routing(principal.workspace_id, record.id)
         self.maybe_retrain(principal.workspace_id, record.id, record.name)
         return res.item
+
+    def _check_routing(self, workspace_id: str, taxonomy_id: str) -> None:
+        """The live guarantee after a review (never fails the review that triggered it)."""
+        try:
+            self.service.check_routing(workspace_id, taxonomy_id)
+        except Exception:  # the periodic check tries again
+            log.exception("live routing check of %s failed", taxonomy_id)
 
     def release(self, principal: Principal, item_id: str) -> dict[str, Any]:
         principal.require(*REVIEW_ROLES)
@@ -260,6 +271,15 @@ class ReviewService:
         with self.service.db.write() as conn:
             record = taxo.get_record(conn, principal.workspace_id, taxonomy, for_update=True)
             learning.rollback(conn, record, model_id)
+            routing_policy.for_model(  # thresholds certified for the model made active
+                conn,
+                workspace_id=principal.workspace_id,
+                taxonomy_id=record.id,
+                model_id=model_id,
+                evidence=routing_policy.evidence_of_model(conn, model_id),
+                thresholds=taxo.load_version(conn, record).thresholds,
+                defaults=self.service.routing_defaults(taxonomy),
+            )
             versions = learning.list_versions(conn, record)
         return next(v for v in versions if v["id"] == model_id)
 
@@ -361,7 +381,7 @@ class ReviewService:
         trigger: str,
     ) -> None:
         db = self.service.db
-        clf = training.finish(db, model_id, train_tax)
+        clf = training.finish(db, model_id, train_tax, self.service.routing_defaults(record.name))
         if clf is None:
             return
         self.service.classifiers.put(model_id, clf)

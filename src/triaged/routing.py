@@ -34,6 +34,7 @@ __all__ = [
     "certify_from_reviews",
     "cp_lower",
     "cp_upper",
+    "lane_bound_at",
     "threshold_grid",
     "weighted_error_bound",
 ]
@@ -388,6 +389,34 @@ def certify_auto_threshold(
         f"certified: {level} at threshold {best.threshold:g} (bound {best.upper_bound:.4f} "
         f"from {best.n} held-out items, {best.errors} wrong{oos_note})",
     )
+
+
+def lane_bound_at(
+    evidence: RoutingEvidence,
+    threshold: float,
+    *,
+    confidence_level: float = 0.95,
+    expected_out_of_scope: float = 0.2,
+) -> LaneBound:
+    """The bound of the auto lane's error at one given threshold (a manual one), however
+    little evidence lies above it; ``upper_bound`` None when there is none at all."""
+    _check_params(0.5, confidence_level, expected_out_of_scope)
+    pi = float(expected_out_of_scope)
+    delta = (1.0 - confidence_level) / (3 if pi > 0 else 2)
+    n_in, n_oos = evidence.n_in, evidence.n_oos
+    if n_in == 0 or (pi > 0 and n_oos == 0):
+        return LaneBound(threshold, None, None, 0, 0, "no held-out evidence to bound it")
+    a = int((evidence.conf_in >= threshold).sum())
+    e = int(((evidence.conf_in >= threshold) & ~evidence.correct_in).sum())
+    o = int((evidence.conf_oos >= threshold).sum())
+    ub = _lane_error(
+        cp_upper(e, a, delta),
+        cp_lower(a, n_in, delta),
+        cp_upper(o, n_oos, delta) if pi > 0 else 0.0,
+        pi,
+    )
+    est = _lane_error(e / a, a / n_in, o / n_oos if n_oos else 0.0, pi) if a else None
+    return LaneBound(threshold, ub, est, a, e, f"bound {ub:.4f} at {threshold:g}")
 
 
 @dataclass(frozen=True)

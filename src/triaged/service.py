@@ -22,7 +22,8 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -30,12 +31,14 @@ from sqlalchemy.exc import IntegrityError
 
 from triaged.errors import Conflict, InvalidInput, PayloadTooLarge, ValidationFailed
 from triaged.review import ReviewService
+from triaged.routing import RoutingEvidence
 from triaged.services import decisions as decision_log
-from triaged.services import idempotency, keys, quota, training
+from triaged.services import idempotency, keys, quota, routing_policy, training
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import utcnow
 from triaged.services.keys import KeyInfo, Principal, Role
 from triaged.services.plans import Plan, all_plans, get_plan
+from triaged.services.routing_policy import Policy
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.settings import Settings
 from triaged.storage.db import Database
@@ -79,6 +82,9 @@ class Service:
         self._executor_lock = threading.Lock()
         self._jobs: list[Future[Any]] = []
         self._started = False
+        # routing policy per (taxonomy id, version): (policy, thin evidence, checked at)
+        self._policies: dict[tuple[str, int], tuple[Policy, bool, float]] = {}
+        self._policies_lock = threading.Lock()
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> str | None:
@@ -281,6 +287,9 @@ class Service:
         tax = Taxonomy.from_dict({**definition, "version": 1})
         with self.db.write() as conn:
             record = taxo.create(conn, principal.workspace_id, tax)
+            given = definition.get("thresholds") or {}
+            if given:  # set in the definition: a manual policy
+                self._pin_thresholds(conn, record.workspace_id, record.id, tax, None, given)
             job, _ = training.start_job(conn, record, tax)
         self._launch(job["id"], tax)
         return self._describe((principal.workspace_id, tax.name))
@@ -321,6 +330,13 @@ class Service:
             record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
             current = taxo.load_version(conn, record)
             tax = taxo.new_version(conn, record, change(current))
+            if tax.thresholds != current.thresholds:  # changed in the definition: manual
+                given = {
+                    k: v
+                    for k, v in tax.thresholds.to_dict().items()
+                    if v != current.thresholds.to_dict()[k]
+                }
+                self._pin_thresholds(conn, record.workspace_id, record.id, tax, record, given)
             tax = self.review.with_reviews(conn, record, tax)  # + reviewed decisions
             job = training.start_job(conn, record, tax)[0] if train else None
         if job is not None:
@@ -382,7 +398,7 @@ class Service:
             self._finish(model_id, tax)
 
     def _finish(self, model_id: str, tax: Taxonomy) -> None:
-        clf = training.finish(self.db, model_id, tax)
+        clf = training.finish(self.db, model_id, tax, self.routing_defaults(tax.name))
         if clf is not None:
             self.classifiers.put(model_id, clf)
 
@@ -470,7 +486,11 @@ class Service:
         if record.archived_at is not None:
             raise Conflict(f"taxonomy {taxonomy!r} is archived", details={"taxonomy": taxonomy})
         clf = self.classifiers.get(self.db, record)
-        results = clf.classify_batch([i.text for i in items])
+        policy, audit_rate = self._policy(record, clf)
+        results = [
+            replace(r, bucket=policy.route(r.confidence))
+            for r in clf.classify_batch([i.text for i in items])
+        ]
         now = utcnow()
         latency = (time.perf_counter() - started) * 1000 / max(1, len(items))
         rows = [
@@ -484,10 +504,16 @@ class Service:
                 created_at=now,
                 external_id=item.external_id,
                 metadata=item.metadata,
+                policy_version=policy.version or None,
+                audit_rate=audit_rate,
             )
             for item, res in zip(items, results, strict=True)
         ]
         out = [decision_log.public(r, include_text=False) for r in rows]
+        if policy.auto is None:  # say why nothing is automatic
+            for o in out:
+                if o["bucket"] == "review":
+                    o["routing_reason"] = policy.reason
         try:
             with self.db.write() as conn:
                 quota.consume(conn, principal.workspace_id, plan, len(items), win)
@@ -530,6 +556,255 @@ class Service:
     def classifier(self, principal: Principal, taxonomy: str) -> Classifier:
         """The active classifier of a taxonomy (in-process use, benchmarks)."""
         return self.classifiers.get(self.db, self.taxonomy_record(principal, taxonomy))
+
+    # ------------------------------------------------------------------ routing
+    def routing_defaults(self, taxonomy: str) -> routing_policy.Defaults:
+        s = self.settings
+        return routing_policy.Defaults(
+            auto_error_target=s.routing_auto_error_target,
+            confidence_level=s.routing_confidence_level,
+            expected_out_of_scope=s.routing_expected_out_of_scope,
+        )
+
+    def _live_config(self) -> routing_policy.LiveConfig:
+        return routing_policy.LiveConfig(
+            min_audits=self.settings.routing_live_min_audits,
+            thin_audit_rate=self.settings.routing_thin_audit_rate,
+        )
+
+    def _pin_thresholds(
+        self,
+        conn: Any,
+        workspace_id: str,
+        taxonomy_id: str,
+        tax: Taxonomy,
+        record: TaxonomyRecord | None,
+        given: Mapping[str, Any],
+    ) -> None:
+        """Thresholds set in a taxonomy definition: a manual policy version (``auto`` pinned
+        only when given; ``review`` alone keeps a certified auto threshold)."""
+        base = routing_policy.current(conn, taxonomy_id)
+        if base is None:
+            d = self.routing_defaults(tax.name)
+            base = routing_policy.legacy(taxonomy_id, tax.thresholds)
+            base = replace(
+                base,
+                source="training",
+                auto_error_target=d.auto_error_target,
+                confidence_level=d.confidence_level,
+                expected_out_of_scope=d.expected_out_of_scope,
+            )
+        model_id = record.active_model_id if record is not None else None
+        evidence = (
+            routing_policy.evidence_of_model(conn, model_id)
+            if model_id
+            else RoutingEvidence.empty()
+        )
+        routing_policy.set_manual(
+            conn,
+            workspace_id=workspace_id,
+            taxonomy_id=taxonomy_id,
+            model_id=model_id,
+            evidence=evidence,
+            changes={
+                "review": tax.thresholds.review,
+                **({"auto": tax.thresholds.auto} if "auto" in given else {}),
+            },
+            base=base,
+        )
+
+    def _policy(self, record: TaxonomyRecord, clf: Classifier) -> tuple[Policy, float | None]:
+        """The policy a classify call routes by and the audit share of its ``auto`` decisions.
+
+        Cached per (taxonomy, version): the version comes with the taxonomy record the call
+        reads anyway, so a new version is seen at once; whether evidence is still thin (a
+        higher audit share) is re-read every ``routing_refresh_seconds``.
+        """
+        version = record.routing_version
+        if version is None:
+            policy = routing_policy.legacy(record.id, clf.taxonomy.thresholds)
+            return policy, self._audit_rates(policy, record.name, thin=False)[1]
+        key = (record.id, version)
+        now = time.monotonic()
+        with self._policies_lock:
+            cached = self._policies.get(key)
+        if cached is None or now - cached[2] > self.settings.routing_refresh_seconds:
+            with self.db.read() as conn:
+                found = (
+                    cached[0]
+                    if cached is not None
+                    else routing_policy.get_version(conn, record.id, version)
+                )
+                if found is None:  # cannot happen: the version is written with the row
+                    found = routing_policy.legacy(record.id, clf.taxonomy.thresholds)
+                thin = (
+                    routing_policy.reviewed_audits_since(conn, found)
+                    < self.settings.routing_live_min_audits
+                )
+            cached = (found, thin, now)
+            with self._policies_lock:
+                if len(self._policies) > 4096:
+                    self._policies.clear()
+                self._policies[key] = cached
+        policy, thin, _ = cached
+        return policy, self._audit_rates(policy, record.name, thin=thin)[1]
+
+    def _audit_rates(self, policy: Policy, taxonomy: str, *, thin: bool) -> tuple[float, float]:
+        """(configured, effective) audit share of ``auto`` decisions: the policy's or the
+        settings'; while evidence is thin, at least ``routing_thin_audit_rate`` (0 stays 0:
+        audits switched off)."""
+        configured = (
+            policy.audit_rate if policy.audit_rate is not None else self.review.audit_rate(taxonomy)
+        )
+        if thin and configured > 0:
+            return configured, max(configured, self.settings.routing_thin_audit_rate)
+        return configured, configured
+
+    def _routing_state(self, conn: Any, record: TaxonomyRecord) -> dict[str, Any]:
+        policy = routing_policy.current(conn, record.id)
+        cfg = self._live_config()
+        if policy is None:
+            tax = taxo.load_version(conn, record)
+            policy = routing_policy.legacy(record.id, tax.thresholds)
+            rate, effective = self._audit_rates(policy, record.name, thin=False)
+            return routing_policy.public(
+                policy,
+                record.name,
+                status=None,
+                cfg=cfg,
+                audit_rate=rate,
+                effective_audit_rate=effective,
+            )
+        rate = self._audit_rates(policy, record.name, thin=False)[0]
+        status = routing_policy.live_status(conn, policy, default_rate=rate)
+        effective = self._audit_rates(policy, record.name, thin=status.n < cfg.min_audits)[1]
+        return routing_policy.public(
+            policy,
+            record.name,
+            status=status,
+            cfg=cfg,
+            audit_rate=rate,
+            effective_audit_rate=effective,
+        )
+
+    def routing(self, principal: Principal, name: str) -> dict[str, Any]:
+        """The taxonomy's current routing policy and the bound it rests on."""
+        record = self.taxonomy_record(principal, name)
+        with self.db.read() as conn:
+            return self._routing_state(conn, record)
+
+    def set_routing(
+        self, principal: Principal, name: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A new policy version (admin); never retrains.  ``auto: None`` re-certifies."""
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
+            base = routing_policy.current(conn, record.id)
+            if base is None:
+                tax = taxo.load_version(conn, record)
+                d = self.routing_defaults(name)
+                base = replace(
+                    routing_policy.legacy(record.id, tax.thresholds),
+                    source="training",
+                    auto_error_target=d.auto_error_target,
+                    confidence_level=d.confidence_level,
+                    expected_out_of_scope=d.expected_out_of_scope,
+                )
+            evidence = (
+                routing_policy.evidence_of(self.classifiers.get(self.db, record))
+                if record.active_model_id
+                else RoutingEvidence.empty()
+            )
+            routing_policy.set_manual(
+                conn,
+                workspace_id=principal.workspace_id,
+                taxonomy_id=record.id,
+                model_id=record.active_model_id,
+                evidence=evidence,
+                changes=changes,
+                base=base,
+            )
+            record = taxo.get_record(conn, principal.workspace_id, name)
+            return self._routing_state(conn, record)
+
+    def what_if(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        auto: float | None,
+        review: float | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Shares and auto error had other thresholds routed the window's decisions."""
+        record = self.taxonomy_record(principal, name)
+        start, end = routing_policy.parse_window(since, until, utcnow())
+        with self.db.read() as conn:
+            policy = routing_policy.current(conn, record.id)
+            if policy is None:
+                tax = taxo.load_version(conn, record)
+                policy = routing_policy.legacy(record.id, tax.thresholds)
+            review_t = policy.review if review is None else review
+            routing_policy.check_thresholds(auto, review_t)
+            return routing_policy.what_if(
+                conn,
+                taxonomy_id=record.id,
+                auto=auto,
+                review=review_t,
+                since=start,
+                until=end,
+                confidence_level=policy.confidence_level,
+                default_rate=self._audit_rates(policy, name, thin=False)[0],
+            )
+
+    def check_routing(self, workspace_id: str, taxonomy_id: str) -> Policy | None:
+        """The live guarantee of one taxonomy: a new ``live`` version when the audits say
+        so (after a review, and periodically).  Reads first; writes only on a change."""
+        cfg = self._live_config()
+        with self.db.read() as conn:
+            record = taxo.get_record_by_id(conn, workspace_id, taxonomy_id)
+            rate = self.review.audit_rate(record.name)
+            if record.active_model_id is None:
+                return None
+            if record.routing_version is None:  # a model from before policies: certify
+                pass
+            elif not routing_policy.live_check(
+                conn,
+                workspace_id=workspace_id,
+                taxonomy_id=taxonomy_id,
+                taxonomy=record.name,
+                active_model_id=record.active_model_id,
+                cfg=cfg,
+                write=False,
+                default_rate=rate,
+            ):
+                return None
+        with self.db.write() as conn:
+            if record.routing_version is None:
+                clf = self.classifiers.get(self.db, record)
+                tax = clf.taxonomy
+                return routing_policy.for_model(
+                    conn,
+                    workspace_id=workspace_id,
+                    taxonomy_id=taxonomy_id,
+                    model_id=record.active_model_id,
+                    evidence=routing_policy.evidence_of(clf),
+                    thresholds=tax.thresholds,
+                    defaults=self.routing_defaults(record.name),
+                )
+            new = routing_policy.live_check(
+                conn,
+                workspace_id=workspace_id,
+                taxonomy_id=taxonomy_id,
+                taxonomy=record.name,
+                active_model_id=record.active_model_id,
+                cfg=cfg,
+                write=True,
+                default_rate=rate,
+            )
+        return new if isinstance(new, Policy) else None
 
     # ---------------------------------------------------------------- decisions
     def decision(self, principal: Principal, decision_id: str) -> dict[str, Any]:

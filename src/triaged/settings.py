@@ -135,6 +135,51 @@ class Settings(BaseSettings):
     review_holdout_fraction: float = Field(
         default=0.2, ge=0.0, lt=1.0, description="Share of reviews held out to evaluate."
     )
+    # routing policy and the auto lane's guarantee (triaged.services.routing_policy)
+    routing_auto_error_target: float = Field(
+        default=0.02,
+        gt=0.0,
+        lt=1.0,
+        description="Default error target of the auto lane for new taxonomies (out-of-scope "
+        "inputs count as errors).",
+    )
+    routing_confidence_level: float = Field(
+        default=0.95,
+        gt=0.0,
+        lt=1.0,
+        description="Default confidence level of the auto lane's error bound.",
+    )
+    routing_expected_out_of_scope: float = Field(
+        default=0.2,
+        ge=0.0,
+        lt=1.0,
+        description="Default share of traffic expected to fit no label, for the training bound.",
+    )
+    routing_thin_audit_rate: float = Field(
+        default=0.10,
+        ge=0.0,
+        le=1.0,
+        description="Audit share of auto decisions while live evidence is thin (fewer than "
+        "routing_live_min_audits reviewed audits since the policy version); never below the "
+        "configured audit share.",
+    )
+    routing_live_min_audits: int = Field(
+        default=200,
+        ge=1,
+        description="Reviewed audits of a policy version after which its auto lane must meet "
+        "the target on live evidence alone (before that, only a clear failure raises it).",
+    )
+    routing_check_interval_seconds: float = Field(
+        default=300.0,
+        ge=0.0,
+        description="Check every taxonomy's live auto-lane bound this often, besides after "
+        "each review (0: only after reviews).",
+    )
+    routing_refresh_seconds: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="How long a process trusts its cached audit share of a policy version.",
+    )
     # drift alerts (triaged.drift): checked in the background by `triaged serve`
     drift_check_interval_seconds: float = Field(
         default=900.0,

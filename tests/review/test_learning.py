@@ -40,7 +40,14 @@ def clinc_slice(
     for ex in read_jsonl(root / "train.jsonl"):
         if ex.label in names:
             train[ex.label].append(ex.text)
-    body: dict[str, Any] = {"name": "clinc", "labels": []}
+    # thresholds pinned (a manual routing policy): this simulates today's review loop, where
+    # only held, flagged and a 2% audit of auto decisions reach a reviewer; a zero-shot model
+    # has no routing evidence, so a certified policy would close the auto lane instead
+    body: dict[str, Any] = {
+        "name": "clinc",
+        "labels": [],
+        "thresholds": {"auto": 0.85, "review": 0.6},
+    }
     stream: list[tuple[str, str]] = []
     for lb in labels:
         texts = train[lb["name"]][:]

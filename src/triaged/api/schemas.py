@@ -175,6 +175,14 @@ class ClassifyResponse(BaseModel):
     taxonomy: str
     taxonomy_version: int
     model_version: str
+    policy_version: int | None = Field(
+        default=None, description="The routing-policy version that routed this decision."
+    )
+    routing_reason: str | None = Field(
+        default=None,
+        description="Why a confident decision was flagged: the auto lane is closed "
+        "(GET /v1/taxonomies/{name}/routing says more).",
+    )
     latency_ms: float
     external_id: str | None = None
     metadata: dict[str, Any] | None = None

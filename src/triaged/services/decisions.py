@@ -42,7 +42,11 @@ def build_row(
     created_at: datetime,
     external_id: str | None = None,
     metadata: dict[str, Any] | None = None,
+    policy_version: int | None = None,
+    audit_rate: float | None = None,
 ) -> dict[str, Any]:
+    """One decision row; ``audit_rate``: the audit share its bucket was sampled with
+    (``auto`` only), ``policy_version``: the routing-policy version that routed it."""
     return {
         "id": new_id("dec"),
         "workspace_id": workspace_id,
@@ -66,6 +70,8 @@ def build_row(
         "final_label": None,
         "final_source": None,
         "resolved_at": None,
+        "policy_version": policy_version,
+        "audit_rate": audit_rate if result.bucket.value == "auto" else None,
     }
 
 
@@ -91,6 +97,7 @@ def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:
         "taxonomy": get("taxonomy"),
         "taxonomy_version": get("taxonomy_version"),
         "model_version": get("model_version"),
+        "policy_version": get("policy_version"),
         "latency_ms": get("latency_ms"),
         "external_id": get("external_id"),
         "metadata": get("metadata"),

@@ -24,6 +24,7 @@ __all__ = [
     "archive",
     "create",
     "get_record",
+    "get_record_by_id",
     "list_records",
     "load_version",
     "merge_update",
@@ -41,6 +42,7 @@ class TaxonomyRecord:
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None
+    routing_version: int | None = None  # the current routing-policy version
 
     @classmethod
     def from_row(cls, row: Any) -> TaxonomyRecord:
@@ -53,6 +55,7 @@ class TaxonomyRecord:
             created_at=as_utc(row.created_at),
             updated_at=as_utc(row.updated_at),
             archived_at=as_utc(row.archived_at) if row.archived_at else None,
+            routing_version=row._mapping.get("routing_version"),
         )
 
 
@@ -106,6 +109,17 @@ def get_record(
     row = conn.execute(stmt, {"workspace_id": workspace_id, "name": name}).first()
     if row is None:
         raise NotFound(f"no taxonomy {name!r}", details={"taxonomy": name})
+    return TaxonomyRecord.from_row(row)
+
+
+def get_record_by_id(conn: Connection, workspace_id: str, taxonomy_id: str) -> TaxonomyRecord:
+    row = conn.execute(
+        select(taxonomies).where(
+            taxonomies.c.id == taxonomy_id, taxonomies.c.workspace_id == workspace_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no taxonomy {taxonomy_id!r}", details={"taxonomy_id": taxonomy_id})
     return TaxonomyRecord.from_row(row)
 
 

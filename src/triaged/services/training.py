@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, insert, select, update
 
 from triaged.errors import ModelError, NotFittedError, NotFound
+from triaged.services import routing_policy
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.storage.tables import models, taxonomies
@@ -141,8 +142,14 @@ def train(tax: Taxonomy) -> Classifier:
     return Classifier.from_taxonomy(tax).fit(progress=False)
 
 
-def finish(db: Database, model_id: str, tax: Taxonomy) -> Classifier | None:
-    """Train ``tax`` and store the result on the job row; make it active if it is the newest."""
+def finish(
+    db: Database,
+    model_id: str,
+    tax: Taxonomy,
+    routing_defaults: routing_policy.Defaults | None = None,
+) -> Classifier | None:
+    """Train ``tax`` and store the result on the job row; make it active if it is the newest
+    (and certify a new routing-policy version for it in the same transaction)."""
     try:
         clf = train(tax)
         blob = clf.to_bytes()
@@ -159,7 +166,11 @@ def finish(db: Database, model_id: str, tax: Taxonomy) -> Classifier | None:
             )
         return None
     with db.write() as conn:
-        row = conn.execute(select(models.c.taxonomy_id).where(models.c.id == model_id)).one()
+        row = conn.execute(
+            select(models.c.taxonomy_id, taxonomies.c.workspace_id)
+            .join(taxonomies, taxonomies.c.id == models.c.taxonomy_id)
+            .where(models.c.id == model_id)
+        ).one()
         conn.execute(
             update(models)
             .where(models.c.id == model_id)
@@ -186,6 +197,15 @@ def finish(db: Database, model_id: str, tax: Taxonomy) -> Classifier | None:
                 update(taxonomies)
                 .where(taxonomies.c.id == row.taxonomy_id)
                 .values(active_model_id=model_id)
+            )
+            routing_policy.for_model(
+                conn,
+                workspace_id=row.workspace_id,
+                taxonomy_id=row.taxonomy_id,
+                model_id=model_id,
+                evidence=routing_policy.evidence_of(clf),
+                thresholds=tax.thresholds,
+                defaults=routing_defaults or routing_policy.Defaults(),
             )
     return clf
 

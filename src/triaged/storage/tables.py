@@ -31,6 +31,7 @@ __all__ = [
     "metadata",
     "models",
     "quota_counters",
+    "routing_policies",
     "taxonomies",
     "taxonomy_versions",
     "workspaces",
@@ -91,6 +92,8 @@ taxonomies = Table(
     Column("created_at", Stamp, nullable=False),
     Column("updated_at", Stamp, nullable=False),
     Column("archived_at", Stamp, nullable=True),
+    # the current routing-policy version (0004), read with the record on the classify path
+    Column("routing_version", Integer, nullable=True),
     UniqueConstraint("workspace_id", "name", name="uq_taxonomies_workspace_name"),
 )
 
@@ -146,6 +149,10 @@ decisions = Table(
     Column("final_label", String(100), nullable=True),
     Column("final_source", String(20), nullable=True),
     Column("resolved_at", Stamp, nullable=True),
+    # routing (0004): the policy version that routed it, and for ``auto`` decisions the
+    # probability with which it was drawn into the audit sample (its importance weight)
+    Column("policy_version", Integer, nullable=True),
+    Column("audit_rate", Float, nullable=True),
     Index("ix_decisions_workspace_id_id", "workspace_id", "id"),
     Index("ix_decisions_workspace_taxonomy_id", "workspace_id", "taxonomy", "id"),
 )
@@ -158,4 +165,27 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("response", JSON, nullable=False),
     Column("created_at", Stamp, nullable=False),
+)
+
+# Versioned routing policy per taxonomy (0004): thresholds applied at classify time, never
+# stored in a model; each change (training, the API, the live guarantee) is a new version.
+routing_policies = Table(
+    "routing_policies",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("taxonomy_id", String(40), ForeignKey("taxonomies.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("model_id", String(40), nullable=True),  # the active model it was set for
+    Column("auto", Float, nullable=True),  # None: the auto lane is closed
+    Column("review", Float, nullable=False),
+    Column("audit_rate", Float, nullable=True),  # None: the service's setting
+    Column("auto_error_target", Float, nullable=False),
+    Column("confidence_level", Float, nullable=False),
+    Column("expected_out_of_scope", Float, nullable=False),
+    Column("source", String(20), nullable=False),  # training | manual | live
+    Column("reason", Text, nullable=False),
+    Column("bound", JSON, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    UniqueConstraint("taxonomy_id", "version", name="uq_routing_policies_taxonomy_version"),
 )

@@ -19,7 +19,12 @@ from triaged.storage.webhooks import webhook_deliveries, webhook_endpoints, webh
 
 __all__ = ["EVENT_TYPES", "check_event_types", "enqueue_event"]
 
-EVENT_TYPES: tuple[str, ...] = ("decision.resolved", "decision.corrected", "alert.drift")
+EVENT_TYPES: tuple[str, ...] = (
+    "decision.resolved",
+    "decision.corrected",
+    "alert.drift",
+    "alert.auto_lane",
+)
 
 
 def check_event_types(types: list[str]) -> list[str]:

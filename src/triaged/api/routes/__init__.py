@@ -11,6 +11,7 @@ from triaged.api.routes import (
     keys,
     metrics,
     review,
+    routing,
     taxonomies,
     usage,
     webhooks,
@@ -23,7 +24,16 @@ def v1_router() -> APIRouter:
     router = APIRouter(prefix="/v1")
     # classify first: routes are matched in order, and it is the hot path
     for module in (
-        classify, taxonomies, decisions, keys, usage, webhooks, review, insights, metrics
+        classify,
+        taxonomies,
+        routing,
+        decisions,
+        keys,
+        usage,
+        webhooks,
+        review,
+        insights,
+        metrics,
     ):
         router.include_router(module.router)
     return router

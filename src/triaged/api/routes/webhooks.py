@@ -12,7 +12,7 @@ from triaged.webhooks import admin
 
 router = APIRouter(tags=["webhooks"])
 
-EventType = Literal["decision.resolved", "decision.corrected", "alert.drift"]
+EventType = Literal["decision.resolved", "decision.corrected", "alert.drift", "alert.auto_lane"]
 DeliveryStatus = Literal["pending", "delivering", "delivered", "failed", "cancelled"]
 
 

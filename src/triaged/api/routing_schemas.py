@@ -1,0 +1,129 @@
+"""Bodies of the routing-policy routes (interfaces §4)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ERROR_RESPONSES",
+    "ErrorOut",
+    "RoutingBoundOut",
+    "RoutingOut",
+    "RoutingUpdate",
+    "WhatIfOut",
+]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorOut(BaseModel):
+    """Every error: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorDetail
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _err("Missing or unknown API key."),
+    403: _err("The key's role may not do this."),
+    404: _err("No such taxonomy in the caller's workspace."),
+    422: _err("A parameter is invalid (a value outside [0, 1], review above auto ...)."),
+}
+
+
+class RoutingBoundOut(BaseModel):
+    upper: float | None = Field(description="Upper confidence bound of the auto lane's error.")
+    estimate: float | None
+    n: int = Field(description="Evidence behind it (held-out items or audited decisions).")
+    errors: int
+    since: str | None = Field(description="Start of the live evidence (basis live).")
+    basis: Literal["training", "live"]
+
+
+class LiveOut(BaseModel):
+    n: int
+    errors: int
+    estimate: float | None
+    lower: float
+    upper: float
+    effective_n: float
+    since: str
+
+
+class RoutingOut(BaseModel):
+    taxonomy: str
+    version: int = Field(description="Routing-policy version (0: none recorded yet).")
+    auto: float | None = Field(description="Auto threshold; null: the auto lane is closed.")
+    review: float
+    audit_rate: float = Field(description="Configured audit share of auto decisions.")
+    effective_audit_rate: float = Field(
+        description="Audit share applied now (higher while live evidence is thin)."
+    )
+    auto_error_target: float
+    confidence_level: float
+    expected_out_of_scope: float
+    source: Literal["training", "manual", "live"]
+    reason: str
+    auto_lane_open: bool
+    bound: RoutingBoundOut
+    live: LiveOut | None = Field(
+        default=None, description="The auto lane's error measured by audits since this version."
+    )
+    model_id: str | None = None
+    created_at: str
+
+
+Unit = Field(default=None, ge=0.0, le=1.0)
+Open = Field(default=None, gt=0.0, lt=1.0)
+
+
+class RoutingUpdate(BaseModel):
+    """Any of the fields; a new policy version, never a retrain.  ``auto: null``
+    recomputes the threshold from the model's evidence; a number pins it (manual)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto: float | None = Unit
+    review: float | None = Unit
+    audit_rate: float | None = Unit
+    auto_error_target: float | None = Open
+    confidence_level: float | None = Open
+    expected_out_of_scope: float | None = Field(default=None, ge=0.0, lt=1.0)
+
+
+class SharesOut(BaseModel):
+    auto: float | None
+    review: float | None
+    hold: float | None
+
+
+class AutoErrorOut(BaseModel):
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    n_reviewed: int
+    effective_n: float
+    confidence_level: float
+
+
+class WindowOut(BaseModel):
+    since: str
+    until: str
+
+
+class WhatIfOut(BaseModel):
+    auto: float | None
+    review: float
+    n_decisions: int
+    shares: SharesOut
+    auto_error: AutoErrorOut
+    window: WindowOut
