@@ -1,10 +1,18 @@
-"""The dashboard: bucket shares over time, reliability, label health, insight cards, drift.
+"""The dashboard: routing policy, bucket shares over time, reliability, label health,
+insight cards, drift.
 
 ``/ui/dashboard?taxonomy=NAME&days=30`` renders from the decision log through the same
 service functions as the API (:mod:`triaged.services.insights`); the charts are
 server-rendered SVG (:mod:`triaged.web.charts`).  An admin can turn a gap cluster into
 a label with one click: a new taxonomy version whose new label takes the cluster's
 texts as examples (and retrains).
+
+The routing panel shows the taxonomy's routing policy (``service.routing``: thresholds,
+target, whether the auto lane is open and why, the bound and the evidence behind it)
+and a what-if for other thresholds (``service.what_if``: predicted bucket shares and
+the auto error with its interval over the dashboard's window).  The what-if form works
+without script (``?auto=&review=``); ``static/dashboard.js`` updates it live as the
+sliders move, from ``GET /ui/dashboard/what-if`` (JSON, signed-in session only).
 """
 
 from __future__ import annotations
@@ -12,21 +20,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from triaged.api.deps import ServiceDep
+from triaged.api.errors import error_body
 from triaged.calibration import reliability_bins
 from triaged.drift import DriftConfig
 from triaged.errors import TriagedError
+from triaged.service import Service
 from triaged.services import insights as insights_log
-from triaged.services.keys import Role
+from triaged.services.keys import Principal, Role
 from triaged.storage.tables import decisions
-from triaged.web.charts import bucket_share_chart, reliability_chart
-from triaged.web.deps import WebSession
-from triaged.web.render import add_nav_link, page
-from triaged.web.session import check_csrf
+from triaged.web.charts import BUCKET_COLOURS, bucket_share_chart, reliability_chart
+from triaged.web.deps import WebSession, web_session
+from triaged.web.render import SECURITY_HEADERS, add_nav_link, page
+from triaged.web.session import SignInRequired, check_csrf
 
 __all__ = ["router"]
 
@@ -40,6 +50,82 @@ NOTICES = {
 }
 
 
+Threshold = Annotated[float | None, Query(ge=0.0, le=1.0)]
+
+
+def _what_if(
+    service: Service,
+    principal: Principal,
+    taxonomy: str,
+    *,
+    auto: float,
+    review: float,
+    since: datetime,
+) -> dict[str, Any]:
+    """The service's what-if over ``[since, now)`` (review never above auto)."""
+    review = min(review, auto)
+    out: dict[str, Any] = service.what_if(
+        principal, taxonomy, auto=auto, review=review, since=since
+    )
+    return out
+
+
+def _routing_panel(
+    service: Service,
+    principal: Principal,
+    taxonomy: str,
+    *,
+    since: datetime,
+    auto: float | None,
+    review: float | None,
+) -> dict[str, Any]:
+    """The routing policy and a what-if at ``auto``/``review`` (default: the policy's own)."""
+    try:
+        routing: dict[str, Any] = service.routing(principal, taxonomy)
+    except TriagedError as exc:
+        if exc.status >= 500:
+            raise
+        return {"error": exc.message}
+    current_auto = routing.get("auto")
+    wi_auto = auto if auto is not None else (1.0 if current_auto is None else current_auto)
+    wi_review = review if review is not None else float(routing["review"])
+    try:
+        what_if = _what_if(
+            service, principal, taxonomy, auto=wi_auto, review=wi_review, since=since
+        )
+    except TriagedError as exc:
+        if exc.status >= 500:
+            raise
+        return {"routing": routing, "error": exc.message}
+    return {"routing": routing, "what_if": what_if, "colours": BUCKET_COLOURS}
+
+
+@router.get("/ui/dashboard/what-if")
+def what_if(
+    request: Request,
+    service: ServiceDep,
+    taxonomy: str,
+    auto: Annotated[float, Query(ge=0.0, le=1.0)],
+    review: Annotated[float, Query(ge=0.0, le=1.0)],
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30,
+) -> JSONResponse:
+    """The what-if of the routing panel as JSON, for the signed-in session (no API key)."""
+    try:
+        principal = web_session(request).principal
+    except SignInRequired:
+        return JSONResponse(
+            error_body("unauthenticated", "sign in first"),
+            status_code=401,
+            headers=SECURITY_HEADERS,
+        )
+    since = datetime.now(UTC) - timedelta(days=days)
+    try:
+        out = _what_if(service, principal, taxonomy, auto=auto, review=review, since=since)
+    except TriagedError as exc:
+        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=SECURITY_HEADERS)
+    return JSONResponse(out, headers=SECURITY_HEADERS)
+
+
 @router.get("/ui/dashboard", response_class=HTMLResponse)
 def dashboard(
     request: Request,
@@ -48,12 +134,13 @@ def dashboard(
     taxonomy: str | None = None,
     days: int = 30,
     notice: str | None = None,
+    auto: Threshold = None,
+    review: Threshold = None,
 ) -> Response:
     principal = session.principal
     names = [t["name"] for t in service.list_taxonomies(principal)]
     message = NOTICES.get(notice or "") or (f"That did not work ({notice})." if notice else None)
-    ctx: dict[str, Any] = {"taxonomies": names, "selected": None, "days": days,
-                           "notice": message}
+    ctx: dict[str, Any] = {"taxonomies": names, "selected": None, "days": days, "notice": message}
     if not names:
         return page(request, "dashboard.html", ctx, session=session)
     name: str = taxonomy if taxonomy is not None and taxonomy in names else names[0]
@@ -67,9 +154,7 @@ def dashboard(
         series = insights_log.bucket_metrics(
             conn, principal.workspace_id, taxonomy=record, interval=interval, since=since
         )["series"]
-        recs = insights_log.decision_records(
-            conn, principal.workspace_id, record.id, since=since
-        )
+        recs = insights_log.decision_records(conn, principal.workspace_id, record.id, since=since)
         drift_now = insights_log.drift_alerts(
             conn, principal.workspace_id, taxonomy=record, config=DriftConfig(), now=now
         )["alerts"]
@@ -79,8 +164,9 @@ def dashboard(
     judged = [r for r in recs if r.model_was_right is not None]
     bins = [
         {"confidence": b.mean_confidence, "accuracy": b.accuracy, "count": b.count}
-        for b in reliability_bins([r.confidence for r in judged],
-                                  [bool(r.model_was_right) for r in judged], n_bins=10)
+        for b in reliability_bins(
+            [r.confidence for r in judged], [bool(r.model_was_right) for r in judged], n_bins=10
+        )
     ]
     ctx.update(
         selected=name,
@@ -94,6 +180,7 @@ def dashboard(
         drift_now=drift_now,
         drift_recorded=recorded,
         can_edit=principal.role is Role.ADMIN,
+        panel=_routing_panel(service, principal, name, since=since, auto=auto, review=review),
     )
     return page(request, "dashboard.html", ctx, session=session)
 
@@ -114,15 +201,20 @@ def create_label(
     record = service.taxonomy_record(principal, taxonomy)
     ids = [d for d in decision_ids.split(",") if d][:500]
     with service.db.read() as conn:
-        texts = list(conn.execute(
-            select(decisions.c.text).where(decisions.c.workspace_id == principal.workspace_id,
-                                           decisions.c.taxonomy_id == record.id,
-                                           decisions.c.id.in_(ids))
-        ).scalars())
+        texts = list(
+            conn.execute(
+                select(decisions.c.text).where(
+                    decisions.c.workspace_id == principal.workspace_id,
+                    decisions.c.taxonomy_id == record.id,
+                    decisions.c.id.in_(ids),
+                )
+            ).scalars()
+        )
     current = service.get_taxonomy(principal, taxonomy)
     labels = [{"name": lb["name"], "description": lb["description"]} for lb in current["labels"]]
-    labels.append({"name": label.strip(), "description": description.strip(),
-                   "examples": sorted(set(texts))})
+    labels.append(
+        {"name": label.strip(), "description": description.strip(), "examples": sorted(set(texts))}
+    )
     target = f"/ui/dashboard?taxonomy={taxonomy}"
     try:
         service.update_taxonomy(principal, taxonomy, {"labels": labels})
