@@ -6,13 +6,22 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.servicekit import TINY_TAXONOMY, LiveServer, Stack, live_server, make_stack
-from triaged.client import AsyncClient, Classification, Client
+from triaged.client import (
+    AsyncClient,
+    AutoErrorEstimate,
+    Classification,
+    Client,
+    Routing,
+    RoutingBound,
+    WhatIf,
+)
 from triaged.errors import (
     NotFound,
     QuotaExceeded,
@@ -274,5 +283,89 @@ def test_out_of_scope_through_the_sdk(sdk_stack):
             out = await c.resolve(item.id, "out_of_scope")
             assert out["final_label"] == "oos"
             assert (await c.decision(second.id)).final_label == "oos"
+
+    asyncio.run(scenario())
+
+
+ROUTING_TEXTS = [
+    "I was charged twice this month",
+    "The app crashes whenever I open it",
+    "How do I change my email address?",
+    "Where can I buy a bicycle helmet?",
+    "my refund never arrived",
+    "error 500 when saving my profile",
+    "please update my billing address",
+    "what time is it in Tokyo",
+]
+
+
+def test_routing_policy_and_what_if_through_the_sdk(sdk_stack):
+    """Read the policy, set thresholds (a new version, no retrain), ask what-if; typed."""
+    stack, flaky, server = sdk_stack
+    flaky.plan.clear()
+    tenant = stack.tenant("unlimited")
+    with Client(server.url, tenant.key, backoff=0.01) as admin:
+        admin.create_taxonomy("support", TINY_TAXONOMY["labels"])
+        policy = admin.routing("support")
+        assert isinstance(policy, Routing) and isinstance(policy.bound, RoutingBound)
+        assert policy.taxonomy == "support" and policy.reason
+        assert policy.auto_lane_open == (policy.auto is not None)
+        assert policy.bound.basis in ("training", "live") and policy.bound.n >= 0
+        assert policy.raw["version"] == policy.version
+        results = admin.classify_batch(ROUTING_TEXTS, "support")
+        before = admin.taxonomy("support").raw
+        assert before["model"]["id"] and before["training"]["id"]
+
+        changed = admin.set_routing("support", auto=0.9, review=0.5, audit_rate=0.1)
+        assert changed.version == policy.version + 1 and changed.source == "manual"
+        assert (changed.auto, changed.review, changed.audit_rate) == (0.9, 0.5, 0.1)
+        assert changed.auto_lane_open
+        assert admin.routing("support").version == changed.version
+        after = admin.taxonomy("support").raw  # no retrain: same model, no new job
+        assert (after["model"]["id"], after["training"]["id"]) == (
+            before["model"]["id"],
+            before["training"]["id"],
+        )
+        later = admin.classify("I was charged twice this month", "support")
+        assert later.bucket is Bucket(
+            "auto" if later.confidence >= 0.9 else "review" if later.confidence >= 0.5 else "hold"
+        )
+
+        everything = admin.what_if("support", auto=0.0, review=0.0)
+        assert isinstance(everything, WhatIf)
+        assert isinstance(everything.auto_error, AutoErrorEstimate)
+        assert everything.n_decisions == len(ROUTING_TEXTS) + 1
+        assert (everything.shares.auto, everything.shares.hold) == (1.0, 0.0)
+        confidences = [r.confidence for r in results] + [later.confidence]
+        cut = sorted(confidences)[len(confidences) // 2]
+        since = datetime.now(UTC) - timedelta(hours=1)
+        half = admin.what_if("support", auto=cut, review=0.0, since=since)
+        assert half.shares.auto == pytest.approx(
+            sum(c >= cut for c in confidences) / len(confidences)
+        )
+        assert half.since is not None and half.since.startswith(since.isoformat()[:16])
+        empty = admin.what_if("support", auto=0.9, review=0.5, until=since)
+        assert empty.n_decisions == 0 and empty.shares.auto is None
+
+        with pytest.raises(ValidationFailed) as bad:
+            admin.what_if("support", auto=0.5, review=0.9)
+        assert bad.value.details["status"] == 422
+        with pytest.raises(ValidationFailed):
+            admin.set_routing("support", review=1.5)
+        with pytest.raises(NotFound):
+            admin.routing("nope")
+
+        recomputed = admin.set_routing("support", auto=None)
+        assert recomputed.version == changed.version + 1
+        assert recomputed.auto_lane_open == (recomputed.auto is not None)
+
+    async def scenario() -> None:
+        async with AsyncClient(server.url, tenant.key, backoff=0.01) as c:
+            current = await c.routing("support")
+            assert current.version == recomputed.version
+            moved = await c.set_routing("support", auto=0.95)
+            assert moved.version == current.version + 1 and moved.auto == 0.95
+            wi = await c.what_if("support", auto=0.95, review=0.0)
+            assert wi.n_decisions == len(ROUTING_TEXTS) + 1 and wi.auto == 0.95
 
     asyncio.run(scenario())

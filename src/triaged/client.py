@@ -217,6 +217,7 @@ class Routing:
     bound: RoutingBound
     created_at: str
     raw: dict[str, Any] = field(repr=False)
+    effective_audit_rate: float | None = None  # higher while live evidence is thin
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Routing:
@@ -235,16 +236,17 @@ class Routing:
             bound=RoutingBound.from_dict(data.get("bound") or {}),
             created_at=str(data.get("created_at") or ""),
             raw=dict(data),
+            effective_audit_rate=_opt_float(data.get("effective_audit_rate")),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class BucketShares:
-    """Shares of decisions per bucket (they sum to 1 when there were decisions)."""
+    """Shares of decisions per bucket (they sum to 1; ``None`` when the window had none)."""
 
-    auto: float
-    review: float
-    hold: float
+    auto: float | None
+    review: float | None
+    hold: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +259,7 @@ class AutoErrorEstimate:
     upper: float | None
     n_reviewed: int
     effective_n: float
+    confidence_level: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,9 +285,9 @@ class WhatIf:
             review=_opt_float(data.get("review")),
             n_decisions=int(data.get("n_decisions") or 0),
             shares=BucketShares(
-                auto=float(shares.get("auto") or 0.0),
-                review=float(shares.get("review") or 0.0),
-                hold=float(shares.get("hold") or 0.0),
+                auto=_opt_float(shares.get("auto")),
+                review=_opt_float(shares.get("review")),
+                hold=_opt_float(shares.get("hold")),
             ),
             auto_error=AutoErrorEstimate(
                 estimate=_opt_float(err.get("estimate")),
@@ -292,6 +295,7 @@ class WhatIf:
                 upper=_opt_float(err.get("upper")),
                 n_reviewed=int(err.get("n_reviewed") or 0),
                 effective_n=float(err.get("effective_n") or 0.0),
+                confidence_level=_opt_float(err.get("confidence_level")),
             ),
             since=window.get("since"),
             until=window.get("until"),
