@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from triaged.encoders import get_encoder
-from triaged.errors import NotFittedError
+from triaged.errors import InvalidInput, NotFittedError
 from triaged.models import Engine
 from triaged.taxonomy import Taxonomy
 
@@ -223,3 +223,75 @@ def test_zero_shot_has_no_routing_evidence(data) -> None:  # type: ignore[no-unt
     eng = Engine().fit(empty, np.zeros(0, dtype=np.int64), label_vectors=data["V"])
     ev = eng.routing_evidence()
     assert ev.n_in == 0 and ev.n_oos == 0
+
+
+def test_label_holdout_evidence_matches_unseen_labels(data) -> None:  # type: ignore[no-untyped-def]
+    # Labels 7-9 exist in the data but not in the taxonomy: real unseen-label traffic.
+    seen = data["y"] < 7
+    eng = Engine().fit(
+        data["X"][seen],
+        data["y"][seen],
+        label_vectors=data["V"][:7],
+        texts=[t for t, k in zip(data["texts"], seen, strict=True) if k],
+    )
+    rep = eng.report()
+    assert rep["label_holdout_fits"] >= 2
+    ev = eng.routing_evidence()
+    # every item of the 7 labels is simulated out-of-scope once (its label held out)
+    assert ev.n_oos == int(seen.sum())
+    test_seen = data["yt"] < 7
+    unseen = ~test_seen
+    tt = data["tt"]
+    conf_seen = eng.predict(
+        data["Xt"][test_seen], [t for t, k in zip(tt, test_seen, strict=False) if k]
+    )
+    conf_unseen = eng.predict(
+        data["Xt"][unseen], [t for t, k in zip(tt, unseen, strict=False) if k]
+    )
+    assert np.median(ev.conf_oos) < np.median(ev.conf_in)
+    assert np.median(conf_unseen.confidence) < np.median(conf_seen.confidence)
+    # the simulation is not wildly optimistic about unseen labels
+    assert np.quantile(ev.conf_oos, 0.9) >= np.quantile(conf_unseen.confidence, 0.9) - 0.25
+
+
+def test_mahalanobis_distance_is_smaller_to_own_label(data) -> None:  # type: ignore[no-untyped-def]
+    from triaged.models.distance import MahalanobisDistance
+
+    dist = MahalanobisDistance.fit(data["X"], data["y"], data["V"])
+    own = dist.to_labels(data["Xt"], data["yt"])
+    other = dist.to_labels(data["Xt"], (data["yt"] + 1) % N_LABELS)
+    assert (own < other).mean() > 0.9
+    again = MahalanobisDistance.from_arrays(dist.to_arrays("d_"), "d_")
+    np.testing.assert_array_equal(again.to_labels(data["Xt"], data["yt"]), own)
+
+
+def test_lexical_channel_learns_jargon_tokens() -> None:
+    # Real queries, each tagged at random with one of four look-alike update codes; the
+    # label is the code.  The sentence, most of what the embedding encodes, says nothing
+    # about the label; only the exact token does.
+    enc = get_encoder()
+    rows = [json.loads(line) for line in (DATA / "val.jsonl").read_text().splitlines()]
+    base = [r["text"] for r in rows if r["label"] != "oos"][:300]
+    codes = ["kb5034441", "kb5034414", "kb5034144", "kb5031444"]
+    y_all = np.random.default_rng(0).integers(0, len(codes), len(base)).astype(np.int64)
+    texts_all = [f"{t} {codes[c]}" for t, c in zip(base, y_all, strict=True)]
+    X_all = enc.embed(texts_all)
+    n = 200
+    texts, new = texts_all[:n], texts_all[n:]
+    X, X_new, y, y_new = X_all[:n], X_all[n:], y_all[:n], y_all[n:]
+    V = enc.embed([f"update issue {i}" for i in range(len(codes))])
+    lexical = Engine().fit(X, y, label_vectors=V, texts=texts)
+    dense = Engine(lexical=False).fit(X, y, label_vectors=V, texts=texts)
+    acc_lex = (lexical.predict(X_new, new).top == y_new).mean()
+    acc_dense = (dense.predict(X_new, new).top == y_new).mean()
+    assert lexical.report()["lexical_weight"] > 0
+    assert acc_lex >= 0.9 and acc_lex > acc_dense + 0.1
+    # the lexical model survives save/load, and one text scores as in a batch
+    arrays, meta = lexical.to_state()
+    again = Engine.from_state(arrays, json.loads(json.dumps(meta)))
+    batch = again.predict(X_new, new)
+    np.testing.assert_allclose(batch.probs, lexical.predict(X_new, new).probs, atol=1e-9)
+    one = again.predict(X_new[:1], new[:1])
+    np.testing.assert_allclose(one.probs[0], batch.probs[0], atol=1e-6)
+    with pytest.raises(InvalidInput, match="texts"):
+        again.predict(X_new)

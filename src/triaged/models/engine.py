@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
@@ -40,12 +41,15 @@ from triaged.calibration import TemperatureScaler, expected_calibration_error
 from triaged.encoders.base import Vectors
 from triaged.errors import InvalidInput, NotFittedError
 from triaged.models.calibrator import CorrectnessCalibrator
+from triaged.models.distance import MahalanobisDistance
 from triaged.models.features import (
+    DISTANCE_FEATURE,
     TRAINED_FEATURES,
     softmax_rows,
     trained_features,
     zero_shot_features,
 )
+from triaged.models.lexical import LexicalModel, LexicalVocabulary
 from triaged.models.zeroshot import (
     ZERO_SHOT_TEMPERATURE,
     membership,
@@ -77,7 +81,16 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "missing_prompt_weight": 2.0,
     "calibrator_C": 1.0,
     "oos_weight": 8.0,  # sample weight of each out-of-scope example in the calibrator
-    "pseudo_oos": 0.01,  # weight of "own label removed" copies of each example, as negatives
+    # Label hold-out: each of round(1 / share) extra fits leaves out a share of the labels;
+    # their items, scored by a head that never saw the label, are simulated out-of-scope.
+    "holdout_share": 0.25,
+    # Total calibrator weight of the simulated out-of-scope items, as a share of all
+    # calibrator weight (the prior of an unknown input in the calibrator's training mix).
+    "sim_oos_prior": 0.05,
+    "distance": True,  # class-conditional Mahalanobis distance as a calibrator signal
+    "lexical": True,  # TF-IDF word + char n-gram channel (Complement NB), mixed in
+    "lexical_features": 30000,  # vocabulary size cap of the lexical channel
+    "lexical_alpha": 0.1,  # additive smoothing of the lexical channel's counts
     "max_iter": 300,
     "tol": 1e-4,  # solver tolerance of the final head
     "cv_tol": 1e-4,  # tolerance of the warm-started cross-validation heads
@@ -93,6 +106,17 @@ class Prediction:
     probs: FloatArray  # (n, L), rows sum to 1
     confidence: FloatArray  # (n,) calibrated P(top label is correct)
     top: IntArray  # (n,) argmax of probs
+
+
+@dataclass(slots=True)
+class _Part:
+    """Held-out scores of training rows ``rows`` by a model fitted on rows ``train``."""
+
+    rows: IntArray
+    dense: FloatArray  # (len(rows), L) logits of the dense head (-inf: label held out)
+    lex: FloatArray  # (len(rows), L) lexical scores (zeros without the channel)
+    train: IntArray
+    distance: MahalanobisDistance | None
 
 
 class Engine:
@@ -117,6 +141,11 @@ class Engine:
         self._W: FloatArray = np.zeros((0, dim))
         self._b: FloatArray = np.zeros(0)
         self._temperature = 1.0
+        self._lex_weight = 0.0  # weight of the lexical scores in the logits (0: no channel)
+        self._vocab: LexicalVocabulary | None = None
+        self._lexical: LexicalModel | None = None
+        self._distance: MahalanobisDistance | None = None
+        self._features: tuple[str, ...] = TRAINED_FEATURES
         self._evidence = RoutingEvidence.empty()
         self._calibrator = zero_shot_calibrator()
         self._calibrator_zs = zero_shot_calibrator()
@@ -164,7 +193,7 @@ class Engine:
             # BLAS spends more time synchronising than computing on them (10x+ slower on a
             # busy 2-core machine).
             with threadpool_limits(limits=1, user_api="blas"):
-                self._fit_trained(X, y, V, oos, progress)
+                self._fit_trained(X, y, V, oos, list(texts), list(oos_texts), progress)
         self._fitted = True
         self._report["fit_seconds"] = round(time.perf_counter() - started, 3)
         self._report["n_examples"] = int(X.shape[0])
@@ -186,7 +215,14 @@ class Engine:
         self._report = {"mode": self.mode, "temperature": self._temperature}
 
     def _fit_trained(
-        self, X: Vectors, y: IntArray, V: Vectors, oos: Vectors, progress: bool
+        self,
+        X: Vectors,
+        y: IntArray,
+        V: Vectors,
+        oos: Vectors,
+        texts: list[str],
+        oos_texts: list[str],
+        progress: bool,
     ) -> None:
         cfg = self.config
         n, n_labels = X.shape[0], V.shape[0]
@@ -206,119 +242,219 @@ class Engine:
                 float(cfg["missing_prompt_weight"]) * float(np.median(counts[counts > 0])),
             )
         self._set_partial()
+        use_distance = bool(cfg["distance"])
+        self._features = TRAINED_FEATURES + ((DISTANCE_FEATURE,) if use_distance else ())
+
+        # Lexical channel: one vocabulary (unsupervised) for every fit.
+        A = None
+        self._vocab = self._lexical = None
+        if bool(cfg["lexical"]) and len(texts) == n and len(oos_texts) in (0, oos.shape[0]):
+            vocab = LexicalVocabulary.fit(texts, int(cfg["lexical_features"]))
+            if len(vocab):
+                self._vocab = vocab
+                A = vocab.transform(texts)
+        alpha = float(cfg["lexical_alpha"])
 
         def head(
-            idx: IntArray, warm: LogisticRegression | None, tol: float
+            idx: IntArray, warm: LogisticRegression | None, tol: float, labels: IntArray
         ) -> tuple[LogisticRegression, FloatArray, FloatArray]:
+            """Logistic head on rows ``idx`` and the prompt rows of ``labels``; weights
+            over all labels (the others get an intercept of -inf)."""
             if warm is None:
                 model = LogisticRegression(
                     C=float(cfg["C"]), max_iter=int(cfg["max_iter"]), tol=tol
                 )
-            else:
+            elif len(labels) == n_labels:
                 model = copy.deepcopy(warm)
                 model.set_params(warm_start=True, tol=tol)
+            else:
+                model = LogisticRegression(
+                    C=float(cfg["C"]), max_iter=int(cfg["max_iter"]), tol=tol, warm_start=True
+                )
+                if len(labels) > 2 and warm.coef_.shape[0] == n_labels:
+                    model.coef_ = warm.coef_[labels].copy()
+                    model.intercept_ = warm.intercept_[labels].copy()
             model.fit(
-                np.vstack([Z[idx], Zv]),
-                np.concatenate([y[idx], lab]),
-                sample_weight=np.concatenate([np.ones(len(idx)), pw]),
+                np.vstack([Z[idx], Zv[labels]]),
+                np.concatenate([y[idx], labels]),
+                sample_weight=np.concatenate([np.ones(len(idx)), pw[labels]]),
             )
-            # Every label has its prompt row, so classes_ == 0..L-1 in every fit.
+            # Every kept label has its prompt row, so classes_ == labels (sorted).
             coef = model.coef_.astype(np.float64)
             icpt = model.intercept_.astype(np.float64)
             if coef.shape[0] == 1:  # binary: sklearn keeps one row for class 1
                 coef = np.vstack([np.zeros_like(coef), coef])
                 icpt = np.concatenate([[0.0], icpt])
-            W = coef / scale
-            return model, W, icpt - W @ mean
+            W = np.zeros((n_labels, Z.shape[1]))
+            b = np.full(n_labels, -np.inf)
+            W[labels] = coef / scale
+            b[labels] = icpt - W[labels] @ mean
+            return model, W, b
 
-        full, self._W, self._b = head(np.arange(n, dtype=np.int64), None, float(cfg["tol"]))
+        def part(rows: IntArray, train: IntArray, labels: IntArray, warm: Any) -> _Part:
+            _, W, b = head(train, warm, float(cfg["cv_tol"]), labels)
+            lex = np.zeros((len(rows), n_labels))
+            if A is not None:
+                lm = LexicalModel.fit(A[train], y[train], n_labels, labels=labels, alpha=alpha)
+                lex = lm.scores(A[rows])
+            dist = MahalanobisDistance.fit(X[train], y[train], V) if use_distance else None
+            return _Part(rows, X[rows] @ W.T + b, lex, train, dist)
 
-        # Out-of-fold logits and neighbour similarities for calibration.
+        everything = np.arange(n, dtype=np.int64)
+        full, self._W, self._b = head(everything, None, float(cfg["tol"]), lab)
+        if A is not None:
+            self._lexical = LexicalModel.fit(A, y, n_labels, alpha=alpha)
+        self._distance = MahalanobisDistance.fit(X, y, V) if use_distance else None
+
+        # Out-of-fold scores (item folds) for the mix weights and the calibrator.
         n_splits = int(cfg["folds"]) if n >= int(cfg["small_n"]) else int(cfg["small_folds"])
         folds = _fold_ids(y, n_splits, int(cfg["seed"]))
         n_folds = int(folds.max()) + 1 if n else 0
-        k = int(cfg["k"])
-        oof_logits = np.zeros((n, n_labels))
-        oof_feats_parts: list[tuple[IntArray, Vectors, IntArray]] = []
+        parts: list[_Part] = []
         for f in range(n_folds):
             held = np.flatnonzero(folds == f)
             kept = np.flatnonzero(folds != f)
             if len(held) == 0 or len(kept) == 0:
                 continue
-            _, W, b = head(kept, full, float(cfg["cv_tol"]))
-            oof_logits[held] = X[held] @ W.T + b
-            oof_feats_parts.append((held, X[held], kept))
+            parts.append(part(held, kept, lab, full))
             if progress:
                 print(f"fold {f + 1}/{n_folds}", flush=True)
-        have = np.zeros(n, dtype=bool)
-        for held, _, _ in oof_feats_parts:
-            have[held] = True
-        scaler = TemperatureScaler().fit(oof_logits[have], y[have])
-        self._temperature = float(scaler.temperature_)
+        # Label hold-out: items of held-out labels scored by heads that never saw them.
+        sim_parts: list[_Part] = []
+        groups = _label_groups(y, float(cfg["holdout_share"]), int(cfg["seed"]))
+        for group in groups:
+            out = np.isin(y, group)
+            keep_labels = lab[~np.isin(lab, group)]
+            sim_parts.append(part(np.flatnonzero(out), np.flatnonzero(~out), keep_labels, full))
+            if progress:
+                print(f"label hold-out {len(sim_parts)}", flush=True)
+
+        rows_in = np.concatenate([p.rows for p in parts]) if parts else np.zeros(0, np.int64)
+        D_in = np.vstack([p.dense for p in parts]) if parts else np.zeros((0, n_labels))
+        S_in = np.vstack([p.lex for p in parts]) if parts else np.zeros((0, n_labels))
+        inv_t, lex_w = _fit_mix(D_in, S_in, y[rows_in], A is not None)
+        self._temperature = 1.0 / inv_t
+        self._lex_weight = lex_w
         T = self._temperature
 
-        feats = np.zeros((n, len(TRAINED_FEATURES)))
-        tops = np.zeros(n, dtype=np.int64)
         proto = (X @ V.T).astype(np.float64)
-        # Items of labels that have no examples cannot appear in the out-of-fold data, so
-        # their share of traffic (assumed uniform over labels) enters as pseudo negatives.
+        k = int(cfg["k"])
+
+        def features(p: _Part, drop_own: bool = False) -> tuple[IntArray, FloatArray]:
+            z = p.dense / T + lex_w * p.lex
+            rows = p.rows
+            own = y[rows]
+            if drop_own:
+                z = z.copy()
+                z[np.arange(len(rows)), own] = -np.inf
+            P = self._blend(z, proto[rows])
+            if drop_own:
+                P[np.arange(len(rows)), own] = 0.0
+                P /= P.sum(axis=1, keepdims=True)
+            bank = _bank(y, p.train, int(cfg["bank"]), len(rows))
+            sims = X[rows] @ X[bank].T
+            if drop_own:
+                sims = np.where(y[bank][None, :] == own[:, None], np.float32(-1.0), sims)
+            top, F = trained_features(P, sims, y[bank], proto[rows], k)
+            if p.distance is not None:
+                F = np.column_stack([F, p.distance.to_labels(X[rows], top)])
+            return top, F
+
+        in_feats = [features(p) for p in parts]
+        tops = np.concatenate([t for t, _ in in_feats]) if in_feats else np.zeros(0, np.int64)
+        F_in = (
+            np.vstack([f for _, f in in_feats]) if in_feats else np.zeros((0, len(self._features)))
+        )
+        correct_in = tops == y[rows_in]
+        F_sim = (
+            np.vstack([features(p)[1] for p in sim_parts])
+            if sim_parts
+            else np.zeros((0, len(self._features)))
+        )
+        # Labels without examples cannot be held out; their share of traffic (assumed
+        # uniform over labels) enters as "own label removed" copies of each item.
         missing = 1.0 - len(np.unique(y)) / n_labels
-        pseudo_weight = max(float(cfg["pseudo_oos"]), min(missing / max(1.0 - missing, 1e-3), 20.0))
-        pseudo: list[FloatArray] = []
-        for held, Xh, kept in oof_feats_parts:
-            P = self._blend(oof_logits[held] / T, proto[held])
-            kept = _bank(y, kept, int(cfg["bank"]), f + 1)
-            sims = Xh @ X[kept].T
-            tops[held], feats[held] = trained_features(P, sims, y[kept], proto[held], k)
-            if pseudo_weight > 0:
-                # Pseudo out-of-scope: the same item as if its own label did not exist.
-                rows = np.arange(len(held))
-                z = oof_logits[held].copy()
-                z[rows, y[held]] = -np.inf
-                own = y[kept][None, :] == y[held][:, None]
-                sims_wo = np.where(own, np.float32(-1.0), sims)
-                Pw = self._blend(z / T, proto[held])
-                Pw[rows, y[held]] = 0.0
-                Pw /= Pw.sum(axis=1, keepdims=True)
-                pseudo.append(trained_features(Pw, sims_wo, y[kept], proto[held], k)[1])
-        correct = (tops == y)[have]
-        F = feats[have]
-        weights = np.ones(len(F))
-        if pseudo:
-            Fp = np.vstack(pseudo)
-            F = np.vstack([F, Fp])
-            correct = np.concatenate([correct, np.zeros(len(Fp), dtype=bool)])
-            weights = np.concatenate([weights, np.full(len(Fp), pseudo_weight)])
+        F_pseudo = np.zeros((0, len(self._features)))
+        if missing > 0 and parts:
+            F_pseudo = np.vstack([features(p, drop_own=True)[1] for p in parts])
+        F_oos = np.zeros((0, len(self._features)))
         if oos.shape[0]:
-            oos_feats = self._trained_outputs(oos)[2]
-            F = np.vstack([F, oos_feats])
-            correct = np.concatenate([correct, np.zeros(oos.shape[0], dtype=bool)])
-            weights = np.concatenate([weights, np.full(oos.shape[0], float(cfg["oos_weight"]))])
-        if len(F):
+            F_oos = self._trained_outputs(oos, oos_texts)[2]
+
+        n_in = len(F_in)
+        prior = float(cfg["sim_oos_prior"])
+        w_sim = (prior / (1.0 - prior) * n_in / len(F_sim)) if len(F_sim) and prior > 0 else 0.0
+        w_pseudo = min(missing / max(1.0 - missing, 1e-3), 20.0)
+        F = np.vstack([F_in, F_sim, F_pseudo, F_oos])
+        correct = np.concatenate([correct_in, np.zeros(len(F) - n_in, dtype=bool)])
+        weights = np.concatenate(
+            [
+                np.ones(n_in),
+                np.full(len(F_sim), w_sim),
+                np.full(len(F_pseudo), w_pseudo),
+                np.full(len(F_oos), float(cfg["oos_weight"])),
+            ]
+        )
+        fit_rows = weights > 0
+        C_cal = float(cfg["calibrator_C"])
+        if n_in:
             self._calibrator = CorrectnessCalibrator.fit(
-                F, correct, sample_weight=weights, C=float(cfg["calibrator_C"])
+                F[fit_rows], correct[fit_rows], sample_weight=weights[fit_rows], C=C_cal
             )
-            conf = self._calibrator.predict(F)
         else:
-            self._calibrator = CorrectnessCalibrator.constant(len(TRAINED_FEATURES), 0.5)
-            conf = np.zeros(0)
+            self._calibrator = CorrectnessCalibrator.constant(len(self._features), 0.5)
+        # Routing evidence, cross-fitted by label group: each row's confidence comes from a
+        # calibrator fitted without the rows of its label group (and, for out-of-scope rows,
+        # without their group's), so that the evidence is held out at every stage.
+        n_groups = max(len(groups), 2)
+        label_group = np.zeros(n_labels, dtype=np.int64)
+        if groups:
+            for g, members in enumerate(groups):
+                label_group[members] = g
+        else:
+            label_group = np.arange(n_labels, dtype=np.int64) % n_groups
+        row_group = np.concatenate(
+            [
+                label_group[y[rows_in]],
+                np.concatenate([np.full(len(p.rows), g) for g, p in enumerate(sim_parts)])
+                if sim_parts
+                else np.zeros(0, np.int64),
+                np.tile(label_group[y[rows_in]], 1)[: len(F_pseudo)],
+                np.arange(len(F_oos)) % n_groups,
+            ]
+        ).astype(np.int64)
+        conf_all = np.zeros(len(F))
+        for g in range(n_groups):
+            out = row_group == g
+            if not out.any():
+                continue
+            train = fit_rows & ~out
+            cal = (
+                CorrectnessCalibrator.fit(
+                    F[train], correct[train], sample_weight=weights[train], C=C_cal
+                )
+                if n_in and train.any()
+                else self._calibrator
+            )
+            conf_all[out] = cal.predict(F[out])
+        conf_in = conf_all[:n_in]
+        conf_oos = np.concatenate(
+            [conf_all[n_in : n_in + len(F_sim)], conf_all[len(F) - len(F_oos) :]]
+        )
+        self._evidence = RoutingEvidence(conf_in, correct_in, conf_oos)
         self.mode = "trained"
-        in_scope = np.arange(len(F)) < int(have.sum())
-        self._evidence = RoutingEvidence(conf[in_scope], correct[in_scope], conf[~in_scope])
         self._report = {
             "mode": self.mode,
             "temperature": T,
+            "lexical_weight": lex_w,
+            "lexical_terms": len(self._vocab) if self._vocab is not None else 0,
             "cv_folds": n_folds,
+            "label_holdout_fits": len(sim_parts),
             "zero_shot_blend": self._beta,  # share of labels without examples
-            "cv_accuracy": float(correct[in_scope].mean()) if in_scope.any() else None,
-            "cv_ece": (
-                float(expected_calibration_error(conf[in_scope], correct[in_scope]))
-                if in_scope.any()
-                else None
-            ),
-            "calibrator": dict(
-                zip(TRAINED_FEATURES, map(float, self._calibrator.coef), strict=True)
-            ),
+            "cv_accuracy": float(correct_in.mean()) if n_in else None,
+            "cv_ece": (float(expected_calibration_error(conf_in, correct_in)) if n_in else None),
+            "evidence": {"n_in": int(n_in), "n_oos": len(conf_oos)},
+            "calibrator": dict(zip(self._features, map(float, self._calibrator.coef), strict=True)),
         }
 
     # --------------------------------------------------------------- prediction
@@ -368,21 +504,35 @@ class Engine:
         out: FloatArray = np.where(self._missing[top], zs_view, mixed)
         return out
 
-    def _trained_outputs(self, X: Vectors) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
+    def _lexical_scores(self, texts: Sequence[str]) -> FloatArray:
+        if self._vocab is None or self._lexical is None:
+            raise NotFittedError("no lexical channel")
+        if len(texts) <= 4:  # one text: skip the sparse-matrix machinery
+            return self._lexical.scores_for(self._vocab, texts)
+        return self._lexical.scores(self._vocab.transform(texts))
+
+    def _trained_outputs(
+        self, X: Vectors, texts: Sequence[str] = ()
+    ) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
         """Probabilities, argmax, calibrator features and cosine to the label prompts."""
         logits = (_rows_dot(X, self._W) + self._b) / self._temperature
+        if self._lexical is not None and self._lex_weight > 0.0:
+            if len(texts) != X.shape[0]:
+                raise InvalidInput("this model has a lexical channel: pass the texts too")
+            logits = logits + self._lex_weight * self._lexical_scores(texts)
         proto = _rows_dot(X, self._label_vectors).astype(np.float64)
         P = self._blend(logits, proto)
         tops = np.zeros(X.shape[0], dtype=np.int64)
-        feats = np.zeros((X.shape[0], len(TRAINED_FEATURES)))
+        feats = np.zeros((X.shape[0], len(self._features)))
         bank_X = self._bank_X
         bank_y = self._train_y[self._bank]
         for s in range(0, X.shape[0], _CHUNK):
             sl = slice(s, s + _CHUNK)
             sims = _rows_dot(X[sl], bank_X)
-            tops[sl], feats[sl] = trained_features(
-                P[sl], sims, bank_y, proto[sl], int(self.config["k"])
-            )
+            top, F = trained_features(P[sl], sims, bank_y, proto[sl], int(self.config["k"]))
+            if self._distance is not None and DISTANCE_FEATURE in self._features:
+                F = np.column_stack([F, self._distance.to_labels(X[sl], top)])
+            tops[sl], feats[sl] = top, F
         return P, tops, feats, proto
 
     def predict(self, X: Vectors, texts: Sequence[str] = ()) -> Prediction:
@@ -396,7 +546,7 @@ class Engine:
             top, feats = zero_shot_features(proto, self._temperature)
             conf = self._calibrator.predict(feats)
         else:
-            P, top, feats, proto = self._trained_outputs(X)
+            P, top, feats, proto = self._trained_outputs(X, texts)
             conf = self._calibrator.predict(feats)
             if self._beta > 0.0:
                 conf = self._partial_confidence(X, proto, top, conf)
@@ -456,11 +606,19 @@ class Engine:
             **self._calibrator.to_arrays("cal_"),
             **self._evidence.to_arrays("evidence_"),
         }
+        if self._vocab is not None and self._lexical is not None:
+            arrays.update(self._vocab.to_arrays("lex_"))
+            arrays.update(self._lexical.to_arrays("lex_"))
+        if self._distance is not None:
+            arrays.update(self._distance.to_arrays("dist_"))
+
         meta: dict[str, Any] = {
             "state_version": STATE_VERSION,
             "mode": self.mode,
             "config": dict(self.config),
             "temperature": self._temperature,
+            "lexical_weight": self._lex_weight,
+            "features": list(self._features),
             "report": self._report,
         }
         return arrays, meta
@@ -475,6 +633,13 @@ class Engine:
         eng._temperature = float(meta["temperature"])
         # Version 1 stored no evidence: empty, so the auto lane stays closed until retrained.
         eng._evidence = RoutingEvidence.from_arrays(arrays, "evidence_")
+        eng._features = tuple(meta.get("features", TRAINED_FEATURES))
+        eng._lex_weight = float(meta.get("lexical_weight", 0.0))
+        if "lex_idf" in arrays:
+            eng._vocab = LexicalVocabulary.from_arrays(arrays, "lex_")
+            eng._lexical = LexicalModel.from_arrays(arrays, "lex_")
+        if "dist_whiten" in arrays:
+            eng._distance = MahalanobisDistance.from_arrays(arrays, "dist_")
         eng._report = dict(meta.get("report") or {})
         eng._label_vectors = np.ascontiguousarray(arrays["label_vectors"], dtype=np.float32)
         eng._train_X = np.ascontiguousarray(arrays["train_X"], dtype=np.float32)
@@ -517,6 +682,41 @@ def _bank(y: IntArray, pool: IntArray, per_label: int, seed: int) -> IntArray:
         keep[idx] = True
     out: IntArray = pool[keep]
     return out
+
+
+def _label_groups(y: IntArray, share: float, seed: int) -> list[IntArray]:
+    """Disjoint groups of the labels that have examples, each about ``share`` of them, that
+    together cover every label: each label is held out of exactly one extra fit.  None when
+    fewer than three labels have examples (a head needs two labels left)."""
+    present = np.unique(y)
+    if share <= 0.0 or len(present) < 3:
+        return []
+    n_groups = int(min(len(present), max(2, round(1.0 / share))))
+    rng = np.random.default_rng(seed + 7919)
+    order = rng.permutation(present)
+    groups = [np.sort(order[g::n_groups]).astype(np.int64) for g in range(n_groups)]
+    return [g for g in groups if len(present) - len(g) >= 2]
+
+
+def _fit_mix(dense: FloatArray, lex: FloatArray, y: IntArray, use_lex: bool) -> tuple[float, float]:
+    """Weights ``(a, c)`` of ``softmax(a * dense + c * lex)`` minimising the negative
+    log-likelihood of ``y`` (``a`` is the inverse temperature; ``c = 0`` without a
+    lexical channel).  Fitted on out-of-fold scores only."""
+    if len(y) == 0:
+        return 1.0, 0.0
+    rows = np.arange(len(y))
+    if not use_lex:
+        return 1.0 / TemperatureScaler().fit(dense, y).temperature_, 0.0
+    dense = np.where(np.isfinite(dense), dense, -1e9)
+
+    def nll(params: FloatArray) -> float:
+        z = params[0] * dense + params[1] * lex
+        z = z - z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z).sum(axis=1))
+        return float(np.mean(lse - z[rows, y]))
+
+    best = minimize(nll, np.array([1.0, 0.1]), method="L-BFGS-B", bounds=[(1e-3, 1e3), (0, 1e3)])
+    return float(best.x[0]), float(best.x[1])
 
 
 def _fold_ids(y: IntArray, folds: int, seed: int) -> IntArray:
