@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,13 @@ from triaged.errors import (
     ValidationFailed,
 )
 from triaged.routing import Bucket
+
+
+def _run(coro: Any) -> Any:
+    """``asyncio.run`` in a thread of its own: this thread may already run an event loop
+    (Playwright's sync API does, when the browser tests share the session)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 class Flaky:
@@ -210,7 +218,7 @@ def test_async_client_over_the_network_and_in_process(sdk_stack):
             res = await c.classify("my app crashes", "support")
             assert (await c.decision(res.id)).text == "my app crashes"
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 async def _async_handler(_res: Classification) -> str:
@@ -284,7 +292,7 @@ def test_out_of_scope_through_the_sdk(sdk_stack):
             assert out["final_label"] == "oos"
             assert (await c.decision(second.id)).final_label == "oos"
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 ROUTING_TEXTS = [
@@ -368,4 +376,4 @@ def test_routing_policy_and_what_if_through_the_sdk(sdk_stack):
             wi = await c.what_if("support", auto=0.95, review=0.0)
             assert wi.n_decisions == len(ROUTING_TEXTS) + 1 and wi.auto == 0.95
 
-    asyncio.run(scenario())
+    _run(scenario())
