@@ -30,7 +30,7 @@ from bench.embed_cache import ALL, embeddings, label_vectors
 from triaged.calibration import expected_calibration_error
 from triaged.evaluation import known_labels_for_seed, open_set_metrics, sample_per_label
 from triaged.models import Engine
-from triaged.routing import RoutingEvidence, certify_auto_threshold
+from triaged.routing import RoutingEvidence, certify_auto_threshold, threshold_grid
 from triaged.taxonomy import OOS_LABEL, Example
 
 REVIEW = 0.6
@@ -48,9 +48,17 @@ def _shots(texts: list[str], labels: list[str], k: int, seed: int) -> np.ndarray
     return np.array([r for r, e in zip(rows, exs, strict=True) if id(e) in picked], np.int64)
 
 
+GRID_TOP = float(os.environ.get("GRID_TOP", "0.99"))
+
+
 def lane(evidence: RoutingEvidence, pi: float = 0.2) -> float | None:
+    """Certified auto threshold over routing's grid from ``GRID_TOP`` down."""
     return certify_auto_threshold(
-        evidence, target=0.02, confidence_level=0.95, expected_out_of_scope=pi
+        evidence,
+        target=0.02,
+        confidence_level=0.95,
+        expected_out_of_scope=pi,
+        grid=[t for t in threshold_grid(0.6) if t <= GRID_TOP],
     ).threshold
 
 

@@ -89,7 +89,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "sim_oos_prior": 0.05,
     "distance": True,  # class-conditional Mahalanobis distance as a calibrator signal
     "lexical": True,  # TF-IDF word + char n-gram channel (Complement NB), mixed in
-    "lexical_features": 30000,  # vocabulary size cap of the lexical channel
+    "lexical_features": 16384,  # vocabulary size cap of the lexical channel
     "lexical_alpha": 0.1,  # additive smoothing of the lexical channel's counts
     "max_iter": 300,
     "tol": 1e-4,  # solver tolerance of the final head
@@ -182,10 +182,11 @@ class Engine:
             else np.asarray(oos_X, dtype=np.float32).reshape(-1, dim)
         )
         self._label_vectors = V
-        self._train_X = np.ascontiguousarray(X)
+        # Kept (for neighbours and the similarity bank) as stored: int8, 1/127 steps.
+        self._train_X = _dequantize(_quantize(X))
         self._train_y = y
         self._bank = _bank(y, np.arange(len(y), dtype=np.int64), int(self.config["bank"]), 0)
-        self._bank_X = np.ascontiguousarray(X[self._bank])
+        self._bank_X = np.ascontiguousarray(self._train_X[self._bank])
         if X.shape[0] == 0 or n_labels < 2:
             self._fit_zero_shot()
         else:
@@ -598,7 +599,7 @@ class Engine:
             raise NotFittedError("the engine has not been fitted")
         arrays: dict[str, np.ndarray] = {
             "label_vectors": self._label_vectors,
-            "train_X": self._train_X,
+            "train_X_i8": _quantize(self._train_X),
             "train_y": self._train_y,
             "bank": self._bank,
             "W": self._W,
@@ -642,7 +643,10 @@ class Engine:
             eng._distance = MahalanobisDistance.from_arrays(arrays, "dist_")
         eng._report = dict(meta.get("report") or {})
         eng._label_vectors = np.ascontiguousarray(arrays["label_vectors"], dtype=np.float32)
-        eng._train_X = np.ascontiguousarray(arrays["train_X"], dtype=np.float32)
+        if "train_X_i8" in arrays:
+            eng._train_X = _dequantize(np.asarray(arrays["train_X_i8"], dtype=np.int8))
+        else:  # state version 1: float32
+            eng._train_X = np.ascontiguousarray(arrays["train_X"], dtype=np.float32)
         eng._train_y = np.asarray(arrays["train_y"], dtype=np.int64)
         eng._bank = np.asarray(arrays["bank"], dtype=np.int64)
         eng._bank_X = np.ascontiguousarray(eng._train_X[eng._bank])
@@ -653,6 +657,17 @@ class Engine:
             eng._set_partial()
         eng._fitted = True
         return eng
+
+
+def _quantize(X: NDArray[Any]) -> NDArray[np.int8]:
+    """Unit-norm embeddings as int8 (coordinates in [-1, 1], steps of 1/127)."""
+    out: NDArray[np.int8] = np.clip(np.rint(np.asarray(X) * 127.0), -127, 127).astype(np.int8)
+    return out
+
+
+def _dequantize(Q: NDArray[np.int8]) -> Vectors:
+    out: Vectors = np.ascontiguousarray(Q.astype(np.float32) / np.float32(127.0))
+    return out
 
 
 def _rows_dot(X: NDArray[Any], M: NDArray[Any]) -> NDArray[Any]:
