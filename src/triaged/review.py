@@ -53,6 +53,7 @@ __all__ = ["REVIEW_ROLES", "ReviewService"]
 log = logging.getLogger("triaged.review")
 
 REVIEW_ROLES = (Role.ADMIN, Role.REVIEWER)
+LOWER_CHECK_EVERY = 25  # reviews between checks whether live evidence allows a lower threshold
 
 
 class ReviewService:
@@ -67,6 +68,7 @@ class ReviewService:
         self._jobs: list[Future[Any]] = []
         self._scheduled: set[str] = set()  # taxonomy ids with a retrain queued here
         self._label_cache: dict[tuple[str, int], list[str]] = {}
+        self._since_lowering: dict[str, int] = {}  # reviews since the last lowering check
 
     @property
     def settings(self) -> Settings:
@@ -159,14 +161,22 @@ class ReviewService:
                     event_type=res.event_type,
                     data=_event_data(res.item),
                 )
-        self._check_routing(principal.workspace_id, record.id)
+        self._check_routing(principal.workspace_id, record.id, res.item["queue"])
         self.maybe_retrain(principal.workspace_id, record.id, record.name)
         return res.item
 
-    def _check_routing(self, workspace_id: str, taxonomy_id: str) -> None:
-        """The live guarantee after a review (never fails the review that triggered it)."""
+    def _check_routing(self, workspace_id: str, taxonomy_id: str, queue: str) -> None:
+        """The live guarantee after a review (never fails the review that triggered it):
+        every audit is checked against the current lane; every ``LOWER_CHECK_EVERY``-th
+        review (per process) also asks whether the reviews certify a lower threshold."""
+        with self._lock:
+            n = self._since_lowering.get(taxonomy_id, 0) + 1
+            lowering = n >= LOWER_CHECK_EVERY
+            self._since_lowering[taxonomy_id] = 0 if lowering else n
+        if queue != Queue.AUDIT.value and not lowering:
+            return
         try:
-            self.service.check_routing(workspace_id, taxonomy_id)
+            self.service.check_routing(workspace_id, taxonomy_id, lowering=lowering)
         except Exception:  # the periodic check tries again
             log.exception("live routing check of %s failed", taxonomy_id)
 

@@ -457,6 +457,47 @@ def weighted_error_bound(
     )
 
 
+def _weighted_bounds_above(
+    conf: NDArray[np.float64],
+    bad: NDArray[np.bool_],
+    w: NDArray[np.float64],
+    thresholds: Sequence[float],
+    delta: float,
+) -> list[WeightedBound]:
+    """:func:`weighted_error_bound` of the items with ``conf >= t`` for every t (one pass)."""
+    order = np.argsort(-conf, kind="stable")
+    c, b, ww = conf[order], bad[order], w[order]
+    zero = np.zeros(1)
+    cw = np.concatenate([zero, np.cumsum(ww)])
+    cw2 = np.concatenate([zero, np.cumsum(ww * ww)])
+    cwb = np.concatenate([zero, np.cumsum(ww * b)])
+    cb = np.concatenate([zero, np.cumsum(b)])
+    # items with conf >= t: the first m of the descending order
+    m = np.searchsorted(-c, -np.asarray(thresholds, dtype=np.float64), side="right")
+    total, total2, werr = cw[m], cw2[m], cwb[m]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(total > 0, werr / np.where(total > 0, total, 1.0), 0.0)
+        n_eff = np.where(total2 > 0, total * total / np.where(total2 > 0, total2, 1.0), 0.0)
+    k_eff = p * n_eff
+    ok_up = (n_eff > 0) & (k_eff < n_eff)
+    upper = np.ones_like(n_eff)
+    upper[ok_up] = beta.ppf(1.0 - delta, k_eff[ok_up] + 1.0, n_eff[ok_up] - k_eff[ok_up])
+    ok_lo = (n_eff > 0) & (k_eff > 0)
+    lower = np.zeros_like(n_eff)
+    lower[ok_lo] = beta.ppf(delta, k_eff[ok_lo], n_eff[ok_lo] - k_eff[ok_lo] + 1.0)
+    return [
+        WeightedBound(
+            float(p[i]) if m[i] else None,
+            float(lower[i]),
+            float(upper[i]),
+            int(m[i]),
+            int(cb[m[i]]),
+            float(n_eff[i]),
+        )
+        for i in range(len(thresholds))
+    ]
+
+
 def certify_from_reviews(
     confidence: NDArray[np.float64] | Sequence[float],
     wrong: NDArray[np.bool_] | Sequence[bool],
@@ -484,13 +525,12 @@ def certify_from_reviews(
     best: LaneBound | None = None
     fail: tuple[float, WeightedBound] | None = None
     thresholds = _grid(grid, review_threshold)
-    start = _start_support(need, [_kish(w[conf >= t]) for t in thresholds])
-    for t in thresholds:
-        mask = conf >= t
-        if best is None and _kish(w[mask]) < start:
-            fail = (t, weighted_error_bound(bad[mask], w[mask], delta))
+    bounds = _weighted_bounds_above(conf, bad, w, thresholds, delta)
+    start = _start_support(need, [b.effective_n for b in bounds])
+    for t, wb in zip(thresholds, bounds, strict=True):
+        if best is None and wb.effective_n < start:
+            fail = (t, wb)
             continue  # too little support above t to pass: start lower (see certify above)
-        wb = weighted_error_bound(bad[mask], w[mask], delta)
         if wb.upper > target:
             fail = (t, wb)
             break

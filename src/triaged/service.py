@@ -759,9 +759,12 @@ class Service:
                 default_rate=self._audit_rates(policy, name, thin=False)[0],
             )
 
-    def check_routing(self, workspace_id: str, taxonomy_id: str) -> Policy | None:
+    def check_routing(
+        self, workspace_id: str, taxonomy_id: str, *, lowering: bool = True
+    ) -> Policy | None:
         """The live guarantee of one taxonomy: a new ``live`` version when the audits say
-        so (after a review, and periodically).  Reads first; writes only on a change."""
+        so (after a review, and periodically).  Reads first; writes only on a change.
+        ``lowering=False``: only whether the current lane fails (cheap: its own audits)."""
         cfg = self._live_config()
         with self.db.read() as conn:
             record = taxo.get_record_by_id(conn, workspace_id, taxonomy_id)
@@ -779,6 +782,7 @@ class Service:
                 cfg=cfg,
                 write=False,
                 default_rate=rate,
+                lowering=lowering,
             ):
                 return None
         with self.db.write() as conn:
@@ -803,6 +807,7 @@ class Service:
                 cfg=cfg,
                 write=True,
                 default_rate=rate,
+                lowering=lowering,
             )
         return new if isinstance(new, Policy) else None
 

@@ -2,7 +2,8 @@
 
 ``create_app(settings)`` returns an app whose lifespan migrates the database
 (unless ``TRIAGED_MIGRATE_ON_START=false``), prints a first admin key on a
-fresh database, and runs the webhook worker and the drift checker in the
+fresh database, and runs the webhook worker, the drift checker and the live
+auto-lane check (:class:`~triaged.services.routing_policy.RoutingChecker`) in the
 background.  ``uvicorn triaged.api:create_app --factory`` works too.
 """
 
@@ -24,6 +25,7 @@ from triaged.api.routes.metrics import prometheus_router
 from triaged.service import Service
 from triaged.services.drift_checks import start_drift_checker
 from triaged.services.housekeeping import start_housekeeper
+from triaged.services.routing_policy import start_routing_checker
 from triaged.settings import Settings
 from triaged.web import mount_web
 from triaged.webhooks.admin import start_worker as start_webhook_worker
@@ -51,9 +53,14 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         worker = start_webhook_worker(svc.db)
         drift = start_drift_checker(svc.db, cfg.drift_check_interval_seconds)
         housekeeper = start_housekeeper(svc.db, cfg.idempotency_ttl_hours)
+        routing = start_routing_checker(
+            svc.db, svc.check_routing, cfg.routing_check_interval_seconds
+        )
         try:
             yield
         finally:
+            if routing is not None:
+                await run_in_threadpool(routing.stop)
             if housekeeper is not None:
                 await run_in_threadpool(housekeeper.stop)
             if drift is not None:

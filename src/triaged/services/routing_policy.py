@@ -28,7 +28,7 @@ it is still the one the check was based on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -43,11 +43,14 @@ from triaged.routing import (
     RoutingEvidence,
     certify_auto_threshold,
     certify_from_reviews,
+    cp_lower,
     lane_bound_at,
     threshold_grid,
     weighted_error_bound,
 )
 from triaged.services.ids import as_utc, new_id, utcnow
+from triaged.services.periodic import Periodic
+from triaged.storage.db import Database
 from triaged.storage.review import review_items
 from triaged.storage.tables import decisions, models, routing_policies, taxonomies
 from triaged.taxonomy import Thresholds
@@ -57,6 +60,7 @@ __all__ = [
     "Defaults",
     "LiveConfig",
     "Policy",
+    "RoutingChecker",
     "current",
     "evidence_of",
     "evidence_of_model",
@@ -68,6 +72,7 @@ __all__ = [
     "public",
     "reviewed_audits_since",
     "set_manual",
+    "start_routing_checker",
     "what_if",
 ]
 
@@ -542,24 +547,39 @@ def _model_version(conn: Connection, model_id: str | None) -> str | None:
     ).scalar_one_or_none()
 
 
+def _fails(status: LiveStatus, policy: Policy, cfg: LiveConfig) -> bool:
+    """Whether the audits since ``policy`` say its auto lane misses the target.
+
+    From ``min_audits`` audits on, the lane must be certified live: its upper bound at
+    the policy's level must meet the target.  Before that, only a clear failure counts:
+    the lower bound exceeds the target at ``(1 - level) / min_audits`` (the check runs
+    after every audit; Bonferroni over those looks keeps false alarms at ``1 - level``).
+    """
+    if status.n >= cfg.min_audits:
+        return status.upper > policy.auto_error_target
+    if status.estimate is None:
+        return False
+    delta = (1.0 - policy.confidence_level) / cfg.min_audits
+    lower = cp_lower(status.estimate * status.effective_n, status.effective_n, delta)
+    return lower > policy.auto_error_target
+
+
 def _live_decision(
     conn: Connection,
     policy: Policy,
     active_model_id: str | None,
     cfg: LiveConfig,
     default_rate: float,
+    lowering: bool = True,
 ) -> tuple[float | None, str, LaneBound, LiveStatus] | None:
-    """What the live evidence says the policy should become (None: keep it)."""
+    """What the live evidence says the policy should become (None: keep it).  Lowering
+    (and reopening) reads every reviewed decision of the model: ``lowering=False`` skips it."""
     if policy.version == 0:
         return None
     status = live_status(conn, policy, default_rate=default_rate)
     target, level = policy.auto_error_target, policy.confidence_level
-    failing = (
-        policy.auto is not None
-        and status.n > 0
-        and (status.lower > target or (status.n >= cfg.min_audits and status.upper > target))
-    )
-    can_lower = policy.source != "manual"
+    failing = policy.auto is not None and status.n > 0 and _fails(status, policy, cfg)
+    can_lower = lowering and policy.source != "manual"
     if not failing and not can_lower:
         return None
     pool = _reviewed(
@@ -619,6 +639,7 @@ def live_check(
     cfg: LiveConfig,
     write: bool,
     default_rate: float,
+    lowering: bool = True,
 ) -> Policy | dict[str, Any] | None:
     """Check the live bound of a taxonomy's current policy.
 
@@ -631,7 +652,7 @@ def live_check(
     policy = current(conn, taxonomy_id)
     if policy is None:
         return None
-    decision = _live_decision(conn, policy, active_model_id, cfg, default_rate)
+    decision = _live_decision(conn, policy, active_model_id, cfg, default_rate, lowering)
     if decision is None:
         return None
     auto, reason, cert, status = decision
@@ -838,3 +859,44 @@ def parse_window(
             details={"since": start.isoformat(), "until": end.isoformat()},
         )
     return start, end
+
+
+# ------------------------------------------------------------------ periodic
+class RoutingChecker(Periodic):
+    """Checks every active taxonomy's live bound every ``interval_s`` (besides the check
+    after each review), and certifies a first policy for models older than policies."""
+
+    name = "routing-checker"
+
+    def __init__(self, db: Database, check: Callable[[str, str], Any], interval_s: float) -> None:
+        super().__init__(interval_s)
+        self.db = db
+        self.check = check
+
+    def run_once(self) -> list[Any]:
+        t = taxonomies.c
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(t.workspace_id, t.id).where(
+                    t.active_model_id.is_not(None), t.archived_at.is_(None)
+                )
+            ).all()
+        changed = []
+        for workspace_id, taxonomy_id in rows:
+            try:
+                new = self.check(workspace_id, taxonomy_id)
+            except Exception:  # one taxonomy's failure must not stop the others
+                log.exception("routing check of %s failed", taxonomy_id)
+                continue
+            if new is not None:
+                changed.append(new)
+        return changed
+
+
+def start_routing_checker(
+    db: Database, check: Callable[[str, str], Any], interval_s: float
+) -> RoutingChecker | None:
+    """Start the checker (first round at once); None when ``interval_s`` is 0."""
+    if interval_s <= 0:
+        return None
+    return RoutingChecker(db, check, interval_s).start()
