@@ -100,3 +100,47 @@ async def test_concurrent_live_checks_record_one_change(stack: Stack, tenant: Te
     finally:
         one.close()
         two.close()
+
+
+async def test_thin_evidence_raises_the_audit_share_until_enough_audits(
+    stack: Stack, tenant: Tenant
+) -> None:
+    from triaged.storage.tables import decisions
+
+    svc = stack.variant(
+        review_audit_rate=0.3,
+        routing_thin_audit_rate=0.6,
+        routing_live_min_audits=5,
+        routing_refresh_seconds=0.001,
+    )
+    try:
+        principal = svc.authenticate(tenant.key)
+        name = unique("thin")
+        svc.create_taxonomy(
+            principal,
+            {**TINY_TAXONOMY, "name": name, "thresholds": {"auto": 0.0, "review": 0.0}},
+        )
+        policy = svc.routing(principal, name)
+        assert policy["audit_rate"] == 0.3 and policy["effective_audit_rate"] == 0.6
+        first, _ = svc.classify(
+            principal, name, [ClassifyItem(f"{t} #{i}") for i, t in enumerate(TEXTS * 5)]
+        )
+        items = svc.review.claim(principal, limit=5, taxonomy=name)
+        assert len(items) == 5
+        for item in items:  # the model was right: no failure, just evidence
+            svc.review.resolve(principal, item["id"], action="confirm")
+        policy = svc.routing(principal, name)
+        assert policy["live"]["n"] == 5 and policy["effective_audit_rate"] == 0.3
+        assert policy["source"] == "manual"  # right audits never move a manual threshold
+        second, _ = svc.classify(principal, name, [ClassifyItem("refund my double charge")])
+        with svc.db.read() as conn:
+            rates = dict(
+                conn.execute(
+                    select(decisions.c.id, decisions.c.audit_rate).where(
+                        decisions.c.id.in_([first[0]["id"], second[0]["id"]])
+                    )
+                ).all()
+            )
+        assert rates == {first[0]["id"]: 0.6, second[0]["id"]: 0.3}
+    finally:
+        svc.close()

@@ -28,6 +28,7 @@ it is still the one the check was based on.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -550,18 +551,20 @@ def _model_version(conn: Connection, model_id: str | None) -> str | None:
 def _fails(status: LiveStatus, policy: Policy, cfg: LiveConfig) -> bool:
     """Whether the audits since ``policy`` say its auto lane misses the target.
 
-    From ``min_audits`` audits on, the lane must be certified live: its upper bound at
-    the policy's level must meet the target.  Before that, only a clear failure counts:
-    the lower bound exceeds the target at ``(1 - level) / min_audits`` (the check runs
-    after every audit; Bonferroni over those looks keeps false alarms at ``1 - level``).
+    From ``min_audits`` audits on (and at least as many as could certify the target with
+    no error at all), the lane must be certified live: its upper bound at the policy's
+    level must meet the target.  Before that only a clear failure counts: the lower bound
+    exceeds the target at ``(1 - level) / n_min`` (the check runs after every audit; a
+    Bonferroni correction over those looks keeps false alarms under ``1 - level``).
     """
-    if status.n >= cfg.min_audits:
-        return status.upper > policy.auto_error_target
+    target, delta = policy.auto_error_target, 1.0 - policy.confidence_level
+    n_min = max(cfg.min_audits, math.ceil(math.log(delta) / math.log1p(-target)))
+    if status.effective_n >= n_min:
+        return status.upper > target
     if status.estimate is None:
         return False
-    delta = (1.0 - policy.confidence_level) / cfg.min_audits
-    lower = cp_lower(status.estimate * status.effective_n, status.effective_n, delta)
-    return lower > policy.auto_error_target
+    lower = cp_lower(status.estimate * status.effective_n, status.effective_n, delta / n_min)
+    return lower > target
 
 
 def _live_decision(
