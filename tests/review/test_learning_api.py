@@ -88,13 +88,15 @@ async def test_retrain_versions_and_rollback(team: Team) -> None:
 
 async def test_resolutions_write_webhook_events(team: Team) -> None:
     tax = await team.taxonomy(thresholds={"auto": 1.0, "review": 0.0})  # everything flagged
-    r = await team.admin.post(
-        "/v1/webhooks",
-        json={
-            "url": "http://127.0.0.1:9/hook",
-            "events": ["decision.resolved", "decision.corrected"],
-        },
-    )
+    with pytest.MonkeyPatch.context() as mp:  # a loopback receiver needs the operator's opt-in
+        mp.setenv("TRIAGED_WEBHOOK_ALLOW_PRIVATE", "true")
+        r = await team.admin.post(
+            "/v1/webhooks",
+            json={
+                "url": "http://127.0.0.1:9/hook",
+                "events": ["decision.resolved", "decision.corrected"],
+            },
+        )
     assert r.status_code == 201, r.text
     await team.classify(tax, TEXTS[:2])
     first, second = (await team.alice.post("/v1/review/claim", json={"limit": 2})).json()["items"]

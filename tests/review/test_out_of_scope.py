@@ -49,13 +49,15 @@ def events_for(team: Team, item_ids: set[str]) -> list[tuple[str, dict[str, Any]
 
 
 async def subscribe(team: Team) -> None:
-    r = await team.admin.post(
-        "/v1/webhooks",
-        json={
-            "url": "http://127.0.0.1:9/hook",
-            "events": ["decision.resolved", "decision.corrected"],
-        },
-    )
+    with pytest.MonkeyPatch.context() as mp:  # a loopback receiver needs the operator's opt-in
+        mp.setenv("TRIAGED_WEBHOOK_ALLOW_PRIVATE", "true")
+        r = await team.admin.post(
+            "/v1/webhooks",
+            json={
+                "url": "http://127.0.0.1:9/hook",
+                "events": ["decision.resolved", "decision.corrected"],
+            },
+        )
     assert r.status_code == 201, r.text
 
 

@@ -19,7 +19,14 @@ FAST = WebhookSettings(
     timeout_s=2.0,
     claim_lease_s=5.0,
     max_attempts=6,
+    allow_private=True,  # the receivers of these tests listen on 127.0.0.1
 )
+
+
+@pytest.fixture(autouse=True)
+def _loopback_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registration reads TRIAGED_WEBHOOK_*: let these tests register their loopback receivers."""
+    monkeypatch.setenv("TRIAGED_WEBHOOK_ALLOW_PRIVATE", "true")
 
 
 @dataclass

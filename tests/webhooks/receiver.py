@@ -18,6 +18,7 @@ class Received:
     signature: str
     valid: bool
     status: int
+    host: str = ""
 
 
 @dataclass
@@ -46,7 +47,14 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 valid = verify_signature(body, signature, receiver.secret)
                 status = 500 if failing else (200 if valid else 400)
                 receiver.requests.append(
-                    Received(self.headers.get(EVENT_ID_HEADER, ""), body, signature, valid, status)
+                    Received(
+                        self.headers.get(EVENT_ID_HEADER, ""),
+                        body,
+                        signature,
+                        valid,
+                        status,
+                        self.headers.get("Host", ""),
+                    )
                 )
             self.send_response(status)
             self.send_header("Content-Length", "2")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from triaged.webhooks.netguard import UrlPolicy
+
 __all__ = ["WebhookSettings"]
 
 
@@ -27,3 +29,22 @@ class WebhookSettings(BaseSettings):
     retention_days: float = Field(
         default=30.0, gt=0, description="Settled deliveries and their events are kept this long."
     )
+    allow_private: bool = Field(
+        default=False,
+        description="Let webhooks reach loopback, private, link-local and reserved addresses "
+        "(on-premises receivers); off, such URLs are refused at registration and delivery.",
+    )
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names and CIDR networks let through although internal, as JSON, e.g. "
+        '["hooks.corp.example", "10.1.2.0/24"].',
+    )
+    response_excerpts: bool = Field(
+        default=False,
+        description="Keep the first 500 characters of a receiver's response with each attempt; "
+        "off, an attempt keeps only its status code and a generic error class.",
+    )
+
+    def url_policy(self) -> UrlPolicy:
+        """Which internal destinations these settings let through."""
+        return UrlPolicy.from_allow_list(self.allow_private, self.allow_hosts)

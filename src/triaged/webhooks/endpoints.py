@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import Connection, insert, select, update
 
-from triaged.errors import Conflict, InvalidInput, NotFound
+from triaged.errors import Conflict, NotFound
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.storage.webhooks import (
     webhook_attempts,
@@ -22,10 +21,20 @@ from triaged.storage.webhooks import (
     webhook_endpoints,
     webhook_events,
 )
+from triaged.webhooks.config import WebhookSettings
 from triaged.webhooks.events import check_event_types
+from triaged.webhooks.netguard import (
+    MAX_URL,
+    Resolver,
+    UrlPolicy,
+    check_webhook_url,
+    system_resolver,
+)
 
 __all__ = [
+    "MAX_URL",
     "Endpoint",
+    "check_url",
     "create_endpoint",
     "delete_endpoint",
     "get_endpoint",
@@ -36,7 +45,6 @@ __all__ = [
 ]
 
 SECRET_PREFIX = "whsec_"
-MAX_URL = 2000
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -65,27 +73,34 @@ class Endpoint:
         return data
 
 
-def check_url(url: str) -> str:
-    url = url.strip()
-    try:
-        parsed = httpx.URL(url)
-    except Exception:
-        raise InvalidInput("invalid webhook URL", details={"url": url[:200]}) from None
-    if parsed.scheme not in {"http", "https"} or not parsed.host or len(url) > MAX_URL:
-        raise InvalidInput(
-            f"a webhook URL needs http:// or https://, a host and at most {MAX_URL} characters",
-            details={"url": url[:200]},
-        )
-    return url
+def check_url(
+    url: str, policy: UrlPolicy | None = None, resolver: Resolver | None = system_resolver
+) -> str:
+    """``url`` stripped, or :class:`InvalidInput` (see :mod:`triaged.webhooks.netguard`).
+
+    ``policy`` defaults to the operator's ``TRIAGED_WEBHOOK_*`` settings."""
+    if policy is None:
+        policy = WebhookSettings().url_policy()
+    return check_webhook_url(url, policy, resolver)
 
 
 def create_endpoint(
-    conn: Connection, workspace_id: str, url: str, events: list[str], description: str = ""
+    conn: Connection,
+    workspace_id: str,
+    url: str,
+    events: list[str],
+    description: str = "",
+    *,
+    policy: UrlPolicy | None = None,
+    resolver: Resolver | None = system_resolver,
 ) -> Endpoint:
-    """Register ``url`` for ``events``; the returned endpoint carries its secret (shown once)."""
+    """Register ``url`` for ``events``; the returned endpoint carries its secret (shown once).
+
+    The URL must reach a public address unless ``policy`` (default: the
+    ``TRIAGED_WEBHOOK_*`` settings) lets it through."""
     endpoint = Endpoint(
         id=new_id("wh"),
-        url=check_url(url),
+        url=check_url(url, policy, resolver),
         events=check_event_types(list(events)),
         description=description[:200],
         created_at=utcnow(),

@@ -33,10 +33,24 @@ from triaged.storage.webhooks import (
     webhook_events,
 )
 from triaged.webhooks.config import WebhookSettings
+from triaged.webhooks.netguard import (
+    BlockedDestination,
+    GuardedTransport,
+    Resolver,
+    system_resolver,
+)
 from triaged.webhooks.retention import prune
 from triaged.webhooks.verify import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
 
-__all__ = ["Claim", "WebhookWorker", "backoff_delay", "claim_due", "deliver", "settle"]
+__all__ = [
+    "Claim",
+    "WebhookWorker",
+    "backoff_delay",
+    "claim_due",
+    "deliver",
+    "error_class",
+    "settle",
+]
 
 log = logging.getLogger("triaged.webhooks")
 USER_AGENT = "triaged-webhooks/1"
@@ -148,8 +162,25 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def deliver(client: httpx.Client, claim: Claim) -> Outcome:
-    """POST one signed delivery; never raises (a transport error is an outcome)."""
+def error_class(exc: httpx.HTTPError) -> str:
+    """A short, generic name for a failed try: never the OS or receiver text (a port scanner)."""
+    if isinstance(exc, BlockedDestination):
+        return "blocked_destination"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect_error"
+    if isinstance(exc, httpx.ProtocolError):
+        return "protocol_error"
+    return "transport_error"
+
+
+def deliver(client: httpx.Client, claim: Claim, *, excerpts: bool = False) -> Outcome:
+    """POST one signed delivery; never raises (a transport error is an outcome).
+
+    A failed try records its status code and a generic error class
+    (``http_status``, ``timeout``, ``connect_error``, ``blocked_destination``…);
+    the response's first characters only with ``excerpts``."""
     body = json.dumps(claim.payload, separators=(",", ":"), ensure_ascii=False).encode()
     headers = {
         "Content-Type": "application/json",
@@ -161,14 +192,15 @@ def deliver(client: httpx.Client, claim: Claim) -> Outcome:
     }
     started_at = utcnow()
     t0 = time.perf_counter()
+    excerpt: str | None = None
     try:
         response = client.post(claim.url, content=body, headers=headers)
         status: int | None = response.status_code
-        error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-        excerpt: str | None = response.text[:EXCERPT_CHARS]
+        error = None if 200 <= response.status_code < 300 else "http_status"
+        if excerpts:
+            excerpt = response.text[:EXCERPT_CHARS]
     except httpx.HTTPError as exc:
-        status, excerpt = None, None
-        error = f"{type(exc).__name__}: {exc}"[:EXCERPT_CHARS]
+        status, error = None, error_class(exc)
     return Outcome(started_at, (time.perf_counter() - t0) * 1000, status, error, excerpt)
 
 
@@ -227,11 +259,13 @@ class WebhookWorker:
         config: WebhookSettings | None = None,
         *,
         transport: httpx.BaseTransport | None = None,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.db = db
         self.config = config or WebhookSettings()
+        guarded = GuardedTransport(self.config.url_policy(), resolver, transport)
         self._client = httpx.Client(
-            timeout=self.config.timeout_s, transport=transport, follow_redirects=False
+            timeout=self.config.timeout_s, transport=guarded, follow_redirects=False
         )
         self._pool = ThreadPoolExecutor(
             max_workers=self.config.concurrency, thread_name_prefix="triaged-webhook"
@@ -250,7 +284,7 @@ class WebhookWorker:
         return len(claims)
 
     def _send(self, claim: Claim) -> str:
-        outcome = deliver(self._client, claim)
+        outcome = deliver(self._client, claim, excerpts=self.config.response_excerpts)
         status = settle(self.db, claim, outcome, self.config)
         log.info(
             "webhook %s attempt %d to %s: %s (%s)",
