@@ -103,7 +103,11 @@ def closed(ds: str, shots: int | None, cfg: dict[str, Any], split: str = "test")
     }
 
 
-def open_intent(ds: str, ratio: float, seed: int, cfg: dict[str, Any]) -> dict[str, Any]:
+def open_intent(
+    ds: str, ratio: float, seed: int, cfg: dict[str, Any], pi: float | None = None
+) -> dict[str, Any]:
+    """One open-intent run; ``pi``: expected out-of-scope share for the lane (0.2 when
+    None; pass ``1 - ratio`` for an operator who knows the traffic's open share)."""
     names, V = label_vectors(ds)
     known = known_labels_for_seed(names, ratio, seed)
     kidx = {n: i for i, n in enumerate(known)}
@@ -120,7 +124,7 @@ def open_intent(ds: str, ratio: float, seed: int, cfg: dict[str, Any]) -> dict[s
     pred = eng.predict(Xt, tt)
     truth = np.array([kidx.get(lb, -1) for lb in lt])
     held = pred.confidence < REVIEW
-    thr = lane(eng.routing_evidence())
+    thr = lane(eng.routing_evidence(), 0.2 if pi is None else pi)
     auto = pred.confidence >= thr if thr is not None else np.zeros(len(lt), bool)
     correct = pred.top == truth
     m = open_set_metrics(truth, pred.top, held)
@@ -154,6 +158,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--ratios", default="0.25,0.5,0.75")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--set", nargs="*", default=[])
+    ap.add_argument("--pi-open-share", action="store_true", help="open: pi = 1 - ratio")
     args = ap.parse_args(argv)
     cfg = _parse_set(args.set)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -168,7 +173,8 @@ def main(argv: list[str]) -> None:
         seeds = range(int(a), int(b or a) + 1)
         for ds in datasets:
             for ratio in map(float, args.ratios.split(",")):
-                rs = [open_intent(ds, ratio, s, cfg) for s in seeds]
+                pi = 1.0 - ratio if args.pi_open_share else None
+                rs = [open_intent(ds, ratio, s, cfg, pi) for s in seeds]
                 mean = {
                     k: float(np.mean([r[k] if r[k] is not None else np.nan for r in rs]))
                     for k in ("acc", "f1", "ece_known", "auto_share", "auto_error_all")

@@ -1,18 +1,36 @@
-"""The Engine: embeddings in, label distribution and calibrated confidence out.
+"""The Engine: embeddings (and texts) in, label distribution and calibrated confidence out.
 
 Two modes:
 
 * ``zero-shot`` (no labelled examples): cosine similarity to the label prompt vectors,
   softmax at a fixed temperature, and a correctness calibrator whose constants were
-  fitted once on public datasets (see :mod:`triaged.models.zeroshot`).
+  fitted once on public datasets (see :mod:`triaged.models.zeroshot`).  No routing
+  evidence: the certified auto lane stays closed until the taxonomy has examples.
 * ``trained``: standardised embeddings -> multinomial logistic regression.  Each label's
   prompt vector joins the training rows as one extra example, so labels without
-  examples stay predictable and few-shot heads lean on the description.  K-fold
-  out-of-fold logits fit a temperature, then a logistic *correctness* calibrator maps
-  (max prob, margin, similarity to the nearest labelled examples, kNN agreement,
-  similarity to the label prompt) to P(argmax is right).  Out-of-scope examples, when
-  given, enter the calibrator as negatives, which teaches it to pull confidence down far
-  from the labelled data.
+  examples stay predictable and few-shot heads lean on the description.  A lexical
+  channel (:mod:`triaged.models.lexical`: TF-IDF word and character n-grams, Complement
+  Naive Bayes) is mixed in log-linearly: ``softmax(dense / T + c * lexical)``, with ``T``
+  and ``c`` fitted on out-of-fold scores (NLL).  A logistic *correctness* calibrator
+  maps (max prob, margin, similarity to the nearest labelled examples, kNN agreement,
+  similarity to the label prompt, Mahalanobis distance to the predicted label
+  (:mod:`triaged.models.distance`)) to P(argmax is right).
+
+Calibration data, all held out:
+
+* item folds: out-of-fold rows of every label (in-scope, right or wrong);
+* label hold-out: ``round(1 / holdout_share)`` extra fits, each without a disjoint group
+  of labels (prompt rows included); their items, scored by a model that never saw the
+  label, are *simulated out-of-scope* inputs.  They enter the calibrator as negatives
+  with a total weight of ``sim_oos_prior`` (of all calibrator weight), and real ``oos``
+  examples with ``oos_weight`` each.
+
+The routing evidence (:meth:`Engine.routing_evidence`) is the in-scope rows' confidence
+and correctness and the simulated (and real) out-of-scope rows' confidence, each
+confidence from a calibrator fitted without the row's label group: the service certifies
+its auto threshold from it (:func:`triaged.routing.certify_auto_threshold`).  Confidence
+itself is not bent towards any threshold.  The global constants (``sim_oos_prior``,
+``lexical_alpha``) are fitted leave-one-dataset-out by ``scripts/fit_engine_constants.py``.
 
 Labels without examples (a partially labelled taxonomy) keep their zero-shot evidence:
 the head's distribution is blended with the zero-shot one by the share of such labels,

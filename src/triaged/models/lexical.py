@@ -33,7 +33,6 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
-_SPACES = re.compile(r"\s\s+")
 _WORD_MARK = "\x01"  # prefix of word n-grams, so that "ab" the word is not "ab" the chars
 
 
@@ -43,13 +42,13 @@ def analyze(text: str) -> list[str]:
     words = _WORD.findall(low)
     out = [_WORD_MARK + w for w in words]
     out.extend(f"{_WORD_MARK}{a} {b}" for a, b in itertools.pairwise(words))
-    for word in _SPACES.sub(" ", low).split():
+    for word in low.split():
         padded = f" {word} "
         size = len(padded)
-        for n in range(2, 6):
+        for n in (2, 3, 4, 5):
             if size < n:
                 break
-            out.extend(padded[i : i + n] for i in range(size - n + 1))
+            out += [padded[i : i + n] for i in range(size - n + 1)]
     return out
 
 
@@ -90,9 +89,10 @@ class LexicalVocabulary:
         idf = self.idf
         out: list[tuple[IntArray, NDArray[np.float32]]] = []
         for text in texts:
-            counts = Counter(j for j in map(index.get, analyze(text)) if j is not None)
-            cols = np.fromiter(counts, dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+            counts = Counter(analyze(text))
+            hits = [(index[t], c) for t, c in counts.items() if t in index]
+            cols = np.array([j for j, _ in hits], dtype=np.int64)
+            tf = np.array([c for _, c in hits], dtype=np.float32)
             vals = ((1.0 + np.log(tf)) * idf[cols]).astype(np.float32)
             norm = np.float32(np.sqrt(vals @ vals))
             out.append((cols, vals / norm if norm > 0 else vals))
@@ -182,11 +182,7 @@ class LexicalModel:
         """``(n, L)`` scores, centred over the labels with data; 0 for the others."""
         if self.weights.shape[0] == 0:
             return np.zeros((A.shape[0], len(self.has_data)))
-        s = np.asarray(A @ self.weights, dtype=np.float64)
-        if self.has_data.any():
-            s -= s[:, self.has_data].mean(axis=1, keepdims=True)
-        s[:, ~self.has_data] = 0.0
-        return s
+        return self._centre(np.asarray(A @ self.weights, dtype=np.float64))
 
     def scores_for(self, vocab: LexicalVocabulary, texts: Sequence[str]) -> FloatArray:
         """:meth:`scores` of a few texts without building a sparse matrix (the per-call
@@ -197,10 +193,16 @@ class LexicalModel:
         for r, (cols, vals) in enumerate(vocab.rows(texts)):
             if len(cols):
                 out[r] = vals @ self.weights[cols]
+        return self._centre(out)
+
+    def _centre(self, s: FloatArray) -> FloatArray:
+        if self.has_data.all():
+            s -= s.mean(axis=1, keepdims=True)
+            return s
         if self.has_data.any():
-            out -= out[:, self.has_data].mean(axis=1, keepdims=True)
-        out[:, ~self.has_data] = 0.0
-        return out
+            s -= s[:, self.has_data].mean(axis=1, keepdims=True)
+        s[:, ~self.has_data] = 0.0
+        return s
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         return {
