@@ -249,9 +249,34 @@ def keys_revoke(
         out.print(f"revoked {info.id}")
 
 
+def metrics_token(
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Replace the generated token (the old one stops).")
+    ] = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """The token GET /metrics requires: generated on first start and printed once."""
+    from triaged.services import secrets_store
+
+    with operator_service(database_url, data_dir) as svc:
+        if svc.settings.metrics_token:
+            out.print("GET /metrics uses TRIAGED_METRICS_TOKEN (configured, not generated)")
+            return
+        if not rotate:
+            created = secrets_store.ensure_metrics_token(svc.db)
+            if created is None:
+                err.print("a token exists and is kept hashed; --rotate replaces it")
+                raise typer.Exit(1)
+            print(created)
+            return
+        print(secrets_store.rotate_metrics_token(svc.db))
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``serve``, ``db``, ``workspaces`` and ``keys`` to the ``triaged`` app."""
+    """Add ``serve``, ``db``, ``workspaces``, ``keys`` and ``metrics-token`` to ``triaged``."""
     app.command("serve")(serve)
+    app.command("metrics-token")(metrics_token)
     app.add_typer(db_app, name="db")
     app.add_typer(workspaces_app, name="workspaces")
     app.add_typer(keys_app, name="keys")

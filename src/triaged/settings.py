@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         default="unlimited", description="Plan of the workspace created on first start."
     )
     key_pepper: str = Field(default=DEV_KEY_PEPPER, description="Secret mixed into API key hashes.")
+    session_secret: str | None = Field(
+        default=None,
+        description="Signs the web UI's session cookies; unset, a random secret is generated on "
+        "first start and kept in the database (shared by every worker).",
+    )
     plans: dict[str, PlanSpec] = Field(
         default_factory=dict,
         description=(
@@ -93,9 +98,14 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(
         default=None,
         description=(
-            "When set, GET /metrics requires `Authorization: Bearer <token>` (it names "
-            "workspaces and taxonomies)."
+            "Bearer token GET /metrics requires (it names workspaces and taxonomies); unset, a "
+            "token is generated on first start, printed once and kept hashed in the database."
         ),
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve GET /metrics without a token (only behind a network that keeps it "
+        "private).",
     )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL",

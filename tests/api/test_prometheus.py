@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.servicekit import Stack, Tenant, unique
+from triaged.api import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -23,20 +24,27 @@ async def test_metrics_count_decisions_latency_and_queues(
         r = await c.post("/v1/classify/batch", json={"taxonomy": name, "texts": texts})
         assert r.status_code == 200, r.text
         buckets = Counter(x["bucket"] for x in r.json()["results"])
-        r = await c.get("/metrics")
+    scraper = create_app(service=stack.variant(metrics_token="scrape-token"))
+    async with stack.client(app=scraper) as c:
+        r = await c.get("/metrics", headers={"Authorization": "Bearer scrape-token"})
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(r.text)}
     ws = stack.service.authenticate(tenant.key).workspace_id
-    got = Counter({
-        s.labels["bucket"]: int(s.value)
-        for s in families["triaged_decisions"].samples
-        if s.name == "triaged_decisions_total" and s.labels["taxonomy"] == name
-        and s.labels["workspace"] == ws
-    })
+    got = Counter(
+        {
+            s.labels["bucket"]: int(s.value)
+            for s in families["triaged_decisions"].samples
+            if s.name == "triaged_decisions_total"
+            and s.labels["taxonomy"] == name
+            and s.labels["workspace"] == ws
+        }
+    )
     assert got == buckets
-    hist = {(s.name, s.labels.get("le")): s.value
-            for s in families["triaged_classify_latency_seconds"].samples
-            if s.labels.get("taxonomy") == name}
+    hist = {
+        (s.name, s.labels.get("le")): s.value
+        for s in families["triaged_classify_latency_seconds"].samples
+        if s.labels.get("taxonomy") == name
+    }
     assert hist[("triaged_classify_latency_seconds_count", None)] == len(texts)
     assert hist[("triaged_classify_latency_seconds_bucket", "+Inf")] == len(texts)
     assert hist[("triaged_classify_latency_seconds_sum", None)] > 0
@@ -47,8 +55,6 @@ async def test_metrics_count_decisions_latency_and_queues(
 
 
 async def test_metrics_token_guards_the_exposition(stack: Stack) -> None:
-    from triaged.api import create_app
-
     guarded = create_app(service=stack.variant(metrics_token="s3cret-token"))
     async with stack.client(app=guarded) as c:
         r = await c.get("/metrics")

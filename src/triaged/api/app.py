@@ -26,6 +26,7 @@ from triaged.service import Service
 from triaged.services.drift_checks import start_drift_checker
 from triaged.services.housekeeping import start_housekeeper
 from triaged.services.routing_policy import start_routing_checker
+from triaged.services.secrets_store import announce as announce_security
 from triaged.settings import Settings
 from triaged.web import mount_web
 from triaged.webhooks.admin import start_worker as start_webhook_worker
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(svc.start)
+        # the generated /metrics token (printed once) and the development-defaults warning
+        await run_in_threadpool(announce_security, svc.db, cfg)
         worker = start_webhook_worker(svc.db)
         drift = start_drift_checker(svc.db, cfg.drift_check_interval_seconds)
         housekeeper = start_housekeeper(svc.db, cfg.idempotency_ttl_hours)

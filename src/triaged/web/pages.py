@@ -89,10 +89,12 @@ def login(
 
 
 @router.post("/ui/logout")
-def logout(session: WebSession, csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+def logout(
+    request: Request, session: WebSession, csrf_token: Annotated[str, Form()] = ""
+) -> RedirectResponse:
     check_csrf(session, csrf_token)
     response = see_other("/ui/login?notice=signed_out")
-    SessionCodec.end(response)
+    SessionCodec.end(request, response, session)
     return response
 
 

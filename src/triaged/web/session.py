@@ -1,10 +1,12 @@
 """The reviewer's browser session: a signed cookie, CSRF tokens, and who is signed in.
 
-The cookie (``triaged_session``) holds the signed-in key's *id* and a CSRF token,
-signed with itsdangerous under a secret derived from ``TRIAGED_KEY_PEPPER``
-(production refuses the development pepper, so production cookies cannot be
-forged).  It never holds the API key itself.  Every request re-checks the key,
-so revoking it signs the browser out.  Flags: ``HttpOnly``, ``SameSite=Lax``,
+The cookie (``triaged_session``) holds a random server-side session id and a CSRF
+token, signed with itsdangerous under ``TRIAGED_SESSION_SECRET`` or, when none is
+configured, a random secret generated on first start and kept in the database
+(:mod:`triaged.services.secrets_store`) — never anything derived from a public
+default.  It never holds the API key itself.  Every request looks the session
+up (sign-out revokes it) and re-checks its key (revoking the key signs the
+browser out).  Flags: ``HttpOnly``, ``SameSite=Lax``,
 ``Secure`` when the request came over https.
 
 Forms carry the session's CSRF token; the sign-in form, which has no session
@@ -13,7 +15,6 @@ yet, uses a short-lived signed token that must match a cookie (double submit).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from triaged.errors import Forbidden, Unauthenticated
 from triaged.service import Service
-from triaged.services import keys
+from triaged.services import keys, secrets_store
 from triaged.services.keys import Principal, Role
 
 __all__ = [
@@ -60,13 +61,13 @@ class CsrfFailed(Forbidden):
 class Session:
     principal: Principal
     csrf: str
+    sid: str = ""
 
 
 class SessionCodec:
     """Signs and reads the two cookies of the web UI."""
 
-    def __init__(self, pepper: str) -> None:
-        secret = hmac.new(pepper.encode(), b"triaged.web.session", hashlib.sha256).hexdigest()
+    def __init__(self, secret: str) -> None:
         self._session = URLSafeTimedSerializer(secret, salt="triaged.web.session")
         self._login = URLSafeTimedSerializer(secret, salt="triaged.web.login")
 
@@ -75,7 +76,8 @@ class SessionCodec:
         codec = getattr(request.app.state, "web_session_codec", None)
         if codec is None:
             service: Service = request.app.state.service
-            codec = SessionCodec(service.settings.key_pepper)
+            secret = secrets_store.session_secret(service.db, service.settings.session_secret)
+            codec = SessionCodec(secret)
             request.app.state.web_session_codec = codec
         return codec
 
@@ -90,21 +92,32 @@ class SessionCodec:
         except BadSignature:
             raise SignInRequired("your session has expired; sign in again") from None
         service: Service = request.app.state.service
-        try:
-            with service.db.read() as conn:
-                principal = keys.authenticate_key_id(conn, str(data.get("kid", "")))
-        except Unauthenticated:
-            raise SignInRequired("this key was revoked; sign in again") from None
+        sid = str(data.get("sid", "")) if isinstance(data, dict) else ""
+        with service.db.read() as conn:
+            key_id = secrets_store.web_session_key_id(conn, sid)
+            if key_id is None:
+                raise SignInRequired("your session has ended; sign in again")
+            try:
+                principal = keys.authenticate_key_id(conn, key_id)
+            except Unauthenticated:
+                raise SignInRequired("this key was revoked; sign in again") from None
         if principal.role not in REVIEW_ROLES:
             raise SignInRequired("this key may not review")
-        return Session(principal, str(data.get("csrf", "")))
+        return Session(principal, str(data.get("csrf", "")), sid)
 
     def start(self, request: Request, response: Response, principal: Principal) -> None:
-        value = self._session.dumps({"kid": principal.key_id, "csrf": secrets.token_urlsafe(24)})
+        service: Service = request.app.state.service
+        with service.db.write() as conn:
+            sid = secrets_store.create_web_session(conn, principal.key_id, SESSION_MAX_AGE_S)
+        value = self._session.dumps({"sid": sid, "csrf": secrets.token_urlsafe(24)})
         _set(request, response, SESSION_COOKIE, value, SESSION_MAX_AGE_S)
 
     @staticmethod
-    def end(response: Response) -> None:
+    def end(request: Request, response: Response, session: Session) -> None:
+        """Sign out: the session is revoked server-side (a copied cookie stops working)."""
+        service: Service = request.app.state.service
+        with service.db.write() as conn:
+            secrets_store.revoke_web_session(conn, session.sid)
         response.delete_cookie(SESSION_COOKIE, path="/")
 
     # -------------------------------------------------------- sign-in form

@@ -3,7 +3,6 @@ Prometheus exposition at /metrics (``prometheus_router``, mounted outside /v1)."
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -18,6 +17,7 @@ from triaged.metrics import exposition
 from triaged.service import READ_ROLES, Service
 from triaged.services import insights as insights_log
 from triaged.services.keys import Principal, Role
+from triaged.services.secrets_store import check_metrics_token
 from triaged.services.taxonomies import TaxonomyRecord
 
 router = APIRouter(tags=["metrics"])
@@ -137,10 +137,13 @@ async def prometheus(
     service: ServiceDep, authorization: Annotated[str | None, Header()] = None
 ) -> Response:
     """Prometheus text exposition: decisions, latency, review queues, webhook failures."""
-    token = service.settings.metrics_token
-    if token is not None:
+    if not service.settings.metrics_public:
         given = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise Unauthenticated("/metrics needs the metrics token (TRIAGED_METRICS_TOKEN)")
+        configured = service.settings.metrics_token
+        if not await run_in_threadpool(check_metrics_token, service.db, configured, given):
+            raise Unauthenticated(
+                "/metrics needs the metrics token (printed at first start, or "
+                "TRIAGED_METRICS_TOKEN)"
+            )
     body = await run_in_threadpool(exposition, service.db)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
