@@ -160,3 +160,20 @@ def test_live_certification_from_weighted_reviews() -> None:
     assert bound.threshold is not None and true_error(bound.threshold, 0.0, big) <= 0.05
     few = certify_from_reviews(conf[:40], wrong[:40], np.ones(40), target=0.05)
     assert few.threshold is None and few.reason.startswith("closed")
+
+
+def test_bounds_above_every_threshold_match_the_direct_computation() -> None:
+    from triaged.routing import _weighted_bounds_above
+
+    rng = np.random.default_rng(7)
+    conf = rng.random(500)
+    wrong = rng.random(500) < 0.1
+    w = rng.choice([1.0, 10.0, 50.0], 500)
+    grid = threshold_grid(0.3)
+    for t, got in zip(grid, _weighted_bounds_above(conf, wrong, w, grid, 0.05), strict=True):
+        m = conf >= t
+        want = weighted_error_bound(wrong[m], w[m], 0.05)
+        assert (got.n, got.errors) == (want.n, want.errors)
+        assert got.effective_n == pytest.approx(want.effective_n)
+        assert got.upper == pytest.approx(want.upper) and got.lower == pytest.approx(want.lower)
+        assert (got.estimate is None) == (want.estimate is None)
