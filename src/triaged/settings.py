@@ -107,6 +107,16 @@ class Settings(BaseSettings):
         description="Serve GET /metrics without a token (only behind a network that keeps it "
         "private).",
     )
+    auth_max_failures: int = Field(
+        default=20,
+        ge=0,
+        description="Failed API key lookups or web sign-ins per client address (and per key "
+        "prefix) within auth_failure_window_seconds before 429 + Retry-After (0: no limit); "
+        "counted per process.",
+    )
+    auth_failure_window_seconds: float = Field(
+        default=60.0, gt=0, description="Window of the failed-authentication limit."
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL",
         description=(

@@ -72,7 +72,10 @@ def test_settings_default_and_documented() -> None:
     assert "TRIAGED_DRIFT_CHECK_INTERVAL_SECONDS" in readme
 
 
-def test_serve_checks_drift_in_the_background_and_sends_the_alert(tmp_path: Path) -> None:
+def test_serve_checks_drift_in_the_background_and_sends_the_alert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIAGED_WEBHOOK_ALLOW_PRIVATE", "true")  # the receiver is on loopback
     url = f"sqlite:///{tmp_path / 'drift.db'}"
     upgrade(url)
     service = Service(make_settings(url, migrate_on_start=False,

@@ -11,12 +11,21 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from triaged.api.throttle import FailureThrottle, key_prefix
 from triaged.errors import Unauthenticated
 from triaged.service import Service
 from triaged.services.keys import Principal
 from triaged.services.taxonomies import TaxonomyRecord
 
-__all__ = ["ApiKey", "IdempotencyKey", "PrincipalDep", "ServiceDep", "TaxonomyDep"]
+__all__ = [
+    "ApiKey",
+    "IdempotencyKey",
+    "PrincipalDep",
+    "ServiceDep",
+    "TaxonomyDep",
+    "auth_throttle",
+    "client_subject",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer tri_...`")
 
@@ -44,8 +53,30 @@ async def get_api_key(
 ApiKey = Annotated[str, Depends(get_api_key)]
 
 
-def get_principal(service: ServiceDep, key: ApiKey) -> Principal:
-    return service.authenticate(key)
+def auth_throttle(request: Request) -> FailureThrottle:
+    """The app's counter of failed authentications (one per app, made on first use)."""
+    throttle: FailureThrottle | None = getattr(request.app.state, "auth_throttle", None)
+    if throttle is None:
+        settings = request.app.state.service.settings
+        throttle = FailureThrottle(settings.auth_max_failures, settings.auth_failure_window_seconds)
+        request.app.state.auth_throttle = throttle
+    return throttle
+
+
+def client_subject(request: Request) -> str:
+    return "ip:" + (request.client.host if request.client else "unknown")
+
+
+def get_principal(request: Request, service: ServiceDep, key: ApiKey) -> Principal:
+    """The key's principal; repeated failures from one address or key prefix get 429."""
+    throttle = auth_throttle(request)
+    subjects = (client_subject(request), "key:" + key_prefix(key))
+    throttle.check(subjects)
+    try:
+        return service.authenticate(key)
+    except Unauthenticated:
+        throttle.fail(subjects)
+        raise
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

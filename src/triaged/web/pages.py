@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from triaged.api.deps import ServiceDep
-from triaged.errors import Unauthenticated
+from triaged.api.deps import ServiceDep, auth_throttle, client_subject
+from triaged.api.throttle import key_prefix
+from triaged.errors import RateLimited, Unauthenticated
 from triaged.service import Service
 from triaged.services.keys import Principal
 from triaged.web.deps import WebSession
@@ -75,9 +77,18 @@ def login(
     codec.check_login_token(request, login_token)
     error = None
     principal: Principal | None = None
+    throttle = auth_throttle(request)
+    subjects = (client_subject(request), "key:" + key_prefix(api_key.strip()))
+    try:
+        throttle.check(subjects)
+    except RateLimited as exc:
+        response = _login_page(request, {"error": exc.message}, status_code=429)
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
     try:
         principal = service.authenticate(api_key.strip())
     except Unauthenticated:
+        throttle.fail(subjects)
         error = "That key is not valid (or was revoked)."
     if principal is not None and principal.role not in REVIEW_ROLES:
         error = f"A {principal.role.value} key cannot review; use a reviewer or admin key."

@@ -1,0 +1,75 @@
+"""Failed API key lookups and web sign-ins are throttled: 429 with Retry-After."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.web.seed import seed
+from triaged.api import create_app
+from triaged.api.throttle import FailureThrottle
+from triaged.errors import RateLimited
+from triaged.service import Service
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_window_slides_and_subjects_are_separate():
+    clock = Clock()
+    throttle = FailureThrottle(3, 60.0, clock=clock)
+    for _ in range(3):
+        throttle.check(["ip:a"])
+        throttle.fail(["ip:a"])
+        clock.now += 10
+    with pytest.raises(RateLimited) as info:
+        throttle.check(["ip:a"])
+    assert info.value.retry_after == pytest.approx(30.0)
+    throttle.check(["ip:b"])  # another address is not affected
+    clock.now += 30.5  # the first failure left the window
+    throttle.check(["ip:a"])
+    assert not FailureThrottle(0, 60.0).enabled
+
+
+@pytest.fixture
+def small(tmp_path):
+    s = seed(tmp_path, texts=["I was charged twice"])
+    service = Service(s.service.settings.with_overrides(auth_max_failures=5))
+    yield s, service
+    service.close()
+    s.service.close()
+
+
+def test_failed_key_lookups_get_429_with_retry_after(small):
+    s, service = small
+    with TestClient(create_app(service=service)) as client:
+        for i in range(5):
+            r = client.get("/v1/taxonomies", headers={"Authorization": f"Bearer tri_wrong{i}"})
+            assert r.status_code == 401
+        r = client.get("/v1/taxonomies", headers={"Authorization": "Bearer tri_wrong9"})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert r.json()["error"]["code"] == "rate_limited"
+        # the address is locked out for now, even with a valid key
+        r = client.get("/v1/taxonomies", headers={"Authorization": f"Bearer {s.admin_key}"})
+        assert r.status_code == 429
+
+
+def test_failed_sign_ins_get_429_with_retry_after(small):
+    _, service = small
+    with TestClient(create_app(service=service), follow_redirects=False) as client:
+        statuses = []
+        for i in range(6):
+            page = client.get("/ui/login")
+            token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)
+            r = client.post("/ui/login", data={"api_key": f"tri_guess{i}", "login_token": token})
+            statuses.append(r.status_code)
+        assert statuses == [401] * 5 + [429]
+        assert int(r.headers["Retry-After"]) >= 1
+        assert "too many failed" in r.text
