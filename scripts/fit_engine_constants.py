@@ -20,7 +20,10 @@ with 75% of the labels known, seed 0) are scored on dev data, and the objective 
     J = mean over {full, 10-shot} of (ECE + (1 - accuracy))
         + open-intent auto_error_all + 0.05 * (1 - open-intent auto share)
 
-(every term an error rate; the last one keeps "close the lane" from being free).  The auto
+(every term an error rate; the last one keeps "close the lane" from being free).
+Choice: calibration first, then automation: among grid points whose mean dev ECE (full
+and 10-shot) is at most 0.03, the one with the highest mean dev auto share (full and
+open-intent), ties broken by the lowest mean J.  The auto
 threshold is ``routing.certify_auto_threshold`` on the engine's own routing evidence
 (target 0.02, level 0.95, expected out-of-scope 0.2), over routing's threshold grid from
 0.99 down (``GRID_TOP``).
@@ -56,7 +59,7 @@ from triaged.routing import certify_auto_threshold, threshold_grid  # noqa: E402
 from triaged.taxonomy import OOS_LABEL, Example  # noqa: E402
 
 GRID: dict[str, list[Any]] = {
-    "sim_oos_prior": [0.0, 0.05, 0.1],
+    "sim_oos_prior": [0.0, 0.02, 0.05],
     "lexical_alpha": [0.1, 1.0],
 }
 LANE = {"target": 0.02, "confidence_level": 0.95, "expected_out_of_scope": 0.2}
@@ -65,6 +68,7 @@ LANE = {"target": 0.02, "confidence_level": 0.95, "expected_out_of_scope": 0.2}
 #: the lane before reaching thresholds that certify; see the report).
 GRID_TOP = 0.99
 CLOSED_LANE_COST = 0.05
+ECE_LIMIT = 0.03
 
 
 class Split:
@@ -175,7 +179,7 @@ def dev_objective(ds: str, cfg: dict[str, Any], max_train: int | None) -> dict[s
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--max-train", type=int, default=2000, help="dev-grid train subsample")
+    ap.add_argument("--max-train", type=int, default=3000, help="dev-grid train subsample")
     ap.add_argument("--quick", action="store_true", help="--max-train 1500, for a smoke run")
     ap.add_argument("--datasets", default=",".join(ALL))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "engine_lodo.json")
@@ -194,9 +198,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"dev {ds} {tag} J={dev[ds][tag]['J']:.4f}", file=sys.stderr, flush=True)
 
     def best(using: list[str]) -> dict[str, Any]:
+        """Calibration first: among grid points whose mean dev ECE (full and 10-shot)
+        is at most ECE_LIMIT, the one with the most automation (mean dev auto share,
+        full and open-intent); ties (and no point within the limit) by J."""
         tags = list(dev[using[0]])
-        scores = {t: float(np.mean([dev[d][t]["J"] for d in using])) for t in tags}
-        tag: dict[str, Any] = json.loads(min(tags, key=scores.__getitem__))
+
+        def mean(t: str, f: Any) -> float:
+            return float(np.mean([f(dev[d][t]) for d in using]))
+
+        J = {t: mean(t, lambda r: r["J"]) for t in tags}
+        ece = {t: mean(t, lambda r: (r["full"]["ece"] + r["ten"]["ece"]) / 2) for t in tags}
+        share = {
+            t: mean(t, lambda r: (r["full"]["auto_share"] + r["open"]["auto_share"]) / 2)
+            for t in tags
+        }
+        ok = [t for t in tags if ece[t] <= ECE_LIMIT] or tags
+        tag: dict[str, Any] = json.loads(min(ok, key=lambda t: (-round(share[t], 3), J[t])))
         return tag
 
     shipped = best(datasets)
@@ -220,6 +237,15 @@ def main(argv: list[str] | None = None) -> int:
             ins = test_figures(ds, shipped, mode)
             rows.append({"dataset": ds, "mode": mode, "lodo": lodo, "in_sample": ins})
     print(f"shipped constants (all six): {json.dumps(shipped)}")
+    for tag in dev[datasets[0]]:
+        rs = [dev[d][tag] for d in datasets]
+        print(
+            f"dev {tag}: J {np.mean([r['J'] for r in rs]):.4f}, ECE full "
+            f"{np.mean([r['full']['ece'] for r in rs]):.4f} 10-shot "
+            f"{np.mean([r['ten']['ece'] for r in rs]):.4f}, auto share full "
+            f"{np.mean([r['full']['auto_share'] for r in rs]):.3f} open "
+            f"{np.mean([r['open']['auto_share'] for r in rs]):.3f}"
+        )
     print()
     print(
         "| dataset | mode | constants without it | ECE | accuracy | auto thr | auto share "

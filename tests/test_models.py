@@ -295,3 +295,17 @@ def test_lexical_channel_learns_jargon_tokens() -> None:
     np.testing.assert_allclose(one.probs[0], batch.probs[0], atol=1e-6)
     with pytest.raises(InvalidInput, match="texts"):
         again.predict(X_new)
+
+
+def test_lexical_vocabulary_coverage_and_round_trip() -> None:
+    from triaged.models.lexical import LexicalVocabulary
+
+    texts = ["reset my password", "password reset link expired", "card declined at shop"] * 2
+    vocab = LexicalVocabulary.fit(texts, 1000)
+    A, cover = vocab.transform(["reset my password", "zqxv wpfj kkkk"])
+    assert cover[0] == pytest.approx(1.0) and cover[1] < 0.2
+    np.testing.assert_allclose(np.asarray(A.multiply(A).sum(axis=1)).ravel()[0], 1.0, rtol=1e-5)
+    again = LexicalVocabulary.from_arrays(vocab.to_arrays("v_"), "v_")
+    B, cover_b = again.transform(["reset my password", "zqxv wpfj kkkk"])
+    assert (A != B).nnz == 0
+    np.testing.assert_array_equal(cover, cover_b)

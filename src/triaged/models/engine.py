@@ -61,6 +61,7 @@ from triaged.errors import InvalidInput, NotFittedError
 from triaged.models.calibrator import CorrectnessCalibrator
 from triaged.models.distance import MahalanobisDistance
 from triaged.models.features import (
+    COVERAGE_FEATURE,
     DISTANCE_FEATURE,
     TRAINED_FEATURES,
     softmax_rows,
@@ -135,6 +136,7 @@ class _Part:
     lex: FloatArray  # (len(rows), L) lexical scores (zeros without the channel)
     train: IntArray
     distance: MahalanobisDistance | None
+    cover: FloatArray  # (len(rows),) lexical coverage by the fit's training n-grams
 
 
 class Engine:
@@ -265,13 +267,14 @@ class Engine:
         self._features = TRAINED_FEATURES + ((DISTANCE_FEATURE,) if use_distance else ())
 
         # Lexical channel: one vocabulary (unsupervised) for every fit.
-        A = None
+        A = Cov = None
         self._vocab = self._lexical = None
         if bool(cfg["lexical"]) and len(texts) == n and len(oos_texts) in (0, oos.shape[0]):
             vocab = LexicalVocabulary.fit(texts, int(cfg["lexical_features"]))
             if len(vocab):
                 self._vocab = vocab
-                A = vocab.transform(texts)
+                A, Cov, _ = vocab.transform_counts(texts)
+                self._features += (COVERAGE_FEATURE,)
         alpha = float(cfg["lexical_alpha"])
 
         def head(
@@ -317,7 +320,12 @@ class Engine:
                 lm = LexicalModel.fit(A[train], y[train], n_labels, labels=labels, alpha=alpha)
                 lex = lm.scores(A[rows])
             dist = MahalanobisDistance.fit(X[train], y[train], V) if use_distance else None
-            return _Part(rows, X[rows] @ W.T + b, lex, train, dist)
+            cover = np.ones(len(rows))
+            if Cov is not None:
+                # coverage by the n-grams this fit's training rows contain
+                seen = (np.asarray(Cov[train].sum(axis=0)).ravel() > 0).astype(np.float32)
+                cover = np.asarray(Cov[rows] @ seen, dtype=np.float64).ravel()
+            return _Part(rows, X[rows] @ W.T + b, lex, train, dist, cover)
 
         everything = np.arange(n, dtype=np.int64)
         full, self._W, self._b = head(everything, None, float(cfg["tol"]), lab)
@@ -377,6 +385,8 @@ class Engine:
             top, F = trained_features(P, sims, y[bank], proto[rows], k)
             if p.distance is not None:
                 F = np.column_stack([F, p.distance.to_labels(X[rows], top)])
+            if Cov is not None:
+                F = np.column_stack([F, p.cover])
             return top, F
 
         in_feats = [features(p) for p in parts]
@@ -523,22 +533,27 @@ class Engine:
         out: FloatArray = np.where(self._missing[top], zs_view, mixed)
         return out
 
-    def _lexical_scores(self, texts: Sequence[str]) -> FloatArray:
+    def _lexical_scores(self, texts: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+        """Lexical scores ``(n, L)`` and vocabulary coverage ``(n,)`` of ``texts``."""
         if self._vocab is None or self._lexical is None:
             raise NotFittedError("no lexical channel")
         if len(texts) <= 4:  # one text: skip the sparse-matrix machinery
             return self._lexical.scores_for(self._vocab, texts)
-        return self._lexical.scores(self._vocab.transform(texts))
+        A, cover = self._vocab.transform(texts)
+        return self._lexical.scores(A), cover
 
     def _trained_outputs(
         self, X: Vectors, texts: Sequence[str] = ()
     ) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
         """Probabilities, argmax, calibrator features and cosine to the label prompts."""
         logits = (_rows_dot(X, self._W) + self._b) / self._temperature
-        if self._lexical is not None and self._lex_weight > 0.0:
+        cover: FloatArray | None = None
+        if self._lexical is not None:
             if len(texts) != X.shape[0]:
                 raise InvalidInput("this model has a lexical channel: pass the texts too")
-            logits = logits + self._lex_weight * self._lexical_scores(texts)
+            lex, cover = self._lexical_scores(texts)
+            if self._lex_weight > 0.0:
+                logits = logits + self._lex_weight * lex
         proto = _rows_dot(X, self._label_vectors).astype(np.float64)
         P = self._blend(logits, proto)
         tops = np.zeros(X.shape[0], dtype=np.int64)
@@ -551,6 +566,8 @@ class Engine:
             top, F = trained_features(P[sl], sims, bank_y, proto[sl], int(self.config["k"]))
             if self._distance is not None and DISTANCE_FEATURE in self._features:
                 F = np.column_stack([F, self._distance.to_labels(X[sl], top)])
+            if cover is not None and COVERAGE_FEATURE in self._features:
+                F = np.column_stack([F, cover[sl]])
             tops[sl], feats[sl] = top, F
         return P, tops, feats, proto
 

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "COVERAGE_FEATURE",
     "DISTANCE_FEATURE",
     "TRAINED_FEATURES",
     "ZERO_SHOT_FEATURES",
@@ -26,6 +27,8 @@ IntArray = NDArray[np.int64]
 #: Calibrator signal of engines with a distance model (appended to TRAINED_FEATURES):
 #: log mean squared Mahalanobis distance to the predicted label's mean.
 DISTANCE_FEATURE = "maha_top"
+#: ... of engines with a lexical channel: share of the input's n-grams seen in training.
+COVERAGE_FEATURE = "lex_cover"
 TRAINED_FEATURES = ("logit_pmax", "margin", "nn_sim", "nn_class_sim", "knn_agree", "proto_sim")
 ZERO_SHOT_FEATURES = (
     "top_sim",

@@ -83,35 +83,59 @@ class LexicalVocabulary:
     def __len__(self) -> int:
         return len(self.terms)
 
-    def rows(self, texts: Sequence[str]) -> list[tuple[IntArray, NDArray[np.float32]]]:
-        """Each text's TF-IDF row as (columns, values)."""
+    def _row(self, text: str) -> tuple[IntArray, NDArray[np.float32], NDArray[np.float32], float]:
+        """(columns, raw counts, L2-normalised TF-IDF values, coverage) of one text;
+        coverage is the share of its n-gram occurrences that are in the vocabulary."""
         index = self._index
-        idf = self.idf
-        out: list[tuple[IntArray, NDArray[np.float32]]] = []
+        grams = analyze(text)
+        counts = Counter(grams)
+        hits = [(index[t], c) for t, c in counts.items() if t in index]
+        cols = np.array([j for j, _ in hits], dtype=np.int64)
+        tf = np.array([c for _, c in hits], dtype=np.float32)
+        vals = ((1.0 + np.log(tf)) * self.idf[cols]).astype(np.float32)
+        norm = np.float32(np.sqrt(vals @ vals))
+        cover = float(tf.sum()) / len(grams) if grams else 1.0
+        return cols, tf, (vals / norm if norm > 0 else vals), cover
+
+    def rows(self, texts: Sequence[str]) -> list[tuple[IntArray, NDArray[np.float32], float]]:
+        """Each text's TF-IDF row as (columns, values, coverage)."""
+        out = []
         for text in texts:
-            counts = Counter(analyze(text))
-            hits = [(index[t], c) for t, c in counts.items() if t in index]
-            cols = np.array([j for j, _ in hits], dtype=np.int64)
-            tf = np.array([c for _, c in hits], dtype=np.float32)
-            vals = ((1.0 + np.log(tf)) * idf[cols]).astype(np.float32)
-            norm = np.float32(np.sqrt(vals @ vals))
-            out.append((cols, vals / norm if norm > 0 else vals))
+            cols, _, vals, cover = self._row(text)
+            out.append((cols, vals, cover))
         return out
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+    def transform(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, FloatArray]:
+        """TF-IDF rows (L2-normalised) and each text's vocabulary coverage."""
+        A, _, cover = self.transform_counts(texts)
+        return A, cover
+
+    def transform_counts(
+        self, texts: Sequence[str]
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix, FloatArray]:
+        """TF-IDF rows, in-vocabulary n-gram counts (per text, divided by the text's total
+        n-gram count, so that a row sums to its coverage), and coverage."""
         indptr = [0]
         indices: list[IntArray] = []
         data: list[NDArray[np.float32]] = []
-        for cols, vals in self.rows(texts):
+        shares: list[NDArray[np.float32]] = []
+        cover: list[float] = []
+        for text in texts:
+            cols, tf, vals, cov = self._row(text)
             indices.append(cols)
             data.append(vals)
+            total = tf.sum() / cov if cov > 0 else 1.0
+            shares.append((tf / total).astype(np.float32))
+            cover.append(cov)
             indptr.append(indptr[-1] + len(cols))
-        if not indices:
-            return sp.csr_matrix((len(texts), len(self.terms)), dtype=np.float32)
-        return sp.csr_matrix(
-            (np.concatenate(data).astype(np.float32), np.concatenate(indices), indptr),
-            shape=(len(texts), len(self.terms)),
-        )
+        shape = (len(texts), len(self.terms))
+        if indptr[-1] == 0:
+            empty = sp.csr_matrix(shape, dtype=np.float32)
+            return empty, empty.copy(), np.asarray(cover, dtype=np.float64)
+        cols_all = np.concatenate(indices)
+        A = sp.csr_matrix((np.concatenate(data), cols_all, indptr), shape=shape)
+        C = sp.csr_matrix((np.concatenate(shares), cols_all, indptr), shape=shape)
+        return A, C, np.asarray(cover, dtype=np.float64)
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         blob = "\n".join(self.terms).encode("utf-8")
@@ -184,16 +208,18 @@ class LexicalModel:
             return np.zeros((A.shape[0], len(self.has_data)))
         return self._centre(np.asarray(A @ self.weights, dtype=np.float64))
 
-    def scores_for(self, vocab: LexicalVocabulary, texts: Sequence[str]) -> FloatArray:
-        """:meth:`scores` of a few texts without building a sparse matrix (the per-call
-        path: a dictionary look-up per n-gram and one small gather)."""
+    def scores_for(
+        self, vocab: LexicalVocabulary, texts: Sequence[str]
+    ) -> tuple[FloatArray, FloatArray]:
+        """:meth:`scores` and coverage of a few texts without building a sparse matrix
+        (the per-call path: a dictionary look-up per n-gram and one small gather)."""
         out = np.zeros((len(texts), len(self.has_data)))
-        if self.weights.shape[0] == 0:
-            return out
-        for r, (cols, vals) in enumerate(vocab.rows(texts)):
-            if len(cols):
+        cover = np.ones(len(texts))
+        for r, (cols, vals, cov) in enumerate(vocab.rows(texts)):
+            cover[r] = cov
+            if len(cols) and self.weights.shape[0]:
                 out[r] = vals @ self.weights[cols]
-        return self._centre(out)
+        return self._centre(out), cover
 
     def _centre(self, s: FloatArray) -> FloatArray:
         if self.has_data.all():
