@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from triaged import inputs
 from triaged.errors import Conflict, InvalidInput, PayloadTooLarge, ValidationFailed
 from triaged.review import ReviewService
 from triaged.routing import RoutingEvidence
@@ -550,8 +551,16 @@ class Service:
                     f"text {i} has {len(item.text)} characters; the limit is {s.max_text_chars}",
                     details={"index": i, "limit": s.max_text_chars, "got": len(item.text)},
                 )
-            if not item.text.strip():
+            inputs.check_text(item.text, f"texts[{i}]")
+            if inputs.is_blank(item.text):  # zero-width characters only count as empty
                 raise ValidationFailed(f"text {i} is empty", details={"index": i})
+            inputs.check_external_id(item.external_id, f"texts[{i}].external_id")
+            inputs.check_metadata(
+                item.metadata,
+                f"texts[{i}].metadata",
+                max_depth=s.max_metadata_depth,
+                max_bytes=s.max_metadata_bytes,
+            )
 
     def classifier(self, principal: Principal, taxonomy: str) -> Classifier:
         """The active classifier of a taxonomy (in-process use, benchmarks)."""

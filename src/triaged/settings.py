@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(
         default=10_000, ge=1, description="Longest text to classify, in characters (413 above)."
     )
+    max_metadata_bytes: int = Field(
+        default=16_384, ge=2, description="Largest `metadata` of one text, as compact JSON (422)."
+    )
+    max_metadata_depth: int = Field(
+        default=8, ge=1, description="Deepest nesting of objects/lists in `metadata` (422)."
+    )
     max_batch: int = Field(default=100, ge=1, description="Most texts in one batch classify.")
     background_train_min_examples: int = Field(
         default=200, ge=0, description="Train in a background thread from this many examples."

@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from triaged.errors import DatasetError, TaxonomyError
+from triaged.inputs import bad_character, is_blank
 
 __all__ = [
     "OOS_LABEL",
@@ -138,11 +139,19 @@ class Taxonomy:
                 )
             seen[label.name] = i
             for j, ex in enumerate(label.examples):
-                if not isinstance(ex, str) or not ex.strip():
+                if not isinstance(ex, str) or is_blank(ex):
                     raise TaxonomyError(
                         f"labels[{i}].examples[{j}]: examples must be non-empty strings",
                         details={"field": f"labels[{i}].examples[{j}]"},
                     )
+                _check_chars(ex, f"labels[{i}].examples[{j}]")
+        for j, ex in enumerate(self.out_of_scope):
+            if not isinstance(ex, str) or is_blank(ex):
+                raise TaxonomyError(
+                    f"out_of_scope[{j}]: examples must be non-empty strings",
+                    details={"field": f"out_of_scope[{j}]"},
+                )
+            _check_chars(ex, f"out_of_scope[{j}]")
 
     # ----------------------------------------------------------------- queries
     @property
@@ -332,9 +341,16 @@ def _at(obj: Any) -> str:
     return f"line {line}: " if line else ""
 
 
+def _check_chars(value: str, where: str) -> None:
+    bad = bad_character(value)
+    if bad is not None:
+        raise TaxonomyError(f"{where}: contains {bad}", details={"field": where})
+
+
 def _check_name(value: Any, where: str) -> None:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or is_blank(value):
         raise TaxonomyError(f"{where}: names must be non-empty strings", details={"field": where})
+    _check_chars(value, where)
     if value != value.strip():
         raise TaxonomyError(
             f"{where}: name {value!r} has leading or trailing whitespace", details={"field": where}

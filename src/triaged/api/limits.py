@@ -1,5 +1,7 @@
 """Request body limits, enforced before the app reads (let alone works on) a body.
 
+A URL whose path or query holds a NUL character is refused (422) first.
+
 A declared ``Content-Length`` over the limit is refused at once; a body without
 one (chunked) is read up to the limit and refused as soon as it passes it.
 Example uploads (``.../examples``) get their own, larger limit.
@@ -24,6 +26,9 @@ class BodyLimitMiddleware:
         self.max_upload = max_upload
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _nul_in_url(scope):
+            await _refuse_url(send)
+            return
         if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS", "DELETE"}:
             await self.app(scope, receive, send)
             return
@@ -62,6 +67,33 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _nul_in_url(scope: Scope) -> bool:
+    """A NUL in the path or the query string fits no database column (PostgreSQL refuses it)."""
+    query = scope.get("query_string", b"") or b""
+    return "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query
+
+
+async def _refuse_url(send: Send) -> None:
+    body = json.dumps(
+        error_body(
+            "validation_error",
+            "the URL contains a NUL character",
+            {"reason": "bad_character"},
+        )
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:

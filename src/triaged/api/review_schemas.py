@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from triaged.api.schemas import SafeIn
+
 __all__ = [
     "ClaimRequest",
     "ClaimResponse",
@@ -17,7 +19,7 @@ __all__ = [
 ]
 
 
-class _In(BaseModel):
+class _In(SafeIn):
     model_config = ConfigDict(extra="forbid")
 
 

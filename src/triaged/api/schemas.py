@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from triaged.inputs import NAME_PATTERN, check_strings
 
 __all__ = [
     "AlternativeOut",
@@ -23,6 +25,7 @@ __all__ = [
     "KeyOut",
     "ModelList",
     "ModelOut",
+    "SafeIn",
     "TaxonomyCreate",
     "TaxonomyList",
     "TaxonomyOut",
@@ -35,7 +38,17 @@ __all__ = [
 Name = Field(min_length=1, max_length=100)
 
 
-class _In(BaseModel):
+class SafeIn(BaseModel):
+    """A request body: no NUL character or lone surrogate in any string (422)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_strings(cls, data: Any) -> Any:
+        check_strings(data)
+        return data
+
+
+class _In(SafeIn):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -58,7 +71,11 @@ class ExampleIn(_In):
 
 class TaxonomyCreate(_In):
     name: str = Field(
-        min_length=1, max_length=100, pattern=r"^[^/\s][^/]*$", description="No slashes."
+        min_length=1,
+        max_length=100,
+        pattern=NAME_PATTERN,
+        description="ASCII letters, digits, '.', '_' and '-', starting with a letter or digit "
+        "(one URL path segment).",
     )
     description: str = Field(default="", max_length=5000)
     labels: list[LabelIn] = Field(min_length=1)

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from triaged.errors import Conflict, NotFound, TaxonomyError
+from triaged.inputs import bad_character, check_taxonomy_name
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.storage.tables import taxonomies, taxonomy_versions
 from triaged.taxonomy import Example, Taxonomy
@@ -73,6 +74,8 @@ def _insert_version(conn: Connection, taxonomy_id: str, tax: Taxonomy) -> None:
 
 
 def create(conn: Connection, workspace_id: str, tax: Taxonomy) -> TaxonomyRecord:
+    """Store a new taxonomy; its name must match :data:`triaged.inputs.NAME_PATTERN`."""
+    check_taxonomy_name(tax.name)
     now = utcnow()
     tid = new_id("tax")
     try:
@@ -105,6 +108,8 @@ _RECORD_FOR_UPDATE = _RECORD.with_for_update()
 def get_record(
     conn: Connection, workspace_id: str, name: str, *, for_update: bool = False
 ) -> TaxonomyRecord:
+    if bad_character(name) is not None:  # no stored name holds one (PostgreSQL would refuse it)
+        raise NotFound("no such taxonomy", details={"reason": "bad_character"})
     stmt = _RECORD_FOR_UPDATE if for_update else _RECORD
     row = conn.execute(stmt, {"workspace_id": workspace_id, "name": name}).first()
     if row is None:

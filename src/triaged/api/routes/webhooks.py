@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from triaged.api.deps import PrincipalDep, ServiceDep
+from triaged.api.schemas import SafeIn
 from triaged.webhooks import admin
 
 router = APIRouter(tags=["webhooks"])
@@ -16,7 +17,7 @@ EventType = Literal["decision.resolved", "decision.corrected", "alert.drift", "a
 DeliveryStatus = Literal["pending", "delivering", "delivered", "failed", "cancelled"]
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(SafeIn):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=1, max_length=2000)
     events: list[EventType] = Field(min_length=1)
