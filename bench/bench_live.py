@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import platform
 import statistics
 import tempfile
@@ -25,16 +26,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import DATASETS, update_readme
+from bench._common import DATASETS, ROOT, update_readme
 from bench.live_sim import dataset_slice, make_service, scenario
 
 SCENARIOS: list[dict[str, Any]] = [
     {"label": "30% unknown, 0% expected", "unknown_share": 0.3, "expected": 0.0, "stream": 2000},
     {"label": "30% unknown, 20% expected", "unknown_share": 0.3, "expected": 0.2, "stream": 2000},
-    {"label": "no unknown, 20% expected", "unknown_share": 0.0, "expected": 0.2, "stream": 1300},
+    {"label": "no unknown, 20% expected", "unknown_share": 0.0, "expected": 0.2, "stream": 1200},
 ]
 FRESH = 800
 TARGET = 0.02
+RESULTS = ROOT / "bench" / "results" / "live.json"
 
 
 def _seeds(text: str) -> list[int]:
@@ -95,13 +97,21 @@ def row(spec: dict[str, Any], runs: list[dict[str, Any]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0-2")
+    ap.add_argument(
+        "--scenarios", default="", help="indices to re-run (default all); others from results"
+    )
     ap.add_argument("--update-readme", action="store_true")
     args = ap.parse_args()
     seeds = _seeds(args.seeds)
+    wanted = {int(i) for i in args.scenarios.split(",") if i} or set(range(len(SCENARIOS)))
+    stored: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     started = time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for spec in SCENARIOS:
+        for i, spec in enumerate(SCENARIOS):
+            if i not in wanted and spec["label"] in stored:
+                rows.append(row(spec, stored[spec["label"]]["runs"]))
+                continue
             runs = [asyncio.run(run_one(spec, s, Path(tmp))) for s in seeds]
             for s, r in zip(seeds, runs, strict=True):
                 print(
@@ -112,6 +122,8 @@ def main() -> None:
                     f"{r['seconds']:.0f}s",
                     flush=True,
                 )
+            stored[spec["label"]] = {"seeds": seeds, "runs": runs}
+            RESULTS.write_text(json.dumps(stored, indent=1, default=str) + "\n")
             rows.append(row(spec, runs))
     minutes = (time.perf_counter() - started) / 60
     body = "\n".join(
