@@ -746,8 +746,15 @@ class Client(_Base):
         return TaxonomyInfo.from_dict(self._send(_Call("GET", f"/v1/taxonomies/{name}")))
 
     def taxonomies(self) -> list[TaxonomyInfo]:
-        data = self._send(_Call("GET", "/v1/taxonomies"))
-        return [TaxonomyInfo.from_dict(t) for t in data["taxonomies"]]
+        """Every taxonomy of the workspace (all pages)."""
+        out: list[TaxonomyInfo] = []
+        params: dict[str, Any] = {"limit": 200}
+        while True:
+            data = self._send(_Call("GET", "/v1/taxonomies", params=dict(params)))
+            out.extend(TaxonomyInfo.from_dict(t) for t in data["taxonomies"])
+            if not data.get("next_cursor"):
+                return out
+            params["cursor"] = data["next_cursor"]
 
     def update_taxonomy(self, name: str, **changes: Any) -> TaxonomyInfo:
         return TaxonomyInfo.from_dict(

@@ -286,6 +286,7 @@ class Service:
     ) -> dict[str, Any]:
         principal.require(Role.ADMIN)
         tax = Taxonomy.from_dict({**definition, "version": 1})
+        self._check_size(tax)
         with self.db.write() as conn:
             record = taxo.create(conn, principal.workspace_id, tax)
             given = definition.get("thresholds") or {}
@@ -295,14 +296,28 @@ class Service:
         self._launch(job["id"], tax)
         return self._describe((principal.workspace_id, tax.name))
 
+    def _check_size(self, tax: Taxonomy) -> None:
+        s = self.settings
+        taxo.check_size(tax, s.max_labels_per_taxonomy, s.max_examples_per_taxonomy)
+
     def list_taxonomies(
-        self, principal: Principal, *, include_archived: bool = False
+        self,
+        principal: Principal,
+        *,
+        include_archived: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
     ) -> list[dict[str, Any]]:
+        """The workspace's taxonomies by name (``after``/``limit``: one page)."""
         principal.require(*READ_ROLES)
         with self.db.read() as conn:
             out = []
             for record in taxo.list_records(
-                conn, principal.workspace_id, include_archived=include_archived
+                conn,
+                principal.workspace_id,
+                include_archived=include_archived,
+                limit=limit,
+                after=after,
             ):
                 out.append(self._public_taxonomy(conn, record, taxo.load_version(conn, record)))
             return out
@@ -330,7 +345,9 @@ class Service:
         with self.db.write() as conn:
             record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
             current = taxo.load_version(conn, record)
-            tax = taxo.new_version(conn, record, change(current))
+            changed = change(current)
+            self._check_size(changed)
+            tax = taxo.new_version(conn, record, changed)
             if tax.thresholds != current.thresholds:  # changed in the definition: manual
                 given = {
                     k: v

@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     max_metadata_depth: int = Field(
         default=8, ge=1, description="Deepest nesting of objects/lists in `metadata` (422)."
     )
+    max_labels_per_taxonomy: int = Field(
+        default=1000, ge=1, description="Most labels in one taxonomy (413 above)."
+    )
+    max_examples_per_taxonomy: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most examples in one taxonomy version, out-of-scope ones included (413 "
+        "above); training memory grows with labels and examples.",
+    )
     max_batch: int = Field(default=100, ge=1, description="Most texts in one batch classify.")
     background_train_min_examples: int = Field(
         default=200, ge=0, description="Train in a background thread from this many examples."

@@ -138,6 +138,9 @@ class TaxonomyOut(BaseModel):
 
 class TaxonomyList(BaseModel):
     taxonomies: list[TaxonomyOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class VersionOut(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from triaged.errors import Conflict, NotFound, TaxonomyError
+from triaged.errors import Conflict, NotFound, PayloadTooLarge, TaxonomyError
 from triaged.inputs import bad_character, check_taxonomy_name
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.storage.tables import taxonomies, taxonomy_versions
@@ -23,6 +23,7 @@ from triaged.taxonomy import Example, Taxonomy
 __all__ = [
     "TaxonomyRecord",
     "archive",
+    "check_size",
     "create",
     "get_record",
     "get_record_by_id",
@@ -129,12 +130,41 @@ def get_record_by_id(conn: Connection, workspace_id: str, taxonomy_id: str) -> T
 
 
 def list_records(
-    conn: Connection, workspace_id: str, *, include_archived: bool = False
+    conn: Connection,
+    workspace_id: str,
+    *,
+    include_archived: bool = False,
+    limit: int | None = None,
+    after: str | None = None,
 ) -> list[TaxonomyRecord]:
+    """The workspace's taxonomies by name; ``after`` a name and ``limit`` page through them."""
     stmt = select(taxonomies).where(taxonomies.c.workspace_id == workspace_id)
     if not include_archived:
         stmt = stmt.where(taxonomies.c.archived_at.is_(None))
-    return [TaxonomyRecord.from_row(r) for r in conn.execute(stmt.order_by(taxonomies.c.name))]
+    if after is not None:
+        stmt = stmt.where(taxonomies.c.name > after)
+    stmt = stmt.order_by(taxonomies.c.name)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [TaxonomyRecord.from_row(r) for r in conn.execute(stmt)]
+
+
+def check_size(tax: Taxonomy, max_labels: int, max_examples: int) -> None:
+    """Refuse a taxonomy over the operator's limits (413): training memory grows with both."""
+    n_labels = len(tax.labels)
+    if n_labels > max_labels:
+        raise PayloadTooLarge(
+            f"a taxonomy has at most {max_labels} labels, got {n_labels} "
+            "(TRIAGED_MAX_LABELS_PER_TAXONOMY)",
+            details={"field": "labels", "limit": max_labels, "got": n_labels},
+        )
+    n_examples = sum(len(label.examples) for label in tax.labels) + len(tax.out_of_scope)
+    if n_examples > max_examples:
+        raise PayloadTooLarge(
+            f"a taxonomy has at most {max_examples} examples, got {n_examples} "
+            "(TRIAGED_MAX_EXAMPLES_PER_TAXONOMY)",
+            details={"field": "examples", "limit": max_examples, "got": n_examples},
+        )
 
 
 def load_version(conn: Connection, record: TaxonomyRecord, version: int | None = None) -> Taxonomy:

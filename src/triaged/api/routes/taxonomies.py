@@ -3,9 +3,9 @@ train (background for large sets, pollable) and evaluate."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -42,10 +42,21 @@ def create_taxonomy(body: TaxonomyCreate, principal: PrincipalDep, service: Serv
 
 @router.get("", response_model=TaxonomyList)
 def list_taxonomies(
-    principal: PrincipalDep, service: ServiceDep, include_archived: bool = False
+    principal: PrincipalDep,
+    service: ServiceDep,
+    include_archived: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200, description="Taxonomies per page.")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=100, description="`next_cursor` of the previous page.")
+    ] = None,
 ) -> Any:
-    """List the workspace's taxonomies."""
-    return {"taxonomies": service.list_taxonomies(principal, include_archived=include_archived)}
+    """List the workspace's taxonomies by name, a page at a time (`next_cursor`: the next)."""
+    page = service.list_taxonomies(
+        principal, include_archived=include_archived, limit=limit + 1, after=cursor
+    )
+    more = len(page) > limit
+    page = page[:limit]
+    return {"taxonomies": page, "next_cursor": page[-1]["name"] if more else None}
 
 
 @router.get("/{name}", response_model=TaxonomyOut)

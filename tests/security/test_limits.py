@@ -1,0 +1,62 @@
+"""Operator limits on taxonomy size (413) and paginated taxonomy lists."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.servicekit import TINY_TAXONOMY, Stack, Tenant, unique
+from triaged.api import create_app
+
+pytestmark = pytest.mark.anyio
+
+
+def _labels(n: int, examples: int = 1) -> list[dict[str, object]]:
+    return [
+        {"name": f"label{i}", "examples": [f"example {j} of label {i}" for j in range(examples)]}
+        for i in range(n)
+    ]
+
+
+async def test_labels_and_examples_per_taxonomy_are_capped(stack: Stack, tenant: Tenant) -> None:
+    small = create_app(
+        service=stack.variant(max_labels_per_taxonomy=5, max_examples_per_taxonomy=13)
+    )
+    async with stack.client(tenant.key, app=small) as c:
+        r = await c.post("/v1/taxonomies", json={"name": unique("many"), "labels": _labels(6)})
+        assert r.status_code == 413, r.text
+        err = r.json()["error"]
+        assert err["code"] == "payload_too_large" and err["details"]["limit"] == 5
+        r = await c.post("/v1/taxonomies", json={"name": unique("ex"), "labels": _labels(3, 5)})
+        assert r.status_code == 413 and r.json()["error"]["details"]["field"] == "examples"
+        name = unique("ok")
+        r = await c.post("/v1/taxonomies", json={"name": name, "labels": _labels(3, 4)})
+        assert r.status_code == 201, r.text
+        more = [{"text": f"another one {i}", "label": "label0"} for i in range(1)]
+        assert (await c.post(f"/v1/taxonomies/{name}/examples", json={"examples": more})).is_success
+        r = await c.post(f"/v1/taxonomies/{name}/examples", json={"examples": more})
+        assert r.status_code == 413  # 14 > 13: refused, the version is unchanged
+        r = await c.patch(f"/v1/taxonomies/{name}", json={"labels": _labels(6)})
+        assert r.status_code == 413
+        assert (await c.get(f"/v1/taxonomies/{name}")).json()["version"] == 2
+
+
+async def test_taxonomy_list_is_paginated(stack: Stack) -> None:
+    tenant = stack.tenant()
+    names = sorted(f"p{i:02d}-{unique('t')}" for i in range(5))
+    async with stack.client(tenant.key) as c:
+        for name in names:
+            r = await c.post("/v1/taxonomies", json={**TINY_TAXONOMY, "name": name})
+            assert r.status_code == 201, r.text
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = (await c.get("/v1/taxonomies", params=params)).json()
+            assert len(page["taxonomies"]) <= 2
+            seen += [t["name"] for t in page["taxonomies"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == names
+        assert (await c.get("/v1/taxonomies", params={"limit": 0})).status_code == 422
+        assert (await c.get("/v1/taxonomies", params={"limit": 201})).status_code == 422
