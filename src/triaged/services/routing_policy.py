@@ -44,7 +44,6 @@ from triaged.routing import (
     RoutingEvidence,
     certify_auto_threshold,
     certify_from_reviews,
-    cp_lower,
     lane_bound_at,
     threshold_grid,
     weighted_error_bound,
@@ -82,6 +81,7 @@ log = logging.getLogger("triaged.routing")
 ALERT_EVENT = "alert.auto_lane"
 ROUTING_LOCK_KEY = 727375004  # advisory lock class of routing changes (PostgreSQL)
 SOURCES = ("training", "manual", "live")
+EARLY_MIN_LOOK = 10  # the first look of the early failure check (reviewed audits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +255,7 @@ def _reviewed(
         select(d.confidence, d.label, d.final_label, d.bucket, d.audit_rate)
         .select_from(review_items.join(decisions, d.id == r.decision_id))
         .where(*conds)
+        .order_by(r.resolved_at, r.id)  # in the order the reviews came in
     ).all()
     conf = np.fromiter((row.confidence for row in rows), np.float64, len(rows))
     wrong = np.fromiter((row.final_label != row.label for row in rows), bool, len(rows))
@@ -525,6 +526,9 @@ class LiveStatus:
     lower: float
     upper: float
     effective_n: float
+    # the audits in the order they were reviewed (for the early check's fixed looks)
+    wrong: np.ndarray | None = None
+    weight: np.ndarray | None = None
 
 
 def live_status(conn: Connection, policy: Policy, *, default_rate: float) -> LiveStatus:
@@ -537,7 +541,9 @@ def live_status(conn: Connection, policy: Policy, *, default_rate: float) -> Liv
         default_rate=default_rate,
     )
     wb = weighted_error_bound(ev.wrong, ev.weight, 1.0 - policy.confidence_level)
-    return LiveStatus(wb.n, wb.errors, wb.estimate, wb.lower, wb.upper, wb.effective_n)
+    return LiveStatus(
+        wb.n, wb.errors, wb.estimate, wb.lower, wb.upper, wb.effective_n, ev.wrong, ev.weight
+    )
 
 
 def _model_version(conn: Connection, model_id: str | None) -> str | None:
@@ -551,20 +557,31 @@ def _model_version(conn: Connection, model_id: str | None) -> str | None:
 def _fails(status: LiveStatus, policy: Policy, cfg: LiveConfig) -> bool:
     """Whether the audits since ``policy`` say its auto lane misses the target.
 
-    From ``min_audits`` audits on (and at least as many as could certify the target with
-    no error at all), the lane must be certified live: its upper bound at the policy's
-    level must meet the target.  Before that only a clear failure counts: the lower bound
-    exceeds the target at ``(1 - level) / n_min`` (the check runs after every audit; a
-    Bonferroni correction over those looks keeps false alarms under ``1 - level``).
+    From ``n_min`` audits on (``min_audits``, and at least as many as could certify the
+    target with no error at all) the lane must be certified live: its upper bound at the
+    policy's level must meet the target.  Before that only a clear failure counts: at
+    fixed looks (the first n_min/2, n_min/4, ... reviewed audits, down to 10) the lower
+    bound exceeds the target at ``(1 - level) / looks``.  The check runs after every
+    audit, but each look sees the same audits every time, so Bonferroni over the looks
+    keeps false alarms under ``1 - level``.
     """
     target, delta = policy.auto_error_target, 1.0 - policy.confidence_level
     n_min = max(cfg.min_audits, math.ceil(math.log(delta) / math.log1p(-target)))
     if status.effective_n >= n_min:
         return status.upper > target
-    if status.estimate is None:
+    if status.wrong is None or status.weight is None:
         return False
-    lower = cp_lower(status.estimate * status.effective_n, status.effective_n, delta / n_min)
-    return lower > target
+    looks = []
+    n = n_min // 2
+    while n >= EARLY_MIN_LOOK:
+        looks.append(n)
+        n //= 2
+    reached = [k for k in looks if k <= status.n]
+    if not reached:
+        return False
+    k = max(reached)
+    early = weighted_error_bound(status.wrong[:k], status.weight[:k], delta / len(looks))
+    return early.lower > target
 
 
 def _live_decision(
