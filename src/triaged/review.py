@@ -232,6 +232,8 @@ class ReviewService:
     ) -> dict[str, Any]:
         principal.require(*REVIEW_ROLES)
         with self.service.db.read() as conn:
+            if taxonomy is not None:  # 404 for a name this workspace does not have
+                taxo.get_record(conn, principal.workspace_id, taxonomy)
             out = review_stats.review_stats(
                 conn, principal.workspace_id, now=utcnow(), taxonomy=taxonomy, days=days
             )
@@ -245,6 +247,8 @@ class ReviewService:
     ) -> dict[str, Any]:
         principal.require(*REVIEW_ROLES)
         with self.service.db.read() as conn:
+            if taxonomy is not None:
+                taxo.get_record(conn, principal.workspace_id, taxonomy)
             lanes = review_stats.lane_error(
                 conn, principal.workspace_id, taxonomy=taxonomy, since=since
             )

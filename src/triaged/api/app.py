@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from triaged import __version__
 from triaged.api.errors import install_error_handlers
 from triaged.api.limits import BodyLimitMiddleware
+from triaged.api.openapi import install_openapi
 from triaged.api.routes import health, v1_router
 from triaged.api.routes.metrics import prometheus_router
 from triaged.service import Service
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.state.service = svc
     app.state.settings = cfg
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(
         BodyLimitMiddleware, max_body=cfg.max_body_bytes, max_upload=cfg.max_upload_bytes
     )

@@ -7,6 +7,7 @@ the CLI can render a report it computed or one it fetched.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from rich.console import Console, Group
@@ -34,13 +35,18 @@ def _headline(data: dict[str, Any]) -> str:
     )
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
+
+
 def _md_cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text from decisions and labels as inert markdown: HTML escaped, markup characters too."""
+    escaped = html.escape(" ".join(str(text).split()), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", escaped)
 
 
 def to_markdown(data: dict[str, Any], *, max_rows: int = 20) -> str:
     """GitHub-flavoured markdown: summary, gap clusters, overlaps, label health."""
-    lines = [f"# Insights: {data.get('taxonomy', '')}", "", _headline(data), ""]
+    lines = [f"# Insights: {_md_cell(data.get('taxonomy', ''))}", "", _headline(data), ""]
     lines += ["## Gap clusters", ""]
     clusters = data.get("gap_clusters", [])[:max_rows]
     if clusters:
@@ -49,7 +55,7 @@ def to_markdown(data: dict[str, Any], *, max_rows: int = 20) -> str:
         for c in clusters:
             example = c["examples"][0] if c.get("examples") else ""
             lines.append(
-                f"| {c['id']} | `{c['proposed_label']}` | {c['size']} "
+                f"| {c['id']} | {_md_cell(c['proposed_label'])} | {c['size']} "
                 f"| {_pct(c.get('share_of_held'))} | {_md_cell(', '.join(c['between']))} "
                 f"| {_md_cell(', '.join(c['keywords'][:5]))} | {_md_cell(example)} |"
             )
@@ -63,7 +69,8 @@ def to_markdown(data: dict[str, Any], *, max_rows: int = 20) -> str:
         for o in overlaps:
             ev = o["evidence"]
             lines.append(
-                f"| {_md_cell(' / '.join(o['labels']))} | {_num(o['score'])} | {o['action']} "
+                f"| {_md_cell(' / '.join(o['labels']))} | {_num(o['score'])} "
+                f"| {_md_cell(o['action'])} "
                 f"| {ev.get('close_calls', 0)} | {sum(ev.get('corrections', {}).values())} "
                 f"| {_num(ev.get('example_cross_nn_rate'))} |"
             )

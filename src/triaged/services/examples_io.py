@@ -83,10 +83,16 @@ def parse_examples(data: bytes, fmt: str) -> list[Example]:
             out.append(_example(item, f"line {lineno}"))
         return out
     if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text))
-        fields = [f.strip().lower() for f in reader.fieldnames or []]
-        if "text" not in fields or "label" not in fields:
-            raise DatasetError("CSV examples need a header row with 'text' and 'label' columns")
-        reader.fieldnames = fields
-        return [_example(row, f"line {reader.line_num}") for row in reader]
+        # universal newlines: a bare \r (old Mac files) ends a line like \n and \r\n do
+        reader = csv.DictReader(io.StringIO(text, newline=None))
+        try:
+            fields = [f.strip().lower() for f in reader.fieldnames or []]
+            if "text" not in fields or "label" not in fields:
+                raise DatasetError("CSV examples need a header row with 'text' and 'label' columns")
+            reader.fieldnames = fields
+            return [_example(row, f"line {reader.line_num}") for row in reader]
+        except csv.Error as exc:
+            raise DatasetError(
+                f"line {reader.line_num}: invalid CSV: {exc}", details={"line": reader.line_num}
+            ) from None
     raise DatasetError(f"unknown examples format {fmt!r}; use one of {list(FORMATS)}")

@@ -181,6 +181,22 @@ def revoke_key(conn: Connection, workspace_id: str, workspace: str, key_id: str)
     ).first()
     if row is None:
         raise NotFound(f"no key {key_id!r}", details={"key_id": key_id})
+    if row.revoked_at is None and row.role == Role.ADMIN.value:
+        # locked, so two admins revoking each other at once cannot both succeed
+        admins = conn.execute(
+            select(api_keys.c.id)
+            .where(
+                api_keys.c.workspace_id == workspace_id,
+                api_keys.c.role == Role.ADMIN.value,
+                api_keys.c.revoked_at.is_(None),
+            )
+            .with_for_update()
+        ).all()
+        if len(admins) <= 1:
+            raise Conflict(
+                "this is the workspace's last admin key; create another admin key first",
+                details={"key_id": key_id, "reason": "last_admin_key"},
+            )
     if row.revoked_at is None:
         conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=utcnow()))
         row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one()

@@ -111,13 +111,18 @@ def lane_error(
     return lanes
 
 
-def _per_reviewer(conn: Connection, workspace_id: str, since: datetime) -> list[dict[str, Any]]:
+def _per_reviewer(
+    conn: Connection, workspace_id: str, since: datetime, taxonomy: str | None = None
+) -> list[dict[str, Any]]:
     e = review_events.c
-    rows = conn.execute(
-        select(e.actor, e.created_at).where(
-            e.workspace_id == workspace_id, e.event == "resolved", e.created_at >= since
-        )
+    stmt = select(e.actor, e.created_at).where(
+        e.workspace_id == workspace_id, e.event == "resolved", e.created_at >= since
     )
+    if taxonomy is not None:
+        stmt = stmt.join(review_items, review_items.c.id == e.item_id).where(
+            review_items.c.taxonomy == taxonomy
+        )
+    rows = conn.execute(stmt)
     per: dict[tuple[str, str], int] = defaultdict(int)
     for actor, at in rows:
         per[(actor or "", as_utc(at).date().isoformat())] += 1
@@ -153,7 +158,7 @@ def review_stats(
         "queues": queues,
         "counts": {q: v["open"] for q, v in queues.items()},
         "oldest_age_seconds": {q: v["oldest_age_seconds"] for q, v in queues.items()},
-        "reviewers": _per_reviewer(conn, workspace_id, now - timedelta(days=days)),
+        "reviewers": _per_reviewer(conn, workspace_id, now - timedelta(days=days), taxonomy),
         "agreement": agreement,
         "lane_error": lane_error(conn, workspace_id, taxonomy=taxonomy),
     }

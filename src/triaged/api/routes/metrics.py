@@ -21,7 +21,9 @@ from triaged.services.secrets_store import check_metrics_token
 from triaged.services.taxonomies import TaxonomyRecord
 
 router = APIRouter(tags=["metrics"])
+MAX_WINDOW_HOURS = 24 * 366 * 10  # ten years: longer windows overflow datetime arithmetic
 prometheus_router = APIRouter(tags=["metrics"])
+MAX_WINDOW_HOURS = 24 * 366 * 10  # ten years: longer windows overflow datetime arithmetic
 
 
 @router.get("/metrics/buckets")
@@ -49,10 +51,16 @@ def bucket_shares(
 
 
 def drift_config(
-    recent_hours: Annotated[float, Query(gt=0, description="recent window")] = 24,
-    baseline_hours: Annotated[float, Query(gt=0, description="baseline window before it")] = 168,
+    recent_hours: Annotated[
+        float, Query(gt=0, le=MAX_WINDOW_HOURS, description="recent window")
+    ] = 24,
+    baseline_hours: Annotated[
+        float, Query(gt=0, le=MAX_WINDOW_HOURS, description="baseline window before it")
+    ] = 168,
     alpha: Annotated[float, Query(gt=0, lt=1)] = 0.01,
-    min_volume: Annotated[int, Query(ge=1, description="decisions per window")] = 100,
+    min_volume: Annotated[
+        int, Query(ge=1, le=1_000_000_000, description="decisions per window")
+    ] = 100,
     min_change: Annotated[float, Query(ge=0, le=1, description="absolute share change")] = 0.02,
     per_label: bool = False,
 ) -> DriftConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -98,7 +98,10 @@ def list_versions(record: TaxonomyDep, principal: PrincipalDep, service: Service
 
 @router.get("/{name}/versions/{version}")
 def get_version(
-    record: TaxonomyDep, version: int, principal: PrincipalDep, service: ServiceDep
+    record: TaxonomyDep,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    principal: PrincipalDep,
+    service: ServiceDep,
 ) -> dict[str, Any]:
     """The full definition of one version, examples included."""
     return service.taxonomy_version(principal, record.name, version)
