@@ -29,7 +29,7 @@ from triaged.settings import Settings
 from triaged.storage import upgrade
 from triaged.storage.webhooks import webhook_events
 
-PROBE_THRESHOLDS = (0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
+PROBE_THRESHOLDS = (0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
 Item = tuple[str, str | None]  # (text, true label; None: fits no known label)
 
 

@@ -40,7 +40,7 @@ async def test_unknown_inputs_make_the_service_raise_the_auto_threshold(
         tmp_path,
         datasets_dir,
         unknown_share=0.3,
-        n_stream=400,
+        n_stream=600,
         routing={"expected_out_of_scope": 0.0},
     )
     trained, final, fresh = rep["trained"], rep["final"], rep["fresh"]
