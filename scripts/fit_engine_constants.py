@@ -182,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-train", type=int, default=3000, help="dev-grid train subsample")
     ap.add_argument("--quick", action="store_true", help="--max-train 1500, for a smoke run")
     ap.add_argument("--datasets", default=",".join(ALL))
+    ap.add_argument(
+        "--reuse-dev",
+        action="store_true",
+        help="take the dev grid from --out (an earlier run) and only redo the test figures",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "engine_lodo.json")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -190,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     keys = list(GRID)
     points = [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*GRID.values())]
     dev: dict[str, dict[str, dict[str, Any]]] = {}
+    if args.reuse_dev:
+        dev = json.loads(args.out.read_text())["dev"]
     for ds in datasets:
+        if ds in dev:
+            continue
         dev[ds] = {}
         for p in points:
             tag = json.dumps(p, sort_keys=True)

@@ -105,11 +105,16 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "holdout_share": 0.25,
     # Total calibrator weight of the simulated out-of-scope items, as a share of all
     # calibrator weight (the prior of an unknown input in the calibrator's training mix).
-    "sim_oos_prior": 0.05,
+    # Fitted leave-one-dataset-out (scripts/fit_engine_constants.py; every fold chose it).
+    "sim_oos_prior": 0.02,
     "distance": True,  # class-conditional Mahalanobis distance as a calibrator signal
     "lexical": True,  # TF-IDF word + char n-gram channel (Complement NB), mixed in
-    "lexical_features": 16384,  # vocabulary size cap of the lexical channel
-    "lexical_alpha": 0.1,  # additive smoothing of the lexical channel's counts
+    # Size budget of the lexical channel: at most this many (term, label) weights
+    # (float16: 9 MB), so the vocabulary is min(lexical_max_terms, budget / labels).
+    "lexical_budget": 4_500_000,
+    "lexical_max_terms": 100_000,
+    # additive smoothing of the lexical channel's counts (fitted like sim_oos_prior)
+    "lexical_alpha": 1.0,
     "max_iter": 300,
     "tol": 1e-4,  # solver tolerance of the final head
     "cv_tol": 1e-4,  # tolerance of the warm-started cross-validation heads
@@ -270,7 +275,10 @@ class Engine:
         A = Cov = None
         self._vocab = self._lexical = None
         if bool(cfg["lexical"]) and len(texts) == n and len(oos_texts) in (0, oos.shape[0]):
-            vocab = LexicalVocabulary.fit(texts, int(cfg["lexical_features"]))
+            max_terms = min(
+                int(cfg["lexical_max_terms"]), int(cfg["lexical_budget"]) // max(n_labels, 1)
+            )
+            vocab = LexicalVocabulary.fit(texts, max_terms)
             if len(vocab):
                 self._vocab = vocab
                 A, Cov, _ = vocab.transform_counts(texts)
