@@ -108,3 +108,16 @@ def test_thresholds_route_results() -> None:
     strict = Taxonomy(name=tax.name, labels=tax.labels, thresholds=Thresholds(auto=1.0, review=1.0))
     res = Classifier.from_taxonomy(strict).fit().classify("I was charged twice")
     assert res.bucket is Bucket.HOLD
+
+
+def test_routing_evidence_survives_save_and_load(fitted: Classifier, tmp_path: Path) -> None:
+    ev = fitted.routing_evidence()
+    assert ev.n_in == len(fitted.example_texts_) and ev.n_oos > 0
+    for loaded in (
+        Classifier.load(fitted.save(tmp_path / "m")),
+        Classifier.from_bytes(fitted.to_bytes()),
+    ):
+        again = loaded.routing_evidence()
+        np.testing.assert_array_equal(again.conf_in, ev.conf_in)
+        np.testing.assert_array_equal(again.correct_in, ev.correct_in)
+        np.testing.assert_array_equal(again.conf_oos, ev.conf_oos)
