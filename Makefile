@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_WORKERS ?= 2
 
-.PHONY: install install-dev serve demo test lint typecheck unit services bench clean
+.PHONY: install install-dev serve demo test lint typecheck unit fuzz services bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -38,7 +38,11 @@ typecheck: install-dev
 unit: install-dev services
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
-test: lint typecheck unit
+# schemathesis against the OpenAPI document on a fresh SQLite file (fixed seed, ~30 s)
+fuzz: install-dev
+	$(BIN)/python scripts/fuzz_api.py --examples 20 --seed 0
+
+test: lint typecheck unit fuzz
 
 bench: install-dev
 	$(BIN)/python -m bench.run_all

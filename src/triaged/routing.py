@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -265,7 +266,8 @@ def _lane_error(e_cond: float, a_in: float, a_oos: float, pi: float) -> float:
 
 def _need_clean(target: float, delta: float) -> int:
     """Items with no error needed above a threshold for a bound at ``delta`` to meet target."""
-    return math.ceil(math.log(delta) / math.log1p(-target))
+    need = math.log(delta) / math.log1p(-target)
+    return math.ceil(need) if math.isfinite(need) else sys.maxsize  # a target of ~0: never
 
 
 def _start_support(need: int, supports: Sequence[float]) -> float:

@@ -141,3 +141,20 @@ async def test_openapi_declares_the_real_error_responses(stack: Stack) -> None:
         assert set(op["responses"]) >= STATUSES, (method, path)
         schema = op["responses"]["422"]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/ErrorOut"}, (method, path)
+
+
+async def test_what_the_fuzzer_found_is_4xx(stack: Stack, tenant: Tenant) -> None:
+    """scripts/fuzz_api.py findings: an hourly series over centuries (minutes of work), a
+    subnormal error target (OverflowError), dates at the edge of the calendar."""
+    async with stack.client(tenant.key) as c:
+        name = await _taxonomy(c)
+        params = {"interval": "hour", "since": "0318-03-08T02:42:38+10:23", "until": "0800-04-17"}
+        r = await c.get("/v1/metrics/buckets", params=params)
+        assert r.status_code == 422 and r.json()["error"]["details"]["limit"] == 10_000
+        r = await c.get("/v1/metrics/buckets", params={"interval": "day", "since": "2026-01-01"})
+        assert r.status_code == 200
+        r = await c.put(f"/v1/taxonomies/{name}/routing", json={"auto_error_target": 5e-324})
+        assert r.status_code == 422, r.text
+        for path in ("/v1/decisions", "/v1/metrics/buckets", "/v1/metrics/drift/alerts"):
+            r = await c.get(path, params={"since": "0001-01-01T00:00:00+10:00"})
+            assert r.status_code in {200, 422}, (path, r.text)

@@ -91,6 +91,15 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _overflow(_request: Request, exc: Exception) -> JSONResponse:
+    """A number or date so far out of range that arithmetic on it overflows: the caller's."""
+    log.info("overflow on input: %s", exc)
+    return JSONResponse(
+        error_body("validation_error", "a number or date in the request is out of range"),
+        status_code=422,
+    )
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
@@ -100,4 +109,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TriagedError, _triaged_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OverflowError, _overflow)
     app.add_exception_handler(Exception, _unexpected)

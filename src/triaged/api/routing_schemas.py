@@ -95,7 +95,13 @@ class RoutingUpdate(BaseModel):
     auto: float | None = Unit
     review: float | None = Unit
     audit_rate: float | None = Unit
-    auto_error_target: float | None = Open
+    auto_error_target: float | None = Field(
+        default=None,
+        ge=0.0001,
+        lt=1.0,
+        description="Error the auto lane must stay under, in [0.0001, 1) (smaller targets need "
+        "more clean evidence than any taxonomy has).",
+    )
     confidence_level: float | None = Open
     expected_out_of_scope: float | None = Field(default=None, ge=0.0, lt=1.0)
 

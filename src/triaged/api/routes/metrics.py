@@ -3,7 +3,7 @@ Prometheus exposition at /metrics (``prometheus_router``, mounted outside /v1)."
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from triaged.api.deps import PrincipalDep, ServiceDep
 from triaged.drift import DriftConfig
-from triaged.errors import Unauthenticated
+from triaged.errors import Unauthenticated, ValidationFailed
 from triaged.metrics import exposition
 from triaged.service import READ_ROLES, Service
 from triaged.services import insights as insights_log
@@ -22,8 +22,12 @@ from triaged.services.taxonomies import TaxonomyRecord
 
 router = APIRouter(tags=["metrics"])
 MAX_WINDOW_HOURS = 24 * 366 * 10  # ten years: longer windows overflow datetime arithmetic
+MAX_PERIODS = 10_000  # periods in one bucket series (a year of hours is 8,784)
+PERIOD = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 prometheus_router = APIRouter(tags=["metrics"])
 MAX_WINDOW_HOURS = 24 * 366 * 10  # ten years: longer windows overflow datetime arithmetic
+MAX_PERIODS = 10_000  # periods in one bucket series (a year of hours is 8,784)
+PERIOD = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 
 
 @router.get("/metrics/buckets")
@@ -36,7 +40,16 @@ def bucket_shares(
     since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
     until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
 ) -> Any:
-    """Decision counts per bucket and period (shares follow), oldest period first."""
+    """Decision counts per bucket and period (shares follow), oldest period first; at most
+    ``MAX_PERIODS`` periods between ``since`` and ``until`` (422 above)."""
+    if since is not None:
+        end = until or datetime.now(UTC)
+        periods = (_aware(end) - _aware(since)) / PERIOD[interval]
+        if periods > MAX_PERIODS:
+            raise ValidationFailed(
+                f"{periods:.0f} {interval}s between since and until; at most {MAX_PERIODS}",
+                details={"field": "since", "limit": MAX_PERIODS, "interval": interval},
+            )
     record = _taxonomy(principal, service, taxonomy)
     with service.db.read() as conn:
         return insights_log.bucket_metrics(
@@ -131,6 +144,10 @@ def drift_history(
             limit=limit,
         )
     return {"alerts": alerts}
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _taxonomy(principal: Principal, service: Service, name: str | None) -> TaxonomyRecord | None:
