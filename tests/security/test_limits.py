@@ -60,3 +60,48 @@ async def test_taxonomy_list_is_paginated(stack: Stack) -> None:
         assert seen == names
         assert (await c.get("/v1/taxonomies", params={"limit": 0})).status_code == 422
         assert (await c.get("/v1/taxonomies", params={"limit": 201})).status_code == 422
+
+
+async def _all_pages(c, path: str, field: str, limit: int) -> list[dict]:
+    seen: list[dict] = []
+    cursor = None
+    while True:
+        params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        r = await c.get(path, params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page[field]) <= limit
+        seen += page[field]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+async def test_every_list_is_paginated(stack: Stack, monkeypatch) -> None:
+    monkeypatch.setenv("TRIAGED_WEBHOOK_ALLOW_PRIVATE", "false")
+    tenant = stack.tenant()
+    async with stack.client(tenant.key) as c:
+        for _ in range(4):
+            assert (await c.post("/v1/keys", json={"role": "client"})).status_code == 201
+            r = await c.post(
+                "/v1/webhooks",
+                json={"url": "https://hooks.example.invalid/h", "events": ["alert.drift"]},
+            )
+            assert r.status_code == 201, r.text
+        name = unique("pages")
+        assert (await c.post("/v1/taxonomies", json={**TINY_TAXONOMY, "name": name})).is_success
+        for i in range(3):
+            more = {"examples": [{"text": f"please refund order {i}", "label": "billing"}]}
+            assert (await c.post(f"/v1/taxonomies/{name}/examples", json=more)).is_success
+        full = {
+            "/v1/keys": "keys",
+            "/v1/webhooks": "webhooks",
+            f"/v1/taxonomies/{name}/versions": "versions",
+            f"/v1/taxonomies/{name}/models": "models",
+        }
+        for path, field in full.items():
+            everything = (await c.get(path)).json()[field]
+            assert len(everything) >= 4, (path, everything)
+            assert await _all_pages(c, path, field, 3) == everything, path
+        r = await c.get("/v1/keys", params={"cursor": "key_nope"})
+        assert r.status_code == 422

@@ -6,13 +6,14 @@ so a key of another workspace gets 404 on every route whatever it sends.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from triaged.api.throttle import FailureThrottle, key_prefix
-from triaged.errors import Unauthenticated
+from triaged.errors import Unauthenticated, ValidationFailed
 from triaged.service import Service
 from triaged.services.keys import Principal
 from triaged.services.taxonomies import TaxonomyRecord
@@ -20,11 +21,14 @@ from triaged.services.taxonomies import TaxonomyRecord
 __all__ = [
     "ApiKey",
     "IdempotencyKey",
+    "PageCursor",
+    "PageLimit",
     "PrincipalDep",
     "ServiceDep",
     "TaxonomyDep",
     "auth_throttle",
     "client_subject",
+    "paginate",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer tri_...`")
@@ -94,3 +98,27 @@ IdempotencyKey = Annotated[
         description="Makes a retried request return the first result instead of counting twice."
     ),
 ]
+
+
+T = TypeVar("T")
+PageLimit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
+PageCursor = Annotated[
+    str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
+]
+
+
+def paginate(
+    items: Sequence[T], key: Callable[[T], Any], limit: int, cursor: str | None
+) -> tuple[list[T], str | None]:
+    """One page of ``items`` (in their order) after the item whose key is ``cursor``."""
+    start = 0
+    if cursor is not None:
+        keys = [str(key(item)) for item in items]
+        if cursor not in keys:
+            raise ValidationFailed(
+                "unknown cursor; start again without one", details={"field": "cursor"}
+            )
+        start = keys.index(cursor) + 1
+    page = list(items[start : start + limit])
+    more = start + limit < len(items)
+    return page, (str(key(page[-1])) if more and page else None)

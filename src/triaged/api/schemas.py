@@ -115,6 +115,9 @@ class ModelOut(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class TaxonomyOut(BaseModel):
@@ -151,6 +154,9 @@ class VersionOut(BaseModel):
 
 class VersionList(BaseModel):
     versions: list[VersionOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class EvaluateRequest(_In):
@@ -248,6 +254,9 @@ class KeyCreated(KeyOut):
 
 class KeyList(BaseModel):
     keys: list[KeyOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class MinuteUsage(BaseModel):

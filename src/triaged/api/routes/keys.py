@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from triaged.api.deps import PrincipalDep, ServiceDep
+from triaged.api.deps import PageCursor, PageLimit, PrincipalDep, ServiceDep, paginate
 from triaged.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
 
 router = APIRouter(tags=["keys"])
@@ -19,9 +19,16 @@ def create_key(body: KeyCreate, principal: PrincipalDep, service: ServiceDep) ->
 
 
 @router.get("/keys", response_model=KeyList)
-def list_keys(principal: PrincipalDep, service: ServiceDep) -> Any:
-    """List keys (never their secrets)."""
-    return {"keys": [k.to_dict() for k in service.list_keys_for(principal)]}
+def list_keys(
+    principal: PrincipalDep,
+    service: ServiceDep,
+    limit: PageLimit = 100,
+    cursor: PageCursor = None,
+) -> Any:
+    """List keys (never their secrets), oldest first, a page at a time."""
+    keys = [k.to_dict() for k in service.list_keys_for(principal)]
+    page, next_cursor = paginate(keys, lambda k: k["id"], limit, cursor)
+    return {"keys": page, "next_cursor": next_cursor}
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut)

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
+from triaged.api.deps import (
+    PageCursor,
+    PageLimit,
+    PrincipalDep,
+    ServiceDep,
+    TaxonomyDep,
+    paginate,
+)
 from triaged.api.schemas import (
     EvaluateRequest,
     ModelList,
@@ -91,9 +98,17 @@ def delete_taxonomy(record: TaxonomyDep, principal: PrincipalDep, service: Servi
 
 
 @router.get("/{name}/versions", response_model=VersionList)
-def list_versions(record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep) -> Any:
-    """Every version of the taxonomy."""
-    return {"versions": service.taxonomy_versions(principal, record.name)}
+def list_versions(
+    record: TaxonomyDep,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    limit: PageLimit = 100,
+    cursor: PageCursor = None,
+) -> Any:
+    """The versions of the taxonomy, a page at a time."""
+    versions = service.taxonomy_versions(principal, record.name)
+    page, next_cursor = paginate(versions, lambda v: v["version"], limit, cursor)
+    return {"versions": page, "next_cursor": next_cursor}
 
 
 @router.get("/{name}/versions/{version}")
@@ -169,9 +184,18 @@ def train(record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep) -> 
 
 
 @router.get("/{name}/models", response_model=ModelList)
-def list_models(record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep) -> Any:
-    """Model versions and training jobs, newest first."""
-    return {"models": service.models(principal, record.name)}
+def list_models(
+    record: TaxonomyDep,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    limit: PageLimit = 100,
+    cursor: PageCursor = None,
+) -> Any:
+    """Model versions and training jobs, newest first, a page at a time."""
+    page, next_cursor = paginate(
+        service.models(principal, record.name), lambda m: m["id"], limit, cursor
+    )
+    return {"models": page, "next_cursor": next_cursor}
 
 
 @router.get("/{name}/models/{model_id}", response_model=ModelOut)

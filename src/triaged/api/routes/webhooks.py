@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from triaged.api.deps import PrincipalDep, ServiceDep
+from triaged.api.deps import PageCursor, PageLimit, PrincipalDep, ServiceDep, paginate
 from triaged.api.schemas import SafeIn
 from triaged.webhooks import admin
 
@@ -38,6 +38,7 @@ class WebhookCreated(WebhookOut):
 
 class WebhookList(BaseModel):
     webhooks: list[WebhookOut]
+    next_cursor: str | None = None
 
 
 class DeliveryOut(BaseModel):
@@ -81,9 +82,16 @@ def create_webhook(body: WebhookCreate, principal: PrincipalDep, service: Servic
 
 
 @router.get("/webhooks", response_model=WebhookList)
-def list_webhooks(principal: PrincipalDep, service: ServiceDep) -> Any:
-    """List the workspace's endpoints (never their secrets)."""
-    return {"webhooks": [e.to_dict() for e in admin.list_webhooks(service.db, principal)]}
+def list_webhooks(
+    principal: PrincipalDep,
+    service: ServiceDep,
+    limit: PageLimit = 100,
+    cursor: PageCursor = None,
+) -> Any:
+    """List the workspace's endpoints (never their secrets), a page at a time."""
+    hooks = [e.to_dict() for e in admin.list_webhooks(service.db, principal)]
+    page, next_cursor = paginate(hooks, lambda h: h["id"], limit, cursor)
+    return {"webhooks": page, "next_cursor": next_cursor}
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut)
