@@ -36,6 +36,11 @@ __all__ = [
 ]
 
 Name = Field(min_length=1, max_length=100)
+Text = Field(
+    min_length=1,
+    description="Non-empty: a text of only whitespace or invisible characters is refused (422); "
+    "at most TRIAGED_MAX_TEXT_CHARS characters (413); no NUL or lone surrogate (422).",
+)
 
 
 class SafeIn(BaseModel):
@@ -170,13 +175,13 @@ class EvaluateRequest(_In):
 # -------------------------------------------------------------------- classify
 class ClassifyRequest(_In):
     taxonomy: str = Name
-    text: str
+    text: str = Text
     external_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] | None = None
 
 
 class BatchText(_In):
-    text: str
+    text: str = Text
     external_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] | None = None
 

@@ -19,7 +19,12 @@ DeliveryStatus = Literal["pending", "delivering", "delivered", "failed", "cancel
 
 class WebhookCreate(SafeIn):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(min_length=1, max_length=2000)
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://",
+        description="http(s) URL of a public address, without credentials (see Security).",
+    )
     events: list[EventType] = Field(min_length=1)
     description: str = Field(default="", max_length=200)
 
