@@ -103,6 +103,19 @@ def test_errors_before_fit_and_on_bad_input() -> None:
         clf.classify("   ")
 
 
+def test_an_engine_config_does_not_make_a_fitted_classifier() -> None:
+    """``from_taxonomy(tax, C=...)`` configures an engine; it is not fitted until fit()."""
+    tax = Taxonomy(name="t", labels=(Label("a"), Label("b")))
+    clf = Classifier.from_taxonomy(tax, C=0.5)
+    assert clf.engine.config["C"] == 0.5
+    assert not clf.fitted_ and clf.mode == "unfitted"
+    with pytest.raises(NotFittedError):
+        clf.classify("hello")
+    clf.fit(["yes please", "no thanks"], ["a", "b"])
+    assert clf.fitted_ and clf.mode != "unfitted"
+    assert Classifier.from_bytes(clf.to_bytes()).fitted_  # a loaded engine is fitted
+
+
 def test_thresholds_route_results() -> None:
     tax = example_taxonomy()
     strict = Taxonomy(name=tax.name, labels=tax.labels, thresholds=Thresholds(auto=1.0, review=1.0))

@@ -33,18 +33,13 @@ from triaged.errors import InvalidInput, ModelError, NotFittedError
 from triaged.models import Engine
 from triaged.routing import Bucket, RoutingEvidence, RoutingPolicy
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
+from triaged.types import Alternative
 
 __all__ = ["Alternative", "Classifier", "Neighbor", "Result"]
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.npz"
 META_FILE = "model.json"
-
-
-@dataclass(frozen=True, slots=True)
-class Alternative:
-    label: str
-    confidence: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +91,9 @@ class Classifier:
         self.example_texts_: list[str] = []
         self.example_labels_: list[str] = []
         self.fit_seconds_: float = 0.0
-        self.fitted_ = engine is not None
+        # a fitted engine (loaded from a saved model) makes a fitted classifier; a configured one
+        # still needs fit()
+        self.fitted_ = engine is not None and engine.mode != "unfitted"
 
     # --------------------------------------------------------------- building
     @classmethod

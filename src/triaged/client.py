@@ -35,9 +35,8 @@ from typing import Any, TypeVar
 import httpx
 
 from triaged import errors as _errors
-from triaged.classifier import Alternative
-from triaged.routing import Bucket
-from triaged.webhooks.verify import verify_signature
+from triaged.signing import verify_signature
+from triaged.types import Alternative, Bucket
 
 __all__ = [
     "AsyncClient",

@@ -16,13 +16,13 @@ import random
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import beta
 
 from triaged.taxonomy import Thresholds
+from triaged.types import Bucket
 
 __all__ = [
     "DEFAULT_GRID_STEP",
@@ -42,12 +42,6 @@ __all__ = [
 
 DEFAULT_GRID_STEP = 0.005
 START_MARGIN = 3  # the sequence starts where 3x the minimum support lies above (see below)
-
-
-class Bucket(StrEnum):
-    AUTO = "auto"
-    REVIEW = "review"
-    HOLD = "hold"
 
 
 @dataclass(frozen=True)
