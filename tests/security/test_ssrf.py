@@ -184,3 +184,44 @@ def test_closed_port_reports_a_generic_class_not_the_os_text(env):
 def test_default_settings_refuse_private_delivery():
     assert WebhookSettings().allow_private is False
     assert WebhookSettings().response_excerpts is False
+
+
+def test_attempts_stored_before_the_upgrade_show_no_os_or_receiver_text(env):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from triaged.storage.webhooks import webhook_deliveries
+    from triaged.webhooks import list_attempts, list_deliveries
+
+    endpoint = _queue_one(env, "https://hooks.example.com/h", STRICT)
+    with env.db.write() as conn:
+        delivery_id = conn.execute(select(webhook_deliveries.c.id)).scalar_one()
+        conn.execute(
+            webhook_deliveries.update().values(
+                last_error="ConnectError: [Errno 111] Connection refused"
+            )
+        )
+        for i, (error, excerpt) in enumerate(
+            [("ConnectError: [Errno 111] Connection refused", None), ("HTTP 500", "db password")]
+        ):
+            conn.execute(
+                insert(webhook_attempts).values(
+                    id=f"att_old{i}",
+                    delivery_id=delivery_id,
+                    attempt=i + 1,
+                    started_at=datetime.now(UTC),
+                    duration_ms=1.0,
+                    status_code=500 if excerpt else None,
+                    error=error,
+                    response_excerpt=excerpt,
+                )
+            )
+    with env.db.read() as conn:
+        shown = list_attempts(conn, env.workspace_id, endpoint.id, delivery_id, excerpts=False)
+        (delivery,) = list_deliveries(conn, env.workspace_id, endpoint.id)
+        opted_in = list_attempts(conn, env.workspace_id, endpoint.id, delivery_id, excerpts=True)
+    assert [a["error"] for a in shown] == ["transport_error", "http_status"]
+    assert [a["response_excerpt"] for a in shown] == [None, None]
+    assert delivery["last_error"] == "transport_error"
+    assert opted_in[1]["response_excerpt"] == "db password"

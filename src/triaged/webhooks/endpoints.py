@@ -174,6 +174,26 @@ def delete_endpoint(conn: Connection, workspace_id: str, endpoint_id: str) -> No
     )
 
 
+ERROR_CLASSES = frozenset(
+    {
+        "http_status",
+        "timeout",
+        "connect_error",
+        "blocked_destination",
+        "protocol_error",
+        "transport_error",
+    }
+)
+
+
+def shown_error(error: str | None) -> str | None:
+    """The generic class of a stored error (rows written before errors were classes kept the
+    OS or receiver text: never shown)."""
+    if error is None or error in ERROR_CLASSES:
+        return error
+    return "http_status" if error.startswith("HTTP ") else "transport_error"
+
+
 def _delivery(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -184,7 +204,7 @@ def _delivery(row: Any) -> dict[str, Any]:
         "attempts": row.attempts,
         "next_attempt_at": _iso(row.next_attempt_at) if row.status == "pending" else None,
         "last_status_code": row.last_status_code,
-        "last_error": row.last_error,
+        "last_error": shown_error(row.last_error),
         "created_at": _iso(row.created_at),
         "finished_at": _iso(row.finished_at),
     }
@@ -247,9 +267,17 @@ def retry_delivery(
 
 
 def list_attempts(
-    conn: Connection, workspace_id: str, endpoint_id: str, delivery_id: str
+    conn: Connection,
+    workspace_id: str,
+    endpoint_id: str,
+    delivery_id: str,
+    *,
+    excerpts: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Every try of one delivery, oldest first: status code, error and duration.
+    """Every try of one delivery, oldest first: status code, error class and duration.
+
+    The receiver's answer (``response_excerpt``) only with ``excerpts`` (default:
+    ``TRIAGED_WEBHOOK_RESPONSE_EXCERPTS``), even for attempts stored before it was off.
 
     ``attempt`` counts from 1 again after :func:`retry_delivery` (a new round)."""
     get_endpoint(conn, workspace_id, endpoint_id)
@@ -262,6 +290,8 @@ def list_attempts(
     ).first()
     if found is None:
         raise NotFound(f"no delivery {delivery_id!r}", details={"delivery_id": delivery_id})
+    if excerpts is None:
+        excerpts = WebhookSettings().response_excerpts
     rows = conn.execute(
         select(webhook_attempts)
         .where(webhook_attempts.c.delivery_id == delivery_id)
@@ -273,8 +303,8 @@ def list_attempts(
             "started_at": _iso(r.started_at),
             "duration_ms": round(r.duration_ms, 3),
             "status_code": r.status_code,
-            "error": r.error,
-            "response_excerpt": r.response_excerpt,
+            "error": shown_error(r.error),
+            "response_excerpt": r.response_excerpt if excerpts else None,
         }
         for r in rows
     ]
