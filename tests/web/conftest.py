@@ -37,8 +37,11 @@ def server(seeded: Seeded) -> Iterator[LiveServer]:
         yield srv
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module.  Module scope, not session: playwright's sync API
+    keeps an event loop running in this thread while it is open, and anyio tests that a
+    worker runs after the browser tests would fail on it."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
