@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections import Counter
@@ -57,8 +58,13 @@ def test_series_equals_a_direct_count() -> None:
             assert (p.auto, p.review, p.hold, p.total) == (
                 c["auto"], c["review"], c["hold"], sum(c.values()))
         assert sum(p.total for p in series) == len(rows)
+        # every period once, each one interval after the previous (no gap, no repeat):
+        # ``starts == sorted(starts)`` could not fail, the code builds the periods in order
         starts = [p.start for p in series]
-        assert starts == sorted(starts) and len(set(starts)) == len(starts)
+        step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+        assert all(b - a == step[interval] for a, b in itertools.pairwise(starts))
+        assert starts[0] == floor_time(min(r.timestamp for r in rows), interval)
+        assert starts[-1] == floor_time(max(r.timestamp for r in rows), interval)
     weeks = bucket_series(rows, "week")
     assert all(p.start.weekday() == 0 and p.start.hour == 0 for p in weeks)
     hours = bucket_series(rows, "hour")

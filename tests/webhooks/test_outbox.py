@@ -56,6 +56,8 @@ def test_fan_out_only_to_subscribed_live_endpoints_of_the_workspace(env):
         assert list_deliveries(conn, env.workspace_id, resolved.id) == []
         assert len(list_deliveries(conn, env.workspace_id, both.id)) == 1
         assert both.events == ["decision.resolved", "decision.corrected"]
+        # listed in creation order: ids sort by creation, even within one millisecond
+        # (services/ids.py; random ids within a millisecond made this flaky)
         assert [e.id for e in list_endpoints(conn, env.workspace_id)] == [resolved.id, both.id]
 
 
