@@ -175,11 +175,18 @@ def main(argv: list[str]) -> None:
             for ratio in map(float, args.ratios.split(",")):
                 pi = 1.0 - ratio if args.pi_open_share else None
                 rs = [open_intent(ds, ratio, s, cfg, pi) for s in seeds]
+                for r in rs:
+                    print(json.dumps(r), file=sys.stderr, flush=True)
                 mean = {
-                    k: float(np.mean([r[k] if r[k] is not None else np.nan for r in rs]))
+                    k: float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rs]))
                     for k in ("acc", "f1", "ece_known", "auto_share", "auto_error_all")
                 }
-                print(json.dumps({"dataset": ds, "ratio": ratio, **mean}), flush=True)
+                # auto_error_all: mean over the seeds whose lane opened
+                opened = sum(r["auto"] is not None for r in rs)
+                print(
+                    json.dumps({"dataset": ds, "ratio": ratio, **mean, "lanes_open": opened}),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
