@@ -31,6 +31,7 @@ services:
 lint: install-dev
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts || true
+	$(BIN)/lint-imports
 
 typecheck: install-dev
 	$(BIN)/mypy

@@ -1,0 +1,92 @@
+"""The layer contracts in ``.importlinter`` hold, and they would catch a broken layer.
+
+``lint-imports`` (import-linter) checks the real tree; then a copy of the package's Python
+files with three forbidden imports planted in it (a route importing ``triaged.storage``, the
+SDK importing numpy, the engine importing the service) must break the three contracts that
+forbid them, and nothing else.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACT = ROOT / ".importlinter"
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+FACES = "Faces never import storage or the engine internals"
+SDK = "The SDK imports no server module (and none of the ML stack)"
+ENGINE = "The engine never imports the service, storage or the faces"
+STORAGE = "Storage never imports the faces"
+
+
+def _lint(package_parent: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if package_parent is not None:  # import `triaged` from the copy, not the checkout
+        env["PYTHONPATH"] = f"{package_parent}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(CONTRACT), "--no-cache"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=package_parent or ROOT,
+        timeout=300,
+    )
+
+
+def _status(output: str, name: str) -> str:
+    line = next(ln for ln in output.splitlines() if ln.startswith(name + " "))
+    return "KEPT" if " KEPT" in line else "BROKEN"
+
+
+def test_the_contracts_name_the_layers() -> None:
+    config = configparser.ConfigParser()
+    config.read(CONTRACT)
+    contracts = {config[s]["name"]: config[s] for s in config.sections() if ":contract:" in s}
+    assert set(contracts) == {FACES, SDK, ENGINE, STORAGE}
+    faces = contracts[FACES]
+    assert "triaged.api" in faces["source_modules"].split()
+    assert "triaged.storage" in faces["forbidden_modules"].split()
+    sdk_forbidden = contracts[SDK]["forbidden_modules"].split()
+    assert {"triaged.service", "triaged.storage", "numpy", "sklearn", "sqlalchemy"} <= set(
+        sdk_forbidden
+    )
+
+
+def test_the_tree_keeps_every_contract() -> None:
+    done = _lint()
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in (FACES, SDK, ENGINE, STORAGE):
+        assert _status(done.stdout, name) == "KEPT"
+
+
+def _plant(path: Path, line: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    head, sep, rest = text.partition("from __future__ import annotations\n")
+    assert sep, path
+    path.write_text(f"{head}{sep}{line}\n{rest}", encoding="utf-8")
+
+
+def test_a_route_importing_storage_breaks_the_contract(tmp_path: Path) -> None:
+    copy = tmp_path / "triaged"
+    shutil.copytree(
+        ROOT / "src" / "triaged",
+        copy,
+        ignore=shutil.ignore_patterns("__pycache__", "assets", "static", "templates", "*.onnx"),
+    )
+    _plant(copy / "api" / "routes" / "classify.py", "import triaged.storage.tables  # planted")
+    _plant(copy / "client.py", "import numpy  # planted")
+    _plant(copy / "routing.py", "import triaged.service  # planted")
+    done = _lint(tmp_path)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert _status(done.stdout, FACES) == "BROKEN"
+    assert "triaged.api.routes.classify -> triaged.storage.tables" in out
+    assert _status(done.stdout, SDK) == "BROKEN" and "triaged.client -> numpy" in out
+    assert _status(done.stdout, ENGINE) == "BROKEN" and "triaged.routing -> triaged.service" in out
+    assert _status(done.stdout, STORAGE) == "KEPT"
