@@ -50,6 +50,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import update_readme  # noqa: E402
 from bench.embed_cache import ALL, embeddings, label_vectors  # noqa: E402
 
 from triaged.calibration import expected_calibration_error  # noqa: E402
@@ -177,6 +178,45 @@ def dev_objective(ds: str, cfg: dict[str, Any], max_train: int | None) -> dict[s
     return {"J": float(J), "full": full, "ten": ten, "open": opened}
 
 
+def lodo_table(
+    rows: list[dict[str, Any]], chosen: dict[str, dict[str, Any]], shipped: dict[str, Any]
+) -> str:
+    """The README table: each dataset's test figures under the constants fitted without it."""
+
+    def f(v: float | None, d: int = 3) -> str:
+        return "–" if v is None else f"{v:.{d}f}"
+
+    lines = [
+        "| dataset | mode | constants fitted without it | ECE | accuracy | auto threshold "
+        "| auto share | auto_error_all | in-sample ECE / auto_error_all |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lo, ins = r["lodo"], r["in_sample"]
+        cfg = chosen[r["dataset"]]
+        lines.append(
+            f"| {r['dataset']} | {r['mode']} | "
+            + ", ".join(f"{k}={v}" for k, v in cfg.items())
+            + f" | {f(lo['ece'])} | {f(lo['acc'])} | {f(lo['auto'], 3)} "
+            f"| {f(lo['auto_share'], 2)} | {f(lo['auto_error_all'])} "
+            f"| {f(ins['ece'])} / {f(ins['auto_error_all'])} |"
+        )
+    n_ok = sum(1 for r in rows if r["lodo"]["ece"] is not None and r["lodo"]["ece"] <= 0.04)
+    lines += [
+        "",
+        f"Shipped constants (fitted on all six): {json.dumps(shipped, sort_keys=True)}. "
+        f"Leave-one-dataset-out ECE <= 0.04 in {n_ok} of {len(rows)} rows. – : auto lane closed "
+        "(no threshold certified for target 0.02 at 95% with 20% out-of-scope expected; this "
+        "script's threshold grid starts at 0.99, the service's at 0.999, so the engine table "
+        "above, measured as the service routes, can show a lane closed that is open here). "
+        "Constants are chosen on each other dataset's train/val data only (calibration first: "
+        "mean dev ECE <= 0.03, then the most automation); test splits are only reported. "
+        "Reproduce: `python scripts/fit_engine_constants.py --update-readme` (about 20 min on 2 "
+        "cores; `--from-json` re-renders bench/results/engine_lodo.json).",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--max-train", type=int, default=3000, help="dev-grid train subsample")
@@ -188,7 +228,18 @@ def main(argv: list[str] | None = None) -> int:
         help="take the dev grid from --out (an earlier run) and only redo the test figures",
     )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "engine_lodo.json")
+    ap.add_argument("--update-readme", action="store_true", help="write the table into README")
+    ap.add_argument(
+        "--from-json", action="store_true", help="only render the table of an earlier --out"
+    )
     args = ap.parse_args(argv)
+    if args.from_json:
+        saved = json.loads(args.out.read_text())
+        body = lodo_table(saved["test"], saved["chosen"], saved["shipped"])
+        print(body)
+        if args.update_readme:
+            update_readme("lodo", body)
+        return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     max_train = 1500 if args.quick else args.max_train
     datasets = args.datasets.split(",")
@@ -256,24 +307,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{np.mean([r['open']['auto_share'] for r in rs]):.3f}"
         )
     print()
-    print(
-        "| dataset | mode | constants without it | ECE | accuracy | auto thr | auto share "
-        "| auto_error_all | in-sample ECE / auto_error_all |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-
-    def f(v: float | None, d: int = 3) -> str:
-        return "—" if v is None else f"{v:.{d}f}"
-
-    for r in rows:
-        lo, ins = r["lodo"], r["in_sample"]
-        cfg = chosen[r["dataset"]]
-        print(
-            f"| {r['dataset']} | {r['mode']} | "
-            + ", ".join(f"{k}={v}" for k, v in cfg.items())
-            + f" | {f(lo['ece'])} | {f(lo['acc'])} | {f(lo['auto'])} | {f(lo['auto_share'], 2)}"
-            f" | {f(lo['auto_error_all'])} | {f(ins['ece'])} / {f(ins['auto_error_all'])} |"
-        )
+    body = lodo_table(rows, chosen, shipped)
+    print(body)
+    if args.update_readme:
+        update_readme("lodo", body)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
