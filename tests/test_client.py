@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
+import typing
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -19,8 +21,16 @@ from triaged.client import (
     AutoErrorEstimate,
     Classification,
     Client,
+    Evaluation,
+    Key,
+    LaneError,
+    ModelInfo,
+    ReviewItem,
+    ReviewStats,
     Routing,
     RoutingBound,
+    TaxonomyInfo,
+    Webhook,
     WhatIf,
 )
 from triaged.errors import (
@@ -254,8 +264,12 @@ def test_review_queue_through_the_sdk(sdk_stack):
         assert twice.value.status == 409
         decision = reviewer.decision(res.id)
         assert decision.final_label == other and decision.final_source
-        stats = reviewer.review_stats()
-        assert isinstance(stats, dict) and stats
+        stats = reviewer.review_stats(taxonomy="support")
+        assert isinstance(stats, ReviewStats) and stats.taxonomy == "support"
+        assert stats.counts["hold"] == 0 and set(stats.lane_error) == {"auto", "review", "hold"}
+        held = stats.lane_error["hold"]
+        assert isinstance(held, LaneError) and (held.reviewed, held.errors) == (1, 1)
+        assert reviewer.lane_error(taxonomy="support")["hold"] == held
         assert reviewer.claim(limit=5) == []
 
 
@@ -279,7 +293,8 @@ def test_out_of_scope_through_the_sdk(sdk_stack):
             reviewer.resolve(item.id, "out_of_scope", label="billing")
         assert bad.value.details["field"] == "label" and bad.value.status == 422
         out = reviewer.resolve(item.id, "out_of_scope", note="geography")
-        assert out["action"] == "out_of_scope" and out["final_label"] == "oos"
+        assert isinstance(out, ReviewItem) and out.id == item.id
+        assert (out.action, out.final_label, out.note) == ("out_of_scope", "oos", "geography")
         decision = reviewer.decision(first.id)
         assert (decision.final_label, decision.final_source) == ("oos", "review")
         assert decision.label == first.label
@@ -289,7 +304,7 @@ def test_out_of_scope_through_the_sdk(sdk_stack):
             [item] = await c.claim(taxonomy="support", limit=1)
             assert item.decision_id == second.id
             out = await c.resolve(item.id, "out_of_scope")
-            assert out["final_label"] == "oos"
+            assert out.final_label == "oos" and out.action == "out_of_scope"
             assert (await c.decision(second.id)).final_label == "oos"
 
     _run(scenario())
@@ -377,3 +392,119 @@ def test_routing_policy_and_what_if_through_the_sdk(sdk_stack):
             assert wi.n_decisions == len(ROUTING_TEXTS) + 1 and wi.auto == 0.95
 
     _run(scenario())
+
+
+# ------------------------------------------------------------- one SDK, two clients
+SYNC_ONLY = {"close"}
+ASYNC_ONLY = {"aclose"}
+
+
+def _public(cls: type) -> dict[str, Any]:
+    return {
+        name: getattr(cls, name)
+        for name in dir(cls)
+        if not name.startswith("_") and inspect.isfunction(getattr(cls, name))
+    }
+
+
+def test_the_async_client_has_every_method_of_the_sync_one() -> None:
+    sync, aio = _public(Client), _public(AsyncClient)
+    assert set(sync) - SYNC_ONLY == set(aio) - ASYNC_ONLY
+    for name in set(sync) - SYNC_ONLY:
+        s_sig, a_sig = inspect.signature(sync[name]), inspect.signature(aio[name])
+        assert list(s_sig.parameters.values()) == list(a_sig.parameters.values()), name
+        if name == "iter_decisions":
+            assert inspect.isasyncgenfunction(aio[name])
+            assert (s_sig.return_annotation, a_sig.return_annotation) == (
+                "Iterator[Decision]",
+                "AsyncIterator[Decision]",
+            )
+        else:
+            assert inspect.iscoroutinefunction(aio[name]), name
+            assert s_sig.return_annotation == a_sig.return_annotation, name
+
+
+def _mentions_any(tp: Any) -> bool:
+    return tp is Any or any(_mentions_any(arg) for arg in typing.get_args(tp))
+
+
+def test_every_method_returns_a_typed_result() -> None:
+    """No ``dict[str, Any]`` (or other ``Any``) answers: each API object has its own type."""
+    for cls in (Client, AsyncClient):
+        for name, method in _public(cls).items():
+            hints = typing.get_type_hints(method)
+            assert "return" in hints, name
+            assert not _mentions_any(hints["return"]), f"{cls.__name__}.{name}"
+
+
+def test_the_methods_the_async_client_lacked_over_the_network(sdk_stack):
+    """Taxonomy admin, training, evaluation, keys, lane error, stats and webhooks, awaited."""
+    stack, flaky, server = sdk_stack
+    flaky.plan.clear()
+    tenant = stack.tenant("unlimited")
+    labels = TINY_TAXONOMY["labels"]
+
+    async def scenario() -> None:
+        async with AsyncClient(server.url, tenant.key, backoff=0.01) as c:
+            await c.create_taxonomy("support", labels)
+            await c.create_taxonomy("other", labels)
+            listed = await c.taxonomies()
+            assert sorted(t.name for t in listed) == ["other", "support"]
+            assert all(isinstance(t, TaxonomyInfo) for t in listed)
+            changed = await c.update_taxonomy("support", description="customer tickets")
+            assert changed.raw["description"] == "customer tickets"
+            grown = await c.add_examples(
+                "support", [{"text": "my card was charged again", "label": "billing"}]
+            )
+            assert grown.version == changed.version + 1
+            ready = await c.wait_until_ready("support", timeout=120, poll=0.1)
+            assert ready.ready and isinstance(ready.model, ModelInfo)
+            assert ready.model.status == "ready" and ready.model.taxonomy_version == ready.version
+            job = await c.train("support")
+            assert isinstance(job, ModelInfo) and job.status in {"training", "ready"}
+            done = await c.wait_until_ready("support", timeout=120, poll=0.1)
+            assert done.training is not None and done.training.id == job.id
+            test = [
+                {"text": "refund my double payment", "label": "billing"},
+                {"text": "the app crashes when I log in", "label": "bug"},
+            ]
+            ev = await c.evaluate("support", test)
+            assert isinstance(ev, Evaluation) and (ev.evaluation, ev.n_test) == ("given", 2)
+            assert ev.taxonomy == "support" and ev.accuracy is not None
+
+            key = await c.create_key("reviewer", "robin")
+            assert isinstance(key, Key) and key.key and key.key.startswith("tri_")
+            assert (key.role, key.name, key.revoked_at) == ("reviewer", "robin", None)
+            revoked = await c.revoke_key(key.id)
+            assert revoked.id == key.id and revoked.revoked_at and revoked.key is None
+
+            lanes = await c.lane_error(taxonomy="support")
+            assert set(lanes) == {"auto", "review", "hold"}
+            assert all(isinstance(v, LaneError) and v.reviewed == 0 for v in lanes.values())
+            assert lanes["auto"].queue == "audit" and lanes["auto"].error is None
+            stats = await c.review_stats(taxonomy="support", days=7)
+            assert stats.taxonomy == "support" and stats.lane_error == lanes
+
+            hook = await c.create_webhook(
+                "https://example.test/h", ["decision.resolved"], description="ops"
+            )
+            assert isinstance(hook, Webhook) and hook.secret and hook.description == "ops"
+            assert [w.id for w in await c.webhooks()] == [hook.id]
+            await c.delete_webhook(hook.id)
+            assert await c.webhooks() == []
+
+            archived = await c.archive_taxonomy("other")
+            assert archived.name == "other" and archived.raw["archived"] is True
+
+    _run(scenario())
+
+
+def test_train_evaluate_and_keys_are_typed_in_the_sync_client(client: Client):
+    job = client.train("support")
+    assert isinstance(job, ModelInfo) and job.id
+    info = client.wait_until_ready("support", timeout=120, poll=0.1)
+    assert info.training is not None and info.training.id == job.id
+    ev = client.evaluate("support", [{"text": "refund please", "label": "billing"}])
+    assert isinstance(ev, Evaluation) and ev.n_test == 1 and ev.model_version
+    key = client.create_key("client")
+    assert key.key and client.revoke_key(key.id).revoked_at

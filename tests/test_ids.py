@@ -18,6 +18,7 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """``time.time_ns`` as seen by ids.py, set by the test (nanoseconds)."""
     now = [1_700_000_000_000 * 1_000_000]
     monkeypatch.setattr(ids.time, "time_ns", lambda: now[0])
+    monkeypatch.setattr(ids, "_last", (0, 0))  # forget ids made earlier (at the real time)
     yield now
 
 

@@ -80,13 +80,13 @@ def test_a_route_importing_storage_breaks_the_contract(tmp_path: Path) -> None:
         ignore=shutil.ignore_patterns("__pycache__", "assets", "static", "templates", "*.onnx"),
     )
     _plant(copy / "api" / "routes" / "classify.py", "import triaged.storage.tables  # planted")
-    _plant(copy / "client.py", "import numpy  # planted")
+    _plant(copy / "client" / "results.py", "import numpy  # planted")
     _plant(copy / "routing.py", "import triaged.service  # planted")
     done = _lint(tmp_path)
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
     assert _status(done.stdout, FACES) == "BROKEN"
     assert "triaged.api.routes.classify -> triaged.storage.tables" in out
-    assert _status(done.stdout, SDK) == "BROKEN" and "triaged.client -> numpy" in out
+    assert _status(done.stdout, SDK) == "BROKEN" and "triaged.client.results -> numpy" in out
     assert _status(done.stdout, ENGINE) == "BROKEN" and "triaged.routing -> triaged.service" in out
     assert _status(done.stdout, STORAGE) == "KEPT"

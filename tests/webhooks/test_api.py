@@ -100,9 +100,11 @@ def test_sdk_manages_webhooks_and_verifies(api):
     admin_key = client.headers["Authorization"][7:]
     with live_server(create_app(service=service)) as srv, Client(srv.url, admin_key) as sdk:
         created = sdk.create_webhook("https://example.test/h", ["decision.resolved"])
-        assert created["secret"].startswith("whsec_")
-        assert [w["id"] for w in sdk.webhooks()] == [created["id"]]
-        assert sdk.delete_webhook(created["id"]) is None
+        assert created.secret and created.secret.startswith("whsec_")
+        assert created.events == ["decision.resolved"] and created.url == "https://example.test/h"
+        [listed] = sdk.webhooks()
+        assert listed.id == created.id and listed.secret is None  # the secret is shown once
+        assert sdk.delete_webhook(created.id) is None
         assert sdk.webhooks() == []
     body = b'{"id":"evt_1"}'
-    assert verify_signature(body, signature_header(body, created["secret"]), created["secret"])
+    assert verify_signature(body, signature_header(body, created.secret), created.secret)

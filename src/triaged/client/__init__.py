@@ -1,0 +1,75 @@
+"""Python SDK for a triaged server, on httpx (sync :class:`Client`, async :class:`AsyncClient`).
+
+Usage::
+
+    >>> from triaged.client import Client
+    >>> with Client("http://127.0.0.1:8000", api_key="tri_...") as client:   # doctest: +SKIP
+    ...     res = client.classify("I was charged twice", taxonomy="support")
+    ...     res.label, res.confidence, res.bucket
+    ('billing', 0.93, <Bucket.AUTO: 'auto'>)
+    ...     client.route("I was charged twice", "support",
+    ...                  on_auto=act, on_review=act_and_flag, on_hold=ask_a_human)
+
+The SDK stands alone: importing it loads httpx and the standard library, nothing of the
+server or the ML stack (``tests/test_sdk_standalone.py``; the contract ``sdk`` in
+``.importlinter``).  Both clients have the same methods (``AsyncClient``'s are awaitable) and
+every method returns a typed result (:mod:`triaged.client.results`), mirrored from the API's
+schemas and tested against ``/openapi.json``.  Errors are the library's own
+(:mod:`triaged.errors`), chosen by the error code the server sends.  Requests that get 429 or
+5xx (or a connection error) are retried with exponential backoff, honouring ``Retry-After``;
+every classify carries an ``Idempotency-Key`` (generated unless given), so a retry never makes
+a second decision or a second count.  Pass ``transport=`` (for example
+``httpx.ASGITransport(app)``) to talk to an app in-process.
+"""
+
+from triaged.client._http import DEFAULT_URL, RETRY_STATUSES
+from triaged.client.aio import AsyncClient
+from triaged.client.results import (
+    AutoErrorEstimate,
+    BucketShares,
+    Classification,
+    Decision,
+    DecisionPage,
+    Evaluation,
+    Key,
+    LaneError,
+    ModelInfo,
+    ReviewItem,
+    ReviewStats,
+    Routing,
+    RoutingBound,
+    TaxonomyInfo,
+    Usage,
+    Webhook,
+    WhatIf,
+)
+from triaged.client.sync import Client
+from triaged.signing import verify_signature
+from triaged.types import Alternative, Bucket
+
+__all__ = [
+    "DEFAULT_URL",
+    "RETRY_STATUSES",
+    "Alternative",
+    "AsyncClient",
+    "AutoErrorEstimate",
+    "Bucket",
+    "BucketShares",
+    "Classification",
+    "Client",
+    "Decision",
+    "DecisionPage",
+    "Evaluation",
+    "Key",
+    "LaneError",
+    "ModelInfo",
+    "ReviewItem",
+    "ReviewStats",
+    "Routing",
+    "RoutingBound",
+    "TaxonomyInfo",
+    "Usage",
+    "Webhook",
+    "WhatIf",
+    "verify_signature",
+]

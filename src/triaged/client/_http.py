@@ -1,0 +1,148 @@
+"""What the sync and async clients share: a request (:class:`Call`), the retry policy
+(:class:`BaseClient`) and the mapping of an error answer to the library's exceptions."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from triaged import errors as _errors
+
+__all__ = ["DEFAULT_URL", "RETRY_STATUSES", "BaseClient", "Call", "raise_for"]
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One HTTP request of the API."""
+
+    method: str
+    path: str
+    json: Any = None
+    params: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+    content: bytes | None = None
+
+    @property
+    def repeatable(self) -> bool:
+        """Safe to send again after a lost response: a read, or a write with an idempotency key."""
+        return self.method in {"GET", "HEAD", "DELETE"} or "Idempotency-Key" in (self.headers or {})
+
+
+def _error_classes() -> dict[str, type[_errors.TriagedError]]:
+    out: dict[str, type[_errors.TriagedError]] = {}
+    todo: list[type[_errors.TriagedError]] = [_errors.TriagedError]
+    while todo:
+        cls = todo.pop()
+        out.setdefault(cls.code, cls)
+        todo.extend(cls.__subclasses__())
+    return out
+
+
+_BY_STATUS: dict[int, type[_errors.TriagedError]] = {
+    400: _errors.InvalidInput,
+    401: _errors.Unauthenticated,
+    403: _errors.Forbidden,
+    404: _errors.NotFound,
+    409: _errors.Conflict,
+    413: _errors.PayloadTooLarge,
+    422: _errors.ValidationFailed,
+    429: _errors.RateLimited,
+}
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def raise_for(response: httpx.Response) -> None:
+    """Raise the library's exception for an error answer (chosen by its ``code``, else status)."""
+    if response.status_code < 400:
+        return
+    try:
+        err = response.json()["error"]
+        code, message, details = (
+            str(err["code"]),
+            str(err["message"]),
+            dict(err.get("details") or {}),
+        )
+    except (ValueError, KeyError, TypeError):
+        code, message, details = "", response.text[:500] or response.reason_phrase, {}
+    cls = _error_classes().get(code) or _BY_STATUS.get(response.status_code, _errors.TriagedError)
+    exc: _errors.TriagedError
+    if issubclass(cls, _errors.RateLimited):
+        exc = cls(message, retry_after=retry_after(response) or 0.0, details=details)
+    else:
+        exc = cls(message, details=details)
+    exc.details.setdefault("status", response.status_code)
+    raise exc
+
+
+class BaseClient:
+    """Settings and the retry policy of both clients."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 60.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get("TRIAGED_URL") or DEFAULT_URL).rstrip("/")
+        key = api_key if api_key is not None else os.environ.get("TRIAGED_API_KEY")
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.timeout = timeout
+        self._headers = {"User-Agent": "triaged-python", **dict(headers or {})}
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        if response is not None:
+            after = retry_after(response)
+            if after is not None:
+                return min(after, self.max_backoff)
+        base: float = min(self.max_backoff, self.backoff * 2.0**attempt)
+        return base * (0.5 + random.random() / 2)
+
+    def _retryable(self, call: Call, attempt: int, response: httpx.Response | None) -> bool:
+        """Retry 429 (the server did nothing) unless its wait is longer than ``max_backoff``
+        (an exhausted monthly quota: raised at once); retry connection errors and 5xx only
+        for calls that are safe to repeat (reads, and writes with an idempotency key)."""
+        if attempt >= self.max_retries:
+            return False
+        if response is not None and response.status_code == 429:
+            after = retry_after(response)
+            return after is None or after <= self.max_backoff
+        if not call.repeatable:
+            return False
+        return response is None or response.status_code in RETRY_STATUSES
+
+    def _final(self, call: Call, attempt: int, response: httpx.Response) -> bool:
+        """True when ``response`` is the answer (raised if an error); False: wait and retry."""
+        if response.status_code in RETRY_STATUSES and self._retryable(call, attempt, response):
+            return False
+        raise_for(response)
+        return True
+
+    @staticmethod
+    def _body(response: httpx.Response) -> Any:
+        return response.json() if response.content else None

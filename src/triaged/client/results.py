@@ -1,0 +1,578 @@
+"""The SDK's typed results: one frozen dataclass per API object.
+
+They mirror the server's response schemas (``/openapi.json``); ``tests/test_sdk_contract.py``
+checks the fields and types of each against the schema so the two cannot drift.  Objects with
+open-ended parts keep the whole answer in ``raw``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from triaged.types import Alternative, Bucket
+
+__all__ = [
+    "AutoErrorEstimate",
+    "BucketShares",
+    "Classification",
+    "Decision",
+    "DecisionPage",
+    "Evaluation",
+    "Key",
+    "LaneError",
+    "ModelInfo",
+    "ReviewItem",
+    "ReviewStats",
+    "Routing",
+    "RoutingBound",
+    "TaxonomyInfo",
+    "Usage",
+    "Webhook",
+    "WhatIf",
+]
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _alternatives(items: Any) -> list[Alternative]:
+    return [Alternative(str(a["label"]), float(a["confidence"])) for a in items or []]
+
+
+def _classification_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": data["id"],
+        "label": data["label"],
+        "confidence": float(data["confidence"]),
+        "bucket": Bucket(data["bucket"]),
+        "alternatives": _alternatives(data["alternatives"]),
+        "scores": dict(data.get("scores") or {}),
+        "taxonomy": data["taxonomy"],
+        "taxonomy_version": int(data["taxonomy_version"]),
+        "model_version": data["model_version"],
+        "latency_ms": float(data.get("latency_ms") or 0.0),
+        "created_at": str(data.get("created_at", "")),
+        "policy_version": _opt_int(data.get("policy_version")),
+        "routing_reason": _opt_str(data.get("routing_reason")),
+        "external_id": data.get("external_id"),
+        "metadata": data.get("metadata"),
+        "key_id": data.get("key_id"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """One classification, as logged by the server under ``id`` (``POST /v1/classify``).
+
+    ``policy_version`` is the routing policy that chose the bucket, ``routing_reason`` why."""
+
+    id: str
+    label: str
+    confidence: float
+    bucket: Bucket
+    alternatives: list[Alternative]
+    scores: dict[str, float]
+    taxonomy: str
+    taxonomy_version: int
+    model_version: str
+    latency_ms: float
+    created_at: str
+    policy_version: int | None = None
+    routing_reason: str | None = None
+    external_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    key_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Classification:
+        return cls(**_classification_fields(data))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A logged decision, with its text and the reviewer's final label once set."""
+
+    id: str
+    label: str
+    confidence: float
+    bucket: Bucket
+    alternatives: list[Alternative]
+    scores: dict[str, float]
+    taxonomy: str
+    taxonomy_version: int
+    model_version: str
+    latency_ms: float
+    created_at: str
+    text: str
+    policy_version: int | None = None
+    routing_reason: str | None = None
+    external_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    key_id: str | None = None
+    final_label: str | None = None
+    final_source: str | None = None
+    resolved_at: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        return cls(
+            **_classification_fields(data),
+            text=str(data.get("text", "")),
+            final_label=data.get("final_label"),
+            final_source=data.get("final_source"),
+            resolved_at=data.get("resolved_at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPage:
+    decisions: list[Decision]
+    next_cursor: str | None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DecisionPage:
+        return cls([Decision.from_dict(d) for d in data["decisions"]], data.get("next_cursor"))
+
+
+_ITEM_FIELDS = frozenset(
+    {
+        "id",
+        "decision_id",
+        "queue",
+        "status",
+        "taxonomy",
+        "text",
+        "label",
+        "confidence",
+        "alternatives",
+        "lease_expires_at",
+        "action",
+        "final_label",
+        "final_source",
+        "resolved_at",
+        "note",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """A queued decision waiting for (or claimed by, or resolved by) a human reviewer.
+
+    ``action``, ``final_label``, ``final_source``, ``resolved_at`` and ``note`` are set once the
+    item is resolved; every other field the server sends is in ``extra``."""
+
+    id: str
+    decision_id: str
+    queue: str
+    status: str
+    taxonomy: str
+    text: str
+    label: str
+    confidence: float
+    alternatives: list[Alternative]
+    lease_expires_at: str | None
+    action: str | None = None
+    final_label: str | None = None
+    final_source: str | None = None
+    resolved_at: str | None = None
+    note: str | None = None
+    extra: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReviewItem:
+        return cls(
+            id=data["id"],
+            decision_id=data["decision_id"],
+            queue=data["queue"],
+            status=str(data.get("status", "")),
+            taxonomy=str(data.get("taxonomy", "")),
+            text=data["text"],
+            label=data["label"],
+            confidence=float(data["confidence"]),
+            alternatives=_alternatives(data.get("alternatives")),
+            lease_expires_at=data.get("lease_expires_at"),
+            action=data.get("action"),
+            final_label=data.get("final_label"),
+            final_source=data.get("final_source"),
+            resolved_at=data.get("resolved_at"),
+            note=data.get("note"),
+            extra={k: v for k, v in data.items() if k not in _ITEM_FIELDS} or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingBound:
+    """The evidence behind the auto threshold: an upper confidence bound of the auto lane's
+    error (``None`` while there is none), its point estimate, and the ``n`` items (``errors``
+    of them wrong) it rests on, collected ``since``; ``basis``: ``training`` | ``live``."""
+
+    upper: float | None
+    estimate: float | None
+    n: int
+    errors: int
+    since: str | None
+    basis: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RoutingBound:
+        return cls(
+            upper=_opt_float(data.get("upper")),
+            estimate=_opt_float(data.get("estimate")),
+            n=int(data.get("n") or 0),
+            errors=int(data.get("errors") or 0),
+            since=data.get("since"),
+            basis=str(data.get("basis") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """A taxonomy's routing policy (one version): thresholds, the error target and the bound.
+
+    ``auto`` is ``None`` while the auto lane is closed (everything acts through ``review``);
+    ``reason`` says why, in words."""
+
+    taxonomy: str
+    version: int
+    auto: float | None
+    review: float
+    audit_rate: float
+    auto_error_target: float
+    confidence_level: float
+    expected_out_of_scope: float
+    source: str
+    reason: str
+    auto_lane_open: bool
+    bound: RoutingBound
+    created_at: str
+    raw: dict[str, Any] = field(repr=False)
+    effective_audit_rate: float | None = None  # higher while live evidence is thin
+    model_id: str | None = None  # the model whose evidence set the threshold
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Routing:
+        return cls(
+            taxonomy=data["taxonomy"],
+            version=int(data["version"]),
+            auto=_opt_float(data.get("auto")),
+            review=float(data["review"]),
+            audit_rate=float(data["audit_rate"]),
+            auto_error_target=float(data["auto_error_target"]),
+            confidence_level=float(data["confidence_level"]),
+            expected_out_of_scope=float(data["expected_out_of_scope"]),
+            source=str(data.get("source") or ""),
+            reason=str(data.get("reason") or ""),
+            auto_lane_open=bool(data.get("auto_lane_open")),
+            bound=RoutingBound.from_dict(data.get("bound") or {}),
+            created_at=str(data.get("created_at") or ""),
+            raw=dict(data),
+            effective_audit_rate=_opt_float(data.get("effective_audit_rate")),
+            model_id=data.get("model_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BucketShares:
+    """Shares of decisions per bucket (they sum to 1; ``None`` when the window had none)."""
+
+    auto: float | None
+    review: float | None
+    hold: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AutoErrorEstimate:
+    """The auto lane's error at the what-if thresholds, from the reviewed decisions (audits
+    importance-weighted): point estimate and interval (``None`` without evidence)."""
+
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    n_reviewed: int
+    effective_n: float
+    confidence_level: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """What the logged decisions of a window would have done under other thresholds."""
+
+    auto: float | None
+    review: float | None
+    n_decisions: int
+    shares: BucketShares
+    auto_error: AutoErrorEstimate
+    since: str | None
+    until: str | None
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WhatIf:
+        shares = data.get("shares") or {}
+        err = data.get("auto_error") or {}
+        window = data.get("window") or {}
+        return cls(
+            auto=_opt_float(data.get("auto")),
+            review=_opt_float(data.get("review")),
+            n_decisions=int(data.get("n_decisions") or 0),
+            shares=BucketShares(
+                auto=_opt_float(shares.get("auto")),
+                review=_opt_float(shares.get("review")),
+                hold=_opt_float(shares.get("hold")),
+            ),
+            auto_error=AutoErrorEstimate(
+                estimate=_opt_float(err.get("estimate")),
+                lower=_opt_float(err.get("lower")),
+                upper=_opt_float(err.get("upper")),
+                n_reviewed=int(err.get("n_reviewed") or 0),
+                effective_n=float(err.get("effective_n") or 0.0),
+                confidence_level=_opt_float(err.get("confidence_level")),
+            ),
+            since=window.get("since"),
+            until=window.get("until"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    plan: str
+    period: str
+    used: int
+    limit: int | None
+    remaining: int | None
+    reset: str
+    per_minute_limit: int | None
+    per_minute_used: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Usage:
+        minute = data.get("per_minute") or {}
+        return cls(
+            plan=data["plan"],
+            period=data["period"],
+            used=int(data["used"]),
+            limit=data.get("limit"),
+            remaining=data.get("remaining"),
+            reset=data["reset"],
+            per_minute_limit=minute.get("limit"),
+            per_minute_used=int(minute.get("used", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A training job and the model it made (``status``: ``training`` | ``ready`` | ``failed``)."""
+
+    id: str
+    status: str
+    taxonomy_version: int
+    model_version: str | None
+    mode: str | None
+    n_examples: int
+    error: str | None
+    created_at: str
+    finished_at: str | None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelInfo:
+        return cls(
+            id=data["id"],
+            status=str(data["status"]),
+            taxonomy_version=int(data["taxonomy_version"]),
+            model_version=data.get("model_version"),
+            mode=data.get("mode"),
+            n_examples=int(data.get("n_examples") or 0),
+            error=data.get("error"),
+            created_at=str(data.get("created_at") or ""),
+            finished_at=data.get("finished_at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TaxonomyInfo:
+    """A taxonomy's current version; ``model`` is the active model, ``training`` the newest job."""
+
+    name: str
+    version: int
+    ready: bool
+    status: str
+    labels: list[str]
+    thresholds: dict[str, float]
+    raw: dict[str, Any] = field(repr=False)
+    model: ModelInfo | None = None
+    training: ModelInfo | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaxonomyInfo:
+        model, training = data.get("model"), data.get("training")
+        return cls(
+            name=data["name"],
+            version=int(data["version"]),
+            ready=bool(data.get("ready")),
+            status=str(data.get("status", "")),
+            labels=[lb["name"] for lb in data.get("labels", [])],
+            thresholds=dict(data.get("thresholds") or {}),
+            raw=dict(data),
+            model=ModelInfo.from_dict(model) if model else None,
+            training=ModelInfo.from_dict(training) if training else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """An API key's record; ``key`` (the secret) is set only in the answer that created it."""
+
+    id: str
+    workspace: str
+    role: str
+    name: str
+    prefix: str
+    created_at: str
+    revoked_at: str | None
+    key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Key:
+        return cls(
+            id=data["id"],
+            workspace=str(data["workspace"]),
+            role=str(data["role"]),
+            name=str(data.get("name") or ""),
+            prefix=str(data.get("prefix") or ""),
+            created_at=str(data.get("created_at") or ""),
+            revoked_at=data.get("revoked_at"),
+            key=data.get("key"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A webhook endpoint; ``secret`` (it signs every delivery) only in the creating answer."""
+
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    created_at: str
+    secret: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Webhook:
+        return cls(
+            id=data["id"],
+            url=str(data["url"]),
+            events=[str(e) for e in data.get("events") or []],
+            description=str(data.get("description") or ""),
+            created_at=str(data.get("created_at") or ""),
+            secret=data.get("secret"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LaneError:
+    """Measured error of one lane (``auto`` from its audit sample) with a Clopper–Pearson
+    interval ``[ci_low, ci_high]`` at ``confidence_level``; ``error`` is ``None`` unreviewed."""
+
+    lane: str
+    queue: str
+    reviewed: int
+    errors: int
+    error: float | None
+    ci_low: float | None
+    ci_high: float | None
+    confidence_level: float
+    method: str
+
+    @classmethod
+    def from_dict(cls, lane: str, data: Mapping[str, Any]) -> LaneError:
+        return cls(
+            lane=lane,
+            queue=str(data["queue"]),
+            reviewed=int(data.get("reviewed") or 0),
+            errors=int(data.get("errors") or 0),
+            error=_opt_float(data.get("error")),
+            ci_low=_opt_float(data.get("ci_low")),
+            ci_high=_opt_float(data.get("ci_high")),
+            confidence_level=float(data.get("confidence_level") or 0.0),
+            method=str(data.get("method") or ""),
+        )
+
+
+def _lanes(data: Any) -> dict[str, LaneError]:
+    return {str(k): LaneError.from_dict(str(k), v) for k, v in (data or {}).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewStats:
+    """The review queues of a workspace (or one taxonomy): open items and their age per queue,
+    reviewer throughput, agreement with the model and each lane's measured error."""
+
+    taxonomy: str | None
+    generated_at: str
+    counts: dict[str, int]
+    oldest_age_seconds: dict[str, float | None]
+    audit_rate: float | None
+    lane_error: dict[str, LaneError]
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReviewStats:
+        return cls(
+            taxonomy=data.get("taxonomy"),
+            generated_at=str(data.get("generated_at") or ""),
+            counts={str(k): int(v) for k, v in (data.get("counts") or {}).items()},
+            oldest_age_seconds={
+                str(k): _opt_float(v) for k, v in (data.get("oldest_age_seconds") or {}).items()
+            },
+            audit_rate=_opt_float(data.get("audit_rate")),
+            lane_error=_lanes(data.get("lane_error")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Figures of ``triaged eval`` on a taxonomy (``evaluation``: ``holdout`` | ``given``)."""
+
+    evaluation: str
+    taxonomy: str
+    taxonomy_version: int
+    model_version: str
+    mode: str
+    n_test: int
+    accuracy: float | None
+    macro_f1: float | None
+    ece: float | None
+    nll: float | None
+    auto_share: float
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Evaluation:
+        return cls(
+            evaluation=str(data.get("evaluation") or ""),
+            taxonomy=str(data["taxonomy"]),
+            taxonomy_version=int(data["taxonomy_version"]),
+            model_version=str(data["model_version"]),
+            mode=str(data.get("mode") or ""),
+            n_test=int(data.get("n_test") or 0),
+            accuracy=_opt_float(data.get("accuracy")),
+            macro_f1=_opt_float(data.get("macro_f1")),
+            ece=_opt_float(data.get("ece")),
+            nll=_opt_float(data.get("nll")),
+            auto_share=float(data.get("auto_share") or 0.0),
+            raw=dict(data),
+        )
