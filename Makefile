@@ -30,7 +30,7 @@ services:
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts || true
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/lint-imports
 
 typecheck: install-dev

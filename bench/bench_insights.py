@@ -47,7 +47,9 @@ PURITY = 0.8
 
 
 def records_from_results(
-    results: list[Result], texts: list[str], truth: list[str] | None = None,
+    results: list[Result],
+    texts: list[str],
+    truth: list[str] | None = None,
     review_buckets: tuple[str, ...] = (),
 ) -> list[DecisionRecord]:
     """Decision records as the service stores them; optionally a scripted reviewer."""
@@ -62,9 +64,14 @@ def records_from_results(
                 final = truth[i]
         out.append(
             DecisionRecord(
-                text=text, label=res.label, confidence=res.confidence, bucket=res.bucket.value,
+                text=text,
+                label=res.label,
+                confidence=res.confidence,
+                bucket=res.bucket.value,
                 alternatives=tuple((a.label, a.confidence) for a in res.alternatives),
-                id=str(i), review_action=action, final_label=final,
+                id=str(i),
+                review_action=action,
+                final_label=final,
             )
         )
     return out
@@ -83,16 +90,19 @@ def run_gap(seed: int) -> dict[str, Any]:
     removed = sorted(random.Random(seed).sample(base.label_names, 10))
     train = [e for e in read_jsonl(root / "train.jsonl") if e.label not in removed]
     test = list(read_jsonl(root / "test.jsonl"))
-    tax = Taxonomy(name="clinc150-gaps", labels=tuple(
-        lb for lb in base.labels if lb.name not in removed)).with_examples(train)
+    tax = Taxonomy(
+        name="clinc150-gaps", labels=tuple(lb for lb in base.labels if lb.name not in removed)
+    ).with_examples(train)
     clf, fit_s = _fit(tax)
     texts = [e.text for e in test]
     truth = [e.label for e in test]
     results = clf.classify_batch(texts)
     records = records_from_results(results, texts)
     runs: dict[str, Any] = {}
-    for name, cfg in (("hold+review", InsightsConfig()),
-                      ("hold only", InsightsConfig(gap_buckets=("hold",)))):
+    for name, cfg in (
+        ("hold+review", InsightsConfig()),
+        ("hold only", InsightsConfig(gap_buckets=("hold",))),
+    ):
         started, cpu = time.perf_counter(), time.process_time()
         report = compute_insights(records, tax, encoder=clf.encoder, config=cfg)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -106,23 +116,44 @@ def run_gap(seed: int) -> dict[str, Any]:
                 k = sum(1 for d in c["decision_ids"] if truth[int(d)] == intent)
                 if k and (best is None or k > best[1]):
                     best = (c, k)
-            row: dict[str, Any] = {"intent": intent, "hold": buckets["hold"],
-                                   "review": buckets["review"], "auto": buckets["auto"]}
+            row: dict[str, Any] = {
+                "intent": intent,
+                "hold": buckets["hold"],
+                "review": buckets["review"],
+                "auto": buckets["auto"],
+            }
             if best is not None:
                 c, k = best
-                row.update(cluster=c["id"], size=c["size"], members=k,
-                           purity=round(k / c["size"], 3), proposed_label=c["proposed_label"],
-                           keywords=c["keywords"][:4], between=c["between"])
+                row.update(
+                    cluster=c["id"],
+                    size=c["size"],
+                    members=k,
+                    purity=round(k / c["size"], 3),
+                    proposed_label=c["proposed_label"],
+                    keywords=c["keywords"][:4],
+                    between=c["between"],
+                )
             row["found"] = bool(best and row["purity"] >= PURITY)
             rows.append(row)
         runs[name] = {
-            "found": sum(r["found"] for r in rows), "rows": rows, "insights_s": round(elapsed, 2),
-            "insights_cpu_s": round(cpu, 2), "gap_clusters": len(data["gap_clusters"]),
-            "summary": data["summary"], "timings": data["timings"],
+            "found": sum(r["found"] for r in rows),
+            "rows": rows,
+            "insights_s": round(elapsed, 2),
+            "insights_cpu_s": round(cpu, 2),
+            "gap_clusters": len(data["gap_clusters"]),
+            "summary": data["summary"],
+            "timings": data["timings"],
         }
     cli = time_cli(tax, results, texts)
-    return {"experiment": "gap", "seed": seed, "removed": removed, "fit_s": round(fit_s, 1),
-            "test": len(test), "runs": runs, "cli": cli}
+    return {
+        "experiment": "gap",
+        "seed": seed,
+        "removed": removed,
+        "fit_s": round(fit_s, 1),
+        "test": len(test),
+        "runs": runs,
+        "cli": cli,
+    }
 
 
 def time_cli(tax: Taxonomy, results: list[Result], texts: list[str]) -> dict[str, Any]:
@@ -140,17 +171,33 @@ def time_cli(tax: Taxonomy, results: list[Result], texts: list[str]) -> dict[str
         try:
             ws = svc.create_workspace("bench", "unlimited")
             now = datetime.now(UTC)
-            rows = [{
-                "id": new_id("dec"), "workspace_id": ws["id"], "taxonomy_id": "", "text": text,
-                "taxonomy": tax.name, "taxonomy_version": 1, "model_version": r.model_version,
-                "external_id": None, "metadata": None, "label": r.label,
-                "confidence": r.confidence, "bucket": r.bucket.value,
-                "alternatives": [{"label": a.label, "confidence": a.confidence}
-                                 for a in r.alternatives],
-                "scores": r.scores, "latency_ms": 1.0, "key_id": None,
-                "created_at": now - timedelta(seconds=len(texts) - i),
-                "final_label": None, "final_source": None, "resolved_at": None,
-            } for i, (r, text) in enumerate(zip(results, texts, strict=True))]
+            rows = [
+                {
+                    "id": new_id("dec"),
+                    "workspace_id": ws["id"],
+                    "taxonomy_id": "",
+                    "text": text,
+                    "taxonomy": tax.name,
+                    "taxonomy_version": 1,
+                    "model_version": r.model_version,
+                    "external_id": None,
+                    "metadata": None,
+                    "label": r.label,
+                    "confidence": r.confidence,
+                    "bucket": r.bucket.value,
+                    "alternatives": [
+                        {"label": a.label, "confidence": a.confidence} for a in r.alternatives
+                    ],
+                    "scores": r.scores,
+                    "latency_ms": 1.0,
+                    "key_id": None,
+                    "created_at": now - timedelta(seconds=len(texts) - i),
+                    "final_label": None,
+                    "final_source": None,
+                    "resolved_at": None,
+                }
+                for i, (r, text) in enumerate(zip(results, texts, strict=True))
+            ]
             with svc.db.write() as conn:
                 record = taxo.create(conn, ws["id"], tax)
                 for row in rows:
@@ -158,14 +205,27 @@ def time_cli(tax: Taxonomy, results: list[Result], texts: list[str]) -> dict[str
                 conn.execute(decisions.insert(), rows)
         finally:
             svc.close()
-        cmd = [sys.executable, "-c", "from triaged.cli import main; main()", "insights",
-               tax.name, "--format", "json", "--database-url", url]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from triaged.cli import main; main()",
+            "insights",
+            tax.name,
+            "--format",
+            "json",
+            "--database-url",
+            url,
+        ]
         started = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         wall = time.perf_counter() - started
         data = json.loads(proc.stdout)
-    return {"cli_s": round(wall, 2), "decisions": sum(h["volume"] for h in data["labels"]),
-            "gap_clusters": len(data["gap_clusters"]), "command": " ".join(cmd[3:])}
+    return {
+        "cli_s": round(wall, 2),
+        "decisions": sum(h["volume"] for h in data["labels"]),
+        "gap_clusters": len(data["gap_clusters"]),
+        "command": " ".join(cmd[3:]),
+    }
 
 
 def gap_markdown(res: dict[str, Any]) -> str:
@@ -194,8 +254,10 @@ def gap_markdown(res: dict[str, Any]) -> str:
                 f"| {', '.join(r['between'])} |"
             )
         else:
-            lines.append(f"| {r['intent']} | {r['hold']} / {r['review']} / {r['auto']} "
-                         "| none | – | – | – | – | – |")
+            lines.append(
+                f"| {r['intent']} | {r['hold']} / {r['review']} / {r['auto']} "
+                "| none | – | – | – | – | – |"
+            )
     return "\n".join(lines)
 
 
@@ -212,8 +274,10 @@ def sweep_markdown(runs: list[dict[str, Any]]) -> str:
     for r in runs:
         main = r["runs"]["hold+review"]
         missed = ", ".join(row["intent"] for row in main["rows"] if not row["found"])
-        lines.append(f"| {r['seed']} | {main['found']}/10 | {r['runs']['hold only']['found']}/10 "
-                     f"| {main['gap_clusters']} | {main['insights_s']:.1f} | {missed} |")
+        lines.append(
+            f"| {r['seed']} | {main['found']}/10 | {r['runs']['hold only']['found']}/10 "
+            f"| {main['gap_clusters']} | {main['insights_s']:.1f} | {missed} |"
+        )
     return "\n".join(lines)
 
 
@@ -228,12 +292,16 @@ def run_split(seed: int) -> dict[str, Any]:
     labels: list[Label] = []
     for lb in base.labels:
         if lb.name == target:
-            labels += [Label(a, f"questions about {readable}"),
-                       Label(b, f"requests about {readable}")]
+            labels += [
+                Label(a, f"questions about {readable}"),
+                Label(b, f"requests about {readable}"),
+            ]
         else:
             labels.append(lb)
+
     def relabel(ex: Example) -> Example:
         return Example(ex.text, rng.choice((a, b))) if ex.label == target else ex
+
     train = [relabel(e) for e in read_jsonl(root / "train.jsonl")]
     test = [relabel(e) for e in read_jsonl(root / "test.jsonl")]
     tax = Taxonomy(name="clinc150-split", labels=tuple(labels)).with_examples(train)
@@ -245,13 +313,21 @@ def run_split(seed: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     pairs = [o["labels"] for o in report["overlaps"]]
     rank = next((i + 1 for i, p in enumerate(pairs) if set(p) == {a, b}), None)
-    return {"experiment": "split", "seed": seed, "intent": target, "pair": [a, b], "rank": rank,
-            "fit_s": round(fit_s, 1), "insights_s": round(elapsed, 2),
-            "top": report["overlaps"][:5]}
+    return {
+        "experiment": "split",
+        "seed": seed,
+        "intent": target,
+        "pair": [a, b],
+        "rank": rank,
+        "fit_s": round(fit_s, 1),
+        "insights_s": round(elapsed, 2),
+        "top": report["overlaps"][:5],
+    }
 
 
-def overlap_rows(overlaps: list[dict[str, Any]], confusions: Counter[tuple[str, str]] | None
-                 ) -> list[str]:
+def overlap_rows(
+    overlaps: list[dict[str, Any]], confusions: Counter[tuple[str, str]] | None
+) -> list[str]:
     head = "| # | labels | score | action | close calls | corrections | example cross-NN |"
     sep = "| --- | --- | --- | --- | --- | --- | --- |"
     if confusions is not None:
@@ -261,8 +337,10 @@ def overlap_rows(overlaps: list[dict[str, Any]], confusions: Counter[tuple[str, 
     for i, o in enumerate(overlaps, 1):
         ev = o["evidence"]
         pa, pb = o["labels"]
-        line = (f"| {i} | {pa} / {pb} | {o['score']:.3f} | {o['action']} | {ev['close_calls']} "
-                f"| {sum(ev['corrections'].values())} | {ev['example_cross_nn_rate']:.3f} |")
+        line = (
+            f"| {i} | {pa} / {pb} | {o['score']:.3f} | {o['action']} | {ev['close_calls']} "
+            f"| {sum(ev['corrections'].values())} | {ev['example_cross_nn_rate']:.3f} |"
+        )
         if confusions is not None:
             line += f" {confusions[(pa, pb)] + confusions[(pb, pa)]} |"
         lines.append(line)
@@ -291,7 +369,8 @@ def run_banking(top: int = 10) -> dict[str, Any]:
     results = clf.classify_batch(texts)
     records = records_from_results(results, texts, truth, review_buckets=("hold", "review"))
     confusions: Counter[tuple[str, str]] = Counter(
-        (t, r.label) for t, r in zip(truth, results, strict=True) if t != r.label)
+        (t, r.label) for t, r in zip(truth, results, strict=True) if t != r.label
+    )
     started = time.perf_counter()
     report = compute_insights(records, tax, encoder=clf.encoder).to_dict()
     elapsed = time.perf_counter() - started
@@ -299,12 +378,21 @@ def run_banking(top: int = 10) -> dict[str, Any]:
     for o in ranked:
         pa, pb = o["labels"]
         o["test_confusions"] = confusions[(pa, pb)] + confusions[(pb, pa)]
-    worst = [f"{a} / {b}" for (a, b), _ in Counter(
-        {tuple(sorted(k)): confusions[k] + confusions[(k[1], k[0])] for k in confusions}
-    ).most_common(5)]
-    return {"experiment": "banking", "fit_s": round(fit_s, 1), "insights_s": round(elapsed, 2),
-            "reviewed": report["summary"]["reviewed"], "top": ranked,
-            "most_confused_by_test_labels": worst, "confusions": confusions}
+    worst = [
+        f"{a} / {b}"
+        for (a, b), _ in Counter(
+            {tuple(sorted(k)): confusions[k] + confusions[(k[1], k[0])] for k in confusions}
+        ).most_common(5)
+    ]
+    return {
+        "experiment": "banking",
+        "fit_s": round(fit_s, 1),
+        "insights_s": round(elapsed, 2),
+        "reviewed": report["summary"]["reviewed"],
+        "top": ranked,
+        "most_confused_by_test_labels": worst,
+        "confusions": confusions,
+    }
 
 
 def banking_markdown(res: dict[str, Any]) -> str:
@@ -319,8 +407,10 @@ def banking_markdown(res: dict[str, Any]) -> str:
     ]
     for o in res["top"][:2]:
         ev = o["evidence"]
-        lines.append(f"- `{o['labels'][0]}` / `{o['labels'][1]}`: {o['rationale']}. "
-                     f"Close calls e.g. " + "; ".join(f"“{t}”" for t in ev["examples"][:3]))
+        lines.append(
+            f"- `{o['labels'][0]}` / `{o['labels'][1]}`: {o['rationale']}. "
+            f"Close calls e.g. " + "; ".join(f"“{t}”" for t in ev["examples"][:3])
+        )
     return "\n".join(lines)
 
 
@@ -328,8 +418,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("gap", "split", "banking"), action="append")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sweep", type=str, default="",
-                        help="also run gap discovery for these seeds, e.g. 0-7 (summary table)")
+    parser.add_argument(
+        "--sweep",
+        type=str,
+        default="",
+        help="also run gap discovery for these seeds, e.g. 0-7 (summary table)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
@@ -353,8 +447,10 @@ def main() -> None:
         sweep = [run_gap(seed) for seed in seeds]
         results.append({"experiment": "sweep", "runs": sweep})
         parts.append(sweep_markdown(sweep))
-    env = (f"_{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-           f"`python -m bench.bench_insights --seed {args.seed}`_")
+    env = (
+        f"_{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"`python -m bench.bench_insights --seed {args.seed}`_"
+    )
     body = "\n\n".join([*parts, env])
     if args.json:
         for r in results:

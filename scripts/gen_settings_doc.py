@@ -1,7 +1,7 @@
 """Write docs/configuration.md from the Settings model (every TRIAGED_* variable).
 
-    python scripts/gen_settings_doc.py          # rewrite the file
-    python scripts/gen_settings_doc.py --check  # exit 1 if it is out of date (the tests do this)
+python scripts/gen_settings_doc.py          # rewrite the file
+python scripts/gen_settings_doc.py --check  # exit 1 if it is out of date (the tests do this)
 """
 
 from __future__ import annotations

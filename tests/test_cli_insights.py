@@ -29,24 +29,35 @@ def served(tmp_path_factory: pytest.TempPathFactory, datasets_dir: Path) -> str:
         for split in ("train", "test"):
             for ex in read_jsonl(datasets_dir / "clinc150" / f"{split}.jsonl"):
                 groups.setdefault(f"{split}:{ex.label}", []).append(ex.text)
-        svc.create_taxonomy(principal, {
-            "name": "clinc-cli",
-            "labels": [{"name": n, "description": n.replace("_", " "),
-                        "examples": groups[f"train:{n}"][:15]} for n in KEPT],
-        })
+        svc.create_taxonomy(
+            principal,
+            {
+                "name": "clinc-cli",
+                "labels": [
+                    {
+                        "name": n,
+                        "description": n.replace("_", " "),
+                        "examples": groups[f"train:{n}"][:15],
+                    }
+                    for n in KEPT
+                ],
+            },
+        )
         svc.wait_for_jobs(120)
         texts = groups["test:tire_change"] + [t for n in KEPT for t in groups[f"test:{n}"][:8]]
         for start in range(0, len(texts), 100):
-            svc.classify(principal, "clinc-cli",
-                         [ClassifyItem(t) for t in texts[start:start + 100]])
+            svc.classify(
+                principal, "clinc-cli", [ClassifyItem(t) for t in texts[start : start + 100]]
+            )
     finally:
         svc.close()
     return url
 
 
 def test_insights_json_markdown_html_and_text(served: str, tmp_path: Path) -> None:
-    res = runner.invoke(app, ["insights", "clinc-cli", "--format", "json",
-                              "--database-url", served])
+    res = runner.invoke(
+        app, ["insights", "clinc-cli", "--format", "json", "--database-url", served]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert {"gap_clusters", "overlaps", "labels"} <= set(data)
@@ -57,8 +68,9 @@ def test_insights_json_markdown_html_and_text(served: str, tmp_path: Path) -> No
     assert res.exit_code == 0 and "## Gap clusters" in res.stdout and "| label |" in res.stdout
 
     page = tmp_path / "insights.html"
-    res = runner.invoke(app, ["insights", "clinc-cli", "-f", "html", "-o", str(page),
-                              "--database-url", served])
+    res = runner.invoke(
+        app, ["insights", "clinc-cli", "-f", "html", "-o", str(page), "--database-url", served]
+    )
     assert res.exit_code == 0, res.output
     html = page.read_text()
     assert html.startswith("<!doctype html>") and "http" not in html.split("<body>")[0]
@@ -66,16 +78,19 @@ def test_insights_json_markdown_html_and_text(served: str, tmp_path: Path) -> No
     res = runner.invoke(app, ["insights", "clinc-cli", "--database-url", served])
     assert res.exit_code == 0 and "Gap clusters" in res.stdout and "Labels" in res.stdout
 
-    res = runner.invoke(app, ["insights", "clinc-cli", "--since", "2999-01-01", "-f", "json",
-                              "--database-url", served])
+    res = runner.invoke(
+        app,
+        ["insights", "clinc-cli", "--since", "2999-01-01", "-f", "json", "--database-url", served],
+    )
     assert res.exit_code == 0 and json.loads(res.stdout)["gap_clusters"] == []
 
 
 def test_insights_errors(served: str) -> None:
     res = runner.invoke(app, ["insights", "nope", "--database-url", served])
     assert res.exit_code == 2 and "no taxonomy" in res.output
-    res = runner.invoke(app, ["insights", "clinc-cli", "--since", "yesterday",
-                              "--database-url", served])
+    res = runner.invoke(
+        app, ["insights", "clinc-cli", "--since", "yesterday", "--database-url", served]
+    )
     assert res.exit_code != 0
 
 
@@ -100,15 +115,30 @@ def test_drift_check_records_once(served: str) -> None:
                 hold = rng.random() < (0.3 if recent else 0.1)
                 start = now - timedelta(days=1 if recent else 8)
                 span = 23 * 3600 if recent else 6 * 86400
-                rows.append({
-                    "id": new_id("dec"), "workspace_id": tax.workspace_id, "taxonomy_id": tax.id,
-                    "taxonomy": "clinc-cli", "taxonomy_version": 1, "model_version": "m",
-                    "text": "t", "external_id": None, "metadata": None, "label": "gas",
-                    "confidence": 0.5, "bucket": "hold" if hold else "auto", "alternatives": [],
-                    "scores": {}, "latency_ms": 1.0, "key_id": None,
-                    "created_at": start + timedelta(seconds=rng.random() * span),
-                    "final_label": None, "final_source": None, "resolved_at": None,
-                })
+                rows.append(
+                    {
+                        "id": new_id("dec"),
+                        "workspace_id": tax.workspace_id,
+                        "taxonomy_id": tax.id,
+                        "taxonomy": "clinc-cli",
+                        "taxonomy_version": 1,
+                        "model_version": "m",
+                        "text": "t",
+                        "external_id": None,
+                        "metadata": None,
+                        "label": "gas",
+                        "confidence": 0.5,
+                        "bucket": "hold" if hold else "auto",
+                        "alternatives": [],
+                        "scores": {},
+                        "latency_ms": 1.0,
+                        "key_id": None,
+                        "created_at": start + timedelta(seconds=rng.random() * span),
+                        "final_label": None,
+                        "final_source": None,
+                        "resolved_at": None,
+                    }
+                )
             conn.execute(decisions.insert(), rows)
     finally:
         svc.close()
@@ -116,7 +146,8 @@ def test_drift_check_records_once(served: str) -> None:
     assert res.exit_code == 0, res.output
     alerts = json.loads(res.stdout)["alerts"]
     # the recent window also holds the fixture's real decisions (some flagged for review)
-    assert ("clinc-cli", "hold", "up") in [(a["taxonomy"], a["bucket"], a["direction"])
-                                           for a in alerts]
+    assert ("clinc-cli", "hold", "up") in [
+        (a["taxonomy"], a["bucket"], a["direction"]) for a in alerts
+    ]
     res = runner.invoke(app, ["drift", "check", "--json", "--database-url", served])
     assert res.exit_code == 0 and json.loads(res.stdout)["alerts"] == []

@@ -56,7 +56,11 @@ def test_series_equals_a_direct_count() -> None:
         for p in nonzero:
             c = direct[p.start]
             assert (p.auto, p.review, p.hold, p.total) == (
-                c["auto"], c["review"], c["hold"], sum(c.values()))
+                c["auto"],
+                c["review"],
+                c["hold"],
+                sum(c.values()),
+            )
         assert sum(p.total for p in series) == len(rows)
         # every period once, each one interval after the previous (no gap, no repeat):
         # ``starts == sorted(starts)`` could not fail, the code builds the periods in order
@@ -73,12 +77,18 @@ def test_series_equals_a_direct_count() -> None:
 
 def test_series_filters_fill_and_timezones() -> None:
     t = datetime(2026, 1, 5, 10, 30)  # naive = UTC
-    rows = [(t, "hold", "a"), (t + timedelta(days=2), "auto", "b"),
-            (datetime(2026, 1, 5, 12, 30, tzinfo=timezone(timedelta(hours=2))), "review", "a"),
-            (t, "weird", "a")]
+    rows = [
+        (t, "hold", "a"),
+        (t + timedelta(days=2), "auto", "b"),
+        (datetime(2026, 1, 5, 12, 30, tzinfo=timezone(timedelta(hours=2))), "review", "a"),
+        (t, "weird", "a"),
+    ]
     days = bucket_series(rows, "day")
     assert [(p.start.day, p.auto, p.review, p.hold) for p in days] == [
-        (5, 0, 1, 1), (6, 0, 0, 0), (7, 1, 0, 0)]
+        (5, 0, 1, 1),
+        (6, 0, 0, 0),
+        (7, 1, 0, 0),
+    ]
     only_a = bucket_series(rows, "day", label="a", fill=False)
     assert [(p.start.day, p.total) for p in only_a] == [(5, 2)]
     window = bucket_series(rows, "day", start=datetime(2026, 1, 4), end=datetime(2026, 1, 7))
@@ -117,9 +127,14 @@ def test_drift_fires_when_oos_share_doubles_and_stays_silent_otherwise() -> None
     assert alert.to_dict()["recent_start"] == recent_start.isoformat()
     # many unchanged mixes: silent every time (Bonferroni-corrected alpha = 1%)
     fired = sum(
-        bool(detect_drift(traffic(base_start, recent_start, 7000, oos_share=0.1, seed=10 + s)
-                          + traffic(recent_start, NOW, 1000, oos_share=0.1, seed=100 + s),
-                          now=NOW, config=cfg))
+        bool(
+            detect_drift(
+                traffic(base_start, recent_start, 7000, oos_share=0.1, seed=10 + s)
+                + traffic(recent_start, NOW, 1000, oos_share=0.1, seed=100 + s),
+                now=NOW,
+                config=cfg,
+            )
+        )
         for s in range(20)
     )
     assert fired == 0

@@ -16,9 +16,24 @@ from triaged.taxonomy import Example, Label, Taxonomy, read_jsonl
 
 HELD_OUT = ("timer", "routing", "tire_change")
 KEPT = (
-    "alarm", "balance", "bill_due", "book_flight", "calories", "cook_time", "directions",
-    "gas", "interest_rate", "oil_change_when", "pin_change", "recipe", "tire_pressure",
-    "transactions", "travel_alert", "weather", "credit_score", "meeting_schedule",
+    "alarm",
+    "balance",
+    "bill_due",
+    "book_flight",
+    "calories",
+    "cook_time",
+    "directions",
+    "gas",
+    "interest_rate",
+    "oil_change_when",
+    "pin_change",
+    "recipe",
+    "tire_pressure",
+    "transactions",
+    "travel_alert",
+    "weather",
+    "credit_score",
+    "meeting_schedule",
 )
 
 
@@ -35,8 +50,9 @@ def clinc(datasets_dir: Path) -> dict[str, dict[str, list[str]]]:
 
 
 def _taxonomy(clinc: dict[str, dict[str, list[str]]], per_label: int = 20) -> Taxonomy:
-    labels = tuple(Label(n, n.replace("_", " "), tuple(clinc["train"][n][:per_label]))
-                   for n in KEPT)
+    labels = tuple(
+        Label(n, n.replace("_", " "), tuple(clinc["train"][n][:per_label])) for n in KEPT
+    )
     return Taxonomy(name="clinc-slice", labels=labels)
 
 
@@ -58,18 +74,28 @@ def test_held_out_intents_form_pure_gap_clusters(clinc: dict) -> None:
     tax = _taxonomy(clinc)
     rng = random.Random(0)
     records, truth = [], {}
+
     def add(text: str, intent: str, bucket: str, conf: float) -> None:
         label, second = rng.sample(KEPT, 2)
         rid = str(len(records))
         truth[rid] = intent
-        records.append(DecisionRecord(text=text, label=label, confidence=conf, bucket=bucket,
-                                      alternatives=((second, conf * 0.8),), id=rid))
-    for intent in HELD_OUT:                      # the missing categories: held
+        records.append(
+            DecisionRecord(
+                text=text,
+                label=label,
+                confidence=conf,
+                bucket=bucket,
+                alternatives=((second, conf * 0.8),),
+                id=rid,
+            )
+        )
+
+    for intent in HELD_OUT:  # the missing categories: held
         for text in clinc["test"][intent]:
             add(text, intent, "hold", 0.4)
-    for text in clinc["test"]["oos"][:150]:      # scattered out-of-scope traffic: held
+    for text in clinc["test"]["oos"][:150]:  # scattered out-of-scope traffic: held
         add(text, "oos", "hold", 0.3)
-    for intent in KEPT:                          # covered traffic: automatic
+    for intent in KEPT:  # covered traffic: automatic
         for text in clinc["test"][intent][:10]:
             add(text, intent, "auto", 0.95)
     report = compute_insights(records, tax).to_dict()
@@ -92,12 +118,29 @@ def test_reviewer_new_category_names_the_cluster_and_confirmed_items_leave(clinc
     tax = _taxonomy(clinc)
     records = []
     for i, text in enumerate(clinc["test"]["timer"]):
-        records.append(DecisionRecord(text=text, label="alarm", confidence=0.7, bucket="review",
-                                      id=f"t{i}", review_action="new_category",
-                                      new_label="Kitchen timers"))
+        records.append(
+            DecisionRecord(
+                text=text,
+                label="alarm",
+                confidence=0.7,
+                bucket="review",
+                id=f"t{i}",
+                review_action="new_category",
+                new_label="Kitchen timers",
+            )
+        )
     for i, text in enumerate(clinc["test"]["routing"]):  # resolved to an existing label
-        records.append(DecisionRecord(text=text, label="balance", confidence=0.4, bucket="hold",
-                                      id=f"r{i}", review_action="correct", final_label="balance"))
+        records.append(
+            DecisionRecord(
+                text=text,
+                label="balance",
+                confidence=0.4,
+                bucket="hold",
+                id=f"r{i}",
+                review_action="correct",
+                final_label="balance",
+            )
+        )
     report = compute_insights(records, tax).to_dict()
     assert report["summary"]["gap_candidates"] == 30
     top = report["gap_clusters"][0]
@@ -117,10 +160,13 @@ def split_classifier(clinc: dict) -> tuple[Classifier, list[str], tuple[str, str
             continue
         labels.append(Label(n, n.replace("_", " ")))
         examples += [Example(t, n) for t in clinc["train"][n][:30]]
-    labels += [Label("balance_a", "questions about balance"),
-               Label("balance_b", "requests about balance")]
-    examples += [Example(t, rng.choice(("balance_a", "balance_b")))
-                 for t in clinc["train"]["balance"][:60]]
+    labels += [
+        Label("balance_a", "questions about balance"),
+        Label("balance_b", "requests about balance"),
+    ]
+    examples += [
+        Example(t, rng.choice(("balance_a", "balance_b"))) for t in clinc["train"]["balance"][:60]
+    ]
     tax = Taxonomy(name="split", labels=tuple(labels)).with_examples(examples)
     clf = Classifier.from_taxonomy(tax).fit()
     texts = [t for n in names for t in clinc["test"][n][:15]]
@@ -131,8 +177,13 @@ def test_split_intent_pair_ranks_first(split_classifier: tuple) -> None:
     clf, texts, pair = split_classifier
     results = clf.classify_batch(texts)
     records = [
-        DecisionRecord(text=t, label=r.label, confidence=r.confidence, bucket=r.bucket.value,
-                       alternatives=tuple((a.label, a.confidence) for a in r.alternatives))
+        DecisionRecord(
+            text=t,
+            label=r.label,
+            confidence=r.confidence,
+            bucket=r.bucket.value,
+            alternatives=tuple((a.label, a.confidence) for a in r.alternatives),
+        )
         for t, r in zip(texts, results, strict=True)
     ]
     report = compute_insights(records, clf.taxonomy, encoder=clf.encoder).to_dict()
@@ -148,14 +199,29 @@ def test_reviewer_corrections_raise_a_pair(clinc: dict) -> None:
     tax = _taxonomy(clinc)
     recs = []
     for i, text in enumerate(clinc["test"]["gas"][:20]):
-        recs.append(DecisionRecord(text=text, label="gas", confidence=0.9, bucket="auto",
-                                   alternatives=(("weather", 0.05),),
-                                   review_action="correct" if i % 2 else "confirm",
-                                   final_label="directions" if i % 2 else "gas"))
+        recs.append(
+            DecisionRecord(
+                text=text,
+                label="gas",
+                confidence=0.9,
+                bucket="auto",
+                alternatives=(("weather", 0.05),),
+                review_action="correct" if i % 2 else "confirm",
+                final_label="directions" if i % 2 else "gas",
+            )
+        )
     for text in clinc["test"]["weather"][:20]:
-        recs.append(DecisionRecord(text=text, label="weather", confidence=0.9, bucket="auto",
-                                   alternatives=(("gas", 0.05),), review_action="confirm",
-                                   final_label="weather"))
+        recs.append(
+            DecisionRecord(
+                text=text,
+                label="weather",
+                confidence=0.9,
+                bucket="auto",
+                alternatives=(("gas", 0.05),),
+                review_action="confirm",
+                final_label="weather",
+            )
+        )
     report = compute_insights(recs, tax).to_dict()
     pairs = [set(o["labels"]) for o in report["overlaps"]]
     assert {"directions", "gas"} in pairs
@@ -169,12 +235,27 @@ def test_reviewer_corrections_raise_a_pair(clinc: dict) -> None:
 
 def test_label_health_figures() -> None:
     tax = Taxonomy(name="h", labels=(Label("a"), Label("b")))
-    recs = [DecisionRecord(text=f"x{i}", label="a", confidence=0.9 if i < 30 else 0.5,
-                           bucket="auto" if i < 30 else "hold",
-                           review_action="confirm" if i < 36 else None, final_label="a")
-            for i in range(40)]
-    recs += [DecisionRecord(text="y", label="b", confidence=0.7, bucket="review",
-                            review_action="correct", final_label="a")]
+    recs = [
+        DecisionRecord(
+            text=f"x{i}",
+            label="a",
+            confidence=0.9 if i < 30 else 0.5,
+            bucket="auto" if i < 30 else "hold",
+            review_action="confirm" if i < 36 else None,
+            final_label="a",
+        )
+        for i in range(40)
+    ]
+    recs += [
+        DecisionRecord(
+            text="y",
+            label="b",
+            confidence=0.7,
+            bucket="review",
+            review_action="correct",
+            final_label="a",
+        )
+    ]
     health = {h.label: h for h in compute_insights(recs, tax).labels}
     a, b = health["a"], health["b"]
     assert (a.volume, a.buckets, a.held_share) == (40, {"auto": 30, "review": 0, "hold": 10}, 0.25)
@@ -186,22 +267,37 @@ def test_label_health_figures() -> None:
 
 
 def test_record_from_api_mapping() -> None:
-    r = DecisionRecord.from_mapping({
-        "id": 7, "text": "hi", "label": "a", "confidence": 0.5, "bucket": "hold",
-        "alternatives": [{"label": "b", "confidence": 0.4}, {"label": "c", "confidence": 0.1}],
-        "created_at": "2026-01-01T00:00:00Z",
-        "review": {"action": "new_category", "new_label": "greetings"},
-    })
+    r = DecisionRecord.from_mapping(
+        {
+            "id": 7,
+            "text": "hi",
+            "label": "a",
+            "confidence": 0.5,
+            "bucket": "hold",
+            "alternatives": [{"label": "b", "confidence": 0.4}, {"label": "c", "confidence": 0.1}],
+            "created_at": "2026-01-01T00:00:00Z",
+            "review": {"action": "new_category", "new_label": "greetings"},
+        }
+    )
     assert r.runner_up == ("b", pytest.approx(0.8)) and r.id == "7"
     assert r.is_new_category and r.model_was_right is False and r.created_at is not None
-    s = DecisionRecord.from_mapping({"text": "t", "label": "a", "confidence": 0.6,
-                                     "bucket": "review", "scores": {"a": 0.6, "b": 0.3}})
+    s = DecisionRecord.from_mapping(
+        {
+            "text": "t",
+            "label": "a",
+            "confidence": 0.6,
+            "bucket": "review",
+            "scores": {"a": 0.6, "b": 0.3},
+        }
+    )
     assert s.alternatives == (("b", pytest.approx(0.3)),)
 
 
 def test_keywords_and_names() -> None:
-    groups = [["my luggage was lost", "the airline lost my luggage", "lost luggage claim"],
-              ["set a timer for 5 minutes", "start a timer", "timer for ten minutes"]]
+    groups = [
+        ["my luggage was lost", "the airline lost my luggage", "lost luggage claim"],
+        ["set a timer for 5 minutes", "start a timer", "timer for ten minutes"],
+    ]
     background = [["what's the weather", "is it raining"], ["book a flight", "flight to paris"]]
     kws = class_tfidf_keywords(groups, background=background, top_n=4)
     assert kws[0][0][0] in {"luggage", "lost luggage", "lost"}

@@ -120,8 +120,12 @@ drift_app = typer.Typer(help="Drift of the bucket shares (for a scheduler).", no
 def drift_check(
     workspace: Annotated[
         str | None,
-        typer.Option("--workspace", "-w", envvar="TRIAGED_WORKSPACE",
-                     help="Workspace name (default: every workspace)."),
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar="TRIAGED_WORKSPACE",
+            help="Workspace name (default: every workspace).",
+        ),
     ] = None,
     recent_hours: Annotated[float, typer.Option(help="Recent window.")] = 24,
     baseline_hours: Annotated[float, typer.Option(help="Baseline window before it.")] = 168,
@@ -138,14 +142,16 @@ def drift_check(
     from triaged.services import keys
     from triaged.services.insights import record_drift_alerts
 
-    cfg = DriftConfig(recent=timedelta(hours=recent_hours),
-                      baseline=timedelta(hours=baseline_hours), alpha=alpha,
-                      min_volume=min_volume)
+    cfg = DriftConfig(
+        recent=timedelta(hours=recent_hours),
+        baseline=timedelta(hours=baseline_hours),
+        alpha=alpha,
+        min_volume=min_volume,
+    )
     found: list[dict[str, Any]] = []
     with operator_service(database_url, data_dir) as svc:
         with svc.db.read() as conn:
-            spaces = ([keys.get_workspace(conn, workspace)] if workspace
-                      else svc.list_workspaces())
+            spaces = [keys.get_workspace(conn, workspace)] if workspace else svc.list_workspaces()
         for ws in spaces:
             with svc.db.write() as conn:
                 for alert in record_drift_alerts(conn, ws["id"], config=cfg):

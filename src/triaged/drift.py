@@ -117,8 +117,10 @@ class SeriesPoint:
             "review": self.review,
             "hold": self.hold,
             "total": self.total,
-            "shares": {b: (None if self.share(b) is None else round(self.share(b) or 0.0, 6))
-                       for b in BUCKETS},
+            "shares": {
+                b: (None if self.share(b) is None else round(self.share(b) or 0.0, 6))
+                for b in BUCKETS
+            },
         }
 
 
@@ -323,12 +325,21 @@ def detect_drift(
         if p < alpha and abs(s2 - s1) >= cfg.min_change:
             alerts.append(
                 DriftAlert(
-                    metric=t.metric, bucket=t.bucket, label=t.label,
-                    baseline_share=s1, recent_share=s2,
-                    baseline_count=t.x1, baseline_total=t.n1,
-                    recent_count=t.x2, recent_total=t.n2,
-                    z=z, p_value=p, alpha=alpha,
-                    baseline_start=base_start, recent_start=recent_start, recent_end=end,
+                    metric=t.metric,
+                    bucket=t.bucket,
+                    label=t.label,
+                    baseline_share=s1,
+                    recent_share=s2,
+                    baseline_count=t.x1,
+                    baseline_total=t.n1,
+                    recent_count=t.x2,
+                    recent_total=t.n2,
+                    z=z,
+                    p_value=p,
+                    alpha=alpha,
+                    baseline_start=base_start,
+                    recent_start=recent_start,
+                    recent_end=end,
                 )
             )
     alerts.sort(key=lambda a: (a.p_value, -abs(a.z)))
@@ -356,6 +367,15 @@ def _tests(
             lb1 = Counter(r.bucket for r in base if r.label == label)
             lb2 = Counter(r.bucket for r in recent if r.label == label)
             for bucket in cfg.buckets:
-                tests.append(_Test("bucket_share", bucket, label, lb1[bucket], l1[label],
-                                   lb2[bucket], l2[label]))
+                tests.append(
+                    _Test(
+                        "bucket_share",
+                        bucket,
+                        label,
+                        lb1[bucket],
+                        l1[label],
+                        lb2[bucket],
+                        l2[label],
+                    )
+                )
     return tests

@@ -52,7 +52,8 @@ class DatabaseCollector(Collector):
         with self.db.read() as conn:
             d = decisions.c
             counts = CounterMetricFamily(
-                "triaged_decisions", "Decisions logged, by taxonomy and bucket.",
+                "triaged_decisions",
+                "Decisions logged, by taxonomy and bucket.",
                 labels=["workspace", "taxonomy", "bucket"],
             )
             stmt = select(d.workspace_id, d.taxonomy, d.bucket, func.count()).group_by(
@@ -63,7 +64,8 @@ class DatabaseCollector(Collector):
             yield counts
 
             hist = HistogramMetricFamily(
-                "triaged_classify_latency_seconds", "Per-text classify latency.",
+                "triaged_classify_latency_seconds",
+                "Per-text classify latency.",
                 labels=["workspace", "taxonomy"],
             )
             cols = [
@@ -74,19 +76,22 @@ class DatabaseCollector(Collector):
             ).group_by(d.workspace_id, d.taxonomy)
             for row in conn.execute(stmt2):
                 ws, tax, n, total_ms, *cum = row
-                buckets = [(str(b), float(c or 0)) for b, c in zip(LATENCY_BUCKETS_S, cum,
-                                                                   strict=True)]
+                buckets = [
+                    (str(b), float(c or 0)) for b, c in zip(LATENCY_BUCKETS_S, cum, strict=True)
+                ]
                 buckets.append(("+Inf", float(n)))
                 hist.add_metric([ws, tax], buckets, sum_value=float(total_ms or 0) / 1000.0)
             yield hist
 
             r = review_items.c
             depth = GaugeMetricFamily(
-                "triaged_review_queue_depth", "Open review items (pending or claimed).",
+                "triaged_review_queue_depth",
+                "Open review items (pending or claimed).",
                 labels=["queue"],
             )
             oldest = GaugeMetricFamily(
-                "triaged_review_queue_oldest_age_seconds", "Age of the oldest open review item.",
+                "triaged_review_queue_oldest_age_seconds",
+                "Age of the oldest open review item.",
                 labels=["queue"],
             )
             now = datetime.now(UTC)

@@ -29,25 +29,52 @@ from triaged.storage.tables import decisions
 from triaged.storage.webhooks import webhook_events
 
 
-def _rows(ws: str, tax_id: str, name: str, start: datetime, hours: float, n: int,
-          hold_share: float, seed: int) -> list[dict[str, Any]]:
+def _rows(
+    ws: str,
+    tax_id: str,
+    name: str,
+    start: datetime,
+    hours: float,
+    n: int,
+    hold_share: float,
+    seed: int,
+) -> list[dict[str, Any]]:
     rng = random.Random(seed)
-    return [{
-        "id": new_id("dec"), "workspace_id": ws, "taxonomy_id": tax_id, "taxonomy": name,
-        "taxonomy_version": 1, "model_version": "m", "text": "t", "external_id": None,
-        "metadata": None, "label": rng.choice(("billing", "bug")), "confidence": 0.5,
-        "bucket": "hold" if rng.random() < hold_share else rng.choice(("auto", "auto", "review")),
-        "alternatives": [], "scores": {}, "latency_ms": 1.0, "key_id": None,
-        "created_at": start + timedelta(seconds=rng.random() * hours * 3600),
-        "final_label": None, "final_source": None, "resolved_at": None,
-    } for _ in range(n)]
+    return [
+        {
+            "id": new_id("dec"),
+            "workspace_id": ws,
+            "taxonomy_id": tax_id,
+            "taxonomy": name,
+            "taxonomy_version": 1,
+            "model_version": "m",
+            "text": "t",
+            "external_id": None,
+            "metadata": None,
+            "label": rng.choice(("billing", "bug")),
+            "confidence": 0.5,
+            "bucket": "hold"
+            if rng.random() < hold_share
+            else rng.choice(("auto", "auto", "review")),
+            "alternatives": [],
+            "scores": {},
+            "latency_ms": 1.0,
+            "key_id": None,
+            "created_at": start + timedelta(seconds=rng.random() * hours * 3600),
+            "final_label": None,
+            "final_source": None,
+            "resolved_at": None,
+        }
+        for _ in range(n)
+    ]
 
 
 def _history(ws: str, tax_id: str, name: str, recent_hold: float) -> list[dict[str, Any]]:
     """A week at 10% held, then a day at ``recent_hold`` (an hour clear of each window edge)."""
     now = datetime.now(UTC)
-    return (_rows(ws, tax_id, name, now - timedelta(days=8, hours=-1), 24 * 7 - 2, 2000, 0.10, 1)
-            + _rows(ws, tax_id, name, now - timedelta(hours=23), 22, 600, recent_hold, 2))
+    return _rows(
+        ws, tax_id, name, now - timedelta(days=8, hours=-1), 24 * 7 - 2, 2000, 0.10, 1
+    ) + _rows(ws, tax_id, name, now - timedelta(hours=23), 22, 600, recent_hold, 2)
 
 
 def _drift_events(db: Database, ws: str) -> list[dict[str, Any]]:
@@ -78,14 +105,15 @@ def test_serve_checks_drift_in_the_background_and_sends_the_alert(
     monkeypatch.setenv("TRIAGED_WEBHOOK_ALLOW_PRIVATE", "true")  # the receiver is on loopback
     url = f"sqlite:///{tmp_path / 'drift.db'}"
     upgrade(url)
-    service = Service(make_settings(url, migrate_on_start=False,
-                                    drift_check_interval_seconds=0.2))
+    service = Service(make_settings(url, migrate_on_start=False, drift_check_interval_seconds=0.2))
     key = service.create_key("acme", "admin", create_plan="unlimited").key
     principal = service.authenticate(key or "")
     ws = principal.workspace_id
     headers = {"Authorization": f"Bearer {key}"}
-    with running_receiver(Receiver()) as receiver, \
-            TestClient(create_app(service=service), headers=headers) as client:
+    with (
+        running_receiver(Receiver()) as receiver,
+        TestClient(create_app(service=service), headers=headers) as client,
+    ):
         for name in ("shifted", "steady"):
             r = client.post("/v1/taxonomies", json={**TINY_TAXONOMY, "name": name})
             assert r.status_code == 201, r.text
@@ -95,9 +123,11 @@ def test_serve_checks_drift_in_the_background_and_sends_the_alert(
         shifted = service.taxonomy_record(principal, "shifted")
         steady = service.taxonomy_record(principal, "steady")
         with service.db.write() as conn:  # both in one commit: a round sees both or neither
-            conn.execute(decisions.insert(),
-                         _history(ws, shifted.id, "shifted", recent_hold=0.20)
-                         + _history(ws, steady.id, "steady", recent_hold=0.10))
+            conn.execute(
+                decisions.insert(),
+                _history(ws, shifted.id, "shifted", recent_hold=0.20)
+                + _history(ws, steady.id, "steady", recent_hold=0.10),
+            )
 
         def recorded() -> list[dict[str, Any]]:
             r = client.get("/v1/metrics/drift/alerts")
@@ -109,7 +139,8 @@ def test_serve_checks_drift_in_the_background_and_sends_the_alert(
         time.sleep(1.0)  # several more rounds: nothing is repeated, the steady mix stays silent
         alerts = recorded()
         assert [(a["taxonomy"], a["bucket"], a["direction"]) for a in alerts] == [
-            ("shifted", "hold", "up")]
+            ("shifted", "hold", "up")
+        ]
         events = _drift_events(service.db, ws)
         assert [e["id"] for e in events] == [alerts[0]["event_id"]]
         assert events[0]["recent_total"] == 600
@@ -147,8 +178,9 @@ def test_concurrent_checkers_record_each_alert_once(backend: str, tmp_path: Path
         stack.service.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "shifted"})
         record = stack.service.taxonomy_record(principal, "shifted")
         with stack.service.db.write() as conn:
-            conn.execute(decisions.insert(),
-                         _history(principal.workspace_id, record.id, "shifted", 0.20))
+            conn.execute(
+                decisions.insert(), _history(principal.workspace_id, record.id, "shifted", 0.20)
+            )
         # four API workers, each with its own engine, checking at the same moment
         workers = [DriftChecker(Database(url), interval_s=60) for _ in range(4)]
         barrier = threading.Barrier(len(workers))
@@ -173,8 +205,11 @@ def test_concurrent_checkers_record_each_alert_once(backend: str, tmp_path: Path
         events = _drift_events(stack.service.db, principal.workspace_id)
         assert [e["id"] for e in events] == [found[0]["event_id"]]
         with stack.service.db.read() as conn:
-            total = conn.execute(select(func.count()).select_from(webhook_events).where(
-                webhook_events.c.type == "alert.drift")).scalar_one()
+            total = conn.execute(
+                select(func.count())
+                .select_from(webhook_events)
+                .where(webhook_events.c.type == "alert.drift")
+            ).scalar_one()
         assert total == 1
         for w in workers:
             w.db.dispose()

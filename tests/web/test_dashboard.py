@@ -45,22 +45,41 @@ def _history(seeded) -> None:
         for _ in range(150):
             text, label = rng.choice(HISTORY)
             bucket = "hold" if rng.random() < hold_share else rng.choice(("auto", "auto", "review"))
-            rows.append({
-                "id": new_id("dec"), "workspace_id": principal.workspace_id,
-                "taxonomy_id": record.id, "taxonomy": "support", "taxonomy_version": 1,
-                "model_version": "m", "text": text, "external_id": None, "metadata": None,
-                "label": label, "confidence": {"hold": 0.4, "review": 0.7}.get(bucket, 0.93),
-                "bucket": bucket, "alternatives": [], "scores": {}, "latency_ms": 2.0,
-                "key_id": None, "final_label": None, "final_source": None, "resolved_at": None,
-                "created_at": now - timedelta(days=day - 1, seconds=rng.random() * 80000),
-            })
+            rows.append(
+                {
+                    "id": new_id("dec"),
+                    "workspace_id": principal.workspace_id,
+                    "taxonomy_id": record.id,
+                    "taxonomy": "support",
+                    "taxonomy_version": 1,
+                    "model_version": "m",
+                    "text": text,
+                    "external_id": None,
+                    "metadata": None,
+                    "label": label,
+                    "confidence": {"hold": 0.4, "review": 0.7}.get(bucket, 0.93),
+                    "bucket": bucket,
+                    "alternatives": [],
+                    "scores": {},
+                    "latency_ms": 2.0,
+                    "key_id": None,
+                    "final_label": None,
+                    "final_source": None,
+                    "resolved_at": None,
+                    "created_at": now - timedelta(days=day - 1, seconds=rng.random() * 80000),
+                }
+            )
     with svc.db.write() as conn:
         conn.execute(decisions.insert(), rows)
     reviewer = svc.authenticate(seeded.reviewer_key)
     for item in svc.review.claim(reviewer, limit=100):
         ok = item["label"] != "account"
-        svc.review.resolve(reviewer, item["id"], action="confirm" if ok else "correct",
-                           label=item["label"] if ok else "billing")
+        svc.review.resolve(
+            reviewer,
+            item["id"],
+            action="confirm" if ok else "correct",
+            label=item["label"] if ok else "billing",
+        )
 
 
 def _png_pixels(data: bytes) -> list[tuple[int, int, int]]:
@@ -68,8 +87,8 @@ def _png_pixels(data: bytes) -> list[tuple[int, int, int]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width, height, channels = 8, b"", 0, 0, 4
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, color = struct.unpack(">IIBB", chunk[:10])
             assert depth == 8 and color in (2, 6)
@@ -83,7 +102,7 @@ def _png_pixels(data: bytes) -> list[tuple[int, int, int]]:
     pixels = []
     for y in range(height):
         f = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):
             a = line[i - channels] if i >= channels else 0
             b, c = prev[i], prev[i - channels] if i >= channels else 0
@@ -97,7 +116,7 @@ def _png_pixels(data: bytes) -> list[tuple[int, int, int]]:
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        pixels += [tuple(line[x:x + 3]) for x in range(0, stride, channels)]
+        pixels += [tuple(line[x : x + 3]) for x in range(0, stride, channels)]
         prev = line
     return pixels  # type: ignore[return-value]
 
@@ -125,12 +144,17 @@ def test_dashboard_renders_charts_from_real_data(page, seeded) -> None:
 
     points = page.locator("#reliability-chart circle.point")
     assert points.count() >= 1
-    assert sum(int(points.nth(i).get_attribute("data-count")) for i in range(points.count())) \
+    assert (
+        sum(int(points.nth(i).get_attribute("data-count")) for i in range(points.count()))
         == seeded.n_items
+    )
 
     rows = page.locator("#label-table tbody tr")
     assert {rows.nth(i).get_attribute("data-label") for i in range(rows.count())} == {
-        "billing", "bug", "account"}
+        "billing",
+        "bug",
+        "account",
+    }
     billing = page.locator('#label-table tr[data-label="billing"] td').first.inner_text()
     assert int(billing) > 500
     assert page.locator("#drift-alerts .alert-now[data-bucket='hold']").count() == 1

@@ -154,9 +154,7 @@ def _trim(
     return out, np.asarray(cuts, dtype=np.float64), centroids
 
 
-def _coverage(
-    Z: FloatArray, members: IntArray, ref: FloatArray, k: int
-) -> NDArray[np.float64]:
+def _coverage(Z: FloatArray, members: IntArray, ref: FloatArray, k: int) -> NDArray[np.float64]:
     """Share of labelled reference rows among each member's k nearest neighbours.
 
     Repeats of the same text among the candidates do not count as neighbours, so a burst
@@ -192,8 +190,12 @@ def find_gap_clusters(
     and a summary (candidates, clustered share, clusters dropped as covered).
     """
     n = len(records)
-    summary: dict[str, Any] = {"candidates": n, "clusters": 0, "covered_clusters": 0,
-                               "noise_share": 1.0 if n else 0.0}
+    summary: dict[str, Any] = {
+        "candidates": n,
+        "clusters": 0,
+        "covered_clusters": 0,
+        "noise_share": 1.0 if n else 0.0,
+    }
     if n == 0:
         return [], summary
     V = np.asarray(vectors, dtype=np.float32)
@@ -228,8 +230,17 @@ def find_gap_clusters(
     for rank, c in enumerate(kept):
         idx = np.flatnonzero(labels == c)
         cluster = _describe(
-            rank, idx, records, Z, V, keywords[rank], taken, n, total_held,
-            float(cov_by_cluster[c]), config,
+            rank,
+            idx,
+            records,
+            Z,
+            V,
+            keywords[rank],
+            taken,
+            n,
+            total_held,
+            float(cov_by_cluster[c]),
+            config,
         )
         taken.add(cluster.proposed_label)
         clusters.append(cluster)
@@ -270,9 +281,7 @@ def _describe(
             break
     raw_centroid = unit_rows(V[idx].mean(axis=0, keepdims=True))[0]
     cohesion = float((unit_rows(V[idx]) @ raw_centroid).mean())
-    votes = Counter(
-        snake_case(r.new_label) for r in members if r.is_new_category and r.new_label
-    )
+    votes = Counter(snake_case(r.new_label) for r in members if r.is_new_category and r.new_label)
     n_votes = sum(1 for r in members if r.is_new_category)
     texts = [r.text for r in members]
     if votes and votes.most_common(1)[0][1] * 3 >= len(members):

@@ -78,9 +78,7 @@ def example_confusion(
     second holds the centroid cosine for those same pairs.
     """
     stats = _example_stats(vectors, labels)
-    rates = {
-        p: n / max(stats.counts[p[0]] + stats.counts[p[1]], 1) for p, n in stats.cross.items()
-    }
+    rates = {p: n / max(stats.counts[p[0]] + stats.counts[p[1]], 1) for p, n in stats.cross.items()}
     return rates, stats.centroid_sim
 
 
@@ -179,8 +177,10 @@ def find_overlaps(
             "top2_decisions": int(top2.get(p, 0)),
             "close_calls": int(close.get(p, 0)),
             "volume": {a: int(volume[a]), b: int(volume[b])},
-            "corrections": {f"{a}->{b}": int(corrections[(a, b)]),
-                            f"{b}->{a}": int(corrections[(b, a)])},
+            "corrections": {
+                f"{a}->{b}": int(corrections[(a, b)]),
+                f"{b}->{a}": int(corrections[(b, a)]),
+            },
             "reviewed": int(rev),
             "example_cross_nn_rate": round(cross_rate, 4),
             "example_centroid_similarity": (

@@ -50,8 +50,10 @@ def to_markdown(data: dict[str, Any], *, max_rows: int = 20) -> str:
     lines += ["## Gap clusters", ""]
     clusters = data.get("gap_clusters", [])[:max_rows]
     if clusters:
-        lines += ["| # | proposed label | size | share of held | between | keywords | example |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "| # | proposed label | size | share of held | between | keywords | example |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for c in clusters:
             example = c["examples"][0] if c.get("examples") else ""
             lines.append(
@@ -64,8 +66,10 @@ def to_markdown(data: dict[str, Any], *, max_rows: int = 20) -> str:
     lines += ["", "## Overlapping labels", ""]
     overlaps = data.get("overlaps", [])[:max_rows]
     if overlaps:
-        lines += ["| labels | score | action | close calls | corrections | example cross-NN |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "| labels | score | action | close calls | corrections | example cross-NN |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for o in overlaps:
             ev = o["evidence"]
             lines.append(
@@ -76,9 +80,13 @@ def to_markdown(data: dict[str, Any], *, max_rows: int = 20) -> str:
             )
     else:
         lines.append("No overlapping labels in this window.")
-    lines += ["", "## Labels", "",
-              "| label | volume | mean confidence | held | review | corrected | ECE |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## Labels",
+        "",
+        "| label | volume | mean confidence | held | review | corrected | ECE |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for h in data.get("labels", []):
         lines.append(
             f"| {_md_cell(h['label'])} | {h['volume']} | {_num(h['mean_confidence'])} "
@@ -94,24 +102,41 @@ def to_rich(data: dict[str, Any], *, max_rows: int = 20) -> Group:
     for col in ("#", "proposed label", "size", "held share", "between", "keywords", "example"):
         gaps.add_column(col, overflow="fold")
     for c in data.get("gap_clusters", [])[:max_rows]:
-        gaps.add_row(str(c["id"]), c["proposed_label"], str(c["size"]),
-                     _pct(c.get("share_of_held")), ", ".join(c["between"]),
-                     ", ".join(c["keywords"][:5]), c["examples"][0] if c["examples"] else "")
+        gaps.add_row(
+            str(c["id"]),
+            c["proposed_label"],
+            str(c["size"]),
+            _pct(c.get("share_of_held")),
+            ", ".join(c["between"]),
+            ", ".join(c["keywords"][:5]),
+            c["examples"][0] if c["examples"] else "",
+        )
     over = Table(title="Overlapping labels", expand=True)
     for col in ("labels", "score", "action", "close calls", "corrections", "cross-NN"):
         over.add_column(col, overflow="fold")
     for o in data.get("overlaps", [])[:max_rows]:
         ev = o["evidence"]
-        over.add_row(" / ".join(o["labels"]), _num(o["score"]), o["action"],
-                     str(ev.get("close_calls", 0)), str(sum(ev.get("corrections", {}).values())),
-                     _num(ev.get("example_cross_nn_rate")))
+        over.add_row(
+            " / ".join(o["labels"]),
+            _num(o["score"]),
+            o["action"],
+            str(ev.get("close_calls", 0)),
+            str(sum(ev.get("corrections", {}).values())),
+            _num(ev.get("example_cross_nn_rate")),
+        )
     labels = Table(title="Labels", expand=True)
     for col in ("label", "volume", "mean conf.", "held", "review", "corrected", "ECE"):
         labels.add_column(col)
     for h in data.get("labels", []):
-        labels.add_row(h["label"], str(h["volume"]), _num(h["mean_confidence"]),
-                       _pct(h["held_share"]), _pct(h["review_share"]),
-                       _pct(h["correction_rate"]), _num(h["ece"]))
+        labels.add_row(
+            h["label"],
+            str(h["volume"]),
+            _num(h["mean_confidence"]),
+            _pct(h["held_share"]),
+            _pct(h["review_share"]),
+            _pct(h["correction_rate"]),
+            _num(h["ece"]),
+        )
     head = Panel(_headline(data), title=f"insights: {data.get('taxonomy', '')}")
     return Group(head, gaps, over, labels)
 
@@ -152,22 +177,28 @@ def to_html(data: dict[str, Any], *, max_rows: int = 50) -> str:
             f"{_pct(c.get('share_of_held'))}</td><td>{_e(', '.join(c['between']))}</td>"
             f"<td>{_e(', '.join(c['keywords'][:6]))}</td><td>{examples}</td></tr>"
         )
-    parts.append("</tbody></table><h2>Overlapping labels</h2><table><thead><tr><th>labels</th>"
-                 "<th>score</th><th>action</th><th>evidence</th><th>close calls</th></tr></thead>"
-                 "<tbody>")
+    parts.append(
+        "</tbody></table><h2>Overlapping labels</h2><table><thead><tr><th>labels</th>"
+        "<th>score</th><th>action</th><th>evidence</th><th>close calls</th></tr></thead>"
+        "<tbody>"
+    )
     for o in data.get("overlaps", [])[:max_rows]:
         ev = o["evidence"]
-        evidence = (f"{ev.get('close_calls', 0)} close calls, "
-                    f"{sum(ev.get('corrections', {}).values())} corrections, "
-                    f"example cross-NN {_num(ev.get('example_cross_nn_rate'))}")
+        evidence = (
+            f"{ev.get('close_calls', 0)} close calls, "
+            f"{sum(ev.get('corrections', {}).values())} corrections, "
+            f"example cross-NN {_num(ev.get('example_cross_nn_rate'))}"
+        )
         texts = "<br>".join(_e(t) for t in ev.get("examples", [])[:3])
         parts.append(
             f"<tr><td>{_e(' / '.join(o['labels']))}</td><td>{_num(o['score'])}</td>"
             f"<td>{_e(o['action'])}</td><td>{_e(evidence)}</td><td>{texts}</td></tr>"
         )
-    parts.append("</tbody></table><h2>Labels</h2><table><thead><tr><th>label</th><th>volume</th>"
-                 "<th>mean confidence</th><th>held</th><th>review</th><th>corrected</th>"
-                 "<th>ECE</th></tr></thead><tbody>")
+    parts.append(
+        "</tbody></table><h2>Labels</h2><table><thead><tr><th>label</th><th>volume</th>"
+        "<th>mean confidence</th><th>held</th><th>review</th><th>corrected</th>"
+        "<th>ECE</th></tr></thead><tbody>"
+    )
     for h in data.get("labels", []):
         parts.append(
             f"<tr><td>{_e(h['label'])}</td><td>{h['volume']}</td>"

@@ -52,13 +52,21 @@ def decision_records(
     d, r = decisions.c, review_items.c
     stmt = (
         select(
-            d.id, d.text, d.label, d.confidence, d.bucket, d.alternatives, d.created_at,
-            d.final_label, r.action, r.resolved_label, r.new_label, r.resolved_at,
+            d.id,
+            d.text,
+            d.label,
+            d.confidence,
+            d.bucket,
+            d.alternatives,
+            d.created_at,
+            d.final_label,
+            r.action,
+            r.resolved_label,
+            r.new_label,
+            r.resolved_at,
         )
         .select_from(
-            decisions.outerjoin(
-                review_items, and_(r.decision_id == d.id, r.status == "resolved")
-            )
+            decisions.outerjoin(review_items, and_(r.decision_id == d.id, r.status == "resolved"))
         )
         .where(d.workspace_id == workspace_id, d.taxonomy_id == taxonomy_id)
     )
@@ -69,9 +77,10 @@ def decision_records(
     latest: dict[str, Any] = {}
     for row in conn.execute(stmt.order_by(d.created_at, d.id)):
         prev = latest.get(row.id)
-        if prev is None or (row.resolved_at is not None and (
-            prev.resolved_at is None or row.resolved_at > prev.resolved_at
-        )):
+        if prev is None or (
+            row.resolved_at is not None
+            and (prev.resolved_at is None or row.resolved_at > prev.resolved_at)
+        ):
             latest[row.id] = row
     out: list[DecisionRecord] = []
     for row in latest.values():
@@ -149,7 +158,10 @@ def bucket_metrics(
 ) -> dict[str, Any]:
     """``{"series": [{"start", "auto", "review", "hold", "total", "shares"}], ...}``."""
     rows = decision_rows(
-        conn, workspace_id, taxonomy_id=taxonomy.id if taxonomy else None, since=since,
+        conn,
+        workspace_id,
+        taxonomy_id=taxonomy.id if taxonomy else None,
+        since=since,
         until=until,
     )
     series = bucket_series(rows, interval, start=since, end=until, label=label)
@@ -175,8 +187,11 @@ def drift_alerts(
     cfg = config or DriftConfig()
     end = _utc(now) if now is not None else datetime.now(UTC)
     rows = decision_rows(
-        conn, workspace_id, taxonomy_id=taxonomy.id if taxonomy else None,
-        since=end - cfg.recent - cfg.baseline, until=end,
+        conn,
+        workspace_id,
+        taxonomy_id=taxonomy.id if taxonomy else None,
+        since=end - cfg.recent - cfg.baseline,
+        until=end,
     )
     alerts = detect_drift(rows, now=end, config=cfg)
     return {
@@ -193,9 +208,10 @@ DRIFT_LOCK_KEY = 727375002  # advisory lock class of the drift checks (PostgreSQ
 
 
 def _alert_key(taxonomy: str, alert: dict[str, Any]) -> str:
-    return "|".join(
-        str(alert.get(k) or "") for k in ("metric", "bucket", "label", "direction")
-    ) + f"|{taxonomy}"
+    return (
+        "|".join(str(alert.get(k) or "") for k in ("metric", "bucket", "label", "direction"))
+        + f"|{taxonomy}"
+    )
 
 
 def stored_drift_alerts(
@@ -278,11 +294,7 @@ def record_drift_alerts(
             {"key": DRIFT_LOCK_KEY, "ws": workspace_id},
         )
     new: list[dict[str, Any]] = []
-    for data in pending_drift_alerts(
-        conn, workspace_id, taxonomy=taxonomy, config=config, now=now
-    ):
-        event_id = enqueue_event(
-            conn, workspace_id=workspace_id, event_type=DRIFT_EVENT, data=data
-        )
+    for data in pending_drift_alerts(conn, workspace_id, taxonomy=taxonomy, config=config, now=now):
+        event_id = enqueue_event(conn, workspace_id=workspace_id, event_type=DRIFT_EVENT, data=data)
         new.append({**data, "event_id": event_id})
     return new

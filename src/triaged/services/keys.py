@@ -224,9 +224,7 @@ _AUTH_BY_HASH = _AUTH.where(api_keys.c.key_hash == bindparam("key_hash"))
 
 
 def authenticate(conn: Connection, key: str, pepper: str) -> Principal:
-    return _principal(
-        conn.execute(_AUTH_BY_HASH, {"key_hash": hash_key(key, pepper)}).first()
-    )
+    return _principal(conn.execute(_AUTH_BY_HASH, {"key_hash": hash_key(key, pepper)}).first())
 
 
 def authenticate_key_id(conn: Connection, key_id: str) -> Principal:

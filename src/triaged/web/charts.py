@@ -27,18 +27,23 @@ def _svg(width: int, height: int, label: str, body: list[str], css_id: str) -> M
     return Markup(head + "".join(body) + "</svg>")
 
 
-def bucket_share_chart(series: Sequence[dict[str, Any]], *, width: int = 720,
-                       height: int = 240) -> Markup:
+def bucket_share_chart(
+    series: Sequence[dict[str, Any]], *, width: int = 720, height: int = 240
+) -> Markup:
     """Stacked bars: the share of auto / review / hold per period (hold on top)."""
     left, right, top, bottom = 40, 10, 10, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     body: list[str] = []
     for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
         y = top + plot_h * (1 - frac)
-        body.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" '
-                    f'y2="{y:.1f}" stroke="#dde2ea"/>')
-        body.append(f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
-                    f'font-size="11">{int(frac * 100)}%</text>')
+        body.append(
+            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" '
+            f'y2="{y:.1f}" stroke="#dde2ea"/>'
+        )
+        body.append(
+            f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
+            f'font-size="11">{int(frac * 100)}%</text>'
+        )
     n = max(len(series), 1)
     slot = plot_w / n
     bar = max(1.0, slot * 0.8)
@@ -56,16 +61,20 @@ def bucket_share_chart(series: Sequence[dict[str, Any]], *, width: int = 720,
                         f'data-start="{escape(str(p["start"]))}" data-count="{p.get(bucket)}" '
                         f'x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                         f'fill="{BUCKET_COLOURS[bucket]}"><title>{escape(str(p["start"])[:16])}: '
-                        f'{bucket} {p.get(bucket)} of {total}</title></rect>'
+                        f"{bucket} {p.get(bucket)} of {total}</title></rect>"
                     )
         if n <= 12 or i % max(1, n // 8) == 0:
-            body.append(f'<text class="axis" x="{x + bar / 2:.1f}" y="{height - 16}" '
-                        f'text-anchor="middle" font-size="10">'
-                        f'{escape(str(p["start"])[5:10])}</text>')
+            body.append(
+                f'<text class="axis" x="{x + bar / 2:.1f}" y="{height - 16}" '
+                f'text-anchor="middle" font-size="10">'
+                f"{escape(str(p['start'])[5:10])}</text>"
+            )
     lx = left
     for bucket in ("auto", "review", "hold"):
-        body.append(f'<rect x="{lx}" y="{height - 10}" width="10" height="8" '
-                    f'fill="{BUCKET_COLOURS[bucket]}"/>')
+        body.append(
+            f'<rect x="{lx}" y="{height - 10}" width="10" height="8" '
+            f'fill="{BUCKET_COLOURS[bucket]}"/>'
+        )
         body.append(f'<text x="{lx + 14}" y="{height - 2}" font-size="10">{bucket}</text>')
         lx += 70
     return _svg(width, height, "Share of decisions per bucket over time", body, "bucket-chart")
@@ -95,9 +104,8 @@ def reliability_chart(bins: Sequence[dict[str, Any]], *, size: int = 260) -> Mar
         body.append(
             f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="#2f5fb3" '
             f'data-count="{b["count"]}"><title>confidence {float(b["confidence"]):.2f}: '
-            f'accuracy {float(b["accuracy"]):.2f} (n={b["count"]})</title></circle>'
+            f"accuracy {float(b['accuracy']):.2f} (n={b['count']})</title></circle>"
         )
     if len(points) > 1:
         body.insert(2, f'<polyline points="{" ".join(points)}" fill="none" stroke="#2f5fb3"/>')
-    return _svg(size, size, "Reliability: accuracy against confidence", body,
-                "reliability-chart")
+    return _svg(size, size, "Reliability: accuracy against confidence", body, "reliability-chart")
