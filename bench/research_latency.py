@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import time
 from typing import Any
 
 import numpy as np
 
 from bench._common import DATASETS, percentile
+from bench.bench_latency import interleaved_times
 from bench.embed_cache import embeddings, label_vectors
 from triaged.classifier import Classifier
 from triaged.evaluation import sample_per_label
@@ -32,15 +32,11 @@ SHORT = "my card has not arrived yet"
 
 def _interleaved(fns: dict[str, Any], n: int) -> dict[str, float]:
     """p50 (ms) of each function, calls interleaved so that load changes hit all alike."""
-    for _ in range(20):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(n):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append((time.perf_counter() - t0) * 1000)
+
+    def ignore_text(fn: Any) -> Any:
+        return lambda _t: fn()
+
+    times = interleaved_times({k: ignore_text(fn) for k, fn in fns.items()}, [SHORT] * n)
     return {f"{k}_p50_ms": percentile(v, 50) for k, v in times.items()}
 
 
