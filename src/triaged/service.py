@@ -116,7 +116,9 @@ class Service:
         from triaged.examples import example_taxonomy
 
         example = example_taxonomy()  # so the README's curl call works on a fresh start
-        self.create_taxonomy(self.authenticate(info.key), example.to_dict())
+        # no thresholds in the definition: the example's routing is certified, not pinned
+        definition = {k: v for k, v in example.to_dict().items() if k != "thresholds"}
+        self.create_taxonomy(self.authenticate(info.key), definition)
         print(
             f"triaged: created workspace {name!r} (plan {self.settings.bootstrap_plan}) with the "
             f"example taxonomy {example.name!r}, and its admin API key; the key is shown only "

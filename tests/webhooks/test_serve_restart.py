@@ -27,6 +27,9 @@ WEBHOOK_ENV = {
     "TRIAGED_WEBHOOK_POLL_INTERVAL_S": "0.05",
     "TRIAGED_WEBHOOK_MAX_ATTEMPTS": "1000",
     "TRIAGED_WEBHOOK_TIMEOUT_S": "2",
+    # a delivery in flight when the server is killed stays claimed for the lease: keep it short
+    # (above the timeout) so its retry after the restart falls inside the test's wait
+    "TRIAGED_WEBHOOK_CLAIM_LEASE_S": "3",
     "TRIAGED_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver listens on 127.0.0.1
 }
 
