@@ -82,10 +82,16 @@ def load(
 
 def measure(service: Service, principal: Any, fresh: list[tuple[str, str]]) -> dict[str, Any]:
     clf = service.classifier(principal, "clinc150")
-    r = evaluate(clf, [t for t, _ in fresh], [lb for _, lb in fresh])
+    # route as the service does now: its current routing policy (certified, versioned)
+    policy = service.routing(principal, "clinc150")
+    routing = {"auto_threshold": policy["auto"], "review_threshold": policy["review"]}
+    r = evaluate(clf, [t for t, _ in fresh], [lb for _, lb in fresh], routing=routing)
     auto = r["buckets"]["auto"]
     return {
         "model_version": clf.model_version,
+        "policy_version": policy["version"],
+        "auto_threshold": policy["auto"],
+        "policy_source": policy["source"],
         "held": r["buckets"]["hold"]["share"],
         "review": r["buckets"]["review"]["share"],
         "auto": auto["share"],
@@ -237,14 +243,16 @@ def chart(result: dict[str, Any], path: Path) -> None:
 def table(result: dict[str, Any]) -> str:
     rows = [
         "| texts classified | reviews | held | review | auto | in-scope error "
-        "| auto-lane error | ECE |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| auto-lane error | ECE | auto threshold (policy version) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in result["points"]:
         auto_err = "-" if p["auto_error"] is None else f"{100 * p['auto_error']:.1f}%"
+        thr = "closed" if p["auto_threshold"] is None else f"{p['auto_threshold']:.3f}"
         rows.append(
             f"| {p['texts']} | {p['reviews']} | {100 * p['held']:.1f}% | {100 * p['review']:.1f}% "
-            f"| {100 * p['auto']:.1f}% | {100 * p['error']:.1f}% | {auto_err} | {p['ece']:.3f} |"
+            f"| {100 * p['auto']:.1f}% | {100 * p['error']:.1f}% | {auto_err} | {p['ece']:.3f} "
+            f"| {thr} (v{p['policy_version']}) |"
         )
     return "\n".join(rows)
 
@@ -281,7 +289,10 @@ def main() -> None:
             f"{result['n_labels']} labels, {result['n_stream']} stream texts in "
             f"{args.chunks} chunks, fresh slice of {result['n_fresh']} test texts, "
             f"audit rate {args.audit_rate:.0%}, automatic retrain every {args.retrain_after} "
-            f"reviews; {result['seconds']:.0f} s on this machine.  Reproduce: `{cmd}`",
+            "reviews; buckets as the service routes them at that point (its current routing "
+            "policy: auto threshold certified per model version, error <= 0.02 at 95%, or "
+            "closed); "
+            f"{result['seconds']:.0f} s on this machine.  Reproduce: `{cmd}`",
         )
 
 
