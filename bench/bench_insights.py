@@ -25,6 +25,7 @@ is measured per run; target < 30 s on 2 cores for the CLINC150 simulation.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -40,7 +41,9 @@ from typing import Any
 
 from bench._common import DATASETS, update_readme
 from triaged.classifier import Classifier, Result
+from triaged.evaluation import certified_routing
 from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
+from triaged.routing import Bucket
 from triaged.taxonomy import OOS_LABEL, Example, Label, Taxonomy, read_jsonl
 
 PURITY = 0.8
@@ -83,6 +86,29 @@ def _fit(tax: Taxonomy) -> tuple[Classifier, float]:
     return clf, time.perf_counter() - started
 
 
+def classify_routed(clf: Classifier, texts: list[str]) -> tuple[list[Result], float | None]:
+    """Results bucketed as the service would route them: by the auto threshold it certifies
+    for this model (``certified_routing``: error <= 0.02 at 95%, 20% expected out-of-scope),
+    not the library's fixed taxonomy thresholds.  Returns the results and the auto threshold
+    (None: the auto lane is closed, nothing is automatic)."""
+    lanes = certified_routing(clf)
+    auto, review = lanes["auto_threshold"], float(lanes["review_threshold"])
+
+    def bucket(conf: float) -> Bucket:
+        if auto is not None and conf >= auto:
+            return Bucket.AUTO
+        return Bucket.REVIEW if conf >= review else Bucket.HOLD
+
+    results = [
+        dataclasses.replace(r, bucket=bucket(r.confidence)) for r in clf.classify_batch(texts)
+    ]
+    return results, auto
+
+
+def _lane(auto: float | None) -> str:
+    return "auto lane closed" if auto is None else f"certified auto threshold {auto:.3f}"
+
+
 # --------------------------------------------------------------------------- gap
 def run_gap(seed: int) -> dict[str, Any]:
     root = DATASETS / "clinc150"
@@ -96,7 +122,7 @@ def run_gap(seed: int) -> dict[str, Any]:
     clf, fit_s = _fit(tax)
     texts = [e.text for e in test]
     truth = [e.label for e in test]
-    results = clf.classify_batch(texts)
+    results, auto = classify_routed(clf, texts)
     records = records_from_results(results, texts)
     runs: dict[str, Any] = {}
     for name, cfg in (
@@ -148,6 +174,7 @@ def run_gap(seed: int) -> dict[str, Any]:
     return {
         "experiment": "gap",
         "seed": seed,
+        "auto_threshold": auto,
         "removed": removed,
         "fit_s": round(fit_s, 1),
         "test": len(test),
@@ -232,8 +259,9 @@ def gap_markdown(res: dict[str, Any]) -> str:
     main = res["runs"]["hold+review"]
     held_only = res["runs"]["hold only"]
     lines = [
-        f"**Gap discovery** (CLINC150, seed {res['seed']}, removed: "
-        f"{', '.join(res['removed'])}): **{main['found']}/10** removed intents come back as "
+        f"**Gap discovery** (CLINC150, seed {res['seed']}, {_lane(res['auto_threshold'])}, "
+        f"removed: {', '.join(res['removed'])}): **{main['found']}/10** removed intents come "
+        "back as "
         f"gap clusters with purity >= {PURITY} (target 8); {main['gap_clusters']} gap clusters "
         f"from {main['summary']['gap_candidates']} candidates; insights took "
         f"{main['insights_s']:.1f} s wall, {main['insights_cpu_s']:.1f} s CPU. "
@@ -307,7 +335,8 @@ def run_split(seed: int) -> dict[str, Any]:
     tax = Taxonomy(name="clinc150-split", labels=tuple(labels)).with_examples(train)
     clf, fit_s = _fit(tax)
     texts = [e.text for e in test]
-    records = records_from_results(clf.classify_batch(texts), texts)
+    results, auto = classify_routed(clf, texts)
+    records = records_from_results(results, texts)
     started = time.perf_counter()
     report = compute_insights(records, tax, encoder=clf.encoder).to_dict()
     elapsed = time.perf_counter() - started
@@ -317,6 +346,7 @@ def run_split(seed: int) -> dict[str, Any]:
         "experiment": "split",
         "seed": seed,
         "intent": target,
+        "auto_threshold": auto,
         "pair": [a, b],
         "rank": rank,
         "fit_s": round(fit_s, 1),
@@ -350,7 +380,8 @@ def overlap_rows(
 def split_markdown(res: dict[str, Any]) -> str:
     lines = [
         f"**Overlap discovery** (CLINC150, intent `{res['intent']}` split at random into "
-        f"`{res['pair'][0]}` / `{res['pair'][1]}`, near-identical descriptions): the pair ranks "
+        f"`{res['pair'][0]}` / `{res['pair'][1]}`, near-identical descriptions, "
+        f"{_lane(res['auto_threshold'])}): the pair ranks "
         f"**#{res['rank']}** (target #1); insights took {res['insights_s']:.1f} s.",
         "",
         *overlap_rows(res["top"], None),
@@ -366,7 +397,7 @@ def run_banking(top: int = 10) -> dict[str, Any]:
     test = list(read_jsonl(root / "test.jsonl"))
     texts = [e.text for e in test]
     truth = [e.label for e in test]
-    results = clf.classify_batch(texts)
+    results, auto = classify_routed(clf, texts)
     records = records_from_results(results, texts, truth, review_buckets=("hold", "review"))
     confusions: Counter[tuple[str, str]] = Counter(
         (t, r.label) for t, r in zip(truth, results, strict=True) if t != r.label
@@ -386,6 +417,7 @@ def run_banking(top: int = 10) -> dict[str, Any]:
     ]
     return {
         "experiment": "banking",
+        "auto_threshold": auto,
         "fit_s": round(fit_s, 1),
         "insights_s": round(elapsed, 2),
         "reviewed": report["summary"]["reviewed"],
@@ -397,8 +429,9 @@ def run_banking(top: int = 10) -> dict[str, Any]:
 
 def banking_markdown(res: dict[str, Any]) -> str:
     lines = [
-        f"**Banking77 confusable pairs** (scripted reviewer resolved {res['reviewed']} held and "
-        f"flagged decisions with the true labels; insights took {res['insights_s']:.1f} s). "
+        f"**Banking77 confusable pairs** ({_lane(res['auto_threshold'])}; scripted reviewer "
+        f"resolved {res['reviewed']} held and flagged decisions with the true labels; insights "
+        f"took {res['insights_s']:.1f} s). "
         "Most confused pairs by the test labels: "
         f"{'; '.join(res['most_confused_by_test_labels'])}.",
         "",
@@ -444,7 +477,8 @@ def main() -> None:
     if args.sweep:
         lo, _, hi = args.sweep.partition("-")
         seeds = list(range(int(lo), int(hi or lo) + 1))
-        sweep = [run_gap(seed) for seed in seeds]
+        done = {r["seed"]: r for r in results if r["experiment"] == "gap"}
+        sweep = [done.get(seed) or run_gap(seed) for seed in seeds]
         results.append({"experiment": "sweep", "runs": sweep})
         parts.append(sweep_markdown(sweep))
     env = (
