@@ -483,7 +483,8 @@ def main() -> None:
         parts.append(sweep_markdown(sweep))
     env = (
         f"_{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"`python -m bench.bench_insights --seed {args.seed}`_"
+        f"`python -m bench.bench_insights --seed {args.seed}"
+        f"{f' --sweep {args.sweep}' if args.sweep else ''}`_"
     )
     body = "\n\n".join([*parts, env])
     if args.json:
