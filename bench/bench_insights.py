@@ -440,9 +440,10 @@ def banking_markdown(res: dict[str, Any]) -> str:
     ]
     for o in res["top"][:2]:
         ev = o["evidence"]
+        close = "; ".join(f"“{t}”" for t in ev["examples"][:3])
         lines.append(
-            f"- `{o['labels'][0]}` / `{o['labels'][1]}`: {o['rationale']}. "
-            f"Close calls e.g. " + "; ".join(f"“{t}”" for t in ev["examples"][:3])
+            f"- `{o['labels'][0]}` / `{o['labels'][1]}`: {o['rationale']}."
+            + (f" Close calls e.g. {close}" if close else "")
         )
     return "\n".join(lines)
 
