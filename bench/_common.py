@@ -3,6 +3,7 @@ and a caching encoder."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -154,3 +155,36 @@ def run_parallel(
                     progress.advance(bar)
         progress.update(bar, description=label)
     return [r for r in results if r is not None]
+
+
+# The routing options of ``triaged eval`` that the benches pass on: flag, eval keyword, default.
+ROUTING_OPTIONS = (
+    ("--auto-error-target", "auto_error_target", 0.02),
+    ("--confidence-level", "confidence_level", 0.95),
+    ("--expected-oos", "expected_out_of_scope", 0.2),
+)
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def add_routing_args(parser: argparse.ArgumentParser) -> None:
+    """Add the routing options (unset: eval's defaults)."""
+    for flag, _, default in ROUTING_OPTIONS:
+        parser.add_argument(flag, type=float, default=None, help=f"default {default}")
+
+
+def routing_options(args: argparse.Namespace) -> dict[str, float]:
+    """The routing options given on the command line, as eval keywords."""
+    given = ((key, getattr(args, _dest(flag))) for flag, key, _ in ROUTING_OPTIONS)
+    return {key: value for key, value in given if value is not None}
+
+
+def routing_flags(args: argparse.Namespace) -> str:
+    """The routing options given, as they are written in a reproduce command."""
+    return "".join(
+        f" {flag} {getattr(args, _dest(flag))}"
+        for flag, _, _ in ROUTING_OPTIONS
+        if getattr(args, _dest(flag)) is not None
+    )

@@ -19,7 +19,16 @@ import platform
 import time
 from typing import Any
 
-from bench._common import DATASETS, CachedEncoder, run_parallel, update_readme, write_results
+from bench._common import (
+    DATASETS,
+    CachedEncoder,
+    add_routing_args,
+    routing_flags,
+    routing_options,
+    run_parallel,
+    update_readme,
+    write_results,
+)
 
 ALL = ("atis", "banking77", "clinc150", "dbpedia14", "snips", "stackoverflow")
 MODES = {"full": None, "10-shot": 10, "zero-shot": 0}
@@ -164,21 +173,11 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="seeds of the 10-shot draws, e.g. 0-4")
     parser.add_argument("--jobs", type=int, default=1, help="processes (the box has 2 cores)")
     parser.add_argument("--no-baselines", action="store_true")
-    parser.add_argument("--auto-error-target", type=float, default=None, help="default 0.02")
-    parser.add_argument("--confidence-level", type=float, default=None, help="default 0.95")
-    parser.add_argument("--expected-oos", type=float, default=None, help="default 0.2")
+    add_routing_args(parser)
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
-    routing = {
-        name: value
-        for name, value in (
-            ("auto_error_target", args.auto_error_target),
-            ("confidence_level", args.confidence_level),
-            ("expected_out_of_scope", args.expected_oos),
-        )
-        if value is not None
-    }
+    routing = routing_options(args)
     tasks: list[tuple[str, str, str, int, dict[str, float]]] = []
     for dataset in args.datasets:
         for mode in args.modes:
@@ -195,13 +194,7 @@ def main() -> None:
     cmd = "python -m bench.bench_engine --update-readme"
     if len(seeds) > 1:
         cmd += f" --seeds {args.seeds}"
-    for flag, value in (
-        ("--auto-error-target", args.auto_error_target),
-        ("--confidence-level", args.confidence_level),
-        ("--expected-oos", args.expected_oos),
-    ):
-        if value is not None:
-            cmd += f" {flag} {value}"
+    cmd += routing_flags(args)
     target = routing.get("auto_error_target", 0.02)
     level = routing.get("confidence_level", 0.95)
     pi = routing.get("expected_out_of_scope", 0.2)

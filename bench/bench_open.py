@@ -27,6 +27,9 @@ from bench._common import (
     DATASETS,
     RESULTS,
     CachedEncoder,
+    add_routing_args,
+    routing_flags,
+    routing_options,
     run_parallel,
     update_readme,
     write_results,
@@ -155,9 +158,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-4", help="e.g. 0-4 (mean ± std over them)")
     parser.add_argument("--shots", type=int, default=None, help="K train items per known label")
     parser.add_argument("--jobs", type=int, default=1, help="processes (the box has 2 cores)")
-    parser.add_argument("--auto-error-target", type=float, default=None, help="default 0.02")
-    parser.add_argument("--confidence-level", type=float, default=None, help="default 0.95")
-    parser.add_argument("--expected-oos", type=float, default=None, help="default 0.2")
+    add_routing_args(parser)
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument(
         "--from-results",
@@ -166,15 +167,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
-    routing = {
-        name: value
-        for name, value in (
-            ("auto_error_target", args.auto_error_target),
-            ("confidence_level", args.confidence_level),
-            ("expected_out_of_scope", args.expected_oos),
-        )
-        if value is not None
-    }
+    routing = routing_options(args)
     tasks = [
         (d, r, s, args.shots, routing) for d in args.datasets for r in args.ratios for s in seeds
     ]
@@ -191,13 +184,7 @@ def main() -> None:
         cmd += f" --seeds {args.seeds}"
     if args.shots:
         cmd += f" --shots {args.shots}"
-    for flag, value in (
-        ("--auto-error-target", args.auto_error_target),
-        ("--confidence-level", args.confidence_level),
-        ("--expected-oos", args.expected_oos),
-    ):
-        if value is not None:
-            cmd += f" {flag} {value}"
+    cmd += routing_flags(args)
     note = (
         f"\n\nMean ± standard deviation over seeds {args.seeds} (the known labels are drawn "
         "per seed), in %. accuracy and macro-F1 over the known labels + open, a held decision "
