@@ -17,6 +17,7 @@ from triaged.evaluation import (
     aggregate_runs,
     evaluate,
     known_labels_for_seed,
+    open_expected_out_of_scope,
     open_set_metrics,
     parse_seeds,
     run_eval,
@@ -38,6 +39,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, datasets_dir: Path) -> Path:
         oos_train=6,
         oos_test=OOS_TEST,
     )
+
+
+def test_open_expected_out_of_scope_is_the_unknown_label_share() -> None:
+    assert open_expected_out_of_scope(25, 100) == pytest.approx(0.75)
+    assert open_expected_out_of_scope(100, 100) == 0.0
+    assert open_expected_out_of_scope(1, 100) == 0.95  # the bound needs pi < 1
+    assert open_expected_out_of_scope(0, 0) == 0.2
 
 
 def test_known_labels_are_drawn_per_seed() -> None:
@@ -89,6 +97,11 @@ def test_open_intent_protocol_on_a_slice(tiny: Path) -> None:
     assert rep["n_oos"] == sum(e.label in open_labels for e in test) == 4 * TEST
     assert rep["n_train"] == 4 * TRAIN and rep["n_train_oos"] == 0
     assert rep["protocol"] == "open-intent"
+    # the operator's expectation follows the protocol: half the labels unknown
+    assert rep["expected_out_of_scope"] == pytest.approx(0.5)
+    given = run_eval(tiny, known_ratio=0.5, seed=3, expected_out_of_scope=0.1)
+    assert given["expected_out_of_scope"] == 0.1
+    assert run_eval(tiny, seed=3)["expected_out_of_scope"] == 0.2  # closed set: the default
     for key in ("open_f1", "known_f1", "f1_open_macro", "accuracy_open", "mcc_hold_as_oos"):
         assert 0.0 <= rep[key] <= 1.0 or key == "mcc_hold_as_oos"
     held = rep["oos_hold_rate"] * rep["n_oos"] + rep["in_scope_hold_rate"] * rep["n_in_scope"]
@@ -113,7 +126,7 @@ def test_hold_counts_as_open_and_auto_error_counts_oos_as_wrong(tiny: Path) -> N
     assert rep["open_f1"] == 0.0 and rep["oos_hold_rate"] == 0.0  # nothing held: no open
     everything_held = {"auto_threshold": None, "review_threshold": 1.01}
     rep = evaluate(clf, texts, labels, routing=everything_held)
-    assert rep["auto_share"] == 0.0 and rep["auto_error_all"] is None
+    assert rep["auto_share"] == 0.0 and rep["auto_error_all"] == 0.0 and rep["auto_count"] == 0
     assert rep["oos_hold_rate"] == 1.0 and rep["accuracy_open"] == pytest.approx(
         OOS_TEST / (n_in + OOS_TEST)
     )

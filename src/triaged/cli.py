@@ -170,7 +170,10 @@ def eval_(
     ] = None,
     expected_oos: Annotated[
         float | None,
-        typer.Option(help="Share of traffic expected to fit no label [default: 0.2]."),
+        typer.Option(
+            help="Share of traffic expected to fit no label [default: 0.2; with "
+            "--known-ratio, the share of labels left unknown]."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "certified_routing",
     "evaluate",
     "known_labels_for_seed",
+    "open_expected_out_of_scope",
     "open_set_metrics",
     "parse_seeds",
     "run_eval",
@@ -214,8 +215,12 @@ def evaluate(
         "mean_confidence": float(conf.mean()) if n else None,
         **lanes,
         "auto_share": float(auto.mean()) if n else 0.0,
-        # share of auto decisions that are wrong, every out-of-scope item counted as wrong
-        "auto_error_all": float(1.0 - correct[auto].mean()) if auto.any() else None,
+        # share of auto decisions that are wrong, every out-of-scope item counted as wrong;
+        # 0.0 when the lane made no decision (a closed lane makes no auto error:
+        # ``auto_count`` says how many decisions the figure rests on)
+        "auto_error_all": float(1.0 - correct[auto].mean()) if auto.any() else 0.0,
+        "auto_count": int(auto.sum()),
+        "auto_wrong": int((auto & ~correct).sum()),
         "auto_oos_count": int((auto & is_oos).sum()),
         "buckets": {},
         "classify_texts_per_second": n / elapsed if elapsed > 0 else None,
@@ -260,6 +265,19 @@ def sample_per_label(examples: Sequence[Example], k: int, seed: int) -> list[Exa
     return picked
 
 
+#: Highest expected out-of-scope share the protocol derives (the bound needs pi < 1).
+_MAX_OPEN_EXPECTATION = 0.95
+
+
+def open_expected_out_of_scope(n_known: int, n_labels: int) -> float:
+    """The out-of-scope share an operator expects when the taxonomy holds ``n_known`` of the
+    ``n_labels`` intents their traffic has, each intent as frequent as another: the share
+    of intents left out (at most 0.95).  The protocol's own parameter, not a test figure."""
+    if n_labels <= 0:
+        return DEFAULT_EXPECTED_OOS
+    return float(min(_MAX_OPEN_EXPECTATION, max(0.0, 1.0 - n_known / n_labels)))
+
+
 def known_labels_for_seed(labels: Sequence[str], ratio: float, seed: int) -> list[str]:
     """The known labels of the open-intent protocol: ``round(ratio * n)`` of ``labels``
     (at least 2), drawn at random with ``seed``, in the dataset's order."""
@@ -289,14 +307,18 @@ def run_eval(
     encoder: Encoder | None = None,
     auto_error_target: float = DEFAULT_AUTO_ERROR_TARGET,
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
-    expected_out_of_scope: float = DEFAULT_EXPECTED_OOS,
+    expected_out_of_scope: float | None = None,
 ) -> dict[str, Any]:
     """Train on ``train.jsonl``, evaluate on ``test.jsonl`` of a shared-format dataset folder.
 
     ``known_ratio`` runs the open-intent protocol (see the module docstring); ``encoder``
-    replaces the bundled one (benchmarks pass a cached one).
+    replaces the bundled one (benchmarks pass a cached one).  ``expected_out_of_scope``
+    defaults to the service's default (0.2), and in the open-intent protocol to the share of
+    the dataset's labels left unknown (:func:`open_expected_out_of_scope`): an operator who
+    knows the taxonomy covers a quarter of the intents expects most traffic to fit none.
     """
-    _check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
+    if expected_out_of_scope is not None:
+        _check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
     if shots is not None and shots < 1:
         raise InvalidInput(f"shots must be at least 1, got {shots}", details={"field": "shots"})
     root = Path(dataset_dir)
@@ -317,6 +339,7 @@ def run_eval(
     open_info: dict[str, Any] = {}
     if known_ratio is not None:
         known = known_labels_for_seed(base.label_names, known_ratio, seed)
+        pool_labels = [lb for lb in base.label_names if lb != OOS_LABEL]
         keep = set(known)
         base = replace(base, labels=tuple(lb for lb in base.labels if lb.name in keep))
         train = [e for e in train if e.label in keep]  # also drops the dataset's own oos
@@ -325,6 +348,8 @@ def run_eval(
             for e in test
             if e.label != OOS_LABEL
         ]
+        if expected_out_of_scope is None:
+            expected_out_of_scope = open_expected_out_of_scope(len(known), len(pool_labels))
         open_info = {
             "known_ratio": known_ratio,
             "n_labels": len(all_labels) - 1,
@@ -335,6 +360,9 @@ def run_eval(
         train = sample_per_label(train, shots, seed)
     if limit_test is not None:
         test = test[:limit_test]
+    if expected_out_of_scope is None:
+        expected_out_of_scope = DEFAULT_EXPECTED_OOS
+    _check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
     tax = base.with_examples(train)
     clf = Classifier.from_taxonomy(tax, encoder=encoder)
     started = time.perf_counter()
