@@ -12,6 +12,7 @@ from triaged.routing import (
     RoutingEvidence,
     certify_auto_threshold,
     certify_from_reviews,
+    certify_with_live_out_of_scope,
     cp_lower,
     cp_upper,
     threshold_grid,
@@ -177,3 +178,34 @@ def test_bounds_above_every_threshold_match_the_direct_computation() -> None:
         assert got.effective_n == pytest.approx(want.effective_n)
         assert got.upper == pytest.approx(want.upper) and got.lower == pytest.approx(want.lower)
         assert (got.estimate is None) == (want.estimate is None)
+
+
+def test_live_out_of_scope_share_lowers_the_threshold_only_when_bounded_below() -> None:
+    rng = np.random.default_rng(11)
+    ev = draw(rng, 4000, 1000)
+    expected = certify_auto_threshold(ev, target=0.05, expected_out_of_scope=0.3)
+    # 2,000 reviewed decisions, none out of scope: the share is bounded near 0.003
+    clean = certify_with_live_out_of_scope(
+        ev, np.zeros(2000, bool), np.ones(2000), target=0.05, expected_out_of_scope=0.3
+    )
+    assert clean is not None
+    bound, share = clean
+    assert share.upper == pytest.approx(cp_upper(0, 2000, 0.025))
+    assert bound.threshold is not None and expected.threshold is not None
+    assert bound.threshold < expected.threshold
+    assert "live out-of-scope share" in bound.reason
+    # the same, certified directly at that share and the split level
+    direct = certify_auto_threshold(
+        ev, target=0.05, confidence_level=0.975, expected_out_of_scope=share.upper
+    )
+    assert bound.threshold == direct.threshold
+    # as much out-of-scope traffic as expected, or too few reviews: nothing learned
+    flags = rng.random(2000) < 0.3
+    assert (
+        certify_with_live_out_of_scope(ev, flags, np.ones(2000), expected_out_of_scope=0.3) is None
+    )
+    assert certify_with_live_out_of_scope(ev, np.zeros(5, bool), np.ones(5)) is None
+    # importance weights count: 40 audits (weight 50) hold all the out-of-scope items
+    flags = np.concatenate([np.zeros(1000, bool), np.ones(40, bool)])
+    weights = np.concatenate([np.ones(1000), np.full(40, 50.0)])
+    assert certify_with_live_out_of_scope(ev, flags, weights, expected_out_of_scope=0.3) is None

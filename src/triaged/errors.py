@@ -10,6 +10,7 @@ one place (``triaged.api.errors``).  The library and CLI raise the same classes.
     │   └── DatasetError (400, invalid_dataset)
     ├── ValidationFailed (422, validation_error)
     ├── Unauthenticated (401, unauthenticated)
+    │   └── WorkspaceInactive (403, workspace_inactive)  pending or suspended workspace
     ├── Forbidden (403, forbidden)
     ├── NotFound (404, not_found)
     ├── Conflict (409, conflict)
@@ -17,6 +18,7 @@ one place (``triaged.api.errors``).  The library and CLI raise the same classes.
     ├── PayloadTooLarge (413, payload_too_large)
     ├── RateLimited (429, rate_limited)
     │   └── QuotaExceeded (429, quota_exceeded)
+    ├── MailFailed (502, mail_failed)           the sign-up verification email
     └── ModelError (500, model_error)
 """
 
@@ -29,6 +31,7 @@ __all__ = [
     "DatasetError",
     "Forbidden",
     "InvalidInput",
+    "MailFailed",
     "ModelError",
     "NotFittedError",
     "NotFound",
@@ -39,6 +42,7 @@ __all__ = [
     "TriagedError",
     "Unauthenticated",
     "ValidationFailed",
+    "WorkspaceInactive",
 ]
 
 
@@ -132,3 +136,17 @@ class QuotaExceeded(RateLimited):
 class ModelError(TriagedError):
     status = 500
     code = "model_error"
+
+
+class MailFailed(TriagedError):
+    """The mail server refused or could not be reached (sign-up verification email)."""
+
+    status = 502
+    code = "mail_failed"
+
+
+class WorkspaceInactive(Unauthenticated):
+    """A valid key of a workspace that is pending email verification or suspended."""
+
+    status = 403
+    code = "workspace_inactive"

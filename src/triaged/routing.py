@@ -33,6 +33,7 @@ __all__ = [
     "WeightedBound",
     "certify_auto_threshold",
     "certify_from_reviews",
+    "certify_with_live_out_of_scope",
     "cp_lower",
     "cp_upper",
     "lane_bound_at",
@@ -556,3 +557,50 @@ def certify_from_reviews(
         f"certified on live reviews: {level} at threshold {best.threshold:g} (bound "
         f"{best.upper_bound:.4f} from {best.n} reviewed decisions, {best.errors} wrong)",
     )
+
+
+def certify_with_live_out_of_scope(
+    evidence: RoutingEvidence,
+    out_of_scope: NDArray[np.bool_] | Sequence[bool],
+    weights: NDArray[np.float64] | Sequence[float],
+    *,
+    target: float = 0.02,
+    confidence_level: float = 0.95,
+    expected_out_of_scope: float = 0.2,
+    review_threshold: float = 0.60,
+    grid: Sequence[float] | None = None,
+) -> tuple[LaneBound, WeightedBound] | None:
+    """Re-certify the model's held-out evidence with the out-of-scope share live traffic
+    shows, when the reviews bound it below the expected one.
+
+    ``out_of_scope`` flags the reviewed decisions a person marked as fitting no label and
+    ``weights`` are their inverse review probabilities (as in :func:`certify_from_reviews`),
+    so the weighted share estimates the traffic's out-of-scope share.  Its upper bound at
+    ``delta / 2`` replaces ``expected_out_of_scope`` in :func:`certify_auto_threshold` run at
+    ``1 - delta / 2`` (``delta = 1 - confidence_level``): both hold together with
+    probability ``confidence_level``.  None when the reviews do not bound the share below
+    the expected one (too few reviews, or more out-of-scope traffic than expected: the live
+    audits handle that case by raising the threshold).
+    """
+    _check_params(target, confidence_level, expected_out_of_scope)
+    delta = (1.0 - confidence_level) / 2.0
+    share = weighted_error_bound(out_of_scope, weights, delta)
+    if share.estimate is None or share.upper >= expected_out_of_scope:
+        return None
+    bound = certify_auto_threshold(
+        evidence,
+        target=target,
+        confidence_level=1.0 - delta,
+        expected_out_of_scope=share.upper,
+        review_threshold=review_threshold,
+        grid=grid,
+    )
+    learned = (
+        f"{share.errors} of {share.n} reviewed decisions out of scope (weighted share "
+        f"{share.estimate:.3f}, bound {share.upper:.3f} < {expected_out_of_scope:.3f} "
+        f"expected, effective n {share.effective_n:.0f})"
+    )
+    reason = f"{bound.reason}; live out-of-scope share: {learned}"
+    return LaneBound(
+        bound.threshold, bound.upper_bound, bound.estimate, bound.n, bound.errors, reason
+    ), share

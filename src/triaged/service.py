@@ -859,6 +859,113 @@ class Service:
                 conn, principal.workspace_id, flt, limit=limit, cursor=cursor
             )
 
+    # --- sign-up (issue 14)
+    # Thin doors to triaged.services.signup (sign-up, invites, verification) and
+    # triaged.services.workspace_admin (operator commands, the usage page).
+    def signup(
+        self,
+        name: str,
+        email: str,
+        *,
+        client: str,
+        base_url: str,
+        invite: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a workspace on the sign-up plan with an admin key (shown once) and the
+        example taxonomy; with a mail server it stays pending until the emailed link is
+        followed.  Refused attempts write nothing; a failed email undoes the sign-up."""
+        from triaged.services import signup as su
+
+        s = self.settings
+        su.check_mode(s, invite)
+        req = su.SignupRequest(name, email, client, invite)
+        with self.db.write() as conn:
+            res = su.reserve(conn, s, req, utcnow())
+        base = (s.public_url or base_url).rstrip("/")
+        try:
+            su.after_reserve(self, res, base)
+        except BaseException:
+            self.delete_workspace(res.workspace)
+            raise
+        assert res.key.key is not None
+        return su.public_result(res, base)
+
+    def verify_signup(self, token: str) -> dict[str, Any]:
+        """Follow an emailed verification link: the workspace becomes active."""
+        from triaged.services import signup as su
+
+        with self.db.write() as conn:
+            return su.verify(conn, token, utcnow())
+
+    def create_invite(
+        self, principal: Principal, *, base_url: str, note: str = "", hours: float | None = None
+    ) -> dict[str, Any]:
+        """A single-use sign-up invite (admin); its link is in this answer only."""
+        from triaged.services import signup as su
+
+        hours = self.settings.signup_invite_hours if hours is None else hours
+        with self.db.write() as conn:
+            out, token = su.create_invite(conn, principal, note, hours, utcnow())
+        base = (self.settings.public_url or base_url).rstrip("/")
+        return {**out, "token": token, "url": f"{base}/ui/signup?invite={token}"}
+
+    def operator_invite(
+        self, workspace: str, *, base_url: str, note: str = "", hours: float | None = None
+    ) -> dict[str, Any]:
+        """Operator (CLI): an invite handed out in the name of ``workspace``."""
+        from triaged.services import signup as su
+
+        hours = self.settings.signup_invite_hours if hours is None else hours
+        with self.db.write() as conn:
+            ws = keys.get_workspace(conn, workspace)
+            out, token = su.invite_for(conn, ws["id"], None, note, hours, utcnow())
+        base = (self.settings.public_url or base_url).rstrip("/")
+        return {**out, "token": token, "url": f"{base}/ui/signup?invite={token}"}
+
+    def list_invites(self, principal: Principal) -> list[dict[str, Any]]:
+        from triaged.services import signup as su
+
+        with self.db.read() as conn:
+            return su.list_invites(conn, principal)
+
+    def usage_report(self, principal: Principal) -> dict[str, Any]:
+        """The usage page (admin): month against quota, per day, per key, reset, the limit."""
+        from triaged.services import workspace_admin
+
+        principal.require(Role.ADMIN)
+        with self.db.read() as conn:
+            ws = keys.get_workspace(conn, principal.workspace)
+            return workspace_admin.usage_report(
+                conn, principal.workspace_id, self.plan(ws["plan"]), quota.window()
+            )
+
+    def workspaces_overview(self) -> list[dict[str, Any]]:
+        """Operator: every workspace with status, contact, keys and this month's count."""
+        from triaged.services import workspace_admin
+
+        with self.db.read() as conn:
+            return workspace_admin.overview(conn, quota.window())
+
+    def set_workspace_status(self, name: str, status: str) -> dict[str, Any]:
+        """Operator: suspend (keys refused) or re-activate a workspace."""
+        from triaged.services import workspace_admin
+
+        with self.db.write() as conn:
+            return workspace_admin.set_status(conn, name, status)
+
+    def set_workspace_plan(self, name: str, plan: str) -> dict[str, Any]:
+        from triaged.services import workspace_admin
+
+        with self.db.write() as conn:
+            return workspace_admin.set_plan(conn, name, self.plan(plan))
+
+    def delete_workspace(self, name: str) -> dict[str, Any]:
+        """Operator: the workspace and every row of it, in every table, in one transaction."""
+        from triaged.services import workspace_admin
+
+        with self.db.write() as conn:
+            return workspace_admin.delete_workspace(conn, name)
+
 
 def _jsonable(value: Any) -> Any:
     try:

@@ -69,10 +69,15 @@ async def test_unknown_inputs_make_the_service_raise_the_auto_threshold(
 async def test_without_unknown_inputs_the_auto_share_holds(
     tmp_path: Path, datasets_dir: Path
 ) -> None:
+    # the default expectation (20% out of scope) is wrong the other way: none is
     rep = await _run(tmp_path, datasets_dir, unknown_share=0.0, n_stream=800)
-    trained, fresh = rep["trained"], rep["fresh"]
+    trained, final, fresh = rep["trained"], rep["final"], rep["fresh"]
     at_training = rep["fresh_at_training_threshold"]
     share_at_training = at_training["auto_share"] if at_training is not None else 0.0
-    assert fresh["auto_share"] >= share_at_training - 0.05, (trained, rep["final"])
-    if fresh["auto_n"]:
-        assert fresh["auto_error"] <= TARGET
+    assert fresh["auto_share"] >= share_at_training - 0.05, (trained, final)
+    # the reviews bound the out-of-scope share near 0: the evidence is re-certified with it,
+    # and the lane comes within 5 points of the fixed 0.85 threshold of before
+    assert final["source"] == "live" and "live out-of-scope share" in final["reason"], final
+    before = rep["fresh_by_threshold"][0.85]
+    assert fresh["auto_share"] >= before["auto_share"] - 0.05, (final, before)
+    assert fresh["auto_n"] > 0 and fresh["auto_error"] <= TARGET

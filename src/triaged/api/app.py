@@ -23,6 +23,7 @@ from triaged.api.limits import BodyLimitMiddleware
 from triaged.api.openapi import install_openapi
 from triaged.api.routes import health, v1_router
 from triaged.api.routes.metrics import prometheus_router
+from triaged.api.routes.signup import router as signup_router
 from triaged.service import Service
 from triaged.services.drift_checks import start_drift_checker
 from triaged.services.housekeeping import start_housekeeper
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         )
     app.include_router(health.router)
     app.include_router(v1_router())
+    app.include_router(signup_router, prefix="/v1")
     app.include_router(prometheus_router)
     mount_web(app)
     return app

@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from triaged.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from triaged.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    WorkspaceInactive,
+)
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.storage.tables import api_keys, quota_counters, workspaces
 
@@ -211,6 +218,7 @@ _AUTH = (
         workspaces.c.id.label("workspace_id"),
         workspaces.c.name.label("workspace"),
         workspaces.c.plan,
+        workspaces.c.status,
         quota_counters.c.period,
         quota_counters.c.period_used,
         quota_counters.c.minute,
@@ -236,6 +244,16 @@ def _principal(row: Any) -> Principal:
     if row is None or row.revoked_at is not None:
         raise Unauthenticated(
             "invalid or revoked API key", details={"reason": "revoked" if row else "unknown_key"}
+        )
+    if row.status != "active":  # sign-up (issue 14): email not verified yet, or suspended
+        raise WorkspaceInactive(
+            f"workspace {row.workspace!r} is {row.status}: "
+            + (
+                "follow the link in the verification email first"
+                if row.status == "pending"
+                else "an operator suspended it"
+            ),
+            details={"reason": f"workspace_{row.status}", "workspace": row.workspace},
         )
     return Principal(
         key_id=row.id,

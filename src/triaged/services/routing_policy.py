@@ -16,7 +16,9 @@ it came from (``training``, ``manual``, ``live``), why, and the bound behind it.
   When the upper bound of the auto lane's live error since the current version exceeds
   the target (or, before ``live_min_audits`` audits, its lower bound already does),
   the threshold is raised to the lowest higher one that the live reviews certify, or
-  the lane is closed; it is lowered only when the live reviews certify a lower one.
+  the lane is closed; it is lowered only when the live reviews certify a lower one, or
+  when they bound the traffic's out-of-scope share below the expected one and the
+  model's evidence certifies a lower one at that share (:mod:`.routing_learning`).
   Each change is a ``live`` version and an ``alert.auto_lane`` webhook event.
 * Changing a policy never retrains; every decision records the version it was routed by.
 
@@ -50,10 +52,11 @@ from triaged.routing import (
 )
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.services.periodic import Periodic
+from triaged.services.routing_learning import certify_from_live_share, review_weights
 from triaged.storage.db import Database
 from triaged.storage.review import review_items
 from triaged.storage.tables import decisions, models, routing_policies, taxonomies
-from triaged.taxonomy import Thresholds
+from triaged.taxonomy import OOS_LABEL, Thresholds
 
 __all__ = [
     "ALERT_EVENT",
@@ -215,6 +218,7 @@ class Reviewed:
     wrong: np.ndarray
     weight: np.ndarray
     auto: np.ndarray  # routed auto (an audit)
+    out_of_scope: np.ndarray  # a person marked it as fitting no label
 
 
 def _reviewed(
@@ -269,7 +273,8 @@ def _reviewed(
         len(rows),
     )
     weight = 1.0 / np.clip(rate, 1e-6, 1.0)
-    return Reviewed(conf, wrong, weight, is_auto)
+    oos = np.fromiter((row.final_label == OOS_LABEL for row in rows), bool, len(rows))
+    return Reviewed(conf, wrong, weight, is_auto, oos)
 
 
 def evidence_of(clf: Any) -> RoutingEvidence:
@@ -638,6 +643,7 @@ def _live_decision(
         review_threshold=policy.review,
         grid=grid,
     )
+    cert = _lower_of(cert, _learned_share_cert(conn, policy, pool, active_model_id, grid))
     if cert.threshold is None or (policy.auto is not None and cert.threshold >= policy.auto):
         return None
     was = "closed" if policy.auto is None else f"{policy.auto:g}"
@@ -647,6 +653,42 @@ def _live_decision(
         cert,
         status,
     )
+
+
+def _learned_share_cert(
+    conn: Connection,
+    policy: Policy,
+    pool: Reviewed,
+    active_model_id: str | None,
+    grid: list[float],
+) -> LaneBound | None:
+    """The threshold the model's evidence certifies at the out-of-scope share the reviews
+    bound (:mod:`triaged.services.routing_learning`); None when they teach nothing."""
+    model_id = active_model_id or policy.model_id
+    if model_id is None or not pool.out_of_scope.size:
+        return None
+    weights = review_weights(
+        conn, policy.taxonomy_id, _model_version(conn, model_id), pool.weight, pool.auto
+    )
+    return certify_from_live_share(
+        evidence_of_model(conn, model_id),
+        pool.out_of_scope,
+        weights,
+        target=policy.auto_error_target,
+        confidence_level=policy.confidence_level,
+        expected_out_of_scope=policy.expected_out_of_scope,
+        review_threshold=policy.review,
+        grid=grid,
+    )
+
+
+def _lower_of(a: LaneBound, b: LaneBound | None) -> LaneBound:
+    """The certification with the lower (open) threshold."""
+    if b is None or b.threshold is None:
+        return a
+    if a.threshold is None or b.threshold < a.threshold:
+        return b
+    return a
 
 
 def live_check(

@@ -55,6 +55,9 @@ workspaces = Table(
     Column("name", String(100), nullable=False, unique=True),
     Column("plan", String(100), nullable=False),
     Column("created_at", Stamp, nullable=False),
+    # sign-up (0006): active | pending (email not verified yet) | suspended (by an operator)
+    Column("status", String(20), nullable=False, server_default="active"),
+    Column("contact_email", String(254), nullable=True, index=True),
 )
 
 api_keys = Table(

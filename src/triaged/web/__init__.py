@@ -35,7 +35,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from triaged.web import dashboard, pages, review_pages
+from triaged.web import dashboard, pages, review_pages, signup_pages
 from triaged.web.deps import WebSession, web_session
 from triaged.web.render import HERE, STATIC_PATH, add_nav_link, page
 from triaged.web.session import CsrfFailed, Session, SignInRequired, check_csrf
@@ -55,7 +55,12 @@ __all__ = [
 ]
 
 #: every router of the UI, in order
-ROUTERS: list[APIRouter] = [pages.router, review_pages.router, dashboard.router]
+ROUTERS: list[APIRouter] = [
+    pages.router,
+    review_pages.router,
+    dashboard.router,
+    signup_pages.router,
+]
 
 
 def web_router() -> APIRouter:

@@ -1,0 +1,76 @@
+"""What live reviews teach the routing policy about the traffic's out-of-scope share.
+
+A taxonomy's ``expected_out_of_scope`` is the operator's guess.  The reviewed decisions
+measure it: a person marks an input ``out_of_scope`` when it fits no label.  Weighted by
+the inverse of the probability each decision was reviewed (an audited ``auto`` decision
+``1 / audit_rate``; a ``review``/``hold`` decision by the share of its lanes that got
+reviewed), the marked share estimates the traffic's out-of-scope share.  When its upper
+bound lies below the expected share, the model's held-out evidence is re-certified with
+it (:func:`triaged.routing.certify_with_live_out_of_scope`): a lane closed for fear of
+unknown inputs opens once the reviews show there are few.  More out-of-scope traffic
+than expected is the live audits' business (they raise the threshold).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Connection, func, select
+
+from triaged.routing import Bucket, LaneBound, RoutingEvidence, certify_with_live_out_of_scope
+from triaged.storage.tables import decisions
+
+__all__ = ["certify_from_live_share", "review_weights"]
+
+
+def review_weights(
+    conn: Connection,
+    taxonomy_id: str,
+    model_version: str | None,
+    weight: NDArray[np.float64],
+    auto: NDArray[np.bool_],
+) -> NDArray[np.float64]:
+    """``weight`` with the reviewed ``review``/``hold`` decisions scaled up by the inverse of
+    the share of those lanes' decisions (of this model version) that were reviewed, so that
+    a queue only partly worked through still stands for all of its traffic."""
+    reviewed = int((~auto).sum())
+    if reviewed == 0:
+        return weight
+    d = decisions.c
+    conds = [d.taxonomy_id == taxonomy_id, d.bucket != Bucket.AUTO.value]
+    if model_version is not None:
+        conds.append(d.model_version == model_version)
+    total = int(
+        conn.execute(select(func.count()).select_from(decisions).where(*conds)).scalar_one()
+    )
+    factor = max(1.0, total / reviewed)
+    out: NDArray[np.float64] = np.where(auto, weight, weight * factor)
+    return out
+
+
+def certify_from_live_share(
+    evidence: RoutingEvidence,
+    out_of_scope: NDArray[np.bool_],
+    weights: NDArray[np.float64],
+    *,
+    target: float,
+    confidence_level: float,
+    expected_out_of_scope: float,
+    review_threshold: float,
+    grid: list[float],
+) -> LaneBound | None:
+    """The threshold the model's evidence certifies at the live out-of-scope share (None:
+    the reviews do not bound the share below the expected one, or no evidence)."""
+    if evidence.n_in == 0 or expected_out_of_scope <= 0.0 or len(out_of_scope) == 0:
+        return None
+    learned = certify_with_live_out_of_scope(
+        evidence,
+        out_of_scope,
+        weights,
+        target=target,
+        confidence_level=confidence_level,
+        expected_out_of_scope=expected_out_of_scope,
+        review_threshold=review_threshold,
+        grid=grid,
+    )
+    return None if learned is None else learned[0]
