@@ -29,7 +29,12 @@ app = typer.Typer(
 console = Console(stderr=True)
 out = Console()
 
-_PLUGINS = ("triaged.cli_service", "triaged.cli_review", "triaged.cli_insights")
+_PLUGINS = (
+    "triaged.cli_service",
+    "triaged.cli_review",
+    "triaged.cli_insights",
+    "triaged.cli_workspaces",
+)
 
 
 def _fail(exc: TriagedError) -> None:

@@ -1,0 +1,139 @@
+"""Operator commands for a server that runs triaged for other teams (issue 14):
+``triaged workspaces list|suspend|activate|delete|set-plan`` and ``triaged invites create``.
+
+They join the ``workspaces`` group of :mod:`triaged.cli_service` (whose ``create`` stays
+there); ``list`` here replaces its shorter listing with status, contact and usage.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from triaged.cli_service import AsJson, DatabaseUrl, DataDir, operator_service, workspaces_app
+
+__all__ = ["register"]
+
+err = Console(stderr=True)
+out = Console()
+
+invites_app = typer.Typer(help="Sign-up invites (TRIAGED_SIGNUP=invite).", no_args_is_help=True)
+Name = Annotated[str, typer.Argument(help="Workspace name.")]
+
+
+def workspaces_list(
+    database_url: DatabaseUrl = None, data_dir: DataDir = None, as_json: AsJson = False
+) -> None:
+    """List workspaces: plan, status, contact email, active keys, requests this month."""
+    with operator_service(database_url, data_dir) as svc:
+        rows = svc.workspaces_overview()
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("name", "plan", "status", "contact", "keys", "this month", "created", "id")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["plan"],
+            r["status"],
+            r["contact_email"] or "",
+            str(r["keys"]),
+            str(r["used_this_month"]),
+            r["created_at"][:10],
+            r["id"],
+        )
+    out.print(table)
+
+
+def workspaces_suspend(
+    name: Name, database_url: DatabaseUrl = None, data_dir: DataDir = None, as_json: AsJson = False
+) -> None:
+    """Suspend a workspace: its keys are refused (403 workspace_inactive) until activated."""
+    with operator_service(database_url, data_dir) as svc:
+        res = svc.set_workspace_status(name, "suspended")
+    print(json.dumps(res)) if as_json else out.print(f"suspended workspace {res['name']}")
+
+
+def workspaces_activate(
+    name: Name, database_url: DatabaseUrl = None, data_dir: DataDir = None, as_json: AsJson = False
+) -> None:
+    """Re-activate a suspended workspace (or one whose email was never verified)."""
+    with operator_service(database_url, data_dir) as svc:
+        res = svc.set_workspace_status(name, "active")
+    print(json.dumps(res)) if as_json else out.print(f"activated workspace {res['name']}")
+
+
+def workspaces_delete(
+    name: Name,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Delete a workspace and every row of it: decisions, reviews, webhooks, keys, taxonomies."""
+    if not yes and not typer.confirm(
+        f"Delete workspace {name!r} and all its data? This cannot be undone"
+    ):
+        raise typer.Exit(1)
+    with operator_service(database_url, data_dir) as svc:
+        res = svc.delete_workspace(name)
+    if as_json:
+        print(json.dumps(res))
+        return
+    rows = sum(n for t, n in res["deleted"].items() if t != "workspaces")
+    out.print(f"deleted workspace {res['name']} ({res['id']}) and {rows} rows of it")
+
+
+def workspaces_set_plan(
+    name: Name,
+    plan: Annotated[str, typer.Argument(help="free, unlimited or an operator plan.")],
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Move a workspace to another plan (its quota changes at once; the count stays)."""
+    with operator_service(database_url, data_dir) as svc:
+        res = svc.set_workspace_plan(name, plan)
+    if as_json:
+        print(json.dumps(res))
+    else:
+        out.print(f"workspace {res['name']}: plan {res['previous']} -> {res['plan']}")
+
+
+def invites_create(
+    workspace: Annotated[str, typer.Option(help="The admin workspace that hands it out.")],
+    note: Annotated[str, typer.Option(help="Who it is for.")] = "",
+    hours: Annotated[float | None, typer.Option(help="Lifetime in hours.")] = None,
+    base_url: Annotated[
+        str, typer.Option(envvar="TRIAGED_PUBLIC_URL", help="Base URL of the link.")
+    ] = "http://127.0.0.1:8000",
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create a single-use sign-up invite; its link is printed once."""
+    with operator_service(database_url, data_dir) as svc:
+        res = svc.operator_invite(workspace, base_url=base_url, note=note, hours=hours)
+    if as_json:
+        print(json.dumps(res))
+        return
+    err.print(f"invite {res['id']}, single use, expires {res['expires_at']} (shown once):")
+    print(res["url"])
+
+
+def register(app: typer.Typer) -> None:
+    """Add the sign-up operator commands to ``triaged workspaces`` and ``triaged invites``."""
+    workspaces_app.registered_commands[:] = [
+        c for c in workspaces_app.registered_commands if c.name != "list"
+    ]
+    workspaces_app.command("list")(workspaces_list)
+    workspaces_app.command("suspend")(workspaces_suspend)
+    workspaces_app.command("activate")(workspaces_activate)
+    workspaces_app.command("delete")(workspaces_delete)
+    workspaces_app.command("set-plan")(workspaces_set_plan)
+    invites_app.command("create")(invites_create)
+    app.add_typer(invites_app, name="invites")

@@ -1,0 +1,117 @@
+"""Sign-up (``/ui/signup``), the verification link (``/ui/signup/verify``) and the usage page.
+
+The sign-up form has no session yet, so it carries the sign-in form's double-submit
+token (:meth:`SessionCodec.login_token`).  A successful sign-up shows the admin key
+once, with the quick-start call filled in; nothing else ever shows it again.  The
+usage page (``/ui/usage``, admins) shows this month's classify requests against the
+plan's quota, per day and per key, the reset date and what happens at the limit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from triaged.api.deps import ServiceDep, client_subject
+from triaged.errors import RateLimited, TriagedError
+from triaged.services.keys import Role
+from triaged.web.deps import WebSession
+from triaged.web.render import add_nav_link, page
+from triaged.web.session import SessionCodec
+from triaged.web.usage_chart import daily_requests_chart
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+add_nav_link("Usage", "/ui/usage")
+
+
+def _form(
+    request: Request, service: Any, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    settings = service.settings
+    if settings.signup == "off":
+        return page(
+            request,
+            "error.html",
+            {"message": "Self-service sign-up is off on this server; ask its operator."},
+            status_code=404,
+        )
+    codec = SessionCodec.for_request(request)
+    token, fresh = codec.login_token(request)
+    plan = service.plan(settings.signup_plan)
+    response = page(
+        request,
+        "signup.html",
+        {
+            "login_token": token,
+            "mode": settings.signup,
+            "plan": plan,
+            "verify": bool(settings.smtp_url),
+            **context,
+        },
+        status_code=status_code,
+    )
+    if fresh:
+        codec.set_login_cookie(request, response, token)
+    return response
+
+
+@router.get("/ui/signup", response_class=HTMLResponse)
+def signup_form(request: Request, service: ServiceDep, invite: str = "") -> Response:
+    return _form(request, service, {"invite": invite[:200], "name": "", "email": ""})
+
+
+@router.post("/ui/signup", response_class=HTMLResponse)
+def signup(
+    request: Request,
+    service: ServiceDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=300)] = "",
+    invite: Annotated[str, Form(max_length=200)] = "",
+    login_token: Annotated[str, Form()] = "",
+) -> Response:
+    SessionCodec.for_request(request).check_login_token(request, login_token)
+    base = str(request.base_url).rstrip("/")
+    try:
+        result = service.signup(
+            name, email, client=client_subject(request), base_url=base, invite=invite or None
+        )
+    except TriagedError as exc:
+        context = {"error": exc.message, "name": name, "email": email, "invite": invite}
+        response = _form(request, service, context, status_code=exc.status)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
+    return page(request, "signup_done.html", {"result": result}, status_code=201)
+
+
+@router.get("/ui/signup/verify", response_class=HTMLResponse)
+def verify(request: Request, service: ServiceDep, token: str = "") -> Response:
+    try:
+        result = service.verify_signup(token[:200])
+    except TriagedError as exc:
+        return page(request, "error.html", {"message": exc.message}, status_code=exc.status)
+    return page(request, "signup_verified.html", {"result": result})
+
+
+@router.get("/ui/usage", response_class=HTMLResponse)
+def usage(request: Request, session: WebSession, service: ServiceDep) -> Response:
+    if session.principal.role != Role.ADMIN:
+        return page(
+            request,
+            "error.html",
+            {"message": "The usage page is for the workspace's admins; sign in with an admin key."},
+            status_code=403,
+            session=session,
+        )
+    report = service.usage_report(session.principal)
+    return page(
+        request,
+        "usage.html",
+        {"u": report, "chart": daily_requests_chart(report["per_day"])},
+        session=session,
+    )
