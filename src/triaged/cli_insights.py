@@ -3,7 +3,7 @@
     triaged insights support --since 2026-01-01 --format markdown
     triaged insights support --format json --database-url sqlite:///data/triaged.db
 
-Reads the database directly (``--database-url``, default ``TRIAGED_DATABASE_URL`` or
+Acts on the served database (``--database-url``, default ``TRIAGED_DATABASE_URL`` or
 SQLite in the data folder).  ``--workspace`` is needed only when several workspaces
 have a taxonomy of that name.  ``triaged.cli`` calls :func:`register`.
 """
@@ -15,7 +15,7 @@ import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -43,29 +43,6 @@ def _parse_time(value: str | None) -> datetime | None:
         raise typer.BadParameter(f"not an ISO date or time: {value!r}") from None
 
 
-def _find_record(svc: Any, name: str, workspace: str | None) -> Any:
-    from sqlalchemy import select
-
-    from triaged.errors import InvalidInput, NotFound
-    from triaged.services import keys
-    from triaged.services.taxonomies import TaxonomyRecord, get_record
-    from triaged.storage.tables import taxonomies
-
-    with svc.db.read() as conn:
-        if workspace is not None:
-            ws = keys.get_workspace(conn, workspace)
-            return get_record(conn, ws["id"], name)
-        rows = conn.execute(select(taxonomies).where(taxonomies.c.name == name)).all()
-    if not rows:
-        raise NotFound(f"no taxonomy {name!r}", details={"taxonomy": name})
-    if len(rows) > 1:
-        raise InvalidInput(
-            f"{len(rows)} workspaces have a taxonomy {name!r}; pick one with --workspace",
-            details={"taxonomy": name},
-        )
-    return TaxonomyRecord.from_row(rows[0])
-
-
 def insights(
     name: Annotated[str, typer.Argument(help="Taxonomy name.")],
     since: Annotated[
@@ -85,13 +62,11 @@ def insights(
 ) -> None:
     """Gap clusters, overlapping labels and label health of a taxonomy's recent decisions."""
     from triaged.insights.render import render_text, to_html, to_markdown
-    from triaged.services.insights import taxonomy_insights
 
     start, end = _parse_time(since), _parse_time(until)
     with operator_service(database_url, data_dir) as svc:
-        record = _find_record(svc, name, workspace)
-        with svc.db.read() as conn:
-            data = taxonomy_insights(conn, record, since=start, until=end)
+        operator = svc.operator_for_taxonomy(name, workspace)
+        data = svc.taxonomy_insights(operator, name, since=start, until=end)
     if fmt is Format.TEXT:
         if output is None:
             render_text(data, Console(width=max(Console().width, 120)))
@@ -139,8 +114,6 @@ def drift_check(
     from datetime import timedelta
 
     from triaged.drift import DriftConfig
-    from triaged.services import keys
-    from triaged.services.insights import record_drift_alerts
 
     cfg = DriftConfig(
         recent=timedelta(hours=recent_hours),
@@ -148,14 +121,8 @@ def drift_check(
         alpha=alpha,
         min_volume=min_volume,
     )
-    found: list[dict[str, Any]] = []
     with operator_service(database_url, data_dir) as svc:
-        with svc.db.read() as conn:
-            spaces = [keys.get_workspace(conn, workspace)] if workspace else svc.list_workspaces()
-        for ws in spaces:
-            with svc.db.write() as conn:
-                for alert in record_drift_alerts(conn, ws["id"], config=cfg):
-                    found.append({**alert, "workspace": ws["name"]})
+        found = svc.check_drift(cfg, workspace)
     if as_json:
         sys.stdout.write(json.dumps({"alerts": found}, indent=2) + "\n")
         return

@@ -33,18 +33,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _operator(svc: Any, workspace: str) -> Any:
     """An admin principal for the operator of ``workspace`` (the CLI holds no API key)."""
-    from triaged.services import keys
-    from triaged.services.keys import Principal, Role
-
-    with svc.db.read() as conn:
-        ws = keys.get_workspace(conn, workspace)
-    return Principal(
-        key_id="operator",
-        role=Role.ADMIN,
-        workspace_id=ws["id"],
-        workspace=ws["name"],
-        plan=ws["plan"],
-    )
+    return svc.operator(workspace)
 
 
 def train_served(

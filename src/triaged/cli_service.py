@@ -99,7 +99,7 @@ def serve(
     err.print(
         f"triaged serving on http://{settings.host}:{settings.port} "
         f"(review UI at /ui/, docs at /docs, database "
-        f"{service.db.engine.url.render_as_string(hide_password=True)})"
+        f"{service.database_label()})"
     )
     if workers > 1:
         service.close()
@@ -134,24 +134,23 @@ def db_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    from triaged.storage.migrate import upgrade
+    from triaged.service import Service
 
     with _errors():
         settings = _settings(database_url, data_dir)
-        current = upgrade(settings.resolved_database_url, revision)
+        current = Service.upgrade_database(settings.resolved_database_url, revision)
     out.print(f"database at revision {current}")
 
 
 @db_app.command("current")
 def db_current(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     """Print the schema revision of the database and the newest one available."""
-    from triaged.storage.migrate import current_revision, head_revision
+    from triaged.service import Service
 
     with _errors():
         settings = _settings(database_url, data_dir)
-        out.print(
-            f"current {current_revision(settings.resolved_database_url)}, head {head_revision()}"
-        )
+        current, head = Service.database_revisions(settings.resolved_database_url)
+        out.print(f"current {current}, head {head}")
 
 
 @workspaces_app.command("create")
@@ -257,20 +256,18 @@ def metrics_token(
     data_dir: DataDir = None,
 ) -> None:
     """The token GET /metrics requires: generated on first start and printed once."""
-    from triaged.services import secrets_store
-
     with operator_service(database_url, data_dir) as svc:
         if svc.settings.metrics_token:
             out.print("GET /metrics uses TRIAGED_METRICS_TOKEN (configured, not generated)")
             return
         if not rotate:
-            created = secrets_store.ensure_metrics_token(svc.db)
+            created = svc.ensure_metrics_token()
             if created is None:
                 err.print("a token exists and is kept hashed; --rotate replaces it")
                 raise typer.Exit(1)
             print(created)
             return
-        print(secrets_store.rotate_metrics_token(svc.db))
+        print(svc.rotate_metrics_token())
 
 
 def register(app: typer.Typer) -> None:

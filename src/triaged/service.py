@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from triaged import inputs
@@ -36,26 +35,30 @@ from triaged.routing import RoutingEvidence
 from triaged.services import decisions as decision_log
 from triaged.services import idempotency, keys, quota, routing_policy, training
 from triaged.services import taxonomies as taxo
+from triaged.services.facade.core import CLASSIFY_ROLES, READ_ROLES
+from triaged.services.facade.operations import OperationsMixin
 from triaged.services.ids import utcnow
-from triaged.services.keys import KeyInfo, Principal, Role
-from triaged.services.plans import Plan, all_plans, get_plan
+from triaged.services.keys import Principal, Role
 from triaged.services.routing_policy import Policy
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.settings import Settings
+from triaged.storage import workspace_repo
 from triaged.storage.db import Database
 from triaged.storage.migrate import upgrade
-from triaged.storage.tables import workspaces
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
 
 if TYPE_CHECKING:
-    from triaged.classifier import Classifier
+    from collections.abc import Iterator
+    from typing import IO
 
-__all__ = ["ClassifyItem", "Service"]
+    from triaged.classifier import Classifier
+    from triaged.services.jobs import JobRunner
+    from triaged.services.jobs_bulk import BulkOptions
+
+__all__ = ["CLASSIFY_ROLES", "READ_ROLES", "ClassifyItem", "Service"]
 
 log = logging.getLogger("triaged.service")
 
-CLASSIFY_ROLES = (Role.ADMIN, Role.CLIENT)
-READ_ROLES = (Role.ADMIN, Role.REVIEWER, Role.CLIENT)
 STALE_TRAINING_S = 6 * 3600.0
 
 
@@ -66,7 +69,7 @@ class ClassifyItem:
     metadata: dict[str, Any] | None = field(default=None)
 
 
-class Service:
+class Service(OperationsMixin):
     """One service instance per process: settings, a database and the classifier cache."""
 
     def __init__(self, settings: Settings | None = None, *, db: Database | None = None) -> None:
@@ -103,7 +106,7 @@ class Service:
 
     def bootstrap(self) -> str | None:
         with self.db.read() as conn:
-            if conn.execute(select(func.count()).select_from(workspaces)).scalar_one():
+            if workspace_repo.count_workspaces(conn):
                 return None
         name = self.settings.bootstrap_workspace
         try:
@@ -133,108 +136,11 @@ class Service:
             job.result(timeout=timeout)
 
     def close(self) -> None:
+        self.jobs.close()  # issue 11: in-process jobs stop after their chunk in flight
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         self.review.close()
         self.db.dispose()
-
-    # ----------------------------------------------------------------- accounts
-    def plans(self) -> dict[str, Plan]:
-        return all_plans(self.settings)
-
-    def plan(self, name: str) -> Plan:
-        return get_plan(self.settings, name)
-
-    def authenticate(self, key: str) -> Principal:
-        with self.db.lookup() as conn:
-            return keys.authenticate(conn, key, self.settings.key_pepper)
-
-    def create_workspace(self, name: str, plan: str = "free") -> dict[str, Any]:
-        self.plan(plan)
-        with self.db.write() as conn:
-            row = keys.create_workspace(conn, name, plan)
-        return {
-            "id": row["id"],
-            "name": row["name"],
-            "plan": row["plan"],
-            "created_at": row["created_at"].isoformat(),
-        }
-
-    def workspace(self, principal: Principal) -> dict[str, Any]:
-        with self.db.read() as conn:
-            row = keys.get_workspace(conn, principal.workspace)
-        return {
-            "id": row["id"],
-            "name": row["name"],
-            "plan": self.plan(row["plan"]).to_dict(),
-            "created_at": row["created_at"].isoformat(),
-        }
-
-    def list_workspaces(self) -> list[dict[str, Any]]:
-        with self.db.read() as conn:
-            rows = conn.execute(select(workspaces).order_by(workspaces.c.name)).mappings().all()
-        return [{"id": r["id"], "name": r["name"], "plan": r["plan"]} for r in rows]
-
-    def create_key(
-        self, workspace: str, role: Role | str, *, name: str = "", create_plan: str | None = None
-    ) -> KeyInfo:
-        """Operator entry point (CLI): a key for the workspace called ``workspace``.
-
-        With ``create_plan`` the workspace is created first (in the same transaction).
-        """
-        role = keys.parse_role(role) if isinstance(role, str) else role
-        with self.db.write() as conn:
-            if create_plan is not None:
-                self.plan(create_plan)
-                ws = keys.create_workspace(conn, workspace, create_plan)
-            else:
-                ws = keys.get_workspace(conn, workspace)
-            return keys.create_key(conn, ws["id"], ws["name"], role, name, self.settings.key_pepper)
-
-    def create_key_for(self, principal: Principal, role: Role | str, name: str = "") -> KeyInfo:
-        principal.require(Role.ADMIN)
-        role = keys.parse_role(role) if isinstance(role, str) else role
-        with self.db.write() as conn:
-            return keys.create_key(
-                conn,
-                principal.workspace_id,
-                principal.workspace,
-                role,
-                name,
-                self.settings.key_pepper,
-            )
-
-    def list_keys(self, workspace: str) -> list[KeyInfo]:
-        with self.db.read() as conn:
-            ws = keys.get_workspace(conn, workspace)
-            return keys.list_keys(conn, ws["id"], ws["name"])
-
-    def list_keys_for(self, principal: Principal) -> list[KeyInfo]:
-        principal.require(Role.ADMIN)
-        with self.db.read() as conn:
-            return keys.list_keys(conn, principal.workspace_id, principal.workspace)
-
-    def revoke_key(self, workspace: str, key_id: str) -> KeyInfo:
-        with self.db.write() as conn:
-            ws = keys.get_workspace(conn, workspace)
-            return keys.revoke_key(conn, ws["id"], ws["name"], key_id)
-
-    def revoke_key_for(self, principal: Principal, key_id: str) -> KeyInfo:
-        principal.require(Role.ADMIN)
-        with self.db.write() as conn:
-            return keys.revoke_key(conn, principal.workspace_id, principal.workspace, key_id)
-
-    def usage(self, principal: Principal) -> dict[str, Any]:
-        plan = self.plan(principal.plan)
-        with self.db.read() as conn:
-            return quota.usage(conn, principal.workspace_id, plan, quota.window())
-
-    # --------------------------------------------------------------- taxonomies
-    def taxonomy_record(self, principal: Principal, name: str) -> TaxonomyRecord:
-        """The caller's taxonomy called ``name`` (404 for any other workspace's)."""
-        principal.require(*READ_ROLES)
-        with self.db.read() as conn:
-            return taxo.get_record(conn, principal.workspace_id, name)
 
     def _public_taxonomy(
         self, conn: Any, record: TaxonomyRecord, tax: Taxonomy, *, include_examples: bool = False
@@ -407,6 +313,9 @@ class Service:
             return training.list_models(conn, record)
 
     def _launch(self, model_id: str, tax: Taxonomy) -> None:
+        if self.jobs.queued:  # issue 11: a `triaged worker` trains it
+            self.jobs.defer_now("train", {"model_id": model_id}, queueing_lock=f"train:{model_id}")
+            return
         n = tax.n_examples + len(tax.out_of_scope)
         if n >= self.settings.background_train_min_examples:
             with self._executor_lock:
@@ -965,6 +874,63 @@ class Service:
 
         with self.db.write() as conn:
             return workspace_admin.delete_workspace(conn, name)
+
+    # --- jobs (issue 11): bulk jobs and the job runner (logic in services/jobs*.py)
+    @property
+    def jobs(self) -> JobRunner:
+        runner: JobRunner | None = getattr(self, "_job_runner", None)
+        if runner is None:
+            from triaged.services.jobs import JobRunner
+
+            runner = self._job_runner = JobRunner(self)
+        return runner
+
+    def submit_job(
+        self,
+        principal: Principal,
+        taxonomy: str,
+        stream: IO[bytes],
+        fmt: str,
+        options: BulkOptions,
+    ) -> dict[str, Any]:
+        from triaged.services import jobs_bulk
+
+        s = self.settings
+        limits = jobs_bulk.Limits(s.max_text_chars, s.max_metadata_depth, s.max_metadata_bytes)
+        return jobs_bulk.create(
+            self.db,
+            principal,
+            taxonomy,
+            stream,
+            fmt,
+            options,
+            limits,
+            lambda conn, job_id: self.jobs.defer(conn, "bulk", {"job_id": job_id}),
+        )
+
+    def job(self, principal: Principal, job_id: str) -> dict[str, Any]:
+        from triaged.services import jobs_bulk
+
+        return jobs_bulk.get(self.db, principal, job_id)
+
+    def list_jobs(self, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
+        from triaged.services import jobs_bulk
+
+        return jobs_bulk.list_jobs(self.db, principal, limit)
+
+    def job_results(self, principal: Principal, job_id: str) -> Iterator[dict[str, Any]]:
+        from triaged.services import jobs_bulk
+
+        return jobs_bulk.iter_results(self.db, principal, job_id)
+
+    def cancel_job(self, principal: Principal, job_id: str) -> dict[str, Any]:
+        from triaged.services import jobs_bulk
+
+        return jobs_bulk.cancel(self.db, principal, job_id)
+
+    def jobs_policy(self, record: TaxonomyRecord, clf: Classifier) -> tuple[Policy, float | None]:
+        """The routing policy and audit share a bulk job routes by (as a classify call)."""
+        return self._policy(record, clf)
 
 
 def _jsonable(value: Any) -> Any:

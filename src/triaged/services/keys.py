@@ -135,6 +135,13 @@ def get_workspace(conn: Connection, name: str) -> dict[str, Any]:
     return dict(row)
 
 
+def get_workspace_by_id(conn: Connection, workspace_id: str) -> dict[str, Any]:
+    row = conn.execute(select(workspaces).where(workspaces.c.id == workspace_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no workspace {workspace_id!r}", details={"workspace_id": workspace_id})
+    return dict(row)
+
+
 def create_key(
     conn: Connection, workspace_id: str, workspace: str, role: Role, name: str, pepper: str
 ) -> KeyInfo:

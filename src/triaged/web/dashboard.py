@@ -2,7 +2,7 @@
 insight cards, drift.
 
 ``/ui/dashboard?taxonomy=NAME&days=30`` renders from the decision log through the same
-service functions as the API (:mod:`triaged.services.insights`); the charts are
+service methods as the API (``service.dashboard``); the charts are
 server-rendered SVG (:mod:`triaged.web.charts`).  An admin can turn a gap cluster into
 a label with one click: a new taxonomy version whose new label takes the cluster's
 texts as examples (and retrains).
@@ -22,17 +22,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from triaged.api.deps import ServiceDep
 from triaged.api.errors import error_body
-from triaged.calibration import reliability_bins
-from triaged.drift import DriftConfig
 from triaged.errors import TriagedError
 from triaged.service import Service
-from triaged.services import insights as insights_log
 from triaged.services.keys import Principal, Role
-from triaged.storage.tables import decisions
 from triaged.web.charts import BUCKET_COLOURS, bucket_share_chart, reliability_chart
 from triaged.web.deps import WebSession, web_session
 from triaged.web.render import SECURITY_HEADERS, add_nav_link, page
@@ -145,40 +140,21 @@ def dashboard(
         return page(request, "dashboard.html", ctx, session=session)
     name: str = taxonomy if taxonomy is not None and taxonomy in names else names[0]
     days = max(1, min(int(days), MAX_DAYS))
-    record = service.taxonomy_record(principal, name)
     now = datetime.now(UTC)
     since = now - timedelta(days=days)
     interval = "hour" if days <= 3 else "day" if days <= 90 else "week"
-    with service.db.read() as conn:
-        report = insights_log.taxonomy_insights(conn, record, since=since, now=now)
-        series = insights_log.bucket_metrics(
-            conn, principal.workspace_id, taxonomy=record, interval=interval, since=since
-        )["series"]
-        recs = insights_log.decision_records(conn, principal.workspace_id, record.id, since=since)
-        drift_now = insights_log.drift_alerts(
-            conn, principal.workspace_id, taxonomy=record, config=DriftConfig(), now=now
-        )["alerts"]
-        recorded = insights_log.stored_drift_alerts(
-            conn, principal.workspace_id, taxonomy=name, limit=10
-        )
-    judged = [r for r in recs if r.model_was_right is not None]
-    bins = [
-        {"confidence": b.mean_confidence, "accuracy": b.accuracy, "count": b.count}
-        for b in reliability_bins(
-            [r.confidence for r in judged], [bool(r.model_was_right) for r in judged], n_bins=10
-        )
-    ]
+    data = service.dashboard(principal, name, since=since, interval=interval, now=now)
     ctx.update(
         selected=name,
         days=days,
         interval=interval,
-        report=report,
-        series=series,
-        bucket_chart=bucket_share_chart(series),
-        reliability=reliability_chart(bins),
-        n_judged=len(judged),
-        drift_now=drift_now,
-        drift_recorded=recorded,
+        report=data["report"],
+        series=data["series"],
+        bucket_chart=bucket_share_chart(data["series"]),
+        reliability=reliability_chart(data["reliability"]),
+        n_judged=data["n_judged"],
+        drift_now=data["drift_now"],
+        drift_recorded=data["drift_recorded"],
         can_edit=principal.role is Role.ADMIN,
         panel=_routing_panel(service, principal, name, since=since, auto=auto, review=review),
     )
@@ -198,18 +174,8 @@ def create_label(
     """Add a label made from a gap cluster: its texts become the label's examples."""
     check_csrf(session, csrf_token)
     principal = session.principal
-    record = service.taxonomy_record(principal, taxonomy)
     ids = [d for d in decision_ids.split(",") if d][:500]
-    with service.db.read() as conn:
-        texts = list(
-            conn.execute(
-                select(decisions.c.text).where(
-                    decisions.c.workspace_id == principal.workspace_id,
-                    decisions.c.taxonomy_id == record.id,
-                    decisions.c.id.in_(ids),
-                )
-            ).scalars()
-        )
+    texts = service.decision_texts(principal, taxonomy, ids)
     current = service.get_taxonomy(principal, taxonomy)
     labels = [{"name": lb["name"], "description": lb["description"]} for lb in current["labels"]]
     labels.append(

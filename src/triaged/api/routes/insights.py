@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from triaged.api.deps import ServiceDep, TaxonomyDep
-from triaged.services import insights as insights_log
+from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
 
 router = APIRouter(tags=["insights"])
 
@@ -16,6 +15,7 @@ router = APIRouter(tags=["insights"])
 @router.get("/taxonomies/{name}/insights")
 def taxonomy_insights(
     record: TaxonomyDep,
+    principal: PrincipalDep,
     service: ServiceDep,
     since: Annotated[
         datetime | None, Query(description="ISO time, inclusive (default: 30 days ago)")
@@ -24,5 +24,4 @@ def taxonomy_insights(
 ) -> Any:
     """Why the model is uncertain: clusters of held inputs with proposed labels,
     label pairs that overlap (with evidence and a suggested action), per-label health."""
-    with service.db.read() as conn:
-        return insights_log.taxonomy_insights(conn, record, since=since, until=until)
+    return service.taxonomy_insights(principal, record.name, since=since, until=until)

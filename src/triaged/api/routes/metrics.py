@@ -11,23 +11,16 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from triaged.api.deps import PrincipalDep, ServiceDep
+from triaged.api.paging import Cursor, Limit, page_of
 from triaged.drift import DriftConfig
 from triaged.errors import Unauthenticated, ValidationFailed
-from triaged.metrics import exposition
-from triaged.service import READ_ROLES, Service
-from triaged.services import insights as insights_log
-from triaged.services.keys import Principal, Role
-from triaged.services.secrets_store import check_metrics_token
-from triaged.services.taxonomies import TaxonomyRecord
 
 router = APIRouter(tags=["metrics"])
 MAX_WINDOW_HOURS = 24 * 366 * 10  # ten years: longer windows overflow datetime arithmetic
 MAX_PERIODS = 10_000  # periods in one bucket series (a year of hours is 8,784)
 PERIOD = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 prometheus_router = APIRouter(tags=["metrics"])
-MAX_WINDOW_HOURS = 24 * 366 * 10  # ten years: longer windows overflow datetime arithmetic
-MAX_PERIODS = 10_000  # periods in one bucket series (a year of hours is 8,784)
-PERIOD = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+MAX_ALERTS = 10_000  # recorded drift alerts listed at most
 
 
 @router.get("/metrics/buckets")
@@ -50,17 +43,9 @@ def bucket_shares(
                 f"{periods:.0f} {interval}s between since and until; at most {MAX_PERIODS}",
                 details={"field": "since", "limit": MAX_PERIODS, "interval": interval},
             )
-    record = _taxonomy(principal, service, taxonomy)
-    with service.db.read() as conn:
-        return insights_log.bucket_metrics(
-            conn,
-            principal.workspace_id,
-            taxonomy=record,
-            interval=interval,
-            since=since,
-            until=until,
-            label=label,
-        )
+    return service.bucket_metrics(
+        principal, taxonomy=taxonomy, interval=interval, since=since, until=until, label=label
+    )
 
 
 def drift_config(
@@ -100,9 +85,7 @@ def drift(
     """Held and review shares of the recent window against the baseline window before it
     (two-proportion z-test, Bonferroni-corrected); one alert per share that moved.
     Nothing is recorded: see ``POST /v1/metrics/drift/check``."""
-    record = _taxonomy(principal, service, taxonomy)
-    with service.db.read() as conn:
-        return insights_log.drift_alerts(conn, principal.workspace_id, taxonomy=record, config=cfg)
+    return service.drift(principal, cfg, taxonomy=taxonomy)
 
 
 @router.post("/metrics/drift/check")
@@ -116,13 +99,7 @@ def drift_check(
     webhooks subscribed to ``alert.drift``.  ``triaged serve`` also runs it every
     ``TRIAGED_DRIFT_CHECK_INTERVAL_SECONDS``; an alert is not repeated within its recent
     window."""
-    principal.require(Role.ADMIN)
-    record = _taxonomy(principal, service, taxonomy)
-    with service.db.write() as conn:
-        new = insights_log.record_drift_alerts(
-            conn, principal.workspace_id, taxonomy=record, config=cfg
-        )
-    return {"alerts": new}
+    return {"alerts": service.record_drift(principal, cfg, taxonomy=taxonomy)}
 
 
 @router.get("/metrics/drift/alerts")
@@ -131,30 +108,20 @@ def drift_history(
     service: ServiceDep,
     taxonomy: Annotated[str | None, Query(description="one taxonomy (default: all)")] = None,
     since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> Any:
-    """Recorded drift alerts, newest first."""
-    record = _taxonomy(principal, service, taxonomy)
-    with service.db.read() as conn:
-        alerts = insights_log.stored_drift_alerts(
-            conn,
-            principal.workspace_id,
-            taxonomy=record.name if record else None,
-            since=since,
-            limit=limit,
-        )
-    return {"alerts": alerts}
+    """Recorded drift alerts, newest first, a page at a time."""
+    page_size, limit = limit, MAX_ALERTS  # alerts are rare (one per window): page in memory
+    alerts = service.drift_history(principal, taxonomy=taxonomy, since=since, limit=limit)
+    alerts.sort(key=lambda a: str(a["event_id"]), reverse=True)
+    return page_of(
+        "alerts", alerts, lambda a: str(a["event_id"]), page_size, cursor, descending=True
+    )
 
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _taxonomy(principal: Principal, service: Service, name: str | None) -> TaxonomyRecord | None:
-    principal.require(*READ_ROLES)
-    if name is None:
-        return None
-    return service.taxonomy_record(principal, name)
 
 
 @prometheus_router.get("/metrics", include_in_schema=False)
@@ -164,11 +131,10 @@ async def prometheus(
     """Prometheus text exposition: decisions, latency, review queues, webhook failures."""
     if not service.settings.metrics_public:
         given = (authorization or "").removeprefix("Bearer ").strip()
-        configured = service.settings.metrics_token
-        if not await run_in_threadpool(check_metrics_token, service.db, configured, given):
+        if not await run_in_threadpool(service.check_metrics_token, given):
             raise Unauthenticated(
                 "/metrics needs the metrics token (printed at first start, or "
                 "TRIAGED_METRICS_TOKEN)"
             )
-    body = await run_in_threadpool(exposition, service.db)
+    body = await run_in_threadpool(service.prometheus_exposition)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -7,13 +7,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from triaged.api.deps import PageCursor, PageLimit, PrincipalDep, ServiceDep, paginate
+from triaged.api.deps import PrincipalDep, ServiceDep
+from triaged.api.paging import Cursor, Limit, Page, decode_cursor, envelope, page_of
 from triaged.api.schemas import SafeIn
-from triaged.webhooks import admin
 
 router = APIRouter(tags=["webhooks"])
 
-EventType = Literal["decision.resolved", "decision.corrected", "alert.drift", "alert.auto_lane"]
+EventType = Literal[
+    "decision.resolved", "decision.corrected", "decision.reopened", "alert.drift", "alert.auto_lane"
+]
 DeliveryStatus = Literal["pending", "delivering", "delivered", "failed", "cancelled"]
 
 
@@ -41,9 +43,8 @@ class WebhookCreated(WebhookOut):
     secret: str = Field(description="Signs every delivery; shown in this response only.")
 
 
-class WebhookList(BaseModel):
-    webhooks: list[WebhookOut]
-    next_cursor: str | None = None
+class WebhookList(Page[WebhookOut]):
+    """The workspace's webhook endpoints, oldest first."""
 
 
 class DeliveryOut(BaseModel):
@@ -60,8 +61,8 @@ class DeliveryOut(BaseModel):
     finished_at: str | None
 
 
-class DeliveryList(BaseModel):
-    deliveries: list[DeliveryOut]
+class DeliveryList(Page[DeliveryOut]):
+    """Deliveries to one endpoint, newest first."""
 
 
 class AttemptOut(BaseModel):
@@ -73,16 +74,14 @@ class AttemptOut(BaseModel):
     response_excerpt: str | None
 
 
-class AttemptList(BaseModel):
-    attempts: list[AttemptOut]
+class AttemptList(Page[AttemptOut]):
+    """Every try of one delivery, first try first."""
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)
 def create_webhook(body: WebhookCreate, principal: PrincipalDep, service: ServiceDep) -> Any:
     """Register an endpoint for some event types; the signing secret is in this response only."""
-    endpoint = admin.create_webhook(
-        service.db, principal, body.url, list(body.events), body.description
-    )
+    endpoint = service.create_webhook(principal, body.url, list(body.events), body.description)
     return endpoint.to_dict()
 
 
@@ -90,25 +89,25 @@ def create_webhook(body: WebhookCreate, principal: PrincipalDep, service: Servic
 def list_webhooks(
     principal: PrincipalDep,
     service: ServiceDep,
-    limit: PageLimit = 100,
-    cursor: PageCursor = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> Any:
     """List the workspace's endpoints (never their secrets), a page at a time."""
-    hooks = [e.to_dict() for e in admin.list_webhooks(service.db, principal)]
-    page, next_cursor = paginate(hooks, lambda h: h["id"], limit, cursor)
-    return {"webhooks": page, "next_cursor": next_cursor}
+    hooks = [e.to_dict() for e in service.list_webhooks(principal)]
+    hooks.sort(key=lambda h: h["id"])
+    return page_of("webhooks", hooks, lambda h: str(h["id"]), limit, cursor)
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut)
 def get_webhook(webhook_id: str, principal: PrincipalDep, service: ServiceDep) -> Any:
     """One endpoint."""
-    return admin.get_webhook(service.db, principal, webhook_id).to_dict()
+    return service.get_webhook(principal, webhook_id).to_dict()
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204)
 def delete_webhook(webhook_id: str, principal: PrincipalDep, service: ServiceDep) -> Response:
     """Stop sending to an endpoint; undelivered events to it are cancelled."""
-    admin.delete_webhook(service.db, principal, webhook_id)
+    service.delete_webhook(principal, webhook_id)
     return Response(status_code=204)
 
 
@@ -117,23 +116,37 @@ def list_deliveries(
     webhook_id: str,
     principal: PrincipalDep,
     service: ServiceDep,
-    status: DeliveryStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[str | None, Query(description="a delivery id: older ones")] = None,
+    status: Annotated[
+        DeliveryStatus | None, Query(description="Only deliveries in this state.")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Any:
-    """Deliveries to an endpoint, newest first."""
-    rows = admin.webhook_deliveries(
-        service.db, principal, webhook_id, status=status, limit=limit, before=before
+    """Deliveries to an endpoint, newest first, a page at a time."""
+    page_size, position = limit, decode_cursor("deliveries", cursor)
+    before = None if position is None else str(position)
+    limit = page_size + 1  # one more than a page: is there a next one?
+    rows = service.webhook_deliveries(
+        principal, webhook_id, status=status, limit=limit, before=before
     )
-    return {"deliveries": rows}
+    more = len(rows) > page_size
+    return envelope("deliveries", rows[:page_size], rows[page_size - 1]["id"] if more else None)
 
 
 @router.get("/webhooks/{webhook_id}/deliveries/{delivery_id}/attempts", response_model=AttemptList)
 def list_attempts(
-    webhook_id: str, delivery_id: str, principal: PrincipalDep, service: ServiceDep
+    webhook_id: str,
+    delivery_id: str,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> Any:
     """Every try of one delivery: status code, error and duration."""
-    return {"attempts": admin.delivery_attempts(service.db, principal, webhook_id, delivery_id)}
+    rows = sorted(
+        service.delivery_attempts(principal, webhook_id, delivery_id), key=lambda a: a["attempt"]
+    )
+    return page_of("attempts", rows, lambda a: int(a["attempt"]), limit, cursor)
 
 
 @router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", response_model=DeliveryOut)
@@ -141,4 +154,4 @@ def retry_delivery(
     webhook_id: str, delivery_id: str, principal: PrincipalDep, service: ServiceDep
 ) -> Any:
     """Send a failed (or cancelled) delivery again now, with a fresh budget of attempts."""
-    return admin.retry_delivery(service.db, principal, webhook_id, delivery_id)
+    return service.retry_delivery(principal, webhook_id, delivery_id)
