@@ -302,6 +302,13 @@ class ReviewService:
         every = int(self.settings.review_retrain_after)
         if every <= 0:
             return False
+        if self.service.jobs.queued:  # issue 11: one queued retrain per taxonomy, all processes
+            with self.service.db.read() as conn:
+                if learning.resolved_since_last_model(conn, taxonomy_id) < every:
+                    return False
+            args = {"workspace_id": workspace_id, "taxonomy_id": taxonomy_id, "taxonomy": taxonomy}
+            self.service.jobs.defer_now("retrain", args, queueing_lock=f"retrain:{taxonomy_id}")
+            return True
         with self._lock:
             if taxonomy_id in self._scheduled:
                 return False
@@ -351,11 +358,14 @@ class ReviewService:
             tax = taxo.load_version(conn, record)
             train_tax, reviewed, added = self._training_set(conn, record, tax)
             job, created = training.start_job(conn, record, train_tax)
+            queued = created and not wait and self.service.jobs.queued
+            if queued:  # issue 11: a worker trains it; enqueued with the model row
+                self.service.jobs.defer(conn, "train", {"model_id": job["id"], "trigger": trigger})
         if not created:
             return job
         if wait:
             self._train(record, job["id"], train_tax, reviewed, added, trigger)
-        else:
+        elif not queued:
             with self._lock:
                 self._jobs = [j for j in self._jobs if not j.done()]
                 self._jobs.append(

@@ -285,6 +285,24 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown TRIAGED_SIGNUP_PLAN {self.signup_plan!r}")
         return self
 
+    # jobs (issue 11): where training, bulk jobs and periodic work run
+    job_queue: Literal["inline", "postgres"] = Field(
+        default="inline",
+        description="inline: `triaged serve` runs jobs in-process (the embedded default); "
+        "postgres: jobs go to a queue in PostgreSQL (procrastinate) run by `triaged worker`.",
+    )
+    worker_concurrency: int = Field(
+        default=2, ge=1, description="Jobs one `triaged worker` process runs at a time."
+    )
+    job_stalled_seconds: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="A job whose worker sent no heartbeat for this long is retried.",
+    )
+    max_job_upload_bytes: int = Field(
+        default=2_000_000_000, ge=1024, description="Largest bulk job upload (POST /v1/jobs)."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env != "production":

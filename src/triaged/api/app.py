@@ -25,13 +25,10 @@ from triaged.api.routes import health, v1_router
 from triaged.api.routes.metrics import prometheus_router
 from triaged.api.routes.signup import router as signup_router
 from triaged.service import Service
-from triaged.services.drift_checks import start_drift_checker
-from triaged.services.housekeeping import start_housekeeper
-from triaged.services.routing_policy import start_routing_checker
+from triaged.services.jobs_background import start_background
 from triaged.services.secrets_store import announce as announce_security
 from triaged.settings import Settings
 from triaged.web import mount_web
-from triaged.webhooks.admin import start_worker as start_webhook_worker
 
 __all__ = ["create_app"]
 
@@ -55,23 +52,13 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         await run_in_threadpool(svc.start)
         # the generated /metrics token (printed once) and the development-defaults warning
         await run_in_threadpool(announce_security, svc.db, cfg)
-        worker = start_webhook_worker(svc.db)
-        drift = start_drift_checker(svc.db, cfg.drift_check_interval_seconds)
-        housekeeper = start_housekeeper(svc.db, cfg.idempotency_ttl_hours)
-        routing = start_routing_checker(
-            svc.db, svc.check_routing, cfg.routing_check_interval_seconds
-        )
+        # webhooks, drift, housekeeping, routing checks, bulk jobs: in this process, or
+        # (TRIAGED_JOB_QUEUE=postgres) in `triaged worker` processes (issue 11)
+        background = await run_in_threadpool(start_background, svc)
         try:
             yield
         finally:
-            if routing is not None:
-                await run_in_threadpool(routing.stop)
-            if housekeeper is not None:
-                await run_in_threadpool(housekeeper.stop)
-            if drift is not None:
-                await run_in_threadpool(drift.stop)
-            if worker is not None:
-                await run_in_threadpool(worker.stop)
+            await run_in_threadpool(background.stop)
             await run_in_threadpool(svc.close)
 
     app = FastAPI(
@@ -85,7 +72,10 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(
-        BodyLimitMiddleware, max_body=cfg.max_body_bytes, max_upload=cfg.max_upload_bytes
+        BodyLimitMiddleware,
+        max_body=cfg.max_body_bytes,
+        max_upload=cfg.max_upload_bytes,
+        max_job_upload=cfg.max_job_upload_bytes,
     )
     if cfg.cors_origins:
         app.add_middleware(

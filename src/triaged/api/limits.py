@@ -15,15 +15,19 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from triaged.api.errors import error_body
+from triaged.errors import PayloadTooLarge
 
 __all__ = ["BodyLimitMiddleware"]
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body: int, max_upload: int, max_job_upload: int | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.max_upload = max_upload
+        self.max_job_upload = max_job_upload or max_upload
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _nul_in_url(scope):
@@ -35,6 +39,9 @@ class BodyLimitMiddleware:
         limit = (
             self.max_upload if scope["path"].rstrip("/").endswith("/examples") else self.max_body
         )
+        if scope["path"].rstrip("/") == "/v1/jobs":  # bulk uploads: streamed, never buffered
+            await self._stream_counted(scope, receive, send, self.max_job_upload)
+            return
         length = _content_length(scope)
         if length is not None:
             if length > limit:
@@ -67,6 +74,28 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _stream_counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """Pass the body through as it comes, failing the read once it passes ``limit``."""
+        length = _content_length(scope)
+        if length is not None and length > limit:
+            await _refuse(send, limit, length)
+            return
+        size = 0
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"the upload is larger than {limit} bytes",
+                        details={"limit": limit},
+                    )
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def _nul_in_url(scope: Scope) -> bool:

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, exists, func, insert, select, update
 
 from triaged.errors import Conflict, NotFound
 from triaged.services.ids import as_utc
+from triaged.services.jobs import notify_model
 from triaged.services.review_queue import Action, Status
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.storage.review import model_evaluations, review_items
@@ -326,3 +327,4 @@ def rollback(conn: Connection, record: TaxonomyRecord, model_id: str) -> None:
     conn.execute(
         update(taxonomies).where(taxonomies.c.id == record.id).values(active_model_id=model_id)
     )
+    notify_model(conn, record.workspace_id, record.id, model_id)  # every API process loads it

@@ -1,17 +1,52 @@
 """A background thread that runs ``run_once()`` every ``interval_s`` until stopped.
 
 The service's maintenance jobs (drift checks, housekeeping) subclass it; each
-round's failure is logged and the next round runs as planned.
+round's failure is logged and the next round runs as planned.  A subclass with a
+``db`` attribute claims each period in ``periodic_runs`` before its round
+(:func:`claim_period`): several processes on one database (``triaged serve
+--workers N``, or several hosts) run the round once per period between them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from abc import ABC, abstractmethod
 from typing import Any, Self
 
-__all__ = ["Periodic"]
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from triaged.services.ids import utcnow
+from triaged.storage.db import Database
+from triaged.storage.jobs import periodic_runs
+
+__all__ = ["Periodic", "claim_period"]
+
+
+def claim_period(db: Database, name: str, interval_s: float, now: float | None = None) -> bool:
+    """True for exactly one caller per (``name``, period of ``interval_s`` seconds)."""
+    period = int((time.time() if now is None else now) // interval_s)
+    t = periodic_runs.c
+    with db.write() as conn:
+        moved = conn.execute(
+            update(periodic_runs)
+            .where(t.name == name, t.period < period)
+            .values(period=period, ran_at=utcnow())
+        )
+        if moved.rowcount:
+            return True
+        if conn.execute(select(t.period).where(t.name == name)).first() is not None:
+            return False
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(periodic_runs).values(name=name, period=period, ran_at=utcnow())
+                )
+        except IntegrityError:  # another process inserted it first
+            return False
+        return True
 
 
 class Periodic(ABC):
@@ -31,10 +66,17 @@ class Periodic(ABC):
     def run_once(self) -> Any:
         """One round of the job."""
 
+    def _claim(self) -> bool:
+        db = getattr(self, "db", None)
+        return (
+            True if not isinstance(db, Database) else claim_period(db, self.name, self.interval_s)
+        )
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.run_once()
+                if self._claim():
+                    self.run_once()
             except Exception:  # the database may be briefly unavailable: try next round
                 self._log.exception("%s round failed", self.name)
             self._stop.wait(self.interval_s)

@@ -17,30 +17,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    and_,
-    case,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, case, insert, select, update
 
 from triaged.errors import Conflict, InvalidInput, NotFound, ValidationFailed
 from triaged.routing import Bucket
+from triaged.services import agreement, review_settings
 from triaged.services.ids import as_utc, new_id
+from triaged.services.review_items import ItemFilter, counts, list_items
+from triaged.services.review_rows import (
+    MAX_CLAIM,
+    MAX_PAGE,
+    PRIORITY,
+    QUEUE_BUCKET,
+    Action,
+    Queue,
+    Status,
+    available,
+    iso,
+    item_public,
+    item_select,
+    parse,
+)
 from triaged.storage.review import review_events, review_items
 from triaged.storage.tables import decisions
 from triaged.taxonomy import OOS_LABEL
 
 __all__ = [
     "MAX_CLAIM",
+    "MAX_PAGE",
+    "QUEUE_BUCKET",
     "Action",
     "ItemFilter",
     "Queue",
@@ -51,59 +58,16 @@ __all__ = [
     "counts",
     "enqueue",
     "get_item",
+    "item_public",
     "list_items",
+    "parse",
     "queue_for",
     "release",
     "resolve",
 ]
 
-MAX_CLAIM = 1000
-MAX_PAGE = 500
 MAX_LABEL = 100
 FINAL_SOURCE = "review"
-
-
-class Queue(StrEnum):
-    HOLD = "hold"
-    REVIEW = "review"
-    AUDIT = "audit"
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    CLAIMED = "claimed"
-    RESOLVED = "resolved"
-    RELEASED = "released"
-
-
-class Action(StrEnum):
-    CONFIRM = "confirm"
-    CORRECT = "correct"
-    NEW_CATEGORY = "new_category"
-    AMBIGUOUS = "ambiguous"
-    OUT_OF_SCOPE = "out_of_scope"  # "none of these labels": the final label is ``oos``
-
-
-#: the bucket whose decisions each queue samples (``audit`` samples ``auto``)
-QUEUE_BUCKET: dict[Queue, Bucket] = {
-    Queue.HOLD: Bucket.HOLD,
-    Queue.REVIEW: Bucket.REVIEW,
-    Queue.AUDIT: Bucket.AUTO,
-}
-_PRIORITY = {Queue.HOLD.value: 0, Queue.REVIEW.value: 1, Queue.AUDIT.value: 2}
-
-
-def parse(enum: type[StrEnum], value: str | None, field: str) -> Any:
-    if value is None:
-        return None
-    try:
-        return enum(value)
-    except ValueError:
-        known = [m.value for m in enum]
-        raise InvalidInput(
-            f"unknown {field} {value!r}; use one of {known}",
-            details={"field": field, "value": value, "allowed": known},
-        ) from None
 
 
 def queue_for(bucket: str, audited: bool) -> Queue | None:
@@ -176,75 +140,6 @@ def enqueue(
     return [it["id"] for it in items]
 
 
-def available(now: datetime) -> ColumnElement[bool]:
-    c = review_items.c
-    return or_(
-        c.status.in_((Status.PENDING.value, Status.RELEASED.value)),
-        and_(c.status == Status.CLAIMED.value, c.lease_expires_at < now),
-    )
-
-
-def _item_select() -> Any:
-    d = decisions.c
-    return select(
-        review_items,
-        d.text,
-        d.label,
-        d.confidence,
-        d.bucket,
-        d.alternatives,
-        d.scores,
-        d.external_id,
-        d.metadata,
-        d.model_version,
-        d.taxonomy_version,
-        d.final_label,
-        d.final_source,
-        d.created_at.label("decided_at"),
-    ).join(decisions, decisions.c.id == review_items.c.decision_id)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
-
-
-def item_public(row: Any, now: datetime) -> dict[str, Any]:
-    m = row._mapping
-    status = m["status"]
-    lease = m["lease_expires_at"]
-    expired = status == Status.CLAIMED.value and lease is not None and as_utc(lease) < now
-    return {
-        "id": m["id"],
-        "decision_id": m["decision_id"],
-        "queue": m["queue"],
-        "status": Status.PENDING.value if expired else status,
-        "taxonomy": m["taxonomy"],
-        "taxonomy_version": m["taxonomy_version"],
-        "model_version": m["model_version"],
-        "text": m["text"],
-        "label": m["label"],
-        "confidence": m["confidence"],
-        "bucket": m["bucket"],
-        "alternatives": m["alternatives"],
-        "external_id": m["external_id"],
-        "metadata": m["metadata"],
-        "claimed_by": None if expired else m["claimed_by"],
-        "claimed_at": None if expired else _iso(m["claimed_at"]),
-        "lease_expires_at": None if expired else _iso(lease),
-        "action": m["action"],
-        "resolved_label": m["resolved_label"],
-        "new_label": m["new_label"],
-        "resolved_by": m["resolved_by"],
-        "note": m["note"],
-        "final_label": m["final_label"],
-        "final_source": m["final_source"],
-        "decided_at": _iso(m["decided_at"]),
-        "created_at": _iso(m["created_at"]),
-        "updated_at": _iso(m["updated_at"]),
-        "resolved_at": _iso(m["resolved_at"]),
-    }
-
-
 def claim(
     conn: Connection,
     *,
@@ -255,17 +150,22 @@ def claim(
     now: datetime,
     taxonomy: str | None = None,
     queue: Queue | None = None,
+    item_ids: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Claim up to ``limit`` available items for ``key_id`` with a lease of ``lease_seconds``."""
+    """Claim up to ``limit`` available items for ``key_id`` with a lease of ``lease_seconds``
+    (only among ``item_ids`` when given).  A second opinion never goes to the key that
+    answered first; a disagreement only to an admin key (:mod:`.agreement`)."""
     if not 1 <= limit <= MAX_CLAIM:
         raise InvalidInput(f"limit must be between 1 and {MAX_CLAIM}", details={"limit": limit})
     c = review_items.c
-    conds = [c.workspace_id == workspace_id, available(now)]
+    conds = [c.workspace_id == workspace_id, available(now), agreement.claimable_by(conn, key_id)]
+    if item_ids is not None:
+        conds.append(c.id.in_(list(item_ids)))
     if taxonomy is not None:
         conds.append(c.taxonomy == taxonomy)
     if queue is not None:
         conds.append(c.queue == queue.value)
-    priority = case(_PRIORITY, value=c.queue, else_=3)
+    priority = case(PRIORITY, value=c.queue, else_=3)
     pick = (
         select(c.id, c.workspace_id, c.decision_id, c.status, c.claimed_by)
         .where(*conds)
@@ -306,9 +206,9 @@ def claim(
         now,
         {"lease_expires_at": lease.isoformat()},
     )
-    rows = conn.execute(_item_select().where(c.id.in_(list(claimed))))
+    rows = conn.execute(item_select().where(c.id.in_(list(claimed))))
     items = sorted(
-        (item_public(r, now) for r in rows), key=lambda it: (_PRIORITY[it["queue"]], it["id"])
+        (item_public(r, now) for r in rows), key=lambda it: (PRIORITY[it["queue"]], it["id"])
     )
     return items
 
@@ -399,6 +299,54 @@ def _final_label(
     return None, None, None
 
 
+def _mark_answered(
+    conn: Connection,
+    row: Any,
+    key_id: str,
+    values: dict[str, Any],
+    next_round: int | None,
+    now: datetime,
+) -> None:
+    """Write the answer to the item: resolved, or back in the queue for its next round."""
+    c = review_items.c
+    more: dict[str, Any] = {"status": Status.RESOLVED.value}
+    if next_round is not None:
+        more = {
+            "status": Status.PENDING.value,
+            "review_round": next_round,
+            "first_by": key_id if row.review_round == agreement.FIRST else row.first_by,
+            "claimed_by": None,
+            "claimed_at": None,
+        }
+    done = conn.execute(
+        update(review_items)
+        .where(c.id == row.id, c.status == Status.CLAIMED.value, c.claimed_by == key_id)
+        .values(**values, **more, resolved_by=key_id, resolved_at=now, updated_at=now)
+        .values(lease_expires_at=None)
+        .returning(c.id)
+    ).first()
+    if done is None:  # lost a race with a claim after the lease ran out
+        raise Conflict(
+            f"review item {row.id} is no longer claimed by this key",
+            details={"item_id": row.id, "reason": "not_claimed_by_caller"},
+        )
+
+
+def _webhook_type(
+    row: Any, changed: bool, final: str | None, previous_final: str | None
+) -> str | None:
+    """Round 1: ``decision.resolved`` for a held item, ``decision.corrected`` for a changed
+    label; round 2 (a second opinion) changes nothing; round 3 (an admin settling a
+    disagreement): ``decision.corrected`` when it changes the final label."""
+    if row.review_round == agreement.SECOND:
+        return None
+    if row.review_round == agreement.ADJUDICATION:
+        return "decision.corrected" if final != previous_final else None
+    if row.queue == Queue.HOLD.value:
+        return "decision.resolved"
+    return "decision.corrected" if changed else None
+
+
 def resolve(
     conn: Connection,
     *,
@@ -412,69 +360,49 @@ def resolve(
     new_label: str | None = None,
     note: str | None = None,
 ) -> Resolution:
-    """Resolve a claimed item and set its decision's final label; 409 unless the caller holds it."""
+    """Resolve a claimed item and set its decision's final label; 409 unless the caller holds
+    it.  An overlap item goes on to a second reviewer; a second opinion never changes the
+    final label; an admin's answer to a disagreement does (:mod:`.agreement`)."""
     row = _locked_item(conn, workspace_id, item_id)
     _must_hold(row, key_id, now, "resolve")
-    model_label = conn.execute(
-        select(decisions.c.label).where(decisions.c.id == row.decision_id)
-    ).scalar_one()
+    dec = conn.execute(
+        select(decisions.c.label, decisions.c.final_label).where(decisions.c.id == row.decision_id)
+    ).one()
+    model_label = dec.label
     final, resolved_label, proposed = _final_label(action, model_label, label, new_label, labels)
-    c = review_items.c
-    done = conn.execute(
-        update(review_items)
-        .where(
-            c.id == item_id,
-            c.status == Status.CLAIMED.value,
-            c.claimed_by == key_id,
+    overlap = review_settings.get(conn, row.taxonomy_id).overlap_rate
+    next_round = agreement.next_round(conn, row, final, overlap)
+    agreement.record(conn, row, reviewer=key_id, action=action.value, label=final, now=now)
+    values = {
+        "action": action.value,
+        "resolved_label": resolved_label,
+        "new_label": proposed,
+        "note": note or None,
+    }
+    _mark_answered(conn, row, key_id, values, next_round, now)
+    if row.review_round != agreement.SECOND:
+        conn.execute(
+            update(decisions)
+            .where(decisions.c.id == row.decision_id)
+            .values(final_label=final, final_source=FINAL_SOURCE, resolved_at=now)
         )
-        .values(
-            status=Status.RESOLVED.value,
-            action=action.value,
-            resolved_label=resolved_label,
-            new_label=proposed,
-            resolved_by=key_id,
-            note=(note or None),
-            resolved_at=now,
-            updated_at=now,
-            lease_expires_at=None,
-        )
-        .returning(c.id)
-    ).first()
-    if done is None:  # lost a race with a claim after the lease ran out
-        raise Conflict(
-            f"review item {item_id} is no longer claimed by this key",
-            details={"item_id": item_id, "reason": "not_claimed_by_caller"},
-        )
-    conn.execute(
-        update(decisions)
-        .where(decisions.c.id == row.decision_id)
-        .values(final_label=final, final_source=FINAL_SOURCE, resolved_at=now)
-    )
     changed = (
         action in (Action.CORRECT, Action.NEW_CATEGORY, Action.OUT_OF_SCOPE)
         and final != model_label
     )
-    _event(
-        conn,
-        [dict(row._mapping)],
-        "resolved",
-        key_id,
-        now,
-        {
-            "action": action.value,
-            "model_label": model_label,
-            "final_label": final,
-            "label": resolved_label,
-            "new_label": proposed,
-            "queue": row.queue,
-            **({"note": note} if note else {}),
-        },
-    )
-    event_type: str | None = None
-    if row.queue == Queue.HOLD.value:
-        event_type = "decision.resolved"
-    elif changed:
-        event_type = "decision.corrected"
+    details = {
+        "action": action.value,
+        "model_label": model_label,
+        "final_label": final,
+        "label": resolved_label,
+        "new_label": proposed,
+        "queue": row.queue,
+        "round": row.review_round,
+        **({"next_round": next_round} if next_round is not None else {}),
+        **({"note": note} if note else {}),
+    }
+    _event(conn, [dict(row._mapping)], "resolved", key_id, now, details)
+    event_type = _webhook_type(row, changed, final, dec.final_label)
     item = get_item(conn, workspace_id, item_id, now=now, history=False)
     return Resolution(item=item, event_type=event_type, changed=changed)
 
@@ -507,7 +435,14 @@ def release(
     return get_item(conn, workspace_id, item_id, now=now, history=False)
 
 
-_EVENT_ORDER = {"created": 0, "expired": 1, "claimed": 2, "released": 3, "resolved": 4}
+_EVENT_ORDER = {
+    "created": 0,
+    "expired": 1,
+    "claimed": 2,
+    "released": 3,
+    "resolved": 4,
+    "reopened": 5,
+}
 
 
 def history(conn: Connection, item_id: str) -> list[dict[str, Any]]:
@@ -523,7 +458,7 @@ def history(conn: Connection, item_id: str) -> list[dict[str, Any]]:
             "event": r.event,
             "actor": r.actor,
             "details": r.details,
-            "at": _iso(r.created_at),
+            "at": iso(r.created_at),
         }
         for r in rows
     ]
@@ -533,7 +468,7 @@ def get_item(
     conn: Connection, workspace_id: str, item_id: str, *, now: datetime, history: bool = True
 ) -> dict[str, Any]:
     row = conn.execute(
-        _item_select().where(
+        item_select().where(
             review_items.c.id == item_id, review_items.c.workspace_id == workspace_id
         )
     ).first()
@@ -546,101 +481,3 @@ def get_item(
 
 
 _history = history
-
-
-@dataclass(frozen=True, slots=True)
-class ItemFilter:
-    taxonomy: str | None = None
-    queue: Queue | None = None
-    status: Status | None = None
-    claimed_by: str | None = None
-    decision_id: str | None = None
-
-
-def _status_condition(status: Status, now: datetime) -> ColumnElement[bool]:
-    c = review_items.c
-    if status is Status.PENDING:  # everything a claim could take
-        return available(now)
-    if status is Status.CLAIMED:
-        return and_(c.status == Status.CLAIMED.value, c.lease_expires_at >= now)
-    return c.status == status.value
-
-
-def _conditions(workspace_id: str, flt: ItemFilter, now: datetime) -> list[ColumnElement[bool]]:
-    c = review_items.c
-    conds: list[ColumnElement[bool]] = [c.workspace_id == workspace_id]
-    if flt.taxonomy is not None:
-        conds.append(c.taxonomy == flt.taxonomy)
-    if flt.queue is not None:
-        conds.append(c.queue == flt.queue.value)
-    if flt.status is not None:
-        conds.append(_status_condition(flt.status, now))
-    if flt.claimed_by is not None:
-        conds.append(c.claimed_by == flt.claimed_by)
-    if flt.decision_id is not None:
-        conds.append(c.decision_id == flt.decision_id)
-    return conds
-
-
-def list_items(
-    conn: Connection,
-    workspace_id: str,
-    flt: ItemFilter,
-    *,
-    now: datetime,
-    limit: int = 50,
-    cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Oldest first; ``cursor`` is the last id of the previous page."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", details={"limit": limit})
-    c = review_items.c
-    stmt = _item_select().where(*_conditions(workspace_id, flt, now))
-    if cursor:
-        stmt = stmt.where(c.id > cursor)
-    rows = list(conn.execute(stmt.order_by(c.id).limit(limit + 1)))
-    page = [item_public(r, now) for r in rows[:limit]]
-    return page, (page[-1]["id"] if len(rows) > limit and page else None)
-
-
-def counts(
-    conn: Connection, workspace_id: str, *, now: datetime, taxonomy: str | None = None
-) -> dict[str, dict[str, Any]]:
-    """Per queue: pending (claimable), claimed (live lease), resolved, and oldest open age."""
-    c = review_items.c
-    expired = and_(c.status == Status.CLAIMED.value, c.lease_expires_at < now)
-    effective = case(
-        (expired, Status.PENDING.value),
-        (c.status == Status.RELEASED.value, Status.PENDING.value),
-        else_=c.status,
-    )
-    conds = [c.workspace_id == workspace_id]
-    if taxonomy is not None:
-        conds.append(c.taxonomy == taxonomy)
-    out: dict[str, dict[str, Any]] = {
-        q.value: {
-            "pending": 0,
-            "claimed": 0,
-            "resolved": 0,
-            "open": 0,
-            "oldest_created_at": None,
-            "oldest_age_seconds": None,
-        }
-        for q in Queue
-    }
-    rows = conn.execute(
-        select(c.queue, effective.label("st"), func.count(), func.min(c.created_at))
-        .where(*conds)
-        .group_by(c.queue, effective)
-    )
-    for queue, st, n, oldest in rows:
-        entry = out.setdefault(queue, {"pending": 0, "claimed": 0, "resolved": 0, "open": 0})
-        entry[st] = entry.get(st, 0) + int(n)
-        if st != Status.RESOLVED.value:
-            entry["open"] += int(n)
-            old = as_utc(oldest)
-            prev = entry.get("oldest_created_at")
-            if prev is None or old.isoformat() < prev:
-                entry["oldest_created_at"] = old.isoformat()
-                entry["oldest_age_seconds"] = round((now - old).total_seconds(), 3)
-    return out

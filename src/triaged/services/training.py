@@ -16,6 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 from triaged.errors import ModelError, NotFittedError, NotFound
 from triaged.services import routing_policy
 from triaged.services.ids import as_utc, new_id, utcnow
+from triaged.services.jobs import notify_model
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.storage.tables import models, taxonomies
 
@@ -207,6 +208,7 @@ def finish(
                 thresholds=tax.thresholds,
                 defaults=routing_defaults or routing_policy.Defaults(),
             )
+            notify_model(conn, row.workspace_id, row.taxonomy_id, model_id)  # every API process
     return clf
 
 

@@ -50,6 +50,9 @@ review_items = Table(
     Column("created_at", Stamp, nullable=False),
     Column("updated_at", Stamp, nullable=False),
     Column("resolved_at", Stamp, nullable=True),
+    # reviewer workspace (0007): 1 first review, 2 second opinion, 3 admin adjudication
+    Column("review_round", Integer, nullable=False, server_default="1"),
+    Column("first_by", String(40), nullable=True),  # who answered round 1
     UniqueConstraint("decision_id", name="uq_review_items_decision_id"),
     Index("ix_review_items_workspace_status_queue", "workspace_id", "status", "queue", "id"),
     Index("ix_review_items_workspace_taxonomy_status", "workspace_id", "taxonomy", "status", "id"),

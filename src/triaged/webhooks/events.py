@@ -22,6 +22,7 @@ __all__ = ["EVENT_TYPES", "check_event_types", "enqueue_event"]
 EVENT_TYPES: tuple[str, ...] = (
     "decision.resolved",
     "decision.corrected",
+    "decision.reopened",  # a reviewer took back a resolution (issue 12: reopen / undo)
     "alert.drift",
     "alert.auto_lane",
 )

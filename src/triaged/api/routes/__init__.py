@@ -8,9 +8,11 @@ from triaged.api.routes import (
     classify,
     decisions,
     insights,
+    jobs,
     keys,
     metrics,
     review,
+    review_workspace,
     routing,
     taxonomies,
     usage,
@@ -31,9 +33,11 @@ def v1_router() -> APIRouter:
         keys,
         usage,
         webhooks,
+        review_workspace,  # before review: /review/items/bulk-resolve
         review,
         insights,
         metrics,
+        jobs,
     ):
         router.include_router(module.router)
     return router

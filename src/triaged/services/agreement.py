@@ -1,0 +1,255 @@
+"""Agreement between reviewers: overlap rounds, judgments, Cohen's kappa.
+
+With an overlap rate ``r`` for a taxonomy (:mod:`~triaged.services.review_settings`),
+a share ``r`` of its items (picked by a hash of the item id, so the pick does not
+depend on who answers first) is answered twice:
+
+1. round 1: the first reviewer resolves the item as usual (the decision's final label
+   is set and the usual webhook goes out, so a workflow is never held up by overlap);
+   the item goes back to the queue for a second opinion;
+2. round 2: a *different* reviewer answers it blind to nothing but their own judgment
+   (the first answer is not shown).  The same label: the item is resolved.  Another
+   label: a disagreement, routed to an admin (round 3; only admin keys claim it);
+3. round 3: the admin's label becomes the final label (``decision.corrected`` when it
+   changes the first reviewer's).
+
+Every answer is one row of ``review_judgments``.  Agreement is Cohen's kappa over the
+(round 1, round 2) label pairs: overall, per reviewer pair, and per label (that label
+against all others).  ``ambiguous`` counts as its own category.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, insert, not_, or_, select, update
+
+from triaged.services.ids import new_id
+from triaged.storage.review import review_items
+from triaged.storage.review_workspace import review_judgments
+from triaged.storage.tables import api_keys, taxonomies
+
+__all__ = [
+    "ADJUDICATION",
+    "AMBIGUOUS",
+    "FIRST",
+    "SECOND",
+    "claimable_by",
+    "cohen_kappa",
+    "overlap_pick",
+    "pairs",
+    "record",
+    "stats",
+]
+
+FIRST, SECOND, ADJUDICATION = 1, 2, 3
+AMBIGUOUS = "(ambiguous)"  # the category of an ``ambiguous`` answer in the kappa tables
+
+
+def overlap_pick(item_id: str, rate: float) -> bool:
+    """Whether ``item_id`` is one of the ``rate`` share answered twice (stable per item)."""
+    if rate <= 0.0:
+        return False
+    draw = int.from_bytes(hashlib.sha256(item_id.encode()).digest()[:8], "big") / 2.0**64
+    return draw < rate
+
+
+def claimable_by(conn: Connection, key_id: str) -> ColumnElement[bool]:
+    """Items ``key_id`` may claim: not a second opinion on its own answer; disagreements
+    (round 3) only for admin keys."""
+    c = review_items.c
+    role = conn.execute(select(api_keys.c.role).where(api_keys.c.id == key_id)).scalar()
+    own_second = and_(c.review_round == SECOND, c.first_by == key_id)
+    if role == "admin":
+        return not_(own_second)
+    return and_(not_(own_second), c.review_round != ADJUDICATION)
+
+
+def record(
+    conn: Connection,
+    row: Any,
+    *,
+    reviewer: str,
+    action: str,
+    label: str | None,
+    now: datetime,
+) -> None:
+    """Write ``reviewer``'s answer to the item ``row`` in its current round."""
+    conn.execute(
+        insert(review_judgments).values(
+            id=new_id("rjd"),
+            workspace_id=row.workspace_id,
+            taxonomy_id=row.taxonomy_id,
+            item_id=row.id,
+            decision_id=row.decision_id,
+            review_round=row.review_round,
+            reviewer=reviewer,
+            action=action,
+            label=label,
+            created_at=now,
+        )
+    )
+
+
+def answer_of(conn: Connection, item_id: str, round_: int) -> Any:
+    """The standing (not withdrawn) judgment of round ``round_`` of an item, or None."""
+    j = review_judgments.c
+    return conn.execute(
+        select(review_judgments)
+        .where(j.item_id == item_id, j.review_round == round_, j.withdrawn_at.is_(None))
+        .order_by(j.created_at.desc(), j.id.desc())
+        .limit(1)
+    ).first()
+
+
+def withdraw(conn: Connection, judgment_id: str, now: datetime) -> None:
+    conn.execute(
+        update(review_judgments)
+        .where(review_judgments.c.id == judgment_id)
+        .values(withdrawn_at=now)
+    )
+
+
+def next_round(conn: Connection, row: Any, label: str | None, overlap_rate: float) -> int | None:
+    """The round the item goes to after this answer (None: it is resolved)."""
+    if row.review_round == FIRST:
+        return SECOND if overlap_pick(row.id, overlap_rate) else None
+    if row.review_round == SECOND:
+        first = answer_of(conn, row.id, FIRST)
+        if first is not None and first.label != label:
+            return ADJUDICATION
+    return None
+
+
+# ------------------------------------------------------------------ kappa
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
+    """Cohen's kappa of two raters' labels for the same items (None when undefined:
+    no items, or both raters always used one and the same category)."""
+    n = len(a)
+    if n == 0 or n != len(b):
+        return None
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    ca, cb = Counter(a), Counter(b)
+    expected = sum(ca[k] * cb[k] for k in ca) / (n * n)
+    if expected >= 1.0:
+        return None
+    return (observed - expected) / (1.0 - expected)
+
+
+def pairs(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    taxonomy_id: str | None = None,
+    since: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The (first, second) answers of every item answered twice, oldest first."""
+    j = review_judgments.c
+    conds = [j.workspace_id == workspace_id, j.withdrawn_at.is_(None)]
+    conds.append(or_(j.review_round == FIRST, j.review_round == SECOND))
+    if taxonomy_id is not None:
+        conds.append(j.taxonomy_id == taxonomy_id)
+    rows = conn.execute(select(review_judgments).where(*conds).order_by(j.created_at, j.id))
+    by_item: dict[str, dict[int, Any]] = defaultdict(dict)
+    for r in rows:
+        by_item[r.item_id][r.review_round] = r
+    out = []
+    for item_id, answers in by_item.items():
+        first, second = answers.get(FIRST), answers.get(SECOND)
+        if first is None or second is None:
+            continue
+        if since is not None and second.created_at is not None and second.created_at < since:
+            continue
+        out.append(
+            {
+                "item_id": item_id,
+                "first_reviewer": first.reviewer,
+                "second_reviewer": second.reviewer,
+                "first_label": first.label or AMBIGUOUS,
+                "second_label": second.label or AMBIGUOUS,
+            }
+        )
+    return out
+
+
+def _names(conn: Connection, key_ids: set[str]) -> dict[str, str]:
+    if not key_ids:
+        return {}
+    rows = conn.execute(select(api_keys.c.id, api_keys.c.name).where(api_keys.c.id.in_(key_ids)))
+    return {r.id: (r.name or r.id) for r in rows}
+
+
+def _open_disputes(conn: Connection, workspace_id: str, taxonomy_id: str | None) -> int:
+    c = review_items.c
+    conds = [
+        c.workspace_id == workspace_id,
+        c.review_round == ADJUDICATION,
+        c.status != "resolved",
+    ]
+    if taxonomy_id is not None:
+        conds.append(c.taxonomy_id == taxonomy_id)
+    return len(conn.execute(select(c.id).where(*conds)).all())
+
+
+def stats(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    taxonomy_id: str | None = None,
+    overlap_rate: float | None = None,
+) -> dict[str, Any]:
+    """Kappa overall, per reviewer pair and per label, over the items answered twice."""
+    ps = pairs(conn, workspace_id, taxonomy_id=taxonomy_id)
+    first = [p["first_label"] for p in ps]
+    second = [p["second_label"] for p in ps]
+    names = _names(conn, {p["first_reviewer"] for p in ps} | {p["second_reviewer"] for p in ps})
+    by_pair: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for p in ps:
+        key = tuple(sorted((p["first_reviewer"], p["second_reviewer"])))
+        by_pair[(key[0], key[1])].append(p)
+    pair_rows = []
+    for (ra, rb), items in sorted(by_pair.items()):
+        # each rater's labels in the pair's own order (rater ra first)
+        la = [p["first_label"] if p["first_reviewer"] == ra else p["second_label"] for p in items]
+        lb = [p["second_label"] if p["first_reviewer"] == ra else p["first_label"] for p in items]
+        pair_rows.append(
+            {
+                "reviewers": [ra, rb],
+                "names": [names.get(ra, ra), names.get(rb, rb)],
+                "items": len(items),
+                "agreement": sum(x == y for x, y in zip(la, lb, strict=True)) / len(items),
+                "kappa": cohen_kappa(la, lb),
+            }
+        )
+    labels = sorted(set(first) | set(second))
+    label_rows = [
+        {
+            "label": lab,
+            "items": sum(1 for x, y in zip(first, second, strict=True) if lab in (x, y)),
+            "kappa": cohen_kappa([str(x == lab) for x in first], [str(y == lab) for y in second]),
+        }
+        for lab in labels
+    ]
+    return {
+        "overlap_rate": overlap_rate,
+        "items": len(ps),
+        "agreement": (sum(x == y for x, y in zip(first, second, strict=True)) / len(ps))
+        if ps
+        else None,
+        "kappa": cohen_kappa(first, second),
+        "by_pair": pair_rows,
+        "by_label": label_rows,
+        "open_disagreements": _open_disputes(conn, workspace_id, taxonomy_id),
+    }
+
+
+def taxonomy_id_of(conn: Connection, workspace_id: str, name: str) -> str | None:
+    return conn.execute(
+        select(taxonomies.c.id).where(
+            taxonomies.c.workspace_id == workspace_id, taxonomies.c.name == name
+        )
+    ).scalar()

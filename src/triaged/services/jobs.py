@@ -1,0 +1,187 @@
+"""Where jobs run: in this process, or on a queue in PostgreSQL run by ``triaged worker``.
+
+Every job is a function of :mod:`triaged.services.jobs_tasks` called with the
+service and JSON arguments.  With ``TRIAGED_JOB_QUEUE=inline`` (the default, and
+the only mode on the embedded SQLite database) ``triaged serve`` runs them in a
+thread of its own, so ``make serve`` stays one command.  With
+``TRIAGED_JOB_QUEUE=postgres`` a job is a row of procrastinate's queue, written
+with the caller's connection, so it is enqueued in the same transaction as what
+triggers it (a job row, a model row); ``triaged worker`` processes run it, and
+the API processes run no training, bulk or periodic work at all.
+
+``queueing_lock``: at most one job with that lock waits in the queue; deferring
+another is a no-op (50 concurrent retrain triggers queue one retrain).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+
+from triaged.errors import InvalidInput
+from triaged.storage.db import Database
+
+if TYPE_CHECKING:
+    from triaged.service import Service
+
+__all__ = ["CHANNEL", "QUEUE", "JobRunner", "defer_sql", "ensure_queue_schema", "notify_model"]
+
+log = logging.getLogger("triaged.jobs")
+
+QUEUE = "triaged"
+_SCHEMA_LOCK = 0x7472696167656431  # pg_advisory_xact_lock key: "triaged1"
+
+CHANNEL = "triaged_models"  # LISTEN/NOTIFY: a model version was activated
+
+
+def notify_model(conn: Connection, workspace_id: str, taxonomy_id: str, model_id: str) -> None:
+    """Announce an activation on ``conn``'s transaction (PostgreSQL; a no-op on SQLite):
+    the notice goes out when the transaction commits (:mod:`triaged.services.jobs_notify`)."""
+    if conn.dialect.name != "postgresql":
+        return
+    payload = json.dumps({"w": workspace_id, "t": taxonomy_id, "m": model_id})
+    conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
+
+
+_DEFER = text(
+    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, :qlock, "
+    "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"
+)
+
+
+def defer_sql(
+    conn: Connection,
+    task: str,
+    args: dict[str, Any],
+    *,
+    lock: str | None = None,
+    queueing_lock: str | None = None,
+) -> bool:
+    """Enqueue ``task`` on ``conn``'s transaction; False when ``queueing_lock`` already
+    has a job waiting (nothing is added)."""
+    params = {
+        "queue": QUEUE,
+        "task": task,
+        "lock": lock,
+        "qlock": queueing_lock,
+        "args": json.dumps(args),
+    }
+    if queueing_lock is None:
+        conn.execute(_DEFER, params)
+        return True
+    try:
+        with conn.begin_nested():
+            conn.execute(_DEFER, params)
+    except IntegrityError:  # procrastinate's unique queueing-lock index
+        return False
+    return True
+
+
+def ensure_queue_schema(db: Database) -> None:
+    """Create procrastinate's tables and functions once (several processes may race)."""
+    if db.is_sqlite:
+        raise InvalidInput(
+            "the job queue needs PostgreSQL; on SQLite `triaged serve` runs jobs itself "
+            "(TRIAGED_JOB_QUEUE=inline)"
+        )
+    from procrastinate.schema import SchemaManager
+
+    with db.write() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+        if conn.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
+            conn.exec_driver_sql(SchemaManager.get_schema())
+
+
+class JobRunner:
+    """The service's door to jobs (one per :class:`~triaged.service.Service`)."""
+
+    def __init__(self, svc: Service) -> None:
+        self.svc = svc
+        self.queued = svc.settings.job_queue == "postgres"
+        if self.queued and svc.db.is_sqlite:
+            raise InvalidInput(
+                "TRIAGED_JOB_QUEUE=postgres needs a PostgreSQL database; the embedded SQLite "
+                "default runs jobs inside `triaged serve` (TRIAGED_JOB_QUEUE=inline)"
+            )
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._futures: list[Future[Any]] = []
+        self.stop_event = threading.Event()
+
+    def defer(
+        self,
+        conn: Connection,
+        task: str,
+        args: dict[str, Any],
+        *,
+        lock: str | None = None,
+        queueing_lock: str | None = None,
+    ) -> Callable[[], None] | None:
+        """Enqueue ``task`` in ``conn``'s transaction (queue mode), or return what runs it
+        in this process once that transaction has committed (inline mode)."""
+        if self.queued:
+            defer_sql(conn, task, args, lock=lock, queueing_lock=queueing_lock)
+            return None
+
+        def run() -> None:
+            self.submit(task, args)
+
+        return run
+
+    def defer_now(
+        self, task: str, args: dict[str, Any], *, queueing_lock: str | None = None
+    ) -> None:
+        """Enqueue (or start) ``task`` at once, in a transaction of its own."""
+        if self.queued:
+            with self.svc.db.write() as conn:
+                defer_sql(conn, task, args, queueing_lock=queueing_lock)
+        else:
+            self.submit(task, args)
+
+    def submit(self, task: str, args: dict[str, Any]) -> Future[Any]:
+        """Run ``task`` in this process's job thread (inline mode)."""
+        from triaged.services.jobs_tasks import TASKS
+
+        fn = TASKS[task]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="triaged-jobs")
+            self._futures = [f for f in self._futures if not f.done()]
+            future = self._pool.submit(self._call, task, fn, args)
+            self._futures.append(future)
+        return future
+
+    def _call(self, task: str, fn: Callable[..., Any], args: dict[str, Any]) -> Any:
+        try:
+            return fn(self.svc, **args)
+        except Exception:
+            log.exception("job %s %s failed", task, args)
+            raise
+
+    def resume(self) -> int:
+        """Inline mode: restart the bulk jobs a stopped process left unfinished."""
+        if self.queued:
+            return 0
+        from triaged.services.jobs_run import unfinished_jobs
+
+        ids = unfinished_jobs(self.svc)
+        for job_id in ids:
+            self.submit("bulk", {"job_id": job_id})
+        return len(ids)
+
+    def wait(self, timeout: float | None = None) -> None:
+        for future in list(self._futures):
+            future.result(timeout=timeout)
+
+    def close(self) -> None:
+        self.stop_event.set()  # a bulk job stops after its chunk in flight
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

@@ -1,0 +1,396 @@
+"""Bulk classification jobs: upload, status, results in input order, cancel.
+
+``POST /v1/jobs`` streams a JSONL or CSV upload into ``bulk_job_rows`` (in
+transactions of :data:`INSERT_CHUNK` rows: memory stays bounded for any file
+size), then marks the job ``queued`` and enqueues it (on PostgreSQL in the same
+transaction).  :mod:`triaged.services.jobs_run` classifies it in checkpointed
+chunks.  A row that cannot be classified (no text, a text over the limit, a bad
+external id or metadata) refuses the whole upload with its line number, and the
+job is deleted: no partial jobs.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from triaged import inputs
+from triaged.errors import Conflict, NotFittedError, NotFound, PayloadTooLarge, ValidationFailed
+from triaged.services import taxonomies as taxo
+from triaged.services.ids import as_utc, new_id, utcnow
+from triaged.services.keys import Principal, Role
+from triaged.storage.db import Database
+from triaged.storage.jobs import bulk_job_rows, bulk_jobs
+
+__all__ = [
+    "FORMATS",
+    "BulkOptions",
+    "Limits",
+    "cancel",
+    "create",
+    "decision_id",
+    "get",
+    "iter_results",
+    "public",
+    "result_columns",
+]
+
+FORMATS = ("jsonl", "csv")
+INSERT_CHUNK = 1000
+RESULTS_PAGE = 1000
+SUBMIT_ROLES = (Role.ADMIN, Role.CLIENT)
+READ_ROLES = (Role.ADMIN, Role.REVIEWER, Role.CLIENT)
+FINAL_STATES = ("done", "failed", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOptions:
+    """How to read the upload: which field holds the text, the external id and metadata."""
+
+    text_field: str = "text"
+    id_field: str | None = "external_id"
+    metadata_fields: tuple[str, ...] = ()  # collected into the metadata object
+    metadata_field: str | None = "metadata"  # JSONL: a field that holds an object
+    log: bool = True  # log decisions (and queue them for review) like online ones
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "metadata_fields": list(self.metadata_fields)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BulkOptions:
+        return cls(
+            text_field=data.get("text_field", "text"),
+            id_field=data.get("id_field"),
+            metadata_fields=tuple(data.get("metadata_fields") or ()),
+            metadata_field=data.get("metadata_field"),
+            log=bool(data.get("log", True)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_text_chars: int
+    max_metadata_depth: int
+    max_metadata_bytes: int
+    max_rows: int = 10_000_000
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def decision_id(job_id: str, seq: int) -> str:
+    """The decision id of row ``seq`` of a job: the same every time the row is classified
+    (so a chunk redone after a crash cannot log it twice); sorts by job, then row."""
+    body = job_id.split("_", 1)[1]
+    return f"dec_{body[:20]}{seq:012x}"
+
+
+# ------------------------------------------------------------------ parsing
+def _text_lines(stream: IO[bytes]) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    pending = ""
+    while True:
+        chunk = stream.read(1 << 16)
+        try:
+            text = decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed(
+                "the upload is not UTF-8 text", details={"field": "file"}
+            ) from exc
+        pending += text
+        *lines, pending = pending.split("\n")
+        yield from lines
+        if not chunk:
+            break
+    if pending:
+        yield pending
+
+
+def _jsonl_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for n, line in enumerate(_text_lines(stream), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValidationFailed(
+                f"line {n} is not JSON: {exc.msg}", details={"line": n}
+            ) from None
+        if not isinstance(value, dict):
+            raise ValidationFailed(f"line {n} is not a JSON object", details={"line": n})
+        yield n, value
+
+
+def _csv_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    reader = csv.DictReader(_text_lines(stream))
+    try:
+        for row in reader:
+            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+    except csv.Error as exc:
+        raise ValidationFailed(
+            f"line {reader.line_num} is not valid CSV: {exc}", details={"line": reader.line_num}
+        ) from None
+
+
+def _row(n: int, record: dict[str, Any], opts: BulkOptions, limits: Limits) -> dict[str, Any]:
+    where = f"line {n}"
+    text = record.get(opts.text_field)
+    if not isinstance(text, str) or inputs.is_blank(text):
+        raise ValidationFailed(
+            f"{where} has no text in field {opts.text_field!r}",
+            details={"line": n, "field": opts.text_field},
+        )
+    if len(text) > limits.max_text_chars:
+        raise PayloadTooLarge(
+            f"{where}: the text has {len(text)} characters; the limit is {limits.max_text_chars}",
+            details={"line": n, "limit": limits.max_text_chars, "got": len(text)},
+        )
+    inputs.check_text(text, where)
+    external_id = record.get(opts.id_field) if opts.id_field else None
+    if external_id == "":
+        external_id = None
+    if external_id is not None and not isinstance(external_id, str):
+        external_id = str(external_id)
+    inputs.check_external_id(external_id, f"{where}: {opts.id_field}")
+    meta: dict[str, Any] | None = None
+    if opts.metadata_field and isinstance(record.get(opts.metadata_field), dict):
+        meta = dict(record[opts.metadata_field])
+    for name in opts.metadata_fields:
+        if name in record:
+            meta = {**(meta or {}), name: record[name]}
+    inputs.check_metadata(
+        meta,
+        f"{where}: metadata",
+        max_depth=limits.max_metadata_depth,
+        max_bytes=limits.max_metadata_bytes,
+    )
+    return {"text": text, "external_id": external_id, "metadata": meta}
+
+
+def parse(
+    stream: IO[bytes], fmt: str, opts: BulkOptions, limits: Limits
+) -> Iterator[dict[str, Any]]:
+    """The upload's rows one at a time (never the whole file in memory)."""
+    if fmt not in FORMATS:
+        raise ValidationFailed(
+            f"format must be one of {', '.join(FORMATS)}, not {fmt!r}",
+            details={"field": "format", "allowed": list(FORMATS)},
+        )
+    records = _jsonl_records(stream) if fmt == "jsonl" else _csv_records(stream)
+    for count, (n, record) in enumerate(records, start=1):
+        if count > limits.max_rows:
+            raise PayloadTooLarge(
+                f"a job holds at most {limits.max_rows} rows",
+                details={"limit": limits.max_rows},
+            )
+        yield _row(n, record, opts, limits)
+
+
+# ------------------------------------------------------------------ create
+def create(
+    db: Database,
+    principal: Principal,
+    taxonomy: str,
+    stream: IO[bytes],
+    fmt: str,
+    opts: BulkOptions,
+    limits: Limits,
+    enqueue: Any,
+) -> dict[str, Any]:
+    """Store the upload as a new job and enqueue it; ``enqueue(conn, job_id)`` is called in
+    the transaction that marks the job ``queued`` (and returns a callable to run after it)."""
+    principal.require(*SUBMIT_ROLES)
+    with db.read() as conn:
+        record = taxo.get_record(conn, principal.workspace_id, taxonomy)
+    if record.archived_at is not None:
+        raise Conflict(f"taxonomy {taxonomy!r} is archived", details={"taxonomy": taxonomy})
+    if record.active_model_id is None:
+        raise NotFittedError(
+            f"taxonomy {taxonomy!r} has no trained model yet", details={"taxonomy": taxonomy}
+        )
+    job_id = new_id("job")
+    now = utcnow()
+    with db.write() as conn:
+        conn.execute(
+            insert(bulk_jobs).values(
+                id=job_id,
+                workspace_id=principal.workspace_id,
+                taxonomy_id=record.id,
+                taxonomy=record.name,
+                key_id=principal.key_id,
+                state="uploading",
+                format=fmt,
+                options=opts.to_dict(),
+                log=opts.log,
+                total=0,
+                done=0,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    try:
+        total = _store_rows(db, job_id, parse(stream, fmt, opts, limits))
+        if total == 0:
+            raise ValidationFailed("the upload holds no rows", details={"field": "file"})
+        with db.write() as conn:
+            conn.execute(
+                update(bulk_jobs)
+                .where(bulk_jobs.c.id == job_id)
+                .values(state="queued", total=total, updated_at=utcnow())
+            )
+            after = enqueue(conn, job_id)
+    except BaseException:
+        with db.write() as conn:
+            conn.execute(delete(bulk_job_rows).where(bulk_job_rows.c.job_id == job_id))
+            conn.execute(delete(bulk_jobs).where(bulk_jobs.c.id == job_id))
+        raise
+    if after is not None:
+        after()
+    return get(db, principal, job_id)
+
+
+def _store_rows(db: Database, job_id: str, rows: Iterator[dict[str, Any]]) -> int:
+    seq = 0
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append({"job_id": job_id, "seq": seq, **row})
+        seq += 1
+        if len(batch) >= INSERT_CHUNK:
+            with db.write() as conn:
+                conn.execute(insert(bulk_job_rows), batch)
+            batch = []
+    if batch:
+        with db.write() as conn:
+            conn.execute(insert(bulk_job_rows), batch)
+    return seq
+
+
+# ------------------------------------------------------------------ read
+def _load(conn: Connection, principal: Principal, job_id: str) -> Any:
+    row = conn.execute(
+        select(bulk_jobs).where(
+            bulk_jobs.c.id == job_id,
+            bulk_jobs.c.workspace_id == principal.workspace_id,
+            bulk_jobs.c.state != "uploading",
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no job {job_id!r}", details={"job_id": job_id})
+    return row
+
+
+def _iso(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+def public(row: Any, now: datetime | None = None) -> dict[str, Any]:
+    """The API shape of a job: state, done/total, rate (rows/s) and ETA (seconds)."""
+    now = now or utcnow()
+    rate: float | None = None
+    eta: float | None = None
+    if row.started_at is not None and row.done:
+        end = row.finished_at or (now if row.state == "running" else row.updated_at)
+        elapsed = (as_utc(end) - as_utc(row.started_at)).total_seconds()
+        if elapsed > 0:
+            rate = round(row.done / elapsed, 2)
+    if row.state in ("queued", "running") and rate:
+        eta = round((row.total - row.done) / rate, 1)
+    return {
+        "id": row.id,
+        "taxonomy": row.taxonomy,
+        "state": row.state,
+        "format": row.format,
+        "log": row.log,
+        "total": row.total,
+        "done": row.done,
+        "rate": rate,
+        "eta_seconds": eta,
+        "attempts": row.attempts,
+        "options": row.options,
+        "error": row.error,
+        "created_at": _iso(row.created_at),
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+    }
+
+
+def get(db: Database, principal: Principal, job_id: str) -> dict[str, Any]:
+    principal.require(*READ_ROLES)
+    with db.read() as conn:
+        return public(_load(conn, principal, job_id))
+
+
+def list_jobs(db: Database, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
+    principal.require(*READ_ROLES)
+    with db.read() as conn:
+        rows = conn.execute(
+            select(bulk_jobs)
+            .where(
+                bulk_jobs.c.workspace_id == principal.workspace_id,
+                bulk_jobs.c.state != "uploading",
+            )
+            .order_by(bulk_jobs.c.id.desc())
+            .limit(limit)
+        ).all()
+    return [public(r) for r in rows]
+
+
+def result_columns() -> list[str]:
+    return ["row", "external_id", "id", "label", "confidence", "bucket", "model_version"]
+
+
+def iter_results(db: Database, principal: Principal, job_id: str) -> Iterator[dict[str, Any]]:
+    """The results checkpointed so far, in input order, read in pages (bounded memory);
+    an unknown job raises here, before the first result is read."""
+    principal.require(*READ_ROLES)
+    with db.read() as conn:
+        _load(conn, principal, job_id)
+    return _pages(db, job_id)
+
+
+def _pages(db: Database, job_id: str) -> Iterator[dict[str, Any]]:
+    after = -1
+    while True:
+        with db.read() as conn:
+            rows = conn.execute(
+                select(bulk_job_rows.c.seq, bulk_job_rows.c.result)
+                .where(
+                    bulk_job_rows.c.job_id == job_id,
+                    bulk_job_rows.c.seq > after,
+                    bulk_job_rows.c.result.is_not(None),
+                )
+                .order_by(bulk_job_rows.c.seq)
+                .limit(RESULTS_PAGE)
+            ).all()
+        for r in rows:
+            yield r.result if isinstance(r.result, dict) else json.loads(r.result)
+        if len(rows) < RESULTS_PAGE:
+            return
+        after = rows[-1].seq
+
+
+def cancel(db: Database, principal: Principal, job_id: str) -> dict[str, Any]:
+    """Stop a queued or running job after the chunk in flight (rows done stay done)."""
+    principal.require(*SUBMIT_ROLES)
+    with db.write() as conn:
+        row = _load(conn, principal, job_id)
+        if row.state in FINAL_STATES:
+            if row.state == "cancelled":
+                return public(row)
+            raise Conflict(
+                f"job {job_id} is {row.state}; only a queued or running job can be cancelled",
+                details={"job_id": job_id, "state": row.state},
+            )
+        now = utcnow()
+        conn.execute(
+            update(bulk_jobs)
+            .where(bulk_jobs.c.id == job_id)
+            .values(state="cancelled", finished_at=now, updated_at=now)
+        )
+        return public(_load(conn, principal, job_id))

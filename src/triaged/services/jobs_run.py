@@ -1,0 +1,266 @@
+"""Running a bulk job: checkpointed chunks, exactly once per row.
+
+Each chunk (:data:`CHUNK` rows, input order) is classified and then committed in
+one transaction that counts it against the quota, logs its decisions (ids
+derived from job and row: :func:`~triaged.services.jobs_bulk.decision_id`),
+queues them for review by bucket like online decisions, stores each row's result
+and advances ``done``.  A worker killed mid-chunk loses only that uncommitted
+chunk: the next run picks up the rows still without a result, so no row is lost
+and none is counted or logged twice.
+
+The per-minute rate limit of the plan paces a job (it waits for the next
+minute); an exhausted monthly quota fails it (rows done stay done).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, func, select, update
+
+from triaged.errors import QuotaExceeded, RateLimited, TriagedError
+from triaged.services import decisions as decision_log
+from triaged.services import quota
+from triaged.services import taxonomies as taxo
+from triaged.services.ids import utcnow
+from triaged.services.jobs_bulk import BulkOptions, decision_id
+from triaged.storage.jobs import bulk_job_rows, bulk_jobs
+from triaged.storage.tables import workspaces
+
+if TYPE_CHECKING:
+    from triaged.service import Service
+
+__all__ = ["CHUNK", "run_bulk_job", "unfinished_jobs"]
+
+log = logging.getLogger("triaged.jobs")
+
+CHUNK = 256
+
+
+def unfinished_jobs(svc: Service) -> list[str]:
+    """Jobs queued or running (to resume after a restart of the embedded runner)."""
+    with svc.db.read() as conn:
+        return list(
+            conn.execute(
+                select(bulk_jobs.c.id)
+                .where(bulk_jobs.c.state.in_(("queued", "running")))
+                .order_by(bulk_jobs.c.id)
+            ).scalars()
+        )
+
+
+def _start(svc: Service, job_id: str) -> Any | None:
+    with svc.db.write() as conn:
+        row = conn.execute(
+            select(bulk_jobs).where(bulk_jobs.c.id == job_id).with_for_update()
+        ).first()
+        if row is None or row.state not in ("queued", "running"):
+            return None
+        now = utcnow()
+        conn.execute(
+            update(bulk_jobs)
+            .where(bulk_jobs.c.id == job_id)
+            .values(
+                state="running",
+                attempts=row.attempts + 1,
+                started_at=row.started_at or now,
+                updated_at=now,
+            )
+        )
+        return row
+
+
+def _fail(svc: Service, job_id: str, error: dict[str, Any]) -> None:
+    with svc.db.write() as conn:
+        now = utcnow()
+        conn.execute(
+            update(bulk_jobs)
+            .where(bulk_jobs.c.id == job_id, bulk_jobs.c.state.in_(("queued", "running")))
+            .values(state="failed", error=error, finished_at=now, updated_at=now)
+        )
+
+
+def run_bulk_job(
+    svc: Service, job_id: str, *, stop: threading.Event | None = None, chunk: int = CHUNK
+) -> str:
+    """Classify the job's remaining rows; returns the job's state when this run ends."""
+    job = _start(svc, job_id)
+    if job is None:
+        return "gone"
+    try:
+        return _run(svc, job, stop, chunk)
+    except TriagedError as exc:  # quota exhausted, the model cannot load, ...
+        _fail(svc, job_id, exc.to_dict()["error"])
+        return "failed"
+
+
+def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int) -> str:
+    opts = BulkOptions.from_dict(job.options)
+    with svc.db.read() as conn:
+        plan = svc.plan(
+            conn.execute(
+                select(workspaces.c.plan).where(workspaces.c.id == job.workspace_id)
+            ).scalar_one()
+        )
+    if plan.per_minute is not None:
+        chunk = max(1, min(chunk, plan.per_minute))
+    while True:
+        if stop is not None and stop.is_set():
+            return "running"
+        with svc.db.read() as conn:
+            state = conn.execute(
+                select(bulk_jobs.c.state).where(bulk_jobs.c.id == job.id)
+            ).scalar_one()
+            if state != "running":
+                return str(state)
+            rows = list(
+                conn.execute(
+                    select(bulk_job_rows)
+                    .where(bulk_job_rows.c.job_id == job.id, bulk_job_rows.c.result.is_(None))
+                    .order_by(bulk_job_rows.c.seq)
+                    .limit(chunk)
+                ).all()
+            )
+            record = taxo.get_record_by_id(conn, job.workspace_id, job.taxonomy_id)
+        if not rows:
+            _finish(svc, job.id)
+            return "done"
+        _chunk(svc, job, record, rows, opts, plan, _waiter(stop))
+
+
+def _waiter(stop: threading.Event | None) -> Callable[[float], bool]:
+    def wait(seconds: float) -> bool:
+        if stop is None:
+            time.sleep(seconds)
+            return False
+        return stop.wait(seconds)
+
+    return wait
+
+
+def _chunk(
+    svc: Service,
+    job: Any,
+    record: taxo.TaxonomyRecord,
+    rows: list[Any],
+    opts: BulkOptions,
+    plan: Any,
+    wait: Callable[[float], bool],
+) -> None:
+    started = time.perf_counter()
+    clf = svc.classifiers.get(svc.db, record)
+    policy, audit_rate = svc.jobs_policy(record, clf)
+    results = [
+        replace(r, bucket=policy.route(r.confidence))
+        for r in clf.classify_batch([r.text for r in rows])
+    ]
+    latency = (time.perf_counter() - started) * 1000 / len(rows)
+    now = utcnow()
+    built = []
+    for row, res in zip(rows, results, strict=True):
+        d = decision_log.build_row(
+            workspace_id=job.workspace_id,
+            taxonomy_id=record.id,
+            key_id=job.key_id,
+            text=row.text,
+            result=res,
+            latency_ms=latency,
+            created_at=now,
+            external_id=row.external_id,
+            metadata=row.metadata,
+            policy_version=policy.version or None,
+            audit_rate=audit_rate,
+        )
+        d["id"] = decision_id(job.id, row.seq)
+        built.append(d)
+    while True:
+        try:
+            _commit(svc, job, rows, built, opts, plan)
+            return
+        except QuotaExceeded:
+            raise
+        except RateLimited as exc:  # the plan's per-minute limit paces the job
+            if wait(float(exc.retry_after or 1)):
+                return
+
+
+def _commit(
+    svc: Service,
+    job: Any,
+    rows: list[Any],
+    built: list[dict[str, Any]],
+    opts: BulkOptions,
+    plan: Any,
+) -> None:
+    win = quota.window()
+    now = utcnow()
+    with svc.db.write() as conn:
+        state = conn.execute(
+            select(bulk_jobs.c.state).where(bulk_jobs.c.id == job.id).with_for_update()
+        ).scalar_one()
+        if state != "running":  # cancelled meanwhile: nothing of this chunk is written
+            return
+        taken = conn.execute(  # another runner of this job committed these rows first
+            select(func.count())
+            .select_from(bulk_job_rows)
+            .where(
+                bulk_job_rows.c.job_id == job.id,
+                bulk_job_rows.c.seq.in_([r.seq for r in rows]),
+                bulk_job_rows.c.result.is_not(None),
+            )
+        ).scalar_one()
+        if taken:
+            return
+        quota.consume(conn, job.workspace_id, plan, len(built), win)
+        if opts.log:
+            decision_log.insert_rows(conn, built)
+            svc.review.enqueue(conn, built, now)
+        conn.execute(
+            _SET_RESULT,
+            [
+                {"j": job.id, "s": row.seq, "r": _result(row, d)}
+                for row, d in zip(rows, built, strict=True)
+            ],
+        )
+        conn.execute(
+            update(bulk_jobs)
+            .where(bulk_jobs.c.id == job.id)
+            .values(done=bulk_jobs.c.done + len(built), updated_at=now)
+        )
+
+
+_SET_RESULT = (
+    update(bulk_job_rows)
+    .where(bulk_job_rows.c.job_id == bindparam("j"), bulk_job_rows.c.seq == bindparam("s"))
+    .values(result=bindparam("r", type_=bulk_job_rows.c.result.type))
+)
+
+
+def _result(row: Any, d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "row": row.seq,
+        "external_id": row.external_id,
+        "id": d["id"],
+        "label": d["label"],
+        "confidence": d["confidence"],
+        "bucket": d["bucket"],
+        "alternatives": d["alternatives"],
+        "model_version": d["model_version"],
+        "policy_version": d["policy_version"],
+    }
+
+
+def _finish(svc: Service, job_id: str) -> None:
+    with svc.db.write() as conn:
+        now = utcnow()
+        conn.execute(
+            update(bulk_jobs)
+            .where(bulk_jobs.c.id == job_id, bulk_jobs.c.state == "running")
+            .values(state="done", finished_at=now, updated_at=now)
+        )
+    log.info("bulk job %s done", job_id)

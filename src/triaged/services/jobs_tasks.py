@@ -1,0 +1,114 @@
+"""The jobs themselves: plain functions of the service and JSON arguments.
+
+The same functions run in ``triaged serve`` (inline mode) and in ``triaged
+worker`` (queue mode, :mod:`triaged.services.jobs_worker`).  Each one is safe to
+run again after a crash: training finishes the model row it was given (a row
+already finished is left alone), a bulk job resumes at its first row without a
+result, and the periodic ones are idempotent rounds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from triaged.services import learning
+from triaged.services import taxonomies as taxo
+from triaged.storage.tables import models, taxonomies
+
+if TYPE_CHECKING:
+    from triaged.service import Service
+
+__all__ = ["TASKS", "retrain_auto", "run_bulk", "train_model"]
+
+log = logging.getLogger("triaged.jobs")
+
+
+def train_model(svc: Service, model_id: str, trigger: str | None = None) -> str:
+    """Train the model row ``model_id`` (status ``training``) and activate it if newest.
+
+    ``trigger`` (``api``, ``auto``, ...): a retrain on reviews, whose evaluation on the
+    held-out reviewed examples is recorded with the model."""
+    with svc.db.read() as conn:
+        row = conn.execute(
+            select(
+                models.c.status,
+                models.c.taxonomy_id,
+                models.c.taxonomy_version,
+                taxonomies.c.workspace_id,
+            )
+            .join(taxonomies, taxonomies.c.id == models.c.taxonomy_id)
+            .where(models.c.id == model_id)
+        ).first()
+        if row is None or row.status != "training":
+            return "skipped"  # finished by an earlier run of this job
+        record = taxo.get_record_by_id(conn, row.workspace_id, row.taxonomy_id)
+        tax = taxo.load_version(conn, record, row.taxonomy_version)
+        train_tax, reviewed, added = svc.review._training_set(conn, record, tax)
+    if trigger is None:
+        svc._finish(model_id, train_tax)
+    else:
+        svc.review._train(record, model_id, train_tax, reviewed, added, trigger)
+    return "trained"
+
+
+def retrain_auto(svc: Service, workspace_id: str, taxonomy_id: str, taxonomy: str) -> bool:
+    """The automatic retrain after ``review_retrain_after`` reviews: checked again here,
+    so triggers queued before a retrain that already took their reviews do nothing."""
+    every = int(svc.settings.review_retrain_after)
+    with svc.db.read() as conn:
+        if every <= 0 or learning.resolved_since_last_model(conn, taxonomy_id) < every:
+            return False
+    svc.review._retrain(workspace_id, taxonomy, trigger="auto", wait=True)
+    return True
+
+
+def run_bulk(svc: Service, job_id: str) -> str:
+    from triaged.services.jobs_run import run_bulk_job
+
+    return run_bulk_job(svc, job_id, stop=svc.jobs.stop_event)
+
+
+def drift(svc: Service) -> int:
+    from triaged.services.drift_checks import DriftChecker
+
+    interval = svc.settings.drift_check_interval_seconds or 900.0
+    return len(DriftChecker(svc.db, interval).run_once())
+
+
+def housekeeping(svc: Service) -> int:
+    from triaged.services.housekeeping import Housekeeper
+
+    ttl = svc.settings.idempotency_ttl_hours
+    if ttl <= 0:
+        return 0
+    return Housekeeper(svc.db, timedelta(hours=ttl)).run_once()
+
+
+def routing_check(svc: Service) -> int:
+    from triaged.services.routing_policy import RoutingChecker
+
+    interval = svc.settings.routing_check_interval_seconds or 300.0
+    return len(RoutingChecker(svc.db, svc.check_routing, interval).run_once())
+
+
+def fail_stale_training(svc: Service) -> int:
+    """Model rows left ``training`` for hours (their job gone): marked failed."""
+    from triaged.services.training import fail_interrupted
+
+    with svc.db.write() as conn:
+        return fail_interrupted(conn, 6 * 3600.0)
+
+
+TASKS: dict[str, Callable[..., Any]] = {
+    "train": train_model,
+    "retrain": retrain_auto,
+    "bulk": run_bulk,
+    "drift": drift,
+    "housekeeping": housekeeping,
+    "routing_check": routing_check,
+}
