@@ -28,7 +28,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from triaged.encoders import DEFAULT_ENCODER, Encoder, get_encoder
+from triaged.encoders import DEFAULT_ENCODER, Encoder, embed_as_single, get_encoder
 from triaged.errors import InvalidInput, ModelError, NotFittedError
 from triaged.models import Engine
 from triaged.routing import Bucket, RoutingEvidence, RoutingPolicy
@@ -181,17 +181,35 @@ class Classifier:
         return self.classify_batch([text], explain=explain)[0]
 
     def classify_batch(
-        self, texts: Sequence[str], *, explain: bool = False, progress: bool = False
+        self,
+        texts: Sequence[str],
+        *,
+        explain: bool = False,
+        progress: bool = False,
+        batch_size: int = 64,
     ) -> list[Result]:
+        """Classify many texts; each result equals ``classify(text)``.
+
+        int8 dynamic quantization scales activations per batch, so the encoder batches texts
+        of equal token length through a per-row-quantized graph (``embed_exact``): a text's
+        confidence is the same alone or in any batch.  Encoders without it run one text per
+        call.
+        """
         self._check()
         for i, t in enumerate(texts):
             if not isinstance(t, str) or not t.strip():
                 raise InvalidInput(f"text {i} is empty", details={"index": i})
         if not texts:
             return []
-        # one text per encoder call: int8 dynamic quantization scales activations per batch,
-        # so this keeps a text's confidence the same whether it comes alone or in a batch
-        X = self.encoder.embed(texts, batch_size=1, progress=progress)
+        X = embed_as_single(self.encoder, texts, batch_size=batch_size, progress=progress)
+        return self._results(X, texts, explain=explain)
+
+    def classify_vectors(
+        self, X: np.ndarray, texts: Sequence[str], *, explain: bool = False
+    ) -> list[Result]:
+        """Results for texts whose single-call vectors are already computed (micro-batching,
+        distributed batch jobs)."""
+        self._check()
         return self._results(X, texts, explain=explain)
 
     def routing_evidence(self) -> RoutingEvidence:

@@ -5,10 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from triaged.encoders.base import Encoder, Vectors
+from triaged.encoders.base import Encoder, ExactBatchEncoder, Vectors, embed_as_single
 from triaged.errors import InvalidInput
 
-__all__ = ["Encoder", "Vectors", "get_encoder", "register_encoder"]
+__all__ = [
+    "Encoder",
+    "ExactBatchEncoder",
+    "Vectors",
+    "embed_as_single",
+    "get_encoder",
+    "register_encoder",
+]
 
 _FACTORIES: dict[str, Callable[[], Encoder]] = {}
 _CACHE: dict[str, Encoder] = {}

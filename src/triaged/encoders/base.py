@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Encoder", "Vectors"]
+__all__ = ["Encoder", "ExactBatchEncoder", "Vectors", "embed_as_single"]
 
 Vectors = NDArray[np.float32]
 
@@ -25,3 +25,24 @@ class Encoder(Protocol):
     ) -> Vectors:
         """Return an ``(len(texts), dim)`` float32 array, rows L2-normalised, in input order."""
         ...
+
+
+@runtime_checkable
+class ExactBatchEncoder(Encoder, Protocol):
+    """An encoder that batches without letting batch-mates change a text's vector."""
+
+    def embed_exact(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+    ) -> Vectors:
+        """Rows equal to ``embed([text], batch_size=1)`` for each text, computed in batches."""
+        ...
+
+
+def embed_as_single(
+    encoder: Encoder, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+) -> Vectors:
+    """Each text's single-call vector: batched when the encoder can do it exactly, else one
+    text per call."""
+    if isinstance(encoder, ExactBatchEncoder):
+        return encoder.embed_exact(texts, batch_size=batch_size, progress=progress)
+    return encoder.embed(texts, batch_size=1, progress=progress)

@@ -9,8 +9,10 @@ Nothing is downloaded at run time.
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,10 @@ from triaged.errors import ModelError
 __all__ = ["DEFAULT_MODEL", "OnnxEncoder", "assets_dir"]
 
 DEFAULT_MODEL = "minilm-l6-v2-int8.onnx"
+log = logging.getLogger(__name__)
+# the transpose optimizer would fold the per-row graph's pooling transpose back into a
+# ReduceSum over axis 1, whose summation order differs between one row and many
+_ROWQ_DISABLED = ["TransposeOptimizer", "TransposeOptimizer_CPUExecutionProvider"]
 
 
 def assets_dir() -> Path:
@@ -58,23 +64,32 @@ class OnnxEncoder:
         self._tokenizer = Tokenizer.from_file(str(tok_file))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._model_file = model_file
+        self._threads = threads
         self._session = ort.InferenceSession(
-            str(model_file), opts, providers=["CPUExecutionProvider"]
+            str(model_file), self._options(), providers=["CPUExecutionProvider"]
         )
         self._input_names = {i.name for i in self._session.get_inputs()}
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
         self._lock = threading.Lock()
+        # the per-row graph for exact batches: built on first use; False when unavailable
+        self._rowq: Any = None
+
+    def _options(self) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self._threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return opts
 
     @classmethod
     def manifest(cls) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((assets_dir() / "MANIFEST.json").read_text())
         return data
 
-    def _run(self, ids: list[list[int]]) -> Vectors:
+    def _run(self, ids: list[list[int]], session: Any = None) -> Vectors:
         width = max(len(x) for x in ids)
         input_ids = np.zeros((len(ids), width), dtype=np.int64)
         mask = np.zeros_like(input_ids)
@@ -84,8 +99,72 @@ class OnnxEncoder:
         feeds = {"input_ids": input_ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
-        out = self._session.run(None, feeds)[0]
+        out = (session or self._session).run(None, feeds)[0]
         return np.asarray(out, dtype=np.float32)
+
+    # ------------------------------------------------------------ exact batches
+    def _row_session(self) -> Any:
+        """The per-row-quantized session (see :mod:`triaged.encoders.rowquant`), or False
+        when it cannot be built or does not reproduce single calls on this machine."""
+        with self._lock:
+            if self._rowq is None:
+                self._rowq = self._build_row_session()
+            return self._rowq
+
+    def _build_row_session(self) -> Any:
+        import onnxruntime as ort
+
+        try:
+            from triaged.encoders.rowquant import per_row_graph
+
+            graph = per_row_graph(self._model_file.read_bytes())
+            session = ort.InferenceSession(
+                graph,
+                self._options(),
+                providers=["CPUExecutionProvider"],
+                disabled_optimizers=_ROWQ_DISABLED,
+            )
+        except Exception as exc:  # onnx missing, an unexpected graph: exact but unbatched
+            log.warning("batched encoding unavailable (%s); encoding one text per call", exc)
+            return False
+        # self-check: a batch must give each row's single-call vector bit for bit
+        rng = np.random.default_rng(0)
+        probe = [[101, *rng.integers(1000, 20000, 9).tolist(), 102] for _ in range(3)]
+        batched = self._run(probe, session)
+        single = np.concatenate([self._run([p]) for p in probe])
+        if not np.array_equal(batched, single):
+            log.warning("batched encoding differs from single calls here; one text per call")
+            return False
+        return session
+
+    def embed_exact(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+    ) -> Vectors:
+        """Each row equal to ``embed([text], batch_size=1)``, computed in batches.
+
+        Texts are grouped by token length (no padding) and each group runs through a graph
+        that quantizes activations per row, so a text's vector does not depend on its
+        batch-mates.  A length seen once runs through the original graph.
+        """
+        n = len(texts)
+        result = np.zeros((n, self.dim), dtype=np.float32)
+        if n == 0:
+            return result
+        ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
+        by_length: dict[int, list[int]] = {}
+        for i, seq in enumerate(ids):
+            by_length.setdefault(len(seq), []).append(i)
+        row_session = self._row_session() if batch_size > 1 and n > 1 else False
+        step = batch_size if row_session is not False else 1
+        batches = [
+            group[j : j + step] for group in by_length.values() for j in range(0, len(group), step)
+        ]
+        with _progress(progress and n > step, n) as advance:
+            for batch in batches:
+                seqs = [ids[i] for i in batch]
+                result[batch] = self._run(seqs, row_session if len(batch) > 1 else None)
+                advance(len(batch))
+        return result
 
     def embed(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
@@ -98,19 +177,25 @@ class OnnxEncoder:
         ids = [e.ids for e in encodings]
         order = np.argsort([len(x) for x in ids], kind="stable")
         batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
-        bar: Any = None
-        if progress and n > batch_size:
-            from rich.progress import Progress
-
-            bar = Progress(transient=True)
-            bar.start()
-            task = bar.add_task("embedding", total=n)
-        try:
+        with _progress(progress and n > batch_size, n) as advance:
             for batch in batches:
                 result[batch] = self._run([ids[i] for i in batch])
-                if bar is not None:
-                    bar.advance(task, len(batch))
-        finally:
-            if bar is not None:
-                bar.stop()
+                advance(len(batch))
         return result
+
+
+@contextmanager
+def _progress(show: bool, total: int) -> Iterator[Callable[[int], None]]:
+    """A transient rich progress bar's advance function (a no-op when not shown)."""
+    if not show:
+        yield lambda k: None
+        return
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    bar.start()
+    task = bar.add_task("embedding", total=total)
+    try:
+        yield lambda k: bar.advance(task, k)
+    finally:
+        bar.stop()
