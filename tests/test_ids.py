@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from triaged.services import ids
+from triaged.storage import ids
 
 ID = re.compile(r"^dec_[0-9a-f]{32}$")
 

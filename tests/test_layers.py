@@ -1,9 +1,10 @@
 """The layer contracts in ``.importlinter`` hold, and they would catch a broken layer.
 
 ``lint-imports`` (import-linter) checks the real tree; then a copy of the package's Python
-files with three forbidden imports planted in it (a route importing ``triaged.storage``, the
-SDK importing numpy, the engine importing the service) must break the three contracts that
-forbid them, and nothing else.
+files with forbidden imports planted in it (a route importing ``triaged.storage``, the
+SDK importing numpy, the engine importing the service, the web UI importing the API,
+webhooks importing the service layer) must break the contracts that forbid them, and
+nothing else.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ FACES = "Faces never import storage or the engine internals"
 SDK = "The SDK imports no server module (and none of the ML stack)"
 ENGINE = "The engine never imports the service, storage or the faces"
 STORAGE = "Storage never imports the faces"
+WEB_API = "The web UI never imports the HTTP API (both share triaged.http)"
+API_WEB = "The HTTP API imports the web UI only in the app factory (api.app mounts it)"
+WEBHOOKS = "Webhooks never import the service layer or the faces"
+ALL = (FACES, SDK, ENGINE, STORAGE, WEB_API, API_WEB, WEBHOOKS)
 
 
 def _lint(package_parent: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -48,7 +53,7 @@ def test_the_contracts_name_the_layers() -> None:
     config = configparser.ConfigParser()
     config.read(CONTRACT)
     contracts = {config[s]["name"]: config[s] for s in config.sections() if ":contract:" in s}
-    assert set(contracts) == {FACES, SDK, ENGINE, STORAGE}
+    assert set(contracts) == set(ALL)
     faces = contracts[FACES]
     assert "triaged.api" in faces["source_modules"].split()
     assert "triaged.storage" in faces["forbidden_modules"].split()
@@ -63,7 +68,7 @@ def test_the_contracts_name_the_layers() -> None:
 def test_the_tree_keeps_every_contract() -> None:
     done = _lint()
     assert done.returncode == 0, done.stdout + done.stderr
-    for name in (FACES, SDK, ENGINE, STORAGE):
+    for name in ALL:
         assert _status(done.stdout, name) == "KEPT"
 
 
@@ -84,6 +89,8 @@ def test_a_route_importing_storage_breaks_the_contract(tmp_path: Path) -> None:
     _plant(copy / "api" / "routes" / "classify.py", "import triaged.storage.tables  # planted")
     _plant(copy / "client" / "results.py", "import numpy  # planted")
     _plant(copy / "routing.py", "import triaged.service  # planted")
+    _plant(copy / "web" / "dashboard.py", "import triaged.api.schemas  # planted")
+    _plant(copy / "webhooks" / "events.py", "import triaged.services.keys  # planted")
     done = _lint(tmp_path)
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
@@ -91,4 +98,9 @@ def test_a_route_importing_storage_breaks_the_contract(tmp_path: Path) -> None:
     assert "triaged.api.routes.classify -> triaged.storage.tables" in out
     assert _status(done.stdout, SDK) == "BROKEN" and "triaged.client.results -> numpy" in out
     assert _status(done.stdout, ENGINE) == "BROKEN" and "triaged.routing -> triaged.service" in out
+    assert _status(done.stdout, WEB_API) == "BROKEN"
+    assert "triaged.web.dashboard -> triaged.api.schemas" in out
+    assert _status(done.stdout, WEBHOOKS) == "BROKEN"
+    assert "triaged.webhooks.events -> triaged.services.keys" in out
     assert _status(done.stdout, STORAGE) == "KEPT"
+    assert _status(done.stdout, API_WEB) == "KEPT"

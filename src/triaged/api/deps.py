@@ -12,9 +12,9 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from triaged.api.throttle import FailureThrottle, key_prefix
 from triaged.errors import Unauthenticated, ValidationFailed
-from triaged.service import Service
+from triaged.http.deps import ServiceDep, auth_throttle, client_subject, get_service
+from triaged.http.throttle import key_prefix
 from triaged.services.keys import Principal
 from triaged.services.taxonomies import TaxonomyRecord
 
@@ -28,18 +28,11 @@ __all__ = [
     "TaxonomyDep",
     "auth_throttle",
     "client_subject",
+    "get_service",
     "paginate",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer tri_...`")
-
-
-async def get_service(request: Request) -> Service:  # async: no thread hop
-    service: Service = request.app.state.service
-    return service
-
-
-ServiceDep = Annotated[Service, Depends(get_service)]
 
 
 async def get_api_key(
@@ -55,20 +48,6 @@ async def get_api_key(
 
 
 ApiKey = Annotated[str, Depends(get_api_key)]
-
-
-def auth_throttle(request: Request) -> FailureThrottle:
-    """The app's counter of failed authentications (one per app, made on first use)."""
-    throttle: FailureThrottle | None = getattr(request.app.state, "auth_throttle", None)
-    if throttle is None:
-        settings = request.app.state.service.settings
-        throttle = FailureThrottle(settings.auth_max_failures, settings.auth_failure_window_seconds)
-        request.app.state.auth_throttle = throttle
-    return throttle
-
-
-def client_subject(request: Request) -> str:
-    return "ip:" + (request.client.host if request.client else "unknown")
 
 
 def get_principal(request: Request, service: ServiceDep, key: ApiKey) -> Principal:

@@ -10,7 +10,7 @@ Adding a page (the dashboard, say)::
 
     # src/triaged/web/dashboard.py
     from fastapi import APIRouter, Request
-    from triaged.api.deps import ServiceDep
+    from triaged.http.deps import ServiceDep
     from triaged.web import WebSession, add_nav_link, page
 
     router = APIRouter(include_in_schema=False)

@@ -23,9 +23,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from triaged.api.deps import ServiceDep
-from triaged.api.errors import error_body
-from triaged.errors import TriagedError
+from triaged.errors import TriagedError, Unauthenticated
+from triaged.http.deps import ServiceDep
 from triaged.service import Service
 from triaged.services.keys import Principal, Role
 from triaged.web.charts import BUCKET_COLOURS, bucket_share_chart, reliability_chart
@@ -109,7 +108,7 @@ def what_if(
         principal = web_session(request).principal
     except SignInRequired:
         return JSONResponse(
-            error_body("unauthenticated", "sign in first"),
+            Unauthenticated("sign in first").to_dict(),
             status_code=401,
             headers=SECURITY_HEADERS,
         )

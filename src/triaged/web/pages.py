@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from triaged.api.deps import ServiceDep, auth_throttle, client_subject
-from triaged.api.throttle import key_prefix
 from triaged.errors import RateLimited, Unauthenticated
+from triaged.http.deps import ServiceDep, auth_throttle, client_subject
+from triaged.http.throttle import key_prefix
 from triaged.service import Service
 from triaged.services.keys import Principal
 from triaged.web.deps import WebSession

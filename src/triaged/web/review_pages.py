@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from triaged.api.deps import ServiceDep
 from triaged.errors import Conflict, NotFound, TriagedError
+from triaged.http.deps import ServiceDep
 from triaged.service import Service
 from triaged.services.keys import Principal
 from triaged.web.deps import WebSession

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from triaged.api.deps import ServiceDep, client_subject
 from triaged.errors import RateLimited, TriagedError
+from triaged.http.deps import ServiceDep, client_subject
 from triaged.services.keys import Role
 from triaged.web.deps import WebSession
 from triaged.web.render import add_nav_link, page

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from triaged.errors import Conflict, NotFound
-from triaged.services.ids import as_utc, new_id, utcnow
+from triaged.storage.ids import as_utc, new_id, utcnow
 from triaged.storage.webhooks import (
     webhook_attempts,
     webhook_deliveries,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from triaged.errors import InvalidInput
-from triaged.services.ids import new_id, utcnow
+from triaged.storage.ids import new_id, utcnow
 from triaged.storage.webhooks import webhook_deliveries, webhook_endpoints, webhook_events
 
 __all__ = ["EVENT_TYPES", "check_event_types", "enqueue_event"]

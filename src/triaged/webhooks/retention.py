@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, select
 
-from triaged.services.ids import utcnow
+from triaged.storage.ids import utcnow
 from triaged.storage.db import Database
 from triaged.storage.webhooks import webhook_attempts, webhook_deliveries, webhook_events
 

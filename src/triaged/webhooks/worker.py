@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from sqlalchemy import and_, insert, or_, select, update
 
-from triaged.services.ids import new_id, utcnow
+from triaged.storage.ids import new_id, utcnow
 from triaged.storage.db import Database
 from triaged.storage.webhooks import (
     webhook_attempts,
