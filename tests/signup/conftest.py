@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import MetaData, func, select
 
 from tests.servicekit import BACKENDS, LiveServer, free_port, live_server, pg_database
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, browser  # noqa: F401  (fixture)
@@ -125,6 +126,17 @@ def make_service(backend: str, tmp_path: Path) -> Iterator[Callable[..., Service
             svc.close()
 
 
+def row_counts(service: Service) -> dict[str, int]:
+    """Rows per table of the service's database, every table (reflected)."""
+    meta = MetaData()
+    with service.db.read() as conn:
+        meta.reflect(conn)
+        return {
+            t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in meta.sorted_tables
+        }
+
+
 @contextmanager
 def served(service: Service) -> Iterator[LiveServer]:
     with live_server(create_app(service=service)) as srv:
@@ -154,4 +166,12 @@ def loopback_page(chromium: Any, server: LiveServer) -> Iterator[Any]:
     assert outside == [], f"the UI requested outside resources: {outside}"
 
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "SmtpSink", "database", "loopback_page", "served"]
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "SmtpSink",
+    "database",
+    "loopback_page",
+    "row_counts",
+    "served",
+]

@@ -1,0 +1,195 @@
+"""POST /v1/signup on SQLite and PostgreSQL: rate limits, the email cap, names, the mail
+server, pending and suspended workspaces; refused attempts create nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from tests.signup.conftest import SmtpSink, row_counts
+from triaged.api import create_app
+from triaged.cli import app as cli
+from triaged.service import Service
+
+MakeService = Callable[..., Service]
+
+
+def _client(svc: Service, address: str = "203.0.113.7") -> TestClient:
+    return TestClient(create_app(service=svc), client=(address, 50000))
+
+
+def _body(name: str, email: str | None = None) -> dict[str, Any]:
+    return {"name": name, "email": email or f"{name}@example.com"}
+
+
+def test_twenty_sign_ups_from_one_address_stop_at_the_limit(make_service: MakeService) -> None:
+    svc = make_service(signup_per_ip=5, signup_window_seconds=60)
+    client = _client(svc)
+    for i in range(5):
+        r = client.post("/v1/signup", json=_body(f"team-{i}"))
+        assert r.status_code == 201, r.text
+    before = row_counts(svc)
+    for i in range(5, 20):
+        r = client.post("/v1/signup", json=_body(f"team-{i}"))
+        assert r.status_code == 429, r.text
+        assert r.json()["error"]["code"] == "rate_limited"
+        assert r.json()["error"]["details"]["limit"] == "signup_client"
+        assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert row_counts(svc) == before  # nothing created by the refused attempts
+    assert len(svc.workspaces_overview()) == 5
+    # another address is not held back by this one's limit
+    assert _client(svc, "198.51.100.9").post("/v1/signup", json=_body("other")).status_code == 201
+
+
+def test_the_global_limit_holds_across_addresses(make_service: MakeService) -> None:
+    svc = make_service(signup_per_ip=0, signup_global=3, signup_window_seconds=3600)
+    for i in range(3):
+        r = _client(svc, f"192.0.2.{i + 1}").post("/v1/signup", json=_body(f"g-{i}"))
+        assert r.status_code == 201, r.text
+    before = row_counts(svc)
+    r = _client(svc, "192.0.2.50").post("/v1/signup", json=_body("g-late"))
+    assert r.status_code == 429 and r.json()["error"]["details"]["limit"] == "signup_global"
+    assert int(r.headers["Retry-After"]) > 3000
+    assert row_counts(svc) == before
+
+
+def test_email_cap_names_and_emails_are_checked_before_anything_is_written(
+    make_service: MakeService,
+) -> None:
+    svc = make_service(signup_max_per_email=2)
+    client = _client(svc)
+    for name in ("first", "second"):
+        assert client.post("/v1/signup", json=_body(name, "Same@Example.com")).status_code == 201
+    before = row_counts(svc)
+    capped = client.post("/v1/signup", json=_body("third", "same@example.com "))
+    assert capped.status_code == 409
+    assert capped.json()["error"]["details"]["reason"] == "email_cap"
+    taken = client.post("/v1/signup", json=_body("first", "new@example.com"))
+    assert taken.status_code == 409 and taken.json()["error"]["details"]["reason"] == "name_taken"
+    for bad in ("../admin", "a b", "-dash-first", "x" * 101, "naïve", "a/b"):
+        r = client.post("/v1/signup", json=_body(bad, "ok@example.com"))
+        assert r.status_code == 422, (bad, r.text)
+    for email in ("not-an-email", "a@b", "two@@example.com", "a@b.c\nBcc: x@y.z"):
+        r = client.post("/v1/signup", json=_body("fine-name", email))
+        assert r.status_code == 422, (email, r.text)
+    assert row_counts(svc) == before
+
+
+def test_a_mail_server_that_refuses_undoes_the_sign_up(make_service: MakeService) -> None:
+    from tests.servicekit import free_port
+
+    svc = make_service(smtp_url=f"smtp://127.0.0.1:{free_port()}", signup_allow_unverified=False)
+    before = row_counts(svc)
+    r = _client(svc).post("/v1/signup", json=_body("mailless"))
+    assert r.status_code == 502 and r.json()["error"]["code"] == "mail_failed"
+    after = row_counts(svc)
+    # only the rate limiter's record of the attempt stays (a client address hash and a time)
+    assert {t: n for t, n in after.items() if t != "signup_attempts"} == {
+        t: n for t, n in before.items() if t != "signup_attempts"
+    }
+    assert svc.workspaces_overview() == []
+
+
+def test_pending_until_verified_then_suspend_activate_and_set_plan(
+    make_service: MakeService, smtp_sink: SmtpSink
+) -> None:
+    svc = make_service(smtp_url=smtp_sink.url, signup_allow_unverified=False)
+    client = _client(svc)
+    r = client.post("/v1/signup", json=_body("pending-team"))
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["workspace"]["status"] == "pending" and out["verification"] == "sent"
+    auth = {"Authorization": f"Bearer {out['key']}"}
+    body = {"taxonomy": "support", "text": "I was charged twice"}
+    refused = client.post("/v1/classify", json=body, headers=auth)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["details"]["reason"] == "workspace_pending"
+
+    token = smtp_sink.link("pending-team@example.com").split("token=")[1]
+    assert client.get("/v1/signup/verify", params={"token": "nope"}).status_code == 404
+    verified = client.get("/v1/signup/verify", params={"token": token})
+    assert verified.json() == {
+        "workspace": "pending-team",
+        "status": "active",
+        "email": "pending-team@example.com",
+    }
+    assert client.post("/v1/classify", json=body, headers=auth).status_code == 200
+
+    url = svc.settings.resolved_database_url
+    runner = CliRunner()
+    res = runner.invoke(cli, ["workspaces", "suspend", "pending-team", "--database-url", url])
+    assert res.exit_code == 0, res.output
+    suspended = client.post("/v1/classify", json=body, headers=auth)
+    assert suspended.status_code == 403
+    assert suspended.json()["error"]["details"]["reason"] == "workspace_suspended"
+    res = runner.invoke(cli, ["workspaces", "activate", "pending-team", "--database-url", url])
+    assert res.exit_code == 0, res.output
+    assert client.post("/v1/classify", json=body, headers=auth).status_code == 200
+
+    res = runner.invoke(
+        cli, ["workspaces", "set-plan", "pending-team", "unlimited", "--database-url", url]
+    )
+    assert res.exit_code == 0 and "free -> unlimited" in res.output
+    assert client.get("/v1/usage", headers=auth).json()["limit"] is None
+    res = runner.invoke(
+        cli, ["workspaces", "set-plan", "pending-team", "gold", "--database-url", url]
+    )
+    assert res.exit_code == 2 and "unknown plan" in res.output
+    res = runner.invoke(cli, ["workspaces", "list", "--database-url", url, "--json"])
+    listed = json.loads(res.stdout)
+    assert [(w["name"], w["status"], w["plan"], w["used_this_month"]) for w in listed] == [
+        ("pending-team", "active", "unlimited", 2)
+    ]
+
+
+def test_sign_up_is_off_by_default(make_service: MakeService) -> None:
+    svc = make_service(signup="off")
+    client = _client(svc)
+    r = client.post("/v1/signup", json=_body("nope"))
+    assert r.status_code == 403 and r.json()["error"]["details"]["reason"] == "signup_off"
+    assert client.get("/ui/signup").status_code == 404
+    assert svc.workspaces_overview() == []
+
+
+def test_open_sign_up_without_a_mail_server_is_refused_at_start_up(tmp_path: Any) -> None:
+    env = {
+        **os.environ,
+        "TRIAGED_SIGNUP": "open",
+        "TRIAGED_DATA_DIR": str(tmp_path),
+        "TRIAGED_BOOTSTRAP_ADMIN": "false",
+    }
+    env.pop("TRIAGED_SMTP_URL", None)
+    env.pop("TRIAGED_SIGNUP_ALLOW_UNVERIFIED", None)
+    cmd = [sys.executable, "-m", "triaged.cli", "serve", "--port", "1"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "TRIAGED_SMTP_URL" in res.stderr and "TRIAGED_SIGNUP_ALLOW_UNVERIFIED" in res.stderr
+    assert not (tmp_path / "triaged.db").exists()
+
+
+@pytest.mark.parametrize("invite", [None, "inv_unknown"])
+def test_invite_mode_through_the_api(make_service: MakeService, invite: str | None) -> None:
+    svc = make_service(signup="invite")
+    admin = svc.create_key("ops", "admin", create_plan="unlimited")
+    client = _client(svc)
+    before = row_counts(svc)
+    r = client.post("/v1/signup", json={**_body("x-team"), "invite": invite})
+    assert r.status_code == 403
+    assert row_counts(svc) == before
+    made = client.post(
+        "/v1/invites",
+        json={"expires_in_hours": 1},
+        headers={"Authorization": f"Bearer {admin.key}"},
+    ).json()
+    ok = client.post("/v1/signup", json={**_body("x-team"), "invite": made["token"]})
+    assert ok.status_code == 201, ok.text
+    again = client.post("/v1/signup", json={**_body("y-team"), "invite": made["token"]})
+    assert again.status_code == 403 and again.json()["error"]["details"]["reason"] == "invite_used"
