@@ -400,6 +400,13 @@ def for_model(
     auto, bound = _certify(
         evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
     )
+    if manual_auto is None and prev is not None:
+        # reviews of earlier models already bound the traffic's out-of-scope share
+        learned = _learned_share_cert(
+            conn, taxonomy_id, evidence, target=target, level=level, pi=pi, review=review
+        )
+        bound = _lower_of(bound, learned)
+        auto = bound.threshold
     source = "manual" if manual_auto is not None else "training"
     return _insert(
         conn,
@@ -494,6 +501,13 @@ def set_manual(
     auto, bound = _certify(
         evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
     )
+    if manual_auto is None:
+        # the reviews already bound the traffic's out-of-scope share
+        learned = _learned_share_cert(
+            conn, taxonomy_id, evidence, target=target, level=level, pi=pi, review=review
+        )
+        bound = _lower_of(bound, learned)
+        auto = bound.threshold
     source = "manual" if manual_auto is not None else "training"
     changed = ", ".join(f"{k}={changes[k]}" for k in MANUAL_FIELDS if k in changes)
     new = _insert(
@@ -643,7 +657,18 @@ def _live_decision(
         review_threshold=policy.review,
         grid=grid,
     )
-    cert = _lower_of(cert, _learned_share_cert(conn, policy, pool, active_model_id, grid))
+    model_id = active_model_id or policy.model_id
+    if model_id is not None:
+        learned = _learned_share_cert(
+            conn,
+            policy.taxonomy_id,
+            evidence_of_model(conn, model_id),
+            target=target,
+            level=level,
+            pi=policy.expected_out_of_scope,
+            review=policy.review,
+        )
+        cert = _lower_of(cert, learned)
     if cert.threshold is None or (policy.auto is not None and cert.threshold >= policy.auto):
         return None
     was = "closed" if policy.auto is None else f"{policy.auto:g}"
@@ -657,28 +682,30 @@ def _live_decision(
 
 def _learned_share_cert(
     conn: Connection,
-    policy: Policy,
-    pool: Reviewed,
-    active_model_id: str | None,
-    grid: list[float],
+    taxonomy_id: str,
+    evidence: RoutingEvidence,
+    *,
+    target: float,
+    level: float,
+    pi: float,
+    review: float,
 ) -> LaneBound | None:
-    """The threshold the model's evidence certifies at the out-of-scope share the reviews
-    bound (:mod:`triaged.services.routing_learning`); None when they teach nothing."""
-    model_id = active_model_id or policy.model_id
-    if model_id is None or not pool.out_of_scope.size:
+    """The threshold ``evidence`` certifies at the out-of-scope share the taxonomy's reviews
+    bound (:mod:`triaged.services.routing_learning`; every model version's reviews: the
+    share is the traffic's); None when they teach nothing."""
+    pool = _reviewed(conn, taxonomy_id)
+    if not pool.out_of_scope.size:
         return None
-    weights = review_weights(
-        conn, policy.taxonomy_id, _model_version(conn, model_id), pool.weight, pool.auto
-    )
+    weights = review_weights(conn, taxonomy_id, None, pool.weight, pool.auto)
     return certify_from_live_share(
-        evidence_of_model(conn, model_id),
+        evidence,
         pool.out_of_scope,
         weights,
-        target=policy.auto_error_target,
-        confidence_level=policy.confidence_level,
-        expected_out_of_scope=policy.expected_out_of_scope,
-        review_threshold=policy.review,
-        grid=grid,
+        target=target,
+        confidence_level=level,
+        expected_out_of_scope=pi,
+        review_threshold=review,
+        grid=threshold_grid(review),
     )
 
 
