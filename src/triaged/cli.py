@@ -34,6 +34,7 @@ _PLUGINS = (
     "triaged.cli_review",
     "triaged.cli_insights",
     "triaged.cli_workspaces",
+    "triaged.cli_jobs",
 )
 
 

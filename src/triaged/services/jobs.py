@@ -96,7 +96,9 @@ def ensure_queue_schema(db: Database) -> None:
     with db.write() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
         if conn.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
-            conn.exec_driver_sql(SchemaManager.get_schema())
+            dbapi: Any = conn.connection.dbapi_connection
+            with dbapi.cursor() as cur:  # no parameters: its '%' are not placeholders
+                cur.execute(SchemaManager.get_schema())
 
 
 class JobRunner:

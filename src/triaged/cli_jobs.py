@@ -1,0 +1,185 @@
+"""``triaged worker`` and ``triaged jobs submit|status|results|cancel``.
+
+``triaged worker`` runs the PostgreSQL job queue (training, retraining, bulk
+jobs, periodic checks, webhook delivery); ``triaged jobs`` talks to a running
+server over HTTP (``--url``/``TRIAGED_URL``, ``--key``/``TRIAGED_API_KEY``).
+``triaged.cli`` calls :func:`register`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from triaged.cli_service import DatabaseUrl, DataDir, _errors, _settings
+
+__all__ = ["register"]
+
+err = Console(stderr=True)
+out = Console()
+
+jobs_app = typer.Typer(help="Bulk classification jobs on a running server.", no_args_is_help=True)
+
+Url = Annotated[str, typer.Option("--url", envvar="TRIAGED_URL", help="Server URL.")]
+Key = Annotated[str, typer.Option("--key", envvar="TRIAGED_API_KEY", help="API key.")]
+FINAL = ("done", "failed", "cancelled")
+
+
+def worker(
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs run at a time (TRIAGED_WORKER_CONCURRENCY).")
+    ] = None,
+) -> None:
+    """Run jobs from the PostgreSQL queue until stopped (SIGINT/SIGTERM)."""
+    from triaged.services.jobs_worker import run_worker
+
+    with _errors():
+        settings = _settings(database_url, data_dir)
+        run_worker(settings, concurrency=concurrency)
+
+
+class _Jobs:
+    """The four job calls over HTTP (the SDK's ``Client`` has no job methods yet)."""
+
+    def __init__(self, url: str, key: str) -> None:
+        import httpx
+
+        self.http = httpx.Client(
+            base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=300
+        )
+
+    def _json(self, response: Any) -> dict[str, Any]:
+        data: dict[str, Any] = response.json()
+        if response.status_code >= 400:
+            error = data.get("error", {})
+            err.print(f"[red]error[/red] ({error.get('code')}): {error.get('message')}")
+            raise typer.Exit(2)
+        return data
+
+    def submit_job(self, taxonomy: str, file: Path, **params: Any) -> dict[str, Any]:
+        fmt = "csv" if file.suffix.lower() == ".csv" else "jsonl"
+        query = {"taxonomy": taxonomy, "format": fmt}
+        query.update({k: v for k, v in params.items() if v is not None})
+        with file.open("rb") as fh:  # streamed from disk
+            return self._json(self.http.post("/v1/jobs", params=query, content=fh))
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._json(self.http.get(f"/v1/jobs/{job_id}"))
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        return self._json(self.http.post(f"/v1/jobs/{job_id}/cancel"))
+
+    def job_results_lines(self, job_id: str, fmt: str) -> Iterator[str]:
+        with self.http.stream(
+            "GET", f"/v1/jobs/{job_id}/results", params={"format": fmt}
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                self._json(response)
+            yield from response.iter_lines()
+
+
+def _client(url: str, key: str) -> _Jobs:
+    return _Jobs(url, key)
+
+
+def _progress(client: _Jobs, job: dict[str, Any]) -> dict[str, Any]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task(job["id"], total=job["total"], rate="")
+        while True:
+            rate = f"{job['rate']:.0f}/s" if job.get("rate") else ""
+            bar.update(task, completed=job["done"], rate=rate, description=job["state"])
+            if job["state"] in FINAL:
+                return job
+            time.sleep(0.5)
+            job = client.job(job["id"])
+
+
+@jobs_app.command("submit")
+def submit(
+    file: Annotated[Path, typer.Argument(help="A .jsonl or .csv file.", exists=True)],
+    taxonomy: Annotated[str, typer.Option("--taxonomy", "-t", help="Taxonomy name.")],
+    url: Url = "http://127.0.0.1:8000",
+    key: Key = "",
+    text_field: Annotated[str, typer.Option(help="Field holding the text.")] = "text",
+    id_field: Annotated[str | None, typer.Option(help="Field holding an external id.")] = None,
+    metadata_fields: Annotated[
+        str | None, typer.Option(help="Comma-separated fields kept as metadata.")
+    ] = None,
+    log: Annotated[bool, typer.Option(help="Log decisions and queue them for review.")] = True,
+    wait: Annotated[bool, typer.Option(help="Show a progress bar until the job ends.")] = True,
+) -> None:
+    """Upload FILE as a bulk job; with --wait (default) follow it with a progress bar."""
+    client = _client(url, key)
+    job = client.submit_job(
+        taxonomy,
+        file,
+        text_field=text_field,
+        id_field=id_field,
+        metadata_fields=metadata_fields,
+        log=str(log).lower(),
+    )
+    if wait:
+        job = _progress(client, job)
+    out.print_json(json.dumps(job))
+    if job["state"] == "failed":
+        raise typer.Exit(1)
+
+
+@jobs_app.command("status")
+def status(
+    job_id: str, url: Url = "http://127.0.0.1:8000", key: Key = "", follow: bool = False
+) -> None:
+    """State, done/total, rate and ETA of a job (--follow: a progress bar)."""
+    client = _client(url, key)
+    job = client.job(job_id)
+    if follow:
+        job = _progress(client, job)
+    out.print_json(json.dumps(job))
+
+
+@jobs_app.command("results")
+def results(
+    job_id: str,
+    url: Url = "http://127.0.0.1:8000",
+    key: Key = "",
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("-o", help="Write here (default stdout).")] = None,
+) -> None:
+    """Stream a job's results in input order."""
+    client = _client(url, key)
+    sink = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        for line in client.job_results_lines(job_id, fmt=fmt):
+            sink.write(line + "\n")
+    finally:
+        if output:
+            sink.close()
+
+
+@jobs_app.command("cancel")
+def cancel(job_id: str, url: Url = "http://127.0.0.1:8000", key: Key = "") -> None:
+    """Stop a queued or running job after its chunk in flight."""
+    out.print_json(json.dumps(_client(url, key).cancel_job(job_id)))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("worker")(worker)
+    app.add_typer(jobs_app, name="jobs")
