@@ -35,7 +35,6 @@ import httpx
 from bench._common import DATASETS, ROOT, update_readme
 from triaged.api import create_app
 from triaged.evaluation import evaluate
-from triaged.review import ReviewService
 from triaged.service import Service
 from triaged.settings import Settings
 from triaged.storage import upgrade
@@ -114,8 +113,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         review_retrain_after=args.retrain_after,
         review_audit_rate=args.audit_rate,
     )
-    service = Service(settings)
-    service.review = ReviewService(service, rng=random.Random(args.seed))
+    service = Service(settings, review_rng=random.Random(args.seed))
     app = create_app(service=service)
     admin_key = service.create_key("bench", "admin", create_plan="unlimited").key
     reviewer_key = service.create_key("bench", "reviewer").key

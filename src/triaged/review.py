@@ -25,12 +25,12 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from triaged.errors import Conflict, NotFound
 from triaged.services import learning, review_queue, review_stats, routing_policy, training
@@ -39,13 +39,14 @@ from triaged.services.ids import utcnow
 from triaged.services.keys import Principal, Role
 from triaged.services.review_queue import Action, ItemFilter, Queue, Status
 from triaged.services.taxonomies import TaxonomyRecord
-from triaged.storage.review import review_items
-from triaged.storage.tables import taxonomies
+from triaged.storage import taxonomy_repo
 
 if TYPE_CHECKING:
     from triaged.classifier import Classifier
-    from triaged.service import Service
+    from triaged.services.jobs import JobRunner
+    from triaged.services.training import ClassifierCache
     from triaged.settings import Settings
+    from triaged.storage.db import Database
     from triaged.taxonomy import Taxonomy
 
 __all__ = ["REVIEW_ROLES", "ReviewService"]
@@ -59,8 +60,27 @@ LOWER_CHECK_EVERY = 25  # reviews between checks whether live evidence allows a 
 class ReviewService:
     """The queue, its metrics and the learning loop of one :class:`~triaged.service.Service`."""
 
-    def __init__(self, service: Service, *, rng: random.Random | None = None) -> None:
-        self.service = service
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Callable[[], Settings],
+        classifiers: ClassifierCache,
+        routing_defaults: Callable[[str], routing_policy.Defaults],
+        check_routing: Callable[..., object],
+        jobs: Callable[[], JobRunner],
+        rng: random.Random | None = None,
+    ) -> None:
+        """Collaborators injected by the service that owns this one: its database, its
+        settings (read on each use: they can be swapped), its classifier cache, the routing
+        defaults of a taxonomy, the live routing check (after a review) and its job runner
+        (made on first use).  No reference back to the service itself."""
+        self._db = db
+        self._settings = settings
+        self._classifiers = classifiers
+        self._routing_defaults = routing_defaults
+        self._live_check = check_routing
+        self._runner = jobs
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
@@ -72,7 +92,7 @@ class ReviewService:
 
     @property
     def settings(self) -> Settings:
-        return self.service.settings
+        return self._settings()
 
     # ---------------------------------------------------------------- routing
     def audit_rate(self, taxonomy: str) -> float:
@@ -110,7 +130,7 @@ class ReviewService:
         principal.require(*REVIEW_ROLES)
         q = review_queue.parse(Queue, queue, "queue")
         lease = self.settings.review_lease_seconds if lease_seconds is None else lease_seconds
-        with self.service.db.write() as conn:
+        with self._db.write() as conn:
             if taxonomy is not None:
                 taxo.get_record(conn, principal.workspace_id, taxonomy)
             return review_queue.claim(
@@ -139,7 +159,7 @@ class ReviewService:
 
         principal.require(*REVIEW_ROLES)
         act = review_queue.parse(Action, action, "action")
-        with self.service.db.write() as conn:
+        with self._db.write() as conn:
             record = self._item_taxonomy(conn, principal.workspace_id, item_id)
             labels = self._labels(conn, record)
             res = review_queue.resolve(
@@ -176,13 +196,13 @@ class ReviewService:
         if queue != Queue.AUDIT.value and not lowering:
             return
         try:
-            self.service.check_routing(workspace_id, taxonomy_id, lowering=lowering)
+            self._live_check(workspace_id, taxonomy_id, lowering=lowering)
         except Exception:  # the periodic check tries again
             log.exception("live routing check of %s failed", taxonomy_id)
 
     def release(self, principal: Principal, item_id: str) -> dict[str, Any]:
         principal.require(*REVIEW_ROLES)
-        with self.service.db.write() as conn:
+        with self._db.write() as conn:
             return review_queue.release(
                 conn,
                 workspace_id=principal.workspace_id,
@@ -194,7 +214,7 @@ class ReviewService:
     def item(self, principal: Principal, item_id: str) -> dict[str, Any]:
         """One item with its decision and full history."""
         principal.require(*REVIEW_ROLES)
-        with self.service.db.read() as conn:
+        with self._db.read() as conn:
             return review_queue.get_item(conn, principal.workspace_id, item_id, now=utcnow())
 
     def items(
@@ -219,7 +239,7 @@ class ReviewService:
             decision_id=decision_id,
         )
         now = utcnow()
-        with self.service.db.read() as conn:
+        with self._db.read() as conn:
             page, next_cursor = review_queue.list_items(
                 conn, principal.workspace_id, flt, now=now, limit=limit, cursor=cursor
             )
@@ -231,7 +251,7 @@ class ReviewService:
         self, principal: Principal, *, taxonomy: str | None = None, days: int = 30
     ) -> dict[str, Any]:
         principal.require(*REVIEW_ROLES)
-        with self.service.db.read() as conn:
+        with self._db.read() as conn:
             if taxonomy is not None:  # 404 for a name this workspace does not have
                 taxo.get_record(conn, principal.workspace_id, taxonomy)
             out = review_stats.review_stats(
@@ -246,7 +266,7 @@ class ReviewService:
         self, principal: Principal, *, taxonomy: str | None = None, since: datetime | None = None
     ) -> dict[str, Any]:
         principal.require(*REVIEW_ROLES)
-        with self.service.db.read() as conn:
+        with self._db.read() as conn:
             if taxonomy is not None:
                 taxo.get_record(conn, principal.workspace_id, taxonomy)
             lanes = review_stats.lane_error(
@@ -258,7 +278,7 @@ class ReviewService:
     def examples(self, principal: Principal, taxonomy: str) -> list[dict[str, Any]]:
         """The reviewed examples of a taxonomy (source ``review``), with their split."""
         principal.require(*REVIEW_ROLES)
-        with self.service.db.read() as conn:
+        with self._db.read() as conn:
             record = taxo.get_record(conn, principal.workspace_id, taxonomy)
             tax = taxo.load_version(conn, record)
             rows = learning.reviewed_examples(
@@ -275,14 +295,14 @@ class ReviewService:
 
     def versions(self, principal: Principal, taxonomy: str) -> list[dict[str, Any]]:
         principal.require(*REVIEW_ROLES)
-        with self.service.db.read() as conn:
+        with self._db.read() as conn:
             record = taxo.get_record(conn, principal.workspace_id, taxonomy)
             return learning.list_versions(conn, record)
 
     def rollback(self, principal: Principal, taxonomy: str, model_id: str) -> dict[str, Any]:
         """Make an earlier ready model version active (admin only)."""
         principal.require(Role.ADMIN)
-        with self.service.db.write() as conn:
+        with self._db.write() as conn:
             record = taxo.get_record(conn, principal.workspace_id, taxonomy, for_update=True)
             learning.rollback(conn, record, model_id)
             routing_policy.for_model(  # thresholds certified for the model made active
@@ -292,7 +312,7 @@ class ReviewService:
                 model_id=model_id,
                 evidence=routing_policy.evidence_of_model(conn, model_id),
                 thresholds=taxo.load_version(conn, record).thresholds,
-                defaults=self.service.routing_defaults(taxonomy),
+                defaults=self._routing_defaults(taxonomy),
             )
             versions = learning.list_versions(conn, record)
         return next(v for v in versions if v["id"] == model_id)
@@ -302,17 +322,17 @@ class ReviewService:
         every = int(self.settings.review_retrain_after)
         if every <= 0:
             return False
-        if self.service.jobs.queued:  # issue 11: one queued retrain per taxonomy, all processes
-            with self.service.db.read() as conn:
+        if self._runner().queued:  # issue 11: one queued retrain per taxonomy, all processes
+            with self._db.read() as conn:
                 if learning.resolved_since_last_model(conn, taxonomy_id) < every:
                     return False
             args = {"workspace_id": workspace_id, "taxonomy_id": taxonomy_id, "taxonomy": taxonomy}
-            self.service.jobs.defer_now("retrain", args, queueing_lock=f"retrain:{taxonomy_id}")
+            self._runner().defer_now("retrain", args, queueing_lock=f"retrain:{taxonomy_id}")
             return True
         with self._lock:
             if taxonomy_id in self._scheduled:
                 return False
-        with self.service.db.read() as conn:
+        with self._db.read() as conn:
             if learning.resolved_since_last_model(conn, taxonomy_id) < every:
                 return False
         with self._lock:
@@ -351,16 +371,16 @@ class ReviewService:
     def _retrain(
         self, workspace_id: str, taxonomy: str, *, trigger: str, wait: bool
     ) -> dict[str, Any]:
-        with self.service.db.write() as conn:
+        with self._db.write() as conn:
             record = taxo.get_record(conn, workspace_id, taxonomy, for_update=True)
             if record.archived_at is not None:
                 raise Conflict(f"taxonomy {taxonomy!r} is archived", details={"taxonomy": taxonomy})
             tax = taxo.load_version(conn, record)
             train_tax, reviewed, added = self._training_set(conn, record, tax)
             job, created = training.start_job(conn, record, train_tax)
-            queued = created and not wait and self.service.jobs.queued
+            queued = created and not wait and self._runner().queued
             if queued:  # issue 11: a worker trains it; enqueued with the model row
-                self.service.jobs.defer(conn, "train", {"model_id": job["id"], "trigger": trigger})
+                self._runner().defer(conn, "train", {"model_id": job["id"], "trigger": trigger})
         if not created:
             return job
         if wait:
@@ -373,7 +393,7 @@ class ReviewService:
                         self._train, record, job["id"], train_tax, reviewed, added, trigger
                     )
                 )
-        with self.service.db.read() as conn:
+        with self._db.read() as conn:
             return next(v for v in learning.list_versions(conn, record) if v["id"] == job["id"])
 
     def with_reviews(self, conn: Connection, record: TaxonomyRecord, tax: Taxonomy) -> Taxonomy:
@@ -404,11 +424,11 @@ class ReviewService:
         added: dict[str, int],
         trigger: str,
     ) -> None:
-        db = self.service.db
-        clf = training.finish(db, model_id, train_tax, self.service.routing_defaults(record.name))
+        db = self._db
+        clf = training.finish(db, model_id, train_tax, self._routing_defaults(record.name))
         if clf is None:
             return
-        self.service.classifiers.put(model_id, clf)
+        self._classifiers.put(model_id, clf)
         held = [r for r in reviewed if r.holdout]
         evaluation = learning.evaluate_on(clf, held)
         previous = self._previous(record)
@@ -435,7 +455,7 @@ class ReviewService:
         if record.active_model_id is None:
             return None
         try:
-            return self.service.classifiers.get(self.service.db, record)
+            return self._classifiers.get(self._db, record)
         except Exception:  # an unloadable old model only loses the comparison
             return None
 
@@ -453,11 +473,7 @@ class ReviewService:
 
     @staticmethod
     def _item_taxonomy(conn: Connection, workspace_id: str, item_id: str) -> TaxonomyRecord:
-        row = conn.execute(
-            select(taxonomies)
-            .join(review_items, review_items.c.taxonomy_id == taxonomies.c.id)
-            .where(review_items.c.id == item_id, review_items.c.workspace_id == workspace_id)
-        ).first()
+        row = taxonomy_repo.taxonomy_of_review_item(conn, workspace_id, item_id)
         if row is None:
             raise NotFound(f"no review item {item_id!r}", details={"item_id": item_id})
         return TaxonomyRecord.from_row(row)

@@ -72,7 +72,13 @@ class ClassifyItem:
 class Service(OperationsMixin):
     """One service instance per process: settings, a database and the classifier cache."""
 
-    def __init__(self, settings: Settings | None = None, *, db: Database | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        db: Database | None = None,
+        review_rng: random.Random | None = None,
+    ) -> None:
         self.settings = settings or Settings()
         self.db = db or Database(
             self.settings.resolved_database_url,
@@ -81,7 +87,15 @@ class Service(OperationsMixin):
             sqlite_synchronous=self.settings.sqlite_synchronous,
         )
         self.classifiers = training.ClassifierCache(self.settings.classifier_cache_size)
-        self.review = ReviewService(self)  # the queue and the learning loop
+        self.review = ReviewService(  # the queue and the learning loop
+            db=self.db,
+            settings=lambda: self.settings,
+            classifiers=self.classifiers,
+            routing_defaults=self.routing_defaults,
+            check_routing=self.check_routing,
+            jobs=lambda: self.jobs,
+            rng=review_rng,
+        )
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self._jobs: list[Future[Any]] = []

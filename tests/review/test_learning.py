@@ -18,7 +18,6 @@ import pytest
 
 from tests.servicekit import Stack, make_settings
 from triaged.evaluation import evaluate
-from triaged.review import ReviewService
 from triaged.service import Service
 from triaged.storage import upgrade
 from triaged.taxonomy import read_jsonl
@@ -77,9 +76,9 @@ async def test_reviews_make_the_model_better(tmp_path: Path, datasets_dir: Path)
     service = Service(
         make_settings(
             url, migrate_on_start=False, review_retrain_after=1000, review_audit_rate=0.02
-        )
+        ),
+        review_rng=random.Random(SEED),
     )
-    service.review = ReviewService(service, rng=random.Random(SEED))
     stack = Stack("sqlite", url, service)
     tenant = stack.tenant("unlimited")
     body, stream, fresh = clinc_slice(datasets_dir)
@@ -125,7 +124,7 @@ async def test_reviews_make_the_model_better(tmp_path: Path, datasets_dir: Path)
         after = measure(service, principal, fresh)
         print(f"reviews={reviews} before={before} after={after}")
 
-        versions = (await reviewer.get("/v1/taxonomies/clinc/model-versions")).json()["versions"]
+        versions = (await reviewer.get("/v1/taxonomies/clinc/models")).json()["data"]
         auto = [v for v in versions if v["trigger"] == "auto"]
         assert auto and auto[0]["status"] == "ready" and auto[0]["active"]
         assert auto[0]["n_review_examples"] > 0
