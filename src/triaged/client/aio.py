@@ -6,12 +6,15 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
 from triaged.client import _ops as ops
-from triaged.client._http import BaseClient
+from triaged.client import jobs
+from triaged.client._http import BaseClient, raise_for
+from triaged.client.jobs import Job, JobResult
 from triaged.client.results import (
     Classification,
     Decision,
@@ -297,3 +300,46 @@ class AsyncClient(BaseClient):
 
     async def delete_webhook(self, webhook_id: str) -> None:
         await self._run(ops.delete_webhook(webhook_id))
+
+    # --- bulk jobs (issue 11)
+    async def submit_job(
+        self,
+        taxonomy: str,
+        data: bytes | str | Path,
+        *,
+        format: str | None = None,
+        text_field: str = "text",
+        id_field: str | None = None,
+        metadata_fields: Sequence[str] | None = None,
+        log: bool = True,
+    ) -> Job:
+        """Upload a JSONL or CSV file (bytes, text or a path) as a bulk job over ``taxonomy``."""
+        return await self._run(
+            jobs.submit_job(taxonomy, data, format, text_field, id_field, metadata_fields, log)
+        )
+
+    async def job(self, job_id: str) -> Job:
+        """A job's state, done/total, rate and ETA."""
+        return await self._run(jobs.job(job_id))
+
+    async def cancel_job(self, job_id: str) -> Job:
+        """Stop a queued or running job after its chunk in flight."""
+        return await self._run(jobs.cancel_job(job_id))
+
+    async def wait_for_job(self, job_id: str, *, timeout: float = 3600.0, poll: float = 1.0) -> Job:
+        """Poll until the job is done, failed or cancelled."""
+        deadline = time.monotonic() + timeout
+        while True:
+            current = await self.job(job_id)
+            if current.finished:
+                return current
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} not finished after {timeout}s")
+            await asyncio.sleep(poll)
+
+    async def job_results(self, job_id: str) -> list[JobResult]:
+        """The job's results so far, one per input row, in input order."""
+        call = jobs.results_call(job_id)
+        response = await self._http.request(call.method, call.path, params=call.params)
+        raise_for(response)
+        return jobs.parse_results(response.text.splitlines())
