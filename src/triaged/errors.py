@@ -7,7 +7,8 @@ one place (``triaged.api.errors``).  The library and CLI raise the same classes.
     TriagedError (500, internal_error)
     ├── InvalidInput (400, invalid_input)
     │   ├── TaxonomyError (400, invalid_taxonomy)
-    │   └── DatasetError (400, invalid_dataset)
+    │   ├── DatasetError (400, invalid_dataset)
+    │   └── InvalidCursor (400, invalid_cursor)
     ├── ValidationFailed (422, validation_error)
     ├── Unauthenticated (401, unauthenticated)
     │   └── WorkspaceInactive (403, workspace_inactive)  pending or suspended workspace
@@ -19,7 +20,10 @@ one place (``triaged.api.errors``).  The library and CLI raise the same classes.
     ├── RateLimited (429, rate_limited)
     │   └── QuotaExceeded (429, quota_exceeded)
     ├── MailFailed (502, mail_failed)           the sign-up verification email
-    └── ModelError (500, model_error)
+    ├── ModelError (500, model_error)
+    └── TransportError (503, transport_error)      the SDK could not reach the server
+        ├── ConnectFailed (503, connect_failed)    refused, DNS, TLS: nothing was sent
+        └── RequestTimeout (504, timeout)          no answer in time
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from typing import Any, ClassVar
 
 __all__ = [
     "Conflict",
+    "ConnectFailed",
     "DatasetError",
     "Forbidden",
+    "InvalidCursor",
     "InvalidInput",
     "MailFailed",
     "ModelError",
@@ -38,7 +44,9 @@ __all__ = [
     "PayloadTooLarge",
     "QuotaExceeded",
     "RateLimited",
+    "RequestTimeout",
     "TaxonomyError",
+    "TransportError",
     "TriagedError",
     "Unauthenticated",
     "ValidationFailed",
@@ -76,6 +84,12 @@ class DatasetError(InvalidInput):
     """A dataset folder or file is malformed; ``details`` names the file and line."""
 
     code = "invalid_dataset"
+
+
+class InvalidCursor(InvalidInput):
+    """A list cursor that this server did not hand out (or for another list)."""
+
+    code = "invalid_cursor"
 
 
 class ValidationFailed(TriagedError):
@@ -136,6 +150,27 @@ class QuotaExceeded(RateLimited):
 class ModelError(TriagedError):
     status = 500
     code = "model_error"
+
+
+class TransportError(TriagedError):
+    """The SDK got no HTTP answer (raised by :mod:`triaged.client`, never sent by the API);
+    the underlying httpx exception is ``__cause__``."""
+
+    status = 503
+    code = "transport_error"
+
+
+class ConnectFailed(TransportError):
+    """The server could not be reached (connection refused, unknown host, TLS failure)."""
+
+    code = "connect_failed"
+
+
+class RequestTimeout(TransportError):
+    """The server did not answer within the client's timeout."""
+
+    status = 504
+    code = "timeout"
 
 
 class MailFailed(TriagedError):

@@ -113,31 +113,31 @@ async def test_decisions_list_filters_and_cursor_pagination(
         while True:
             params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
             page = (await c.get("/v1/decisions", params=params)).json()
-            seen += [d["id"] for d in page["decisions"]]
+            seen += [d["id"] for d in page["data"]]
             cursor = page["next_cursor"]
             if not cursor:
                 break
         assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen))
         assert seen == sorted(seen, reverse=True)  # newest first
 
-        bugs = (await c.get("/v1/decisions", params={"label": "bug"})).json()["decisions"]
+        bugs = (await c.get("/v1/decisions", params={"label": "bug"})).json()["data"]
         assert len(bugs) == 4 and {d["label"] for d in bugs} == {"bug"}
-        by_tax = (await c.get("/v1/decisions", params={"taxonomy": "nope"})).json()["decisions"]
+        by_tax = (await c.get("/v1/decisions", params={"taxonomy": "nope"})).json()["data"]
         assert by_tax == []
-        buckets = {d["bucket"] for d in (await c.get("/v1/decisions")).json()["decisions"]}
+        buckets = {d["bucket"] for d in (await c.get("/v1/decisions")).json()["data"]}
         for b in buckets:
-            got = (await c.get("/v1/decisions", params={"bucket": b})).json()["decisions"]
+            got = (await c.get("/v1/decisions", params={"bucket": b})).json()["data"]
             assert got and {d["bucket"] for d in got} == {b}
         future = (await c.get("/v1/decisions", params={"since": "2999-01-01T00:00:00Z"})).json()
-        assert future["decisions"] == []
+        assert future["data"] == []
         past = (await c.get("/v1/decisions", params={"until": "2999-01-01T00:00:00Z"})).json()
-        assert len(past["decisions"]) == 7
+        assert len(past["data"]) == 7
         # offsets are honoured: "now + 1h" written as a -05:00 time still means the future
         soon = (datetime.now(UTC) + timedelta(hours=1)).astimezone(timezone(timedelta(hours=-5)))
         ahead = (await c.get("/v1/decisions", params={"since": soon.isoformat()})).json()
-        assert ahead["decisions"] == []
+        assert ahead["data"] == []
         before = (await c.get("/v1/decisions", params={"until": soon.isoformat()})).json()
-        assert len(before["decisions"]) == 7
+        assert len(before["data"]) == 7
 
 
 async def test_idempotency_key_returns_the_first_result_and_counts_once(
@@ -154,7 +154,7 @@ async def test_idempotency_key_returns_the_first_result_and_counts_once(
         assert second.json() == first.json()
         assert second.headers.get("idempotent-replayed") == "true"
         assert (await c.get("/v1/usage")).json()["used"] == 1
-        listed = (await c.get("/v1/decisions")).json()["decisions"]
+        listed = (await c.get("/v1/decisions")).json()["data"]
         assert [d["id"] for d in listed] == [first.json()["id"]]
 
         other = await c.post(

@@ -132,7 +132,7 @@ def test_serve_checks_drift_in_the_background_and_sends_the_alert(
         def recorded() -> list[dict[str, Any]]:
             r = client.get("/v1/metrics/drift/alerts")
             assert r.status_code == 200, r.text
-            alerts: list[dict[str, Any]] = r.json()["alerts"]
+            alerts: list[dict[str, Any]] = r.json()["data"]
             return alerts
 
         _wait(lambda: bool(recorded()))

@@ -13,7 +13,8 @@ def assert_error(r, status: int, code: str) -> dict:
     assert r.status_code == status, r.text
     body = r.json()
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
+    assert body["error"]["request_id"] == r.headers["request-id"]  # the same id, both places
     assert body["error"]["code"] == code
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     assert isinstance(body["error"]["details"], dict)
@@ -120,7 +121,7 @@ async def test_413_body_and_text_limits_before_any_work(
             assert err["details"]["limit"] == 100
             usage = (await c.get("/v1/usage")).json()
             assert usage["used"] == 0  # nothing was counted
-            assert (await c.get("/v1/decisions")).json()["decisions"] == []
+            assert (await c.get("/v1/decisions")).json()["data"] == []
     finally:
         service.close()
 

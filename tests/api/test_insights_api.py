@@ -169,9 +169,9 @@ async def test_bucket_series_and_drift_from_the_decision_log(
         again = await c.post("/v1/metrics/drift/check", params={"taxonomy": name})
         assert again.json()["alerts"] == []
         stored = (await c.get("/v1/metrics/drift/alerts", params={"taxonomy": name})).json()
-        assert [a["event_id"] for a in stored["alerts"]] == [new[0]["event_id"]]
+        assert [a["event_id"] for a in stored["data"]] == [new[0]["event_id"]]
         page = (await c.get(f"/v1/webhooks/{hook.json()['id']}/deliveries")).json()
-        assert len(page["deliveries"]) == 1
+        assert len(page["data"]) == 1
         client_key = stack.key(tenant, "client")
         async with stack.client(client_key) as cc:
             assert (await cc.post("/v1/metrics/drift/check")).status_code == 403

@@ -78,7 +78,7 @@ async def _delivery(b: B) -> str:
             data={"x": 1},
         )
     page = await _ok(await b.client.get(f"/v1/webhooks/{hook}/deliveries"))
-    return str(page["deliveries"][0]["id"])
+    return str(page["data"][0]["id"])
 
 
 async def _review_item(b: B) -> str:
@@ -87,7 +87,7 @@ async def _review_item(b: B) -> str:
     await _ok(await b.client.post("/v1/taxonomies", json=body))
     await _ok(await b.client.post("/v1/classify", json={"taxonomy": name, "text": "hmm"}))
     page = await _ok(await b.client.get("/v1/review/items", params={"taxonomy": name}))
-    return str(page["items"][0]["id"])
+    return str(page["data"][0]["id"])
 
 
 async def _version(b: B) -> str:

@@ -42,7 +42,7 @@ async def test_300_concurrent_requests_on_a_free_key_give_exactly_100_ok(
         usage = (await c.get("/v1/usage")).json()
         assert usage["used"] == 100 and usage["remaining"] == 0
         page = (await c.get("/v1/decisions", params={"limit": 500})).json()
-        assert len(page["decisions"]) == 100  # refused requests left no decision
+        assert len(page["data"]) == 100  # refused requests left no decision
 
 
 async def test_batch_over_the_remaining_quota_is_refused_whole(stack: Stack, taxonomy_body):

@@ -171,7 +171,7 @@ async def test_what_if_rejects_bad_parameters(
         name = await _create(c, pinned=True)
         r = await c.get(f"/v1/taxonomies/{name}/what-if", params=params)
         assert r.status_code == status, r.text
-        assert set(r.json()["error"]) == {"code", "message", "details"}
+        assert set(r.json()["error"]) == {"code", "message", "details", "request_id"}
 
 
 async def test_routing_is_documented_with_its_errors(stack: Stack) -> None:

@@ -31,11 +31,11 @@ async def test_update_makes_versions_and_decisions_record_theirs(stack: Stack, t
         assert r.json()["model"]["taxonomy_version"] == 2
         d2 = (await c.post("/v1/classify", json={"taxonomy": "support", "text": "refund"})).json()
         assert (d1["taxonomy_version"], d2["taxonomy_version"]) == (1, 2)
-        versions = (await c.get("/v1/taxonomies/support/versions")).json()["versions"]
+        versions = (await c.get("/v1/taxonomies/support/versions")).json()["data"]
         assert [v["version"] for v in versions] == [1, 2]
         v1 = (await c.get("/v1/taxonomies/support/versions/1")).json()
         assert v1["thresholds"]["auto"] == 0.85
-        listed = (await c.get("/v1/taxonomies")).json()["taxonomies"]
+        listed = (await c.get("/v1/taxonomies")).json()["data"]
         assert [t["name"] for t in listed] == ["support"]
 
 
@@ -45,9 +45,9 @@ async def test_archive_hides_from_list_but_keeps_history(stack: Stack, tenant: T
         d = (await c.post("/v1/classify", json={"taxonomy": "support", "text": "crash"})).json()
         archived = (await c.post("/v1/taxonomies/support/archive")).json()
         assert archived["archived"] is True
-        assert (await c.get("/v1/taxonomies")).json()["taxonomies"] == []
+        assert (await c.get("/v1/taxonomies")).json()["data"] == []
         every = (await c.get("/v1/taxonomies", params={"include_archived": True})).json()
-        assert [t["name"] for t in every["taxonomies"]] == ["support"]
+        assert [t["name"] for t in every["data"]] == ["support"]
         assert (await c.get(f"/v1/decisions/{d['id']}")).status_code == 200
         patched = await c.patch("/v1/taxonomies/support", json={"description": "x"})
         assert patched.status_code == 409
@@ -138,7 +138,7 @@ async def test_background_training_is_pollable(stack: Stack, tenant: Tenant):
             assert state["status"] == "ready" and state["taxonomy_version"] == 2
             info = (await c.get("/v1/taxonomies/support")).json()
             assert info["ready"] and info["model"]["id"] == job_id
-            models = (await c.get("/v1/taxonomies/support/models")).json()["models"]
+            models = (await c.get("/v1/taxonomies/support/models")).json()["data"]
             assert models[0]["id"] == job_id and len(models) == 2
     finally:
         service.close()
@@ -171,7 +171,7 @@ async def test_keys_api_shows_the_secret_once(stack: Stack, tenant: Tenant):
         assert created.status_code == 201
         key = created.json()
         assert key["key"].startswith("tri_") and key["role"] == "reviewer"
-        listed = (await c.get("/v1/keys")).json()["keys"]
+        listed = (await c.get("/v1/keys")).json()["data"]
         assert {k["id"] for k in listed} >= {key["id"]}
         assert all("key" not in k for k in listed)
         assert key["key"][:12] == key["prefix"]

@@ -51,21 +51,21 @@ async def review_everything(team: Team, tax: str) -> list[dict[str, Any]]:
 async def test_retrain_versions_and_rollback(team: Team) -> None:
     tax = await team.taxonomy()
     await review_everything(team, tax)
-    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["examples"]
+    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["data"]
     assert len(examples) == len(TEXTS)
     assert {e["source"] for e in examples} == {"review"}
     assert {e["label"] for e in examples} <= {"billing", "bug", "account"}
-    first = (await team.alice.get(f"/v1/taxonomies/{tax}/model-versions")).json()["versions"]
+    first = (await team.alice.get(f"/v1/taxonomies/{tax}/models")).json()["data"]
     assert len(first) == 1 and first[0]["active"]
 
-    r = await team.alice.post(f"/v1/taxonomies/{tax}/retrain", json={"wait": True})
+    r = await team.alice.post(f"/v1/taxonomies/{tax}/train", json={"wait": True})
     assert r.status_code == 202, r.text
     new = r.json()
     assert new["status"] == "ready" and new["trigger"] == "api"
     n_train = sum(1 for e in examples if e["split"] == "train")
     assert new["n_review_examples"] == n_train
     assert new["n_examples"] == 9 + n_train
-    versions = (await team.alice.get(f"/v1/taxonomies/{tax}/model-versions")).json()["versions"]
+    versions = (await team.alice.get(f"/v1/taxonomies/{tax}/models")).json()["data"]
     assert [v["id"] for v in versions] == [new["id"], first[0]["id"]]
     assert versions[0]["active"] and not versions[1]["active"]
     evaluation = versions[0]["evaluation"]
@@ -144,7 +144,7 @@ async def test_audit_share_follows_settings(team: Team) -> None:
         await team.classify(tax, TEXTS[:3])
     finally:
         service.settings = settings
-    items = (await team.alice.get("/v1/review/items", params={"taxonomy": tax})).json()["items"]
+    items = (await team.alice.get("/v1/review/items", params={"taxonomy": tax})).json()["data"]
     assert len(items) == 3 and {i["queue"] for i in items} == {"audit"}
     assert {i["text"] for i in items} == set(TEXTS[:3])
 
@@ -185,15 +185,15 @@ async def test_reviews_survive_taxonomy_changes(team: Team) -> None:
             json={"action": "new_category", "new_label": "shipping"},
         )
         assert r.status_code == 200, r.text
-    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["examples"]
+    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["data"]
     assert {e["label"] for e in examples} == {"oos"}  # out of scope until the label exists
     labels = [*TINY_TAXONOMY_LABELS, {"name": "shipping", "description": "Parcels and delivery"}]
     r = await team.admin.patch(f"/v1/taxonomies/{tax}", json={"labels": labels})
     assert r.status_code == 200, r.text
-    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["examples"]
+    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["data"]
     assert {e["label"] for e in examples} == {"shipping"}
     team.stack.service.wait_for_jobs(60)
-    versions = (await team.alice.get(f"/v1/taxonomies/{tax}/model-versions")).json()["versions"]
+    versions = (await team.alice.get(f"/v1/taxonomies/{tax}/models")).json()["data"]
     newest = versions[0]
     assert newest["taxonomy_version"] == 2 and newest["status"] == "ready" and newest["active"]
     n_train = sum(1 for e in examples if e["split"] == "train")

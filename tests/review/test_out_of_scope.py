@@ -163,7 +163,7 @@ async def test_out_of_scope_items_train_as_oos_examples_only(team: Team) -> None
     for text in OUT_OF_SCOPE:
         await resolve(team.alice, by_text[text]["id"], action="out_of_scope")
 
-    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["examples"]
+    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["data"]
     labels = {e["text"]: (e["label"], e["action"]) for e in examples}
     assert {t: labels[t] for t in OUT_OF_SCOPE} == dict.fromkeys(
         OUT_OF_SCOPE, (OOS_LABEL, "out_of_scope")
@@ -182,7 +182,7 @@ async def test_out_of_scope_items_train_as_oos_examples_only(team: Team) -> None
     assert not in_labels & set(OUT_OF_SCOPE)
     assert not set(train_tax.out_of_scope) & {e["text"] for e in examples if e["split"] == "eval"}
 
-    r = await team.alice.post(f"/v1/taxonomies/{tax}/retrain", json={"wait": True})
+    r = await team.alice.post(f"/v1/taxonomies/{tax}/train", json={"wait": True})
     assert r.status_code == 202, r.text
     new = r.json()
     assert new["status"] == "ready"

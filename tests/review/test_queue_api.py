@@ -133,7 +133,6 @@ async def test_only_reviewer_and_admin_keys(team: Team) -> None:
         ("GET", "/v1/review/lane-error", None),
         ("POST", "/v1/review/items/x/resolve", {"action": "confirm"}),
         ("POST", "/v1/review/items/x/release", None),
-        ("GET", f"/v1/taxonomies/{tax}/model-versions", None),
         ("POST", f"/v1/taxonomies/{tax}/retrain", None),
     ):
         r = await team.client.request(method, path, json=body)
@@ -149,7 +148,7 @@ async def test_expired_lease_returns_the_item(team: Team) -> None:
     assert await claim(team.bob) == []
     await asyncio.sleep(0.8)
     listed = (await team.bob.get("/v1/review/items", params={"status": "pending"})).json()
-    assert [i["id"] for i in listed["items"]] == [item["id"]]
+    assert [i["id"] for i in listed["data"]] == [item["id"]]
     [again] = await claim(team.bob)
     assert again["id"] == item["id"]
     r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json={"action": "confirm"})
@@ -164,9 +163,9 @@ async def test_list_filters_counts_and_stats(team: Team) -> None:
     tax = await team.taxonomy()
     await team.classify(tax, TEXTS)
     page = (await team.alice.get("/v1/review/items", params={"limit": 2})).json()
-    assert len(page["items"]) == 2 and page["next_cursor"]
+    assert len(page["data"]) == 2 and page["next_cursor"] and page["has_more"]
     rest = (await team.alice.get("/v1/review/items", params={"cursor": page["next_cursor"]})).json()
-    assert len(rest["items"]) == 3
+    assert len(rest["data"]) == 3 and not rest["has_more"]
     total = sum(q["pending"] for q in page["counts"].values())
     assert total == 5
     items = await claim(team.alice, limit=2)
@@ -175,9 +174,9 @@ async def test_list_filters_counts_and_stats(team: Team) -> None:
     )
     assert r.status_code == 200
     claimed = (await team.alice.get("/v1/review/items", params={"status": "claimed"})).json()
-    assert [i["id"] for i in claimed["items"]] == [items[1]["id"]]
+    assert [i["id"] for i in claimed["data"]] == [items[1]["id"]]
     resolved = (await team.alice.get("/v1/review/items", params={"status": "resolved"})).json()
-    assert [i["id"] for i in resolved["items"]] == [items[0]["id"]]
+    assert [i["id"] for i in resolved["data"]] == [items[0]["id"]]
     stats = (await team.bob.get("/v1/review/stats", params={"taxonomy": tax})).json()
     queues = stats["queues"]
     assert sum(q["pending"] for q in queues.values()) == 3

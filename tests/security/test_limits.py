@@ -52,8 +52,8 @@ async def test_taxonomy_list_is_paginated(stack: Stack) -> None:
         while True:
             params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
             page = (await c.get("/v1/taxonomies", params=params)).json()
-            assert len(page["taxonomies"]) <= 2
-            seen += [t["name"] for t in page["taxonomies"]]
+            assert len(page["data"]) <= 2
+            seen += [t["name"] for t in page["data"]]
             cursor = page["next_cursor"]
             if cursor is None:
                 break
@@ -94,14 +94,14 @@ async def test_every_list_is_paginated(stack: Stack, monkeypatch) -> None:
             more = {"examples": [{"text": f"please refund order {i}", "label": "billing"}]}
             assert (await c.post(f"/v1/taxonomies/{name}/examples", json=more)).is_success
         full = {
-            "/v1/keys": "keys",
-            "/v1/webhooks": "webhooks",
-            f"/v1/taxonomies/{name}/versions": "versions",
-            f"/v1/taxonomies/{name}/models": "models",
+            "/v1/keys": "data",
+            "/v1/webhooks": "data",
+            f"/v1/taxonomies/{name}/versions": "data",
+            f"/v1/taxonomies/{name}/models": "data",
         }
         for path, field in full.items():
             everything = (await c.get(path)).json()[field]
             assert len(everything) >= 4, (path, everything)
             assert await _all_pages(c, path, field, 3) == everything, path
         r = await c.get("/v1/keys", params={"cursor": "key_nope"})
-        assert r.status_code == 422
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"

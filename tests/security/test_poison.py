@@ -41,8 +41,8 @@ async def _taxonomy(c: Any) -> str:
 
 async def _state(c: Any) -> tuple[int, int, int]:
     used = (await c.get("/v1/usage")).json()["used"]
-    decisions = (await c.get("/v1/decisions", params={"limit": 200})).json()["decisions"]
-    items = (await c.get("/v1/review/items", params={"limit": 200})).json()["items"]
+    decisions = (await c.get("/v1/decisions", params={"limit": 200})).json()["data"]
+    items = (await c.get("/v1/review/items", params={"limit": 200})).json()["data"]
     return used, len(decisions), len(items)
 
 

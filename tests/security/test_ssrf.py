@@ -96,7 +96,7 @@ async def test_api_refuses_internal_urls_by_default(stack, tenant, url, monkeypa
         r = await c.post("/v1/webhooks", json={"url": url, "events": ["decision.resolved"]})
         assert r.status_code == 400, r.text
         assert r.json()["error"]["code"] == "invalid_input"
-        assert (await c.get("/v1/webhooks")).json()["webhooks"] == []
+        assert (await c.get("/v1/webhooks")).json()["data"] == []
         monkeypatch.setenv("TRIAGED_WEBHOOK_ALLOW_PRIVATE", "true")
         r = await c.post("/v1/webhooks", json={"url": url, "events": ["decision.resolved"]})
         assert r.status_code == 201, r.text

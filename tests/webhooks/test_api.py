@@ -36,7 +36,7 @@ def test_register_list_log_and_delete(api):
         created = r.json()
         assert set(created) >= {"id", "secret"}
         receiver.secret = created["secret"]
-        listed = client.get("/v1/webhooks").json()["webhooks"]
+        listed = client.get("/v1/webhooks").json()["data"]
         assert [w["id"] for w in listed] == [created["id"]]
         assert "secret" not in listed[0]
 
@@ -50,14 +50,14 @@ def test_register_list_log_and_delete(api):
             time.sleep(0.02)
         assert receiver.unique_event_ids() == {event_id}
 
-    deliveries = client.get(f"/v1/webhooks/{created['id']}/deliveries").json()["deliveries"]
+    deliveries = client.get(f"/v1/webhooks/{created['id']}/deliveries").json()["data"]
     assert [d["status"] for d in deliveries] == ["delivered"]
     attempts = client.get(
         f"/v1/webhooks/{created['id']}/deliveries/{deliveries[0]['id']}/attempts"
-    ).json()["attempts"]
+    ).json()["data"]
     assert attempts[0]["status_code"] == 200
     assert client.delete(f"/v1/webhooks/{created['id']}").status_code == 204
-    assert client.get("/v1/webhooks").json()["webhooks"] == []
+    assert client.get("/v1/webhooks").json()["data"] == []
 
 
 def test_other_workspaces_and_roles(api):

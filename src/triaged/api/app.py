@@ -15,12 +15,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from triaged import __version__
 from triaged.api.errors import install_error_handlers
 from triaged.api.limits import BodyLimitMiddleware
 from triaged.api.openapi import install_openapi
+from triaged.api.request_id import RequestIdMiddleware, install_log_filter
 from triaged.api.routes import health, v1_router
 from triaged.api.routes.metrics import prometheus_router
 from triaged.api.routes.signup import router as signup_router
@@ -37,7 +39,14 @@ log = logging.getLogger("triaged.api")
 DESCRIPTION = """Calibrated text classification with three-bucket routing (auto / review / hold).
 
 Authenticate with `Authorization: Bearer <API key>`.  Every error is
-`{"error": {"code", "message", "details"}}`."""
+`{"error": {"code", "message", "details", "request_id"}}` with a stable `code`.
+
+Conventions: every list answers `{"data": [...], "next_cursor": ..., "has_more": ...}`;
+pass `next_cursor` back as `cursor` (opaque; 400 `invalid_cursor` if it was not handed out
+for that list).  Every response carries a `Request-Id` header (yours, if you send a sane one).
+Requests that count against the plan (classify) answer with `RateLimit-Limit`,
+`RateLimit-Remaining` and `RateLimit-Reset` (seconds); a 429 carries `Retry-After`.
+Operations marked deprecated are aliases kept for one release."""
 
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
@@ -61,7 +70,9 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             await run_in_threadpool(background.stop)
             await run_in_threadpool(svc.close)
 
-    app = FastAPI(
+    install_log_filter()
+    # /docs and /redoc from the Swagger UI and ReDoc files shipped in fastapi-offline: no CDN
+    app = FastAPIOffline(
         title="triaged",
         version=__version__,
         description=DESCRIPTION,
@@ -83,7 +94,15 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             allow_origins=cfg.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
+            expose_headers=[
+                "Request-Id",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "Retry-After",
+            ],
         )
+    app.add_middleware(RequestIdMiddleware)  # outermost: ids on every answer, 413s included
     app.include_router(health.router)
     app.include_router(v1_router())
     app.include_router(signup_router, prefix="/v1")

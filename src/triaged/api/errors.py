@@ -1,6 +1,6 @@
 """The one place where exceptions become HTTP responses.
 
-Every failure has the shape ``{"error": {"code", "message", "details"}}``:
+Every failure has the shape ``{"error": {"code", "message", "details", "request_id"}}``:
 :class:`~triaged.errors.TriagedError` subclasses carry their own status and
 code; FastAPI's validation errors become 422 ``validation_error`` (400
 ``invalid_input`` for a body that is not JSON at all); Starlette's 404/405 and
@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from triaged.api.request_id import current as current_request_id
 from triaged.errors import RateLimited, TriagedError, Unauthenticated
 
 __all__ = ["error_body", "install_error_handlers"]
@@ -39,7 +40,15 @@ _HTTP_CODES = {
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    """The one error shape; ``request_id`` is the id of the request being answered."""
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details or {},
+            "request_id": current_request_id(),
+        }
+    }
 
 
 def _loc(loc: Any) -> str:
@@ -51,11 +60,16 @@ async def _triaged_error(_request: Request, exc: Exception) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        if isinstance(exc.details.get("quota"), int):  # a plan limit (not failed sign-ins)
+            headers["RateLimit-Limit"] = str(exc.details["quota"])
+            headers["RateLimit-Remaining"] = "0"
+            headers["RateLimit-Reset"] = headers["Retry-After"]
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     if exc.status >= 500:
-        log.error("%s: %s", exc.code, exc.message)
-    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers or None)
+        log.error("%s: %s (request_id=%s)", exc.code, exc.message, current_request_id())
+    body = error_body(exc.code, exc.message, exc.details)
+    return JSONResponse(body, status_code=exc.status, headers=headers or None)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -101,7 +115,7 @@ async def _overflow(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
+    log.exception("unhandled error (request_id=%s)", current_request_id(), exc_info=exc)
     return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
 
 

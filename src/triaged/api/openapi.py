@@ -13,21 +13,31 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-__all__ = ["ERROR_SCHEMA", "install_openapi"]
+from triaged.api.field_docs import EXAMPLES, FIELDS, PARAMETERS
+
+__all__ = ["ERROR_SCHEMA", "document", "first_sentence", "generated_summary", "install_openapi"]
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "ErrorOut",
-    "description": 'Every error: {"error": {"code", "message", "details"}}.',
+    "description": 'Every error: {"error": {"code", "message", "details", "request_id"}}.',
     "type": "object",
     "required": ["error"],
     "properties": {
         "error": {
             "type": "object",
-            "required": ["code", "message", "details"],
+            "required": ["code", "message", "details", "request_id"],
             "properties": {
                 "code": {"type": "string", "description": "Stable machine-readable code."},
-                "message": {"type": "string"},
-                "details": {"type": "object", "additionalProperties": True},
+                "message": {"type": "string", "description": "What went wrong, for people."},
+                "details": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "Structured context: the field, a limit, a reason.",
+                },
+                "request_id": {
+                    "type": ["string", "null"],
+                    "description": "The `Request-Id` of this request (also a response header).",
+                },
             },
         }
     },
@@ -71,8 +81,59 @@ def declare_errors(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def generated_summary(op: dict[str, Any]) -> bool:
+    """Whether the summary is FastAPI's own (the function name in title case)."""
+    summary = str(op.get("summary") or "")
+    return not summary or str(op.get("operationId", "")).startswith(
+        summary.lower().replace(" ", "_")
+    )
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a docstring, as a summary (at most 90 characters: cut at a
+    clause boundary when longer)."""
+    first = " ".join(text.strip().split("\n\n")[0].split()).replace("``", "`")
+    sentence = first.split(". ")[0].strip().rstrip(".")
+    if len(sentence) <= 90:
+        return sentence
+    for mark in ("; ", " (", ", ", ": "):
+        cut = sentence.rfind(mark, 0, 90)
+        if cut > 20:
+            return sentence[:cut]
+    return sentence[:87].rstrip() + "..."
+
+
+def document(spec: dict[str, Any]) -> dict[str, Any]:
+    """Fill in summaries, field and parameter descriptions and request examples (in place).
+
+    An operation without a summary of its own is summarised by its docstring's first
+    sentence.
+    A description or example the code gives itself is kept; the rest come from
+    :mod:`triaged.api.field_docs`."""
+    schemas: dict[str, Any] = spec.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        for field, prop in (schema.get("properties") or {}).items():
+            text = FIELDS.get(f"{name}.{field}") or FIELDS.get(field)
+            if text and not prop.get("description"):
+                prop["description"] = text
+        if name in EXAMPLES and not schema.get("examples"):
+            schema["examples"] = [EXAMPLES[name]]
+    for operations in spec.get("paths", {}).values():
+        for op in operations.values():
+            if not isinstance(op, dict):
+                continue
+            if generated_summary(op) and op.get("description"):
+                op["summary"] = first_sentence(op["description"])
+            for param in op.get("parameters", []):
+                text = PARAMETERS.get(param.get("name", ""))
+                if text and not param.get("description"):
+                    param["description"] = text
+    return spec
+
+
 def install_openapi(app: FastAPI) -> None:
-    """Make ``app.openapi()`` (and /openapi.json) declare the real error responses."""
+    """Make ``app.openapi()`` (and /openapi.json) declare the real error responses, with a
+    written summary per operation and described fields."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -82,7 +143,7 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = declare_errors(spec)
+            app.openapi_schema = document(declare_errors(spec))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

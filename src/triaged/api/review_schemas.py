@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from triaged.api.paging import Page
 from triaged.api.schemas import SafeIn
 
 __all__ = [
@@ -75,7 +76,9 @@ class ClaimResponse(BaseModel):
     items: list[ReviewItemOut]
 
 
-class ItemPage(BaseModel):
-    items: list[ReviewItemOut]
-    next_cursor: str | None
-    counts: dict[str, dict[str, Any]]
+class ItemPage(Page[ReviewItemOut]):
+    """Review items, oldest first, and the queue counts of the same taxonomy."""
+
+    counts: dict[str, dict[str, Any]] = Field(
+        description="Per queue (hold, review, audit): pending, claimed and resolved counts."
+    )

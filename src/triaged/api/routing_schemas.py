@@ -17,9 +17,14 @@ __all__ = [
 
 
 class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: dict[str, Any] = Field(default_factory=dict)
+    code: str = Field(description="Stable machine-readable code.")
+    message: str = Field(description="What went wrong, for people.")
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="Structured context: the field, a limit, a reason."
+    )
+    request_id: str | None = Field(
+        default=None, description="The `Request-Id` of this request (also a response header)."
+    )
 
 
 class ErrorOut(BaseModel):

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from triaged.api.paging import Page
 from triaged.inputs import NAME_PATTERN, check_strings
 
 __all__ = [
@@ -116,13 +117,14 @@ class ModelOut(BaseModel):
     error: str | None
     created_at: str
     finished_at: str | None
+    active: bool | None = None
+    trigger: str | None = None
+    n_review_examples: int | None = None
+    evaluation: dict[str, Any] | None = None
 
 
-class ModelList(BaseModel):
-    models: list[ModelOut]
-    next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` for the next page; null on the last page."
-    )
+class ModelList(Page[ModelOut]):
+    """Model versions and training jobs of a taxonomy, newest first."""
 
 
 class TaxonomyOut(BaseModel):
@@ -144,11 +146,8 @@ class TaxonomyOut(BaseModel):
     training: ModelOut | None
 
 
-class TaxonomyList(BaseModel):
-    taxonomies: list[TaxonomyOut]
-    next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` for the next page; null on the last page."
-    )
+class TaxonomyList(Page[TaxonomyOut]):
+    """The workspace's taxonomies by name."""
 
 
 class VersionOut(BaseModel):
@@ -157,11 +156,8 @@ class VersionOut(BaseModel):
     created_at: str
 
 
-class VersionList(BaseModel):
-    versions: list[VersionOut]
-    next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` for the next page; null on the last page."
-    )
+class VersionList(Page[VersionOut]):
+    """The versions of a taxonomy, oldest first."""
 
 
 class EvaluateRequest(_In):
@@ -202,7 +198,6 @@ class ClassifyResponse(BaseModel):
     confidence: float
     bucket: Literal["auto", "review", "hold"]
     alternatives: list[AlternativeOut]
-    scores: dict[str, float]
     taxonomy: str
     taxonomy_version: int
     model_version: str
@@ -232,9 +227,8 @@ class DecisionOut(ClassifyResponse):
     resolved_at: str | None = None
 
 
-class DecisionPage(BaseModel):
-    decisions: list[DecisionOut]
-    next_cursor: str | None
+class DecisionPage(Page[DecisionOut]):
+    """Decisions, newest first."""
 
 
 # ------------------------------------------------------------ keys and usage
@@ -257,11 +251,8 @@ class KeyCreated(KeyOut):
     key: str = Field(description="The secret; shown only in this response.")
 
 
-class KeyList(BaseModel):
-    keys: list[KeyOut]
-    next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` for the next page; null on the last page."
-    )
+class KeyList(Page[KeyOut]):
+    """The workspace's keys, oldest first."""
 
 
 class MinuteUsage(BaseModel):

@@ -13,7 +13,7 @@ import httpx
 
 from triaged import errors as _errors
 
-__all__ = ["DEFAULT_URL", "RETRY_STATUSES", "BaseClient", "Call", "raise_for"]
+__all__ = ["DEFAULT_URL", "RETRY_STATUSES", "BaseClient", "Call", "raise_for", "transport_error"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -89,6 +89,20 @@ def raise_for(response: httpx.Response) -> None:
         exc = cls(message, details=details)
     exc.details.setdefault("status", response.status_code)
     raise exc
+
+
+def transport_error(exc: httpx.TransportError, base_url: str, call: Call) -> _errors.TriagedError:
+    """The library's exception for a request that got no HTTP answer (raise it ``from exc``)."""
+    where = f"{call.method} {base_url}{call.path}"
+    details = {"url": base_url + call.path, "reason": type(exc).__name__}
+    if isinstance(exc, httpx.TimeoutException):
+        return _errors.RequestTimeout(f"{where}: no answer in time ({exc})", details=details)
+    if isinstance(exc, httpx.ConnectError):
+        return _errors.ConnectFailed(
+            f"{where}: cannot connect ({exc}); is the server running at {base_url}?",
+            details=details,
+        )
+    return _errors.TransportError(f"{where}: {type(exc).__name__}: {exc}", details=details)
 
 
 class BaseClient:

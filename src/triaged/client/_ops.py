@@ -21,6 +21,7 @@ from triaged.client.results import (
     Key,
     LaneError,
     ModelInfo,
+    Page,
     ReviewItem,
     ReviewStats,
     Routing,
@@ -128,15 +129,22 @@ def taxonomy(name: str) -> Op[TaxonomyInfo]:
     return Op(Call("GET", f"/v1/taxonomies/{name}"), TaxonomyInfo.from_dict)
 
 
-def taxonomies_page(cursor: str | None) -> Op[tuple[list[TaxonomyInfo], str | None]]:
-    params = _some(limit=PAGE_LIMIT, cursor=cursor)
-    return Op(
-        Call("GET", "/v1/taxonomies", params=params),
-        lambda data: (
-            [TaxonomyInfo.from_dict(t) for t in data["taxonomies"]],
-            data.get("next_cursor"),
-        ),
-    )
+def page(path: str, item: Callable[[Any], T], cursor: str | None, **params: Any) -> Op[Page[T]]:
+    """One page of the list at ``path`` (every list answers the same envelope)."""
+    query = _some(limit=PAGE_LIMIT, cursor=cursor, **params)
+    return Op(Call("GET", path, params=query), lambda data: Page.read(data, item))
+
+
+def taxonomies_page(cursor: str | None) -> Op[Page[TaxonomyInfo]]:
+    return page("/v1/taxonomies", TaxonomyInfo.from_dict, cursor)
+
+
+def models_page(name: str, cursor: str | None) -> Op[Page[ModelInfo]]:
+    return page(f"/v1/taxonomies/{name}/models", ModelInfo.from_dict, cursor)
+
+
+def keys_page(cursor: str | None) -> Op[Page[Key]]:
+    return page("/v1/keys", Key.from_dict, cursor)
 
 
 def update_taxonomy(name: str, changes: Mapping[str, Any]) -> Op[TaxonomyInfo]:
@@ -248,12 +256,8 @@ def create_webhook(url: str, events: Sequence[str], description: str) -> Op[Webh
     return Op(Call("POST", "/v1/webhooks", json=body), Webhook.from_dict)
 
 
-def webhooks_page(cursor: str | None) -> Op[tuple[list[Webhook], str | None]]:
-    params = _some(limit=PAGE_LIMIT, cursor=cursor)
-    return Op(
-        Call("GET", "/v1/webhooks", params=params),
-        lambda data: ([Webhook.from_dict(w) for w in data["webhooks"]], data.get("next_cursor")),
-    )
+def webhooks_page(cursor: str | None) -> Op[Page[Webhook]]:
+    return page("/v1/webhooks", Webhook.from_dict, cursor)
 
 
 def delete_webhook(webhook_id: str) -> Op[None]:

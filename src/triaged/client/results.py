@@ -7,9 +7,9 @@ open-ended parts keep the whole answer in ``raw``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from triaged.types import Alternative, Bucket
 
@@ -23,6 +23,7 @@ __all__ = [
     "Key",
     "LaneError",
     "ModelInfo",
+    "Page",
     "ReviewItem",
     "ReviewStats",
     "Routing",
@@ -32,6 +33,8 @@ __all__ = [
     "Webhook",
     "WhatIf",
 ]
+
+T = TypeVar("T")
 
 
 def _opt_float(value: Any) -> float | None:
@@ -57,7 +60,6 @@ def _classification_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         "confidence": float(data["confidence"]),
         "bucket": Bucket(data["bucket"]),
         "alternatives": _alternatives(data["alternatives"]),
-        "scores": dict(data.get("scores") or {}),
         "taxonomy": data["taxonomy"],
         "taxonomy_version": int(data["taxonomy_version"]),
         "model_version": data["model_version"],
@@ -82,7 +84,6 @@ class Classification:
     confidence: float
     bucket: Bucket
     alternatives: list[Alternative]
-    scores: dict[str, float]
     taxonomy: str
     taxonomy_version: int
     model_version: str
@@ -108,7 +109,6 @@ class Decision:
     confidence: float
     bucket: Bucket
     alternatives: list[Alternative]
-    scores: dict[str, float]
     taxonomy: str
     taxonomy_version: int
     model_version: str
@@ -137,12 +137,35 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class DecisionPage:
+    """One page of decisions; pass ``next_cursor`` back for the next (None: the last page)."""
+
     decisions: list[Decision]
     next_cursor: str | None
+    has_more: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DecisionPage:
-        return cls([Decision.from_dict(d) for d in data["decisions"]], data.get("next_cursor"))
+        return cls(
+            [Decision.from_dict(d) for d in data["data"]],
+            data.get("next_cursor"),
+            bool(data.get("has_more")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of any list: ``data``, and ``next_cursor`` (opaque) while ``has_more``."""
+
+    data: list[T]
+    next_cursor: str | None
+    has_more: bool
+
+    @classmethod
+    def read(cls, data: Mapping[str, Any], item: Callable[[Any], T]) -> Page[T]:
+        """The list envelope ``{"data", "next_cursor", "has_more"}`` with items read by ``item``."""
+        return cls(
+            [item(d) for d in data["data"]], data.get("next_cursor"), bool(data.get("has_more"))
+        )
 
 
 _ITEM_FIELDS = frozenset(
@@ -385,6 +408,10 @@ class ModelInfo:
     error: str | None
     created_at: str
     finished_at: str | None
+    active: bool | None = None
+    trigger: str | None = None
+    n_review_examples: int | None = None
+    evaluation: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelInfo:
@@ -398,6 +425,10 @@ class ModelInfo:
             error=data.get("error"),
             created_at=str(data.get("created_at") or ""),
             finished_at=data.get("finished_at"),
+            active=data.get("active"),
+            trigger=data.get("trigger"),
+            n_review_examples=_opt_int(data.get("n_review_examples")),
+            evaluation=data.get("evaluation"),
         )
 
 

@@ -12,7 +12,7 @@ import httpx
 
 from triaged.client import _ops as ops
 from triaged.client import jobs
-from triaged.client._http import BaseClient, raise_for
+from triaged.client._http import BaseClient, raise_for, transport_error
 from triaged.client.jobs import Job, JobResult
 from triaged.client.results import (
     Classification,
@@ -75,9 +75,9 @@ class Client(BaseClient):
                     headers=call.headers,
                     content=call.content,
                 )
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 if not self._retryable(call, attempt, None):
-                    raise
+                    raise transport_error(exc, self.base_url, call) from exc
             if response is not None and self._final(call, attempt, response):
                 return op.read(self._body(response))
             time.sleep(self._delay(attempt, response))
@@ -164,10 +164,11 @@ class Client(BaseClient):
         out: list[TaxonomyInfo] = []
         cursor: str | None = None
         while True:
-            page, cursor = self._run(ops.taxonomies_page(cursor))
-            out.extend(page)
-            if not cursor:
+            page = self._run(ops.taxonomies_page(cursor))
+            out.extend(page.data)
+            if not page.has_more:
                 return out
+            cursor = page.next_cursor
 
     def update_taxonomy(self, name: str, **changes: Any) -> TaxonomyInfo:
         return self._run(ops.update_taxonomy(name, changes))
@@ -279,10 +280,33 @@ class Client(BaseClient):
         out: list[Webhook] = []
         cursor: str | None = None
         while True:
-            page, cursor = self._run(ops.webhooks_page(cursor))
-            out.extend(page)
-            if not cursor:
+            page = self._run(ops.webhooks_page(cursor))
+            out.extend(page.data)
+            if not page.has_more:
                 return out
+            cursor = page.next_cursor
+
+    def keys(self) -> list[Key]:
+        """Every API key of the workspace, oldest first (admin; never the secrets)."""
+        out: list[Key] = []
+        cursor: str | None = None
+        while True:
+            page = self._run(ops.keys_page(cursor))
+            out.extend(page.data)
+            if not page.has_more:
+                return out
+            cursor = page.next_cursor
+
+    def models(self, name: str) -> list[ModelInfo]:
+        """Every model version and training job of a taxonomy, newest first."""
+        out: list[ModelInfo] = []
+        cursor: str | None = None
+        while True:
+            page = self._run(ops.models_page(name, cursor))
+            out.extend(page.data)
+            if not page.has_more:
+                return out
+            cursor = page.next_cursor
 
     def delete_webhook(self, webhook_id: str) -> None:
         self._run(ops.delete_webhook(webhook_id))

@@ -93,7 +93,6 @@ def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:
         "confidence": get("confidence"),
         "bucket": get("bucket"),
         "alternatives": get("alternatives"),
-        "scores": get("scores"),
         "taxonomy": get("taxonomy"),
         "taxonomy_version": get("taxonomy_version"),
         "model_version": get("model_version"),

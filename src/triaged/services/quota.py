@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,10 @@ from triaged.storage.tables import quota_counters
 __all__ = ["Window", "check", "consume", "usage", "window"]
 
 NO_LIMIT = 2**31 - 1  # fits the INTEGER minute column on PostgreSQL
+
+#: A caller that wants the counts after :func:`consume` (the API's ``RateLimit-*`` headers)
+#: sets a dict here; consume fills it in (the context is copied into worker threads).
+observed: ContextVar[dict[str, Any] | None] = ContextVar("quota_observed", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +119,7 @@ _CONSUME = text(
            OR quota_counters.period_used + excluded.period_used <= :monthly)
       AND (quota_counters.minute <> excluded.minute
            OR quota_counters.minute_used + excluded.minute_used <= :per_minute)
-    RETURNING quota_counters.period_used
+    RETURNING quota_counters.period_used, quota_counters.minute_used
     """
 )
 
@@ -133,7 +138,11 @@ def consume(conn: Connection, workspace_id: str, plan: Plan, n: int, win: Window
         "monthly": monthly,
         "per_minute": per_minute,
     }
-    if conn.execute(_CONSUME, params).first() is not None:
+    counted = conn.execute(_CONSUME, params).first()
+    if counted is not None:
+        sink = observed.get()
+        if sink is not None:
+            sink.update(plan=plan, window=win, period_used=counted[0], minute_used=counted[1])
         return
     t = quota_counters
     row = conn.execute(select(t).where(t.c.workspace_id == workspace_id)).one()

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request, Response
 from triaged.api.deps import ApiKey, IdempotencyKey, ServiceDep
 from triaged.api.schemas import BatchRequest, BatchResponse, ClassifyRequest, ClassifyResponse
 from triaged.service import ClassifyItem, Service
+from triaged.services import quota
 
 router = APIRouter(tags=["classify"])
 
@@ -46,13 +47,41 @@ def _slots(request: Request) -> CapacityLimiter:
     return limiter
 
 
-async def _run(request: Request, *args: Any) -> tuple[list[dict[str, Any]], bool]:
-    return await anyio.to_thread.run_sync(partial(_classify, *args), limiter=_slots(request))
-
-
-def _mark(response: Response, replayed: bool) -> None:
+async def _run(
+    request: Request, response: Response, *args: Any
+) -> tuple[list[dict[str, Any]], bool]:
+    counts: dict[str, Any] = {}
+    token = quota.observed.set(counts)  # filled by quota.consume in the worker thread
+    try:
+        results, replayed = await anyio.to_thread.run_sync(
+            partial(_classify, *args), limiter=_slots(request)
+        )
+    finally:
+        quota.observed.reset(token)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    response.headers.update(rate_limit_headers(counts))
+    return results, replayed
+
+
+def rate_limit_headers(counts: dict[str, Any]) -> dict[str, str]:
+    """``RateLimit-Limit/Remaining/Reset`` of the plan's tightest limit after this request:
+    the per-minute rate when the plan has one, else the monthly quota; none when unlimited
+    (or when nothing was counted: an idempotent replay)."""
+    if not counts:
+        return {}
+    plan, win = counts["plan"], counts["window"]
+    if plan.per_minute is not None:
+        limit, used, reset = plan.per_minute, counts["minute_used"], win.minute_reset
+    elif plan.monthly_quota is not None:
+        limit, used, reset = plan.monthly_quota, counts["period_used"], win.period_reset
+    else:
+        return {}
+    return {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(max(0, limit - used)),
+        "RateLimit-Reset": str(win.retry_after(reset)),
+    }
 
 
 @router.post("/classify", response_model=ClassifyResponse)
@@ -66,10 +95,9 @@ async def classify(
 ) -> Any:
     """Classify one text; the decision is logged before this returns."""
     item = ClassifyItem(body.text, body.external_id, body.metadata)
-    results, replayed = await _run(
-        request, service, key, body.taxonomy, [item], idempotency_key, "classify"
+    results, _ = await _run(
+        request, response, service, key, body.taxonomy, [item], idempotency_key, "classify"
     )
-    _mark(response, replayed)
     return results[0]
 
 
@@ -87,8 +115,7 @@ async def classify_batch(
         ClassifyItem(t) if isinstance(t, str) else ClassifyItem(t.text, t.external_id, t.metadata)
         for t in body.texts
     ]
-    results, replayed = await _run(
-        request, service, key, body.taxonomy, items, idempotency_key, "classify/batch"
+    results, _ = await _run(
+        request, response, service, key, body.taxonomy, items, idempotency_key, "classify/batch"
     )
-    _mark(response, replayed)
     return {"results": results}

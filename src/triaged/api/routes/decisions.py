@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from triaged.api.deps import PrincipalDep, ServiceDep
+from triaged.api.paging import Cursor, decode_cursor, envelope
 from triaged.api.schemas import DecisionOut, DecisionPage
 from triaged.services.decisions import MAX_PAGE, DecisionFilter
 
@@ -18,19 +19,26 @@ router = APIRouter(tags=["decisions"])
 def list_decisions(
     principal: PrincipalDep,
     service: ServiceDep,
-    taxonomy: str | None = None,
-    bucket: Literal["auto", "review", "hold"] | None = None,
-    label: str | None = None,
-    external_id: str | None = None,
+    taxonomy: Annotated[str | None, Query(description="Only this taxonomy's decisions.")] = None,
+    bucket: Annotated[
+        Literal["auto", "review", "hold"] | None, Query(description="Only this bucket.")
+    ] = None,
+    label: Annotated[str | None, Query(description="Only decisions with this label.")] = None,
+    external_id: Annotated[
+        str | None, Query(description="Only decisions sent with this external id.")
+    ] = None,
     since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
     until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page.")] = 50,
+    cursor: Cursor = None,
 ) -> Any:
     """List decisions, newest first."""
     flt = DecisionFilter(taxonomy, bucket, label, external_id, since, until)
-    page, next_cursor = service.decisions(principal, flt, limit=limit, cursor=cursor)
-    return {"decisions": page, "next_cursor": next_cursor}
+    after = decode_cursor("decisions", cursor)
+    page, last = service.decisions(
+        principal, flt, limit=limit, cursor=None if after is None else str(after)
+    )
+    return envelope("decisions", page, last)
 
 
 @router.get("/decisions/{decision_id}", response_model=DecisionOut)

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from triaged.api.deps import PrincipalDep, ServiceDep
+from triaged.api.paging import Cursor, Page, page_of
 from triaged.errors import ValidationFailed
 from triaged.services.jobs_bulk import FORMATS, BulkOptions, result_columns
 
@@ -49,8 +50,11 @@ class JobOut(BaseModel):
     finished_at: str | None
 
 
-class JobList(BaseModel):
-    data: list[JobOut]
+class JobList(Page[JobOut]):
+    """The workspace's bulk jobs, newest first."""
+
+
+MAX_LISTED = 10_000  # jobs listed at most (paged in memory)
 
 
 _UPLOAD_DOC: dict[str, Any] = {
@@ -150,10 +154,12 @@ async def submit_job(
 def list_jobs(
     principal: PrincipalDep,
     service: ServiceDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=200, description="Jobs per page.")] = 50,
+    cursor: Cursor = None,
 ) -> Any:
-    """The workspace's bulk jobs, newest first."""
-    return {"data": service.list_jobs(principal, limit)}
+    """The workspace's bulk jobs, newest first, a page at a time."""
+    jobs = sorted(service.list_jobs(principal, MAX_LISTED), key=lambda j: j["id"], reverse=True)
+    return page_of("jobs", jobs, lambda j: str(j["id"]), limit, cursor, descending=True)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)

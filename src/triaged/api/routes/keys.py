@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from triaged.api.deps import PageCursor, PageLimit, PrincipalDep, ServiceDep, paginate
+from triaged.api.deps import PrincipalDep, ServiceDep
+from triaged.api.paging import Cursor, Limit, page_of
 from triaged.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
 
 router = APIRouter(tags=["keys"])
@@ -22,13 +23,12 @@ def create_key(body: KeyCreate, principal: PrincipalDep, service: ServiceDep) ->
 def list_keys(
     principal: PrincipalDep,
     service: ServiceDep,
-    limit: PageLimit = 100,
-    cursor: PageCursor = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> Any:
     """List keys (never their secrets), oldest first, a page at a time."""
-    keys = [k.to_dict() for k in service.list_keys_for(principal)]
-    page, next_cursor = paginate(keys, lambda k: k["id"], limit, cursor)
-    return {"keys": page, "next_cursor": next_cursor}
+    keys = sorted((k.to_dict() for k in service.list_keys_for(principal)), key=lambda k: k["id"])
+    return page_of("keys", keys, lambda k: str(k["id"]), limit, cursor)
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut)

@@ -11,12 +11,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
+from triaged.api.paging import Cursor, Limit, decode_cursor, envelope, page_of
 from triaged.api.review_schemas import (
     ClaimRequest,
     ClaimResponse,
     ItemPage,
     ResolveRequest,
-    RetrainRequest,
     RollbackRequest,
 )
 from triaged.services.review_queue import MAX_PAGE
@@ -52,11 +52,12 @@ def list_items(
     ] = None,
     claimed_by: Annotated[str | None, Query(description="an API key id")] = None,
     decision_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page.")] = 50,
+    cursor: Cursor = None,
 ) -> Any:
     """List review items, oldest first, with counts per queue."""
-    return service.review.items(
+    after = decode_cursor("review_items", cursor)
+    page = service.review.items(
         principal,
         taxonomy=taxonomy,
         queue=queue,
@@ -64,8 +65,10 @@ def list_items(
         claimed_by=claimed_by,
         decision_id=decision_id,
         limit=limit,
-        cursor=cursor,
+        cursor=None if after is None else str(after),
     )
+    out = envelope("review_items", page.pop("items"), page.pop("next_cursor"))
+    return {**out, **page}  # and counts per queue
 
 
 @router.get("/review/items/{item_id}")
@@ -123,32 +126,16 @@ def lane_error(
 
 @router.get("/taxonomies/{name}/reviewed-examples")
 def reviewed_examples(
-    record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep
-) -> dict[str, Any]:
-    """Resolved review items as examples (source ``review``) and whether each trains or
-    evaluates."""
-    return {"examples": service.review.examples(principal, record.name)}
-
-
-@router.post("/taxonomies/{name}/retrain", status_code=202)
-def retrain(
     record: TaxonomyDep,
     principal: PrincipalDep,
     service: ServiceDep,
-    body: RetrainRequest | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Retrain and recalibrate on the examples plus reviewed decisions (a new model version,
-    evaluated on held-out reviews).  Runs in the background unless ``wait`` is true."""
-    wait = body.wait if body is not None else False
-    return service.review.retrain(principal, record.name, wait=wait)
-
-
-@router.get("/taxonomies/{name}/model-versions")
-def model_versions(
-    record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep
-) -> dict[str, Any]:
-    """Model versions, newest first, with their recorded evaluation and which one is active."""
-    return {"versions": service.review.versions(principal, record.name)}
+    """Resolved review items as examples (source ``review``) and whether each trains or
+    evaluates, in item order, a page at a time."""
+    rows = sorted(service.review.examples(principal, record.name), key=lambda e: e["item_id"])
+    return page_of("reviewed_examples", rows, lambda e: str(e["item_id"]), limit, cursor)
 
 
 @router.post("/taxonomies/{name}/rollback")

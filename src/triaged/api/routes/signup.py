@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from triaged.api.deps import PrincipalDep, ServiceDep, client_subject
+from triaged.api.paging import Cursor, Limit, page_of
 
 __all__ = ["router"]
 
@@ -117,6 +118,9 @@ def create_invite(
 
 
 @router.get("/invites", response_model=InviteList)
-def list_invites(principal: PrincipalDep, service: ServiceDep) -> Any:
+def list_invites(
+    principal: PrincipalDep, service: ServiceDep, limit: Limit = 100, cursor: Cursor = None
+) -> Any:
     """The invites this workspace made (never their secrets), oldest first."""
-    return {"data": service.list_invites(principal), "next_cursor": None, "has_more": False}
+    invites = sorted(service.list_invites(principal), key=lambda i: i["id"])
+    return page_of("invites", invites, lambda i: str(i["id"]), limit, cursor)

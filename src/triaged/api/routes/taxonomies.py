@@ -9,14 +9,9 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from triaged.api.deps import (
-    PageCursor,
-    PageLimit,
-    PrincipalDep,
-    ServiceDep,
-    TaxonomyDep,
-    paginate,
-)
+from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
+from triaged.api.paging import Cursor, Limit, decode_cursor, envelope, page_of
+from triaged.api.review_schemas import RetrainRequest
 from triaged.api.schemas import (
     EvaluateRequest,
     ModelList,
@@ -29,6 +24,7 @@ from triaged.api.schemas import (
 )
 from triaged.errors import DatasetError
 from triaged.services.examples_io import detect_format, parse_examples
+from triaged.services.keys import Role
 from triaged.taxonomy import Example
 
 router = APIRouter(prefix="/taxonomies", tags=["taxonomies"])
@@ -51,19 +47,21 @@ def create_taxonomy(body: TaxonomyCreate, principal: PrincipalDep, service: Serv
 def list_taxonomies(
     principal: PrincipalDep,
     service: ServiceDep,
-    include_archived: bool = False,
+    include_archived: Annotated[bool, Query(description="Include archived taxonomies.")] = False,
     limit: Annotated[int, Query(ge=1, le=200, description="Taxonomies per page.")] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=100, description="`next_cursor` of the previous page.")
-    ] = None,
+    cursor: Cursor = None,
 ) -> Any:
-    """List the workspace's taxonomies by name, a page at a time (`next_cursor`: the next)."""
+    """List the workspace's taxonomies by name, a page at a time."""
+    after = decode_cursor("taxonomies", cursor)
     page = service.list_taxonomies(
-        principal, include_archived=include_archived, limit=limit + 1, after=cursor
+        principal,
+        include_archived=include_archived,
+        limit=limit + 1,
+        after=None if after is None else str(after),
     )
     more = len(page) > limit
     page = page[:limit]
-    return {"taxonomies": page, "next_cursor": page[-1]["name"] if more else None}
+    return envelope("taxonomies", page, page[-1]["name"] if more else None)
 
 
 @router.get("/{name}", response_model=TaxonomyOut)
@@ -71,7 +69,9 @@ def get_taxonomy(
     record: TaxonomyDep,
     principal: PrincipalDep,
     service: ServiceDep,
-    include_examples: bool = False,
+    include_examples: Annotated[
+        bool, Query(description="Include each label's example texts.")
+    ] = False,
 ) -> Any:
     """A taxonomy, its current version and the state of its model (``ready``, ``training``)."""
     return service.get_taxonomy(principal, record.name, include_examples=include_examples)
@@ -102,13 +102,12 @@ def list_versions(
     record: TaxonomyDep,
     principal: PrincipalDep,
     service: ServiceDep,
-    limit: PageLimit = 100,
-    cursor: PageCursor = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> Any:
-    """The versions of the taxonomy, a page at a time."""
-    versions = service.taxonomy_versions(principal, record.name)
-    page, next_cursor = paginate(versions, lambda v: v["version"], limit, cursor)
-    return {"versions": page, "next_cursor": next_cursor}
+    """The versions of the taxonomy, oldest first, a page at a time."""
+    versions = sorted(service.taxonomy_versions(principal, record.name), key=lambda v: v["version"])
+    return page_of("versions", versions, lambda v: int(v["version"]), limit, cursor)
 
 
 @router.get("/{name}/versions/{version}")
@@ -128,9 +127,18 @@ _UPLOAD_DOC: dict[str, Any] = {
         "description": 'Examples as JSON (a list or {"examples": [...]}), JSONL, or CSV with '
         "a text,label header; or a multipart form with a 'file' field.",
         "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/x-ndjson": {"schema": {"type": "string"}},
-            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {
+                "schema": {"type": "object"},
+                "example": {"examples": [{"text": "Where is my refund?", "label": "billing"}]},
+            },
+            "application/x-ndjson": {
+                "schema": {"type": "string"},
+                "example": '{"text": "Where is my refund?", "label": "billing"}\n',
+            },
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "text,label\nWhere is my refund?,billing\n",
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -178,9 +186,33 @@ async def add_examples(
 
 
 @router.post("/{name}/train", response_model=ModelOut, status_code=202)
-def train(record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep) -> Any:
-    """Fit and calibrate a new model version from the current examples; poll its status."""
-    return service.train(principal, record.name)
+def train(
+    record: TaxonomyDep,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    body: RetrainRequest | None = None,
+) -> Any:
+    """Train a new model version (admin or reviewer).
+
+    Fits and calibrates on the current examples plus what reviews taught, and records its
+    evaluation on held-out reviews.  Runs in the background unless ``wait`` is true: poll
+    ``GET .../models/{model_id}``.  One training per taxonomy version runs at a time (a
+    second call returns the running job)."""
+    wait = body.wait if body is not None else False
+    return service.review.retrain(principal, record.name, wait=wait)
+
+
+router.add_api_route(
+    "/{name}/retrain",
+    train,
+    methods=["POST"],
+    response_model=ModelOut,
+    status_code=202,
+    deprecated=True,
+    summary="Train a new model version (deprecated alias of POST .../train)",
+    description="Deprecated: use `POST /v1/taxonomies/{name}/train`; removed in the next release.",
+    operation_id="retrain_deprecated",
+)
 
 
 @router.get("/{name}/models", response_model=ModelList)
@@ -188,14 +220,30 @@ def list_models(
     record: TaxonomyDep,
     principal: PrincipalDep,
     service: ServiceDep,
-    limit: PageLimit = 100,
-    cursor: PageCursor = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> Any:
-    """Model versions and training jobs, newest first, a page at a time."""
-    page, next_cursor = paginate(
-        service.models(principal, record.name), lambda m: m["id"], limit, cursor
-    )
-    return {"models": page, "next_cursor": next_cursor}
+    """Model versions and training jobs, newest first, a page at a time.
+
+    Admin and reviewer keys also see each version's recorded evaluation, its trigger and
+    which version is active."""
+    if principal.role in (Role.ADMIN, Role.REVIEWER):
+        rows = service.review.versions(principal, record.name)
+    else:
+        rows = service.models(principal, record.name)
+    return page_of("models", rows, lambda m: str(m["id"]), limit, cursor, descending=True)
+
+
+router.add_api_route(
+    "/{name}/model-versions",
+    list_models,
+    methods=["GET"],
+    response_model=ModelList,
+    deprecated=True,
+    summary="List model versions (deprecated alias of GET .../models)",
+    description="Deprecated: use `GET /v1/taxonomies/{name}/models`; removed in the next release.",
+    operation_id="model_versions_deprecated",
+)
 
 
 @router.get("/{name}/models/{model_id}", response_model=ModelOut)
