@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -193,3 +194,25 @@ def test_invite_mode_through_the_api(make_service: MakeService, invite: str | No
     assert ok.status_code == 201, ok.text
     again = client.post("/v1/signup", json={**_body("y-team"), "invite": made["token"]})
     assert again.status_code == 403 and again.json()["error"]["details"]["reason"] == "invite_used"
+
+
+def test_an_abandoned_pending_sign_up_frees_its_name_once_its_link_expired(
+    make_service: MakeService, smtp_sink: SmtpSink
+) -> None:
+    svc = make_service(
+        smtp_url=smtp_sink.url,
+        signup_allow_unverified=False,
+        signup_verify_hours=1e-6,  # 3.6 ms
+        signup_max_per_email=1,
+    )
+    client = _client(svc)
+    first = client.post("/v1/signup", json=_body("squat", "one@example.com"))
+    assert first.status_code == 201
+    old_token = smtp_sink.link("one@example.com").split("token=")[1]
+    time.sleep(0.05)
+    assert client.get("/v1/signup/verify", params={"token": old_token}).status_code == 403
+    again = client.post("/v1/signup", json=_body("squat", "one@example.com"))
+    assert again.status_code == 201, again.text
+    assert again.json()["workspace"]["id"] != first.json()["workspace"]["id"]
+    assert [w["name"] for w in svc.workspaces_overview()] == ["squat"]
+    assert client.get("/v1/signup/verify", params={"token": old_token}).status_code == 404

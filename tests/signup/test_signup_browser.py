@@ -64,7 +64,9 @@ def test_sign_up_verify_sign_in_classify_and_usage(
     svc = _service(sqlite_url, smtp_url=smtp_sink.url, signup_allow_unverified=False)
     try:
         with served(svc) as server, loopback_page(browser, server) as page:
-            page.goto("/ui/signup")
+            page.goto("/ui/login")
+            page.click("#signup-link")
+            page.wait_for_url("**/ui/signup")
             assert "100 requests per month" in page.inner_text("#plan-line")
             assert "No credit card required" in page.inner_text("#plan-line")
             _sign_up(page, "acme-support", "Ops@Example.com")
@@ -86,7 +88,7 @@ def test_sign_up_verify_sign_in_classify_and_usage(
             page.goto("/ui/login")
             page.fill("#api_key", key)
             page.click("button[type=submit]")
-            assert page.locator("#signin-error").is_visible()
+            assert "verification email" in page.inner_text("#signin-error")
 
             link = smtp_sink.link("ops@example.com")
             assert link.startswith(server.url)

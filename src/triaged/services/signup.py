@@ -37,7 +37,12 @@ from triaged.services import keys
 from triaged.services.ids import as_utc, new_id
 from triaged.services.keys import KeyInfo, Principal, Role
 from triaged.settings import Settings
-from triaged.storage.signup import email_verifications, invites, signup_attempts
+from triaged.storage.signup import (
+    email_verifications,
+    invites,
+    purge_workspace,
+    signup_attempts,
+)
 from triaged.storage.tables import workspaces
 
 __all__ = [
@@ -198,6 +203,25 @@ def _check_invite(conn: Connection, token: str, now: datetime) -> None:
         )
 
 
+def _release_expired(conn: Connection, name: str, email: str, now: datetime) -> None:
+    """Pending workspaces with this name or email whose every link expired unused are
+    deleted, so an abandoned sign-up holds neither the name nor a place in the email cap."""
+    live = (
+        select(email_verifications.c.workspace_id)
+        .where(email_verifications.c.expires_at > now)
+        .where(email_verifications.c.used_at.is_(None))
+    )
+    stale = conn.execute(
+        select(workspaces.c.id).where(
+            workspaces.c.status == "pending",
+            (workspaces.c.name == name) | (workspaces.c.contact_email == email),
+            workspaces.c.id.not_in(live),
+        )
+    ).all()
+    for (workspace_id,) in stale:
+        purge_workspace(conn, workspace_id)
+
+
 def reserve(
     conn: Connection, settings: Settings, req: SignupRequest, now: datetime
 ) -> SignupResult:
@@ -207,6 +231,7 @@ def reserve(
     if settings.signup == "invite":
         _check_invite(conn, req.invite or "", now)
     client_hash = _check_rate(conn, settings, req.client, now)
+    _release_expired(conn, name, email, now)
     n_email = conn.execute(
         select(func.count()).select_from(workspaces).where(workspaces.c.contact_email == email)
     ).scalar_one()

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from triaged.errors import RateLimited, Unauthenticated
+from triaged.errors import RateLimited, Unauthenticated, WorkspaceInactive
 from triaged.http.deps import ServiceDep, auth_throttle, client_subject
 from triaged.http.throttle import key_prefix
 from triaged.service import Service
@@ -87,6 +87,9 @@ def login(
         return response
     try:
         principal = service.authenticate(api_key.strip())
+    except WorkspaceInactive as exc:  # pending email verification, or suspended
+        throttle.fail(subjects)
+        error = exc.message
     except Unauthenticated:
         throttle.fail(subjects)
         error = "That key is not valid (or was revoked)."
