@@ -1,0 +1,301 @@
+"""The live guarantee: audits and reviews since a version, checked against its target
+(after reviews and periodically); a change is a ``live`` version and an alert."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, select
+
+from triaged.routing import (
+    LaneBound,
+    certify_from_reviews,
+    threshold_grid,
+    weighted_error_bound,
+)
+from triaged.services.periodic import Periodic
+from triaged.services.routing_policy.model import ALERT_EVENT, EARLY_MIN_LOOK, LiveConfig, Policy
+from triaged.services.routing_policy.store import (
+    _bound_dict,
+    _insert,
+    _learned_share_cert,
+    _lock,
+    _lower_of,
+    _reviewed,
+    current,
+    evidence_of_model,
+)
+from triaged.storage.db import Database
+from triaged.storage.tables import models, taxonomies
+
+log = logging.getLogger("triaged.routing")
+
+
+# ---------------------------------------------------------------------- live
+@dataclass(frozen=True, slots=True)
+class LiveStatus:
+    n: int
+    errors: int
+    estimate: float | None
+    lower: float
+    upper: float
+    effective_n: float
+    # the audits in the order they were reviewed (for the early check's fixed looks)
+    wrong: np.ndarray | None = None
+    weight: np.ndarray | None = None
+
+
+def live_status(conn: Connection, policy: Policy, *, default_rate: float) -> LiveStatus:
+    """The auto lane's live error since ``policy`` (its audited decisions, weighted)."""
+    ev = _reviewed(
+        conn,
+        policy.taxonomy_id,
+        policy_version=policy.version,
+        audits_only=True,
+        default_rate=default_rate,
+    )
+    wb = weighted_error_bound(ev.wrong, ev.weight, 1.0 - policy.confidence_level)
+    return LiveStatus(
+        wb.n, wb.errors, wb.estimate, wb.lower, wb.upper, wb.effective_n, ev.wrong, ev.weight
+    )
+
+
+def _model_version(conn: Connection, model_id: str | None) -> str | None:
+    if model_id is None:
+        return None
+    return conn.execute(
+        select(models.c.model_version).where(models.c.id == model_id)
+    ).scalar_one_or_none()
+
+
+def _fails(status: LiveStatus, policy: Policy, cfg: LiveConfig) -> bool:
+    """Whether the audits since ``policy`` say its auto lane misses the target.
+
+    From ``n_min`` audits on (``min_audits``, and at least as many as could certify the
+    target with no error at all) the lane must be certified live: its upper bound at the
+    policy's level must meet the target.  Before that only a clear failure counts: at
+    fixed looks (the first n_min/2, n_min/4, ... reviewed audits, down to 10) the lower
+    bound exceeds the target at ``(1 - level) / looks``.  The check runs after every
+    audit, but each look sees the same audits every time, so Bonferroni over the looks
+    keeps false alarms under ``1 - level``.
+    """
+    target, delta = policy.auto_error_target, 1.0 - policy.confidence_level
+    n_min = max(cfg.min_audits, math.ceil(math.log(delta) / math.log1p(-target)))
+    if status.effective_n >= n_min:
+        return status.upper > target
+    if status.wrong is None or status.weight is None:
+        return False
+    looks = []
+    n = n_min // 2
+    while n >= EARLY_MIN_LOOK:
+        looks.append(n)
+        n //= 2
+    reached = [k for k in looks if k <= status.n]
+    if not reached:
+        return False
+    k = max(reached)
+    early = weighted_error_bound(status.wrong[:k], status.weight[:k], delta / len(looks))
+    return early.lower > target
+
+
+def _live_decision(
+    conn: Connection,
+    policy: Policy,
+    active_model_id: str | None,
+    cfg: LiveConfig,
+    default_rate: float,
+    lowering: bool = True,
+) -> tuple[float | None, str, LaneBound, LiveStatus] | None:
+    """What the live evidence says the policy should become (None: keep it).  Lowering
+    (and reopening) reads every reviewed decision of the model: ``lowering=False`` skips it."""
+    if policy.version == 0:
+        return None
+    status = live_status(conn, policy, default_rate=default_rate)
+    target, level = policy.auto_error_target, policy.confidence_level
+    failing = policy.auto is not None and status.n > 0 and _fails(status, policy, cfg)
+    can_lower = lowering and policy.source != "manual"
+    if not failing and not can_lower:
+        return None
+    pool = _reviewed(
+        conn,
+        policy.taxonomy_id,
+        model_version=_model_version(conn, active_model_id or policy.model_id),
+        default_rate=default_rate,
+    )
+    grid = threshold_grid(policy.review)
+    if failing:
+        assert policy.auto is not None
+        higher = [t for t in grid if t > policy.auto + 1e-12]
+        cert = certify_from_reviews(
+            pool.confidence,
+            pool.wrong,
+            pool.weight,
+            target=target,
+            confidence_level=level,
+            review_threshold=policy.review,
+            grid=higher,
+        )
+        what = (
+            f"live: {status.n} audits since version {policy.version} put the auto lane's "
+            f"error at {status.estimate or 0.0:.3f} (bound {status.lower:.3f}-"
+            f"{status.upper:.3f} at {level:.0%}) against a target of {target:.3f}"
+        )
+        if cert.threshold is None:
+            return None, f"{what}; auto lane closed ({cert.reason})", cert, status
+        return cert.threshold, f"{what}; raised to {cert.threshold:g} ({cert.reason})", cert, status
+    cert = certify_from_reviews(
+        pool.confidence,
+        pool.wrong,
+        pool.weight,
+        target=target,
+        confidence_level=level,
+        review_threshold=policy.review,
+        grid=grid,
+    )
+    model_id = active_model_id or policy.model_id
+    if model_id is not None:
+        learned = _learned_share_cert(
+            conn,
+            policy.taxonomy_id,
+            evidence_of_model(conn, model_id),
+            target=target,
+            level=level,
+            pi=policy.expected_out_of_scope,
+            review=policy.review,
+        )
+        cert = _lower_of(cert, learned)
+    if cert.threshold is None or (policy.auto is not None and cert.threshold >= policy.auto):
+        return None
+    was = "closed" if policy.auto is None else f"{policy.auto:g}"
+    return (
+        cert.threshold,
+        f"live: reviews certify a lower threshold; {was} -> {cert.threshold:g} ({cert.reason})",
+        cert,
+        status,
+    )
+
+
+def live_check(
+    conn: Connection,
+    *,
+    workspace_id: str,
+    taxonomy_id: str,
+    taxonomy: str,
+    active_model_id: str | None,
+    cfg: LiveConfig,
+    write: bool,
+    default_rate: float,
+    lowering: bool = True,
+) -> Policy | dict[str, Any] | None:
+    """Check the live bound of a taxonomy's current policy.
+
+    With ``write=False`` (a read transaction) returns what a change would be (a dict) or
+    None; with ``write=True`` (a write transaction) records the change as a new ``live``
+    version and an ``alert.auto_lane`` event, and returns the new policy.
+    """
+    if write:
+        _lock(conn, taxonomy_id)
+    policy = current(conn, taxonomy_id)
+    if policy is None:
+        return None
+    decision = _live_decision(conn, policy, active_model_id, cfg, default_rate, lowering)
+    if decision is None:
+        return None
+    auto, reason, cert, status = decision
+    if not write:
+        return {"auto": auto, "reason": reason}
+    new = _insert(
+        conn,
+        workspace_id=workspace_id,
+        taxonomy_id=taxonomy_id,
+        based_on=policy.version,
+        values={
+            "model_id": active_model_id or policy.model_id,
+            "auto": auto,
+            "review": policy.review,
+            "audit_rate": policy.audit_rate,
+            "auto_error_target": policy.auto_error_target,
+            "confidence_level": policy.confidence_level,
+            "expected_out_of_scope": policy.expected_out_of_scope,
+            "source": "live",
+            "reason": reason,
+            "bound": _bound_dict(cert, "live", policy.created_at),
+        },
+    )
+    if new is None:
+        return None
+    from triaged.webhooks import enqueue_event
+
+    enqueue_event(
+        conn,
+        workspace_id=workspace_id,
+        event_type=ALERT_EVENT,
+        data={
+            "taxonomy": taxonomy,
+            "from": policy.auto,
+            "to": auto,
+            "policy_version": new.version,
+            "bound": {
+                "upper": cert.upper_bound,
+                "estimate": cert.estimate,
+                "n": cert.n,
+                "errors": cert.errors,
+                "live": {
+                    "n": status.n,
+                    "errors": status.errors,
+                    "estimate": status.estimate,
+                    "upper": status.upper,
+                    "since": policy.created_at.isoformat(),
+                },
+            },
+            "reason": reason,
+        },
+    )
+    log.warning("routing %s: %s", taxonomy, reason)
+    return new
+
+
+# ------------------------------------------------------------------ periodic
+class RoutingChecker(Periodic):
+    """Checks every active taxonomy's live bound every ``interval_s`` (besides the check
+    after each review), and certifies a first policy for models older than policies."""
+
+    name = "routing-checker"
+
+    def __init__(self, db: Database, check: Callable[[str, str], Any], interval_s: float) -> None:
+        super().__init__(interval_s)
+        self.db = db
+        self.check = check
+
+    def run_once(self) -> list[Any]:
+        t = taxonomies.c
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(t.workspace_id, t.id).where(
+                    t.active_model_id.is_not(None), t.archived_at.is_(None)
+                )
+            ).all()
+        changed = []
+        for workspace_id, taxonomy_id in rows:
+            try:
+                new = self.check(workspace_id, taxonomy_id)
+            except Exception:  # one taxonomy's failure must not stop the others
+                log.exception("routing check of %s failed", taxonomy_id)
+                continue
+            if new is not None:
+                changed.append(new)
+        return changed
+
+
+def start_routing_checker(
+    db: Database, check: Callable[[str, str], Any], interval_s: float
+) -> RoutingChecker | None:
+    """Start the checker (first round at once); None when ``interval_s`` is 0."""
+    if interval_s <= 0:
+        return None
+    return RoutingChecker(db, check, interval_s).start()

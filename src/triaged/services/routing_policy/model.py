@@ -1,0 +1,101 @@
+"""A routing policy version, its defaults and the policy of a taxonomy with none recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from triaged.routing import Bucket
+from triaged.services.ids import as_utc, utcnow
+from triaged.taxonomy import Thresholds
+
+ALERT_EVENT = "alert.auto_lane"
+ROUTING_LOCK_KEY = 727375004  # advisory lock class of routing changes (PostgreSQL)
+SOURCES = ("training", "manual", "live")
+EARLY_MIN_LOOK = 10  # the first look of the early failure check (reviewed audits)
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """Parameters of a taxonomy's first policy (from settings)."""
+
+    auto_error_target: float = 0.02
+    confidence_level: float = 0.95
+    expected_out_of_scope: float = 0.2
+
+
+_DEFAULTS = Defaults()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveConfig:
+    min_audits: int = 200  # reviewed audits after which the lane must be live-certified
+    thin_audit_rate: float = 0.10
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """One version of a taxonomy's routing policy."""
+
+    taxonomy_id: str
+    version: int
+    auto: float | None
+    review: float
+    audit_rate: float | None  # None: the service's setting (review_audit_rate[s])
+    auto_error_target: float
+    confidence_level: float
+    expected_out_of_scope: float
+    source: str
+    reason: str
+    bound: dict[str, Any]
+    created_at: datetime
+    model_id: str | None = None
+
+    @property
+    def auto_lane_open(self) -> bool:
+        return self.auto is not None
+
+    def route(self, confidence: float) -> Bucket:
+        if self.auto is not None and confidence >= self.auto:
+            return Bucket.AUTO
+        if confidence >= self.review:
+            return Bucket.REVIEW
+        return Bucket.HOLD
+
+    @classmethod
+    def from_row(cls, row: Any) -> Policy:
+        m = row._mapping
+        return cls(
+            taxonomy_id=m["taxonomy_id"],
+            version=int(m["version"]),
+            auto=None if m["auto"] is None else float(m["auto"]),
+            review=float(m["review"]),
+            audit_rate=None if m["audit_rate"] is None else float(m["audit_rate"]),
+            auto_error_target=float(m["auto_error_target"]),
+            confidence_level=float(m["confidence_level"]),
+            expected_out_of_scope=float(m["expected_out_of_scope"]),
+            source=m["source"],
+            reason=m["reason"],
+            bound=dict(m["bound"] or {}),
+            created_at=as_utc(m["created_at"]),
+            model_id=m["model_id"],
+        )
+
+
+def legacy(taxonomy_id: str, thresholds: Thresholds) -> Policy:
+    """The policy of a taxonomy with no recorded version yet (its definition's thresholds)."""
+    return Policy(
+        taxonomy_id=taxonomy_id,
+        version=0,
+        auto=float(thresholds.auto),
+        review=float(thresholds.review),
+        audit_rate=None,
+        auto_error_target=_DEFAULTS.auto_error_target,
+        confidence_level=_DEFAULTS.confidence_level,
+        expected_out_of_scope=_DEFAULTS.expected_out_of_scope,
+        source="manual",
+        reason="the taxonomy definition's thresholds (no routing policy recorded yet)",
+        bound={},
+        created_at=utcnow(),
+    )

@@ -1,0 +1,430 @@
+"""Reading policy versions and the reviewed evidence; writing new versions (certified
+from a model's evidence when it becomes active, or manual)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, func, insert, select, text, update
+
+from triaged.errors import Conflict, ValidationFailed
+from triaged.routing import (
+    Bucket,
+    LaneBound,
+    RoutingEvidence,
+    certify_auto_threshold,
+    lane_bound_at,
+    threshold_grid,
+)
+from triaged.services.ids import new_id, utcnow
+from triaged.services.routing_learning import certify_from_live_share, review_weights
+from triaged.services.routing_policy.model import ROUTING_LOCK_KEY, Defaults, Policy
+from triaged.storage.review import review_items
+from triaged.storage.tables import decisions, models, routing_policies, taxonomies
+from triaged.taxonomy import OOS_LABEL, Thresholds
+
+
+# ------------------------------------------------------------------- reading
+def current(conn: Connection, taxonomy_id: str) -> Policy | None:
+    row = conn.execute(
+        select(routing_policies)
+        .where(routing_policies.c.taxonomy_id == taxonomy_id)
+        .order_by(routing_policies.c.version.desc())
+        .limit(1)
+    ).first()
+    return Policy.from_row(row) if row is not None else None
+
+
+def get_version(conn: Connection, taxonomy_id: str, version: int) -> Policy | None:
+    row = conn.execute(
+        select(routing_policies).where(
+            routing_policies.c.taxonomy_id == taxonomy_id, routing_policies.c.version == version
+        )
+    ).first()
+    return Policy.from_row(row) if row is not None else None
+
+
+def reviewed_audits_since(conn: Connection, policy: Policy) -> int:
+    """Reviewed audits of ``auto`` decisions routed by ``policy`` (for the thin audit share)."""
+    r, d = review_items.c, decisions.c
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(review_items.join(decisions, d.id == r.decision_id))
+            .where(
+                r.taxonomy_id == policy.taxonomy_id,
+                r.resolved_at >= policy.created_at,
+                r.queue == "audit",
+                d.policy_version == policy.version,
+                d.final_label.is_not(None),
+            )
+        ).scalar_one()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewed:
+    """Reviewed decisions as arrays: confidence, wrong, importance weight, bucket."""
+
+    confidence: np.ndarray
+    wrong: np.ndarray
+    weight: np.ndarray
+    auto: np.ndarray  # routed auto (an audit)
+    out_of_scope: np.ndarray  # a person marked it as fitting no label
+
+
+def _reviewed(
+    conn: Connection,
+    taxonomy_id: str,
+    *,
+    model_version: str | None = None,
+    policy_version: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    audits_only: bool = False,
+    default_rate: float = 0.02,
+) -> Reviewed:
+    """Decisions a person reviewed with a decisive outcome (a final label).
+
+    An ``auto`` decision was reviewed only if drawn into the audit sample: its weight is
+    ``1 / audit_rate`` (the share it was drawn with); a ``review``/``hold`` one weighs 1.
+    Wrong: the final label is not the model's (corrected, a new category, ``oos``).
+    """
+    r, d = review_items.c, decisions.c
+    conds = [
+        r.taxonomy_id == taxonomy_id,
+        r.status == "resolved",
+        d.final_label.is_not(None),
+        d.final_source == "review",
+    ]
+    if model_version is not None:
+        conds.append(d.model_version == model_version)
+    if policy_version is not None:
+        conds.append(d.policy_version == policy_version)
+    if since is not None:
+        conds.append(d.created_at >= since)
+    if until is not None:
+        conds.append(d.created_at < until)
+    if audits_only:
+        conds.append(r.queue == "audit")
+    rows = conn.execute(
+        select(d.confidence, d.label, d.final_label, d.bucket, d.audit_rate)
+        .select_from(review_items.join(decisions, d.id == r.decision_id))
+        .where(*conds)
+        .order_by(r.resolved_at, r.id)  # in the order the reviews came in
+    ).all()
+    conf = np.fromiter((row.confidence for row in rows), np.float64, len(rows))
+    wrong = np.fromiter((row.final_label != row.label for row in rows), bool, len(rows))
+    is_auto = np.fromiter((row.bucket == Bucket.AUTO.value for row in rows), bool, len(rows))
+    rate = np.fromiter(
+        (
+            (row.audit_rate if row.audit_rate else default_rate) if row.bucket == "auto" else 1.0
+            for row in rows
+        ),
+        np.float64,
+        len(rows),
+    )
+    weight = 1.0 / np.clip(rate, 1e-6, 1.0)
+    oos = np.fromiter((row.final_label == OOS_LABEL for row in rows), bool, len(rows))
+    return Reviewed(conf, wrong, weight, is_auto, oos)
+
+
+def evidence_of(clf: Any) -> RoutingEvidence:
+    """A classifier's routing evidence (empty for engines that record none)."""
+    get = getattr(clf, "routing_evidence", None)
+    if get is None:
+        return RoutingEvidence.empty()
+    try:
+        evidence = get()
+    except Exception:  # an unfitted or old engine: no evidence, the lane stays closed
+        return RoutingEvidence.empty()
+    return evidence if isinstance(evidence, RoutingEvidence) else RoutingEvidence.empty()
+
+
+def evidence_of_model(conn: Connection, model_id: str) -> RoutingEvidence:
+    """The routing evidence stored in a model's blob (rollback, a manual change)."""
+    from triaged.classifier import Classifier
+
+    blob = conn.execute(select(models.c.blob).where(models.c.id == model_id)).scalar_one_or_none()
+    if blob is None:
+        return RoutingEvidence.empty()
+    return evidence_of(Classifier.from_bytes(bytes(blob)))
+
+
+# ------------------------------------------------------------------- writing
+def _lock(conn: Connection, taxonomy_id: str) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:key, hashtext(:tid))"),
+            {"key": ROUTING_LOCK_KEY, "tid": taxonomy_id},
+        )
+
+
+def _insert(
+    conn: Connection,
+    *,
+    workspace_id: str,
+    taxonomy_id: str,
+    based_on: int | None,
+    values: Mapping[str, Any],
+) -> Policy | None:
+    """Write the next version unless another writer changed the policy since ``based_on``
+    (the version the caller computed from; None: none existed).  Returns the new policy."""
+    _lock(conn, taxonomy_id)
+    latest = current(conn, taxonomy_id)
+    latest_version = latest.version if latest is not None else None
+    if latest_version != based_on:
+        return None
+    version = (latest_version or 0) + 1
+    row = {
+        "id": new_id("rtp"),
+        "workspace_id": workspace_id,
+        "taxonomy_id": taxonomy_id,
+        "version": version,
+        "created_at": utcnow(),
+        **values,
+    }
+    conn.execute(insert(routing_policies).values(**row))
+    conn.execute(
+        update(taxonomies).where(taxonomies.c.id == taxonomy_id).values(routing_version=version)
+    )
+    return get_version(conn, taxonomy_id, version)
+
+
+def _bound_dict(bound: LaneBound, basis: str, since: datetime | None = None) -> dict[str, Any]:
+    return {**bound.to_dict(), "basis": basis, "since": since.isoformat() if since else None}
+
+
+def _certify(
+    evidence: RoutingEvidence,
+    *,
+    target: float,
+    level: float,
+    pi: float,
+    review: float,
+    manual_auto: float | None,
+) -> tuple[float | None, LaneBound]:
+    """The auto threshold and the training bound behind it (at a manual threshold: its bound)."""
+    if manual_auto is None:
+        bound = certify_auto_threshold(
+            evidence,
+            target=target,
+            confidence_level=level,
+            expected_out_of_scope=pi,
+            review_threshold=review,
+        )
+        return bound.threshold, bound
+    at = lane_bound_at(evidence, manual_auto, confidence_level=level, expected_out_of_scope=pi)
+    meets = at.upper_bound is not None and at.upper_bound <= target
+    if at.upper_bound is None:
+        why = f"no training bound at {manual_auto:g} ({at.reason})"
+    else:
+        verdict = "meets" if meets else "does NOT meet"
+        why = (
+            f"training bound {at.upper_bound:.4f} at {manual_auto:g} {verdict} the target "
+            f"{target:.3f} ({at.n} held-out items, {at.errors} wrong)"
+        )
+    return manual_auto, replace(at, threshold=manual_auto, reason=f"manual threshold; {why}")
+
+
+def for_model(
+    conn: Connection,
+    *,
+    workspace_id: str,
+    taxonomy_id: str,
+    model_id: str,
+    evidence: RoutingEvidence,
+    thresholds: Thresholds,
+    defaults: Defaults,
+) -> Policy | None:
+    """A new version certified for a model that just became active (same transaction)."""
+    prev = current(conn, taxonomy_id)
+    if prev is not None:
+        target, level = prev.auto_error_target, prev.confidence_level
+        pi, review, rate = prev.expected_out_of_scope, prev.review, prev.audit_rate
+        manual_auto = prev.auto if prev.source == "manual" else None
+        if prev.source == "manual" and prev.auto is None:
+            manual_auto = None
+    else:
+        target, level = defaults.auto_error_target, defaults.confidence_level
+        pi, review, rate = defaults.expected_out_of_scope, thresholds.review, None
+        manual_auto = None
+    auto, bound = _certify(
+        evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
+    )
+    if manual_auto is None and prev is not None:
+        # reviews of earlier models already bound the traffic's out-of-scope share
+        learned = _learned_share_cert(
+            conn, taxonomy_id, evidence, target=target, level=level, pi=pi, review=review
+        )
+        bound = _lower_of(bound, learned)
+        auto = bound.threshold
+    source = "manual" if manual_auto is not None else "training"
+    return _insert(
+        conn,
+        workspace_id=workspace_id,
+        taxonomy_id=taxonomy_id,
+        based_on=prev.version if prev is not None else None,
+        values={
+            "model_id": model_id,
+            "auto": auto,
+            "review": review,
+            "audit_rate": rate,
+            "auto_error_target": target,
+            "confidence_level": level,
+            "expected_out_of_scope": pi,
+            "source": source,
+            "reason": bound.reason,
+            "bound": _bound_dict(bound, "training"),
+        },
+    )
+
+
+def _learned_share_cert(
+    conn: Connection,
+    taxonomy_id: str,
+    evidence: RoutingEvidence,
+    *,
+    target: float,
+    level: float,
+    pi: float,
+    review: float,
+) -> LaneBound | None:
+    """The threshold ``evidence`` certifies at the out-of-scope share the taxonomy's reviews
+    bound (:mod:`triaged.services.routing_learning`; every model version's reviews: the
+    share is the traffic's); None when they teach nothing."""
+    pool = _reviewed(conn, taxonomy_id)
+    if not pool.out_of_scope.size:
+        return None
+    weights = review_weights(conn, taxonomy_id, None, pool.weight, pool.auto)
+    return certify_from_live_share(
+        evidence,
+        pool.out_of_scope,
+        weights,
+        target=target,
+        confidence_level=level,
+        expected_out_of_scope=pi,
+        review_threshold=review,
+        grid=threshold_grid(review),
+    )
+
+
+def _lower_of(a: LaneBound, b: LaneBound | None) -> LaneBound:
+    """The certification with the lower (open) threshold."""
+    if b is None or b.threshold is None:
+        return a
+    if a.threshold is None or b.threshold < a.threshold:
+        return b
+    return a
+
+
+def _unit(name: str, value: Any, *, low_open: bool = False, high_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ValidationFailed(f"{name} must be a number", details={"field": name, "value": value})
+    v = float(value)
+    lo_ok = v > 0.0 if low_open else v >= 0.0
+    hi_ok = v < 1.0 if high_open else v <= 1.0
+    if not (lo_ok and hi_ok):
+        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+        raise ValidationFailed(
+            f"{name} must be in {lo}0, 1{hi}, got {v:g}",
+            details={"field": name, "value": v, "range": f"{lo}0, 1{hi}"},
+        )
+    return v
+
+
+MANUAL_FIELDS = (
+    "auto",
+    "review",
+    "audit_rate",
+    "auto_error_target",
+    "confidence_level",
+    "expected_out_of_scope",
+)
+
+
+def set_manual(
+    conn: Connection,
+    *,
+    workspace_id: str,
+    taxonomy_id: str,
+    model_id: str | None,
+    evidence: RoutingEvidence,
+    changes: Mapping[str, Any],
+    base: Policy,
+) -> Policy:
+    """A new version with ``changes`` (never retrains).  ``auto`` given: a manual threshold;
+    ``auto: null``: recomputed from the model's evidence; absent: a manual threshold stays,
+    a certified one is re-certified with the new parameters."""
+    unknown = sorted(set(changes) - set(MANUAL_FIELDS))
+    if unknown:
+        raise ValidationFailed(f"unknown routing fields {unknown}", details={"fields": unknown})
+    target = _unit(
+        "auto_error_target",
+        changes.get("auto_error_target", base.auto_error_target),
+        low_open=True,
+        high_open=True,
+    )
+    level = _unit(
+        "confidence_level",
+        changes.get("confidence_level", base.confidence_level),
+        low_open=True,
+        high_open=True,
+    )
+    pi = _unit(
+        "expected_out_of_scope",
+        changes.get("expected_out_of_scope", base.expected_out_of_scope),
+        high_open=True,
+    )
+    review = _unit("review", changes.get("review", base.review))
+    rate_in = changes.get("audit_rate", base.audit_rate)
+    rate = None if rate_in is None else _unit("audit_rate", rate_in)
+    if "auto" in changes:
+        manual_auto = None if changes["auto"] is None else _unit("auto", changes["auto"])
+    else:
+        manual_auto = base.auto if base.source == "manual" else None
+    if manual_auto is not None and review > manual_auto:
+        raise ValidationFailed(
+            f"review ({review:g}) must not exceed auto ({manual_auto:g})",
+            details={"field": "review", "review": review, "auto": manual_auto},
+        )
+    auto, bound = _certify(
+        evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
+    )
+    if manual_auto is None:
+        # the reviews already bound the traffic's out-of-scope share
+        learned = _learned_share_cert(
+            conn, taxonomy_id, evidence, target=target, level=level, pi=pi, review=review
+        )
+        bound = _lower_of(bound, learned)
+        auto = bound.threshold
+    source = "manual" if manual_auto is not None else "training"
+    changed = ", ".join(f"{k}={changes[k]}" for k in MANUAL_FIELDS if k in changes)
+    new = _insert(
+        conn,
+        workspace_id=workspace_id,
+        taxonomy_id=taxonomy_id,
+        based_on=base.version or None,
+        values={
+            "model_id": model_id,
+            "auto": auto,
+            "review": review,
+            "audit_rate": rate,
+            "auto_error_target": target,
+            "confidence_level": level,
+            "expected_out_of_scope": pi,
+            "source": source,
+            "reason": f"set through the API ({changed or 'no change'}); {bound.reason}",
+            "bound": _bound_dict(bound, "training"),
+        },
+    )
+    if new is None:  # serialised by the lock: only a concurrent writer gets here
+        raise Conflict(
+            "the routing policy changed while this change was being made; read it and retry",
+            details={"taxonomy_id": taxonomy_id, "reason": "policy_changed"},
+        )
+    return new

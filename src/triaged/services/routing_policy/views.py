@@ -1,0 +1,171 @@
+"""What the API shows of a policy: its public form, a what-if over the decision log,
+threshold and window checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, select
+
+from triaged.errors import InvalidInput, ValidationFailed
+from triaged.routing import (
+    weighted_error_bound,
+)
+from triaged.services.ids import as_utc
+from triaged.services.routing_policy.live import LiveStatus
+from triaged.services.routing_policy.model import LiveConfig, Policy
+from triaged.services.routing_policy.store import _reviewed, _unit
+from triaged.storage.tables import decisions
+
+
+# -------------------------------------------------------------------- public
+def public(
+    policy: Policy,
+    taxonomy: str,
+    *,
+    status: LiveStatus | None,
+    cfg: LiveConfig,
+    audit_rate: float,
+    effective_audit_rate: float,
+) -> dict[str, Any]:
+    """The API shape (interfaces §4): the bound is live once the version has enough audits."""
+    stored = policy.bound
+    if status is not None and status.n >= cfg.min_audits and policy.auto is not None:
+        bound = {
+            "upper": status.upper,
+            "estimate": status.estimate,
+            "n": status.n,
+            "errors": status.errors,
+            "since": policy.created_at.isoformat(),
+            "basis": "live",
+        }
+    else:
+        bound = {
+            "upper": stored.get("upper_bound"),
+            "estimate": stored.get("estimate"),
+            "n": int(stored.get("n") or 0),
+            "errors": int(stored.get("errors") or 0),
+            "since": stored.get("since"),
+            "basis": stored.get("basis", "training"),
+        }
+    live = None
+    if status is not None:
+        live = {
+            "n": status.n,
+            "errors": status.errors,
+            "estimate": status.estimate,
+            "lower": status.lower,
+            "upper": status.upper,
+            "effective_n": status.effective_n,
+            "since": policy.created_at.isoformat(),
+        }
+    return {
+        "taxonomy": taxonomy,
+        "version": policy.version,
+        "auto": policy.auto,
+        "review": policy.review,
+        "audit_rate": audit_rate,
+        "effective_audit_rate": effective_audit_rate,
+        "auto_error_target": policy.auto_error_target,
+        "confidence_level": policy.confidence_level,
+        "expected_out_of_scope": policy.expected_out_of_scope,
+        "source": policy.source,
+        "reason": policy.reason,
+        "auto_lane_open": policy.auto_lane_open,
+        "bound": bound,
+        "live": live,
+        "model_id": policy.model_id,
+        "created_at": policy.created_at.isoformat(),
+    }
+
+
+def what_if(
+    conn: Connection,
+    *,
+    taxonomy_id: str,
+    auto: float | None,
+    review: float,
+    since: datetime,
+    until: datetime,
+    confidence_level: float,
+    default_rate: float,
+) -> dict[str, Any]:
+    """Bucket shares and auto error had ``auto``/``review`` routed the window's decisions."""
+    d = decisions.c
+    window = and_(d.taxonomy_id == taxonomy_id, d.created_at >= since, d.created_at < until)
+    auto_hit = d.confidence >= auto if auto is not None else d.confidence > 2.0
+    n, n_auto, n_review = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((auto_hit, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((and_(~auto_hit, d.confidence >= review), 1), else_=0)), 0),
+        ).where(window)
+    ).one()
+    n, n_auto, n_review = int(n), int(n_auto), int(n_review)
+    ev = _reviewed(conn, taxonomy_id, since=since, until=until, default_rate=default_rate)
+    delta = (1.0 - confidence_level) / 2.0
+    if auto is not None:
+        mask = ev.confidence >= auto
+        wb = weighted_error_bound(ev.wrong[mask], ev.weight[mask], delta)
+        auto_error: dict[str, Any] = {
+            "estimate": wb.estimate,
+            "lower": wb.lower if wb.n else None,
+            "upper": wb.upper if wb.n else None,
+            "n_reviewed": wb.n,
+            "effective_n": round(wb.effective_n, 3),
+            "confidence_level": confidence_level,
+        }
+    else:
+        auto_error = {
+            "estimate": None,
+            "lower": None,
+            "upper": None,
+            "n_reviewed": 0,
+            "effective_n": 0.0,
+            "confidence_level": confidence_level,
+        }
+    shares = (
+        {
+            "auto": n_auto / n,
+            "review": n_review / n,
+            "hold": (n - n_auto - n_review) / n,
+        }
+        if n
+        else {"auto": None, "review": None, "hold": None}
+    )
+    return {
+        "auto": auto,
+        "review": review,
+        "n_decisions": n,
+        "shares": shares,
+        "auto_error": auto_error,
+        "window": {"since": since.isoformat(), "until": until.isoformat()},
+    }
+
+
+def check_thresholds(auto: float | None, review: float) -> None:
+    """Structured errors for what-if parameters (values in [0, 1], review <= auto)."""
+    _unit("review", review)
+    if auto is not None:
+        _unit("auto", auto)
+        if review > auto:
+            raise ValidationFailed(
+                f"review ({review:g}) must not exceed auto ({auto:g})",
+                details={"field": "review", "review": review, "auto": auto},
+            )
+
+
+def parse_window(
+    since: datetime | None, until: datetime | None, now: datetime, default_days: int = 30
+) -> tuple[datetime, datetime]:
+    from datetime import timedelta
+
+    end = as_utc(until) if until is not None else now
+    start = as_utc(since) if since is not None else end - timedelta(days=default_days)
+    if start >= end:
+        raise InvalidInput(
+            "since must be before until",
+            details={"since": start.isoformat(), "until": end.isoformat()},
+        )
+    return start, end
