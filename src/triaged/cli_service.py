@@ -90,6 +90,7 @@ def serve(
     import uvicorn
 
     from triaged.api import create_app
+    from triaged.api.request_id import log_config
     from triaged.service import Service
 
     with _errors():
@@ -116,6 +117,7 @@ def serve(
             workers=workers,
             log_level=settings.log_level,
             access_log=settings.access_log,
+            log_config=log_config(),  # every line names its Request-Id
         )
         return
     uvicorn.run(
@@ -124,6 +126,7 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.access_log,
+        log_config=log_config(),
     )
 
 

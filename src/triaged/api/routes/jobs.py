@@ -61,8 +61,14 @@ _UPLOAD_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/x-ndjson": {"schema": {"type": "string"}},
-            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {
+                "schema": {"type": "string"},
+                "example": '{"text": "I was charged twice", "external_id": "t-1"}\n',
+            },
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "text,external_id\nI was charged twice,t-1\n",
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
