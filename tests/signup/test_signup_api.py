@@ -216,3 +216,25 @@ def test_an_abandoned_pending_sign_up_frees_its_name_once_its_link_expired(
     assert again.json()["workspace"]["id"] != first.json()["workspace"]["id"]
     assert [w["name"] for w in svc.workspaces_overview()] == ["squat"]
     assert client.get("/v1/signup/verify", params={"token": old_token}).status_code == 404
+
+
+def test_concurrent_sign_ups_from_one_address_never_pass_the_limit(
+    make_service: MakeService,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from triaged.errors import RateLimited
+
+    svc = make_service(signup_per_ip=5, signup_window_seconds=60)
+
+    def attempt(i: int) -> str:
+        try:
+            svc.signup(f"race-{i}", f"race-{i}@example.com", client="ip:192.0.2.77", base_url="x")
+        except RateLimited:
+            return "429"
+        return "201"
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = list(pool.map(attempt, range(20)))
+    assert sorted(outcomes) == ["201"] * 5 + ["429"] * 15
+    assert len(svc.workspaces_overview()) == 5
