@@ -28,13 +28,16 @@ Name = Annotated[str, typer.Argument(help="Workspace name.")]
 def workspaces_list(
     database_url: DatabaseUrl = None, data_dir: DataDir = None, as_json: AsJson = False
 ) -> None:
-    """List workspaces: plan, status, contact email, active keys, requests this month."""
+    """List workspaces: plan, status, contact email, active keys, requests this month
+    (``--json`` adds ids and creation times)."""
     with operator_service(database_url, data_dir) as svc:
         rows = svc.workspaces_overview()
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("name", "plan", "status", "contact", "keys", "this month", "created", "id")
+    table = Table()
+    for column in ("name", "plan", "status", "contact", "keys", "this month"):
+        table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
             r["name"],
@@ -43,8 +46,6 @@ def workspaces_list(
             r["contact_email"] or "",
             str(r["keys"]),
             str(r["used_this_month"]),
-            r["created_at"][:10],
-            r["id"],
         )
     out.print(table)
 

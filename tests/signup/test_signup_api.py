@@ -238,3 +238,27 @@ def test_concurrent_sign_ups_from_one_address_never_pass_the_limit(
         outcomes = list(pool.map(attempt, range(20)))
     assert sorted(outcomes) == ["201"] * 5 + ["429"] * 15
     assert len(svc.workspaces_overview()) == 5
+
+
+def test_operator_invite_from_the_cli(make_service: MakeService) -> None:
+    svc = make_service(signup="invite")
+    svc.create_key("ops", "admin", create_plan="unlimited")
+    url = svc.settings.resolved_database_url
+    runner = CliRunner()
+    res = runner.invoke(
+        cli,
+        [
+            *("invites", "create", "--workspace", "ops", "--note", "acme", "--json"),
+            *("--base-url", "https://triaged.example", "--database-url", url),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    made = json.loads(res.stdout)
+    assert made["url"] == f"https://triaged.example/ui/signup?invite={made['token']}"
+    out = svc.signup("acme", "a@example.com", client="ip:x", base_url="x", invite=made["token"])
+    assert out["workspace"]["status"] == "active"
+    res = runner.invoke(cli, ["workspaces", "list", "--database-url", url])
+    assert res.exit_code == 0 and "acme" in res.output and "a@example.com" in res.output
+    res = runner.invoke(cli, ["workspaces", "delete", "acme", "--database-url", url], input="n\n")
+    assert res.exit_code == 1
+    assert [w["name"] for w in svc.workspaces_overview()] == ["acme", "ops"]
