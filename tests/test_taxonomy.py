@@ -129,3 +129,52 @@ def test_label_prompt_is_readable() -> None:
     assert Label("card_arrival", "card arrival").prompt == "card arrival"
     assert Label("SearchScreeningEvent").prompt == "search screening event"
     assert Label("billing", "Charges and refunds").prompt == "billing: Charges and refunds"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line", "key", "suggestion"),
+    [
+        (
+            "typo.yaml",
+            "name: t\nlabels:\n  - name: a\n    descripton: x\n  - name: b\n",
+            4,
+            "descripton",
+            "description",
+        ),
+        (
+            "typo.yaml",
+            "name: t\nlabels: [a, b]\nexampels:\n  - {text: x, label: a}\n",
+            3,
+            "exampels",
+            "examples",
+        ),
+        (
+            "typo.json",
+            '{\n  "name": "t",\n  "labels": ["a", "b"],\n  "tresholds": {"auto": 0.9}\n}\n',
+            4,
+            "tresholds",
+            "thresholds",
+        ),
+        (
+            "typo.yaml",
+            "name: t\nlabels: [a, b]\nexamples:\n  - text: x\n    lable: a\n",
+            5,
+            "lable",
+            "label",
+        ),
+        ("odd.yaml", "name: t\nlabels: [a, b]\ncolour: red\n", 3, "colour", None),
+    ],
+)
+def test_unknown_keys_are_errors_with_file_line_and_a_suggestion(
+    tmp_path: Path, name: str, text: str, line: int, key: str, suggestion: str | None
+) -> None:
+    p = write(tmp_path, name, text)
+    with pytest.raises(TaxonomyError) as info:
+        Taxonomy.load(p)
+    message = str(info.value)
+    assert message.startswith(f"{p}:{line}: unknown key {key!r}"), message
+    assert info.value.details["line"] == line and info.value.details["key"] == key
+    if suggestion:
+        assert f"did you mean {suggestion!r}?" in message
+    else:
+        assert "allowed: name, description" in message

@@ -21,6 +21,7 @@ Every validation problem raises :class:`~triaged.errors.TaxonomyError` (or
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -241,6 +242,7 @@ class Taxonomy:
                     f"{p}:{exc.lineno}: invalid JSON: {exc.msg}",
                     details={"file": str(p), "line": exc.lineno},
                 ) from None
+            return cls._from_file(data, p, text)
         else:
             try:
                 data = yaml.load(text, Loader=_LineLoader)
@@ -251,7 +253,28 @@ class Taxonomy:
                     f"{p}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}",
                     details={"file": str(p), "line": line},
                 ) from None
-        return cls.from_dict(data, source=str(p))
+        return cls._from_file(data, p, text)
+
+    @classmethod
+    def _from_file(cls, data: Any, path: Path, text: str) -> Taxonomy:
+        """``from_dict``; an unknown key's error starts ``FILE:LINE:`` with the key's own line,
+        as editors and compilers print them."""
+        try:
+            return cls.from_dict(data, source=str(path))
+        except TaxonomyError as exc:
+            line, key = exc.details.get("line"), exc.details.get("key")
+            if not isinstance(key, str):
+                raise
+            line = _line_of_key(text, key, line or 1) or line
+            message = exc.message.removeprefix(f"{path}: ")
+            if line:
+                exc.details["line"] = line
+                message = f"{path}:{line}: " + re.sub(r"^line \d+: ", "", message)
+            else:
+                message = f"{path}: {message}"
+            exc.message = message
+            exc.args = (message,)
+            raise
 
     @classmethod
     def from_dataset_dir(
@@ -361,7 +384,67 @@ def _check_name(value: Any, where: str) -> None:
         )
 
 
+TAXONOMY_KEYS = (
+    "name",
+    "description",
+    "version",
+    "thresholds",
+    "labels",
+    "examples",
+    "out_of_scope",
+)
+LABEL_KEYS = ("name", "description", "examples")
+EXAMPLE_KEYS = ("text", "label")
+
+
+def _known_keys(obj: Any, allowed: Sequence[str], where: str) -> None:
+    """Refuse a key that is not one of ``allowed`` (a typo would be silently ignored),
+    naming its line and the closest allowed key."""
+    if not isinstance(obj, Mapping):
+        return
+    for key in obj:
+        if key == "__line__" or key in allowed:
+            continue
+        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
+        raise TaxonomyError(
+            f"{_at(obj)}unknown key {key!r} in {where}{hint}",
+            details={
+                "field": where,
+                "key": str(key),
+                "line": obj.get("__line__"),
+                "did_you_mean": close[0] if close else None,
+            },
+        )
+
+
+def _check_keys(data: Mapping[str, Any]) -> None:
+    """Every key of a taxonomy file is one the loader reads."""
+    _known_keys(data, TAXONOMY_KEYS, "the taxonomy")
+    labels = data.get("labels")
+    if isinstance(labels, Sequence) and not isinstance(labels, str):
+        for i, item in enumerate(labels):
+            _known_keys(item, LABEL_KEYS, f"labels[{i}]")
+    examples = data.get("examples")
+    if isinstance(examples, Sequence) and not isinstance(examples, str):
+        for j, ex in enumerate(examples):
+            _known_keys(ex, EXAMPLE_KEYS, f"examples[{j}]")
+
+
+def _line_of_key(text: str, key: str, after: int = 1) -> int | None:
+    """The line of the first ``key:`` (YAML) or ``"key":`` (JSON) at or after line ``after``
+    (the parsers keep no position per key)."""
+    pattern = r'(^[ \t-]*|[{,][ \t]*)["\']?' + re.escape(key) + r'["\']?[ \t]*:'
+    lines = text.splitlines()
+    for number in range(max(1, after), len(lines) + 1):
+        if re.search(pattern, lines[number - 1]):
+            return number
+    return None
+
+
 def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
+    if source != "<dict>":  # a file: strict about keys (API bodies are checked by their schema)
+        _check_keys(data)
     raw_labels = data.get("labels")
     if not isinstance(raw_labels, Sequence) or isinstance(raw_labels, str):
         raise TaxonomyError(f"{_at(data)}'labels' must be a list", details={"field": "labels"})
