@@ -19,6 +19,7 @@ from triaged.storage.db import Database
 
 if TYPE_CHECKING:
     from triaged.review import ReviewService
+    from triaged.services.jobs import JobRunner
     from triaged.services.training import ClassifierCache
 
 __all__ = ["CLASSIFY_ROLES", "READ_ROLES", "ServiceCore"]
@@ -34,6 +35,11 @@ class ServiceCore:
     db: Database
     classifiers: ClassifierCache
     review: ReviewService
+
+    @property
+    def jobs(self) -> JobRunner:
+        """The job runner; :class:`~triaged.service.Service` makes it on first use."""
+        raise NotImplementedError
 
     # ----------------------------------------------------------------- accounts
     def plans(self) -> dict[str, Plan]:

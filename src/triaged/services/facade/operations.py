@@ -15,7 +15,8 @@ from triaged.calibration import reliability_bins
 from triaged.drift import DriftConfig
 from triaged.services import insights as insights_log
 from triaged.services import keys, secrets_store
-from triaged.services.facade.core import READ_ROLES, ServiceCore
+from triaged.services.facade.classify import ClassifyMixin
+from triaged.services.facade.core import READ_ROLES
 from triaged.services.keys import Principal, Role
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.storage import decision_repo, migrate
@@ -25,7 +26,7 @@ from triaged.webhooks.endpoints import Endpoint
 __all__ = ["OperationsMixin"]
 
 
-class OperationsMixin(ServiceCore):
+class OperationsMixin(ClassifyMixin):
     # ------------------------------------------------------------------ insights
     def taxonomy_insights(
         self,

@@ -1,0 +1,197 @@
+"""The request path of ``POST /v1/classify`` and the decision log it writes.
+
+A part of :class:`triaged.service.Service` (see :mod:`triaged.services.facade`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+
+from triaged import inputs
+from triaged.errors import Conflict, PayloadTooLarge, ValidationFailed
+from triaged.services import decisions as decision_log
+from triaged.services import idempotency, keys, quota
+from triaged.services import taxonomies as taxo
+from triaged.services.facade.core import CLASSIFY_ROLES, READ_ROLES
+from triaged.services.facade.taxonomies import TaxonomyMixin
+from triaged.services.ids import utcnow
+from triaged.services.keys import Principal
+from triaged.services.plans import Plan
+
+if TYPE_CHECKING:
+    from triaged.classifier import Classifier
+
+
+__all__ = ["ClassifyItem", "ClassifyMixin"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyItem:
+    text: str
+    external_id: str | None = None
+    metadata: dict[str, Any] | None = field(default=None)
+
+
+class ClassifyMixin(TaxonomyMixin):
+    # ----------------------------------------------------------------- classify
+    def classify(
+        self,
+        caller: Principal | str,
+        taxonomy: str,
+        items: Sequence[ClassifyItem],
+        *,
+        idempotency_key: str | None = None,
+        route: str = "classify",
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Classify, count and log ``items``; returns (decisions, replayed).
+
+        ``caller`` is a principal, or an API key to authenticate in the same read.
+        Limits are checked first, then the quota (pre-check on the counters read
+        with the key), then the work; one transaction then counts exactly and writes.
+        """
+        started = time.perf_counter()
+        self._check_items(items)
+        request_hash = ""
+        if idempotency_key is not None:
+            idempotency.check_key(idempotency_key)
+            request_hash = idempotency.fingerprint(
+                route, [taxonomy, [(i.text, i.external_id, i.metadata) for i in items]]
+            )
+        win = quota.window()
+        with self.db.lookup() as conn:
+            if isinstance(caller, str):
+                principal = keys.authenticate(conn, caller, self.settings.key_pepper)
+            else:
+                principal = caller
+            principal.require(*CLASSIFY_ROLES)
+            plan = self.plan(principal.plan)
+            if idempotency_key is not None:
+                stored = idempotency.lookup(
+                    conn, principal.workspace_id, idempotency_key, request_hash
+                )
+                if stored is not None:
+                    return list(stored), True
+            quota.check(principal, plan, len(items), win)
+            record = taxo.get_record(conn, principal.workspace_id, taxonomy)
+        if record.archived_at is not None:
+            raise Conflict(f"taxonomy {taxonomy!r} is archived", details={"taxonomy": taxonomy})
+        clf = self.classifiers.get(self.db, record)
+        policy, audit_rate = self._policy(record, clf)
+        results = [
+            replace(r, bucket=policy.route(r.confidence))
+            for r in clf.classify_batch([i.text for i in items])
+        ]
+        now = utcnow()
+        latency = (time.perf_counter() - started) * 1000 / max(1, len(items))
+        rows = [
+            decision_log.build_row(
+                workspace_id=principal.workspace_id,
+                taxonomy_id=record.id,
+                key_id=principal.key_id,
+                text=item.text,
+                result=res,
+                latency_ms=latency,
+                created_at=now,
+                external_id=item.external_id,
+                metadata=item.metadata,
+                policy_version=policy.version or None,
+                audit_rate=audit_rate,
+            )
+            for item, res in zip(items, results, strict=True)
+        ]
+        out = [decision_log.public(r, include_text=False) for r in rows]
+        if policy.auto is None:  # say why nothing is automatic
+            for o in out:
+                if o["bucket"] == "review":
+                    o["routing_reason"] = policy.reason
+        return self._log_decisions(
+            principal, plan, win, rows, out, now, replay=(idempotency_key, request_hash)
+        )
+
+    def _log_decisions(
+        self,
+        principal: Principal,
+        plan: Plan,
+        win: quota.Window,
+        rows: list[dict[str, Any]],
+        out: list[dict[str, Any]],
+        now: datetime,
+        *,
+        replay: tuple[str | None, str],
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One transaction: count against the quota, log the decisions, queue the ones a
+        person must see and remember ``out`` under the idempotency key; returns (out, False),
+        or a concurrent duplicate's stored answer and True."""
+        key, request_hash = replay  # the idempotency key (or None) and the request's hash
+        try:
+            with self.db.write() as conn:
+                quota.consume(conn, principal.workspace_id, plan, len(rows), win)
+                decision_log.insert_rows(conn, rows)
+                self.review.enqueue(conn, rows, now)  # hold/review + audit sample, same transaction
+                if key is not None:
+                    idempotency.remember(conn, principal.workspace_id, key, request_hash, out)
+        except IntegrityError:
+            if key is None:
+                raise
+            with self.db.read() as conn:  # a concurrent duplicate won the race: replay its answer
+                stored = idempotency.lookup(conn, principal.workspace_id, key, request_hash)
+            if stored is None:
+                raise
+            return list(stored), True
+        return out, False
+
+    def _check_items(self, items: Sequence[ClassifyItem]) -> None:
+        s = self.settings
+        if not items:
+            raise ValidationFailed("no texts to classify", details={"field": "texts"})
+        if len(items) > s.max_batch:
+            raise ValidationFailed(
+                f"a batch holds at most {s.max_batch} texts, got {len(items)}",
+                details={"field": "texts", "limit": s.max_batch, "got": len(items)},
+            )
+        for i, item in enumerate(items):
+            if len(item.text) > s.max_text_chars:
+                raise PayloadTooLarge(
+                    f"text {i} has {len(item.text)} characters; the limit is {s.max_text_chars}",
+                    details={"index": i, "limit": s.max_text_chars, "got": len(item.text)},
+                )
+            inputs.check_text(item.text, f"texts[{i}]")
+            if inputs.is_blank(item.text):  # zero-width characters only count as empty
+                raise ValidationFailed(f"text {i} is empty", details={"index": i})
+            inputs.check_external_id(item.external_id, f"texts[{i}].external_id")
+            inputs.check_metadata(
+                item.metadata,
+                f"texts[{i}].metadata",
+                max_depth=s.max_metadata_depth,
+                max_bytes=s.max_metadata_bytes,
+            )
+
+    def classifier(self, principal: Principal, taxonomy: str) -> Classifier:
+        """The active classifier of a taxonomy (in-process use, benchmarks)."""
+        return self.classifiers.get(self.db, self.taxonomy_record(principal, taxonomy))
+
+    # ---------------------------------------------------------------- decisions
+    def decision(self, principal: Principal, decision_id: str) -> dict[str, Any]:
+        principal.require(*READ_ROLES)
+        with self.db.read() as conn:
+            return decision_log.get_decision(conn, principal.workspace_id, decision_id)
+
+    def decisions(
+        self,
+        principal: Principal,
+        flt: decision_log.DecisionFilter,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        principal.require(*READ_ROLES)
+        with self.db.read() as conn:
+            return decision_log.list_decisions(
+                conn, principal.workspace_id, flt, limit=limit, cursor=cursor
+            )

@@ -1,0 +1,288 @@
+"""Taxonomies: definitions, versions, training (in the background past a size) and evaluation.
+
+A part of :class:`triaged.service.Service` (see :mod:`triaged.services.facade`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from triaged.errors import Conflict, InvalidInput
+from triaged.services import taxonomies as taxo
+from triaged.services import training
+from triaged.services.facade.core import READ_ROLES
+from triaged.services.facade.routing import RoutingMixin
+from triaged.services.keys import Principal, Role
+from triaged.services.taxonomies import TaxonomyRecord
+from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
+
+__all__ = ["TaxonomyMixin"]
+
+
+class TaxonomyMixin(RoutingMixin):
+    _executor: ThreadPoolExecutor | None
+    _executor_lock: threading.Lock
+    _jobs: list[Future[Any]]
+
+    def _public_taxonomy(
+        self, conn: Any, record: TaxonomyRecord, tax: Taxonomy, *, include_examples: bool = False
+    ) -> dict[str, Any]:
+        active = (
+            training.get_model(conn, record, record.active_model_id)
+            if record.active_model_id
+            else None
+        )
+        job = training.latest_job(conn, record)
+        labels = [
+            {
+                "name": lb.name,
+                "description": lb.description,
+                "n_examples": len(lb.examples),
+                **({"examples": list(lb.examples)} if include_examples else {}),
+            }
+            for lb in tax.labels
+        ]
+        status = "ready" if active is not None else (job["status"] if job else "untrained")
+        return {
+            "id": record.id,
+            "name": record.name,
+            "description": tax.description,
+            "version": record.current_version,
+            "thresholds": tax.thresholds.to_dict(),
+            "labels": labels,
+            "n_examples": tax.n_examples,
+            "n_out_of_scope": len(tax.out_of_scope),
+            "archived": record.archived_at is not None,
+            "archived_at": record.archived_at.isoformat() if record.archived_at else None,
+            "created_at": record.created_at.isoformat(),
+            "updated_at": record.updated_at.isoformat(),
+            "ready": active is not None,
+            "status": status,
+            "model": active,
+            "training": job,
+        }
+
+    def _describe(
+        self, record_id_name: tuple[str, str], *, include_examples: bool = False
+    ) -> dict[str, Any]:
+        workspace_id, name = record_id_name
+        with self.db.read() as conn:
+            record = taxo.get_record(conn, workspace_id, name)
+            tax = taxo.load_version(conn, record)
+            return self._public_taxonomy(conn, record, tax, include_examples=include_examples)
+
+    def create_taxonomy(
+        self, principal: Principal, definition: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        principal.require(Role.ADMIN)
+        tax = Taxonomy.from_dict({**definition, "version": 1})
+        self._check_size(tax)
+        with self.db.write() as conn:
+            record = taxo.create(conn, principal.workspace_id, tax)
+            given = definition.get("thresholds") or {}
+            if given:  # set in the definition: a manual policy
+                self._pin_thresholds(conn, record.workspace_id, record.id, tax, None, given)
+            job, _ = training.start_job(conn, record, tax)
+        self._launch(job["id"], tax)
+        return self._describe((principal.workspace_id, tax.name))
+
+    def _check_size(self, tax: Taxonomy) -> None:
+        s = self.settings
+        taxo.check_size(tax, s.max_labels_per_taxonomy, s.max_examples_per_taxonomy)
+
+    def list_taxonomies(
+        self,
+        principal: Principal,
+        *,
+        include_archived: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The workspace's taxonomies by name (``after``/``limit``: one page)."""
+        principal.require(*READ_ROLES)
+        with self.db.read() as conn:
+            out = []
+            for record in taxo.list_records(
+                conn,
+                principal.workspace_id,
+                include_archived=include_archived,
+                limit=limit,
+                after=after,
+            ):
+                out.append(self._public_taxonomy(conn, record, taxo.load_version(conn, record)))
+            return out
+
+    def get_taxonomy(
+        self, principal: Principal, name: str, *, include_examples: bool = False
+    ) -> dict[str, Any]:
+        principal.require(*READ_ROLES)
+        return self._describe((principal.workspace_id, name), include_examples=include_examples)
+
+    def taxonomy_versions(self, principal: Principal, name: str) -> list[dict[str, Any]]:
+        record = self.taxonomy_record(principal, name)
+        with self.db.read() as conn:
+            return taxo.list_versions(conn, record)
+
+    def taxonomy_version(self, principal: Principal, name: str, version: int) -> dict[str, Any]:
+        record = self.taxonomy_record(principal, name)
+        with self.db.read() as conn:
+            return taxo.load_version(conn, record, version).to_dict()
+
+    def _new_version(
+        self, principal: Principal, name: str, change: Any, *, train: bool = True
+    ) -> dict[str, Any]:
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
+            current = taxo.load_version(conn, record)
+            changed = change(current)
+            self._check_size(changed)
+            tax = taxo.new_version(conn, record, changed)
+            if tax.thresholds != current.thresholds:  # changed in the definition: manual
+                given = {
+                    k: v
+                    for k, v in tax.thresholds.to_dict().items()
+                    if v != current.thresholds.to_dict()[k]
+                }
+                self._pin_thresholds(conn, record.workspace_id, record.id, tax, record, given)
+            tax = self.review.with_reviews(conn, record, tax)  # + reviewed decisions
+            job = training.start_job(conn, record, tax)[0] if train else None
+        if job is not None:
+            self._launch(job["id"], tax)
+        return self._describe((principal.workspace_id, name))
+
+    def update_taxonomy(
+        self, principal: Principal, name: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if changes.get("name") not in (None, name):
+            raise InvalidInput("a taxonomy cannot be renamed", details={"field": "name"})
+        return self._new_version(principal, name, lambda cur: taxo.merge_update(cur, changes))
+
+    def add_examples(
+        self, principal: Principal, name: str, examples: Sequence[Example], *, train: bool = True
+    ) -> dict[str, Any]:
+        return self._new_version(
+            principal, name, lambda cur: taxo.add_examples(cur, examples), train=train
+        )
+
+    def archive_taxonomy(self, principal: Principal, name: str) -> dict[str, Any]:
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
+            taxo.archive(conn, record)
+        return self._describe((principal.workspace_id, name))
+
+    def train(self, principal: Principal, name: str) -> dict[str, Any]:
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
+            if record.archived_at is not None:
+                raise Conflict(f"taxonomy {name!r} is archived", details={"taxonomy": name})
+            tax = self.review.with_reviews(conn, record, taxo.load_version(conn, record))
+            job, created = training.start_job(conn, record, tax)
+        if created:
+            self._launch(job["id"], tax)
+        return self.model(principal, name, job["id"])
+
+    def model(self, principal: Principal, name: str, model_id: str) -> dict[str, Any]:
+        record = self.taxonomy_record(principal, name)
+        with self.db.read() as conn:
+            return training.get_model(conn, record, model_id)
+
+    def models(self, principal: Principal, name: str) -> list[dict[str, Any]]:
+        record = self.taxonomy_record(principal, name)
+        with self.db.read() as conn:
+            return training.list_models(conn, record)
+
+    def _launch(self, model_id: str, tax: Taxonomy) -> None:
+        if self.jobs.queued:  # issue 11: a `triaged worker` trains it
+            self.jobs.defer_now("train", {"model_id": model_id}, queueing_lock=f"train:{model_id}")
+            return
+        n = tax.n_examples + len(tax.out_of_scope)
+        if n >= self.settings.background_train_min_examples:
+            with self._executor_lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="triaged-train")
+                self._jobs = [j for j in self._jobs if not j.done()]
+                self._jobs.append(self._executor.submit(self._finish, model_id, tax))
+        else:
+            self._finish(model_id, tax)
+
+    def _finish(self, model_id: str, tax: Taxonomy) -> None:
+        clf = training.finish(self.db, model_id, tax, self.routing_defaults(tax.name))
+        if clf is not None:
+            self.classifiers.put(model_id, clf)
+
+    def evaluate(
+        self,
+        principal: Principal,
+        name: str,
+        examples: Sequence[Example] | None = None,
+        *,
+        holdout: float = 0.2,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Figures of ``triaged eval``: on ``examples`` with the active model, or on a
+        stratified held-out split of the current examples with a model trained on the rest."""
+        from triaged.evaluation import evaluate
+
+        principal.require(Role.ADMIN)
+        record = self.taxonomy_record(principal, name)
+        if examples:
+            clf = self.classifiers.get(self.db, record)
+            test = list(examples)
+            mode = "given"
+        else:
+            with self.db.read() as conn:
+                tax = taxo.load_version(conn, record)
+            train_tax, test = _split(tax, holdout, seed)
+            if not test:
+                raise InvalidInput(
+                    "not enough examples to hold some out; add examples or pass a test set",
+                    details={"n_examples": tax.n_examples},
+                )
+            clf = training.train(train_tax)
+            mode = "holdout"
+        report = evaluate(clf, [e.text for e in test], [e.label for e in test])
+        report.pop("reliability", None)
+        clean: dict[str, Any] = json.loads(json.dumps(report, default=_jsonable))
+        clean.update(
+            evaluation=mode,
+            taxonomy=record.name,
+            model_version=clf.model_version,
+            taxonomy_version=clf.taxonomy.version,
+        )
+        return clean
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _split(tax: Taxonomy, holdout: float, seed: int) -> tuple[Taxonomy, list[Example]]:
+    """Stratified split: from each label with 2+ examples, hold out ``holdout`` (at least one)."""
+    if not 0.0 < holdout < 1.0:
+        raise InvalidInput("holdout must be between 0 and 1", details={"holdout": holdout})
+    rng = random.Random(seed)
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for ex in tax.examples():
+        by_label[ex.label].append(ex.text)
+    by_label[OOS_LABEL] = list(tax.out_of_scope)
+    train: list[Example] = []
+    test: list[Example] = []
+    for label, texts in by_label.items():
+        texts = texts[:]
+        rng.shuffle(texts)
+        k = max(1, round(len(texts) * holdout)) if len(texts) >= 2 else 0
+        test += [Example(t, label) for t in texts[:k]]
+        train += [Example(t, label) for t in texts[k:]]
+    return tax.with_examples(train, replace_all=True), test
