@@ -32,6 +32,7 @@ lint: install-dev
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_sizes.py
 
 typecheck: install-dev
 	$(BIN)/mypy

@@ -29,7 +29,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Connection, case, func, or_, select
 
 from triaged.storage.db import Database
 from triaged.storage.review import review_items
@@ -50,87 +50,96 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self.db.read() as conn:
-            d = decisions.c
-            counts = CounterMetricFamily(
-                "triaged_decisions",
-                "Decisions logged, by taxonomy and bucket.",
-                labels=["workspace", "taxonomy", "bucket"],
-            )
-            stmt = select(d.workspace_id, d.taxonomy, d.bucket, func.count()).group_by(
-                d.workspace_id, d.taxonomy, d.bucket
-            )
-            for ws, tax, bucket, n in conn.execute(stmt):
-                counts.add_metric([ws, tax, bucket], float(n))
-            yield counts
+            yield from self._decisions(conn)
+            yield from self._review_queues(conn)
+            yield from self._webhooks(conn)
 
-            hist = HistogramMetricFamily(
-                "triaged_classify_latency_seconds",
-                "Per-text classify latency.",
-                labels=["workspace", "taxonomy"],
-            )
-            cols = [
-                func.sum(case((d.latency_ms <= b * 1000.0, 1), else_=0)) for b in LATENCY_BUCKETS_S
-            ]
-            stmt2 = select(
-                d.workspace_id, d.taxonomy, func.count(), func.sum(d.latency_ms), *cols
-            ).group_by(d.workspace_id, d.taxonomy)
-            for row in conn.execute(stmt2):
-                ws, tax, n, total_ms, *cum = row
-                buckets = [
-                    (str(b), float(c or 0)) for b, c in zip(LATENCY_BUCKETS_S, cum, strict=True)
-                ]
-                buckets.append(("+Inf", float(n)))
-                hist.add_metric([ws, tax], buckets, sum_value=float(total_ms or 0) / 1000.0)
-            yield hist
+    @staticmethod
+    def _decisions(conn: Connection) -> Iterator[Metric]:
+        """Decisions per bucket and the classify latency histogram."""
+        d = decisions.c
+        counts = CounterMetricFamily(
+            "triaged_decisions",
+            "Decisions logged, by taxonomy and bucket.",
+            labels=["workspace", "taxonomy", "bucket"],
+        )
+        stmt = select(d.workspace_id, d.taxonomy, d.bucket, func.count()).group_by(
+            d.workspace_id, d.taxonomy, d.bucket
+        )
+        for ws, tax, bucket, n in conn.execute(stmt):
+            counts.add_metric([ws, tax, bucket], float(n))
+        yield counts
 
-            r = review_items.c
-            depth = GaugeMetricFamily(
-                "triaged_review_queue_depth",
-                "Open review items (pending or claimed).",
-                labels=["queue"],
-            )
-            oldest = GaugeMetricFamily(
-                "triaged_review_queue_oldest_age_seconds",
-                "Age of the oldest open review item.",
-                labels=["queue"],
-            )
-            now = datetime.now(UTC)
-            stmt3 = (
-                select(r.queue, func.count(), func.min(r.created_at))
-                .where(r.status.in_(OPEN_STATUSES))
-                .group_by(r.queue)
-            )
-            seen = set()
-            for queue, n, first in conn.execute(stmt3):
-                seen.add(queue)
-                depth.add_metric([queue], float(n))
-                first_utc = first if first.tzinfo else first.replace(tzinfo=UTC)
-                oldest.add_metric([queue], max(0.0, (now - first_utc).total_seconds()))
-            for queue in ("hold", "review", "audit"):
-                if queue not in seen:
-                    depth.add_metric([queue], 0.0)
-                    oldest.add_metric([queue], 0.0)
-            yield depth
-            yield oldest
+        hist = HistogramMetricFamily(
+            "triaged_classify_latency_seconds",
+            "Per-text classify latency.",
+            labels=["workspace", "taxonomy"],
+        )
+        cols = [func.sum(case((d.latency_ms <= b * 1000.0, 1), else_=0)) for b in LATENCY_BUCKETS_S]
+        stmt2 = select(
+            d.workspace_id, d.taxonomy, func.count(), func.sum(d.latency_ms), *cols
+        ).group_by(d.workspace_id, d.taxonomy)
+        for row in conn.execute(stmt2):
+            ws, tax, n, total_ms, *cum = row
+            buckets = [(str(b), float(c or 0)) for b, c in zip(LATENCY_BUCKETS_S, cum, strict=True)]
+            buckets.append(("+Inf", float(n)))
+            hist.add_metric([ws, tax], buckets, sum_value=float(total_ms or 0) / 1000.0)
+        yield hist
 
-            a = webhook_attempts.c
-            failed = conn.execute(
-                select(func.count()).where(
-                    or_(a.error.is_not(None), a.status_code.is_(None), a.status_code >= 300)
-                )
-            ).scalar_one()
-            yield CounterMetricFamily(
-                "triaged_webhook_delivery_failures",
-                "Webhook delivery attempts that failed (error or non-2xx).",
-                value=float(failed),
+    @staticmethod
+    def _review_queues(conn: Connection) -> Iterator[Metric]:
+        """Depth and oldest age of each review queue."""
+        r = review_items.c
+        depth = GaugeMetricFamily(
+            "triaged_review_queue_depth",
+            "Open review items (pending or claimed).",
+            labels=["queue"],
+        )
+        oldest = GaugeMetricFamily(
+            "triaged_review_queue_oldest_age_seconds",
+            "Age of the oldest open review item.",
+            labels=["queue"],
+        )
+        now = datetime.now(UTC)
+        stmt3 = (
+            select(r.queue, func.count(), func.min(r.created_at))
+            .where(r.status.in_(OPEN_STATUSES))
+            .group_by(r.queue)
+        )
+        seen = set()
+        for queue, n, first in conn.execute(stmt3):
+            seen.add(queue)
+            depth.add_metric([queue], float(n))
+            first_utc = first if first.tzinfo else first.replace(tzinfo=UTC)
+            oldest.add_metric([queue], max(0.0, (now - first_utc).total_seconds()))
+        for queue in ("hold", "review", "audit"):
+            if queue not in seen:
+                depth.add_metric([queue], 0.0)
+                oldest.add_metric([queue], 0.0)
+        yield depth
+        yield oldest
+
+    @staticmethod
+    def _webhooks(conn: Connection) -> Iterator[Metric]:
+        """Failed delivery attempts and deliveries by status."""
+        a = webhook_attempts.c
+        failed = conn.execute(
+            select(func.count()).where(
+                or_(a.error.is_not(None), a.status_code.is_(None), a.status_code >= 300)
             )
-            w = webhook_deliveries.c
-            by_status = GaugeMetricFamily(
-                "triaged_webhook_deliveries", "Webhook deliveries by status.", labels=["status"]
-            )
-            for status, n in conn.execute(select(w.status, func.count()).group_by(w.status)):
-                by_status.add_metric([status], float(n))
-            yield by_status
+        ).scalar_one()
+        yield CounterMetricFamily(
+            "triaged_webhook_delivery_failures",
+            "Webhook delivery attempts that failed (error or non-2xx).",
+            value=float(failed),
+        )
+        w = webhook_deliveries.c
+        by_status = GaugeMetricFamily(
+            "triaged_webhook_deliveries", "Webhook deliveries by status.", labels=["status"]
+        )
+        for status, n in conn.execute(select(w.status, func.count()).group_by(w.status)):
+            by_status.add_metric([status], float(n))
+        yield by_status
 
 
 def exposition(db: Database) -> bytes:

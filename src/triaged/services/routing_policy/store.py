@@ -347,19 +347,11 @@ MANUAL_FIELDS = (
 )
 
 
-def set_manual(
-    conn: Connection,
-    *,
-    workspace_id: str,
-    taxonomy_id: str,
-    model_id: str | None,
-    evidence: RoutingEvidence,
-    changes: Mapping[str, Any],
-    base: Policy,
-) -> Policy:
-    """A new version with ``changes`` (never retrains).  ``auto`` given: a manual threshold;
-    ``auto: null``: recomputed from the model's evidence; absent: a manual threshold stays,
-    a certified one is re-certified with the new parameters."""
+def _manual_parameters(
+    changes: Mapping[str, Any], base: Policy
+) -> tuple[float, float, float, float, float | None]:
+    """(target, confidence level, expected out-of-scope share, review, audit rate) of a
+    manual change: each given one checked, the others kept from ``base``."""
     unknown = sorted(set(changes) - set(MANUAL_FIELDS))
     if unknown:
         raise ValidationFailed(f"unknown routing fields {unknown}", details={"fields": unknown})
@@ -383,6 +375,23 @@ def set_manual(
     review = _unit("review", changes.get("review", base.review))
     rate_in = changes.get("audit_rate", base.audit_rate)
     rate = None if rate_in is None else _unit("audit_rate", rate_in)
+    return target, level, pi, review, rate
+
+
+def set_manual(
+    conn: Connection,
+    *,
+    workspace_id: str,
+    taxonomy_id: str,
+    model_id: str | None,
+    evidence: RoutingEvidence,
+    changes: Mapping[str, Any],
+    base: Policy,
+) -> Policy:
+    """A new version with ``changes`` (never retrains).  ``auto`` given: a manual threshold;
+    ``auto: null``: recomputed from the model's evidence; absent: a manual threshold stays,
+    a certified one is re-certified with the new parameters."""
+    target, level, pi, review, rate = _manual_parameters(changes, base)
     if "auto" in changes:
         manual_auto = None if changes["auto"] is None else _unit("auto", changes["auto"])
     else:
