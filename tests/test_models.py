@@ -205,6 +205,11 @@ def test_routing_evidence_recorded_and_saved(data) -> None:  # type: ignore[no-u
     np.testing.assert_array_equal(again.conf_in, ev.conf_in)
     np.testing.assert_array_equal(again.correct_in, ev.correct_in)
     np.testing.assert_array_equal(again.conf_oos, ev.conf_oos)
+    # out-of-scope rows cluster by held-out label; each real oos example is its own cluster
+    np.testing.assert_array_equal(again.oos_cluster, ev.oos_cluster)
+    n_real = len(data["oos"])
+    assert ev.n_oos_clusters == len(np.unique(data["y"])) + n_real
+    assert set(ev.oos_cluster[: ev.n_oos - n_real].tolist()) == set(np.unique(data["y"]).tolist())
 
 
 def test_version_1_state_loads_with_empty_evidence(data) -> None:  # type: ignore[no-untyped-def]

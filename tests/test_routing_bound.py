@@ -13,6 +13,7 @@ from triaged.routing import (
     certify_auto_threshold,
     certify_from_reviews,
     certify_with_live_out_of_scope,
+    clustered_share_upper,
     cp_lower,
     cp_upper,
     threshold_grid,
@@ -209,3 +210,36 @@ def test_live_out_of_scope_share_lowers_the_threshold_only_when_bounded_below() 
     flags = np.concatenate([np.zeros(1000, bool), np.ones(40, bool)])
     weights = np.concatenate([np.ones(1000), np.full(40, 50.0)])
     assert certify_with_live_out_of_scope(ev, flags, weights, expected_out_of_scope=0.3) is None
+
+
+def test_clustered_share_counts_labels_not_items() -> None:
+    delta = 0.05
+    # 20 labels x 50 items, no hit: the bound counts the 20 labels, not the 1,000 items
+    cluster = np.repeat(np.arange(20), 50)
+    k, up = clustered_share_upper(np.zeros(1000, bool), cluster, delta)
+    assert k == 0 and up == pytest.approx(cp_upper(0, 20, delta))
+    assert up > cp_upper(0, 1000, delta) * 10
+    # hits spread evenly over the labels: no design effect, the plain item bound
+    spread = np.zeros(1000, bool)
+    spread[::50] = True  # one hit in each label
+    assert clustered_share_upper(spread, cluster, delta)[1] == pytest.approx(
+        cp_upper(20, 1000, delta), rel=1e-3
+    )
+    # the same 20 hits in one label: far wider (that label may be one of many such)
+    lumped = np.zeros(1000, bool)
+    lumped[:20] = True
+    assert clustered_share_upper(lumped, cluster, delta)[1] > 2 * cp_upper(20, 1000, delta)
+    # every row its own cluster: exactly Clopper-Pearson on items
+    assert clustered_share_upper(lumped, np.arange(1000), delta)[1] == pytest.approx(
+        cp_upper(20, 1000, delta), rel=1e-3
+    )
+
+
+def test_evidence_clusters_round_trip_and_default_to_rows() -> None:
+    ev = RoutingEvidence(np.ones(3), np.ones(3, bool), np.array([0.1, 0.9, 0.95]), [7, 7, 8])
+    back = RoutingEvidence.from_arrays(ev.to_arrays())
+    assert back.oos_cluster.tolist() == [7, 7, 8] and back.n_oos_clusters == 2
+    old = {k: v for k, v in ev.to_arrays().items() if not k.endswith("oos_cluster")}
+    assert RoutingEvidence.from_arrays(old).oos_cluster.tolist() == [0, 1, 2]
+    with pytest.raises(ValueError):
+        RoutingEvidence(np.ones(3), np.ones(3, bool), np.ones(3), [1, 2])

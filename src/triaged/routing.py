@@ -34,6 +34,7 @@ __all__ = [
     "certify_auto_threshold",
     "certify_from_reviews",
     "certify_with_live_out_of_scope",
+    "clustered_share_upper",
     "cp_lower",
     "cp_upper",
     "lane_bound_at",
@@ -52,26 +53,45 @@ class RoutingEvidence:
     ``conf_in``/``correct_in``: out-of-fold confidence of in-scope items and whether their
     top label was right; ``conf_oos``: held-out confidence of simulated out-of-scope items
     (items of labels held out of a fold's training, and real ``oos`` examples, scored by a
-    model that never saw them).
+    model that never saw them); ``oos_cluster``: the cluster of each out-of-scope row (the
+    held-out label it belongs to; a real ``oos`` example is its own), so that bounds count
+    how many *labels* the evidence saw, not only how many items (items of one label stand
+    or fall together).  Empty: every row its own cluster (evidence saved before clusters).
     """
 
     conf_in: NDArray[np.float64]
     correct_in: NDArray[np.bool_]
     conf_oos: NDArray[np.float64]
+    oos_cluster: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __post_init__(self) -> None:
         conf_in = np.asarray(self.conf_in, dtype=np.float64).ravel()
         correct_in = np.asarray(self.correct_in, dtype=bool).ravel()
         conf_oos = np.asarray(self.conf_oos, dtype=np.float64).ravel()
+        cluster = np.asarray(self.oos_cluster, dtype=np.int64).ravel()
         if conf_in.shape != correct_in.shape:
             raise ValueError("conf_in and correct_in must have the same length")
+        if cluster.size == 0:
+            cluster = np.arange(conf_oos.size, dtype=np.int64)
+        if cluster.shape != conf_oos.shape:
+            raise ValueError("oos_cluster and conf_oos must have the same length")
         object.__setattr__(self, "conf_in", conf_in)
         object.__setattr__(self, "correct_in", correct_in)
         object.__setattr__(self, "conf_oos", conf_oos)
+        object.__setattr__(self, "oos_cluster", cluster)
 
     @classmethod
     def empty(cls) -> RoutingEvidence:
         return cls(np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0))
+
+    @property
+    def n_oos_clusters(self) -> int:
+        return int(np.unique(self.oos_cluster).size)
+
+    def oos_share_upper(self, threshold: float, delta: float) -> tuple[int, float]:
+        """Out-of-scope rows at or above ``threshold`` and a one-sided ``1 - delta`` upper
+        bound on that share of out-of-scope traffic (:func:`clustered_share_upper`)."""
+        return clustered_share_upper(self.conf_oos >= threshold, self.oos_cluster, delta)
 
     @property
     def n_in(self) -> int:
@@ -86,6 +106,7 @@ class RoutingEvidence:
             f"{prefix}conf_in": self.conf_in,
             f"{prefix}correct_in": self.correct_in,
             f"{prefix}conf_oos": self.conf_oos,
+            f"{prefix}oos_cluster": self.oos_cluster,
         }
 
     @classmethod
@@ -95,10 +116,12 @@ class RoutingEvidence:
         """The evidence stored by :meth:`to_arrays`; empty when the arrays are absent."""
         if f"{prefix}conf_in" not in arrays:
             return cls.empty()
+        cluster = arrays.get(f"{prefix}oos_cluster")
         return cls(
             np.asarray(arrays[f"{prefix}conf_in"], dtype=np.float64),
             np.asarray(arrays[f"{prefix}correct_in"], dtype=bool),
             np.asarray(arrays[f"{prefix}conf_oos"], dtype=np.float64),
+            np.zeros(0, np.int64) if cluster is None else np.asarray(cluster, dtype=np.int64),
         )
 
 
@@ -185,6 +208,33 @@ def cp_lower(k: float, n: float, delta: float) -> float:
     if n <= 0 or k <= 0:
         return 0.0
     return float(beta.ppf(delta, k, n - k + 1.0))
+
+
+def clustered_share_upper(
+    hit: NDArray[np.bool_], cluster: NDArray[np.int64], delta: float
+) -> tuple[int, float]:
+    """Hits and a one-sided ``1 - delta`` upper bound on the hit share when rows come in
+    clusters (the items of one label) that may stand or fall together.
+
+    Clopper–Pearson on the effective sample ``n / deff``, the design effect ``deff`` from
+    the cluster-robust (between-cluster) variance of the share, never below 1.  With no hit
+    at all the variance says nothing about how hits would cluster: the bound then counts
+    clusters, as if each label's items were one observation (the conservative end)."""
+    n = int(hit.size)
+    k = int(hit.sum())
+    if n == 0:
+        return 0, 1.0
+    _, idx = np.unique(cluster, return_inverse=True)
+    sizes = np.bincount(idx).astype(np.float64)
+    n_clusters = int(sizes.size)
+    if k == 0 or n_clusters < 2:
+        return k, cp_upper(0, n_clusters if k == 0 else n, delta)
+    p = k / n
+    hits = np.bincount(idx, weights=hit.astype(np.float64), minlength=n_clusters)
+    var = n_clusters / (n_clusters - 1) * float(((hits - p * sizes) ** 2).sum()) / (n * n)
+    deff = max(1.0, var / (p * (1.0 - p) / n)) if p < 1.0 else 1.0
+    n_eff = n / deff
+    return k, cp_upper(p * n_eff, n_eff, delta)
 
 
 def threshold_grid(review_threshold: float = 0.0, step: float = DEFAULT_GRID_STEP) -> list[float]:
@@ -297,7 +347,8 @@ def certify_auto_threshold(
     ``(e + r) / (1 + r)`` with ``e = E_in / A_in`` the in-scope error within the lane and
     ``r = pi A_oos / ((1-pi) A_in)``.  Its upper bound takes Clopper–Pearson bounds at
     ``(1 - confidence_level) / 3`` each: upper for ``e`` (k wrong of the a in-scope items
-    above t: tighter than bounding ``E_in`` over all items) and for ``A_oos``, lower for
+    above t: tighter than bounding ``E_in`` over all items) and for ``A_oos`` (on the
+    effective sample of its label clusters: :func:`clustered_share_upper`), lower for
     ``A_in``; so the three hold together with probability ``confidence_level`` (with
     pi = 0, one bound on ``e`` at the full level).  Thresholds are tested in a fixed
     sequence from the highest grid value down (Learn-then-Test) and the answer is the last
@@ -352,7 +403,7 @@ def certify_auto_threshold(
         ub = _lane_error(
             cp_upper(e, a, delta),
             cp_lower(a, n_in, delta),
-            cp_upper(o, n_oos, delta) if pi > 0 else 0.0,
+            evidence.oos_share_upper(t, delta)[1] if pi > 0 else 0.0,
             pi,
         )
         if a < start and best is None:
@@ -405,11 +456,11 @@ def lane_bound_at(
         return LaneBound(threshold, None, None, 0, 0, "no held-out evidence to bound it")
     a = int((evidence.conf_in >= threshold).sum())
     e = int(((evidence.conf_in >= threshold) & ~evidence.correct_in).sum())
-    o = int((evidence.conf_oos >= threshold).sum())
+    o, oos_upper = evidence.oos_share_upper(threshold, delta)
     ub = _lane_error(
         cp_upper(e, a, delta),
         cp_lower(a, n_in, delta),
-        cp_upper(o, n_oos, delta) if pi > 0 else 0.0,
+        oos_upper if pi > 0 else 0.0,
         pi,
     )
     est = _lane_error(e / a, a / n_in, o / n_oos if n_oos else 0.0, pi) if a else None

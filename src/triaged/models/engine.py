@@ -478,7 +478,10 @@ class Engine:
         conf_oos = np.concatenate(
             [conf_all[n_in : n_in + len(F_sim)], conf_all[len(F) - len(F_oos) :]]
         )
-        self._evidence = RoutingEvidence(conf_in, correct_in, conf_oos)
+        # clusters: a simulated row's held-out label; each real out-of-scope example its own
+        sim_labels = [y[p.rows] for p in sim_parts]
+        clusters = np.concatenate([*sim_labels, -1 - np.arange(len(F_oos), dtype=np.int64)])
+        self._evidence = RoutingEvidence(conf_in, correct_in, conf_oos, clusters)
         self.mode = "trained"
         self._report = {
             "mode": self.mode,
