@@ -9,6 +9,7 @@ nothing else.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import os
 import shutil
@@ -104,3 +105,42 @@ def test_a_route_importing_storage_breaks_the_contract(tmp_path: Path) -> None:
     assert "triaged.webhooks.events -> triaged.services.keys" in out
     assert _status(done.stdout, STORAGE) == "KEPT"
     assert _status(done.stdout, API_WEB) == "KEPT"
+
+
+FACES_SRC = ["api", "web", "http", "cli*.py"]
+
+
+def _face_files() -> list[Path]:
+    src = ROOT / "src" / "triaged"
+    out: list[Path] = []
+    for pattern in FACES_SRC:
+        if pattern.endswith(".py"):
+            out += sorted(src.glob(pattern))
+        else:
+            out += sorted((src / pattern).rglob("*.py"))
+    return out
+
+
+def _db_uses(path: Path) -> list[str]:
+    """``x.db`` anywhere in a module: a face holding the database (a transaction, raw SQL)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        f"{path.name}:{node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in ("db", "classifiers")
+    ]
+
+
+def test_no_face_touches_the_database_or_the_model_cache() -> None:
+    """The faces call service methods; none opens a transaction on ``service.db`` or
+    reaches into the classifier cache (the import contracts cannot see attribute access)."""
+    files = _face_files()
+    assert any(p.name == "dashboard.py" for p in files) and any(p.name == "cli.py" for p in files)
+    found = [use for path in files for use in _db_uses(path)]
+    assert found == []
+
+
+def test_the_database_check_would_catch_a_route_opening_a_transaction(tmp_path: Path) -> None:
+    route = tmp_path / "route.py"
+    route.write_text("def f(service):\n    with service.db.read() as conn:\n        return conn\n")
+    assert _db_uses(route) == ["route.py:2"]

@@ -28,7 +28,6 @@ from triaged.api.routes.metrics import prometheus_router
 from triaged.api.routes.signup import router as signup_router
 from triaged.service import Service
 from triaged.services.jobs_background import start_background
-from triaged.services.secrets_store import announce as announce_security
 from triaged.settings import Settings
 from triaged.web import mount_web
 
@@ -60,7 +59,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(svc.start)
         # the generated /metrics token (printed once) and the development-defaults warning
-        await run_in_threadpool(announce_security, svc.db, cfg)
+        await run_in_threadpool(svc.announce_security)
         # webhooks, drift, housekeeping, routing checks, bulk jobs: in this process, or
         # (TRIAGED_JOB_QUEUE=postgres) in `triaged worker` processes (issue 11)
         background = await run_in_threadpool(start_background, svc)

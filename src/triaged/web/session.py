@@ -25,7 +25,6 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from triaged.errors import Forbidden, Unauthenticated
 from triaged.service import Service
-from triaged.services import keys, secrets_store
 from triaged.services.keys import Principal, Role
 
 __all__ = [
@@ -76,7 +75,7 @@ class SessionCodec:
         codec = getattr(request.app.state, "web_session_codec", None)
         if codec is None:
             service: Service = request.app.state.service
-            secret = secrets_store.session_secret(service.db, service.settings.session_secret)
+            secret = service.web_session_secret()
             codec = SessionCodec(secret)
             request.app.state.web_session_codec = codec
         return codec
@@ -93,22 +92,19 @@ class SessionCodec:
             raise SignInRequired("your session has expired; sign in again") from None
         service: Service = request.app.state.service
         sid = str(data.get("sid", "")) if isinstance(data, dict) else ""
-        with service.db.read() as conn:
-            key_id = secrets_store.web_session_key_id(conn, sid)
-            if key_id is None:
-                raise SignInRequired("your session has ended; sign in again")
-            try:
-                principal = keys.authenticate_key_id(conn, key_id)
-            except Unauthenticated:
-                raise SignInRequired("this key was revoked; sign in again") from None
+        try:
+            principal = service.web_session_principal(sid)
+        except Unauthenticated:
+            raise SignInRequired("this key was revoked; sign in again") from None
+        if principal is None:
+            raise SignInRequired("your session has ended; sign in again")
         if principal.role not in REVIEW_ROLES:
             raise SignInRequired("this key may not review")
         return Session(principal, str(data.get("csrf", "")), sid)
 
     def start(self, request: Request, response: Response, principal: Principal) -> None:
         service: Service = request.app.state.service
-        with service.db.write() as conn:
-            sid = secrets_store.create_web_session(conn, principal.key_id, SESSION_MAX_AGE_S)
+        sid = service.start_web_session(principal, SESSION_MAX_AGE_S)
         value = self._session.dumps({"sid": sid, "csrf": secrets.token_urlsafe(24)})
         _set(request, response, SESSION_COOKIE, value, SESSION_MAX_AGE_S)
 
@@ -116,8 +112,7 @@ class SessionCodec:
     def end(request: Request, response: Response, session: Session) -> None:
         """Sign out: the session is revoked server-side (a copied cookie stops working)."""
         service: Service = request.app.state.service
-        with service.db.write() as conn:
-            secrets_store.revoke_web_session(conn, session.sid)
+        service.end_web_session(session.sid)
         response.delete_cookie(SESSION_COOKIE, path="/")
 
     # -------------------------------------------------------- sign-in form

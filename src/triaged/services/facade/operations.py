@@ -241,6 +241,33 @@ class OperationsMixin(ClassifyMixin):
 
         return exposition(self.db)
 
+    # ---------------------------------------------------------- web UI sessions
+    def announce_security(self) -> list[str]:
+        """First-start secrets (web session secret, ``/metrics`` token shown once) and the
+        development-defaults warning; returns the lines printed."""
+        return secrets_store.announce(self.db, self.settings)
+
+    def web_session_secret(self) -> str:
+        """The secret that signs the web UI's cookies (configured, or generated once)."""
+        return secrets_store.session_secret(self.db, self.settings.session_secret)
+
+    def start_web_session(self, principal: Principal, max_age_s: float) -> str:
+        """A server-side session of the web UI for the signed-in key; its id."""
+        with self.db.write() as conn:
+            return secrets_store.create_web_session(conn, principal.key_id, max_age_s)
+
+    def web_session_principal(self, sid: str) -> Principal | None:
+        """The principal of a live web session (None when it ended or never was); a
+        revoked key raises :class:`~triaged.errors.Unauthenticated`."""
+        with self.db.read() as conn:
+            key_id = secrets_store.web_session_key_id(conn, sid)
+            return None if key_id is None else keys.authenticate_key_id(conn, key_id)
+
+    def end_web_session(self, sid: str) -> None:
+        """Sign out: the session is revoked server-side (a copied cookie stops working)."""
+        with self.db.write() as conn:
+            secrets_store.revoke_web_session(conn, sid)
+
     # --------------------------------------------------------------------- schema
     def database_label(self) -> str:
         """The database URL with the password hidden (for a start-up line)."""
