@@ -262,3 +262,13 @@ def test_operator_invite_from_the_cli(make_service: MakeService) -> None:
     res = runner.invoke(cli, ["workspaces", "delete", "acme", "--database-url", url], input="n\n")
     assert res.exit_code == 1
     assert [w["name"] for w in svc.workspaces_overview()] == ["acme", "ops"]
+
+
+def test_settings_refuse_a_mail_url_of_another_scheme() -> None:
+    from pydantic import ValidationError
+
+    from triaged.settings import Settings
+
+    with pytest.raises(ValidationError, match="smtp\\+starttls://"):
+        Settings(signup="open", smtp_url="http://mail.example.com")
+    assert Settings(signup="open", smtp_url="smtps://u:p@mail.example.com").smtp_url
