@@ -283,6 +283,11 @@ class Settings(BaseSettings):
             )
         if self.signup != "off" and self.signup_plan not in {"free", "unlimited", *self.plans}:
             raise ValueError(f"unknown TRIAGED_SIGNUP_PLAN {self.signup_plan!r}")
+        schemes = {"smtp", "smtp+starttls", "smtps"}
+        if self.smtp_url and self.smtp_url.split("://")[0] not in schemes:
+            raise ValueError(
+                "TRIAGED_SMTP_URL must start with smtp://, smtp+starttls:// or smtps://"
+            )
         return self
 
     # jobs (issue 11): where training, bulk jobs and periodic work run
@@ -302,73 +307,6 @@ class Settings(BaseSettings):
     max_job_upload_bytes: int = Field(
         default=2_000_000_000, ge=1024, description="Largest bulk job upload (POST /v1/jobs)."
     )
-
-    # self-service sign-up (issue 14): triaged.services.signup
-    signup: Literal["off", "invite", "open"] = Field(
-        default="off",
-        description="Self-service sign-up: off (operators create workspaces), invite (with a "
-        "single-use invite link an admin made) or open (anyone).",
-    )
-    signup_plan: str = Field(default="free", description="Plan of a signed-up workspace.")
-    signup_allow_unverified: bool = Field(
-        default=False,
-        description="Let TRIAGED_SIGNUP=open run without TRIAGED_SMTP_URL: sign-ups are active "
-        "at once, their email unverified (refused at start-up otherwise).",
-    )
-    smtp_url: str | None = Field(
-        default=None,
-        description="Mail server for sign-up verification: smtp://[user:password@]host[:port], "
-        "smtp+starttls://... or smtps://...; set, a signed-up workspace stays pending until "
-        "its email link is followed.",
-    )
-    smtp_from: str = Field(
-        default="triaged@localhost", description="From address of the verification emails."
-    )
-    public_url: str | None = Field(
-        default=None,
-        description="Base URL users reach the service at (links in emails, the quick start); "
-        "default: the URL of the sign-up request.",
-    )
-    signup_per_ip: int = Field(
-        default=5,
-        ge=0,
-        description="Sign-ups from one client address per signup_window_seconds (429 above; "
-        "0: no limit).",
-    )
-    signup_global: int = Field(
-        default=100,
-        ge=0,
-        description="Sign-ups from all addresses per signup_window_seconds (429 above; 0: no "
-        "limit).",
-    )
-    signup_window_seconds: float = Field(
-        default=3600.0, gt=0, description="Window of the sign-up rate limits."
-    )
-    signup_max_per_email: int = Field(
-        default=3, ge=1, description="Most workspaces signed up with one contact email."
-    )
-    signup_verify_hours: float = Field(
-        default=48.0, gt=0, description="How long an email verification link works."
-    )
-    signup_invite_hours: float = Field(
-        default=168.0, gt=0, description="Default lifetime of an invite link."
-    )
-
-    @model_validator(mode="after")
-    def _signup_needs_mail(self) -> Settings:
-        if self.signup == "open" and not self.smtp_url and not self.signup_allow_unverified:
-            raise ValueError(
-                "TRIAGED_SIGNUP=open needs email verification: set TRIAGED_SMTP_URL to a mail "
-                "server, or TRIAGED_SIGNUP_ALLOW_UNVERIFIED=true to accept unverified sign-ups"
-            )
-        if self.signup != "off" and self.signup_plan not in {"free", "unlimited", *self.plans}:
-            raise ValueError(f"unknown TRIAGED_SIGNUP_PLAN {self.signup_plan!r}")
-        schemes = {"smtp", "smtp+starttls", "smtps"}
-        if self.smtp_url and self.smtp_url.split("://")[0] not in schemes:
-            raise ValueError(
-                "TRIAGED_SMTP_URL must start with smtp://, smtp+starttls:// or smtps://"
-            )
-        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
