@@ -35,6 +35,7 @@ _PLUGINS = (
     "triaged.cli_insights",
     "triaged.cli_workspaces",
     "triaged.cli_jobs",
+    "triaged.cli_taxonomies",
 )
 
 
@@ -149,8 +150,18 @@ def classify(
 @app.command("eval")
 def eval_(
     dataset: Annotated[
-        Path, typer.Argument(help="Dataset folder with train.jsonl and test.jsonl.")
+        Path,
+        typer.Argument(
+            help="Dataset folder with train.jsonl and test.jsonl (with --model: its test.jsonl, "
+            "or a JSONL file of {text, label})."
+        ),
     ],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="Evaluate this saved model (from `triaged train`) instead of training."
+        ),
+    ] = None,
     shots: Annotated[int | None, typer.Option(help="Train on K examples per label.")] = None,
     zero_shot: Annotated[
         bool, typer.Option("--zero-shot", help="Use label names/descriptions only.")
@@ -187,34 +198,49 @@ def eval_(
 
     Routing uses the auto threshold certified from the model's held-out evidence, as the
     service would; `auto_error_all` counts out-of-scope items in auto as wrong."""
+    import time
+
     from triaged.evaluation import parse_seeds, run_eval, run_eval_seeds
 
+    started = time.monotonic()
+    # progress goes to stderr (stage lines and the encoder's bars), so also with --json
     options: dict[str, Any] = {
         "shots": shots,
         "zero_shot": zero_shot,
         "known_ratio": known_ratio,
-        "progress": not as_json,
+        "progress": True,
     }
+    routing: dict[str, float] = {}
     for name, value in (
         ("auto_error_target", auto_error_target),
         ("confidence_level", confidence_level),
         ("expected_out_of_scope", expected_oos),
     ):
         if value is not None:  # else run_eval's defaults, the service's
-            options[name] = value
+            options[name] = routing[name] = value
     try:
-        if seeds is not None:
+        if model is not None:
+            from triaged.eval_saved import evaluate_saved
+
+            report = evaluate_saved(model, dataset, routing_options=routing)
+        elif seeds is not None:
+            console.print(f"eval: {dataset}, seeds {seeds}: training and scoring each ...")
             report = run_eval_seeds(dataset, parse_seeds(seeds), **options)
         else:
+            console.print(f"eval: training on {dataset}/train.jsonl, then scoring test.jsonl ...")
             report = run_eval(dataset, seed=seed, **options)
     except TriagedError as exc:
         _fail(exc)
+    if model is None:
+        console.print(f"eval: done in {time.monotonic() - started:.1f}s")
     if as_json:
         report.pop("reliability", None)
         print(json.dumps(report))
         return
     std = report.get("std", {})
     title = f"{report['dataset']} ({report['mode']}, n_test={report['n_test']:.0f}"
+    if model is not None:
+        title += f", model {model}"
     if known_ratio is not None:
         title += f", known ratio {known_ratio}"
     if seeds is not None:
@@ -261,11 +287,21 @@ def eval_(
 
 @app.command()
 def demo() -> None:
-    """Train on the bundled example taxonomy and classify a few texts."""
+    """Train on the bundled example taxonomy and classify a few texts, routed as the service
+    routes them (the auto threshold certified from the model's held-out evidence)."""
     from triaged.classifier import Classifier
+    from triaged.evaluation import certified_routing
     from triaged.examples import example_taxonomy
 
     clf = Classifier.from_taxonomy(example_taxonomy()).fit()
+    lanes = certified_routing(clf)
+    auto, review = lanes["auto_threshold"], float(lanes["review_threshold"])
+
+    def bucket(confidence: float) -> str:
+        if auto is not None and confidence >= auto:
+            return "auto"
+        return "review" if confidence >= review else "hold"
+
     table = Table(title=f"taxonomy {clf.taxonomy.name} ({clf.mode})")
     for col in ("text", "label", "confidence", "bucket", "runner-up"):
         table.add_column(col)
@@ -281,10 +317,18 @@ def demo() -> None:
             text,
             r.label,
             f"{r.confidence:.2f}",
-            r.bucket.value,
+            bucket(r.confidence),
             f"{alt.label} {alt.confidence:.2f}" if alt else "-",
         )
     out.print(table)
+    if auto is None:
+        out.print(
+            f"auto lane {lanes['auto_lane_reason']}\nSo even sure answers go to review "
+            "(a person checks them, the out-of-scope pizza question included); more examples or "
+            "reviewed decisions open the lane where it is earned."
+        )
+    else:
+        out.print(f"auto threshold {auto:.3f} (certified), review threshold {review:.2f}")
 
 
 for _name in _PLUGINS:

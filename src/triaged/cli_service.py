@@ -60,9 +60,12 @@ def _settings(database_url: str | None, data_dir: Path | None = None, **extra: A
 
 
 def _service(database_url: str | None, data_dir: Path | None = None) -> Any:
+    from triaged.cli_db import require_database
     from triaged.service import Service
 
-    svc = Service(_settings(database_url, data_dir, bootstrap_admin=False))
+    settings = _settings(database_url, data_dir, bootstrap_admin=False)
+    require_database(settings)  # never a new, empty database (`triaged db upgrade` makes one)
+    svc = Service(settings)
     svc.start()
     return svc
 
@@ -221,7 +224,11 @@ def keys_list(
     if as_json:
         print(json.dumps([i.to_dict() for i in infos]))
         return
-    table = Table("id", "role", "prefix", "name", "created", "revoked")
+    # ids in full, never cut to fit the terminal: they are pasted into `keys revoke`
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=max([3, *(len(i.id) for i in infos)]))
+    for column in ("role", "prefix", "name", "created", "revoked"):
+        table.add_column(column)
     for i in infos:
         table.add_row(
             i.id,

@@ -329,6 +329,15 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'triaged.db').as_posix()}"
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file the database URL names (None for other databases and in-memory)."""
+        url = self.resolved_database_url
+        if not url.startswith("sqlite") or ":///" not in url:
+            return None
+        path = url.split(":///", 1)[1].split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
+
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with some fields replaced (None values are ignored), re-validated."""
         data = self.model_dump()

@@ -190,9 +190,10 @@ def _progress(show: bool, total: int) -> Iterator[Callable[[int], None]]:
     if not show:
         yield lambda k: None
         return
+    from rich.console import Console
     from rich.progress import Progress
 
-    bar = Progress(transient=True)
+    bar = Progress(transient=True, console=Console(stderr=True))  # stdout stays the output
     bar.start()
     task = bar.add_task("embedding", total=total)
     try:
