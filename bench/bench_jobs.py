@@ -1,0 +1,198 @@
+"""Bulk job through real processes on PostgreSQL, with a worker SIGKILLed half way.
+
+One `triaged serve` (TRIAGED_JOB_QUEUE=postgres) and one `triaged worker` on a
+throwaway PostgreSQL database; a taxonomy of the Banking77 labels (``--per-label``
+training examples each) is trained by the worker; then a bulk job of ``--rows``
+texts (the Banking77 and CLINC150 test texts, cycled) is uploaded as JSONL
+through the API.  At about half way the worker is SIGKILLed and a new one
+started.  Checks: the job completes, results in input order, no duplicate
+decision ids, usage counted exactly ``--rows``.  Figures: rows/s before the
+kill, overall, the pause the kill cost, and the peak RSS of the workers.
+
+    .venv/bin/python bench/bench_jobs.py --rows 20000
+
+``--generated N`` uploads N generated texts instead (for the memory figure at 1,000,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servicekit import free_port, make_settings, pg_database, serve_subprocess  # noqa: E402
+
+from bench._common import DATASETS, write_results  # noqa: E402
+from triaged.service import Service  # noqa: E402
+from triaged.storage import upgrade  # noqa: E402
+
+ENV = {"TRIAGED_JOB_QUEUE": "postgres", "TRIAGED_JOB_STALLED_SECONDS": "3"}
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _texts(rows: int, generated: bool) -> Any:
+    if generated:
+        for i in range(rows):
+            yield f"generated ticket {i}: my card payment of {i % 997} euros was declined"
+        return
+    pool = [r["text"] for r in _jsonl(DATASETS / "banking77" / "test.jsonl")]
+    pool += [r["text"] for r in _jsonl(DATASETS / "clinc150" / "test.jsonl")]
+    for i in range(rows):
+        yield pool[i % len(pool)]
+
+
+def _taxonomy(per_label: int) -> dict[str, Any]:
+    by: dict[str, list[str]] = {}
+    for r in _jsonl(DATASETS / "banking77" / "train.jsonl"):
+        if len(by.setdefault(r["label"], [])) < per_label:
+            by[r["label"]].append(r["text"])
+    labels = [{"name": k, "examples": v} for k, v in sorted(by.items())]
+    return {"name": "banking", "labels": labels}
+
+
+def _worker(url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TRIAGED_LOG_LEVEL": "warning", **ENV}
+    cmd = [sys.executable, "-m", "triaged.cli", "worker", "--database-url", url]
+    with log.open("ab") as fh:
+        return subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _wait(check: Any, timeout: float, sample: Any = None) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sample is not None:
+            sample()
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise SystemExit("timed out")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=20_000)
+    ap.add_argument("--generated", action="store_true", help="generated texts, not datasets")
+    ap.add_argument("--per-label", type=int, default=10)
+    ap.add_argument("--kill-at", type=float, default=0.5)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench_jobs_"))
+    upload = tmp / "texts.jsonl"
+    with upload.open("w") as fh:
+        for i, t in enumerate(_texts(args.rows, args.generated)):
+            fh.write(json.dumps({"text": t, "external_id": f"r{i}"}) + "\n")
+    with pg_database() as url:
+        upgrade(url)
+        svc = Service(make_settings(url, migrate_on_start=False))
+        key = svc.create_key("bench", "admin", create_plan="unlimited").key
+        svc.close()
+        auth = {"Authorization": f"Bearer {key}"}
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        peak = {"rss_kb": 0}
+        with serve_subprocess(url, port, tmp / "serve.log", env=ENV):
+            worker = _worker(url, tmp / "worker.log")
+
+            def sample() -> None:
+                peak["rss_kb"] = max(peak["rss_kb"], _rss_kb(worker.pid))
+
+            r = httpx.post(f"{base}/v1/taxonomies", json=_taxonomy(args.per_label), headers=auth)
+            r.raise_for_status()
+
+            def ready() -> bool:
+                got = httpx.get(f"{base}/v1/taxonomies/banking", headers=auth).json()
+                return bool(got.get("ready"))
+
+            _wait(ready, 900, sample)
+            t0 = time.monotonic()
+            with upload.open("rb") as fh:
+                r = httpx.post(
+                    f"{base}/v1/jobs?taxonomy=banking&format=jsonl",
+                    content=fh,
+                    headers=auth,
+                    timeout=900,
+                )
+            r.raise_for_status()
+            job_id = r.json()["id"]
+            t_upload = time.monotonic() - t0
+
+            def job() -> dict[str, Any]:
+                out: dict[str, Any] = httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth).json()
+                return out
+
+            at_kill = _wait(
+                lambda: (j := job())["done"] >= args.rows * args.kill_at and j, 3600, sample
+            )
+            t_kill = time.monotonic()
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
+            worker = _worker(url, tmp / "worker.log")
+            _wait(
+                lambda: (j := job())["done"] > at_kill["done"] or j["state"] != "running",
+                600,
+                sample,
+            )
+            t_resumed = time.monotonic()
+            final = _wait(lambda: (j := job())["state"] in ("done", "failed") and j, 3600, sample)
+            t_done = time.monotonic()
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+            res = httpx.get(f"{base}/v1/jobs/{job_id}/results", headers=auth, timeout=900)
+            rows = [json.loads(line) for line in res.text.splitlines()]
+            usage = httpx.get(f"{base}/v1/usage", headers=auth).json()
+        ids = [r["id"] for r in rows]
+        checks = {
+            "state": final["state"],
+            "complete": len(rows) == args.rows,
+            "in_order": [r["row"] for r in rows] == list(range(args.rows)),
+            "no_duplicate_ids": len(set(ids)) == len(ids),
+            "usage_exact": usage["used"] == args.rows,
+        }
+        figures = {
+            "rows": args.rows,
+            "source": "generated" if args.generated else "banking77+clinc150 test texts",
+            "upload_s": round(t_upload, 2),
+            "done_at_kill": at_kill["done"],
+            "rate_before_kill_rows_s": round(
+                at_kill["done"] / max(1e-9, t_kill - t0 - t_upload), 1
+            ),
+            "resume_pause_s": round(t_resumed - t_kill, 2),
+            "total_s": round(t_done - t0, 2),
+            "overall_rows_s": round(args.rows / (t_done - t0), 1),
+            "peak_worker_rss_mb": round(peak["rss_kb"] / 1024, 1),
+            "cpus": os.cpu_count(),
+        }
+    out = {"checks": checks, "figures": figures}
+    print(json.dumps(out, indent=2))
+    write_results("bench_jobs" + ("_generated" if args.generated else ""), out)
+    if not all(v is True or v == "done" for v in checks.values()):
+        raise SystemExit(f"check failed: {checks}")
+
+
+if __name__ == "__main__":
+    main()
