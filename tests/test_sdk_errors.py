@@ -1,0 +1,60 @@
+"""The SDK raises its own exceptions when it gets no HTTP answer: a refused connection is
+``ConnectFailed``, a server that does not answer in time ``RequestTimeout`` (both
+``TransportError``, a ``TriagedError``), with the httpx exception as ``__cause__``."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.servicekit import free_port
+from triaged.client import AsyncClient, Client
+from triaged.errors import ConnectFailed, RequestTimeout, TransportError, TriagedError
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A socket that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+def test_a_refused_connection_is_connect_failed() -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    client = Client(url, api_key="tri_x", max_retries=1, backoff=0.01)
+    with client, pytest.raises(ConnectFailed) as info:
+        client.usage()
+    exc = info.value
+    assert isinstance(exc, TransportError) and isinstance(exc, TriagedError)
+    assert isinstance(exc.__cause__, httpx.ConnectError)
+    assert exc.code == "connect_failed" and exc.details["url"] == f"{url}/v1/usage"
+    assert "is the server running" in exc.message
+
+
+def test_no_answer_in_time_is_request_timeout(silent_server: str) -> None:
+    client = Client(silent_server, api_key="tri_x", timeout=0.3, max_retries=0)
+    with client, pytest.raises(RequestTimeout) as info:
+        client.classify("hello", "support")
+    assert isinstance(info.value.__cause__, httpx.TimeoutException)
+    assert info.value.code == "timeout" and info.value.status == 504
+
+
+@pytest.mark.anyio
+async def test_the_async_client_raises_the_same() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    async with AsyncClient(url, api_key="tri_x", max_retries=0) as client:
+        with pytest.raises(ConnectFailed):
+            await client.taxonomies()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
