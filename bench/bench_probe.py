@@ -213,7 +213,7 @@ async def quota_probe(base: str, svc: Service) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, headers=_auth(admin), timeout=60) as a:
         used = (await a.get("/v1/usage")).json()["used"]
         page = (await a.get("/v1/decisions", params={"limit": 500})).json()
-    return {"codes": dict(codes), "used": used, "stored": len(page["decisions"])}
+    return {"codes": dict(codes), "used": used, "stored": len(page["data"])}
 
 
 # 3. claims ------------------------------------------------------------------------------

@@ -179,7 +179,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             points.append(point)
             log(point)
-        versions = (await reviewer.get("/v1/taxonomies/clinc150/model-versions")).json()
+        versions = (await reviewer.get("/v1/taxonomies/clinc150/models")).json()
     finally:
         await admin.aclose()
         await reviewer.aclose()
@@ -196,7 +196,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 k: v.get(k)
                 for k in ("id", "trigger", "n_examples", "n_review_examples", "evaluation")
             }
-            for v in versions["versions"]
+            for v in versions["data"]
         ],
     }
 
