@@ -38,6 +38,9 @@ from triaged.types import Alternative
 __all__ = ["Alternative", "Classifier", "Neighbor", "Result"]
 
 FORMAT_VERSION = 1
+# rows per engine call in classify_batch: the engine's single-call arithmetic (see
+# models.engine._rows_dot) holds up to 4 rows
+_ENGINE_ROWS = 4
 MODEL_FILE = "model.npz"
 META_FILE = "model.json"
 
@@ -202,15 +205,25 @@ class Classifier:
         if not texts:
             return []
         X = embed_as_single(self.encoder, texts, batch_size=batch_size, progress=progress)
-        return self._results(X, texts, explain=explain)
+        return self.classify_vectors(X, texts, explain=explain)
 
     def classify_vectors(
         self, X: np.ndarray, texts: Sequence[str], *, explain: bool = False
     ) -> list[Result]:
         """Results for texts whose single-call vectors are already computed (micro-batching,
-        distributed batch jobs)."""
+        distributed batch jobs), each equal to ``classify(text)``.
+
+        The engine multiplies a few rows with einsum loops and more with BLAS, whose
+        rounding differs in the last bits; it is fed at most ``_ENGINE_ROWS`` rows at a time,
+        as a single call feeds it, so no confidence depends on the batch.
+        """
         self._check()
-        return self._results(X, texts, explain=explain)
+        out: list[Result] = []
+        for s in range(0, len(texts), _ENGINE_ROWS):
+            out += self._results(
+                X[s : s + _ENGINE_ROWS], texts[s : s + _ENGINE_ROWS], explain=explain
+            )
+        return out
 
     def routing_evidence(self) -> RoutingEvidence:
         """Held-out evidence recorded at fit time for certifying the auto threshold

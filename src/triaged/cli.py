@@ -36,6 +36,7 @@ _PLUGINS = (
     "triaged.cli_workspaces",
     "triaged.cli_jobs",
     "triaged.cli_taxonomies",
+    "triaged.cli_batch",
 )
 
 

@@ -1,0 +1,226 @@
+"""Files for ``triaged batch``: read texts from JSONL, CSV or Parquet, write results as
+Parquet or JSONL, both streaming in chunks so memory stays bounded for any file size.
+
+Parquet needs ``pyarrow`` (the ``triaged[ray]`` extra); JSONL and CSV need nothing extra.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from triaged.classifier import Result
+from triaged.errors import InvalidInput
+
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "Chunk",
+    "ResultWriter",
+    "count_rows",
+    "input_format",
+    "output_format",
+    "read_chunks",
+    "result_row",
+]
+
+INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+OUTPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+OUTPUT_COLUMNS = [
+    "row",
+    "id",
+    "label",
+    "confidence",
+    "bucket",
+    "alternatives",
+    "model_version",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Consecutive input rows: their 0-based position of the first, texts and ids."""
+
+    start: int
+    texts: list[str]
+    ids: list[str | None]
+
+
+def input_format(path: Path) -> str:
+    fmt = INPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidInput(
+            f"{path}: unknown input format (use {', '.join(sorted(INPUT_FORMATS))})",
+            details={"path": str(path)},
+        )
+    return fmt
+
+
+def output_format(path: Path) -> str:
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidInput(
+            f"{path}: unknown output format (use {', '.join(sorted(OUTPUT_FORMATS))})",
+            details={"path": str(path)},
+        )
+    return fmt
+
+
+def _records(path: Path, fmt: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    """Input records in lists of at most ``chunk``."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(path) as pf:
+            for batch in pf.iter_batches(batch_size=chunk):
+                yield batch.to_pylist()
+        return
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows: Iterator[dict[str, Any]] = (
+            _json_lines(fh) if fmt == "jsonl" else iter(csv.DictReader(fh))
+        )
+        buf: list[dict[str, Any]] = []
+        for rec in rows:
+            buf.append(rec)
+            if len(buf) >= chunk:
+                yield buf
+                buf = []
+        if buf:
+            yield buf
+
+
+def _json_lines(fh: IO[str]) -> Iterator[dict[str, Any]]:
+    for n, line in enumerate(fh, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"line {n}: not JSON ({exc.msg})", details={"line": n}) from None
+        if not isinstance(rec, dict):
+            raise InvalidInput(f"line {n}: not a JSON object", details={"line": n})
+        yield rec
+
+
+def read_chunks(
+    path: Path, *, text_field: str = "text", id_field: str | None = None, chunk: int = 1024
+) -> Iterator[Chunk]:
+    """The input's texts (and ids) in order, ``chunk`` rows at a time; an empty or missing
+    text is an error that names its row."""
+    fmt = input_format(path)
+    start = 0
+    for records in _records(path, fmt, chunk):
+        texts: list[str] = []
+        ids: list[str | None] = []
+        for i, rec in enumerate(records):
+            text = rec.get(text_field)
+            if not isinstance(text, str) or not text.strip():
+                row = start + i
+                raise InvalidInput(
+                    f"row {row}: no text in field {text_field!r}",
+                    details={"row": row, "field": text_field},
+                )
+            texts.append(text)
+            ident = rec.get(id_field) if id_field else None
+            ids.append(None if ident is None else str(ident))
+        yield Chunk(start, texts, ids)
+        start += len(records)
+
+
+def count_rows(path: Path) -> int | None:
+    """Rows in the input (for a progress total): Parquet metadata, or a scan of the lines of
+    JSONL; None for CSV (a quoted field may span lines)."""
+    fmt = input_format(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(path) as pf:
+            return int(pf.metadata.num_rows)
+    if fmt == "jsonl":
+        with path.open("rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    return None
+
+
+def result_row(row: int, ident: str | None, res: Result) -> dict[str, Any]:
+    """One output row; ``alternatives`` is a JSON array of ``{label, confidence}``."""
+    return {
+        "row": row,
+        "id": ident,
+        "label": res.label,
+        "confidence": res.confidence,
+        "bucket": res.bucket.value,
+        "alternatives": json.dumps(
+            [{"label": a.label, "confidence": a.confidence} for a in res.alternatives]
+        ),
+        "model_version": res.model_version,
+    }
+
+
+class ResultWriter:
+    """Appends result rows to a Parquet (one row group per write) or JSONL file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.format = output_format(path)
+        self.rows = 0
+        self._fh: IO[str] | None = None
+        self._pq: Any = None
+        self._schema: Any = None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.format == "jsonl":
+            self._fh = path.open("w", encoding="utf-8")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            self._schema = pa.schema(
+                [
+                    ("row", pa.int64()),
+                    ("id", pa.string()),
+                    ("label", pa.string()),
+                    ("confidence", pa.float64()),
+                    ("bucket", pa.string()),
+                    ("alternatives", pa.string()),
+                    ("model_version", pa.string()),
+                ]
+            )
+            self._pq = pq.ParquetWriter(str(path), self._schema)
+
+    def write(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self._fh is not None:
+            self._fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        else:
+            import pyarrow as pa
+
+            cols = {c: [r[c] for r in rows] for c in OUTPUT_COLUMNS}
+            self._pq.write_table(pa.table(cols, schema=self._schema))
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        if self._pq is not None:
+            self._pq.close()
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """All rows of a results file (tests, small files)."""
+    if output_format(path) == "jsonl":
+        with path.open(encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    import pyarrow.parquet as pq
+
+    rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+    return rows

@@ -1,0 +1,197 @@
+"""`triaged batch --ray` on a real local Ray cluster (head + 2 worker nodes on 127.0.0.1)
+gives the local run's labels, confidences and buckets, row for row (issue 11, item 4)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import small_taxonomy
+from triaged.batchio import read_results
+from triaged.classifier import Classifier
+from triaged.taxonomy import read_jsonl
+
+pytest.importorskip("ray")
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+# A loopback address, but not 127.0.0.1: Ray swaps "127.0.0.1"/"localhost" for the machine's
+# outward address when it runs as a cluster, and this test must talk over loopback only.
+HOST = "127.0.0.2"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ray_node(args: list[str], temp: str) -> subprocess.Popen[bytes]:
+    """``ray start --block``: the node's processes live as long as this one, in its own
+    process group, so teardown stops exactly this cluster and nothing else on the machine."""
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": temp}
+    return subprocess.Popen(
+        [str(BIN / "ray"), "start", "--block", "--disable-usage-stats", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _nodes_alive(address: str, want: int, temp: str) -> bool:
+    code = (
+        f"import ray; ray.init(address={address!r}, logging_level='ERROR');"
+        "print(sorted({n['NodeManagerAddress'] for n in ray.nodes() if n['Alive']}),"
+        " sum(1 for n in ray.nodes() if n['Alive']))"
+    )
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": temp}
+    try:
+        r = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    if r.returncode != 0:
+        return False
+    assert r.stdout.startswith(f"[{HOST!r}]"), r.stdout  # every node on loopback
+    return r.stdout.strip().endswith(f" {want}")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    temp = tempfile.mkdtemp(prefix="/tmp/tr")  # short: Ray's socket paths must stay short
+    port = _port()
+    address = f"{HOST}:{port}"
+    common = ["--num-cpus", "1", "--object-store-memory", "100000000"]
+    common += ["--node-ip-address", HOST]
+    nodes = [
+        _ray_node(
+            [
+                "--head",
+                "--port",
+                str(port),
+                "--temp-dir",
+                temp,
+                "--include-dashboard",
+                "false",
+                "--dashboard-agent-listen-port",
+                str(_port()),
+                "--dashboard-agent-grpc-port",
+                str(_port()),
+                "--metrics-export-port",
+                str(_port()),
+                "--runtime-env-agent-port",
+                str(_port()),
+                *common,
+            ],
+            temp,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while not _nodes_alive(address, 1, temp):
+            assert time.monotonic() < deadline, "the Ray head did not start"
+            assert nodes[0].poll() is None, "ray start --head exited"
+            time.sleep(1)
+        for _ in range(2):
+            extra = ["--dashboard-agent-listen-port", str(_port())]
+            extra += ["--dashboard-agent-grpc-port", str(_port())]
+            extra += ["--metrics-export-port", str(_port())]
+            extra += ["--runtime-env-agent-port", str(_port())]
+            nodes.append(_ray_node(["--address", address, *extra, *common], temp))
+        while not _nodes_alive(address, 3, temp):
+            assert time.monotonic() < deadline + 120, "the Ray workers did not join"
+            time.sleep(1)
+        yield address
+    finally:
+        _stop(nodes, temp)
+
+
+def _stop(nodes: list[subprocess.Popen[bytes]], temp: str) -> None:
+    """SIGTERM each node's process group, then SIGKILL whatever of this cluster is left:
+    the groups, and any process whose command line names this cluster's temp folder."""
+    for node in reversed(nodes):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.pid, signal.SIGTERM)
+    for node in nodes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            node.wait(timeout=20)
+    for node in nodes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.pid, signal.SIGKILL)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if temp.encode() in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(proc.name), signal.SIGKILL)
+    for node in nodes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            node.wait(timeout=10)
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+def _triaged(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    return subprocess.run(
+        [str(BIN / "triaged"), *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+def test_ray_run_equals_local_run(ray_cluster: str, tmp_path: Path, datasets_dir: Path) -> None:
+    clf = Classifier.from_taxonomy(small_taxonomy(datasets_dir, tmp_path)).fit()
+    clf.save(tmp_path / "model")
+    texts = [e.text for e in read_jsonl(datasets_dir / "banking77" / "test.jsonl")]
+    texts = random.Random(4).sample(texts, 240)
+    src = tmp_path / "tickets.csv"
+    with src.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, ["ticket", "body"])
+        w.writeheader()
+        w.writerows({"ticket": f"t{i}", "body": t} for i, t in enumerate(texts))
+    common = ["--model", str(tmp_path / "model"), "--text-field", "body", "--id-field", "ticket"]
+    local = _triaged("batch", str(src), "-o", str(tmp_path / "local.parquet"), *common)
+    assert local.returncode == 0, local.stderr
+    on_ray = _triaged(
+        "batch",
+        str(src),
+        "-o",
+        str(tmp_path / "ray.jsonl"),
+        "--ray",
+        ray_cluster,
+        "--chunk",
+        "50",
+        *common,
+    )
+    assert on_ray.returncode == 0, on_ray.stderr
+    a = read_results(tmp_path / "local.parquet")
+    b = read_results(tmp_path / "ray.jsonl")
+    assert len(a) == len(b) == len(texts)
+    assert [r["row"] for r in b] == list(range(len(texts)))
+    assert [r["id"] for r in b] == [f"t{i}" for i in range(len(texts))]  # input order
+    for x, y in zip(a, b, strict=True):
+        assert (x["label"], x["bucket"], x["model_version"]) == (
+            y["label"],
+            y["bucket"],
+            y["model_version"],
+        )
+        assert abs(x["confidence"] - y["confidence"]) <= 1e-6
+        assert x["alternatives"] == y["alternatives"]
+    assert len({r["label"] for r in a}) > 1  # not a degenerate model

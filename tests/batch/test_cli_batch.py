@@ -1,0 +1,132 @@
+"""`triaged batch` locally: JSONL, CSV and Parquet in, Parquet and JSONL out, in input order,
+equal to classify(); ``--taxonomy`` routes by the served taxonomy's policy."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers import small_taxonomy
+from tests.servicekit import TINY_TAXONOMY, make_stack
+from triaged.batchio import read_results
+from triaged.classifier import Classifier
+from triaged.cli import app
+from triaged.errors import TriagedError
+from triaged.taxonomy import read_jsonl
+
+runner = CliRunner()
+
+
+def _said(r: object) -> str:
+    """The command's output with rich's line wrapping undone."""
+    return " ".join(str(getattr(r, "output", "")).split())
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, datasets_dir: Path) -> Path:
+    tmp = tmp_path_factory.mktemp("model")
+    Classifier.from_taxonomy(small_taxonomy(datasets_dir, tmp)).fit().save(tmp / "model")
+    return tmp / "model"
+
+
+@pytest.fixture(scope="module")
+def texts(datasets_dir: Path) -> list[str]:
+    return [e.text for e in read_jsonl(datasets_dir / "clinc150" / "test.jsonl")][:90]
+
+
+def _write_inputs(folder: Path, texts: list[str]) -> dict[str, Path]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"msg": t, "key": f"k{i}", "meta": {"n": i}} for i, t in enumerate(texts)]
+    paths = {
+        "jsonl": folder / "in.jsonl",
+        "csv": folder / "in.csv",
+        "parquet": folder / "in.parquet",
+    }
+    paths["jsonl"].write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with paths["csv"].open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, ["key", "msg"])
+        w.writeheader()
+        w.writerows({"key": r["key"], "msg": r["msg"]} for r in rows)
+    pq.write_table(pa.table({"msg": texts, "key": [r["key"] for r in rows]}), paths["parquet"])
+    return paths
+
+
+def test_every_format_gives_classify_results_in_order(
+    model_dir: Path, texts: list[str], tmp_path: Path
+) -> None:
+    clf = Classifier.load(model_dir)
+    want = [clf.classify(t) for t in texts]
+    inputs = _write_inputs(tmp_path, texts)
+    for fmt, src in inputs.items():
+        for suffix in ("parquet", "jsonl"):
+            out = tmp_path / f"{fmt}.out.{suffix}"
+            args = ["batch", str(src), "--model", str(model_dir), "-o", str(out)]
+            args += ["--text-field", "msg", "--id-field", "key", "--chunk", "32"]
+            r = runner.invoke(app, args)
+            assert r.exit_code == 0, r.output
+            rows = read_results(out)
+            assert [x["row"] for x in rows] == list(range(len(texts)))
+            assert [x["id"] for x in rows] == [f"k{i}" for i in range(len(texts))]
+            for x, res in zip(rows, want, strict=True):
+                assert x["label"] == res.label and x["bucket"] == res.bucket.value
+                assert abs(x["confidence"] - res.confidence) <= 1e-6
+                alts = json.loads(x["alternatives"])
+                assert [a["label"] for a in alts] == [a.label for a in res.alternatives]
+                assert x["model_version"] == clf.model_version
+
+
+def test_bad_input_is_refused_with_the_row(model_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"text": "hello there"}\n{"text": "  "}\n', encoding="utf-8")
+    r = runner.invoke(app, ["batch", str(src), "--model", str(model_dir), "-o", "x.jsonl"])
+    assert r.exit_code == 2 and "row 1" in _said(r)
+    r = runner.invoke(app, ["batch", str(src), "-o", str(tmp_path / "x.jsonl")])
+    assert r.exit_code == 2 and "exactly one of --taxonomy" in _said(r)
+    r = runner.invoke(
+        app, ["batch", str(src), "--model", str(model_dir), "-o", str(tmp_path / "x.txt")]
+    )
+    assert r.exit_code == 2 and "unknown output format" in _said(r)
+
+
+def test_taxonomy_uses_the_active_model_and_routing_policy(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'svc.db'}"
+    stack = make_stack("sqlite", url)
+    svc = stack.service
+    tenant = stack.tenant()
+    principal = svc.authenticate(tenant.key)
+    svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            clf = svc.classifier(principal, "support")
+            break
+        except TriagedError:
+            assert time.monotonic() < deadline, "the taxonomy was not trained"
+            time.sleep(0.5)
+    policy, _ = svc.jobs_policy(svc.taxonomy_record(principal, "support"), clf)
+    texts = ["I was charged twice", "the app crashes on start", "change my email please"]
+    src = tmp_path / "t.jsonl"
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    out = tmp_path / "t.out.jsonl"
+    db = ["--workspace", tenant.workspace, "--database-url", url, "-o", str(out)]
+    try:
+        r = runner.invoke(app, ["batch", str(src), "--taxonomy", "support", *db])
+        assert r.exit_code == 0, r.output
+        rows = read_results(out)
+        assert [x["label"] for x in rows] == ["billing", "bug", "account"]
+        for x, t in zip(rows, texts, strict=True):
+            res = clf.classify(t)
+            assert x["model_version"] == clf.model_version
+            assert abs(x["confidence"] - res.confidence) <= 1e-6
+            assert x["bucket"] == policy.route(res.confidence).value  # the service's policy
+        r = runner.invoke(app, ["batch", str(src), "--taxonomy", "nope", *db])
+        assert r.exit_code == 2 and "not_found" in _said(r)
+    finally:
+        svc.close()
