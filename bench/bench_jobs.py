@@ -11,7 +11,11 @@ kill, overall, the pause the kill cost, and the peak RSS of the workers.
 
     .venv/bin/python bench/bench_jobs.py --rows 20000
 
-``--generated N`` uploads N generated texts instead (for the memory figure at 1,000,000).
+``--generated`` uploads generated texts instead; with ``--cancel-after S`` the job is
+cancelled S seconds after the upload (no kill): the memory figure of a 1,000,000-row file
+(peak RSS of the API process through the upload, of the worker while it runs):
+
+    .venv/bin/python bench/bench_jobs.py --generated --rows 1000000 --cancel-after 60
 """
 
 from __future__ import annotations
@@ -100,6 +104,7 @@ def main() -> None:
     ap.add_argument("--generated", action="store_true", help="generated texts, not datasets")
     ap.add_argument("--per-label", type=int, default=10)
     ap.add_argument("--kill-at", type=float, default=0.5)
+    ap.add_argument("--cancel-after", type=float, default=0.0, help="cancel instead of killing")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_jobs_"))
     upload = tmp / "texts.jsonl"
@@ -115,7 +120,7 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         peak = {"rss_kb": 0}
-        with serve_subprocess(url, port, tmp / "serve.log", env=ENV):
+        with serve_subprocess(url, port, tmp / "serve.log", env=ENV) as api:
             worker = _worker(url, tmp / "worker.log")
 
             def sample() -> None:
@@ -144,6 +149,10 @@ def main() -> None:
             def job() -> dict[str, Any]:
                 out: dict[str, Any] = httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth).json()
                 return out
+
+            if args.cancel_after:
+                _memory_run(args, base, auth, job_id, api.pid, worker, sample, peak, t_upload)
+                return
 
             at_kill = _wait(
                 lambda: (j := job())["done"] >= args.rows * args.kill_at and j, 3600, sample
@@ -192,6 +201,52 @@ def main() -> None:
     write_results("bench_jobs" + ("_generated" if args.generated else ""), out)
     if not all(v is True or v == "done" for v in checks.values()):
         raise SystemExit(f"check failed: {checks}")
+
+
+def _memory_run(
+    args: Any,
+    base: str,
+    auth: dict[str, str],
+    job_id: str,
+    api_pid: int,
+    worker: Any,
+    sample: Any,
+    peak: dict[str, int],
+    t_upload: float,
+) -> None:
+    """Run the job for ``--cancel-after`` seconds, cancel it; memory and exact counting."""
+    deadline = time.monotonic() + args.cancel_after
+    while time.monotonic() < deadline:
+        sample()
+        time.sleep(0.5)
+    httpx.post(f"{base}/v1/jobs/{job_id}/cancel", headers=auth).raise_for_status()
+    time.sleep(3)  # the chunk in flight is dropped, not written
+    sample()
+    final = httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth).json()
+    usage = httpx.get(f"{base}/v1/usage", headers=auth).json()
+    res = httpx.get(f"{base}/v1/jobs/{job_id}/results", headers=auth, timeout=900)
+    n_results = sum(1 for line in res.text.splitlines() if line.strip())
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(30)
+    out = {
+        "checks": {
+            "state": final["state"],
+            "usage_equals_done": usage["used"] == final["done"] == n_results,
+        },
+        "figures": {
+            "rows": args.rows,
+            "upload_s": round(t_upload, 2),
+            "done_when_cancelled": final["done"],
+            "rate_rows_s": final["rate"],
+            "peak_api_rss_mb": round(_rss_kb(api_pid) / 1024, 1),
+            "peak_worker_rss_mb": round(peak["rss_kb"] / 1024, 1),
+            "cpus": os.cpu_count(),
+        },
+    }
+    print(json.dumps(out, indent=2))
+    write_results("bench_jobs_memory", out)
+    if final["state"] != "cancelled" or not out["checks"]["usage_equals_done"]:
+        raise SystemExit(f"check failed: {out['checks']}")
 
 
 if __name__ == "__main__":
