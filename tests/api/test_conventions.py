@@ -274,11 +274,15 @@ async def test_deprecated_aliases_answer_like_the_new_paths(stack: Stack, tenant
         new = await c.post(f"/v1/taxonomies/{name}/train", json={"wait": True})
         assert new.status_code == 202, new.text
         assert new.json()["status"] == "ready" and new.json()["trigger"] == "api"
+        assert "deprecation" not in new.headers
         old = await c.post(f"/v1/taxonomies/{name}/retrain", json={"wait": True})
         assert old.status_code == 202, old.text
+        assert old.headers["deprecation"] == "true"
+        assert old.headers["link"] == '</v1/taxonomies/{name}/train>; rel="successor-version"'
         models = (await c.get(f"/v1/taxonomies/{name}/models")).json()
-        aliased = (await c.get(f"/v1/taxonomies/{name}/model-versions")).json()
-        assert models == aliased
+        aliased = await c.get(f"/v1/taxonomies/{name}/model-versions")
+        assert aliased.headers["deprecation"] == "true"
+        assert models == aliased.json()
         assert [m["id"] for m in models["data"][:2]] == [old.json()["id"], new.json()["id"]]
         assert [m["active"] for m in models["data"][:2]] == [True, False]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -202,6 +202,17 @@ def train(
     return service.review.retrain(principal, record.name, wait=wait)
 
 
+def _deprecated(successor: str) -> Any:
+    """A dependency marking an alias's answers: ``Deprecation: true`` and the successor in
+    ``Link`` (RFC 8594 style), so clients notice before the alias is removed."""
+
+    def mark(response: Response) -> None:
+        response.headers["Deprecation"] = "true"
+        response.headers["Link"] = f'<{successor}>; rel="successor-version"'
+
+    return Depends(mark)
+
+
 router.add_api_route(
     "/{name}/retrain",
     train,
@@ -212,6 +223,7 @@ router.add_api_route(
     summary="Train a new model version (deprecated alias of POST .../train)",
     description="Deprecated: use `POST /v1/taxonomies/{name}/train`; removed in the next release.",
     operation_id="retrain_deprecated",
+    dependencies=[_deprecated("/v1/taxonomies/{name}/train")],
 )
 
 
@@ -243,6 +255,7 @@ router.add_api_route(
     summary="List model versions (deprecated alias of GET .../models)",
     description="Deprecated: use `GET /v1/taxonomies/{name}/models`; removed in the next release.",
     operation_id="model_versions_deprecated",
+    dependencies=[_deprecated("/v1/taxonomies/{name}/models")],
 )
 
 
