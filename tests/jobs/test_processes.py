@@ -141,6 +141,13 @@ def test_two_api_processes_and_a_worker_behave_as_one(tmp_path: Path) -> None:
                     assert second["id"] != first["id"]
                     served = _classify(b, admin, "support")
                     assert served["model_version"] == second["model_version"]
+                    # a routing-policy version set through A: B routes by it on its next call
+                    r = httpx.put(
+                        f"{a}/v1/taxonomies/support/routing", json={"review": 0.31}, headers=auth
+                    )
+                    assert r.status_code == 200, r.text
+                    policy = r.json()["version"]
+                    assert _classify(b, admin, "support")["policy_version"] == policy
                     assert "preload" not in blog.read_text()  # no listener errors logged
 
                     # 50 concurrent retrain triggers through A and B: one training job

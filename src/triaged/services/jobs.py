@@ -41,9 +41,12 @@ _SCHEMA_LOCK = 0x7472696167656431  # pg_advisory_xact_lock key: "triaged1"
 CHANNEL = "triaged_models"  # LISTEN/NOTIFY: a model version was activated
 
 
-def notify_model(conn: Connection, workspace_id: str, taxonomy_id: str, model_id: str) -> None:
-    """Announce an activation on ``conn``'s transaction (PostgreSQL; a no-op on SQLite):
-    the notice goes out when the transaction commits (:mod:`triaged.services.jobs_notify`)."""
+def notify_model(
+    conn: Connection, workspace_id: str, taxonomy_id: str, model_id: str | None
+) -> None:
+    """Announce an activated model (``model_id``) or a new routing-policy version (None) on
+    ``conn``'s transaction (PostgreSQL; a no-op on SQLite): the notice goes out when the
+    transaction commits (:mod:`triaged.services.jobs_notify`)."""
     if conn.dialect.name != "postgresql":
         return
     payload = json.dumps({"w": workspace_id, "t": taxonomy_id, "m": model_id})

@@ -1,9 +1,9 @@
 """A new model version reaches every API process at once (PostgreSQL LISTEN/NOTIFY).
 
-Activating a model (training, rollback) sends ``NOTIFY triaged_models`` in the
-activating transaction, so the notice goes out exactly when the change commits.
-Each API process listens on its own connection and loads the announced model
-(and its routing policy) into its cache before the first request needs it.
+Activating a model (training, rollback) or writing a routing-policy version sends
+``NOTIFY triaged_models`` in that transaction, so the notice goes out exactly when
+the change commits.  Each API process listens on its own connection and loads the
+announced model and its routing policy into its caches before a request needs them.
 The fallback is the version check every classify call already makes: it reads
 the taxonomy row, whose ``active_model_id`` and ``routing_version`` name what to
 serve, so a process that missed a notice (its listener reconnecting) serves the
@@ -65,7 +65,7 @@ class ModelListener:
             note: dict[str, Any] = json.loads(payload)
             with self.svc.db.read() as conn:
                 record = taxo.get_record_by_id(conn, note["w"], note["t"])
-            if record.active_model_id != note["m"]:
+            if record.active_model_id is None or note["m"] not in (None, record.active_model_id):
                 return  # superseded already
             clf = self.svc.classifiers.get(self.svc.db, record)
             self.svc.jobs_policy(record, clf)

@@ -21,6 +21,7 @@ from triaged.routing import (
     threshold_grid,
 )
 from triaged.services.ids import new_id, utcnow
+from triaged.services.jobs import notify_model
 from triaged.services.routing_learning import certify_from_live_share, review_weights
 from triaged.services.routing_policy.model import ROUTING_LOCK_KEY, Defaults, Policy
 from triaged.storage.review import review_items
@@ -192,6 +193,7 @@ def _insert(
     conn.execute(
         update(taxonomies).where(taxonomies.c.id == taxonomy_id).values(routing_version=version)
     )
+    notify_model(conn, workspace_id, taxonomy_id, None)  # issue 11: every API process
     return get_version(conn, taxonomy_id, version)
 
 
