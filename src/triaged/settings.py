@@ -307,6 +307,21 @@ class Settings(BaseSettings):
     max_job_upload_bytes: int = Field(
         default=2_000_000_000, ge=1024, description="Largest bulk job upload (POST /v1/jobs)."
     )
+    # micro-batching (issue 11): concurrent classify requests share one encoder call
+    microbatch: bool = Field(
+        default=True,
+        description="Join concurrent classify requests into one exact encoder batch "
+        "(results unchanged; nothing waits without concurrency).",
+    )
+    microbatch_window_ms: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=2.0,
+        description="While requests arrive together, how long a batch waits for more (ms).",
+    )
+    microbatch_max_texts: int = Field(
+        default=256, ge=1, description="Most texts one micro-batched encoder call takes."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

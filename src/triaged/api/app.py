@@ -28,6 +28,7 @@ from triaged.api.routes.metrics import prometheus_router
 from triaged.api.routes.signup import router as signup_router
 from triaged.service import Service
 from triaged.services.jobs_background import start_background
+from triaged.services.microbatch import install as install_microbatching
 from triaged.settings import Settings
 from triaged.web import mount_web
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         service = Service(settings or Settings())
     svc = service
     cfg = svc.settings
+    install_microbatching(cfg)  # concurrent classify requests share encoder calls (issue 11)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

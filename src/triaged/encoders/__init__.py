@@ -15,6 +15,7 @@ __all__ = [
     "embed_as_single",
     "get_encoder",
     "register_encoder",
+    "wrap_encoder",
 ]
 
 _FACTORIES: dict[str, Callable[[], Encoder]] = {}
@@ -35,6 +36,17 @@ _FACTORIES[DEFAULT_ENCODER] = _default
 def register_encoder(name: str, factory: Callable[[], Encoder]) -> None:
     """Make another encoder available by name (for plug-ins and custom models)."""
     _FACTORIES[name] = factory
+
+
+def wrap_encoder(name: str, wrapper: Callable[[Encoder], Encoder]) -> None:
+    """Make ``get_encoder(name)`` return ``wrapper(encoder)`` from now on, loading the
+    encoder if needed (process-wide; used by the service's micro-batching)."""
+    with _LOCK:
+        if name not in _CACHE:
+            if name not in _FACTORIES:
+                raise InvalidInput(f"unknown encoder {name!r}", details={"encoder": name})
+            _CACHE[name] = _FACTORIES[name]()
+        _CACHE[name] = wrapper(_CACHE[name])
 
 
 def get_encoder(name: str = DEFAULT_ENCODER) -> Encoder:

@@ -1,0 +1,161 @@
+"""Micro-batching: concurrent classify requests share one encoder call.
+
+Each API request classifies its own few texts; under load, many requests wait for the
+encoder at once.  :class:`MicroBatcher` wraps the process's encoder: the first caller to find
+it idle runs at once with whatever is queued (leader); callers that arrive while it runs
+queue up and the next leader encodes them all in one exact batch
+(:meth:`OnnxEncoder.embed_exact`: texts of equal token length batched with per-row
+quantization), then hands each caller its rows.  Results are exactly the single-call ones,
+so batching never changes a decision.
+
+With no concurrency nothing waits: a caller that finds the encoder idle runs immediately.
+Only when the previous batch joined several callers does a leader hold the door open for
+``window`` seconds (at most 2 ms; ``TRIAGED_MICROBATCH_WINDOW_MS``) to let more in.
+``TRIAGED_MICROBATCH=false`` turns it off.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from triaged.encoders import DEFAULT_ENCODER, Encoder, ExactBatchEncoder, Vectors, wrap_encoder
+
+__all__ = ["MAX_WINDOW_MS", "MicroBatcher", "install"]
+
+MAX_WINDOW_MS = 2.0
+
+
+@dataclass
+class _Call:
+    texts: list[str]
+    vectors: Vectors | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+@dataclass
+class Stats:
+    """Counters since start: encoder calls made, callers served, texts, leader waits."""
+
+    batches: int = 0
+    calls: int = 0
+    texts: int = 0
+    waits: int = 0
+    largest: int = 0  # most callers joined in one encoder call
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class MicroBatcher:
+    """An encoder wrapper that joins concurrent ``embed_exact`` calls (see module doc)."""
+
+    def __init__(
+        self, inner: ExactBatchEncoder, *, window_ms: float = 1.0, max_texts: int = 256
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.window = min(max(window_ms, 0.0), MAX_WINDOW_MS) / 1000.0
+        self.max_texts = max_texts
+        self.stats = Stats()
+        self._cond = threading.Condition()
+        self._pending: list[_Call] = []
+        self._busy = False
+        self._last_joined = 1
+
+    def embed(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+    ) -> Vectors:
+        """Training-time embedding: passed through unchanged."""
+        return self.inner.embed(texts, batch_size=batch_size, progress=progress)
+
+    def embed_exact(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+    ) -> Vectors:
+        if progress or len(texts) >= self.max_texts:  # a big batch is a batch already
+            return self.inner.embed_exact(texts, batch_size=batch_size, progress=progress)
+        call = _Call(list(texts))
+        with self._cond:
+            self._pending.append(call)
+            while self._busy and not call.done:
+                self._cond.wait()
+            if not call.done:
+                batch = self._lead(call)
+        if not call.done:
+            self._run(batch)
+        if call.error is not None:
+            raise call.error
+        assert call.vectors is not None
+        return call.vectors
+
+    def _lead(self, own: _Call) -> list[_Call]:
+        """Under the lock: become the leader, wait out the window when callers have been
+        arriving together, and take the queue (own call first, FIFO, up to max_texts)."""
+        self._busy = True
+        if self.window > 0 and self._last_joined > 1:
+            self.stats.waits += 1
+            deadline = time.monotonic() + self.window
+            while sum(len(c.texts) for c in self._pending) < self.max_texts:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+        batch, n = [own], len(own.texts)
+        self._pending.remove(own)
+        rest: list[_Call] = []
+        for c in self._pending:
+            if n + len(c.texts) <= self.max_texts:
+                batch.append(c)
+                n += len(c.texts)
+            else:
+                rest.append(c)
+        self._pending = rest
+        return batch
+
+    def _run(self, batch: list[_Call]) -> None:
+        texts = [t for c in batch for t in c.texts]
+        try:
+            X = self.inner.embed_exact(texts, batch_size=max(len(texts), 1))
+            start = 0
+            for c in batch:
+                c.vectors = np.ascontiguousarray(X[start : start + len(c.texts)])
+                start += len(c.texts)
+        except BaseException as exc:  # every joined caller sees the encoder's error
+            for c in batch:
+                c.error = exc
+        with self._cond:
+            for c in batch:
+                c.done = True
+            self._busy = False
+            self._last_joined = len(batch)
+            s = self.stats
+            s.batches += 1
+            s.calls += len(batch)
+            s.texts += len(texts)
+            s.largest = max(s.largest, len(batch))
+            self._cond.notify_all()
+
+
+def install(settings: Any) -> None:
+    """Wrap this process's default encoder in a :class:`MicroBatcher` (once), as the
+    settings say (``microbatch``, ``microbatch_window_ms``, ``microbatch_max_texts``)."""
+    if not getattr(settings, "microbatch", True):
+        return
+    window = float(getattr(settings, "microbatch_window_ms", 1.0))
+    max_texts = int(getattr(settings, "microbatch_max_texts", 256))
+
+    def wrap(enc: Encoder) -> Encoder:
+        if isinstance(enc, MicroBatcher):
+            enc.window = min(max(window, 0.0), MAX_WINDOW_MS) / 1000.0
+            enc.max_texts = max_texts
+            return enc
+        if not isinstance(enc, ExactBatchEncoder):
+            return enc  # nothing to join: such an encoder runs one text per call
+        return MicroBatcher(enc, window_ms=window, max_texts=max_texts)
+
+    wrap_encoder(DEFAULT_ENCODER, wrap)
