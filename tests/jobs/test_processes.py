@@ -129,16 +129,20 @@ def test_two_api_processes_and_a_worker_behave_as_one(tmp_path: Path) -> None:
                     r = httpx.post(f"{a}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth)
                     assert r.status_code in (200, 201, 202), r.text
                     first = _wait("first model", lambda: _active(a, admin, "support"), log=wlog)
-                    # a new version through A: B serves it on its next call after activation
-                    r = httpx.post(f"{a}/v1/taxonomies/support/train", headers=auth)
-                    assert r.status_code == 202, r.text
-                    new_id = r.json()["id"]
+                    # B serves the first model; then a new version (more examples) through A
+                    assert _classify(b, admin, "support")["model_version"] == first["model_version"]
+                    more = [{"text": "You billed my card two times", "label": "billing"}]
+                    r = httpx.post(f"{a}/v1/taxonomies/support/examples", json=more, headers=auth)
+                    assert r.status_code == 200, r.text
                     second = _wait(
                         "second model",
-                        lambda: (m := _active(a, admin, "support")) and m["id"] == new_id and m,
+                        lambda: (
+                            (m := _active(a, admin, "support")) and m["id"] != first["id"] and m
+                        ),
                         log=wlog,
                     )
-                    assert second["id"] != first["id"]
+                    assert second["model_version"] != first["model_version"]
+                    # B's next call after A reports the activation is served by the new model
                     served = _classify(b, admin, "support")
                     assert served["model_version"] == second["model_version"]
                     # a routing-policy version set through A: B routes by it on its next call
