@@ -16,6 +16,13 @@ cancelled S seconds after the upload (no kill): the memory figure of a 1,000,000
 (peak RSS of the API process through the upload, of the worker while it runs):
 
     .venv/bin/python bench/bench_jobs.py --generated --rows 1000000 --cancel-after 60
+
+``--propagation K``: two API processes A and B and a worker; K times a new model version
+is made through A (one example added) while B is polled with classify calls; the figure
+is the time from the model's activation (its ``finished_at``) to B's first answer by it,
+and B's latency on that first answer.
+
+    .venv/bin/python bench/bench_jobs.py --propagation 5
 """
 
 from __future__ import annotations
@@ -105,7 +112,11 @@ def main() -> None:
     ap.add_argument("--per-label", type=int, default=10)
     ap.add_argument("--kill-at", type=float, default=0.5)
     ap.add_argument("--cancel-after", type=float, default=0.0, help="cancel instead of killing")
+    ap.add_argument("--propagation", type=int, default=0, help="measure version propagation")
     args = ap.parse_args()
+    if args.propagation:
+        propagation(args)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="bench_jobs_"))
     upload = tmp / "texts.jsonl"
     with upload.open("w") as fh:
@@ -201,6 +212,78 @@ def main() -> None:
     write_results("bench_jobs" + ("_generated" if args.generated else ""), out)
     if not all(v is True or v == "done" for v in checks.values()):
         raise SystemExit(f"check failed: {checks}")
+
+
+def propagation(args: Any) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine, select
+
+    from triaged.storage.tables import models
+
+    with pg_database() as url:
+        upgrade(url)
+        svc = Service(make_settings(url, migrate_on_start=False))
+        key = svc.create_key("bench", "admin", create_plan="unlimited").key
+        svc.close()
+        auth = {"Authorization": f"Bearer {key}"}
+        tmp = Path(tempfile.mkdtemp(prefix="bench_jobs_prop_"))
+        pa, pb = free_port(), free_port()
+        a, b = f"http://127.0.0.1:{pa}", f"http://127.0.0.1:{pb}"
+        engine = create_engine(url)
+        lags: list[float] = []
+        first_ms: list[float] = []
+        with (
+            serve_subprocess(url, pa, tmp / "a.log", env=ENV),
+            serve_subprocess(url, pb, tmp / "b.log", env=ENV),
+        ):
+            worker = _worker(url, tmp / "worker.log")
+            httpx.post(f"{a}/v1/taxonomies", json=_taxonomy(args.per_label), headers=auth)
+            tax = f"{a}/v1/taxonomies/banking"
+            _wait(lambda: httpx.get(tax, headers=auth).json().get("ready"), 900)
+            body = {"taxonomy": "banking", "text": "my card payment was declined"}
+            with httpx.Client(base_url=b, headers=auth, timeout=30) as cb:
+                for k in range(args.propagation):
+                    old = cb.post("/v1/classify", json=body).json()["model_version"]
+                    ex = [
+                        {
+                            "text": f"card declined at the shop, case {k}",
+                            "label": "declined_card_payment",
+                        }
+                    ]
+                    httpx.post(f"{tax}/examples", json=ex, headers=auth).raise_for_status()
+                    while True:
+                        t0 = time.perf_counter()
+                        got = cb.post("/v1/classify", json=body).json()
+                        took = (time.perf_counter() - t0) * 1000
+                        if got["model_version"] != old:
+                            seen = datetime.now(UTC)
+                            break
+                        time.sleep(0.01)
+                    with engine.connect() as conn:
+                        done = (
+                            conn.execute(
+                                select(models.c.finished_at)
+                                .where(models.c.model_version == got["model_version"])
+                                .order_by(models.c.finished_at.desc())
+                            )
+                            .scalars()
+                            .first()
+                        )
+                    lags.append((seen - done).total_seconds())
+                    first_ms.append(took)
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+        engine.dispose()
+    out = {
+        "versions": args.propagation,
+        "activation_to_B_s": [round(x, 3) for x in lags],
+        "max_s": round(max(lags), 3),
+        "B_first_answer_ms": [round(x, 1) for x in first_ms],
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(out, indent=2))
+    write_results("bench_jobs_propagation", out)
 
 
 def _memory_run(
