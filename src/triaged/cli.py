@@ -41,7 +41,7 @@ _PLUGINS = (
 
 
 def _fail(exc: TriagedError) -> None:
-    console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+    console.print(f"[red]error[/red] ({exc.code}): {exc.message}", soft_wrap=True)
     raise typer.Exit(2)
 
 

@@ -46,7 +46,7 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except TriagedError as exc:
-        err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        err.print(f"[red]error[/red] ({exc.code}): {exc.message}", soft_wrap=True)
         raise typer.Exit(2) from None
     except ValidationError as exc:
         err.print(f"[red]error[/red] (invalid_settings): {exc}")
