@@ -155,3 +155,36 @@ def test_bad_row_refuses_the_upload_with_its_line(tmp_path: Path) -> None:
         assert missing.status_code == 404
     finally:
         svc.close()
+
+
+def test_cancel_stops_the_job_and_counts_only_rows_done(tmp_path: Path) -> None:
+    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
+    tenant = stack.tenant()
+    svc = stack.service
+    principal = svc.authenticate(tenant.key)
+    svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
+    n = 3000
+
+    async def run() -> tuple[dict[str, Any], list[str]]:
+        async with stack.client(tenant.key) as c:
+            r = await c.post(
+                "/v1/jobs?taxonomy=support",
+                content=_jsonl(n),
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+            job_id = r.json()["id"]
+            cancelled = (await c.post(f"/v1/jobs/{job_id}/cancel")).json()
+            assert cancelled["state"] == "cancelled"
+            again = await c.post(f"/v1/jobs/{job_id}/cancel")  # idempotent
+            assert again.status_code == 200
+            svc.jobs.wait(timeout=120)  # the runner stops after its chunk in flight
+            final = (await c.get(f"/v1/jobs/{job_id}")).json()
+            res = await c.get(f"/v1/jobs/{job_id}/results")
+            return final, res.text.splitlines()
+
+    try:
+        final, lines = asyncio.run(run())
+        assert final["state"] == "cancelled" and final["done"] < n
+        assert len(lines) == final["done"] == svc.usage(principal)["used"]
+    finally:
+        svc.close()
