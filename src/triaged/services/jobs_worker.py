@@ -8,7 +8,7 @@ keeps one job per task and period, so each runs once per period however many
 workers run.  Webhook delivery runs here too (its outbox rows are claimed with
 leases, so several workers share it).  A job whose worker stopped sending
 heartbeats for ``job_stalled_seconds`` (killed, lost) is put back in the queue
-by any live worker and retried.
+by any live worker and retried.  Finished queue jobs are deleted after a week.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["build_app", "cron_every", "run_worker"]
 
 log = logging.getLogger("triaged.worker")
+
+KEEP_FINISHED_HOURS = 24 * 7
 
 
 def cron_every(seconds: float) -> str:
@@ -83,6 +85,15 @@ def build_app(svc: Service) -> App:
 
         task = app.task(name=f"periodic_{name}", queue=QUEUE, pass_context=False)(periodic)
         app.periodic(cron=cron_every(every), periodic_id=name)(task)
+
+    async def prune_queue(timestamp: int) -> None:
+        """Finished queue jobs older than a week go (the model and job rows stay)."""
+        await app.job_manager.delete_old_jobs(
+            nb_hours=KEEP_FINISHED_HOURS, queue=QUEUE, include_failed=True, include_cancelled=True
+        )
+
+    prune = app.task(name="periodic_prune_queue", queue=QUEUE, pass_context=False)(prune_queue)
+    app.periodic(cron="30 3 * * *", periodic_id="prune_queue")(prune)
     return app
 
 
