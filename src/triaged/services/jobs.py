@@ -119,6 +119,7 @@ class JobRunner:
         self._lock = threading.Lock()
         self._futures: list[Future[Any]] = []
         self.stop_event = threading.Event()
+        self._schema_ready = False
 
     def defer(
         self,
@@ -132,6 +133,7 @@ class JobRunner:
         """Enqueue ``task`` in ``conn``'s transaction (queue mode), or return what runs it
         in this process once that transaction has committed (inline mode)."""
         if self.queued:
+            self._ensure_schema()
             defer_sql(conn, task, args, lock=lock, queueing_lock=queueing_lock)
             return None
 
@@ -145,10 +147,18 @@ class JobRunner:
     ) -> None:
         """Enqueue (or start) ``task`` at once, in a transaction of its own."""
         if self.queued:
+            self._ensure_schema()
             with self.svc.db.write() as conn:
                 defer_sql(conn, task, args, queueing_lock=queueing_lock)
         else:
             self.submit(task, args)
+
+    def _ensure_schema(self) -> None:
+        """The queue's tables, before the first job (a first start enqueues the example
+        taxonomy's training before the app's startup has finished)."""
+        if not self._schema_ready:
+            ensure_queue_schema(self.svc.db)
+            self._schema_ready = True
 
     def submit(self, task: str, args: dict[str, Any]) -> Future[Any]:
         """Run ``task`` in this process's job thread (inline mode)."""
