@@ -65,6 +65,9 @@ class Result:
     taxonomy_version: int
     model_version: str
     neighbors: list[Neighbor] = field(default_factory=list)
+    #: Split-conformal prediction set (best first): the labels that hold the right one with
+    #: probability 0.9; None when the model has no held-out calibration (zero-shot, old saves).
+    prediction_set: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -245,8 +248,11 @@ class Classifier:
         if explain and self.example_texts_:
             nbr_idx, nbr_sim = self.engine.neighbors(X, 3)
         out: list[Result] = []
-        k = min(self.top_k + 1, len(names))
+        sizes = self.engine.prediction_set_sizes(pred.probs)
         for row in range(len(texts)):
+            size = int(sizes[row]) if sizes is not None else 0
+            # runner-ups: the top_k best, and every further member of the prediction set
+            k = min(max(self.top_k, size - 1) + 1, len(names))
             probs = pred.probs[row]
             top = int(pred.top[row])
             conf = float(np.clip(pred.confidence[row], 0.0, 1.0))
@@ -259,7 +265,7 @@ class Classifier:
                 Alternative(names[j], round(float(min(conf, probs[j] * scale)), 6))
                 for j in order
                 if j != top
-            ][: self.top_k]
+            ][: k - 1]
             neighbors: list[Neighbor] = []
             if nbr_idx is not None and nbr_sim is not None:
                 neighbors = [
@@ -278,6 +284,7 @@ class Classifier:
                     taxonomy_version=self.taxonomy.version,
                     model_version=self.model_version,
                     neighbors=neighbors,
+                    prediction_set=None if sizes is None else [names[j] for j in order[:size]],
                 )
             )
         return out

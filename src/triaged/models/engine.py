@@ -59,6 +59,7 @@ from triaged.calibration import TemperatureScaler, expected_calibration_error
 from triaged.encoders.base import Vectors
 from triaged.errors import InvalidInput, NotFittedError
 from triaged.models.calibrator import CorrectnessCalibrator
+from triaged.models.conformal import DEFAULT_ALPHA, ConformalSets
 from triaged.models.distance import MahalanobisDistance
 from triaged.models.features import (
     COVERAGE_FEATURE,
@@ -172,6 +173,7 @@ class Engine:
         self._distance: MahalanobisDistance | None = None
         self._features: tuple[str, ...] = TRAINED_FEATURES
         self._evidence = RoutingEvidence.empty()
+        self._conformal = ConformalSets.empty()  # prediction sets (issue 13)
         self._calibrator = zero_shot_calibrator()
         self._calibrator_zs = zero_shot_calibrator()
         self._missing = np.zeros(0, dtype=bool)
@@ -238,6 +240,7 @@ class Engine:
         self._calibrator = zero_shot_calibrator()
         # No labelled data to hold out: no evidence, so the auto lane stays closed.
         self._evidence = RoutingEvidence.empty()
+        self._conformal = ConformalSets.empty()  # nothing held out: no prediction sets
         self._report = {"mode": self.mode, "temperature": self._temperature}
 
     def _fit_trained(
@@ -374,6 +377,9 @@ class Engine:
 
         proto = (X @ V.T).astype(np.float64)
         k = int(cfg["k"])
+        # Prediction sets: conformal scores of the out-of-fold rows, final mix applied.
+        P_in = self._blend(np.nan_to_num(D_in / T + lex_w * S_in, neginf=-1e9), proto[rows_in])
+        self._conformal = ConformalSets.fit(P_in, y[rows_in])
 
         def features(p: _Part, drop_own: bool = False) -> tuple[IntArray, FloatArray]:
             z = p.dense / T + lex_w * p.lex
@@ -494,6 +500,7 @@ class Engine:
             "cv_accuracy": float(correct_in.mean()) if n_in else None,
             "cv_ece": (float(expected_calibration_error(conf_in, correct_in)) if n_in else None),
             "evidence": {"n_in": int(n_in), "n_oos": len(conf_oos)},
+            "conformal_n": self._conformal.n,
             "calibrator": dict(zip(self._features, map(float, self._calibrator.coef), strict=True)),
         }
 
@@ -638,6 +645,15 @@ class Engine:
             raise NotFittedError("the engine has not been fitted")
         return self._evidence
 
+    def prediction_set_sizes(
+        self, probs: FloatArray, alpha: float = DEFAULT_ALPHA
+    ) -> IntArray | None:
+        """Size of each row's split-conformal prediction set (its labels: the row's ``size``
+        most probable) at miscoverage ``alpha``; ``None`` without held-out calibration
+        (zero-shot engines, engines saved before sets existed).  See
+        :mod:`triaged.models.conformal`."""
+        return self._conformal.set_sizes(probs, alpha)
+
     # -------------------------------------------------------------- persistence
     def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Arrays (for ``np.savez``) and JSON-able metadata; no pickled objects."""
@@ -652,6 +668,7 @@ class Engine:
             "b": self._b,
             **self._calibrator.to_arrays("cal_"),
             **self._evidence.to_arrays("evidence_"),
+            **self._conformal.to_arrays("conformal_"),
         }
         if self._vocab is not None and self._lexical is not None:
             arrays.update(self._vocab.to_arrays("lex_"))
@@ -680,6 +697,8 @@ class Engine:
         eng._temperature = float(meta["temperature"])
         # Version 1 stored no evidence: empty, so the auto lane stays closed until retrained.
         eng._evidence = RoutingEvidence.from_arrays(arrays, "evidence_")
+        # Saved before prediction sets: no scores, so no sets (never an uncalibrated one).
+        eng._conformal = ConformalSets.from_arrays(arrays, "conformal_")
         eng._features = tuple(meta.get("features", TRAINED_FEATURES))
         eng._lex_weight = float(meta.get("lexical_weight", 0.0))
         if "lex_idf" in arrays:
