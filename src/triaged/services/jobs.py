@@ -20,6 +20,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
@@ -31,7 +32,15 @@ from triaged.storage.db import Database
 if TYPE_CHECKING:
     from triaged.service import Service
 
-__all__ = ["CHANNEL", "QUEUE", "JobRunner", "defer_sql", "ensure_queue_schema", "notify_model"]
+__all__ = [
+    "CHANNEL",
+    "QUEUE",
+    "JobRunner",
+    "defer_sql",
+    "ensure_queue_schema",
+    "notify_model",
+    "requeue_orphans",
+]
 
 log = logging.getLogger("triaged.jobs")
 
@@ -102,6 +111,31 @@ def ensure_queue_schema(db: Database) -> None:
             dbapi: Any = conn.connection.dbapi_connection
             with dbapi.cursor() as cur:  # no parameters: its '%' are not placeholders
                 cur.execute(SchemaManager.get_schema())
+
+
+_ORPHANS = text(
+    """
+    SELECT m.id FROM models m
+     WHERE m.status = 'training' AND m.created_at < :before
+       AND NOT EXISTS (
+           SELECT 1 FROM procrastinate_jobs j
+            WHERE j.task_name = 'train' AND j.args ->> 'model_id' = m.id
+              AND j.status IN ('todo', 'doing'))
+    """
+)
+
+
+def requeue_orphans(db: Database, older_than_s: float = 60.0) -> list[str]:
+    """Queue the training of model rows left ``training`` with no job in the queue (the
+    process that wrote one stopped before enqueueing it); returns their ids."""
+    from triaged.services.ids import utcnow
+
+    before = utcnow() - timedelta(seconds=older_than_s)
+    with db.write() as conn:
+        ids = [str(i) for i in conn.execute(_ORPHANS, {"before": before}).scalars()]
+        for model_id in ids:
+            defer_sql(conn, "train", {"model_id": model_id}, queueing_lock=f"train:{model_id}")
+    return ids
 
 
 class JobRunner:

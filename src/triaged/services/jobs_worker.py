@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
-from triaged.services.jobs import QUEUE, ensure_queue_schema
+from triaged.services.jobs import QUEUE, ensure_queue_schema, requeue_orphans
 from triaged.services.jobs_tasks import TASKS
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ __all__ = ["build_app", "cron_every", "run_worker"]
 log = logging.getLogger("triaged.worker")
 
 KEEP_FINISHED_HOURS = 24 * 7
+ORPHAN_CHECK_S = 30.0
 
 
 def cron_every(seconds: float) -> str:
@@ -97,13 +99,19 @@ def build_app(svc: Service) -> App:
     return app
 
 
-async def _sweep(app: App, stalled_s: float) -> None:
-    """Put the jobs of workers without a recent heartbeat back in the queue."""
+async def _sweep(app: App, svc: Service, stalled_s: float) -> None:
+    """Put the jobs of workers without a recent heartbeat back in the queue; now and then,
+    queue the training of model rows whose job was never enqueued."""
+    last_orphans = 0.0
     while True:
         try:
             for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_s):
                 log.warning("retrying job %s (%s): its worker stopped", job.id, job.task_name)
                 await app.job_manager.retry_job(job)
+            if time.monotonic() - last_orphans > ORPHAN_CHECK_S:
+                last_orphans = time.monotonic()
+                for model_id in await asyncio.to_thread(requeue_orphans, svc.db):
+                    log.warning("queued the training of model %s (it had no job)", model_id)
         except Exception:  # the database may be briefly unavailable
             log.exception("stalled-job sweep failed")
         await asyncio.sleep(max(0.5, stalled_s / 4))
@@ -123,7 +131,7 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
 
     async def main() -> None:
         async with app.open_async():
-            sweeper = asyncio.create_task(_sweep(app, stalled))
+            sweeper = asyncio.create_task(_sweep(app, svc, stalled))
             try:
                 await app.run_worker_async(
                     queues=[QUEUE],

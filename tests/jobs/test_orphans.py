@@ -1,0 +1,44 @@
+"""A model row left `training` with no job in the queue (its writer stopped between the
+commit and the enqueue) is queued again by the worker's sweep, once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text, update
+
+from tests.servicekit import TINY_TAXONOMY, make_settings, pg_database
+from triaged.service import Service
+from triaged.services.ids import utcnow
+from triaged.services.jobs import requeue_orphans
+from triaged.storage import upgrade
+from triaged.storage.tables import models
+
+pytestmark = pytest.mark.postgres
+
+
+def test_orphan_training_rows_are_queued_once() -> None:
+    with pg_database() as url:
+        upgrade(url)
+        svc = Service(make_settings(url, migrate_on_start=False, job_queue="postgres"))
+        try:
+            key = svc.create_key("acme", "admin", create_plan="unlimited").key
+            info = svc.create_taxonomy(svc.authenticate(key or ""), TINY_TAXONOMY)
+            model_id = info["training"]["id"]
+            with svc.db.write() as conn:  # as if the enqueue had never happened
+                conn.execute(text("DELETE FROM procrastinate_jobs"))
+                conn.execute(
+                    update(models)
+                    .where(models.c.id == model_id)
+                    .values(created_at=utcnow() - timedelta(minutes=5))
+                )
+            assert requeue_orphans(svc.db) == [model_id]
+            assert requeue_orphans(svc.db) == []  # it has a job now
+            with svc.db.read() as conn:
+                jobs = conn.execute(
+                    text("SELECT task_name, args ->> 'model_id' FROM procrastinate_jobs")
+                ).all()
+            assert [tuple(j) for j in jobs] == [("train", model_id)]
+        finally:
+            svc.close()
