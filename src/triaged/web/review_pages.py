@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from triaged.errors import Conflict, NotFound, TriagedError
 from triaged.http.deps import ServiceDep
 from triaged.service import Service
+from triaged.services import review_workspace as rw
 from triaged.services.keys import Principal
 from triaged.web.deps import WebSession
 from triaged.web.pages import NOTICES, QUEUES, see_other, taxonomy_queues
@@ -31,7 +33,13 @@ log = logging.getLogger("triaged.web")
 
 router = APIRouter(include_in_schema=False)
 
-MAX_KEYED_LABELS = 9
+TOP_KEYS = 5  # keys 1-5: the model's top labels; nothing else is bound to a digit
+REVIEW_NOTICES = {
+    **NOTICES,
+    "reopened": "Reopened: your earlier answer is taken back; answer again.",
+    "nothing_to_undo": "Nothing to undo: no answer of yours inside the reopen window.",
+    "reopen_refused": "That answer can no longer be reopened.",
+}
 Filter = tuple[str | None, str | None]
 
 
@@ -84,29 +92,28 @@ def review_next(
     return _go_next(service, session.principal, _filter(taxonomy, queue))
 
 
-def _label_options(item: dict[str, Any], labels: list[str]) -> list[dict[str, Any]]:
-    """Model label first, then its alternatives, then the other labels; 1-9 keyed."""
+def _top_labels(
+    item: dict[str, Any], labels: dict[str, str], n: int = TOP_KEYS
+) -> list[dict[str, Any]]:
+    """The model's label and its next alternatives, keyed 1..n (only labels that exist)."""
     confidence = {item["label"]: item["confidence"]}
     for alt in item.get("alternatives") or []:
         confidence.setdefault(alt["label"], alt["confidence"])
     ordered = [item["label"], *(a["label"] for a in item.get("alternatives") or [])]
-    ordered += [name for name in labels if name not in ordered]
-    seen: set[str] = set()
-    options: list[dict[str, Any]] = []
-    for name in ordered:
-        if name in seen or (name not in labels and name != item["label"]):
+    top: list[dict[str, Any]] = []
+    for name in dict.fromkeys(ordered):
+        if name not in labels or len(top) >= n:
             continue
-        seen.add(name)
-        n = len(options) + 1
-        options.append(
+        top.append(
             {
                 "name": name,
-                "key": str(n) if n <= MAX_KEYED_LABELS else None,
+                "key": str(len(top) + 1),
                 "confidence": confidence.get(name),
+                "description": labels[name],
                 "is_model": name == item["label"],
             }
         )
-    return options
+    return top
 
 
 def _neighbors(service: Service, principal: Principal, item: dict[str, Any]) -> list[Any]:
@@ -140,23 +147,52 @@ def review_item(
             request, "error.html", {"message": exc.message}, status_code=404, session=session
         )
     mine = item["status"] == "claimed" and item["claimed_by"] == principal.key_id
-    labels = [lb["name"] for lb in service.get_taxonomy(principal, item["taxonomy"])["labels"]]
-    counts = taxonomy_queues(service, principal, item["taxonomy"])
+    tax = service.get_taxonomy(principal, item["taxonomy"])
+    labels = {lb["name"]: lb.get("description") or "" for lb in tax["labels"]}
+    settings = rw.get_settings(service, principal, item["taxonomy"])
     return page(
         request,
         "review.html",
         {
             "item": item,
             "mine": mine,
-            "options": _label_options(item, labels),
+            "top": _top_labels(item, labels),
+            "all_labels": [{"name": k, "description": v} for k, v in sorted(labels.items())],
+            "guidelines": settings["guidelines"],
+            "can_reopen": not mine and _can_reopen(item, principal, settings),
+            "progress": rw.progress(service, principal, taxonomy=item["taxonomy"]),
             "neighbors": _neighbors(service, principal, item) if mine else [],
-            "counts": counts,
+            "counts": taxonomy_queues(service, principal, item["taxonomy"]),
             "filter_taxonomy": flt[0] or "",
             "filter_queue": flt[1] or "",
-            "notice": NOTICES.get(notice or ""),
+            "notice": REVIEW_NOTICES.get(notice or ""),
         },
         session=session,
     )
+
+
+def _can_reopen(item: dict[str, Any], principal: Principal, settings: dict[str, Any]) -> bool:
+    """Whether the reopen button makes sense: your answer, inside the window (the API
+    has the last word)."""
+    if item.get("resolved_by") != principal.key_id or not item.get("resolved_at"):
+        return False
+    then = datetime.fromisoformat(item["resolved_at"])
+    age = (datetime.now(UTC) - then).total_seconds()
+    return age <= float(settings["reopen_window_seconds"])
+
+
+def _answer(choice: str, model_label: str, new_label: str) -> dict[str, Any]:
+    """The resolve arguments of a button's ``choice``: ``label:NAME`` (confirm when it is
+    the model's label, else correct), ``confirm``, ``ambiguous``, ``out_of_scope`` or
+    ``new_category`` (with ``new_label``)."""
+    if choice.startswith("label:"):
+        name = choice.removeprefix("label:")
+        return (
+            {"action": "confirm"} if name == model_label else {"action": "correct", "label": name}
+        )
+    if choice == "new_category":
+        return {"action": "new_category", "new_label": new_label.strip()}
+    return {"action": choice}
 
 
 @router.post("/ui/review/{item_id}/resolve")
@@ -165,28 +201,20 @@ def review_resolve(
     session: WebSession,
     service: ServiceDep,
     csrf_token: Annotated[str, Form()] = "",
-    action: Annotated[str, Form()] = "",
-    label: Annotated[str, Form()] = "",
+    choice: Annotated[str, Form()] = "",
     new_label: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
     taxonomy: Annotated[str, Form()] = "",
     queue: Annotated[str, Form()] = "",
 ) -> Response:
-    """``action``: ``pick`` (with ``label``: confirm or correct), ``confirm``,
-    ``new_category`` (with ``new_label``), ``ambiguous`` or ``out_of_scope`` (none of
-    the labels fits)."""
+    """One form for every answer (so the comment goes with any of them)."""
     check_csrf(session, csrf_token)
     principal = session.principal
     flt = _filter(taxonomy, queue)
-    kwargs: dict[str, Any] = {"action": action}
-    if action == "pick":
-        model_label = service.review.item(principal, item_id)["label"]
-        kwargs = {"action": "confirm"} if label == model_label else {"action": "correct"}
-        if label != model_label:
-            kwargs["label"] = label
-    elif action == "new_category":
-        kwargs["new_label"] = new_label.strip()
     try:
-        service.review.resolve(principal, item_id, **kwargs)
+        model_label = service.review.item(principal, item_id)["label"]
+        kwargs = _answer(choice, model_label, new_label)
+        service.review.resolve(principal, item_id, note=note.strip() or None, **kwargs)
     except (Conflict, NotFound):
         return _go_next(service, principal, flt, notice="lost")
     except TriagedError as exc:
@@ -194,6 +222,49 @@ def review_resolve(
             raise
         return see_other(f"/ui/review/{item_id}" + _query(flt, notice="invalid"))
     return _go_next(service, principal, flt, notice="saved")
+
+
+@router.post("/ui/review/undo")
+def review_undo(
+    session: WebSession,
+    service: ServiceDep,
+    csrf_token: Annotated[str, Form()] = "",
+    current: Annotated[str, Form()] = "",
+    taxonomy: Annotated[str, Form()] = "",
+    queue: Annotated[str, Form()] = "",
+) -> Response:
+    """``u``: reopen your most recent answer (the item you are on stays yours)."""
+    check_csrf(session, csrf_token)
+    principal = session.principal
+    flt = _filter(taxonomy, queue)
+    item_id = rw.last_reopenable(service, principal, taxonomy=flt[0])
+    back = f"/ui/review/{current}" if current else "/ui/"
+    if item_id is None:
+        return see_other(back + _query(flt, notice="nothing_to_undo"))
+    try:
+        rw.reopen(service, principal, item_id)
+    except (Conflict, NotFound):
+        return see_other(back + _query(flt, notice="reopen_refused"))
+    return see_other(f"/ui/review/{item_id}" + _query(flt, notice="reopened"))
+
+
+@router.post("/ui/review/{item_id}/reopen")
+def review_reopen(
+    item_id: str,
+    session: WebSession,
+    service: ServiceDep,
+    csrf_token: Annotated[str, Form()] = "",
+    taxonomy: Annotated[str, Form()] = "",
+    queue: Annotated[str, Form()] = "",
+) -> Response:
+    """Reopen this item (your answer, inside the window) and answer it again."""
+    check_csrf(session, csrf_token)
+    flt = _filter(taxonomy, queue)
+    try:
+        rw.reopen(service, session.principal, item_id)
+    except (Conflict, NotFound):
+        return see_other(f"/ui/review/{item_id}" + _query(flt, notice="reopen_refused"))
+    return see_other(f"/ui/review/{item_id}" + _query(flt, notice="reopened"))
 
 
 @router.post("/ui/review/{item_id}/skip")
