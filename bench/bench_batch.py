@@ -12,6 +12,9 @@ alternating from slice to slice, so load changes on a shared machine hit both al
 and at the encoder level: one text per call, the same in two threads (onnxruntime releases
 the GIL; each call its own single-text run), and ``embed_exact`` batches.  Every
 classify_batch confidence is compared with its single-call value in the same run.
+Micro-batching: 32 threads calling ``classify`` one text at a time with the plain encoder
+and with the API's :class:`MicroBatcher` (rounds alternated), and one caller's p50 latency
+with both (interleaved text by text).
 The ratio is the comparable figure; absolute rates depend on the machine's load.
 """
 
@@ -25,10 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from bench._common import DATASETS, write_results
+from bench._common import DATASETS, percentile, write_results
 from triaged.classifier import Classifier
 from triaged.encoders.onnx import OnnxEncoder
 from triaged.evaluation import sample_per_label
+from triaged.services.microbatch import MicroBatcher
 from triaged.taxonomy import Taxonomy, read_jsonl
 
 
@@ -36,6 +40,41 @@ def _timed(fn: Callable[[], object]) -> tuple[float, object]:
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
+
+
+def _threaded(clf: Classifier, texts: Sequence[str], threads: int) -> float:
+    """texts/s of ``threads`` threads each classifying its share one text per call (as
+    concurrent API requests do)."""
+    with ThreadPoolExecutor(threads) as pool:
+        t0 = time.perf_counter()
+        list(pool.map(clf.classify, texts))
+        return len(texts) / (time.perf_counter() - t0)
+
+
+def micro_batching(clf: Classifier, texts: Sequence[str], rounds: int) -> dict[str, float]:
+    """Concurrent classify() calls with the plain encoder and with a MicroBatcher, alternated
+    in one run; and single-caller latency of both, interleaved text by text."""
+    enc = clf.encoder
+    assert isinstance(enc, OnnxEncoder)
+    model = clf.to_bytes()
+    plain = Classifier.from_bytes(model, encoder=enc)
+    joined = Classifier.from_bytes(model, encoder=MicroBatcher(enc, window_ms=1.0))
+    rate: dict[str, list[float]] = {"plain": [], "micro": []}
+    for r in range(rounds):
+        for name in ("plain", "micro") if r % 2 == 0 else ("micro", "plain"):
+            rate[name].append(_threaded(plain if name == "plain" else joined, texts, 32))
+    lat: dict[str, list[float]] = {"plain": [], "micro": []}
+    for i, t in enumerate(texts[:400]):
+        for name in ("plain", "micro") if i % 2 == 0 else ("micro", "plain"):
+            t0 = time.perf_counter()
+            (plain if name == "plain" else joined).classify(t)
+            lat[name].append((time.perf_counter() - t0) * 1000)
+    out = {f"{k}_32_threads_texts_per_second": sum(v) / len(v) for k, v in rate.items()}
+    out["micro_vs_plain_32_threads"] = (
+        out["micro_32_threads_texts_per_second"] / out["plain_32_threads_texts_per_second"]
+    )
+    out.update({f"{k}_1_caller_p50_ms": percentile(v, 50) for k, v in lat.items()})
+    return out
 
 
 def main() -> None:
@@ -89,12 +128,13 @@ def main() -> None:
             names = list(fns) if (i + r) % 2 == 0 else list(reversed(fns))
             outs: dict[str, object] = {}
             for name in names:
-                dt, outs[name] = _timed(lambda f=fns[name]: f(chunk))  # type: ignore[misc]
+                dt, outs[name] = _timed(lambda f=fns[name], c=chunk: f(c))  # type: ignore[misc]
                 seconds[name] += dt
             a = np.array(outs["classify_one_at_a_time"])
             b = np.array(outs["classify_batch"])
             max_diff = max(max_diff, float(np.abs(a - b).max()))
     pool.shutdown()
+    micro = micro_batching(clf, texts[:1540], args.rounds)
     n = len(texts) * args.rounds
     rate = {k: n / v for k, v in seconds.items()}
     res = {
@@ -108,6 +148,7 @@ def main() -> None:
         "encoder_two_threads_vs_one_per_call": rate["encoder_two_threads"]
         / rate["encoder_one_per_call"],
         "max_confidence_difference": max_diff,
+        "micro_batching": micro,
         "seconds": time.perf_counter() - started,
     }
     print(json.dumps(res, indent=1))

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # the transpose optimizer would fold the per-row graph's pooling transpose back into a
 # ReduceSum over axis 1, whose summation order differs between one row and many
 _ROWQ_DISABLED = ["TransposeOptimizer", "TransposeOptimizer_CPUExecutionProvider"]
+# texts of one length fewer than this run one at a time: the per-row graph's extra
+# operations cost about what batching two texts saves (measured on 2 cores)
+MIN_ROW_BATCH = 3
 
 
 def assets_dir() -> Path:
@@ -103,6 +106,10 @@ class OnnxEncoder:
         return np.asarray(out, dtype=np.float32)
 
     # ------------------------------------------------------------ exact batches
+    def warm_up(self) -> None:
+        """Build the per-row graph now (about a second) instead of at the first batch."""
+        self._row_session()
+
     def _row_session(self) -> Any:
         """The per-row-quantized session (see :mod:`triaged.encoders.rowquant`), or False
         when it cannot be built or does not reproduce single calls on this machine."""
@@ -144,7 +151,8 @@ class OnnxEncoder:
 
         Texts are grouped by token length (no padding) and each group runs through a graph
         that quantizes activations per row, so a text's vector does not depend on its
-        batch-mates.  A length seen once runs through the original graph.
+        batch-mates.  Lengths shared by fewer than ``MIN_ROW_BATCH`` texts run one text per call
+        through the original graph.
         """
         n = len(texts)
         result = np.zeros((n, self.dim), dtype=np.float32)
@@ -154,11 +162,17 @@ class OnnxEncoder:
         by_length: dict[int, list[int]] = {}
         for i, seq in enumerate(ids):
             by_length.setdefault(len(seq), []).append(i)
-        row_session = self._row_session() if batch_size > 1 and n > 1 else False
-        step = batch_size if row_session is not False else 1
-        batches = [
-            group[j : j + step] for group in by_length.values() for j in range(0, len(group), step)
-        ]
+        big = batch_size >= MIN_ROW_BATCH and any(
+            len(g) >= MIN_ROW_BATCH for g in by_length.values()
+        )
+        row_session = self._row_session() if big else False
+        batches: list[list[int]] = []
+        for group in by_length.values():
+            if row_session is False or len(group) < MIN_ROW_BATCH:
+                batches.extend([i] for i in group)  # alone, through the original graph
+            else:
+                batches.extend(group[j : j + batch_size] for j in range(0, len(group), batch_size))
+        step = max(len(b) for b in batches)
         with _progress(progress and n > step, n) as advance:
             for batch in batches:
                 seqs = [ids[i] for i in batch]

@@ -67,6 +67,9 @@ class MicroBatcher:
         self._pending: list[_Call] = []
         self._busy = False
         self._last_joined = 1
+        warm = getattr(inner, "warm_up", None)
+        if callable(warm):  # build the batch graph before the first burst needs it
+            threading.Thread(target=warm, name="triaged-encoder-warm-up", daemon=True).start()
 
     def embed(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
