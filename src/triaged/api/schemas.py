@@ -198,6 +198,13 @@ class ClassifyResponse(BaseModel):
     confidence: float
     bucket: Literal["auto", "review", "hold"]
     alternatives: list[AlternativeOut]
+    prediction_set: list[str] | None = Field(
+        default=None,
+        description="The labels that hold the right one with probability 0.9 (split-conformal, "
+        "best first): two or more when the model cannot tell them apart, empty for a very "
+        "confident input. Null for models without held-out calibration (zero-shot, older "
+        "models) and on decisions read back from the log.",
+    )
     taxonomy: str
     taxonomy_version: int
     model_version: str

@@ -49,6 +49,10 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _opt_strs(value: Any) -> list[str] | None:
+    return None if value is None else [str(v) for v in value]
+
+
 def _alternatives(items: Any) -> list[Alternative]:
     return [Alternative(str(a["label"]), float(a["confidence"])) for a in items or []]
 
@@ -60,6 +64,7 @@ def _classification_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         "confidence": float(data["confidence"]),
         "bucket": Bucket(data["bucket"]),
         "alternatives": _alternatives(data["alternatives"]),
+        "prediction_set": _opt_strs(data.get("prediction_set")),
         "taxonomy": data["taxonomy"],
         "taxonomy_version": int(data["taxonomy_version"]),
         "model_version": data["model_version"],
@@ -77,7 +82,9 @@ def _classification_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 class Classification:
     """One classification, as logged by the server under ``id`` (``POST /v1/classify``).
 
-    ``policy_version`` is the routing policy that chose the bucket, ``routing_reason`` why."""
+    ``policy_version`` is the routing policy that chose the bucket, ``routing_reason`` why;
+    ``prediction_set`` the labels that hold the right one with probability 0.9 (None for
+    models without conformal calibration and for decisions read back from the log)."""
 
     id: str
     label: str
@@ -91,6 +98,7 @@ class Classification:
     created_at: str
     policy_version: int | None = None
     routing_reason: str | None = None
+    prediction_set: list[str] | None = None
     external_id: str | None = None
     metadata: dict[str, Any] | None = None
     key_id: str | None = None
@@ -117,6 +125,7 @@ class Decision:
     text: str
     policy_version: int | None = None
     routing_reason: str | None = None
+    prediction_set: list[str] | None = None
     external_id: str | None = None
     metadata: dict[str, Any] | None = None
     key_id: str | None = None

@@ -46,7 +46,12 @@ def build_row(
     audit_rate: float | None = None,
 ) -> dict[str, Any]:
     """One decision row; ``audit_rate``: the audit share its bucket was sampled with
-    (``auto`` only), ``policy_version``: the routing-policy version that routed it."""
+    (``auto`` only), ``policy_version``: the routing-policy version that routed it.
+
+    ``prediction_set`` (issue 13) is not a column: the row carries it for the response
+    only, and the stored alternatives flag the set's runner-ups with ``in_set`` (what the
+    review screen shows as "the model cannot tell these apart")."""
+    pset = result.prediction_set
     return {
         "id": new_id("dec"),
         "workspace_id": workspace_id,
@@ -61,7 +66,9 @@ def build_row(
         "confidence": float(result.confidence),
         "bucket": result.bucket.value,
         "alternatives": [
-            {"label": a.label, "confidence": a.confidence} for a in result.alternatives
+            {"label": a.label, "confidence": a.confidence}
+            | ({} if pset is None else {"in_set": a.label in pset})
+            for a in result.alternatives
         ],
         "scores": dict(result.scores),
         "latency_ms": round(latency_ms, 3),
@@ -72,15 +79,18 @@ def build_row(
         "resolved_at": None,
         "policy_version": policy_version,
         "audit_rate": audit_rate if result.bucket.value == "auto" else None,
+        RESPONSE_ONLY: pset,
     }
 
 
 _INSERT = insert(decisions)
+#: Row key that is answered but not stored (the conformal prediction set, issue 13).
+RESPONSE_ONLY = "prediction_set"
 
 
 def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(_INSERT, list(rows))
+        conn.execute(_INSERT, [{k: v for k, v in r.items() if k != RESPONSE_ONLY} for r in rows])
 
 
 def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:
@@ -93,6 +103,7 @@ def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:
         "confidence": get("confidence"),
         "bucket": get("bucket"),
         "alternatives": get("alternatives"),
+        "prediction_set": get(RESPONSE_ONLY),
         "taxonomy": get("taxonomy"),
         "taxonomy_version": get("taxonomy_version"),
         "model_version": get("model_version"),
