@@ -75,6 +75,7 @@ def records_from_results(
                 id=str(i),
                 review_action=action,
                 final_label=final,
+                prediction_set=None if res.prediction_set is None else tuple(res.prediction_set),
             )
         )
     return out

@@ -320,3 +320,52 @@ def test_empty_and_tiny_windows() -> None:
     assert out["gap_clusters"] == [] and out["summary"]["gap_candidates"] == 3
     counts = Counter(h["label"] for h in out["labels"])
     assert counts == {"a": 1, "b": 1}
+
+
+def test_prediction_sets_feed_overlaps() -> None:
+    """Pairs that share prediction sets rank as overlaps even when the runner-up score is
+    far below the top one; the log's ``in_set`` flags are read back as the set."""
+    from triaged.insights.overlaps import find_overlaps
+
+    logged = DecisionRecord.from_mapping(
+        {
+            "text": "t",
+            "label": "a",
+            "confidence": 0.6,
+            "bucket": "review",
+            "alternatives": [
+                {"label": "b", "confidence": 0.1, "in_set": True},
+                {"label": "c", "confidence": 0.05, "in_set": False},
+            ],
+        }
+    )
+    assert logged.prediction_set == ("a", "b")
+    assert DecisionRecord.from_mapping({**logged_map(), "alternatives": []}).prediction_set is None
+
+    def rec(i: int, label: str, other: str, pset: tuple[str, ...]) -> DecisionRecord:
+        # runner-up at a tenth of the top score: no close call by the traffic rule
+        return DecisionRecord(
+            f"text {i}", label, 0.9, "review", ((other, 0.09),), prediction_set=pset
+        )
+
+    records = [rec(i, "a", "c", ("a", "b")) for i in range(20)]
+    records += [rec(i, "b", "c", ("b", "a")) for i in range(20, 40)]
+    records += [rec(i, "c", "a", ("c",)) for i in range(40, 60)]
+    cfg = InsightsConfig()
+    empty = np.zeros((0, 4), np.float32)
+    ranked = find_overlaps(
+        records, example_vectors=empty, example_labels=[], example_texts=[], config=cfg
+    )
+    assert ranked[0].labels == ("a", "b")
+    assert ranked[0].evidence["in_prediction_sets"] == 40
+    without = [
+        DecisionRecord(r.text, r.label, r.confidence, r.bucket, r.alternatives) for r in records
+    ]
+    plain = find_overlaps(
+        without, example_vectors=empty, example_labels=[], example_texts=[], config=cfg
+    )
+    assert all(o.labels != ("a", "b") for o in plain)
+
+
+def logged_map() -> dict[str, object]:
+    return {"text": "t", "label": "a", "confidence": 0.6, "bucket": "review"}

@@ -4,6 +4,8 @@ Three kinds of evidence, each scaled so that two indistinguishable labels score 
 
 * **traffic**: decisions whose top two labels are the pair, weighted by how close the
   runner-up came (its score over the top score), per decision predicted as either label;
+  where decisions carry conformal prediction sets (issue 13), the share of the pair's
+  decisions whose set holds both labels counts too (the larger of the two);
 * **corrections**: reviewer corrections from one label to the other, per reviewed
   decision of either (x2: a reviewer corrects half the time between coin-flip labels);
 * **examples**: the cross nearest-neighbour rate of the labels' examples (leave-one-out,
@@ -134,6 +136,12 @@ def find_overlaps(
         if ru[1] >= config.close_ratio:
             close[p] += 1
             close_texts[p].append((ru[1], r.text))
+    in_sets: Counter[Pair] = Counter()  # decisions whose prediction set holds both labels
+    for r in records:
+        members = sorted(set(r.prediction_set or ()))
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                in_sets[(a, b)] += 1
     corrections: Counter[tuple[str, str]] = Counter()
     for r in records:
         to = r.corrected_to
@@ -146,7 +154,7 @@ def find_overlaps(
             texts_by_label[lb].append(t)
 
     w_traffic, w_corr, w_ex = config.overlap_weights
-    if not top2:
+    if not top2 and not in_sets:
         w_traffic = 0.0
     if sum(judged.values()) < MIN_JUDGED:
         w_corr = 0.0
@@ -156,18 +164,26 @@ def find_overlaps(
     if total_w <= 0:
         return []
     pairs = set(weight) | {_pair(a, b) for a, b in corrections} | set(stats.cross)
+    pairs |= {p for p, n in in_sets.items() if n >= 2}
     out: list[Overlap] = []
     for p in pairs:
         a, b = p
         vol = volume[a] + volume[b]
         traffic = min(1.0, weight.get(p, 0.0) / vol) if vol else 0.0
+        set_rate = min(1.0, in_sets.get(p, 0) / vol) if vol else 0.0
+        traffic = max(traffic, set_rate)
         n_corr = corrections[(a, b)] + corrections[(b, a)]
         rev = judged[a] + judged[b]
         corr = min(1.0, 2.0 * n_corr / (rev + 4.0)) if rev or n_corr else 0.0
         n_ex = stats.counts.get(a, 0) + stats.counts.get(b, 0)
         cross_rate = stats.cross.get(p, 0) / n_ex if n_ex else 0.0
         ex = min(1.0, 2.0 * cross_rate)
-        if top2.get(p, 0) < 2 and n_corr == 0 and stats.cross.get(p, 0) == 0:
+        if (
+            top2.get(p, 0) < 2
+            and in_sets.get(p, 0) < 2
+            and n_corr == 0
+            and stats.cross.get(p, 0) == 0
+        ):
             continue
         score = (w_traffic * traffic + w_corr * corr + w_ex * ex) / total_w
         if score <= 0:
@@ -176,6 +192,7 @@ def find_overlaps(
         evidence: dict[str, Any] = {
             "top2_decisions": int(top2.get(p, 0)),
             "close_calls": int(close.get(p, 0)),
+            "in_prediction_sets": int(in_sets.get(p, 0)),
             "volume": {a: int(volume[a]), b: int(volume[b])},
             "corrections": {
                 f"{a}->{b}": int(corrections[(a, b)]),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["REVIEW_ACTIONS", "DecisionRecord"]
+__all__ = ["REVIEW_ACTIONS", "DecisionRecord", "set_from_alternatives"]
 
 REVIEW_ACTIONS = ("confirm", "correct", "new_category", "ambiguous", "out_of_scope")
 
@@ -43,6 +43,8 @@ class DecisionRecord:
     final_label: str | None = None
     new_label: str | None = None
     embedding: NDArray[np.float32] | None = None
+    #: the labels of the decision's conformal prediction set (issue 13), None when unknown
+    prediction_set: tuple[str, ...] | None = None
 
     # ------------------------------------------------------------------ derived
     @property
@@ -122,7 +124,26 @@ class DecisionRecord:
             final_label=str(final) if final else None,
             new_label=str(new_label) if new_label else None,
             embedding=None if emb is None else np.asarray(emb, dtype=np.float32),
+            prediction_set=_parse_set(data),
         )
+
+
+def set_from_alternatives(label: str, alternatives: Any) -> tuple[str, ...] | None:
+    """The prediction set as the decision log keeps it: the label and the alternatives
+    flagged ``in_set``; None when the alternatives carry no flags (no set was computed)."""
+    if not isinstance(alternatives, Sequence) or isinstance(alternatives, str):
+        return None
+    flagged = [a for a in alternatives if isinstance(a, Mapping) and "in_set" in a]
+    if not flagged:
+        return None
+    return (label, *(str(a["label"]) for a in flagged if a["in_set"]))
+
+
+def _parse_set(data: Mapping[str, Any]) -> tuple[str, ...] | None:
+    raw = data.get("prediction_set")
+    if isinstance(raw, Sequence) and not isinstance(raw, str):
+        return tuple(str(x) for x in raw)
+    return set_from_alternatives(str(data.get("label")), data.get("alternatives"))
 
 
 def _parse_alternatives(data: Mapping[str, Any]) -> tuple[tuple[str, float], ...]:

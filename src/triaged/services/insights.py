@@ -14,6 +14,7 @@ from sqlalchemy import Connection, and_, select, text
 from triaged.drift import DecisionRow, DriftConfig, bucket_series, detect_drift
 from triaged.encoders import Encoder
 from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
+from triaged.insights.records import set_from_alternatives
 from triaged.services.ids import as_utc
 from triaged.services.taxonomies import TaxonomyRecord, list_records, load_version
 from triaged.storage.review import review_items
@@ -101,6 +102,7 @@ def decision_records(
                 review_action=row.action,
                 final_label=row.resolved_label or row.final_label,
                 new_label=row.new_label,
+                prediction_set=set_from_alternatives(row.label, row.alternatives),
             )
         )
     return out
