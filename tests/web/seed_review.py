@@ -1,0 +1,82 @@
+"""A served 150-label taxonomy (a CLINC150 slice) with queued items, for the reviewer
+workspace tests (tests read ../shared/datasets; the product never does)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.web.seed import Seeded
+from triaged.service import ClassifyItem, Service
+from triaged.settings import Settings
+
+CLINC = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "clinc150"
+NAME = "clinc"
+
+
+@dataclass
+class ClincSeeded(Seeded):
+    truth: dict[str, str]  # text -> the dataset's label
+    labels: list[dict[str, Any]]
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with open(CLINC / name, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def clinc_taxonomy(per_label: int = 4) -> dict[str, Any]:
+    meta = json.loads((CLINC / "labels.json").read_text(encoding="utf-8"))
+    by_label: dict[str, list[str]] = {}
+    for r in _rows("train.jsonl"):
+        if r["label"] != "oos" and len(by_label.setdefault(r["label"], [])) < per_label:
+            by_label[r["label"]].append(r["text"])
+    labels = [
+        {
+            "name": m["name"],
+            "description": f"{m['description']} ({(m.get('domain') or '').replace('_', ' ')})",
+            "examples": by_label[m["name"]],
+        }
+        for m in meta
+        if m["name"] != "oos"
+    ]
+    return {"name": NAME, "labels": labels}
+
+
+def seed_clinc(tmp: Path, *, n_items: int = 24, reviewers: int = 1) -> ClincSeeded:
+    """150 labels, ``n_items`` queued test texts (one per label, every 6th label)."""
+    settings = Settings(
+        data_dir=tmp, bootstrap_admin=False, review_audit_rate=1.0, review_retrain_after=0
+    )
+    service = Service(settings)
+    service.start()
+    admin = service.create_key("acme", "admin", create_plan="unlimited", name="admin")
+    reviewer = service.create_key("acme", "reviewer", name="alice")
+    client = service.create_key("acme", "client")
+    extra = [service.create_key("acme", "reviewer", name=f"r{i}") for i in range(reviewers - 1)]
+    assert admin.key and reviewer.key and client.key
+    tax = clinc_taxonomy()
+    service.create_taxonomy(service.authenticate(admin.key), tax)
+    service.wait_for_jobs(timeout=600)
+    names = [lb["name"] for lb in tax["labels"]]
+    picked: dict[str, str] = {}
+    wanted = set(names[:: max(1, len(names) // n_items)][:n_items])
+    for r in _rows("test.jsonl"):
+        if r["label"] in wanted and r["label"] not in picked.values():
+            picked[r["text"]] = r["label"]
+    texts = list(picked)[:n_items]
+    service.classify(service.authenticate(client.key), NAME, [ClassifyItem(t) for t in texts])
+    out = ClincSeeded(
+        service,
+        reviewer.key,
+        client.key,
+        admin.key,
+        "acme",
+        len(texts),
+        truth={t: picked[t] for t in texts},
+        labels=tax["labels"],
+    )
+    out.extra_keys = [k.key for k in extra]  # type: ignore[attr-defined]
+    return out
