@@ -88,7 +88,8 @@ class TaxonomyMixin(RoutingMixin):
             given = definition.get("thresholds") or {}
             if given:  # set in the definition: a manual policy
                 self._pin_thresholds(conn, record.workspace_id, record.id, tax, None, given)
-            job, _ = training.start_job(conn, record, tax)
+            job, created = training.start_job(conn, record, tax)
+            self._queue_training(conn, job, created)
         self._launch(job["id"], tax)
         return self._describe((principal.workspace_id, tax.name))
 
@@ -152,7 +153,9 @@ class TaxonomyMixin(RoutingMixin):
                 }
                 self._pin_thresholds(conn, record.workspace_id, record.id, tax, record, given)
             tax = self.review.with_reviews(conn, record, tax)  # + reviewed decisions
-            job = training.start_job(conn, record, tax)[0] if train else None
+            job, created = training.start_job(conn, record, tax) if train else (None, False)
+            if job is not None:
+                self._queue_training(conn, job, created)
         if job is not None:
             self._launch(job["id"], tax)
         return self._describe((principal.workspace_id, name))
@@ -186,6 +189,7 @@ class TaxonomyMixin(RoutingMixin):
                 raise Conflict(f"taxonomy {name!r} is archived", details={"taxonomy": name})
             tax = self.review.with_reviews(conn, record, taxo.load_version(conn, record))
             job, created = training.start_job(conn, record, tax)
+            self._queue_training(conn, job, created)
         if created:
             self._launch(job["id"], tax)
         return self.model(principal, name, job["id"])
@@ -200,9 +204,16 @@ class TaxonomyMixin(RoutingMixin):
         with self.db.read() as conn:
             return training.list_models(conn, record)
 
+    def _queue_training(self, conn: Any, job: dict[str, Any], created: bool) -> None:
+        """Issue 11: with the job queue, the training job is enqueued in the transaction
+        that writes its model row (a `triaged worker` trains it)."""
+        if created and self.jobs.queued:
+            self.jobs.defer(
+                conn, "train", {"model_id": job["id"]}, queueing_lock=f"train:{job['id']}"
+            )
+
     def _launch(self, model_id: str, tax: Taxonomy) -> None:
-        if self.jobs.queued:  # issue 11: a `triaged worker` trains it
-            self.jobs.defer_now("train", {"model_id": model_id}, queueing_lock=f"train:{model_id}")
+        if self.jobs.queued:  # issue 11: enqueued with its model row (_queue_training)
             return
         n = tax.n_examples + len(tax.out_of_scope)
         if n >= self.settings.background_train_min_examples:
