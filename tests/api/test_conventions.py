@@ -192,6 +192,34 @@ async def test_request_id_on_every_answer(stack: Stack, tenant: Tenant) -> None:
         assert r.json()["error"]["request_id"] == r.headers["request-id"]
 
 
+async def test_an_unexpected_error_names_its_request_id(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 500 is answered by Starlette's outermost middleware, outside RequestIdMiddleware: its
+    body, header and log line still name the request."""
+    from triaged.api import create_app
+
+    app = create_app(service=stack.service)
+
+    def boom() -> None:
+        raise RuntimeError("kaboom")
+
+    app.add_api_route("/v1/boom", boom, methods=["GET"])
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        with caplog.at_level(logging.ERROR, logger="triaged.api"):
+            r = await c.get("/v1/boom", headers={"Request-Id": "boom-1"})
+    assert r.status_code == 500
+    assert r.headers["request-id"] == "boom-1"
+    assert r.json()["error"] == {
+        "code": "internal_error",
+        "message": "internal server error",
+        "details": {},
+        "request_id": "boom-1",
+    }
+    assert any("request_id=boom-1" in rec.getMessage() for rec in caplog.records)
+
+
 async def test_log_records_carry_the_request_id() -> None:
     """Records logged while a request is handled carry its id; the id ends with it."""
     from triaged.api.request_id import RequestIdMiddleware, current, install_log_filter

@@ -115,8 +115,12 @@ async def _overflow(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error (request_id=%s)", current_request_id(), exc_info=exc)
-    return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
+    rid = current_request_id()
+    log.exception("unhandled error (request_id=%s)", rid, exc_info=exc)
+    headers = {"Request-Id": rid} if rid else None  # sent outside RequestIdMiddleware
+    return JSONResponse(
+        error_body("internal_error", "internal server error"), status_code=500, headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -80,8 +80,11 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        finally:
-            _current.reset(token)
+        except BaseException:
+            # keep the id: Starlette's outermost error middleware answers the 500 in this same
+            # task, after this one, and its handler puts the id in the body and the header
+            raise
+        _current.reset(token)
 
 
 class RequestIdFilter(logging.Filter):

@@ -14,8 +14,10 @@ The SDK stands alone: importing it loads httpx and the standard library, nothing
 server or the ML stack (``tests/test_sdk_standalone.py``; the contract ``sdk`` in
 ``.importlinter``).  Both clients have the same methods (``AsyncClient``'s are awaitable) and
 every method returns a typed result (:mod:`triaged.client.results`), mirrored from the API's
-schemas and tested against ``/openapi.json``.  Errors are the library's own
-(:mod:`triaged.errors`), chosen by the error code the server sends.  Requests that get 429 or
+schemas and tested against ``/openapi.json``; lists come as :class:`Page` (``data``,
+``next_cursor``, ``has_more``) and the list methods fetch every page.  Errors are the
+library's own (:mod:`triaged.errors`), chosen by the error code the server sends; no answer at
+all is :class:`~triaged.errors.ConnectFailed` or :class:`~triaged.errors.RequestTimeout`.  Requests that get 429 or
 5xx (or a connection error) are retried with exponential backoff, honouring ``Retry-After``;
 every classify carries an ``Idempotency-Key`` (generated unless given), so a retry never makes
 a second decision or a second count.  Pass ``transport=`` (for example
@@ -34,6 +36,7 @@ from triaged.client.results import (
     Key,
     LaneError,
     ModelInfo,
+    Page,
     ReviewItem,
     ReviewStats,
     Routing,
@@ -63,6 +66,7 @@ __all__ = [
     "Key",
     "LaneError",
     "ModelInfo",
+    "Page",
     "ReviewItem",
     "ReviewStats",
     "Routing",
