@@ -26,6 +26,12 @@ class InsightsConfig:
         pure.  ``max_coverage``: clusters whose members have more than this share of
         labelled examples among their nearest neighbours (in a volume-balanced sample)
         sit inside an existing label and are not reported as gaps.
+        ``explained_quantile``: a candidate as close to one label's examples as that
+        quantile of the label's own examples are to each other is explained by the label
+        and not clustered (the taxonomy's density sets the scale; ``None``: off).
+        ``merge``: gap clusters as alike as two groups of one label's examples are merged,
+        and leftover candidates close to a cluster join it (the same scale; see
+        :func:`triaged.insights.gaps.label_scale`).
     Overlaps
         ``close_ratio``: a decision counts as a close call between its top two labels
         when the runner-up's score is at least this share of the top score.
@@ -34,6 +40,10 @@ class InsightsConfig:
     """
 
     gap_buckets: tuple[str, ...] = ("hold", "review")
+    explained_quantile: float | None = 0.25
+    merge: bool = True
+    merge_quantile: float = 0.75
+    join_quantile: float | None = None
     min_cluster_size: int | None = None
     min_samples: int | None = None
     trim_mads: float = 2.0
@@ -44,6 +54,7 @@ class InsightsConfig:
     representative_texts: int = 5
     keywords: int = 8
     max_examples_per_label: int = 20
+    reference_budget: int = 1000
     close_ratio: float = 0.5
     overlap_weights: tuple[float, float, float] = (0.4, 0.3, 0.3)
     max_overlaps: int = 20

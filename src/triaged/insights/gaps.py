@@ -182,12 +182,16 @@ def find_gap_clusters(
     label_names: Sequence[str],
     total_held: int,
     config: InsightsConfig,
+    reference_labels: Sequence[str] = (),
 ) -> tuple[list[GapCluster], dict[str, Any]]:
     """Cluster the gap candidates ``records`` (embedded as ``vectors``).
 
-    ``reference`` holds the (sampled) embeddings of the taxonomy's examples and
-    ``reference_texts`` their texts per label.  Returns the gap clusters, largest first,
-    and a summary (candidates, clustered share, clusters dropped as covered).
+    ``reference`` holds the (sampled) embeddings of the taxonomy's examples,
+    ``reference_labels`` their labels and ``reference_texts`` their texts per label.
+    Candidates that sit as densely among one label's examples as that label's own examples
+    do are *explained* by it (:func:`explained_by_labels`) and left out of the clustering.
+    Returns the gap clusters, ranked, and a summary: candidates, the shares explained by
+    existing labels, clustered, and the unclustered remainder.
     """
     n = len(records)
     summary: dict[str, Any] = {
@@ -195,6 +199,8 @@ def find_gap_clusters(
         "clusters": 0,
         "covered_clusters": 0,
         "noise_share": 1.0 if n else 0.0,
+        "explained_share": 0.0,
+        "clustered_share": 0.0,
     }
     if n == 0:
         return [], summary
@@ -202,8 +208,30 @@ def find_gap_clusters(
     R = np.asarray(reference, dtype=np.float32).reshape(-1, V.shape[1])
     center = R.mean(axis=0) if R.shape[0] else V.mean(axis=0)
     Z = unit_rows(V - center)
-    labels = cluster_labels(Z, config)
-    summary["noise_share"] = round(float((labels < 0).mean()), 4)
+    explained = np.zeros(n, dtype=bool)
+    if config.explained_quantile is not None and len(reference_labels) == R.shape[0]:
+        explained = explained_by_labels(
+            Z, unit_rows(R - center), list(reference_labels), config.explained_quantile
+        )
+    open_idx = np.flatnonzero(~explained)
+    labels = np.full(n, -1, dtype=np.int64)
+    labels[open_idx] = cluster_labels(Z[open_idx], config)
+    label_cents = np.zeros((0, Z.shape[1]), np.float32)
+    merge_at = 2.0  # no cluster is that alike to a label: nothing dropped for it
+    if config.merge and len(reference_labels) == R.shape[0] and R.shape[0]:
+        ref_c = unit_rows(R - center)
+        scale = label_scale(
+            ref_c, list(reference_labels), config.seed, config.merge_quantile, config.join_quantile
+        )
+        if scale is not None:
+            labels[open_idx] = merge_clusters(Z[open_idx], labels[open_idx], *scale)
+            merge_at = scale[0]
+            y_ref = np.asarray(reference_labels)
+            label_cents = unit_rows(
+                np.stack([ref_c[y_ref == lb].mean(axis=0) for lb in np.unique(y_ref)])
+            )
+    summary["explained_share"] = round(float(explained.mean()), 4)
+    summary["noise_share"] = round(float(((labels < 0) & ~explained).mean()), 4)
     n_clusters = int(labels.max()) + 1 if labels.size else 0
     if n_clusters == 0:
         return [], summary
@@ -213,11 +241,18 @@ def find_gap_clusters(
     member_labels = labels[labels >= 0]
     for c in range(n_clusters):
         cov_by_cluster[c] = float(coverage[member_labels == c].mean())
+        if label_cents.shape[0]:
+            # as alike to an existing label as two groups of one label's examples: inside it
+            cen = unit_rows(Z[labels == c].mean(axis=0, keepdims=True))[0]
+            if float((label_cents @ cen).max()) >= merge_at:
+                cov_by_cluster[c] = 1.0
     kept = [c for c in range(n_clusters) if cov_by_cluster[c] <= config.max_coverage]
     summary["covered_clusters"] = n_clusters - len(kept)
     kept.sort(key=lambda c: -int((labels == c).sum()))
     kept = kept[: config.max_gap_clusters]
     summary["clusters"] = len(kept)
+    summary["clustered_share"] = round(float(np.isin(labels, kept).mean()), 4)
+    summary["noise_share"] = round(1.0 - summary["explained_share"] - summary["clustered_share"], 4)
     texts = [r.text for r in records]
     groups = [[texts[i] for i in np.flatnonzero(labels == c)] for c in kept]
     background = [ts for ts in reference_texts.values() if ts]
@@ -245,6 +280,106 @@ def find_gap_clusters(
         taken.add(cluster.proposed_label)
         clusters.append(cluster)
     return clusters, summary
+
+
+def explained_by_labels(
+    Z: FloatArray, ref: FloatArray, ref_labels: list[str], quantile: float, k: int = 5
+) -> NDArray[np.bool_]:
+    """Candidates (rows of ``Z``) that one label's examples already explain.
+
+    The taxonomy's own examples set the scale: for each label, the mean similarity of each
+    example to its ``k`` nearest fellow examples (leave-one-out) gives the label's density
+    profile, and ``quantile`` of it is the label's cut.  A candidate whose mean similarity
+    to its ``k`` nearest examples of some label reaches that label's cut sits inside the
+    label as densely as its own examples do.  Dense labels (paraphrases of one request) get
+    high cuts, diffuse ones (broad topics) low cuts: no fixed radius.
+    """
+    out = np.zeros(Z.shape[0], dtype=bool)
+    y = np.asarray(ref_labels)
+    for label in np.unique(y):
+        members = ref[y == label]
+        m = members.shape[0]
+        if m < 3:
+            continue
+        kk = min(k, m - 1)
+        within = members @ members.T
+        np.fill_diagonal(within, -np.inf)
+        own = np.sort(within, axis=1)[:, -kk:].mean(axis=1)
+        cut = float(np.quantile(own, quantile))
+        sims = Z @ members.T
+        near = np.sort(sims, axis=1)[:, -kk:].mean(axis=1) if m > kk else sims.mean(axis=1)
+        out |= near >= cut
+    return out
+
+
+def label_scale(
+    ref: FloatArray,
+    ref_labels: list[str],
+    seed: int,
+    merge_quantile: float = 0.5,
+    join_quantile: float | None = 0.25,
+    half: int = 4,
+) -> tuple[float, float] | None:
+    """The taxonomy's own scale: how alike two small groups of one label are, and how close
+    one example is to its label's centroid.
+
+    Returns ``(merge_at, join_at)``: the ``merge_quantile`` of the cosine between the
+    centroids of two disjoint groups of ``half`` examples of the same label, over labels
+    (two gap clusters this alike are one category, however the density-based clustering
+    cut them), and the ``join_quantile`` of the examples' cosine to their own label's
+    centroid (a leftover candidate this close to a gap cluster's centroid belongs to it;
+    2.0, never, when ``join_quantile`` is None).  None with too few labelled examples.
+    """
+    rng = np.random.default_rng(seed)
+    y = np.asarray(ref_labels)
+    pair_sims: list[float] = []
+    own_sims: list[float] = []
+    for label in np.unique(y):
+        members = ref[y == label]
+        if members.shape[0] < 2 * half:
+            continue
+        order = rng.permutation(members.shape[0])
+        a = unit_rows(members[order[:half]].mean(axis=0, keepdims=True))[0]
+        b = unit_rows(members[order[half : 2 * half]].mean(axis=0, keepdims=True))[0]
+        pair_sims.append(float(a @ b))
+        cen = unit_rows(members.mean(axis=0, keepdims=True))[0]
+        own_sims.extend((members @ cen).tolist())
+    if len(pair_sims) < 2:
+        return None
+    join_at = 2.0 if join_quantile is None else float(np.quantile(own_sims, join_quantile))
+    return float(np.quantile(pair_sims, merge_quantile)), join_at
+
+
+def merge_clusters(Z: FloatArray, labels: IntArray, merge_at: float, join_at: float) -> IntArray:
+    """Merge clusters whose centroids are as alike as two groups of one label (single link
+    on centroids, ``merge_at``), then let noise points join the nearest merged cluster when
+    they are at least ``join_at`` similar to its centroid; clusters renumbered."""
+    n_c = int(labels.max()) + 1 if labels.size else 0
+    if n_c == 0:
+        return labels
+    cents = unit_rows(np.stack([Z[labels == c].mean(axis=0) for c in range(n_c)]))
+    parent = list(range(n_c))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    sims = cents @ cents.T
+    for i, j in zip(*np.nonzero(np.triu(sims, 1) >= merge_at), strict=True):
+        parent[find(int(i))] = find(int(j))
+    roots = sorted({find(c) for c in range(n_c)})
+    renum = {r: k for k, r in enumerate(roots)}
+    out = np.array([renum[find(int(c))] if c >= 0 else -1 for c in labels], dtype=np.int64)
+    merged = unit_rows(np.stack([Z[out == k].mean(axis=0) for k in range(len(roots))]))
+    noise = np.flatnonzero(out < 0)
+    if noise.size:
+        to = Z[noise] @ merged.T
+        best = to.argmax(axis=1)
+        ok = to[np.arange(noise.size), best] >= join_at
+        out[noise[ok]] = best[ok]
+    return out
 
 
 def _balanced_sample(R: FloatArray, n: int, seed: int) -> FloatArray:

@@ -78,15 +78,20 @@ def _as_records(records: Iterable[DecisionRecord | Mapping[str, Any]]) -> list[D
 
 
 def _sample_examples(
-    taxonomy: Taxonomy, per_label: int, seed: int
+    taxonomy: Taxonomy, per_label: int, seed: int, budget: int = 0
 ) -> tuple[list[int], list[str], list[str]]:
-    """Positions in ``taxonomy.examples()``, texts and labels of a capped per-label sample."""
+    """Positions in ``taxonomy.examples()``, texts and labels of a per-label sample: at
+    least ``per_label`` of each label (or all it has), more for labels that hold a larger
+    share of the examples (``budget`` in proportion to their size), so a label that covers
+    half the traffic is not represented like a rare one."""
     rng = random.Random(seed)
     positions: list[int] = []
     start = 0
+    total = sum(len(label.examples) for label in taxonomy.labels)
     for label in taxonomy.labels:
         n = len(label.examples)
-        idx = list(range(n)) if n <= per_label else sorted(rng.sample(range(n), per_label))
+        want = max(per_label, round(budget * n / total)) if total else per_label
+        idx = list(range(n)) if n <= want else sorted(rng.sample(range(n), want))
         positions.extend(start + i for i in idx)
         start += n
     examples = taxonomy.examples()
@@ -121,7 +126,7 @@ def compute_insights(
     # the taxonomy's examples (capped per label)
     t0 = time.perf_counter()
     positions, ex_texts, ex_labels = _sample_examples(
-        taxonomy, cfg.max_examples_per_label, cfg.seed
+        taxonomy, cfg.max_examples_per_label, cfg.seed, cfg.reference_budget
     )
     if example_embeddings is not None and len(positions):
         ex_vecs = np.asarray(example_embeddings, dtype=np.float32)[positions]
@@ -152,6 +157,7 @@ def compute_insights(
         label_names=taxonomy.label_names,
         total_held=held_total,
         config=cfg,
+        reference_labels=ex_labels,
     )
     timings["gaps_s"] = round(time.perf_counter() - t0, 3)
 
@@ -174,6 +180,10 @@ def compute_insights(
         "new_category": sum(1 for r in recs if r.is_new_category),
         "gap_candidates": gap_summary["candidates"],
         "gap_noise_share": gap_summary["noise_share"],
+        # shares of the gap candidates: explained by a label, in a gap cluster, neither
+        "gap_explained_share": gap_summary["explained_share"],
+        "gap_clustered_share": gap_summary["clustered_share"],
+        "unclustered_share": gap_summary["noise_share"],
         "covered_clusters": gap_summary["covered_clusters"],
         "clustered_held_share": round(sum(c.held for c in clusters) / held_total, 4)
         if held_total
