@@ -30,8 +30,19 @@ def _headline(data: dict[str, Any]) -> str:
     return (
         f"{s.get('decisions', 0)} decisions, {s.get('held', 0)} held "
         f"({_pct(s.get('held_share'))}); {len(data.get('gap_clusters', []))} gap clusters from "
-        f"{s.get('gap_candidates', 0)} uncertain inputs; "
+        f"{s.get('gap_candidates', 0)} uncertain inputs "
+        f"({_explained(s)}); "
         f"{len(data.get('overlaps', []))} overlapping pairs"
+    )
+
+
+def _explained(s: dict[str, Any]) -> str:
+    """How much of the uncertain traffic is explained: by existing labels, by the gap
+    clusters, and the unclustered remainder."""
+    return (
+        f"{_pct(s.get('gap_explained_share'))} near existing labels, "
+        f"{_pct(s.get('gap_clustered_share'))} in gap clusters, "
+        f"{_pct(s.get('unclustered_share'))} unclustered"
     )
 
 
