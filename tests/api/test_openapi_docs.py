@@ -85,3 +85,8 @@ def test_the_checks_can_fail() -> None:
     long = "Resolve an item you hold: confirm, correct to a label, propose a new category, " * 2
     assert len(first_sentence(long)) <= 90
     assert first_sentence("Archive.  More text.\n\nDetails.") == "Archive"
+    cut = first_sentence(
+        "Resolve many items with one answer in one transaction (all or nothing; items you do "
+        "not hold are refused) and tell the webhooks"
+    )
+    assert cut == "Resolve many items with one answer in one transaction"

@@ -98,6 +98,8 @@ def first_sentence(text: str) -> str:
         return sentence
     for mark in ("; ", " (", ", ", ": "):
         cut = sentence.rfind(mark, 0, 90)
+        while cut > 20 and sentence[:cut].count("(") > sentence[:cut].count(")"):
+            cut = sentence.rfind(mark, 0, cut)  # not inside parentheses
         if cut > 20:
             return sentence[:cut]
     return sentence[:87].rstrip() + "..."

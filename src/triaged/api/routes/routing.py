@@ -34,7 +34,12 @@ def put_routing(
     return service.set_routing(principal, record.name, body.model_dump(exclude_unset=True))
 
 
-@router.get("/{name}/what-if", response_model=WhatIfOut, responses=ERROR_RESPONSES)
+@router.get(
+    "/{name}/what-if",
+    response_model=WhatIfOut,
+    responses=ERROR_RESPONSES,
+    summary="Predicted bucket shares and auto-lane error for other thresholds",
+)
 def what_if(
     record: TaxonomyDep,
     principal: PrincipalDep,
