@@ -80,3 +80,29 @@ def seed_clinc(tmp: Path, *, n_items: int = 24, reviewers: int = 1) -> ClincSeed
     )
     out.extra_keys = [k.key for k in extra]  # type: ignore[attr-defined]
     return out
+
+
+def seed_gap(tmp: Path, *, gap_label: str = "pto_balance", n_gap: int = 50) -> Seeded:
+    """The CLINC150 slice without ``gap_label``, every decision held (so the dashboard looks
+    for gaps), fed ``n_gap`` test texts of that intent plus a few of known ones."""
+    settings = Settings(
+        data_dir=tmp, bootstrap_admin=False, review_audit_rate=1.0, review_retrain_after=0
+    )
+    service = Service(settings)
+    service.start()
+    admin = service.create_key("acme", "admin", create_plan="unlimited", name="admin")
+    reviewer = service.create_key("acme", "reviewer", name="alice")
+    client = service.create_key("acme", "client")
+    assert admin.key and reviewer.key and client.key
+    boss = service.authenticate(admin.key)
+    tax = clinc_taxonomy()
+    tax["labels"] = [lb for lb in tax["labels"] if lb["name"] != gap_label]
+    service.create_taxonomy(boss, tax)
+    service.wait_for_jobs(timeout=600)
+    service.set_routing(boss, NAME, {"auto": 1.0, "review": 0.999})
+    rows = _rows("test.jsonl") + _rows("val.jsonl")
+    gap = [r["text"] for r in rows if r["label"] == gap_label][:n_gap]
+    known = [r["text"] for r in rows if r["label"] in ("balance", "alarm", "weather")][:12]
+    texts = gap + known
+    service.classify(service.authenticate(client.key), NAME, [ClassifyItem(t) for t in texts])
+    return Seeded(service, reviewer.key, client.key, admin.key, "acme", len(texts))

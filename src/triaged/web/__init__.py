@@ -35,7 +35,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from triaged.web import dashboard, pages, review_pages, signup_pages
+from triaged.web import dashboard, pages, review_items_page, review_pages, signup_pages
 from triaged.web.deps import WebSession, web_session
 from triaged.web.render import HERE, STATIC_PATH, add_nav_link, page
 from triaged.web.session import CsrfFailed, Session, SignInRequired, check_csrf
@@ -58,6 +58,7 @@ __all__ = [
 ROUTERS: list[APIRouter] = [
     pages.router,
     review_pages.router,
+    review_items_page.router,
     dashboard.router,
     signup_pages.router,
 ]

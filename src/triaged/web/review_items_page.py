@@ -1,0 +1,140 @@
+"""The items view: search and filter review items, select many, resolve them with one
+answer in one request (each still its own review event and webhook event).
+
+``/ui/items?taxonomy=&queue=&status=&q=&label=&confidence_min=&confidence_max=&since=
+&until=&decision_ids=`` (comma-separated; what a gap cluster on the dashboard links to).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from triaged.errors import TriagedError
+from triaged.http.deps import ServiceDep
+from triaged.services import review_workspace as rw
+from triaged.web.deps import WebSession
+from triaged.web.pages import QUEUES, see_other
+from triaged.web.render import add_nav_link, page
+from triaged.web.session import check_csrf
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+add_nav_link("Items", "/ui/items")
+
+FILTERS = (
+    "taxonomy",
+    "queue",
+    "status",
+    "q",
+    "label",
+    "confidence_min",
+    "confidence_max",
+    "since",
+    "until",
+    "decision_ids",
+)
+STATUSES = ("pending", "claimed", "resolved")
+PAGE = 100
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        out = float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+    return out if out is None or math.isfinite(out) else None
+
+
+@router.get("/ui/items", response_class=HTMLResponse)
+def items_view(request: Request, session: WebSession, service: ServiceDep) -> Response:
+    principal = session.principal
+    params = {k: (request.query_params.get(k) or "").strip() for k in FILTERS}
+    cursor = request.query_params.get("cursor") or None
+    taxonomies = [t["name"] for t in service.list_taxonomies(principal)]
+    ids = [d for d in params["decision_ids"].split(",") if d]
+    error = None
+    result: dict[str, Any] = {"items": [], "next_cursor": None}
+    try:
+        result = rw.search_items(
+            service,
+            principal,
+            taxonomy=params["taxonomy"] or None,
+            queue=params["queue"] if params["queue"] in QUEUES else None,
+            status=params["status"] if params["status"] in STATUSES else None,
+            text=params["q"] or None,
+            label=params["label"] or None,
+            confidence_min=_number(params["confidence_min"]),
+            confidence_max=_number(params["confidence_max"]),
+            since=params["since"] or None,
+            until=params["until"] or None,
+            decision_ids=ids or None,
+            limit=PAGE,
+            cursor=cursor,
+        )
+    except TriagedError as exc:
+        if exc.status >= 500:
+            raise
+        error = exc.message
+    labels: list[str] = []
+    if params["taxonomy"] and params["taxonomy"] in taxonomies:
+        tax = service.get_taxonomy(principal, params["taxonomy"])
+        labels = sorted(lb["name"] for lb in tax["labels"])
+    query = urlencode({k: v for k, v in params.items() if v})
+    notice = request.query_params.get("notice")
+    return page(
+        request,
+        "review_items.html",
+        {
+            "f": params,
+            "taxonomies": taxonomies,
+            "queues": QUEUES,
+            "statuses": STATUSES,
+            "items": result["items"],
+            "next_cursor": result.get("next_cursor"),
+            "labels": labels,
+            "query": query,
+            "error": error,
+            "notice": (f"Resolved {notice} items." if notice and notice.isdigit() else None),
+            "cluster": len(ids),
+        },
+        session=session,
+    )
+
+
+@router.post("/ui/items/bulk")
+def items_bulk(
+    session: WebSession,
+    service: ServiceDep,
+    csrf_token: Annotated[str, Form()] = "",
+    item_ids: Annotated[list[str] | None, Form()] = None,
+    action: Annotated[str, Form()] = "",
+    label: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """Resolve the selected items with one answer: ``correct`` with a label (confirm when it
+    is each item's model label is not implied: the label is set as given), ``new_category``
+    with a name, ``confirm``, ``ambiguous`` or ``out_of_scope``."""
+    check_csrf(session, csrf_token)
+    target = "/ui/items" + ("?" + back if back else "")
+    sep = "&" if back else "?"
+    kwargs: dict[str, Any] = {"action": action}
+    if action == "correct":
+        kwargs["label"] = label.strip()
+    elif action == "new_category":
+        kwargs["new_label"] = label.strip()
+    try:
+        done = rw.bulk_resolve(
+            service, session.principal, item_ids or [], note=note.strip() or None, **kwargs
+        )
+    except TriagedError as exc:
+        if exc.status >= 500:
+            raise
+        return see_other(target + sep + urlencode({"error": exc.message[:300]}))
+    return see_other(target + sep + f"notice={len(done)}")
