@@ -22,9 +22,14 @@ TOL = 1e-6 + 1e-12
 
 @pytest.fixture(scope="module")
 def texts(datasets_dir: Path) -> list[str]:
-    """500 real texts: Banking77 test texts, many sharing a token length."""
-    rows = [ex.text for ex in read_jsonl(datasets_dir / "banking77" / "test.jsonl")]
-    return random.Random(11).sample(rows, 500)
+    """500 real texts: 450 short Banking77 queries and 50 longer DBpedia abstracts, so
+    batches mix lengths and carry padding."""
+    rng = random.Random(11)
+    short = [ex.text for ex in read_jsonl(datasets_dir / "banking77" / "test.jsonl")]
+    long = [ex.text for ex in read_jsonl(datasets_dir / "dbpedia14" / "test.jsonl")]
+    picked = rng.sample(short, 450) + rng.sample(long[:2000], 50)
+    rng.shuffle(picked)
+    return picked
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,7 @@ def test_exact_batches_reproduce_single_calls_bit_for_bit(
     enc = get_encoder()
     assert isinstance(enc, OnnxEncoder)
     assert enc._row_session() is not False  # the per-row graph is built and self-checked
-    for batch_size in (2, 16, 64, 500):
+    for batch_size in (16, 500):
         assert np.array_equal(enc.embed_exact(texts, batch_size=batch_size), single_vectors)
 
 
@@ -61,7 +66,7 @@ def test_classify_batch_equals_classify_in_any_order_and_batch_size(
     fitted: Classifier, texts: list[str]
 ) -> None:
     single = [fitted.classify(t) for t in texts]
-    for batch_size, seed in ((64, None), (7, 1), (500, 2), (1, 3)):
+    for batch_size, seed in ((64, None), (7, 1), (500, 2)):
         order = list(range(len(texts)))
         if seed is not None:
             random.Random(seed).shuffle(order)

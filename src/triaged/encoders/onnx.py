@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 # the transpose optimizer would fold the per-row graph's pooling transpose back into a
 # ReduceSum over axis 1, whose summation order differs between one row and many
 _ROWQ_DISABLED = ["TransposeOptimizer", "TransposeOptimizer_CPUExecutionProvider"]
-# texts of one length fewer than this run one at a time: the per-row graph's extra
-# operations cost about what batching two texts saves (measured on 2 cores)
+# batches smaller than this run one text at a time: the per-row graph's extra operations
+# cost about what batching two texts saves (measured on 2 cores)
 MIN_ROW_BATCH = 3
 
 
@@ -136,7 +136,7 @@ class OnnxEncoder:
             return False
         # self-check: a batch must give each row's single-call vector bit for bit
         rng = np.random.default_rng(0)
-        probe = [[101, *rng.integers(1000, 20000, 9).tolist(), 102] for _ in range(3)]
+        probe = [[101, *rng.integers(1000, 20000, k).tolist(), 102] for k in (3, 9, 17)]
         batched = self._run(probe, session)
         single = np.concatenate([self._run([p]) for p in probe])
         if not np.array_equal(batched, single):
@@ -149,29 +149,27 @@ class OnnxEncoder:
     ) -> Vectors:
         """Each row equal to ``embed([text], batch_size=1)``, computed in batches.
 
-        Texts are grouped by token length (no padding) and each group runs through a graph
-        that quantizes activations per row, so a text's vector does not depend on its
-        batch-mates.  Lengths shared by fewer than ``MIN_ROW_BATCH`` texts run one text per call
-        through the original graph.
+        Texts are sorted by token length and batched (padded) through a graph that quantizes
+        activations per row and leaves padding out of each row's range, so a text's vector
+        does not depend on its batch-mates.  Batches of fewer than ``MIN_ROW_BATCH`` texts
+        run one text per call through the original graph.
         """
         n = len(texts)
         result = np.zeros((n, self.dim), dtype=np.float32)
         if n == 0:
             return result
         ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
-        by_length: dict[int, list[int]] = {}
-        for i, seq in enumerate(ids):
-            by_length.setdefault(len(seq), []).append(i)
-        big = batch_size >= MIN_ROW_BATCH and any(
-            len(g) >= MIN_ROW_BATCH for g in by_length.values()
-        )
+        order = [int(i) for i in np.argsort([len(x) for x in ids], kind="stable")]
+        big = n >= MIN_ROW_BATCH and batch_size >= MIN_ROW_BATCH
         row_session = self._row_session() if big else False
         batches: list[list[int]] = []
-        for group in by_length.values():
-            if row_session is False or len(group) < MIN_ROW_BATCH:
-                batches.extend([i] for i in group)  # alone, through the original graph
-            else:
-                batches.extend(group[j : j + batch_size] for j in range(0, len(group), batch_size))
+        if row_session is False:
+            batches = [[i] for i in order]
+        else:  # length-sorted, so padding stays small
+            for j in range(0, n, batch_size):
+                part = order[j : j + batch_size]
+                # a short tail runs alone, through the original graph
+                batches.extend([part] if len(part) >= MIN_ROW_BATCH else [[i] for i in part])
         step = max(len(b) for b in batches)
         with _progress(progress and n > step, n) as advance:
             for batch in batches:

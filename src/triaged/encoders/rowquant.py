@@ -14,11 +14,16 @@ each row (one text) of the batch:
 * ``MatMulInteger`` takes one zero point for A, so it runs with none and the zero point is
   subtracted afterwards: ``sum_k (q_k - zp)(w_kn - wzp_n) = sum_k q_k (w_kn - wzp_n)
   - zp * colsum_n``, all in exact int32 arithmetic; the scale product and the bias follow
-  as in the original graph.
+  as in the original graph;
+* padded positions (attention mask 0) are multiplied by 0 before the row's min/max, so
+  padding does not widen a row's range (0 is always in it); they cannot reach a real token
+  otherwise (matmuls are per token, attention masks them, pooling multiplies them by 0);
+* the mean-pooling sum over the sequence is taken over the leading axis of a transposed
+  tensor, the summation order onnxruntime uses for one text.
 
-Texts of one batch must have the same token length (no padding: padded positions would
-enter the row's min/max).  A single text through the rewritten graph gives bit-for-bit the
-vector of the original graph (checked by ``tests/batch/test_batch_exact.py``).
+So texts of any lengths can share a padded batch, and each row is bit for bit the vector
+the original graph gives that text alone (checked on a few probes when the graph is built,
+and by ``tests/batch/test_batch_exact.py``).
 """
 
 from __future__ import annotations
@@ -58,6 +63,11 @@ def per_row_graph(model_bytes: bytes) -> bytes:
     }
     shared["flat_shape"] = const("rowq/flat_shape", np.array([-1], np.int64))
     const("rowq/axis0", np.array([0], np.int64))
+    # the attention mask as [B, S, 1] floats: padded positions are left out of a row's range
+    const("rowq/axis2", np.array([2], np.int64))
+    shared["mask"] = "rowq/mask3"
+    new_nodes.append(helper.make_node("Cast", ["attention_mask"], ["rowq/maskf"], to=1))
+    new_nodes.append(helper.make_node("Unsqueeze", ["rowq/maskf", "rowq/axis2"], ["rowq/mask3"]))
 
     for node in graph.node:
         if node.op_type == "DynamicQuantizeLinear":
@@ -81,8 +91,10 @@ def _row_quantize(helper: Any, node: Any, c: dict[str, str], zp_of: dict[str, st
     p = f"rowq/{node.name}/"
     mk = helper.make_node
     nodes = [
-        mk("ReduceMin", [x], [p + "min0"], axes=[1, 2], keepdims=1),
-        mk("ReduceMax", [x], [p + "max0"], axes=[1, 2], keepdims=1),
+        # padded positions count as 0, which the range always includes anyway
+        mk("Mul", [x, c["mask"]], [p + "real"]),
+        mk("ReduceMin", [p + "real"], [p + "min0"], axes=[1, 2], keepdims=1),
+        mk("ReduceMax", [p + "real"], [p + "max0"], axes=[1, 2], keepdims=1),
         mk("Min", [p + "min0", c["zero"]], [p + "min"]),
         mk("Max", [p + "max0", c["zero"]], [p + "max"]),
         mk("Sub", [p + "max", p + "min"], [p + "range"]),

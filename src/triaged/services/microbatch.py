@@ -2,11 +2,12 @@
 
 Each API request classifies its own few texts; under load, many requests wait for the
 encoder at once.  :class:`MicroBatcher` wraps the process's encoder: the first caller to find
-it idle runs at once with whatever is queued (leader); callers that arrive while it runs
-queue up and the next leader encodes them all in one exact batch
-(:meth:`OnnxEncoder.embed_exact`: texts of equal token length batched with per-row
-quantization), then hands each caller its rows.  Results are exactly the single-call ones,
-so batching never changes a decision.
+a free encoder slot runs at once with whatever is queued (leader); callers that arrive while
+every slot is busy queue up and the next leader encodes them all in one exact batch
+(:meth:`OnnxEncoder.embed_exact`: a length-sorted padded batch through the per-row-quantized
+graph), then hands each caller its rows.  There is one slot per CPU core, so concurrent
+requests keep every core busy and batch only what would otherwise wait.  Results are
+exactly the single-call ones, so batching never changes a decision.
 
 With no concurrency nothing waits: a caller that finds the encoder idle runs immediately.
 Only when the previous batch joined several callers does a leader hold the door open for
@@ -16,6 +17,7 @@ Only when the previous batch joined several callers does a leader hold the door 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -36,6 +38,7 @@ class _Call:
     texts: list[str]
     vectors: Vectors | None = None
     error: BaseException | None = None
+    taken: bool = False  # in a leader's batch
     done: bool = False
 
 
@@ -65,7 +68,9 @@ class MicroBatcher:
         self.stats = Stats()
         self._cond = threading.Condition()
         self._pending: list[_Call] = []
-        self._busy = False
+        # encoder calls in flight at once: one per core, so batching never costs parallelism
+        self.parallel = _cores()
+        self._running = 0
         self._last_joined = 1
         warm = getattr(inner, "warm_up", None)
         if callable(warm):  # build the batch graph before the first burst needs it
@@ -85,7 +90,7 @@ class MicroBatcher:
         call = _Call(list(texts))
         with self._cond:
             self._pending.append(call)
-            while self._busy and not call.done:
+            while not call.done and (call.taken or self._running >= self.parallel):
                 self._cond.wait()
             if not call.done:
                 batch = self._lead(call)
@@ -99,7 +104,9 @@ class MicroBatcher:
     def _lead(self, own: _Call) -> list[_Call]:
         """Under the lock: become the leader, wait out the window when callers have been
         arriving together, and take the queue (own call first, FIFO, up to max_texts)."""
-        self._busy = True
+        self._running += 1
+        self._pending.remove(own)
+        own.taken = True
         if self.window > 0 and self._last_joined > 1:
             self.stats.waits += 1
             deadline = time.monotonic() + self.window
@@ -109,10 +116,10 @@ class MicroBatcher:
                     break
                 self._cond.wait(left)
         batch, n = [own], len(own.texts)
-        self._pending.remove(own)
         rest: list[_Call] = []
         for c in self._pending:
             if n + len(c.texts) <= self.max_texts:
+                c.taken = True
                 batch.append(c)
                 n += len(c.texts)
             else:
@@ -134,7 +141,7 @@ class MicroBatcher:
         with self._cond:
             for c in batch:
                 c.done = True
-            self._busy = False
+            self._running -= 1
             self._last_joined = len(batch)
             s = self.stats
             s.batches += 1
@@ -142,6 +149,12 @@ class MicroBatcher:
             s.texts += len(texts)
             s.largest = max(s.largest, len(batch))
             self._cond.notify_all()
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def install(settings: Any) -> None:
