@@ -304,8 +304,15 @@ def test_keywords_and_names() -> None:
     assert kws[1][0][0] == "timer"
     name = propose_name(kws[0], groups[0])
     assert "lost" in name and "luggage" in name
-    assert propose_name(kws[1], groups[1], taken={"timer"}).startswith("timer")
+    assert "timer" in propose_name(kws[1], groups[1], taken={"timer"})
     assert propose_name(kws[1], groups[1], taken={"timer"}) != "timer"
+    # intents read as verb + object; a name with an existing label's words gets more words
+    pins = ["I want to change my pin", "how do I change the PIN", "change pin please", "pin?"]
+    pin_kws = class_tfidf_keywords([pins], background=background, top_n=4)[0]
+    assert propose_name(pin_kws, pins) == "change_pin"
+    assert propose_name(pin_kws, pins, taken={"change_pin"}) != "change_pin"
+    lost = propose_name(kws[0], groups[0], taken={"lost_luggage"})
+    assert lost != "lost_luggage" and "luggage" in lost
     assert snake_case("Lost luggage!") == "lost_luggage"
     assert propose_name([], []) == "new_category"
 

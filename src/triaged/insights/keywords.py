@@ -111,9 +111,14 @@ def propose_name(
 
     The best bigram wins when it scores at least half the best term (it reads as a
     phrase); otherwise the best unigram, joined by the next unigram that occurs in
-    at least 40% of the cluster's texts.
+    at least 40% of the cluster's texts.  Intents are requests: when a request verb
+    (``cancel``, ``change``, ``order``...) comes right before that phrase in at least 30%
+    of the texts, the name is verb + object (``change_pin``).  A name with the same words
+    as a label in ``taken`` (an existing label, stems compared) takes the next keyword
+    instead of a number where one is left.
     """
-    taken_set = {t.lower() for t in taken}
+    taken_list = [t.lower() for t in taken]
+    taken_set = set(taken_list)
     name = ""
     if keywords:
         best = keywords[0][1]
@@ -133,12 +138,68 @@ def propose_name(
                 if lowered and share / len(lowered) >= 0.4:
                     name = _in_text_order(name, word, lowered)
                     break
+    if name:
+        name = _with_verb(name, texts, max_words)
+        name = _distinct(name, keywords, taken_list, max_words)
     base = snake_case(" ".join(name.split()[:max_words])) or "new_category"
     candidate, n = base, 2
     while candidate.lower() in taken_set:
         candidate = f"{base}_{n}"
         n += 1
     return candidate
+
+
+#: Verbs that open requests to an assistant or a support desk (verb + object names).
+_VERBS = """activate add apply block book buy cancel change check close delete dispute exchange
+find freeze get increase lock make move open order pay play recover remove renew replace
+report request reset schedule send set share show start stop top transfer turn unlock update
+upgrade verify withdraw"""
+REQUEST_VERBS = frozenset(_VERBS.split())
+_FILLER = r"(?:(?:my|the|a|an|our|your|this|that|some|new|up)\s+){0,2}"
+
+
+def _with_verb(name: str, texts: Sequence[str], max_words: int) -> str:
+    """``verb name`` when a request verb comes right before the name's first word (two
+    filler words allowed) in at least 30% of the texts."""
+    words = name.split()
+    if not texts or words[0] in REQUEST_VERBS or len(words) >= max_words:
+        return name
+    head = re.escape(words[0])
+    counts: dict[str, int] = {}
+    for t in texts:
+        for verb in {
+            m.group(1) for m in re.finditer(rf"\b([a-z]+)\s+{_FILLER}{head}\b", t.lower())
+        }:
+            if verb in REQUEST_VERBS:
+                counts[verb] = counts.get(verb, 0) + 1
+    if not counts:
+        return name
+    if len(words) > 1:  # only a phrase that reads as one: its words adjacent in the texts
+        phrase = re.compile(r"\b" + r"\s+".join(map(re.escape, words)) + r"\b")
+        if sum(1 for t in texts if phrase.search(t.lower())) / len(texts) < 0.3:
+            return name
+    verb, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    return f"{verb} {name}" if n / len(texts) >= 0.3 else name
+
+
+def _stems(name: str) -> frozenset[str]:
+    return frozenset(w[:5] for w in re.split(r"[\s_]+", name.lower()) if w)
+
+
+def _distinct(
+    name: str, keywords: Sequence[tuple[str, float]], taken: Sequence[str], max_words: int
+) -> str:
+    """Add the best keyword not in the name when the name has the words of a taken one."""
+    taken_stems = {_stems(t) for t in taken}
+    if _stems(name) not in taken_stems:
+        return name
+    for term, _ in keywords:
+        extra = [w for w in term.split() if _stems(w) - _stems(name)]
+        if extra:
+            longer = " ".join([*name.split(), extra[0]][-max_words:])
+            if _stems(longer) not in taken_stems:
+                return longer
+    return name
 
 
 def _in_text_order(first: str, second: str, texts: Sequence[str]) -> str:
