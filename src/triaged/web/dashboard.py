@@ -27,6 +27,7 @@ from triaged.errors import TriagedError, Unauthenticated
 from triaged.http.deps import ServiceDep
 from triaged.service import Service
 from triaged.services.keys import Principal, Role
+from triaged.web import review_honesty
 from triaged.web.charts import BUCKET_COLOURS, bucket_share_chart, reliability_chart
 from triaged.web.deps import WebSession, web_session
 from triaged.web.render import SECURITY_HEADERS, add_nav_link, page
@@ -156,6 +157,9 @@ def dashboard(
         drift_recorded=data["drift_recorded"],
         can_edit=principal.role is Role.ADMIN,
         panel=_routing_panel(service, principal, name, since=since, auto=auto, review=review),
+        **review_honesty.dashboard_context(
+            service, principal, name, since=since, now=now, report=data["report"]
+        ),
     )
     return page(request, "dashboard.html", ctx, session=session)
 

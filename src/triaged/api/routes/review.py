@@ -19,6 +19,7 @@ from triaged.api.review_schemas import (
     ResolveRequest,
     RollbackRequest,
 )
+from triaged.services import review_workspace
 from triaged.services.review_queue import MAX_PAGE
 
 router = APIRouter(tags=["review"])
@@ -52,21 +53,51 @@ def list_items(
     ] = None,
     claimed_by: Annotated[str | None, Query(description="an API key id")] = None,
     decision_id: str | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Text contains (case-insensitive).")
+    ] = None,
+    label: Annotated[str | None, Query(description="The model's label or the final one.")] = None,
+    confidence_min: Annotated[float | None, Query(ge=0, le=1, description="At least.")] = None,
+    confidence_max: Annotated[float | None, Query(ge=0, le=1, description="At most.")] = None,
+    since: Annotated[datetime | None, Query(description="Queued at or after (ISO).")] = None,
+    until: Annotated[datetime | None, Query(description="Queued before (ISO).")] = None,
+    decision_ids: Annotated[
+        str | None, Query(description="Comma-separated decision ids (at most 500).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page.")] = 50,
     cursor: Cursor = None,
 ) -> Any:
-    """List review items, oldest first, with counts per queue."""
+    """List and search review items, oldest first, with counts per queue."""
     after = decode_cursor("review_items", cursor)
-    page = service.review.items(
-        principal,
-        taxonomy=taxonomy,
-        queue=queue,
-        status=status,
-        claimed_by=claimed_by,
-        decision_id=decision_id,
-        limit=limit,
-        cursor=None if after is None else str(after),
-    )
+    search = (q, label, confidence_min, confidence_max, since, until, decision_ids)
+    if claimed_by is None and decision_id is None and any(v is not None for v in search):
+        page = review_workspace.search_items(
+            service,
+            principal,
+            taxonomy=taxonomy,
+            queue=queue,
+            status=status,
+            text=q,
+            label=label,
+            confidence_min=confidence_min,
+            confidence_max=confidence_max,
+            since=since,
+            until=until,
+            decision_ids=[d for d in (decision_ids or "").split(",") if d] or None,
+            limit=limit,
+            cursor=None if after is None else str(after),
+        )
+    else:
+        page = service.review.items(
+            principal,
+            taxonomy=taxonomy,
+            queue=queue,
+            status=status,
+            claimed_by=claimed_by,
+            decision_id=decision_id,
+            limit=limit,
+            cursor=None if after is None else str(after),
+        )
     out = envelope("review_items", page.pop("items"), page.pop("next_cursor"))
     return {**out, **page}  # and counts per queue
 
@@ -108,8 +139,13 @@ def stats(
     days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> dict[str, Any]:
     """Depth and oldest age per queue, decisions per reviewer per day, agreement with the
-    model per bucket and the measured error of each lane."""
-    return service.review.stats(principal, taxonomy=taxonomy, days=days)
+    model per bucket, the measured error of each lane, and agreement between reviewers
+    (Cohen's kappa overall, per reviewer pair and per label, over the overlap items)."""
+    out = service.review.stats(principal, taxonomy=taxonomy, days=days)
+    out["reviewer_agreement"] = review_workspace.agreement_stats(
+        service, principal, taxonomy=taxonomy
+    )
+    return out
 
 
 @router.get("/review/lane-error")

@@ -1,0 +1,88 @@
+"""What the dashboard may honestly claim: reliability measured on the random audit sample
+of the automatic lane only (unbiased, unlike all reviewed items, which are mostly held
+ones), with counts and an exact interval per bin; and how much decision history a
+taxonomy has (drift compares the last day with the week before it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from triaged.services import taxonomies as taxo
+from triaged.services.ids import as_utc
+from triaged.services.keys import Principal, Role
+from triaged.services.review_rows import Queue, Status
+from triaged.services.review_stats import DECISIVE, clopper_pearson, model_was_right
+from triaged.storage.review import review_items
+from triaged.storage.tables import decisions
+
+if TYPE_CHECKING:
+    from triaged.service import Service
+
+__all__ = ["DRIFT_HISTORY_DAYS", "audited_reliability", "history_days"]
+
+DRIFT_HISTORY_DAYS = 8  # the last day against the seven before it
+READ_ROLES = (Role.ADMIN, Role.REVIEWER)
+
+
+def audited_reliability(
+    service: Service, principal: Principal, taxonomy: str, *, since: datetime, bins: int = 10
+) -> dict[str, Any]:
+    """Per equal-width confidence bin of the audited ``auto`` decisions since ``since``:
+    count, mean confidence, accuracy and its 95% Clopper-Pearson interval."""
+    principal.require(*READ_ROLES)
+    c, d = review_items.c, decisions.c
+    with service.db.read() as conn:
+        record = taxo.get_record(conn, principal.workspace_id, taxonomy)
+        rows = conn.execute(
+            select(d.confidence, d.label, c.action, c.resolved_label)
+            .join(decisions, d.id == c.decision_id)
+            .where(
+                c.workspace_id == principal.workspace_id,
+                c.taxonomy_id == record.id,
+                c.queue == Queue.AUDIT.value,
+                c.status == Status.RESOLVED.value,
+                c.action.in_(DECISIVE),
+                d.created_at >= since,
+            )
+        ).all()
+    slots: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
+    for conf, label, action, resolved in rows:
+        i = min(bins - 1, max(0, int(float(conf) * bins)))
+        slots[i].append((float(conf), model_was_right(action, resolved, label)))
+    out = []
+    for i, members in enumerate(slots):
+        if not members:
+            continue
+        k = sum(1 for _, ok in members if ok)
+        lo, hi = clopper_pearson(k, len(members))
+        out.append(
+            {
+                "lower_edge": i / bins,
+                "upper_edge": (i + 1) / bins,
+                "count": len(members),
+                "correct": k,
+                "confidence": sum(cf for cf, _ in members) / len(members),
+                "accuracy": k / len(members),
+                "interval": [lo, hi],
+            }
+        )
+    return {"n": len(rows), "bins": out}
+
+
+def history_days(service: Service, principal: Principal, taxonomy: str, *, now: datetime) -> float:
+    """Days since the taxonomy's first logged decision (0 with none)."""
+    principal.require(*READ_ROLES)
+    with service.db.read() as conn:
+        record = taxo.get_record(conn, principal.workspace_id, taxonomy)
+        first = conn.execute(
+            select(func.min(decisions.c.created_at)).where(
+                decisions.c.workspace_id == principal.workspace_id,
+                decisions.c.taxonomy_id == record.id,
+            )
+        ).scalar()
+    if first is None:
+        return 0.0
+    return max(0.0, (now - as_utc(first)).total_seconds() / 86_400)
