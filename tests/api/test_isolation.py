@@ -94,6 +94,14 @@ async def _version(b: B) -> str:
     return "1"
 
 
+async def _job(b: B) -> str:
+    body = b'{"text": "refund please"}\n'
+    r = await b.client.post(
+        "/v1/jobs", params={"taxonomy": b.taxonomy, "format": "jsonl"}, content=body
+    )
+    return str((await _ok(r))["id"])
+
+
 async def _taxonomy(b: B) -> str:
     return b.taxonomy
 
@@ -108,6 +116,7 @@ RESOURCES: dict[str, Callable[[B], Awaitable[str]]] = {
     "webhook_id": _webhook,
     "delivery_id": _delivery,
     "item_id": _review_item,
+    "job_id": _job,
 }
 
 
