@@ -36,19 +36,20 @@ from triaged.services.microbatch import MicroBatcher
 from triaged.taxonomy import Taxonomy, read_jsonl
 
 
-def _timed(fn: Callable[[], object]) -> tuple[float, object]:
-    t0 = time.perf_counter()
+def _timed(fn: Callable[[], object]) -> tuple[float, float, object]:
+    """(wall seconds, this process's CPU seconds, result): CPU time stays comparable when
+    other processes load the machine."""
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, time.process_time() - c0, out
 
 
 def _threaded(clf: Classifier, texts: Sequence[str], threads: int) -> float:
     """texts/s of ``threads`` threads each classifying its share one text per call (as
     concurrent API requests do)."""
     with ThreadPoolExecutor(threads) as pool:
-        t0 = time.perf_counter()
-        list(pool.map(clf.classify, texts))
-        return len(texts) / (time.perf_counter() - t0)
+        wall, cpu, _ = _timed(lambda: list(pool.map(clf.classify, texts)))
+        return len(texts) / wall, len(texts) / cpu
 
 
 def micro_batching(clf: Classifier, texts: Sequence[str], rounds: int) -> dict[str, float]:
@@ -60,9 +61,12 @@ def micro_batching(clf: Classifier, texts: Sequence[str], rounds: int) -> dict[s
     plain = Classifier.from_bytes(model, encoder=enc)
     joined = Classifier.from_bytes(model, encoder=MicroBatcher(enc, window_ms=1.0))
     rate: dict[str, list[float]] = {"plain": [], "micro": []}
+    cpu: dict[str, list[float]] = {"plain": [], "micro": []}
     for r in range(rounds):
         for name in ("plain", "micro") if r % 2 == 0 else ("micro", "plain"):
-            rate[name].append(_threaded(plain if name == "plain" else joined, texts, 32))
+            w, c = _threaded(plain if name == "plain" else joined, texts, 32)
+            rate[name].append(w)
+            cpu[name].append(c)
     lat: dict[str, list[float]] = {"plain": [], "micro": []}
     for i, t in enumerate(texts[:400]):
         for name in ("plain", "micro") if i % 2 == 0 else ("micro", "plain"):
@@ -73,6 +77,10 @@ def micro_batching(clf: Classifier, texts: Sequence[str], rounds: int) -> dict[s
     out["micro_vs_plain_32_threads"] = (
         out["micro_32_threads_texts_per_second"] / out["plain_32_threads_texts_per_second"]
     )
+    out.update({f"{k}_32_threads_texts_per_cpu_second": sum(v) / len(v) for k, v in cpu.items()})
+    out["cpu_micro_vs_plain_32_threads"] = (
+        out["micro_32_threads_texts_per_cpu_second"] / out["plain_32_threads_texts_per_cpu_second"]
+    )
     out.update({f"{k}_1_caller_p50_ms": percentile(v, 50) for k, v in lat.items()})
     return out
 
@@ -80,7 +88,7 @@ def micro_batching(clf: Classifier, texts: Sequence[str], rounds: int) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=0, help="test texts (0: all 3,080)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--slice", type=int, default=1540, help="texts per timed slice")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
@@ -122,14 +130,16 @@ def main() -> None:
     batch(slices[0][:64])  # warm-up: builds the per-row graph
     single(slices[0][:20])
     seconds = dict.fromkeys(fns, 0.0)
+    cpu = dict.fromkeys(fns, 0.0)
     max_diff = 0.0
     for r in range(args.rounds):
         for i, chunk in enumerate(slices):
             names = list(fns) if (i + r) % 2 == 0 else list(reversed(fns))
             outs: dict[str, object] = {}
             for name in names:
-                dt, outs[name] = _timed(lambda f=fns[name], c=chunk: f(c))  # type: ignore[misc]
+                dt, ct, outs[name] = _timed(lambda f=fns[name], c=chunk: f(c))  # type: ignore[misc]
                 seconds[name] += dt
+                cpu[name] += ct
             a = np.array(outs["classify_one_at_a_time"])
             b = np.array(outs["classify_batch"])
             max_diff = max(max_diff, float(np.abs(a - b).max()))
@@ -137,11 +147,17 @@ def main() -> None:
     micro = micro_batching(clf, texts[:1540], args.rounds)
     n = len(texts) * args.rounds
     rate = {k: n / v for k, v in seconds.items()}
+    cpu_rate = {k: n / v for k, v in cpu.items()}
     res = {
         "n_texts": len(texts),
         "rounds": args.rounds,
         "batch_size": bs,
         "texts_per_second": rate,
+        "texts_per_cpu_second": cpu_rate,
+        "cpu_classify_batch_vs_one_at_a_time": cpu_rate["classify_batch"]
+        / cpu_rate["classify_one_at_a_time"],
+        "cpu_encoder_exact_batches_vs_one_per_call": cpu_rate["encoder_exact_batches"]
+        / cpu_rate["encoder_one_per_call"],
         "classify_batch_vs_one_at_a_time": rate["classify_batch"] / rate["classify_one_at_a_time"],
         "encoder_exact_batches_vs_one_per_call": rate["encoder_exact_batches"]
         / rate["encoder_one_per_call"],

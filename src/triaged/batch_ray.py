@@ -71,7 +71,7 @@ def classify_on_ray(
     *,
     text_field: str = "text",
     id_field: str | None = None,
-    batch_size: int = 64,
+    batch_size: int = 16,
     chunk: int = 1024,
     actors: int | None = None,
 ) -> Iterator[dict[str, list[Any]]]:

@@ -192,7 +192,7 @@ class Classifier:
         *,
         explain: bool = False,
         progress: bool = False,
-        batch_size: int = 64,
+        batch_size: int = 16,
     ) -> list[Result]:
         """Classify many texts; each result equals ``classify(text)``.
 

@@ -131,7 +131,7 @@ def run_batch(
     ray_address: str | None = None,
     text_field: str = "text",
     id_field: str | None = None,
-    batch_size: int = 64,
+    batch_size: int = 16,
     chunk: int = 1024,
 ) -> int:
     """Classify ``source`` into ``output``; returns the number of rows written."""
@@ -175,7 +175,7 @@ def batch(
     id_field: Annotated[
         str | None, typer.Option(help="Field or column copied to the output's id.")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Texts per encoder call.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Texts per encoder call.")] = 16,
     chunk: Annotated[int, typer.Option(help="Rows read, classified and written at once.")] = 1024,
     workspace: Annotated[str, typer.Option(help="Workspace of --taxonomy.")] = "default",
     database_url: DatabaseUrl = None,

@@ -32,14 +32,14 @@ class ExactBatchEncoder(Encoder, Protocol):
     """An encoder that batches without letting batch-mates change a text's vector."""
 
     def embed_exact(
-        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+        self, texts: Sequence[str], *, batch_size: int = 16, progress: bool = False
     ) -> Vectors:
         """Rows equal to ``embed([text], batch_size=1)`` for each text, computed in batches."""
         ...
 
 
 def embed_as_single(
-    encoder: Encoder, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+    encoder: Encoder, texts: Sequence[str], *, batch_size: int = 16, progress: bool = False
 ) -> Vectors:
     """Each text's single-call vector: batched when the encoder can do it exactly, else one
     text per call."""

@@ -145,7 +145,7 @@ class OnnxEncoder:
         return session
 
     def embed_exact(
-        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+        self, texts: Sequence[str], *, batch_size: int = 16, progress: bool = False
     ) -> Vectors:
         """Each row equal to ``embed([text], batch_size=1)``, computed in batches.
 

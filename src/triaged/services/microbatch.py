@@ -83,7 +83,7 @@ class MicroBatcher:
         return self.inner.embed(texts, batch_size=batch_size, progress=progress)
 
     def embed_exact(
-        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+        self, texts: Sequence[str], *, batch_size: int = 16, progress: bool = False
     ) -> Vectors:
         if progress or len(texts) >= self.max_texts:  # a big batch is a batch already
             return self.inner.embed_exact(texts, batch_size=batch_size, progress=progress)
@@ -130,7 +130,7 @@ class MicroBatcher:
     def _run(self, batch: list[_Call]) -> None:
         texts = [t for c in batch for t in c.texts]
         try:
-            X = self.inner.embed_exact(texts, batch_size=max(len(texts), 1))
+            X = self.inner.embed_exact(texts)
             start = 0
             for c in batch:
                 c.vectors = np.ascontiguousarray(X[start : start + len(c.texts)])
