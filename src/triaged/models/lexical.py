@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,6 +35,7 @@ IntArray = NDArray[np.int64]
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 _WORD_MARK = "\x01"  # prefix of word n-grams, so that "ab" the word is not "ab" the chars
+_WORD_CACHE = 16384  # words whose n-gram columns a vocabulary keeps (emptied when full)
 
 
 def analyze(text: str) -> list[str]:
@@ -43,13 +45,22 @@ def analyze(text: str) -> list[str]:
     out = [_WORD_MARK + w for w in words]
     out.extend(f"{_WORD_MARK}{a} {b}" for a, b in itertools.pairwise(words))
     for word in low.split():
-        padded = f" {word} "
-        size = len(padded)
-        for n in (2, 3, 4, 5):
-            if size < n:
-                break
-            out += [padded[i : i + n] for i in range(size - n + 1)]
+        out += _char_grams(word)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _char_grams(word: str) -> tuple[str, ...]:
+    """The char_wb 2-5 grams of one whitespace-separated word, in order (cached: words
+    repeat, and slicing them is most of the per-call cost of :func:`analyze`)."""
+    padded = f" {word} "
+    size = len(padded)
+    out: list[str] = []
+    for n in (2, 3, 4, 5):
+        if size < n:
+            break
+        out += [padded[i : i + n] for i in range(size - n + 1)]
+    return tuple(out)
 
 
 @dataclass(slots=True)
@@ -59,9 +70,14 @@ class LexicalVocabulary:
     terms: list[str]
     idf: NDArray[np.float32]
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    # word -> (columns of its in-vocabulary character n-grams, its character n-gram count)
+    _word_columns: dict[str, tuple[tuple[int, ...], int]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self._index = {t: i for i, t in enumerate(self.terms)}
+        self._word_columns = {}
 
     @classmethod
     def fit(cls, texts: Sequence[str], max_features: int) -> LexicalVocabulary:
@@ -85,16 +101,38 @@ class LexicalVocabulary:
 
     def _row(self, text: str) -> tuple[IntArray, NDArray[np.float32], NDArray[np.float32], float]:
         """(columns, raw counts, L2-normalised TF-IDF values, coverage) of one text;
-        coverage is the share of its n-gram occurrences that are in the vocabulary."""
-        index = self._index
-        grams = analyze(text)
-        counts = Counter(grams)
-        hits = [(index[t], c) for t, c in counts.items() if t in index]
-        cols = np.array([j for j, _ in hits], dtype=np.int64)
-        tf = np.array([c for _, c in hits], dtype=np.float32)
+        coverage is the share of its n-gram occurrences that are in the vocabulary.
+
+        The n-grams of :func:`analyze`, counted by column: a column is one n-gram, so the
+        counts and their order of first occurrence are those of the n-grams themselves.
+        Each word's character n-grams are looked up once per vocabulary (cached)."""
+        get = self._index.get
+        low = text.lower()
+        words = _WORD.findall(low)
+        ids = [j for w in words if (j := get(_WORD_MARK + w)) is not None]
+        ids += [
+            j
+            for a, b in itertools.pairwise(words)
+            if (j := get(f"{_WORD_MARK}{a} {b}")) is not None
+        ]
+        n_grams = 2 * len(words) - 1 if words else 0
+        cache = self._word_columns
+        for word in low.split():
+            hit = cache.get(word)
+            if hit is None:
+                grams = _char_grams(word)
+                hit = (tuple(j for g in grams if (j := get(g)) is not None), len(grams))
+                if len(cache) >= _WORD_CACHE:
+                    cache.clear()
+                cache[word] = hit
+            ids += hit[0]
+            n_grams += hit[1]
+        counts = Counter(ids)  # in order of first occurrence
+        cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
         vals = ((1.0 + np.log(tf)) * self.idf[cols]).astype(np.float32)
         norm = np.float32(np.sqrt(vals @ vals))
-        cover = float(tf.sum()) / len(grams) if grams else 1.0
+        cover = float(tf.sum()) / n_grams if n_grams else 1.0
         return cols, tf, (vals / norm if norm > 0 else vals), cover
 
     def rows(self, texts: Sequence[str]) -> list[tuple[IntArray, NDArray[np.float32], float]]:
