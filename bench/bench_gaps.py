@@ -55,12 +55,9 @@ CACHE = ROOT / "bench" / ".cache" / "gaps"
 #: Insights settings tried (leave-one-dataset-out picks one per dataset).
 GRID: dict[str, dict[str, Any]] = {
     "default": {},
-    "budget-0": {"reference_budget": 0},
-    "explained-q0.5": {"explained_quantile": 0.5},
-    "explained-q0.1": {"explained_quantile": 0.1},
     "merge-q0.5": {"merge_quantile": 0.5},
-    "join-q0.25": {"join_quantile": 0.25},
-    "no-merge": {"merge": False},
+    "explained-conf-0.7": {"explained_confidence": 0.7},
+    "explained-q0.5": {"explained_quantile": 0.5},
     "no-explained": {"explained_quantile": None},
     "before (issue 13)": {"explained_quantile": None, "merge": False, "reference_budget": 0},
 }
@@ -259,13 +256,60 @@ def markdown(runs: list[dict[str, Any]], choice: dict[str, str], command: str) -
     return "\n".join(lines)
 
 
+def grid_markdown(results: dict[str, list[dict[str, Any]]], datasets: list[str]) -> str:
+    """Recovery (and false gap clusters) of every grid point per dataset."""
+    lines = [
+        "| settings | " + " | ".join(datasets) + " | mean |",
+        "| --- |" + " --- |" * (len(datasets) + 1),
+    ]
+    for name, runs in results.items():
+        cells, per = [], []
+        for ds in datasets:
+            rs = [r for r in runs if r["dataset"] == ds]
+            rec = float(np.mean([r["recovered_share"] for r in rs]))
+            per.append(rec)
+            cells.append(f"{100 * rec:.0f}% / {np.mean([r['false_clusters'] for r in rs]):.1f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {100 * np.mean(per):.0f}% |")
+    return "\n".join(lines)
+
+
+def timing(dataset: str, seed: int) -> dict[str, Any]:
+    """Insights on the run's decisions with the real encoder (nothing cached): the time a
+    ``triaged insights`` call spends, embedding of candidates and examples included."""
+    from triaged.encoders import get_encoder
+
+    run = classified(dataset, seed)
+    base = Taxonomy.from_dataset_dir(DATASETS / dataset)
+    tax = Taxonomy(
+        name="timing", labels=tuple(lb for lb in base.labels if lb.name not in run["removed"])
+    )
+    records = [DecisionRecord.from_mapping(r) for r in run["records"]][:5000]
+    enc = get_encoder()
+    enc.embed(["warm up"])
+    started = time.perf_counter()
+    report = compute_insights(records, tax, encoder=enc).to_dict()
+    return {
+        "dataset": dataset,
+        "decisions": len(records),
+        "candidates": report["summary"]["gap_candidates"],
+        "seconds": round(time.perf_counter() - started, 2),
+        "timings": report["timings"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="*", default=list(ALL))
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--grid", nargs="*", default=list(GRID))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--timing", action="store_true", help="only: insights on 5,000 CLINC150 decisions"
+    )
     args = parser.parse_args()
+    if args.timing:
+        print(json.dumps(timing("clinc150", 0)))
+        return
     runs_in = [classified(ds, s) for ds in args.datasets for s in args.seeds]
     enc = CachedEncoder(args.datasets)
     results: dict[str, list[dict[str, Any]]] = {}
@@ -290,6 +334,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(chosen, indent=1, default=str))
     print(markdown(chosen, choice, cmd))
+    print()
+    print("Recovered share / false gap clusters per run, every setting tried:")
+    print()
+    print(grid_markdown(results, args.datasets))
 
 
 if __name__ == "__main__":

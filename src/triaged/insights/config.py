@@ -28,7 +28,8 @@ class InsightsConfig:
         sit inside an existing label and are not reported as gaps.
         ``explained_quantile``: a candidate as close to one label's examples as that
         quantile of the label's own examples are to each other is explained by the label
-        and not clustered (the taxonomy's density sets the scale; ``None``: off).
+        and not clustered when the model's confidence is at least ``explained_confidence``
+        (the taxonomy's density sets the scale; ``None``: off).
         ``merge``: gap clusters as alike as two groups of one label's examples are merged,
         and leftover candidates close to a cluster join it (the same scale; see
         :func:`triaged.insights.gaps.label_scale`).
@@ -41,6 +42,7 @@ class InsightsConfig:
 
     gap_buckets: tuple[str, ...] = ("hold", "review")
     explained_quantile: float | None = 0.25
+    explained_confidence: float = 0.9
     merge: bool = True
     merge_quantile: float = 0.75
     join_quantile: float | None = None

@@ -213,6 +213,10 @@ def find_gap_clusters(
         explained = explained_by_labels(
             Z, unit_rows(R - center), list(reference_labels), config.explained_quantile
         )
+        # ... and the model is sure of a label for it (a missing category's inputs often sit
+        # near a sibling label's examples, but the model is less sure of them)
+        conf = np.array([r.confidence for r in records], dtype=np.float64)
+        explained &= conf >= config.explained_confidence
     open_idx = np.flatnonzero(~explained)
     labels = np.full(n, -1, dtype=np.int64)
     labels[open_idx] = cluster_labels(Z[open_idx], config)
