@@ -11,7 +11,7 @@ import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -40,7 +40,7 @@ _PLUGINS = (
 )
 
 
-def _fail(exc: TriagedError) -> None:
+def _fail(exc: TriagedError) -> NoReturn:
     console.print(f"[red]error[/red] ({exc.code}): {exc.message}", soft_wrap=True)
     raise typer.Exit(2)
 
@@ -199,18 +199,8 @@ def eval_(
 
     Routing uses the auto threshold certified from the model's held-out evidence, as the
     service would; `auto_error_all` counts out-of-scope items in auto as wrong."""
-    import time
-
-    from triaged.evaluation import parse_seeds, run_eval, run_eval_seeds
-
-    started = time.monotonic()
     # progress goes to stderr (stage lines and the encoder's bars), so also with --json
-    options: dict[str, Any] = {
-        "shots": shots,
-        "zero_shot": zero_shot,
-        "known_ratio": known_ratio,
-        "progress": True,
-    }
+    options: dict[str, Any] = {"shots": shots, "zero_shot": zero_shot, "known_ratio": known_ratio}
     routing: dict[str, float] = {}
     for name, value in (
         ("auto_error_target", auto_error_target),
@@ -218,27 +208,12 @@ def eval_(
         ("expected_out_of_scope", expected_oos),
     ):
         if value is not None:  # else run_eval's defaults, the service's
-            options[name] = routing[name] = value
-    try:
-        if model is not None:
-            from triaged.eval_saved import evaluate_saved
-
-            report = evaluate_saved(model, dataset, routing_options=routing)
-        elif seeds is not None:
-            console.print(f"eval: {dataset}, seeds {seeds}: training and scoring each ...")
-            report = run_eval_seeds(dataset, parse_seeds(seeds), **options)
-        else:
-            console.print(f"eval: training on {dataset}/train.jsonl, then scoring test.jsonl ...")
-            report = run_eval(dataset, seed=seed, **options)
-    except TriagedError as exc:
-        _fail(exc)
-    if model is None:
-        console.print(f"eval: done in {time.monotonic() - started:.1f}s")
+            routing[name] = value
+    report = _eval_report(dataset, model, seeds, seed, options, routing)
     if as_json:
         report.pop("reliability", None)
         print(json.dumps(report))
         return
-    std = report.get("std", {})
     title = f"{report['dataset']} ({report['mode']}, n_test={report['n_test']:.0f}"
     if model is not None:
         title += f", model {model}"
@@ -246,7 +221,66 @@ def eval_(
         title += f", known ratio {known_ratio}"
     if seeds is not None:
         title += f", seeds {seeds}: mean ± std"
-    table = Table(title=title + ")")
+    _print_report(report, title + ")")
+
+
+def _eval_report(
+    dataset: Path,
+    model: Path | None,
+    seeds: str | None,
+    seed: int,
+    options: dict[str, Any],
+    routing: dict[str, float],
+) -> dict[str, Any]:
+    """Run the evaluation ``triaged eval`` asked for, saying each stage on stderr."""
+    import time
+
+    from triaged.evaluation import parse_seeds, run_eval, run_eval_seeds
+
+    started = time.monotonic()
+    kwargs: dict[str, Any] = {**options, **routing, "progress": True}
+    try:
+        if model is not None:
+            from triaged.eval_saved import evaluate_saved
+
+            return evaluate_saved(model, dataset, routing_options=routing)
+        if seeds is not None:
+            console.print(f"eval: {dataset}, seeds {seeds}: training and scoring each ...")
+            report = run_eval_seeds(dataset, parse_seeds(seeds), **kwargs)
+        else:
+            console.print(f"eval: training on {dataset}/train.jsonl, then scoring test.jsonl ...")
+            report = run_eval(dataset, seed=seed, **kwargs)
+    except TriagedError as exc:
+        _fail(exc)
+    console.print(f"eval: done in {time.monotonic() - started:.1f}s")
+    return report
+
+
+EVAL_ROWS = (
+    "accuracy",
+    "macro_f1",
+    "ece",
+    "nll",
+    "accuracy_open",
+    "f1_open_macro",
+    "known_f1",
+    "open_f1",
+    "mcc_hold_as_oos",
+    "oos_hold_rate",
+    "in_scope_hold_rate",
+    "oos_auroc",
+    "auto_threshold",
+    "auto_share",
+    "auto_error_all",
+    "train_seconds",
+    "classify_texts_per_second",
+)
+
+
+def _print_report(report: dict[str, Any], title: str) -> None:
+    """The table of ``triaged eval`` (mean ± std over seeds when the report has ``std``)."""
+    std = report.get("std", {})
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
 
@@ -254,25 +288,7 @@ def eval_(
         spread = std.get(key)
         return f"{value:.4f}" + (f" ± {spread:.4f}" if isinstance(spread, float) else "")
 
-    for key in (
-        "accuracy",
-        "macro_f1",
-        "ece",
-        "nll",
-        "accuracy_open",
-        "f1_open_macro",
-        "known_f1",
-        "open_f1",
-        "mcc_hold_as_oos",
-        "oos_hold_rate",
-        "in_scope_hold_rate",
-        "oos_auroc",
-        "auto_threshold",
-        "auto_share",
-        "auto_error_all",
-        "train_seconds",
-        "classify_texts_per_second",
-    ):
+    for key in EVAL_ROWS:
         if isinstance(report.get(key), int | float):
             table.add_row(key, cell(key, float(report[key])))
     if report.get("auto_threshold") is None:

@@ -445,6 +445,13 @@ def _line_of_key(text: str, key: str, after: int = 1) -> int | None:
 def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
     if source != "<dict>":  # a file: strict about keys (API bodies are checked by their schema)
         _check_keys(data)
+    tax = _definition(data)
+    extra = data.get("examples") or []
+    return tax.with_examples(_extra_examples(tax, extra)) if extra else tax
+
+
+def _definition(data: Mapping[str, Any]) -> Taxonomy:
+    """The taxonomy of ``data`` without its top-level ``examples``."""
     raw_labels = data.get("labels")
     if not isinstance(raw_labels, Sequence) or isinstance(raw_labels, str):
         raise TaxonomyError(f"{_at(data)}'labels' must be a list", details={"field": "labels"})
@@ -519,33 +526,35 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
         version=version,
         out_of_scope=tuple(data.get("out_of_scope") or ()),
     )
-    extra = data.get("examples") or []
-    if extra:
-        if not isinstance(extra, Sequence) or isinstance(extra, str):
-            raise TaxonomyError(
-                "'examples' must be a list of {text, label}", details={"field": "examples"}
-            )
-        parsed = []
-        for j, ex in enumerate(extra):
-            if (
-                not isinstance(ex, Mapping)
-                or not isinstance(ex.get("text"), str)
-                or not ex["text"].strip()
-                or not isinstance(ex.get("label"), str)
-            ):
-                raise TaxonomyError(
-                    f"{_at(ex)}examples[{j}] must have a non-empty 'text' and a 'label'",
-                    details={"field": f"examples[{j}]"},
-                )
-            if ex["label"] != OOS_LABEL and ex["label"] not in tax.label_names:
-                raise TaxonomyError(
-                    f"{_at(ex)}examples[{j}]: unknown label {ex['label']!r}",
-                    details={
-                        "field": f"examples[{j}].label",
-                        "label": ex["label"],
-                        "line": ex.get("__line__"),
-                    },
-                )
-            parsed.append(Example(ex["text"], ex["label"]))
-        tax = tax.with_examples(parsed)
     return tax
+
+
+def _extra_examples(tax: Taxonomy, extra: Any) -> list[Example]:
+    """The top-level ``examples`` list of {text, label}, each label checked against ``tax``."""
+    if not isinstance(extra, Sequence) or isinstance(extra, str):
+        raise TaxonomyError(
+            "'examples' must be a list of {text, label}", details={"field": "examples"}
+        )
+    parsed = []
+    for j, ex in enumerate(extra):
+        if (
+            not isinstance(ex, Mapping)
+            or not isinstance(ex.get("text"), str)
+            or not ex["text"].strip()
+            or not isinstance(ex.get("label"), str)
+        ):
+            raise TaxonomyError(
+                f"{_at(ex)}examples[{j}] must have a non-empty 'text' and a 'label'",
+                details={"field": f"examples[{j}]"},
+            )
+        if ex["label"] != OOS_LABEL and ex["label"] not in tax.label_names:
+            raise TaxonomyError(
+                f"{_at(ex)}examples[{j}]: unknown label {ex['label']!r}",
+                details={
+                    "field": f"examples[{j}].label",
+                    "label": ex["label"],
+                    "line": ex.get("__line__"),
+                },
+            )
+        parsed.append(Example(ex["text"], ex["label"]))
+    return parsed

@@ -17,26 +17,25 @@ every method returns a typed result (:mod:`triaged.client.results`), mirrored fr
 schemas and tested against ``/openapi.json``; lists come as :class:`Page` (``data``,
 ``next_cursor``, ``has_more``) and the list methods fetch every page.  Errors are the
 library's own (:mod:`triaged.errors`), chosen by the error code the server sends; no answer at
-all is :class:`~triaged.errors.ConnectFailed` or :class:`~triaged.errors.RequestTimeout`.  Requests that get 429 or
-5xx (or a connection error) are retried with exponential backoff, honouring ``Retry-After``;
-every classify carries an ``Idempotency-Key`` (generated unless given), so a retry never makes
-a second decision or a second count.  Pass ``transport=`` (for example
-``httpx.ASGITransport(app)``) to talk to an app in-process.
+all is :class:`~triaged.errors.ConnectFailed` or :class:`~triaged.errors.RequestTimeout`.
+Requests that get 429 or 5xx (or a connection error) are retried with
+exponential backoff, honouring ``Retry-After``; every classify carries an ``Idempotency-Key``
+(generated unless given), so a retry never makes a second decision or a second count.  Pass
+``transport=`` (for example ``httpx.ASGITransport(app)``) to talk to an app in-process.
 """
 
 from triaged.client._http import DEFAULT_URL, RETRY_STATUSES
 from triaged.client.aio import AsyncClient
+from triaged.client.pages import DecisionPage, Page
 from triaged.client.results import (
     AutoErrorEstimate,
     BucketShares,
     Classification,
     Decision,
-    DecisionPage,
     Evaluation,
     Key,
     LaneError,
     ModelInfo,
-    Page,
     ReviewItem,
     ReviewStats,
     Routing,

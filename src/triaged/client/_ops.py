@@ -13,15 +13,14 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from triaged.client._http import Call
+from triaged.client.pages import DecisionPage, Page
 from triaged.client.results import (
     Classification,
     Decision,
-    DecisionPage,
     Evaluation,
     Key,
     LaneError,
     ModelInfo,
-    Page,
     ReviewItem,
     ReviewStats,
     Routing,

@@ -15,10 +15,10 @@ from triaged.client import _ops as ops
 from triaged.client import jobs
 from triaged.client._http import BaseClient, raise_for, transport_error
 from triaged.client.jobs import Job, JobResult
+from triaged.client.pages import DecisionPage
 from triaged.client.results import (
     Classification,
     Decision,
-    DecisionPage,
     Evaluation,
     Key,
     LaneError,

@@ -7,9 +7,9 @@ open-ended parts keep the whole answer in ``raw``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from triaged.types import Alternative, Bucket
 
@@ -18,12 +18,10 @@ __all__ = [
     "BucketShares",
     "Classification",
     "Decision",
-    "DecisionPage",
     "Evaluation",
     "Key",
     "LaneError",
     "ModelInfo",
-    "Page",
     "ReviewItem",
     "ReviewStats",
     "Routing",
@@ -33,8 +31,6 @@ __all__ = [
     "Webhook",
     "WhatIf",
 ]
-
-T = TypeVar("T")
 
 
 def _opt_float(value: Any) -> float | None:
@@ -141,39 +137,6 @@ class Decision:
             final_label=data.get("final_label"),
             final_source=data.get("final_source"),
             resolved_at=data.get("resolved_at"),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionPage:
-    """One page of decisions; pass ``next_cursor`` back for the next (None: the last page)."""
-
-    decisions: list[Decision]
-    next_cursor: str | None
-    has_more: bool = False
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DecisionPage:
-        return cls(
-            [Decision.from_dict(d) for d in data["data"]],
-            data.get("next_cursor"),
-            bool(data.get("has_more")),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One page of any list: ``data``, and ``next_cursor`` (opaque) while ``has_more``."""
-
-    data: list[T]
-    next_cursor: str | None
-    has_more: bool
-
-    @classmethod
-    def read(cls, data: Mapping[str, Any], item: Callable[[Any], T]) -> Page[T]:
-        """The list envelope ``{"data", "next_cursor", "has_more"}`` with items read by ``item``."""
-        return cls(
-            [item(d) for d in data["data"]], data.get("next_cursor"), bool(data.get("has_more"))
         )
 
 

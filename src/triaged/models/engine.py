@@ -44,6 +44,7 @@ Persistence is arrays + JSON only (:meth:`Engine.to_state` / :meth:`Engine.from_
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -356,7 +357,7 @@ class Engine:
                 continue
             parts.append(part(held, kept, lab, full))
             if progress:
-                print(f"fold {f + 1}/{n_folds}", flush=True)
+                print(f"fold {f + 1}/{n_folds}", file=sys.stderr, flush=True)  # not the output
         # Label hold-out: items of held-out labels scored by heads that never saw them.
         sim_parts: list[_Part] = []
         groups = _label_groups(y, float(cfg["holdout_share"]), int(cfg["seed"]))
@@ -365,7 +366,7 @@ class Engine:
             keep_labels = lab[~np.isin(lab, group)]
             sim_parts.append(part(np.flatnonzero(out), np.flatnonzero(~out), keep_labels, full))
             if progress:
-                print(f"label hold-out {len(sim_parts)}", flush=True)
+                print(f"label hold-out {len(sim_parts)}", file=sys.stderr, flush=True)
 
         rows_in = np.concatenate([p.rows for p in parts]) if parts else np.zeros(0, np.int64)
         D_in = np.vstack([p.dense for p in parts]) if parts else np.zeros((0, n_labels))
