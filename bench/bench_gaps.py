@@ -55,11 +55,14 @@ CACHE = ROOT / "bench" / ".cache" / "gaps"
 #: Insights settings tried (leave-one-dataset-out picks one per dataset).
 GRID: dict[str, dict[str, Any]] = {
     "default": {},
-    "merge-q0.5": {"merge_quantile": 0.5},
+    "merge-q0.75": {"merge_quantile": 0.75},
     "explained-conf-0.7": {"explained_confidence": 0.7},
-    "explained-q0.5": {"explained_quantile": 0.5},
-    "no-explained": {"explained_quantile": None},
-    "before (issue 13)": {"explained_quantile": None, "merge": False, "reference_budget": 0},
+    "before (issue 13)": {
+        "explained_quantile": None,
+        "merge": False,
+        "reference_budget": 0,
+        "min_report_size": 1,
+    },
 }
 
 

@@ -26,6 +26,8 @@ class InsightsConfig:
         pure.  ``max_coverage``: clusters whose members have more than this share of
         labelled examples among their nearest neighbours (in a volume-balanced sample)
         sit inside an existing label and are not reported as gaps.
+        ``min_report_size``: smaller clusters are not reported (their inputs count as
+        unclustered): a proposal needs a few inputs to show what it is.
         ``explained_quantile``: a candidate as close to one label's examples as that
         quantile of the label's own examples are to each other is explained by the label
         and not clustered when the model's confidence is at least ``explained_confidence``
@@ -44,12 +46,13 @@ class InsightsConfig:
     explained_quantile: float | None = 0.25
     explained_confidence: float = 0.9
     merge: bool = True
-    merge_quantile: float = 0.75
+    merge_quantile: float = 0.5
     join_quantile: float | None = None
     min_cluster_size: int | None = None
     min_samples: int | None = None
     trim_mads: float = 2.0
     max_coverage: float = 0.7
+    min_report_size: int = 5
     coverage_k: int = 10
     max_cluster_points: int = 6000
     max_gap_clusters: int = 150

@@ -250,7 +250,12 @@ def find_gap_clusters(
             cen = unit_rows(Z[labels == c].mean(axis=0, keepdims=True))[0]
             if float((label_cents @ cen).max()) >= merge_at:
                 cov_by_cluster[c] = 1.0
-    kept = [c for c in range(n_clusters) if cov_by_cluster[c] <= config.max_coverage]
+    sizes = np.bincount(labels[labels >= 0], minlength=n_clusters)
+    kept = [
+        c
+        for c in range(n_clusters)
+        if cov_by_cluster[c] <= config.max_coverage and sizes[c] >= config.min_report_size
+    ]
     summary["covered_clusters"] = n_clusters - len(kept)
     kept.sort(key=lambda c: -int((labels == c).sum()))
     kept = kept[: config.max_gap_clusters]
