@@ -99,7 +99,7 @@ def trained_features(
     nn_sim, nn_class, agree = knn_signals(sims, train_y, top, k)
     proto = proto_sims[np.arange(len(top)), top]
     feats = np.column_stack([logit(p1), p1 - p2, nn_sim, nn_class, agree, proto])
-    return top, feats.astype(np.float64)
+    return top, feats.astype(np.float64, copy=False)
 
 
 def zero_shot_features(sims: FloatArray, temperature: float) -> tuple[IntArray, FloatArray]:
@@ -114,4 +114,4 @@ def zero_shot_features(sims: FloatArray, temperature: float) -> tuple[IntArray, 
     feats = np.column_stack(
         [s1, gap, np.log(gap + 1e-3), centred, gap / spread, centred / spread, logit(p1)]
     )
-    return top, feats.astype(np.float64)
+    return top, feats.astype(np.float64, copy=False)
