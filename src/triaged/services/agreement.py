@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, Connection, and_, insert, not_, or_, selec
 from triaged.services.ids import new_id
 from triaged.storage.review import review_items
 from triaged.storage.review_workspace import review_judgments
-from triaged.storage.tables import api_keys, taxonomies
+from triaged.storage.tables import api_keys
 
 __all__ = [
     "ADJUDICATION",
@@ -245,11 +245,3 @@ def stats(
         "by_label": label_rows,
         "open_disagreements": _open_disputes(conn, workspace_id, taxonomy_id),
     }
-
-
-def taxonomy_id_of(conn: Connection, workspace_id: str, name: str) -> str | None:
-    return conn.execute(
-        select(taxonomies.c.id).where(
-            taxonomies.c.workspace_id == workspace_id, taxonomies.c.name == name
-        )
-    ).scalar()

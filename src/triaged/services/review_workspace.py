@@ -282,34 +282,7 @@ def bulk_resolve(
     done: list[dict[str, Any]] = []
     touched: dict[str, tuple[str, str]] = {}
     with service.db.write() as conn:
-        held = {
-            it["id"]
-            for it in review_queue.list_items(
-                conn,
-                principal.workspace_id,
-                ItemFilter(status=Status.CLAIMED, claimed_by=principal.key_id),
-                now=now,
-                limit=MAX_DECISION_IDS,
-            )[0]
-        }
-        want = [i for i in ids if i not in held]
-        if want:
-            got = review_queue.claim(
-                conn,
-                workspace_id=principal.workspace_id,
-                key_id=principal.key_id,
-                limit=len(want),
-                lease_seconds=service.settings.review_lease_seconds,
-                now=now,
-                item_ids=want,
-            )
-            missing = sorted(set(want) - {it["id"] for it in got})
-            if missing:
-                raise Conflict(
-                    f"{len(missing)} of the items cannot be claimed by you (resolved, held by "
-                    "someone else, or not in this workspace); nothing was changed",
-                    details={"item_ids": missing[:50], "reason": "not_claimable"},
-                )
+        _claim_all(conn, service, principal, ids, now)
         labels_of: dict[str, list[str]] = {}
         for item_id in ids:
             record = taxo.get_record_by_id(
@@ -342,6 +315,40 @@ def bulk_resolve(
     for taxonomy_id, name in touched.values():
         service.review.maybe_retrain(principal.workspace_id, taxonomy_id, name)
     return done
+
+
+def _claim_all(
+    conn: Connection, service: Service, principal: Principal, ids: list[str], now: datetime
+) -> None:
+    """Claim every item of ``ids`` the caller does not hold yet; 409 for any it cannot."""
+    held = {
+        it["id"]
+        for it in review_queue.list_items(
+            conn,
+            principal.workspace_id,
+            ItemFilter(status=Status.CLAIMED, claimed_by=principal.key_id),
+            now=now,
+            limit=MAX_DECISION_IDS,
+        )[0]
+    }
+    want = [i for i in ids if i not in held]
+    if want:
+        got = review_queue.claim(
+            conn,
+            workspace_id=principal.workspace_id,
+            key_id=principal.key_id,
+            limit=len(want),
+            lease_seconds=service.settings.review_lease_seconds,
+            now=now,
+            item_ids=want,
+        )
+        missing = sorted(set(want) - {it["id"] for it in got})
+        if missing:
+            raise Conflict(
+                f"{len(missing)} of the items cannot be claimed by you (resolved, held by "
+                "someone else, or not in this workspace); nothing was changed",
+                details={"item_ids": missing[:50], "reason": "not_claimable"},
+            )
 
 
 def _taxonomy_id(conn: Connection, item_id: str) -> str:
