@@ -205,6 +205,8 @@ def http(args: argparse.Namespace) -> None:
                 proc.wait(timeout=30)
             if not out.exists():
                 raise SystemExit("no profile written")
+            if args.save:
+                Path(args.save).write_bytes(out.read_bytes())
             st = pstats.Stats(str(out))
             st.sort_stats("cumulative").print_stats(args.top)
             st.sort_stats("tottime").print_stats(args.top)
@@ -218,6 +220,7 @@ def main() -> None:
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--n", type=int, default=400)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--save", default=None, help="http: also write the merged profile here")
     parser.add_argument(
         "--loop", default="asyncio", help="uvicorn --loop for http (asyncio: Python frames)"
     )
