@@ -11,12 +11,14 @@ from triaged.routing import (
     LaneBound,
     RoutingEvidence,
     certify_auto_threshold,
-    certify_from_reviews,
-    certify_with_live_out_of_scope,
     clustered_share_upper,
     cp_lower,
     cp_upper,
     threshold_grid,
+)
+from triaged.routing_live import (
+    certify_from_reviews,
+    certify_with_live_out_of_scope,
     weighted_error_bound,
 )
 
@@ -165,7 +167,7 @@ def test_live_certification_from_weighted_reviews() -> None:
 
 
 def test_bounds_above_every_threshold_match_the_direct_computation() -> None:
-    from triaged.routing import _weighted_bounds_above
+    from triaged.routing_live import _weighted_bounds_above
 
     rng = np.random.default_rng(7)
     conf = rng.random(500)

@@ -3,10 +3,10 @@
 The auto threshold is *earned*: :func:`certify_auto_threshold` picks the lowest
 threshold whose upper confidence bound on the auto lane's error, including inputs
 that fit no label, is at most a target (Clopper–Pearson bounds, Learn-then-Test
-fixed-sequence testing over a descending grid).  :func:`weighted_error_bound` does
-the same for importance-weighted live evidence (audits of ``auto`` weighted by the
-inverse of their sampling rate).  ``RoutingPolicy.from_target_error`` derives
-thresholds from reviewed data without a bound (kept for the library).
+fixed-sequence testing over a descending grid).  :mod:`triaged.routing_live` does the
+same for importance-weighted live evidence (audits of ``auto`` weighted by the inverse
+of their sampling rate).  ``RoutingPolicy.from_target_error`` derives thresholds from
+reviewed data without a bound (kept for the library).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 import random
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,16 +30,12 @@ __all__ = [
     "LaneBound",
     "RoutingEvidence",
     "RoutingPolicy",
-    "WeightedBound",
     "certify_auto_threshold",
-    "certify_from_reviews",
-    "certify_with_live_out_of_scope",
     "clustered_share_upper",
     "cp_lower",
     "cp_upper",
     "lane_bound_at",
     "threshold_grid",
-    "weighted_error_bound",
 ]
 
 DEFAULT_GRID_STEP = 0.005
@@ -360,83 +356,79 @@ def certify_auto_threshold(
     pi = float(expected_out_of_scope)
     delta = (1.0 - confidence_level) / (3 if pi > 0 else 2)
     level = f"error <= {target:.3f} at {confidence_level:.0%}"
-    n_in, n_oos = evidence.n_in, evidence.n_oos
     need = _need_clean(target, delta)
-    if n_in == 0:
-        return LaneBound(
-            None,
-            None,
-            None,
-            0,
-            0,
-            "closed: no held-out evidence (zero-shot model, too few examples, or a model "
-            f"saved before evidence was recorded); need >= {need} held-out items above a "
-            f"threshold to certify {level}",
-        )
-    if pi > 0 and n_oos == 0:
-        return LaneBound(
-            None,
-            None,
-            None,
-            0,
-            0,
-            f"closed: no out-of-scope evidence to bound the error with {pi:.0%} of traffic "
-            "expected to fit no label (needs examples of at least 3 labels, or `oos` "
-            "examples); set expected_out_of_scope to 0 only if every input fits a label",
-        )
-    conf_in = evidence.conf_in
-    wrong_in = ~evidence.correct_in
-    conf_oos = evidence.conf_oos
-    order = np.sort(conf_in)
-    order_wrong = np.sort(conf_in[wrong_in])
-    order_oos = np.sort(conf_oos)
-
-    def above(sorted_values: NDArray[np.float64], t: float) -> int:
-        return int(sorted_values.size - np.searchsorted(sorted_values, t, side="left"))
-
+    closed = _missing_evidence(evidence, pi, need, level)
+    if closed is not None:
+        return closed
     thresholds = _grid(grid, review_threshold)
-    start = _start_support(need, [above(order, t) for t in thresholds])
+    start = _start_support(need, [int((evidence.conf_in >= t).sum()) for t in thresholds])
     best: LaneBound | None = None
     first_fail: tuple[float, int, int, int, float] | None = None
     for t in thresholds:
-        a, e, o = above(order, t), above(order_wrong, t), above(order_oos, t)
-        ub = _lane_error(
-            cp_upper(e, a, delta),
-            cp_lower(a, n_in, delta),
-            evidence.oos_share_upper(t, delta)[1] if pi > 0 else 0.0,
-            pi,
-        )
+        a, e, o, ub = _bound_at(evidence, t, delta, pi)
         if a < start and best is None:
             first_fail = (t, a, e, o, ub)
-            continue
+            continue  # too little support above t to pass: start lower
         if ub > target:
             first_fail = (t, a, e, o, ub)
             break
-        est = _lane_error(e / a, a / n_in, o / n_oos if n_oos else 0.0, pi)
+        est = _lane_error(e / a, a / evidence.n_in, o / evidence.n_oos if o else 0.0, pi)
         best = LaneBound(t, ub, est, a, e, "")
     if best is None:
         t, a, e, o, ub = first_fail if first_fail is not None else (1.0, 0, 0, 0, 1.0)
-        oos = f", {o} of {n_oos} simulated out-of-scope" if pi > 0 else ""
+        oos = f", {o} of {evidence.n_oos} simulated out-of-scope" if pi > 0 else ""
         return LaneBound(
             None,
             None,
             None,
             a,
             e,
-            f"closed: no threshold certifies {level}: at {t:g}, {a} of {n_in} held-out "
-            f"items above it ({e} wrong{oos}) give a bound of {ub:.3f}; need >= {need} "
-            "held-out items above a threshold with no error",
+            f"closed: no threshold certifies {level}: at {t:g}, {a} of {evidence.n_in} "
+            f"held-out items above it ({e} wrong{oos}) give a bound of {ub:.3f}; need >= "
+            f"{need} held-out items above a threshold with no error",
         )
     oos_note = f", {pi:.0%} of traffic expected out of scope" if pi > 0 else ""
-    return LaneBound(
-        best.threshold,
-        best.upper_bound,
-        best.estimate,
-        best.n,
-        best.errors,
-        f"certified: {level} at threshold {best.threshold:g} (bound {best.upper_bound:.4f} "
-        f"from {best.n} held-out items, {best.errors} wrong{oos_note})",
+    return replace(
+        best,
+        reason=f"certified: {level} at threshold {best.threshold:g} (bound "
+        f"{best.upper_bound:.4f} from {best.n} held-out items, {best.errors} wrong{oos_note})",
     )
+
+
+def _missing_evidence(
+    evidence: RoutingEvidence, pi: float, need: int, level: str
+) -> LaneBound | None:
+    """A closed lane when there is nothing to certify from (None: there is evidence)."""
+    if evidence.n_in == 0:
+        why = (
+            "closed: no held-out evidence (zero-shot model, too few examples, or a model "
+            f"saved before evidence was recorded); need >= {need} held-out items above a "
+            f"threshold to certify {level}"
+        )
+    elif pi > 0 and evidence.n_oos == 0:
+        why = (
+            f"closed: no out-of-scope evidence to bound the error with {pi:.0%} of traffic "
+            "expected to fit no label (needs examples of at least 3 labels, or `oos` "
+            "examples); set expected_out_of_scope to 0 only if every input fits a label"
+        )
+    else:
+        return None
+    return LaneBound(None, None, None, 0, 0, why)
+
+
+def _bound_at(
+    evidence: RoutingEvidence, t: float, delta: float, pi: float
+) -> tuple[int, int, int, float]:
+    """In-scope items above ``t``, the wrong ones, out-of-scope items above it, and the
+    upper bound of the lane's error at ``t`` (three bounds at ``delta`` each)."""
+    above = evidence.conf_in >= t
+    a = int(above.sum())
+    e = int((above & ~evidence.correct_in).sum())
+    o, oos_upper = evidence.oos_share_upper(t, delta)
+    ub = _lane_error(
+        cp_upper(e, a, delta), cp_lower(a, evidence.n_in, delta), oos_upper if pi > 0 else 0.0, pi
+    )
+    return a, e, o, ub
 
 
 def lane_bound_at(
@@ -454,204 +446,6 @@ def lane_bound_at(
     n_in, n_oos = evidence.n_in, evidence.n_oos
     if n_in == 0 or (pi > 0 and n_oos == 0):
         return LaneBound(threshold, None, None, 0, 0, "no held-out evidence to bound it")
-    a = int((evidence.conf_in >= threshold).sum())
-    e = int(((evidence.conf_in >= threshold) & ~evidence.correct_in).sum())
-    o, oos_upper = evidence.oos_share_upper(threshold, delta)
-    ub = _lane_error(
-        cp_upper(e, a, delta),
-        cp_lower(a, n_in, delta),
-        oos_upper if pi > 0 else 0.0,
-        pi,
-    )
+    a, e, o, ub = _bound_at(evidence, threshold, delta, pi)
     est = _lane_error(e / a, a / n_in, o / n_oos if n_oos else 0.0, pi) if a else None
     return LaneBound(threshold, ub, est, a, e, f"bound {ub:.4f} at {threshold:g}")
-
-
-@dataclass(frozen=True)
-class WeightedBound:
-    """An error rate from importance-weighted reviews and its Clopper–Pearson interval
-    on the Kish effective sample ``(sum w)^2 / sum w^2``."""
-
-    estimate: float | None
-    lower: float
-    upper: float
-    n: int  # reviewed items
-    errors: int  # reviewed items that were wrong
-    effective_n: float
-
-
-def _kish(w: NDArray[np.float64]) -> float:
-    total = float(w.sum())
-    return total * total / float((w * w).sum()) if total > 0 else 0.0
-
-
-def weighted_error_bound(
-    wrong: NDArray[np.bool_] | Sequence[bool],
-    weights: NDArray[np.float64] | Sequence[float],
-    delta: float,
-) -> WeightedBound:
-    """Error estimate with one-sided ``1 - delta`` lower and upper bounds (each side)."""
-    w = np.asarray(weights, dtype=np.float64)
-    bad = np.asarray(wrong, dtype=bool)
-    n = int(w.size)
-    total = float(w.sum())
-    if n == 0 or total <= 0:
-        return WeightedBound(None, 0.0, 1.0, 0, 0, 0.0)
-    p = float((w * bad).sum()) / total
-    n_eff = total * total / float((w * w).sum())
-    k_eff = p * n_eff
-    return WeightedBound(
-        p, cp_lower(k_eff, n_eff, delta), cp_upper(k_eff, n_eff, delta), n, int(bad.sum()), n_eff
-    )
-
-
-def _weighted_bounds_above(
-    conf: NDArray[np.float64],
-    bad: NDArray[np.bool_],
-    w: NDArray[np.float64],
-    thresholds: Sequence[float],
-    delta: float,
-) -> list[WeightedBound]:
-    """:func:`weighted_error_bound` of the items with ``conf >= t`` for every t (one pass)."""
-    order = np.argsort(-conf, kind="stable")
-    c, b, ww = conf[order], bad[order], w[order]
-    zero = np.zeros(1)
-    cw = np.concatenate([zero, np.cumsum(ww)])
-    cw2 = np.concatenate([zero, np.cumsum(ww * ww)])
-    cwb = np.concatenate([zero, np.cumsum(ww * b)])
-    cb = np.concatenate([zero, np.cumsum(b)])
-    # items with conf >= t: the first m of the descending order
-    m = np.searchsorted(-c, -np.asarray(thresholds, dtype=np.float64), side="right")
-    total, total2, werr = cw[m], cw2[m], cwb[m]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(total > 0, werr / np.where(total > 0, total, 1.0), 0.0)
-        n_eff = np.where(total2 > 0, total * total / np.where(total2 > 0, total2, 1.0), 0.0)
-    k_eff = p * n_eff
-    ok_up = (n_eff > 0) & (k_eff < n_eff)
-    upper = np.ones_like(n_eff)
-    upper[ok_up] = beta.ppf(1.0 - delta, k_eff[ok_up] + 1.0, n_eff[ok_up] - k_eff[ok_up])
-    ok_lo = (n_eff > 0) & (k_eff > 0)
-    lower = np.zeros_like(n_eff)
-    lower[ok_lo] = beta.ppf(delta, k_eff[ok_lo], n_eff[ok_lo] - k_eff[ok_lo] + 1.0)
-    return [
-        WeightedBound(
-            float(p[i]) if m[i] else None,
-            float(lower[i]),
-            float(upper[i]),
-            int(m[i]),
-            int(cb[m[i]]),
-            float(n_eff[i]),
-        )
-        for i in range(len(thresholds))
-    ]
-
-
-def certify_from_reviews(
-    confidence: NDArray[np.float64] | Sequence[float],
-    wrong: NDArray[np.bool_] | Sequence[bool],
-    weights: NDArray[np.float64] | Sequence[float],
-    *,
-    target: float = 0.02,
-    confidence_level: float = 0.95,
-    review_threshold: float = 0.60,
-    grid: Sequence[float] | None = None,
-) -> LaneBound:
-    """The lowest threshold certified by live reviewed decisions (Learn-then-Test).
-
-    Each reviewed decision carries the inverse of the probability it was reviewed
-    (an audited ``auto`` decision ``1 / audit_rate``, a reviewed ``review``/``hold``
-    one 1), so the reviewed items above a threshold stand for the traffic above it;
-    out-of-scope inputs are in that traffic and count as errors.
-    """
-    _check_params(target, confidence_level, 0.0)
-    conf = np.asarray(confidence, dtype=np.float64)
-    bad = np.asarray(wrong, dtype=bool)
-    w = np.asarray(weights, dtype=np.float64)
-    delta = 1.0 - confidence_level
-    level = f"error <= {target:.3f} at {confidence_level:.0%}"
-    need = _need_clean(target, delta)
-    best: LaneBound | None = None
-    fail: tuple[float, WeightedBound] | None = None
-    thresholds = _grid(grid, review_threshold)
-    bounds = _weighted_bounds_above(conf, bad, w, thresholds, delta)
-    start = _start_support(need, [b.effective_n for b in bounds])
-    for t, wb in zip(thresholds, bounds, strict=True):
-        if best is None and wb.effective_n < start:
-            fail = (t, wb)
-            continue  # too little support above t to pass: start lower (see certify above)
-        if wb.upper > target:
-            fail = (t, wb)
-            break
-        best = LaneBound(t, wb.upper, wb.estimate, wb.n, wb.errors, "")
-    if best is None:
-        if fail is None:
-            return LaneBound(
-                None, None, None, 0, 0, f"closed: no reviewed decisions; need >= {need}"
-            )
-        t, wb = fail
-        return LaneBound(
-            None,
-            None,
-            None,
-            wb.n,
-            wb.errors,
-            f"closed: no threshold certifies {level} on live reviews: at {t:g}, {wb.n} "
-            f"reviewed decisions ({wb.errors} wrong, effective n {wb.effective_n:.0f}) give "
-            f"a bound of {wb.upper:.3f}; need an effective >= {need} with no error",
-        )
-    return LaneBound(
-        best.threshold,
-        best.upper_bound,
-        best.estimate,
-        best.n,
-        best.errors,
-        f"certified on live reviews: {level} at threshold {best.threshold:g} (bound "
-        f"{best.upper_bound:.4f} from {best.n} reviewed decisions, {best.errors} wrong)",
-    )
-
-
-def certify_with_live_out_of_scope(
-    evidence: RoutingEvidence,
-    out_of_scope: NDArray[np.bool_] | Sequence[bool],
-    weights: NDArray[np.float64] | Sequence[float],
-    *,
-    target: float = 0.02,
-    confidence_level: float = 0.95,
-    expected_out_of_scope: float = 0.2,
-    review_threshold: float = 0.60,
-    grid: Sequence[float] | None = None,
-) -> tuple[LaneBound, WeightedBound] | None:
-    """Re-certify the model's held-out evidence with the out-of-scope share live traffic
-    shows, when the reviews bound it below the expected one.
-
-    ``out_of_scope`` flags the reviewed decisions a person marked as fitting no label and
-    ``weights`` are their inverse review probabilities (as in :func:`certify_from_reviews`),
-    so the weighted share estimates the traffic's out-of-scope share.  Its upper bound at
-    ``delta / 2`` replaces ``expected_out_of_scope`` in :func:`certify_auto_threshold` run at
-    ``1 - delta / 2`` (``delta = 1 - confidence_level``): both hold together with
-    probability ``confidence_level``.  None when the reviews do not bound the share below
-    the expected one (too few reviews, or more out-of-scope traffic than expected: the live
-    audits handle that case by raising the threshold).
-    """
-    _check_params(target, confidence_level, expected_out_of_scope)
-    delta = (1.0 - confidence_level) / 2.0
-    share = weighted_error_bound(out_of_scope, weights, delta)
-    if share.estimate is None or share.upper >= expected_out_of_scope:
-        return None
-    bound = certify_auto_threshold(
-        evidence,
-        target=target,
-        confidence_level=1.0 - delta,
-        expected_out_of_scope=share.upper,
-        review_threshold=review_threshold,
-        grid=grid,
-    )
-    learned = (
-        f"{share.errors} of {share.n} reviewed decisions out of scope (weighted share "
-        f"{share.estimate:.3f}, bound {share.upper:.3f} < {expected_out_of_scope:.3f} "
-        f"expected, effective n {share.effective_n:.0f})"
-    )
-    reason = f"{bound.reason}; live out-of-scope share: {learned}"
-    return LaneBound(
-        bound.threshold, bound.upper_bound, bound.estimate, bound.n, bound.errors, reason
-    ), share

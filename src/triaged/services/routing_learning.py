@@ -17,7 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, func, select
 
-from triaged.routing import Bucket, LaneBound, RoutingEvidence, certify_with_live_out_of_scope
+from triaged.routing import Bucket, LaneBound, RoutingEvidence
+from triaged.routing_live import certify_with_live_out_of_scope
 from triaged.storage.tables import decisions
 
 __all__ = ["certify_from_live_share", "review_weights"]

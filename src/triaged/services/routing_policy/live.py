@@ -12,12 +12,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, select
 
-from triaged.routing import (
-    LaneBound,
-    certify_from_reviews,
-    threshold_grid,
-    weighted_error_bound,
-)
+from triaged.routing import LaneBound, threshold_grid
+from triaged.routing_live import certify_from_reviews, weighted_error_bound
 from triaged.services.periodic import Periodic
 from triaged.services.routing_policy.model import ALERT_EVENT, EARLY_MIN_LOOK, LiveConfig, Policy
 from triaged.services.routing_policy.store import (

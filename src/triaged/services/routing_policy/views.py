@@ -9,9 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select
 
 from triaged.errors import InvalidInput, ValidationFailed
-from triaged.routing import (
-    weighted_error_bound,
-)
+from triaged.routing_live import weighted_error_bound
 from triaged.services.ids import as_utc
 from triaged.services.routing_policy.live import LiveStatus
 from triaged.services.routing_policy.model import LiveConfig, Policy
