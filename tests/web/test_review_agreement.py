@@ -154,3 +154,21 @@ def test_reopen_within_the_window_with_a_webhook_event(seeded, server):
         "/webhooks", json={"url": "https://example.com/h", "events": ["decision.reopened"]}
     )
     assert sub.status_code in (200, 201), sub.text  # a subscribable event type
+
+
+def test_sdk_bulk_resolve_note_and_reopen(seeded, server):
+    from triaged.client import Client
+
+    with Client(server.url, seeded.reviewer_key) as sdk:
+        items = sdk.claim(taxonomy=NAME, limit=3)
+        done = sdk.bulk_resolve(
+            [it.id for it in items], "new_category", new_label="weird", note="all the same"
+        )
+        assert [d.id for d in done] == [it.id for it in items]
+        assert {d.final_label for d in done} == {"weird"}
+        back = sdk.reopen(items[0].id)
+        assert back.status == "claimed" and back.final_label is None
+        again = sdk.resolve(items[0].id, "ambiguous", note="unsure")
+        assert again.status == "resolved"
+    item = seeded.service.review.item(seeded.service.authenticate(seeded.admin_key), items[0].id)
+    assert item["note"] == "unsure"

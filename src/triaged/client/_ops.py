@@ -236,6 +236,26 @@ def release(item_id: str) -> Op[ReviewItem]:
     return Op(Call("POST", f"/v1/review/items/{item_id}/release"), ReviewItem.from_dict)
 
 
+def reopen(item_id: str) -> Op[ReviewItem]:
+    return Op(Call("POST", f"/v1/review/items/{item_id}/reopen"), ReviewItem.from_dict)
+
+
+def bulk_resolve(
+    item_ids: list[str],
+    action: str,
+    label: str | None,
+    new_label: str | None,
+    note: str | None,
+) -> Op[list[ReviewItem]]:
+    body = _some(
+        item_ids=list(item_ids), action=action, label=label, new_label=new_label, note=note
+    )
+    return Op(
+        Call("POST", "/v1/review/items/bulk-resolve", json=body),
+        lambda data: [ReviewItem.from_dict(item) for item in data["data"]],
+    )
+
+
 def review_stats(taxonomy: str | None, days: int | None) -> Op[ReviewStats]:
     params = _some(taxonomy=taxonomy, days=days) or None
     return Op(Call("GET", "/v1/review/stats", params=params), ReviewStats.from_dict)

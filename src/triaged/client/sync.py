@@ -261,6 +261,24 @@ class Client(BaseClient):
         """Give a claimed item back to the queue unresolved."""
         return self._run(ops.release(item_id))
 
+    def reopen(self, item_id: str) -> ReviewItem:
+        """Undo: take back your latest answer to an item inside the taxonomy's reopen
+        window; the item is claimed by you again (webhook event ``decision.reopened``)."""
+        return self._run(ops.reopen(item_id))
+
+    def bulk_resolve(
+        self,
+        item_ids: list[str],
+        action: str,
+        *,
+        label: str | None = None,
+        new_label: str | None = None,
+        note: str | None = None,
+    ) -> list[ReviewItem]:
+        """One answer for many items in one request (all or nothing); each is its own
+        review event and webhook event.  Items you do not hold are claimed first."""
+        return self._run(ops.bulk_resolve(item_ids, action, label, new_label, note))
+
     def review_stats(self, *, taxonomy: str | None = None, days: int | None = None) -> ReviewStats:
         return self._run(ops.review_stats(taxonomy, days))
 
