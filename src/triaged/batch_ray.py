@@ -1,7 +1,7 @@
 """``triaged batch --ray ADDRESS``: classify a file with Ray Data on a Ray cluster.
 
 The driver reads nothing itself: the cluster's workers read the input (a path every node
-can reach: a shared folder, or an object store URL that pyarrow understands), a pool of
+can reach, such as a shared folder), a pool of
 actors classifies it, and the results stream back to the driver in input order, where
 ``triaged batch`` writes them as it does for a local run.  The model travels as bytes
 (``Classifier.to_bytes``: arrays and JSON, no pickle); each actor loads it once and runs

@@ -99,7 +99,7 @@ def _ray_rows(
     row = 0
     for cols in classify_on_ray(
         address,
-        str(source.resolve()),
+        str(source.resolve()) if source.exists() else str(source),
         clf.to_bytes(),
         text_field=text_field,
         id_field=id_field,
@@ -141,7 +141,8 @@ def run_batch(
 
     input_format(source)
     output_format(output)
-    total = count_rows(source)
+    # on Ray the file may exist only where the cluster reads it: no local count then
+    total = count_rows(source) if source.exists() else None
     opts = {"text_field": text_field, "id_field": id_field, "batch_size": batch_size}
     parts = (
         _ray_rows(ray_address, clf, route, source, chunk=chunk, **opts)  # type: ignore[arg-type]

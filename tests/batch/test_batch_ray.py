@@ -43,13 +43,19 @@ def _ray_node(args: list[str], temp: str) -> subprocess.Popen[bytes]:
     """``ray start --block``: the node's processes live as long as this one, in its own
     process group, so teardown stops exactly this cluster and nothing else on the machine."""
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": temp}
-    return subprocess.Popen(
-        [str(BIN / "ray"), "start", "--block", "--disable-usage-stats", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    log = Path(temp) / f"node-{len(list(Path(temp).glob('node-*.log')))}.log"
+    with log.open("wb") as fh:  # the child keeps its own handle
+        return subprocess.Popen(
+            [str(BIN / "ray"), "start", "--block", "--disable-usage-stats", *args],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _logs(temp: str) -> str:
+    return "\n".join(p.read_text(errors="replace")[-2000:] for p in Path(temp).glob("node-*.log"))
 
 
 def _nodes_alive(address: str, want: int, temp: str) -> bool:
@@ -102,20 +108,27 @@ def ray_cluster() -> Iterator[str]:
         )
     ]
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # generous: a loaded CI machine starts Ray slowly
         while not _nodes_alive(address, 1, temp):
-            assert time.monotonic() < deadline, "the Ray head did not start"
-            assert nodes[0].poll() is None, "ray start --head exited"
+            assert time.monotonic() < deadline, "the Ray head did not start\n" + _logs(temp)
+            assert nodes[0].poll() is None, "ray start --head exited\n" + _logs(temp)
             time.sleep(1)
-        for _ in range(2):
-            extra = ["--dashboard-agent-listen-port", str(_port())]
-            extra += ["--dashboard-agent-grpc-port", str(_port())]
-            extra += ["--metrics-export-port", str(_port())]
-            extra += ["--runtime-env-agent-port", str(_port())]
-            nodes.append(_ray_node(["--address", address, *extra, *common], temp))
-        while not _nodes_alive(address, 3, temp):
-            assert time.monotonic() < deadline + 120, "the Ray workers did not join"
-            time.sleep(1)
+        # one worker at a time, restarted if it gives up: Ray allows a node 30 s to register
+        # with the head, which a loaded machine can exceed
+        for want in (2, 3):
+            for attempt in range(3):
+                extra = ["--dashboard-agent-listen-port", str(_port())]
+                extra += ["--dashboard-agent-grpc-port", str(_port())]
+                extra += ["--metrics-export-port", str(_port())]
+                extra += ["--runtime-env-agent-port", str(_port())]
+                node = _ray_node(["--address", address, *extra, *common], temp)
+                nodes.append(node)
+                while node.poll() is None and not _nodes_alive(address, want, temp):
+                    assert time.monotonic() < deadline + 600, "no Ray worker joined\n" + _logs(temp)
+                    time.sleep(1)
+                if node.poll() is None:
+                    break
+                assert attempt < 2, "a Ray worker failed to start 3 times\n" + _logs(temp)
         yield address
     finally:
         _stop(nodes, temp)
