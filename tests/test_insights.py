@@ -376,3 +376,32 @@ def test_prediction_sets_feed_overlaps() -> None:
 
 def logged_map() -> dict[str, object]:
     return {"text": "t", "label": "a", "confidence": 0.6, "bucket": "review"}
+
+
+def _blob(center: np.ndarray, n: int, scale: float, rng: np.random.Generator) -> np.ndarray:
+    from triaged.insights.gaps import unit_rows
+
+    return unit_rows(center + rng.normal(scale=scale, size=(n, center.shape[0])))
+
+
+def test_taxonomy_density_explains_candidates_and_merges_split_clusters() -> None:
+    """The labelled examples set the scale: inputs like a label's own examples are explained
+    by it, a new topic is not; two halves of one topic merge, two topics stay apart."""
+    from triaged.insights.gaps import explained_by_labels, label_scale, merge_clusters, unit_rows
+
+    rng = np.random.default_rng(0)
+    dim = 32
+    centers = unit_rows(rng.normal(size=(5, dim)))
+    ref = np.vstack([_blob(centers[i], 40, 0.08, rng) for i in range(3)])
+    ref_labels = [f"l{i}" for i in range(3) for _ in range(40)]
+    known = _blob(centers[0], 30, 0.08, rng)
+    new = _blob(centers[3], 30, 0.08, rng)
+    explained = explained_by_labels(np.vstack([known, new]), ref, ref_labels, 0.25)
+    assert explained[:30].mean() >= 0.6 and explained[30:].mean() == 0.0
+    scale = label_scale(ref, ref_labels, seed=0, merge_quantile=0.5, join_quantile=None)
+    assert scale is not None and scale[1] == 2.0
+    other = _blob(centers[4], 30, 0.08, rng)
+    Z = np.vstack([new, other]).astype(np.float32)
+    labels = np.array([0] * 15 + [1] * 15 + [2] * 30, dtype=np.int64)  # topic 3 cut in two
+    merged = merge_clusters(Z, labels, *scale)
+    assert len(set(merged[:30].tolist())) == 1 and merged[0] != merged[30]
