@@ -26,7 +26,8 @@ KEYED = """() => {
 }"""
 WIDE = """() => Array.from(document.querySelectorAll('body *'))
   .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
-  .slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+  .slice(0, 8)
+  .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
 IN_VIEW = """sel => { const r = document.querySelector(sel).getBoundingClientRect();
   return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0; }"""
 
@@ -177,3 +178,22 @@ def test_phone_width_has_no_horizontal_scroll(browser, server, seeded):
         assert page.get_by_role("button", name="Sign out").is_visible()
     finally:
         context.close()
+
+
+def test_dark_mode_follows_the_system_setting(browser, server, seeded):
+    colours = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme, base_url=server.url)
+        try:
+            page = context.new_page()
+            _sign_in_keyboard(page, seeded.reviewer_key)
+            _start(page)
+            colours[scheme] = page.evaluate(
+                "[getComputedStyle(document.documentElement).backgroundColor,"
+                " getComputedStyle(document.querySelector('#item-text')).color]"
+            )
+        finally:
+            context.close()
+    assert colours["light"][0] == "rgb(246, 247, 249)"
+    assert colours["dark"][0] == "rgb(15, 20, 25)"
+    assert colours["dark"][1] == "rgb(230, 235, 240)"  # light text on the dark card
