@@ -119,7 +119,6 @@ def propose_name(
     """
     taken_list = [t.lower() for t in taken]
     taken_set = set(taken_list)
-    keywords = _by_spread(keywords, texts)
     name = ""
     if keywords:
         best = keywords[0][1]
@@ -150,31 +149,13 @@ def propose_name(
     return candidate
 
 
-def _by_spread(
-    keywords: Sequence[tuple[str, float]], texts: Sequence[str]
-) -> list[tuple[str, float]]:
-    """Keywords re-weighted by the share of the cluster's texts that contain them: a word
-    most texts share (``reservation``) names the category better than a name that a few
-    texts repeat (``olive garden``, a city)."""
-    if not texts:
-        return list(keywords)
-    lowered = [t.lower() for t in texts]
-    out = []
-    for term, score in keywords:
-        pattern = re.compile(r"\b" + r"\W+".join(map(re.escape, term.split())) + r"\b")
-        spread = sum(1 for t in lowered if pattern.search(t)) / len(lowered)
-        out.append((term, round(score * (0.25 + spread), 6)))
-    out.sort(key=lambda kv: -kv[1])
-    return out
-
-
 #: Verbs that open requests to an assistant or a support desk (verb + object names).
 _VERBS = """activate add apply block book buy cancel change check close delete dispute exchange
 find freeze get increase lock make move open order pay play recover remove renew replace
 report request reset schedule send set share show start stop top transfer turn unlock update
 upgrade verify withdraw"""
 REQUEST_VERBS = frozenset(_VERBS.split())
-_FILLER = r"(?:(?:my|the|a|an|our|your|this|that|some|new|up|on|off)\s+){0,2}"
+_FILLER = r"(?:(?:my|the|a|an|our|your|this|that|some|new|up)\s+){0,2}"
 
 
 def _with_verb(name: str, texts: Sequence[str], max_words: int) -> str:
