@@ -405,3 +405,20 @@ def test_taxonomy_density_explains_candidates_and_merges_split_clusters() -> Non
     labels = np.array([0] * 15 + [1] * 15 + [2] * 30, dtype=np.int64)  # topic 3 cut in two
     merged = merge_clusters(Z, labels, *scale)
     assert len(set(merged[:30].tolist())) == 1 and merged[0] != merged[30]
+
+
+def test_headline_says_how_much_uncertain_traffic_is_explained() -> None:
+    from triaged.insights.render import to_markdown
+
+    data = {
+        "taxonomy": "t",
+        "summary": {
+            "decisions": 10,
+            "gap_candidates": 8,
+            "gap_explained_share": 0.5,
+            "gap_clustered_share": 0.25,
+            "unclustered_share": 0.25,
+        },
+    }
+    text = to_markdown(data)
+    assert "50.0% near existing labels" in text and "25.0% unclustered" in text
