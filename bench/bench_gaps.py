@@ -2,7 +2,9 @@
 
     python -m bench.bench_gaps                         # 6 datasets x seeds 0-2, markdown
     python -m bench.bench_gaps --datasets atis snips --seeds 0
-    python -m bench.bench_gaps --from-cache            # re-score cached decisions only
+    python -m bench.bench_gaps --grid default          # one setting only
+    python -m bench.bench_gaps --timing                # 5,000 decisions, real encoder
+    python -m bench.bench_gaps --update-readme         # also write README.md (bench:gaps)
 
 For each dataset and seed, a random 10-15% of the labels (at least one; only labels with
 at least ``MIN_TEST`` test texts, so that a removed label can leave a cluster of 5) are
@@ -21,9 +23,10 @@ decisions.  Scored per run:
 * **unclustered share**: the share of gap candidates left in no cluster;
 * the insights time (candidate and example embeddings come from the bench cache).
 
-The classified decisions are cached in ``bench/.cache/gaps`` (``--from-cache`` re-runs only
-insights).  Parameters (``--grid``) are chosen leave-one-dataset-out: for each dataset, the
-grid point with the best mean recovery on the *other* datasets is the one reported.
+The classified decisions are cached in ``bench/.cache/gaps`` (a second run re-runs only
+insights; delete the folder after an engine change).  Parameters (``--grid``) are chosen
+leave-one-dataset-out: for each dataset, the grid point with the best mean recovery on the
+*other* datasets is the one reported.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._common import DATASETS, ROOT, CachedEncoder, write_results
+from bench._common import DATASETS, ROOT, CachedEncoder, update_readme, write_results
 from bench.bench_insights import classify_routed, records_from_results
 from bench.embed_cache import ALL
 from triaged.classifier import Classifier
@@ -307,6 +310,11 @@ def main() -> None:
     parser.add_argument("--grid", nargs="*", default=list(GRID))
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="write the tables into README.md (between the bench markers)",
+    )
+    parser.add_argument(
         "--timing", action="store_true", help="only: insights on 5,000 CLINC150 decisions"
     )
     args = parser.parse_args()
@@ -336,11 +344,16 @@ def main() -> None:
         cmd += " --seeds " + " ".join(map(str, args.seeds))
     if args.json:
         print(json.dumps(chosen, indent=1, default=str))
-    print(markdown(chosen, choice, cmd))
-    print()
-    print("Recovered share / false gap clusters per run, every setting tried:")
-    print()
-    print(grid_markdown(results, args.datasets))
+    body = "\n\n".join(
+        [
+            markdown(chosen, choice, cmd),
+            "Recovered share / false gap clusters per run, every setting tried:",
+            grid_markdown(results, args.datasets),
+        ]
+    )
+    print(body)
+    if args.update_readme:
+        update_readme("gaps", body)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
     python -m bench.bench_sets                      # every shared dataset, markdown table
     python -m bench.bench_sets clinc150 atis        # some datasets
-    python -m bench.bench_sets --alpha 0.1 --json   # machine-readable results
+    python -m bench.bench_sets --json               # machine-readable results
+    python -m bench.bench_sets --update-readme      # also write README.md (bench:sets)
 
 For each shared dataset a classifier is fitted on ``train.jsonl`` (its out-of-scope
 examples included, as ``triaged train`` does), the test split's in-scope texts are
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._common import DATASETS, CachedEncoder, write_results
+from bench._common import DATASETS, CachedEncoder, update_readme, write_results
 from bench.embed_cache import ALL
 from triaged.classifier import Classifier
 from triaged.evaluation import certified_routing
@@ -135,6 +136,11 @@ def main() -> None:
     parser.add_argument("datasets", nargs="*", default=list(ALL))
     parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="write the tables into README.md (between the bench markers)",
+    )
     args = parser.parse_args()
     rows = []
     for name in args.datasets:
@@ -147,10 +153,13 @@ def main() -> None:
     )
     if args.alpha != DEFAULT_ALPHA:
         cmd += f" --alpha {args.alpha}"
+    body = markdown(rows, args.alpha, cmd)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
-        print(markdown(rows, args.alpha, cmd))
+        print(body)
+    if args.update_readme:
+        update_readme("sets", body)
 
 
 if __name__ == "__main__":
