@@ -189,40 +189,14 @@ def evaluate(
     buckets = _route(conf, lanes["auto_threshold"], float(lanes["review_threshold"]))
     ins = ~is_oos
     n = len(texts)
-    auto = buckets == Bucket.AUTO.value
     report: dict[str, Any] = {
         "n_test": n,
         "n_in_scope": int(ins.sum()),
         "n_oos": int(is_oos.sum()),
         "mode": clf.mode,
-        "accuracy": float(correct[ins].mean()) if ins.any() else None,
-        "macro_f1": float(
-            f1_score(
-                truth[ins],
-                top[ins],
-                labels=list(range(len(names))),
-                average="macro",
-                zero_division=0,
-            )
-        )
-        if ins.any()
-        else None,
-        # ECE, like accuracy and NLL, over the in-scope items; ``ece_all`` also counts every
-        # out-of-scope item as wrong, so it depends on how much OOS the test set holds
-        "ece": expected_calibration_error(conf[ins], correct[ins]) if ins.any() else None,
-        "ece_all": expected_calibration_error(conf, correct),
-        "nll": negative_log_likelihood(probs[ins], truth[ins]) if ins.any() else None,
-        "mean_confidence": float(conf.mean()) if n else None,
+        **_quality(truth, top, probs, conf, correct, ins, len(names)),
         **lanes,
-        "auto_share": float(auto.mean()) if n else 0.0,
-        # share of auto decisions that are wrong, every out-of-scope item counted as wrong;
-        # 0.0 when the lane made no decision (a closed lane makes no auto error:
-        # ``auto_count`` says how many decisions the figure rests on)
-        "auto_error_all": float(1.0 - correct[auto].mean()) if auto.any() else 0.0,
-        "auto_count": int(auto.sum()),
-        "auto_wrong": int((auto & ~correct).sum()),
-        "auto_oos_count": int((auto & is_oos).sum()),
-        "buckets": {},
+        **_lane_figures(buckets, correct, is_oos),
         "classify_texts_per_second": n / elapsed if elapsed > 0 else None,
         "reliability": [
             {
@@ -235,14 +209,6 @@ def evaluate(
             for b in reliability_bins(conf, correct)
         ],
     }
-    for bucket in Bucket:
-        sel = buckets == bucket.value
-        in_sel = sel & ins
-        report["buckets"][bucket.value] = {
-            "share": float(sel.mean()) if n else 0.0,
-            "count": int(sel.sum()),
-            "accuracy": float(correct[in_sel].mean()) if in_sel.any() else None,
-        }
     if is_oos.any():
         held = buckets == Bucket.HOLD.value
         report["oos_hold_rate"] = float(held[is_oos].mean())
@@ -250,6 +216,57 @@ def evaluate(
         report["oos_auroc"] = float(roc_auc_score(is_oos, -conf)) if ins.any() else None
         report.update(open_set_metrics(truth, top, held))
     return report
+
+
+def _quality(
+    truth: np.ndarray,
+    top: np.ndarray,
+    probs: np.ndarray,
+    conf: np.ndarray,
+    correct: np.ndarray,
+    ins: np.ndarray,
+    n_labels: int,
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, ECE and NLL over the in-scope items (``ece_all`` also counts
+    every out-of-scope item as wrong, so it depends on how much OOS the test set holds)."""
+    some = bool(ins.any())
+    f1 = f1_score(
+        truth[ins], top[ins], labels=list(range(n_labels)), average="macro", zero_division=0
+    )
+    return {
+        "accuracy": float(correct[ins].mean()) if some else None,
+        "macro_f1": float(f1) if some else None,
+        "ece": expected_calibration_error(conf[ins], correct[ins]) if some else None,
+        "ece_all": expected_calibration_error(conf, correct),
+        "nll": negative_log_likelihood(probs[ins], truth[ins]) if some else None,
+        "mean_confidence": float(conf.mean()) if len(conf) else None,
+    }
+
+
+def _lane_figures(buckets: np.ndarray, correct: np.ndarray, is_oos: np.ndarray) -> dict[str, Any]:
+    """Auto share and error (out-of-scope counted as wrong) and each bucket's share."""
+    n = len(buckets)
+    auto = buckets == Bucket.AUTO.value
+    per_bucket = {}
+    for bucket in Bucket:
+        sel = buckets == bucket.value
+        in_sel = sel & ~is_oos
+        per_bucket[bucket.value] = {
+            "share": float(sel.mean()) if n else 0.0,
+            "count": int(sel.sum()),
+            "accuracy": float(correct[in_sel].mean()) if in_sel.any() else None,
+        }
+    return {
+        "auto_share": float(auto.mean()) if n else 0.0,
+        # share of auto decisions that are wrong, every out-of-scope item counted as wrong;
+        # 0.0 when the lane made no decision (a closed lane makes no auto error:
+        # ``auto_count`` says how many decisions the figure rests on)
+        "auto_error_all": float(1.0 - correct[auto].mean()) if auto.any() else 0.0,
+        "auto_count": int(auto.sum()),
+        "auto_wrong": int((auto & ~correct).sum()),
+        "auto_oos_count": int((auto & is_oos).sum()),
+        "buckets": per_bucket,
+    }
 
 
 def sample_per_label(examples: Sequence[Example], k: int, seed: int) -> list[Example]:
@@ -295,6 +312,47 @@ def known_labels_for_seed(labels: Sequence[str], ratio: float, seed: int) -> lis
     return [lb for lb in pool if lb in chosen]
 
 
+def _read_dataset(root: Path, zero_shot: bool) -> tuple[Taxonomy, list[Example], list[Example]]:
+    """The dataset folder's taxonomy, train items (none when zero-shot) and test items."""
+    base = Taxonomy.from_dataset_dir(root, split="__none__")
+    all_labels = set(base.label_names) | {OOS_LABEL}
+    test_file = root / "test.jsonl"
+    if not test_file.exists():
+        raise DatasetError(f"{test_file}: missing test split", details={"file": str(test_file)})
+    train: list[Example] = []
+    if not zero_shot:
+        train_file = root / "train.jsonl"
+        if not train_file.exists():
+            raise DatasetError(
+                f"{train_file}: missing train split", details={"file": str(train_file)}
+            )
+        train = list(read_jsonl(train_file, known=all_labels))
+    return base, train, list(read_jsonl(test_file, known=all_labels))
+
+
+def _open_protocol(
+    base: Taxonomy, train: list[Example], test: list[Example], ratio: float, seed: int
+) -> tuple[Taxonomy, list[Example], list[Example], dict[str, Any]]:
+    """The taxonomy restricted to the known labels drawn for ``seed``, their train items,
+    and the test items with every other label's marked open (the dataset's own ``oos``
+    items left out)."""
+    known = known_labels_for_seed(base.label_names, ratio, seed)
+    keep = set(known)
+    n_labels = sum(lb != OOS_LABEL for lb in base.label_names)
+    base = replace(base, labels=tuple(lb for lb in base.labels if lb.name in keep))
+    train = [e for e in train if e.label in keep]  # also drops the dataset's own oos
+    test = [
+        e if e.label in keep else Example(e.text, OOS_LABEL) for e in test if e.label != OOS_LABEL
+    ]
+    info = {
+        "known_ratio": ratio,
+        "n_labels": n_labels,
+        "n_known_labels": len(known),
+        "known_labels": known,
+    }
+    return base, train, test, info
+
+
 def run_eval(
     dataset_dir: str | Path,
     *,
@@ -322,40 +380,14 @@ def run_eval(
     if shots is not None and shots < 1:
         raise InvalidInput(f"shots must be at least 1, got {shots}", details={"field": "shots"})
     root = Path(dataset_dir)
-    base = Taxonomy.from_dataset_dir(root, split="__none__")
-    all_labels = set(base.label_names) | {OOS_LABEL}
-    test_file = root / "test.jsonl"
-    if not test_file.exists():
-        raise DatasetError(f"{test_file}: missing test split", details={"file": str(test_file)})
-    train: list[Example] = []
-    if not zero_shot:
-        train_file = root / "train.jsonl"
-        if not train_file.exists():
-            raise DatasetError(
-                f"{train_file}: missing train split", details={"file": str(train_file)}
-            )
-        train = list(read_jsonl(train_file, known=all_labels))
-    test = list(read_jsonl(test_file, known=all_labels))
+    base, train, test = _read_dataset(root, zero_shot)
     open_info: dict[str, Any] = {}
     if known_ratio is not None:
-        known = known_labels_for_seed(base.label_names, known_ratio, seed)
-        pool_labels = [lb for lb in base.label_names if lb != OOS_LABEL]
-        keep = set(known)
-        base = replace(base, labels=tuple(lb for lb in base.labels if lb.name in keep))
-        train = [e for e in train if e.label in keep]  # also drops the dataset's own oos
-        test = [
-            e if e.label in keep else Example(e.text, OOS_LABEL)
-            for e in test
-            if e.label != OOS_LABEL
-        ]
+        base, train, test, open_info = _open_protocol(base, train, test, known_ratio, seed)
         if expected_out_of_scope is None:
-            expected_out_of_scope = open_expected_out_of_scope(len(known), len(pool_labels))
-        open_info = {
-            "known_ratio": known_ratio,
-            "n_labels": len(all_labels) - 1,
-            "n_known_labels": len(known),
-            "known_labels": known,
-        }
+            expected_out_of_scope = open_expected_out_of_scope(
+                open_info["n_known_labels"], open_info["n_labels"]
+            )
     if shots is not None and train:
         train = sample_per_label(train, shots, seed)
     if limit_test is not None:
