@@ -93,20 +93,21 @@ def test_review_flow_and_invalid_new_category(ui):
     assert first in r.headers["location"]
     r = client.post(
         f"/ui/review/{first}/resolve",
-        data={"csrf_token": csrf, "action": "new_category", "new_label": "  "},
+        data={"csrf_token": csrf, "choice": "new_category", "new_label": "  "},
     )
     assert r.status_code == 303 and "notice=invalid" in r.headers["location"]
     r = client.post(
         f"/ui/review/{first}/resolve",
-        data={"csrf_token": csrf, "action": "pick", "label": "account"},
+        data={"csrf_token": csrf, "choice": "label:account", "note": "a login question"},
     )
     assert r.status_code == 303 and "notice=saved" in r.headers["location"]
     second = r.headers["location"].split("/")[-1].split("?")[0]
     assert second != first
     item = s.service.review.item(s.service.authenticate(s.reviewer_key), first)
     assert item["status"] == "resolved" and item["final_label"] == "account"
+    assert item["note"] == "a login question"  # the comment field goes with the answer
     # resolving again is refused by the service: the UI moves on with a notice
-    r = client.post(f"/ui/review/{first}/resolve", data={"csrf_token": csrf, "action": "confirm"})
+    r = client.post(f"/ui/review/{first}/resolve", data={"csrf_token": csrf, "choice": "confirm"})
     assert "notice=lost" in r.headers["location"] or "notice=empty" in r.headers["location"]
 
 
@@ -171,13 +172,14 @@ def test_out_of_scope_form_needs_csrf_and_sets_oos(ui):
     r = client.post("/ui/review/next", data={"csrf_token": csrf})
     item_id = r.headers["location"].split("/")[-1].split("?")[0]
     page = client.get(r.headers["location"])
-    assert 'name="action" value="out_of_scope"' in page.text and 'data-shortcut="0"' in page.text
-    r = client.post(f"/ui/review/{item_id}/resolve", data={"action": "out_of_scope"})
+    assert 'name="choice" value="out_of_scope"' in page.text and 'data-shortcut="o"' in page.text
+    assert 'data-shortcut="0"' not in page.text  # digits are the model's top labels only
+    r = client.post(f"/ui/review/{item_id}/resolve", data={"choice": "out_of_scope"})
     assert r.status_code == 403
     reviewer = s.service.authenticate(s.reviewer_key)
     assert s.service.review.item(reviewer, item_id)["status"] == "claimed"
     r = client.post(
-        f"/ui/review/{item_id}/resolve", data={"csrf_token": csrf, "action": "out_of_scope"}
+        f"/ui/review/{item_id}/resolve", data={"csrf_token": csrf, "choice": "out_of_scope"}
     )
     assert r.status_code == 303 and "notice=saved" in r.headers["location"]
     item = s.service.review.item(reviewer, item_id)
