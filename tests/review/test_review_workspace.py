@@ -1,0 +1,109 @@
+"""The reviewer workspace's service layer on SQLite and PostgreSQL: overlap rounds
+(every item twice at rate 1), disagreements to an admin, reopen, bulk resolve, search."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from tests.servicekit import TINY_TAXONOMY, pg_database
+from tests.web.seed import TEXTS
+from triaged.errors import Conflict
+from triaged.service import ClassifyItem, Service
+from triaged.services import review_workspace as rw
+from triaged.settings import Settings
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def env(request: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    stack = ExitStack()
+    url = stack.enter_context(pg_database()) if request.param == "postgres" else None
+    extra = {"database_url": url} if url else {}
+    settings = Settings(
+        data_dir=tmp_path,
+        bootstrap_admin=False,
+        review_audit_rate=1.0,
+        review_retrain_after=0,
+        **extra,
+    )
+    svc = Service(settings)
+    svc.start()
+    keys = {
+        "admin": svc.create_key("acme", "admin", create_plan="unlimited", name="boss"),
+        "alice": svc.create_key("acme", "reviewer", name="alice"),
+        "bob": svc.create_key("acme", "reviewer", name="bob"),
+        "client": svc.create_key("acme", "client"),
+    }
+    p = {k: svc.authenticate(v.key) for k, v in keys.items()}
+    svc.create_taxonomy(p["admin"], TINY_TAXONOMY)
+    svc.wait_for_jobs(timeout=600)
+    svc.classify(p["client"], "support", [ClassifyItem(t) for t in TEXTS * 2])
+    try:
+        yield {"svc": svc, **p}
+    finally:
+        svc.close()
+        stack.close()
+
+
+def _all(svc: Service, who: Any) -> list[dict[str, Any]]:
+    out = []
+    while items := svc.review.claim(who, limit=1, taxonomy="support"):
+        out.append(items[0])
+    return out
+
+
+def test_overlap_rounds_kappa_disagreements_and_reopen(env):
+    svc, admin, alice, bob = env["svc"], env["admin"], env["alice"], env["bob"]
+    rw.update_settings(svc, admin, "support", overlap_rate=1.0)
+    labels = ["billing", "bug", "account"]
+    first = {}
+    for n, it in enumerate(_all(svc, alice)):
+        first[it["id"]] = labels[n % 3]
+        svc.review.resolve(alice, it["id"], action="correct", label=first[it["id"]])
+    assert _all(svc, alice) == []  # a second opinion never goes back to the first reviewer
+    second = {}
+    for n, it in enumerate(_all(svc, bob)):
+        assert it["review_round"] == 2
+        second[it["id"]] = first[it["id"]] if n % 4 else labels[(n + 1) % 3]
+        svc.review.resolve(bob, it["id"], action="correct", label=second[it["id"]])
+    assert set(second) == set(first)
+    stats = rw.agreement_stats(svc, alice, taxonomy="support")
+    a = [first[i] for i in second]
+    b = [second[i] for i in second]
+    assert stats["kappa"] == pytest.approx(cohen_kappa_score(a, b), abs=1e-12)
+    disputed = {i for i in second if first[i] != second[i]}
+    assert stats["open_disagreements"] == len(disputed)
+    assert _all(svc, bob) == []
+    settled = _all(svc, admin)
+    assert {it["id"] for it in settled} == disputed
+    one = settled[0]
+    svc.review.resolve(admin, one["id"], action="correct", label=second[one["id"]])
+    assert svc.review.item(admin, one["id"])["final_label"] == second[one["id"]]
+    # the admin takes it back: the first reviewer's label is final again
+    back = rw.reopen(svc, admin, one["id"])
+    assert back["status"] == "claimed" and back["final_label"] == first[one["id"]]
+    with pytest.raises(Conflict):
+        rw.reopen(svc, bob, one["id"])
+
+
+def test_bulk_resolve_is_all_or_nothing_and_search_filters(env):
+    svc, alice, bob = env["svc"], env["alice"], env["bob"]
+    held = svc.review.claim(bob, limit=1, taxonomy="support")[0]
+    pending = [i["id"] for i in svc.review.items(alice, status="pending", limit=100)["items"]]
+    with pytest.raises(Conflict):
+        rw.bulk_resolve(svc, alice, [*pending, held["id"]], action="ambiguous")
+    assert len(svc.review.items(alice, status="resolved", limit=100)["items"]) == 0
+    done = rw.bulk_resolve(svc, alice, pending, action="new_category", new_label="misc")
+    assert {d["final_label"] for d in done} == {"misc"} and len(done) == len(pending)
+    found = rw.search_items(svc, alice, text="REFUND", limit=50)["items"]
+    assert found and all("refund" in it["text"].lower() for it in found)
+    assert rw.search_items(svc, alice, label="misc", limit=100)["items"]
+    hi = rw.search_items(svc, alice, confidence_min=0.99, confidence_max=1.0, limit=100)["items"]
+    assert all(it["confidence"] >= 0.99 for it in hi)
+    p = rw.progress(svc, alice, taxonomy="support")
+    assert p["done_today"] == len(pending) and p["remaining"] == 1
