@@ -96,7 +96,17 @@ def test_kappa_with_20_percent_overlap_equals_sklearn(seeded, server, page):
     disputed = [i for i in second if first[i] != second[i]]
     assert stats["open_disagreements"] == len(disputed) > 0
     assert list(_claim_all(alice)) == [] and list(_claim_all(bob)) == []  # admins only
-    settled = list(_claim_all(admin))
+    page.goto("/ui/login")  # the admin sees both earlier answers on a disagreement
+    page.get_by_label("API key").fill(seeded.admin_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/ui/$"))
+    page.get_by_role("button", name=f"Start reviewing {NAME}").click()
+    page.wait_for_url(re.compile(r"/ui/review/rvi_"))
+    shown = page.url.split("/ui/review/")[1].split("?")[0]
+    assert shown in disputed
+    said = page.locator("#earlier-answers").inner_text()
+    assert "alice said" in said and "r0 said" in said and second[shown] in said
+    settled = [admin.get(f"/review/items/{shown}").json(), *_claim_all(admin)]
     assert sorted(it["id"] for it in settled) == sorted(disputed)
     for it in settled:  # the admin sides with the second reviewer: the final label changes
         out = _answer(admin, it, second[it["id"]])
@@ -109,13 +119,13 @@ def test_kappa_with_20_percent_overlap_equals_sklearn(seeded, server, page):
     assert set(disputed) <= ids
 
     # the dashboard shows the same kappa
-    page.goto("/ui/login")
-    page.get_by_label("API key").fill(seeded.admin_key)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/ui/$"))
     page.goto(f"/ui/dashboard?taxonomy={NAME}")
     assert page.locator("#reviewer-kappa").inner_text() == f"{expected:.3f}"
     assert page.locator("#overlap-items").inner_text() == str(len(second))
+    for row in stats["by_label"]:
+        cell = page.locator(f'#agreement-labels tr[data-label="{row["label"]}"] td').nth(1)
+        want = "–" if row["kappa"] is None else f"{row['kappa']:.3f}"
+        assert cell.text_content() == want
 
 
 def test_reopen_within_the_window_with_a_webhook_event(seeded, server):

@@ -146,6 +146,10 @@ def test_keyboard_only_review_of_20_items_of_a_150_label_taxonomy(page, seeded, 
             answers[item_id] = ("confirm", model)
         step += 1
         _after(page, item_id)  # 24 queued: there is always a next item
+    # the progress strip: 20 answers today (the one taken back counts once), 4 left open
+    assert page.locator('[data-progress="done"]').inner_text() == "20"
+    assert page.locator('[data-progress="remaining"]').inner_text() == "4"
+    assert page.locator('[data-progress="rate"]').inner_text() != "—"
     items = {
         it["id"]: it for it in service.review.items(reviewer, status="resolved", limit=100)["items"]
     }

@@ -245,3 +245,23 @@ def stats(
         "by_label": label_rows,
         "open_disagreements": _open_disputes(conn, workspace_id, taxonomy_id),
     }
+
+
+def answers(conn: Connection, workspace_id: str, item_id: str) -> list[dict[str, Any]]:
+    """The standing judgments of an item, oldest first, with the reviewers' key names."""
+    j = review_judgments.c
+    rows = conn.execute(
+        select(review_judgments)
+        .where(j.workspace_id == workspace_id, j.item_id == item_id, j.withdrawn_at.is_(None))
+        .order_by(j.review_round, j.created_at)
+    ).all()
+    names = _names(conn, {r.reviewer for r in rows})
+    return [
+        {
+            "round": r.review_round,
+            "reviewer": names.get(r.reviewer, r.reviewer),
+            "action": r.action,
+            "label": r.label,
+        }
+        for r in rows
+    ]

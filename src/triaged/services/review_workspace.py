@@ -375,3 +375,12 @@ def agreement_stats(
             taxonomy_id=record.id if record else None,
             overlap_rate=rate,
         )
+
+
+def earlier_answers(service: Service, principal: Principal, item_id: str) -> list[dict[str, Any]]:
+    """The standing answers to an item in a disagreement (round 3), for the admin settling
+    it: round, reviewer name, action, label.  Empty for anyone else or any other round."""
+    if principal.role is not Role.ADMIN:
+        return []
+    with service.db.read() as conn:
+        return agreement.answers(conn, principal.workspace_id, item_id)

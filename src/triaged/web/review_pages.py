@@ -159,6 +159,11 @@ def review_item(
             "top": _top_labels(item, labels),
             "all_labels": [{"name": k, "description": v} for k, v in sorted(labels.items())],
             "guidelines": settings["guidelines"],
+            "earlier": (
+                rw.earlier_answers(service, principal, item_id)
+                if mine and item.get("review_round") == 3
+                else []
+            ),
             "can_reopen": not mine and _can_reopen(item, principal, settings),
             "progress": rw.progress(service, principal, taxonomy=item["taxonomy"]),
             "neighbors": _neighbors(service, principal, item) if mine else [],
