@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, select
 
-from triaged.storage.ids import utcnow
 from triaged.storage.db import Database
+from triaged.storage.ids import utcnow
 from triaged.storage.webhooks import webhook_attempts, webhook_deliveries, webhook_events
 
 __all__ = ["prune"]

@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 from sqlalchemy import and_, insert, or_, select, update
 
-from triaged.storage.ids import new_id, utcnow
 from triaged.storage.db import Database
+from triaged.storage.ids import new_id, utcnow
 from triaged.storage.webhooks import (
     webhook_attempts,
     webhook_deliveries,
