@@ -208,38 +208,92 @@ def find_gap_clusters(
     R = np.asarray(reference, dtype=np.float32).reshape(-1, V.shape[1])
     center = R.mean(axis=0) if R.shape[0] else V.mean(axis=0)
     Z = unit_rows(V - center)
-    explained = np.zeros(n, dtype=bool)
-    if config.explained_quantile is not None and len(reference_labels) == R.shape[0]:
-        explained = explained_by_labels(
-            Z, unit_rows(R - center), list(reference_labels), config.explained_quantile
-        )
-        # ... and the model is sure of a label for it (a missing category's inputs often sit
-        # near a sibling label's examples, but the model is less sure of them)
-        conf = np.array([r.confidence for r in records], dtype=np.float64)
-        explained &= conf >= config.explained_confidence
-    open_idx = np.flatnonzero(~explained)
-    labels = np.full(n, -1, dtype=np.int64)
-    labels[open_idx] = cluster_labels(Z[open_idx], config)
-    label_cents = np.zeros((0, Z.shape[1]), np.float32)
-    merge_at = 2.0  # no cluster is that alike to a label: nothing dropped for it
-    if config.merge and len(reference_labels) == R.shape[0] and R.shape[0]:
-        ref_c = unit_rows(R - center)
-        scale = label_scale(
-            ref_c, list(reference_labels), config.seed, config.merge_quantile, config.join_quantile
-        )
-        if scale is not None:
-            labels[open_idx] = merge_clusters(Z[open_idx], labels[open_idx], *scale)
-            merge_at = scale[0]
-            y_ref = np.asarray(reference_labels)
-            label_cents = unit_rows(
-                np.stack([ref_c[y_ref == lb].mean(axis=0) for lb in np.unique(y_ref)])
-            )
+    ref_c = unit_rows(R - center)
+    ref_labels = list(reference_labels) if len(reference_labels) == R.shape[0] else None
+    explained = _explained(Z, ref_c, ref_labels, records, config)
+    labels, label_cents, merge_at = _cluster_open(
+        Z, ref_c, ref_labels, np.flatnonzero(~explained), config
+    )
     summary["explained_share"] = round(float(explained.mean()), 4)
     summary["noise_share"] = round(float(((labels < 0) & ~explained).mean()), 4)
     n_clusters = int(labels.max()) + 1 if labels.size else 0
     if n_clusters == 0:
         return [], summary
-    ref_z = _balanced_sample(unit_rows(R - center), n, config.seed) if R.shape[0] else R
+    ref_z = _balanced_sample(ref_c, n, config.seed) if R.shape[0] else R
+    cov_by_cluster = _cluster_coverage(Z, labels, ref_z, label_cents, merge_at, config)
+    kept = _keep_clusters(labels, cov_by_cluster, config, summary)
+    clusters = _describe_kept(
+        kept,
+        labels,
+        records,
+        Z,
+        V,
+        reference_texts,
+        label_names,
+        total_held,
+        cov_by_cluster,
+        config,
+    )
+    return clusters, summary
+
+
+def _explained(
+    Z: FloatArray,
+    ref_c: FloatArray,
+    ref_labels: list[str] | None,
+    records: Sequence[DecisionRecord],
+    config: InsightsConfig,
+) -> NDArray[np.bool_]:
+    """Candidates a label's examples explain and the model is sure of a label for (none
+    when ``explained_quantile`` is off or the reference rows carry no labels)."""
+    explained = np.zeros(Z.shape[0], dtype=bool)
+    if config.explained_quantile is not None and ref_labels is not None:
+        explained = explained_by_labels(Z, ref_c, ref_labels, config.explained_quantile)
+        # ... and the model is sure of a label for it (a missing category's inputs often sit
+        # near a sibling label's examples, but the model is less sure of them)
+        conf = np.array([r.confidence for r in records], dtype=np.float64)
+        explained &= conf >= config.explained_confidence
+    return explained
+
+
+def _cluster_open(
+    Z: FloatArray,
+    ref_c: FloatArray,
+    ref_labels: list[str] | None,
+    open_idx: IntArray,
+    config: InsightsConfig,
+) -> tuple[IntArray, FloatArray, float]:
+    """Cluster labels of all candidates (-1 for the explained and the noise), merged on
+    the taxonomy's scale; with the labels' centroids and the merge cosine (2.0: none)."""
+    labels = np.full(Z.shape[0], -1, dtype=np.int64)
+    labels[open_idx] = cluster_labels(Z[open_idx], config)
+    label_cents = np.zeros((0, Z.shape[1]), np.float32)
+    merge_at = 2.0  # no cluster is that alike to a label: nothing dropped for it
+    if config.merge and ref_labels is not None and ref_c.shape[0]:
+        scale = label_scale(
+            ref_c, ref_labels, config.seed, config.merge_quantile, config.join_quantile
+        )
+        if scale is not None:
+            labels[open_idx] = merge_clusters(Z[open_idx], labels[open_idx], *scale)
+            merge_at = scale[0]
+            y_ref = np.asarray(ref_labels)
+            label_cents = unit_rows(
+                np.stack([ref_c[y_ref == lb].mean(axis=0) for lb in np.unique(y_ref)])
+            )
+    return labels, label_cents, merge_at
+
+
+def _cluster_coverage(
+    Z: FloatArray,
+    labels: IntArray,
+    ref_z: FloatArray,
+    label_cents: FloatArray,
+    merge_at: float,
+    config: InsightsConfig,
+) -> NDArray[np.float64]:
+    """Each cluster's mean coverage by labelled rows (1.0 when it is as alike to an
+    existing label as two groups of one label's examples)."""
+    n_clusters = int(labels.max()) + 1
     coverage = _coverage(Z, np.flatnonzero(labels >= 0), ref_z, config.coverage_k)
     cov_by_cluster = np.zeros(n_clusters)
     member_labels = labels[labels >= 0]
@@ -250,6 +304,18 @@ def find_gap_clusters(
             cen = unit_rows(Z[labels == c].mean(axis=0, keepdims=True))[0]
             if float((label_cents @ cen).max()) >= merge_at:
                 cov_by_cluster[c] = 1.0
+    return cov_by_cluster
+
+
+def _keep_clusters(
+    labels: IntArray,
+    cov_by_cluster: NDArray[np.float64],
+    config: InsightsConfig,
+    summary: dict[str, Any],
+) -> list[int]:
+    """The reported clusters, largest first (uncovered and big enough; capped); the
+    summary's cluster counts and shares are updated."""
+    n_clusters = cov_by_cluster.shape[0]
     sizes = np.bincount(labels[labels >= 0], minlength=n_clusters)
     kept = [
         c
@@ -262,6 +328,24 @@ def find_gap_clusters(
     summary["clusters"] = len(kept)
     summary["clustered_share"] = round(float(np.isin(labels, kept).mean()), 4)
     summary["noise_share"] = round(1.0 - summary["explained_share"] - summary["clustered_share"], 4)
+    return kept
+
+
+def _describe_kept(
+    kept: list[int],
+    labels: IntArray,
+    records: Sequence[DecisionRecord],
+    Z: FloatArray,
+    V: FloatArray,
+    reference_texts: dict[str, list[str]],
+    label_names: Sequence[str],
+    total_held: int,
+    cov_by_cluster: NDArray[np.float64],
+    config: InsightsConfig,
+) -> list[GapCluster]:
+    """Describe the kept clusters, in rank order, with keywords against the labels' texts
+    and the noise, and proposed names distinct from the labels and from each other."""
+    n = len(records)
     texts = [r.text for r in records]
     groups = [[texts[i] for i in np.flatnonzero(labels == c)] for c in kept]
     background = [ts for ts in reference_texts.values() if ts]
@@ -288,7 +372,7 @@ def find_gap_clusters(
         )
         taken.add(cluster.proposed_label)
         clusters.append(cluster)
-    return clusters, summary
+    return clusters
 
 
 def explained_by_labels(

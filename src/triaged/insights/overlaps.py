@@ -111,15 +111,22 @@ def _example_stats(vectors: NDArray[Any], labels: Sequence[str]) -> _ExampleStat
     return _ExampleStats(dict(cross), dict(counts), centroid_sim)
 
 
-def find_overlaps(
-    records: Sequence[DecisionRecord],
-    *,
-    example_vectors: NDArray[Any],
-    example_labels: Sequence[str],
-    example_texts: Sequence[str],
-    config: InsightsConfig,
-) -> list[Overlap]:
-    """Rank label pairs by the combined overlap score (highest first)."""
+@dataclass(slots=True)
+class _Traffic:
+    """What the decisions say about each label pair (see :func:`_traffic`)."""
+
+    volume: Counter[str]
+    judged: Counter[str]
+    weight: dict[Pair, float]
+    top2: Counter[Pair]
+    close: Counter[Pair]
+    close_texts: dict[Pair, list[tuple[float, str]]]
+    in_sets: Counter[Pair]  # decisions whose prediction set holds both labels
+    corrections: Counter[tuple[str, str]]
+
+
+def _traffic(records: Sequence[DecisionRecord], config: InsightsConfig) -> _Traffic:
+    """Volumes, runner-up weights, close calls, shared prediction sets and corrections."""
     volume: Counter[str] = Counter(r.label for r in records)
     judged: Counter[str] = Counter(r.label for r in records if r.judged)
     weight: dict[Pair, float] = defaultdict(float)
@@ -136,7 +143,7 @@ def find_overlaps(
         if ru[1] >= config.close_ratio:
             close[p] += 1
             close_texts[p].append((ru[1], r.text))
-    in_sets: Counter[Pair] = Counter()  # decisions whose prediction set holds both labels
+    in_sets: Counter[Pair] = Counter()
     for r in records:
         members = sorted(set(r.prediction_set or ()))
         for i, a in enumerate(members):
@@ -147,74 +154,110 @@ def find_overlaps(
         to = r.corrected_to
         if to is not None:
             corrections[(r.label, to)] += 1
+    return _Traffic(volume, judged, weight, top2, close, close_texts, in_sets, corrections)
+
+
+def _weights(
+    config: InsightsConfig, tr: _Traffic, stats: _ExampleStats
+) -> tuple[float, float, float]:
+    """The configured weights, zero for each kind of evidence the data lacks."""
+    w_traffic, w_corr, w_ex = config.overlap_weights
+    if not tr.top2 and not tr.in_sets:
+        w_traffic = 0.0
+    if sum(tr.judged.values()) < MIN_JUDGED:
+        w_corr = 0.0
+    if not stats.cross and len(stats.counts) < 2:
+        w_ex = 0.0
+    return w_traffic, w_corr, w_ex
+
+
+def find_overlaps(
+    records: Sequence[DecisionRecord],
+    *,
+    example_vectors: NDArray[Any],
+    example_labels: Sequence[str],
+    example_texts: Sequence[str],
+    config: InsightsConfig,
+) -> list[Overlap]:
+    """Rank label pairs by the combined overlap score (highest first)."""
+    tr = _traffic(records, config)
     stats = _example_stats(example_vectors, example_labels)
     texts_by_label: dict[str, list[str]] = defaultdict(list)
     for t, lb in zip(example_texts, example_labels, strict=True):
         if len(texts_by_label[lb]) < 2:
             texts_by_label[lb].append(t)
-
-    w_traffic, w_corr, w_ex = config.overlap_weights
-    if not top2 and not in_sets:
-        w_traffic = 0.0
-    if sum(judged.values()) < MIN_JUDGED:
-        w_corr = 0.0
-    if not stats.cross and len(stats.counts) < 2:
-        w_ex = 0.0
-    total_w = w_traffic + w_corr + w_ex
-    if total_w <= 0:
+    weights = _weights(config, tr, stats)
+    if sum(weights) <= 0:
         return []
-    pairs = set(weight) | {_pair(a, b) for a, b in corrections} | set(stats.cross)
-    pairs |= {p for p, n in in_sets.items() if n >= 2}
+    pairs = set(tr.weight) | {_pair(a, b) for a, b in tr.corrections} | set(stats.cross)
+    pairs |= {p for p, n in tr.in_sets.items() if n >= 2}
     out: list[Overlap] = []
     for p in pairs:
-        a, b = p
-        vol = volume[a] + volume[b]
-        traffic = min(1.0, weight.get(p, 0.0) / vol) if vol else 0.0
-        set_rate = min(1.0, in_sets.get(p, 0) / vol) if vol else 0.0
-        traffic = max(traffic, set_rate)
-        n_corr = corrections[(a, b)] + corrections[(b, a)]
-        rev = judged[a] + judged[b]
-        corr = min(1.0, 2.0 * n_corr / (rev + 4.0)) if rev or n_corr else 0.0
-        n_ex = stats.counts.get(a, 0) + stats.counts.get(b, 0)
-        cross_rate = stats.cross.get(p, 0) / n_ex if n_ex else 0.0
-        ex = min(1.0, 2.0 * cross_rate)
-        if (
-            top2.get(p, 0) < 2
-            and in_sets.get(p, 0) < 2
-            and n_corr == 0
-            and stats.cross.get(p, 0) == 0
-        ):
-            continue
-        score = (w_traffic * traffic + w_corr * corr + w_ex * ex) / total_w
-        if score <= 0:
-            continue
-        texts = [t for _, t in sorted(close_texts.get(p, []), key=lambda x: -x[0])]
-        evidence: dict[str, Any] = {
-            "top2_decisions": int(top2.get(p, 0)),
-            "close_calls": int(close.get(p, 0)),
-            "in_prediction_sets": int(in_sets.get(p, 0)),
-            "volume": {a: int(volume[a]), b: int(volume[b])},
-            "corrections": {
-                f"{a}->{b}": int(corrections[(a, b)]),
-                f"{b}->{a}": int(corrections[(b, a)]),
-            },
-            "reviewed": int(rev),
-            "example_cross_nn_rate": round(cross_rate, 4),
-            "example_centroid_similarity": (
-                round(stats.centroid_sim[p], 4) if p in stats.centroid_sim else None
-            ),
-            "components": {
-                "traffic": round(traffic, 4),
-                "corrections": round(corr, 4) if w_corr else None,
-                "examples": round(ex, 4) if w_ex else None,
-            },
-            "examples": texts[: config.overlap_example_texts],
-            "label_examples": {a: texts_by_label.get(a, []), b: texts_by_label.get(b, [])},
-        }
-        action, why = _action(a, b, traffic, corr if w_corr else None, ex if w_ex else None)
-        out.append(Overlap((a, b), round(float(score), 4), evidence, action, why))
+        overlap = _score_pair(p, tr, stats, texts_by_label, weights, config)
+        if overlap is not None:
+            out.append(overlap)
     out.sort(key=lambda o: (-o.score, o.labels))
     return out[: config.max_overlaps]
+
+
+def _score_pair(
+    p: Pair,
+    tr: _Traffic,
+    stats: _ExampleStats,
+    texts_by_label: dict[str, list[str]],
+    weights: tuple[float, float, float],
+    config: InsightsConfig,
+) -> Overlap | None:
+    """The pair's overlap with its evidence, or None when too little points to it."""
+    w_traffic, w_corr, w_ex = weights
+    total_w = w_traffic + w_corr + w_ex
+    a, b = p
+    volume, corrections = tr.volume, tr.corrections
+    vol = volume[a] + volume[b]
+    traffic = min(1.0, tr.weight.get(p, 0.0) / vol) if vol else 0.0
+    set_rate = min(1.0, tr.in_sets.get(p, 0) / vol) if vol else 0.0
+    traffic = max(traffic, set_rate)
+    n_corr = corrections[(a, b)] + corrections[(b, a)]
+    rev = tr.judged[a] + tr.judged[b]
+    corr = min(1.0, 2.0 * n_corr / (rev + 4.0)) if rev or n_corr else 0.0
+    n_ex = stats.counts.get(a, 0) + stats.counts.get(b, 0)
+    cross_rate = stats.cross.get(p, 0) / n_ex if n_ex else 0.0
+    ex = min(1.0, 2.0 * cross_rate)
+    if (
+        tr.top2.get(p, 0) < 2
+        and tr.in_sets.get(p, 0) < 2
+        and n_corr == 0
+        and stats.cross.get(p, 0) == 0
+    ):
+        return None
+    score = (w_traffic * traffic + w_corr * corr + w_ex * ex) / total_w
+    if score <= 0:
+        return None
+    texts = [t for _, t in sorted(tr.close_texts.get(p, []), key=lambda x: -x[0])]
+    evidence: dict[str, Any] = {
+        "top2_decisions": int(tr.top2.get(p, 0)),
+        "close_calls": int(tr.close.get(p, 0)),
+        "in_prediction_sets": int(tr.in_sets.get(p, 0)),
+        "volume": {a: int(volume[a]), b: int(volume[b])},
+        "corrections": {
+            f"{a}->{b}": int(corrections[(a, b)]),
+            f"{b}->{a}": int(corrections[(b, a)]),
+        },
+        "reviewed": int(rev),
+        "example_cross_nn_rate": round(cross_rate, 4),
+        "example_centroid_similarity": (
+            round(stats.centroid_sim[p], 4) if p in stats.centroid_sim else None
+        ),
+        "components": {
+            "traffic": round(traffic, 4),
+            "corrections": round(corr, 4) if w_corr else None,
+            "examples": round(ex, 4) if w_ex else None,
+        },
+        "examples": texts[: config.overlap_example_texts],
+        "label_examples": {a: texts_by_label.get(a, []), b: texts_by_label.get(b, [])},
+    }
+    action, why = _action(a, b, traffic, corr if w_corr else None, ex if w_ex else None)
+    return Overlap((a, b), round(float(score), 4), evidence, action, why)
 
 
 def _action(

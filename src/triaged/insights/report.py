@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -116,24 +116,10 @@ def compute_insights(
     started = time.perf_counter()
     recs = _as_records(records)
     timings: dict[str, float] = {}
-    enc_cache: list[Encoder] = []
+    enc = _lazy_encoder(encoder)
 
-    def enc() -> Encoder:
-        if not enc_cache:
-            enc_cache.append(encoder if encoder is not None else get_encoder())
-        return enc_cache[0]
-
-    # the taxonomy's examples (capped per label)
     t0 = time.perf_counter()
-    positions, ex_texts, ex_labels = _sample_examples(
-        taxonomy, cfg.max_examples_per_label, cfg.seed, cfg.reference_budget
-    )
-    if example_embeddings is not None and len(positions):
-        ex_vecs = np.asarray(example_embeddings, dtype=np.float32)[positions]
-    elif ex_texts:
-        ex_vecs = enc().embed(ex_texts)
-    else:
-        ex_vecs = np.zeros((0, 0), dtype=np.float32)
+    ex_texts, ex_labels, ex_vecs = _reference_examples(taxonomy, cfg, example_embeddings, enc)
     # gap candidates
     cand_idx = gap_candidates(recs, cfg)
     cands = [recs[i] for i in cand_idx]
@@ -143,17 +129,12 @@ def compute_insights(
     timings["embed_s"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
-    ref_texts: dict[str, list[str]] = {}
-    for t, lb in zip(ex_texts, ex_labels, strict=True):
-        ref_texts.setdefault(lb, []).append(t)
-    for label in taxonomy.labels:  # zero-shot labels still shape the keyword background
-        ref_texts.setdefault(label.name, [label.prompt])
     held_total = sum(1 for r in recs if r.bucket == "hold")
     clusters, gap_summary = find_gap_clusters(
         cands,
         cand_vecs,
         reference=ex_vecs,
-        reference_texts=ref_texts,
+        reference_texts=_reference_texts(ex_texts, ex_labels, taxonomy),
         label_names=taxonomy.label_names,
         total_held=held_total,
         config=cfg,
@@ -168,10 +149,71 @@ def compute_insights(
     timings["overlaps_s"] = round(time.perf_counter() - t0, 3)
     health = label_health(recs, taxonomy.label_names, min_reviewed_for_ece=cfg.min_reviewed_for_ece)
     timings["total_s"] = round(time.perf_counter() - started, 3)
+    return InsightsReport(
+        taxonomy=taxonomy.name,
+        taxonomy_version=taxonomy.version,
+        generated_at=datetime.now(UTC),
+        summary=_summary(recs, held_total, gap_summary, clusters),
+        gap_clusters=clusters,
+        overlaps=overlaps,
+        labels=health,
+        timings=timings,
+    )
 
+
+def _lazy_encoder(encoder: Encoder | None) -> Callable[[], Encoder]:
+    """A getter of ``encoder`` (the bundled one when None), loaded on first call only."""
+    enc_cache: list[Encoder] = []
+
+    def enc() -> Encoder:
+        if not enc_cache:
+            enc_cache.append(encoder if encoder is not None else get_encoder())
+        return enc_cache[0]
+
+    return enc
+
+
+def _reference_examples(
+    taxonomy: Taxonomy,
+    cfg: InsightsConfig,
+    example_embeddings: NDArray[Any] | None,
+    enc: Callable[[], Encoder],
+) -> tuple[list[str], list[str], NDArray[np.float32]]:
+    """Texts, labels and embeddings of the taxonomy's examples (capped per label)."""
+    positions, ex_texts, ex_labels = _sample_examples(
+        taxonomy, cfg.max_examples_per_label, cfg.seed, cfg.reference_budget
+    )
+    if example_embeddings is not None and len(positions):
+        ex_vecs = np.asarray(example_embeddings, dtype=np.float32)[positions]
+    elif ex_texts:
+        ex_vecs = enc().embed(ex_texts)
+    else:
+        ex_vecs = np.zeros((0, 0), dtype=np.float32)
+    return ex_texts, ex_labels, ex_vecs
+
+
+def _reference_texts(
+    ex_texts: list[str], ex_labels: list[str], taxonomy: Taxonomy
+) -> dict[str, list[str]]:
+    """The sampled examples' texts per label; a label without examples gets its prompt."""
+    ref_texts: dict[str, list[str]] = {}
+    for t, lb in zip(ex_texts, ex_labels, strict=True):
+        ref_texts.setdefault(lb, []).append(t)
+    for label in taxonomy.labels:  # zero-shot labels still shape the keyword background
+        ref_texts.setdefault(label.name, [label.prompt])
+    return ref_texts
+
+
+def _summary(
+    recs: list[DecisionRecord],
+    held_total: int,
+    gap_summary: dict[str, Any],
+    clusters: list[GapCluster],
+) -> dict[str, Any]:
+    """The report's headline figures."""
     buckets = Counter(r.bucket for r in recs)
     times = [r.created_at for r in recs if r.created_at is not None]
-    summary: dict[str, Any] = {
+    return {
         "decisions": len(recs),
         "buckets": {b: int(buckets.get(b, 0)) for b in ("auto", "review", "hold")},
         "held": held_total,
@@ -193,16 +235,6 @@ def compute_insights(
             "end": max(times).isoformat() if times else None,
         },
     }
-    return InsightsReport(
-        taxonomy=taxonomy.name,
-        taxonomy_version=taxonomy.version,
-        generated_at=datetime.now(UTC),
-        summary=summary,
-        gap_clusters=clusters,
-        overlaps=overlaps,
-        labels=health,
-        timings=timings,
-    )
 
 
 def _embed_records(records: Sequence[DecisionRecord], enc: Any) -> NDArray[np.float32]:
