@@ -199,7 +199,12 @@ def test_two_api_processes_and_a_worker_behave_as_one(tmp_path: Path) -> None:
                     )
                     new = [m for m in _model_rows(engine) if m.id not in before]
                     assert [(m.id, m.status) for m in new] == [(killed_id, "ready")]
-                    assert all(j.status == "succeeded" for j in _queue_jobs(engine, "train"))
+                    # the job's row turns "succeeded" just after the model it activated
+                    _wait(
+                        "the retried training job to be recorded as done",
+                        lambda: all(j.status == "succeeded" for j in _queue_jobs(engine, "train")),
+                        log=wlog,
+                    )
                 _bulk_job_survives_sigkill(url, a, b, bulk_key, engine, tmp_path)
         finally:
             engine.dispose()

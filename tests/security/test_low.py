@@ -128,7 +128,7 @@ async def test_openapi_declares_the_real_error_responses(stack: Stack) -> None:
     async with stack.client() as c:
         spec = (await c.get("/openapi.json")).json()
     error = spec["components"]["schemas"]["ErrorOut"]
-    assert error["properties"]["error"]["required"] == ["code", "message", "details"]
+    assert error["properties"]["error"]["required"] == ["code", "message", "details", "request_id"]
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     operations = [
         (path, method, op)
