@@ -43,8 +43,6 @@ Persistence is arrays + JSON only (:meth:`Engine.to_state` / :meth:`Engine.from_
 
 from __future__ import annotations
 
-import copy
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,11 +50,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize
-from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from triaged.calibration import TemperatureScaler, expected_calibration_error
+from triaged.calibration import expected_calibration_error
 from triaged.encoders.base import Vectors
 from triaged.errors import InvalidInput, NotFittedError
 from triaged.models.calibrator import CorrectnessCalibrator
@@ -71,6 +67,15 @@ from triaged.models.features import (
     zero_shot_features,
 )
 from triaged.models.lexical import LexicalModel, LexicalVocabulary
+from triaged.models.training import (
+    CalibrationMix,
+    Featurizer,
+    FitData,
+    bank_rows,
+    evidence_groups,
+    fit_mix,
+    held_out_parts,
+)
 from triaged.models.zeroshot import (
     ZERO_SHOT_TEMPERATURE,
     membership,
@@ -132,18 +137,6 @@ class Prediction:
     probs: FloatArray  # (n, L), rows sum to 1
     confidence: FloatArray  # (n,) calibrated P(top label is correct)
     top: IntArray  # (n,) argmax of probs
-
-
-@dataclass(slots=True)
-class _Part:
-    """Held-out scores of training rows ``rows`` by a model fitted on rows ``train``."""
-
-    rows: IntArray
-    dense: FloatArray  # (len(rows), L) logits of the dense head (-inf: label held out)
-    lex: FloatArray  # (len(rows), L) lexical scores (zeros without the channel)
-    train: IntArray
-    distance: MahalanobisDistance | None
-    cover: FloatArray  # (len(rows),) lexical coverage by the fit's training n-grams
 
 
 class Engine:
@@ -213,7 +206,7 @@ class Engine:
         # Kept (for neighbours and the similarity bank) as stored: int8, 1/127 steps.
         self._train_X = _dequantize(_quantize(X))
         self._train_y = y
-        self._bank = _bank(y, np.arange(len(y), dtype=np.int64), int(self.config["bank"]), 0)
+        self._bank = bank_rows(y, np.arange(len(y), dtype=np.int64), int(self.config["bank"]), 0)
         self._bank_X = np.ascontiguousarray(self._train_X[self._bank])
         if X.shape[0] == 0 or n_labels < 2:
             self._fit_zero_shot()
@@ -255,30 +248,14 @@ class Engine:
         progress: bool,
     ) -> None:
         cfg = self.config
-        n, n_labels = X.shape[0], V.shape[0]
-        lab = np.arange(n_labels, dtype=np.int64)
-        # One standardisation for every fit, so fold fits can warm-start from the full fit.
-        both = np.vstack([X, V])
-        mean = both.mean(axis=0, dtype=np.float64)
-        scale = both.std(axis=0, dtype=np.float64)
-        scale[scale < 1e-6] = 1.0
-        Z = ((X - mean) / scale).astype(np.float32)
-        Zv = ((V - mean) / scale).astype(np.float32)
-        pw = np.full(n_labels, float(cfg["prompt_weight"]))
-        counts = np.bincount(y, minlength=n_labels)
-        if (counts == 0).any():
-            pw[counts == 0] = max(
-                float(cfg["prompt_weight"]),
-                float(cfg["missing_prompt_weight"]) * float(np.median(counts[counts > 0])),
-            )
+        n_labels = V.shape[0]
         self._set_partial()
         use_distance = bool(cfg["distance"])
         self._features = TRAINED_FEATURES + ((DISTANCE_FEATURE,) if use_distance else ())
-
         # Lexical channel: one vocabulary (unsupervised) for every fit.
         A = Cov = None
         self._vocab = self._lexical = None
-        if bool(cfg["lexical"]) and len(texts) == n and len(oos_texts) in (0, oos.shape[0]):
+        if bool(cfg["lexical"]) and len(texts) == X.shape[0] and len(oos_texts) in (0, len(oos)):
             max_terms = min(
                 int(cfg["lexical_max_terms"]), int(cfg["lexical_budget"]) // max(n_labels, 1)
             )
@@ -287,209 +264,45 @@ class Engine:
                 self._vocab = vocab
                 A, Cov, _ = vocab.transform_counts(texts)
                 self._features += (COVERAGE_FEATURE,)
-        alpha = float(cfg["lexical_alpha"])
-
-        def head(
-            idx: IntArray, warm: LogisticRegression | None, tol: float, labels: IntArray
-        ) -> tuple[LogisticRegression, FloatArray, FloatArray]:
-            """Logistic head on rows ``idx`` and the prompt rows of ``labels``; weights
-            over all labels (the others get an intercept of -inf)."""
-            if warm is None:
-                model = LogisticRegression(
-                    C=float(cfg["C"]), max_iter=int(cfg["max_iter"]), tol=tol
-                )
-            elif len(labels) == n_labels:
-                model = copy.deepcopy(warm)
-                model.set_params(warm_start=True, tol=tol)
-            else:
-                model = LogisticRegression(
-                    C=float(cfg["C"]), max_iter=int(cfg["max_iter"]), tol=tol, warm_start=True
-                )
-                if len(labels) > 2 and warm.coef_.shape[0] == n_labels:
-                    model.coef_ = warm.coef_[labels].copy()
-                    model.intercept_ = warm.intercept_[labels].copy()
-            model.fit(
-                np.vstack([Z[idx], Zv[labels]]),
-                np.concatenate([y[idx], labels]),
-                sample_weight=np.concatenate([np.ones(len(idx)), pw[labels]]),
-            )
-            # Every kept label has its prompt row, so classes_ == labels (sorted).
-            coef = model.coef_.astype(np.float64)
-            icpt = model.intercept_.astype(np.float64)
-            if coef.shape[0] == 1:  # binary: sklearn keeps one row for class 1
-                coef = np.vstack([np.zeros_like(coef), coef])
-                icpt = np.concatenate([[0.0], icpt])
-            W = np.zeros((n_labels, Z.shape[1]))
-            b = np.full(n_labels, -np.inf)
-            W[labels] = coef / scale
-            b[labels] = icpt - W[labels] @ mean
-            return model, W, b
-
-        def part(rows: IntArray, train: IntArray, labels: IntArray, warm: Any) -> _Part:
-            _, W, b = head(train, warm, float(cfg["cv_tol"]), labels)
-            lex = np.zeros((len(rows), n_labels))
-            if A is not None:
-                lm = LexicalModel.fit(A[train], y[train], n_labels, labels=labels, alpha=alpha)
-                lex = lm.scores(A[rows])
-            dist = MahalanobisDistance.fit(X[train], y[train], V) if use_distance else None
-            cover = np.ones(len(rows))
-            if Cov is not None:
-                # coverage by the n-grams this fit's training rows contain
-                seen = (np.asarray(Cov[train].sum(axis=0)).ravel() > 0).astype(np.float32)
-                cover = np.asarray(Cov[rows] @ seen, dtype=np.float64).ravel()
-            return _Part(rows, X[rows] @ W.T + b, lex, train, dist, cover)
-
-        everything = np.arange(n, dtype=np.int64)
-        full, self._W, self._b = head(everything, None, float(cfg["tol"]), lab)
+        data = FitData.prepare(X, y, V, cfg, A, Cov, use_distance)
+        full, self._W, self._b = data.final_head()
         if A is not None:
-            self._lexical = LexicalModel.fit(A, y, n_labels, alpha=alpha)
+            self._lexical = LexicalModel.fit(A, y, n_labels, alpha=data.alpha)
         self._distance = MahalanobisDistance.fit(X, y, V) if use_distance else None
-
-        # Out-of-fold scores (item folds) for the mix weights and the calibrator.
-        n_splits = int(cfg["folds"]) if n >= int(cfg["small_n"]) else int(cfg["small_folds"])
-        folds = _fold_ids(y, n_splits, int(cfg["seed"]))
-        n_folds = int(folds.max()) + 1 if n else 0
-        parts: list[_Part] = []
-        for f in range(n_folds):
-            held = np.flatnonzero(folds == f)
-            kept = np.flatnonzero(folds != f)
-            if len(held) == 0 or len(kept) == 0:
-                continue
-            parts.append(part(held, kept, lab, full))
-            if progress:
-                print(f"fold {f + 1}/{n_folds}", file=sys.stderr, flush=True)  # not the output
-        # Label hold-out: items of held-out labels scored by heads that never saw them.
-        sim_parts: list[_Part] = []
-        groups = _label_groups(y, float(cfg["holdout_share"]), int(cfg["seed"]))
-        for group in groups:
-            out = np.isin(y, group)
-            keep_labels = lab[~np.isin(lab, group)]
-            sim_parts.append(part(np.flatnonzero(out), np.flatnonzero(~out), keep_labels, full))
-            if progress:
-                print(f"label hold-out {len(sim_parts)}", file=sys.stderr, flush=True)
+        parts, sim_parts, groups, n_folds = held_out_parts(data, full, progress)
 
         rows_in = np.concatenate([p.rows for p in parts]) if parts else np.zeros(0, np.int64)
         D_in = np.vstack([p.dense for p in parts]) if parts else np.zeros((0, n_labels))
         S_in = np.vstack([p.lex for p in parts]) if parts else np.zeros((0, n_labels))
-        inv_t, lex_w = _fit_mix(D_in, S_in, y[rows_in], A is not None)
-        self._temperature = 1.0 / inv_t
+        inv_t, lex_w = fit_mix(D_in, S_in, y[rows_in], A is not None)
+        self._temperature = T = 1.0 / inv_t
         self._lex_weight = lex_w
-        T = self._temperature
-
         proto = (X @ V.T).astype(np.float64)
-        k = int(cfg["k"])
         # Prediction sets: conformal scores of the out-of-fold rows, final mix applied.
         P_in = self._blend(np.nan_to_num(D_in / T + lex_w * S_in, neginf=-1e9), proto[rows_in])
         self._conformal = ConformalSets.fit(P_in, y[rows_in])
 
-        def features(p: _Part, drop_own: bool = False) -> tuple[IntArray, FloatArray]:
-            z = p.dense / T + lex_w * p.lex
-            rows = p.rows
-            own = y[rows]
-            if drop_own:
-                z = z.copy()
-                z[np.arange(len(rows)), own] = -np.inf
-            P = self._blend(z, proto[rows])
-            if drop_own:
-                P[np.arange(len(rows)), own] = 0.0
-                P /= P.sum(axis=1, keepdims=True)
-            bank = _bank(y, p.train, int(cfg["bank"]), len(rows))
-            sims = X[rows] @ X[bank].T
-            if drop_own:
-                sims = np.where(y[bank][None, :] == own[:, None], np.float32(-1.0), sims)
-            top, F = trained_features(P, sims, y[bank], proto[rows], k)
-            if p.distance is not None:
-                F = np.column_stack([F, p.distance.to_labels(X[rows], top)])
-            if Cov is not None:
-                F = np.column_stack([F, p.cover])
-            return top, F
-
-        in_feats = [features(p) for p in parts]
-        tops = np.concatenate([t for t, _ in in_feats]) if in_feats else np.zeros(0, np.int64)
-        F_in = (
-            np.vstack([f for _, f in in_feats]) if in_feats else np.zeros((0, len(self._features)))
-        )
+        feats = Featurizer(data, T, lex_w, proto, self._blend, len(self._features))
+        tops, F_in = feats.stack(parts)
         correct_in = tops == y[rows_in]
-        F_sim = (
-            np.vstack([features(p)[1] for p in sim_parts])
-            if sim_parts
-            else np.zeros((0, len(self._features)))
-        )
         # Labels without examples cannot be held out; their share of traffic (assumed
         # uniform over labels) enters as "own label removed" copies of each item.
         missing = 1.0 - len(np.unique(y)) / n_labels
-        F_pseudo = np.zeros((0, len(self._features)))
-        if missing > 0 and parts:
-            F_pseudo = np.vstack([features(p, drop_own=True)[1] for p in parts])
-        F_oos = np.zeros((0, len(self._features)))
-        if oos.shape[0]:
-            F_oos = self._trained_outputs(oos, oos_texts)[2]
-
-        n_in = len(F_in)
-        prior = float(cfg["sim_oos_prior"])
-        w_sim = (prior / (1.0 - prior) * n_in / len(F_sim)) if len(F_sim) and prior > 0 else 0.0
-        w_pseudo = min(missing / max(1.0 - missing, 1e-3), 20.0)
-        F = np.vstack([F_in, F_sim, F_pseudo, F_oos])
-        correct = np.concatenate([correct_in, np.zeros(len(F) - n_in, dtype=bool)])
-        weights = np.concatenate(
-            [
-                np.ones(n_in),
-                np.full(len(F_sim), w_sim),
-                np.full(len(F_pseudo), w_pseudo),
-                np.full(len(F_oos), float(cfg["oos_weight"])),
-            ]
+        F_pseudo = feats.stack(parts, drop_own=True)[1] if missing > 0 and parts else feats.none()
+        F_oos = self._trained_outputs(oos, oos_texts)[2] if oos.shape[0] else feats.none()
+        mix = CalibrationMix.build(
+            F_in, correct_in, feats.stack(sim_parts)[1], F_pseudo, F_oos, cfg, missing
         )
-        fit_rows = weights > 0
-        C_cal = float(cfg["calibrator_C"])
-        if n_in:
-            self._calibrator = CorrectnessCalibrator.fit(
-                F[fit_rows], correct[fit_rows], sample_weight=weights[fit_rows], C=C_cal
-            )
-        else:
-            self._calibrator = CorrectnessCalibrator.constant(len(self._features), 0.5)
-        # Routing evidence, cross-fitted by label group: each row's confidence comes from a
-        # calibrator fitted without the rows of its label group (and, for out-of-scope rows,
-        # without their group's), so that the evidence is held out at every stage.
-        n_groups = max(len(groups), 2)
-        label_group = np.zeros(n_labels, dtype=np.int64)
-        if groups:
-            for g, members in enumerate(groups):
-                label_group[members] = g
-        else:
-            label_group = np.arange(n_labels, dtype=np.int64) % n_groups
-        row_group = np.concatenate(
-            [
-                label_group[y[rows_in]],
-                np.concatenate([np.full(len(p.rows), g) for g, p in enumerate(sim_parts)])
-                if sim_parts
-                else np.zeros(0, np.int64),
-                np.tile(label_group[y[rows_in]], 1)[: len(F_pseudo)],
-                np.arange(len(F_oos)) % n_groups,
-            ]
-        ).astype(np.int64)
-        conf_all = np.zeros(len(F))
-        for g in range(n_groups):
-            out = row_group == g
-            if not out.any():
-                continue
-            train = fit_rows & ~out
-            cal = (
-                CorrectnessCalibrator.fit(
-                    F[train], correct[train], sample_weight=weights[train], C=C_cal
-                )
-                if n_in and train.any()
-                else self._calibrator
-            )
-            conf_all[out] = cal.predict(F[out])
-        conf_in = conf_all[:n_in]
-        conf_oos = np.concatenate(
-            [conf_all[n_in : n_in + len(F_sim)], conf_all[len(F) - len(F_oos) :]]
-        )
+        self._calibrator = mix.fit(len(self._features))
+        row_group = evidence_groups(groups, n_labels, y[rows_in], sim_parts, mix)
+        conf_all = mix.cross_fitted(row_group, max(len(groups), 2), self._calibrator)
+        conf_in, conf_oos = mix.split(conf_all)
         # clusters: a simulated row's held-out label; each real out-of-scope example its own
         sim_labels = [y[p.rows] for p in sim_parts]
-        clusters = np.concatenate([*sim_labels, -1 - np.arange(len(F_oos), dtype=np.int64)])
+        clusters = np.concatenate([*sim_labels, -1 - np.arange(mix.n_oos, dtype=np.int64)])
         self._evidence = RoutingEvidence(conf_in, correct_in, conf_oos, clusters)
         self.mode = "trained"
+        n_in = len(F_in)
         self._report = {
             "mode": self.mode,
             "temperature": T,
@@ -744,77 +557,3 @@ def _rows_dot(X: NDArray[Any], M: NDArray[Any]) -> NDArray[Any]:
         return small
     full: NDArray[Any] = X @ M.T
     return full
-
-
-def _bank(y: IntArray, pool: IntArray, per_label: int, seed: int) -> IntArray:
-    """At most ``per_label`` rows of ``pool`` per label (seeded sample), sorted.
-
-    The similarity signals are computed against this bank instead of every example so
-    that prediction cost stays small and independent of the training-set size."""
-    if len(pool) == 0:
-        return pool
-    rng = np.random.default_rng(seed)
-    yp = y[pool]
-    keep = np.zeros(len(pool), dtype=bool)
-    for label in np.unique(yp):
-        idx = np.flatnonzero(yp == label)
-        if len(idx) > per_label:
-            idx = rng.choice(idx, per_label, replace=False)
-        keep[idx] = True
-    out: IntArray = pool[keep]
-    return out
-
-
-def _label_groups(y: IntArray, share: float, seed: int) -> list[IntArray]:
-    """Disjoint groups of the labels that have examples, each about ``share`` of them, that
-    together cover every label: each label is held out of exactly one extra fit.  None when
-    fewer than three labels have examples (a head needs two labels left)."""
-    present = np.unique(y)
-    if share <= 0.0 or len(present) < 3:
-        return []
-    n_groups = int(min(len(present), max(2, round(1.0 / share))))
-    rng = np.random.default_rng(seed + 7919)
-    order = rng.permutation(present)
-    groups = [np.sort(order[g::n_groups]).astype(np.int64) for g in range(n_groups)]
-    return [g for g in groups if len(present) - len(g) >= 2]
-
-
-def _fit_mix(dense: FloatArray, lex: FloatArray, y: IntArray, use_lex: bool) -> tuple[float, float]:
-    """Weights ``(a, c)`` of ``softmax(a * dense + c * lex)`` minimising the negative
-    log-likelihood of ``y`` (``a`` is the inverse temperature; ``c = 0`` without a
-    lexical channel).  Fitted on out-of-fold scores only."""
-    if len(y) == 0:
-        return 1.0, 0.0
-    rows = np.arange(len(y))
-    if not use_lex:
-        return 1.0 / TemperatureScaler().fit(dense, y).temperature_, 0.0
-    dense = np.where(np.isfinite(dense), dense, -1e9)
-
-    def nll(params: FloatArray) -> float:
-        z = params[0] * dense + params[1] * lex
-        z = z - z.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(z).sum(axis=1))
-        return float(np.mean(lse - z[rows, y]))
-
-    best = minimize(nll, np.array([1.0, 0.1]), method="L-BFGS-B", bounds=[(1e-3, 1e3), (0, 1e3)])
-    return float(best.x[0]), float(best.x[1])
-
-
-def _fold_ids(y: IntArray, folds: int, seed: int) -> IntArray:
-    """Stratified fold assignment: each label's rows are shuffled and dealt round-robin.
-
-    Uses at most as many folds as the largest label has examples (and at least 2)."""
-    n = len(y)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    counts = np.bincount(y)
-    k = int(max(2, min(folds, counts.max())))
-    rng = np.random.default_rng(seed)
-    out = np.zeros(n, dtype=np.int64)
-    offset = 0
-    for label in np.flatnonzero(counts):
-        idx = np.flatnonzero(y == label)
-        rng.shuffle(idx)
-        out[idx] = (np.arange(len(idx)) + offset) % k
-        offset += len(idx)
-    return out
