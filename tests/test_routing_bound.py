@@ -245,3 +245,59 @@ def test_evidence_clusters_round_trip_and_default_to_rows() -> None:
     assert RoutingEvidence.from_arrays(old).oos_cluster.tolist() == [0, 1, 2]
     with pytest.raises(ValueError):
         RoutingEvidence(np.ones(3), np.ones(3, bool), np.ones(3), [1, 2])
+
+
+def test_learned_share_threshold_is_raised_until_live_reviews_agree() -> None:
+    from triaged.services.routing_learning import certify_from_live_share
+
+    rng = np.random.default_rng(12)
+    ev = draw(rng, 4000, 1000)
+    clean = np.zeros(2000, bool)
+    grid = threshold_grid(0.6)
+    plain = certify_from_live_share(
+        ev,
+        clean,
+        np.ones(2000),
+        target=0.05,
+        confidence_level=0.95,
+        expected_out_of_scope=0.3,
+        review_threshold=0.6,
+        grid=grid,
+    )
+    assert plain is not None and plain.threshold is not None
+    # live reviews: 10% wrong below 0.97, none above: the threshold rises to 0.97
+    conf = rng.uniform(0.6, 1.0, 2000)
+    wrong = (conf < 0.97) & (rng.random(2000) < 0.10)
+    checked = certify_from_live_share(
+        ev,
+        clean,
+        np.ones(2000),
+        target=0.05,
+        confidence_level=0.95,
+        expected_out_of_scope=0.3,
+        review_threshold=0.6,
+        grid=grid,
+        confidence=conf,
+        wrong=wrong,
+    )
+    assert checked is not None and checked.threshold is not None
+    assert checked.threshold >= plain.threshold
+    assert "checked against" in checked.reason
+    above = conf >= checked.threshold
+    assert wrong[above].mean() <= 0.05
+    # every reviewed decision wrong: no threshold passes
+    assert (
+        certify_from_live_share(
+            ev,
+            clean,
+            np.ones(2000),
+            target=0.05,
+            confidence_level=0.95,
+            expected_out_of_scope=0.3,
+            review_threshold=0.6,
+            grid=grid,
+            confidence=conf,
+            wrong=np.ones(2000, bool),
+        )
+        is None
+    )

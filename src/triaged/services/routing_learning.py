@@ -13,6 +13,8 @@ than expected is the live audits' business (they raise the threshold).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, func, select
@@ -59,9 +61,16 @@ def certify_from_live_share(
     expected_out_of_scope: float,
     review_threshold: float,
     grid: list[float],
+    confidence: NDArray[np.float64] | None = None,
+    wrong: NDArray[np.bool_] | None = None,
 ) -> LaneBound | None:
     """The threshold the model's evidence certifies at the live out-of-scope share (None:
-    the reviews do not bound the share below the expected one, or no evidence)."""
+    the reviews do not bound the share below the expected one, or no evidence).
+
+    Held-out training evidence can be more optimistic about in-scope error than live
+    traffic is: with the reviewed decisions' ``confidence`` and ``wrong`` given, the
+    threshold is raised along the grid until the reviewed decisions above it do not
+    estimate an error over the target (None when no threshold passes)."""
     if evidence.n_in == 0 or expected_out_of_scope <= 0.0 or len(out_of_scope) == 0:
         return None
     learned = certify_with_live_out_of_scope(
@@ -74,4 +83,35 @@ def certify_from_live_share(
         review_threshold=review_threshold,
         grid=grid,
     )
-    return None if learned is None else learned[0]
+    if learned is None or learned[0].threshold is None:
+        return None
+    bound = learned[0]
+    if confidence is None or wrong is None:
+        return bound
+    return _checked_live(bound, confidence, wrong, weights, target, grid)
+
+
+def _checked_live(
+    bound: LaneBound,
+    confidence: NDArray[np.float64],
+    wrong: NDArray[np.bool_],
+    weights: NDArray[np.float64],
+    target: float,
+    grid: list[float],
+) -> LaneBound | None:
+    """``bound`` at the lowest grid threshold at or above its own whose reviewed decisions
+    (weighted) do not estimate an error over ``target``; None when none does."""
+    if bound.threshold is None:
+        return None
+    for t in sorted(g for g in grid if g >= bound.threshold - 1e-12):
+        above = confidence >= t
+        w = weights[above]
+        total = float(w.sum())
+        estimate = float((w * wrong[above]).sum()) / total if total > 0 else 0.0
+        if estimate <= target:
+            note = (
+                f"; checked against {int(above.sum())} reviewed decisions above {t:g} "
+                f"(weighted error {estimate:.4f})"
+            )
+            return replace(bound, threshold=t, reason=bound.reason + note)
+    return None

@@ -312,6 +312,8 @@ def _learned_share_cert(
         expected_out_of_scope=pi,
         review_threshold=review,
         grid=threshold_grid(review),
+        confidence=pool.confidence,
+        wrong=pool.wrong,
     )
 
 
