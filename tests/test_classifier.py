@@ -9,7 +9,12 @@ from tests.helpers import small_taxonomy
 from triaged.classifier import Classifier
 from triaged.errors import InvalidInput, ModelError, NotFittedError
 from triaged.examples import example_taxonomy
-from triaged.routing import Bucket
+from triaged.routing import (
+    DEFAULT_AUTO_ERROR_TARGET,
+    DEFAULT_CONFIDENCE_LEVEL,
+    DEFAULT_EXPECTED_OUT_OF_SCOPE,
+    Bucket,
+)
 from triaged.taxonomy import Label, Taxonomy, Thresholds
 
 
@@ -134,3 +139,49 @@ def test_routing_evidence_survives_save_and_load(fitted: Classifier, tmp_path: P
         np.testing.assert_array_equal(again.conf_in, ev.conf_in)
         np.testing.assert_array_equal(again.correct_in, ev.correct_in)
         np.testing.assert_array_equal(again.conf_oos, ev.conf_oos)
+
+
+def test_buckets_follow_the_certified_lane_not_a_fixed_threshold(
+    fitted: Classifier, tmp_path: Path
+) -> None:
+    """The library routes as the service does for a new model: by the auto threshold
+    certified from the model's evidence.  With 12 examples per label and 20% of traffic
+    expected out of scope no threshold is certified, so nothing is ``auto`` however
+    confident; pinning a policy by hand routes by it; a loaded model certifies the same."""
+    from triaged.evaluation import certified_routing
+    from triaged.routing import RoutingPolicy
+    from triaged.settings import Settings
+
+    assert fitted.lane_ is not None and not fitted.policy.auto_open
+    assert fitted.lane_.reason.startswith("closed") and fitted.policy.reason == fitted.lane_.reason
+    assert certified_routing(fitted)["auto_threshold"] is None
+    texts = [lb.examples[0] for lb in fitted.taxonomy.labels]
+    results = fitted.classify_batch(texts)
+    assert max(r.confidence for r in results) >= 0.85  # the old fixed lane would act on these
+    assert all(r.bucket is not Bucket.AUTO for r in results)
+    loaded = Classifier.load(fitted.save(tmp_path / "m"))
+    assert loaded.policy == fitted.policy
+    try:
+        fitted.policy = RoutingPolicy(Thresholds(auto=0.5, review=0.3))
+        assert {r.bucket for r in fitted.classify_batch(texts)} >= {Bucket.AUTO}
+        bound = fitted.certify(target=0.5, expected_out_of_scope=0.0)
+        assert bound.threshold is not None and fitted.policy.auto_open
+        assert fitted.policy.thresholds.auto == bound.threshold
+        want = certified_routing(fitted, auto_error_target=0.5, expected_out_of_scope=0.0)
+        assert want["auto_threshold"] == bound.threshold
+    finally:
+        fitted.certify()
+    settings = Settings()
+    assert (
+        (
+            settings.routing_auto_error_target,
+            settings.routing_confidence_level,
+            settings.routing_expected_out_of_scope,
+        )
+        == (0.02, 0.95, 0.2)
+        == (
+            DEFAULT_AUTO_ERROR_TARGET,
+            DEFAULT_CONFIDENCE_LEVEL,
+            DEFAULT_EXPECTED_OUT_OF_SCOPE,
+        )
+    )

@@ -12,7 +12,9 @@ Usage::
 ``fit()`` trains on the taxonomy's own examples (or on ``texts``/``labels``);
 with no examples at all the classifier is zero-shot, from label names and
 descriptions.  ``confidence`` is always a calibrated probability that ``label``
-is right, pulled down for inputs unlike every category.
+is right, pulled down for inputs unlike every category.  ``bucket`` follows the auto
+threshold certified from the model's held-out evidence (:meth:`Classifier.certify`, the
+same policy the service gives a new model), not a fixed 0.85.
 """
 
 from __future__ import annotations
@@ -31,7 +33,15 @@ import numpy as np
 from triaged.encoders import DEFAULT_ENCODER, Encoder, embed_as_single, get_encoder
 from triaged.errors import InvalidInput, ModelError, NotFittedError
 from triaged.models import Engine
-from triaged.routing import Bucket, RoutingEvidence, RoutingPolicy
+from triaged.routing import (
+    DEFAULT_AUTO_ERROR_TARGET,
+    DEFAULT_CONFIDENCE_LEVEL,
+    DEFAULT_EXPECTED_OUT_OF_SCOPE,
+    Bucket,
+    LaneBound,
+    RoutingEvidence,
+    RoutingPolicy,
+)
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
 from triaged.types import Alternative
 
@@ -91,7 +101,10 @@ class Classifier:
         self.encoder_name = encoder_name
         self._encoder = encoder
         self.engine = engine if engine is not None else Engine()
+        #: how confidences become buckets: after ``fit``/``load`` the certified policy
+        #: (:meth:`certify`); assign a ``RoutingPolicy`` to pin thresholds by hand
         self.policy = RoutingPolicy(taxonomy.thresholds)
+        self.lane_: LaneBound | None = None
         self.top_k = top_k
         self.model_version = ""
         self.example_texts_: list[str] = []
@@ -176,6 +189,7 @@ class Classifier:
         self.fit_seconds_ = time.perf_counter() - started
         self.fitted_ = True
         self.model_version = self._digest()
+        self.certify()
         return self
 
     # ------------------------------------------------------------- predicting
@@ -227,6 +241,28 @@ class Classifier:
                 X[s : s + _ENGINE_ROWS], texts[s : s + _ENGINE_ROWS], explain=explain
             )
         return out
+
+    def certify(
+        self,
+        *,
+        target: float = DEFAULT_AUTO_ERROR_TARGET,
+        confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+        expected_out_of_scope: float = DEFAULT_EXPECTED_OUT_OF_SCOPE,
+    ) -> LaneBound:
+        """Route by the auto threshold certified from this model's held-out evidence, as the
+        service does for a new model: the lowest threshold whose upper bound on the auto
+        lane's error (``expected_out_of_scope`` of traffic fitting no label) is at most
+        ``target``; a closed auto lane when none is.  The taxonomy's review threshold is
+        kept.  ``fit`` and ``load`` call it with the defaults; returns the bound."""
+        self._check()
+        self.policy, self.lane_ = RoutingPolicy.certified(
+            self.engine.routing_evidence(),
+            review_threshold=float(self.taxonomy.thresholds.review),
+            target=target,
+            confidence_level=confidence_level,
+            expected_out_of_scope=expected_out_of_scope,
+        )
+        return self.lane_
 
     def routing_evidence(self) -> RoutingEvidence:
         """Held-out evidence recorded at fit time for certifying the auto threshold
@@ -376,6 +412,7 @@ class Classifier:
         clf.example_texts_ = list(meta.get("example_texts", []))
         clf.example_labels_ = list(meta.get("example_labels", []))
         clf.fit_seconds_ = float(meta.get("fit_seconds", 0.0))
+        clf.certify()
         return clf
 
     def with_examples(self, examples: Iterable[Example]) -> Classifier:

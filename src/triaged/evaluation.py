@@ -41,7 +41,13 @@ from triaged.calibration import (
 from triaged.classifier import Classifier
 from triaged.encoders import Encoder
 from triaged.errors import DatasetError, InvalidInput
-from triaged.routing import Bucket, certify_auto_threshold
+from triaged.routing import (
+    DEFAULT_AUTO_ERROR_TARGET,
+    DEFAULT_CONFIDENCE_LEVEL,
+    DEFAULT_EXPECTED_OUT_OF_SCOPE,
+    Bucket,
+    certify_auto_threshold,
+)
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy, read_jsonl
 
 __all__ = [
@@ -60,9 +66,7 @@ __all__ = [
     "sample_per_label",
 ]
 
-DEFAULT_AUTO_ERROR_TARGET = 0.02
-DEFAULT_CONFIDENCE_LEVEL = 0.95
-DEFAULT_EXPECTED_OOS = 0.2
+DEFAULT_EXPECTED_OOS = DEFAULT_EXPECTED_OUT_OF_SCOPE
 
 
 def certified_routing(

@@ -6,7 +6,9 @@ that fit no label, is at most a target (Clopper–Pearson bounds, Learn-then-Tes
 fixed-sequence testing over a descending grid).  :mod:`triaged.routing_live` does the
 same for importance-weighted live evidence (audits of ``auto`` weighted by the inverse
 of their sampling rate).  ``RoutingPolicy.from_target_error`` derives thresholds from
-reviewed data without a bound (kept for the library).
+reviewed data without a bound.  :meth:`RoutingPolicy.certified` is the policy the service
+gives a newly trained model (and the library's :class:`~triaged.classifier.Classifier`
+routes by after ``fit``/``load``); the defaults below are the one place that holds them.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import beta
 
-from triaged.taxonomy import Thresholds
+from triaged.taxonomy import DEFAULT_REVIEW, Thresholds
 from triaged.types import Bucket
 
 __all__ = [
+    "DEFAULT_AUTO_ERROR_TARGET",
+    "DEFAULT_CONFIDENCE_LEVEL",
+    "DEFAULT_EXPECTED_OUT_OF_SCOPE",
     "DEFAULT_GRID_STEP",
     "Bucket",
     "LaneBound",
@@ -39,6 +44,11 @@ __all__ = [
 ]
 
 DEFAULT_GRID_STEP = 0.005
+#: A new taxonomy's auto-lane error target, the confidence of its bound and the share of
+#: traffic expected to fit no label (the service's defaults; settings can change them).
+DEFAULT_AUTO_ERROR_TARGET = 0.02
+DEFAULT_CONFIDENCE_LEVEL = 0.95
+DEFAULT_EXPECTED_OUT_OF_SCOPE = 0.2
 START_MARGIN = 3  # the sequence starts where 3x the minimum support lies above (see below)
 
 
@@ -123,11 +133,16 @@ class RoutingEvidence:
 
 @dataclass(frozen=True, slots=True)
 class RoutingPolicy:
+    """Thresholds that turn a confidence into a bucket.  ``auto_open=False`` is a closed
+    auto lane (nothing acts automatically; ``reason`` says why)."""
+
     thresholds: Thresholds = field(default_factory=Thresholds)
     audit_rate: float = 0.02
+    auto_open: bool = True
+    reason: str = ""
 
     def route(self, confidence: float) -> Bucket:
-        if confidence >= self.thresholds.auto:
+        if self.auto_open and confidence >= self.thresholds.auto:
             return Bucket.AUTO
         if confidence >= self.thresholds.review:
             return Bucket.REVIEW
@@ -138,6 +153,33 @@ class RoutingPolicy:
         if bucket is not Bucket.AUTO or self.audit_rate <= 0:
             return False
         return (rng or random).random() < self.audit_rate
+
+    @classmethod
+    def certified(
+        cls,
+        evidence: RoutingEvidence,
+        *,
+        review_threshold: float = DEFAULT_REVIEW,
+        target: float = DEFAULT_AUTO_ERROR_TARGET,
+        confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+        expected_out_of_scope: float = DEFAULT_EXPECTED_OUT_OF_SCOPE,
+    ) -> tuple[RoutingPolicy, LaneBound]:
+        """The policy whose auto threshold is certified from ``evidence``
+        (:func:`certify_auto_threshold`), with the bound behind it; a closed lane when
+        no threshold is certified."""
+        bound = certify_auto_threshold(
+            evidence,
+            target=target,
+            confidence_level=confidence_level,
+            expected_out_of_scope=expected_out_of_scope,
+            review_threshold=review_threshold,
+        )
+        if bound.threshold is None:
+            closed = Thresholds(auto=1.0, review=review_threshold)
+            return cls(closed, auto_open=False, reason=bound.reason), bound
+        auto = float(bound.threshold)
+        review = min(review_threshold, auto)
+        return cls(Thresholds(auto=auto, review=review), reason=bound.reason), bound
 
     @staticmethod
     def threshold_for_target_error(
@@ -330,10 +372,10 @@ def _grid(grid: Sequence[float] | None, review_threshold: float) -> list[float]:
 def certify_auto_threshold(
     evidence: RoutingEvidence,
     *,
-    target: float = 0.02,
-    confidence_level: float = 0.95,
-    expected_out_of_scope: float = 0.2,
-    review_threshold: float = 0.60,
+    target: float = DEFAULT_AUTO_ERROR_TARGET,
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+    expected_out_of_scope: float = DEFAULT_EXPECTED_OUT_OF_SCOPE,
+    review_threshold: float = DEFAULT_REVIEW,
     grid: Sequence[float] | None = None,
 ) -> LaneBound:
     """The lowest auto threshold whose error bound is at most ``target`` (or a closed lane).

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from triaged.routing import Bucket
+from triaged.routing import (
+    DEFAULT_AUTO_ERROR_TARGET,
+    DEFAULT_CONFIDENCE_LEVEL,
+    DEFAULT_EXPECTED_OUT_OF_SCOPE,
+    Bucket,
+)
 from triaged.services.ids import as_utc, utcnow
 from triaged.taxonomy import Thresholds
 
@@ -20,9 +25,9 @@ EARLY_MIN_LOOK = 10  # the first look of the early failure check (reviewed audit
 class Defaults:
     """Parameters of a taxonomy's first policy (from settings)."""
 
-    auto_error_target: float = 0.02
-    confidence_level: float = 0.95
-    expected_out_of_scope: float = 0.2
+    auto_error_target: float = DEFAULT_AUTO_ERROR_TARGET
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL
+    expected_out_of_scope: float = DEFAULT_EXPECTED_OUT_OF_SCOPE
 
 
 _DEFAULTS = Defaults()
