@@ -38,6 +38,7 @@ from triaged.services import taxonomies as taxo
 from triaged.services.ids import utcnow
 from triaged.services.keys import Principal, Role
 from triaged.services.review_queue import Action, ItemFilter, Queue, Status
+from triaged.services.review_workspace import resolution_payload
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.storage import taxonomy_repo
 
@@ -179,7 +180,7 @@ class ReviewService:
                     conn,
                     workspace_id=principal.workspace_id,
                     event_type=res.event_type,
-                    data=_event_data(res.item),
+                    data=resolution_payload(res.item),
                 )
         self._check_routing(principal.workspace_id, record.id, res.item["queue"])
         self.maybe_retrain(principal.workspace_id, record.id, record.name)
@@ -477,24 +478,3 @@ class ReviewService:
         if row is None:
             raise NotFound(f"no review item {item_id!r}", details={"item_id": item_id})
         return TaxonomyRecord.from_row(row)
-
-
-def _event_data(item: dict[str, Any]) -> dict[str, Any]:
-    """The webhook payload of a resolution: enough for a workflow to act on it."""
-    return {
-        "decision_id": item["decision_id"],
-        "review_item_id": item["id"],
-        "taxonomy": item["taxonomy"],
-        "queue": item["queue"],
-        "external_id": item["external_id"],
-        "metadata": item["metadata"],
-        "label": item["label"],
-        "confidence": item["confidence"],
-        "action": item["action"],
-        "out_of_scope": item["action"] == Action.OUT_OF_SCOPE.value,
-        "final_label": item["final_label"],
-        "final_source": item["final_source"],
-        "new_label": item["new_label"],
-        "resolved_by": item["resolved_by"],
-        "resolved_at": item["resolved_at"],
-    }
