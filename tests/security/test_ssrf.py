@@ -130,7 +130,7 @@ def test_delivery_refuses_a_name_that_now_resolves_to_loopback(env):
         try:
             assert worker.run_once() == 1
         finally:
-            worker.stop()
+            worker.close()
         assert receiver.requests == []
     (attempt,) = _attempts(env)
     assert attempt.status_code is None
@@ -156,7 +156,7 @@ def test_delivery_connects_to_the_checked_address_with_the_original_host(env):
         try:
             assert worker.run_once() == 1  # 500 from the receiver
         finally:
-            worker.stop()
+            worker.close()
         assert len(receiver.requests) == 1
         assert receiver.requests[0].host == f"hooks.corp.example:{port}"
     (attempt,) = _attempts(env)
@@ -176,7 +176,7 @@ def test_closed_port_reports_a_generic_class_not_the_os_text(env):
     try:
         worker.run_once()
     finally:
-        worker.stop()
+        worker.close()
     (attempt,) = _attempts(env)
     assert attempt.error == "connect_error"
 

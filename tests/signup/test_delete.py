@@ -98,7 +98,7 @@ def populate(svc: Service, admin_key: str) -> None:
     try:
         assert worker.run_once() >= 1  # a refused connection: one recorded attempt
     finally:
-        worker.stop()
+        worker.close()
     assert client.post("/v1/invites", json={"note": "n"}, headers=admin).status_code == 201
     _web_sign_in(client, admin_key)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 from triaged.services.keys import create_workspace
 from triaged.storage import Database, upgrade
-from triaged.webhooks import WebhookSettings
+from triaged.webhooks import WebhookSettings, WebhookWorker
 
 FAST = WebhookSettings(
     backoff_base_s=0.02,
@@ -46,3 +48,25 @@ def env(tmp_path: Path) -> Iterator[Env]:
         other = create_workspace(conn, "other", "free")
     yield Env(db, ws["id"], other["id"])
     db.dispose()
+
+
+@contextmanager
+def delivering(db: Database, config: WebhookSettings = FAST) -> Iterator[WebhookWorker]:
+    """A deliverer drained every ``poll_interval_s`` in a thread, as the ``webhooks`` job
+    runs in ``triaged serve`` (the job runner itself is tested with real processes)."""
+    worker = WebhookWorker(db, config)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            worker.drain(10.0, stop=stop)
+            stop.wait(config.poll_interval_s)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        thread.join(10)
+        worker.close()

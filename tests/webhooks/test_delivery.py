@@ -20,7 +20,7 @@ from triaged.webhooks import (
 )
 from triaged.webhooks.worker import backoff_delay, claim_due
 
-from .conftest import FAST
+from .conftest import FAST, delivering
 from .receiver import Receiver, running_receiver
 
 
@@ -63,11 +63,8 @@ def test_receiver_failing_three_times_gets_every_event_once_after_dedup(env):
         endpoint = _subscribe(env, receiver.url)
         receiver.secret = endpoint.secret or ""
         event_ids = _emit(env, 5)
-        worker = WebhookWorker(env.db, FAST).start()
-        try:
+        with delivering(env.db):
             assert _wait(lambda: _statuses(env) == ["delivered"] * 5)
-        finally:
-            worker.stop()
     assert receiver.unique_event_ids() == set(event_ids)
     assert all(r.valid for r in receiver.requests)
     assert [r.status for r in receiver.requests[:3]] == [500, 500, 500]
@@ -86,16 +83,15 @@ def test_pending_events_are_delivered_after_a_restart(env):
         port = s.getsockname()[1]
     endpoint = _subscribe(env, f"http://127.0.0.1:{port}/hook")
     event_ids = _emit(env, 3)
-    first = WebhookWorker(env.db, FAST).start()
-    assert _wait(lambda: _attempted(env) >= 3)
-    first.stop()  # the "server" goes down with the receiver still unreachable
+    with delivering(env.db):
+        assert _wait(lambda: _attempted(env) >= 3)
+    # the "server" went down with the receiver still unreachable
     assert "delivered" not in _statuses(env)
-    with running_receiver(Receiver(secret=endpoint.secret or ""), port=port) as receiver:
-        second = WebhookWorker(env.db, FAST).start()  # a fresh process would do the same
-        try:
-            assert _wait(lambda: _statuses(env) == ["delivered"] * 3)
-        finally:
-            second.stop()
+    with (
+        running_receiver(Receiver(secret=endpoint.secret or ""), port=port) as receiver,
+        delivering(env.db),  # a fresh process would do the same
+    ):
+        assert _wait(lambda: _statuses(env) == ["delivered"] * 3)
     assert receiver.unique_event_ids() == set(event_ids)
 
 
@@ -117,7 +113,7 @@ def test_a_claim_abandoned_by_a_dead_worker_is_retried_after_its_lease(env):
         try:
             assert worker.run_once() == 1
         finally:
-            worker.stop()
+            worker.close()
     assert _statuses(env) == ["delivered"]
     assert receiver.unique_event_ids() == {event_id}
 
@@ -127,8 +123,7 @@ def test_gives_up_after_max_attempts_and_can_be_retried(env):
         endpoint = _subscribe(env, receiver.url)
         receiver.secret = endpoint.secret or ""
         [event_id] = _emit(env, 1)
-        worker = WebhookWorker(env.db, FAST.model_copy(update={"max_attempts": 3})).start()
-        try:
+        with delivering(env.db, FAST.model_copy(update={"max_attempts": 3})):
             assert _wait(lambda: _statuses(env) == ["failed"])
             assert len(receiver.requests) == 3
             with env.db.read() as conn:
@@ -138,8 +133,6 @@ def test_gives_up_after_max_attempts_and_can_be_retried(env):
                 again = retry_delivery(conn, env.workspace_id, endpoint.id, delivery["id"])
             assert again["status"] == "pending"
             assert _wait(lambda: _statuses(env) == ["delivered"])
-        finally:
-            worker.stop()
     assert receiver.unique_event_ids() == {event_id}
     with env.db.read() as conn:
         attempts = list_attempts(conn, env.workspace_id, endpoint.id, delivery["id"])

@@ -63,9 +63,7 @@ def test_concurrent_claimers_take_each_delivery_exactly_once(pg_db):
 
 
 def test_delivery_with_retries_on_postgres(pg_db):
-    from triaged.webhooks import WebhookWorker
-
-    from .conftest import FAST
+    from .conftest import delivering
     from .receiver import Receiver, running_receiver
 
     with running_receiver(Receiver(fail_first=2)) as receiver:
@@ -77,12 +75,9 @@ def test_delivery_with_retries_on_postgres(pg_db):
                 enqueue_event(conn, workspace_id=ws["id"], event_type="decision.corrected", data={})
                 for _ in range(3)
             }
-        worker = WebhookWorker(pg_db, FAST).start()
-        try:
+        with delivering(pg_db):
             deadline = time.monotonic() + 15
             while receiver.unique_event_ids() != ids and time.monotonic() < deadline:
                 time.sleep(0.02)
-        finally:
-            worker.stop()
     assert receiver.unique_event_ids() == ids
     assert sum(r.status == 500 for r in receiver.requests) == 2

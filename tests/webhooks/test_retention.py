@@ -41,7 +41,7 @@ def test_prune_removes_only_old_settled_rows(env):
         try:
             assert worker.run_once() == 3
         finally:
-            worker.stop()
+            worker.close()
     with env.db.write() as conn:  # one more, still pending
         enqueue_event(conn, workspace_id=env.workspace_id, event_type="decision.resolved", data={})
     assert _count(env, webhook_attempts) == 3

@@ -31,6 +31,7 @@ from triaged.storage.db import Database
 
 if TYPE_CHECKING:
     from triaged.service import Service
+    from triaged.webhooks.worker import WebhookWorker
 
 __all__ = [
     "CHANNEL",
@@ -154,6 +155,8 @@ class JobRunner:
         self._futures: list[Future[Any]] = []
         self.stop_event = threading.Event()
         self._schema_ready = False
+        self._deliverer: WebhookWorker | None = None
+        self._deliverer_made = False
 
     def defer(
         self,
@@ -225,6 +228,17 @@ class JobRunner:
             self.submit("bulk", {"job_id": job_id})
         return len(ids)
 
+    def webhook_deliverer(self) -> WebhookWorker | None:
+        """This process's webhook deliverer (one HTTP client and sender pool, made on first
+        use by the ``webhooks`` job); None when ``TRIAGED_WEBHOOK_WORKER=false``."""
+        from triaged.webhooks.admin import deliverer
+
+        with self._lock:
+            if not self._deliverer_made:
+                self._deliverer = deliverer(self.svc.db)
+                self._deliverer_made = True
+            return self._deliverer
+
     def wait(self, timeout: float | None = None) -> None:
         for future in list(self._futures):
             future.result(timeout=timeout)
@@ -234,3 +248,7 @@ class JobRunner:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        with self._lock:
+            if self._deliverer is not None:
+                self._deliverer.close()
+            self._deliverer, self._deliverer_made = None, False

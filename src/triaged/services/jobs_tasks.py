@@ -4,7 +4,9 @@ The same functions run in ``triaged serve`` (inline mode) and in ``triaged
 worker`` (queue mode, :mod:`triaged.services.jobs_worker`).  Each one is safe to
 run again after a crash: training finishes the model row it was given (a row
 already finished is left alone), a bulk job resumes at its first row without a
-result, and the periodic ones are idempotent rounds.
+result, and the periodic ones are idempotent rounds (webhook delivery claims each
+outbox row with a lease, so two drains never send the same row at once and a
+drain killed mid-send leaves its claims to expire and be sent again).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from triaged.storage.tables import models, taxonomies
 if TYPE_CHECKING:
     from triaged.service import Service
 
-__all__ = ["TASKS", "retrain_auto", "run_bulk", "train_model"]
+__all__ = ["TASKS", "WEBHOOK_DRAIN_S", "retrain_auto", "run_bulk", "train_model", "webhooks"]
 
 log = logging.getLogger("triaged.jobs")
+
+WEBHOOK_DRAIN_S = 10.0  # one webhooks job sends for at most this long; the next period goes on
 
 
 def train_model(svc: Service, model_id: str, trigger: str | None = None) -> str:
@@ -96,6 +100,17 @@ def routing_check(svc: Service) -> int:
     return len(RoutingChecker(svc.db, svc.check_routing, interval).run_once())
 
 
+def webhooks(svc: Service) -> int:
+    """Deliver the webhook outbox: rounds of claim, signed POST (through the SSRF guard, which
+    resolves the receiver's address again at each delivery) and settle, until nothing is due,
+    :data:`WEBHOOK_DRAIN_S` has passed or the process is stopping.  Returns how many
+    deliveries were tried (0 with ``TRIAGED_WEBHOOK_WORKER=false``)."""
+    deliverer = svc.jobs.webhook_deliverer()
+    if deliverer is None:
+        return 0
+    return deliverer.drain(WEBHOOK_DRAIN_S, stop=svc.jobs.stop_event)
+
+
 def fail_stale_training(svc: Service) -> int:
     """Model rows left ``training`` for hours (their job gone): marked failed."""
     from triaged.services.training import fail_interrupted
@@ -111,4 +126,5 @@ TASKS: dict[str, Callable[..., Any]] = {
     "drift": drift,
     "housekeeping": housekeeping,
     "routing_check": routing_check,
+    "webhooks": webhooks,
 }

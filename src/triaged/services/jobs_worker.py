@@ -5,10 +5,17 @@ as procrastinate tasks and runs them (``worker_concurrency`` at a time).  The
 periodic jobs (drift checks, housekeeping, the live routing check) are
 procrastinate periodic tasks: every worker offers to defer them, and the queue
 keeps one job per task and period, so each runs once per period however many
-workers run.  Webhook delivery runs here too (its outbox rows are claimed with
-leases, so several workers share it).  A job whose worker stopped sending
-heartbeats for ``job_stalled_seconds`` (killed, lost) is put back in the queue
-by any live worker and retried.  Finished queue jobs are deleted after a week.
+workers run.  Webhook delivery is the periodic ``webhooks`` job, every
+``TRIAGED_WEBHOOK_POLL_INTERVAL_S`` (whole seconds, at least 1), on a queue of
+its own (``triaged_webhooks``) that each worker process serves with one slot
+of its own, so a delivery never waits behind a training and never takes a
+training's slot; a ``queueing_lock`` keeps at most one waiting, and a finished
+one is deleted at once (one a second would fill the table otherwise).  A job
+whose worker stopped sending heartbeats for ``job_stalled_seconds`` (killed,
+lost) is put back in the queue by any live worker and retried; a stalled
+webhook drain is marked failed instead (the next period's drain goes on; the
+deliveries it had claimed are sent again when their lease expires).  Other
+finished queue jobs are deleted after a week.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from sqlalchemy.engine import make_url
 
 from triaged.services.jobs import QUEUE, ensure_queue_schema, requeue_orphans
 from triaged.services.jobs_tasks import TASKS
+from triaged.webhooks.config import WebhookSettings
 
 if TYPE_CHECKING:
     from procrastinate import App
@@ -34,6 +42,8 @@ __all__ = ["build_app", "cron_every", "run_worker"]
 log = logging.getLogger("triaged.worker")
 
 KEEP_FINISHED_HOURS = 24 * 7
+WEBHOOK_QUEUE = "triaged_webhooks"
+WEBHOOK_TASK = "periodic_webhooks"
 ORPHAN_CHECK_S = 30.0
 
 
@@ -68,7 +78,7 @@ def build_app(svc: Service) -> App:
     """A procrastinate app whose tasks call the job functions with ``svc``."""
     from procrastinate import App, PsycopgConnector, RetryStrategy
 
-    app = App(connector=PsycopgConnector(conninfo=conninfo(svc.db.url), min_size=1, max_size=4))
+    app = App(connector=PsycopgConnector(conninfo=conninfo(svc.db.url), min_size=1, max_size=6))
     retry = RetryStrategy(max_attempts=5, wait=2)
 
     def bind(fn: Any) -> Any:
@@ -78,7 +88,8 @@ def build_app(svc: Service) -> App:
         return task
 
     for name, fn in TASKS.items():
-        app.task(name=name, queue=QUEUE, retry=retry, pass_context=False)(bind(fn))
+        if name != "webhooks":  # periodic only, on its own queue (below)
+            app.task(name=name, queue=QUEUE, retry=retry, pass_context=False)(bind(fn))
     for name, every in _periodics(svc).items():
         fn = TASKS[name]
 
@@ -90,9 +101,25 @@ def build_app(svc: Service) -> App:
 
     async def prune_queue(timestamp: int) -> None:
         """Finished queue jobs older than a week go (the model and job rows stay)."""
-        await app.job_manager.delete_old_jobs(
-            nb_hours=KEEP_FINISHED_HOURS, queue=QUEUE, include_failed=True, include_cancelled=True
-        )
+        for queue in (QUEUE, WEBHOOK_QUEUE):  # (a webhook drain is kept only if it failed)
+            await app.job_manager.delete_old_jobs(
+                nb_hours=KEEP_FINISHED_HOURS,
+                queue=queue,
+                include_failed=True,
+                include_cancelled=True,
+            )
+
+    hooks = WebhookSettings()
+    if hooks.worker:
+
+        def deliver(timestamp: int) -> Any:
+            return TASKS["webhooks"](svc)
+
+        drain = app.task(
+            name=WEBHOOK_TASK, queue=WEBHOOK_QUEUE, queueing_lock="webhooks", pass_context=False
+        )(deliver)
+        cron = cron_every(max(1.0, hooks.poll_interval_s))
+        app.periodic(cron=cron, periodic_id="webhooks")(drain)
 
     prune = app.task(name="periodic_prune_queue", queue=QUEUE, pass_context=False)(prune_queue)
     app.periodic(cron="30 3 * * *", periodic_id="prune_queue")(prune)
@@ -102,10 +129,16 @@ def build_app(svc: Service) -> App:
 async def _sweep(app: App, svc: Service, stalled_s: float) -> None:
     """Put the jobs of workers without a recent heartbeat back in the queue; now and then,
     queue the training of model rows whose job was never enqueued."""
+    from procrastinate.jobs import Status
+
     last_orphans = 0.0
     while True:
         try:
             for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_s):
+                if job.task_name == WEBHOOK_TASK:  # its queueing lock may be taken: not retried
+                    log.warning("webhook drain %s: its worker stopped", job.id)
+                    await app.job_manager.finish_job(job, Status.FAILED, delete_job=False)
+                    continue
                 log.warning("retrying job %s (%s): its worker stopped", job.id, job.task_name)
                 await app.job_manager.retry_job(job)
             if time.monotonic() - last_orphans > ORPHAN_CHECK_S:
@@ -120,33 +153,44 @@ async def _sweep(app: App, svc: Service, stalled_s: float) -> None:
 def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     """Run a worker until SIGINT/SIGTERM (the job in flight finishes first)."""
     from triaged.service import Service
-    from triaged.webhooks.admin import start_worker as start_webhook_worker
 
     svc = Service(settings.with_overrides(job_queue="postgres"))
     svc.start()
     ensure_queue_schema(svc.db)
     app = build_app(svc)
     stalled = svc.settings.job_stalled_seconds
-    webhooks = start_webhook_worker(svc.db)
+    beat = max(0.5, stalled / 4)
 
     async def main() -> None:
         async with app.open_async():
             sweeper = asyncio.create_task(_sweep(app, svc, stalled))
+            hooks = asyncio.create_task(  # the webhook lane: one slot, its own queue
+                app.run_worker_async(
+                    queues=[WEBHOOK_QUEUE],
+                    name="webhooks",
+                    concurrency=1,
+                    delete_jobs="successful",
+                    install_signal_handlers=False,
+                    update_heartbeat_interval=beat,
+                    stalled_worker_timeout=stalled,
+                )
+            )
             try:
                 await app.run_worker_async(
                     queues=[QUEUE],
                     concurrency=concurrency or svc.settings.worker_concurrency,
-                    update_heartbeat_interval=max(0.5, stalled / 4),
+                    update_heartbeat_interval=beat,
                     stalled_worker_timeout=stalled,
                 )
             finally:
                 sweeper.cancel()
+                hooks.cancel()  # its drain in flight finishes (svc.jobs.stop_event ends it)
+                svc.jobs.stop_event.set()
+                await asyncio.gather(hooks, return_exceptions=True)
 
     log.info("triaged worker: queue %r on %s", QUEUE, svc.db.engine.url.host)
     try:
         asyncio.run(main())
     finally:
         svc.jobs.stop_event.set()
-        if webhooks is not None:
-            webhooks.stop()
         svc.close()

@@ -3,7 +3,7 @@
 * :func:`enqueue_event` — called inside the transaction of a change (a review
   item resolved, a decision corrected, a drift alert) to record the event.
 * :mod:`~triaged.webhooks.endpoints` — endpoints per workspace and the delivery log.
-* :class:`WebhookWorker` — the background deliverer started by the app lifespan.
+* :class:`WebhookWorker` — the deliverer the ``webhooks`` job drains the outbox with.
 * :func:`verify_signature` — for receivers (re-exported by the SDK).
 """
 

@@ -1,4 +1,4 @@
-"""What the app lifespan runs for webhooks: :func:`start_worker`.
+"""The deliverer of one process's ``webhooks`` job: :func:`deliverer`.
 
 Managing endpoints (admin keys, one workspace) is the service's: ``Service.create_webhook``
 and its neighbours in :mod:`triaged.services.facade.operations`.
@@ -10,12 +10,13 @@ from triaged.storage.db import Database
 from triaged.webhooks.config import WebhookSettings
 from triaged.webhooks.worker import WebhookWorker
 
-__all__ = ["start_worker"]
+__all__ = ["deliverer"]
 
 
-def start_worker(db: Database, settings: WebhookSettings | None = None) -> WebhookWorker | None:
-    """Start the delivery thread unless ``TRIAGED_WEBHOOK_WORKER=false``; None when disabled."""
+def deliverer(db: Database, settings: WebhookSettings | None = None) -> WebhookWorker | None:
+    """A deliverer with the ``TRIAGED_WEBHOOK_*`` settings; None when
+    ``TRIAGED_WEBHOOK_WORKER=false`` (this process delivers nothing)."""
     config = settings or WebhookSettings()
     if not config.worker:
         return None
-    return WebhookWorker(db, config).start()
+    return WebhookWorker(db, config)

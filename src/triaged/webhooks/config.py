@@ -15,12 +15,21 @@ class WebhookSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TRIAGED_WEBHOOK_", extra="ignore")
 
-    worker: bool = Field(default=True, description="Run the worker inside `triaged serve`.")
+    worker: bool = Field(
+        default=True,
+        description="Deliver webhooks from this process: the `webhooks` job, in `triaged serve` "
+        "(inline mode) or in `triaged worker` (TRIAGED_JOB_QUEUE=postgres).",
+    )
     max_attempts: int = Field(default=20, ge=1, description="Tries before a delivery is failed.")
     backoff_base_s: float = Field(default=1.0, gt=0, description="Delay after the first failure.")
     backoff_max_s: float = Field(default=3600.0, gt=0, description="Cap on one retry delay.")
     timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout.")
-    poll_interval_s: float = Field(default=0.5, gt=0, description="Idle wait between polls.")
+    poll_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often the outbox is checked for due deliveries (the `webhooks` job's "
+        "period; on the PostgreSQL queue it is rounded up to whole seconds).",
+    )
     claim_lease_s: float = Field(
         default=60.0, gt=0, description="A claimed delivery not finished by then is retried."
     )

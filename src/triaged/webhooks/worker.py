@@ -1,4 +1,4 @@
-"""The delivery worker: claim due deliveries from the outbox, post them signed, log, retry.
+"""Webhook delivery: claim due deliveries from the outbox, post them signed, log, retry.
 
 At least once, never lost: a delivery is claimed with a lease (``claim_token``,
 ``claimed_until``) in a short transaction — ``SELECT … FOR UPDATE SKIP LOCKED``
@@ -6,7 +6,8 @@ on PostgreSQL, a serialised (``BEGIN IMMEDIATE``) conditional update on SQLite �
 posted outside any transaction, then settled with an update guarded by the same
 token.  A worker that dies in between leaves the claim to expire; the delivery
 is then claimed again.  Failures are retried with exponential backoff and jitter
-up to ``max_attempts``; every try is logged in ``webhook_attempts``.
+up to ``max_attempts``; every try is logged in ``webhook_attempts``.  The
+delivery runs as the ``webhooks`` job (:func:`triaged.services.jobs_tasks.webhooks`).
 """
 
 from __future__ import annotations
@@ -247,10 +248,13 @@ def settle(db: Database, claim: Claim, outcome: Outcome, config: WebhookSettings
 
 
 class WebhookWorker:
-    """A background thread that delivers the outbox; ``start()``/``stop()`` from the app lifespan.
+    """The deliverer behind the ``webhooks`` job: an HTTP client behind the SSRF guard and a
+    pool of ``concurrency`` senders, kept for the life of a process.
 
-    ``run_once()`` does one claim-and-deliver round synchronously (tests and the
-    CLI use it).  ``wake()`` cuts the idle wait short after an event was enqueued.
+    ``run_once()`` does one claim-and-deliver round; ``drain()`` does rounds until
+    nothing is due (the job's body).  Where it runs is the job runner's business:
+    a thread of ``triaged serve`` (inline mode) or a periodic job of ``triaged
+    worker`` (queue mode, :mod:`triaged.services.jobs_worker`).
     """
 
     def __init__(
@@ -270,9 +274,7 @@ class WebhookWorker:
         self._pool = ThreadPoolExecutor(
             max_workers=self.config.concurrency, thread_name_prefix="triaged-webhook"
         )
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._prune_lock = threading.Lock()
         self._next_prune = 0.0  # monotonic time of the next retention sweep
 
     def run_once(self) -> int:
@@ -282,6 +284,20 @@ class WebhookWorker:
             return 0
         list(self._pool.map(self._send, claims))
         return len(claims)
+
+    def drain(self, budget_s: float, stop: threading.Event | None = None) -> int:
+        """Rounds until nothing is due, ``budget_s`` has passed or ``stop`` is set (the
+        round in flight finishes); the outbox is pruned first when an hour has passed.
+        Returns how many deliveries were tried."""
+        self._prune_if_due()
+        deadline = time.monotonic() + budget_s
+        tried = 0
+        while not (stop is not None and stop.is_set()):
+            n = self.run_once()
+            tried += n
+            if not n or time.monotonic() >= deadline:
+                break
+        return tried
 
     def _send(self, claim: Claim) -> str:
         outcome = deliver(self._client, claim, excerpts=self.config.response_excerpts)
@@ -297,47 +313,16 @@ class WebhookWorker:
         return status
 
     def _prune_if_due(self) -> None:
-        now = time.monotonic()
-        if now < self._next_prune:
-            return
-        self._next_prune = now + PRUNE_EVERY_S
+        with self._prune_lock:
+            now = time.monotonic()
+            if now < self._next_prune:
+                return
+            self._next_prune = now + PRUNE_EVERY_S
         removed = prune(self.db, older_than=timedelta(days=self.config.retention_days))
         if removed:
             log.info("webhook outbox: pruned %d settled rows", removed)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._prune_if_due()
-                tried = self.run_once()
-            except Exception:  # the database may be briefly unavailable: keep going
-                log.exception("webhook delivery round failed")
-                tried = 0
-            if not tried:
-                self._wake.wait(self.config.poll_interval_s)
-                self._wake.clear()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> WebhookWorker:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._loop, name="triaged-webhook-worker", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Finish the round in flight (bounded by ``timeout_s``) and stop; claims left expire."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+    def close(self) -> None:
+        """Stop the senders (a round in flight is not waited for: its claims expire)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
