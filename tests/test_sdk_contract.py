@@ -4,7 +4,9 @@ For each pair the SDK dataclass and the schema must have the same fields (but fo
 listed as SDK-only or deliberately left out), of the same JSON types, with nested objects
 checked the same way; a field the schema may omit needs a default in the SDK, and a field the
 schema may send as null must be optional in the SDK.  A field added to (or renamed in) the API's
-decision, review item, model, key or webhook schema fails this test until the SDK follows.
+decision, review item, model, key, webhook or bulk job schema fails this test until the SDK
+follows.  (A job's JSONL result rows have no schema: ``tests/jobs/test_sdk_jobs.py`` compares
+them with :class:`~triaged.client.JobResult` on a real server.)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from triaged.api.app import create_app
 from triaged.client import (
     Classification,
     Decision,
+    Job,
     Key,
     ModelInfo,
     ReviewItem,
@@ -48,6 +51,7 @@ PAIRS: dict[type, tuple[str, frozenset[str], frozenset[str]]] = {
     Webhook: ("WebhookCreated", frozenset(), frozenset()),
     RoutingBound: ("RoutingBoundOut", frozenset(), frozenset()),
     Routing: ("RoutingOut", frozenset({"raw"}), frozenset({"live"})),
+    Job: ("JobOut", frozenset(), frozenset()),
 }
 # answers that omit the secret (listing, revoking) use the parent schema
 SECRET_FIELDS = {Key: ("KeyOut", "key"), Webhook: ("WebhookOut", "secret")}

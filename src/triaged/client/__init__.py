@@ -26,6 +26,7 @@ exponential backoff, honouring ``Retry-After``; every classify carries an ``Idem
 
 from triaged.client._http import DEFAULT_URL, RETRY_STATUSES
 from triaged.client.aio import AsyncClient
+from triaged.client.jobs import Job, JobResult
 from triaged.client.pages import DecisionPage, Page
 from triaged.client.results import (
     AutoErrorEstimate,
@@ -62,6 +63,8 @@ __all__ = [
     "Decision",
     "DecisionPage",
     "Evaluation",
+    "Job",
+    "JobResult",
     "Key",
     "LaneError",
     "ModelInfo",

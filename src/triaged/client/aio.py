@@ -13,7 +13,7 @@ import httpx
 
 from triaged.client import _ops as ops
 from triaged.client import jobs
-from triaged.client._http import BaseClient, raise_for, transport_error
+from triaged.client._http import BaseClient, Call, transport_error
 from triaged.client.jobs import Job, JobResult
 from triaged.client.pages import DecisionPage
 from triaged.client.results import (
@@ -379,9 +379,33 @@ class AsyncClient(BaseClient):
                 raise TimeoutError(f"job {job_id} not finished after {timeout}s")
             await asyncio.sleep(poll)
 
-    async def job_results(self, job_id: str) -> list[JobResult]:
-        """The job's results so far, one per input row, in input order."""
-        call = jobs.results_call(job_id)
-        response = await self._http.request(call.method, call.path, params=call.params)
-        raise_for(response)
-        return jobs.parse_results(response.text.splitlines())
+    async def job_results(self, job_id: str) -> AsyncIterator[JobResult]:
+        """The job's results so far, one per input row, in input order, streamed: each row is
+        read and parsed as it arrives, so memory stays flat for any number of rows.  A 429 or
+        5xx (or no connection) before the first row is retried like any read."""
+        async for line in self._stream_lines(jobs.results_call(job_id)):
+            if line.strip():
+                yield jobs.parse_result(line)
+
+    async def _stream_lines(self, call: Call) -> AsyncIterator[str]:
+        attempt = 0
+        while True:
+            response: httpx.Response | None = None
+            try:
+                async with self._http.stream(
+                    call.method, call.path, params=call.params
+                ) as response:
+                    if response.status_code < 400:
+                        async for line in response.aiter_lines():  # a broken stream is raised
+                            yield line
+                        return
+                    await response.aread()
+                    self._final(call, attempt, response)  # raises unless it is to be retried
+            except httpx.TransportError as exc:
+                if response is not None and response.status_code < 400:
+                    raise transport_error(exc, self.base_url, call) from exc
+                if not self._retryable(call, attempt, None):
+                    raise transport_error(exc, self.base_url, call) from exc
+                response = None
+            await asyncio.sleep(self._delay(attempt, response))
+            attempt += 1

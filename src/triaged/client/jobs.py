@@ -2,7 +2,8 @@
 
 ``Client.submit_job`` uploads a JSONL or CSV file (bytes, text or a path) to
 ``POST /v1/jobs``; ``job``/``wait_for_job`` read its progress; ``job_results``
-reads its results in input order; ``cancel_job`` stops it.
+streams its results in input order (row by row, with httpx streaming: never the
+whole body at once); ``cancel_job`` stops it.
 """
 
 from __future__ import annotations
@@ -147,5 +148,6 @@ def results_call(job_id: str) -> Call:
     return Call("GET", f"/v1/jobs/{job_id}/results", params={"format": "jsonl"})
 
 
-def parse_results(lines: Sequence[str]) -> list[JobResult]:
-    return [JobResult.from_dict(json.loads(line)) for line in lines if line.strip()]
+def parse_result(line: str) -> JobResult:
+    """One JSONL line of ``GET /v1/jobs/{id}/results``."""
+    return JobResult.from_dict(json.loads(line))
