@@ -26,27 +26,27 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, insert, not_, or_, select, update
+from sqlalchemy import Connection
 
-from triaged.services.ids import new_id
-from triaged.storage.review import review_items
-from triaged.storage.review_workspace import review_judgments
-from triaged.storage.tables import api_keys
+from triaged.storage import agreement_repo
+from triaged.storage.review_repo import ADJUDICATION, FIRST, SECOND
 
 __all__ = [
     "ADJUDICATION",
     "AMBIGUOUS",
     "FIRST",
     "SECOND",
-    "claimable_by",
+    "answer_of",
+    "answers",
     "cohen_kappa",
+    "next_round",
     "overlap_pick",
     "pairs",
     "record",
     "stats",
+    "withdraw",
 ]
 
-FIRST, SECOND, ADJUDICATION = 1, 2, 3
 AMBIGUOUS = "(ambiguous)"  # the category of an ``ambiguous`` answer in the kappa tables
 
 
@@ -56,17 +56,6 @@ def overlap_pick(item_id: str, rate: float) -> bool:
         return False
     draw = int.from_bytes(hashlib.sha256(item_id.encode()).digest()[:8], "big") / 2.0**64
     return draw < rate
-
-
-def claimable_by(conn: Connection, key_id: str) -> ColumnElement[bool]:
-    """Items ``key_id`` may claim: not a second opinion on its own answer; disagreements
-    (round 3) only for admin keys."""
-    c = review_items.c
-    role = conn.execute(select(api_keys.c.role).where(api_keys.c.id == key_id)).scalar()
-    own_second = and_(c.review_round == SECOND, c.first_by == key_id)
-    if role == "admin":
-        return not_(own_second)
-    return and_(not_(own_second), c.review_round != ADJUDICATION)
 
 
 def record(
@@ -79,39 +68,18 @@ def record(
     now: datetime,
 ) -> None:
     """Write ``reviewer``'s answer to the item ``row`` in its current round."""
-    conn.execute(
-        insert(review_judgments).values(
-            id=new_id("rjd"),
-            workspace_id=row.workspace_id,
-            taxonomy_id=row.taxonomy_id,
-            item_id=row.id,
-            decision_id=row.decision_id,
-            review_round=row.review_round,
-            reviewer=reviewer,
-            action=action,
-            label=label,
-            created_at=now,
-        )
+    agreement_repo.insert_judgment(
+        conn, row, reviewer=reviewer, action=action, label=label, now=now
     )
 
 
 def answer_of(conn: Connection, item_id: str, round_: int) -> Any:
     """The standing (not withdrawn) judgment of round ``round_`` of an item, or None."""
-    j = review_judgments.c
-    return conn.execute(
-        select(review_judgments)
-        .where(j.item_id == item_id, j.review_round == round_, j.withdrawn_at.is_(None))
-        .order_by(j.created_at.desc(), j.id.desc())
-        .limit(1)
-    ).first()
+    return agreement_repo.answer_of(conn, item_id, round_)
 
 
 def withdraw(conn: Connection, judgment_id: str, now: datetime) -> None:
-    conn.execute(
-        update(review_judgments)
-        .where(review_judgments.c.id == judgment_id)
-        .values(withdrawn_at=now)
-    )
+    agreement_repo.withdraw(conn, judgment_id, now)
 
 
 def next_round(conn: Connection, row: Any, label: str | None, overlap_rate: float) -> int | None:
@@ -148,12 +116,7 @@ def pairs(
     since: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The (first, second) answers of every item answered twice, oldest first."""
-    j = review_judgments.c
-    conds = [j.workspace_id == workspace_id, j.withdrawn_at.is_(None)]
-    conds.append(or_(j.review_round == FIRST, j.review_round == SECOND))
-    if taxonomy_id is not None:
-        conds.append(j.taxonomy_id == taxonomy_id)
-    rows = conn.execute(select(review_judgments).where(*conds).order_by(j.created_at, j.id))
+    rows = agreement_repo.overlap_judgments(conn, workspace_id, taxonomy_id=taxonomy_id)
     by_item: dict[str, dict[int, Any]] = defaultdict(dict)
     for r in rows:
         by_item[r.item_id][r.review_round] = r
@@ -176,25 +139,6 @@ def pairs(
     return out
 
 
-def _names(conn: Connection, key_ids: set[str]) -> dict[str, str]:
-    if not key_ids:
-        return {}
-    rows = conn.execute(select(api_keys.c.id, api_keys.c.name).where(api_keys.c.id.in_(key_ids)))
-    return {r.id: (r.name or r.id) for r in rows}
-
-
-def _open_disputes(conn: Connection, workspace_id: str, taxonomy_id: str | None) -> int:
-    c = review_items.c
-    conds = [
-        c.workspace_id == workspace_id,
-        c.review_round == ADJUDICATION,
-        c.status != "resolved",
-    ]
-    if taxonomy_id is not None:
-        conds.append(c.taxonomy_id == taxonomy_id)
-    return len(conn.execute(select(c.id).where(*conds)).all())
-
-
 def stats(
     conn: Connection,
     workspace_id: str,
@@ -206,7 +150,9 @@ def stats(
     ps = pairs(conn, workspace_id, taxonomy_id=taxonomy_id)
     first = [p["first_label"] for p in ps]
     second = [p["second_label"] for p in ps]
-    names = _names(conn, {p["first_reviewer"] for p in ps} | {p["second_reviewer"] for p in ps})
+    names = agreement_repo.key_names(
+        conn, {p["first_reviewer"] for p in ps} | {p["second_reviewer"] for p in ps}
+    )
     by_pair: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for p in ps:
         key = tuple(sorted((p["first_reviewer"], p["second_reviewer"])))
@@ -243,19 +189,14 @@ def stats(
         "kappa": cohen_kappa(first, second),
         "by_pair": pair_rows,
         "by_label": label_rows,
-        "open_disagreements": _open_disputes(conn, workspace_id, taxonomy_id),
+        "open_disagreements": agreement_repo.open_disagreements(conn, workspace_id, taxonomy_id),
     }
 
 
 def answers(conn: Connection, workspace_id: str, item_id: str) -> list[dict[str, Any]]:
     """The standing judgments of an item, oldest first, with the reviewers' key names."""
-    j = review_judgments.c
-    rows = conn.execute(
-        select(review_judgments)
-        .where(j.workspace_id == workspace_id, j.item_id == item_id, j.withdrawn_at.is_(None))
-        .order_by(j.review_round, j.created_at)
-    ).all()
-    names = _names(conn, {r.reviewer for r in rows})
+    rows = agreement_repo.item_answers(conn, workspace_id, item_id)
+    names = agreement_repo.key_names(conn, {r.reviewer for r in rows})
     return [
         {
             "round": r.review_round,

@@ -8,15 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc
 from triaged.services.keys import Principal, Role
-from triaged.services.review_rows import Queue, Status
 from triaged.services.review_stats import DECISIVE, clopper_pearson, model_was_right
-from triaged.storage.review import review_items
-from triaged.storage.tables import decisions
+from triaged.storage import review_stats_repo
 
 if TYPE_CHECKING:
     from triaged.service import Service
@@ -33,21 +29,11 @@ def audited_reliability(
     """Per equal-width confidence bin of the audited ``auto`` decisions since ``since``:
     count, mean confidence, accuracy and its 95% Clopper-Pearson interval."""
     principal.require(*READ_ROLES)
-    c, d = review_items.c, decisions.c
     with service.db.read() as conn:
         record = taxo.get_record(conn, principal.workspace_id, taxonomy)
-        rows = conn.execute(
-            select(d.confidence, d.label, c.action, c.resolved_label)
-            .join(decisions, d.id == c.decision_id)
-            .where(
-                c.workspace_id == principal.workspace_id,
-                c.taxonomy_id == record.id,
-                c.queue == Queue.AUDIT.value,
-                c.status == Status.RESOLVED.value,
-                c.action.in_(DECISIVE),
-                d.created_at >= since,
-            )
-        ).all()
+        rows = review_stats_repo.audited_rows(
+            conn, principal.workspace_id, record.id, DECISIVE, since
+        )
     slots: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
     for conf, label, action, resolved in rows:
         i = min(bins - 1, max(0, int(float(conf) * bins)))
@@ -77,12 +63,7 @@ def history_days(service: Service, principal: Principal, taxonomy: str, *, now: 
     principal.require(*READ_ROLES)
     with service.db.read() as conn:
         record = taxo.get_record(conn, principal.workspace_id, taxonomy)
-        first = conn.execute(
-            select(func.min(decisions.c.created_at)).where(
-                decisions.c.workspace_id == principal.workspace_id,
-                decisions.c.taxonomy_id == record.id,
-            )
-        ).scalar()
+        first = review_stats_repo.first_decision_at(conn, principal.workspace_id, record.id)
     if first is None:
         return 0.0
     return max(0.0, (now - as_utc(first)).total_seconds() / 86_400)

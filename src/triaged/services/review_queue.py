@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, insert, select, update
+from sqlalchemy import Connection
 
 from triaged.errors import Conflict, InvalidInput, NotFound, ValidationFailed
 from triaged.routing import Bucket
@@ -34,14 +34,11 @@ from triaged.services.review_rows import (
     Action,
     Queue,
     Status,
-    available,
     iso,
     item_public,
-    item_select,
     parse,
 )
-from triaged.storage.review import review_events, review_items
-from triaged.storage.tables import decisions
+from triaged.storage import review_repo
 from triaged.taxonomy import OOS_LABEL
 
 __all__ = [
@@ -53,7 +50,6 @@ __all__ = [
     "Queue",
     "Resolution",
     "Status",
-    "available",
     "claim",
     "counts",
     "enqueue",
@@ -79,33 +75,6 @@ def queue_for(bucket: str, audited: bool) -> Queue | None:
     return Queue.AUDIT if audited else None
 
 
-def _event(
-    conn: Connection,
-    rows: Sequence[dict[str, Any]],
-    event: str,
-    actor: str | None,
-    now: datetime,
-    details: dict[str, Any] | None = None,
-) -> None:
-    if rows:
-        conn.execute(
-            insert(review_events),
-            [
-                {
-                    "id": new_id("rev"),
-                    "item_id": r["id"],
-                    "workspace_id": r["workspace_id"],
-                    "decision_id": r["decision_id"],
-                    "event": event,
-                    "actor": actor,
-                    "details": {**(details or {}), **r.get("event_details", {})},
-                    "created_at": now,
-                }
-                for r in rows
-            ],
-        )
-
-
 def enqueue(
     conn: Connection,
     decision_rows: Sequence[dict[str, Any]],
@@ -129,8 +98,8 @@ def enqueue(
     ]
     if not items:
         return []
-    conn.execute(insert(review_items), items)
-    _event(
+    review_repo.insert_items(conn, items)
+    review_repo.insert_events(
         conn,
         [{**it, "event_details": {"queue": it["queue"]}} for it in items],
         "created",
@@ -157,48 +126,27 @@ def claim(
     answered first; a disagreement only to an admin key (:mod:`.agreement`)."""
     if not 1 <= limit <= MAX_CLAIM:
         raise InvalidInput(f"limit must be between 1 and {MAX_CLAIM}", details={"limit": limit})
-    c = review_items.c
-    conds = [c.workspace_id == workspace_id, available(now), agreement.claimable_by(conn, key_id)]
-    if item_ids is not None:
-        conds.append(c.id.in_(list(item_ids)))
-    if taxonomy is not None:
-        conds.append(c.taxonomy == taxonomy)
-    if queue is not None:
-        conds.append(c.queue == queue.value)
-    priority = case(PRIORITY, value=c.queue, else_=3)
-    pick = (
-        select(c.id, c.workspace_id, c.decision_id, c.status, c.claimed_by)
-        .where(*conds)
-        .order_by(priority, c.id)
-        .limit(limit)
+    candidates = review_repo.claim_candidates(
+        conn,
+        workspace_id=workspace_id,
+        key_id=key_id,
+        limit=limit,
+        now=now,
+        taxonomy=taxonomy,
+        queue=queue,
+        item_ids=item_ids,
     )
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    candidates = {r.id: r for r in conn.execute(pick)}
     if not candidates:
         return []
     lease = now + timedelta(seconds=lease_seconds)
-    claimed = set(
-        conn.execute(
-            update(review_items)
-            .where(c.id.in_(list(candidates)), available(now))
-            .values(
-                status=Status.CLAIMED.value,
-                claimed_by=key_id,
-                claimed_at=now,
-                lease_expires_at=lease,
-                updated_at=now,
-            )
-            .returning(c.id)
-        ).scalars()
-    )
+    claimed = review_repo.mark_claimed(conn, list(candidates), key_id, now, lease)
     expired = [
         {**r._mapping, "event_details": {"claimed_by": r.claimed_by}}
         for i, r in candidates.items()
         if i in claimed and r.status == Status.CLAIMED.value
     ]
-    _event(conn, expired, "expired", None, now)
-    _event(
+    review_repo.insert_events(conn, expired, "expired", None, now)
+    review_repo.insert_events(
         conn,
         [dict(r._mapping) for i, r in candidates.items() if i in claimed],
         "claimed",
@@ -206,7 +154,7 @@ def claim(
         now,
         {"lease_expires_at": lease.isoformat()},
     )
-    rows = conn.execute(item_select().where(c.id.in_(list(claimed))))
+    rows = review_repo.items_with_ids(conn, list(claimed))
     items = sorted(
         (item_public(r, now) for r in rows), key=lambda it: (PRIORITY[it["queue"]], it["id"])
     )
@@ -223,12 +171,7 @@ class Resolution:
 
 
 def _locked_item(conn: Connection, workspace_id: str, item_id: str) -> Any:
-    stmt = select(review_items).where(
-        review_items.c.id == item_id, review_items.c.workspace_id == workspace_id
-    )
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+    row = review_repo.lock_item(conn, workspace_id, item_id)
     if row is None:
         raise NotFound(f"no review item {item_id!r}", details={"item_id": item_id})
     return row
@@ -308,7 +251,6 @@ def _mark_answered(
     now: datetime,
 ) -> None:
     """Write the answer to the item: resolved, or back in the queue for its next round."""
-    c = review_items.c
     more: dict[str, Any] = {"status": Status.RESOLVED.value}
     if next_round is not None:
         more = {
@@ -318,14 +260,8 @@ def _mark_answered(
             "claimed_by": None,
             "claimed_at": None,
         }
-    done = conn.execute(
-        update(review_items)
-        .where(c.id == row.id, c.status == Status.CLAIMED.value, c.claimed_by == key_id)
-        .values(**values, **more, resolved_by=key_id, resolved_at=now, updated_at=now)
-        .values(lease_expires_at=None)
-        .returning(c.id)
-    ).first()
-    if done is None:  # lost a race with a claim after the lease ran out
+    # False: lost a race with a claim after the lease ran out
+    if not review_repo.answer_item(conn, row.id, key_id, {**values, **more}, now):
         raise Conflict(
             f"review item {row.id} is no longer claimed by this key",
             details={"item_id": row.id, "reason": "not_claimed_by_caller"},
@@ -365,9 +301,7 @@ def resolve(
     final label; an admin's answer to a disagreement does (:mod:`.agreement`)."""
     row = _locked_item(conn, workspace_id, item_id)
     _must_hold(row, key_id, now, "resolve")
-    dec = conn.execute(
-        select(decisions.c.label, decisions.c.final_label).where(decisions.c.id == row.decision_id)
-    ).one()
+    dec = review_repo.decision_labels(conn, row.decision_id)
     model_label = dec.label
     final, resolved_label, proposed = _final_label(action, model_label, label, new_label, labels)
     overlap = review_settings.get(conn, row.taxonomy_id).overlap_rate
@@ -381,10 +315,8 @@ def resolve(
     }
     _mark_answered(conn, row, key_id, values, next_round, now)
     if row.review_round != agreement.SECOND:
-        conn.execute(
-            update(decisions)
-            .where(decisions.c.id == row.decision_id)
-            .values(final_label=final, final_source=FINAL_SOURCE, resolved_at=now)
+        review_repo.set_final_label(
+            conn, row.decision_id, final_label=final, final_source=FINAL_SOURCE, resolved_at=now
         )
     changed = (
         action in (Action.CORRECT, Action.NEW_CATEGORY, Action.OUT_OF_SCOPE)
@@ -401,7 +333,7 @@ def resolve(
         **({"next_round": next_round} if next_round is not None else {}),
         **({"note": note} if note else {}),
     }
-    _event(conn, [dict(row._mapping)], "resolved", key_id, now, details)
+    review_repo.insert_events(conn, [dict(row._mapping)], "resolved", key_id, now, details)
     event_type = _webhook_type(row, changed, final, dec.final_label)
     item = get_item(conn, workspace_id, item_id, now=now, history=False)
     return Resolution(item=item, event_type=event_type, changed=changed)
@@ -413,25 +345,12 @@ def release(
     """Hand a claimed item back to the queue (only by the key that holds it)."""
     row = _locked_item(conn, workspace_id, item_id)
     _must_hold(row, key_id, now, "release")
-    c = review_items.c
-    done = conn.execute(
-        update(review_items)
-        .where(c.id == item_id, c.status == Status.CLAIMED.value, c.claimed_by == key_id)
-        .values(
-            status=Status.RELEASED.value,
-            claimed_by=None,
-            claimed_at=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-        .returning(c.id)
-    ).first()
-    if done is None:
+    if not review_repo.release_item(conn, item_id, key_id, now):
         raise Conflict(
             f"review item {item_id} is no longer claimed by this key",
             details={"item_id": item_id, "reason": "not_claimed_by_caller"},
         )
-    _event(conn, [dict(row._mapping)], "released", key_id, now)
+    review_repo.insert_events(conn, [dict(row._mapping)], "released", key_id, now)
     return get_item(conn, workspace_id, item_id, now=now, history=False)
 
 
@@ -447,9 +366,8 @@ _EVENT_ORDER = {
 
 def history(conn: Connection, item_id: str) -> list[dict[str, Any]]:
     """Events oldest first (same-instant events in their logical order)."""
-    e = review_events.c
     rows = sorted(
-        conn.execute(select(review_events).where(e.item_id == item_id)),
+        review_repo.item_events(conn, item_id),
         key=lambda r: (as_utc(r.created_at), _EVENT_ORDER.get(r.event, 9), r.id),
     )
     return [
@@ -467,11 +385,7 @@ def history(conn: Connection, item_id: str) -> list[dict[str, Any]]:
 def get_item(
     conn: Connection, workspace_id: str, item_id: str, *, now: datetime, history: bool = True
 ) -> dict[str, Any]:
-    row = conn.execute(
-        item_select().where(
-            review_items.c.id == item_id, review_items.c.workspace_id == workspace_id
-        )
-    ).first()
+    row = review_repo.item_row(conn, workspace_id, item_id)
     if row is None:
         raise NotFound(f"no review item {item_id!r}", details={"item_id": item_id})
     item = item_public(row, now)

@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from triaged.errors import Conflict, NotFound
 from triaged.services import agreement, review_settings
-from triaged.services.ids import as_utc, new_id
+from triaged.services.ids import as_utc
 from triaged.services.review_rows import Action, Status
-from triaged.storage.review import review_events, review_items
-from triaged.storage.review_workspace import review_judgments
-from triaged.storage.tables import decisions
+from triaged.storage import agreement_repo, review_repo
 
 __all__ = ["Reopened", "last_reopenable", "reopen"]
 
@@ -36,16 +34,6 @@ class Reopened:
     final_label: str | None
     final_changed: bool
     withdrawn: dict[str, Any]  # the answer taken back: round, action, label
-
-
-def _latest(conn: Connection, item_id: str) -> Any:
-    j = review_judgments.c
-    return conn.execute(
-        select(review_judgments)
-        .where(j.item_id == item_id, j.withdrawn_at.is_(None))
-        .order_by(j.created_at.desc(), j.review_round.desc(), j.id.desc())
-        .limit(1)
-    ).first()
 
 
 def _refuse(item_id: str, reason: str, message: str, **details: Any) -> Conflict:
@@ -105,62 +93,48 @@ def reopen(
 ) -> Reopened:
     """Take back ``key_id``'s latest answer to ``item_id``; 409 when it is not theirs,
     someone else holds the item, or the window has passed."""
-    stmt = select(review_items).where(
-        review_items.c.id == item_id, review_items.c.workspace_id == workspace_id
-    )
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+    row = review_repo.lock_item(conn, workspace_id, item_id)
     if row is None:
         raise NotFound(f"no review item {item_id!r}", details={"item_id": item_id})
     window = review_settings.get(conn, row.taxonomy_id).reopen_window_seconds
-    answer = _latest(conn, item_id)
+    answer = agreement_repo.latest_answer(conn, item_id)
     _check(row, answer, key_id, now, window)
     agreement.withdraw(conn, answer.id, now)
     rnd = int(answer.review_round)
     previous = agreement.answer_of(conn, item_id, rnd - 1) if rnd > 1 else None
-    conn.execute(
-        update(review_items)
-        .where(review_items.c.id == item_id)
-        .values(
+    review_repo.restore_item(
+        conn,
+        item_id,
+        {
             **_restored(previous),
-            review_round=rnd,
-            status=Status.CLAIMED.value,
-            claimed_by=key_id,
-            claimed_at=now,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            updated_at=now,
-        )
+            "review_round": rnd,
+            "status": Status.CLAIMED.value,
+            "claimed_by": key_id,
+            "claimed_at": now,
+            "lease_expires_at": now + timedelta(seconds=lease_seconds),
+            "updated_at": now,
+        },
     )
-    before = conn.execute(
-        select(decisions.c.final_label).where(decisions.c.id == row.decision_id)
-    ).scalar()
+    before = review_repo.decision_final_label(conn, row.decision_id)
     after = before
     if rnd == agreement.FIRST:
         after = None
-        conn.execute(
-            update(decisions)
-            .where(decisions.c.id == row.decision_id)
-            .values(final_label=None, final_source=None, resolved_at=None)
+        review_repo.set_final_label(
+            conn, row.decision_id, final_label=None, final_source=None, resolved_at=None
         )
     elif rnd == agreement.ADJUDICATION:
         first = agreement.answer_of(conn, item_id, agreement.FIRST)
         after = first.label if first is not None else None
-        conn.execute(
-            update(decisions).where(decisions.c.id == row.decision_id).values(final_label=after)
-        )
+        review_repo.set_final_label(conn, row.decision_id, final_label=after)
     withdrawn = {"round": rnd, "action": answer.action, "label": answer.label}
-    conn.execute(
-        review_events.insert().values(
-            id=new_id("rev"),
-            item_id=item_id,
-            workspace_id=workspace_id,
-            decision_id=row.decision_id,
-            event="reopened",
-            actor=key_id,
-            details={**withdrawn, "previous_final_label": before, "final_label": after},
-            created_at=now,
-        )
+    review_repo.insert_reopened_event(
+        conn,
+        item_id=item_id,
+        workspace_id=workspace_id,
+        decision_id=row.decision_id,
+        actor=key_id,
+        details={**withdrawn, "previous_final_label": before, "final_label": after},
+        now=now,
     )
     return Reopened(
         item_id=item_id,
@@ -180,23 +154,15 @@ def last_reopenable(
     taxonomy: str | None = None,
 ) -> str | None:
     """The item of ``key_id``'s most recent standing answer still inside its window."""
-    j = review_judgments.c
-    stmt = (
-        select(review_judgments, review_items.c.taxonomy)
-        .join(review_items, review_items.c.id == j.item_id)
-        .where(
-            j.workspace_id == workspace_id,
-            j.reviewer == key_id,
-            j.withdrawn_at.is_(None),
-            j.created_at >= now - timedelta(seconds=review_settings.MAX_REOPEN_WINDOW_S),
-        )
-        .order_by(j.created_at.desc(), j.id.desc())
-        .limit(20)
+    recent = agreement_repo.recent_answers(
+        conn,
+        workspace_id=workspace_id,
+        reviewer=key_id,
+        since=now - timedelta(seconds=review_settings.MAX_REOPEN_WINDOW_S),
+        taxonomy=taxonomy,
     )
-    if taxonomy is not None:
-        stmt = stmt.where(review_items.c.taxonomy == taxonomy)
-    for r in conn.execute(stmt):
-        latest = _latest(conn, r.item_id)
+    for r in recent:
+        latest = agreement_repo.latest_answer(conn, r.item_id)
         if latest is None or latest.id != r.id:
             continue
         window = review_settings.get(conn, r.taxonomy_id).reopen_window_seconds

@@ -1,5 +1,6 @@
-"""The row shapes of the review queue: its enums, what "available" means, and an item as
-the API shows it (shared by :mod:`~triaged.services.review_queue`,
+"""The shapes of the review queue: its enums (``Queue`` and ``Status`` name column values and
+live with the rows in :mod:`triaged.storage.review_repo`), the reviewer's actions, and an
+item as the API shows it (shared by :mod:`~triaged.services.review_queue`,
 :mod:`~triaged.services.review_items` and the reviewer-workspace modules)."""
 
 from __future__ import annotations
@@ -8,13 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
-
 from triaged.errors import InvalidInput
 from triaged.routing import Bucket
 from triaged.services.ids import as_utc
-from triaged.storage.review import review_items
-from triaged.storage.tables import decisions
+from triaged.storage.review_repo import PRIORITY, Queue, Status
 
 __all__ = [
     "MAX_CLAIM",
@@ -24,28 +22,13 @@ __all__ = [
     "Action",
     "Queue",
     "Status",
-    "available",
     "iso",
     "item_public",
-    "item_select",
     "parse",
 ]
 
 MAX_CLAIM = 1000
 MAX_PAGE = 500
-
-
-class Queue(StrEnum):
-    HOLD = "hold"
-    REVIEW = "review"
-    AUDIT = "audit"
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    CLAIMED = "claimed"
-    RESOLVED = "resolved"
-    RELEASED = "released"
 
 
 class Action(StrEnum):
@@ -62,7 +45,6 @@ QUEUE_BUCKET: dict[Queue, Bucket] = {
     Queue.REVIEW: Bucket.REVIEW,
     Queue.AUDIT: Bucket.AUTO,
 }
-PRIORITY = {Queue.HOLD.value: 0, Queue.REVIEW.value: 1, Queue.AUDIT.value: 2}
 
 
 def parse(enum: type[StrEnum], value: str | None, field: str) -> Any:
@@ -76,34 +58,6 @@ def parse(enum: type[StrEnum], value: str | None, field: str) -> Any:
             f"unknown {field} {value!r}; use one of {known}",
             details={"field": field, "value": value, "allowed": known},
         ) from None
-
-
-def available(now: datetime) -> ColumnElement[bool]:
-    c = review_items.c
-    return or_(
-        c.status.in_((Status.PENDING.value, Status.RELEASED.value)),
-        and_(c.status == Status.CLAIMED.value, c.lease_expires_at < now),
-    )
-
-
-def item_select() -> Any:
-    d = decisions.c
-    return select(
-        review_items,
-        d.text,
-        d.label,
-        d.confidence,
-        d.bucket,
-        d.alternatives,
-        d.scores,
-        d.external_id,
-        d.metadata,
-        d.model_version,
-        d.taxonomy_version,
-        d.final_label,
-        d.final_source,
-        d.created_at.label("decided_at"),
-    ).join(decisions, decisions.c.id == review_items.c.decision_id)
 
 
 def iso(value: datetime | None) -> str | None:

@@ -9,11 +9,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
 
 from triaged.errors import InvalidInput
 from triaged.services.ids import as_utc
-from triaged.storage.review_workspace import review_settings
+from triaged.storage import review_settings_repo
 
 __all__ = [
     "DEFAULT_REOPEN_WINDOW_S",
@@ -42,9 +42,7 @@ class ReviewSettings:
 
 
 def get(conn: Connection, taxonomy_id: str) -> ReviewSettings:
-    row = conn.execute(
-        select(review_settings).where(review_settings.c.taxonomy_id == taxonomy_id)
-    ).first()
+    row = review_settings_repo.settings_row(conn, taxonomy_id)
     if row is None:
         return ReviewSettings()
     return ReviewSettings(
@@ -95,15 +93,9 @@ def put(
     values = {"guidelines": text, "overlap_rate": rate, "reopen_window_seconds": window}
     stamp = {"updated_at": now, "updated_by": key_id}
     if old.updated_at is None:
-        conn.execute(
-            insert(review_settings).values(
-                taxonomy_id=taxonomy_id, workspace_id=workspace_id, **values, **stamp
-            )
+        review_settings_repo.insert_settings(
+            conn, taxonomy_id=taxonomy_id, workspace_id=workspace_id, **values, **stamp
         )
     else:
-        conn.execute(
-            update(review_settings)
-            .where(review_settings.c.taxonomy_id == taxonomy_id)
-            .values(**values, **stamp)
-        )
+        review_settings_repo.update_settings(conn, taxonomy_id, **values, **stamp)
     return get(conn, taxonomy_id)

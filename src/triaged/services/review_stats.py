@@ -21,12 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from scipy.stats import beta
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from triaged.services.ids import as_utc
-from triaged.services.review_queue import QUEUE_BUCKET, Action, Queue, Status, counts
-from triaged.storage.review import review_events, review_items
-from triaged.storage.tables import decisions
+from triaged.services.review_queue import QUEUE_BUCKET, Action, Queue, counts
+from triaged.storage import review_stats_repo
 
 __all__ = ["DECISIVE", "clopper_pearson", "lane_error", "model_was_right", "review_stats"]
 
@@ -59,24 +58,9 @@ def _outcomes(
     conn: Connection, workspace_id: str, taxonomy: str | None, since: datetime | None
 ) -> dict[str, tuple[int, int]]:
     """Per queue: (decisive reviews, reviews where the model's label was wrong)."""
-    c = review_items.c
-    conds = [
-        c.workspace_id == workspace_id,
-        c.status == Status.RESOLVED.value,
-        c.action.in_(DECISIVE),
-    ]
-    if taxonomy is not None:
-        conds.append(c.taxonomy == taxonomy)
-    if since is not None:
-        conds.append(c.resolved_at >= since)
-    stmt = (
-        select(c.queue, c.action, c.resolved_label, decisions.c.label, func.count())
-        .join(decisions, decisions.c.id == c.decision_id)
-        .where(*conds)
-        .group_by(c.queue, c.action, c.resolved_label, decisions.c.label)
-    )
+    rows = review_stats_repo.outcome_rows(conn, workspace_id, DECISIVE, taxonomy, since)
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for queue, action, resolved_label, model_label, n in conn.execute(stmt):
+    for queue, action, resolved_label, model_label, n in rows:
         agreed = model_was_right(action, resolved_label, model_label)
         out[queue][0] += int(n)
         if not agreed:
@@ -114,15 +98,7 @@ def lane_error(
 def _per_reviewer(
     conn: Connection, workspace_id: str, since: datetime, taxonomy: str | None = None
 ) -> list[dict[str, Any]]:
-    e = review_events.c
-    stmt = select(e.actor, e.created_at).where(
-        e.workspace_id == workspace_id, e.event == "resolved", e.created_at >= since
-    )
-    if taxonomy is not None:
-        stmt = stmt.join(review_items, review_items.c.id == e.item_id).where(
-            review_items.c.taxonomy == taxonomy
-        )
-    rows = conn.execute(stmt)
+    rows = review_stats_repo.resolution_stamps(conn, workspace_id, since, taxonomy)
     per: dict[tuple[str, str], int] = defaultdict(int)
     for actor, at in rows:
         per[(actor or "", as_utc(at).date().isoformat())] += 1

@@ -2,8 +2,8 @@
 reopen window), undo, progress, the items view (search, bulk resolve) and agreement.
 
 Module functions over a :class:`~triaged.service.Service` (the queue itself stays in
-``service.review``); the SQL lives in :mod:`.review_reopen`, :mod:`.review_items`,
-:mod:`.review_settings` and :mod:`.agreement`.
+``service.review``); the SQL lives in :mod:`triaged.storage.review_repo`,
+:mod:`triaged.storage.agreement_repo` and :mod:`triaged.storage.review_settings_repo`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from triaged.errors import Conflict, InvalidInput
 from triaged.services import agreement, review_queue, review_reopen, review_settings
@@ -21,7 +21,7 @@ from triaged.services.ids import as_utc, utcnow
 from triaged.services.keys import Principal, Role
 from triaged.services.review_items import MAX_DECISION_IDS, ItemFilter
 from triaged.services.review_rows import Action, Queue, Status, parse
-from triaged.storage.review import review_events, review_items
+from triaged.storage import review_repo
 
 if TYPE_CHECKING:
     from triaged.service import Service
@@ -164,28 +164,20 @@ def progress(
     principal.require(*REVIEW_ROLES)
     now = utcnow()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    e = review_events.c
     with service.db.read() as conn:
         stamps = [
             as_utc(t)
-            for t in conn.execute(
-                select(e.created_at).where(
-                    e.workspace_id == principal.workspace_id,
-                    e.actor == principal.key_id,
-                    e.event == "resolved",
-                    e.created_at >= min(midnight, now - timedelta(hours=1)),
-                )
-            ).scalars()
+            for t in review_repo.resolved_stamps(
+                conn,
+                principal.workspace_id,
+                principal.key_id,
+                min(midnight, now - timedelta(hours=1)),
+            )
         ]
         queues = review_queue.counts(conn, principal.workspace_id, now=now, taxonomy=taxonomy)
-        reopened = conn.execute(
-            select(func.count()).where(
-                e.workspace_id == principal.workspace_id,
-                e.actor == principal.key_id,
-                e.event == "reopened",
-                e.created_at >= midnight,
-            )
-        ).scalar_one()
+        reopened = review_repo.reopened_count(
+            conn, principal.workspace_id, principal.key_id, midnight
+        )
     today = sum(1 for t in stamps if t >= midnight)
     hour = sorted(t for t in stamps if t >= now - timedelta(hours=1))
     rate = None
@@ -286,7 +278,7 @@ def bulk_resolve(
         labels_of: dict[str, list[str]] = {}
         for item_id in ids:
             record = taxo.get_record_by_id(
-                conn, principal.workspace_id, _taxonomy_id(conn, item_id)
+                conn, principal.workspace_id, review_repo.item_taxonomy_id(conn, item_id)
             )
             if record.id not in labels_of:
                 labels_of[record.id] = taxo.load_version(conn, record).label_names
@@ -349,14 +341,6 @@ def _claim_all(
                 "someone else, or not in this workspace); nothing was changed",
                 details={"item_ids": missing[:50], "reason": "not_claimable"},
             )
-
-
-def _taxonomy_id(conn: Connection, item_id: str) -> str:
-    return str(
-        conn.execute(
-            select(review_items.c.taxonomy_id).where(review_items.c.id == item_id)
-        ).scalar_one()
-    )
 
 
 # ---------------------------------------------------------------- agreement

@@ -1,0 +1,98 @@
+"""Reads behind the review figures: reviews' outcomes per queue, resolutions per reviewer,
+the audited ``auto`` decisions, and how far back a taxonomy's decision log goes.
+
+Plain functions on a ``Connection``: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from triaged.storage.review import review_events, review_items
+from triaged.storage.review_repo import Queue, Status
+from triaged.storage.tables import decisions
+
+__all__ = ["audited_rows", "first_decision_at", "outcome_rows", "resolution_stamps"]
+
+
+def outcome_rows(
+    conn: Connection,
+    workspace_id: str,
+    actions: Sequence[str],
+    taxonomy: str | None,
+    since: datetime | None,
+) -> list[Any]:
+    """(queue, action, resolved label, model label, count) of the resolved items whose
+    action is one of ``actions``."""
+    c = review_items.c
+    conds = [
+        c.workspace_id == workspace_id,
+        c.status == Status.RESOLVED.value,
+        c.action.in_(actions),
+    ]
+    if taxonomy is not None:
+        conds.append(c.taxonomy == taxonomy)
+    if since is not None:
+        conds.append(c.resolved_at >= since)
+    stmt = (
+        select(c.queue, c.action, c.resolved_label, decisions.c.label, func.count())
+        .join(decisions, decisions.c.id == c.decision_id)
+        .where(*conds)
+        .group_by(c.queue, c.action, c.resolved_label, decisions.c.label)
+    )
+    return list(conn.execute(stmt))
+
+
+def resolution_stamps(
+    conn: Connection, workspace_id: str, since: datetime, taxonomy: str | None = None
+) -> list[Any]:
+    """(actor, created_at) of every ``resolved`` event since ``since``."""
+    e = review_events.c
+    stmt = select(e.actor, e.created_at).where(
+        e.workspace_id == workspace_id, e.event == "resolved", e.created_at >= since
+    )
+    if taxonomy is not None:
+        stmt = stmt.join(review_items, review_items.c.id == e.item_id).where(
+            review_items.c.taxonomy == taxonomy
+        )
+    return list(conn.execute(stmt))
+
+
+def audited_rows(
+    conn: Connection,
+    workspace_id: str,
+    taxonomy_id: str,
+    actions: Sequence[str],
+    since: datetime,
+) -> list[Any]:
+    """(confidence, model label, action, resolved label) of the resolved audit items whose
+    action is one of ``actions``, decided since ``since``."""
+    c, d = review_items.c, decisions.c
+    return list(
+        conn.execute(
+            select(d.confidence, d.label, c.action, c.resolved_label)
+            .join(decisions, d.id == c.decision_id)
+            .where(
+                c.workspace_id == workspace_id,
+                c.taxonomy_id == taxonomy_id,
+                c.queue == Queue.AUDIT.value,
+                c.status == Status.RESOLVED.value,
+                c.action.in_(actions),
+                d.created_at >= since,
+            )
+        ).all()
+    )
+
+
+def first_decision_at(conn: Connection, workspace_id: str, taxonomy_id: str) -> datetime | None:
+    """When the taxonomy's first logged decision was made (None: none yet)."""
+    first: datetime | None = conn.execute(
+        select(func.min(decisions.c.created_at)).where(
+            decisions.c.workspace_id == workspace_id,
+            decisions.c.taxonomy_id == taxonomy_id,
+        )
+    ).scalar()
+    return first
