@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from triaged.errors import (
@@ -27,7 +27,7 @@ from triaged.errors import (
     WorkspaceInactive,
 )
 from triaged.services.ids import as_utc, new_id, utcnow
-from triaged.storage.tables import api_keys, quota_counters, workspaces
+from triaged.storage import key_repo, workspace_repo
 
 __all__ = [
     "KeyInfo",
@@ -122,24 +122,24 @@ def create_workspace(conn: Connection, name: str, plan: str) -> dict[str, Any]:
     row = {"id": new_id("ws"), "name": name, "plan": plan, "created_at": utcnow()}
     try:
         with conn.begin_nested():
-            conn.execute(insert(workspaces).values(**row))
+            workspace_repo.insert_workspace(conn, row)
     except IntegrityError:
         raise Conflict(f"workspace {name!r} already exists", details={"workspace": name}) from None
     return row
 
 
 def get_workspace(conn: Connection, name: str) -> dict[str, Any]:
-    row = conn.execute(select(workspaces).where(workspaces.c.name == name)).mappings().first()
+    row = workspace_repo.workspace_named(conn, name)
     if row is None:
         raise NotFound(f"no workspace {name!r}", details={"workspace": name})
-    return dict(row)
+    return row
 
 
 def get_workspace_by_id(conn: Connection, workspace_id: str) -> dict[str, Any]:
-    row = conn.execute(select(workspaces).where(workspaces.c.id == workspace_id)).mappings().first()
+    row = workspace_repo.workspace_by_id(conn, workspace_id)
     if row is None:
         raise NotFound(f"no workspace {workspace_id!r}", details={"workspace_id": workspace_id})
-    return dict(row)
+    return row
 
 
 def create_key(
@@ -156,16 +156,15 @@ def create_key(
         revoked_at=None,
         key=secret,
     )
-    conn.execute(
-        insert(api_keys).values(
-            id=info.id,
-            workspace_id=workspace_id,
-            name=info.name,
-            role=role.value,
-            prefix=info.prefix,
-            key_hash=hash_key(secret, pepper),
-            created_at=info.created_at,
-        )
+    key_repo.insert_key(
+        conn,
+        key_id=info.id,
+        workspace_id=workspace_id,
+        name=info.name,
+        role=role.value,
+        prefix=info.prefix,
+        key_hash=hash_key(secret, pepper),
+        created_at=info.created_at,
     )
     return info
 
@@ -183,68 +182,34 @@ def _key_info(row: Any, workspace: str) -> KeyInfo:
 
 
 def list_keys(conn: Connection, workspace_id: str, workspace: str) -> list[KeyInfo]:
-    rows = conn.execute(
-        select(api_keys).where(api_keys.c.workspace_id == workspace_id).order_by(api_keys.c.id)
-    )
-    return [_key_info(r, workspace) for r in rows]
+    return [_key_info(r, workspace) for r in key_repo.keys_of_workspace(conn, workspace_id)]
 
 
 def revoke_key(conn: Connection, workspace_id: str, workspace: str, key_id: str) -> KeyInfo:
-    row = conn.execute(
-        select(api_keys).where(api_keys.c.id == key_id, api_keys.c.workspace_id == workspace_id)
-    ).first()
+    row = key_repo.key_of_workspace(conn, workspace_id, key_id)
     if row is None:
         raise NotFound(f"no key {key_id!r}", details={"key_id": key_id})
     if row.revoked_at is None and row.role == Role.ADMIN.value:
         # locked, so two admins revoking each other at once cannot both succeed
-        admins = conn.execute(
-            select(api_keys.c.id)
-            .where(
-                api_keys.c.workspace_id == workspace_id,
-                api_keys.c.role == Role.ADMIN.value,
-                api_keys.c.revoked_at.is_(None),
-            )
-            .with_for_update()
-        ).all()
+        admins = key_repo.live_keys_with_role_for_update(conn, workspace_id, Role.ADMIN.value)
         if len(admins) <= 1:
             raise Conflict(
                 "this is the workspace's last admin key; create another admin key first",
                 details={"key_id": key_id, "reason": "last_admin_key"},
             )
     if row.revoked_at is None:
-        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=utcnow()))
-        row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one()
+        key_repo.mark_revoked(conn, key_id)
+        row = key_repo.key_by_id(conn, key_id)
     return _key_info(row, workspace)
 
 
-_AUTH = (
-    select(
-        api_keys.c.id,
-        api_keys.c.role,
-        api_keys.c.revoked_at,
-        workspaces.c.id.label("workspace_id"),
-        workspaces.c.name.label("workspace"),
-        workspaces.c.plan,
-        workspaces.c.status,
-        quota_counters.c.period,
-        quota_counters.c.period_used,
-        quota_counters.c.minute,
-        quota_counters.c.minute_used,
-    )
-    .select_from(api_keys)
-    .join(workspaces, workspaces.c.id == api_keys.c.workspace_id)
-    .outerjoin(quota_counters, quota_counters.c.workspace_id == workspaces.c.id)
-)
-_AUTH_BY_HASH = _AUTH.where(api_keys.c.key_hash == bindparam("key_hash"))
-
-
 def authenticate(conn: Connection, key: str, pepper: str) -> Principal:
-    return _principal(conn.execute(_AUTH_BY_HASH, {"key_hash": hash_key(key, pepper)}).first())
+    return _principal(key_repo.auth_row_by_hash(conn, hash_key(key, pepper)))
 
 
 def authenticate_key_id(conn: Connection, key_id: str) -> Principal:
     """The principal of a key already authenticated once (the web UI's session holds its id)."""
-    return _principal(conn.execute(_AUTH.where(api_keys.c.id == key_id)).first())
+    return _principal(key_repo.auth_row_by_id(conn, key_id))
 
 
 def _principal(row: Any) -> Principal:
