@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection
 
 from triaged.errors import QuotaExceeded, RateLimited
 from triaged.services.keys import Principal
 from triaged.services.plans import Plan
-from triaged.storage.tables import quota_counters
+from triaged.storage import quota_repo
 
 __all__ = ["Window", "check", "consume", "usage", "window"]
 
@@ -101,51 +101,29 @@ def check(principal: Principal, plan: Plan, n: int, win: Window) -> None:
     _refuse(plan, win, n, period_used, minute_used)
 
 
-# One statement, the same on SQLite (3.35+) and PostgreSQL; plain text keeps it cheap.
-_CONSUME = text(
-    """
-    INSERT INTO quota_counters (workspace_id, period, period_used, minute, minute_used)
-    VALUES (:ws, :period, :n, :minute, :n)
-    ON CONFLICT (workspace_id) DO UPDATE SET
-      period_used = CASE WHEN quota_counters.period = excluded.period
-                         THEN quota_counters.period_used + excluded.period_used
-                         ELSE excluded.period_used END,
-      period = excluded.period,
-      minute_used = CASE WHEN quota_counters.minute = excluded.minute
-                         THEN quota_counters.minute_used + excluded.minute_used
-                         ELSE excluded.minute_used END,
-      minute = excluded.minute
-    WHERE (quota_counters.period <> excluded.period
-           OR quota_counters.period_used + excluded.period_used <= :monthly)
-      AND (quota_counters.minute <> excluded.minute
-           OR quota_counters.minute_used + excluded.minute_used <= :per_minute)
-    RETURNING quota_counters.period_used, quota_counters.minute_used
-    """
-)
-
-
 def consume(conn: Connection, workspace_id: str, plan: Plan, n: int, win: Window) -> None:
     """Atomically count ``n`` requests, or raise 429 (nothing counted) if a limit would break."""
     monthly = NO_LIMIT if plan.monthly_quota is None else plan.monthly_quota
     per_minute = NO_LIMIT if plan.per_minute is None else plan.per_minute
     if n > monthly or n > per_minute:
         _refuse(plan, win, n, 0, 0)
-    params = {
-        "ws": workspace_id,
-        "period": win.period,
-        "n": n,
-        "minute": win.minute,
-        "monthly": monthly,
-        "per_minute": per_minute,
-    }
-    counted = conn.execute(_CONSUME, params).first()
+    counted = quota_repo.count_requests(
+        conn,
+        workspace_id,
+        period=win.period,
+        minute=win.minute,
+        n=n,
+        monthly=monthly,
+        per_minute=per_minute,
+    )
     if counted is not None:
         sink = observed.get()
         if sink is not None:
             sink.update(plan=plan, window=win, period_used=counted[0], minute_used=counted[1])
         return
-    t = quota_counters
-    row = conn.execute(select(t).where(t.c.workspace_id == workspace_id)).one()
+    row = quota_repo.counters(conn, workspace_id)
+    if row is None:  # pragma: no cover - the conflicting row refused the update
+        raise RuntimeError("quota update refused without a counter row")
     _refuse(
         plan,
         win,
@@ -157,9 +135,7 @@ def consume(conn: Connection, workspace_id: str, plan: Plan, n: int, win: Window
 
 
 def usage(conn: Connection, workspace_id: str, plan: Plan, win: Window) -> dict[str, Any]:
-    row = conn.execute(
-        select(quota_counters).where(quota_counters.c.workspace_id == workspace_id)
-    ).first()
+    row = quota_repo.counters(conn, workspace_id)
     used = row.period_used if row is not None and row.period == win.period else 0
     minute_used = row.minute_used if row is not None and row.minute == win.minute else 0
     return {
