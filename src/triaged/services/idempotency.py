@@ -12,11 +12,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection
 
 from triaged.errors import Conflict, InvalidInput
-from triaged.services.ids import utcnow
-from triaged.storage.tables import idempotency_keys
+from triaged.storage import idempotency_repo
 
 __all__ = ["fingerprint", "lookup", "prune_older_than", "remember"]
 
@@ -35,11 +34,7 @@ def check_key(key: str) -> str:
 
 
 def lookup(conn: Connection, workspace_id: str, key: str, request_hash: str) -> Any | None:
-    row = conn.execute(
-        select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
-            idempotency_keys.c.workspace_id == workspace_id, idempotency_keys.c.key == key
-        )
-    ).first()
+    row = idempotency_repo.stored(conn, workspace_id, key)
     if row is None:
         return None
     if row.request_hash != request_hash:
@@ -53,18 +48,9 @@ def lookup(conn: Connection, workspace_id: str, key: str, request_hash: str) -> 
 def remember(
     conn: Connection, workspace_id: str, key: str, request_hash: str, response: Any
 ) -> None:
-    conn.execute(
-        insert(idempotency_keys).values(
-            workspace_id=workspace_id,
-            key=key,
-            request_hash=request_hash,
-            response=response,
-            created_at=utcnow(),
-        )
-    )
+    idempotency_repo.insert_key(conn, workspace_id, key, request_hash, response)
 
 
 def prune_older_than(conn: Connection, cutoff: datetime) -> int:
     """Delete the keys created before ``cutoff``; returns how many went."""
-    result = conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < cutoff))
-    return int(result.rowcount or 0)
+    return idempotency_repo.delete_older_than(conn, cutoff)
