@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
 from triaged.errors import InvalidInput, NotFound
 from triaged.services.ids import as_utc, new_id
-from triaged.storage.tables import decisions
+from triaged.storage import decision_repo
 
 if TYPE_CHECKING:
     from triaged.classifier import Result
@@ -83,14 +83,15 @@ def build_row(
     }
 
 
-_INSERT = insert(decisions)
 #: Row key that is answered but not stored (the conformal prediction set, issue 13).
 RESPONSE_ONLY = "prediction_set"
 
 
 def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(_INSERT, [{k: v for k, v in r.items() if k != RESPONSE_ONLY} for r in rows])
+        decision_repo.insert_decisions(
+            conn, [{k: v for k, v in r.items() if k != RESPONSE_ONLY} for r in rows]
+        )
 
 
 def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:
@@ -123,11 +124,7 @@ def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:
 
 
 def get_decision(conn: Connection, workspace_id: str, decision_id: str) -> dict[str, Any]:
-    row = conn.execute(
-        select(decisions).where(
-            decisions.c.id == decision_id, decisions.c.workspace_id == workspace_id
-        )
-    ).first()
+    row = decision_repo.decision_row(conn, workspace_id, decision_id)
     if row is None:
         raise NotFound(f"no decision {decision_id!r}", details={"decision_id": decision_id})
     return public(row)
@@ -151,23 +148,18 @@ def list_decisions(
     """Newest first; ``cursor`` is the last id of the previous page."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", details={"limit": limit})
-    c = decisions.c
-    stmt = select(decisions).where(c.workspace_id == workspace_id)
-    if flt.taxonomy is not None:
-        stmt = stmt.where(c.taxonomy == flt.taxonomy)
-    if flt.bucket is not None:
-        stmt = stmt.where(c.bucket == flt.bucket)
-    if flt.label is not None:
-        stmt = stmt.where(c.label == flt.label)
-    if flt.external_id is not None:
-        stmt = stmt.where(c.external_id == flt.external_id)
-    if flt.since is not None:
-        stmt = stmt.where(c.created_at >= _utc(flt.since))
-    if flt.until is not None:
-        stmt = stmt.where(c.created_at < _utc(flt.until))
-    if cursor:
-        stmt = stmt.where(c.id < cursor)
-    rows = list(conn.execute(stmt.order_by(c.id.desc()).limit(limit + 1)))
+    rows = decision_repo.page_rows(
+        conn,
+        workspace_id,
+        taxonomy=flt.taxonomy,
+        bucket=flt.bucket,
+        label=flt.label,
+        external_id=flt.external_id,
+        since=_utc(flt.since) if flt.since is not None else None,
+        until=_utc(flt.until) if flt.until is not None else None,
+        cursor=cursor,
+        fetch=limit + 1,
+    )
     page = [public(r) for r in rows[:limit]]
     next_cursor = page[-1]["id"] if len(rows) > limit and page else None
     return page, next_cursor
