@@ -12,14 +12,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection
 
 from triaged.errors import InvalidInput
 from triaged.services import keys, quota
 from triaged.services.ids import as_utc
 from triaged.services.plans import Plan
+from triaged.storage import decision_repo, key_repo, workspace_repo
 from triaged.storage.signup import purge_workspace
-from triaged.storage.tables import api_keys, decisions, quota_counters, workspaces
 
 __all__ = [
     "STATUSES",
@@ -36,23 +36,7 @@ STATUSES = ("active", "pending", "suspended")
 
 def overview(conn: Connection, win: quota.Window) -> list[dict[str, Any]]:
     """Every workspace with its status, contact, keys and this month's count."""
-    n_keys = (
-        select(api_keys.c.workspace_id, func.count().label("n"))
-        .where(api_keys.c.revoked_at.is_(None))
-        .group_by(api_keys.c.workspace_id)
-        .subquery()
-    )
-    rows = conn.execute(
-        select(
-            workspaces,
-            quota_counters.c.period,
-            quota_counters.c.period_used,
-            n_keys.c.n,
-        )
-        .outerjoin(quota_counters, quota_counters.c.workspace_id == workspaces.c.id)
-        .outerjoin(n_keys, n_keys.c.workspace_id == workspaces.c.id)
-        .order_by(workspaces.c.name)
-    ).mappings()
+    rows = workspace_repo.overview_rows(conn)
     return [
         {
             "id": r["id"],
@@ -72,13 +56,13 @@ def set_status(conn: Connection, name: str, status: str) -> dict[str, Any]:
     if status not in STATUSES:
         raise InvalidInput(f"unknown status {status!r}; use one of {list(STATUSES)}")
     ws = keys.get_workspace(conn, name)
-    conn.execute(update(workspaces).where(workspaces.c.id == ws["id"]).values(status=status))
+    workspace_repo.set_status(conn, ws["id"], status)
     return {"id": ws["id"], "name": ws["name"], "status": status, "previous": ws["status"]}
 
 
 def set_plan(conn: Connection, name: str, plan: Plan) -> dict[str, Any]:
     ws = keys.get_workspace(conn, name)
-    conn.execute(update(workspaces).where(workspaces.c.id == ws["id"]).values(plan=plan.name))
+    workspace_repo.set_plan(conn, ws["id"], plan.name)
     return {"id": ws["id"], "name": ws["name"], "plan": plan.name, "previous": ws["plan"]}
 
 
@@ -87,12 +71,6 @@ def delete_workspace(conn: Connection, name: str) -> dict[str, Any]:
     ws = keys.get_workspace(conn, name)
     deleted = purge_workspace(conn, ws["id"])
     return {"id": ws["id"], "name": ws["name"], "deleted": deleted}
-
-
-def _day(conn: Connection) -> Any:
-    if conn.dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", decisions.c.created_at), "YYYY-MM-DD")
-    return func.strftime("%Y-%m-%d", decisions.c.created_at)
 
 
 def at_limit_text(plan: Plan) -> str:
@@ -118,31 +96,15 @@ def usage_report(
     base = quota.usage(conn, workspace_id, plan, win)
     now = datetime.fromtimestamp(win.now, UTC)
     start = datetime(now.year, now.month, 1, tzinfo=UTC)
-    day = _day(conn).label("day")
-    in_month = (decisions.c.workspace_id == workspace_id, decisions.c.created_at >= start)
-    by_day = {
-        str(d): int(n)
-        for d, n in conn.execute(select(day, func.count()).where(*in_month).group_by(day)).all()
-    }
+    by_day = decision_repo.requests_per_day(conn, workspace_id, start)
     days = []
     d = start
     while d.date() <= now.date():
         iso = d.date().isoformat()
         days.append({"day": iso, "requests": by_day.get(iso, 0)})
         d += timedelta(days=1)
-    key_rows = conn.execute(
-        select(decisions.c.key_id, func.count().label("n"))
-        .where(*in_month)
-        .group_by(decisions.c.key_id)
-    ).all()
-    names = {
-        r.id: r
-        for r in conn.execute(
-            select(api_keys.c.id, api_keys.c.name, api_keys.c.prefix, api_keys.c.role).where(
-                api_keys.c.workspace_id == workspace_id
-            )
-        )
-    }
+    key_rows = decision_repo.requests_per_key(conn, workspace_id, start)
+    names = key_repo.key_names(conn, workspace_id)
     per_key = []
     for key_id, n in sorted(key_rows, key=lambda r: (-int(r.n), str(r.key_id))):
         info = names.get(key_id)
