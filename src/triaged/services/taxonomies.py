@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from triaged.errors import Conflict, NotFound, PayloadTooLarge, TaxonomyError
 from triaged.inputs import bad_character, check_taxonomy_name
 from triaged.services.ids import as_utc, new_id, utcnow
-from triaged.storage.tables import taxonomies, taxonomy_versions
+from triaged.storage import taxonomy_repo
 from triaged.taxonomy import Example, Taxonomy
 
 __all__ = [
@@ -62,15 +62,8 @@ class TaxonomyRecord:
 
 
 def _insert_version(conn: Connection, taxonomy_id: str, tax: Taxonomy) -> None:
-    conn.execute(
-        insert(taxonomy_versions).values(
-            id=new_id("txv"),
-            taxonomy_id=taxonomy_id,
-            version=tax.version,
-            definition=tax.to_dict(),
-            n_examples=tax.n_examples + len(tax.out_of_scope),
-            created_at=utcnow(),
-        )
+    taxonomy_repo.insert_version(
+        conn, taxonomy_id, tax.version, tax.to_dict(), tax.n_examples + len(tax.out_of_scope)
     )
 
 
@@ -81,16 +74,7 @@ def create(conn: Connection, workspace_id: str, tax: Taxonomy) -> TaxonomyRecord
     tid = new_id("tax")
     try:
         with conn.begin_nested():
-            conn.execute(
-                insert(taxonomies).values(
-                    id=tid,
-                    workspace_id=workspace_id,
-                    name=tax.name,
-                    current_version=1,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            taxonomy_repo.insert_taxonomy(conn, tid, workspace_id, tax.name, now)
     except IntegrityError:
         raise Conflict(
             f"taxonomy {tax.name!r} already exists in this workspace; update it instead",
@@ -100,30 +84,19 @@ def create(conn: Connection, workspace_id: str, tax: Taxonomy) -> TaxonomyRecord
     return get_record(conn, workspace_id, tax.name)
 
 
-_RECORD = select(taxonomies).where(
-    taxonomies.c.workspace_id == bindparam("workspace_id"), taxonomies.c.name == bindparam("name")
-)
-_RECORD_FOR_UPDATE = _RECORD.with_for_update()
-
-
 def get_record(
     conn: Connection, workspace_id: str, name: str, *, for_update: bool = False
 ) -> TaxonomyRecord:
     if bad_character(name) is not None:  # no stored name holds one (PostgreSQL would refuse it)
         raise NotFound("no such taxonomy", details={"reason": "bad_character"})
-    stmt = _RECORD_FOR_UPDATE if for_update else _RECORD
-    row = conn.execute(stmt, {"workspace_id": workspace_id, "name": name}).first()
+    row = taxonomy_repo.taxonomy_named(conn, workspace_id, name, for_update=for_update)
     if row is None:
         raise NotFound(f"no taxonomy {name!r}", details={"taxonomy": name})
     return TaxonomyRecord.from_row(row)
 
 
 def get_record_by_id(conn: Connection, workspace_id: str, taxonomy_id: str) -> TaxonomyRecord:
-    row = conn.execute(
-        select(taxonomies).where(
-            taxonomies.c.id == taxonomy_id, taxonomies.c.workspace_id == workspace_id
-        )
-    ).first()
+    row = taxonomy_repo.taxonomy_by_id(conn, workspace_id, taxonomy_id)
     if row is None:
         raise NotFound(f"no taxonomy {taxonomy_id!r}", details={"taxonomy_id": taxonomy_id})
     return TaxonomyRecord.from_row(row)
@@ -138,15 +111,10 @@ def list_records(
     after: str | None = None,
 ) -> list[TaxonomyRecord]:
     """The workspace's taxonomies by name; ``after`` a name and ``limit`` page through them."""
-    stmt = select(taxonomies).where(taxonomies.c.workspace_id == workspace_id)
-    if not include_archived:
-        stmt = stmt.where(taxonomies.c.archived_at.is_(None))
-    if after is not None:
-        stmt = stmt.where(taxonomies.c.name > after)
-    stmt = stmt.order_by(taxonomies.c.name)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [TaxonomyRecord.from_row(r) for r in conn.execute(stmt)]
+    rows = taxonomy_repo.workspace_taxonomies(
+        conn, workspace_id, include_archived=include_archived, limit=limit, after=after
+    )
+    return [TaxonomyRecord.from_row(r) for r in rows]
 
 
 def check_size(tax: Taxonomy, max_labels: int, max_examples: int) -> None:
@@ -169,11 +137,7 @@ def check_size(tax: Taxonomy, max_labels: int, max_examples: int) -> None:
 
 def load_version(conn: Connection, record: TaxonomyRecord, version: int | None = None) -> Taxonomy:
     v = record.current_version if version is None else version
-    row = conn.execute(
-        select(taxonomy_versions.c.definition).where(
-            taxonomy_versions.c.taxonomy_id == record.id, taxonomy_versions.c.version == v
-        )
-    ).first()
+    row = taxonomy_repo.version_definition(conn, record.id, v)
     if row is None:
         raise NotFound(
             f"taxonomy {record.name!r} has no version {v}",
@@ -183,22 +147,13 @@ def load_version(conn: Connection, record: TaxonomyRecord, version: int | None =
 
 
 def list_versions(conn: Connection, record: TaxonomyRecord) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(
-            taxonomy_versions.c.version,
-            taxonomy_versions.c.n_examples,
-            taxonomy_versions.c.created_at,
-        )
-        .where(taxonomy_versions.c.taxonomy_id == record.id)
-        .order_by(taxonomy_versions.c.version)
-    )
     return [
         {
             "version": r.version,
             "n_examples": r.n_examples,
             "created_at": as_utc(r.created_at).isoformat(),
         }
-        for r in rows
+        for r in taxonomy_repo.version_rows(conn, record.id)
     ]
 
 
@@ -206,12 +161,7 @@ def new_version(conn: Connection, record: TaxonomyRecord, tax: Taxonomy) -> Taxo
     """Store ``tax`` as the next version (atomic increment, so concurrent edits never clash)."""
     if record.archived_at is not None:
         raise Conflict(f"taxonomy {record.name!r} is archived", details={"taxonomy": record.name})
-    version = conn.execute(
-        update(taxonomies)
-        .where(taxonomies.c.id == record.id)
-        .values(current_version=taxonomies.c.current_version + 1, updated_at=utcnow())
-        .returning(taxonomies.c.current_version)
-    ).scalar_one()
+    version = taxonomy_repo.bump_version(conn, record.id)
     stored = Taxonomy.from_dict({**tax.to_dict(), "name": record.name, "version": version})
     _insert_version(conn, record.id, stored)
     return stored
@@ -246,11 +196,5 @@ def add_examples(current: Taxonomy, examples: Sequence[Example]) -> Taxonomy:
 
 def archive(conn: Connection, record: TaxonomyRecord) -> TaxonomyRecord:
     if record.archived_at is None:
-        conn.execute(
-            update(taxonomies)
-            .where(taxonomies.c.id == record.id)
-            .values(archived_at=utcnow(), updated_at=utcnow())
-        )
-    return TaxonomyRecord.from_row(
-        conn.execute(select(taxonomies).where(taxonomies.c.id == record.id)).one()
-    )
+        taxonomy_repo.archive(conn, record.id)
+    return TaxonomyRecord.from_row(taxonomy_repo.taxonomy_row(conn, record.id))

@@ -1,16 +1,162 @@
-"""Reads of taxonomy rows that cross a workspace or another table (the operator's lookups).
+"""Rows of the taxonomy and taxonomy-version tables.
 
-The rows come back raw; :class:`triaged.services.taxonomies.TaxonomyRecord` wraps them.
+A taxonomy row points at its current version; every change inserts a new, immutable
+version row.  The rows come back raw; :class:`triaged.services.taxonomies.TaxonomyRecord`
+wraps them.  Lookups that cross a workspace or another table serve the operator.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Row, select
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
+
+from triaged.storage.ids import new_id, utcnow
 from triaged.storage.review import review_items
-from triaged.storage.tables import taxonomies
+from triaged.storage.rows import AnyRow
+from triaged.storage.tables import taxonomies, taxonomy_versions
 
-__all__ = ["taxonomies_named", "taxonomy_of_review_item"]
+__all__ = [
+    "archive",
+    "bump_version",
+    "insert_taxonomy",
+    "insert_version",
+    "taxonomies_named",
+    "taxonomy_by_id",
+    "taxonomy_named",
+    "taxonomy_of_review_item",
+    "taxonomy_row",
+    "version_definition",
+    "version_rows",
+    "workspace_taxonomies",
+]
+
+
+def insert_taxonomy(
+    conn: Connection, taxonomy_id: str, workspace_id: str, name: str, now: datetime
+) -> None:
+    """A new taxonomy at version 1 (a name taken in the workspace raises IntegrityError)."""
+    conn.execute(
+        insert(taxonomies).values(
+            id=taxonomy_id,
+            workspace_id=workspace_id,
+            name=name,
+            current_version=1,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def insert_version(
+    conn: Connection,
+    taxonomy_id: str,
+    version: int,
+    definition: dict[str, Any],
+    n_examples: int,
+) -> None:
+    conn.execute(
+        insert(taxonomy_versions).values(
+            id=new_id("txv"),
+            taxonomy_id=taxonomy_id,
+            version=version,
+            definition=definition,
+            n_examples=n_examples,
+            created_at=utcnow(),
+        )
+    )
+
+
+_RECORD = select(taxonomies).where(
+    taxonomies.c.workspace_id == bindparam("workspace_id"), taxonomies.c.name == bindparam("name")
+)
+_RECORD_FOR_UPDATE = _RECORD.with_for_update()
+
+
+def taxonomy_named(
+    conn: Connection, workspace_id: str, name: str, *, for_update: bool = False
+) -> AnyRow | None:
+    """The workspace's taxonomy row called ``name``; ``for_update``: locked (``FOR UPDATE``)."""
+    stmt = _RECORD_FOR_UPDATE if for_update else _RECORD
+    return conn.execute(stmt, {"workspace_id": workspace_id, "name": name}).first()
+
+
+def taxonomy_by_id(conn: Connection, workspace_id: str, taxonomy_id: str) -> AnyRow | None:
+    return conn.execute(
+        select(taxonomies).where(
+            taxonomies.c.id == taxonomy_id, taxonomies.c.workspace_id == workspace_id
+        )
+    ).first()
+
+
+def taxonomy_row(conn: Connection, taxonomy_id: str) -> AnyRow:
+    """The taxonomy row ``taxonomy_id`` (it must exist)."""
+    return conn.execute(select(taxonomies).where(taxonomies.c.id == taxonomy_id)).one()
+
+
+def workspace_taxonomies(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    include_archived: bool,
+    limit: int | None,
+    after: str | None,
+) -> list[AnyRow]:
+    """The workspace's taxonomy rows by name; ``after`` a name and ``limit`` page through them."""
+    stmt = select(taxonomies).where(taxonomies.c.workspace_id == workspace_id)
+    if not include_archived:
+        stmt = stmt.where(taxonomies.c.archived_at.is_(None))
+    if after is not None:
+        stmt = stmt.where(taxonomies.c.name > after)
+    stmt = stmt.order_by(taxonomies.c.name)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(conn.execute(stmt))
+
+
+def version_definition(conn: Connection, taxonomy_id: str, version: int) -> AnyRow | None:
+    """The stored ``definition`` of one version, or None when there is no such version."""
+    return conn.execute(
+        select(taxonomy_versions.c.definition).where(
+            taxonomy_versions.c.taxonomy_id == taxonomy_id, taxonomy_versions.c.version == version
+        )
+    ).first()
+
+
+def version_rows(conn: Connection, taxonomy_id: str) -> list[AnyRow]:
+    """``version``, ``n_examples`` and ``created_at`` of every version, oldest first."""
+    return list(
+        conn.execute(
+            select(
+                taxonomy_versions.c.version,
+                taxonomy_versions.c.n_examples,
+                taxonomy_versions.c.created_at,
+            )
+            .where(taxonomy_versions.c.taxonomy_id == taxonomy_id)
+            .order_by(taxonomy_versions.c.version)
+        )
+    )
+
+
+def bump_version(conn: Connection, taxonomy_id: str) -> int:
+    """Increment the current version in one statement (concurrent edits never clash);
+    returns the new version."""
+    version: int = conn.execute(
+        update(taxonomies)
+        .where(taxonomies.c.id == taxonomy_id)
+        .values(current_version=taxonomies.c.current_version + 1, updated_at=utcnow())
+        .returning(taxonomies.c.current_version)
+    ).scalar_one()
+    return version
+
+
+def archive(conn: Connection, taxonomy_id: str) -> None:
+    conn.execute(
+        update(taxonomies)
+        .where(taxonomies.c.id == taxonomy_id)
+        .values(archived_at=utcnow(), updated_at=utcnow())
+    )
 
 
 def taxonomies_named(conn: Connection, name: str) -> list[Row[tuple[object, ...]]]:
