@@ -21,13 +21,13 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from triaged.services.ids import as_utc, utcnow
 from triaged.settings import DEV_KEY_PEPPER, Settings
+from triaged.storage import secrets_repo
 from triaged.storage.db import Database
-from triaged.storage.security import server_secrets, web_sessions
 
 __all__ = [
     "METRICS_TOKEN_PREFIX",
@@ -57,22 +57,20 @@ def get_or_create_secret(db: Database, name: str, make: Callable[[], str]) -> tu
 
     Several processes may race on the first start: one insert wins, the others read it."""
     with db.read() as conn:
-        found = conn.execute(
-            select(server_secrets.c.value).where(server_secrets.c.name == name)
-        ).scalar()
+        found = secrets_repo.secret_value(conn, name)
     if found is not None:
-        return str(found), False
+        return found, False
     value = make()
     try:
         with db.write() as conn:
-            conn.execute(insert(server_secrets).values(name=name, value=value, created_at=utcnow()))
+            secrets_repo.insert_secret(conn, name, value)
         return value, True
     except IntegrityError:
         with db.read() as conn:
-            stored = conn.execute(
-                select(server_secrets.c.value).where(server_secrets.c.name == name)
-            ).scalar_one()
-        return str(stored), False
+            stored = secrets_repo.secret_value(conn, name)
+        if stored is None:  # pragma: no cover - the insert that won is committed
+            raise RuntimeError(f"server secret {name!r} clashed on insert but is absent") from None
+        return stored, False
 
 
 def session_secret(db: Database, configured: str | None) -> str:
@@ -102,12 +100,8 @@ def rotate_metrics_token(db: Database) -> str:
     """Replace the generated ``/metrics`` token; returns the new one (shown once)."""
     token = _new_metrics_token()
     with db.write() as conn:
-        conn.execute(delete(server_secrets).where(server_secrets.c.name == METRICS_TOKEN_SHA256))
-        conn.execute(
-            insert(server_secrets).values(
-                name=METRICS_TOKEN_SHA256, value=_sha256(token), created_at=utcnow()
-            )
-        )
+        secrets_repo.delete_secret(conn, METRICS_TOKEN_SHA256)
+        secrets_repo.insert_secret(conn, METRICS_TOKEN_SHA256, _sha256(token))
     return token
 
 
@@ -118,25 +112,18 @@ def check_metrics_token(db: Database, configured: str | None, given: str) -> boo
     if configured:
         return hmac.compare_digest(given.encode(), configured.encode())
     with db.lookup() as conn:
-        stored = conn.execute(
-            select(server_secrets.c.value).where(server_secrets.c.name == METRICS_TOKEN_SHA256)
-        ).scalar()
-    return stored is not None and hmac.compare_digest(_sha256(given), str(stored))
+        stored = secrets_repo.secret_value(conn, METRICS_TOKEN_SHA256)
+    return stored is not None and hmac.compare_digest(_sha256(given), stored)
 
 
 # ----------------------------------------------------------------- web sessions
 def create_web_session(conn: Connection, key_id: str, max_age_s: float) -> str:
     """A new session of ``key_id``; returns its id (for the signed cookie)."""
     now = utcnow()
-    conn.execute(delete(web_sessions).where(web_sessions.c.expires_at < now))
+    secrets_repo.delete_expired_sessions(conn, now)
     sid = secrets.token_urlsafe(32)
-    conn.execute(
-        insert(web_sessions).values(
-            id=_sha256(sid),
-            key_id=key_id,
-            created_at=now,
-            expires_at=now + timedelta(seconds=max_age_s),
-        )
+    secrets_repo.insert_session(
+        conn, _sha256(sid), key_id, created_at=now, expires_at=now + timedelta(seconds=max_age_s)
     )
     return sid
 
@@ -145,22 +132,14 @@ def web_session_key_id(conn: Connection, sid: str) -> str | None:
     """The key of a live session (not revoked, not expired), else None."""
     if not sid:
         return None
-    row = conn.execute(
-        select(web_sessions.c.key_id, web_sessions.c.expires_at, web_sessions.c.revoked_at).where(
-            web_sessions.c.id == _sha256(sid)
-        )
-    ).first()
+    row = secrets_repo.session_row(conn, _sha256(sid))
     if row is None or row.revoked_at is not None or as_utc(row.expires_at) < utcnow():
         return None
     return str(row.key_id)
 
 
 def revoke_web_session(conn: Connection, sid: str) -> None:
-    conn.execute(
-        update(web_sessions)
-        .where(web_sessions.c.id == _sha256(sid), web_sessions.c.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    secrets_repo.revoke_session(conn, _sha256(sid))
 
 
 def announce(db: Database, settings: Settings) -> list[str]:
