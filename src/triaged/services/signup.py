@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import Connection
 
 from triaged import inputs
 from triaged.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
@@ -37,13 +37,8 @@ from triaged.services import keys
 from triaged.services.ids import as_utc, new_id
 from triaged.services.keys import KeyInfo, Principal, Role
 from triaged.settings import Settings
-from triaged.storage.signup import (
-    email_verifications,
-    invites,
-    purge_workspace,
-    signup_attempts,
-)
-from triaged.storage.tables import workspaces
+from triaged.storage import signup_repo, workspace_repo
+from triaged.storage.signup import purge_workspace
 
 __all__ = [
     "SignupRequest",
@@ -63,7 +58,6 @@ EMAIL_PATTERN = re.compile(
     r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
 )
 MAX_EMAIL = 254
-SIGNUP_LOCK = 727375014  # PostgreSQL advisory lock that serialises sign-ups
 TOKEN_BYTES = 32
 
 
@@ -131,28 +125,19 @@ def validate(name: str, email: str) -> tuple[str, str]:
     return name, email
 
 
-def _lock(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SIGNUP_LOCK})
-
-
 def _check_rate(conn: Connection, settings: Settings, client: str, now: datetime) -> str:
     """Raise 429 when the address or everyone used up the window; returns the address hash."""
     window = timedelta(seconds=settings.signup_window_seconds)
     since = now - window
-    conn.execute(signup_attempts.delete().where(signup_attempts.c.created_at < since))
+    signup_repo.delete_attempts_before(conn, since)
     client_hash = _client_hash(client, settings.key_pepper)
-    t = signup_attempts
-    for scope, limit, where in (
-        ("client", settings.signup_per_ip, t.c.client_hash == client_hash),
+    for scope, limit, who_hash in (
+        ("client", settings.signup_per_ip, client_hash),
         ("global", settings.signup_global, None),
     ):
         if limit <= 0:
             continue
-        query = select(func.count(), func.min(t.c.created_at)).where(t.c.created_at >= since)
-        if where is not None:
-            query = query.where(where)
-        count, oldest = conn.execute(query).one()
+        count, oldest = signup_repo.attempts_since(conn, since, who_hash)
         if count >= limit:
             wait = (as_utc(oldest) + window - now).total_seconds() if oldest else 1.0
             who = "from your address" if scope == "client" else "on this server"
@@ -166,9 +151,7 @@ def _check_rate(conn: Connection, settings: Settings, client: str, now: datetime
 
 
 def _spend_invite(conn: Connection, token: str, workspace_id: str, now: datetime) -> None:
-    row = conn.execute(
-        select(invites).where(invites.c.token_hash == token_hash(token.strip()))
-    ).first()
+    row = signup_repo.invite_by_hash(conn, token_hash(token.strip()))
     if row is None or row.used_at is not None or as_utc(row.expires_at) <= now:
         reason = "invite_unknown" if row is None else "invite_used"
         if row is not None and row.used_at is None:
@@ -177,22 +160,14 @@ def _spend_invite(conn: Connection, token: str, workspace_id: str, now: datetime
             "this invite link is not valid: it was used already, expired or never existed",
             details={"reason": reason},
         )
-    done = conn.execute(
-        update(invites)
-        .where(invites.c.id == row.id, invites.c.used_at.is_(None))
-        .values(used_at=now, used_by=workspace_id)
-    )
-    if done.rowcount != 1:  # pragma: no cover - the sign-up lock serialises spenders
+    spent = signup_repo.spend_invite(conn, row.id, workspace_id, now)
+    if spent != 1:  # pragma: no cover - the sign-up lock serialises spenders
         raise Forbidden("this invite link was used already", details={"reason": "invite_used"})
 
 
 def _check_invite(conn: Connection, token: str, now: datetime) -> None:
     """Refuse an invalid invite before anything is written."""
-    row = conn.execute(
-        select(invites.c.used_at, invites.c.expires_at).where(
-            invites.c.token_hash == token_hash(token.strip())
-        )
-    ).first()
+    row = signup_repo.invite_state(conn, token_hash(token.strip()))
     if row is None or row.used_at is not None or as_utc(row.expires_at) <= now:
         reason = "invite_unknown" if row is None else "invite_used"
         if row is not None and row.used_at is None:
@@ -206,19 +181,7 @@ def _check_invite(conn: Connection, token: str, now: datetime) -> None:
 def _release_expired(conn: Connection, name: str, email: str, now: datetime) -> None:
     """Pending workspaces with this name or email whose every link expired unused are
     deleted, so an abandoned sign-up holds neither the name nor a place in the email cap."""
-    live = (
-        select(email_verifications.c.workspace_id)
-        .where(email_verifications.c.expires_at > now)
-        .where(email_verifications.c.used_at.is_(None))
-    )
-    stale = conn.execute(
-        select(workspaces.c.id).where(
-            workspaces.c.status == "pending",
-            (workspaces.c.name == name) | (workspaces.c.contact_email == email),
-            workspaces.c.id.not_in(live),
-        )
-    ).all()
-    for (workspace_id,) in stale:
+    for workspace_id in signup_repo.stale_pending_workspaces(conn, name, email, now):
         purge_workspace(conn, workspace_id)
 
 
@@ -227,60 +190,46 @@ def reserve(
 ) -> SignupResult:
     """The whole sign-up in the caller's write transaction (raises before any write)."""
     name, email = validate(req.name, req.email)
-    _lock(conn)
+    signup_repo.lock_signups(conn)
     if settings.signup == "invite":
         _check_invite(conn, req.invite or "", now)
     client_hash = _check_rate(conn, settings, req.client, now)
     _release_expired(conn, name, email, now)
-    n_email = conn.execute(
-        select(func.count()).select_from(workspaces).where(workspaces.c.contact_email == email)
-    ).scalar_one()
+    n_email = signup_repo.count_contact_email(conn, email)
     if n_email >= settings.signup_max_per_email:
         raise Conflict(
             f"this email already has {n_email} workspaces, the most one address may sign up",
             details={"reason": "email_cap", "limit": settings.signup_max_per_email},
         )
-    taken = conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).first()
-    if taken is not None:
+    if signup_repo.name_taken(conn, name):
         raise Conflict(
             f"the name {name!r} is taken; choose another", details={"reason": "name_taken"}
         )
     pending = needs_verification(settings)
     ws = keys.create_workspace(conn, name, settings.signup_plan)
     status = "pending" if pending else "active"
-    conn.execute(
-        update(workspaces)
-        .where(workspaces.c.id == ws["id"])
-        .values(status=status, contact_email=email)
-    )
+    signup_repo.set_status_and_contact(conn, ws["id"], status, email)
     key = keys.create_key(conn, ws["id"], name, Role.ADMIN, "sign-up admin", settings.key_pepper)
     if settings.signup == "invite":
         _spend_invite(conn, req.invite or "", ws["id"], now)
-    conn.execute(
-        insert(signup_attempts).values(id=new_id("sgn"), client_hash=client_hash, created_at=now)
-    )
+    signup_repo.insert_attempt(conn, client_hash, now)
     token = None
     if pending:
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        conn.execute(
-            insert(email_verifications).values(
-                token_hash=token_hash(token),
-                workspace_id=ws["id"],
-                email=email,
-                created_at=now,
-                expires_at=now + timedelta(hours=settings.signup_verify_hours),
-            )
+        signup_repo.insert_verification(
+            conn,
+            token_hash(token),
+            ws["id"],
+            email,
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.signup_verify_hours),
         )
     return SignupResult(ws["id"], name, settings.signup_plan, status, email, key, token)
 
 
 def verify(conn: Connection, token: str, now: datetime) -> dict[str, Any]:
     """Follow a verification link: the workspace becomes active (a second click is fine)."""
-    row = conn.execute(
-        select(email_verifications, workspaces.c.name, workspaces.c.status)
-        .join(workspaces, workspaces.c.id == email_verifications.c.workspace_id)
-        .where(email_verifications.c.token_hash == token_hash((token or "").strip()))
-    ).first()
+    row = signup_repo.verification_with_workspace(conn, token_hash((token or "").strip()))
     if row is None:
         raise NotFound(
             "this verification link is not valid (mistyped, or its workspace was deleted)",
@@ -292,17 +241,9 @@ def verify(conn: Connection, token: str, now: datetime) -> dict[str, Any]:
             details={"reason": "verification_expired"},
         )
     if row.used_at is None:
-        conn.execute(
-            update(email_verifications)
-            .where(email_verifications.c.token_hash == row.token_hash)
-            .values(used_at=now)
-        )
+        signup_repo.mark_verification_used(conn, row.token_hash, now)
         if row.status == "pending":
-            conn.execute(
-                update(workspaces)
-                .where(workspaces.c.id == row.workspace_id)
-                .values(status="active")
-            )
+            workspace_repo.set_status(conn, row.workspace_id, "active")
     status = "active" if row.status == "pending" else row.status
     return {"workspace": row.name, "status": status, "email": row.email}
 
@@ -334,7 +275,7 @@ def invite_for(
         "created_at": now,
         "expires_at": now + timedelta(hours=hours),
     }
-    conn.execute(insert(invites).values(**row))
+    signup_repo.insert_invite(conn, row)
     return _public_invite({**row, "used_at": None, "used_by": None}), token
 
 
@@ -353,12 +294,7 @@ def _public_invite(row: Any) -> dict[str, Any]:
 
 def list_invites(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
     principal.require(Role.ADMIN)
-    rows = conn.execute(
-        select(invites)
-        .where(invites.c.workspace_id == principal.workspace_id)
-        .order_by(invites.c.id)
-    ).mappings()
-    return [_public_invite(r) for r in rows]
+    return [_public_invite(r) for r in signup_repo.workspace_invites(conn, principal.workspace_id)]
 
 
 def quick_start(base_url: str, key: str, taxonomy: str = "support") -> str:
