@@ -29,12 +29,10 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy import Connection
 
+from triaged.storage import metrics_repo
 from triaged.storage.db import Database
-from triaged.storage.review import review_items
-from triaged.storage.tables import decisions
-from triaged.storage.webhooks import webhook_attempts, webhook_deliveries
 
 __all__ = ["LATENCY_BUCKETS_S", "DatabaseCollector", "exposition"]
 
@@ -57,16 +55,12 @@ class DatabaseCollector(Collector):
     @staticmethod
     def _decisions(conn: Connection) -> Iterator[Metric]:
         """Decisions per bucket and the classify latency histogram."""
-        d = decisions.c
         counts = CounterMetricFamily(
             "triaged_decisions",
             "Decisions logged, by taxonomy and bucket.",
             labels=["workspace", "taxonomy", "bucket"],
         )
-        stmt = select(d.workspace_id, d.taxonomy, d.bucket, func.count()).group_by(
-            d.workspace_id, d.taxonomy, d.bucket
-        )
-        for ws, tax, bucket, n in conn.execute(stmt):
+        for ws, tax, bucket, n in metrics_repo.decision_counts(conn):
             counts.add_metric([ws, tax, bucket], float(n))
         yield counts
 
@@ -75,11 +69,7 @@ class DatabaseCollector(Collector):
             "Per-text classify latency.",
             labels=["workspace", "taxonomy"],
         )
-        cols = [func.sum(case((d.latency_ms <= b * 1000.0, 1), else_=0)) for b in LATENCY_BUCKETS_S]
-        stmt2 = select(
-            d.workspace_id, d.taxonomy, func.count(), func.sum(d.latency_ms), *cols
-        ).group_by(d.workspace_id, d.taxonomy)
-        for row in conn.execute(stmt2):
+        for row in metrics_repo.latency_histogram(conn, LATENCY_BUCKETS_S):
             ws, tax, n, total_ms, *cum = row
             buckets = [(str(b), float(c or 0)) for b, c in zip(LATENCY_BUCKETS_S, cum, strict=True)]
             buckets.append(("+Inf", float(n)))
@@ -89,7 +79,6 @@ class DatabaseCollector(Collector):
     @staticmethod
     def _review_queues(conn: Connection) -> Iterator[Metric]:
         """Depth and oldest age of each review queue."""
-        r = review_items.c
         depth = GaugeMetricFamily(
             "triaged_review_queue_depth",
             "Open review items (pending or claimed).",
@@ -101,13 +90,8 @@ class DatabaseCollector(Collector):
             labels=["queue"],
         )
         now = datetime.now(UTC)
-        stmt3 = (
-            select(r.queue, func.count(), func.min(r.created_at))
-            .where(r.status.in_(OPEN_STATUSES))
-            .group_by(r.queue)
-        )
         seen = set()
-        for queue, n, first in conn.execute(stmt3):
+        for queue, n, first in metrics_repo.open_review_queues(conn, OPEN_STATUSES):
             seen.add(queue)
             depth.add_metric([queue], float(n))
             first_utc = first if first.tzinfo else first.replace(tzinfo=UTC)
@@ -122,22 +106,16 @@ class DatabaseCollector(Collector):
     @staticmethod
     def _webhooks(conn: Connection) -> Iterator[Metric]:
         """Failed delivery attempts and deliveries by status."""
-        a = webhook_attempts.c
-        failed = conn.execute(
-            select(func.count()).where(
-                or_(a.error.is_not(None), a.status_code.is_(None), a.status_code >= 300)
-            )
-        ).scalar_one()
+        failed = metrics_repo.failed_delivery_attempts(conn)
         yield CounterMetricFamily(
             "triaged_webhook_delivery_failures",
             "Webhook delivery attempts that failed (error or non-2xx).",
             value=float(failed),
         )
-        w = webhook_deliveries.c
         by_status = GaugeMetricFamily(
             "triaged_webhook_deliveries", "Webhook deliveries by status.", labels=["status"]
         )
-        for status, n in conn.execute(select(w.status, func.count()).group_by(w.status)):
+        for status, n in metrics_repo.deliveries_by_status(conn):
             by_status.add_metric([status], float(n))
         yield by_status
 
