@@ -28,15 +28,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy import Connection
 
 from triaged.errors import Conflict, NotFound
 from triaged.services.ids import as_utc
 from triaged.services.jobs import notify_model
-from triaged.services.review_queue import Action, Status
+from triaged.services.review_queue import Action
 from triaged.services.taxonomies import TaxonomyRecord
-from triaged.storage.review import model_evaluations, review_items
-from triaged.storage.tables import decisions, models, taxonomies
+from triaged.storage import training_repo
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
 
 if TYPE_CHECKING:
@@ -103,27 +102,7 @@ def reviewed_examples(
     conn: Connection, taxonomy_id: str, labels: Sequence[str], holdout_fraction: float
 ) -> list[ReviewedExample]:
     """Every decisive review of the taxonomy as an example, oldest first."""
-    c = review_items.c
-    rows = conn.execute(
-        select(
-            c.id,
-            c.decision_id,
-            c.queue,
-            c.action,
-            c.resolved_label,
-            c.new_label,
-            c.resolved_at,
-            decisions.c.text,
-            decisions.c.label,
-        )
-        .join(decisions, decisions.c.id == c.decision_id)
-        .where(
-            c.taxonomy_id == taxonomy_id,
-            c.status == Status.RESOLVED.value,
-            c.action.in_(_DECISIVE),
-        )
-        .order_by(c.resolved_at, c.id)
-    )
+    rows = training_repo.reviewed_rows(conn, taxonomy_id, _DECISIVE)
     known = set(labels)
     out: list[ReviewedExample] = []
     for r in rows:
@@ -157,19 +136,7 @@ def auto_examples(
     """The newest ``limit`` unreviewed ``auto`` decisions, labelled as the model decided."""
     if limit <= 0:
         return []
-    d = decisions.c
-    queued = exists().where(review_items.c.decision_id == d.id)
-    rows = conn.execute(
-        select(d.text, d.label)
-        .where(
-            d.taxonomy_id == taxonomy_id,
-            d.bucket == "auto",
-            d.final_label.is_(None),
-            ~queued,
-        )
-        .order_by(d.id.desc())
-        .limit(limit)
-    )
+    rows = training_repo.unreviewed_auto_rows(conn, taxonomy_id, limit)
     known = set(labels)
     return [Example(r.text, r.label) for r in rows if r.label in known]
 
@@ -222,18 +189,7 @@ def evaluate_on(clf: Classifier, examples: Sequence[ReviewedExample]) -> dict[st
 
 def resolved_since_last_model(conn: Connection, taxonomy_id: str) -> int:
     """Decisive reviews of the taxonomy resolved after its newest model job was started."""
-    last = conn.execute(
-        select(func.max(models.c.created_at)).where(models.c.taxonomy_id == taxonomy_id)
-    ).scalar_one_or_none()
-    c = review_items.c
-    stmt = select(func.count()).where(
-        c.taxonomy_id == taxonomy_id,
-        c.status == Status.RESOLVED.value,
-        c.action.in_(_DECISIVE),
-    )
-    if last is not None:
-        stmt = stmt.where(c.resolved_at > last)
-    return int(conn.execute(stmt).scalar_one())
+    return training_repo.resolved_since_last_model(conn, taxonomy_id, _DECISIVE)
 
 
 def record_evaluation(
@@ -247,17 +203,15 @@ def record_evaluation(
     evaluation: dict[str, Any],
     now: datetime,
 ) -> None:
-    conn.execute(
-        insert(model_evaluations).values(
-            model_id=model_id,
-            taxonomy_id=taxonomy_id,
-            trigger=trigger,
-            n_examples=n_examples,
-            n_review_examples=n_review_examples,
-            n_eval=int(evaluation.get("n_eval") or 0),
-            evaluation=evaluation,
-            created_at=now,
-        )
+    training_repo.insert_evaluation(
+        conn,
+        model_id=model_id,
+        taxonomy_id=taxonomy_id,
+        trigger=trigger,
+        n_examples=n_examples,
+        n_review_examples=n_review_examples,
+        evaluation=evaluation,
+        now=now,
     )
 
 
@@ -267,29 +221,8 @@ def _iso(value: datetime | None) -> str | None:
 
 def list_versions(conn: Connection, record: TaxonomyRecord) -> list[dict[str, Any]]:
     """Model versions, newest first, each with its recorded evaluation and an active flag."""
-    active = conn.execute(
-        select(taxonomies.c.active_model_id).where(taxonomies.c.id == record.id)
-    ).scalar_one()
-    m, e = models.c, model_evaluations.c
-    rows = conn.execute(
-        select(
-            m.id,
-            m.taxonomy_version,
-            m.status,
-            m.model_version,
-            m.mode,
-            m.n_examples,
-            m.error,
-            m.created_at,
-            m.finished_at,
-            e.trigger,
-            e.n_review_examples,
-            e.evaluation,
-        )
-        .outerjoin(model_evaluations, e.model_id == m.id)
-        .where(m.taxonomy_id == record.id)
-        .order_by(m.id.desc())
-    )
+    active = training_repo.active_model_id(conn, record.id)
+    rows = training_repo.version_rows(conn, record.id)
     return [
         {
             "id": r.id,
@@ -312,9 +245,7 @@ def list_versions(conn: Connection, record: TaxonomyRecord) -> list[dict[str, An
 
 def rollback(conn: Connection, record: TaxonomyRecord, model_id: str) -> None:
     """Make an earlier (ready) model version the active one."""
-    row = conn.execute(
-        select(models.c.status).where(models.c.id == model_id, models.c.taxonomy_id == record.id)
-    ).first()
+    row = training_repo.model_status(conn, record.id, model_id)
     if row is None:
         raise NotFound(
             f"no model {model_id!r} for taxonomy {record.name!r}", details={"model_id": model_id}
@@ -324,7 +255,5 @@ def rollback(conn: Connection, record: TaxonomyRecord, model_id: str) -> None:
             f"model {model_id} is {row.status}, not ready; only a ready model can be made active",
             details={"model_id": model_id, "status": row.status},
         )
-    conn.execute(
-        update(taxonomies).where(taxonomies.c.id == record.id).values(active_model_id=model_id)
-    )
+    training_repo.set_active_model(conn, record.id, model_id)
     notify_model(conn, record.workspace_id, record.id, model_id)  # every API process loads it

@@ -11,14 +11,14 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
 
 from triaged.errors import ModelError, NotFittedError, NotFound
 from triaged.services import routing_policy
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.services.jobs import notify_model
 from triaged.services.taxonomies import TaxonomyRecord
-from triaged.storage.tables import models, taxonomies
+from triaged.storage import training_repo
 
 if TYPE_CHECKING:
     from triaged.classifier import Classifier
@@ -34,19 +34,6 @@ __all__ = [
     "model_public",
     "start_job",
 ]
-
-_PUBLIC = (
-    models.c.id,
-    models.c.taxonomy_id,
-    models.c.taxonomy_version,
-    models.c.status,
-    models.c.model_version,
-    models.c.mode,
-    models.c.n_examples,
-    models.c.error,
-    models.c.created_at,
-    models.c.finished_at,
-)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -68,9 +55,7 @@ def model_public(row: Any) -> dict[str, Any]:
 
 
 def get_model(conn: Connection, record: TaxonomyRecord, model_id: str) -> dict[str, Any]:
-    row = conn.execute(
-        select(*_PUBLIC).where(models.c.id == model_id, models.c.taxonomy_id == record.id)
-    ).first()
+    row = training_repo.model_row(conn, record.id, model_id)
     if row is None:
         raise NotFound(
             f"no model {model_id!r} for taxonomy {record.name!r}", details={"model_id": model_id}
@@ -79,19 +64,11 @@ def get_model(conn: Connection, record: TaxonomyRecord, model_id: str) -> dict[s
 
 
 def list_models(conn: Connection, record: TaxonomyRecord) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(*_PUBLIC).where(models.c.taxonomy_id == record.id).order_by(models.c.id.desc())
-    )
-    return [model_public(r) for r in rows]
+    return [model_public(r) for r in training_repo.model_rows(conn, record.id)]
 
 
 def latest_job(conn: Connection, record: TaxonomyRecord) -> dict[str, Any] | None:
-    row = conn.execute(
-        select(*_PUBLIC)
-        .where(models.c.taxonomy_id == record.id)
-        .order_by(models.c.id.desc())
-        .limit(1)
-    ).first()
+    row = training_repo.latest_model_row(conn, record.id)
     return model_public(row) if row is not None else None
 
 
@@ -99,25 +76,17 @@ def start_job(
     conn: Connection, record: TaxonomyRecord, tax: Taxonomy
 ) -> tuple[dict[str, Any], bool]:
     """A ``training`` row for this taxonomy version; reuses one already running (False)."""
-    running = conn.execute(
-        select(*_PUBLIC).where(
-            models.c.taxonomy_id == record.id,
-            models.c.taxonomy_version == tax.version,
-            models.c.status == "training",
-        )
-    ).first()
+    running = training_repo.running_job_row(conn, record.id, tax.version)
     if running is not None:
         return model_public(running), False
     mid = new_id("mdl")
-    conn.execute(
-        insert(models).values(
-            id=mid,
-            taxonomy_id=record.id,
-            taxonomy_version=tax.version,
-            status="training",
-            n_examples=tax.n_examples + len(tax.out_of_scope),
-            created_at=utcnow(),
-        )
+    training_repo.insert_job(
+        conn,
+        model_id=mid,
+        taxonomy_id=record.id,
+        taxonomy_version=tax.version,
+        n_examples=tax.n_examples + len(tax.out_of_scope),
+        created_at=utcnow(),
     )
     return get_model(conn, record, mid), True
 
@@ -125,16 +94,9 @@ def start_job(
 def fail_interrupted(conn: Connection, older_than_s: float) -> int:
     """Mark training jobs left ``training`` by a process that died as ``failed``."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)
-    result = conn.execute(
-        update(models)
-        .where(models.c.status == "training", models.c.created_at < cutoff)
-        .values(
-            status="failed",
-            error="interrupted (the server stopped while training)",
-            finished_at=utcnow(),
-        )
+    return training_repo.fail_stale_jobs(
+        conn, cutoff, "interrupted (the server stopped while training)", utcnow()
     )
-    return int(result.rowcount or 0)
 
 
 def train(tax: Taxonomy) -> Classifier:
@@ -156,49 +118,26 @@ def finish(
         blob = clf.to_bytes()
     except Exception as exc:  # the job records any failure; the caller polls for it
         with db.write() as conn:
-            conn.execute(
-                update(models)
-                .where(models.c.id == model_id)
-                .values(
-                    status="failed",
-                    error=f"{type(exc).__name__}: {exc}"[:2000],
-                    finished_at=utcnow(),
-                )
+            training_repo.mark_failed(
+                conn, model_id, f"{type(exc).__name__}: {exc}"[:2000], utcnow()
             )
         return None
     with db.write() as conn:
-        row = conn.execute(
-            select(models.c.taxonomy_id, taxonomies.c.workspace_id)
-            .join(taxonomies, taxonomies.c.id == models.c.taxonomy_id)
-            .where(models.c.id == model_id)
-        ).one()
-        conn.execute(
-            update(models)
-            .where(models.c.id == model_id)
-            .values(
-                status="ready",
-                blob=blob,
-                model_version=clf.model_version,
-                mode=clf.mode,
-                finished_at=utcnow(),
-            )
+        row = training_repo.model_taxonomy(conn, model_id)
+        training_repo.mark_ready(
+            conn,
+            model_id,
+            blob=blob,
+            model_version=clf.model_version,
+            mode=clf.mode,
+            finished_at=utcnow(),
         )
-        tx = conn.execute(
-            select(taxonomies.c.active_model_id)
-            .where(taxonomies.c.id == row.taxonomy_id)
-            .with_for_update()
-        ).one()
+        active_id = training_repo.lock_active_model_id(conn, row.taxonomy_id)
         active_version = -1
-        if tx.active_model_id is not None:
-            active_version = conn.execute(
-                select(models.c.taxonomy_version).where(models.c.id == tx.active_model_id)
-            ).scalar_one()
+        if active_id is not None:
+            active_version = training_repo.model_taxonomy_version(conn, active_id)
         if tax.version >= active_version:
-            conn.execute(
-                update(taxonomies)
-                .where(taxonomies.c.id == row.taxonomy_id)
-                .values(active_model_id=model_id)
-            )
+            training_repo.set_active_model(conn, row.taxonomy_id, model_id)
             routing_policy.for_model(
                 conn,
                 workspace_id=row.workspace_id,
@@ -256,9 +195,7 @@ class ClassifierCache:
         from triaged.classifier import Classifier
 
         with db.read() as conn:
-            blob = conn.execute(
-                select(models.c.blob).where(models.c.id == model_id)
-            ).scalar_one_or_none()
+            blob = training_repo.model_blob(conn, model_id)
         if blob is None:
             raise ModelError(
                 f"model {model_id} has no stored weights", details={"model_id": model_id}

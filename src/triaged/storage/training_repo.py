@@ -1,0 +1,342 @@
+"""Model versions: training jobs as ``models`` rows (with the trained blob), their recorded
+evaluations, the active model of a taxonomy, and the reviewed decisions training reads.
+
+Plain functions on a ``Connection``: the caller owns the transaction (the active-model
+switch locks the taxonomy row ``FOR UPDATE``, as the caller asks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, exists, func, insert, select, update
+
+from triaged.storage.review import model_evaluations, review_items
+from triaged.storage.review_repo import Status
+from triaged.storage.tables import decisions, models, taxonomies
+
+__all__ = [
+    "PUBLIC",
+    "active_model_id",
+    "fail_stale_jobs",
+    "insert_evaluation",
+    "insert_job",
+    "latest_model_row",
+    "lock_active_model_id",
+    "mark_failed",
+    "mark_ready",
+    "model_blob",
+    "model_row",
+    "model_rows",
+    "model_status",
+    "model_taxonomy",
+    "model_taxonomy_version",
+    "model_version",
+    "resolved_since_last_model",
+    "reviewed_rows",
+    "running_job_row",
+    "set_active_model",
+    "unreviewed_auto_rows",
+    "version_rows",
+]
+
+#: the columns of a model version the API shows
+PUBLIC = (
+    models.c.id,
+    models.c.taxonomy_id,
+    models.c.taxonomy_version,
+    models.c.status,
+    models.c.model_version,
+    models.c.mode,
+    models.c.n_examples,
+    models.c.error,
+    models.c.created_at,
+    models.c.finished_at,
+)
+
+
+# ------------------------------------------------------------ model rows
+def model_row(conn: Connection, taxonomy_id: str, model_id: str) -> Any:
+    """The public columns of one model of the taxonomy, or None."""
+    return conn.execute(
+        select(*PUBLIC).where(models.c.id == model_id, models.c.taxonomy_id == taxonomy_id)
+    ).first()
+
+
+def model_rows(conn: Connection, taxonomy_id: str) -> list[Any]:
+    """The public columns of every model of the taxonomy, newest first."""
+    return list(
+        conn.execute(
+            select(*PUBLIC).where(models.c.taxonomy_id == taxonomy_id).order_by(models.c.id.desc())
+        )
+    )
+
+
+def latest_model_row(conn: Connection, taxonomy_id: str) -> Any:
+    return conn.execute(
+        select(*PUBLIC)
+        .where(models.c.taxonomy_id == taxonomy_id)
+        .order_by(models.c.id.desc())
+        .limit(1)
+    ).first()
+
+
+def running_job_row(conn: Connection, taxonomy_id: str, taxonomy_version: int) -> Any:
+    """A job still ``training`` this taxonomy version, or None."""
+    return conn.execute(
+        select(*PUBLIC).where(
+            models.c.taxonomy_id == taxonomy_id,
+            models.c.taxonomy_version == taxonomy_version,
+            models.c.status == "training",
+        )
+    ).first()
+
+
+def model_status(conn: Connection, taxonomy_id: str, model_id: str) -> Any:
+    """The ``status`` of one model of the taxonomy (a row), or None."""
+    return conn.execute(
+        select(models.c.status).where(models.c.id == model_id, models.c.taxonomy_id == taxonomy_id)
+    ).first()
+
+
+def model_blob(conn: Connection, model_id: str) -> bytes | None:
+    blob: bytes | None = conn.execute(
+        select(models.c.blob).where(models.c.id == model_id)
+    ).scalar_one_or_none()
+    return blob
+
+
+def model_version(conn: Connection, model_id: str) -> str | None:
+    version: str | None = conn.execute(
+        select(models.c.model_version).where(models.c.id == model_id)
+    ).scalar_one_or_none()
+    return version
+
+
+def model_taxonomy(conn: Connection, model_id: str) -> Any:
+    """The model's ``taxonomy_id`` and that taxonomy's ``workspace_id``."""
+    return conn.execute(
+        select(models.c.taxonomy_id, taxonomies.c.workspace_id)
+        .join(taxonomies, taxonomies.c.id == models.c.taxonomy_id)
+        .where(models.c.id == model_id)
+    ).one()
+
+
+def model_taxonomy_version(conn: Connection, model_id: str) -> int:
+    return int(
+        conn.execute(select(models.c.taxonomy_version).where(models.c.id == model_id)).scalar_one()
+    )
+
+
+# ----------------------------------------------------------- job writes
+def insert_job(
+    conn: Connection,
+    *,
+    model_id: str,
+    taxonomy_id: str,
+    taxonomy_version: int,
+    n_examples: int,
+    created_at: datetime,
+) -> None:
+    """A ``training`` row."""
+    conn.execute(
+        insert(models).values(
+            id=model_id,
+            taxonomy_id=taxonomy_id,
+            taxonomy_version=taxonomy_version,
+            status="training",
+            n_examples=n_examples,
+            created_at=created_at,
+        )
+    )
+
+
+def fail_stale_jobs(conn: Connection, cutoff: datetime, error: str, finished_at: datetime) -> int:
+    """Mark jobs ``training`` since before ``cutoff`` as ``failed``; how many."""
+    result = conn.execute(
+        update(models)
+        .where(models.c.status == "training", models.c.created_at < cutoff)
+        .values(
+            status="failed",
+            error=error,
+            finished_at=finished_at,
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+def mark_failed(conn: Connection, model_id: str, error: str, finished_at: datetime) -> None:
+    conn.execute(
+        update(models)
+        .where(models.c.id == model_id)
+        .values(
+            status="failed",
+            error=error,
+            finished_at=finished_at,
+        )
+    )
+
+
+def mark_ready(
+    conn: Connection,
+    model_id: str,
+    *,
+    blob: bytes,
+    model_version: str,
+    mode: str,
+    finished_at: datetime,
+) -> None:
+    conn.execute(
+        update(models)
+        .where(models.c.id == model_id)
+        .values(
+            status="ready",
+            blob=blob,
+            model_version=model_version,
+            mode=mode,
+            finished_at=finished_at,
+        )
+    )
+
+
+# --------------------------------------------------------- active model
+def active_model_id(conn: Connection, taxonomy_id: str) -> str | None:
+    active: str | None = conn.execute(
+        select(taxonomies.c.active_model_id).where(taxonomies.c.id == taxonomy_id)
+    ).scalar_one()
+    return active
+
+
+def lock_active_model_id(conn: Connection, taxonomy_id: str) -> str | None:
+    """The taxonomy's active model, its row locked ``FOR UPDATE``."""
+    tx = conn.execute(
+        select(taxonomies.c.active_model_id).where(taxonomies.c.id == taxonomy_id).with_for_update()
+    ).one()
+    active: str | None = tx.active_model_id
+    return active
+
+
+def set_active_model(conn: Connection, taxonomy_id: str, model_id: str) -> None:
+    conn.execute(
+        update(taxonomies).where(taxonomies.c.id == taxonomy_id).values(active_model_id=model_id)
+    )
+
+
+# ---------------------------------------------------------- evaluations
+def insert_evaluation(
+    conn: Connection,
+    *,
+    model_id: str,
+    taxonomy_id: str,
+    trigger: str,
+    n_examples: int,
+    n_review_examples: int,
+    evaluation: dict[str, Any],
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(model_evaluations).values(
+            model_id=model_id,
+            taxonomy_id=taxonomy_id,
+            trigger=trigger,
+            n_examples=n_examples,
+            n_review_examples=n_review_examples,
+            n_eval=int(evaluation.get("n_eval") or 0),
+            evaluation=evaluation,
+            created_at=now,
+        )
+    )
+
+
+def version_rows(conn: Connection, taxonomy_id: str) -> list[Any]:
+    """Every model of the taxonomy with its recorded evaluation (if any), newest first."""
+    m, e = models.c, model_evaluations.c
+    return list(
+        conn.execute(
+            select(
+                m.id,
+                m.taxonomy_version,
+                m.status,
+                m.model_version,
+                m.mode,
+                m.n_examples,
+                m.error,
+                m.created_at,
+                m.finished_at,
+                e.trigger,
+                e.n_review_examples,
+                e.evaluation,
+            )
+            .outerjoin(model_evaluations, e.model_id == m.id)
+            .where(m.taxonomy_id == taxonomy_id)
+            .order_by(m.id.desc())
+        )
+    )
+
+
+# -------------------------------------------------- what training reads
+def reviewed_rows(conn: Connection, taxonomy_id: str, actions: Sequence[str]) -> list[Any]:
+    """The taxonomy's resolved items whose action is one of ``actions``, with their
+    decision's text and model label, in the order they were resolved."""
+    c = review_items.c
+    return list(
+        conn.execute(
+            select(
+                c.id,
+                c.decision_id,
+                c.queue,
+                c.action,
+                c.resolved_label,
+                c.new_label,
+                c.resolved_at,
+                decisions.c.text,
+                decisions.c.label,
+            )
+            .join(decisions, decisions.c.id == c.decision_id)
+            .where(
+                c.taxonomy_id == taxonomy_id,
+                c.status == Status.RESOLVED.value,
+                c.action.in_(actions),
+            )
+            .order_by(c.resolved_at, c.id)
+        )
+    )
+
+
+def unreviewed_auto_rows(conn: Connection, taxonomy_id: str, limit: int) -> list[Any]:
+    """(text, label) of the newest ``limit`` ``auto`` decisions never queued for review and
+    without a final label."""
+    d = decisions.c
+    queued = exists().where(review_items.c.decision_id == d.id)
+    return list(
+        conn.execute(
+            select(d.text, d.label)
+            .where(
+                d.taxonomy_id == taxonomy_id,
+                d.bucket == "auto",
+                d.final_label.is_(None),
+                ~queued,
+            )
+            .order_by(d.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def resolved_since_last_model(conn: Connection, taxonomy_id: str, actions: Sequence[str]) -> int:
+    """Resolved items of the taxonomy whose action is one of ``actions``, resolved after its
+    newest model job was started."""
+    last = conn.execute(
+        select(func.max(models.c.created_at)).where(models.c.taxonomy_id == taxonomy_id)
+    ).scalar_one_or_none()
+    c = review_items.c
+    stmt = select(func.count()).where(
+        c.taxonomy_id == taxonomy_id,
+        c.status == Status.RESOLVED.value,
+        c.action.in_(actions),
+    )
+    if last is not None:
+        stmt = stmt.where(c.resolved_at > last)
+    return int(conn.execute(stmt).scalar_one())
