@@ -17,11 +17,11 @@ from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from triaged.routing import Bucket, LaneBound, RoutingEvidence
 from triaged.routing_live import certify_with_live_out_of_scope
-from triaged.storage.tables import decisions
+from triaged.storage import routing_repo
 
 __all__ = ["certify_from_live_share", "review_weights"]
 
@@ -39,13 +39,7 @@ def review_weights(
     reviewed = int((~auto).sum())
     if reviewed == 0:
         return weight
-    d = decisions.c
-    conds = [d.taxonomy_id == taxonomy_id, d.bucket != Bucket.AUTO.value]
-    if model_version is not None:
-        conds.append(d.model_version == model_version)
-    total = int(
-        conn.execute(select(func.count()).select_from(decisions).where(*conds)).scalar_one()
-    )
+    total = routing_repo.count_other_buckets(conn, taxonomy_id, Bucket.AUTO.value, model_version)
     factor = max(1.0, total / reviewed)
     out: NDArray[np.float64] = np.where(auto, weight, weight * factor)
     return out

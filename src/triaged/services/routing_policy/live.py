@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from triaged.routing import LaneBound, threshold_grid
 from triaged.routing_live import certify_from_reviews, weighted_error_bound
@@ -26,8 +26,8 @@ from triaged.services.routing_policy.store import (
     current,
     evidence_of_model,
 )
+from triaged.storage import routing_repo, training_repo
 from triaged.storage.db import Database
-from triaged.storage.tables import models, taxonomies
 
 log = logging.getLogger("triaged.routing")
 
@@ -64,9 +64,7 @@ def live_status(conn: Connection, policy: Policy, *, default_rate: float) -> Liv
 def _model_version(conn: Connection, model_id: str | None) -> str | None:
     if model_id is None:
         return None
-    return conn.execute(
-        select(models.c.model_version).where(models.c.id == model_id)
-    ).scalar_one_or_none()
+    return training_repo.model_version(conn, model_id)
 
 
 def _fails(status: LiveStatus, policy: Policy, cfg: LiveConfig) -> bool:
@@ -269,13 +267,8 @@ class RoutingChecker(Periodic):
         self.check = check
 
     def run_once(self) -> list[Any]:
-        t = taxonomies.c
         with self.db.read() as conn:
-            rows = conn.execute(
-                select(t.workspace_id, t.id).where(
-                    t.active_model_id.is_not(None), t.archived_at.is_(None)
-                )
-            ).all()
+            rows = routing_repo.active_taxonomies(conn)
         changed = []
         for workspace_id, taxonomy_id in rows:
             try:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import Connection
 
 from triaged.errors import Conflict, ValidationFailed
 from triaged.routing import (
@@ -24,46 +24,25 @@ from triaged.services.ids import new_id, utcnow
 from triaged.services.jobs import notify_model
 from triaged.services.routing_learning import certify_from_live_share, review_weights
 from triaged.services.routing_policy.model import ROUTING_LOCK_KEY, Defaults, Policy
-from triaged.storage.review import review_items
-from triaged.storage.tables import decisions, models, routing_policies, taxonomies
+from triaged.storage import routing_repo, training_repo
 from triaged.taxonomy import OOS_LABEL, Thresholds
 
 
 # ------------------------------------------------------------------- reading
 def current(conn: Connection, taxonomy_id: str) -> Policy | None:
-    row = conn.execute(
-        select(routing_policies)
-        .where(routing_policies.c.taxonomy_id == taxonomy_id)
-        .order_by(routing_policies.c.version.desc())
-        .limit(1)
-    ).first()
+    row = routing_repo.latest_policy_row(conn, taxonomy_id)
     return Policy.from_row(row) if row is not None else None
 
 
 def get_version(conn: Connection, taxonomy_id: str, version: int) -> Policy | None:
-    row = conn.execute(
-        select(routing_policies).where(
-            routing_policies.c.taxonomy_id == taxonomy_id, routing_policies.c.version == version
-        )
-    ).first()
+    row = routing_repo.policy_row(conn, taxonomy_id, version)
     return Policy.from_row(row) if row is not None else None
 
 
 def reviewed_audits_since(conn: Connection, policy: Policy) -> int:
     """Reviewed audits of ``auto`` decisions routed by ``policy`` (for the thin audit share)."""
-    r, d = review_items.c, decisions.c
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(review_items.join(decisions, d.id == r.decision_id))
-            .where(
-                r.taxonomy_id == policy.taxonomy_id,
-                r.resolved_at >= policy.created_at,
-                r.queue == "audit",
-                d.policy_version == policy.version,
-                d.final_label.is_not(None),
-            )
-        ).scalar_one()
+    return routing_repo.count_reviewed_audits(
+        conn, policy.taxonomy_id, policy.created_at, policy.version
     )
 
 
@@ -95,29 +74,15 @@ def _reviewed(
     ``1 / audit_rate`` (the share it was drawn with); a ``review``/``hold`` one weighs 1.
     Wrong: the final label is not the model's (corrected, a new category, ``oos``).
     """
-    r, d = review_items.c, decisions.c
-    conds = [
-        r.taxonomy_id == taxonomy_id,
-        r.status == "resolved",
-        d.final_label.is_not(None),
-        d.final_source == "review",
-    ]
-    if model_version is not None:
-        conds.append(d.model_version == model_version)
-    if policy_version is not None:
-        conds.append(d.policy_version == policy_version)
-    if since is not None:
-        conds.append(d.created_at >= since)
-    if until is not None:
-        conds.append(d.created_at < until)
-    if audits_only:
-        conds.append(r.queue == "audit")
-    rows = conn.execute(
-        select(d.confidence, d.label, d.final_label, d.bucket, d.audit_rate)
-        .select_from(review_items.join(decisions, d.id == r.decision_id))
-        .where(*conds)
-        .order_by(r.resolved_at, r.id)  # in the order the reviews came in
-    ).all()
+    rows = routing_repo.reviewed_decisions(
+        conn,
+        taxonomy_id,
+        model_version=model_version,
+        policy_version=policy_version,
+        since=since,
+        until=until,
+        audits_only=audits_only,
+    )
     conf = np.fromiter((row.confidence for row in rows), np.float64, len(rows))
     wrong = np.fromiter((row.final_label != row.label for row in rows), bool, len(rows))
     is_auto = np.fromiter((row.bucket == Bucket.AUTO.value for row in rows), bool, len(rows))
@@ -150,7 +115,7 @@ def evidence_of_model(conn: Connection, model_id: str) -> RoutingEvidence:
     """The routing evidence stored in a model's blob (rollback, a manual change)."""
     from triaged.classifier import Classifier
 
-    blob = conn.execute(select(models.c.blob).where(models.c.id == model_id)).scalar_one_or_none()
+    blob = training_repo.model_blob(conn, model_id)
     if blob is None:
         return RoutingEvidence.empty()
     return evidence_of(Classifier.from_bytes(bytes(blob)))
@@ -158,11 +123,7 @@ def evidence_of_model(conn: Connection, model_id: str) -> RoutingEvidence:
 
 # ------------------------------------------------------------------- writing
 def _lock(conn: Connection, taxonomy_id: str) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(:key, hashtext(:tid))"),
-            {"key": ROUTING_LOCK_KEY, "tid": taxonomy_id},
-        )
+    routing_repo.advisory_lock(conn, ROUTING_LOCK_KEY, taxonomy_id)
 
 
 def _insert(
@@ -189,10 +150,8 @@ def _insert(
         "created_at": utcnow(),
         **values,
     }
-    conn.execute(insert(routing_policies).values(**row))
-    conn.execute(
-        update(taxonomies).where(taxonomies.c.id == taxonomy_id).values(routing_version=version)
-    )
+    routing_repo.insert_policy(conn, row)
+    routing_repo.set_routing_version(conn, taxonomy_id, version)
     notify_model(conn, workspace_id, taxonomy_id, None)  # issue 11: every API process
     return get_version(conn, taxonomy_id, version)
 

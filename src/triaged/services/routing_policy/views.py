@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection
 
 from triaged.errors import InvalidInput, ValidationFailed
 from triaged.routing_live import weighted_error_bound
@@ -14,7 +14,7 @@ from triaged.services.ids import as_utc
 from triaged.services.routing_policy.live import LiveStatus
 from triaged.services.routing_policy.model import LiveConfig, Policy
 from triaged.services.routing_policy.store import _reviewed, _unit
-from triaged.storage.tables import decisions
+from triaged.storage import routing_repo
 
 
 # -------------------------------------------------------------------- public
@@ -90,17 +90,9 @@ def what_if(
     default_rate: float,
 ) -> dict[str, Any]:
     """Bucket shares and auto error had ``auto``/``review`` routed the window's decisions."""
-    d = decisions.c
-    window = and_(d.taxonomy_id == taxonomy_id, d.created_at >= since, d.created_at < until)
-    auto_hit = d.confidence >= auto if auto is not None else d.confidence > 2.0
-    n, n_auto, n_review = conn.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((auto_hit, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((and_(~auto_hit, d.confidence >= review), 1), else_=0)), 0),
-        ).where(window)
-    ).one()
-    n, n_auto, n_review = int(n), int(n_auto), int(n_review)
+    n, n_auto, n_review = routing_repo.window_counts(
+        conn, taxonomy_id, auto=auto, review=review, since=since, until=until
+    )
     ev = _reviewed(conn, taxonomy_id, since=since, until=until, default_rate=default_rate)
     delta = (1.0 - confidence_level) / 2.0
     if auto is not None:

@@ -1,0 +1,176 @@
+"""Routing-policy versions (``routing_policies``) and the decision-log reads the policy is
+certified and checked with: reviewed decisions, audits since a version, what-if counts.
+
+Plain functions on a ``Connection``: the caller owns the transaction; a writer takes the
+taxonomy's PostgreSQL advisory lock (:func:`advisory_lock`; SQLite has one writer) before
+it re-reads the current version and writes the next one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, insert, select, text, update
+
+from triaged.storage.review import review_items
+from triaged.storage.tables import decisions, routing_policies, taxonomies
+
+__all__ = [
+    "active_taxonomies",
+    "advisory_lock",
+    "count_other_buckets",
+    "count_reviewed_audits",
+    "insert_policy",
+    "latest_policy_row",
+    "policy_row",
+    "reviewed_decisions",
+    "set_routing_version",
+    "window_counts",
+]
+
+
+# ---------------------------------------------------------------- versions
+def latest_policy_row(conn: Connection, taxonomy_id: str) -> Any:
+    """The taxonomy's newest policy version row, or None."""
+    return conn.execute(
+        select(routing_policies)
+        .where(routing_policies.c.taxonomy_id == taxonomy_id)
+        .order_by(routing_policies.c.version.desc())
+        .limit(1)
+    ).first()
+
+
+def policy_row(conn: Connection, taxonomy_id: str, version: int) -> Any:
+    return conn.execute(
+        select(routing_policies).where(
+            routing_policies.c.taxonomy_id == taxonomy_id, routing_policies.c.version == version
+        )
+    ).first()
+
+
+def advisory_lock(conn: Connection, key: int, taxonomy_id: str) -> None:
+    """The transaction-scoped advisory lock of (``key``, the taxonomy) on PostgreSQL."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:key, hashtext(:tid))"),
+            {"key": key, "tid": taxonomy_id},
+        )
+
+
+def insert_policy(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(routing_policies).values(**row))
+
+
+def set_routing_version(conn: Connection, taxonomy_id: str, version: int) -> None:
+    conn.execute(
+        update(taxonomies).where(taxonomies.c.id == taxonomy_id).values(routing_version=version)
+    )
+
+
+def active_taxonomies(conn: Connection) -> list[Any]:
+    """(workspace_id, id) of every taxonomy with an active model that is not archived."""
+    t = taxonomies.c
+    return list(
+        conn.execute(
+            select(t.workspace_id, t.id).where(
+                t.active_model_id.is_not(None), t.archived_at.is_(None)
+            )
+        ).all()
+    )
+
+
+# ------------------------------------------------------------------ reads
+def count_reviewed_audits(
+    conn: Connection, taxonomy_id: str, since: datetime, policy_version: int
+) -> int:
+    """Reviewed audits of the taxonomy resolved since ``since`` of decisions routed by
+    ``policy_version``."""
+    r, d = review_items.c, decisions.c
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(review_items.join(decisions, d.id == r.decision_id))
+            .where(
+                r.taxonomy_id == taxonomy_id,
+                r.resolved_at >= since,
+                r.queue == "audit",
+                d.policy_version == policy_version,
+                d.final_label.is_not(None),
+            )
+        ).scalar_one()
+    )
+
+
+def reviewed_decisions(
+    conn: Connection,
+    taxonomy_id: str,
+    *,
+    model_version: str | None = None,
+    policy_version: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    audits_only: bool = False,
+) -> list[Any]:
+    """(confidence, label, final_label, bucket, audit_rate) of the taxonomy's decisions a
+    person reviewed with a decisive outcome, in the order the reviews came in."""
+    r, d = review_items.c, decisions.c
+    conds = [
+        r.taxonomy_id == taxonomy_id,
+        r.status == "resolved",
+        d.final_label.is_not(None),
+        d.final_source == "review",
+    ]
+    if model_version is not None:
+        conds.append(d.model_version == model_version)
+    if policy_version is not None:
+        conds.append(d.policy_version == policy_version)
+    if since is not None:
+        conds.append(d.created_at >= since)
+    if until is not None:
+        conds.append(d.created_at < until)
+    if audits_only:
+        conds.append(r.queue == "audit")
+    return list(
+        conn.execute(
+            select(d.confidence, d.label, d.final_label, d.bucket, d.audit_rate)
+            .select_from(review_items.join(decisions, d.id == r.decision_id))
+            .where(*conds)
+            .order_by(r.resolved_at, r.id)  # in the order the reviews came in
+        ).all()
+    )
+
+
+def count_other_buckets(
+    conn: Connection, taxonomy_id: str, bucket: str, model_version: str | None
+) -> int:
+    """Decisions of the taxonomy (of ``model_version`` when given) not routed to ``bucket``."""
+    d = decisions.c
+    conds = [d.taxonomy_id == taxonomy_id, d.bucket != bucket]
+    if model_version is not None:
+        conds.append(d.model_version == model_version)
+    return int(conn.execute(select(func.count()).select_from(decisions).where(*conds)).scalar_one())
+
+
+def window_counts(
+    conn: Connection,
+    taxonomy_id: str,
+    *,
+    auto: float | None,
+    review: float,
+    since: datetime,
+    until: datetime,
+) -> tuple[int, int, int]:
+    """(decisions, at or above ``auto``, at or above ``review`` but not ``auto``) of the
+    taxonomy's decisions made in [``since``, ``until``)."""
+    d = decisions.c
+    window = and_(d.taxonomy_id == taxonomy_id, d.created_at >= since, d.created_at < until)
+    auto_hit = d.confidence >= auto if auto is not None else d.confidence > 2.0
+    n, n_auto, n_review = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((auto_hit, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((and_(~auto_hit, d.confidence >= review), 1), else_=0)), 0),
+        ).where(window)
+    ).one()
+    return int(n), int(n_auto), int(n_review)
