@@ -14,13 +14,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from triaged.drift import DriftConfig
 from triaged.services.insights import pending_drift_alerts, record_drift_alerts
 from triaged.services.periodic import Periodic
+from triaged.storage import periodic_repo
 from triaged.storage.db import Database
-from triaged.storage.tables import workspaces
 
 __all__ = ["DriftChecker", "start_drift_checker"]
 
@@ -42,7 +40,7 @@ class DriftChecker(Periodic):
 
     def run_once(self, now: datetime | None = None) -> list[dict[str, Any]]:
         with self.db.read() as conn:
-            spaces = list(conn.execute(select(workspaces.c.id).order_by(workspaces.c.id)).scalars())
+            spaces = periodic_repo.workspace_ids(conn)
         found: list[dict[str, Any]] = []
         for ws in spaces:
             with self.db.read() as conn:  # the usual case, nothing new, takes no write lock

@@ -15,12 +15,8 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any, Self
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
-
-from triaged.services.ids import utcnow
+from triaged.storage import periodic_repo
 from triaged.storage.db import Database
-from triaged.storage.jobs import periodic_runs
 
 __all__ = ["Periodic", "claim_period"]
 
@@ -28,25 +24,8 @@ __all__ = ["Periodic", "claim_period"]
 def claim_period(db: Database, name: str, interval_s: float, now: float | None = None) -> bool:
     """True for exactly one caller per (``name``, period of ``interval_s`` seconds)."""
     period = int((time.time() if now is None else now) // interval_s)
-    t = periodic_runs.c
     with db.write() as conn:
-        moved = conn.execute(
-            update(periodic_runs)
-            .where(t.name == name, t.period < period)
-            .values(period=period, ran_at=utcnow())
-        )
-        if moved.rowcount:
-            return True
-        if conn.execute(select(t.period).where(t.name == name)).first() is not None:
-            return False
-        try:
-            with conn.begin_nested():
-                conn.execute(
-                    insert(periodic_runs).values(name=name, period=period, ran_at=utcnow())
-                )
-        except IntegrityError:  # another process inserted it first
-            return False
-        return True
+        return periodic_repo.claim_period(conn, name, period)
 
 
 class Periodic(ABC):
