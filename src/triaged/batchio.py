@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,7 +162,11 @@ def result_row(row: int, ident: str | None, res: Result) -> dict[str, Any]:
 
 
 class ResultWriter:
-    """Appends result rows to a Parquet (one row group per write) or JSONL file."""
+    """Appends result rows to a Parquet (one row group per write) or JSONL file.
+
+    Rows go to a hidden partial file next to ``path``, renamed onto ``path`` when the
+    writer closes after a run that finished: a run that fails (bad row, interrupt) leaves
+    no half-written output, and an earlier output at ``path`` stays as it was."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -171,8 +176,9 @@ class ResultWriter:
         self._pq: Any = None
         self._schema: Any = None
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         if self.format == "jsonl":
-            self._fh = path.open("w", encoding="utf-8")
+            self._fh = self.partial.open("w", encoding="utf-8")
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -188,7 +194,7 @@ class ResultWriter:
                     ("model_version", pa.string()),
                 ]
             )
-            self._pq = pq.ParquetWriter(str(path), self._schema)
+            self._pq = pq.ParquetWriter(str(self.partial), self._schema)
 
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
@@ -202,17 +208,26 @@ class ResultWriter:
             self._pq.write_table(pa.table(cols, schema=self._schema))
         self.rows += len(rows)
 
-    def close(self) -> None:
+    def close(self, *, keep: bool = True) -> None:
+        """Finish the file: onto ``path`` with ``keep``, else the partial file is removed."""
         if self._fh is not None:
             self._fh.close()
+            self._fh = None
         if self._pq is not None:
             self._pq.close()
+            self._pq = None
+        if not self.partial.exists():
+            return
+        if keep:
+            os.replace(self.partial, self.path)
+        else:
+            self.partial.unlink()
 
     def __enter__(self) -> ResultWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(keep=exc_type is None)
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:

@@ -85,8 +85,13 @@ def test_every_format_gives_classify_results_in_order(
 def test_bad_input_is_refused_with_the_row(model_dir: Path, tmp_path: Path) -> None:
     src = tmp_path / "bad.jsonl"
     src.write_text('{"text": "hello there"}\n{"text": "  "}\n', encoding="utf-8")
-    r = runner.invoke(app, ["batch", str(src), "--model", str(model_dir), "-o", "x.jsonl"])
+    out = tmp_path / "x.jsonl"
+    out.write_text("an earlier run's output\n", encoding="utf-8")
+    r = runner.invoke(app, ["batch", str(src), "--model", str(model_dir), "-o", str(out)])
     assert r.exit_code == 2 and "row 1" in _said(r)
+    # nothing half-written: the earlier output is untouched and no partial file is left
+    assert out.read_text(encoding="utf-8") == "an earlier run's output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "x.jsonl"]
     r = runner.invoke(app, ["batch", str(src), "-o", str(tmp_path / "x.jsonl")])
     assert r.exit_code == 2 and "exactly one of --taxonomy" in _said(r)
     r = runner.invoke(
