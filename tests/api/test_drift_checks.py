@@ -156,7 +156,7 @@ def test_interval_zero_turns_the_checker_off(tmp_path: Path) -> None:
     with TestClient(create_app(service=service)):
         names = {t.name for t in threading.enumerate()}
         assert "triaged-drift-checker" not in names
-        assert "triaged-webhook-worker" in names
+        assert "triaged-webhooks" in names  # the outbox job runs in-process (no queue)
     service.close()
 
 
