@@ -1,5 +1,6 @@
 """The embedded default (SQLite, jobs inside `triaged serve`): a bulk job whose server is
-SIGKILLed resumes when the server starts again: complete, in order, counted once."""
+SIGKILLed resumes when the server starts again (once the killed run's heartbeat is older
+than TRIAGED_JOB_STALLED_SECONDS): complete, in order, counted once."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from triaged.storage import upgrade
 
 pytestmark = pytest.mark.slow
 
+# the restarted server takes the job over once the killed run's heartbeat is this old
+STALLED = {"TRIAGED_JOB_STALLED_SECONDS": "3"}
+
 
 def test_bulk_job_resumes_after_serve_is_killed(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'serve.db'}"
@@ -32,7 +36,7 @@ def test_bulk_job_resumes_after_serve_is_killed(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    with serve_subprocess(url, port, log) as proc:
+    with serve_subprocess(url, port, log, STALLED) as proc:
         r = httpx.post(
             f"{base}/v1/jobs?taxonomy=support&format=jsonl", content=body, headers=auth, timeout=60
         )
@@ -45,7 +49,7 @@ def test_bulk_job_resumes_after_serve_is_killed(tmp_path: Path) -> None:
         assert done < n
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-    with serve_subprocess(url, port, log):
+    with serve_subprocess(url, port, log, STALLED):
         deadline = time.monotonic() + 180
         while (job := httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth).json())[
             "state"

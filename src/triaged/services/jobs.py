@@ -157,6 +157,7 @@ class JobRunner:
         self._schema_ready = False
         self._deliverer: WebhookWorker | None = None
         self._deliverer_made = False
+        self._runs: dict[str, int] = {}  # inline mode: bulk jobs claimed here -> run token
 
     def defer(
         self,
@@ -217,16 +218,59 @@ class JobRunner:
             log.exception("job %s %s failed", task, args)
             raise
 
-    def resume(self) -> int:
-        """Inline mode: restart the bulk jobs a stopped process left unfinished."""
-        if self.queued:
-            return 0
-        from triaged.services.jobs_run import unfinished_jobs
+    def run_bulk(self, job_id: str, token: int | None = None) -> str:
+        """One run of a bulk job.  Queue mode: procrastinate runs each job once at a time.
+        Inline mode: a new job's first run claims it only if no run has (another process
+        may have taken it over meanwhile); ``token``: claimed already by :meth:`resume`."""
+        from triaged.services.jobs_run import claim, run_bulk_job
 
-        ids = unfinished_jobs(self.svc)
-        for job_id in ids:
-            self.submit("bulk", {"job_id": job_id})
-        return len(ids)
+        if self.queued:
+            return run_bulk_job(self.svc, job_id, stop=self.stop_event)
+        if token is None:
+            token = claim(self.svc.db, job_id, attempts=0)
+            if token is None:
+                return "gone"
+            with self._lock:
+                self._runs[job_id] = token
+        try:
+            return run_bulk_job(self.svc, job_id, stop=self.stop_event, token=token)
+        finally:
+            with self._lock:
+                if self._runs.get(job_id) == token:
+                    del self._runs[job_id]
+
+    def heartbeat(self) -> None:
+        """Inline mode: keep the bulk jobs claimed here from looking abandoned."""
+        from triaged.services.jobs_run import heartbeat
+
+        with self._lock:
+            runs = dict(self._runs)
+        if runs:
+            heartbeat(self.svc.db, runs)
+
+    def resume(self) -> int:
+        """Inline mode: take over the unfinished bulk jobs whose run stopped (no heartbeat
+        for ``job_stalled_seconds``: its process was killed) and run them here; one process
+        wins each job.  Returns how many this process took."""
+        if self.queued or self.stop_event.is_set():
+            return 0
+        from triaged.services.ids import utcnow
+        from triaged.services.jobs_run import claim, unfinished_jobs
+
+        stale = utcnow() - timedelta(seconds=self.svc.settings.job_stalled_seconds)
+        taken = 0
+        for job_id in unfinished_jobs(self.svc):
+            with self._lock:
+                if job_id in self._runs:
+                    continue
+            token = claim(self.svc.db, job_id, stale_before=stale)
+            if token is None:
+                continue
+            with self._lock:
+                self._runs[job_id] = token
+            self.submit("bulk", {"job_id": job_id, "token": token})
+            taken += 1
+        return taken
 
     def webhook_deliverer(self) -> WebhookWorker | None:
         """This process's webhook deliverer (one HTTP client and sender pool, made on first

@@ -6,8 +6,10 @@ per period in ``periodic_runs``, so ``--workers N`` runs it once); the
 ``webhooks`` job, the same function ``triaged worker`` runs in queue mode, runs
 every ``TRIAGED_WEBHOOK_POLL_INTERVAL_S`` in a thread of its own (not behind a
 training in the job thread; under ``--workers N`` each process drains, the
-outbox's claim leases keep a delivery to one of them); bulk jobs left
-unfinished by a stopped process resume.  Queue mode: none of that, no delivery
+outbox's claim leases keep a delivery to one of them); a sweeper keeps the
+heartbeat of the bulk jobs this process runs and takes over, in one process of
+all, those whose heartbeat is older than ``TRIAGED_JOB_STALLED_SECONDS`` (their
+process was killed).  Queue mode: none of that, no delivery
 thread either; ``triaged worker`` processes run it.  On PostgreSQL,
 in both modes, a listener loads each newly activated model as soon as it is
 announced (:mod:`triaged.services.jobs_notify`).
@@ -49,6 +51,23 @@ class WebhookJob(Periodic):
         return webhooks(self.svc)
 
 
+class BulkSweeper(Periodic):
+    """Heartbeats of this process's bulk jobs, and the take-over of abandoned ones."""
+
+    name = "triaged-bulk-sweeper"
+
+    def __init__(self, svc: Service, interval_s: float) -> None:
+        super().__init__(interval_s)
+        self.svc = svc
+
+    def run_once(self) -> int:
+        self.svc.jobs.heartbeat()
+        taken = self.svc.jobs.resume()
+        if taken:
+            log.info("took over %d unfinished bulk job(s)", taken)
+        return taken
+
+
 @dataclass
 class Background:
     svc: Service
@@ -76,7 +95,5 @@ def start_background(svc: Service) -> Background:
         start_routing_checker(svc.db, svc.check_routing, cfg.routing_check_interval_seconds),
     ]
     bg.parts += [p for p in started if p is not None]
-    resumed = svc.jobs.resume()
-    if resumed:
-        log.info("resumed %d unfinished bulk job(s)", resumed)
+    bg.parts.append(BulkSweeper(svc, max(0.5, cfg.job_stalled_seconds / 4)).start())
     return bg

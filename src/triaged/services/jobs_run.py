@@ -8,6 +8,15 @@ and advances ``done``.  A worker killed mid-chunk loses only that uncommitted
 chunk: the next run picks up the rows still without a result, so no row is lost
 and none is counted or logged twice.
 
+One run at a time: a run *claims* the job (:func:`claim`), which bumps
+``attempts``; that number is the run's token.  Each chunk commits only while
+the job's ``attempts`` is still its token (a run that was taken over stops),
+and the run's process keeps ``updated_at`` fresh (:func:`heartbeat`).  In the
+embedded mode (``triaged serve``, one or many processes) a process takes over a
+job only when its heartbeat is older than ``TRIAGED_JOB_STALLED_SECONDS``, with
+a conditional update that exactly one process wins; on the PostgreSQL queue,
+procrastinate decides when a job is retried.
+
 The per-minute rate limit of the plan paces a job (it waits for the next
 minute); an exhausted monthly quota fails it (rows done stay done).
 """
@@ -19,9 +28,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.engine import CursorResult
 
 from triaged.errors import QuotaExceeded, RateLimited, TriagedError
 from triaged.services import decisions as decision_log
@@ -29,13 +40,14 @@ from triaged.services import quota
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import utcnow
 from triaged.services.jobs_bulk import BulkOptions, decision_id
+from triaged.storage.db import Database
 from triaged.storage.jobs import bulk_job_rows, bulk_jobs
 from triaged.storage.tables import workspaces
 
 if TYPE_CHECKING:
     from triaged.service import Service
 
-__all__ = ["CHUNK", "run_bulk_job", "unfinished_jobs"]
+__all__ = ["CHUNK", "claim", "heartbeat", "run_bulk_job", "unfinished_jobs"]
 
 log = logging.getLogger("triaged.jobs")
 
@@ -54,25 +66,58 @@ def unfinished_jobs(svc: Service) -> list[str]:
         )
 
 
-def _start(svc: Service, job_id: str) -> Any | None:
-    with svc.db.write() as conn:
-        row = conn.execute(
-            select(bulk_jobs).where(bulk_jobs.c.id == job_id).with_for_update()
-        ).first()
-        if row is None or row.state not in ("queued", "running"):
-            return None
-        now = utcnow()
-        conn.execute(
+UNFINISHED = ("queued", "running")
+
+
+def claim(
+    db: Database,
+    job_id: str,
+    *,
+    attempts: int | None = None,
+    stale_before: datetime | None = None,
+) -> int | None:
+    """Take the job for one run, if unfinished (and, when given, if it has had ``attempts``
+    runs so far, or if its heartbeat is older than ``stale_before``): it turns ``running``
+    with ``attempts + 1``, which is returned as the run's token; None when not taken.  One
+    conditional update: of several processes claiming together, one wins."""
+    t = bulk_jobs.c
+    now = utcnow()
+    cond = [t.id == job_id, t.state.in_(UNFINISHED)]
+    if attempts is not None:
+        cond.append(t.attempts == attempts)
+    if stale_before is not None:
+        cond.append(t.updated_at < stale_before)
+    with db.write() as conn:
+        taken: CursorResult[Any] = conn.execute(
             update(bulk_jobs)
-            .where(bulk_jobs.c.id == job_id)
+            .where(*cond)
             .values(
                 state="running",
-                attempts=row.attempts + 1,
-                started_at=row.started_at or now,
+                attempts=t.attempts + 1,
+                started_at=func.coalesce(t.started_at, now),
                 updated_at=now,
             )
         )
-        return row
+        if taken.rowcount != 1:
+            return None
+        return int(conn.execute(select(t.attempts).where(t.id == job_id)).scalar_one())
+
+
+def heartbeat(db: Database, runs: dict[str, int]) -> list[str]:
+    """Refresh ``updated_at`` of the jobs this process runs (job id -> token); returns the
+    ids it no longer holds (finished, or taken over by another run)."""
+    t = bulk_jobs.c
+    lost = []
+    with db.write() as conn:
+        for job_id, token in runs.items():
+            touched: CursorResult[Any] = conn.execute(
+                update(bulk_jobs)
+                .where(t.id == job_id, t.attempts == token, t.state.in_(UNFINISHED))
+                .values(updated_at=utcnow())
+            )
+            if touched.rowcount != 1:
+                lost.append(job_id)
+    return lost
 
 
 def _fail(svc: Service, job_id: str, error: dict[str, Any]) -> None:
@@ -86,12 +131,23 @@ def _fail(svc: Service, job_id: str, error: dict[str, Any]) -> None:
 
 
 def run_bulk_job(
-    svc: Service, job_id: str, *, stop: threading.Event | None = None, chunk: int = CHUNK
+    svc: Service,
+    job_id: str,
+    *,
+    stop: threading.Event | None = None,
+    chunk: int = CHUNK,
+    token: int | None = None,
 ) -> str:
-    """Classify the job's remaining rows; returns the job's state when this run ends."""
-    job = _start(svc, job_id)
-    if job is None:
+    """Classify the job's remaining rows; returns the job's state when this run ends
+    (``superseded`` when another run took the job over).  ``token``: the caller has
+    claimed the job already; without it the job is claimed here, unconditionally."""
+    token = token if token is not None else claim(svc.db, job_id)
+    if token is None:
         return "gone"
+    with svc.db.read() as conn:
+        job = conn.execute(select(bulk_jobs).where(bulk_jobs.c.id == job_id)).first()
+    if job is None or job.attempts != token:
+        return "superseded"
     try:
         return _run(svc, job, stop, chunk)
     except TriagedError as exc:  # quota exhausted, the model cannot load, ...
@@ -113,9 +169,11 @@ def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int) -> st
         if stop is not None and stop.is_set():
             return "running"
         with svc.db.read() as conn:
-            state = conn.execute(
-                select(bulk_jobs.c.state).where(bulk_jobs.c.id == job.id)
-            ).scalar_one()
+            state, attempts = conn.execute(
+                select(bulk_jobs.c.state, bulk_jobs.c.attempts).where(bulk_jobs.c.id == job.id)
+            ).one()
+            if attempts != job.attempts:
+                return "superseded"
             if state != "running":
                 return str(state)
             rows = list(
@@ -200,11 +258,13 @@ def _commit(
     win = quota.window()
     now = utcnow()
     with svc.db.write() as conn:
-        state = conn.execute(
-            select(bulk_jobs.c.state).where(bulk_jobs.c.id == job.id).with_for_update()
-        ).scalar_one()
-        if state != "running":  # cancelled meanwhile: nothing of this chunk is written
-            return
+        state, attempts = conn.execute(
+            select(bulk_jobs.c.state, bulk_jobs.c.attempts)
+            .where(bulk_jobs.c.id == job.id)
+            .with_for_update()
+        ).one()
+        if state != "running" or attempts != job.attempts:
+            return  # cancelled, or taken over by another run: nothing of this chunk is written
         taken = conn.execute(  # another runner of this job committed these rows first
             select(func.count())
             .select_from(bulk_job_rows)

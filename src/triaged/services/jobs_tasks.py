@@ -71,10 +71,9 @@ def retrain_auto(svc: Service, workspace_id: str, taxonomy_id: str, taxonomy: st
     return True
 
 
-def run_bulk(svc: Service, job_id: str) -> str:
-    from triaged.services.jobs_run import run_bulk_job
-
-    return run_bulk_job(svc, job_id, stop=svc.jobs.stop_event)
+def run_bulk(svc: Service, job_id: str, token: int | None = None) -> str:
+    """A run of bulk job ``job_id`` (``token``: claimed already by this process)."""
+    return svc.jobs.run_bulk(job_id, token)
 
 
 def drift(svc: Service) -> int:

@@ -1,0 +1,113 @@
+"""One run of a bulk job at a time (SQLite and PostgreSQL): a run claims the job and gets a
+token (its ``attempts``); of processes claiming together one wins; a run that was taken over
+writes nothing more; heartbeats keep a run's claim fresh and tell it when it lost it."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from tests.jobs.test_bulk_api import _url
+from tests.servicekit import BACKENDS, TINY_TAXONOMY, make_stack
+from triaged.services import jobs_bulk
+from triaged.services.ids import utcnow
+from triaged.services.jobs_run import claim, heartbeat, run_bulk_job
+from triaged.storage.jobs import bulk_job_rows, bulk_jobs
+
+N = 40
+
+
+def _job(svc: Any, principal: Any) -> str:
+    """A queued job that nothing runs yet (its enqueue does nothing)."""
+    body = "".join(json.dumps({"text": f"I was charged twice ({i})"}) + "\n" for i in range(N))
+    limits = jobs_bulk.Limits(10_000, 8, 65_536)
+    job = jobs_bulk.create(
+        svc.db,
+        principal,
+        "support",
+        io.BytesIO(body.encode()),
+        "jsonl",
+        jobs_bulk.BulkOptions(),
+        limits,
+        lambda conn, job_id: None,
+    )
+    return str(job["id"])
+
+
+def _age(svc: Any, job_id: str, seconds: float) -> None:
+    """Make the job's last heartbeat ``seconds`` old (its process died that long ago)."""
+    with svc.db.write() as conn:
+        conn.execute(
+            update(bulk_jobs)
+            .where(bulk_jobs.c.id == job_id)
+            .values(updated_at=utcnow() - timedelta(seconds=seconds))
+        )
+
+
+def _results(svc: Any, job_id: str) -> int:
+    with svc.db.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(bulk_job_rows)
+                .where(bulk_job_rows.c.job_id == job_id, bulk_job_rows.c.result.is_not(None))
+            ).scalar_one()
+        )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_claim_wins_and_a_superseded_run_writes_nothing(backend: str, tmp_path: Path) -> None:
+    with _url(backend, tmp_path) as url:
+        stack = make_stack(backend, url)
+        svc = stack.service
+        try:
+            tenant = stack.tenant()
+            principal = svc.authenticate(tenant.key)
+            svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
+            svc.jobs.wait(120)
+            job_id = _job(svc, principal)
+
+            # a new job's first run: claimed once
+            assert claim(svc.db, job_id, attempts=0) == 1
+            assert claim(svc.db, job_id, attempts=0) is None
+            # its heartbeat is fresh: nobody takes it over
+            stale = utcnow() - timedelta(seconds=30)
+            assert claim(svc.db, job_id, stale_before=stale) is None
+            assert heartbeat(svc.db, {job_id: 1}) == []
+
+            # its process died a minute ago: eight processes try to take it over at once
+            _age(svc, job_id, 60)
+            barrier, tokens = threading.Barrier(8), []
+
+            def take() -> None:
+                barrier.wait()
+                tokens.append(claim(svc.db, job_id, stale_before=utcnow() - timedelta(seconds=30)))
+
+            threads = [threading.Thread(target=take) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert sorted(tokens, key=str) == [2] + [None] * 7
+
+            # the first run (token 1) lost its claim: it writes nothing and stops
+            assert heartbeat(svc.db, {job_id: 1}) == [job_id]
+            assert run_bulk_job(svc, job_id, token=1) == "superseded"
+            assert _results(svc, job_id) == 0
+            # the run that won finishes the job, each row counted once
+            assert run_bulk_job(svc, job_id, token=2, chunk=16) == "done"
+            assert _results(svc, job_id) == N
+            job = svc.job(principal, job_id)
+            assert (job["state"], job["done"], job["attempts"]) == ("done", N, 2)
+            assert svc.usage(principal)["used"] == N
+            assert heartbeat(svc.db, {job_id: 2}) == [job_id]  # finished: nothing to hold
+            assert claim(svc.db, job_id) is None
+        finally:
+            svc.close()
