@@ -149,6 +149,66 @@ def test_reviewer_new_category_names_the_cluster_and_confirmed_items_leave(clinc
     assert all(d.startswith("t") for c in report["gap_clusters"] for d in c["decision_ids"])
 
 
+def test_clusters_a_known_label_vouches_for_are_not_gaps(clinc: dict) -> None:
+    """Confident traffic of existing labels in the review lane (the auto lane closed) is the
+    known labels' traffic, not a gap: the model's label is its nearest example's label, at
+    confidence >= vouch_confidence.  The held-out intents, labelled as random siblings with
+    low confidence, still form pure gap clusters; without vouching some known-label
+    traffic is reported as a gap."""
+    tax = _taxonomy(clinc)
+    rng = random.Random(0)
+    records, truth = [], {}
+    for intent in HELD_OUT:
+        for text in clinc["test"][intent]:
+            rid = str(len(records))
+            truth[rid] = intent
+            records.append(DecisionRecord(text, rng.choice(KEPT), 0.45, "hold", id=rid))
+    for intent in KEPT:  # right and fairly sure, but below the explained confidence (0.9)
+        for text in clinc["test"][intent][:20]:
+            rid = str(len(records))
+            truth[rid] = intent
+            records.append(DecisionRecord(text, intent, 0.85, "review", id=rid))
+
+    def known_majority(report: dict) -> list[str]:
+        out = []
+        for c in report["gap_clusters"]:
+            top, _ = Counter(truth[d] for d in c["decision_ids"]).most_common(1)[0]
+            if top in KEPT:
+                out.append(top)
+        return out
+
+    report = compute_insights(records, tax).to_dict()
+    found = _purity_by_intent(report, truth)
+    assert all(purity >= 0.8 for _, purity in found.values()), found
+    assert report["summary"]["known_label_clusters"] >= 1
+    off = compute_insights(records, tax, config=InsightsConfig(vouch_share=None)).to_dict()
+    assert len(known_majority(report)) < len(known_majority(off)), (
+        known_majority(report),
+        known_majority(off),
+    )
+    assert off["summary"]["known_label_clusters"] == 0
+
+
+def test_vouched_shares_per_cluster() -> None:
+    from triaged.insights.gaps import unit_rows
+    from triaged.insights.vouch import vouched_shares
+
+    rng = np.random.default_rng(0)
+    centers = unit_rows(rng.normal(size=(2, 16)))
+    ref = np.vstack([_blob(centers[i], 10, 0.05, rng) for i in range(2)])
+    ref_labels = ["a"] * 10 + ["b"] * 10
+    Z = np.vstack([_blob(centers[0], 6, 0.05, rng), _blob(centers[1], 6, 0.05, rng)])
+    labels = np.array([0] * 6 + [1] * 6, dtype=np.int64)
+    recs = [DecisionRecord(f"t{i}", "a", 0.95 if i != 1 else 0.5, "review") for i in range(6)]
+    recs += [DecisionRecord(f"u{i}", "a", 0.95, "review") for i in range(6)]
+    shares = vouched_shares(Z, labels, recs, ref, ref_labels, 0.8)
+    # cluster 0: label a, nearest examples a, 5 of 6 sure enough; cluster 1: the model says
+    # a, sure, but the nearest examples are b's (two pieces of evidence disagree)
+    assert shares[0] == pytest.approx(5 / 6)
+    assert shares[1] == 0.0
+    assert vouched_shares(Z, labels, recs, ref[:0], [], 0.8).tolist() == [0.0, 0.0]
+
+
 @pytest.fixture(scope="module")
 def split_classifier(clinc: dict) -> tuple[Classifier, list[str], tuple[str, str]]:
     """A small taxonomy where ``balance`` is split at random into two labels."""

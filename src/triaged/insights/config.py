@@ -35,6 +35,11 @@ class InsightsConfig:
         ``merge``: gap clusters as alike as two groups of one label's examples are merged,
         and leftover candidates close to a cluster join it (the same scale; see
         :func:`triaged.insights.gaps.label_scale`).
+        ``vouch_share`` / ``vouch_confidence``: a cluster in which at least ``vouch_share``
+        of the inputs are vouched for by a known label (the model's label is also the label
+        of the input's nearest labelled example, at confidence >= ``vouch_confidence``) is
+        that label's traffic, not a gap (:mod:`triaged.insights.vouch`; ``None``: off).
+        Chosen leave-one-dataset-out on ``bench/bench_gaps.py``.
     Overlaps
         ``close_ratio``: a decision counts as a close call between its top two labels
         when the runner-up's score is at least this share of the top score.
@@ -43,11 +48,13 @@ class InsightsConfig:
     """
 
     gap_buckets: tuple[str, ...] = ("hold", "review")
-    explained_quantile: float | None = 0.25
+    explained_quantile: float | None = 0.5
     explained_confidence: float = 0.9
     merge: bool = True
     merge_quantile: float = 0.5
     join_quantile: float | None = None
+    vouch_share: float | None = 0.6
+    vouch_confidence: float = 0.8
     min_cluster_size: int | None = None
     min_samples: int | None = None
     trim_mads: float = 2.0

@@ -7,8 +7,10 @@ differences) and clustered with scikit-learn's HDBSCAN (``leaf`` selection: many
 tight clusters rather than a few broad ones; points in no dense region stay noise).
 Each cluster is then trimmed to its core, checked against the labelled examples (a
 cluster whose neighbourhood is mostly labelled examples sits inside an existing label
-and is no gap), and described: size, share of the held volume, representative texts,
-c-TF-IDF keywords, the labels it is split between, and a proposed name.
+and is no gap) and against the model (a cluster whose inputs a known label vouches for,
+:mod:`triaged.insights.vouch`, is that label's traffic), and described: size, share of
+the held volume, representative texts, c-TF-IDF keywords, the labels it is split between,
+and a proposed name.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sklearn.cluster import HDBSCAN
 from triaged.insights.config import InsightsConfig
 from triaged.insights.keywords import class_tfidf_keywords, propose_name, snake_case
 from triaged.insights.records import DecisionRecord
+from triaged.insights.vouch import vouched_shares
 
 __all__ = ["GapCluster", "cluster_labels", "find_gap_clusters", "unit_rows"]
 
@@ -189,7 +192,9 @@ def find_gap_clusters(
     ``reference`` holds the (sampled) embeddings of the taxonomy's examples,
     ``reference_labels`` their labels and ``reference_texts`` their texts per label.
     Candidates that sit as densely among one label's examples as that label's own examples
-    do are *explained* by it (:func:`explained_by_labels`) and left out of the clustering.
+    do are *explained* by it (:func:`explained_by_labels`) and left out of the clustering;
+    clusters a known label vouches for (:func:`~triaged.insights.vouch.vouched_shares`) are
+    its traffic and not reported (their inputs count as explained).
     Returns the gap clusters, ranked, and a summary: candidates, the shares explained by
     existing labels, clustered, and the unclustered remainder.
     """
@@ -201,6 +206,7 @@ def find_gap_clusters(
         "noise_share": 1.0 if n else 0.0,
         "explained_share": 0.0,
         "clustered_share": 0.0,
+        "known_label_clusters": 0,
     }
     if n == 0:
         return [], summary
@@ -221,7 +227,10 @@ def find_gap_clusters(
         return [], summary
     ref_z = _balanced_sample(ref_c, n, config.seed) if R.shape[0] else R
     cov_by_cluster = _cluster_coverage(Z, labels, ref_z, label_cents, merge_at, config)
-    kept = _keep_clusters(labels, cov_by_cluster, config, summary)
+    vouched = np.zeros(n_clusters)
+    if config.vouch_share is not None and ref_labels is not None:
+        vouched = vouched_shares(Z, labels, records, ref_c, ref_labels, config.vouch_confidence)
+    kept = _keep_clusters(labels, cov_by_cluster, vouched, config, summary)
     clusters = _describe_kept(
         kept,
         labels,
@@ -310,19 +319,29 @@ def _cluster_coverage(
 def _keep_clusters(
     labels: IntArray,
     cov_by_cluster: NDArray[np.float64],
+    vouched: NDArray[np.float64],
     config: InsightsConfig,
     summary: dict[str, Any],
 ) -> list[int]:
-    """The reported clusters, largest first (uncovered and big enough; capped); the
-    summary's cluster counts and shares are updated."""
+    """The reported clusters, largest first (uncovered, not a known label's traffic and big
+    enough; capped); the summary's cluster counts and shares are updated (the inputs of
+    clusters that are a known label's traffic count as explained by existing labels)."""
     n_clusters = cov_by_cluster.shape[0]
     sizes = np.bincount(labels[labels >= 0], minlength=n_clusters)
+    share = 2.0 if config.vouch_share is None else config.vouch_share
+    known = [c for c in range(n_clusters) if vouched[c] >= share]
     kept = [
         c
         for c in range(n_clusters)
-        if cov_by_cluster[c] <= config.max_coverage and sizes[c] >= config.min_report_size
+        if cov_by_cluster[c] <= config.max_coverage
+        and vouched[c] < share
+        and sizes[c] >= config.min_report_size
     ]
     summary["covered_clusters"] = n_clusters - len(kept)
+    summary["known_label_clusters"] = len(known)
+    summary["explained_share"] = round(
+        summary["explained_share"] + float(np.isin(labels, known).mean()), 4
+    )
     kept.sort(key=lambda c: -int((labels == c).sum()))
     kept = kept[: config.max_gap_clusters]
     summary["clusters"] = len(kept)

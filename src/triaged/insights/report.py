@@ -227,6 +227,8 @@ def _summary(
         "gap_clustered_share": gap_summary["clustered_share"],
         "unclustered_share": gap_summary["noise_share"],
         "covered_clusters": gap_summary["covered_clusters"],
+        # clusters of confident known-label traffic (see triaged.insights.vouch), not gaps
+        "known_label_clusters": gap_summary.get("known_label_clusters", 0),
         "clustered_held_share": round(sum(c.held for c in clusters) / held_total, 4)
         if held_total
         else 0.0,
