@@ -26,8 +26,10 @@ from tests.jobs.test_processes import QUEUE_ENV, worker_process
 from tests.servicekit import TINY_TAXONOMY, free_port, make_settings, pg_database, serve_subprocess
 from tests.webhooks.receiver import Receiver, running_receiver
 from triaged.service import Service
-from triaged.storage import upgrade
+from triaged.services.keys import create_workspace
+from triaged.storage import Database, upgrade
 from triaged.storage.webhooks import webhook_deliveries
+from triaged.webhooks import create_endpoint, enqueue_event
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -198,3 +200,45 @@ def test_the_worker_delivers_webhooks_and_the_api_process_does_not(
             assert "succeeded" not in {row.status for row in kept}, kept
         finally:
             engine.dispose()
+
+
+def test_an_event_starts_a_drain_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The period is a day here: an event written on PostgreSQL notifies the worker, which
+    defers a drain at once; the receiver gets every event, each once."""
+    for name, value in {**WEBHOOK_ENV, "TRIAGED_WEBHOOK_POLL_INTERVAL_S": "86400"}.items():
+        monkeypatch.setenv(name, value)
+    with pg_database() as url:
+        upgrade(url)
+        db = Database(url)
+        with db.write() as conn:
+            ws = create_workspace(conn, "acme", "free")["id"]
+        log = tmp_path / "worker.log"
+        try:
+            with running_receiver(Receiver()) as receiver, worker_process(url, log):
+                with db.write() as conn:
+                    secret = create_endpoint(conn, ws, receiver.url, ["alert.drift"]).secret
+                receiver.secret = secret or ""
+                _wait("the worker's queue", lambda: _listening(db), log=log)
+                time.sleep(2.0)  # its notice listener connects beside it
+                sent = set()
+                for i in range(5):
+                    with db.write() as conn:
+                        sent.add(
+                            enqueue_event(
+                                conn, workspace_id=ws, event_type="alert.drift", data={"i": i}
+                            )
+                        )
+                    time.sleep(0.2)
+                _wait("the events", lambda: receiver.unique_event_ids() == sent, 60, log)
+            assert len(receiver.requests) == 5 and all(r.valid for r in receiver.requests)
+        finally:
+            db.dispose()
+
+
+def _listening(db: Database) -> bool:
+    """A worker registered with the queue (its notice listener starts with it)."""
+    try:
+        with db.read() as conn:
+            return bool(conn.execute(text("SELECT count(*) FROM procrastinate_workers")).scalar())
+    except Exception:  # the queue's schema is not there yet
+        return False

@@ -10,7 +10,9 @@ workers run.  Webhook delivery is the periodic ``webhooks`` job, every
 its own (``triaged_webhooks``) that each worker process serves with one slot
 of its own, so a delivery never waits behind a training and never takes a
 training's slot; a ``queueing_lock`` keeps at most one waiting, and a finished
-one is deleted at once (one a second would fill the table otherwise).  A job
+one is deleted at once (one a second would fill the table otherwise).  An event
+written on PostgreSQL sends a notice that makes the worker defer a drain at
+once (the period is then the floor for retries and for a missed notice).  A job
 whose worker stopped sending heartbeats for ``job_stalled_seconds`` (killed,
 lost) is put back in the queue by any live worker and retried; a stalled
 webhook drain is marked failed instead (the next period's drain goes on; the
@@ -21,6 +23,7 @@ finished queue jobs are deleted after a week.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -30,6 +33,7 @@ from sqlalchemy.engine import make_url
 from triaged.services.jobs import QUEUE, ensure_queue_schema, requeue_orphans
 from triaged.services.jobs_tasks import TASKS
 from triaged.webhooks.config import WebhookSettings
+from triaged.webhooks.events import CHANNEL as WEBHOOK_CHANNEL
 
 if TYPE_CHECKING:
     from procrastinate import App
@@ -126,6 +130,24 @@ def build_app(svc: Service) -> App:
     return app
 
 
+async def _trigger_webhooks(app: App) -> None:
+    """Defer a webhook drain on each notice of new deliveries (one waits at most)."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    drain = app.tasks[WEBHOOK_TASK]
+
+    async def on_notice(channel: str, payload: str) -> None:
+        with contextlib.suppress(AlreadyEnqueued):  # a drain waits already: it sees these rows
+            await drain.defer_async(timestamp=0)
+
+    while True:
+        try:
+            await app.connector.listen_notify(on_notification=on_notice, channels=[WEBHOOK_CHANNEL])
+        except Exception:  # the database may be briefly unavailable
+            log.exception("webhook notice listener failed")
+        await asyncio.sleep(1.0)
+
+
 async def _sweep(app: App, svc: Service, stalled_s: float) -> None:
     """Put the jobs of workers without a recent heartbeat back in the queue; now and then,
     queue the training of model rows whose job was never enqueued."""
@@ -175,6 +197,9 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
                     stalled_worker_timeout=stalled,
                 )
             )
+            trigger = (
+                asyncio.create_task(_trigger_webhooks(app)) if WEBHOOK_TASK in app.tasks else None
+            )
             try:
                 await app.run_worker_async(
                     queues=[QUEUE],
@@ -184,6 +209,8 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
                 )
             finally:
                 sweeper.cancel()
+                if trigger is not None:
+                    trigger.cancel()
                 hooks.cancel()  # its drain in flight finishes (svc.jobs.stop_event ends it)
                 svc.jobs.stop_event.set()
                 await asyncio.gather(hooks, return_exceptions=True)
