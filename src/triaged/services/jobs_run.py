@@ -8,14 +8,17 @@ and advances ``done``.  A worker killed mid-chunk loses only that uncommitted
 chunk: the next run picks up the rows still without a result, so no row is lost
 and none is counted or logged twice.
 
-One run at a time: a run *claims* the job (:func:`claim`), which bumps
-``attempts``; that number is the run's token.  Each chunk commits only while
-the job's ``attempts`` is still its token (a run that was taken over stops),
-and the run's process keeps ``updated_at`` fresh (:func:`heartbeat`).  In the
-embedded mode (``triaged serve``, one or many processes) a process takes over a
-job only when its heartbeat is older than ``TRIAGED_JOB_STALLED_SECONDS``, with
-a conditional update that exactly one process wins; on the PostgreSQL queue,
-procrastinate decides when a job is retried.
+A run *claims* the job (:func:`claim`), which bumps ``attempts``; that number
+is the run's token.  In the embedded mode (``triaged serve``, one or many
+processes) one run at a time: each chunk commits only while the job's
+``attempts`` is still its token (a run that was taken over stops), the run's
+process keeps ``updated_at`` fresh (:func:`heartbeat`), and a process takes a
+job over only when its heartbeat is older than ``TRIAGED_JOB_STALLED_SECONDS``,
+with a conditional update that exactly one process wins.  On the PostgreSQL
+queue procrastinate decides who runs a job and runs are not fenced: a job
+retried while its first run still went on (a worker whose heartbeat lagged)
+has two runs, each skipping the rows the other committed, and the queue job is
+finished by whichever ends last.
 
 The per-minute rate limit of the plan paces a job (it waits for the next
 minute); an exhausted monthly quota fails it (rows done stay done).
@@ -139,23 +142,27 @@ def run_bulk_job(
     token: int | None = None,
 ) -> str:
     """Classify the job's remaining rows; returns the job's state when this run ends
-    (``superseded`` when another run took the job over).  ``token``: the caller has
-    claimed the job already; without it the job is claimed here, unconditionally."""
-    token = token if token is not None else claim(svc.db, job_id)
+    (``superseded`` when another run took the job over).  ``token``: the caller claimed
+    the job (embedded mode) and the run is fenced by it; without it (the queue) the job is
+    claimed here, unconditionally, and the run is not fenced."""
+    fenced = token is not None
+    token = token if fenced else claim(svc.db, job_id)
     if token is None:
         return "gone"
     with svc.db.read() as conn:
         job = conn.execute(select(bulk_jobs).where(bulk_jobs.c.id == job_id)).first()
-    if job is None or job.attempts != token:
+    if job is None:
+        return "gone"
+    if fenced and job.attempts != token:
         return "superseded"
     try:
-        return _run(svc, job, stop, chunk)
+        return _run(svc, job, stop, chunk, fenced)
     except TriagedError as exc:  # quota exhausted, the model cannot load, ...
         _fail(svc, job_id, exc.to_dict()["error"])
         return "failed"
 
 
-def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int) -> str:
+def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int, fenced: bool) -> str:
     opts = BulkOptions.from_dict(job.options)
     with svc.db.read() as conn:
         plan = svc.plan(
@@ -172,7 +179,7 @@ def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int) -> st
             state, attempts = conn.execute(
                 select(bulk_jobs.c.state, bulk_jobs.c.attempts).where(bulk_jobs.c.id == job.id)
             ).one()
-            if attempts != job.attempts:
+            if fenced and attempts != job.attempts:
                 return "superseded"
             if state != "running":
                 return str(state)
@@ -188,7 +195,7 @@ def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int) -> st
         if not rows:
             _finish(svc, job.id)
             return "done"
-        _chunk(svc, job, record, rows, opts, plan, _waiter(stop))
+        _chunk(svc, job, record, rows, opts, plan, _waiter(stop), fenced)
 
 
 def _waiter(stop: threading.Event | None) -> Callable[[float], bool]:
@@ -209,6 +216,7 @@ def _chunk(
     opts: BulkOptions,
     plan: Any,
     wait: Callable[[float], bool],
+    fenced: bool,
 ) -> None:
     started = time.perf_counter()
     clf = svc.classifiers.get(svc.db, record)
@@ -238,7 +246,7 @@ def _chunk(
         built.append(d)
     while True:
         try:
-            _commit(svc, job, rows, built, opts, plan)
+            _commit(svc, job, rows, built, opts, plan, fenced)
             return
         except QuotaExceeded:
             raise
@@ -254,6 +262,7 @@ def _commit(
     built: list[dict[str, Any]],
     opts: BulkOptions,
     plan: Any,
+    fenced: bool,
 ) -> None:
     win = quota.window()
     now = utcnow()
@@ -263,7 +272,7 @@ def _commit(
             .where(bulk_jobs.c.id == job.id)
             .with_for_update()
         ).one()
-        if state != "running" or attempts != job.attempts:
+        if state != "running" or (fenced and attempts != job.attempts):
             return  # cancelled, or taken over by another run: nothing of this chunk is written
         taken = conn.execute(  # another runner of this job committed these rows first
             select(func.count())

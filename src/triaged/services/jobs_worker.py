@@ -151,18 +151,22 @@ async def _trigger_webhooks(app: App) -> None:
 async def _sweep(app: App, svc: Service, stalled_s: float) -> None:
     """Put the jobs of workers without a recent heartbeat back in the queue; now and then,
     queue the training of model rows whose job was never enqueued."""
+    from procrastinate.exceptions import ConnectorException
     from procrastinate.jobs import Status
 
     last_orphans = 0.0
     while True:
         try:
             for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_s):
-                if job.task_name == WEBHOOK_TASK:  # its queueing lock may be taken: not retried
-                    log.warning("webhook drain %s: its worker stopped", job.id)
-                    await app.job_manager.finish_job(job, Status.FAILED, delete_job=False)
-                    continue
-                log.warning("retrying job %s (%s): its worker stopped", job.id, job.task_name)
-                await app.job_manager.retry_job(job)
+                try:
+                    if job.task_name == WEBHOOK_TASK:  # its queueing lock may be taken: not retried
+                        log.warning("webhook drain %s: its worker stopped", job.id)
+                        await app.job_manager.finish_job(job, Status.FAILED, delete_job=False)
+                        continue
+                    log.warning("retrying job %s (%s): its worker stopped", job.id, job.task_name)
+                    await app.job_manager.retry_job(job)
+                except ConnectorException:  # it finished (or was retried) meanwhile
+                    log.info("stalled job %s moved on before the sweep", job.id)
             if time.monotonic() - last_orphans > ORPHAN_CHECK_S:
                 last_orphans = time.monotonic()
                 for model_id in await asyncio.to_thread(requeue_orphans, svc.db):
