@@ -1,4 +1,4 @@
-"""Insights and health metrics read from the decision log (the storage side of
+"""Insights and health metrics read from the decision log (the service side of
 :mod:`triaged.insights` and :mod:`triaged.drift`).
 
 Every function takes the workspace id first: nothing here crosses workspaces.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, text
+from sqlalchemy import Connection
 
 from triaged.drift import DecisionRow, DriftConfig, bucket_series, detect_drift
 from triaged.encoders import Encoder
@@ -17,9 +17,7 @@ from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
 from triaged.insights.records import set_from_alternatives
 from triaged.services.ids import as_utc
 from triaged.services.taxonomies import TaxonomyRecord, list_records, load_version
-from triaged.storage.review import review_items
-from triaged.storage.tables import decisions
-from triaged.storage.webhooks import webhook_events
+from triaged.storage import insights_repo
 from triaged.webhooks.events import enqueue_event
 
 __all__ = [
@@ -41,6 +39,10 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return _utc(value) if value is not None else None
+
+
 def decision_records(
     conn: Connection,
     workspace_id: str,
@@ -50,33 +52,11 @@ def decision_records(
     until: datetime | None = None,
 ) -> list[DecisionRecord]:
     """The taxonomy's decisions in ``[since, until)`` with their reviewer outcomes."""
-    d, r = decisions.c, review_items.c
-    stmt = (
-        select(
-            d.id,
-            d.text,
-            d.label,
-            d.confidence,
-            d.bucket,
-            d.alternatives,
-            d.created_at,
-            d.final_label,
-            r.action,
-            r.resolved_label,
-            r.new_label,
-            r.resolved_at,
-        )
-        .select_from(
-            decisions.outerjoin(review_items, and_(r.decision_id == d.id, r.status == "resolved"))
-        )
-        .where(d.workspace_id == workspace_id, d.taxonomy_id == taxonomy_id)
+    rows = insights_repo.decisions_with_reviews(
+        conn, workspace_id, taxonomy_id, since=_utc_or_none(since), until=_utc_or_none(until)
     )
-    if since is not None:
-        stmt = stmt.where(d.created_at >= _utc(since))
-    if until is not None:
-        stmt = stmt.where(d.created_at < _utc(until))
     latest: dict[str, Any] = {}
-    for row in conn.execute(stmt.order_by(d.created_at, d.id)):
+    for row in rows:
         prev = latest.get(row.id)
         if prev is None or (
             row.resolved_at is not None
@@ -137,15 +117,14 @@ def decision_rows(
     until: datetime | None = None,
 ) -> list[DecisionRow]:
     """(time, bucket, label) of the decisions in ``[since, until)``."""
-    d = decisions.c
-    stmt = select(d.created_at, d.bucket, d.label).where(d.workspace_id == workspace_id)
-    if taxonomy_id is not None:
-        stmt = stmt.where(d.taxonomy_id == taxonomy_id)
-    if since is not None:
-        stmt = stmt.where(d.created_at >= _utc(since))
-    if until is not None:
-        stmt = stmt.where(d.created_at < _utc(until))
-    return [DecisionRow(as_utc(t), b, lb) for t, b, lb in conn.execute(stmt)]
+    rows = insights_repo.decision_buckets(
+        conn,
+        workspace_id,
+        taxonomy_id=taxonomy_id,
+        since=_utc_or_none(since),
+        until=_utc_or_none(until),
+    )
+    return [DecisionRow(as_utc(t), b, lb) for t, b, lb in rows]
 
 
 def bucket_metrics(
@@ -225,14 +204,9 @@ def stored_drift_alerts(
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Recorded drift alerts (the ``alert.drift`` events of the outbox), newest first."""
-    e = webhook_events.c
-    stmt = select(e.id, e.payload, e.created_at).where(
-        e.workspace_id == workspace_id, e.type == DRIFT_EVENT
-    )
-    if since is not None:
-        stmt = stmt.where(e.created_at >= _utc(since))
+    rows = insights_repo.events_of_type(conn, workspace_id, DRIFT_EVENT, since=_utc_or_none(since))
     out: list[dict[str, Any]] = []
-    for row in conn.execute(stmt.order_by(e.created_at.desc(), e.id.desc())):
+    for row in rows:
         data = dict((row.payload or {}).get("data") or {})
         if taxonomy is not None and data.get("taxonomy") != taxonomy:
             continue
@@ -290,11 +264,7 @@ def record_drift_alerts(
     one workspace are serialised (SQLite: one writer; PostgreSQL: an advisory
     transaction lock), so several workers checking at once record each alert once.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(:key, hashtext(:ws))"),
-            {"key": DRIFT_LOCK_KEY, "ws": workspace_id},
-        )
+    insights_repo.workspace_lock(conn, DRIFT_LOCK_KEY, workspace_id)
     new: list[dict[str, Any]] = []
     for data in pending_drift_alerts(conn, workspace_id, taxonomy=taxonomy, config=config, now=now):
         event_id = enqueue_event(conn, workspace_id=workspace_id, event_type=DRIFT_EVENT, data=data)
