@@ -118,6 +118,9 @@ def serve(
             host=settings.host,
             port=settings.port,
             workers=workers,
+            # a child loads the encoder and the active models before it answers the
+            # supervisor's health check: on a busy box that takes longer than the 5 s default
+            timeout_worker_healthcheck=60,
             log_level=settings.log_level,
             access_log=settings.access_log,
             log_config=log_config(),  # every line names its Request-Id

@@ -36,7 +36,7 @@ from triaged.storage.tables import decisions, models
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-QUEUE_ENV = {"TRIAGED_JOB_QUEUE": "postgres", "TRIAGED_JOB_STALLED_SECONDS": "2"}
+QUEUE_ENV = {"TRIAGED_JOB_QUEUE": "postgres", "TRIAGED_JOB_STALLED_SECONDS": "8"}
 TEXTS = [
     "I was charged twice for my subscription",
     "the app crashes whenever I press save",
