@@ -9,6 +9,7 @@ server over HTTP (``--url``/``TRIAGED_URL``, ``--key``/``TRIAGED_API_KEY``).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -49,7 +50,8 @@ def worker(
 
 
 class _Jobs:
-    """The four job calls over HTTP (the SDK's ``Client`` has no job methods yet)."""
+    """The four job calls over HTTP, as raw JSON and raw result lines (JSONL or CSV, passed
+    through unparsed; the SDK's ``Client.job_results`` parses JSONL rows into objects)."""
 
     def __init__(self, url: str, key: str) -> None:
         import httpx
@@ -165,13 +167,20 @@ def results(
 ) -> None:
     """Stream a job's results in input order."""
     client = _client(url, key)
-    sink = output.open("w", encoding="utf-8") if output else sys.stdout
-    try:
+    if output is None:
         for line in client.job_results_lines(job_id, fmt=fmt):
-            sink.write(line + "\n")
+            sys.stdout.write(line + "\n")
+        return
+    # a hidden partial file renamed onto -o once the stream is complete: an error or an
+    # interrupt leaves no half-written results (and an earlier file untouched)
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as sink:
+            for line in client.job_results_lines(job_id, fmt=fmt):
+                sink.write(line + "\n")
+        os.replace(partial, output)
     finally:
-        if output:
-            sink.close()
+        partial.unlink(missing_ok=True)
 
 
 @jobs_app.command("cancel")

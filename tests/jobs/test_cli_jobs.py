@@ -34,6 +34,14 @@ def test_submit_waits_then_results_and_status(tmp_path: Path) -> None:
             rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
             assert [x["external_id"] for x in rows] == ["e0", "e1", "e2"]
             assert rows[0]["label"] == "billing"
+            out = tmp_path / "results.jsonl"
+            r = runner.invoke(app, ["jobs", "results", job["id"], "-o", str(out), *common])
+            assert r.exit_code == 0, r.output
+            assert [json.loads(x) for x in out.read_text().splitlines()] == rows
+            missing = tmp_path / "missing.jsonl"
+            r = runner.invoke(app, ["jobs", "results", "job_missing", "-o", str(missing), *common])
+            assert r.exit_code == 2 and "not_found" in r.output
+            assert not missing.exists() and not list(tmp_path.glob(".*partial"))
             r = runner.invoke(app, ["jobs", "status", job["id"], *common])
             assert r.exit_code == 0 and '"done"' in r.stdout
             r = runner.invoke(app, ["jobs", "cancel", job["id"], *common])
