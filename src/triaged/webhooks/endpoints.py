@@ -11,16 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
 
 from triaged.errors import Conflict, NotFound
+from triaged.storage import webhook_repo
 from triaged.storage.ids import as_utc, new_id, utcnow
-from triaged.storage.webhooks import (
-    webhook_attempts,
-    webhook_deliveries,
-    webhook_endpoints,
-    webhook_events,
-)
 from triaged.webhooks.config import WebhookSettings
 from triaged.webhooks.events import check_event_types
 from triaged.webhooks.netguard import (
@@ -106,16 +101,15 @@ def create_endpoint(
         created_at=utcnow(),
         secret=SECRET_PREFIX + secrets.token_urlsafe(32),
     )
-    conn.execute(
-        insert(webhook_endpoints).values(
-            id=endpoint.id,
-            workspace_id=workspace_id,
-            url=endpoint.url,
-            events=endpoint.events,
-            secret=endpoint.secret,
-            description=endpoint.description,
-            created_at=endpoint.created_at,
-        )
+    webhook_repo.insert_endpoint(
+        conn,
+        endpoint_id=endpoint.id,
+        workspace_id=workspace_id,
+        url=endpoint.url,
+        events=endpoint.events,
+        secret=endpoint.secret,
+        description=endpoint.description,
+        created_at=endpoint.created_at,
     )
     return endpoint
 
@@ -131,25 +125,11 @@ def _endpoint(row: Any) -> Endpoint:
 
 
 def list_endpoints(conn: Connection, workspace_id: str) -> list[Endpoint]:
-    rows = conn.execute(
-        select(webhook_endpoints)
-        .where(
-            webhook_endpoints.c.workspace_id == workspace_id,
-            webhook_endpoints.c.deleted_at.is_(None),
-        )
-        .order_by(webhook_endpoints.c.id)
-    )
-    return [_endpoint(r) for r in rows]
+    return [_endpoint(r) for r in webhook_repo.endpoint_rows(conn, workspace_id)]
 
 
 def get_endpoint(conn: Connection, workspace_id: str, endpoint_id: str) -> Endpoint:
-    row = conn.execute(
-        select(webhook_endpoints).where(
-            webhook_endpoints.c.id == endpoint_id,
-            webhook_endpoints.c.workspace_id == workspace_id,
-            webhook_endpoints.c.deleted_at.is_(None),
-        )
-    ).first()
+    row = webhook_repo.endpoint_row(conn, workspace_id, endpoint_id)
     if row is None:
         raise NotFound(f"no webhook {endpoint_id!r}", details={"webhook_id": endpoint_id})
     return _endpoint(row)
@@ -158,20 +138,7 @@ def get_endpoint(conn: Connection, workspace_id: str, endpoint_id: str) -> Endpo
 def delete_endpoint(conn: Connection, workspace_id: str, endpoint_id: str) -> None:
     """Stop sending to an endpoint; its undelivered events are cancelled, its log is kept."""
     get_endpoint(conn, workspace_id, endpoint_id)
-    now = utcnow()
-    conn.execute(
-        update(webhook_endpoints)
-        .where(webhook_endpoints.c.id == endpoint_id)
-        .values(deleted_at=now)
-    )
-    conn.execute(
-        update(webhook_deliveries)
-        .where(
-            webhook_deliveries.c.endpoint_id == endpoint_id,
-            webhook_deliveries.c.status.in_(("pending", "delivering")),
-        )
-        .values(status="cancelled", finished_at=now, claim_token=None, claimed_until=None)
-    )
+    webhook_repo.retire_endpoint(conn, endpoint_id, utcnow())
 
 
 ERROR_CLASSES = frozenset(
@@ -221,18 +188,10 @@ def list_deliveries(
 ) -> list[dict[str, Any]]:
     """Deliveries to one endpoint, newest first (``before``: a delivery id, for paging)."""
     get_endpoint(conn, workspace_id, endpoint_id)
-    query = (
-        select(webhook_deliveries, webhook_events.c.type)
-        .join(webhook_events, webhook_events.c.id == webhook_deliveries.c.event_id)
-        .where(webhook_deliveries.c.endpoint_id == endpoint_id)
-        .order_by(webhook_deliveries.c.id.desc())
-        .limit(max(1, min(limit, 500)))
+    rows = webhook_repo.deliveries_page(
+        conn, endpoint_id, status=status, limit=max(1, min(limit, 500)), before=before
     )
-    if status is not None:
-        query = query.where(webhook_deliveries.c.status == status)
-    if before is not None:
-        query = query.where(webhook_deliveries.c.id < before)
-    return [_delivery(r) for r in conn.execute(query)]
+    return [_delivery(r) for r in rows]
 
 
 def retry_delivery(
@@ -240,12 +199,7 @@ def retry_delivery(
 ) -> dict[str, Any]:
     """Send a failed or cancelled delivery again, now, with a fresh budget of attempts."""
     get_endpoint(conn, workspace_id, endpoint_id)
-    c = webhook_deliveries.c
-    row = conn.execute(
-        select(webhook_deliveries, webhook_events.c.type)
-        .join(webhook_events, webhook_events.c.id == c.event_id)
-        .where(c.id == delivery_id, c.endpoint_id == endpoint_id, c.workspace_id == workspace_id)
-    ).first()
+    row = webhook_repo.endpoint_delivery_with_type(conn, workspace_id, endpoint_id, delivery_id)
     if row is None:
         raise NotFound(f"no delivery {delivery_id!r}", details={"delivery_id": delivery_id})
     if row.status not in {"failed", "cancelled"}:
@@ -253,17 +207,8 @@ def retry_delivery(
             f"delivery {delivery_id!r} is {row.status}; only failed ones are retried",
             details={"delivery_id": delivery_id, "status": row.status},
         )
-    conn.execute(
-        update(webhook_deliveries)
-        .where(c.id == delivery_id)
-        .values(status="pending", attempts=0, next_attempt_at=utcnow(), finished_at=None)
-    )
-    updated = conn.execute(
-        select(webhook_deliveries, webhook_events.c.type)
-        .join(webhook_events, webhook_events.c.id == c.event_id)
-        .where(c.id == delivery_id)
-    ).one()
-    return _delivery(updated)
+    webhook_repo.requeue_delivery(conn, delivery_id, utcnow())
+    return _delivery(webhook_repo.delivery_with_type(conn, delivery_id))
 
 
 def list_attempts(
@@ -281,22 +226,11 @@ def list_attempts(
 
     ``attempt`` counts from 1 again after :func:`retry_delivery` (a new round)."""
     get_endpoint(conn, workspace_id, endpoint_id)
-    found = conn.execute(
-        select(webhook_deliveries.c.id).where(
-            webhook_deliveries.c.id == delivery_id,
-            webhook_deliveries.c.endpoint_id == endpoint_id,
-            webhook_deliveries.c.workspace_id == workspace_id,
-        )
-    ).first()
-    if found is None:
+    if not webhook_repo.endpoint_delivery_exists(conn, workspace_id, endpoint_id, delivery_id):
         raise NotFound(f"no delivery {delivery_id!r}", details={"delivery_id": delivery_id})
     if excerpts is None:
         excerpts = WebhookSettings().response_excerpts
-    rows = conn.execute(
-        select(webhook_attempts)
-        .where(webhook_attempts.c.delivery_id == delivery_id)
-        .order_by(webhook_attempts.c.started_at, webhook_attempts.c.attempt)
-    )
+    rows = webhook_repo.attempt_rows(conn, delivery_id)
     return [
         {
             "attempt": r.attempt,

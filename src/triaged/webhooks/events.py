@@ -13,11 +13,11 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection
 
 from triaged.errors import InvalidInput
+from triaged.storage import webhook_repo
 from triaged.storage.ids import new_id, utcnow
-from triaged.storage.webhooks import webhook_deliveries, webhook_endpoints, webhook_events
 
 __all__ = ["CHANNEL", "EVENT_TYPES", "check_event_types", "enqueue_event"]
 
@@ -72,17 +72,15 @@ def enqueue_event(
         "created_at": now.isoformat(),
         "data": json.loads(json.dumps(data, default=_jsonable)),
     }
-    conn.execute(
-        insert(webhook_events).values(
-            id=event_id, workspace_id=workspace_id, type=event_type, payload=payload, created_at=now
-        )
+    webhook_repo.insert_event(
+        conn,
+        event_id=event_id,
+        workspace_id=workspace_id,
+        event_type=event_type,
+        payload=payload,
+        created_at=now,
     )
-    endpoints = conn.execute(
-        select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
-            webhook_endpoints.c.workspace_id == workspace_id,
-            webhook_endpoints.c.deleted_at.is_(None),
-        )
-    ).all()
+    endpoints = webhook_repo.subscriptions(conn, workspace_id)
     rows = [
         {
             "id": new_id("dlv"),
@@ -98,7 +96,6 @@ def enqueue_event(
         if event_type in (endpoint.events or [])
     ]
     if rows:
-        conn.execute(insert(webhook_deliveries), rows)
-        if conn.dialect.name == "postgresql":  # sent at commit: `triaged worker` drains at once
-            conn.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
+        webhook_repo.insert_deliveries(conn, rows)
+        webhook_repo.notify(conn, CHANNEL)  # PostgreSQL, at commit: `triaged worker` drains at once
     return event_id

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, select
-
+from triaged.storage import webhook_repo
 from triaged.storage.db import Database
 from triaged.storage.ids import utcnow
-from triaged.storage.webhooks import webhook_attempts, webhook_deliveries, webhook_events
 
 __all__ = ["prune"]
-
-SETTLED = ("delivered", "failed", "cancelled")
 
 
 def prune(
@@ -29,32 +25,15 @@ def prune(
     Returns how many deliveries and events were removed.
     """
     cutoff = (now or utcnow()) - older_than
-    d, e = webhook_deliveries.c, webhook_events.c
     removed = 0
     while True:
         with db.write() as conn:
-            ids = list(
-                conn.execute(
-                    select(d.id).where(d.status.in_(SETTLED), d.finished_at < cutoff).limit(batch)
-                ).scalars()
-            )
+            ids = webhook_repo.settled_delivery_ids(conn, cutoff, batch)
             if ids:
-                conn.execute(
-                    delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids))
-                )
-                conn.execute(delete(webhook_deliveries).where(d.id.in_(ids)))
-            orphans = list(
-                conn.execute(
-                    select(e.id)
-                    .where(
-                        e.created_at < cutoff,
-                        ~exists().where(and_(d.event_id == e.id)),
-                    )
-                    .limit(batch)
-                ).scalars()
-            )
+                webhook_repo.delete_deliveries(conn, ids)
+            orphans = webhook_repo.orphan_event_ids(conn, cutoff, batch)
             if orphans:
-                conn.execute(delete(webhook_events).where(e.id.in_(orphans)))
+                webhook_repo.delete_events(conn, orphans)
         removed += len(ids) + len(orphans)
         if len(ids) < batch and len(orphans) < batch:
             return removed

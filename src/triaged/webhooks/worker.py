@@ -23,16 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, insert, or_, select, update
 
+from triaged.storage import webhook_repo
 from triaged.storage.db import Database
 from triaged.storage.ids import new_id, utcnow
-from triaged.storage.webhooks import (
-    webhook_attempts,
-    webhook_deliveries,
-    webhook_endpoints,
-    webhook_events,
-)
 from triaged.webhooks.config import WebhookSettings
 from triaged.webhooks.netguard import (
     BlockedDestination,
@@ -81,60 +75,22 @@ def backoff_delay(
     return float(delay / 2 + (rng or random).uniform(0, delay / 2))
 
 
-def _due(now: datetime) -> Any:
-    c = webhook_deliveries.c
-    return or_(
-        and_(c.status == "pending", c.next_attempt_at <= now),
-        and_(c.status == "delivering", c.claimed_until < now),
-    )
-
-
 def claim_due(
     db: Database, *, limit: int, lease_s: float, now: datetime | None = None
 ) -> list[Claim]:
     """Claim up to ``limit`` due deliveries (pending, or with an expired claim) for this worker."""
     now = now or utcnow()
     token = new_id("clm")
-    c = webhook_deliveries.c
     with db.read() as conn:  # cheap check first: an idle poll takes no write lock
-        if conn.execute(select(c.id).where(_due(now)).limit(1)).first() is None:
+        if not webhook_repo.any_due(conn, now):
             return []
     with db.write() as conn:
-        ids = list(
-            conn.execute(
-                select(c.id)
-                .where(_due(now))
-                .order_by(c.next_attempt_at, c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).scalars()
-        )
+        ids = webhook_repo.due_ids_for_update(conn, now, limit)
         if not ids:
             return []
-        conn.execute(
-            update(webhook_deliveries)
-            .where(c.id.in_(ids), _due(now))  # conditional: only still-due rows are taken
-            .values(
-                status="delivering",
-                claim_token=token,
-                claimed_until=now + timedelta(seconds=lease_s),
-            )
-        )
-        rows = conn.execute(
-            select(
-                c.id,
-                c.attempts,
-                c.event_id,
-                webhook_events.c.type,
-                webhook_events.c.payload,
-                webhook_endpoints.c.url,
-                webhook_endpoints.c.secret,
-            )
-            .join(webhook_events, webhook_events.c.id == c.event_id)
-            .join(webhook_endpoints, webhook_endpoints.c.id == c.endpoint_id)
-            .where(c.claim_token == token)
-            .order_by(c.next_attempt_at, c.id)
-        ).all()
+        # conditional: only still-due rows are taken
+        webhook_repo.take_due(conn, ids, now, token, now + timedelta(seconds=lease_s))
+        rows = webhook_repo.claimed_rows(conn, token)
     return [
         Claim(
             delivery_id=r.id,
@@ -216,33 +172,27 @@ def settle(db: Database, claim: Claim, outcome: Outcome, config: WebhookSettings
         status = "pending"
         delay = backoff_delay(claim.attempt, config.backoff_base_s, config.backoff_max_s)
         next_at = now + timedelta(seconds=delay)
-    c = webhook_deliveries.c
     with db.write() as conn:
-        conn.execute(
-            insert(webhook_attempts).values(
-                id=new_id("att"),
-                delivery_id=claim.delivery_id,
-                attempt=claim.attempt,
-                started_at=outcome.started_at,
-                duration_ms=outcome.duration_ms,
-                status_code=outcome.status_code,
-                error=outcome.error,
-                response_excerpt=outcome.excerpt,
-            )
+        webhook_repo.insert_attempt(
+            conn,
+            delivery_id=claim.delivery_id,
+            attempt=claim.attempt,
+            started_at=outcome.started_at,
+            duration_ms=outcome.duration_ms,
+            status_code=outcome.status_code,
+            error=outcome.error,
+            response_excerpt=outcome.excerpt,
         )
-        conn.execute(
-            update(webhook_deliveries)
-            .where(c.id == claim.delivery_id, c.claim_token == claim.token)
-            .values(
-                status=status,
-                attempts=claim.attempt,
-                next_attempt_at=next_at,
-                claim_token=None,
-                claimed_until=None,
-                last_status_code=outcome.status_code,
-                last_error=outcome.error,
-                finished_at=now if status in {"delivered", "failed"} else None,
-            )
+        webhook_repo.settle_delivery(  # guarded: only while this claim's token holds
+            conn,
+            claim.delivery_id,
+            claim.token,
+            status=status,
+            attempts=claim.attempt,
+            next_attempt_at=next_at,
+            last_status_code=outcome.status_code,
+            last_error=outcome.error,
+            finished_at=now if status in {"delivered", "failed"} else None,
         )
     return status
 

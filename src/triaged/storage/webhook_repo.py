@@ -1,0 +1,396 @@
+"""Webhook rows (tables in :mod:`triaged.storage.webhooks`): the outbox write of an event and
+its deliveries, endpoints and their delivery log, the delivery claim and settle, retention.
+
+Plain functions on a ``Connection``: the caller owns the transaction.  The claim keeps its
+locks: :func:`due_ids_for_update` takes ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite:
+the caller's ``BEGIN IMMEDIATE`` writer), and :func:`take_due` and :func:`settle_delivery`
+are conditional updates (still due; same claim token).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, insert, or_, select, text, update
+
+from triaged.storage.ids import new_id
+from triaged.storage.rows import AnyRow
+from triaged.storage.webhooks import (
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
+)
+
+__all__ = [
+    "SETTLED",
+    "any_due",
+    "attempt_rows",
+    "claimed_rows",
+    "delete_deliveries",
+    "delete_events",
+    "delivery_with_type",
+    "due_ids_for_update",
+    "endpoint_delivery_exists",
+    "endpoint_delivery_with_type",
+    "endpoint_row",
+    "endpoint_rows",
+    "insert_attempt",
+    "insert_deliveries",
+    "insert_endpoint",
+    "insert_event",
+    "notify",
+    "orphan_event_ids",
+    "requeue_delivery",
+    "retire_endpoint",
+    "settle_delivery",
+    "settled_delivery_ids",
+    "subscriptions",
+    "take_due",
+]
+
+SETTLED = ("delivered", "failed", "cancelled")  # delivery statuses retention may delete
+
+
+# ---------------------------------------------------------------- outbox
+def insert_event(
+    conn: Connection,
+    *,
+    event_id: str,
+    workspace_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    created_at: datetime,
+) -> None:
+    conn.execute(
+        insert(webhook_events).values(
+            id=event_id,
+            workspace_id=workspace_id,
+            type=event_type,
+            payload=payload,
+            created_at=created_at,
+        )
+    )
+
+
+def subscriptions(conn: Connection, workspace_id: str) -> list[AnyRow]:
+    """(id, events) of the workspace's live endpoints."""
+    return list(
+        conn.execute(
+            select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
+                webhook_endpoints.c.workspace_id == workspace_id,
+                webhook_endpoints.c.deleted_at.is_(None),
+            )
+        ).all()
+    )
+
+
+def insert_deliveries(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One executemany of the rows (the caller passes at least one)."""
+    conn.execute(insert(webhook_deliveries), rows)
+
+
+def notify(conn: Connection, channel: str) -> None:
+    """``pg_notify(channel, '')`` on PostgreSQL (sent at commit); nothing on SQLite."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_notify(:c, '')"), {"c": channel})
+
+
+# ---------------------------------------------------------------- endpoints
+def insert_endpoint(
+    conn: Connection,
+    *,
+    endpoint_id: str,
+    workspace_id: str,
+    url: str,
+    events: list[str],
+    secret: str | None,
+    description: str,
+    created_at: datetime,
+) -> None:
+    conn.execute(
+        insert(webhook_endpoints).values(
+            id=endpoint_id,
+            workspace_id=workspace_id,
+            url=url,
+            events=events,
+            secret=secret,
+            description=description,
+            created_at=created_at,
+        )
+    )
+
+
+def endpoint_rows(conn: Connection, workspace_id: str) -> Iterable[AnyRow]:
+    """The workspace's live endpoints, by id."""
+    return conn.execute(
+        select(webhook_endpoints)
+        .where(
+            webhook_endpoints.c.workspace_id == workspace_id,
+            webhook_endpoints.c.deleted_at.is_(None),
+        )
+        .order_by(webhook_endpoints.c.id)
+    )
+
+
+def endpoint_row(conn: Connection, workspace_id: str, endpoint_id: str) -> AnyRow | None:
+    """The workspace's live endpoint ``endpoint_id``, or None."""
+    return conn.execute(
+        select(webhook_endpoints).where(
+            webhook_endpoints.c.id == endpoint_id,
+            webhook_endpoints.c.workspace_id == workspace_id,
+            webhook_endpoints.c.deleted_at.is_(None),
+        )
+    ).first()
+
+
+def retire_endpoint(conn: Connection, endpoint_id: str, now: datetime) -> None:
+    """Mark the endpoint deleted, then cancel its pending and in-flight deliveries."""
+    conn.execute(
+        update(webhook_endpoints)
+        .where(webhook_endpoints.c.id == endpoint_id)
+        .values(deleted_at=now)
+    )
+    conn.execute(
+        update(webhook_deliveries)
+        .where(
+            webhook_deliveries.c.endpoint_id == endpoint_id,
+            webhook_deliveries.c.status.in_(("pending", "delivering")),
+        )
+        .values(status="cancelled", finished_at=now, claim_token=None, claimed_until=None)
+    )
+
+
+# ---------------------------------------------------------------- delivery log
+def deliveries_page(
+    conn: Connection,
+    endpoint_id: str,
+    *,
+    status: str | None,
+    limit: int,
+    before: str | None,
+) -> Iterable[AnyRow]:
+    """Deliveries to one endpoint with their event type, newest first (``before``: an id)."""
+    query = (
+        select(webhook_deliveries, webhook_events.c.type)
+        .join(webhook_events, webhook_events.c.id == webhook_deliveries.c.event_id)
+        .where(webhook_deliveries.c.endpoint_id == endpoint_id)
+        .order_by(webhook_deliveries.c.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(webhook_deliveries.c.status == status)
+    if before is not None:
+        query = query.where(webhook_deliveries.c.id < before)
+    return conn.execute(query)
+
+
+def endpoint_delivery_with_type(
+    conn: Connection, workspace_id: str, endpoint_id: str, delivery_id: str
+) -> AnyRow | None:
+    """The delivery (with its event type) if it is the workspace's and the endpoint's."""
+    c = webhook_deliveries.c
+    return conn.execute(
+        select(webhook_deliveries, webhook_events.c.type)
+        .join(webhook_events, webhook_events.c.id == c.event_id)
+        .where(c.id == delivery_id, c.endpoint_id == endpoint_id, c.workspace_id == workspace_id)
+    ).first()
+
+
+def delivery_with_type(conn: Connection, delivery_id: str) -> AnyRow:
+    """The delivery with its event type (it must exist)."""
+    c = webhook_deliveries.c
+    return conn.execute(
+        select(webhook_deliveries, webhook_events.c.type)
+        .join(webhook_events, webhook_events.c.id == c.event_id)
+        .where(c.id == delivery_id)
+    ).one()
+
+
+def requeue_delivery(conn: Connection, delivery_id: str, now: datetime) -> None:
+    """Pending again from ``now``, with a fresh budget of attempts."""
+    c = webhook_deliveries.c
+    conn.execute(
+        update(webhook_deliveries)
+        .where(c.id == delivery_id)
+        .values(status="pending", attempts=0, next_attempt_at=now, finished_at=None)
+    )
+
+
+def endpoint_delivery_exists(
+    conn: Connection, workspace_id: str, endpoint_id: str, delivery_id: str
+) -> bool:
+    found = conn.execute(
+        select(webhook_deliveries.c.id).where(
+            webhook_deliveries.c.id == delivery_id,
+            webhook_deliveries.c.endpoint_id == endpoint_id,
+            webhook_deliveries.c.workspace_id == workspace_id,
+        )
+    ).first()
+    return found is not None
+
+
+def attempt_rows(conn: Connection, delivery_id: str) -> Iterable[AnyRow]:
+    """Every try of the delivery, oldest first."""
+    return conn.execute(
+        select(webhook_attempts)
+        .where(webhook_attempts.c.delivery_id == delivery_id)
+        .order_by(webhook_attempts.c.started_at, webhook_attempts.c.attempt)
+    )
+
+
+# ---------------------------------------------------------------- claim and settle
+def _due(now: datetime) -> Any:
+    c = webhook_deliveries.c
+    return or_(
+        and_(c.status == "pending", c.next_attempt_at <= now),
+        and_(c.status == "delivering", c.claimed_until < now),
+    )
+
+
+def any_due(conn: Connection, now: datetime) -> bool:
+    """Whether some delivery is due (pending, or with an expired claim): a read, no lock."""
+    c = webhook_deliveries.c
+    return conn.execute(select(c.id).where(_due(now)).limit(1)).first() is not None
+
+
+def due_ids_for_update(conn: Connection, now: datetime, limit: int) -> list[str]:
+    """Up to ``limit`` due delivery ids, oldest due first, locked (``SKIP LOCKED``)."""
+    c = webhook_deliveries.c
+    return list(
+        conn.execute(
+            select(c.id)
+            .where(_due(now))
+            .order_by(c.next_attempt_at, c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+
+
+def take_due(
+    conn: Connection, ids: Sequence[str], now: datetime, token: str, claimed_until: datetime
+) -> None:
+    """Claim those of ``ids`` still due with ``token`` until ``claimed_until``."""
+    c = webhook_deliveries.c
+    conn.execute(
+        update(webhook_deliveries)
+        .where(c.id.in_(ids), _due(now))  # conditional: only still-due rows are taken
+        .values(status="delivering", claim_token=token, claimed_until=claimed_until)
+    )
+
+
+def claimed_rows(conn: Connection, token: str) -> list[AnyRow]:
+    """(id, attempts, event_id, type, payload, url, secret) of the deliveries ``token`` holds."""
+    c = webhook_deliveries.c
+    return list(
+        conn.execute(
+            select(
+                c.id,
+                c.attempts,
+                c.event_id,
+                webhook_events.c.type,
+                webhook_events.c.payload,
+                webhook_endpoints.c.url,
+                webhook_endpoints.c.secret,
+            )
+            .join(webhook_events, webhook_events.c.id == c.event_id)
+            .join(webhook_endpoints, webhook_endpoints.c.id == c.endpoint_id)
+            .where(c.claim_token == token)
+            .order_by(c.next_attempt_at, c.id)
+        ).all()
+    )
+
+
+def insert_attempt(
+    conn: Connection,
+    *,
+    delivery_id: str,
+    attempt: int,
+    started_at: datetime,
+    duration_ms: float,
+    status_code: int | None,
+    error: str | None,
+    response_excerpt: str | None,
+) -> None:
+    conn.execute(
+        insert(webhook_attempts).values(
+            id=new_id("att"),
+            delivery_id=delivery_id,
+            attempt=attempt,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            status_code=status_code,
+            error=error,
+            response_excerpt=response_excerpt,
+        )
+    )
+
+
+def settle_delivery(
+    conn: Connection,
+    delivery_id: str,
+    token: str,
+    *,
+    status: str,
+    attempts: int,
+    next_attempt_at: datetime,
+    last_status_code: int | None,
+    last_error: str | None,
+    finished_at: datetime | None,
+) -> None:
+    """Move the delivery on, only while ``token`` still holds its claim."""
+    c = webhook_deliveries.c
+    conn.execute(
+        update(webhook_deliveries)
+        .where(c.id == delivery_id, c.claim_token == token)
+        .values(
+            status=status,
+            attempts=attempts,
+            next_attempt_at=next_attempt_at,
+            claim_token=None,
+            claimed_until=None,
+            last_status_code=last_status_code,
+            last_error=last_error,
+            finished_at=finished_at,
+        )
+    )
+
+
+# ---------------------------------------------------------------- retention
+def settled_delivery_ids(conn: Connection, cutoff: datetime, batch: int) -> list[str]:
+    """Up to ``batch`` ids of deliveries settled (:data:`SETTLED`) before ``cutoff``."""
+    d = webhook_deliveries.c
+    return list(
+        conn.execute(
+            select(d.id).where(d.status.in_(SETTLED), d.finished_at < cutoff).limit(batch)
+        ).scalars()
+    )
+
+
+def delete_deliveries(conn: Connection, ids: Sequence[str]) -> None:
+    """Delete the deliveries ``ids``: their attempts first, then the deliveries."""
+    d = webhook_deliveries.c
+    conn.execute(delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids)))
+    conn.execute(delete(webhook_deliveries).where(d.id.in_(ids)))
+
+
+def orphan_event_ids(conn: Connection, cutoff: datetime, batch: int) -> list[str]:
+    """Up to ``batch`` ids of events created before ``cutoff`` with no delivery left."""
+    d, e = webhook_deliveries.c, webhook_events.c
+    return list(
+        conn.execute(
+            select(e.id)
+            .where(
+                e.created_at < cutoff,
+                ~exists().where(and_(d.event_id == e.id)),
+            )
+            .limit(batch)
+        ).scalars()
+    )
+
+
+def delete_events(conn: Connection, ids: Sequence[str]) -> None:
+    conn.execute(delete(webhook_events).where(webhook_events.c.id.in_(ids)))
