@@ -38,7 +38,7 @@ from triaged.services.ids import as_utc, new_id
 from triaged.services.keys import KeyInfo, Principal, Role
 from triaged.settings import Settings
 from triaged.storage import signup_repo, workspace_repo
-from triaged.storage.signup import purge_workspace
+from triaged.storage.purge_repo import purge_workspace
 
 __all__ = [
     "SignupRequest",

@@ -19,7 +19,7 @@ from triaged.services import keys, quota
 from triaged.services.ids import as_utc
 from triaged.services.plans import Plan
 from triaged.storage import decision_repo, key_repo, workspace_repo
-from triaged.storage.signup import purge_workspace
+from triaged.storage.purge_repo import purge_workspace
 
 __all__ = [
     "STATUSES",
