@@ -23,10 +23,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
 
 from triaged.errors import InvalidInput
+from triaged.storage import job_repo, training_repo
 from triaged.storage.db import Database
 
 if TYPE_CHECKING:
@@ -60,13 +60,7 @@ def notify_model(
     if conn.dialect.name != "postgresql":
         return
     payload = json.dumps({"w": workspace_id, "t": taxonomy_id, "m": model_id})
-    conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
-
-
-_DEFER = text(
-    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, :qlock, "
-    "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"
-)
+    job_repo.notify(conn, CHANNEL, payload)
 
 
 def defer_sql(
@@ -86,15 +80,7 @@ def defer_sql(
         "qlock": queueing_lock,
         "args": json.dumps(args),
     }
-    if queueing_lock is None:
-        conn.execute(_DEFER, params)
-        return True
-    try:
-        with conn.begin_nested():
-            conn.execute(_DEFER, params)
-    except IntegrityError:  # procrastinate's unique queueing-lock index
-        return False
-    return True
+    return job_repo.defer_job(conn, params)
 
 
 def ensure_queue_schema(db: Database) -> None:
@@ -104,26 +90,8 @@ def ensure_queue_schema(db: Database) -> None:
             "the job queue needs PostgreSQL; on SQLite `triaged serve` runs jobs itself "
             "(TRIAGED_JOB_QUEUE=inline)"
         )
-    from procrastinate.schema import SchemaManager
-
     with db.write() as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
-        if conn.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
-            dbapi: Any = conn.connection.dbapi_connection
-            with dbapi.cursor() as cur:  # no parameters: its '%' are not placeholders
-                cur.execute(SchemaManager.get_schema())
-
-
-_ORPHANS = text(
-    """
-    SELECT m.id FROM models m
-     WHERE m.status = 'training' AND m.created_at < :before
-       AND NOT EXISTS (
-           SELECT 1 FROM procrastinate_jobs j
-            WHERE j.task_name = 'train' AND j.args ->> 'model_id' = m.id
-              AND j.status IN ('todo', 'doing'))
-    """
-)
+        job_repo.install_queue_schema(conn, _SCHEMA_LOCK)
 
 
 def requeue_orphans(db: Database, older_than_s: float = 60.0) -> list[str]:
@@ -133,7 +101,7 @@ def requeue_orphans(db: Database, older_than_s: float = 60.0) -> list[str]:
 
     before = utcnow() - timedelta(seconds=older_than_s)
     with db.write() as conn:
-        ids = [str(i) for i in conn.execute(_ORPHANS, {"before": before}).scalars()]
+        ids = training_repo.orphan_training_ids(conn, before)
         for model_id in ids:
             defer_sql(conn, "train", {"model_id": model_id}, queueing_lock=f"train:{model_id}")
     return ids

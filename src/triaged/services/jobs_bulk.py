@@ -19,15 +19,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection
 
 from triaged import inputs
 from triaged.errors import Conflict, NotFittedError, NotFound, PayloadTooLarge, ValidationFailed
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.services.keys import Principal, Role
+from triaged.storage import job_repo
 from triaged.storage.db import Database
-from triaged.storage.jobs import bulk_job_rows, bulk_jobs
 
 __all__ = [
     "FORMATS",
@@ -216,39 +216,35 @@ def create(
     job_id = new_id("job")
     now = utcnow()
     with db.write() as conn:
-        conn.execute(
-            insert(bulk_jobs).values(
-                id=job_id,
-                workspace_id=principal.workspace_id,
-                taxonomy_id=record.id,
-                taxonomy=record.name,
-                key_id=principal.key_id,
-                state="uploading",
-                format=fmt,
-                options=opts.to_dict(),
-                log=opts.log,
-                total=0,
-                done=0,
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-            )
+        job_repo.insert_job(
+            conn,
+            {
+                "id": job_id,
+                "workspace_id": principal.workspace_id,
+                "taxonomy_id": record.id,
+                "taxonomy": record.name,
+                "key_id": principal.key_id,
+                "state": "uploading",
+                "format": fmt,
+                "options": opts.to_dict(),
+                "log": opts.log,
+                "total": 0,
+                "done": 0,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
     try:
         total = _store_rows(db, job_id, parse(stream, fmt, opts, limits))
         if total == 0:
             raise ValidationFailed("the upload holds no rows", details={"field": "file"})
         with db.write() as conn:
-            conn.execute(
-                update(bulk_jobs)
-                .where(bulk_jobs.c.id == job_id)
-                .values(state="queued", total=total, updated_at=utcnow())
-            )
+            job_repo.mark_queued(conn, job_id, total, utcnow())
             after = enqueue(conn, job_id)
     except BaseException:
         with db.write() as conn:
-            conn.execute(delete(bulk_job_rows).where(bulk_job_rows.c.job_id == job_id))
-            conn.execute(delete(bulk_jobs).where(bulk_jobs.c.id == job_id))
+            job_repo.delete_job(conn, job_id)
         raise
     if after is not None:
         after()
@@ -263,23 +259,17 @@ def _store_rows(db: Database, job_id: str, rows: Iterator[dict[str, Any]]) -> in
         seq += 1
         if len(batch) >= INSERT_CHUNK:
             with db.write() as conn:
-                conn.execute(insert(bulk_job_rows), batch)
+                job_repo.insert_rows(conn, batch)
             batch = []
     if batch:
         with db.write() as conn:
-            conn.execute(insert(bulk_job_rows), batch)
+            job_repo.insert_rows(conn, batch)
     return seq
 
 
 # ------------------------------------------------------------------ read
 def _load(conn: Connection, principal: Principal, job_id: str) -> Any:
-    row = conn.execute(
-        select(bulk_jobs).where(
-            bulk_jobs.c.id == job_id,
-            bulk_jobs.c.workspace_id == principal.workspace_id,
-            bulk_jobs.c.state != "uploading",
-        )
-    ).first()
+    row = job_repo.visible_job(conn, principal.workspace_id, job_id)
     if row is None:
         raise NotFound(f"no job {job_id!r}", details={"job_id": job_id})
     return row
@@ -329,15 +319,7 @@ def get(db: Database, principal: Principal, job_id: str) -> dict[str, Any]:
 def list_jobs(db: Database, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
     principal.require(*READ_ROLES)
     with db.read() as conn:
-        rows = conn.execute(
-            select(bulk_jobs)
-            .where(
-                bulk_jobs.c.workspace_id == principal.workspace_id,
-                bulk_jobs.c.state != "uploading",
-            )
-            .order_by(bulk_jobs.c.id.desc())
-            .limit(limit)
-        ).all()
+        rows = job_repo.job_page(conn, principal.workspace_id, limit)
     return [public(r) for r in rows]
 
 
@@ -358,16 +340,7 @@ def _pages(db: Database, job_id: str) -> Iterator[dict[str, Any]]:
     after = -1
     while True:
         with db.read() as conn:
-            rows = conn.execute(
-                select(bulk_job_rows.c.seq, bulk_job_rows.c.result)
-                .where(
-                    bulk_job_rows.c.job_id == job_id,
-                    bulk_job_rows.c.seq > after,
-                    bulk_job_rows.c.result.is_not(None),
-                )
-                .order_by(bulk_job_rows.c.seq)
-                .limit(RESULTS_PAGE)
-            ).all()
+            rows = job_repo.result_page(conn, job_id, after, RESULTS_PAGE)
         for r in rows:
             yield r.result if isinstance(r.result, dict) else json.loads(r.result)
         if len(rows) < RESULTS_PAGE:
@@ -388,9 +361,5 @@ def cancel(db: Database, principal: Principal, job_id: str) -> dict[str, Any]:
                 details={"job_id": job_id, "state": row.state},
             )
         now = utcnow()
-        conn.execute(
-            update(bulk_jobs)
-            .where(bulk_jobs.c.id == job_id)
-            .values(state="cancelled", finished_at=now, updated_at=now)
-        )
+        job_repo.cancel_job(conn, job_id, now)
         return public(_load(conn, principal, job_id))

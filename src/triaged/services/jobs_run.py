@@ -34,18 +34,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.engine import CursorResult
-
 from triaged.errors import QuotaExceeded, RateLimited, TriagedError
 from triaged.services import decisions as decision_log
 from triaged.services import quota
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import utcnow
 from triaged.services.jobs_bulk import BulkOptions, decision_id
+from triaged.storage import job_repo
 from triaged.storage.db import Database
-from triaged.storage.jobs import bulk_job_rows, bulk_jobs
-from triaged.storage.tables import workspaces
 
 if TYPE_CHECKING:
     from triaged.service import Service
@@ -60,16 +56,7 @@ CHUNK = 256
 def unfinished_jobs(svc: Service) -> list[str]:
     """Jobs queued or running (to resume after a restart of the embedded runner)."""
     with svc.db.read() as conn:
-        return list(
-            conn.execute(
-                select(bulk_jobs.c.id)
-                .where(bulk_jobs.c.state.in_(("queued", "running")))
-                .order_by(bulk_jobs.c.id)
-            ).scalars()
-        )
-
-
-UNFINISHED = ("queued", "running")
+        return job_repo.unfinished_job_ids(conn)
 
 
 def claim(
@@ -83,42 +70,18 @@ def claim(
     runs so far, or if its heartbeat is older than ``stale_before``): it turns ``running``
     with ``attempts + 1``, which is returned as the run's token; None when not taken.  One
     conditional update: of several processes claiming together, one wins."""
-    t = bulk_jobs.c
     now = utcnow()
-    cond = [t.id == job_id, t.state.in_(UNFINISHED)]
-    if attempts is not None:
-        cond.append(t.attempts == attempts)
-    if stale_before is not None:
-        cond.append(t.updated_at < stale_before)
     with db.write() as conn:
-        taken: CursorResult[Any] = conn.execute(
-            update(bulk_jobs)
-            .where(*cond)
-            .values(
-                state="running",
-                attempts=t.attempts + 1,
-                started_at=func.coalesce(t.started_at, now),
-                updated_at=now,
-            )
-        )
-        if taken.rowcount != 1:
-            return None
-        return int(conn.execute(select(t.attempts).where(t.id == job_id)).scalar_one())
+        return job_repo.claim_job(conn, job_id, now, attempts=attempts, stale_before=stale_before)
 
 
 def heartbeat(db: Database, runs: dict[str, int]) -> list[str]:
     """Refresh ``updated_at`` of the jobs this process runs (job id -> token); returns the
     ids it no longer holds (finished, or taken over by another run)."""
-    t = bulk_jobs.c
     lost = []
     with db.write() as conn:
         for job_id, token in runs.items():
-            touched: CursorResult[Any] = conn.execute(
-                update(bulk_jobs)
-                .where(t.id == job_id, t.attempts == token, t.state.in_(UNFINISHED))
-                .values(updated_at=utcnow())
-            )
-            if touched.rowcount != 1:
+            if not job_repo.touch_job(conn, job_id, token, utcnow()):
                 lost.append(job_id)
     return lost
 
@@ -126,11 +89,7 @@ def heartbeat(db: Database, runs: dict[str, int]) -> list[str]:
 def _fail(svc: Service, job_id: str, error: dict[str, Any]) -> None:
     with svc.db.write() as conn:
         now = utcnow()
-        conn.execute(
-            update(bulk_jobs)
-            .where(bulk_jobs.c.id == job_id, bulk_jobs.c.state.in_(("queued", "running")))
-            .values(state="failed", error=error, finished_at=now, updated_at=now)
-        )
+        job_repo.fail_job(conn, job_id, error, now)
 
 
 def run_bulk_job(
@@ -150,7 +109,7 @@ def run_bulk_job(
     if token is None:
         return "gone"
     with svc.db.read() as conn:
-        job = conn.execute(select(bulk_jobs).where(bulk_jobs.c.id == job_id)).first()
+        job = job_repo.job_row(conn, job_id)
     if job is None:
         return "gone"
     if fenced and job.attempts != token:
@@ -165,32 +124,19 @@ def run_bulk_job(
 def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int, fenced: bool) -> str:
     opts = BulkOptions.from_dict(job.options)
     with svc.db.read() as conn:
-        plan = svc.plan(
-            conn.execute(
-                select(workspaces.c.plan).where(workspaces.c.id == job.workspace_id)
-            ).scalar_one()
-        )
+        plan = svc.plan(job_repo.workspace_plan(conn, job.workspace_id))
     if plan.per_minute is not None:
         chunk = max(1, min(chunk, plan.per_minute))
     while True:
         if stop is not None and stop.is_set():
             return "running"
         with svc.db.read() as conn:
-            state, attempts = conn.execute(
-                select(bulk_jobs.c.state, bulk_jobs.c.attempts).where(bulk_jobs.c.id == job.id)
-            ).one()
+            state, attempts = job_repo.job_state(conn, job.id)
             if fenced and attempts != job.attempts:
                 return "superseded"
             if state != "running":
                 return str(state)
-            rows = list(
-                conn.execute(
-                    select(bulk_job_rows)
-                    .where(bulk_job_rows.c.job_id == job.id, bulk_job_rows.c.result.is_(None))
-                    .order_by(bulk_job_rows.c.seq)
-                    .limit(chunk)
-                ).all()
-            )
+            rows = job_repo.pending_rows(conn, job.id, chunk)
             record = taxo.get_record_by_id(conn, job.workspace_id, job.taxonomy_id)
         if not rows:
             _finish(svc, job.id)
@@ -267,47 +213,25 @@ def _commit(
     win = quota.window()
     now = utcnow()
     with svc.db.write() as conn:
-        state, attempts = conn.execute(
-            select(bulk_jobs.c.state, bulk_jobs.c.attempts)
-            .where(bulk_jobs.c.id == job.id)
-            .with_for_update()
-        ).one()
+        state, attempts = job_repo.job_state(conn, job.id, for_update=True)
         if state != "running" or (fenced and attempts != job.attempts):
             return  # cancelled, or taken over by another run: nothing of this chunk is written
-        taken = conn.execute(  # another runner of this job committed these rows first
-            select(func.count())
-            .select_from(bulk_job_rows)
-            .where(
-                bulk_job_rows.c.job_id == job.id,
-                bulk_job_rows.c.seq.in_([r.seq for r in rows]),
-                bulk_job_rows.c.result.is_not(None),
-            )
-        ).scalar_one()
+        # another runner of this job committed these rows first
+        taken = job_repo.count_results(conn, job.id, [r.seq for r in rows])
         if taken:
             return
         quota.consume(conn, job.workspace_id, plan, len(built), win)
         if opts.log:
             decision_log.insert_rows(conn, built)
             svc.review.enqueue(conn, built, now)
-        conn.execute(
-            _SET_RESULT,
+        job_repo.set_results(
+            conn,
             [
                 {"j": job.id, "s": row.seq, "r": _result(row, d)}
                 for row, d in zip(rows, built, strict=True)
             ],
         )
-        conn.execute(
-            update(bulk_jobs)
-            .where(bulk_jobs.c.id == job.id)
-            .values(done=bulk_jobs.c.done + len(built), updated_at=now)
-        )
-
-
-_SET_RESULT = (
-    update(bulk_job_rows)
-    .where(bulk_job_rows.c.job_id == bindparam("j"), bulk_job_rows.c.seq == bindparam("s"))
-    .values(result=bindparam("r", type_=bulk_job_rows.c.result.type))
-)
+        job_repo.record_chunk(conn, job.id, len(built), now)
 
 
 def _result(row: Any, d: dict[str, Any]) -> dict[str, Any]:
@@ -327,9 +251,5 @@ def _result(row: Any, d: dict[str, Any]) -> dict[str, Any]:
 def _finish(svc: Service, job_id: str) -> None:
     with svc.db.write() as conn:
         now = utcnow()
-        conn.execute(
-            update(bulk_jobs)
-            .where(bulk_jobs.c.id == job_id, bulk_jobs.c.state == "running")
-            .values(state="done", finished_at=now, updated_at=now)
-        )
+        job_repo.finish_job(conn, job_id, now)
     log.info("bulk job %s done", job_id)

@@ -16,11 +16,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from triaged.services import learning
 from triaged.services import taxonomies as taxo
-from triaged.storage.tables import models, taxonomies
+from triaged.storage import training_repo
 
 if TYPE_CHECKING:
     from triaged.service import Service
@@ -38,16 +36,7 @@ def train_model(svc: Service, model_id: str, trigger: str | None = None) -> str:
     ``trigger`` (``api``, ``auto``, ...): a retrain on reviews, whose evaluation on the
     held-out reviewed examples is recorded with the model."""
     with svc.db.read() as conn:
-        row = conn.execute(
-            select(
-                models.c.status,
-                models.c.taxonomy_id,
-                models.c.taxonomy_version,
-                taxonomies.c.workspace_id,
-            )
-            .join(taxonomies, taxonomies.c.id == models.c.taxonomy_id)
-            .where(models.c.id == model_id)
-        ).first()
+        row = training_repo.training_target(conn, model_id)
         if row is None or row.status != "training":
             return "skipped"  # finished by an earlier run of this job
         record = taxo.get_record_by_id(conn, row.workspace_id, row.taxonomy_id)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy import Connection, exists, func, insert, select, text, update
 
 from triaged.storage.review import model_evaluations, review_items
 from triaged.storage.review_repo import Status
@@ -34,10 +34,12 @@ __all__ = [
     "model_taxonomy",
     "model_taxonomy_version",
     "model_version",
+    "orphan_training_ids",
     "resolved_since_last_model",
     "reviewed_rows",
     "running_job_row",
     "set_active_model",
+    "training_target",
     "unreviewed_auto_rows",
     "version_rows",
 ]
@@ -124,6 +126,20 @@ def model_taxonomy(conn: Connection, model_id: str) -> Any:
     ).one()
 
 
+def training_target(conn: Connection, model_id: str) -> Any:
+    """The model's status, taxonomy id and version and that taxonomy's workspace, or None."""
+    return conn.execute(
+        select(
+            models.c.status,
+            models.c.taxonomy_id,
+            models.c.taxonomy_version,
+            taxonomies.c.workspace_id,
+        )
+        .join(taxonomies, taxonomies.c.id == models.c.taxonomy_id)
+        .where(models.c.id == model_id)
+    ).first()
+
+
 def model_taxonomy_version(conn: Connection, model_id: str) -> int:
     return int(
         conn.execute(select(models.c.taxonomy_version).where(models.c.id == model_id)).scalar_one()
@@ -151,6 +167,24 @@ def insert_job(
             created_at=created_at,
         )
     )
+
+
+_ORPHANS = text(
+    """
+    SELECT m.id FROM models m
+     WHERE m.status = 'training' AND m.created_at < :before
+       AND NOT EXISTS (
+           SELECT 1 FROM procrastinate_jobs j
+            WHERE j.task_name = 'train' AND j.args ->> 'model_id' = m.id
+              AND j.status IN ('todo', 'doing'))
+    """
+)
+
+
+def orphan_training_ids(conn: Connection, before: datetime) -> list[str]:
+    """Jobs ``training`` since before ``before`` with no ``train`` job waiting or running
+    in procrastinate's queue (PostgreSQL)."""
+    return [str(i) for i in conn.execute(_ORPHANS, {"before": before}).scalars()]
 
 
 def fail_stale_jobs(conn: Connection, cutoff: datetime, error: str, finished_at: datetime) -> int:
