@@ -3,8 +3,8 @@
 ``lint-imports`` (import-linter) checks the real tree; then a copy of the package's Python
 files with forbidden imports planted in it (a route importing ``triaged.storage``, the
 SDK importing numpy, the engine importing the service, the web UI importing the API,
-webhooks importing the service layer) must break the contracts that forbid them, and
-nothing else.
+webhooks importing the service layer, a service importing a table module) must break the
+contracts that forbid them, and nothing else.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ STORAGE = "Storage never imports the faces"
 WEB_API = "The web UI never imports the HTTP API (both share triaged.http)"
 API_WEB = "The HTTP API imports the web UI only in the app factory (api.app mounts it)"
 WEBHOOKS = "Webhooks never import the service layer or the faces"
-ALL = (FACES, SDK, ENGINE, STORAGE, WEB_API, API_WEB, WEBHOOKS)
+TABLES = "Only storage's repositories touch the tables (the SQL lives in storage)"
+ALL = (FACES, SDK, ENGINE, STORAGE, WEB_API, API_WEB, WEBHOOKS, TABLES)
 
 
 def _lint(package_parent: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -92,6 +93,7 @@ def test_a_route_importing_storage_breaks_the_contract(tmp_path: Path) -> None:
     _plant(copy / "routing.py", "import triaged.service  # planted")
     _plant(copy / "web" / "dashboard.py", "import triaged.api.schemas  # planted")
     _plant(copy / "webhooks" / "events.py", "import triaged.services.keys  # planted")
+    _plant(copy / "services" / "quota.py", "import triaged.storage.tables  # planted")
     done = _lint(tmp_path)
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
@@ -103,6 +105,8 @@ def test_a_route_importing_storage_breaks_the_contract(tmp_path: Path) -> None:
     assert "triaged.web.dashboard -> triaged.api.schemas" in out
     assert _status(done.stdout, WEBHOOKS) == "BROKEN"
     assert "triaged.webhooks.events -> triaged.services.keys" in out
+    assert _status(done.stdout, TABLES) == "BROKEN"
+    assert "triaged.services.quota -> triaged.storage.tables" in out
     assert _status(done.stdout, STORAGE) == "KEPT"
     assert _status(done.stdout, API_WEB) == "KEPT"
 
