@@ -9,7 +9,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from tests.servicekit import BACKENDS, pg_database
+from tests.servicekit import BACKENDS, make_settings, pg_database
+from triaged.service import Service
+from triaged.services.jobs_worker import run_period
 from triaged.services.periodic import claim_period
 from triaged.storage import Database, make_engine, metadata, upgrade
 
@@ -55,6 +57,20 @@ def test_each_period_is_claimed_once_by_concurrent_processes(backend: str, tmp_p
         finally:
             for db in dbs:
                 db.dispose()
+
+
+def test_a_queued_periodic_job_runs_its_period_once(tmp_path: Path) -> None:
+    """procrastinate can defer a period twice (a lagging worker re-defers one whose row
+    was pruned): the second job of a period, and one of an older period, do nothing."""
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    upgrade(url)
+    svc = Service(make_settings(url, migrate_on_start=False))
+    try:
+        ran = [run_period(svc, "housekeeping", ts) for ts in (1000, 1000, 998, 1002, 1002)]
+        assert ran == [True, False, False, True, False]
+        assert run_period(svc, "drift", 1000)  # each job's periods are its own
+    finally:
+        svc.close()
 
 
 def test_jobs_tables_match_the_migration(tmp_path: Path) -> None:

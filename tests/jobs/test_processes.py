@@ -47,8 +47,10 @@ TEXTS = [
 
 
 @contextmanager
-def worker_process(url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "TRIAGED_LOG_LEVEL": "warning", **QUEUE_ENV}
+def worker_process(
+    url: str, log: Path, log_level: str = "warning"
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, "TRIAGED_LOG_LEVEL": log_level, **QUEUE_ENV}
     cmd = [sys.executable, "-m", "triaged.cli", "worker", "--database-url", url]
     with log.open("ab") as fh:
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)

@@ -4,8 +4,13 @@ Each process registers the job functions of :mod:`triaged.services.jobs_tasks`
 as procrastinate tasks and runs them (``worker_concurrency`` at a time).  The
 periodic jobs (drift checks, housekeeping, the live routing check) are
 procrastinate periodic tasks: every worker offers to defer them, and the queue
-keeps one job per task and period, so each runs once per period however many
-workers run.  Webhook delivery is the periodic ``webhooks`` job, every
+keeps one job per task and period.  That is not quite once: procrastinate prunes
+a task's older period rows when it defers a newer one, so a worker that lags
+(a slow start on a busy box) can defer a pruned period again.  Each round
+therefore claims its period's timestamp in ``periodic_runs`` first
+(:func:`run_period`; a claim only moves forward), and a second job of a period,
+or one older than the last run, does nothing: each runs once per period however
+many workers run.  Webhook delivery is the periodic ``webhooks`` job, every
 ``TRIAGED_WEBHOOK_POLL_INTERVAL_S`` (whole seconds, at least 1), on a queue of
 its own (``triaged_webhooks``) that each worker process serves with one slot
 of its own, so a delivery never waits behind a training and never takes a
@@ -32,6 +37,7 @@ from sqlalchemy.engine import make_url
 
 from triaged.services.jobs import QUEUE, ensure_queue_schema, requeue_orphans
 from triaged.services.jobs_tasks import TASKS
+from triaged.services.periodic import claim_period
 from triaged.webhooks.config import WebhookSettings
 from triaged.webhooks.events import CHANNEL as WEBHOOK_CHANNEL
 
@@ -41,7 +47,7 @@ if TYPE_CHECKING:
     from triaged.service import Service
     from triaged.settings import Settings
 
-__all__ = ["build_app", "cron_every", "run_worker"]
+__all__ = ["build_app", "cron_every", "run_period", "run_worker"]
 
 log = logging.getLogger("triaged.worker")
 
@@ -66,6 +72,17 @@ def cron_every(seconds: float) -> str:
 def conninfo(url: str) -> str:
     """The libpq connection string of a SQLAlchemy PostgreSQL URL."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def run_period(svc: Service, name: str, timestamp: int) -> bool:
+    """Run the periodic job ``name`` for the period starting at ``timestamp`` unless that
+    period (or a later one) already ran; True when it ran here."""
+    if not claim_period(svc.db, f"queue:{name}", 1.0, now=float(timestamp)):
+        log.info("periodic %s at %d already ran: skipped", name, timestamp)
+        return False
+    log.info("periodic %s at %d runs", name, timestamp)
+    TASKS[name](svc)
+    return True
 
 
 def _periodics(svc: Service) -> dict[str, float]:
@@ -95,10 +112,9 @@ def build_app(svc: Service) -> App:
         if name != "webhooks":  # periodic only, on its own queue (below)
             app.task(name=name, queue=QUEUE, retry=retry, pass_context=False)(bind(fn))
     for name, every in _periodics(svc).items():
-        fn = TASKS[name]
 
-        def periodic(timestamp: int, _fn: Any = fn) -> Any:
-            return _fn(svc)
+        def periodic(timestamp: int, _name: str = name) -> bool:
+            return run_period(svc, _name, timestamp)
 
         task = app.task(name=f"periodic_{name}", queue=QUEUE, pass_context=False)(periodic)
         app.periodic(cron=cron_every(every), periodic_id=name)(task)
@@ -180,6 +196,10 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     """Run a worker until SIGINT/SIGTERM (the job in flight finishes first)."""
     from triaged.service import Service
 
+    logging.basicConfig(  # the worker's own lines (and procrastinate's) at the set level
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     svc = Service(settings.with_overrides(job_queue="postgres"))
     svc.start()
     ensure_queue_schema(svc.db)
