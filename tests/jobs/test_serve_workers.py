@@ -119,24 +119,39 @@ def test_a_bulk_job_is_run_once_under_serve_workers(tmp_path: Path) -> None:
     svc.create_taxonomy(svc.authenticate(key or ""), {**TINY_TAXONOMY, "name": "support"})
     svc.close()
     auth = {"Authorization": f"Bearer {key}"}
-    n = 20_000
-    body = "".join(
-        json.dumps({"text": f"I was charged twice ({i})", "external_id": f"r{i}"}) + "\n"
-        for i in range(n)
-    )
     port, log = free_port(), tmp_path / "serve.log"
     base = f"http://127.0.0.1:{port}"
 
-    def job() -> dict[str, Any]:
-        out: dict[str, Any] = httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth, timeout=60).json()
-        return out
-
-    with serve_workers(url, port, log, workers=2) as parent:
+    def post(n: int, prefix: str) -> str:
+        body = "".join(
+            json.dumps({"text": f"I was charged twice ({i})", "external_id": f"{prefix}{i}"}) + "\n"
+            for i in range(n)
+        )
         r = httpx.post(
             f"{base}/v1/jobs?taxonomy=support&format=jsonl", content=body, headers=auth, timeout=120
         )
         assert r.status_code == 202, r.text
-        job_id = r.json()["id"]
+        out: str = r.json()["id"]
+        return out
+
+    def state_of(job_id: str) -> dict[str, Any]:
+        out: dict[str, Any] = httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth, timeout=60).json()
+        return out
+
+    def job() -> dict[str, Any]:
+        return state_of(job_id)
+
+    with serve_workers(url, port, log, workers=2) as parent:
+        # the job must outlast the steps below (a replacement process's start, a stall
+        # period) on this box, fast or loaded: a probe job measures the rows per second
+        probe_n = 2_000
+        probe = post(probe_n, "p")
+        _wait("the probe to start", lambda: state_of(probe)["done"] >= probe_n // 5, log)
+        t0, done0 = time.monotonic(), state_of(probe)["done"]
+        _wait("the probe", lambda: state_of(probe)["state"] == "done", log)
+        rate = (probe_n - done0) / max(1e-3, time.monotonic() - t0)
+        n = int(min(150_000, max(20_000, 60 * rate)))  # about a minute of work
+        job_id = post(n, "r")
         _wait("a tenth of the job", lambda: job()["done"] >= n // 10, log)
         # the process running the job is the one burning CPU
         pids = _workers(parent)
@@ -179,4 +194,4 @@ def test_a_bulk_job_is_run_once_under_serve_workers(tmp_path: Path) -> None:
     assert [r["external_id"] for r in rows] == [f"r{i}" for i in range(n)]
     ids = [r["id"] for r in rows]
     assert ids == [decision_id(job_id, i) for i in range(n)] and len(set(ids)) == n
-    assert usage["used"] == n  # each row counted once
+    assert usage["used"] == probe_n + n  # each row counted once
