@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -70,10 +71,12 @@ def _purity_by_intent(report: dict, truth: dict[str, str]) -> dict[str, tuple[in
     return out
 
 
-def test_held_out_intents_form_pure_gap_clusters(clinc: dict) -> None:
-    tax = _taxonomy(clinc)
+def _held_out_records(clinc: dict) -> tuple[list[DecisionRecord], dict[str, str]]:
+    """Held traffic of the three missing intents and of out-of-scope queries, and automatic
+    traffic of the kept labels; with each record's true intent by id."""
     rng = random.Random(0)
-    records, truth = [], {}
+    records: list[DecisionRecord] = []
+    truth: dict[str, str] = {}
 
     def add(text: str, intent: str, bucket: str, conf: float) -> None:
         label, second = rng.sample(KEPT, 2)
@@ -98,6 +101,12 @@ def test_held_out_intents_form_pure_gap_clusters(clinc: dict) -> None:
     for intent in KEPT:  # covered traffic: automatic
         for text in clinc["test"][intent][:10]:
             add(text, intent, "auto", 0.95)
+    return records, truth
+
+
+def test_held_out_intents_form_pure_gap_clusters(clinc: dict) -> None:
+    tax = _taxonomy(clinc)
+    records, truth = _held_out_records(clinc)
     report = compute_insights(records, tax).to_dict()
     found = _purity_by_intent(report, truth)
     assert all(purity >= 0.8 for _, purity in found.values()), found
@@ -112,6 +121,39 @@ def test_held_out_intents_form_pure_gap_clusters(clinc: dict) -> None:
         assert set(c["between"]) <= set(KEPT) and len(c["examples"]) <= 5
     held = report["summary"]["held"]
     assert held == 3 * 30 + 150 and report["summary"]["gap_candidates"] == held
+
+
+class _Counting:
+    """The bundled encoder, recording every text it is asked to embed."""
+
+    def __init__(self, enc: Any) -> None:
+        self.enc, self.texts, self.dim = enc, [], enc.dim
+
+    def embed(self, texts: Any, **kw: Any) -> Any:
+        self.texts.extend(texts)
+        return self.enc.embed(texts, **kw)
+
+
+def test_the_active_models_example_vectors_are_not_embedded_again(clinc: dict) -> None:
+    tax = _taxonomy(clinc)
+    clf = Classifier(tax).fit()
+    known = clf.example_vectors()
+    assert set(known) == {e.text for e in tax.examples()}
+    records, truth = _held_out_records(clinc)
+    enc = _Counting(clf.encoder)
+    report = compute_insights(records, tax, encoder=enc, known_vectors=known).to_dict()
+    assert not set(enc.texts) & set(known)  # only the candidates were embedded
+    assert len(enc.texts) == report["summary"]["gap_candidates"]
+    found = _purity_by_intent(report, truth)  # the stored (int8) vectors serve as well
+    assert all(purity >= 0.8 for _, purity in found.values()), found
+    # an example the model was not trained on is embedded
+    extra = Taxonomy(
+        name="more",
+        labels=(*tax.labels[:-1], Label(tax.labels[-1].name, "", ("a brand new example",))),
+    )
+    enc.texts.clear()
+    compute_insights(records[:5], extra, encoder=enc, known_vectors=known)
+    assert "a brand new example" in enc.texts
 
 
 def test_reviewer_new_category_names_the_cluster_and_confirmed_items_leave(clinc: dict) -> None:

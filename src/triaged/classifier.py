@@ -264,6 +264,19 @@ class Classifier:
         )
         return self.lane_
 
+    def example_vectors(self) -> dict[str, np.ndarray]:
+        """The training examples' stored vectors by text (insights reuse them instead of
+        embedding the taxonomy's examples again); empty before :meth:`fit`."""
+        if not self.fitted_:
+            return {}
+        X = self.engine.example_vectors()
+        if X.shape[0] != len(self.example_texts_):
+            return {}
+        out: dict[str, np.ndarray] = {}
+        for text, row in zip(self.example_texts_, X, strict=True):
+            out.setdefault(text, row)
+        return out
+
     def routing_evidence(self) -> RoutingEvidence:
         """Held-out evidence recorded at fit time for certifying the auto threshold
         (see :meth:`triaged.models.Engine.routing_evidence`)."""

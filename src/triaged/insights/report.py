@@ -104,13 +104,16 @@ def compute_insights(
     *,
     encoder: Encoder | None = None,
     example_embeddings: NDArray[Any] | None = None,
+    known_vectors: Mapping[str, NDArray[Any]] | None = None,
     config: InsightsConfig | None = None,
 ) -> InsightsReport:
     """Gap clusters, overlapping label pairs and per-label health for ``records``.
 
     ``example_embeddings``, when given, are the embeddings of ``taxonomy.examples()`` in
-    that order (saves embedding them again).  ``encoder`` defaults to the bundled one and
-    is only loaded when some text needs embedding.
+    that order (saves embedding them again); ``known_vectors`` are vectors of texts at hand
+    by text (the active model's training examples: an example found there is not embedded
+    again).  ``encoder`` defaults to the bundled one and is only loaded when some text needs
+    embedding.
     """
     cfg = config or InsightsConfig()
     started = time.perf_counter()
@@ -119,7 +122,9 @@ def compute_insights(
     enc = _lazy_encoder(encoder)
 
     t0 = time.perf_counter()
-    ex_texts, ex_labels, ex_vecs = _reference_examples(taxonomy, cfg, example_embeddings, enc)
+    ex_texts, ex_labels, ex_vecs = _reference_examples(
+        taxonomy, cfg, example_embeddings, enc, known_vectors or {}
+    )
     # gap candidates
     cand_idx = gap_candidates(recs, cfg)
     cands = [recs[i] for i in cand_idx]
@@ -178,6 +183,7 @@ def _reference_examples(
     cfg: InsightsConfig,
     example_embeddings: NDArray[Any] | None,
     enc: Callable[[], Encoder],
+    known: Mapping[str, NDArray[Any]],
 ) -> tuple[list[str], list[str], NDArray[np.float32]]:
     """Texts, labels and embeddings of the taxonomy's examples (capped per label)."""
     positions, ex_texts, ex_labels = _sample_examples(
@@ -186,7 +192,15 @@ def _reference_examples(
     if example_embeddings is not None and len(positions):
         ex_vecs = np.asarray(example_embeddings, dtype=np.float32)[positions]
     elif ex_texts:
-        ex_vecs = enc().embed(ex_texts)
+        missing = [i for i, t in enumerate(ex_texts) if t not in known]
+        fresh = enc().embed([ex_texts[i] for i in missing]) if missing else None
+        dim = fresh.shape[1] if fresh is not None else len(known[ex_texts[0]])
+        ex_vecs = np.zeros((len(ex_texts), dim), dtype=np.float32)
+        for i, t in enumerate(ex_texts):
+            if t in known:
+                ex_vecs[i] = known[t]
+        if fresh is not None:
+            ex_vecs[missing] = fresh
     else:
         ex_vecs = np.zeros((0, 0), dtype=np.float32)
     return ex_texts, ex_labels, ex_vecs

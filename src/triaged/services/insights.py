@@ -6,6 +6,7 @@ Every function takes the workspace id first: nothing here crosses workspaces.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -95,15 +96,20 @@ def taxonomy_insights(
     since: datetime | None = None,
     until: datetime | None = None,
     encoder: Encoder | None = None,
+    known_vectors: Mapping[str, Any] | None = None,
     config: InsightsConfig | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The insights JSON of one taxonomy (default window: the last 30 days)."""
+    """The insights JSON of one taxonomy (default window: the last 30 days).  ``encoder``
+    and ``known_vectors`` come from the active model when there is one (its encoder, its
+    training examples' stored vectors: those are not embedded again)."""
     end = _utc(until) if until is not None else None
     start = _utc(since) if since is not None else (now or datetime.now(UTC)) - DEFAULT_WINDOW
     tax = load_version(conn, record)
     recs = decision_records(conn, record.workspace_id, record.id, since=start, until=end)
-    report = compute_insights(recs, tax, encoder=encoder, config=config).to_dict()
+    report = compute_insights(
+        recs, tax, encoder=encoder, known_vectors=known_vectors, config=config
+    ).to_dict()
     report["window"] = {"since": start.isoformat(), "until": end.isoformat() if end else None}
     return report
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from triaged.calibration import reliability_bins
 from triaged.drift import DriftConfig
+from triaged.errors import NotFittedError
 from triaged.services import insights as insights_log
 from triaged.services import keys, secrets_store
 from triaged.services.facade.classify import ClassifyMixin
@@ -38,8 +39,18 @@ class OperationsMixin(ClassifyMixin):
     ) -> dict[str, Any]:
         """Gap clusters, overlapping labels and label health of the taxonomy's decisions."""
         record = self.taxonomy_record(principal, name)
+        model = self._insights_model(record)
         with self.db.read() as conn:
-            return insights_log.taxonomy_insights(conn, record, since=since, until=until)
+            return insights_log.taxonomy_insights(conn, record, since=since, until=until, **model)
+
+    def _insights_model(self, record: TaxonomyRecord) -> dict[str, Any]:
+        """The active model's encoder and its training examples' vectors (so insights embed
+        only what the model has not), or nothing before the first training."""
+        try:
+            clf = self.classifiers.get(self.db, record)
+        except NotFittedError:
+            return {}
+        return {"encoder": clf.encoder, "known_vectors": clf.example_vectors()}
 
     def dashboard(
         self, principal: Principal, name: str, *, since: datetime, interval: str, now: datetime
@@ -48,8 +59,9 @@ class OperationsMixin(ClassifyMixin):
         report, bucket series, reliability bins of the reviewed decisions and drift."""
         record = self.taxonomy_record(principal, name)
         ws = principal.workspace_id
+        model = self._insights_model(record)
         with self.db.read() as conn:
-            report = insights_log.taxonomy_insights(conn, record, since=since, now=now)
+            report = insights_log.taxonomy_insights(conn, record, since=since, now=now, **model)
             series = insights_log.bucket_metrics(
                 conn, ws, taxonomy=record, interval=interval, since=since
             )["series"]
