@@ -110,7 +110,8 @@ def _server(url: str, extra: list[str]) -> Iterator[tuple[str, int]]:
         "warning",
         "--no-access-log",
     ]
-    proc = subprocess.Popen(cmd, env=env)
+    # the server's output goes to stderr: stdout carries this bench's --json
+    proc = subprocess.Popen(cmd, env=env, stdout=sys.stderr)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
