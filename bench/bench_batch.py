@@ -7,7 +7,9 @@ Banking77 test texts (3,080) in slices, each slice timed both ways in one run, t
 alternating from slice to slice, so load changes on a shared machine hit both alike:
 
 * ``classify`` one text at a time (``Classifier.classify``, the single-call path);
-* ``classify_batch`` on the slice (texts grouped by token length, per-row-quantized graph);
+* ``classify_batch`` on the slice (texts grouped by token length, per-row-quantized graph),
+  with its default threads (batches encoded at a time: the process's cores, at most 4) and
+  with ``threads=1``;
 
 and at the encoder level: one text per call, the same in two threads (onnxruntime releases
 the GIL; each call its own single-text run), and ``embed_exact`` batches.  Every
@@ -29,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from bench._common import DATASETS, percentile, write_results
-from triaged.classifier import Classifier
+from triaged.classifier import Classifier, _default_threads
 from triaged.encoders.onnx import OnnxEncoder
 from triaged.evaluation import sample_per_label
 from triaged.services.microbatch import MicroBatcher
@@ -111,6 +113,9 @@ def main() -> None:
     def batch(chunk: Sequence[str]) -> list[float]:
         return [r.confidence for r in clf.classify_batch(chunk, batch_size=bs)]
 
+    def batch_one_thread(chunk: Sequence[str]) -> list[float]:
+        return [r.confidence for r in clf.classify_batch(chunk, batch_size=bs, threads=1)]
+
     def enc_single(chunk: Sequence[str]) -> object:
         return [enc.embed([t], batch_size=1) for t in chunk]
 
@@ -123,6 +128,7 @@ def main() -> None:
     fns: dict[str, Callable[[Sequence[str]], object]] = {
         "classify_one_at_a_time": single,
         "classify_batch": batch,
+        "classify_batch_one_thread": batch_one_thread,
         "encoder_one_per_call": enc_single,
         "encoder_two_threads": enc_threads,
         "encoder_exact_batches": enc_batch,
@@ -141,8 +147,8 @@ def main() -> None:
                 seconds[name] += dt
                 cpu[name] += ct
             a = np.array(outs["classify_one_at_a_time"])
-            b = np.array(outs["classify_batch"])
-            max_diff = max(max_diff, float(np.abs(a - b).max()))
+            for name in ("classify_batch", "classify_batch_one_thread"):
+                max_diff = max(max_diff, float(np.abs(a - np.array(outs[name])).max()))
     pool.shutdown()
     micro = micro_batching(clf, texts[:1540], args.rounds)
     n = len(texts) * args.rounds
@@ -152,6 +158,7 @@ def main() -> None:
         "n_texts": len(texts),
         "rounds": args.rounds,
         "batch_size": bs,
+        "classify_batch_threads": _default_threads(),
         "texts_per_second": rate,
         "texts_per_cpu_second": cpu_rate,
         "cpu_classify_batch_vs_one_at_a_time": cpu_rate["classify_batch"]
@@ -159,6 +166,10 @@ def main() -> None:
         "cpu_encoder_exact_batches_vs_one_per_call": cpu_rate["encoder_exact_batches"]
         / cpu_rate["encoder_one_per_call"],
         "classify_batch_vs_one_at_a_time": rate["classify_batch"] / rate["classify_one_at_a_time"],
+        "classify_batch_one_thread_vs_one_at_a_time": rate["classify_batch_one_thread"]
+        / rate["classify_one_at_a_time"],
+        "cpu_classify_batch_one_thread_vs_one_at_a_time": cpu_rate["classify_batch_one_thread"]
+        / cpu_rate["classify_one_at_a_time"],
         "encoder_exact_batches_vs_one_per_call": rate["encoder_exact_batches"]
         / rate["encoder_one_per_call"],
         "encoder_two_threads_vs_one_per_call": rate["encoder_two_threads"]

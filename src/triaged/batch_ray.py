@@ -40,7 +40,7 @@ class ClassifyActor:
         ids: list[str | None] = [None] * len(texts)
         if self.id_field and self.id_field in batch.column_names:
             ids = [None if v is None else str(v) for v in batch.column(self.id_field).to_pylist()]
-        results = self.clf.classify_batch(texts, batch_size=self.batch_size)
+        results = self.clf.classify_batch(texts, batch_size=self.batch_size, threads=1)
         return {
             "id": ids,
             "label": [r.label for r in results],

@@ -19,9 +19,11 @@ same policy the service gives a new model), not a fixed 0.85.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -46,6 +48,17 @@ from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
 from triaged.types import Alternative
 
 __all__ = ["Alternative", "Classifier", "Neighbor", "Result"]
+
+
+@functools.cache
+def _default_threads() -> int:
+    """Batches encoded at a time by default: the cores this process may use, at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
 
 FORMAT_VERSION = 1
 # rows per engine call in classify_batch: the engine's single-call arithmetic (see
@@ -207,8 +220,12 @@ class Classifier:
         explain: bool = False,
         progress: bool = False,
         batch_size: int = 16,
+        threads: int | None = None,
     ) -> list[Result]:
         """Classify many texts; each result equals ``classify(text)``.
+
+        ``threads`` batches are encoded at a time (default: the cores this process may use,
+        at most 4; the service passes 1, its processes serve requests beside their jobs).
 
         int8 dynamic quantization scales activations per batch, so the encoder batches texts
         of equal token length through a per-row-quantized graph (``embed_exact``): a text's
@@ -221,7 +238,13 @@ class Classifier:
                 raise InvalidInput(f"text {i} is empty", details={"index": i})
         if not texts:
             return []
-        X = embed_as_single(self.encoder, texts, batch_size=batch_size, progress=progress)
+        X = embed_as_single(
+            self.encoder,
+            texts,
+            batch_size=batch_size,
+            progress=progress,
+            threads=_default_threads() if threads is None else max(1, threads),
+        )
         return self.classify_vectors(X, texts, explain=explain)
 
     def classify_vectors(

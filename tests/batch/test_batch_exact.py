@@ -51,8 +51,9 @@ def test_exact_batches_reproduce_single_calls_bit_for_bit(
     enc = getattr(enc, "inner", enc)  # under the API's micro-batcher when an app was built
     assert isinstance(enc, OnnxEncoder)
     assert enc._row_session() is not False  # the per-row graph is built and self-checked
-    for batch_size in (16, 500):
-        assert np.array_equal(enc.embed_exact(texts, batch_size=batch_size), single_vectors)
+    for batch_size, threads in ((16, 1), (500, 1), (16, 3), (8, 2)):
+        got = enc.embed_exact(texts, batch_size=batch_size, threads=threads)
+        assert np.array_equal(got, single_vectors), (batch_size, threads)
 
 
 def test_padded_batches_do_depend_on_batch_mates(texts: list[str], single_vectors: Vectors) -> None:
@@ -67,11 +68,13 @@ def test_classify_batch_equals_classify_in_any_order_and_batch_size(
     fitted: Classifier, texts: list[str]
 ) -> None:
     single = [fitted.classify(t) for t in texts]
-    for batch_size, seed in ((64, None), (7, 1), (500, 2)):
+    for batch_size, seed, threads in ((64, None, 1), (7, 1, 2), (500, 2, None), (16, 3, 4)):
         order = list(range(len(texts)))
         if seed is not None:
             random.Random(seed).shuffle(order)
-        got = fitted.classify_batch([texts[i] for i in order], batch_size=batch_size)
+        got = fitted.classify_batch(
+            [texts[i] for i in order], batch_size=batch_size, threads=threads
+        )
         for res, i in zip(got, order, strict=True):
             assert res.label == single[i].label
             assert res.bucket is single[i].bucket

@@ -32,19 +32,30 @@ class ExactBatchEncoder(Encoder, Protocol):
     """An encoder that batches without letting batch-mates change a text's vector."""
 
     def embed_exact(
-        self, texts: Sequence[str], *, batch_size: int = 16, progress: bool = False
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 16,
+        progress: bool = False,
+        threads: int = 1,
     ) -> Vectors:
-        """Rows equal to ``embed([text], batch_size=1)`` for each text, computed in batches."""
+        """Rows equal to ``embed([text], batch_size=1)`` for each text, computed in batches
+        (``threads`` of them at a time: a batch's rows do not depend on its neighbours)."""
         ...
 
 
 def embed_as_single(
-    encoder: Encoder, texts: Sequence[str], *, batch_size: int = 16, progress: bool = False
+    encoder: Encoder,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 16,
+    progress: bool = False,
+    threads: int = 1,
 ) -> Vectors:
-    """Each text's single-call vector: batched when the encoder can do it exactly, else one
-    text per call."""
+    """Each text's single-call vector: batched (``threads`` batches at a time) when the
+    encoder can do it exactly, else one text per call."""
     if _is_exact(encoder):
-        return encoder.embed_exact(texts, batch_size=batch_size, progress=progress)
+        return encoder.embed_exact(texts, batch_size=batch_size, progress=progress, threads=threads)
     return encoder.embed(texts, batch_size=1, progress=progress)
 
 

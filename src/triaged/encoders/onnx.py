@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -145,14 +146,21 @@ class OnnxEncoder:
         return session
 
     def embed_exact(
-        self, texts: Sequence[str], *, batch_size: int = 16, progress: bool = False
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 16,
+        progress: bool = False,
+        threads: int = 1,
     ) -> Vectors:
         """Each row equal to ``embed([text], batch_size=1)``, computed in batches.
 
         Texts are sorted by token length and batched (padded) through a graph that quantizes
         activations per row and leaves padding out of each row's range, so a text's vector
         does not depend on its batch-mates.  Batches of fewer than ``MIN_ROW_BATCH`` texts
-        run one text per call through the original graph.
+        run one text per call through the original graph.  ``threads`` > 1 runs that many
+        batches at once (onnxruntime releases the GIL; each run keeps one intra-op thread),
+        with the same rows as one at a time.
         """
         n = len(texts)
         result = np.zeros((n, self.dim), dtype=np.float32)
@@ -171,11 +179,20 @@ class OnnxEncoder:
                 # a short tail runs alone, through the original graph
                 batches.extend([part] if len(part) >= MIN_ROW_BATCH else [[i] for i in part])
         step = max(len(b) for b in batches)
+
+        def run(batch: list[int]) -> list[int]:
+            seqs = [ids[i] for i in batch]
+            result[batch] = self._run(seqs, row_session if len(batch) > 1 else None)
+            return batch
+
         with _progress(progress and n > step, n) as advance:
-            for batch in batches:
-                seqs = [ids[i] for i in batch]
-                result[batch] = self._run(seqs, row_session if len(batch) > 1 else None)
-                advance(len(batch))
+            if threads > 1 and len(batches) > 1:
+                with ThreadPoolExecutor(min(threads, len(batches))) as pool:
+                    for batch in pool.map(run, batches):  # rows are disjoint between batches
+                        advance(len(batch))
+            else:
+                for batch in batches:
+                    advance(len(run(batch)))
         return result
 
     def embed(

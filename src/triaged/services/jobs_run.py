@@ -169,7 +169,7 @@ def _chunk(
     policy, audit_rate = svc.jobs_policy(record, clf)
     results = [
         replace(r, bucket=policy.route(r.confidence))
-        for r in clf.classify_batch([r.text for r in rows])
+        for r in clf.classify_batch([r.text for r in rows], threads=1)
     ]
     latency = (time.perf_counter() - started) * 1000 / len(rows)
     now = utcnow()

@@ -83,10 +83,17 @@ class MicroBatcher:
         return self.inner.embed(texts, batch_size=batch_size, progress=progress)
 
     def embed_exact(
-        self, texts: Sequence[str], *, batch_size: int = 16, progress: bool = False
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 16,
+        progress: bool = False,
+        threads: int = 1,
     ) -> Vectors:
-        if progress or len(texts) >= self.max_texts:  # a big batch is a batch already
-            return self.inner.embed_exact(texts, batch_size=batch_size, progress=progress)
+        if progress or threads > 1 or len(texts) >= self.max_texts:  # a batch already
+            return self.inner.embed_exact(
+                texts, batch_size=batch_size, progress=progress, threads=threads
+            )
         call = _Call(list(texts))
         with self._cond:
             self._pending.append(call)

@@ -85,7 +85,7 @@ class ClassifyMixin(TaxonomyMixin):
         policy, audit_rate = self._policy(record, clf)
         results = [
             replace(r, bucket=policy.route(r.confidence))
-            for r in clf.classify_batch([i.text for i in items])
+            for r in clf.classify_batch([i.text for i in items], threads=1)
         ]
         now = utcnow()
         latency = (time.perf_counter() - started) * 1000 / max(1, len(items))
