@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +22,8 @@ from tests.jobs.test_bulk_api import _url
 from tests.servicekit import BACKENDS, TINY_TAXONOMY, make_stack
 from triaged.services import jobs_bulk
 from triaged.services.ids import utcnow
-from triaged.services.jobs_run import claim, heartbeat, run_bulk_job
+from triaged.services.jobs_run import claim, heartbeat, run_bulk_job, take_over
+from triaged.services.runner_id import known_dead, this_runner
 from triaged.storage.jobs import bulk_job_rows, bulk_jobs
 
 N = 40
@@ -109,5 +114,81 @@ def test_one_claim_wins_and_a_superseded_run_writes_nothing(backend: str, tmp_pa
             assert svc.usage(principal)["used"] == N
             assert heartbeat(svc.db, {job_id: 2}) == [job_id]  # finished: nothing to hold
             assert claim(svc.db, job_id) is None
+        finally:
+            svc.close()
+
+
+def _runner(svc: Any, job_id: str, runner: str | None) -> None:
+    with svc.db.write() as conn:
+        conn.execute(update(bulk_jobs).where(bulk_jobs.c.id == job_id).values(runner=runner))
+
+
+def _gone_process() -> str:
+    """The runner identity of a process of this machine that has exited."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        start = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    finally:
+        proc.kill()
+        proc.wait(10)
+    host, boot, _pid, _start = this_runner().rsplit("/", 3)
+    return f"{host}/{boot}/{proc.pid}/{start}"
+
+
+def test_runner_identities() -> None:
+    me = this_runner()
+    host, boot, pid, start = me.rsplit("/", 3)
+    assert host == socket.gethostname() and pid == str(os.getpid()) and start.isdigit()
+    assert not known_dead(me)
+    gone = _gone_process()
+    assert known_dead(gone)
+    *_, g_pid, g_start = gone.rsplit("/", 3)
+    assert known_dead(f"{host}/{boot}/{pid}/{int(start) + 1}")  # this pid, a later process
+    assert not known_dead(f"other-host/{boot}/{g_pid}/{g_start}")  # another machine
+    assert not known_dead(f"{host}/another-boot/{g_pid}/{g_start}")  # before a reboot
+    for junk in (None, "", "x", "a/b/c", f"{host}/{boot}//"):
+        assert not known_dead(junk)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_dead_runner_of_this_machine_is_taken_over_at_once(backend: str, tmp_path: Path) -> None:
+    """No waiting out the stall period when the run's process is known to be gone; a live
+    runner, or one of another machine, keeps the job until its heartbeat is stale."""
+    with _url(backend, tmp_path) as url:
+        stack = make_stack(backend, url)
+        svc = stack.service
+        try:
+            tenant = stack.tenant()
+            principal = svc.authenticate(tenant.key)
+            svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
+            svc.jobs.wait(120)
+            job_id = _job(svc, principal)
+            assert claim(svc.db, job_id, attempts=0) == 1
+            stale = utcnow() - timedelta(seconds=3600)  # nothing is stale for an hour
+            assert take_over(svc.db, stale) == []  # its runner (this process) is alive
+            _runner(svc, job_id, "another-host/boot/1/1")
+            assert take_over(svc.db, stale) == []  # not known to be gone
+            _runner(svc, job_id, _gone_process())
+            assert take_over(svc.db, stale, mine={job_id}) == []  # a job of its own: never
+            # eight processes see the dead runner at once: one takes the job
+            barrier, taken = threading.Barrier(8), []
+
+            def take() -> None:
+                barrier.wait()
+                taken.extend(take_over(svc.db, stale))
+
+            threads = [threading.Thread(target=take) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert taken == [(job_id, 2)]
+            with svc.db.read() as conn:
+                runner = conn.execute(
+                    select(bulk_jobs.c.runner).where(bulk_jobs.c.id == job_id)
+                ).scalar_one()
+            assert runner == this_runner()
+            assert run_bulk_job(svc, job_id, token=2, chunk=16) == "done"
+            assert _results(svc, job_id) == N
         finally:
             svc.close()

@@ -217,28 +217,25 @@ class JobRunner:
             heartbeat(self.svc.db, runs)
 
     def resume(self) -> int:
-        """Inline mode: take over the unfinished bulk jobs whose run stopped (no heartbeat
-        for ``job_stalled_seconds``: its process was killed) and run them here; one process
-        wins each job.  Returns how many this process took."""
+        """Inline mode: take over the unfinished bulk jobs whose run stopped and run them
+        here: at once when its process was one of this machine's and is gone (a restarted
+        ``triaged serve``, a worker process its supervisor replaced), else once it has sent
+        no heartbeat for ``job_stalled_seconds``; one process wins each job.  Returns how
+        many this process took."""
         if self.queued or self.stop_event.is_set():
             return 0
         from triaged.services.ids import utcnow
-        from triaged.services.jobs_run import claim, unfinished_jobs
+        from triaged.services.jobs_run import take_over
 
         stale = utcnow() - timedelta(seconds=self.svc.settings.job_stalled_seconds)
-        taken = 0
-        for job_id in unfinished_jobs(self.svc):
-            with self._lock:
-                if job_id in self._runs:
-                    continue
-            token = claim(self.svc.db, job_id, stale_before=stale)
-            if token is None:
-                continue
+        with self._lock:
+            mine = set(self._runs)
+        taken = take_over(self.svc.db, stale, mine)
+        for job_id, token in taken:
             with self._lock:
                 self._runs[job_id] = token
             self.submit("bulk", {"job_id": job_id, "token": token})
-            taken += 1
-        return taken
+        return len(taken)
 
     def webhook_deliverer(self) -> WebhookWorker | None:
         """This process's webhook deliverer (one HTTP client and sender pool, made on first

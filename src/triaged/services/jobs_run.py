@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -40,13 +40,14 @@ from triaged.services import quota
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import utcnow
 from triaged.services.jobs_bulk import BulkOptions, decision_id
+from triaged.services.runner_id import known_dead, this_runner
 from triaged.storage import job_repo
 from triaged.storage.db import Database
 
 if TYPE_CHECKING:
     from triaged.service import Service
 
-__all__ = ["CHUNK", "claim", "heartbeat", "run_bulk_job", "unfinished_jobs"]
+__all__ = ["CHUNK", "claim", "heartbeat", "run_bulk_job", "take_over", "unfinished_jobs"]
 
 log = logging.getLogger("triaged.jobs")
 
@@ -57,6 +58,30 @@ def unfinished_jobs(svc: Service) -> list[str]:
     """Jobs queued or running (to resume after a restart of the embedded runner)."""
     with svc.db.read() as conn:
         return job_repo.unfinished_job_ids(conn)
+
+
+def take_over(
+    db: Database, stale_before: datetime, mine: Collection[str] = ()
+) -> list[tuple[str, int]]:
+    """Claim the unfinished jobs whose run is over: a running job whose runner was a
+    process of this machine that is gone (at once: claimed at its exact ``attempts``, so
+    of several processes one wins), and any job whose heartbeat is older than
+    ``stale_before``; never the jobs in ``mine`` (this process runs them).  Returns (job
+    id, token) of the jobs taken."""
+    with db.read() as conn:
+        runs = job_repo.unfinished_job_runs(conn)
+    taken = []
+    for job_id, state, attempts, runner in runs:
+        if job_id in mine:
+            continue
+        token = None
+        if state == "running" and known_dead(runner):
+            token = claim(db, job_id, attempts=attempts)
+        if token is None:
+            token = claim(db, job_id, stale_before=stale_before)
+        if token is not None:
+            taken.append((job_id, token))
+    return taken
 
 
 def claim(
@@ -72,7 +97,9 @@ def claim(
     conditional update: of several processes claiming together, one wins."""
     now = utcnow()
     with db.write() as conn:
-        return job_repo.claim_job(conn, job_id, now, attempts=attempts, stale_before=stale_before)
+        return job_repo.claim_job(
+            conn, job_id, now, attempts=attempts, stale_before=stale_before, runner=this_runner()
+        )
 
 
 def heartbeat(db: Database, runs: dict[str, int]) -> list[str]:

@@ -44,6 +44,7 @@ __all__ = [
     "set_results",
     "touch_job",
     "unfinished_job_ids",
+    "unfinished_job_runs",
     "visible_job",
     "workspace_plan",
 ]
@@ -125,6 +126,15 @@ def cancel_job(conn: Connection, job_id: str, now: datetime) -> None:
 
 
 # ------------------------------------------------------- runs: claims
+def unfinished_job_runs(conn: Connection) -> list[tuple[str, str, int, str | None]]:
+    """(id, state, attempts, runner) of the jobs queued or running, by id."""
+    t = bulk_jobs.c
+    rows = conn.execute(
+        select(t.id, t.state, t.attempts, t.runner).where(t.state.in_(UNFINISHED)).order_by(t.id)
+    ).all()
+    return [(r.id, r.state, int(r.attempts), r.runner) for r in rows]
+
+
 def unfinished_job_ids(conn: Connection) -> list[str]:
     """Jobs queued or running, by id."""
     return list(
@@ -143,10 +153,12 @@ def claim_job(
     *,
     attempts: int | None = None,
     stale_before: datetime | None = None,
+    runner: str | None = None,
 ) -> int | None:
     """One conditional update: the job, if unfinished (and, when given, if it has had
     ``attempts`` runs, or if its heartbeat is older than ``stale_before``), turns
-    ``running`` with ``attempts + 1``, read back as the run's token; None when not taken."""
+    ``running`` with ``attempts + 1`` and ``runner``, read back as the run's token; None
+    when not taken."""
     t = bulk_jobs.c
     cond = [t.id == job_id, t.state.in_(UNFINISHED)]
     if attempts is not None:
@@ -159,6 +171,7 @@ def claim_job(
         .values(
             state="running",
             attempts=t.attempts + 1,
+            runner=runner,
             started_at=func.coalesce(t.started_at, now),
             updated_at=now,
         )

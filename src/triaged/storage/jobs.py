@@ -47,6 +47,8 @@ bulk_jobs = Table(
     Column("total", Integer, nullable=False),
     Column("done", Integer, nullable=False),
     Column("attempts", Integer, nullable=False),
+    # host/boot/pid/start of the process whose run holds the job (services.runner_id)
+    Column("runner", String(200), nullable=True),
     Column("error", JSON, nullable=True),
     Column("created_at", Stamp, nullable=False),
     Column("started_at", Stamp, nullable=True),
