@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -67,55 +69,59 @@ def _results(svc: Any, job_id: str) -> int:
         )
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_one_claim_wins_and_a_superseded_run_writes_nothing(backend: str, tmp_path: Path) -> None:
+@contextmanager
+def _stack_with_job(backend: str, tmp_path: Path) -> Iterator[tuple[Any, Any, str]]:
+    """(service, principal, id of a queued job nothing runs yet) on ``backend``."""
     with _url(backend, tmp_path) as url:
         stack = make_stack(backend, url)
         svc = stack.service
         try:
-            tenant = stack.tenant()
-            principal = svc.authenticate(tenant.key)
+            principal = svc.authenticate(stack.tenant().key)
             svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
             svc.jobs.wait(120)
-            job_id = _job(svc, principal)
-
-            # a new job's first run: claimed once
-            assert claim(svc.db, job_id, attempts=0) == 1
-            assert claim(svc.db, job_id, attempts=0) is None
-            # its heartbeat is fresh: nobody takes it over
-            stale = utcnow() - timedelta(seconds=30)
-            assert claim(svc.db, job_id, stale_before=stale) is None
-            assert heartbeat(svc.db, {job_id: 1}) == []
-
-            # its process died a minute ago: eight processes try to take it over at once
-            _age(svc, job_id, 60)
-            barrier, tokens = threading.Barrier(8), []
-
-            def take() -> None:
-                barrier.wait()
-                tokens.append(claim(svc.db, job_id, stale_before=utcnow() - timedelta(seconds=30)))
-
-            threads = [threading.Thread(target=take) for _ in range(8)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(60)
-            assert sorted(tokens, key=str) == [2] + [None] * 7
-
-            # the first run (token 1) lost its claim: it writes nothing and stops
-            assert heartbeat(svc.db, {job_id: 1}) == [job_id]
-            assert run_bulk_job(svc, job_id, token=1) == "superseded"
-            assert _results(svc, job_id) == 0
-            # the run that won finishes the job, each row counted once
-            assert run_bulk_job(svc, job_id, token=2, chunk=16) == "done"
-            assert _results(svc, job_id) == N
-            job = svc.job(principal, job_id)
-            assert (job["state"], job["done"], job["attempts"]) == ("done", N, 2)
-            assert svc.usage(principal)["used"] == N
-            assert heartbeat(svc.db, {job_id: 2}) == [job_id]  # finished: nothing to hold
-            assert claim(svc.db, job_id) is None
+            yield svc, principal, _job(svc, principal)
         finally:
             svc.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_claim_wins_and_a_superseded_run_writes_nothing(backend: str, tmp_path: Path) -> None:
+    with _stack_with_job(backend, tmp_path) as (svc, principal, job_id):
+        # a new job's first run: claimed once
+        assert claim(svc.db, job_id, attempts=0) == 1
+        assert claim(svc.db, job_id, attempts=0) is None
+        # its heartbeat is fresh: nobody takes it over
+        stale = utcnow() - timedelta(seconds=30)
+        assert claim(svc.db, job_id, stale_before=stale) is None
+        assert heartbeat(svc.db, {job_id: 1}) == []
+
+        # its process died a minute ago: eight processes try to take it over at once
+        _age(svc, job_id, 60)
+        barrier, tokens = threading.Barrier(8), []
+
+        def take() -> None:
+            barrier.wait()
+            tokens.append(claim(svc.db, job_id, stale_before=utcnow() - timedelta(seconds=30)))
+
+        threads = [threading.Thread(target=take) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(tokens, key=str) == [2] + [None] * 7
+
+        # the first run (token 1) lost its claim: it writes nothing and stops
+        assert heartbeat(svc.db, {job_id: 1}) == [job_id]
+        assert run_bulk_job(svc, job_id, token=1) == "superseded"
+        assert _results(svc, job_id) == 0
+        # the run that won finishes the job, each row counted once
+        assert run_bulk_job(svc, job_id, token=2, chunk=16) == "done"
+        assert _results(svc, job_id) == N
+        job = svc.job(principal, job_id)
+        assert (job["state"], job["done"], job["attempts"]) == ("done", N, 2)
+        assert svc.usage(principal)["used"] == N
+        assert heartbeat(svc.db, {job_id: 2}) == [job_id]  # finished: nothing to hold
+        assert claim(svc.db, job_id) is None
 
 
 def _runner(svc: Any, job_id: str, runner: str | None) -> None:
@@ -154,41 +160,31 @@ def test_runner_identities() -> None:
 def test_a_dead_runner_of_this_machine_is_taken_over_at_once(backend: str, tmp_path: Path) -> None:
     """No waiting out the stall period when the run's process is known to be gone; a live
     runner, or one of another machine, keeps the job until its heartbeat is stale."""
-    with _url(backend, tmp_path) as url:
-        stack = make_stack(backend, url)
-        svc = stack.service
-        try:
-            tenant = stack.tenant()
-            principal = svc.authenticate(tenant.key)
-            svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
-            svc.jobs.wait(120)
-            job_id = _job(svc, principal)
-            assert claim(svc.db, job_id, attempts=0) == 1
-            stale = utcnow() - timedelta(seconds=3600)  # nothing is stale for an hour
-            assert take_over(svc.db, stale) == []  # its runner (this process) is alive
-            _runner(svc, job_id, "another-host/boot/1/1")
-            assert take_over(svc.db, stale) == []  # not known to be gone
-            _runner(svc, job_id, _gone_process())
-            assert take_over(svc.db, stale, mine={job_id}) == []  # a job of its own: never
-            # eight processes see the dead runner at once: one takes the job
-            barrier, taken = threading.Barrier(8), []
+    with _stack_with_job(backend, tmp_path) as (svc, _principal, job_id):
+        assert claim(svc.db, job_id, attempts=0) == 1
+        stale = utcnow() - timedelta(seconds=3600)  # nothing is stale for an hour
+        assert take_over(svc.db, stale) == []  # its runner (this process) is alive
+        _runner(svc, job_id, "another-host/boot/1/1")
+        assert take_over(svc.db, stale) == []  # not known to be gone
+        _runner(svc, job_id, _gone_process())
+        assert take_over(svc.db, stale, mine={job_id}) == []  # a job of its own: never
+        # eight processes see the dead runner at once: one takes the job
+        barrier, taken = threading.Barrier(8), []
 
-            def take() -> None:
-                barrier.wait()
-                taken.extend(take_over(svc.db, stale))
+        def take() -> None:
+            barrier.wait()
+            taken.extend(take_over(svc.db, stale))
 
-            threads = [threading.Thread(target=take) for _ in range(8)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(60)
-            assert taken == [(job_id, 2)]
-            with svc.db.read() as conn:
-                runner = conn.execute(
-                    select(bulk_jobs.c.runner).where(bulk_jobs.c.id == job_id)
-                ).scalar_one()
-            assert runner == this_runner()
-            assert run_bulk_job(svc, job_id, token=2, chunk=16) == "done"
-            assert _results(svc, job_id) == N
-        finally:
-            svc.close()
+        threads = [threading.Thread(target=take) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert taken == [(job_id, 2)]
+        with svc.db.read() as conn:
+            runner = conn.execute(
+                select(bulk_jobs.c.runner).where(bulk_jobs.c.id == job_id)
+            ).scalar_one()
+        assert runner == this_runner()
+        assert run_bulk_job(svc, job_id, token=2, chunk=16) == "done"
+        assert _results(svc, job_id) == N
