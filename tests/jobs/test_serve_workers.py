@@ -4,8 +4,9 @@ jobs inside the API processes): a bulk job is run by exactly one process at a ti
 uvicorn's supervisor replaces a SIGKILLed worker process.  Killing the process that does
 not run the job must not start a second run of it (the replacement finds the job's runner
 alive: its heartbeat is fresh, its process alive); killing the one that runs it hands the
-job over once, to one process (the runner's process is known to be gone from this machine).  The job ends complete, in input order,
-with one decision per row and each row counted once; ``attempts`` counts the runs: 2.
+job over once, to one process (the runner's process is known to be gone from this
+machine).  The job ends complete, in input order, with one decision per row and each row
+counted once; ``attempts`` counts the runs: 2.
 """
 
 from __future__ import annotations
