@@ -303,7 +303,8 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0.0,
         description="A job whose worker sent no heartbeat for this long is retried; without a "
-        "queue, another API process then takes over a bulk job whose process stopped.",
+        "queue, another API process then takes over a bulk job whose process stopped (at once "
+        "when that process ran on the same machine and is gone).",
     )
     max_job_upload_bytes: int = Field(
         default=2_000_000_000, ge=1024, description="Largest bulk job upload (POST /v1/jobs)."
