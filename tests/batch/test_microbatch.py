@@ -57,6 +57,35 @@ def test_concurrent_calls_join_and_get_their_single_call_vectors(
     assert mb.stats.batches < mb.stats.calls
 
 
+def test_concurrent_callers_with_the_same_text(raw: OnnxEncoder, texts: list[str]) -> None:
+    """Real traffic repeats itself (retries, bots, the same question from many users): the
+    queue tells callers apart by identity, not by equal texts (a load test with wrk hit
+    ``list.remove(x): x not in list`` when two waiting calls held the same text)."""
+    mb = MicroBatcher(raw, window_ms=2.0)
+    same = texts[:2]  # 24 threads, two texts between them
+    want = {t: raw.embed([t], batch_size=1)[0] for t in same}
+    errors: list[BaseException] = []
+    start = threading.Barrier(24)
+
+    def client(k: int) -> None:
+        start.wait()
+        try:
+            for _ in range(20):
+                got = mb.embed_exact([same[k % 2]])[0]
+                assert np.array_equal(got, want[same[k % 2]])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
+    assert mb.stats.calls == 24 * 20
+    assert mb.stats.largest > 1  # they did meet in shared encoder calls
+
+
 def test_no_concurrency_no_waiting(raw: OnnxEncoder, texts: list[str]) -> None:
     mb = MicroBatcher(raw, window_ms=2.0)
     for t in texts[:10]:

@@ -33,7 +33,7 @@ __all__ = ["MAX_WINDOW_MS", "MicroBatcher", "install"]
 MAX_WINDOW_MS = 2.0
 
 
-@dataclass
+@dataclass(eq=False)  # calls are told apart by identity: two may carry the same texts
 class _Call:
     texts: list[str]
     vectors: Vectors | None = None
