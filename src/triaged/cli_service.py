@@ -124,6 +124,7 @@ def serve(
             log_level=settings.log_level,
             access_log=settings.access_log,
             log_config=log_config(),  # every line names its Request-Id
+            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         )
         return
     uvicorn.run(
@@ -133,6 +134,8 @@ def serve(
         log_level=settings.log_level,
         access_log=settings.access_log,
         log_config=log_config(),
+        # a request that never ends (a stalled upload) does not keep the process alive
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
 
 

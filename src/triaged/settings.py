@@ -148,6 +148,12 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", description="Log level of the service.")
     access_log: bool = Field(default=False, description="Log every request (costs latency).")
+    shutdown_timeout_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="On SIGTERM, how long `triaged serve` waits for requests in flight before "
+        "it closes their connections and stops.",
+    )
     # review queue and learning loop (triaged.review)
     review_lease_seconds: float = Field(
         default=600.0, gt=0, description="How long a claimed review item stays with its reviewer."
