@@ -1,0 +1,132 @@
+"""API processes against one PostgreSQL: requests per second with 1 and with N uvicorn workers.
+
+    python -m bench.bench_scale [--workers 1,2] [--connections 32] [--seconds 10] [--rounds 2]
+
+One database (a fresh one on the PostgreSQL server), the bundled example taxonomy trained,
+an ``unlimited`` key; then ``uvicorn triaged.api:create_app --factory --workers N`` (as
+``triaged serve --workers N`` runs it, micro-batching on as by default) for each N, the
+configurations alternating round by round so load changes hit each alike.  The load comes
+from ``wrk`` (a C load generator: the Python client of ``bench_http`` is itself GIL-bound
+near 250 requests a second) posting ``/v1/classify`` with Banking77 test texts over
+``--connections`` keep-alive connections.  Each request is a full decision (auth, quota,
+classify, decision committed).  Prints JSON: per N, requests per second, p50 and p99
+latency, non-2xx responses; and the ratio of the best N to one process.  Needs ``wrk``
+(Debian package ``wrk``) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench._common import write_results
+from bench.bench_http import PG_URL, _database, _server, _texts
+from triaged.examples import example_taxonomy
+from triaged.service import Service
+from triaged.settings import Settings
+from triaged.storage import upgrade
+
+LUA = """
+local bodies = {BODIES}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "/v1/classify", {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer KEY",
+  }, bodies[(i % #bodies) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
+    e.status + e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _script(tmp: Path, key: str, taxonomy: str, texts: list[str]) -> Path:
+    bodies = ", ".join(
+        "[==[" + json.dumps({"taxonomy": taxonomy, "text": t}) + "]==]" for t in texts
+    )
+    path = tmp / "classify.lua"
+    path.write_text(LUA.replace("{BODIES}", "{" + bodies + "}").replace("KEY", key))
+    return path
+
+
+def _wrk(base: str, script: Path, connections: int, seconds: float) -> dict[str, float]:
+    threads = max(1, min(2, connections))
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s"]
+    cmd += ["-s", str(script), base]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    m = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+)", out)
+    if m is None:
+        raise SystemExit(f"wrk printed no result:\n{out}")
+    requests, duration_us, errors, p50_us, p99_us = (int(g) for g in m.groups())
+    return {
+        "requests": requests,
+        "rps": round(requests / (duration_us / 1e6), 1),
+        "p50_ms": round(p50_us / 1000, 2),
+        "p99_ms": round(p99_us / 1000, 2),
+        "errors": errors,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[int, list[dict[str, float]]] = {n: [] for n in args.workers}
+    with _database("postgres", args.pg_url) as url, tempfile.TemporaryDirectory() as tmp:
+        upgrade(url)
+        service = Service(Settings(database_url=url, bootstrap_admin=False, migrate_on_start=False))
+        try:
+            key = service.create_key("bench", "admin", create_plan="unlimited").key
+            assert key is not None
+            tax = example_taxonomy()
+            service.create_taxonomy(service.authenticate(key), tax.to_dict())
+        finally:
+            service.close()
+        script = _script(Path(tmp), key, tax.name, _texts(200))
+        for _ in range(args.rounds):
+            for n in args.workers:
+                with _server(url, ["--workers", str(n)]) as (base, _pid):
+                    _wrk(base, script, max(n, 4), 4)  # warm-up: every process loads the model
+                    results[n].append(_wrk(base, script, args.connections, args.seconds))
+    best = {n: max(r["rps"] for r in rs) for n, rs in results.items()}
+    one = best.get(1)
+    return {
+        "connections": args.connections,
+        "seconds": args.seconds,
+        "cpu_count": os.cpu_count(),
+        "runs": {str(n): rs for n, rs in results.items()},
+        "best_rps": {str(n): v for n, v in best.items()},
+        "ratio_to_one_process": {str(n): round(v / one, 2) for n, v in best.items()}
+        if one
+        else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to compare")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--pg-url", default=PG_URL)
+    args = parser.parse_args()
+    args.workers = [int(w) for w in args.workers.split(",")]
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench_scale needs wrk (apt-get install wrk)")
+    out = run(args)
+    print(json.dumps(out, indent=1))
+    write_results("bench_scale", out)
+
+
+if __name__ == "__main__":
+    main()
