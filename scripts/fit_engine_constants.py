@@ -9,7 +9,9 @@ Constants fitted (everything else in ``DEFAULT_CONFIG`` is structural, not tuned
 
 * ``sim_oos_prior``: calibrator weight of the simulated out-of-scope rows (label
   hold-out), as a share of all calibrator weight;
-* ``lexical_alpha``: smoothing of the lexical channel's Complement NB counts.
+* ``lexical_model``: the lexical channel's fit, one-vs-rest linear SVM (``svm``) or
+  Complement Naive Bayes (``cnb``, smoothing ``lexical_alpha`` 1.0, the channel before
+  4 December).
 
 Selection uses **dev data only**: each dataset's ``val.jsonl`` (Banking77 has none: a
 seeded, stratified 20% of its train split stands in, and its models are fitted on the
@@ -65,7 +67,7 @@ from triaged.taxonomy import OOS_LABEL, Example  # noqa: E402
 
 GRID: dict[str, list[Any]] = {
     "sim_oos_prior": [0.0, 0.02, 0.05],
-    "lexical_alpha": [0.1, 1.0],
+    "lexical_model": ["cnb", "svm"],
 }
 LANE = {"target": 0.02, "confidence_level": 0.95, "expected_out_of_scope": 0.2}
 #: Learn-then-Test grid: routing's default grid from 0.99 down (its top, 0.999 and 0.995,

@@ -115,12 +115,14 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # Fitted leave-one-dataset-out (scripts/fit_engine_constants.py; every fold chose it).
     "sim_oos_prior": 0.02,
     "distance": True,  # class-conditional Mahalanobis distance as a calibrator signal
-    "lexical": True,  # TF-IDF word + char n-gram channel (Complement NB), mixed in
+    "lexical": True,  # TF-IDF word + char n-gram channel, mixed in
+    # its fit: "svm" (one-vs-rest linear SVM, C=1) or "cnb" (Complement NB, before 4 Dec)
+    "lexical_model": "svm",
     # Size budget of the lexical channel: at most this many (term, label) weights
     # (float16: 9 MB), so the vocabulary is min(lexical_max_terms, budget / labels).
     "lexical_budget": 4_500_000,
     "lexical_max_terms": 100_000,
-    # additive smoothing of the lexical channel's counts (fitted like sim_oos_prior)
+    # additive smoothing of the "cnb" lexical channel's counts
     "lexical_alpha": 1.0,
     "max_iter": 300,
     "tol": 1e-4,  # solver tolerance of the final head
@@ -267,7 +269,9 @@ class Engine:
         data = FitData.prepare(X, y, V, cfg, A, Cov, use_distance)
         full, self._W, self._b = data.final_head()
         if A is not None:
-            self._lexical = LexicalModel.fit(A, y, n_labels, alpha=data.alpha)
+            self._lexical = LexicalModel.fit(
+                A, y, n_labels, alpha=data.alpha, method=data.lexical_method
+            )
         self._distance = MahalanobisDistance.fit(X, y, V) if use_distance else None
         parts, sim_parts, groups, n_folds = held_out_parts(data, full, progress)
 

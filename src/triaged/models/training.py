@@ -110,6 +110,10 @@ class FitData:
     def alpha(self) -> float:
         return float(self.cfg["lexical_alpha"])
 
+    @property
+    def lexical_method(self) -> str:
+        return str(self.cfg.get("lexical_model", "cnb"))
+
     def head(
         self, idx: IntArray, warm: LogisticRegression | None, tol: float, labels: IntArray
     ) -> tuple[LogisticRegression, FloatArray, FloatArray]:
@@ -159,7 +163,12 @@ class FitData:
         lex = np.zeros((len(rows), n_labels))
         if self.A is not None:
             lm = LexicalModel.fit(
-                self.A[train], y[train], n_labels, labels=labels, alpha=self.alpha
+                self.A[train],
+                y[train],
+                n_labels,
+                labels=labels,
+                alpha=self.alpha,
+                method=self.lexical_method,
             )
             lex = lm.scores(self.A[rows])
         dist = MahalanobisDistance.fit(X[train], y[train], self.V) if self.use_distance else None
