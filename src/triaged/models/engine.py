@@ -9,8 +9,8 @@ Two modes:
 * ``trained``: standardised embeddings -> multinomial logistic regression.  Each label's
   prompt vector joins the training rows as one extra example, so labels without
   examples stay predictable and few-shot heads lean on the description.  A lexical
-  channel (:mod:`triaged.models.lexical`: TF-IDF word and character n-grams, Complement
-  Naive Bayes) is mixed in log-linearly: ``softmax(dense / T + c * lexical)``, with ``T``
+  channel (:mod:`triaged.models.lexical`: TF-IDF word and character n-grams, one-vs-rest
+  linear SVM margins) is mixed in log-linearly: ``softmax(dense / T + c * lexical)``, with ``T``
   and ``c`` fitted on out-of-fold scores (NLL).  A logistic *correctness* calibrator
   maps (max prob, margin, similarity to the nearest labelled examples, kNN agreement,
   similarity to the label prompt, Mahalanobis distance to the predicted label
@@ -30,7 +30,7 @@ and correctness and the simulated (and real) out-of-scope rows' confidence, each
 confidence from a calibrator fitted without the row's label group: the service certifies
 its auto threshold from it (:func:`triaged.routing.certify_auto_threshold`).  Confidence
 itself is not bent towards any threshold.  The global constants (``sim_oos_prior``,
-``lexical_alpha``) are fitted leave-one-dataset-out by ``scripts/fit_engine_constants.py``.
+``lexical_model``) are fitted leave-one-dataset-out by ``scripts/fit_engine_constants.py``.
 
 Labels without examples (a partially labelled taxonomy) keep their zero-shot evidence:
 the head's distribution is blended with the zero-shot one by the share of such labels,
