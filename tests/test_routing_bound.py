@@ -221,20 +221,39 @@ def test_clustered_share_counts_labels_not_items() -> None:
     k, up = clustered_share_upper(np.zeros(1000, bool), cluster, delta)
     assert k == 0 and up == pytest.approx(cp_upper(0, 20, delta))
     assert up > cp_upper(0, 1000, delta) * 10
-    # hits spread evenly over the labels: no design effect, the plain item bound
+    # hits spread evenly over many labels: no design effect, the plain item bound
+    many = np.repeat(np.arange(200), 5)
     spread = np.zeros(1000, bool)
-    spread[::50] = True  # one hit in each label
-    assert clustered_share_upper(spread, cluster, delta)[1] == pytest.approx(
+    spread[::50] = True  # one hit in each of 20 labels
+    assert clustered_share_upper(spread, many, delta)[1] == pytest.approx(
         cp_upper(20, 1000, delta), rel=1e-3
     )
-    # the same 20 hits in one label: far wider (that label may be one of many such)
+    # the same 20 hits in 4 labels: wider (those labels may be some of many such)
     lumped = np.zeros(1000, bool)
     lumped[:20] = True
-    assert clustered_share_upper(lumped, cluster, delta)[1] > 2 * cp_upper(20, 1000, delta)
+    assert clustered_share_upper(lumped, many, delta)[1] > 1.5 * cp_upper(20, 1000, delta)
     # every row its own cluster: exactly Clopper-Pearson on items
     assert clustered_share_upper(lumped, np.arange(1000), delta)[1] == pytest.approx(
         cp_upper(20, 1000, delta), rel=1e-3
     )
+
+
+def test_a_hit_never_lowers_the_clustered_bound() -> None:
+    # 20 labels x 50 items: with no hit the bound counts 20 labels; one or two hits, each
+    # in another label, must not bring it down to an item-level bound over 1,000 rows
+    # (before the floor, one hit gave ~0.005 where none gave 0.14)
+    delta = 0.05
+    cluster = np.repeat(np.arange(20), 50)
+    none = clustered_share_upper(np.zeros(1000, bool), cluster, delta)[1]
+    previous = none
+    for k in (1, 2, 5, 20, 100):
+        hit = np.zeros(1000, bool)
+        hit[:: 1000 // k] = True
+        up = clustered_share_upper(hit, cluster, delta)[1]
+        assert up >= none - 1e-12
+        assert up >= previous - 1e-12  # more hits, spread alike: never a lower bound
+        previous = up
+    assert clustered_share_upper(np.ones(1000, bool), cluster, delta)[1] == 1.0
 
 
 def test_evidence_clusters_round_trip_and_default_to_rows() -> None:

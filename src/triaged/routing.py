@@ -257,7 +257,11 @@ def clustered_share_upper(
     Clopper–Pearson on the effective sample ``n / deff``, the design effect ``deff`` from
     the cluster-robust (between-cluster) variance of the share, never below 1.  With no hit
     at all the variance says nothing about how hits would cluster: the bound then counts
-    clusters, as if each label's items were one observation (the conservative end)."""
+    clusters, as if each label's items were one observation (the conservative end).  A
+    hit never lowers the bound: with hits it is at least the no-hit bound over the
+    clusters (a few hits, each in another label, make the design effect look like 1 and
+    the item bound tiny, while one more unseen label like those could land above the
+    threshold whole)."""
     n = int(hit.size)
     k = int(hit.sum())
     if n == 0:
@@ -265,14 +269,15 @@ def clustered_share_upper(
     _, idx = np.unique(cluster, return_inverse=True)
     sizes = np.bincount(idx).astype(np.float64)
     n_clusters = int(sizes.size)
+    floor = cp_upper(0, n_clusters, delta)
     if k == 0 or n_clusters < 2:
-        return k, cp_upper(0, n_clusters if k == 0 else n, delta)
+        return k, floor if k == 0 else max(floor, cp_upper(k, n, delta))
     p = k / n
     hits = np.bincount(idx, weights=hit.astype(np.float64), minlength=n_clusters)
     var = n_clusters / (n_clusters - 1) * float(((hits - p * sizes) ** 2).sum()) / (n * n)
     deff = max(1.0, var / (p * (1.0 - p) / n)) if p < 1.0 else 1.0
     n_eff = n / deff
-    return k, cp_upper(p * n_eff, n_eff, delta)
+    return k, max(floor, cp_upper(p * n_eff, n_eff, delta))
 
 
 def threshold_grid(review_threshold: float = 0.0, step: float = DEFAULT_GRID_STEP) -> list[float]:
