@@ -226,9 +226,12 @@ class LexicalModel:
         labels: IntArray | None = None,
         alpha: float = 0.1,
         method: str = "svm",
+        C: float = 1.0,
     ) -> LexicalModel:
         """Fit on TF-IDF rows ``A`` with label indices ``y`` (restricted to ``labels``
-        when given: the other labels get no data).  ``alpha``: CNB's smoothing."""
+        when given: the other labels get no data).  ``alpha``: CNB's smoothing; ``C``:
+        the SVM's inverse regularisation (its hinge losses are summed, so a fit on a
+        fraction f of the rows matches the scale of a fit on all of them with ``C / f``)."""
         present = np.zeros(n_labels, dtype=bool)
         present[np.unique(y)] = True
         if labels is not None:
@@ -237,7 +240,7 @@ class LexicalModel:
             present &= keep
         rows = np.flatnonzero(present[y]) if len(y) else np.zeros(0, dtype=np.int64)
         if method == "svm":
-            w, b = _svm_weights(A, y, rows, present)
+            w, b = _svm_weights(A, y, rows, present, C)
         elif method == "cnb":
             w, b = _cnb_weights(A, y, rows, present, alpha), np.zeros(n_labels)
         else:
@@ -298,7 +301,7 @@ class LexicalModel:
 
 
 def _svm_weights(
-    A: sp.csr_matrix, y: IntArray, rows: IntArray, present: NDArray[np.bool_]
+    A: sp.csr_matrix, y: IntArray, rows: IntArray, present: NDArray[np.bool_], C: float
 ) -> tuple[FloatArray, FloatArray]:
     """One-vs-rest linear SVM weights ``(L, V)`` and biases over the labels present."""
     n_labels = present.shape[0]
@@ -307,7 +310,7 @@ def _svm_weights(
     classes = np.flatnonzero(present)
     if classes.size < 2 or A.shape[1] == 0:
         return w, b  # nothing to tell apart: neutral scores
-    svm = LinearSVC(C=1.0, random_state=0).fit(A[rows], y[rows])
+    svm = LinearSVC(C=C, random_state=0).fit(A[rows], y[rows])
     if classes.size == 2:  # one decision function: +f for the second class, -f the first
         coef = np.vstack([-svm.coef_[0], svm.coef_[0]])
         icpt = np.array([-svm.intercept_[0], svm.intercept_[0]])

@@ -169,6 +169,8 @@ class FitData:
                 labels=labels,
                 alpha=self.alpha,
                 method=self.lexical_method,
+                # the final channel's scale: a fold holds a fraction of the rows
+                C=len(y) / max(len(train), 1),
             )
             lex = lm.scores(self.A[rows])
         dist = MahalanobisDistance.fit(X[train], y[train], self.V) if self.use_distance else None
