@@ -8,15 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import DATASETS
 from triaged.encoders import get_encoder
 from triaged.errors import InvalidInput, NotFittedError
 from triaged.models import Engine
 from triaged.taxonomy import Taxonomy
 
-DATA = Path("/work/shared/datasets/clinc150")
+DATA = DATASETS / "clinc150"
 N_LABELS, PER_LABEL = 10, 10
-
-pytestmark = pytest.mark.skipif(not DATA.exists(), reason="shared datasets not available")
 
 
 @pytest.fixture(scope="module")
