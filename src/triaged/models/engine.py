@@ -269,9 +269,7 @@ class Engine:
         data = FitData.prepare(X, y, V, cfg, A, Cov, use_distance)
         full, self._W, self._b = data.final_head()
         if A is not None:
-            self._lexical = LexicalModel.fit(
-                A, y, n_labels, alpha=data.alpha, method=data.lexical_method
-            )
+            self._lexical = data.lexical()
         self._distance = MahalanobisDistance.fit(X, y, V) if use_distance else None
         parts, sim_parts, groups, n_folds = held_out_parts(data, full, progress)
 

@@ -106,13 +106,24 @@ class FitData:
     def n_labels(self) -> int:
         return int(self.V.shape[0])
 
-    @property
-    def alpha(self) -> float:
-        return float(self.cfg["lexical_alpha"])
-
-    @property
-    def lexical_method(self) -> str:
-        return str(self.cfg.get("lexical_model", "cnb"))
+    def lexical(
+        self, train: IntArray | None = None, labels: IntArray | None = None
+    ) -> LexicalModel:
+        """The lexical channel fitted on rows ``train`` (all when None) over ``labels``.  A
+        fold's SVM gets C scaled by all rows / its rows, so its margins have the final
+        channel's scale (the hinge losses are summed)."""
+        if self.A is None:
+            raise ValueError("the lexical channel is off (no TF-IDF rows)")
+        rows = np.arange(len(self.y)) if train is None else train
+        return LexicalModel.fit(
+            self.A[rows],
+            self.y[rows],
+            self.n_labels,
+            labels=labels,
+            alpha=float(self.cfg["lexical_alpha"]),
+            method=str(self.cfg.get("lexical_model", "cnb")),
+            C=len(self.y) / max(len(rows), 1),
+        )
 
     def head(
         self, idx: IntArray, warm: LogisticRegression | None, tol: float, labels: IntArray
@@ -162,17 +173,7 @@ class FitData:
         _, W, b = self.head(train, warm, float(self.cfg["cv_tol"]), labels)
         lex = np.zeros((len(rows), n_labels))
         if self.A is not None:
-            lm = LexicalModel.fit(
-                self.A[train],
-                y[train],
-                n_labels,
-                labels=labels,
-                alpha=self.alpha,
-                method=self.lexical_method,
-                # the final channel's scale: a fold holds a fraction of the rows
-                C=len(y) / max(len(train), 1),
-            )
-            lex = lm.scores(self.A[rows])
+            lex = self.lexical(train, labels).scores(self.A[rows])
         dist = MahalanobisDistance.fit(X[train], y[train], self.V) if self.use_distance else None
         cover = np.ones(len(rows))
         if self.Cov is not None:
