@@ -5,8 +5,10 @@ uvicorn's supervisor replaces a SIGKILLed worker process.  Killing the process t
 not run the job must not start a second run of it (the replacement finds the job's runner
 alive: its heartbeat is fresh, its process alive); killing the one that runs it hands the
 job over once, to one process (the runner's process is known to be gone from this
-machine).  The job ends complete, in input order, with one decision per row and each row
-counted once; ``attempts`` counts the runs: 2.
+machine).  The job is sized to several minutes of work, so that it is still running
+whatever the box's speed, and cancelled once the new run has gone on past the kill: the
+rows done before and after the take-over are in input order, with one decision per row
+and each row counted once; ``attempts`` counts the runs: 2.
 """
 
 from __future__ import annotations
@@ -101,6 +103,16 @@ def _idle(pid: int, window_s: float = 2.0) -> bool:
     return _cpu_ticks(pid) - before < 0.05 * 100 * window_s  # 100 ticks a second
 
 
+def _stopped(job: Any) -> dict[str, Any] | None:
+    """The job's state once it is cancelled and its row count has stopped moving."""
+    first: dict[str, Any] = job()
+    if first["state"] != "cancelled":
+        return None
+    time.sleep(2.0)
+    second: dict[str, Any] = job()
+    return second if second["done"] == first["done"] else None
+
+
 def _wait(what: str, check: Any, log: Path, timeout: float = 180.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -151,7 +163,9 @@ def test_a_bulk_job_is_run_once_under_serve_workers(tmp_path: Path) -> None:
         t0, done0 = time.monotonic(), state_of(probe)["done"]
         _wait("the probe", lambda: state_of(probe)["state"] == "done", log)
         rate = (probe_n - done0) / max(1e-3, time.monotonic() - t0)
-        n = int(min(150_000, max(20_000, 60 * rate)))  # about a minute of work
+        # minutes of work (the probe may have run on a busier box than the job will): the
+        # job is cancelled once the take-over is seen, so its length costs no test time
+        n = int(min(200_000, max(40_000, 300 * rate)))
         job_id = post(n, "r")
         _wait("a tenth of the job", lambda: job()["done"] >= n // 10, log)
         # the process running the job is the one burning CPU
@@ -177,13 +191,22 @@ def test_a_bulk_job_is_run_once_under_serve_workers(tmp_path: Path) -> None:
         assert state["attempts"] == 1 and state["state"] == "running", state
 
         # kill the runner: one process (of the replacement and the runner's own
-        # replacement) takes the job over once its heartbeat is stale
+        # replacement) takes the job over once its heartbeat is stale, and goes on
         done_before = state["done"]
         os.kill(runner, signal.SIGKILL)
         _wait("the runner replaced", lambda: len(_workers(parent) - replacement) == 1, log)
-        final = _wait("the job to finish", lambda: (j := job())["state"] == "done" and j, log)
+        taken = _wait(
+            "the job taken over and going on",
+            lambda: (j := job())["attempts"] == 2 and j["done"] > done_before + 200 and j,
+            log,
+        )
+        assert taken["state"] == "running", taken
+        r = httpx.post(f"{base}/v1/jobs/{job_id}/cancel", headers=auth, timeout=60)
+        assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
+        final = _wait("the run to stop after its chunk in flight", lambda: _stopped(job), log)
         assert final["attempts"] == 2, final
-        assert done_before < n
+        done = final["done"]
+        assert done_before < done < n
         rows = [
             json.loads(x)
             for x in httpx.get(
@@ -191,8 +214,8 @@ def test_a_bulk_job_is_run_once_under_serve_workers(tmp_path: Path) -> None:
             ).text.splitlines()
         ]
         usage = httpx.get(f"{base}/v1/usage", headers=auth, timeout=60).json()
-    assert [r["row"] for r in rows] == list(range(n))
-    assert [r["external_id"] for r in rows] == [f"r{i}" for i in range(n)]
+    assert [r["row"] for r in rows] == list(range(done))
+    assert [r["external_id"] for r in rows] == [f"r{i}" for i in range(done)]
     ids = [r["id"] for r in rows]
-    assert ids == [decision_id(job_id, i) for i in range(n)] and len(set(ids)) == n
-    assert usage["used"] == probe_n + n  # each row counted once
+    assert ids == [decision_id(job_id, i) for i in range(done)] and len(set(ids)) == done
+    assert usage["used"] == probe_n + done  # each row counted once
