@@ -269,9 +269,9 @@ def clustered_share_upper(
     _, idx = np.unique(cluster, return_inverse=True)
     sizes = np.bincount(idx).astype(np.float64)
     n_clusters = int(sizes.size)
-    floor = cp_upper(0, n_clusters, delta)
+    floor = cp_upper(0, n_clusters, delta)  # no hit: one observation per cluster
     if k == 0 or n_clusters < 2:
-        return k, floor if k == 0 else max(floor, cp_upper(k, n, delta))
+        return k, max(floor, cp_upper(k, n, delta))
     p = k / n
     hits = np.bincount(idx, weights=hit.astype(np.float64), minlength=n_clusters)
     var = n_clusters / (n_clusters - 1) * float(((hits - p * sizes) ** 2).sum()) / (n * n)

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -103,7 +103,7 @@ def _idle(pid: int, window_s: float = 2.0) -> bool:
     return _cpu_ticks(pid) - before < 0.05 * 100 * window_s  # 100 ticks a second
 
 
-def _stopped(job: Any) -> dict[str, Any] | None:
+def _stopped(job: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
     """The job's state once it is cancelled and its row count has stopped moving."""
     first: dict[str, Any] = job()
     if first["state"] != "cancelled":

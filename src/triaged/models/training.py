@@ -114,15 +114,15 @@ class FitData:
         channel's scale (the hinge losses are summed)."""
         if self.A is None:
             raise ValueError("the lexical channel is off (no TF-IDF rows)")
-        rows = np.arange(len(self.y)) if train is None else train
+        A, y = (self.A, self.y) if train is None else (self.A[train], self.y[train])
         return LexicalModel.fit(
-            self.A[rows],
-            self.y[rows],
+            A,
+            y,
             self.n_labels,
             labels=labels,
             alpha=float(self.cfg["lexical_alpha"]),
-            method=str(self.cfg.get("lexical_model", "cnb")),
-            C=len(self.y) / max(len(rows), 1),
+            method=str(self.cfg["lexical_model"]),
+            C=len(self.y) / max(len(y), 1),
         )
 
     def head(
