@@ -93,8 +93,9 @@ def summarize(
 
     lines = [
         "| dataset | known | open share of test | accuracy | macro-F1 | open F1 | known F1 "
-        "| expected OOS | auto share | auto_error_all (wrong/auto) | ADB acc | ADB F1 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| expected OOS | hold threshold | auto share | auto_error_all (wrong/auto) | ADB acc "
+        "| ADB F1 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     cells: dict[str, Any] = {}
     at_least = within3 = compared = 0
@@ -132,6 +133,7 @@ def summarize(
                 f"| {_pct(agg['open_f1'], sd.get('open_f1'))} "
                 f"| {_pct(agg['known_f1'], sd.get('known_f1'))} "
                 f"| {100 * agg['expected_out_of_scope']:.0f} "
+                f"| {agg['review_threshold']:.3f} "
                 f"| {_pct(agg['auto_share'], sd.get('auto_share'))} "
                 f"| {100 * err:.2f}{lanes} "
                 f"| {adb_cells} |"
@@ -199,7 +201,10 @@ def main() -> None:
         f"\n\nMean ± standard deviation over seeds {args.seeds} (the known labels are drawn "
         "per seed), in %. accuracy and macro-F1 over the known labels + open, a held decision "
         "predicting open (ADB's protocol and metrics); open F1 and known F1: F1 of the open "
-        "class and macro-F1 over the known labels; auto share: share of all test decisions "
+        "class and macro-F1 over the known labels; hold threshold (mean over the seeds): "
+        "chosen by the service from the model's held-out evidence to make the most act-or-hold "
+        "decisions right for the expected out-of-scope share (`triaged.routing_hold`; never "
+        "below 0.60); auto share: share of all test decisions "
         "routed to auto, with the auto threshold certified from the model's held-out evidence "
         f"({_routing_text(routing)}: an operator whose taxonomy covers a quarter of the "
         "intents expects most traffic to fit none); auto_error_all: wrong auto decisions / "

@@ -1,19 +1,20 @@
-"""Research: a hold threshold chosen from the model's own held-out evidence (not shipped).
+"""What the hold threshold chosen from the evidence changes on the open-intent protocol.
 
     python -m bench.research_hold                      # Banking77 25%, CLINC150 50%, SO 75%
     python -m bench.research_hold --cells banking77:0.25 --seeds 0-4
 
-The service holds a decision below a fixed 0.60.  In the open-intent protocol (ADB) a held
-decision predicts "open", and with most traffic open a fixed 0.60 holds too little.  Here
-the hold threshold ``h`` maximises, on the engine's routing evidence only (out-of-fold
-in-scope rows and label hold-out rows, no test data), the expected accuracy of "act on the
-top label" vs "hold" under the operator's expected out-of-scope share ``pi``:
+The service used to hold a decision below a fixed 0.60.  In the open-intent protocol (ADB)
+a held decision predicts "open", and with most traffic open a fixed 0.60 holds too little.
+The service now chooses the hold threshold ``h`` on the engine's routing evidence only
+(:func:`triaged.routing_hold.evidence_hold_threshold`: out-of-fold in-scope rows and label
+hold-out rows, no test data) to maximise the expected accuracy of "act on the top label" vs
+"hold" under the operator's expected out-of-scope share ``pi``:
 
     (1 - pi) * P_in(conf >= h and top label right) + pi * P_oos(conf < h)
 
-and the test split's accuracy and macro-F1 over known labels + open (ADB's metrics) are
-reported at 0.60 and at ``h``.  ``pi`` is the protocol's share of unknown labels, as
-``triaged eval --known-ratio`` passes it to the auto-lane certification.
+Here the test split's accuracy and macro-F1 over known labels + open (ADB's metrics) are
+reported at the old 0.60 and at ``h``.  ``pi`` is the protocol's share of unknown labels, as
+``triaged eval --known-ratio`` passes it.
 """
 
 from __future__ import annotations
@@ -26,19 +27,9 @@ from sklearn.metrics import f1_score
 from bench.embed_cache import embeddings, label_vectors
 from triaged.evaluation import known_labels_for_seed
 from triaged.models import Engine
-from triaged.routing import RoutingEvidence
+from triaged.routing_hold import evidence_hold_threshold
 
-GRID = np.round(np.arange(0.30, 0.995, 0.005), 3)
-
-
-def evidence_hold_threshold(ev: RoutingEvidence, pi: float) -> float:
-    """The grid value with the highest expected act-or-hold accuracy on the evidence."""
-    right = ev.correct_in
-    values = [
-        (1 - pi) * float(((ev.conf_in >= h) & right).mean()) + pi * float((ev.conf_oos < h).mean())
-        for h in GRID
-    ]
-    return float(GRID[int(np.argmax(values))])
+OLD_HOLD = 0.60
 
 
 def run(dataset: str, ratio: float, seed: int) -> dict[str, float]:
@@ -57,14 +48,16 @@ def run(dataset: str, ratio: float, seed: int) -> dict[str, float]:
     keep = np.array([i for i, lb in enumerate(t_labels) if lb != "oos"])
     pred = eng.predict(tX[keep], [t_texts[i] for i in keep])
     truth = np.array([index.get(t_labels[i], -1) for i in keep])
-    h = evidence_hold_threshold(eng.routing_evidence(), 1 - ratio)
+    h = evidence_hold_threshold(
+        eng.routing_evidence(), expected_out_of_scope=1 - ratio, floor=OLD_HOLD
+    ).threshold
 
     def scores(threshold: float) -> tuple[float, float]:
         held = pred.confidence < threshold
         guess = np.where(held, -1, pred.top)
         return float((guess == truth).mean()), float(f1_score(truth, guess, average="macro"))
 
-    (acc_f, f1_f), (acc_h, f1_h) = scores(0.60), scores(h)
+    (acc_f, f1_f), (acc_h, f1_h) = scores(OLD_HOLD), scores(h)
     return {"h": h, "acc_060": acc_f, "f1_060": f1_f, "acc_h": acc_h, "f1_h": f1_h}
 
 

@@ -173,12 +173,19 @@ def export(
             principal = svc.operator(workspace)
             current = svc.get_taxonomy(principal, name)
             data = svc.taxonomy_version(principal, name, current["version"])
-            manual = svc.routing(principal, name).get("source") == "manual"
+            routing = svc.routing(principal, name)
         finally:
             svc.close()
     data.pop("version", None)
-    if not manual:  # thresholds in a file pin a manual policy on import: only when pinned
-        data.pop("thresholds", None)
+    data.pop("thresholds", None)
+    # thresholds in a file pin them on import: write only those pinned now
+    pinned: dict[str, float] = {}
+    if routing.get("source") == "manual" and routing.get("auto") is not None:
+        pinned["auto"] = float(routing["auto"])
+    if routing.get("review_source") == "manual":
+        pinned["review"] = float(routing["review"])
+    if pinned:
+        data["thresholds"] = pinned
     if output.suffix.lower() == ".json":
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:

@@ -9,7 +9,9 @@ Routing follows the policy the service would apply to the trained model: the aut
 threshold certified from the model's held-out routing evidence
 (:func:`triaged.routing.certify_auto_threshold`) for an auto-lane error target, a
 confidence level and an expected out-of-scope share (``auto_threshold_source``:
-``"certified"``; None = auto lane closed); ``review`` stays the taxonomy's.
+``"certified"``; None = auto lane closed), and the hold threshold chosen from the same
+evidence for that share, never below the taxonomy's review threshold
+(``review_threshold_source``: ``"evidence"``).
 
 With ``known_ratio`` the run follows the open-intent protocol of ADB (Zhang, Xu & Lin,
 "Deep Open Intent Classification with Adaptive Decision Boundary", AAAI 2021): a random
@@ -48,6 +50,7 @@ from triaged.routing import (
     Bucket,
     certify_auto_threshold,
 )
+from triaged.routing_hold import evidence_hold_threshold
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy, read_jsonl
 
 __all__ = [
@@ -76,13 +79,20 @@ def certified_routing(
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
     expected_out_of_scope: float = DEFAULT_EXPECTED_OOS,
 ) -> dict[str, Any]:
-    """The routing the service would apply to ``clf``: the auto threshold certified from the
-    model's routing evidence (:func:`triaged.routing.certify_auto_threshold`), the
-    taxonomy's review threshold.  ``auto_threshold`` is None when the auto lane is closed
-    (``auto_lane_reason`` says why)."""
+    """The routing the service would apply to ``clf``: the hold (review) threshold chosen
+    from the model's routing evidence, never below the taxonomy's review threshold
+    (:func:`triaged.routing_hold.evidence_hold_threshold`), and the auto threshold
+    certified from the same evidence (:func:`triaged.routing.certify_auto_threshold`).
+    ``auto_threshold`` is None when the auto lane is closed (``auto_lane_reason`` says
+    why)."""
     _check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
-    review = float(clf.taxonomy.thresholds.review)
     evidence = clf.routing_evidence()
+    hold = evidence_hold_threshold(
+        evidence,
+        expected_out_of_scope=expected_out_of_scope,
+        floor=float(clf.taxonomy.thresholds.review),
+    )
+    review = hold.threshold
     bound = certify_auto_threshold(
         evidence,
         target=auto_error_target,
@@ -95,6 +105,8 @@ def certified_routing(
         "auto_threshold": threshold,
         "review_threshold": review if threshold is None else min(review, threshold),
         "auto_threshold_source": "certified",
+        "review_threshold_source": "evidence",
+        "review_reason": hold.reason,
         "auto_lane_open": threshold is not None,
         "auto_lane_reason": bound.reason,
         "auto_bound": {
@@ -213,10 +225,13 @@ def evaluate(
             for b in reliability_bins(conf, correct)
         ],
     }
+    held = buckets == Bucket.HOLD.value
+    # in-scope items held for a person before any action (the price of holding inputs that
+    # fit no label), and of them those whose top label was right
+    report["in_scope_hold_rate"] = float(held[ins].mean()) if ins.any() else None
+    report["right_hold_rate"] = float((held & correct)[ins].mean()) if ins.any() else None
     if is_oos.any():
-        held = buckets == Bucket.HOLD.value
         report["oos_hold_rate"] = float(held[is_oos].mean())
-        report["in_scope_hold_rate"] = float(held[ins].mean()) if ins.any() else None
         report["oos_auroc"] = float(roc_auc_score(is_oos, -conf)) if ins.any() else None
         report.update(open_set_metrics(truth, top, held))
     return report

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import beta
 
+from triaged.routing_hold import evidence_hold_threshold
 from triaged.taxonomy import DEFAULT_REVIEW, Thresholds
 from triaged.types import Bucket
 
@@ -163,10 +164,17 @@ class RoutingPolicy:
         target: float = DEFAULT_AUTO_ERROR_TARGET,
         confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
         expected_out_of_scope: float = DEFAULT_EXPECTED_OUT_OF_SCOPE,
+        hold_from_evidence: bool = True,
     ) -> tuple[RoutingPolicy, LaneBound]:
         """The policy whose auto threshold is certified from ``evidence``
         (:func:`certify_auto_threshold`), with the bound behind it; a closed lane when
-        no threshold is certified."""
+        no threshold is certified.  With ``hold_from_evidence`` the review (hold)
+        threshold is the evidence's (:func:`triaged.routing_hold.evidence_hold_threshold`,
+        never below ``review_threshold``), else ``review_threshold`` itself."""
+        if hold_from_evidence:
+            review_threshold = evidence_hold_threshold(
+                evidence, expected_out_of_scope=expected_out_of_scope, floor=review_threshold
+            ).threshold
         bound = certify_auto_threshold(
             evidence,
             target=target,

@@ -68,7 +68,15 @@ class RoutingOut(BaseModel):
     taxonomy: str
     version: int = Field(description="Routing-policy version (0: none recorded yet).")
     auto: float | None = Field(description="Auto threshold; null: the auto lane is closed.")
-    review: float
+    review: float = Field(description="Hold threshold: below it a decision waits for a person.")
+    review_source: Literal["evidence", "manual"] = Field(
+        default="manual",
+        description="evidence: the hold threshold is chosen from the model's held-out evidence "
+        "for the expected out-of-scope share (never below review_floor); manual: set by hand.",
+    )
+    review_floor: float | None = Field(
+        default=None, description="Lowest hold threshold the evidence may choose (evidence only)."
+    )
     audit_rate: float = Field(description="Configured audit share of auto decisions.")
     effective_audit_rate: float = Field(
         description="Audit share applied now (higher while live evidence is thin)."
@@ -93,12 +101,15 @@ Open = Field(default=None, gt=0.0, lt=1.0)
 
 class RoutingUpdate(BaseModel):
     """Any of the fields; a new policy version, never a retrain.  ``auto: null``
-    recomputes the threshold from the model's evidence; a number pins it (manual)."""
+    recomputes the threshold from the model's evidence; a number pins it (manual).
+    ``review``: a number pins the hold threshold; ``null`` lets the evidence choose it again;
+    ``review_floor`` lets the evidence choose it, never below that value."""
 
     model_config = ConfigDict(extra="forbid")
 
     auto: float | None = Unit
     review: float | None = Unit
+    review_floor: float | None = Unit
     audit_rate: float | None = Unit
     auto_error_target: float | None = Field(
         default=None,

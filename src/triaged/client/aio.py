@@ -220,9 +220,10 @@ class AsyncClient(BaseClient):
         return await self._run(ops.routing(taxonomy))
 
     async def set_routing(self, taxonomy: str, **fields: float | None) -> Routing:
-        """A new policy version from any of ``auto``, ``review``, ``audit_rate``,
-        ``auto_error_target``, ``confidence_level``, ``expected_out_of_scope``
-        (``auto=None``: recompute the threshold from the evidence).  Never retrains."""
+        """A new policy version from any of ``auto``, ``review``, ``review_floor``,
+        ``audit_rate``, ``auto_error_target``, ``confidence_level``, ``expected_out_of_scope``
+        (``auto=None``: recompute the threshold from the evidence; ``review=None``: let the
+        evidence choose the hold threshold again).  Never retrains."""
         return await self._run(ops.set_routing(taxonomy, fields))
 
     async def what_if(

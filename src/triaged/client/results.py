@@ -255,6 +255,8 @@ class Routing:
     raw: dict[str, Any] = field(repr=False)
     effective_audit_rate: float | None = None  # higher while live evidence is thin
     model_id: str | None = None  # the model whose evidence set the threshold
+    review_source: str = "manual"  # evidence: the hold threshold chosen from the evidence
+    review_floor: float | None = None  # the lowest hold threshold the evidence may choose
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Routing:
@@ -275,6 +277,8 @@ class Routing:
             raw=dict(data),
             effective_audit_rate=_opt_float(data.get("effective_audit_rate")),
             model_id=data.get("model_id"),
+            review_source=str(data.get("review_source") or "manual"),
+            review_floor=_opt_float(data.get("review_floor")),
         )
 
 

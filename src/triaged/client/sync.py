@@ -210,9 +210,10 @@ class Client(BaseClient):
         return self._run(ops.routing(taxonomy))
 
     def set_routing(self, taxonomy: str, **fields: float | None) -> Routing:
-        """A new policy version from any of ``auto``, ``review``, ``audit_rate``,
-        ``auto_error_target``, ``confidence_level``, ``expected_out_of_scope``
-        (``auto=None``: recompute the threshold from the evidence).  Never retrains."""
+        """A new policy version from any of ``auto``, ``review``, ``review_floor``,
+        ``audit_rate``, ``auto_error_target``, ``confidence_level``, ``expected_out_of_scope``
+        (``auto=None``: recompute the threshold from the evidence; ``review=None``: let the
+        evidence choose the hold threshold again).  Never retrains."""
         return self._run(ops.set_routing(taxonomy, fields))
 
     def what_if(

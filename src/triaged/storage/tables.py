@@ -182,6 +182,9 @@ routing_policies = Table(
     Column("model_id", String(40), nullable=True),  # the active model it was set for
     Column("auto", Float, nullable=True),  # None: the auto lane is closed
     Column("review", Float, nullable=False),
+    # evidence: the hold threshold chosen from the model's evidence (>= review_floor)
+    Column("review_source", String(16), nullable=False, server_default="manual"),
+    Column("review_floor", Float, nullable=True),
     Column("audit_rate", Float, nullable=True),  # None: the service's setting
     Column("auto_error_target", Float, nullable=False),
     Column("confidence_level", Float, nullable=False),

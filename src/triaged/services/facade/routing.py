@@ -58,8 +58,9 @@ class RoutingMixin(ServiceCore):
         record: TaxonomyRecord | None,
         given: Mapping[str, Any],
     ) -> None:
-        """Thresholds set in a taxonomy definition: a manual policy version (``auto`` pinned
-        only when given; ``review`` alone keeps a certified auto threshold)."""
+        """Thresholds set in a taxonomy definition: a manual policy version (each of ``auto``
+        and ``review`` pinned only when given; ``review`` alone keeps a certified auto
+        threshold, ``auto`` alone a hold threshold chosen from the evidence)."""
         base = routing_policy.current(conn, taxonomy_id)
         if base is None:
             d = self.routing_defaults(tax.name)
@@ -84,7 +85,7 @@ class RoutingMixin(ServiceCore):
             model_id=model_id,
             evidence=evidence,
             changes={
-                "review": tax.thresholds.review,
+                **({"review": tax.thresholds.review} if "review" in given else {}),
                 **({"auto": tax.thresholds.auto} if "auto" in given else {}),
             },
             base=base,

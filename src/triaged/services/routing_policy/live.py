@@ -212,6 +212,8 @@ def live_check(
             "model_id": active_model_id or policy.model_id,
             "auto": auto,
             "review": policy.review,
+            "review_source": policy.review_source,
+            "review_floor": policy.review_floor,
             "audit_rate": policy.audit_rate,
             "auto_error_target": policy.auto_error_target,
             "confidence_level": policy.confidence_level,

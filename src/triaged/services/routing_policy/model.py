@@ -18,6 +18,7 @@ from triaged.taxonomy import Thresholds
 ALERT_EVENT = "alert.auto_lane"
 ROUTING_LOCK_KEY = 727375004  # advisory lock class of routing changes (PostgreSQL)
 SOURCES = ("training", "manual", "live")
+REVIEW_SOURCES = ("evidence", "manual")
 EARLY_MIN_LOOK = 10  # the first look of the early failure check (reviewed audits)
 
 
@@ -56,6 +57,13 @@ class Policy:
     bound: dict[str, Any]
     created_at: datetime
     model_id: str | None = None
+    review_source: str = "manual"  # evidence: chosen from the model's evidence (>= floor)
+    review_floor: float | None = None  # the lowest hold threshold the evidence may choose
+
+    @property
+    def hold_floor(self) -> float:
+        """The floor of an evidence-chosen hold threshold (the threshold itself if manual)."""
+        return self.review if self.review_floor is None else self.review_floor
 
     @property
     def auto_lane_open(self) -> bool:
@@ -85,6 +93,8 @@ class Policy:
             bound=dict(m["bound"] or {}),
             created_at=as_utc(m["created_at"]),
             model_id=m["model_id"],
+            review_source=m.get("review_source") or "manual",
+            review_floor=None if m.get("review_floor") is None else float(m["review_floor"]),
         )
 
 
@@ -103,4 +113,6 @@ def legacy(taxonomy_id: str, thresholds: Thresholds) -> Policy:
         reason="the taxonomy definition's thresholds (no routing policy recorded yet)",
         bound={},
         created_at=utcnow(),
+        review_source="evidence",  # no evidence yet: the floor, until a model is trained
+        review_floor=float(thresholds.review),
     )

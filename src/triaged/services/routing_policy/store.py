@@ -20,12 +20,13 @@ from triaged.routing import (
     lane_bound_at,
     threshold_grid,
 )
+from triaged.routing_hold import HOLD_GRID_TOP, evidence_hold_threshold
 from triaged.services.ids import new_id, utcnow
 from triaged.services.jobs import notify_model
 from triaged.services.routing_learning import certify_from_live_share, review_weights
 from triaged.services.routing_policy.model import ROUTING_LOCK_KEY, Defaults, Policy
 from triaged.storage import routing_repo, training_repo
-from triaged.taxonomy import OOS_LABEL, Thresholds
+from triaged.taxonomy import DEFAULT_REVIEW, OOS_LABEL, Thresholds
 
 
 # ------------------------------------------------------------------- reading
@@ -192,6 +193,23 @@ def _certify(
     return manual_auto, replace(at, threshold=manual_auto, reason=f"manual threshold; {why}")
 
 
+def _hold(
+    evidence: RoutingEvidence, *, source: str, floor: float, pi: float, ceiling: float | None
+) -> tuple[float, str]:
+    """The hold (review) threshold of a version and the words behind it: ``floor`` itself
+    when manual, else the evidence's choice in ``[floor, ceiling]``
+    (:func:`triaged.routing_hold.evidence_hold_threshold`)."""
+    if source != "evidence":
+        return floor, ""
+    top = HOLD_GRID_TOP if ceiling is None else min(HOLD_GRID_TOP, ceiling)
+    choice = evidence_hold_threshold(evidence, expected_out_of_scope=pi, floor=floor, ceiling=top)
+    return choice.threshold, choice.reason
+
+
+def _joined(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
 def for_model(
     conn: Connection,
     *,
@@ -202,18 +220,22 @@ def for_model(
     thresholds: Thresholds,
     defaults: Defaults,
 ) -> Policy | None:
-    """A new version certified for a model that just became active (same transaction)."""
+    """A new version certified for a model that just became active (same transaction).
+    The hold threshold is chosen from the model's evidence unless it was set by hand."""
     prev = current(conn, taxonomy_id)
     if prev is not None:
         target, level = prev.auto_error_target, prev.confidence_level
-        pi, review, rate = prev.expected_out_of_scope, prev.review, prev.audit_rate
+        pi, rate = prev.expected_out_of_scope, prev.audit_rate
         manual_auto = prev.auto if prev.source == "manual" else None
-        if prev.source == "manual" and prev.auto is None:
-            manual_auto = None
+        review_source, floor = prev.review_source, prev.hold_floor
     else:
         target, level = defaults.auto_error_target, defaults.confidence_level
-        pi, review, rate = defaults.expected_out_of_scope, thresholds.review, None
+        pi, rate = defaults.expected_out_of_scope, None
         manual_auto = None
+        review_source, floor = "evidence", float(thresholds.review)
+    review, hold_why = _hold(
+        evidence, source=review_source, floor=floor, pi=pi, ceiling=manual_auto
+    )
     auto, bound = _certify(
         evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
     )
@@ -234,12 +256,14 @@ def for_model(
             "model_id": model_id,
             "auto": auto,
             "review": review,
+            "review_source": review_source,
+            "review_floor": floor if review_source == "evidence" else None,
             "audit_rate": rate,
             "auto_error_target": target,
             "confidence_level": level,
             "expected_out_of_scope": pi,
             "source": source,
-            "reason": bound.reason,
+            "reason": _joined(bound.reason, hold_why),
             "bound": _bound_dict(bound, "training"),
         },
     )
@@ -303,6 +327,7 @@ def _unit(name: str, value: Any, *, low_open: bool = False, high_open: bool = Fa
 MANUAL_FIELDS = (
     "auto",
     "review",
+    "review_floor",
     "audit_rate",
     "auto_error_target",
     "confidence_level",
@@ -312,9 +337,9 @@ MANUAL_FIELDS = (
 
 def _manual_parameters(
     changes: Mapping[str, Any], base: Policy
-) -> tuple[float, float, float, float, float | None]:
-    """(target, confidence level, expected out-of-scope share, review, audit rate) of a
-    manual change: each given one checked, the others kept from ``base``."""
+) -> tuple[float, float, float, float | None]:
+    """(target, confidence level, expected out-of-scope share, audit rate) of a manual
+    change: each given one checked, the others kept from ``base``."""
     unknown = sorted(set(changes) - set(MANUAL_FIELDS))
     if unknown:
         raise ValidationFailed(f"unknown routing fields {unknown}", details={"fields": unknown})
@@ -335,10 +360,30 @@ def _manual_parameters(
         changes.get("expected_out_of_scope", base.expected_out_of_scope),
         high_open=True,
     )
-    review = _unit("review", changes.get("review", base.review))
     rate_in = changes.get("audit_rate", base.audit_rate)
     rate = None if rate_in is None else _unit("audit_rate", rate_in)
-    return target, level, pi, review, rate
+    return target, level, pi, rate
+
+
+def _review_parameters(changes: Mapping[str, Any], base: Policy) -> tuple[str, float]:
+    """(source, floor) of the hold threshold after ``changes``: ``review`` a number pins it
+    (manual; the floor is the threshold); ``review: null`` or ``review_floor`` lets the
+    evidence choose it (from ``review_floor``, else the floor it had, else the default);
+    neither keeps ``base``'s."""
+    if changes.get("review") is not None and changes.get("review_floor") is not None:
+        raise ValidationFailed(
+            "give either review (a fixed hold threshold) or review_floor (the lowest one "
+            "the evidence may choose), not both",
+            details={"field": "review_floor"},
+        )
+    if changes.get("review") is not None:
+        return "manual", _unit("review", changes["review"])
+    if changes.get("review_floor") is not None:
+        return "evidence", _unit("review_floor", changes["review_floor"])
+    if "review" in changes:  # null: back to the evidence
+        floor = base.review_floor if base.review_floor is not None else DEFAULT_REVIEW
+        return "evidence", floor
+    return base.review_source, base.hold_floor
 
 
 def set_manual(
@@ -354,16 +399,21 @@ def set_manual(
     """A new version with ``changes`` (never retrains).  ``auto`` given: a manual threshold;
     ``auto: null``: recomputed from the model's evidence; absent: a manual threshold stays,
     a certified one is re-certified with the new parameters."""
-    target, level, pi, review, rate = _manual_parameters(changes, base)
+    target, level, pi, rate = _manual_parameters(changes, base)
+    review_source, floor = _review_parameters(changes, base)
     if "auto" in changes:
         manual_auto = None if changes["auto"] is None else _unit("auto", changes["auto"])
     else:
         manual_auto = base.auto if base.source == "manual" else None
-    if manual_auto is not None and review > manual_auto:
+    if manual_auto is not None and floor > manual_auto:
+        field = "review" if review_source == "manual" else "review_floor"
         raise ValidationFailed(
-            f"review ({review:g}) must not exceed auto ({manual_auto:g})",
-            details={"field": "review", "review": review, "auto": manual_auto},
+            f"{field} ({floor:g}) must not exceed auto ({manual_auto:g})",
+            details={"field": field, field: floor, "auto": manual_auto},
         )
+    review, hold_why = _hold(
+        evidence, source=review_source, floor=floor, pi=pi, ceiling=manual_auto
+    )
     auto, bound = _certify(
         evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
     )
@@ -390,7 +440,11 @@ def set_manual(
             "confidence_level": level,
             "expected_out_of_scope": pi,
             "source": source,
-            "reason": f"set through the API ({changed or 'no change'}); {bound.reason}",
+            "review_source": review_source,
+            "review_floor": floor if review_source == "evidence" else None,
+            "reason": _joined(
+                f"set through the API ({changed or 'no change'})", bound.reason, hold_why
+            ),
             "bound": _bound_dict(bound, "training"),
         },
     )

@@ -63,6 +63,8 @@ def public(
         "version": policy.version,
         "auto": policy.auto,
         "review": policy.review,
+        "review_source": policy.review_source,
+        "review_floor": policy.review_floor,
         "audit_rate": audit_rate,
         "effective_audit_rate": effective_audit_rate,
         "auto_error_target": policy.auto_error_target,

@@ -1,0 +1,85 @@
+"""The hold threshold through the API: chosen from the model's evidence for the expected
+out-of-scope share, pinned by hand, handed back to the evidence; never a retrain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bench.live_sim import dataset_slice, make_service, start
+
+from triaged.routing_hold import evidence_hold_threshold
+from triaged.services import routing_policy
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_hold_threshold_from_the_evidence_pinned_and_released(
+    tmp_path: Path, datasets_dir: Path
+) -> None:
+    service = make_service(f"sqlite:///{tmp_path / 'hold.db'}")
+    sim = None
+    try:
+        sl = dataset_slice(datasets_dir, "banking77", n_known=12, per_label=40, seed=3)
+        sim = await start(service, sl, "hold")
+        url = f"/v1/taxonomies/{sim.taxonomy}/routing"
+        models = (await sim.admin.get(f"/v1/taxonomies/{sim.taxonomy}/models")).json()
+
+        trained = await sim.routing()
+        assert trained["review_source"] == "evidence" and trained["review_floor"] == 0.6
+        assert "hold threshold" in trained["reason"]
+        # exactly the engine-level choice on the active model's evidence
+        with service.db.read() as conn:
+            evidence = routing_policy.evidence_of_model(conn, trained["model_id"])
+        assert evidence.n_in > 0 and evidence.n_oos > 0
+        expected = evidence_hold_threshold(evidence, expected_out_of_scope=0.2, floor=0.6)
+        assert trained["review"] == pytest.approx(expected.threshold)
+
+        async def put(body: dict[str, Any], status: int = 200) -> dict[str, Any]:
+            r = await sim.admin.put(url, json=body)  # type: ignore[union-attr]
+            assert r.status_code == status, r.text
+            out: dict[str, Any] = r.json()
+            return out
+
+        # more expected out-of-scope traffic: the evidence holds more (never less)
+        wary = await put({"expected_out_of_scope": 0.6})
+        assert wary["review_source"] == "evidence" and wary["review"] >= trained["review"]
+        none = await put({"expected_out_of_scope": 0.0})
+        assert none["review"] == 0.6 and none["review_source"] == "evidence"
+
+        pinned = await put({"review": 0.7})
+        assert pinned["review_source"] == "manual" and pinned["review"] == 0.7
+        assert pinned["review_floor"] is None
+        kept = await put({"expected_out_of_scope": 0.6})  # a pinned threshold stays
+        assert kept["review"] == 0.7 and kept["review_source"] == "manual"
+
+        released = await put({"review": None})
+        assert released["review_source"] == "evidence" and released["review_floor"] == 0.6
+        assert released["review"] == pytest.approx(wary["review"])
+        floored = await put({"review_floor": 0.99})
+        assert floored["review"] >= 0.99 and floored["review_floor"] == 0.99
+
+        err = (await put({"review": 0.7, "review_floor": 0.8}, 422))["error"]
+        assert err["code"] == "validation_error" and "review_floor" in err["message"]
+        assert (await sim.routing())["version"] == floored["version"]  # nothing written
+
+        # decisions are routed by the policy's hold threshold, and no change retrained
+        r = await sim.client.post(
+            "/v1/classify/batch",
+            json={
+                "taxonomy": sim.taxonomy,
+                "texts": [t for t, _ in sl.known[:30]] + sl.unknown[:30],
+            },
+        )
+        assert r.status_code == 200, r.text
+        for res in r.json()["results"]:
+            assert res["policy_version"] == floored["version"]
+            below = res["confidence"] < floored["review"]
+            assert (res["bucket"] == "hold") == below
+        after = (await sim.admin.get(f"/v1/taxonomies/{sim.taxonomy}/models")).json()
+        assert after == models
+    finally:
+        if sim is not None:
+            await sim.close()
+        service.close()
