@@ -109,7 +109,12 @@ class RoutingUpdate(BaseModel):
 
     auto: float | None = Unit
     review: float | None = Unit
-    review_floor: float | None = Unit
+    review_floor: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Let the evidence choose the hold threshold, never below this value.",
+    )
     audit_rate: float | None = Unit
     auto_error_target: float | None = Field(
         default=None,
