@@ -191,12 +191,19 @@ def measure(decisions: list[dict[str, Any]], threshold: float | None = None) -> 
     else:
         auto = [d for d in decisions if d["confidence"] >= threshold]
     wrong = sum(d["truth"] != d["label"] for d in auto)
+    unknown = [d for d in decisions if d["truth"] is None]
+    known = [d for d in decisions if d["truth"] is not None]
     return {
         "n": len(decisions),
         "auto_n": len(auto),
         "auto_share": len(auto) / len(decisions) if decisions else 0.0,
         "auto_errors": wrong,
         "auto_error": wrong / len(auto) if auto else None,
+        # acted on before a person saw it (auto or review) / held before any action
+        "unknown_acted": (
+            sum(d["bucket"] != "hold" for d in unknown) / len(unknown) if unknown else None
+        ),
+        "known_held": sum(d["bucket"] == "hold" for d in known) / len(known) if known else None,
     }
 
 

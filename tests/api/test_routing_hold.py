@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
-from bench.live_sim import dataset_slice, make_service, start
+from bench.live_sim import Pools, dataset_slice, make_service, start
 
 from triaged.routing_hold import evidence_hold_threshold
 from triaged.services import routing_policy
@@ -79,6 +80,46 @@ async def test_hold_threshold_from_the_evidence_pinned_and_released(
             assert (res["bucket"] == "hold") == below
         after = (await sim.admin.get(f"/v1/taxonomies/{sim.taxonomy}/models")).json()
         assert after == models
+    finally:
+        if sim is not None:
+            await sim.close()
+        service.close()
+
+
+async def test_a_new_model_holds_for_the_share_the_reviews_measured(
+    tmp_path: Path, datasets_dir: Path
+) -> None:
+    service = make_service(f"sqlite:///{tmp_path / 'share.db'}")
+    sim = None
+    try:
+        sl = dataset_slice(datasets_dir, "banking77", n_known=12, per_label=40, seed=5)
+        sim = await start(service, sl, "share")
+        trained = await sim.routing()
+        assert trained["hold_share"] == 0.2 and trained["review_source"] == "evidence"
+        # half of the traffic fits no label; a truthful reviewer says so
+        pools = Pools(list(sl.known), list(sl.unknown))
+        await sim.classify(pools.stream(160, 0.5))
+        assert await sim.review_all() > 0
+
+        r = await sim.admin.post(f"/v1/taxonomies/{sim.taxonomy}/train")
+        assert r.status_code == 202, r.text
+        retrained = trained
+        for _ in range(600):  # the training job runs in the background
+            service.wait_for_jobs(timeout=600)
+            retrained = await sim.routing()
+            if retrained["model_id"] != trained["model_id"]:
+                break
+            await anyio.sleep(0.1)
+        assert retrained["model_id"] != trained["model_id"], retrained
+        assert retrained["expected_out_of_scope"] == 0.2  # the operator's figure stays
+        assert 0.3 < retrained["hold_share"] < 0.7, retrained
+        assert "reviews' out-of-scope share" in retrained["reason"]
+        with service.db.read() as conn:
+            evidence = routing_policy.evidence_of_model(conn, retrained["model_id"])
+        expected = evidence_hold_threshold(
+            evidence, expected_out_of_scope=retrained["hold_share"], floor=0.6
+        )
+        assert retrained["review"] == pytest.approx(expected.threshold)
     finally:
         if sim is not None:
             await sim.close()

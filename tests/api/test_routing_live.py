@@ -49,6 +49,11 @@ async def test_unknown_inputs_make_the_service_raise_the_auto_threshold(
     at_training = rep["fresh_at_training_threshold"]
     assert at_training["auto_error"] > TARGET
 
+    # no out-of-scope traffic expected: nothing is held above the floor at training; the
+    # reviews measure ~30% and the hold threshold rises with the live version
+    assert trained["review_source"] == "evidence" and trained["review"] == 0.6
+    assert final["hold_share"] > 0.15 and final["review"] > trained["review"], final
+
     # the threshold moved by itself: a live version, recorded and sent as alert.auto_lane
     assert final["source"] == "live" and final["version"] > trained["version"]
     alerts = rep["alerts"]
@@ -78,6 +83,8 @@ async def test_without_unknown_inputs_the_auto_share_holds(
     # the reviews bound the out-of-scope share near 0: the evidence is re-certified with it,
     # and the lane comes within 5 points of the fixed 0.85 threshold of before
     assert final["source"] == "live" and "live out-of-scope share" in final["reason"], final
+    # ... and the hold threshold, chosen for 20% out of scope, falls back towards its floor
+    assert final["hold_share"] < 0.2 and final["review"] <= trained["review"], final
     before = rep["fresh_by_threshold"][0.85]
     assert fresh["auto_share"] >= before["auto_share"] - 0.05, (final, before)
     assert fresh["auto_n"] > 0 and fresh["auto_error"] <= TARGET

@@ -77,6 +77,11 @@ class RoutingOut(BaseModel):
     review_floor: float | None = Field(
         default=None, description="Lowest hold threshold the evidence may choose (evidence only)."
     )
+    hold_share: float | None = Field(
+        default=None,
+        description="Out-of-scope share the hold threshold was chosen for: expected_out_of_scope, "
+        "or the share the reviews measured after a live change.",
+    )
     audit_rate: float = Field(description="Configured audit share of auto decisions.")
     effective_audit_rate: float = Field(
         description="Audit share applied now (higher while live evidence is thin)."

@@ -257,6 +257,7 @@ class Routing:
     model_id: str | None = None  # the model whose evidence set the threshold
     review_source: str = "manual"  # evidence: the hold threshold chosen from the evidence
     review_floor: float | None = None  # the lowest hold threshold the evidence may choose
+    hold_share: float | None = None  # the out-of-scope share the hold threshold was chosen for
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Routing:
@@ -279,6 +280,7 @@ class Routing:
             model_id=data.get("model_id"),
             review_source=str(data.get("review_source") or "manual"),
             review_floor=_opt_float(data.get("review_floor")),
+            hold_share=_opt_float(data.get("hold_share")),
         )
 
 

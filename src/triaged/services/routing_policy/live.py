@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from triaged.routing import LaneBound, threshold_grid
 from triaged.routing_live import certify_from_reviews, weighted_error_bound
 from triaged.services.periodic import Periodic
+from triaged.services.routing_policy.live_hold import HoldChange, hold_share, live_hold
 from triaged.services.routing_policy.model import ALERT_EVENT, EARLY_MIN_LOOK, LiveConfig, Policy
 from triaged.services.routing_policy.store import (
     _bound_dict,
@@ -199,29 +200,28 @@ def live_check(
         return None
     decision = _live_decision(conn, policy, active_model_id, cfg, default_rate, lowering)
     if decision is None:
+        if policy.auto is None and lowering:  # a closed lane has no audits to keep apart
+            return _closed_lane_hold(
+                conn, policy, active_model_id, default_rate, workspace_id, write
+            )
         return None
-    auto, reason, cert, status = decision
+    auto, auto_reason, cert, status = decision
+    # with an open lane the hold threshold moves with a new auto threshold only, so a
+    # version's audits always measure the auto threshold it was routed by
+    hold = _hold_change(conn, policy, active_model_id, default_rate, auto)
+    reason = "; ".join(part for part in (auto_reason, hold.reason if hold else "") if part)
     if not write:
-        return {"auto": auto, "reason": reason}
+        return {"auto": auto, "review": hold.review if hold else policy.review, "reason": reason}
+    bound = _bound_dict(cert, "live", policy.created_at)
+    bound["hold_share"] = hold.share if hold is not None else hold_share(policy)
+    bound["auto_reason"] = auto_reason
+    review = hold.review if hold is not None else policy.review
     new = _insert(
         conn,
         workspace_id=workspace_id,
         taxonomy_id=taxonomy_id,
         based_on=policy.version,
-        values={
-            "model_id": active_model_id or policy.model_id,
-            "auto": auto,
-            "review": policy.review,
-            "review_source": policy.review_source,
-            "review_floor": policy.review_floor,
-            "audit_rate": policy.audit_rate,
-            "auto_error_target": policy.auto_error_target,
-            "confidence_level": policy.confidence_level,
-            "expected_out_of_scope": policy.expected_out_of_scope,
-            "source": "live",
-            "reason": reason,
-            "bound": _bound_dict(cert, "live", policy.created_at),
-        },
+        values=_live_values(policy, active_model_id, auto, review, reason, bound),
     )
     if new is None:
         return None
@@ -253,6 +253,86 @@ def live_check(
         },
     )
     log.warning("routing %s: %s", taxonomy, reason)
+    return new
+
+
+def _hold_change(
+    conn: Connection,
+    policy: Policy,
+    active_model_id: str | None,
+    default_rate: float,
+    auto: float | None,
+) -> HoldChange | None:
+    """The hold threshold the taxonomy's reviews call for (:mod:`.live_hold`)."""
+    if policy.version == 0 or policy.review_source != "evidence":
+        return None
+    return live_hold(
+        conn,
+        policy,
+        model_id=active_model_id or policy.model_id,
+        ceiling=auto,
+        default_rate=default_rate,
+    )
+
+
+def _live_values(
+    policy: Policy,
+    model_id: str | None,
+    auto: float | None,
+    review: float,
+    reason: str,
+    bound: dict[str, Any],
+) -> dict[str, Any]:
+    """The row of a ``live`` version: ``policy``'s parameters with new thresholds."""
+    return {
+        "model_id": model_id or policy.model_id,
+        "auto": auto,
+        "review": review,
+        "review_source": policy.review_source,
+        "review_floor": policy.review_floor,
+        "audit_rate": policy.audit_rate,
+        "auto_error_target": policy.auto_error_target,
+        "confidence_level": policy.confidence_level,
+        "expected_out_of_scope": policy.expected_out_of_scope,
+        "source": "live",
+        "reason": reason,
+        "bound": bound,
+    }
+
+
+def _closed_lane_hold(
+    conn: Connection,
+    policy: Policy,
+    active_model_id: str | None,
+    default_rate: float,
+    workspace_id: str,
+    write: bool,
+) -> Policy | dict[str, Any] | None:
+    """A new hold threshold for a closed auto lane (a ``live`` version with the lane still
+    closed and its reason kept); None when the reviews call for none."""
+    hold = _hold_change(conn, policy, active_model_id, default_rate, None)
+    if hold is None:
+        return None
+    closed = str(policy.bound.get("auto_reason") or policy.reason)
+    reason = f"{closed}; {hold.reason}"
+    if not write:
+        return {"auto": None, "review": hold.review, "reason": reason}
+    new = _insert(
+        conn,
+        workspace_id=workspace_id,
+        taxonomy_id=policy.taxonomy_id,
+        based_on=policy.version,
+        values=_live_values(
+            policy,
+            active_model_id,
+            None,
+            hold.review,
+            reason,
+            {**policy.bound, "hold_share": hold.share, "auto_reason": closed},
+        ),
+    )
+    if new is not None:
+        log.info("routing %s: %s", policy.taxonomy_id, hold.reason)
     return new
 
 

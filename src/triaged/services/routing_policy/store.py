@@ -21,6 +21,7 @@ from triaged.routing import (
     threshold_grid,
 )
 from triaged.routing_hold import HOLD_GRID_TOP, evidence_hold_threshold
+from triaged.routing_live import WeightedBound, weighted_error_bound
 from triaged.services.ids import new_id, utcnow
 from triaged.services.jobs import notify_model
 from triaged.services.routing_learning import certify_from_live_share, review_weights
@@ -202,8 +203,23 @@ def _hold(
     if source != "evidence":
         return floor, ""
     top = HOLD_GRID_TOP if ceiling is None else min(HOLD_GRID_TOP, ceiling)
-    choice = evidence_hold_threshold(evidence, expected_out_of_scope=pi, floor=floor, ceiling=top)
+    choice = evidence_hold_threshold(
+        evidence, expected_out_of_scope=min(pi, 0.999), floor=min(floor, top), ceiling=top
+    )
     return choice.threshold, choice.reason
+
+
+def _hold_share(conn: Connection, taxonomy_id: str, pi: float, level: float) -> tuple[float, str]:
+    """The out-of-scope share to choose a hold threshold for: the reviews' measure when it
+    clearly differs from the expected ``pi``, else ``pi``."""
+    share = measured_share(conn, taxonomy_id, was=pi, level=level)
+    if share is None or share.estimate is None:
+        return pi, ""
+    return share.estimate, (
+        f"hold threshold chosen for the reviews' out-of-scope share {share.estimate:.3f} "
+        f"({share.lower:.3f}-{share.upper:.3f}, effective n {share.effective_n:.0f}; "
+        f"{pi:.3f} expected)"
+    )
 
 
 def _joined(*parts: str) -> str:
@@ -233,8 +249,11 @@ def for_model(
         pi, rate = defaults.expected_out_of_scope, None
         manual_auto = None
         review_source, floor = "evidence", float(thresholds.review)
+    share, share_why = (pi, "")
+    if prev is not None and review_source == "evidence":
+        share, share_why = _hold_share(conn, taxonomy_id, pi, level)
     review, hold_why = _hold(
-        evidence, source=review_source, floor=floor, pi=pi, ceiling=manual_auto
+        evidence, source=review_source, floor=floor, pi=share, ceiling=manual_auto
     )
     auto, bound = _certify(
         evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
@@ -263,8 +282,8 @@ def for_model(
             "confidence_level": level,
             "expected_out_of_scope": pi,
             "source": source,
-            "reason": _joined(bound.reason, hold_why),
-            "bound": _bound_dict(bound, "training"),
+            "reason": _joined(bound.reason, hold_why, share_why),
+            "bound": {**_bound_dict(bound, "training"), "hold_share": share},
         },
     )
 
@@ -298,6 +317,22 @@ def _learned_share_cert(
         confidence=pool.confidence,
         wrong=pool.wrong,
     )
+
+
+def measured_share(
+    conn: Connection, taxonomy_id: str, *, was: float, level: float, default_rate: float = 0.02
+) -> WeightedBound | None:
+    """The traffic's out-of-scope share as the taxonomy's reviews measure it (every model
+    version's: the share is the traffic's; each decision weighted by the inverse of the
+    chance it was reviewed), when its interval at ``level`` excludes ``was``; else None."""
+    pool = _reviewed(conn, taxonomy_id, default_rate=default_rate)
+    if not pool.out_of_scope.size:
+        return None
+    weights = review_weights(conn, taxonomy_id, None, pool.weight, pool.auto)
+    share = weighted_error_bound(pool.out_of_scope, weights, 1.0 - level)
+    if share.estimate is None or share.lower <= was <= share.upper:
+        return None
+    return share
 
 
 def _lower_of(a: LaneBound, b: LaneBound | None) -> LaneBound:

@@ -12,6 +12,7 @@ from triaged.errors import InvalidInput, ValidationFailed
 from triaged.routing_live import weighted_error_bound
 from triaged.services.ids import as_utc
 from triaged.services.routing_policy.live import LiveStatus
+from triaged.services.routing_policy.live_hold import hold_share
 from triaged.services.routing_policy.model import LiveConfig, Policy
 from triaged.services.routing_policy.store import _reviewed, _unit
 from triaged.storage import routing_repo
@@ -65,6 +66,7 @@ def public(
         "review": policy.review,
         "review_source": policy.review_source,
         "review_floor": policy.review_floor,
+        "hold_share": hold_share(policy),
         "audit_rate": audit_rate,
         "effective_audit_rate": effective_audit_rate,
         "auto_error_target": policy.auto_error_target,
