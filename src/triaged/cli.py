@@ -340,12 +340,16 @@ def demo() -> None:
     out.print(table)
     if auto is None:
         out.print(
-            f"auto lane {lanes['auto_lane_reason']}\nSo even sure answers go to review "
+            f"auto lane {lanes['auto_lane_reason']}\nhold below {review:.3f} (chosen from the "
+            "evidence)\nSo even sure answers go to review "
             "(a person checks them, the out-of-scope pizza question included); more examples or "
             "reviewed decisions open the lane where it is earned."
         )
     else:
-        out.print(f"auto threshold {auto:.3f} (certified), review threshold {review:.2f}")
+        out.print(
+            f"auto threshold {auto:.3f} (certified), hold below {review:.3f} (chosen from the "
+            "evidence)"
+        )
 
 
 for _name in _PLUGINS:

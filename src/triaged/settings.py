@@ -194,7 +194,8 @@ class Settings(BaseSettings):
         default=0.2,
         ge=0.0,
         lt=1.0,
-        description="Default share of traffic expected to fit no label, for the training bound.",
+        description="Default share of traffic expected to fit no label, for the training bound "
+        "and the hold threshold chosen from the evidence.",
     )
     routing_thin_audit_rate: float = Field(
         default=0.10,

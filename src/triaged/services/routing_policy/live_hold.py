@@ -24,7 +24,11 @@ from sqlalchemy import Connection
 
 from triaged.routing_hold import HOLD_GRID_TOP, evidence_hold_threshold
 from triaged.services.routing_policy.model import Policy
-from triaged.services.routing_policy.store import evidence_of_model, measured_share
+from triaged.services.routing_policy.store import (
+    evidence_of_model,
+    measured_share,
+    nearest_share,
+)
 
 __all__ = ["HoldChange", "hold_share", "live_hold"]
 
@@ -66,15 +70,16 @@ def live_hold(
     )
     if measured is None or measured.estimate is None:
         return None
+    share = nearest_share(measured, was)
     evidence = evidence_of_model(conn, model_id)
     top = HOLD_GRID_TOP if ceiling is None else min(HOLD_GRID_TOP, ceiling)
     choice = evidence_hold_threshold(
         evidence,
-        expected_out_of_scope=min(measured.estimate, 0.999),
+        expected_out_of_scope=min(share, 0.999),
         floor=min(policy.hold_floor, top),
         ceiling=top,
     )
-    if choice.expected_right is None and measured.estimate > 0:
+    if choice.expected_right is None and share > 0:
         return None  # no evidence to choose from: keep what there is
     if abs(choice.threshold - policy.review) < 1e-9:
         return None
@@ -82,7 +87,8 @@ def live_hold(
         f"live: {measured.errors} of {measured.n} reviewed decisions out of scope (weighted "
         f"share {measured.estimate:.3f}, {measured.lower:.3f}-{measured.upper:.3f} at "
         f"{policy.confidence_level:.0%}, effective n {measured.effective_n:.0f}) against "
-        f"{was:.3f} the hold threshold was chosen for; hold threshold {policy.review:g} -> "
+        f"{was:.3f} the hold threshold was chosen for; chosen again for {share:.3f}, the "
+        f"end of the interval nearest it: hold threshold {policy.review:g} -> "
         f"{choice.threshold:g} ({choice.reason})"
     )
-    return HoldChange(choice.threshold, float(measured.estimate), reason)
+    return HoldChange(choice.threshold, share, reason)

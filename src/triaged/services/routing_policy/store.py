@@ -210,15 +210,16 @@ def _hold(
 
 
 def _hold_share(conn: Connection, taxonomy_id: str, pi: float, level: float) -> tuple[float, str]:
-    """The out-of-scope share to choose a hold threshold for: the reviews' measure when it
-    clearly differs from the expected ``pi``, else ``pi``."""
-    share = measured_share(conn, taxonomy_id, was=pi, level=level)
-    if share is None or share.estimate is None:
+    """The out-of-scope share to choose a hold threshold for: where the reviews' interval
+    excludes the expected ``pi``, its end nearest ``pi`` (:func:`nearest_share`); else ``pi``."""
+    measured = measured_share(conn, taxonomy_id, was=pi, level=level)
+    if measured is None or measured.estimate is None:
         return pi, ""
-    return share.estimate, (
-        f"hold threshold chosen for the reviews' out-of-scope share {share.estimate:.3f} "
-        f"({share.lower:.3f}-{share.upper:.3f}, effective n {share.effective_n:.0f}; "
-        f"{pi:.3f} expected)"
+    share = nearest_share(measured, pi)
+    return share, (
+        f"hold threshold chosen for {share:.3f} out of scope, the end nearest the expected "
+        f"{pi:.3f} of the reviews' out-of-scope share {measured.estimate:.3f} "
+        f"({measured.lower:.3f}-{measured.upper:.3f}, effective n {measured.effective_n:.0f})"
     )
 
 
@@ -333,6 +334,14 @@ def measured_share(
     if share.estimate is None or share.lower <= was <= share.upper:
         return None
     return share
+
+
+def nearest_share(measured: WeightedBound, was: float) -> float:
+    """The out-of-scope share the reviews allow that is nearest ``was``: the interval's upper
+    end when the traffic shows less than ``was``, its lower end when more.  A hold threshold
+    chosen for it moves only as far as the evidence is sure of, and comes to the estimate as
+    the reviews grow."""
+    return measured.upper if measured.upper < was else measured.lower
 
 
 def _lower_of(a: LaneBound, b: LaneBound | None) -> LaneBound:
