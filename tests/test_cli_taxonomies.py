@@ -17,9 +17,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tests.conftest import DATASETS
 from triaged.cli import app
 
-SNIPS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "snips"
+SNIPS = DATASETS / "snips"
 runner = CliRunner()
 
 

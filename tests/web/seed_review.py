@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import DATASETS
 from tests.web.seed import Seeded
 from triaged.service import ClassifyItem, Service
 from triaged.settings import Settings
 
-CLINC = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "clinc150"
+CLINC = DATASETS / "clinc150"
 NAME = "clinc"
 
 
