@@ -7,8 +7,8 @@ the traffic's real share: a person marks an input ``out_of_scope``, each decisio
 by the inverse of the chance it was reviewed
 (:func:`~triaged.services.routing_policy.store.measured_share`).  When the interval of that
 measure at the policy's confidence level excludes the share the hold threshold was chosen
-for, a new auto threshold (a ``live`` version) or a new model carries a hold threshold
-chosen again from the model's evidence at the measured share
+for, a new auto threshold (a ``live`` version), a closed lane's next check or a new model
+carries a hold threshold chosen again from the model's evidence at the measured share
 (:func:`triaged.routing_hold.evidence_hold_threshold`): traffic with more inputs that fit
 no label than expected holds more of it before any action, traffic with fewer holds less.
 The interval, not a fixed tolerance, keeps it from moving on every review; moving it only
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from triaged.routing_hold import HOLD_GRID_TOP, evidence_hold_threshold
 from triaged.services.routing_policy.model import Policy
 from triaged.services.routing_policy.store import (
+    choose_hold,
     evidence_of_model,
     measured_share,
     nearest_share,
@@ -72,13 +72,7 @@ def live_hold(
         return None
     share = nearest_share(measured, was)
     evidence = evidence_of_model(conn, model_id)
-    top = HOLD_GRID_TOP if ceiling is None else min(HOLD_GRID_TOP, ceiling)
-    choice = evidence_hold_threshold(
-        evidence,
-        expected_out_of_scope=min(share, 0.999),
-        floor=min(policy.hold_floor, top),
-        ceiling=top,
-    )
+    choice = choose_hold(evidence, pi=share, floor=policy.hold_floor, ceiling=ceiling)
     if choice.expected_right is None and share > 0:
         return None  # no evidence to choose from: keep what there is
     if abs(choice.threshold - policy.review) < 1e-9:

@@ -20,7 +20,7 @@ from triaged.routing import (
     lane_bound_at,
     threshold_grid,
 )
-from triaged.routing_hold import HOLD_GRID_TOP, evidence_hold_threshold
+from triaged.routing_hold import HOLD_GRID_TOP, HoldChoice, evidence_hold_threshold
 from triaged.routing_live import WeightedBound, weighted_error_bound
 from triaged.services.ids import new_id, utcnow
 from triaged.services.jobs import notify_model
@@ -202,17 +202,32 @@ def _hold(
     (:func:`triaged.routing_hold.evidence_hold_threshold`)."""
     if source != "evidence":
         return floor, ""
-    top = HOLD_GRID_TOP if ceiling is None else min(HOLD_GRID_TOP, ceiling)
-    choice = evidence_hold_threshold(
-        evidence, expected_out_of_scope=min(pi, 0.999), floor=min(floor, top), ceiling=top
-    )
+    choice = choose_hold(evidence, pi=pi, floor=floor, ceiling=ceiling)
     return choice.threshold, choice.reason
 
 
-def _hold_share(conn: Connection, taxonomy_id: str, pi: float, level: float) -> tuple[float, str]:
+def choose_hold(
+    evidence: RoutingEvidence, *, pi: float, floor: float, ceiling: float | None
+) -> HoldChoice:
+    """The evidence's hold threshold for an out-of-scope share ``pi`` (a measured share may
+    be 1), never below ``floor`` nor above ``ceiling`` (the auto threshold; None: the grid's
+    top), the ceiling winning (:func:`triaged.routing_hold.evidence_hold_threshold`)."""
+    top = HOLD_GRID_TOP if ceiling is None else min(HOLD_GRID_TOP, ceiling)
+    return evidence_hold_threshold(
+        evidence, expected_out_of_scope=min(pi, 0.999), floor=min(floor, top), ceiling=top
+    )
+
+
+def _hold_share(
+    conn: Connection,
+    taxonomy_id: str,
+    pi: float,
+    level: float,
+    traffic: tuple[Reviewed, np.ndarray],
+) -> tuple[float, str]:
     """The out-of-scope share to choose a hold threshold for: where the reviews' interval
     excludes the expected ``pi``, its end nearest ``pi`` (:func:`nearest_share`); else ``pi``."""
-    measured = measured_share(conn, taxonomy_id, was=pi, level=level)
+    measured = measured_share(conn, taxonomy_id, was=pi, level=level, traffic=traffic)
     if measured is None or measured.estimate is None:
         return pi, ""
     share = nearest_share(measured, pi)
@@ -250,9 +265,11 @@ def for_model(
         pi, rate = defaults.expected_out_of_scope, None
         manual_auto = None
         review_source, floor = "evidence", float(thresholds.review)
+    # the taxonomy's reviews, read once for the hold share and the learned auto share
+    traffic = traffic_reviews(conn, taxonomy_id) if prev is not None else None
     share, share_why = (pi, "")
-    if prev is not None and review_source == "evidence":
-        share, share_why = _hold_share(conn, taxonomy_id, pi, level)
+    if traffic is not None and review_source == "evidence":
+        share, share_why = _hold_share(conn, taxonomy_id, pi, level, traffic)
     review, hold_why = _hold(
         evidence, source=review_source, floor=floor, pi=share, ceiling=manual_auto
     )
@@ -262,7 +279,14 @@ def for_model(
     if manual_auto is None and prev is not None:
         # reviews of earlier models already bound the traffic's out-of-scope share
         learned = _learned_share_cert(
-            conn, taxonomy_id, evidence, target=target, level=level, pi=pi, review=review
+            conn,
+            taxonomy_id,
+            evidence,
+            target=target,
+            level=level,
+            pi=pi,
+            review=review,
+            traffic=traffic,
         )
         bound = _lower_of(bound, learned)
         auto = bound.threshold
@@ -298,14 +322,15 @@ def _learned_share_cert(
     level: float,
     pi: float,
     review: float,
+    traffic: tuple[Reviewed, np.ndarray] | None = None,
 ) -> LaneBound | None:
     """The threshold ``evidence`` certifies at the out-of-scope share the taxonomy's reviews
     bound (:mod:`triaged.services.routing_learning`; every model version's reviews: the
-    share is the traffic's); None when they teach nothing."""
-    pool = _reviewed(conn, taxonomy_id)
+    share is the traffic's); None when they teach nothing.  ``traffic``: those reviews, when
+    the caller has read them (:func:`traffic_reviews`)."""
+    pool, weights = traffic if traffic is not None else traffic_reviews(conn, taxonomy_id)
     if not pool.out_of_scope.size:
         return None
-    weights = review_weights(conn, taxonomy_id, None, pool.weight, pool.auto)
     return certify_from_live_share(
         evidence,
         pool.out_of_scope,
@@ -320,16 +345,35 @@ def _learned_share_cert(
     )
 
 
-def measured_share(
-    conn: Connection, taxonomy_id: str, *, was: float, level: float, default_rate: float = 0.02
-) -> WeightedBound | None:
-    """The traffic's out-of-scope share as the taxonomy's reviews measure it (every model
-    version's: the share is the traffic's; each decision weighted by the inverse of the
-    chance it was reviewed), when its interval at ``level`` excludes ``was``; else None."""
+def traffic_reviews(
+    conn: Connection, taxonomy_id: str, default_rate: float = 0.02
+) -> tuple[Reviewed, np.ndarray]:
+    """Every reviewed decision of the taxonomy (every model version's: the out-of-scope
+    share is the traffic's) and its weight, the inverse of the chance it was reviewed
+    (:func:`triaged.services.routing_learning.review_weights`)."""
     pool = _reviewed(conn, taxonomy_id, default_rate=default_rate)
     if not pool.out_of_scope.size:
+        return pool, pool.weight
+    return pool, review_weights(conn, taxonomy_id, None, pool.weight, pool.auto)
+
+
+def measured_share(
+    conn: Connection,
+    taxonomy_id: str,
+    *,
+    was: float,
+    level: float,
+    default_rate: float = 0.02,
+    traffic: tuple[Reviewed, np.ndarray] | None = None,
+) -> WeightedBound | None:
+    """The traffic's out-of-scope share as the taxonomy's reviews measure it
+    (:func:`traffic_reviews`, or ``traffic`` when the caller has read them), when its
+    interval at ``level`` excludes ``was``; else None."""
+    pool, weights = (
+        traffic if traffic is not None else traffic_reviews(conn, taxonomy_id, default_rate)
+    )
+    if not pool.out_of_scope.size:
         return None
-    weights = review_weights(conn, taxonomy_id, None, pool.weight, pool.auto)
     share = weighted_error_bound(pool.out_of_scope, weights, 1.0 - level)
     if share.estimate is None or share.lower <= was <= share.upper:
         return None
