@@ -3,27 +3,44 @@ out-of-scope share, pinned by hand, handed back to the evidence; never a retrain
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from bench.live_sim import Pools, dataset_slice, make_service, start
+from bench.live_sim import Pools, Sim, Slice, dataset_slice, make_service, start
 
 from triaged.routing_hold import evidence_hold_threshold
+from triaged.service import Service
 from triaged.services import routing_policy
 
 pytestmark = pytest.mark.anyio
 
 
+@asynccontextmanager
+async def _trained(
+    db: Path, datasets_dir: Path, name: str, *, seed: int
+) -> AsyncIterator[tuple[Service, Sim, Slice]]:
+    """A service on SQLite with a taxonomy of 12 Banking77 labels (40 examples each)
+    trained, and the clients of its admin, client and reviewer keys."""
+    service = make_service(f"sqlite:///{db}")
+    sim = None
+    try:
+        sl = dataset_slice(datasets_dir, "banking77", n_known=12, per_label=40, seed=seed)
+        sim = await start(service, sl, name)
+        yield service, sim, sl
+    finally:
+        if sim is not None:
+            await sim.close()
+        service.close()
+
+
 async def test_hold_threshold_from_the_evidence_pinned_and_released(
     tmp_path: Path, datasets_dir: Path
 ) -> None:
-    service = make_service(f"sqlite:///{tmp_path / 'hold.db'}")
-    sim = None
-    try:
-        sl = dataset_slice(datasets_dir, "banking77", n_known=12, per_label=40, seed=3)
-        sim = await start(service, sl, "hold")
+    async with _trained(tmp_path / "hold.db", datasets_dir, "hold", seed=3) as (service, sim, sl):
         url = f"/v1/taxonomies/{sim.taxonomy}/routing"
         models = (await sim.admin.get(f"/v1/taxonomies/{sim.taxonomy}/models")).json()
 
@@ -38,7 +55,7 @@ async def test_hold_threshold_from_the_evidence_pinned_and_released(
         assert trained["review"] == pytest.approx(expected.threshold)
 
         async def put(body: dict[str, Any], status: int = 200) -> dict[str, Any]:
-            r = await sim.admin.put(url, json=body)  # type: ignore[union-attr]
+            r = await sim.admin.put(url, json=body)
             assert r.status_code == status, r.text
             out: dict[str, Any] = r.json()
             return out
@@ -80,20 +97,12 @@ async def test_hold_threshold_from_the_evidence_pinned_and_released(
             assert (res["bucket"] == "hold") == below
         after = (await sim.admin.get(f"/v1/taxonomies/{sim.taxonomy}/models")).json()
         assert after == models
-    finally:
-        if sim is not None:
-            await sim.close()
-        service.close()
 
 
 async def test_a_new_model_holds_for_the_share_the_reviews_measured(
     tmp_path: Path, datasets_dir: Path
 ) -> None:
-    service = make_service(f"sqlite:///{tmp_path / 'share.db'}")
-    sim = None
-    try:
-        sl = dataset_slice(datasets_dir, "banking77", n_known=12, per_label=40, seed=5)
-        sim = await start(service, sl, "share")
+    async with _trained(tmp_path / "share.db", datasets_dir, "share", seed=5) as (service, sim, sl):
         trained = await sim.routing()
         assert trained["hold_share"] == 0.2 and trained["review_source"] == "evidence"
         # half of the traffic fits no label; a truthful reviewer says so
@@ -120,7 +129,3 @@ async def test_a_new_model_holds_for_the_share_the_reviews_measured(
             evidence, expected_out_of_scope=retrained["hold_share"], floor=0.6
         )
         assert retrained["review"] == pytest.approx(expected.threshold)
-    finally:
-        if sim is not None:
-            await sim.close()
-        service.close()
