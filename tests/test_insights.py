@@ -489,7 +489,8 @@ def _blob(center: np.ndarray, n: int, scale: float, rng: np.random.Generator) ->
 def test_taxonomy_density_explains_candidates_and_merges_split_clusters() -> None:
     """The labelled examples set the scale: inputs like a label's own examples are explained
     by it, a new topic is not; two halves of one topic merge, two topics stay apart."""
-    from triaged.insights.gaps import explained_by_labels, label_scale, merge_clusters, unit_rows
+    from triaged.insights.gaps import explained_by_labels
+    from triaged.insights.scale import label_scale, merge_clusters, unit_rows
 
     rng = np.random.default_rng(0)
     dim = 32
@@ -524,3 +525,70 @@ def test_headline_says_how_much_uncertain_traffic_is_explained() -> None:
     }
     text = to_markdown(data)
     assert "50.0% near existing labels" in text and "25.0% unclustered" in text
+
+
+def _offset_topic(
+    center: np.ndarray, cos: float, n: int, scale: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``n`` inputs around a direction at cosine ``cos`` to ``center``: a new topic next to
+    a label."""
+    from triaged.insights.scale import unit_rows
+
+    d = rng.normal(size=center.shape[0])
+    d = unit_rows((d - (d @ center) * center)[None, :])[0]
+    return _blob(cos * center + np.sqrt(1 - cos**2) * d, n, scale, rng)
+
+
+def test_inside_a_label_depends_on_the_clusters_size() -> None:
+    """A large cluster of a new topic next to a broad label is as alike to the label's
+    centre as two groups of 4 of its examples (the previous rule calls it inside), but far
+    less than random groups of its own size: not inside.  Fresh inputs of the label are."""
+    from triaged.insights.scale import inside_by_scale, inside_labels, label_scale, unit_rows
+
+    rng = np.random.default_rng(1)
+    centers = unit_rows(rng.normal(size=(2, 32)))
+    ref = np.vstack([_blob(centers[0], 120, 0.25, rng), _blob(centers[1], 120, 0.25, rng)])
+    ref_labels = ["a"] * 120 + ["b"] * 120
+    Z = np.vstack([_blob(centers[0], 40, 0.25, rng), _offset_topic(centers[0], 0.8, 40, 0.25, rng)])
+    labels = np.array([0] * 40 + [1] * 40, dtype=np.int64)
+    assert inside_labels(Z, labels, ref, ref_labels, 0.05, seed=0).tolist() == [True, False]
+    scale = label_scale(ref, ref_labels, seed=0)
+    assert scale is not None
+    cents = unit_rows(np.stack([ref[:120].mean(axis=0), ref[120:].mean(axis=0)]))
+    assert inside_by_scale(Z, labels, cents, scale[0]).tolist() == [True, True]
+
+
+def test_vouching_needs_labelled_examples_near_the_inputs() -> None:
+    """The model and the nearest example agree on a sibling's label for a missing topic's
+    inputs too; with no labelled example among their neighbours that is no evidence of a
+    known label's traffic, and the topic is reported.  Fresh inputs of the label, as sure,
+    are not."""
+    from triaged.insights.gaps import find_gap_clusters
+    from triaged.insights.scale import unit_rows
+
+    rng = np.random.default_rng(2)
+    centers = unit_rows(rng.normal(size=(2, 32)))
+    ref = np.vstack([_blob(centers[0], 120, 0.25, rng), _blob(centers[1], 120, 0.25, rng)])
+    ref_labels = ["a"] * 120 + ["b"] * 120
+    known = _blob(centers[0], 40, 0.25, rng)
+    new = _offset_topic(centers[0], 0.8, 40, 0.03, rng)
+    vectors = np.vstack([known, new])
+    records = [DecisionRecord(f"known {i}", "a", 0.85, "review", id=f"k{i}") for i in range(40)]
+    records += [DecisionRecord(f"new {i}", "a", 0.85, "review", id=f"n{i}") for i in range(40)]
+
+    def gaps(config: InsightsConfig) -> list[set[str]]:
+        clusters, _ = find_gap_clusters(
+            records,
+            vectors,
+            reference=ref,
+            reference_texts={"a": ["x"], "b": ["y"]},
+            label_names=["a", "b"],
+            total_held=0,
+            config=config,
+            reference_labels=ref_labels,
+        )
+        return [{d[0] for d in c.decision_ids} for c in clusters]
+
+    found = gaps(InsightsConfig())
+    assert found == [{"n"}], found
+    assert gaps(InsightsConfig(vouch_cover=None)) == []

@@ -26,6 +26,13 @@ class InsightsConfig:
         pure.  ``max_coverage``: clusters whose members have more than this share of
         labelled examples among their nearest neighbours (in a volume-balanced sample)
         sit inside an existing label and are not reported as gaps.
+        ``inside_quantile``: a cluster whose centroid is at least as alike to its nearest
+        label's centroid as this quantile of random groups of that label's examples *of
+        the cluster's size* is inside the label and not reported
+        (:func:`triaged.insights.scale.inside_labels`; 0.05, a test at the 5% level).
+        ``None``: the previous rule, as alike as two groups of 4 examples of one label
+        (median over labels), which called large clusters of a missing category inside a
+        sibling (SNIPS: 59 AddToPlaylist inputs "inside" PlayMusic).
         ``min_report_size``: smaller clusters are not reported (their inputs count as
         unclustered): a proposal needs a few inputs to show what it is.
         ``explained_quantile``: a candidate as close to one label's examples as that
@@ -39,6 +46,11 @@ class InsightsConfig:
         of the inputs are vouched for by a known label (the model's label is also the label
         of the input's nearest labelled example, at confidence >= ``vouch_confidence``) is
         that label's traffic, not a gap (:mod:`triaged.insights.vouch`; ``None``: off).
+        ``vouch_cover``: vouching counts only for clusters inside a label or whose
+        coverage by labelled examples is at least this share of what inputs exchangeable
+        with the examples would get in the same pool (``None``: always): the model and
+        the nearest example agree on a sibling's label for a missing category's inputs
+        too, but no labelled example sits among their neighbours.
         Chosen leave-one-dataset-out on ``bench/bench_gaps.py``.
     Overlaps
         ``close_ratio``: a decision counts as a close call between its top two labels
@@ -53,8 +65,10 @@ class InsightsConfig:
     merge: bool = True
     merge_quantile: float = 0.5
     join_quantile: float | None = None
+    inside_quantile: float | None = 0.05
     vouch_share: float | None = 0.6
     vouch_confidence: float = 0.8
+    vouch_cover: float | None = 0.2
     min_cluster_size: int | None = None
     min_samples: int | None = None
     trim_mads: float = 2.0

@@ -6,9 +6,12 @@ taxonomy's examples (sentence embeddings share a common direction that hides
 differences) and clustered with scikit-learn's HDBSCAN (``leaf`` selection: many small,
 tight clusters rather than a few broad ones; points in no dense region stay noise).
 Each cluster is then trimmed to its core, checked against the labelled examples (a
-cluster whose neighbourhood is mostly labelled examples sits inside an existing label
-and is no gap) and against the model (a cluster whose inputs a known label vouches for,
-:mod:`triaged.insights.vouch`, is that label's traffic), and described: size, share of
+cluster whose neighbourhood is mostly labelled examples, or whose centroid is as close to
+a label's centre as random groups of that label's examples of its size are,
+:mod:`triaged.insights.scale`, sits inside an existing label and is no gap) and against
+the model (a cluster whose inputs a known label vouches for, :mod:`triaged.insights.vouch`,
+is that label's traffic, unless hardly any labelled example is near its inputs), and
+described: size, share of
 the held volume, representative texts, c-TF-IDF keywords, the labels it is split between,
 and a proposed name.
 """
@@ -27,9 +30,16 @@ from sklearn.cluster import HDBSCAN
 from triaged.insights.config import InsightsConfig
 from triaged.insights.keywords import class_tfidf_keywords, propose_name, snake_case
 from triaged.insights.records import DecisionRecord
+from triaged.insights.scale import (
+    inside_by_scale,
+    inside_labels,
+    label_scale,
+    merge_clusters,
+    unit_rows,
+)
 from triaged.insights.vouch import vouched_shares
 
-__all__ = ["GapCluster", "cluster_labels", "find_gap_clusters", "unit_rows"]
+__all__ = ["GapCluster", "cluster_labels", "explained_by_labels", "find_gap_clusters", "unit_rows"]
 
 FloatArray = NDArray[np.float32]
 IntArray = NDArray[np.int64]
@@ -79,14 +89,6 @@ class GapCluster:
             "cohesion": self.cohesion,
             "coverage": self.coverage,
         }
-
-
-def unit_rows(X: NDArray[Any]) -> FloatArray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    A = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(A, axis=1, keepdims=True)
-    out: FloatArray = A / np.maximum(norms, 1e-12)
-    return out
 
 
 def cluster_labels(Z: FloatArray, config: InsightsConfig) -> IntArray:
@@ -226,10 +228,22 @@ def find_gap_clusters(
     if n_clusters == 0:
         return [], summary
     ref_z = _balanced_sample(ref_c, n, config.seed) if R.shape[0] else R
-    cov_by_cluster = _cluster_coverage(Z, labels, ref_z, label_cents, merge_at, config)
+    raw_cov = _cluster_coverage(Z, labels, ref_z, config)
+    if config.inside_quantile is not None and ref_labels is not None:
+        inside = inside_labels(Z, labels, ref_c, ref_labels, config.inside_quantile, config.seed)
+    else:
+        inside = inside_by_scale(Z, labels, label_cents, merge_at)
+    cov_by_cluster = np.where(inside, 1.0, raw_cov)
     vouched = np.zeros(n_clusters)
     if config.vouch_share is not None and ref_labels is not None:
         vouched = vouched_shares(Z, labels, records, ref_c, ref_labels, config.vouch_confidence)
+        if config.vouch_cover is not None:
+            # vouching does not make a cluster known traffic when hardly any labelled
+            # example is near its inputs: its coverage is under ``vouch_cover`` of what
+            # inputs exchangeable with the examples would get in this pool
+            expected = ref_z.shape[0] / max(ref_z.shape[0] + n - 1, 1)
+            covered = inside | (raw_cov >= config.vouch_cover * expected)
+            vouched = np.where(covered, vouched, 0.0)
     kept = _keep_clusters(labels, cov_by_cluster, vouched, config, summary)
     clusters = _describe_kept(
         kept,
@@ -293,27 +307,13 @@ def _cluster_open(
 
 
 def _cluster_coverage(
-    Z: FloatArray,
-    labels: IntArray,
-    ref_z: FloatArray,
-    label_cents: FloatArray,
-    merge_at: float,
-    config: InsightsConfig,
+    Z: FloatArray, labels: IntArray, ref_z: FloatArray, config: InsightsConfig
 ) -> NDArray[np.float64]:
-    """Each cluster's mean coverage by labelled rows (1.0 when it is as alike to an
-    existing label as two groups of one label's examples)."""
+    """Each cluster's mean coverage by labelled rows."""
     n_clusters = int(labels.max()) + 1
     coverage = _coverage(Z, np.flatnonzero(labels >= 0), ref_z, config.coverage_k)
-    cov_by_cluster = np.zeros(n_clusters)
     member_labels = labels[labels >= 0]
-    for c in range(n_clusters):
-        cov_by_cluster[c] = float(coverage[member_labels == c].mean())
-        if label_cents.shape[0]:
-            # as alike to an existing label as two groups of one label's examples: inside it
-            cen = unit_rows(Z[labels == c].mean(axis=0, keepdims=True))[0]
-            if float((label_cents @ cen).max()) >= merge_at:
-                cov_by_cluster[c] = 1.0
-    return cov_by_cluster
+    return np.array([float(coverage[member_labels == c].mean()) for c in range(n_clusters)])
 
 
 def _keep_clusters(
@@ -421,76 +421,6 @@ def explained_by_labels(
         sims = Z @ members.T
         near = np.sort(sims, axis=1)[:, -kk:].mean(axis=1) if m > kk else sims.mean(axis=1)
         out |= near >= cut
-    return out
-
-
-def label_scale(
-    ref: FloatArray,
-    ref_labels: list[str],
-    seed: int,
-    merge_quantile: float = 0.5,
-    join_quantile: float | None = 0.25,
-    half: int = 4,
-) -> tuple[float, float] | None:
-    """The taxonomy's own scale: how alike two small groups of one label are, and how close
-    one example is to its label's centroid.
-
-    Returns ``(merge_at, join_at)``: the ``merge_quantile`` of the cosine between the
-    centroids of two disjoint groups of ``half`` examples of the same label, over labels
-    (two gap clusters this alike are one category, however the density-based clustering
-    cut them), and the ``join_quantile`` of the examples' cosine to their own label's
-    centroid (a leftover candidate this close to a gap cluster's centroid belongs to it;
-    2.0, never, when ``join_quantile`` is None).  None with too few labelled examples.
-    """
-    rng = np.random.default_rng(seed)
-    y = np.asarray(ref_labels)
-    pair_sims: list[float] = []
-    own_sims: list[float] = []
-    for label in np.unique(y):
-        members = ref[y == label]
-        if members.shape[0] < 2 * half:
-            continue
-        order = rng.permutation(members.shape[0])
-        a = unit_rows(members[order[:half]].mean(axis=0, keepdims=True))[0]
-        b = unit_rows(members[order[half : 2 * half]].mean(axis=0, keepdims=True))[0]
-        pair_sims.append(float(a @ b))
-        cen = unit_rows(members.mean(axis=0, keepdims=True))[0]
-        own_sims.extend((members @ cen).tolist())
-    if len(pair_sims) < 2:
-        return None
-    join_at = 2.0 if join_quantile is None else float(np.quantile(own_sims, join_quantile))
-    return float(np.quantile(pair_sims, merge_quantile)), join_at
-
-
-def merge_clusters(Z: FloatArray, labels: IntArray, merge_at: float, join_at: float) -> IntArray:
-    """Merge clusters whose centroids are as alike as two groups of one label (single link
-    on centroids, ``merge_at``), then let noise points join the nearest merged cluster when
-    they are at least ``join_at`` similar to its centroid; clusters renumbered."""
-    n_c = int(labels.max()) + 1 if labels.size else 0
-    if n_c == 0:
-        return labels
-    cents = unit_rows(np.stack([Z[labels == c].mean(axis=0) for c in range(n_c)]))
-    parent = list(range(n_c))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    sims = cents @ cents.T
-    for i, j in zip(*np.nonzero(np.triu(sims, 1) >= merge_at), strict=True):
-        parent[find(int(i))] = find(int(j))
-    roots = sorted({find(c) for c in range(n_c)})
-    renum = {r: k for k, r in enumerate(roots)}
-    out = np.array([renum[find(int(c))] if c >= 0 else -1 for c in labels], dtype=np.int64)
-    merged = unit_rows(np.stack([Z[out == k].mean(axis=0) for k in range(len(roots))]))
-    noise = np.flatnonzero(out < 0)
-    if noise.size:
-        to = Z[noise] @ merged.T
-        best = to.argmax(axis=1)
-        ok = to[np.arange(noise.size), best] >= join_at
-        out[noise[ok]] = best[ok]
     return out
 
 

@@ -29,8 +29,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from triaged.insights.config import InsightsConfig
-from triaged.insights.gaps import unit_rows
 from triaged.insights.records import DecisionRecord
+from triaged.insights.scale import unit_rows
 
 __all__ = ["Overlap", "example_confusion", "find_overlaps"]
 

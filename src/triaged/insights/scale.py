@@ -1,0 +1,164 @@
+"""The taxonomy's own scale: how alike groups of one label's examples are.
+
+Gap discovery uses it instead of fixed radii: two gap clusters as alike as two small groups
+of one label are one category (:func:`merge_clusters`), and a cluster is *inside* a label
+when its centroid is as close to the label's centre as random groups of the label's
+examples of the same size are (:func:`inside_labels`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["inside_by_scale", "inside_labels", "label_scale", "merge_clusters", "unit_rows"]
+
+FloatArray = NDArray[np.float32]
+IntArray = NDArray[np.int64]
+
+
+def unit_rows(X: NDArray[Any]) -> FloatArray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    A = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(A, axis=1, keepdims=True)
+    out: FloatArray = A / np.maximum(norms, 1e-12)
+    return out
+
+
+def label_scale(
+    ref: FloatArray,
+    ref_labels: list[str],
+    seed: int,
+    merge_quantile: float = 0.5,
+    join_quantile: float | None = 0.25,
+    half: int = 4,
+) -> tuple[float, float] | None:
+    """The taxonomy's own scale: how alike two small groups of one label are, and how close
+    one example is to its label's centroid.
+
+    Returns ``(merge_at, join_at)``: the ``merge_quantile`` of the cosine between the
+    centroids of two disjoint groups of ``half`` examples of the same label, over labels
+    (two gap clusters this alike are one category, however the density-based clustering
+    cut them), and the ``join_quantile`` of the examples' cosine to their own label's
+    centroid (a leftover candidate this close to a gap cluster's centroid belongs to it;
+    2.0, never, when ``join_quantile`` is None).  None with too few labelled examples.
+    """
+    rng = np.random.default_rng(seed)
+    y = np.asarray(ref_labels)
+    pair_sims: list[float] = []
+    own_sims: list[float] = []
+    for label in np.unique(y):
+        members = ref[y == label]
+        if members.shape[0] < 2 * half:
+            continue
+        order = rng.permutation(members.shape[0])
+        a = unit_rows(members[order[:half]].mean(axis=0, keepdims=True))[0]
+        b = unit_rows(members[order[half : 2 * half]].mean(axis=0, keepdims=True))[0]
+        pair_sims.append(float(a @ b))
+        cen = unit_rows(members.mean(axis=0, keepdims=True))[0]
+        own_sims.extend((members @ cen).tolist())
+    if len(pair_sims) < 2:
+        return None
+    join_at = 2.0 if join_quantile is None else float(np.quantile(own_sims, join_quantile))
+    return float(np.quantile(pair_sims, merge_quantile)), join_at
+
+
+def merge_clusters(Z: FloatArray, labels: IntArray, merge_at: float, join_at: float) -> IntArray:
+    """Merge clusters whose centroids are as alike as two groups of one label (single link
+    on centroids, ``merge_at``), then let noise points join the nearest merged cluster when
+    they are at least ``join_at`` similar to its centroid; clusters renumbered."""
+    n_c = int(labels.max()) + 1 if labels.size else 0
+    if n_c == 0:
+        return labels
+    cents = unit_rows(np.stack([Z[labels == c].mean(axis=0) for c in range(n_c)]))
+    parent = list(range(n_c))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    sims = cents @ cents.T
+    for i, j in zip(*np.nonzero(np.triu(sims, 1) >= merge_at), strict=True):
+        parent[find(int(i))] = find(int(j))
+    roots = sorted({find(c) for c in range(n_c)})
+    renum = {r: k for k, r in enumerate(roots)}
+    out = np.array([renum[find(int(c))] if c >= 0 else -1 for c in labels], dtype=np.int64)
+    merged = unit_rows(np.stack([Z[out == k].mean(axis=0) for k in range(len(roots))]))
+    noise = np.flatnonzero(out < 0)
+    if noise.size:
+        to = Z[noise] @ merged.T
+        best = to.argmax(axis=1)
+        ok = to[np.arange(noise.size), best] >= join_at
+        out[noise[ok]] = best[ok]
+    return out
+
+
+def inside_by_scale(
+    Z: FloatArray, labels: IntArray, label_cents: FloatArray, merge_at: float
+) -> NDArray[np.bool_]:
+    """Clusters as alike to an existing label's centroid as two groups of one label's
+    examples (``merge_at``): inside that label."""
+    n_clusters = int(labels.max()) + 1
+    out = np.zeros(n_clusters, dtype=bool)
+    if label_cents.shape[0]:
+        for c in range(n_clusters):
+            cen = unit_rows(Z[labels == c].mean(axis=0, keepdims=True))[0]
+            out[c] = float((label_cents @ cen).max()) >= merge_at
+    return out
+
+
+def inside_labels(
+    Z: FloatArray,
+    labels: IntArray,
+    ref: FloatArray,
+    ref_labels: Sequence[str],
+    quantile: float,
+    seed: int,
+    draws: int = 64,
+) -> NDArray[np.bool_]:
+    """For each cluster, whether it lies inside the label whose centroid it is most alike,
+    compared at matched sizes.
+
+    With ``s`` the cluster's size capped at half the label's examples, each draw splits the
+    label's examples into a group ``a`` of ``s`` and the rest ``b``, and takes ``s`` of the
+    cluster's members: the cosine between ``a``'s and ``b``'s centroids is the null (how
+    alike a group of the label's own inputs is to the rest of it), the cosine between the
+    members' centroid and ``b``'s the observation.  Inside: the median observation reaches
+    the ``quantile`` of the null.
+
+    The size matters: the centroid of a large group is a sharper estimate, so a large
+    cluster must sit closer to a label's centre than a small group to be that label's
+    traffic; and a label with few examples gives a blurred centre that the cluster is
+    compared with at the same blur.
+    """
+    rng = np.random.default_rng(seed)
+    y = np.asarray(ref_labels)
+    names = np.unique(y)
+    groups = [ref[y == lb] for lb in names]
+    cents = unit_rows(np.stack([g.mean(axis=0) for g in groups]))
+    n_clusters = int(labels.max()) + 1 if labels.size else 0
+    out = np.zeros(n_clusters, dtype=bool)
+    for c in range(n_clusters):
+        idx = np.flatnonzero(labels == c)
+        cen = unit_rows(Z[idx].mean(axis=0, keepdims=True))[0]
+        members = groups[int((cents @ cen).argmax())]
+        m = members.shape[0]
+        if m < 4:
+            continue
+        size = max(1, min(idx.size, m // 2))
+        null = np.empty(draws)
+        seen = np.empty(draws)
+        for d in range(draws):
+            order = rng.permutation(m)
+            a = unit_rows(members[order[:size]].mean(axis=0, keepdims=True))[0]
+            b = unit_rows(members[order[size:]].mean(axis=0, keepdims=True))[0]
+            own = Z[rng.choice(idx, size, replace=False)]
+            null[d] = float(a @ b)
+            seen[d] = float(unit_rows(own.mean(axis=0, keepdims=True))[0] @ b)
+        out[c] = float(np.median(seen)) >= float(np.quantile(null, quantile))
+    return out
