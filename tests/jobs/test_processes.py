@@ -156,8 +156,12 @@ def test_two_api_processes_and_a_worker_behave_as_one(tmp_path: Path) -> None:
                     assert _classify(b, admin, "support")["policy_version"] == policy
                     assert "preload" not in blog.read_text()  # no listener errors logged
 
-                    # 50 concurrent retrain triggers through A and B: one training job
+                    # 50 concurrent retrain triggers through A and B: one training job.  The
+                    # worker is paused meanwhile, so the first retrain cannot finish before the
+                    # last trigger lands (on a slow box it did, and a later trigger then
+                    # rightly started a second one)
                     before = {m.id for m in _model_rows(engine)}
+                    worker.send_signal(signal.SIGSTOP)
                     barrier = threading.Barrier(50)
                     codes: list[int] = []
 
@@ -176,6 +180,7 @@ def test_two_api_processes_and_a_worker_behave_as_one(tmp_path: Path) -> None:
                         t.join(120)
                     assert codes == [202] * 50, codes
                     new = [m for m in _model_rows(engine) if m.id not in before]
+                    worker.send_signal(signal.SIGCONT)
                     assert len(new) == 1, new
                     _wait(
                         "the retrain to finish",
