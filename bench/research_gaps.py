@@ -39,11 +39,9 @@ from triaged.insights.gaps import (
     _cluster_coverage,
     _cluster_open,
     _explained,
-    inside_by_scale,
-    inside_labels,
-    unit_rows,
 )
 from triaged.insights.report import _embed_records, _reference_examples, gap_candidates
+from triaged.insights.scale import inside_by_scale, inside_labels, unit_rows
 from triaged.insights.vouch import vouched_shares
 from triaged.taxonomy import Taxonomy
 

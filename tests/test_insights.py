@@ -232,7 +232,7 @@ def test_clusters_a_known_label_vouches_for_are_not_gaps(clinc: dict) -> None:
 
 
 def test_vouched_shares_per_cluster() -> None:
-    from triaged.insights.gaps import unit_rows
+    from triaged.insights.scale import unit_rows
     from triaged.insights.vouch import vouched_shares
 
     rng = np.random.default_rng(0)
@@ -481,7 +481,7 @@ def logged_map() -> dict[str, object]:
 
 
 def _blob(center: np.ndarray, n: int, scale: float, rng: np.random.Generator) -> np.ndarray:
-    from triaged.insights.gaps import unit_rows
+    from triaged.insights.scale import unit_rows
 
     return unit_rows(center + rng.normal(scale=scale, size=(n, center.shape[0])))
 

@@ -39,7 +39,7 @@ from triaged.insights.scale import (
 )
 from triaged.insights.vouch import vouched_shares
 
-__all__ = ["GapCluster", "cluster_labels", "explained_by_labels", "find_gap_clusters", "unit_rows"]
+__all__ = ["GapCluster", "cluster_labels", "explained_by_labels", "find_gap_clusters"]
 
 FloatArray = NDArray[np.float32]
 IntArray = NDArray[np.int64]
