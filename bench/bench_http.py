@@ -88,13 +88,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(url: str, extra: list[str]) -> Iterator[tuple[str, int]]:
+def _server(
+    url: str, extra: list[str], env_extra: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
     port = _free_port()
     env = {
         **os.environ,
         "TRIAGED_DATABASE_URL": url,
         "TRIAGED_BOOTSTRAP_ADMIN": "false",
         "TRIAGED_MIGRATE_ON_START": "false",
+        **(env_extra or {}),
     }
     cmd = [
         sys.executable,
@@ -109,6 +112,7 @@ def _server(url: str, extra: list[str]) -> Iterator[tuple[str, int]]:
         "--log-level",
         "warning",
         "--no-access-log",
+        *extra,
     ]
     # the server's output goes to stderr: stdout carries this bench's --json
     proc = subprocess.Popen(cmd, env=env, stdout=sys.stderr)

@@ -1,6 +1,7 @@
 """API processes against one PostgreSQL: requests per second with 1 and with N uvicorn workers.
 
-    python -m bench.bench_scale [--workers 1,2] [--connections 32] [--seconds 10] [--rounds 2]
+    python -m bench.bench_scale [--workers 1,2] [--baseline] [--connections 32] [--seconds 10]
+                                [--rounds 2]
 
 One database (a fresh one on the PostgreSQL server), the bundled example taxonomy trained,
 an ``unlimited`` key; then ``uvicorn triaged.api:create_app --factory --workers N`` (as
@@ -10,8 +11,9 @@ from ``wrk`` (a C load generator: the Python client of ``bench_http`` is itself 
 near 250 requests a second) posting ``/v1/classify`` with Banking77 test texts over
 ``--connections`` keep-alive connections.  Each request is a full decision (auth, quota,
 classify, decision committed).  Prints JSON: per N, requests per second, p50 and p99
-latency, non-2xx responses; and the ratio of the best N to one process.  Needs ``wrk``
-(Debian package ``wrk``) and PostgreSQL.
+latency, non-2xx responses; and the ratio of the best N to one process (and, with
+``--baseline``, to one process with micro-batching off, as the service ran before it).
+Needs ``wrk`` (Debian package ``wrk``) and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -80,8 +82,31 @@ def _wrk(base: str, script: Path, connections: int, seconds: float) -> dict[str,
     }
 
 
+def _children(pid: int) -> int:
+    """How many worker processes uvicorn (``pid``) runs, read from /proc."""
+    count = 0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        # multiprocessing's resource tracker is a child too, but serves no requests
+        count += ppid == pid and b"spawn_main" in cmdline
+    return count
+
+
+def _configs(args: argparse.Namespace) -> list[tuple[str, int, dict[str, str]]]:
+    """(label, uvicorn workers, environment) per configuration, the baseline first."""
+    configs: list[tuple[str, int, dict[str, str]]] = [(str(n), n, {}) for n in args.workers]
+    if args.baseline:
+        configs.insert(0, ("1-no-microbatch", 1, {"TRIAGED_MICROBATCH": "false"}))
+    return configs
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[int, list[dict[str, float]]] = {n: [] for n in args.workers}
+    configs = _configs(args)
+    results: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in configs}
     with _database("postgres", args.pg_url) as url, tempfile.TemporaryDirectory() as tmp:
         upgrade(url)
         service = Service(Settings(database_url=url, bootstrap_admin=False, migrate_on_start=False))
@@ -94,22 +119,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             service.close()
         script = _script(Path(tmp), key, tax.name, _texts(200))
         for _ in range(args.rounds):
-            for n in args.workers:
-                with _server(url, ["--workers", str(n)]) as (base, _pid):
+            for label, n, env in configs:
+                with _server(url, ["--workers", str(n)], env) as (base, pid):
                     _wrk(base, script, max(n, 4), 4)  # warm-up: every process loads the model
-                    results[n].append(_wrk(base, script, args.connections, args.seconds))
-    best = {n: max(r["rps"] for r in rs) for n, rs in results.items()}
-    one = best.get(1)
-    return {
+                    if n > 1 and (found := _children(pid)) != n:
+                        raise SystemExit(f"asked uvicorn for {n} workers, found {found}")
+                    results[label].append(_wrk(base, script, args.connections, args.seconds))
+    best = {label: max(r["rps"] for r in rs) for label, rs in results.items()}
+    out: dict[str, Any] = {
         "connections": args.connections,
         "seconds": args.seconds,
         "cpu_count": os.cpu_count(),
-        "runs": {str(n): rs for n, rs in results.items()},
-        "best_rps": {str(n): v for n, v in best.items()},
-        "ratio_to_one_process": {str(n): round(v / one, 2) for n, v in best.items()}
-        if one
-        else None,
+        "runs": results,
+        "best_rps": best,
     }
+    for ref in ("1", "1-no-microbatch"):
+        if ref in best:
+            out[f"ratio_to_{ref.replace('-', '_')}"] = {
+                label: round(v / best[ref], 2) for label, v in best.items()
+            }
+    return out
 
 
 def main() -> None:
@@ -118,6 +147,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also one process with micro-batching off (the service before issue 11)",
+    )
     parser.add_argument("--pg-url", default=PG_URL)
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
