@@ -247,7 +247,6 @@ def _commit(
         taken = job_repo.count_results(conn, job.id, [r.seq for r in rows])
         if taken:
             return
-        quota.consume(conn, job.workspace_id, plan, len(built), win)
         if opts.log:
             decision_log.insert_rows(conn, built)
             svc.review.enqueue(conn, built, now)
@@ -259,6 +258,8 @@ def _commit(
             ],
         )
         job_repo.record_chunk(conn, job.id, len(built), now)
+        # last, as for online requests: the workspace's counter row is locked until the commit
+        quota.consume(conn, job.workspace_id, plan, len(built), win)
 
 
 def _result(row: Any, d: dict[str, Any]) -> dict[str, Any]:

@@ -125,17 +125,19 @@ class ClassifyMixin(TaxonomyMixin):
         *,
         replay: tuple[str | None, str],
     ) -> tuple[list[dict[str, Any]], bool]:
-        """One transaction: count against the quota, log the decisions, queue the ones a
-        person must see and remember ``out`` under the idempotency key; returns (out, False),
+        """One transaction: log the decisions, queue the ones a person must see, remember
+        ``out`` under the idempotency key and count against the quota; returns (out, False),
         or a concurrent duplicate's stored answer and True."""
         key, request_hash = replay  # the idempotency key (or None) and the request's hash
         try:
             with self.db.write() as conn:
-                quota.consume(conn, principal.workspace_id, plan, len(rows), win)
                 decision_log.insert_rows(conn, rows)
                 self.review.enqueue(conn, rows, now)  # hold/review + audit sample, same transaction
                 if key is not None:
                     idempotency.remember(conn, principal.workspace_id, key, request_hash, out)
+                # last: on PostgreSQL the counter row stays locked from here to the commit, so
+                # every request of the workspace waits on it; a refusal still undoes it all
+                quota.consume(conn, principal.workspace_id, plan, len(rows), win)
         except IntegrityError:
             if key is None:
                 raise
