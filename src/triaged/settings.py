@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         ge=0,
         description="Failed API key lookups or web sign-ins per client address (and per key "
         "prefix) within auth_failure_window_seconds before 429 + Retry-After (0: no limit); "
-        "counted per process.",
+        "counted in the database by every API process together.",
     )
     auth_failure_window_seconds: float = Field(
         default=60.0, gt=0, description="Window of the failed-authentication limit."

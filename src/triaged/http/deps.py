@@ -25,8 +25,13 @@ def auth_throttle(request: Request) -> FailureThrottle:
     """The app's counter of failed authentications (one per app, made on first use)."""
     throttle: FailureThrottle | None = getattr(request.app.state, "auth_throttle", None)
     if throttle is None:
-        settings = request.app.state.service.settings
-        throttle = FailureThrottle(settings.auth_max_failures, settings.auth_failure_window_seconds)
+        service = request.app.state.service
+        settings = service.settings
+        throttle = FailureThrottle(
+            settings.auth_max_failures,
+            settings.auth_failure_window_seconds,
+            shared=service.record_auth_failures,  # every API process counts together
+        )
         request.app.state.auth_throttle = throttle
     return throttle
 

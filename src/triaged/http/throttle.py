@@ -6,24 +6,34 @@ attempts are refused with 429 and ``Retry-After`` until the oldest failure
 leaves the window — even with a valid key, so guessing gains nothing by
 interleaving a known key.  Successes are never counted.
 
-The counters live in this process: with several worker processes each counts on
-its own, so the effective limit is ``max_failures`` times the number of workers
-(still a hard cap on guessing speed).  The client address is the one uvicorn
-reports: behind a reverse proxy run ``triaged serve`` with uvicorn's
+The check on every request reads this process's memory only.  A failure is also
+written to the database (``shared``: :meth:`Service.record_auth_failures`), which hands
+back the subject's failures from every process, so several API processes count
+together: once the limit is reached, each other process refuses the subject at its own
+next failure, so N processes allow at most ``max_failures + N - 1`` failures per window
+(it was ``max_failures`` times N when each process counted alone).  The client address
+is the one uvicorn reports: behind a reverse proxy run ``triaged serve`` with uvicorn's
 ``--proxy-headers``/``--forwarded-allow-ips`` (``FORWARDED_ALLOW_IPS``) so it is
 the real client, not the proxy.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from triaged.errors import RateLimited
 
-__all__ = ["FailureThrottle", "key_prefix"]
+log = logging.getLogger(__name__)
+
+#: Records failures of subjects at a time (epoch seconds) and returns each subject's
+#: failures within a window from every process: (subjects, at, window_s) -> times.
+SharedFailures = Callable[[Sequence[str], float, float], dict[str, list[float]]]
+
+__all__ = ["FailureThrottle", "SharedFailures", "key_prefix"]
 
 MAX_TRACKED = 100_000  # subjects remembered at most (oldest forgotten first)
 
@@ -41,13 +51,16 @@ class FailureThrottle:
         max_failures: int,
         window_s: float,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         what: str = "authentication",
+        shared: SharedFailures | None = None,
     ) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
         self.what = what
-        self._clock = clock
+        # shared failures are compared across processes (and hosts): wall-clock time
+        self._clock = clock or (time.time if shared is not None else time.monotonic)
+        self._shared = shared
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -84,17 +97,32 @@ class FailureThrottle:
                     )
 
     def fail(self, subjects: Iterable[str]) -> None:
-        """Count one failure for each subject."""
+        """Count one failure for each subject (here, and in the shared store if any)."""
         if not self.enabled:
             return
+        subjects = list(subjects)
         now = self._clock()
         with self._lock:
-            for subject in subjects:
-                times = self._recent(subject, now)
-                if times is None:
-                    if len(self._failures) >= MAX_TRACKED:
-                        self._failures.pop(next(iter(self._failures)))
-                    times = self._failures[subject] = deque()
-                times.append(now)
-                while len(times) > self.max_failures:
-                    times.popleft()
+            self._count(subjects, now)
+        if self._shared is None:
+            return
+        try:
+            everywhere = self._shared(subjects, now, self.window_s)
+        except Exception:  # the database is down: this process's own count still holds
+            log.warning("could not share failed authentications", exc_info=True)
+            return
+        with self._lock:
+            for subject, times in everywhere.items():
+                if len(times) > len(self._failures.get(subject, ())):
+                    self._failures[subject] = deque(times[-self.max_failures :])
+
+    def _count(self, subjects: list[str], now: float) -> None:
+        for subject in subjects:
+            times = self._recent(subject, now)
+            if times is None:
+                if len(self._failures) >= MAX_TRACKED:
+                    self._failures.pop(next(iter(self._failures)))
+                times = self._failures[subject] = deque()
+            times.append(now)
+            while len(times) > self.max_failures:
+                times.popleft()

@@ -1,41 +1,60 @@
-"""Housekeeping in the background of ``triaged serve``: expired idempotency keys.
+"""Housekeeping in the background of ``triaged serve``: expired idempotency keys and old
+failed authentications.
 
 A retried request is answered from its idempotency key for
 ``TRIAGED_IDEMPOTENCY_TTL_HOURS`` (24 h by default, like common payment APIs);
-older keys are deleted every hour, so the table does not grow with traffic.
+older keys are deleted every hour, so the table does not grow with traffic.  Failed
+authentications (the throttle's shared memory) older than a day, or than the throttle's
+window when that is longer, go at the same time.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from triaged.services.idempotency import prune_older_than
 from triaged.services.ids import utcnow
 from triaged.services.periodic import Periodic
+from triaged.storage import auth_failure_repo
 from triaged.storage.db import Database
 
-__all__ = ["Housekeeper", "start_housekeeper"]
+__all__ = ["Housekeeper", "housekeeper", "start_housekeeper"]
 
 EVERY_S = 3600.0
+DAY_S = 86400.0
 
 
 class Housekeeper(Periodic):
-    """Deletes idempotency keys older than ``ttl`` every ``interval_s``."""
+    """Every ``interval_s``: deletes idempotency keys older than ``ttl`` (None: keeps them)
+    and failed authentications older than ``auth_keep_s``."""
 
     name = "housekeeper"
 
-    def __init__(self, db: Database, ttl: timedelta, interval_s: float = EVERY_S) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ttl: timedelta | None,
+        interval_s: float = EVERY_S,
+        auth_keep_s: float = DAY_S,
+    ) -> None:
         super().__init__(interval_s)
         self.db = db
         self.ttl = ttl
+        self.auth_keep_s = auth_keep_s
 
     def run_once(self) -> int:
         with self.db.write() as conn:
-            return prune_older_than(conn, utcnow() - self.ttl)
+            gone = 0 if self.ttl is None else prune_older_than(conn, utcnow() - self.ttl)
+            return gone + auth_failure_repo.delete_older_than(conn, time.time() - self.auth_keep_s)
 
 
-def start_housekeeper(db: Database, ttl_hours: float) -> Housekeeper | None:
-    """Start it (first round at once); None when ``ttl_hours`` is 0 (keep keys forever)."""
-    if ttl_hours <= 0:
-        return None
-    return Housekeeper(db, timedelta(hours=ttl_hours)).start()
+def housekeeper(db: Database, ttl_hours: float, auth_window_s: float = 0.0) -> Housekeeper:
+    """The housekeeper for these settings (``ttl_hours`` 0: idempotency keys kept forever)."""
+    ttl = timedelta(hours=ttl_hours) if ttl_hours > 0 else None
+    return Housekeeper(db, ttl, auth_keep_s=max(DAY_S, auth_window_s))
+
+
+def start_housekeeper(db: Database, ttl_hours: float, auth_window_s: float = 0.0) -> Housekeeper:
+    """Start it (first round at once)."""
+    return housekeeper(db, ttl_hours, auth_window_s).start()

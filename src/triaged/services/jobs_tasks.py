@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from triaged.services import learning
@@ -73,12 +72,11 @@ def drift(svc: Service) -> int:
 
 
 def housekeeping(svc: Service) -> int:
-    from triaged.services.housekeeping import Housekeeper
+    from triaged.services.housekeeping import housekeeper
 
-    ttl = svc.settings.idempotency_ttl_hours
-    if ttl <= 0:
-        return 0
-    return Housekeeper(svc.db, timedelta(hours=ttl)).run_once()
+    cfg = svc.settings
+    keeper = housekeeper(svc.db, cfg.idempotency_ttl_hours, cfg.auth_failure_window_seconds)
+    return keeper.run_once()
 
 
 def routing_check(svc: Service) -> int:

@@ -5,15 +5,17 @@ operator configured nothing: the web session signing secret (``session_secret``)
 and the SHA-256 of the generated ``/metrics`` token (``metrics_token_sha256``).
 ``web_sessions`` holds one row per signed-in browser, keyed by the SHA-256 of the
 random session id its cookie carries; sign-out revokes the row.
+``auth_failures`` holds recent failed authentications (API key lookups, web sign-ins) per
+subject (``ip:...``, ``key:<prefix>``), so that every API process counts them together.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from triaged.storage.tables import Stamp, metadata
 
-__all__ = ["server_secrets", "web_sessions"]
+__all__ = ["auth_failures", "server_secrets", "web_sessions"]
 
 server_secrets = Table(
     "server_secrets",
@@ -31,4 +33,15 @@ web_sessions = Table(
     Column("created_at", Stamp, nullable=False),
     Column("expires_at", Stamp, nullable=False, index=True),
     Column("revoked_at", Stamp, nullable=True),
+)
+
+# no primary key worth naming: one row per failure, pruned once out of the window
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(200), nullable=False),
+    Column("failed_at", Float, nullable=False),  # epoch seconds: compared across processes
+    Index("ix_auth_failures_subject_failed_at", "subject", "failed_at"),
+    Index("ix_auth_failures_failed_at", "failed_at"),
 )

@@ -5,6 +5,7 @@ The first part of :class:`triaged.service.Service` (see :mod:`triaged.services.f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from triaged.errors import InvalidInput, NotFound
@@ -14,7 +15,7 @@ from triaged.services.keys import KeyInfo, Principal, Role
 from triaged.services.plans import Plan, all_plans, get_plan
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.settings import Settings
-from triaged.storage import taxonomy_repo, workspace_repo
+from triaged.storage import auth_failure_repo, taxonomy_repo, workspace_repo
 from triaged.storage.db import Database
 
 if TYPE_CHECKING:
@@ -51,6 +52,16 @@ class ServiceCore:
     def authenticate(self, key: str) -> Principal:
         with self.db.lookup() as conn:
             return keys.authenticate(conn, key, self.settings.key_pepper)
+
+    def record_auth_failures(
+        self, subjects: Sequence[str], at: float, window_s: float
+    ) -> dict[str, list[float]]:
+        """Count one failed authentication at ``at`` (epoch seconds) for each subject and
+        return each subject's failures within ``window_s``, from every process."""
+        with self.db.write() as conn:
+            auth_failure_repo.delete_older_than(conn, at - window_s, subjects)
+            auth_failure_repo.record(conn, subjects, at)
+            return auth_failure_repo.recent(conn, subjects, at - window_s)
 
     def create_workspace(self, name: str, plan: str = "free") -> dict[str, Any]:
         self.plan(plan)
