@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.servicekit import make_settings, pg_database
 from tests.web.seed import seed
 from triaged.api import create_app
 from triaged.api.throttle import FailureThrottle
 from triaged.errors import RateLimited
 from triaged.service import Service
 from triaged.services.housekeeping import Housekeeper
+from triaged.storage import upgrade
 
 
 class Clock:
@@ -76,28 +81,39 @@ def test_failed_sign_ins_get_429_with_retry_after(small):
         assert "too many failed" in r.text
 
 
-def test_api_processes_count_failures_together(tmp_path):
+@contextmanager
+def _database(backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'throttle.db'}"
+    else:
+        with pg_database() as url:
+            yield url
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_api_processes_count_failures_together(backend, tmp_path):
     """Two apps with their own memory on one database, as two `triaged serve` processes:
     alone each would allow 4 failures (8 in all); together they allow 4 + 1 (the other
     process learns the count at its next failure)."""
-    s = seed(tmp_path, texts=["I was charged twice"])
-    a, b = (Service(s.service.settings.with_overrides(auth_max_failures=4)) for _ in range(2))
-    try:
-        with TestClient(create_app(service=a)) as ca, TestClient(create_app(service=b)) as cb:
-            codes = []
-            for i in range(12):
-                auth = {"Authorization": f"Bearer tri_guess{i:03d}"}
-                codes.append((ca, cb)[i % 2].get("/v1/taxonomies", headers=auth).status_code)
-            assert codes == [401] * 5 + [429] * 7
-            # a valid key from the same address is refused by both while the window lasts
-            for client in (ca, cb):
-                auth = {"Authorization": f"Bearer {s.admin_key}"}
-                assert client.get("/v1/taxonomies", headers=auth).status_code == 429
-        # housekeeping deletes failures once they are old: 5 by address + 1 per guessed prefix
-        keeper = Housekeeper(a.db, None, auth_keep_s=0.0)
-        assert keeper.run_once() == 10
-        assert keeper.run_once() == 0
-    finally:
-        a.close()
-        b.close()
-        s.service.close()
+    with _database(backend, tmp_path) as url:
+        upgrade(url)
+        a, b = (Service(make_settings(url, auth_max_failures=4)) for _ in range(2))
+        try:
+            admin_key = a.create_key("throttled", "admin", create_plan="free").key
+            with TestClient(create_app(service=a)) as ca, TestClient(create_app(service=b)) as cb:
+                codes = []
+                for i in range(12):
+                    auth = {"Authorization": f"Bearer tri_guess{i:03d}"}
+                    codes.append((ca, cb)[i % 2].get("/v1/taxonomies", headers=auth).status_code)
+                assert codes == [401] * 5 + [429] * 7
+                # a valid key from the same address is refused by both while the window lasts
+                for client in (ca, cb):
+                    auth = {"Authorization": f"Bearer {admin_key}"}
+                    assert client.get("/v1/taxonomies", headers=auth).status_code == 429
+            # housekeeping deletes old failures: 5 by address + 1 per guessed key prefix
+            keeper = Housekeeper(a.db, None, auth_keep_s=0.0)
+            assert keeper.run_once() == 10
+            assert keeper.run_once() == 0
+        finally:
+            a.close()
+            b.close()
