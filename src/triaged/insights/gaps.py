@@ -31,6 +31,8 @@ from triaged.insights.config import InsightsConfig
 from triaged.insights.keywords import class_tfidf_keywords, propose_name, snake_case
 from triaged.insights.records import DecisionRecord
 from triaged.insights.scale import (
+    centroid,
+    centroids,
     inside_by_scale,
     inside_labels,
     label_scale,
@@ -111,10 +113,10 @@ def cluster_labels(Z: FloatArray, config: InsightsConfig) -> IntArray:
     labels[fit_idx] = _hdbscan(Z[fit_idx], mcs, ms, "leaf")
     if labels.max() < 0:  # one homogeneous group has no leaves: let it be a single cluster
         labels[fit_idx] = _hdbscan(Z[fit_idx], mcs, ms, "eom")
-    labels, cuts, centroids = _trim(Z, labels, mcs, config.trim_mads)
-    if fit_idx.size < n and centroids.size:
+    labels, cuts, cents = _trim(Z, labels, mcs, config.trim_mads)
+    if fit_idx.size < n and cents.size:
         rest = np.setdiff1d(np.arange(n), fit_idx)
-        sims = Z[rest] @ centroids.T
+        sims = Z[rest] @ cents.T
         best = sims.argmax(axis=1)
         ok = sims[np.arange(rest.size), best] >= cuts[best]
         labels[rest[ok]] = best[ok]
@@ -144,7 +146,7 @@ def _trim(
         idx = np.flatnonzero(labels == c)
         if idx.size == 0:
             continue
-        cen = unit_rows(Z[idx].mean(axis=0, keepdims=True))[0]
+        cen = centroid(Z[idx])
         sims = Z[idx] @ cen
         med = float(np.median(sims))
         mad = float(np.median(np.abs(sims - med))) * 1.4826
@@ -154,9 +156,9 @@ def _trim(
             continue
         out[keep] = len(cuts)
         cuts.append(cut)
-        cents.append(unit_rows(Z[keep].mean(axis=0, keepdims=True))[0])
-    centroids = np.stack(cents) if cents else np.zeros((0, Z.shape[1]), np.float32)
-    return out, np.asarray(cuts, dtype=np.float64), centroids
+        cents.append(centroid(Z[keep]))
+    stacked = np.stack(cents) if cents else np.zeros((0, Z.shape[1]), np.float32)
+    return out, np.asarray(cuts, dtype=np.float64), stacked
 
 
 def _coverage(Z: FloatArray, members: IntArray, ref: FloatArray, k: int) -> NDArray[np.float64]:
@@ -300,9 +302,7 @@ def _cluster_open(
             labels[open_idx] = merge_clusters(Z[open_idx], labels[open_idx], *scale)
             merge_at = scale[0]
             y_ref = np.asarray(ref_labels)
-            label_cents = unit_rows(
-                np.stack([ref_c[y_ref == lb].mean(axis=0) for lb in np.unique(y_ref)])
-            )
+            label_cents = centroids(ref_c[y_ref == lb] for lb in np.unique(y_ref))
     return labels, label_cents, merge_at
 
 
@@ -446,8 +446,8 @@ def _describe(
     config: InsightsConfig,
 ) -> GapCluster:
     members = [records[i] for i in idx]
-    centroid = unit_rows(Z[idx].mean(axis=0, keepdims=True))[0]
-    sims = Z[idx] @ centroid
+    direction = centroid(Z[idx])
+    sims = Z[idx] @ direction
     order = np.argsort(-sims, kind="stable")
     examples: list[str] = []
     for j in order:
@@ -456,7 +456,7 @@ def _describe(
             examples.append(text)
         if len(examples) >= config.representative_texts:
             break
-    raw_centroid = unit_rows(V[idx].mean(axis=0, keepdims=True))[0]
+    raw_centroid = centroid(V[idx])
     cohesion = float((unit_rows(V[idx]) @ raw_centroid).mean())
     votes = Counter(snake_case(r.new_label) for r in members if r.is_new_category and r.new_label)
     n_votes = sum(1 for r in members if r.is_new_category)

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from triaged.insights.config import InsightsConfig
 from triaged.insights.records import DecisionRecord
-from triaged.insights.scale import unit_rows
+from triaged.insights.scale import centroids, unit_rows
 
 __all__ = ["Overlap", "example_confusion", "find_overlaps"]
 
@@ -105,7 +105,7 @@ def _example_stats(vectors: NDArray[Any], labels: Sequence[str]) -> _ExampleStat
             cross[_pair(a, b)] += 1
     names = sorted(counts)
     index = {n: k for k, n in enumerate(names)}
-    cents = unit_rows(np.stack([Z[y == n].mean(axis=0) for n in names]))
+    cents = centroids(Z[y == n] for n in names)
     for p in cross:
         centroid_sim[p] = float(cents[index[p[0]]] @ cents[index[p[1]]])
     return _ExampleStats(dict(cross), dict(counts), centroid_sim)

@@ -8,13 +8,21 @@ examples of the same size are (:func:`inside_labels`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["inside_by_scale", "inside_labels", "label_scale", "merge_clusters", "unit_rows"]
+__all__ = [
+    "centroid",
+    "centroids",
+    "inside_by_scale",
+    "inside_labels",
+    "label_scale",
+    "merge_clusters",
+    "unit_rows",
+]
 
 FloatArray = NDArray[np.float32]
 IntArray = NDArray[np.int64]
@@ -26,6 +34,17 @@ def unit_rows(X: NDArray[Any]) -> FloatArray:
     norms = np.linalg.norm(A, axis=1, keepdims=True)
     out: FloatArray = A / np.maximum(norms, 1e-12)
     return out
+
+
+def centroid(rows: NDArray[Any]) -> FloatArray:
+    """The direction of a group of rows: their mean, scaled to unit length."""
+    row: FloatArray = unit_rows(np.asarray(rows).mean(axis=0, keepdims=True))[0]
+    return row
+
+
+def centroids(groups: Iterable[NDArray[Any]]) -> FloatArray:
+    """:func:`centroid` of each group, stacked (one row per group)."""
+    return unit_rows(np.stack([np.asarray(g).mean(axis=0) for g in groups]))
 
 
 def label_scale(
@@ -55,10 +74,10 @@ def label_scale(
         if members.shape[0] < 2 * half:
             continue
         order = rng.permutation(members.shape[0])
-        a = unit_rows(members[order[:half]].mean(axis=0, keepdims=True))[0]
-        b = unit_rows(members[order[half : 2 * half]].mean(axis=0, keepdims=True))[0]
+        a = centroid(members[order[:half]])
+        b = centroid(members[order[half : 2 * half]])
         pair_sims.append(float(a @ b))
-        cen = unit_rows(members.mean(axis=0, keepdims=True))[0]
+        cen = centroid(members)
         own_sims.extend((members @ cen).tolist())
     if len(pair_sims) < 2:
         return None
@@ -73,7 +92,7 @@ def merge_clusters(Z: FloatArray, labels: IntArray, merge_at: float, join_at: fl
     n_c = int(labels.max()) + 1 if labels.size else 0
     if n_c == 0:
         return labels
-    cents = unit_rows(np.stack([Z[labels == c].mean(axis=0) for c in range(n_c)]))
+    cents = centroids(Z[labels == c] for c in range(n_c))
     parent = list(range(n_c))
 
     def find(i: int) -> int:
@@ -88,7 +107,7 @@ def merge_clusters(Z: FloatArray, labels: IntArray, merge_at: float, join_at: fl
     roots = sorted({find(c) for c in range(n_c)})
     renum = {r: k for k, r in enumerate(roots)}
     out = np.array([renum[find(int(c))] if c >= 0 else -1 for c in labels], dtype=np.int64)
-    merged = unit_rows(np.stack([Z[out == k].mean(axis=0) for k in range(len(roots))]))
+    merged = centroids(Z[out == k] for k in range(len(roots)))
     noise = np.flatnonzero(out < 0)
     if noise.size:
         to = Z[noise] @ merged.T
@@ -107,7 +126,7 @@ def inside_by_scale(
     out = np.zeros(n_clusters, dtype=bool)
     if label_cents.shape[0]:
         for c in range(n_clusters):
-            cen = unit_rows(Z[labels == c].mean(axis=0, keepdims=True))[0]
+            cen = centroid(Z[labels == c])
             out[c] = float((label_cents @ cen).max()) >= merge_at
     return out
 
@@ -140,12 +159,12 @@ def inside_labels(
     y = np.asarray(ref_labels)
     names = np.unique(y)
     groups = [ref[y == lb] for lb in names]
-    cents = unit_rows(np.stack([g.mean(axis=0) for g in groups]))
+    cents = centroids(groups)
     n_clusters = int(labels.max()) + 1 if labels.size else 0
     out = np.zeros(n_clusters, dtype=bool)
     for c in range(n_clusters):
         idx = np.flatnonzero(labels == c)
-        cen = unit_rows(Z[idx].mean(axis=0, keepdims=True))[0]
+        cen = centroid(Z[idx])
         members = groups[int((cents @ cen).argmax())]
         m = members.shape[0]
         if m < 4:
@@ -155,10 +174,10 @@ def inside_labels(
         seen = np.empty(draws)
         for d in range(draws):
             order = rng.permutation(m)
-            a = unit_rows(members[order[:size]].mean(axis=0, keepdims=True))[0]
-            b = unit_rows(members[order[size:]].mean(axis=0, keepdims=True))[0]
+            a = centroid(members[order[:size]])
+            b = centroid(members[order[size:]])
             own = Z[rng.choice(idx, size, replace=False)]
             null[d] = float(a @ b)
-            seen[d] = float(unit_rows(own.mean(axis=0, keepdims=True))[0] @ b)
+            seen[d] = float(centroid(own) @ b)
         out[c] = float(np.median(seen)) >= float(np.quantile(null, quantile))
     return out
