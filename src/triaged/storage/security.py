@@ -35,7 +35,7 @@ web_sessions = Table(
     Column("revoked_at", Stamp, nullable=True),
 )
 
-# no primary key worth naming: one row per failure, pruned once out of the window
+# one row per failure (a surrogate key only), read by subject and time, pruned once old
 auth_failures = Table(
     "auth_failures",
     metadata,
