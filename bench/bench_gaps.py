@@ -59,6 +59,7 @@ CACHE = ROOT / "bench" / ".cache" / "gaps"
 #: Insights settings tried (leave-one-dataset-out picks one per dataset).
 GRID: dict[str, dict[str, Any]] = {
     "default": {},
+    "no term gaps": {"term_alpha": None},
     "previous default": {"inside_quantile": None, "vouch_cover": None},
     "scale inside": {"inside_quantile": None},
     "no vouch cover": {"vouch_cover": None},

@@ -51,6 +51,11 @@ class InsightsConfig:
         with the examples would get in the same pool (``None``: always): the model and
         the nearest example agree on a sibling's label for a missing category's inputs
         too, but no labelled example sits among their neighbours.
+        ``term_alpha`` / ``term_min_fold``: candidates sharing a word that their label's
+        examples (and the taxonomy's) do not use are a gap too
+        (:mod:`triaged.insights.terms`): family-wise level of the Bonferroni-corrected
+        Fisher tests, and the least over-representation against the label's examples
+        (``None``: off).
         Chosen leave-one-dataset-out on ``bench/bench_gaps.py``.
     Overlaps
         ``close_ratio``: a decision counts as a close call between its top two labels
@@ -69,6 +74,9 @@ class InsightsConfig:
     vouch_share: float | None = 0.6
     vouch_confidence: float = 0.8
     vouch_cover: float | None = 0.2
+    term_alpha: float | None = 0.01
+    term_min_fold: float = 10.0
+    term_examples_per_label: int = 2000
     min_cluster_size: int | None = None
     min_samples: int | None = None
     trim_mads: float = 2.0

@@ -10,17 +10,19 @@ cluster whose neighbourhood is mostly labelled examples, or whose centroid is as
 a label's centre as random groups of that label's examples of its size are,
 :mod:`triaged.insights.scale`, sits inside an existing label and is no gap) and against
 the model (a cluster whose inputs a known label vouches for, :mod:`triaged.insights.vouch`,
-is that label's traffic, unless hardly any labelled example is near its inputs), and
-described: size, share of
-the held volume, representative texts, c-TF-IDF keywords, the labels it is split between,
-and a proposed name.
+is that label's traffic, unless hardly any labelled example is near its inputs).  Inputs
+that share a word their labels' examples never use (:mod:`triaged.insights.terms`) and
+that no cluster holds are reported too, as *term gaps*: a missing category whose inputs
+read like a sibling's forms no cluster of its own.  Every group is described: size, share
+of the held volume, representative texts, c-TF-IDF keywords, the labels it is split
+between, and a proposed name.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,8 +39,10 @@ from triaged.insights.scale import (
     inside_labels,
     label_scale,
     merge_clusters,
+    trim_to_core,
     unit_rows,
 )
+from triaged.insights.terms import new_term_gaps
 from triaged.insights.vouch import vouched_shares
 
 __all__ = ["GapCluster", "cluster_labels", "explained_by_labels", "find_gap_clusters"]
@@ -69,6 +73,9 @@ class GapCluster:
     cohesion: float
     coverage: float
     keyword_scores: list[float] = field(default_factory=list)
+    #: a term gap's words (inputs that use them, unlike the labels' examples); [] for a
+    #: cluster found in embedding space
+    terms: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +88,7 @@ class GapCluster:
             "description": self.description,
             "keywords": list(self.keywords),
             "keyword_scores": list(self.keyword_scores),
+            "terms": list(self.terms),
             "between": list(self.between),
             "between_counts": list(self.between_counts),
             "examples": list(self.examples),
@@ -113,7 +121,7 @@ def cluster_labels(Z: FloatArray, config: InsightsConfig) -> IntArray:
     labels[fit_idx] = _hdbscan(Z[fit_idx], mcs, ms, "leaf")
     if labels.max() < 0:  # one homogeneous group has no leaves: let it be a single cluster
         labels[fit_idx] = _hdbscan(Z[fit_idx], mcs, ms, "eom")
-    labels, cuts, cents = _trim(Z, labels, mcs, config.trim_mads)
+    labels, cuts, cents = trim_to_core(Z, labels, mcs, config.trim_mads)
     if fit_idx.size < n and cents.size:
         rest = np.setdiff1d(np.arange(n), fit_idx)
         sims = Z[rest] @ cents.T
@@ -133,32 +141,6 @@ def _hdbscan(Z: FloatArray, mcs: int, ms: int, method: str) -> IntArray:
     )
     out: IntArray = model.fit_predict(Z).astype(np.int64)
     return out
-
-
-def _trim(
-    Z: FloatArray, labels: IntArray, min_size: int, mads: float
-) -> tuple[IntArray, NDArray[np.float64], FloatArray]:
-    """Drop members far below the median similarity to their centroid; renumber clusters."""
-    out = np.full_like(labels, -1)
-    cuts: list[float] = []
-    cents: list[FloatArray] = []
-    for c in range(int(labels.max()) + 1 if labels.size else 0):
-        idx = np.flatnonzero(labels == c)
-        if idx.size == 0:
-            continue
-        cen = centroid(Z[idx])
-        sims = Z[idx] @ cen
-        med = float(np.median(sims))
-        mad = float(np.median(np.abs(sims - med))) * 1.4826
-        cut = med - mads * mad
-        keep = idx[sims >= cut - 1e-9]
-        if keep.size < min_size:
-            continue
-        out[keep] = len(cuts)
-        cuts.append(cut)
-        cents.append(centroid(Z[keep]))
-    stacked = np.stack(cents) if cents else np.zeros((0, Z.shape[1]), np.float32)
-    return out, np.asarray(cuts, dtype=np.float64), stacked
 
 
 def _coverage(Z: FloatArray, members: IntArray, ref: FloatArray, k: int) -> NDArray[np.float64]:
@@ -190,6 +172,7 @@ def find_gap_clusters(
     total_held: int,
     config: InsightsConfig,
     reference_labels: Sequence[str] = (),
+    example_words: Mapping[str, Sequence[frozenset[str]]] | None = None,
 ) -> tuple[list[GapCluster], dict[str, Any]]:
     """Cluster the gap candidates ``records`` (embedded as ``vectors``).
 
@@ -198,7 +181,10 @@ def find_gap_clusters(
     Candidates that sit as densely among one label's examples as that label's own examples
     do are *explained* by it (:func:`explained_by_labels`) and left out of the clustering;
     clusters a known label vouches for (:func:`~triaged.insights.vouch.vouched_shares`) are
-    its traffic and not reported (their inputs count as explained).
+    its traffic and not reported (their inputs count as explained).  With
+    ``example_words`` (the words of every labelled example, per label), candidates that
+    share a word their label's examples never use are reported too when no cluster
+    already holds most of them (:mod:`triaged.insights.terms`).
     Returns the gap clusters, ranked, and a summary: candidates, the shares explained by
     existing labels, clustered, and the unclustered remainder.
     """
@@ -227,9 +213,51 @@ def find_gap_clusters(
     summary["explained_share"] = round(float(explained.mean()), 4)
     summary["noise_share"] = round(float(((labels < 0) & ~explained).mean()), 4)
     n_clusters = int(labels.max()) + 1 if labels.size else 0
-    if n_clusters == 0:
-        return [], summary
     ref_z = _balanced_sample(ref_c, n, config.seed) if R.shape[0] else R
+    kept: list[int] = []
+    cov_by_cluster = vouched = np.zeros(0)
+    if n_clusters > 0:
+        kept, cov_by_cluster, vouched = _filter_clusters(
+            Z, labels, records, (ref_c, ref_labels, ref_z), (label_cents, merge_at), config, summary
+        )
+    groups = [np.flatnonzero(labels == c) for c in kept]
+    coverage = [float(cov_by_cluster[c]) for c in kept]
+    terms: list[tuple[str, ...]] = [() for _ in kept]
+    if example_words is not None and config.term_alpha is not None:
+        vouch = (Z, ref_c, ref_labels) if ref_labels is not None else None
+        extra = new_term_gaps(records, labels, kept, example_words, config, vouch)
+        groups += [g for g, _ in extra]
+        terms += [t for _, t in extra]
+        coverage += [float(_coverage(Z, g, ref_z, config.coverage_k).mean()) for g, _ in extra]
+        _count_shares(summary, explained | np.isin(labels, _known(vouched, config)), groups)
+    clusters = _describe_kept(
+        groups, labels, records, Z, V, reference_texts, label_names, total_held, coverage, config
+    )
+    return [_with_terms(c, t) if t else c for c, t in zip(clusters, terms, strict=True)], summary
+
+
+def _with_terms(cluster: GapCluster, terms: tuple[str, ...]) -> GapCluster:
+    said = ", ".join(f"\u201c{t}\u201d" for t in terms[:3])
+    note = f" They use {said}, which the examples of the labels they got do not."
+    return replace(cluster, terms=list(terms), description=cluster.description + note)
+
+
+def _filter_clusters(
+    Z: FloatArray,
+    labels: IntArray,
+    records: Sequence[DecisionRecord],
+    reference: tuple[FloatArray, list[str] | None, FloatArray],
+    scale: tuple[FloatArray, float],
+    config: InsightsConfig,
+    summary: dict[str, Any],
+) -> tuple[list[int], NDArray[np.float64], NDArray[np.float64]]:
+    """The reported clusters (:func:`_keep_clusters`), each cluster's coverage (1.0 when
+    inside a label) and vouched share.  ``reference``: the examples' centred rows, their
+    labels and the volume-balanced sample; ``scale``: label centroids and merge cosine."""
+    ref_c, ref_labels, ref_z = reference
+    label_cents, merge_at = scale
+    n = Z.shape[0]
+    n_clusters = int(labels.max()) + 1
     raw_cov = _cluster_coverage(Z, labels, ref_z, config)
     if config.inside_quantile is not None and ref_labels is not None:
         inside = inside_labels(Z, labels, ref_c, ref_labels, config.inside_quantile, config.seed)
@@ -247,19 +275,26 @@ def find_gap_clusters(
             covered = inside | (raw_cov >= config.vouch_cover * expected)
             vouched = np.where(covered, vouched, 0.0)
     kept = _keep_clusters(labels, cov_by_cluster, vouched, config, summary)
-    clusters = _describe_kept(
-        kept,
-        labels,
-        records,
-        Z,
-        V,
-        reference_texts,
-        label_names,
-        total_held,
-        cov_by_cluster,
-        config,
-    )
-    return clusters, summary
+    return kept, cov_by_cluster, vouched
+
+
+def _known(vouched: NDArray[np.float64], config: InsightsConfig) -> list[int]:
+    share = 2.0 if config.vouch_share is None else config.vouch_share
+    return [c for c in range(vouched.shape[0]) if vouched[c] >= share]
+
+
+def _count_shares(
+    summary: dict[str, Any], explained: NDArray[np.bool_], groups: list[IntArray]
+) -> None:
+    """The summary's shares when reported groups may overlap (term gaps): clustered = in
+    some reported group, explained = the rest of the explained, noise = the remainder."""
+    clustered = np.zeros(explained.shape[0], dtype=bool)
+    for g in groups:
+        clustered[g] = True
+    summary["clusters"] = len(groups)
+    summary["clustered_share"] = round(float(clustered.mean()), 4)
+    summary["explained_share"] = round(float((explained & ~clustered).mean()), 4)
+    summary["noise_share"] = round(1.0 - summary["clustered_share"] - summary["explained_share"], 4)
 
 
 def _explained(
@@ -351,7 +386,7 @@ def _keep_clusters(
 
 
 def _describe_kept(
-    kept: list[int],
+    groups: list[IntArray],
     labels: IntArray,
     records: Sequence[DecisionRecord],
     Z: FloatArray,
@@ -359,23 +394,23 @@ def _describe_kept(
     reference_texts: dict[str, list[str]],
     label_names: Sequence[str],
     total_held: int,
-    cov_by_cluster: NDArray[np.float64],
+    coverage: list[float],
     config: InsightsConfig,
 ) -> list[GapCluster]:
-    """Describe the kept clusters, in rank order, with keywords against the labels' texts
-    and the noise, and proposed names distinct from the labels and from each other."""
+    """Describe the reported groups (members' indices), in rank order, with keywords
+    against the labels' texts and the noise, and proposed names distinct from the labels
+    and from each other."""
     n = len(records)
     texts = [r.text for r in records]
-    groups = [[texts[i] for i in np.flatnonzero(labels == c)] for c in kept]
+    member_texts = [[texts[i] for i in idx] for idx in groups]
     background = [ts for ts in reference_texts.values() if ts]
     noise = [texts[i] for i in np.flatnonzero(labels < 0)]
     if noise:
         background.append(noise)
-    keywords = class_tfidf_keywords(groups, background=background, top_n=config.keywords)
+    keywords = class_tfidf_keywords(member_texts, background=background, top_n=config.keywords)
     taken = set(label_names)
     clusters: list[GapCluster] = []
-    for rank, c in enumerate(kept):
-        idx = np.flatnonzero(labels == c)
+    for rank, idx in enumerate(groups):
         cluster = _describe(
             rank,
             idx,
@@ -386,7 +421,7 @@ def _describe_kept(
             taken,
             n,
             total_held,
-            float(cov_by_cluster[c]),
+            coverage[rank],
             config,
         )
         taken.add(cluster.proposed_label)

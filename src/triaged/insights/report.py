@@ -31,6 +31,7 @@ from triaged.insights.gaps import GapCluster, find_gap_clusters
 from triaged.insights.health import LabelHealth, label_health
 from triaged.insights.overlaps import Overlap, find_overlaps
 from triaged.insights.records import DecisionRecord
+from triaged.insights.terms import words
 from triaged.taxonomy import Taxonomy
 
 __all__ = ["InsightsReport", "compute_insights", "gap_candidates"]
@@ -144,6 +145,7 @@ def compute_insights(
         total_held=held_total,
         config=cfg,
         reference_labels=ex_labels,
+        example_words=_example_words(taxonomy, cfg) if cfg.term_alpha is not None else None,
     )
     timings["gaps_s"] = round(time.perf_counter() - t0, 3)
 
@@ -204,6 +206,20 @@ def _reference_examples(
     else:
         ex_vecs = np.zeros((0, 0), dtype=np.float32)
     return ex_texts, ex_labels, ex_vecs
+
+
+def _example_words(taxonomy: Taxonomy, cfg: InsightsConfig) -> dict[str, list[frozenset[str]]]:
+    """The content words of each label's examples (at most ``term_examples_per_label`` of
+    them, a seeded sample), for the term gaps."""
+    rng = random.Random(cfg.seed)
+    out: dict[str, list[frozenset[str]]] = {}
+    cap = cfg.term_examples_per_label
+    for label in taxonomy.labels:
+        texts = list(label.examples)
+        if len(texts) > cap:
+            texts = rng.sample(texts, cap)
+        out[label.name] = [words(t) for t in texts]
+    return out
 
 
 def _reference_texts(

@@ -21,6 +21,7 @@ __all__ = [
     "inside_labels",
     "label_scale",
     "merge_clusters",
+    "trim_to_core",
     "unit_rows",
 ]
 
@@ -181,3 +182,29 @@ def inside_labels(
             seen[d] = float(centroid(own) @ b)
         out[c] = float(np.median(seen)) >= float(np.quantile(null, quantile))
     return out
+
+
+def trim_to_core(
+    Z: FloatArray, labels: IntArray, min_size: int, mads: float
+) -> tuple[IntArray, NDArray[np.float64], FloatArray]:
+    """Drop members far below the median similarity to their centroid; renumber clusters."""
+    out = np.full_like(labels, -1)
+    cuts: list[float] = []
+    cents: list[FloatArray] = []
+    for c in range(int(labels.max()) + 1 if labels.size else 0):
+        idx = np.flatnonzero(labels == c)
+        if idx.size == 0:
+            continue
+        cen = centroid(Z[idx])
+        sims = Z[idx] @ cen
+        med = float(np.median(sims))
+        mad = float(np.median(np.abs(sims - med))) * 1.4826
+        cut = med - mads * mad
+        keep = idx[sims >= cut - 1e-9]
+        if keep.size < min_size:
+            continue
+        out[keep] = len(cuts)
+        cuts.append(cut)
+        cents.append(centroid(Z[keep]))
+    stacked = np.stack(cents) if cents else np.zeros((0, Z.shape[1]), np.float32)
+    return out, np.asarray(cuts, dtype=np.float64), stacked
