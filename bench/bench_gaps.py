@@ -65,7 +65,7 @@ GRID: dict[str, dict[str, Any]] = {
     "no vouch cover": {"vouch_cover": None},
     "vouch-cover-0.1": {"vouch_cover": 0.1},
     "explained-q0.25": {"explained_quantile": 0.25},
-    "explained-q0.6": {"explained_quantile": 0.6},
+    "explained-q0.5": {"explained_quantile": 0.5},
     "no vouching": {"vouch_share": None},
     "before (issue 13)": {
         "explained_quantile": None,

@@ -65,7 +65,7 @@ class InsightsConfig:
     """
 
     gap_buckets: tuple[str, ...] = ("hold", "review")
-    explained_quantile: float | None = 0.5
+    explained_quantile: float | None = 0.6
     explained_confidence: float = 0.9
     merge: bool = True
     merge_quantile: float = 0.5
