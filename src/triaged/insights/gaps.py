@@ -364,7 +364,7 @@ def _keep_clusters(
     n_clusters = cov_by_cluster.shape[0]
     sizes = np.bincount(labels[labels >= 0], minlength=n_clusters)
     share = 2.0 if config.vouch_share is None else config.vouch_share
-    known = [c for c in range(n_clusters) if vouched[c] >= share]
+    known = _known(vouched, config)
     kept = [
         c
         for c in range(n_clusters)

@@ -22,6 +22,7 @@ airfare questions about a city no example names are).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -68,12 +69,9 @@ def _fisher_greater(
     return p
 
 
-def _doc_counts(texts: Sequence[frozenset[str]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for ws in texts:
-        for w in ws:
-            counts[w] = counts.get(w, 0) + 1
-    return counts
+def _doc_counts(texts: Sequence[frozenset[str]]) -> Counter[str]:
+    """How many of ``texts`` hold each word."""
+    return Counter(w for ws in texts for w in ws)
 
 
 def term_groups(
@@ -93,7 +91,7 @@ def term_groups(
     if not candidate_words or not any(example_words.values()):
         return []
     label_counts = {lb: (_doc_counts(t), len(t)) for lb, t in example_words.items() if t}
-    all_counts = _doc_counts([ws for texts in example_words.values() for ws in texts])
+    all_counts = sum((c for c, _ in label_counts.values()), Counter[str]())
     n_all = sum(n for _, n in label_counts.values())
     by_label: dict[str, list[int]] = {}
     for i, label in enumerate(candidate_labels):
