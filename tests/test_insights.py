@@ -592,3 +592,54 @@ def test_vouching_needs_labelled_examples_near_the_inputs() -> None:
     found = gaps(InsightsConfig())
     assert found == [{"n"}], found
     assert gaps(InsightsConfig(vouch_cover=None)) == []
+
+
+def test_a_gap_sheds_the_inputs_a_known_label_vouches_for() -> None:
+    """A known label's inputs that sit in a missing topic's cluster (they share a word, a
+    city) leave it when the model and their nearest example agree on that label; the
+    cluster, not vouched for as a whole, stays a gap."""
+    from triaged.insights.gaps import find_gap_clusters
+    from triaged.insights.scale import unit_rows
+
+    rng = np.random.default_rng(2)  # the geometry of the test above
+    centers = unit_rows(rng.normal(size=(2, 32)))
+    ref = np.vstack([_blob(centers[0], 120, 0.25, rng), _blob(centers[1], 120, 0.25, rng)])
+    ref_labels = ["a"] * 120 + ["b"] * 120
+    vectors = np.vstack(
+        [_blob(centers[0], 40, 0.25, rng), _offset_topic(centers[0], 0.8, 40, 0.03, rng)]
+    )
+    records = [DecisionRecord(f"a {i}", "a", 0.85, "review", id=f"a{i}") for i in range(40)]
+    records += [DecisionRecord(f"new {i}", "b", 0.45, "hold", id=f"n{i}") for i in range(34)]
+    # sure enough to vouch (>= 0.8), not to be explained by a's examples (>= 0.9)
+    records += [DecisionRecord(f"known {i}", "a", 0.85, "review", id=f"k{i}") for i in range(6)]
+
+    def gaps(config: InsightsConfig) -> list[set[str]]:
+        clusters, summary = find_gap_clusters(
+            records,
+            vectors,
+            reference=ref,
+            reference_texts={"a": ["x"], "b": ["y"]},
+            label_names=["a", "b"],
+            total_held=0,
+            config=config,
+            reference_labels=ref_labels,
+        )
+        assert (
+            abs(sum(summary[k] for k in ("clustered_share", "explained_share", "noise_share")) - 1)
+            < 1e-6
+        )
+        return [{d[0] for d in c.decision_ids} for c in clusters]
+
+    assert gaps(InsightsConfig()) == [{"n"}]
+    assert gaps(InsightsConfig(shed_vouched=False)) == [{"n", "k"}]
+    shed, _ = find_gap_clusters(
+        records,
+        vectors,
+        reference=ref,
+        reference_texts={"a": ["x"], "b": ["y"]},
+        label_names=["a", "b"],
+        total_held=0,
+        config=InsightsConfig(),
+        reference_labels=ref_labels,
+    )
+    assert shed[0].size == 34

@@ -51,6 +51,12 @@ class InsightsConfig:
         with the examples would get in the same pool (``None``: always): the model and
         the nearest example agree on a sibling's label for a missing category's inputs
         too, but no labelled example sits among their neighbours.
+        ``vouch_familiar``: vouching counts too for a cluster whose label's examples use
+        every word that at least this share of its inputs use, at least as often as its
+        inputs do (a burst of one label's traffic about one route;
+        :func:`triaged.insights.vouch.familiar_clusters`; ``None``: off).
+        ``shed_vouched``: a reported cluster drops the members a known label vouches for
+        (a known label's inputs that joined it through a shared word, a city name).
         ``term_alpha`` / ``term_min_fold``: candidates sharing a word that their label's
         examples (and the taxonomy's) do not use are a gap too
         (:mod:`triaged.insights.terms`): family-wise level of the Bonferroni-corrected
@@ -74,6 +80,8 @@ class InsightsConfig:
     vouch_share: float | None = 0.6
     vouch_confidence: float = 0.8
     vouch_cover: float | None = 0.2
+    vouch_familiar: float | None = 1 / 3
+    shed_vouched: bool = True
     term_alpha: float | None = 0.01
     term_min_fold: float = 10.0
     term_examples_per_label: int = 2000

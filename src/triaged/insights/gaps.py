@@ -42,8 +42,8 @@ from triaged.insights.scale import (
     trim_to_core,
     unit_rows,
 )
-from triaged.insights.terms import new_term_gaps
-from triaged.insights.vouch import vouched_shares
+from triaged.insights.terms import new_term_gaps, words
+from triaged.insights.vouch import familiar_clusters, vouched_members, vouched_shares
 
 __all__ = ["GapCluster", "cluster_labels", "explained_by_labels", "find_gap_clusters"]
 
@@ -217,9 +217,14 @@ def find_gap_clusters(
     kept: list[int] = []
     cov_by_cluster = vouched = np.zeros(0)
     if n_clusters > 0:
+        evidence = ((ref_c, ref_labels, ref_z), (label_cents, merge_at))
         kept, cov_by_cluster, vouched = _filter_clusters(
-            Z, labels, records, (ref_c, ref_labels, ref_z), (label_cents, merge_at), config, summary
+            Z, labels, records, *evidence, config, summary, example_words
         )
+    if config.shed_vouched and ref_labels is not None and kept:
+        shed = _shed_vouched(Z, labels, kept, vouched, records, (ref_c, ref_labels), config)
+        labels = np.where(shed, -1, labels)
+        explained = explained | shed
     groups = [np.flatnonzero(labels == c) for c in kept]
     coverage = [float(cov_by_cluster[c]) for c in kept]
     terms: list[tuple[str, ...]] = [() for _ in kept]
@@ -229,11 +234,38 @@ def find_gap_clusters(
         groups += [g for g, _ in extra]
         terms += [t for _, t in extra]
         coverage += [float(_coverage(Z, g, ref_z, config.coverage_k).mean()) for g, _ in extra]
+    if groups:
         _count_shares(summary, explained | np.isin(labels, _known(vouched, config)), groups)
     clusters = _describe_kept(
         groups, labels, records, Z, V, reference_texts, label_names, total_held, coverage, config
     )
     return [_with_terms(c, t) if t else c for c, t in zip(clusters, terms, strict=True)], summary
+
+
+def _shed_vouched(
+    Z: FloatArray,
+    labels: IntArray,
+    kept: list[int],
+    vouched: NDArray[np.float64],
+    records: Sequence[DecisionRecord],
+    reference: tuple[FloatArray, list[str]],
+    config: InsightsConfig,
+) -> NDArray[np.bool_]:
+    """Members of reported clusters that a known label vouches for, in the clusters that
+    are not that label's traffic as a whole (vouched share under ``vouch_share``): a known
+    label's inputs that joined a gap through a shared word (CLINC150 "directions to
+    phoenix" in a cluster of hotel bookings in phoenix).  A cluster keeps them when it
+    would fall under ``min_report_size`` without them."""
+    share = 2.0 if config.vouch_share is None else config.vouch_share
+    shed = np.zeros(labels.shape[0], dtype=bool)
+    for c in kept:
+        if vouched.size and vouched[c] >= share:
+            continue  # vouched as a whole but uncovered: a gap the model is sure of
+        members = np.flatnonzero(labels == c)
+        out = vouched_members(Z, members, records, *reference, config.vouch_confidence)
+        if out.any() and members.size - int(out.sum()) >= config.min_report_size:
+            shed[members[out]] = True
+    return shed
 
 
 def _with_terms(cluster: GapCluster, terms: tuple[str, ...]) -> GapCluster:
@@ -250,10 +282,13 @@ def _filter_clusters(
     scale: tuple[FloatArray, float],
     config: InsightsConfig,
     summary: dict[str, Any],
+    example_words: Mapping[str, Sequence[frozenset[str]]] | None = None,
 ) -> tuple[list[int], NDArray[np.float64], NDArray[np.float64]]:
     """The reported clusters (:func:`_keep_clusters`), each cluster's coverage (1.0 when
     inside a label) and vouched share.  ``reference``: the examples' centred rows, their
-    labels and the volume-balanced sample; ``scale``: label centroids and merge cosine."""
+    labels and the volume-balanced sample; ``scale``: label centroids and merge cosine;
+    ``example_words``: each label's examples' words (familiar clusters, see
+    :func:`~triaged.insights.vouch.familiar_clusters`)."""
     ref_c, ref_labels, ref_z = reference
     label_cents, merge_at = scale
     n = Z.shape[0]
@@ -273,6 +308,11 @@ def _filter_clusters(
             # inputs exchangeable with the examples would get in this pool
             expected = ref_z.shape[0] / max(ref_z.shape[0] + n - 1, 1)
             covered = inside | (raw_cov >= config.vouch_cover * expected)
+            if config.vouch_familiar is not None and example_words is not None:
+                member_words = [words(r.text) for r in records]
+                covered |= familiar_clusters(
+                    labels, records, member_words, example_words, config.vouch_familiar
+                )
             vouched = np.where(covered, vouched, 0.0)
     kept = _keep_clusters(labels, cov_by_cluster, vouched, config, summary)
     return kept, cov_by_cluster, vouched

@@ -34,7 +34,7 @@ from triaged.insights.config import InsightsConfig
 from triaged.insights.keywords import STOP_WORDS
 from triaged.insights.records import DecisionRecord
 from triaged.insights.scale import trim_to_core
-from triaged.insights.vouch import vouched_shares
+from triaged.insights.vouch import vouched_members
 
 __all__ = ["TermGroup", "new_term_gaps", "term_groups", "words"]
 
@@ -181,11 +181,13 @@ def new_term_gaps(
             if new.size == 0:
                 continue
         if vouch is not None and config.vouch_share is not None:
-            share = vouched_shares(
-                vouch[0], one, records, vouch[1], vouch[2], config.vouch_confidence
+            flags = vouched_members(
+                vouch[0], new, records, vouch[1], vouch[2], config.vouch_confidence
             )
-            if share[0] >= config.vouch_share:
+            if flags.mean() >= config.vouch_share:
                 continue  # a known label's traffic that uses a new word (a new city)
+            if config.shed_vouched and new.size - int(flags.sum()) >= config.min_report_size:
+                new = new[~flags]  # as clusters shed them (gaps._shed_vouched)
         if len(out) >= room:
             break
         out.append((new, group.terms))
