@@ -253,9 +253,9 @@ def _shed_vouched(
 ) -> NDArray[np.bool_]:
     """Members of reported clusters that a known label vouches for, in the clusters that
     are not that label's traffic as a whole (vouched share under ``vouch_share``): a known
-    label's inputs that joined a gap through a shared word (CLINC150 "directions to
-    phoenix" in a cluster of hotel bookings in phoenix).  A cluster keeps them when it
-    would fall under ``min_report_size`` without them."""
+    label's inputs that joined a gap through shared words (CLINC150 interest-rate questions
+    about "my checking account" in a cluster of balance questions).  A cluster keeps them
+    when it would fall under ``min_report_size`` without them."""
     share = 2.0 if config.vouch_share is None else config.vouch_share
     shed = np.zeros(labels.shape[0], dtype=bool)
     for c in kept:
