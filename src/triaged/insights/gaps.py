@@ -132,11 +132,14 @@ def cluster_labels(Z: FloatArray, config: InsightsConfig) -> IntArray:
 
 
 def _hdbscan(Z: FloatArray, mcs: int, ms: int, method: str) -> IntArray:
+    # brute force: a tree search in 384 dimensions is no faster than a scan, and the scan is
+    # one matrix product (CLINC150's 2,800 open candidates: 0.4 s against 4.8 s)
     model = HDBSCAN(
         min_cluster_size=mcs,
         min_samples=ms,
         cluster_selection_method=method,
         allow_single_cluster=method == "eom",
+        algorithm="brute",
         copy=True,
     )
     out: IntArray = model.fit_predict(Z).astype(np.int64)
