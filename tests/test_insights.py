@@ -643,3 +643,17 @@ def test_a_gap_sheds_the_inputs_a_known_label_vouches_for() -> None:
         reference_labels=ref_labels,
     )
     assert shed[0].size == 34
+    # most of the cluster vouched for, but no labelled example nearby: reported whole
+    sure = [DecisionRecord(f"sure {i}", "a", 0.85, "review", id=f"s{i}") for i in range(30)]
+    sure += [DecisionRecord(f"new {i}", "b", 0.45, "hold", id=f"n{i}") for i in range(10)]
+    whole, _ = find_gap_clusters(
+        records[:40] + sure,
+        vectors,
+        reference=ref,
+        reference_texts={"a": ["x"], "b": ["y"]},
+        label_names=["a", "b"],
+        total_held=0,
+        config=InsightsConfig(),
+        reference_labels=ref_labels,
+    )
+    assert [c.size for c in whole] == [40]
