@@ -558,35 +558,48 @@ def test_inside_a_label_depends_on_the_clusters_size() -> None:
     assert inside_by_scale(Z, labels, cents, scale[0]).tolist() == [True, True]
 
 
-def test_vouching_needs_labelled_examples_near_the_inputs() -> None:
-    """The model and the nearest example agree on a sibling's label for a missing topic's
-    inputs too; with no labelled example among their neighbours that is no evidence of a
-    known label's traffic, and the topic is reported.  Fresh inputs of the label, as sure,
-    are not."""
-    from triaged.insights.gaps import find_gap_clusters
+def _label_and_topic() -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Reference examples of labels ``a`` and ``b``, and 80 candidates: 40 like a's examples,
+    then 40 of a tight new topic next to ``a`` (no labelled example among them)."""
     from triaged.insights.scale import unit_rows
 
     rng = np.random.default_rng(2)
     centers = unit_rows(rng.normal(size=(2, 32)))
     ref = np.vstack([_blob(centers[0], 120, 0.25, rng), _blob(centers[1], 120, 0.25, rng)])
-    ref_labels = ["a"] * 120 + ["b"] * 120
     known = _blob(centers[0], 40, 0.25, rng)
     new = _offset_topic(centers[0], 0.8, 40, 0.03, rng)
-    vectors = np.vstack([known, new])
+    return ref, ["a"] * 120 + ["b"] * 120, np.vstack([known, new])
+
+
+def _gap_clusters(
+    records: list[DecisionRecord], config: InsightsConfig
+) -> tuple[list[Any], dict[str, Any]]:
+    """:func:`find_gap_clusters` over :func:`_label_and_topic`'s candidates."""
+    from triaged.insights.gaps import find_gap_clusters
+
+    ref, ref_labels, vectors = _label_and_topic()
+    return find_gap_clusters(
+        records,
+        vectors,
+        reference=ref,
+        reference_texts={"a": ["x"], "b": ["y"]},
+        label_names=["a", "b"],
+        total_held=0,
+        config=config,
+        reference_labels=ref_labels,
+    )
+
+
+def test_vouching_needs_labelled_examples_near_the_inputs() -> None:
+    """The model and the nearest example agree on a sibling's label for a missing topic's
+    inputs too; with no labelled example among their neighbours that is no evidence of a
+    known label's traffic, and the topic is reported.  Fresh inputs of the label, as sure,
+    are not."""
     records = [DecisionRecord(f"known {i}", "a", 0.85, "review", id=f"k{i}") for i in range(40)]
     records += [DecisionRecord(f"new {i}", "a", 0.85, "review", id=f"n{i}") for i in range(40)]
 
     def gaps(config: InsightsConfig) -> list[set[str]]:
-        clusters, _ = find_gap_clusters(
-            records,
-            vectors,
-            reference=ref,
-            reference_texts={"a": ["x"], "b": ["y"]},
-            label_names=["a", "b"],
-            total_held=0,
-            config=config,
-            reference_labels=ref_labels,
-        )
+        clusters, _ = _gap_clusters(records, config)
         return [{d[0] for d in c.decision_ids} for c in clusters]
 
     found = gaps(InsightsConfig())
@@ -598,32 +611,13 @@ def test_a_gap_sheds_the_inputs_a_known_label_vouches_for() -> None:
     """A known label's inputs that sit in a missing topic's cluster (they share a word, a
     city) leave it when the model and their nearest example agree on that label; the
     cluster, not vouched for as a whole, stays a gap."""
-    from triaged.insights.gaps import find_gap_clusters
-    from triaged.insights.scale import unit_rows
-
-    rng = np.random.default_rng(2)  # the geometry of the test above
-    centers = unit_rows(rng.normal(size=(2, 32)))
-    ref = np.vstack([_blob(centers[0], 120, 0.25, rng), _blob(centers[1], 120, 0.25, rng)])
-    ref_labels = ["a"] * 120 + ["b"] * 120
-    vectors = np.vstack(
-        [_blob(centers[0], 40, 0.25, rng), _offset_topic(centers[0], 0.8, 40, 0.03, rng)]
-    )
     records = [DecisionRecord(f"a {i}", "a", 0.85, "review", id=f"a{i}") for i in range(40)]
     records += [DecisionRecord(f"new {i}", "b", 0.45, "hold", id=f"n{i}") for i in range(34)]
     # sure enough to vouch (>= 0.8), not to be explained by a's examples (>= 0.9)
     records += [DecisionRecord(f"known {i}", "a", 0.85, "review", id=f"k{i}") for i in range(6)]
 
     def gaps(config: InsightsConfig) -> list[set[str]]:
-        clusters, summary = find_gap_clusters(
-            records,
-            vectors,
-            reference=ref,
-            reference_texts={"a": ["x"], "b": ["y"]},
-            label_names=["a", "b"],
-            total_held=0,
-            config=config,
-            reference_labels=ref_labels,
-        )
+        clusters, summary = _gap_clusters(records, config)
         assert (
             abs(sum(summary[k] for k in ("clustered_share", "explained_share", "noise_share")) - 1)
             < 1e-6
@@ -632,28 +626,10 @@ def test_a_gap_sheds_the_inputs_a_known_label_vouches_for() -> None:
 
     assert gaps(InsightsConfig()) == [{"n"}]
     assert gaps(InsightsConfig(shed_vouched=False)) == [{"n", "k"}]
-    shed, _ = find_gap_clusters(
-        records,
-        vectors,
-        reference=ref,
-        reference_texts={"a": ["x"], "b": ["y"]},
-        label_names=["a", "b"],
-        total_held=0,
-        config=InsightsConfig(),
-        reference_labels=ref_labels,
-    )
+    shed, _ = _gap_clusters(records, InsightsConfig())
     assert shed[0].size == 34
     # most of the cluster vouched for, but no labelled example nearby: reported whole
     sure = [DecisionRecord(f"sure {i}", "a", 0.85, "review", id=f"s{i}") for i in range(30)]
     sure += [DecisionRecord(f"new {i}", "b", 0.45, "hold", id=f"n{i}") for i in range(10)]
-    whole, _ = find_gap_clusters(
-        records[:40] + sure,
-        vectors,
-        reference=ref,
-        reference_texts={"a": ["x"], "b": ["y"]},
-        label_names=["a", "b"],
-        total_held=0,
-        config=InsightsConfig(),
-        reference_labels=ref_labels,
-    )
+    whole, _ = _gap_clusters(records[:40] + sure, InsightsConfig())
     assert [c.size for c in whole] == [40]

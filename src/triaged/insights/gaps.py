@@ -217,12 +217,14 @@ def find_gap_clusters(
     summary["noise_share"] = round(float(((labels < 0) & ~explained).mean()), 4)
     n_clusters = int(labels.max()) + 1 if labels.size else 0
     ref_z = _balanced_sample(ref_c, n, config.seed) if R.shape[0] else R
+    # each candidate's words, once for the familiar clusters and the term gaps
+    lexicon = None if example_words is None else ([words(r.text) for r in records], example_words)
     kept: list[int] = []
     cov_by_cluster = vouched = np.zeros(0)
     if n_clusters > 0:
         evidence = ((ref_c, ref_labels, ref_z), (label_cents, merge_at))
         kept, cov_by_cluster, vouched = _filter_clusters(
-            Z, labels, records, *evidence, config, summary, example_words
+            Z, labels, records, *evidence, config, summary, lexicon
         )
     if config.shed_vouched and ref_labels is not None and kept:
         shed = _shed_vouched(Z, labels, kept, records, (ref_c, ref_labels), config)
@@ -231,9 +233,9 @@ def find_gap_clusters(
     groups = [np.flatnonzero(labels == c) for c in kept]
     coverage = [float(cov_by_cluster[c]) for c in kept]
     terms: list[tuple[str, ...]] = [() for _ in kept]
-    if example_words is not None and config.term_alpha is not None:
+    if lexicon is not None and config.term_alpha is not None:
         vouch = (Z, ref_c, ref_labels) if ref_labels is not None else None
-        extra = new_term_gaps(records, labels, kept, example_words, config, vouch)
+        extra = new_term_gaps(records, labels, kept, lexicon, config, vouch)
         groups += [g for g, _ in extra]
         terms += [t for _, t in extra]
         coverage += [float(_coverage(Z, g, ref_z, config.coverage_k).mean()) for g, _ in extra]
@@ -286,13 +288,13 @@ def _filter_clusters(
     scale: tuple[FloatArray, float],
     config: InsightsConfig,
     summary: dict[str, Any],
-    example_words: Mapping[str, Sequence[frozenset[str]]] | None = None,
+    lexicon: tuple[Sequence[frozenset[str]], Mapping[str, Sequence[frozenset[str]]]] | None = None,
 ) -> tuple[list[int], NDArray[np.float64], NDArray[np.float64]]:
     """The reported clusters (:func:`_keep_clusters`), each cluster's coverage (1.0 when
     inside a label) and vouched share.  ``reference``: the examples' centred rows, their
     labels and the volume-balanced sample; ``scale``: label centroids and merge cosine;
-    ``example_words``: each label's examples' words (familiar clusters, see
-    :func:`~triaged.insights.vouch.familiar_clusters`)."""
+    ``lexicon``: each candidate's words and each label's examples' words (familiar
+    clusters, see :func:`~triaged.insights.vouch.familiar_clusters`)."""
     ref_c, ref_labels, ref_z = reference
     label_cents, merge_at = scale
     n = Z.shape[0]
@@ -312,11 +314,8 @@ def _filter_clusters(
             # inputs exchangeable with the examples would get in this pool
             expected = ref_z.shape[0] / max(ref_z.shape[0] + n - 1, 1)
             covered = inside | (raw_cov >= config.vouch_cover * expected)
-            if config.vouch_familiar is not None and example_words is not None:
-                member_words = [words(r.text) for r in records]
-                covered |= familiar_clusters(
-                    labels, records, member_words, example_words, config.vouch_familiar
-                )
+            if config.vouch_familiar is not None and lexicon is not None:
+                covered |= familiar_clusters(labels, records, *lexicon, config.vouch_familiar)
             vouched = np.where(covered, vouched, 0.0)
     kept = _keep_clusters(labels, cov_by_cluster, vouched, config, summary)
     return kept, cov_by_cluster, vouched

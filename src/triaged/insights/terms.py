@@ -147,16 +147,17 @@ def new_term_gaps(
     records: Sequence[DecisionRecord],
     labels: IntArray,
     kept: list[int],
-    example_words: Mapping[str, Sequence[frozenset[str]]],
+    lexicon: tuple[Sequence[frozenset[str]], Mapping[str, Sequence[frozenset[str]]]],
     config: InsightsConfig,
     vouch: tuple[FloatArray, FloatArray, list[str]] | None = None,
 ) -> list[tuple[IntArray, tuple[str, ...]]]:
     """Term gaps (:func:`triaged.insights.terms.term_groups`) that no kept cluster already
-    holds half of, largest first, within the report's cap."""
+    holds half of, largest first, within the report's cap.  ``lexicon``: each candidate's
+    words (:func:`words`) and the words of every labelled example, per label."""
     found = term_groups(
-        [words(r.text) for r in records],
+        lexicon[0],
         [r.label for r in records],
-        example_words,
+        lexicon[1],
         min_size=config.min_report_size,
         alpha=config.term_alpha or 0.0,
         min_fold=config.term_min_fold,
