@@ -115,12 +115,14 @@ def lr_temperature(data: dict[str, Any], seed: int = 0) -> dict[str, Any]:
         splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
     for fit_idx, held in splits:
         model = _lr().fit(X[fit_idx], y[fit_idx])
-        oof[held[:, None], model.classes_[None, :]] = model.decision_function(X[held])
+        # log-probabilities: the logits up to a per-row constant (which temperature scaling
+        # ignores), and two columns for a two-label taxonomy, where decision_function has one
+        oof[held[:, None], model.classes_[None, :]] = model.predict_log_proba(X[held])
         seen[held] = np.isin(y[held], model.classes_)
     scaler = TemperatureScaler().fit(oof[seen], y[seen])
     temperature = float(scaler.temperature_)
     model = _lr().fit(X, y)
-    logits = model.decision_function(data["test_X"]) / temperature
+    logits = model.predict_log_proba(data["test_X"]) / temperature
     logits -= logits.max(axis=1, keepdims=True)
     probs = np.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)

@@ -80,9 +80,13 @@ async def test_without_unknown_inputs_the_auto_share_holds(
     at_training = rep["fresh_at_training_threshold"]
     share_at_training = at_training["auto_share"] if at_training is not None else 0.0
     assert fresh["auto_share"] >= share_at_training - 0.05, (trained, final)
-    # the reviews bound the out-of-scope share near 0: the evidence is re-certified with it,
-    # and the lane comes within 5 points of the fixed 0.85 threshold of before
-    assert final["source"] == "live" and "live out-of-scope share" in final["reason"], final
+    # the reviews bound the out-of-scope share near 0: the evidence is re-certified with it
+    # (one of the live versions; a later one may come from the reviews alone, when they
+    # certify a lower threshold), and the lane comes within 5 points of the fixed 0.85
+    # threshold of before
+    reasons = [final["reason"], *(a["reason"] for a in rep["alerts"])]
+    assert final["source"] == "live", final
+    assert any("live out-of-scope share" in r for r in reasons), reasons
     # ... and the hold threshold, chosen for 20% out of scope, falls back towards its floor
     assert final["hold_share"] < 0.2 and final["review"] <= trained["review"], final
     before = rep["fresh_by_threshold"][0.85]

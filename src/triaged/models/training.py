@@ -288,6 +288,13 @@ class CalibrationMix:
         prior = float(cfg["sim_oos_prior"])
         w_sim = (prior / (1.0 - prior) * n_in / len(F_sim)) if len(F_sim) and prior > 0 else 0.0
         w_pseudo = min(missing / max(1.0 - missing, 1e-3), 20.0)
+        # real out-of-scope examples: oos_weight each, but together never more than
+        # oos_max_prior of the mix (many reviewed out_of_scope items beside few labelled
+        # ones would otherwise teach the calibrator that most inputs are wrong)
+        cap = float(cfg["oos_max_prior"])
+        w_oos = float(cfg["oos_weight"])
+        if len(F_oos) and n_in:
+            w_oos = min(w_oos, cap / (1.0 - cap) * n_in / len(F_oos))
         F = np.vstack([F_in, F_sim, F_pseudo, F_oos])
         correct = np.concatenate([correct_in, np.zeros(len(F) - n_in, dtype=bool)])
         weights = np.concatenate(
@@ -295,7 +302,7 @@ class CalibrationMix:
                 np.ones(n_in),
                 np.full(len(F_sim), w_sim),
                 np.full(len(F_pseudo), w_pseudo),
-                np.full(len(F_oos), float(cfg["oos_weight"])),
+                np.full(len(F_oos), w_oos),
             ]
         )
         return cls(
