@@ -49,7 +49,8 @@ def zero_shot_calibrator() -> CorrectnessCalibrator:
     )
 
 
-# One- and two-label taxonomies: P(the input belongs to a label) from its similarity to
+# One-label taxonomies (and the example-less labels of partly labelled ones): P(the input
+# belongs to a label) from its similarity to
 # the label prompt (and to the label's examples, when there are some).  Fitted by
 # ``fit_member.py`` on the same train/val splits: for every label, 50 of its items as
 # positives and 100 items of other labels (CLINC ``oos`` included) as negatives, classes
