@@ -119,32 +119,3 @@ def test_fold_fits_scaled_to_the_final_channel(atis: Atis) -> None:
 
     assert abs(spread(scaled) / spread(final) - 1) < abs(spread(plain) / spread(final) - 1)
     assert abs(spread(scaled) / spread(final) - 1) < 0.025  # plain: 3.4% smaller
-
-
-def test_a_held_out_row_is_scored_with_the_vocabulary_of_its_fold_alone() -> None:
-    """Out-of-fold rows must look like new inputs: a term the held-out row shares with one
-    training row passes min_df only with the row itself, so it must not count towards the
-    row's coverage (nor carry a lexical weight), or the calibrator learns on rows better
-    covered than any new input will be."""
-    from triaged.models.engine import DEFAULT_CONFIG
-    from triaged.models.training import FitData
-
-    train_texts, y, _, _ = _split("test", 120)
-    texts = [*train_texts, f"{train_texts[0]} zorbix quadrant"]  # held out: the last row
-    texts[1] = f"{texts[1]} zorbix quadrant"  # ... shares two rare words with row 1 only
-    y = np.append(y, y[0])
-    vocab = LexicalVocabulary.fit(texts, 50_000)
-    A, cov, _ = vocab.transform_counts(texts)
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(len(texts), 8)).astype(np.float32)
-    V = rng.normal(size=(int(y.max()) + 1, 8)).astype(np.float32)
-    data = FitData.prepare(X, y, V, dict(DEFAULT_CONFIG), A, cov, False)
-    held = np.array([len(texts) - 1])
-    train = np.arange(len(texts) - 1)
-    part = data.part(held, train, np.unique(y[train]), None)
-    # the vocabulary the fold's training rows alone would give, applied to the held-out row
-    fold_vocab = LexicalVocabulary.fit([texts[i] for i in train], 50_000)
-    _, expected = fold_vocab.transform([texts[-1]])
-    assert part.cover[0] == pytest.approx(expected[0], abs=1e-6)
-    _, with_own_terms = vocab.transform([texts[-1]])
-    assert with_own_terms[0] > expected[0]  # the leak this guards against

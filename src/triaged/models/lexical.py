@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-__all__ = ["LexicalModel", "LexicalVocabulary", "analyze", "min_df"]
+__all__ = ["LexicalModel", "LexicalVocabulary", "analyze"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -64,11 +64,6 @@ def _char_grams(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def min_df(n_texts: int) -> int:
-    """Documents a term must occur in to enter a vocabulary fitted on ``n_texts`` texts."""
-    return 2 if n_texts >= 4 else 1
-
-
 @dataclass(slots=True)
 class LexicalVocabulary:
     """Term -> column, IDF weights; turns texts into L2-normalised TF-IDF rows."""
@@ -89,7 +84,7 @@ class LexicalVocabulary:
     def fit(cls, texts: Sequence[str], max_features: int) -> LexicalVocabulary:
         vec = TfidfVectorizer(
             analyzer=analyze,
-            min_df=min_df(len(texts)),
+            min_df=2 if len(texts) >= 4 else 1,
             max_features=max_features,
             sublinear_tf=True,
             dtype=np.float32,

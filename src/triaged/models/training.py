@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
@@ -27,7 +26,7 @@ from triaged.encoders.base import Vectors
 from triaged.models.calibrator import CorrectnessCalibrator
 from triaged.models.distance import MahalanobisDistance
 from triaged.models.features import trained_features
-from triaged.models.lexical import LexicalModel, min_df
+from triaged.models.lexical import LexicalModel
 
 __all__ = [
     "CalibrationMix",
@@ -108,20 +107,14 @@ class FitData:
         return int(self.V.shape[0])
 
     def lexical(
-        self,
-        train: IntArray | None = None,
-        labels: IntArray | None = None,
-        columns: NDArray[np.bool_] | None = None,
+        self, train: IntArray | None = None, labels: IntArray | None = None
     ) -> LexicalModel:
-        """The lexical channel fitted on rows ``train`` (all when None) over ``labels``, on
-        the vocabulary ``columns`` only (all when None).  A fold's SVM gets C scaled by all
-        rows / its rows, so its margins have the final channel's scale (the hinge losses
-        are summed)."""
+        """The lexical channel fitted on rows ``train`` (all when None) over ``labels``.  A
+        fold's SVM gets C scaled by all rows / its rows, so its margins have the final
+        channel's scale (the hinge losses are summed)."""
         if self.A is None:
             raise ValueError("the lexical channel is off (no TF-IDF rows)")
         A, y = (self.A, self.y) if train is None else (self.A[train], self.y[train])
-        if columns is not None:
-            A = A @ sp.diags(columns.astype(np.float32))
         return LexicalModel.fit(
             A,
             y,
@@ -179,17 +172,14 @@ class FitData:
         X, y, n_labels = self.X, self.y, self.n_labels
         _, W, b = self.head(train, warm, float(self.cfg["cv_tol"]), labels)
         lex = np.zeros((len(rows), n_labels))
-        cover = np.ones(len(rows))
-        if self.A is not None and self.Cov is not None:
-            # the vocabulary this fit's training rows alone would give: a held-out row must
-            # not bring its own n-grams in (a term of it and of one training row passes the
-            # vocabulary's min_df with the row, not without), or held-out rows look better
-            # covered and better scored than new inputs will
-            df = np.asarray((self.Cov[train] > 0).sum(axis=0)).ravel()
-            seen = df >= min_df(self.Cov.shape[0])
-            lex = self.lexical(train, labels, seen).scores(self.A[rows])
-            cover = np.asarray(self.Cov[rows] @ seen.astype(np.float32)).ravel().astype(float)
+        if self.A is not None:
+            lex = self.lexical(train, labels).scores(self.A[rows])
         dist = MahalanobisDistance.fit(X[train], y[train], self.V) if self.use_distance else None
+        cover = np.ones(len(rows))
+        if self.Cov is not None:
+            # coverage by the n-grams this fit's training rows contain
+            seen = (np.asarray(self.Cov[train].sum(axis=0)).ravel() > 0).astype(np.float32)
+            cover = np.asarray(self.Cov[rows] @ seen, dtype=np.float64).ravel()
         return Part(rows, X[rows] @ W.T + b, lex, train, dist, cover)
 
 
