@@ -361,3 +361,32 @@ def test_lexical_vocabulary_coverage_and_round_trip() -> None:
     B, cover_b = again.transform(["reset my password", "zqxv wpfj kkkk"])
     assert (A != B).nnz == 0
     np.testing.assert_array_equal(cover, cover_b)
+
+
+def test_out_of_scope_examples_weigh_at_most_their_share_of_the_calibrator() -> None:
+    from triaged.models.engine import DEFAULT_CONFIG
+    from triaged.models.training import CalibrationMix
+
+    rng = np.random.default_rng(0)
+    cfg = dict(DEFAULT_CONFIG)
+    none = np.zeros((0, 3))
+
+    def oos_weight(n_in: int, n_oos: int) -> float:
+        mix = CalibrationMix.build(
+            rng.normal(size=(n_in, 3)),
+            np.ones(n_in, dtype=bool),
+            none,
+            none,
+            rng.normal(size=(n_oos, 3)),
+            cfg,
+            0.0,
+        )
+        w = mix.weights[n_in:]
+        assert w.shape == (n_oos,) and np.all(w == w[0])
+        return float(w.sum() / (w.sum() + n_in))
+
+    # few beside many: each keeps its full weight (CLINC150: 100 beside 15,000)
+    assert oos_weight(15_000, 100) == pytest.approx(800 / 15_800)
+    # many beside few: together no more than the configured share of the mix
+    assert oos_weight(20, 20) == pytest.approx(cfg["oos_max_prior"])
+    assert oos_weight(1_800, 600) == pytest.approx(cfg["oos_max_prior"])
