@@ -26,6 +26,7 @@ from triaged.services.routing_policy.store import (
     _reviewed,
     current,
     evidence_of_model,
+    half_risk,
 )
 from triaged.storage import routing_repo, training_repo
 from triaged.storage.db import Database
@@ -143,23 +144,26 @@ def _live_decision(
         if cert.threshold is None:
             return None, f"{what}; auto lane closed ({cert.reason})", cert, status
         return cert.threshold, f"{what}; raised to {cert.threshold:g} ({cert.reason})", cert, status
+    model_id = active_model_id or policy.model_id
+    # two ways to a lower threshold (these reviews alone; the model's evidence at the
+    # out-of-scope share the reviews bound): each at half the risk, the lower one wins
+    each = level if model_id is None else half_risk(level)
     cert = certify_from_reviews(
         pool.confidence,
         pool.wrong,
         pool.weight,
         target=target,
-        confidence_level=level,
+        confidence_level=each,
         review_threshold=policy.review,
         grid=grid,
     )
-    model_id = active_model_id or policy.model_id
     if model_id is not None:
         learned = _learned_share_cert(
             conn,
             policy.taxonomy_id,
             evidence_of_model(conn, model_id),
             target=target,
-            level=level,
+            level=each,
             pi=policy.expected_out_of_scope,
             review=policy.review,
         )

@@ -273,17 +273,20 @@ def for_model(
     review, hold_why = _hold(
         evidence, source=review_source, floor=floor, pi=share, ceiling=manual_auto
     )
+    # reviews of earlier models may already bound the traffic's out-of-scope share: then the
+    # evidence is certified both ways, each at half the risk, and the lower threshold wins
+    both = manual_auto is None and traffic is not None and bool(traffic[0].out_of_scope.size)
+    each = half_risk(level) if both else level
     auto, bound = _certify(
-        evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
+        evidence, target=target, level=each, pi=pi, review=review, manual_auto=manual_auto
     )
-    if manual_auto is None and prev is not None:
-        # reviews of earlier models already bound the traffic's out-of-scope share
+    if both:
         learned = _learned_share_cert(
             conn,
             taxonomy_id,
             evidence,
             target=target,
-            level=level,
+            level=each,
             pi=pi,
             review=review,
             traffic=traffic,
@@ -388,8 +391,15 @@ def nearest_share(measured: WeightedBound, was: float) -> float:
     return measured.upper if measured.upper < was else measured.lower
 
 
+def half_risk(level: float) -> float:
+    """The confidence level of each of two certifications whose lower threshold is taken:
+    each fails with at most half the risk, so the pair holds at ``level`` (a union bound)."""
+    return 1.0 - (1.0 - level) / 2.0
+
+
 def _lower_of(a: LaneBound, b: LaneBound | None) -> LaneBound:
-    """The certification with the lower (open) threshold."""
+    """The certification with the lower (open) threshold (each certified at
+    :func:`half_risk` of the policy's level)."""
     if b is None or b.threshold is None:
         return a
     if a.threshold is None or b.threshold < a.threshold:
@@ -502,13 +512,23 @@ def set_manual(
     review, hold_why = _hold(
         evidence, source=review_source, floor=floor, pi=pi, ceiling=manual_auto
     )
+    traffic = traffic_reviews(conn, taxonomy_id) if manual_auto is None else None
+    # the reviews may already bound the traffic's out-of-scope share: both ways, half the risk
+    both = traffic is not None and bool(traffic[0].out_of_scope.size)
+    each = half_risk(level) if both else level
     auto, bound = _certify(
-        evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
+        evidence, target=target, level=each, pi=pi, review=review, manual_auto=manual_auto
     )
-    if manual_auto is None:
-        # the reviews already bound the traffic's out-of-scope share
+    if both:
         learned = _learned_share_cert(
-            conn, taxonomy_id, evidence, target=target, level=level, pi=pi, review=review
+            conn,
+            taxonomy_id,
+            evidence,
+            target=target,
+            level=each,
+            pi=pi,
+            review=review,
+            traffic=traffic,
         )
         bound = _lower_of(bound, learned)
         auto = bound.threshold
