@@ -194,6 +194,43 @@ def _certify(
     return manual_auto, replace(at, threshold=manual_auto, reason=f"manual threshold; {why}")
 
 
+def _certify_with_reviews(
+    conn: Connection,
+    taxonomy_id: str,
+    evidence: RoutingEvidence,
+    *,
+    target: float,
+    level: float,
+    pi: float,
+    review: float,
+    manual_auto: float | None,
+    traffic: tuple[Reviewed, np.ndarray] | None,
+) -> tuple[float | None, LaneBound]:
+    """:func:`_certify`, and when the taxonomy's reviews (``traffic``; None: not asked) can
+    bound its out-of-scope share, also the evidence at that share: each at half the risk
+    (:func:`half_risk`), the lower threshold wins."""
+    if traffic is None or not traffic[0].out_of_scope.size:
+        return _certify(
+            evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
+        )
+    each = half_risk(level)
+    _, bound = _certify(
+        evidence, target=target, level=each, pi=pi, review=review, manual_auto=manual_auto
+    )
+    learned = _learned_share_cert(
+        conn,
+        taxonomy_id,
+        evidence,
+        target=target,
+        level=each,
+        pi=pi,
+        review=review,
+        traffic=traffic,
+    )
+    bound = _lower_of(bound, learned)
+    return bound.threshold, bound
+
+
 def _hold(
     evidence: RoutingEvidence, *, source: str, floor: float, pi: float, ceiling: float | None
 ) -> tuple[float, str]:
@@ -273,26 +310,18 @@ def for_model(
     review, hold_why = _hold(
         evidence, source=review_source, floor=floor, pi=share, ceiling=manual_auto
     )
-    # reviews of earlier models may already bound the traffic's out-of-scope share: then the
-    # evidence is certified both ways, each at half the risk, and the lower threshold wins
-    both = manual_auto is None and traffic is not None and bool(traffic[0].out_of_scope.size)
-    each = half_risk(level) if both else level
-    auto, bound = _certify(
-        evidence, target=target, level=each, pi=pi, review=review, manual_auto=manual_auto
+    # reviews of earlier models may already bound the traffic's out-of-scope share
+    auto, bound = _certify_with_reviews(
+        conn,
+        taxonomy_id,
+        evidence,
+        target=target,
+        level=level,
+        pi=pi,
+        review=review,
+        manual_auto=manual_auto,
+        traffic=traffic if manual_auto is None else None,
     )
-    if both:
-        learned = _learned_share_cert(
-            conn,
-            taxonomy_id,
-            evidence,
-            target=target,
-            level=each,
-            pi=pi,
-            review=review,
-            traffic=traffic,
-        )
-        bound = _lower_of(bound, learned)
-        auto = bound.threshold
     source = "manual" if manual_auto is not None else "training"
     return _insert(
         conn,
@@ -512,26 +541,18 @@ def set_manual(
     review, hold_why = _hold(
         evidence, source=review_source, floor=floor, pi=pi, ceiling=manual_auto
     )
-    traffic = traffic_reviews(conn, taxonomy_id) if manual_auto is None else None
-    # the reviews may already bound the traffic's out-of-scope share: both ways, half the risk
-    both = traffic is not None and bool(traffic[0].out_of_scope.size)
-    each = half_risk(level) if both else level
-    auto, bound = _certify(
-        evidence, target=target, level=each, pi=pi, review=review, manual_auto=manual_auto
+    # the reviews may already bound the traffic's out-of-scope share
+    auto, bound = _certify_with_reviews(
+        conn,
+        taxonomy_id,
+        evidence,
+        target=target,
+        level=level,
+        pi=pi,
+        review=review,
+        manual_auto=manual_auto,
+        traffic=traffic_reviews(conn, taxonomy_id) if manual_auto is None else None,
     )
-    if both:
-        learned = _learned_share_cert(
-            conn,
-            taxonomy_id,
-            evidence,
-            target=target,
-            level=each,
-            pi=pi,
-            review=review,
-            traffic=traffic,
-        )
-        bound = _lower_of(bound, learned)
-        auto = bound.threshold
     source = "manual" if manual_auto is not None else "training"
     changed = ", ".join(f"{k}={changes[k]}" for k in MANUAL_FIELDS if k in changes)
     new = _insert(
