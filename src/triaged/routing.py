@@ -410,7 +410,7 @@ def certify_auto_threshold(
     _check_params(target, confidence_level, expected_out_of_scope)
     pi = float(expected_out_of_scope)
     delta = (1.0 - confidence_level) / (3 if pi > 0 else 2)
-    level = f"error <= {target:.3f} at {confidence_level:.0%}"
+    level = f"error <= {target:.3f} at {confidence_level * 100:.4g}%"
     need = _need_clean(target, delta)
     closed = _missing_evidence(evidence, pi, need, level)
     if closed is not None:

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection
 
 from triaged.routing import Bucket, LaneBound, RoutingEvidence
-from triaged.routing_live import certify_with_live_out_of_scope
+from triaged.routing_live import certify_with_live_out_of_scope, first_look, review_look
 from triaged.storage import routing_repo
 
 __all__ = ["certify_from_live_share", "review_weights"]
@@ -64,18 +64,29 @@ def certify_from_live_share(
     Held-out training evidence can be more optimistic about in-scope error than live
     traffic is: with the reviewed decisions' ``confidence`` and ``wrong`` given, the
     threshold is raised along the grid until the reviewed decisions above it do not
-    estimate an error over the target (None when no threshold passes)."""
+    estimate an error over the target (None when no threshold passes).
+
+    The reviews are a stream read again at every check and every retrain: the share is
+    bounded at the latest fixed look (:func:`triaged.routing_live.review_look`) over them
+    in the order they were reviewed, so all the looks together spend the share's half of
+    the risk once."""
     if evidence.n_in == 0 or expected_out_of_scope <= 0.0 or len(out_of_scope) == 0:
         return None
+    share_delta = (1.0 - confidence_level) / 2.0
+    look = review_look(len(out_of_scope), first_look(target, share_delta), share_delta)
+    if look is None:
+        return None
+    size, risk = look
     learned = certify_with_live_out_of_scope(
         evidence,
-        out_of_scope,
-        weights,
+        out_of_scope[:size],
+        weights[:size],
         target=target,
         confidence_level=confidence_level,
         expected_out_of_scope=expected_out_of_scope,
         review_threshold=review_threshold,
         grid=grid,
+        share_risk=risk,
     )
     if learned is None or learned[0].threshold is None:
         return None

@@ -13,7 +13,11 @@ import numpy as np
 from sqlalchemy import Connection
 
 from triaged.routing import LaneBound, threshold_grid
-from triaged.routing_live import certify_from_reviews, weighted_error_bound
+from triaged.routing_live import (
+    certify_from_review_stream,
+    certify_from_reviews,
+    weighted_error_bound,
+)
 from triaged.services.periodic import Periodic
 from triaged.services.routing_policy.live_hold import HoldChange, hold_share, live_hold
 from triaged.services.routing_policy.model import ALERT_EVENT, EARLY_MIN_LOOK, LiveConfig, Policy
@@ -146,9 +150,10 @@ def _live_decision(
         return cert.threshold, f"{what}; raised to {cert.threshold:g} ({cert.reason})", cert, status
     model_id = active_model_id or policy.model_id
     # two ways to a lower threshold (these reviews alone; the model's evidence at the
-    # out-of-scope share the reviews bound): each at half the risk, the lower one wins
+    # out-of-scope share the reviews bound): each at half the risk, the lower one wins;
+    # both read the reviews at fixed looks, so checking after every review spends it once
     each = level if model_id is None else half_risk(level)
-    cert = certify_from_reviews(
+    cert = certify_from_review_stream(
         pool.confidence,
         pool.wrong,
         pool.weight,

@@ -1,0 +1,92 @@
+"""Live reviews are a stream: a threshold lowered from them must hold however often the
+service looks (after every review), not only for one look at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from triaged.routing import LaneBound, threshold_grid
+from triaged.routing_live import (
+    certify_from_review_stream,
+    certify_from_reviews,
+    first_look,
+    review_look,
+)
+
+GRID = threshold_grid(0.6)
+TARGET, LEVEL = 0.02, 0.95
+
+
+def test_looks_double_and_spend_the_risk_once() -> None:
+    first = first_look(TARGET, 0.05)
+    assert review_look(first - 1, first, 0.05) is None
+    sizes: list[int] = []
+    risks: list[float] = []
+    for n in range(first, first * 2**12):
+        look = review_look(n, first, 0.05)
+        assert look is not None
+        size, risk = look
+        assert size <= n < 2 * size  # the latest look: the first `size` reviews
+        if not sizes or size != sizes[-1]:
+            sizes.append(size)
+            risks.append(risk)
+    assert sizes == [first * 2**j for j in range(12)]
+    assert sum(risks) <= 0.05 and sum(risks) > 0.05 * 0.9
+    assert risks == sorted(risks, reverse=True)
+
+
+Stream = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _streams(p_wrong: float, count: int, n: int, seed: int) -> list[Stream]:
+    rng = np.random.default_rng(seed)
+    out: list[Stream] = []
+    for _ in range(count):
+        conf = rng.uniform(0.6, 1.0, n)
+        out.append((conf, rng.random(n) < p_wrong, np.ones(n)))
+    return out
+
+
+def _ever_certified(stream: Stream, certify: Callable[..., LaneBound], step: int) -> bool:
+    conf, wrong, weight = stream
+    for n in range(step, conf.size + 1, step):
+        bound = certify(
+            conf[:n], wrong[:n], weight[:n], target=TARGET, confidence_level=LEVEL, grid=GRID
+        )
+        if bound.threshold is not None:
+            return True
+    return False
+
+
+def test_checking_after_every_review_keeps_the_stated_risk() -> None:
+    # every threshold's error is at the target itself: any certified threshold is a false one
+    streams = _streams(TARGET, 200, 2000, seed=3)
+    naive = sum(_ever_certified(s, certify_from_reviews, 50) for s in streams)
+    looked = sum(_ever_certified(s, certify_from_review_stream, 50) for s in streams)
+    assert looked <= 0.05 * 200 * 1.4  # at most the risk (room for a seeded draw)
+    assert naive >= 3 * max(looked, 5)  # what re-reading every review at full risk gives
+
+
+def test_a_clean_lane_is_certified_from_the_stream() -> None:
+    for conf, wrong, weight in _streams(0.002, 5, 2000, seed=4):
+        bound = certify_from_review_stream(
+            conf, wrong, weight, target=TARGET, confidence_level=LEVEL, grid=GRID
+        )
+        assert bound.threshold is not None and bound.threshold < 0.9
+        assert "at 99.75% at threshold" in bound.reason  # look 4: a twentieth of the risk
+        assert f"[look 4 at {8 * first_look(TARGET, 1 - LEVEL)} reviewed" in bound.reason
+
+
+def test_before_the_first_look_the_lane_stays_closed_and_says_when() -> None:
+    first = first_look(TARGET, 1 - LEVEL)
+    conf = np.full(first - 1, 0.99)
+    bound = certify_from_review_stream(
+        conf, np.zeros(conf.size, bool), np.ones(conf.size), target=TARGET, confidence_level=LEVEL
+    )
+    assert bound.threshold is None
+    assert f"first read at {first}" in bound.reason
+    with pytest.raises(ValueError):
+        certify_from_review_stream(conf, conf < 0, conf, target=1.5)
