@@ -12,6 +12,8 @@ from triaged.routing import LaneBound, threshold_grid
 from triaged.routing_live import (
     certify_from_review_stream,
     certify_from_reviews,
+    early_failure,
+    early_looks,
     first_look,
     review_look,
 )
@@ -90,3 +92,29 @@ def test_before_the_first_look_the_lane_stays_closed_and_says_when() -> None:
     assert f"first read at {first}" in bound.reason
     with pytest.raises(ValueError):
         certify_from_review_stream(conf, conf < 0, conf, target=1.5)
+
+
+def test_early_looks_leave_no_long_stretch_before_the_full_check() -> None:
+    assert early_looks(200) == [10, 25, 50, 75, 100, 125, 150, 175]
+    assert early_looks(40) == [10, 20, 30]
+
+
+def test_a_clearly_failing_lane_is_caught_between_early_looks() -> None:
+    # 180 audits of a lane 8.5% wrong whose first 100 audits held only 6 errors: the old
+    # looks (n_min/2, n_min/4, ... = 100, 50, 25, 12) saw no clear failure, and 200 audits
+    # (the full check) never came
+    wrong = np.zeros(180, bool)
+    wrong[[5, 30, 48, 70, 85, 99]] = True
+    wrong[[104, 108, 112, 117, 121, 126, 133, 139, 146, 151, 158, 170]] = True
+    weight = np.ones(180)
+    assert early_failure(wrong, weight, target=0.02, delta=0.05, n_min=200)
+    assert not early_failure(wrong[:100], weight[:100], target=0.02, delta=0.05, n_min=200)
+
+
+def test_early_failure_false_alarms_stay_under_the_risk() -> None:
+    rng = np.random.default_rng(5)
+    alarms = 0
+    for _ in range(400):
+        wrong = rng.random(199) < TARGET  # a lane exactly at its target
+        alarms += early_failure(wrong, np.ones(199), target=TARGET, delta=0.05, n_min=200)
+    assert alarms <= 0.05 * 400

@@ -34,6 +34,7 @@ it is still the one the check was based on.
 
 from __future__ import annotations
 
+from triaged.routing_live import EARLY_MIN_LOOK
 from triaged.services.routing_policy.live import (
     LiveStatus,
     RoutingChecker,
@@ -43,7 +44,6 @@ from triaged.services.routing_policy.live import (
 )
 from triaged.services.routing_policy.model import (
     ALERT_EVENT,
-    EARLY_MIN_LOOK,
     ROUTING_LOCK_KEY,
     SOURCES,
     Defaults,

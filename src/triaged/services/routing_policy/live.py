@@ -16,11 +16,12 @@ from triaged.routing import LaneBound, threshold_grid
 from triaged.routing_live import (
     certify_from_review_stream,
     certify_from_reviews,
+    early_failure,
     weighted_error_bound,
 )
 from triaged.services.periodic import Periodic
 from triaged.services.routing_policy.live_hold import HoldChange, hold_share, live_hold
-from triaged.services.routing_policy.model import ALERT_EVENT, EARLY_MIN_LOOK, LiveConfig, Policy
+from triaged.services.routing_policy.model import ALERT_EVENT, LiveConfig, Policy
 from triaged.services.routing_policy.store import (
     _bound_dict,
     _insert,
@@ -78,11 +79,8 @@ def _fails(status: LiveStatus, policy: Policy, cfg: LiveConfig) -> bool:
 
     From ``n_min`` audits on (``min_audits``, and at least as many as could certify the
     target with no error at all) the lane must be certified live: its upper bound at the
-    policy's level must meet the target.  Before that only a clear failure counts: at
-    fixed looks (the first n_min/2, n_min/4, ... reviewed audits, down to 10) the lower
-    bound exceeds the target at ``(1 - level) / looks``.  The check runs after every
-    audit, but each look sees the same audits every time, so Bonferroni over the looks
-    keeps false alarms under ``1 - level``.
+    policy's level must meet the target.  Before that only a clear failure counts
+    (:func:`triaged.routing_live.early_failure`: fixed looks, Bonferroni over them).
     """
     target, delta = policy.auto_error_target, 1.0 - policy.confidence_level
     n_min = max(cfg.min_audits, math.ceil(math.log(delta) / math.log1p(-target)))
@@ -90,17 +88,7 @@ def _fails(status: LiveStatus, policy: Policy, cfg: LiveConfig) -> bool:
         return status.upper > target
     if status.wrong is None or status.weight is None:
         return False
-    looks = []
-    n = n_min // 2
-    while n >= EARLY_MIN_LOOK:
-        looks.append(n)
-        n //= 2
-    reached = [k for k in looks if k <= status.n]
-    if not reached:
-        return False
-    k = max(reached)
-    early = weighted_error_bound(status.wrong[:k], status.weight[:k], delta / len(looks))
-    return early.lower > target
+    return early_failure(status.wrong, status.weight, target=target, delta=delta, n_min=n_min)
 
 
 def _live_decision(

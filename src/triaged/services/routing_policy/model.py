@@ -18,7 +18,6 @@ from triaged.taxonomy import Thresholds
 ALERT_EVENT = "alert.auto_lane"
 ROUTING_LOCK_KEY = 727375004  # advisory lock class of routing changes (PostgreSQL)
 SOURCES = ("training", "manual", "live")
-EARLY_MIN_LOOK = 10  # the first look of the early failure check (reviewed audits)
 
 
 @dataclass(frozen=True, slots=True)
