@@ -12,6 +12,7 @@ import anyio
 import pytest
 from bench.live_sim import Pools, Sim, Slice, dataset_slice, make_service, start
 
+from triaged.routing import certify_auto_threshold
 from triaged.routing_hold import evidence_hold_threshold
 from triaged.service import Service
 from triaged.services import routing_policy
@@ -129,3 +130,14 @@ async def test_a_new_model_holds_for_the_share_the_reviews_measured(
             evidence, expected_out_of_scope=retrained["hold_share"], floor=0.6
         )
         assert retrained["review"] == pytest.approx(expected.threshold)
+        # the auto lane is certified for that share too, not for the operator's 20%: a new
+        # model must not reopen, on a guess the traffic contradicts, what unknown inputs close
+        assert retrained["auto_share"] == pytest.approx(retrained["hold_share"])
+        assert "auto threshold certified for" in retrained["reason"]
+        at_share = certify_auto_threshold(
+            evidence,
+            expected_out_of_scope=retrained["auto_share"],
+            review_threshold=retrained["review"],
+        )
+        assert retrained["auto"] == at_share.threshold
+        assert trained["auto_share"] == 0.2

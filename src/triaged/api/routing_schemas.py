@@ -82,6 +82,12 @@ class RoutingOut(BaseModel):
         description="Out-of-scope share the hold threshold was chosen for: expected_out_of_scope, "
         "or the share the reviews measured after a live change.",
     )
+    auto_share: float | None = Field(
+        default=None,
+        description="Out-of-scope share the auto threshold was certified for at training (or "
+        "a PUT): expected_out_of_scope, or the lower end of the share the reviews measured "
+        "when that is clearly more.",
+    )
     audit_rate: float = Field(description="Configured audit share of auto decisions.")
     effective_audit_rate: float = Field(
         description="Audit share applied now (higher while live evidence is thin)."

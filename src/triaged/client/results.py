@@ -258,6 +258,7 @@ class Routing:
     review_source: str = "manual"  # evidence: the hold threshold chosen from the evidence
     review_floor: float | None = None  # the lowest hold threshold the evidence may choose
     hold_share: float | None = None  # the out-of-scope share the hold threshold was chosen for
+    auto_share: float | None = None  # ... and the one the auto threshold was certified for
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Routing:
@@ -281,6 +282,7 @@ class Routing:
             review_source=str(data.get("review_source") or "manual"),
             review_floor=_opt_float(data.get("review_floor")),
             hold_share=_opt_float(data.get("hold_share")),
+            auto_share=_opt_float(data.get("auto_share")),
         )
 
 

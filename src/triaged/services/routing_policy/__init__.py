@@ -51,9 +51,9 @@ from triaged.services.routing_policy.model import (
     Policy,
     legacy,
 )
+from triaged.services.routing_policy.reviews import Reviewed
 from triaged.services.routing_policy.store import (
     MANUAL_FIELDS,
-    Reviewed,
     current,
     evidence_of,
     evidence_of_model,

@@ -22,13 +22,13 @@ from triaged.routing_live import (
 from triaged.services.periodic import Periodic
 from triaged.services.routing_policy.live_hold import HoldChange, hold_share, live_hold
 from triaged.services.routing_policy.model import ALERT_EVENT, LiveConfig, Policy
+from triaged.services.routing_policy.reviews import reviewed
 from triaged.services.routing_policy.store import (
     _bound_dict,
     _insert,
     _learned_share_cert,
     _lock,
     _lower_of,
-    _reviewed,
     current,
     evidence_of_model,
     half_risk,
@@ -55,7 +55,7 @@ class LiveStatus:
 
 def live_status(conn: Connection, policy: Policy, *, default_rate: float) -> LiveStatus:
     """The auto lane's live error since ``policy`` (its audited decisions, weighted)."""
-    ev = _reviewed(
+    ev = reviewed(
         conn,
         policy.taxonomy_id,
         policy_version=policy.version,
@@ -109,7 +109,7 @@ def _live_decision(
     can_lower = lowering and policy.source != "manual"
     if not failing and not can_lower:
         return None
-    pool = _reviewed(
+    pool = reviewed(
         conn,
         policy.taxonomy_id,
         model_version=_model_version(conn, active_model_id or policy.model_id),

@@ -5,7 +5,7 @@ out-of-scope share: the operator's ``expected_out_of_scope``, or the share the r
 measured (kept in the version's ``bound`` as ``hold_share``).  Reviewed decisions measure
 the traffic's real share: a person marks an input ``out_of_scope``, each decision weighted
 by the inverse of the chance it was reviewed
-(:func:`~triaged.services.routing_policy.store.measured_share`).  When the interval of that
+(:func:`~triaged.services.routing_policy.reviews.measured_share`).  When the interval of that
 measure at the policy's confidence level excludes the share the hold threshold was chosen
 for, a new auto threshold (a ``live`` version), a closed lane's next check or a new model
 carries a hold threshold chosen again from the model's evidence at the measured share
@@ -23,12 +23,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from triaged.services.routing_policy.model import Policy
-from triaged.services.routing_policy.store import (
-    choose_hold,
-    evidence_of_model,
-    measured_share,
-    nearest_share,
-)
+from triaged.services.routing_policy.reviews import measured_share, nearest_share
+from triaged.services.routing_policy.store import choose_hold, evidence_of_model
 
 __all__ = ["HoldChange", "hold_share", "live_hold"]
 
@@ -43,6 +39,13 @@ class HoldChange:
 def hold_share(policy: Policy) -> float:
     """The out-of-scope share ``policy``'s hold threshold was chosen for."""
     value = policy.bound.get("hold_share")
+    return float(value) if isinstance(value, int | float) else policy.expected_out_of_scope
+
+
+def auto_share(policy: Policy) -> float:
+    """The out-of-scope share ``policy``'s auto threshold was certified for at training or
+    through the API: the expected one, or more where the reviews measured more."""
+    value = policy.bound.get("auto_share")
     return float(value) if isinstance(value, int | float) else policy.expected_out_of_scope
 
 

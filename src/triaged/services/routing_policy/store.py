@@ -4,7 +4,7 @@ from a model's evidence when it becomes active, or manual)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,6 @@ from sqlalchemy import Connection
 
 from triaged.errors import Conflict, ValidationFailed
 from triaged.routing import (
-    Bucket,
     LaneBound,
     RoutingEvidence,
     certify_auto_threshold,
@@ -21,13 +20,18 @@ from triaged.routing import (
     threshold_grid,
 )
 from triaged.routing_hold import HOLD_GRID_TOP, HoldChoice, evidence_hold_threshold
-from triaged.routing_live import WeightedBound, weighted_error_bound
 from triaged.services.ids import new_id, utcnow
 from triaged.services.jobs import notify_model
-from triaged.services.routing_learning import certify_from_live_share, review_weights
+from triaged.services.routing_learning import certify_from_live_share
 from triaged.services.routing_policy.model import ROUTING_LOCK_KEY, Defaults, Policy
+from triaged.services.routing_policy.reviews import (
+    Reviewed,
+    measured_share,
+    nearest_share,
+    traffic_reviews,
+)
 from triaged.storage import routing_repo, training_repo
-from triaged.taxonomy import DEFAULT_REVIEW, OOS_LABEL, Thresholds
+from triaged.taxonomy import DEFAULT_REVIEW, Thresholds
 
 
 # ------------------------------------------------------------------- reading
@@ -46,59 +50,6 @@ def reviewed_audits_since(conn: Connection, policy: Policy) -> int:
     return routing_repo.count_reviewed_audits(
         conn, policy.taxonomy_id, policy.created_at, policy.version
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Reviewed:
-    """Reviewed decisions as arrays: confidence, wrong, importance weight, bucket."""
-
-    confidence: np.ndarray
-    wrong: np.ndarray
-    weight: np.ndarray
-    auto: np.ndarray  # routed auto (an audit)
-    out_of_scope: np.ndarray  # a person marked it as fitting no label
-
-
-def _reviewed(
-    conn: Connection,
-    taxonomy_id: str,
-    *,
-    model_version: str | None = None,
-    policy_version: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    audits_only: bool = False,
-    default_rate: float = 0.02,
-) -> Reviewed:
-    """Decisions a person reviewed with a decisive outcome (a final label).
-
-    An ``auto`` decision was reviewed only if drawn into the audit sample: its weight is
-    ``1 / audit_rate`` (the share it was drawn with); a ``review``/``hold`` one weighs 1.
-    Wrong: the final label is not the model's (corrected, a new category, ``oos``).
-    """
-    rows = routing_repo.reviewed_decisions(
-        conn,
-        taxonomy_id,
-        model_version=model_version,
-        policy_version=policy_version,
-        since=since,
-        until=until,
-        audits_only=audits_only,
-    )
-    conf = np.fromiter((row.confidence for row in rows), np.float64, len(rows))
-    wrong = np.fromiter((row.final_label != row.label for row in rows), bool, len(rows))
-    is_auto = np.fromiter((row.bucket == Bucket.AUTO.value for row in rows), bool, len(rows))
-    rate = np.fromiter(
-        (
-            (row.audit_rate if row.audit_rate else default_rate) if row.bucket == "auto" else 1.0
-            for row in rows
-        ),
-        np.float64,
-        len(rows),
-    )
-    weight = 1.0 / np.clip(rate, 1e-6, 1.0)
-    oos = np.fromiter((row.final_label == OOS_LABEL for row in rows), bool, len(rows))
-    return Reviewed(conf, wrong, weight, is_auto, oos)
 
 
 def evidence_of(clf: Any) -> RoutingEvidence:
@@ -205,14 +156,35 @@ def _certify_with_reviews(
     review: float,
     manual_auto: float | None,
     traffic: tuple[Reviewed, np.ndarray] | None,
-) -> tuple[float | None, LaneBound]:
+) -> tuple[float | None, LaneBound, float]:
     """:func:`_certify`, and when the taxonomy's reviews (``traffic``; None: not asked) can
     bound its out-of-scope share, also the evidence at that share: each at half the risk
-    (:func:`half_risk`), the lower threshold wins."""
+    (:func:`half_risk`), the lower threshold wins.  Where the reviews' share is clearly
+    above ``pi`` the evidence is certified at the lower end of its interval instead (the
+    third value: the share certified for): a new model or a re-certification must not
+    reopen, on the operator's guess, a lane the traffic's unknown inputs had closed."""
     if traffic is None or not traffic[0].out_of_scope.size:
-        return _certify(
+        auto, bound = _certify(
             evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
         )
+        return auto, bound, pi
+    more = measured_share(conn, taxonomy_id, was=pi, level=level, traffic=traffic)
+    if more is not None and more.estimate is not None and more.lower > pi:
+        auto, bound = _certify(
+            evidence,
+            target=target,
+            level=level,
+            pi=more.lower,
+            review=review,
+            manual_auto=manual_auto,
+        )
+        why = (
+            f"auto threshold certified for {more.lower:.3f} out of scope, the lower end of the "
+            f"reviews' out-of-scope share {more.estimate:.3f} ({more.lower:.3f}-"
+            f"{more.upper:.3f}, effective n {more.effective_n:.0f}), more than the expected "
+            f"{pi:.3f}"
+        )
+        return auto, replace(bound, reason=_joined(bound.reason, why)), more.lower
     each = half_risk(level)
     _, bound = _certify(
         evidence, target=target, level=each, pi=pi, review=review, manual_auto=manual_auto
@@ -228,7 +200,7 @@ def _certify_with_reviews(
         traffic=traffic,
     )
     bound = _lower_of(bound, learned)
-    return bound.threshold, bound
+    return bound.threshold, bound, pi
 
 
 def _hold(
@@ -311,7 +283,7 @@ def for_model(
         evidence, source=review_source, floor=floor, pi=share, ceiling=manual_auto
     )
     # reviews of earlier models may already bound the traffic's out-of-scope share
-    auto, bound = _certify_with_reviews(
+    auto, bound, auto_share = _certify_with_reviews(
         conn,
         taxonomy_id,
         evidence,
@@ -340,7 +312,11 @@ def for_model(
             "expected_out_of_scope": pi,
             "source": source,
             "reason": _joined(bound.reason, hold_why, share_why),
-            "bound": {**_bound_dict(bound, "training"), "hold_share": share},
+            "bound": {
+                **_bound_dict(bound, "training"),
+                "hold_share": share,
+                "auto_share": auto_share,
+            },
         },
     )
 
@@ -375,49 +351,6 @@ def _learned_share_cert(
         confidence=pool.confidence,
         wrong=pool.wrong,
     )
-
-
-def traffic_reviews(
-    conn: Connection, taxonomy_id: str, default_rate: float = 0.02
-) -> tuple[Reviewed, np.ndarray]:
-    """Every reviewed decision of the taxonomy (every model version's: the out-of-scope
-    share is the traffic's) and its weight, the inverse of the chance it was reviewed
-    (:func:`triaged.services.routing_learning.review_weights`)."""
-    pool = _reviewed(conn, taxonomy_id, default_rate=default_rate)
-    if not pool.out_of_scope.size:
-        return pool, pool.weight
-    return pool, review_weights(conn, taxonomy_id, None, pool.weight, pool.auto)
-
-
-def measured_share(
-    conn: Connection,
-    taxonomy_id: str,
-    *,
-    was: float,
-    level: float,
-    default_rate: float = 0.02,
-    traffic: tuple[Reviewed, np.ndarray] | None = None,
-) -> WeightedBound | None:
-    """The traffic's out-of-scope share as the taxonomy's reviews measure it
-    (:func:`traffic_reviews`, or ``traffic`` when the caller has read them), when its
-    interval at ``level`` excludes ``was``; else None."""
-    pool, weights = (
-        traffic if traffic is not None else traffic_reviews(conn, taxonomy_id, default_rate)
-    )
-    if not pool.out_of_scope.size:
-        return None
-    share = weighted_error_bound(pool.out_of_scope, weights, 1.0 - level)
-    if share.estimate is None or share.lower <= was <= share.upper:
-        return None
-    return share
-
-
-def nearest_share(measured: WeightedBound, was: float) -> float:
-    """The out-of-scope share the reviews allow that is nearest ``was``: the interval's upper
-    end when the traffic shows less than ``was``, its lower end when more.  A hold threshold
-    chosen for it moves only as far as the evidence is sure of, and comes to the estimate as
-    the reviews grow."""
-    return measured.upper if measured.upper < was else measured.lower
 
 
 def half_risk(level: float) -> float:
@@ -542,7 +475,7 @@ def set_manual(
         evidence, source=review_source, floor=floor, pi=pi, ceiling=manual_auto
     )
     # the reviews may already bound the traffic's out-of-scope share
-    auto, bound = _certify_with_reviews(
+    auto, bound, auto_share = _certify_with_reviews(
         conn,
         taxonomy_id,
         evidence,
@@ -574,7 +507,7 @@ def set_manual(
             "reason": _joined(
                 f"set through the API ({changed or 'no change'})", bound.reason, hold_why
             ),
-            "bound": _bound_dict(bound, "training"),
+            "bound": {**_bound_dict(bound, "training"), "auto_share": auto_share},
         },
     )
     if new is None:  # serialised by the lock: only a concurrent writer gets here

@@ -12,9 +12,10 @@ from triaged.errors import InvalidInput, ValidationFailed
 from triaged.routing_live import weighted_error_bound
 from triaged.services.ids import as_utc
 from triaged.services.routing_policy.live import LiveStatus
-from triaged.services.routing_policy.live_hold import hold_share
+from triaged.services.routing_policy.live_hold import auto_share, hold_share
 from triaged.services.routing_policy.model import LiveConfig, Policy
-from triaged.services.routing_policy.store import _reviewed, _unit
+from triaged.services.routing_policy.reviews import reviewed
+from triaged.services.routing_policy.store import _unit
 from triaged.storage import routing_repo
 
 
@@ -67,6 +68,7 @@ def public(
         "review_source": policy.review_source,
         "review_floor": policy.review_floor,
         "hold_share": hold_share(policy),
+        "auto_share": auto_share(policy),
         "audit_rate": audit_rate,
         "effective_audit_rate": effective_audit_rate,
         "auto_error_target": policy.auto_error_target,
@@ -97,7 +99,7 @@ def what_if(
     n, n_auto, n_review = routing_repo.window_counts(
         conn, taxonomy_id, auto=auto, review=review, since=since, until=until
     )
-    ev = _reviewed(conn, taxonomy_id, since=since, until=until, default_rate=default_rate)
+    ev = reviewed(conn, taxonomy_id, since=since, until=until, default_rate=default_rate)
     delta = (1.0 - confidence_level) / 2.0
     if auto is not None:
         mask = ev.confidence >= auto

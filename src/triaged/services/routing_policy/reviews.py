@@ -1,0 +1,113 @@
+"""Reviewed decisions of a taxonomy as arrays, and the out-of-scope share they measure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Connection
+
+from triaged.routing import Bucket
+from triaged.routing_live import WeightedBound, weighted_error_bound
+from triaged.services.routing_learning import review_weights
+from triaged.storage import routing_repo
+from triaged.taxonomy import OOS_LABEL
+
+__all__ = ["Reviewed", "measured_share", "nearest_share", "reviewed", "traffic_reviews"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewed:
+    """Reviewed decisions as arrays: confidence, wrong, importance weight, bucket."""
+
+    confidence: np.ndarray
+    wrong: np.ndarray
+    weight: np.ndarray
+    auto: np.ndarray  # routed auto (an audit)
+    out_of_scope: np.ndarray  # a person marked it as fitting no label
+
+
+def reviewed(
+    conn: Connection,
+    taxonomy_id: str,
+    *,
+    model_version: str | None = None,
+    policy_version: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    audits_only: bool = False,
+    default_rate: float = 0.02,
+) -> Reviewed:
+    """Decisions a person reviewed with a decisive outcome (a final label).
+
+    An ``auto`` decision was reviewed only if drawn into the audit sample: its weight is
+    ``1 / audit_rate`` (the share it was drawn with); a ``review``/``hold`` one weighs 1.
+    Wrong: the final label is not the model's (corrected, a new category, ``oos``).
+    """
+    rows = routing_repo.reviewed_decisions(
+        conn,
+        taxonomy_id,
+        model_version=model_version,
+        policy_version=policy_version,
+        since=since,
+        until=until,
+        audits_only=audits_only,
+    )
+    conf = np.fromiter((row.confidence for row in rows), np.float64, len(rows))
+    wrong = np.fromiter((row.final_label != row.label for row in rows), bool, len(rows))
+    is_auto = np.fromiter((row.bucket == Bucket.AUTO.value for row in rows), bool, len(rows))
+    rate = np.fromiter(
+        (
+            (row.audit_rate if row.audit_rate else default_rate) if row.bucket == "auto" else 1.0
+            for row in rows
+        ),
+        np.float64,
+        len(rows),
+    )
+    weight = 1.0 / np.clip(rate, 1e-6, 1.0)
+    oos = np.fromiter((row.final_label == OOS_LABEL for row in rows), bool, len(rows))
+    return Reviewed(conf, wrong, weight, is_auto, oos)
+
+
+def traffic_reviews(
+    conn: Connection, taxonomy_id: str, default_rate: float = 0.02
+) -> tuple[Reviewed, np.ndarray]:
+    """Every reviewed decision of the taxonomy (every model version's: the out-of-scope
+    share is the traffic's) and its weight, the inverse of the chance it was reviewed
+    (:func:`triaged.services.routing_learning.review_weights`)."""
+    pool = reviewed(conn, taxonomy_id, default_rate=default_rate)
+    if not pool.out_of_scope.size:
+        return pool, pool.weight
+    return pool, review_weights(conn, taxonomy_id, None, pool.weight, pool.auto)
+
+
+def measured_share(
+    conn: Connection,
+    taxonomy_id: str,
+    *,
+    was: float,
+    level: float,
+    default_rate: float = 0.02,
+    traffic: tuple[Reviewed, np.ndarray] | None = None,
+) -> WeightedBound | None:
+    """The traffic's out-of-scope share as the taxonomy's reviews measure it
+    (:func:`traffic_reviews`, or ``traffic`` when the caller has read them), when its
+    interval at ``level`` excludes ``was``; else None."""
+    pool, weights = (
+        traffic if traffic is not None else traffic_reviews(conn, taxonomy_id, default_rate)
+    )
+    if not pool.out_of_scope.size:
+        return None
+    share = weighted_error_bound(pool.out_of_scope, weights, 1.0 - level)
+    if share.estimate is None or share.lower <= was <= share.upper:
+        return None
+    return share
+
+
+def nearest_share(measured: WeightedBound, was: float) -> float:
+    """The out-of-scope share the reviews allow that is nearest ``was``: the interval's upper
+    end when the traffic shows less than ``was``, its lower end when more.  A hold threshold
+    chosen for it moves only as far as the evidence is sure of, and comes to the estimate as
+    the reviews grow."""
+    return measured.upper if measured.upper < was else measured.lower
