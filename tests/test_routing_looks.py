@@ -10,12 +10,14 @@ import pytest
 
 from triaged.routing import LaneBound, threshold_grid
 from triaged.routing_live import (
+    block_failure,
     certify_from_review_stream,
     certify_from_reviews,
     early_failure,
     early_looks,
     first_look,
     review_look,
+    weighted_error_bound,
 )
 
 GRID = threshold_grid(0.6)
@@ -118,3 +120,55 @@ def test_early_failure_false_alarms_stay_under_the_risk() -> None:
         wrong = rng.random(199) < TARGET  # a lane exactly at its target
         alarms += early_failure(wrong, np.ones(199), target=TARGET, delta=0.05, n_min=200)
     assert alarms <= 0.05 * 400
+
+
+def test_a_change_long_after_the_version_is_caught_by_its_block() -> None:
+    # 2,000 audits 0.5% wrong, then 200 audits 10% wrong: the bound over all of them stays
+    # under the target while the lane now acts wrongly on one input in ten
+    wrong = np.zeros(2200, bool)
+    wrong[np.arange(0, 2000, 200)] = True
+    wrong[2000 + np.arange(0, 200, 10)] = True
+    weight = np.ones(2200)
+    assert weighted_error_bound(wrong, weight, 0.05).upper < TARGET
+    assert block_failure(wrong, weight, target=TARGET, delta=0.05, block=200)
+    assert not block_failure(wrong[:2000], weight[:2000], target=TARGET, delta=0.05, block=200)
+    # an incomplete block is not judged yet
+    assert not block_failure(wrong[:2150], weight[:2150], target=TARGET, delta=0.05, block=200)
+
+
+def test_block_false_alarms_stay_under_the_risk() -> None:
+    rng = np.random.default_rng(8)
+    alarms = 0
+    for _ in range(300):
+        wrong = rng.random(4000) < TARGET  # twenty blocks of a lane exactly at its target
+        alarms += block_failure(wrong, np.ones(4000), target=TARGET, delta=0.05, block=200)
+    assert alarms <= 0.05 * 300
+
+
+def test_the_live_check_judges_blocks_once_the_lane_is_certified() -> None:
+    from datetime import UTC, datetime
+
+    from triaged.services.routing_policy.live import LiveStatus, _fails
+    from triaged.services.routing_policy.model import LiveConfig, Policy
+
+    policy = Policy("t", 3, 0.9, 0.6, 0.02, TARGET, LEVEL, 0.2, "live", "", {}, datetime.now(UTC))
+    wrong = np.zeros(2200, bool)
+    wrong[np.arange(0, 2000, 200)] = True
+    weight = np.ones(2200)
+
+    def status(bad: np.ndarray) -> LiveStatus:
+        wb = weighted_error_bound(bad, weight[: bad.size], 1 - LEVEL)
+        return LiveStatus(
+            wb.n,
+            wb.errors,
+            wb.estimate,
+            wb.lower,
+            wb.upper,
+            wb.effective_n,
+            bad,
+            weight[: bad.size],
+        )
+
+    assert not _fails(status(wrong), policy, LiveConfig())
+    wrong[2000 + np.arange(0, 200, 10)] = True
+    assert _fails(status(wrong), policy, LiveConfig())

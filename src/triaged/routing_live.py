@@ -40,6 +40,7 @@ from triaged.routing import (
 __all__ = [
     "EARLY_MIN_LOOK",
     "WeightedBound",
+    "block_failure",
     "certify_from_review_stream",
     "certify_from_reviews",
     "certify_with_live_out_of_scope",
@@ -227,6 +228,32 @@ def early_failure(
     return any(
         weighted_error_bound(bad[:k], w[:k], risk).lower > target for k in looks if k <= bad.size
     )
+
+
+def block_failure(
+    wrong: NDArray[np.bool_],
+    weight: NDArray[np.float64],
+    *,
+    target: float,
+    delta: float,
+    block: int,
+) -> bool:
+    """A clear failure in one block of ``block`` consecutive audits (in the order they were
+    reviewed: audits ``[j block, (j + 1) block)``, complete blocks only): its lower bound at
+    ``delta / ((j + 1)(j + 2))`` exceeds ``target``.  The bound over every audit since a
+    version dilutes a change: after 2,000 audits 0.5% wrong, 200 audits 10% wrong still
+    leave it at 1.8%, under a 2% target, while the lane acts wrongly on one input in ten.
+    Blocks are fixed events, so however often the check runs, false alarms over all blocks
+    ever stay under ``delta`` (the shares sum to 1)."""
+    bad, w = np.asarray(wrong, dtype=bool), np.asarray(weight, dtype=np.float64)
+    if block < 1:
+        return False
+    for j in range(bad.size // block):
+        part = slice(j * block, (j + 1) * block)
+        risk = delta / ((j + 1) * (j + 2))
+        if weighted_error_bound(bad[part], w[part], risk).lower > target:
+            return True
+    return False
 
 
 def first_look(target: float, delta: float) -> int:

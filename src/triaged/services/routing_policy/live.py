@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from triaged.routing import LaneBound, threshold_grid
 from triaged.routing_live import (
+    block_failure,
     certify_from_review_stream,
     certify_from_reviews,
     early_failure,
@@ -79,15 +80,19 @@ def _fails(status: LiveStatus, policy: Policy, cfg: LiveConfig) -> bool:
 
     From ``n_min`` audits on (``min_audits``, and at least as many as could certify the
     target with no error at all) the lane must be certified live: its upper bound at the
-    policy's level must meet the target.  Before that only a clear failure counts
+    policy's level must meet the target, and no block of ``n_min`` consecutive audits may
+    show a clear failure (:func:`triaged.routing_live.block_failure`: a change in the
+    traffic long after the version).  Before that only a clear failure counts
     (:func:`triaged.routing_live.early_failure`: fixed looks, Bonferroni over them).
     """
     target, delta = policy.auto_error_target, 1.0 - policy.confidence_level
     n_min = max(cfg.min_audits, math.ceil(math.log(delta) / math.log1p(-target)))
-    if status.effective_n >= n_min:
-        return status.upper > target
+    if status.effective_n >= n_min and status.upper > target:
+        return True
     if status.wrong is None or status.weight is None:
         return False
+    if status.effective_n >= n_min:
+        return block_failure(status.wrong, status.weight, target=target, delta=delta, block=n_min)
     return early_failure(status.wrong, status.weight, target=target, delta=delta, n_min=n_min)
 
 
