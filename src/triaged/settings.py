@@ -209,7 +209,9 @@ class Settings(BaseSettings):
         default=200,
         ge=1,
         description="Reviewed audits of a policy version after which its auto lane must meet "
-        "the target on live evidence alone (before that, only a clear failure raises it).",
+        "the target on live evidence alone, and no block of as many consecutive audits may show "
+        "a clear failure (before that, only a clear failure, at looks every eighth of it, "
+        "raises it).",
     )
     routing_check_interval_seconds: float = Field(
         default=300.0,
