@@ -140,6 +140,7 @@ def main() -> None:
                     flush=True,
                 )
             stored[spec["label"]] = {"seeds": seeds, "runs": runs}
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(stored, indent=1, default=str) + "\n")
             rows.append(row(spec, runs))
     minutes = (time.perf_counter() - started) / 60
