@@ -209,13 +209,14 @@ def measure(decisions: list[dict[str, Any]], threshold: float | None = None) -> 
 
 def make_service(url: str, **overrides: Any) -> Service:
     upgrade(url)
+    # by default the model stays fixed (only the routing policy moves); overrides may
+    # turn retraining on
+    fixed: dict[str, Any] = {"review_retrain_after": 0, "routing_check_interval_seconds": 0}
     settings = Settings(
         database_url=url,
         bootstrap_admin=False,
         migrate_on_start=False,
-        review_retrain_after=0,  # the model stays fixed: only the routing policy moves
-        routing_check_interval_seconds=0,
-        **overrides,
+        **{**fixed, **overrides},
     )
     return Service(settings)
 

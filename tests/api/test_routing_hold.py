@@ -141,3 +141,44 @@ async def test_a_new_model_holds_for_the_share_the_reviews_measured(
         )
         assert retrained["auto"] == at_share.threshold
         assert trained["auto_share"] == 0.2
+
+
+async def test_a_new_model_does_not_reopen_what_unknown_inputs_close(
+    tmp_path: Path, datasets_dir: Path
+) -> None:
+    async with _trained(tmp_path / "reopen.db", datasets_dir, "reopen", seed=6) as (
+        service,
+        sim,
+        sl,
+    ):
+        url = f"/v1/taxonomies/{sim.taxonomy}/routing"
+        # the operator expects every input to fit a label: the lane opens at training
+        body = {"expected_out_of_scope": 0.0, "audit_rate": 0.0, "auto_error_target": 0.05}
+        r = await sim.admin.put(url, json=body)
+        assert r.status_code == 200, r.text
+        opened = await sim.routing()
+        assert opened["auto"] is not None, opened["reason"]
+        # half of the traffic fits no label (no audits: no live check can close the lane)
+        pools = Pools(list(sl.known), list(sl.unknown))
+        await sim.classify(pools.stream(200, 0.5))
+        assert await sim.review_all() > 0
+        assert (await sim.routing())["auto"] == opened["auto"]
+
+        r = await sim.admin.post(f"/v1/taxonomies/{sim.taxonomy}/train")
+        assert r.status_code == 202, r.text
+        retrained = opened
+        for _ in range(600):
+            service.wait_for_jobs(timeout=600)
+            retrained = await sim.routing()
+            if retrained["model_id"] != opened["model_id"]:
+                break
+            await anyio.sleep(0.1)
+        assert retrained["model_id"] != opened["model_id"], retrained
+        assert retrained["expected_out_of_scope"] == 0.0 and retrained["auto_share"] > 0.2
+        assert retrained["auto"] is None or retrained["auto"] > opened["auto"], retrained
+        # ... and says so, as a live check would
+        alerts = sim.alerts()
+        assert alerts and alerts[-1]["from"] == opened["auto"]
+        assert alerts[-1]["to"] == retrained["auto"]
+        assert alerts[-1]["policy_version"] == retrained["version"]
+        assert alerts[-1]["reason"].startswith("new model:")

@@ -23,14 +23,14 @@ from triaged.routing_hold import HOLD_GRID_TOP, HoldChoice, evidence_hold_thresh
 from triaged.services.ids import new_id, utcnow
 from triaged.services.jobs import notify_model
 from triaged.services.routing_learning import certify_from_live_share
-from triaged.services.routing_policy.model import ROUTING_LOCK_KEY, Defaults, Policy
+from triaged.services.routing_policy.model import ALERT_EVENT, ROUTING_LOCK_KEY, Defaults, Policy
 from triaged.services.routing_policy.reviews import (
     Reviewed,
     measured_share,
     nearest_share,
     traffic_reviews,
 )
-from triaged.storage import routing_repo, training_repo
+from triaged.storage import routing_repo, taxonomy_repo, training_repo
 from triaged.taxonomy import DEFAULT_REVIEW, Thresholds
 
 
@@ -295,7 +295,7 @@ def for_model(
         traffic=traffic if manual_auto is None else None,
     )
     source = "manual" if manual_auto is not None else "training"
-    return _insert(
+    new = _insert(
         conn,
         workspace_id=workspace_id,
         taxonomy_id=taxonomy_id,
@@ -317,6 +317,38 @@ def for_model(
                 "hold_share": share,
                 "auto_share": auto_share,
             },
+        },
+    )
+    if new is not None and prev is not None and auto_share > pi:
+        _alert_tightened(conn, workspace_id, prev, new)
+    return new
+
+
+def _alert_tightened(conn: Connection, workspace_id: str, prev: Policy, new: Policy) -> None:
+    """An ``alert.auto_lane`` event when a new model's policy, certified for the larger
+    out-of-scope share the reviews measured, closes or raises the lane ``prev`` had open:
+    the service moved it by itself, as a live check would have."""
+    if prev.auto is None or (new.auto is not None and new.auto <= prev.auto):
+        return
+    from triaged.webhooks import enqueue_event
+
+    row = taxonomy_repo.taxonomy_row(conn, new.taxonomy_id)
+    enqueue_event(
+        conn,
+        workspace_id=workspace_id,
+        event_type=ALERT_EVENT,
+        data={
+            "taxonomy": row.name,
+            "from": prev.auto,
+            "to": new.auto,
+            "policy_version": new.version,
+            "bound": {
+                "upper": new.bound.get("upper_bound"),
+                "estimate": new.bound.get("estimate"),
+                "n": new.bound.get("n"),
+                "errors": new.bound.get("errors"),
+            },
+            "reason": f"new model: {new.reason}",
         },
     )
 
