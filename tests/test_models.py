@@ -390,3 +390,36 @@ def test_out_of_scope_examples_weigh_at_most_their_share_of_the_calibrator() -> 
     # many beside few: together no more than the configured share of the mix
     assert oos_weight(20, 20) == pytest.approx(cfg["oos_max_prior"])
     assert oos_weight(1_800, 600) == pytest.approx(cfg["oos_max_prior"])
+
+
+def test_rows_no_person_labelled_train_but_never_certify(data) -> None:  # type: ignore[no-untyped-def]
+    # the model's own auto decisions come back in a retrain with its labels, wrong ones
+    # included (an input no label covers, given label 0): never evidence for the auto lane
+    k = 15
+    X = np.vstack([data["X"], data["oos"][:k]])
+    y = np.concatenate([data["y"], np.zeros(k, np.int64)])
+    trusted = np.arange(len(y)) < len(data["y"])
+    fit = {"label_vectors": data["V"]}
+    plain = Engine().fit(X, y, **fit).routing_evidence()
+    kept = Engine().fit(X, y, trusted=trusted, **fit).routing_evidence()
+    assert plain.n_in == len(y) and kept.n_in == len(data["y"])
+    assert kept.n_oos == plain.n_oos  # out-of-scope evidence unchanged
+    with pytest.raises(InvalidInput):
+        Engine().fit(X, y, trusted=trusted[:-1], **fit)
+
+
+def test_auto_examples_join_a_retrain_unverified() -> None:
+    from datetime import UTC, datetime
+
+    from triaged.services.learning import ReviewedExample, training_taxonomy
+    from triaged.taxonomy import Example
+
+    tax = Taxonomy.from_dict(
+        {"name": "t", "labels": [{"name": "a", "examples": ["x1"]}, {"name": "b"}]}
+    )
+    when = datetime.now(UTC)
+    reviewed = [ReviewedExample("r1", "b", "i1", "d1", "review", "confirm", "b", False, when)]
+    out, added = training_taxonomy(tax, reviewed, [Example("u1", "a"), Example("x1", "a")])
+    assert added == {"review": 1, "auto": 1}
+    assert out.unverified == frozenset({"u1"})  # x1 was a taxonomy example already
+    assert {e.text for e in out.examples()} == {"x1", "r1", "u1"}

@@ -188,6 +188,7 @@ class Classifier:
         )
         label_vectors = enc.embed([lb.prompt for lb in self.taxonomy.labels])
         oos_X = enc.embed(oos, progress=progress) if oos else None
+        unverified = self.taxonomy.unverified
         self.engine.fit(
             X,
             y,
@@ -196,6 +197,7 @@ class Classifier:
             oos_X=oos_X,
             oos_texts=oos,
             progress=progress,
+            trusted=np.asarray([t not in unverified for t in ex_texts]) if unverified else None,
         )
         self.example_texts_ = ex_texts
         self.example_labels_ = [e.label for e in examples]

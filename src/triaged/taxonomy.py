@@ -118,6 +118,9 @@ class Taxonomy:
     description: str = ""
     version: int = 1
     out_of_scope: tuple[str, ...] = ()
+    #: example texts whose label no person gave (the model's own ``auto`` decisions added
+    #: to a retrain): trained on, but never evidence for the auto lane.  Not serialised.
+    unverified: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         _check_name(self.name, "name")

@@ -193,8 +193,12 @@ class Engine:
         oos_X: Vectors | None = None,
         oos_texts: Sequence[str] = (),
         progress: bool = False,
+        trusted: NDArray[np.bool_] | None = None,
     ) -> Engine:
-        """Fit on embeddings ``X`` with label indices ``y``; zero rows means zero-shot."""
+        """Fit on embeddings ``X`` with label indices ``y``; zero rows means zero-shot.
+
+        ``trusted``: per row, whether a person gave its label (default: every row); the
+        others are trained on but left out of the routing evidence."""
         started = time.perf_counter()
         V = np.ascontiguousarray(label_vectors, dtype=np.float32)
         if V.ndim != 2 or V.shape[0] == 0:
@@ -206,6 +210,9 @@ class Engine:
             raise InvalidInput(f"X has {X.shape[0]} rows but y has {len(y)} labels")
         if len(y) and (y.min() < 0 or y.max() >= n_labels):
             raise InvalidInput(f"label indices must lie in [0, {n_labels})")
+        self._trusted = None if trusted is None else np.asarray(trusted, dtype=bool).ravel()
+        if self._trusted is not None and self._trusted.shape != y.shape:
+            raise InvalidInput(f"trusted has {self._trusted.size} rows but y has {len(y)}")
         oos = (
             np.zeros((0, dim), dtype=np.float32)
             if oos_X is None
@@ -234,6 +241,22 @@ class Engine:
             n_labels - len(np.unique(y)) if len(y) else n_labels
         )
         return self
+
+    def _routing_evidence(
+        self,
+        conf_in: FloatArray,
+        correct_in: NDArray[np.bool_],
+        conf_oos: FloatArray,
+        rows_in: IntArray,
+        sim_labels: list[IntArray],
+        n_oos: int,
+    ) -> RoutingEvidence:
+        """The held-out evidence of the auto lane: in-scope rows whose label a person gave
+        (``trusted``), and the simulated and real out-of-scope rows, clustered by the held-out
+        label they belong to (each real out-of-scope example its own cluster)."""
+        clusters = np.concatenate([*sim_labels, -1 - np.arange(n_oos, dtype=np.int64)])
+        keep = slice(None) if self._trusted is None else self._trusted[rows_in]
+        return RoutingEvidence(conf_in[keep], correct_in[keep], conf_oos, clusters)
 
     def _fit_zero_shot(self) -> None:
         self.mode = "zero-shot"
@@ -306,10 +329,9 @@ class Engine:
         row_group = evidence_groups(groups, n_labels, y[rows_in], sim_parts, mix)
         conf_all = mix.cross_fitted(row_group, max(len(groups), 2), self._calibrator)
         conf_in, conf_oos = mix.split(conf_all)
-        # clusters: a simulated row's held-out label; each real out-of-scope example its own
-        sim_labels = [y[p.rows] for p in sim_parts]
-        clusters = np.concatenate([*sim_labels, -1 - np.arange(mix.n_oos, dtype=np.int64)])
-        self._evidence = RoutingEvidence(conf_in, correct_in, conf_oos, clusters)
+        self._evidence = self._routing_evidence(
+            conf_in, correct_in, conf_oos, rows_in, [y[p.rows] for p in sim_parts], mix.n_oos
+        )
         self.mode = "trained"
         n_in = len(F_in)
         self._report = {

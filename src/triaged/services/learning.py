@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -159,7 +159,13 @@ def training_taxonomy(
         extra.append(Example(text, label))
         added[source] += 1
     extra.sort(key=lambda e: (e.label, e.text))  # the same data always trains the same model
-    return (tax.with_examples(extra) if extra else tax), added
+    if not extra:
+        return tax, added
+    # the model's own labels train it but never certify its auto lane: an auto decision on
+    # an input no label covers comes back as a "right" example of a known label
+    auto_texts = {e.text for e in auto} & {e.text for e in extra}
+    out = tax.with_examples(extra)
+    return (replace(out, unverified=out.unverified | auto_texts) if auto_texts else out), added
 
 
 def evaluate_on(clf: Classifier, examples: Sequence[ReviewedExample]) -> dict[str, Any]:
