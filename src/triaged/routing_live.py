@@ -47,6 +47,7 @@ __all__ = [
     "early_failure",
     "early_looks",
     "first_look",
+    "look_risk",
     "review_look",
     "weighted_error_bound",
 ]
@@ -230,6 +231,12 @@ def early_failure(
     )
 
 
+def look_risk(delta: float, j: int) -> float:
+    """The risk look ``j`` (from 0) of an open-ended sequence of looks may spend:
+    ``delta / ((j + 1)(j + 2))``, which sums to ``delta`` over every look ever taken."""
+    return delta / ((j + 1) * (j + 2))
+
+
 def block_failure(
     wrong: NDArray[np.bool_],
     weight: NDArray[np.float64],
@@ -250,8 +257,7 @@ def block_failure(
         return False
     for j in range(bad.size // block):
         part = slice(j * block, (j + 1) * block)
-        risk = delta / ((j + 1) * (j + 2))
-        if weighted_error_bound(bad[part], w[part], risk).lower > target:
+        if weighted_error_bound(bad[part], w[part], look_risk(delta, j)).lower > target:
             return True
     return False
 
@@ -280,7 +286,7 @@ def review_look(n: int, first: int, delta: float) -> tuple[int, float] | None:
     while size * 2 <= n:
         size *= 2
         j += 1
-    return size, delta / ((j + 1) * (j + 2))
+    return size, look_risk(delta, j)
 
 
 def certify_from_review_stream(
