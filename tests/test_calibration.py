@@ -59,3 +59,20 @@ def test_temperature_scaling_recovers_overconfidence() -> None:
         raw_p.max(1), correct
     )
     assert expected_calibration_error(conf, correct) < 0.03
+
+
+def test_one_class_calibrator_is_the_jeffreys_constant() -> None:
+    """Every held-out row right: the calibrator can learn no signal and serves
+    (n + a) / (n + 2a), a = 0.5 by default (20 rows: 20.5 / 21, not Laplace's 21 / 22)."""
+    from triaged.models.calibrator import ONE_CLASS_PRIOR, CorrectnessCalibrator
+
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(20, 4))
+    cal = CorrectnessCalibrator.fit(feats, np.ones(20, dtype=bool))
+    assert ONE_CLASS_PRIOR == 0.5
+    np.testing.assert_allclose(cal.predict(rng.normal(size=(5, 4))), 20.5 / 21)
+    wrong = CorrectnessCalibrator.fit(feats, np.zeros(20, dtype=bool), one_class_prior=1.0)
+    np.testing.assert_allclose(wrong.predict(feats[:3]), 1.0 / 22)
+    # two classes: a fitted model, whose confidence follows the signal
+    two = CorrectnessCalibrator.fit(feats, feats[:, 0] > 0)
+    assert two.predict(np.array([[3.0, 0, 0, 0]]))[0] > two.predict(np.array([[-3.0, 0, 0, 0]]))[0]

@@ -58,7 +58,7 @@ from threadpoolctl import threadpool_limits
 from triaged.calibration import expected_calibration_error
 from triaged.encoders.base import Vectors
 from triaged.errors import InvalidInput, NotFittedError
-from triaged.models.calibrator import CorrectnessCalibrator
+from triaged.models.calibrator import ONE_CLASS_PRIOR, CorrectnessCalibrator
 from triaged.models.conformal import DEFAULT_ALPHA, ConformalSets
 from triaged.models.distance import MahalanobisDistance
 from triaged.models.features import (
@@ -109,6 +109,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # count of the labelled labels (so the head does not learn "example-less labels are rare")
     "missing_prompt_weight": 2.0,
     "calibrator_C": 1.0,
+    # pseudo-count of the calibrator's constant when every held-out row is right (or wrong):
+    # (right + a) / (n + 2a); fitted leave-one-dataset-out (scripts/fit_one_class_prior.py)
+    "one_class_prior": ONE_CLASS_PRIOR,
     "oos_weight": 8.0,  # sample weight of each out-of-scope example in the calibrator
     # ... but all of them together at most this share of the calibrator's weight (a safety
     # bound, not fitted: it binds only where out-of-scope examples outweigh labelled ones;

@@ -272,6 +272,7 @@ class CalibrationMix:
     n_pseudo: int
     n_oos: int
     C: float
+    one_class_prior: float
 
     @classmethod
     def build(
@@ -314,6 +315,7 @@ class CalibrationMix:
             len(F_pseudo),
             len(F_oos),
             float(cfg["calibrator_C"]),
+            float(cfg["one_class_prior"]),
         )
 
     def fit(self, n_features: int) -> CorrectnessCalibrator:
@@ -322,7 +324,11 @@ class CalibrationMix:
         if not self.n_in:
             return CorrectnessCalibrator.constant(n_features, 0.5)
         return CorrectnessCalibrator.fit(
-            self.F[rows], self.correct[rows], sample_weight=self.weights[rows], C=self.C
+            self.F[rows],
+            self.correct[rows],
+            sample_weight=self.weights[rows],
+            C=self.C,
+            one_class_prior=self.one_class_prior,
         )
 
     def cross_fitted(
@@ -343,6 +349,7 @@ class CalibrationMix:
                     self.correct[train],
                     sample_weight=self.weights[train],
                     C=self.C,
+                    one_class_prior=self.one_class_prior,
                 )
                 if self.n_in and train.any()
                 else fallback
