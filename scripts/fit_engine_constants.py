@@ -236,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="--max-train 1500, for a smoke run")
     ap.add_argument("--datasets", default=",".join(ALL))
     ap.add_argument(
+        "--grid",
+        type=json.loads,
+        default=None,
+        help="JSON grid replacing GRID, e.g. '{\"sim_oos_prior\": [0.0, 0.02]}'",
+    )
+    ap.add_argument(
         "--reuse-dev",
         action="store_true",
         help="take the dev grid from --out (an earlier run) and only redo the test figures",
@@ -256,8 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     max_train = 1500 if args.quick else args.max_train
     datasets = args.datasets.split(",")
-    keys = list(GRID)
-    points = [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*GRID.values())]
+    grid = args.grid or GRID
+    keys = list(grid)
+    points = [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*grid.values())]
     dev: dict[str, dict[str, dict[str, Any]]] = {}
     if args.reuse_dev:
         dev = json.loads(args.out.read_text())["dev"]
@@ -327,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
-            {"grid": GRID, "shipped": shipped, "chosen": chosen, "dev": dev, "test": rows}, indent=1
+            {"grid": grid, "shipped": shipped, "chosen": chosen, "dev": dev, "test": rows}, indent=1
         )
     )
     return 0
