@@ -98,3 +98,30 @@ def test_demo_runs() -> None:
     res = CliRunner().invoke(app, ["demo"])
     assert res.exit_code == 0, res.output
     assert "billing" in res.output
+
+
+def test_held_out_reviews_all_out_of_scope_score_without_error(clinc_slice: Path) -> None:
+    """A retrain whose held-out reviews were all marked out of scope scores the new model on
+    them: no in-scope item, so no accuracy or F1, but the auto lane's error still counts
+    (scikit-learn 1.9 refuses an F1 over nothing: the retrain failed on it)."""
+    from datetime import UTC, datetime
+
+    from triaged.classifier import Classifier
+    from triaged.services.learning import ReviewedExample, evaluate_on
+    from triaged.taxonomy import Taxonomy
+
+    clf = Classifier.from_taxonomy(Taxonomy.from_dataset_dir(clinc_slice)).fit()
+    oos = [
+        json.loads(line)["text"]
+        for line in (clinc_slice / "test.jsonl").read_text().splitlines()
+        if json.loads(line)["label"] == "oos"
+    ][:12]
+    held = [
+        ReviewedExample(
+            t, "oos", f"rvi_{i}", f"dec_{i}", "hold", "out_of_scope", "x", True, datetime.now(UTC)
+        )
+        for i, t in enumerate(oos)
+    ]
+    report = evaluate_on(clf, held)
+    assert report["n_eval"] == 12 and report["n_in_scope"] == 0
+    assert report["accuracy"] is None and report["ece"] is None
