@@ -111,11 +111,8 @@ def test_held_out_reviews_all_out_of_scope_score_without_error(clinc_slice: Path
     from triaged.taxonomy import Taxonomy
 
     clf = Classifier.from_taxonomy(Taxonomy.from_dataset_dir(clinc_slice)).fit()
-    oos = [
-        json.loads(line)["text"]
-        for line in (clinc_slice / "test.jsonl").read_text().splitlines()
-        if json.loads(line)["label"] == "oos"
-    ][:12]
+    rows = [json.loads(line) for line in (clinc_slice / "test.jsonl").read_text().splitlines()]
+    oos = [r["text"] for r in rows if r["label"] == "oos"][:12]
     held = [
         ReviewedExample(
             t, "oos", f"rvi_{i}", f"dec_{i}", "hold", "out_of_scope", "x", True, datetime.now(UTC)

@@ -249,18 +249,17 @@ def _quality(
     """Accuracy, macro-F1, ECE and NLL over the in-scope items (``ece_all`` also counts
     every out-of-scope item as wrong, so it depends on how much OOS the test set holds)."""
     some = bool(ins.any())
-    # (no in-scope item, no F1: scikit-learn 1.9 refuses empty inputs, and a retrain whose
-    # held-out reviews were all out of scope failed on it)
-    f1 = (
-        f1_score(
-            truth[ins], top[ins], labels=list(range(n_labels)), average="macro", zero_division=0
-        )
-        if some
-        else None
-    )
     return {
         "accuracy": float(correct[ins].mean()) if some else None,
-        "macro_f1": float(f1) if f1 is not None else None,
+        # (no F1 over no item: scikit-learn 1.9 refuses empty inputs, and a retrain whose
+        # held-out reviews were all out of scope failed on it)
+        "macro_f1": float(
+            f1_score(
+                truth[ins], top[ins], labels=list(range(n_labels)), average="macro", zero_division=0
+            )
+        )
+        if some
+        else None,
         "ece": expected_calibration_error(conf[ins], correct[ins]) if some else None,
         "ece_all": expected_calibration_error(conf, correct),
         "nll": negative_log_likelihood(probs[ins], truth[ins]) if some else None,

@@ -30,7 +30,8 @@ and correctness and the simulated (and real) out-of-scope rows' confidence, each
 confidence from a calibrator fitted without the row's label group: the service certifies
 its auto threshold from it (:func:`triaged.routing.certify_auto_threshold`).  Confidence
 itself is not bent towards any threshold.  The global constants (``sim_oos_prior``,
-``lexical_model``) are fitted leave-one-dataset-out by ``scripts/fit_engine_constants.py``.
+``lexical_model``) are fitted leave-one-dataset-out by ``scripts/fit_engine_constants.py``,
+and ``one_class_prior`` by ``scripts/fit_one_class_prior.py``.
 
 Labels without examples (a partially labelled taxonomy) keep their zero-shot evidence:
 the head's distribution is blended with the zero-shot one by the share of such labels,
