@@ -122,6 +122,7 @@ def row(spec: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     holds = ", ".join(f"{r['trained']['review']:.3f}→{r['final']['review']:.3f}" for r in runs)
     acted = _mean([r["fresh"].get("unknown_acted") for r in runs])
     held = _mean([r["fresh"].get("known_held") for r in runs])
+    models = _mean([r["models"]["ready"] if "models" in r else None for r in runs])
     return (
         f"| {spec['label']} | {', '.join(_fmt(t, 3) for t in trained)} "
         f"| {', '.join(_fmt(t, 3) for t in final)} | {moved}/{len(runs)} "
@@ -129,7 +130,7 @@ def row(spec: dict[str, Any], runs: list[dict[str, Any]]) -> str:
         f"| {_fmt(today_share)} | {_fmt(today_err)} "
         f"| {_fmt(train_share)} | {_fmt(train_err)} | {_fmt(fresh_share)} "
         f"| {_fmt(pooled)} ({sum(errors)}/{sum(autos)}) | {holds} | {_fmt(acted)} "
-        f"| {_fmt(held)} |"
+        f"| {_fmt(held)} | {_fmt(models, 1)} |"
     )
 
 
@@ -172,8 +173,8 @@ def main() -> None:
             "| moved by itself | lane closed | reviews | auto share at 0.85 (before) "
             "| its auto error | auto share at training threshold | its auto error "
             "| auto share after | auto error after (wrong/auto) | hold threshold, training→final "
-            "| unknown inputs acted on after | known inputs held after |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+            "| unknown inputs acted on after | known inputs held after | models |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
             *rows,
             "",
             f"Banking77, {N_KNOWN} known labels drawn per seed ({len(seeds)} seeds: "
@@ -195,7 +196,9 @@ def main() -> None:
             "retraining run with the service's default (a retrain after every 50 new reviews: "
             "the reviewed items and up to 2,000 auto decisions join the training set, each new "
             "model gets a policy certified at training; training threshold: the first "
-            "model's); the others keep the first model. "
+            "model's; a retrain the reviews start finishes before the next chunk; models: "
+            "mean model versions per run, the first included); the others keep the first "
+            "model. "
             "Measured on "
             f"{platform.machine()} with 2 shared cores in {minutes:.1f} min. Reproduce: "
             "`python -m bench.bench_live --update-readme`.",

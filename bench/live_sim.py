@@ -12,6 +12,7 @@ Used by ``tests/api/test_routing_live.py`` (test size) and ``bench/bench_live.py
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -115,6 +116,13 @@ class Sim:
         data: dict[str, Any] = r.json()
         return data
 
+    async def models(self) -> dict[str, int]:
+        """How many model versions of the taxonomy are ready and how many failed."""
+        r = await self.admin.get(f"/v1/taxonomies/{self.taxonomy}/models", params={"limit": 200})
+        r.raise_for_status()
+        rows = r.json()["data"]
+        return {k: sum(m["status"] == k for m in rows) for k in ("ready", "failed")}
+
     async def classify(self, items: list[Item], batch: int = 100) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for i in range(0, len(items), batch):
@@ -161,6 +169,9 @@ class Sim:
         for start in range(0, n, chunk):
             decisions += await self.classify(pools.stream(min(chunk, n - start), unknown_share))
             await self.review_all()
+            # a retrain the reviews started (retraining on) finishes before the next chunk,
+            # so runs differ by their data, not by how a thread pool was scheduled
+            await asyncio.to_thread(self.service.review.wait, 600)
             policy = await self.routing()
             self.timeline.append(
                 {
@@ -276,6 +287,7 @@ async def scenario(
             "timeline": sim.timeline,
             "reviews": sim.reviews,
             "alerts": sim.alerts(),
+            "models": await sim.models(),
             "fresh": measure(fresh),
             "fresh_at_training_threshold": (
                 measure(fresh, trained["auto"]) if trained["auto"] is not None else None

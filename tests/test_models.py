@@ -12,7 +12,7 @@ from tests.conftest import DATASETS
 from triaged.encoders import get_encoder
 from triaged.errors import InvalidInput, NotFittedError
 from triaged.models import Engine
-from triaged.taxonomy import Taxonomy
+from triaged.taxonomy import OOS_LABEL, Taxonomy
 
 DATA = DATASETS / "clinc150"
 N_LABELS, PER_LABEL = 10, 10
@@ -408,7 +408,24 @@ def test_rows_no_person_labelled_train_but_never_certify(data) -> None:  # type:
         Engine().fit(X, y, trusted=trusted[:-1], **fit)
 
 
-def test_auto_examples_join_a_retrain_unverified() -> None:
+def test_out_of_scope_rows_routing_chose_train_but_never_certify(data) -> None:  # type: ignore[no-untyped-def]
+    # reviewed out-of-scope inputs are mostly the ones the model already doubted (every
+    # review/hold item is reviewed, few auto ones): they train the calibrator but never
+    # stand for how often unknown inputs clear a threshold
+    oos = data["oos"]
+    fit = {"label_vectors": data["V"], "oos_X": oos}
+    plain = Engine().fit(data["X"], data["y"], **fit).routing_evidence()
+    given = np.arange(len(oos)) < 5  # the operator's own 5; the rest came from reviews
+    kept = Engine().fit(data["X"], data["y"], oos_evidence=given, **fit).routing_evidence()
+    assert plain.n_oos - kept.n_oos == len(oos) - 5
+    assert kept.n_in == plain.n_in
+    # the simulated rows and the operator's examples are the same evidence as before
+    assert np.array_equal(kept.conf_oos, plain.conf_oos[: kept.n_oos])
+    with pytest.raises(InvalidInput):
+        Engine().fit(data["X"], data["y"], oos_evidence=given[:-1], **fit)
+
+
+def test_auto_examples_and_reviewed_out_of_scope_join_a_retrain_as_no_evidence() -> None:
     from datetime import UTC, datetime
 
     from triaged.services.learning import ReviewedExample, training_taxonomy
@@ -418,8 +435,14 @@ def test_auto_examples_join_a_retrain_unverified() -> None:
         {"name": "t", "labels": [{"name": "a", "examples": ["x1"]}, {"name": "b"}]}
     )
     when = datetime.now(UTC)
-    reviewed = [ReviewedExample("r1", "b", "i1", "d1", "review", "confirm", "b", False, when)]
+    reviewed = [
+        ReviewedExample("r1", "b", "i1", "d1", "review", "confirm", "b", False, when),
+        ReviewedExample("o1", OOS_LABEL, "i2", "d2", "hold", "out_of_scope", "a", False, when),
+        ReviewedExample("o2", OOS_LABEL, "i3", "d3", "hold", "out_of_scope", "a", True, when),
+    ]
     out, added = training_taxonomy(tax, reviewed, [Example("u1", "a"), Example("x1", "a")])
-    assert added == {"review": 1, "auto": 1}
-    assert out.unverified == frozenset({"u1"})  # x1 was a taxonomy example already
+    assert added == {"review": 2, "auto": 1}
+    # x1 was a taxonomy example already; o2 is held out for evaluation, never trained on
+    assert out.not_evidence == frozenset({"u1", "o1"})
     assert {e.text for e in out.examples()} == {"x1", "r1", "u1"}
+    assert out.out_of_scope == ("o1",)

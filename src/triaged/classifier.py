@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
+from numpy.typing import NDArray
 
 from triaged.encoders import DEFAULT_ENCODER, Encoder, embed_as_single, get_encoder
 from triaged.errors import InvalidInput, ModelError, NotFittedError
@@ -188,7 +189,7 @@ class Classifier:
         )
         label_vectors = enc.embed([lb.prompt for lb in self.taxonomy.labels])
         oos_X = enc.embed(oos, progress=progress) if oos else None
-        unverified = self.taxonomy.unverified
+        no_evidence = self.taxonomy.not_evidence
         self.engine.fit(
             X,
             y,
@@ -197,7 +198,8 @@ class Classifier:
             oos_X=oos_X,
             oos_texts=oos,
             progress=progress,
-            trusted=np.asarray([t not in unverified for t in ex_texts]) if unverified else None,
+            trusted=_evidence_mask(ex_texts, no_evidence),
+            oos_evidence=_evidence_mask(oos, no_evidence),
         )
         self.example_texts_ = ex_texts
         self.example_labels_ = [e.label for e in examples]
@@ -460,3 +462,10 @@ class Classifier:
             encoder=self._encoder,
             encoder_name=self.encoder_name,
         )
+
+
+def _evidence_mask(texts: Sequence[str], no_evidence: frozenset[str]) -> NDArray[np.bool_] | None:
+    """Per text, whether it may stand as routing evidence (None: every one)."""
+    if not no_evidence:
+        return None
+    return np.fromiter((t not in no_evidence for t in texts), dtype=bool, count=len(texts))

@@ -118,9 +118,11 @@ class Taxonomy:
     description: str = ""
     version: int = 1
     out_of_scope: tuple[str, ...] = ()
-    #: example texts whose label no person gave (the model's own ``auto`` decisions added
-    #: to a retrain): trained on, but never evidence for the auto lane.  Not serialised.
-    unverified: frozenset[str] = frozenset()
+    #: example and out-of-scope texts trained on but never evidence for the auto lane: a
+    #: retrain's ``auto`` decisions (no person gave their label) and its reviewed
+    #: out-of-scope inputs (routing chose which inputs got reviewed, so they are no fair
+    #: sample of the inputs no label covers).  Not serialised.
+    not_evidence: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         _check_name(self.name, "name")

@@ -40,7 +40,8 @@ label, confidence is P(the input belongs to it) (:func:`triaged.models.zeroshot.
 Two labels are calibrated like more (the membership cap they once had, fitted on intent
 data, held nearly every in-scope input of other domains: in-scope ECE 0.26-0.78 on
 two-label slices of SNIPS, StackOverflow and DBpedia-14); with no label to hold out, their
-out-of-scope evidence is the taxonomy's ``out_of_scope`` examples and reviews.
+out-of-scope evidence is the taxonomy's ``out_of_scope`` examples (reviewed ones, marked by
+``oos_evidence``, train the calibrator only).
 
 Persistence is arrays + JSON only (:meth:`Engine.to_state` / :meth:`Engine.from_state`).
 """
@@ -79,6 +80,8 @@ from triaged.models.training import (
     evidence_groups,
     fit_mix,
     held_out_parts,
+    routing_evidence,
+    row_mask,
 )
 from triaged.models.zeroshot import (
     ZERO_SHOT_TEMPERATURE,
@@ -198,11 +201,14 @@ class Engine:
         oos_texts: Sequence[str] = (),
         progress: bool = False,
         trusted: NDArray[np.bool_] | None = None,
+        oos_evidence: NDArray[np.bool_] | None = None,
     ) -> Engine:
         """Fit on embeddings ``X`` with label indices ``y``; zero rows means zero-shot.
 
         ``trusted``: per row, whether a person gave its label (default: every row); the
-        others are trained on but left out of the routing evidence."""
+        others are trained on but left out of the routing evidence.  ``oos_evidence``: per
+        out-of-scope row, whether it is a fair example of unknown inputs (default: every
+        row); the others train the calibrator but are left out of the routing evidence."""
         started = time.perf_counter()
         V = np.ascontiguousarray(label_vectors, dtype=np.float32)
         if V.ndim != 2 or V.shape[0] == 0:
@@ -214,14 +220,13 @@ class Engine:
             raise InvalidInput(f"X has {X.shape[0]} rows but y has {len(y)} labels")
         if len(y) and (y.min() < 0 or y.max() >= n_labels):
             raise InvalidInput(f"label indices must lie in [0, {n_labels})")
-        self._trusted = None if trusted is None else np.asarray(trusted, dtype=bool).ravel()
-        if self._trusted is not None and self._trusted.shape != y.shape:
-            raise InvalidInput(f"trusted has {self._trusted.size} rows but y has {len(y)}")
+        self._trusted = row_mask(trusted, len(y), "trusted")
         oos = (
             np.zeros((0, dim), dtype=np.float32)
             if oos_X is None
             else np.asarray(oos_X, dtype=np.float32).reshape(-1, dim)
         )
+        self._oos_evidence = row_mask(oos_evidence, oos.shape[0], "oos_evidence")
         self._label_vectors = V
         # Kept (for neighbours and the similarity bank) as stored: int8, 1/127 steps.
         self._train_X = _dequantize(_quantize(X))
@@ -245,22 +250,6 @@ class Engine:
             n_labels - len(np.unique(y)) if len(y) else n_labels
         )
         return self
-
-    def _routing_evidence(
-        self,
-        conf_in: FloatArray,
-        correct_in: NDArray[np.bool_],
-        conf_oos: FloatArray,
-        rows_in: IntArray,
-        sim_labels: list[IntArray],
-        n_oos: int,
-    ) -> RoutingEvidence:
-        """The held-out evidence of the auto lane: in-scope rows whose label a person gave
-        (``trusted``), and the simulated and real out-of-scope rows, clustered by the held-out
-        label they belong to (each real out-of-scope example its own cluster)."""
-        clusters = np.concatenate([*sim_labels, -1 - np.arange(n_oos, dtype=np.int64)])
-        keep = slice(None) if self._trusted is None else self._trusted[rows_in]
-        return RoutingEvidence(conf_in[keep], correct_in[keep], conf_oos, clusters)
 
     def _fit_zero_shot(self) -> None:
         self.mode = "zero-shot"
@@ -306,7 +295,6 @@ class Engine:
             self._lexical = data.lexical()
         self._distance = MahalanobisDistance.fit(X, y, V) if use_distance else None
         parts, sim_parts, groups, n_folds = held_out_parts(data, full, progress)
-
         rows_in = np.concatenate([p.rows for p in parts]) if parts else np.zeros(0, np.int64)
         D_in = np.vstack([p.dense for p in parts]) if parts else np.zeros((0, n_labels))
         S_in = np.vstack([p.lex for p in parts]) if parts else np.zeros((0, n_labels))
@@ -333,8 +321,10 @@ class Engine:
         row_group = evidence_groups(groups, n_labels, y[rows_in], sim_parts, mix)
         conf_all = mix.cross_fitted(row_group, max(len(groups), 2), self._calibrator)
         conf_in, conf_oos = mix.split(conf_all)
-        self._evidence = self._routing_evidence(
-            conf_in, correct_in, conf_oos, rows_in, [y[p.rows] for p in sim_parts], mix.n_oos
+        trusted = None if self._trusted is None else self._trusted[rows_in]
+        sim_y = [y[p.rows] for p in sim_parts]
+        self._evidence = routing_evidence(
+            conf_in, correct_in, conf_oos, sim_y, trusted, self._oos_evidence
         )
         self.mode = "trained"
         n_in = len(F_in)
@@ -348,7 +338,7 @@ class Engine:
             "zero_shot_blend": self._beta,  # share of labels without examples
             "cv_accuracy": float(correct_in.mean()) if n_in else None,
             "cv_ece": (float(expected_calibration_error(conf_in, correct_in)) if n_in else None),
-            "evidence": {"n_in": int(n_in), "n_oos": len(conf_oos)},
+            "evidence": {"n_in": self._evidence.n_in, "n_oos": self._evidence.n_oos},
             "conformal_n": self._conformal.n,
             "calibrator": dict(zip(self._features, map(float, self._calibrator.coef), strict=True)),
         }

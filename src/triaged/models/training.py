@@ -23,10 +23,12 @@ from sklearn.linear_model import LogisticRegression
 
 from triaged.calibration import TemperatureScaler
 from triaged.encoders.base import Vectors
+from triaged.errors import InvalidInput
 from triaged.models.calibrator import CorrectnessCalibrator
 from triaged.models.distance import MahalanobisDistance
 from triaged.models.features import trained_features
 from triaged.models.lexical import LexicalModel
+from triaged.routing import RoutingEvidence
 
 __all__ = [
     "CalibrationMix",
@@ -39,6 +41,8 @@ __all__ = [
     "fold_ids",
     "held_out_parts",
     "label_groups",
+    "routing_evidence",
+    "row_mask",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -465,3 +469,36 @@ def fold_ids(y: IntArray, folds: int, seed: int) -> IntArray:
         out[idx] = (np.arange(len(idx)) + offset) % k
         offset += len(idx)
     return out
+
+
+def row_mask(mask: NDArray[np.bool_] | None, n: int, name: str) -> NDArray[np.bool_] | None:
+    """``mask`` as a boolean vector of ``n`` rows (None: every row)."""
+    if mask is None:
+        return None
+    out = np.asarray(mask, dtype=bool).ravel()
+    if out.shape != (n,):
+        raise InvalidInput(f"{name} has {out.size} rows but there are {n}")
+    return out
+
+
+def routing_evidence(
+    conf_in: FloatArray,
+    correct_in: NDArray[np.bool_],
+    conf_oos: FloatArray,
+    sim_labels: list[IntArray],
+    trusted: NDArray[np.bool_] | None,
+    real_kept: NDArray[np.bool_] | None,
+) -> RoutingEvidence:
+    """The held-out evidence of the auto lane: the in-scope rows whose label a person gave
+    (``trusted``; None: all), and the simulated and real out-of-scope rows (the real ones
+    last), clustered by the held-out label they belong to (each real out-of-scope example
+    its own cluster); ``real_kept``: the real rows fit to stand for unknown inputs (None:
+    all)."""
+    n_sim = sum(len(s) for s in sim_labels)
+    n_real = conf_oos.size - n_sim
+    clusters = np.concatenate([*sim_labels, -1 - np.arange(n_real, dtype=np.int64)])
+    keep = np.ones(conf_oos.size, dtype=bool)
+    if real_kept is not None and n_real:
+        keep[n_sim:] = real_kept
+    in_keep = slice(None) if trusted is None else trusted
+    return RoutingEvidence(conf_in[in_keep], correct_in[in_keep], conf_oos[keep], clusters[keep])

@@ -161,11 +161,19 @@ def training_taxonomy(
     extra.sort(key=lambda e: (e.label, e.text))  # the same data always trains the same model
     if not extra:
         return tax, added
-    # the model's own labels train it but never certify its auto lane: an auto decision on
-    # an input no label covers comes back as a "right" example of a known label
-    auto_texts = {e.text for e in auto} & {e.text for e in extra}
+    # trained on, never evidence for the auto lane: the model's own labels (an auto decision
+    # on an input no label covers comes back as a "right" example of a known label), and
+    # reviewed out-of-scope inputs: every review/hold item gets reviewed but only a few
+    # audited auto ones, so they are mostly inputs the model already doubted, and as
+    # evidence they would say unknown inputs seldom clear a threshold (the reviews' share
+    # of them still counts: ``routing_policy.measured_share``)
+    added_texts = {e.text for e in extra}
+    no_evidence = {e.text for e in auto} & added_texts
+    no_evidence |= {e.text for e in reviewed if e.label == OOS_LABEL} & added_texts
     out = tax.with_examples(extra)
-    return (replace(out, unverified=out.unverified | auto_texts) if auto_texts else out), added
+    if not no_evidence:
+        return out, added
+    return replace(out, not_evidence=out.not_evidence | no_evidence), added
 
 
 def evaluate_on(clf: Classifier, examples: Sequence[ReviewedExample]) -> dict[str, Any]:
