@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,19 @@ def test_open_set_metrics_match_sklearn_on_a_hand_built_case() -> None:
     # by hand: open has 3 of 4 caught, 1 false open (truth 1) -> P = R = 3/4
     assert got["open_f1"] == pytest.approx(0.75)
     assert got["accuracy_open"] == pytest.approx(6 / 10)
+
+
+def test_mcc_is_undefined_when_every_item_is_open_and_held() -> None:
+    # a retrain's held-out reviews may all be out-of-scope items the model held: one class on
+    # both sides, so no correlation exists (scikit-learn warns and answers 0)
+    got = open_set_metrics(np.array([-1, -1, -1]), np.array([0, 1, 0]), np.ones(3, dtype=bool))
+    assert math.isnan(got["mcc_hold_as_oos"])
+    assert got["open_f1"] == pytest.approx(1.0) and got["accuracy_open"] == pytest.approx(1.0)
+    # one side constant, the other not: defined, no correlation
+    mixed = open_set_metrics(
+        np.array([-1, -1, -1]), np.array([0, 1, 0]), np.array([True, False, True])
+    )
+    assert mixed["mcc_hold_as_oos"] == pytest.approx(0.0)
 
 
 def test_open_intent_protocol_on_a_slice(tiny: Path) -> None:

@@ -166,8 +166,11 @@ def open_set_metrics(
         "f1_open_macro": float(np.mean(per_class)),
         "known_f1": float(np.mean(known)) if known else math.nan,
         "open_f1": float(per_class[classes.index(-1)]) if -1 in classes else 0.0,
-        # binary out-of-scope detection, hold = predicted out-of-scope
-        "mcc_hold_as_oos": float(matthews_corrcoef(is_open, held_)),
+        # binary out-of-scope detection, hold = predicted out-of-scope; undefined (nan)
+        # when truth and prediction are both one class (every item open and held)
+        "mcc_hold_as_oos": float(matthews_corrcoef(is_open, held_))
+        if len(set(is_open.tolist()) | set(held_.tolist())) > 1
+        else math.nan,
     }
 
 
