@@ -116,6 +116,29 @@ def test_malformed_dataset_line_names_file_and_line(tmp_path: Path) -> None:
         list(read_jsonl(tmp_path / "train.jsonl"))
 
 
+def test_dataset_dir_without_labels_json_takes_the_training_labels(tmp_path: Path) -> None:
+    rows = [("play some jazz", "PlayMusic"), ("is it raining", "get_weather"), ("hm", "oos")]
+    rows += [("put on a song", "PlayMusic")]
+    (tmp_path / "train.jsonl").write_text(
+        "".join(json.dumps({"text": t, "label": lb}) + "\n" for t, lb in rows)
+    )
+    tax = Taxonomy.from_dataset_dir(tmp_path)
+    assert tax.label_names == ["PlayMusic", "get_weather"]  # first appearance, oos apart
+    assert tax.labels[0].examples == ("play some jazz", "put on a song")
+    assert tax.out_of_scope == ("hm",)
+    assert tax.labels[1].prompt == "get weather"  # described by its name
+    assert Taxonomy.from_dataset_dir(tmp_path, split="none").n_examples == 0
+    (tmp_path / "test.jsonl").write_text('{"text": "x", "label": "RateBook"}\n')
+    with pytest.raises(DatasetError, match=r"test\.jsonl:1: unknown label 'RateBook'"):
+        Taxonomy.from_dataset_dir(tmp_path, split="test")
+    (tmp_path / "train.jsonl").write_text('{"text": "hm", "label": "oos"}\n')
+    with pytest.raises(DatasetError, match="no labelled example"):
+        Taxonomy.from_dataset_dir(tmp_path)
+    (tmp_path / "train.jsonl").unlink()
+    with pytest.raises(DatasetError, match=r"needs labels\.json or train\.jsonl"):
+        Taxonomy.from_dataset_dir(tmp_path)
+
+
 def test_with_examples_rejects_unknown_label() -> None:
     tax = Taxonomy(name="t", labels=(Label("a"),))
     with pytest.raises(TaxonomyError, match="unknown label 'b'"):

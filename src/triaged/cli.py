@@ -49,7 +49,10 @@ def _fail(exc: TriagedError) -> NoReturn:
 def train(
     source: Annotated[
         Path | None,
-        typer.Argument(help="Dataset folder (labels.json + train.jsonl) or taxonomy YAML/JSON."),
+        typer.Argument(
+            help="Dataset folder (labels.json + train.jsonl; or train.jsonl alone)"
+            " or taxonomy YAML/JSON."
+        ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Model folder to write.")

@@ -101,7 +101,10 @@ def _without_examples(definition: dict[str, Any]) -> tuple[dict[str, Any], list[
 def import_(
     path: Annotated[
         Path,
-        typer.Argument(help="Dataset folder (labels.json + train.jsonl) or taxonomy YAML/JSON."),
+        typer.Argument(
+            help="Dataset folder (labels.json + train.jsonl; or train.jsonl alone)"
+            " or taxonomy YAML/JSON."
+        ),
     ],
     name: Annotated[
         str | None, typer.Option("--name", help="Name to serve it under [default: its own].")

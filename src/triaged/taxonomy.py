@@ -285,13 +285,15 @@ class Taxonomy:
     def from_dataset_dir(
         cls, path: str | Path, *, split: str = "train", name: str | None = None
     ) -> Taxonomy:
-        """Load ``labels.json`` and ``<split>.jsonl`` of a dataset folder in the shared format."""
+        """Load ``labels.json`` and ``<split>.jsonl`` of a dataset folder in the shared format.
+
+        Without ``labels.json`` the labels are those ``train.jsonl`` uses, in the order they
+        first appear, each described by its name (``oos`` is out of scope, never a label).
+        """
         root = Path(path)
         labels_file = root / "labels.json"
         if not labels_file.exists():
-            raise DatasetError(
-                f"{labels_file}: missing labels.json", details={"file": str(labels_file)}
-            )
+            return cls._from_examples_only(root, split=split, name=name)
         try:
             raw = json.loads(labels_file.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -319,6 +321,28 @@ class Taxonomy:
         if split_file.exists():
             examples = list(read_jsonl(split_file, known=set(tax.label_names) | {OOS_LABEL}))
             tax = tax.with_examples(examples)
+        return tax
+
+    @classmethod
+    def _from_examples_only(cls, root: Path, *, split: str, name: str | None) -> Taxonomy:
+        train = root / "train.jsonl"
+        if not train.exists():
+            raise DatasetError(
+                f"{root}: a dataset folder needs labels.json or train.jsonl",
+                details={"file": str(root / "labels.json")},
+            )
+        seen: dict[str, None] = {}
+        for ex in read_jsonl(train):
+            if ex.label != OOS_LABEL:
+                seen.setdefault(ex.label, None)
+        if not seen:
+            raise DatasetError(f"{train}: no labelled example (only {OOS_LABEL!r})")
+        tax = cls.from_dict(
+            {"name": name or root.name, "labels": [{"name": n} for n in seen]}, source=str(train)
+        )
+        split_file = root / f"{split}.jsonl"
+        if split_file.exists():
+            tax = tax.with_examples(list(read_jsonl(split_file, known={*seen, OOS_LABEL})))
         return tax
 
 
