@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -310,7 +311,11 @@ def _svm_weights(
     classes = np.flatnonzero(present)
     if classes.size < 2 or A.shape[1] == 0:
         return w, b  # nothing to tell apart: neutral scores
-    svm = LinearSVC(C=C, random_state=0).fit(A[rows], y[rows])
+    with warnings.catch_warnings():  # few examples of many labels: labels, not a regression
+        warnings.filterwarnings(
+            "ignore", message="The number of unique classes", category=UserWarning
+        )
+        svm = LinearSVC(C=C, random_state=0).fit(A[rows], y[rows])
     if classes.size == 2:  # one decision function: +f for the second class, -f the first
         coef = np.vstack([-svm.coef_[0], svm.coef_[0]])
         icpt = np.array([-svm.intercept_[0], svm.intercept_[0]])

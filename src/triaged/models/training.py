@@ -454,16 +454,18 @@ def fit_mix(dense: FloatArray, lex: FloatArray, y: IntArray, use_lex: bool) -> t
 def fold_ids(y: IntArray, folds: int, seed: int) -> IntArray:
     """Stratified fold assignment: each label's rows are shuffled and dealt round-robin.
 
-    Uses at most as many folds as the largest label has examples (and at least 2)."""
+    Uses at most as many folds as the largest label has examples (and at least 2).  A
+    label's only example is in no fold (-1: kept in every fold's training): held out, it
+    would be an input of a label its fold never saw, not an in-scope row."""
     n = len(y)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     counts = np.bincount(y)
     k = int(max(2, min(folds, counts.max())))
     rng = np.random.default_rng(seed)
-    out = np.zeros(n, dtype=np.int64)
+    out = np.full(n, -1, dtype=np.int64)
     offset = 0
-    for label in np.flatnonzero(counts):
+    for label in np.flatnonzero(counts > 1):
         idx = np.flatnonzero(y == label)
         rng.shuffle(idx)
         out[idx] = (np.arange(len(idx)) + offset) % k
