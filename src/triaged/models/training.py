@@ -463,12 +463,13 @@ def fold_ids(y: IntArray, folds: int, seed: int) -> IntArray:
     counts = np.bincount(y)
     k = int(max(2, min(folds, counts.max())))
     rng = np.random.default_rng(seed)
-    out = np.full(n, -1, dtype=np.int64)
+    out = np.zeros(n, dtype=np.int64)
     offset = 0
-    for label in np.flatnonzero(counts > 1):
+    for label in np.flatnonzero(counts):
         idx = np.flatnonzero(y == label)
         rng.shuffle(idx)
-        out[idx] = (np.arange(len(idx)) + offset) % k
+        # a single example still moves the deal on: the other labels' folds stay the same
+        out[idx] = (np.arange(len(idx)) + offset) % k if len(idx) > 1 else -1
         offset += len(idx)
     return out
 
