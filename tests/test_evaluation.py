@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from tests.helpers import slice_dataset
 from triaged.cli import app
+from triaged.errors import DatasetError
 from triaged.evaluation import run_eval, sample_per_label
 from triaged.taxonomy import Example
 
@@ -122,3 +123,25 @@ def test_held_out_reviews_all_out_of_scope_score_without_error(clinc_slice: Path
     report = evaluate_on(clf, held)
     assert report["n_eval"] == 12 and report["n_in_scope"] == 0
     assert report["accuracy"] is None and report["ece"] is None
+
+
+def test_folder_without_labels_json_scores_unseen_test_labels_as_out_of_scope(
+    tmp_path: Path,
+) -> None:
+    """Without labels.json the labels are train.jsonl's: a test item of another label fits
+    none of them and counts as out of scope; with labels.json it is an error in the data."""
+    from tests.conftest import DATASETS
+
+    rows = [json.loads(x) for x in (DATASETS / "snips" / "train.jsonl").read_text().splitlines()]
+    test = [json.loads(x) for x in (DATASETS / "snips" / "test.jsonl").read_text().splitlines()]
+    known = ["GetWeather", "PlayMusic", "BookRestaurant"]
+    train = [r for lb in known for r in [r for r in rows if r["label"] == lb][:10]]
+    scored = [r for lb in [*known, "RateBook"] for r in [r for r in test if r["label"] == lb][:8]]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in train))
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in scored))
+    rep = run_eval(tmp_path)
+    assert rep["n_test"] == 32 and rep["n_in_scope"] == 24 and rep["n_oos"] == 8
+    assert rep["accuracy"] > 0.8  # the three known labels, ten examples each
+    (tmp_path / "labels.json").write_text(json.dumps([{"name": lb} for lb in known]))
+    with pytest.raises(DatasetError, match=r"test\.jsonl:25: unknown label 'RateBook'"):
+        run_eval(tmp_path)

@@ -340,7 +340,11 @@ def known_labels_for_seed(labels: Sequence[str], ratio: float, seed: int) -> lis
 
 
 def _read_dataset(root: Path, zero_shot: bool) -> tuple[Taxonomy, list[Example], list[Example]]:
-    """The dataset folder's taxonomy, train items (none when zero-shot) and test items."""
+    """The dataset folder's taxonomy, train items (none when zero-shot) and test items.
+
+    Without ``labels.json`` the labels are the training split's, so a test item of a label
+    it never uses fits no label: it counts as out of scope (with ``labels.json`` such a label
+    is a mistake in the data, and an error)."""
     base = Taxonomy.from_dataset_dir(root, split="__none__")
     all_labels = set(base.label_names) | {OOS_LABEL}
     test_file = root / "test.jsonl"
@@ -354,7 +358,12 @@ def _read_dataset(root: Path, zero_shot: bool) -> tuple[Taxonomy, list[Example],
                 f"{train_file}: missing train split", details={"file": str(train_file)}
             )
         train = list(read_jsonl(train_file, known=all_labels))
-    return base, train, list(read_jsonl(test_file, known=all_labels))
+    if (root / "labels.json").exists():
+        return base, train, list(read_jsonl(test_file, known=all_labels))
+    test = [
+        e if e.label in all_labels else Example(e.text, OOS_LABEL) for e in read_jsonl(test_file)
+    ]
+    return base, train, test
 
 
 def _open_protocol(
