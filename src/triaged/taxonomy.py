@@ -292,58 +292,62 @@ class Taxonomy:
         """
         root = Path(path)
         labels_file = root / "labels.json"
-        if not labels_file.exists():
-            return cls._from_examples_only(root, split=split, name=name)
-        try:
-            raw = json.loads(labels_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DatasetError(
-                f"{labels_file}:{exc.lineno}: invalid JSON: {exc.msg}",
-                details={"file": str(labels_file), "line": exc.lineno},
-            ) from None
-        if not isinstance(raw, list):
-            raise DatasetError(f"{labels_file}: expected a JSON list of labels")
-        labels = []
-        for i, item in enumerate(raw):
-            if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-                raise DatasetError(
-                    f"{labels_file}: entry {i} needs a string 'name'",
-                    details={"file": str(labels_file)},
-                )
-            if item["name"] == OOS_LABEL:
-                continue
-            labels.append(Label(item["name"], str(item.get("description") or "")))
+        train: list[Example] | None = None  # read once when it also names the labels
+        if labels_file.exists():
+            labels, source = _labels_json(labels_file), labels_file
+        else:
+            source = root / "train.jsonl"
+            labels, train = _labels_of_examples(root, source)
         tax = cls.from_dict(
             {"name": name or root.name, "labels": [lb.to_dict() for lb in labels]},
-            source=str(labels_file),
+            source=str(source),
         )
         split_file = root / f"{split}.jsonl"
+        if split == "train" and train is not None:
+            return tax.with_examples(train)
         if split_file.exists():
             examples = list(read_jsonl(split_file, known=set(tax.label_names) | {OOS_LABEL}))
             tax = tax.with_examples(examples)
         return tax
 
-    @classmethod
-    def _from_examples_only(cls, root: Path, *, split: str, name: str | None) -> Taxonomy:
-        train = root / "train.jsonl"
-        if not train.exists():
+
+def _labels_json(labels_file: Path) -> list[Label]:
+    """The labels a dataset folder's ``labels.json`` lists (``oos`` left out)."""
+    try:
+        raw = json.loads(labels_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DatasetError(
+            f"{labels_file}:{exc.lineno}: invalid JSON: {exc.msg}",
+            details={"file": str(labels_file), "line": exc.lineno},
+        ) from None
+    if not isinstance(raw, list):
+        raise DatasetError(f"{labels_file}: expected a JSON list of labels")
+    labels = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
             raise DatasetError(
-                f"{root}: a dataset folder needs labels.json or train.jsonl",
-                details={"file": str(root / "labels.json")},
+                f"{labels_file}: entry {i} needs a string 'name'",
+                details={"file": str(labels_file)},
             )
-        seen: dict[str, None] = {}
-        for ex in read_jsonl(train):
-            if ex.label != OOS_LABEL:
-                seen.setdefault(ex.label, None)
-        if not seen:
-            raise DatasetError(f"{train}: no labelled example (only {OOS_LABEL!r})")
-        tax = cls.from_dict(
-            {"name": name or root.name, "labels": [{"name": n} for n in seen]}, source=str(train)
+        if item["name"] == OOS_LABEL:
+            continue
+        labels.append(Label(item["name"], str(item.get("description") or "")))
+    return labels
+
+
+def _labels_of_examples(root: Path, train: Path) -> tuple[list[Label], list[Example]]:
+    """Without ``labels.json``: the labels ``train.jsonl`` uses (first appearance, ``oos``
+    apart, described by their names) and its examples."""
+    if not train.exists():
+        raise DatasetError(
+            f"{root}: a dataset folder needs labels.json or train.jsonl",
+            details={"file": str(root / "labels.json")},
         )
-        split_file = root / f"{split}.jsonl"
-        if split_file.exists():
-            tax = tax.with_examples(list(read_jsonl(split_file, known={*seen, OOS_LABEL})))
-        return tax
+    examples = list(read_jsonl(train))
+    names = dict.fromkeys(ex.label for ex in examples if ex.label != OOS_LABEL)
+    if not names:
+        raise DatasetError(f"{train}: no labelled example (only {OOS_LABEL!r})")
+    return [Label(n) for n in names], examples
 
 
 def read_jsonl(path: str | Path, *, known: set[str] | None = None) -> Iterator[Example]:
