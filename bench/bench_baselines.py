@@ -107,7 +107,8 @@ def lr_temperature(data: dict[str, Any], seed: int = 0) -> dict[str, Any]:
 
     started = time.perf_counter()
     X, y = data["train_X"], data["train_y"]
-    folds = 5
+    # five folds, or as many as the best-stocked label has examples (two or three per label)
+    folds = int(min(5, np.bincount(y).max()))
     oof = np.full((len(y), data["n_labels"]), -1e4)  # labels a fold never saw
     seen = np.zeros(len(y), dtype=bool)  # held-out items whose label the fold trained on
     with warnings.catch_warnings():  # labels with fewer than 5 items (ATIS): fine here

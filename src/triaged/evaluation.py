@@ -267,6 +267,8 @@ def _quality(
         "ece_all": expected_calibration_error(conf, correct),
         "nll": negative_log_likelihood(probs[ins], truth[ins]) if some else None,
         "mean_confidence": float(conf.mean()) if len(conf) else None,
+        # ... over the in-scope items, to read against accuracy (what ECE's sign hides)
+        "mean_confidence_in_scope": float(conf[ins].mean()) if some else None,
     }
 
 

@@ -27,10 +27,13 @@ IntArray = NDArray[np.int64]
 @dataclass(slots=True)
 class MahalanobisDistance:
     """``whiten`` (dim, dim) with ``precision = whiten @ whiten.T``; ``means`` (L, dim)
-    are the label means already multiplied by ``whiten``."""
+    are the label means already multiplied by ``whiten``; ``spread`` (L,): ``1 + 1/n`` for
+    a label of ``n`` examples (1 for a label without any, or from a model saved before
+    it was kept)."""
 
     whiten: NDArray[np.float32]
     means: NDArray[np.float32]
+    spread: NDArray[np.float64] | None = None
 
     @classmethod
     def fit(
@@ -44,30 +47,64 @@ class MahalanobisDistance:
         means = np.asarray(fallback_means, dtype=np.float64).copy()
         has = counts > 0
         means[has] = sums[has] / counts[has, None]
-        if len(y) >= 2:
-            cov, _ = ledoit_wolf(Xd - means[y], assume_centered=True)
-        else:
-            cov = np.eye(dim) * 1e-2
-        vals, vecs = np.linalg.eigh(cov)
-        vals = np.maximum(vals, 1e-8 * max(float(vals.max()), 1e-12))
-        whiten = vecs / np.sqrt(vals)[None, :]
-        return cls(whiten.astype(np.float32), (means @ whiten).astype(np.float32))
+        whiten = _whitening(Xd, y, means, counts)
+        spread = np.ones(n_labels)
+        spread[has] = 1.0 + 1.0 / counts[has]
+        return cls(whiten.astype(np.float32), (means @ whiten).astype(np.float32), spread)
 
     def to_labels(self, X: NDArray[np.float32], labels: IntArray) -> FloatArray:
         """``log`` of the mean squared Mahalanobis distance per dimension from each row of
-        ``X`` to the mean of its label in ``labels``."""
+        ``X`` to the mean of its label in ``labels``, over what a new input of that label
+        is expected to show (``1 + 1/n`` of the spread: the mean of ``n`` examples is itself
+        off by ``1/n``), so that a label of few examples reads the same whether it has
+        ``n`` of them (the served model) or ``n - 1`` (a held-out fold)."""
         Xw = np.einsum("ij,jk->ik", X, self.whiten) if X.shape[0] <= 4 else X @ self.whiten
         diff = Xw.astype(np.float64) - self.means[labels]
         d2 = np.einsum("ij,ij->i", diff, diff) / max(X.shape[1], 1)
+        if self.spread is not None:
+            d2 = d2 / self.spread[labels]
         out: FloatArray = np.log(d2 + 1e-12)
         return out
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}whiten": self.whiten, f"{prefix}means": self.means}
+        out: dict[str, np.ndarray] = {f"{prefix}whiten": self.whiten, f"{prefix}means": self.means}
+        if self.spread is not None:
+            out[f"{prefix}spread"] = self.spread
+        return out
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], prefix: str) -> MahalanobisDistance:
+        spread = arrays.get(f"{prefix}spread")
         return cls(
             np.asarray(arrays[f"{prefix}whiten"], dtype=np.float32),
             np.asarray(arrays[f"{prefix}means"], dtype=np.float32),
+            None if spread is None else np.asarray(spread, dtype=np.float64),
         )
+
+
+def _whitening(
+    X: NDArray[np.float64], y: IntArray, means: NDArray[np.float64], counts: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``whiten`` of the shrunk covariance of the within-label residuals, on the scale of a
+    new input: ``n`` residuals about their own mean keep ``n - 1`` degrees of freedom, so
+    the sample covariance (over all residuals) is scaled by rows / (rows - labels).  A
+    label's only example is its own mean (a residual of zero says nothing of the spread):
+    only labels of two or more examples count.  Without any such label there is no
+    within-label spread to measure; the spread of all examples about their mean stands in
+    (larger: the distance of a held-out row reads small, as it should for a fit that knows
+    so little)."""
+    dim = X.shape[1]
+    spread = counts[y] >= 2
+    n_rows = int(spread.sum())
+    n_groups = int(np.count_nonzero(counts >= 2))
+    if n_rows - n_groups >= 1:
+        cov, _ = ledoit_wolf(X[spread] - means[y[spread]], assume_centered=True)
+        cov *= n_rows / (n_rows - n_groups)
+    elif len(y) >= 2:
+        cov, _ = ledoit_wolf(X)
+    else:
+        cov = np.eye(dim) * 1e-2
+    vals, vecs = np.linalg.eigh(cov)
+    vals = np.maximum(vals, 1e-8 * max(float(vals.max()), 1e-12))
+    out: NDArray[np.float64] = vecs / np.sqrt(vals)[None, :]
+    return out

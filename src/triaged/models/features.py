@@ -70,8 +70,11 @@ def knn_signals(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """From cosine similarities to labelled examples (rows = queries, columns = examples):
     the best similarity overall, the best similarity among the top ``k`` examples that carry
-    the predicted label (the k-th similarity when none does), and the share of the
-    ``k`` nearest examples that carry the predicted label."""
+    the predicted label (the k-th similarity when none does), and how many of the ``k``
+    nearest examples carry the predicted label, out of as many as could (``k``, or the
+    label's examples when it has fewer: a label of two examples scores the same when both
+    are near as one of ten with all ten near, and a held-out fold that lacks one of them
+    reads like the served model)."""
     n, m = sims.shape
     if m == 0:
         zeros = np.zeros(n)
@@ -84,7 +87,8 @@ def knn_signals(
     nn_sim = near.max(axis=1)
     kth = near.min(axis=1)
     nn_class = np.where(same.any(axis=1), np.where(same, near, -np.inf).max(axis=1), kth)
-    agree = np.count_nonzero(same, axis=1) / k
+    per_label = np.bincount(train_y, minlength=int(top.max()) + 1 if n else 0)
+    agree = np.count_nonzero(same, axis=1) / np.clip(per_label[top], 1, k)
     return nn_sim, nn_class, agree
 
 

@@ -39,7 +39,9 @@ __all__ = [
     "evidence_groups",
     "fit_mix",
     "fold_ids",
+    "fold_spread_dof",
     "held_out_parts",
+    "item_folds",
     "label_groups",
     "routing_evidence",
     "row_mask",
@@ -195,8 +197,7 @@ def held_out_parts(
     cfg, y = data.cfg, data.y
     n = len(y)
     lab = np.arange(data.n_labels, dtype=np.int64)
-    n_splits = int(cfg["folds"]) if n >= int(cfg["small_n"]) else int(cfg["small_folds"])
-    folds = fold_ids(y, n_splits, int(cfg["seed"]))
+    folds = item_folds(y, cfg)
     n_folds = int(folds.max()) + 1 if n else 0
     parts: list[Part] = []
     for f in range(n_folds):
@@ -449,6 +450,24 @@ def fit_mix(dense: FloatArray, lex: FloatArray, y: IntArray, use_lex: bool) -> t
 
     best = minimize(nll, np.array([1.0, 0.1]), method="L-BFGS-B", bounds=[(1e-3, 1e3), (0, 1e3)])
     return float(best.x[0]), float(best.x[1])
+
+
+def item_folds(y: IntArray, cfg: dict[str, Any]) -> IntArray:
+    """The item folds of a fit on labels ``y`` (:func:`fold_ids` with the configured count)."""
+    n_splits = int(cfg["folds"]) if len(y) >= int(cfg["small_n"]) else int(cfg["small_folds"])
+    return fold_ids(y, n_splits, int(cfg["seed"]))
+
+
+def fold_spread_dof(y: IntArray, folds: IntArray) -> int:
+    """The fewest within-label degrees of freedom any item fold's training rows keep (rows
+    of labels with two or more of them, less one per such label): what a fold has to
+    measure the labels' spread by.  0 without folds."""
+    n_folds = int(folds.max()) + 1 if len(folds) else 0
+    dofs = []
+    for f in range(n_folds):
+        counts = np.bincount(y[folds != f])
+        dofs.append(int(counts[counts >= 2].sum() - np.count_nonzero(counts >= 2)))
+    return min(dofs) if dofs else 0
 
 
 def fold_ids(y: IntArray, folds: int, seed: int) -> IntArray:
