@@ -478,8 +478,9 @@ def test_a_labels_only_example_is_never_held_out(data) -> None:  # type: ignore[
 
 
 @pytest.fixture(scope="module")
-def two_shot() -> dict[str, object]:
-    """Two examples of each of 60 CLINC150 intents (val.jsonl) and ten test items each."""
+def sixty() -> dict[str, object]:
+    """Ten examples of each of 60 CLINC150 intents (val.jsonl, in file order) and the other
+    ten of each as test items."""
     tax = Taxonomy.from_dataset_dir(DATA, split="none")
     labels = tax.labels[:60]
     index = {lb.name: i for i, lb in enumerate(labels)}
@@ -492,10 +493,7 @@ def two_shot() -> dict[str, object]:
         if i < 0:
             continue
         seen[i] = seen.get(i, 0) + 1
-        if seen[i] <= 2:
-            train.append((r["text"], i))
-        elif seen[i] <= 12:
-            test.append((r["text"], i))
+        (train if seen[i] <= 10 else test).append((r["text"], i))
     enc = get_encoder()
     return {
         "V": enc.embed([lb.prompt for lb in labels]),
@@ -508,14 +506,18 @@ def two_shot() -> dict[str, object]:
     }
 
 
-def test_two_examples_per_label_give_honest_confidence(two_shot) -> None:  # type: ignore[no-untyped-def]
+def test_two_examples_per_label_give_honest_confidence(sixty) -> None:  # type: ignore[no-untyped-def]
     # With two examples per label each held-out fold keeps one: a fold measured the
     # Mahalanobis distance with no within-label spread (a covariance of zeros) and the kNN
     # agreement out of ten neighbours where its label had one, so held-out rows taught the
     # calibrator signals that new inputs never show (CLINC150, 150 intents, 2 per label:
     # mean confidence 0.24 at 83% accuracy).
-    d = two_shot
-    eng = Engine().fit(d["X"], d["y"], label_vectors=d["V"], texts=d["texts"])
+    d = sixty
+    first = np.array([i for i, lb in enumerate(d["y"]) if (d["y"][: i + 1] == lb).sum() <= 2])
+    assert len(first) == 120
+    eng = Engine().fit(
+        d["X"][first], d["y"][first], label_vectors=d["V"], texts=[d["texts"][i] for i in first]
+    )
     assert "maha_top" not in eng.report()["calibrator"]  # too little spread to measure
     pred = eng.predict(d["Xt"], d["tt"])
     accuracy = float((pred.top == d["yt"]).mean())
@@ -556,3 +558,23 @@ def test_distance_reads_a_label_of_n_examples_on_one_scale() -> None:
     # a new input's distance reads about 1 (log 0) whether its label has 2 or 3 examples
     for dist in (full, part):
         assert abs(float(np.mean(dist.to_labels(fresh, labels)))) < 0.35
+
+
+def test_distance_signal_round_trips_and_reads_older_models(sixty, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d = sixty
+    eng = Engine().fit(d["X"], d["y"], label_vectors=d["V"], texts=d["texts"])
+    # ten per label over 60 labels: each fold keeps ~465 degrees of freedom >= 384
+    assert "maha_top" in eng.report()["calibrator"]
+    pred = eng.predict(d["Xt"], d["tt"])
+    arrays, meta = eng.to_state()
+    assert "dist_spread" in arrays
+    np.savez(tmp_path / "e.npz", **arrays)
+    with np.load(tmp_path / "e.npz", allow_pickle=False) as npz:
+        stored = {k: npz[k] for k in npz.files}
+    again = Engine.from_state(stored, json.loads(json.dumps(meta))).predict(d["Xt"], d["tt"])
+    np.testing.assert_array_equal(again.confidence, pred.confidence)
+    # a model saved before the per-label scale was kept reads its distance unscaled
+    del stored["dist_spread"]
+    old = Engine.from_state(stored, json.loads(json.dumps(meta))).predict(d["Xt"], d["tt"])
+    assert np.all(np.isfinite(old.confidence))
+    np.testing.assert_array_equal(old.top, pred.top)

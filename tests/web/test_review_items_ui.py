@@ -1,5 +1,9 @@
-"""The items view (issue 12): a gap cluster opened from the dashboard, 30 of its items
-resolved with one answer in one request: 30 review events, 30 webhook events."""
+"""The items view (issue 12): a gap cluster opened from the dashboard, 20 of its items
+resolved with one answer in one request: 20 review events, 20 webhook events.
+
+(30 until 5 December: since the few-examples calibration change the seeded taxonomy, four
+examples per intent, gives some of the missing intent's inputs confidently to sibling
+intents, and its biggest gap cluster holds 25 of the 50.)"""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from triaged.storage.webhooks import webhook_events
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
+N = 20  # items resolved in one request
+
 
 @pytest.fixture
 def seeded(tmp_path: Path) -> Iterator[Seeded]:
@@ -31,7 +37,7 @@ def _count(service: Any, stmt: Any) -> int:
         return int(conn.execute(stmt).scalar_one())
 
 
-def test_bulk_resolve_30_items_of_a_gap_cluster_in_one_request(page, seeded):
+def test_bulk_resolve_20_items_of_a_gap_cluster_in_one_request(page, seeded):
     service = seeded.service
     page.goto("/ui/login")
     page.get_by_label("API key").fill(seeded.admin_key)
@@ -41,7 +47,7 @@ def test_bulk_resolve_30_items_of_a_gap_cluster_in_one_request(page, seeded):
     cards = page.locator("article.gap-card")
     sizes = [int(s) for s in cards.evaluate_all("cs => cs.map(c => c.dataset.size)")]
     biggest = cards.nth(sizes.index(max(sizes)))
-    assert max(sizes) >= 30
+    assert max(sizes) >= N
     biggest.locator("a.open-items").click()
     page.wait_for_url(re.compile(r"/ui/items\?"))
     rows = page.locator("#items-table tbody tr[data-item]")
@@ -51,7 +57,7 @@ def test_bulk_resolve_30_items_of_a_gap_cluster_in_one_request(page, seeded):
     before_hooks = _count(service, select(func.count()).select_from(webhook_events))
     boxes = page.locator('#items-table input[name="item_ids"]')
     chosen = []
-    for i in range(30):
+    for i in range(N):
         boxes.nth(i).check()
         chosen.append(boxes.nth(i).get_attribute("value"))
     page.get_by_label("Answer").select_option("new_category")
@@ -59,14 +65,14 @@ def test_bulk_resolve_30_items_of_a_gap_cluster_in_one_request(page, seeded):
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     page.get_by_role("button", name="Resolve selected").click()
-    page.wait_for_url(re.compile(r"notice=30"))
-    assert page.get_by_role("status").inner_text() == "Resolved 30 items."
+    page.wait_for_url(re.compile(rf"notice={N}"))
+    assert page.get_by_role("status").inner_text() == f"Resolved {N} items."
     assert len(posts) == 1 and posts[0].endswith("/ui/items/bulk")
 
     after_events = _count(service, select(func.count()).where(review_events.c.event == "resolved"))
     after_hooks = _count(service, select(func.count()).select_from(webhook_events))
-    assert after_events - before_events == 30
-    assert after_hooks - before_hooks == 30
+    assert after_events - before_events == N
+    assert after_hooks - before_hooks == N
     reviewer = service.authenticate(seeded.admin_key)
     for item_id in chosen:
         item = service.review.item(reviewer, item_id)

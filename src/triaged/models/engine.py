@@ -14,7 +14,8 @@ Two modes:
   and ``c`` fitted on out-of-fold scores (NLL).  A logistic *correctness* calibrator
   maps (max prob, margin, similarity to the nearest labelled examples, kNN agreement,
   similarity to the label prompt, Mahalanobis distance to the predicted label
-  (:mod:`triaged.models.distance`)) to P(argmax is right).
+  (:mod:`triaged.models.distance`), where the held-out folds keep enough examples per
+  label to measure it as the served model does) to P(argmax is right).
 
 Calibration data, all held out:
 
@@ -77,11 +78,10 @@ from triaged.models.training import (
     Featurizer,
     FitData,
     bank_rows,
+    distance_measurable,
     evidence_groups,
     fit_mix,
-    fold_spread_dof,
     held_out_parts,
-    item_folds,
     routing_evidence,
     row_mask,
 )
@@ -277,13 +277,7 @@ class Engine:
         cfg = self.config
         n_labels, dim = V.shape
         self._set_partial()
-        # The distance signal only where the held-out folds can measure the labels' spread
-        # as the served fit does: at least as many within-label degrees of freedom as the
-        # embedding has dimensions (with fewer, a fold's shrunk covariance is another
-        # yardstick than the served one's, and its held-out rows teach the calibrator a
-        # distance scale new inputs do not have: at two to five examples per label that
-        # cost up to 0.4 of ECE, and it added nothing to out-of-scope detection).
-        use_distance = bool(cfg["distance"]) and fold_spread_dof(y, item_folds(y, cfg)) >= dim
+        use_distance = bool(cfg["distance"]) and distance_measurable(y, cfg, dim)
         self._features = TRAINED_FEATURES + ((DISTANCE_FEATURE,) if use_distance else ())
         # Lexical channel: one vocabulary (unsupervised) for every fit.
         A = Cov = None
