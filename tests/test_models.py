@@ -18,24 +18,27 @@ DATA = DATASETS / "clinc150"
 N_LABELS, PER_LABEL = 10, 10
 
 
-@pytest.fixture(scope="module")
-def data() -> dict[str, object]:
+def _val_slice(n_labels: int, per_label: int) -> dict[str, object]:
+    """The first ``n_labels`` CLINC150 intents of val.jsonl: ``per_label`` examples of each
+    (file order) to train on, the rest as test items, and 20 ``oos`` items."""
     tax = Taxonomy.from_dataset_dir(DATA, split="none")
-    labels = tax.labels[:N_LABELS]
-    names = [lb.name for lb in labels]
+    labels = tax.labels[:n_labels]
+    index = {lb.name: i for i, lb in enumerate(labels)}
     rows = [json.loads(line) for line in (DATA / "val.jsonl").read_text().splitlines()]
     train: list[tuple[str, int]] = []
     test: list[tuple[str, int]] = []
     oos: list[str] = []
+    seen: dict[int, int] = {}
     for r in rows:
         if r["label"] == "oos":
             if len(oos) < 20:
                 oos.append(r["text"])
             continue
-        if r["label"] not in names:
+        i = index.get(r["label"], -1)
+        if i < 0:
             continue
-        i = names.index(r["label"])
-        (train if sum(1 for _, j in train if j == i) < PER_LABEL else test).append((r["text"], i))
+        seen[i] = seen.get(i, 0) + 1
+        (train if seen[i] <= per_label else test).append((r["text"], i))
     enc = get_encoder()
     return {
         "V": enc.embed([lb.prompt for lb in labels]),
@@ -48,6 +51,11 @@ def data() -> dict[str, object]:
         "oos": enc.embed(oos),
         "oos_texts": oos,
     }
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, object]:
+    return _val_slice(N_LABELS, PER_LABEL)
 
 
 def _check(pred, n: int) -> None:  # type: ignore[no-untyped-def]
@@ -479,31 +487,8 @@ def test_a_labels_only_example_is_never_held_out(data) -> None:  # type: ignore[
 
 @pytest.fixture(scope="module")
 def sixty() -> dict[str, object]:
-    """Ten examples of each of 60 CLINC150 intents (val.jsonl, in file order) and the other
-    ten of each as test items."""
-    tax = Taxonomy.from_dataset_dir(DATA, split="none")
-    labels = tax.labels[:60]
-    index = {lb.name: i for i, lb in enumerate(labels)}
-    rows = [json.loads(line) for line in (DATA / "val.jsonl").read_text().splitlines()]
-    train: list[tuple[str, int]] = []
-    test: list[tuple[str, int]] = []
-    seen: dict[int, int] = {}
-    for r in rows:
-        i = index.get(r["label"], -1)
-        if i < 0:
-            continue
-        seen[i] = seen.get(i, 0) + 1
-        (train if seen[i] <= 10 else test).append((r["text"], i))
-    enc = get_encoder()
-    return {
-        "V": enc.embed([lb.prompt for lb in labels]),
-        "X": enc.embed([t for t, _ in train]),
-        "y": np.array([i for _, i in train], dtype=np.int64),
-        "texts": [t for t, _ in train],
-        "Xt": enc.embed([t for t, _ in test]),
-        "yt": np.array([i for _, i in test], dtype=np.int64),
-        "tt": [t for t, _ in test],
-    }
+    """Ten examples of each of 60 CLINC150 intents and the other ten of each as test items."""
+    return _val_slice(60, 10)
 
 
 def test_two_examples_per_label_give_honest_confidence(sixty) -> None:  # type: ignore[no-untyped-def]
