@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.covariance import ledoit_wolf
 
-__all__ = ["MahalanobisDistance"]
+__all__ = ["MahalanobisDistance", "within_label_dof"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -82,6 +82,14 @@ class MahalanobisDistance:
         )
 
 
+def within_label_dof(counts: NDArray[np.float64] | IntArray) -> int:
+    """Degrees of freedom of the within-label residuals of labels with ``counts`` examples:
+    the rows of labels with two or more, less one per such label (a label's only example
+    is its own mean)."""
+    c = np.asarray(counts)
+    return int(c[c >= 2].sum() - np.count_nonzero(c >= 2))
+
+
 def _whitening(
     X: NDArray[np.float64], y: IntArray, means: NDArray[np.float64], counts: NDArray[np.float64]
 ) -> NDArray[np.float64]:
@@ -94,12 +102,12 @@ def _whitening(
     (larger: the distance of a held-out row reads small, as it should for a fit that knows
     so little)."""
     dim = X.shape[1]
-    spread = counts[y] >= 2
-    n_rows = int(spread.sum())
-    n_groups = int(np.count_nonzero(counts >= 2))
-    if n_rows - n_groups >= 1:
-        cov, _ = ledoit_wolf(X[spread] - means[y[spread]], assume_centered=True)
-        cov *= n_rows / (n_rows - n_groups)
+    in_pairs = counts[y] >= 2
+    dof = within_label_dof(counts)
+    if dof >= 1:
+        n_rows = int(in_pairs.sum())
+        cov, _ = ledoit_wolf(X[in_pairs] - means[y[in_pairs]], assume_centered=True)
+        cov *= n_rows / dof
     elif len(y) >= 2:
         cov, _ = ledoit_wolf(X)
     else:

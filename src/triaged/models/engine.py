@@ -82,6 +82,7 @@ from triaged.models.training import (
     evidence_groups,
     fit_mix,
     held_out_parts,
+    item_folds,
     routing_evidence,
     row_mask,
 )
@@ -274,10 +275,10 @@ class Engine:
         oos_texts: list[str],
         progress: bool,
     ) -> None:
-        cfg = self.config
-        n_labels, dim = V.shape
+        cfg, (n_labels, dim) = self.config, V.shape
         self._set_partial()
-        use_distance = bool(cfg["distance"]) and distance_measurable(y, cfg, dim)
+        folds = item_folds(y, cfg)  # one deal: the distance check and the held-out fits
+        use_distance = bool(cfg["distance"]) and distance_measurable(y, folds, dim)
         self._features = TRAINED_FEATURES + ((DISTANCE_FEATURE,) if use_distance else ())
         # Lexical channel: one vocabulary (unsupervised) for every fit.
         A = Cov = None
@@ -296,7 +297,7 @@ class Engine:
         if A is not None:
             self._lexical = data.lexical()
         self._distance = MahalanobisDistance.fit(X, y, V) if use_distance else None
-        parts, sim_parts, groups, n_folds = held_out_parts(data, full, progress)
+        parts, sim_parts, groups, n_folds = held_out_parts(data, full, folds, progress)
         rows_in = np.concatenate([p.rows for p in parts]) if parts else np.zeros(0, np.int64)
         D_in = np.vstack([p.dense for p in parts]) if parts else np.zeros((0, n_labels))
         S_in = np.vstack([p.lex for p in parts]) if parts else np.zeros((0, n_labels))

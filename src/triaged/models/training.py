@@ -25,7 +25,7 @@ from triaged.calibration import TemperatureScaler
 from triaged.encoders.base import Vectors
 from triaged.errors import InvalidInput
 from triaged.models.calibrator import CorrectnessCalibrator
-from triaged.models.distance import MahalanobisDistance
+from triaged.models.distance import MahalanobisDistance, within_label_dof
 from triaged.models.features import trained_features
 from triaged.models.lexical import LexicalModel
 from triaged.routing import RoutingEvidence
@@ -191,14 +191,14 @@ class FitData:
 
 
 def held_out_parts(
-    data: FitData, full: LogisticRegression, progress: bool
+    data: FitData, full: LogisticRegression, folds: IntArray, progress: bool
 ) -> tuple[list[Part], list[Part], list[IntArray], int]:
     """Out-of-fold parts (item folds), label hold-out parts (items of held-out labels scored
-    by heads that never saw them), the label groups and the number of folds."""
+    by heads that never saw them), the label groups and the number of folds; ``folds``: each
+    row's item fold (:func:`item_folds`)."""
     cfg, y = data.cfg, data.y
     n = len(y)
     lab = np.arange(data.n_labels, dtype=np.int64)
-    folds = item_folds(y, cfg)
     n_folds = int(folds.max()) + 1 if n else 0
     parts: list[Part] = []
     for f in range(n_folds):
@@ -459,25 +459,22 @@ def item_folds(y: IntArray, cfg: dict[str, Any]) -> IntArray:
     return fold_ids(y, n_splits, int(cfg["seed"]))
 
 
-def distance_measurable(y: IntArray, cfg: dict[str, Any], dim: int) -> bool:
+def distance_measurable(y: IntArray, folds: IntArray, dim: int) -> bool:
     """Whether the held-out folds can measure the labels' spread as the served fit does: at
     least as many within-label degrees of freedom in every fold as the embedding has
     dimensions.  With fewer, a fold's shrunk covariance is another yardstick than the served
     one's, and its held-out rows teach the calibrator a distance scale new inputs do not
     have (at two to five examples per label that cost up to 0.4 of ECE, and the distance
     added nothing to out-of-scope detection there)."""
-    return fold_spread_dof(y, item_folds(y, cfg)) >= dim
+    return fold_spread_dof(y, folds) >= dim
 
 
 def fold_spread_dof(y: IntArray, folds: IntArray) -> int:
-    """The fewest within-label degrees of freedom any item fold's training rows keep (rows
-    of labels with two or more of them, less one per such label): what a fold has to
-    measure the labels' spread by.  0 without folds."""
+    """The fewest within-label degrees of freedom any item fold's training rows keep
+    (:func:`triaged.models.distance.within_label_dof`): what a fold has to measure the
+    labels' spread by.  0 without folds."""
     n_folds = int(folds.max()) + 1 if len(folds) else 0
-    dofs = []
-    for f in range(n_folds):
-        counts = np.bincount(y[folds != f])
-        dofs.append(int(counts[counts >= 2].sum() - np.count_nonzero(counts >= 2)))
+    dofs = [within_label_dof(np.bincount(y[folds != f])) for f in range(n_folds)]
     return min(dofs) if dofs else 0
 
 
