@@ -76,3 +76,41 @@ def test_one_class_calibrator_is_the_jeffreys_constant() -> None:
     # two classes: a fitted model, whose confidence follows the signal
     two = CorrectnessCalibrator.fit(feats, feats[:, 0] > 0)
     assert two.predict(np.array([[3.0, 0, 0, 0]]))[0] > two.predict(np.array([[-3.0, 0, 0, 0]]))[0]
+
+
+def test_calibrator_reads_inputs_beyond_its_data_at_the_edge_of_it() -> None:
+    """A logistic calibrator says nothing about signals outside the rows it was fitted on:
+    such an input reads as the nearest point of their range, in every feature; the range
+    survives saving, and arrays saved without it load without clipping."""
+    from triaged.models.calibrator import CorrectnessCalibrator
+
+    rng = np.random.default_rng(3)
+    feats = rng.normal(size=(200, 3))
+    right = feats[:, 0] + 0.5 * rng.normal(size=200) > 0
+    cal = CorrectnessCalibrator.fit(feats, right)
+    assert cal.lower is not None and cal.upper is not None
+    np.testing.assert_allclose(cal.lower, feats.min(axis=0))
+    np.testing.assert_allclose(cal.upper, feats.max(axis=0))
+    far = np.array([[40.0, -40.0, 40.0], [-40.0, 40.0, -40.0]])
+    edge = np.array(
+        [[cal.upper[0], cal.lower[1], cal.upper[2]], [cal.lower[0], cal.upper[1], cal.lower[2]]]
+    )
+    np.testing.assert_allclose(cal.predict(far), cal.predict(edge))
+    inside = feats[:5]
+    unclipped = CorrectnessCalibrator(cal.mean, cal.scale, cal.coef, cal.intercept)
+    np.testing.assert_allclose(cal.predict(inside), unclipped.predict(inside))
+    assert not np.allclose(unclipped.predict(far), cal.predict(far))
+
+    arrays = cal.to_arrays("cal_")
+    np.testing.assert_allclose(
+        CorrectnessCalibrator.from_arrays(arrays, "cal_").predict(far), cal.predict(far)
+    )
+    older = {k: v for k, v in arrays.items() if not k.endswith(("lower", "upper"))}
+    np.testing.assert_allclose(
+        CorrectnessCalibrator.from_arrays(older, "cal_").predict(far), unclipped.predict(far)
+    )
+    # weight-0 rows are not part of the fit, nor of its range
+    weights = np.ones(200)
+    weights[feats[:, 0].argmax()] = 0.0
+    partial = CorrectnessCalibrator.fit(feats, right, sample_weight=weights)
+    assert partial.upper is not None and partial.upper[0] < feats[:, 0].max()

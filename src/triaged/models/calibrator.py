@@ -23,16 +23,26 @@ ONE_CLASS_PRIOR = 0.5
 
 @dataclass(slots=True)
 class CorrectnessCalibrator:
-    """``confidence = sigmoid(w . (f - mean) / scale + b)`` over a fixed feature list.
+    """``confidence = sigmoid(w . (clip(f) - mean) / scale + b)`` over a fixed feature list.
 
     Fitted on out-of-fold predictions (never on the rows the head was trained on), so
     its output is an honest estimate of the chance that the argmax label is right.
+
+    ``lower``/``upper``: each feature's range over the rows it was fitted on.  An input is
+    read at the nearest point of that range: a logistic model says nothing about inputs
+    beyond its data, and a small taxonomy's calibrator, fitted on a few dozen held-out rows
+    with correlated signals, can weigh one of them negatively.  Read linearly far outside,
+    such a weight turns an input that *is* a training example (similarity 1.0 to its own
+    copy, a value no held-out row shows) into the least confident one.  None (models saved
+    before 6 December, hand-built calibrators): no clipping.
     """
 
     mean: FloatArray
     scale: FloatArray
     coef: FloatArray
     intercept: float
+    lower: FloatArray | None = None
+    upper: FloatArray | None = None
 
     @classmethod
     def constant(cls, n_features: int, p: float) -> CorrectnessCalibrator:
@@ -63,9 +73,15 @@ class CorrectnessCalibrator:
         scale[scale < 1e-9] = 1.0
         model = LogisticRegression(C=C, max_iter=1000)
         model.fit((feats - mean) / scale, ok.astype(np.int64), sample_weight=sample_weight)
-        return cls(mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+        coef = model.coef_[0].astype(np.float64)
+        fitted = feats if sample_weight is None else feats[np.asarray(sample_weight) > 0]
+        return cls(
+            mean, scale, coef, float(model.intercept_[0]), fitted.min(axis=0), fitted.max(axis=0)
+        )
 
     def decision(self, feats: FloatArray) -> FloatArray:
+        if self.lower is not None and self.upper is not None:
+            feats = np.clip(feats, self.lower, self.upper)
         out: FloatArray = ((feats - self.mean) / self.scale) @ self.coef + self.intercept
         return out
 
@@ -74,12 +90,16 @@ class CorrectnessCalibrator:
         return out
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {
+        arrays = {
             f"{prefix}mean": self.mean,
             f"{prefix}scale": self.scale,
             f"{prefix}coef": self.coef,
             f"{prefix}intercept": np.array([self.intercept]),
         }
+        if self.lower is not None and self.upper is not None:
+            arrays[f"{prefix}lower"] = self.lower
+            arrays[f"{prefix}upper"] = self.upper
+        return arrays
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> CorrectnessCalibrator:
@@ -88,4 +108,10 @@ class CorrectnessCalibrator:
             np.asarray(arrays[f"{prefix}scale"], dtype=np.float64),
             np.asarray(arrays[f"{prefix}coef"], dtype=np.float64),
             float(np.asarray(arrays[f"{prefix}intercept"]).ravel()[0]),
+            _optional(arrays, f"{prefix}lower"),
+            _optional(arrays, f"{prefix}upper"),
         )
+
+
+def _optional(arrays: dict[str, np.ndarray], key: str) -> FloatArray | None:
+    return np.asarray(arrays[key], dtype=np.float64) if key in arrays else None
