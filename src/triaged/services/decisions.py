@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -130,13 +130,6 @@ def get_decision(conn: Connection, workspace_id: str, decision_id: str) -> dict[
     return public(row)
 
 
-def _utc(value: datetime) -> datetime:
-    """Times compare in UTC (SQLite stores the digits, so offsets must be applied first)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def list_decisions(
     conn: Connection,
     workspace_id: str,
@@ -155,8 +148,8 @@ def list_decisions(
         bucket=flt.bucket,
         label=flt.label,
         external_id=flt.external_id,
-        since=_utc(flt.since) if flt.since is not None else None,
-        until=_utc(flt.until) if flt.until is not None else None,
+        since=as_utc(flt.since) if flt.since is not None else None,
+        until=as_utc(flt.until) if flt.until is not None else None,
         cursor=cursor,
         fetch=limit + 1,
     )

@@ -50,5 +50,7 @@ def utcnow() -> datetime:
 
 
 def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    """The same instant in UTC.  SQLite hands back naive datetimes (every stored time is
+    UTC); an aware one with another offset is converted, never relabelled: SQLite compares
+    the digits, so a filter bound written ``21:38+01:00`` must reach it as ``20:38``."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
