@@ -24,6 +24,7 @@ networks that are let through).
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ __all__ = [
     "check_webhook_url",
     "host_addresses",
     "system_resolver",
+    "valid_host_name",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -49,6 +51,8 @@ Resolver = Callable[[str, int], list[str]]
 """``resolver(host, port) -> addresses`` (strings); raises ``OSError`` when the name is unknown."""
 
 MAX_URL = 2000
+MAX_PORT = 65535
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 BLOCKED_NAMES = frozenset({"localhost", "metadata.google.internal", "metadata", "instance-data"})
 BLOCKED_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa")
 # embedded-IPv4 IPv6 ranges (NAT64 well-known prefix, 6to4): checked by their IPv4 part
@@ -171,7 +175,7 @@ def host_addresses(host: str, port: int, policy: UrlPolicy, resolver: Resolver) 
             raise BlockedDestination(f"host name {name!r} is internal")
         try:
             found = resolver(name, port)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # getaddrinfo's IDNA codec refuses some names
             raise BlockedDestination("host name does not resolve") from exc
         addresses = []
         for text in found:
@@ -190,6 +194,19 @@ def host_addresses(host: str, port: int, policy: UrlPolicy, resolver: Resolver) 
     return addresses
 
 
+def valid_host_name(raw_host: bytes) -> bool:
+    """Whether ``raw_host`` (ASCII, IDNA-encoded, as httpx gives it) is a name DNS can hold:
+    at most 253 characters (one trailing dot aside) in labels of 1-63 letters, digits, ``-``
+    or ``_`` that neither start nor end with ``-`` (``_`` is let through: service names use
+    it, and an operator's ``TRIAGED_WEBHOOK_ALLOW_HOSTS`` may name such a host)."""
+    try:
+        name = raw_host.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    name = name.removesuffix(".")
+    return 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(part) for part in name.split("."))
+
+
 def _blocked_name(name: str) -> bool:
     return name in BLOCKED_NAMES or name.endswith(BLOCKED_SUFFIXES)
 
@@ -203,14 +220,31 @@ def check_webhook_url(
     a name that does not resolve yet is accepted (each delivery checks again)."""
     url = url.strip()
     shown = {"url": url[:200]}
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise InvalidInput(
+            "a webhook URL has no spaces or control characters (percent-encode them)",
+            details={**shown, "reason": "characters"},
+        )
     try:
         parsed = httpx.URL(url)
-    except Exception:
+        host = parsed.host  # decodes IDNA: raises on a malformed A-label (xn--)
+    except Exception:  # httpx.InvalidURL, idna.IDNAError and other UnicodeErrors
         raise InvalidInput("invalid webhook URL", details=shown) from None
-    if parsed.scheme not in {"http", "https"} or not parsed.host or len(url) > MAX_URL:
+    if parsed.scheme not in {"http", "https"} or not host or len(url) > MAX_URL:
         raise InvalidInput(
             f"a webhook URL needs http:// or https://, a host and at most {MAX_URL} characters",
             details=shown,
+        )
+    if parsed.port is not None and not 1 <= parsed.port <= MAX_PORT:
+        raise InvalidInput(
+            f"a webhook URL's port is between 1 and {MAX_PORT}", details={**shown, "reason": "port"}
+        )
+    literal = parse_ip_literal(host)
+    if literal is None and not valid_host_name(parsed.raw_host):
+        raise InvalidInput(
+            "a webhook URL's host is not a valid host name (labels of 1-63 letters, digits, "
+            "'-' or '_', not starting or ending with '-', at most 253 characters)",
+            details={**shown, "reason": "host"},
         )
     if parsed.userinfo:
         raise InvalidInput(
@@ -218,9 +252,7 @@ def check_webhook_url(
             "verify the signature header instead",
             details={**shown, "reason": "credentials"},
         )
-    host = parsed.host
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    literal = parse_ip_literal(host)
     try:
         if literal is not None or resolver is None:
             host_addresses(host, port, policy, _no_resolution)
