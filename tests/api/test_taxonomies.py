@@ -74,6 +74,11 @@ async def test_archive_hides_from_list_but_keeps_history(stack: Stack, tenant: T
             '{"text": "money back", "label": "billing"}\n{"text": "it froze", "label": "bug"}\n',
         ),
         ("text/csv", 'text,label\nmoney back,billing\n"it froze, again",bug\n'),
+        (  # JSON strings may hold U+2028 and NEL raw: not line ends in JSON Lines
+            "application/x-ndjson",
+            '{"text": "money\u2028back", "label": "billing"}\r\n'
+            '{"text": "it\x85froze", "label": "bug"}\n',
+        ),
     ],
 )
 async def test_examples_upload_formats(stack: Stack, tenant: Tenant, content_type, payload):

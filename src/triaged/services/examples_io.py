@@ -71,7 +71,9 @@ def parse_examples(data: bytes, fmt: str) -> list[Example]:
         return [_example(item, f"examples[{i}]") for i, item in enumerate(obj)]
     if fmt == "jsonl":
         out = []
-        for lineno, line in enumerate(text.splitlines(), 1):
+        # JSON Lines end at "\n" alone: str.splitlines would also cut at U+2028, \x0c or
+        # \x85, which JSON strings may hold raw (a trailing "\r" is JSON whitespace)
+        for lineno, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
             try:
