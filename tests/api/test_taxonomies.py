@@ -37,6 +37,17 @@ async def test_update_makes_versions_and_decisions_record_theirs(stack: Stack, t
         assert v1["thresholds"]["auto"] == 0.85
         listed = (await c.get("/v1/taxonomies")).json()["data"]
         assert [t["name"] for t in listed] == ["support"]
+        # a change that changes nothing makes no version and trains nothing
+        model = r.json()["model"]["id"]
+        same = {"thresholds": {"auto": 0.9}, "labels": ZERO_SHOT["labels"]}
+        for body in ({}, same):
+            r = await c.patch("/v1/taxonomies/support", json=body)
+            assert r.status_code == 200, r.text
+            assert r.json()["version"] == 2 and r.json()["model"]["id"] == model
+        models = (await c.get("/v1/taxonomies/support/models")).json()["data"]
+        assert len(models) == 2
+        r = await c.patch("/v1/taxonomies/support", json={"description": "changed"})
+        assert r.json()["version"] == 3
 
 
 async def test_archive_hides_from_list_but_keeps_history(stack: Stack, tenant: Tenant):

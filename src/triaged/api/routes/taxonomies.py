@@ -81,7 +81,9 @@ def get_taxonomy(
 def update_taxonomy(
     record: TaxonomyDep, body: TaxonomyUpdate, principal: PrincipalDep, service: ServiceDep
 ) -> Any:
-    """Change labels, descriptions, thresholds or examples: a new version, retrained."""
+    """Change labels, descriptions, thresholds or examples: a new version, retrained.  A body
+    that changes nothing (``{}``, the same labels again) answers the current version and
+    trains nothing."""
     return service.update_taxonomy(principal, record.name, _definition(body))
 
 

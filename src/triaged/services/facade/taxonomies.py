@@ -139,26 +139,43 @@ class TaxonomyMixin(RoutingMixin):
         self, principal: Principal, name: str, change: Any, *, train: bool = True
     ) -> dict[str, Any]:
         principal.require(Role.ADMIN)
+        job: dict[str, Any] | None = None
         with self.db.write() as conn:
             record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
             current = taxo.load_version(conn, record)
             changed = change(current)
             self._check_size(changed)
-            tax = taxo.new_version(conn, record, changed)
-            if tax.thresholds != current.thresholds:  # changed in the definition: manual
-                given = {
-                    k: v
-                    for k, v in tax.thresholds.to_dict().items()
-                    if v != current.thresholds.to_dict()[k]
-                }
-                self._pin_thresholds(conn, record.workspace_id, record.id, tax, record, given)
-            tax = self.review.with_reviews(conn, record, tax)  # + reviewed decisions
-            job, created = training.start_job(conn, record, tax) if train else (None, False)
-            if job is not None:
-                self._queue_training(conn, job, created)
+            # nothing changes (an empty PATCH, the same labels again): no version and no
+            # training (POST .../train retrains on purpose); an archived one still refuses
+            if changed != current or record.archived_at is not None:
+                job, tax = self._store_version(conn, record, current, changed, train)
         if job is not None:
             self._launch(job["id"], tax)
         return self._describe((principal.workspace_id, name))
+
+    def _store_version(
+        self,
+        conn: Any,
+        record: TaxonomyRecord,
+        current: Taxonomy,
+        changed: Taxonomy,
+        train: bool,
+    ) -> tuple[dict[str, Any] | None, Taxonomy]:
+        """Store ``changed`` as the next version; a training job for it unless ``train``
+        is false (the job, and the taxonomy with its reviewed decisions, to launch)."""
+        tax = taxo.new_version(conn, record, changed)
+        if tax.thresholds != current.thresholds:  # changed in the definition: manual
+            given = {
+                k: v
+                for k, v in tax.thresholds.to_dict().items()
+                if v != current.thresholds.to_dict()[k]
+            }
+            self._pin_thresholds(conn, record.workspace_id, record.id, tax, record, given)
+        tax = self.review.with_reviews(conn, record, tax)  # + reviewed decisions
+        job, created = training.start_job(conn, record, tax) if train else (None, False)
+        if job is not None:
+            self._queue_training(conn, job, created)
+        return job, tax
 
     def update_taxonomy(
         self, principal: Principal, name: str, changes: Mapping[str, Any]
