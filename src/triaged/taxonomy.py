@@ -25,6 +25,7 @@ import difflib
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +42,7 @@ __all__ = [
     "Label",
     "Taxonomy",
     "Thresholds",
+    "check_name",
     "read_jsonl",
 ]
 
@@ -125,13 +127,13 @@ class Taxonomy:
     not_evidence: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        _check_name(self.name, "name")
+        check_name(self.name, "name")
         if not self.labels:
             raise TaxonomyError("a taxonomy needs at least one label", details={"field": "labels"})
         seen: dict[str, int] = {}
         for i, label in enumerate(self.labels):
             where = f"labels[{i}].name"
-            _check_name(label.name, where)
+            check_name(label.name, where)
             if label.name == OOS_LABEL:
                 raise TaxonomyError(
                     f"{where}: {OOS_LABEL!r} is reserved for out-of-scope examples",
@@ -397,16 +399,30 @@ def _at(obj: Any) -> str:
     return f"line {line}: " if line else ""
 
 
+#: Unicode categories refused in names: control, format, line and paragraph separators
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
 def _check_chars(value: str, where: str) -> None:
     bad = bad_character(value)
     if bad is not None:
         raise TaxonomyError(f"{where}: contains {bad}", details={"field": where})
 
 
-def _check_name(value: Any, where: str) -> None:
+def check_name(value: Any, where: str) -> None:
+    """A taxonomy or label name: a non-empty string of at most ``MAX_LABEL_NAME`` visible
+    characters, no surrounding whitespace.  Control and format characters (line breaks, tabs,
+    bidi overrides, zero-width joiners) are refused: a name is shown in lists, CSV files and
+    webhooks, where such a character breaks the line or hides what the name says."""
     if not isinstance(value, str) or is_blank(value):
         raise TaxonomyError(f"{where}: names must be non-empty strings", details={"field": where})
     _check_chars(value, where)
+    hidden = next((ch for ch in value if unicodedata.category(ch) in _HIDDEN), None)
+    if hidden is not None:
+        raise TaxonomyError(
+            f"{where}: name {value!r} contains the control or format character U+{ord(hidden):04X}",
+            details={"field": where},
+        )
     if value != value.strip():
         raise TaxonomyError(
             f"{where}: name {value!r} has leading or trailing whitespace", details={"field": where}

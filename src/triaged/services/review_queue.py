@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from triaged.errors import Conflict, InvalidInput, NotFound, ValidationFailed
+from triaged.errors import Conflict, InvalidInput, NotFound, TaxonomyError, ValidationFailed
 from triaged.routing import Bucket
 from triaged.services import agreement, review_settings
 from triaged.services.ids import as_utc, new_id
@@ -39,7 +39,8 @@ from triaged.services.review_rows import (
     parse,
 )
 from triaged.storage import review_repo
-from triaged.taxonomy import OOS_LABEL
+from triaged.taxonomy import MAX_LABEL_NAME, OOS_LABEL
+from triaged.taxonomy import check_name as check_label_name
 
 __all__ = [
     "MAX_CLAIM",
@@ -62,7 +63,7 @@ __all__ = [
     "resolve",
 ]
 
-MAX_LABEL = 100
+MAX_LABEL = MAX_LABEL_NAME
 FINAL_SOURCE = "review"
 
 
@@ -190,6 +191,62 @@ def _must_hold(row: Any, key_id: str, now: datetime, verb: str) -> None:
         )
 
 
+def _takes_no(action: Action, given: Sequence[str], message: str, reason: str) -> ValidationFailed:
+    """The 422 for fields ``given`` that ``action`` does not take (nothing is dropped silently)."""
+    return ValidationFailed(
+        message,
+        details={
+            "field": given[0],
+            "action": action.value,
+            "reason": reason,
+            "errors": [{"field": f, "message": message, "type": reason} for f in given],
+        },
+    )
+
+
+def _check_confirm(
+    model_label: str, label: str | None, new_label: str | None, labels: Sequence[str]
+) -> None:
+    """``confirm`` keeps the model's label: another ``label`` (or a ``new_label``) is a 422, and
+    a model label since removed from the taxonomy is a 400 like ``correct`` to it."""
+    if label is not None and label != model_label:
+        message = (
+            f"action 'confirm' keeps the model's label {model_label!r}; "
+            f"to set {label!r} use action 'correct'"
+        )
+        raise _takes_no(Action.CONFIRM, ["label"], message, "confirm_keeps_model_label")
+    if new_label is not None:
+        message = "action 'confirm' takes no 'new_label'; to propose one use action 'new_category'"
+        raise _takes_no(Action.CONFIRM, ["new_label"], message, "confirm_keeps_model_label")
+    if model_label not in labels:
+        raise InvalidInput(
+            f"unknown label {model_label!r}: the model's label is no longer in the taxonomy; "
+            "use action 'correct' with an existing label, or 'out_of_scope'",
+            details={"field": "label", "label": model_label, "reason": "unknown_label"},
+        )
+
+
+def _check_new_label(name: str, labels: Sequence[str]) -> None:
+    """A proposed category follows the rules of a taxonomy's label names (it becomes one)."""
+    if name == OOS_LABEL:
+        raise InvalidInput(
+            f"{OOS_LABEL!r} is reserved for out-of-scope inputs and cannot be a new category; "
+            "use action 'out_of_scope'",
+            details={"field": "new_label", "label": name, "reason": "reserved_label"},
+        )
+    try:
+        check_label_name(name, "new_label")
+    except TaxonomyError as exc:
+        raise InvalidInput(
+            exc.message, details={"field": "new_label", "reason": "invalid_label_name"}
+        ) from None
+    if name in labels:
+        raise InvalidInput(
+            f"label {name!r} already exists; use action 'correct'",
+            details={"field": "new_label", "label": name},
+        )
+
+
 def _final_label(
     action: Action,
     model_label: str,
@@ -197,25 +254,16 @@ def _final_label(
     new_label: str | None,
     labels: Sequence[str],
 ) -> tuple[str | None, str | None, str | None]:
-    """(final label, resolved label, new label) for ``action``; raises on bad input."""
+    """(final label, resolved label, new label) for ``action``; raises on bad input before
+    anything is written (a refused answer leaves the item claimed and unchanged)."""
     if action is Action.OUT_OF_SCOPE:
         given = [f for f, v in (("label", label), ("new_label", new_label)) if v is not None]
         if given:
             message = f"action 'out_of_scope' takes no {given[0]!r}: the input fits no label"
-            raise ValidationFailed(
-                message,
-                details={
-                    "field": given[0],
-                    "action": action.value,
-                    "reason": "out_of_scope_takes_no_label",
-                    "errors": [
-                        {"field": f, "message": message, "type": "out_of_scope_takes_no_label"}
-                        for f in given
-                    ],
-                },
-            )
+            raise _takes_no(action, given, message, "out_of_scope_takes_no_label")
         return OOS_LABEL, OOS_LABEL, None
     if action is Action.CONFIRM:
+        _check_confirm(model_label, label, new_label, labels)
         return model_label, model_label, None
     if action is Action.CORRECT:
         if not label:
@@ -233,11 +281,7 @@ def _final_label(
                 f"action 'new_category' needs 'new_label' (1 to {MAX_LABEL} characters)",
                 details={"field": "new_label"},
             )
-        if name in labels:
-            raise InvalidInput(
-                f"label {name!r} already exists; use action 'correct'",
-                details={"field": "new_label", "label": name},
-            )
+        _check_new_label(name, labels)
         return name, None, name
     return None, None, None
 
