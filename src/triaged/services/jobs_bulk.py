@@ -7,6 +7,15 @@ transaction).  :mod:`triaged.services.jobs_run` classifies it in checkpointed
 chunks.  A row that cannot be classified (no text, a text over the limit, a bad
 external id or metadata) refuses the whole upload with its line number, and the
 job is deleted: no partial jobs.
+
+CSV is read as a file opened with ``newline=""``: a quoted field may span lines and
+keeps its line endings exactly as sent (``\r\n`` stays ``\r\n``).  Malformed CSV (a
+quote never closed, text after a closing quote, a column named twice in the header)
+is refused like a bad row.  Line numbers are physical lines, counted from 1 with the
+header, and name the line where a record starts; a row's ``seq`` (its ``row`` in the
+results, the key a resumed job restarts from) is its record index, whatever the
+number of lines it spans.  CSV results are guarded against formula injection
+(:func:`csv_cell`); JSONL results are not changed.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -35,6 +45,8 @@ __all__ = [
     "Limits",
     "cancel",
     "create",
+    "csv_cell",
+    "csv_result_row",
     "decision_id",
     "get",
     "iter_results",
@@ -91,9 +103,9 @@ def decision_id(job_id: str, seq: int) -> str:
 
 
 # ------------------------------------------------------------------ parsing
-def _text_lines(stream: IO[bytes]) -> Iterator[str]:
+def _decoded(stream: IO[bytes]) -> Iterator[str]:
+    """The upload as text, 64 KiB at a time (a UTF-8 BOM dropped)."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
-    pending = ""
     while True:
         chunk = stream.read(1 << 16)
         try:
@@ -102,11 +114,41 @@ def _text_lines(stream: IO[bytes]) -> Iterator[str]:
             raise ValidationFailed(
                 "the upload is not UTF-8 text", details={"field": "file"}
             ) from exc
+        if text:
+            yield text
+        if not chunk:
+            return
+
+
+def _text_lines(stream: IO[bytes]) -> Iterator[str]:
+    """JSONL lines: split on ``\n``, without it."""
+    pending = ""
+    for text in _decoded(stream):
         pending += text
         *lines, pending = pending.split("\n")
         yield from lines
-        if not chunk:
-            break
+    if pending:
+        yield pending
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _physical_lines(stream: IO[bytes]) -> Iterator[str]:
+    """CSV lines with their line endings (``\r\n``, ``\r`` or ``\n``, as sent), like a
+    file opened with ``newline=""``: the csv module needs them to keep a newline inside a
+    quoted field, and counts them for :attr:`csv.reader.line_num`."""
+    pending = ""
+    for text in _decoded(stream):
+        scan = max(len(pending) - 1, 0)  # a held-back "\r" may pair with a "\n" now
+        pending += text
+        start = 0
+        for match in _NEWLINE.finditer(pending, scan):
+            if match.end() == len(pending) and match.group() == "\r":
+                break  # its "\n" may be in the next chunk
+            yield pending[start : match.end()]
+            start = match.end()
+        pending = pending[start:]
     if pending:
         yield pending
 
@@ -127,14 +169,60 @@ def _jsonl_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _csv_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(_text_lines(stream))
-    try:
-        for row in reader:
-            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
-    except csv.Error as exc:
-        raise ValidationFailed(
-            f"line {reader.line_num} is not valid CSV: {exc}", details={"line": reader.line_num}
-        ) from None
+    """CSV records (after the header) with the physical line where each starts.
+
+    A quoted field may span lines (its line endings kept as sent); blank lines are
+    skipped.  Malformed CSV refuses the upload (422) with the record's first line: a
+    quote never closed, text after a closing quote, a column named twice in the header.
+    Missing trailing fields read as absent, extra ones are ignored (as csv.DictReader)."""
+    lines = _physical_lines(stream)
+    reader = csv.reader(lines, strict=True)
+    header: list[str] | None = None
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            at_end = next(lines, None) is None
+            raise _csv_error(start, reader.line_num, exc, at_end=at_end) from None
+        if not fields:
+            continue
+        if header is None:
+            _check_header(fields, start)
+            header = fields
+            continue
+        record: dict[str, Any] = dict(zip(header, fields, strict=False))
+        for name in header[len(fields) :]:
+            record[name] = None
+        yield start, record
+
+
+def _csv_error(start: int, end: int, exc: csv.Error, *, at_end: bool) -> ValidationFailed:
+    details: dict[str, Any] = {"line": start}
+    if at_end and str(exc) == "unexpected end of data":
+        return ValidationFailed(
+            f"line {start} is not valid CSV: a quote opened in this record is never closed "
+            "(unterminated quoted field)",
+            details={**details, "reason": "unterminated_quote"},
+        )
+    hint = f" (the record runs from line {start} to {end}: is a quote left open?)"
+    return ValidationFailed(
+        f"line {start} is not valid CSV: {exc}" + (hint if end > start else ""),
+        details=details,
+    )
+
+
+def _check_header(names: list[str], line: int) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen and name != "":  # unnamed columns are never read
+            raise ValidationFailed(
+                f"line {line}: the header names column {name!r} more than once (duplicate column)",
+                details={"line": line, "field": name, "reason": "duplicate_column"},
+            )
+        seen.add(name)
 
 
 def _row(n: int, record: dict[str, Any], opts: BulkOptions, limits: Limits) -> dict[str, Any]:
@@ -325,6 +413,28 @@ def list_jobs(db: Database, principal: Principal, limit: int = 50) -> list[dict[
 
 def result_columns() -> list[str]:
     return ["row", "external_id", "id", "label", "confidence", "bucket", "model_version"]
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A result value as a CSV cell, guarded against CSV (formula) injection (OWASP): a
+    string starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+    leading single quote, so a spreadsheet shows it as text instead of running it
+    (``=1+1`` is written ``'=1+1``).  Numbers are left alone; None is an empty cell.
+    Only CSV results are guarded: JSONL results hold the values exactly as sent."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_result_row(result: dict[str, Any]) -> list[Any]:
+    """One result as the cells of a CSV results row (columns of :func:`result_columns`,
+    each through :func:`csv_cell`)."""
+    return [csv_cell(result.get(c)) for c in result_columns()]
 
 
 def iter_results(db: Database, principal: Principal, job_id: str) -> Iterator[dict[str, Any]]:

@@ -25,7 +25,7 @@ from starlette.datastructures import UploadFile
 from triaged.api.deps import PrincipalDep, ServiceDep
 from triaged.api.paging import Cursor, Page, page_of
 from triaged.errors import ValidationFailed
-from triaged.services.jobs_bulk import FORMATS, BulkOptions, result_columns
+from triaged.services.jobs_bulk import FORMATS, BulkOptions, csv_result_row, result_columns
 
 router = APIRouter(tags=["jobs"])
 
@@ -175,6 +175,8 @@ def get_job(job_id: str, principal: PrincipalDep, service: ServiceDep) -> Any:
 
 
 def _csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """CSV results, a line at a time; cells guarded against formula injection
+    (:func:`~triaged.services.jobs_bulk.csv_cell`)."""
     cols = result_columns()
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -183,7 +185,7 @@ def _csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     for row in rows:
         buf.seek(0)
         buf.truncate()
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in cols])
+        writer.writerow(csv_result_row(row))
         yield buf.getvalue()
 
 
