@@ -107,6 +107,8 @@ async def test_changing_thresholds_never_retrains(stack: Stack, tenant: Tenant) 
         ({"confidence_level": 1.0}, "confidence_level"),
         ({"expected_out_of_scope": 1.0}, "expected_out_of_scope"),
         ({"atuo": 0.9}, "atuo"),
+        ({"auto": True}, "auto"),  # not read as 1.0
+        ({"review": "0.7"}, "review"),
     ],
 )
 async def test_bad_routing_changes_are_structured_errors(

@@ -114,9 +114,10 @@ class RoutingUpdate(BaseModel):
     """Any of the fields; a new policy version, never a retrain.  ``auto: null``
     recomputes the threshold from the model's evidence; a number pins it (manual).
     ``review``: a number pins the hold threshold; ``null`` lets the evidence choose it again;
-    ``review_floor`` lets the evidence choose it, never below that value."""
+    ``review_floor`` lets the evidence choose it, never below that value.  Numbers only:
+    ``true`` or ``"0.9"`` is refused (strict), not read as 1.0 or 0.9."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     auto: float | None = Unit
     review: float | None = Unit
