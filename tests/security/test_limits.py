@@ -40,6 +40,32 @@ async def test_labels_and_examples_per_taxonomy_are_capped(stack: Stack, tenant:
         assert (await c.get(f"/v1/taxonomies/{name}")).json()["version"] == 2
 
 
+async def test_an_example_is_no_longer_than_a_classified_text(stack: Stack, tenant: Tenant) -> None:
+    """An example over TRIAGED_MAX_TEXT_CHARS is refused (413, naming it) at creation, in a
+    PATCH and in an upload, and nothing is stored (until 5 December a 2,000,000-character
+    example was kept while classify refused anything over 10,000)."""
+    small = create_app(service=stack.variant(max_text_chars=50))
+    long = "x" * 51
+    async with stack.client(tenant.key, app=small) as c:
+        labels = _labels(2, 2)
+        labels[1]["examples"] = ["fine", long]
+        name = unique("long")
+        r = await c.post("/v1/taxonomies", json={"name": name, "labels": labels})
+        assert r.status_code == 413, r.text
+        err = r.json()["error"]
+        assert err["code"] == "payload_too_large"
+        assert err["details"] == {"field": "labels[1].examples[1]", "limit": 50, "got": 51}
+        assert (await c.get(f"/v1/taxonomies/{name}")).status_code == 404
+        r = await c.post("/v1/taxonomies", json={"name": name, "labels": _labels(2, 2)})
+        assert r.status_code == 201, r.text
+        more = [{"text": long, "label": "label0"}]
+        r = await c.post(f"/v1/taxonomies/{name}/examples", json={"examples": more})
+        assert r.status_code == 413, r.text
+        r = await c.patch(f"/v1/taxonomies/{name}", json={"labels": labels})
+        assert r.status_code == 413, r.text
+        assert (await c.get(f"/v1/taxonomies/{name}")).json()["version"] == 1
+
+
 async def test_taxonomy_list_is_paginated(stack: Stack) -> None:
     tenant = stack.tenant()
     names = sorted(f"p{i:02d}-{unique('t')}" for i in range(5))

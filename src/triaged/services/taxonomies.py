@@ -117,8 +117,12 @@ def list_records(
     return [TaxonomyRecord.from_row(r) for r in rows]
 
 
-def check_size(tax: Taxonomy, max_labels: int, max_examples: int) -> None:
-    """Refuse a taxonomy over the operator's limits (413): training memory grows with both."""
+def check_size(
+    tax: Taxonomy, max_labels: int, max_examples: int, max_text_chars: int | None = None
+) -> None:
+    """Refuse a taxonomy over the operator's limits (413): training memory grows with the
+    labels and examples; an example is a text like any classified one, at most
+    ``max_text_chars`` characters (TRIAGED_MAX_TEXT_CHARS)."""
     n_labels = len(tax.labels)
     if n_labels > max_labels:
         raise PayloadTooLarge(
@@ -133,6 +137,24 @@ def check_size(tax: Taxonomy, max_labels: int, max_examples: int) -> None:
             "(TRIAGED_MAX_EXAMPLES_PER_TAXONOMY)",
             details={"field": "examples", "limit": max_examples, "got": n_examples},
         )
+    if max_text_chars is not None:
+        _check_example_lengths(tax, max_text_chars)
+
+
+def _check_example_lengths(tax: Taxonomy, limit: int) -> None:
+    texts = [
+        (f"labels[{i}].examples[{j}]", text)
+        for i, label in enumerate(tax.labels)
+        for j, text in enumerate(label.examples)
+    ]
+    texts += [(f"out_of_scope[{j}]", text) for j, text in enumerate(tax.out_of_scope)]
+    for where, text in texts:
+        if len(text) > limit:
+            raise PayloadTooLarge(
+                f"{where}: the example has {len(text)} characters; the limit is {limit} "
+                "(TRIAGED_MAX_TEXT_CHARS)",
+                details={"field": where, "limit": limit, "got": len(text)},
+            )
 
 
 def load_version(conn: Connection, record: TaxonomyRecord, version: int | None = None) -> Taxonomy:

@@ -95,7 +95,9 @@ class TaxonomyMixin(RoutingMixin):
 
     def _check_size(self, tax: Taxonomy) -> None:
         s = self.settings
-        taxo.check_size(tax, s.max_labels_per_taxonomy, s.max_examples_per_taxonomy)
+        taxo.check_size(
+            tax, s.max_labels_per_taxonomy, s.max_examples_per_taxonomy, s.max_text_chars
+        )
 
     def list_taxonomies(
         self,
