@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.servicekit import Stack, Tenant
@@ -138,11 +140,23 @@ async def test_422_validation_and_batch_size(stack: Stack, tenant: Tenant, taxon
         )
         err = assert_error(too_many, 422, "validation_error")
         assert err["details"]["limit"] == 100
-        assert_error(
+        blank = assert_error(
             await c.post("/v1/classify", json={"taxonomy": "support", "text": "  "}),
             422,
             "validation_error",
         )
+        # a single classify's errors name its fields, a batch's the item
+        assert blank["message"] == "the text is empty" and blank["details"]["field"] == "text"
+        body = {"taxonomy": "support", "text": "refund", "metadata": {"a": float("inf")}}
+        r = await c.post(
+            "/v1/classify",
+            content=json.dumps(body).replace("Infinity", "1e999"),
+            headers={"content-type": "application/json"},
+        )
+        assert assert_error(r, 422, "validation_error")["details"]["field"] == "metadata.a", r.text
+        batch = {"taxonomy": "support", "texts": ["refund", "  "]}
+        err = assert_error(await c.post("/v1/classify/batch", json=batch), 422, "validation_error")
+        assert err["message"] == "text 1 is empty" and err["details"]["index"] == 1
         assert_error(await c.get("/v1/decisions", params={"limit": 0}), 422, "validation_error")
         assert (await c.get("/v1/usage")).json()["used"] == 0
 

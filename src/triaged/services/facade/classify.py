@@ -56,7 +56,7 @@ class ClassifyMixin(TaxonomyMixin):
         with the key), then the work; one transaction then counts exactly and writes.
         """
         started = time.perf_counter()
-        self._check_items(items)
+        self._check_items(items, single=route == "classify")
         request_hash = ""
         if idempotency_key is not None:
             idempotency.check_key(idempotency_key)
@@ -148,7 +148,9 @@ class ClassifyMixin(TaxonomyMixin):
             return list(stored), True
         return out, False
 
-    def _check_items(self, items: Sequence[ClassifyItem]) -> None:
+    def _check_items(self, items: Sequence[ClassifyItem], *, single: bool = False) -> None:
+        """Limits and characters of each item; a single classify's errors name its fields
+        (``text``, ``metadata.a``), a batch's the item (``texts[3]``, ``text 3``)."""
         s = self.settings
         if not items:
             raise ValidationFailed("no texts to classify", details={"field": "texts"})
@@ -158,18 +160,21 @@ class ClassifyMixin(TaxonomyMixin):
                 details={"field": "texts", "limit": s.max_batch, "got": len(items)},
             )
         for i, item in enumerate(items):
+            field, name = ("text", "the text") if single else (f"texts[{i}]", f"text {i}")
+            at = {"field": field} if single else {"index": i}
+            prefix = "" if single else f"{field}."
             if len(item.text) > s.max_text_chars:
                 raise PayloadTooLarge(
-                    f"text {i} has {len(item.text)} characters; the limit is {s.max_text_chars}",
-                    details={"index": i, "limit": s.max_text_chars, "got": len(item.text)},
+                    f"{name} has {len(item.text)} characters; the limit is {s.max_text_chars}",
+                    details={**at, "limit": s.max_text_chars, "got": len(item.text)},
                 )
-            inputs.check_text(item.text, f"texts[{i}]")
+            inputs.check_text(item.text, field)
             if inputs.is_blank(item.text):  # zero-width characters only count as empty
-                raise ValidationFailed(f"text {i} is empty", details={"index": i})
-            inputs.check_external_id(item.external_id, f"texts[{i}].external_id")
+                raise ValidationFailed(f"{name} is empty", details=at)
+            inputs.check_external_id(item.external_id, f"{prefix}external_id")
             inputs.check_metadata(
                 item.metadata,
-                f"texts[{i}].metadata",
+                f"{prefix}metadata",
                 max_depth=s.max_metadata_depth,
                 max_bytes=s.max_metadata_bytes,
             )
