@@ -158,6 +158,19 @@ async def test_422_validation_and_batch_size(stack: Stack, tenant: Tenant, taxon
         err = assert_error(await c.post("/v1/classify/batch", json=batch), 422, "validation_error")
         assert err["message"] == "text 1 is empty" and err["details"]["index"] == 1
         assert_error(await c.get("/v1/decisions", params={"limit": 0}), 422, "validation_error")
+        # JSON sent under another media type: 415 saying so (was 422 "body: Input should be a
+        # valid dictionary"), and so without any Content-Type
+        raw = json.dumps({"taxonomy": "support", "text": "refund"})
+        for media in ("text/plain", "application/x-www-form-urlencoded"):
+            r = await c.post("/v1/classify", content=raw, headers={"content-type": media})
+            assert assert_error(r, 415, "unsupported_media_type")["details"] == {
+                "content_type": media
+            }
+        r = await c.post("/v1/classify", content=raw)
+        assert "content-type" not in r.request.headers
+        assert assert_error(r, 415, "unsupported_media_type")["details"] == {
+            "content_type": "no Content-Type"
+        }
         assert (await c.get("/v1/usage")).json()["used"] == 0
 
 

@@ -72,8 +72,30 @@ async def _triaged_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status, headers=headers or None)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _not_json(request: Request) -> str | None:
+    """The request's media type when an API request (``/v1``: no form fields there) says
+    its body is something other than JSON (FastAPI then reads no body at all, and validation
+    only sees it missing)."""
+    if not request.url.path.startswith("/v1/"):
+        return None
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return None
+    return media or "no Content-Type"
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    media = _not_json(request)
+    if media is not None and any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors()):
+        return JSONResponse(
+            error_body(
+                "unsupported_media_type",
+                f"the body must be JSON sent as Content-Type: application/json, got {media}",
+                {"content_type": media},
+            ),
+            status_code=415,
+        )
     errors = [
         {
             "field": _loc(e.get("loc", ())),
