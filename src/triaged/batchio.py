@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from triaged.classifier import Result
 from triaged.errors import InvalidInput
+from triaged.taxonomy import not_utf8
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -71,14 +72,30 @@ def output_format(path: Path) -> str:
 
 
 def _records(path: Path, fmt: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
-    """Input records in lists of at most ``chunk``."""
+    """Input records in lists of at most ``chunk``; a missing input or one that is not
+    UTF-8 text is an :class:`InvalidInput` that names the file."""
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file", details={"path": str(path)})
+    if path.is_dir():
+        raise InvalidInput(f"{path}: a folder, not a file", details={"path": str(path)})
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        with pq.ParquetFile(path) as pf:
-            for batch in pf.iter_batches(batch_size=chunk):
-                yield batch.to_pylist()
+        yield from _parquet_records(path, chunk)
         return
+    try:
+        yield from _text_records(path, fmt, chunk)
+    except UnicodeDecodeError:
+        raise not_utf8(path, InvalidInput) from None
+
+
+def _parquet_records(path: Path, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as pf:
+        for batch in pf.iter_batches(batch_size=chunk):
+            yield batch.to_pylist()
+
+
+def _text_records(path: Path, fmt: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
     with path.open(encoding="utf-8", newline="") as fh:
         rows: Iterator[dict[str, Any]] = (
             _json_lines(fh) if fmt == "jsonl" else iter(csv.DictReader(fh))
@@ -110,7 +127,7 @@ def read_chunks(
     path: Path, *, text_field: str = "text", id_field: str | None = None, chunk: int = 1024
 ) -> Iterator[Chunk]:
     """The input's texts (and ids) in order, ``chunk`` rows at a time; an empty or missing
-    text is an error that names its row."""
+    text, or a record without ``id_field``, is an error that names its row."""
     fmt = input_format(path)
     start = 0
     for records in _records(path, fmt, chunk):
@@ -125,6 +142,14 @@ def read_chunks(
                     details={"row": row, "field": text_field},
                 )
             texts.append(text)
+            if id_field and id_field not in rec:
+                row = start + i
+                fields = [str(k) for k in rec]
+                shown = ", ".join(fields[:10]) + (", ..." if len(fields) > 10 else "")
+                raise InvalidInput(
+                    f"row {row}: no id field {id_field!r} (its fields: {shown or 'none'})",
+                    details={"row": row, "field": id_field},
+                )
             ident = rec.get(id_field) if id_field else None
             ids.append(None if ident is None else str(ident))
         yield Chunk(start, texts, ids)

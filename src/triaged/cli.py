@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from triaged.errors import TriagedError
+from triaged.errors import InvalidInput, TriagedError
 
 app = typer.Typer(
     name="triaged",
@@ -63,9 +64,25 @@ def train(
         str | None,
         typer.Option(help="Instead: retrain a served taxonomy on its examples plus reviews."),
     ] = None,
-    workspace: Annotated[str, typer.Option(help="Workspace of --taxonomy.")] = "default",
+    workspace: Annotated[
+        str,
+        typer.Option(
+            "--workspace", "-w", envvar="TRIAGED_WORKSPACE", help="Workspace of --taxonomy."
+        ),
+    ] = "default",
     database_url: Annotated[
-        str | None, typer.Option(envvar="TRIAGED_DATABASE_URL", help="Database of --taxonomy.")
+        str | None,
+        typer.Option(
+            "--database-url", envvar="TRIAGED_DATABASE_URL", help="Database of --taxonomy."
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="TRIAGED_DATA_DIR",
+            help="Data folder of --taxonomy (its triaged.db), as for `triaged serve`.",
+        ),
     ] = None,
 ) -> None:
     """Train and calibrate a model from a dataset folder or taxonomy file, or retrain a
@@ -77,11 +94,20 @@ def train(
     if taxonomy is not None:
         from triaged.cli_review import train_served
 
-        train_served(taxonomy, workspace=workspace, database_url=database_url)
+        if source is not None or output is not None or shots is not None:
+            console.print(
+                "[red]error[/red]: --taxonomy retrains a served taxonomy on its own examples: "
+                "give no SOURCE, --output or --shots with it",
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
+        train_served(taxonomy, workspace=workspace, database_url=database_url, data_dir=data_dir)
         return
     if source is None or output is None:
         console.print("[red]error[/red]: give SOURCE and --output, or --taxonomy NAME")
         raise typer.Exit(2)
+    if shots is not None and shots < 1:  # before the taxonomy is read, as `eval` refuses it
+        _fail(InvalidInput(f"shots must be at least 1, got {shots}", details={"field": "shots"}))
     try:
         tax = Taxonomy.load(source)
         if shots is not None:
@@ -100,17 +126,42 @@ def train(
         console.print(report)
 
 
+def _stdin_lines() -> Iterator[str]:
+    """stdin's lines decoded as UTF-8 whatever the locale says; a byte that is not UTF-8 is
+    one error line (under a C locale Python would pass it on as a lone surrogate)."""
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # a text stream with no bytes under it
+        yield from sys.stdin
+        return
+    offset = 0
+    for lineno, data in enumerate(raw, 1):
+        try:
+            yield data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            console.print(
+                f"[red]error[/red]: stdin line {lineno}: not UTF-8 text "
+                f"(byte 0x{data[exc.start]:02x} at offset {offset + exc.start})"
+            )
+            raise typer.Exit(2) from None
+        offset += len(data)
+
+
 def _read_texts(texts: list[str]) -> list[tuple[str, dict[str, Any]]]:
     if texts and texts != ["-"]:
+        for n, text in enumerate(texts, 1):
+            # argv bytes that are not UTF-8 arrive as lone surrogates (os.fsdecode)
+            if any("\udc80" <= ch <= "\udcff" for ch in text):
+                console.print(f"[red]error[/red]: text {n}: not UTF-8 text")
+                raise typer.Exit(2)
         return [(t, {}) for t in texts]
     rows: list[tuple[str, dict[str, Any]]] = []
-    for lineno, line in enumerate(sys.stdin, 1):
+    for lineno, line in enumerate(_stdin_lines(), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError:
-            obj = line.rstrip("\n")
+            obj = line.rstrip("\r\n")
         if isinstance(obj, str):
             rows.append((obj, {}))
         elif isinstance(obj, dict) and isinstance(obj.get("text"), str):
@@ -184,15 +235,16 @@ def eval_(
     ] = None,
     auto_error_target: Annotated[
         float | None,
-        typer.Option(help="Auto-lane error the certified threshold must bound [default: 0.02]."),
+        # "\\[" is a literal "[": Rich took "[default: ...]" for markup and dropped it
+        typer.Option(help="Auto-lane error the certified threshold must bound \\[default: 0.02]."),
     ] = None,
     confidence_level: Annotated[
-        float | None, typer.Option(help="Confidence level of that bound [default: 0.95].")
+        float | None, typer.Option(help="Confidence level of that bound \\[default: 0.95].")
     ] = None,
     expected_oos: Annotated[
         float | None,
         typer.Option(
-            help="Share of traffic expected to fit no label [default: 0.2; with "
+            help="Share of traffic expected to fit no label \\[default: 0.2; with "
             "--known-ratio, the share of labels left unknown]."
         ),
     ] = None,
@@ -202,6 +254,31 @@ def eval_(
 
     Routing uses the auto threshold certified from the model's held-out evidence, as the
     service would; `auto_error_all` counts out-of-scope items in auto as wrong."""
+    if shots is not None and zero_shot:
+        _fail(
+            InvalidInput(
+                "--shots and --zero-shot exclude each other (zero-shot trains on no example)",
+                details={"field": "shots"},
+            )
+        )
+    if model is not None:
+        ignored = [
+            flag
+            for flag, given in (
+                ("--shots", shots is not None),
+                ("--zero-shot", zero_shot),
+                ("--seeds", seeds is not None),
+                ("--known-ratio", known_ratio is not None),
+            )
+            if given
+        ]
+        if ignored:
+            _fail(
+                InvalidInput(
+                    f"{', '.join(ignored)}: not with --model (a saved model is scored as trained)",
+                    details={"field": ignored[0].lstrip("-").replace("-", "_")},
+                )
+            )
     # progress goes to stderr (stage lines and the encoder's bars), so also with --json
     options: dict[str, Any] = {"shots": shots, "zero_shot": zero_shot, "known_ratio": known_ratio}
     routing: dict[str, float] = {}

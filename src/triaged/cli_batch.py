@@ -122,6 +122,20 @@ def _ray_rows(
         row += n
 
 
+def _check_files(source: Path, output: Path, *, local: bool) -> None:
+    """Refuse an input or output format ``batch`` does not know, and for a local run an
+    input that is not there (on Ray only the cluster's workers read it)."""
+    from triaged.batchio import input_format, output_format
+    from triaged.errors import InvalidInput
+
+    input_format(source)
+    output_format(output)
+    if local and not source.exists():
+        raise InvalidInput(f"{source}: no such file", details={"path": str(source)})
+    if local and source.is_dir():
+        raise InvalidInput(f"{source}: a folder, not a file", details={"path": str(source)})
+
+
 def run_batch(
     clf: Classifier,
     route: Route,
@@ -137,12 +151,11 @@ def run_batch(
     """Classify ``source`` into ``output``; returns the number of rows written."""
     import time
 
-    from triaged.batchio import ResultWriter, count_rows, input_format, output_format
+    from triaged.batchio import ResultWriter, count_rows
 
-    input_format(source)
-    output_format(output)
+    _check_files(source, output, local=not ray_address)
     # on Ray the file may exist only where the cluster reads it: no local count then
-    total = count_rows(source) if source.exists() else None
+    total = count_rows(source) if source.is_file() else None
     opts = {"text_field": text_field, "id_field": id_field, "batch_size": batch_size}
     parts = (
         _ray_rows(ray_address, clf, route, source, chunk=chunk, **opts)  # type: ignore[arg-type]
@@ -190,6 +203,7 @@ def batch(
             raise InvalidInput("give exactly one of --taxonomy NAME and --model DIR")
         if batch_size < 1 or chunk < 1:
             raise InvalidInput("--batch-size and --chunk must be positive")
+        _check_files(source, output, local=not ray)  # before a model is loaded
         if taxonomy is not None:
             clf, route = _served_model(taxonomy, workspace, database_url, data_dir)
         else:

@@ -17,6 +17,7 @@ out-of-scope texts; thresholds only when an admin pinned them) as YAML, or JSON 
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -25,8 +26,10 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from triaged.cli_service import DatabaseUrl, DataDir, _errors, _settings
+from triaged.errors import InvalidInput
 
 __all__ = ["register", "taxonomies_app"]
 
@@ -72,6 +75,8 @@ def definition_of(
     from triaged.evaluation import sample_per_label
     from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
 
+    if shots is not None and shots < 1:  # before a large dataset is read
+        raise InvalidInput(f"shots must be at least 1, got {shots}", details={"field": "shots"})
     tax = Taxonomy.load(path)
     if shots is not None:
         examples = tax.examples() + [Example(t, OOS_LABEL) for t in tax.out_of_scope]
@@ -107,7 +112,8 @@ def import_(
         ),
     ],
     name: Annotated[
-        str | None, typer.Option("--name", help="Name to serve it under [default: its own].")
+        # "\\[": a literal "[" (Rich markup would drop "[default: its own]" as a tag)
+        str | None, typer.Option("--name", help="Name to serve it under \\[default: its own].")
     ] = None,
     train: Annotated[
         bool, typer.Option("--train", help="Train the model from the examples now (waits).")
@@ -153,10 +159,33 @@ def import_(
         f"in {seconds:.1f}s"
     )
     if not train and info["n_examples"]:
+        hint = _train_command(info["name"], workspace, database_url, data_dir)
         err.print(
-            "served zero-shot until trained: `triaged train --taxonomy "
-            f"{info['name']}` (or import with --train)"
+            f"served zero-shot until trained: `{escape(hint)}` (or import with --train)",
+            soft_wrap=True,
         )
+
+
+def _train_command(
+    name: str, workspace: str, database_url: str | None, data_dir: Path | None
+) -> str:
+    """``triaged train --taxonomy NAME`` with the options that found this database, so the
+    hint trains the taxonomy just imported (a password in the URL shown as ***)."""
+    args = ["triaged", "train", "--taxonomy", name]
+    if workspace != "default":
+        args += ["--workspace", workspace]
+    if database_url:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            shown = make_url(database_url).render_as_string(hide_password=True)
+        except ArgumentError:
+            shown = database_url
+        args += ["--database-url", shown]
+    if data_dir is not None:
+        args += ["--data-dir", str(data_dir)]
+    return shlex.join(args)
 
 
 @taxonomies_app.command("export")
@@ -171,6 +200,11 @@ def export(
 ) -> None:
     """Write a served taxonomy's current version to a YAML or JSON file."""
     with _errors():
+        if output.suffix.lower() not in (".yaml", ".yml", ".json"):
+            raise InvalidInput(
+                f"{output}: write a .yaml, .yml or .json file (the format follows the suffix)",
+                details={"path": str(output)},
+            )
         svc = _open(database_url, data_dir)
         try:
             principal = svc.operator(workspace)

@@ -3,18 +3,32 @@
 
 They join the ``workspaces`` group of :mod:`triaged.cli_service` (whose ``create`` stays
 there); ``list`` here replaces its shorter listing with status, contact and usage.
+
+``triaged keys list`` and ``keys revoke ID`` replace the ``keys`` group's versions with ones
+whose ``--workspace`` is optional, as the README shows them: without it ``list`` lists the
+keys of every workspace (with a workspace column) and ``revoke`` finds the workspace from the
+key id (ids are unique).  The operator CLI works on the database itself and can already
+create an admin key in any workspace, so listing key metadata (ids, prefixes, never secrets)
+across workspaces shows it nothing it could not see before.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from triaged.cli_service import AsJson, DatabaseUrl, DataDir, operator_service, workspaces_app
+from triaged.cli_service import (
+    AsJson,
+    DatabaseUrl,
+    DataDir,
+    keys_app,
+    operator_service,
+    workspaces_app,
+)
 
 __all__ = ["register"]
 
@@ -126,6 +140,79 @@ def invites_create(
     print(res["url"])
 
 
+KeyWorkspace = Annotated[
+    str | None,
+    typer.Option("--workspace", help="Workspace name \\[default: every workspace]."),
+]
+
+
+def _all_keys(svc: Any, workspace: str | None) -> list[Any]:
+    """The keys of ``workspace``, or of every workspace (in workspace order)."""
+    if workspace is not None:
+        return list(svc.list_keys(workspace))
+    return [info for ws in svc.list_workspaces() for info in svc.list_keys(ws["name"])]
+
+
+def keys_list(
+    workspace: KeyWorkspace = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """List API keys (prefixes only) of a workspace, or of every workspace."""
+    with operator_service(database_url, data_dir) as svc:
+        infos = _all_keys(svc, workspace)
+    if as_json:
+        print(json.dumps([i.to_dict() for i in infos]))
+        return
+    # ids in full, never cut to fit the terminal: they are pasted into `keys revoke`
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=max([3, *(len(i.id) for i in infos)]))
+    columns: tuple[str, ...] = ("role", "prefix", "name", "created", "revoked")
+    if workspace is None:
+        columns = ("workspace", *columns)
+    for column in columns:
+        table.add_column(column)
+    for i in infos:
+        cells = [
+            i.role.value,
+            i.prefix + "…",
+            i.name,
+            i.created_at.isoformat(),
+            i.revoked_at.isoformat() if i.revoked_at else "",
+        ]
+        if workspace is None:
+            cells.insert(0, i.workspace)
+        table.add_row(i.id, *cells)
+    out.print(table)
+
+
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="Key id (key_...).")],
+    workspace: Annotated[
+        str | None,
+        typer.Option("--workspace", help="Workspace of the key (found from the id when omitted)."),
+    ] = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Revoke a key; it stops working at once."""
+    from triaged.errors import NotFound
+
+    with operator_service(database_url, data_dir) as svc:
+        if workspace is None:
+            owner = next((i.workspace for i in _all_keys(svc, None) if i.id == key_id), None)
+            if owner is None:
+                raise NotFound(f"no key {key_id!r} in any workspace", details={"key_id": key_id})
+            workspace = owner
+        info = svc.revoke_key(workspace, key_id)
+    if as_json:
+        print(json.dumps(info.to_dict()))
+    else:
+        out.print(f"revoked {info.id} (workspace {info.workspace})")
+
+
 def register(app: typer.Typer) -> None:
     """Add the sign-up operator commands to ``triaged workspaces`` and ``triaged invites``."""
     workspaces_app.registered_commands[:] = [
@@ -137,4 +224,9 @@ def register(app: typer.Typer) -> None:
     workspaces_app.command("delete")(workspaces_delete)
     workspaces_app.command("set-plan")(workspaces_set_plan)
     invites_app.command("create")(invites_create)
+    keys_app.registered_commands[:] = [
+        c for c in keys_app.registered_commands if c.name not in ("list", "revoke")
+    ]
+    keys_app.command("list")(keys_list)
+    keys_app.command("revoke")(keys_revoke)
     app.add_typer(invites_app, name="invites")

@@ -213,7 +213,7 @@ def evaluate(
         "n_in_scope": int(ins.sum()),
         "n_oos": int(is_oos.sum()),
         "mode": clf.mode,
-        **_quality(truth, top, probs, conf, correct, ins, len(names)),
+        **_quality(truth, top, probs, conf, correct, ins),
         **lanes,
         **_lane_figures(buckets, correct, is_oos),
         "classify_texts_per_second": n / elapsed if elapsed > 0 else None,
@@ -247,19 +247,22 @@ def _quality(
     conf: np.ndarray,
     correct: np.ndarray,
     ins: np.ndarray,
-    n_labels: int,
 ) -> dict[str, Any]:
     """Accuracy, macro-F1, ECE and NLL over the in-scope items (``ece_all`` also counts
-    every out-of-scope item as wrong, so it depends on how much OOS the test set holds)."""
+    every out-of-scope item as wrong, so it depends on how much OOS the test set holds).
+
+    Macro-F1 averages over the labels that occur in the in-scope truth or predictions: a
+    label the test items never name and the model never predicts has no F1 (counting it
+    as 0 would score a perfect run on a one-label subset 1 / the number of labels), as in
+    :func:`open_set_metrics`."""
     some = bool(ins.any())
+    occurring = sorted(set(truth[ins].tolist()) | set(top[ins].tolist()))
     return {
         "accuracy": float(correct[ins].mean()) if some else None,
         # (no F1 over no item: scikit-learn 1.9 refuses empty inputs, and a retrain whose
         # held-out reviews were all out of scope failed on it)
         "macro_f1": float(
-            f1_score(
-                truth[ins], top[ins], labels=list(range(n_labels)), average="macro", zero_division=0
-            )
+            f1_score(truth[ins], top[ins], labels=occurring, average="macro", zero_division=0)
         )
         if some
         else None,
@@ -299,7 +302,10 @@ def _lane_figures(buckets: np.ndarray, correct: np.ndarray, is_oos: np.ndarray) 
 
 
 def sample_per_label(examples: Sequence[Example], k: int, seed: int) -> list[Example]:
-    """K examples per label (all of them where a label has fewer), reproducible by ``seed``."""
+    """K examples per label (all of them where a label has fewer), reproducible by ``seed``;
+    K below 1 is refused (it would train on nothing)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InvalidInput(f"shots must be at least 1, got {k}", details={"field": "shots"})
     groups: dict[str, list[Example]] = defaultdict(list)
     for ex in examples:
         groups[ex.label].append(ex)
@@ -417,6 +423,11 @@ def run_eval(
         _check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
     if shots is not None and shots < 1:
         raise InvalidInput(f"shots must be at least 1, got {shots}", details={"field": "shots"})
+    if shots is not None and zero_shot:
+        raise InvalidInput(
+            "shots and zero_shot exclude each other (zero-shot trains on no example)",
+            details={"field": "shots"},
+        )
     root = Path(dataset_dir)
     base, train, test = _read_dataset(root, zero_shot)
     open_info: dict[str, Any] = {}

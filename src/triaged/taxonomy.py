@@ -21,6 +21,7 @@ Every validation problem raises :class:`~triaged.errors.TaxonomyError` (or
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import json
 import math
@@ -33,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from triaged.errors import DatasetError, TaxonomyError
+from triaged.errors import DatasetError, TaxonomyError, TriagedError
 from triaged.inputs import bad_character, is_blank
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "Taxonomy",
     "Thresholds",
     "check_name",
+    "not_utf8",
     "read_jsonl",
 ]
 
@@ -240,7 +242,7 @@ class Taxonomy:
             return cls.from_dataset_dir(p)
         if not p.exists():
             raise TaxonomyError(f"{p}: no such file or folder", details={"file": str(p)})
-        text = p.read_text(encoding="utf-8")
+        text = _read_text(p, TaxonomyError)
         if p.suffix.lower() == ".json":
             try:
                 data = json.loads(text)
@@ -316,7 +318,7 @@ class Taxonomy:
 def _labels_json(labels_file: Path) -> list[Label]:
     """The labels a dataset folder's ``labels.json`` lists (``oos`` left out)."""
     try:
-        raw = json.loads(labels_file.read_text(encoding="utf-8"))
+        raw = json.loads(_read_text(labels_file, DatasetError))
     except json.JSONDecodeError as exc:
         raise DatasetError(
             f"{labels_file}:{exc.lineno}: invalid JSON: {exc.msg}",
@@ -355,6 +357,13 @@ def _labels_of_examples(root: Path, train: Path) -> tuple[list[Label], list[Exam
 def read_jsonl(path: str | Path, *, known: set[str] | None = None) -> Iterator[Example]:
     """Yield ``{"text", "label"}`` examples, raising DatasetError with the file and line."""
     p = Path(path)
+    try:
+        yield from _jsonl_examples(p, known)
+    except UnicodeDecodeError:
+        raise not_utf8(p, DatasetError) from None
+
+
+def _jsonl_examples(p: Path, known: set[str] | None) -> Iterator[Example]:
     with p.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -385,6 +394,41 @@ def read_jsonl(path: str | Path, *, known: set[str] | None = None) -> Iterator[E
 
 
 # ---------------------------------------------------------------------- helpers
+def _read_text(path: Path, error: type[TriagedError]) -> str:
+    """The text of ``path``; bytes that are not UTF-8 raise ``error`` naming the first one."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise not_utf8(path, error) from None
+
+
+def not_utf8(path: Path, error: type[TriagedError]) -> TriagedError:
+    """``error`` saying where ``path`` stops being UTF-8 (its first undecodable byte, with
+    its offset and line), for a reader that met a :class:`UnicodeDecodeError` on the way:
+    the file is scanned again in chunks, so any size is fine."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    fed = newlines = 0
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                # exc.object: the bytes held back from the last chunk, then this one
+                data = exc.object
+                offset = fed - (len(data) - len(chunk)) + exc.start
+                line = newlines + data.count(b"\n", 0, exc.start) + 1
+                return error(
+                    f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {offset})",
+                    details={"file": str(path), "offset": offset, "line": line},
+                )
+            if not chunk:
+                break
+            fed += len(chunk)
+            newlines += chunk.count(b"\n")
+    return error(f"{path}: not UTF-8 text", details={"file": str(path)})
+
+
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that records the 1-based line of each mapping under ``__line__``."""
 
