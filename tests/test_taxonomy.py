@@ -201,3 +201,14 @@ def test_unknown_keys_are_errors_with_file_line_and_a_suggestion(
         assert f"did you mean {suggestion!r}?" in message
     else:
         assert "allowed: name, description" in message
+
+
+def test_descriptions_refuse_nul_and_lone_surrogates() -> None:
+    """A description reaches storage from the web form as well as the API (PostgreSQL cannot
+    store a NUL): the taxonomy refuses it, naming where."""
+    base = {"name": "t", "labels": [{"name": "a"}, {"name": "b"}]}
+    with pytest.raises(TaxonomyError, match="description"):
+        Taxonomy.from_dict({**base, "description": "x\x00y"})
+    bad_label = {"name": "t", "labels": [{"name": "a", "description": "\ud800"}, {"name": "b"}]}
+    with pytest.raises(TaxonomyError, match=r"labels\[0\]\.description"):
+        Taxonomy.from_dict(bad_label)

@@ -132,10 +132,12 @@ class Taxonomy:
         check_name(self.name, "name")
         if not self.labels:
             raise TaxonomyError("a taxonomy needs at least one label", details={"field": "labels"})
+        _check_description(self.description, "description")
         seen: dict[str, int] = {}
         for i, label in enumerate(self.labels):
             where = f"labels[{i}].name"
             check_name(label.name, where)
+            _check_description(label.description, f"labels[{i}].description")
             if label.name == OOS_LABEL:
                 raise TaxonomyError(
                     f"{where}: {OOS_LABEL!r} is reserved for out-of-scope examples",
@@ -445,6 +447,12 @@ def _at(obj: Any) -> str:
 
 #: Unicode categories refused in names: control, format, line and paragraph separators
 _HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _check_description(value: Any, where: str) -> None:
+    if not isinstance(value, str):
+        raise TaxonomyError(f"{where}: descriptions must be strings", details={"field": where})
+    _check_chars(value, where)
 
 
 def _check_chars(value: str, where: str) -> None:

@@ -227,3 +227,22 @@ async def test_bulk_resolve_shares_the_rules_and_stays_all_or_nothing(team: Team
     assert r.status_code == 200, r.text
     assert r.json()["resolved"] == 2
     assert {e["label"] for e in await reviewed_examples(team, tax)} == {"apple"}
+
+
+# ------------------------------------------------------------------------- notes
+async def test_a_note_is_checked_whatever_face_sends_it(team: Team) -> None:
+    """The API's schema refuses a NUL or an over-long note, and so does the service behind
+    the web forms and the SDK (a NUL from a web form reached PostgreSQL: a 500; a 500 kB
+    note was stored)."""
+    from triaged.errors import ValidationFailed
+
+    tax, item = await one_item(team)
+    key = team.alice.headers["Authorization"].split()[1]
+    service = team.stack.service
+    alice = service.authenticate(key)
+    for note in ("a\x00b", "x" * 2001):
+        with pytest.raises(ValidationFailed):
+            service.review.resolve(alice, item["id"], action="ambiguous", note=note)
+        await assert_untouched(team, tax, item["id"])
+    done = service.review.resolve(alice, item["id"], action="ambiguous", note="x" * 2000)
+    assert done["status"] == "resolved"

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from triaged.errors import Conflict, InvalidInput, NotFound, TaxonomyError, ValidationFailed
+from triaged.inputs import check_text
 from triaged.routing import Bucket
 from triaged.services import agreement, review_settings
 from triaged.services.ids import as_utc, new_id
@@ -64,6 +65,7 @@ __all__ = [
 ]
 
 MAX_LABEL = MAX_LABEL_NAME
+MAX_NOTE = 2000
 FINAL_SOURCE = "review"
 
 
@@ -327,6 +329,19 @@ def _webhook_type(
     return "decision.corrected" if changed else None
 
 
+def _check_note(note: str | None) -> None:
+    """A reviewer's note, from any face (the API's schema, a web form, the SDK): at most
+    ``MAX_NOTE`` characters, no NUL or lone surrogate (PostgreSQL cannot store a NUL)."""
+    if note is None:
+        return
+    if len(note) > MAX_NOTE:
+        raise ValidationFailed(
+            f"note: at most {MAX_NOTE} characters, got {len(note)}",
+            details={"field": "note", "limit": MAX_NOTE, "got": len(note)},
+        )
+    check_text(note, "note")
+
+
 def resolve(
     conn: Connection,
     *,
@@ -343,6 +358,7 @@ def resolve(
     """Resolve a claimed item and set its decision's final label; 409 unless the caller holds
     it.  An overlap item goes on to a second reviewer; a second opinion never changes the
     final label; an admin's answer to a disagreement does (:mod:`.agreement`)."""
+    _check_note(note)
     row = _locked_item(conn, workspace_id, item_id)
     _must_hold(row, key_id, now, "resolve")
     dec = review_repo.decision_labels(conn, row.decision_id)
