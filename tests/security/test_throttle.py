@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from tests.servicekit import make_settings, pg_database
 from tests.web.seed import seed
 from triaged.api import create_app
-from triaged.api.throttle import FailureThrottle
+from triaged.api.throttle import FailureThrottle, key_prefix
 from triaged.errors import RateLimited
 from triaged.service import Service
 from triaged.services.housekeeping import Housekeeper
@@ -117,3 +117,25 @@ def test_api_processes_count_failures_together(backend, tmp_path):
         finally:
             a.close()
             b.close()
+
+
+def test_a_guessed_key_with_a_nul_is_counted_on_postgresql(tmp_path, caplog):
+    """A sign-in form can send any character: the guessed key's prefix is stored with the
+    shared failure counts, and PostgreSQL cannot store a NUL (until 5 December the count
+    was lost with a logged traceback, "could not share failed authentications")."""
+    assert key_prefix("tri_\x00abc\u00e9defghij") == "tri_?abc?def"
+    with pg_database() as url:
+        upgrade(url)
+        service = Service(make_settings(url, auth_max_failures=3))
+        try:
+            with TestClient(create_app(service=service), follow_redirects=False) as client:
+                statuses = []
+                for _ in range(4):
+                    page = client.get("/ui/login")
+                    token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)
+                    data = {"api_key": "tri_\x00guess", "login_token": token}
+                    statuses.append(client.post("/ui/login", data=data).status_code)
+            assert statuses == [401] * 3 + [429]
+            assert "could not share" not in caplog.text
+        finally:
+            service.close()

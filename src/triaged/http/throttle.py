@@ -39,8 +39,10 @@ MAX_TRACKED = 100_000  # subjects remembered at most (oldest forgotten first)
 
 
 def key_prefix(key: str) -> str:
-    """What identifies a guessed key's family: its first 12 characters."""
-    return key[:12]
+    """What identifies a guessed key's family: its first 12 characters, each one that is not
+    printable ASCII (a NUL, which PostgreSQL cannot store in the shared failure counts)
+    written as ``?``: real keys are ASCII, and a guess is counted all the same."""
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in key[:12])
 
 
 class FailureThrottle:
