@@ -246,3 +246,13 @@ async def test_a_note_is_checked_whatever_face_sends_it(team: Team) -> None:
         await assert_untouched(team, tax, item["id"])
     done = service.review.resolve(alice, item["id"], action="ambiguous", note="x" * 2000)
     assert done["status"] == "resolved"
+
+
+async def test_new_category_differing_only_in_case_is_refused(team: Team) -> None:
+    tax, item = await one_item(team)
+    path = f"/v1/review/items/{item['id']}/resolve"
+    for name in ("Billing", "BILLING"):
+        r = await team.alice.post(path, json={"action": "new_category", "new_label": name})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["details"]["label"] == "billing"
+        await assert_untouched(team, tax, item["id"])
