@@ -31,13 +31,19 @@ handler must call :func:`check_csrf`.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from triaged.errors import RateLimited, TriagedError
 from triaged.web import dashboard, pages, review_items_page, review_pages, signup_pages
 from triaged.web.deps import WebSession, web_session
-from triaged.web.render import HERE, STATIC_PATH, add_nav_link, page
+from triaged.web.render import HERE, STATIC_PATH, add_nav_link, error_page, page, redirect
 from triaged.web.session import CsrfFailed, Session, SignInRequired, check_csrf
 
 __all__ = [
@@ -72,18 +78,79 @@ def web_router() -> APIRouter:
     return router
 
 
+Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
+
+#: UI paths that answer JSON (for a script of the page), so errors stay JSON there
+JSON_PATHS = frozenset({"/ui/dashboard/what-if"})
+
+
 async def _sign_in(request: Request, _exc: Exception) -> Response:
-    return RedirectResponse("/ui/login", status_code=303)
+    return redirect("/ui/login")
 
 
 async def _csrf(request: Request, exc: Exception) -> Response:
     message = exc.message if isinstance(exc, CsrfFailed) else "forbidden"
-    return page(request, "error.html", {"message": message}, status_code=403)
+    return error_page(request, message, status_code=403)
+
+
+def _is_page(request: Request) -> bool:
+    """A request for a page of the UI (answered in HTML, not the API's JSON)."""
+    path = request.url.path
+    return path.startswith("/ui/") and path not in JSON_PATHS
+
+
+def _session_or_none(request: Request) -> Session | None:
+    try:
+        return web_session(request)
+    except TriagedError:
+        return None
+
+
+async def _delegate(
+    previous: Handler | None, request: Request, exc: Exception, status: int
+) -> Response:
+    if previous is None:
+        body = exc.to_dict() if isinstance(exc, TriagedError) else {"error": str(exc)}
+        return JSONResponse(body, status_code=status)
+    out = previous(request, exc)
+    return await out if isinstance(out, Awaitable) else out
+
+
+def _ui_errors(app: FastAPI) -> None:
+    """The UI's pages answer their errors with the error page, not the API's JSON: an
+    unknown taxonomy in a form, a malformed query parameter, a missing form field."""
+    on_error: Handler | None = app.exception_handlers.get(TriagedError)
+    on_invalid: Handler | None = app.exception_handlers.get(RequestValidationError)
+
+    async def triaged_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, TriagedError)
+        if not _is_page(request) or exc.status >= 500:
+            return await _delegate(on_error, request, exc, exc.status)
+        response = error_page(
+            request, exc.message, status_code=exc.status, session=_session_or_none(request)
+        )
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if not _is_page(request):
+            return await _delegate(on_invalid, request, exc, 422)
+        first: dict[str, Any] = next(iter(exc.errors()), {})
+        field = str((first.get("loc") or ("", "value"))[-1])
+        message = f"That request is not valid ({field}: {first.get('msg', 'invalid value')})."
+        return error_page(request, message, status_code=400, session=_session_or_none(request))
+
+    app.add_exception_handler(TriagedError, triaged_error)
+    app.add_exception_handler(RequestValidationError, invalid)
 
 
 def mount_web(app: FastAPI) -> None:
-    """Serve the UI from ``app``: pages, ``/ui/static`` and the sign-in redirect."""
+    """Serve the UI from ``app``: pages, ``/ui/static``, the sign-in redirect, and error
+    pages for the UI's paths (call after the API's own error handlers are installed)."""
     app.include_router(web_router())
     app.mount(STATIC_PATH, StaticFiles(directory=str(HERE / "static")), name="ui-static")
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(CsrfFailed, _csrf)
+    _ui_errors(app)

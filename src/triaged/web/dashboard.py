@@ -17,11 +17,13 @@ sliders move, from ``GET /ui/dashboard/what-if`` (JSON, signed-in session only).
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from triaged.errors import TriagedError, Unauthenticated
 from triaged.http.deps import ServiceDep
@@ -30,8 +32,8 @@ from triaged.services.keys import Principal, Role
 from triaged.web import review_honesty
 from triaged.web.charts import BUCKET_COLOURS, bucket_share_chart, reliability_chart
 from triaged.web.deps import WebSession, web_session
-from triaged.web.render import SECURITY_HEADERS, add_nav_link, page
-from triaged.web.session import SignInRequired, check_csrf
+from triaged.web.render import SECURITY_HEADERS, add_nav_link, error_page, page, redirect
+from triaged.web.session import Session, SignInRequired, check_csrf
 
 __all__ = ["router"]
 
@@ -45,7 +47,35 @@ NOTICES = {
 }
 
 
-Threshold = Annotated[float | None, Query(ge=0.0, le=1.0)]
+BACK = ("/ui/dashboard", "Back to the dashboard")
+
+
+class BadParameter(ValueError):
+    """A query parameter of the dashboard that cannot be read (shown on the error page)."""
+
+
+def _days(raw: str | None) -> int:
+    """``days``: a whole number, clamped to 1..MAX_DAYS (default 30)."""
+    if raw is None or not raw.strip():
+        return 30
+    try:
+        days = int(raw.strip())
+    except ValueError:
+        raise BadParameter(f"days must be a whole number from 1 to {MAX_DAYS}") from None
+    return max(1, min(days, MAX_DAYS))
+
+
+def _threshold(name: str, raw: str | None) -> float | None:
+    """``auto`` / ``review``: a number from 0 to 1, or nothing (the policy's own)."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise BadParameter(f"{name} must be a number from 0 to 1")
+    return value
 
 
 def _what_if(
@@ -127,10 +157,29 @@ def dashboard(
     session: WebSession,
     service: ServiceDep,
     taxonomy: str | None = None,
-    days: int = 30,
+    days: str | None = None,
     notice: str | None = None,
-    auto: Threshold = None,
-    review: Threshold = None,
+    auto: str | None = None,
+    review: str | None = None,
+) -> Response:
+    """Query parameters are read here, not by FastAPI, so a bad one gets the error page."""
+    try:
+        n_days = _days(days)
+        wi_auto, wi_review = _threshold("auto", auto), _threshold("review", review)
+    except BadParameter as exc:
+        return error_page(request, str(exc), status_code=400, session=session, back=BACK)
+    return _dashboard(request, session, service, taxonomy, n_days, notice, wi_auto, wi_review)
+
+
+def _dashboard(
+    request: Request,
+    session: Session,
+    service: Service,
+    taxonomy: str | None,
+    days: int,
+    notice: str | None,
+    auto: float | None,
+    review: float | None,
 ) -> Response:
     principal = session.principal
     names = [t["name"] for t in service.list_taxonomies(principal)]
@@ -139,7 +188,6 @@ def dashboard(
     if not names:
         return page(request, "dashboard.html", ctx, session=session)
     name: str = taxonomy if taxonomy is not None and taxonomy in names else names[0]
-    days = max(1, min(int(days), MAX_DAYS))
     now = datetime.now(UTC)
     since = now - timedelta(days=days)
     interval = "hour" if days <= 3 else "day" if days <= 90 else "week"
@@ -151,6 +199,7 @@ def dashboard(
         report=data["report"],
         series=data["series"],
         bucket_chart=bucket_share_chart(data["series"]),
+        has_decisions=any(int(p.get("total") or 0) for p in data["series"]),
         reliability=reliability_chart(data["reliability"]),
         n_judged=data["n_judged"],
         drift_now=data["drift_now"],
@@ -166,27 +215,33 @@ def dashboard(
 
 @router.post("/ui/dashboard/labels")
 def create_label(
+    request: Request,
     session: WebSession,
     service: ServiceDep,
-    csrf_token: Annotated[str, Form()],
-    taxonomy: Annotated[str, Form()],
-    label: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+    taxonomy: Annotated[str, Form()] = "",
+    label: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
     decision_ids: Annotated[str, Form()] = "",
 ) -> Response:
     """Add a label made from a gap cluster: its texts become the label's examples."""
-    check_csrf(session, csrf_token)
+    check_csrf(session, csrf_token)  # first: a form without its token is refused (403)
     principal = session.principal
     ids = [d for d in decision_ids.split(",") if d][:500]
-    texts = service.decision_texts(principal, taxonomy, ids)
-    current = service.get_taxonomy(principal, taxonomy)
+    try:
+        texts = service.decision_texts(principal, taxonomy, ids)
+        current = service.get_taxonomy(principal, taxonomy)
+    except TriagedError as exc:  # an unknown taxonomy: the error page, not API JSON
+        if exc.status >= 500:
+            raise
+        return error_page(request, exc.message, status_code=exc.status, session=session, back=BACK)
     labels = [{"name": lb["name"], "description": lb["description"]} for lb in current["labels"]]
     labels.append(
         {"name": label.strip(), "description": description.strip(), "examples": sorted(set(texts))}
     )
-    target = f"/ui/dashboard?taxonomy={taxonomy}"
+    target = "/ui/dashboard?" + urlencode({"taxonomy": taxonomy})
     try:
         service.update_taxonomy(principal, taxonomy, {"labels": labels})
     except TriagedError as exc:
-        return RedirectResponse(f"{target}&notice={exc.code}", status_code=303)
-    return RedirectResponse(f"{target}&notice=label_created", status_code=303)
+        return redirect(f"{target}&" + urlencode({"notice": exc.code}))
+    return redirect(f"{target}&notice=label_created")

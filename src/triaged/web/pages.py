@@ -14,7 +14,7 @@ from triaged.http.throttle import key_prefix
 from triaged.service import Service
 from triaged.services.keys import Principal
 from triaged.web.deps import WebSession
-from triaged.web.render import page
+from triaged.web.render import page, redirect
 from triaged.web.session import REVIEW_ROLES, SessionCodec, SignInRequired, check_csrf
 
 __all__ = ["NOTICES", "QUEUES", "queue_overview", "router", "see_other", "taxonomy_queues"]
@@ -29,6 +29,10 @@ QUEUE_HELP = {
 }
 NOTICES = {
     "empty": "Nothing left to review here. Well done.",
+    "skipped_last": (
+        "Nothing else is waiting here: the only item left is the one you just skipped. "
+        "Take it again when you are ready."
+    ),
     "lost": "That item is no longer yours: its lease ran out or it was resolved.",
     "invalid": "That needs a valid label or a name for the new category.",
     "signed_out": "You are signed out.",
@@ -37,7 +41,8 @@ NOTICES = {
 
 
 def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+    """A 303 to ``url`` that no browser caches (with the pages' security headers)."""
+    return redirect(url)
 
 
 @router.get("/")
@@ -132,9 +137,20 @@ def queue_overview(service: Service, principal: Principal) -> list[dict[str, Any
 
 @router.get("/ui/", response_class=HTMLResponse)
 def overview(
-    request: Request, session: WebSession, service: ServiceDep, notice: str | None = None
+    request: Request,
+    session: WebSession,
+    service: ServiceDep,
+    notice: str | None = None,
+    taxonomy: str = "",
+    queue: str = "",
 ) -> Response:
     rows = queue_overview(service, session.principal)
+    # after skipping the last item: a button that takes it again (same taxonomy and queue)
+    take_again = (
+        {"taxonomy": taxonomy, "queue": queue if queue in QUEUES else ""}
+        if notice == "skipped_last"
+        else None
+    )
     return page(
         request,
         "overview.html",
@@ -143,6 +159,7 @@ def overview(
             "queue_help": QUEUE_HELP,
             "notice": NOTICES.get(notice or ""),
             "total_open": sum(r["open"] for r in rows),
+            "take_again": take_again,
         },
         session=session,
     )

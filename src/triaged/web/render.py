@@ -16,12 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
 from triaged import __version__
 
-__all__ = ["NAV_LINKS", "STATIC_PATH", "NavLink", "add_nav_link", "human_age", "page", "templates"]
+__all__ = [
+    "NAV_LINKS",
+    "SECURITY_HEADERS",
+    "STATIC_PATH",
+    "NavLink",
+    "add_nav_link",
+    "error_page",
+    "human_age",
+    "page",
+    "redirect",
+    "templates",
+]
 
 HERE = Path(__file__).parent
 STATIC_PATH = "/ui/static"  # same-origin, relative to the host: right behind any proxy
@@ -44,15 +55,26 @@ SECURITY_HEADERS = {
 class NavLink:
     label: str
     path: str
+    #: the role values (``"admin"``, ``"reviewer"``) that see the link; None: every role
+    roles: tuple[str, ...] | None = None
+
+    def shown_to(self, session: Any) -> bool:
+        """Whether the signed-in ``session`` (a :class:`~triaged.web.session.Session`) may
+        follow the link (a link that answers 403 is not shown)."""
+        if self.roles is None:
+            return True
+        role = getattr(getattr(session, "principal", None), "role", None)
+        return getattr(role, "value", role) in self.roles
 
 
 #: the layout's navigation, in order; other pages (the dashboard) add theirs
 NAV_LINKS: list[NavLink] = [NavLink("Queues", "/ui/")]
 
 
-def add_nav_link(label: str, path: str) -> None:
-    """Show a link to ``path`` in the layout's navigation (idempotent)."""
-    link = NavLink(label, path)
+def add_nav_link(label: str, path: str, *, roles: tuple[str, ...] | None = None) -> None:
+    """Show a link to ``path`` in the layout's navigation (idempotent); ``roles``: only to
+    sessions of these roles (default: all)."""
+    link = NavLink(label, path, roles)
     if link not in NAV_LINKS:
         NAV_LINKS.append(link)
 
@@ -121,5 +143,29 @@ def page(
     ctx: dict[str, Any] = {"session": session, "csrf_token": getattr(session, "csrf", "")}
     ctx.update(context or {})
     response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def error_page(
+    request: Request,
+    message: str,
+    *,
+    status_code: int,
+    session: Any = None,
+    back: tuple[str, str] | None = None,
+) -> HTMLResponse:
+    """The UI's error page (``error.html``): ``message`` and a link back (``back``: its
+    path and text; default: the queues)."""
+    path, text = back or ("/ui/", "Back to the queues")
+    context = {"message": message, "back_path": path, "back_text": text}
+    return page(request, "error.html", context, status_code=status_code, session=session)
+
+
+def redirect(url: str) -> RedirectResponse:
+    """A 303 to ``url`` with the pages' security headers: ``Cache-Control: no-store`` keeps
+    the browser from replaying a redirect it saw while signed in (Back after signing out
+    would otherwise loop between the sign-in page and the queues)."""
+    response = RedirectResponse(url, status_code=303)
     response.headers.update(SECURITY_HEADERS)
     return response

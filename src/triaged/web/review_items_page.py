@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from triaged.errors import TriagedError
 from triaged.http.deps import ServiceDep
 from triaged.services import review_workspace as rw
+from triaged.services.keys import Principal, Role
 from triaged.web.deps import WebSession
 from triaged.web.pages import QUEUES, see_other
 from triaged.web.render import add_nav_link, page
@@ -41,6 +42,20 @@ FILTERS = (
 )
 STATUSES = ("pending", "claimed", "resolved")
 PAGE = 100
+
+
+def _not_selectable(item: dict[str, Any], principal: Principal) -> str | None:
+    """Why ``principal`` cannot take ``item`` into a bulk answer (None: it can); one such
+    item would make the service refuse the whole bulk."""
+    if item["status"] == "resolved":
+        return "already resolved"
+    if item["status"] == "claimed" and item.get("claimed_by") != principal.key_id:
+        return "held by another reviewer"
+    if item.get("review_round") == 2 and item.get("first_by") == principal.key_id:
+        return "you gave the first answer; it waits for a second opinion"
+    if item.get("review_round") == 3 and principal.role is not Role.ADMIN:
+        return "reviewers disagree; an admin settles it"
+    return None
 
 
 def _number(value: str | None) -> float | None:
@@ -86,6 +101,7 @@ def items_view(request: Request, session: WebSession, service: ServiceDep) -> Re
         tax = service.get_taxonomy(principal, params["taxonomy"])
         labels = sorted(lb["name"] for lb in tax["labels"])
     query = urlencode({k: v for k, v in params.items() if v})
+    items: list[dict[str, Any]] = result["items"]
     notice = request.query_params.get("notice")
     return page(
         request,
@@ -95,8 +111,10 @@ def items_view(request: Request, session: WebSession, service: ServiceDep) -> Re
             "taxonomies": taxonomies,
             "queues": QUEUES,
             "statuses": STATUSES,
-            "items": result["items"],
+            "items": items,
+            "blocked": {it["id"]: _not_selectable(it, principal) for it in items},
             "next_cursor": result.get("next_cursor"),
+            "first_page": ("/ui/items" + ("?" + query if query else "")) if cursor else None,
             "labels": labels,
             "query": query,
             "error": error,

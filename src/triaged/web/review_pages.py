@@ -24,7 +24,7 @@ from triaged.services import review_workspace as rw
 from triaged.services.keys import Principal
 from triaged.web.deps import WebSession
 from triaged.web.pages import NOTICES, QUEUES, see_other, taxonomy_queues
-from triaged.web.render import page
+from triaged.web.render import error_page, page
 from triaged.web.session import check_csrf
 
 __all__ = ["router"]
@@ -39,6 +39,10 @@ REVIEW_NOTICES = {
     "reopened": "Reopened: your earlier answer is taken back; answer again.",
     "nothing_to_undo": "Nothing to undo: no answer of yours inside the reopen window.",
     "reopen_refused": "That answer can no longer be reopened.",
+    "label_gone": (
+        "The model's label is no longer in the taxonomy, so it cannot be confirmed: "
+        "pick another label, None fits, or propose a new category."
+    ),
 }
 Filter = tuple[str | None, str | None]
 
@@ -82,6 +86,7 @@ def _go_next(service: Service, principal: Principal, flt: Filter, notice: str = 
 
 @router.post("/ui/review/next")
 def review_next(
+    request: Request,
     session: WebSession,
     service: ServiceDep,
     csrf_token: Annotated[str, Form()] = "",
@@ -89,7 +94,12 @@ def review_next(
     queue: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(session, csrf_token)
-    return _go_next(service, session.principal, _filter(taxonomy, queue))
+    try:
+        return _go_next(service, session.principal, _filter(taxonomy, queue))
+    except TriagedError as exc:  # an unknown or archived taxonomy: a page, not API JSON
+        if exc.status >= 500:
+            raise
+        return error_page(request, exc.message, status_code=exc.status, session=session)
 
 
 def _top_labels(
@@ -149,6 +159,13 @@ def review_item(
     mine = item["status"] == "claimed" and item["claimed_by"] == principal.key_id
     tax = service.get_taxonomy(principal, item["taxonomy"])
     labels = {lb["name"]: lb.get("description") or "" for lb in tax["labels"]}
+    # blind review: an answer shows only once the item is resolved (or to whoever gave it)
+    resolved = item["status"] == "resolved"
+    yours = (
+        not resolved
+        and item.get("resolved_by") == principal.key_id
+        and item.get("review_round") in (2, 3)
+    )
     settings = rw.get_settings(service, principal, item["taxonomy"])
     return page(
         request,
@@ -156,6 +173,9 @@ def review_item(
         {
             "item": item,
             "mine": mine,
+            "resolved": resolved,
+            "your_answer": yours,
+            "label_gone": item["label"] not in labels,
             "top": _top_labels(item, labels),
             "all_labels": [{"name": k, "description": v} for k, v in sorted(labels.items())],
             "guidelines": settings["guidelines"],
@@ -216,6 +236,7 @@ def review_resolve(
     check_csrf(session, csrf_token)
     principal = session.principal
     flt = _filter(taxonomy, queue)
+    kwargs: dict[str, Any] = {}
     try:
         model_label = service.review.item(principal, item_id)["label"]
         kwargs = _answer(choice, model_label, new_label)
@@ -225,8 +246,18 @@ def review_resolve(
     except TriagedError as exc:
         if exc.status >= 500:
             raise
-        return see_other(f"/ui/review/{item_id}" + _query(flt, notice="invalid"))
+        notice = "invalid"
+        if kwargs.get("action") == "confirm" and _label_gone(service, principal, item_id):
+            notice = "label_gone"
+        return see_other(f"/ui/review/{item_id}" + _query(flt, notice=notice))
     return _go_next(service, principal, flt, notice="saved")
+
+
+def _label_gone(service: Service, principal: Principal, item_id: str) -> bool:
+    """Whether the model's label of the item was removed from its taxonomy since."""
+    item = service.review.item(principal, item_id)
+    tax = service.get_taxonomy(principal, item["taxonomy"])
+    return item["label"] not in {lb["name"] for lb in tax["labels"]}
 
 
 @router.post("/ui/review/undo")
@@ -286,8 +317,11 @@ def review_skip(
     principal = session.principal
     flt = _filter(taxonomy, queue)
     next_id = _claim(service, principal, flt)
+    released = False
     with contextlib.suppress(Conflict, NotFound):  # a lease that ran out: back in the queue
         service.review.release(principal, item_id)
+        released = True
     if next_id is None:
-        return see_other("/ui/" + _query(flt, notice="empty"))
+        # nothing else to claim: the item just handed back is all that is left
+        return see_other("/ui/" + _query(flt, notice="skipped_last" if released else "empty"))
     return see_other(f"/ui/review/{next_id}" + _query(flt))

@@ -26,7 +26,7 @@ from triaged.web.usage_chart import daily_requests_chart
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-add_nav_link("Usage", "/ui/usage")
+add_nav_link("Usage", "/ui/usage", roles=(Role.ADMIN.value,))  # 403 for reviewers
 
 
 def _form(

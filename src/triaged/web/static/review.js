@@ -153,6 +153,11 @@
       (target && target.isContentEditable);
   }
 
+  function activatable(target) {
+    return !!(target && target.closest &&
+      target.closest("button, a[href], summary, [role=button], [role=link]"));
+  }
+
   function focusField(el) { el.focus({ preventScroll: true }); }
 
   function toggleHelp() {
@@ -171,6 +176,9 @@
       return;
     }
     var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    // Enter and Space on a focused button, link or summary do what they do natively
+    // (press it, follow it, open it): never "Next item" or another shortcut instead.
+    if ((key === "Enter" || key === " ") && activatable(event.target)) { return; }
     if (key === "?") { event.preventDefault(); toggleHelp(); return; }
     if ((key === "l" || key === "/") && search) { event.preventDefault(); focusField(search); return; }
     if (key === "n" && newLabel) { event.preventDefault(); focusField(newLabel); return; }

@@ -1,0 +1,264 @@
+"""Fixes from a QA pass over the server-rendered UI, checked through the ASGI app: blind
+second opinions, the "Resolved as" card, headers on redirects, skipping the last item,
+HTML error pages instead of API JSON, a model label removed from the taxonomy, the usage
+link, rows held by others, paging back and the empty bucket chart."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.servicekit import TINY_TAXONOMY
+from tests.web.seed import Seeded, seed
+from triaged.api import create_app
+from triaged.services import review_workspace as rw
+from triaged.web import review_items_page
+from triaged.web.render import SECURITY_HEADERS
+
+TEXTS = ["I was charged twice and need a refund", "The app crashes on start"]
+NOTE = "alice-private-note-7f3"
+
+
+@pytest.fixture
+def ui(tmp_path: Any) -> Iterator[tuple[TestClient, Seeded]]:
+    s = seed(tmp_path, texts=TEXTS)
+    with TestClient(create_app(service=s.service), follow_redirects=False) as client:
+        yield client, s
+    s.service.close()
+
+
+@pytest.fixture
+def bob_key(ui: tuple[TestClient, Seeded]) -> str:
+    """A second reviewer of the workspace."""
+    key = ui[1].service.create_key("acme", "reviewer", name="bob").key
+    assert key
+    return key
+
+
+def _client(ui: tuple[TestClient, Seeded]) -> TestClient:
+    return TestClient(ui[0].app, follow_redirects=False)
+
+
+def _sign_in(client: TestClient, key: str) -> str:
+    r = client.get("/ui/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
+    r = client.post("/ui/login", data={"api_key": key, "login_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/ui/"
+    page = client.get("/ui/")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+
+
+def _row(html: str, item_id: str) -> str:
+    m = re.search(rf'<tr data-item="{item_id}">(.*?)</tr>', html, re.S)
+    assert m, f"no row for {item_id}"
+    return m.group(1)
+
+
+def _other_label(s: Seeded, item: dict[str, Any]) -> str:
+    return str(next(lb["name"] for lb in TINY_TAXONOMY["labels"] if lb["name"] != item["label"]))
+
+
+def _first_round(s: Seeded) -> tuple[dict[str, Any], str]:
+    """Overlap on every item; alice answers one (a correction with a note): it waits for a
+    second opinion."""
+    service = s.service
+    rw.update_settings(service, service.authenticate(s.admin_key), "support", overlap_rate=1.0)
+    alice = service.authenticate(s.reviewer_key)
+    [item] = service.review.claim(alice, limit=1, taxonomy="support")
+    label = _other_label(s, item)
+    service.review.resolve(alice, item["id"], action="correct", label=label, note=NOTE)
+    after = service.review.item(alice, item["id"])
+    assert after["status"] == "pending" and after["review_round"] == 2
+    return after, label
+
+
+# ------------------------------------------------------------------- 1 and 2
+def test_the_second_reviewer_answers_blind(ui, bob_key):
+    client, s = ui
+    item, label = _first_round(s)
+    _sign_in(client, bob_key)
+    row = _row(client.get("/ui/items").text, item["id"])
+    assert label not in row and NOTE not in row
+    page = client.get(f"/ui/review/{item['id']}").text
+    assert "Resolved as" not in page and NOTE not in page
+    assert f"<strong>{label}</strong>" not in page
+    # bob takes it: still nothing of alice's answer on his screen
+    m = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert m
+    r = client.post("/ui/review/next", data={"csrf_token": m.group(1), "taxonomy": "support"})
+    assert item["id"] in r.headers["location"]
+    page = client.get(r.headers["location"]).text
+    assert 'data-mine="true"' in page and NOTE not in page and "Resolved as" not in page
+    # alice sees her own answer, and cannot take the item into a bulk answer
+    alice = _client(ui)
+    _sign_in(alice, s.reviewer_key)
+    page = alice.get(f"/ui/review/{item['id']}").text
+    assert "You answered <strong>" + label in page and NOTE in page
+    box = re.search(
+        rf'<input type="checkbox" name="item_ids" value="{item["id"]}"[^>]*>',
+        alice.get("/ui/items").text,
+    )
+    assert box and "disabled" in box.group(0)
+
+
+def test_a_pending_disagreement_is_not_shown_as_resolved(ui, bob_key):
+    client, s = ui
+    item, label = _first_round(s)
+    bob = s.service.authenticate(bob_key)
+    [got] = s.service.review.claim(bob, limit=1, taxonomy="support")
+    assert got["id"] == item["id"]
+    s.service.review.resolve(bob, item["id"], action="out_of_scope", note="bob thinks oos")
+    assert s.service.review.item(bob, item["id"])["review_round"] == 3
+    _sign_in(client, s.reviewer_key)
+    page = client.get(f"/ui/review/{item['id']}").text
+    assert "Resolved as" not in page and "bob thinks oos" not in page
+    admin = _client(ui)
+    _sign_in(admin, s.admin_key)
+    page = admin.get(f"/ui/review/{item['id']}").text
+    assert "Resolved as" not in page and "disagree" in page.lower()
+    # once the admin settles it, the card says how
+    boss = s.service.authenticate(s.admin_key)
+    s.service.review.claim(boss, limit=1, taxonomy="support")
+    s.service.review.resolve(boss, item["id"], action="correct", label=label, note="settled")
+    page = client.get(f"/ui/review/{item['id']}").text
+    assert "Resolved as <strong>" + label in page and "settled" in page
+    assert label in _row(client.get("/ui/items").text, item["id"])
+
+
+# ------------------------------------------------------------------------- 3
+def _secure(r: Any) -> None:
+    assert r.status_code == 303, r.status_code
+    for name, value in SECURITY_HEADERS.items():
+        assert r.headers.get(name) == value, name
+
+
+def test_redirects_carry_no_store_and_the_security_headers(ui):
+    client, s = ui
+    _secure(client.get("/"))
+    _secure(client.get("/ui/"))  # the sign-in redirect
+    csrf = _sign_in(client, s.reviewer_key)
+    _secure(client.get("/ui/login"))  # signed in already
+    _secure(client.post("/ui/review/next", data={"csrf_token": csrf}))
+    _secure(client.post("/ui/logout", data={"csrf_token": csrf}))
+
+
+# ------------------------------------------------------------------------- 6
+def test_skipping_the_only_item_left_says_so(ui):
+    client, s = ui
+    alice = s.service.authenticate(s.reviewer_key)
+    [first] = s.service.review.claim(alice, limit=1, taxonomy="support")
+    s.service.review.resolve(alice, first["id"], action="confirm")
+    csrf = _sign_in(client, s.reviewer_key)
+    r = client.post("/ui/review/next", data={"csrf_token": csrf, "taxonomy": "support"})
+    last = r.headers["location"].split("/ui/review/")[1].split("?")[0]
+    r = client.post(f"/ui/review/{last}/skip", data={"csrf_token": csrf, "taxonomy": "support"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/")
+    page = client.get(r.headers["location"]).text
+    assert "Nothing left to review" not in page and "skipped" in page
+    m = re.search(r'<form[^>]*id="take-again"[^>]*>(.*?)</form>', page, re.S)
+    assert m and 'value="support"' in m.group(1)
+    r = client.post("/ui/review/next", data={"csrf_token": csrf, "taxonomy": "support"})
+    assert last in r.headers["location"]  # taking it again gives the skipped item back
+
+
+# ------------------------------------------------------------------------- 7
+def _html_error(r: Any, status: int) -> str:
+    assert r.status_code == status, (r.status_code, r.text[:200])
+    assert r.headers["content-type"].startswith("text/html"), r.headers["content-type"]
+    assert '<p class="error" role="alert">' in r.text
+    assert r.headers["cache-control"] == "no-store"
+    return str(r.text)
+
+
+def test_ui_errors_are_pages_not_api_json(ui):
+    client, s = ui
+    csrf = _sign_in(client, s.admin_key)
+    for query in ("days=abc", "auto=2", "auto=nan", "review=-1", "days=1e9"):
+        text = _html_error(client.get(f"/ui/dashboard?{query}"), 400)
+        assert "Back to the dashboard" in text
+    assert client.get("/ui/dashboard?days=7&auto=0.9&review=0.5").status_code == 200
+    _html_error(client.post("/ui/review/next", data={"csrf_token": csrf, "taxonomy": "nope"}), 404)
+    form = {"csrf_token": csrf, "taxonomy": "nope", "label": "x", "decision_ids": ""}
+    _html_error(client.post("/ui/dashboard/labels", data=form), 404)
+    del form["csrf_token"]
+    _html_error(client.post("/ui/dashboard/labels", data=form), 403)
+    _html_error(client.post("/ui/dashboard/labels", data={}), 403)
+
+
+# ------------------------------------------------------------------------- 8
+def test_confirm_is_not_offered_for_a_label_the_taxonomy_dropped(ui):
+    client, s = ui
+    service = s.service
+    alice = service.authenticate(s.reviewer_key)
+    [item] = service.review.claim(alice, limit=1, taxonomy="support")
+    gone = item["label"]
+    labels = [lb for lb in TINY_TAXONOMY["labels"] if lb["name"] != gone]
+    service.update_taxonomy(service.authenticate(s.admin_key), "support", {"labels": labels})
+    csrf = _sign_in(client, s.reviewer_key)
+    page = client.get(f"/ui/review/{item['id']}").text
+    assert 'data-mine="true"' in page
+    assert 'value="confirm"' not in page and 'data-shortcut="c"' not in page
+    assert f"label:{gone}" not in page
+    assert "no longer in the taxonomy" in page
+    r = client.post(
+        f"/ui/review/{item['id']}/resolve", data={"csrf_token": csrf, "choice": "confirm"}
+    )
+    assert r.status_code == 303 and "notice=label_gone" in r.headers["location"]
+    page = client.get(r.headers["location"]).text
+    assert 'role="status">The model&#39;s label is no longer in the taxonomy' in page
+    assert "That needs a valid label or a name for the new category" not in page
+
+
+# ------------------------------------------------------------------------- 9
+def test_usage_link_only_for_admins(ui):
+    client, s = ui
+    _sign_in(client, s.reviewer_key)
+    page = client.get("/ui/").text
+    assert 'href="/ui/items"' in page and 'href="/ui/usage"' not in page
+    admin = _client(ui)
+    _sign_in(admin, s.admin_key)
+    assert 'href="/ui/usage"' in admin.get("/ui/").text
+
+
+# ------------------------------------------------------------------------ 10
+def test_rows_held_by_someone_else_cannot_be_selected(ui, bob_key):
+    client, s = ui
+    bob = s.service.authenticate(bob_key)
+    [held] = s.service.review.claim(bob, limit=1, taxonomy="support")
+    _sign_in(client, s.reviewer_key)
+    html = client.get("/ui/items").text
+    boxes = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r'<input type="checkbox" name="item_ids" value="([^"]+)"[^>]*>', html)
+    }
+    assert len(boxes) == 2
+    assert "disabled" in boxes[held["id"]]
+    assert all("disabled" not in box for i, box in boxes.items() if i != held["id"])
+
+
+# ------------------------------------------------------------------------ 11
+def test_later_pages_link_back_to_the_first(ui, monkeypatch):
+    client, s = ui
+    monkeypatch.setattr(review_items_page, "PAGE", 1)
+    _sign_in(client, s.reviewer_key)
+    first = client.get("/ui/items?taxonomy=support").text
+    assert "First page" not in first
+    nxt = re.search(r'href="(/ui/items\?[^"]*cursor=[^"]+)">Next page', first).group(1)  # type: ignore[union-attr]
+    second = client.get(nxt.replace("&amp;", "&")).text
+    m = re.search(r'href="([^"]+)">First page', second)
+    assert m and m.group(1).replace("&amp;", "&") == "/ui/items?taxonomy=support"
+
+
+# ------------------------------------------------------------------------ 12
+def test_an_empty_bucket_chart_says_there_are_no_decisions(ui):
+    client, s = ui
+    service = s.service
+    service.create_taxonomy(service.authenticate(s.admin_key), {**TINY_TAXONOMY, "name": "quiet"})
+    _sign_in(client, s.reviewer_key)
+    page = client.get("/ui/dashboard?taxonomy=quiet").text
+    assert 'id="no-decisions"' in page
+    assert 'id="no-decisions"' not in client.get("/ui/dashboard?taxonomy=support").text
