@@ -202,6 +202,41 @@ def classify(
         )
 
 
+def _check_eval_options(
+    model: Path | None,
+    shots: int | None,
+    zero_shot: bool,
+    seeds: str | None,
+    known_ratio: float | None,
+) -> None:
+    """Refuse options that would be silently ignored together."""
+    if shots is not None and zero_shot:
+        _fail(
+            InvalidInput(
+                "--shots and --zero-shot exclude each other (zero-shot trains on no example)",
+                details={"field": "shots"},
+            )
+        )
+    if model is not None:
+        ignored = [
+            flag
+            for flag, given in (
+                ("--shots", shots is not None),
+                ("--zero-shot", zero_shot),
+                ("--seeds", seeds is not None),
+                ("--known-ratio", known_ratio is not None),
+            )
+            if given
+        ]
+        if ignored:
+            _fail(
+                InvalidInput(
+                    f"{', '.join(ignored)}: not with --model (a saved model is scored as trained)",
+                    details={"field": ignored[0].lstrip("-").replace("-", "_")},
+                )
+            )
+
+
 @app.command("eval")
 def eval_(
     dataset: Annotated[
@@ -254,31 +289,7 @@ def eval_(
 
     Routing uses the auto threshold certified from the model's held-out evidence, as the
     service would; `auto_error_all` counts out-of-scope items in auto as wrong."""
-    if shots is not None and zero_shot:
-        _fail(
-            InvalidInput(
-                "--shots and --zero-shot exclude each other (zero-shot trains on no example)",
-                details={"field": "shots"},
-            )
-        )
-    if model is not None:
-        ignored = [
-            flag
-            for flag, given in (
-                ("--shots", shots is not None),
-                ("--zero-shot", zero_shot),
-                ("--seeds", seeds is not None),
-                ("--known-ratio", known_ratio is not None),
-            )
-            if given
-        ]
-        if ignored:
-            _fail(
-                InvalidInput(
-                    f"{', '.join(ignored)}: not with --model (a saved model is scored as trained)",
-                    details={"field": ignored[0].lstrip("-").replace("-", "_")},
-                )
-            )
+    _check_eval_options(model, shots, zero_shot, seeds, known_ratio)
     # progress goes to stderr (stage lines and the encoder's bars), so also with --json
     options: dict[str, Any] = {"shots": shots, "zero_shot": zero_shot, "known_ratio": known_ratio}
     routing: dict[str, float] = {}

@@ -22,11 +22,9 @@ Every validation problem raises :class:`~triaged.errors.TaxonomyError` (or
 from __future__ import annotations
 
 import codecs
-import difflib
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,7 +33,13 @@ from typing import Any
 import yaml
 
 from triaged.errors import DatasetError, TaxonomyError, TriagedError
-from triaged.inputs import bad_character, is_blank
+from triaged.inputs import is_blank
+from triaged.taxonomy_rules import (
+    check_chars,
+    check_description,
+    check_keys,
+    check_name,
+)
 
 __all__ = [
     "OOS_LABEL",
@@ -43,7 +47,6 @@ __all__ = [
     "Label",
     "Taxonomy",
     "Thresholds",
-    "check_name",
     "not_utf8",
     "read_jsonl",
 ]
@@ -51,7 +54,6 @@ __all__ = [
 OOS_LABEL = "oos"
 DEFAULT_AUTO = 0.85
 DEFAULT_REVIEW = 0.60
-MAX_LABEL_NAME = 100
 _NAME_RE = re.compile(r"^[^\s].*$", re.S)
 
 
@@ -132,12 +134,12 @@ class Taxonomy:
         check_name(self.name, "name")
         if not self.labels:
             raise TaxonomyError("a taxonomy needs at least one label", details={"field": "labels"})
-        _check_description(self.description, "description")
+        check_description(self.description, "description")
         seen: dict[str, int] = {}
         for i, label in enumerate(self.labels):
             where = f"labels[{i}].name"
             check_name(label.name, where)
-            _check_description(label.description, f"labels[{i}].description")
+            check_description(label.description, f"labels[{i}].description")
             if label.name == OOS_LABEL:
                 raise TaxonomyError(
                     f"{where}: {OOS_LABEL!r} is reserved for out-of-scope examples",
@@ -156,14 +158,14 @@ class Taxonomy:
                         f"labels[{i}].examples[{j}]: examples must be non-empty strings",
                         details={"field": f"labels[{i}].examples[{j}]"},
                     )
-                _check_chars(ex, f"labels[{i}].examples[{j}]")
+                check_chars(ex, f"labels[{i}].examples[{j}]")
         for j, ex in enumerate(self.out_of_scope):
             if not isinstance(ex, str) or is_blank(ex):
                 raise TaxonomyError(
                     f"out_of_scope[{j}]: examples must be non-empty strings",
                     details={"field": f"out_of_scope[{j}]"},
                 )
-            _check_chars(ex, f"out_of_scope[{j}]")
+            check_chars(ex, f"out_of_scope[{j}]")
 
     # ----------------------------------------------------------------- queries
     @property
@@ -445,93 +447,6 @@ def _at(obj: Any) -> str:
     return f"line {line}: " if line else ""
 
 
-#: Unicode categories refused in names: control, format, line and paragraph separators
-_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
-
-
-def _check_description(value: Any, where: str) -> None:
-    if not isinstance(value, str):
-        raise TaxonomyError(f"{where}: descriptions must be strings", details={"field": where})
-    _check_chars(value, where)
-
-
-def _check_chars(value: str, where: str) -> None:
-    bad = bad_character(value)
-    if bad is not None:
-        raise TaxonomyError(f"{where}: contains {bad}", details={"field": where})
-
-
-def check_name(value: Any, where: str) -> None:
-    """A taxonomy or label name: a non-empty string of at most ``MAX_LABEL_NAME`` visible
-    characters, no surrounding whitespace.  Control and format characters (line breaks, tabs,
-    bidi overrides, zero-width joiners) are refused: a name is shown in lists, CSV files and
-    webhooks, where such a character breaks the line or hides what the name says."""
-    if not isinstance(value, str) or is_blank(value):
-        raise TaxonomyError(f"{where}: names must be non-empty strings", details={"field": where})
-    _check_chars(value, where)
-    hidden = next((ch for ch in value if unicodedata.category(ch) in _HIDDEN), None)
-    if hidden is not None:
-        raise TaxonomyError(
-            f"{where}: name {value!r} contains the control or format character U+{ord(hidden):04X}",
-            details={"field": where},
-        )
-    if value != value.strip():
-        raise TaxonomyError(
-            f"{where}: name {value!r} has leading or trailing whitespace", details={"field": where}
-        )
-    if len(value) > MAX_LABEL_NAME:
-        raise TaxonomyError(
-            f"{where}: names are at most {MAX_LABEL_NAME} characters", details={"field": where}
-        )
-
-
-TAXONOMY_KEYS = (
-    "name",
-    "description",
-    "version",
-    "thresholds",
-    "labels",
-    "examples",
-    "out_of_scope",
-)
-LABEL_KEYS = ("name", "description", "examples")
-EXAMPLE_KEYS = ("text", "label")
-
-
-def _known_keys(obj: Any, allowed: Sequence[str], where: str) -> None:
-    """Refuse a key that is not one of ``allowed`` (a typo would be silently ignored),
-    naming its line and the closest allowed key."""
-    if not isinstance(obj, Mapping):
-        return
-    for key in obj:
-        if key == "__line__" or key in allowed:
-            continue
-        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
-        raise TaxonomyError(
-            f"{_at(obj)}unknown key {key!r} in {where}{hint}",
-            details={
-                "field": where,
-                "key": str(key),
-                "line": obj.get("__line__"),
-                "did_you_mean": close[0] if close else None,
-            },
-        )
-
-
-def _check_keys(data: Mapping[str, Any]) -> None:
-    """Every key of a taxonomy file is one the loader reads."""
-    _known_keys(data, TAXONOMY_KEYS, "the taxonomy")
-    labels = data.get("labels")
-    if isinstance(labels, Sequence) and not isinstance(labels, str):
-        for i, item in enumerate(labels):
-            _known_keys(item, LABEL_KEYS, f"labels[{i}]")
-    examples = data.get("examples")
-    if isinstance(examples, Sequence) and not isinstance(examples, str):
-        for j, ex in enumerate(examples):
-            _known_keys(ex, EXAMPLE_KEYS, f"examples[{j}]")
-
-
 def _line_of_key(text: str, key: str, after: int = 1) -> int | None:
     """The line of the first ``key:`` (YAML) or ``"key":`` (JSON) at or after line ``after``
     (the parsers keep no position per key)."""
@@ -545,7 +460,7 @@ def _line_of_key(text: str, key: str, after: int = 1) -> int | None:
 
 def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
     if source != "<dict>":  # a file: strict about keys (API bodies are checked by their schema)
-        _check_keys(data)
+        check_keys(data)
     tax = _definition(data)
     extra = data.get("examples") or []
     return tax.with_examples(_extra_examples(tax, extra)) if extra else tax

@@ -41,8 +41,9 @@ from triaged.services.review_rows import (
     parse,
 )
 from triaged.storage import review_repo
-from triaged.taxonomy import MAX_LABEL_NAME, OOS_LABEL
-from triaged.taxonomy import check_name as check_label_name
+from triaged.taxonomy import OOS_LABEL
+from triaged.taxonomy_rules import MAX_LABEL_NAME
+from triaged.taxonomy_rules import check_name as check_label_name
 
 __all__ = [
     "MAX_CLAIM",
