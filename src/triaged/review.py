@@ -216,7 +216,9 @@ class ReviewService:
         """One item with its decision and full history."""
         principal.require(*REVIEW_ROLES)
         with self._db.read() as conn:
-            return review_queue.get_item(conn, principal.workspace_id, item_id, now=utcnow())
+            return review_queue.get_item(
+                conn, principal.workspace_id, item_id, now=utcnow(), viewer=principal.key_id
+            )
 
     def items(
         self,
@@ -242,7 +244,13 @@ class ReviewService:
         now = utcnow()
         with self._db.read() as conn:
             page, next_cursor = review_queue.list_items(
-                conn, principal.workspace_id, flt, now=now, limit=limit, cursor=cursor
+                conn,
+                principal.workspace_id,
+                flt,
+                now=now,
+                limit=limit,
+                cursor=cursor,
+                viewer=principal.key_id,
             )
             counts = review_queue.counts(conn, principal.workspace_id, now=now, taxonomy=taxonomy)
         return {"items": page, "next_cursor": next_cursor, "counts": counts}

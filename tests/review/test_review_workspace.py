@@ -66,12 +66,19 @@ def test_overlap_rounds_kappa_disagreements_and_reopen(env):
         first[it["id"]] = labels[n % 3]
         svc.review.resolve(alice, it["id"], action="correct", label=first[it["id"]])
     assert _all(svc, alice) == []  # a second opinion never goes back to the first reviewer
+    some = next(iter(first))
+    assert svc.review.item(alice, some)["final_label"] == first[some]  # her own answer
     second = {}
     for n, it in enumerate(_all(svc, bob)):
         assert it["review_round"] == 2
+        # answered blind: the first answer is withheld from the item, whatever the face
+        assert all(it[f] is None for f in ("final_label", "action", "resolved_label", "note"))
+        assert svc.review.item(admin, it["id"])["final_label"] is None
         second[it["id"]] = first[it["id"]] if n % 4 else labels[(n + 1) % 3]
         svc.review.resolve(bob, it["id"], action="correct", label=second[it["id"]])
     assert set(second) == set(first)
+    agreed = next(i for i in second if first[i] == second[i])
+    assert svc.review.item(alice, agreed)["final_label"] == first[agreed]  # shown again
     stats = rw.agreement_stats(svc, alice, taxonomy="support")
     a = [first[i] for i in second]
     b = [second[i] for i in second]

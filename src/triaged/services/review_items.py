@@ -43,13 +43,15 @@ def list_items(
     now: datetime,
     limit: int = 50,
     cursor: str | None = None,
+    viewer: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Oldest first; ``cursor`` is the last id of the previous page."""
+    """Oldest first, as the key ``viewer`` may see them; ``cursor`` is the last id of the
+    previous page."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", details={"limit": limit})
     _check_decision_ids(flt)
     rows = review_repo.list_page(conn, workspace_id, flt, now=now, limit=limit, cursor=cursor)
-    page = [item_public(r, now) for r in rows[:limit]]
+    page = [item_public(r, now, viewer) for r in rows[:limit]]
     return page, (page[-1]["id"] if len(rows) > limit and page else None)
 
 

@@ -39,6 +39,7 @@ from triaged.services.review_rows import (
     iso,
     item_public,
     parse,
+    withhold_first_answer,
 )
 from triaged.storage import review_repo
 from triaged.taxonomy import OOS_LABEL
@@ -161,7 +162,8 @@ def claim(
     )
     rows = review_repo.items_with_ids(conn, list(claimed))
     items = sorted(
-        (item_public(r, now) for r in rows), key=lambda it: (PRIORITY[it["queue"]], it["id"])
+        (item_public(r, now, key_id) for r in rows),
+        key=lambda it: (PRIORITY[it["queue"]], it["id"]),
     )
     return items
 
@@ -408,7 +410,7 @@ def resolve(
     }
     review_repo.insert_events(conn, [dict(row._mapping)], "resolved", key_id, now, details)
     event_type = _webhook_type(row, changed, final, dec.final_label)
-    item = get_item(conn, workspace_id, item_id, now=now, history=False)
+    item = get_item(conn, workspace_id, item_id, now=now, history=False, viewer=key_id)
     return Resolution(item=item, event_type=event_type, changed=changed)
 
 
@@ -424,7 +426,7 @@ def release(
             details={"item_id": item_id, "reason": "not_claimed_by_caller"},
         )
     review_repo.insert_events(conn, [dict(row._mapping)], "released", key_id, now)
-    return get_item(conn, workspace_id, item_id, now=now, history=False)
+    return get_item(conn, workspace_id, item_id, now=now, history=False, viewer=key_id)
 
 
 _EVENT_ORDER = {
@@ -456,15 +458,22 @@ def history(conn: Connection, item_id: str) -> list[dict[str, Any]]:
 
 
 def get_item(
-    conn: Connection, workspace_id: str, item_id: str, *, now: datetime, history: bool = True
+    conn: Connection,
+    workspace_id: str,
+    item_id: str,
+    *,
+    now: datetime,
+    history: bool = True,
+    viewer: str | None = None,
 ) -> dict[str, Any]:
+    """One item as the key ``viewer`` may see it (:func:`withhold_first_answer`)."""
     row = review_repo.item_row(conn, workspace_id, item_id)
     if row is None:
         raise NotFound(f"no review item {item_id!r}", details={"item_id": item_id})
-    item = item_public(row, now)
+    item = item_public(row, now, viewer)
     if history:
         item["history"] = _history(conn, item_id)
-    return item
+    return withhold_first_answer(item, viewer)
 
 
 _history = history

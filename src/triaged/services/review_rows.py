@@ -12,7 +12,7 @@ from typing import Any
 from triaged.errors import InvalidInput
 from triaged.routing import Bucket
 from triaged.services.ids import as_utc
-from triaged.storage.review_repo import PRIORITY, Queue, Status
+from triaged.storage.review_repo import PRIORITY, SECOND, Queue, Status
 
 __all__ = [
     "MAX_CLAIM",
@@ -25,6 +25,7 @@ __all__ = [
     "iso",
     "item_public",
     "parse",
+    "withhold_first_answer",
 ]
 
 MAX_CLAIM = 1000
@@ -64,11 +65,37 @@ def iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat() if value is not None else None
 
 
-def item_public(row: Any, now: datetime) -> dict[str, Any]:
+#: the first answer's fields, withheld while an item waits for its second, blind opinion
+FIRST_ANSWER = ("action", "resolved_label", "new_label", "resolved_by", "note", "final_label")
+
+
+def item_public(row: Any, now: datetime, viewer: str | None = None) -> dict[str, Any]:
+    """An item as the API shows it to the key ``viewer`` (:func:`withhold_first_answer`)."""
     m = row._mapping
     status = m["status"]
     lease = m["lease_expires_at"]
     expired = status == Status.CLAIMED.value and lease is not None and as_utc(lease) < now
+    return withhold_first_answer(_item_fields(m, status, expired, lease), viewer)
+
+
+def withhold_first_answer(item: dict[str, Any], viewer: str | None) -> dict[str, Any]:
+    """While an item waits for a second opinion (an overlap item, round 2), anyone but the
+    first reviewer sees it without the first answer (its fields ``null``, its ``resolved``
+    events without their details): the second reviewer answers blind, whatever face they
+    use.  The decision's final label is unchanged, and shown again once the round is
+    answered."""
+    waiting = item["review_round"] == SECOND and item["status"] != Status.RESOLVED.value
+    if not waiting or (viewer is not None and viewer == item["first_by"]):
+        return item
+    item.update(dict.fromkeys(FIRST_ANSWER))
+    item["final_source"] = None
+    for event in item.get("history") or ():
+        if event.get("event") == "resolved":
+            event["details"] = {}
+    return item
+
+
+def _item_fields(m: Any, status: str, expired: bool, lease: Any) -> dict[str, Any]:
     return {
         "id": m["id"],
         "decision_id": m["decision_id"],

@@ -117,7 +117,9 @@ def reopen(service: Service, principal: Principal, item_id: str) -> dict[str, An
             now=now,
             lease_seconds=service.settings.review_lease_seconds,
         )
-        item = review_queue.get_item(conn, principal.workspace_id, item_id, now=now, history=False)
+        item = review_queue.get_item(
+            conn, principal.workspace_id, item_id, now=now, history=False, viewer=principal.key_id
+        )
         if res.final_changed:
             enqueue_event(
                 conn,
@@ -242,7 +244,13 @@ def search_items(
         if taxonomy:
             taxo.get_record(conn, principal.workspace_id, taxonomy)
         page, next_cursor = review_queue.list_items(
-            conn, principal.workspace_id, flt, now=now, limit=limit, cursor=cursor
+            conn,
+            principal.workspace_id,
+            flt,
+            now=now,
+            limit=limit,
+            cursor=cursor,
+            viewer=principal.key_id,
         )
         counts = review_queue.counts(conn, principal.workspace_id, now=now, taxonomy=taxonomy)
     return {"items": page, "next_cursor": next_cursor, "counts": counts}
