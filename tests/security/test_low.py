@@ -153,6 +153,15 @@ async def test_what_the_fuzzer_found_is_4xx(stack: Stack, tenant: Tenant) -> Non
         assert r.status_code == 422 and r.json()["error"]["details"]["limit"] == 10_000
         r = await c.get("/v1/metrics/buckets", params={"interval": "day", "since": "2026-01-01"})
         assert r.status_code == 200
+        # until alone counts from the first decision (it filled hours to the year 9999 until
+        # the process ran out of memory)
+        r = await c.post("/v1/classify", json={"taxonomy": name, "text": "refund please"})
+        assert r.status_code == 200, r.text
+        far = {"interval": "hour", "until": "9999-12-31T00:00:00Z"}
+        r = await c.get("/v1/metrics/buckets", params=far)
+        assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "until", r.text
+        r = await c.get("/v1/metrics/buckets", params={**far, "interval": "week"})
+        assert r.status_code == 422, r.text
         r = await c.put(f"/v1/taxonomies/{name}/routing", json={"auto_error_target": 5e-324})
         assert r.status_code == 422, r.text
         for path in ("/v1/decisions", "/v1/metrics/buckets", "/v1/metrics/drift/alerts"):

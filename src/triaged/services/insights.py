@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from triaged.drift import DecisionRow, DriftConfig, bucket_series, detect_drift
 from triaged.encoders import Encoder
+from triaged.errors import ValidationFailed
 from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
 from triaged.insights.records import set_from_alternatives
 from triaged.services.ids import as_utc
@@ -133,6 +134,33 @@ def decision_rows(
     return [DecisionRow(as_utc(t), b, lb) for t, b, lb in rows]
 
 
+#: periods in one bucket series at most (a year of hours is 8,784)
+MAX_PERIODS = 10_000
+PERIOD = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+
+
+def _check_periods(
+    rows: list[DecisionRow], interval: str, since: datetime | None, until: datetime | None
+) -> None:
+    """A series is filled with every period from ``since`` (or the first decision) to
+    ``until`` (or the last): at most ``MAX_PERIODS`` of them (422), whichever bound is given
+    (``until`` alone, in the year 9999, once filled hours until the process ran out of
+    memory)."""
+    step = PERIOD.get(interval)
+    if step is None or not (rows or (since is not None and until is not None)):
+        return
+    start = as_utc(since) if since is not None else min(r.timestamp for r in rows)
+    end = as_utc(until) if until is not None else max(r.timestamp for r in rows)
+    periods = (end - start) / step
+    if periods > MAX_PERIODS:
+        field = "until" if since is None else "since"
+        raise ValidationFailed(
+            f"{periods:.0f} {interval}s between since and until; at most {MAX_PERIODS} "
+            "(give a later since, an earlier until, or a longer interval)",
+            details={"field": field, "limit": MAX_PERIODS, "interval": interval},
+        )
+
+
 def bucket_metrics(
     conn: Connection,
     workspace_id: str,
@@ -151,6 +179,7 @@ def bucket_metrics(
         since=since,
         until=until,
     )
+    _check_periods(rows, interval, since, until)
     series = bucket_series(rows, interval, start=since, end=until, label=label)
     totals = {b: sum(getattr(p, b) for p in series) for b in ("auto", "review", "hold")}
     return {
