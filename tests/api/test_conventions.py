@@ -281,6 +281,25 @@ async def test_rate_limit_headers_on_classify(stack: Stack) -> None:
         assert int(r.headers["retry-after"]) >= 1
 
 
+async def test_rate_limit_headers_report_the_limit_nearest_running_out(stack: Stack) -> None:
+    """The free plan (100 a month, 120 a minute) at 99 of its month: the headers speak of the
+    month, with 1 left, then 0, and the next request is refused."""
+    tenant = stack.tenant("free")
+    async with stack.client(tenant.key) as c:
+        name = unique("rl")
+        assert (await c.post("/v1/taxonomies", json={**TINY_TAXONOMY, "name": name})).is_success
+        texts = [f"charged twice, ticket {i}" for i in range(98)]
+        r = await c.post("/v1/classify/batch", json={"taxonomy": name, "texts": texts})
+        assert r.status_code == 200, r.text
+        assert r.headers["ratelimit-limit"] == "100" and r.headers["ratelimit-remaining"] == "2"
+        r = await c.post("/v1/classify", json={"taxonomy": name, "text": "app crashes"})
+        assert (r.headers["ratelimit-limit"], r.headers["ratelimit-remaining"]) == ("100", "1")
+        r = await c.post("/v1/classify", json={"taxonomy": name, "text": "app crashes"})
+        assert r.headers["ratelimit-remaining"] == "0"
+        r = await c.post("/v1/classify", json={"taxonomy": name, "text": "one more"})
+        assert r.status_code == 429 and r.json()["error"]["code"] == "quota_exceeded"
+
+
 async def test_unlimited_plans_send_no_rate_limit_headers(stack: Stack, tenant: Tenant) -> None:
     async with stack.client(tenant.key) as c:
         name = unique("rl")

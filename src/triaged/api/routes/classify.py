@@ -66,17 +66,22 @@ async def _run(
 
 def rate_limit_headers(counts: dict[str, Any]) -> dict[str, str]:
     """``RateLimit-Limit/Remaining/Reset`` of the plan's tightest limit after this request:
-    the per-minute rate when the plan has one, else the monthly quota; none when unlimited
-    (or when nothing was counted: an idempotent replay)."""
+    of the per-minute rate and the monthly quota, the one with the fewest requests left (the
+    per-minute one on a tie: it resets first); none when unlimited (or when nothing was
+    counted: an idempotent replay).  Until 5 December the per-minute limit was reported
+    whenever the plan had one, so a free plan at 99 of its 100 monthly requests said 20
+    were left."""
     if not counts:
         return {}
     plan, win = counts["plan"], counts["window"]
+    limits = []
     if plan.per_minute is not None:
-        limit, used, reset = plan.per_minute, counts["minute_used"], win.minute_reset
-    elif plan.monthly_quota is not None:
-        limit, used, reset = plan.monthly_quota, counts["period_used"], win.period_reset
-    else:
+        limits.append((plan.per_minute, counts["minute_used"], win.minute_reset))
+    if plan.monthly_quota is not None:
+        limits.append((plan.monthly_quota, counts["period_used"], win.period_reset))
+    if not limits:
         return {}
+    limit, used, reset = min(limits, key=lambda lim: lim[0] - lim[1])
     return {
         "RateLimit-Limit": str(limit),
         "RateLimit-Remaining": str(max(0, limit - used)),
