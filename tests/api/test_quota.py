@@ -88,3 +88,28 @@ async def test_per_minute_rate_limit(stack: Stack, taxonomy_body):
         assert 1 <= int(r.headers["Retry-After"]) <= 60
         return
     pytest.fail("two minute boundaries in a row")
+
+
+async def test_a_batch_larger_than_a_limit_itself_is_422_not_a_retryable_429(
+    stack: Stack, taxonomy_body
+):
+    """Four texts at once on a plan of 3 a minute: no wait lets them through, so the answer
+    says to send fewer (a 429 with Retry-After had the SDK retry it for minutes); nothing is
+    counted, and a batch within the limit still goes."""
+    tenant = stack.tenant("tiny")  # 3 a minute
+    async with stack.client(tenant.key) as c:
+        await c.post("/v1/taxonomies", json=taxonomy_body)
+        r = await c.post("/v1/classify/batch", json={"taxonomy": "support", "texts": ["hi"] * 4})
+        assert r.status_code == 422, r.text
+        err = r.json()["error"]
+        assert err["code"] == "validation_error" and "retry-after" not in r.headers
+        assert err["details"] == {
+            "field": "texts",
+            "limit": "per_minute",
+            "plan": "tiny",
+            "quota": 3,
+            "got": 4,
+        }
+        assert (await c.get("/v1/usage")).json()["used"] == 0
+        r = await c.post("/v1/classify/batch", json={"taxonomy": "support", "texts": ["hi"] * 3})
+        assert r.status_code == 200, r.text

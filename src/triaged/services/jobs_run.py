@@ -152,8 +152,9 @@ def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int, fence
     opts = BulkOptions.from_dict(job.options)
     with svc.db.read() as conn:
         plan = svc.plan(job_repo.workspace_plan(conn, job.workspace_id))
-    if plan.per_minute is not None:
-        chunk = max(1, min(chunk, plan.per_minute))
+    for limit in (plan.per_minute, plan.monthly_quota):  # a chunk no limit refuses by itself
+        if limit is not None:
+            chunk = max(1, min(chunk, limit))
     while True:
         if stop is not None and stop.is_set():
             return "running"

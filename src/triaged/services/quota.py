@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from triaged.errors import QuotaExceeded, RateLimited
+from triaged.errors import QuotaExceeded, RateLimited, ValidationFailed
 from triaged.services.keys import Principal
 from triaged.services.plans import Plan
 from triaged.storage import quota_repo
@@ -66,7 +66,9 @@ def _refuse(plan: Plan, win: Window, n: int, period_used: int, minute_used: int)
     if plan.monthly_quota is not None and period_used + n > plan.monthly_quota:
         raise QuotaExceeded(
             f"monthly quota of plan {plan.name!r} exhausted: {period_used} of "
-            f"{plan.monthly_quota} requests used this month; resets {win.period_reset.isoformat()}",
+            f"{plan.monthly_quota} requests used this month"
+            + (f", {n} more requested" if n > 1 else "")
+            + f"; resets {win.period_reset.isoformat()}",
             retry_after=win.retry_after(win.period_reset),
             details={
                 "limit": "monthly_quota",
@@ -81,7 +83,9 @@ def _refuse(plan: Plan, win: Window, n: int, period_used: int, minute_used: int)
     if plan.per_minute is not None and minute_used + n > plan.per_minute:
         raise RateLimited(
             f"rate limit of plan {plan.name!r}: {minute_used} of {plan.per_minute} requests "
-            f"used this minute; resets {win.minute_reset.isoformat()}",
+            "used this minute"
+            + (f", {n} more requested" if n > 1 else "")
+            + f"; resets {win.minute_reset.isoformat()}",
             retry_after=win.retry_after(win.minute_reset),
             details={
                 "limit": "per_minute",
@@ -96,17 +100,33 @@ def _refuse(plan: Plan, win: Window, n: int, period_used: int, minute_used: int)
 
 def check(principal: Principal, plan: Plan, n: int, win: Window) -> None:
     """Cheap pre-check on the counters read with the key: refuse before any work."""
+    _too_large(plan, n)
     period_used = principal.period_used if principal.period == win.period else 0
     minute_used = principal.minute_used if principal.minute == win.minute else 0
     _refuse(plan, win, n, period_used, minute_used)
+
+
+def _too_large(plan: Plan, n: int) -> None:
+    """422 for a request larger than a limit itself: no wait lets it through, so it is not
+    a (retryable) 429; the caller must send fewer texts at a time."""
+    monthly = NO_LIMIT if plan.monthly_quota is None else plan.monthly_quota
+    per_minute = NO_LIMIT if plan.per_minute is None else plan.per_minute
+    if n <= monthly and n <= per_minute:
+        return
+    limit, name = (per_minute, "per_minute") if n > per_minute else (monthly, "monthly_quota")
+    span = "a minute" if name == "per_minute" else "a month"
+    raise ValidationFailed(
+        f"{n} texts in one request, but plan {plan.name!r} allows {limit} in {span}: "
+        f"send at most {limit} at a time",
+        details={"field": "texts", "limit": name, "plan": plan.name, "quota": limit, "got": n},
+    )
 
 
 def consume(conn: Connection, workspace_id: str, plan: Plan, n: int, win: Window) -> None:
     """Atomically count ``n`` requests, or raise 429 (nothing counted) if a limit would break."""
     monthly = NO_LIMIT if plan.monthly_quota is None else plan.monthly_quota
     per_minute = NO_LIMIT if plan.per_minute is None else plan.per_minute
-    if n > monthly or n > per_minute:
-        _refuse(plan, win, n, 0, 0)
+    _too_large(plan, n)
     counted = quota_repo.count_requests(
         conn,
         workspace_id,
