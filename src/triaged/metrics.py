@@ -37,7 +37,7 @@ from triaged.storage.db import Database
 __all__ = ["LATENCY_BUCKETS_S", "DatabaseCollector", "exposition"]
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-OPEN_STATUSES = ("pending", "claimed")
+OPEN_STATUSES = ("pending", "claimed", "released")  # released: handed back, open again
 
 
 class DatabaseCollector(Collector):

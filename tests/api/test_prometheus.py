@@ -63,3 +63,33 @@ async def test_metrics_token_guards_the_exposition(stack: Stack) -> None:
         assert r.status_code == 401
         r = await c.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
         assert r.status_code == 200 and "triaged_decisions" in r.text
+
+
+async def test_released_items_stay_in_the_queue_depth(
+    stack: Stack, tenant: Tenant, taxonomy_body
+) -> None:
+    """An item a reviewer hands back is open again: the depth gauge counts it, as
+    /v1/review/stats does (until 5 December a released item left the gauge)."""
+    name = unique("prom")
+    body = {**taxonomy_body, "name": name, "thresholds": {"auto": 0.999, "review": 0.998}}
+    scraper = create_app(service=stack.variant(metrics_token="scrape-token"))
+
+    async def hold_depth() -> float:
+        async with stack.client(app=scraper) as c:
+            r = await c.get("/metrics", headers={"Authorization": "Bearer scrape-token"})
+        families = {f.name: f for f in text_string_to_metric_families(r.text)}
+        samples = families["triaged_review_queue_depth"].samples
+        return next(s.value for s in samples if s.labels["queue"] == "hold")
+
+    async with stack.client(tenant.key) as c:
+        assert (await c.post("/v1/taxonomies", json=body)).status_code == 201
+        texts = ["I was charged twice", "the app crashes", "reset my password"]
+        r = await c.post("/v1/classify/batch", json={"taxonomy": name, "texts": texts})
+        assert {x["bucket"] for x in r.json()["results"]} == {"hold"}
+        before = await hold_depth()
+        claimed = (await c.post("/v1/review/claim", json={"limit": 2, "taxonomy": name})).json()
+        assert len(claimed["items"]) == 2
+        for item in claimed["items"]:
+            r = await c.post(f"/v1/review/items/{item['id']}/release")
+            assert r.status_code == 200, r.text
+        assert await hold_depth() == before
