@@ -58,3 +58,43 @@ async def test_the_async_client_raises_the_same() -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def other_server() -> Iterator[str]:
+    """A real HTTP server that is not triaged: 200 with a plain-text page, or JSON of
+    another shape under /json."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            json_page = self.path.startswith("/json")
+            body = b'{"hello": "world"}' if json_page else b"It works!"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json" if json_page else "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_answer_that_is_not_triageds_json_is_a_transport_error(other_server: str) -> None:
+    """Pointed at another server, the SDK says so (it raised a bare JSONDecodeError or
+    KeyError from its own code)."""
+    for base in (other_server, f"{other_server}/json"):
+        with Client(base, api_key="tri_x", max_retries=0) as client:
+            with pytest.raises(TransportError) as info:
+                client.usage()
+            assert "not triaged's JSON" in info.value.message
+            assert info.value.details["status"] == 200

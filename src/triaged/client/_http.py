@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -17,6 +17,7 @@ __all__ = ["DEFAULT_URL", "RETRY_STATUSES", "BaseClient", "Call", "raise_for", "
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,5 +159,18 @@ class BaseClient:
         return True
 
     @staticmethod
-    def _body(response: httpx.Response) -> Any:
-        return response.json() if response.content else None
+    def _read(read: Callable[[Any], R], response: httpx.Response) -> R:
+        """``read`` applied to the answer's JSON; a body that is not JSON, or JSON of another
+        shape (a proxy's page, another service at that URL), is a :class:`TransportError`
+        naming the URL, not a ``JSONDecodeError`` or ``KeyError`` from inside the SDK."""
+        try:
+            return read(response.json() if response.content else None)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            url = str(response.request.url)
+            kind = response.headers.get("content-type", "no content type")
+            raise _errors.TransportError(
+                f"{response.request.method} {url}: the answer is not triaged's JSON "
+                f"(HTTP {response.status_code}, {kind}: {response.text[:120]!r}); is "
+                "base_url a triaged server?",
+                details={"url": url, "status": response.status_code, "reason": type(exc).__name__},
+            ) from exc

@@ -79,7 +79,7 @@ class Client(BaseClient):
                 if not self._retryable(call, attempt, None):
                     raise transport_error(exc, self.base_url, call) from exc
             if response is not None and self._final(call, attempt, response):
-                return op.read(self._body(response))
+                return self._read(op.read, response)
             time.sleep(self._delay(attempt, response))
             attempt += 1
 
