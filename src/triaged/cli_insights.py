@@ -20,9 +20,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from triaged.cli_service import DatabaseUrl, DataDir, operator_service
+from triaged.cli_service import DatabaseUrl, DataDir, _errors, operator_service
 
 __all__ = ["register"]
+
+MAX_WINDOW_HOURS = 24 * 366 * 10  # ten years: far beyond any decision log, far below overflow
 
 err = Console(stderr=True)
 
@@ -102,10 +104,16 @@ def drift_check(
             help="Workspace name (default: every workspace).",
         ),
     ] = None,
-    recent_hours: Annotated[float, typer.Option(help="Recent window.")] = 24,
-    baseline_hours: Annotated[float, typer.Option(help="Baseline window before it.")] = 168,
-    alpha: Annotated[float, typer.Option(help="Significance (Bonferroni-corrected).")] = 0.01,
-    min_volume: Annotated[int, typer.Option(help="Decisions needed per window.")] = 100,
+    recent_hours: Annotated[float, typer.Option(help="Recent window (hours, > 0).")] = 24,
+    baseline_hours: Annotated[
+        float, typer.Option(help="Baseline window before it (hours, > 0).")
+    ] = 168,
+    alpha: Annotated[
+        float, typer.Option(help="Significance, between 0 and 1 (Bonferroni-corrected).")
+    ] = 0.01,
+    min_volume: Annotated[
+        int, typer.Option(min=1, help="Decisions needed per window (at least 1).")
+    ] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
@@ -114,13 +122,22 @@ def drift_check(
     from datetime import timedelta
 
     from triaged.drift import DriftConfig
+    from triaged.errors import InvalidInput
 
-    cfg = DriftConfig(
-        recent=timedelta(hours=recent_hours),
-        baseline=timedelta(hours=baseline_hours),
-        alpha=alpha,
-        min_volume=min_volume,
-    )
+    with _errors():  # a bad option is one line and exit code 2, before the database is opened
+        windows = {"--recent-hours": recent_hours, "--baseline-hours": baseline_hours}
+        for option, hours in windows.items():
+            if not 0 < hours <= MAX_WINDOW_HOURS:
+                raise InvalidInput(
+                    f"{option} must be above 0 and at most {MAX_WINDOW_HOURS}, got {hours:g}",
+                    details={"field": option.lstrip("-").replace("-", "_")},
+                )
+        cfg = DriftConfig(
+            recent=timedelta(hours=recent_hours),
+            baseline=timedelta(hours=baseline_hours),
+            alpha=alpha,
+            min_volume=min_volume,
+        )
     with operator_service(database_url, data_dir) as svc:
         found = svc.check_drift(cfg, workspace)
     if as_json:

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from triaged.cli_service import DatabaseUrl, DataDir, _errors, _settings
+from triaged.cli_service import DatabaseUrl, DataDir, _errors, _fail, _is_postgres, _settings
 
 __all__ = ["register"]
 
@@ -42,10 +43,20 @@ def worker(
     ] = None,
 ) -> None:
     """Run jobs from the PostgreSQL queue until stopped (SIGINT/SIGTERM)."""
+    from triaged.errors import InvalidInput
     from triaged.services.jobs_worker import run_worker
 
     with _errors():
         settings = _settings(database_url, data_dir)
+        if not _is_postgres(settings):  # checked before anything is created or migrated
+            raise InvalidInput(
+                "`triaged worker` runs the job queue kept in PostgreSQL and needs a PostgreSQL "
+                "database: pass --database-url or set TRIAGED_DATABASE_URL to "
+                "postgresql+psycopg://USER:PASSWORD@HOST/DB (and TRIAGED_JOB_QUEUE=postgres "
+                "for `triaged serve`); on SQLite no worker is needed: `triaged serve` runs "
+                "jobs itself",
+                details={"database": "sqlite"},
+            )
         run_worker(settings, concurrency=concurrency)
 
 
@@ -56,16 +67,30 @@ class _Jobs:
     def __init__(self, url: str, key: str) -> None:
         import httpx
 
+        self.url = url
         self.http = httpx.Client(
             base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=300
         )
 
     def _json(self, response: Any) -> dict[str, Any]:
-        data: dict[str, Any] = response.json()
+        try:
+            data = response.json()
+        except ValueError:  # an HTML error page of a proxy, or not a triaged server at all
+            data = None
         if response.status_code >= 400:
-            error = data.get("error", {})
-            err.print(f"[red]error[/red] ({error.get('code')}): {error.get('message')}")
-            raise typer.Exit(2)
+            error = data.get("error") if isinstance(data, dict) else None
+            if isinstance(error, dict):
+                raise _fail(str(error.get("code")), str(error.get("message")))
+            raise _fail(
+                "http_error",
+                f"the server at {self.url} answered {response.status_code} "
+                f"{response.reason_phrase}".rstrip(),
+            )
+        if not isinstance(data, dict):
+            raise _fail(
+                "invalid_response",
+                f"the server at {self.url} did not answer JSON (is --url a triaged server?)",
+            )
         return data
 
     def submit_job(self, taxonomy: str, file: Path, **params: Any) -> dict[str, Any]:
@@ -92,7 +117,32 @@ class _Jobs:
 
 
 def _client(url: str, key: str) -> _Jobs:
+    if not key:
+        raise _fail("no_api_key", "no API key: pass --key or set TRIAGED_API_KEY")
+    if not key.isascii() or not key.isprintable():
+        raise _fail("invalid_api_key", "the API key (--key or TRIAGED_API_KEY) is not a key")
+    if not url.lower().startswith(("http://", "https://")):
+        raise _fail(
+            "invalid_url", f"--url (TRIAGED_URL) must start with http:// or https://: {url!r}"
+        )
     return _Jobs(url, key)
+
+
+@contextmanager
+def _http(url: str) -> Iterator[None]:
+    """One line naming the server, exit code 2, for a request that never got an answer."""
+    import httpx
+
+    try:
+        yield
+    except httpx.TransportError as exc:
+        why = str(exc).strip() or type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            why = f"timed out ({why})"
+        raise _fail("server_unreachable", f"cannot reach the server at {url}: {why}") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        why = str(exc).strip() or type(exc).__name__
+        raise _fail("http_error", f"request to the server at {url} failed: {why}") from None
 
 
 def _progress(client: _Jobs, job: dict[str, Any]) -> dict[str, Any]:
@@ -130,16 +180,17 @@ def submit(
 ) -> None:
     """Upload FILE as a bulk job; with --wait (default) follow it with a progress bar."""
     client = _client(url, key)
-    job = client.submit_job(
-        taxonomy,
-        file,
-        text_field=text_field,
-        id_field=id_field,
-        metadata_fields=metadata_fields,
-        log=str(log).lower(),
-    )
-    if wait:
-        job = _progress(client, job)
+    with _http(url):
+        job = client.submit_job(
+            taxonomy,
+            file,
+            text_field=text_field,
+            id_field=id_field,
+            metadata_fields=metadata_fields,
+            log=str(log).lower(),
+        )
+        if wait:
+            job = _progress(client, job)
     out.print_json(json.dumps(job))
     if job["state"] == "failed":
         raise typer.Exit(1)
@@ -151,9 +202,10 @@ def status(
 ) -> None:
     """State, done/total, rate and ETA of a job (--follow: a progress bar)."""
     client = _client(url, key)
-    job = client.job(job_id)
-    if follow:
-        job = _progress(client, job)
+    with _http(url):
+        job = client.job(job_id)
+        if follow:
+            job = _progress(client, job)
     out.print_json(json.dumps(job))
 
 
@@ -168,14 +220,15 @@ def results(
     """Stream a job's results in input order."""
     client = _client(url, key)
     if output is None:
-        for line in client.job_results_lines(job_id, fmt=fmt):
-            sys.stdout.write(line + "\n")
+        with _http(url):
+            for line in client.job_results_lines(job_id, fmt=fmt):
+                sys.stdout.write(line + "\n")
         return
     # a hidden partial file renamed onto -o once the stream is complete: an error or an
     # interrupt leaves no half-written results (and an earlier file untouched)
     partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
     try:
-        with partial.open("w", encoding="utf-8") as sink:
+        with _http(url), partial.open("w", encoding="utf-8") as sink:
             for line in client.job_results_lines(job_id, fmt=fmt):
                 sink.write(line + "\n")
         os.replace(partial, output)
@@ -186,7 +239,10 @@ def results(
 @jobs_app.command("cancel")
 def cancel(job_id: str, url: Url = "http://127.0.0.1:8000", key: Key = "") -> None:
     """Stop a queued or running job after its chunk in flight."""
-    out.print_json(json.dumps(_client(url, key).cancel_job(job_id)))
+    client = _client(url, key)
+    with _http(url):
+        job = client.cancel_job(job_id)
+    out.print_json(json.dumps(job))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,9 +19,10 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from triaged.errors import TriagedError
+from triaged.errors import InvalidInput, TriagedError
 
 __all__ = ["register"]
 
@@ -41,22 +43,121 @@ workspaces_app = typer.Typer(help="Workspaces (operator).", no_args_is_help=True
 keys_app = typer.Typer(help="API keys (operator).", no_args_is_help=True)
 
 
+# the database URL the current command resolved (for a one-line connection error)
+_database: dict[str, str | None] = {"url": None}
+
+
+def _fail(code: str, message: str) -> typer.Exit:
+    """Print the one-line error and return the exit to raise (code 2: the convention)."""
+    err.print(f"[red]error[/red] ({code}): {escape(message)}", soft_wrap=True)
+    return typer.Exit(2)
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
+    """One line on stderr and exit code 2 for the errors a command expects: triaged's own,
+    invalid settings, a database that cannot be reached, a file system refusal."""
     try:
         yield
     except TriagedError as exc:
-        err.print(f"[red]error[/red] ({exc.code}): {exc.message}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise _fail(exc.code, exc.message) from None
     except ValidationError as exc:
-        err.print(f"[red]error[/red] (invalid_settings): {exc}")
+        for problem in _validation_problems(exc):
+            err.print(f"[red]error[/red] (invalid_settings): {escape(problem)}", soft_wrap=True)
         raise typer.Exit(2) from None
+    except Exception as exc:
+        described = _describe(exc)
+        if described is None:
+            raise
+        raise _fail(*described) from None
+
+
+_SECRET = re.compile(r"pepper|secret|token|password|url", re.IGNORECASE)
+
+
+def _validation_problems(exc: ValidationError) -> list[str]:
+    """One line per problem: ``TRIAGED_PORT: Input should be ... (got 99999)``."""
+    settings = exc.title == "Settings"
+    problems = []
+    for e in exc.errors(include_url=False):
+        loc = ".".join(str(part) for part in e.get("loc", ()))
+        name = f"TRIAGED_{loc.split('.')[0].upper()}" if settings and loc else loc
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        given = e.get("input")
+        shown = isinstance(given, int | float) or (
+            isinstance(given, str) and len(given) <= 60 and not _SECRET.search(loc)
+        )
+        if loc and shown:
+            msg += f" (got {given!r})"
+        problems.append(f"{name}: {msg}" if name else msg)
+    return problems or [str(exc).splitlines()[0]]
+
+
+def _describe(exc: Exception) -> tuple[str, str] | None:
+    """(code, one-line message) for an error a command may meet, else None (re-raised)."""
+    from pydantic_settings import SettingsError
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, SettingsError):
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = f"TRIAGED_{found.group(1).upper()}" if found else "a TRIAGED_* setting"
+        cause = exc.__cause__ or exc.__context__
+        why = f" ({_first_line(cause)})" if cause is not None else ""
+        return "invalid_settings", f"{name} is not valid JSON{why}"
+    if isinstance(exc, DBAPIError):
+        where = _hide_password(_database["url"])
+        reason = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)
+        reason = _redact(reason, _database["url"])
+        if exc.statement is None:  # raised while connecting, before any statement ran
+            return "database_unavailable", f"cannot connect to the database at {where}: {reason}"
+        return "database_error", f"database error at {where}: {reason}"
+    if isinstance(exc, OSError):
+        what = f" {exc.filename}" if exc.filename else ""
+        return "os_error", f"cannot use{what}: {exc.strerror or _first_line(exc)}"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _hide_password(url: str | None) -> str:
+    if not url:
+        return "the configured database"
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "the configured database (unparsable URL)"
+
+
+def _redact(text: str, url: str | None) -> str:
+    """``text`` without the URL's password (a driver may echo what it was given)."""
+    if not url:
+        return text
+    from sqlalchemy.engine import make_url
+
+    try:
+        password = make_url(url).password
+    except Exception:
+        return text
+    return text.replace(str(password), "***") if password else text
 
 
 def _settings(database_url: str | None, data_dir: Path | None = None, **extra: Any) -> Any:
     from triaged.settings import Settings
 
-    return Settings().with_overrides(database_url=database_url, data_dir=data_dir, **extra)
+    settings = Settings().with_overrides(database_url=database_url, data_dir=data_dir, **extra)
+    _database["url"] = settings.resolved_database_url
+    folder = settings.data_dir
+    if settings.database_url is None and folder.exists() and not folder.is_dir():
+        raise InvalidInput(
+            f"the data folder {folder} (--data-dir or TRIAGED_DATA_DIR) is a file, not a folder",
+            details={"data_dir": str(folder)},
+        )
+    return settings
 
 
 def _service(database_url: str | None, data_dir: Path | None = None) -> Any:
@@ -83,7 +184,9 @@ def operator_service(database_url: str | None, data_dir: Path | None = None) -> 
 
 def serve(
     host: Annotated[str | None, typer.Option(envvar="TRIAGED_HOST", help="Interface.")] = None,
-    port: Annotated[int | None, typer.Option(envvar="TRIAGED_PORT", help="Port.")] = None,
+    port: Annotated[
+        int | None, typer.Option(envvar="TRIAGED_PORT", min=1, max=65535, help="Port.")
+    ] = None,
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
@@ -98,6 +201,16 @@ def serve(
 
     with _errors():
         settings = _settings(database_url, data_dir, host=host, port=port, migrate_on_start=migrate)
+        if settings.job_queue == "postgres" and not _is_postgres(settings):
+            raise InvalidInput(
+                "TRIAGED_JOB_QUEUE=postgres needs a PostgreSQL database (--database-url or "
+                "TRIAGED_DATABASE_URL=postgresql+psycopg://USER:PASSWORD@HOST/DB); on the "
+                "embedded SQLite default leave TRIAGED_JOB_QUEUE unset: `triaged serve` then "
+                "runs jobs itself",
+                details={"job_queue": "postgres"},
+            )
+        # before the database is touched: a taken port must not migrate or print keys first
+        _check_listen(settings.host, settings.port)
         service = Service(settings)
         service.start()  # migrate and bootstrap once, before any worker starts
     err.print(
@@ -139,6 +252,28 @@ def serve(
     )
 
 
+def _is_postgres(settings: Any) -> bool:
+    return str(settings.resolved_database_url).startswith(("postgresql:", "postgresql+"))
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail with one line when ``host:port`` cannot be bound (taken, not local, no right),
+    as uvicorn binds it (SO_REUSEADDR), instead of uvicorn's failure after start-up."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (--host/--port or "
+            "TRIAGED_HOST/TRIAGED_PORT)",
+            details={"host": host, "port": port},
+        ) from None
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     database_url: DatabaseUrl = None,
@@ -157,10 +292,17 @@ def db_upgrade(
 @db_app.command("current")
 def db_current(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     """Print the schema revision of the database and the newest one available."""
+    from triaged.cli_db import require_database
+    from triaged.errors import NotFound
     from triaged.service import Service
 
     with _errors():
         settings = _settings(database_url, data_dir)
+        try:  # never creates one (`triaged db upgrade` does); one without the schema is shown
+            require_database(settings)
+        except NotFound as exc:
+            if exc.details.get("reason") != "no_schema":
+                raise
         current, head = Service.database_revisions(settings.resolved_database_url)
         out.print(f"current {current}, head {head}")
 

@@ -215,6 +215,11 @@ class DriftConfig:
             raise InvalidInput("alpha must be between 0 and 1", details={"field": "alpha"})
         if self.recent <= timedelta(0) or self.baseline <= timedelta(0):
             raise InvalidInput("windows must be positive", details={"field": "recent"})
+        if self.min_volume < 1:
+            raise InvalidInput(
+                f"min_volume must be at least 1, got {self.min_volume}",
+                details={"field": "min_volume"},
+            )
         unknown = set(self.buckets) - set(BUCKETS)
         if unknown:
             raise InvalidInput(
@@ -351,7 +356,8 @@ def _tests(
 ) -> list[_Test]:
     tests: list[_Test] = []
     n1, n2 = len(base), len(recent)
-    if n1 < cfg.min_volume or n2 < cfg.min_volume:
+    least = max(cfg.min_volume, 1)  # a share of nothing is no share: never divide by 0
+    if n1 < least or n2 < least:
         return tests
     b1 = Counter(r.bucket for r in base)
     b2 = Counter(r.bucket for r in recent)
@@ -361,7 +367,7 @@ def _tests(
         l1 = Counter(r.label for r in base)
         l2 = Counter(r.label for r in recent)
         for label in sorted({lb for lb in l1 | l2 if lb is not None}):
-            if l1[label] < cfg.min_volume or l2[label] < cfg.min_volume:
+            if l1[label] < least or l2[label] < least:
                 continue
             tests.append(_Test("label_share", None, label, l1[label], n1, l2[label], n2))
             lb1 = Counter(r.bucket for r in base if r.label == label)

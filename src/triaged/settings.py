@@ -47,7 +47,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default sqlite:///<data_dir>/triaged.db (WAL).",
     )
     host: str = Field(default="127.0.0.1", description="Address `triaged serve` binds to.")
-    port: int = Field(default=8000, description="Port `triaged serve` listens on.")
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="Port `triaged serve` listens on (1-65535)."
+    )
     migrate_on_start: bool = Field(
         default=True, description="Apply Alembic migrations when the service starts."
     )

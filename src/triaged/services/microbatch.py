@@ -74,7 +74,11 @@ class MicroBatcher:
         self._last_joined = 1
         warm = getattr(inner, "warm_up", None)
         if callable(warm):  # build the batch graph before the first burst needs it
-            threading.Thread(target=warm, name="triaged-encoder-warm-up", daemon=True).start()
+            # not a daemon: the interpreter waits for it (a second or two) before it exits.  A
+            # daemon thread still inside onnxruntime when the process stops early (`triaged
+            # serve` on a taken port, a failed start) aborted it: "terminate called without
+            # an active exception", exit code 134 instead of the error
+            threading.Thread(target=warm, name="triaged-encoder-warm-up", daemon=False).start()
 
     def embed(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False

@@ -11,7 +11,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 
+from triaged.errors import InvalidInput
 from triaged.storage.db import make_engine
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade"]
@@ -28,8 +31,20 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> str | None:
-    """Bring the schema at ``url`` up to ``revision``; returns the revision now current."""
-    command.upgrade(alembic_config(url), revision)
+    """Bring the schema at ``url`` up to ``revision``; returns the revision now current.
+
+    An unknown or unreachable ``revision`` raises :class:`InvalidInput` (before anything
+    is applied), naming the revisions there are."""
+    cfg = alembic_config(url)
+    try:
+        if not any(c in revision for c in "+-@:"):  # relative ones need the database
+            ScriptDirectory.from_config(cfg).get_revisions(revision)
+        command.upgrade(cfg, revision)
+    except (CommandError, RevisionError) as exc:
+        raise InvalidInput(
+            f"cannot upgrade to revision {revision!r}: {exc} (head is {head_revision()})",
+            details={"revision": revision},
+        ) from None
     return current_revision(url)
 
 
