@@ -350,3 +350,22 @@ def test_secret_settings_are_not_echoed() -> None:
     )
     line = _one_error(r, "unsafe settings for production")
     assert "'abc'" not in line
+
+
+def test_invites_refuse_a_lifetime_the_api_refuses_and_warn_when_signup_is_off(
+    tmp_path: Path,
+) -> None:
+    runner = CliRunner()
+    data = str(tmp_path / "d")
+    assert runner.invoke(app, ["db", "upgrade", "--data-dir", data]).exit_code == 0
+    made = runner.invoke(app, ["workspaces", "create", "acme", "--data-dir", data])
+    assert made.exit_code == 0, made.output
+    bad = runner.invoke(
+        app, ["invites", "create", "--workspace", "acme", "--hours", "-1", "--data-dir", data]
+    )
+    assert bad.exit_code == 2 and "--hours" in bad.output
+    ok = runner.invoke(
+        app, ["invites", "create", "--workspace", "acme", "--hours", "2", "--data-dir", data]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "sign-up is off" in ok.output and "/ui/signup?invite=" in ok.output

@@ -39,6 +39,9 @@ invites_app = typer.Typer(help="Sign-up invites (TRIAGED_SIGNUP=invite).", no_ar
 Name = Annotated[str, typer.Argument(help="Workspace name.")]
 
 
+MAX_INVITE_HOURS = 8760  # a year, the API's bound
+
+
 def workspaces_list(
     database_url: DatabaseUrl = None, data_dir: DataDir = None, as_json: AsJson = False
 ) -> None:
@@ -122,7 +125,9 @@ def workspaces_set_plan(
 def invites_create(
     workspace: Annotated[str, typer.Option(help="The admin workspace that hands it out.")],
     note: Annotated[str, typer.Option(help="Who it is for.")] = "",
-    hours: Annotated[float | None, typer.Option(help="Lifetime in hours.")] = None,
+    hours: Annotated[
+        float | None, typer.Option(help="Lifetime in hours (more than 0, at most 8760).")
+    ] = None,
     base_url: Annotated[
         str, typer.Option(envvar="TRIAGED_PUBLIC_URL", help="Base URL of the link.")
     ] = "http://127.0.0.1:8000",
@@ -131,8 +136,19 @@ def invites_create(
     as_json: AsJson = False,
 ) -> None:
     """Create a single-use sign-up invite; its link is printed once."""
+    if hours is not None and not 0 < hours <= MAX_INVITE_HOURS:  # as the API's bound
+        raise typer.BadParameter(
+            f"an invite lives more than 0 and at most {MAX_INVITE_HOURS} hours, got {hours}",
+            param_hint="--hours",
+        )
     with operator_service(database_url, data_dir) as svc:
         res = svc.operator_invite(workspace, base_url=base_url, note=note, hours=hours)
+        signup_off = svc.settings.signup == "off"
+    if signup_off:
+        err.print(
+            "[yellow]warning[/yellow]: sign-up is off: this link answers 404 until the server "
+            "runs with TRIAGED_SIGNUP=invite (or open)"
+        )
     if as_json:
         print(json.dumps(res))
         return

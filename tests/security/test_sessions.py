@@ -90,7 +90,9 @@ def test_sign_out_revokes_the_session_server_side(ui):
     assert r.status_code == 303 and r.headers["location"] == "/ui/login"
 
 
-def test_start_warns_loudly_about_development_defaults(tmp_path, capsys):
+def test_start_warns_loudly_about_development_defaults(tmp_path, capsys, caplog):
+    """Once: through logging where it is configured (as `triaged serve` does, and pytest),
+    else on stderr (it was printed and logged: twice on a served console)."""
     s = seed(tmp_path, texts=["hello there"])
     try:
         with TestClient(create_app(service=s.service)):
@@ -98,5 +100,6 @@ def test_start_warns_loudly_about_development_defaults(tmp_path, capsys):
     finally:
         s.service.close()
     captured = capsys.readouterr()
-    assert "WARNING: development defaults in use" in captured.err
-    assert "TRIAGED_KEY_PEPPER" in captured.err
+    said = captured.err + caplog.text
+    assert said.count("WARNING: development defaults in use") == 1
+    assert "TRIAGED_KEY_PEPPER" in said

@@ -165,8 +165,10 @@ def announce(db: Database, settings: Settings) -> list[str]:
                 "`authorization: {credentials: ...}`); it is shown only once "
                 f"(`triaged metrics-token --rotate` makes a new one):\n\n    {token}\n"
             )
+    logged = log.hasHandlers()  # `triaged serve` configures logging; a bare CLI run does not
     for line in lines:
-        print(line, file=sys.stderr if "WARNING" in line else sys.stdout, flush=True)
-        if "WARNING" in line:
-            log.warning(line)
+        if "WARNING" in line and logged:
+            log.warning(line)  # once: the log handler writes it (it was also printed: twice)
+        else:
+            print(line, file=sys.stderr if "WARNING" in line else sys.stdout, flush=True)
     return lines
