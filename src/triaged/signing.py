@@ -57,8 +57,10 @@ def verify_signature(
 
     Refuses a timestamp more than ``tolerance_s`` seconds away from ``now`` (a
     replayed old delivery), a malformed header, and any digest that does not
-    match (compared in constant time).  Several ``v1=`` entries are accepted, so
-    a sender may sign with an old and a new secret while rotating.
+    match (compared in constant time).  Several ``v1=`` entries are accepted (the
+    header format allows a sender to sign with two secrets at once); triaged itself signs
+    with the endpoint's one secret: to change it, register a new endpoint, switch the
+    receiver to its secret, then delete the old one.
     """
     if not isinstance(payload, bytes | bytearray) or not header or not secret:
         return False
