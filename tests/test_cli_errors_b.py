@@ -32,7 +32,23 @@ from triaged.taxonomy import Example, not_utf8, read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
-WIDE = {"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
+WIDE = {"COLUMNS": "200", "TERMINAL_WIDTH": "200", "TERM": "xterm"}  # TERM=dumb means 80
+
+
+@pytest.fixture(autouse=True)
+def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's rich consoles read COLUMNS once, at import (pytest-xdist workers set it to
+    80): give every one of them 200 columns, as WIDE does for Typer's help."""
+    import sys
+
+    from rich.console import Console
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("triaged.cli") and module is not None:
+            for value in vars(module).values():
+                if isinstance(value, Console):
+                    monkeypatch.setattr(value, "_width", 200)
+
 
 TRAIN = [
     {"text": "I was charged twice for my order", "label": "billing"},
