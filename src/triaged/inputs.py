@@ -17,9 +17,10 @@ import json
 import math
 import re
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
-from triaged.errors import ValidationFailed
+from triaged.errors import InvalidInput, ValidationFailed
 
 __all__ = [
     "MAX_METADATA_BYTES",
@@ -31,6 +32,7 @@ __all__ = [
     "check_strings",
     "check_taxonomy_name",
     "check_text",
+    "check_window",
     "is_blank",
 ]
 
@@ -165,4 +167,18 @@ def check_taxonomy_name(name: str, field: str = "name") -> None:
             f"{field}: a taxonomy name is 1-100 characters of A-Z, a-z, 0-9, '.', '_' and '-', "
             "starting with a letter or digit",
             details={"field": field, "pattern": NAME_PATTERN},
+        )
+
+
+def check_window(since: datetime | None, until: datetime | None) -> None:
+    """A time window with both ends must start before it ends (400, as what-if answers):
+    ``since`` after ``until`` is a mistake in the request, not an empty window."""
+    if since is None or until is None:
+        return
+    start = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    end = until if until.tzinfo is not None else until.replace(tzinfo=UTC)
+    if start >= end:
+        raise InvalidInput(
+            "since must be before until",
+            details={"since": since.isoformat(), "until": until.isoformat()},
         )

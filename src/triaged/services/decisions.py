@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from triaged.errors import InvalidInput, NotFound
+from triaged.inputs import check_window
 from triaged.services.ids import as_utc, new_id
 from triaged.storage import decision_repo
 
@@ -141,6 +142,7 @@ def list_decisions(
     """Newest first; ``cursor`` is the last id of the previous page."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", details={"limit": limit})
+    check_window(flt.since, flt.until)
     rows = decision_repo.page_rows(
         conn,
         workspace_id,

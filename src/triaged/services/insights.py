@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from triaged.drift import DecisionRow, DriftConfig, bucket_series, detect_drift
 from triaged.encoders import Encoder
 from triaged.errors import ValidationFailed
+from triaged.inputs import check_window
 from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
 from triaged.insights.records import set_from_alternatives
 from triaged.services.ids import as_utc
@@ -104,6 +105,7 @@ def taxonomy_insights(
     """The insights JSON of one taxonomy (default window: the last 30 days).  ``encoder``
     and ``known_vectors`` come from the active model when there is one (its encoder, its
     training examples' stored vectors: those are not embedded again)."""
+    check_window(since, until)
     end = _utc(until) if until is not None else None
     start = _utc(since) if since is not None else (now or datetime.now(UTC)) - DEFAULT_WINDOW
     tax = load_version(conn, record)
@@ -172,6 +174,7 @@ def bucket_metrics(
     label: str | None = None,
 ) -> dict[str, Any]:
     """``{"series": [{"start", "auto", "review", "hold", "total", "shares"}], ...}``."""
+    check_window(since, until)
     rows = decision_rows(
         conn,
         workspace_id,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from triaged.errors import Conflict, InvalidInput
+from triaged.inputs import check_window
 from triaged.services import agreement, review_queue, review_reopen, review_settings
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc, utcnow
@@ -227,6 +228,8 @@ def search_items(
 ) -> dict[str, Any]:
     """A page of items matching every given filter (oldest first), with counts per queue."""
     principal.require(*REVIEW_ROLES)
+    start, end = _when(since, "since"), _when(until, "until")
+    check_window(start, end)
     flt = ItemFilter(
         taxonomy=taxonomy or None,
         queue=parse(Queue, queue or None, "queue"),
@@ -235,8 +238,8 @@ def search_items(
         label=label or None,
         confidence_min=confidence_min,
         confidence_max=confidence_max,
-        since=_when(since, "since"),
-        until=_when(until, "until"),
+        since=start,
+        until=end,
         decision_ids=list(decision_ids) if decision_ids else None,
     )
     now = utcnow()
