@@ -251,3 +251,15 @@ async def test_claim_filters_by_queue_and_taxonomy(team: Team) -> None:
     assert r.status_code == 404
     r = await team.alice.post("/v1/review/claim", json={"queue": "later", "limit": 1})
     assert r.status_code == 422
+
+
+async def test_text_search_ignores_case_beyond_ascii(team: Team) -> None:
+    """q matches whatever the letters' case, on SQLite as on PostgreSQL (SQLite's lower()
+    folded ASCII only: "ÜNÏCÖDÉ" found nothing on SQLite)."""
+    tax = await team.taxonomy()
+    await team.classify(tax, ["Ünïcödé charge on my card", "ΑΘΉΝΑ refund", "plain text"])
+    for q, expected in (("ÜNÏCÖDÉ", "Ünïcödé"), ("ünïcödé", "Ünïcödé"), ("αθήνα", "ΑΘΉΝΑ")):
+        r = await team.alice.get("/v1/review/items", params={"q": q, "taxonomy": tax})
+        assert r.status_code == 200, r.text
+        texts = [it["text"] for it in r.json()["data"]]
+        assert len(texts) == 1 and expected in texts[0], (q, texts)

@@ -73,6 +73,10 @@ def make_engine(
     )
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_events(engine: Engine, synchronous: str = "NORMAL") -> None:
     if synchronous not in {"NORMAL", "FULL"}:
         raise InvalidInput(f"sqlite_synchronous must be NORMAL or FULL, not {synchronous!r}")
@@ -86,6 +90,9 @@ def _sqlite_events(engine: Engine, synchronous: str = "NORMAL") -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cur.close()
+        # SQLite's lower() folds ASCII only, so ILIKE (lower(x) LIKE lower(y)) missed "Ü"
+        # for "ü"; PostgreSQL folds every letter.  Python's str.lower for both.
+        dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
