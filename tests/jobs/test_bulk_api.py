@@ -126,6 +126,7 @@ def test_csv_job_with_columns_and_no_logging(tmp_path: Path) -> None:
         assert done["state"] == "done" and done["log"] is False
         assert [r["external_id"] for r in rows] == [f"k{i}" for i in range(len(TEXTS))]
         assert rows[0]["label"] == "billing"
+        assert {r["id"] for r in rows} == {None}  # nothing logged: no decision to point at
         with svc.db.read() as conn:
             assert conn.execute(select(func.count()).select_from(decisions)).scalar_one() == 0
         assert svc.usage(principal)["used"] == len(TEXTS)  # counted even when not logged
@@ -186,5 +187,48 @@ def test_cancel_stops_the_job_and_counts_only_rows_done(tmp_path: Path) -> None:
         final, lines = asyncio.run(run())
         assert final["state"] == "cancelled" and final["done"] < n
         assert len(lines) == final["done"] == svc.usage(principal)["used"]
+    finally:
+        svc.close()
+
+
+def test_a_job_uses_the_quota_left_then_fails_and_stops_on_an_archived_taxonomy(
+    tmp_path: Path,
+) -> None:
+    """Free plan (100 a month) with 30 used: a job of 150 rows does 70 and fails on the
+    exhausted quota (a chunk of 100 was refused whole: 0 done).  A job on an archived
+    taxonomy is refused (409) as /v1/classify is; one archived while it runs fails at its
+    next chunk with the same 409 (jobs_run._run)."""
+    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
+    tenant = stack.tenant("free")
+    svc = stack.service
+    principal = svc.authenticate(tenant.key)
+    svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
+
+    async def run() -> tuple[dict[str, Any], dict[str, Any]]:
+        async with stack.client(tenant.key) as c:
+            texts = [f"refund {i}" for i in range(30)]
+            r = await c.post("/v1/classify/batch", json={"taxonomy": "support", "texts": texts})
+            assert r.status_code == 200, r.text
+            r = await c.post(
+                "/v1/jobs?taxonomy=support",
+                content=_jsonl(150),
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+            assert r.status_code == 202, r.text
+            quota_job = await _wait_done(c, r.json()["id"])
+            await c.post("/v1/taxonomies", json={**TINY_TAXONOMY, "name": "gone"})
+            await c.post("/v1/taxonomies/gone/archive")
+            r = await c.post(
+                "/v1/jobs?taxonomy=gone",
+                content=_jsonl(3),
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+            return quota_job, {"status": r.status_code, "code": r.json()["error"]["code"]}
+
+    try:
+        quota_job, archived = asyncio.run(run())
+        assert quota_job["state"] == "failed" and quota_job["done"] == 70, quota_job
+        assert svc.usage(principal)["used"] == 100
+        assert archived == {"status": 409, "code": "conflict"}  # refused at submission
     finally:
         svc.close()

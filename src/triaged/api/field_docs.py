@@ -179,7 +179,8 @@ FIELDS.update(
         "LabelOut.n_examples": "Number of examples of this label.",
         "TaxonomyCreate.examples": "Labelled examples as {text, label} objects (with `oos` "
         "for texts that fit no label).",
-        "TaxonomyUpdate.examples": "Replacement examples as {text, label} objects.",
+        "TaxonomyUpdate.examples": "Examples to add, as {text, label} objects (the labels' own "
+        "examples are replaced by giving `labels` with `examples`).",
         "TaxonomyCreate.description": "What the taxonomy is for.",
         "TaxonomyUpdate.description": "New description of the taxonomy.",
         "TaxonomyUpdate.labels": "The new set of labels (replaces the old one).",

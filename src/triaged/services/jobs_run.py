@@ -34,7 +34,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from triaged.errors import QuotaExceeded, RateLimited, TriagedError
+from triaged.errors import Conflict, QuotaExceeded, RateLimited, TriagedError
 from triaged.services import decisions as decision_log
 from triaged.services import quota
 from triaged.services import taxonomies as taxo
@@ -164,12 +164,26 @@ def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int, fence
                 return "superseded"
             if state != "running":
                 return str(state)
-            rows = job_repo.pending_rows(conn, job.id, chunk)
+            rows = job_repo.pending_rows(conn, job.id, _room(conn, job, plan, chunk))
             record = taxo.get_record_by_id(conn, job.workspace_id, job.taxonomy_id)
+        if rows and record.archived_at is not None:  # as /v1/classify answers: 409
+            raise Conflict(
+                f"taxonomy {record.name!r} was archived; the job stopped with "
+                "the rows before this one done",
+                details={"taxonomy": record.name, "reason": "archived"},
+            )
         if not rows:
             _finish(svc, job.id)
             return "done"
         _chunk(svc, job, record, rows, opts, plan, _waiter(stop), fenced)
+
+
+def _room(conn: Any, job: Any, plan: Any, chunk: int) -> int:
+    """Rows for the next chunk: ``chunk``, or fewer when the monthly quota has fewer left
+    (a chunk is counted whole: a job of 150 rows with 70 left did none, it now does 70 and
+    then fails on the exhausted quota)."""
+    left = quota.usage(conn, job.workspace_id, plan, quota.window())["remaining"]
+    return chunk if left is None else max(1, min(chunk, int(left)))
 
 
 def _waiter(stop: threading.Event | None) -> Callable[[float], bool]:
@@ -254,7 +268,7 @@ def _commit(
         job_repo.set_results(
             conn,
             [
-                {"j": job.id, "s": row.seq, "r": _result(row, d)}
+                {"j": job.id, "s": row.seq, "r": _result(row, d, opts.log)}
                 for row, d in zip(rows, built, strict=True)
             ],
         )
@@ -263,11 +277,11 @@ def _commit(
         quota.consume(conn, job.workspace_id, plan, len(built), win)
 
 
-def _result(row: Any, d: dict[str, Any]) -> dict[str, Any]:
+def _result(row: Any, d: dict[str, Any], logged: bool = True) -> dict[str, Any]:
     return {
         "row": row.seq,
         "external_id": row.external_id,
-        "id": d["id"],
+        "id": d["id"] if logged else None,  # not logged: no decision to look up
         "label": d["label"],
         "confidence": d["confidence"],
         "bucket": d["bucket"],

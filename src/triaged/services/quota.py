@@ -65,9 +65,13 @@ def _refuse(plan: Plan, win: Window, n: int, period_used: int, minute_used: int)
     """Raise the 429 for whichever limit ``n`` more requests would break."""
     if plan.monthly_quota is not None and period_used + n > plan.monthly_quota:
         raise QuotaExceeded(
-            f"monthly quota of plan {plan.name!r} exhausted: {period_used} of "
-            f"{plan.monthly_quota} requests used this month"
-            + (f", {n} more requested" if n > 1 else "")
+            (
+                f"monthly quota of plan {plan.name!r} exhausted: {period_used} of "
+                f"{plan.monthly_quota} requests used this month"
+                if n == 1 or period_used >= plan.monthly_quota
+                else f"monthly quota of plan {plan.name!r}: {plan.monthly_quota - period_used} "
+                f"of {plan.monthly_quota} requests left this month, {n} requested"
+            )
             + f"; resets {win.period_reset.isoformat()}",
             retry_after=win.retry_after(win.period_reset),
             details={
