@@ -84,6 +84,23 @@ async def test_retrain_versions_and_rollback(team: Team) -> None:
     assert result["model_version"] == first[0]["model_version"]
     r = await team.admin.post(f"/v1/taxonomies/{tax}/rollback", json={"model_id": "mdl_nope"})
     assert r.status_code == 404
+    # once a label is renamed, the models before it would answer a label that is gone
+    current = await team.admin.get(f"/v1/taxonomies/{tax}", params={"include_examples": True})
+    labels = current.json()["labels"]
+    renamed = [
+        {"name": "defect" if lb["name"] == "bug" else lb["name"], "examples": lb["examples"]}
+        for lb in labels
+    ]
+    r = await team.admin.patch(f"/v1/taxonomies/{tax}", json={"labels": renamed})
+    assert r.status_code == 200, r.text
+    r = await team.admin.post(f"/v1/taxonomies/{tax}/rollback", json=body)
+    assert r.status_code == 409, r.text
+    details = r.json()["error"]["details"]
+    assert (details["reason"], details["gone"], details["new"]) == (
+        "labels_changed",
+        ["bug"],
+        ["defect"],
+    )
 
 
 async def test_resolutions_write_webhook_events(team: Team) -> None:

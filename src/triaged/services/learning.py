@@ -34,7 +34,7 @@ from triaged.errors import Conflict, NotFound
 from triaged.services.ids import as_utc
 from triaged.services.jobs import notify_model
 from triaged.services.review_queue import Action
-from triaged.services.taxonomies import TaxonomyRecord
+from triaged.services.taxonomies import TaxonomyRecord, load_version
 from triaged.storage import training_repo
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
 
@@ -269,5 +269,22 @@ def rollback(conn: Connection, record: TaxonomyRecord, model_id: str) -> None:
             f"model {model_id} is {row.status}, not ready; only a ready model can be made active",
             details={"model_id": model_id, "status": row.status},
         )
+    _same_labels(conn, record, model_id, int(row.taxonomy_version))
     training_repo.set_active_model(conn, record.id, model_id)
     notify_model(conn, record.workspace_id, record.id, model_id)  # every API process loads it
+
+
+def _same_labels(conn: Connection, record: TaxonomyRecord, model_id: str, version: int) -> None:
+    """A model predicts the labels of the taxonomy version it was trained on: once labels
+    were added, removed or renamed, making it active again would answer labels the taxonomy
+    no longer has (and review items nobody can confirm), so it is refused (409)."""
+    then = load_version(conn, record, version).label_names
+    now = load_version(conn, record).label_names
+    if sorted(then) != sorted(now):
+        gone, new = sorted(set(then) - set(now)), sorted(set(now) - set(then))
+        raise Conflict(
+            f"model {model_id} was trained on taxonomy version {version}, whose labels differ "
+            f"from the current ones (not in the taxonomy now: {gone or 'none'}; new since: "
+            f"{new or 'none'}); train a model on the current version instead",
+            details={"model_id": model_id, "reason": "labels_changed", "gone": gone, "new": new},
+        )

@@ -97,9 +97,11 @@ def running_job_row(conn: Connection, taxonomy_id: str, taxonomy_version: int) -
 
 
 def model_status(conn: Connection, taxonomy_id: str, model_id: str) -> Any:
-    """The ``status`` of one model of the taxonomy (a row), or None."""
+    """The ``status`` and ``taxonomy_version`` of one model of the taxonomy (a row), or None."""
     return conn.execute(
-        select(models.c.status).where(models.c.id == model_id, models.c.taxonomy_id == taxonomy_id)
+        select(models.c.status, models.c.taxonomy_version).where(
+            models.c.id == model_id, models.c.taxonomy_id == taxonomy_id
+        )
     ).first()
 
 
