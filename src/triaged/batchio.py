@@ -96,10 +96,9 @@ def _parquet_records(path: Path, chunk: int) -> Iterator[list[dict[str, Any]]]:
 
 
 def _text_records(path: Path, fmt: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows: Iterator[dict[str, Any]] = (
-            _json_lines(fh) if fmt == "jsonl" else iter(csv.DictReader(fh))
-        )
+    # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first field
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows: Iterator[dict[str, Any]] = _json_lines(fh) if fmt == "jsonl" else _csv_rows(fh)
         buf: list[dict[str, Any]] = []
         for rec in rows:
             buf.append(rec)
@@ -108,6 +107,26 @@ def _text_records(path: Path, fmt: str, chunk: int) -> Iterator[list[dict[str, A
                 buf = []
         if buf:
             yield buf
+
+
+def _csv_rows(fh: IO[str]) -> Iterator[dict[str, Any]]:
+    """Records of an RFC 4180 CSV file, read as the bulk-job upload reads them: a column
+    named twice or an unterminated quote is an error naming its line, not a silent merge."""
+    reader = csv.DictReader(fh, strict=True)
+    try:
+        header = reader.fieldnames or []
+        twice = sorted({name for name in header if name and header.count(name) > 1})
+        if twice:
+            raise InvalidInput(
+                f"line 1: the header names column {twice[0]!r} twice",
+                details={"line": 1, "field": twice[0]},
+            )
+        yield from reader
+    except csv.Error as exc:
+        raise InvalidInput(
+            f"line {reader.line_num}: not valid CSV ({exc}; is a quote left open?)",
+            details={"line": reader.line_num},
+        ) from None
 
 
 def _json_lines(fh: IO[str]) -> Iterator[dict[str, Any]]:
