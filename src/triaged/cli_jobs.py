@@ -192,7 +192,7 @@ def submit(
         if wait:
             job = _progress(client, job)
     out.print_json(json.dumps(job))
-    if job["state"] == "failed":
+    if job["state"] in ("failed", "cancelled"):  # a script must not read either as done
         raise typer.Exit(1)
 
 
