@@ -369,3 +369,36 @@ def test_invites_refuse_a_lifetime_the_api_refuses_and_warn_when_signup_is_off(
     )
     assert ok.exit_code == 0, ok.output
     assert "sign-up is off" in ok.output and "/ui/signup?invite=" in ok.output
+
+
+def test_serve_honours_migrate_on_start_false(tmp_path: Path) -> None:
+    """TRIAGED_MIGRATE_ON_START=false is not overridden by the --migrate flag's default (every
+    API host of docs/deploy.md migrated at start): the database is left as it was."""
+    import time
+
+    from sqlalchemy import create_engine, inspect
+
+    from tests.servicekit import free_port
+
+    port = free_port()
+    env = _env(tmp_path, TRIAGED_MIGRATE_ON_START="false", TRIAGED_BOOTSTRAP_ADMIN="false")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triaged.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    db = tmp_path / "data" / "triaged.db"
+    tables = inspect(create_engine(f"sqlite:///{db}")).get_table_names() if db.exists() else []
+    assert "alembic_version" not in tables and "decisions" not in tables, tables

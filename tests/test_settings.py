@@ -30,3 +30,10 @@ def test_production_refuses_unsafe_defaults():
     with pytest.raises(ValidationError, match="CORS"):
         Settings(env="production", key_pepper="s" * 32, cors_origins=["*"])
     assert Settings(env="production", key_pepper="s" * 32).env == "production"
+    # sign-up on: its emailed links must not follow the request's Host header
+    with pytest.raises(ValidationError, match="TRIAGED_PUBLIC_URL"):
+        Settings(env="production", key_pepper="s" * 32, signup="invite")
+    safe = Settings(
+        env="production", key_pepper="s" * 32, signup="invite", public_url="https://t.example"
+    )
+    assert safe.signup == "invite"

@@ -190,7 +190,13 @@ def serve(
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-    migrate: Annotated[bool, typer.Option(help="Apply migrations on start.")] = True,
+    migrate: Annotated[
+        bool | None,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Apply migrations on start \\[default: TRIAGED_MIGRATE_ON_START, true].",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (FastAPI on uvicorn); first start prints an admin key once."""
     import uvicorn

@@ -347,6 +347,10 @@ class Settings(BaseSettings):
             problems.append("TRIAGED_CORS_ORIGINS must not contain '*'")
         if self.bootstrap_plan not in {"free", "unlimited", *self.plans}:
             problems.append(f"unknown TRIAGED_BOOTSTRAP_PLAN {self.bootstrap_plan!r}")
+        if self.signup != "off" and not self.public_url:
+            # else the verification link mailed to the sign-up's address, and the quick start,
+            # are built from the request's Host header, which the client chooses
+            problems.append("with TRIAGED_SIGNUP on, set TRIAGED_PUBLIC_URL (links in emails)")
         if problems:
             raise ValueError("unsafe settings for production: " + "; ".join(problems))
         return self
