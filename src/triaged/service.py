@@ -169,6 +169,8 @@ class Service(OperationsMixin):
         try:
             su.after_reserve(self, res, base)
         except BaseException:
+            with self.db.write() as conn:  # the invite was not used after all: usable again
+                su.release_invite(conn, res.workspace_id)
             self.delete_workspace(res.workspace)
             raise
         assert res.key.key is not None

@@ -162,10 +162,14 @@ def test_delete_leaves_no_row_of_the_workspace_in_any_table(
     assert "deleted workspace gone" in res.output
 
     after = row_counts(svc)
-    assert {t: n for t, n in after.items() if t not in GLOBAL} == {
-        t: n for t, n in before.items() if t not in GLOBAL
-    }
+    # the invite it signed up with is the other workspace's: it stays in that workspace's
+    # list, spent, no longer naming the deleted one (until 5 December it was deleted too)
+    expected = {t: n for t, n in before.items() if t not in GLOBAL}
+    expected["invites"] = expected.get("invites", 0) + 1
+    assert {t: n for t, n in after.items() if t not in GLOBAL} == expected
     assert _rows_naming(svc, gone_id) == {}
+    kept = {i["id"]: i for i in svc.list_invites(svc.authenticate(keep.key))}
+    assert kept[invite["id"]]["used_at"] is not None
     # the other workspace is whole and works
     r = TestClient(create_app(service=svc)).post(
         "/v1/classify",

@@ -272,3 +272,36 @@ def test_settings_refuse_a_mail_url_of_another_scheme() -> None:
     with pytest.raises(ValidationError, match="smtp\\+starttls://"):
         Settings(signup="open", smtp_url="http://mail.example.com")
     assert Settings(signup="open", smtp_url="smtps://u:p@mail.example.com").smtp_url
+
+
+def test_a_failed_email_hands_the_invite_back_and_deleting_keeps_the_inviters_record(
+    make_service: MakeService,
+) -> None:
+    """Invite mode, a mail server that refuses: the sign-up is undone and the invite works
+    again (it was deleted with the undone workspace: 403 invite_unknown on the retry).  A
+    workspace signed up with an invite, once deleted, leaves the invite in the inviting
+    workspace's list, spent."""
+    from tests.servicekit import free_port
+
+    svc = make_service(
+        signup="invite", smtp_url=f"smtp://127.0.0.1:{free_port()}", signup_allow_unverified=False
+    )
+    admin = svc.create_key("ops", "admin", create_plan="unlimited")
+    auth = {"Authorization": f"Bearer {admin.key}"}
+    client = _client(svc)
+    made = client.post("/v1/invites", json={"expires_in_hours": 1}, headers=auth).json()
+    r = client.post("/v1/signup", json={**_body("x-team"), "invite": made["token"]})
+    assert r.status_code == 502, r.text
+    listed = client.get("/v1/invites", headers=auth).json()["data"]
+    assert [(i["id"], i["used_at"]) for i in listed] == [(made["id"], None)]
+
+    ok_svc = make_service(signup="invite")  # the same database, no mail server
+    ops = ok_svc.create_key("ops2", "admin", create_plan="unlimited")
+    ops_auth = {"Authorization": f"Bearer {ops.key}"}
+    ok_client = _client(ok_svc)
+    inv = ok_client.post("/v1/invites", json={"expires_in_hours": 1}, headers=ops_auth).json()
+    r = ok_client.post("/v1/signup", json={**_body("y-team"), "invite": inv["token"]})
+    assert r.status_code == 201, r.text
+    ok_svc.delete_workspace("y-team")
+    listed = ok_client.get("/v1/invites", headers=ops_auth).json()["data"]
+    assert [i["id"] for i in listed] == [inv["id"]] and listed[0]["used_at"] is not None

@@ -48,6 +48,7 @@ __all__ = [
     "invite_for",
     "list_invites",
     "quick_start",
+    "release_invite",
     "reserve",
     "token_hash",
     "validate",
@@ -364,3 +365,9 @@ def public_result(res: SignupResult, base_url: str) -> dict[str, Any]:
         "sign_in_url": f"{base_url}/ui/login",
         "usage_url": f"{base_url}/ui/usage",
     }
+
+
+def release_invite(conn: Connection, workspace_id: str) -> None:
+    """Undo the spending of the invite a sign-up used, when the sign-up is undone (its
+    verification email failed): the person may try again with the same link."""
+    signup_repo.unspend_invites(conn, workspace_id)

@@ -8,11 +8,19 @@ key (a key's web sessions, a taxonomy's versions and models, a delivery's attemp
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, MetaData, Table, delete, or_, select
+from sqlalchemy import ColumnElement, Connection, MetaData, Table, delete, or_, select, update
 
 __all__ = ["purge_workspace"]
 
 SKIP_TABLES = frozenset({"alembic_version", "workspaces"})
+
+
+def _reference_only(table: Table, column: str) -> bool:
+    """A nullable reference to a workspace in a table whose rows belong to the workspace in
+    their own ``workspace_id`` (``invites.used_by``: the workspace signed up with another
+    workspace's invite).  Deleting the referenced workspace nulls it; the row stays with its
+    owner (until 5 December the inviting workspace lost the invite from its list)."""
+    return column != "workspace_id" and "workspace_id" in table.c and bool(table.c[column].nullable)
 
 
 def _owned_conditions(
@@ -35,6 +43,8 @@ def _owned_conditions(
         for fk in table.foreign_keys:
             parent = fk.column.table
             if parent.name == "workspaces":
+                if _reference_only(table, fk.parent.name):
+                    continue  # another workspace's row that mentions this one: detached
                 parts.append(fk.parent == workspace_id)
             elif parent.name != name:
                 sub = cond(parent.name)
@@ -61,6 +71,13 @@ def purge_workspace(conn: Connection, workspace_id: str) -> dict[str, int]:
     tables = {t.name: t for t in reflected.sorted_tables if t.name not in SKIP_TABLES}
     conds = _owned_conditions(tables, workspace_id)
     counts: dict[str, int] = {}
+    for table in tables.values():  # e.g. an invite of another workspace it was signed up with
+        for fk in table.foreign_keys:
+            column = fk.parent
+            if fk.column.table.name == "workspaces" and _reference_only(table, column.name):
+                conn.execute(
+                    update(table).where(column == workspace_id).values({column.name: None})
+                )
     for table in reversed(reflected.sorted_tables):
         where = conds.get(table.name)
         if where is None:

@@ -34,6 +34,7 @@ __all__ = [
     "set_status_and_contact",
     "spend_invite",
     "stale_pending_workspaces",
+    "unspend_invites",
     "verification_with_workspace",
     "workspace_invites",
 ]
@@ -83,6 +84,14 @@ def invite_state(conn: Connection, token_hash: str) -> AnyRow | None:
     return conn.execute(
         select(invites.c.used_at, invites.c.expires_at).where(invites.c.token_hash == token_hash)
     ).first()
+
+
+def unspend_invites(conn: Connection, workspace_id: str) -> int:
+    """Hand back the invite a sign-up used (the sign-up is being undone); returns rows."""
+    done = conn.execute(
+        update(invites).where(invites.c.used_by == workspace_id).values(used_at=None, used_by=None)
+    )
+    return int(done.rowcount)
 
 
 def spend_invite(conn: Connection, invite_id: str, workspace_id: str, now: datetime) -> int:
