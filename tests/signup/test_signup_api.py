@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from tests.signup.conftest import SmtpSink, row_counts
 from triaged.api import create_app
 from triaged.cli import app as cli
+from triaged.errors import Conflict
 from triaged.service import Service
 
 MakeService = Callable[..., Service]
@@ -73,8 +74,12 @@ def test_email_cap_names_and_emails_are_checked_before_anything_is_written(
     capped = client.post("/v1/signup", json=_body("third", "same@example.com "))
     assert capped.status_code == 409
     assert capped.json()["error"]["details"]["reason"] == "email_cap"
-    taken = client.post("/v1/signup", json=_body("first", "new@example.com"))
-    assert taken.status_code == 409 and taken.json()["error"]["details"]["reason"] == "name_taken"
+    for name in ("first", "FIRST", "First"):  # a name differing only in case is the same
+        taken = client.post("/v1/signup", json=_body(name, "new@example.com"))
+        assert taken.status_code == 409, (name, taken.text)
+        assert taken.json()["error"]["details"]["reason"] == "name_taken"
+    with pytest.raises(Conflict, match="'first' already exists"):  # the operator's way too
+        svc.create_key("First", "admin", create_plan="free")
     for bad in ("../admin", "a b", "-dash-first", "x" * 101, "naïve", "a/b"):
         r = client.post("/v1/signup", json=_body(bad, "ok@example.com"))
         assert r.status_code == 422, (bad, r.text)

@@ -119,6 +119,9 @@ def create_workspace(conn: Connection, name: str, plan: str) -> dict[str, Any]:
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise InvalidInput(f"a workspace name needs 1 to {MAX_NAME} characters")
+    same = workspace_repo.name_in_use(conn, name)
+    if same is not None:
+        raise Conflict(f"workspace {same!r} already exists", details={"workspace": same})
     row = {"id": new_id("ws"), "name": name, "plan": plan, "created_at": utcnow()}
     try:
         with conn.begin_nested():

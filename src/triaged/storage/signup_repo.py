@@ -144,9 +144,9 @@ def count_contact_email(conn: Connection, email: str) -> int:
 
 
 def name_taken(conn: Connection, name: str) -> bool:
-    return (
-        conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).first() is not None
-    )
+    """Whether a workspace has ``name``, case aside ("ACME" beside "acme")."""
+    found = select(workspaces.c.id).where(func.lower(workspaces.c.name) == name.lower())
+    return conn.execute(found).first() is not None
 
 
 def set_status_and_contact(conn: Connection, workspace_id: str, status: str, email: str) -> None:

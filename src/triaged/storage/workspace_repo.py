@@ -14,6 +14,7 @@ __all__ = [
     "all_workspaces",
     "count_workspaces",
     "insert_workspace",
+    "name_in_use",
     "overview_rows",
     "set_plan",
     "set_status",
@@ -35,6 +36,15 @@ def all_workspaces(conn: Connection) -> list[dict[str, Any]]:
 def insert_workspace(conn: Connection, row: Mapping[str, Any]) -> None:
     """Insert one workspace row (a taken name raises the driver's IntegrityError)."""
     conn.execute(insert(workspaces).values(**row))
+
+
+def name_in_use(conn: Connection, name: str) -> str | None:
+    """The existing workspace name equal to ``name`` but for case ("acme" for "ACME"), or
+    None: names are identifiers people read, two that differ only in case are one."""
+    found: str | None = conn.execute(
+        select(workspaces.c.name).where(func.lower(workspaces.c.name) == name.lower())
+    ).scalar()
+    return found
 
 
 def workspace_named(conn: Connection, name: str) -> dict[str, Any] | None:
