@@ -310,3 +310,19 @@ def test_a_failed_email_hands_the_invite_back_and_deleting_keeps_the_inviters_re
     ok_svc.delete_workspace("y-team")
     listed = ok_client.get("/v1/invites", headers=ops_auth).json()["data"]
     assert [i["id"] for i in listed] == [inv["id"]] and listed[0]["used_at"] is not None
+
+
+def test_a_suspended_workspaces_invites_admit_no_one(make_service: MakeService) -> None:
+    svc = make_service(signup="invite")
+    admin = svc.create_key("ops", "admin", create_plan="unlimited")
+    client = _client(svc)
+    auth = {"Authorization": f"Bearer {admin.key}"}
+    made = client.post("/v1/invites", json={"expires_in_hours": 1}, headers=auth).json()
+    svc.set_workspace_status("ops", "suspended")
+    before = row_counts(svc)
+    r = client.post("/v1/signup", json={**_body("x-team"), "invite": made["token"]})
+    assert r.status_code == 403 and r.json()["error"]["details"]["reason"] == "invite_inactive"
+    assert row_counts(svc) == before
+    svc.set_workspace_status("ops", "active")
+    r = client.post("/v1/signup", json={**_body("x-team"), "invite": made["token"]})
+    assert r.status_code == 201, r.text

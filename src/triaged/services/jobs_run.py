@@ -34,7 +34,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from triaged.errors import Conflict, QuotaExceeded, RateLimited, TriagedError
+from triaged.errors import (
+    Conflict,
+    QuotaExceeded,
+    RateLimited,
+    TriagedError,
+    WorkspaceInactive,
+)
 from triaged.services import decisions as decision_log
 from triaged.services import quota
 from triaged.services import taxonomies as taxo
@@ -166,6 +172,13 @@ def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int, fence
                 return str(state)
             rows = job_repo.pending_rows(conn, job.id, _room(conn, job, plan, chunk))
             record = taxo.get_record_by_id(conn, job.workspace_id, job.taxonomy_id)
+            active = job_repo.workspace_status(conn, job.workspace_id) == "active"
+        if rows and not active:  # suspended since: its keys are refused, so is its work
+            raise WorkspaceInactive(
+                "the workspace is no longer active; the job stopped with the rows before "
+                "this one done",
+                details={"reason": "workspace_inactive"},
+            )
         if rows and record.archived_at is not None:  # as /v1/classify answers: 409
             raise Conflict(
                 f"taxonomy {record.name!r} was archived; the job stopped with "

@@ -169,6 +169,11 @@ def _spend_invite(conn: Connection, token: str, workspace_id: str, now: datetime
 def _check_invite(conn: Connection, token: str, now: datetime) -> None:
     """Refuse an invalid invite before anything is written."""
     row = signup_repo.invite_state(conn, token_hash(token.strip()))
+    if row is not None and row.status != "active":  # a suspended workspace invites no one
+        raise Forbidden(
+            "this invite link is not valid: the workspace that made it is not active",
+            details={"reason": "invite_inactive"},
+        )
     if row is None or row.used_at is not None or as_utc(row.expires_at) <= now:
         reason = "invite_unknown" if row is None else "invite_used"
         if row is not None and row.used_at is None:

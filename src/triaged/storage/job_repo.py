@@ -47,6 +47,7 @@ __all__ = [
     "unfinished_job_runs",
     "visible_job",
     "workspace_plan",
+    "workspace_status",
 ]
 
 #: the states of a job a run may still work on
@@ -222,6 +223,14 @@ def workspace_plan(conn: Connection, workspace_id: str) -> str:
         select(workspaces.c.plan).where(workspaces.c.id == workspace_id)
     ).scalar_one()
     return plan
+
+
+def workspace_status(conn: Connection, workspace_id: str) -> str | None:
+    """``active``, ``pending`` or ``suspended``; None once the workspace is deleted."""
+    status: str | None = conn.execute(
+        select(workspaces.c.status).where(workspaces.c.id == workspace_id)
+    ).scalar()
+    return status
 
 
 def job_state(conn: Connection, job_id: str, *, for_update: bool = False) -> tuple[str, int]:

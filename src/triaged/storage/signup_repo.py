@@ -80,9 +80,12 @@ def invite_by_hash(conn: Connection, token_hash: str) -> AnyRow | None:
 
 
 def invite_state(conn: Connection, token_hash: str) -> AnyRow | None:
-    """``used_at`` and ``expires_at`` of the invite whose token has this SHA-256, or None."""
+    """``used_at``, ``expires_at`` and the inviting workspace's ``status`` of the invite whose
+    token has this SHA-256, or None."""
     return conn.execute(
-        select(invites.c.used_at, invites.c.expires_at).where(invites.c.token_hash == token_hash)
+        select(invites.c.used_at, invites.c.expires_at, workspaces.c.status)
+        .join(workspaces, workspaces.c.id == invites.c.workspace_id)
+        .where(invites.c.token_hash == token_hash)
     ).first()
 
 
