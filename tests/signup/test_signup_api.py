@@ -326,3 +326,15 @@ def test_a_suspended_workspaces_invites_admit_no_one(make_service: MakeService) 
     svc.set_workspace_status("ops", "active")
     r = client.post("/v1/signup", json={**_body("x-team"), "invite": made["token"]})
     assert r.status_code == 201, r.text
+
+
+def test_signup_declares_its_502_and_the_workspace_answers_aware_times(
+    make_service: MakeService,
+) -> None:
+    svc = make_service()
+    spec = create_app(service=svc).openapi()
+    assert "502" in spec["paths"]["/v1/signup"]["post"]["responses"]
+    admin = svc.create_key("ops", "admin", create_plan="free")
+    r = _client(svc).get("/v1/workspace", headers={"Authorization": f"Bearer {admin.key}"})
+    assert r.status_code == 200, r.text
+    assert r.json()["created_at"].endswith("+00:00")

@@ -89,7 +89,17 @@ def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-@router.post("/signup", response_model=SignupOut, status_code=201)
+@router.post(
+    "/signup",
+    response_model=SignupOut,
+    status_code=201,
+    responses={
+        502: {
+            "description": "The verification email could not be sent; nothing was created.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        }
+    },
+)
 def signup(body: SignupIn, request: Request, service: ServiceDep) -> Any:
     """Sign up: a workspace on the sign-up plan, its admin key (shown once) and a quick start."""
     return service.signup(

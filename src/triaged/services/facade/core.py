@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from triaged.errors import InvalidInput, NotFound
 from triaged.services import keys, quota
 from triaged.services import taxonomies as taxo
+from triaged.services.ids import as_utc
 from triaged.services.keys import KeyInfo, Principal, Role
 from triaged.services.plans import Plan, all_plans, get_plan
 from triaged.services.taxonomies import TaxonomyRecord
@@ -71,7 +72,7 @@ class ServiceCore:
             "id": row["id"],
             "name": row["name"],
             "plan": row["plan"],
-            "created_at": row["created_at"].isoformat(),
+            "created_at": as_utc(row["created_at"]).isoformat(),  # SQLite's are naive
         }
 
     def workspace(self, principal: Principal) -> dict[str, Any]:
@@ -81,7 +82,7 @@ class ServiceCore:
             "id": row["id"],
             "name": row["name"],
             "plan": self.plan(row["plan"]).to_dict(),
-            "created_at": row["created_at"].isoformat(),
+            "created_at": as_utc(row["created_at"]).isoformat(),  # SQLite's are naive
         }
 
     def list_workspaces(self) -> list[dict[str, Any]]:
