@@ -232,3 +232,16 @@ def test_a_job_uses_the_quota_left_then_fails_and_stops_on_an_archived_taxonomy(
         assert archived == {"status": 409, "code": "conflict"}  # refused at submission
     finally:
         svc.close()
+
+
+def test_a_deleted_job_reads_as_gone(tmp_path: Path) -> None:
+    """A run whose job was deleted with its workspace ends quietly (it raised NoResultFound,
+    logged as a traceback, when a workspace was deleted while its job ran)."""
+    from triaged.storage import job_repo
+
+    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
+    try:
+        with stack.service.db.read() as conn:
+            assert job_repo.job_state(conn, "job_deleted") == ("gone", 0)
+    finally:
+        stack.service.close()

@@ -234,12 +234,16 @@ def workspace_status(conn: Connection, workspace_id: str) -> str | None:
 
 
 def job_state(conn: Connection, job_id: str, *, for_update: bool = False) -> tuple[str, int]:
-    """(state, attempts) of the job; ``for_update``: its row locked ``FOR UPDATE``."""
+    """(state, attempts) of the job; ``for_update``: its row locked ``FOR UPDATE``;
+    ``("gone", 0)`` once the job was deleted with its workspace (a run in progress ends
+    quietly instead of raising ``NoResultFound``)."""
     stmt = select(bulk_jobs.c.state, bulk_jobs.c.attempts).where(bulk_jobs.c.id == job_id)
     if for_update:
         stmt = stmt.with_for_update()
-    state, attempts = conn.execute(stmt).one()
-    return state, attempts
+    row = conn.execute(stmt).first()
+    if row is None:
+        return "gone", 0
+    return str(row.state), int(row.attempts)
 
 
 def pending_rows(conn: Connection, job_id: str, limit: int) -> list[AnyRow]:
