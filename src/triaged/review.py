@@ -37,6 +37,7 @@ from triaged.services import learning, review_queue, review_stats, routing_polic
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import utcnow
 from triaged.services.keys import Principal, Role
+from triaged.services.review_items import item_page
 from triaged.services.review_queue import Action, ItemFilter, Queue, Status
 from triaged.services.review_workspace import resolution_payload
 from triaged.services.taxonomies import TaxonomyRecord
@@ -243,7 +244,7 @@ class ReviewService:
         )
         now = utcnow()
         with self._db.read() as conn:
-            page, next_cursor = review_queue.list_items(
+            return item_page(
                 conn,
                 principal.workspace_id,
                 flt,
@@ -251,9 +252,8 @@ class ReviewService:
                 limit=limit,
                 cursor=cursor,
                 viewer=principal.key_id,
+                taxonomy=taxonomy,
             )
-            counts = review_queue.counts(conn, principal.workspace_id, now=now, taxonomy=taxonomy)
-        return {"items": page, "next_cursor": next_cursor, "counts": counts}
 
     # ---------------------------------------------------------------- metrics
     def stats(

@@ -20,7 +20,7 @@ from triaged.services.review_rows import MAX_PAGE, Queue, Status, item_public
 from triaged.storage import review_repo
 from triaged.storage.review_repo import ItemFilter
 
-__all__ = ["MAX_DECISION_IDS", "ItemFilter", "counts", "list_items"]
+__all__ = ["MAX_DECISION_IDS", "ItemFilter", "counts", "item_page", "list_items"]
 
 MAX_DECISION_IDS = 500
 
@@ -53,6 +53,26 @@ def list_items(
     rows = review_repo.list_page(conn, workspace_id, flt, now=now, limit=limit, cursor=cursor)
     page = [item_public(r, now, viewer) for r in rows[:limit]]
     return page, (page[-1]["id"] if len(rows) > limit and page else None)
+
+
+def item_page(
+    conn: Connection,
+    workspace_id: str,
+    flt: ItemFilter,
+    *,
+    now: datetime,
+    limit: int,
+    cursor: str | None,
+    viewer: str,
+    taxonomy: str | None,
+) -> dict[str, Any]:
+    """A page of :func:`list_items` as the key ``viewer`` may see it, with the
+    :func:`counts` per queue of ``taxonomy`` (the review list and the search)."""
+    page, next_cursor = list_items(
+        conn, workspace_id, flt, now=now, limit=limit, cursor=cursor, viewer=viewer
+    )
+    queues = counts(conn, workspace_id, now=now, taxonomy=taxonomy)
+    return {"items": page, "next_cursor": next_cursor, "counts": queues}
 
 
 def counts(

@@ -20,7 +20,7 @@ from triaged.services import agreement, review_queue, review_reopen, review_sett
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc, utcnow
 from triaged.services.keys import Principal, Role
-from triaged.services.review_items import MAX_DECISION_IDS, ItemFilter
+from triaged.services.review_items import MAX_DECISION_IDS, ItemFilter, item_page
 from triaged.services.review_rows import Action, Queue, Status, parse
 from triaged.storage import review_repo
 
@@ -246,7 +246,7 @@ def search_items(
     with service.db.read() as conn:
         if taxonomy:
             taxo.get_record(conn, principal.workspace_id, taxonomy)
-        page, next_cursor = review_queue.list_items(
+        return item_page(
             conn,
             principal.workspace_id,
             flt,
@@ -254,9 +254,8 @@ def search_items(
             limit=limit,
             cursor=cursor,
             viewer=principal.key_id,
+            taxonomy=taxonomy,
         )
-        counts = review_queue.counts(conn, principal.workspace_id, now=now, taxonomy=taxonomy)
-    return {"items": page, "next_cursor": next_cursor, "counts": counts}
 
 
 def bulk_resolve(
