@@ -39,6 +39,7 @@ from triaged.routing import (
 
 __all__ = [
     "EARLY_MIN_LOOK",
+    "LaneRows",
     "WeightedBound",
     "block_failure",
     "certify_from_review_stream",
@@ -49,6 +50,7 @@ __all__ = [
     "first_look",
     "look_risk",
     "review_look",
+    "reviewed_lanes_share",
     "weighted_error_bound",
 ]
 
@@ -331,6 +333,73 @@ def certify_from_review_stream(
     return replace(cert, reason=cert.reason + note)
 
 
+@dataclass(frozen=True)
+class LaneRows:
+    """Reviewed decisions one model routed, in review order: out of scope, routed auto,
+    importance weight, and the auto threshold each was routed by (inf: lane closed)."""
+
+    out_of_scope: NDArray[np.bool_]
+    auto: NDArray[np.bool_]
+    weight: NDArray[np.float64]
+    routed_auto: NDArray[np.float64]
+
+
+def reviewed_lanes_share(
+    evidence: RoutingEvidence,
+    out_of_scope: NDArray[np.bool_],
+    auto: NDArray[np.bool_],
+    weights: NDArray[np.float64],
+    routed_auto: NDArray[np.float64],
+    delta: float,
+) -> WeightedBound | None:
+    """An upper bound on the traffic's out-of-scope share read from the lanes people review
+    (``review``/``hold``) and the model's evidence of where unknown inputs land, for
+    reviewed decisions the model behind ``evidence`` routed (None: no such bound).
+
+    The importance-weighted share over every reviewed decision (:func:`weighted_error_bound`)
+    learns the share inside the auto lane from its audits alone, a few percent of it: a few
+    hundred audits, each standing for 10 to 50 decisions, leave an effective sample of a few
+    hundred, and a bound near 2% however clean the traffic.  But an input fits no label or
+    not whatever lane it took, and an unknown input lands below the auto threshold ``t``
+    with probability ``1 - A(t)``, ``A(t)`` the share of simulated unknown inputs (labels
+    held out of training) at or above ``t`` in the model's evidence.  So the share of
+    traffic that is out of scope *and* routed below the auto threshold is ``pi (1 - A(t))``,
+    measured by the reviewed lanes alone: an ``auto`` decision is never in it, so each
+    audited one stands for its ``1 / audit_rate`` decisions as that many certain zeros, not
+    as one uncertain row.  Then ``pi <= U / (1 - A_up(t_min))`` with ``U`` the
+    Clopper–Pearson upper bound of that share on its effective sample at ``delta / 2``,
+    ``A_up`` the clustered upper bound of ``A`` (:meth:`RoutingEvidence.oos_share_upper`)
+    at ``delta / 2`` and ``t_min`` the lowest auto threshold any of the decisions was
+    routed by (``inf`` where the lane was closed: then ``A = 0`` and ``U`` takes all of
+    ``delta``).  It rests on the simulated unknown inputs being at least as confident as
+    real ones, as the certification itself does; where real ones are more confident the
+    live audits of the lane catch it."""
+    bad = np.asarray(out_of_scope, dtype=bool) & ~np.asarray(auto, dtype=bool)
+    is_auto = np.asarray(auto, dtype=bool)
+    w = np.asarray(weights, dtype=np.float64)
+    routed = np.asarray(routed_auto, dtype=np.float64)
+    if w.size == 0 or evidence.n_oos == 0:
+        return None
+    total = float(w.sum())
+    # an audited auto decision: 1 / audit_rate decisions, each a certain zero (weight 1)
+    w2 = float((w[~is_auto] ** 2).sum()) + float(w[is_auto].sum())
+    if total <= 0 or w2 <= 0:
+        return None
+    p = float((w * bad).sum()) / total
+    n_eff = total * total / w2
+    open_t = routed[np.isfinite(routed)]
+    if open_t.size == 0:
+        below = cp_upper(p * n_eff, n_eff, delta)
+        a_up = 0.0
+    else:
+        below = cp_upper(p * n_eff, n_eff, delta / 2.0)
+        _, a_up = evidence.oos_share_upper(float(open_t.min()), delta / 2.0)
+    if a_up >= 1.0:
+        return None
+    upper = min(1.0, below / (1.0 - a_up))
+    return WeightedBound(p, 0.0, upper, int(w.size), int(bad.sum()), n_eff)
+
+
 def certify_with_live_out_of_scope(
     evidence: RoutingEvidence,
     out_of_scope: NDArray[np.bool_] | Sequence[bool],
@@ -342,6 +411,7 @@ def certify_with_live_out_of_scope(
     review_threshold: float = 0.60,
     grid: Sequence[float] | None = None,
     share_risk: float | None = None,
+    lanes: LaneRows | None = None,
 ) -> tuple[LaneBound, WeightedBound] | None:
     """Re-certify the model's held-out evidence with the out-of-scope share live traffic
     shows, when the reviews bound it below the expected one.
@@ -355,12 +425,34 @@ def certify_with_live_out_of_scope(
     the expected one (too few reviews, or more out-of-scope traffic than expected: the live
     audits handle that case by raising the threshold).  ``share_risk``: the risk the
     share's bound spends instead of ``delta / 2`` (at most that), when the reviews are a
-    stream read at fixed looks (:func:`review_look`).
+    stream read at fixed looks (:func:`review_look`).  ``lanes``: those of the reviewed
+    decisions that the model behind ``evidence`` routed; where some were routed by an open
+    auto lane the share is also bounded from the reviewed lanes
+    (:func:`reviewed_lanes_share`), each bound at half the share's risk, the lower one used.
     """
     _check_params(target, confidence_level, expected_out_of_scope)
     delta = (1.0 - confidence_level) / 2.0
     share_delta = delta if share_risk is None else min(share_risk, delta)
-    share = weighted_error_bound(out_of_scope, weights, share_delta)
+    split = lanes is not None and bool(np.isfinite(lanes.routed_auto).any())
+    share = weighted_error_bound(out_of_scope, weights, share_delta / 2 if split else share_delta)
+    via = ""
+    if split and lanes is not None:
+        alt = reviewed_lanes_share(
+            evidence,
+            lanes.out_of_scope,
+            lanes.auto,
+            lanes.weight,
+            lanes.routed_auto,
+            share_delta / 2,
+        )
+        if alt is not None and alt.upper < share.upper:
+            via = (
+                f"; bounded from the reviewed lanes: {alt.errors} of {alt.n} of this model's "
+                f"reviewed decisions out of scope below the auto threshold (effective n "
+                f"{alt.effective_n:.0f}), over the share of simulated unknown inputs the "
+                "model's evidence puts below it"
+            )
+            share = replace(share, upper=alt.upper)
     if share.estimate is None or share.upper >= expected_out_of_scope:
         return None
     bound = certify_auto_threshold(
@@ -374,7 +466,7 @@ def certify_with_live_out_of_scope(
     learned = (
         f"{share.errors} of {share.n} reviewed decisions out of scope (weighted share "
         f"{share.estimate:.3f}, bound {share.upper:.3f} < {expected_out_of_scope:.3f} "
-        f"expected, effective n {share.effective_n:.0f})"
+        f"expected, effective n {share.effective_n:.0f}{via})"
     )
     reason = f"{bound.reason}; live out-of-scope share: {learned}"
     return LaneBound(

@@ -13,17 +13,22 @@ than expected is the live audits' business (they raise the threshold).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection
 
 from triaged.routing import Bucket, LaneBound, RoutingEvidence
-from triaged.routing_live import certify_with_live_out_of_scope, first_look, review_look
+from triaged.routing_live import (
+    LaneRows,
+    certify_with_live_out_of_scope,
+    first_look,
+    review_look,
+)
 from triaged.storage import routing_repo
 
-__all__ = ["certify_from_live_share", "review_weights"]
+__all__ = ["OwnRows", "certify_from_live_share", "review_weights"]
 
 
 def review_weights(
@@ -45,6 +50,31 @@ def review_weights(
     return out
 
 
+@dataclass(frozen=True)
+class OwnRows:
+    """Which reviewed decisions (all of the taxonomy's, in review order) the model being
+    certified routed (``mask``), whether each was routed ``auto`` and by which auto
+    threshold (inf: the lane was closed)."""
+
+    mask: NDArray[np.bool_]
+    auto: NDArray[np.bool_]
+    routed_auto: NDArray[np.float64]
+
+    def rows(
+        self, out_of_scope: NDArray[np.bool_], weights: NDArray[np.float64], size: int
+    ) -> LaneRows | None:
+        """The model's rows among the first ``size`` (None: none)."""
+        m = np.asarray(self.mask[:size], dtype=bool)
+        if not m.any():
+            return None
+        return LaneRows(
+            np.asarray(out_of_scope[:size], dtype=bool)[m],
+            np.asarray(self.auto[:size], dtype=bool)[m],
+            np.asarray(weights[:size], dtype=np.float64)[m],
+            np.asarray(self.routed_auto[:size], dtype=np.float64)[m],
+        )
+
+
 def certify_from_live_share(
     evidence: RoutingEvidence,
     out_of_scope: NDArray[np.bool_],
@@ -57,6 +87,7 @@ def certify_from_live_share(
     grid: list[float],
     confidence: NDArray[np.float64] | None = None,
     wrong: NDArray[np.bool_] | None = None,
+    own: OwnRows | None = None,
 ) -> LaneBound | None:
     """The threshold the model's evidence certifies at the live out-of-scope share (None:
     the reviews do not bound the share below the expected one, or no evidence).
@@ -69,7 +100,8 @@ def certify_from_live_share(
     The reviews are a stream read again at every check and every retrain: the share is
     bounded at the latest fixed look (:func:`triaged.routing_live.review_look`) over them
     in the order they were reviewed, so all the looks together spend the share's half of
-    the risk once."""
+    the risk once.  ``own``: which of them the model behind ``evidence`` routed, and how
+    (:func:`triaged.routing_live.reviewed_lanes_share` reads those of the look)."""
     if evidence.n_in == 0 or expected_out_of_scope <= 0.0 or len(out_of_scope) == 0:
         return None
     share_delta = (1.0 - confidence_level) / 2.0
@@ -87,6 +119,7 @@ def certify_from_live_share(
         review_threshold=review_threshold,
         grid=grid,
         share_risk=risk,
+        lanes=None if own is None else own.rows(out_of_scope, weights, size),
     )
     if learned is None or learned[0].threshold is None:
         return None

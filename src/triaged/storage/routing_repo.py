@@ -23,6 +23,7 @@ __all__ = [
     "count_reviewed_audits",
     "insert_policy",
     "latest_policy_row",
+    "policy_autos",
     "policy_row",
     "reviewed_decisions",
     "set_routing_version",
@@ -47,6 +48,13 @@ def policy_row(conn: Connection, taxonomy_id: str, version: int) -> Any:
             routing_policies.c.taxonomy_id == taxonomy_id, routing_policies.c.version == version
         )
     ).first()
+
+
+def policy_autos(conn: Connection, taxonomy_id: str) -> dict[int, float | None]:
+    """Every policy version of the taxonomy and its auto threshold (None: lane closed)."""
+    p = routing_policies.c
+    rows = conn.execute(select(p.version, p.auto).where(p.taxonomy_id == taxonomy_id)).all()
+    return {int(r.version): (None if r.auto is None else float(r.auto)) for r in rows}
 
 
 def advisory_lock(conn: Connection, key: int, taxonomy_id: str) -> None:
@@ -112,8 +120,9 @@ def reviewed_decisions(
     until: datetime | None = None,
     audits_only: bool = False,
 ) -> list[Any]:
-    """(confidence, label, final_label, bucket, audit_rate) of the taxonomy's decisions a
-    person reviewed with a decisive outcome, in the order the reviews came in."""
+    """(confidence, label, final_label, bucket, audit_rate, model_version, policy_version)
+    of the taxonomy's decisions a person reviewed with a decisive outcome, in the order the
+    reviews came in."""
     r, d = review_items.c, decisions.c
     conds = [
         r.taxonomy_id == taxonomy_id,
@@ -133,7 +142,15 @@ def reviewed_decisions(
         conds.append(r.queue == "audit")
     return list(
         conn.execute(
-            select(d.confidence, d.label, d.final_label, d.bucket, d.audit_rate)
+            select(
+                d.confidence,
+                d.label,
+                d.final_label,
+                d.bucket,
+                d.audit_rate,
+                d.model_version,
+                d.policy_version,
+            )
             .select_from(review_items.join(decisions, d.id == r.decision_id))
             .where(*conds)
             .order_by(r.resolved_at, r.id)  # in the order the reviews came in

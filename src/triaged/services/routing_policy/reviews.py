@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection
@@ -19,13 +21,18 @@ __all__ = ["Reviewed", "measured_share", "nearest_share", "reviewed", "traffic_r
 
 @dataclass(frozen=True, slots=True)
 class Reviewed:
-    """Reviewed decisions as arrays: confidence, wrong, importance weight, bucket."""
+    """Reviewed decisions as arrays: confidence, wrong, importance weight, bucket, and
+    the model and auto threshold that routed each."""
 
     confidence: np.ndarray
     wrong: np.ndarray
     weight: np.ndarray
     auto: np.ndarray  # routed auto (an audit)
     out_of_scope: np.ndarray  # a person marked it as fitting no label
+    model_version: np.ndarray  # (object) the model that classified it
+    # the auto threshold of the policy version that routed it (inf: the lane was closed;
+    # a decision with no recorded version: the lowest auto threshold the taxonomy had)
+    routed_auto: np.ndarray
 
 
 def reviewed(
@@ -67,7 +74,24 @@ def reviewed(
     )
     weight = 1.0 / np.clip(rate, 1e-6, 1.0)
     oos = np.fromiter((row.final_label == OOS_LABEL for row in rows), bool, len(rows))
-    return Reviewed(conf, wrong, weight, is_auto, oos)
+    models = np.array([row.model_version for row in rows], dtype=object)
+    return Reviewed(
+        conf, wrong, weight, is_auto, oos, models, _routed_auto(conn, taxonomy_id, rows)
+    )
+
+
+def _routed_auto(conn: Connection, taxonomy_id: str, rows: list[Any]) -> np.ndarray:
+    """The auto threshold each row was routed by (inf where its version's lane was closed)."""
+    if not rows:
+        return np.zeros(0)
+    autos = {
+        v: (math.inf if a is None else a)
+        for v, a in routing_repo.policy_autos(conn, taxonomy_id).items()
+    }
+    lowest = min((a for a in autos.values() if math.isfinite(a)), default=math.inf)
+    return np.fromiter(
+        (autos.get(row.policy_version, lowest) for row in rows), np.float64, len(rows)
+    )
 
 
 def traffic_reviews(

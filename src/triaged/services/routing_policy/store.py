@@ -22,7 +22,7 @@ from triaged.routing import (
 from triaged.routing_hold import HOLD_GRID_TOP, HoldChoice, evidence_hold_threshold
 from triaged.services.ids import new_id, utcnow
 from triaged.services.jobs import notify_model
-from triaged.services.routing_learning import certify_from_live_share
+from triaged.services.routing_learning import OwnRows, certify_from_live_share
 from triaged.services.routing_policy.model import ALERT_EVENT, ROUTING_LOCK_KEY, Defaults, Policy
 from triaged.services.routing_policy.reviews import (
     Reviewed,
@@ -363,14 +363,22 @@ def _learned_share_cert(
     pi: float,
     review: float,
     traffic: tuple[Reviewed, np.ndarray] | None = None,
+    model_version: str | None = None,
 ) -> LaneBound | None:
     """The threshold ``evidence`` certifies at the out-of-scope share the taxonomy's reviews
     bound (:mod:`triaged.services.routing_learning`; every model version's reviews: the
     share is the traffic's); None when they teach nothing.  ``traffic``: those reviews, when
-    the caller has read them (:func:`traffic_reviews`)."""
+    the caller has read them (:func:`traffic_reviews`).  ``model_version``: the version of
+    the model behind ``evidence``, whose routed decisions also bound the share from the
+    reviewed lanes (:func:`triaged.routing_live.reviewed_lanes_share`)."""
     pool, weights = traffic if traffic is not None else traffic_reviews(conn, taxonomy_id)
     if not pool.out_of_scope.size:
         return None
+    own = (
+        None
+        if model_version is None
+        else OwnRows(pool.model_version == model_version, pool.auto, pool.routed_auto)
+    )
     return certify_from_live_share(
         evidence,
         pool.out_of_scope,
@@ -382,6 +390,7 @@ def _learned_share_cert(
         grid=threshold_grid(review),
         confidence=pool.confidence,
         wrong=pool.wrong,
+        own=own,
     )
 
 
