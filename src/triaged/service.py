@@ -157,14 +157,22 @@ class Service(OperationsMixin):
     ) -> dict[str, Any]:
         """Create a workspace on the sign-up plan with an admin key (shown once) and the
         example taxonomy; with a mail server it stays pending until the emailed link is
-        followed.  Refused attempts write nothing; a failed email undoes the sign-up."""
+        followed.  Refused attempts create nothing (one refused for a taken name or email
+        counts against the address's limit); a failed email undoes the sign-up."""
         from triaged.services import signup as su
 
         s = self.settings
         su.check_mode(s, invite)
         req = su.SignupRequest(name, email, client, invite)
-        with self.db.write() as conn:
-            res = su.reserve(conn, s, req, utcnow())
+        try:
+            with self.db.write() as conn:
+                res = su.reserve(conn, s, req, utcnow())
+        except Conflict:
+            # a taken name or an email at its cap: counted against the address's limit (in
+            # its own transaction), so names and emails cannot be probed without end
+            with self.db.write() as conn:
+                su.count_refused(conn, s, client, utcnow())
+            raise
         base = (s.public_url or base_url).rstrip("/")
         try:
             su.after_reserve(self, res, base)

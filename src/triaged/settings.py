@@ -263,8 +263,8 @@ class Settings(BaseSettings):
     signup_per_ip: int = Field(
         default=5,
         ge=0,
-        description="Sign-ups from one client address per signup_window_seconds (429 above; "
-        "0: no limit).",
+        description="Sign-ups from one client address per signup_window_seconds, refused ones "
+        "for a taken name or an email at its cap included (429 above; 0: no limit).",
     )
     signup_global: int = Field(
         default=100,

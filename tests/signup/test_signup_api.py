@@ -66,7 +66,7 @@ def test_the_global_limit_holds_across_addresses(make_service: MakeService) -> N
 def test_email_cap_names_and_emails_are_checked_before_anything_is_written(
     make_service: MakeService,
 ) -> None:
-    svc = make_service(signup_max_per_email=2)
+    svc = make_service(signup_max_per_email=2, signup_per_ip=20)
     client = _client(svc)
     for name in ("first", "second"):
         assert client.post("/v1/signup", json=_body(name, "Same@Example.com")).status_code == 201
@@ -86,7 +86,32 @@ def test_email_cap_names_and_emails_are_checked_before_anything_is_written(
     for email in ("not-an-email", "a@b", "two@@example.com", "a@b.c\nBcc: x@y.z"):
         r = client.post("/v1/signup", json=_body("fine-name", email))
         assert r.status_code == 422, (email, r.text)
-    assert row_counts(svc) == before
+    # nothing but the rate limiter's record of the four refused attempts
+    after = row_counts(svc)
+    assert after.pop("signup_attempts") == before.pop("signup_attempts") + 4
+    assert after == before
+
+
+def test_probing_names_and_emails_spends_the_address_limit(make_service: MakeService) -> None:
+    """A 409 says a name is taken or an email has workspaces: each one counts as an attempt
+    of the address, so one client cannot probe without end (it could until 5 December)."""
+    svc = make_service(signup_per_ip=3, signup_max_per_email=1, signup_window_seconds=600)
+    assert _client(svc, "192.0.2.1").post("/v1/signup", json=_body("acme")).status_code == 201
+    prober = _client(svc, "198.51.100.20")
+    codes = [
+        prober.post("/v1/signup", json=_body(name, email)).status_code
+        for name, email in [
+            ("acme", "x@example.org"),
+            ("other", "acme@example.com"),
+            ("ACME", "y@example.org"),
+            ("acme", "z@example.org"),
+            ("fresh", "fresh@example.org"),
+        ]
+    ]
+    assert codes == [409, 409, 409, 429, 429]
+    # nothing was created for the prober; another address still signs up
+    assert len(svc.workspaces_overview()) == 1
+    assert _client(svc, "192.0.2.2").post("/v1/signup", json=_body("fresh")).status_code == 201
 
 
 def test_a_mail_server_that_refuses_undoes_the_sign_up(make_service: MakeService) -> None:

@@ -3,7 +3,9 @@
 Everything a sign-up writes happens in one write transaction (:func:`reserve`): the
 limits are checked there, under the database's write lock (SQLite ``BEGIN
 IMMEDIATE``) or a transaction-scoped advisory lock (PostgreSQL), so concurrent
-sign-ups cannot both pass a limit, and a refused attempt writes nothing at all.
+sign-ups cannot both pass a limit, and a refused attempt writes nothing at all (one
+refused for a taken name or an email at its cap is then recorded as an attempt of its
+address, in a transaction of its own: :func:`count_refused`).
 
 * ``TRIAGED_SIGNUP=off``: :func:`check_mode` refuses every sign-up (403).
 * ``invite``: the request must carry an unused, unexpired invite token (403 otherwise);
@@ -149,6 +151,12 @@ def _check_rate(conn: Connection, settings: Settings, client: str, now: datetime
                 details={"limit": f"signup_{scope}", "quota": limit, "used": count},
             )
     return client_hash
+
+
+def count_refused(conn: Connection, settings: Settings, client: str, now: datetime) -> None:
+    """Record a sign-up refused for a taken name or an email at its cap as an attempt of
+    ``client``: each probe of a name or an email spends the address's limit."""
+    signup_repo.insert_attempt(conn, _client_hash(client, settings.key_pepper), now)
 
 
 def _spend_invite(conn: Connection, token: str, workspace_id: str, now: datetime) -> None:
