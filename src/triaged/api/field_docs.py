@@ -304,4 +304,5 @@ EXAMPLES: dict[str, dict[str, object]] = {
     },
     "SignupIn": {"name": "acme", "email": "ops@acme.example"},
     "InviteIn": {"note": "for the Acme pilot", "expires_in_hours": 72},
+    "VerifyIn": {"token": "the token of the emailed link"},
 }

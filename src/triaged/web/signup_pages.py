@@ -90,9 +90,21 @@ def signup(
 
 
 @router.get("/ui/signup/verify", response_class=HTMLResponse)
-def verify(request: Request, service: ServiceDep, token: str = "") -> Response:
+def verify_form(request: Request, token: str = "") -> Response:
+    """The emailed link: a page with a button, so that a mail scanner or a browser's
+    prefetch opening the link does not activate the workspace (a GET changes nothing)."""
+    response = page(request, "signup_verify.html", {"token": token[:200]})
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this page's URL
+    return response
+
+
+@router.post("/ui/signup/verify", response_class=HTMLResponse)
+def verify(
+    request: Request, service: ServiceDep, token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
     try:
-        result = service.verify_signup(token[:200])
+        result = service.verify_signup(token)
     except TriagedError as exc:
         return page(request, "error.html", {"message": exc.message}, status_code=exc.status)
     return page(request, "signup_verified.html", {"result": result})

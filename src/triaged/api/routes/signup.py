@@ -3,8 +3,9 @@
 ``POST /v1/signup`` needs no key: it creates a workspace on the sign-up plan and answers
 with its admin key (only in this answer) and a filled-in quick-start call.  Limits:
 per client address and server-wide (429 + ``Retry-After``), workspaces per email (409);
-a refused attempt creates nothing.  ``GET /v1/signup/verify?token=`` activates a
-workspace whose emailed link was followed; ``POST /v1/invites`` (admin) makes a
+a refused attempt creates nothing.  ``POST /v1/signup/verify`` (``{"token"}``) activates
+a workspace whose emailed link was followed (the link opens a page with a button: a GET
+changes nothing); ``POST /v1/invites`` (admin) makes a
 single-use invite when sign-up is by invitation.
 """
 
@@ -111,9 +112,21 @@ def signup(body: SignupIn, request: Request, service: ServiceDep) -> Any:
     )
 
 
-@router.get("/signup/verify", response_model=VerifyOut)
-def verify(service: ServiceDep, token: str = Query(max_length=200)) -> Any:
-    """Follow the emailed verification link: the workspace becomes active."""
+class VerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(max_length=200, description="The token of the emailed link.")
+
+
+@router.post("/signup/verify", response_model=VerifyOut)
+def verify(body: VerifyIn, service: ServiceDep) -> Any:
+    """Activate the workspace of an emailed verification link (its ``token``)."""
+    return service.verify_signup(body.token)
+
+
+@router.get("/signup/verify", response_model=VerifyOut, deprecated=True)
+def verify_by_get(service: ServiceDep, token: str = Query(max_length=200)) -> Any:
+    """The same by GET (kept for clients written before 5 December; a GET that changes
+    state is what link scanners and prefetchers follow: use POST)."""
     return service.verify_signup(token)
 
 
