@@ -8,9 +8,10 @@ audit shares (2%, 10% while evidence is thin).  Scenarios:
   threshold is too low for the traffic, the live check must move it;
 * 30% unknown with the default expectation (20%);
 * no unknown inputs (default expectation): the live check must not cost auto share;
-* the first and the last again with the service's default retraining (after every 50 new
+* the first and the third again with the service's default retraining (after every 50 new
   reviews): each new model is certified with what the reviews taught (the out-of-scope
-  share they measure), and must not reopen a lane the audits closed.
+  share they measure), and must not reopen a lane the audits closed;
+* no unknown inputs with the operator expecting none (what the guarantee itself costs).
 
 After the stream, a fresh stream of the same mix measures the auto lane.
 
@@ -51,6 +52,8 @@ SCENARIOS: list[dict[str, Any]] = [
         "stream": 2000,
         "retrain": 50,
     },
+    # the operator's expectation right: what the guarantee costs when nothing is unknown
+    {"label": "no unknown, 0% expected", "unknown_share": 0.0, "expected": 0.0, "stream": 2000},
 ]
 FRESH = 800
 N_KNOWN = 30  # 30 of 77 labels: enough held-out texts for 3,000-text streams
