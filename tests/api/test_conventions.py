@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import logging.config
 from typing import Any
@@ -161,6 +163,30 @@ async def test_a_cursor_not_handed_out_is_400(stack: Stack, cursor: str) -> None
             error = r.json()["error"]
             assert error["code"] == "invalid_cursor", route.path
             assert error["details"]["field"] == "cursor"
+
+
+@pytest.mark.parametrize(
+    ("path", "scope"),
+    [
+        ("/v1/review/items", "review_items"),
+        ("/v1/decisions", "decisions"),
+        ("/v1/taxonomies", "taxonomies"),
+    ],
+)
+@pytest.mark.parametrize("position", ["ab\ud800", -1, 10**30])
+async def test_a_made_up_position_in_a_well_formed_cursor_is_400(
+    stack: Stack, path: str, scope: str, position: object
+) -> None:
+    """A lone surrogate is legal JSON text but no driver takes it (it was a 500 that also
+    broke the connection); a negative or huge offset is nothing this server wrote."""
+    raw = json.dumps({"s": scope, "p": position}).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    tenant = stack.tenant()
+    async with stack.client(tenant.key) as c:
+        r = await c.get(path, params={"cursor": cursor})
+        assert r.status_code == 400, (path, r.status_code, r.text)
+        assert r.json()["error"]["code"] == "invalid_cursor"
+        assert (await c.get(path)).status_code == 200  # the connection still works
 
 
 async def test_request_id_on_every_answer(stack: Stack, tenant: Tenant) -> None:

@@ -135,7 +135,9 @@ def test_reopen_within_the_window_with_a_webhook_event(seeded, server):
     alice = _client(server, seeded.reviewer_key)
     bob = _client(server, seeded.extra_keys[0])  # type: ignore[attr-defined]
     admin = _client(server, seeded.admin_key)
-    item = next(_claim_all(alice))
+    # a flagged (review) item: its workflow acted on the model's label, so only a changed
+    # label sends an event (a held item's answer always does)
+    item = next(it for it in _claim_all(alice) if it["queue"] != "hold")
     done = _answer(alice, item, seeded.truth[item["text"]])
     assert done["final_label"] == seeded.truth[item["text"]]
     refused = bob.post(f"/review/items/{item['id']}/reopen")
@@ -156,6 +158,17 @@ def test_reopen_within_the_window_with_a_webhook_event(seeded, server):
     assert payloads[0]["data"]["previous_final_label"] == seeded.truth[item["text"]]
     again = _answer(alice, back, item["label"])
     assert again["action"] == "confirm" and again["status"] == "resolved"
+    # the workflow was told the final label is none: answering again tells it the new one
+    # (a confirm of a review item after a reopen sent nothing until 5 December)
+    with seeded.service.db.read() as conn:
+        events = conn.execute(
+            select(webhook_events.c.type, webhook_events.c.payload).order_by(
+                webhook_events.c.created_at, webhook_events.c.id
+            )
+        ).all()
+    mine = [(t, p["data"]) for t, p in events if p["data"].get("review_item_id") == item["id"]]
+    assert mine[-1][0] in ("decision.resolved", "decision.corrected"), mine
+    assert mine[-1][1]["final_label"] == item["label"]
     history = alice.get(f"/review/items/{item['id']}").json()["history"]
     assert [h["event"] for h in history].count("reopened") == 1
 

@@ -34,6 +34,7 @@ __all__ = [
 
 T = TypeVar("T")
 MAX_CURSOR_CHARS = 1000
+MAX_POSITION = 2**53  # offsets and counters: never negative, never past a float's integers
 
 Cursor = Annotated[
     str | None,
@@ -79,9 +80,23 @@ def decode_cursor(scope: str, cursor: str | None) -> str | int | None:
     position = obj["p"]
     if isinstance(position, bool) or not isinstance(position, str | int):
         raise _invalid("the cursor is not one this server handed out")
-    if isinstance(position, str) and ("\x00" in position or len(position) > 200):
+    if isinstance(position, str) and not _plain(position):
+        raise _invalid("the cursor is not one this server handed out")
+    if isinstance(position, int) and not 0 <= position <= MAX_POSITION:
         raise _invalid("the cursor is not one this server handed out")
     return position
+
+
+def _plain(position: str) -> bool:
+    """A position this server could have written: short, no NUL, valid UTF-8 (a lone
+    surrogate, legal in JSON text, cannot reach a database driver)."""
+    if "\x00" in position or len(position) > 200:
+        return False
+    try:
+        position.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _invalid(message: str) -> InvalidCursor:

@@ -41,7 +41,7 @@ from triaged.services.review_rows import (
     parse,
     withhold_first_answer,
 )
-from triaged.storage import review_repo
+from triaged.storage import agreement_repo, review_repo
 from triaged.taxonomy import OOS_LABEL
 from triaged.taxonomy_rules import MAX_LABEL_NAME
 from triaged.taxonomy_rules import check_name as check_label_name
@@ -330,18 +330,22 @@ def _mark_answered(
 
 
 def _webhook_type(
-    row: Any, changed: bool, final: str | None, previous_final: str | None
+    row: Any, changed: bool, final: str | None, previous_final: str | None, reopened: bool
 ) -> str | None:
     """Round 1: ``decision.resolved`` for a held item, ``decision.corrected`` for a changed
     label; round 2 (a second opinion) changes nothing; round 3 (an admin settling a
-    disagreement): ``decision.corrected`` when it changes the final label."""
+    disagreement): ``decision.corrected`` when it changes the final label.  A round-1
+    answer given again after a reopen (whose ``decision.reopened`` told the workflow the
+    final label is none) always sends one: ``decision.resolved`` when it is the model's."""
     if row.review_round == agreement.SECOND:
         return None
     if row.review_round == agreement.ADJUDICATION:
         return "decision.corrected" if final != previous_final else None
     if row.queue == Queue.HOLD.value:
         return "decision.resolved"
-    return "decision.corrected" if changed else None
+    if changed:
+        return "decision.corrected"
+    return "decision.resolved" if reopened else None
 
 
 def _check_note(note: str | None) -> None:
@@ -378,6 +382,9 @@ def resolve(
     _must_hold(row, key_id, now, "resolve")
     dec = review_repo.decision_labels(conn, row.decision_id)
     model_label = dec.label
+    reopened = row.review_round == agreement.FIRST and agreement_repo.withdrawn_in_round(
+        conn, row.id, agreement.FIRST
+    )
     final, resolved_label, proposed = _final_label(action, model_label, label, new_label, labels)
     overlap = review_settings.get(conn, row.taxonomy_id).overlap_rate
     next_round = agreement.next_round(conn, row, final, overlap)
@@ -409,7 +416,7 @@ def resolve(
         **({"note": note} if note else {}),
     }
     review_repo.insert_events(conn, [dict(row._mapping)], "resolved", key_id, now, details)
-    event_type = _webhook_type(row, changed, final, dec.final_label)
+    event_type = _webhook_type(row, changed, final, dec.final_label, reopened)
     item = get_item(conn, workspace_id, item_id, now=now, history=False, viewer=key_id)
     return Resolution(item=item, event_type=event_type, changed=changed)
 

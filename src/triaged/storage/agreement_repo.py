@@ -28,6 +28,7 @@ __all__ = [
     "overlap_judgments",
     "recent_answers",
     "withdraw",
+    "withdrawn_in_round",
 ]
 
 
@@ -77,6 +78,17 @@ def latest_answer(conn: Connection, item_id: str) -> Any:
         .order_by(j.created_at.desc(), j.review_round.desc(), j.id.desc())
         .limit(1)
     ).first()
+
+
+def withdrawn_in_round(conn: Connection, item_id: str, round_: int) -> bool:
+    """Whether an answer of round ``round_`` to the item was taken back (reopened)."""
+    j = review_judgments.c
+    found = conn.execute(
+        select(j.id)
+        .where(j.item_id == item_id, j.review_round == round_, j.withdrawn_at.is_not(None))
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def withdraw(conn: Connection, judgment_id: str, now: datetime) -> None:
