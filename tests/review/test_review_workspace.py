@@ -16,6 +16,7 @@ from tests.web.seed import TEXTS
 from triaged.errors import Conflict
 from triaged.service import ClassifyItem, Service
 from triaged.services import review_workspace as rw
+from triaged.services.decisions import DecisionFilter
 from triaged.settings import Settings
 
 
@@ -96,6 +97,41 @@ def test_overlap_rounds_kappa_disagreements_and_reopen(env):
     assert back["status"] == "claimed" and back["final_label"] == first[one["id"]]
     with pytest.raises(Conflict):
         rw.reopen(svc, bob, one["id"])
+
+
+def test_the_first_answer_is_hidden_from_other_reviewers_on_every_path(env):
+    """While an item waits for a second opinion its decision's final label is the first
+    answer: the decision API, the label search and the item's history must not show it (or
+    who gave it) to another reviewer (until 5 December they did); the client's workflow,
+    and the first reviewer, still see it."""
+    svc, admin, alice, bob = env["svc"], env["admin"], env["alice"], env["bob"]
+    client = env["client"]
+    rw.update_settings(svc, admin, "support", overlap_rate=1.0)
+    [it] = svc.review.claim(alice, limit=1, taxonomy="support")
+    answer = next(lb for lb in ("billing", "bug", "account") if lb != it["label"])
+    svc.review.resolve(alice, it["id"], action="correct", label=answer, note="sure")
+    dec = it["decision_id"]
+    assert svc.decision(client, dec)["final_label"] == answer  # the workflow's view
+    assert svc.decision(alice, dec)["final_label"] == answer  # her own answer
+    seen = svc.decision(bob, dec)
+    assert seen["final_label"] is None and seen["final_source"] is None
+    listed, _ = svc.decisions(bob, DecisionFilter(taxonomy="support"), limit=500)
+    assert next(d for d in listed if d["id"] == dec)["final_label"] is None
+    # searching by the first answer finds it for alice only (by the model's label: anyone)
+    found = rw.search_items(svc, bob, taxonomy="support", label=answer, limit=500)["items"]
+    assert it["id"] not in {x["id"] for x in found}
+    mine = rw.search_items(svc, alice, taxonomy="support", label=answer, limit=500)["items"]
+    assert it["id"] in {x["id"] for x in mine}
+    by_model = rw.search_items(svc, bob, taxonomy="support", label=it["label"], limit=500)
+    assert it["id"] in {x["id"] for x in by_model["items"]}
+    item = svc.review.item(bob, it["id"])
+    assert item["first_by"] is None
+    resolved = [h for h in item["history"] if h["event"] == "resolved"]
+    assert resolved and all(h["actor"] is None and h["details"] == {} for h in resolved)
+    # once bob has answered, the round is over: everyone sees the final label again
+    assert it["id"] in {x["id"] for x in _all(svc, bob)}
+    svc.review.resolve(bob, it["id"], action="correct", label=answer)
+    assert svc.decision(bob, dec)["final_label"] == answer
 
 
 def test_bulk_resolve_is_all_or_nothing_and_search_filters(env):

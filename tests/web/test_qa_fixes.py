@@ -103,6 +103,13 @@ def test_the_second_reviewer_answers_blind(ui, bob_key):
         alice.get("/ui/items").text,
     )
     assert box and "disabled" in box.group(0)
+    # bob confirms the model's label (a disagreement): his page shows his answer, not
+    # alice's final label as his (it did until 5 December)
+    bob = s.service.authenticate(bob_key)
+    s.service.review.resolve(bob, item["id"], action="confirm")
+    page = client.get(f"/ui/review/{item['id']}").text
+    assert "You answered <strong>" + item["label"] + "</strong>" in page
+    assert f"<strong>{label}</strong>" not in page
 
 
 def test_a_pending_disagreement_is_not_shown_as_resolved(ui, bob_key):

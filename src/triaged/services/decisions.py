@@ -12,12 +12,21 @@ from sqlalchemy import Connection
 from triaged.errors import InvalidInput, NotFound
 from triaged.inputs import check_window
 from triaged.services.ids import as_utc, new_id
-from triaged.storage import decision_repo
+from triaged.services.keys import Principal, Role
+from triaged.storage import decision_repo, review_repo
 
 if TYPE_CHECKING:
     from triaged.classifier import Result
 
-__all__ = ["DecisionFilter", "build_row", "get_decision", "insert_rows", "list_decisions", "public"]
+__all__ = [
+    "DecisionFilter",
+    "blind_for",
+    "build_row",
+    "get_decision",
+    "insert_rows",
+    "list_decisions",
+    "public",
+]
 
 MAX_PAGE = 500
 
@@ -122,6 +131,24 @@ def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:
     if include_text:
         data["text"] = get("text")
     return data
+
+
+def blind_for(
+    conn: Connection, principal: Principal, decisions: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``decisions`` as a reviewer key may see them: while a decision's review item waits
+    for a second opinion its final label is the first reviewer's answer, which anyone but
+    that reviewer must not see (blind second opinions, as the review items show them).
+    Client and admin keys see it: a workflow acts on it."""
+    if principal.role != Role.REVIEWER or not decisions:
+        return decisions
+    blind = review_repo.waiting_second_opinion(
+        conn, principal.workspace_id, [d["id"] for d in decisions], principal.key_id
+    )
+    for d in decisions:
+        if d["id"] in blind:
+            d.update(final_label=None, final_source=None, resolved_at=None)
+    return decisions
 
 
 def get_decision(conn: Connection, workspace_id: str, decision_id: str) -> dict[str, Any]:

@@ -80,18 +80,21 @@ def item_public(row: Any, now: datetime, viewer: str | None = None) -> dict[str,
 
 def withhold_first_answer(item: dict[str, Any], viewer: str | None) -> dict[str, Any]:
     """While an item waits for a second opinion (an overlap item, round 2), anyone but the
-    first reviewer sees it without the first answer (its fields ``null``, its ``resolved``
-    events without their details): the second reviewer answers blind, whatever face they
-    use.  The decision's final label is unchanged, and shown again once the round is
-    answered."""
+    first reviewer sees it without the first answer (its fields and ``first_by`` ``null``,
+    its ``resolved`` events without their details and actor): the second reviewer answers
+    blind, whatever face they use.  The decision's final label is unchanged (reviewer keys
+    see it without, :func:`triaged.services.decisions.blind_for`), and shown again once the
+    round is answered."""
     waiting = item["review_round"] == SECOND and item["status"] != Status.RESOLVED.value
     if not waiting or (viewer is not None and viewer == item["first_by"]):
         return item
     item.update(dict.fromkeys(FIRST_ANSWER))
     item["final_source"] = None
+    item["first_by"] = None  # who answered first is not for the second reviewer either
     for event in item.get("history") or ():
         if event.get("event") == "resolved":
             event["details"] = {}
+            event["actor"] = None
     return item
 
 

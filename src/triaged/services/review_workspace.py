@@ -241,6 +241,7 @@ def search_items(
         since=start,
         until=end,
         decision_ids=list(decision_ids) if decision_ids else None,
+        viewer=principal.key_id,
     )
     now = utcnow()
     with service.db.read() as conn:

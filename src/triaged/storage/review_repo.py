@@ -63,6 +63,7 @@ __all__ = [
     "resolved_stamps",
     "restore_item",
     "set_final_label",
+    "waiting_second_opinion",
 ]
 
 
@@ -297,6 +298,26 @@ def decision_final_label(conn: Connection, decision_id: str) -> str | None:
     return label
 
 
+def waiting_second_opinion(
+    conn: Connection, workspace_id: str, decision_ids: Sequence[str], viewer: str
+) -> set[str]:
+    """Those of ``decision_ids`` whose review item waits for a second opinion that
+    ``viewer`` did not give the first answer of (its final label is that first answer)."""
+    if not decision_ids:
+        return set()
+    c = review_items.c
+    rows = conn.execute(
+        select(c.decision_id).where(
+            c.workspace_id == workspace_id,
+            c.decision_id.in_(list(dict.fromkeys(decision_ids))),
+            c.review_round == SECOND,
+            c.status != Status.RESOLVED.value,
+            or_(c.first_by.is_(None), c.first_by != viewer),
+        )
+    ).all()
+    return {str(r.decision_id) for r in rows}
+
+
 def set_final_label(conn: Connection, decision_id: str, **fields: Any) -> None:
     """Set the decision's final label fields (``final_label``, ``final_source``, ...)."""
     conn.execute(update(decisions).where(decisions.c.id == decision_id).values(**fields))
@@ -376,6 +397,9 @@ class ItemFilter:
     since: datetime | None = None  # queued at or after
     until: datetime | None = None  # queued before
     decision_ids: Sequence[str] | None = None
+    # the key searching: an item waiting for a second opinion matches ``label`` by its final
+    # label (the first answer) only for the reviewer who gave it (blind second opinions)
+    viewer: str | None = None
 
 
 def _status_condition(status: Status, now: datetime) -> ColumnElement[bool]:
@@ -414,7 +438,12 @@ def _search_conditions(flt: ItemFilter) -> list[ColumnElement[bool]]:
     if flt.text:
         conds.append(d.text.ilike(_like(flt.text.strip()), escape="\\"))
     if flt.label:
-        conds.append(or_(d.label == flt.label, d.final_label == flt.label))
+        blind = and_(
+            c.review_round == SECOND,
+            c.status != Status.RESOLVED.value,
+            or_(c.first_by.is_(None), c.first_by != (flt.viewer or "")),
+        )
+        conds.append(or_(d.label == flt.label, and_(d.final_label == flt.label, ~blind)))
     if flt.confidence_min is not None:
         conds.append(d.confidence >= flt.confidence_min)
     if flt.confidence_max is not None:

@@ -187,7 +187,8 @@ class ClassifyMixin(TaxonomyMixin):
     def decision(self, principal: Principal, decision_id: str) -> dict[str, Any]:
         principal.require(*READ_ROLES)
         with self.db.read() as conn:
-            return decision_log.get_decision(conn, principal.workspace_id, decision_id)
+            out = decision_log.get_decision(conn, principal.workspace_id, decision_id)
+            return decision_log.blind_for(conn, principal, [out])[0]
 
     def decisions(
         self,
@@ -199,6 +200,7 @@ class ClassifyMixin(TaxonomyMixin):
     ) -> tuple[list[dict[str, Any]], str | None]:
         principal.require(*READ_ROLES)
         with self.db.read() as conn:
-            return decision_log.list_decisions(
+            page, last = decision_log.list_decisions(
                 conn, principal.workspace_id, flt, limit=limit, cursor=cursor
             )
+            return decision_log.blind_for(conn, principal, page), last
