@@ -263,3 +263,33 @@ async def test_text_search_ignores_case_beyond_ascii(team: Team) -> None:
         assert r.status_code == 200, r.text
         texts = [it["text"] for it in r.json()["data"]]
         assert len(texts) == 1 and expected in texts[0], (q, texts)
+
+
+async def test_an_item_handed_back_comes_after_the_others_for_that_reviewer(team: Team) -> None:
+    """Skipping (claim the next, hand this one back) walks through the queue: the items a
+    key released come after the others of their queue, the longest ago first (until 5
+    December two skips swapped the two oldest items forever)."""
+    tax = await team.taxonomy()
+    await team.classify(tax, TEXTS + [t + " today" for t in TEXTS])
+    everything = await claim(team.bob, limit=100)
+    queues = [i["queue"] for i in everything]
+    queue = max(set(queues), key=queues.count)
+    assert queues.count(queue) >= 3, queues
+    for item in everything:  # bob hands them all back: his releases do not order alice's
+        r = await team.bob.post(f"/v1/review/items/{item['id']}/release")
+        assert r.status_code == 200, r.text
+    order = sorted(i["id"] for i in everything if i["queue"] == queue)  # oldest first
+
+    async def skip(current: str) -> str:
+        [nxt] = await claim(team.alice, limit=1, queue=queue)
+        r = await team.alice.post(f"/v1/review/items/{current}/release")
+        assert r.status_code == 200, r.text
+        return str(nxt["id"])
+
+    [first] = await claim(team.alice, limit=1, queue=queue)
+    seen = [first["id"]]
+    for _ in range(len(order) + 1):
+        seen.append(await skip(seen[-1]))
+    # every item once, in order, then round again from the one skipped longest ago
+    assert seen[: len(order)] == order
+    assert seen[len(order)] == order[0] and seen[len(order) + 1] == order[1]

@@ -195,7 +195,10 @@ def claim_candidates(
     item_ids: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Up to ``limit`` items ``key_id`` may claim, by id, ``hold`` first then ``review`` then
-    ``audit``, oldest first; on PostgreSQL locked ``FOR UPDATE SKIP LOCKED``."""
+    ``audit``, oldest first, except that items ``key_id`` handed back (skipped) come after
+    the others of their queue, the longest ago first (a reviewer skipping through a queue
+    does not get the item they just skipped back: until 5 December two skips swapped the
+    two oldest items forever); on PostgreSQL locked ``FOR UPDATE SKIP LOCKED``."""
     c = review_items.c
     conds = [c.workspace_id == workspace_id, available(now), claimable_by(conn, key_id)]
     if item_ids is not None:
@@ -205,10 +208,17 @@ def claim_candidates(
     if queue is not None:
         conds.append(c.queue == queue.value)
     priority = case(PRIORITY, value=c.queue, else_=3)
+    e = review_events.c
+    handed_back = (
+        select(func.max(e.created_at))
+        .where(e.item_id == c.id, e.event == "released", e.actor == key_id)
+        .correlate(review_items)
+        .scalar_subquery()
+    )
     pick = (
         select(c.id, c.workspace_id, c.decision_id, c.status, c.claimed_by)
         .where(*conds)
-        .order_by(priority, c.id)
+        .order_by(priority, handed_back.is_not(None), handed_back, c.id)
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
