@@ -120,3 +120,42 @@ def test_long_unbroken_text_does_not_widen_the_dashboard(page, seeded, monkeypat
         assert len(card.locator(".keywords").inner_text()) < 200
         assert card.locator(".examples li").first.get_attribute("title") == token
         assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_a_long_label_name_does_not_widen_the_review_page(page, seeded):
+    """A 100-character label without a space (the API accepts it) made the review page
+    874 px wide at a 390 px viewport (the neighbour's label tag never wrapped)."""
+    service = seeded.service
+    admin = service.authenticate(seeded.admin_key)
+    long_name = "refund_" + "x" * 93
+    service.create_taxonomy(
+        admin,
+        {
+            "name": "wide",
+            "labels": [
+                {
+                    "name": long_name,
+                    "description": "money back",
+                    "examples": ["I want my money back", "please refund my order", "refund"],
+                },
+                {
+                    "name": "bug",
+                    "description": "the app is broken",
+                    "examples": ["the app crashes", "it freezes on start", "error on login"],
+                },
+            ],
+        },
+    )
+    service.wait_for_jobs(timeout=600)
+    client = service.authenticate(seeded.client_key)
+    from triaged.service import ClassifyItem
+
+    service.classify(client, "wide", [ClassifyItem("can I get a refund for this")])
+    reviewer = service.authenticate(seeded.reviewer_key)
+    [item] = service.review.claim(reviewer, limit=1, taxonomy="wide")
+    _sign_in(page, seeded.reviewer_key)
+    for width in (390, 1366):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(f"/ui/review/{item['id']}")
+        assert long_name in page.content()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, width
