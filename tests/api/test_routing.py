@@ -56,6 +56,16 @@ async def test_certified_policy_without_evidence_closes_the_lane_and_says_why(
         assert all(r["routing_reason"] == policy["reason"] for r in flagged)
         stored = (await c.get(f"/v1/decisions/{results[0]['id']}")).json()
         assert stored["policy_version"] == policy["version"]
+        # read back from the log, a flagged decision still says why (it said null until
+        # 5 December); a held one has no routing reason
+        assert flagged, [r["bucket"] for r in results]
+        one = (await c.get(f"/v1/decisions/{flagged[0]['id']}")).json()
+        assert one["routing_reason"] == policy["reason"]
+        listed = (await c.get("/v1/decisions", params={"taxonomy": name, "limit": 100})).json()
+        by_id = {d["id"]: d for d in listed["data"]}
+        for r in results:
+            want = policy["reason"] if r["bucket"] == "review" else None
+            assert by_id[r["id"]]["routing_reason"] == want
 
 
 async def test_definition_thresholds_are_a_manual_policy(stack: Stack, tenant: Tenant) -> None:

@@ -13,7 +13,7 @@ from triaged.errors import InvalidInput, NotFound
 from triaged.inputs import check_window
 from triaged.services.ids import as_utc, new_id
 from triaged.services.keys import Principal, Role
-from triaged.storage import decision_repo, review_repo
+from triaged.storage import decision_repo, review_repo, routing_repo
 
 if TYPE_CHECKING:
     from triaged.classifier import Result
@@ -26,6 +26,7 @@ __all__ = [
     "insert_rows",
     "list_decisions",
     "public",
+    "with_routing_reasons",
 ]
 
 MAX_PAGE = 500
@@ -155,7 +156,25 @@ def get_decision(conn: Connection, workspace_id: str, decision_id: str) -> dict[
     row = decision_repo.decision_row(conn, workspace_id, decision_id)
     if row is None:
         raise NotFound(f"no decision {decision_id!r}", details={"decision_id": decision_id})
-    return public(row)
+    return with_routing_reasons(conn, [row], [public(row)])[0]
+
+
+def with_routing_reasons(
+    conn: Connection, rows: Sequence[Any], out: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``out`` (the public form of ``rows``) with ``routing_reason`` on each decision a closed
+    auto lane flagged, as the classify answer gave it: the reason of the policy version
+    that routed it (the log keeps the version, not the words)."""
+    wanted = {
+        (r.taxonomy_id, int(r.policy_version))
+        for r in rows
+        if r.bucket == "review" and r.policy_version is not None
+    }
+    reasons = routing_repo.closed_lane_reasons(conn, wanted)
+    for r, o in zip(rows, out, strict=True):
+        key = (r.taxonomy_id, int(r.policy_version or 0))
+        o["routing_reason"] = reasons.get(key) if r.bucket == "review" else None
+    return out
 
 
 def list_decisions(
@@ -182,6 +201,6 @@ def list_decisions(
         cursor=cursor,
         fetch=limit + 1,
     )
-    page = [public(r) for r in rows[:limit]]
+    page = with_routing_reasons(conn, rows[:limit], [public(r) for r in rows[:limit]])
     next_cursor = page[-1]["id"] if len(rows) > limit and page else None
     return page, next_cursor

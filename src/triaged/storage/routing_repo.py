@@ -19,6 +19,7 @@ from triaged.storage.tables import decisions, routing_policies, taxonomies
 __all__ = [
     "active_taxonomies",
     "advisory_lock",
+    "closed_lane_reasons",
     "count_other_buckets",
     "count_reviewed_audits",
     "insert_policy",
@@ -48,6 +49,28 @@ def policy_row(conn: Connection, taxonomy_id: str, version: int) -> Any:
             routing_policies.c.taxonomy_id == taxonomy_id, routing_policies.c.version == version
         )
     ).first()
+
+
+def closed_lane_reasons(
+    conn: Connection, pairs: set[tuple[str, int]]
+) -> dict[tuple[str, int], str]:
+    """The reason of each (taxonomy id, version) among ``pairs`` whose auto lane was closed."""
+    if not pairs:
+        return {}
+    p = routing_policies.c
+    taxonomy_ids = {t for t, _ in pairs}
+    rows = conn.execute(
+        select(p.taxonomy_id, p.version, p.reason).where(
+            p.taxonomy_id.in_(sorted(taxonomy_ids)),
+            p.version.in_(sorted({v for _, v in pairs})),
+            p.auto.is_(None),
+        )
+    ).all()
+    return {
+        (r.taxonomy_id, int(r.version)): str(r.reason)
+        for r in rows
+        if (r.taxonomy_id, int(r.version)) in pairs
+    }
 
 
 def policy_autos(conn: Connection, taxonomy_id: str) -> dict[int, float | None]:
