@@ -226,9 +226,16 @@ def results(
         return
     # a hidden partial file renamed onto -o once the stream is complete: an error or an
     # interrupt leaves no half-written results (and an earlier file untouched)
+    if output.is_dir():
+        raise _fail("invalid_output", f"{output} is a folder; give a file name with -o")
     partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
     try:
-        with _http(url), partial.open("w", encoding="utf-8") as sink:
+        try:
+            sink = partial.open("w", encoding="utf-8")
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise _fail("invalid_output", f"cannot write {output}: {why}") from None
+        with _http(url), sink:
             for line in client.job_results_lines(job_id, fmt=fmt):
                 sink.write(line + "\n")
         os.replace(partial, output)

@@ -42,6 +42,12 @@ def test_submit_waits_then_results_and_status(tmp_path: Path) -> None:
             r = runner.invoke(app, ["jobs", "results", "job_missing", "-o", str(missing), *common])
             assert r.exit_code == 2 and "not_found" in r.output
             assert not missing.exists() and not list(tmp_path.glob(".*partial"))
+            # an -o that cannot be written: one line and exit 2 (a traceback until 5 Dec)
+            for bad, why in ((tmp_path, "is a folder"), (tmp_path / "no" / "r.jsonl", "cannot")):
+                r = runner.invoke(app, ["jobs", "results", job["id"], "-o", str(bad), *common])
+                assert r.exit_code == 2 and "invalid_output" in r.output and why in r.output
+                assert r.exception is None or isinstance(r.exception, SystemExit)
+            assert not (tmp_path / "no").exists()
             r = runner.invoke(app, ["jobs", "status", job["id"], *common])
             assert r.exit_code == 0 and '"done"' in r.stdout
             r = runner.invoke(app, ["jobs", "cancel", job["id"], *common])
