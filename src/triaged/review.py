@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -57,6 +58,8 @@ log = logging.getLogger("triaged.review")
 
 REVIEW_ROLES = (Role.ADMIN, Role.REVIEWER)
 LOWER_CHECK_EVERY = 25  # reviews between checks whether live evidence allows a lower threshold
+# ``train`` with ``wait`` while a training of the same version runs: how long it waits for it
+WAIT_FOR_RUNNING_S = 900.0
 
 
 class ReviewService:
@@ -391,7 +394,7 @@ class ReviewService:
             if queued:  # issue 11: a worker trains it; enqueued with the model row
                 self._runner().defer(conn, "train", {"model_id": job["id"], "trigger": trigger})
         if not created:
-            return job
+            return self._await(record, job) if wait else job
         if wait:
             self._train(record, job["id"], train_tax, reviewed, added, trigger)
         elif not queued:
@@ -404,6 +407,19 @@ class ReviewService:
                 )
         with self._db.read() as conn:
             return next(v for v in learning.list_versions(conn, record) if v["id"] == job["id"])
+
+    def _await(self, record: TaxonomyRecord, job: dict[str, Any]) -> dict[str, Any]:
+        """``job`` (a training already running, in this process or a worker) once it is no
+        longer training, or as it stands after :data:`WAIT_FOR_RUNNING_S`."""
+        deadline = time.monotonic() + WAIT_FOR_RUNNING_S
+        while True:
+            with self._db.read() as conn:
+                now = next(
+                    (v for v in learning.list_versions(conn, record) if v["id"] == job["id"]), job
+                )
+            if now.get("status") != "training" or time.monotonic() >= deadline:
+                return now
+            time.sleep(0.25)
 
     def with_reviews(self, conn: Connection, record: TaxonomyRecord, tax: Taxonomy) -> Taxonomy:
         """``tax`` plus what reviews taught (for every training of a served taxonomy)."""

@@ -59,7 +59,7 @@ async def test_retrain_versions_and_rollback(team: Team) -> None:
     assert len(first) == 1 and first[0]["active"]
 
     r = await team.alice.post(f"/v1/taxonomies/{tax}/train", json={"wait": True})
-    assert r.status_code == 202, r.text
+    assert r.status_code == 200, r.text
     new = r.json()
     assert new["status"] == "ready" and new["trigger"] == "api"
     n_train = sum(1 for e in examples if e["split"] == "train")
@@ -215,3 +215,17 @@ async def test_reviews_survive_taxonomy_changes(team: Team) -> None:
     assert newest["taxonomy_version"] == 2 and newest["status"] == "ready" and newest["active"]
     n_train = sum(1 for e in examples if e["split"] == "train")
     assert newest["n_examples"] == 9 + n_train
+
+
+async def test_train_with_wait_waits_for_a_training_already_running(team: Team) -> None:
+    """``wait`` on a taxonomy whose training is already running answers once that one has
+    finished (until 5 December it answered at once, 202, still training)."""
+    tax = await team.taxonomy()
+    await review_everything(team, tax)
+    started = await team.alice.post(f"/v1/taxonomies/{tax}/train", json={"wait": False})
+    assert started.status_code == 202, started.text
+    waited = await team.alice.post(f"/v1/taxonomies/{tax}/train", json={"wait": True})
+    assert waited.status_code == 200, waited.text
+    assert waited.json()["status"] == "ready"
+    state = (await team.alice.get(f"/v1/taxonomies/{tax}/models/{started.json()['id']}")).json()
+    assert state["status"] == "ready"

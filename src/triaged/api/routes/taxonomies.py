@@ -187,11 +187,17 @@ async def add_examples(
     )
 
 
-@router.post("/{name}/train", response_model=ModelOut, status_code=202)
+@router.post(
+    "/{name}/train",
+    response_model=ModelOut,
+    status_code=202,
+    responses={200: {"model": ModelOut, "description": "Trained (with `wait`): ready or failed."}},
+)
 def train(
     record: TaxonomyDep,
     principal: PrincipalDep,
     service: ServiceDep,
+    response: Response,
     body: RetrainRequest | None = None,
 ) -> Any:
     """Train a new model version (admin or reviewer).
@@ -199,9 +205,13 @@ def train(
     Fits and calibrates on the current examples plus what reviews taught, and records its
     evaluation on held-out reviews.  Runs in the background unless ``wait`` is true: poll
     ``GET .../models/{model_id}``.  One training per taxonomy version runs at a time (a
-    second call returns the running job)."""
+    second call returns the running job; with ``wait``, once it has finished).  202 without
+    ``wait``; with it, 200 once the model is ready or failed."""
     wait = body.wait if body is not None else False
-    return service.review.retrain(principal, record.name, wait=wait)
+    out = service.review.retrain(principal, record.name, wait=wait)
+    if wait and out.get("status") != "training":
+        response.status_code = 200
+    return out
 
 
 def _deprecated(successor: str) -> Any:
@@ -221,6 +231,7 @@ router.add_api_route(
     methods=["POST"],
     response_model=ModelOut,
     status_code=202,
+    responses={200: {"model": ModelOut, "description": "Trained (with `wait`): ready or failed."}},
     deprecated=True,
     summary="Train a new model version (deprecated alias of POST .../train)",
     description="Deprecated: use `POST /v1/taxonomies/{name}/train`; removed in the next release.",
