@@ -176,8 +176,16 @@ def test_a_lost_response_is_retried_without_a_second_count(sdk_stack, client: Cl
 
 def test_errors_are_the_library_exceptions(sdk_stack, client: Client):
     stack, _flaky, server = sdk_stack
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         client.decision("dec_missing")
+    assert missing.value.status_code == 404
+    # an id is one path segment, whatever it holds: never another endpoint or a query
+    # (until 5 December "rvi_x?y=1" reached .../rvi_x and "a/../../claim" another path)
+    for odd in ("rvi_x?y=1", "a/../../claim", "..", "x y#z"):
+        with pytest.raises(NotFound):
+            client.resolve(odd, "confirm")
+        with pytest.raises(NotFound):
+            client.decision(odd)
     with pytest.raises(ValidationFailed):
         client.classify_batch(["x"] * 101, "support")
     tiny = stack.tenant("tiny")

@@ -64,6 +64,8 @@ class TriagedError(Exception):
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = dict(details or {})
+        # the HTTP status of the answer it came from (the SDK sets it; else the class's)
+        self.status_code: int = self.status
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}

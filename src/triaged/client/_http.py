@@ -8,16 +8,32 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
 from triaged import errors as _errors
 
-__all__ = ["DEFAULT_URL", "RETRY_STATUSES", "BaseClient", "Call", "raise_for", "transport_error"]
+__all__ = [
+    "DEFAULT_URL",
+    "RETRY_STATUSES",
+    "BaseClient",
+    "Call",
+    "raise_for",
+    "seg",
+    "transport_error",
+]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 R = TypeVar("R")
+
+
+def seg(value: str) -> str:
+    """One path segment: an id or a name escaped whole (``/``, ``?``, ``#``, ``..`` and
+    spaces included), so that a value never changes which endpoint a call reaches."""
+    text = quote(str(value), safe="")
+    return text.replace(".", "%2E") if text in {".", ".."} else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +104,7 @@ def raise_for(response: httpx.Response) -> None:
         exc = cls(message, retry_after=retry_after(response) or 0.0, details=details)
     else:
         exc = cls(message, details=details)
+    exc.status_code = response.status_code  # details may carry a "status" of their own
     exc.details.setdefault("status", response.status_code)
     raise exc
 

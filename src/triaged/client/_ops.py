@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from triaged.client._http import Call
+from triaged.client._http import Call, seg
 from triaged.client.pages import DecisionPage, Page
 from triaged.client.results import (
     Classification,
@@ -89,7 +89,7 @@ def classify_batch(
 
 # ---------------------------------------------------------------- decisions
 def decision(decision_id: str) -> Op[Decision]:
-    return Op(Call("GET", f"/v1/decisions/{decision_id}"), Decision.from_dict)
+    return Op(Call("GET", f"/v1/decisions/{seg(decision_id)}"), Decision.from_dict)
 
 
 def decisions(cursor: str | None, limit: int, filters: Mapping[str, Any]) -> Op[DecisionPage]:
@@ -125,7 +125,7 @@ def create_taxonomy(
 
 
 def taxonomy(name: str) -> Op[TaxonomyInfo]:
-    return Op(Call("GET", f"/v1/taxonomies/{name}"), TaxonomyInfo.from_dict)
+    return Op(Call("GET", f"/v1/taxonomies/{seg(name)}"), TaxonomyInfo.from_dict)
 
 
 def page(path: str, item: Callable[[Any], T], cursor: str | None, **params: Any) -> Op[Page[T]]:
@@ -139,7 +139,7 @@ def taxonomies_page(cursor: str | None) -> Op[Page[TaxonomyInfo]]:
 
 
 def models_page(name: str, cursor: str | None) -> Op[Page[ModelInfo]]:
-    return page(f"/v1/taxonomies/{name}/models", ModelInfo.from_dict, cursor)
+    return page(f"/v1/taxonomies/{seg(name)}/models", ModelInfo.from_dict, cursor)
 
 
 def keys_page(cursor: str | None) -> Op[Page[Key]]:
@@ -147,17 +147,19 @@ def keys_page(cursor: str | None) -> Op[Page[Key]]:
 
 
 def update_taxonomy(name: str, changes: Mapping[str, Any]) -> Op[TaxonomyInfo]:
-    return Op(Call("PATCH", f"/v1/taxonomies/{name}", json=dict(changes)), TaxonomyInfo.from_dict)
+    return Op(
+        Call("PATCH", f"/v1/taxonomies/{seg(name)}", json=dict(changes)), TaxonomyInfo.from_dict
+    )
 
 
 def archive_taxonomy(name: str) -> Op[TaxonomyInfo]:
-    return Op(Call("POST", f"/v1/taxonomies/{name}/archive"), TaxonomyInfo.from_dict)
+    return Op(Call("POST", f"/v1/taxonomies/{seg(name)}/archive"), TaxonomyInfo.from_dict)
 
 
 def add_examples(name: str, examples: Sequence[Mapping[str, str]], train: bool) -> Op[TaxonomyInfo]:
     call = Call(
         "POST",
-        f"/v1/taxonomies/{name}/examples",
+        f"/v1/taxonomies/{seg(name)}/examples",
         json={"examples": [dict(e) for e in examples]},
         params={"train": str(train).lower()},
     )
@@ -165,12 +167,12 @@ def add_examples(name: str, examples: Sequence[Mapping[str, str]], train: bool) 
 
 
 def train(name: str) -> Op[ModelInfo]:
-    return Op(Call("POST", f"/v1/taxonomies/{name}/train"), ModelInfo.from_dict)
+    return Op(Call("POST", f"/v1/taxonomies/{seg(name)}/train"), ModelInfo.from_dict)
 
 
 def evaluate(name: str, examples: Sequence[Mapping[str, str]] | None) -> Op[Evaluation]:
     body = {"examples": [dict(e) for e in examples]} if examples else {}
-    return Op(Call("POST", f"/v1/taxonomies/{name}/evaluate", json=body), Evaluation.from_dict)
+    return Op(Call("POST", f"/v1/taxonomies/{seg(name)}/evaluate", json=body), Evaluation.from_dict)
 
 
 def ready(info: TaxonomyInfo) -> bool:
@@ -187,11 +189,11 @@ def ready(info: TaxonomyInfo) -> bool:
 
 # ------------------------------------------------------------------ routing
 def routing(taxonomy: str) -> Op[Routing]:
-    return Op(Call("GET", f"/v1/taxonomies/{taxonomy}/routing"), Routing.from_dict)
+    return Op(Call("GET", f"/v1/taxonomies/{seg(taxonomy)}/routing"), Routing.from_dict)
 
 
 def set_routing(taxonomy: str, fields: Mapping[str, Any]) -> Op[Routing]:
-    call = Call("PUT", f"/v1/taxonomies/{taxonomy}/routing", json=dict(fields))
+    call = Call("PUT", f"/v1/taxonomies/{seg(taxonomy)}/routing", json=dict(fields))
     return Op(call, Routing.from_dict)
 
 
@@ -203,7 +205,9 @@ def what_if(
     until: datetime | str | None,
 ) -> Op[WhatIf]:
     params = _some(auto=auto, review=review, since=_when(since), until=_when(until))
-    return Op(Call("GET", f"/v1/taxonomies/{taxonomy}/what-if", params=params), WhatIf.from_dict)
+    return Op(
+        Call("GET", f"/v1/taxonomies/{seg(taxonomy)}/what-if", params=params), WhatIf.from_dict
+    )
 
 
 # --------------------------------------------------------------------- keys
@@ -212,7 +216,7 @@ def create_key(role: str, name: str) -> Op[Key]:
 
 
 def revoke_key(key_id: str) -> Op[Key]:
-    return Op(Call("DELETE", f"/v1/keys/{key_id}"), Key.from_dict)
+    return Op(Call("DELETE", f"/v1/keys/{seg(key_id)}"), Key.from_dict)
 
 
 # ------------------------------------------------------------------- review
@@ -228,16 +232,16 @@ def resolve(
     item_id: str, action: str, label: str | None, new_label: str | None, note: str | None
 ) -> Op[ReviewItem]:
     body = _some(action=action, label=label, new_label=new_label, note=note)
-    call = Call("POST", f"/v1/review/items/{item_id}/resolve", json=body)
+    call = Call("POST", f"/v1/review/items/{seg(item_id)}/resolve", json=body)
     return Op(call, ReviewItem.from_dict)
 
 
 def release(item_id: str) -> Op[ReviewItem]:
-    return Op(Call("POST", f"/v1/review/items/{item_id}/release"), ReviewItem.from_dict)
+    return Op(Call("POST", f"/v1/review/items/{seg(item_id)}/release"), ReviewItem.from_dict)
 
 
 def reopen(item_id: str) -> Op[ReviewItem]:
-    return Op(Call("POST", f"/v1/review/items/{item_id}/reopen"), ReviewItem.from_dict)
+    return Op(Call("POST", f"/v1/review/items/{seg(item_id)}/reopen"), ReviewItem.from_dict)
 
 
 def bulk_resolve(
@@ -280,7 +284,7 @@ def webhooks_page(cursor: str | None) -> Op[Page[Webhook]]:
 
 
 def delete_webhook(webhook_id: str) -> Op[None]:
-    return Op(Call("DELETE", f"/v1/webhooks/{webhook_id}"), _none)
+    return Op(Call("DELETE", f"/v1/webhooks/{seg(webhook_id)}"), _none)
 
 
 def pick(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from triaged.client._http import Call
+from triaged.client._http import Call, seg
 from triaged.client._ops import Op
 from triaged.types import Alternative
 
@@ -137,15 +137,15 @@ def submit_job(
 
 
 def job(job_id: str) -> Op[Job]:
-    return Op(Call("GET", f"/v1/jobs/{job_id}"), Job.from_dict)
+    return Op(Call("GET", f"/v1/jobs/{seg(job_id)}"), Job.from_dict)
 
 
 def cancel_job(job_id: str) -> Op[Job]:
-    return Op(Call("POST", f"/v1/jobs/{job_id}/cancel"), Job.from_dict)
+    return Op(Call("POST", f"/v1/jobs/{seg(job_id)}/cancel"), Job.from_dict)
 
 
 def results_call(job_id: str) -> Call:
-    return Call("GET", f"/v1/jobs/{job_id}/results", params={"format": "jsonl"})
+    return Call("GET", f"/v1/jobs/{seg(job_id)}/results", params={"format": "jsonl"})
 
 
 def parse_result(line: str) -> JobResult:
