@@ -247,6 +247,8 @@ class ReviewService:
         )
         now = utcnow()
         with self._db.read() as conn:
+            if taxonomy:  # 404 for an unknown taxonomy, as the search answers
+                taxo.get_record(conn, principal.workspace_id, taxonomy)
             return item_page(
                 conn,
                 principal.workspace_id,

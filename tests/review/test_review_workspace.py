@@ -13,7 +13,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from tests.servicekit import TINY_TAXONOMY, pg_database
 from tests.web.seed import TEXTS
-from triaged.errors import Conflict
+from triaged.errors import Conflict, Forbidden, NotFound
 from triaged.service import ClassifyItem, Service
 from triaged.services import review_workspace as rw
 from triaged.services.decisions import DecisionFilter
@@ -150,3 +150,28 @@ def test_bulk_resolve_is_all_or_nothing_and_search_filters(env):
     assert all(it["confidence"] >= 0.99 for it in hi)
     p = rw.progress(svc, alice, taxonomy="support")
     assert p["done_today"] == len(pending) and p["remaining"] == 1
+
+
+def test_review_settings_are_for_review_roles(env):
+    """A client key read the guidelines (200) while every other review route is 403 to it."""
+    svc = env["svc"]
+    assert rw.get_settings(svc, env["alice"], "support")["taxonomy"] == "support"
+    with pytest.raises(Forbidden):
+        rw.get_settings(svc, env["client"], "support")
+
+
+def test_progress_and_the_item_list_are_per_taxonomy(env):
+    """``taxonomy`` on /review/progress counted every taxonomy's answers and took unknown
+    names (200); the item list took them too while its search said 404."""
+    svc, admin, alice = env["svc"], env["admin"], env["alice"]
+    svc.create_taxonomy(admin, {**TINY_TAXONOMY, "name": "other"})
+    svc.wait_for_jobs(timeout=600)
+    [it] = svc.review.claim(alice, limit=1, taxonomy="support")
+    svc.review.resolve(alice, it["id"], action="confirm")
+    assert rw.progress(svc, alice, taxonomy="support")["done_today"] == 1
+    assert rw.progress(svc, alice)["done_today"] == 1
+    assert rw.progress(svc, alice, taxonomy="other")["done_today"] == 0
+    with pytest.raises(NotFound):
+        rw.progress(svc, alice, taxonomy="nope")
+    with pytest.raises(NotFound):
+        svc.review.items(alice, taxonomy="nope")

@@ -67,7 +67,9 @@ def resolution_payload(item: dict[str, Any]) -> dict[str, Any]:
 
 # ----------------------------------------------------------------- settings
 def get_settings(service: Service, principal: Principal, taxonomy: str) -> dict[str, Any]:
-    """Guidelines, overlap rate and reopen window of ``taxonomy`` (any signed-in role)."""
+    """Guidelines, overlap rate and reopen window of ``taxonomy`` (reviewers and admins;
+    a client key gets 403 as on every other review route)."""
+    principal.require(*REVIEW_ROLES)
     with service.db.read() as conn:
         record = taxo.get_record(conn, principal.workspace_id, taxonomy)
         out = review_settings.get(conn, record.id).to_dict()
@@ -163,11 +165,13 @@ def progress(
     service: Service, principal: Principal, *, taxonomy: str | None = None
 ) -> dict[str, Any]:
     """Your answers today (UTC), the open items of the queue, and your rate per hour over
-    your last hour of work."""
+    your last hour of work; all of them of ``taxonomy`` when given (404 if it is unknown)."""
     principal.require(*REVIEW_ROLES)
     now = utcnow()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     with service.db.read() as conn:
+        if taxonomy:
+            taxo.get_record(conn, principal.workspace_id, taxonomy)  # 404 for an unknown one
         stamps = [
             as_utc(t)
             for t in review_repo.resolved_stamps(
@@ -175,11 +179,12 @@ def progress(
                 principal.workspace_id,
                 principal.key_id,
                 min(midnight, now - timedelta(hours=1)),
+                taxonomy or None,
             )
         ]
         queues = review_queue.counts(conn, principal.workspace_id, now=now, taxonomy=taxonomy)
         reopened = review_repo.reopened_count(
-            conn, principal.workspace_id, principal.key_id, midnight
+            conn, principal.workspace_id, principal.key_id, midnight, taxonomy or None
         )
     today = sum(1 for t in stamps if t >= midnight)
     hour = sorted(t for t in stamps if t >= now - timedelta(hours=1))

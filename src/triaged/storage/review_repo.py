@@ -361,35 +361,43 @@ def item_taxonomy_id(conn: Connection, item_id: str) -> str:
     )
 
 
+def _actor_events(
+    what: Any, workspace_id: str, actor: str, event: str, since: datetime, taxonomy: str | None
+) -> Any:
+    """``what`` over ``actor``'s ``event`` events since ``since`` (of ``taxonomy``'s items)."""
+    e, c = review_events.c, review_items.c
+    stmt = select(what).where(
+        e.workspace_id == workspace_id, e.actor == actor, e.event == event, e.created_at >= since
+    )
+    if taxonomy is not None:
+        stmt = stmt.join(review_items, c.id == e.item_id).where(c.taxonomy == taxonomy)
+    return stmt
+
+
 def resolved_stamps(
-    conn: Connection, workspace_id: str, actor: str, since: datetime
+    conn: Connection,
+    workspace_id: str,
+    actor: str,
+    since: datetime,
+    taxonomy: str | None = None,
 ) -> list[datetime]:
-    """When ``actor`` resolved items since ``since``."""
+    """When ``actor`` resolved items (of ``taxonomy``) since ``since``."""
     e = review_events.c
-    return list(
-        conn.execute(
-            select(e.created_at).where(
-                e.workspace_id == workspace_id,
-                e.actor == actor,
-                e.event == "resolved",
-                e.created_at >= since,
-            )
-        ).scalars()
-    )
+    stmt = _actor_events(e.created_at, workspace_id, actor, "resolved", since, taxonomy)
+    return list(conn.execute(stmt).scalars())
 
 
-def reopened_count(conn: Connection, workspace_id: str, actor: str, since: datetime) -> int:
-    e = review_events.c
-    return int(
-        conn.execute(
-            select(func.count()).where(
-                e.workspace_id == workspace_id,
-                e.actor == actor,
-                e.event == "reopened",
-                e.created_at >= since,
-            )
-        ).scalar_one()
-    )
+def reopened_count(
+    conn: Connection,
+    workspace_id: str,
+    actor: str,
+    since: datetime,
+    taxonomy: str | None = None,
+) -> int:
+    stmt = _actor_events(func.count(), workspace_id, actor, "reopened", since, taxonomy)
+    if taxonomy is None:
+        stmt = stmt.select_from(review_events)
+    return int(conn.execute(stmt).scalar_one())
 
 
 # ------------------------------------------------------------ items view
