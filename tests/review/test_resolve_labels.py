@@ -256,3 +256,24 @@ async def test_new_category_differing_only_in_case_is_refused(team: Team) -> Non
         assert r.status_code == 400, r.text
         assert r.json()["error"]["details"]["label"] == "billing"
         await assert_untouched(team, tax, item["id"])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"action": "ambiguous", "label": "billing"}, "label"),
+        ({"action": "ambiguous", "new_label": "shipping"}, "new_label"),
+        ({"action": "correct", "label": "billing", "new_label": "zzz"}, "new_label"),
+        ({"action": "new_category", "label": "billing", "new_label": "shipping"}, "label"),
+    ],
+)
+async def test_a_field_the_action_does_not_take_is_refused(
+    team: Team, body: dict[str, Any], field: str
+) -> None:
+    """Until 5 December these answered 200 and dropped the field."""
+    tax, item = await one_item(team, "I was charged twice for the same order")
+    r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json=body)
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "validation_error" and error["details"]["field"] == field
+    await assert_untouched(team, tax, item["id"])

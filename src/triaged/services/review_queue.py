@@ -283,6 +283,9 @@ def _final_label(
         _check_confirm(model_label, label, new_label, labels)
         return model_label, model_label, None
     if action is Action.CORRECT:
+        if new_label is not None:
+            message = "action 'correct' takes no 'new_label'; to propose one use 'new_category'"
+            raise _takes_no(action, ["new_label"], message, "correct_takes_no_new_label")
         if not label:
             raise InvalidInput("action 'correct' needs 'label'", details={"field": "label"})
         if label not in labels:
@@ -292,6 +295,9 @@ def _final_label(
             )
         return label, label, None
     if action is Action.NEW_CATEGORY:
+        if label is not None and new_label is not None and label != new_label:
+            message = "action 'new_category' takes its name in 'new_label' only (not 'label')"
+            raise _takes_no(action, ["label"], message, "new_category_takes_new_label")
         name = (new_label or label or "").strip()
         if not name or len(name) > MAX_LABEL:
             raise InvalidInput(
@@ -300,6 +306,10 @@ def _final_label(
             )
         _check_new_label(name, labels)
         return name, None, name
+    given = [f for f, v in (("label", label), ("new_label", new_label)) if v is not None]
+    if given:  # ambiguous: no label at all
+        message = f"action {action.value!r} takes no {given[0]!r}: it sets no label"
+        raise _takes_no(action, given, message, "ambiguous_takes_no_label")
     return None, None, None
 
 
