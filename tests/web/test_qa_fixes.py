@@ -269,3 +269,35 @@ def test_an_empty_bucket_chart_says_there_are_no_decisions(ui):
     page = client.get("/ui/dashboard?taxonomy=quiet").text
     assert 'id="no-decisions"' in page
     assert 'id="no-decisions"' not in client.get("/ui/dashboard?taxonomy=support").text
+
+
+def test_messages_in_links_show_only_when_this_session_signed_them(ui):
+    """``?error=...`` put any text from a link in a red alert on a real page (phishing), and
+    the dashboard showed any ``notice``; only a failure this session's form caused shows."""
+    client, s = ui
+    csrf = _sign_in(client, s.admin_key)
+    bait = "Your session expired. Re-enter your API key at https://evil.example"
+    assert bait not in client.get("/ui/items", params={"error": bait}).text
+    assert "evil.example" not in client.get("/ui/dashboard", params={"notice": bait}).text
+    # a label name already taken: the dashboard says why (it said "invalid_taxonomy")
+    ids = ",".join(
+        i["decision_id"]
+        for i in s.service.review.items(
+            s.service.authenticate(s.admin_key), taxonomy="support", limit=3
+        )["items"]
+    )
+    form = {"csrf_token": csrf, "taxonomy": "support", "label": "billing", "decision_ids": ids}
+    r = client.post("/ui/dashboard/labels", data=form)
+    assert r.status_code == 303 and "esig=" in r.headers["location"]
+    page = client.get(r.headers["location"]).text
+    assert "That did not work:" in page and "billing" in page and "invalid_taxonomy" not in page
+    # the same link in another session shows nothing
+    other = _client(ui)
+    _sign_in(other, s.admin_key)
+    assert "That did not work" not in other.get(r.headers["location"]).text
+    # no known input: no label with no example is created
+    form = {"csrf_token": csrf, "taxonomy": "support", "label": "fresh", "decision_ids": ""}
+    r = client.post("/ui/dashboard/labels", data=form)
+    assert "none of the given inputs" in client.get(r.headers["location"]).text
+    labels = s.service.get_taxonomy(s.service.authenticate(s.admin_key), "support")["labels"]
+    assert "fresh" not in {lb["name"] for lb in labels}

@@ -33,7 +33,13 @@ from triaged.web import review_honesty
 from triaged.web.charts import BUCKET_COLOURS, bucket_share_chart, reliability_chart
 from triaged.web.deps import WebSession, web_session
 from triaged.web.render import SECURITY_HEADERS, add_nav_link, error_page, page, redirect
-from triaged.web.session import Session, SignInRequired, check_csrf
+from triaged.web.session import (
+    Session,
+    SignInRequired,
+    check_csrf,
+    message_params,
+    read_message,
+)
 
 __all__ = ["router"]
 
@@ -183,7 +189,9 @@ def _dashboard(
 ) -> Response:
     principal = session.principal
     names = [t["name"] for t in service.list_taxonomies(principal)]
-    message = NOTICES.get(notice or "") or (f"That did not work ({notice})." if notice else None)
+    # a known notice, or a failure's message signed for this session (never text from a link)
+    failed = read_message(session, request.query_params)
+    message = NOTICES.get(notice or "") or (f"That did not work: {failed}" if failed else None)
     ctx: dict[str, Any] = {"taxonomies": names, "selected": None, "days": days, "notice": message}
     if not names:
         return page(request, "dashboard.html", ctx, session=session)
@@ -235,6 +243,10 @@ def create_label(
         if exc.status >= 500:
             raise
         return error_page(request, exc.message, status_code=exc.status, session=session, back=BACK)
+    if not texts:  # no (known) decision ids: a label with no example cannot be trained
+        failure = "none of the given inputs were found; pick the cluster's inputs again"
+        target = "/ui/dashboard?" + urlencode({"taxonomy": taxonomy})
+        return redirect(f"{target}&" + urlencode(message_params(session, failure)))
     labels = [{"name": lb["name"], "description": lb["description"]} for lb in current["labels"]]
     labels.append(
         {"name": label.strip(), "description": description.strip(), "examples": sorted(set(texts))}
@@ -243,5 +255,5 @@ def create_label(
     try:
         service.update_taxonomy(principal, taxonomy, {"labels": labels})
     except TriagedError as exc:
-        return redirect(f"{target}&" + urlencode({"notice": exc.code}))
+        return redirect(f"{target}&" + urlencode(message_params(session, exc.message)))
     return redirect(f"{target}&notice=label_created")

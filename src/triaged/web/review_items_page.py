@@ -21,7 +21,7 @@ from triaged.services.keys import Principal, Role
 from triaged.web.deps import WebSession
 from triaged.web.pages import QUEUES, see_other
 from triaged.web.render import add_nav_link, page
-from triaged.web.session import check_csrf
+from triaged.web.session import check_csrf, message_params, read_message
 
 __all__ = ["router"]
 
@@ -117,7 +117,7 @@ def items_view(request: Request, session: WebSession, service: ServiceDep) -> Re
             "first_page": ("/ui/items" + ("?" + query if query else "")) if cursor else None,
             "labels": labels,
             "query": query,
-            "error": error,
+            "error": error or read_message(session, request.query_params),
             "notice": (f"Resolved {notice} items." if notice and notice.isdigit() else None),
             "cluster": len(ids),
         },
@@ -154,5 +154,5 @@ def items_bulk(
     except TriagedError as exc:
         if exc.status >= 500:
             raise
-        return see_other(target + sep + urlencode({"error": exc.message[:300]}))
+        return see_other(target + sep + urlencode(message_params(session, exc.message)))
     return see_other(target + sep + f"notice={len(done)}")

@@ -15,6 +15,7 @@ yet, uses a short-lived signed token that must match a cookie (double submit).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ __all__ = [
     "Session",
     "SessionCodec",
     "SignInRequired",
+    "message_params",
+    "read_message",
 ]
 
 SESSION_COOKIE = "triaged_session"
@@ -154,3 +157,24 @@ def _set(request: Request, response: Response, name: str, value: str, max_age: i
         samesite="lax",
         secure=request.url.scheme == "https",
     )
+
+
+def message_params(session: Session, text: str) -> dict[str, str]:
+    """Query parameters carrying a message to the page a form redirects to: the text and its
+    HMAC under the session's CSRF token, so that a link from anyone else (a crafted
+    ``?error=...`` that would put a phishing line on a real page) shows nothing."""
+    text = text[:300]
+    return {"error": text, "esig": _message_sig(session, text)}
+
+
+def read_message(session: Session, params: Any) -> str | None:
+    """The message of :func:`message_params` when its signature is this session's."""
+    text, sig = params.get("error"), params.get("esig")
+    if not text or not sig or not session.csrf:
+        return None
+    return str(text) if hmac.compare_digest(_message_sig(session, str(text)), str(sig)) else None
+
+
+def _message_sig(session: Session, text: str) -> str:
+    key = (session.csrf or "").encode()
+    return hmac.new(key, b"message\0" + text.encode(), hashlib.sha256).hexdigest()[:32]
