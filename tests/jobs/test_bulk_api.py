@@ -140,18 +140,23 @@ def test_bad_row_refuses_the_upload_with_its_line(tmp_path: Path) -> None:
     svc = stack.service
     svc.create_taxonomy(svc.authenticate(tenant.key), {**TINY_TAXONOMY, "name": "support"})
     body = b'{"text": "fine"}\n{"text": ""}\n'
+    # metadata that is not an object was dropped silently (a 202, the decision's null)
+    bad_meta = b'{"text": "fine"}\n{"text": "ok", "metadata": "str"}\n'
 
     async def run() -> Any:
         async with stack.client(tenant.key) as c:
             r = await c.post("/v1/jobs?taxonomy=support&format=jsonl", content=body)
+            meta = await c.post("/v1/jobs?taxonomy=support&format=jsonl", content=bad_meta)
             listed = (await c.get("/v1/jobs")).json()
             missing = await c.get("/v1/jobs/job_nope/results")
-            return r, listed, missing
+            return r, meta, listed, missing
 
     try:
-        r, listed, missing = asyncio.run(run())
+        r, meta, listed, missing = asyncio.run(run())
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"]["line"] == 2
+        assert meta.status_code == 422, meta.text
+        assert meta.json()["error"]["details"] == {"line": 2, "field": "metadata"}
         assert listed["data"] == []  # no partial job
         assert missing.status_code == 404
     finally:

@@ -225,7 +225,11 @@ def _check_header(names: list[str], line: int) -> None:
         seen.add(name)
 
 
-def _row(n: int, record: dict[str, Any], opts: BulkOptions, limits: Limits) -> dict[str, Any]:
+def _row(
+    n: int, record: dict[str, Any], opts: BulkOptions, limits: Limits, *, objects: bool = True
+) -> dict[str, Any]:
+    """One row of the upload; ``objects``: the format holds JSON objects (JSONL), so the
+    metadata field must be one (a CSV cell is text: only ``metadata_fields`` apply)."""
     where = f"line {n}"
     text = record.get(opts.text_field)
     if not isinstance(text, str) or inputs.is_blank(text):
@@ -246,8 +250,15 @@ def _row(n: int, record: dict[str, Any], opts: BulkOptions, limits: Limits) -> d
         external_id = str(external_id)
     inputs.check_external_id(external_id, f"{where}: {opts.id_field}")
     meta: dict[str, Any] | None = None
-    if opts.metadata_field and isinstance(record.get(opts.metadata_field), dict):
-        meta = dict(record[opts.metadata_field])
+    given = record.get(opts.metadata_field) if opts.metadata_field else None
+    if isinstance(given, dict):
+        meta = dict(given)
+    elif given is not None and objects:  # dropped silently until 5 December
+        raise ValidationFailed(
+            f"{where}: {opts.metadata_field!r} must be a JSON object, not "
+            f"{type(given).__name__}",
+            details={"line": n, "field": opts.metadata_field},
+        )
     for name in opts.metadata_fields:
         if name in record:
             meta = {**(meta or {}), name: record[name]}
@@ -276,7 +287,7 @@ def parse(
                 f"a job holds at most {limits.max_rows} rows",
                 details={"limit": limits.max_rows},
             )
-        yield _row(n, record, opts, limits)
+        yield _row(n, record, opts, limits, objects=fmt == "jsonl")
 
 
 # ------------------------------------------------------------------ create
