@@ -65,6 +65,10 @@ def test_load_json_roundtrip(tmp_path: Path) -> None:
         ("name: ''\nlabels:\n  - name: a\n", "name"),
         ("name: t\nlabels:\n  - name: oos\n", "reserved"),
         ("name: t\nlabels:\n  - name: a\n    examples: ['']\n", "non-empty"),
+        # YAML's yes/no and numbers were renamed silently ("True", "1.0") until 5 December
+        ("name: t\nlabels:\n  - name: a\n  - name: yes\n", "put the name in quotes"),
+        ("name: t\nlabels:\n  - name: no\n", "labels[0].name must be text"),
+        ("name: t\nlabels:\n  - name: a\n  - name: 1.0\n", "(float)"),
     ],
 )
 def test_invalid_taxonomies_name_the_problem(tmp_path: Path, body: str, needle: str) -> None:

@@ -492,14 +492,18 @@ def _definition(data: Mapping[str, Any]) -> Taxonomy:
                 f"{_at(item)}labels[{i}].description must be a string",
                 details={"field": f"labels[{i}].description"},
             )
-        try:
-            labels.append(
-                Label(
-                    str(item.get("name", "")) if item.get("name") is not None else "",
-                    desc,
-                    tuple(examples),
-                )
+        name = item.get("name")
+        if name is not None and not isinstance(name, str):
+            # YAML reads yes/no/on/off/true/false, numbers and dates as other types: a name
+            # ``yes`` became "True" until 5 December
+            raise TaxonomyError(
+                f"{_at(item)}labels[{i}].name must be text, got {name!r} "
+                f"({type(name).__name__}): YAML reads yes/no/on/off/true/false and numbers "
+                "as such; put the name in quotes (name: 'yes')",
+                details={"field": f"labels[{i}].name", "line": item.get("__line__")},
             )
+        try:
+            labels.append(Label(name or "", desc, tuple(examples)))
             Taxonomy(name="x", labels=tuple(labels))  # validate incrementally for line numbers
         except TaxonomyError as exc:
             line = item.get("__line__")

@@ -255,8 +255,7 @@ def _row(
         meta = dict(given)
     elif given is not None and objects:  # dropped silently until 5 December
         raise ValidationFailed(
-            f"{where}: {opts.metadata_field!r} must be a JSON object, not "
-            f"{type(given).__name__}",
+            f"{where}: {opts.metadata_field!r} must be a JSON object, not {type(given).__name__}",
             details={"line": n, "field": opts.metadata_field},
         )
     for name in opts.metadata_fields:
