@@ -152,6 +152,9 @@ async def test_background_training_is_pollable(stack: Stack, tenant: Tenant):
                     break
                 await asyncio.sleep(0.05)
             assert state["status"] == "ready" and state["taxonomy_version"] == 2
+            assert state["active"] is True  # as the list says (it read null)
+            first = await c.get(f"/v1/taxonomies/support/models/{created['model']['id']}")
+            assert first.json()["active"] is False
             info = (await c.get("/v1/taxonomies/support")).json()
             assert info["ready"] and info["model"]["id"] == job_id
             models = (await c.get("/v1/taxonomies/support/models")).json()["data"]

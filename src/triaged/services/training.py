@@ -55,12 +55,13 @@ def model_public(row: Any) -> dict[str, Any]:
 
 
 def get_model(conn: Connection, record: TaxonomyRecord, model_id: str) -> dict[str, Any]:
+    """One model, with ``active`` as the list gives it (it read null until 5 December)."""
     row = training_repo.model_row(conn, record.id, model_id)
     if row is None:
         raise NotFound(
             f"no model {model_id!r} for taxonomy {record.name!r}", details={"model_id": model_id}
         )
-    return model_public(row)
+    return {**model_public(row), "active": row.id == training_repo.active_model_id(conn, record.id)}
 
 
 def list_models(conn: Connection, record: TaxonomyRecord) -> list[dict[str, Any]]:
