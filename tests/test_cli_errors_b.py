@@ -255,6 +255,14 @@ def test_shots_below_one_are_refused(tmp_path: Path, dataset: Path) -> None:
         sample_per_label([Example("a", "b")], 0, seed=0)
 
 
+def test_eval_of_an_empty_test_split_is_an_error(dataset: Path, model: Path) -> None:
+    """It reported n_test 0 and an ECE of 0.0, exit 0."""
+    (dataset / "test.jsonl").write_text("\n")
+    _error_line(runner.invoke(app, ["eval", str(dataset)]), "no test items")
+    r = runner.invoke(app, ["eval", "--model", str(model), str(dataset / "test.jsonl")])
+    _error_line(r, "no test items")
+
+
 def test_eval_refuses_options_it_would_ignore(dataset: Path, model: Path) -> None:
     r = runner.invoke(app, ["eval", str(dataset), "--shots", "5", "--zero-shot"])
     _error_line(r, "--shots and --zero-shot")

@@ -48,6 +48,10 @@ def evaluate_saved(
     say(f"eval: loading the model in {model_dir} ...")
     clf = Classifier.load(model_dir)
     test = list(read_jsonl(test_file))
+    if not test:
+        raise DatasetError(
+            f"{test_file}: no test items to evaluate on", details={"file": str(test_file)}
+        )
     say(f"eval: scoring {len(test)} texts of {test_file} ...")
     lanes = certified_routing(clf, **options)
     report = evaluate(

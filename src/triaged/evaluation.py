@@ -367,10 +367,16 @@ def _read_dataset(root: Path, zero_shot: bool) -> tuple[Taxonomy, list[Example],
             )
         train = list(read_jsonl(train_file, known=all_labels))
     if (root / "labels.json").exists():
-        return base, train, list(read_jsonl(test_file, known=all_labels))
-    test = [
-        e if e.label in all_labels else Example(e.text, OOS_LABEL) for e in read_jsonl(test_file)
-    ]
+        test = list(read_jsonl(test_file, known=all_labels))
+    else:
+        test = [
+            e if e.label in all_labels else Example(e.text, OOS_LABEL)
+            for e in read_jsonl(test_file)
+        ]
+    if not test:  # an evaluation of nothing reported n_test 0 and ECE 0.0, exit 0
+        raise DatasetError(
+            f"{test_file}: no test items to evaluate on", details={"file": str(test_file)}
+        )
     return base, train, test
 
 
