@@ -301,3 +301,21 @@ def test_messages_in_links_show_only_when_this_session_signed_them(ui):
     assert "none of the given inputs" in client.get(r.headers["location"]).text
     labels = s.service.get_taxonomy(s.service.authenticate(s.admin_key), "support")["labels"]
     assert "fresh" not in {lb["name"] for lb in labels}
+
+
+def test_an_unknown_ui_page_and_a_nul_in_its_address_get_pages_not_json(ui):
+    """/ui/nonexistent answered the API's JSON 404, a NUL in a /ui/ address its JSON 422."""
+    client, s = ui
+    _sign_in(client, s.reviewer_key)
+    r = client.get("/ui/nonexistent")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "no such page" in r.text
+    for path in ("/ui/items?label=%00", "/ui/review/%00"):
+        r = client.get(path)
+        assert r.status_code == 400 and r.headers["content-type"].startswith("text/html"), path
+        assert "NUL" in r.text
+    # the API keeps its JSON
+    r = client.get("/v1/nonexistent")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = client.get("/v1/decisions?label=%00")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"

@@ -31,7 +31,7 @@ class BodyLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _nul_in_url(scope):
-            await _refuse_url(send)
+            await _refuse_url(send, page=str(scope.get("path", "")).startswith("/ui/"))
             return
         if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS", "DELETE"}:
             await self.app(scope, receive, send)
@@ -104,20 +104,33 @@ def _nul_in_url(scope: Scope) -> bool:
     return "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query
 
 
-async def _refuse_url(send: Send) -> None:
-    body = json.dumps(
-        error_body(
-            "validation_error",
-            "the URL contains a NUL character",
-            {"reason": "bad_character"},
-        )
-    ).encode()
+#: A page of the web UI asked for with a NUL in its address: a page, not the API's JSON
+#: (this guard runs before the app, so before the UI's own error page could)
+_NUL_PAGE = (
+    b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Bad address</title>'
+    b"</head><body><main><h1>Bad address</h1><p>The address contains a NUL character.</p>"
+    b'<p><a href="/ui/">Back to the queues</a></p></main></body></html>'
+)
+
+
+async def _refuse_url(send: Send, *, page: bool = False) -> None:
+    if page:
+        body, status, kind = _NUL_PAGE, 400, b"text/html; charset=utf-8"
+    else:
+        body = json.dumps(
+            error_body(
+                "validation_error",
+                "the URL contains a NUL character",
+                {"reason": "bad_character"},
+            )
+        ).encode()
+        status, kind = 422, b"application/json"
     await send(
         {
             "type": "http.response.start",
-            "status": 422,
+            "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", kind),
                 (b"content-length", str(len(body)).encode()),
             ],
         }

@@ -39,6 +39,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from triaged.errors import RateLimited, TriagedError
 from triaged.web import dashboard, pages, review_items_page, review_pages, signup_pages
@@ -142,8 +143,25 @@ def _ui_errors(app: FastAPI) -> None:
         message = f"That request is not valid ({field}: {first.get('msg', 'invalid value')})."
         return error_page(request, message, status_code=400, session=_session_or_none(request))
 
+    on_http: Handler | None = app.exception_handlers.get(StarletteHTTPException)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """An unknown page (404) or method (405) under /ui/: the error page, not JSON."""
+        assert isinstance(exc, StarletteHTTPException)
+        if not _is_page(request) or exc.status_code >= 500:
+            return await _delegate(on_http, request, exc, exc.status_code)
+        message = {404: "There is no such page.", 405: "That page cannot be used that way."}
+        text = message.get(exc.status_code, "That request cannot be answered.")
+        response = error_page(
+            request, text, status_code=exc.status_code, session=_session_or_none(request)
+        )
+        for name, value in (exc.headers or {}).items():  # Allow on a 405
+            response.headers[name] = value
+        return response
+
     app.add_exception_handler(TriagedError, triaged_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
 def mount_web(app: FastAPI) -> None:

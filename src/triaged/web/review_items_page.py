@@ -8,6 +8,7 @@ answer in one request (each still its own review event and webhook event).
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from triaged.errors import TriagedError
 from triaged.http.deps import ServiceDep
+from triaged.service import Service
 from triaged.services import review_workspace as rw
 from triaged.services.keys import Principal, Role
 from triaged.web.deps import WebSession
@@ -58,12 +60,42 @@ def _not_selectable(item: dict[str, Any], principal: Principal) -> str | None:
     return None
 
 
+#: The position a page link carries: the id of the last item of the page before
+ITEM_ID = re.compile(r"rvi_[0-9a-f]{32}")
+
+
 def _number(value: str | None) -> float | None:
     try:
         out = float(value) if value not in (None, "") else None
     except ValueError:
         return None
     return out if out is None or math.isfinite(out) else None
+
+
+def _search(
+    service: Service,
+    principal: Principal,
+    params: dict[str, str],
+    ids: list[str],
+    cursor: str | None,
+) -> dict[str, Any]:
+    """One page of the items the filters in ``params`` select."""
+    return rw.search_items(
+        service,
+        principal,
+        taxonomy=params["taxonomy"] or None,
+        queue=params["queue"] if params["queue"] in QUEUES else None,
+        status=params["status"] if params["status"] in STATUSES else None,
+        text=params["q"] or None,
+        label=params["label"] or None,
+        confidence_min=_number(params["confidence_min"]),
+        confidence_max=_number(params["confidence_max"]),
+        since=params["since"] or None,
+        until=params["until"] or None,
+        decision_ids=ids or None,
+        limit=PAGE,
+        cursor=cursor,
+    )
 
 
 @router.get("/ui/items", response_class=HTMLResponse)
@@ -75,27 +107,15 @@ def items_view(request: Request, session: WebSession, service: ServiceDep) -> Re
     ids = [d for d in params["decision_ids"].split(",") if d]
     error = None
     result: dict[str, Any] = {"items": [], "next_cursor": None}
-    try:
-        result = rw.search_items(
-            service,
-            principal,
-            taxonomy=params["taxonomy"] or None,
-            queue=params["queue"] if params["queue"] in QUEUES else None,
-            status=params["status"] if params["status"] in STATUSES else None,
-            text=params["q"] or None,
-            label=params["label"] or None,
-            confidence_min=_number(params["confidence_min"]),
-            confidence_max=_number(params["confidence_max"]),
-            since=params["since"] or None,
-            until=params["until"] or None,
-            decision_ids=ids or None,
-            limit=PAGE,
-            cursor=cursor,
-        )
-    except TriagedError as exc:
-        if exc.status >= 500:
-            raise
-        error = exc.message
+    if cursor is not None and not ITEM_ID.fullmatch(cursor):  # it listed the first page
+        error = "That page link is not one this server made; start again from the first page."
+    else:
+        try:
+            result = _search(service, principal, params, ids, cursor)
+        except TriagedError as exc:
+            if exc.status >= 500:
+                raise
+            error = exc.message
     labels: list[str] = []
     if params["taxonomy"] and params["taxonomy"] in taxonomies:
         tax = service.get_taxonomy(principal, params["taxonomy"])
