@@ -466,6 +466,20 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
     return tax.with_examples(_extra_examples(tax, extra)) if extra else tax
 
 
+def _label_name(item: Mapping[str, Any], i: int) -> str:
+    """A label's name as written; YAML reads yes/no/on/off/true/false, numbers and dates as
+    other types (a name ``yes`` became "True" until 5 December): those are refused."""
+    name = item.get("name")
+    if name is not None and not isinstance(name, str):
+        raise TaxonomyError(
+            f"{_at(item)}labels[{i}].name must be text, got {name!r} "
+            f"({type(name).__name__}): YAML reads yes/no/on/off/true/false and numbers "
+            "as such; put the name in quotes (name: 'yes')",
+            details={"field": f"labels[{i}].name", "line": item.get("__line__")},
+        )
+    return name or ""
+
+
 def _definition(data: Mapping[str, Any]) -> Taxonomy:
     """The taxonomy of ``data`` without its top-level ``examples``."""
     raw_labels = data.get("labels")
@@ -492,18 +506,8 @@ def _definition(data: Mapping[str, Any]) -> Taxonomy:
                 f"{_at(item)}labels[{i}].description must be a string",
                 details={"field": f"labels[{i}].description"},
             )
-        name = item.get("name")
-        if name is not None and not isinstance(name, str):
-            # YAML reads yes/no/on/off/true/false, numbers and dates as other types: a name
-            # ``yes`` became "True" until 5 December
-            raise TaxonomyError(
-                f"{_at(item)}labels[{i}].name must be text, got {name!r} "
-                f"({type(name).__name__}): YAML reads yes/no/on/off/true/false and numbers "
-                "as such; put the name in quotes (name: 'yes')",
-                details={"field": f"labels[{i}].name", "line": item.get("__line__")},
-            )
         try:
-            labels.append(Label(name or "", desc, tuple(examples)))
+            labels.append(Label(_label_name(item, i), desc, tuple(examples)))
             Taxonomy(name="x", labels=tuple(labels))  # validate incrementally for line numbers
         except TaxonomyError as exc:
             line = item.get("__line__")
