@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from triaged.cli_service import DatabaseUrl, DataDir, _errors, operator_service
+from triaged.errors import Conflict
 
 if TYPE_CHECKING:
     from triaged.classifier import Classifier
@@ -44,6 +45,8 @@ def _served_model(
     with operator_service(database_url, data_dir) as svc:
         principal = svc.operator(workspace)
         record = svc.taxonomy_record(principal, taxonomy)
+        if record.archived_at is not None:  # as /v1/classify and jobs answer (409)
+            raise Conflict(f"taxonomy {taxonomy!r} is archived", details={"taxonomy": taxonomy})
         clf: Classifier = svc.classifier(principal, taxonomy)
         policy, _ = svc.jobs_policy(record, clf)
     route: Route = policy.route

@@ -17,6 +17,7 @@ one place (``triaged.api.errors``).  The library and CLI raise the same classes.
     ├── Conflict (409, conflict)
     │   └── NotFittedError (409, model_not_ready)
     ├── PayloadTooLarge (413, payload_too_large)
+    ├── UnsupportedMediaType (415, unsupported_media_type)  an upload of an unknown type
     ├── RateLimited (429, rate_limited)
     │   └── QuotaExceeded (429, quota_exceeded)
     ├── MailFailed (502, mail_failed)           the sign-up verification email
@@ -49,6 +50,7 @@ __all__ = [
     "TransportError",
     "TriagedError",
     "Unauthenticated",
+    "UnsupportedMediaType",
     "ValidationFailed",
     "WorkspaceInactive",
 ]
@@ -128,6 +130,13 @@ class NotFittedError(Conflict):
 class PayloadTooLarge(TriagedError):
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(TriagedError):
+    """A body whose media type says nothing this endpoint reads."""
+
+    status = 415
+    code = "unsupported_media_type"
 
 
 class RateLimited(TriagedError):

@@ -197,3 +197,20 @@ async def test_routing_is_documented_with_its_errors(stack: Stack) -> None:
         op = spec["paths"][path][method]
         assert {"200", "401", "404", "422"} <= set(op["responses"]), (path, method)
     assert "alert.auto_lane" in str(spec["components"]["schemas"])
+
+
+async def test_an_empty_put_changes_nothing_and_an_archived_taxonomy_is_frozen(
+    stack: Stack, tenant: Tenant
+) -> None:
+    """``PUT .../routing {}`` made a new version; on an archived taxonomy a PUT made one
+    too (200) while PATCH, examples and train answer 409."""
+    async with stack.client(tenant.key) as c:
+        name = await _create(c, pinned=True)
+        before = (await c.get(f"/v1/taxonomies/{name}/routing")).json()
+        r = await c.put(f"/v1/taxonomies/{name}/routing", json={})
+        assert r.status_code == 200 and r.json()["version"] == before["version"]
+        assert (await c.post(f"/v1/taxonomies/{name}/archive")).status_code == 200
+        r = await c.put(f"/v1/taxonomies/{name}/routing", json={"auto": 0.9})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "conflict", r.text
+        after = (await c.get(f"/v1/taxonomies/{name}/routing")).json()
+        assert after["version"] == before["version"] and after["auto"] == before["auto"]

@@ -133,5 +133,10 @@ def test_taxonomy_uses_the_active_model_and_routing_policy(tmp_path: Path) -> No
             assert x["bucket"] == policy.route(res.confidence).value  # the service's policy
         r = runner.invoke(app, ["batch", str(src), "--taxonomy", "nope", *db])
         assert r.exit_code == 2 and "not_found" in _said(r)
+        # an archived taxonomy classifies nothing here either (it did, exit 0)
+        svc.archive_taxonomy(principal, "support")
+        out.unlink()
+        r = runner.invoke(app, ["batch", str(src), "--taxonomy", "support", *db])
+        assert r.exit_code == 2 and "archived" in _said(r) and not out.exists()
     finally:
         svc.close()

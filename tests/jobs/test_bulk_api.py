@@ -250,3 +250,28 @@ def test_a_deleted_job_reads_as_gone(tmp_path: Path) -> None:
             assert job_repo.job_state(conn, "job_deleted") == ("gone", 0)
     finally:
         stack.service.close()
+
+
+def test_an_upload_of_an_unknown_media_type_is_415(tmp_path: Path) -> None:
+    """Examples as XML answered 400 invalid_dataset and a job with no Content-Type 422,
+    while the README promised 415 unsupported_media_type."""
+    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
+    tenant = stack.tenant()
+    svc = stack.service
+    svc.create_taxonomy(svc.authenticate(tenant.key), {**TINY_TAXONOMY, "name": "support"})
+
+    async def run() -> list[Any]:
+        async with stack.client(tenant.key) as c:
+            xml = {"Content-Type": "application/xml"}
+            return [
+                await c.post("/v1/taxonomies/support/examples", content=b"<x/>", headers=xml),
+                await c.post("/v1/jobs?taxonomy=support", content=b"<x/>", headers=xml),
+                await c.post("/v1/jobs?taxonomy=support", content=b'{"text": "hi"}\n'),
+            ]
+
+    try:
+        for r in asyncio.run(run()):
+            assert r.status_code == 415, r.text
+            assert r.json()["error"]["code"] == "unsupported_media_type"
+    finally:
+        svc.close()

@@ -24,7 +24,7 @@ from starlette.datastructures import UploadFile
 
 from triaged.api.deps import PrincipalDep, ServiceDep
 from triaged.api.paging import Cursor, Page, page_of
-from triaged.errors import ValidationFailed
+from triaged.errors import UnsupportedMediaType, ValidationFailed
 from triaged.services.jobs_bulk import FORMATS, BulkOptions, csv_result_row, result_columns
 
 router = APIRouter(tags=["jobs"])
@@ -88,9 +88,13 @@ def _format(given: str | None, content_type: str, filename: str | None) -> str:
         return "csv"
     if "ndjson" in content_type or "jsonl" in content_type or name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
-    raise ValidationFailed(
-        "cannot tell the upload's format; pass format=jsonl or format=csv",
-        details={"field": "format", "allowed": list(FORMATS)},
+    raise UnsupportedMediaType(  # a 422 until 5 December; the README promised a 415
+        f"cannot tell the upload's format from {content_type or 'no Content-Type'!r}; send "
+        "text/csv or application/x-ndjson, a .csv or .jsonl file, or pass format=jsonl|csv",
+        details={
+            "content_type": content_type.split(";")[0].strip() or None,
+            "allowed": list(FORMATS),
+        },
     )
 
 

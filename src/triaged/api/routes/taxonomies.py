@@ -22,7 +22,7 @@ from triaged.api.schemas import (
     TaxonomyUpdate,
     VersionList,
 )
-from triaged.errors import DatasetError
+from triaged.errors import DatasetError, UnsupportedMediaType
 from triaged.services.examples_io import detect_format, parse_examples
 from triaged.services.keys import Role
 from triaged.taxonomy import Example
@@ -164,10 +164,11 @@ async def _read_examples(request: Request) -> list[Example]:
     else:
         data = await request.body()
         fmt = detect_format(content_type)
-    if fmt is None:
-        raise DatasetError(
-            f"cannot tell the examples format from {content_type!r}; send application/json, "
-            "application/x-ndjson or text/csv (or a .json/.jsonl/.csv file)"
+    if fmt is None:  # a 400 invalid_dataset until 5 December; the README promised a 415
+        raise UnsupportedMediaType(
+            f"cannot tell the examples format from {content_type or 'no Content-Type'!r}; send "
+            "application/json, application/x-ndjson or text/csv (or a .json/.jsonl/.csv file)",
+            details={"content_type": content_type.split(";")[0].strip() or None},
         )
     return parse_examples(data, fmt)
 

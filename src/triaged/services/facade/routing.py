@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from triaged.errors import Conflict
 from triaged.routing import RoutingEvidence
 from triaged.services import routing_policy
 from triaged.services import taxonomies as taxo
@@ -178,6 +179,10 @@ class RoutingMixin(ServiceCore):
         principal.require(Role.ADMIN)
         with self.db.write() as conn:
             record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
+            if record.archived_at is not None:  # frozen, as PATCH, examples and train are
+                raise Conflict(f"taxonomy {name!r} is archived", details={"taxonomy": name})
+            if not changes:  # nothing to change: no new version (it made one)
+                return self._routing_state(conn, record)
             base = routing_policy.current(conn, record.id)
             if base is None:
                 tax = taxo.load_version(conn, record)
