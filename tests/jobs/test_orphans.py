@@ -1,5 +1,6 @@
 """A model row left `training` with no job in the queue (its writer stopped between the
-commit and the enqueue) is queued again by the worker's sweep, once."""
+commit and the enqueue) is queued again by the worker's sweep, once; before its first model
+a taxonomy's routing says its lane is not open yet."""
 
 from __future__ import annotations
 
@@ -40,5 +41,28 @@ def test_orphan_training_rows_are_queued_once() -> None:
                     text("SELECT task_name, args ->> 'model_id' FROM procrastinate_jobs")
                 ).all()
             assert [tuple(j) for j in jobs] == [("train", model_id)]
+        finally:
+            svc.close()
+
+
+def test_routing_before_the_first_model_says_the_lane_is_not_open_yet() -> None:
+    """With no worker, the first model never trains: GET .../routing said "auto 0.85, lane
+    open, manual" for a taxonomy whose lane is certified at training (nothing is routed
+    before a model is ready)."""
+    with pg_database() as url:
+        upgrade(url)
+        svc = Service(make_settings(url, migrate_on_start=False, job_queue="postgres"))
+        try:
+            key = svc.create_key("acme", "admin", create_plan="unlimited").key
+            admin = svc.authenticate(key or "")
+            body = {k: v for k, v in TINY_TAXONOMY.items() if k != "thresholds"}
+            svc.create_taxonomy(admin, {**body, "name": "fresh"})
+            state = svc.routing(admin, "fresh")
+            assert state["auto"] is None and state["auto_lane_open"] is False
+            assert state["source"] == "training" and "no model is ready yet" in state["reason"]
+            # thresholds pinned in the definition are a manual policy at once
+            svc.create_taxonomy(admin, {**TINY_TAXONOMY, "name": "pinned"})
+            pinned = svc.routing(admin, "pinned")
+            assert pinned["source"] == "manual" and pinned["auto_lane_open"] is True
         finally:
             svc.close()

@@ -143,8 +143,16 @@ class RoutingMixin(ServiceCore):
         policy = routing_policy.current(conn, record.id)
         cfg = self._live_config()
         if policy is None:
+            # no policy yet: nothing is routed before the first model, whose held-out
+            # evidence certifies the lane (this said "auto 0.85, open, manual" until 5 Dec)
             tax = taxo.load_version(conn, record)
-            policy = routing_policy.legacy(record.id, tax.thresholds)
+            policy = replace(
+                routing_policy.legacy(record.id, tax.thresholds),
+                auto=None,
+                source="training",
+                reason="no model is ready yet: the auto threshold is certified from the first "
+                "model's held-out evidence when it is (classify answers 409 until then)",
+            )
             rate, effective = self._audit_rates(policy, record.name, thin=False)
             return routing_policy.public(
                 policy,
