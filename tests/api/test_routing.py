@@ -97,6 +97,7 @@ async def test_changing_thresholds_never_retrains(stack: Stack, tenant: Tenant) 
         r = await c.put(f"/v1/taxonomies/{name}/routing", json={"auto": None})
         recomputed = r.json()
         assert r.status_code == 200 and recomputed["version"] == v0 + 2
+        assert "(auto=null)" in recomputed["reason"]  # JSON's word (it said auto=None)
         assert recomputed["source"] == "training" and recomputed["auto"] is None
         assert recomputed["review"] == 0.0  # kept
 

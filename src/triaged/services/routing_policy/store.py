@@ -3,6 +3,7 @@ from a model's evidence when it becomes active, or manual)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -528,7 +529,8 @@ def set_manual(
         traffic=traffic_reviews(conn, taxonomy_id) if manual_auto is None else None,
     )
     source = "manual" if manual_auto is not None else "training"
-    changed = ", ".join(f"{k}={changes[k]}" for k in MANUAL_FIELDS if k in changes)
+    # JSON's words ("auto=null"), not Python's ("auto=None")
+    changed = ", ".join(f"{k}={json.dumps(changes[k])}" for k in MANUAL_FIELDS if k in changes)
     new = _insert(
         conn,
         workspace_id=workspace_id,
