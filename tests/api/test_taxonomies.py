@@ -182,6 +182,14 @@ async def test_evaluate_on_holdout_and_on_given_examples(
         )
         assert given.status_code == 200, given.text
         assert given.json()["evaluation"] == "given" and given.json()["n_test"] == 2
+        # buckets as the service routes them: a pinned policy's thresholds (it reported the
+        # default certification, auto null, "certified")
+        r = await c.put("/v1/taxonomies/support/routing", json={"auto": 0.95, "review": 0.7})
+        assert r.status_code == 200, r.text
+        for body in ({}, {"examples": [{"text": "I need a refund", "label": "billing"}]}):
+            out = (await c.post("/v1/taxonomies/support/evaluate", json=body)).json()
+            assert out["auto_threshold"] == 0.95 and out["review_threshold"] == 0.7, out
+            assert out["auto_threshold_source"] == "manual"
 
 
 async def test_keys_api_shows_the_secret_once(stack: Stack, tenant: Tenant):

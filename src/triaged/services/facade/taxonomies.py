@@ -14,8 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from triaged.errors import Conflict, InvalidInput
+from triaged.services import routing_policy, training
 from triaged.services import taxonomies as taxo
-from triaged.services import training
 from triaged.services.facade.core import READ_ROLES
 from triaged.services.facade.routing import RoutingMixin
 from triaged.services.keys import Principal, Role
@@ -249,6 +249,29 @@ class TaxonomyMixin(RoutingMixin):
         if clf is not None:
             self.classifiers.put(model_id, clf)
 
+    def _evaluation_routing(
+        self, record: TaxonomyRecord, clf: Any, *, given: bool
+    ) -> dict[str, Any] | None:
+        """The buckets an evaluation reports are the service's: the active model's by the
+        policy classify routes by; a model trained for the evaluation by the thresholds the
+        policy pins (manual), else certified with the policy's parameters.  None: no policy
+        yet (the defaults).  (It always certified with the defaults until 5 December, so a
+        pinned policy's buckets were not the ones the service used.)"""
+        from triaged.evaluation import certified_routing
+
+        with self.db.read() as conn:
+            policy = routing_policy.current(conn, record.id)
+        if policy is None:
+            return None
+        if given or policy.source == "manual":
+            return _policy_routing(policy)
+        return certified_routing(
+            clf,
+            auto_error_target=policy.auto_error_target,
+            confidence_level=policy.confidence_level,
+            expected_out_of_scope=policy.expected_out_of_scope,
+        )
+
     def evaluate(
         self,
         principal: Principal,
@@ -279,7 +302,8 @@ class TaxonomyMixin(RoutingMixin):
                 )
             clf = training.train(train_tax)
             mode = "holdout"
-        report = evaluate(clf, [e.text for e in test], [e.label for e in test])
+        routing = self._evaluation_routing(record, clf, given=mode == "given")
+        report = evaluate(clf, [e.text for e in test], [e.label for e in test], routing=routing)
         report.pop("reliability", None)
         clean: dict[str, Any] = json.loads(json.dumps(report, default=_jsonable))
         clean.update(
@@ -289,6 +313,19 @@ class TaxonomyMixin(RoutingMixin):
             taxonomy_version=clf.taxonomy.version,
         )
         return clean
+
+
+def _policy_routing(policy: Any) -> dict[str, Any]:
+    """A routing policy version as :func:`triaged.evaluation.evaluate` routes by it."""
+    return {
+        "auto_threshold": policy.auto,
+        "review_threshold": policy.review,
+        "auto_threshold_source": policy.source,
+        "review_threshold_source": policy.review_source,
+        "auto_lane_open": policy.auto is not None,
+        "auto_lane_reason": policy.reason,
+        "policy_version": policy.version,
+    }
 
 
 def _jsonable(value: Any) -> Any:
