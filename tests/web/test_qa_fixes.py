@@ -288,7 +288,7 @@ def test_messages_in_links_show_only_when_this_session_signed_them(ui):
     )
     form = {"csrf_token": csrf, "taxonomy": "support", "label": "billing", "decision_ids": ids}
     r = client.post("/ui/dashboard/labels", data=form)
-    assert r.status_code == 303 and "esig=" in r.headers["location"]
+    assert r.status_code == 303 and "error_sig=" in r.headers["location"]
     page = client.get(r.headers["location"]).text
     assert "That did not work:" in page and "billing" in page and "invalid_taxonomy" not in page
     # the same link in another session shows nothing
@@ -319,3 +319,37 @@ def test_an_unknown_ui_page_and_a_nul_in_its_address_get_pages_not_json(ui):
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = client.get("/v1/decisions?label=%00")
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+
+
+def test_a_refused_answer_says_why_and_keeps_the_comment(ui):
+    """Proposing an existing label said only "That needs a valid label or a name for the
+    new category." and emptied the comment field."""
+    client, s = ui
+    alice = s.service.authenticate(s.reviewer_key)
+    [item] = s.service.review.claim(alice, limit=1, taxonomy="support")
+    csrf = _sign_in(client, s.reviewer_key)
+    form = {
+        "csrf_token": csrf,
+        "choice": "new_category",
+        "new_label": "billing",
+        "note": "looks like a duplicate charge",
+    }
+    r = client.post(f"/ui/review/{item['id']}/resolve", data=form)
+    assert r.status_code == 303 and "notice=invalid" in r.headers["location"]
+    page = client.get(r.headers["location"]).text
+    assert "That answer was not saved:" in page and "billing" in page
+    assert 'value="looks like a duplicate charge"' in page
+    # a link that carries words of its own shows none of them
+    bait = f"/ui/review/{item['id']}?notice=invalid&error=call+us&note=send+your+key"
+    page = client.get(bait).text
+    assert "call us" not in page and "send your key" not in page
+
+
+def test_a_page_link_the_server_did_not_make_is_said_so(ui):
+    """``/ui/items?cursor=garbage`` listed the first page as if nothing were wrong."""
+    client, s = ui
+    _sign_in(client, s.reviewer_key)
+    page = client.get("/ui/items", params={"cursor": "garbage"}).text
+    assert "not one this server made" in page and 'data-item="' not in page
+    first = client.get("/ui/items").text
+    assert 'data-item="' in first

@@ -25,7 +25,7 @@ from triaged.services.keys import Principal
 from triaged.web.deps import WebSession
 from triaged.web.pages import NOTICES, QUEUES, see_other, taxonomy_queues
 from triaged.web.render import error_page, page
-from triaged.web.session import check_csrf
+from triaged.web.session import check_csrf, read_signed, signed_params
 
 __all__ = ["router"]
 
@@ -190,10 +190,18 @@ def review_item(
             "counts": taxonomy_queues(service, principal, item["taxonomy"]),
             "filter_taxonomy": flt[0] or "",
             "filter_queue": flt[1] or "",
-            "notice": REVIEW_NOTICES.get(notice or ""),
+            "notice": _notice(notice, read_signed(session, request.query_params, "error")),
+            "note": read_signed(session, request.query_params, "note") or "",
         },
         session=session,
     )
+
+
+def _notice(code: str | None, error: str | None) -> str | None:
+    """The line above the item: a known notice, or why an answer was refused."""
+    if code == "invalid" and error:
+        return f"That answer was not saved: {error}"
+    return REVIEW_NOTICES.get(code or "")
 
 
 def _can_reopen(item: dict[str, Any], principal: Principal, settings: dict[str, Any]) -> bool:
@@ -249,7 +257,10 @@ def review_resolve(
         notice = "invalid"
         if kwargs.get("action") == "confirm" and _label_gone(service, principal, item_id):
             notice = "label_gone"
-        return see_other(f"/ui/review/{item_id}" + _query(flt, notice=notice))
+        # what was wrong, and the comment typed (both lost until 5 December), signed for this
+        # session so that no link can put words on the page or in the comment box
+        kept = signed_params(session, error=exc.message[:300], note=note[:2000])
+        return see_other(f"/ui/review/{item_id}" + _query(flt, notice=notice, **kept))
     return _go_next(service, principal, flt, notice="saved")
 
 

@@ -38,6 +38,8 @@ __all__ = [
     "SignInRequired",
     "message_params",
     "read_message",
+    "read_signed",
+    "signed_params",
 ]
 
 SESSION_COOKIE = "triaged_session"
@@ -163,18 +165,33 @@ def message_params(session: Session, text: str) -> dict[str, str]:
     """Query parameters carrying a message to the page a form redirects to: the text and its
     HMAC under the session's CSRF token, so that a link from anyone else (a crafted
     ``?error=...`` that would put a phishing line on a real page) shows nothing."""
-    text = text[:300]
-    return {"error": text, "esig": _message_sig(session, text)}
+    return signed_params(session, error=text[:300])
 
 
 def read_message(session: Session, params: Any) -> str | None:
     """The message of :func:`message_params` when its signature is this session's."""
-    text, sig = params.get("error"), params.get("esig")
+    return read_signed(session, params, "error")
+
+
+def signed_params(session: Session, **fields: str) -> dict[str, str]:
+    """Each field and its signature (``<field>_sig``) for this session (see above)."""
+    out: dict[str, str] = {}
+    for name, text in fields.items():
+        out[name] = text
+        out[f"{name}_sig"] = _message_sig(session, name, text)
+    return out
+
+
+def read_signed(session: Session, params: Any, name: str) -> str | None:
+    """The field ``name`` of :func:`signed_params` when its signature is this session's."""
+    text, sig = params.get(name), params.get(f"{name}_sig")
     if not text or not sig or not session.csrf:
         return None
-    return str(text) if hmac.compare_digest(_message_sig(session, str(text)), str(sig)) else None
+    good = hmac.compare_digest(_message_sig(session, name, str(text)), str(sig))
+    return str(text) if good else None
 
 
-def _message_sig(session: Session, text: str) -> str:
+def _message_sig(session: Session, name: str, text: str) -> str:
     key = (session.csrf or "").encode()
-    return hmac.new(key, b"message\0" + text.encode(), hashlib.sha256).hexdigest()[:32]
+    payload = name.encode() + b"\0" + text.encode()
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()[:32]
