@@ -4,6 +4,7 @@ background training with a pollable status, evaluate, keys API."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 
 import pytest
@@ -125,6 +126,20 @@ async def test_examples_multipart_upload_and_bad_rows(stack: Stack, tenant: Tena
         )
         assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_dataset"
         assert "line 2" in broken.json()["error"]["message"]
+        # read as strictly as a bulk job's CSV (each was read silently until 5 December)
+        long = "x" * (csv.field_size_limit() + 10)
+        for body, status, words in (
+            ("text,text,label\na,b,billing\n", 400, "line 1: the header names 'text' twice"),
+            ("text,label\nrefund,billing,extra\n", 400, "line 2: 3 fields"),
+            ('text,label\n"a" b,billing\n', 400, "line 2: invalid CSV"),
+            (f'text,label\nok,billing\n"{long}",billing\n', 413, "line 3"),
+        ):
+            r = await c.post(
+                "/v1/taxonomies/support/examples",
+                content=body.encode(),
+                headers={"content-type": "text/csv"},
+            )
+            assert r.status_code == status and words in r.json()["error"]["message"], r.text
         current = (await c.get("/v1/taxonomies/support")).json()
         assert current["version"] == 2  # failed uploads left no version behind
 

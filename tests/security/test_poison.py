@@ -135,8 +135,9 @@ async def test_nul_anywhere_else_is_422_not_500(stack: Stack, tenant: Tenant) ->
         r = await c.post(
             f"/v1/taxonomies/{name}/examples",
             **raw({"examples": [{"text": "refund\x00please", "label": "billing"}]}),
-        )  # examples are checked as part of the taxonomy they join: 400 invalid_taxonomy
-        assert r.status_code == 400 and "NUL" in r.json()["error"]["message"], r.text
+        )  # named by their place in the upload (was labels[0].examples[n], 400)
+        assert r.status_code == 422 and "NUL" in r.json()["error"]["message"], r.text
+        assert r.json()["error"]["details"]["field"] == "examples[0]: text"
         csv = "text,label\nrefund\x00 please,billing\n"
         r = await c.post(
             f"/v1/taxonomies/{name}/examples",
