@@ -191,7 +191,8 @@ def count_rows(path: Path) -> int | None:
 
 
 def result_row(row: int, ident: str | None, res: Result) -> dict[str, Any]:
-    """One output row; ``alternatives`` is a JSON array of ``{label, confidence}``."""
+    """One output row; ``alternatives`` is the JSON text of an array of ``{label,
+    confidence}`` (a Parquet string column; JSON Lines output writes the array itself)."""
     return {
         "row": row,
         "id": ident,
@@ -243,8 +244,8 @@ class ResultWriter:
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        if self._fh is not None:
-            self._fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        if self._fh is not None:  # JSONL: alternatives as a JSON array (as job results)
+            self._fh.write("".join(json.dumps(_jsonl(r), ensure_ascii=False) + "\n" for r in rows))
         else:
             import pyarrow as pa
 
@@ -272,6 +273,13 @@ class ResultWriter:
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.close(keep=exc_type is None)
+
+
+def _jsonl(row: dict[str, Any]) -> dict[str, Any]:
+    """A result row for JSON Lines: ``alternatives`` a real array, not the JSON text
+    Parquet stores (it was a string in JSONL too until 5 December)."""
+    alts = row.get("alternatives")
+    return {**row, "alternatives": json.loads(alts)} if isinstance(alts, str) else row
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:

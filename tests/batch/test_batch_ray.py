@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import os
 import random
 import shutil
@@ -206,5 +207,5 @@ def test_ray_run_equals_local_run(ray_cluster: str, tmp_path: Path, datasets_dir
             y["model_version"],
         )
         assert abs(x["confidence"] - y["confidence"]) <= 1e-6
-        assert x["alternatives"] == y["alternatives"]
+        assert json.loads(x["alternatives"]) == y["alternatives"]  # Parquet text, JSONL array
     assert len({r["label"] for r in a}) > 1  # not a degenerate model
