@@ -175,3 +175,17 @@ def test_progress_and_the_item_list_are_per_taxonomy(env):
         rw.progress(svc, alice, taxonomy="nope")
     with pytest.raises(NotFound):
         svc.review.items(alice, taxonomy="nope")
+
+
+def test_reopen_after_a_second_opinion_says_why(env):
+    """The first reviewer, after a second reviewer agreed, got 409 "no answer of yours"."""
+    svc, admin, alice, bob = env["svc"], env["admin"], env["alice"], env["bob"]
+    rw.update_settings(svc, admin, "support", overlap_rate=1.0)
+    [it] = svc.review.claim(alice, limit=1, taxonomy="support")
+    svc.review.resolve(alice, it["id"], action="confirm")
+    assert it["id"] in {x["id"] for x in _all(svc, bob)}
+    svc.review.resolve(bob, it["id"], action="confirm")
+    with pytest.raises(Conflict) as refused:
+        rw.reopen(svc, alice, it["id"])
+    assert refused.value.details["reason"] == "answered_since"
+    assert "another reviewer answered it after you" in refused.value.message

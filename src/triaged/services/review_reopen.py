@@ -40,7 +40,18 @@ def _refuse(item_id: str, reason: str, message: str, **details: Any) -> Conflict
     return Conflict(message, details={"item_id": item_id, "reason": reason, **details})
 
 
-def _check(row: Any, answer: Any, key_id: str, now: datetime, window: int) -> None:
+def _check(
+    row: Any, answer: Any, key_id: str, now: datetime, window: int, answered_before: bool
+) -> None:
+    if answer is not None and answer.reviewer != key_id and answered_before:
+        # the first reviewer after a second opinion: their answer stands, but is not the
+        # latest (this said "no answer of yours" until 5 December)
+        raise _refuse(
+            row.id,
+            "answered_since",
+            f"review item {row.id}: another reviewer answered it after you; only the latest "
+            "answer can be taken back",
+        )
     if answer is None or answer.reviewer != key_id:
         raise _refuse(
             row.id, "not_your_answer", f"review item {row.id}: no answer of yours to reopen"
@@ -98,7 +109,8 @@ def reopen(
         raise NotFound(f"no review item {item_id!r}", details={"item_id": item_id})
     window = review_settings.get(conn, row.taxonomy_id).reopen_window_seconds
     answer = agreement_repo.latest_answer(conn, item_id)
-    _check(row, answer, key_id, now, window)
+    mine = agreement_repo.answer_of(conn, item_id, agreement.FIRST)
+    _check(row, answer, key_id, now, window, mine is not None and mine.reviewer == key_id)
     agreement.withdraw(conn, answer.id, now)
     rnd = int(answer.review_round)
     previous = agreement.answer_of(conn, item_id, rnd - 1) if rnd > 1 else None
