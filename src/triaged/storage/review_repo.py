@@ -42,6 +42,7 @@ __all__ = [
     "Status",
     "answer_item",
     "available",
+    "blind_to",
     "claim_candidates",
     "claimable_by",
     "count_rows",
@@ -308,6 +309,17 @@ def decision_final_label(conn: Connection, decision_id: str) -> str | None:
     return label
 
 
+def blind_to(viewer: str) -> ColumnElement[bool]:
+    """Items waiting for a second opinion whose first answer ``viewer`` did not give: the
+    decision's final label is that answer, which ``viewer`` must not see."""
+    c = review_items.c
+    return and_(
+        c.review_round == SECOND,
+        c.status != Status.RESOLVED.value,
+        or_(c.first_by.is_(None), c.first_by != viewer),
+    )
+
+
 def waiting_second_opinion(
     conn: Connection, workspace_id: str, decision_ids: Sequence[str], viewer: str
 ) -> set[str]:
@@ -320,9 +332,7 @@ def waiting_second_opinion(
         select(c.decision_id).where(
             c.workspace_id == workspace_id,
             c.decision_id.in_(list(dict.fromkeys(decision_ids))),
-            c.review_round == SECOND,
-            c.status != Status.RESOLVED.value,
-            or_(c.first_by.is_(None), c.first_by != viewer),
+            blind_to(viewer),
         )
     ).all()
     return {str(r.decision_id) for r in rows}
@@ -456,11 +466,7 @@ def _search_conditions(flt: ItemFilter) -> list[ColumnElement[bool]]:
     if flt.text:
         conds.append(d.text.ilike(_like(flt.text.strip()), escape="\\"))
     if flt.label:
-        blind = and_(
-            c.review_round == SECOND,
-            c.status != Status.RESOLVED.value,
-            or_(c.first_by.is_(None), c.first_by != (flt.viewer or "")),
-        )
+        blind = blind_to(flt.viewer or "")
         conds.append(or_(d.label == flt.label, and_(d.final_label == flt.label, ~blind)))
     if flt.confidence_min is not None:
         conds.append(d.confidence >= flt.confidence_min)
