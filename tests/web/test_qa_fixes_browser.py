@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.web.keys import press
+
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
@@ -57,22 +59,22 @@ def test_enter_on_a_focused_control_does_what_the_control_does(page, seeded):
 
     page.goto(f"/ui/review/{first}")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").focus()
-    page.keyboard.press("Enter")  # follows the link, not "Next item"
+    press(page, "Enter")  # follows the link, not "Next item"
     page.wait_for_url(re.compile(r"/ui/dashboard$"))
 
     page.goto(f"/ui/review/{first}")
     page.get_by_role("button", name="Reopen and change").focus()
-    page.keyboard.press("Enter")  # presses the focused button
+    press(page, "Enter")  # presses the focused button
     page.wait_for_url(re.compile(rf"/ui/review/{first}\?notice=reopened"))
 
     page.goto(f"/ui/review/{second}")
     page.locator("#guidelines > summary").focus()
-    page.keyboard.press("Enter")  # opens the details, stays on the page
+    press(page, "Enter")  # opens the details, stays on the page
     page.wait_for_timeout(300)
     assert page.url.endswith(f"/ui/review/{second}")
     assert page.locator("#guidelines").get_attribute("open") is not None
     page.locator("#item-heading").focus()
-    page.keyboard.press("Enter")  # nothing focused that Enter means anything to: next item
+    press(page, "Enter")  # nothing focused that Enter means anything to: next item
     page.wait_for_url(re.compile(rf"/ui/review/{first}$"))  # the reopened one, held
 
 

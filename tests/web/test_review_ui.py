@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.web.keys import press
+
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 SHOTS = (
@@ -96,23 +98,23 @@ def test_sign_in_claim_resolve_with_the_keyboard_and_see_counts_change(page, see
     _shot(page, "review")
     _accessible(page)
 
-    page.keyboard.press("c")  # confirm the model's label
+    press(page, "c")  # confirm the model's label
     second = _next_item(page, first)
     assert page.get_by_role("status").inner_text() == "Saved."
 
-    page.keyboard.press("2")  # correct to the second option
+    press(page, "2")  # correct to the second option
     third = _next_item(page, second)
 
-    page.keyboard.press("n")  # new category: the name field takes focus
+    press(page, "n")  # new category: the name field takes focus
     assert page.locator("#new_label").evaluate("e => document.activeElement === e")
     page.keyboard.type("travel")
-    page.keyboard.press("Enter")
+    press(page, "Enter")
     fourth = _next_item(page, third)
 
-    page.keyboard.press("a")  # ambiguous
+    press(page, "a")  # ambiguous
     fifth = _next_item(page, fourth)
 
-    page.keyboard.press("s")  # skip: hand it back, get another one
+    press(page, "s")  # skip: hand it back, get another one
     sixth = _next_item(page, fifth)
     assert len({first, second, third, fourth, fifth, sixth}) == 6
 
@@ -162,7 +164,7 @@ def test_queue_drains_to_an_empty_notice(page, seeded):
         if "/ui/review/" not in page.url:
             break
         text = _item_text(page)
-        page.keyboard.press("c")
+        press(page, "c")
         page.wait_for_function(
             "t => { const e = document.querySelector('#item-text');"
             " return !e || e.innerText !== t; }",
@@ -178,12 +180,12 @@ def test_none_of_these_labels_by_key_and_by_click(page, seeded):
     _sign_in(page, seeded.reviewer_key)
     page.get_by_role("button", name="Start reviewing support").click()
     page.wait_for_url(re.compile(r"/ui/review/rvi_"))
-    page.keyboard.press("?")  # the help overlay lists the key
+    press(page, "?")  # the help overlay lists the key
     keys = page.locator("#help dl.keys")
     assert keys.is_visible()
     assert "none of these labels" in keys.inner_text()
     assert keys.locator("kbd", has_text="o").count() >= 1
-    page.keyboard.press("Escape")
+    press(page, "Escape")
     assert not keys.is_visible()
     button = page.get_by_role("button", name="None of these labels: out of scope")
     assert button.get_attribute("aria-keyshortcuts") == "o"
@@ -192,7 +194,7 @@ def test_none_of_these_labels_by_key_and_by_click(page, seeded):
 
     first_id = page.url.split("/ui/review/")[1].split("?")[0]
     first = _item_text(page)
-    page.keyboard.press("o")
+    press(page, "o")
     second = _next_item(page, first)
     assert page.get_by_role("status").inner_text() == "Saved."
     second_id = page.url.split("/ui/review/")[1].split("?")[0]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.web.keys import press
 from tests.web.seed_review import NAME, ClincSeeded, seed_clinc
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -43,13 +44,13 @@ def _sign_in_keyboard(page: Any, key: str) -> None:
     page.goto("/ui/login")
     page.get_by_label("API key").focus()
     page.keyboard.type(key)
-    page.keyboard.press("Enter")
+    press(page, "Enter")
     page.wait_for_url(re.compile(r"/ui/$"))
 
 
 def _start(page: Any) -> None:
     page.get_by_role("button", name=f"Start reviewing {NAME}").focus()
-    page.keyboard.press("Enter")
+    press(page, "Enter")
     page.wait_for_url(re.compile(r"/ui/review/rvi_"))
 
 
@@ -105,44 +106,44 @@ def test_keyboard_only_review_of_20_items_of_a_150_label_taxonomy(page, seeded, 
         model = service.review.item(reviewer, item_id)["label"]
         if step == 1:  # digits other than 1-5 do nothing
             for key in ("7", "0", "9"):
-                page.keyboard.press(key)
+                press(page, key)
             page.wait_for_timeout(300)
             assert _item_id(page) == item_id
         if step == 7:  # new category, then undo it
-            page.keyboard.press("n")
+            press(page, "n")
             assert page.locator("#new_label").evaluate("e => document.activeElement === e")
             assert page.evaluate(IN_VIEW, "#item-text")  # the text stays in view
             page.keyboard.type("crypto_questions")
-            page.keyboard.press("Enter")
+            press(page, "Enter")
             nxt = _after(page, item_id)
-            page.keyboard.press("u")
+            press(page, "u")
             back = _after(page, nxt)
             assert back == item_id and _text(page) == text
             assert "Reopened" in page.get_by_role("status").inner_text()
             reopened = item_id
-            page.keyboard.press("c")
+            press(page, "c")
             answers[item_id] = ("confirm", model)
         elif step % 4 == 2:  # correct through the picker: type, Enter
-            page.keyboard.press("l")
+            press(page, "l")
             assert page.locator("#label-search").evaluate("e => document.activeElement === e")
             page.keyboard.type(truth.replace("_", " "))
             first = page.locator("#label-results [role=option]").first
             assert first.get_attribute("data-label") == truth
             assert first.locator(".small").inner_text()  # its description is shown
-            page.keyboard.press("Enter")
+            press(page, "Enter")
             answers[item_id] = ("confirm" if truth == model else "correct", truth)
         elif step == 10 and page.locator('[data-shortcut="2"]').count():
             second = page.locator('[data-shortcut="2"]').get_attribute("value")
-            page.keyboard.press("2")
+            press(page, "2")
             answers[item_id] = ("correct", second.removeprefix("label:"))
         elif step == 12:
-            page.keyboard.press("m")
+            press(page, "m")
             page.keyboard.type("not about any intent we have")
-            page.keyboard.press("Escape")
-            page.keyboard.press("o")
+            press(page, "Escape")
+            press(page, "o")
             answers[item_id] = ("out_of_scope", "oos")
         else:
-            page.keyboard.press("c")
+            press(page, "c")
             answers[item_id] = ("confirm", model)
         step += 1
         _after(page, item_id)  # 24 queued: there is always a next item
@@ -175,7 +176,7 @@ def test_phone_width_has_no_horizontal_scroll(browser, server, seeded):
         _start(page)
         width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert width[0] <= width[1], (width, page.evaluate(WIDE))
-        page.keyboard.press("l")
+        press(page, "l")
         page.keyboard.type("card")
         assert page.locator("#label-results [role=option]").count() > 0
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

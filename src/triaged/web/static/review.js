@@ -198,4 +198,7 @@
 
   var heading = document.getElementById("item-heading");
   if (heading) { heading.focus({ preventScroll: true }); }
+  // The script is deferred: a key pressed before this line runs does nothing.  The
+  // attribute says the shortcuts are live (the browser tests wait for it).
+  document.documentElement.setAttribute("data-keys", "ready");
 })();
