@@ -77,11 +77,11 @@ _SECRET = re.compile(r"pepper|secret|token|password|url", re.IGNORECASE)
 
 def _validation_problems(exc: ValidationError) -> list[str]:
     """One line per problem: ``TRIAGED_PORT: Input should be ... (got 99999)``."""
-    settings = exc.title == "Settings"
+    prefix = {"Settings": "TRIAGED_", "WebhookSettings": "TRIAGED_WEBHOOK_"}.get(exc.title)
     problems = []
     for e in exc.errors(include_url=False):
         loc = ".".join(str(part) for part in e.get("loc", ()))
-        name = f"TRIAGED_{loc.split('.')[0].upper()}" if settings and loc else loc
+        name = f"{prefix}{loc.split('.')[0].upper()}" if prefix and loc else loc
         msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
         given = e.get("input")
         shown = isinstance(given, int | float) or (

@@ -395,6 +395,8 @@ class ReviewService:
             queued = created and not wait and self._runner().queued
             if queued:  # issue 11: a worker trains it; enqueued with the model row
                 self._runner().defer(conn, "train", {"model_id": job["id"], "trigger": trigger})
+            elif created:  # trained by this process
+                training.record_runner(conn, job["id"], trigger)
         if not created:
             return self._await(record, job) if wait else job
         if wait:

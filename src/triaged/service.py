@@ -39,7 +39,7 @@ from triaged.services.taxonomies import TaxonomyRecord
 from triaged.settings import Settings
 from triaged.storage import workspace_repo
 from triaged.storage.db import Database
-from triaged.storage.migrate import upgrade
+from triaged.storage.migrate import schema_behind, upgrade
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -96,14 +96,37 @@ class Service(OperationsMixin):
         """Migrate (unless disabled) and create the first admin key; returns it, printed once."""
         if self._started:
             return None
+        self._check_config()  # before anything is written or an admin key printed
         if self.settings.migrate_on_start:
             upgrade(self.db.url)
+        else:
+            self._check_schema()
         self._started = True
         with self.db.write() as conn:  # jobs of a process that died mid-training
             training.fail_interrupted(conn, STALE_TRAINING_S)
         if self.settings.bootstrap_admin:
             return self.bootstrap()
         return None
+
+    def _check_config(self) -> None:
+        """Settings read elsewhere (the webhook deliverer's), validated at start: a bad
+        ``TRIAGED_WEBHOOK_*`` stops the start with its message, not the first delivery."""
+        from triaged.webhooks.config import WebhookSettings
+
+        WebhookSettings()
+
+    def _check_schema(self) -> None:
+        """With migrations off, a database behind this version is refused with what to
+        run, instead of failing later on a missing column."""
+        behind = schema_behind(self.db.url)
+        if behind is not None:
+            current, head = behind
+            raise Conflict(
+                f"the database schema is at revision {current or 'none (empty database)'} "
+                f"and this triaged needs {head}: run `triaged db upgrade` (or start with "
+                "--migrate / TRIAGED_MIGRATE_ON_START=true)",
+                details={"schema": current, "needed": head},
+            )
 
     def bootstrap(self) -> str | None:
         with self.db.read() as conn:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEV_KEY_PEPPER", "PlanSpec", "Settings"]
@@ -148,7 +148,9 @@ class Settings(BaseSettings):
     classifier_cache_size: int = Field(
         default=32, ge=1, description="Trained models kept loaded in memory per process."
     )
-    log_level: str = Field(default="info", description="Log level of the service.")
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
+        default="info", description="Log level of the service."
+    )
     access_log: bool = Field(default=False, description="Log every request (costs latency).")
     shutdown_timeout_seconds: int = Field(
         default=30,
@@ -167,6 +169,23 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Audit share per taxonomy name as JSON, e.g. {"support": 0.05}.',
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("review_audit_rates")
+    @classmethod
+    def _rates_are_shares(cls, value: dict[str, float]) -> dict[str, float]:
+        wrong = {k: v for k, v in value.items() if not 0.0 <= v <= 1.0 or not k.strip()}
+        if wrong:
+            raise ValueError(
+                "each audit share is a taxonomy name and a number from 0 to 1 "
+                f"(not {', '.join(f'{k!r}: {v}' for k, v in wrong.items())})"
+            )
+        return value
+
     review_retrain_after: int = Field(
         default=50, ge=0, description="Retrain a taxonomy after this many new reviews (0: never)."
     )

@@ -101,10 +101,13 @@ def requeue_orphans(db: Database, older_than_s: float = 60.0) -> list[str]:
 
     before = utcnow() - timedelta(seconds=older_than_s)
     with db.write() as conn:
-        ids = training_repo.orphan_training_ids(conn, before)
-        for model_id in ids:
-            defer_sql(conn, "train", {"model_id": model_id}, queueing_lock=f"train:{model_id}")
-    return ids
+        orphans = training_repo.orphan_training_ids(conn, before)
+        for model_id, trigger in orphans:
+            args: dict[str, Any] = {"model_id": model_id}
+            if trigger is not None:  # a retrain: evaluated on the held-out reviews
+                args["trigger"] = trigger
+            defer_sql(conn, "train", args, queueing_lock=f"train:{model_id}")
+    return [model_id for model_id, _ in orphans]
 
 
 class JobRunner:
@@ -235,6 +238,16 @@ class JobRunner:
             with self._lock:
                 self._runs[job_id] = token
             self.submit("bulk", {"job_id": job_id, "token": token})
+        return len(taken) + self._resume_training()
+
+    def _resume_training(self) -> int:
+        """Train again the models a killed process of this machine left ``training``."""
+        from triaged.services.training import take_over_dead
+
+        taken = take_over_dead(self.svc.db)
+        for model_id, trigger in taken:
+            log.info("training model %s again: the process training it is gone", model_id)
+            self.submit("train", {"model_id": model_id, "trigger": trigger})
         return len(taken)
 
     def webhook_deliverer(self) -> WebhookWorker | None:

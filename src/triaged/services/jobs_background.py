@@ -52,7 +52,8 @@ class WebhookJob(Periodic):
 
 
 class BulkSweeper(Periodic):
-    """Heartbeats of this process's bulk jobs, and the take-over of abandoned ones."""
+    """Heartbeats of this process's bulk jobs, and the take-over of abandoned bulk and
+    training jobs."""
 
     name = "triaged-bulk-sweeper"
 
@@ -64,7 +65,7 @@ class BulkSweeper(Periodic):
         self.svc.jobs.heartbeat()
         taken = self.svc.jobs.resume()
         if taken:
-            log.info("took over %d unfinished bulk job(s)", taken)
+            log.info("took over %d unfinished job(s)", taken)
         return taken
 
 

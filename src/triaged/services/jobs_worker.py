@@ -197,7 +197,7 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     from triaged.service import Service
 
     logging.basicConfig(  # the worker's own lines (and procrastinate's) at the set level
-        level=settings.log_level.upper(),
+        level="DEBUG" if settings.log_level == "trace" else settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     svc = Service(settings.with_overrides(job_queue="postgres"))

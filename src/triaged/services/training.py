@@ -32,7 +32,9 @@ __all__ = [
     "get_model",
     "latest_job",
     "model_public",
+    "record_runner",
     "start_job",
+    "take_over_dead",
 ]
 
 
@@ -98,6 +100,33 @@ def fail_interrupted(conn: Connection, older_than_s: float) -> int:
     return training_repo.fail_stale_jobs(
         conn, cutoff, "interrupted (the server stopped while training)", utcnow()
     )
+
+
+def record_runner(conn: Connection, model_id: str, trigger: str | None = None) -> None:
+    """This process trains ``model_id`` itself (inline mode, or a retrain waited for):
+    recorded on its row, so that if the process is killed mid-training another one on
+    this machine trains it again (:func:`take_over_dead`) instead of leaving it
+    ``training`` for hours."""
+    from triaged.services.runner_id import this_runner
+
+    training_repo.set_runner(conn, model_id, this_runner(), trigger)
+
+
+def take_over_dead(db: Database) -> list[tuple[str, str | None]]:
+    """The ``training`` rows whose recorded process ran on this machine and is gone,
+    moved to this process (one process wins each row): their (model id, trigger), for
+    the caller to train again."""
+    from triaged.services.runner_id import known_dead, this_runner
+
+    me = this_runner()
+    with db.read() as conn:
+        dead = [r for r in training_repo.inline_training_rows(conn) if known_dead(r.runner)]
+    taken: list[tuple[str, str | None]] = []
+    for row in dead:
+        with db.write() as conn:
+            if training_repo.take_training(conn, row.id, row.runner, me):
+                taken.append((row.id, row.trigger))
+    return taken
 
 
 def train(tax: Taxonomy) -> Classifier:

@@ -17,7 +17,14 @@ from alembic.util import CommandError
 from triaged.errors import InvalidInput
 from triaged.storage.db import make_engine
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "schema_behind",
+    "upgrade",
+]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -59,3 +66,16 @@ def current_revision(url: str) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite:///unused.db")).get_current_head()
+
+
+def schema_behind(url: str) -> tuple[str | None, str | None] | None:
+    """(the database's revision, this code's head) when the database is behind this code
+    (an older revision of this package's history, or no schema at all); None when it is
+    at the head or at a revision this code does not know (a newer release migrated it:
+    its migrations only add, so this code still runs on it during a rolling upgrade)."""
+    current, head = current_revision(url), head_revision()
+    if current == head:
+        return None
+    script = ScriptDirectory.from_config(alembic_config("sqlite:///unused.db"))
+    known = {rev.revision for rev in script.walk_revisions()}
+    return (current, head) if current is None or current in known else None

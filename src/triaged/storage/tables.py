@@ -127,6 +127,10 @@ models = Table(
     Column("error", Text, nullable=True),
     Column("created_at", Stamp, nullable=False),
     Column("finished_at", Stamp, nullable=True),
+    # inline mode: the process training it (host/boot/pid/start, services/runner_id.py)
+    # and a retrain's trigger, for the take-over when that process is gone
+    Column("runner", String(200), nullable=True),
+    Column("trigger", String(20), nullable=True),
 )
 
 decisions = Table(

@@ -21,6 +21,7 @@ __all__ = [
     "PUBLIC",
     "active_model_id",
     "fail_stale_jobs",
+    "inline_training_rows",
     "insert_evaluation",
     "insert_job",
     "latest_model_row",
@@ -39,6 +40,8 @@ __all__ = [
     "reviewed_rows",
     "running_job_row",
     "set_active_model",
+    "set_runner",
+    "take_training",
     "training_target",
     "unreviewed_auto_rows",
     "version_rows",
@@ -173,7 +176,7 @@ def insert_job(
 
 _ORPHANS = text(
     """
-    SELECT m.id FROM models m
+    SELECT m.id, m.trigger FROM models m
      WHERE m.status = 'training' AND m.created_at < :before
        AND NOT EXISTS (
            SELECT 1 FROM procrastinate_jobs j
@@ -183,10 +186,41 @@ _ORPHANS = text(
 )
 
 
-def orphan_training_ids(conn: Connection, before: datetime) -> list[str]:
+def orphan_training_ids(conn: Connection, before: datetime) -> list[tuple[str, str | None]]:
     """Jobs ``training`` since before ``before`` with no ``train`` job waiting or running
-    in procrastinate's queue (PostgreSQL)."""
-    return [str(i) for i in conn.execute(_ORPHANS, {"before": before}).scalars()]
+    in procrastinate's queue (PostgreSQL): (id, the retrain's trigger or None)."""
+    return [(str(r.id), r.trigger) for r in conn.execute(_ORPHANS, {"before": before})]
+
+
+def set_runner(conn: Connection, model_id: str, runner: str, trigger: str | None) -> None:
+    """Record the process that trains ``model_id`` in this process (inline mode)."""
+    conn.execute(
+        update(models)
+        .where(models.c.id == model_id, models.c.status == "training")
+        .values(runner=runner, trigger=trigger)
+    )
+
+
+def inline_training_rows(conn: Connection) -> list[Any]:
+    """``training`` rows whose trainer is recorded: (id, runner, trigger)."""
+    return list(
+        conn.execute(
+            select(models.c.id, models.c.runner, models.c.trigger).where(
+                models.c.status == "training", models.c.runner.is_not(None)
+            )
+        )
+    )
+
+
+def take_training(conn: Connection, model_id: str, was: str, runner: str) -> bool:
+    """Move ``model_id``'s training from runner ``was`` to ``runner``; False when another
+    process moved it first or it is no longer training."""
+    result = conn.execute(
+        update(models)
+        .where(models.c.id == model_id, models.c.status == "training", models.c.runner == was)
+        .values(runner=runner)
+    )
+    return bool(result.rowcount)
 
 
 def fail_stale_jobs(conn: Connection, cutoff: datetime, error: str, finished_at: datetime) -> int:

@@ -230,6 +230,8 @@ class TaxonomyMixin(RoutingMixin):
             self.jobs.defer(
                 conn, "train", {"model_id": job["id"]}, queueing_lock=f"train:{job['id']}"
             )
+        elif created:  # trained by this process (_launch)
+            training.record_runner(conn, job["id"])
 
     def _launch(self, model_id: str, tax: Taxonomy) -> None:
         if self.jobs.queued:  # issue 11: enqueued with its model row (_queue_training)
