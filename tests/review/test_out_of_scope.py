@@ -81,6 +81,7 @@ async def test_a_held_item_out_of_scope_is_released_as_oos(team: Team) -> None:
     assert event_type == "decision.resolved"
     assert data["out_of_scope"] is True and data["action"] == "out_of_scope"
     assert data["final_label"] == OOS_LABEL and data["label"] == result["label"]
+    assert data["corrected"] is True  # released with the label to act on, and it was wrong
     assert data["decision_id"] == result["id"]
 
     history = (await team.alice.get(f"/v1/review/items/{item['id']}")).json()["history"]
@@ -99,8 +100,8 @@ async def test_a_flagged_item_out_of_scope_is_a_correction(team: Team) -> None:
     await resolve(team.alice, second["id"], action="confirm")
     events = events_for(team, {first["id"], second["id"]})
     # the workflow already acted on a flagged decision: it hears that the label was wrong
-    assert [(t, d["review_item_id"], d["out_of_scope"]) for t, d in events] == [
-        ("decision.corrected", first["id"], True)
+    assert [(t, d["review_item_id"], d["out_of_scope"], d["corrected"]) for t, d in events] == [
+        ("decision.corrected", first["id"], True, True)
     ]
 
 

@@ -108,3 +108,54 @@ def test_sdk_manages_webhooks_and_verifies(api):
         assert sdk.webhooks() == []
     body = b'{"id":"evt_1"}'
     assert verify_signature(body, signature_header(body, created.secret), created.secret)
+
+
+def test_attempts_page_through_a_retried_delivery(tmp_path, monkeypatch):
+    """A manual retry numbers its tries from 1 again: pages follow the tries in order
+    (``n``) and say which round each belongs to; none is skipped or repeated."""
+    for name, value in {
+        "POLL_INTERVAL_S": "0.02",
+        "MAX_ATTEMPTS": "2",
+        "BACKOFF_BASE_S": "0.02",
+        "ALLOW_PRIVATE": "true",
+    }.items():
+        monkeypatch.setenv(f"TRIAGED_WEBHOOK_{name}", value)
+    service = Service(Settings(data_dir=tmp_path, bootstrap_admin=False))
+    with TestClient(create_app(service=service)) as client:
+        admin = service.create_key("acme", "admin", create_plan="free").key
+        client.headers["Authorization"] = f"Bearer {admin}"
+        with running_receiver(Receiver(fail_first=2)) as receiver:
+            hook = client.post(
+                "/v1/webhooks", json={"url": receiver.url, "events": ["decision.resolved"]}
+            ).json()
+            receiver.secret = hook["secret"]
+            with service.db.write() as conn:
+                enqueue_event(
+                    conn,
+                    workspace_id=service.authenticate(admin or "").workspace_id,
+                    event_type="decision.resolved",
+                    data={"a": 1},
+                )
+            base = f"/v1/webhooks/{hook['id']}/deliveries"
+
+            def status() -> str:
+                return str(client.get(base).json()["data"][0]["status"])
+
+            deadline = time.monotonic() + 20
+            while status() != "failed":
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            [delivery] = client.get(base).json()["data"]
+            r = client.post(f"{base}/{delivery['id']}/retry")
+            assert r.status_code == 200, r.text
+            while status() != "delivered":
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+            page = client.get(f"{base}/{delivery['id']}/attempts", params=params).json()
+            seen += [(a["n"], a["round"], a["attempt"], a["status_code"]) for a in page["data"]]
+            if not (cursor := page["next_cursor"]):
+                break
+    assert seen == [(1, 1, 1, 500), (2, 1, 2, 500), (3, 2, 1, 200)]

@@ -137,6 +137,13 @@ def test_gives_up_after_max_attempts_and_can_be_retried(env):
     with env.db.read() as conn:
         attempts = list_attempts(conn, env.workspace_id, endpoint.id, delivery["id"])
     assert [a["status_code"] for a in attempts] == [500, 500, 500, 200]
+    # the retry's round numbers its tries from 1 again; n and round tell them apart
+    assert [(a["n"], a["round"], a["attempt"]) for a in attempts] == [
+        (1, 1, 1),
+        (2, 1, 2),
+        (3, 1, 3),
+        (4, 2, 1),
+    ]
     with pytest.raises(Conflict), env.db.write() as conn:  # delivered: nothing to retry
         retry_delivery(conn, env.workspace_id, endpoint.id, delivery["id"])
 

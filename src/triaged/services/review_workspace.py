@@ -59,6 +59,9 @@ def resolution_payload(item: dict[str, Any]) -> dict[str, Any]:
         "out_of_scope": item["action"] == Action.OUT_OF_SCOPE.value,
         "final_label": item["final_label"],
         "final_source": item["final_source"],
+        # the final label is not the model's: a held item sends decision.resolved (act on
+        # it now) whatever the answer, and this says whether the model was wrong
+        "corrected": item["final_label"] is not None and item["final_label"] != item["label"],
         "new_label": item["new_label"],
         "resolved_by": item["resolved_by"],
         "resolved_at": item["resolved_at"],

@@ -224,21 +224,32 @@ def list_attempts(
     The receiver's answer (``response_excerpt``) only with ``excerpts`` (default:
     ``TRIAGED_WEBHOOK_RESPONSE_EXCERPTS``), even for attempts stored before it was off.
 
-    ``attempt`` counts from 1 again after :func:`retry_delivery` (a new round)."""
+    ``attempt`` counts from 1 again after :func:`retry_delivery`: ``round`` says which
+    round of tries (1, then one more per manual retry) an attempt belongs to, and ``n``
+    is its place among all of the delivery's tries (1, 2, ...)."""
     get_endpoint(conn, workspace_id, endpoint_id)
     if not webhook_repo.endpoint_delivery_exists(conn, workspace_id, endpoint_id, delivery_id):
         raise NotFound(f"no delivery {delivery_id!r}", details={"delivery_id": delivery_id})
     if excerpts is None:
         excerpts = WebhookSettings().response_excerpts
-    rows = webhook_repo.attempt_rows(conn, delivery_id)
-    return [
-        {
-            "attempt": r.attempt,
-            "started_at": _iso(r.started_at),
-            "duration_ms": round(r.duration_ms, 3),
-            "status_code": r.status_code,
-            "error": shown_error(r.error),
-            "response_excerpt": r.response_excerpt if excerpts else None,
-        }
-        for r in rows
-    ]
+    out: list[dict[str, Any]] = []
+    round_no, last = 1, 0
+    for n, r in enumerate(webhook_repo.attempt_rows(conn, delivery_id), start=1):
+        if r.attempt <= last:  # numbering started again: a retry's new round
+            round_no += 1
+        last = r.attempt
+        out.append(_attempt(r, n, round_no, excerpts))
+    return out
+
+
+def _attempt(r: Any, n: int, round_no: int, excerpts: bool) -> dict[str, Any]:
+    return {
+        "n": n,
+        "round": round_no,
+        "attempt": r.attempt,
+        "started_at": _iso(r.started_at),
+        "duration_ms": round(r.duration_ms, 3),
+        "status_code": r.status_code,
+        "error": shown_error(r.error),
+        "response_excerpt": r.response_excerpt if excerpts else None,
+    }

@@ -66,7 +66,9 @@ class DeliveryList(Page[DeliveryOut]):
 
 
 class AttemptOut(BaseModel):
-    attempt: int
+    n: int = Field(description="Place among all of the delivery's tries (1, 2, ...).")
+    round: int = Field(description="1, then one more per manual retry of the delivery.")
+    attempt: int = Field(description="Try number within its round (from 1 again after a retry).")
     started_at: str
     duration_ms: float
     status_code: int | None
@@ -143,10 +145,8 @@ def list_attempts(
     cursor: Cursor = None,
 ) -> Any:
     """Every try of one delivery: status code, error and duration."""
-    rows = sorted(
-        service.delivery_attempts(principal, webhook_id, delivery_id), key=lambda a: a["attempt"]
-    )
-    return page_of("attempts", rows, lambda a: int(a["attempt"]), limit, cursor)
+    rows = service.delivery_attempts(principal, webhook_id, delivery_id)  # first try first
+    return page_of("attempts", rows, lambda a: int(a["n"]), limit, cursor)
 
 
 @router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", response_model=DeliveryOut)
