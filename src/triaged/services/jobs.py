@@ -196,7 +196,12 @@ class JobRunner:
         from triaged.services.jobs_run import claim, run_bulk_job
 
         if self.queued:
-            return run_bulk_job(self.svc, job_id, stop=self.stop_event)
+            state = run_bulk_job(self.svc, job_id, stop=self.stop_event)
+            if state == "running" and self.stop_event.is_set():
+                # this worker is stopping: the rest of the job goes back in the queue
+                log.info("bulk job %s stopped with this worker; queued for the rest", job_id)
+                self.defer_now("bulk", {"job_id": job_id})
+            return state
         if token is None:
             token = claim(self.svc.db, job_id, attempts=0)
             if token is None:

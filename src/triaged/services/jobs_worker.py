@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ from triaged.webhooks.events import CHANNEL as WEBHOOK_CHANNEL
 
 if TYPE_CHECKING:
     from procrastinate import App
+    from procrastinate.worker import Worker
 
     from triaged.service import Service
     from triaged.settings import Settings
@@ -192,8 +194,37 @@ async def _sweep(app: App, svc: Service, stalled_s: float) -> None:
         await asyncio.sleep(max(0.5, stalled_s / 4))
 
 
+def _graceful_stop(
+    app: App, svc: Service, worker: Worker, running: asyncio.Task[Any], beat: float
+) -> None:
+    """SIGINT/SIGTERM: take no new job, stop a bulk job after its chunk in flight (it is
+    queued again for the rest), let a training finish, and keep this worker's heartbeat
+    going meanwhile.  procrastinate's own shutdown stops the heartbeat first and then waits
+    for the jobs: another worker then saw a job "stalled" after ``job_stalled_seconds`` and
+    ran it a second time beside this one.  A second signal stops at once."""
+    if svc.jobs.stop_event.is_set():
+        running.cancel()  # the second signal
+        return
+    log.info("stopping: the jobs in flight finish first (send the signal again to stop now)")
+    svc.jobs.stop_event.set()
+
+    async def keep_beating() -> None:
+        while not running.done() and worker.worker_id is not None:
+            with contextlib.suppress(Exception):  # the database may be briefly unavailable
+                await app.job_manager.update_heartbeat(worker.worker_id)
+            await asyncio.sleep(beat)
+
+    _BEATING.add(asyncio.get_running_loop().create_task(keep_beating()))
+    worker.stop()  # type: ignore[no-untyped-call]
+
+
+_BEATING: set[asyncio.Task[Any]] = set()  # a reference, so the task is not collected
+
+
 def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     """Run a worker until SIGINT/SIGTERM (the job in flight finishes first)."""
+    from procrastinate.worker import Worker
+
     from triaged.service import Service
 
     logging.basicConfig(  # the worker's own lines (and procrastinate's) at the set level
@@ -224,14 +255,24 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
             trigger = (
                 asyncio.create_task(_trigger_webhooks(app)) if WEBHOOK_TASK in app.tasks else None
             )
+            worker = Worker(
+                app=app,
+                queues=[QUEUE],
+                concurrency=concurrency or svc.settings.worker_concurrency,
+                update_heartbeat_interval=beat,
+                stalled_worker_timeout=stalled,
+                install_signal_handlers=False,  # _graceful_stop below
+            )
+            running = asyncio.create_task(worker.run())  # type: ignore[no-untyped-call]
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, _graceful_stop, app, svc, worker, running, beat)
             try:
-                await app.run_worker_async(
-                    queues=[QUEUE],
-                    concurrency=concurrency or svc.settings.worker_concurrency,
-                    update_heartbeat_interval=beat,
-                    stalled_worker_timeout=stalled,
-                )
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
             finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
                 sweeper.cancel()
                 if trigger is not None:
                     trigger.cancel()
