@@ -21,6 +21,7 @@ one place (``triaged.api.errors``).  The library and CLI raise the same classes.
     ├── RateLimited (429, rate_limited)
     │   └── QuotaExceeded (429, quota_exceeded)
     ├── MailFailed (502, mail_failed)           the sign-up verification email
+    ├── Unavailable (503, unavailable)          the server's database cannot be reached
     ├── ModelError (500, model_error)
     └── TransportError (503, transport_error)      the SDK could not reach the server
         ├── ConnectFailed (503, connect_failed)    refused, DNS, TLS: nothing was sent
@@ -50,6 +51,7 @@ __all__ = [
     "TransportError",
     "TriagedError",
     "Unauthenticated",
+    "Unavailable",
     "UnsupportedMediaType",
     "ValidationFailed",
     "WorkspaceInactive",
@@ -189,6 +191,13 @@ class MailFailed(TriagedError):
 
     status = 502
     code = "mail_failed"
+
+
+class Unavailable(TriagedError):
+    """The server is up but cannot serve now (its database cannot be reached): retry."""
+
+    status = 503
+    code = "unavailable"
 
 
 class WorkspaceInactive(Unauthenticated):

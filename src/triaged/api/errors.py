@@ -136,6 +136,15 @@ async def _overflow(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    """The database refused or dropped the connection (a restart, a failover, SQLite
+    locked beyond its busy timeout): 503 ``unavailable`` with Retry-After, so clients
+    and the SDK retry, instead of a 500 that says the request itself was wrong."""
+    log.warning("database unavailable (request_id=%s): %s", current_request_id(), exc)
+    body = error_body("unavailable", "the database is unavailable; retry shortly")
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     rid = current_request_id()
     log.exception("unhandled error (request_id=%s)", rid, exc_info=exc)
@@ -150,4 +159,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OverflowError, _overflow)
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(InterfaceError, _database_down)
     app.add_exception_handler(Exception, _unexpected)

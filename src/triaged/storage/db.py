@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -157,6 +157,11 @@ class Database:
             conn.execution_options(sqlite_immediate=True)
             with conn.begin():
                 yield conn
+
+    def ping(self) -> None:
+        """One round trip to the database (raises what the driver raises)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

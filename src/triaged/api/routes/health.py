@@ -1,15 +1,26 @@
-"""GET /healthz: liveness without authentication."""
+"""Liveness and readiness, without authentication (GET and HEAD).
+
+``/healthz``: the process answers (restart it when it does not).  ``/readyz``: it can
+serve, its database answers (send it no traffic while it does not: 503 ``unavailable``).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from triaged import __version__
+from triaged.api.deps import ServiceDep
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 def healthz() -> dict[str, str]:
     """The service is up."""
     return {"status": "ok", "version": __version__}
+
+
+@router.api_route("/readyz", methods=["GET", "HEAD"])
+def readyz(service: ServiceDep) -> dict[str, str]:
+    """The service can serve: its database answers (503 ``unavailable`` otherwise)."""
+    return {**service.readiness(), "version": __version__}

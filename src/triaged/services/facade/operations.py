@@ -13,7 +13,7 @@ from typing import Any
 
 from triaged.calibration import reliability_bins
 from triaged.drift import DriftConfig
-from triaged.errors import NotFittedError
+from triaged.errors import NotFittedError, Unavailable
 from triaged.services import insights as insights_log
 from triaged.services import keys, secrets_store
 from triaged.services.facade.classify import ClassifyMixin
@@ -233,6 +233,18 @@ class OperationsMixin(ClassifyMixin):
         principal.require(Role.ADMIN)
         with self.db.write() as conn:
             return endpoints.retry_delivery(conn, principal.workspace_id, webhook_id, delivery_id)
+
+    # ----------------------------------------------------------------- readiness
+    def readiness(self) -> dict[str, str]:
+        """Ready to serve: the database answers (``GET /readyz``; 503 ``unavailable``
+        when it does not, so a load balancer sends traffic elsewhere)."""
+        try:
+            self.db.ping()
+        except Exception as exc:
+            raise Unavailable(
+                "the database cannot be reached", details={"database": type(exc).__name__}
+            ) from None
+        return {"status": "ready", "database": "ok"}
 
     # ----------------------------------------------------- metrics token, Prometheus
     def check_metrics_token(self, given: str) -> bool:

@@ -1,0 +1,60 @@
+"""Liveness and readiness over a real HTTP server: GET and HEAD on /healthz and /readyz;
+when the database goes away (here: a PostgreSQL database dropped under the running
+server) /readyz and every request that needs it answer 503 ``unavailable`` with
+Retry-After, while /healthz still answers (the process is alive: do not restart it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tests.servicekit import _pg_admin_engine, live_server, make_settings, pg_database
+from triaged import __version__
+from triaged.api import create_app
+from triaged.service import Service
+from triaged.settings import Settings
+
+
+def test_health_and_readiness_answer_get_and_head(tmp_path: Path) -> None:
+    service = Service(Settings(data_dir=tmp_path, bootstrap_admin=False))
+    with live_server(create_app(service=service)) as srv:
+        for path in ("/healthz", "/readyz"):
+            head = httpx.head(srv.url + path)
+            assert head.status_code == 200 and head.content == b""
+        assert httpx.get(srv.url + "/readyz").json() == {
+            "status": "ready",
+            "database": "ok",
+            "version": __version__,
+        }
+    service.close()
+
+
+@pytest.mark.postgres
+def test_a_database_that_goes_away_is_503_unavailable_not_500() -> None:
+    with pg_database() as url:
+        service = Service(make_settings(url))
+        service.start()
+        key = service.create_key("acme", "client", create_plan="unlimited").key
+        with live_server(create_app(service=service)) as srv:
+            assert httpx.get(srv.url + "/readyz").status_code == 200
+            name = url.rsplit("/", 1)[1]
+            admin = _pg_admin_engine()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            admin.dispose()
+            r = httpx.get(srv.url + "/readyz")
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "unavailable"
+            r = httpx.post(
+                srv.url + "/v1/classify",
+                json={"taxonomy": "support", "text": "I was charged twice"},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "unavailable"
+            assert r.headers["Retry-After"] == "1"
+            assert httpx.get(srv.url + "/healthz").status_code == 200
+        service.close()
