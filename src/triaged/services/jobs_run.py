@@ -287,7 +287,7 @@ def _commit(
         )
         job_repo.record_chunk(conn, job.id, len(built), now)
         # last, as for online requests: the workspace's counter row is locked until the commit
-        quota.consume(conn, job.workspace_id, plan, len(built), win)
+        quota.consume(conn, job.workspace_id, plan, len(built), win, job.key_id)
 
 
 def _result(row: Any, d: dict[str, Any], logged: bool = True) -> dict[str, Any]:

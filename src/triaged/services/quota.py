@@ -43,6 +43,11 @@ class Window:
     minute_reset: datetime
     now: float
 
+    @property
+    def day(self) -> str:
+        """The UTC day of ``now`` (``YYYY-MM-DD``)."""
+        return datetime.fromtimestamp(self.now, UTC).date().isoformat()
+
     def retry_after(self, reset: datetime) -> int:
         return max(1, math.ceil(reset.timestamp() - self.now))
 
@@ -126,8 +131,16 @@ def _too_large(plan: Plan, n: int) -> None:
     )
 
 
-def consume(conn: Connection, workspace_id: str, plan: Plan, n: int, win: Window) -> None:
-    """Atomically count ``n`` requests, or raise 429 (nothing counted) if a limit would break."""
+def consume(
+    conn: Connection,
+    workspace_id: str,
+    plan: Plan,
+    n: int,
+    win: Window,
+    key_id: str | None = None,
+) -> None:
+    """Atomically count ``n`` requests, or raise 429 (nothing counted) if a limit would break;
+    counted ones are also added to the day's figure for ``key_id`` (the usage page)."""
     monthly = NO_LIMIT if plan.monthly_quota is None else plan.monthly_quota
     per_minute = NO_LIMIT if plan.per_minute is None else plan.per_minute
     _too_large(plan, n)
@@ -141,6 +154,7 @@ def consume(conn: Connection, workspace_id: str, plan: Plan, n: int, win: Window
         per_minute=per_minute,
     )
     if counted is not None:
+        quota_repo.add_daily(conn, workspace_id, win.day, key_id, n)
         sink = observed.get()
         if sink is not None:
             sink.update(plan=plan, window=win, period_used=counted[0], minute_used=counted[1])

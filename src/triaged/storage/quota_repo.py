@@ -6,12 +6,12 @@ counts ``n`` requests only when both limits hold, in the caller's transaction.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, func, select, text
 
 from triaged.storage.rows import AnyRow
-from triaged.storage.tables import quota_counters
+from triaged.storage.tables import quota_counters, usage_daily
 
-__all__ = ["count_requests", "counters"]
+__all__ = ["add_daily", "count_requests", "counters", "daily_per_day", "daily_per_key"]
 
 # One statement, the same on SQLite (3.35+) and PostgreSQL; plain text keeps it cheap.
 _CONSUME = text(
@@ -65,3 +65,39 @@ def counters(conn: Connection, workspace_id: str) -> AnyRow | None:
     return conn.execute(
         select(quota_counters).where(quota_counters.c.workspace_id == workspace_id)
     ).first()
+
+
+_ADD_DAILY = text(
+    """
+    INSERT INTO usage_daily (workspace_id, day, key_id, requests) VALUES (:ws, :day, :key, :n)
+    ON CONFLICT (workspace_id, day, key_id) DO UPDATE
+      SET requests = usage_daily.requests + excluded.requests
+    """
+)
+
+
+def add_daily(conn: Connection, workspace_id: str, day: str, key_id: str | None, n: int) -> None:
+    """Add ``n`` counted requests to the workspace's ``day`` (UTC) for ``key_id``."""
+    conn.execute(_ADD_DAILY, {"ws": workspace_id, "day": day, "key": key_id or "", "n": n})
+
+
+def daily_per_day(conn: Connection, workspace_id: str, first_day: str) -> dict[str, int]:
+    """Counted requests per day since ``first_day`` (days with none are absent)."""
+    c = usage_daily.c
+    rows = conn.execute(
+        select(c.day, func.sum(c.requests))
+        .where(c.workspace_id == workspace_id, c.day >= first_day)
+        .group_by(c.day)
+    )
+    return {str(day): int(n) for day, n in rows}
+
+
+def daily_per_key(conn: Connection, workspace_id: str, first_day: str) -> list[tuple[str, int]]:
+    """(key id, counted requests) since ``first_day``; "" for requests no key made."""
+    c = usage_daily.c
+    rows = conn.execute(
+        select(c.key_id, func.sum(c.requests))
+        .where(c.workspace_id == workspace_id, c.day >= first_day)
+        .group_by(c.key_id)
+    )
+    return [(str(key), int(n)) for key, n in rows]

@@ -84,6 +84,17 @@ quota_counters = Table(
     Column("minute_used", Integer, nullable=False),
 )
 
+# Counted requests per UTC day and key, written with the quota counter (the usage page's
+# per-day and per-key figures: decisions are not all logged, and retention deletes them).
+usage_daily = Table(
+    "usage_daily",
+    metadata,
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    Column("key_id", String(40), primary_key=True),  # "" when no key made them
+    Column("requests", BigInteger, nullable=False),
+)
+
 taxonomies = Table(
     "taxonomies",
     metadata,

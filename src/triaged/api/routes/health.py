@@ -14,13 +14,15 @@ from triaged.api.deps import ServiceDep
 router = APIRouter(tags=["health"])
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"])
+@router.head("/healthz", include_in_schema=False)
+@router.get("/healthz")
 def healthz() -> dict[str, str]:
     """The service is up."""
     return {"status": "ok", "version": __version__}
 
 
-@router.api_route("/readyz", methods=["GET", "HEAD"])
+@router.head("/readyz", include_in_schema=False)
+@router.get("/readyz")
 def readyz(service: ServiceDep) -> dict[str, str]:
     """The service can serve: its database answers (503 ``unavailable`` otherwise)."""
     return {**service.readiness(), "version": __version__}

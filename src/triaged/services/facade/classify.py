@@ -137,7 +137,7 @@ class ClassifyMixin(TaxonomyMixin):
                     idempotency.remember(conn, principal.workspace_id, key, request_hash, out)
                 # last: on PostgreSQL the counter row stays locked from here to the commit, so
                 # every request of the workspace waits on it; a refusal still undoes it all
-                quota.consume(conn, principal.workspace_id, plan, len(rows), win)
+                quota.consume(conn, principal.workspace_id, plan, len(rows), win, principal.key_id)
         except IntegrityError:
             if key is None:
                 raise
