@@ -27,6 +27,9 @@ def test_workspaces_and_keys(tmp_path):
     assert r.exit_code == 2 and "already exists" in r.output
     r = runner.invoke(app, ["workspaces", "create", "x", "--plan", "gold", "--database-url", url])
     assert r.exit_code == 2 and "unknown plan" in r.output
+    for bad in ("two words", "../etc", "_under", "naïve"):  # sign-up's name rule, here too
+        r = runner.invoke(app, ["workspaces", "create", bad, "--database-url", url])
+        assert r.exit_code == 2 and "invalid workspace name" in r.output, (bad, r.output)
 
     r = runner.invoke(
         app,

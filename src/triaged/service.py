@@ -102,6 +102,7 @@ class Service(OperationsMixin):
         else:
             self._check_schema()
         self._started = True
+        self._warn_unknown_plans()
         with self.db.write() as conn:  # jobs of a process that died mid-training
             training.fail_interrupted(conn, STALE_TRAINING_S)
         if self.settings.bootstrap_admin:
@@ -114,6 +115,22 @@ class Service(OperationsMixin):
         from triaged.webhooks.config import WebhookSettings
 
         WebhookSettings()
+
+    def _warn_unknown_plans(self) -> None:
+        """Workspaces on a plan this server does not define get a 500 on every request
+        that reads the plan: say so to the operator at start."""
+        with self.db.read() as conn:
+            in_use = workspace_repo.plans_in_use(conn)
+        known = self.plans()
+        for plan, n in sorted(in_use.items()):
+            if plan not in known:
+                log.error(
+                    "%d workspace(s) are on plan %r, which TRIAGED_PLANS does not define: "
+                    "their requests fail until it is defined or they are moved "
+                    "(triaged workspaces set-plan)",
+                    n,
+                    plan,
+                )
 
     def _check_schema(self) -> None:
         """With migrations off, a database behind this version is refused with what to
@@ -253,7 +270,7 @@ class Service(OperationsMixin):
         with self.db.read() as conn:
             ws = keys.get_workspace(conn, principal.workspace)
             return workspace_admin.usage_report(
-                conn, principal.workspace_id, self.plan(ws["plan"]), quota.window()
+                conn, principal.workspace_id, self.workspace_plan(ws["plan"]), quota.window()
             )
 
     def workspaces_overview(self) -> list[dict[str, Any]]:

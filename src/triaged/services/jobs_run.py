@@ -157,7 +157,7 @@ def run_bulk_job(
 def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int, fenced: bool) -> str:
     opts = BulkOptions.from_dict(job.options)
     with svc.db.read() as conn:
-        plan = svc.plan(job_repo.workspace_plan(conn, job.workspace_id))
+        plan = svc.workspace_plan(job_repo.workspace_plan(conn, job.workspace_id))
     for limit in (plan.per_minute, plan.monthly_quota):  # a chunk no limit refuses by itself
         if limit is not None:
             chunk = max(1, min(chunk, limit))

@@ -18,12 +18,14 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from triaged import inputs
 from triaged.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
     Unauthenticated,
+    ValidationFailed,
     WorkspaceInactive,
 )
 from triaged.services.ids import as_utc, new_id, utcnow
@@ -119,6 +121,14 @@ def create_workspace(conn: Connection, name: str, plan: str) -> dict[str, Any]:
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise InvalidInput(f"a workspace name needs 1 to {MAX_NAME} characters")
+    try:  # the rule sign-up applies, for every way a workspace is made (the CLI's too)
+        inputs.check_taxonomy_name(name, "name")
+    except ValidationFailed:
+        raise InvalidInput(
+            f"invalid workspace name {name!r}: 1-100 characters of A-Z, a-z, 0-9, '.', '_' "
+            "and '-', starting with a letter or digit",
+            details={"field": "name", "pattern": inputs.NAME_PATTERN},
+        ) from None
     same = workspace_repo.name_in_use(conn, name)
     if same is not None:
         raise Conflict(f"workspace {same!r} already exists", details={"workspace": same})

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from triaged.errors import InvalidInput
+from triaged.errors import InvalidInput, TriagedError
 from triaged.settings import Settings
 
-__all__ = ["BUILTIN_PLANS", "Plan", "all_plans", "get_plan"]
+__all__ = ["BUILTIN_PLANS", "Plan", "all_plans", "get_plan", "workspace_plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,5 +50,21 @@ def get_plan(settings: Settings, name: str) -> Plan:
         raise InvalidInput(
             f"unknown plan {name!r}; known plans: {sorted(plans)}",
             details={"plan": name, "known": sorted(plans)},
+        )
+    return plans[name]
+
+
+def workspace_plan(settings: Settings, name: str) -> Plan:
+    """The plan a workspace is on, for a request it makes.  A plan name the server does
+    not define (the operator removed it from ``TRIAGED_PLANS``) is the server's fault, not
+    the caller's: a 500 that says so, not the 400 ``unknown plan`` an operator gets when
+    choosing one."""
+    plans = all_plans(settings)
+    if name not in plans:
+        raise TriagedError(
+            f"this workspace's plan {name!r} is not configured on the server; its operator "
+            "must define it in TRIAGED_PLANS or move the workspace to another plan "
+            "(triaged workspaces set-plan)",
+            details={"plan": name},
         )
     return plans[name]

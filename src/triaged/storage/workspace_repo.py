@@ -16,6 +16,7 @@ __all__ = [
     "insert_workspace",
     "name_in_use",
     "overview_rows",
+    "plans_in_use",
     "set_plan",
     "set_status",
     "workspace_by_id",
@@ -86,3 +87,11 @@ def overview_rows(conn: Connection) -> list[RowMapping]:
         .order_by(workspaces.c.name)
     ).mappings()
     return list(rows)
+
+
+def plans_in_use(conn: Connection) -> dict[str, int]:
+    """How many workspaces are on each plan name."""
+    rows = conn.execute(
+        select(workspaces.c.plan, func.count()).group_by(workspaces.c.plan)
+    ).all()
+    return {str(plan): int(n) for plan, n in rows}

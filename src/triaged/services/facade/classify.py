@@ -70,7 +70,7 @@ class ClassifyMixin(TaxonomyMixin):
             else:
                 principal = caller
             principal.require(*CLASSIFY_ROLES)
-            plan = self.plan(principal.plan)
+            plan = self.workspace_plan(principal.plan)
             if idempotency_key is not None:
                 stored = idempotency.lookup(
                     conn, principal.workspace_id, idempotency_key, request_hash

@@ -13,7 +13,7 @@ from triaged.services import keys, quota
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc
 from triaged.services.keys import KeyInfo, Principal, Role
-from triaged.services.plans import Plan, all_plans, get_plan
+from triaged.services.plans import Plan, all_plans, get_plan, workspace_plan
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.settings import Settings
 from triaged.storage import auth_failure_repo, taxonomy_repo, workspace_repo
@@ -48,7 +48,12 @@ class ServiceCore:
         return all_plans(self.settings)
 
     def plan(self, name: str) -> Plan:
+        """The plan called ``name`` (400 ``invalid_input`` when the server has none)."""
         return get_plan(self.settings, name)
+
+    def workspace_plan(self, name: str) -> Plan:
+        """The plan a workspace is on, for its requests (500 when the server lost it)."""
+        return workspace_plan(self.settings, name)
 
     def authenticate(self, key: str) -> Principal:
         with self.db.lookup() as conn:
@@ -81,7 +86,7 @@ class ServiceCore:
         return {
             "id": row["id"],
             "name": row["name"],
-            "plan": self.plan(row["plan"]).to_dict(),
+            "plan": self.workspace_plan(row["plan"]).to_dict(),
             "created_at": as_utc(row["created_at"]).isoformat(),  # SQLite's are naive
         }
 
@@ -140,7 +145,7 @@ class ServiceCore:
             return keys.revoke_key(conn, principal.workspace_id, principal.workspace, key_id)
 
     def usage(self, principal: Principal) -> dict[str, Any]:
-        plan = self.plan(principal.plan)
+        plan = self.workspace_plan(principal.plan)
         with self.db.read() as conn:
             return quota.usage(conn, principal.workspace_id, plan, quota.window())
 
