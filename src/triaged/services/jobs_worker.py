@@ -221,6 +221,17 @@ def _graceful_stop(
 _BEATING: set[asyncio.Task[Any]] = set()  # a reference, so the task is not collected
 
 
+class _QuietDrains(logging.Filter):
+    """procrastinate's INFO lines about the webhook drain (deferred, started, ended: three
+    a second on an idle worker) are dropped; its warnings and errors stay, and so do the
+    lines of every other job.  The drain's deliveries are logged by the webhook worker."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING or not record.name.startswith("procrastinate"):
+            return True
+        return WEBHOOK_TASK not in record.getMessage()
+
+
 def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     """Run a worker until SIGINT/SIGTERM (the job in flight finishes first)."""
     from procrastinate.worker import Worker
@@ -231,6 +242,8 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
         level="DEBUG" if settings.log_level == "trace" else settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_QuietDrains())
     svc = Service(settings.with_overrides(job_queue="postgres"))
     svc.start()
     ensure_queue_schema(svc.db)

@@ -91,7 +91,5 @@ def overview_rows(conn: Connection) -> list[RowMapping]:
 
 def plans_in_use(conn: Connection) -> dict[str, int]:
     """How many workspaces are on each plan name."""
-    rows = conn.execute(
-        select(workspaces.c.plan, func.count()).group_by(workspaces.c.plan)
-    ).all()
+    rows = conn.execute(select(workspaces.c.plan, func.count()).group_by(workspaces.c.plan)).all()
     return {str(plan): int(n) for plan, n in rows}
