@@ -145,7 +145,31 @@ def _http(url: str) -> Iterator[None]:
         raise _fail("http_error", f"request to the server at {url} failed: {why}") from None
 
 
-def _progress(client: _Jobs, job: dict[str, Any]) -> dict[str, Any]:
+#: how long ``submit --wait`` keeps asking a server that stopped answering (a restart)
+LOST_SERVER_S = 60.0
+
+
+def _follow(client: _Jobs, job_id: str, url: str) -> dict[str, Any]:
+    """The job's state; a server that does not answer (restarting) is asked again for
+    :data:`LOST_SERVER_S`, then the error says the job goes on and how to follow it."""
+    import httpx
+
+    give_up = time.monotonic() + LOST_SERVER_S
+    while True:
+        try:
+            return client.job(job_id)
+        except httpx.TransportError as exc:
+            if time.monotonic() > give_up:
+                why = str(exc).strip() or type(exc).__name__
+                raise _fail(
+                    "server_unreachable",
+                    f"lost the server at {url} while following job {job_id} ({why}); the job "
+                    f"goes on there: `triaged jobs status {job_id}`",
+                ) from None
+            time.sleep(1.0)
+
+
+def _progress(client: _Jobs, job: dict[str, Any], url: str) -> dict[str, Any]:
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -161,7 +185,7 @@ def _progress(client: _Jobs, job: dict[str, Any]) -> dict[str, Any]:
             if job["state"] in FINAL:
                 return job
             time.sleep(0.5)
-            job = client.job(job["id"])
+            job = _follow(client, job["id"], url)
 
 
 @jobs_app.command("submit")
@@ -190,7 +214,8 @@ def submit(
             log=str(log).lower(),
         )
         if wait:
-            job = _progress(client, job)
+            err.print(f"job {job['id']} submitted ({job['total']} rows)", highlight=False)
+            job = _progress(client, job, url)
     out.print_json(json.dumps(job))
     if job["state"] in ("failed", "cancelled"):  # a script must not read either as done
         raise typer.Exit(1)

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
+import pytest
 from typer.testing import CliRunner
 
-from tests.servicekit import TINY_TAXONOMY, live_server, make_stack
+from tests.servicekit import (
+    TINY_TAXONOMY,
+    free_port,
+    live_server,
+    make_settings,
+    make_stack,
+    serve_subprocess,
+)
 from triaged.cli import app
+from triaged.service import Service
+from triaged.storage import upgrade
 
 
 def test_submit_waits_then_results_and_status(tmp_path: Path) -> None:
@@ -56,3 +72,43 @@ def test_submit_waits_then_results_and_status(tmp_path: Path) -> None:
             assert r.exit_code == 2 and "not_found" in r.output
     finally:
         svc.close()
+
+
+@pytest.mark.slow
+def test_submit_wait_follows_the_job_across_a_server_restart(tmp_path: Path) -> None:
+    """`jobs submit --wait` names the job as soon as it is submitted and keeps following it
+    while the server restarts (it failed at the first refused connection, job id unknown)."""
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    upgrade(url)
+    svc = Service(make_settings(url, migrate_on_start=False))
+    key = svc.create_key("acme", "admin", create_plan="unlimited").key or ""
+    svc.create_taxonomy(svc.authenticate(key), {**TINY_TAXONOMY, "name": "support"})
+    svc.close()
+    n = 3000
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps({"text": f"charged twice ({i})"}) + "\n" for i in range(n)))
+    port = free_port()
+    base, log = f"http://127.0.0.1:{port}", tmp_path / "serve.log"
+    cli = [sys.executable, "-m", "triaged.cli", "jobs", "submit", str(src), "-t", "support"]
+    stderr = tmp_path / "cli.err"
+    with serve_subprocess(url, port, log) as server, stderr.open("w") as err_fh:
+        follower = subprocess.Popen(
+            [*cli, "--url", base, "--key", key], stdout=subprocess.PIPE, stderr=err_fh, text=True
+        )
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"job (job_\w+) submitted", stderr.read_text())):
+            assert follower.poll() is None and time.monotonic() < deadline, stderr.read_text()
+            time.sleep(0.05)
+        job_id = found.group(1)
+        auth = {"Authorization": f"Bearer {key}"}
+        while httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth).json()["done"] < 300:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+    time.sleep(2)  # the follower meets a refused connection or two
+    with serve_subprocess(url, port, log):
+        stdout, _ = follower.communicate(timeout=180)
+    assert follower.returncode == 0, stderr.read_text()
+    job = json.loads(stdout[stdout.index("{") :])
+    assert (job["id"], job["state"], job["done"]) == (job_id, "done", n)
