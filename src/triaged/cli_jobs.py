@@ -230,7 +230,7 @@ def status(
     with _http(url):
         job = client.job(job_id)
         if follow:
-            job = _progress(client, job)
+            job = _progress(client, job, url)
     out.print_json(json.dumps(job))
 
 
