@@ -12,12 +12,16 @@ in-process state:
 * ``triaged_webhook_delivery_failures_total``: failed delivery attempts, and
   ``triaged_webhook_deliveries{status}`` by delivery status.
 
-A scrape runs a handful of aggregate queries (the latency histogram scans the
-decisions once); scrape every 30-60 s.
+The decision counts, the latency histogram and the failure count come from tallies
+written in the transactions that log decisions and attempts (``decision_tallies``,
+``metric_totals``): a scrape reads a few rows per taxonomy however long the log, and a
+counter never goes down (pruned attempts stay counted).  The queue gauges are aggregate
+queries over the open items.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -36,7 +40,7 @@ from triaged.storage.db import Database
 
 __all__ = ["LATENCY_BUCKETS_S", "DatabaseCollector", "exposition"]
 
-LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+LATENCY_BUCKETS_S = metrics_repo.LATENCY_BOUNDS_S
 OPEN_STATUSES = ("pending", "claimed", "released")  # released: handed back, open again
 
 
@@ -54,26 +58,35 @@ class DatabaseCollector(Collector):
 
     @staticmethod
     def _decisions(conn: Connection) -> Iterator[Metric]:
-        """Decisions per bucket and the classify latency histogram."""
-        counts = CounterMetricFamily(
+        """Decisions per bucket and the classify latency histogram, from their tallies."""
+        counts: dict[tuple[str, str, str], int] = defaultdict(int)
+        per_le: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        sums: dict[tuple[str, str], float] = defaultdict(float)
+        for ws, tax, bucket, le, n, latency_ms in metrics_repo.decision_tally_rows(conn):
+            counts[(ws, tax, bucket)] += int(n)
+            per_le[(ws, tax)][le] += int(n)
+            sums[(ws, tax)] += float(latency_ms)
+        family = CounterMetricFamily(
             "triaged_decisions",
             "Decisions logged, by taxonomy and bucket.",
             labels=["workspace", "taxonomy", "bucket"],
         )
-        for ws, tax, bucket, n in metrics_repo.decision_counts(conn):
-            counts.add_metric([ws, tax, bucket], float(n))
-        yield counts
+        for labels, n in sorted(counts.items()):
+            family.add_metric(list(labels), float(n))
+        yield family
 
         hist = HistogramMetricFamily(
             "triaged_classify_latency_seconds",
             "Per-text classify latency.",
             labels=["workspace", "taxonomy"],
         )
-        for row in metrics_repo.latency_histogram(conn, LATENCY_BUCKETS_S):
-            ws, tax, n, total_ms, *cum = row
-            buckets = [(str(b), float(c or 0)) for b, c in zip(LATENCY_BUCKETS_S, cum, strict=True)]
-            buckets.append(("+Inf", float(n)))
-            hist.add_metric([ws, tax], buckets, sum_value=float(total_ms or 0) / 1000.0)
+        for (ws, tax), by_le in sorted(per_le.items()):
+            finite = [(float(le), n) for le, n in by_le.items() if le != metrics_repo.INF]
+            buckets = [
+                (str(b), float(sum(n for le, n in finite if le <= b))) for b in LATENCY_BUCKETS_S
+            ]
+            buckets.append(("+Inf", float(sum(by_le.values()))))
+            hist.add_metric([ws, tax], buckets, sum_value=sums[(ws, tax)] / 1000.0)
         yield hist
 
     @staticmethod
@@ -106,7 +119,7 @@ class DatabaseCollector(Collector):
     @staticmethod
     def _webhooks(conn: Connection) -> Iterator[Metric]:
         """Failed delivery attempts and deliveries by status."""
-        failed = metrics_repo.failed_delivery_attempts(conn)
+        failed = metrics_repo.total(conn, metrics_repo.WEBHOOK_FAILURES)
         yield CounterMetricFamily(
             "triaged_webhook_delivery_failures",
             "Webhook delivery attempts that failed (error or non-2xx).",

@@ -153,3 +153,33 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
         delays = [backoff_delay(attempt, 2.0, 60.0) for _ in range(50)]
         assert all(full / 2 <= d <= full for d in delays)
         assert len(set(delays)) > 1
+
+
+def _failures_exposed(env) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from triaged.metrics import exposition
+
+    families = {f.name: f for f in text_string_to_metric_families(exposition(env.db).decode())}
+    [sample] = families["triaged_webhook_delivery_failures"].samples
+    return float(sample.value)
+
+
+def test_the_failure_counter_never_goes_down_when_attempts_are_pruned(env):
+    """Prometheus reads a counter that decreases as a reset: the failures are tallied when
+    the attempt is written, so retention pruning the attempts leaves the count as it was."""
+    from datetime import timedelta
+
+    from triaged.services.ids import utcnow
+    from triaged.webhooks.retention import prune
+
+    with running_receiver(Receiver(fail_first=2)) as receiver:
+        endpoint = _subscribe(env, receiver.url)
+        receiver.secret = endpoint.secret or ""
+        _emit(env, 1)
+        with delivering(env.db, FAST):
+            assert _wait(lambda: _statuses(env) == ["delivered"])
+    assert _failures_exposed(env) == 2.0
+    assert prune(env.db, older_than=timedelta(0), now=utcnow() + timedelta(days=1)) >= 1
+    assert _statuses(env) == []  # the delivery, its attempts and its event are gone
+    assert _failures_exposed(env) == 2.0

@@ -13,7 +13,7 @@ from triaged.errors import InvalidInput, NotFound
 from triaged.inputs import check_window
 from triaged.services.ids import as_utc, new_id
 from triaged.services.keys import Principal, Role
-from triaged.storage import decision_repo, review_repo, routing_repo
+from triaged.storage import decision_repo, metrics_repo, review_repo, routing_repo
 
 if TYPE_CHECKING:
     from triaged.classifier import Result
@@ -103,6 +103,12 @@ def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         decision_repo.insert_decisions(
             conn, [{k: v for k, v in r.items() if k != RESPONSE_ONLY} for r in rows]
         )
+
+
+def tally(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Count logged decisions into the Prometheus tallies.  Called last in the transaction,
+    just before the quota (on PostgreSQL the tally rows stay locked until the commit)."""
+    metrics_repo.add_decision_tallies(conn, rows)
 
 
 def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:

@@ -286,7 +286,9 @@ def _commit(
             ],
         )
         job_repo.record_chunk(conn, job.id, len(built), now)
-        # last, as for online requests: the workspace's counter row is locked until the commit
+        # last, as for online requests: the workspace's counter rows are locked until the commit
+        if opts.log:
+            decision_log.tally(conn, built)
         quota.consume(conn, job.workspace_id, plan, len(built), win, job.key_id)
 
 

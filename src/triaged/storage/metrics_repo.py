@@ -1,44 +1,31 @@
-"""The aggregate reads behind the Prometheus exposition (:mod:`triaged.metrics`): decisions
-per bucket, the classify latency histogram, the open review queues, webhook deliveries."""
+"""The Prometheus exposition's figures (:mod:`triaged.metrics`): the tallies written with
+the rows they count (logged decisions per bucket and latency bucket, failed webhook
+attempts), and aggregate reads of the open review queues and webhook deliveries."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy import Connection, func, select, text
 
 from triaged.storage.review import review_items
 from triaged.storage.rows import AnyRow
-from triaged.storage.tables import decisions
-from triaged.storage.webhooks import webhook_attempts, webhook_deliveries
+from triaged.storage.tables import decision_tallies, metric_totals
+from triaged.storage.webhooks import webhook_deliveries
 
 __all__ = [
-    "decision_counts",
+    "INF",
+    "LATENCY_BOUNDS_S",
+    "WEBHOOK_FAILURES",
+    "add_decision_tallies",
+    "add_total",
+    "decision_tally_rows",
     "deliveries_by_status",
-    "failed_delivery_attempts",
-    "latency_histogram",
+    "latency_le",
     "open_review_queues",
+    "total",
 ]
-
-
-def decision_counts(conn: Connection) -> list[AnyRow]:
-    """``(workspace_id, taxonomy, bucket, n)``: decisions logged per group."""
-    d = decisions.c
-    stmt = select(d.workspace_id, d.taxonomy, d.bucket, func.count()).group_by(
-        d.workspace_id, d.taxonomy, d.bucket
-    )
-    return list(conn.execute(stmt))
-
-
-def latency_histogram(conn: Connection, bounds_s: Sequence[float]) -> list[AnyRow]:
-    """Per workspace and taxonomy: ``(workspace_id, taxonomy, n, total latency ms, *c)``
-    with ``c[i]`` the decisions whose latency is at most ``bounds_s[i]`` seconds."""
-    d = decisions.c
-    cols = [func.sum(case((d.latency_ms <= b * 1000.0, 1), else_=0)) for b in bounds_s]
-    stmt2 = select(
-        d.workspace_id, d.taxonomy, func.count(), func.sum(d.latency_ms), *cols
-    ).group_by(d.workspace_id, d.taxonomy)
-    return list(conn.execute(stmt2))
 
 
 def open_review_queues(conn: Connection, statuses: Sequence[str]) -> list[AnyRow]:
@@ -52,18 +39,85 @@ def open_review_queues(conn: Connection, statuses: Sequence[str]) -> list[AnyRow
     return list(conn.execute(stmt3))
 
 
-def failed_delivery_attempts(conn: Connection) -> int:
-    """Webhook delivery attempts that failed (an error, no status or a non-2xx status)."""
-    a = webhook_attempts.c
-    failed: int = conn.execute(
-        select(func.count()).where(
-            or_(a.error.is_not(None), a.status_code.is_(None), a.status_code >= 300)
-        )
-    ).scalar_one()
-    return failed
-
-
 def deliveries_by_status(conn: Connection) -> list[AnyRow]:
     """``(status, n)``: webhook deliveries per status."""
     w = webhook_deliveries.c
     return list(conn.execute(select(w.status, func.count()).group_by(w.status)))
+
+
+# ------------------------------------------------------------------- tallies
+#: upper bounds (seconds) of the classify latency histogram's buckets (the ``le`` label)
+LATENCY_BOUNDS_S: tuple[float, ...] = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
+INF = "+Inf"
+WEBHOOK_FAILURES = "webhook_delivery_failures"
+
+_ADD_TALLY = text(
+    """
+    INSERT INTO decision_tallies (workspace_id, taxonomy, bucket, le, n, latency_ms)
+    VALUES (:ws, :taxonomy, :bucket, :le, :n, :ms)
+    ON CONFLICT (workspace_id, taxonomy, bucket, le) DO UPDATE
+      SET n = decision_tallies.n + excluded.n,
+          latency_ms = decision_tallies.latency_ms + excluded.latency_ms
+    """
+)
+_ADD_TOTAL = text(
+    """
+    INSERT INTO metric_totals (name, value) VALUES (:name, :n)
+    ON CONFLICT (name) DO UPDATE SET value = metric_totals.value + excluded.value
+    """
+)
+
+
+def latency_le(latency_ms: float) -> str:
+    """The ``le`` label of the histogram bucket a latency falls in."""
+    for bound in LATENCY_BOUNDS_S:
+        if latency_ms <= bound * 1000.0:
+            return str(bound)
+    return INF
+
+
+def add_decision_tallies(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Count logged decision rows into their tallies (one upsert per group, in key order
+    so that concurrent transactions lock the rows in the same order)."""
+    groups: dict[tuple[str, str, str, str], list[float]] = {}
+    for r in rows:
+        key = (r["workspace_id"], r["taxonomy"], r["bucket"], latency_le(r["latency_ms"]))
+        group = groups.setdefault(key, [0, 0.0])
+        group[0] += 1
+        group[1] += float(r["latency_ms"])
+    if groups:
+        conn.execute(
+            _ADD_TALLY,
+            [
+                {"ws": ws, "taxonomy": tax, "bucket": b, "le": le, "n": int(n), "ms": ms}
+                for (ws, tax, b, le), (n, ms) in sorted(groups.items())
+            ],
+        )
+
+
+def add_total(conn: Connection, name: str, n: int = 1) -> None:
+    conn.execute(_ADD_TOTAL, {"name": name, "n": n})
+
+
+def total(conn: Connection, name: str) -> int:
+    value = conn.execute(select(metric_totals.c.value).where(metric_totals.c.name == name))
+    return int(value.scalar_one_or_none() or 0)
+
+
+def decision_tally_rows(conn: Connection) -> list[AnyRow]:
+    """``(workspace_id, taxonomy, bucket, le, n, latency_ms)`` of every tally."""
+    t = decision_tallies.c
+    return list(conn.execute(select(t.workspace_id, t.taxonomy, t.bucket, t.le, t.n, t.latency_ms)))

@@ -95,6 +95,27 @@ usage_daily = Table(
     Column("requests", BigInteger, nullable=False),
 )
 
+# Prometheus tallies, written with the rows they count (triaged.metrics reads them): logged
+# decisions per workspace, taxonomy, bucket and latency bucket (``le``, its upper bound in
+# seconds, or +Inf) with their latency sum; global totals (failed webhook attempts).
+decision_tallies = Table(
+    "decision_tallies",
+    metadata,
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), primary_key=True),
+    Column("taxonomy", String(100), primary_key=True),
+    Column("bucket", String(10), primary_key=True),
+    Column("le", String(16), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+)
+
+metric_totals = Table(
+    "metric_totals",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
 taxonomies = Table(
     "taxonomies",
     metadata,

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, exists, insert, or_, select, text, update
 
+from triaged.storage import metrics_repo
 from triaged.storage.ids import new_id
 from triaged.storage.rows import AnyRow
 from triaged.storage.webhooks import (
@@ -327,6 +328,8 @@ def insert_attempt(
             response_excerpt=response_excerpt,
         )
     )
+    if error is not None or status_code is None or status_code >= 300:
+        metrics_repo.add_total(conn, metrics_repo.WEBHOOK_FAILURES)
 
 
 def settle_delivery(

@@ -135,8 +135,9 @@ class ClassifyMixin(TaxonomyMixin):
                 self.review.enqueue(conn, rows, now)  # hold/review + audit sample, same transaction
                 if key is not None:
                     idempotency.remember(conn, principal.workspace_id, key, request_hash, out)
-                # last: on PostgreSQL the counter row stays locked from here to the commit, so
-                # every request of the workspace waits on it; a refusal still undoes it all
+                # last: on PostgreSQL the counter rows stay locked from here to the commit, so
+                # every request of the workspace waits on them; a refusal still undoes it all
+                decision_log.tally(conn, rows)
                 quota.consume(conn, principal.workspace_id, plan, len(rows), win, principal.key_id)
         except IntegrityError:
             if key is None:
