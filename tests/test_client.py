@@ -469,6 +469,12 @@ def test_the_methods_the_async_client_lacked_over_the_network(sdk_stack):
             ready = await c.wait_until_ready("support", timeout=120, poll=0.1)
             assert ready.ready and isinstance(ready.model, ModelInfo)
             assert ready.model.status == "ready" and ready.model.taxonomy_version == ready.version
+            routing = ready.raw["routing"]  # what classify routes by, typed on the result
+            assert (ready.auto_threshold, ready.review_threshold) == (
+                routing["auto"],
+                routing["review"],
+            )
+            assert ready.review_threshold is not None
             job = await c.train("support")
             assert isinstance(job, ModelInfo) and job.status in {"training", "ready"}
             done = await c.wait_until_ready("support", timeout=120, poll=0.1)

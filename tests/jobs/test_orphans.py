@@ -60,6 +60,15 @@ def test_routing_before_the_first_model_says_the_lane_is_not_open_yet() -> None:
             state = svc.routing(admin, "fresh")
             assert state["auto"] is None and state["auto_lane_open"] is False
             assert state["source"] == "training" and "no model is ready yet" in state["reason"]
+            # the taxonomy says so too, beside the definition's thresholds
+            fresh = svc.get_taxonomy(admin, "fresh")
+            assert fresh["routing"] == {
+                "version": None,
+                "auto": None,
+                "review": fresh["thresholds"]["review"],
+                "auto_lane_open": False,
+                "source": "training",
+            }
             # thresholds pinned in the definition are a manual policy at once
             svc.create_taxonomy(admin, {**TINY_TAXONOMY, "name": "pinned"})
             pinned = svc.routing(admin, "pinned")

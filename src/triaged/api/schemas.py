@@ -127,12 +127,26 @@ class ModelList(Page[ModelOut]):
     """Model versions and training jobs of a taxonomy, newest first."""
 
 
+class RoutingSummary(BaseModel):
+    """The routing policy classify applies now (details: GET .../routing)."""
+
+    version: int | None = Field(description="Policy version (null before the first model).")
+    auto: float | None = Field(description="Auto threshold; null while the auto lane is closed.")
+    review: float = Field(description="Below it decisions are held for a person.")
+    auto_lane_open: bool
+    source: str = Field(description="training, live, manual, ...: what set the thresholds.")
+
+
 class TaxonomyOut(BaseModel):
     id: str
     name: str
     description: str
     version: int
-    thresholds: dict[str, float]
+    thresholds: dict[str, float] = Field(
+        description="The thresholds of the definition (what was asked for); the ones classify "
+        "applies are in `routing`."
+    )
+    routing: RoutingSummary
     labels: list[LabelOut]
     n_examples: int
     n_out_of_scope: int

@@ -414,7 +414,10 @@ class ModelInfo:
 
 @dataclass(frozen=True, slots=True)
 class TaxonomyInfo:
-    """A taxonomy's current version; ``model`` is the active model, ``training`` the newest job."""
+    """A taxonomy's current version; ``model`` is the active model, ``training`` the newest job.
+
+    ``thresholds`` are the definition's (what was asked for); ``auto_threshold`` (None while
+    the auto lane is closed) and ``review_threshold`` are what classify routes by now."""
 
     name: str
     version: int
@@ -425,10 +428,13 @@ class TaxonomyInfo:
     raw: dict[str, Any] = field(repr=False)
     model: ModelInfo | None = None
     training: ModelInfo | None = None
+    auto_threshold: float | None = None
+    review_threshold: float | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaxonomyInfo:
         model, training = data.get("model"), data.get("training")
+        routing = data.get("routing") or {}
         return cls(
             name=data["name"],
             version=int(data["version"]),
@@ -439,6 +445,8 @@ class TaxonomyInfo:
             raw=dict(data),
             model=ModelInfo.from_dict(model) if model else None,
             training=ModelInfo.from_dict(training) if training else None,
+            auto_threshold=_opt_float(routing.get("auto")),
+            review_threshold=_opt_float(routing.get("review")),
         )
 
 

@@ -19,6 +19,7 @@ from triaged.services import taxonomies as taxo
 from triaged.services.facade.core import READ_ROLES
 from triaged.services.facade.routing import RoutingMixin
 from triaged.services.keys import Principal, Role
+from triaged.services.routing_policy import Policy
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
 
@@ -55,6 +56,7 @@ class TaxonomyMixin(RoutingMixin):
             "description": tax.description,
             "version": record.current_version,
             "thresholds": tax.thresholds.to_dict(),
+            "routing": _routing_summary(routing_policy.current(conn, record.id), tax),
             "labels": labels,
             "n_examples": tax.n_examples,
             "n_out_of_scope": len(tax.out_of_scope),
@@ -355,3 +357,23 @@ def _split(tax: Taxonomy, holdout: float, seed: int) -> tuple[Taxonomy, list[Exa
         test += [Example(t, label) for t in texts[:k]]
         train += [Example(t, label) for t in texts[k:]]
     return tax.with_examples(train, replace_all=True), test
+
+
+def _routing_summary(policy: Policy | None, tax: Taxonomy) -> dict[str, Any]:
+    """What classify routes by now: the definition's ``thresholds`` are what was asked for,
+    and a certified lane may sit elsewhere or be closed (GET .../routing has the bound)."""
+    if policy is None:  # no model yet: nothing is routed, the first model certifies the lane
+        return {
+            "version": None,
+            "auto": None,
+            "review": tax.thresholds.review,
+            "auto_lane_open": False,
+            "source": "training",
+        }
+    return {
+        "version": policy.version,
+        "auto": policy.auto,
+        "review": policy.review,
+        "auto_lane_open": policy.auto_lane_open,
+        "source": policy.source,
+    }
