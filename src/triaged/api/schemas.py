@@ -133,7 +133,7 @@ class RoutingSummary(BaseModel):
     version: int | None = Field(description="Policy version (null before the first model).")
     auto: float | None = Field(description="Auto threshold; null while the auto lane is closed.")
     review: float = Field(description="Below it decisions are held for a person.")
-    auto_lane_open: bool
+    auto_lane_open: bool = Field(description="Whether any decision is routed to auto now.")
     source: str = Field(description="training, live, manual, ...: what set the thresholds.")
 
 
@@ -146,7 +146,7 @@ class TaxonomyOut(BaseModel):
         description="The thresholds of the definition (what was asked for); the ones classify "
         "applies are in `routing`."
     )
-    routing: RoutingSummary
+    routing: RoutingSummary = Field(description="The routing classify applies now.")
     labels: list[LabelOut]
     n_examples: int
     n_out_of_scope: int
