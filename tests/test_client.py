@@ -505,6 +505,12 @@ def test_the_methods_the_async_client_lacked_over_the_network(sdk_stack):
             )
             assert isinstance(hook, Webhook) and hook.secret and hook.description == "ops"
             assert [w.id for w in await c.webhooks()] == [hook.id]
+            changed = await c.update_webhook(hook.id, events=["decision.corrected"])
+            assert changed.events == ["decision.corrected"] and changed.secret is None
+            rotated = await c.rotate_webhook_secret(hook.id)
+            assert rotated.secret and rotated.secret != hook.secret
+            sent = await c.test_webhook(hook.id)
+            assert sent.event_type == "webhook.test" and sent.endpoint_id == hook.id
             await c.delete_webhook(hook.id)
             assert await c.webhooks() == []
 

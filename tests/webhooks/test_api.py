@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -159,3 +160,76 @@ def test_attempts_page_through_a_retried_delivery(tmp_path, monkeypatch):
             if not (cursor := page["next_cursor"]):
                 break
     assert seen == [(1, 1, 1, 500), (2, 1, 2, 500), (3, 2, 1, 200)]
+
+
+def test_change_rotate_and_test_an_endpoint(tmp_path, monkeypatch):
+    """PATCH changes the URL (pending and later deliveries go there), the events and the
+    description, never the secret; rotate-secret answers a new one that signs from then on;
+    /test sends one signed webhook.test event to that endpoint only."""
+    for name, value in {"POLL_INTERVAL_S": "0.02", "ALLOW_PRIVATE": "true"}.items():
+        monkeypatch.setenv(f"TRIAGED_WEBHOOK_{name}", value)
+    service = Service(Settings(data_dir=tmp_path, bootstrap_admin=False))
+    with TestClient(create_app(service=service)) as client:
+        admin = service.create_key("acme", "admin", create_plan="free").key
+        reviewer = service.create_key("acme", "reviewer").key
+        client.headers["Authorization"] = f"Bearer {admin}"
+        with running_receiver(Receiver()) as first, running_receiver(Receiver()) as second:
+            hook = client.post(
+                "/v1/webhooks", json={"url": first.url, "events": ["decision.resolved"]}
+            ).json()
+            other = client.post(
+                "/v1/webhooks", json={"url": second.url, "events": ["decision.resolved"]}
+            ).json()
+            first.secret, second.secret = hook["secret"], other["secret"]
+            base = f"/v1/webhooks/{hook['id']}"
+
+            def wait_for(receiver: Receiver, n: int) -> None:
+                deadline = time.monotonic() + 15
+                while len(receiver.accepted()) < n:
+                    assert time.monotonic() < deadline, receiver.requests
+                    time.sleep(0.02)
+
+            r = client.post(f"{base}/test")
+            assert r.status_code == 202, r.text
+            assert r.json()["event_type"] == "webhook.test"
+            wait_for(first, 1)
+            assert json.loads(first.accepted()[0].body)["type"] == "webhook.test"
+            time.sleep(0.2)
+            assert second.requests == []  # the other endpoint got nothing
+
+            r = client.patch(
+                base,
+                json={"url": second.url, "events": ["decision.corrected"], "description": "b"},
+            )
+            assert r.status_code == 200, r.text
+            changed = r.json()
+            assert (changed["url"], changed["events"], changed["description"]) == (
+                second.url,
+                ["decision.corrected"],
+                "b",
+            )
+            assert "secret" not in changed
+            second.secret = hook["secret"]  # the secret stays: verified by this receiver
+            client.post(f"{base}/test")
+            wait_for(second, 1)
+
+            rotated = client.post(f"{base}/rotate-secret")
+            assert rotated.status_code == 200, rotated.text
+            new_secret = rotated.json()["secret"]
+            assert new_secret.startswith("whsec_") and new_secret != hook["secret"]
+            second.secret = new_secret
+            client.post(f"{base}/test")
+            wait_for(second, 2)
+            assert all(r.valid for r in second.accepted())
+
+            for method, path, body in [
+                ("PATCH", base, {"events": ["no.such.event"]}),
+                ("PATCH", base, {"url": "ftp://example.com/x"}),
+                ("PATCH", base, {"secret": "mine"}),
+            ]:
+                r = client.request(method, path, json=body)
+                assert r.status_code == 422, (body, r.text)
+            as_reviewer = {"Authorization": f"Bearer {reviewer}"}
+            assert client.post(f"{base}/test", headers=as_reviewer).status_code == 403
+            assert client.post("/v1/webhooks/wh_nope/rotate-secret").status_code == 404
+            assert client.get(base).json()["url"] == second.url

@@ -302,6 +302,7 @@ EXAMPLES: dict[str, dict[str, object]] = {
         "events": ["decision.resolved", "alert.drift"],
         "description": "ticketing system",
     },
+    "WebhookUpdate": {"events": ["decision.resolved", "decision.corrected"]},
     "SignupIn": {"name": "acme", "email": "ops@acme.example"},
     "InviteIn": {"note": "for the Acme pilot", "expires_in_hours": 72},
     "VerifyIn": {"token": "the token of the emailed link"},

@@ -44,6 +44,7 @@ from triaged.client.results import (
     TaxonomyInfo,
     Usage,
     Webhook,
+    WebhookDelivery,
     WhatIf,
 )
 from triaged.client.sync import Client
@@ -76,6 +77,7 @@ __all__ = [
     "TaxonomyInfo",
     "Usage",
     "Webhook",
+    "WebhookDelivery",
     "WhatIf",
     "verify_signature",
 ]

@@ -27,6 +27,7 @@ from triaged.client.results import (
     TaxonomyInfo,
     Usage,
     Webhook,
+    WebhookDelivery,
     WhatIf,
     _lanes,
 )
@@ -281,6 +282,31 @@ def create_webhook(url: str, events: Sequence[str], description: str) -> Op[Webh
 
 def webhooks_page(cursor: str | None) -> Op[Page[Webhook]]:
     return page("/v1/webhooks", Webhook.from_dict, cursor)
+
+
+def update_webhook(
+    webhook_id: str,
+    url: str | None,
+    events: Sequence[str] | None,
+    description: str | None,
+) -> Op[Webhook]:
+    body: dict[str, Any] = {}
+    if url is not None:
+        body["url"] = url
+    if events is not None:
+        body["events"] = list(events)
+    if description is not None:
+        body["description"] = description
+    return Op(Call("PATCH", f"/v1/webhooks/{seg(webhook_id)}", json=body), Webhook.from_dict)
+
+
+def rotate_webhook_secret(webhook_id: str) -> Op[Webhook]:
+    path = f"/v1/webhooks/{seg(webhook_id)}/rotate-secret"
+    return Op(Call("POST", path), Webhook.from_dict)
+
+
+def test_webhook(webhook_id: str) -> Op[WebhookDelivery]:
+    return Op(Call("POST", f"/v1/webhooks/{seg(webhook_id)}/test"), WebhookDelivery.from_dict)
 
 
 def delete_webhook(webhook_id: str) -> Op[None]:

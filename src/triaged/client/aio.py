@@ -29,6 +29,7 @@ from triaged.client.results import (
     TaxonomyInfo,
     Usage,
     Webhook,
+    WebhookDelivery,
     WhatIf,
 )
 
@@ -340,6 +341,25 @@ class AsyncClient(BaseClient):
             if not page.has_more:
                 return out
             cursor = page.next_cursor
+
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        description: str | None = None,
+    ) -> Webhook:
+        """Change an endpoint's URL, event types or description (the secret stays)."""
+        return await self._run(ops.update_webhook(webhook_id, url, events, description))
+
+    async def rotate_webhook_secret(self, webhook_id: str) -> Webhook:
+        """A new signing secret (in this answer's ``secret`` only); it signs from now on."""
+        return await self._run(ops.rotate_webhook_secret(webhook_id))
+
+    async def test_webhook(self, webhook_id: str) -> WebhookDelivery:
+        """Send a signed ``webhook.test`` event to this endpoint; returns its delivery."""
+        return await self._run(ops.test_webhook(webhook_id))
 
     async def delete_webhook(self, webhook_id: str) -> None:
         await self._run(ops.delete_webhook(webhook_id))

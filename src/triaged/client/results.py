@@ -478,6 +478,34 @@ class Key:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One delivery of an event to an endpoint (``status``: pending, delivering, delivered,
+    failed or cancelled)."""
+
+    id: str
+    event_id: str
+    event_type: str
+    endpoint_id: str
+    status: str
+    attempts: int
+    created_at: str
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WebhookDelivery:
+        return cls(
+            id=str(data["id"]),
+            event_id=str(data["event_id"]),
+            event_type=str(data["event_type"]),
+            endpoint_id=str(data["endpoint_id"]),
+            status=str(data["status"]),
+            attempts=int(data.get("attempts") or 0),
+            created_at=str(data.get("created_at") or ""),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Webhook:
     """A webhook endpoint; ``secret`` (it signs every delivery) only in the creating answer."""
 

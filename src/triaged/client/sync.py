@@ -28,6 +28,7 @@ from triaged.client.results import (
     TaxonomyInfo,
     Usage,
     Webhook,
+    WebhookDelivery,
     WhatIf,
 )
 
@@ -326,6 +327,25 @@ class Client(BaseClient):
             if not page.has_more:
                 return out
             cursor = page.next_cursor
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        description: str | None = None,
+    ) -> Webhook:
+        """Change an endpoint's URL, event types or description (the secret stays)."""
+        return self._run(ops.update_webhook(webhook_id, url, events, description))
+
+    def rotate_webhook_secret(self, webhook_id: str) -> Webhook:
+        """A new signing secret (in this answer's ``secret`` only); it signs from now on."""
+        return self._run(ops.rotate_webhook_secret(webhook_id))
+
+    def test_webhook(self, webhook_id: str) -> WebhookDelivery:
+        """Send a signed ``webhook.test`` event to this endpoint; returns its delivery."""
+        return self._run(ops.test_webhook(webhook_id))
 
     def delete_webhook(self, webhook_id: str) -> None:
         self._run(ops.delete_webhook(webhook_id))

@@ -38,6 +38,7 @@ __all__ = [
     "endpoint_delivery_with_type",
     "endpoint_row",
     "endpoint_rows",
+    "event_deliveries",
     "insert_attempt",
     "insert_deliveries",
     "insert_endpoint",
@@ -50,6 +51,7 @@ __all__ = [
     "settled_delivery_ids",
     "subscriptions",
     "take_due",
+    "update_endpoint",
 ]
 
 SETTLED = ("delivered", "failed", "cancelled")  # delivery statuses retention may delete
@@ -145,6 +147,21 @@ def endpoint_row(conn: Connection, workspace_id: str, endpoint_id: str) -> AnyRo
             webhook_endpoints.c.deleted_at.is_(None),
         )
     ).first()
+
+
+def update_endpoint(conn: Connection, endpoint_id: str, values: Mapping[str, Any]) -> None:
+    """Change a live endpoint's ``url``, ``events``, ``description`` or ``secret``."""
+    conn.execute(
+        update(webhook_endpoints)
+        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.deleted_at.is_(None))
+        .values(**values)
+    )
+
+
+def event_deliveries(conn: Connection, event_id: str) -> list[AnyRow]:
+    """(id, endpoint_id) of an event's deliveries."""
+    d = webhook_deliveries.c
+    return list(conn.execute(select(d.id, d.endpoint_id).where(d.event_id == event_id)))
 
 
 def retire_endpoint(conn: Connection, endpoint_id: str, now: datetime) -> None:

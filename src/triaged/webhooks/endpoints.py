@@ -7,7 +7,7 @@ another workspace sees ``NotFound``, never someone else's endpoint.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from triaged.errors import Conflict, NotFound
 from triaged.storage import webhook_repo
 from triaged.storage.ids import as_utc, new_id, utcnow
 from triaged.webhooks.config import WebhookSettings
-from triaged.webhooks.events import check_event_types
+from triaged.webhooks.events import TEST_EVENT, check_event_types, enqueue_event
 from triaged.webhooks.netguard import (
     MAX_URL,
     Resolver,
@@ -37,6 +37,9 @@ __all__ = [
     "list_deliveries",
     "list_endpoints",
     "retry_delivery",
+    "rotate_secret",
+    "send_test",
+    "update_endpoint",
 ]
 
 SECRET_PREFIX = "whsec_"
@@ -133,6 +136,59 @@ def get_endpoint(conn: Connection, workspace_id: str, endpoint_id: str) -> Endpo
     if row is None:
         raise NotFound(f"no webhook {endpoint_id!r}", details={"webhook_id": endpoint_id})
     return _endpoint(row)
+
+
+def update_endpoint(
+    conn: Connection,
+    workspace_id: str,
+    endpoint_id: str,
+    *,
+    url: str | None = None,
+    events: list[str] | None = None,
+    description: str | None = None,
+    policy: UrlPolicy | None = None,
+    resolver: Resolver | None = system_resolver,
+) -> Endpoint:
+    """Change an endpoint's URL (checked as at creation), event types or description; its
+    pending deliveries go to the new URL.  The secret is unchanged (:func:`rotate_secret`)."""
+    get_endpoint(conn, workspace_id, endpoint_id)
+    values: dict[str, Any] = {}
+    if url is not None:
+        values["url"] = check_url(url, policy, resolver)
+    if events is not None:
+        values["events"] = check_event_types(list(events))
+    if description is not None:
+        values["description"] = description[:200]
+    if values:
+        webhook_repo.update_endpoint(conn, endpoint_id, values)
+    return get_endpoint(conn, workspace_id, endpoint_id)
+
+
+def rotate_secret(conn: Connection, workspace_id: str, endpoint_id: str) -> Endpoint:
+    """A new signing secret (returned once, like at creation); the old one stops signing at
+    once, for pending deliveries too."""
+    endpoint = get_endpoint(conn, workspace_id, endpoint_id)
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    webhook_repo.update_endpoint(conn, endpoint_id, {"secret": secret})
+    return replace(endpoint, secret=secret)
+
+
+def send_test(conn: Connection, workspace_id: str, endpoint_id: str) -> dict[str, Any]:
+    """A ``webhook.test`` event to this endpoint only, whatever it subscribes to: delivered,
+    signed and logged like any other (check the receiver and the signature).  Returns the
+    delivery."""
+    get_endpoint(conn, workspace_id, endpoint_id)
+    event_id = enqueue_event(
+        conn,
+        workspace_id=workspace_id,
+        event_type=TEST_EVENT,
+        data={"webhook_id": endpoint_id, "message": "a test event from triaged"},
+        endpoint_id=endpoint_id,
+    )
+    [row] = [
+        d for d in webhook_repo.event_deliveries(conn, event_id) if d.endpoint_id == endpoint_id
+    ]
+    return _delivery(webhook_repo.delivery_with_type(conn, row.id))
 
 
 def delete_endpoint(conn: Connection, workspace_id: str, endpoint_id: str) -> None:

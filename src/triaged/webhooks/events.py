@@ -19,7 +19,7 @@ from triaged.errors import InvalidInput
 from triaged.storage import webhook_repo
 from triaged.storage.ids import new_id, utcnow
 
-__all__ = ["CHANNEL", "EVENT_TYPES", "check_event_types", "enqueue_event"]
+__all__ = ["CHANNEL", "EVENT_TYPES", "TEST_EVENT", "check_event_types", "enqueue_event"]
 
 CHANNEL = "triaged_webhooks"  # LISTEN/NOTIFY on PostgreSQL: deliveries were enqueued
 
@@ -30,6 +30,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "alert.drift",
     "alert.auto_lane",
 )
+
+#: sent to one endpoint on request (POST /v1/webhooks/{id}/test); not subscribable
+TEST_EVENT = "webhook.test"
 
 
 def check_event_types(types: list[str]) -> list[str]:
@@ -50,16 +53,21 @@ def _jsonable(value: Any) -> Any:
 
 
 def enqueue_event(
-    conn: Connection, *, workspace_id: str, event_type: str, data: dict[str, Any]
+    conn: Connection,
+    *,
+    workspace_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    endpoint_id: str | None = None,
 ) -> str:
     """Write event ``event_type`` with ``data`` to the outbox on ``conn``; returns its id.
 
     Call it inside the transaction that makes the change: one ``webhook_events``
     row plus one pending delivery per live endpoint of the workspace subscribed to
     ``event_type``.  Nothing is sent here.  The payload is
-    ``{"id", "type", "created_at", "data"}``.
+    ``{"id", "type", "created_at", "data"}``.  ``endpoint_id``: to that endpoint only.
     """
-    if event_type not in EVENT_TYPES:
+    if event_type not in EVENT_TYPES and not (event_type == TEST_EVENT and endpoint_id):
         raise InvalidInput(
             f"unknown event type {event_type!r}",
             details={"event_type": event_type, "known": list(EVENT_TYPES)},
@@ -93,7 +101,11 @@ def enqueue_event(
             "created_at": now,
         }
         for endpoint in endpoints
-        if event_type in (endpoint.events or [])
+        if (
+            endpoint.id == endpoint_id
+            if endpoint_id is not None  # one endpoint (a test event), subscribed or not
+            else event_type in (endpoint.events or [])
+        )
     ]
     if rows:
         webhook_repo.insert_deliveries(conn, rows)

@@ -1,4 +1,5 @@
-"""Webhooks of the caller's workspace (admin): register (secret shown once), list, delete, log."""
+"""Webhooks of the caller's workspace (admin): register (secret shown once), list, change,
+rotate the secret, send a test event, delete, log."""
 
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ class WebhookCreate(SafeIn):
     )
     events: list[EventType] = Field(min_length=1)
     description: str = Field(default="", max_length=200)
+
+
+class WebhookUpdate(SafeIn):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://",
+        description="New URL, checked as at creation; pending deliveries go to it.",
+    )
+    events: list[EventType] | None = Field(default=None, min_length=1)
+    description: str | None = Field(default=None, max_length=200)
 
 
 class WebhookOut(BaseModel):
@@ -104,6 +118,31 @@ def list_webhooks(
 def get_webhook(webhook_id: str, principal: PrincipalDep, service: ServiceDep) -> Any:
     """One endpoint."""
     return service.get_webhook(principal, webhook_id).to_dict()
+
+
+@router.patch("/webhooks/{webhook_id}", response_model=WebhookOut)
+def update_webhook(
+    webhook_id: str, body: WebhookUpdate, principal: PrincipalDep, service: ServiceDep
+) -> Any:
+    """Change an endpoint's URL, event types or description (the secret stays)."""
+    events = [str(e) for e in body.events] if body.events is not None else None
+    return service.update_webhook(
+        principal, webhook_id, url=body.url, events=events, description=body.description
+    ).to_dict()
+
+
+@router.post("/webhooks/{webhook_id}/rotate-secret", response_model=WebhookCreated)
+def rotate_webhook_secret(webhook_id: str, principal: PrincipalDep, service: ServiceDep) -> Any:
+    """A new signing secret, in this response only; deliveries are signed with it from now
+    on (pending ones too): update the receiver first or accept both for a while."""
+    return service.rotate_webhook_secret(principal, webhook_id).to_dict()
+
+
+@router.post("/webhooks/{webhook_id}/test", response_model=DeliveryOut, status_code=202)
+def test_webhook(webhook_id: str, principal: PrincipalDep, service: ServiceDep) -> Any:
+    """Send a signed ``webhook.test`` event to this endpoint only; the answer is its
+    delivery (follow it in the deliveries and attempts logs)."""
+    return service.test_webhook(principal, webhook_id)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204)

@@ -200,6 +200,36 @@ class OperationsMixin(ClassifyMixin):
         with self.db.read() as conn:
             return endpoints.get_endpoint(conn, principal.workspace_id, webhook_id)
 
+    def update_webhook(
+        self,
+        principal: Principal,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: list[str] | None = None,
+        description: str | None = None,
+    ) -> Endpoint:
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            return endpoints.update_endpoint(
+                conn,
+                principal.workspace_id,
+                webhook_id,
+                url=url,
+                events=events,
+                description=description,
+            )
+
+    def rotate_webhook_secret(self, principal: Principal, webhook_id: str) -> Endpoint:
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            return endpoints.rotate_secret(conn, principal.workspace_id, webhook_id)
+
+    def test_webhook(self, principal: Principal, webhook_id: str) -> dict[str, Any]:
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            return endpoints.send_test(conn, principal.workspace_id, webhook_id)
+
     def delete_webhook(self, principal: Principal, webhook_id: str) -> None:
         principal.require(Role.ADMIN)
         with self.db.write() as conn:
