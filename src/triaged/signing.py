@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 
 __all__ = [
     "EVENT_ID_HEADER",
@@ -39,10 +40,15 @@ def sign_payload(payload: bytes, secret: str, timestamp: int) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signature_header(payload: bytes, secret: str, timestamp: int | None = None) -> str:
-    """The ``Triaged-Signature`` value for ``payload`` signed now (or at ``timestamp``)."""
+def signature_header(
+    payload: bytes, secret: str, timestamp: int | None = None, *, also: Sequence[str] = ()
+) -> str:
+    """The ``Triaged-Signature`` value for ``payload`` signed now (or at ``timestamp``):
+    one ``v1=`` per secret, ``secret`` first, then those in ``also`` (a rotated secret in
+    its overlap window)."""
     ts = int(time.time()) if timestamp is None else int(timestamp)
-    return f"t={ts},v1={sign_payload(payload, secret, ts)}"
+    digests = ",".join(f"v1={sign_payload(payload, s, ts)}" for s in (secret, *also))
+    return f"t={ts},{digests}"
 
 
 def verify_signature(
@@ -57,10 +63,10 @@ def verify_signature(
 
     Refuses a timestamp more than ``tolerance_s`` seconds away from ``now`` (a
     replayed old delivery), a malformed header, and any digest that does not
-    match (compared in constant time).  Several ``v1=`` entries are accepted (the
-    header format allows a sender to sign with two secrets at once); triaged itself signs
-    with the endpoint's one secret: to change it, register a new endpoint, switch the
-    receiver to its secret, then delete the old one.
+    match (compared in constant time).  Several ``v1=`` entries are accepted: after a
+    secret rotation (``POST /v1/webhooks/{id}/rotate-secret``) triaged signs with the new
+    and the old secret until the old one's overlap window ends, so a receiver that knows
+    either accepts the delivery.
     """
     if not isinstance(payload, bytes | bytearray) or not header or not secret:
         return False

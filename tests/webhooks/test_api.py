@@ -213,14 +213,31 @@ def test_change_rotate_and_test_an_endpoint(tmp_path, monkeypatch):
             client.post(f"{base}/test")
             wait_for(second, 1)
 
-            rotated = client.post(f"{base}/rotate-secret")
+            rotated = client.post(f"{base}/rotate-secret")  # default: 24 h of overlap
             assert rotated.status_code == 200, rotated.text
             new_secret = rotated.json()["secret"]
             assert new_secret.startswith("whsec_") and new_secret != hook["secret"]
-            second.secret = new_secret
-            client.post(f"{base}/test")
+            assert rotated.json()["previous_secret_expires_at"] is not None
+            assert client.get(base).json()["previous_secret_expires_at"] is not None
+            client.post(f"{base}/test")  # the receiver still knows the old secret only
             wait_for(second, 2)
+            assert second.accepted()[-1].signature.count("v1=") == 2
+            second.secret = new_secret  # ... and the new one, once it has switched
+            client.post(f"{base}/test")
+            wait_for(second, 3)
             assert all(r.valid for r in second.accepted())
+
+            again = client.post(f"{base}/rotate-secret", json={"overlap_hours": 0})
+            assert again.status_code == 200 and again.json()["previous_secret_expires_at"] is None
+            client.post(f"{base}/test")  # signed by the newest secret alone: refused here
+            deadline = time.monotonic() + 15
+            while not [r for r in second.requests if r.status == 400]:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            assert second.requests[-1].signature.count("v1=") == 1
+            second.secret = again.json()["secret"]
+            r = client.post(f"{base}/rotate-secret", json={"overlap_hours": 500})
+            assert r.status_code == 422
 
             for method, path, body in [
                 ("PATCH", base, {"events": ["no.such.event"]}),

@@ -79,6 +79,10 @@ def test_any_of_several_signatures_may_match_during_rotation():
     good = sign_payload(BODY, SECRET, now)
     assert verify_signature(BODY, f"t={now},v1={'0' * 64},v1={good}", SECRET)
     assert verify_signature(BODY, f"t={now}, v1={good.upper()}", SECRET)
+    both = signature_header(BODY, "whsec_new", now, also=("whsec_old",))  # a rotation
+    assert both.count("v1=") == 2
+    assert verify_signature(BODY, both, "whsec_new") and verify_signature(BODY, both, "whsec_old")
+    assert not verify_signature(BODY, both, SECRET)
 
 
 def test_every_webhook_setting_is_in_the_readme():

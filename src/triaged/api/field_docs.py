@@ -303,6 +303,7 @@ EXAMPLES: dict[str, dict[str, object]] = {
         "description": "ticketing system",
     },
     "WebhookUpdate": {"events": ["decision.resolved", "decision.corrected"]},
+    "RotateSecret": {"overlap_hours": 24},
     "SignupIn": {"name": "acme", "email": "ops@acme.example"},
     "InviteIn": {"note": "for the Acme pilot", "expires_in_hours": 72},
     "VerifyIn": {"token": "the token of the emailed link"},

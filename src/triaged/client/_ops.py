@@ -300,9 +300,9 @@ def update_webhook(
     return Op(Call("PATCH", f"/v1/webhooks/{seg(webhook_id)}", json=body), Webhook.from_dict)
 
 
-def rotate_webhook_secret(webhook_id: str) -> Op[Webhook]:
+def rotate_webhook_secret(webhook_id: str, overlap_hours: float) -> Op[Webhook]:
     path = f"/v1/webhooks/{seg(webhook_id)}/rotate-secret"
-    return Op(Call("POST", path), Webhook.from_dict)
+    return Op(Call("POST", path, json={"overlap_hours": overlap_hours}), Webhook.from_dict)
 
 
 def test_webhook(webhook_id: str) -> Op[WebhookDelivery]:

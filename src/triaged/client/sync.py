@@ -339,9 +339,10 @@ class Client(BaseClient):
         """Change an endpoint's URL, event types or description (the secret stays)."""
         return self._run(ops.update_webhook(webhook_id, url, events, description))
 
-    def rotate_webhook_secret(self, webhook_id: str) -> Webhook:
-        """A new signing secret (in this answer's ``secret`` only); it signs from now on."""
-        return self._run(ops.rotate_webhook_secret(webhook_id))
+    def rotate_webhook_secret(self, webhook_id: str, *, overlap_hours: float = 24.0) -> Webhook:
+        """A new signing secret (in this answer's ``secret`` only); the old one signs each
+        delivery too for ``overlap_hours`` (0: it stops now)."""
+        return self._run(ops.rotate_webhook_secret(webhook_id, overlap_hours))
 
     def test_webhook(self, webhook_id: str) -> WebhookDelivery:
         """Send a signed ``webhook.test`` event to this endpoint; returns its delivery."""

@@ -39,7 +39,9 @@ class WebhookDelivery:
 
 @dataclass(frozen=True, slots=True)
 class Webhook:
-    """A webhook endpoint; ``secret`` (it signs every delivery) only in the creating answer."""
+    """A webhook endpoint; ``secret`` (it signs every delivery) only in the answer that
+    created or rotated it; ``previous_secret_expires_at``: after a rotation, until when the
+    old secret signs each delivery too."""
 
     id: str
     url: str
@@ -47,6 +49,7 @@ class Webhook:
     description: str
     created_at: str
     secret: str | None = field(default=None, repr=False)
+    previous_secret_expires_at: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Webhook:
@@ -57,4 +60,5 @@ class Webhook:
             description=str(data.get("description") or ""),
             created_at=str(data.get("created_at") or ""),
             secret=data.get("secret"),
+            previous_secret_expires_at=data.get("previous_secret_expires_at"),
         )

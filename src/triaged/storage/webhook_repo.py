@@ -301,7 +301,8 @@ def take_due(
 
 
 def claimed_rows(conn: Connection, token: str) -> list[AnyRow]:
-    """(id, attempts, event_id, type, payload, url, secret) of the deliveries ``token`` holds."""
+    """(id, attempts, event_id, type, payload, url, secret, previous_secret,
+    previous_expires_at) of the deliveries ``token`` holds."""
     c = webhook_deliveries.c
     return list(
         conn.execute(
@@ -313,6 +314,8 @@ def claimed_rows(conn: Connection, token: str) -> list[AnyRow]:
                 webhook_events.c.payload,
                 webhook_endpoints.c.url,
                 webhook_endpoints.c.secret,
+                webhook_endpoints.c.previous_secret,
+                webhook_endpoints.c.previous_expires_at,
             )
             .join(webhook_events, webhook_events.c.id == c.event_id)
             .join(webhook_endpoints, webhook_endpoints.c.id == c.endpoint_id)

@@ -24,6 +24,9 @@ webhook_endpoints = Table(
     Column("events", JSON, nullable=False),
     # kept in clear: the service needs it to sign; shown to the user once, at creation
     Column("secret", String(100), nullable=False),
+    # after a rotation the old secret also signs until previous_expires_at
+    Column("previous_secret", String(100), nullable=True),
+    Column("previous_expires_at", Stamp, nullable=True),
     Column("description", String(200), nullable=False, server_default=""),
     Column("created_at", Stamp, nullable=False),
     Column("deleted_at", Stamp, nullable=True),

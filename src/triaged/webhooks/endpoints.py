@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
-from triaged.errors import Conflict, NotFound
+from triaged.errors import Conflict, InvalidInput, NotFound
 from triaged.storage import webhook_repo
 from triaged.storage.ids import as_utc, new_id, utcnow
 from triaged.webhooks.config import WebhookSettings
@@ -56,7 +56,8 @@ class Endpoint:
     events: list[str]
     description: str
     created_at: datetime
-    secret: str | None = None  # only right after creation
+    secret: str | None = None  # only right after creation or a rotation
+    previous_expires_at: datetime | None = None  # a rotated secret signs too until then
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -65,6 +66,7 @@ class Endpoint:
             "events": list(self.events),
             "description": self.description,
             "created_at": _iso(self.created_at),
+            "previous_secret_expires_at": _iso(self.previous_expires_at),
         }
         if self.secret is not None:
             data["secret"] = self.secret
@@ -118,12 +120,14 @@ def create_endpoint(
 
 
 def _endpoint(row: Any) -> Endpoint:
+    until = as_utc(row.previous_expires_at) if row.previous_expires_at else None
     return Endpoint(
         id=row.id,
         url=row.url,
         events=list(row.events or []),
         description=row.description,
         created_at=as_utc(row.created_at),
+        previous_expires_at=until if until is not None and until > utcnow() else None,
     )
 
 
@@ -164,13 +168,37 @@ def update_endpoint(
     return get_endpoint(conn, workspace_id, endpoint_id)
 
 
-def rotate_secret(conn: Connection, workspace_id: str, endpoint_id: str) -> Endpoint:
-    """A new signing secret (returned once, like at creation); the old one stops signing at
-    once, for pending deliveries too."""
-    endpoint = get_endpoint(conn, workspace_id, endpoint_id)
+#: longest overlap a rotation may give the old secret (a week)
+MAX_OVERLAP_HOURS = 168.0
+
+
+def rotate_secret(
+    conn: Connection, workspace_id: str, endpoint_id: str, *, overlap_hours: float = 24.0
+) -> Endpoint:
+    """A new signing secret (returned once, like at creation).  For ``overlap_hours`` the
+    old one signs too (every delivery carries both ``v1=`` signatures), so the receiver can
+    switch without refusing deliveries; 0 ends the old secret at once (a leaked one)."""
+    if not 0.0 <= overlap_hours <= MAX_OVERLAP_HOURS:
+        raise InvalidInput(
+            f"overlap_hours must be between 0 and {MAX_OVERLAP_HOURS:g}",
+            details={"field": "overlap_hours", "got": overlap_hours},
+        )
+    row = webhook_repo.endpoint_row(conn, workspace_id, endpoint_id)
+    if row is None:
+        raise NotFound(f"no webhook {endpoint_id!r}", details={"webhook_id": endpoint_id})
+    endpoint = _endpoint(row)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
-    webhook_repo.update_endpoint(conn, endpoint_id, {"secret": secret})
-    return replace(endpoint, secret=secret)
+    until = utcnow() + timedelta(hours=overlap_hours) if overlap_hours > 0 else None
+    webhook_repo.update_endpoint(
+        conn,
+        endpoint_id,
+        {
+            "secret": secret,
+            "previous_secret": row.secret if until is not None else None,
+            "previous_expires_at": until,
+        },
+    )
+    return replace(endpoint, secret=secret, previous_expires_at=until)
 
 
 def send_test(conn: Connection, workspace_id: str, endpoint_id: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import httpx
 
 from triaged.storage import webhook_repo
 from triaged.storage.db import Database
-from triaged.storage.ids import new_id, utcnow
+from triaged.storage.ids import as_utc, new_id, utcnow
 from triaged.webhooks.config import WebhookSettings
 from triaged.webhooks.netguard import (
     BlockedDestination,
@@ -65,6 +65,7 @@ class Claim:
     url: str
     secret: str
     payload: dict[str, Any]
+    previous_secret: str | None = None  # a rotated secret still in its overlap window
 
 
 def backoff_delay(
@@ -101,6 +102,13 @@ def claim_due(
             url=r.url,
             secret=r.secret,
             payload=dict(r.payload),
+            previous_secret=(
+                r.previous_secret
+                if r.previous_secret
+                and r.previous_expires_at
+                and as_utc(r.previous_expires_at) > now
+                else None
+            ),
         )
         for r in rows
     ]
@@ -142,7 +150,9 @@ def deliver(client: httpx.Client, claim: Claim, *, excerpts: bool = False) -> Ou
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        SIGNATURE_HEADER: signature_header(body, claim.secret),
+        SIGNATURE_HEADER: signature_header(
+            body, claim.secret, also=(claim.previous_secret,) if claim.previous_secret else ()
+        ),
         EVENT_ID_HEADER: claim.event_id,
         "Triaged-Event-Type": claim.event_type,
         "Triaged-Delivery-Attempt": str(claim.attempt),

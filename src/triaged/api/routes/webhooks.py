@@ -51,6 +51,20 @@ class WebhookOut(BaseModel):
     events: list[str]
     description: str
     created_at: str
+    previous_secret_expires_at: str | None = Field(
+        default=None,
+        description="After a rotation: until then the old secret signs each delivery too.",
+    )
+
+
+class RotateSecret(SafeIn):
+    model_config = ConfigDict(extra="forbid")
+    overlap_hours: float = Field(
+        default=24.0,
+        ge=0.0,
+        le=168.0,
+        description="How long the old secret keeps signing beside the new one (0: stop now).",
+    )
 
 
 class WebhookCreated(WebhookOut):
@@ -132,10 +146,17 @@ def update_webhook(
 
 
 @router.post("/webhooks/{webhook_id}/rotate-secret", response_model=WebhookCreated)
-def rotate_webhook_secret(webhook_id: str, principal: PrincipalDep, service: ServiceDep) -> Any:
-    """A new signing secret, in this response only; deliveries are signed with it from now
-    on (pending ones too): update the receiver first or accept both for a while."""
-    return service.rotate_webhook_secret(principal, webhook_id).to_dict()
+def rotate_webhook_secret(
+    webhook_id: str,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    body: RotateSecret | None = None,
+) -> Any:
+    """A new signing secret, in this response only.  Deliveries carry a signature by each
+    secret until ``previous_secret_expires_at`` (``overlap_hours``, default 24), then by
+    the new one alone: switch the receiver within the window."""
+    hours = body.overlap_hours if body is not None else 24.0
+    return service.rotate_webhook_secret(principal, webhook_id, overlap_hours=hours).to_dict()
 
 
 @router.post("/webhooks/{webhook_id}/test", response_model=DeliveryOut, status_code=202)

@@ -220,10 +220,14 @@ class OperationsMixin(ClassifyMixin):
                 description=description,
             )
 
-    def rotate_webhook_secret(self, principal: Principal, webhook_id: str) -> Endpoint:
+    def rotate_webhook_secret(
+        self, principal: Principal, webhook_id: str, *, overlap_hours: float = 24.0
+    ) -> Endpoint:
         principal.require(Role.ADMIN)
         with self.db.write() as conn:
-            return endpoints.rotate_secret(conn, principal.workspace_id, webhook_id)
+            return endpoints.rotate_secret(
+                conn, principal.workspace_id, webhook_id, overlap_hours=overlap_hours
+            )
 
     def test_webhook(self, principal: Principal, webhook_id: str) -> dict[str, Any]:
         principal.require(Role.ADMIN)
