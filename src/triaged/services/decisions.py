@@ -105,10 +105,10 @@ def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         )
 
 
-def tally(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Count logged decisions into the Prometheus tallies.  Called last in the transaction,
-    just before the quota (on PostgreSQL the tally rows stay locked until the commit)."""
-    metrics_repo.add_decision_tallies(conn, rows)
+def tallies(rows: Sequence[dict[str, Any]]) -> list[metrics_repo.Tally]:
+    """The Prometheus tally increments of logged decision rows (written with the quota
+    count, :func:`triaged.services.quota.consume`)."""
+    return metrics_repo.group_tallies(rows)
 
 
 def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:

@@ -287,9 +287,17 @@ def _commit(
         )
         job_repo.record_chunk(conn, job.id, len(built), now)
         # last, as for online requests: the workspace's counter rows are locked until the commit
-        if opts.log:
-            decision_log.tally(conn, built)
-        quota.consume(conn, job.workspace_id, plan, len(built), win, job.key_id)
+        tallies = decision_log.tallies(built) if opts.log else []
+        quota.consume(
+            conn,
+            job.workspace_id,
+            plan,
+            len(built),
+            win,
+            job.key_id,
+            tallies,
+            unlogged=not opts.log,
+        )
 
 
 def _result(row: Any, d: dict[str, Any], logged: bool = True) -> dict[str, Any]:

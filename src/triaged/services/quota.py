@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from triaged.errors import QuotaExceeded, RateLimited, ValidationFailed
 from triaged.services.keys import Principal
 from triaged.services.plans import Plan
 from triaged.storage import quota_repo
+from triaged.storage.metrics_repo import Tally
 
 __all__ = ["Window", "check", "consume", "usage", "window"]
 
@@ -138,9 +140,13 @@ def consume(
     n: int,
     win: Window,
     key_id: str | None = None,
+    tallies: Sequence[Tally] = (),
+    *,
+    unlogged: bool = False,
 ) -> None:
-    """Atomically count ``n`` requests, or raise 429 (nothing counted) if a limit would break;
-    counted ones are also added to the day's figure for ``key_id`` (the usage page)."""
+    """Atomically count ``n`` requests, or raise 429 (nothing counted) if a limit would break.
+    ``unlogged`` ones (no decision row counts them) go to the usage ledger for ``key_id``;
+    ``tallies`` (the logged decisions' Prometheus increments) are written with the count."""
     monthly = NO_LIMIT if plan.monthly_quota is None else plan.monthly_quota
     per_minute = NO_LIMIT if plan.per_minute is None else plan.per_minute
     _too_large(plan, n)
@@ -152,9 +158,12 @@ def consume(
         n=n,
         monthly=monthly,
         per_minute=per_minute,
+        day=win.day,
+        key_id=key_id,
+        unlogged=unlogged,
+        tallies=tallies,
     )
     if counted is not None:
-        quota_repo.add_daily(conn, workspace_id, win.day, key_id, n)
         sink = observed.get()
         if sink is not None:
             sink.update(plan=plan, window=win, period_used=counted[0], minute_used=counted[1])

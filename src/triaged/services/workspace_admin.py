@@ -18,7 +18,7 @@ from triaged.errors import InvalidInput
 from triaged.services import keys, quota
 from triaged.services.ids import as_utc
 from triaged.services.plans import Plan
-from triaged.storage import key_repo, quota_repo, workspace_repo
+from triaged.storage import decision_repo, key_repo, quota_repo, workspace_repo
 from triaged.storage.purge_repo import purge_workspace
 
 __all__ = [
@@ -97,17 +97,24 @@ def usage_report(
     now = datetime.fromtimestamp(win.now, UTC)
     start = datetime(now.year, now.month, 1, tzinfo=UTC)
     first_day = start.date().isoformat()
-    by_day = quota_repo.daily_per_day(conn, workspace_id, first_day)
+    by_day = decision_repo.requests_per_day(conn, workspace_id, start)
+    for day, n in quota_repo.daily_per_day(conn, workspace_id, first_day).items():
+        by_day[day] = by_day.get(day, 0) + n  # + bulk rows run with log=false
     days = []
     d = start
     while d.date() <= now.date():
         iso = d.date().isoformat()
         days.append({"day": iso, "requests": by_day.get(iso, 0)})
         d += timedelta(days=1)
-    key_rows = quota_repo.daily_per_key(conn, workspace_id, first_day)
+    per_key_n: dict[str, int] = {
+        str(r.key_id or ""): int(r.n)
+        for r in decision_repo.requests_per_key(conn, workspace_id, start)
+    }
+    for key_id, n in quota_repo.daily_per_key(conn, workspace_id, first_day):
+        per_key_n[key_id] = per_key_n.get(key_id, 0) + n
     names = key_repo.key_names(conn, workspace_id)
     per_key = []
-    for key_id, n in sorted(key_rows, key=lambda r: (-r[1], r[0])):
+    for key_id, n in sorted(per_key_n.items(), key=lambda r: (-r[1], r[0])):
         info = names.get(key_id)
         per_key.append(
             {

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from triaged.storage.rows import AnyRow
 from triaged.storage.tables import decisions
@@ -17,6 +17,8 @@ __all__ = [
     "decision_texts",
     "insert_decisions",
     "page_rows",
+    "requests_per_day",
+    "requests_per_key",
 ]
 
 _INSERT = insert(decisions)
@@ -81,3 +83,32 @@ def page_rows(
     if cursor:
         stmt = stmt.where(c.id < cursor)
     return list(conn.execute(stmt.order_by(c.id.desc()).limit(fetch)))
+
+
+def _day(conn: Connection) -> Any:
+    if conn.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", decisions.c.created_at), "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d", decisions.c.created_at)
+
+
+def requests_per_day(conn: Connection, workspace_id: str, start: datetime) -> dict[str, int]:
+    """The workspace's decisions since ``start`` per UTC day (``YYYY-MM-DD``; days with none
+    are absent)."""
+    day = _day(conn).label("day")
+    in_month = (decisions.c.workspace_id == workspace_id, decisions.c.created_at >= start)
+    return {
+        str(d): int(n)
+        for d, n in conn.execute(select(day, func.count()).where(*in_month).group_by(day)).all()
+    }
+
+
+def requests_per_key(conn: Connection, workspace_id: str, start: datetime) -> list[AnyRow]:
+    """``(key_id, n)``: the workspace's decisions since ``start`` per key that made them."""
+    in_month = (decisions.c.workspace_id == workspace_id, decisions.c.created_at >= start)
+    return list(
+        conn.execute(
+            select(decisions.c.key_id, func.count().label("n"))
+            .where(*in_month)
+            .group_by(decisions.c.key_id)
+        ).all()
+    )

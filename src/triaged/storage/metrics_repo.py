@@ -18,10 +18,12 @@ __all__ = [
     "INF",
     "LATENCY_BOUNDS_S",
     "WEBHOOK_FAILURES",
+    "Tally",
     "add_decision_tallies",
     "add_total",
     "decision_tally_rows",
     "deliveries_by_status",
+    "group_tallies",
     "latency_le",
     "open_review_queues",
     "total",
@@ -89,21 +91,29 @@ def latency_le(latency_ms: float) -> str:
     return INF
 
 
-def add_decision_tallies(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Count logged decision rows into their tallies (one upsert per group, in key order
-    so that concurrent transactions lock the rows in the same order)."""
+Tally = tuple[str, str, str, str, int, float]  # workspace, taxonomy, bucket, le, n, ms
+
+
+def group_tallies(rows: Iterable[Mapping[str, Any]]) -> list[Tally]:
+    """Decision rows grouped into tally increments, in key order (concurrent transactions
+    then lock the tally rows in the same order)."""
     groups: dict[tuple[str, str, str, str], list[float]] = {}
     for r in rows:
         key = (r["workspace_id"], r["taxonomy"], r["bucket"], latency_le(r["latency_ms"]))
         group = groups.setdefault(key, [0, 0.0])
         group[0] += 1
         group[1] += float(r["latency_ms"])
-    if groups:
+    return [(*key, int(n), ms) for key, (n, ms) in sorted(groups.items())]
+
+
+def add_decision_tallies(conn: Connection, tallies: Sequence[Tally]) -> None:
+    """Add grouped increments to the decision tallies (one executemany)."""
+    if tallies:
         conn.execute(
             _ADD_TALLY,
             [
-                {"ws": ws, "taxonomy": tax, "bucket": b, "le": le, "n": int(n), "ms": ms}
-                for (ws, tax, b, le), (n, ms) in sorted(groups.items())
+                {"ws": ws, "taxonomy": tax, "bucket": b, "le": le, "n": n, "ms": ms}
+                for ws, tax, b, le, n, ms in tallies
             ],
         )
 

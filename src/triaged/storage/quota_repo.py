@@ -6,8 +6,12 @@ counts ``n`` requests only when both limits hold, in the caller's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import Connection, func, select, text
 
+from triaged.storage.metrics_repo import Tally, add_decision_tallies
 from triaged.storage.rows import AnyRow
 from triaged.storage.tables import quota_counters, usage_daily
 
@@ -36,6 +40,32 @@ _CONSUME = text(
 )
 
 
+# PostgreSQL: the counter, the day's ledger row (unlogged requests only) and the decision
+# tallies in one round trip (data-modifying CTEs; the ledger row only when the counter took
+# the requests).
+_CONSUME_PG = text(
+    "WITH q AS ("
+    + _CONSUME.text.strip()
+    + """
+    ), u AS (
+      INSERT INTO usage_daily (workspace_id, day, key_id, requests)
+      SELECT :ws, :day, :key, :n FROM q WHERE CAST(:daily AS boolean)
+      ON CONFLICT (workspace_id, day, key_id) DO UPDATE
+        SET requests = usage_daily.requests + excluded.requests
+    ), t AS (
+      INSERT INTO decision_tallies (workspace_id, taxonomy, bucket, le, n, latency_ms)
+      SELECT * FROM unnest(CAST(:t_ws AS text[]), CAST(:t_tax AS text[]),
+                           CAST(:t_bucket AS text[]), CAST(:t_le AS text[]),
+                           CAST(:t_n AS bigint[]), CAST(:t_ms AS float8[]))
+      ON CONFLICT (workspace_id, taxonomy, bucket, le) DO UPDATE
+        SET n = decision_tallies.n + excluded.n,
+            latency_ms = decision_tallies.latency_ms + excluded.latency_ms
+    )
+    SELECT period_used, minute_used FROM q
+    """
+)
+
+
 def count_requests(
     conn: Connection,
     workspace_id: str,
@@ -45,11 +75,18 @@ def count_requests(
     n: int,
     monthly: int,
     per_minute: int,
+    day: str,
+    key_id: str | None,
+    unlogged: bool = False,
+    tallies: Sequence[Tally] = (),
 ) -> AnyRow | None:
     """Add ``n`` to the counters of ``period``/``minute`` (a new period or minute starts
     from ``n``) unless that takes them past ``monthly``/``per_minute``; returns the new
-    ``(period_used, minute_used)``, or None when a limit refused it (nothing changed)."""
-    params = {
+    ``(period_used, minute_used)``, or None when a limit refused it (nothing counted).
+    ``unlogged`` requests (no decision row counts them) also go to ``day``'s ledger row for
+    ``key_id``, and ``tallies`` (the logged decisions' metric increments) are added; a
+    refusal is expected to roll the transaction back."""
+    params: dict[str, Any] = {
         "ws": workspace_id,
         "period": period,
         "n": n,
@@ -57,7 +94,18 @@ def count_requests(
         "monthly": monthly,
         "per_minute": per_minute,
     }
-    return conn.execute(_CONSUME, params).first()
+    if conn.dialect.name == "postgresql":
+        columns = list(zip(*tallies, strict=True)) if tallies else [()] * 6
+        names = ("t_ws", "t_tax", "t_bucket", "t_le", "t_n", "t_ms")
+        params.update({k: list(v) for k, v in zip(names, columns, strict=True)})
+        ledger = {"day": day, "key": key_id or "", "daily": unlogged}
+        return conn.execute(_CONSUME_PG, {**params, **ledger}).first()
+    counted = conn.execute(_CONSUME, params).first()
+    if counted is not None:
+        if unlogged:
+            add_daily(conn, workspace_id, day, key_id, n)
+        add_decision_tallies(conn, tallies)
+    return counted
 
 
 def counters(conn: Connection, workspace_id: str) -> AnyRow | None:

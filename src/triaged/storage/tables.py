@@ -84,8 +84,8 @@ quota_counters = Table(
     Column("minute_used", Integer, nullable=False),
 )
 
-# Counted requests per UTC day and key, written with the quota counter (the usage page's
-# per-day and per-key figures: decisions are not all logged, and retention deletes them).
+# Counted requests that no decision logs (bulk jobs with log=false) per UTC day and key,
+# written with the quota counter: the usage page adds them to the decision log's counts.
 usage_daily = Table(
     "usage_daily",
     metadata,

@@ -137,8 +137,15 @@ class ClassifyMixin(TaxonomyMixin):
                     idempotency.remember(conn, principal.workspace_id, key, request_hash, out)
                 # last: on PostgreSQL the counter rows stay locked from here to the commit, so
                 # every request of the workspace waits on them; a refusal still undoes it all
-                decision_log.tally(conn, rows)
-                quota.consume(conn, principal.workspace_id, plan, len(rows), win, principal.key_id)
+                quota.consume(
+                    conn,
+                    principal.workspace_id,
+                    plan,
+                    len(rows),
+                    win,
+                    principal.key_id,
+                    tallies=decision_log.tallies(rows),
+                )
         except IntegrityError:
             if key is None:
                 raise

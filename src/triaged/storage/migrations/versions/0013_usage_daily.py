@@ -1,6 +1,6 @@
-"""Counted requests per UTC day and key, written with the quota counter: the usage page
-read them from the decision log, which misses bulk jobs run with ``log=false`` and loses
-what retention deletes.  Filled from the decisions already logged.
+"""Counted requests that no decision logs (bulk jobs run with ``log=false``), per UTC day
+and key, written with the quota counter: the usage page read its per-day and per-key
+figures from the decision log alone, which misses them.
 
 Revision ID: 0013_usage_daily
 Revises: 0012_model_runner
@@ -25,15 +25,6 @@ def upgrade() -> None:
         sa.Column("day", sa.String(10), primary_key=True),
         sa.Column("key_id", sa.String(40), primary_key=True),
         sa.Column("requests", sa.BigInteger, nullable=False),
-    )
-    if op.get_bind().dialect.name == "postgresql":
-        day = "to_char(timezone('UTC', created_at), 'YYYY-MM-DD')"
-    else:
-        day = "strftime('%Y-%m-%d', created_at)"
-    op.execute(
-        "INSERT INTO usage_daily (workspace_id, day, key_id, requests) "
-        f"SELECT workspace_id, {day}, COALESCE(key_id, ''), COUNT(*) FROM decisions "
-        f"GROUP BY workspace_id, {day}, COALESCE(key_id, '')"
     )
 
 
