@@ -1,7 +1,7 @@
 """The usage page's per-day and per-key figures count what the quota counted: online
 requests and bulk job rows alike, also those of a job run with ``log=false`` (no decision
-is stored for them); the migration that adds the ledger fills it from the decisions
-already logged."""
+is stored for them: they go to the usage ledger, which the page adds to the decision
+log's counts); a database migrated across the ledger's migration reports the same."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def test_per_day_and_per_key_count_what_the_quota_counted(backend: str, tmp_path
             svc.close()
 
 
-def test_the_migration_fills_the_ledger_from_logged_decisions(tmp_path: Path) -> None:
+def test_the_report_is_the_same_across_the_ledger_migration(tmp_path: Path) -> None:
     with _url("sqlite", tmp_path) as url:
         stack = make_stack("sqlite", url)
         svc = stack.service
