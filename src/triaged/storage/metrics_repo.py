@@ -17,6 +17,7 @@ from triaged.storage.webhooks import webhook_deliveries
 __all__ = [
     "INF",
     "LATENCY_BOUNDS_S",
+    "TALLY_UPSERT",
     "WEBHOOK_FAILURES",
     "Tally",
     "add_decision_tallies",
@@ -66,14 +67,18 @@ LATENCY_BOUNDS_S: tuple[float, ...] = (
 INF = "+Inf"
 WEBHOOK_FAILURES = "webhook_delivery_failures"
 
+#: adds an increment to its tally row (also in quota_repo's PostgreSQL statement)
+TALLY_UPSERT = """
+    ON CONFLICT (workspace_id, taxonomy, bucket, le) DO UPDATE
+      SET n = decision_tallies.n + excluded.n,
+          latency_ms = decision_tallies.latency_ms + excluded.latency_ms
+"""
 _ADD_TALLY = text(
     """
     INSERT INTO decision_tallies (workspace_id, taxonomy, bucket, le, n, latency_ms)
     VALUES (:ws, :taxonomy, :bucket, :le, :n, :ms)
-    ON CONFLICT (workspace_id, taxonomy, bucket, le) DO UPDATE
-      SET n = decision_tallies.n + excluded.n,
-          latency_ms = decision_tallies.latency_ms + excluded.latency_ms
     """
+    + TALLY_UPSERT
 )
 _ADD_TOTAL = text(
     """

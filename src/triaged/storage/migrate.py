@@ -73,9 +73,9 @@ def schema_behind(url: str) -> tuple[str | None, str | None] | None:
     (an older revision of this package's history, or no schema at all); None when it is
     at the head or at a revision this code does not know (a newer release migrated it:
     its migrations only add, so this code still runs on it during a rolling upgrade)."""
-    current, head = current_revision(url), head_revision()
+    script = ScriptDirectory.from_config(alembic_config("sqlite:///unused.db"))
+    current, head = current_revision(url), script.get_current_head()
     if current == head:
         return None
-    script = ScriptDirectory.from_config(alembic_config("sqlite:///unused.db"))
     known = {rev.revision for rev in script.walk_revisions()}
     return (current, head) if current is None or current in known else None

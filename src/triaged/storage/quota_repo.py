@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
-from triaged.storage.metrics_repo import Tally, add_decision_tallies
+from triaged.storage.metrics_repo import TALLY_UPSERT, Tally, add_decision_tallies
 from triaged.storage.rows import AnyRow
 from triaged.storage.tables import quota_counters, usage_daily
 
@@ -40,6 +40,11 @@ _CONSUME = text(
 )
 
 
+_DAILY_UPSERT = """
+    ON CONFLICT (workspace_id, day, key_id) DO UPDATE
+      SET requests = usage_daily.requests + excluded.requests
+"""
+
 # PostgreSQL: the counter, the day's ledger row (unlogged requests only) and the decision
 # tallies in one round trip (data-modifying CTEs; the ledger row only when the counter took
 # the requests).
@@ -50,16 +55,17 @@ _CONSUME_PG = text(
     ), u AS (
       INSERT INTO usage_daily (workspace_id, day, key_id, requests)
       SELECT :ws, :day, :key, :n FROM q WHERE CAST(:daily AS boolean)
-      ON CONFLICT (workspace_id, day, key_id) DO UPDATE
-        SET requests = usage_daily.requests + excluded.requests
+    """
+    + _DAILY_UPSERT
+    + """
     ), t AS (
       INSERT INTO decision_tallies (workspace_id, taxonomy, bucket, le, n, latency_ms)
       SELECT * FROM unnest(CAST(:t_ws AS text[]), CAST(:t_tax AS text[]),
                            CAST(:t_bucket AS text[]), CAST(:t_le AS text[]),
                            CAST(:t_n AS bigint[]), CAST(:t_ms AS float8[]))
-      ON CONFLICT (workspace_id, taxonomy, bucket, le) DO UPDATE
-        SET n = decision_tallies.n + excluded.n,
-            latency_ms = decision_tallies.latency_ms + excluded.latency_ms
+    """
+    + TALLY_UPSERT
+    + """
     )
     SELECT period_used, minute_used FROM q
     """
@@ -118,9 +124,8 @@ def counters(conn: Connection, workspace_id: str) -> AnyRow | None:
 _ADD_DAILY = text(
     """
     INSERT INTO usage_daily (workspace_id, day, key_id, requests) VALUES (:ws, :day, :key, :n)
-    ON CONFLICT (workspace_id, day, key_id) DO UPDATE
-      SET requests = usage_daily.requests + excluded.requests
     """
+    + _DAILY_UPSERT
 )
 
 

@@ -135,11 +135,15 @@ def list_endpoints(conn: Connection, workspace_id: str) -> list[Endpoint]:
     return [_endpoint(r) for r in webhook_repo.endpoint_rows(conn, workspace_id)]
 
 
-def get_endpoint(conn: Connection, workspace_id: str, endpoint_id: str) -> Endpoint:
+def _live_row(conn: Connection, workspace_id: str, endpoint_id: str) -> Any:
     row = webhook_repo.endpoint_row(conn, workspace_id, endpoint_id)
     if row is None:
         raise NotFound(f"no webhook {endpoint_id!r}", details={"webhook_id": endpoint_id})
-    return _endpoint(row)
+    return row
+
+
+def get_endpoint(conn: Connection, workspace_id: str, endpoint_id: str) -> Endpoint:
+    return _endpoint(_live_row(conn, workspace_id, endpoint_id))
 
 
 def update_endpoint(
@@ -183,9 +187,7 @@ def rotate_secret(
             f"overlap_hours must be between 0 and {MAX_OVERLAP_HOURS:g}",
             details={"field": "overlap_hours", "got": overlap_hours},
         )
-    row = webhook_repo.endpoint_row(conn, workspace_id, endpoint_id)
-    if row is None:
-        raise NotFound(f"no webhook {endpoint_id!r}", details={"webhook_id": endpoint_id})
+    row = _live_row(conn, workspace_id, endpoint_id)  # its secret becomes the previous one
     endpoint = _endpoint(row)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     until = utcnow() + timedelta(hours=overlap_hours) if overlap_hours > 0 else None
@@ -213,9 +215,7 @@ def send_test(conn: Connection, workspace_id: str, endpoint_id: str) -> dict[str
         data={"webhook_id": endpoint_id, "message": "a test event from triaged"},
         endpoint_id=endpoint_id,
     )
-    [row] = [
-        d for d in webhook_repo.event_deliveries(conn, event_id) if d.endpoint_id == endpoint_id
-    ]
+    [row] = webhook_repo.event_deliveries(conn, event_id)  # one: to this endpoint
     return _delivery(webhook_repo.delivery_with_type(conn, row.id))
 
 
