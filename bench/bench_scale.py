@@ -1,7 +1,7 @@
 """API processes against one PostgreSQL: requests per second with 1 and with N uvicorn workers.
 
-    python -m bench.bench_scale [--workers 1,2] [--baseline] [--connections 32] [--seconds 10]
-                                [--rounds 2]
+    python -m bench.bench_scale [--workers 1,2] [--baseline] [--concurrency 4,64]
+                                [--connections 32] [--seconds 10] [--rounds 2]
 
 One database (a fresh one on the PostgreSQL server), the bundled example taxonomy trained,
 an ``unlimited`` key; then ``uvicorn triaged.api:create_app --factory --workers N`` (as
@@ -12,7 +12,9 @@ near 250 requests a second) posting ``/v1/classify`` with Banking77 test texts o
 ``--connections`` keep-alive connections.  Each request is a full decision (auth, quota,
 classify, decision committed).  Prints JSON: per N, requests per second, p50 and p99
 latency, non-2xx responses; and the ratio of the best N to one process (and, with
-``--baseline``, to one process with micro-batching off, as the service ran before it).
+``--baseline``, to one process as the service ran before issue 11: micro-batching off and
+4 classify threads per CPU core).  ``--concurrency 4,64`` adds one-process runs with that
+many classify threads (``TRIAGED_CLASSIFY_CONCURRENCY``; the default is 4).
 Needs ``wrk`` (Debian package ``wrk``) and PostgreSQL.
 """
 
@@ -99,9 +101,16 @@ def _children(pid: int) -> int:
 def _configs(args: argparse.Namespace) -> list[tuple[str, int, dict[str, str]]]:
     """(label, uvicorn workers, environment) per configuration, the baseline first."""
     configs: list[tuple[str, int, dict[str, str]]] = [(str(n), n, {}) for n in args.workers]
-    if args.baseline:
-        configs.insert(0, ("1-no-microbatch", 1, {"TRIAGED_MICROBATCH": "false"}))
+    for c in args.concurrency:
+        configs.append((f"1-threads-{c}", 1, {"TRIAGED_CLASSIFY_CONCURRENCY": str(c)}))
+    if args.baseline:  # before issue 11: no micro-batching, 4 classify threads per core
+        before = {"TRIAGED_MICROBATCH": "false", "TRIAGED_CLASSIFY_CONCURRENCY": str(4 * _cpus())}
+        configs.insert(0, ("1-before", 1, before))
     return configs
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -133,7 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "runs": results,
         "best_rps": best,
     }
-    for ref in ("1", "1-no-microbatch"):
+    for ref in ("1", "1-before"):
         if ref in best:
             out[f"ratio_to_{ref.replace('-', '_')}"] = {
                 label: round(v / best[ref], 2) for label, v in best.items()
@@ -150,11 +159,15 @@ def main() -> None:
     parser.add_argument(
         "--baseline",
         action="store_true",
-        help="also one process with micro-batching off (the service before issue 11)",
+        help="also one process as before issue 11 (no micro-batching, 4 threads per core)",
+    )
+    parser.add_argument(
+        "--concurrency", default="", help="also one process with these classify thread counts"
     )
     parser.add_argument("--pg-url", default=PG_URL)
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
     if shutil.which("wrk") is None:
         raise SystemExit("bench_scale needs wrk (apt-get install wrk)")
     out = run(args)

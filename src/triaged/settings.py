@@ -339,6 +339,14 @@ class Settings(BaseSettings):
     max_job_upload_bytes: int = Field(
         default=2_000_000_000, ge=1024, description="Largest bulk job upload (POST /v1/jobs)."
     )
+    classify_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Classify requests one API process works on at once; the rest wait their "
+        "turn in arrival order. One process runs Python on one core at a time (the GIL), and "
+        "more threads contending for it lower its throughput: add processes, not threads.",
+    )
     # micro-batching (issue 11): concurrent classify requests share one encoder call
     microbatch: bool = Field(
         default=True,

@@ -3,13 +3,15 @@
 The hot path: these routes take the raw key (``ApiKey``) and authenticate inside
 the one worker-thread call that classifies (and in the same read transaction),
 so a request costs a single thread hop instead of one per dependency.  The hops
-go through a FIFO capacity limiter of a few slots per CPU: under a burst, requests
-wait their turn instead of all sharing the CPUs at once, which keeps the tail short.
+go through a FIFO capacity limiter of ``classify_concurrency`` slots per process (default
+4): under a burst, requests wait their turn instead of all contending at once.  Until
+6 December it held 4 slots per CPU core, 64 threads per process on a 16-core machine: the
+threads fight over the one interpreter lock (GIL), and on the 2-core box one process with 64
+slots answered 91 req/s where 4 slots answered 139 (`bench/bench_scale.py --slots`).
 """
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from typing import Any
 
@@ -36,13 +38,10 @@ def _classify(
     return service.classify(key, taxonomy, items, idempotency_key=idempotency_key, route=route)
 
 
-SLOTS_PER_CPU = 4
-
-
 def _slots(request: Request) -> CapacityLimiter:
     limiter: CapacityLimiter | None = getattr(request.app.state, "classify_slots", None)
     if limiter is None:
-        limiter = CapacityLimiter(SLOTS_PER_CPU * max(1, os.cpu_count() or 1))
+        limiter = CapacityLimiter(request.app.state.settings.classify_concurrency)
         request.app.state.classify_slots = limiter
     return limiter
 
