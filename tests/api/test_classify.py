@@ -204,3 +204,18 @@ async def test_expired_idempotency_keys_are_pruned(stack: Stack, taxonomy_body):
         assert again.status_code == 200 and again.json()["id"] != first.json()["id"]
         replay = await c.post("/v1/classify", json=body, headers={"Idempotency-Key": new_key})
         assert replay.headers.get("idempotent-replayed") == "true"
+
+
+@pytest.mark.parametrize("name", ["nope", "sup\x00port"])
+def test_service_classify_by_key_judges_the_key_then_the_taxonomy(
+    stack: Stack, tenant: Tenant, name: str
+):
+    """The key and the taxonomy are read in one statement; errors keep their order."""
+    from triaged.errors import NotFound, Unauthenticated
+    from triaged.service import ClassifyItem
+
+    items = [ClassifyItem("where is my refund")]
+    with pytest.raises(Unauthenticated):
+        stack.service.classify("trm_not-a-key", name, items)
+    with pytest.raises(NotFound):
+        stack.service.classify(tenant.key, name, items)

@@ -80,8 +80,17 @@ async def test_404_unknown_things_and_routes_and_405(stack: Stack, tenant: Tenan
         assert_error(
             await c.post("/v1/classify", json={"taxonomy": "nope", "text": "x"}), 404, "not_found"
         )
+        for name in ("sup\u0000port", "sup\ud800port"):  # refused before any lookup
+            raw = json.dumps({"taxonomy": name, "text": "x"})  # \\u escapes: a lone surrogate too
+            r = await c.post(
+                "/v1/classify", content=raw, headers={"Content-Type": "application/json"}
+            )
+            assert_error(r, 422, "validation_error")
         assert_error(await c.get("/v1/no-such-route"), 404, "not_found")
         assert_error(await c.delete("/v1/usage"), 405, "method_not_allowed")
+    async with stack.client("trm_not-a-key") as c:  # the key is judged before the taxonomy
+        body = {"taxonomy": "nope", "text": "x"}
+        assert_error(await c.post("/v1/classify", json=body), 401, "unauthenticated")
 
 
 async def test_409_conflicts(stack: Stack, tenant: Tenant, taxonomy_body):

@@ -37,6 +37,7 @@ __all__ = [
     "Role",
     "authenticate",
     "authenticate_key_id",
+    "authenticate_with_taxonomy",
     "create_key",
     "create_workspace",
     "get_workspace",
@@ -218,6 +219,15 @@ def revoke_key(conn: Connection, workspace_id: str, workspace: str, key_id: str)
 
 def authenticate(conn: Connection, key: str, pepper: str) -> Principal:
     return _principal(key_repo.auth_row_by_hash(conn, hash_key(key, pepper)))
+
+
+def authenticate_with_taxonomy(
+    conn: Connection, key: str, pepper: str, taxonomy: str
+) -> tuple[Principal, Any]:
+    """:func:`authenticate`, and in the same statement the row of the key's workspace's
+    taxonomy called ``taxonomy`` (see :func:`triaged.services.taxonomies.record_in`)."""
+    row = key_repo.auth_row_with_taxonomy(conn, hash_key(key, pepper), taxonomy)
+    return _principal(row), row
 
 
 def authenticate_key_id(conn: Connection, key_id: str) -> Principal:

@@ -18,6 +18,7 @@ from triaged.errors import Conflict, NotFound, PayloadTooLarge, TaxonomyError
 from triaged.inputs import bad_character, check_taxonomy_name
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.storage import taxonomy_repo
+from triaged.storage.key_repo import TAXONOMY_PREFIX
 from triaged.taxonomy import Example, Taxonomy
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "load_version",
     "merge_update",
     "new_version",
+    "record_in",
 ]
 
 
@@ -47,17 +49,20 @@ class TaxonomyRecord:
     routing_version: int | None = None  # the current routing-policy version
 
     @classmethod
-    def from_row(cls, row: Any) -> TaxonomyRecord:
+    def from_row(cls, row: Any, prefix: str = "") -> TaxonomyRecord:
+        """The record of a ``taxonomies`` row (its columns named ``prefix`` + column)."""
+        m = row._mapping
+        archived = m[prefix + "archived_at"]
         return cls(
-            id=row.id,
-            workspace_id=row.workspace_id,
-            name=row.name,
-            current_version=row.current_version,
-            active_model_id=row.active_model_id,
-            created_at=as_utc(row.created_at),
-            updated_at=as_utc(row.updated_at),
-            archived_at=as_utc(row.archived_at) if row.archived_at else None,
-            routing_version=row._mapping.get("routing_version"),
+            id=m[prefix + "id"],
+            workspace_id=m[prefix + "workspace_id"],
+            name=m[prefix + "name"],
+            current_version=m[prefix + "current_version"],
+            active_model_id=m[prefix + "active_model_id"],
+            created_at=as_utc(m[prefix + "created_at"]),
+            updated_at=as_utc(m[prefix + "updated_at"]),
+            archived_at=as_utc(archived) if archived else None,
+            routing_version=m.get(prefix + "routing_version"),
         )
 
 
@@ -93,6 +98,14 @@ def get_record(
     if row is None:
         raise NotFound(f"no taxonomy {name!r}", details={"taxonomy": name})
     return TaxonomyRecord.from_row(row)
+
+
+def record_in(row: Any, name: str) -> TaxonomyRecord:
+    """The taxonomy ``name`` from a row of :func:`triaged.services.keys.authenticate_with_taxonomy`
+    (NotFound, as :func:`get_record`, when the workspace has none of that name)."""
+    if row._mapping[TAXONOMY_PREFIX + "id"] is None:
+        raise NotFound(f"no taxonomy {name!r}", details={"taxonomy": name})
+    return TaxonomyRecord.from_row(row, TAXONOMY_PREFIX)
 
 
 def get_record_by_id(conn: Connection, workspace_id: str, taxonomy_id: str) -> TaxonomyRecord:

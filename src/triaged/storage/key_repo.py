@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from triaged.storage.ids import utcnow
 from triaged.storage.rows import AnyRow
-from triaged.storage.tables import api_keys, quota_counters, workspaces
+from triaged.storage.tables import api_keys, quota_counters, taxonomies, workspaces
 
 __all__ = [
     "auth_row_by_hash",
     "auth_row_by_id",
+    "auth_row_with_taxonomy",
     "insert_key",
     "key_by_id",
     "key_names",
@@ -124,6 +125,27 @@ _AUTH_BY_HASH = _AUTH.where(api_keys.c.key_hash == bindparam("key_hash"))
 def auth_row_by_hash(conn: Connection, key_hash: str) -> AnyRow | None:
     """The key with this hash joined with its workspace and quota counters, or None."""
     return conn.execute(_AUTH_BY_HASH, {"key_hash": key_hash}).first()
+
+
+# the classify hot path: the key and the workspace's taxonomy in one statement
+TAXONOMY_PREFIX = "tax_"
+_AUTH_WITH_TAXONOMY = (
+    _AUTH.add_columns(*(c.label(TAXONOMY_PREFIX + c.name) for c in taxonomies.c))
+    .outerjoin(
+        taxonomies,
+        and_(
+            taxonomies.c.workspace_id == workspaces.c.id,
+            taxonomies.c.name == bindparam("taxonomy"),
+        ),
+    )
+    .where(api_keys.c.key_hash == bindparam("key_hash"))
+)
+
+
+def auth_row_with_taxonomy(conn: Connection, key_hash: str, taxonomy: str) -> AnyRow | None:
+    """:func:`auth_row_by_hash` plus the key's workspace's taxonomy called ``taxonomy``, its
+    columns named with :data:`TAXONOMY_PREFIX` (all None when there is none)."""
+    return conn.execute(_AUTH_WITH_TAXONOMY, {"key_hash": key_hash, "taxonomy": taxonomy}).first()
 
 
 def auth_row_by_id(conn: Connection, key_id: str) -> AnyRow | None:

@@ -65,10 +65,15 @@ class ClassifyMixin(TaxonomyMixin):
             )
         win = quota.window()
         with self.db.lookup() as conn:
-            if isinstance(caller, str):
-                principal = keys.authenticate(conn, caller, self.settings.key_pepper)
-            else:
+            joined = None  # the key's row with the taxonomy's, read in one statement
+            if not isinstance(caller, str):
                 principal = caller
+            elif inputs.bad_character(taxonomy) is None:
+                principal, joined = keys.authenticate_with_taxonomy(
+                    conn, caller, self.settings.key_pepper, taxonomy
+                )
+            else:  # no such name is stored, and PostgreSQL refuses some of those characters
+                principal = keys.authenticate(conn, caller, self.settings.key_pepper)
             principal.require(*CLASSIFY_ROLES)
             plan = self.workspace_plan(principal.plan)
             if idempotency_key is not None:
@@ -78,7 +83,10 @@ class ClassifyMixin(TaxonomyMixin):
                 if stored is not None:
                     return list(stored), True
             quota.check(principal, plan, len(items), win)
-            record = taxo.get_record(conn, principal.workspace_id, taxonomy)
+            if joined is not None:
+                record = taxo.record_in(joined, taxonomy)
+            else:
+                record = taxo.get_record(conn, principal.workspace_id, taxonomy)
         if record.archived_at is not None:
             raise Conflict(f"taxonomy {taxonomy!r} is archived", details={"taxonomy": taxonomy})
         clf = self.classifiers.get(self.db, record)
