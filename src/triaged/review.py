@@ -375,7 +375,7 @@ class ReviewService:
 
     def _auto(self, workspace_id: str, taxonomy_id: str, taxonomy: str) -> None:
         try:
-            self._retrain(workspace_id, taxonomy, trigger="auto", wait=True)
+            self._retrain(workspace_id, taxonomy, trigger="auto", wait=True, here=True)
         except Exception:  # logged; the next review schedules another try
             log.exception("automatic retrain of %s failed", taxonomy)
         finally:
@@ -383,8 +383,11 @@ class ReviewService:
                 self._scheduled.discard(taxonomy_id)
 
     def _retrain(
-        self, workspace_id: str, taxonomy: str, *, trigger: str, wait: bool
+        self, workspace_id: str, taxonomy: str, *, trigger: str, wait: bool, here: bool = False
     ) -> dict[str, Any]:
+        """Start a retrain (or join the one running for this version).  With the job queue a
+        worker trains it, waited for when ``wait``; ``here``: this process trains it itself
+        (a worker's ``retrain`` job, or inline mode)."""
         with self._db.write() as conn:
             record = taxo.get_record(conn, workspace_id, taxonomy, for_update=True)
             if record.archived_at is not None:
@@ -392,12 +395,12 @@ class ReviewService:
             tax = taxo.load_version(conn, record)
             train_tax, reviewed, added = self._training_set(conn, record, tax)
             job, created = training.start_job(conn, record, train_tax)
-            queued = created and not wait and self._runner().queued
+            queued = created and not here and self._runner().queued
             if queued:  # issue 11: a worker trains it; enqueued with the model row
                 self._runner().defer(conn, "train", {"model_id": job["id"], "trigger": trigger})
             elif created:  # trained by this process
                 training.record_runner(conn, job["id"], trigger)
-        if not created:
+        if not created or (queued and wait):  # until 6 December an API process trained it
             return self._await(record, job) if wait else job
         if wait:
             self._train(record, job["id"], train_tax, reviewed, added, trigger)

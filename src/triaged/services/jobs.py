@@ -216,13 +216,17 @@ class JobRunner:
                     del self._runs[job_id]
 
     def heartbeat(self) -> None:
-        """Inline mode: keep the bulk jobs claimed here from looking abandoned."""
+        """Inline mode: keep the bulk jobs claimed here, and the trainings this process
+        will run (queued behind another in its pool as well as running), from looking
+        abandoned."""
         from triaged.services.jobs_run import heartbeat
+        from triaged.services.training import beat_mine
 
         with self._lock:
             runs = dict(self._runs)
         if runs:
             heartbeat(self.svc.db, runs)
+        beat_mine(self.svc.db)
 
     def resume(self) -> int:
         """Inline mode: take over the unfinished bulk jobs whose run stopped and run them

@@ -55,7 +55,7 @@ def retrain_auto(svc: Service, workspace_id: str, taxonomy_id: str, taxonomy: st
     with svc.db.read() as conn:
         if every <= 0 or learning.resolved_since_last_model(conn, taxonomy_id) < every:
             return False
-    svc.review._retrain(workspace_id, taxonomy, trigger="auto", wait=True)
+    svc.review._retrain(workspace_id, taxonomy, trigger="auto", wait=True, here=True)
     return True
 
 

@@ -6,8 +6,11 @@ has loaded in a small LRU cache keyed by model id.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,16 +29,27 @@ if TYPE_CHECKING:
     from triaged.taxonomy import Taxonomy
 
 __all__ = [
+    "HEARTBEAT_S",
+    "SILENT_S",
     "ClassifierCache",
+    "beat_mine",
     "fail_interrupted",
     "finish",
     "get_model",
+    "heartbeat",
     "latest_job",
     "model_public",
     "record_runner",
     "start_job",
     "take_over_dead",
 ]
+
+log = logging.getLogger("triaged.training")
+
+#: how often a process training a model beats on its row, and how long a silent row is
+#: taken for one whose process stopped (the queue's sweep and the inline take-over)
+HEARTBEAT_S = 10.0
+SILENT_S = 60.0
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -112,15 +126,56 @@ def record_runner(conn: Connection, model_id: str, trigger: str | None = None) -
     training_repo.set_runner(conn, model_id, this_runner(), trigger)
 
 
+@contextmanager
+def heartbeat(db: Database, model_id: str, every: float = HEARTBEAT_S) -> Iterator[None]:
+    """While the block trains ``model_id``, beat on its row every ``every`` seconds from a
+    thread (training holds this one), so a training whose process stopped is told from a
+    slow one (:data:`SILENT_S`)."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while True:
+            try:
+                with db.write() as conn:
+                    if not training_repo.beat(conn, model_id, utcnow()):
+                        return  # no longer training: nothing to keep alive
+            except Exception:  # the database may be briefly unavailable: beat again later
+                log.warning("heartbeat of model %s failed", model_id, exc_info=True)
+            if stop.wait(every):
+                return
+
+    beater = threading.Thread(target=run, name=f"triaged-train-beat-{model_id}", daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beater.join(timeout=5)
+
+
+def beat_mine(db: Database) -> int:
+    """One heartbeat on every ``training`` row recorded as this process's (see
+    :func:`record_runner`), queued or running; how many."""
+    from triaged.services.runner_id import this_runner
+
+    with db.write() as conn:
+        return training_repo.beat_runner(conn, this_runner(), utcnow())
+
+
 def take_over_dead(db: Database) -> list[tuple[str, str | None]]:
-    """The ``training`` rows whose recorded process ran on this machine and is gone,
-    moved to this process (one process wins each row): their (model id, trigger), for
-    the caller to train again."""
+    """The ``training`` rows of another process that ran on this machine and is gone, or
+    (any host) has not beaten for :data:`SILENT_S`, moved to this process (one process
+    wins each row): their (model id, trigger), for the caller to train again."""
     from triaged.services.runner_id import known_dead, this_runner
 
     me = this_runner()
+    silent = utcnow() - timedelta(seconds=SILENT_S)
     with db.read() as conn:
-        dead = [r for r in training_repo.inline_training_rows(conn) if known_dead(r.runner)]
+        dead = [
+            r
+            for r in training_repo.inline_training_rows(conn)
+            if r.runner != me and (known_dead(r.runner) or as_utc(r.silent_since) < silent)
+        ]
     taken: list[tuple[str, str | None]] = []
     for row in dead:
         with db.write() as conn:
@@ -144,8 +199,9 @@ def finish(
     """Train ``tax`` and store the result on the job row; make it active if it is the newest
     (and certify a new routing-policy version for it in the same transaction)."""
     try:
-        clf = train(tax)
-        blob = clf.to_bytes()
+        with heartbeat(db, model_id):
+            clf = train(tax)
+            blob = clf.to_bytes()
     except Exception as exc:  # the job records any failure; the caller polls for it
         with db.write() as conn:
             training_repo.mark_failed(
@@ -154,7 +210,7 @@ def finish(
         return None
     with db.write() as conn:
         row = training_repo.model_taxonomy(conn, model_id)
-        training_repo.mark_ready(
+        stored = training_repo.mark_ready(
             conn,
             model_id,
             blob=blob,
@@ -162,6 +218,9 @@ def finish(
             mode=clf.mode,
             finished_at=utcnow(),
         )
+        if not stored:  # another run of it finished first (or it was failed): that one counts
+            log.warning("model %s was no longer training: this run's result is dropped", model_id)
+            return None
         active_id = training_repo.lock_active_model_id(conn, row.taxonomy_id)
         active_version = -1
         if active_id is not None:

@@ -163,6 +163,8 @@ models = Table(
     # and a retrain's trigger, for the take-over when that process is gone
     Column("runner", String(200), nullable=True),
     Column("trigger", String(20), nullable=True),
+    # written every few seconds while a process trains it (0016): silent for a minute = gone
+    Column("heartbeat_at", Stamp, nullable=True),
 )
 
 decisions = Table(

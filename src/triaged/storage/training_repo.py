@@ -20,6 +20,8 @@ from triaged.storage.tables import decisions, models, taxonomies
 __all__ = [
     "PUBLIC",
     "active_model_id",
+    "beat",
+    "beat_runner",
     "fail_stale_jobs",
     "inline_training_rows",
     "insert_evaluation",
@@ -177,7 +179,7 @@ def insert_job(
 _ORPHANS = text(
     """
     SELECT m.id, m.trigger FROM models m
-     WHERE m.status = 'training' AND m.created_at < :before
+     WHERE m.status = 'training' AND COALESCE(m.heartbeat_at, m.created_at) < :before
        AND NOT EXISTS (
            SELECT 1 FROM procrastinate_jobs j
             WHERE j.task_name = 'train' AND j.args ->> 'model_id' = m.id
@@ -187,8 +189,10 @@ _ORPHANS = text(
 
 
 def orphan_training_ids(conn: Connection, before: datetime) -> list[tuple[str, str | None]]:
-    """Jobs ``training`` since before ``before`` with no ``train`` job waiting or running
-    in procrastinate's queue (PostgreSQL): (id, the retrain's trigger or None)."""
+    """Jobs ``training`` and silent (no heartbeat) since before ``before`` with no
+    ``train`` job waiting or running in procrastinate's queue (PostgreSQL): (id, the
+    retrain's trigger or None).  A retrain trained inside a ``retrain`` job, or waited for
+    by an API process, has no ``train`` job but beats while it runs."""
     return [(str(r.id), r.trigger) for r in conn.execute(_ORPHANS, {"before": before})]
 
 
@@ -202,14 +206,36 @@ def set_runner(conn: Connection, model_id: str, runner: str, trigger: str | None
 
 
 def inline_training_rows(conn: Connection) -> list[Any]:
-    """``training`` rows whose trainer is recorded: (id, runner, trigger)."""
+    """``training`` rows whose trainer is recorded: (id, runner, trigger, silent_since: the
+    last heartbeat, or the row's creation when it never beat)."""
+    silent = func.coalesce(models.c.heartbeat_at, models.c.created_at).label("silent_since")
     return list(
         conn.execute(
-            select(models.c.id, models.c.runner, models.c.trigger).where(
+            select(models.c.id, models.c.runner, models.c.trigger, silent).where(
                 models.c.status == "training", models.c.runner.is_not(None)
             )
         )
     )
+
+
+def beat_runner(conn: Connection, runner: str, now: datetime) -> int:
+    """The heartbeat of every ``training`` row recorded as ``runner``'s; how many."""
+    result = conn.execute(
+        update(models)
+        .where(models.c.runner == runner, models.c.status == "training")
+        .values(heartbeat_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+def beat(conn: Connection, model_id: str, now: datetime) -> bool:
+    """The heartbeat of a training in progress; False once the row is no longer training."""
+    result = conn.execute(
+        update(models)
+        .where(models.c.id == model_id, models.c.status == "training")
+        .values(heartbeat_at=now)
+    )
+    return bool(result.rowcount)
 
 
 def take_training(conn: Connection, model_id: str, was: str, runner: str) -> bool:
@@ -257,10 +283,13 @@ def mark_ready(
     model_version: str,
     mode: str,
     finished_at: datetime,
-) -> None:
-    conn.execute(
+) -> bool:
+    """Store the trained model on its row; False (nothing written) when the row is no
+    longer ``training``: another run of the same training finished it first, or it was
+    marked failed."""
+    result = conn.execute(
         update(models)
-        .where(models.c.id == model_id)
+        .where(models.c.id == model_id, models.c.status == "training")
         .values(
             status="ready",
             blob=blob,
@@ -269,6 +298,7 @@ def mark_ready(
             finished_at=finished_at,
         )
     )
+    return bool(result.rowcount)
 
 
 # --------------------------------------------------------- active model
