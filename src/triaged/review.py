@@ -36,13 +36,15 @@ from sqlalchemy import Connection
 from triaged.errors import Conflict, NotFound
 from triaged.services import learning, review_queue, review_stats, routing_policy, training
 from triaged.services import taxonomies as taxo
+from triaged.services.decisions import RESPONSE_ONLY
 from triaged.services.ids import utcnow
 from triaged.services.keys import Principal, Role
 from triaged.services.review_items import item_page
 from triaged.services.review_queue import Action, ItemFilter, Queue, Status
 from triaged.services.review_workspace import resolution_payload
 from triaged.services.taxonomies import TaxonomyRecord
-from triaged.storage import taxonomy_repo
+from triaged.storage import review_repo, taxonomy_repo
+from triaged.storage.log_repo import LogWrites
 
 if TYPE_CHECKING:
     from triaged.classifier import Classifier
@@ -106,6 +108,22 @@ class ReviewService:
 
     def enqueue(self, conn: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> list[str]:
         """Queue items for just-inserted decision rows, on the caller's transaction."""
+        return review_queue.enqueue(conn, *self._picks(rows), now)
+
+    def log_writes(self, rows: Sequence[dict[str, Any]], now: datetime) -> LogWrites:
+        """What logging decision ``rows`` writes: the rows, and the review items (and their
+        ``created`` events) of those a person must see or the audit sample drew."""
+        items = review_queue.items_for(*self._picks(rows), now)
+        return LogWrites(
+            decisions=[{k: v for k, v in r.items() if k != RESPONSE_ONLY} for r in rows],
+            review_items=items,
+            review_events=review_repo.event_rows(
+                review_queue.created_events_of(items), "created", None, now
+            ),
+        )
+
+    def _picks(self, rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Queue]]:
+        """The rows to queue for review (hold, review, audit drawn) and their queues."""
         picked: list[dict[str, Any]] = []
         queues: list[Queue] = []
         with self._rng_lock:
@@ -119,7 +137,7 @@ class ReviewService:
             if queue is not None:
                 picked.append(row)
                 queues.append(queue)
-        return review_queue.enqueue(conn, picked, queues, now)
+        return picked, queues
 
     # ------------------------------------------------------------------ queue
     def claim(

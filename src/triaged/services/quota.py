@@ -24,6 +24,7 @@ from triaged.errors import QuotaExceeded, RateLimited, ValidationFailed
 from triaged.services.keys import Principal
 from triaged.services.plans import Plan
 from triaged.storage import quota_repo
+from triaged.storage.log_repo import LogWrites
 from triaged.storage.metrics_repo import Tally
 
 __all__ = ["Window", "check", "consume", "usage", "window"]
@@ -143,8 +144,11 @@ def consume(
     tallies: Sequence[Tally] = (),
     *,
     unlogged: bool = False,
+    writes: LogWrites | None = None,
 ) -> None:
     """Atomically count ``n`` requests, or raise 429 (nothing counted) if a limit would break.
+    ``writes``: the request's decision rows and review items, written with the count (one
+    statement on PostgreSQL); a refusal rolls them back with the transaction.
     ``unlogged`` ones (no decision row counts them) go to the usage ledger for ``key_id``;
     ``tallies`` (the logged decisions' Prometheus increments) are written with the count."""
     monthly = NO_LIMIT if plan.monthly_quota is None else plan.monthly_quota
@@ -162,6 +166,7 @@ def consume(
         key_id=key_id,
         unlogged=unlogged,
         tallies=tallies,
+        writes=writes,
     )
     if counted is not None:
         sink = observed.get()

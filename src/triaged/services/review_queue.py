@@ -88,7 +88,24 @@ def enqueue(
     now: datetime,
 ) -> list[str]:
     """Create one pending item per decision row (same transaction as the decision insert)."""
-    items = [
+    items = items_for(decision_rows, queues, now)
+    if not items:
+        return []
+    review_repo.insert_items(conn, items)
+    review_repo.insert_events(conn, created_events_of(items), "created", None, now)
+    return [it["id"] for it in items]
+
+
+def created_events_of(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items with the details of their ``created`` event (the queue)."""
+    return [{**it, "event_details": {"queue": it["queue"]}} for it in items]
+
+
+def items_for(
+    decision_rows: Sequence[dict[str, Any]], queues: Sequence[Queue], now: datetime
+) -> list[dict[str, Any]]:
+    """One pending review item row per decision row, in ``queues``."""
+    return [
         {
             "id": new_id("rvi"),
             "workspace_id": d["workspace_id"],
@@ -102,17 +119,6 @@ def enqueue(
         }
         for d, q in zip(decision_rows, queues, strict=True)
     ]
-    if not items:
-        return []
-    review_repo.insert_items(conn, items)
-    review_repo.insert_events(
-        conn,
-        [{**it, "event_details": {"queue": it["queue"]}} for it in items],
-        "created",
-        None,
-        now,
-    )
-    return [it["id"] for it in items]
 
 
 def claim(

@@ -6,11 +6,14 @@ counts ``n`` requests only when both limits hold, in the caller's transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, TextClause, func, select, text
 
+from triaged.storage import log_repo
+from triaged.storage.log_repo import LogWrites
 from triaged.storage.metrics_repo import TALLY_UPSERT, Tally, add_decision_tallies
 from triaged.storage.rows import AnyRow
 from triaged.storage.tables import quota_counters, usage_daily
@@ -72,6 +75,15 @@ _CONSUME_PG = text(
 )
 
 
+@functools.cache
+def _consume_pg_log(ctes: str) -> TextClause:
+    """:data:`_CONSUME_PG` with the request's decisions, review items and events first
+    (``ctes``: :func:`triaged.storage.log_repo.cte`)."""
+    if not ctes:
+        return _CONSUME_PG
+    return text("WITH " + ctes + ",\n" + _CONSUME_PG.text.strip().removeprefix("WITH "))
+
+
 def count_requests(
     conn: Connection,
     workspace_id: str,
@@ -85,13 +97,15 @@ def count_requests(
     key_id: str | None,
     unlogged: bool = False,
     tallies: Sequence[Tally] = (),
+    writes: LogWrites | None = None,
 ) -> AnyRow | None:
     """Add ``n`` to the counters of ``period``/``minute`` (a new period or minute starts
     from ``n``) unless that takes them past ``monthly``/``per_minute``; returns the new
     ``(period_used, minute_used)``, or None when a limit refused it (nothing counted).
     ``unlogged`` requests (no decision row counts them) also go to ``day``'s ledger row for
-    ``key_id``, and ``tallies`` (the logged decisions' metric increments) are added; a
-    refusal is expected to roll the transaction back."""
+    ``key_id``, and ``tallies`` (the logged decisions' metric increments) are added;
+    ``writes`` (a request's decision rows and review items) are written first, in the same
+    statement on PostgreSQL.  A refusal is expected to roll the transaction back."""
     params: dict[str, Any] = {
         "ws": workspace_id,
         "period": period,
@@ -105,7 +119,13 @@ def count_requests(
         names = ("t_ws", "t_tax", "t_bucket", "t_le", "t_n", "t_ms")
         params.update({k: list(v) for k, v in zip(names, columns, strict=True)})
         ledger = {"day": day, "key": key_id or "", "daily": unlogged}
-        return conn.execute(_CONSUME_PG, {**params, **ledger}).first()
+        if writes is None:
+            return conn.execute(_CONSUME_PG, {**params, **ledger}).first()
+        statement = _consume_pg_log(log_repo.cte(writes))
+        logged = log_repo.cte_params(writes)
+        return conn.execute(statement, {**params, **ledger, **logged}).first()
+    if writes is not None:
+        log_repo.insert_rows(conn, writes)
     counted = conn.execute(_CONSUME, params).first()
     if counted is not None:
         if unlogged:

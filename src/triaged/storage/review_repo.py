@@ -142,22 +142,30 @@ def insert_events(
 ) -> None:
     """One ``event`` row per item row (``event_details`` of a row joins ``details``)."""
     if rows:
-        conn.execute(
-            insert(review_events),
-            [
-                {
-                    "id": new_id("rev"),
-                    "item_id": r["id"],
-                    "workspace_id": r["workspace_id"],
-                    "decision_id": r["decision_id"],
-                    "event": event,
-                    "actor": actor,
-                    "details": {**(details or {}), **r.get("event_details", {})},
-                    "created_at": now,
-                }
-                for r in rows
-            ],
-        )
+        conn.execute(insert(review_events), event_rows(rows, event, actor, now, details))
+
+
+def event_rows(
+    rows: Sequence[dict[str, Any]],
+    event: str,
+    actor: str | None,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The ``review_events`` rows :func:`insert_events` writes."""
+    return [
+        {
+            "id": new_id("rev"),
+            "item_id": r["id"],
+            "workspace_id": r["workspace_id"],
+            "decision_id": r["decision_id"],
+            "event": event,
+            "actor": actor,
+            "details": {**(details or {}), **r.get("event_details", {})},
+            "created_at": now,
+        }
+        for r in rows
+    ]
 
 
 def insert_reopened_event(

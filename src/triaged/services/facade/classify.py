@@ -139,12 +139,12 @@ class ClassifyMixin(TaxonomyMixin):
         key, request_hash = replay  # the idempotency key (or None) and the request's hash
         try:
             with self.db.write() as conn:
-                decision_log.insert_rows(conn, rows)
-                self.review.enqueue(conn, rows, now)  # hold/review + audit sample, same transaction
                 if key is not None:
                     idempotency.remember(conn, principal.workspace_id, key, request_hash, out)
-                # last: on PostgreSQL the counter rows stay locked from here to the commit, so
-                # every request of the workspace waits on them; a refusal still undoes it all
+                # the decisions, their review items (hold/review + the audit sample) and the
+                # count in one statement on PostgreSQL, last: the counter rows stay locked
+                # from there to the commit, and every request of the workspace waits on
+                # them; a refusal still undoes it all
                 quota.consume(
                     conn,
                     principal.workspace_id,
@@ -153,6 +153,7 @@ class ClassifyMixin(TaxonomyMixin):
                     win,
                     principal.key_id,
                     tallies=decision_log.tallies(rows),
+                    writes=self.review.log_writes(rows, now),
                 )
         except IntegrityError:
             if key is None:
