@@ -65,15 +65,7 @@ class ClassifyMixin(TaxonomyMixin):
             )
         win = quota.window()
         with self.db.lookup() as conn:
-            joined = None  # the key's row with the taxonomy's, read in one statement
-            if not isinstance(caller, str):
-                principal = caller
-            elif inputs.bad_character(taxonomy) is None:
-                principal, joined = keys.authenticate_with_taxonomy(
-                    conn, caller, self.settings.key_pepper, taxonomy
-                )
-            else:  # no such name is stored, and PostgreSQL refuses some of those characters
-                principal = keys.authenticate(conn, caller, self.settings.key_pepper)
+            principal, joined = self._authenticate_for(conn, caller, taxonomy)
             principal.require(*CLASSIFY_ROLES)
             plan = self.workspace_plan(principal.plan)
             if idempotency_key is not None:
@@ -83,10 +75,11 @@ class ClassifyMixin(TaxonomyMixin):
                 if stored is not None:
                     return list(stored), True
             quota.check(principal, plan, len(items), win)
-            if joined is not None:
-                record = taxo.record_in(joined, taxonomy)
-            else:
-                record = taxo.get_record(conn, principal.workspace_id, taxonomy)
+            record = (
+                taxo.record_in(joined, taxonomy)
+                if joined is not None
+                else taxo.get_record(conn, principal.workspace_id, taxonomy)
+            )
         if record.archived_at is not None:
             raise Conflict(f"taxonomy {taxonomy!r} is archived", details={"taxonomy": taxonomy})
         clf = self.classifiers.get(self.db, record)
@@ -121,6 +114,18 @@ class ClassifyMixin(TaxonomyMixin):
         return self._log_decisions(
             principal, plan, win, rows, out, now, replay=(idempotency_key, request_hash)
         )
+
+    def _authenticate_for(
+        self, conn: Any, caller: Principal | str, taxonomy: str
+    ) -> tuple[Principal, Any]:
+        """The caller's principal and, when ``caller`` is a key, its row joined with the
+        taxonomy's in one statement (None otherwise: read the taxonomy on its own)."""
+        if not isinstance(caller, str):
+            return caller, None
+        if inputs.bad_character(taxonomy) is not None:  # no such name is stored, and
+            # PostgreSQL refuses some of those characters
+            return keys.authenticate(conn, caller, self.settings.key_pepper), None
+        return keys.authenticate_with_taxonomy(conn, caller, self.settings.key_pepper, taxonomy)
 
     def _log_decisions(
         self,
