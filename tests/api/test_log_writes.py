@@ -60,10 +60,15 @@ async def test_decisions_items_and_events_read_back_for_one_and_many_rows(
             ids = [a["id"] for a in answers]
             rows, items, events = _stored(stack, ids)
             assert set(rows) == set(ids)
+            for a in answers:  # the stored decision, as the API shows it
+                got = (await c.get(f"/v1/decisions/{a['id']}")).json()
+                assert got["created_at"] == a["created_at"] and got["text"]
             for i, a in enumerate(answers):
                 row = rows[a["id"]]
                 assert (row.label, row.bucket) == (a["label"], a["bucket"])
-                assert row.confidence == pytest.approx(a["confidence"])
+                assert row.confidence == a["confidence"]  # the same float, not a rounding
+                stored = [{k: x[k] for k in ("label", "confidence")} for x in row.alternatives]
+                assert stored == a["alternatives"]
                 assert row.metadata == (texts[i]["metadata"] if i % 2 else None)
                 assert row.external_id == (f"e{i}" if i % 2 else None)
                 assert row.policy_version == a["policy_version"]
