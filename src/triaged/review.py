@@ -106,10 +106,6 @@ class ReviewService:
         rates = self.settings.review_audit_rates
         return float(rates.get(taxonomy, self.settings.review_audit_rate))
 
-    def enqueue(self, conn: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> list[str]:
-        """Queue items for just-inserted decision rows, on the caller's transaction."""
-        return review_queue.enqueue(conn, *self._picks(rows), now)
-
     def log_writes(self, rows: Sequence[dict[str, Any]], now: datetime) -> LogWrites:
         """What logging decision ``rows`` writes: the rows, and the review items (and their
         ``created`` events) of those a person must see or the audit sample drew."""

@@ -23,7 +23,6 @@ __all__ = [
     "blind_for",
     "build_row",
     "get_decision",
-    "insert_rows",
     "list_decisions",
     "public",
     "with_routing_reasons",
@@ -96,13 +95,6 @@ def build_row(
 
 #: Row key that is answered but not stored (the conformal prediction set, issue 13).
 RESPONSE_ONLY = "prediction_set"
-
-
-def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        decision_repo.insert_decisions(
-            conn, [{k: v for k, v in r.items() if k != RESPONSE_ONLY} for r in rows]
-        )
 
 
 def tallies(rows: Sequence[dict[str, Any]]) -> list[metrics_repo.Tally]:

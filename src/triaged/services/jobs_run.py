@@ -275,9 +275,6 @@ def _commit(
         taken = job_repo.count_results(conn, job.id, [r.seq for r in rows])
         if taken:
             return
-        if opts.log:
-            decision_log.insert_rows(conn, built)
-            svc.review.enqueue(conn, built, now)
         job_repo.set_results(
             conn,
             [
@@ -286,7 +283,9 @@ def _commit(
             ],
         )
         job_repo.record_chunk(conn, job.id, len(built), now)
-        # last, as for online requests: the workspace's counter rows are locked until the commit
+        # last, as for online requests: the workspace's counter rows are locked until the
+        # commit; the decisions and their review items are written with the count (one
+        # statement on PostgreSQL)
         tallies = decision_log.tallies(built) if opts.log else []
         quota.consume(
             conn,
@@ -297,6 +296,7 @@ def _commit(
             job.key_id,
             tallies,
             unlogged=not opts.log,
+            writes=svc.review.log_writes(built, now) if opts.log else None,
         )
 
 

@@ -57,7 +57,6 @@ __all__ = [
     "Status",
     "claim",
     "counts",
-    "enqueue",
     "get_item",
     "item_public",
     "list_items",
@@ -79,21 +78,6 @@ def queue_for(bucket: str, audited: bool) -> Queue | None:
     if bucket == Bucket.REVIEW.value:
         return Queue.REVIEW
     return Queue.AUDIT if audited else None
-
-
-def enqueue(
-    conn: Connection,
-    decision_rows: Sequence[dict[str, Any]],
-    queues: Sequence[Queue],
-    now: datetime,
-) -> list[str]:
-    """Create one pending item per decision row (same transaction as the decision insert)."""
-    items = items_for(decision_rows, queues, now)
-    if not items:
-        return []
-    review_repo.insert_items(conn, items)
-    review_repo.insert_events(conn, created_events_of(items), "created", None, now)
-    return [it["id"] for it in items]
 
 
 def created_events_of(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -3,11 +3,11 @@ and the per-day / per-key counts of the usage page."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 
 from triaged.storage.rows import AnyRow
 from triaged.storage.tables import decisions
@@ -15,18 +15,10 @@ from triaged.storage.tables import decisions
 __all__ = [
     "decision_row",
     "decision_texts",
-    "insert_decisions",
     "page_rows",
     "requests_per_day",
     "requests_per_key",
 ]
-
-_INSERT = insert(decisions)
-
-
-def insert_decisions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """One executemany of the rows (the caller passes at least one)."""
-    conn.execute(_INSERT, rows)
 
 
 def decision_texts(

@@ -49,7 +49,6 @@ __all__ = [
     "decision_final_label",
     "decision_labels",
     "insert_events",
-    "insert_items",
     "insert_reopened_event",
     "item_events",
     "item_row",
@@ -128,10 +127,6 @@ def claimable_by(conn: Connection, key_id: str) -> ColumnElement[bool]:
 
 
 # ----------------------------------------------------------------- writes
-def insert_items(conn: Connection, items: Sequence[dict[str, Any]]) -> None:
-    conn.execute(insert(review_items), items)
-
-
 def insert_events(
     conn: Connection,
     rows: Sequence[dict[str, Any]],
