@@ -7,6 +7,7 @@ counts ``n`` requests only when both limits hold, in the caller's transaction.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,9 +64,8 @@ _CONSUME_PG = text(
     + """
     ), t AS (
       INSERT INTO decision_tallies (workspace_id, taxonomy, bucket, le, n, latency_ms)
-      SELECT * FROM unnest(CAST(:t_ws AS text[]), CAST(:t_tax AS text[]),
-                           CAST(:t_bucket AS text[]), CAST(:t_le AS text[]),
-                           CAST(:t_n AS bigint[]), CAST(:t_ms AS float8[]))
+      SELECT * FROM json_to_recordset(CAST(:tallies AS json))
+        AS t(workspace_id text, taxonomy text, bucket text, le text, n bigint, latency_ms float8)
     """
     + TALLY_UPSERT
     + """
@@ -82,6 +82,9 @@ def _consume_pg_log(ctes: str) -> TextClause:
     if not ctes:
         return _CONSUME_PG
     return text("WITH " + ctes + ",\n" + _CONSUME_PG.text.strip().removeprefix("WITH "))
+
+
+_TALLY_KEYS = ("workspace_id", "taxonomy", "bucket", "le", "n", "latency_ms")
 
 
 def count_requests(
@@ -115,9 +118,9 @@ def count_requests(
         "per_minute": per_minute,
     }
     if conn.dialect.name == "postgresql":
-        columns = list(zip(*tallies, strict=True)) if tallies else [()] * 6
-        names = ("t_ws", "t_tax", "t_bucket", "t_le", "t_n", "t_ms")
-        params.update({k: list(v) for k, v in zip(names, columns, strict=True)})
+        # one JSON parameter, in key order (the rows lock in that order): psycopg adapts
+        # array parameters element by element in Python
+        params["tallies"] = json.dumps([dict(zip(_TALLY_KEYS, t, strict=True)) for t in tallies])
         ledger = {"day": day, "key": key_id or "", "daily": unlogged}
         if writes is None:
             return conn.execute(_CONSUME_PG, {**params, **ledger}).first()
