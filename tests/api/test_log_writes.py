@@ -16,7 +16,7 @@ from triaged.storage.tables import decisions
 pytestmark = pytest.mark.anyio
 
 TEXTS = [
-    "I was charged twice",
+    "I was charged twice \U0001f4b3 für\tdas Abo\n\u200b — ok?",  # emoji, tab, newline, ZWSP
     "the app crashes on start",
     "change my email please",
     "refund my order",
@@ -48,7 +48,7 @@ async def test_decisions_items_and_events_read_back_for_one_and_many_rows(
         used = 0
         for n in (1, 2, 5):
             texts: list[Any] = [
-                {"text": t, "external_id": f"e{i}", "metadata": {"n": i, "tag": "ü—€"}}
+                {"text": t, "external_id": f"e{i}", "metadata": {"n": i, "tag": "ü—€\U0001f600\n"}}
                 if i % 2
                 else t
                 for i, t in enumerate(TEXTS[:n])
@@ -71,6 +71,7 @@ async def test_decisions_items_and_events_read_back_for_one_and_many_rows(
                 assert stored == a["alternatives"]
                 assert row.metadata == (texts[i]["metadata"] if i % 2 else None)
                 assert row.external_id == (f"e{i}" if i % 2 else None)
+                assert row.text == (texts[i]["text"] if i % 2 else texts[i])  # unaltered
                 assert row.policy_version == a["policy_version"]
             by_decision = {it.decision_id: it for it in items}
             assert len(by_decision) == len(items)  # one item per decision at most

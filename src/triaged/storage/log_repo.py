@@ -100,7 +100,9 @@ def cte_params(writes: LogWrites) -> dict[str, str]:
     for (_, prefix, _, columns), rows in zip(_TABLES, _tables(writes), strict=True):
         if rows:
             picked = [{c: r.get(c) for c in columns} for r in rows]
-            params[prefix + "rows"] = json.dumps(picked, default=_plain)
+            # raw UTF-8, not \\u escapes: PostgreSQL decodes an escape of a non-ASCII
+            # character into a text column only in a UTF8 database
+            params[prefix + "rows"] = json.dumps(picked, default=_plain, ensure_ascii=False)
     return params
 
 
