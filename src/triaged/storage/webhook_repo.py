@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, exists, insert, or_, select, text, update
 
 from triaged.storage import metrics_repo
-from triaged.storage.ids import new_id
+from triaged.storage.ids import as_utc, new_id
 from triaged.storage.rows import AnyRow
 from triaged.storage.webhooks import (
     webhook_attempts,
@@ -45,6 +45,7 @@ __all__ = [
     "insert_event",
     "notify",
     "orphan_event_ids",
+    "previous_until",
     "requeue_delivery",
     "retire_endpoint",
     "settle_delivery",
@@ -417,3 +418,13 @@ def orphan_event_ids(conn: Connection, cutoff: datetime, batch: int) -> list[str
 
 def delete_events(conn: Connection, ids: Sequence[str]) -> None:
     conn.execute(delete(webhook_events).where(webhook_events.c.id.in_(ids)))
+
+
+def previous_until(row: Any, now: datetime) -> datetime | None:
+    """Until when an endpoint row's rotated (previous) secret still signs its deliveries;
+    None once it no longer does (or there is none)."""
+    until = row.previous_expires_at
+    if until is None:
+        return None
+    until = as_utc(until)
+    return until if until > now else None

@@ -120,14 +120,13 @@ def create_endpoint(
 
 
 def _endpoint(row: Any) -> Endpoint:
-    until = as_utc(row.previous_expires_at) if row.previous_expires_at else None
     return Endpoint(
         id=row.id,
         url=row.url,
         events=list(row.events or []),
         description=row.description,
         created_at=as_utc(row.created_at),
-        previous_expires_at=until if until is not None and until > utcnow() else None,
+        previous_expires_at=webhook_repo.previous_until(row, utcnow()),
     )
 
 

@@ -26,7 +26,7 @@ import httpx
 
 from triaged.storage import webhook_repo
 from triaged.storage.db import Database
-from triaged.storage.ids import as_utc, new_id, utcnow
+from triaged.storage.ids import new_id, utcnow
 from triaged.webhooks.config import WebhookSettings
 from triaged.webhooks.netguard import (
     BlockedDestination,
@@ -104,9 +104,7 @@ def claim_due(
             payload=dict(r.payload),
             previous_secret=(
                 r.previous_secret
-                if r.previous_secret
-                and r.previous_expires_at
-                and as_utc(r.previous_expires_at) > now
+                if r.previous_secret and webhook_repo.previous_until(r, now)
                 else None
             ),
         )
