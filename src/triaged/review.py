@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from triaged.errors import Conflict, NotFound
+from triaged.services import decisions as decision_log
 from triaged.services import learning, review_queue, review_stats, routing_policy, training
 from triaged.services import taxonomies as taxo
-from triaged.services.decisions import RESPONSE_ONLY
 from triaged.services.ids import utcnow
 from triaged.services.keys import Principal, Role
 from triaged.services.review_items import item_page
@@ -111,7 +111,7 @@ class ReviewService:
         ``created`` events) of those a person must see or the audit sample drew."""
         items = review_queue.items_for(*self._picks(rows), now)
         return LogWrites(
-            decisions=[{k: v for k, v in r.items() if k != RESPONSE_ONLY} for r in rows],
+            decisions=decision_log.stored(rows),
             review_items=items,
             review_events=review_repo.event_rows(
                 review_queue.created_events_of(items), "created", None, now

@@ -32,6 +32,17 @@ def _set(svc: Service, model_id: str, **values: Any) -> None:
         conn.execute(update(models).where(models.c.id == model_id).values(**values))
 
 
+def _trained(backend: str, url: str) -> tuple[Service, str]:
+    """A service on ``url`` with the support taxonomy's first model trained; its id."""
+    stack = make_stack(backend, url)
+    svc = stack.service
+    info = svc.create_taxonomy(
+        svc.authenticate(stack.tenant().key), {**TINY_TAXONOMY, "name": "support"}
+    )
+    svc.jobs.wait(120)
+    return svc, info["training"]["id"]
+
+
 def _beat_at(svc: Service, model_id: str) -> Any:
     with svc.db.read() as conn:
         return conn.execute(select(models.c.heartbeat_at).where(models.c.id == model_id)).scalar()
@@ -63,13 +74,8 @@ def test_heartbeats_and_the_take_over_of_a_silent_row_of_another_host(
     backend: str, tmp_path: Path
 ) -> None:
     with _url(backend, tmp_path) as url:
-        stack = make_stack(backend, url)
-        svc = stack.service
+        svc, model_id = _trained(backend, url)
         try:
-            principal = svc.authenticate(stack.tenant().key)
-            info = svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
-            svc.jobs.wait(120)
-            model_id = info["training"]["id"]
             assert _beat_at(svc, model_id) is not None  # it beat while it trained
 
             # a training in progress beats every `every` seconds, and stops with it
@@ -101,13 +107,8 @@ def test_a_second_run_of_a_finished_training_stores_and_activates_nothing(
     tmp_path: Path,
 ) -> None:
     with _url("sqlite", tmp_path) as url:
-        stack = make_stack("sqlite", url)
-        svc = stack.service
+        svc, model_id = _trained("sqlite", url)
         try:
-            principal = svc.authenticate(stack.tenant().key)
-            info = svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
-            svc.jobs.wait(120)
-            model_id = info["training"]["id"]
 
             def state() -> tuple[Any, ...]:
                 with svc.db.read() as conn:

@@ -25,6 +25,7 @@ __all__ = [
     "get_decision",
     "list_decisions",
     "public",
+    "stored",
     "with_routing_reasons",
 ]
 
@@ -95,6 +96,11 @@ def build_row(
 
 #: Row key that is answered but not stored (the conformal prediction set, issue 13).
 RESPONSE_ONLY = "prediction_set"
+
+
+def stored(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Decision rows as the log stores them (without :data:`RESPONSE_ONLY`)."""
+    return [{k: v for k, v in r.items() if k != RESPONSE_ONLY} for r in rows]
 
 
 def tallies(rows: Sequence[dict[str, Any]]) -> list[metrics_repo.Tally]:

@@ -37,7 +37,6 @@ class LogWrites:
     review_events: Sequence[Mapping[str, Any]] = ()
 
 
-# (CTE name, parameter prefix, table, the columns a row carries)
 _ITEM_COLUMNS = (
     "id",
     "workspace_id",
@@ -49,11 +48,21 @@ _ITEM_COLUMNS = (
     "created_at",
     "updated_at",
 )
-_EVENT_COLUMNS = ("id", "item_id", "workspace_id", "decision_id", "event", "actor", "details")
+_EVENT_COLUMNS = (
+    "id",
+    "item_id",
+    "workspace_id",
+    "decision_id",
+    "event",
+    "actor",
+    "details",
+    "created_at",
+)
+# (CTE name, parameter prefix, table, the columns a row carries), in LogWrites' order
 _TABLES: tuple[tuple[str, str, Table, tuple[str, ...]], ...] = (
     ("log_d", "d_", decisions, tuple(c.name for c in decisions.c)),
     ("log_r", "r_", review_items, _ITEM_COLUMNS),
-    ("log_e", "e_", review_events, (*_EVENT_COLUMNS, "created_at")),
+    ("log_e", "e_", review_events, _EVENT_COLUMNS),
 )
 
 
@@ -108,10 +117,6 @@ def cte_params(writes: LogWrites) -> dict[str, str]:
 
 def insert_rows(conn: Connection, writes: LogWrites) -> None:
     """Write the rows with one executemany per table (any database)."""
-    for table, rows in (
-        (decisions, writes.decisions),
-        (review_items, writes.review_items),
-        (review_events, writes.review_events),
-    ):
+    for (_, _, table, _), rows in zip(_TABLES, _tables(writes), strict=True):
         if rows:
             conn.execute(insert(table), [dict(r) for r in rows])

@@ -7,7 +7,7 @@ go through a FIFO capacity limiter of ``classify_concurrency`` slots per process
 4): under a burst, requests wait their turn instead of all contending at once.  Until
 6 December it held 4 slots per CPU core, 64 threads per process on a 16-core machine: the
 threads fight over the one interpreter lock (GIL), and on the 2-core box one process with 64
-slots answered 91 req/s where 4 slots answered 139 (`bench/bench_scale.py --slots`).
+slots answered 114 req/s where 4 answered 164 (`bench/bench_scale.py --concurrency 64`).
 """
 
 from __future__ import annotations
