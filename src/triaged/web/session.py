@@ -128,7 +128,11 @@ class SessionCodec:
             self._login.loads(nonce, max_age=LOGIN_MAX_AGE_S // 2)
             return nonce, False
         except BadSignature:
-            return self._login.dumps(secrets.token_urlsafe(16)), True
+            return self.new_login_token(), True
+
+    def new_login_token(self) -> str:
+        """A fresh sign-in/sign-up form token (set it as the cookie to spend the old one)."""
+        return str(self._login.dumps(secrets.token_urlsafe(16)))
 
     @staticmethod
     def set_login_cookie(request: Request, response: Response, token: str) -> None:

@@ -2,7 +2,11 @@
 
 The sign-up form has no session yet, so it carries the sign-in form's double-submit
 token (:meth:`SessionCodec.login_token`).  A successful sign-up shows the admin key
-once, with the quick-start call filled in; nothing else ever shows it again.  The
+once, with the quick-start call filled in; nothing else ever shows it again.  That page
+is never cached, and a success spends the form's token (a new one is set), so reloading it,
+which re-sends the form, creates nothing: it answers 409 naming the
+workspace the form already created (from a short-lived cookie) instead of a second sign-up
+refused as a taken name and counted against the address's limit.  The
 usage page (``/ui/usage``, admins) shows this month's classify requests against the
 plan's quota, per day and per key, the reset date and what happens at the limit.
 """
@@ -20,12 +24,17 @@ from triaged.http.deps import ServiceDep, client_subject
 from triaged.services.keys import Role
 from triaged.web.deps import WebSession
 from triaged.web.render import add_nav_link, page
-from triaged.web.session import SessionCodec
+from triaged.web.session import CsrfFailed, SessionCodec
 from triaged.web.usage_chart import daily_requests_chart
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+
+#: Names the workspace a sign-up form created, so that the form sent again (a reload of the
+#: page that showed the key) is answered for what it is.  Not a secret: the name only.
+DONE_COOKIE = "triaged_signed_up"
+DONE_MAX_AGE_S = 3600
 add_nav_link("Usage", "/ui/usage", roles=(Role.ADMIN.value,))  # 403 for reviewers
 
 
@@ -74,7 +83,19 @@ def signup(
     invite: Annotated[str, Form(max_length=200)] = "",
     login_token: Annotated[str, Form()] = "",
 ) -> Response:
-    SessionCodec.for_request(request).check_login_token(request, login_token)
+    codec = SessionCodec.for_request(request)
+    try:
+        codec.check_login_token(request, login_token)
+    except CsrfFailed:
+        done = request.cookies.get(DONE_COOKIE, "")[:200]
+        if not done:
+            raise
+        message = (
+            f"This form already created the workspace {done}; its admin key was shown once, "
+            "on the page you reloaded. If it was not copied, an operator can issue a new key "
+            "(triaged keys create)."
+        )
+        return page(request, "error.html", {"message": message}, status_code=409)
     base = str(request.base_url).rstrip("/")
     try:
         result = service.signup(
@@ -86,7 +107,19 @@ def signup(
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
-    return page(request, "signup_done.html", {"result": result}, status_code=201)
+    response = page(request, "signup_done.html", {"result": result}, status_code=201)
+    response.headers["Cache-Control"] = "no-store"  # the key is in this page
+    codec.set_login_cookie(request, response, codec.new_login_token())  # this form's token is spent
+    response.set_cookie(
+        DONE_COOKIE,
+        str(result["workspace"]["name"]),
+        max_age=DONE_MAX_AGE_S,
+        path="/ui/signup",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
 
 
 @router.get("/ui/signup/verify", response_class=HTMLResponse)
