@@ -34,6 +34,7 @@ __all__ = [
     "check_text",
     "check_window",
     "is_blank",
+    "load_json",
 ]
 
 MAX_METADATA_DEPTH = 8
@@ -56,6 +57,17 @@ def bad_character(value: str) -> str | None:
         return None
     char = found.group()
     return "a NUL character" if char == "\x00" else f"a lone surrogate (U+{ord(char):04X})"
+
+
+def load_json(text: str | bytes) -> Any:
+    """:func:`json.loads` for untrusted input: JSON nested too deep for the parser (a few
+    thousand ``[``) raises :class:`json.JSONDecodeError` like any malformed JSON, not
+    RecursionError (which made an examples upload or a bulk job a 500)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        doc = text if isinstance(text, str) else ""
+        raise json.JSONDecodeError("nested too deeply", doc, 0) from None
 
 
 def check_text(value: str, field: str) -> None:

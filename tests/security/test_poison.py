@@ -158,6 +158,33 @@ async def test_nul_anywhere_else_is_422_not_500(stack: Stack, tenant: Tenant) ->
         assert (await c.get(f"/v1/taxonomies/{name}")).status_code == 200
 
 
+async def test_json_nested_past_the_parser_is_refused_not_500(stack: Stack, tenant: Tenant) -> None:
+    """An examples upload (JSON, JSONL) or a bulk job (JSONL) nested deeper than the JSON
+    parser recurses was a 500 (RecursionError); it is malformed input, and nothing is written."""
+    deep = "[" * 10_000 + "]" * 10_000
+    line = '{"text": ' + deep + ', "label": "billing"}\n'
+    async with stack.client(tenant.key) as c:
+        name = await _taxonomy(c)
+        before = (await c.get(f"/v1/taxonomies/{name}")).json()["labels"]
+        for content_type, body in (("application/json", deep), ("application/x-ndjson", line)):
+            r = await c.post(
+                f"/v1/taxonomies/{name}/examples",
+                content=body.encode(),
+                headers={"Content-Type": content_type},
+            )
+            assert r.status_code == 400, r.text
+            assert r.json()["error"]["code"] == "invalid_dataset"
+        r = await c.post(
+            f"/v1/jobs?taxonomy={name}",
+            content=line.replace('"label": "billing"', '"id": "1"').encode(),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "validation_error"
+        assert (await c.get("/v1/jobs")).json()["data"] == []
+        assert (await c.get(f"/v1/taxonomies/{name}")).json()["labels"] == before
+
+
 def test_library_callers_get_the_same_checks(stack: Stack, tenant: Tenant) -> None:
     principal = stack.service.authenticate(tenant.key)
     with pytest.raises(ValidationFailed):

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from triaged.errors import DatasetError, PayloadTooLarge
-from triaged.inputs import check_text
+from triaged.inputs import check_text, load_json
 from triaged.taxonomy import Example
 
 __all__ = ["detect_format", "parse_examples"]
@@ -63,7 +63,7 @@ def parse_examples(data: bytes, fmt: str) -> list[Example]:
         raise DatasetError("examples must be UTF-8 text") from None
     if fmt == "json":
         try:
-            obj = json.loads(text)
+            obj = load_json(text)
         except json.JSONDecodeError as exc:
             raise DatasetError(
                 f"line {exc.lineno}: invalid JSON: {exc.msg}", details={"line": exc.lineno}
@@ -81,7 +81,7 @@ def parse_examples(data: bytes, fmt: str) -> list[Example]:
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                item = load_json(line)
             except json.JSONDecodeError as exc:
                 raise DatasetError(
                     f"line {lineno}: invalid JSON: {exc.msg}", details={"line": lineno}

@@ -158,7 +158,7 @@ def _jsonl_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = inputs.load_json(line)
         except json.JSONDecodeError as exc:
             raise ValidationFailed(
                 f"line {n} is not JSON: {exc.msg}", details={"line": n}
