@@ -163,6 +163,31 @@ def make_stack(backend: str, url: str) -> Stack:
 
 
 @dataclass
+class Trained:
+    """A stack whose ``support`` taxonomy (:data:`TINY_TAXONOMY`) has its first model."""
+
+    stack: Stack
+    key: str  # the tenant's admin key
+    model_id: str
+
+    @property
+    def service(self) -> Service:
+        return self.stack.service
+
+
+def trained_stack(backend: str, url: str) -> Trained:
+    """:func:`make_stack` with a tenant and the ``support`` taxonomy trained (inline jobs,
+    waited for).  The caller closes ``.service``."""
+    stack = make_stack(backend, url)
+    key = stack.tenant().key
+    info = stack.service.create_taxonomy(
+        stack.service.authenticate(key), {**TINY_TAXONOMY, "name": "support"}
+    )
+    stack.service.jobs.wait(120)
+    return Trained(stack, key, str(info["training"]["id"]))
+
+
+@dataclass
 class LiveServer:
     url: str
     server: uvicorn.Server

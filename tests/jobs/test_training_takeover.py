@@ -25,8 +25,8 @@ from tests.servicekit import (
     TINY_TAXONOMY,
     free_port,
     make_settings,
-    make_stack,
     serve_subprocess,
+    trained_stack,
 )
 from triaged.service import ClassifyItem, Service
 from triaged.services.runner_id import this_runner
@@ -108,13 +108,9 @@ def test_only_a_gone_trainer_of_this_machine_is_replaced_and_once(
     backend: str, tmp_path: Path
 ) -> None:
     with _url(backend, tmp_path) as url:
-        stack = make_stack(backend, url)
-        svc = stack.service
+        t = trained_stack(backend, url)
+        svc, model_id = t.service, t.model_id
         try:
-            principal = svc.authenticate(stack.tenant().key)
-            info = svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
-            svc.jobs.wait(120)
-            model_id = info["training"]["id"]
             assert _row(svc, model_id).runner == this_runner()  # recorded by its trainer
 
             def left(runner: str, trigger: str | None = None) -> None:
@@ -149,13 +145,10 @@ def test_only_a_gone_trainer_of_this_machine_is_replaced_and_once(
 
 def test_resume_trains_the_taken_row_again(tmp_path: Path) -> None:
     with _url("sqlite", tmp_path) as url:
-        stack = make_stack("sqlite", url)
-        svc = stack.service
+        t = trained_stack("sqlite", url)
+        svc, model_id = t.service, t.model_id
+        principal = svc.authenticate(t.key)
         try:
-            principal = svc.authenticate(stack.tenant().key)
-            info = svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
-            svc.jobs.wait(120)
-            model_id = info["training"]["id"]
             with svc.db.write() as conn:
                 conn.execute(
                     update(models)
