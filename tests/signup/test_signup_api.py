@@ -114,6 +114,43 @@ def test_probing_names_and_emails_spends_the_address_limit(make_service: MakeSer
     assert _client(svc, "192.0.2.2").post("/v1/signup", json=_body("fresh")).status_code == 201
 
 
+def test_an_email_is_one_plain_address_the_link_goes_to(
+    make_service: MakeService, smtp_sink: SmtpSink
+) -> None:
+    """An email that a mail header reads as another address is a 422 that writes nothing:
+    the contact stored, and its place under the email cap, are the address the link is
+    mailed to (until 6 December "<a@x.io>" or "x:a@x.io;" were stored as typed, each its
+    own place under the cap, and the link went to a@x.io)."""
+    svc = make_service(
+        smtp_url=smtp_sink.url,
+        signup_allow_unverified=False,
+        signup_max_per_email=1,
+        signup_per_ip=20,
+    )
+    client = _client(svc)
+    assert client.post("/v1/signup", json=_body("first", "cap@example.com")).status_code == 201
+    before = row_counts(svc)
+    for email in (
+        "<cap@example.com>",
+        "cap@example.com)",
+        "x:cap@example.com;",
+        "x,cap@example.com",
+        "(x)cap@example.com",
+        "=?utf-8?q?cap?=@example.com",
+        "cap@ex_ample.com",
+    ):
+        r = client.post("/v1/signup", json=_body("second", email))
+        assert r.status_code == 422, (email, r.text)
+        assert r.json()["error"]["details"]["field"] == "email"
+    assert row_counts(svc) == before
+    assert len(smtp_sink.messages) == 1
+    unusual = "o'brien+ops@mail.example.co.uk"  # a plain address, however unusual, is fine
+    r = client.post("/v1/signup", json=_body("second", unusual))
+    assert r.status_code == 201, r.text
+    assert r.json()["workspace"]["contact_email"] == unusual
+    assert smtp_sink.wait_for(unusual)["X-Envelope-To"] == unusual
+
+
 def test_a_mail_server_that_refuses_undoes_the_sign_up(make_service: MakeService) -> None:
     from tests.servicekit import free_port
 
