@@ -9,6 +9,7 @@ is false.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -246,16 +247,21 @@ def serve(
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         )
         return
-    uvicorn.run(
-        create_app(service=service),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=settings.access_log,
-        log_config=log_config(),
-        # a request that never ends (a stalled upload) does not keep the process alive
-        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
-    )
+    try:
+        uvicorn.run(
+            create_app(service=service),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=settings.access_log,
+            log_config=log_config(),
+            # a request that never ends (a stalled upload) does not keep the process alive
+            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        )
+    finally:
+        if service.abandoned_jobs:  # Ctrl-C: Python would wait for the training thread
+            logging.shutdown()
+            os._exit(130)
 
 
 def _is_postgres(settings: Any) -> bool:

@@ -39,6 +39,7 @@ from triaged.services import learning, review_queue, review_stats, routing_polic
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import utcnow
 from triaged.services.keys import Principal, Role
+from triaged.services.pools import stop_pool
 from triaged.services.review_items import item_page
 from triaged.services.review_queue import Action, ItemFilter, Queue, Status
 from triaged.services.review_workspace import resolution_payload
@@ -376,10 +377,13 @@ class ReviewService:
         for job in list(self._jobs):
             job.result(timeout=timeout)
 
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+    def close(self, deadline: float | None = None) -> int:
+        """Stop the retrain thread (see :func:`~triaged.services.pools.stop_pool`); how many
+        retrains still run at ``deadline`` (abandoned)."""
+        with self._lock:
+            pool, self._executor = self._executor, None
+            jobs = list(self._jobs)
+        return stop_pool(pool, jobs, deadline)
 
     # -------------------------------------------------------------- internals
     def _pool(self) -> ThreadPoolExecutor:

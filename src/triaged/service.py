@@ -23,6 +23,7 @@ import logging
 import random
 import sys
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from triaged.services.facade.core import CLASSIFY_ROLES, READ_ROLES
 from triaged.services.facade.operations import OperationsMixin
 from triaged.services.ids import utcnow
 from triaged.services.keys import Principal, Role
+from triaged.services.pools import stop_pool
 from triaged.services.routing_policy import Policy
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.settings import Settings
@@ -86,6 +88,7 @@ class Service(OperationsMixin):
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self._jobs: list[Future[Any]] = []
+        self.abandoned_jobs = 0  # threads still running when close(timeout) gave up
         self._started = False
         # routing policy per (taxonomy id, version): (policy, thin evidence, checked at)
         self._policies: dict[tuple[str, int], tuple[Policy, bool, float]] = {}
@@ -176,11 +179,26 @@ class Service(OperationsMixin):
         for job in list(self._jobs):
             job.result(timeout=timeout)
 
-    def close(self) -> None:
-        self.jobs.close()  # issue 11: in-process jobs stop after their chunk in flight
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-        self.review.close()
+    def close(self, timeout: float | None = None) -> None:
+        """Stop: in-process jobs (a bulk job after its chunk in flight), trainings and
+        retrains.  ``timeout`` (the server's shutdown): work not started is dropped and a
+        running training is waited for that long, then abandoned; its model row resumes
+        when a process of this machine next starts (:mod:`triaged.services.pools`)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._executor_lock:
+            pool, self._executor = self._executor, None
+        left = self.jobs.close(deadline)
+        left += stop_pool(pool, self._jobs, deadline)
+        left += self.review.close(deadline)
+        self.abandoned_jobs = left
+        if left:
+            log.warning(
+                "stopping with %d training or job thread(s) still running after %.0f s: "
+                "abandoned; a training resumes when triaged next starts on this machine "
+                "(or after a minute on another host), a bulk job from its last chunk",
+                left,
+                timeout,
+            )
         self.db.dispose()
 
     # --- sign-up (issue 14)

@@ -156,7 +156,8 @@ class Settings(BaseSettings):
         default=30,
         ge=1,
         description="On SIGTERM, how long `triaged serve` waits for requests in flight before "
-        "it closes their connections and stops.",
+        "it closes their connections, then for a training in progress before it abandons it "
+        "(the next start on this machine trains it again).",
     )
     # review queue and learning loop (triaged.review)
     review_lease_seconds: float = Field(

@@ -69,7 +69,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             yield
         finally:
             await run_in_threadpool(background.stop)
-            await run_in_threadpool(svc.close)
+            # a training still running then is abandoned (resumed by the next start)
+            await run_in_threadpool(svc.close, cfg.shutdown_timeout_seconds)
 
     install_log_filter()
     # /docs and /redoc from the Swagger UI and ReDoc files shipped in fastapi-offline: no CDN

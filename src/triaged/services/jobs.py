@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from triaged.errors import InvalidInput
+from triaged.services.pools import stop_pool
 from triaged.storage import job_repo, training_repo
 from triaged.storage.db import Database
 
@@ -274,12 +275,16 @@ class JobRunner:
         for future in list(self._futures):
             future.result(timeout=timeout)
 
-    def close(self) -> None:
+    def close(self, deadline: float | None = None) -> int:
+        """Stop this process's job thread (see :func:`~triaged.services.pools.stop_pool`);
+        how many jobs still run at ``deadline`` (abandoned)."""
         self.stop_event.set()  # a bulk job stops after its chunk in flight
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+            futures = list(self._futures)
+        left = stop_pool(pool, futures, deadline)
         with self._lock:
             if self._deliverer is not None:
                 self._deliverer.close()
             self._deliverer, self._deliverer_made = None, False
+        return left
