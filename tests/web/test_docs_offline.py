@@ -32,3 +32,19 @@ def test_docs_render_with_the_network_blocked(page: Any) -> None:
     assert deprecated >= 2  # the aliases kept for one release are marked
     assert refused == []
     assert "cdn.jsdelivr" not in page.content()
+
+
+def test_redoc_renders_without_any_outside_request(page: Any) -> None:
+    """ReDoc's bundle draws a footer logo from cdn.redoc.ly; the page's policy keeps images
+    on this origin, so the browser never asks for it (the fixture fails on any request that
+    leaves the server, made or refused)."""
+    tried: list[str] = []
+    page.on("request", lambda request: tried.append(request.url))
+    response = page.goto("/redoc")
+    page.wait_for_function(
+        "document.body.innerText.includes('List decisions, newest first')", timeout=30_000
+    )
+    page.wait_for_load_state("networkidle")
+    outside = [url for url in tried if not url.startswith("http://127.0.0.1:")]
+    assert outside == [], outside
+    assert "img-src 'self'" in response.headers["content-security-policy"]

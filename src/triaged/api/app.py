@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from triaged import __version__
 from triaged.api.errors import install_error_handlers
 from triaged.api.limits import BodyLimitMiddleware
-from triaged.api.openapi import install_openapi
+from triaged.api.openapi import install_openapi, install_redoc
 from triaged.api.request_id import RequestIdMiddleware, install_log_filter
 from triaged.api.routes import health, v1_router
 from triaged.api.routes.metrics import prometheus_router
@@ -79,11 +79,13 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        redoc_url=None,  # install_redoc: the same page, kept from fetching ReDoc's CDN logo
     )
     app.state.service = svc
     app.state.settings = cfg
     install_error_handlers(app)
     install_openapi(app)
+    install_redoc(app)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body=cfg.max_body_bytes,

@@ -10,12 +10,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 
 from triaged.api.field_docs import EXAMPLES, FIELDS, PARAMETERS
 
-__all__ = ["ERROR_SCHEMA", "document", "first_sentence", "generated_summary", "install_openapi"]
+__all__ = [
+    "ERROR_SCHEMA",
+    "REDOC_CSP",
+    "document",
+    "first_sentence",
+    "generated_summary",
+    "install_openapi",
+    "install_redoc",
+]
+
+#: ReDoc's bundle draws its "by Redocly" footer logo from cdn.redoc.ly: this policy keeps
+#: the page's images (and fetches) on this origin, so /redoc makes no outside request
+REDOC_CSP = "img-src 'self' data:; connect-src 'self'"
+OFFLINE_ASSETS = "/static-offline-docs"  # where fastapi-offline mounts its files
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "ErrorOut",
@@ -149,3 +164,21 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def install_redoc(app: FastAPI, path: str = "/redoc") -> None:
+    """``/redoc`` from the ReDoc bundle fastapi-offline ships (create the app with
+    ``redoc_url=None``), answered with :data:`REDOC_CSP`."""
+
+    @app.get(path, include_in_schema=False)
+    def redoc_html(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        response = get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=app.title + " - ReDoc",
+            redoc_js_url=f"{root}{OFFLINE_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{OFFLINE_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+        response.headers["Content-Security-Policy"] = REDOC_CSP
+        return response
