@@ -127,9 +127,10 @@ class Settings(BaseSettings):
     auth_max_failures: int = Field(
         default=20,
         ge=0,
-        description="Failed API key lookups or web sign-ins per client address (and per key "
-        "prefix) within auth_failure_window_seconds before 429 + Retry-After (0: no limit); "
-        "counted in the database by every API process together.",
+        description="Failed API key lookups or web sign-ins per client address (an IPv6 "
+        "address counts by its /64; and per key prefix) within auth_failure_window_seconds "
+        "before 429 + Retry-After (0: no limit); counted in the database by every API process "
+        "together.",
     )
     auth_failure_window_seconds: float = Field(
         default=60.0, gt=0, description="Window of the failed-authentication limit."
@@ -283,8 +284,9 @@ class Settings(BaseSettings):
     signup_per_ip: int = Field(
         default=5,
         ge=0,
-        description="Sign-ups from one client address per signup_window_seconds, refused ones "
-        "for a taken name or an email at its cap included (429 above; 0: no limit).",
+        description="Sign-ups from one client address (an IPv6 address counts by its /64) per "
+        "signup_window_seconds, refused ones for a taken name or an email at its cap included "
+        "(429 above; 0: no limit).",
     )
     signup_global: int = Field(
         default=100,

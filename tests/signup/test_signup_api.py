@@ -114,6 +114,25 @@ def test_probing_names_and_emails_spends_the_address_limit(make_service: MakeSer
     assert _client(svc, "192.0.2.2").post("/v1/signup", json=_body("fresh")).status_code == 201
 
 
+def test_an_ipv6_client_is_counted_by_its_64_network(make_service: MakeService) -> None:
+    """One IPv6 client holds a whole /64: the per-address limit counts the network, so
+    taking a new address for each try does not pass it (until 6 December it did)."""
+    svc = make_service(signup_per_ip=3, signup_window_seconds=600)
+    codes = [
+        _client(svc, f"2001:db8:1:2::{i:x}").post("/v1/signup", json=_body(f"v6-{i}")).status_code
+        for i in range(1, 6)
+    ]
+    assert codes == [201, 201, 201, 429, 429]
+    assert len(svc.workspaces_overview()) == 3
+    # another /64 is another client; an IPv4-mapped address counts as its IPv4 address
+    assert _client(svc, "2001:db8:1:3::1").post("/v1/signup", json=_body("v6-b")).status_code == 201
+    for i, address in enumerate(("192.0.2.9", "::ffff:192.0.2.9", "192.0.2.9")):
+        r = _client(svc, address).post("/v1/signup", json=_body(f"v4-{i}"))
+        assert r.status_code == 201, r.text
+    r = _client(svc, "::ffff:192.0.2.9").post("/v1/signup", json=_body("v4-late"))
+    assert r.status_code == 429 and r.json()["error"]["details"]["limit"] == "signup_client"
+
+
 def test_an_email_is_one_plain_address_the_link_goes_to(
     make_service: MakeService, smtp_sink: SmtpSink
 ) -> None:

@@ -3,6 +3,7 @@ app's counter of failed authentications with the subjects it counts."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -37,4 +38,16 @@ def auth_throttle(request: Request) -> FailureThrottle:
 
 
 def client_subject(request: Request) -> str:
-    return "ip:" + (request.client.host if request.client else "unknown")
+    """The client that the sign-up limits and the failed-authentication throttle count: its
+    IPv4 address, or the /64 network of an IPv6 address (a connection is handed a whole /64,
+    so counting single IPv6 addresses let one client take a new one for each try)."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return "ip:" + host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"ip:{ip.ipv4_mapped}"
+        return f"ip:{ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))}"
+    return f"ip:{ip}"
