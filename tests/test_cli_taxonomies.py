@@ -171,6 +171,27 @@ def test_keys_list_shows_full_ids(db: str, monkeypatch: pytest.MonkeyPatch) -> N
     assert r.exit_code == 0, r.output
 
 
+def test_review_versions_shows_full_model_ids(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table `review rollback` points to: its ids whole, pasteable, on a narrow terminal."""
+    spec = tmp_path / "tiny.yaml"
+    labels = [{"name": n, "description": f"questions about {n}"} for n in ("billing", "shipping")]
+    spec.write_text(yaml.safe_dump({"name": "tiny", "labels": labels}), encoding="utf-8")
+    r = runner.invoke(app, ["taxonomies", "import", str(spec), "--database-url", db])
+    assert r.exit_code == 0, r.output
+    args = ["review", "versions", "tiny", "--database-url", db]
+    r = runner.invoke(app, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    model_id = json.loads(r.stdout)[0]["id"]
+    monkeypatch.setenv("COLUMNS", "60")
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert model_id in r.stdout  # whole, pasteable into `review rollback`
+    r = runner.invoke(app, ["review", "rollback", "tiny", model_id, "--database-url", db])
+    assert r.exit_code == 0, r.output
+
+
 def test_eval_of_a_saved_model_reports_progress_on_stderr(tmp_path: Path) -> None:
     model = tmp_path / "model"
     r = runner.invoke(app, ["train", str(SNIPS), "--shots", "8", "-o", str(model)])

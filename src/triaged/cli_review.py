@@ -98,7 +98,9 @@ def review_versions(
         print(json.dumps(versions))
         return
     table = Table(title=f"model versions of {taxonomy}")
-    for col in ("id", "status", "active", "trigger", "examples", "from review", "accuracy", "ece"):
+    # ids whole on any terminal width: they are what `review rollback` takes
+    table.add_column("id", no_wrap=True, min_width=max([2, *(len(v["id"]) for v in versions)]))
+    for col in ("status", "active", "trigger", "examples", "from review", "accuracy", "ece"):
         table.add_column(col)
     for v in versions:
         ev = v.get("evaluation") or {}
