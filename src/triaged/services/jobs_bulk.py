@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -97,9 +98,15 @@ class Limits:
 
 def decision_id(job_id: str, seq: int) -> str:
     """The decision id of row ``seq`` of a job: the same every time the row is classified
-    (so a chunk redone after a crash cannot log it twice); sorts by job, then row."""
+    (so a chunk redone after a crash cannot log it twice); sorts by job, then row.
+
+    The job's millisecond, 32 bits hashed from its whole id, the row.  Ids made by one
+    process in one millisecond differ only in their low digits (a monotonic step), so the
+    job id's leading 20 digits, used until 6 December, were the same for two jobs submitted
+    together: the second logged its rows under the first one's ids and failed at every run."""
     body = job_id.split("_", 1)[1]
-    return f"dec_{body[:20]}{seq:012x}"
+    tag = hashlib.blake2b(body.encode(), digest_size=4).hexdigest()
+    return f"dec_{body[:12]}{tag}{seq:012x}"
 
 
 # ------------------------------------------------------------------ parsing
