@@ -179,6 +179,13 @@ def test_errors_are_the_library_exceptions(sdk_stack, client: Client):
     with pytest.raises(NotFound) as missing:
         client.decision("dec_missing")
     assert missing.value.status_code == 404
+    # the error carries the answer's request id, to quote to the operator (its logs have it)
+    assert str(missing.value.request_id).startswith("req_")
+    tenant = stack.tenant("free")
+    traced = Client(server.url, tenant.key, headers={"Request-Id": "qa-7"})
+    with traced, pytest.raises(NotFound) as quoted:
+        traced.decision("dec_missing")
+    assert quoted.value.request_id == "qa-7"
     # an id is one path segment, whatever it holds: never another endpoint or a query
     # (until 5 December "rvi_x?y=1" reached .../rvi_x and "a/../../claim" another path)
     for odd in ("rvi_x?y=1", "a/../../claim", "..", "x y#z"):

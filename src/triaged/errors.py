@@ -70,6 +70,8 @@ class TriagedError(Exception):
         self.details: dict[str, Any] = dict(details or {})
         # the HTTP status of the answer it came from (the SDK sets it; else the class's)
         self.status_code: int = self.status
+        # the server's Request-Id of that answer, to quote when reporting it (the SDK sets it)
+        self.request_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}

@@ -16,8 +16,9 @@ server or the ML stack (``tests/test_sdk_standalone.py``; the contract ``sdk`` i
 every method returns a typed result (:mod:`triaged.client.results`), mirrored from the API's
 schemas and tested against ``/openapi.json``; lists come as :class:`Page` (``data``,
 ``next_cursor``, ``has_more``) and the list methods fetch every page.  Errors are the
-library's own (:mod:`triaged.errors`), chosen by the error code the server sends; no answer at
-all is :class:`~triaged.errors.ConnectFailed` or :class:`~triaged.errors.RequestTimeout`.
+library's own (:mod:`triaged.errors`), chosen by the error code the server sends, with the
+answer's ``request_id`` (to quote to the server's operator); no answer at all is
+:class:`~triaged.errors.ConnectFailed` or :class:`~triaged.errors.RequestTimeout`.
 Requests that get 429 or 5xx (or a connection error) are retried with
 exponential backoff, honouring ``Retry-After``; every classify carries an ``Idempotency-Key``
 (generated unless given), so a retry never makes a second decision or a second count.  Pass

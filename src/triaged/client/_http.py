@@ -89,6 +89,7 @@ def raise_for(response: httpx.Response) -> None:
     """Raise the library's exception for an error answer (chosen by its ``code``, else status)."""
     if response.status_code < 400:
         return
+    request_id = response.headers.get("request-id")
     try:
         err = response.json()["error"]
         code, message, details = (
@@ -96,6 +97,7 @@ def raise_for(response: httpx.Response) -> None:
             str(err["message"]),
             dict(err.get("details") or {}),
         )
+        request_id = str(err.get("request_id") or "") or request_id
     except (ValueError, KeyError, TypeError):
         code, message, details = "", response.text[:500] or response.reason_phrase, {}
     cls = _error_classes().get(code) or _BY_STATUS.get(response.status_code, _errors.TriagedError)
@@ -105,6 +107,7 @@ def raise_for(response: httpx.Response) -> None:
     else:
         exc = cls(message, details=details)
     exc.status_code = response.status_code  # details may carry a "status" of their own
+    exc.request_id = request_id
     exc.details.setdefault("status", response.status_code)
     raise exc
 
