@@ -14,10 +14,11 @@ class InsightsConfig:
     Gap clusters
         ``gap_buckets``: decisions from these buckets are gap candidates, unless a
         reviewer resolved them to an existing label; decisions marked ``new_category``
-        always are.  ``review`` is included by default: on taxonomies with many
-        examples the model is often fairly sure of the nearest existing label for an
-        input of a missing one (on CLINC150 with 10 intents removed, about a third of
-        those inputs land in ``review``, not ``hold``).
+        are until a label of the name the reviewer proposed exists.  ``review`` is
+        included by default: on taxonomies with many examples the model is often fairly
+        sure of the nearest existing label for an input of a missing one (on CLINC150
+        with 10 intents removed, about a third of those inputs land in ``review``, not
+        ``hold``).
         ``min_cluster_size`` / ``min_samples``: HDBSCAN parameters; ``None`` scales them
         with the candidate volume (4 up to ~2,000 candidates, then ``sqrt(n) / 10``;
         ``min_samples`` = ``min_cluster_size``: small leaves, smoothed density).

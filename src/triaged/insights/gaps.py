@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from sklearn.cluster import HDBSCAN
 
 from triaged.insights.config import InsightsConfig
-from triaged.insights.keywords import class_tfidf_keywords, propose_name, snake_case
+from triaged.insights.keywords import class_tfidf_keywords, fit_name, propose_name, snake_case
 from triaged.insights.records import DecisionRecord
 from triaged.insights.scale import (
     centroid,
@@ -208,7 +208,7 @@ def find_gap_clusters(
     center = R.mean(axis=0) if R.shape[0] else V.mean(axis=0)
     Z = unit_rows(V - center)
     ref_c = unit_rows(R - center)
-    ref_labels = list(reference_labels) if len(reference_labels) == R.shape[0] else None
+    ref_labels = list(reference_labels) if 0 < R.shape[0] == len(reference_labels) else None
     explained = _explained(Z, ref_c, ref_labels, records, config)
     labels, label_cents, merge_at = _cluster_open(
         Z, ref_c, ref_labels, np.flatnonzero(~explained), config
@@ -326,6 +326,11 @@ def _known(vouched: NDArray[np.float64], config: InsightsConfig) -> list[int]:
     return [c for c in range(vouched.shape[0]) if vouched[c] >= share]
 
 
+def _rest(*shares: float) -> float:
+    """The share left over, never below 0 (1 - 0.32 - 0.68 is -1e-16: "-0.0%")."""
+    return max(0.0, round(1.0 - sum(shares), 4))
+
+
 def _count_shares(
     summary: dict[str, Any], explained: NDArray[np.bool_], groups: list[IntArray]
 ) -> None:
@@ -337,7 +342,7 @@ def _count_shares(
     summary["clusters"] = len(groups)
     summary["clustered_share"] = round(float(clustered.mean()), 4)
     summary["explained_share"] = round(float((explained & ~clustered).mean()), 4)
-    summary["noise_share"] = round(1.0 - summary["clustered_share"] - summary["explained_share"], 4)
+    summary["noise_share"] = _rest(summary["clustered_share"], summary["explained_share"])
 
 
 def _explained(
@@ -424,7 +429,7 @@ def _keep_clusters(
     kept = kept[: config.max_gap_clusters]
     summary["clusters"] = len(kept)
     summary["clustered_share"] = round(float(np.isin(labels, kept).mean()), 4)
-    summary["noise_share"] = round(1.0 - summary["explained_share"] - summary["clustered_share"], 4)
+    summary["noise_share"] = _rest(summary["explained_share"], summary["clustered_share"])
     return kept
 
 
@@ -540,10 +545,10 @@ def _describe(
     n_votes = sum(1 for r in members if r.is_new_category)
     texts = [r.text for r in members]
     if votes and votes.most_common(1)[0][1] * 3 >= len(members):
-        name = votes.most_common(1)[0][0]
+        name = fit_name(votes.most_common(1)[0][0])
         base, k = name, 2
         while name in taken:
-            name = f"{base}_{k}"
+            name = fit_name(base, f"_{k}")
             k += 1
     else:
         name = propose_name(keywords, texts, taken=taken)

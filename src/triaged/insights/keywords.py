@@ -14,7 +14,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-__all__ = ["class_tfidf_keywords", "propose_name", "snake_case"]
+from triaged.taxonomy_rules import MAX_LABEL_NAME
+
+__all__ = ["class_tfidf_keywords", "fit_name", "propose_name", "snake_case"]
 
 _TOKEN = r"(?u)\b[^\W\d_][\w'’-]*[^\W_]\b|\b[^\W\d_]\b"
 # extra words that carry no topic in short requests to an assistant or a support desk
@@ -100,6 +102,13 @@ def snake_case(text: str) -> str:
     return "_".join(words)
 
 
+def fit_name(base: str, suffix: str = "") -> str:
+    """``base`` + ``suffix``, ``base`` cut so the whole is a valid label name length
+    (``MAX_LABEL_NAME``): a cluster of one very long word must still propose a name
+    that the one-click action can create."""
+    return base[: MAX_LABEL_NAME - len(suffix)] + suffix
+
+
 def propose_name(
     keywords: Sequence[tuple[str, float]],
     texts: Sequence[str],
@@ -141,10 +150,10 @@ def propose_name(
     if name:
         name = _with_verb(name, texts, max_words)
         name = _distinct(name, keywords, taken_list, max_words)
-    base = snake_case(" ".join(name.split()[:max_words])) or "new_category"
+    base = fit_name(snake_case(" ".join(name.split()[:max_words])) or "new_category")
     candidate, n = base, 2
     while candidate.lower() in taken_set:
-        candidate = f"{base}_{n}"
+        candidate = fit_name(base, f"_{n}")
         n += 1
     return candidate
 

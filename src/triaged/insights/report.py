@@ -29,6 +29,7 @@ from triaged.encoders import Encoder, get_encoder
 from triaged.insights.config import InsightsConfig
 from triaged.insights.gaps import GapCluster, find_gap_clusters
 from triaged.insights.health import LabelHealth, label_health
+from triaged.insights.keywords import snake_case
 from triaged.insights.overlaps import Overlap, find_overlaps
 from triaged.insights.records import DecisionRecord
 from triaged.insights.terms import words
@@ -63,15 +64,22 @@ class InsightsReport:
         }
 
 
-def gap_candidates(records: Sequence[DecisionRecord], config: InsightsConfig) -> list[int]:
-    """Indices of the records that are gap candidates (see :class:`InsightsConfig`)."""
-    return [
-        i
-        for i, r in enumerate(records)
-        if r.is_new_category
-        or r.is_out_of_scope
-        or (r.bucket in config.gap_buckets and not r.resolved_to_existing)
-    ]
+def gap_candidates(
+    records: Sequence[DecisionRecord], config: InsightsConfig, labels: Iterable[str] = ()
+) -> list[int]:
+    """Indices of the records that are gap candidates (see :class:`InsightsConfig`).
+
+    A ``new_category`` whose proposed name is now one of ``labels`` (the label was made,
+    say from its gap cluster) has a label and is no longer a candidate: otherwise the
+    cluster came back under ``name_2`` right after its label was created."""
+    named = {snake_case(name) for name in labels}
+
+    def candidate(r: DecisionRecord) -> bool:
+        if r.is_new_category:
+            return not (r.new_label and snake_case(r.new_label) in named)
+        return r.is_out_of_scope or (r.bucket in config.gap_buckets and not r.resolved_to_existing)
+
+    return [i for i, r in enumerate(records) if candidate(r)]
 
 
 def _as_records(records: Iterable[DecisionRecord | Mapping[str, Any]]) -> list[DecisionRecord]:
@@ -127,7 +135,7 @@ def compute_insights(
         taxonomy, cfg, example_embeddings, enc, known_vectors or {}
     )
     # gap candidates
-    cand_idx = gap_candidates(recs, cfg)
+    cand_idx = gap_candidates(recs, cfg, taxonomy.label_names)
     cands = [recs[i] for i in cand_idx]
     cand_vecs = _embed_records(cands, enc) if cands else np.zeros((0, 0), np.float32)
     if ex_vecs.size == 0 and cand_vecs.size:

@@ -202,23 +202,26 @@ def drift_alerts(
     config: DriftConfig | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Drift alerts of the recent window against the baseline before it."""
+    """Drift alerts of the recent window against the baseline before it, each with its
+    ``taxonomy``.  Without ``taxonomy`` every taxonomy is tested on its own, as the check
+    that records alerts does (a pool of all of them hid one taxonomy's shift in the
+    others' traffic)."""
     cfg = config or DriftConfig()
     end = _utc(now) if now is not None else datetime.now(UTC)
-    rows = decision_rows(
-        conn,
-        workspace_id,
-        taxonomy_id=taxonomy.id if taxonomy else None,
-        since=end - cfg.recent - cfg.baseline,
-        until=end,
-    )
-    alerts = detect_drift(rows, now=end, config=cfg)
+    records = [taxonomy] if taxonomy is not None else list_records(conn, workspace_id)
+    alerts: list[dict[str, Any]] = []
+    for rec in records:
+        rows = decision_rows(
+            conn, workspace_id, taxonomy_id=rec.id, since=end - cfg.recent - cfg.baseline, until=end
+        )
+        found = detect_drift(rows, now=end, config=cfg)
+        alerts += [{**a.to_dict(), "taxonomy": rec.name} for a in found]
     return {
         "taxonomy": taxonomy.name if taxonomy else None,
         "recent_start": (end - cfg.recent).isoformat(),
         "baseline_start": (end - cfg.recent - cfg.baseline).isoformat(),
         "now": end.isoformat(),
-        "alerts": [a.to_dict() for a in alerts],
+        "alerts": alerts,
     }
 
 

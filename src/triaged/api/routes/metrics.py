@@ -74,7 +74,8 @@ def drift(
     taxonomy: Annotated[str | None, Query(description="one taxonomy (default: all)")] = None,
 ) -> Any:
     """Held and review shares of the recent window against the baseline window before it
-    (two-proportion z-test, Bonferroni-corrected); one alert per share that moved.
+    (two-proportion z-test, Bonferroni-corrected); one alert per share that moved, with its
+    ``taxonomy`` (without ``taxonomy``, each taxonomy is tested on its own).
     Nothing is recorded: see ``POST /v1/metrics/drift/check``."""
     return service.drift(principal, cfg, taxonomy=taxonomy)
 
