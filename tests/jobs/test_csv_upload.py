@@ -245,3 +245,46 @@ def test_crlf_split_across_read_chunks_is_one_line_ending(stack: Stack) -> None:
     assert text == "split\r\nquoted"
     assert [r["external_id"] for r in rows[-3:]] == ["p", "q2", "q3"]
     assert [r["row"] for r in rows] == list(range(len(rows)))
+
+
+def test_a_header_without_the_text_column_is_refused_naming_its_columns(stack: Stack) -> None:
+    r, listed = _refused(stack, b"id,body\n1,refund please\n2,card lost\n")
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["details"] == {"line": 1, "field": "text_field", "reason": "missing_column"}
+    assert "'text'" in error["message"] and "'body'" in error["message"]
+    assert listed == []
+
+
+def test_a_metadata_column_asked_for_must_be_in_the_header(stack: Stack) -> None:
+    key = _tenant(stack)
+
+    async def run() -> Any:
+        async with stack.client(key) as c:
+            return await c.post(
+                "/v1/jobs?taxonomy=support&metadata_fields=team,region",
+                content=b"text,team\nrefund please,emea\n",
+                headers={"Content-Type": "text/csv"},
+            )
+
+    r = asyncio.run(run())
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["details"]["field"] == "metadata_fields"
+    assert "'region'" in r.json()["error"]["message"]
+
+
+def test_a_jsonl_text_that_is_not_a_string_is_refused_with_its_type(stack: Stack) -> None:
+    key = _tenant(stack)
+
+    async def run() -> Any:
+        async with stack.client(key) as c:
+            return await c.post(
+                "/v1/jobs?taxonomy=support&format=jsonl",
+                content=b'{"text": "fine"}\n{"text": 5}\n',
+            )
+
+    r = asyncio.run(run())
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["details"] == {"line": 2, "field": "text"}
+    assert "must be a string, not a number" in error["message"]

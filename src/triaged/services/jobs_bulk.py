@@ -175,7 +175,7 @@ def _jsonl_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
         yield n, value
 
 
-def _csv_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _csv_records(stream: IO[bytes], opts: BulkOptions) -> Iterator[tuple[int, dict[str, Any]]]:
     """CSV records (after the header) with the physical line where each starts.
 
     A quoted field may span lines (its line endings kept as sent); blank lines are
@@ -197,7 +197,7 @@ def _csv_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
         if not fields:
             continue
         if header is None:
-            _check_header(fields, start)
+            _check_header(fields, start, opts)
             header = fields
             continue
         record: dict[str, Any] = dict(zip(header, fields, strict=False))
@@ -221,7 +221,9 @@ def _csv_error(start: int, end: int, exc: csv.Error, *, at_end: bool) -> Validat
     )
 
 
-def _check_header(names: list[str], line: int) -> None:
+def _check_header(names: list[str], line: int, opts: BulkOptions) -> None:
+    """No column named twice; the text column (and the metadata columns asked for) present,
+    so a file with another header is refused for what it is, not as "line 2 has no text"."""
     seen: set[str] = set()
     for name in names:
         if name in seen and name != "":  # unnamed columns are never read
@@ -230,6 +232,26 @@ def _check_header(names: list[str], line: int) -> None:
                 details={"line": line, "field": name, "reason": "duplicate_column"},
             )
         seen.add(name)
+    # the text column, and columns named for metadata (the id column is optional: its
+    # default, external_id, need not be there)
+    wanted = [("text_field", opts.text_field)] + [
+        ("metadata_fields", f) for f in opts.metadata_fields
+    ]
+    for param, column in wanted:
+        if column not in seen:
+            shown = ", ".join(repr(n[:60]) for n in names[:20]) + (
+                ", ..." if len(names) > 20 else ""
+            )
+            raise ValidationFailed(
+                f"line {line}: the header has no column {column!r} (it has {shown}); "
+                f"name the column with {param}",
+                details={"line": line, "field": param, "reason": "missing_column"},
+            )
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", list: "an array"}
+    return names.get(type(value), "an object" if isinstance(value, dict) else "a string")
 
 
 def _row(
@@ -239,7 +261,12 @@ def _row(
     metadata field must be one (a CSV cell is text: only ``metadata_fields`` apply)."""
     where = f"line {n}"
     text = record.get(opts.text_field)
-    if not isinstance(text, str) or inputs.is_blank(text):
+    if text is not None and not isinstance(text, str):
+        raise ValidationFailed(
+            f"{where}: field {opts.text_field!r} must be a string, not {_json_type(text)}",
+            details={"line": n, "field": opts.text_field},
+        )
+    if text is None or inputs.is_blank(text):
         raise ValidationFailed(
             f"{where} has no text in field {opts.text_field!r}",
             details={"line": n, "field": opts.text_field},
@@ -286,7 +313,7 @@ def parse(
             f"format must be one of {', '.join(FORMATS)}, not {fmt!r}",
             details={"field": "format", "allowed": list(FORMATS)},
         )
-    records = _jsonl_records(stream) if fmt == "jsonl" else _csv_records(stream)
+    records = _jsonl_records(stream) if fmt == "jsonl" else _csv_records(stream, opts)
     for count, (n, record) in enumerate(records, start=1):
         if count > limits.max_rows:
             raise PayloadTooLarge(
