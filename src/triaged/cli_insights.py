@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -40,9 +40,15 @@ def _parse_time(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise typer.BadParameter(f"not an ISO date or time: {value!r}") from None
+    if parsed.tzinfo is not None:
+        try:  # the window is read in UTC: 0001-01-01T00:00+01:00 has no UTC time
+            parsed.astimezone(UTC)
+        except OverflowError:
+            raise typer.BadParameter(f"out of range in UTC: {value!r}") from None
+    return parsed
 
 
 def insights(
