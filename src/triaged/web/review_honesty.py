@@ -53,12 +53,17 @@ def audited_reliability_svg(rel: dict[str, Any]) -> Markup:
     )
     for b in rel["bins"]:
         x, lo, hi = _x(b["confidence"]), b["interval"][0], b["interval"][1]
+        # the count beside its point, inside the chart: left of it near the right edge,
+        # below it near the top (an accuracy of 1.0 at confidence 0.95 was cut off)
+        y = _y(b["accuracy"])
+        at = f'x="{x - 6:.1f}" text-anchor="end"' if b["confidence"] > 0.75 else f'x="{x + 6:.1f}"'
+        at += f' y="{y - 6 if y - 6 >= 2 * PAD_T else y + 16:.1f}"'
         parts.append(
             f'<g class="bin" data-count="{b["count"]}"><line class="ci" x1="{x:.1f}" '
             f'y1="{_y(lo):.1f}" x2="{x:.1f}" y2="{_y(hi):.1f}"/>'
             f'<circle class="point" data-count="{b["count"]}" cx="{x:.1f}" '
             f'cy="{_y(b["accuracy"]):.1f}" r="4"/>'
-            f'<text class="count" x="{x + 6:.1f}" y="{_y(b["accuracy"]) - 6:.1f}">'
+            f'<text class="count" {at}>'
             f"n={b['count']}</text><title>{escape(_bin_title(b))}</title></g>"
         )
     parts.append("</svg>")
