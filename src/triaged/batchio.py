@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from triaged.classifier import Result
 from triaged.errors import InvalidInput
+from triaged.inputs import load_json
 from triaged.taxonomy import not_utf8
 
 __all__ = [
@@ -134,7 +135,7 @@ def _json_lines(fh: IO[str]) -> Iterator[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = load_json(line)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"line {n}: not JSON ({exc.msg})", details={"line": n}) from None
         if not isinstance(rec, dict):
@@ -156,23 +157,35 @@ def read_chunks(
             text = rec.get(text_field)
             if not isinstance(text, str) or not text.strip():
                 row = start + i
+                what = (
+                    "no text"
+                    if text is None
+                    else "an empty text"
+                    if isinstance(text, str)
+                    else f"a value of type {type(text).__name__}, not a text,"
+                )
                 raise InvalidInput(
-                    f"row {row}: no text in field {text_field!r}",
+                    f"row {row} (counted from 0): {what} in field {text_field!r} "
+                    f"(its fields: {_shown(rec)})",
                     details={"row": row, "field": text_field},
                 )
             texts.append(text)
             if id_field and id_field not in rec:
                 row = start + i
-                fields = [str(k) for k in rec]
-                shown = ", ".join(fields[:10]) + (", ..." if len(fields) > 10 else "")
                 raise InvalidInput(
-                    f"row {row}: no id field {id_field!r} (its fields: {shown or 'none'})",
+                    f"row {row} (counted from 0): no id field {id_field!r} "
+                    f"(its fields: {_shown(rec)})",
                     details={"row": row, "field": id_field},
                 )
             ident = rec.get(id_field) if id_field else None
             ids.append(None if ident is None else str(ident))
         yield Chunk(start, texts, ids)
         start += len(records)
+
+
+def _shown(rec: dict[str, Any]) -> str:
+    fields = [str(k)[:60] for k in rec if rec.get(k) not in (None, "")]
+    return (", ".join(fields[:10]) + (", ..." if len(fields) > 10 else "")) or "none"
 
 
 def count_rows(path: Path) -> int | None:
