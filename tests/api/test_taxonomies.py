@@ -65,6 +65,10 @@ async def test_archive_hides_from_list_but_keeps_history(stack: Stack, tenant: T
         assert patched.status_code == 409
         deleted = await c.delete("/v1/taxonomies/support")  # an alias of archive
         assert deleted.status_code == 200 and deleted.json()["archived"] is True
+        again = await c.post("/v1/taxonomies", json=ZERO_SHOT)  # was "update it instead"
+        assert again.status_code == 409, again.text
+        assert again.json()["error"]["details"]["reason"] == "archived"
+        assert "choose another name" in again.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(

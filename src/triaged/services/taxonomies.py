@@ -81,6 +81,14 @@ def create(conn: Connection, workspace_id: str, tax: Taxonomy) -> TaxonomyRecord
         with conn.begin_nested():
             taxonomy_repo.insert_taxonomy(conn, tid, workspace_id, tax.name, now)
     except IntegrityError:
+        row = taxonomy_repo.taxonomy_named(conn, workspace_id, tax.name)
+        if row is not None and TaxonomyRecord.from_row(row).archived_at is not None:
+            # an archived taxonomy cannot be updated either: "update it instead" misled
+            raise Conflict(
+                f"taxonomy {tax.name!r} is archived; its name stays with its versions and "
+                "decisions, so choose another name",
+                details={"taxonomy": tax.name, "reason": "archived"},
+            ) from None
         raise Conflict(
             f"taxonomy {tax.name!r} already exists in this workspace; update it instead",
             details={"taxonomy": tax.name},
