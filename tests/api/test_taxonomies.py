@@ -201,6 +201,19 @@ async def test_evaluate_on_holdout_and_on_given_examples(
         )
         assert given.status_code == 200, given.text
         assert given.json()["evaluation"] == "given" and given.json()["n_test"] == 2
+        # a test text follows a classified text's rules (both were scored as sent)
+        for text, status in (("\u200b\u2060", 422), ("x" * 10_001, 413)):
+            bad = await c.post(
+                "/v1/taxonomies/support/evaluate",
+                json={
+                    "examples": [
+                        {"text": "refund", "label": "billing"},
+                        {"text": text, "label": "bug"},
+                    ]
+                },
+            )
+            assert bad.status_code == status, bad.text
+            assert bad.json()["error"]["details"]["field"] == "examples[1].text"
         # buckets as the service routes them: a pinned policy's thresholds (it reported the
         # default certification, auto null, "certified")
         r = await c.put("/v1/taxonomies/support/routing", json={"auto": 0.95, "review": 0.7})

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from triaged.errors import Conflict, InvalidInput
+from triaged import inputs
+from triaged.errors import Conflict, InvalidInput, PayloadTooLarge, ValidationFailed
 from triaged.services import routing_policy, training
 from triaged.services import taxonomies as taxo
 from triaged.services.facade.core import READ_ROLES
@@ -276,6 +277,21 @@ class TaxonomyMixin(RoutingMixin):
             expected_out_of_scope=policy.expected_out_of_scope,
         )
 
+    def _check_test_texts(self, examples: Sequence[Example]) -> None:
+        """A given test set's texts follow the rules of a classified text (they were scored
+        as sent: an invisible-only text, or one of any length)."""
+        limit = self.settings.max_text_chars
+        for i, example in enumerate(examples):
+            field = f"examples[{i}].text"
+            if len(example.text) > limit:
+                raise PayloadTooLarge(
+                    f"{field} has {len(example.text)} characters; the limit is {limit}",
+                    details={"field": field, "limit": limit, "got": len(example.text)},
+                )
+            inputs.check_text(example.text, field)
+            if inputs.is_blank(example.text):
+                raise ValidationFailed(f"{field} is empty", details={"field": field})
+
     def evaluate(
         self,
         principal: Principal,
@@ -292,6 +308,7 @@ class TaxonomyMixin(RoutingMixin):
         principal.require(Role.ADMIN)
         record = self.taxonomy_record(principal, name)
         if examples:
+            self._check_test_texts(examples)
             clf = self.classifiers.get(self.db, record)
             test = list(examples)
             mode = "given"
