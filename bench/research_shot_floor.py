@@ -2,6 +2,7 @@
 
     python -m bench.research_shot_floor                 # six shared sets, draws 0-4
     python -m bench.research_shot_floor --sets snips,atis --seeds 0-9
+    python -m bench.research_shot_floor --config '{"sim_oos_prior": 0}'   # engine options
 
 With ten examples per label the calibrator learns how often the model is right from the
 out-of-fold predictions of those examples alone: ``n = 10 x labels`` rows.  Their accuracy
@@ -18,7 +19,9 @@ estimate) that the mean confidence gap cannot beat on average.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +51,7 @@ def _dev(dataset: str) -> tuple[list[str], list[str], np.ndarray, list[int]]:
     return [texts[i] for i in rows], [labels[i] for i in rows], X[rows], rest
 
 
-def run(dataset: str, seed: int) -> dict[str, float]:
+def run(dataset: str, seed: int, config: dict[str, Any] | None = None) -> dict[str, float]:
     names, V = label_vectors(dataset)
     index = {n: i for i, n in enumerate(names)}
     texts, labels, X = embeddings(dataset, "train")
@@ -57,7 +60,7 @@ def run(dataset: str, seed: int) -> dict[str, float]:
     pool = [Example(texts[i], labels[i]) for i in usable]
     where = {id(e): i for e, i in zip(pool, usable, strict=True)}
     rows = sorted(where[id(e)] for e in sample_per_label(pool, SHOTS, seed))
-    eng = Engine().fit(
+    eng = Engine(**(config or {})).fit(
         X[rows],
         np.array([index[labels[i]] for i in rows], np.int64),
         label_vectors=V,
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(ALL))
     parser.add_argument("--seeds", default="0-4")
+    parser.add_argument("--config", default="{}", help="engine options as JSON")
     args = parser.parse_args(argv)
     lo, _, hi = args.seeds.partition("-")
     seeds = range(int(lo), int(hi or lo) + 1)
@@ -91,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for ds in args.sets.split(","):
-        r = [run(ds, s) for s in seeds]
+        config = json.loads(args.config)
+        r = [run(ds, s, config) for s in seeds]
 
         def mean(key: str, rs: list[dict[str, float]] = r) -> float:
             return float(np.mean([x[key] for x in rs]))
