@@ -351,13 +351,25 @@ async def test_deprecated_aliases_answer_like_the_new_paths(stack: Stack, tenant
         old = await c.post(f"/v1/taxonomies/{name}/retrain", json={"wait": True})
         assert old.status_code == 200, old.text
         assert old.headers["deprecation"] == "true"
-        assert old.headers["link"] == '</v1/taxonomies/{name}/train>; rel="successor-version"'
+        # the successor with this request's name: a link a client can follow
+        assert old.headers["link"] == f'</v1/taxonomies/{name}/train>; rel="successor-version"'
         models = (await c.get(f"/v1/taxonomies/{name}/models")).json()
         aliased = await c.get(f"/v1/taxonomies/{name}/model-versions")
         assert aliased.headers["deprecation"] == "true"
         assert models == aliased.json()
         assert [m["id"] for m in models["data"][:2]] == [old.json()["id"], new.json()["id"]]
         assert [m["active"] for m in models["data"][:2]] == [True, False]
+        assert aliased.headers["link"] == f'</v1/taxonomies/{name}/models>; rel="successor-version"'
+        followed = await c.get(aliased.links["successor-version"]["url"])
+        assert followed.status_code == 200 and followed.json() == models
+        # errors of an alias are answers of it too: still marked, still linked
+        missing = await c.get("/v1/taxonomies/no-such-taxonomy/model-versions")
+        assert missing.status_code == 404 and missing.headers["deprecation"] == "true"
+        link = '</v1/taxonomies/no-such-taxonomy/models>; rel="successor-version"'
+        assert missing.headers["link"] == link
+        bad = await c.post(f"/v1/taxonomies/{name}/retrain", json={"wait": "soon"})
+        assert bad.status_code == 422 and bad.headers["deprecation"] == "true"
+        assert "deprecation" not in (await c.get("/v1/taxonomies/no-such-taxonomy/models")).headers
 
 
 async def test_no_scores_field_in_answers(stack: Stack, tenant: Tenant) -> None:

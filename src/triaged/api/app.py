@@ -19,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from triaged import __version__
+from triaged.api.deprecation import DeprecatedAliasMiddleware
 from triaged.api.errors import install_error_handlers
 from triaged.api.limits import BodyLimitMiddleware
 from triaged.api.openapi import install_openapi, install_redoc
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                 "Retry-After",
             ],
         )
+    app.add_middleware(DeprecatedAliasMiddleware)  # aliases: Deprecation + Link, errors too
     app.add_middleware(RequestIdMiddleware)  # outermost: ids on every answer, 413s included
     app.include_router(health.router)
     app.include_router(v1_router())

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from triaged.api.deprecation import deprecated_alias
 from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
 from triaged.api.paging import Cursor, Limit, decode_cursor, envelope, page_of
 from triaged.api.review_schemas import RetrainRequest
@@ -215,17 +216,6 @@ def train(
     return out
 
 
-def _deprecated(successor: str) -> Any:
-    """A dependency marking an alias's answers: ``Deprecation: true`` and the successor in
-    ``Link`` (RFC 8594 style), so clients notice before the alias is removed."""
-
-    def mark(response: Response) -> None:
-        response.headers["Deprecation"] = "true"
-        response.headers["Link"] = f'<{successor}>; rel="successor-version"'
-
-    return Depends(mark)
-
-
 router.add_api_route(
     "/{name}/retrain",
     train,
@@ -236,8 +226,8 @@ router.add_api_route(
     deprecated=True,
     summary="Train a new model version (deprecated alias of POST .../train)",
     description="Deprecated: use `POST /v1/taxonomies/{name}/train`; removed in the next release.",
-    operation_id="retrain_deprecated",
-    dependencies=[_deprecated("/v1/taxonomies/{name}/train")],
+    # Deprecation + Link on every answer (api.deprecation)
+    operation_id=deprecated_alias("retrain_deprecated", "/v1/taxonomies/{name}/train"),
 )
 
 
@@ -268,8 +258,7 @@ router.add_api_route(
     deprecated=True,
     summary="List model versions (deprecated alias of GET .../models)",
     description="Deprecated: use `GET /v1/taxonomies/{name}/models`; removed in the next release.",
-    operation_id="model_versions_deprecated",
-    dependencies=[_deprecated("/v1/taxonomies/{name}/models")],
+    operation_id=deprecated_alias("model_versions_deprecated", "/v1/taxonomies/{name}/models"),
 )
 
 
