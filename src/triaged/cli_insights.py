@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -69,12 +69,22 @@ def insights(
     data_dir: DataDir = None,
 ) -> None:
     """Gap clusters, overlapping labels and label health of a taxonomy's recent decisions."""
-    from triaged.insights.render import render_text, to_html, to_markdown
-
     start, end = _parse_time(since), _parse_time(until)
+    if output is not None and (output.is_dir() or not output.parent.is_dir()):
+        # before the report is computed (seconds), not as a traceback after it
+        raise typer.BadParameter(
+            f"{output}: not a file in an existing folder", param_hint="'--output' / '-o'"
+        )
     with operator_service(database_url, data_dir) as svc:
         operator = svc.operator_for_taxonomy(name, workspace)
         data = svc.taxonomy_insights(operator, name, since=start, until=end)
+    with _errors():  # a file the system refuses to write: one line and exit code 2
+        _emit(data, fmt, output)
+
+
+def _emit(data: dict[str, Any], fmt: Format, output: Path | None) -> None:
+    from triaged.insights.render import render_text, to_html, to_markdown
+
     if fmt is Format.TEXT:
         if output is None:
             render_text(data, Console(width=max(Console().width, 120)))
