@@ -27,7 +27,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from triaged.errors import Conflict
+from triaged.errors import Conflict, PayloadTooLarge
 from triaged.review import ReviewService
 from triaged.services import keys, quota, training
 from triaged.services.facade.classify import ClassifyItem
@@ -165,14 +165,24 @@ class Service(OperationsMixin):
         example = example_taxonomy()  # so the README's curl call works on a fresh start
         # no thresholds in the definition: the example's routing is certified, not pinned
         definition = {k: v for k, v in example.to_dict().items() if k != "thresholds"}
-        self.create_taxonomy(self.authenticate(info.key), definition)
-        print(
-            f"triaged: created workspace {name!r} (plan {self.settings.bootstrap_plan}) with the "
-            f"example taxonomy {example.name!r}, and its admin API key; the key is shown only "
-            f"once:\n\n    {info.key}\n",
-            file=sys.stdout,
-            flush=True,
-        )
+        # the key is committed: it is printed whatever becomes of the example (an operator's
+        # label or example limit below the example's size failed the start, and the next
+        # start, finding the workspace, never showed its key)
+        with_example = "no example taxonomy (creating it failed)"
+        try:
+            self._check_size(example)
+            self.create_taxonomy(self.authenticate(info.key), definition)
+            with_example = f"the example taxonomy {example.name!r}"
+        except PayloadTooLarge as exc:
+            with_example = f"no example taxonomy ({exc.message})"
+        finally:
+            print(
+                f"triaged: created workspace {name!r} (plan {self.settings.bootstrap_plan}) "
+                f"with {with_example}, and its admin API key; the key is shown only "
+                f"once:\n\n    {info.key}\n",
+                file=sys.stdout,
+                flush=True,
+            )
         return info.key
 
     def wait_for_jobs(self, timeout: float | None = None) -> None:
