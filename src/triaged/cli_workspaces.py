@@ -29,6 +29,7 @@ from triaged.cli_service import (
     operator_service,
     workspaces_app,
 )
+from triaged.settings import is_base_url
 
 __all__ = ["register"]
 
@@ -140,6 +141,12 @@ def invites_create(
         raise typer.BadParameter(
             f"an invite lives more than 0 and at most {MAX_INVITE_HOURS} hours, got {hours}",
             param_hint="--hours",
+        )
+    if not is_base_url(base_url):  # the link printed is built on it
+        raise typer.BadParameter(
+            f"give an http:// or https:// URL such as https://triaged.example.com, got "
+            f"{base_url!r}",
+            param_hint="--base-url",
         )
     with operator_service(database_url, data_dir) as svc:
         res = svc.operator_invite(workspace, base_url=base_url, note=note, hours=hours)

@@ -13,13 +13,21 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEV_KEY_PEPPER", "PlanSpec", "Settings"]
+__all__ = ["DEV_KEY_PEPPER", "PlanSpec", "Settings", "is_base_url"]
 
 DEV_KEY_PEPPER = "triaged-development-pepper"
+
+
+def is_base_url(url: str) -> bool:
+    """An http(s) URL with a host and no query: a base that the links mailed and shown
+    (verification, invites, the quick start) can be built on."""
+    parts = urlsplit(url.strip())
+    return parts.scheme in {"http", "https"} and bool(parts.hostname) and not parts.query
 
 
 class PlanSpec(BaseModel):
@@ -278,8 +286,8 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None,
-        description="Base URL users reach the service at (links in emails, the quick start); "
-        "default: the URL of the sign-up request.",
+        description="Base URL users reach the service at, http:// or https:// (links in "
+        "emails, the quick start); default: the URL of the sign-up request.",
     )
     signup_per_ip: int = Field(
         default=5,
@@ -320,6 +328,11 @@ class Settings(BaseSettings):
         if self.smtp_url and self.smtp_url.split("://")[0] not in schemes:
             raise ValueError(
                 "TRIAGED_SMTP_URL must start with smtp://, smtp+starttls:// or smtps://"
+            )
+        if self.public_url and not is_base_url(self.public_url):  # the links are built on it
+            raise ValueError(
+                "TRIAGED_PUBLIC_URL must be an http:// or https:// URL such as "
+                "https://triaged.example.com (the base of the links in emails and the quick start)"
             )
         return self
 

@@ -345,6 +345,17 @@ def test_operator_invite_from_the_cli(make_service: MakeService) -> None:
     assert res.exit_code == 0, res.output
     made = json.loads(res.stdout)
     assert made["url"] == f"https://triaged.example/ui/signup?invite={made['token']}"
+    before = row_counts(svc)
+    for base in ("triaged.example", "ftp://triaged.example", "https://"):  # no link to print
+        res = runner.invoke(
+            cli,
+            [
+                *("invites", "create", "--workspace", "ops", "--base-url", base),
+                *("--database-url", url),
+            ],
+        )
+        assert res.exit_code == 2 and "--base-url" in res.output, (base, res.output)
+    assert row_counts(svc) == before
     out = svc.signup("acme", "a@example.com", client="ip:x", base_url="x", invite=made["token"])
     assert out["workspace"]["status"] == "active"
     res = runner.invoke(cli, ["workspaces", "list", "--database-url", url])
@@ -352,6 +363,24 @@ def test_operator_invite_from_the_cli(make_service: MakeService) -> None:
     res = runner.invoke(cli, ["workspaces", "delete", "acme", "--database-url", url], input="n\n")
     assert res.exit_code == 1
     assert [w["name"] for w in svc.workspaces_overview()] == ["acme", "ops"]
+
+
+def test_a_public_url_without_a_scheme_is_refused_at_start_up(tmp_path: Any) -> None:
+    """TRIAGED_PUBLIC_URL is the base of the mailed verification link and the quick start:
+    "triaged.example.com" (until 6 December accepted) mailed links no one could follow."""
+    env = {
+        **os.environ,
+        "TRIAGED_SIGNUP": "open",
+        "TRIAGED_SIGNUP_ALLOW_UNVERIFIED": "true",
+        "TRIAGED_PUBLIC_URL": "triaged.example.com",
+        "TRIAGED_DATA_DIR": str(tmp_path),
+        "TRIAGED_BOOTSTRAP_ADMIN": "false",
+    }
+    cmd = [sys.executable, "-m", "triaged.cli", "serve", "--port", "1"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "error (invalid_settings)" in res.stderr and "TRIAGED_PUBLIC_URL" in res.stderr
+    assert not (tmp_path / "triaged.db").exists()
 
 
 def test_settings_refuse_a_mail_url_of_another_scheme() -> None:
