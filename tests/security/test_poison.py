@@ -138,6 +138,11 @@ async def test_nul_anywhere_else_is_422_not_500(stack: Stack, tenant: Tenant) ->
         )  # named by their place in the upload (was labels[0].examples[n], 400)
         assert r.status_code == 422 and "NUL" in r.json()["error"]["message"], r.text
         assert r.json()["error"]["details"]["field"] == "examples[0]: text"
+        r = await c.post(  # invisible-only is empty, named by its place in the upload
+            f"/v1/taxonomies/{name}/examples",
+            json={"examples": [{"text": "\u200b\u2060", "label": "billing"}]},
+        )  # was 400 invalid_taxonomy "labels[0].examples[n]: examples must be non-empty"
+        assert r.status_code == 400 and r.json()["error"]["details"]["at"] == "examples[0]", r.text
         csv = "text,label\nrefund\x00 please,billing\n"
         r = await c.post(
             f"/v1/taxonomies/{name}/examples",

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from triaged.errors import DatasetError, PayloadTooLarge
-from triaged.inputs import check_text, load_json
+from triaged.inputs import check_text, is_blank, load_json
 from triaged.taxonomy import Example
 
 __all__ = ["detect_format", "parse_examples"]
@@ -46,7 +46,7 @@ def _example(obj: Any, where: str) -> Example:
             f"{where}: expected an object with 'text' and 'label'", details={"at": where}
         )
     text, label = obj.get("text"), obj.get("label")
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or is_blank(text):  # invisible-only counts as empty
         raise DatasetError(f"{where}: 'text' must be a non-empty string", details={"at": where})
     if not isinstance(label, str) or not label.strip():
         raise DatasetError(f"{where}: 'label' must be a non-empty string", details={"at": where})
