@@ -67,6 +67,36 @@ def test_failed_key_lookups_get_429_with_retry_after(small):
         assert r.status_code == 429
 
 
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/classify/batch"])
+def test_classify_counts_wrong_keys_and_checks_the_key_before_the_body(small, path):
+    """The classify routes authenticate inside the service call; a wrong key there counts
+    against the throttle like anywhere else (it was never counted), and a wrong key with a
+    bad body is a 401, not the body's 422."""
+    s, service = small
+    body = (
+        {"taxonomy": "support", "text": "charged twice"}
+        if path == "/v1/classify"
+        else {"taxonomy": "support", "texts": ["charged twice"]}
+    )
+    with TestClient(create_app(service=service)) as client:
+        r = client.post(path, json={}, headers={"Authorization": "Bearer tri_wrong0"})
+        assert r.status_code == 401, r.text
+        assert r.json()["error"]["code"] == "unauthenticated"
+        assert r.headers["WWW-Authenticate"] == "Bearer"
+        for i in range(1, 5):
+            r = client.post(path, json=body, headers={"Authorization": f"Bearer tri_wrong{i}"})
+            assert r.status_code == 401, r.text
+        r = client.post(path, json=body, headers={"Authorization": "Bearer tri_wrong9"})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert r.json()["error"]["details"]["reason"] == "failed_attempts"
+        r = client.post(path, json=body, headers={"Authorization": f"Bearer {s.admin_key}"})
+        assert r.status_code == 429  # locked out, even with a valid key
+    # a valid key with a bad body is still the body's 422
+    with TestClient(create_app(service=service), client=("198.51.100.4", 5000)) as client:
+        r = client.post(path, json={}, headers={"Authorization": f"Bearer {s.admin_key}"})
+        assert r.status_code == 422, r.text
+
+
 def test_failed_sign_ins_get_429_with_retry_after(small):
     _, service = small
     with TestClient(create_app(service=service), follow_redirects=False) as client:

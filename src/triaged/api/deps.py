@@ -10,15 +10,17 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from triaged.errors import Unauthenticated, ValidationFailed
+from triaged.errors import TriagedError, Unauthenticated, ValidationFailed
 from triaged.http.deps import ServiceDep, auth_throttle, client_subject, get_service
 from triaged.http.throttle import key_prefix
 from triaged.services.keys import Principal
 from triaged.services.taxonomies import TaxonomyRecord
 
 __all__ = [
+    "KEY_CHECKED_IN_SERVICE",
     "ApiKey",
     "IdempotencyKey",
     "PageCursor",
@@ -29,6 +31,7 @@ __all__ = [
     "auth_throttle",
     "client_subject",
     "get_service",
+    "key_refused",
     "paginate",
 ]
 
@@ -63,6 +66,28 @@ def get_principal(request: Request, service: ServiceDep, key: ApiKey) -> Princip
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+#: Routes that take the raw key and authenticate inside the service call (the classify hot
+#: path, one thread hop): their body is validated before the key is looked up.
+KEY_CHECKED_IN_SERVICE = frozenset({"/v1/classify", "/v1/classify/batch"})
+
+
+async def key_refused(request: Request) -> TriagedError | None:
+    """For a request to a :data:`KEY_CHECKED_IN_SERVICE` route whose body failed
+    validation: why its bearer key is refused (as :func:`get_principal` checks and
+    throttles it), or None.  A wrong key is a 401 whatever the body, as on every other
+    route, and does not learn what a valid body looks like."""
+    if request.url.path not in KEY_CHECKED_IN_SERVICE:
+        return None
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None  # no key: the ApiKey dependency has answered 401 already
+    service = request.app.state.service
+    try:
+        await run_in_threadpool(get_principal, request, service, key.strip())
+    except TriagedError as exc:
+        return exc
+    return None
 
 
 def taxonomy_in_path(name: str, principal: PrincipalDep, service: ServiceDep) -> TaxonomyRecord:

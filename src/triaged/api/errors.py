@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from triaged.api.deps import key_refused
 from triaged.api.request_id import current as current_request_id
 from triaged.errors import RateLimited, TriagedError, Unauthenticated
 
@@ -86,6 +87,9 @@ def _not_json(request: Request) -> str | None:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    refused = await key_refused(request)  # classify: the key before the body (401 first)
+    if refused is not None:
+        return await _triaged_error(request, refused)
     media = _not_json(request)
     if media is not None and any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors()):
         return JSONResponse(

@@ -18,9 +18,12 @@ from typing import Any
 import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
-from triaged.api.deps import ApiKey, IdempotencyKey, ServiceDep
+from triaged.api.deps import ApiKey, IdempotencyKey, ServiceDep, auth_throttle, client_subject
 from triaged.api.schemas import BatchRequest, BatchResponse, ClassifyRequest, ClassifyResponse
+from triaged.errors import Unauthenticated
+from triaged.http.throttle import key_prefix
 from triaged.service import ClassifyItem, Service
 from triaged.services import quota
 
@@ -47,14 +50,22 @@ def _slots(request: Request) -> CapacityLimiter:
 
 
 async def _run(
-    request: Request, response: Response, *args: Any
+    request: Request, response: Response, service: Service, key: str, *args: Any
 ) -> tuple[list[dict[str, Any]], bool]:
+    # the failed-authentication throttle, as get_principal applies it to every other route
+    # (until 6 December a wrong key here was never counted: keys could be guessed without end)
+    throttle = auth_throttle(request)
+    subjects = (client_subject(request), "key:" + key_prefix(key))
+    throttle.check(subjects)
     counts: dict[str, Any] = {}
     token = quota.observed.set(counts)  # filled by quota.consume in the worker thread
     try:
         results, replayed = await anyio.to_thread.run_sync(
-            partial(_classify, *args), limiter=_slots(request)
+            partial(_classify, service, key, *args), limiter=_slots(request)
         )
+    except Unauthenticated:
+        await run_in_threadpool(throttle.fail, subjects)  # shared: a database write
+        raise
     finally:
         quota.observed.reset(token)
     if replayed:
