@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -183,3 +184,34 @@ def test_the_failure_counter_never_goes_down_when_attempts_are_pruned(env):
     assert prune(env.db, older_than=timedelta(0), now=utcnow() + timedelta(days=1)) >= 1
     assert _statuses(env) == []  # the delivery, its attempts and its event are gone
     assert _failures_exposed(env) == 2.0
+
+
+def test_one_decisions_events_reach_an_endpoint_in_order(env):
+    """Deliveries run in parallel and retry, so without an order a reviewer's answer, its
+    undo and the new answer reached a receiver in any order (and the last to arrive was not
+    the decision's final state).  One decision's events now go one at a time, in order,
+    even when the first is retried; other decisions' events are not held back."""
+    types = ["decision.resolved", "decision.reopened", "decision.corrected"]
+    with running_receiver(Receiver(fail_first=2)) as receiver:
+        with env.db.write() as conn:
+            endpoint = create_endpoint(conn, env.workspace_id, receiver.url, types)
+        receiver.secret = endpoint.secret or ""
+        emitted: dict[str, list[str]] = {}
+        for round_ in range(3):
+            for d in range(8):
+                with env.db.write() as conn:
+                    emitted.setdefault(f"dec_{d}", []).append(
+                        enqueue_event(
+                            conn,
+                            workspace_id=env.workspace_id,
+                            event_type=types[round_],
+                            data={"decision_id": f"dec_{d}", "round": round_},
+                        )
+                    )
+        with delivering(env.db):
+            assert _wait(lambda: _statuses(env) == ["delivered"] * 24)
+    arrived: dict[str, list[str]] = {}
+    for r in receiver.accepted():
+        arrived.setdefault(json.loads(r.body)["data"]["decision_id"], []).append(r.event_id)
+    assert arrived == emitted
+    assert [r.status for r in receiver.requests[:2]] == [500, 500]  # retried, still in order

@@ -262,10 +262,29 @@ def attempt_rows(conn: Connection, delivery_id: str) -> Iterable[AnyRow]:
 
 # ---------------------------------------------------------------- claim and settle
 def _due(now: datetime) -> Any:
+    """Pending and due (or claimed by a worker whose lease ran out), and not behind an
+    earlier delivery of the same subject to the same endpoint that is still pending or
+    being sent: one decision's events reach an endpoint one at a time, in order (one given
+    up, ``failed``, no longer holds the next back)."""
     c = webhook_deliveries.c
-    return or_(
-        and_(c.status == "pending", c.next_attempt_at <= now),
-        and_(c.status == "delivering", c.claimed_until < now),
+    earlier = webhook_deliveries.alias("earlier")
+    e = earlier.c
+    ahead = (
+        select(e.id)
+        .where(
+            e.endpoint_id == c.endpoint_id,
+            e.subject == c.subject,
+            e.status.in_(("pending", "delivering")),
+            or_(e.created_at < c.created_at, and_(e.created_at == c.created_at, e.id < c.id)),
+        )
+        .exists()
+    )
+    return and_(
+        or_(
+            and_(c.status == "pending", c.next_attempt_at <= now),
+            and_(c.status == "delivering", c.claimed_until < now),
+        ),
+        or_(c.subject.is_(None), ~ahead),
     )
 
 

@@ -60,8 +60,12 @@ webhook_deliveries = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", Stamp, nullable=False),
     Column("finished_at", Stamp, nullable=True),
+    # what the event is about (a decision id for decision.* events): an endpoint gets the
+    # events of one subject in the order they happened (one at a time)
+    Column("subject", String(40), nullable=True),
     Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+    Index("ix_webhook_deliveries_endpoint_subject", "endpoint_id", "subject", "created_at"),
 )
 
 webhook_attempts = Table(

@@ -66,6 +66,8 @@ def enqueue_event(
     row plus one pending delivery per live endpoint of the workspace subscribed to
     ``event_type``.  Nothing is sent here.  The payload is
     ``{"id", "type", "created_at", "data"}``.  ``endpoint_id``: to that endpoint only.
+    The events of one decision (``data["decision_id"]``) are delivered to an endpoint one
+    at a time, in the order they were recorded.
     """
     if event_type not in EVENT_TYPES and not (event_type == TEST_EVENT and endpoint_id):
         raise InvalidInput(
@@ -74,6 +76,9 @@ def enqueue_event(
         )
     now = utcnow()
     event_id = new_id("evt")
+    # one decision's events reach each endpoint in order (webhook_repo._due)
+    decision = data.get("decision_id") if event_type.startswith("decision.") else None
+    subject = str(decision)[:40] if decision else None
     payload = {
         "id": event_id,
         "type": event_type,
@@ -99,6 +104,7 @@ def enqueue_event(
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
+            "subject": subject,
         }
         for endpoint in endpoints
         if (
