@@ -60,3 +60,29 @@ def test_a_forged_form_without_a_prior_sign_up_is_still_refused(
     )
     assert r.status_code == 403
     assert "x-team" not in [w["name"] for w in svc.workspaces_overview()]
+
+
+def test_a_form_opened_before_another_sign_up_comes_back_filled_in(
+    make_service: MakeService,
+) -> None:
+    """Two sign-up forms open in one browser (two tabs): once the first is sent, the
+    second's token is spent.  Sending the second is not told that it "already created" the
+    first's workspace (until 6 December it was, on a 409 page a reload could not leave): it
+    comes back filled in with a fresh token, and sending it again signs up."""
+    svc = make_service(signup_per_ip=10, signup_window_seconds=60)
+    client = TestClient(create_app(service=svc), client=("203.0.113.10", 50000))
+    tab_a = _form_token(client.get("/ui/signup").text)
+    tab_b = _form_token(client.get("/ui/signup").text)
+    first = {"name": "tab-a", "email": "a@example.com", "login_token": tab_a}
+    assert client.post("/ui/signup", data=first).status_code == 201
+    before = row_counts(svc)
+
+    form_b = {"name": "tab-b", "email": "b@example.com"}
+    stale = client.post("/ui/signup", data={**form_b, "login_token": tab_b})
+    assert stale.status_code == 403, stale.text
+    assert "already created" not in stale.text and "tab-a" not in stale.text
+    assert 'value="tab-b"' in stale.text and 'value="b@example.com"' in stale.text
+    assert row_counts(svc) == before
+    resent = client.post("/ui/signup", data={**form_b, "login_token": _form_token(stale.text)})
+    assert resent.status_code == 201, resent.text
+    assert sorted(w["name"] for w in svc.workspaces_overview()) == ["tab-a", "tab-b"]

@@ -6,7 +6,9 @@ once, with the quick-start call filled in; nothing else ever shows it again.  Th
 is never cached, and a success spends the form's token (a new one is set), so reloading it,
 which re-sends the form, creates nothing: it answers 409 naming the
 workspace the form already created (from a short-lived cookie) instead of a second sign-up
-refused as a taken name and counted against the address's limit.  The
+refused as a taken name and counted against the address's limit.  Any other form with a
+spent or expired token (another tab opened before that sign-up) comes back filled in with
+a fresh token (403).  The
 usage page (``/ui/usage``, admins) shows this month's classify requests against the
 plan's quota, per day and per key, the reset date and what happens at the limit.
 """
@@ -88,14 +90,19 @@ def signup(
         codec.check_login_token(request, login_token)
     except CsrfFailed:
         done = request.cookies.get(DONE_COOKIE, "")[:200]
-        if not done:
-            raise
-        message = (
-            f"This form already created the workspace {done}; its admin key was shown once, "
-            "on the page you reloaded. If it was not copied, an operator can issue a new key "
-            "(triaged keys create)."
-        )
-        return page(request, "error.html", {"message": message}, status_code=409)
+        if done and done.lower() == name.strip().lower():  # the key page, reloaded
+            message = (
+                f"This form already created the workspace {done}; its admin key was shown "
+                "once, on the page you reloaded. If it was not copied, an operator can issue "
+                "a new key (triaged keys create)."
+            )
+            return page(request, "error.html", {"message": message}, status_code=409)
+        # a form opened before another sign-up in this browser, or left open past its
+        # token's life (or forged): nothing is done; it comes back filled in, with a fresh
+        # token (reloading an error page would send the stale token again)
+        again = "This form had expired; nothing was created. Check it and send it again."
+        context = {"error": again, "name": name, "email": email, "invite": invite}
+        return _form(request, service, context, status_code=403)
     base = str(request.base_url).rstrip("/")
     try:
         result = service.signup(
