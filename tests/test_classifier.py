@@ -30,7 +30,7 @@ def test_classify_returns_calibrated_result_with_alternatives(fitted: Classifier
     assert res.label in fitted.taxonomy.label_names
     assert 0.0 < res.confidence < 1.0  # classify() clips to [0, 1]: the clip must not bind
     assert res.bucket is fitted.policy.route(res.confidence)
-    assert len(res.alternatives) == 3
+    assert len(res.alternatives) == 4  # keys 1-5 of the review screen: five labels
     assert all(a.label != res.label for a in res.alternatives)
     assert all(a.confidence <= res.confidence for a in res.alternatives)
     assert res.confidence + sum(a.confidence for a in res.alternatives) <= 1.0 + 1e-6

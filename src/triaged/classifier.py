@@ -109,7 +109,7 @@ class Classifier:
         encoder: Encoder | None = None,
         encoder_name: str = DEFAULT_ENCODER,
         engine: Engine | None = None,
-        top_k: int = 3,
+        top_k: int = 4,
     ) -> None:
         self.taxonomy = taxonomy
         self.encoder_name = encoder_name
@@ -327,7 +327,8 @@ class Classifier:
         sizes = self.engine.prediction_set_sizes(pred.probs)
         for row in range(len(texts)):
             size = int(sizes[row]) if sizes is not None else 0
-            # runner-ups: the top_k best, and every further member of the prediction set
+            # runner-ups: the top_k best, and every further member of the prediction set (4 by
+            # default, so the review screen's keys 1-5 always offer five labels; it was 3)
             k = min(max(self.top_k, size - 1) + 1, len(names))
             probs = pred.probs[row]
             top = int(pred.top[row])
