@@ -81,3 +81,37 @@ def test_delivery_with_retries_on_postgres(pg_db):
                 time.sleep(0.02)
     assert receiver.unique_event_ids() == ids
     assert sum(r.status == 500 for r in receiver.requests) == 2
+
+
+def test_two_deliverers_keep_one_decisions_events_in_order(pg_db):
+    import json
+
+    from .conftest import delivering
+    from .receiver import Receiver, running_receiver
+
+    types = ["decision.resolved", "decision.reopened", "decision.corrected"]
+    with running_receiver(Receiver(fail_first=3)) as receiver:
+        with pg_db.write() as conn:
+            ws = create_workspace(conn, "acme", "free")
+            ep = create_endpoint(conn, ws["id"], receiver.url, types)
+        receiver.secret = ep.secret or ""
+        emitted: dict[str, list[str]] = {}
+        for round_ in range(3):
+            for d in range(10):
+                with pg_db.write() as conn:
+                    emitted.setdefault(f"dec_{d}", []).append(
+                        enqueue_event(
+                            conn,
+                            workspace_id=ws["id"],
+                            event_type=types[round_],
+                            data={"decision_id": f"dec_{d}"},
+                        )
+                    )
+        with delivering(pg_db), delivering(pg_db):  # two workers claim side by side
+            deadline = time.monotonic() + 30
+            while len(receiver.unique_event_ids()) < 30 and time.monotonic() < deadline:
+                time.sleep(0.02)
+    arrived: dict[str, list[str]] = {}
+    for r in receiver.accepted():
+        arrived.setdefault(json.loads(r.body)["data"]["decision_id"], []).append(r.event_id)
+    assert arrived == emitted
