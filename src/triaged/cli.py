@@ -12,13 +12,16 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from triaged.errors import InvalidInput, TriagedError
+
+if TYPE_CHECKING:
+    from triaged.classifier import Classifier
 
 app = typer.Typer(
     name="triaged",
@@ -44,6 +47,23 @@ _PLUGINS = (
 def _fail(exc: TriagedError) -> NoReturn:
     console.print(f"[red]error[/red] ({exc.code}): {exc.message}", soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _check_model_output(output: Path) -> None:
+    """A file in the way of the model folder is a bad option, found before the training
+    (seconds to minutes), not a traceback after it."""
+    if any(p.exists() and not p.is_dir() for p in (output, *output.parents)):
+        raise typer.BadParameter(
+            f"{output}: a file is in the way of the model folder", param_hint="'--output' / '-o'"
+        )
+
+
+def _save_model(clf: Classifier, output: Path) -> None:
+    try:
+        clf.save(output)
+    except OSError as exc:  # a folder the system refuses to write: one line, exit code 2
+        console.print(f"[red]error[/red] (os_error): {output}: {exc.strerror}", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -108,15 +128,16 @@ def train(
         raise typer.Exit(2)
     if shots is not None and shots < 1:  # before the taxonomy is read, as `eval` refuses it
         _fail(InvalidInput(f"shots must be at least 1, got {shots}", details={"field": "shots"}))
+    _check_model_output(output)
     try:
         tax = Taxonomy.load(source)
         if shots is not None:
             examples = tax.examples() + [Example(t, OOS_LABEL) for t in tax.out_of_scope]
             tax = tax.with_examples(sample_per_label(examples, shots, seed), replace_all=True)
         clf = Classifier.from_taxonomy(tax).fit(progress=True)
-        clf.save(output)
     except TriagedError as exc:
         _fail(exc)
+    _save_model(clf, output)
     report = clf.engine.report()
     console.print(
         f"trained [bold]{tax.name}[/bold] ({len(tax.labels)} labels, {tax.n_examples} examples, "
