@@ -353,3 +353,50 @@ def test_a_page_link_the_server_did_not_make_is_said_so(ui):
     assert "not one this server made" in page and 'data-item="' not in page
     first = client.get("/ui/items").text
     assert 'data-item="' in first
+
+
+def test_a_label_from_a_cluster_takes_its_reviewed_texts_as_examples(tmp_path):
+    """The one-click label used every text of the cluster, held inputs nobody had read
+    included; with reviewed (new_category) members it takes those alone."""
+    texts = [
+        "a gift card for my sister",
+        "can I send this as a present",
+        "wrap it as a gift please",
+        "my parcel is late",
+        "where is my order",
+    ]
+    s = seed(tmp_path, texts=texts)
+    client = TestClient(create_app(service=s.service), follow_redirects=False)
+    svc = s.service
+    csrf = _sign_in(client, s.admin_key)
+    admin = svc.authenticate(s.admin_key)
+    claimed = svc.review.claim(svc.authenticate(s.reviewer_key), limit=3, taxonomy="support")
+    assert len(claimed) == 3
+    for item in claimed[:2]:
+        svc.review.resolve(
+            svc.authenticate(s.reviewer_key), item["id"], action="new_category", new_label="gifts"
+        )
+    ids = ",".join(item["decision_id"] for item in claimed)
+    form = {"csrf_token": csrf, "taxonomy": "support", "label": "gifts", "decision_ids": ids}
+    r = client.post("/ui/dashboard/labels", data=form)
+    assert r.status_code == 303 and "notice=label_created" in r.headers["location"], r.headers
+    labels = {
+        lb["name"]: lb for lb in svc.get_taxonomy(admin, "support", include_examples=True)["labels"]
+    }
+    assert sorted(labels["gifts"]["examples"]) == sorted(i["text"] for i in claimed[:2])
+    assert all(lb["examples"] for lb in labels.values())  # the others keep theirs
+    # a cluster nobody has reviewed yet gives all its texts
+    rest = svc.review.items(admin, taxonomy="support", status="pending", limit=2)["items"]
+    form = {
+        "csrf_token": csrf,
+        "taxonomy": "support",
+        "label": "returns_new",
+        "decision_ids": ",".join(i["decision_id"] for i in rest),
+    }
+    assert client.post("/ui/dashboard/labels", data=form).status_code == 303
+    labels = {
+        lb["name"]: lb for lb in svc.get_taxonomy(admin, "support", include_examples=True)["labels"]
+    }
+    assert sorted(labels["returns_new"]["examples"]) == sorted({i["text"] for i in rest})
+    client.close()
+    svc.close()

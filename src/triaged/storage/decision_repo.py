@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from triaged.storage.rows import AnyRow
+from triaged.storage.review import review_items
 from triaged.storage.tables import decisions
 
 __all__ = [
@@ -22,9 +23,15 @@ __all__ = [
 
 
 def decision_texts(
-    conn: Connection, workspace_id: str, taxonomy_id: str, ids: Sequence[str]
+    conn: Connection,
+    workspace_id: str,
+    taxonomy_id: str,
+    ids: Sequence[str],
+    *,
+    proposed_only: bool = False,
 ) -> list[str]:
-    """The texts of the workspace's decisions ``ids`` of one taxonomy (unknown ids: skipped)."""
+    """The texts of the workspace's decisions ``ids`` of one taxonomy (unknown ids: skipped);
+    ``proposed_only``: only those a reviewer answered ``new_category`` (resolved)."""
     if not ids:
         return []
     query = select(decisions.c.text).where(
@@ -32,6 +39,17 @@ def decision_texts(
         decisions.c.taxonomy_id == taxonomy_id,
         decisions.c.id.in_(list(ids)),
     )
+    if proposed_only:
+        i = review_items.c
+        query = query.where(
+            select(i.id)
+            .where(
+                i.decision_id == decisions.c.id,
+                i.status == "resolved",
+                i.action == "new_category",
+            )
+            .exists()
+        )
     return [str(t) for t in conn.execute(query).scalars()]
 
 

@@ -232,12 +232,15 @@ def create_label(
     description: Annotated[str, Form()] = "",
     decision_ids: Annotated[str, Form()] = "",
 ) -> Response:
-    """Add a label made from a gap cluster: its texts become the label's examples."""
+    """Add a label made from a gap cluster.  Its examples are the cluster's reviewed texts
+    (inputs reviewers answered ``new_category``) when it has any: held inputs nobody has
+    read may be off-topic.  A cluster of unreviewed inputs only gives all its texts."""
     check_csrf(session, csrf_token)  # first: a form without its token is refused (403)
     principal = session.principal
     ids = [d for d in decision_ids.split(",") if d][:500]
     try:
-        texts = service.decision_texts(principal, taxonomy, ids)
+        texts = service.decision_texts(principal, taxonomy, ids, proposed_only=True)
+        texts = texts or service.decision_texts(principal, taxonomy, ids)
         current = service.get_taxonomy(principal, taxonomy)
     except TriagedError as exc:  # an unknown taxonomy: the error page, not API JSON
         if exc.status >= 500:

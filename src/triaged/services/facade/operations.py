@@ -87,13 +87,19 @@ class OperationsMixin(ClassifyMixin):
         }
 
     def decision_texts(
-        self, principal: Principal, taxonomy: str, decision_ids: Sequence[str]
+        self,
+        principal: Principal,
+        taxonomy: str,
+        decision_ids: Sequence[str],
+        *,
+        proposed_only: bool = False,
     ) -> list[str]:
-        """The texts of some of the taxonomy's decisions (unknown ids are skipped)."""
+        """The texts of some of the taxonomy's decisions (unknown ids are skipped);
+        ``proposed_only``: those reviewers answered ``new_category``."""
         record = self.taxonomy_record(principal, taxonomy)
         with self.db.read() as conn:
             return decision_repo.decision_texts(
-                conn, principal.workspace_id, record.id, decision_ids
+                conn, principal.workspace_id, record.id, decision_ids, proposed_only=proposed_only
             )
 
     # ------------------------------------------------------------- bucket metrics
