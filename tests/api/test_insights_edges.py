@@ -204,3 +204,23 @@ async def test_drift_of_every_taxonomy_tests_each_on_its_own(
         assert r.status_code == 200, r.text
         recorded = sorted((x["taxonomy"], x["bucket"], x["direction"]) for x in r.json()["alerts"])
         assert recorded == found
+
+
+async def test_an_until_before_the_default_window_is_a_400_like_the_buckets(
+    stack: Stack, tenant: Tenant
+) -> None:
+    """``until`` alone, earlier than the default 30-day window's start, answered 200 with an
+    empty report, where /v1/metrics/buckets answers 400 for the same window."""
+    name = unique("win")
+    body = {"name": name, "labels": [{"name": "a", "description": "x"}, {"name": "b"}]}
+    async with stack.client(tenant.key) as c:
+        assert (await c.post("/v1/taxonomies", json=body)).status_code == 201
+        r = await c.get(f"/v1/taxonomies/{name}/insights", params={"until": "2020-01-01T00:00Z"})
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert error["code"] == "invalid_input" and "pass since" in error["message"]
+        r = await c.get(
+            f"/v1/taxonomies/{name}/insights",
+            params={"since": "2019-12-01T00:00Z", "until": "2020-01-01T00:00Z"},
+        )
+        assert r.status_code == 200, r.text

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from triaged.drift import DecisionRow, DriftConfig, bucket_series, detect_drift
 from triaged.encoders import Encoder
-from triaged.errors import ValidationFailed
+from triaged.errors import InvalidInput, ValidationFailed
 from triaged.inputs import check_window
 from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
 from triaged.insights.records import set_from_alternatives
@@ -108,6 +108,12 @@ def taxonomy_insights(
     check_window(since, until)
     end = _utc(until) if until is not None else None
     start = _utc(since) if since is not None else (now or datetime.now(UTC)) - DEFAULT_WINDOW
+    if since is None and end is not None and end <= start:  # as /v1/metrics/buckets answers
+        raise InvalidInput(
+            f"until ({end.isoformat()}) is before the default window's start (the last "
+            f"{DEFAULT_WINDOW.days} days, from {start.isoformat()}): pass since as well",
+            details={"since": start.isoformat(), "until": end.isoformat()},
+        )
     tax = load_version(conn, record)
     recs = decision_records(conn, record.workspace_id, record.id, since=start, until=end)
     report = compute_insights(
