@@ -234,15 +234,42 @@ def status(
     out.print_json(json.dumps(job))
 
 
+_SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def _results_format(fmt: str | None, output: Path | None) -> str:
+    """``-o results.csv`` writes CSV (it wrote JSON lines under any name); a suffix that
+    says another format than ``--format``, or one the results never come in, is a bad
+    option, refused before anything is fetched or written."""
+    suffix = output.suffix.lower() if output is not None else ""
+    implied = _SUFFIX_FORMATS.get(suffix)
+    if suffix in (".parquet", ".pq"):
+        raise typer.BadParameter(
+            f"{output}: job results come as JSONL or CSV; name a .jsonl or .csv file",
+            param_hint="'-o'",
+        )
+    if fmt is None:
+        return implied or "jsonl"
+    if implied is not None and implied != fmt:
+        raise typer.BadParameter(
+            f"{output} names a {implied} file but --format is {fmt!r}", param_hint="'--format'"
+        )
+    return fmt
+
+
 @jobs_app.command("results")
 def results(
     job_id: str,
     url: Url = "http://127.0.0.1:8000",
     key: Key = "",
-    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="jsonl or csv (default: from -o's suffix, else jsonl)."),
+    ] = None,
     output: Annotated[Path | None, typer.Option("-o", help="Write here (default stdout).")] = None,
 ) -> None:
     """Stream a job's results in input order."""
+    fmt = _results_format(fmt, output)
     client = _client(url, key)
     if output is None:
         with _http(url):

@@ -54,6 +54,16 @@ def test_submit_waits_then_results_and_status(tmp_path: Path) -> None:
             r = runner.invoke(app, ["jobs", "results", job["id"], "-o", str(out), *common])
             assert r.exit_code == 0, r.output
             assert [json.loads(x) for x in out.read_text().splitlines()] == rows
+            # -o results.csv writes CSV (it wrote JSON lines whatever the name); a suffix
+            # that contradicts --format, or Parquet, is a bad option and writes nothing
+            out_csv = tmp_path / "results.csv"
+            r = runner.invoke(app, ["jobs", "results", job["id"], "-o", str(out_csv), *common])
+            assert r.exit_code == 0, r.output
+            assert out_csv.read_text().splitlines()[0].startswith("row,external_id,id,label")
+            for bad in (["-o", str(tmp_path / "r.parquet")], ["-o", "r.csv", "--format", "jsonl"]):
+                r = runner.invoke(app, ["jobs", "results", job["id"], *bad, *common])
+                assert r.exit_code == 2 and "Invalid value" in r.output, r.output
+            assert not (tmp_path / "r.parquet").exists() and not Path("r.csv").exists()
             missing = tmp_path / "missing.jsonl"
             r = runner.invoke(app, ["jobs", "results", "job_missing", "-o", str(missing), *common])
             assert r.exit_code == 2 and "not_found" in r.output
