@@ -184,9 +184,13 @@ def _html_error(r: Any, status: int) -> str:
 def test_ui_errors_are_pages_not_api_json(ui):
     client, s = ui
     csrf = _sign_in(client, s.admin_key)
-    for query in ("days=abc", "auto=2", "auto=nan", "review=-1", "days=1e9"):
+    for query in ("days=abc", "auto=2", "auto=nan", "review=-1", "days=1e9", "days=0"):
         text = _html_error(client.get(f"/ui/dashboard?{query}"), 400)
         assert "Back to the dashboard" in text
+    for query in ("days=-1", "days=100000000"):  # were read as 1 and 365
+        assert "from 1 to 365" in _html_error(client.get(f"/ui/dashboard?{query}"), 400)
+    # a taxonomy the workspace has not: a 404 page (it showed the first taxonomy instead)
+    assert "nope" in _html_error(client.get("/ui/dashboard?taxonomy=nope"), 404)
     assert client.get("/ui/dashboard?days=7&auto=0.9&review=0.5").status_code == 200
     _html_error(client.post("/ui/review/next", data={"csrf_token": csrf, "taxonomy": "nope"}), 404)
     form = {"csrf_token": csrf, "taxonomy": "nope", "label": "x", "decision_ids": ""}

@@ -61,14 +61,17 @@ class BadParameter(ValueError):
 
 
 def _days(raw: str | None) -> int:
-    """``days``: a whole number, clamped to 1..MAX_DAYS (default 30)."""
+    """``days``: a whole number from 1 to MAX_DAYS (default 30); any other is refused, as
+    ``days=abc`` is (0 and 10**8 were quietly read as 1 and 365)."""
     if raw is None or not raw.strip():
         return 30
     try:
         days = int(raw.strip())
     except ValueError:
-        raise BadParameter(f"days must be a whole number from 1 to {MAX_DAYS}") from None
-    return max(1, min(days, MAX_DAYS))
+        days = 0
+    if not 1 <= days <= MAX_DAYS:
+        raise BadParameter(f"days must be a whole number from 1 to {MAX_DAYS}")
+    return days
 
 
 def _threshold(name: str, raw: str | None) -> float | None:
@@ -195,7 +198,15 @@ def _dashboard(
     ctx: dict[str, Any] = {"taxonomies": names, "selected": None, "days": days, "notice": message}
     if not names:
         return page(request, "dashboard.html", ctx, session=session)
-    name: str = taxonomy if taxonomy is not None and taxonomy in names else names[0]
+    if taxonomy is not None and taxonomy not in names:  # a stale or mistyped link: say so
+        return error_page(
+            request,
+            f"No taxonomy {taxonomy[:100]!r} in this workspace.",
+            status_code=404,
+            session=session,
+            back=BACK,
+        )
+    name: str = taxonomy if taxonomy is not None else names[0]
     now = datetime.now(UTC)
     since = now - timedelta(days=days)
     interval = "hour" if days <= 3 else "day" if days <= 90 else "week"
