@@ -190,7 +190,10 @@ def _progress(client: _Jobs, job: dict[str, Any], url: str) -> dict[str, Any]:
 
 @jobs_app.command("submit")
 def submit(
-    file: Annotated[Path, typer.Argument(help="A .jsonl or .csv file.", exists=True)],
+    file: Annotated[
+        Path,
+        typer.Argument(help="A .jsonl or .csv file.", exists=True, dir_okay=False, readable=True),
+    ],
     taxonomy: Annotated[str, typer.Option("--taxonomy", "-t", help="Taxonomy name.")],
     url: Url = "http://127.0.0.1:8000",
     key: Key = "",
@@ -203,6 +206,11 @@ def submit(
     wait: Annotated[bool, typer.Option(help="Show a progress bar until the job ends.")] = True,
 ) -> None:
     """Upload FILE as a bulk job; with --wait (default) follow it with a progress bar."""
+    if file.suffix.lower() in (".parquet", ".pq"):  # the server would say "not UTF-8 text"
+        raise typer.BadParameter(
+            f"{file}: bulk jobs take JSONL or CSV; `triaged batch` reads Parquet",
+            param_hint="'FILE'",
+        )
     client = _client(url, key)
     with _http(url):
         job = client.submit_job(

@@ -122,3 +122,17 @@ def test_submit_wait_follows_the_job_across_a_server_restart(tmp_path: Path) -> 
     assert follower.returncode == 0, stderr.read_text()
     job = json.loads(stdout[stdout.index("{") :])
     assert (job["id"], job["state"], job["done"]) == (job_id, "done", n)
+
+
+def test_submit_refuses_a_folder_or_parquet_before_any_request(tmp_path: Path) -> None:
+    """A folder was an IsADirectoryError traceback; a Parquet file reached the server and
+    came back as 'the upload is not UTF-8 text'. Both are bad arguments (exit 2); no server
+    is needed to say so (nothing listens on port 1)."""
+    pq = tmp_path / "tickets.parquet"
+    pq.write_bytes(b"PAR1\x00\x00PAR1")
+    for target, why in ((tmp_path, "is a directory"), (pq, "`triaged batch` reads Parquet")):
+        args = ["jobs", "submit", str(target), "-t", "support", "--no-wait"]
+        r = CliRunner().invoke(app, [*args, "--url", "http://127.0.0.1:1", "--key", "tri_x"])
+        assert r.exit_code == 2, r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit)
+        assert why in " ".join(r.output.replace("│", " ").split())
