@@ -28,10 +28,13 @@ from triaged.client import (
     Job,
     Key,
     ModelInfo,
+    Plan,
     ReviewItem,
+    ReviewItemPage,
     Routing,
     RoutingBound,
     Webhook,
+    Workspace,
 )
 from triaged.types import Alternative
 
@@ -52,6 +55,9 @@ PAIRS: dict[type, tuple[str, frozenset[str], frozenset[str]]] = {
     RoutingBound: ("RoutingBoundOut", frozenset(), frozenset()),
     Routing: ("RoutingOut", frozenset({"raw"}), frozenset({"live"})),
     Job: ("JobOut", frozenset(), frozenset()),
+    ReviewItemPage: ("ItemPage", frozenset(), frozenset()),
+    Workspace: ("WorkspaceOut", frozenset(), frozenset()),
+    Plan: ("PlanOut", frozenset(), frozenset()),
 }
 # answers that omit the secret (listing, revoking) use the parent schema
 SECRET_FIELDS = {Key: ("KeyOut", "key"), Webhook: ("WebhookOut", "secret")}

@@ -48,7 +48,9 @@ from triaged.client.results import (
     WebhookDelivery,
     WhatIf,
 )
+from triaged.client.review_results import QueueCounts, ReviewItemPage, ReviewProgress
 from triaged.client.sync import Client
+from triaged.client.workspace_results import Plan, Workspace
 from triaged.signing import verify_signature
 from triaged.types import Alternative, Bucket
 
@@ -71,7 +73,11 @@ __all__ = [
     "LaneError",
     "ModelInfo",
     "Page",
+    "Plan",
+    "QueueCounts",
     "ReviewItem",
+    "ReviewItemPage",
+    "ReviewProgress",
     "ReviewStats",
     "Routing",
     "RoutingBound",
@@ -80,5 +86,6 @@ __all__ = [
     "Webhook",
     "WebhookDelivery",
     "WhatIf",
+    "Workspace",
     "verify_signature",
 ]

@@ -14,6 +14,7 @@ import httpx
 from triaged.client import _ops as ops
 from triaged.client import jobs
 from triaged.client._http import BaseClient, Call, transport_error
+from triaged.client._views import AsyncViews
 from triaged.client.jobs import Job, JobResult
 from triaged.client.pages import DecisionPage
 from triaged.client.results import (
@@ -39,7 +40,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(AsyncViews, BaseClient):
     """Asynchronous client with the same methods as :class:`~triaged.client.Client`
     (awaitable).  ``transport`` is any ``httpx.AsyncBaseTransport``, e.g.
     ``httpx.ASGITransport(app)``."""

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from triaged.client._http import Call, seg
-from triaged.client._ops import Op
+from triaged.client._ops import Op, page
+from triaged.client.pages import Page
 from triaged.types import Alternative
 
-__all__ = ["FINAL_STATES", "Job", "JobResult", "cancel_job", "job", "submit_job"]
+__all__ = ["FINAL_STATES", "Job", "JobResult", "cancel_job", "job", "jobs_page", "submit_job"]
 
 FINAL_STATES = frozenset({"done", "failed", "cancelled"})
 
@@ -151,3 +152,7 @@ def results_call(job_id: str) -> Call:
 def parse_result(line: str) -> JobResult:
     """One JSONL line of ``GET /v1/jobs/{id}/results``."""
     return JobResult.from_dict(json.loads(line))
+
+
+def jobs_page(cursor: str | None) -> Op[Page[Job]]:
+    return page("/v1/jobs", Job.from_dict, cursor)

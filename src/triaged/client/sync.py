@@ -13,6 +13,7 @@ import httpx
 from triaged.client import _ops as ops
 from triaged.client import jobs
 from triaged.client._http import BaseClient, Call, transport_error
+from triaged.client._views import SyncViews
 from triaged.client.jobs import Job, JobResult
 from triaged.client.pages import DecisionPage
 from triaged.client.results import (
@@ -38,7 +39,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class Client(BaseClient):
+class Client(SyncViews, BaseClient):
     """Synchronous client.  ``transport`` is any ``httpx.BaseTransport``."""
 
     def __init__(
