@@ -18,6 +18,9 @@ async def test_classify_returns_a_prediction_set(stack: Stack, tenant: Tenant, t
         r = await c.post("/v1/taxonomies", json=taxonomy_body)
         assert r.status_code == 201, r.text
         labels = {lb["name"] for lb in taxonomy_body["labels"]}
+        # a lane open only at 0.9999: the decisions are queued for review (read back below)
+        routing = {"auto": 0.9999, "review": 0.5}
+        assert (await c.put("/v1/taxonomies/support/routing", json=routing)).status_code == 200
         texts = ["I was charged twice for one order", "The app crashes when I log in", "hello?"]
         r = await c.post("/v1/classify/batch", json={"taxonomy": "support", "texts": texts})
         assert r.status_code == 200, r.text
@@ -40,6 +43,13 @@ async def test_classify_returns_a_prediction_set(stack: Stack, tenant: Tenant, t
     for res in results:
         flagged = [a["label"] for a in rows[res["id"]] if a["in_set"]]
         assert flagged == res["prediction_set"][1:]
+    # the review items list shows the flags as the single item does (it dropped them)
+    async with stack.client(tenant.key) as c:
+        listed = (await c.get("/v1/review/items", params={"taxonomy": "support"})).json()["data"]
+        assert listed, "some decision was queued for review"
+        for item in listed:
+            one = (await c.get(f"/v1/review/items/{item['id']}")).json()
+            assert item["alternatives"] == one["alternatives"] == rows[item["decision_id"]]
 
 
 async def test_zero_shot_model_gives_no_set(stack: Stack, tenant: Tenant):

@@ -51,6 +51,11 @@ class RollbackRequest(_In):
 
 
 class AlternativeOut(BaseModel):
+    """A runner-up; ``in_set`` (when the model has prediction sets): whether it is in the
+    item's set of labels the model cannot tell apart (kept as the single item shows it)."""
+
+    model_config = ConfigDict(extra="allow")
+
     label: str
     confidence: float
 
