@@ -88,10 +88,23 @@ def _records(path: Path, fmt: str, chunk: int) -> Iterator[list[dict[str, Any]]]
         raise not_utf8(path, InvalidInput) from None
 
 
-def _parquet_records(path: Path, chunk: int) -> Iterator[list[dict[str, Any]]]:
+def _parquet_file(path: Path) -> Any:
+    """``pq.ParquetFile(path)``; a file that is not Parquet (a renamed CSV, a truncated
+    download) is an :class:`InvalidInput` naming it, not pyarrow's ArrowInvalid traceback."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with pq.ParquetFile(path) as pf:
+    try:
+        return pq.ParquetFile(path)
+    except pa.ArrowException as exc:
+        raise InvalidInput(
+            f"{path}: not a Parquet file ({str(exc).splitlines()[0]})",
+            details={"path": str(path)},
+        ) from None
+
+
+def _parquet_records(path: Path, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    with _parquet_file(path) as pf:
         for batch in pf.iter_batches(batch_size=chunk):
             yield batch.to_pylist()
 
@@ -193,9 +206,7 @@ def count_rows(path: Path) -> int | None:
     JSONL; None for CSV (a quoted field may span lines)."""
     fmt = input_format(path)
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        with pq.ParquetFile(path) as pf:
+        with _parquet_file(path) as pf:
             return int(pf.metadata.num_rows)
     if fmt == "jsonl":
         with path.open("rb") as fh:

@@ -100,6 +100,13 @@ def test_bad_input_is_refused_with_the_row(model_dir: Path, tmp_path: Path) -> N
         app, ["batch", str(src), "--model", str(model_dir), "-o", str(tmp_path / "x.txt")]
     )
     assert r.exit_code == 2 and "unknown output format" in _said(r)
+    # a .parquet that is not Parquet (a renamed JSONL): one line, not an ArrowInvalid traceback
+    fake = tmp_path / "renamed.parquet"
+    fake.write_bytes(src.read_bytes())
+    r = runner.invoke(app, ["batch", str(fake), "--model", str(model_dir), "-o", str(out)])
+    assert r.exit_code == 2 and "renamed.parquet: not a Parquet file" in _said(r), r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert out.read_text(encoding="utf-8") == "an earlier run's output\n"
 
 
 def test_taxonomy_uses_the_active_model_and_routing_policy(tmp_path: Path) -> None:
