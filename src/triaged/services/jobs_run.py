@@ -58,6 +58,11 @@ __all__ = ["CHUNK", "claim", "heartbeat", "run_bulk_job", "take_over", "unfinish
 log = logging.getLogger("triaged.jobs")
 
 CHUNK = 256
+#: A run that fails with an unexpected error is retried (a take-over in the embedded mode,
+#: the queue's retry); from this run on, such an error fails the job (until 6 December it
+#: stayed "running" for ever, taken over and failing again).  A run stopped by a restart or
+#: a kill is not an error: only a run that raises counts.
+MAX_RUNS = 5
 
 
 def unfinished_jobs(svc: Service) -> list[str]:
@@ -151,6 +156,22 @@ def run_bulk_job(
         return _run(svc, job, stop, chunk, fenced)
     except TriagedError as exc:  # quota exhausted, the model cannot load, ...
         _fail(svc, job_id, exc.to_dict()["error"])
+        return "failed"
+    except Exception as exc:
+        if job.attempts < MAX_RUNS:
+            raise  # a later run tries again (a take-over, or the queue's retry)
+        # the same failure run after run: a job "running" for ever helps no one
+        log.exception("bulk job %s failed in its run %d; giving up", job_id, job.attempts)
+        _fail(
+            svc,
+            job_id,
+            {
+                "code": "job_error",
+                "message": f"the job failed in {job.attempts} runs (last: {type(exc).__name__}); "
+                "the rows before the failing chunk are done; the server log has the details",
+                "details": {"attempts": job.attempts, "error": type(exc).__name__},
+            },
+        )
         return "failed"
 
 
