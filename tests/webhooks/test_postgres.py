@@ -115,3 +115,33 @@ def test_two_deliverers_keep_one_decisions_events_in_order(pg_db):
     for r in receiver.accepted():
         arrived.setdefault(json.loads(r.body)["data"]["decision_id"], []).append(r.event_id)
     assert arrived == emitted
+
+
+def test_concurrent_deletes_of_one_endpoint_succeed_once(pg_db):
+    from triaged.errors import NotFound
+    from triaged.webhooks import delete_endpoint
+
+    with pg_db.write() as conn:
+        ws = create_workspace(conn, "acme", "free")
+        ep = create_endpoint(conn, ws["id"], "http://127.0.0.1:9/h", ["decision.resolved"])
+    outcomes: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(6)
+
+    def delete() -> None:
+        barrier.wait()
+        try:
+            with pg_db.write() as conn:
+                delete_endpoint(conn, ws["id"], ep.id)
+            result = "deleted"
+        except NotFound:
+            result = "not_found"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=delete) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["deleted"] + ["not_found"] * 5

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from triaged.storage.rows import AnyRow
 from triaged.storage.review import review_items
+from triaged.storage.rows import AnyRow
 from triaged.storage.tables import decisions
 
 __all__ = [

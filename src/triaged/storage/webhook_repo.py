@@ -165,13 +165,16 @@ def event_deliveries(conn: Connection, event_id: str) -> list[AnyRow]:
     return list(conn.execute(select(d.id, d.endpoint_id).where(d.event_id == event_id)))
 
 
-def retire_endpoint(conn: Connection, endpoint_id: str, now: datetime) -> None:
-    """Mark the endpoint deleted, then cancel its pending and in-flight deliveries."""
-    conn.execute(
+def retire_endpoint(conn: Connection, endpoint_id: str, now: datetime) -> bool:
+    """Mark the endpoint deleted, then cancel its pending and in-flight deliveries; False
+    (nothing done) when it was deleted already: of concurrent deletes, one does it."""
+    done = conn.execute(
         update(webhook_endpoints)
-        .where(webhook_endpoints.c.id == endpoint_id)
+        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.deleted_at.is_(None))
         .values(deleted_at=now)
-    )
+    ).rowcount
+    if not done:
+        return False
     conn.execute(
         update(webhook_deliveries)
         .where(
@@ -180,6 +183,7 @@ def retire_endpoint(conn: Connection, endpoint_id: str, now: datetime) -> None:
         )
         .values(status="cancelled", finished_at=now, claim_token=None, claimed_until=None)
     )
+    return True
 
 
 # ---------------------------------------------------------------- delivery log

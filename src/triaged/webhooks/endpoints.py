@@ -221,7 +221,8 @@ def send_test(conn: Connection, workspace_id: str, endpoint_id: str) -> dict[str
 def delete_endpoint(conn: Connection, workspace_id: str, endpoint_id: str) -> None:
     """Stop sending to an endpoint; its undelivered events are cancelled, its log is kept."""
     get_endpoint(conn, workspace_id, endpoint_id)
-    webhook_repo.retire_endpoint(conn, endpoint_id, utcnow())
+    if not webhook_repo.retire_endpoint(conn, endpoint_id, utcnow()):  # a concurrent delete won
+        raise NotFound(f"no webhook {endpoint_id!r}", details={"webhook_id": endpoint_id})
 
 
 ERROR_CLASSES = frozenset(
