@@ -49,6 +49,11 @@ def test_load_json_roundtrip(tmp_path: Path) -> None:
     ("body", "needle"),
     [
         ("name: t\nlabels:\n  - name: a\n  - name: a\n", "duplicate label name 'a'"),
+        # café with é (U+00E9) and with e + a combining acute accent (U+0301): one name
+        (
+            "name: t\nlabels:\n  - name: caf\u00e9\n  - name: cafe\u0301\n",
+            "composed another way",
+        ),
         ("name: t\nlabels:\n  - name: a\n  - name: ''\n", "labels[1].name"),
         (
             "name: t\nlabels:\n  - name: a\nthresholds: {auto: 0.5, review: 0.7}\n",

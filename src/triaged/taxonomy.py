@@ -25,6 +25,7 @@ import codecs
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -145,13 +146,18 @@ class Taxonomy:
                     f"{where}: {OOS_LABEL!r} is reserved for out-of-scope examples",
                     details={"field": where},
                 )
-            if label.name in seen:
+            # one name however its characters are composed ("café" as é or as e + U+0301
+            # look the same to a reviewer and were two labels)
+            key = unicodedata.normalize("NFC", label.name)
+            if key in seen:
+                first = self.labels[seen[key]].name
+                same = "" if label.name == first else " (the same text composed another way)"
                 raise TaxonomyError(
-                    f"{where}: duplicate label name {label.name!r} "
-                    f"(first defined at labels[{seen[label.name]}])",
+                    f"{where}: duplicate label name {label.name!r}{same} "
+                    f"(first defined at labels[{seen[key]}])",
                     details={"field": where, "label": label.name},
                 )
-            seen[label.name] = i
+            seen[key] = i
             for j, ex in enumerate(label.examples):
                 if not isinstance(ex, str) or is_blank(ex):
                     raise TaxonomyError(
