@@ -72,8 +72,17 @@ def schemas(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _ref(prop: dict[str, Any]) -> str | None:
+    """The schema's class name: pydantic prefixes the module (``triaged__api__..._Name``)
+    when two models of one name have different schemas."""
     ref = prop.get("$ref")
-    return str(ref).rsplit("/", 1)[-1] if ref else None
+    return str(ref).rsplit("/", 1)[-1].rsplit("__", 1)[-1] if ref else None
+
+
+def _named(schemas: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The schemas of class ``name`` (several when models of that name differ)."""
+    found = [v for k, v in schemas.items() if k.rsplit("__", 1)[-1] == name]
+    assert found, f"no schema {name}"
+    return found
 
 
 def _schema_types(prop: dict[str, Any]) -> set[str]:
@@ -144,7 +153,18 @@ def _compare(
     left: frozenset[str],
     schemas: dict[str, Any],
 ) -> None:
-    schema = schemas[schema_name]
+    for schema in _named(schemas, schema_name):
+        _compare_one(cls, schema_name, schema, sdk_only, left, schemas)
+
+
+def _compare_one(
+    cls: type,
+    schema_name: str,
+    schema: dict[str, Any],
+    sdk_only: frozenset[str],
+    left: frozenset[str],
+    schemas: dict[str, Any],
+) -> None:
     props: dict[str, Any] = schema["properties"]
     required = set(schema.get("required", []))
     hints = typing.get_type_hints(cls)

@@ -27,7 +27,15 @@ exponential backoff, honouring ``Retry-After``; every classify carries an ``Idem
 
 from triaged.client._http import DEFAULT_URL, RETRY_STATUSES
 from triaged.client.aio import AsyncClient
+from triaged.client.insights_results import GapCluster, Insights, LabelHealth, LabelOverlap
 from triaged.client.jobs import Job, JobResult
+from triaged.client.metrics_results import (
+    BucketMetrics,
+    BucketPoint,
+    BucketTotals,
+    DriftAlert,
+    DriftReport,
+)
 from triaged.client.pages import DecisionPage, Page
 from triaged.client.results import (
     AutoErrorEstimate,
@@ -61,15 +69,24 @@ __all__ = [
     "AsyncClient",
     "AutoErrorEstimate",
     "Bucket",
+    "BucketMetrics",
+    "BucketPoint",
     "BucketShares",
+    "BucketTotals",
     "Classification",
     "Client",
     "Decision",
     "DecisionPage",
+    "DriftAlert",
+    "DriftReport",
     "Evaluation",
+    "GapCluster",
+    "Insights",
     "Job",
     "JobResult",
     "Key",
+    "LabelHealth",
+    "LabelOverlap",
     "LaneError",
     "ModelInfo",
     "Page",

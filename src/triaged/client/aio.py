@@ -14,6 +14,7 @@ import httpx
 from triaged.client import _ops as ops
 from triaged.client import jobs
 from triaged.client._http import BaseClient, Call, transport_error
+from triaged.client._metrics import AsyncMetrics
 from triaged.client._views import AsyncViews
 from triaged.client.jobs import Job, JobResult
 from triaged.client.pages import DecisionPage
@@ -40,7 +41,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class AsyncClient(AsyncViews, BaseClient):
+class AsyncClient(AsyncViews, AsyncMetrics, BaseClient):
     """Asynchronous client with the same methods as :class:`~triaged.client.Client`
     (awaitable).  ``transport`` is any ``httpx.AsyncBaseTransport``, e.g.
     ``httpx.ASGITransport(app)``."""

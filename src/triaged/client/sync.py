@@ -13,6 +13,7 @@ import httpx
 from triaged.client import _ops as ops
 from triaged.client import jobs
 from triaged.client._http import BaseClient, Call, transport_error
+from triaged.client._metrics import SyncMetrics
 from triaged.client._views import SyncViews
 from triaged.client.jobs import Job, JobResult
 from triaged.client.pages import DecisionPage
@@ -39,7 +40,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class Client(SyncViews, BaseClient):
+class Client(SyncViews, SyncMetrics, BaseClient):
     """Synchronous client.  ``transport`` is any ``httpx.BaseTransport``."""
 
     def __init__(
