@@ -288,3 +288,26 @@ def test_a_jsonl_text_that_is_not_a_string_is_refused_with_its_type(stack: Stack
     error = r.json()["error"]
     assert error["details"] == {"line": 2, "field": "text"}
     assert "must be a string, not a number" in error["message"]
+
+
+@pytest.mark.parametrize(("ident", "kind"), [({"a": 1}, "an object"), (True, "a boolean")])
+def test_a_jsonl_id_that_is_an_object_or_boolean_is_refused(
+    stack: Stack, ident: Any, kind: str
+) -> None:
+    """A number is an id (as its text, like a CSV cell); an object or a boolean was stored as
+    its Python repr ("{'a': 1}", "True") on the decision. Nothing is created."""
+    key = _tenant(stack)
+    body = json.dumps({"text": "fine", "external_id": 7}) + "\n"
+    body += json.dumps({"text": "also fine", "external_id": ident}) + "\n"
+
+    async def run() -> tuple[Any, list[Any]]:
+        async with stack.client(key) as c:
+            r = await c.post("/v1/jobs?taxonomy=support&format=jsonl", content=body.encode())
+            return r, (await c.get("/v1/jobs")).json()["data"]
+
+    r, listed = asyncio.run(run())
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["details"] == {"line": 2, "field": "external_id"}
+    assert f"must be a string or a number, not {kind}" in error["message"]
+    assert listed == []

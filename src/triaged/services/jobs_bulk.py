@@ -280,6 +280,12 @@ def _row(
     external_id = record.get(opts.id_field) if opts.id_field else None
     if external_id == "":
         external_id = None
+    if isinstance(external_id, bool | dict | list):  # str() made "{'a': 1}" or "True" an id
+        raise ValidationFailed(
+            f"{where}: field {opts.id_field!r} must be a string or a number, "
+            f"not {_json_type(external_id)}",
+            details={"line": n, "field": opts.id_field},
+        )
     if external_id is not None and not isinstance(external_id, str):
         external_id = str(external_id)
     inputs.check_external_id(external_id, f"{where}: {opts.id_field}")
