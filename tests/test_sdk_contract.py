@@ -33,6 +33,7 @@ from triaged.client import (
     ReviewItemPage,
     Routing,
     RoutingBound,
+    TaxonomyVersion,
     Webhook,
     Workspace,
 )
@@ -58,6 +59,7 @@ PAIRS: dict[type, tuple[str, frozenset[str], frozenset[str]]] = {
     ReviewItemPage: ("ItemPage", frozenset(), frozenset()),
     Workspace: ("WorkspaceOut", frozenset(), frozenset()),
     Plan: ("PlanOut", frozenset(), frozenset()),
+    TaxonomyVersion: ("VersionOut", frozenset(), frozenset()),
 }
 # answers that omit the secret (listing, revoking) use the parent schema
 SECRET_FIELDS = {Key: ("KeyOut", "key"), Webhook: ("WebhookOut", "secret")}

@@ -58,6 +58,13 @@ from triaged.client.results import (
 )
 from triaged.client.review_results import QueueCounts, ReviewItemPage, ReviewProgress
 from triaged.client.sync import Client
+from triaged.client.taxonomy_results import (
+    LabelDefinition,
+    ReviewedExample,
+    ReviewSettings,
+    TaxonomyDefinition,
+    TaxonomyVersion,
+)
 from triaged.client.workspace_results import Plan, Workspace
 from triaged.signing import verify_signature
 from triaged.types import Alternative, Bucket
@@ -85,6 +92,7 @@ __all__ = [
     "Job",
     "JobResult",
     "Key",
+    "LabelDefinition",
     "LabelHealth",
     "LabelOverlap",
     "LaneError",
@@ -95,10 +103,14 @@ __all__ = [
     "ReviewItem",
     "ReviewItemPage",
     "ReviewProgress",
+    "ReviewSettings",
     "ReviewStats",
+    "ReviewedExample",
     "Routing",
     "RoutingBound",
+    "TaxonomyDefinition",
     "TaxonomyInfo",
+    "TaxonomyVersion",
     "Usage",
     "Webhook",
     "WebhookDelivery",

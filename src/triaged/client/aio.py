@@ -15,6 +15,7 @@ from triaged.client import _ops as ops
 from triaged.client import jobs
 from triaged.client._http import BaseClient, Call, transport_error
 from triaged.client._metrics import AsyncMetrics
+from triaged.client._taxonomy_admin import AsyncTaxonomyAdmin
 from triaged.client._views import AsyncViews
 from triaged.client.jobs import Job, JobResult
 from triaged.client.pages import DecisionPage
@@ -41,7 +42,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class AsyncClient(AsyncViews, AsyncMetrics, BaseClient):
+class AsyncClient(AsyncViews, AsyncMetrics, AsyncTaxonomyAdmin, BaseClient):
     """Asynchronous client with the same methods as :class:`~triaged.client.Client`
     (awaitable).  ``transport`` is any ``httpx.AsyncBaseTransport``, e.g.
     ``httpx.ASGITransport(app)``."""

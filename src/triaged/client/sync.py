@@ -14,6 +14,7 @@ from triaged.client import _ops as ops
 from triaged.client import jobs
 from triaged.client._http import BaseClient, Call, transport_error
 from triaged.client._metrics import SyncMetrics
+from triaged.client._taxonomy_admin import SyncTaxonomyAdmin
 from triaged.client._views import SyncViews
 from triaged.client.jobs import Job, JobResult
 from triaged.client.pages import DecisionPage
@@ -40,7 +41,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class Client(SyncViews, SyncMetrics, BaseClient):
+class Client(SyncViews, SyncMetrics, SyncTaxonomyAdmin, BaseClient):
     """Synchronous client.  ``transport`` is any ``httpx.BaseTransport``."""
 
     def __init__(
