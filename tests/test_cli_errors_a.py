@@ -229,6 +229,26 @@ def test_serve_refuses_ports_outside_1_to_65535(tmp_path: Path) -> None:
     assert Settings(port=65535).port == 65535
 
 
+def test_serve_refuses_fewer_than_one_worker(tmp_path: Path) -> None:
+    # `--workers 0` and `--workers -3` served one process for ever, as if the flag were right
+    args = ["serve", "--port", str(_free_port()), "--workers", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triaged.cli", *args],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _out, errors = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 2 and "--workers" in errors, errors
+    assert "Traceback" not in errors and not (tmp_path / "data").exists()
+
+
 def test_serve_with_the_postgres_queue_on_sqlite_is_one_line() -> None:
     r = runner.invoke(
         app, ["serve", "--port", str(_free_port())], env={"TRIAGED_JOB_QUEUE": "postgres"}

@@ -190,7 +190,7 @@ def serve(
     ] = None,
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     migrate: Annotated[
         bool | None,
         typer.Option(
