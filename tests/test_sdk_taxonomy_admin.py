@@ -111,6 +111,9 @@ def test_review_settings_and_reviewed_examples(served: tuple[Stack, LiveServer])
         assert admin.review_settings("support") == changed
         with pytest.raises(ValidationFailed):
             admin.update_review_settings("support", overlap_rate=2.0)
+        # no second opinions: the one answer below is the decisive one
+        settled = admin.update_review_settings("support", overlap_rate=0.0)
+        assert settled.guidelines == "refunds are billing"
         decision = admin.classify("my invoice has the wrong amount on it", "support")
     with Client(server.url, reviewer, backoff=0.01) as r:
         with pytest.raises(Forbidden):
@@ -131,9 +134,9 @@ def test_review_settings_and_reviewed_examples(served: tuple[Stack, LiveServer])
 
     async def scenario() -> None:
         async with AsyncClient(server.url, tenant.key, backoff=0.01) as c:
-            assert await c.review_settings("support") == changed
+            assert await c.review_settings("support") == settled
             later = await c.update_review_settings("support", reopen_window_seconds=60)
-            assert later.reopen_window_seconds == 60 and later.overlap_rate == 0.25
+            assert later.reopen_window_seconds == 60 and later.guidelines == settled.guidelines
             assert [e.item_id for e in await c.reviewed_examples("support")] == [item.id]
             assert [v.version for v in await c.taxonomy_versions("support")] == [1]
             assert (await c.taxonomy_version("support", 1)).version == 1
