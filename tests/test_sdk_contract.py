@@ -35,6 +35,8 @@ from triaged.client import (
     RoutingBound,
     TaxonomyVersion,
     Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
     Workspace,
 )
 from triaged.types import Alternative
@@ -60,6 +62,8 @@ PAIRS: dict[type, tuple[str, frozenset[str], frozenset[str]]] = {
     Workspace: ("WorkspaceOut", frozenset(), frozenset()),
     Plan: ("PlanOut", frozenset(), frozenset()),
     TaxonomyVersion: ("VersionOut", frozenset(), frozenset()),
+    WebhookDelivery: ("DeliveryOut", frozenset({"raw"}), frozenset()),
+    WebhookAttempt: ("AttemptOut", frozenset(), frozenset()),
 }
 # answers that omit the secret (listing, revoking) use the parent schema
 SECRET_FIELDS = {Key: ("KeyOut", "key"), Webhook: ("WebhookOut", "secret")}

@@ -56,7 +56,14 @@ from triaged.client.results import (
     WebhookDelivery,
     WhatIf,
 )
-from triaged.client.review_results import QueueCounts, ReviewItemPage, ReviewProgress
+from triaged.client.review_results import (
+    LabelAgreement,
+    QueueCounts,
+    ReviewAgreement,
+    ReviewerPairAgreement,
+    ReviewItemPage,
+    ReviewProgress,
+)
 from triaged.client.sync import Client
 from triaged.client.taxonomy_results import (
     LabelDefinition,
@@ -65,6 +72,7 @@ from triaged.client.taxonomy_results import (
     TaxonomyDefinition,
     TaxonomyVersion,
 )
+from triaged.client.webhook_results import WebhookAttempt
 from triaged.client.workspace_results import Plan, Workspace
 from triaged.signing import verify_signature
 from triaged.types import Alternative, Bucket
@@ -92,6 +100,7 @@ __all__ = [
     "Job",
     "JobResult",
     "Key",
+    "LabelAgreement",
     "LabelDefinition",
     "LabelHealth",
     "LabelOverlap",
@@ -100,12 +109,14 @@ __all__ = [
     "Page",
     "Plan",
     "QueueCounts",
+    "ReviewAgreement",
     "ReviewItem",
     "ReviewItemPage",
     "ReviewProgress",
     "ReviewSettings",
     "ReviewStats",
     "ReviewedExample",
+    "ReviewerPairAgreement",
     "Routing",
     "RoutingBound",
     "TaxonomyDefinition",
@@ -113,6 +124,7 @@ __all__ = [
     "TaxonomyVersion",
     "Usage",
     "Webhook",
+    "WebhookAttempt",
     "WebhookDelivery",
     "WhatIf",
     "Workspace",

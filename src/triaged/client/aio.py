@@ -17,6 +17,7 @@ from triaged.client._http import BaseClient, Call, transport_error
 from triaged.client._metrics import AsyncMetrics
 from triaged.client._taxonomy_admin import AsyncTaxonomyAdmin
 from triaged.client._views import AsyncViews
+from triaged.client._webhook_log import AsyncWebhookLog
 from triaged.client.jobs import Job, JobResult
 from triaged.client.pages import DecisionPage
 from triaged.client.results import (
@@ -42,7 +43,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class AsyncClient(AsyncViews, AsyncMetrics, AsyncTaxonomyAdmin, BaseClient):
+class AsyncClient(AsyncViews, AsyncMetrics, AsyncTaxonomyAdmin, AsyncWebhookLog, BaseClient):
     """Asynchronous client with the same methods as :class:`~triaged.client.Client`
     (awaitable).  ``transport`` is any ``httpx.AsyncBaseTransport``, e.g.
     ``httpx.ASGITransport(app)``."""

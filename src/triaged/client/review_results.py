@@ -1,5 +1,5 @@
 """The SDK's typed review-workspace results: a page of review items with its queue counts,
-and a reviewer's progress."""
+a reviewer's progress and the agreement between reviewers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from typing import Any
 
 from triaged.client.results import ReviewItem, _opt_float, _opt_str
 
-__all__ = ["QueueCounts", "ReviewItemPage", "ReviewProgress"]
+__all__ = [
+    "LabelAgreement",
+    "QueueCounts",
+    "ReviewAgreement",
+    "ReviewItemPage",
+    "ReviewProgress",
+    "ReviewerPairAgreement",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,4 +82,70 @@ class ReviewProgress:
             remaining=int(data["remaining"]),
             rate_per_hour=_opt_float(data.get("rate_per_hour")),
             taxonomy=_opt_str(data.get("taxonomy")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewerPairAgreement:
+    """Two reviewers (key ids, and their key names) over the ``items`` both answered: the
+    share they agreed on and Cohen's kappa (None when it is undefined)."""
+
+    reviewers: list[str]
+    names: list[str]
+    items: int
+    agreement: float
+    kappa: float | None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReviewerPairAgreement:
+        return cls(
+            reviewers=[str(r) for r in data["reviewers"]],
+            names=[str(n) for n in data.get("names") or []],
+            items=int(data["items"]),
+            agreement=float(data["agreement"]),
+            kappa=_opt_float(data.get("kappa")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LabelAgreement:
+    """Agreement on one label (either answer gave it) over ``items``: Cohen's kappa."""
+
+    label: str
+    items: int
+    kappa: float | None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LabelAgreement:
+        return cls(
+            label=str(data["label"]),
+            items=int(data["items"]),
+            kappa=_opt_float(data.get("kappa")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewAgreement:
+    """Agreement between reviewers over the ``items`` two of them answered: overall, per
+    reviewer pair and per label, and the ``open_disagreements`` waiting for an admin;
+    ``overlap_rate`` is the taxonomy's (None for the whole workspace)."""
+
+    overlap_rate: float | None
+    items: int
+    agreement: float | None
+    kappa: float | None
+    by_pair: list[ReviewerPairAgreement]
+    by_label: list[LabelAgreement]
+    open_disagreements: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReviewAgreement:
+        return cls(
+            overlap_rate=_opt_float(data.get("overlap_rate")),
+            items=int(data.get("items") or 0),
+            agreement=_opt_float(data.get("agreement")),
+            kappa=_opt_float(data.get("kappa")),
+            by_pair=[ReviewerPairAgreement.from_dict(p) for p in data.get("by_pair") or []],
+            by_label=[LabelAgreement.from_dict(lb) for lb in data.get("by_label") or []],
+            open_disagreements=int(data.get("open_disagreements") or 0),
         )

@@ -16,6 +16,7 @@ from triaged.client._http import BaseClient, Call, transport_error
 from triaged.client._metrics import SyncMetrics
 from triaged.client._taxonomy_admin import SyncTaxonomyAdmin
 from triaged.client._views import SyncViews
+from triaged.client._webhook_log import SyncWebhookLog
 from triaged.client.jobs import Job, JobResult
 from triaged.client.pages import DecisionPage
 from triaged.client.results import (
@@ -41,7 +42,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class Client(SyncViews, SyncMetrics, SyncTaxonomyAdmin, BaseClient):
+class Client(SyncViews, SyncMetrics, SyncTaxonomyAdmin, SyncWebhookLog, BaseClient):
     """Synchronous client.  ``transport`` is any ``httpx.BaseTransport``."""
 
     def __init__(
