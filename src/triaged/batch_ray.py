@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from triaged.errors import InvalidInput
+from triaged.errors import InvalidInput, Unavailable
 
 __all__ = ["ClassifyActor", "classify_on_ray"]
 
@@ -87,7 +87,15 @@ def classify_on_ray(
         ) from None
     import logging
 
-    ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+    except ValueError as exc:  # "Invalid address format: ..." was a traceback
+        raise InvalidInput(f"--ray {address}: {exc}", details={"field": "ray"}) from None
+    except ConnectionError as exc:
+        raise Unavailable(
+            f"--ray {address}: cannot reach the Ray cluster ({str(exc).splitlines()[0]})",
+            details={"field": "ray"},
+        ) from None
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     try:
         ctx = ray.data.DataContext.get_current()

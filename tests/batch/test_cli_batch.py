@@ -149,3 +149,17 @@ def test_taxonomy_uses_the_active_model_and_routing_policy(tmp_path: Path) -> No
         assert r.exit_code == 2 and "archived" in _said(r) and not out.exists()
     finally:
         svc.close()
+
+
+def test_a_ray_address_ray_cannot_read_is_one_line(model_dir: Path, tmp_path: Path) -> None:
+    """`--ray notanaddress` was Ray's ValueError traceback; nothing is written."""
+    pytest.importorskip("ray")
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "hello there"}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    args = ["batch", str(src), "--model", str(model_dir), "-o", str(out), "--ray", "notanaddress"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert "--ray notanaddress: Invalid address format" in _said(r)
+    assert not out.exists()
