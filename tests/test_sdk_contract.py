@@ -29,6 +29,7 @@ from triaged.client import (
     Key,
     ModelInfo,
     Plan,
+    ReviewAlternative,
     ReviewItem,
     ReviewItemPage,
     Routing,
@@ -46,6 +47,7 @@ PAIRS: dict[type, tuple[str, frozenset[str], frozenset[str]]] = {
     Classification: ("ClassifyResponse", frozenset(), frozenset()),
     Decision: ("DecisionOut", frozenset(), frozenset()),
     Alternative: ("AlternativeOut", frozenset(), frozenset()),
+    ReviewAlternative: ("ReviewAlternativeOut", frozenset(), frozenset()),
     # the item schema allows extra fields: the SDK types those of a resolved item
     ReviewItem: (
         "ReviewItemOut",

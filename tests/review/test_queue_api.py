@@ -39,7 +39,11 @@ async def test_routing_queues_every_decision_and_claim_returns_the_contract(team
         assert item["text"] in TEXTS
         assert item["label"] == decision["label"]
         assert item["confidence"] == decision["confidence"]
-        assert item["alternatives"] == decision["alternatives"]
+        # the item's runner-ups also say whether they are in the prediction set
+        assert [{k: a[k] for k in ("label", "confidence")} for a in item["alternatives"]] == (
+            decision["alternatives"]
+        )
+        assert all(a["in_set"] in (True, False, None) for a in item["alternatives"])
         assert item["lease_expires_at"] is not None
         assert item["status"] == "claimed"
     # hold items first, then review, then audit

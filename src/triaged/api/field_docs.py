@@ -219,6 +219,12 @@ FIELDS.update(
         "DecisionOut.label": "The model's label.",
         "AlternativeOut.label": "A runner-up label.",
         "AlternativeOut.confidence": "Its share of the confidence left over by the top label.",
+        "ReviewAlternativeOut.label": "A runner-up label.",
+        "ReviewAlternativeOut.confidence": "Its share of the confidence left over by the top "
+        "label.",
+        "ReviewAlternativeOut.in_set": "Whether it is in the decision's prediction set (the "
+        "labels the model cannot tell apart at the taxonomy's coverage); null when the model "
+        "has no prediction sets.",
         "RollbackRequest.model_id": "The ready model version to make active.",
         "RoutingOut.review": "Review threshold: below it decisions are held.",
         "RoutingOut.model_id": "The model version the policy was certified for.",

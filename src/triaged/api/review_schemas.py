@@ -50,14 +50,12 @@ class RollbackRequest(_In):
     model_id: str = Field(min_length=1, max_length=40)
 
 
-class AlternativeOut(BaseModel):
-    """A runner-up; ``in_set`` (when the model has prediction sets): whether it is in the
-    item's set of labels the model cannot tell apart (kept as the single item shows it)."""
-
-    model_config = ConfigDict(extra="allow")
+class ReviewAlternativeOut(BaseModel):
+    """A runner-up of a review item's decision."""
 
     label: str
     confidence: float
+    in_set: bool | None = None
 
 
 class ReviewItemOut(BaseModel):
@@ -73,7 +71,7 @@ class ReviewItemOut(BaseModel):
     text: str
     label: str
     confidence: float
-    alternatives: list[AlternativeOut]
+    alternatives: list[ReviewAlternativeOut]
     lease_expires_at: str | None
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "Key",
     "LaneError",
     "ModelInfo",
+    "ReviewAlternative",
     "ReviewItem",
     "ReviewStats",
     "Routing",
@@ -164,6 +165,23 @@ _ITEM_FIELDS = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewAlternative:
+    """A runner-up of a review item's decision: its label, its share of the confidence and
+    whether it is in the decision's prediction set (None: the model has no sets)."""
+
+    label: str
+    confidence: float
+    in_set: bool | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReviewAlternative:
+        in_set = data.get("in_set")
+        return cls(
+            str(data["label"]), float(data["confidence"]), None if in_set is None else bool(in_set)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewItem:
     """A queued decision waiting for (or claimed by, or resolved by) a human reviewer.
 
@@ -178,7 +196,7 @@ class ReviewItem:
     text: str
     label: str
     confidence: float
-    alternatives: list[Alternative]
+    alternatives: list[ReviewAlternative]
     lease_expires_at: str | None
     action: str | None = None
     final_label: str | None = None
@@ -198,7 +216,7 @@ class ReviewItem:
             text=data["text"],
             label=data["label"],
             confidence=float(data["confidence"]),
-            alternatives=_alternatives(data.get("alternatives")),
+            alternatives=[ReviewAlternative.from_dict(a) for a in data.get("alternatives") or []],
             lease_expires_at=data.get("lease_expires_at"),
             action=data.get("action"),
             final_label=data.get("final_label"),

@@ -111,7 +111,11 @@ def _item_fields(m: Any, status: str, expired: bool, lease: Any) -> dict[str, An
         "label": m["label"],
         "confidence": m["confidence"],
         "bucket": m["bucket"],
-        "alternatives": m["alternatives"],
+        # every runner-up says whether it is in the prediction set (null: the model has none)
+        "alternatives": [
+            {"label": a["label"], "confidence": a["confidence"], "in_set": a.get("in_set")}
+            for a in (m["alternatives"] or [])
+        ],
         "external_id": m["external_id"],
         "metadata": m["metadata"],
         "claimed_by": None if expired else m["claimed_by"],
