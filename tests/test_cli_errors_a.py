@@ -330,6 +330,15 @@ def test_worker_on_sqlite_says_it_needs_postgres_before_touching_anything(
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize("n", ["0", "-1"])
+def test_worker_refuses_a_concurrency_below_one(tmp_path: Path, n: str) -> None:
+    # TRIAGED_WORKER_CONCURRENCY=0 was refused, but --concurrency 0 ran a worker and -1
+    # crashed it with tracebacks; refused before any database is touched
+    r = runner.invoke(app, ["worker", "--concurrency", n, "--database-url", DOWN_PG])
+    assert r.exit_code == 2 and "--concurrency" in r.output, r.output
+    assert "database_unavailable" not in r.output and not (tmp_path / "data").exists()
+
+
 # 7. triaged db upgrade
 
 

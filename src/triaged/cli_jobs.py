@@ -39,12 +39,13 @@ def worker(
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
     concurrency: Annotated[
-        int | None, typer.Option(help="Jobs run at a time (TRIAGED_WORKER_CONCURRENCY).")
+        int | None,
+        typer.Option(min=1, help="Jobs run at a time (TRIAGED_WORKER_CONCURRENCY)."),
     ] = None,
 ) -> None:
     """Run jobs from the PostgreSQL queue until stopped (SIGINT/SIGTERM)."""
     from triaged.errors import InvalidInput
-    from triaged.services.jobs_worker import run_worker
+    from triaged.service import run_worker
 
     with _errors():
         settings = _settings(database_url, data_dir)
