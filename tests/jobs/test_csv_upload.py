@@ -273,6 +273,30 @@ def test_a_metadata_column_asked_for_must_be_in_the_header(stack: Stack) -> None
     assert "'region'" in r.json()["error"]["message"]
 
 
+def test_an_id_column_asked_for_must_be_in_the_header(stack: Stack) -> None:
+    """id_field=ticketid on a header with ticket_id: refused (every id was dropped in
+    silence); the default id column, external_id, stays optional."""
+    key = _tenant(stack)
+
+    async def run() -> tuple[Any, Any]:
+        async with stack.client(key) as c:
+            headers = {"Content-Type": "text/csv"}
+            body = b"ticket_id,text\nT1,refund please\n"
+            bad = await c.post(
+                "/v1/jobs?taxonomy=support&id_field=ticketid", content=body, headers=headers
+            )
+            fine = await c.post("/v1/jobs?taxonomy=support", content=body, headers=headers)
+            return bad, fine
+
+    bad, fine = asyncio.run(run())
+    assert bad.status_code == 422, bad.text
+    error = bad.json()["error"]
+    assert error["details"]["field"] == "id_field"
+    assert error["details"]["reason"] == "missing_column"
+    assert "'ticketid'" in error["message"] and "'ticket_id'" in error["message"]
+    assert fine.status_code == 202, fine.text
+
+
 def test_a_jsonl_text_that_is_not_a_string_is_refused_with_its_type(stack: Stack) -> None:
     key = _tenant(stack)
 

@@ -232,11 +232,13 @@ def _check_header(names: list[str], line: int, opts: BulkOptions) -> None:
                 details={"line": line, "field": name, "reason": "duplicate_column"},
             )
         seen.add(name)
-    # the text column, and columns named for metadata (the id column is optional: its
-    # default, external_id, need not be there)
+    # the text column, columns named for metadata, and an id column named other than its
+    # default (external_id need not be there; a misspelt id_field dropped every id silently)
     wanted = [("text_field", opts.text_field)] + [
         ("metadata_fields", f) for f in opts.metadata_fields
     ]
+    if opts.id_field and opts.id_field != "external_id":
+        wanted.append(("id_field", opts.id_field))
     for param, column in wanted:
         if column not in seen:
             shown = ", ".join(repr(n[:60]) for n in names[:20]) + (
