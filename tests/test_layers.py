@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = ROOT / ".importlinter"
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
-FACES = "Faces never import storage or the engine internals"
+FACES = "Faces never import storage, services or the engine internals"
 SDK = "The SDK imports no server module (and none of the ML stack)"
 ENGINE = "The engine never imports the service, storage or the faces"
 STORAGE = "Storage never imports the faces"
@@ -89,6 +89,7 @@ def test_a_route_importing_storage_breaks_the_contract(tmp_path: Path) -> None:
         ignore=shutil.ignore_patterns("__pycache__", "assets", "static", "templates", "*.onnx"),
     )
     _plant(copy / "api" / "routes" / "classify.py", "import triaged.storage.tables  # planted")
+    _plant(copy / "web" / "pages.py", "import triaged.services.keys  # planted")
     _plant(copy / "client" / "results.py", "import numpy  # planted")
     _plant(copy / "routing.py", "import triaged.service  # planted")
     _plant(copy / "web" / "dashboard.py", "import triaged.api.schemas  # planted")
@@ -99,6 +100,7 @@ def test_a_route_importing_storage_breaks_the_contract(tmp_path: Path) -> None:
     assert done.returncode == 1, out
     assert _status(done.stdout, FACES) == "BROKEN"
     assert "triaged.api.routes.classify -> triaged.storage.tables" in out
+    assert "triaged.web.pages -> triaged.services.keys" in out  # around the door
     assert _status(done.stdout, SDK) == "BROKEN" and "triaged.client.results -> numpy" in out
     assert _status(done.stdout, ENGINE) == "BROKEN" and "triaged.routing -> triaged.service" in out
     assert _status(done.stdout, WEB_API) == "BROKEN"

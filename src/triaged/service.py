@@ -30,12 +30,21 @@ from typing import TYPE_CHECKING, Any
 from triaged.errors import Conflict, PayloadTooLarge
 from triaged.review import ReviewService
 from triaged.services import keys, quota, training
+from triaged.services.decisions import MAX_PAGE as MAX_DECISIONS_PAGE
+from triaged.services.decisions import DecisionFilter
+from triaged.services.examples_io import detect_format, parse_examples
 from triaged.services.facade.classify import ClassifyItem
 from triaged.services.facade.core import CLASSIFY_ROLES, READ_ROLES
+from triaged.services.facade.desk import DRIFT_HISTORY_DAYS, MAX_BULK, ReviewDesk
 from triaged.services.facade.operations import OperationsMixin
 from triaged.services.ids import utcnow
+from triaged.services.jobs_background import start_background
+from triaged.services.jobs_bulk import FORMATS as BULK_FORMATS
+from triaged.services.jobs_bulk import BulkOptions, csv_result_row, result_columns
 from triaged.services.keys import Principal, Role
+from triaged.services.microbatch import install as install_microbatching
 from triaged.services.pools import stop_pool
+from triaged.services.review_rows import MAX_PAGE as MAX_REVIEW_PAGE
 from triaged.services.routing_policy import Policy
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.settings import Settings
@@ -49,9 +58,47 @@ if TYPE_CHECKING:
 
     from triaged.classifier import Classifier
     from triaged.services.jobs import JobRunner
-    from triaged.services.jobs_bulk import BulkOptions
 
-__all__ = ["CLASSIFY_ROLES", "READ_ROLES", "ClassifyItem", "Service"]
+# The door (issue 10): the faces (api/, web/, cli*) import this module, ``errors`` and
+# ``types``, never the service layer's modules; what they need of it besides ``Service``
+# is named here.
+__all__ = [
+    "BULK_FORMATS",
+    "CLASSIFY_ROLES",
+    "DRIFT_HISTORY_DAYS",
+    "MAX_BULK",
+    "MAX_DECISIONS_PAGE",
+    "MAX_REVIEW_PAGE",
+    "QUOTA_OBSERVED",
+    "READ_ROLES",
+    "BulkOptions",
+    "ClassifyItem",
+    "DecisionFilter",
+    "Principal",
+    "ReviewDesk",
+    "Role",
+    "Service",
+    "TaxonomyRecord",
+    "csv_result_row",
+    "detect_format",
+    "install_microbatching",
+    "parse_examples",
+    "result_columns",
+    "run_worker",
+    "start_background",
+]
+
+#: What one classify request counted (quota.consume fills it in the worker thread; the
+#: route turns it into RateLimit headers).
+QUOTA_OBSERVED = quota.observed
+
+
+def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
+    """``triaged worker``: run jobs from the PostgreSQL queue until SIGINT/SIGTERM."""
+    from triaged.services.jobs_worker import run_worker as run
+
+    run(settings, concurrency=concurrency)
+
 
 log = logging.getLogger("triaged.service")
 
@@ -85,6 +132,7 @@ class Service(OperationsMixin):
             jobs=lambda: self.jobs,
             rng=review_rng,
         )
+        self.desk = ReviewDesk(self)  # the reviewer workspace (settings, progress, reopen, ...)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self._jobs: list[Future[Any]] = []

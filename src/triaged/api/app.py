@@ -27,9 +27,7 @@ from triaged.api.request_id import RequestIdMiddleware, install_log_filter
 from triaged.api.routes import health, v1_router
 from triaged.api.routes.metrics import prometheus_router
 from triaged.api.routes.signup import router as signup_router
-from triaged.service import Service
-from triaged.services.jobs_background import start_background
-from triaged.services.microbatch import install as install_microbatching
+from triaged.service import Service, install_microbatching, start_background
 from triaged.settings import Settings
 from triaged.web import mount_web
 

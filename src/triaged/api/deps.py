@@ -16,8 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from triaged.errors import TriagedError, Unauthenticated, ValidationFailed
 from triaged.http.deps import ServiceDep, auth_throttle, client_subject, get_service
 from triaged.http.throttle import key_prefix
-from triaged.services.keys import Principal
-from triaged.services.taxonomies import TaxonomyRecord
+from triaged.service import Principal, TaxonomyRecord
 
 __all__ = [
     "KEY_CHECKED_IN_SERVICE",

@@ -27,8 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from triaged.errors import TriagedError, Unauthenticated
 from triaged.http.deps import ServiceDep
-from triaged.service import Service
-from triaged.services.keys import Principal, Role
+from triaged.service import Principal, Role, Service
 from triaged.web import review_honesty
 from triaged.web.charts import BUCKET_COLOURS, bucket_share_chart, reliability_chart
 from triaged.web.deps import WebSession, web_session

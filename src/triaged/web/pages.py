@@ -11,8 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from triaged.errors import RateLimited, Unauthenticated, WorkspaceInactive
 from triaged.http.deps import ServiceDep, auth_throttle, client_subject
 from triaged.http.throttle import key_prefix
-from triaged.service import Service
-from triaged.services.keys import Principal
+from triaged.service import Principal, Service
 from triaged.web.deps import WebSession
 from triaged.web.render import page, redirect
 from triaged.web.session import REVIEW_ROLES, SessionCodec, SignInRequired, check_csrf

@@ -9,9 +9,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from triaged.service import Service
-from triaged.services import review_evidence, review_workspace
-from triaged.services.keys import Principal
+from triaged.service import DRIFT_HISTORY_DAYS, Principal, Service
 
 __all__ = ["MIN_OVERLAP_EVIDENCE", "audited_reliability_svg", "dashboard_context"]
 
@@ -94,18 +92,16 @@ def dashboard_context(
     now: datetime,
     report: dict[str, Any],
 ) -> dict[str, Any]:
-    rel = review_evidence.audited_reliability(service, principal, taxonomy, since=since)
+    rel = service.desk.audited_reliability(principal, taxonomy, since=since)
     overlaps = list(report.get("overlaps") or [])
     shown = [o for o in overlaps if _overlap_evidence(o) >= MIN_OVERLAP_EVIDENCE]
     return {
         "audited": rel,
         "audited_chart": audited_reliability_svg(rel),
-        "history_days": review_evidence.history_days(service, principal, taxonomy, now=now),
-        "drift_history_days": review_evidence.DRIFT_HISTORY_DAYS,
+        "history_days": service.desk.history_days(principal, taxonomy, now=now),
+        "drift_history_days": DRIFT_HISTORY_DAYS,
         "overlaps_shown": shown,
         "overlaps_hidden": len(overlaps) - len(shown),
         "overlap_min_evidence": MIN_OVERLAP_EVIDENCE,
-        "reviewer_agreement": review_workspace.agreement_stats(
-            service, principal, taxonomy=taxonomy
-        ),
+        "reviewer_agreement": service.desk.agreement(principal, taxonomy=taxonomy),
     }

@@ -17,9 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from triaged.errors import TriagedError
 from triaged.http.deps import ServiceDep
-from triaged.service import Service
-from triaged.services import review_workspace as rw
-from triaged.services.keys import Principal, Role
+from triaged.service import Principal, Role, Service
 from triaged.web.deps import WebSession
 from triaged.web.pages import QUEUES, see_other
 from triaged.web.render import add_nav_link, page
@@ -80,8 +78,7 @@ def _search(
     cursor: str | None,
 ) -> dict[str, Any]:
     """One page of the items the filters in ``params`` select."""
-    return rw.search_items(
-        service,
+    return service.desk.search(
         principal,
         taxonomy=params["taxonomy"] or None,
         queue=params["queue"] if params["queue"] in QUEUES else None,
@@ -168,8 +165,8 @@ def items_bulk(
     elif action == "new_category":
         kwargs["new_label"] = label.strip()
     try:
-        done = rw.bulk_resolve(
-            service, session.principal, item_ids or [], note=note.strip() or None, **kwargs
+        done = service.desk.bulk_resolve(
+            session.principal, item_ids or [], note=note.strip() or None, **kwargs
         )
     except TriagedError as exc:
         if exc.status >= 500:

@@ -19,9 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from triaged.errors import Conflict, NotFound, TriagedError
 from triaged.http.deps import ServiceDep
-from triaged.service import Service
-from triaged.services import review_workspace as rw
-from triaged.services.keys import Principal
+from triaged.service import Principal, Service
 from triaged.web.deps import WebSession
 from triaged.web.pages import NOTICES, QUEUES, see_other, taxonomy_queues
 from triaged.web.render import error_page, page
@@ -166,7 +164,7 @@ def review_item(
         and item.get("resolved_by") == principal.key_id
         and item.get("review_round") in (2, 3)
     )
-    settings = rw.get_settings(service, principal, item["taxonomy"])
+    settings = service.desk.settings(principal, item["taxonomy"])
     return page(
         request,
         "review.html",
@@ -180,12 +178,12 @@ def review_item(
             "all_labels": [{"name": k, "description": v} for k, v in sorted(labels.items())],
             "guidelines": settings["guidelines"],
             "earlier": (
-                rw.earlier_answers(service, principal, item_id)
+                service.desk.earlier_answers(principal, item_id)
                 if mine and item.get("review_round") == 3
                 else []
             ),
             "can_reopen": not mine and _can_reopen(item, principal, settings),
-            "progress": rw.progress(service, principal, taxonomy=item["taxonomy"]),
+            "progress": service.desk.progress(principal, taxonomy=item["taxonomy"]),
             "neighbors": _neighbors(service, principal, item) if mine else [],
             "counts": taxonomy_queues(service, principal, item["taxonomy"]),
             "filter_taxonomy": flt[0] or "",
@@ -284,12 +282,12 @@ def review_undo(
     check_csrf(session, csrf_token)
     principal = session.principal
     flt = _filter(taxonomy, queue)
-    item_id = rw.last_reopenable(service, principal, taxonomy=flt[0])
+    item_id = service.desk.last_reopenable(principal, taxonomy=flt[0])
     back = f"/ui/review/{current}" if current else "/ui/"
     if item_id is None:
         return see_other(back + _query(flt, notice="nothing_to_undo"))
     try:
-        rw.reopen(service, principal, item_id)
+        service.desk.reopen(principal, item_id)
     except (Conflict, NotFound):
         return see_other(back + _query(flt, notice="reopen_refused"))
     return see_other(f"/ui/review/{item_id}" + _query(flt, notice="reopened"))
@@ -308,7 +306,7 @@ def review_reopen(
     check_csrf(session, csrf_token)
     flt = _filter(taxonomy, queue)
     try:
-        rw.reopen(service, session.principal, item_id)
+        service.desk.reopen(session.principal, item_id)
     except (Conflict, NotFound):
         return see_other(f"/ui/review/{item_id}" + _query(flt, notice="reopen_refused"))
     return see_other(f"/ui/review/{item_id}" + _query(flt, notice="reopened"))

@@ -25,8 +25,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from triaged.errors import Forbidden, Unauthenticated
-from triaged.service import Service
-from triaged.services.keys import Principal, Role
+from triaged.service import Principal, Role, Service
 
 __all__ = [
     "LOGIN_COOKIE",

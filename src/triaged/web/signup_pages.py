@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from triaged.errors import RateLimited, TriagedError
 from triaged.http.deps import ServiceDep, client_subject
-from triaged.services.keys import Role
+from triaged.service import Role
 from triaged.web.deps import WebSession
 from triaged.web.render import add_nav_link, page
 from triaged.web.session import CsrfFailed, SessionCodec

@@ -24,8 +24,7 @@ from triaged.api.deps import ApiKey, IdempotencyKey, ServiceDep, auth_throttle, 
 from triaged.api.schemas import BatchRequest, BatchResponse, ClassifyRequest, ClassifyResponse
 from triaged.errors import Unauthenticated
 from triaged.http.throttle import key_prefix
-from triaged.service import ClassifyItem, Service
-from triaged.services import quota
+from triaged.service import QUOTA_OBSERVED, ClassifyItem, Service
 
 router = APIRouter(tags=["classify"])
 
@@ -58,7 +57,7 @@ async def _run(
     subjects = (client_subject(request), "key:" + key_prefix(key))
     throttle.check(subjects)
     counts: dict[str, Any] = {}
-    token = quota.observed.set(counts)  # filled by quota.consume in the worker thread
+    token = QUOTA_OBSERVED.set(counts)  # filled by quota.consume in the worker thread
     try:
         results, replayed = await anyio.to_thread.run_sync(
             partial(_classify, service, key, *args), limiter=_slots(request)
@@ -67,7 +66,7 @@ async def _run(
         await run_in_threadpool(throttle.fail, subjects)  # shared: a database write
         raise
     finally:
-        quota.observed.reset(token)
+        QUOTA_OBSERVED.reset(token)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers.update(rate_limit_headers(counts))

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query
 from triaged.api.deps import PrincipalDep, ServiceDep
 from triaged.api.paging import Cursor, decode_cursor, envelope
 from triaged.api.schemas import DecisionOut, DecisionPage
-from triaged.services.decisions import MAX_PAGE, DecisionFilter
+from triaged.service import MAX_DECISIONS_PAGE as MAX_PAGE
+from triaged.service import DecisionFilter
 
 router = APIRouter(tags=["decisions"])
 

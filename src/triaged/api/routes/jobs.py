@@ -25,7 +25,8 @@ from starlette.datastructures import UploadFile
 from triaged.api.deps import PrincipalDep, ServiceDep
 from triaged.api.paging import Cursor, Page, page_of
 from triaged.errors import UnsupportedMediaType, ValidationFailed
-from triaged.services.jobs_bulk import FORMATS, BulkOptions, csv_result_row, result_columns
+from triaged.service import BULK_FORMATS as FORMATS
+from triaged.service import BulkOptions, csv_result_row, result_columns
 
 router = APIRouter(tags=["jobs"])
 

@@ -19,8 +19,7 @@ from triaged.api.review_schemas import (
     ResolveRequest,
     RollbackRequest,
 )
-from triaged.services import review_workspace
-from triaged.services.review_queue import MAX_PAGE
+from triaged.service import MAX_REVIEW_PAGE as MAX_PAGE
 
 router = APIRouter(tags=["review"])
 
@@ -71,8 +70,7 @@ def list_items(
     after = decode_cursor("review_items", cursor)
     search = (q, label, confidence_min, confidence_max, since, until, decision_ids)
     if claimed_by is None and decision_id is None and any(v is not None for v in search):
-        page = review_workspace.search_items(
-            service,
+        page = service.desk.search(
             principal,
             taxonomy=taxonomy,
             queue=queue,
@@ -142,9 +140,7 @@ def stats(
     model per bucket, the measured error of each lane, and agreement between reviewers
     (Cohen's kappa overall, per reviewer pair and per label, over the overlap items)."""
     out = service.review.stats(principal, taxonomy=taxonomy, days=days)
-    out["reviewer_agreement"] = review_workspace.agreement_stats(
-        service, principal, taxonomy=taxonomy
-    )
+    out["reviewer_agreement"] = service.desk.agreement(principal, taxonomy=taxonomy)
     return out
 
 

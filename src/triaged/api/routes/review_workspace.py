@@ -13,7 +13,7 @@ from pydantic import ConfigDict, Field
 
 from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
 from triaged.api.schemas import SafeIn
-from triaged.services import review_workspace as rw
+from triaged.service import MAX_BULK
 
 __all__ = ["BulkResolveRequest", "ReviewSettingsPatch", "router"]
 
@@ -68,7 +68,7 @@ class BulkResolveRequest(_In):
     )
 
     item_ids: list[str] = Field(
-        min_length=1, max_length=rw.MAX_BULK, description="Review item ids (at most 500)."
+        min_length=1, max_length=MAX_BULK, description="Review item ids (at most 500)."
     )
     action: Literal["confirm", "correct", "new_category", "ambiguous", "out_of_scope"] = Field(
         description="The answer for every item (as in the single resolve)."
@@ -87,7 +87,7 @@ def get_review_settings(
     record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep
 ) -> dict[str, Any]:
     """Review settings of a taxonomy: guidelines, overlap rate, reopen window."""
-    return rw.get_settings(service, principal, record.name)
+    return service.desk.settings(principal, record.name)
 
 
 @router.patch("/taxonomies/{name}/review-settings")
@@ -95,8 +95,7 @@ def patch_review_settings(
     record: TaxonomyDep, body: ReviewSettingsPatch, principal: PrincipalDep, service: ServiceDep
 ) -> dict[str, Any]:
     """Change review settings of a taxonomy (admin)."""
-    return rw.update_settings(
-        service,
+    return service.desk.update_settings(
         principal,
         record.name,
         guidelines=body.guidelines,
@@ -111,7 +110,7 @@ def reopen(item_id: str, principal: PrincipalDep, service: ServiceDep) -> dict[s
     the item is claimed by you again.  Emits ``decision.reopened`` when the final label
     changes.  409 when the answer is not yours, another key holds the item, or the window
     has passed."""
-    return rw.reopen(service, principal, item_id)
+    return service.desk.reopen(principal, item_id)
 
 
 @router.post("/review/items/bulk-resolve")
@@ -120,8 +119,7 @@ def bulk_resolve(
 ) -> dict[str, Any]:
     """Resolve many items with one answer in one transaction (all or nothing; items you
     do not hold are claimed first)."""
-    items = rw.bulk_resolve(
-        service,
+    items = service.desk.bulk_resolve(
         principal,
         body.item_ids,
         action=body.action,
@@ -137,7 +135,7 @@ def progress(
     principal: PrincipalDep, service: ServiceDep, taxonomy: str | None = None
 ) -> dict[str, Any]:
     """Your answers today (UTC), the open items, and your rate per hour."""
-    return rw.progress(service, principal, taxonomy=taxonomy)
+    return service.desk.progress(principal, taxonomy=taxonomy)
 
 
 @router.get("/review/agreement")
@@ -146,4 +144,4 @@ def agreement(
 ) -> dict[str, Any]:
     """Cohen's kappa between reviewers over the items two of them answered: overall, per
     reviewer pair and per label (also in ``GET /v1/review/stats`` as ``agreement``)."""
-    return rw.agreement_stats(service, principal, taxonomy=taxonomy)
+    return service.desk.agreement(principal, taxonomy=taxonomy)

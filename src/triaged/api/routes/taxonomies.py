@@ -24,8 +24,7 @@ from triaged.api.schemas import (
     VersionList,
 )
 from triaged.errors import DatasetError, UnsupportedMediaType
-from triaged.services.examples_io import detect_format, parse_examples
-from triaged.services.keys import Role
+from triaged.service import Role, detect_format, parse_examples
 from triaged.taxonomy import Example
 
 router = APIRouter(prefix="/taxonomies", tags=["taxonomies"])
