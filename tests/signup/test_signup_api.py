@@ -304,8 +304,11 @@ def test_an_abandoned_pending_sign_up_frees_its_name_once_its_link_expired(
     assert again.status_code == 201, again.text
     assert again.json()["workspace"]["id"] != first.json()["workspace"]["id"]
     assert [w["name"] for w in svc.workspaces_overview()] == ["squat"]
-    # the deprecated GET answers the same
-    assert client.get("/v1/signup/verify", params={"token": old_token}).status_code == 404
+    # the deprecated GET answers the same, saying it is deprecated and what replaces it
+    by_get = client.get("/v1/signup/verify", params={"token": old_token})
+    assert by_get.status_code == 404
+    assert by_get.headers["Deprecation"] == "true"
+    assert by_get.headers["Link"] == '</v1/signup/verify>; rel="successor-version"'
 
 
 def test_concurrent_sign_ups_from_one_address_never_pass_the_limit(

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from triaged.api.deprecation import deprecated_alias
 from triaged.api.deps import PrincipalDep, ServiceDep, client_subject
 from triaged.api.paging import Cursor, Limit, page_of
 
@@ -123,7 +124,13 @@ def verify(body: VerifyIn, service: ServiceDep) -> Any:
     return service.verify_signup(body.token)
 
 
-@router.get("/signup/verify", response_model=VerifyOut, deprecated=True)
+@router.get(
+    "/signup/verify",
+    response_model=VerifyOut,
+    deprecated=True,
+    # Deprecation and a Link to the POST on every answer (api/deprecation.py)
+    operation_id=deprecated_alias("verify_signup_by_get_deprecated", "/v1/signup/verify"),
+)
 def verify_by_get(service: ServiceDep, token: str = Query(max_length=200)) -> Any:
     """The same by GET (kept for clients written before 5 December; a GET that changes
     state is what link scanners and prefetchers follow: use POST)."""
