@@ -1,8 +1,11 @@
-"""`triaged train -o` where a file is in the way: one line and exit code 2 before any
-training, not a FileExistsError traceback after it."""
+"""Model folders on the command line: `triaged train -o` where a file is in the way is one
+line and exit code 2 before any training (a FileExistsError traceback after it); a model
+folder whose files are damaged is one line naming it for `classify` (JSONDecodeError,
+KeyError and numpy tracebacks)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,3 +26,26 @@ def test_train_output_blocked_by_a_file(tmp_path: Path, target: str) -> None:
     assert "a file is in the way" in flat
     assert "fold 1/" not in result.output  # refused before the training
     assert (tmp_path / "model").read_text() == "not a folder\n"
+
+
+def test_a_damaged_model_folder_is_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good = tmp_path / "good"
+    assert runner.invoke(app, ["train", str(EXAMPLE), "-o", str(good)]).exit_code == 0
+    meta = (good / "model.json").read_text()
+    damages = {
+        "truncated_json": ("model.json", meta[: len(meta) // 2].encode()),
+        "not_an_object": ("model.json", b"[1]"),
+        "missing_key": ("model.json", meta.replace('"model_version"', '"renamed"').encode()),
+        "not_a_zip": ("model.npz", b"garbage"),
+        "truncated_npz": ("model.npz", (good / "model.npz").read_bytes()[:3000]),
+    }
+    for name, (file, data) in damages.items():
+        bad = tmp_path / name
+        shutil.copytree(good, bad)
+        (bad / file).write_bytes(data)
+        result = runner.invoke(app, ["classify", str(bad), "hello"])
+        assert result.exit_code == 2, (name, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), name
+        flat = " ".join(result.output.split())
+        assert f"{name}: not a readable triaged model" in flat, (name, flat)

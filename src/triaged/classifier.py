@@ -25,6 +25,7 @@ import io
 import json
 import os
 import time
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -430,10 +431,19 @@ class Classifier:
             raise InvalidInput(
                 f"{root}: not a triaged model folder (needs {MODEL_FILE} and {META_FILE})"
             )
-        meta = json.loads((root / META_FILE).read_text(encoding="utf-8"))
-        with np.load(root / MODEL_FILE, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        return cls._from_parts(arrays, meta, encoder)
+        try:  # a truncated, edited or foreign file: one error naming the folder
+            meta = json.loads((root / META_FILE).read_text(encoding="utf-8"))
+            with np.load(root / MODEL_FILE, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            if not isinstance(meta, dict):
+                raise ValueError(f"{META_FILE} is not a JSON object")
+            return cls._from_parts(arrays, meta, encoder)
+        except (ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+            # json, UTF-8 and numpy's errors are ValueErrors; a missing part a KeyError
+            raise InvalidInput(
+                f"{root}: not a readable triaged model ({type(exc).__name__}: {exc})",
+                details={"path": str(root)},
+            ) from None
 
     @classmethod
     def _from_parts(
