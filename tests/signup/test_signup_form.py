@@ -39,6 +39,8 @@ def test_reloading_the_key_page_creates_nothing_and_names_the_workspace(
     assert again.status_code == 409, again.text
     assert "reload-team" in again.text and "shown once" in again.text
     assert key.group(1) not in again.text
+    # a visitor without a session is sent to sign in, not "back to the queues"
+    assert 'href="/ui/login"' in again.text and "Back to the queues" not in again.text
     assert row_counts(svc) == before  # no workspace, no refused attempt counted
     assert [w["name"] for w in svc.workspaces_overview()].count("reload-team") == 1
 

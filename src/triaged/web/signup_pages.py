@@ -37,6 +37,9 @@ router = APIRouter(include_in_schema=False)
 #: page that showed the key) is answered for what it is.  Not a secret: the name only.
 DONE_COOKIE = "triaged_signed_up"
 DONE_MAX_AGE_S = 3600
+#: Where an error page of sign-up sends a visitor, who has no session ("Back to the queues"
+#: led to a sign-in wall)
+SIGN_IN = {"back_path": "/ui/login", "back_text": "Sign in"}
 add_nav_link("Usage", "/ui/usage", roles=(Role.ADMIN.value,))  # 403 for reviewers
 
 
@@ -48,7 +51,7 @@ def _form(
         return page(
             request,
             "error.html",
-            {"message": "Self-service sign-up is off on this server; ask its operator."},
+            {"message": "Self-service sign-up is off on this server; ask its operator.", **SIGN_IN},
             status_code=404,
         )
     codec = SessionCodec.for_request(request)
@@ -96,7 +99,7 @@ def signup(
                 "once, on the page you reloaded. If it was not copied, an operator can issue "
                 "a new key (triaged keys create)."
             )
-            return page(request, "error.html", {"message": message}, status_code=409)
+            return page(request, "error.html", {"message": message, **SIGN_IN}, status_code=409)
         # a form opened before another sign-up in this browser, or left open past its
         # token's life (or forged): nothing is done; it comes back filled in, with a fresh
         # token (reloading an error page would send the stale token again)
@@ -146,7 +149,8 @@ def verify(
     try:
         result = service.verify_signup(token)
     except TriagedError as exc:
-        return page(request, "error.html", {"message": exc.message}, status_code=exc.status)
+        context = {"message": exc.message, **SIGN_IN}
+        return page(request, "error.html", context, status_code=exc.status)
     return page(request, "signup_verified.html", {"result": result})
 
 
