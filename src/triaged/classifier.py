@@ -440,7 +440,7 @@ class Classifier:
             return cls._from_parts(arrays, meta, encoder)
         except (ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
             # json, UTF-8 and numpy's errors are ValueErrors; a missing part a KeyError
-            raise InvalidInput(
+            raise ModelError(  # as from_bytes says of bytes that are not a model
                 f"{root}: not a readable triaged model ({type(exc).__name__}: {exc})",
                 details={"path": str(root)},
             ) from None
