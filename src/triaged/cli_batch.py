@@ -137,6 +137,14 @@ def _check_files(source: Path, output: Path, *, local: bool) -> None:
         raise InvalidInput(f"{source}: no such file", details={"path": str(source)})
     if local and source.is_dir():
         raise InvalidInput(f"{source}: a folder, not a file", details={"path": str(source)})
+    same = source.resolve() == output.resolve() or (
+        source.exists() and output.exists() and source.samefile(output)
+    )
+    if same:  # the results were renamed onto the input: the file read was lost
+        raise InvalidInput(
+            f"{output}: the output would replace the input; write the results elsewhere",
+            details={"path": str(output)},
+        )
 
 
 def run_batch(

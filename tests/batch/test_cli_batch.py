@@ -163,3 +163,14 @@ def test_a_ray_address_ray_cannot_read_is_one_line(model_dir: Path, tmp_path: Pa
     assert r.exception is None or isinstance(r.exception, SystemExit)
     assert "--ray notanaddress: Invalid address format" in _said(r)
     assert not out.exists()
+
+
+def test_an_output_that_is_the_input_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    """`triaged batch in.jsonl -o in.jsonl` renamed the results onto the input: the file the
+    user had was gone. Refused, and the input is left as it was."""
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "hello there"}\n', encoding="utf-8")
+    same = tmp_path / "." / "in.jsonl"
+    r = runner.invoke(app, ["batch", str(src), "--model", str(model_dir), "-o", str(same)])
+    assert r.exit_code == 2 and "the output would replace the input" in _said(r), r.output
+    assert src.read_text(encoding="utf-8") == '{"text": "hello there"}\n'
