@@ -291,14 +291,14 @@ class Service(OperationsMixin):
             raise
         base = (s.public_url or base_url).rstrip("/")
         try:
-            su.after_reserve(self, res, base)
+            example = su.after_reserve(self, res, base)
         except BaseException:
             with self.db.write() as conn:  # the invite was not used after all: usable again
                 su.release_invite(conn, res.workspace_id)
             self.delete_workspace(res.workspace)
             raise
         assert res.key.key is not None
-        return su.public_result(res, base)
+        return su.public_result(res, base, example=example)
 
     def verify_signup(self, token: str) -> dict[str, Any]:
         """Follow an emailed verification link: the workspace becomes active."""

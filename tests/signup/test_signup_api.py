@@ -455,3 +455,23 @@ def test_signup_declares_its_502_and_the_workspace_answers_aware_times(
     r = _client(svc).get("/v1/workspace", headers={"Authorization": f"Bearer {admin.key}"})
     assert r.status_code == 200, r.text
     assert r.json()["created_at"].endswith("+00:00")
+
+
+def test_sign_up_under_limits_smaller_than_the_example_works_without_it(
+    make_service: MakeService,
+) -> None:
+    """With label or example limits below the example taxonomy's size every sign-up
+    answered the example's 413; the workspace is made without it and the quick start
+    shows the workspace instead."""
+    svc = make_service(max_labels_per_taxonomy=3)
+    r = _client(svc).post("/v1/signup", json=_body("tiny-co"))
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["taxonomy"] is None
+    assert "/v1/workspace" in out["quick_start"] and out["key"] in out["quick_start"]
+    key = out["key"]
+    client = _client(svc)
+    shown = client.get("/v1/workspace", headers={"Authorization": f"Bearer {key}"})
+    assert shown.status_code == 200 and shown.json()["name"] == "tiny-co"
+    listed = client.get("/v1/taxonomies", headers={"Authorization": f"Bearer {key}"})
+    assert listed.json()["data"] == []

@@ -325,6 +325,11 @@ def quick_start(base_url: str, key: str, taxonomy: str = "support") -> str:
     )
 
 
+def workspace_call(base_url: str, key: str) -> str:
+    """The curl call that shows the new workspace (the quick start without an example)."""
+    return f'curl -s {base_url.rstrip("/")}/v1/workspace \\\n  -H "Authorization: Bearer {key}"'
+
+
 def _principal(res: SignupResult) -> Principal:
     return Principal(
         key_id=res.key.id,
@@ -335,16 +340,32 @@ def _principal(res: SignupResult) -> Principal:
     )
 
 
-def after_reserve(service: Any, res: SignupResult, base_url: str) -> None:
+def after_reserve(service: Any, res: SignupResult, base_url: str) -> bool:
     """What follows the committed sign-up: the example taxonomy (so the quick start works),
-    then the verification email.  The caller undoes the sign-up if either fails."""
+    then the verification email; whether the example was made.  The caller undoes the
+    sign-up if the email fails.  An example larger than the operator's label or example
+    limits is left out (every sign-up answered that 413 until 6 December)."""
+    from triaged.errors import PayloadTooLarge
     from triaged.examples import example_taxonomy
+    from triaged.services.taxonomies import check_size
 
     example = example_taxonomy()
     definition = {k: v for k, v in example.to_dict().items() if k != "thresholds"}
-    service.create_taxonomy(_principal(res), definition)
+    made = True
+    limits: Settings = service.settings
+    try:
+        check_size(
+            example,
+            limits.max_labels_per_taxonomy,
+            limits.max_examples_per_taxonomy,
+            limits.max_text_chars,
+        )
+    except PayloadTooLarge:
+        made = False
+    if made:
+        service.create_taxonomy(_principal(res), definition)
     if res.verify_token is None:
-        return
+        return made
     settings: Settings = service.settings
     from triaged.services.mailer import send_mail
 
@@ -361,10 +382,12 @@ def after_reserve(service: Any, res: SignupResult, base_url: str) -> None:
         f"key is refused. If it was not you, ignore this email: the workspace stays "
         f"inactive.\n",
     )
+    return made
 
 
-def public_result(res: SignupResult, base_url: str) -> dict[str, Any]:
-    """The answer to a sign-up: the admin key (only here) and the filled-in quick start."""
+def public_result(res: SignupResult, base_url: str, *, example: bool = True) -> dict[str, Any]:
+    """The answer to a sign-up: the admin key (only here) and the filled-in quick start
+    (without the example taxonomy: a call that shows the workspace)."""
     assert res.key.key is not None
     return {
         "workspace": {
@@ -377,8 +400,10 @@ def public_result(res: SignupResult, base_url: str) -> dict[str, Any]:
         "key": res.key.key,
         "key_id": res.key.id,
         "verification": "sent" if res.verify_token is not None else "not_required",
-        "taxonomy": "support",
-        "quick_start": quick_start(base_url, res.key.key),
+        "taxonomy": "support" if example else None,
+        "quick_start": (
+            quick_start(base_url, res.key.key) if example else workspace_call(base_url, res.key.key)
+        ),
         "sign_in_url": f"{base_url}/ui/login",
         "usage_url": f"{base_url}/ui/usage",
     }

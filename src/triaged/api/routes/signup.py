@@ -47,7 +47,10 @@ class SignupOut(BaseModel):
     key: str = Field(description="The admin API key; shown only in this answer.")
     key_id: str
     verification: str = Field(description="sent (check your email) or not_required.")
-    taxonomy: str = Field(description="The example taxonomy created in the workspace.")
+    taxonomy: str | None = Field(
+        description="The example taxonomy created in the workspace (null when the server's "
+        "label or example limits are smaller than the example)."
+    )
     quick_start: str = Field(description="A curl call that classifies one text.")
     sign_in_url: str
     usage_url: str
