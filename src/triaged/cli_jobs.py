@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from triaged.cli_service import DatabaseUrl, DataDir, _errors, _fail, _is_postgres, _settings
+from triaged.client._http import seg  # an id escaped whole, as the SDK sends it
 
 __all__ = ["register"]
 
@@ -102,14 +103,14 @@ class _Jobs:
             return self._json(self.http.post("/v1/jobs", params=query, content=fh))
 
     def job(self, job_id: str) -> dict[str, Any]:
-        return self._json(self.http.get(f"/v1/jobs/{job_id}"))
+        return self._json(self.http.get(f"/v1/jobs/{seg(job_id)}"))
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
-        return self._json(self.http.post(f"/v1/jobs/{job_id}/cancel"))
+        return self._json(self.http.post(f"/v1/jobs/{seg(job_id)}/cancel"))
 
     def job_results_lines(self, job_id: str, fmt: str) -> Iterator[str]:
         with self.http.stream(
-            "GET", f"/v1/jobs/{job_id}/results", params={"format": fmt}
+            "GET", f"/v1/jobs/{seg(job_id)}/results", params={"format": fmt}
         ) as response:
             if response.status_code >= 400:
                 response.read()

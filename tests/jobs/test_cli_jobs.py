@@ -80,6 +80,16 @@ def test_submit_waits_then_results_and_status(tmp_path: Path) -> None:
             assert r.exit_code == 2 and "conflict" in r.output  # a finished job stays done
             r = runner.invoke(app, ["jobs", "status", "job_missing", *common])
             assert r.exit_code == 2 and "not_found" in r.output
+            # a job id is one path segment: "../taxonomies/support/archive?x=" archived
+            # the taxonomy (POST /v1/taxonomies/support/archive) instead of naming no job
+            evil = "../taxonomies/support/archive?x="
+            r = runner.invoke(app, ["jobs", "cancel", evil, *common])
+            assert r.exit_code == 2 and "not_found" in r.output, r.output
+            info = httpx.get(
+                f"{server.url}/v1/taxonomies/support",
+                headers={"Authorization": f"Bearer {tenant.key}"},
+            ).json()
+            assert info["archived_at"] is None
     finally:
         svc.close()
 
