@@ -141,7 +141,10 @@ def test_dataset_dir_without_labels_json_takes_the_training_labels(tmp_path: Pat
     with pytest.raises(DatasetError, match=r"test\.jsonl:1: unknown label 'RateBook'"):
         Taxonomy.from_dataset_dir(tmp_path, split="test")
     (tmp_path / "train.jsonl").write_text('{"text": "hm", "label": "oos"}\n')
-    with pytest.raises(DatasetError, match="no labelled example"):
+    with pytest.raises(DatasetError, match=r"no labelled example \(only 'oos'\)"):
+        Taxonomy.from_dataset_dir(tmp_path)
+    (tmp_path / "train.jsonl").write_text("")  # it said "(only 'oos')" of an empty file too
+    with pytest.raises(DatasetError, match="no labelled example: the file holds no example"):
         Taxonomy.from_dataset_dir(tmp_path)
     (tmp_path / "train.jsonl").unlink()
     with pytest.raises(DatasetError, match=r"needs labels\.json or train\.jsonl"):

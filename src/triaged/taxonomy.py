@@ -359,8 +359,9 @@ def _labels_of_examples(root: Path, train: Path) -> tuple[list[Label], list[Exam
         )
     examples = list(read_jsonl(train))
     names = dict.fromkeys(ex.label for ex in examples if ex.label != OOS_LABEL)
-    if not names:
-        raise DatasetError(f"{train}: no labelled example (only {OOS_LABEL!r})")
+    if not names:  # an empty file said "(only 'oos')" too
+        only = f" (only {OOS_LABEL!r})" if examples else ": the file holds no example"
+        raise DatasetError(f"{train}: no labelled example{only}")
     return [Label(n) for n in names], examples
 
 
