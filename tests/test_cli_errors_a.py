@@ -290,6 +290,7 @@ def test_unreachable_postgres_is_one_line_without_the_password(command: list[str
         (["--recent-hours", "0"], "--recent-hours must be above 0"),
         (["--baseline-hours", "-3"], "--baseline-hours must be above 0"),
         (["--recent-hours", "1e12"], "--recent-hours must be above 0"),
+        (["--min-change", "2"], "--min-change"),
     ],
 )
 def test_drift_check_bad_options_are_one_line(options: list[str], needle: str) -> None:

@@ -142,6 +142,10 @@ def test_drift_check_records_once(served: str) -> None:
             conn.execute(decisions.insert(), rows)
     finally:
         svc.close()
+    # a change smaller than --min-change (here: any) records nothing
+    strict = ["drift", "check", "--json", "--min-change", "1", "--database-url", served]
+    res = runner.invoke(app, strict)
+    assert res.exit_code == 0 and json.loads(res.stdout)["alerts"] == [], res.output
     res = runner.invoke(app, ["drift", "check", "--json", "--database-url", served])
     assert res.exit_code == 0, res.output
     alerts = json.loads(res.stdout)["alerts"]

@@ -120,40 +120,54 @@ def drift_check(
             help="Workspace name (default: every workspace).",
         ),
     ] = None,
-    recent_hours: Annotated[float, typer.Option(help="Recent window (hours, > 0).")] = 24,
+    recent_hours: Annotated[
+        float | None,
+        typer.Option(
+            help="Recent window (hours, > 0) \\[default: TRIAGED_DRIFT_RECENT_HOURS, 24]."
+        ),
+    ] = None,
     baseline_hours: Annotated[
-        float, typer.Option(help="Baseline window before it (hours, > 0).")
-    ] = 168,
+        float | None,
+        typer.Option(
+            help="Baseline window before it (hours, > 0) \\[default: TRIAGED_DRIFT_BASELINE_HOURS, "
+            "168]."
+        ),
+    ] = None,
     alpha: Annotated[
-        float, typer.Option(help="Significance, between 0 and 1 (Bonferroni-corrected).")
-    ] = 0.01,
+        float | None,
+        typer.Option(
+            help="Significance, between 0 and 1 (Bonferroni-corrected) \\[default: "
+            "TRIAGED_DRIFT_ALPHA, 0.01]."
+        ),
+    ] = None,
     min_volume: Annotated[
-        int, typer.Option(min=1, help="Decisions needed per window (at least 1).")
-    ] = 100,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Decisions needed per window \\[default: TRIAGED_DRIFT_MIN_VOLUME, 100].",
+        ),
+    ] = None,
+    min_change: Annotated[
+        float | None,
+        typer.Option(
+            help="Smallest absolute change of a share reported, 0 to 1 \\[default: "
+            "TRIAGED_DRIFT_MIN_CHANGE, 0.02].",
+        ),
+    ] = None,
+    per_label: Annotated[
+        bool | None,
+        typer.Option(
+            "--per-label/--no-per-label",
+            help="Also test each label's share \\[default: TRIAGED_DRIFT_PER_LABEL, false].",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
 ) -> None:
     """Check every taxonomy; record each new alert and send it to the ``alert.drift`` webhooks."""
-    from datetime import timedelta
-
-    from triaged.drift import DriftConfig
-    from triaged.errors import InvalidInput
-
     with _errors():  # a bad option is one line and exit code 2, before the database is opened
-        windows = {"--recent-hours": recent_hours, "--baseline-hours": baseline_hours}
-        for option, hours in windows.items():
-            if not 0 < hours <= MAX_WINDOW_HOURS:
-                raise InvalidInput(
-                    f"{option} must be above 0 and at most {MAX_WINDOW_HOURS}, got {hours:g}",
-                    details={"field": option.lstrip("-").replace("-", "_")},
-                )
-        cfg = DriftConfig(
-            recent=timedelta(hours=recent_hours),
-            baseline=timedelta(hours=baseline_hours),
-            alpha=alpha,
-            min_volume=min_volume,
-        )
+        cfg = _drift_config(recent_hours, baseline_hours, alpha, min_volume, min_change, per_label)
     with operator_service(database_url, data_dir) as svc:
         found = svc.check_drift(cfg, workspace)
     if as_json:
@@ -162,6 +176,46 @@ def drift_check(
     for a in found:
         err.print(f"[yellow]drift[/yellow] {a['workspace']}/{a['taxonomy']}: {a['message']}")
     err.print(f"{len(found)} new drift alert(s)")
+
+
+def _drift_config(
+    recent_hours: float | None,
+    baseline_hours: float | None,
+    alpha: float | None,
+    min_volume: int | None,
+    min_change: float | None,
+    per_label: bool | None,
+) -> Any:
+    """The options given, else the server's ``TRIAGED_DRIFT_*``; a bad one is refused."""
+    from datetime import timedelta
+
+    from triaged.drift import DriftConfig
+    from triaged.errors import InvalidInput
+    from triaged.settings import Settings
+
+    s = Settings()
+    recent = s.drift_recent_hours if recent_hours is None else recent_hours
+    baseline = s.drift_baseline_hours if baseline_hours is None else baseline_hours
+    windows = {"--recent-hours": recent, "--baseline-hours": baseline}
+    for option, hours in windows.items():
+        if not 0 < hours <= MAX_WINDOW_HOURS:
+            raise InvalidInput(
+                f"{option} must be above 0 and at most {MAX_WINDOW_HOURS}, got {hours:g}",
+                details={"field": option.lstrip("-").replace("-", "_")},
+            )
+    if min_change is not None and not 0 <= min_change <= 1:
+        raise InvalidInput(
+            f"--min-change must be from 0 to 1, got {min_change:g}",
+            details={"field": "min_change"},
+        )
+    return DriftConfig(
+        recent=timedelta(hours=recent),
+        baseline=timedelta(hours=baseline),
+        alpha=s.drift_alpha if alpha is None else alpha,
+        min_volume=s.drift_min_volume if min_volume is None else min_volume,
+        min_change=s.drift_min_change if min_change is None else min_change,
+        per_label=s.drift_per_label if per_label is None else per_label,
+    )
 
 
 def register(app: typer.Typer) -> None:

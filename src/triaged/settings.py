@@ -262,6 +262,35 @@ class Settings(BaseSettings):
         description="Check every workspace for drift this often; new alerts go to the webhooks "
         "(0: never).",
     )
+    # what counts as drift, for the periodic check, the dashboard and the defaults of
+    # GET /v1/metrics/drift and `triaged drift check` (each can be given per request)
+    drift_recent_hours: float = Field(
+        default=24.0, gt=0.0, le=24.0 * 366, description="Drift: the recent window (hours)."
+    )
+    drift_baseline_hours: float = Field(
+        default=168.0,
+        gt=0.0,
+        le=24.0 * 366,
+        description="Drift: the baseline window just before the recent one (hours).",
+    )
+    drift_alpha: float = Field(
+        default=0.01,
+        gt=0.0,
+        lt=1.0,
+        description="Drift: significance of the two-proportion test (Bonferroni-corrected).",
+    )
+    drift_min_volume: int = Field(
+        default=100, ge=1, description="Drift: decisions needed in each window."
+    )
+    drift_min_change: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        description="Drift: the smallest absolute change of a share that is reported.",
+    )
+    drift_per_label: bool = Field(
+        default=False, description="Drift: also test each label's share of the traffic."
+    )
 
     # self-service sign-up (issue 14): triaged.services.signup
     signup: Literal["off", "invite", "open"] = Field(

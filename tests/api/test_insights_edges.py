@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from tests.servicekit import Stack, Tenant, unique
+from triaged.api import create_app
+from triaged.services.drift_checks import drift_config
 from triaged.services.ids import new_id
 from triaged.storage.tables import decisions
 from triaged.taxonomy import read_jsonl
@@ -204,6 +206,18 @@ async def test_drift_of_every_taxonomy_tests_each_on_its_own(
         assert r.status_code == 200, r.text
         recorded = sorted((x["taxonomy"], x["bucket"], x["direction"]) for x in r.json()["alerts"])
         assert recorded == found
+    # the server's TRIAGED_DRIFT_* are the defaults (the automatic check had no settings); a
+    # request's own parameters still win
+    strict = stack.variant(drift_min_change=0.5)
+    try:
+        async with stack.client(tenant.key, app=create_app(service=strict)) as c:
+            assert (await c.get("/v1/metrics/drift")).json()["alerts"] == []
+            loose = await c.get("/v1/metrics/drift", params={"min_change": 0.02})
+            assert len(loose.json()["alerts"]) == 2
+        dashboard_cfg = drift_config(strict.settings)
+        assert dashboard_cfg.min_change == 0.5 and dashboard_cfg.recent == timedelta(days=1)
+    finally:
+        strict.close()
 
 
 async def test_an_until_before_the_default_window_is_a_400_like_the_buckets(

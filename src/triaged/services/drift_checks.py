@@ -11,16 +11,17 @@ workspace and an alert is recorded once per recent window, so none is sent twice
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from triaged.drift import DriftConfig
 from triaged.services.insights import pending_drift_alerts, record_drift_alerts
 from triaged.services.periodic import Periodic
+from triaged.settings import Settings
 from triaged.storage import periodic_repo
 from triaged.storage.db import Database
 
-__all__ = ["DriftChecker", "start_drift_checker"]
+__all__ = ["DriftChecker", "drift_config", "start_drift_checker"]
 
 log = logging.getLogger("triaged.drift")
 
@@ -54,8 +55,22 @@ class DriftChecker(Periodic):
         return found
 
 
-def start_drift_checker(db: Database, interval_s: float) -> DriftChecker | None:
+def drift_config(settings: Settings) -> DriftConfig:
+    """What counts as drift on this server (``TRIAGED_DRIFT_*``)."""
+    return DriftConfig(
+        recent=timedelta(hours=settings.drift_recent_hours),
+        baseline=timedelta(hours=settings.drift_baseline_hours),
+        alpha=settings.drift_alpha,
+        min_volume=settings.drift_min_volume,
+        min_change=settings.drift_min_change,
+        per_label=settings.drift_per_label,
+    )
+
+
+def start_drift_checker(
+    db: Database, interval_s: float, config: DriftConfig | None = None
+) -> DriftChecker | None:
     """Start the checker (first round at once); None when ``interval_s`` is 0."""
     if interval_s <= 0:
         return None
-    return DriftChecker(db, interval_s).start()
+    return DriftChecker(db, interval_s, config).start()

@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from triaged.services.drift_checks import start_drift_checker
+from triaged.services.drift_checks import drift_config, start_drift_checker
 from triaged.services.housekeeping import start_housekeeper
 from triaged.services.jobs import ensure_queue_schema
 from triaged.services.jobs_notify import start_model_listener
@@ -91,7 +91,7 @@ def start_background(svc: Service) -> Background:
     hooks = WebhookSettings()
     started = [
         WebhookJob(svc, hooks.poll_interval_s).start() if hooks.worker else None,
-        start_drift_checker(svc.db, cfg.drift_check_interval_seconds),
+        start_drift_checker(svc.db, cfg.drift_check_interval_seconds, drift_config(cfg)),
         start_housekeeper(svc.db, cfg.idempotency_ttl_hours, cfg.auth_failure_window_seconds),
         start_routing_checker(svc.db, svc.check_routing, cfg.routing_check_interval_seconds),
     ]

@@ -65,10 +65,10 @@ def run_bulk(svc: Service, job_id: str, token: int | None = None) -> str:
 
 
 def drift(svc: Service) -> int:
-    from triaged.services.drift_checks import DriftChecker
+    from triaged.services.drift_checks import DriftChecker, drift_config
 
     interval = svc.settings.drift_check_interval_seconds or 900.0
-    return len(DriftChecker(svc.db, interval).run_once())
+    return len(DriftChecker(svc.db, interval, drift_config(svc.settings)).run_once())
 
 
 def housekeeping(svc: Service) -> int:

@@ -40,26 +40,41 @@ def bucket_shares(
 
 
 def drift_config(
+    service: ServiceDep,
     recent_hours: Annotated[
-        float, Query(gt=0, le=MAX_WINDOW_HOURS, description="recent window")
-    ] = 24,
+        float | None,
+        Query(gt=0, le=MAX_WINDOW_HOURS, description="recent window (TRIAGED_DRIFT_RECENT_HOURS)"),
+    ] = None,
     baseline_hours: Annotated[
-        float, Query(gt=0, le=MAX_WINDOW_HOURS, description="baseline window before it")
-    ] = 168,
-    alpha: Annotated[float, Query(gt=0, lt=1)] = 0.01,
+        float | None,
+        Query(
+            gt=0,
+            le=MAX_WINDOW_HOURS,
+            description="baseline window before it (TRIAGED_DRIFT_BASELINE_HOURS)",
+        ),
+    ] = None,
+    alpha: Annotated[float | None, Query(gt=0, lt=1, description="TRIAGED_DRIFT_ALPHA")] = None,
     min_volume: Annotated[
-        int, Query(ge=1, le=1_000_000_000, description="decisions per window")
-    ] = 100,
-    min_change: Annotated[float, Query(ge=0, le=1, description="absolute share change")] = 0.02,
-    per_label: bool = False,
+        int | None,
+        Query(
+            ge=1, le=1_000_000_000, description="decisions per window (TRIAGED_DRIFT_MIN_VOLUME)"
+        ),
+    ] = None,
+    min_change: Annotated[
+        float | None,
+        Query(ge=0, le=1, description="absolute share change (TRIAGED_DRIFT_MIN_CHANGE)"),
+    ] = None,
+    per_label: Annotated[bool | None, Query(description="TRIAGED_DRIFT_PER_LABEL")] = None,
 ) -> DriftConfig:
+    """What counts as drift for this request: each parameter given, else the server's."""
+    s = service.settings
     return DriftConfig(
-        recent=timedelta(hours=recent_hours),
-        baseline=timedelta(hours=baseline_hours),
-        alpha=alpha,
-        min_volume=min_volume,
-        min_change=min_change,
-        per_label=per_label,
+        recent=timedelta(hours=recent_hours or s.drift_recent_hours),
+        baseline=timedelta(hours=baseline_hours or s.drift_baseline_hours),
+        alpha=alpha or s.drift_alpha,
+        min_volume=min_volume or s.drift_min_volume,
+        min_change=s.drift_min_change if min_change is None else min_change,
+        per_label=s.drift_per_label if per_label is None else per_label,
     )
 
 

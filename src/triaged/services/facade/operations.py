@@ -16,6 +16,7 @@ from triaged.drift import DriftConfig
 from triaged.errors import NotFittedError, Unavailable
 from triaged.services import insights as insights_log
 from triaged.services import keys, secrets_store
+from triaged.services.drift_checks import drift_config
 from triaged.services.facade.classify import ClassifyMixin
 from triaged.services.facade.core import READ_ROLES
 from triaged.services.keys import Principal, Role
@@ -67,7 +68,7 @@ class OperationsMixin(ClassifyMixin):
             )["series"]
             recs = insights_log.decision_records(conn, ws, record.id, since=since)
             drift_now = insights_log.drift_alerts(
-                conn, ws, taxonomy=record, config=DriftConfig(), now=now
+                conn, ws, taxonomy=record, config=drift_config(self.settings), now=now
             )["alerts"]
             recorded = insights_log.stored_drift_alerts(conn, ws, taxonomy=name, limit=10)
         judged = [r for r in recs if r.model_was_right is not None]
