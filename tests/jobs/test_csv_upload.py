@@ -335,3 +335,28 @@ def test_a_jsonl_id_that_is_an_object_or_boolean_is_refused(
     assert error["details"] == {"line": 2, "field": "external_id"}
     assert f"must be a string or a number, not {kind}" in error["message"]
     assert listed == []
+
+
+def test_a_multipart_file_is_read_by_its_own_content_type(stack: Stack) -> None:
+    """A part sent as text/csv under a name without a suffix was refused (the form's
+    multipart/form-data type was read instead of the part's), and a refusal named the form's
+    boundary; it names the file now."""
+    key = _tenant(stack)
+    body = b"text,external_id\nrefund please,t1\n"
+
+    async def run() -> tuple[Any, Any]:
+        async with stack.client(key) as c:
+            typed = await c.post(
+                "/v1/jobs?taxonomy=support", files={"file": ("tickets", body, "text/csv")}
+            )
+            unknown = await c.post(
+                "/v1/jobs?taxonomy=support", files={"file": ("data.txt", body, "text/plain")}
+            )
+            return typed, unknown
+
+    typed, unknown = asyncio.run(run())
+    assert typed.status_code == 202, typed.text
+    assert typed.json()["format"] == "csv" and typed.json()["total"] == 1
+    assert unknown.status_code == 415, unknown.text
+    message = unknown.json()["error"]["message"]
+    assert "'data.txt' (text/plain)" in message and "boundary" not in message

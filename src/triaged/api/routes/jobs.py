@@ -82,6 +82,8 @@ _UPLOAD_DOC: dict[str, Any] = {
 
 
 def _format(given: str | None, content_type: str, filename: str | None) -> str:
+    """The upload's format: ``format=``, else its content type (a multipart file's own
+    part type), else its file name."""
     if given:
         return given
     name = (filename or "").lower()
@@ -89,9 +91,11 @@ def _format(given: str | None, content_type: str, filename: str | None) -> str:
         return "csv"
     if "ndjson" in content_type or "jsonl" in content_type or name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
+    # a multipart file is named with its part's type, not the form's boundary
+    what = f"the file {filename!r} ({content_type})" if filename is not None else None
     raise UnsupportedMediaType(  # a 422 until 5 December; the README promised a 415
-        f"cannot tell the upload's format from {content_type or 'no Content-Type'!r}; send "
-        "text/csv or application/x-ndjson, a .csv or .jsonl file, or pass format=jsonl|csv",
+        f"cannot tell the upload's format from {what or repr(content_type or 'no Content-Type')}; "
+        "send text/csv or application/x-ndjson, a .csv or .jsonl file, or pass format=jsonl|csv",
         details={
             "content_type": content_type.split(";")[0].strip() or None,
             "allowed": list(FORMATS),
@@ -99,8 +103,9 @@ def _format(given: str | None, content_type: str, filename: str | None) -> str:
     )
 
 
-async def _spool(request: Request) -> tuple[IO[bytes], str | None]:
-    """The upload as a file (spilled to disk past 1 MB) and its file name if any."""
+async def _spool(request: Request) -> tuple[IO[bytes], str | None, str]:
+    """The upload as a file (spilled to disk past 1 MB), its file name if any and its
+    content type (a multipart file's part type: text/csv was not read from the part)."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=1)
@@ -113,7 +118,7 @@ async def _spool(request: Request) -> tuple[IO[bytes], str | None]:
             spooled.write(chunk)
         await form.close()
         spooled.seek(0)
-        return spooled, upload.filename
+        return spooled, upload.filename or "", upload.content_type or ""
     spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
     try:
         async for chunk in request.stream():
@@ -122,7 +127,7 @@ async def _spool(request: Request) -> tuple[IO[bytes], str | None]:
         spooled.close()
         raise
     spooled.seek(0)
-    return spooled, None
+    return spooled, None, content_type
 
 
 @router.post("/jobs", status_code=202, response_model=JobOut, openapi_extra=_UPLOAD_DOC)
@@ -147,9 +152,9 @@ async def submit_job(
     ] = True,
 ) -> Any:
     """Start a bulk job over a JSONL or CSV upload (202; poll GET /v1/jobs/{id})."""
-    stream, filename = await _spool(request)
+    stream, filename, content_type = await _spool(request)
     try:
-        fmt = _format(format, request.headers.get("content-type", ""), filename)
+        fmt = _format(format, content_type, filename)
         opts = BulkOptions(
             text_field=text_field,
             id_field=id_field or None,
