@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -301,8 +301,9 @@ def results(
             for line in client.job_results_lines(job_id, fmt=fmt):
                 sink.write(line + "\n")
         os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)
+    finally:  # under a file (-o x.txt/r.jsonl) the unlink too is NotADirectoryError
+        with suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 @jobs_app.command("cancel")

@@ -69,7 +69,13 @@ def test_submit_waits_then_results_and_status(tmp_path: Path) -> None:
             assert r.exit_code == 2 and "not_found" in r.output
             assert not missing.exists() and not list(tmp_path.glob(".*partial"))
             # an -o that cannot be written: one line and exit 2 (a traceback until 5 Dec)
-            for bad, why in ((tmp_path, "is a folder"), (tmp_path / "no" / "r.jsonl", "cannot")):
+            # (under a file: a NotADirectoryError traceback from the partial file's cleanup)
+            bad_outputs = (
+                (tmp_path, "is a folder"),
+                (tmp_path / "no" / "r.jsonl", "cannot"),
+                (src / "r.jsonl", "Not a directory"),
+            )
+            for bad, why in bad_outputs:
                 r = runner.invoke(app, ["jobs", "results", job["id"], "-o", str(bad), *common])
                 assert r.exit_code == 2 and "invalid_output" in r.output and why in r.output
                 assert r.exception is None or isinstance(r.exception, SystemExit)
