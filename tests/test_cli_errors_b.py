@@ -321,6 +321,19 @@ def test_export_refuses_a_suffix_it_does_not_write(tmp_path: Path) -> None:
     assert not (tmp_path / "x.txt").exists()
 
 
+def test_export_under_a_file_or_onto_a_folder_is_one_line(data_dir: Path, dataset: Path) -> None:
+    # -o x.txt/out.yaml was a FileExistsError traceback, -o folder.yaml an IsADirectoryError
+    where = ["--data-dir", str(data_dir)]
+    r = runner.invoke(app, ["taxonomies", "import", str(dataset), "--name", "t", *where])
+    assert r.exit_code == 0, r.output
+    (data_dir / "x.txt").write_text("in the way\n")
+    (data_dir / "folder.yaml").mkdir()
+    for target, why in (("x.txt/out.yaml", "File exists"), ("folder.yaml", "Is a directory")):
+        r = runner.invoke(app, ["taxonomies", "export", "t", "-o", str(data_dir / target), *where])
+        _error_line(r, "os_error", why)
+    assert (data_dir / "x.txt").read_text() == "in the way\n"
+
+
 # ------------------------------------------------------------------ macro-F1
 def test_macro_f1_of_a_one_label_subset(model: Path) -> None:
     clf = Classifier.load(model)

@@ -227,8 +227,9 @@ def export(
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    with _errors():  # a file in the way (-o x.txt/out.yaml): one line, not a traceback
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
     n = sum(len(lb.get("examples") or []) for lb in data["labels"])
     print(f"wrote {output}: {len(data['labels'])} labels, {n} examples", file=sys.stderr)
 
