@@ -137,6 +137,10 @@ def _check_files(source: Path, output: Path, *, local: bool) -> None:
         raise InvalidInput(f"{source}: no such file", details={"path": str(source)})
     if local and source.is_dir():
         raise InvalidInput(f"{source}: a folder, not a file", details={"path": str(source)})
+    if output.is_dir():  # found after the work, as "cannot use .out.jsonl.123.partial"
+        raise InvalidInput(
+            f"{output}: a folder; give the output a file name", details={"path": str(output)}
+        )
     same = source.resolve() == output.resolve() or (
         source.exists() and output.exists() and source.samefile(output)
     )

@@ -174,3 +174,11 @@ def test_an_output_that_is_the_input_is_refused(model_dir: Path, tmp_path: Path)
     r = runner.invoke(app, ["batch", str(src), "--model", str(model_dir), "-o", str(same)])
     assert r.exit_code == 2 and "the output would replace the input" in _said(r), r.output
     assert src.read_text(encoding="utf-8") == '{"text": "hello there"}\n'
+    # an output that is a folder: refused before the work (it failed after it, naming the
+    # hidden partial file: "cannot use .out.jsonl.123.partial: Is a directory")
+    (tmp_path / "out.jsonl").mkdir()
+    r = runner.invoke(
+        app, ["batch", str(src), "--model", str(model_dir), "-o", str(tmp_path / "out.jsonl")]
+    )
+    assert r.exit_code == 2 and "out.jsonl: a folder; give the output a file name" in _said(r)
+    assert not list(tmp_path.glob(".*partial"))
