@@ -36,7 +36,15 @@ from triaged.storage.tables import decisions, models
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-QUEUE_ENV = {"TRIAGED_JOB_QUEUE": "postgres", "TRIAGED_JOB_STALLED_SECONDS": "8"}
+QUEUE_ENV = {
+    "TRIAGED_JOB_QUEUE": "postgres",
+    "TRIAGED_JOB_STALLED_SECONDS": "8",
+    # each process at most 12 connections: 50 concurrent triggers through two API processes
+    # (default 10 + 30 each) beside the suite's other PostgreSQL tests passed the server's
+    # 100 connections ("too many clients": 503)
+    "TRIAGED_DB_POOL_SIZE": "4",
+    "TRIAGED_DB_MAX_OVERFLOW": "8",
+}
 TEXTS = [
     "I was charged twice for my subscription",
     "the app crashes whenever I press save",
