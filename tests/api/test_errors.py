@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -196,3 +197,29 @@ async def test_429_shape_names_limit_usage_and_reset(stack: Stack, taxonomy_body
         err = assert_error(r, 429, "rate_limited")
         assert {"limit", "used", "quota", "reset", "plan"} <= set(err["details"])
         assert int(r.headers["retry-after"]) >= 1
+
+
+async def test_a_time_with_no_utc_reading_is_a_422_on_both_databases(
+    stack: Stack, tenant: Tenant, taxonomy_body: dict[str, Any]
+) -> None:
+    """``0001-01-01T00:00+14:00`` is before year 1 in UTC: SQLite answered 200 and
+    PostgreSQL 422; every list that takes a time now refuses it the same way."""
+    bad = "0001-01-01T00:00:00+14:00"
+    async with stack.client(tenant.key) as c:
+        assert (await c.post("/v1/taxonomies", json=taxonomy_body)).status_code == 201
+        name = taxonomy_body["name"]
+        paths = [
+            "/v1/decisions",
+            f"/v1/taxonomies/{name}/insights",
+            "/v1/metrics/buckets",
+            "/v1/metrics/drift/alerts",
+            "/v1/review/items",
+            f"/v1/taxonomies/{name}/what-if",
+        ]
+        for path in paths:
+            r = await c.get(path, params={"since": bad})
+            assert r.status_code == 422, (path, r.text)
+            error = r.json()["error"]
+            assert error["code"] == "validation_error" and "UTC" in error["message"], error
+            ok = await c.get(path, params={"since": "2020-01-01T00:00:00+14:00"})
+            assert ok.status_code == 200, (path, ok.text)

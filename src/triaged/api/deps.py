@@ -7,11 +7,13 @@ so a key of another workspace gets 404 on every route whatever it sends.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 
 from triaged.errors import TriagedError, Unauthenticated, ValidationFailed
 from triaged.http.deps import ServiceDep, auth_throttle, client_subject, get_service
@@ -22,6 +24,7 @@ __all__ = [
     "KEY_CHECKED_IN_SERVICE",
     "ApiKey",
     "IdempotencyKey",
+    "Instant",
     "PageCursor",
     "PageLimit",
     "PrincipalDep",
@@ -65,6 +68,22 @@ def get_principal(request: Request, service: ServiceDep, key: ApiKey) -> Princip
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _instant(value: datetime) -> datetime:
+    """A time both databases compare alike: naive is UTC, and its UTC reading must exist
+    (``0001-01-01T00:00+14:00`` is before year 1 in UTC: SQLite answered 200 for it and
+    PostgreSQL refused it)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("no such time in UTC (before year 1 or after year 9999)") from None
+
+
+#: A query parameter's time (``since``/``until``): ISO 8601, read in UTC.
+Instant = Annotated[datetime, AfterValidator(_instant)]
 
 #: Routes that take the raw key and authenticate inside the service call (the classify hot
 #: path, one thread hop): their body is validated before the key is looked up.

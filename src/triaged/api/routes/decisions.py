@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from triaged.api.deps import PrincipalDep, ServiceDep
+from triaged.api.deps import Instant, PrincipalDep, ServiceDep
 from triaged.api.paging import Cursor, decode_cursor, envelope
 from triaged.api.schemas import DecisionOut, DecisionPage
 from triaged.service import MAX_DECISIONS_PAGE as MAX_PAGE
@@ -28,8 +27,8 @@ def list_decisions(
     external_id: Annotated[
         str | None, Query(description="Only decisions sent with this external id.")
     ] = None,
-    since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
+    since: Annotated[Instant | None, Query(description="ISO time, inclusive")] = None,
+    until: Annotated[Instant | None, Query(description="ISO time, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page.")] = 50,
     cursor: Cursor = None,
 ) -> Any:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
+from triaged.api.deps import Instant, PrincipalDep, ServiceDep, TaxonomyDep
 
 router = APIRouter(tags=["insights"])
 
@@ -18,9 +17,9 @@ def taxonomy_insights(
     principal: PrincipalDep,
     service: ServiceDep,
     since: Annotated[
-        datetime | None, Query(description="ISO time, inclusive (default: 30 days ago)")
+        Instant | None, Query(description="ISO time, inclusive (default: 30 days ago)")
     ] = None,
-    until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
+    until: Annotated[Instant | None, Query(description="ISO time, exclusive")] = None,
 ) -> Any:
     """Why the model is uncertain: clusters of held inputs with proposed labels,
     label pairs that overlap (with evidence and a suggested action), per-label health."""

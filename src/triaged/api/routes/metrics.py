@@ -3,14 +3,14 @@ Prometheus exposition at /metrics (``prometheus_router``, mounted outside /v1)."
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
-from triaged.api.deps import PrincipalDep, ServiceDep
+from triaged.api.deps import Instant, PrincipalDep, ServiceDep
 from triaged.api.paging import Cursor, Limit, page_of
 from triaged.drift import DriftConfig
 from triaged.errors import Unauthenticated
@@ -28,8 +28,8 @@ def bucket_shares(
     taxonomy: Annotated[str | None, Query(description="one taxonomy (default: all)")] = None,
     interval: Literal["hour", "day", "week"] = "day",
     label: Annotated[str | None, Query(description="only decisions with this label")] = None,
-    since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
+    since: Annotated[Instant | None, Query(description="ISO time, inclusive")] = None,
+    until: Annotated[Instant | None, Query(description="ISO time, exclusive")] = None,
 ) -> Any:
     """Decision counts per bucket and period (shares follow), oldest period first; at most
     10,000 periods between ``since`` (or the first decision) and ``until`` (or the last; 422
@@ -114,7 +114,7 @@ def drift_history(
     principal: PrincipalDep,
     service: ServiceDep,
     taxonomy: Annotated[str | None, Query(description="one taxonomy (default: all)")] = None,
-    since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
+    since: Annotated[Instant | None, Query(description="ISO time, inclusive")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Any:

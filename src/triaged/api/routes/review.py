@@ -5,12 +5,11 @@ Only ``reviewer`` and ``admin`` keys may use these routes (``client`` keys get 4
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
+from triaged.api.deps import Instant, PrincipalDep, ServiceDep, TaxonomyDep
 from triaged.api.paging import Cursor, Limit, decode_cursor, envelope, page_of
 from triaged.api.review_schemas import (
     ClaimRequest,
@@ -58,8 +57,8 @@ def list_items(
     label: Annotated[str | None, Query(description="The model's label or the final one.")] = None,
     confidence_min: Annotated[float | None, Query(ge=0, le=1, description="At least.")] = None,
     confidence_max: Annotated[float | None, Query(ge=0, le=1, description="At most.")] = None,
-    since: Annotated[datetime | None, Query(description="Queued at or after (ISO).")] = None,
-    until: Annotated[datetime | None, Query(description="Queued before (ISO).")] = None,
+    since: Annotated[Instant | None, Query(description="Queued at or after (ISO).")] = None,
+    until: Annotated[Instant | None, Query(description="Queued before (ISO).")] = None,
     decision_ids: Annotated[
         str | None, Query(description="Comma-separated decision ids (at most 500).")
     ] = None,
@@ -149,7 +148,7 @@ def lane_error(
     principal: PrincipalDep,
     service: ServiceDep,
     taxonomy: str | None = None,
-    since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
+    since: Annotated[Instant | None, Query(description="ISO time, inclusive")] = None,
 ) -> dict[str, Any]:
     """Measured error of each lane (auto from the audit sample) with 95% Clopper–Pearson
     intervals."""

@@ -8,12 +8,11 @@ the window's logged and reviewed decisions.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
+from triaged.api.deps import Instant, PrincipalDep, ServiceDep, TaxonomyDep
 from triaged.api.routing_schemas import ERROR_RESPONSES, RoutingOut, RoutingUpdate, WhatIfOut
 
 router = APIRouter(prefix="/taxonomies", tags=["routing"])
@@ -51,8 +50,8 @@ def what_if(
         float | None,
         Query(ge=0.0, le=1.0, description="Review threshold (default: current)."),
     ] = None,
-    since: Annotated[datetime | None, Query(description="Window start (default: 30 days)")] = None,
-    until: Annotated[datetime | None, Query(description="Window end (default: now)")] = None,
+    since: Annotated[Instant | None, Query(description="Window start (default: 30 days)")] = None,
+    until: Annotated[Instant | None, Query(description="Window end (default: now)")] = None,
 ) -> Any:
     """Bucket shares and the auto lane's error had ``auto``/``review`` routed the window's
     decisions (reviewed ones importance-weighted: audits by 1 / audit share)."""
