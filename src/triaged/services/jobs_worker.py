@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
+from triaged.errors import Unavailable
 from triaged.services.jobs import QUEUE, ensure_queue_schema, requeue_orphans
 from triaged.services.jobs_tasks import TASKS
 from triaged.services.periodic import claim_period
@@ -232,8 +233,20 @@ class _QuietDrains(logging.Filter):
         return WEBHOOK_TASK not in record.getMessage()
 
 
+def _stopped_unasked() -> Unavailable:
+    """procrastinate stops a worker whose queue listener or job fetch lost the database (a
+    few seconds' outage): say so and exit non-zero, so a supervisor restarts it (it exited 0
+    without a word, or with a traceback, and queued jobs waited for ever)."""
+    return Unavailable(
+        "the worker stopped without being asked to: it lost its database connection "
+        "(see the log above); restart it",
+        details={"database": "lost"},
+    )
+
+
 def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     """Run a worker until SIGINT/SIGTERM (the job in flight finishes first)."""
+    from procrastinate.exceptions import ConnectorException
     from procrastinate.worker import Worker
 
     from triaged.service import Service
@@ -281,8 +294,13 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, _graceful_stop, app, svc, worker, running, beat)
             try:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
+                try:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await running
+                except ConnectorException:  # its job fetch lost the database
+                    if svc.jobs.stop_event.is_set():
+                        raise
+                asked = svc.jobs.stop_event.is_set()  # a signal, or procrastinate gave up
             finally:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
@@ -292,6 +310,8 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
                 hooks.cancel()  # its drain in flight finishes (svc.jobs.stop_event ends it)
                 svc.jobs.stop_event.set()
                 await asyncio.gather(hooks, return_exceptions=True)
+        if not asked:
+            raise _stopped_unasked()
 
     log.info("triaged worker: queue %r on %s", QUEUE, svc.db.engine.url.host)
     try:
