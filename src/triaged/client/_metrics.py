@@ -6,23 +6,17 @@ checked and recorded, and the recorded alerts) and a taxonomy's insights.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeVar
 
 from triaged.client import _ops_metrics as metrics
-from triaged.client._ops import Op
+from triaged.client._runner import AsyncRunner, SyncRunner
 from triaged.client.insights_results import Insights
 from triaged.client.metrics_results import BucketMetrics, DriftAlert, DriftReport
 
 __all__ = ["AsyncMetrics", "SyncMetrics"]
 
-R = TypeVar("R")
 
-
-class SyncMetrics:
+class SyncMetrics(SyncRunner):
     """The synchronous methods (the client supplies ``_run``)."""
-
-    def _run(self, op: Op[R]) -> R:  # pragma: no cover - the client's own is used
-        raise NotImplementedError
 
     def bucket_metrics(
         self,
@@ -53,14 +47,7 @@ class SyncMetrics:
         self, *, taxonomy: str | None = None, since: datetime | str | None = None
     ) -> list[DriftAlert]:
         """The recorded drift alerts, newest first (all pages)."""
-        out: list[DriftAlert] = []
-        cursor: str | None = None
-        while True:
-            page = self._run(metrics.drift_alerts_page(taxonomy, since, cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
+        return self._all(lambda cursor: metrics.drift_alerts_page(taxonomy, since, cursor))
 
     def insights(
         self,
@@ -73,11 +60,8 @@ class SyncMetrics:
         return self._run(metrics.insights(taxonomy, since, until))
 
 
-class AsyncMetrics:
+class AsyncMetrics(AsyncRunner):
     """The same methods, awaitable (the client supplies ``_run``)."""
-
-    async def _run(self, op: Op[R]) -> R:  # pragma: no cover - the client's own is used
-        raise NotImplementedError
 
     async def bucket_metrics(
         self,
@@ -110,14 +94,7 @@ class AsyncMetrics:
         self, *, taxonomy: str | None = None, since: datetime | str | None = None
     ) -> list[DriftAlert]:
         """The recorded drift alerts, newest first (all pages)."""
-        out: list[DriftAlert] = []
-        cursor: str | None = None
-        while True:
-            page = await self._run(metrics.drift_alerts_page(taxonomy, since, cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
+        return await self._all(lambda cursor: metrics.drift_alerts_page(taxonomy, since, cursor))
 
     async def insights(
         self,

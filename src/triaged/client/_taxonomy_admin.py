@@ -6,12 +6,8 @@ methods."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 from triaged.client import _ops_taxonomy as tax
-from triaged.client._ops import Op
-from triaged.client.pages import Page
+from triaged.client._runner import AsyncRunner, SyncRunner
 from triaged.client.results import ModelInfo, TaxonomyInfo
 from triaged.client.taxonomy_results import (
     ReviewedExample,
@@ -22,25 +18,9 @@ from triaged.client.taxonomy_results import (
 
 __all__ = ["AsyncTaxonomyAdmin", "SyncTaxonomyAdmin"]
 
-R = TypeVar("R")
-T = TypeVar("T")
 
-
-class SyncTaxonomyAdmin:
+class SyncTaxonomyAdmin(SyncRunner):
     """The synchronous methods (the client supplies ``_run``)."""
-
-    def _run(self, op: Op[R]) -> R:  # pragma: no cover - the client's own is used
-        raise NotImplementedError
-
-    def _all(self, op: Callable[[str | None], Op[Page[T]]]) -> list[T]:
-        out: list[T] = []
-        cursor: str | None = None
-        while True:
-            page = self._run(op(cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
 
     def delete_taxonomy(self, name: str) -> TaxonomyInfo:
         """``DELETE``: the same as :meth:`archive_taxonomy` (decisions keep what they refer to)."""
@@ -83,21 +63,8 @@ class SyncTaxonomyAdmin:
         return self._all(lambda cursor: tax.reviewed_examples_page(name, cursor))
 
 
-class AsyncTaxonomyAdmin:
+class AsyncTaxonomyAdmin(AsyncRunner):
     """The same methods, awaitable (the client supplies ``_run``)."""
-
-    async def _run(self, op: Op[R]) -> R:  # pragma: no cover - the client's own is used
-        raise NotImplementedError
-
-    async def _all(self, op: Callable[[str | None], Op[Page[T]]]) -> list[T]:
-        out: list[T] = []
-        cursor: str | None = None
-        while True:
-            page = await self._run(op(cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
 
     async def delete_taxonomy(self, name: str) -> TaxonomyInfo:
         """``DELETE``: the same as :meth:`archive_taxonomy` (decisions keep what they refer to)."""

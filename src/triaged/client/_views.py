@@ -4,11 +4,11 @@ jobs list and the workspace.  :class:`~triaged.client.Client` inherits :class:`S
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from triaged.client import _ops_views as views
 from triaged.client import jobs as job_ops
-from triaged.client._ops import Op
+from triaged.client._runner import AsyncRunner, SyncRunner
 from triaged.client.jobs import Job
 from triaged.client.results import ReviewItem
 from triaged.client.review_results import ReviewItemPage, ReviewProgress
@@ -16,14 +16,9 @@ from triaged.client.workspace_results import Workspace
 
 __all__ = ["AsyncViews", "SyncViews"]
 
-R = TypeVar("R")
 
-
-class SyncViews:
+class SyncViews(SyncRunner):
     """The synchronous methods (the client supplies ``_run``)."""
-
-    def _run(self, op: Op[R]) -> R:  # pragma: no cover - the client's own is used
-        raise NotImplementedError
 
     def review_items(
         self, *, cursor: str | None = None, limit: int = 50, **filters: Any
@@ -43,25 +38,15 @@ class SyncViews:
 
     def jobs(self) -> list[Job]:
         """Every bulk job of the workspace, newest first (all pages)."""
-        out: list[Job] = []
-        cursor: str | None = None
-        while True:
-            page = self._run(job_ops.jobs_page(cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
+        return self._all(job_ops.jobs_page)
 
     def workspace(self) -> Workspace:
         """The calling key's workspace and its plan."""
         return self._run(views.workspace())
 
 
-class AsyncViews:
+class AsyncViews(AsyncRunner):
     """The same methods, awaitable (the client supplies ``_run``)."""
-
-    async def _run(self, op: Op[R]) -> R:  # pragma: no cover - the client's own is used
-        raise NotImplementedError
 
     async def review_items(
         self, *, cursor: str | None = None, limit: int = 50, **filters: Any
@@ -81,14 +66,7 @@ class AsyncViews:
 
     async def jobs(self) -> list[Job]:
         """Every bulk job of the workspace, newest first (all pages)."""
-        out: list[Job] = []
-        cursor: str | None = None
-        while True:
-            page = await self._run(job_ops.jobs_page(cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
+        return await self._all(job_ops.jobs_page)
 
     async def workspace(self) -> Workspace:
         """The calling key's workspace and its plan."""

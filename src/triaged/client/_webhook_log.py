@@ -6,24 +6,17 @@ methods."""
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from triaged.client import _ops_webhooks as hooks
-from triaged.client._ops import Op
+from triaged.client._runner import AsyncRunner, SyncRunner
 from triaged.client.pages import Page
 from triaged.client.review_results import ReviewAgreement
 from triaged.client.webhook_results import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = ["AsyncWebhookLog", "SyncWebhookLog"]
 
-R = TypeVar("R")
 
-
-class SyncWebhookLog:
+class SyncWebhookLog(SyncRunner):
     """The synchronous methods (the client supplies ``_run``)."""
-
-    def _run(self, op: Op[R]) -> R:  # pragma: no cover - the client's own is used
-        raise NotImplementedError
 
     def webhook(self, webhook_id: str) -> Webhook:
         """One webhook endpoint (never its secret)."""
@@ -43,14 +36,7 @@ class SyncWebhookLog:
 
     def delivery_attempts(self, webhook_id: str, delivery_id: str) -> list[WebhookAttempt]:
         """Every try of one delivery, first try first (all pages)."""
-        out: list[WebhookAttempt] = []
-        cursor: str | None = None
-        while True:
-            page = self._run(hooks.attempts_page(webhook_id, delivery_id, cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
+        return self._all(lambda cursor: hooks.attempts_page(webhook_id, delivery_id, cursor))
 
     def retry_delivery(self, webhook_id: str, delivery_id: str) -> WebhookDelivery:
         """Send a failed (or cancelled) delivery again now, with a fresh budget of tries."""
@@ -61,11 +47,8 @@ class SyncWebhookLog:
         return self._run(hooks.review_agreement(taxonomy))
 
 
-class AsyncWebhookLog:
+class AsyncWebhookLog(AsyncRunner):
     """The same methods, awaitable (the client supplies ``_run``)."""
-
-    async def _run(self, op: Op[R]) -> R:  # pragma: no cover - the client's own is used
-        raise NotImplementedError
 
     async def webhook(self, webhook_id: str) -> Webhook:
         """One webhook endpoint (never its secret)."""
@@ -85,14 +68,7 @@ class AsyncWebhookLog:
 
     async def delivery_attempts(self, webhook_id: str, delivery_id: str) -> list[WebhookAttempt]:
         """Every try of one delivery, first try first (all pages)."""
-        out: list[WebhookAttempt] = []
-        cursor: str | None = None
-        while True:
-            page = await self._run(hooks.attempts_page(webhook_id, delivery_id, cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
+        return await self._all(lambda cursor: hooks.attempts_page(webhook_id, delivery_id, cursor))
 
     async def retry_delivery(self, webhook_id: str, delivery_id: str) -> WebhookDelivery:
         """Send a failed (or cancelled) delivery again now, with a fresh budget of tries."""

@@ -176,14 +176,7 @@ class AsyncClient(AsyncViews, AsyncMetrics, AsyncTaxonomyAdmin, AsyncWebhookLog,
 
     async def taxonomies(self) -> list[TaxonomyInfo]:
         """Every taxonomy of the workspace (all pages)."""
-        out: list[TaxonomyInfo] = []
-        cursor: str | None = None
-        while True:
-            page = await self._run(ops.taxonomies_page(cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
+        return await self._all(ops.taxonomies_page)
 
     async def update_taxonomy(self, name: str, **changes: Any) -> TaxonomyInfo:
         return await self._run(ops.update_taxonomy(name, changes))
@@ -315,36 +308,15 @@ class AsyncClient(AsyncViews, AsyncMetrics, AsyncTaxonomyAdmin, AsyncWebhookLog,
 
     async def webhooks(self) -> list[Webhook]:
         """Every webhook endpoint of the workspace (all pages)."""
-        out: list[Webhook] = []
-        cursor: str | None = None
-        while True:
-            page = await self._run(ops.webhooks_page(cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
+        return await self._all(ops.webhooks_page)
 
     async def keys(self) -> list[Key]:
         """Every API key of the workspace, oldest first (admin; never the secrets)."""
-        out: list[Key] = []
-        cursor: str | None = None
-        while True:
-            page = await self._run(ops.keys_page(cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
+        return await self._all(ops.keys_page)
 
     async def models(self, name: str) -> list[ModelInfo]:
         """Every model version and training job of a taxonomy, newest first."""
-        out: list[ModelInfo] = []
-        cursor: str | None = None
-        while True:
-            page = await self._run(ops.models_page(name, cursor))
-            out.extend(page.data)
-            if not page.has_more:
-                return out
-            cursor = page.next_cursor
+        return await self._all(lambda cursor: ops.models_page(name, cursor))
 
     async def update_webhook(
         self,
