@@ -35,7 +35,7 @@ from triaged.services.decisions import DecisionFilter
 from triaged.services.examples_io import detect_format, parse_examples
 from triaged.services.facade.classify import ClassifyItem
 from triaged.services.facade.core import CLASSIFY_ROLES, READ_ROLES
-from triaged.services.facade.desk import DRIFT_HISTORY_DAYS, MAX_BULK, ReviewDesk
+from triaged.services.facade.desk import ReviewDesk
 from triaged.services.facade.operations import OperationsMixin
 from triaged.services.ids import utcnow
 from triaged.services.jobs_background import start_background
@@ -44,7 +44,9 @@ from triaged.services.jobs_bulk import BulkOptions, csv_result_row, result_colum
 from triaged.services.keys import Principal, Role
 from triaged.services.microbatch import install as install_microbatching
 from triaged.services.pools import stop_pool
+from triaged.services.review_evidence import DRIFT_HISTORY_DAYS
 from triaged.services.review_rows import MAX_PAGE as MAX_REVIEW_PAGE
+from triaged.services.review_workspace import MAX_BULK
 from triaged.services.routing_policy import Policy
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.settings import Settings

@@ -16,8 +16,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 
 from triaged.errors import TriagedError, Unauthenticated, ValidationFailed
-from triaged.http.deps import ServiceDep, auth_throttle, client_subject, get_service
-from triaged.http.throttle import key_prefix
+from triaged.http.deps import (
+    ServiceDep,
+    auth_subjects,
+    auth_throttle,
+    client_subject,
+    get_service,
+)
 from triaged.service import Principal, TaxonomyRecord
 
 __all__ = [
@@ -58,7 +63,7 @@ ApiKey = Annotated[str, Depends(get_api_key)]
 def get_principal(request: Request, service: ServiceDep, key: ApiKey) -> Principal:
     """The key's principal; repeated failures from one address or key prefix get 429."""
     throttle = auth_throttle(request)
-    subjects = (client_subject(request), "key:" + key_prefix(key))
+    subjects = auth_subjects(request, key)
     throttle.check(subjects)
     try:
         return service.authenticate(key)

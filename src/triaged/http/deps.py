@@ -8,10 +8,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from triaged.http.throttle import FailureThrottle
+from triaged.http.throttle import FailureThrottle, key_prefix
 from triaged.service import Service
 
-__all__ = ["ServiceDep", "auth_throttle", "client_subject", "get_service"]
+__all__ = ["ServiceDep", "auth_subjects", "auth_throttle", "client_subject", "get_service"]
 
 
 async def get_service(request: Request) -> Service:  # async: no thread hop
@@ -51,3 +51,9 @@ def client_subject(request: Request) -> str:
             return f"ip:{ip.ipv4_mapped}"
         return f"ip:{ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))}"
     return f"ip:{ip}"
+
+
+def auth_subjects(request: Request, key: str) -> tuple[str, str]:
+    """What a failed authentication with ``key`` counts against: the client and the key's
+    prefix (the API's dependency, the classify route and the web sign-in alike)."""
+    return client_subject(request), "key:" + key_prefix(key)

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from triaged.errors import RateLimited, Unauthenticated, WorkspaceInactive
-from triaged.http.deps import ServiceDep, auth_throttle, client_subject
-from triaged.http.throttle import key_prefix
+from triaged.http.deps import ServiceDep, auth_subjects, auth_throttle
 from triaged.service import Principal, Service
 from triaged.web.deps import WebSession
 from triaged.web.render import page, redirect
@@ -82,7 +81,7 @@ def login(
     error = None
     principal: Principal | None = None
     throttle = auth_throttle(request)
-    subjects = (client_subject(request), "key:" + key_prefix(api_key.strip()))
+    subjects = auth_subjects(request, api_key.strip())
     try:
         throttle.check(subjects)
     except RateLimited as exc:

@@ -20,10 +20,10 @@ from anyio import CapacityLimiter
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from triaged.api.deps import ApiKey, IdempotencyKey, ServiceDep, auth_throttle, client_subject
+from triaged.api.deps import ApiKey, IdempotencyKey, ServiceDep, auth_throttle
 from triaged.api.schemas import BatchRequest, BatchResponse, ClassifyRequest, ClassifyResponse
 from triaged.errors import Unauthenticated
-from triaged.http.throttle import key_prefix
+from triaged.http.deps import auth_subjects
 from triaged.service import QUOTA_OBSERVED, ClassifyItem, Service
 
 router = APIRouter(tags=["classify"])
@@ -54,7 +54,7 @@ async def _run(
     # the failed-authentication throttle, as get_principal applies it to every other route
     # (until 6 December a wrong key here was never counted: keys could be guessed without end)
     throttle = auth_throttle(request)
-    subjects = (client_subject(request), "key:" + key_prefix(key))
+    subjects = auth_subjects(request, key)
     throttle.check(subjects)
     counts: dict[str, Any] = {}
     token = QUOTA_OBSERVED.set(counts)  # filled by quota.consume in the worker thread

@@ -21,10 +21,7 @@ from triaged.services.keys import Principal
 if TYPE_CHECKING:
     from triaged.service import Service
 
-__all__ = ["DRIFT_HISTORY_DAYS", "MAX_BULK", "ReviewDesk"]
-
-MAX_BULK = rw.MAX_BULK  # review items one bulk answer takes at most
-DRIFT_HISTORY_DAYS = evidence.DRIFT_HISTORY_DAYS
+__all__ = ["ReviewDesk"]
 
 
 class ReviewDesk:
