@@ -187,10 +187,8 @@ def _drift_config(
     per_label: bool | None,
 ) -> Any:
     """The options given, else the server's ``TRIAGED_DRIFT_*``; a bad one is refused."""
-    from datetime import timedelta
-
-    from triaged.drift import DriftConfig
     from triaged.errors import InvalidInput
+    from triaged.service import drift_config
     from triaged.settings import Settings
 
     s = Settings()
@@ -208,13 +206,14 @@ def _drift_config(
             f"--min-change must be from 0 to 1, got {min_change:g}",
             details={"field": "min_change"},
         )
-    return DriftConfig(
-        recent=timedelta(hours=recent),
-        baseline=timedelta(hours=baseline),
-        alpha=s.drift_alpha if alpha is None else alpha,
-        min_volume=s.drift_min_volume if min_volume is None else min_volume,
-        min_change=s.drift_min_change if min_change is None else min_change,
-        per_label=s.drift_per_label if per_label is None else per_label,
+    return drift_config(
+        s,
+        recent_hours=recent,
+        baseline_hours=baseline,
+        alpha=alpha,
+        min_volume=min_volume,
+        min_change=min_change,
+        per_label=per_label,
     )
 
 

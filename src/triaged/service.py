@@ -32,6 +32,7 @@ from triaged.review import ReviewService
 from triaged.services import keys, quota, training
 from triaged.services.decisions import MAX_PAGE as MAX_DECISIONS_PAGE
 from triaged.services.decisions import DecisionFilter
+from triaged.services.drift_checks import drift_config
 from triaged.services.examples_io import detect_format, parse_examples
 from triaged.services.facade.classify import ClassifyItem
 from triaged.services.facade.core import CLASSIFY_ROLES, READ_ROLES
@@ -83,6 +84,7 @@ __all__ = [
     "TaxonomyRecord",
     "csv_result_row",
     "detect_format",
+    "drift_config",
     "install_microbatching",
     "parse_examples",
     "result_columns",

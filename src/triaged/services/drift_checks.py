@@ -55,15 +55,30 @@ class DriftChecker(Periodic):
         return found
 
 
-def drift_config(settings: Settings) -> DriftConfig:
-    """What counts as drift on this server (``TRIAGED_DRIFT_*``)."""
+def drift_config(
+    settings: Settings,
+    *,
+    recent_hours: float | None = None,
+    baseline_hours: float | None = None,
+    alpha: float | None = None,
+    min_volume: int | None = None,
+    min_change: float | None = None,
+    per_label: bool | None = None,
+) -> DriftConfig:
+    """What counts as drift: each value given (a request's, an option's), else this
+    server's ``TRIAGED_DRIFT_*``."""
+    s = settings
+
+    def pick(given: Any, default: Any) -> Any:
+        return default if given is None else given
+
     return DriftConfig(
-        recent=timedelta(hours=settings.drift_recent_hours),
-        baseline=timedelta(hours=settings.drift_baseline_hours),
-        alpha=settings.drift_alpha,
-        min_volume=settings.drift_min_volume,
-        min_change=settings.drift_min_change,
-        per_label=settings.drift_per_label,
+        recent=timedelta(hours=pick(recent_hours, s.drift_recent_hours)),
+        baseline=timedelta(hours=pick(baseline_hours, s.drift_baseline_hours)),
+        alpha=pick(alpha, s.drift_alpha),
+        min_volume=pick(min_volume, s.drift_min_volume),
+        min_change=pick(min_change, s.drift_min_change),
+        per_label=pick(per_label, s.drift_per_label),
     )
 
 

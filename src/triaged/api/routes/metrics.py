@@ -3,7 +3,6 @@ Prometheus exposition at /metrics (``prometheus_router``, mounted outside /v1)."
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -67,14 +66,13 @@ def drift_config(
     per_label: Annotated[bool | None, Query(description="TRIAGED_DRIFT_PER_LABEL")] = None,
 ) -> DriftConfig:
     """What counts as drift for this request: each parameter given, else the server's."""
-    s = service.settings
-    return DriftConfig(
-        recent=timedelta(hours=recent_hours or s.drift_recent_hours),
-        baseline=timedelta(hours=baseline_hours or s.drift_baseline_hours),
-        alpha=alpha or s.drift_alpha,
-        min_volume=min_volume or s.drift_min_volume,
-        min_change=s.drift_min_change if min_change is None else min_change,
-        per_label=s.drift_per_label if per_label is None else per_label,
+    return service.drift_config(
+        recent_hours=recent_hours,
+        baseline_hours=baseline_hours,
+        alpha=alpha,
+        min_volume=min_volume,
+        min_change=min_change,
+        per_label=per_label,
     )
 
 

@@ -132,6 +132,11 @@ class OperationsMixin(ClassifyMixin):
             )
 
     # ---------------------------------------------------------------------- drift
+    def drift_config(self, **given: Any) -> DriftConfig:
+        """What counts as drift for a request: its parameters (None: not given), else this
+        server's ``TRIAGED_DRIFT_*``."""
+        return drift_config(self.settings, **given)
+
     def drift(
         self, principal: Principal, config: DriftConfig, *, taxonomy: str | None = None
     ) -> dict[str, Any]:
