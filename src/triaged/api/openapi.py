@@ -8,12 +8,14 @@ Every operation under ``/v1`` declares 400, 401, 403, 404, 409, 413, 422 and 429
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from triaged.api.field_docs import EXAMPLES, FIELDS, PARAMETERS
 
@@ -27,8 +29,9 @@ __all__ = [
     "install_redoc",
 ]
 
-#: ReDoc's bundle draws its "by Redocly" footer logo from cdn.redoc.ly: this policy keeps
-#: the page's images (and fetches) on this origin, so /redoc makes no outside request
+#: ReDoc's bundle draws its "by Redocly" footer logo from cdn.redoc.ly: /redoc serves the
+#: bundle without that address, and this policy keeps the page's images (and fetches) on this
+#: origin besides
 REDOC_CSP = "img-src 'self' data:; connect-src 'self'"
 OFFLINE_ASSETS = "/static-offline-docs"  # where fastapi-offline mounts its files
 
@@ -166,9 +169,33 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+#: The one outside address in the ReDoc bundle (its footer logo), and what stands in for it:
+#: an empty picture, so the browser never asks cdn.redoc.ly (the policy alone let Chromium
+#: start the request now and then before refusing it)
+REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+NO_LOGO = "data:image/svg+xml,%3Csvg%20xmlns%3D%22http%3A//www.w3.org/2000/svg%22/%3E"
+
+
+@functools.cache
+def _redoc_bundle() -> bytes:
+    """fastapi-offline's ReDoc bundle with :data:`REDOC_LOGO` replaced (read on first use)."""
+    import fastapi_offline
+
+    bundle = Path(fastapi_offline.__file__).parent / "static" / "redoc.standalone.js"
+    return bundle.read_bytes().replace(REDOC_LOGO.encode(), NO_LOGO.encode())
+
+
 def install_redoc(app: FastAPI, path: str = "/redoc") -> None:
-    """``/redoc`` from the ReDoc bundle fastapi-offline ships (create the app with
-    ``redoc_url=None``), answered with :data:`REDOC_CSP`."""
+    """``/redoc`` from the ReDoc bundle fastapi-offline ships, its outside logo taken out
+    (create the app with ``redoc_url=None``), answered with :data:`REDOC_CSP`."""
+
+    @app.get(f"{path}/redoc.standalone.js", include_in_schema=False)
+    def redoc_js() -> Response:
+        return Response(
+            _redoc_bundle(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     @app.get(path, include_in_schema=False)
     def redoc_html(request: Request) -> HTMLResponse:
@@ -176,7 +203,7 @@ def install_redoc(app: FastAPI, path: str = "/redoc") -> None:
         response = get_redoc_html(
             openapi_url=f"{root}{app.openapi_url}",
             title=app.title + " - ReDoc",
-            redoc_js_url=f"{root}{OFFLINE_ASSETS}/redoc.standalone.js",
+            redoc_js_url=f"{root}{path}/redoc.standalone.js",
             redoc_favicon_url=f"{root}{OFFLINE_ASSETS}/favicon.png",
             with_google_fonts=False,
         )
