@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,30 @@ def _read(ray_data: Any, path: str) -> Any:
     raise InvalidInput(f"{path}: unknown input format (use .jsonl, .csv or .parquet)")
 
 
+#: Seconds to wait for a TCP connection to the cluster's address before ``ray.init``.
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once when nothing listens at ``host:port`` (or ``ray://host:port``): Ray
+    itself retries such an address for minutes without a word.  ``auto``, ``local`` and
+    addresses without a port are left to Ray."""
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    host = host.strip("[]")  # [::1]:6379
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_SECONDS):
+            pass
+    except (OSError, ValueError) as exc:
+        raise Unavailable(
+            f"--ray {address}: cannot reach the Ray cluster (nothing answers at "
+            f"{host}:{port}: {exc.strerror or exc})",
+            details={"field": "ray"},
+        ) from None
+
+
 def classify_on_ray(
     address: str,
     path: str,
@@ -87,6 +112,7 @@ def classify_on_ray(
         ) from None
     import logging
 
+    _check_reachable(address)
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
     except ValueError as exc:  # "Invalid address format: ..." was a traceback

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -182,3 +183,25 @@ def test_an_output_that_is_the_input_is_refused(model_dir: Path, tmp_path: Path)
     )
     assert r.exit_code == 2 and "out.jsonl: a folder; give the output a file name" in _said(r)
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_ray_address_where_nothing_listens_fails_at_once(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """`--ray 127.0.0.1:PORT` with nothing listening there hung: Ray retried the address for
+    minutes without a word. The address is tried first; the error names it."""
+    pytest.importorskip("ray")
+    with socket.socket() as s:  # a port that was free a moment ago, nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "hello there"}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    address = f"127.0.0.1:{port}"
+    args = ["batch", str(src), "--model", str(model_dir), "-o", str(out), "--ray", address]
+    r = runner.invoke(app, args)
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.output
+    assert r.exit_code != 0
+    said = _said(r)
+    assert f"--ray {address}: cannot reach the Ray cluster" in said and "unavailable" in said
+    assert not out.exists()

@@ -188,3 +188,29 @@ def test_a_dead_runner_of_this_machine_is_taken_over_at_once(backend: str, tmp_p
         assert runner == this_runner()
         assert run_bulk_job(svc, job_id, token=2, chunk=16) == "done"
         assert _results(svc, job_id) == N
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_run_stopped_by_a_shutdown_leaves_the_job_queued(backend: str, tmp_path: Path) -> None:
+    """A run that stops because its process shuts down hands the job back: ``queued`` (it
+    said ``running``, with no progress, until some run took it over), its rows so far kept;
+    once that process is gone the next one takes the job at once, and finishes it."""
+    with _stack_with_job(backend, tmp_path) as (svc, _principal, job_id):
+        token = claim(svc.db, job_id, attempts=0)
+        assert token == 1
+        stop = threading.Event()
+        stop.set()
+        assert run_bulk_job(svc, job_id, token=token, stop=stop, chunk=16) == "queued"
+        with svc.db.read() as conn:
+            state, attempts = conn.execute(
+                select(bulk_jobs.c.state, bulk_jobs.c.attempts).where(bulk_jobs.c.id == job_id)
+            ).one()
+        assert (state, attempts) == ("queued", 1)
+        # a run that no longer holds the job changes nothing
+        assert run_bulk_job(svc, job_id, token=token, stop=stop, chunk=16) == "superseded"
+        stale = utcnow() - timedelta(seconds=3600)
+        assert take_over(svc.db, stale) == []  # its process (this one) is alive
+        _runner(svc, job_id, _gone_process())
+        assert take_over(svc.db, stale) == [(job_id, 2)]
+        assert run_bulk_job(svc, job_id, token=2, chunk=16) == "done"
+        assert _results(svc, job_id) == N

@@ -1,8 +1,8 @@
 """SIGTERM on a `triaged worker` running a bulk job (PostgreSQL queue): the worker stops
 after the chunk in flight instead of running the whole job with its heartbeat stopped
 (another worker then found the job stalled and ran it a second time beside it); the rest
-of the job goes back in the queue and the next worker finishes it: every row once, in
-order, counted once."""
+of the job goes back in the queue (the job says ``queued`` meanwhile) and the next worker
+finishes it: every row once, in order, counted once."""
 
 from __future__ import annotations
 
@@ -54,7 +54,9 @@ def test_sigterm_stops_a_bulk_job_after_its_chunk_and_the_next_worker_ends_it(
                 assert first.returncode == 0, first_log.read_text()[-3000:]
             stopped = svc.job(admin, job["id"])
             log = first_log.read_text()
-            assert stopped["state"] == "running" and stopped["done"] < n, (stopped, log[-3000:])
+            # waiting for a worker, and it says so (it said "running", with no progress)
+            assert stopped["state"] == "queued" and stopped["done"] < n, (stopped, log[-3000:])
+            assert stopped["eta_seconds"] is not None
             assert "queued for the rest" in log, log[-3000:]
             with worker_process(url, tmp_path / "worker2.log") as second:
                 done = _wait(

@@ -198,7 +198,7 @@ class JobRunner:
 
         if self.queued:
             state = run_bulk_job(self.svc, job_id, stop=self.stop_event)
-            if state == "running" and self.stop_event.is_set():
+            if state == "queued" and self.stop_event.is_set():
                 # this worker is stopping: the rest of the job goes back in the queue
                 log.info("bulk job %s stopped with this worker; queued for the rest", job_id)
                 self.defer_now("bulk", {"job_id": job_id})

@@ -82,11 +82,11 @@ def take_over(
     with db.read() as conn:
         runs = job_repo.unfinished_job_runs(conn)
     taken = []
-    for job_id, state, attempts, runner in runs:
+    for job_id, _state, attempts, runner in runs:
         if job_id in mine:
             continue
         token = None
-        if state == "running" and known_dead(runner):
+        if runner is not None and known_dead(runner):  # running, or released by a stop
             token = claim(db, job_id, attempts=attempts)
         if token is None:
             token = claim(db, job_id, stale_before=stale_before)
@@ -183,8 +183,10 @@ def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int, fence
         if limit is not None:
             chunk = max(1, min(chunk, limit))
     while True:
-        if stop is not None and stop.is_set():
-            return "running"
+        if stop is not None and stop.is_set():  # this process is stopping
+            with svc.db.write() as conn:
+                released = job_repo.release_job(conn, job.id, job.attempts, utcnow())
+            return "queued" if released else "superseded"
         with svc.db.read() as conn:
             state, attempts = job_repo.job_state(conn, job.id)
             if fenced and attempts != job.attempts:

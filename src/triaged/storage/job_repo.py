@@ -40,6 +40,7 @@ __all__ = [
     "notify",
     "pending_rows",
     "record_chunk",
+    "release_job",
     "result_page",
     "set_results",
     "touch_job",
@@ -192,6 +193,19 @@ def touch_job(conn: Connection, job_id: str, token: int, now: datetime) -> bool:
         .values(updated_at=now)
     )
     return touched.rowcount == 1
+
+
+def release_job(conn: Connection, job_id: str, token: int, now: datetime) -> bool:
+    """Run ``token`` stops before the end (its process is shutting down): the job, if that
+    run still holds it, turns ``queued`` again for the next run (it said ``running``, with
+    no progress, until another run took it over); False when the run no longer held it."""
+    t = bulk_jobs.c
+    released: CursorResult[Any] = conn.execute(
+        update(bulk_jobs)
+        .where(t.id == job_id, t.attempts == token, t.state == "running")
+        .values(state="queued", updated_at=now)
+    )
+    return released.rowcount == 1
 
 
 def fail_job(conn: Connection, job_id: str, error: dict[str, Any], now: datetime) -> None:
