@@ -185,9 +185,7 @@ def test_an_output_that_is_the_input_is_refused(model_dir: Path, tmp_path: Path)
     assert not list(tmp_path.glob(".*partial"))
 
 
-def test_a_ray_address_where_nothing_listens_fails_at_once(
-    model_dir: Path, tmp_path: Path
-) -> None:
+def test_a_ray_address_where_nothing_listens_fails_at_once(model_dir: Path, tmp_path: Path) -> None:
     """`--ray 127.0.0.1:PORT` with nothing listening there hung: Ray retried the address for
     minutes without a word. The address is tried first; the error names it."""
     pytest.importorskip("ray")
