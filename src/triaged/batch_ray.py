@@ -82,9 +82,10 @@ def _check_reachable(address: str) -> None:
         with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_SECONDS):
             pass
     except (OSError, ValueError) as exc:
+        why = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
         raise Unavailable(
             f"--ray {address}: cannot reach the Ray cluster (nothing answers at "
-            f"{host}:{port}: {exc.strerror or exc})",
+            f"{host}:{port}: {why})",
             details={"field": "ray"},
         ) from None
 
