@@ -82,6 +82,7 @@ def test_sign_up_verify_sign_in_classify_and_usage(
                 f"{server.url}/v1/classify",
                 headers={"Authorization": f"Bearer {key}"},
                 json={"taxonomy": "support", "text": "hello"},
+                timeout=60,
             )
             assert refused.status_code == 403
             assert refused.json()["error"]["code"] == "workspace_inactive"
@@ -161,6 +162,7 @@ def test_invite_mode_refuses_without_a_valid_invite_and_accepts_it_once(
                 f"{server.url}/v1/invites",
                 headers={"Authorization": f"Bearer {ops.key}"},
                 json={"note": "for the data team"},
+                timeout=60,  # a busy CI box took more than httpx's default 5 s once
             )
             assert made.status_code == 201, made.text
             invite_url = made.json()["url"]
@@ -170,7 +172,9 @@ def test_invite_mode_refuses_without_a_valid_invite_and_accepts_it_once(
             _sign_up(page, "data-team", "data@example.com", invite="inv_not-a-real-one")
             assert "not valid" in page.inner_text("#signup-error")
             api = httpx.post(
-                f"{server.url}/v1/signup", json={"name": "data-team", "email": "data@example.com"}
+                f"{server.url}/v1/signup",
+                json={"name": "data-team", "email": "data@example.com"},
+                timeout=60,
             )
             assert api.status_code == 403
             assert api.json()["error"]["details"]["reason"] == "invite_required"
@@ -188,7 +192,9 @@ def test_invite_mode_refuses_without_a_valid_invite_and_accepts_it_once(
             names = sorted(w["name"] for w in svc.workspaces_overview())
             assert names == ["data-team", "ops"]
             listed = httpx.get(
-                f"{server.url}/v1/invites", headers={"Authorization": f"Bearer {ops.key}"}
+                f"{server.url}/v1/invites",
+                headers={"Authorization": f"Bearer {ops.key}"},
+                timeout=60,
             ).json()["data"]
             assert [i["used"] for i in listed] == [True]
             assert svc.authenticate(key).workspace == "data-team"
