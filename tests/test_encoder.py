@@ -44,3 +44,46 @@ def test_similar_texts_are_closer_than_unrelated_ones() -> None:
 
 def test_empty_input() -> None:
     assert get_encoder().embed([]).shape == (0, get_encoder().dim)
+
+
+def _long_text(words: int) -> str:
+    """A text of about ``words`` words, no two sentences alike."""
+    topics = ["invoice", "refund", "password", "delivery", "warranty", "upgrade", "outage"]
+    return " ".join(
+        f"Sentence {i} is about the {topics[i % len(topics)]} of order {i * 7}."
+        for i in range(words // 9)
+    )
+
+
+def test_a_text_longer_than_the_window_is_read_whole() -> None:
+    """Past ``max_length`` tokens a text was cut: now its windows are each encoded and
+    averaged (weighted by their tokens), at most ``max_windows`` of them; a text within
+    one window is encoded exactly as before."""
+    enc = get_encoder()
+    assert isinstance(enc, OnnxEncoder)
+    first_only = OnnxEncoder(max_windows=1)
+    two = OnnxEncoder(max_windows=2)
+    short = ["my card was charged twice", "where is my parcel"]
+    long = _long_text(700)
+    windows = [[w.ids for w in [e, *e.overflowing]] for e in enc._tokenizer.encode_batch([long])]
+    assert len(windows[0]) >= 3
+    # windows encoded one by one, combined by hand
+    rows = np.concatenate([enc._run([ids]) for ids in windows[0]])
+    weight = np.array([len(ids) - 2 for ids in windows[0]], dtype=np.float64)
+
+    def mean_of(k: int) -> np.ndarray:
+        m = (rows[:k] * weight[:k, None]).sum(axis=0) / weight[:k].sum()
+        return m / np.linalg.norm(m)
+
+    got = enc.embed_exact([long], batch_size=1)[0]
+    assert np.allclose(got, mean_of(len(rows)), atol=1e-6)
+    assert np.allclose(two.embed_exact([long], batch_size=1)[0], mean_of(2), atol=1e-6)
+    assert np.array_equal(first_only.embed_exact([long], batch_size=1)[0], rows[0])
+    assert not np.allclose(got, rows[0], atol=1e-3)  # the rest of the text counts
+    # in a batch, among short texts, in any order: the same vector; short texts unchanged
+    batch = [short[0], long, short[1], long, *short * 3]
+    out = enc.embed_exact(batch, batch_size=16)
+    assert np.allclose(out[1], got, atol=1e-6) and np.array_equal(out[1], out[3])
+    single = np.concatenate([first_only.embed_exact([t], batch_size=1) for t in short])
+    assert np.array_equal(out[[0, 2]], single)
+    assert np.allclose(np.linalg.norm(enc.embed([long, *short]), axis=1), 1.0, atol=1e-5)

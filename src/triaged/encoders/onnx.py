@@ -33,6 +33,10 @@ _ROWQ_DISABLED = ["TransposeOptimizer", "TransposeOptimizer_CPUExecutionProvider
 # batches smaller than this run one text at a time: the per-row graph's extra operations
 # cost about what batching two texts saves (measured on 2 cores)
 MIN_ROW_BATCH = 3
+# a text longer than one window (``max_length`` tokens) is read as consecutive windows
+# whose vectors are averaged; past this many windows (about 1,500 words) the rest is left
+# to the lexical channel, so that one long text costs at most this many short ones
+MAX_WINDOWS = 8
 
 
 def assets_dir() -> Path:
@@ -53,6 +57,7 @@ class OnnxEncoder:
         *,
         name: str = "minilm-l6-v2-int8",
         max_length: int = 256,
+        max_windows: int = MAX_WINDOWS,
         threads: int = 1,
     ) -> None:
         import onnxruntime as ort
@@ -65,6 +70,7 @@ class OnnxEncoder:
             raise ModelError(f"encoder files missing: {model_file} / {tok_file}")
         self.name = name
         self.max_length = max_length
+        self.max_windows = max(1, int(max_windows))
         self._tokenizer = Tokenizer.from_file(str(tok_file))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length)
@@ -162,11 +168,11 @@ class OnnxEncoder:
         batches at once (onnxruntime releases the GIL; each run keeps one intra-op thread),
         with the same rows as one at a time.
         """
-        n = len(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        ids, owner = self._windows(texts)
+        n = len(ids)
         result = np.zeros((n, self.dim), dtype=np.float32)
-        if n == 0:
-            return result
-        ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
         order = [int(i) for i in np.argsort([len(x) for x in ids], kind="stable")]
         big = n >= MIN_ROW_BATCH and batch_size >= MIN_ROW_BATCH
         row_session = self._row_session() if big else False
@@ -193,24 +199,53 @@ class OnnxEncoder:
             else:
                 for batch in batches:
                     advance(len(run(batch)))
-        return result
+        return _combine(result, owner, ids, len(texts))
 
     def embed(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
     ) -> Vectors:
-        n = len(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        ids, owner = self._windows(texts)
+        n = len(ids)
         result = np.zeros((n, self.dim), dtype=np.float32)
-        if n == 0:
-            return result
-        encodings = self._tokenizer.encode_batch(list(texts))
-        ids = [e.ids for e in encodings]
         order = np.argsort([len(x) for x in ids], kind="stable")
         batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
         with _progress(progress and n > batch_size, n) as advance:
             for batch in batches:
                 result[batch] = self._run([ids[i] for i in batch])
                 advance(len(batch))
-        return result
+        return _combine(result, owner, ids, len(texts))
+
+    def _windows(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+        """Token ids of each text's windows (the first ``max_length`` tokens, then the
+        tokenizer's overflow, each with its own [CLS]/[SEP]; at most ``max_windows`` per
+        text) and the text each window belongs to."""
+        ids: list[list[int]] = []
+        owner: list[int] = []
+        for i, enc in enumerate(self._tokenizer.encode_batch(list(texts))):
+            for window in [enc, *enc.overflowing][: self.max_windows]:
+                ids.append(window.ids)
+                owner.append(i)
+        return ids, owner
+
+
+def _combine(rows: Vectors, owner: list[int], ids: list[list[int]], n: int) -> Vectors:
+    """One vector per text: its window's row as computed, or, for a text of several
+    windows (``owner`` lists each window's text, in order), their mean weighted by each
+    window's tokens (the two special tokens aside), L2-normalised like every row."""
+    if len(owner) == n:  # one window each: the rows as they are
+        return rows
+    own = np.asarray(owner, dtype=np.int64)
+    weight = np.array([max(len(seq) - 2, 1) for seq in ids], dtype=np.float64)
+    acc = np.zeros((n, rows.shape[1]), dtype=np.float64)
+    np.add.at(acc, own, rows.astype(np.float64) * weight[:, None])
+    mean = acc / np.bincount(own, weights=weight, minlength=n)[:, None]
+    norm = np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+    out: Vectors = (mean / norm).astype(np.float32)
+    single = np.bincount(own, minlength=n) == 1
+    out[single] = rows[np.searchsorted(own, np.flatnonzero(single))]  # bit for bit
+    return out
 
 
 @contextmanager
