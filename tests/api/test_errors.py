@@ -223,3 +223,43 @@ async def test_a_time_with_no_utc_reading_is_a_422_on_both_databases(
             assert error["code"] == "validation_error" and "UTC" in error["message"], error
             ok = await c.get(path, params={"since": "2020-01-01T00:00:00+14:00"})
             assert ok.status_code == 200, (path, ok.text)
+
+
+async def test_413_for_an_oversize_job_upload_with_or_without_its_length(
+    stack: Stack, tenant: Tenant, taxonomy_body
+):
+    """A bulk upload over ``max_job_upload_bytes`` is refused whether or not the client
+    says its length first (streamed, it is refused once the count passes the limit); the
+    details name the limit the same way both times (they said ``limit`` for a streamed one
+    and ``limit_bytes`` otherwise), and no job is left behind."""
+    service = stack.variant(max_job_upload_bytes=4096)
+    app = __import__("triaged.api", fromlist=["create_app"]).create_app(service=service)
+    line = json.dumps({"text": "I was charged twice for my subscription"}) + "\n"
+    body = (line * 200).encode()  # about 10 KB
+    try:
+        async with stack.client(tenant.key, app=app) as c:
+            assert (await c.post("/v1/taxonomies", json=taxonomy_body)).status_code == 201
+            said = await c.post(
+                "/v1/jobs?taxonomy=support",
+                content=body,
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+            err = assert_error(said, 413, "payload_too_large")
+            assert err["details"]["limit_bytes"] == 4096
+            assert err["details"]["got_bytes"] == len(body)
+
+            async def chunks():
+                for i in range(0, len(body), 1000):
+                    yield body[i : i + 1000]
+
+            streamed = await c.post(
+                "/v1/jobs?taxonomy=support",
+                content=chunks(),
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+            err = assert_error(streamed, 413, "payload_too_large")
+            assert err["details"]["limit_bytes"] == 4096
+            assert (await c.get("/v1/jobs")).json()["data"] == []
+            assert (await c.get("/v1/usage")).json()["used"] == 0
+    finally:
+        service.close()

@@ -91,7 +91,7 @@ class BodyLimitMiddleware:
                 if size > limit:
                     raise PayloadTooLarge(
                         f"the upload is larger than {limit} bytes",
-                        details={"limit": limit},
+                        details={"limit_bytes": limit},
                     )
             return message
 
