@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -563,3 +564,57 @@ def test_distance_signal_round_trips_and_reads_older_models(sixty, tmp_path: Pat
     old = Engine.from_state(stored, json.loads(json.dumps(meta))).predict(d["Xt"], d["tt"])
     assert np.all(np.isfinite(old.confidence))
     np.testing.assert_array_equal(old.top, pred.top)
+
+
+@pytest.mark.parametrize(
+    ("config", "threaded"),
+    [
+        ({"lexical": False}, True),
+        ({"lexical_max_terms": 40}, True),  # more rows than terms: primal SVMs
+        ({}, False),  # fewer rows than terms: dual SVMs, which share one random generator
+    ],
+)
+def test_held_out_fits_in_threads_give_the_same_model(  # type: ignore[no-untyped-def]
+    data, config, threaded, monkeypatch
+) -> None:
+    """``threads`` runs the held-out fits (item folds, label hold-outs) at once: most of a
+    large training is their lexical SVMs, which release the GIL.  Each fit computes what it
+    computes alone, so the saved model is the same, array for array, bit for bit; where the
+    SVMs would draw from liblinear's one random generator side by side (dual solver), the
+    fits run one at a time."""
+    from triaged.models.training import FitData
+
+    where: list[str] = []
+    part = FitData.part
+
+    def spy(self, *args):  # type: ignore[no-untyped-def]
+        where.append(threading.current_thread().name)
+        return part(self, *args)
+
+    monkeypatch.setattr(FitData, "part", spy)
+
+    def fit(threads: int) -> Engine:
+        return Engine(**config).fit(
+            data["X"],
+            data["y"],
+            label_vectors=data["V"],
+            texts=data["texts"],
+            oos_X=data["oos"],
+            oos_texts=data["oos_texts"],
+            threads=threads,
+        )
+
+    one = fit(1)
+    assert len(where) >= 4 and set(where) == {"MainThread"}  # fits to share
+    where.clear()
+    many = fit(4)
+    assert (set(where) != {"MainThread"}) == threaded, where
+    (a1, m1), (a4, m4) = one.to_state(), many.to_state()
+    assert sorted(a1) == sorted(a4)
+    for name in a1:
+        np.testing.assert_array_equal(a1[name], a4[name], err_msg=name)
+    m1["report"].pop("fit_seconds")
+    m4["report"].pop("fit_seconds")
+    assert m1 == m4
+    p1, p4 = one.predict(data["Xt"], data["tt"]), many.predict(data["Xt"], data["tt"])
+    np.testing.assert_array_equal(p1.confidence, p4.confidence)

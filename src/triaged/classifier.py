@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from triaged.encoders import DEFAULT_ENCODER, Encoder, embed_as_single, get_encoder
 from triaged.errors import InvalidInput, ModelError, NotFittedError
-from triaged.models import Engine
+from triaged.models import Engine, fit_threads
 from triaged.routing import (
     DEFAULT_AUTO_ERROR_TARGET,
     DEFAULT_CONFIDENCE_LEVEL,
@@ -154,10 +154,13 @@ class Classifier:
         labels: Sequence[str] | None = None,
         *,
         progress: bool = False,
+        threads: int = 1,
     ) -> Self:
         """Train and calibrate.  Without arguments, on the taxonomy's examples.
 
         Examples labelled ``oos`` are out-of-scope: never predicted, used as negatives.
+        ``threads``: held-out fits run at once (the same model whatever the number; 0:
+        half this machine's cores, at most 8).
         """
         if (texts is None) != (labels is None):
             raise InvalidInput("pass both texts and labels, or neither")
@@ -201,6 +204,7 @@ class Classifier:
             progress=progress,
             trusted=_evidence_mask(ex_texts, no_evidence),
             oos_evidence=_evidence_mask(oos, no_evidence),
+            threads=fit_threads(threads),
         )
         self.example_texts_ = ex_texts
         self.example_labels_ = [e.label for e in examples]

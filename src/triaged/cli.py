@@ -80,6 +80,14 @@ def train(
     ] = None,
     shots: Annotated[int | None, typer.Option(help="Use K examples per label.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for --shots sampling.")] = 0,
+    threads: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Held-out fits run at once (0: half the CPU cores, at most 8); the model is "
+            "the same whatever the number.",
+        ),
+    ] = 0,
     taxonomy: Annotated[
         str | None,
         typer.Option(help="Instead: retrain a served taxonomy on its examples plus reviews."),
@@ -134,7 +142,7 @@ def train(
         if shots is not None:
             examples = tax.examples() + [Example(t, OOS_LABEL) for t in tax.out_of_scope]
             tax = tax.with_examples(sample_per_label(examples, shots, seed), replace_all=True)
-        clf = Classifier.from_taxonomy(tax).fit(progress=True)
+        clf = Classifier.from_taxonomy(tax).fit(progress=True, threads=threads)
     except TriagedError as exc:
         _fail(exc)
     _save_model(clf, output)

@@ -475,7 +475,13 @@ class ReviewService:
         trigger: str,
     ) -> None:
         db = self._db
-        clf = training.finish(db, model_id, train_tax, self._routing_defaults(record.name))
+        clf = training.finish(
+            db,
+            model_id,
+            train_tax,
+            self._routing_defaults(record.name),
+            self.settings.training_threads,
+        )
         if clf is None:
             return
         self._classifiers.put(model_id, clf)

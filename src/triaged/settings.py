@@ -112,6 +112,14 @@ class Settings(BaseSettings):
         "above); training memory grows with labels and examples.",
     )
     max_batch: int = Field(default=100, ge=1, description="Most texts in one batch classify.")
+    training_threads: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Held-out fits of a training run at once (the model is the same whatever "
+        "the number; each holds its own slices of the data in memory). 0: half the CPU cores, "
+        "at least 1 and at most 8.",
+    )
     background_train_min_examples: int = Field(
         default=200, ge=0, description="Train in a background thread from this many examples."
     )

@@ -205,13 +205,16 @@ class Engine:
         progress: bool = False,
         trusted: NDArray[np.bool_] | None = None,
         oos_evidence: NDArray[np.bool_] | None = None,
+        threads: int = 1,
     ) -> Engine:
         """Fit on embeddings ``X`` with label indices ``y``; zero rows means zero-shot.
 
         ``trusted``: per row, whether a person gave its label (default: every row); the
         others are trained on but left out of the routing evidence.  ``oos_evidence``: per
         out-of-scope row, whether it is a fair example of unknown inputs (default: every
-        row); the others train the calibrator but are left out of the routing evidence."""
+        row); the others train the calibrator but are left out of the routing evidence.
+        ``threads``: held-out fits run at once (the same model whatever the number; see
+        :func:`~triaged.models.training.held_out_parts`)."""
         started = time.perf_counter()
         V = np.ascontiguousarray(label_vectors, dtype=np.float32)
         if V.ndim != 2 or V.shape[0] == 0:
@@ -243,7 +246,9 @@ class Engine:
             # BLAS spends more time synchronising than computing on them (10x+ slower on a
             # busy 2-core machine).
             with threadpool_limits(limits=1, user_api="blas"):
-                self._fit_trained(X, y, V, oos, list(texts), list(oos_texts), progress)
+                self._fit_trained(
+                    X, y, V, oos, list(texts), list(oos_texts), progress, max(1, int(threads))
+                )
         self._fitted = True
         self._report["fit_seconds"] = round(time.perf_counter() - started, 3)
         self._report["n_examples"] = int(X.shape[0])
@@ -274,6 +279,7 @@ class Engine:
         texts: list[str],
         oos_texts: list[str],
         progress: bool,
+        threads: int = 1,
     ) -> None:
         cfg, (n_labels, dim) = self.config, V.shape
         self._set_partial()
@@ -297,7 +303,7 @@ class Engine:
         if A is not None:
             self._lexical = data.lexical()
         self._distance = MahalanobisDistance.fit(X, y, V) if use_distance else None
-        parts, sim_parts, groups, n_folds = held_out_parts(data, full, folds, progress)
+        parts, sim_parts, groups, n_folds = held_out_parts(data, full, folds, progress, threads)
         rows_in = np.concatenate([p.rows for p in parts]) if parts else np.zeros(0, np.int64)
         D_in = np.vstack([p.dense for p in parts]) if parts else np.zeros((0, n_labels))
         S_in = np.vstack([p.lex for p in parts]) if parts else np.zeros((0, n_labels))

@@ -301,6 +301,15 @@ class LexicalModel:
         )
 
 
+def svm_dual(n_rows: int, n_terms: int) -> bool:
+    """Whether the lexical SVM of ``n_rows`` rows over ``n_terms`` terms solves the dual
+    problem (scikit-learn's ``dual="auto"`` rule, made explicit): liblinear's dual solver
+    shuffles the rows with one random generator that the whole process shares, so dual
+    fits side by side in threads interleave its draws and their results depend on timing;
+    the primal solver draws nothing."""
+    return n_rows < n_terms
+
+
 def _svm_weights(
     A: sp.csr_matrix, y: IntArray, rows: IntArray, present: NDArray[np.bool_], C: float
 ) -> tuple[FloatArray, FloatArray]:
@@ -311,11 +320,12 @@ def _svm_weights(
     classes = np.flatnonzero(present)
     if classes.size < 2 or A.shape[1] == 0:
         return w, b  # nothing to tell apart: neutral scores
-    with warnings.catch_warnings():  # few examples of many labels: labels, not a regression
-        warnings.filterwarnings(
-            "ignore", message="The number of unique classes", category=UserWarning
-        )
-        svm = LinearSVC(C=C, random_state=0).fit(A[rows], y[rows])
+    # Few examples of many labels: labels, not a regression.  A process-wide filter (added
+    # once: filterwarnings drops an equal one first), not catch_warnings: held-out fits run
+    # in threads, and catch_warnings restores the filters of whichever thread entered last.
+    warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+    dual = svm_dual(len(rows), A.shape[1])
+    svm = LinearSVC(C=C, random_state=0, dual=dual).fit(A[rows], y[rows])
     if classes.size == 2:  # one decision function: +f for the second class, -f the first
         coef = np.vstack([-svm.coef_[0], svm.coef_[0]])
         icpt = np.array([-svm.intercept_[0], svm.intercept_[0]])

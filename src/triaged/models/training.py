@@ -11,8 +11,10 @@ cross-fitted confidences the routing evidence is made of.  See the engine's docs
 from __future__ import annotations
 
 import copy
+import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +29,7 @@ from triaged.errors import InvalidInput
 from triaged.models.calibrator import CorrectnessCalibrator
 from triaged.models.distance import MahalanobisDistance, within_label_dof
 from triaged.models.features import trained_features
-from triaged.models.lexical import LexicalModel
+from triaged.models.lexical import LexicalModel, svm_dual
 from triaged.routing import RoutingEvidence
 
 __all__ = [
@@ -191,33 +193,69 @@ class FitData:
 
 
 def held_out_parts(
-    data: FitData, full: LogisticRegression, folds: IntArray, progress: bool
+    data: FitData, full: LogisticRegression, folds: IntArray, progress: bool, threads: int = 1
 ) -> tuple[list[Part], list[Part], list[IntArray], int]:
     """Out-of-fold parts (item folds), label hold-out parts (items of held-out labels scored
     by heads that never saw them), the label groups and the number of folds; ``folds``: each
-    row's item fold (:func:`item_folds`)."""
+    row's item fold (:func:`item_folds`).
+
+    The fits are independent (each starts from the final head ``full``), so ``threads`` > 1
+    runs that many at once: the lexical SVM (most of a large fit) and the BLAS calls release
+    the GIL.  Each fit computes what it would alone, so the parts are the same, bit for bit,
+    whatever ``threads`` is; only memory grows (each fit holds its own slices of the data)."""
     cfg, y = data.cfg, data.y
     n = len(y)
     lab = np.arange(data.n_labels, dtype=np.int64)
     n_folds = int(folds.max()) + 1 if n else 0
-    parts: list[Part] = []
+    jobs: list[tuple[str, IntArray, IntArray, IntArray]] = []
     for f in range(n_folds):
         held = np.flatnonzero(folds == f)
         kept = np.flatnonzero(folds != f)
-        if len(held) == 0 or len(kept) == 0:
-            continue
-        parts.append(data.part(held, kept, lab, full))
-        if progress:
-            print(f"fold {f + 1}/{n_folds}", file=sys.stderr, flush=True)  # not the output
-    sim_parts: list[Part] = []
+        if len(held) and len(kept):
+            jobs.append((f"fold {f + 1}/{n_folds}", held, kept, lab))
     groups = label_groups(y, float(cfg["holdout_share"]), int(cfg["seed"]))
-    for group in groups:
+    for g, group in enumerate(groups):
         out = np.isin(y, group)
         keep_labels = lab[~np.isin(lab, group)]
-        sim_parts.append(data.part(np.flatnonzero(out), np.flatnonzero(~out), keep_labels, full))
+        jobs.append(
+            (f"label hold-out {g + 1}", np.flatnonzero(out), np.flatnonzero(~out), keep_labels)
+        )
+
+    def run(job: tuple[str, IntArray, IntArray, IntArray]) -> Part:
+        name, rows, train, labels = job
+        part = data.part(rows, train, labels, full)
         if progress:
-            print(f"label hold-out {len(sim_parts)}", file=sys.stderr, flush=True)
-    return parts, sim_parts, groups, n_folds
+            print(name, file=sys.stderr, flush=True)  # not the output
+        return part
+
+    workers = max(1, min(int(threads), len(jobs)))
+    if workers > 1 and not _fits_thread_safe(data, [job[2] for job in jobs]):
+        workers = 1  # dual lexical SVMs: one at a time, so the model does not depend on timing
+    if workers == 1:
+        done = [run(job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="triaged-fit") as pool:
+            done = list(pool.map(run, jobs))
+    n_item = len(jobs) - len(groups)
+    return done[:n_item], done[n_item:], groups, n_folds
+
+
+def _fits_thread_safe(data: FitData, trains: list[IntArray]) -> bool:
+    """Whether fits on these training rows may run side by side and give what they give
+    one at a time: no lexical channel, a Naive Bayes one, or SVMs that all solve the primal
+    problem (:func:`~triaged.models.lexical.svm_dual`: large training sets, where the
+    threads matter)."""
+    if data.A is None or str(data.cfg["lexical_model"]) != "svm":
+        return True
+    return not any(svm_dual(len(train), data.A.shape[1]) for train in trains)
+
+
+def fit_threads(requested: int = 0) -> int:
+    """Held-out fits run at once: ``requested``, or with 0 half this machine's cores (at
+    least 1, at most 8: each fit holds its own slices of the data)."""
+    if requested > 0:
+        return int(requested)
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
 
 
 @dataclass(slots=True)

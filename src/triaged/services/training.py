@@ -184,10 +184,11 @@ def take_over_dead(db: Database) -> list[tuple[str, str | None]]:
     return taken
 
 
-def train(tax: Taxonomy) -> Classifier:
+def train(tax: Taxonomy, threads: int = 0) -> Classifier:
+    """A classifier trained on ``tax`` (``threads``: ``TRIAGED_TRAINING_THREADS``)."""
     from triaged.classifier import Classifier
 
-    return Classifier.from_taxonomy(tax).fit(progress=False)
+    return Classifier.from_taxonomy(tax).fit(progress=False, threads=threads)
 
 
 def finish(
@@ -195,12 +196,13 @@ def finish(
     model_id: str,
     tax: Taxonomy,
     routing_defaults: routing_policy.Defaults | None = None,
+    threads: int = 0,
 ) -> Classifier | None:
     """Train ``tax`` and store the result on the job row; make it active if it is the newest
     (and certify a new routing-policy version for it in the same transaction)."""
     try:
         with heartbeat(db, model_id):
-            clf = train(tax)
+            clf = train(tax, threads)
             blob = clf.to_bytes()
     except Exception as exc:  # the job records any failure; the caller polls for it
         with db.write() as conn:

@@ -250,7 +250,13 @@ class TaxonomyMixin(RoutingMixin):
             self._finish(model_id, tax)
 
     def _finish(self, model_id: str, tax: Taxonomy) -> None:
-        clf = training.finish(self.db, model_id, tax, self.routing_defaults(tax.name))
+        clf = training.finish(
+            self.db,
+            model_id,
+            tax,
+            self.routing_defaults(tax.name),
+            self.settings.training_threads,
+        )
         if clf is not None:
             self.classifiers.put(model_id, clf)
 
@@ -321,7 +327,7 @@ class TaxonomyMixin(RoutingMixin):
                     "not enough examples to hold some out; add examples or pass a test set",
                     details={"n_examples": tax.n_examples},
                 )
-            clf = training.train(train_tax)
+            clf = training.train(train_tax, self.settings.training_threads)
             mode = "holdout"
         routing = self._evaluation_routing(record, clf, given=mode == "given")
         report = evaluate(clf, [e.text for e in test], [e.label for e in test], routing=routing)
