@@ -66,6 +66,17 @@ def _save_model(clf: Classifier, output: Path) -> None:
         raise typer.Exit(2) from None
 
 
+#: ``triaged train --threads``
+TrainThreads = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        help="Held-out fits run at once (0: half the CPU cores, at most 8); the model is the "
+        "same whatever the number.",
+    ),
+]
+
+
 @app.command()
 def train(
     source: Annotated[
@@ -80,14 +91,7 @@ def train(
     ] = None,
     shots: Annotated[int | None, typer.Option(help="Use K examples per label.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for --shots sampling.")] = 0,
-    threads: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            help="Held-out fits run at once (0: half the CPU cores, at most 8); the model is "
-            "the same whatever the number.",
-        ),
-    ] = 0,
+    threads: TrainThreads = 0,
     taxonomy: Annotated[
         str | None,
         typer.Option(help="Instead: retrain a served taxonomy on its examples plus reviews."),

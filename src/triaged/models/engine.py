@@ -290,10 +290,8 @@ class Engine:
         A = Cov = None
         self._vocab = self._lexical = None
         if bool(cfg["lexical"]) and len(texts) == X.shape[0] and len(oos_texts) in (0, len(oos)):
-            max_terms = min(
-                int(cfg["lexical_max_terms"]), int(cfg["lexical_budget"]) // max(n_labels, 1)
-            )
-            vocab = LexicalVocabulary.fit(texts, max_terms)
+            budget = int(cfg["lexical_budget"]) // max(n_labels, 1)  # terms per label
+            vocab = LexicalVocabulary.fit(texts, min(int(cfg["lexical_max_terms"]), budget))
             if len(vocab):
                 self._vocab = vocab
                 A, Cov, _ = vocab.transform_counts(texts)
