@@ -380,4 +380,11 @@ def test_readme_names_the_key_variable_and_the_demo_figure() -> None:
     assert r.exit_code == 0, r.output
     row = next(line for line in r.stdout.splitlines() if "pizza" in line)
     label, confidence, bucket = [c.strip() for c in row.split("│")[2:5]]
-    assert f"comes out `{label} {confidence} {bucket}`" in readme
+    # the int8 encoder's vectors differ a little between CPUs, and a model of 8 examples per
+    # label carries that into its confidences: the README gives the range measured
+    found = re.search(r"comes out\s+`(\S+) (\S+) (\S+)`\s+\((\S+)–(\S+)\s+on\s+the\s+CPUs", readme)
+    assert found, "the README's demo figure"
+    assert (found[1], found[3]) == (label, bucket)
+    low, high = float(found[4]), float(found[5])
+    assert low <= float(found[2]) <= high
+    assert low - 0.02 <= float(confidence) <= high + 0.02, (confidence, low, high)

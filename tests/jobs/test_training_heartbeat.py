@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from tests.jobs.test_bulk_api import _url
-from tests.jobs.test_processes import worker_process
+from tests.jobs.test_processes import _wait, worker_process
 from tests.servicekit import BACKENDS, TINY_TAXONOMY, make_settings, pg_database, trained_stack
 from triaged.service import Service
 from triaged.services import training
@@ -118,6 +118,20 @@ def test_a_second_run_of_a_finished_training_stores_and_activates_nothing(
             svc.close()
 
 
+def _jobs(svc: Service, model_id: str) -> list[str]:
+    """The states of the queue's `train` jobs for one model."""
+    with svc.db.read() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT status FROM procrastinate_jobs WHERE task_name = 'train'"
+                    " AND args ->> 'model_id' = :id"
+                ),
+                {"id": model_id},
+            ).scalars()
+        )
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_a_retrain_waited_for_through_the_api_is_trained_by_a_worker(tmp_path: Path) -> None:
@@ -134,21 +148,17 @@ def test_a_retrain_waited_for_through_the_api_is_trained_by_a_worker(tmp_path: P
                 joined = svc.review.retrain(principal, "support", wait=True)
                 assert joined["status"] == "ready", joined
                 version = svc.review.retrain(principal, "support", wait=True)
+                # the model is ready inside the job; the worker marks the job done just
+                # after, so wait for that before the worker is killed
+                for model_id in (first["training"]["id"], version["id"]):
+                    _wait(f"train job of {model_id}", lambda m=model_id: _jobs(svc, m) != ["doing"])
+                    assert _jobs(svc, model_id) == ["succeeded"]  # a worker's `train` job
             assert version["id"] != joined["id"]
             assert version["status"] == "ready", version
             with svc.db.read() as conn:
                 runner = conn.execute(
                     select(models.c.runner).where(models.c.id == version["id"])
                 ).scalar()
-                for model_id in (first["training"]["id"], version["id"]):
-                    jobs = conn.execute(
-                        text(
-                            "SELECT status FROM procrastinate_jobs WHERE task_name = 'train'"
-                            " AND args ->> 'model_id' = :id"
-                        ),
-                        {"id": model_id},
-                    ).scalars()
-                    assert list(jobs) == ["succeeded"]  # a worker's `train` job made it
             assert runner != this_runner()  # not this (API) process (a worker: None)
         finally:
             svc.close()
