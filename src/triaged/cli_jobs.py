@@ -130,6 +130,17 @@ def _client(url: str, key: str) -> _Jobs:
     return _Jobs(url, key)
 
 
+def _no_answer(exc: Exception) -> tuple[str, str]:
+    """The SDK's code for a request that got no answer (``triaged.errors``): ``timeout``,
+    ``connect_failed`` (nothing was sent) or ``transport_error``; and why, in words."""
+    import httpx
+
+    why = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout", f"timed out ({why})"
+    return ("connect_failed" if isinstance(exc, httpx.ConnectError) else "transport_error"), why
+
+
 @contextmanager
 def _http(url: str) -> Iterator[None]:
     """One line naming the server, exit code 2, for a request that never got an answer."""
@@ -138,10 +149,8 @@ def _http(url: str) -> Iterator[None]:
     try:
         yield
     except httpx.TransportError as exc:
-        why = str(exc).strip() or type(exc).__name__
-        if isinstance(exc, httpx.TimeoutException):
-            why = f"timed out ({why})"
-        raise _fail("server_unreachable", f"cannot reach the server at {url}: {why}") from None
+        code, why = _no_answer(exc)
+        raise _fail(code, f"cannot reach the server at {url}: {why}") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         why = str(exc).strip() or type(exc).__name__
         raise _fail("http_error", f"request to the server at {url} failed: {why}") from None
@@ -162,9 +171,9 @@ def _follow(client: _Jobs, job_id: str, url: str) -> dict[str, Any]:
             return client.job(job_id)
         except httpx.TransportError as exc:
             if time.monotonic() > give_up:
-                why = str(exc).strip() or type(exc).__name__
+                code, why = _no_answer(exc)
                 raise _fail(
-                    "server_unreachable",
+                    code,
                     f"lost the server at {url} while following job {job_id} ({why}); the job "
                     f"goes on there: `triaged jobs status {job_id}`",
                 ) from None
