@@ -32,5 +32,5 @@ def test_first_start_below_the_example_size_prints_a_working_key(
         assert key is not None, out
         auth = {"Authorization": f"Bearer {key.group(1)}"}
         base = f"http://127.0.0.1:{port}"
-        assert httpx.get(f"{base}/v1/usage", headers=auth).status_code == 200
-        assert httpx.get(f"{base}/v1/taxonomies", headers=auth).json()["data"] == []
+        assert httpx.get(f"{base}/v1/usage", headers=auth, timeout=60).status_code == 200
+        assert httpx.get(f"{base}/v1/taxonomies", headers=auth, timeout=60).json()["data"] == []

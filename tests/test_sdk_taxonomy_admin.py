@@ -46,7 +46,9 @@ def _fields(cls: type) -> set[str]:
 
 
 def _raw(server: LiveServer, key: str, path: str) -> Any:
-    answer = httpx.get(f"{server.url}{path}", headers={"Authorization": f"Bearer {key}"})
+    answer = httpx.get(
+        f"{server.url}{path}", headers={"Authorization": f"Bearer {key}"}, timeout=60
+    )
     answer.raise_for_status()
     return answer.json()
 

@@ -53,7 +53,7 @@ def _held(stack: Stack, server: LiveServer) -> tuple[Tenant, list[str]]:
 
 def _raw(server: LiveServer, key: str, path: str, **params: Any) -> Any:
     answer = httpx.get(
-        f"{server.url}{path}", params=params, headers={"Authorization": f"Bearer {key}"}
+        f"{server.url}{path}", params=params, headers={"Authorization": f"Bearer {key}"}, timeout=60
     )
     answer.raise_for_status()
     return answer.json()

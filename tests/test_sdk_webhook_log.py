@@ -111,6 +111,7 @@ def test_deliveries_attempts_and_retry(served: tuple[Stack, LiveServer]) -> None
         raw = httpx.get(
             f"{server.url}/v1/webhooks/{hook.id}/deliveries",
             headers={"Authorization": f"Bearer {tenant.key}"},
+            timeout=60,
         ).json()["data"][0]
         assert set(raw) == {f.name for f in dataclasses.fields(WebhookDelivery)} - {"raw"}
 
@@ -168,6 +169,7 @@ def test_review_agreement(served: tuple[Stack, LiveServer]) -> None:
         f"{server.url}/v1/review/agreement",
         params={"taxonomy": "support"},
         headers={"Authorization": f"Bearer {alice}"},
+        timeout=60,
     ).json()
     assert set(raw) == {f.name for f in dataclasses.fields(ReviewAgreement)}
     assert set(raw["by_pair"][0]) == {f.name for f in dataclasses.fields(ReviewerPairAgreement)}

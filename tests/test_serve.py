@@ -58,6 +58,7 @@ def test_serve_prints_an_admin_key_once_and_the_contract_works(tmp_path):
             f"{base}/v1/classify",
             headers=auth,
             json={"taxonomy": "support", "text": "I was charged twice this month"},
+            timeout=60,
         )
         assert r.status_code == 200 and r.json()["label"] == "billing", r.text
 
@@ -111,10 +112,14 @@ def test_serve_prints_an_admin_key_once_and_the_contract_works(tmp_path):
             f"{base}/v1/classify",
             headers=auth,
             json={"taxonomy": "tickets", "text": "my app keeps crashing"},
+            timeout=60,
         ).json()
         assert res["label"] == "bug"
-        assert httpx.get(f"{base}/v1/decisions/{res['id']}", headers=auth).status_code == 200
-        assert httpx.get(f"{base}/v1/usage", headers=auth).json()["used"] == 1
+        assert (
+            httpx.get(f"{base}/v1/decisions/{res['id']}", headers=auth, timeout=60).status_code
+            == 200
+        )
+        assert httpx.get(f"{base}/v1/usage", headers=auth, timeout=60).json()["used"] == 1
     finally:
         proc.terminate()
         proc.wait(timeout=30)

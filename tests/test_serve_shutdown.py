@@ -145,7 +145,9 @@ def test_a_stop_abandons_a_running_training_which_the_next_start_finishes(
     with serve_subprocess(url, port2, tmp_path / "serve.log"):
         deadline = time.monotonic() + 120
         while (
-            model := httpx.get(f"{base2}/v1/taxonomies/support/models/{model_id}", headers=auth)
+            model := httpx.get(
+                f"{base2}/v1/taxonomies/support/models/{model_id}", headers=auth, timeout=60
+            )
         ).json()["status"] == "training":
             assert time.monotonic() < deadline
             time.sleep(0.1)

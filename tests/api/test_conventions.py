@@ -232,7 +232,7 @@ async def test_an_unexpected_error_names_its_request_id(
 
     app.add_api_route("/v1/boom", boom, methods=["GET"])
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=60) as c:
         with caplog.at_level(logging.ERROR, logger="triaged.api"):
             r = await c.get("/v1/boom", headers={"Request-Id": "boom-1"})
     assert r.status_code == 500
@@ -267,7 +267,7 @@ async def test_log_records_carry_the_request_id() -> None:
     logger.addHandler(spy)
     try:
         transport = httpx.ASGITransport(app=RequestIdMiddleware(app))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=60) as c:
             r = await c.get("/", headers={"Request-Id": "log-me-1"})
         logger.warning("outside")
     finally:

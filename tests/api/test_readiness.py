@@ -24,7 +24,7 @@ def test_health_and_readiness_answer_get_and_head(tmp_path: Path) -> None:
         for path in ("/healthz", "/readyz"):
             head = httpx.head(srv.url + path)
             assert head.status_code == 200 and head.content == b""
-        assert httpx.get(srv.url + "/readyz").json() == {
+        assert httpx.get(srv.url + "/readyz", timeout=60).json() == {
             "status": "ready",
             "database": "ok",
             "version": __version__,
@@ -39,22 +39,23 @@ def test_a_database_that_goes_away_is_503_unavailable_not_500() -> None:
         service.start()
         key = service.create_key("acme", "client", create_plan="unlimited").key
         with live_server(create_app(service=service)) as srv:
-            assert httpx.get(srv.url + "/readyz").status_code == 200
+            assert httpx.get(srv.url + "/readyz", timeout=60).status_code == 200
             name = url.rsplit("/", 1)[1]
             admin = _pg_admin_engine()
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             admin.dispose()
-            r = httpx.get(srv.url + "/readyz")
+            r = httpx.get(srv.url + "/readyz", timeout=60)
             assert r.status_code == 503, r.text
             assert r.json()["error"]["code"] == "unavailable"
             r = httpx.post(
                 srv.url + "/v1/classify",
                 json={"taxonomy": "support", "text": "I was charged twice"},
                 headers={"Authorization": f"Bearer {key}"},
+                timeout=60,
             )
             assert r.status_code == 503, r.text
             assert r.json()["error"]["code"] == "unavailable"
             assert r.headers["Retry-After"] == "1"
-            assert httpx.get(srv.url + "/healthz").status_code == 200
+            assert httpx.get(srv.url + "/healthz", timeout=60).status_code == 200
         service.close()

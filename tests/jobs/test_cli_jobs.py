@@ -94,6 +94,7 @@ def test_submit_waits_then_results_and_status(tmp_path: Path) -> None:
             info = httpx.get(
                 f"{server.url}/v1/taxonomies/support",
                 headers={"Authorization": f"Bearer {tenant.key}"},
+                timeout=60,
             ).json()
             assert info["archived_at"] is None
     finally:
@@ -127,7 +128,7 @@ def test_submit_wait_follows_the_job_across_a_server_restart(tmp_path: Path) -> 
             time.sleep(0.05)
         job_id = found.group(1)
         auth = {"Authorization": f"Bearer {key}"}
-        while httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth).json()["done"] < 300:
+        while httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth, timeout=60).json()["done"] < 300:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         server.send_signal(signal.SIGKILL)

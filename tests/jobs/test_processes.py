@@ -83,7 +83,9 @@ def _wait(what: str, check: Any, timeout: float = 120.0, log: Path | None = None
 
 
 def _active(base: str, key: str, name: str) -> dict[str, Any] | None:
-    r = httpx.get(f"{base}/v1/taxonomies/{name}", headers={"Authorization": f"Bearer {key}"})
+    r = httpx.get(
+        f"{base}/v1/taxonomies/{name}", headers={"Authorization": f"Bearer {key}"}, timeout=60
+    )
     r.raise_for_status()
     model: dict[str, Any] | None = r.json().get("model")
     return model
@@ -136,13 +138,17 @@ def test_two_api_processes_and_a_worker_behave_as_one(tmp_path: Path) -> None:
             ):
                 with worker_process(url, wlog) as worker:
                     # training requested through A, run by the worker
-                    r = httpx.post(f"{a}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth)
+                    r = httpx.post(
+                        f"{a}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth, timeout=60
+                    )
                     assert r.status_code in (200, 201, 202), r.text
                     first = _wait("first model", lambda: _active(a, admin, "support"), log=wlog)
                     # B serves the first model; then a new version (more examples) through A
                     assert _classify(b, admin, "support")["model_version"] == first["model_version"]
                     more = [{"text": "You billed my card two times", "label": "billing"}]
-                    r = httpx.post(f"{a}/v1/taxonomies/support/examples", json=more, headers=auth)
+                    r = httpx.post(
+                        f"{a}/v1/taxonomies/support/examples", json=more, headers=auth, timeout=60
+                    )
                     assert r.status_code == 200, r.text
                     second = _wait(
                         "second model",
@@ -157,7 +163,10 @@ def test_two_api_processes_and_a_worker_behave_as_one(tmp_path: Path) -> None:
                     assert served["model_version"] == second["model_version"]
                     # a routing-policy version set through A: B routes by it on its next call
                     r = httpx.put(
-                        f"{a}/v1/taxonomies/support/routing", json={"review": 0.31}, headers=auth
+                        f"{a}/v1/taxonomies/support/routing",
+                        json={"review": 0.31},
+                        headers=auth,
+                        timeout=60,
                     )
                     assert r.status_code == 200, r.text
                     policy = r.json()["version"]
@@ -198,7 +207,7 @@ def test_two_api_processes_and_a_worker_behave_as_one(tmp_path: Path) -> None:
 
                     # SIGKILL the worker mid-training: retried, one new version activates
                     before = {m.id for m in _model_rows(engine)}
-                    r = httpx.post(f"{a}/v1/taxonomies/support/train", headers=auth)
+                    r = httpx.post(f"{a}/v1/taxonomies/support/train", headers=auth, timeout=60)
                     killed_id = r.json()["id"]
                     _wait(
                         "the training job to start",
@@ -236,7 +245,7 @@ def _bulk_job_survives_sigkill(
     ).encode()
     wlog = tmp_path / "worker2.log"
     with worker_process(url, wlog) as only:  # the one worker running now
-        r = httpx.post(f"{a}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth)
+        r = httpx.post(f"{a}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth, timeout=60)
         assert r.status_code in (200, 201, 202), r.text
         _wait("bulk taxonomy model", lambda: _active(a, key, "support"), log=wlog)
         r = httpx.post(
@@ -249,7 +258,9 @@ def _bulk_job_survives_sigkill(
         job_id = r.json()["id"]
 
         def progress() -> dict[str, Any]:
-            out: dict[str, Any] = httpx.get(f"{a}/v1/jobs/{job_id}", headers=auth).json()
+            out: dict[str, Any] = httpx.get(
+                f"{a}/v1/jobs/{job_id}", headers=auth, timeout=60
+            ).json()
             return out
 
         half = _wait("half the job", lambda: (p := progress())["done"] >= n // 3 and p)
@@ -270,5 +281,5 @@ def _bulk_job_survives_sigkill(
             select(func.count()).select_from(decisions).where(decisions.c.id.in_(ids))
         ).scalar_one()
     assert logged == n
-    usage = httpx.get(f"{a}/v1/usage", headers=auth).json()
+    usage = httpx.get(f"{a}/v1/usage", headers=auth, timeout=60).json()
     assert usage["used"] == n  # each text counted exactly once

@@ -39,6 +39,7 @@ def test_submit_wait_results_cancel_sync_and_async(tmp_path: Path) -> None:
             raw = httpx.get(
                 f"{server.url}/v1/jobs/{job.id}/results",
                 headers={"Authorization": f"Bearer {tenant.key}"},
+                timeout=60,
             )
             fields = {f.name for f in dataclasses.fields(JobResult)}
             for line, parsed in zip(raw.text.splitlines(), results, strict=True):

@@ -44,7 +44,9 @@ def test_bulk_job_resumes_after_serve_is_killed(tmp_path: Path) -> None:
         assert r.status_code == 202, r.text
         job_id = r.json()["id"]
         deadline = time.monotonic() + 120
-        while (done := httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth).json()["done"]) < 500:
+        while (
+            done := httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth, timeout=60).json()["done"]
+        ) < 500:
             assert time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.05)
         assert done < n
@@ -52,16 +54,18 @@ def test_bulk_job_resumes_after_serve_is_killed(tmp_path: Path) -> None:
         proc.wait(10)
     with serve_subprocess(url, port, log, STALLED):
         deadline = time.monotonic() + 180
-        while (job := httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth).json())[
+        while (job := httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth, timeout=60).json())[
             "state"
         ] != "done":
             assert time.monotonic() < deadline, (job, log.read_text()[-2000:])
             time.sleep(0.1)
         rows = [
             json.loads(x)
-            for x in httpx.get(f"{base}/v1/jobs/{job_id}/results", headers=auth).text.splitlines()
+            for x in httpx.get(
+                f"{base}/v1/jobs/{job_id}/results", headers=auth, timeout=60
+            ).text.splitlines()
         ]
-        usage = httpx.get(f"{base}/v1/usage", headers=auth).json()
+        usage = httpx.get(f"{base}/v1/usage", headers=auth, timeout=60).json()
     assert [r["row"] for r in rows] == list(range(n))
     assert [r["id"] for r in rows] == [decision_id(job_id, i) for i in range(n)]
     assert job["done"] == n and job["attempts"] == 2

@@ -95,7 +95,9 @@ def test_a_training_left_by_a_killed_process_trains_when_serve_starts(tmp_path: 
     with serve_subprocess(url, port, log, {"TRIAGED_JOB_STALLED_SECONDS": "3600"}):
         deadline = time.monotonic() + 120
         while (
-            model := httpx.get(f"{base}/v1/taxonomies/support/models/{model_id}", headers=auth)
+            model := httpx.get(
+                f"{base}/v1/taxonomies/support/models/{model_id}", headers=auth, timeout=60
+            )
         ).json()["status"] == "training":
             assert time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.1)

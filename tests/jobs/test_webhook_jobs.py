@@ -80,6 +80,7 @@ def _resolve(base: str, key: str, items: list[dict[str, Any]]) -> None:
             f"{base}/v1/review/items/{item['id']}/resolve",
             json={"action": "correct", "label": other},
             headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
         )
         assert r.status_code == 200, r.text
 
@@ -110,16 +111,19 @@ def test_the_worker_delivers_webhooks_and_the_api_process_does_not(
                         "events": ["decision.resolved", "decision.corrected"],
                     },
                     headers=auth,
+                    timeout=60,
                 )
                 assert r.status_code == 201, r.text
                 secret = r.json()["secret"]
                 with worker_process(url, wlog) as first:  # trains the taxonomy
-                    r = httpx.post(f"{base}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth)
+                    r = httpx.post(
+                        f"{base}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth, timeout=60
+                    )
                     assert r.status_code in (200, 201, 202), r.text
                     _wait(
                         "the model",
                         lambda: (
-                            httpx.get(f"{base}/v1/taxonomies/support", headers=auth)
+                            httpx.get(f"{base}/v1/taxonomies/support", headers=auth, timeout=60)
                             .json()
                             .get("model")
                         ),
@@ -134,7 +138,9 @@ def test_the_worker_delivers_webhooks_and_the_api_process_does_not(
                     timeout=30,
                 )
                 assert r.status_code == 200, r.text
-                items = httpx.post(f"{base}/v1/review/claim", json={"limit": 10}, headers=rev)
+                items = httpx.post(
+                    f"{base}/v1/review/claim", json={"limit": 10}, headers=rev, timeout=60
+                )
                 items_list = items.json()["items"]
                 assert len(items_list) == len(TEXTS)
 

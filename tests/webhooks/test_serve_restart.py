@@ -78,10 +78,13 @@ def test_pending_events_survive_a_kill_and_are_delivered_after_restart(tmp_path:
                 "events": ["decision.resolved", "decision.corrected"],
             },
             headers=auth,
+            timeout=60,
         )
         assert r.status_code == 201, r.text
         secret = r.json()["secret"]
-        assert httpx.post(f"{base}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth).is_success
+        assert httpx.post(
+            f"{base}/v1/taxonomies", json=TINY_TAXONOMY, headers=auth, timeout=60
+        ).is_success
         r = httpx.post(
             f"{base}/v1/classify/batch",
             json={"taxonomy": "support", "texts": texts},
@@ -89,14 +92,18 @@ def test_pending_events_survive_a_kill_and_are_delivered_after_restart(tmp_path:
             timeout=30,
         )
         assert r.status_code == 200, r.text
-        items = httpx.post(f"{base}/v1/review/claim", json={"limit": 10}, headers=rev).json()
+        items = httpx.post(
+            f"{base}/v1/review/claim", json={"limit": 10}, headers=rev, timeout=60
+        ).json()
         assert len(items["items"]) == len(texts)
         for n, item in enumerate(items["items"]):
             other = next(
                 lb["name"] for lb in TINY_TAXONOMY["labels"] if lb["name"] != item["label"]
             )
             body = {"action": "confirm"} if n % 2 else {"action": "correct", "label": other}
-            r = httpx.post(f"{base}/v1/review/items/{item['id']}/resolve", json=body, headers=rev)
+            r = httpx.post(
+                f"{base}/v1/review/items/{item['id']}/resolve", json=body, headers=rev, timeout=60
+            )
             assert r.status_code == 200, r.text
         deadline = time.monotonic() + 20
         while _outbox(url)[1] < 2 and time.monotonic() < deadline:
