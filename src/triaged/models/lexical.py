@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -301,12 +303,17 @@ class LexicalModel:
         )
 
 
+#: liblinear's dual solver shuffles the rows with one random generator that the whole
+#: process shares (seeded at the start of each fit); two dual fits side by side in threads
+#: would interleave its draws, and each model would depend on timing.  So dual fits take
+#: turns, in one training's held-out fits and across trainings (several taxonomies training
+#: at once in one server); the primal solver draws nothing and runs free.
+_DUAL_SOLVER = threading.Lock()
+
+
 def svm_dual(n_rows: int, n_terms: int) -> bool:
     """Whether the lexical SVM of ``n_rows`` rows over ``n_terms`` terms solves the dual
-    problem (scikit-learn's ``dual="auto"`` rule, made explicit): liblinear's dual solver
-    shuffles the rows with one random generator that the whole process shares, so dual
-    fits side by side in threads interleave its draws and their results depend on timing;
-    the primal solver draws nothing."""
+    problem (scikit-learn's ``dual="auto"`` rule, made explicit)."""
     return n_rows < n_terms
 
 
@@ -325,7 +332,8 @@ def _svm_weights(
     # in threads, and catch_warnings restores the filters of whichever thread entered last.
     warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
     dual = svm_dual(len(rows), A.shape[1])
-    svm = LinearSVC(C=C, random_state=0, dual=dual).fit(A[rows], y[rows])
+    with _DUAL_SOLVER if dual else nullcontext():
+        svm = LinearSVC(C=C, random_state=0, dual=dual).fit(A[rows], y[rows])
     if classes.size == 2:  # one decision function: +f for the second class, -f the first
         coef = np.vstack([-svm.coef_[0], svm.coef_[0]])
         icpt = np.array([-svm.intercept_[0], svm.intercept_[0]])

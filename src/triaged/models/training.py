@@ -29,7 +29,7 @@ from triaged.errors import InvalidInput
 from triaged.models.calibrator import CorrectnessCalibrator
 from triaged.models.distance import MahalanobisDistance, within_label_dof
 from triaged.models.features import trained_features
-from triaged.models.lexical import LexicalModel, svm_dual
+from triaged.models.lexical import LexicalModel
 from triaged.routing import RoutingEvidence
 
 __all__ = [
@@ -228,9 +228,9 @@ def held_out_parts(
             print(name, file=sys.stderr, flush=True)  # not the output
         return part
 
+    # each fit computes what it computes alone (dual lexical SVMs take turns on liblinear's
+    # one random generator: ``lexical._DUAL_SOLVER``), so threads leave the model as it is
     workers = max(1, min(int(threads), len(jobs)))
-    if workers > 1 and not _fits_thread_safe(data, [job[2] for job in jobs]):
-        workers = 1  # dual lexical SVMs: one at a time, so the model does not depend on timing
     if workers == 1:
         done = [run(job) for job in jobs]
     else:
@@ -238,16 +238,6 @@ def held_out_parts(
             done = list(pool.map(run, jobs))
     n_item = len(jobs) - len(groups)
     return done[:n_item], done[n_item:], groups, n_folds
-
-
-def _fits_thread_safe(data: FitData, trains: list[IntArray]) -> bool:
-    """Whether fits on these training rows may run side by side and give what they give
-    one at a time: no lexical channel, a Naive Bayes one, or SVMs that all solve the primal
-    problem (:func:`~triaged.models.lexical.svm_dual`: large training sets, where the
-    threads matter)."""
-    if data.A is None or str(data.cfg["lexical_model"]) != "svm":
-        return True
-    return not any(svm_dual(len(train), data.A.shape[1]) for train in trains)
 
 
 def fit_threads(requested: int = 0) -> int:
