@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -31,6 +29,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
+
+from triaged.models.solver_turns import solver_turns
 
 __all__ = ["LexicalModel", "LexicalVocabulary", "analyze"]
 
@@ -303,14 +303,6 @@ class LexicalModel:
         )
 
 
-#: liblinear's dual solver shuffles the rows with one random generator that the whole
-#: process shares (seeded at the start of each fit); two dual fits side by side in threads
-#: would interleave its draws, and each model would depend on timing.  So dual fits take
-#: turns, in one training's held-out fits and across trainings (several taxonomies training
-#: at once in one server); the primal solver draws nothing and runs free.
-_DUAL_SOLVER = threading.Lock()
-
-
 def svm_dual(n_rows: int, n_terms: int) -> bool:
     """Whether the lexical SVM of ``n_rows`` rows over ``n_terms`` terms solves the dual
     problem (scikit-learn's ``dual="auto"`` rule, made explicit)."""
@@ -332,7 +324,8 @@ def _svm_weights(
     # in threads, and catch_warnings restores the filters of whichever thread entered last.
     warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
     dual = svm_dual(len(rows), A.shape[1])
-    with _DUAL_SOLVER if dual else nullcontext():
+    # liblinear's one random generator: a dual fit runs alone, primal fits share
+    with solver_turns.turn(dual):
         svm = LinearSVC(C=C, random_state=0, dual=dual).fit(A[rows], y[rows])
     if classes.size == 2:  # one decision function: +f for the second class, -f the first
         coef = np.vstack([-svm.coef_[0], svm.coef_[0]])

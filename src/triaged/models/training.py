@@ -228,8 +228,8 @@ def held_out_parts(
             print(name, file=sys.stderr, flush=True)  # not the output
         return part
 
-    # each fit computes what it computes alone (dual lexical SVMs take turns on liblinear's
-    # one random generator: ``lexical._DUAL_SOLVER``), so threads leave the model as it is
+    # each fit computes what it computes alone (lexical SVMs take turns on liblinear's one
+    # random generator: ``solver_turns``), so threads leave the model as it is
     workers = max(1, min(int(threads), len(jobs)))
     if workers == 1:
         done = [run(job) for job in jobs]
