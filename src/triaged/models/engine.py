@@ -56,11 +56,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
 
 from triaged.calibration import expected_calibration_error
 from triaged.encoders.base import Vectors
 from triaged.errors import InvalidInput, NotFittedError
+from triaged.models.blas_limit import one_blas_thread
 from triaged.models.calibrator import ONE_CLASS_PRIOR, CorrectnessCalibrator
 from triaged.models.conformal import DEFAULT_ALPHA, ConformalSets
 from triaged.models.distance import MahalanobisDistance
@@ -242,10 +242,7 @@ class Engine:
         if X.shape[0] == 0 or n_labels < 2:
             self._fit_zero_shot()
         else:
-            # One BLAS thread: the solver makes many small BLAS calls, and multi-threaded
-            # BLAS spends more time synchronising than computing on them (10x+ slower on a
-            # busy 2-core machine).
-            with threadpool_limits(limits=1, user_api="blas"):
+            with one_blas_thread():  # shared by overlapping trainings (see the module)
                 self._fit_trained(
                     X, y, V, oos, list(texts), list(oos_texts), progress, max(1, int(threads))
                 )
