@@ -167,7 +167,8 @@ class Sim:
         """Stream ``n`` texts in chunks; the reviewer clears the queue after each chunk."""
         decisions: list[dict[str, Any]] = []
         for start in range(0, n, chunk):
-            decisions += await self.classify(pools.stream(min(chunk, n - start), unknown_share))
+            batch = await self.classify(pools.stream(min(chunk, n - start), unknown_share))
+            decisions += batch
             await self.review_all()
             # a retrain the reviews started (retraining on) finishes before the next chunk,
             # so runs differ by their data, not by how a thread pool was scheduled
@@ -180,6 +181,8 @@ class Sim:
                     "version": policy["version"],
                     "auto": policy["auto"],
                     "source": policy["source"],
+                    # the chunk's own decisions, routed by the policy before this check
+                    "chunk_auto_share": sum(d["bucket"] == "auto" for d in batch) / len(batch),
                 }
             )
         return decisions
