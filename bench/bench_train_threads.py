@@ -9,8 +9,11 @@ kept apart), trained on up to ``--per-label`` training examples of each label (s
 0: all) from their cached vectors (``bench.embed_cache``).  The same fit runs once per
 ``--threads`` value, one after another in this process, and the script checks that every
 array of the saved model is the same, bit for bit, whatever the threads
-(:func:`triaged.models.training.held_out_parts`: fits run side by side only where their
-lexical SVMs solve the primal problem).  Timing only: compare the ratio within one run.
+(:func:`triaged.models.training.held_out_parts`: fits run side by side; lexical SVMs that
+solve the dual problem take turns on liblinear's random generator,
+:mod:`triaged.models.solver_turns`).  ``--per-label 10`` gives a taxonomy whose SVMs solve
+the dual problem (fewer rows than lexical terms).  Timing only: compare the ratio within
+one run.
 """
 
 from __future__ import annotations
