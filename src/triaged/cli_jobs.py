@@ -15,14 +15,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from triaged.cli_service import DatabaseUrl, DataDir, _errors, _fail, _is_postgres, _settings
-from triaged.client._http import seg  # an id escaped whole, as the SDK sends it
+from triaged.client._http import seg, transport_error_class  # as the SDK sends and reads
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["register"]
 
@@ -130,15 +133,12 @@ def _client(url: str, key: str) -> _Jobs:
     return _Jobs(url, key)
 
 
-def _no_answer(exc: Exception) -> tuple[str, str]:
-    """The SDK's code for a request that got no answer (``triaged.errors``): ``timeout``,
-    ``connect_failed`` (nothing was sent) or ``transport_error``; and why, in words."""
-    import httpx
-
+def _no_answer(exc: httpx.TransportError) -> tuple[str, str]:
+    """The SDK's code for a request that got no answer (``timeout``, ``connect_failed`` or
+    ``transport_error``: :func:`triaged.client._http.transport_error_class`) and why."""
+    code = transport_error_class(exc).code
     why = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout", f"timed out ({why})"
-    return ("connect_failed" if isinstance(exc, httpx.ConnectError) else "transport_error"), why
+    return code, f"timed out ({why})" if code == "timeout" else why
 
 
 @contextmanager

@@ -112,13 +112,24 @@ def raise_for(response: httpx.Response) -> None:
     raise exc
 
 
+def transport_error_class(exc: httpx.TransportError) -> type[_errors.TransportError]:
+    """Which of the library's exceptions a request that got no HTTP answer raises: no answer
+    in time, nothing sent (refused, DNS, TLS), or another transport failure."""
+    if isinstance(exc, httpx.TimeoutException):
+        return _errors.RequestTimeout
+    if isinstance(exc, httpx.ConnectError):
+        return _errors.ConnectFailed
+    return _errors.TransportError
+
+
 def transport_error(exc: httpx.TransportError, base_url: str, call: Call) -> _errors.TriagedError:
     """The library's exception for a request that got no HTTP answer (raise it ``from exc``)."""
     where = f"{call.method} {base_url}{call.path}"
     details = {"url": base_url + call.path, "reason": type(exc).__name__}
-    if isinstance(exc, httpx.TimeoutException):
+    cls = transport_error_class(exc)
+    if cls is _errors.RequestTimeout:
         return _errors.RequestTimeout(f"{where}: no answer in time ({exc})", details=details)
-    if isinstance(exc, httpx.ConnectError):
+    if cls is _errors.ConnectFailed:
         return _errors.ConnectFailed(
             f"{where}: cannot connect ({exc}); is the server running at {base_url}?",
             details=details,
