@@ -163,10 +163,12 @@ def run_batch(
     batch_size: int = 16,
     chunk: int = 1024,
 ) -> int:
-    """Classify ``source`` into ``output``; returns the number of rows written."""
+    """Classify ``source`` into ``output``; returns the number of rows written (an input
+    with no rows is an error, and ``output`` is left as it was)."""
     import time
 
     from triaged.batchio import ResultWriter, count_rows
+    from triaged.errors import InvalidInput
 
     _check_files(source, output, local=not ray_address)
     # on Ray the file may exist only where the cluster reads it: no local count then
@@ -184,6 +186,8 @@ def run_batch(
             writer.write(rows)
             rate = writer.rows / max(time.perf_counter() - started, 1e-9)
             bar.update(task, advance=len(rows), rate=f"{rate:,.0f} texts/s")
+        if writer.rows == 0:  # as POST /v1/jobs answers; no empty output is left behind
+            raise InvalidInput(f"{source}: the input holds no rows", details={"path": str(source)})
     return writer.rows
 
 

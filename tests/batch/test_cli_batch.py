@@ -110,6 +110,31 @@ def test_bad_input_is_refused_with_the_row(model_dir: Path, tmp_path: Path) -> N
     assert out.read_text(encoding="utf-8") == "an earlier run's output\n"
 
 
+def test_an_input_with_no_rows_is_refused_and_the_output_kept(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """As ``POST /v1/jobs`` refuses an upload with no rows: an empty JSONL, a CSV with only
+    its header, a Parquet file of no rows; the earlier output stays, no partial file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    inputs = {"jsonl": tmp_path / "e.jsonl", "csv": tmp_path / "e.csv"}
+    inputs["jsonl"].write_text("\n \n", encoding="utf-8")
+    inputs["csv"].write_text("id,text\n", encoding="utf-8")
+    inputs["parquet"] = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"text": pa.array([], pa.string())}), inputs["parquet"])
+    out = tmp_path / "x.jsonl"
+    out.write_text("kept\n", encoding="utf-8")
+    for src in inputs.values():
+        r = runner.invoke(app, ["batch", str(src), "--model", str(model_dir), "-o", str(out)])
+        assert r.exit_code == 2, r.output
+        assert f"{src.name}: the input holds no rows" in _said(r), r.output
+    assert out.read_text(encoding="utf-8") == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["x.jsonl", *(p.name for p in inputs.values())]
+    )
+
+
 def test_taxonomy_uses_the_active_model_and_routing_policy(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'svc.db'}"
     stack = make_stack("sqlite", url)
