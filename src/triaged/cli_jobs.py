@@ -209,7 +209,10 @@ def submit(
     url: Url = "http://127.0.0.1:8000",
     key: Key = "",
     text_field: Annotated[str, typer.Option(help="Field holding the text.")] = "text",
-    id_field: Annotated[str | None, typer.Option(help="Field holding an external id.")] = None,
+    id_field: Annotated[
+        str | None,
+        typer.Option(help="Field holding an external id (every row must have it; null: no id)."),
+    ] = None,
     metadata_fields: Annotated[
         str | None, typer.Option(help="Comma-separated fields kept as metadata.")
     ] = None,

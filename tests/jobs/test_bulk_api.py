@@ -163,6 +163,46 @@ def test_bad_row_refuses_the_upload_with_its_line(tmp_path: Path) -> None:
         svc.close()
 
 
+def test_a_jsonl_row_without_the_named_id_field_is_refused(tmp_path: Path) -> None:
+    """JSONL has no header to check: with ``id_field`` named, a row without that field is
+    refused with its line (a misspelt name dropped every id), null stays "no id"; the
+    default ``external_id`` may be left out."""
+    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
+    tenant = stack.tenant()
+    svc = stack.service
+    svc.create_taxonomy(svc.authenticate(tenant.key), {**TINY_TAXONOMY, "name": "support"})
+    body = b'{"text": "refund please", "ticket": "t1"}\n{"text": "app crash", "tiket": "t2"}\n'
+    nulls = b'{"text": "refund please", "ticket": "t1"}\n{"text": "app crash", "ticket": null}\n'
+    plain = b'{"text": "refund please", "external_id": "t1"}\n{"text": "app crash"}\n'
+
+    async def run() -> Any:
+        async with stack.client(tenant.key) as c:
+            url = "/v1/jobs?taxonomy=support&format=jsonl"
+            bad = await c.post(url + "&id_field=ticket", content=body)
+            listed = (await c.get("/v1/jobs")).json()
+            ok = [await c.post(url + "&id_field=ticket", content=nulls)]
+            ok.append(await c.post(url, content=plain))
+            results = []
+            for r in ok:
+                assert r.status_code == 202, r.text
+                done = await _wait_done(c, r.json()["id"])
+                res = await c.get(f"/v1/jobs/{done['id']}/results")
+                results.append([json.loads(x)["external_id"] for x in res.text.splitlines()])
+            return bad, listed, results
+
+    try:
+        bad, listed, results = asyncio.run(run())
+        assert bad.status_code == 422, bad.text
+        error = bad.json()["error"]
+        assert error["code"] == "validation_error"
+        assert error["details"] == {"line": 2, "field": "id_field", "reason": "missing_field"}
+        assert "'ticket'" in error["message"]
+        assert listed["data"] == []  # no partial job
+        assert results == [["t1", None], ["t1", None]]
+    finally:
+        svc.close()
+
+
 def test_cancel_stops_the_job_and_counts_only_rows_done(tmp_path: Path) -> None:
     stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
     tenant = stack.tenant()

@@ -279,6 +279,12 @@ def _row(
             details={"line": n, "limit": limits.max_text_chars, "got": len(text)},
         )
     inputs.check_text(text, where)
+    if objects and opts.id_field and opts.id_field != "external_id" and opts.id_field not in record:
+        # a JSONL row has no header to check: a misspelt id_field dropped every id silently
+        raise ValidationFailed(
+            f"{where} has no field {opts.id_field!r} (id_field); give it null for no id",
+            details={"line": n, "field": "id_field", "reason": "missing_field"},
+        )
     external_id = record.get(opts.id_field) if opts.id_field else None
     if external_id == "":
         external_id = None

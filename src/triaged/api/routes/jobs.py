@@ -142,7 +142,11 @@ async def submit_job(
     ] = None,
     text_field: Annotated[str, Query(description="Field (column) holding the text.")] = "text",
     id_field: Annotated[
-        str | None, Query(description="Field (column) holding an external id.")
+        str | None,
+        Query(
+            description="Field (column) holding an external id; named other than "
+            "external_id, every row (the CSV header) must have it (null: no id)."
+        ),
     ] = "external_id",
     metadata_fields: Annotated[
         str | None, Query(description="Comma-separated fields kept as each row's metadata.")
