@@ -14,6 +14,7 @@ from triaged.routing import (
     clustered_share_upper,
     cp_lower,
     cp_upper,
+    lane_bound_at,
     threshold_grid,
 )
 from triaged.routing_live import (
@@ -118,6 +119,25 @@ def test_out_of_scope_share_raises_the_threshold() -> None:
     assert all(t is not None for t in thresholds)
     t0, t2, t4 = (float(t) for t in thresholds if t is not None)
     assert t0 <= t2 <= t4 and t4 > t0
+
+
+def test_without_out_of_scope_one_bound_spends_the_whole_risk() -> None:
+    """With no out-of-scope traffic the lane's error is the in-scope error above the
+    threshold alone: its one Clopper-Pearson bound takes all of ``1 - confidence_level``
+    (it took half, the other half spent on a share that drops out), at certification and
+    at a manual threshold alike; with out-of-scope traffic three bounds share it."""
+    rng = np.random.default_rng(6)
+    ev = draw(rng, 3000, 600)
+    bound = certify_auto_threshold(
+        ev, target=0.05, confidence_level=0.9, expected_out_of_scope=0.0, review_threshold=0.5
+    )
+    assert bound.threshold is not None and bound.upper_bound is not None
+    assert bound.upper_bound == pytest.approx(cp_upper(bound.errors, bound.n, 0.1))
+    at = lane_bound_at(ev, bound.threshold, confidence_level=0.9, expected_out_of_scope=0.0)
+    assert at.upper_bound == pytest.approx(cp_upper(bound.errors, bound.n, 0.1))
+    shared = lane_bound_at(ev, bound.threshold, confidence_level=0.9, expected_out_of_scope=0.2)
+    assert shared.upper_bound is not None
+    assert shared.upper_bound > cp_upper(bound.errors, bound.n, 0.1 / 3)
 
 
 def test_review_threshold_floors_the_auto_threshold() -> None:

@@ -409,7 +409,8 @@ def certify_auto_threshold(
     """
     _check_params(target, confidence_level, expected_out_of_scope)
     pi = float(expected_out_of_scope)
-    delta = (1.0 - confidence_level) / (3 if pi > 0 else 2)
+    # with pi = 0 the lane's error is e alone (A_in and A_oos drop out): one bound, all the risk
+    delta = (1.0 - confidence_level) / 3 if pi > 0 else 1.0 - confidence_level
     level = f"error <= {target:.3f} at {confidence_level * 100:.4g}%"
     need = _need_clean(target, delta)
     closed = _missing_evidence(evidence, pi, need, level)
@@ -497,7 +498,7 @@ def lane_bound_at(
     little evidence lies above it; ``upper_bound`` None when there is none at all."""
     _check_params(0.5, confidence_level, expected_out_of_scope)
     pi = float(expected_out_of_scope)
-    delta = (1.0 - confidence_level) / (3 if pi > 0 else 2)
+    delta = (1.0 - confidence_level) / 3 if pi > 0 else 1.0 - confidence_level
     n_in, n_oos = evidence.n_in, evidence.n_oos
     if n_in == 0 or (pi > 0 and n_oos == 0):
         return LaneBound(threshold, None, None, 0, 0, "no held-out evidence to bound it")
