@@ -109,6 +109,25 @@ def test_no_out_of_scope_evidence_closes_the_lane_when_oos_is_expected() -> None
     assert certify_auto_threshold(ev, target=0.05, expected_out_of_scope=0.0).open
 
 
+def test_a_lane_closed_by_few_held_out_labels_says_so() -> None:
+    """Plenty of right in-scope evidence, but simulated unknown inputs from 4 held-out labels:
+    the reason names the out-of-scope bound (more examples of the same labels would not
+    help), not a count of in-scope items; an in-scope shortfall still asks for items."""
+    rng = np.random.default_rng(7)
+    conf_in = rng.uniform(0.9999, 1.0, 3600)
+    ev = RoutingEvidence(
+        conf_in, np.ones(3600, bool), rng.uniform(0.0, 0.5, 3600), np.repeat(np.arange(4), 900)
+    )
+    assert certify_auto_threshold(ev, expected_out_of_scope=0.0).open
+    closed = certify_auto_threshold(ev, expected_out_of_scope=0.2)
+    assert closed.threshold is None
+    assert "4 held-out label groups" in closed.reason and "need >=" not in closed.reason
+    assert "bound the in-scope error at" in closed.reason
+    assert "expected_out_of_scope" in closed.reason
+    few = certify_auto_threshold(draw(rng, 60, 30))
+    assert few.threshold is None and "need >=" in few.reason
+
+
 def test_out_of_scope_share_raises_the_threshold() -> None:
     rng = np.random.default_rng(3)
     ev = draw(rng, 4000, 1000)

@@ -432,22 +432,49 @@ def certify_auto_threshold(
         best = LaneBound(t, ub, est, a, e, "")
     if best is None:
         t, a, e, o, ub = first_fail if first_fail is not None else (1.0, 0, 0, 0, 1.0)
-        oos = f", {o} of {evidence.n_oos} simulated out-of-scope" if pi > 0 else ""
         return LaneBound(
             None,
             None,
             None,
             a,
             e,
-            f"closed: no threshold certifies {level}: at {t:g}, {a} of {evidence.n_in} "
-            f"held-out items above it ({e} wrong{oos}) give a bound of {ub:.3f}; need >= "
-            f"{need} held-out items above a threshold with no error",
+            _closed_reason(evidence, t, target=target, delta=delta, pi=pi, level=level),
         )
     oos_note = f", {pi:.0%} of traffic expected out of scope" if pi > 0 else ""
     return replace(
         best,
         reason=f"certified: {level} at threshold {best.threshold:g} (bound "
         f"{best.upper_bound:.4f} from {best.n} held-out items, {best.errors} wrong{oos_note})",
+    )
+
+
+def _closed_reason(
+    evidence: RoutingEvidence, t: float, *, target: float, delta: float, pi: float, level: str
+) -> str:
+    """Why no threshold passed, told at ``t`` (where the sequence stopped) by what failed:
+    too little in-scope evidence, or (the in-scope error alone within the target) the
+    bound on how many unknown inputs reach ``t``, which counts held-out *labels*: more
+    examples of the same few labels cannot open such a lane."""
+    a, e, o, ub = _bound_at(evidence, t, delta, pi)
+    head = (
+        f"closed: no threshold certifies {level}: at {t:g}, {a} of {evidence.n_in} held-out items"
+    )
+    in_scope = cp_upper(e, a, delta) if a else 1.0
+    if pi > 0 and in_scope <= target:
+        _, share = evidence.oos_share_upper(t, delta)
+        return (
+            f"{head} above it ({e} wrong) bound the in-scope error at {in_scope:.3f}, but "
+            f"{o} of {evidence.n_oos} simulated out-of-scope items from "
+            f"{evidence.n_oos_clusters} held-out label groups bound the share of unknown "
+            f"inputs reaching it at {share:.3f}: with {pi:.0%} of traffic expected out of "
+            f"scope, a lane bound of {ub:.3f}. More labels, `oos` examples, or reviewed "
+            "traffic (its reviews measure the out-of-scope share) open the lane, not more "
+            "examples of these labels; or set expected_out_of_scope to the share you expect"
+        )
+    oos = f", {o} of {evidence.n_oos} simulated out-of-scope" if pi > 0 else ""
+    return (
+        f"{head} above it ({e} wrong{oos}) give a bound of {ub:.3f}; need >= "
+        f"{_need_clean(target, delta)} held-out items above a threshold with no error"
     )
 
 
