@@ -360,6 +360,13 @@ def _lane_error(e_cond: float, a_in: float, a_oos: float, pi: float) -> float:
     return min(1.0, (e_cond + r) / (1.0 + r))
 
 
+def _risk_per_bound(confidence_level: float, pi: float) -> float:
+    """The risk each bound of the lane's error spends: with out-of-scope traffic three bounds
+    (``e``, ``A_in``, ``A_oos``) share ``1 - confidence_level``; with ``pi`` 0 the error is
+    ``e`` alone (the shares drop out), one bound with all of it."""
+    return (1.0 - confidence_level) / 3 if pi > 0 else 1.0 - confidence_level
+
+
 def _need_clean(target: float, delta: float) -> int:
     """Items with no error needed above a threshold for a bound at ``delta`` to meet target."""
     need = math.log(delta) / math.log1p(-target)
@@ -409,8 +416,7 @@ def certify_auto_threshold(
     """
     _check_params(target, confidence_level, expected_out_of_scope)
     pi = float(expected_out_of_scope)
-    # with pi = 0 the lane's error is e alone (A_in and A_oos drop out): one bound, all the risk
-    delta = (1.0 - confidence_level) / 3 if pi > 0 else 1.0 - confidence_level
+    delta = _risk_per_bound(confidence_level, pi)
     level = f"error <= {target:.3f} at {confidence_level * 100:.4g}%"
     need = _need_clean(target, delta)
     closed = _missing_evidence(evidence, pi, need, level)
@@ -431,15 +437,9 @@ def certify_auto_threshold(
         est = _lane_error(e / a, a / evidence.n_in, o / evidence.n_oos if o else 0.0, pi)
         best = LaneBound(t, ub, est, a, e, "")
     if best is None:
-        t, a, e, o, ub = first_fail if first_fail is not None else (1.0, 0, 0, 0, 1.0)
-        return LaneBound(
-            None,
-            None,
-            None,
-            a,
-            e,
-            _closed_reason(evidence, t, target=target, delta=delta, pi=pi, level=level),
-        )
+        fail = first_fail if first_fail is not None else (1.0, 0, 0, 0, 1.0)
+        reason = _closed_reason(evidence, fail, target=target, delta=delta, pi=pi, level=level)
+        return LaneBound(None, None, None, fail[1], fail[2], reason)
     oos_note = f", {pi:.0%} of traffic expected out of scope" if pi > 0 else ""
     return replace(
         best,
@@ -449,13 +449,20 @@ def certify_auto_threshold(
 
 
 def _closed_reason(
-    evidence: RoutingEvidence, t: float, *, target: float, delta: float, pi: float, level: str
+    evidence: RoutingEvidence,
+    fail: tuple[float, int, int, int, float],
+    *,
+    target: float,
+    delta: float,
+    pi: float,
+    level: str,
 ) -> str:
-    """Why no threshold passed, told at ``t`` (where the sequence stopped) by what failed:
-    too little in-scope evidence, or (the in-scope error alone within the target) the
-    bound on how many unknown inputs reach ``t``, which counts held-out *labels*: more
-    examples of the same few labels cannot open such a lane."""
-    a, e, o, ub = _bound_at(evidence, t, delta, pi)
+    """Why no threshold passed, told at the threshold where the sequence stopped (``fail``:
+    ``t`` and :func:`_bound_at` there) by what failed: too little in-scope evidence, or (the
+    in-scope error alone within the target) the bound on how many unknown inputs reach
+    ``t``, which counts held-out *labels*: more examples of the same few labels cannot open
+    such a lane."""
+    t, a, e, o, ub = fail
     head = (
         f"closed: no threshold certifies {level}: at {t:g}, {a} of {evidence.n_in} held-out items"
     )
@@ -525,7 +532,7 @@ def lane_bound_at(
     little evidence lies above it; ``upper_bound`` None when there is none at all."""
     _check_params(0.5, confidence_level, expected_out_of_scope)
     pi = float(expected_out_of_scope)
-    delta = (1.0 - confidence_level) / 3 if pi > 0 else 1.0 - confidence_level
+    delta = _risk_per_bound(confidence_level, pi)
     n_in, n_oos = evidence.n_in, evidence.n_oos
     if n_in == 0 or (pi > 0 and n_oos == 0):
         return LaneBound(threshold, None, None, 0, 0, "no held-out evidence to bound it")
