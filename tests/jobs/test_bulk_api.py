@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.servicekit import BACKENDS, TINY_TAXONOMY, make_stack, pg_database
+from tests.servicekit import BACKENDS, TINY_TAXONOMY, Stack, Tenant, make_stack, pg_database
+from triaged.service import Service
 from triaged.services.jobs_bulk import decision_id
 from triaged.storage.tables import decisions
 
@@ -35,6 +36,16 @@ def _url(backend: str, tmp_path: Path) -> Iterator[str]:
             yield url
     else:
         yield f"sqlite:///{tmp_path / 'jobs.db'}"
+
+
+def _support_stack(tmp_path: Path, plan: str = "unlimited") -> tuple[Stack, Tenant, Service]:
+    """A SQLite stack, a tenant on ``plan`` and its ``support`` taxonomy (trained inline)."""
+    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
+    tenant = stack.tenant(plan)
+    stack.service.create_taxonomy(
+        stack.service.authenticate(tenant.key), {**TINY_TAXONOMY, "name": "support"}
+    )
+    return stack, tenant, stack.service
 
 
 def _jsonl(n: int) -> bytes:
@@ -98,11 +109,8 @@ def test_jsonl_job_runs_in_order_counts_once_and_logs(backend: str, tmp_path: Pa
 
 
 def test_csv_job_with_columns_and_no_logging(tmp_path: Path) -> None:
-    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
-    tenant = stack.tenant()
-    svc = stack.service
+    stack, tenant, svc = _support_stack(tmp_path)
     principal = svc.authenticate(tenant.key)
-    svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["ticket", "body", "team"])
@@ -135,10 +143,7 @@ def test_csv_job_with_columns_and_no_logging(tmp_path: Path) -> None:
 
 
 def test_bad_row_refuses_the_upload_with_its_line(tmp_path: Path) -> None:
-    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
-    tenant = stack.tenant()
-    svc = stack.service
-    svc.create_taxonomy(svc.authenticate(tenant.key), {**TINY_TAXONOMY, "name": "support"})
+    stack, tenant, svc = _support_stack(tmp_path)
     body = b'{"text": "fine"}\n{"text": ""}\n'
     # metadata that is not an object was dropped silently (a 202, the decision's null)
     bad_meta = b'{"text": "fine"}\n{"text": "ok", "metadata": "str"}\n'
@@ -167,10 +172,7 @@ def test_a_jsonl_row_without_the_named_id_field_is_refused(tmp_path: Path) -> No
     """JSONL has no header to check: with ``id_field`` named, a row without that field is
     refused with its line (a misspelt name dropped every id), null stays "no id"; the
     default ``external_id`` may be left out."""
-    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
-    tenant = stack.tenant()
-    svc = stack.service
-    svc.create_taxonomy(svc.authenticate(tenant.key), {**TINY_TAXONOMY, "name": "support"})
+    stack, tenant, svc = _support_stack(tmp_path)
     body = b'{"text": "refund please", "ticket": "t1"}\n{"text": "app crash", "tiket": "t2"}\n'
     nulls = b'{"text": "refund please", "ticket": "t1"}\n{"text": "app crash", "ticket": null}\n'
     plain = b'{"text": "refund please", "external_id": "t1"}\n{"text": "app crash"}\n'
@@ -204,11 +206,8 @@ def test_a_jsonl_row_without_the_named_id_field_is_refused(tmp_path: Path) -> No
 
 
 def test_cancel_stops_the_job_and_counts_only_rows_done(tmp_path: Path) -> None:
-    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
-    tenant = stack.tenant()
-    svc = stack.service
+    stack, tenant, svc = _support_stack(tmp_path)
     principal = svc.authenticate(tenant.key)
-    svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
     n = 3000
 
     async def run() -> tuple[dict[str, Any], list[str]]:
@@ -243,11 +242,8 @@ def test_a_job_uses_the_quota_left_then_fails_and_stops_on_an_archived_taxonomy(
     exhausted quota (a chunk of 100 was refused whole: 0 done).  A job on an archived
     taxonomy is refused (409) as /v1/classify is; one archived while it runs fails at its
     next chunk with the same 409 (jobs_run._run)."""
-    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
-    tenant = stack.tenant("free")
-    svc = stack.service
+    stack, tenant, svc = _support_stack(tmp_path, "free")
     principal = svc.authenticate(tenant.key)
-    svc.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "support"})
 
     async def run() -> tuple[dict[str, Any], dict[str, Any]]:
         async with stack.client(tenant.key) as c:
@@ -295,10 +291,7 @@ def test_a_deleted_job_reads_as_gone(tmp_path: Path) -> None:
 def test_an_upload_of_an_unknown_media_type_is_415(tmp_path: Path) -> None:
     """Examples as XML answered 400 invalid_dataset and a job with no Content-Type 422,
     while the README promised 415 unsupported_media_type."""
-    stack = make_stack("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
-    tenant = stack.tenant()
-    svc = stack.service
-    svc.create_taxonomy(svc.authenticate(tenant.key), {**TINY_TAXONOMY, "name": "support"})
+    stack, tenant, svc = _support_stack(tmp_path)
 
     async def run() -> list[Any]:
         async with stack.client(tenant.key) as c:
