@@ -125,7 +125,8 @@ def _text_records(path: Path, fmt: str, chunk: int) -> Iterator[list[dict[str, A
 
 def _csv_rows(fh: IO[str]) -> Iterator[dict[str, Any]]:
     """Records of an RFC 4180 CSV file, read as the bulk-job upload reads them: a column
-    named twice or an unterminated quote is an error naming its line, not a silent merge."""
+    named twice, an unterminated quote or a record with more fields than the header is an
+    error naming its line, not a silent merge or cut."""
     reader = csv.DictReader(fh, strict=True)
     try:
         header = reader.fieldnames or []
@@ -135,7 +136,15 @@ def _csv_rows(fh: IO[str]) -> Iterator[dict[str, Any]]:
                 f"line 1: the header names column {twice[0]!r} twice",
                 details={"line": 1, "field": twice[0]},
             )
-        yield from reader
+        for rec in reader:
+            if None in rec:  # DictReader's restkey: more fields than the header
+                line = reader.line_num
+                raise InvalidInput(
+                    f"line {line}: {len(header) + len(rec[None])} fields, the header has "
+                    f"{len(header)} (a text holding a comma must be in double quotes)",
+                    details={"line": line},
+                )
+            yield rec
     except csv.Error as exc:
         raise InvalidInput(
             f"line {reader.line_num}: not valid CSV ({exc}; is a quote left open?)",

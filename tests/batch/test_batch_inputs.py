@@ -31,6 +31,7 @@ def test_a_byte_order_mark_is_not_part_of_the_first_field(tmp_path: Path) -> Non
     [
         (b"text,text\na,b\n", "names column 'text' twice"),
         (b'text\n"an open quote\nthat never closes\n', "not valid CSV"),
+        (b"text,id\nfine,1\ncharged, twice,2\n", "line 3: 3 fields, the header has 2"),
     ],
 )
 def test_malformed_csv_is_refused_with_its_line(tmp_path: Path, data: bytes, says: str) -> None:

@@ -1,6 +1,6 @@
 """CSV bulk uploads through the real app: quoted fields spanning lines keep their line
 endings and their record index, malformed CSV (an unterminated quote, a duplicated
-column) refuses the upload with the line where the record starts, and CSV results
+column, a record with more fields than the header) refuses the upload with the line where the record starts, and CSV results
 neutralise spreadsheet formulas while JSONL results stay as sent."""
 
 from __future__ import annotations
@@ -81,6 +81,16 @@ def test_duplicate_header_is_refused_naming_the_column(stack: Stack) -> None:
     assert error["code"] == "validation_error", error
     assert error["details"]["field"] == "text" and error["details"]["line"] == 1
     assert "'text'" in error["message"] and "duplicate" in error["message"].lower()
+    assert listed == []
+
+
+def test_a_record_with_more_fields_than_the_header_is_refused(stack: Stack) -> None:
+    # an unquoted comma cut the text at it and spilled the rest into the next column
+    r, listed = _refused(stack, b"text,external_id\nfine,t1\nI was charged, twice,t2\n")
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["details"] == {"line": 3, "reason": "too_many_fields"}, error
+    assert "3 fields, the header has 2" in error["message"]
     assert listed == []
 
 

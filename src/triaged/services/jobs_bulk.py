@@ -181,7 +181,9 @@ def _csv_records(stream: IO[bytes], opts: BulkOptions) -> Iterator[tuple[int, di
     A quoted field may span lines (its line endings kept as sent); blank lines are
     skipped.  Malformed CSV refuses the upload (422) with the record's first line: a
     quote never closed, text after a closing quote, a column named twice in the header.
-    Missing trailing fields read as absent, extra ones are ignored (as csv.DictReader)."""
+    Missing trailing fields read as absent; a record with more fields than the header (a
+    comma in an unquoted text) is refused with its line: its text was cut at the comma and
+    the rest spilled into the next columns, silently, until 6 December."""
     lines = _physical_lines(stream)
     reader = csv.reader(lines, strict=True)
     header: list[str] | None = None
@@ -200,6 +202,12 @@ def _csv_records(stream: IO[bytes], opts: BulkOptions) -> Iterator[tuple[int, di
             _check_header(fields, start, opts)
             header = fields
             continue
+        if len(fields) > len(header):
+            raise ValidationFailed(
+                f"line {start}: {len(fields)} fields, the header has {len(header)} (a text "
+                "holding a comma must be in double quotes)",
+                details={"line": start, "reason": "too_many_fields"},
+            )
         record: dict[str, Any] = dict(zip(header, fields, strict=False))
         for name in header[len(fields) :]:
             record[name] = None
