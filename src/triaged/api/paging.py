@@ -62,8 +62,12 @@ def encode_cursor(scope: str, position: str | int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(scope: str, cursor: str | None) -> str | int | None:
-    """The position a cursor of the list ``scope`` stands for (None without a cursor)."""
+def decode_cursor(
+    scope: str, cursor: str | None, *, kind: type[str] | type[int] | None = None
+) -> str | int | None:
+    """The position a cursor of the list ``scope`` stands for (None without a cursor);
+    ``kind``: the type of the list's positions (a cursor holding another is refused: a
+    number where an id belongs was read as a position until 6 December)."""
     if cursor is None:
         return None
     if not cursor or len(cursor) > MAX_CURSOR_CHARS:
@@ -79,6 +83,8 @@ def decode_cursor(scope: str, cursor: str | None) -> str | int | None:
         raise _invalid(f"the cursor belongs to another list ({obj['s']!r}, not {scope!r})")
     position = obj["p"]
     if isinstance(position, bool) or not isinstance(position, str | int):
+        raise _invalid("the cursor is not one this server handed out")
+    if kind is not None and not isinstance(position, kind):
         raise _invalid("the cursor is not one this server handed out")
     if isinstance(position, str) and not _plain(position):
         raise _invalid("the cursor is not one this server handed out")

@@ -34,7 +34,7 @@ def list_decisions(
 ) -> Any:
     """List decisions, newest first."""
     flt = DecisionFilter(taxonomy, bucket, label, external_id, since, until)
-    after = decode_cursor("decisions", cursor)
+    after = decode_cursor("decisions", cursor, kind=str)
     page, last = service.decisions(
         principal, flt, limit=limit, cursor=None if after is None else str(after)
     )

@@ -66,7 +66,7 @@ def list_items(
     cursor: Cursor = None,
 ) -> Any:
     """List and search review items, oldest first, with counts per queue."""
-    after = decode_cursor("review_items", cursor)
+    after = decode_cursor("review_items", cursor, kind=str)
     search = (q, label, confidence_min, confidence_max, since, until, decision_ids)
     if claimed_by is None and decision_id is None and any(v is not None for v in search):
         page = service.desk.search(

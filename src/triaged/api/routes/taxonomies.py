@@ -52,7 +52,7 @@ def list_taxonomies(
     cursor: Cursor = None,
 ) -> Any:
     """List the workspace's taxonomies by name, a page at a time."""
-    after = decode_cursor("taxonomies", cursor)
+    after = decode_cursor("taxonomies", cursor, kind=str)
     page = service.list_taxonomies(
         principal,
         include_archived=include_archived,

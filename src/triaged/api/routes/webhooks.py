@@ -185,7 +185,7 @@ def list_deliveries(
     cursor: Cursor = None,
 ) -> Any:
     """Deliveries to an endpoint, newest first, a page at a time."""
-    page_size, position = limit, decode_cursor("deliveries", cursor)
+    page_size, position = limit, decode_cursor("deliveries", cursor, kind=str)
     before = None if position is None else str(position)
     limit = page_size + 1  # one more than a page: is there a next one?
     rows = service.webhook_deliveries(
