@@ -385,3 +385,35 @@ async def test_no_scores_field_in_answers(stack: Stack, tenant: Tenant) -> None:
         assert "scores" not in r.json()
         listed = (await c.get("/v1/decisions", params={"taxonomy": name})).json()["data"]
         assert listed and all("scores" not in d for d in listed)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/taxonomies", {"thresholds": {"auto": True}}),
+        ("POST", "/v1/taxonomies", {"thresholds": {"auto": "0.9"}}),
+        ("PATCH", "/v1/taxonomies/{name}", {"thresholds": {"review": False}}),
+        ("PATCH", "/v1/taxonomies/{name}/review-settings", {"reopen_window_seconds": True}),
+        ("PATCH", "/v1/taxonomies/{name}/review-settings", {"overlap_rate": "0.5"}),
+        ("POST", "/v1/taxonomies/{name}/retrain", {"wait": "yes"}),
+        ("POST", "/v1/review/claim", {"limit": "5"}),
+    ],
+)
+async def test_a_value_of_another_json_type_is_refused_not_converted(
+    stack: Stack, tenant: Tenant, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """``true`` is no threshold and ``"5"`` no limit: each was read as 1.0 and 5 (a manual
+    auto lane at 1.0), while ``PUT .../routing`` refused the same values."""
+    name = unique("strict")
+    async with stack.client(tenant.key) as c:
+        created = await c.post("/v1/taxonomies", json={**TINY_TAXONOMY, "name": name})
+        assert created.status_code == 201, created.text
+        if path == "/v1/taxonomies":
+            body = {**TINY_TAXONOMY, "name": unique("strict"), **body}
+        r = await c.request(method, path.format(name=name), json=body)
+        assert r.status_code == 422, (path, body, r.status_code, r.text)
+        assert r.json()["error"]["code"] == "validation_error"
+        versions = (await c.get(f"/v1/taxonomies/{name}/versions")).json()["data"]
+        assert len(versions) == 1  # nothing written
+        listed = (await c.get("/v1/taxonomies", params={"limit": 200})).json()["data"]
+        assert {t["name"] for t in listed} & {body.get("name")} == set()

@@ -45,7 +45,11 @@ Text = Field(
 
 
 class SafeIn(BaseModel):
-    """A request body: no NUL character or lone surrogate in any string (422)."""
+    """A request body: no NUL character or lone surrogate in any string (422), and every
+    value of its field's JSON type (strict): ``true`` is no threshold and ``"5"`` no limit
+    (each was read as 1.0 and 5 until 6 December, while ``PUT .../routing`` refused them)."""
+
+    model_config = ConfigDict(strict=True)
 
     @model_validator(mode="before")
     @classmethod

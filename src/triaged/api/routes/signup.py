@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from triaged.api.deprecation import deprecated_alias
 from triaged.api.deps import PrincipalDep, ServiceDep, client_subject
 from triaged.api.paging import Cursor, Limit, page_of
+from triaged.api.schemas import SafeIn
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["sign-up"])
 
 
-class SignupIn(BaseModel):
+class SignupIn(SafeIn):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=100, description="Workspace name, like a taxonomy name.")
     email: str = Field(max_length=254, description="Contact email (verified by a link).")
@@ -62,7 +63,7 @@ class VerifyOut(BaseModel):
     email: str
 
 
-class InviteIn(BaseModel):
+class InviteIn(SafeIn):
     model_config = ConfigDict(extra="forbid")
     note: str = Field(default="", max_length=200, description="Who it is for (yours only).")
     expires_in_hours: float | None = Field(
