@@ -1,7 +1,8 @@
 """CSV bulk uploads through the real app: quoted fields spanning lines keep their line
 endings and their record index, malformed CSV (an unterminated quote, a duplicated
-column, a record with more fields than the header) refuses the upload with the line where the record starts, and CSV results
-neutralise spreadsheet formulas while JSONL results stay as sent."""
+column, a record with more fields than the header) refuses the upload with the line where
+the record starts, and CSV results neutralise spreadsheet formulas while JSONL results stay
+as sent."""
 
 from __future__ import annotations
 
