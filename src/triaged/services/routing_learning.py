@@ -37,16 +37,26 @@ def review_weights(
     model_version: str | None,
     weight: NDArray[np.float64],
     auto: NDArray[np.bool_],
-) -> NDArray[np.float64]:
-    """``weight`` with the reviewed ``review``/``hold`` decisions scaled up by the inverse of
-    the share of those lanes' decisions (of this model version) that were reviewed, so that
-    a queue only partly worked through still stands for all of its traffic."""
-    reviewed = int((~auto).sum())
-    if reviewed == 0:
-        return weight
-    total = routing_repo.count_other_buckets(conn, taxonomy_id, Bucket.AUTO.value, model_version)
-    factor = max(1.0, total / reviewed)
-    out: NDArray[np.float64] = np.where(auto, weight, weight * factor)
+    hold: NDArray[np.bool_],
+) -> NDArray[np.float64] | None:
+    """``weight`` with each reviewed ``review`` (``hold``) decision scaled up by the inverse
+    of the share of that lane's decisions (of this model version) that were reviewed, so
+    that a queue only partly worked through still stands for all of its traffic.
+
+    Each lane has its own share: reviewers who work the hold queue first (the default
+    claim order) review nearly all of it and little of the review lane, and one factor for
+    both (until 6 December) let the held decisions, mostly out of scope, stand for the
+    review lane too (20% of traffic out of scope measured as 45%).  None when a lane that
+    has decisions has no reviewed one: nothing stands for its traffic, which may be all
+    out of scope (the held one mostly is), so the reviews measure no share yet."""
+    totals = routing_repo.bucket_counts(conn, taxonomy_id, model_version)
+    out: NDArray[np.float64] = np.asarray(weight, dtype=np.float64).copy()
+    for bucket, rows in ((Bucket.REVIEW, ~auto & ~hold), (Bucket.HOLD, ~auto & hold)):
+        reviewed, total = int(rows.sum()), totals.get(bucket.value, 0)
+        if reviewed == 0 and total > 0:
+            return None
+        if reviewed:
+            out[rows] *= max(1.0, total / reviewed)
     return out
 
 

@@ -19,8 +19,8 @@ from triaged.storage.tables import decisions, routing_policies, taxonomies
 __all__ = [
     "active_taxonomies",
     "advisory_lock",
+    "bucket_counts",
     "closed_lane_reasons",
-    "count_other_buckets",
     "count_reviewed_audits",
     "insert_policy",
     "latest_policy_row",
@@ -181,15 +181,14 @@ def reviewed_decisions(
     )
 
 
-def count_other_buckets(
-    conn: Connection, taxonomy_id: str, bucket: str, model_version: str | None
-) -> int:
-    """Decisions of the taxonomy (of ``model_version`` when given) not routed to ``bucket``."""
+def bucket_counts(conn: Connection, taxonomy_id: str, model_version: str | None) -> dict[str, int]:
+    """Decisions of the taxonomy (of ``model_version`` when given) per bucket."""
     d = decisions.c
-    conds = [d.taxonomy_id == taxonomy_id, d.bucket != bucket]
+    conds = [d.taxonomy_id == taxonomy_id]
     if model_version is not None:
         conds.append(d.model_version == model_version)
-    return int(conn.execute(select(func.count()).select_from(decisions).where(*conds)).scalar_one())
+    rows = conn.execute(select(d.bucket, func.count()).where(*conds).group_by(d.bucket))
+    return {str(bucket): int(n) for bucket, n in rows}
 
 
 def window_counts(

@@ -28,6 +28,7 @@ class Reviewed:
     wrong: np.ndarray
     weight: np.ndarray
     auto: np.ndarray  # routed auto (an audit)
+    hold: np.ndarray  # routed hold (else review, when not auto)
     out_of_scope: np.ndarray  # a person marked it as fitting no label
     model_version: np.ndarray  # (object) the model that classified it
     # the auto threshold of the policy version that routed it (inf: the lane was closed;
@@ -64,6 +65,7 @@ def reviewed(
     conf = np.fromiter((row.confidence for row in rows), np.float64, len(rows))
     wrong = np.fromiter((row.final_label != row.label for row in rows), bool, len(rows))
     is_auto = np.fromiter((row.bucket == Bucket.AUTO.value for row in rows), bool, len(rows))
+    is_hold = np.fromiter((row.bucket == Bucket.HOLD.value for row in rows), bool, len(rows))
     rate = np.fromiter(
         (
             (row.audit_rate if row.audit_rate else default_rate) if row.bucket == "auto" else 1.0
@@ -76,7 +78,7 @@ def reviewed(
     oos = np.fromiter((row.final_label == OOS_LABEL for row in rows), bool, len(rows))
     models = np.array([row.model_version for row in rows], dtype=object)
     return Reviewed(
-        conf, wrong, weight, is_auto, oos, models, _routed_auto(conn, taxonomy_id, rows)
+        conf, wrong, weight, is_auto, is_hold, oos, models, _routed_auto(conn, taxonomy_id, rows)
     )
 
 
@@ -99,11 +101,16 @@ def traffic_reviews(
 ) -> tuple[Reviewed, np.ndarray]:
     """Every reviewed decision of the taxonomy (every model version's: the out-of-scope
     share is the traffic's) and its weight, the inverse of the chance it was reviewed
-    (:func:`triaged.services.routing_learning.review_weights`)."""
+    (:func:`triaged.services.routing_learning.review_weights`); none at all while a lane
+    that has decisions has no reviewed one."""
     pool = reviewed(conn, taxonomy_id, default_rate=default_rate)
     if not pool.out_of_scope.size:
         return pool, pool.weight
-    return pool, review_weights(conn, taxonomy_id, None, pool.weight, pool.auto)
+    weights = review_weights(conn, taxonomy_id, None, pool.weight, pool.auto, pool.hold)
+    if weights is None:  # a lane with traffic and no review: no share measured yet
+        nothing = Reviewed(*(getattr(pool, f)[:0] for f in Reviewed.__slots__))
+        return nothing, nothing.weight
+    return pool, weights
 
 
 def measured_share(
