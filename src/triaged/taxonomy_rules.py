@@ -14,7 +14,15 @@ from typing import Any
 from triaged.errors import TaxonomyError
 from triaged.inputs import bad_character, is_blank
 
-__all__ = ["MAX_LABEL_NAME", "check_chars", "check_description", "check_keys", "check_name"]
+__all__ = [
+    "MAX_LABEL_NAME",
+    "check_chars",
+    "check_description",
+    "check_keys",
+    "check_name",
+    "folded",
+    "same_name",
+]
 
 MAX_LABEL_NAME = 100
 
@@ -109,3 +117,15 @@ def check_keys(data: Mapping[str, Any]) -> None:
     if isinstance(examples, Sequence) and not isinstance(examples, str):
         for j, ex in enumerate(examples):
             _known_keys(ex, EXAMPLE_KEYS, f"examples[{j}]")
+
+
+def folded(name: str) -> str:
+    """A label name as a reader sees it: case and Unicode form set aside."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def same_name(names: Sequence[str], name: str) -> str | None:
+    """The name of ``names`` that ``name`` differs from only in case or Unicode form (or
+    equals); None when there is none."""
+    key = folded(name)
+    return next((n for n in names if folded(n) == key), None)

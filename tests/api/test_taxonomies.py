@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.servicekit import Stack, Tenant
+from tests.servicekit import TINY_TAXONOMY, Stack, Tenant, unique
 
 pytestmark = pytest.mark.anyio
 
@@ -236,3 +236,31 @@ async def test_keys_api_shows_the_secret_once(stack: Stack, tenant: Tenant):
         assert key["key"][:12] == key["prefix"]
         ws = (await c.get("/v1/workspace")).json()
         assert ws["name"] == tenant.workspace and ws["plan"]["name"] == "unlimited"
+
+
+async def test_labels_that_differ_only_in_case_are_refused_as_a_proposal_is(
+    stack: Stack, tenant: Tenant
+) -> None:
+    """ "Billing" beside "billing" is one category written twice: the service refuses it in a
+    definition as it refuses it as a proposed new category (it took it in a definition)."""
+    name = unique("case")
+    twice = [{"name": "billing"}, {"name": "bug"}, {"name": "Billing"}]
+    async with stack.client(tenant.key) as c:
+        r = await c.post("/v1/taxonomies", json={"name": name, "labels": twice})
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert error["code"] == "invalid_taxonomy"
+        assert error["details"] == {
+            "field": "labels[2].name",
+            "label": "Billing",
+            "reason": "duplicate_label",
+        }
+        assert (await c.get(f"/v1/taxonomies/{name}")).status_code == 404  # nothing stored
+        r = await c.post("/v1/taxonomies", json={**TINY_TAXONOMY, "name": name})
+        assert r.status_code == 201, r.text
+        labels = [{"name": lb["name"]} for lb in TINY_TAXONOMY["labels"]]
+        r = await c.patch(f"/v1/taxonomies/{name}", json={"labels": [*labels, {"name": "BUG"}]})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["details"]["label"] == "BUG"
+        versions = (await c.get(f"/v1/taxonomies/{name}/versions")).json()["data"]
+        assert len(versions) == 1

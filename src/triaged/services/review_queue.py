@@ -14,7 +14,6 @@ that has expired; claims take ``hold`` items first (they block a workflow), then
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,7 +42,7 @@ from triaged.services.review_rows import (
 )
 from triaged.storage import agreement_repo, review_repo
 from triaged.taxonomy import OOS_LABEL
-from triaged.taxonomy_rules import MAX_LABEL_NAME
+from triaged.taxonomy_rules import MAX_LABEL_NAME, same_name
 from triaged.taxonomy_rules import check_name as check_label_name
 
 __all__ = [
@@ -241,17 +240,13 @@ def _check_new_label(name: str, labels: Sequence[str]) -> None:
             f"label {name!r} already exists; use action 'correct'",
             details={"field": "new_label", "label": name},
         )
-    same = next((lb for lb in labels if _folded(lb) == _folded(name)), None)
+    same = same_name(list(labels), name)
     if same is not None:  # "Billing" beside "billing": one category written twice
         raise InvalidInput(
             f"label {same!r} already exists (new_label {name!r} differs only in case or Unicode "
             "form); use action 'correct'",
             details={"field": "new_label", "label": same},
         )
-
-
-def _folded(name: str) -> str:
-    return unicodedata.normalize("NFKC", name).casefold()
 
 
 def _final_label(

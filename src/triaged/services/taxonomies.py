@@ -20,6 +20,7 @@ from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.storage import taxonomy_repo
 from triaged.storage.key_repo import TAXONOMY_PREFIX
 from triaged.taxonomy import Example, Taxonomy
+from triaged.taxonomy_rules import same_name
 
 __all__ = [
     "TaxonomyRecord",
@@ -66,6 +67,23 @@ class TaxonomyRecord:
         )
 
 
+def check_distinct_labels(tax: Taxonomy) -> None:
+    """No two labels whose names differ only in case or Unicode form ("Billing" beside
+    "billing": one category written twice), the rule a proposed new category meets; the
+    service refuses such a definition (a model or file read back is not checked)."""
+    seen: list[str] = []
+    for i, label in enumerate(tax.labels):
+        same = same_name(seen, label.name)
+        if same is not None:
+            where = f"labels[{i}].name"
+            raise TaxonomyError(
+                f"{where}: label {label.name!r} differs from {same!r} only in case or Unicode "
+                "form; use one name",
+                details={"field": where, "label": label.name, "reason": "duplicate_label"},
+            )
+        seen.append(label.name)
+
+
 def _insert_version(conn: Connection, taxonomy_id: str, tax: Taxonomy) -> None:
     taxonomy_repo.insert_version(
         conn, taxonomy_id, tax.version, tax.to_dict(), tax.n_examples + len(tax.out_of_scope)
@@ -75,6 +93,7 @@ def _insert_version(conn: Connection, taxonomy_id: str, tax: Taxonomy) -> None:
 def create(conn: Connection, workspace_id: str, tax: Taxonomy) -> TaxonomyRecord:
     """Store a new taxonomy; its name must match :data:`triaged.inputs.NAME_PATTERN`."""
     check_taxonomy_name(tax.name)
+    check_distinct_labels(tax)
     now = utcnow()
     tid = new_id("tax")
     try:
@@ -204,6 +223,7 @@ def new_version(conn: Connection, record: TaxonomyRecord, tax: Taxonomy) -> Taxo
     """Store ``tax`` as the next version (atomic increment, so concurrent edits never clash)."""
     if record.archived_at is not None:
         raise Conflict(f"taxonomy {record.name!r} is archived", details={"taxonomy": record.name})
+    check_distinct_labels(tax)
     version = taxonomy_repo.bump_version(conn, record.id)
     stored = Taxonomy.from_dict({**tax.to_dict(), "name": record.name, "version": version})
     _insert_version(conn, record.id, stored)
