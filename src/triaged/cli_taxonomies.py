@@ -61,7 +61,7 @@ def _given_thresholds(path: Path) -> dict[str, float] | None:
     """The thresholds a taxonomy file sets itself (a dataset folder sets none)."""
     if path.is_dir():
         return None
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")  # a byte-order mark skipped, as Taxonomy.load
     raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     given = raw.get("thresholds") if isinstance(raw, dict) else None
     return dict(given) if isinstance(given, dict) and given else None

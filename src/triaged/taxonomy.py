@@ -375,7 +375,8 @@ def read_jsonl(path: str | Path, *, known: set[str] | None = None) -> Iterator[E
 
 
 def _jsonl_examples(p: Path, known: set[str] | None) -> Iterator[Example]:
-    with p.open(encoding="utf-8") as fh:
+    # utf-8-sig: a byte-order mark (an editor's or a spreadsheet's export) is skipped
+    with p.open(encoding="utf-8-sig") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -406,9 +407,10 @@ def _jsonl_examples(p: Path, known: set[str] | None) -> Iterator[Example]:
 
 # ---------------------------------------------------------------------- helpers
 def _read_text(path: Path, error: type[TriagedError]) -> str:
-    """The text of ``path``; bytes that are not UTF-8 raise ``error`` naming the first one."""
+    """The text of ``path`` (a UTF-8 byte-order mark skipped); bytes that are not UTF-8
+    raise ``error`` naming the first one."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise not_utf8(path, error) from None
 

@@ -1,0 +1,98 @@
+"""CLI defects found by QA, part C: what the engine commands read and say.
+
+- a UTF-8 byte-order mark at the start of a dataset file (train/test JSONL, labels.json)
+  or a taxonomy file is skipped, as ``triaged batch`` skips it;
+- ``classify`` on stdin: a line that starts with ``{`` and is not JSON is an error naming
+  the line (it was classified as text), a byte-order mark is skipped;
+- ``eval`` refuses ``--seed`` with ``--seeds`` and prints the auto lane's reasons as text;
+- a JSONL file where a dataset folder is expected is read as a dataset (``train``,
+  ``taxonomies import``) or refused with the folder to pass (``eval`` without ``--model``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from triaged.classifier import Classifier
+from triaged.cli import app
+from triaged.examples import example_taxonomy
+from triaged.taxonomy import Taxonomy
+
+runner = CliRunner()
+BOM = b"\xef\xbb\xbf"
+
+TRAIN = [
+    {"text": "I was charged twice for my order", "label": "billing"},
+    {"text": "refund the duplicate payment please", "label": "billing"},
+    {"text": "the app crashes when I open settings", "label": "technical"},
+    {"text": "error 500 every time I log in", "label": "technical"},
+]
+
+
+def _error_line(r: Result, *needles: str) -> str:
+    """The refusal: exit code 2, no exception, one error line holding every needle."""
+    assert r.exit_code == 2, (r.exit_code, r.output, r.exception)
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, r.stderr
+    assert "Traceback" not in r.output
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    return errors[0]
+
+
+def _jsonl(rows: list[dict[str, str]]) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in rows).encode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("model") / "m"
+    Classifier.from_taxonomy(example_taxonomy()).fit().save(folder)
+    return folder
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    root = tmp_path / "ds"
+    root.mkdir()
+    (root / "train.jsonl").write_bytes(_jsonl(TRAIN))
+    (root / "test.jsonl").write_bytes(_jsonl(TRAIN))
+    return root
+
+
+# ------------------------------------------------------------------ byte-order marks
+def test_a_byte_order_mark_in_dataset_and_taxonomy_files_is_skipped(
+    tmp_path: Path, dataset: Path
+) -> None:
+    for name in ("train.jsonl", "test.jsonl"):
+        (dataset / name).write_bytes(BOM + (dataset / name).read_bytes())
+    labels = [{"name": "billing"}, {"name": "technical"}]
+    (dataset / "labels.json").write_bytes(BOM + json.dumps(labels).encode())
+    tax = Taxonomy.load(dataset)
+    assert tax.label_names == ["billing", "technical"] and tax.n_examples == 4
+    r = runner.invoke(app, ["train", str(dataset), "-o", str(tmp_path / "m")])
+    assert r.exit_code == 0, r.output
+    test = str(dataset / "test.jsonl")
+    r = runner.invoke(app, ["eval", "--model", str(tmp_path / "m"), test, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["n_test"] == 4
+    definition = {
+        "name": "bom",
+        "labels": [{"name": "a", "examples": ["x one"]}, {"name": "b", "examples": ["y two"]}],
+        "thresholds": {"auto": 0.9, "review": 0.5},
+    }
+    data_dir = tmp_path / "d"
+    for args in (["db", "upgrade"], ["workspaces", "create", "default"]):
+        assert runner.invoke(app, [*args, "--data-dir", str(data_dir)]).exit_code == 0
+    files = ((".json", json.dumps(definition)), (".yaml", "name: bomy\nlabels: [a, b]\n"))
+    for suffix, text in files:
+        f = tmp_path / f"tax{suffix}"
+        f.write_bytes(BOM + text.encode())
+        assert Taxonomy.load(f).label_names == ["a", "b"]
+        r = runner.invoke(app, ["taxonomies", "import", str(f), "--data-dir", str(data_dir)])
+        assert r.exit_code == 0, r.output
