@@ -96,3 +96,22 @@ def test_a_byte_order_mark_in_dataset_and_taxonomy_files_is_skipped(
         assert Taxonomy.load(f).label_names == ["a", "b"]
         r = runner.invoke(app, ["taxonomies", "import", str(f), "--data-dir", str(data_dir)])
         assert r.exit_code == 0, r.output
+
+
+# ------------------------------------------------------------------ classify on stdin
+def test_classify_stdin_refuses_a_broken_object_and_skips_a_byte_order_mark(model: Path) -> None:
+    r = runner.invoke(app, ["classify", str(model)], input=b'{"text": "book a table for two"\n')
+    _error_line(r, "invalid_input", "stdin line 1: not valid JSON")
+    assert r.stdout == ""
+    r = runner.invoke(app, ["classify", str(model)], input=b'{"text": "ok"}\n  {text: "x"}\n')
+    _error_line(r, "stdin line 2: not valid JSON")
+    r = runner.invoke(app, ["classify", str(model)], input=b'{"txt": "x"}\n')
+    _error_line(r, "invalid_input", "stdin line 1: expected a JSON object with 'text'")
+    stdin = BOM + b'{"text": "I was charged twice", "id": 7}\n"a JSON string"\n[urgent] plain\n'
+    r = runner.invoke(app, ["classify", str(model)], input=stdin)
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [x["text"] for x in rows] == ["I was charged twice", "a JSON string", "[urgent] plain"]
+    assert rows[0]["id"] == 7
+    r = runner.invoke(app, ["classify", "--help"], env={"COLUMNS": "200"})
+    assert "plain text" in r.stdout and "byte-order mark" in r.stdout

@@ -160,23 +160,54 @@ def train(
 
 
 def _stdin_lines() -> Iterator[str]:
-    """stdin's lines decoded as UTF-8 whatever the locale says; a byte that is not UTF-8 is
-    one error line (under a C locale Python would pass it on as a lone surrogate)."""
+    """stdin's lines decoded as UTF-8 whatever the locale says (a byte-order mark on the
+    first line skipped); a byte that is not UTF-8 is one error line (under a C locale Python
+    would pass it on as a lone surrogate)."""
     raw = getattr(sys.stdin, "buffer", None)
     if raw is None:  # a text stream with no bytes under it
-        yield from sys.stdin
+        for lineno, line in enumerate(sys.stdin, 1):
+            yield line.removeprefix("\ufeff") if lineno == 1 else line
         return
     offset = 0
     for lineno, data in enumerate(raw, 1):
         try:
-            yield data.decode("utf-8")
+            yield data.decode("utf-8-sig" if lineno == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            console.print(
-                f"[red]error[/red]: stdin line {lineno}: not UTF-8 text "
-                f"(byte 0x{data[exc.start]:02x} at offset {offset + exc.start})"
+            _fail(
+                InvalidInput(
+                    f"stdin line {lineno}: not UTF-8 text "
+                    f"(byte 0x{data[exc.start]:02x} at offset {offset + exc.start})",
+                    details={"line": lineno},
+                )
             )
-            raise typer.Exit(2) from None
         offset += len(data)
+
+
+def _stdin_row(lineno: int, line: str) -> tuple[str, dict[str, Any]]:
+    """One stdin line: a JSON object with ``text`` (its other fields echoed), a JSON string,
+    or plain text; a line that starts with ``{`` is an object, and an error if it is not
+    valid JSON (a broken object was classified as its own text)."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        if line.lstrip().startswith("{"):
+            _fail(
+                InvalidInput(
+                    f"stdin line {lineno}: not valid JSON ({exc.msg}, column {exc.colno}); "
+                    "a line starting with '{' must be a JSON object with 'text'",
+                    details={"line": lineno},
+                )
+            )
+        obj = line.rstrip("\r\n")
+    if isinstance(obj, str):
+        return obj, {}
+    if isinstance(obj, dict) and isinstance(obj.get("text"), str):
+        return obj["text"], obj
+    _fail(
+        InvalidInput(
+            f"stdin line {lineno}: expected a JSON object with 'text'", details={"line": lineno}
+        )
+    )
 
 
 def _read_texts(texts: list[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -184,34 +215,23 @@ def _read_texts(texts: list[str]) -> list[tuple[str, dict[str, Any]]]:
         for n, text in enumerate(texts, 1):
             # argv bytes that are not UTF-8 arrive as lone surrogates (os.fsdecode)
             if any("\udc80" <= ch <= "\udcff" for ch in text):
-                console.print(f"[red]error[/red]: text {n}: not UTF-8 text")
-                raise typer.Exit(2)
+                _fail(InvalidInput(f"text {n}: not UTF-8 text", details={"text": n}))
         return [(t, {}) for t in texts]
-    rows: list[tuple[str, dict[str, Any]]] = []
-    for lineno, line in enumerate(_stdin_lines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            obj = line.rstrip("\r\n")
-        if isinstance(obj, str):
-            rows.append((obj, {}))
-        elif isinstance(obj, dict) and isinstance(obj.get("text"), str):
-            rows.append((obj["text"], obj))
-        else:
-            console.print(
-                f"[red]error[/red]: stdin line {lineno}: expected a JSON object with 'text'"
-            )
-            raise typer.Exit(2)
-    return rows
+    return [
+        _stdin_row(lineno, line) for lineno, line in enumerate(_stdin_lines(), 1) if line.strip()
+    ]
 
 
 @app.command()
 def classify(
     model: Annotated[Path, typer.Argument(help="Model folder written by `triaged train`.")],
     texts: Annotated[
-        list[str] | None, typer.Argument(help="Texts; none or '-' reads JSONL from stdin.")
+        list[str] | None,
+        typer.Argument(
+            help="Texts; none or '-' reads stdin, one text a line: a JSON object with 'text' "
+            "(its other fields are echoed), a JSON string, or plain text (a line starting "
+            "with '{' must be a JSON object). UTF-8; a byte-order mark is skipped."
+        ),
     ] = None,
     explain: Annotated[bool, typer.Option(help="Include the nearest labelled examples.")] = False,
 ) -> None:
