@@ -279,6 +279,26 @@ def _results_format(fmt: str | None, output: Path | None) -> str:
     return fmt
 
 
+def _check_done(job: dict[str, Any], *, partial_ok: bool) -> None:
+    """A job's results are whole once it is done; before (or after it failed or was
+    cancelled) they are the rows so far: refused, or with ``--partial`` a note on stderr."""
+    state = job.get("state")
+    if state == "done":
+        return
+    so_far = f"{job.get('done')} of {job.get('total')} rows done"
+    if not partial_ok:
+        raise _fail(
+            "job_not_done",
+            f"job {job.get('id')} is {state} ({so_far}): its results are incomplete; "
+            f"`triaged jobs status --follow {job.get('id')}` waits for it, --partial gives "
+            "the rows so far",
+        )
+    err.print(
+        f"note: job {job.get('id')} is {state} ({so_far}): these results are partial",
+        highlight=False,
+    )
+
+
 @jobs_app.command("results")
 def results(
     job_id: str,
@@ -289,10 +309,20 @@ def results(
         typer.Option("--format", help="jsonl or csv (default: from -o's suffix, else jsonl)."),
     ] = None,
     output: Annotated[Path | None, typer.Option("-o", help="Write here (default stdout).")] = None,
+    partial_ok: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="Also for a job that is not done (running, failed, cancelled): the rows so far.",
+        ),
+    ] = False,
 ) -> None:
-    """Stream a job's results in input order."""
+    """Stream a job's results in input order (a job that is not done is refused unless
+    --partial)."""
     fmt = _results_format(fmt, output)
     client = _client(url, key)
+    with _http(url):
+        _check_done(client.job(job_id), partial_ok=partial_ok)
     if output is None:
         with _http(url):
             for line in client.job_results_lines(job_id, fmt=fmt):

@@ -153,3 +153,48 @@ def test_submit_refuses_a_folder_or_parquet_before_any_request(tmp_path: Path) -
         assert r.exit_code == 2, r.output
         assert r.exception is None or isinstance(r.exception, SystemExit)
         assert why in " ".join(r.output.replace("│", " ").split())
+
+
+class _FakeJobs:
+    """The HTTP calls of `triaged jobs` answered from memory: a job in a given state."""
+
+    def __init__(self, states: list[str], done: int = 1024, total: int = 8000) -> None:
+        self.states = states
+        self.done, self.total = done, total
+
+    def job(self, job_id: str) -> dict[str, object]:
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return {"id": job_id, "state": state, "done": self.done, "total": self.total, "rate": 0}
+
+    def job_results_lines(self, job_id: str, fmt: str) -> list[str]:
+        return [json.dumps({"row": i, "label": "billing"}) for i in range(2)]
+
+
+def _fake(monkeypatch: pytest.MonkeyPatch, jobs: _FakeJobs) -> None:
+    import triaged.cli_jobs as cli_jobs
+
+    monkeypatch.setattr(cli_jobs, "_client", lambda url, key: jobs)
+    monkeypatch.setattr(cli_jobs.time, "sleep", lambda s: None)
+
+
+@pytest.mark.parametrize("state", ["running", "queued", "failed", "cancelled"])
+def test_results_of_a_job_not_done_are_refused_unless_partial(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, state: str
+) -> None:
+    """`jobs results` of a running job printed the rows so far, silently, exit 0."""
+    _fake(monkeypatch, _FakeJobs([state]))
+    runner = CliRunner()
+    out = tmp_path / "r.jsonl"
+    for where in ([], ["-o", str(out)]):
+        r = runner.invoke(app, ["jobs", "results", "job_1", "--key", "tri_x", *where])
+        assert r.exit_code == 2 and r.stdout == "", r.output
+        assert f"error (job_not_done): job job_1 is {state} (1024 of 8000 rows done)" in r.stderr
+        assert "--partial" in r.stderr and not out.exists()
+        r = runner.invoke(app, ["jobs", "results", "job_1", "--key", "tri_x", "--partial", *where])
+        assert r.exit_code == 0, r.output
+        assert f"note: job job_1 is {state} (1024 of 8000 rows done)" in r.stderr
+        rows = (out.read_text() if where else r.stdout).splitlines()
+        assert [json.loads(x)["row"] for x in rows] == [0, 1]
+    _fake(monkeypatch, _FakeJobs(["done"], done=8000))
+    r = runner.invoke(app, ["jobs", "results", "job_1", "--key", "tri_x"])
+    assert r.exit_code == 0 and r.stderr == "" and len(r.stdout.splitlines()) == 2
