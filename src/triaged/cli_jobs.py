@@ -247,13 +247,16 @@ def submit(
 def status(
     job_id: str, url: Url = "http://127.0.0.1:8000", key: Key = "", follow: bool = False
 ) -> None:
-    """State, done/total, rate and ETA of a job (--follow: a progress bar)."""
+    """State, done/total, rate and ETA of a job (--follow: a progress bar until it ends,
+    then exit 1 if it failed or was cancelled)."""
     client = _client(url, key)
     with _http(url):
         job = client.job(job_id)
         if follow:
             job = _progress(client, job, url)
     out.print_json(json.dumps(job))
+    if follow and job["state"] in ("failed", "cancelled"):  # as `submit --wait`
+        raise typer.Exit(1)
 
 
 _SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}

@@ -198,3 +198,17 @@ def test_results_of_a_job_not_done_are_refused_unless_partial(
     _fake(monkeypatch, _FakeJobs(["done"], done=8000))
     r = runner.invoke(app, ["jobs", "results", "job_1", "--key", "tri_x"])
     assert r.exit_code == 0 and r.stderr == "" and len(r.stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize(("state", "code"), [("done", 0), ("failed", 1), ("cancelled", 1)])
+def test_status_follow_exits_1_for_a_failed_or_cancelled_job(
+    monkeypatch: pytest.MonkeyPatch, state: str, code: int
+) -> None:
+    """As `jobs submit --wait`: a script must not read a failed job as done (it exited 0)."""
+    _fake(monkeypatch, _FakeJobs(["running", state]))
+    r = CliRunner().invoke(app, ["jobs", "status", "job_1", "--key", "tri_x", "--follow"])
+    assert r.exit_code == code, r.output
+    assert json.loads(r.stdout[r.stdout.index("{") :])["state"] == state
+    _fake(monkeypatch, _FakeJobs([state]))  # without --follow: the state is the answer
+    r = CliRunner().invoke(app, ["jobs", "status", "job_1", "--key", "tri_x"])
+    assert r.exit_code == 0, r.output
