@@ -283,8 +283,8 @@ def test_batch_refuses_a_missing_input_and_a_missing_id_field(tmp_path: Path, mo
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "a", "ticket": 1}\n{"text": "b"}\n', encoding="utf-8")
     args = ["batch", str(src), "--model", str(model), "-o", str(out), "--id-field"]
-    _error_line(runner.invoke(app, [*args, "nope"]), "row 0 (counted from 0): no id field 'nope'")
-    _error_line(runner.invoke(app, [*args, "ticket"]), "row 1 (counted from 0): no id field")
+    _error_line(runner.invoke(app, [*args, "nope"]), f"{src} line 1 has no field 'nope'")
+    _error_line(runner.invoke(app, [*args, "ticket"]), f"{src} line 2 has no field 'ticket'")
     assert not out.exists()
     src.write_text('{"text": "a", "ticket": 1}\n{"text": "b", "ticket": null}\n', encoding="utf-8")
     r = runner.invoke(app, [*args, "ticket"])
@@ -298,14 +298,12 @@ def test_batch_names_a_missing_or_mistyped_text_and_refuses_deep_json(
     out, src = tmp_path / "o.jsonl", tmp_path / "in.csv"
     args = ["batch", str(src), "--model", str(model), "-o", str(out)]
     src.write_text("id,body\n1,refund please\n", encoding="utf-8")
-    _error_line(
-        runner.invoke(app, args), "row 0 (counted from 0): no text in field 'text'", "id, body"
-    )
+    _error_line(runner.invoke(app, args), f"{src} line 2 has no text in field 'text'", "id, body")
     src = tmp_path / "in.jsonl"
     args[1] = str(src)
     src.write_text('{"text": "fine"}\n{"text": 5}\n', encoding="utf-8")
     _error_line(
-        runner.invoke(app, args), "row 1 (counted from 0): a value of type int, not a text,"
+        runner.invoke(app, args), f"{src} line 2: field 'text' must be a string, not a number"
     )
     src.write_text("[" * 100_000 + "\n", encoding="utf-8")
     _error_line(runner.invoke(app, args), "line 1: not JSON")

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from triaged.classifier import Result
 from triaged.errors import InvalidInput
-from triaged.inputs import load_json
+from triaged.inputs import is_blank, load_json
 from triaged.taxonomy import not_utf8
 
 __all__ = [
@@ -72,9 +72,14 @@ def output_format(path: Path) -> str:
     return fmt
 
 
-def _records(path: Path, fmt: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
-    """Input records in lists of at most ``chunk``; a missing input or one that is not
-    UTF-8 text is an :class:`InvalidInput` that names the file."""
+#: an input record and where it is: the line it starts on (JSONL, CSV) or its row (Parquet)
+Located = tuple[int, dict[str, Any]]
+
+
+def _records(path: Path, fmt: str, chunk: int) -> Iterator[list[Located]]:
+    """Input records in lists of at most ``chunk``, each with the line where it starts
+    (JSONL, CSV; counted from 1 with a CSV's header) or its row (Parquet, counted from 1);
+    a missing input or one that is not UTF-8 text is an :class:`InvalidInput` naming it."""
     if not path.exists():
         raise InvalidInput(f"{path}: no such file", details={"path": str(path)})
     if path.is_dir():
@@ -103,17 +108,20 @@ def _parquet_file(path: Path) -> Any:
         ) from None
 
 
-def _parquet_records(path: Path, chunk: int) -> Iterator[list[dict[str, Any]]]:
+def _parquet_records(path: Path, chunk: int) -> Iterator[list[Located]]:
+    row = 1
     with _parquet_file(path) as pf:
         for batch in pf.iter_batches(batch_size=chunk):
-            yield batch.to_pylist()
+            records = batch.to_pylist()
+            yield list(enumerate(records, row))
+            row += len(records)
 
 
-def _text_records(path: Path, fmt: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
+def _text_records(path: Path, fmt: str, chunk: int) -> Iterator[list[Located]]:
     # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first field
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        rows: Iterator[dict[str, Any]] = _json_lines(fh) if fmt == "jsonl" else _csv_rows(fh)
-        buf: list[dict[str, Any]] = []
+        rows = _json_lines(fh) if fmt == "jsonl" else _csv_rows(fh)
+        buf: list[Located] = []
         for rec in rows:
             buf.append(rec)
             if len(buf) >= chunk:
@@ -123,36 +131,48 @@ def _text_records(path: Path, fmt: str, chunk: int) -> Iterator[list[dict[str, A
             yield buf
 
 
-def _csv_rows(fh: IO[str]) -> Iterator[dict[str, Any]]:
-    """Records of an RFC 4180 CSV file, read as the bulk-job upload reads them: a column
-    named twice, an unterminated quote or a record with more fields than the header is an
-    error naming its line, not a silent merge or cut."""
-    reader = csv.DictReader(fh, strict=True)
-    try:
-        header = reader.fieldnames or []
-        twice = sorted({name for name in header if name and header.count(name) > 1})
-        if twice:
+def _csv_rows(fh: IO[str]) -> Iterator[Located]:
+    """Records of an RFC 4180 CSV file with the line where each starts, read as the
+    bulk-job upload reads them: a column named twice, an unterminated quote or a record with
+    more fields than the header is an error naming the line where its record starts, not a
+    silent merge or cut (an unterminated quote was named one line too low); blank lines are
+    skipped, missing trailing fields read as absent (None)."""
+    reader = csv.reader(fh, strict=True)
+    header: list[str] | None = None
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
             raise InvalidInput(
-                f"line 1: the header names column {twice[0]!r} twice",
-                details={"line": 1, "field": twice[0]},
-            )
-        for rec in reader:
-            if None in rec:  # DictReader's restkey: more fields than the header
-                line = reader.line_num
+                f"line {start}: not valid CSV ({exc}; is a quote left open?)",
+                details={"line": start},
+            ) from None
+        if not fields:
+            continue
+        if header is None:
+            twice = sorted({name for name in fields if name and fields.count(name) > 1})
+            if twice:
                 raise InvalidInput(
-                    f"line {line}: {len(header) + len(rec[None])} fields, the header has "
-                    f"{len(header)} (a text holding a comma must be in double quotes)",
-                    details={"line": line},
+                    f"line {start}: the header names column {twice[0]!r} twice",
+                    details={"line": start, "field": twice[0]},
                 )
-            yield rec
-    except csv.Error as exc:
-        raise InvalidInput(
-            f"line {reader.line_num}: not valid CSV ({exc}; is a quote left open?)",
-            details={"line": reader.line_num},
-        ) from None
+            header = fields
+            continue
+        if len(fields) > len(header):
+            raise InvalidInput(
+                f"line {start}: {len(fields)} fields, the header has {len(header)} (a text "
+                "holding a comma must be in double quotes)",
+                details={"line": start},
+            )
+        record: dict[str, Any] = dict.fromkeys(header)
+        record.update(zip(header, fields, strict=False))
+        yield start, record
 
 
-def _json_lines(fh: IO[str]) -> Iterator[dict[str, Any]]:
+def _json_lines(fh: IO[str]) -> Iterator[Located]:
     for n, line in enumerate(fh, 1):
         if not line.strip():
             continue
@@ -162,47 +182,72 @@ def _json_lines(fh: IO[str]) -> Iterator[dict[str, Any]]:
             raise InvalidInput(f"line {n}: not JSON ({exc.msg})", details={"line": n}) from None
         if not isinstance(rec, dict):
             raise InvalidInput(f"line {n}: not a JSON object", details={"line": n})
-        yield rec
+        yield n, rec
 
 
 def read_chunks(
     path: Path, *, text_field: str = "text", id_field: str | None = None, chunk: int = 1024
 ) -> Iterator[Chunk]:
-    """The input's texts (and ids) in order, ``chunk`` rows at a time; an empty or missing
-    text, or a record without ``id_field``, is an error that names its row."""
+    """The input's texts (and ids) in order, ``chunk`` rows at a time; a missing, empty or
+    mistyped text, or a record without ``id_field`` or with an id that is not a string or a
+    number, is an error naming the file and the record's line (Parquet: its row)."""
     fmt = input_format(path)
+    unit = "row" if fmt == "parquet" else "line"
     start = 0
     for records in _records(path, fmt, chunk):
         texts: list[str] = []
         ids: list[str | None] = []
-        for i, rec in enumerate(records):
-            text = rec.get(text_field)
-            if not isinstance(text, str) or not text.strip():
-                row = start + i
-                what = (
-                    "no text"
-                    if text is None
-                    else "an empty text"
-                    if isinstance(text, str)
-                    else f"a value of type {type(text).__name__}, not a text,"
-                )
-                raise InvalidInput(
-                    f"row {row} (counted from 0): {what} in field {text_field!r} "
-                    f"(its fields: {_shown(rec)})",
-                    details={"row": row, "field": text_field},
-                )
-            texts.append(text)
-            if id_field and id_field not in rec:
-                row = start + i
-                raise InvalidInput(
-                    f"row {row} (counted from 0): no id field {id_field!r} "
-                    f"(its fields: {_shown(rec)})",
-                    details={"row": row, "field": id_field},
-                )
-            ident = rec.get(id_field) if id_field else None
-            ids.append(None if ident is None else str(ident))
+        for n, rec in records:
+            where = f"{path} {unit} {n}"
+            texts.append(_text_of(rec, text_field, where, n))
+            ids.append(_id_of(rec, id_field, where, n) if id_field else None)
         yield Chunk(start, texts, ids)
         start += len(records)
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", list: "an array"}
+    return names.get(type(value), "an object" if isinstance(value, dict) else "a string")
+
+
+def _text_of(rec: dict[str, Any], field: str, where: str, n: int) -> str:
+    """The record's text, refused as ``POST /v1/jobs`` refuses it."""
+    text = rec.get(field)
+    details = {"line": n, "field": field}
+    if text is None:
+        raise InvalidInput(
+            f"{where} has no text in field {field!r} (its fields: {_shown(rec)})",
+            details=details,
+        )
+    if not isinstance(text, str):
+        raise InvalidInput(
+            f"{where}: field {field!r} must be a string, not {_json_type(text)}",
+            details=details,
+        )
+    if is_blank(text):
+        raise InvalidInput(f"{where}: the text in field {field!r} is empty", details=details)
+    return text
+
+
+def _id_of(rec: dict[str, Any], field: str, where: str, n: int) -> str | None:
+    """The record's id, by the bulk-job rules: a string, or a number as its JSON text;
+    null or an empty cell is no id; a boolean, object or array is refused (``str()`` made
+    ``True`` or ``{'x': 1}`` an id)."""
+    if field not in rec:
+        raise InvalidInput(
+            f"{where} has no field {field!r} (--id-field; give it null for no id; its "
+            f"fields: {_shown(rec)})",
+            details={"line": n, "field": field},
+        )
+    ident = rec[field]
+    if ident is None or ident == "":
+        return None
+    if isinstance(ident, bool | dict | list):
+        raise InvalidInput(
+            f"{where}: field {field!r} must be a string or a number, not {_json_type(ident)}",
+            details={"line": n, "field": field},
+        )
+    return ident if isinstance(ident, str) else str(ident)
 
 
 def _shown(rec: dict[str, Any]) -> str:

@@ -85,13 +85,13 @@ def test_every_format_gives_classify_results_in_order(
                 assert x["model_version"] == clf.model_version
 
 
-def test_bad_input_is_refused_with_the_row(model_dir: Path, tmp_path: Path) -> None:
+def test_bad_input_is_refused_with_the_line(model_dir: Path, tmp_path: Path) -> None:
     src = tmp_path / "bad.jsonl"
     src.write_text('{"text": "hello there"}\n{"text": "  "}\n', encoding="utf-8")
     out = tmp_path / "x.jsonl"
     out.write_text("an earlier run's output\n", encoding="utf-8")
     r = runner.invoke(app, ["batch", str(src), "--model", str(model_dir), "-o", str(out)])
-    assert r.exit_code == 2 and "row 1" in _said(r)
+    assert r.exit_code == 2 and f"{src} line 2: the text in field 'text' is empty" in _said(r)
     # nothing half-written: the earlier output is untouched and no partial file is left
     assert out.read_text(encoding="utf-8") == "an earlier run's output\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "x.jsonl"]
