@@ -210,7 +210,12 @@ def batch(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per encoder call.")] = 16,
     chunk: Annotated[int, typer.Option(help="Rows read, classified and written at once.")] = 1024,
-    workspace: Annotated[str, typer.Option(help="Workspace of --taxonomy.")] = "default",
+    workspace: Annotated[
+        str,
+        typer.Option(
+            "--workspace", "-w", envvar="TRIAGED_WORKSPACE", help="Workspace of --taxonomy."
+        ),
+    ] = "default",
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
 ) -> None:

@@ -228,3 +228,34 @@ def test_a_ray_address_where_nothing_listens_fails_at_once(model_dir: Path, tmp_
     said = _said(r)
     assert f"--ray {address}: cannot reach the Ray cluster" in said and "unavailable" in said
     assert not out.exists()
+
+
+def test_the_workspace_of_taxonomy_comes_from_the_option_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch, model_dir: Path, tmp_path: Path
+) -> None:
+    """As `train`, `taxonomies import/export` and `insights`: `-w` or TRIAGED_WORKSPACE (the
+    variable was ignored, `default` used)."""
+    import triaged.cli_batch as cli_batch
+
+    asked: list[str] = []
+
+    def served(taxonomy: str, workspace: str, *rest: object) -> object:
+        asked.append(workspace)
+        clf = Classifier.load(model_dir)
+        return clf, clf.policy.route
+
+    monkeypatch.setattr(cli_batch, "_served_model", served)
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "hello"}\n', encoding="utf-8")
+    args = ["batch", str(src), "--taxonomy", "support", "-o", str(tmp_path / "o.jsonl")]
+    for extra, env, want in (
+        ([], {}, "default"),
+        ([], {"TRIAGED_WORKSPACE": "acme"}, "acme"),
+        (["-w", "beta"], {"TRIAGED_WORKSPACE": "acme"}, "beta"),
+        (["--workspace", "gamma"], {}, "gamma"),
+    ):
+        r = runner.invoke(app, [*args, *extra], env=env)
+        assert r.exit_code == 0, r.output
+        assert asked[-1] == want
+    r = runner.invoke(app, ["batch", "--help"], env={"COLUMNS": "200"})
+    assert "TRIAGED_WORKSPACE" in r.stdout and "-w" in r.stdout
