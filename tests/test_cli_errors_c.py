@@ -4,7 +4,7 @@
   or a taxonomy file is skipped, as ``triaged batch`` skips it;
 - ``classify`` on stdin: a line that starts with ``{`` and is not JSON is an error naming
   the line (it was classified as text), a byte-order mark is skipped;
-- ``eval`` refuses ``--seed`` with ``--seeds`` and prints the auto lane's reasons as text;
+- ``eval`` refuses ``--seed`` with ``--seeds`` (or ``--model``);
 - a JSONL file where a dataset folder is expected is read as a dataset (``train``,
   ``taxonomies import``) or refused with the folder to pass (``eval`` without ``--model``).
 """
@@ -115,3 +115,15 @@ def test_classify_stdin_refuses_a_broken_object_and_skips_a_byte_order_mark(mode
     assert rows[0]["id"] == 7
     r = runner.invoke(app, ["classify", "--help"], env={"COLUMNS": "200"})
     assert "plain text" in r.stdout and "byte-order mark" in r.stdout
+
+
+# ------------------------------------------------------------------ eval
+def test_eval_refuses_seed_with_seeds(dataset: Path, model: Path) -> None:
+    """--seed was silently ignored next to --seeds (and next to --model)."""
+    r = runner.invoke(app, ["eval", str(dataset), "--shots", "1", "--seed", "3", "--seeds", "0-1"])
+    _error_line(r, "invalid_input", "--seed and --seeds exclude each other")
+    r = runner.invoke(
+        app, ["eval", str(dataset / "test.jsonl"), "--model", str(model), "--seed", "3"]
+    )
+    _error_line(r, "--seed: not with --model")
+

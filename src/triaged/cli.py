@@ -261,8 +261,17 @@ def _check_eval_options(
     zero_shot: bool,
     seeds: str | None,
     known_ratio: float | None,
+    seed: int | None = None,
 ) -> None:
     """Refuse options that would be silently ignored together."""
+    if seed is not None and seeds is not None:
+        _fail(
+            InvalidInput(
+                "--seed and --seeds exclude each other (--seeds runs each of its seeds; "
+                "give --seeds 3 for one seed)",
+                details={"field": "seed"},
+            )
+        )
     if shots is not None and zero_shot:
         _fail(
             InvalidInput(
@@ -278,6 +287,7 @@ def _check_eval_options(
                 ("--zero-shot", zero_shot),
                 ("--seeds", seeds is not None),
                 ("--known-ratio", known_ratio is not None),
+                ("--seed", seed is not None),
             )
             if given
         ]
@@ -309,7 +319,12 @@ def eval_(
     zero_shot: Annotated[
         bool, typer.Option("--zero-shot", help="Use label names/descriptions only.")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Seed for --shots and --known-ratio draws.")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed for --shots and --known-ratio draws \\[default: 0; not with --seeds]."
+        ),
+    ] = None,
     seeds: Annotated[
         str | None,
         typer.Option(help="Run several seeds (0-4, or 0,2,5) and report mean and std."),
@@ -342,7 +357,7 @@ def eval_(
 
     Routing uses the auto threshold certified from the model's held-out evidence, as the
     service would; `auto_error_all` counts out-of-scope items in auto as wrong."""
-    _check_eval_options(model, shots, zero_shot, seeds, known_ratio)
+    _check_eval_options(model, shots, zero_shot, seeds, known_ratio, seed)
     # progress goes to stderr (stage lines and the encoder's bars), so also with --json
     options: dict[str, Any] = {"shots": shots, "zero_shot": zero_shot, "known_ratio": known_ratio}
     routing: dict[str, float] = {}
@@ -353,7 +368,7 @@ def eval_(
     ):
         if value is not None:  # else run_eval's defaults, the service's
             routing[name] = value
-    report = _eval_report(dataset, model, seeds, seed, options, routing)
+    report = _eval_report(dataset, model, seeds, seed or 0, options, routing)
     if as_json:
         report.pop("reliability", None)
         print(json.dumps(report))
