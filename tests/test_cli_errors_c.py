@@ -4,7 +4,7 @@
   or a taxonomy file is skipped, as ``triaged batch`` skips it;
 - ``classify`` on stdin: a line that starts with ``{`` and is not JSON is an error naming
   the line (it was classified as text), a byte-order mark is skipped;
-- ``eval`` refuses ``--seed`` with ``--seeds`` (or ``--model``);
+- ``eval`` refuses ``--seed`` with ``--seeds`` and prints the auto lane's reasons as text;
 - a JSONL file where a dataset folder is expected is read as a dataset (``train``,
   ``taxonomies import``) or refused with the folder to pass (``eval`` without ``--model``).
 """
@@ -127,3 +127,25 @@ def test_eval_refuses_seed_with_seeds(dataset: Path, model: Path) -> None:
     )
     _error_line(r, "--seed: not with --model")
 
+
+def test_eval_over_seeds_says_why_the_auto_lane_is_closed_as_text(dataset: Path) -> None:
+    """It printed `auto lane: ['closed: ...', 'closed: ...']`, a Python list."""
+    r = runner.invoke(app, ["eval", str(dataset), "--seeds", "0-1"])
+    assert r.exit_code == 0, r.output
+    lanes = [line for line in r.stderr.splitlines() if line.startswith("auto lane")]
+    assert lanes and all("['" not in line for line in lanes), r.stderr
+    assert lanes[0].startswith(("auto lane (every seed): closed", "auto lane (seed 0): closed"))
+    from triaged.cli import _auto_lane_lines
+
+    runs = [
+        {"seed": 0, "auto_lane_reason": "closed: a"},
+        {"seed": 1, "auto_lane_reason": "closed: b"},
+        {"seed": 2, "auto_lane_reason": "closed: a"},
+        {"seed": 3, "auto_lane_reason": None},
+    ]
+    assert _auto_lane_lines({"runs": runs, "auto_lane_reason": ["closed: a", "closed: b"]}) == [
+        "auto lane (seeds 0, 2): closed: a",
+        "auto lane (seed 1): closed: b",
+    ]
+    assert _auto_lane_lines({"auto_lane_reason": "closed: x"}) == ["auto lane: closed: x"]
+    assert _auto_lane_lines({"auto_lane_reason": None}) == []

@@ -238,4 +238,4 @@ def test_cli_eval_table_shows_mean_and_std(tiny: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert "f1_open_macro" in res.output and "±" in res.output
-    assert "auto lane:" in res.output
+    assert "auto lane (" in res.output and "['" not in res.output  # text, not a list

@@ -457,8 +457,27 @@ def _print_report(report: dict[str, Any], title: str) -> None:
         acc = "-" if b["accuracy"] is None else f"{b['accuracy']:.4f}"
         table.add_row(f"{name} share / accuracy", f"{b['share']:.3f} / {acc}")
     out.print(table)
-    if report.get("auto_lane_reason"):
-        console.print(f"auto lane: {report['auto_lane_reason']}")
+    for line in _auto_lane_lines(report):
+        console.print(line, highlight=False, markup=False)
+
+
+def _auto_lane_lines(report: dict[str, Any]) -> list[str]:
+    """Why the auto lane is closed, as text: one line per distinct reason, with the seeds
+    it holds for over several seeds (it printed the Python list of the runs' reasons)."""
+    runs = report.get("runs")
+    if not runs:
+        reason = report.get("auto_lane_reason")
+        return [f"auto lane: {reason}"] if reason else []
+    seeds_of: dict[str, list[str]] = {}
+    for run in runs:
+        if run.get("auto_lane_reason"):
+            seeds_of.setdefault(str(run["auto_lane_reason"]), []).append(str(run.get("seed")))
+    if len(seeds_of) == 1 and sum(map(len, seeds_of.values())) == len(runs):
+        return [f"auto lane (every seed): {next(iter(seeds_of))}"]
+    return [
+        f"auto lane (seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}): {reason}"
+        for reason, seeds in seeds_of.items()
+    ]
 
 
 @app.command()
