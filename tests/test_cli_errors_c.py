@@ -149,3 +149,31 @@ def test_eval_over_seeds_says_why_the_auto_lane_is_closed_as_text(dataset: Path)
     ]
     assert _auto_lane_lines({"auto_lane_reason": "closed: x"}) == ["auto lane: closed: x"]
     assert _auto_lane_lines({"auto_lane_reason": None}) == []
+
+
+# ------------------------------------------------------------------ a JSONL file for a folder
+def test_a_dataset_jsonl_file_is_read_as_a_dataset(tmp_path: Path, dataset: Path) -> None:
+    """`train DIR/train.jsonl` and `taxonomies import FILE.jsonl` parsed it as YAML
+    ("invalid YAML: expected '<document start>'"); the help says "or train.jsonl alone"."""
+    train = dataset / "train.jsonl"
+    tax = Taxonomy.load(train)
+    assert (tax.name, tax.label_names, tax.n_examples) == ("ds", ["billing", "technical"], 4)
+    r = runner.invoke(app, ["train", str(train), "--shots", "1", "-o", str(tmp_path / "m")])
+    assert r.exit_code == 0, r.output
+    assert "trained ds (2 labels, 2 examples" in " ".join(r.stderr.split())
+    (dataset / "labels.json").write_text(json.dumps([{"name": "billing"}, {"name": "other"}]))
+    r = runner.invoke(app, ["train", str(train), "-o", str(tmp_path / "m2")])
+    _error_line(r, f"{train}:3: unknown label 'technical'")  # labels.json beside it rules
+    (dataset / "labels.json").unlink()
+    data_dir = tmp_path / "d"
+    for args in (["db", "upgrade"], ["workspaces", "create", "default"]):
+        assert runner.invoke(app, [*args, "--data-dir", str(data_dir)]).exit_code == 0
+    r = runner.invoke(app, ["taxonomies", "import", str(train), "--data-dir", str(data_dir)])
+    assert r.exit_code == 0, r.output
+
+
+def test_eval_of_a_file_without_model_names_the_folder(dataset: Path) -> None:
+    """It said "training on .../test.jsonl/train.jsonl" before failing."""
+    r = runner.invoke(app, ["eval", str(dataset / "test.jsonl")])
+    _error_line(r, f"{dataset / 'test.jsonl'}: a file", f"pass {dataset}", "--model DIR")
+    assert "training on" not in r.output

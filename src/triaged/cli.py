@@ -82,8 +82,8 @@ def train(
     source: Annotated[
         Path | None,
         typer.Argument(
-            help="Dataset folder (labels.json + train.jsonl; or train.jsonl alone)"
-            " or taxonomy YAML/JSON."
+            help="Dataset folder (labels.json + train.jsonl; or train.jsonl alone), a"
+            " dataset's JSONL file (its train.jsonl) or taxonomy YAML/JSON."
         ),
     ] = None,
     output: Annotated[
@@ -358,6 +358,15 @@ def eval_(
     Routing uses the auto threshold certified from the model's held-out evidence, as the
     service would; `auto_error_all` counts out-of-scope items in auto as wrong."""
     _check_eval_options(model, shots, zero_shot, seeds, known_ratio, seed)
+    if model is None and dataset.is_file():  # it said "training on FILE/train.jsonl"
+        _fail(
+            InvalidInput(
+                f"{dataset}: a file; eval trains on a dataset folder (train.jsonl and "
+                f"test.jsonl): pass {dataset.parent}, or --model DIR to score a saved model "
+                "on this file",
+                details={"file": str(dataset)},
+            )
+        )
     # progress goes to stderr (stage lines and the encoder's bars), so also with --json
     options: dict[str, Any] = {"shots": shots, "zero_shot": zero_shot, "known_ratio": known_ratio}
     routing: dict[str, float] = {}

@@ -59,7 +59,7 @@ def _open(database_url: str | None, data_dir: Path | None, **extra: Any) -> Any:
 
 def _given_thresholds(path: Path) -> dict[str, float] | None:
     """The thresholds a taxonomy file sets itself (a dataset folder sets none)."""
-    if path.is_dir():
+    if path.is_dir() or path.suffix.lower() in (".jsonl", ".ndjson"):  # a dataset's file
         return None
     text = path.read_text(encoding="utf-8-sig")  # a byte-order mark skipped, as Taxonomy.load
     raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
@@ -107,8 +107,8 @@ def import_(
     path: Annotated[
         Path,
         typer.Argument(
-            help="Dataset folder (labels.json + train.jsonl; or train.jsonl alone)"
-            " or taxonomy YAML/JSON."
+            help="Dataset folder (labels.json + train.jsonl; or train.jsonl alone), a"
+            " dataset's JSONL file (its train.jsonl) or taxonomy YAML/JSON."
         ),
     ],
     name: Annotated[

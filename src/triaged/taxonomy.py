@@ -246,12 +246,15 @@ class Taxonomy:
 
     @classmethod
     def load(cls, path: str | Path) -> Taxonomy:
-        """Load from a ``.yaml``/``.yml``/``.json`` file or a dataset folder."""
+        """Load from a ``.yaml``/``.yml``/``.json`` file, a dataset folder, or a dataset's
+        JSONL file of ``{text, label}`` (:meth:`from_jsonl`)."""
         p = Path(path)
         if p.is_dir():
             return cls.from_dataset_dir(p)
         if not p.exists():
             raise TaxonomyError(f"{p}: no such file or folder", details={"file": str(p)})
+        if p.suffix.lower() in JSONL_SUFFIXES:  # it was read as YAML ("invalid YAML: ...")
+            return cls.from_jsonl(p)
         text = _read_text(p, TaxonomyError)
         if p.suffix.lower() == ".json":
             try:
@@ -296,6 +299,27 @@ class Taxonomy:
             raise
 
     @classmethod
+    def from_jsonl(cls, path: str | Path) -> Taxonomy:
+        """A dataset's JSONL file of ``{text, label}`` (``train.jsonl`` passed for its
+        folder): the labels of ``labels.json`` beside it, else those the file uses, as
+        :meth:`from_dataset_dir` reads them; named after the folder for ``train.jsonl``."""
+        p = Path(path)
+        labels_file = p.parent / "labels.json"
+        name = p.parent.resolve().name if p.stem == "train" else p.stem
+        if labels_file.exists():
+            labels, source = _labels_json(labels_file), labels_file
+            train = None
+        else:
+            labels, train = _labels_of_examples(p.parent, p)
+            source = p
+        tax = cls.from_dict(
+            {"name": name, "labels": [lb.to_dict() for lb in labels]}, source=str(source)
+        )
+        if train is None:
+            train = list(read_jsonl(p, known=set(tax.label_names) | {OOS_LABEL}))
+        return tax.with_examples(train)
+
+    @classmethod
     def from_dataset_dir(
         cls, path: str | Path, *, split: str = "train", name: str | None = None
     ) -> Taxonomy:
@@ -323,6 +347,10 @@ class Taxonomy:
             examples = list(read_jsonl(split_file, known=set(tax.label_names) | {OOS_LABEL}))
             tax = tax.with_examples(examples)
         return tax
+
+
+#: suffixes of a dataset's JSON Lines file (``train.jsonl``), not of a taxonomy file
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
 def _labels_json(labels_file: Path) -> list[Label]:
