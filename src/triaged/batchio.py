@@ -298,7 +298,6 @@ class ResultWriter:
         self._fh: IO[str] | None = None
         self._pq: Any = None
         self._schema: Any = None
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         if self.format == "jsonl":
             self._fh = self.partial.open("w", encoding="utf-8")

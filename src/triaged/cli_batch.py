@@ -141,6 +141,11 @@ def _check_files(source: Path, output: Path, *, local: bool) -> None:
         raise InvalidInput(
             f"{output}: a folder; give the output a file name", details={"path": str(output)}
         )
+    if not output.parent.is_dir():  # as `jobs results -o` (a misspelt folder was created)
+        raise InvalidInput(
+            f"{output}: no such folder {output.parent} (the output's folder must exist)",
+            details={"path": str(output)},
+        )
     same = source.resolve() == output.resolve() or (
         source.exists() and output.exists() and source.samefile(output)
     )

@@ -208,6 +208,12 @@ def test_an_output_that_is_the_input_is_refused(model_dir: Path, tmp_path: Path)
     )
     assert r.exit_code == 2 and "out.jsonl: a folder; give the output a file name" in _said(r)
     assert not list(tmp_path.glob(".*partial"))
+    # an output in a folder that is not there: refused, as `jobs results -o` refuses it (a
+    # misspelt folder was created)
+    missing = tmp_path / "no" / "such" / "out.jsonl"
+    r = runner.invoke(app, ["batch", str(src), "--model", str(model_dir), "-o", str(missing)])
+    assert r.exit_code == 2 and f"no such folder {missing.parent}" in _said(r), r.output
+    assert not (tmp_path / "no").exists()
 
 
 def test_a_ray_address_where_nothing_listens_fails_at_once(model_dir: Path, tmp_path: Path) -> None:
