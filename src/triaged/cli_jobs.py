@@ -199,11 +199,20 @@ def _progress(client: _Jobs, job: dict[str, Any], url: str) -> dict[str, Any]:
             job = _follow(client, job["id"], url)
 
 
+#: what ``jobs submit`` uploads, by suffix: CSV for .csv, JSON Lines for the others
+_SUBMIT_SUFFIXES = (".jsonl", ".ndjson", ".csv")
+
+
 @jobs_app.command("submit")
 def submit(
     file: Annotated[
         Path,
-        typer.Argument(help="A .jsonl or .csv file.", exists=True, dir_okay=False, readable=True),
+        typer.Argument(
+            help="A .jsonl (or .ndjson) or .csv file; other suffixes are refused.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
     ],
     taxonomy: Annotated[str, typer.Option("--taxonomy", "-t", help="Taxonomy name.")],
     url: Url = "http://127.0.0.1:8000",
@@ -223,6 +232,12 @@ def submit(
     if file.suffix.lower() in (".parquet", ".pq"):  # the server would say "not UTF-8 text"
         raise typer.BadParameter(
             f"{file}: bulk jobs take JSONL or CSV; `triaged batch` reads Parquet",
+            param_hint="'FILE'",
+        )
+    if file.suffix.lower() not in _SUBMIT_SUFFIXES:  # any other name was sent as JSONL
+        raise typer.BadParameter(
+            f"{file}: bulk jobs take a .jsonl (or .ndjson) or .csv file; the suffix says "
+            "which (rename the file if it holds one of them)",
             param_hint="'FILE'",
         )
     client = _client(url, key)

@@ -147,7 +147,14 @@ def test_submit_refuses_a_folder_or_parquet_before_any_request(tmp_path: Path) -
     is needed to say so (nothing listens on port 1)."""
     pq = tmp_path / "tickets.parquet"
     pq.write_bytes(b"PAR1\x00\x00PAR1")
-    for target, why in ((tmp_path, "is a directory"), (pq, "`triaged batch` reads Parquet")):
+    txt = tmp_path / "tickets.txt"  # the help said ".jsonl or .csv"; it was sent as JSONL
+    txt.write_text('{"text": "hello"}\n')
+    cases = (
+        (tmp_path, "is a directory"),
+        (pq, "`triaged batch` reads Parquet"),
+        (txt, "bulk jobs take a .jsonl (or .ndjson) or .csv file"),
+    )
+    for target, why in cases:
         args = ["jobs", "submit", str(target), "-t", "support", "--no-wait"]
         r = CliRunner().invoke(app, [*args, "--url", "http://127.0.0.1:1", "--key", "tri_x"])
         assert r.exit_code == 2, r.output
