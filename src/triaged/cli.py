@@ -358,15 +358,6 @@ def eval_(
     Routing uses the auto threshold certified from the model's held-out evidence, as the
     service would; `auto_error_all` counts out-of-scope items in auto as wrong."""
     _check_eval_options(model, shots, zero_shot, seeds, known_ratio, seed)
-    if model is None and dataset.is_file():  # it said "training on FILE/train.jsonl"
-        _fail(
-            InvalidInput(
-                f"{dataset}: a file; eval trains on a dataset folder (train.jsonl and "
-                f"test.jsonl): pass {dataset.parent}, or --model DIR to score a saved model "
-                "on this file",
-                details={"file": str(dataset)},
-            )
-        )
     # progress goes to stderr (stage lines and the encoder's bars), so also with --json
     options: dict[str, Any] = {"shots": shots, "zero_shot": zero_shot, "known_ratio": known_ratio}
     routing: dict[str, float] = {}
@@ -383,13 +374,10 @@ def eval_(
         print(json.dumps(report))
         return
     title = f"{report['dataset']} ({report['mode']}, n_test={report['n_test']:.0f}"
-    if model is not None:
-        title += f", model {model}"
-    if known_ratio is not None:
-        title += f", known ratio {known_ratio}"
-    if seeds is not None:
-        title += f", seeds {seeds}: mean ± std"
-    _print_report(report, title + ")")
+    for given, part in ((model, "model {}"), (known_ratio, "known ratio {}"), (seeds, "seeds {}")):
+        if given is not None:
+            title += ", " + part.format(given)
+    _print_report(report, title + (": mean ± std)" if seeds is not None else ")"))
 
 
 def _eval_report(
@@ -405,6 +393,15 @@ def _eval_report(
 
     from triaged.evaluation import parse_seeds, run_eval, run_eval_seeds
 
+    if model is None and dataset.is_file():  # it said "training on FILE/train.jsonl"
+        _fail(
+            InvalidInput(
+                f"{dataset}: a file; eval trains on a dataset folder (train.jsonl and "
+                f"test.jsonl): pass {dataset.parent}, or --model DIR to score a saved model "
+                "on this file",
+                details={"file": str(dataset)},
+            )
+        )
     started = time.monotonic()
     kwargs: dict[str, Any] = {**options, **routing, "progress": True}
     try:

@@ -247,14 +247,15 @@ class Taxonomy:
     @classmethod
     def load(cls, path: str | Path) -> Taxonomy:
         """Load from a ``.yaml``/``.yml``/``.json`` file, a dataset folder, or a dataset's
-        JSONL file of ``{text, label}`` (:meth:`from_jsonl`)."""
+        JSONL file (``train.jsonl``: labels as for its folder, the examples of the file)."""
         p = Path(path)
         if p.is_dir():
             return cls.from_dataset_dir(p)
         if not p.exists():
             raise TaxonomyError(f"{p}: no such file or folder", details={"file": str(p)})
-        if p.suffix.lower() in JSONL_SUFFIXES:  # it was read as YAML ("invalid YAML: ...")
-            return cls.from_jsonl(p)
+        if p.suffix.lower() in (".jsonl", ".ndjson"):  # was read as YAML ("invalid YAML")
+            name = p.parent.resolve().name if p.stem == "train" else p.stem
+            return cls.from_dataset_dir(p.parent, name=name, file=p)
         text = _read_text(p, TaxonomyError)
         if p.suffix.lower() == ".json":
             try:
@@ -299,58 +300,36 @@ class Taxonomy:
             raise
 
     @classmethod
-    def from_jsonl(cls, path: str | Path) -> Taxonomy:
-        """A dataset's JSONL file of ``{text, label}`` (``train.jsonl`` passed for its
-        folder): the labels of ``labels.json`` beside it, else those the file uses, as
-        :meth:`from_dataset_dir` reads them; named after the folder for ``train.jsonl``."""
-        p = Path(path)
-        labels_file = p.parent / "labels.json"
-        name = p.parent.resolve().name if p.stem == "train" else p.stem
-        if labels_file.exists():
-            labels, source = _labels_json(labels_file), labels_file
-            train = None
-        else:
-            labels, train = _labels_of_examples(p.parent, p)
-            source = p
-        tax = cls.from_dict(
-            {"name": name, "labels": [lb.to_dict() for lb in labels]}, source=str(source)
-        )
-        if train is None:
-            train = list(read_jsonl(p, known=set(tax.label_names) | {OOS_LABEL}))
-        return tax.with_examples(train)
-
-    @classmethod
     def from_dataset_dir(
-        cls, path: str | Path, *, split: str = "train", name: str | None = None
+        cls,
+        path: str | Path,
+        *,
+        split: str = "train",
+        name: str | None = None,
+        file: Path | None = None,
     ) -> Taxonomy:
-        """Load ``labels.json`` and ``<split>.jsonl`` of a dataset folder in the shared format.
-
-        Without ``labels.json`` the labels are those ``train.jsonl`` uses, in the order they
-        first appear, each described by its name (``oos`` is out of scope, never a label).
-        """
+        """Load ``labels.json`` and ``<split>.jsonl`` (or ``file``) of a dataset folder in the
+        shared format. Without ``labels.json`` the labels are those ``train.jsonl`` (or
+        ``file``) uses, in order of appearance, described by their names (never ``oos``)."""
         root = Path(path)
         labels_file = root / "labels.json"
+        split_file = file or root / f"{split}.jsonl"
         train: list[Example] | None = None  # read once when it also names the labels
         if labels_file.exists():
             labels, source = _labels_json(labels_file), labels_file
         else:
-            source = root / "train.jsonl"
+            source = file or root / "train.jsonl"
             labels, train = _labels_of_examples(root, source)
         tax = cls.from_dict(
             {"name": name or root.name, "labels": [lb.to_dict() for lb in labels]},
             source=str(source),
         )
-        split_file = root / f"{split}.jsonl"
-        if split == "train" and train is not None:
+        if (split == "train" or file is not None) and train is not None:
             return tax.with_examples(train)
         if split_file.exists():
             examples = list(read_jsonl(split_file, known=set(tax.label_names) | {OOS_LABEL}))
             tax = tax.with_examples(examples)
         return tax
-
-
-#: suffixes of a dataset's JSON Lines file (``train.jsonl``), not of a taxonomy file
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
 def _labels_json(labels_file: Path) -> list[Label]:
@@ -435,8 +414,7 @@ def _jsonl_examples(p: Path, known: set[str] | None) -> Iterator[Example]:
 
 # ---------------------------------------------------------------------- helpers
 def _read_text(path: Path, error: type[TriagedError]) -> str:
-    """The text of ``path`` (a UTF-8 byte-order mark skipped); bytes that are not UTF-8
-    raise ``error`` naming the first one."""
+    """The text of ``path`` (a byte-order mark skipped); not UTF-8: ``error`` naming why."""
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
