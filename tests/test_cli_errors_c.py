@@ -101,7 +101,9 @@ def test_a_byte_order_mark_in_dataset_and_taxonomy_files_is_skipped(
 # ------------------------------------------------------------------ classify on stdin
 def test_classify_stdin_refuses_a_broken_object_and_skips_a_byte_order_mark(model: Path) -> None:
     r = runner.invoke(app, ["classify", str(model)], input=b'{"text": "book a table for two"\n')
-    _error_line(r, "invalid_input", "stdin line 1: not valid JSON")
+    _error_line(
+        r, "invalid_input", "stdin line 1: not valid JSON (Expecting ',' delimiter, column 32)"
+    )
     assert r.stdout == ""
     r = runner.invoke(app, ["classify", str(model)], input=b'{"text": "ok"}\n  {text: "x"}\n')
     _error_line(r, "stdin line 2: not valid JSON")

@@ -187,6 +187,7 @@ def _stdin_row(lineno: int, line: str) -> tuple[str, dict[str, Any]]:
     """One stdin line: a JSON object with ``text`` (its other fields echoed), a JSON string,
     or plain text; a line that starts with ``{`` is an object, and an error if it is not
     valid JSON (a broken object was classified as its own text)."""
+    line = line.rstrip("\r\n")  # an error's column is then on this line, not the next
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -198,7 +199,7 @@ def _stdin_row(lineno: int, line: str) -> tuple[str, dict[str, Any]]:
                     details={"line": lineno},
                 )
             )
-        obj = line.rstrip("\r\n")
+        obj = line
     if isinstance(obj, str):
         return obj, {}
     if isinstance(obj, dict) and isinstance(obj.get("text"), str):
