@@ -182,3 +182,31 @@ async def test_a_new_model_does_not_reopen_what_unknown_inputs_close(
         assert alerts[-1]["to"] == retrained["auto"]
         assert alerts[-1]["policy_version"] == retrained["version"]
         assert alerts[-1]["reason"].startswith("new model:")
+
+
+async def test_a_manual_change_holds_for_the_share_the_reviews_measured(
+    tmp_path: Path, datasets_dir: Path
+) -> None:
+    """``PUT .../routing`` chooses the hold threshold for the share the reviews measured, as a
+    retrain does (it went back to the expected 20%)."""
+    async with _trained(tmp_path / "manual.db", datasets_dir, "manual", seed=5) as (
+        service,
+        sim,
+        sl,
+    ):
+        pools = Pools(list(sl.known), list(sl.unknown))
+        await sim.classify(pools.stream(160, 0.5))
+        assert await sim.review_all() > 0
+        r = await sim.admin.put(f"/v1/taxonomies/{sim.taxonomy}/routing", json={"auto": 0.97})
+        assert r.status_code == 200, r.text
+        policy = await sim.routing()
+        assert policy["source"] == "manual" and policy["auto"] == 0.97
+        assert policy["review_source"] == "evidence"
+        assert 0.3 < policy["hold_share"] < 0.7, policy
+        assert "reviews' out-of-scope share" in policy["reason"]
+        with service.db.read() as conn:
+            evidence = routing_policy.evidence_of_model(conn, policy["model_id"])
+        expected = evidence_hold_threshold(
+            evidence, expected_out_of_scope=policy["hold_share"], floor=0.6, ceiling=0.97
+        )
+        assert policy["review"] == pytest.approx(expected.threshold)

@@ -513,10 +513,15 @@ def set_manual(
             f"{field} ({floor:g}) must not exceed auto ({manual_auto:g})",
             details={"field": field, field: floor, "auto": manual_auto},
         )
+    # the reviews may already bound the traffic's out-of-scope share: the hold threshold is
+    # chosen for it, as at a retrain (a manual change chose it for the expected share)
+    traffic = traffic_reviews(conn, taxonomy_id)
+    share, share_why = (pi, "")
+    if review_source == "evidence":
+        share, share_why = _hold_share(conn, taxonomy_id, pi, level, traffic)
     review, hold_why = _hold(
-        evidence, source=review_source, floor=floor, pi=pi, ceiling=manual_auto
+        evidence, source=review_source, floor=floor, pi=share, ceiling=manual_auto
     )
-    # the reviews may already bound the traffic's out-of-scope share
     auto, bound, auto_share = _certify_with_reviews(
         conn,
         taxonomy_id,
@@ -526,7 +531,7 @@ def set_manual(
         pi=pi,
         review=review,
         manual_auto=manual_auto,
-        traffic=traffic_reviews(conn, taxonomy_id) if manual_auto is None else None,
+        traffic=traffic if manual_auto is None else None,
     )
     source = "manual" if manual_auto is not None else "training"
     # JSON's words ("auto=null"), not Python's ("auto=None")
@@ -548,9 +553,13 @@ def set_manual(
             "review_source": review_source,
             "review_floor": floor if review_source == "evidence" else None,
             "reason": _joined(
-                f"set through the API ({changed or 'no change'})", bound.reason, hold_why
+                f"set through the API ({changed or 'no change'})", bound.reason, hold_why, share_why
             ),
-            "bound": {**_bound_dict(bound, "training"), "auto_share": auto_share},
+            "bound": {
+                **_bound_dict(bound, "training"),
+                "hold_share": share,
+                "auto_share": auto_share,
+            },
         },
     )
     if new is None:  # serialised by the lock: only a concurrent writer gets here
