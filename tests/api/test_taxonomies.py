@@ -264,3 +264,25 @@ async def test_labels_that_differ_only_in_case_are_refused_as_a_proposal_is(
         assert r.json()["error"]["details"]["label"] == "BUG"
         versions = (await c.get(f"/v1/taxonomies/{name}/versions")).json()["data"]
         assert len(versions) == 1
+
+
+def test_concurrent_edits_each_answer_the_version_they_made(stack: Stack, tenant: Tenant) -> None:
+    """Ten PATCHes at once make versions 2-11, and each answer names its own (all named
+    the latest when the answer was read after the commit)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = unique("edits")
+    service = stack.service
+    principal = service.authenticate(tenant.key)
+    service.create_taxonomy(principal, {**TINY_TAXONOMY, "name": name})
+
+    def edit(i: int) -> tuple[int, str]:
+        out = service.update_taxonomy(principal, name, {"description": f"edit {i}"})
+        return out["version"], out["description"]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(edit, range(10)))
+    assert sorted(v for v, _ in answers) == list(range(2, 12)), answers
+    for version, description in answers:
+        stored = service.taxonomy_version(principal, name, version)
+        assert stored["description"] == description

@@ -154,9 +154,13 @@ class TaxonomyMixin(RoutingMixin):
             # training (POST .../train retrains on purpose); an archived one still refuses
             if changed != current or record.archived_at is not None:
                 job, tax = self._store_version(conn, record, current, changed, train)
+            # described in the same transaction: under concurrent edits each answer shows
+            # the version it made (read after the commit, they all showed the latest)
+            fresh = taxo.get_record(conn, principal.workspace_id, name)
+            out = self._public_taxonomy(conn, fresh, taxo.load_version(conn, fresh))
         if job is not None:
             self._launch(job["id"], tax)
-        return self._describe((principal.workspace_id, name))
+        return out
 
     def _store_version(
         self,
