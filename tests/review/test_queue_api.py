@@ -163,6 +163,31 @@ async def test_expired_lease_returns_the_item(team: Team) -> None:
     assert [h["event"] for h in history] == ["created", "claimed", "expired", "claimed", "resolved"]
 
 
+async def test_a_former_holder_cannot_answer_after_the_lease_ran_out(team: Team) -> None:
+    """Once a lease has expired the item shows as pending and unclaimed; its former holder's
+    resolve (or release) is the 409 of an item it does not hold (until 7 December it was a
+    200, answering an item anyone could have claimed meanwhile)."""
+    tax = await team.taxonomy()
+    await team.classify(tax, TEXTS[:1])
+    [item] = await claim(team.alice, lease_seconds=0.5)
+    await asyncio.sleep(0.8)
+    shown = (await team.alice.get(f"/v1/review/items/{item['id']}")).json()
+    assert shown["status"] == "pending" and shown["claimed_by"] is None
+    for verb, body in (("resolve", {"action": "confirm"}), ("release", None)):
+        r = await team.alice.post(f"/v1/review/items/{item['id']}/{verb}", json=body)
+        assert r.status_code == 409, (verb, r.text)
+        error = r.json()["error"]
+        assert error["code"] == "conflict"
+        assert error["details"]["reason"] == "not_claimed_by_caller"
+        assert error["details"]["lease_expired_at"]
+    after = (await team.alice.get(f"/v1/review/items/{item['id']}")).json()
+    assert after["status"] == "pending" and after["final_label"] is None
+    [again] = await claim(team.alice)  # claimed again: hers to answer
+    assert again["id"] == item["id"]
+    r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json={"action": "confirm"})
+    assert r.status_code == 200, r.text
+
+
 async def test_list_filters_counts_and_stats(team: Team) -> None:
     tax = await team.taxonomy()
     await team.classify(tax, TEXTS)

@@ -184,6 +184,18 @@ def _must_hold(row: Any, key_id: str, now: datetime, verb: str) -> None:
             f"cannot {verb} review item {row.id}: it is not claimed by this key; claim it first",
             details={"item_id": row.id, "status": row.status, "reason": "not_claimed_by_caller"},
         )
+    lease = row.lease_expires_at
+    if lease is not None and as_utc(lease) < now:  # shown as pending, claimable by anyone
+        raise Conflict(
+            f"cannot {verb} review item {row.id}: this key's lease on it expired at "
+            f"{as_utc(lease).isoformat()}; claim it again",
+            details={
+                "item_id": row.id,
+                "status": Status.PENDING.value,
+                "reason": "not_claimed_by_caller",
+                "lease_expired_at": as_utc(lease).isoformat(),
+            },
+        )
 
 
 def _takes_no(action: Action, given: Sequence[str], message: str, reason: str) -> ValidationFailed:
