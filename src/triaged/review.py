@@ -162,6 +162,7 @@ class ReviewService:
                 now=utcnow(),
                 taxonomy=taxonomy,
                 queue=q,
+                viewer=review_queue.viewer_of(principal),
             )
 
     def resolve(
@@ -193,6 +194,7 @@ class ReviewService:
                 label=label,
                 new_label=new_label,
                 note=note,
+                viewer=review_queue.viewer_of(principal),
             )
             if res.event_type is not None:
                 enqueue_event(
@@ -229,6 +231,7 @@ class ReviewService:
                 key_id=principal.key_id,
                 item_id=item_id,
                 now=utcnow(),
+                viewer=review_queue.viewer_of(principal),
             )
 
     def item(self, principal: Principal, item_id: str) -> dict[str, Any]:
@@ -236,7 +239,11 @@ class ReviewService:
         principal.require(*REVIEW_ROLES)
         with self._db.read() as conn:
             return review_queue.get_item(
-                conn, principal.workspace_id, item_id, now=utcnow(), viewer=principal.key_id
+                conn,
+                principal.workspace_id,
+                item_id,
+                now=utcnow(),
+                viewer=review_queue.viewer_of(principal),
             )
 
     def items(
@@ -271,7 +278,7 @@ class ReviewService:
                 now=now,
                 limit=limit,
                 cursor=cursor,
-                viewer=principal.key_id,
+                viewer=review_queue.viewer_of(principal),
                 taxonomy=taxonomy,
             )
 

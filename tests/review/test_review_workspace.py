@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -74,7 +75,8 @@ def test_overlap_rounds_kappa_disagreements_and_reopen(env):
         assert it["review_round"] == 2
         # answered blind: the first answer is withheld from the item, whatever the face
         assert all(it[f] is None for f in ("final_label", "action", "resolved_label", "note"))
-        assert svc.review.item(admin, it["id"])["final_label"] is None
+        assert svc.review.item(bob, it["id"])["final_label"] is None
+        assert svc.review.item(admin, it["id"])["final_label"] == first[it["id"]]
         second[it["id"]] = first[it["id"]] if n % 4 else labels[(n + 1) % 3]
         svc.review.resolve(bob, it["id"], action="correct", label=second[it["id"]])
     assert set(second) == set(first)
@@ -132,6 +134,49 @@ def test_the_first_answer_is_hidden_from_other_reviewers_on_every_path(env):
     assert it["id"] in {x["id"] for x in _all(svc, bob)}
     svc.review.resolve(bob, it["id"], action="correct", label=answer)
     assert svc.decision(bob, dec)["final_label"] == answer
+
+
+def test_the_second_reviewer_cannot_tell_who_claimed_or_answered_first(env):
+    """The history of an item waiting for a blind second opinion showed its reviewer the
+    first reviewer's ``claimed`` event (their key id) right before the anonymous
+    ``resolved`` one (until 7 December); nothing in it names them now, nor a withdrawn
+    first answer.  The first reviewer and admin keys see it all."""
+    svc, admin, alice, bob = env["svc"], env["admin"], env["alice"], env["bob"]
+    rw.update_settings(svc, admin, "support", overlap_rate=1.0)
+    [it] = svc.review.claim(alice, limit=1, taxonomy="support")
+    answer = next(lb for lb in ("billing", "bug", "account") if lb != it["label"])
+    svc.review.resolve(alice, it["id"], action="confirm")
+    rw.reopen(svc, alice, it["id"])  # her first answer taken back, then a new one
+    svc.review.resolve(alice, it["id"], action="correct", label=answer, note="sure")
+    seen = svc.review.item(bob, it["id"])
+    assert alice.key_id not in json.dumps(seen)
+    assert answer not in json.dumps(seen["history"])
+    assert [h["event"] for h in seen["history"]][:2] == ["created", "claimed"]
+    assert all(h["actor"] is None for h in seen["history"] if h["event"] != "created")
+    for who in (alice, admin):
+        full = svc.review.item(who, it["id"])
+        assert ("claimed", alice.key_id) in [(h["event"], h["actor"]) for h in full["history"]]
+        assert full["first_by"] == alice.key_id
+
+
+def test_admin_keys_see_the_final_label_of_an_item_in_a_blind_round(env):
+    """While an item waits for a second opinion an admin key saw ``final_label`` null on the
+    item and in the list, and the label search missed it, though the decision API showed it
+    (until 7 December); reviewer keys other than the first stay blind."""
+    svc, admin, alice, bob = env["svc"], env["admin"], env["alice"], env["bob"]
+    rw.update_settings(svc, admin, "support", overlap_rate=1.0)
+    [it] = svc.review.claim(alice, limit=1, taxonomy="support")
+    answer = next(lb for lb in ("billing", "bug", "account") if lb != it["label"])
+    svc.review.resolve(alice, it["id"], action="correct", label=answer)
+    assert svc.decision(admin, it["decision_id"])["final_label"] == answer
+    assert svc.review.item(admin, it["id"])["final_label"] == answer
+    listed = svc.review.items(admin, taxonomy="support", limit=500)["items"]
+    assert next(x for x in listed if x["id"] == it["id"])["final_label"] == answer
+    found = rw.search_items(svc, admin, taxonomy="support", label=answer, limit=500)["items"]
+    assert next(x for x in found if x["id"] == it["id"])["final_label"] == answer
+    assert svc.review.item(bob, it["id"])["final_label"] is None
+    hidden = rw.search_items(svc, bob, taxonomy="support", label=answer, limit=500)["items"]
+    assert it["id"] not in {x["id"] for x in hidden}
 
 
 def test_bulk_resolve_is_all_or_nothing_and_search_filters(env):

@@ -38,6 +38,7 @@ from triaged.services.review_rows import (
     iso,
     item_public,
     parse,
+    viewer_of,
     withhold_first_answer,
 )
 from triaged.storage import agreement_repo, review_repo
@@ -63,6 +64,7 @@ __all__ = [
     "queue_for",
     "release",
     "resolve",
+    "viewer_of",
 ]
 
 MAX_LABEL = MAX_LABEL_NAME
@@ -115,10 +117,12 @@ def claim(
     taxonomy: str | None = None,
     queue: Queue | None = None,
     item_ids: Sequence[str] | None = None,
+    viewer: str | None = None,
 ) -> list[dict[str, Any]]:
     """Claim up to ``limit`` available items for ``key_id`` with a lease of ``lease_seconds``
-    (only among ``item_ids`` when given).  A second opinion never goes to the key that
-    answered first; a disagreement only to an admin key (:mod:`.agreement`)."""
+    (only among ``item_ids`` when given), as ``viewer`` (default ``key_id``) may see them.
+    A second opinion never goes to the key that answered first; a disagreement only to an
+    admin key (:mod:`.agreement`)."""
     if not 1 <= limit <= MAX_CLAIM:
         raise InvalidInput(f"limit must be between 1 and {MAX_CLAIM}", details={"limit": limit})
     candidates = review_repo.claim_candidates(
@@ -151,7 +155,7 @@ def claim(
     )
     rows = review_repo.items_with_ids(conn, list(claimed))
     items = sorted(
-        (item_public(r, now, key_id) for r in rows),
+        (item_public(r, now, viewer or key_id) for r in rows),
         key=lambda it: (PRIORITY[it["queue"]], it["id"]),
     )
     return items
@@ -380,6 +384,7 @@ def resolve(
     label: str | None = None,
     new_label: str | None = None,
     note: str | None = None,
+    viewer: str | None = None,
 ) -> Resolution:
     """Resolve a claimed item and set its decision's final label; 409 unless the caller holds
     it.  An overlap item goes on to a second reviewer; a second opinion never changes the
@@ -424,12 +429,18 @@ def resolve(
     }
     review_repo.insert_events(conn, [dict(row._mapping)], "resolved", key_id, now, details)
     event_type = _webhook_type(row, changed, final, dec.final_label, reopened)
-    item = get_item(conn, workspace_id, item_id, now=now, history=False, viewer=key_id)
+    item = get_item(conn, workspace_id, item_id, now=now, history=False, viewer=viewer or key_id)
     return Resolution(item=item, event_type=event_type, changed=changed)
 
 
 def release(
-    conn: Connection, *, workspace_id: str, key_id: str, item_id: str, now: datetime
+    conn: Connection,
+    *,
+    workspace_id: str,
+    key_id: str,
+    item_id: str,
+    now: datetime,
+    viewer: str | None = None,
 ) -> dict[str, Any]:
     """Hand a claimed item back to the queue (only by the key that holds it)."""
     row = _locked_item(conn, workspace_id, item_id)
@@ -440,7 +451,7 @@ def release(
             details={"item_id": item_id, "reason": "not_claimed_by_caller"},
         )
     review_repo.insert_events(conn, [dict(row._mapping)], "released", key_id, now)
-    return get_item(conn, workspace_id, item_id, now=now, history=False, viewer=key_id)
+    return get_item(conn, workspace_id, item_id, now=now, history=False, viewer=viewer or key_id)
 
 
 _EVENT_ORDER = {
@@ -484,7 +495,7 @@ def get_item(
     row = review_repo.item_row(conn, workspace_id, item_id)
     if row is None:
         raise NotFound(f"no review item {item_id!r}", details={"item_id": item_id})
-    item = item_public(row, now, viewer)
+    item = item_public(row, now, review_repo.SEES_ALL)  # withheld below, with its history
     if history:
         item["history"] = _history(conn, item_id)
     return withhold_first_answer(item, viewer)

@@ -12,7 +12,8 @@ from typing import Any
 from triaged.errors import InvalidInput
 from triaged.routing import Bucket
 from triaged.services.ids import as_utc
-from triaged.storage.review_repo import PRIORITY, SECOND, Queue, Status
+from triaged.services.keys import Principal, Role
+from triaged.storage.review_repo import PRIORITY, SECOND, SEES_ALL, Queue, Status
 
 __all__ = [
     "MAX_CLAIM",
@@ -25,6 +26,7 @@ __all__ = [
     "iso",
     "item_public",
     "parse",
+    "viewer_of",
     "withhold_first_answer",
 ]
 
@@ -78,24 +80,42 @@ def item_public(row: Any, now: datetime, viewer: str | None = None) -> dict[str,
     return withhold_first_answer(_item_fields(m, status, expired, lease), viewer)
 
 
+def viewer_of(principal: Principal) -> str:
+    """Whose view of the items ``principal`` gets: its own key's, or every answer for an
+    admin key (:data:`~triaged.storage.review_repo.SEES_ALL`)."""
+    return SEES_ALL if principal.role is Role.ADMIN else principal.key_id
+
+
 def withhold_first_answer(item: dict[str, Any], viewer: str | None) -> dict[str, Any]:
-    """While an item waits for a second opinion (an overlap item, round 2), anyone but the
-    first reviewer sees it without the first answer (its fields and ``first_by`` ``null``,
-    its ``resolved`` events without their details and actor): the second reviewer answers
-    blind, whatever face they use.  The decision's final label is unchanged (reviewer keys
-    see it without, :func:`triaged.services.decisions.blind_for`), and shown again once the
-    round is answered."""
+    """While an item waits for a second opinion (an overlap item, round 2), a reviewer key
+    other than the first reviewer sees it without the first answer (its fields and
+    ``first_by`` ``null``; in its history, the ``resolved`` and ``reopened`` events without
+    their details and every event of the first reviewer without its actor): the second
+    reviewer answers blind, whatever face they use.  The decision's final label is unchanged
+    (reviewer keys see it without, :func:`triaged.services.decisions.blind_for`), and shown
+    again once the round is answered.  Admin keys (:func:`viewer_of`) see it all."""
     waiting = item["review_round"] == SECOND and item["status"] != Status.RESOLVED.value
-    if not waiting or (viewer is not None and viewer == item["first_by"]):
+    first = item["first_by"]
+    if not waiting or viewer == SEES_ALL or (viewer is not None and viewer == first):
         return item
     item.update(dict.fromkeys(FIRST_ANSWER))
     item["final_source"] = None
     item["first_by"] = None  # who answered first is not for the second reviewer either
     for event in item.get("history") or ():
-        if event.get("event") == "resolved":
-            event["details"] = {}
-            event["actor"] = None
+        _blind_event(event, first)
     return item
+
+
+def _blind_event(event: dict[str, Any], first: str | None) -> None:
+    """``event`` without the first answer or who gave it (claimed, answered, took back)."""
+    if event.get("event") in ("resolved", "reopened"):
+        event["details"] = {}
+        event["actor"] = None
+    if first is not None and event.get("actor") == first:
+        event["actor"] = None
+    details = event.get("details") or {}
+    if first is not None and details.get("claimed_by") == first:  # an expired claim of theirs
+        event["details"] = {k: v for k, v in details.items() if k != "claimed_by"}
 
 
 def _item_fields(m: Any, status: str, expired: bool, lease: Any) -> dict[str, Any]:

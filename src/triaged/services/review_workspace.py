@@ -21,7 +21,7 @@ from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc, utcnow
 from triaged.services.keys import Principal, Role
 from triaged.services.review_items import MAX_DECISION_IDS, ItemFilter, item_page
-from triaged.services.review_rows import Action, Queue, Status, parse
+from triaged.services.review_rows import Action, Queue, Status, parse, viewer_of
 from triaged.storage import review_repo
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def reopen(service: Service, principal: Principal, item_id: str) -> dict[str, An
             lease_seconds=service.settings.review_lease_seconds,
         )
         item = review_queue.get_item(
-            conn, principal.workspace_id, item_id, now=now, history=False, viewer=principal.key_id
+            conn, principal.workspace_id, item_id, now=now, history=False, viewer=viewer_of(principal)
         )
         if res.final_changed:
             enqueue_event(
@@ -249,7 +249,7 @@ def search_items(
         since=start,
         until=end,
         decision_ids=list(decision_ids) if decision_ids else None,
-        viewer=principal.key_id,
+        viewer=viewer_of(principal),
     )
     now = utcnow()
     with service.db.read() as conn:
@@ -262,7 +262,7 @@ def search_items(
             now=now,
             limit=limit,
             cursor=cursor,
-            viewer=principal.key_id,
+            viewer=viewer_of(principal),
             taxonomy=taxonomy,
         )
 
@@ -313,6 +313,7 @@ def bulk_resolve(
                 label=label,
                 new_label=new_label,
                 note=note,
+                viewer=viewer_of(principal),
             )
             if res.event_type is not None:
                 enqueue_event(
