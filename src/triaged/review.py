@@ -399,13 +399,21 @@ class ReviewService:
         return self._executor
 
     def _auto(self, workspace_id: str, taxonomy_id: str, taxonomy: str) -> None:
+        """An automatic retrain; when it ends, the reviews that came in while it ran (they
+        found it scheduled and started nothing) start the next one if they reach the
+        trigger already (until 7 December they waited for one more review)."""
+        done = False
         try:
             self._retrain(workspace_id, taxonomy, trigger="auto", wait=True, here=True)
+            done = True
         except Exception:  # logged; the next review schedules another try
             log.exception("automatic retrain of %s failed", taxonomy)
         finally:
             with self._lock:
                 self._scheduled.discard(taxonomy_id)
+                closed = self._executor is None
+        if done and not closed:  # counted since the newest model: one retrain per trigger
+            self.maybe_retrain(workspace_id, taxonomy_id, taxonomy)
 
     def _retrain(
         self, workspace_id: str, taxonomy: str, *, trigger: str, wait: bool, here: bool = False

@@ -229,3 +229,59 @@ async def test_train_with_wait_waits_for_a_training_already_running(team: Team) 
     assert waited.json()["status"] == "ready"
     state = (await team.alice.get(f"/v1/taxonomies/{tax}/models/{started.json()['id']}")).json()
     assert state["status"] == "ready"
+
+
+async def test_reviews_during_an_automatic_retrain_start_the_next_one(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every 3 reviews a retrain: 3 reviews start one; the 4 that come in while it trains
+    found it scheduled and started nothing, and (until 7 December) nothing started when it
+    ended either, until one more review came.  Now its end starts the next one: two
+    automatic retrains, and no third for those 7 reviews."""
+    import threading
+    import time
+
+    svc = team.stack.service
+    tax = await team.taxonomy()
+    await team.classify(tax, TEXTS)
+    gate = threading.Event()
+    train = svc.review._train
+
+    def held_train(*args: Any, **kwargs: Any) -> None:
+        assert gate.wait(120)
+        train(*args, **kwargs)
+
+    monkeypatch.setattr(svc.review, "_train", held_train)
+    monkeypatch.setattr(svc, "settings", svc.settings.with_overrides(review_retrain_after=3))
+    items = (await team.alice.post("/v1/review/claim", json={"limit": 7, "taxonomy": tax})).json()
+
+    async def models() -> list[dict[str, Any]]:
+        return list((await team.alice.get(f"/v1/taxonomies/{tax}/models")).json()["data"])
+
+    async def settle(n: int) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            now = await models()
+            if len(now) >= n and all(m["status"] != "training" for m in now):
+                return now
+            time.sleep(0.1)
+        raise AssertionError(f"no {n} finished models: {await models()}")
+
+    for n, item in enumerate(items["items"]):
+        r = await team.alice.post(
+            f"/v1/review/items/{item['id']}/resolve", json={"action": "confirm"}
+        )
+        assert r.status_code == 200, r.text
+        if n == 2:  # the first retrain has its model row: the next 4 reviews come after it
+            deadline = time.monotonic() + 60
+            while len(await models()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    assert len(await models()) == 2  # the first retrain still trains (held)
+    gate.set()
+    versions = await settle(3)
+    time.sleep(1.0)  # nothing more starts
+    svc.review.wait(timeout=120)
+    versions = await models()
+    auto = [v for v in versions if v["trigger"] == "auto"]
+    assert len(auto) == 2, versions
+    assert all(v["status"] == "ready" for v in auto)

@@ -50,12 +50,15 @@ def train_model(svc: Service, model_id: str, trigger: str | None = None) -> str:
 
 def retrain_auto(svc: Service, workspace_id: str, taxonomy_id: str, taxonomy: str) -> bool:
     """The automatic retrain after ``review_retrain_after`` reviews: checked again here,
-    so triggers queued before a retrain that already took their reviews do nothing."""
+    so triggers queued before a retrain that already took their reviews do nothing.  When
+    it ends, the reviews that came in meanwhile queue the next one if they reach the
+    trigger already (a trigger that joined this training would otherwise be lost)."""
     every = int(svc.settings.review_retrain_after)
     with svc.db.read() as conn:
         if every <= 0 or learning.resolved_since_last_model(conn, taxonomy_id) < every:
             return False
     svc.review._retrain(workspace_id, taxonomy, trigger="auto", wait=True, here=True)
+    svc.review.maybe_retrain(workspace_id, taxonomy_id, taxonomy)
     return True
 
 
