@@ -197,6 +197,25 @@ def test_bulk_resolve_is_all_or_nothing_and_search_filters(env):
     assert p["done_today"] == len(pending) and p["remaining"] == 1
 
 
+def test_stats_and_progress_count_the_answers_that_stand(env):
+    """Resolve, reopen, resolve again: one answer stands.  Progress said 1, while the review
+    stats counted the withdrawn answer too (2 decisions, until 7 December)."""
+    svc, alice = env["svc"], env["alice"]
+    items = svc.review.claim(alice, limit=2, taxonomy="support")
+    svc.review.resolve(alice, items[0]["id"], action="confirm")
+    rw.reopen(svc, alice, items[0]["id"])
+    svc.review.resolve(alice, items[0]["id"], action="out_of_scope")
+    svc.review.resolve(alice, items[1]["id"], action="confirm")
+    rw.reopen(svc, alice, items[1]["id"])  # taken back, not answered again (yet)
+    assert rw.progress(svc, alice, taxonomy="support")["done_today"] == 1
+    rows = svc.review.stats(alice, taxonomy="support")["reviewers"]
+    assert [(r["reviewer"], r["decisions"]) for r in rows] == [(alice.key_id, 1)]
+    svc.review.resolve(alice, items[1]["id"], action="confirm")
+    assert rw.progress(svc, alice, taxonomy="support")["done_today"] == 2
+    rows = svc.review.stats(alice, taxonomy="support")["reviewers"]
+    assert sum(r["decisions"] for r in rows) == 2
+
+
 def test_review_settings_are_for_review_roles(env):
     """A client key read the guidelines (200) while every other review route is 403 to it."""
     svc = env["svc"]

@@ -1,7 +1,7 @@
 """Queue metrics and the measured error of each routing lane.
 
 * depth and oldest age per queue (:func:`triaged.services.review_queue.counts`);
-* decisions per reviewer per day (``resolved`` events);
+* decisions per reviewer per day (answers that stand: one taken back by a reopen does not);
 * agreement of reviewers with the model per bucket;
 * lane error: the share of reviewed decisions whose label was wrong, per lane,
   with an exact 95% Clopper–Pearson interval.  The ``auto`` lane is measured on
@@ -27,7 +27,14 @@ from triaged.services.ids import as_utc
 from triaged.services.review_queue import QUEUE_BUCKET, Action, Queue, counts
 from triaged.storage import review_stats_repo
 
-__all__ = ["DECISIVE", "clopper_pearson", "lane_error", "model_was_right", "review_stats"]
+__all__ = [
+    "DECISIVE",
+    "clopper_pearson",
+    "lane_error",
+    "model_was_right",
+    "review_stats",
+    "standing_answers",
+]
 
 DECISIVE = (
     Action.CONFIRM.value,
@@ -95,12 +102,34 @@ def lane_error(
     return lanes
 
 
+def standing_answers(
+    conn: Connection,
+    workspace_id: str,
+    since: datetime,
+    taxonomy: str | None = None,
+    actor: str | None = None,
+) -> list[tuple[str, datetime]]:
+    """(reviewer, when) of the answers given since ``since`` that stand: a ``reopened``
+    event withdraws its reviewer's latest answer to the item before it, which then counts
+    for no one (the review stats and a reviewer's progress count the same answers)."""
+    rows = review_stats_repo.answer_events(conn, workspace_id, since, taxonomy, actor)
+    order = {"resolved": 0, "reopened": 1}  # an answer before its reopen at the same instant
+    rows.sort(key=lambda r: (r.item_id, as_utc(r.created_at), order[r.event], r.id))
+    standing: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    for r in rows:
+        mine = standing[(r.item_id, r.actor or "")]
+        if r.event == "resolved":
+            mine.append(as_utc(r.created_at))
+        elif mine:  # the withdrawn answer (none here: it was given before ``since``)
+            mine.pop()
+    return [(who, at) for (_, who), stamps in standing.items() for at in stamps]
+
+
 def _per_reviewer(
     conn: Connection, workspace_id: str, since: datetime, taxonomy: str | None = None
 ) -> list[dict[str, Any]]:
-    rows = review_stats_repo.resolution_stamps(conn, workspace_id, since, taxonomy)
     per: dict[tuple[str, str], int] = defaultdict(int)
-    for actor, at in rows:
+    for actor, at in standing_answers(conn, workspace_id, since, taxonomy):
         per[(actor or "", as_utc(at).date().isoformat())] += 1
     return [
         {"reviewer": actor, "day": day, "decisions": n}

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from triaged.errors import Conflict, InvalidInput
 from triaged.inputs import check_window
-from triaged.services import agreement, review_queue, review_reopen, review_settings
+from triaged.services import agreement, review_queue, review_reopen, review_settings, review_stats
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc, utcnow
 from triaged.services.keys import Principal, Role
@@ -124,7 +124,12 @@ def reopen(service: Service, principal: Principal, item_id: str) -> dict[str, An
             lease_seconds=service.settings.review_lease_seconds,
         )
         item = review_queue.get_item(
-            conn, principal.workspace_id, item_id, now=now, history=False, viewer=viewer_of(principal)
+            conn,
+            principal.workspace_id,
+            item_id,
+            now=now,
+            history=False,
+            viewer=viewer_of(principal),
         )
         if res.final_changed:
             enqueue_event(
@@ -176,19 +181,16 @@ def progress(
         if taxonomy:
             taxo.get_record(conn, principal.workspace_id, taxonomy)  # 404 for an unknown one
         stamps = [
-            as_utc(t)
-            for t in review_repo.resolved_stamps(
+            at
+            for _, at in review_stats.standing_answers(
                 conn,
                 principal.workspace_id,
-                principal.key_id,
                 min(midnight, now - timedelta(hours=1)),
                 taxonomy or None,
+                actor=principal.key_id,
             )
         ]
         queues = review_queue.counts(conn, principal.workspace_id, now=now, taxonomy=taxonomy)
-        reopened = review_repo.reopened_count(
-            conn, principal.workspace_id, principal.key_id, midnight, taxonomy or None
-        )
     today = sum(1 for t in stamps if t >= midnight)
     hour = sorted(t for t in stamps if t >= now - timedelta(hours=1))
     rate = None
@@ -196,7 +198,7 @@ def progress(
         span = max((now - hour[0]).total_seconds(), 60.0)
         rate = round(len(hour) * 3600.0 / span, 1)
     return {
-        "done_today": max(0, today - int(reopened)),
+        "done_today": today,
         "remaining": sum(int(q.get("open", 0)) for q in queues.values()),
         "rate_per_hour": rate,
         "taxonomy": taxonomy,

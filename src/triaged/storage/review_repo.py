@@ -61,8 +61,6 @@ __all__ = [
     "lock_item",
     "mark_claimed",
     "release_item",
-    "reopened_count",
-    "resolved_stamps",
     "restore_item",
     "set_final_label",
     "waiting_second_opinion",
@@ -381,45 +379,6 @@ def item_taxonomy_id(conn: Connection, item_id: str) -> str:
             select(review_items.c.taxonomy_id).where(review_items.c.id == item_id)
         ).scalar_one()
     )
-
-
-def _actor_events(
-    what: Any, workspace_id: str, actor: str, event: str, since: datetime, taxonomy: str | None
-) -> Any:
-    """``what`` over ``actor``'s ``event`` events since ``since`` (of ``taxonomy``'s items)."""
-    e, c = review_events.c, review_items.c
-    stmt = select(what).where(
-        e.workspace_id == workspace_id, e.actor == actor, e.event == event, e.created_at >= since
-    )
-    if taxonomy is not None:
-        stmt = stmt.join(review_items, c.id == e.item_id).where(c.taxonomy == taxonomy)
-    return stmt
-
-
-def resolved_stamps(
-    conn: Connection,
-    workspace_id: str,
-    actor: str,
-    since: datetime,
-    taxonomy: str | None = None,
-) -> list[datetime]:
-    """When ``actor`` resolved items (of ``taxonomy``) since ``since``."""
-    e = review_events.c
-    stmt = _actor_events(e.created_at, workspace_id, actor, "resolved", since, taxonomy)
-    return list(conn.execute(stmt).scalars())
-
-
-def reopened_count(
-    conn: Connection,
-    workspace_id: str,
-    actor: str,
-    since: datetime,
-    taxonomy: str | None = None,
-) -> int:
-    stmt = _actor_events(func.count(), workspace_id, actor, "reopened", since, taxonomy)
-    if taxonomy is None:
-        stmt = stmt.select_from(review_events)
-    return int(conn.execute(stmt).scalar_one())
 
 
 # ------------------------------------------------------------ items view

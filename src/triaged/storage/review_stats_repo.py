@@ -15,7 +15,7 @@ from triaged.storage.review import review_events, review_items
 from triaged.storage.review_repo import Queue, Status
 from triaged.storage.tables import decisions
 
-__all__ = ["audited_rows", "first_decision_at", "outcome_rows", "resolution_stamps"]
+__all__ = ["answer_events", "audited_rows", "first_decision_at", "outcome_rows"]
 
 
 def outcome_rows(
@@ -46,14 +46,23 @@ def outcome_rows(
     return list(conn.execute(stmt))
 
 
-def resolution_stamps(
-    conn: Connection, workspace_id: str, since: datetime, taxonomy: str | None = None
+def answer_events(
+    conn: Connection,
+    workspace_id: str,
+    since: datetime,
+    taxonomy: str | None = None,
+    actor: str | None = None,
 ) -> list[Any]:
-    """(actor, created_at) of every ``resolved`` event since ``since``."""
+    """(item_id, event, actor, created_at, id) of every ``resolved`` and ``reopened`` event
+    since ``since`` (of ``actor``, of ``taxonomy``'s items, when given)."""
     e = review_events.c
-    stmt = select(e.actor, e.created_at).where(
-        e.workspace_id == workspace_id, e.event == "resolved", e.created_at >= since
+    stmt = select(e.item_id, e.event, e.actor, e.created_at, e.id).where(
+        e.workspace_id == workspace_id,
+        e.event.in_(("resolved", "reopened")),
+        e.created_at >= since,
     )
+    if actor is not None:
+        stmt = stmt.where(e.actor == actor)
     if taxonomy is not None:
         stmt = stmt.join(review_items, review_items.c.id == e.item_id).where(
             review_items.c.taxonomy == taxonomy
