@@ -41,7 +41,8 @@ from triaged.services.ids import utcnow
 from triaged.services.keys import Principal, Role
 from triaged.services.pools import stop_pool
 from triaged.services.review_items import item_page
-from triaged.services.review_queue import Action, ItemFilter, Queue, Status
+from triaged.services.review_queue import Action, ItemFilter, Queue
+from triaged.services.review_rows import parse_status
 from triaged.services.review_workspace import resolution_payload
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.storage import review_repo, taxonomy_repo
@@ -263,7 +264,7 @@ class ReviewService:
         flt = ItemFilter(
             taxonomy=taxonomy,
             queue=review_queue.parse(Queue, queue, "queue"),
-            status=review_queue.parse(Status, status, "status"),
+            status=parse_status(status),
             claimed_by=claimed_by,
             decision_id=decision_id,
         )

@@ -118,7 +118,7 @@ async def test_conflicts_and_bad_input(team: Team) -> None:
     rel = f"/v1/review/items/{second['id']}/release"
     assert (await team.bob.post(rel)).status_code == 409
     r = await team.alice.post(rel)
-    assert r.status_code == 200 and r.json()["status"] == "released"
+    assert r.status_code == 200 and r.json()["status"] == "pending"
     [again] = await claim(team.bob)
     assert again["id"] == second["id"]
     # unknown item
@@ -186,6 +186,33 @@ async def test_a_former_holder_cannot_answer_after_the_lease_ran_out(team: Team)
     assert again["id"] == item["id"]
     r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json={"action": "confirm"})
     assert r.status_code == 200, r.text
+
+
+async def test_a_released_item_is_pending_in_its_status_its_lists_and_its_counts(
+    team: Team,
+) -> None:
+    """A released item said ``status: released``, was listed under ``status=released`` and
+    ``status=pending`` alike and counted as pending (until 7 December).  It is pending now,
+    everywhere; handing it back is an event of its history, and ``status=released`` is
+    refused rather than answering items that say they are pending."""
+    tax = await team.taxonomy()
+    await team.classify(tax, TEXTS[:2])
+    mine, other = await claim(team.alice, limit=2)
+    r = await team.alice.post(f"/v1/review/items/{mine['id']}/release")
+    assert r.status_code == 200 and r.json()["status"] == "pending", r.text
+    item = (await team.bob.get(f"/v1/review/items/{mine['id']}")).json()
+    assert item["status"] == "pending" and item["claimed_by"] is None
+    assert [h["event"] for h in item["history"]] == ["created", "claimed", "released"]
+    for status, want in (("pending", [mine["id"]]), ("claimed", [other["id"]])):
+        page = (await team.bob.get("/v1/review/items", params={"status": status})).json()
+        assert [i["id"] for i in page["data"]] == want, status
+        assert all(i["status"] == status for i in page["data"])
+        assert sum(q[status] for q in page["counts"].values()) == len(want)
+    for params in ({"status": "released"}, {"status": "released", "q": "charged"}):
+        r = await team.bob.get("/v1/review/items", params=params)
+        assert r.status_code == 422, r.text
+    r = await team.bob.post(f"/v1/review/items/{mine['id']}/resolve", json={"action": "confirm"})
+    assert r.status_code == 409 and r.json()["error"]["details"]["status"] == "pending"
 
 
 async def test_list_filters_counts_and_stats(team: Team) -> None:

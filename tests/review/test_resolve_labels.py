@@ -218,7 +218,7 @@ async def test_bulk_resolve_shares_the_rules_and_stays_all_or_nothing(team: Team
         assert r.status_code == status, (body, r.text)
         assert r.json()["error"]["code"] == code
         for item_id in ids:
-            await assert_untouched(team, tax, item_id, status="released")
+            await assert_untouched(team, tax, item_id, status="pending")
 
     r = await team.bob.post(
         "/v1/review/items/bulk-resolve",

@@ -184,9 +184,10 @@ def _must_hold(row: Any, key_id: str, now: datetime, verb: str) -> None:
             details={"item_id": row.id, "status": row.status, "reason": "already_resolved"},
         )
     if row.status != Status.CLAIMED.value or row.claimed_by != key_id:
+        shown = Status.PENDING.value if row.status == Status.RELEASED.value else row.status
         raise Conflict(
             f"cannot {verb} review item {row.id}: it is not claimed by this key; claim it first",
-            details={"item_id": row.id, "status": row.status, "reason": "not_claimed_by_caller"},
+            details={"item_id": row.id, "status": shown, "reason": "not_claimed_by_caller"},
         )
     lease = row.lease_expires_at
     if lease is not None and as_utc(lease) < now:  # shown as pending, claimable by anyone

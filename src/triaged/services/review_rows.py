@@ -20,12 +20,14 @@ __all__ = [
     "MAX_PAGE",
     "PRIORITY",
     "QUEUE_BUCKET",
+    "SHOWN_STATUSES",
     "Action",
     "Queue",
     "Status",
     "iso",
     "item_public",
     "parse",
+    "parse_status",
     "viewer_of",
     "withhold_first_answer",
 ]
@@ -63,6 +65,22 @@ def parse(enum: type[StrEnum], value: str | None, field: str) -> Any:
         ) from None
 
 
+#: the statuses an item shows (and the lists filter by): one handed back, or whose lease ran
+#: out, is ``pending`` again (its history has the ``released`` or ``expired`` event)
+SHOWN_STATUSES = (Status.PENDING.value, Status.CLAIMED.value, Status.RESOLVED.value)
+
+
+def parse_status(value: str | None) -> Status | None:
+    """The status filter of the item lists: one of :data:`SHOWN_STATUSES`."""
+    if value is None or value in SHOWN_STATUSES:
+        return parse(Status, value, "status")
+    hint = "; a released item is pending" if value == Status.RELEASED.value else ""
+    raise InvalidInput(
+        f"unknown status {value!r}; use one of {list(SHOWN_STATUSES)}{hint}",
+        details={"field": "status", "value": value, "allowed": list(SHOWN_STATUSES)},
+    )
+
+
 def iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat() if value is not None else None
 
@@ -77,6 +95,8 @@ def item_public(row: Any, now: datetime, viewer: str | None = None) -> dict[str,
     status = m["status"]
     lease = m["lease_expires_at"]
     expired = status == Status.CLAIMED.value and lease is not None and as_utc(lease) < now
+    if status == Status.RELEASED.value:  # handed back: claimable, as a pending item is
+        status = Status.PENDING.value
     return withhold_first_answer(_item_fields(m, status, expired, lease), viewer)
 
 

@@ -21,7 +21,7 @@ from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc, utcnow
 from triaged.services.keys import Principal, Role
 from triaged.services.review_items import MAX_DECISION_IDS, ItemFilter, item_page
-from triaged.services.review_rows import Action, Queue, Status, parse, viewer_of
+from triaged.services.review_rows import Action, Queue, Status, parse, parse_status, viewer_of
 from triaged.storage import review_repo
 
 if TYPE_CHECKING:
@@ -243,7 +243,7 @@ def search_items(
     flt = ItemFilter(
         taxonomy=taxonomy or None,
         queue=parse(Queue, queue or None, "queue"),
-        status=parse(Status, status or None, "status"),
+        status=parse_status(status or None),
         text=text or None,
         label=label or None,
         confidence_min=confidence_min,

@@ -23,7 +23,7 @@ from triaged.service import MAX_REVIEW_PAGE as MAX_PAGE
 router = APIRouter(tags=["review"])
 
 QueueName = Literal["hold", "review", "audit"]
-StatusName = Literal["pending", "claimed", "resolved", "released"]
+StatusName = Literal["pending", "claimed", "resolved"]  # a released item is pending
 
 
 @router.post("/review/claim", response_model=ClaimResponse)
@@ -47,7 +47,7 @@ def list_items(
     queue: QueueName | None = None,
     status: Annotated[
         StatusName | None,
-        Query(description="pending: claimable now (incl. released and expired leases)"),
+        Query(description="pending: claimable now (handed back and expired leases included)"),
     ] = None,
     claimed_by: Annotated[str | None, Query(description="an API key id")] = None,
     decision_id: str | None = None,
