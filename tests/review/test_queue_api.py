@@ -100,14 +100,20 @@ async def test_conflicts_and_bad_input(team: Team) -> None:
     # not claimed by the caller
     r = await team.bob.post(path, json={"action": "confirm"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
-    # unknown label, missing label, existing label as new category
-    for body in (
-        {"action": "correct", "label": "nope"},
-        {"action": "correct"},
-        {"action": "new_category", "new_label": "billing"},
+    # unknown label, missing label, existing label as new category, a label out of scope:
+    # well-formed JSON the action cannot take, each a 422 validation_error saying why (the
+    # first three were 400 invalid_input until 7 December, the last one already 422)
+    for body, reason in (
+        ({"action": "correct", "label": "nope"}, "unknown_label"),
+        ({"action": "correct"}, "label_required"),
+        ({"action": "new_category", "new_label": "billing"}, "label_exists"),
+        ({"action": "new_category"}, "new_label_required"),
+        ({"action": "out_of_scope", "label": "billing"}, "out_of_scope_takes_no_label"),
     ):
         r = await team.alice.post(path, json=body)
-        assert r.status_code == 400, (body, r.text)
+        assert r.status_code == 422, (body, r.text)
+        error = r.json()["error"]
+        assert (error["code"], error["details"]["reason"]) == ("validation_error", reason), body
     r = await team.alice.post(path, json={"action": "maybe"})
     assert r.status_code == 422
     assert (await team.alice.post(path, json={"action": "confirm"})).status_code == 200

@@ -80,9 +80,9 @@ async def test_new_category_oos_is_refused_pointing_to_out_of_scope(team: Team) 
         {"action": "new_category", "label": OOS_LABEL},
     ):
         r = await team.alice.post(path, json=body)
-        assert r.status_code == 400, r.text
+        assert r.status_code == 422, r.text
         error = r.json()["error"]
-        assert error["code"] == "invalid_input"
+        assert error["code"] == "validation_error"
         assert error["details"]["field"] == "new_label"
         assert error["details"]["reason"] == "reserved_label"
         assert "out_of_scope" in error["message"] and "reserved" in error["message"]
@@ -103,9 +103,9 @@ async def test_new_category_follows_the_taxonomy_label_name_rules(team: Team, na
     r = await team.alice.post(
         f"/v1/review/items/{item['id']}/resolve", json={"action": "new_category", "new_label": name}
     )
-    assert r.status_code == 400, r.text
+    assert r.status_code == 422, r.text
     error = r.json()["error"]
-    assert error["code"] == "invalid_input"
+    assert error["code"] == "validation_error"
     assert error["details"] == {"field": "new_label", "reason": "invalid_label_name"}
     assert error["message"].startswith("new_label: ")
     await assert_untouched(team, tax, item["id"])
@@ -129,7 +129,7 @@ async def test_new_category_refuses_control_characters(team: Team) -> None:
     r = await team.alice.post(
         f"/v1/review/items/{item['id']}/resolve", json={"action": "new_category", "new_label": name}
     )
-    assert (created.status_code, r.status_code) == (400, 400), (created.text, r.text)
+    assert (created.status_code, r.status_code) == (400, 422), (created.text, r.text)
     await assert_untouched(team, tax, item["id"])
 
 
@@ -184,9 +184,10 @@ async def test_confirm_of_a_removed_label_is_refused_like_correct_to_it(team: Te
         {"action": "confirm", "label": "cherry"},
     ):
         r = await team.alice.post(path, json=body)
-        assert r.status_code == 400, r.text
+        assert r.status_code == 422, r.text
         refused.append(r.json()["error"])
-    assert {e["code"] for e in refused} == {"invalid_input"}
+    assert {e["code"] for e in refused} == {"validation_error"}
+    assert {e["details"]["reason"] for e in refused} == {"unknown_label"}
     assert all(e["message"].startswith("unknown label 'cherry'") for e in refused)
     assert refused[1]["details"]["field"] == "label" and refused[1]["details"]["label"] == "cherry"
     assert "'correct'" in refused[1]["message"] and "'out_of_scope'" in refused[1]["message"]
@@ -209,10 +210,10 @@ async def test_bulk_resolve_shares_the_rules_and_stays_all_or_nothing(team: Team
         assert r.status_code == 200, r.text
     ids = [apple["id"], cherry["id"]]
     for body, status, code in (
-        ({"action": "confirm"}, 400, "invalid_input"),  # cherry no longer exists
+        ({"action": "confirm"}, 422, "validation_error"),  # cherry no longer exists
         ({"action": "confirm", "label": "banana"}, 422, "validation_error"),
-        ({"action": "new_category", "new_label": OOS_LABEL}, 400, "invalid_input"),
-        ({"action": "new_category", "new_label": "\u200b"}, 400, "invalid_input"),
+        ({"action": "new_category", "new_label": OOS_LABEL}, 422, "validation_error"),
+        ({"action": "new_category", "new_label": "\u200b"}, 422, "validation_error"),
     ):
         r = await team.bob.post("/v1/review/items/bulk-resolve", json={"item_ids": ids, **body})
         assert r.status_code == status, (body, r.text)
@@ -253,7 +254,8 @@ async def test_new_category_differing_only_in_case_is_refused(team: Team) -> Non
     path = f"/v1/review/items/{item['id']}/resolve"
     for name in ("Billing", "BILLING"):
         r = await team.alice.post(path, json={"action": "new_category", "new_label": name})
-        assert r.status_code == 400, r.text
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"]["reason"] == "label_exists"
         assert r.json()["error"]["details"]["label"] == "billing"
         await assert_untouched(team, tax, item["id"])
 

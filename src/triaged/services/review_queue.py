@@ -220,7 +220,7 @@ def _check_confirm(
     model_label: str, label: str | None, new_label: str | None, labels: Sequence[str]
 ) -> None:
     """``confirm`` keeps the model's label: another ``label`` (or a ``new_label``) is a 422, and
-    a model label since removed from the taxonomy is a 400 like ``correct`` to it."""
+    so is a model label since removed from the taxonomy, like ``correct`` to it."""
     if label is not None and label != model_label:
         message = (
             f"action 'confirm' keeps the model's label {model_label!r}; "
@@ -231,7 +231,7 @@ def _check_confirm(
         message = "action 'confirm' takes no 'new_label'; to propose one use action 'new_category'"
         raise _takes_no(Action.CONFIRM, ["new_label"], message, "confirm_keeps_model_label")
     if model_label not in labels:
-        raise InvalidInput(
+        raise ValidationFailed(
             f"unknown label {model_label!r}: the model's label is no longer in the taxonomy; "
             "use action 'correct' with an existing label, or 'out_of_scope'",
             details={"field": "label", "label": model_label, "reason": "unknown_label"},
@@ -241,7 +241,7 @@ def _check_confirm(
 def _check_new_label(name: str, labels: Sequence[str]) -> None:
     """A proposed category follows the rules of a taxonomy's label names (it becomes one)."""
     if name == OOS_LABEL:
-        raise InvalidInput(
+        raise ValidationFailed(
             f"{OOS_LABEL!r} is reserved for out-of-scope inputs and cannot be a new category; "
             "use action 'out_of_scope'",
             details={"field": "new_label", "label": name, "reason": "reserved_label"},
@@ -249,20 +249,20 @@ def _check_new_label(name: str, labels: Sequence[str]) -> None:
     try:
         check_label_name(name, "new_label")
     except TaxonomyError as exc:
-        raise InvalidInput(
+        raise ValidationFailed(
             exc.message, details={"field": "new_label", "reason": "invalid_label_name"}
         ) from None
     if name in labels:
-        raise InvalidInput(
+        raise ValidationFailed(
             f"label {name!r} already exists; use action 'correct'",
-            details={"field": "new_label", "label": name},
+            details={"field": "new_label", "label": name, "reason": "label_exists"},
         )
     same = same_name(list(labels), name)
     if same is not None:  # "Billing" beside "billing": one category written twice
-        raise InvalidInput(
+        raise ValidationFailed(
             f"label {same!r} already exists (new_label {name!r} differs only in case or Unicode "
             "form); use action 'correct'",
-            details={"field": "new_label", "label": same},
+            details={"field": "new_label", "label": same, "reason": "label_exists"},
         )
 
 
@@ -274,7 +274,9 @@ def _final_label(
     labels: Sequence[str],
 ) -> tuple[str | None, str | None, str | None]:
     """(final label, resolved label, new label) for ``action``; raises on bad input before
-    anything is written (a refused answer leaves the item claimed and unchanged)."""
+    anything is written (a refused answer leaves the item claimed and unchanged): a 422
+    ``validation_error`` whose ``details.reason`` says why, as for any JSON body the API
+    cannot take."""
     if action is Action.OUT_OF_SCOPE:
         given = [f for f, v in (("label", label), ("new_label", new_label)) if v is not None]
         if given:
@@ -289,11 +291,14 @@ def _final_label(
             message = "action 'correct' takes no 'new_label'; to propose one use 'new_category'"
             raise _takes_no(action, ["new_label"], message, "correct_takes_no_new_label")
         if not label:
-            raise InvalidInput("action 'correct' needs 'label'", details={"field": "label"})
+            raise ValidationFailed(
+                "action 'correct' needs 'label'",
+                details={"field": "label", "action": action.value, "reason": "label_required"},
+            )
         if label not in labels:
-            raise InvalidInput(
+            raise ValidationFailed(
                 f"unknown label {label!r}; to propose a new one use action 'new_category'",
-                details={"field": "label", "label": label},
+                details={"field": "label", "label": label, "reason": "unknown_label"},
             )
         return label, label, None
     if action is Action.NEW_CATEGORY:
@@ -302,9 +307,9 @@ def _final_label(
             raise _takes_no(action, ["label"], message, "new_category_takes_new_label")
         name = (new_label or label or "").strip()
         if not name or len(name) > MAX_LABEL:
-            raise InvalidInput(
+            raise ValidationFailed(
                 f"action 'new_category' needs 'new_label' (1 to {MAX_LABEL} characters)",
-                details={"field": "new_label"},
+                details={"field": "new_label", "reason": "new_label_required"},
             )
         _check_new_label(name, labels)
         return name, None, name
