@@ -72,8 +72,10 @@ SHOWN_STATUSES = (Status.PENDING.value, Status.CLAIMED.value, Status.RESOLVED.va
 
 def parse_status(value: str | None) -> Status | None:
     """The status filter of the item lists: one of :data:`SHOWN_STATUSES`."""
-    if value is None or value in SHOWN_STATUSES:
-        return parse(Status, value, "status")
+    if value is None:
+        return None
+    if value in SHOWN_STATUSES:
+        return Status(value)
     hint = "; a released item is pending" if value == Status.RELEASED.value else ""
     raise InvalidInput(
         f"unknown status {value!r}; use one of {list(SHOWN_STATUSES)}{hint}",
