@@ -72,13 +72,21 @@ class TaxonomyMixin(RoutingMixin):
         }
 
     def _describe(
-        self, record_id_name: tuple[str, str], *, include_examples: bool = False
+        self,
+        record_id_name: tuple[str, str],
+        *,
+        include_examples: bool = False,
+        version: int | None = None,
     ) -> dict[str, Any]:
+        """The taxonomy as the API shows it: its current version, or ``version``."""
         workspace_id, name = record_id_name
         with self.db.read() as conn:
             record = taxo.get_record(conn, workspace_id, name)
-            tax = taxo.load_version(conn, record)
-            return self._public_taxonomy(conn, record, tax, include_examples=include_examples)
+            tax = taxo.load_version(conn, record, version)
+            out = self._public_taxonomy(conn, record, tax, include_examples=include_examples)
+        if version is not None:
+            out["version"] = version
+        return out
 
     def create_taxonomy(
         self, principal: Principal, definition: Mapping[str, Any]
@@ -152,15 +160,14 @@ class TaxonomyMixin(RoutingMixin):
             self._check_size(changed)
             # nothing changes (an empty PATCH, the same labels again): no version and no
             # training (POST .../train retrains on purpose); an archived one still refuses
+            made: int | None = None
             if changed != current or record.archived_at is not None:
                 job, tax = self._store_version(conn, record, current, changed, train)
-            # described in the same transaction: under concurrent edits each answer shows
-            # the version it made (read after the commit, they all showed the latest)
-            fresh = taxo.get_record(conn, principal.workspace_id, name)
-            out = self._public_taxonomy(conn, fresh, taxo.load_version(conn, fresh))
+                made = tax.version
         if job is not None:
             self._launch(job["id"], tax)
-        return out
+        # the version this edit made: under concurrent edits the latest is another's
+        return self._describe((principal.workspace_id, name), version=made)
 
     def _store_version(
         self,
