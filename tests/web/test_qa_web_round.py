@@ -49,3 +49,39 @@ def test_usage_shows_the_quota_example_only_for_a_plan_with_a_quota(ui):
     s.service.set_workspace_plan("acme", "free")
     page = client.get("/ui/usage").text
     assert 'id="quota-example"' in page and "monthly quota of plan 'free'" in page
+
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r'<tr data-item="([^"]+)">', html)
+
+
+def _error(html: str) -> str | None:
+    m = re.search(r'<p class="error" role="alert">([^<]*)</p>', html)
+    return m.group(1) if m else None
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ({"confidence_min": "2", "confidence_max": "-1"}, "confidence_min must be a number"),
+        ({"confidence_max": "-1"}, "confidence_max must be a number from 0 to 1"),
+        (
+            {"confidence_min": "abc"},
+            "confidence_min must be a number from 0 to 1, not &#39;abc&#39;",
+        ),
+        ({"confidence_min": "nan"}, "confidence_min must be a number"),
+        ({"confidence_min": "0.9", "confidence_max": "0.1"}, "is above confidence_max"),
+    ],
+)
+def test_a_bad_confidence_filter_is_said_on_the_page_and_kept_in_the_form(ui, query, said):
+    """``confidence_min=2&confidence_max=-1`` showed "0 items" and ``confidence_min=abc``
+    dropped the filter, both without a word (the API answers 422)."""
+    client, s = ui
+    _sign_in(client, s.reviewer_key)
+    html = client.get("/ui/items", params={"taxonomy": "support", **query}).text
+    assert said in (_error(html) or ""), _error(html)
+    assert _rows(html) == []
+    for field, value in query.items():
+        assert f'name="{field}" min="0" max="1" step="0.01" value="{value}"' in html
+    fine = client.get("/ui/items", params={"confidence_min": "0", "confidence_max": "1"}).text
+    assert _error(fine) is None and len(_rows(fine)) == len(TEXTS)

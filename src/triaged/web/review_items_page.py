@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from triaged.errors import TriagedError
+from triaged.errors import InvalidInput, TriagedError
 from triaged.http.deps import ServiceDep
 from triaged.service import Principal, Role, Service
 from triaged.web.deps import WebSession
@@ -62,12 +62,32 @@ def _not_selectable(item: dict[str, Any], principal: Principal) -> str | None:
 ITEM_ID = re.compile(r"rvi_[0-9a-f]{32}")
 
 
-def _number(value: str | None) -> float | None:
-    try:
-        out = float(value) if value not in (None, "") else None
-    except ValueError:
+def _confidence(params: dict[str, str], field: str) -> float | None:
+    """A confidence filter as a number from 0 to 1 (None: not given); a value the API would
+    answer 422 for is said on the page (it was dropped, or matched nothing, silently)."""
+    raw = params[field]
+    if raw == "":
         return None
-    return out if out is None or math.isfinite(out) else None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise InvalidInput(
+            f"{field} must be a number from 0 to 1, not {raw[:40]!r}", details={"field": field}
+        )
+    return value
+
+
+def _confidences(params: dict[str, str]) -> tuple[float | None, float | None]:
+    low = _confidence(params, "confidence_min")
+    high = _confidence(params, "confidence_max")
+    if low is not None and high is not None and low > high:
+        raise InvalidInput(
+            f"confidence_min ({low:g}) is above confidence_max ({high:g}): no item can match",
+            details={"field": "confidence_min"},
+        )
+    return low, high
 
 
 def _search(
@@ -78,6 +98,7 @@ def _search(
     cursor: str | None,
 ) -> dict[str, Any]:
     """One page of the items the filters in ``params`` select."""
+    low, high = _confidences(params)
     return service.desk.search(
         principal,
         taxonomy=params["taxonomy"] or None,
@@ -85,8 +106,8 @@ def _search(
         status=params["status"] if params["status"] in STATUSES else None,
         text=params["q"] or None,
         label=params["label"] or None,
-        confidence_min=_number(params["confidence_min"]),
-        confidence_max=_number(params["confidence_max"]),
+        confidence_min=low,
+        confidence_max=high,
         since=params["since"] or None,
         until=params["until"] or None,
         decision_ids=ids or None,
