@@ -85,3 +85,20 @@ def test_a_bad_confidence_filter_is_said_on_the_page_and_kept_in_the_form(ui, qu
         assert f'name="{field}" min="0" max="1" step="0.01" value="{value}"' in html
     fine = client.get("/ui/items", params={"confidence_min": "0", "confidence_max": "1"}).text
     assert _error(fine) is None and len(_rows(fine)) == len(TEXTS)
+
+
+def test_one_day_of_dates_lists_that_day(ui):
+    """``since=D&until=D`` said "since must be before until": the form's date-only "until"
+    now includes that day; the API's ``until`` stays exclusive."""
+    client, s = ui
+    _sign_in(client, s.reviewer_key)
+    items = s.service.review.items(s.service.authenticate(s.admin_key), limit=10)["items"]
+    day = items[0]["created_at"][:10]
+    html = client.get("/ui/items", params={"since": day, "until": day}).text
+    assert _error(html) is None and len(_rows(html)) == len(TEXTS)
+    assert "through (inclusive)" in html and f'name="until" value="{day}"' in html
+    earlier = client.get("/ui/items", params={"until": "2000-01-01"}).text
+    assert _rows(earlier) == []
+    # a date and time is passed as given (exclusive)
+    html = client.get("/ui/items", params={"since": day, "until": f"{day}T00:00:00+00:00"}).text
+    assert "since must be before until" in (_error(html) or "")

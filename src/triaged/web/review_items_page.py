@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -90,6 +91,21 @@ def _confidences(params: dict[str, str]) -> tuple[float | None, float | None]:
     return low, high
 
 
+#: a date without a time, as the page's date inputs send it
+DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _until(value: str) -> str | None:
+    """The form's "through" date includes that whole day: a date-only ``until`` is the next
+    day's start (the API's ``until`` stays exclusive); a date and time is passed as is."""
+    if not DATE_ONLY.fullmatch(value):
+        return value or None
+    try:
+        return (date.fromisoformat(value) + timedelta(days=1)).isoformat()
+    except ValueError:  # not a real day: the service says so
+        return value
+
+
 def _search(
     service: Service,
     principal: Principal,
@@ -109,7 +125,7 @@ def _search(
         confidence_min=low,
         confidence_max=high,
         since=params["since"] or None,
-        until=params["until"] or None,
+        until=_until(params["until"]),
         decision_ids=ids or None,
         limit=PAGE,
         cursor=cursor,
