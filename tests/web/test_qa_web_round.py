@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests.web.seed import Seeded, seed
 from triaged.api import create_app
+from triaged.web import review_items_page
 
 TEXTS = [
     "I was charged twice and need a refund",
@@ -102,3 +103,29 @@ def test_one_day_of_dates_lists_that_day(ui):
     # a date and time is passed as given (exclusive)
     html = client.get("/ui/items", params={"since": day, "until": f"{day}T00:00:00+00:00"}).text
     assert "since must be before until" in (_error(html) or "")
+
+
+def test_a_bulk_answer_on_page_2_returns_to_page_2(ui, monkeypatch):
+    """The form's ``back`` omitted the cursor: a bulk answer on page 2 went to page 1 (with
+    no status filter the answered item stays on its page, resolved)."""
+    monkeypatch.setattr(review_items_page, "PAGE", 1)
+    client, s = ui
+    csrf = _sign_in(client, s.admin_key)
+    first = client.get("/ui/items", params={"taxonomy": "support"}).text
+    cursor = re.search(r"cursor=(rvi_[0-9a-f]{32})", first).group(1)  # type: ignore[union-attr]
+    second = client.get("/ui/items", params={"taxonomy": "support", "cursor": cursor}).text
+    [item_id] = _rows(second)
+    back = re.search(r'name="back" value="([^"]*)"', second).group(1)  # type: ignore[union-attr]
+    assert back == f"taxonomy=support&amp;cursor={cursor}"
+    form = {
+        "csrf_token": csrf,
+        "item_ids": [item_id],
+        "action": "ambiguous",
+        "back": back.replace("&amp;", "&"),
+    }
+    r = client.post("/ui/items/bulk", data=form)
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/ui/items?taxonomy=support&cursor={cursor}&notice=1"
+    after = client.get(r.headers["location"]).text
+    assert "Resolved 1 items." in after and _rows(after) == [item_id]  # still page 2
+    assert "Cannot be selected: already resolved" in after

@@ -132,6 +132,13 @@ def _search(
     )
 
 
+def _back(query: str, cursor: str | None) -> str:
+    """Where a bulk answer returns to: this page (its cursor too), not the first page."""
+    if cursor is None or not ITEM_ID.fullmatch(cursor):
+        return query
+    return query + ("&" if query else "") + urlencode({"cursor": cursor})
+
+
 @router.get("/ui/items", response_class=HTMLResponse)
 def items_view(request: Request, session: WebSession, service: ServiceDep) -> Response:
     principal = session.principal
@@ -171,6 +178,8 @@ def items_view(request: Request, session: WebSession, service: ServiceDep) -> Re
             "first_page": ("/ui/items" + ("?" + query if query else "")) if cursor else None,
             "labels": labels,
             "query": query,
+            # where a bulk answer returns to: this page (its cursor too), not the first
+            "back": _back(query, cursor),
             "error": error or read_message(session, request.query_params),
             "notice": (f"Resolved {notice} items." if notice and notice.isdigit() else None),
             "cluster": len(ids),
