@@ -129,3 +129,50 @@ def test_a_bulk_answer_on_page_2_returns_to_page_2(ui, monkeypatch):
     after = client.get(r.headers["location"]).text
     assert "Resolved 1 items." in after and _rows(after) == [item_id]  # still page 2
     assert "Cannot be selected: already resolved" in after
+
+
+def _login_token(client: TestClient, path: str = "/ui/login") -> str:
+    page = client.get(path).text
+    return re.search(r'name="login_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def test_signing_in_returns_to_the_page_asked_for(ui):
+    """Signed out, ``/ui/items?taxonomy=support`` went to ``/ui/login`` and, after signing
+    in, to ``/ui/``."""
+    client, s = ui
+    r = client.get("/ui/items", params={"taxonomy": "support"})
+    assert r.status_code == 303
+    assert r.headers["location"] == "/ui/login?next=%2Fui%2Fitems%3Ftaxonomy%3Dsupport"
+    page = client.get(r.headers["location"]).text
+    assert 'name="next" value="/ui/items?taxonomy=support"' in page
+    token = _login_token(client)
+    form = {"api_key": s.reviewer_key, "login_token": token, "next": "/ui/items?taxonomy=support"}
+    r = client.post("/ui/login", data=form)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/items?taxonomy=support"
+    # signed in already: the sign-in page sends you on
+    r = client.get("/ui/login", params={"next": "/ui/items?status=pending"})
+    assert r.headers["location"] == "/ui/items?status=pending"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "//evil.example/ui/",
+        "/\\evil.example",
+        "/ui/\\\\evil.example",
+        "https://evil.example/ui/",
+        "http:/ui/items",
+        "/ui//evil.example",
+        "javascript:alert(1)",
+        "/ui/items\r\nSet-Cookie: x=1",
+        "/v1/review/items",
+        "ui/items",
+        "/ui/login",
+    ],
+)
+def test_the_return_address_is_only_a_page_of_this_ui(ui, bad):
+    client, s = ui
+    assert 'name="next"' not in client.get("/ui/login", params={"next": bad}).text
+    form = {"api_key": s.reviewer_key, "login_token": _login_token(client), "next": bad}
+    r = client.post("/ui/login", data=form)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/"

@@ -86,7 +86,11 @@ JSON_PATHS = frozenset({"/ui/dashboard/what-if"})
 
 
 async def _sign_in(request: Request, _exc: Exception) -> Response:
-    return redirect("/ui/login")
+    """To the sign-in page, which comes back to the page asked for (a GET of a page)."""
+    if request.method != "GET":
+        return redirect("/ui/login")
+    query = request.url.query
+    return redirect(pages.login_url(request.url.path + ("?" + query if query else "")))
 
 
 async def _csrf(request: Request, exc: Exception) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,7 +16,16 @@ from triaged.web.deps import WebSession
 from triaged.web.render import page, redirect
 from triaged.web.session import REVIEW_ROLES, SessionCodec, SignInRequired, check_csrf
 
-__all__ = ["NOTICES", "QUEUES", "queue_overview", "router", "see_other", "taxonomy_queues"]
+__all__ = [
+    "NOTICES",
+    "QUEUES",
+    "login_url",
+    "queue_overview",
+    "router",
+    "safe_next",
+    "see_other",
+    "taxonomy_queues",
+]
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,6 +53,27 @@ def see_other(url: str) -> RedirectResponse:
     return redirect(url)
 
 
+def safe_next(target: str | None) -> str:
+    """``target`` when it is a page of this UI (a local path under ``/ui/``), else ``/ui/``:
+    no other host (``//evil``, ``/\\evil``, ``https://...``), no control characters."""
+    if not target or len(target) > 2000 or not target.startswith("/ui/"):
+        return "/ui/"
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return "/ui/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/ui/") or "//" in parts.path:
+        return "/ui/"
+    if parts.path in ("/ui/login", "/ui/logout"):
+        return "/ui/"
+    return target
+
+
+def login_url(target: str | None) -> str:
+    """The sign-in page, with ``next`` when ``target`` is a page worth coming back to."""
+    target = safe_next(target)
+    return "/ui/login" + ("?" + urlencode({"next": target}) if target != "/ui/" else "")
+
+
 @router.get("/")
 def root() -> RedirectResponse:
     """The service's home page is the review UI."""
@@ -61,12 +92,13 @@ def _login_page(request: Request, context: dict[str, Any], status_code: int = 20
 
 
 @router.get("/ui/login", response_class=HTMLResponse)
-def login_form(request: Request, notice: str | None = None) -> Response:
+def login_form(request: Request, notice: str | None = None, next: str = "") -> Response:
+    target = safe_next(next)
     try:
         SessionCodec.for_request(request).read(request)
-        return see_other("/ui/")
+        return see_other(target)
     except SignInRequired:
-        return _login_page(request, {"notice": NOTICES.get(notice or "")})
+        return _login_page(request, {"notice": NOTICES.get(notice or ""), "next": target})
 
 
 @router.post("/ui/login", response_class=HTMLResponse)
@@ -75,8 +107,12 @@ def login(
     service: ServiceDep,
     api_key: Annotated[str, Form()] = "",
     login_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
 ) -> Response:
+    """Sign in, then go to ``next`` (the page asked for while signed out; only a page of
+    this UI) or the queues."""
     codec = SessionCodec.for_request(request)
+    target = safe_next(next)
     codec.check_login_token(request, login_token)
     error = None
     principal: Principal | None = None
@@ -85,7 +121,7 @@ def login(
     try:
         throttle.check(subjects)
     except RateLimited as exc:
-        response = _login_page(request, {"error": exc.message}, status_code=429)
+        response = _login_page(request, {"error": exc.message, "next": target}, status_code=429)
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
     try:
@@ -99,8 +135,8 @@ def login(
     if principal is not None and principal.role not in REVIEW_ROLES:
         error = f"A {principal.role.value} key cannot review; use a reviewer or admin key."
     if error is not None or principal is None:
-        return _login_page(request, {"error": error}, status_code=401)
-    response = see_other("/ui/")
+        return _login_page(request, {"error": error, "next": target}, status_code=401)
+    response = see_other(target)
     codec.start(request, response, principal)
     return response
 
