@@ -176,3 +176,40 @@ def test_the_return_address_is_only_a_page_of_this_ui(ui, bad):
     form = {"api_key": s.reviewer_key, "login_token": _login_token(client), "next": bad}
     r = client.post("/ui/login", data=form)
     assert r.status_code == 303 and r.headers["location"] == "/ui/"
+
+
+def _claim_one(s: Seeded) -> dict[str, Any]:
+    alice = s.service.authenticate(s.reviewer_key)
+    [item] = s.service.review.claim(alice, limit=1, taxonomy="support")
+    return item
+
+
+def test_a_refused_answer_keeps_the_comment_out_of_the_address(ui):
+    """The comment came back in the redirect (``&note=<comment>&note_sig=...``): a
+    2,000-character comment made an 18,000-character address, in history and logs."""
+    client, s = ui
+    item = _claim_one(s)
+    csrf = _sign_in(client, s.reviewer_key)
+    note = ("customer says the second charge is a duplicate; " * 50)[:2000]
+    form = {"csrf_token": csrf, "choice": "new_category", "new_label": "billing", "note": note}
+    r = client.post(f"/ui/review/{item['id']}/resolve", data=form)
+    where = r.headers["location"]
+    assert r.status_code == 303 and "notice=invalid" in where
+    assert "note" not in where and "duplicate" not in where and len(where) < 600
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("triaged_form=") and "duplicate" not in cookie
+    attrs = {a.strip().split("=")[0].lower(): a for a in cookie.split(";")[1:]}
+    assert "httponly" in attrs and attrs["samesite"].strip().lower() == "samesite=lax"
+    assert attrs["path"].strip() == f"Path=/ui/review/{item['id']}"
+    assert attrs["max-age"].strip() == "Max-Age=600"
+    page = client.get(where)
+    assert f'value="{note}"' in page.text and "That answer was not saved:" in page.text
+    assert 'triaged_form=""' in page.headers["set-cookie"]  # cleared once shown
+    assert "duplicate" not in client.get(where).text  # shown once
+    # the same cookie in another session shows nothing
+    other = TestClient(client.app, follow_redirects=False)
+    _sign_in(other, s.reviewer_key)
+    kept = r.cookies.get("triaged_form")
+    assert kept
+    other.cookies.set("triaged_form", kept, path=f"/ui/review/{item['id']}")
+    assert "duplicate" not in other.get(where).text

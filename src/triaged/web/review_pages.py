@@ -12,7 +12,7 @@ import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from triaged.errors import Conflict, NotFound, TriagedError
 from triaged.http.deps import ServiceDep
 from triaged.service import Principal, Service
+from triaged.web import form_memory
 from triaged.web.deps import WebSession
 from triaged.web.pages import NOTICES, QUEUES, see_other, taxonomy_queues
 from triaged.web.render import error_page, page
@@ -165,7 +166,8 @@ def review_item(
         and item.get("review_round") in (2, 3)
     )
     settings = service.desk.settings(principal, item["taxonomy"])
-    return page(
+    kept = form_memory.recall(request, session)  # what a refused answer carried back
+    response = page(
         request,
         "review.html",
         {
@@ -189,10 +191,17 @@ def review_item(
             "filter_taxonomy": flt[0] or "",
             "filter_queue": flt[1] or "",
             "notice": _notice(notice, read_signed(session, request.query_params, "error")),
-            "note": read_signed(session, request.query_params, "note") or "",
+            "note": form_memory.text(kept, "note", 2000),
         },
         session=session,
     )
+    form_memory.forget(request, response, _path(item_id))
+    return response
+
+
+def _path(item_id: str) -> str:
+    """The review page of ``item_id`` (the path its kept form values are scoped to)."""
+    return f"/ui/review/{quote(item_id, safe='')}"
 
 
 def _notice(code: str | None, error: str | None) -> str | None:
@@ -229,6 +238,7 @@ def _answer(choice: str, model_label: str, new_label: str) -> dict[str, Any]:
 @router.post("/ui/review/{item_id}/resolve")
 def review_resolve(
     item_id: str,
+    request: Request,
     session: WebSession,
     service: ServiceDep,
     csrf_token: Annotated[str, Form()] = "",
@@ -255,10 +265,12 @@ def review_resolve(
         notice = "invalid"
         if kwargs.get("action") == "confirm" and _label_gone(service, principal, item_id):
             notice = "label_gone"
-        # what was wrong, and the comment typed (both lost until 5 December), signed for this
-        # session so that no link can put words on the page or in the comment box
-        kept = signed_params(session, error=exc.message[:300], note=note[:2000])
-        return see_other(f"/ui/review/{item_id}" + _query(flt, notice=notice, **kept))
+        # what was wrong (signed for this session, so that no link can put words on the
+        # page), and the comment typed, in a cookie of this page: not in the address
+        said = signed_params(session, error=exc.message[:300])
+        response = see_other(_path(item_id) + _query(flt, notice=notice, **said))
+        form_memory.keep(request, response, session, _path(item_id), {"note": note[:2000]})
+        return response
     return _go_next(service, principal, flt, notice="saved")
 
 
