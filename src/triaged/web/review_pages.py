@@ -192,6 +192,7 @@ def review_item(
             "filter_queue": flt[1] or "",
             "notice": _notice(notice, read_signed(session, request.query_params, "error")),
             "note": form_memory.text(kept, "note", 2000),
+            "new_label": form_memory.text(kept, "new_label", 100),
         },
         session=session,
     )
@@ -269,7 +270,10 @@ def review_resolve(
         # page), and the comment typed, in a cookie of this page: not in the address
         said = signed_params(session, error=exc.message[:300])
         response = see_other(_path(item_id) + _query(flt, notice=notice, **said))
-        form_memory.keep(request, response, session, _path(item_id), {"note": note[:2000]})
+        typed = {"note": note[:2000], "new_label": new_label[:100]}
+        if choice != "new_category":  # a name typed but not proposed is not kept
+            typed.pop("new_label")
+        form_memory.keep(request, response, session, _path(item_id), typed)
         return response
     return _go_next(service, principal, flt, notice="saved")
 

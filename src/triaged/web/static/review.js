@@ -133,6 +133,22 @@
   }
 
   if (newLabel) {
+    // Propose with no name is stopped here (the server refuses it too): the field says why.
+    // Not `required` on the field: every other answer button submits the same form.
+    var propose = document.getElementById("propose");
+    if (propose) {
+      propose.addEventListener("click", function (event) {
+        if (newLabel.value.trim()) { return; }
+        event.preventDefault();
+        newLabel.setCustomValidity("Name the new category first.");
+        newLabel.reportValidity();
+        newLabel.focus();
+      });
+    }
+    newLabel.addEventListener("input", function () {
+      newLabel.setCustomValidity("");
+      newLabel.removeAttribute("aria-invalid");
+    });
     newLabel.addEventListener("keydown", function (event) {
       if (event.key === "Enter") {
         event.preventDefault();
