@@ -213,3 +213,20 @@ def test_a_refused_answer_keeps_the_comment_out_of_the_address(ui):
     assert kept
     other.cookies.set("triaged_form", kept, path=f"/ui/review/{item['id']}")
     assert "duplicate" not in other.get(where).text
+
+
+def test_a_refused_bulk_answer_keeps_a_full_page_in_one_cookie(ui):
+    """A page's 100 ticked items and a 2,000-character comment come back from a refused
+    bulk answer through one cookie of the items page (none of it in the address)."""
+    client, s = ui
+    csrf = _sign_in(client, s.admin_key)
+    ids = [f"rvi_{i:032x}" for i in range(review_items_page.PAGE)]
+    note = "".join(chr(0x4E00 + i % 500) for i in range(700))  # 2,100 bytes of UTF-8
+    form = {"csrf_token": csrf, "item_ids": ids, "action": "correct", "label": "x", "note": note}
+    r = client.post("/ui/items/bulk", data=form)
+    assert r.status_code == 303 and "rvi_" not in r.headers["location"]
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("triaged_form=") and len(cookie) < 4096
+    assert "Path=/ui/items" in cookie and "HttpOnly" in cookie
+    page = client.get(r.headers["location"]).text
+    assert f'value="{note}"' in page and 'value="x"' in page

@@ -54,3 +54,38 @@ def test_a_refused_proposal_keeps_its_name_and_an_empty_one_is_not_sent(page, se
     page.wait_for_url(re.compile(r"notice=saved|notice=empty"))
     done = seeded.service.review.item(alice, item["id"])
     assert done["status"] == "resolved" and done["new_label"] == "billing_duplicate"
+
+
+def test_a_refused_bulk_answer_keeps_the_selection_and_what_was_typed(page, seeded):
+    """A bulk answer the server refused (an unknown label, nothing ticked) came back with
+    no item ticked, the answer reset and the label and comment emptied."""
+    _sign_in(page, seeded.admin_key)
+    page.goto("/ui/items?taxonomy=support")
+    boxes = page.locator('#items-table input[name="item_ids"]')
+    chosen = [boxes.nth(i).get_attribute("value") for i in (0, 2)]
+    for i in (0, 2):
+        boxes.nth(i).check()
+    page.get_by_label("Answer").select_option("correct")
+    page.get_by_label("Label or new category name").fill("not_a_label")
+    page.get_by_label("Comment").fill("these are all the same")
+    page.get_by_role("button", name="Resolve selected").click()
+    page.wait_for_url(re.compile(r"error_sig="))
+    assert "not_a_label" in page.get_by_role("alert").inner_text()
+    ticked = boxes.evaluate_all("bs => bs.filter(b => b.checked).map(b => b.value)")
+    assert ticked == chosen
+    assert page.get_by_label("Answer").input_value() == "correct"
+    assert page.get_by_label("Label or new category name").input_value() == "not_a_label"
+    assert page.get_by_label("Comment").input_value() == "these are all the same"
+    assert "note=" not in page.url and "same" not in page.url and "item_ids" not in page.url
+    # nothing ticked: the answer and the comment stay
+    for i in (0, 2):
+        boxes.nth(i).uncheck()
+    page.get_by_label("Answer").select_option("ambiguous")
+    page.get_by_role("button", name="Resolve selected").click()
+    page.wait_for_url(re.compile(r"error_sig="))
+    assert "1 to 500" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Answer").input_value() == "ambiguous"
+    assert page.get_by_label("Comment").input_value() == "these are all the same"
+    # shown once: a reload starts afresh
+    page.reload()
+    assert page.get_by_label("Comment").input_value() == ""

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from triaged.errors import InvalidInput, TriagedError
 from triaged.http.deps import ServiceDep
 from triaged.service import Principal, Role, Service
+from triaged.web import form_memory
 from triaged.web.deps import WebSession
 from triaged.web.pages import QUEUES, see_other
 from triaged.web.render import add_nav_link, page
@@ -164,7 +165,7 @@ def items_view(request: Request, session: WebSession, service: ServiceDep) -> Re
     query = urlencode({k: v for k, v in params.items() if v})
     items: list[dict[str, Any]] = result["items"]
     notice = request.query_params.get("notice")
-    return page(
+    response = page(
         request,
         "review_items.html",
         {
@@ -183,13 +184,29 @@ def items_view(request: Request, session: WebSession, service: ServiceDep) -> Re
             "error": error or read_message(session, request.query_params),
             "notice": (f"Resolved {notice} items." if notice and notice.isdigit() else None),
             "cluster": len(ids),
+            "kept": _kept(form_memory.recall(request, session)),
         },
         session=session,
     )
+    form_memory.forget(request, response, "/ui/items")
+    return response
+
+
+def _kept(values: dict[str, Any]) -> dict[str, Any]:
+    """What a refused bulk answer carried back: the items ticked, the answer, the label
+    and the comment (they were all cleared until 6 December)."""
+    ids = values.get("item_ids")
+    return {
+        "ids": {i for i in ids if isinstance(i, str)} if isinstance(ids, list) else set(),
+        "action": form_memory.text(values, "action", 20),
+        "label": form_memory.text(values, "label", 100),
+        "note": form_memory.text(values, "note", 2000),
+    }
 
 
 @router.post("/ui/items/bulk")
 def items_bulk(
+    request: Request,
     session: WebSession,
     service: ServiceDep,
     csrf_token: Annotated[str, Form()] = "",
@@ -217,5 +234,13 @@ def items_bulk(
     except TriagedError as exc:
         if exc.status >= 500:
             raise
-        return see_other(target + sep + urlencode(message_params(session, exc.message)))
+        response = see_other(target + sep + urlencode(message_params(session, exc.message)))
+        typed = {
+            "item_ids": [i for i in item_ids or [] if ITEM_ID.fullmatch(i)][:PAGE],
+            "action": action[:20],
+            "label": label[:100],
+            "note": note[:2000],
+        }
+        form_memory.keep(request, response, session, "/ui/items", typed)
+        return response
     return see_other(target + sep + f"notice={len(done)}")
