@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests.web.seed import Seeded, seed
 from triaged.api import create_app
+from triaged.services import review_workspace as rw
 from triaged.web import review_items_page
 
 TEXTS = [
@@ -230,3 +231,42 @@ def test_a_refused_bulk_answer_keeps_a_full_page_in_one_cookie(ui):
     assert "Path=/ui/items" in cookie and "HttpOnly" in cookie
     page = client.get(r.headers["location"]).text
     assert f'value="{note}"' in page and 'value="x"' in page
+
+
+def test_an_admin_settling_a_disagreement_of_their_own_is_warned_and_offered_it_last(ui):
+    """An admin who answered differently from the first reviewer got the disagreement
+    straight back and settled it alone, with no word that the answer was their own."""
+    client, s = ui
+    svc = s.service
+    rw.update_settings(svc, svc.authenticate(s.admin_key), "support", overlap_rate=1.0)
+    boss = svc.authenticate(s.admin_key)
+    alice = svc.authenticate(s.reviewer_key)
+    [item] = svc.review.claim(boss, limit=1, taxonomy="support")  # first in every order
+    svc.review.resolve(boss, item["id"], action="confirm")
+    taken = svc.review.claim(alice, limit=len(TEXTS), taxonomy="support")
+    assert item["id"] in {t["id"] for t in taken}
+    svc.review.resolve(alice, item["id"], action="out_of_scope")
+    for t in taken:
+        if t["id"] != item["id"]:
+            svc.review.release(alice, t["id"])
+    assert svc.review.item(boss, item["id"])["review_round"] == 3
+    # another admin is offered it first; the admin who is part of it gets it last
+    other_key = svc.create_key("acme", "admin", name="carol").key
+    assert other_key
+    carol = svc.authenticate(other_key)
+    [first] = svc.review.claim(carol, limit=1, taxonomy="support")
+    assert first["id"] == item["id"]
+    svc.review.release(carol, item["id"])
+    got = [svc.review.claim(boss, limit=1, taxonomy="support")[0]["id"] for _ in TEXTS]
+    assert got[-1] == item["id"] and item["id"] not in got[:-1]  # not blocked either
+    _sign_in(client, s.admin_key)
+    page = client.get(f"/ui/review/{item['id']}").text
+    assert "You are settling a disagreement you are part of" in page
+    assert re.search(r"\(you\) said <strong>", page)
+    # the other admin settling it is not warned
+    svc.review.release(boss, item["id"])
+    svc.review.claim(carol, limit=1, taxonomy="support")
+    other = TestClient(client.app, follow_redirects=False)
+    _sign_in(other, other_key)
+    page = other.get(f"/ui/review/{item['id']}").text
+    assert "Reviewers disagreed" in page and "you are part of" not in page

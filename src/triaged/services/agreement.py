@@ -201,6 +201,7 @@ def answers(conn: Connection, workspace_id: str, item_id: str) -> list[dict[str,
         {
             "round": r.review_round,
             "reviewer": names.get(r.reviewer, r.reviewer),
+            "reviewer_id": r.reviewer,
             "action": r.action,
             "label": r.label,
         }

@@ -385,8 +385,10 @@ def agreement_stats(
 
 def earlier_answers(service: Service, principal: Principal, item_id: str) -> list[dict[str, Any]]:
     """The standing answers to an item in a disagreement (round 3), for the admin settling
-    it: round, reviewer name, action, label.  Empty for anyone else or any other round."""
+    it: round, reviewer name, action, label, and ``yours`` (the admin gave that answer: they
+    settle a disagreement they are part of).  Empty for anyone else or any other round."""
     if principal.role is not Role.ADMIN:
         return []
     with service.db.read() as conn:
-        return agreement.answers(conn, principal.workspace_id, item_id)
+        rows = agreement.answers(conn, principal.workspace_id, item_id)
+    return [{**a, "yours": a["reviewer_id"] == principal.key_id} for a in rows]

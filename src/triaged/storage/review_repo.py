@@ -20,6 +20,7 @@ from sqlalchemy import (
     Connection,
     and_,
     case,
+    exists,
     false,
     func,
     insert,
@@ -31,6 +32,7 @@ from sqlalchemy import (
 
 from triaged.storage.ids import new_id
 from triaged.storage.review import review_events, review_items
+from triaged.storage.review_workspace import review_judgments
 from triaged.storage.tables import api_keys, decisions
 
 __all__ = [
@@ -206,7 +208,8 @@ def claim_candidates(
     ``audit``, oldest first, except that items ``key_id`` handed back (skipped) come after
     the others of their queue, the longest ago first (a reviewer skipping through a queue
     does not get the item they just skipped back: until 5 December two skips swapped the
-    two oldest items forever); on PostgreSQL locked ``FOR UPDATE SKIP LOCKED``."""
+    two oldest items forever), and a disagreement ``key_id`` is part of comes last; on
+    PostgreSQL locked ``FOR UPDATE SKIP LOCKED``."""
     c = review_items.c
     conds = [c.workspace_id == workspace_id, available(now), claimable_by(conn, key_id)]
     if item_ids is not None:
@@ -216,6 +219,13 @@ def claim_candidates(
     if queue is not None:
         conds.append(c.queue == queue.value)
     priority = case(PRIORITY, value=c.queue, else_=3)
+    # a disagreement this key is part of comes after everything else it may claim, so that
+    # another admin, if there is one, is offered it first (a lone admin still gets it)
+    j = review_judgments.c
+    own_dispute = and_(
+        c.review_round == ADJUDICATION,
+        exists().where(j.item_id == c.id, j.reviewer == key_id, j.withdrawn_at.is_(None)),
+    )
     e = review_events.c
     handed_back = (
         select(func.max(e.created_at))
@@ -226,7 +236,7 @@ def claim_candidates(
     pick = (
         select(c.id, c.workspace_id, c.decision_id, c.status, c.claimed_by)
         .where(*conds)
-        .order_by(priority, handed_back.is_not(None), handed_back, c.id)
+        .order_by(own_dispute, priority, handed_back.is_not(None), handed_back, c.id)
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
