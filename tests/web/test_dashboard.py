@@ -179,4 +179,4 @@ def test_dashboard_renders_charts_from_real_data(page, seeded) -> None:
 
 def test_dashboard_needs_a_session(page) -> None:
     page.goto("/ui/dashboard")
-    assert page.url.endswith("/ui/login")
+    assert page.url.endswith("/ui/login?next=%2Fui%2Fdashboard")  # and comes back after

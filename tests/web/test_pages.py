@@ -36,9 +36,10 @@ def _sign_in(client, key):
 def test_pages_need_a_session(ui):
     client, _ = ui
     assert client.get("/").headers["location"] == "/ui/"
-    for path in ("/ui/", "/ui/review/rvi_x"):
-        r = client.get(path)
-        assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+    r = client.get("/ui/")
+    assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+    r = client.get("/ui/review/rvi_x")  # comes back to the page asked for after sign-in
+    assert r.status_code == 303 and r.headers["location"] == "/ui/login?next=%2Fui%2Freview%2Frvi_x"
     r = client.post("/ui/review/next", data={"csrf_token": "x"})
     assert r.status_code == 303 and r.headers["location"] == "/ui/login"
 
