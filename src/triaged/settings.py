@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         "above); training memory grows with labels and examples.",
     )
     max_batch: int = Field(default=100, ge=1, description="Most texts in one batch classify.")
+    max_evaluate_examples: int = Field(
+        default=5000,
+        ge=1,
+        description="Most examples given to one POST /v1/taxonomies/{name}/evaluate (413 above); "
+        "each counts against the plan's quota and per-minute rate like a classified text.",
+    )
     training_threads: int = Field(
         default=0,
         ge=0,

@@ -15,7 +15,7 @@ from typing import Any
 
 from triaged import inputs
 from triaged.errors import Conflict, InvalidInput, PayloadTooLarge, ValidationFailed
-from triaged.services import routing_policy, training
+from triaged.services import quota, routing_policy, training
 from triaged.services import taxonomies as taxo
 from triaged.services.facade.core import READ_ROLES
 from triaged.services.facade.routing import RoutingMixin
@@ -296,7 +296,14 @@ class TaxonomyMixin(RoutingMixin):
 
     def _check_test_texts(self, examples: Sequence[Example]) -> None:
         """A given test set's texts follow the rules of a classified text (they were scored
-        as sent: an invisible-only text, or one of any length)."""
+        as sent: an invisible-only text, or one of any length), and there are at most
+        ``TRIAGED_MAX_EVALUATE_EXAMPLES`` of them."""
+        most = self.settings.max_evaluate_examples
+        if len(examples) > most:
+            raise PayloadTooLarge(
+                f"an evaluation takes at most {most} given examples, got {len(examples)}",
+                details={"field": "examples", "limit": most, "got": len(examples)},
+            )
         limit = self.settings.max_text_chars
         for i, example in enumerate(examples):
             field = f"examples[{i}].text"
@@ -309,6 +316,15 @@ class TaxonomyMixin(RoutingMixin):
             if inputs.is_blank(example.text):
                 raise ValidationFailed(f"{field} is empty", details={"field": field})
 
+    def _count_given(self, principal: Principal, n: int, win: quota.Window) -> None:
+        """Count ``n`` given test texts as classified texts (no decision row counts them:
+        the usage ledger does), or raise the 429 with nothing counted."""
+        plan = self.workspace_plan(principal.plan)
+        with self.db.write() as conn:
+            quota.consume(
+                conn, principal.workspace_id, plan, n, win, principal.key_id, unlogged=True
+            )
+
     def evaluate(
         self,
         principal: Principal,
@@ -319,13 +335,20 @@ class TaxonomyMixin(RoutingMixin):
         seed: int = 0,
     ) -> dict[str, Any]:
         """Figures of ``triaged eval``: on ``examples`` with the active model, or on a
-        stratified held-out split of the current examples with a model trained on the rest."""
+        stratified held-out split of the current examples with a model trained on the rest.
+
+        Given examples are classified texts: each counts once against the plan's monthly
+        quota and per-minute rate (checked before the work, counted exactly after it, or
+        refused with nothing counted).  The held-out split classifies no text of the
+        caller's and counts nothing."""
         from triaged.evaluation import evaluate
 
         principal.require(Role.ADMIN)
         record = self.taxonomy_record(principal, name)
+        win = quota.window()
         if examples:
             self._check_test_texts(examples)
+            quota.check(principal, self.workspace_plan(principal.plan), len(examples), win)
             clf = self.classifiers.get(self.db, record)
             test = list(examples)
             mode = "given"
@@ -342,6 +365,8 @@ class TaxonomyMixin(RoutingMixin):
             mode = "holdout"
         routing = self._evaluation_routing(record, clf, given=mode == "given")
         report = evaluate(clf, [e.text for e in test], [e.label for e in test], routing=routing)
+        if mode == "given":  # no figure is answered unless the texts are counted
+            self._count_given(principal, len(test), win)
         report.pop("reliability", None)
         clean: dict[str, Any] = json.loads(json.dumps(report, default=_jsonable))
         clean.update(
