@@ -424,7 +424,18 @@ class Service(OperationsMixin):
         from triaged.services import jobs_bulk
 
         s = self.settings
-        limits = jobs_bulk.Limits(s.max_text_chars, s.max_metadata_depth, s.max_metadata_bytes)
+        plan = self.workspace_plan(principal.plan)
+
+        def fits(rows: int) -> None:  # the monthly quota left, checked before a row is stored
+            with self.db.read() as conn:
+                quota.check_job(conn, principal.workspace_id, plan, rows, quota.window())
+
+        limits = jobs_bulk.Limits(
+            s.max_text_chars,
+            s.max_metadata_depth,
+            s.max_metadata_bytes,
+            fits=None if plan.monthly_quota is None else fits,
+        )
         return jobs_bulk.create(
             self.db,
             principal,

@@ -6,7 +6,9 @@ size), then marks the job ``queued`` and enqueues it (on PostgreSQL in the same
 transaction).  :mod:`triaged.services.jobs_run` classifies it in checkpointed
 chunks.  A row that cannot be classified (no text, a text over the limit, a bad
 external id or metadata) refuses the whole upload with its line number, and the
-job is deleted: no partial jobs.
+job is deleted: no partial jobs.  On a plan with a monthly quota the upload is
+counted first and refused (429) before a row is stored when it has more rows than
+the quota has left (:func:`triaged.services.quota.check_job`).
 
 CSV is read as a file opened with ``newline=""``: a quoted field may span lines and
 keeps its line endings exactly as sent (``\r\n`` stays ``\r\n``).  Malformed CSV (a
@@ -25,7 +27,7 @@ import csv
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -94,6 +96,8 @@ class Limits:
     max_metadata_bytes: int
     max_rows: int = 10_000_000
     extra: dict[str, Any] = field(default_factory=dict)
+    # called with the upload's row count before any row is stored (the monthly quota)
+    fits: Callable[[int], None] | None = None
 
 
 def decision_id(job_id: str, seq: int) -> str:
@@ -357,7 +361,8 @@ def create(
     enqueue: Any,
 ) -> dict[str, Any]:
     """Store the upload as a new job and enqueue it; ``enqueue(conn, job_id)`` is called in
-    the transaction that marks the job ``queued`` (and returns a callable to run after it)."""
+    the transaction that marks the job ``queued`` (and returns a callable to run after it).
+    With ``limits.fits`` the upload is read twice: counted first, stored only if it fits."""
     principal.require(*SUBMIT_ROLES)
     with db.read() as conn:
         record = taxo.get_record(conn, principal.workspace_id, taxonomy)
@@ -367,6 +372,9 @@ def create(
         raise NotFittedError(
             f"taxonomy {taxonomy!r} has no trained model yet", details={"taxonomy": taxonomy}
         )
+    if limits.fits is not None:  # count the rows (and check them) before storing any
+        limits.fits(sum(1 for _ in parse(stream, fmt, opts, limits)))
+        stream.seek(0)
     job_id = new_id("job")
     now = utcnow()
     with db.write() as conn:

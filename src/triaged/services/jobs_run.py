@@ -21,7 +21,8 @@ has two runs, each skipping the rows the other committed, and the queue job is
 finished by whichever ends last.
 
 The per-minute rate limit of the plan paces a job (it waits for the next
-minute); an exhausted monthly quota fails it (rows done stay done).
+minute); an exhausted monthly quota fails it (rows done stay done; the rows without a
+result are deleted, as when a job is cancelled).
 """
 
 from __future__ import annotations

@@ -23,11 +23,11 @@ from sqlalchemy import Connection
 from triaged.errors import QuotaExceeded, RateLimited, ValidationFailed
 from triaged.services.keys import Principal
 from triaged.services.plans import Plan
-from triaged.storage import quota_repo
+from triaged.storage import job_repo, quota_repo
 from triaged.storage.log_repo import LogWrites
 from triaged.storage.metrics_repo import Tally
 
-__all__ = ["Window", "check", "consume", "usage", "window"]
+__all__ = ["Window", "check", "check_job", "consume", "usage", "window"]
 
 NO_LIMIT = 2**31 - 1  # fits the INTEGER minute column on PostgreSQL
 
@@ -116,6 +116,38 @@ def check(principal: Principal, plan: Plan, n: int, win: Window) -> None:
     period_used = principal.period_used if principal.period == win.period else 0
     minute_used = principal.minute_used if principal.minute == win.minute else 0
     _refuse(plan, win, n, period_used, minute_used)
+
+
+def check_job(conn: Connection, workspace_id: str, plan: Plan, rows: int, win: Window) -> None:
+    """A bulk job of ``rows`` rows must fit what the monthly quota has left, less the rows
+    the workspace's queued and running jobs have yet to classify: else 429 quota_exceeded
+    (``details``: ``rows``, ``left``), at submission, before a row is stored.  A job that
+    fits can still run out (texts classified meanwhile): it then fails, as before."""
+    if plan.monthly_quota is None:
+        return
+    used = usage(conn, workspace_id, plan, win)["used"]
+    waiting = job_repo.waiting_rows(conn, workspace_id)
+    left = max(0, plan.monthly_quota - used - waiting)
+    if rows <= left:
+        return
+    raise QuotaExceeded(
+        f"the job has {rows} rows, but plan {plan.name!r} has {left} of {plan.monthly_quota} "
+        "requests left this month"
+        + (f" ({waiting} more wait in unfinished jobs)" if waiting else "")
+        + f"; resets {win.period_reset.isoformat()}",
+        retry_after=win.retry_after(win.period_reset),
+        details={
+            "limit": "monthly_quota",
+            "plan": plan.name,
+            "quota": plan.monthly_quota,
+            "used": used,
+            "waiting": waiting,
+            "rows": rows,
+            "left": left,
+            "period": win.period,
+            "reset": win.period_reset.isoformat(),
+        },
+    )
 
 
 def _too_large(plan: Plan, n: int) -> None:

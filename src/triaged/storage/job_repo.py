@@ -47,6 +47,7 @@ __all__ = [
     "unfinished_job_ids",
     "unfinished_job_runs",
     "visible_job",
+    "waiting_rows",
     "workspace_plan",
     "workspace_status",
 ]
@@ -119,12 +120,35 @@ def result_page(conn: Connection, job_id: str, after: int, limit: int) -> Sequen
     ).all()
 
 
+def waiting_rows(conn: Connection, workspace_id: str) -> int:
+    """Rows the workspace's queued and running jobs have yet to classify."""
+    t = bulk_jobs.c
+    waiting = conn.execute(
+        select(func.coalesce(func.sum(t.total - t.done), 0)).where(
+            t.workspace_id == workspace_id, t.state.in_(UNFINISHED)
+        )
+    ).scalar_one()
+    return int(waiting)
+
+
+def _drop_unclassified(conn: Connection, job_id: str) -> None:
+    """A job that ended failed or cancelled keeps its results, not the input rows it never
+    classified (a failed job kept its whole upload)."""
+    conn.execute(
+        delete(bulk_job_rows).where(
+            bulk_job_rows.c.job_id == job_id, bulk_job_rows.c.result.is_(None)
+        )
+    )
+
+
 def cancel_job(conn: Connection, job_id: str, now: datetime) -> None:
+    """The job turns ``cancelled``; its rows without a result are deleted."""
     conn.execute(
         update(bulk_jobs)
         .where(bulk_jobs.c.id == job_id)
         .values(state="cancelled", finished_at=now, updated_at=now)
     )
+    _drop_unclassified(conn, job_id)
 
 
 # ------------------------------------------------------- runs: claims
@@ -209,12 +233,15 @@ def release_job(conn: Connection, job_id: str, token: int, now: datetime) -> boo
 
 
 def fail_job(conn: Connection, job_id: str, error: dict[str, Any], now: datetime) -> None:
-    """An unfinished job turns ``failed`` with ``error``."""
-    conn.execute(
+    """An unfinished job turns ``failed`` with ``error``; its rows without a result are
+    deleted (as once it was cancelled)."""
+    failed = conn.execute(
         update(bulk_jobs)
         .where(bulk_jobs.c.id == job_id, bulk_jobs.c.state.in_(("queued", "running")))
         .values(state="failed", error=error, finished_at=now, updated_at=now)
     )
+    if failed.rowcount:
+        _drop_unclassified(conn, job_id)
 
 
 def finish_job(conn: Connection, job_id: str, now: datetime) -> None:
