@@ -15,7 +15,8 @@ one place (``triaged.api.errors``).  The library and CLI raise the same classes.
     ├── Forbidden (403, forbidden)
     ├── NotFound (404, not_found)
     ├── Conflict (409, conflict)
-    │   └── NotFittedError (409, model_not_ready)
+    │   ├── NotFittedError (409, model_not_ready)
+    │   └── LimitReached (409, limit_reached)   a workspace already has the most it may
     ├── PayloadTooLarge (413, payload_too_large)
     ├── UnsupportedMediaType (415, unsupported_media_type)  an upload of an unknown type
     ├── RateLimited (429, rate_limited)
@@ -39,6 +40,7 @@ __all__ = [
     "Forbidden",
     "InvalidCursor",
     "InvalidInput",
+    "LimitReached",
     "MailFailed",
     "ModelError",
     "NotFittedError",
@@ -129,6 +131,13 @@ class NotFittedError(Conflict):
     """The model was used before ``fit`` (or before a trained version exists)."""
 
     code = "model_not_ready"
+
+
+class LimitReached(Conflict):
+    """A workspace already has the most taxonomies (or webhooks) the server allows;
+    ``details`` names the ``limit``, the ``setting`` and how many it has (``count``)."""
+
+    code = "limit_reached"
 
 
 class PayloadTooLarge(TriagedError):

@@ -112,6 +112,18 @@ class Settings(BaseSettings):
         "above); training memory grows with labels and examples.",
     )
     max_batch: int = Field(default=100, ge=1, description="Most texts in one batch classify.")
+    max_taxonomies_per_workspace: int = Field(
+        default=100,
+        ge=1,
+        description="Most taxonomies of one workspace, archived ones not counted (409 "
+        "limit_reached above); each trains a model.",
+    )
+    max_webhooks_per_workspace: int = Field(
+        default=20,
+        ge=1,
+        description="Most webhook endpoints of one workspace, deleted ones not counted (409 "
+        "limit_reached above); each event is sent to every one.",
+    )
     max_evaluate_examples: int = Field(
         default=5000,
         ge=1,

@@ -66,7 +66,8 @@ ERRORS = {
     "401": "Missing, unknown or revoked API key.",
     "403": "The key's role may not do this.",
     "404": "No such resource in the caller's workspace.",
-    "409": "Conflicts with the current state (already exists, already resolved, last admin).",
+    "409": "Conflicts with the current state (already exists, already resolved, last admin, "
+    "limit_reached: the workspace has the most taxonomies or webhooks it may).",
     "413": "Over a size limit (body, text, labels or examples per taxonomy).",
     "422": "A field or parameter breaks the server's rules.",
     "429": "Rate, quota or failed-authentication limit; see Retry-After.",

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from triaged.errors import Conflict, NotFound, PayloadTooLarge, TaxonomyError
+from triaged.errors import Conflict, LimitReached, NotFound, PayloadTooLarge, TaxonomyError
 from triaged.inputs import bad_character, check_taxonomy_name
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.storage import taxonomy_repo
@@ -25,6 +25,7 @@ from triaged.taxonomy_rules import same_name
 __all__ = [
     "TaxonomyRecord",
     "archive",
+    "check_room",
     "check_size",
     "create",
     "get_record",
@@ -90,10 +91,32 @@ def _insert_version(conn: Connection, taxonomy_id: str, tax: Taxonomy) -> None:
     )
 
 
-def create(conn: Connection, workspace_id: str, tax: Taxonomy) -> TaxonomyRecord:
-    """Store a new taxonomy; its name must match :data:`triaged.inputs.NAME_PATTERN`."""
+def check_room(conn: Connection, workspace_id: str, limit: int) -> None:
+    """409 ``limit_reached`` when the workspace has ``limit`` taxonomies that are not
+    archived (``TRIAGED_MAX_TAXONOMIES_PER_WORKSPACE``); in the creating transaction."""
+    n = taxonomy_repo.live_taxonomy_count(conn, workspace_id)
+    if n >= limit:
+        raise LimitReached(
+            f"this workspace has {n} taxonomies, the most it may have ({limit}); archive one "
+            "to make room (archived ones do not count)",
+            details={
+                "limit": limit,
+                "count": n,
+                "resource": "taxonomies",
+                "setting": "TRIAGED_MAX_TAXONOMIES_PER_WORKSPACE",
+            },
+        )
+
+
+def create(
+    conn: Connection, workspace_id: str, tax: Taxonomy, *, limit: int | None = None
+) -> TaxonomyRecord:
+    """Store a new taxonomy; its name must match :data:`triaged.inputs.NAME_PATTERN`;
+    ``limit``: the most taxonomies (not archived) the workspace may have."""
     check_taxonomy_name(tax.name)
     check_distinct_labels(tax)
+    if limit is not None:
+        check_room(conn, workspace_id, limit)
     now = utcnow()
     tid = new_id("tax")
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, update
 
 from triaged.storage.ids import new_id, utcnow
 from triaged.storage.review import review_items
@@ -22,6 +22,7 @@ __all__ = [
     "bump_version",
     "insert_taxonomy",
     "insert_version",
+    "live_taxonomy_count",
     "taxonomies_named",
     "taxonomy_by_id",
     "taxonomy_named",
@@ -47,6 +48,27 @@ def insert_taxonomy(
             updated_at=now,
         )
     )
+
+
+CAP_LOCK = 727375020  # PostgreSQL advisory lock class: a workspace's taxonomy count
+
+
+def live_taxonomy_count(conn: Connection, workspace_id: str) -> int:
+    """The workspace's taxonomies that are not archived, counted under the workspace's
+    transaction-scoped lock (PostgreSQL; SQLite has one writer), so of creations racing
+    each sees the others' rows once they committed."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:k, hashtext(:ws))"),
+            {"k": CAP_LOCK, "ws": workspace_id},
+        )
+    t = taxonomies.c
+    n = conn.execute(
+        select(func.count())
+        .select_from(taxonomies)
+        .where(t.workspace_id == workspace_id, t.archived_at.is_(None))
+    ).scalar_one()
+    return int(n)
 
 
 def insert_version(

@@ -13,7 +13,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from triaged.storage import metrics_repo
 from triaged.storage.ids import as_utc, new_id
@@ -43,6 +54,7 @@ __all__ = [
     "insert_deliveries",
     "insert_endpoint",
     "insert_event",
+    "live_endpoint_count",
     "notify",
     "orphan_event_ids",
     "previous_until",
@@ -125,6 +137,27 @@ def insert_endpoint(
             created_at=created_at,
         )
     )
+
+
+CAP_LOCK = 727375021  # PostgreSQL advisory lock class: a workspace's endpoint count
+
+
+def live_endpoint_count(conn: Connection, workspace_id: str) -> int:
+    """The workspace's endpoints that are not deleted, counted under the workspace's
+    transaction-scoped lock (PostgreSQL; SQLite has one writer), so of registrations racing
+    each sees the others' rows once they committed."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:k, hashtext(:ws))"),
+            {"k": CAP_LOCK, "ws": workspace_id},
+        )
+    e = webhook_endpoints.c
+    n = conn.execute(
+        select(func.count())
+        .select_from(webhook_endpoints)
+        .where(e.workspace_id == workspace_id, e.deleted_at.is_(None))
+    ).scalar_one()
+    return int(n)
 
 
 def endpoint_rows(conn: Connection, workspace_id: str) -> Iterable[AnyRow]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from triaged.errors import Conflict, InvalidInput, NotFound
+from triaged.errors import Conflict, InvalidInput, LimitReached, NotFound
 from triaged.storage import webhook_repo
 from triaged.storage.ids import as_utc, new_id, utcnow
 from triaged.webhooks.config import WebhookSettings
@@ -93,11 +93,26 @@ def create_endpoint(
     *,
     policy: UrlPolicy | None = None,
     resolver: Resolver | None = system_resolver,
+    limit: int | None = None,
 ) -> Endpoint:
     """Register ``url`` for ``events``; the returned endpoint carries its secret (shown once).
 
     The URL must reach a public address unless ``policy`` (default: the
-    ``TRIAGED_WEBHOOK_*`` settings) lets it through."""
+    ``TRIAGED_WEBHOOK_*`` settings) lets it through.  ``limit``: the most endpoints the
+    workspace may have (409 ``limit_reached`` at it, counted in this transaction)."""
+    if limit is not None:
+        n = webhook_repo.live_endpoint_count(conn, workspace_id)
+        if n >= limit:
+            raise LimitReached(
+                f"this workspace has {n} webhooks, the most it may have ({limit}); delete one "
+                "to make room",
+                details={
+                    "limit": limit,
+                    "count": n,
+                    "resource": "webhooks",
+                    "setting": "TRIAGED_MAX_WEBHOOKS_PER_WORKSPACE",
+                },
+            )
     endpoint = Endpoint(
         id=new_id("wh"),
         url=check_url(url, policy, resolver),

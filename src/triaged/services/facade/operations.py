@@ -200,7 +200,14 @@ class OperationsMixin(ClassifyMixin):
     ) -> Endpoint:
         principal.require(Role.ADMIN)
         with self.db.write() as conn:
-            return endpoints.create_endpoint(conn, principal.workspace_id, url, events, description)
+            return endpoints.create_endpoint(
+                conn,
+                principal.workspace_id,
+                url,
+                events,
+                description,
+                limit=self.settings.max_webhooks_per_workspace,
+            )
 
     def list_webhooks(self, principal: Principal) -> list[Endpoint]:
         principal.require(Role.ADMIN)

@@ -95,7 +95,8 @@ class TaxonomyMixin(RoutingMixin):
         tax = Taxonomy.from_dict({**definition, "version": 1})
         self._check_size(tax)
         with self.db.write() as conn:
-            record = taxo.create(conn, principal.workspace_id, tax)
+            limit = self.settings.max_taxonomies_per_workspace
+            record = taxo.create(conn, principal.workspace_id, tax, limit=limit)
             given = definition.get("thresholds") or {}
             if given:  # set in the definition: a manual policy
                 self._pin_thresholds(conn, record.workspace_id, record.id, tax, None, given)
