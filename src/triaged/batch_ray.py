@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from triaged.errors import InvalidInput, Unavailable
+from triaged.inputs import is_blank
 
-__all__ = ["ClassifyActor", "classify_on_ray"]
+__all__ = ["BadRow", "ClassifyActor", "classify_on_ray"]
 
 
 class ClassifyActor:
@@ -37,10 +38,8 @@ class ClassifyActor:
         self.batch_size = batch_size
 
     def __call__(self, batch: Any) -> dict[str, list[Any]]:
-        texts = [str(t) if t is not None else "" for t in batch.column(self.text_field).to_pylist()]
-        ids: list[str | None] = [None] * len(texts)
-        if self.id_field and self.id_field in batch.column_names:
-            ids = [None if v is None else str(v) for v in batch.column(self.id_field).to_pylist()]
+        ids = self._ids(batch)
+        texts = self._texts(batch, ids)
         results = self.clf.classify_batch(texts, batch_size=self.batch_size, threads=1)
         return {
             "id": ids,
@@ -53,13 +52,70 @@ class ClassifyActor:
             "model_version": [r.model_version for r in results],
         }
 
+    def _ids(self, batch: Any) -> list[str | None]:
+        """The rows' ids by the local run's rules (a string, or a number as its text; null
+        or an empty cell is no id; a boolean, object or array is refused)."""
+        if not self.id_field:
+            return [None] * batch.num_rows
+        if self.id_field not in batch.column_names:
+            raise BadRow(f"the input has no field {self.id_field!r} (--id-field)")
+        ids: list[str | None] = []
+        for v in batch.column(self.id_field).to_pylist():
+            if isinstance(v, bool | dict | list):
+                kind = "a boolean" if isinstance(v, bool) else "an object or array"
+                raise BadRow(f"field {self.id_field!r} must be a string or a number, not {kind}")
+            ids.append(None if v is None or v == "" else str(v))
+        return ids
 
-def _read(ray_data: Any, path: str) -> Any:
+    def _texts(self, batch: Any, ids: list[str | None]) -> list[str]:
+        """The rows' texts; a row without one is refused, as the local run refuses it (it
+        was classified as the empty text)."""
+        if self.text_field not in batch.column_names:
+            raise BadRow(f"the input has no field {self.text_field!r} (--text-field)")
+        texts = batch.column(self.text_field).to_pylist()
+        for text, ident in zip(texts, ids, strict=True):
+            row = f"a row (id {ident!r})" if ident is not None else "a row"
+            if not isinstance(text, str):
+                raise BadRow(f"{row} has no text in field {self.text_field!r}")
+            if is_blank(text):
+                raise BadRow(f"{row}: the text in field {self.text_field!r} is empty")
+        return list(texts)
+
+
+class BadRow(ValueError):
+    """A row the Ray run refuses, as the local run does (raised in an actor; the driver
+    turns it into an ``invalid_input`` error)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{_MARK}{message}{_MARK}")
+
+
+_MARK = "[triaged-bad-row]"
+
+
+def _bad_row(exc: BaseException) -> str | None:
+    """The message of a :class:`BadRow` behind a Ray error (its cause chain, or its text:
+    Ray wraps an actor's exception in its own)."""
+    text = str(exc)
+    start = text.find(_MARK)
+    if start < 0:
+        return None
+    end = text.find(_MARK, start + len(_MARK))
+    return text[start + len(_MARK) : end if end > 0 else None]
+
+
+def _read(ray_data: Any, path: str, columns: list[str]) -> Any:
+    """The input as a Ray dataset; a CSV's ``columns`` (text, id) are read as text, as the
+    local run reads every cell (Arrow took an id ``007`` for the number 7)."""
     suffix = Path(path).suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return ray_data.read_json(path, lines=True, file_extensions=None)
     if suffix == ".csv":
-        return ray_data.read_csv(path)
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+
+        types = {name: pa.string() for name in columns}
+        return ray_data.read_csv(path, convert_options=pa_csv.ConvertOptions(column_types=types))
     if suffix == ".parquet":
         return ray_data.read_parquet(path)
     raise InvalidInput(f"{path}: unknown input format (use .jsonl, .csv or .parquet)")
@@ -132,7 +188,8 @@ def classify_on_ray(
             # one CPU stays free for the read tasks
             cpus = ray.cluster_resources().get("CPU", 2)  # type: ignore[no-untyped-call]
             actors = max(1, int(cpus) - 1)
-        ds = _read(ray.data, path).map_batches(
+        columns = [text_field] + ([id_field] if id_field else [])
+        ds = _read(ray.data, path, columns).map_batches(
             ClassifyActor,
             fn_constructor_args=(model, text_field, id_field, batch_size),
             batch_size=chunk,
@@ -140,7 +197,16 @@ def classify_on_ray(
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=1,
         )
-        for out in ds.iter_batches(batch_size=chunk, batch_format="pyarrow"):
-            yield {name: out.column(name).to_pylist() for name in out.column_names}
+        try:
+            for out in ds.iter_batches(batch_size=chunk, batch_format="pyarrow"):
+                yield {name: out.column(name).to_pylist() for name in out.column_names}
+        except Exception as exc:  # a row an actor refused: the error the local run gives
+            message = _bad_row(exc)
+            if message is None:
+                raise
+            raise InvalidInput(
+                f"{path}: {message} (a local run, without --ray, names its line)",
+                details={"path": path},
+            ) from None
     finally:
         ray.shutdown()

@@ -170,17 +170,26 @@ def _triaged(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[st
     )
 
 
-def test_ray_run_equals_local_run(ray_cluster: str, tmp_path: Path, datasets_dir: Path) -> None:
-    clf = Classifier.from_taxonomy(small_taxonomy(datasets_dir, tmp_path)).fit()
-    clf.save(tmp_path / "model")
+@pytest.fixture(scope="module")
+def model_dir(datasets_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("ray_model")
+    clf = Classifier.from_taxonomy(small_taxonomy(datasets_dir, tmp)).fit()
+    clf.save(tmp / "model")
+    return tmp / "model"
+
+
+def test_ray_run_equals_local_run(
+    ray_cluster: str, tmp_path: Path, datasets_dir: Path, model_dir: Path
+) -> None:
     texts = [e.text for e in read_jsonl(datasets_dir / "banking77" / "test.jsonl")]
     texts = random.Random(4).sample(texts, 240)
     src = tmp_path / "tickets.csv"
     with src.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, ["ticket", "body"])
         w.writeheader()
-        w.writerows({"ticket": f"t{i}", "body": t} for i, t in enumerate(texts))
-    common = ["--model", str(tmp_path / "model"), "--text-field", "body", "--id-field", "ticket"]
+        # ids that are numbers to Arrow: the local run reads every CSV cell as text
+        w.writerows({"ticket": f"{i:03d}", "body": t} for i, t in enumerate(texts))
+    common = ["--model", str(model_dir), "--text-field", "body", "--id-field", "ticket"]
     local = _triaged("batch", str(src), "-o", str(tmp_path / "local.parquet"), *common)
     assert local.returncode == 0, local.stderr
     on_ray = _triaged(
@@ -199,7 +208,7 @@ def test_ray_run_equals_local_run(ray_cluster: str, tmp_path: Path, datasets_dir
     b = read_results(tmp_path / "ray.jsonl")
     assert len(a) == len(b) == len(texts)
     assert [r["row"] for r in b] == list(range(len(texts)))
-    assert [r["id"] for r in b] == [f"t{i}" for i in range(len(texts))]  # input order
+    assert [r["id"] for r in b] == [f"{i:03d}" for i in range(len(texts))]  # input order
     for x, y in zip(a, b, strict=True):
         assert (x["label"], x["bucket"], x["model_version"]) == (
             y["label"],
@@ -209,3 +218,32 @@ def test_ray_run_equals_local_run(ray_cluster: str, tmp_path: Path, datasets_dir
         assert abs(x["confidence"] - y["confidence"]) <= 1e-6
         assert json.loads(x["alternatives"]) == y["alternatives"]  # Parquet text, JSONL array
     assert len({r["label"] for r in a}) > 1  # not a degenerate model
+
+
+@pytest.mark.parametrize(
+    ("rows", "says"),
+    [
+        (
+            [{"body": "refund please", "ticket": "t0"}, {"body": "", "ticket": "t1"}],
+            "is empty",
+        ),
+        ([{"body": "refund please", "ticket": True}], "not a boolean"),
+    ],
+)
+def test_a_row_the_local_run_refuses_is_refused_on_ray(
+    ray_cluster: str, tmp_path: Path, model_dir: Path, rows: list[dict[str, object]], says: str
+) -> None:
+    """A row without text was classified as the empty text on Ray and an id ``true`` became
+    "True", where the local run refuses both: the Ray run now refuses them too (exit 2,
+    ``invalid_input``), and writes nothing."""
+    src = tmp_path / "tickets.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    common = ["--model", str(model_dir), "--text-field", "body", "--id-field", "ticket"]
+    local = _triaged("batch", str(src), "-o", str(out), *common)
+    assert local.returncode == 2 and says in local.stderr, local.stderr
+    on_ray = _triaged("batch", str(src), "-o", str(out), "--ray", ray_cluster, *common)
+    assert on_ray.returncode == 2, on_ray.stderr
+    assert "error (invalid_input)" in on_ray.stderr and says in on_ray.stderr, on_ray.stderr
+    assert "Traceback" not in on_ray.stderr
+    assert not out.exists()
