@@ -44,6 +44,44 @@ def test_the_window_slides_and_subjects_are_separate():
     assert not FailureThrottle(0, 60.0).enabled
 
 
+def test_failures_of_a_burst_past_the_limit_are_answered_429():
+    """Concurrent attempts all pass the check before any fails: the failures past the
+    limit are 429 (telling a guesser nothing), not 401 ("not a key")."""
+    throttle = FailureThrottle(3, 60.0, clock=Clock())
+    for _ in range(10):  # ten requests arrive together
+        throttle.check(["ip:a"])
+    answered = 0
+    for _ in range(10):  # then each finds its key wrong
+        try:
+            throttle.fail(["ip:a"])
+            answered += 1
+        except RateLimited as exc:
+            assert exc.details["reason"] == "failed_attempts" and exc.retry_after >= 1
+    assert answered == 3
+
+
+def test_a_burst_of_wrong_keys_over_http_gets_at_most_the_limit_of_401s(small):
+    import asyncio
+
+    import httpx
+
+    _, service = small  # auth_max_failures=5
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=create_app(service=service))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            rs = await asyncio.gather(
+                *(
+                    c.get("/v1/taxonomies", headers={"Authorization": f"Bearer tri_burst{i}"})
+                    for i in range(30)
+                )
+            )
+        return [r.status_code for r in rs]
+
+    codes = asyncio.run(burst())
+    assert sorted(set(codes)) == [401, 429] and codes.count(401) == 5, codes
+
+
 @pytest.fixture
 def small(tmp_path):
     s = seed(tmp_path, texts=["I was charged twice"])
@@ -123,8 +161,9 @@ def _database(backend: str, tmp_path: Path) -> Iterator[str]:
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_api_processes_count_failures_together(backend, tmp_path):
     """Two apps with their own memory on one database, as two `triaged serve` processes:
-    alone each would allow 4 failures (8 in all); together they allow 4 + 1 (the other
-    process learns the count at its next failure)."""
+    alone each would allow 4 failures (8 in all); together they answer 4 as such (401),
+    and a failure past the limit in either is a 429 (the other process learns the count at
+    its next failure: that one was a fifth 401 until 6 December)."""
     with _database(backend, tmp_path) as url:
         upgrade(url)
         a, b = (Service(make_settings(url, auth_max_failures=4)) for _ in range(2))
@@ -135,7 +174,7 @@ def test_api_processes_count_failures_together(backend, tmp_path):
                 for i in range(12):
                     auth = {"Authorization": f"Bearer tri_guess{i:03d}"}
                     codes.append((ca, cb)[i % 2].get("/v1/taxonomies", headers=auth).status_code)
-                assert codes == [401] * 5 + [429] * 7
+                assert codes == [401] * 4 + [429] * 8
                 # a valid key from the same address is refused by both while the window lasts
                 for client in (ca, cb):
                     auth = {"Authorization": f"Bearer {admin_key}"}

@@ -9,12 +9,13 @@ interleaving a known key.  Successes are never counted.
 The check on every request reads this process's memory only.  A failure is also
 written to the database (``shared``: :meth:`Service.record_auth_failures`), which hands
 back the subject's failures from every process, so several API processes count
-together: once the limit is reached, each other process refuses the subject at its own
-next failure, so N processes allow at most ``max_failures + N - 1`` failures per window
-(it was ``max_failures`` times N when each process counted alone).  The client address
-is the one uvicorn reports: behind a reverse proxy run ``triaged serve`` with uvicorn's
-``--proxy-headers``/``--forwarded-allow-ips`` (``FORWARDED_ALLOW_IPS``) so it is
-the real client, not the proxy.
+together: a failure past the limit, here or in all processes together, is answered 429
+instead of 401, so at most ``max_failures`` wrong keys are answered as such per window
+however many processes or concurrent requests (it was ``max_failures + N - 1`` for N
+processes, and a burst of concurrent requests all passed the check before any failed).
+The client address is the one uvicorn reports: behind a reverse proxy run ``triaged
+serve`` with uvicorn's ``--proxy-headers``/``--forwarded-allow-ips``
+(``FORWARDED_ALLOW_IPS``) so it is the real client, not the proxy.
 """
 
 from __future__ import annotations
@@ -99,32 +100,48 @@ class FailureThrottle:
                     )
 
     def fail(self, subjects: Iterable[str]) -> None:
-        """Count one failure for each subject (here, and in the shared store if any)."""
+        """Count one failure for each subject (here, and in the shared store if any), and
+        raise :class:`RateLimited` when it is past a subject's limit.
+
+        Requests that arrive together all pass :meth:`check` before any of them has
+        failed, so the check alone let a burst of 40 wrong keys have 40 answers (401, "not
+        a key") where 20 were allowed; a failure past the limit is answered 429 instead,
+        which tells a guesser nothing, so at most ``max_failures`` wrong keys are answered
+        as such per window whatever the concurrency (and across processes sharing counts)."""
         if not self.enabled:
             return
         subjects = list(subjects)
         now = self._clock()
         with self._lock:
-            self._count(subjects, now)
-        if self._shared is None:
-            return
-        try:
-            everywhere = self._shared(subjects, now, self.window_s)
-        except Exception:  # the database is down: this process's own count still holds
-            log.warning("could not share failed authentications", exc_info=True)
-            return
-        with self._lock:
-            for subject, times in everywhere.items():
-                if len(times) > len(self._failures.get(subject, ())):
-                    self._failures[subject] = deque(times[-self.max_failures :])
+            over = self._count(subjects, now)
+        if self._shared is not None:
+            try:
+                everywhere = self._shared(subjects, now, self.window_s)
+            except Exception:  # the database is down: this process's own count still holds
+                log.warning("could not share failed authentications", exc_info=True)
+                everywhere = {}
+            with self._lock:
+                for subject, times in everywhere.items():
+                    if len(times) > self.max_failures:
+                        over = over or subject
+                    if len(times) > len(self._failures.get(subject, ())):
+                        self._failures[subject] = deque(times[-self.max_failures :])
+        if over:
+            self.check([over])  # the answer a later attempt gets, with its Retry-After
 
-    def _count(self, subjects: list[str], now: float) -> None:
+    def _count(self, subjects: list[str], now: float) -> str | None:
+        """Count a failure of each subject; the first subject whose limit was already
+        reached (this failure is past it), or None."""
+        over: str | None = None
         for subject in subjects:
             times = self._recent(subject, now)
             if times is None:
                 if len(self._failures) >= MAX_TRACKED:
                     self._failures.pop(next(iter(self._failures)))
                 times = self._failures[subject] = deque()
+            if len(times) >= self.max_failures and over is None:
+                over = subject
             times.append(now)
             while len(times) > self.max_failures:
                 times.popleft()
+        return over

@@ -120,18 +120,18 @@ def login(
     subjects = auth_subjects(request, api_key.strip())
     try:
         throttle.check(subjects)
+        try:
+            principal = service.authenticate(api_key.strip())
+        except WorkspaceInactive as exc:  # pending email verification, or suspended
+            error = exc.message
+            throttle.fail(subjects)
+        except Unauthenticated:
+            error = "That key is not valid (or was revoked)."
+            throttle.fail(subjects)  # past the limit: 429 (a burst all passed the check)
     except RateLimited as exc:
         response = _login_page(request, {"error": exc.message, "next": target}, status_code=429)
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
-    try:
-        principal = service.authenticate(api_key.strip())
-    except WorkspaceInactive as exc:  # pending email verification, or suspended
-        throttle.fail(subjects)
-        error = exc.message
-    except Unauthenticated:
-        throttle.fail(subjects)
-        error = "That key is not valid (or was revoked)."
     if principal is not None and principal.role not in REVIEW_ROLES:
         error = f"A {principal.role.value} key cannot review; use a reviewer or admin key."
     if error is not None or principal is None:
