@@ -426,9 +426,8 @@ class Service(OperationsMixin):
         s = self.settings
         plan = self.workspace_plan(principal.plan)
 
-        def fits(rows: int) -> None:  # the monthly quota left, checked before a row is stored
-            with self.db.read() as conn:
-                quota.check_job(conn, principal.workspace_id, plan, rows, quota.window())
+        def fits(conn: Any, rows: int) -> None:  # the quota left, before a row is stored
+            quota.check_job(conn, principal.workspace_id, plan, rows, quota.window())
 
         limits = jobs_bulk.Limits(
             s.max_text_chars,

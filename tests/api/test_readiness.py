@@ -48,6 +48,7 @@ def test_a_database_that_goes_away_is_503_unavailable_not_500() -> None:
             r = httpx.get(srv.url + "/readyz", timeout=60)
             assert r.status_code == 503, r.text
             assert r.json()["error"]["code"] == "unavailable"
+            assert r.headers["Retry-After"] == "1"  # as every other 503 (it had none)
             r = httpx.post(
                 srv.url + "/v1/classify",
                 json={"taxonomy": "support", "text": "I was charged twice"},

@@ -1,6 +1,6 @@
 """A bulk job must fit the monthly quota left at submission (else 429, nothing stored), and
 a job that ends failed or cancelled keeps its results, not the rows it never classified.
-Until 8 December a 400,000-row upload on a free workspace with nothing left was accepted
+Until 6 December a 400,000-row upload on a free workspace with nothing left was accepted
 and stored whole, failed seconds later, and kept all its rows (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
@@ -158,3 +158,31 @@ def test_a_cancelled_job_drops_its_unclassified_rows(backend: str, tmp_path: Pat
         job = asyncio.run(run())
         assert job["state"] == "cancelled" and job["total"] == 40 and job["done"] == 0
         assert _stored(svc) == (1, 0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jobs_submitted_at_once_are_checked_one_after_the_other(
+    backend: str, tmp_path: Path
+) -> None:
+    """Four 40-row jobs at once on a free workspace (100 a month): two fit, two are
+    refused (the check read the quota before any job was stored: all four passed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from triaged.errors import QuotaExceeded
+
+    with _free(backend, tmp_path) as (_, key, svc):
+        principal = svc.authenticate(key)
+
+        def submit(_: int) -> str:
+            try:
+                body = io.BytesIO(_jsonl(40))
+                svc.submit_job(principal, "support", body, "jsonl", jobs_bulk.BulkOptions())
+            except QuotaExceeded:
+                return "refused"
+            return "taken"
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            outcomes = sorted(pool.map(submit, range(4)))
+        assert outcomes == ["refused", "refused", "taken", "taken"], outcomes
+        svc.wait_for_jobs(timeout=300)
+        assert _stored(svc)[0] == 2

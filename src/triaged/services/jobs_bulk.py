@@ -96,8 +96,9 @@ class Limits:
     max_metadata_bytes: int
     max_rows: int = 10_000_000
     extra: dict[str, Any] = field(default_factory=dict)
-    # called with the upload's row count before any row is stored (the monthly quota)
-    fits: Callable[[int], None] | None = None
+    # called with the write transaction that stores the job and the upload's row count,
+    # before any row is stored (the monthly quota)
+    fits: Callable[[Connection, int], None] | None = None
 
 
 def decision_id(job_id: str, seq: int) -> str:
@@ -372,12 +373,15 @@ def create(
         raise NotFittedError(
             f"taxonomy {taxonomy!r} has no trained model yet", details={"taxonomy": taxonomy}
         )
+    counted = 0
     if limits.fits is not None:  # count the rows (and check them) before storing any
-        limits.fits(sum(1 for _ in parse(stream, fmt, opts, limits)))
+        counted = sum(1 for _ in parse(stream, fmt, opts, limits))
         stream.seek(0)
     job_id = new_id("job")
     now = utcnow()
     with db.write() as conn:
+        if limits.fits is not None:  # the job holds its rows' quota from this commit on
+            limits.fits(conn, counted)
         job_repo.insert_job(
             conn,
             {
@@ -390,7 +394,7 @@ def create(
                 "format": fmt,
                 "options": opts.to_dict(),
                 "log": opts.log,
-                "total": 0,
+                "total": counted,
                 "done": 0,
                 "attempts": 0,
                 "created_at": now,

@@ -120,12 +120,25 @@ def result_page(conn: Connection, job_id: str, after: int, limit: int) -> Sequen
     ).all()
 
 
-def waiting_rows(conn: Connection, workspace_id: str) -> int:
-    """Rows the workspace's queued and running jobs have yet to classify."""
+#: advisory lock class of bulk-job submissions of a workspace (PostgreSQL)
+SUBMIT_LOCK = 727375011
+
+
+def waiting_rows(conn: Connection, workspace_id: str, *, uploads_since: datetime) -> int:
+    """Rows the workspace's jobs have yet to classify: queued and running ones, and those
+    still uploading that were created since ``uploads_since`` (one whose upload died holds
+    nothing for ever).  Read under the workspace's submission lock (PostgreSQL; SQLite has
+    one writer), so submissions racing each see the others' rows once they committed."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:k, hashtext(:ws))"),
+            {"k": SUBMIT_LOCK, "ws": workspace_id},
+        )
     t = bulk_jobs.c
+    holding = t.state.in_(UNFINISHED) | ((t.state == "uploading") & (t.created_at >= uploads_since))
     waiting = conn.execute(
         select(func.coalesce(func.sum(t.total - t.done), 0)).where(
-            t.workspace_id == workspace_id, t.state.in_(UNFINISHED)
+            t.workspace_id == workspace_id, holding
         )
     ).scalar_one()
     return int(waiting)
