@@ -28,3 +28,34 @@ def test_an_idle_worker_is_quiet_about_webhook_drains(tmp_path: Path) -> None:
     text = log.read_text()
     assert "ended with status: Success" in text  # the training's lines are kept
     assert "periodic_webhooks[" not in text, text[-2000:]
+
+
+def test_a_listener_that_keeps_failing_backs_off_and_logs_one_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A worker that lost its database logged the notice listener's full traceback every
+    second (1,400 lines before it stopped); now one traceback, then one line per attempt,
+    the pause doubling up to 30 s."""
+    import asyncio
+    import logging
+
+    from triaged.services.jobs_worker import _keep_listening
+
+    pauses: list[float] = []
+
+    async def listen() -> None:
+        raise ConnectionError("connection refused")
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 8:
+            raise asyncio.CancelledError  # the worker stopping
+
+    with caplog.at_level(logging.WARNING, logger="triaged"), pytest.raises(asyncio.CancelledError):
+        asyncio.run(_keep_listening(listen, sleep=sleep))
+    assert pauses == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    records = [r for r in caplog.records if "notice listener" in r.getMessage()]
+    assert len(records) == 8
+    assert records[0].exc_info is not None  # the first failure with its traceback
+    assert all(r.exc_info is None for r in records[1:])  # then one line each
+    assert "again (8): connection refused" in records[-1].getMessage()

@@ -159,12 +159,36 @@ async def _trigger_webhooks(app: App) -> None:
         with contextlib.suppress(AlreadyEnqueued):  # a drain waits already: it sees these rows
             await drain.defer_async(timestamp=0)
 
+    await _keep_listening(
+        lambda: app.connector.listen_notify(on_notification=on_notice, channels=[WEBHOOK_CHANNEL])
+    )
+
+
+#: the longest pause between two attempts of a listener that keeps failing
+LISTEN_BACKOFF_MAX_S = 30.0
+
+
+async def _keep_listening(listen: Any, *, sleep: Any = asyncio.sleep) -> None:
+    """Run ``listen`` again whenever it fails (the database may be briefly unavailable).
+
+    The first failure of a run is logged with its traceback, the next ones in one line, and
+    the pause between attempts doubles from 1 s to :data:`LISTEN_BACKOFF_MAX_S`: a worker
+    that lost its database logged a full traceback every second (1,400 lines before it
+    stopped).  A listener that ran a minute before failing starts over at 1 s."""
+    failures = 0
     while True:
+        started = time.monotonic()
         try:
-            await app.connector.listen_notify(on_notification=on_notice, channels=[WEBHOOK_CHANNEL])
-        except Exception:  # the database may be briefly unavailable
-            log.exception("webhook notice listener failed")
-        await asyncio.sleep(1.0)
+            await listen()
+        except Exception as exc:
+            if time.monotonic() - started > 60.0:
+                failures = 0
+            if failures == 0:
+                log.exception("webhook notice listener failed")
+            else:
+                log.warning("webhook notice listener failed again (%d): %s", failures + 1, exc)
+            failures += 1
+        await sleep(min(LISTEN_BACKOFF_MAX_S, 2.0 ** max(0, failures - 1)))
 
 
 async def _sweep(app: App, svc: Service, stalled_s: float) -> None:
