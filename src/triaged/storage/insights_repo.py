@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, select, text
+from sqlalchemy import Connection, and_, select
 
+from triaged.storage import locks
 from triaged.storage.review import review_items
 from triaged.storage.rows import AnyRow
 from triaged.storage.tables import decisions
@@ -93,10 +94,5 @@ def events_of_type(
 
 
 def workspace_lock(conn: Connection, key: int, workspace_id: str) -> None:
-    """The transaction-scoped advisory lock of (``key``, the workspace) on PostgreSQL;
-    nothing on SQLite (one writer)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(:key, hashtext(:ws))"),
-            {"key": key, "ws": workspace_id},
-        )
+    """The drift checks' workspace lock (:func:`triaged.storage.locks.workspace_lock`)."""
+    locks.workspace_lock(conn, key, workspace_id)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from triaged.storage.jobs import bulk_job_rows, bulk_jobs
+from triaged.storage.locks import workspace_lock
 from triaged.storage.rows import AnyRow
 from triaged.storage.tables import workspaces
 
@@ -129,11 +130,7 @@ def waiting_rows(conn: Connection, workspace_id: str, *, uploads_since: datetime
     still uploading that were created since ``uploads_since`` (one whose upload died holds
     nothing for ever).  Read under the workspace's submission lock (PostgreSQL; SQLite has
     one writer), so submissions racing each see the others' rows once they committed."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(:k, hashtext(:ws))"),
-            {"k": SUBMIT_LOCK, "ws": workspace_id},
-        )
+    workspace_lock(conn, SUBMIT_LOCK, workspace_id)
     t = bulk_jobs.c
     holding = t.state.in_(UNFINISHED) | ((t.state == "uploading") & (t.created_at >= uploads_since))
     waiting = conn.execute(

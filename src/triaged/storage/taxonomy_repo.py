@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from triaged.storage.ids import new_id, utcnow
+from triaged.storage.locks import workspace_lock
 from triaged.storage.review import review_items
 from triaged.storage.rows import AnyRow
 from triaged.storage.tables import taxonomies, taxonomy_versions
@@ -57,11 +58,7 @@ def live_taxonomy_count(conn: Connection, workspace_id: str) -> int:
     """The workspace's taxonomies that are not archived, counted under the workspace's
     transaction-scoped lock (PostgreSQL; SQLite has one writer), so of creations racing
     each sees the others' rows once they committed."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(:k, hashtext(:ws))"),
-            {"k": CAP_LOCK, "ws": workspace_id},
-        )
+    workspace_lock(conn, CAP_LOCK, workspace_id)
     t = taxonomies.c
     n = conn.execute(
         select(func.count())

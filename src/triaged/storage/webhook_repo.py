@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 from triaged.storage import metrics_repo
 from triaged.storage.ids import as_utc, new_id
+from triaged.storage.locks import workspace_lock
 from triaged.storage.rows import AnyRow
 from triaged.storage.webhooks import (
     webhook_attempts,
@@ -146,11 +147,7 @@ def live_endpoint_count(conn: Connection, workspace_id: str) -> int:
     """The workspace's endpoints that are not deleted, counted under the workspace's
     transaction-scoped lock (PostgreSQL; SQLite has one writer), so of registrations racing
     each sees the others' rows once they committed."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(:k, hashtext(:ws))"),
-            {"k": CAP_LOCK, "ws": workspace_id},
-        )
+    workspace_lock(conn, CAP_LOCK, workspace_id)
     e = webhook_endpoints.c
     n = conn.execute(
         select(func.count())
