@@ -79,7 +79,9 @@ def test_a_burst_of_wrong_keys_over_http_gets_at_most_the_limit_of_401s(small):
         return [r.status_code for r in rs]
 
     codes = asyncio.run(burst())
-    assert sorted(set(codes)) == [401, 429] and codes.count(401) == 5, codes
+    # at most the limit are answered 401; fewer when failures of other requests reach the
+    # shared count between this one's own count and its read of everyone's
+    assert sorted(set(codes)) == [401, 429] and 1 <= codes.count(401) <= 5, codes
 
 
 @pytest.fixture
