@@ -6,7 +6,6 @@ Parquet needs ``pyarrow`` (the ``triaged[ray]`` extra); JSONL and CSV need nothi
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from triaged.classifier import Result
+from triaged.csv_records import CsvRecordError, csv_records
 from triaged.errors import InvalidInput
 from triaged.inputs import is_blank, load_json
 from triaged.taxonomy import not_utf8
@@ -132,44 +132,11 @@ def _text_records(path: Path, fmt: str, chunk: int) -> Iterator[list[Located]]:
 
 
 def _csv_rows(fh: IO[str]) -> Iterator[Located]:
-    """Records of an RFC 4180 CSV file with the line where each starts, read as the
-    bulk-job upload reads them: a column named twice, an unterminated quote or a record with
-    more fields than the header is an error naming the line where its record starts, not a
-    silent merge or cut (an unterminated quote was named one line too low); blank lines are
-    skipped, missing trailing fields read as absent (None)."""
-    reader = csv.reader(fh, strict=True)
-    header: list[str] | None = None
-    while True:
-        start = reader.line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise InvalidInput(
-                f"line {start}: not valid CSV ({exc}; is a quote left open?)",
-                details={"line": start},
-            ) from None
-        if not fields:
-            continue
-        if header is None:
-            twice = sorted({name for name in fields if name and fields.count(name) > 1})
-            if twice:
-                raise InvalidInput(
-                    f"line {start}: the header names column {twice[0]!r} twice",
-                    details={"line": start, "field": twice[0]},
-                )
-            header = fields
-            continue
-        if len(fields) > len(header):
-            raise InvalidInput(
-                f"line {start}: {len(fields)} fields, the header has {len(header)} (a text "
-                "holding a comma must be in double quotes)",
-                details={"line": start},
-            )
-        record: dict[str, Any] = dict.fromkeys(header)
-        record.update(zip(header, fields, strict=False))
-        yield start, record
+    """CSV records with the line where each starts, read as a bulk-job upload's are."""
+    try:
+        yield from csv_records(fh)
+    except CsvRecordError as exc:
+        raise InvalidInput(exc.message, details=exc.details()) from None
 
 
 def _json_lines(fh: IO[str]) -> Iterator[Located]:

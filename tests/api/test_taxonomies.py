@@ -133,9 +133,9 @@ async def test_examples_multipart_upload_and_bad_rows(stack: Stack, tenant: Tena
         # read as strictly as a bulk job's CSV (each was read silently until 5 December)
         long = "x" * (csv.field_size_limit() + 10)
         for body, status, words in (
-            ("text,text,label\na,b,billing\n", 400, "line 1: the header names 'text' twice"),
+            ("text,text,label\na,b,billing\n", 400, "line 1: the header names column 'text' twice"),
             ("text,label\nrefund,billing,extra\n", 400, "line 2: 3 fields"),
-            ('text,label\n"a" b,billing\n', 400, "line 2: invalid CSV"),
+            ('text,label\n"a" b,billing\n', 400, "line 2: not valid CSV"),
             (f'text,label\nok,billing\n"{long}",billing\n', 413, "line 3"),
         ):
             r = await c.post(

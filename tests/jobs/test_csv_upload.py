@@ -95,6 +95,20 @@ def test_a_record_with_more_fields_than_the_header_is_refused(stack: Stack) -> N
     assert listed == []
 
 
+def test_a_field_over_the_csv_field_limit_is_a_413_naming_its_line(stack: Stack) -> None:
+    """As a text over TRIAGED_MAX_TEXT_CHARS and as example uploads answer it (it was a
+    422 "not valid CSV: field larger than field limit")."""
+    limit = csv.field_size_limit()
+    body = b'text,external_id\nfine,t1\n"' + b"x" * (limit + 1) + b'",t2\n'
+    r, listed = _refused(stack, body)
+    assert r.status_code == 413, r.text
+    error = r.json()["error"]
+    assert error["code"] == "payload_too_large", error
+    assert error["details"] == {"line": 3, "reason": "field_too_large", "limit": limit}
+    assert f"line 3: a field is longer than {limit} characters" in error["message"]
+    assert listed == []
+
+
 def test_bad_record_spanning_lines_is_named_by_its_first_line(stack: Stack) -> None:
     # lines: 1 header, 2-3 first record, 4 blank (skipped), 5-6 a blank text
     body = b'text,external_id\n"one\ntwo",t1\n\n"  \n  ",t2\nfine,t3\n'
@@ -168,6 +182,39 @@ def test_crlf_upload_with_bom_still_reads(stack: Stack) -> None:
     assert done["total"] == 2
     assert stored == ["x\r\ny", "plain"]
     assert ids == ["t0", "t1"]
+
+
+def test_a_quota_plan_reads_the_csv_twice_and_bytes_not_utf8_are_a_422(stack: Stack) -> None:
+    """The upload is read as text through a wrapper detached after each pass: on a plan
+    with a monthly quota it is counted, rewound and read again to be stored (a wrapper
+    left to close the upload broke the second pass); bytes that are not UTF-8 are a 422
+    naming the file, whichever pass meets them."""
+    tenant = stack.tenant("free")
+    svc = stack.service
+    svc.create_taxonomy(svc.authenticate(tenant.key), {**TINY_TAXONOMY, "name": "support"})
+    body = b'\xef\xbb\xbftext,external_id\r\n"a\r\nb",t0\r\nplain,t1\r'
+
+    async def run() -> tuple[dict[str, Any], list[str], Any]:
+        async with stack.client(tenant.key) as c:
+            headers = {"Content-Type": "text/csv"}
+            r = await c.post("/v1/jobs?taxonomy=support", content=body, headers=headers)
+            assert r.status_code == 202, r.text
+            done = await _wait_done(c, r.json()["id"])
+            stored = [
+                (await c.get(f"/v1/decisions/{decision_id(done['id'], i)}")).json()["text"]
+                for i in range(2)
+            ]
+            bad = await c.post(
+                "/v1/jobs?taxonomy=support", content=b"text\nfine\ncaf\xe9\n", headers=headers
+            )
+            return done, stored, bad
+
+    done, stored, bad = asyncio.run(run())
+    assert done["state"] == "done" and done["total"] == 2, done
+    assert stored == ["a\r\nb", "plain"]
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["error"]["details"] == {"field": "file"}
+    assert "not UTF-8" in bad.json()["error"]["message"]
 
 
 def test_csv_results_neutralise_formulas_jsonl_results_do_not(stack: Stack) -> None:

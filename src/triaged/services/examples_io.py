@@ -6,11 +6,11 @@ line (JSONL/CSV) or index (JSON).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Any
 
+from triaged.csv_records import CsvRecordError, csv_records
 from triaged.errors import DatasetError, PayloadTooLarge
 from triaged.inputs import check_text, is_blank, load_json
 from triaged.taxonomy import Example
@@ -93,52 +93,27 @@ def parse_examples(data: bytes, fmt: str) -> list[Example]:
     raise DatasetError(f"unknown examples format {fmt!r}; use one of {list(FORMATS)}")
 
 
+NO_HEADER = "CSV examples need a header row with 'text' and 'label' columns"
+
+
 def _csv_examples(text: str) -> list[Example]:
-    """CSV examples, read as strictly as a bulk job's CSV: a column named twice in the
-    header, a record with more fields than the header (a comma in an unquoted text), or
-    text after a closing quote refuse the upload with the record's line (each was read
-    silently until 5 December: the last column kept, the extra fields dropped)."""
-    # universal newlines: a bare \r (old Mac files) ends a line like \n and \r\n do
-    reader = csv.reader(io.StringIO(text, newline=None), strict=True)
-    out: list[Example] = []
-    header: list[str] | None = None
+    """CSV examples, read as a bulk job's CSV but with case-insensitive column names;
+    malformed CSV is a 400 (413 for a field over the CSV limit) naming its record's line."""
+    header: list[str] = []
+
+    def check_header(names: list[str], line: int) -> None:
+        if "text" not in names or "label" not in names:
+            raise DatasetError(NO_HEADER, details={"line": line})
+        header.extend(names)
+
+    # newline="": lines end at \r\n, \n or a bare \r (old Mac files), kept in quoted fields
+    lines = io.StringIO(text, newline="")
     try:
-        for row in reader:
-            line = reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if header is None:
-                header = [f.strip().lower() for f in row]
-                _check_csv_header(header, line)
-                continue
-            if len(row) > len(header):
-                raise DatasetError(
-                    f"line {line}: {len(row)} fields, the header has {len(header)} (a text "
-                    "holding a comma must be in double quotes)",
-                    details={"line": line},
-                )
-            out.append(_example(dict(zip(header, row, strict=False)), f"line {line}"))
-    except csv.Error as exc:
-        line = reader.line_num
-        if "field larger than field limit" in str(exc):  # was a 400 "invalid CSV"
-            limit = csv.field_size_limit()
-            raise PayloadTooLarge(
-                f"line {line}: a field is longer than {limit} characters",
-                details={"line": line, "limit": limit},
-            ) from None
-        raise DatasetError(f"line {line}: invalid CSV: {exc}", details={"line": line}) from None
-    if header is None:
-        raise DatasetError("CSV examples need a header row with 'text' and 'label' columns")
+        records = csv_records(lines, fold_case=True, check_header=check_header)
+        out = [_example(record, f"line {n}") for n, record in records]
+    except CsvRecordError as exc:
+        error = PayloadTooLarge if exc.reason == "field_too_large" else DatasetError
+        raise error(exc.message, details=exc.details("column")) from None
+    if not header:
+        raise DatasetError(NO_HEADER)
     return out
-
-
-def _check_csv_header(header: list[str], line: int) -> None:
-    if "text" not in header or "label" not in header:
-        raise DatasetError("CSV examples need a header row with 'text' and 'label' columns")
-    named = [h for h in header if h]
-    twice = sorted({h for h in named if named.count(h) > 1})
-    if twice:
-        raise DatasetError(
-            f"line {line}: the header names {twice[0]!r} twice",
-            details={"line": line, "column": twice[0]},
-        )

@@ -10,23 +10,22 @@ job is deleted: no partial jobs.  On a plan with a monthly quota the upload is
 counted first and refused (429) before a row is stored when it has more rows than
 the quota has left (:func:`triaged.services.quota.check_job`).
 
-CSV is read as a file opened with ``newline=""``: a quoted field may span lines and
-keeps its line endings exactly as sent (``\r\n`` stays ``\r\n``).  Malformed CSV (a
-quote never closed, text after a closing quote, a column named twice in the header)
-is refused like a bad row.  Line numbers are physical lines, counted from 1 with the
-header, and name the line where a record starts; a row's ``seq`` (its ``row`` in the
-results, the key a resumed job restarts from) is its record index, whatever the
-number of lines it spans.  CSV results are guarded against formula injection
-(:func:`csv_cell`); JSONL results are not changed.
+CSV is read by :mod:`triaged.csv_records`: a quoted field may span lines and keeps its
+line endings exactly as sent (``\r\n`` stays ``\r\n``).  Malformed CSV (a quote never
+closed, text after a closing quote, a column named twice in the header) is refused like
+a bad row.  Line numbers are physical lines, counted from 1 with the header, and name
+the line where a record starts; a row's ``seq`` (its ``row`` in the results, the key a
+resumed job restarts from) is its record index, whatever the number of lines it spans.
+CSV results are guarded against formula injection (:func:`csv_cell`); JSONL results are
+not changed.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import hashlib
+import io
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -35,6 +34,7 @@ from typing import IO, Any
 from sqlalchemy import Connection
 
 from triaged import inputs
+from triaged.csv_records import CsvRecordError, csv_records
 from triaged.errors import Conflict, NotFittedError, NotFound, PayloadTooLarge, ValidationFailed
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc, new_id, utcnow
@@ -63,6 +63,7 @@ RESULTS_PAGE = 1000
 SUBMIT_ROLES = (Role.ADMIN, Role.CLIENT)
 READ_ROLES = (Role.ADMIN, Role.REVIEWER, Role.CLIENT)
 FINAL_STATES = ("done", "failed", "cancelled")
+NOT_UTF8 = "the upload is not UTF-8 text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +124,7 @@ def _decoded(stream: IO[bytes]) -> Iterator[str]:
         try:
             text = decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
-            raise ValidationFailed(
-                "the upload is not UTF-8 text", details={"field": "file"}
-            ) from exc
+            raise ValidationFailed(NOT_UTF8, details={"field": "file"}) from exc
         if text:
             yield text
         if not chunk:
@@ -139,28 +138,6 @@ def _text_lines(stream: IO[bytes]) -> Iterator[str]:
         pending += text
         *lines, pending = pending.split("\n")
         yield from lines
-    if pending:
-        yield pending
-
-
-_NEWLINE = re.compile(r"\r\n|\r|\n")
-
-
-def _physical_lines(stream: IO[bytes]) -> Iterator[str]:
-    """CSV lines with their line endings (``\r\n``, ``\r`` or ``\n``, as sent), like a
-    file opened with ``newline=""``: the csv module needs them to keep a newline inside a
-    quoted field, and counts them for :attr:`csv.reader.line_num`."""
-    pending = ""
-    for text in _decoded(stream):
-        scan = max(len(pending) - 1, 0)  # a held-back "\r" may pair with a "\n" now
-        pending += text
-        start = 0
-        for match in _NEWLINE.finditer(pending, scan):
-            if match.end() == len(pending) and match.group() == "\r":
-                break  # its "\n" may be in the next chunk
-            yield pending[start : match.end()]
-            start = match.end()
-        pending = pending[start:]
     if pending:
         yield pending
 
@@ -181,70 +158,27 @@ def _jsonl_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _csv_records(stream: IO[bytes], opts: BulkOptions) -> Iterator[tuple[int, dict[str, Any]]]:
-    """CSV records (after the header) with the physical line where each starts.
-
-    A quoted field may span lines (its line endings kept as sent); blank lines are
-    skipped.  Malformed CSV refuses the upload (422) with the record's first line: a
-    quote never closed, text after a closing quote, a column named twice in the header.
-    Missing trailing fields read as absent; a record with more fields than the header (a
-    comma in an unquoted text) is refused with its line: its text was cut at the comma and
-    the rest spilled into the next columns, silently, until 6 December."""
-    lines = _physical_lines(stream)
-    reader = csv.reader(lines, strict=True)
-    header: list[str] | None = None
-    while True:
-        start = reader.line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            at_end = next(lines, None) is None
-            raise _csv_error(start, reader.line_num, exc, at_end=at_end) from None
-        if not fields:
-            continue
-        if header is None:
-            _check_header(fields, start, opts)
-            header = fields
-            continue
-        if len(fields) > len(header):
-            raise ValidationFailed(
-                f"line {start}: {len(fields)} fields, the header has {len(header)} (a text "
-                "holding a comma must be in double quotes)",
-                details={"line": start, "reason": "too_many_fields"},
-            )
-        record: dict[str, Any] = dict(zip(header, fields, strict=False))
-        for name in header[len(fields) :]:
-            record[name] = None
-        yield start, record
-
-
-def _csv_error(start: int, end: int, exc: csv.Error, *, at_end: bool) -> ValidationFailed:
-    details: dict[str, Any] = {"line": start}
-    if at_end and str(exc) == "unexpected end of data":
-        return ValidationFailed(
-            f"line {start} is not valid CSV: a quote opened in this record is never closed "
-            "(unterminated quoted field)",
-            details={**details, "reason": "unterminated_quote"},
-        )
-    hint = f" (the record runs from line {start} to {end}: is a quote left open?)"
-    return ValidationFailed(
-        f"line {start} is not valid CSV: {exc}" + (hint if end > start else ""),
-        details=details,
-    )
+    """CSV records with the line where each starts; malformed CSV refuses the upload (422,
+    413 for a field over the CSV limit) with that line and ``details.reason``."""
+    # newline="": lines end at \r\n, \n or a bare \r, kept (the csv module keeps them in a
+    # quoted field and counts them); detached when done, so the upload stays open for a
+    # second pass (unless a refused row left this suspended until the upload was closed)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        yield from csv_records(text, check_header=lambda names, n: _check_header(names, n, opts))
+    except CsvRecordError as exc:
+        error = PayloadTooLarge if exc.reason == "field_too_large" else ValidationFailed
+        raise error(exc.message, details=exc.details()) from None
+    except UnicodeDecodeError:
+        raise ValidationFailed(NOT_UTF8, details={"field": "file"}) from None
+    finally:
+        if not stream.closed:
+            text.detach()
 
 
 def _check_header(names: list[str], line: int, opts: BulkOptions) -> None:
-    """No column named twice; the text column (and the metadata columns asked for) present,
-    so a file with another header is refused for what it is, not as "line 2 has no text"."""
-    seen: set[str] = set()
-    for name in names:
-        if name in seen and name != "":  # unnamed columns are never read
-            raise ValidationFailed(
-                f"line {line}: the header names column {name!r} more than once (duplicate column)",
-                details={"line": line, "field": name, "reason": "duplicate_column"},
-            )
-        seen.add(name)
+    """The text column (and the metadata columns asked for) present, so a file with
+    another header is refused for what it is, not as "line 2 has no text"."""
     # the text column, columns named for metadata, and an id column named other than its
     # default (external_id need not be there; a misspelt id_field dropped every id silently)
     wanted = [("text_field", opts.text_field)] + [
@@ -253,7 +187,7 @@ def _check_header(names: list[str], line: int, opts: BulkOptions) -> None:
     if opts.id_field and opts.id_field != "external_id":
         wanted.append(("id_field", opts.id_field))
     for param, column in wanted:
-        if column not in seen:
+        if column not in names:
             shown = ", ".join(repr(n[:60]) for n in names[:20]) + (
                 ", ..." if len(names) > 20 else ""
             )
