@@ -35,6 +35,7 @@ from triaged.insights.records import DecisionRecord
 from triaged.insights.scale import (
     centroid,
     centroids,
+    common_direction,
     inside_by_scale,
     inside_labels,
     label_scale,
@@ -205,7 +206,7 @@ def find_gap_clusters(
         return [], summary
     V = np.asarray(vectors, dtype=np.float32)
     R = np.asarray(reference, dtype=np.float32).reshape(-1, V.shape[1])
-    center = R.mean(axis=0) if R.shape[0] else V.mean(axis=0)
+    center = common_direction(V, R, reference_labels)
     Z = unit_rows(V - center)
     ref_c = unit_rows(R - center)
     ref_labels = list(reference_labels) if 0 < R.shape[0] == len(reference_labels) else None

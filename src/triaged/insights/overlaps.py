@@ -230,6 +230,11 @@ def _score_pair(
         and stats.cross.get(p, 0) == 0
     ):
         return None
+    if traffic == 0 and n_corr == 0 and ex < CONTRAST_AT:
+        # an example or two nearest the other label's, and nothing in the traffic or the
+        # reviews: no overlap to act on (listed with "the model splits inputs between
+        # them" on a taxonomy that had classified nothing)
+        return None
     score = (w_traffic * traffic + w_corr * corr + w_ex * ex) / total_w
     if score <= 0:
         return None

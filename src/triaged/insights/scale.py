@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 __all__ = [
     "centroid",
     "centroids",
+    "common_direction",
     "inside_by_scale",
     "inside_labels",
     "label_scale",
@@ -208,3 +209,17 @@ def trim_to_core(
         cents.append(centroid(Z[keep]))
     stacked = np.stack(cents) if cents else np.zeros((0, Z.shape[1]), np.float32)
     return out, np.asarray(cuts, dtype=np.float64), stacked
+
+
+def common_direction(V: FloatArray, R: FloatArray, reference_labels: Sequence[str]) -> FloatArray:
+    """The common direction taken out of every vector: the mean of the labelled examples
+    (sentence embeddings share a direction that hides differences).  With examples of one
+    label only, that mean is the label's own centre: centred on it, the label has no
+    direction left, half its examples point away from the other half and every cluster
+    looked "inside" it (a one-label taxonomy never showed a gap); the examples and the
+    candidates together give the mean then."""
+    if R.shape[0] == 0:
+        return np.asarray(V.mean(axis=0), dtype=np.float32)
+    if len(set(reference_labels)) == 1:
+        return np.asarray(np.concatenate([R, V]).mean(axis=0), dtype=np.float32)
+    return np.asarray(R.mean(axis=0), dtype=np.float32)
