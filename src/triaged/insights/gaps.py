@@ -42,6 +42,7 @@ from triaged.insights.scale import (
     merge_clusters,
     trim_to_core,
     unit_rows,
+    unite_repeats,
 )
 from triaged.insights.terms import new_term_gaps, words
 from triaged.insights.vouch import familiar_clusters, vouched_members, vouched_shares
@@ -129,7 +130,7 @@ def cluster_labels(Z: FloatArray, config: InsightsConfig) -> IntArray:
         best = sims.argmax(axis=1)
         ok = sims[np.arange(rest.size), best] >= cuts[best]
         labels[rest[ok]] = best[ok]
-    return labels
+    return unite_repeats(Z, labels)
 
 
 def _hdbscan(Z: FloatArray, mcs: int, ms: int, method: str) -> IntArray:

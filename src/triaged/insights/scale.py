@@ -24,6 +24,7 @@ __all__ = [
     "merge_clusters",
     "trim_to_core",
     "unit_rows",
+    "unite_repeats",
 ]
 
 FloatArray = NDArray[np.float32]
@@ -223,3 +224,24 @@ def common_direction(V: FloatArray, R: FloatArray, reference_labels: Sequence[st
     if len(set(reference_labels)) == 1:
         return np.asarray(np.concatenate([R, V]).mean(axis=0), dtype=np.float32)
     return np.asarray(R.mean(axis=0), dtype=np.float32)
+
+
+def unite_repeats(Z: FloatArray, labels: IntArray) -> IntArray:
+    """Cluster labels where identical rows (the same text again, or texts the encoder
+    cannot tell apart: emoji-only texts all embed alike) share one label, the most common
+    among them (noise included); clusters left empty are dropped and the rest renumbered.
+    HDBSCAN splits a run of identical points between leaves at random: 30 emoji-only
+    inputs came back as three gap clusters of the same texts, a few left as noise."""
+    if labels.size == 0 or labels.max() < 0:
+        return labels
+    _, group = np.unique(np.ascontiguousarray(Z), axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    out = labels.copy()
+    for g in np.flatnonzero(np.bincount(group) > 1):
+        members = np.flatnonzero(group == g)
+        values, counts = np.unique(labels[members], return_counts=True)
+        out[members] = values[int(counts.argmax())]
+    kept = np.unique(out[out >= 0])
+    renum = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
+    renum[kept] = np.arange(kept.size)
+    return np.where(out >= 0, renum[np.maximum(out, 0)], -1).astype(np.int64)
