@@ -96,3 +96,22 @@ def test_repeated_and_emoji_only_inputs_form_one_cluster_each(datasets_dir: Path
     assert any(set(c["decision_ids"]) == repeats for c in report["gap_clusters"]), report[
         "gap_clusters"
     ]
+
+
+def test_no_overlap_names_a_label_the_taxonomy_no_longer_has(datasets_dir: Path) -> None:
+    """Decisions made before a label was removed (or renamed) still carry its name: pairs
+    with it were suggested ("sharpen the descriptions" of a label that has none any more)."""
+    train = _groups(datasets_dir / "banking77" / "train.jsonl")
+    names = ("card_arrival", "exchange_rate", "top_up_failed")
+    tax = Taxonomy(name="b3", labels=tuple(Label(n, "", tuple(train[n][:20])) for n in names))
+    records = [
+        DecisionRecord(t, "pin_blocked", 0.5, "hold", alternatives=(("top_up_failed", 0.45),))
+        for t in train["pin_blocked"][:10]
+    ]
+    records += [
+        DecisionRecord(t, "exchange_rate", 0.5, "hold", alternatives=(("top_up_failed", 0.45),))
+        for t in train["exchange_rate"][20:30]
+    ]
+    pairs = [tuple(o["labels"]) for o in compute_insights(records, tax).to_dict()["overlaps"]]
+    assert ("exchange_rate", "top_up_failed") in pairs
+    assert all(set(p) <= set(names) for p in pairs), pairs

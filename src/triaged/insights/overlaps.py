@@ -178,8 +178,11 @@ def find_overlaps(
     example_labels: Sequence[str],
     example_texts: Sequence[str],
     config: InsightsConfig,
+    labels: Sequence[str] | None = None,
 ) -> list[Overlap]:
-    """Rank label pairs by the combined overlap score (highest first)."""
+    """Rank label pairs by the combined overlap score (highest first).  With ``labels``
+    (the taxonomy's), only pairs of those: decisions made before a label was renamed or
+    removed name a label whose description and examples can no longer be changed."""
     tr = _traffic(records, config)
     stats = _example_stats(example_vectors, example_labels)
     texts_by_label: dict[str, list[str]] = defaultdict(list)
@@ -191,6 +194,9 @@ def find_overlaps(
         return []
     pairs = set(tr.weight) | {_pair(a, b) for a, b in tr.corrections} | set(stats.cross)
     pairs |= {p for p, n in tr.in_sets.items() if n >= 2}
+    if labels is not None:
+        current = set(labels)
+        pairs = {p for p in pairs if p[0] in current and p[1] in current}
     out: list[Overlap] = []
     for p in pairs:
         overlap = _score_pair(p, tr, stats, texts_by_label, weights, config)

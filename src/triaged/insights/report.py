@@ -159,7 +159,12 @@ def compute_insights(
 
     t0 = time.perf_counter()
     overlaps = find_overlaps(
-        recs, example_vectors=ex_vecs, example_labels=ex_labels, example_texts=ex_texts, config=cfg
+        recs,
+        example_vectors=ex_vecs,
+        example_labels=ex_labels,
+        example_texts=ex_texts,
+        config=cfg,
+        labels=taxonomy.label_names,
     )
     timings["overlaps_s"] = round(time.perf_counter() - t0, 3)
     health = label_health(recs, taxonomy.label_names, min_reviewed_for_ece=cfg.min_reviewed_for_ece)
