@@ -100,6 +100,19 @@ def test_series_filters_fill_and_timezones() -> None:
         bucket_series(rows, "month")
 
 
+def test_a_series_ending_in_the_last_period_of_year_9999() -> None:
+    """A window in the last day (or week) datetime can hold is filled to its end: stepping
+    past the last period overflowed, and GET /v1/metrics/buckets answered 422 "a number or
+    date in the request is out of range" for a valid window."""
+    end = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    rows = [DecisionRow(datetime(9999, 12, 31, 12, tzinfo=UTC), "hold", "a")]
+    days = bucket_series(rows, "day", start=datetime(9999, 12, 30, tzinfo=UTC), end=end)
+    assert [(p.start.day, p.hold) for p in days] == [(30, 0), (31, 1)]
+    weeks = bucket_series(rows, "week", start=datetime(9999, 12, 20, tzinfo=UTC), end=end)
+    assert [p.start.day for p in weeks] == [20, 27] and sum(p.hold for p in weeks) == 1
+    assert [p.start.day for p in bucket_series(rows, "hour")] == [31]
+
+
 def test_two_proportion_test_matches_the_normal_tail() -> None:
     z, p = two_proportion_test(100, 1000, 150, 1000)
     pooled = 250 / 2000

@@ -171,6 +171,8 @@ def _periods(first: datetime, last: datetime, interval: str) -> list[datetime]:
     p = first
     while p <= last:
         out.append(p)
+        if last - p < _STEP[interval]:  # the next one is past ``last`` (or past year 9999)
+            break
         p += _STEP[interval]
     return out
 
