@@ -22,22 +22,29 @@ from triaged.storage.tables import quota_counters, usage_daily
 __all__ = ["add_daily", "count_requests", "counters", "daily_per_day", "daily_per_key"]
 
 # One statement, the same on SQLite (3.35+) and PostgreSQL; plain text keeps it cheap.
+# The month and the minute only move forward ('YYYY-MM' strings sort by time): a request
+# whose window was taken before the turn and that is counted after it (a batch still
+# classifying at midnight, another process's clock) counts in the current month and
+# minute; it set the counter back to its own month, and the next request started the
+# current month again from zero.
 _CONSUME = text(
     """
     INSERT INTO quota_counters (workspace_id, period, period_used, minute, minute_used)
     VALUES (:ws, :period, :n, :minute, :n)
     ON CONFLICT (workspace_id) DO UPDATE SET
-      period_used = CASE WHEN quota_counters.period = excluded.period
-                         THEN quota_counters.period_used + excluded.period_used
-                         ELSE excluded.period_used END,
-      period = excluded.period,
-      minute_used = CASE WHEN quota_counters.minute = excluded.minute
-                         THEN quota_counters.minute_used + excluded.minute_used
-                         ELSE excluded.minute_used END,
-      minute = excluded.minute
-    WHERE (quota_counters.period <> excluded.period
+      period_used = CASE WHEN excluded.period > quota_counters.period
+                         THEN excluded.period_used
+                         ELSE quota_counters.period_used + excluded.period_used END,
+      period = CASE WHEN excluded.period > quota_counters.period
+                    THEN excluded.period ELSE quota_counters.period END,
+      minute_used = CASE WHEN excluded.minute > quota_counters.minute
+                         THEN excluded.minute_used
+                         ELSE quota_counters.minute_used + excluded.minute_used END,
+      minute = CASE WHEN excluded.minute > quota_counters.minute
+                    THEN excluded.minute ELSE quota_counters.minute END
+    WHERE (excluded.period > quota_counters.period
            OR quota_counters.period_used + excluded.period_used <= :monthly)
-      AND (quota_counters.minute <> excluded.minute
+      AND (excluded.minute > quota_counters.minute
            OR quota_counters.minute_used + excluded.minute_used <= :per_minute)
     RETURNING quota_counters.period_used, quota_counters.minute_used
     """
