@@ -164,3 +164,29 @@ def test_drift_needs_volume_and_a_real_change() -> None:
         DriftConfig(alpha=0)
     with pytest.raises(InvalidInput):
         DriftConfig(buckets=("maybe",))
+
+
+def test_per_label_drift_sees_a_label_removed_or_renamed() -> None:
+    """A taxonomy edit renamed 'billing' to 'payments': its share fell from 30% to nothing and
+    the new name's rose from nothing, and per-label drift said nothing about either (a label
+    was tested only with the volume in both windows).  A steady label stays silent."""
+    rng = random.Random(3)
+    rows: list[DecisionRow] = []
+    for start, end, old in (
+        (NOW - timedelta(days=8), NOW - timedelta(days=1), True),
+        (NOW - timedelta(days=1), NOW, False),
+    ):
+        span = (end - start).total_seconds()
+        for i in range(1000):
+            t = start + timedelta(seconds=span * i / 1000)
+            name = ("billing" if old else "payments") if i % 10 < 3 else "shipping"
+            rows.append(DecisionRow(t, rng.choice(["auto", "review"]), name))
+    alerts = detect_drift(rows, now=NOW, config=DriftConfig(per_label=True))
+    moved = {(a.label, a.direction) for a in alerts if a.metric == "label_share"}
+    assert moved == {("billing", "down"), ("payments", "up")}, moved
+    billing = next(a for a in alerts if a.label == "billing" and a.metric == "label_share")
+    assert (billing.baseline_share, billing.recent_share) == (0.3, 0.0)
+    # no bucket-share test for a label missing from one window
+    assert not [
+        a for a in alerts if a.metric == "bucket_share" and a.label in ("billing", "payments")
+    ]

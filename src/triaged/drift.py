@@ -199,8 +199,9 @@ class DriftConfig:
 
     The recent window is ``[now - recent, now)``; the baseline window is the
     ``baseline`` just before it.  ``buckets`` are the shares tested; ``per_label``
-    also tests each label's share of the recent traffic (labels with at least
-    ``min_volume`` decisions in both windows).
+    also tests each label's share of the traffic (labels with at least ``min_volume``
+    decisions in either window: one that vanished or appeared counts) and the bucket
+    shares of each label with ``min_volume`` decisions in both windows.
     """
 
     recent: timedelta = timedelta(days=1)
@@ -369,9 +370,14 @@ def _tests(
         l1 = Counter(r.label for r in base)
         l2 = Counter(r.label for r in recent)
         for label in sorted({lb for lb in l1 | l2 if lb is not None}):
-            if l1[label] < least or l2[label] < least:
+            # its share of all traffic is tested when it had the volume in either window:
+            # a label whose traffic vanished (removed or renamed by a taxonomy edit, or no
+            # longer predicted) or appeared is the largest share change there is
+            if l1[label] < least and l2[label] < least:
                 continue
             tests.append(_Test("label_share", None, label, l1[label], n1, l2[label], n2))
+            if l1[label] < least or l2[label] < least:
+                continue  # its own bucket shares need its volume in both windows
             lb1 = Counter(r.bucket for r in base if r.label == label)
             lb2 = Counter(r.bucket for r in recent if r.label == label)
             for bucket in cfg.buckets:
