@@ -74,8 +74,9 @@ def test_no_overlap_is_suggested_without_evidence(datasets_dir: Path) -> None:
 
 def test_repeated_and_emoji_only_inputs_form_one_cluster_each(datasets_dir: Path) -> None:
     """Identical inputs are one topic: 30 emoji-only inputs (the encoder embeds every one of
-    them alike) came back as three gap clusters of the same five texts, and 20 repeats of
-    one sentence lost members to noise; HDBSCAN splits a run of identical points at random."""
+    them alike) came back as three gap clusters of the same five texts, HDBSCAN splitting a
+    run of identical points at random; and a long text sent three times lost a copy to
+    noise (the int8 encoder's vectors of one text differ with the batch it is embedded in)."""
     train = _groups(datasets_dir / "banking77" / "train.jsonl")
     tax = Taxonomy(
         name="one", labels=(Label("card_arrival", "", tuple(train["card_arrival"][:20])),)
@@ -83,19 +84,17 @@ def test_repeated_and_emoji_only_inputs_form_one_cluster_each(datasets_dir: Path
     emoji = ["😀😀😀", "🔥", "🙏🙏", "💳❓", "😡😡😡😡"] * 6
     texts = emoji + ["same text again"] * 20 + ["这是一个关于信用卡的问题，我的卡还没有到"] * 3
     texts += ["Моя карта не пришла, что делать?", "بطاقتي لم تصل بعد", "カードがまだ届きません"]
-    texts += ["word " * 1999, "card " * 1990 + " arrival"]
+    texts += ["word " * 1999, "card " * 1990 + " arrival", "<script>alert(1)</script>"] * 3
     records = [
         DecisionRecord(t, "card_arrival", 0.01, "hold", id=str(i)) for i, t in enumerate(texts)
     ]
-    report = compute_insights(records, tax).to_dict()
-    holding = [
-        c for c in report["gap_clusters"] if set(c["decision_ids"]) & {str(i) for i in range(30)}
+    clusters = [
+        set(c["decision_ids"]) for c in compute_insights(records, tax).to_dict()["gap_clusters"]
     ]
-    assert [c["size"] for c in holding] == [30], report["gap_clusters"]
-    repeats = {str(i) for i in range(30, 50)}
-    assert any(set(c["decision_ids"]) == repeats for c in report["gap_clusters"]), report[
-        "gap_clusters"
-    ]
+    assert [len(c) for c in clusters if c & {str(i) for i in range(30)}] == [30], clusters
+    assert {str(i) for i in range(30, 50)} in clusters, clusters
+    long = {str(i) for i in range(56, 65) if not texts[i].startswith("<")}
+    assert [c & long for c in clusters if c & long] == [long], clusters
 
 
 def test_no_overlap_names_a_label_the_taxonomy_no_longer_has(datasets_dir: Path) -> None:

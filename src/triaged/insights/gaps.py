@@ -40,6 +40,7 @@ from triaged.insights.scale import (
     inside_labels,
     label_scale,
     merge_clusters,
+    repeat_groups,
     trim_to_core,
     unit_rows,
     unite_repeats,
@@ -103,13 +104,14 @@ class GapCluster:
         }
 
 
-def cluster_labels(Z: FloatArray, config: InsightsConfig) -> IntArray:
-    """HDBSCAN labels (-1 = noise) of unit rows ``Z``, trimmed to cluster cores.
-
+def cluster_labels(
+    Z: FloatArray, config: InsightsConfig, texts: Sequence[str] | None = None
+) -> IntArray:
+    """HDBSCAN labels (-1 = noise) of unit rows ``Z``, trimmed to cluster cores; repeats
+    (same row or same ``texts``) share one (:func:`~triaged.insights.scale.unite_repeats`).
     Above ``config.max_cluster_points`` rows a seeded random sample is clustered and the
     other rows join the cluster of the nearest centroid when they are as close to it as
-    its trimmed members are.
-    """
+    its trimmed members are."""
     n = Z.shape[0]
     mcs, ms = config.cluster_sizes(n)
     labels = np.full(n, -1, dtype=np.int64)
@@ -130,7 +132,7 @@ def cluster_labels(Z: FloatArray, config: InsightsConfig) -> IntArray:
         best = sims.argmax(axis=1)
         ok = sims[np.arange(rest.size), best] >= cuts[best]
         labels[rest[ok]] = best[ok]
-    return unite_repeats(Z, labels)
+    return unite_repeats(labels, repeat_groups(Z, texts))
 
 
 def _hdbscan(Z: FloatArray, mcs: int, ms: int, method: str) -> IntArray:
@@ -213,7 +215,7 @@ def find_gap_clusters(
     ref_labels = list(reference_labels) if 0 < R.shape[0] == len(reference_labels) else None
     explained = _explained(Z, ref_c, ref_labels, records, config)
     labels, label_cents, merge_at = _cluster_open(
-        Z, ref_c, ref_labels, np.flatnonzero(~explained), config
+        Z, ref_c, ref_labels, np.flatnonzero(~explained), config, [r.text for r in records]
     )
     summary["explained_share"] = round(float(explained.mean()), 4)
     summary["noise_share"] = round(float(((labels < 0) & ~explained).mean()), 4)
@@ -372,11 +374,12 @@ def _cluster_open(
     ref_labels: list[str] | None,
     open_idx: IntArray,
     config: InsightsConfig,
+    texts: Sequence[str],
 ) -> tuple[IntArray, FloatArray, float]:
     """Cluster labels of all candidates (-1 for the explained and the noise), merged on
     the taxonomy's scale; with the labels' centroids and the merge cosine (2.0: none)."""
     labels = np.full(Z.shape[0], -1, dtype=np.int64)
-    labels[open_idx] = cluster_labels(Z[open_idx], config)
+    labels[open_idx] = cluster_labels(Z[open_idx], config, [texts[i] for i in open_idx])
     label_cents = np.zeros((0, Z.shape[1]), np.float32)
     merge_at = 2.0  # no cluster is that alike to a label: nothing dropped for it
     if config.merge and ref_labels is not None and ref_c.shape[0]:

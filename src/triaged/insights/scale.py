@@ -22,6 +22,7 @@ __all__ = [
     "inside_labels",
     "label_scale",
     "merge_clusters",
+    "repeat_groups",
     "trim_to_core",
     "unit_rows",
     "unite_repeats",
@@ -226,21 +227,33 @@ def common_direction(V: FloatArray, R: FloatArray, reference_labels: Sequence[st
     return np.asarray(R.mean(axis=0), dtype=np.float32)
 
 
-def unite_repeats(Z: FloatArray, labels: IntArray) -> IntArray:
-    """Cluster labels where identical rows (the same text again, or texts the encoder
-    cannot tell apart: emoji-only texts all embed alike) share one label, the most common
-    among them (noise included); clusters left empty are dropped and the rest renumbered.
-    HDBSCAN splits a run of identical points between leaves at random: 30 emoji-only
-    inputs came back as three gap clusters of the same texts, a few left as noise."""
+def repeat_groups(Z: FloatArray, texts: Sequence[str] | None = None) -> list[IntArray]:
+    """Group ids of identical rows of ``Z`` and, with ``texts``, of identical texts: the
+    encoder's int8 vectors of one text differ with the batch it was embedded in (by up to
+    0.02 a coordinate), so repeats are found by their text as well."""
+    _, rows = np.unique(np.ascontiguousarray(Z), axis=0, return_inverse=True)
+    groups = [np.asarray(rows, dtype=np.int64).reshape(-1)]
+    if texts is not None:
+        _, same = np.unique(np.asarray(list(texts), dtype=object), return_inverse=True)
+        groups.append(np.asarray(same, dtype=np.int64).reshape(-1))
+    return groups
+
+
+def unite_repeats(labels: IntArray, groups: Sequence[IntArray]) -> IntArray:
+    """Cluster labels where the members of each group (:func:`repeat_groups`: the same
+    text again, or texts the encoder cannot tell apart: emoji-only texts all embed alike)
+    share one label, the most common among them (noise included); clusters left empty are
+    dropped and the rest renumbered.  HDBSCAN splits a run of identical points between
+    leaves at random: 30 emoji-only inputs came back as three gap clusters of the same
+    texts, a few left as noise."""
     if labels.size == 0 or labels.max() < 0:
         return labels
-    _, group = np.unique(np.ascontiguousarray(Z), axis=0, return_inverse=True)
-    group = group.reshape(-1)
     out = labels.copy()
-    for g in np.flatnonzero(np.bincount(group) > 1):
-        members = np.flatnonzero(group == g)
-        values, counts = np.unique(labels[members], return_counts=True)
-        out[members] = values[int(counts.argmax())]
+    for group in groups:
+        for g in np.flatnonzero(np.bincount(group) > 1):
+            members = np.flatnonzero(group == g)
+            values, counts = np.unique(out[members], return_counts=True)
+            out[members] = values[int(counts.argmax())]
     kept = np.unique(out[out >= 0])
     renum = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
     renum[kept] = np.arange(kept.size)
