@@ -46,6 +46,21 @@ def _explained(s: dict[str, Any]) -> str:
     )
 
 
+#: as the dashboard shows them: an input text at most 240 characters, a keyword 40
+EXAMPLE_CHARS, KEYWORD_CHARS = 240, 40
+
+
+def _cut(text: Any, limit: int = EXAMPLE_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis (a 10,000-character
+    input filled a markdown table cell or a terminal screen)."""
+    one = " ".join(str(text).split())
+    return one if len(one) <= limit else one[: limit - 1] + "\u2026"
+
+
+def _keywords(keywords: list[str], n: int) -> str:
+    return ", ".join(_cut(k, KEYWORD_CHARS) for k in keywords[:n])
+
+
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 
 
@@ -66,11 +81,11 @@ def to_markdown(data: dict[str, Any], *, max_rows: int = 20) -> str:
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for c in clusters:
-            example = c["examples"][0] if c.get("examples") else ""
+            example = _cut(c["examples"][0]) if c.get("examples") else ""
             lines.append(
                 f"| {c['id']} | {_md_cell(c['proposed_label'])} | {c['size']} "
                 f"| {_pct(c.get('share_of_held'))} | {_md_cell(', '.join(c['between']))} "
-                f"| {_md_cell(', '.join(c['keywords'][:5]))} | {_md_cell(example)} |"
+                f"| {_md_cell(_keywords(c['keywords'], 5))} | {_md_cell(example)} |"
             )
     else:
         lines.append("No gap clusters in this window.")
@@ -119,8 +134,8 @@ def to_rich(data: dict[str, Any], *, max_rows: int = 20) -> Group:
             str(c["size"]),
             _pct(c.get("share_of_held")),
             ", ".join(c["between"]),
-            ", ".join(c["keywords"][:5]),
-            c["examples"][0] if c["examples"] else "",
+            _keywords(c["keywords"], 5),
+            _cut(c["examples"][0]) if c["examples"] else "",
         )
     over = Table(title="Overlapping labels", expand=True)
     for col in ("labels", "score", "action", "close calls", "corrections", "cross-NN"):
@@ -181,12 +196,12 @@ def to_html(data: dict[str, Any], *, max_rows: int = 50) -> str:
     ]
     for c in data.get("gap_clusters", [])[:max_rows]:
         width = max(2, round(120 * float(c.get("share_of_held") or 0)))
-        examples = "<br>".join(_e(t) for t in c["examples"][:3])
+        examples = "<br>".join(_e(_cut(t)) for t in c["examples"][:3])
         parts.append(
             f"<tr><td>{c['id']}</td><td><code>{_e(c['proposed_label'])}</code></td>"
             f"<td>{c['size']}</td><td><span class='bar' style='width:{width}px'></span> "
             f"{_pct(c.get('share_of_held'))}</td><td>{_e(', '.join(c['between']))}</td>"
-            f"<td>{_e(', '.join(c['keywords'][:6]))}</td><td>{examples}</td></tr>"
+            f"<td>{_e(_keywords(c['keywords'], 6))}</td><td>{examples}</td></tr>"
         )
     parts.append(
         "</tbody></table><h2>Overlapping labels</h2><table><thead><tr><th>labels</th>"
@@ -200,7 +215,7 @@ def to_html(data: dict[str, Any], *, max_rows: int = 50) -> str:
             f"{sum(ev.get('corrections', {}).values())} corrections, "
             f"example cross-NN {_num(ev.get('example_cross_nn_rate'))}"
         )
-        texts = "<br>".join(_e(t) for t in ev.get("examples", [])[:3])
+        texts = "<br>".join(_e(_cut(t)) for t in ev.get("examples", [])[:3])
         parts.append(
             f"<tr><td>{_e(' / '.join(o['labels']))}</td><td>{_num(o['score'])}</td>"
             f"<td>{_e(o['action'])}</td><td>{_e(evidence)}</td><td>{texts}</td></tr>"
