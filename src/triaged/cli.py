@@ -264,7 +264,15 @@ def _check_eval_options(
     known_ratio: float | None,
     seed: int | None = None,
 ) -> None:
-    """Refuse options that would be silently ignored together."""
+    """Refuse options that would be silently ignored together, and a bad known ratio
+    before any work (it was refused after "eval: training on ..." and reading the data)."""
+    if known_ratio is not None and model is None:
+        from triaged.evaluation import check_known_ratio
+
+        try:
+            check_known_ratio(known_ratio)
+        except InvalidInput as exc:
+            _fail(exc)
     if seed is not None and seeds is not None:
         _fail(
             InvalidInput(
@@ -371,8 +379,10 @@ def eval_(
             routing[name] = value
     report = _eval_report(dataset, model, seeds, seed or 0, options, routing)
     if as_json:
+        from triaged.evaluation import json_ready
+
         report.pop("reliability", None)
-        print(json.dumps(report))
+        print(json.dumps(json_ready(report), allow_nan=False))  # undefined: null, not NaN
         return
     title = f"{report['dataset']} ({report['mode']}, n_test={report['n_test']:.0f}"
     for given, part in ((model, "model {}"), (known_ratio, "known ratio {}"), (seeds, "seeds {}")):

@@ -36,9 +36,23 @@ def evaluate_saved(
     reported through ``say`` (stderr by default) so a long run is never silent.
     ``routing_options``: ``auto_error_target``, ``confidence_level``,
     ``expected_out_of_scope`` of the certified routing (default: the service's)."""
-    options = dict(routing_options or {})
     from triaged.classifier import Classifier
-    from triaged.evaluation import certified_routing, evaluate
+    from triaged.evaluation import (
+        DEFAULT_AUTO_ERROR_TARGET,
+        DEFAULT_CONFIDENCE_LEVEL,
+        DEFAULT_EXPECTED_OOS,
+        certified_routing,
+        evaluate,
+    )
+
+    # the report names the routing it used, also where it is the default (it named only
+    # the options given)
+    options = {
+        "auto_error_target": DEFAULT_AUTO_ERROR_TARGET,
+        "confidence_level": DEFAULT_CONFIDENCE_LEVEL,
+        "expected_out_of_scope": DEFAULT_EXPECTED_OOS,
+        **(routing_options or {}),
+    }
 
     root = Path(dataset)
     test_file = root / "test.jsonl" if root.is_dir() else root

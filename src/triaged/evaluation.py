@@ -59,7 +59,9 @@ __all__ = [
     "DEFAULT_EXPECTED_OOS",
     "aggregate_runs",
     "certified_routing",
+    "check_known_ratio",
     "evaluate",
+    "json_ready",
     "known_labels_for_seed",
     "open_expected_out_of_scope",
     "open_set_metrics",
@@ -330,13 +332,17 @@ def open_expected_out_of_scope(n_known: int, n_labels: int) -> float:
     return float(min(_MAX_OPEN_EXPECTATION, max(0.0, 1.0 - n_known / n_labels)))
 
 
+def check_known_ratio(ratio: float) -> None:
+    """Refuse a known ratio outside (0, 1] (NaN included)."""
+    if not 0.0 < ratio <= 1.0 or math.isnan(ratio):
+        msg = f"known ratio must be in (0, 1], got {ratio}"
+        raise InvalidInput(msg, details={"field": "known_ratio"})
+
+
 def known_labels_for_seed(labels: Sequence[str], ratio: float, seed: int) -> list[str]:
     """The known labels of the open-intent protocol: ``round(ratio * n)`` of ``labels``
     (at least 2), drawn at random with ``seed``, in the dataset's order."""
-    if not 0.0 < ratio <= 1.0 or math.isnan(ratio):
-        raise InvalidInput(
-            f"known ratio must be in (0, 1], got {ratio}", details={"field": "known_ratio"}
-        )
+    check_known_ratio(ratio)
     pool = [lb for lb in labels if lb != OOS_LABEL]
     if len(pool) < 2:
         raise DatasetError(
@@ -347,12 +353,14 @@ def known_labels_for_seed(labels: Sequence[str], ratio: float, seed: int) -> lis
     return [lb for lb in pool if lb in chosen]
 
 
-def _read_dataset(root: Path, zero_shot: bool) -> tuple[Taxonomy, list[Example], list[Example]]:
+def _read_dataset(
+    root: Path, zero_shot: bool, open_protocol: bool = False
+) -> tuple[Taxonomy, list[Example], list[Example]]:
     """The dataset folder's taxonomy, train items (none when zero-shot) and test items.
 
-    Without ``labels.json`` the labels are the training split's, so a test item of a label
-    it never uses fits no label: it counts as out of scope (with ``labels.json`` such a label
-    is a mistake in the data, and an error)."""
+    Without ``labels.json`` the labels are the training split's: a test item of a label it
+    never uses is out of scope (under ``open_protocol``: open, its label kept, where ``oos``
+    left it out as the dataset's own oos); with ``labels.json`` an error in the data."""
     base = Taxonomy.from_dataset_dir(root, split="__none__")
     all_labels = set(base.label_names) | {OOS_LABEL}
     test_file = root / "test.jsonl"
@@ -370,7 +378,7 @@ def _read_dataset(root: Path, zero_shot: bool) -> tuple[Taxonomy, list[Example],
         test = list(read_jsonl(test_file, known=all_labels))
     else:
         test = [
-            e if e.label in all_labels else Example(e.text, OOS_LABEL)
+            e if e.label in all_labels or open_protocol else Example(e.text, OOS_LABEL)
             for e in read_jsonl(test_file)
         ]
     if not test:  # an evaluation of nothing reported n_test 0 and ECE 0.0, exit 0
@@ -403,6 +411,27 @@ def _open_protocol(
     return base, train, test, info
 
 
+def _check_run_options(shots: int | None, zero_shot: bool, known_ratio: float | None) -> None:
+    if shots is not None and shots < 1:
+        raise InvalidInput(f"shots must be at least 1, got {shots}", details={"field": "shots"})
+    if shots is not None and zero_shot:
+        msg = "shots and zero_shot exclude each other (zero-shot trains on no example)"
+        raise InvalidInput(msg, details={"field": "shots"})
+    if known_ratio is not None:
+        check_known_ratio(known_ratio)
+
+
+def _check_trained(root: Path, train: Sequence[Example], open_protocol: bool) -> None:
+    """Refuse to train on no item (it was scored zero-shot, exit 0, as a trained run)."""
+    if not any(e.label != OOS_LABEL for e in train):
+        known = " of the known labels" if open_protocol else ""
+        raise DatasetError(
+            f"{root / 'train.jsonl'}: no training items{known} to train on (pass --zero-shot "
+            "to score the label names and descriptions alone)",
+            details={"file": str(root / "train.jsonl")},
+        )
+
+
 def run_eval(
     dataset_dir: str | Path,
     *,
@@ -427,15 +456,9 @@ def run_eval(
     """
     if expected_out_of_scope is not None:
         _check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
-    if shots is not None and shots < 1:
-        raise InvalidInput(f"shots must be at least 1, got {shots}", details={"field": "shots"})
-    if shots is not None and zero_shot:
-        raise InvalidInput(
-            "shots and zero_shot exclude each other (zero-shot trains on no example)",
-            details={"field": "shots"},
-        )
+    _check_run_options(shots, zero_shot, known_ratio)
     root = Path(dataset_dir)
-    base, train, test = _read_dataset(root, zero_shot)
+    base, train, test = _read_dataset(root, zero_shot, open_protocol=known_ratio is not None)
     open_info: dict[str, Any] = {}
     if known_ratio is not None:
         base, train, test, open_info = _open_protocol(base, train, test, known_ratio, seed)
@@ -443,6 +466,8 @@ def run_eval(
             expected_out_of_scope = open_expected_out_of_scope(
                 open_info["n_known_labels"], open_info["n_labels"]
             )
+    if not zero_shot:
+        _check_trained(root, train, known_ratio is not None)
     if shots is not None and train:
         train = sample_per_label(train, shots, seed)
     if limit_test is not None:
@@ -503,6 +528,18 @@ def parse_seeds(spec: str) -> list[int]:
     if not seeds or min(seeds) < 0:
         raise InvalidInput(f"seeds must be non-negative, got {spec!r}", details={"field": "seeds"})
     return list(dict.fromkeys(seeds))
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` (a report) with every NaN or infinite float as None: an undefined figure
+    is null in JSON, where ``NaN`` is no value (strict parsers refuse the document)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    return value
 
 
 def _is_number(value: Any) -> bool:

@@ -1,0 +1,150 @@
+"""`triaged eval` at its edges: strict JSON when a figure is undefined, an empty training
+split, labels a folder without labels.json never trains on, and the saved-model report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers import slice_dataset
+from triaged.classifier import Classifier
+from triaged.cli import app
+from triaged.errors import DatasetError
+from triaged.evaluation import run_eval
+from triaged.taxonomy import Taxonomy
+
+runner = CliRunner()
+
+
+def _strict(text: str) -> dict[str, Any]:
+    """``text`` parsed as RFC 8259 JSON: NaN and Infinity are not JSON (JavaScript's
+    JSON.parse, Go and serde refuse them)."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    parsed: dict[str, Any] = json.loads(text, parse_constant=refuse)
+    return parsed
+
+
+@pytest.fixture(scope="module")
+def clinc6(tmp_path_factory: pytest.TempPathFactory, datasets_dir: Path) -> Path:
+    """6 CLINC150 labels x 12 train / 6 test items, plus 8 of the dataset's oos test items."""
+    return slice_dataset(
+        datasets_dir / "clinc150",
+        tmp_path_factory.mktemp("edges") / "clinc6",
+        labels=6,
+        train_per_label=12,
+        test_per_label=6,
+        oos_test=8,
+    )
+
+
+def _copy(src: Path, dst: Path, *, test: list[str] | None = None) -> Path:
+    dst.mkdir()
+    for name in ("labels.json", "train.jsonl", "test.jsonl"):
+        (dst / name).write_bytes((src / name).read_bytes())
+    if test is not None:
+        (dst / "test.jsonl").write_text("".join(line + "\n" for line in test))
+    return dst
+
+
+def test_json_output_is_strict_json_when_a_figure_is_undefined(
+    clinc6: Path, tmp_path: Path
+) -> None:
+    """A test set of out-of-scope items only, all held: the Matthews correlation (one class
+    on both sides) and the known labels' F1 (no known label) are undefined. `--json` printed
+    them as NaN, which is not JSON; they are null."""
+    lines = (clinc6 / "test.jsonl").read_text().splitlines()
+    only_oos = _copy(clinc6, tmp_path / "oos", test=[x for x in lines if '"oos"' in x])
+    res = runner.invoke(app, ["eval", str(only_oos), "--expected-oos", "0.9", "--json"])
+    assert res.exit_code == 0, res.output
+    rep = _strict(res.stdout)
+    assert rep["n_oos"] == rep["n_test"] == 8 and rep["oos_hold_rate"] == 1.0
+    assert rep["mcc_hold_as_oos"] is None and rep["known_f1"] is None
+    assert rep["open_f1"] == 1.0 and rep["auto_error_all"] == 0.0
+
+
+def test_an_empty_training_split_is_refused_not_scored_zero_shot(
+    clinc6: Path, tmp_path: Path
+) -> None:
+    """An empty train.jsonl (beside labels.json) was scored zero-shot with exit code 0: the
+    report of a run that trained on nothing, under the name of a trained one."""
+    empty = _copy(clinc6, tmp_path / "empty")
+    (empty / "train.jsonl").write_text("\n")
+    with pytest.raises(DatasetError, match=r"train\.jsonl: no training items"):
+        run_eval(empty)
+    res = runner.invoke(app, ["eval", str(empty), "--json"])
+    assert res.exit_code == 2 and res.stdout == ""
+    assert "invalid_dataset" in res.output and "--zero-shot" in res.output
+    assert run_eval(empty, zero_shot=True)["mode"] == "zero-shot"  # asked for: fine
+
+
+def test_open_protocol_where_the_known_labels_have_no_training_item(
+    clinc6: Path, tmp_path: Path
+) -> None:
+    """The known labels drawn for a seed may have no training item: the model would be
+    trained on nothing and scored zero-shot; refused like an empty split."""
+    folder = _copy(clinc6, tmp_path / "one_label_trained")
+    labels = [lb["name"] for lb in json.loads((folder / "labels.json").read_text())]
+    rows = [json.loads(x) for x in (folder / "train.jsonl").read_text().splitlines()]
+    (folder / "train.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows if r["label"] == labels[0])
+    )
+    from triaged.evaluation import known_labels_for_seed
+
+    seed = next(s for s in range(100) if labels[0] not in known_labels_for_seed(labels, 0.3, s))
+    with pytest.raises(DatasetError, match="no training items"):
+        run_eval(folder, known_ratio=0.3, seed=seed)
+
+
+def test_open_protocol_without_labels_json_counts_unseen_test_labels_as_open(
+    clinc6: Path, tmp_path: Path
+) -> None:
+    """Without labels.json, a test label train.jsonl never uses was marked `oos` and then
+    left out of the open-intent protocol as one of the dataset's own oos items: those items
+    vanished from the open class (n_test and every open figure were wrong)."""
+    folder = _copy(clinc6, tmp_path / "nolabels")
+    (folder / "labels.json").unlink()
+    labels = [lb["name"] for lb in json.loads((clinc6 / "labels.json").read_text())]
+    rows = [json.loads(x) for x in (folder / "train.jsonl").read_text().splitlines()]
+    (folder / "train.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows if r["label"] != labels[-1])
+    )
+    rep = run_eval(folder, known_ratio=0.5, seed=0)
+    # 5 trained labels (2 known, 3 open) + the untrained one (open); the 8 oos items left out
+    assert rep["n_known_labels"] == 2 and rep["n_labels"] == 5
+    assert rep["n_test"] == 36 and rep["n_in_scope"] == 12 and rep["n_oos"] == 24
+    assert labels[-1] not in rep["known_labels"]
+    closed = run_eval(folder)  # closed protocol: unseen label = out of scope, as before
+    assert closed["n_oos"] == 8 + 6 and closed["n_in_scope"] == 30
+
+
+def test_saved_model_report_names_the_routing_it_used(clinc6: Path, tmp_path: Path) -> None:
+    """`eval --model --json` left out auto_error_target, confidence_level and
+    expected_out_of_scope unless given, so its report did not say how it was routed."""
+    Classifier.from_taxonomy(Taxonomy.from_dataset_dir(clinc6)).fit().save(tmp_path / "m")
+    res = runner.invoke(app, ["eval", "--model", str(tmp_path / "m"), str(clinc6), "--json"])
+    assert res.exit_code == 0, res.output
+    rep = _strict(res.stdout)
+    assert rep["auto_error_target"] == 0.02 and rep["confidence_level"] == 0.95
+    assert rep["expected_out_of_scope"] == 0.2
+    for key in ("auto_error_all", "open_f1", "known_f1", "f1_open_macro", "mcc_hold_as_oos"):
+        assert key in rep
+    given = runner.invoke(
+        app,
+        ["eval", "--model", str(tmp_path / "m"), str(clinc6), "--expected-oos", "0.5", "--json"],
+    )
+    assert _strict(given.stdout)["expected_out_of_scope"] == 0.5
+
+
+@pytest.mark.parametrize("ratio", ["0", "1.5", "-0.1", "nan"])
+def test_a_bad_known_ratio_is_refused_before_any_work(clinc6: Path, ratio: str) -> None:
+    """It said "eval: training on ..." and read the dataset before refusing the ratio."""
+    res = runner.invoke(app, ["eval", str(clinc6), "--known-ratio", ratio, "--json"])
+    assert res.exit_code == 2 and res.stdout == ""
+    assert "known ratio must be in (0, 1]" in res.output and "training on" not in res.output
