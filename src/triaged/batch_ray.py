@@ -61,8 +61,8 @@ class ClassifyActor:
             raise BadRow(f"the input has no field {self.id_field!r} (--id-field)")
         ids: list[str | None] = []
         for v in batch.column(self.id_field).to_pylist():
-            if isinstance(v, bool | dict | list):
-                kind = "a boolean" if isinstance(v, bool) else "an object or array"
+            if isinstance(v, bool | dict | list | bytes):  # bytes: the id was "b'a1'"
+                kind = {bool: "a boolean", bytes: "binary data"}.get(type(v), "an object or array")
                 raise BadRow(f"field {self.id_field!r} must be a string or a number, not {kind}")
             ids.append(None if v is None or v == "" else str(v))
         return ids

@@ -6,6 +6,8 @@ Parquet needs ``pyarrow`` (the ``triaged[ray]`` extra); JSONL and CSV need nothi
 
 from __future__ import annotations
 
+import csv
+import datetime
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -173,8 +175,15 @@ def read_chunks(
 
 
 def _json_type(value: Any) -> str:
+    """What ``value`` is, in JSON's words where it has them (a Parquet binary, timestamp or
+    date column was "a string", and the error read "must be a string, not a string")."""
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "an object"
     names = {bool: "a boolean", int: "a number", float: "a number", list: "an array"}
-    return names.get(type(value), "an object" if isinstance(value, dict) else "a string")
+    names |= {bytes: "binary data", datetime.datetime: "a timestamp", datetime.date: "a date"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def _text_of(rec: dict[str, Any], field: str, where: str, n: int) -> str:
@@ -209,7 +218,7 @@ def _id_of(rec: dict[str, Any], field: str, where: str, n: int) -> str | None:
     ident = rec[field]
     if ident is None or ident == "":
         return None
-    if isinstance(ident, bool | dict | list):
+    if isinstance(ident, bool | dict | list | bytes):  # bytes: the id was "b'a1'"
         raise InvalidInput(
             f"{where}: field {field!r} must be a string or a number, not {_json_type(ident)}",
             details={"line": n, "field": field},

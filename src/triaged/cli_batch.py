@@ -16,6 +16,7 @@ model folder written by ``triaged train``.  ``triaged.cli`` calls :func:`registe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -184,6 +185,8 @@ def run_batch(
         if ray_address
         else _local_rows(clf, route, source, chunk=chunk, **opts)  # type: ignore[arg-type]
     )
+    if not ray_address:  # loaded before the output is opened: a SIGTERM during the import
+        _ = clf.encoder  # of onnxruntime became an ImportError traceback (exit 1)
     started = time.perf_counter()
     with ResultWriter(output) as writer, _progress(total) as bar:
         task = bar.add_task("classify", total=total, rate="")
@@ -194,6 +197,28 @@ def run_batch(
         if writer.rows == 0:  # as POST /v1/jobs answers; no empty output is left behind
             raise InvalidInput(f"{source}: the input holds no rows", details={"path": str(source)})
     return writer.rows
+
+
+@contextmanager
+def _sigterm_stops_cleanly() -> Iterator[None]:
+    """SIGTERM (``kill``, systemd, Kubernetes) ends the run as Ctrl-C does: the hidden
+    partial file is removed and an earlier output kept, exit code 143 (the process died
+    with the partial file left beside the output)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def batch(
@@ -227,7 +252,7 @@ def batch(
     """Classify a file (JSONL, CSV, Parquet) into Parquet or JSONL, locally or on Ray."""
     from triaged.errors import InvalidInput
 
-    with _errors():
+    with _errors(), _sigterm_stops_cleanly():
         if (taxonomy is None) == (model is None):
             raise InvalidInput("give exactly one of --taxonomy NAME and --model DIR")
         if batch_size < 1 or chunk < 1:
