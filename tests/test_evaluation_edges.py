@@ -148,3 +148,16 @@ def test_a_bad_known_ratio_is_refused_before_any_work(clinc6: Path, ratio: str) 
     res = runner.invoke(app, ["eval", str(clinc6), "--known-ratio", ratio, "--json"])
     assert res.exit_code == 2 and res.stdout == ""
     assert "known ratio must be in (0, 1]" in res.output and "training on" not in res.output
+
+
+def test_the_table_says_how_many_labels_the_ratio_made_known(clinc6: Path) -> None:
+    """--known-ratio 0.1 of 6 labels knows 2 (at least 2), and 0.95 all 6 (rounded), which
+    leaves nothing open: the table's title said "known ratio 0.1" / "0.95" and nothing more,
+    and a run with no open item showed no open figure without a word."""
+    res = runner.invoke(app, ["eval", str(clinc6), "--known-ratio", "0.1"])
+    assert res.exit_code == 0, res.output
+    assert "known ratio 0.1 (2 of 6 labels)" in " ".join(res.stdout.split())
+    res = runner.invoke(app, ["eval", str(clinc6), "--known-ratio", "0.95"])
+    assert res.exit_code == 0, res.output
+    assert "known ratio 0.95 (6 of 6 labels)" in " ".join(res.stdout.split())
+    assert "no test item is open" in " ".join(res.stderr.split())

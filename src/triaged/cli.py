@@ -384,11 +384,23 @@ def eval_(
         report.pop("reliability", None)
         print(json.dumps(json_ready(report), allow_nan=False))  # undefined: null, not NaN
         return
+    _print_report(report, _eval_title(report, model, known_ratio, seeds))
+
+
+def _eval_title(
+    report: dict[str, Any], model: Path | None, known_ratio: float | None, seeds: str | None
+) -> str:
+    """The table's title: the dataset, mode, test size and the options that shaped the run."""
     title = f"{report['dataset']} ({report['mode']}, n_test={report['n_test']:.0f}"
-    for given, part in ((model, "model {}"), (known_ratio, "known ratio {}"), (seeds, "seeds {}")):
+    known = None  # what the ratio gave: at least 2 labels, rounded (0.1 of 6 is 2 of 6)
+    if known_ratio is not None:
+        known = f"{known_ratio} ({report['n_known_labels']:.0f} of {report['n_labels']:.0f} labels)"
+        if not report["n_oos"]:
+            console.print("eval: every label is known, so no test item is open: no open figures")
+    for given, part in ((model, "model {}"), (known, "known ratio {}"), (seeds, "seeds {}")):
         if given is not None:
             title += ", " + part.format(given)
-    _print_report(report, title + (": mean ± std)" if seeds is not None else ")"))
+    return title + (": mean ± std)" if seeds is not None else ")")
 
 
 def _eval_report(
