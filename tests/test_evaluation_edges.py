@@ -161,3 +161,19 @@ def test_the_table_says_how_many_labels_the_ratio_made_known(clinc6: Path) -> No
     assert res.exit_code == 0, res.output
     assert "known ratio 0.95 (6 of 6 labels)" in " ".join(res.stdout.split())
     assert "no test item is open" in " ".join(res.stderr.split())
+
+
+@pytest.mark.parametrize("split", ["test", "train"])
+def test_an_invisible_only_text_names_its_file_and_line(
+    clinc6: Path, tmp_path: Path, split: str
+) -> None:
+    """A text of zero-width characters only (which the service refuses to classify, 422)
+    was scored as a test item, and as a training item failed with "labels[0].examples[2]:
+    examples must be non-empty strings", naming neither the file nor the line."""
+    folder = _copy(clinc6, tmp_path / split)
+    lines = (folder / f"{split}.jsonl").read_text().splitlines()
+    label = json.loads(lines[0])["label"]
+    lines.insert(2, json.dumps({"text": "\u200b\u2060 ", "label": label}))
+    (folder / f"{split}.jsonl").write_text("".join(x + "\n" for x in lines))
+    with pytest.raises(DatasetError, match=rf"{split}\.jsonl:3: 'text' must be a non-empty"):
+        run_eval(folder)

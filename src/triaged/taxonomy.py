@@ -397,9 +397,10 @@ def _jsonl_examples(p: Path, known: set[str] | None) -> Iterator[Example]:
             if not isinstance(obj, dict):
                 raise DatasetError(f"{p}:{lineno}: expected a JSON object", details=where)
             text, label = obj.get("text"), obj.get("label")
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str) or is_blank(text):  # zero-width only: blank too
                 raise DatasetError(
-                    f"{p}:{lineno}: 'text' must be a non-empty string", details=where
+                    f"{p}:{lineno}: 'text' must be a non-empty string (a visible character)",
+                    details=where,
                 )
             if not isinstance(label, str) or not label:
                 raise DatasetError(
