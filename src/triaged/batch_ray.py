@@ -13,6 +13,7 @@ Needs the ``triaged[ray]`` extra (``ray[data]``, ``pyarrow``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 from collections.abc import Iterator
@@ -64,7 +65,8 @@ class ClassifyActor:
             if isinstance(v, bool | dict | list | bytes):  # bytes: the id was "b'a1'"
                 kind = {bool: "a boolean", bytes: "binary data"}.get(type(v), "an object or array")
                 raise BadRow(f"field {self.id_field!r} must be a string or a number, not {kind}")
-            ids.append(None if v is None or v == "" else str(v))
+            missing = v is None or v == "" or (isinstance(v, float) and math.isnan(v))  # NaN
+            ids.append(None if missing else str(v))
         return ids
 
     def _texts(self, batch: Any, ids: list[str | None]) -> list[str]:

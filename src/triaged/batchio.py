@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime
 import json
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -216,7 +217,7 @@ def _id_of(rec: dict[str, Any], field: str, where: str, n: int) -> str | None:
             details={"line": n, "field": field},
         )
     ident = rec[field]
-    if ident is None or ident == "":
+    if ident is None or ident == "" or _is_nan(ident):  # NaN: pandas' missing number
         return None
     if isinstance(ident, bool | dict | list | bytes):  # bytes: the id was "b'a1'"
         raise InvalidInput(
@@ -224,6 +225,10 @@ def _id_of(rec: dict[str, Any], field: str, where: str, n: int) -> str | None:
             details={"line": n, "field": field},
         )
     return ident if isinstance(ident, str) else str(ident)
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _shown(rec: dict[str, Any]) -> str:

@@ -105,3 +105,19 @@ def test_sigterm_leaves_no_partial_file_and_the_old_output(tmp_path: Path, model
     assert proc.returncode == 128 + signal.SIGTERM, said
     assert list(tmp_path.glob(".out*")) == []
     assert out.read_text() == "earlier\n"
+
+
+def test_a_nan_id_is_no_id(tmp_path: Path, model_dir: Path) -> None:
+    """pandas stores a missing value of a number column as NaN: such an id was written as
+    the id "nan" (locally and on Ray); it is no id, as null is."""
+    import pyarrow as pa
+
+    src = _parquet(tmp_path / "in.parquet", text=["a", "b"], key=[7.0, float("nan")])
+    assert next(read_chunks(src, id_field="key")).ids == ["7.0", None]
+    rows = tmp_path / "in.jsonl"
+    rows.write_text('{"text": "a", "key": NaN}\n')
+    assert next(read_chunks(rows, id_field="key")).ids == [None]
+    from triaged.batch_ray import ClassifyActor
+
+    actor = ClassifyActor(Classifier.load(model_dir).to_bytes(), "text", "key", 16)
+    assert actor._ids(pa.table({"text": ["a", "b"], "key": [7.0, float("nan")]})) == ["7.0", None]
