@@ -177,3 +177,33 @@ def test_an_invisible_only_text_names_its_file_and_line(
     (folder / f"{split}.jsonl").write_text("".join(x + "\n" for x in lines))
     with pytest.raises(DatasetError, match=rf"{split}\.jsonl:3: 'text' must be a non-empty"):
         run_eval(folder)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--shots", "0"], "shots must be at least 1"),
+        (["--expected-oos", "1"], "expected_out_of_scope must be in [0, 1)"),
+        (["--auto-error-target", "0"], "auto_error_target must be in (0, 1)"),
+        (["--seeds", "3-1"], "seeds must look like 0-4"),
+        (["--seeds", "0-"], "seeds must look like 0-4"),
+    ],
+)
+def test_a_bad_option_is_refused_before_any_stage(clinc6: Path, args: list[str], says: str) -> None:
+    """Each was refused after "eval: training on ..." (or "seeds 3-1: training and scoring
+    each ...") had been said and the dataset read."""
+    res = runner.invoke(app, ["eval", str(clinc6), *args, "--json"])
+    assert res.exit_code == 2 and res.stdout == ""
+    assert says in res.output and "eval:" not in res.output, res.output
+
+
+def test_a_bad_routing_option_with_model_is_refused_before_the_model_loads(
+    tmp_path: Path,
+) -> None:
+    """`eval --model M D --auto-error-target 0` loaded the model and said "scoring 58 texts"
+    before refusing the option."""
+    res = runner.invoke(
+        app, ["eval", "--model", str(tmp_path / "none"), str(tmp_path), "--auto-error-target", "0"]
+    )
+    assert res.exit_code == 2 and "auto_error_target must be in (0, 1)" in res.output
+    assert "eval:" not in res.output, res.output

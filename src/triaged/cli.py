@@ -414,8 +414,28 @@ def _eval_report(
     """Run the evaluation ``triaged eval`` asked for, saying each stage on stderr."""
     import time
 
-    from triaged.evaluation import parse_seeds, run_eval, run_eval_seeds
+    from triaged.evaluation import (
+        DEFAULT_AUTO_ERROR_TARGET,
+        DEFAULT_CONFIDENCE_LEVEL,
+        DEFAULT_EXPECTED_OOS,
+        check_routing_options,
+        parse_seeds,
+        run_eval,
+        run_eval_seeds,
+    )
 
+    try:  # before any stage is said (each was refused after "training on ...")
+        if options.get("shots") is not None and options["shots"] < 1:
+            n = options["shots"]
+            raise InvalidInput(f"shots must be at least 1, got {n}", details={"field": "shots"})
+        check_routing_options(
+            routing.get("auto_error_target", DEFAULT_AUTO_ERROR_TARGET),
+            routing.get("confidence_level", DEFAULT_CONFIDENCE_LEVEL),
+            routing.get("expected_out_of_scope", DEFAULT_EXPECTED_OOS),
+        )
+        seed_list = parse_seeds(seeds) if seeds is not None else [seed]
+    except TriagedError as exc:
+        _fail(exc)
     if model is None and dataset.is_file():  # it said "training on FILE/train.jsonl"
         _fail(
             InvalidInput(
@@ -434,7 +454,7 @@ def _eval_report(
             return evaluate_saved(model, dataset, routing_options=routing)
         if seeds is not None:
             console.print(f"eval: {dataset}, seeds {seeds}: training and scoring each ...")
-            report = run_eval_seeds(dataset, parse_seeds(seeds), **kwargs)
+            report = run_eval_seeds(dataset, seed_list, **kwargs)
         else:
             console.print(f"eval: training on {dataset}/train.jsonl, then scoring test.jsonl ...")
             report = run_eval(dataset, seed=seed, **kwargs)

@@ -60,6 +60,7 @@ __all__ = [
     "aggregate_runs",
     "certified_routing",
     "check_known_ratio",
+    "check_routing_options",
     "evaluate",
     "json_ready",
     "known_labels_for_seed",
@@ -87,7 +88,7 @@ def certified_routing(
     certified from the same evidence (:func:`triaged.routing.certify_auto_threshold`).
     ``auto_threshold`` is None when the auto lane is closed (``auto_lane_reason`` says
     why)."""
-    _check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
+    check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
     evidence = clf.routing_evidence()
     hold = evidence_hold_threshold(
         evidence,
@@ -122,7 +123,7 @@ def certified_routing(
     }
 
 
-def _check_routing_options(target: float, level: float, expected_oos: float) -> None:
+def check_routing_options(target: float, level: float, expected_oos: float) -> None:
     for name, value, low_open in (
         ("auto_error_target", target, True),
         ("confidence_level", level, True),
@@ -455,7 +456,7 @@ def run_eval(
     knows the taxonomy covers a quarter of the intents expects most traffic to fit none.
     """
     if expected_out_of_scope is not None:
-        _check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
+        check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
     _check_run_options(shots, zero_shot, known_ratio)
     root = Path(dataset_dir)
     base, train, test = _read_dataset(root, zero_shot, open_protocol=known_ratio is not None)
@@ -474,7 +475,7 @@ def run_eval(
         test = test[:limit_test]
     if expected_out_of_scope is None:
         expected_out_of_scope = DEFAULT_EXPECTED_OOS
-    _check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
+    check_routing_options(auto_error_target, confidence_level, expected_out_of_scope)
     tax = base.with_examples(train)
     clf = Classifier.from_taxonomy(tax, encoder=encoder)
     started = time.perf_counter()
