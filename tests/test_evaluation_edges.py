@@ -207,3 +207,21 @@ def test_a_bad_routing_option_with_model_is_refused_before_the_model_loads(
     )
     assert res.exit_code == 2 and "auto_error_target must be in (0, 1)" in res.output
     assert "eval:" not in res.output, res.output
+
+
+@pytest.mark.parametrize(
+    ("text", "says"), [("a\ud800b", "a lone surrogate (U+D800)"), ("a\x00b", "a NUL character")]
+)
+def test_a_test_text_the_service_refuses_names_its_file_and_line(
+    clinc6: Path, tmp_path: Path, text: str, says: str
+) -> None:
+    """A lone surrogate (JSON "\\ud800") reached the tokenizer: a TypeError traceback; a NUL
+    was scored. /v1/classify refuses both (422): so does the dataset reader, with the line."""
+    folder = _copy(clinc6, tmp_path / "bad")
+    lines = (folder / "test.jsonl").read_text().splitlines()
+    lines.insert(1, json.dumps({"text": text, "label": "oos"}))
+    (folder / "test.jsonl").write_text("".join(x + "\n" for x in lines))
+    res = runner.invoke(app, ["eval", str(folder), "--json"])
+    assert res.exit_code == 2 and res.stdout == "", res.output
+    said = " ".join(res.output.split())
+    assert "invalid_dataset" in said and f"test.jsonl:2: 'text' contains {says}" in said

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from triaged.errors import InvalidInput, Unavailable
-from triaged.inputs import is_blank
+from triaged.inputs import bad_character, is_blank
 
 __all__ = ["BadRow", "ClassifyActor", "classify_on_ray"]
 
@@ -65,6 +65,9 @@ class ClassifyActor:
             if isinstance(v, bool | dict | list | bytes):  # bytes: the id was "b'a1'"
                 kind = {bool: "a boolean", bytes: "binary data"}.get(type(v), "an object or array")
                 raise BadRow(f"field {self.id_field!r} must be a string or a number, not {kind}")
+            bad = bad_character(v) if isinstance(v, str) else None
+            if bad is not None:
+                raise BadRow(f"field {self.id_field!r} contains {bad}")
             missing = v is None or v == "" or (isinstance(v, float) and math.isnan(v))  # NaN
             ids.append(None if missing else str(v))
         return ids
@@ -81,6 +84,9 @@ class ClassifyActor:
                 raise BadRow(f"{row} has no text in field {self.text_field!r}")
             if is_blank(text):
                 raise BadRow(f"{row}: the text in field {self.text_field!r} is empty")
+            bad = bad_character(text)  # a lone surrogate was a tokenizer traceback
+            if bad is not None:
+                raise BadRow(f"{row}: field {self.text_field!r} contains {bad}")
         return list(texts)
 
 

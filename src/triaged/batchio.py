@@ -19,7 +19,7 @@ from typing import IO, Any
 from triaged.classifier import Result
 from triaged.csv_records import CsvRecordError, csv_records
 from triaged.errors import InvalidInput
-from triaged.inputs import is_blank, load_json
+from triaged.inputs import bad_character, is_blank, load_json
 from triaged.taxonomy import not_utf8
 
 __all__ = [
@@ -203,7 +203,16 @@ def _text_of(rec: dict[str, Any], field: str, where: str, n: int) -> str:
         )
     if is_blank(text):
         raise InvalidInput(f"{where}: the text in field {field!r} is empty", details=details)
+    _check_chars(text, field, where, details)
     return text
+
+
+def _check_chars(value: str, field: str, where: str, details: dict[str, Any]) -> None:
+    """Refuse a NUL or a lone surrogate, as jobs do (a surrogate was a traceback: the
+    tokenizer's on a text, the output writer's on an id)."""
+    bad = bad_character(value)
+    if bad is not None:
+        raise InvalidInput(f"{where}: field {field!r} contains {bad}", details=details)
 
 
 def _id_of(rec: dict[str, Any], field: str, where: str, n: int) -> str | None:
@@ -224,7 +233,10 @@ def _id_of(rec: dict[str, Any], field: str, where: str, n: int) -> str | None:
             f"{where}: field {field!r} must be a string or a number, not {_json_type(ident)}",
             details={"line": n, "field": field},
         )
-    return ident if isinstance(ident, str) else str(ident)
+    if isinstance(ident, str):
+        _check_chars(ident, field, where, {"line": n, "field": field})
+        return ident
+    return str(ident)
 
 
 def _is_nan(value: Any) -> bool:

@@ -40,6 +40,7 @@ from triaged.taxonomy_rules import (
     check_description,
     check_keys,
     check_name,
+    example_problem,
 )
 
 __all__ = [
@@ -397,20 +398,14 @@ def _jsonl_examples(p: Path, known: set[str] | None) -> Iterator[Example]:
             if not isinstance(obj, dict):
                 raise DatasetError(f"{p}:{lineno}: expected a JSON object", details=where)
             text, label = obj.get("text"), obj.get("label")
-            if not isinstance(text, str) or is_blank(text):  # zero-width only: blank too
-                raise DatasetError(
-                    f"{p}:{lineno}: 'text' must be a non-empty string (a visible character)",
-                    details=where,
-                )
-            if not isinstance(label, str) or not label:
-                raise DatasetError(
-                    f"{p}:{lineno}: 'label' must be a non-empty string", details=where
-                )
+            problem = example_problem(text, label)
+            if problem is not None:
+                raise DatasetError(f"{p}:{lineno}: {problem}", details=where)
             if known is not None and label not in known:
                 raise DatasetError(
                     f"{p}:{lineno}: unknown label {label!r}", details={**where, "label": label}
                 )
-            yield Example(text, label)
+            yield Example(str(text), str(label))  # strings: example_problem checked them
 
 
 # ---------------------------------------------------------------------- helpers

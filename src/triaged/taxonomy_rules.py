@@ -20,6 +20,7 @@ __all__ = [
     "check_description",
     "check_keys",
     "check_name",
+    "example_problem",
     "folded",
     "same_name",
 ]
@@ -46,6 +47,22 @@ def check_chars(value: str, where: str) -> None:
     bad = bad_character(value)
     if bad is not None:
         raise TaxonomyError(f"{where}: contains {bad}", details={"field": where})
+
+
+def example_problem(text: Any, label: Any) -> str | None:
+    """What is wrong with a dataset line's text and label, None when nothing. A text of
+    invisible characters only is empty (it was scored by ``triaged eval``, and failed training
+    naming no line); a NUL or a lone surrogate is refused, as ``/v1/classify`` refuses it (a
+    surrogate was a tokenizer traceback)."""
+    if not isinstance(text, str) or is_blank(text):
+        return "'text' must be a non-empty string (a visible character)"
+    if not isinstance(label, str) or not label:
+        return "'label' must be a non-empty string"
+    for name, value in (("text", text), ("label", label)):
+        bad = bad_character(value)
+        if bad is not None:
+            return f"{name!r} contains {bad}"
+    return None
 
 
 def check_name(value: Any, where: str) -> None:
