@@ -6,7 +6,6 @@ Parquet needs ``pyarrow`` (the ``triaged[ray]`` extra); JSONL and CSV need nothi
 
 from __future__ import annotations
 
-import csv
 import datetime
 import json
 import math
