@@ -361,7 +361,9 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Window of the sign-up rate limits."
     )
     signup_max_per_email: int = Field(
-        default=3, ge=1, description="Most workspaces signed up with one contact email."
+        default=3,
+        ge=1,
+        description="Most workspaces signed up with one contact email (case and a +tag aside).",
     )
     signup_verify_hours: float = Field(
         default=48.0, gt=0, description="How long an email verification link works."

@@ -15,7 +15,8 @@ address, in a transaction of its own: :func:`count_refused`).
 Limits: at most ``signup_per_ip`` sign-ups from one client address and
 ``signup_global`` from all within ``signup_window_seconds`` (429 + ``Retry-After``,
 counted from ``signup_attempts``, which keeps an HMAC of the address and the time
-only), and ``signup_max_per_email`` workspaces per contact email (409).  With a mail
+only), and ``signup_max_per_email`` workspaces per contact mailbox (:func:`mailbox`:
+case and a ``+tag`` aside; 409).  With a mail
 server the workspace starts ``pending`` (its keys are refused) until the link mailed
 to the contact is followed (:func:`verify`).
 """
@@ -49,6 +50,7 @@ __all__ = [
     "create_invite",
     "invite_for",
     "list_invites",
+    "mailbox",
     "quick_start",
     "release_invite",
     "reserve",
@@ -132,6 +134,18 @@ def validate(name: str, email: str) -> tuple[str, str]:
     return name, email
 
 
+def mailbox(email: str) -> str:
+    """The mailbox a (normalised) contact ``email`` reaches, as the per-email cap counts it:
+    the local part without a ``+tag`` (``alice+2@example.com`` is ``alice@example.com``:
+    the providers that offer plus addressing deliver both to one inbox).  Only for
+    counting; mail goes to the address as given.  Dots in a Gmail local part are left as
+    they are: only some providers ignore them, and a cap that merged ``a.b@`` with ``ab@``
+    would merge two people's addresses elsewhere."""
+    local, _, domain = email.rpartition("@")
+    base = local.split("+", 1)[0]
+    return f"{base or local}@{domain}"
+
+
 def _check_rate(conn: Connection, settings: Settings, client: str, now: datetime) -> str:
     """Raise 429 when the address or everyone used up the window; returns the address hash."""
     window = timedelta(seconds=settings.signup_window_seconds)
@@ -196,10 +210,11 @@ def _check_invite(conn: Connection, token: str, now: datetime) -> None:
         )
 
 
-def _release_expired(conn: Connection, name: str, email: str, now: datetime) -> None:
-    """Pending workspaces with this name or email whose every link expired unused are
-    deleted, so an abandoned sign-up holds neither the name nor a place in the email cap."""
-    for workspace_id in signup_repo.stale_pending_workspaces(conn, name, email, now):
+def _release_expired(conn: Connection, name: str, box: str, now: datetime) -> None:
+    """Pending workspaces with this name or a contact of mailbox ``box`` whose every link
+    expired unused are deleted, so an abandoned sign-up holds neither the name nor a place
+    in the email cap."""
+    for workspace_id in signup_repo.stale_pending_workspaces(conn, name, box, now):
         purge_workspace(conn, workspace_id)
 
 
@@ -212,11 +227,12 @@ def reserve(
     if settings.signup == "invite":
         _check_invite(conn, req.invite or "", now)
     client_hash = _check_rate(conn, settings, req.client, now)
-    _release_expired(conn, name, email, now)
-    n_email = signup_repo.count_contact_email(conn, email)
+    _release_expired(conn, name, mailbox(email), now)
+    n_email = signup_repo.count_contact_email(conn, mailbox(email))
     if n_email >= settings.signup_max_per_email:
         raise Conflict(
-            f"this email already has {n_email} workspaces, the most one address may sign up",
+            f"this email already has {n_email} workspaces (its +tag variants count as the "
+            "same address), the most one address may sign up",
             details={"reason": "email_cap", "limit": settings.signup_max_per_email},
         )
     if signup_repo.name_taken(conn, name):

@@ -7,6 +7,7 @@ function here runs in the caller's write transaction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -120,9 +121,20 @@ def workspace_invites(conn: Connection, workspace_id: str) -> list[RowMapping]:
 
 
 # ----------------------------------------------------------------- workspaces
-def stale_pending_workspaces(conn: Connection, name: str, email: str, now: datetime) -> list[str]:
-    """Ids of the pending workspaces named ``name`` or with contact ``email`` that have no
-    unused, unexpired verification link."""
+def _same_mailbox(mailbox: str) -> Any:
+    """Contacts that are the mailbox ``mailbox`` (``local@domain``, lowercase, no ``+tag``):
+    the address itself or a plus-addressed variant of it (``local+anything@domain``).
+    Contacts are stored lowercase (:func:`triaged.services.signup.validate`)."""
+    local, _, domain = mailbox.rpartition("@")
+    esc = [re.sub(r"([\\%_])", r"\\\1", part) for part in (local, domain)]
+    contact = workspaces.c.contact_email
+    return (contact == mailbox) | contact.like(f"{esc[0]}+%@{esc[1]}", escape="\\")
+
+
+def stale_pending_workspaces(conn: Connection, name: str, mailbox: str, now: datetime) -> list[str]:
+    """Ids of the pending workspaces named ``name`` or whose contact is ``mailbox`` (a
+    ``+tag`` variant too: :func:`count_contact_email`) that have no unused, unexpired
+    verification link."""
     live = (
         select(email_verifications.c.workspace_id)
         .where(email_verifications.c.expires_at > now)
@@ -131,17 +143,19 @@ def stale_pending_workspaces(conn: Connection, name: str, email: str, now: datet
     stale = conn.execute(
         select(workspaces.c.id).where(
             workspaces.c.status == "pending",
-            (workspaces.c.name == name) | (workspaces.c.contact_email == email),
+            (workspaces.c.name == name) | _same_mailbox(mailbox),
             workspaces.c.id.not_in(live),
         )
     ).all()
     return [workspace_id for (workspace_id,) in stale]
 
 
-def count_contact_email(conn: Connection, email: str) -> int:
-    """How many workspaces have ``email`` as their contact."""
+def count_contact_email(conn: Connection, mailbox: str) -> int:
+    """How many workspaces have the mailbox ``mailbox`` as their contact: the address
+    ``local@domain`` itself or any ``local+tag@domain`` (plus-addressed variants reach the
+    same inbox at the providers that offer them, and each counted apart until 6 December)."""
     n: int = conn.execute(
-        select(func.count()).select_from(workspaces).where(workspaces.c.contact_email == email)
+        select(func.count()).select_from(workspaces).where(_same_mailbox(mailbox))
     ).scalar_one()
     return n
 
