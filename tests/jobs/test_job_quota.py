@@ -1,5 +1,6 @@
 """A bulk job must fit the monthly quota left at submission (else 429, nothing stored), and
-a job that ends failed or cancelled keeps its results, not the rows it never classified.
+a job that ends failed or cancelled keeps its results, not the rows it never classified
+(what online requests may use while a job runs: tests/jobs/test_job_quota_reserve.py).
 Until 6 December a 400,000-row upload on a free workspace with nothing left was accepted
 and stored whole, failed seconds later, and kept all its rows (SQLite and PostgreSQL)."""
 
@@ -117,16 +118,18 @@ def test_rows_waiting_in_unfinished_jobs_are_not_left(backend: str, tmp_path: Pa
 def test_a_failed_job_keeps_its_results_and_drops_its_unclassified_rows(
     backend: str, tmp_path: Path
 ) -> None:
-    """Accepted with 100 left; 40 texts classified meanwhile: the job does 60, fails on the
-    exhausted quota, and only the 60 rows with a result stay (readable)."""
+    """A job of 100 rows accepted without the quota check (as on another plan, before the
+    workspace moved to free) after 40 texts were classified: it does 60, fails on the
+    exhausted quota, and only the 60 rows with a result stay (readable).  (A job accepted
+    on its plan holds its rows: tests/jobs/test_job_quota_reserve.py.)"""
     with _free(backend, tmp_path) as (stack, key, svc):
-        job_id = _queued_job(svc, key, 100)
 
         async def classify() -> None:
             async with stack.client(key) as c:
                 await _classify(c, 40)
 
         asyncio.run(classify())
+        job_id = _queued_job(svc, key, 100)
         assert run_bulk_job(svc, job_id) == "failed"
 
         async def read() -> tuple[dict[str, Any], list[str]]:

@@ -290,8 +290,15 @@ class UsageOut(BaseModel):
     plan: str
     period: str
     used: int
+    reserved: int = Field(
+        description="Rows that queued and running bulk jobs accepted and have yet to "
+        "classify: held for them, not left for other requests."
+    )
     limit: int | None
-    remaining: int | None
+    remaining: int | None = Field(
+        description="What the monthly quota has left for new requests and jobs: the limit "
+        "less `used` and `reserved` (null: no quota)."
+    )
     reset: str
     per_minute: MinuteUsage
 

@@ -379,6 +379,8 @@ class Usage:
     reset: str
     per_minute_limit: int | None
     per_minute_used: int
+    #: rows queued and running bulk jobs hold of the monthly quota (not in ``remaining``)
+    reserved: int = 0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Usage:
@@ -392,6 +394,7 @@ class Usage:
             reset=data["reset"],
             per_minute_limit=minute.get("limit"),
             per_minute_used=int(minute.get("used", 0)),
+            reserved=int(data.get("reserved") or 0),
         )
 
 

@@ -21,7 +21,10 @@ has two runs, each skipping the rows the other committed, and the queue job is
 finished by whichever ends last.
 
 The per-minute rate limit of the plan paces a job (it waits for the next
-minute); an exhausted monthly quota fails it (rows done stay done; the rows without a
+minute).  A job's rows are reserved against the monthly quota from its submission
+(:func:`triaged.services.quota.reserved`), so online requests cannot use them up; a
+job accepted without that check (on another plan, before a move to a smaller one) can
+still meet an exhausted quota, which fails it (rows done stay done; the rows without a
 result are deleted, as when a job is cancelled).
 """
 
@@ -217,9 +220,9 @@ def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int, fence
 
 def _room(conn: Any, job: Any, plan: Any, chunk: int) -> int:
     """Rows for the next chunk: ``chunk``, or fewer when the monthly quota has fewer left
-    (a chunk is counted whole: a job of 150 rows with 70 left did none, it now does 70 and
-    then fails on the exhausted quota)."""
-    left = quota.usage(conn, job.workspace_id, plan, quota.window())["remaining"]
+    for this job (its own reserved rows are its to use; a chunk is counted whole: a job of
+    150 rows with 70 left did none, it now does 70 and then fails on the exhausted quota)."""
+    left = quota.left_for_job(conn, plan, job.id, job.workspace_id)
     return chunk if left is None else max(1, min(chunk, int(left)))
 
 
@@ -321,6 +324,7 @@ def _commit(
             tallies,
             unlogged=not opts.log,
             writes=svc.review.log_writes(built, now) if opts.log else None,
+            job_id=job.id,  # its rows move from reserved to used (record_chunk above)
         )
 
 

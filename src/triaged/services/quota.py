@@ -28,7 +28,16 @@ from triaged.storage import job_repo, quota_repo
 from triaged.storage.log_repo import LogWrites
 from triaged.storage.metrics_repo import Tally
 
-__all__ = ["Window", "check", "check_job", "consume", "usage", "window"]
+__all__ = [
+    "Window",
+    "check",
+    "check_job",
+    "consume",
+    "left_for_job",
+    "reserved",
+    "usage",
+    "window",
+]
 
 NO_LIMIT = 2**31 - 1  # fits the INTEGER minute column on PostgreSQL
 
@@ -70,24 +79,39 @@ def window(now: float | None = None) -> Window:
     )
 
 
-def _refuse(plan: Plan, win: Window, n: int, period_used: int, minute_used: int) -> None:
-    """Raise the 429 for whichever limit ``n`` more requests would break."""
-    if plan.monthly_quota is not None and period_used + n > plan.monthly_quota:
-        raise QuotaExceeded(
-            (
-                f"monthly quota of plan {plan.name!r} exhausted: {period_used} of "
-                f"{plan.monthly_quota} requests used this month"
-                if n == 1 or period_used >= plan.monthly_quota
-                else f"monthly quota of plan {plan.name!r}: {plan.monthly_quota - period_used} "
-                f"of {plan.monthly_quota} requests left this month, {n} requested"
+def _refuse(
+    plan: Plan, win: Window, n: int, period_used: int, minute_used: int, reserved: int = 0
+) -> None:
+    """Raise the 429 for whichever limit ``n`` more requests would break (``reserved``:
+    the rows unfinished bulk jobs hold of the monthly quota)."""
+    quota = plan.monthly_quota
+    if quota is not None and period_used + reserved + n > quota:
+        left = max(0, quota - period_used - reserved)
+        if reserved:
+            message = (
+                f"monthly quota of plan {plan.name!r}: {left} of {quota} requests left this "
+                f"month ({period_used} used, {reserved} reserved by queued and running bulk "
+                "jobs until they finish)" + (f", {n} requested" if n > 1 else "")
             )
-            + f"; resets {win.period_reset.isoformat()}",
+        elif n == 1 or period_used >= quota:
+            message = (
+                f"monthly quota of plan {plan.name!r} exhausted: {period_used} of "
+                f"{quota} requests used this month"
+            )
+        else:
+            message = (
+                f"monthly quota of plan {plan.name!r}: {left} of {quota} requests left "
+                f"this month, {n} requested"
+            )
+        raise QuotaExceeded(
+            message + f"; resets {win.period_reset.isoformat()}",
             retry_after=win.retry_after(win.period_reset),
             details={
                 "limit": "monthly_quota",
                 "plan": plan.name,
-                "quota": plan.monthly_quota,
+                "quota": quota,
                 "used": period_used,
+                "reserved": reserved,
                 "requested": n,
                 "period": win.period,
                 "reset": win.period_reset.isoformat(),
@@ -124,19 +148,38 @@ def check(principal: Principal, plan: Plan, n: int, win: Window) -> None:
 UPLOAD_HOLD_S = 3600.0
 
 
+def _uploads_since() -> datetime:
+    return utcnow() - timedelta(seconds=UPLOAD_HOLD_S)
+
+
+def reserved(
+    conn: Connection, workspace_id: str, *, job_id: str | None = None, lock: bool = True
+) -> int:
+    """Requests of the monthly quota that the workspace's unfinished bulk jobs hold: the
+    rows they accepted and have yet to classify (a job's rows from its submission until
+    each is classified; the job failing or being cancelled releases the rest); ``job_id``'s
+    own rows left out.  A chunk that classifies rows advances the job's ``done`` in the
+    transaction that counts them, so a row moves from reserved to used at once, and is
+    counted once.  ``lock``: under the workspace's submission lock (PostgreSQL), held to
+    the end of the transaction (see :func:`consume`)."""
+    return job_repo.waiting_rows(
+        conn, workspace_id, uploads_since=_uploads_since(), exclude=job_id, lock=lock
+    )
+
+
 def check_job(conn: Connection, workspace_id: str, plan: Plan, rows: int, win: Window) -> None:
     """A bulk job of ``rows`` rows must fit what the monthly quota has left, less the rows
     the workspace's queued and running jobs have yet to classify: else 429 quota_exceeded
-    (``details``: ``rows``, ``left``), at submission, before a row is stored.  A job that
-    fits can still run out (texts classified meanwhile): it then fails, as before.  Call it
-    in the write transaction that stores the job with its row count (``total``): jobs
-    submitted together are checked one after the other, each seeing the others' rows
-    (checked in a read before the job was stored, four 200-row jobs all passed a 300 quota)."""
+    (``details``: ``rows``, ``left``), at submission, before a row is stored.  From then on
+    its rows are reserved (:func:`reserved`): online requests that would eat into them are
+    refused, so the job runs whole.  Call it in the write transaction that stores the job
+    with its row count (``total``): jobs submitted together are checked one after the
+    other, each seeing the others' rows (checked in a read before the job was stored, four
+    200-row jobs all passed a 300 quota)."""
     if plan.monthly_quota is None:
         return
-    since = utcnow() - timedelta(seconds=UPLOAD_HOLD_S)
-    waiting = job_repo.waiting_rows(conn, workspace_id, uploads_since=since)  # locks first
-    used = usage(conn, workspace_id, plan, win)["used"]
+    waiting = reserved(conn, workspace_id)  # locks first
+    used = usage(conn, workspace_id, plan, win, reserved=waiting)["used"]
     left = max(0, plan.monthly_quota - used - waiting)
     if rows <= left:
         return
@@ -158,6 +201,17 @@ def check_job(conn: Connection, workspace_id: str, plan: Plan, rows: int, win: W
             "reset": win.period_reset.isoformat(),
         },
     )
+
+
+def left_for_job(conn: Connection, plan: Plan, job_id: str, workspace_id: str) -> int | None:
+    """What the monthly quota has left for the job ``job_id``: the quota less the month's
+    count and the rows the workspace's other unfinished jobs hold (None: no quota).  An
+    estimate read without the lock; the chunk's count decides."""
+    if plan.monthly_quota is None:
+        return None
+    others = reserved(conn, workspace_id, job_id=job_id, lock=False)
+    used = int(usage(conn, workspace_id, plan, window(), reserved=others)["used"])
+    return max(0, plan.monthly_quota - used - others)
 
 
 def _too_large(plan: Plan, n: int) -> None:
@@ -187,33 +241,48 @@ def consume(
     *,
     unlogged: bool = False,
     writes: LogWrites | None = None,
+    job_id: str | None = None,
 ) -> None:
     """Atomically count ``n`` requests, or raise 429 (nothing counted) if a limit would break.
+    The monthly quota less what unfinished bulk jobs hold (:func:`reserved`; for a chunk of
+    the job ``job_id``, what the other jobs hold) is the limit.  The reservation is read
+    under the workspace's submission lock (PostgreSQL), held with the counter row to the
+    commit, so a submission, a job chunk and this request see each other's counts whole.
     ``writes``: the request's decision rows and review items, written with the count (one
     statement on PostgreSQL); a refusal rolls them back with the transaction.
     ``unlogged`` ones (no decision row counts them) go to the usage ledger for ``key_id``;
     ``tallies`` (the logged decisions' Prometheus increments) are written with the count."""
-    monthly = NO_LIMIT if plan.monthly_quota is None else plan.monthly_quota
-    per_minute = NO_LIMIT if plan.per_minute is None else plan.per_minute
     _too_large(plan, n)
-    counted = quota_repo.count_requests(
-        conn,
-        workspace_id,
-        period=win.period,
-        minute=win.minute,
-        n=n,
-        monthly=monthly,
-        per_minute=per_minute,
-        day=win.day,
-        key_id=key_id,
-        unlogged=unlogged,
-        tallies=tallies,
-        writes=writes,
-    )
+    held = 0 if plan.monthly_quota is None else reserved(conn, workspace_id, job_id=job_id)
+    monthly = NO_LIMIT if plan.monthly_quota is None else max(0, plan.monthly_quota - held)
+    per_minute = NO_LIMIT if plan.per_minute is None else plan.per_minute
+    # the statement counts a new month (or the first request) as n without its limit check
+    counted = None
+    if n <= monthly:
+        counted = quota_repo.count_requests(
+            conn,
+            workspace_id,
+            period=win.period,
+            minute=win.minute,
+            n=n,
+            monthly=monthly,
+            per_minute=per_minute,
+            day=win.day,
+            key_id=key_id,
+            unlogged=unlogged,
+            tallies=tallies,
+            writes=writes,
+        )
     if counted is not None:
         sink = observed.get()
         if sink is not None:
-            sink.update(plan=plan, window=win, period_used=counted[0], minute_used=counted[1])
+            sink.update(
+                plan=plan,
+                window=win,
+                period_used=counted[0],
+                minute_used=counted[1],
+                reserved=held,
+            )
         return
     row = quota_repo.counters(conn, workspace_id)
     if row is None:  # pragma: no cover - the conflicting row refused the update
@@ -225,20 +294,36 @@ def consume(
         n,
         row.period_used if row.period >= win.period else 0,
         row.minute_used if row.minute >= win.minute else 0,
+        row.period_used if row is not None and row.period == win.period else 0,
+        row.minute_used if row is not None and row.minute == win.minute else 0,
+        held,
     )
     raise RuntimeError("quota update refused without a broken limit")  # pragma: no cover
 
 
-def usage(conn: Connection, workspace_id: str, plan: Plan, win: Window) -> dict[str, Any]:
-    row = quota_repo.counters(conn, workspace_id)
+def usage(
+    conn: Connection, workspace_id: str, plan: Plan, win: Window, *, reserved: int | None = None
+) -> dict[str, Any]:
+    """This month's count, what unfinished bulk jobs hold (``reserved``: given, or read
+    here without the lock) and what is left for new requests and jobs (``remaining``: the
+    quota less both)."""
+    row: Any
+    if reserved is None:  # both in one statement: a chunk committing is on both sides or neither
+        row, reserved = job_repo.counters_and_waiting(
+            conn, workspace_id, uploads_since=_uploads_since()
+        )
+    else:
+        row = quota_repo.counters(conn, workspace_id)
     used = row.period_used if row is not None and row.period == win.period else 0
     minute_used = row.minute_used if row is not None and row.minute == win.minute else 0
+    quota = plan.monthly_quota
     return {
         "plan": plan.name,
         "period": win.period,
         "used": used,
-        "limit": plan.monthly_quota,
-        "remaining": None if plan.monthly_quota is None else max(0, plan.monthly_quota - used),
+        "reserved": reserved,
+        "limit": quota,
+        "remaining": None if quota is None else max(0, quota - used - reserved),
         "reset": win.period_reset.isoformat(),
         "per_minute": {
             "limit": plan.per_minute,

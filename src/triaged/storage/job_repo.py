@@ -20,13 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from triaged.storage.jobs import bulk_job_rows, bulk_jobs
 from triaged.storage.locks import workspace_lock
 from triaged.storage.rows import AnyRow
-from triaged.storage.tables import workspaces
+from triaged.storage.tables import quota_counters, workspaces
 
 __all__ = [
     "UNFINISHED",
     "cancel_job",
     "claim_job",
     "count_results",
+    "counters_and_waiting",
     "defer_job",
     "delete_job",
     "fail_job",
@@ -125,20 +126,58 @@ def result_page(conn: Connection, job_id: str, after: int, limit: int) -> Sequen
 SUBMIT_LOCK = 727375011
 
 
-def waiting_rows(conn: Connection, workspace_id: str, *, uploads_since: datetime) -> int:
-    """Rows the workspace's jobs have yet to classify: queued and running ones, and those
-    still uploading that were created since ``uploads_since`` (one whose upload died holds
-    nothing for ever).  Read under the workspace's submission lock (PostgreSQL; SQLite has
-    one writer), so submissions racing each see the others' rows once they committed."""
-    workspace_lock(conn, SUBMIT_LOCK, workspace_id)
+def _waiting(workspace_id: str, uploads_since: datetime, exclude: str | None) -> Any:
     t = bulk_jobs.c
     holding = t.state.in_(UNFINISHED) | ((t.state == "uploading") & (t.created_at >= uploads_since))
-    waiting = conn.execute(
-        select(func.coalesce(func.sum(t.total - t.done), 0)).where(
-            t.workspace_id == workspace_id, holding
+    query = select(func.coalesce(func.sum(t.total - t.done), 0)).where(
+        t.workspace_id == workspace_id, holding
+    )
+    return query if exclude is None else query.where(t.id != exclude)
+
+
+def waiting_rows(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    uploads_since: datetime,
+    exclude: str | None = None,
+    lock: bool = True,
+) -> int:
+    """Rows the workspace's jobs have yet to classify (``total - done``; the quota they
+    hold): queued and running ones, and those still uploading that were created since
+    ``uploads_since`` (one whose upload died holds nothing for ever); the job ``exclude``
+    left out.  ``lock``: read under the workspace's submission lock (PostgreSQL; SQLite has
+    one writer), held to the end of the transaction, so submissions, online requests and
+    job chunks racing each see the others' rows and counts once they committed."""
+    if lock:
+        workspace_lock(conn, SUBMIT_LOCK, workspace_id)
+    return int(conn.execute(_waiting(workspace_id, uploads_since, exclude)).scalar_one())
+
+
+def counters_and_waiting(
+    conn: Connection, workspace_id: str, *, uploads_since: datetime
+) -> tuple[AnyRow, int]:
+    """The workspace's quota counters (``period``, ``period_used``, ``minute``,
+    ``minute_used``; None each without a counter row) and :func:`waiting_rows` (no lock),
+    read in one statement: one snapshot, so a chunk that moved rows from waiting to counted
+    meanwhile is seen on both sides or on neither."""
+    q = quota_counters.c
+    mine = q.workspace_id == workspace_id
+    row = conn.execute(
+        select(
+            *(select(c).where(mine).scalar_subquery().label(c.name) for c in _COUNTERS),
+            _waiting(workspace_id, uploads_since, None).scalar_subquery().label("waiting"),
         )
-    ).scalar_one()
-    return int(waiting)
+    ).one()
+    return row, int(row.waiting)
+
+
+_COUNTERS = (
+    quota_counters.c.period,
+    quota_counters.c.period_used,
+    quota_counters.c.minute,
+    quota_counters.c.minute_used,
+)
 
 
 def _drop_unclassified(conn: Connection, job_id: str) -> None:

@@ -87,7 +87,9 @@ def rate_limit_headers(counts: dict[str, Any]) -> dict[str, str]:
     if plan.per_minute is not None:
         limits.append((plan.per_minute, counts["minute_used"], win.minute_reset))
     if plan.monthly_quota is not None:
-        limits.append((plan.monthly_quota, counts["period_used"], win.period_reset))
+        # what unfinished bulk jobs hold is not left either
+        used = counts["period_used"] + counts.get("reserved", 0)
+        limits.append((plan.monthly_quota, used, win.period_reset))
     if not limits:
         return {}
     limit, used, reset = min(limits, key=lambda lim: lim[0] - lim[1])
