@@ -76,6 +76,39 @@ def test_import_snips_export_and_import_back(db: str, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "already exists" in r.output
 
 
+def test_thresholds_a_file_sets_round_trip_and_unset_ones_stay_unset(
+    db: str, tmp_path: Path
+) -> None:
+    """A file that sets ``auto`` alone: the taxonomy shows it and null for ``review`` (both
+    read 0.85/0.60 until 6 December whatever the file set), the export writes it alone, and
+    the file imported back is the same definition."""
+    path = tmp_path / "support.yaml"
+    path.write_text(
+        "name: support\nthresholds: {auto: 0.9}\nlabels:\n  - name: billing\n"
+        "    examples: [refund please]\n  - name: bug\n    examples: [the app crashes]\n",
+        encoding="utf-8",
+    )
+    r = runner.invoke(app, ["taxonomies", "import", str(path), "--database-url", db, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["thresholds"] == {"auto": 0.9, "review": None}
+    out = tmp_path / "export.yaml"
+    r = runner.invoke(
+        app, ["taxonomies", "export", "support", "-o", str(out), "--database-url", db]
+    )
+    assert r.exit_code == 0, r.output
+    exported = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert exported["thresholds"] == {"auto": 0.9}
+    r = runner.invoke(
+        app, ["taxonomies", "import", str(out), "--name", "copy", "--database-url", db, "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["thresholds"] == {"auto": 0.9, "review": None}
+    again = tmp_path / "again.yaml"
+    r = runner.invoke(app, ["taxonomies", "export", "copy", "-o", str(again), "--database-url", db])
+    assert r.exit_code == 0, r.output
+    assert yaml.safe_load(again.read_text(encoding="utf-8")) == {**exported, "name": "copy"}
+
+
 def test_import_a_slice_of_snips_and_train(db: str) -> None:
     r = runner.invoke(
         app,

@@ -3,7 +3,7 @@
 A :class:`Taxonomy` is an immutable value object.  It loads from YAML or JSON::
 
     name: support
-    thresholds: {auto: 0.85, review: 0.60}
+    thresholds: {auto: 0.9}       # optional: a threshold not set is the service's to choose
     labels:
       - name: billing
         description: Questions about invoices, charges and refunds
@@ -36,11 +36,14 @@ import yaml
 from triaged.errors import DatasetError, TaxonomyError, TriagedError
 from triaged.inputs import is_blank
 from triaged.taxonomy_rules import (
+    LineLoader,
+    at,
     check_chars,
     check_description,
     check_keys,
     check_name,
     example_problem,
+    line_of_key,
 )
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
 OOS_LABEL = "oos"
 DEFAULT_AUTO = 0.85
 DEFAULT_REVIEW = 0.60
+THRESHOLDS = ("auto", "review")
 _NAME_RE = re.compile(r"^[^\s].*$", re.S)
 
 
@@ -131,8 +135,16 @@ class Taxonomy:
     #: out-of-scope inputs (routing chose which inputs got reviewed, so they are no fair
     #: sample of the inputs no label covers).  Not serialised.
     not_evidence: frozenset[str] = frozenset()
+    #: the thresholds the definition sets itself (of "auto", "review"): the others are the
+    #: defaults, which the service's routing policy decides in their place.  Only these are
+    #: serialised.  None: those that differ from the defaults (a taxonomy built in code).
+    thresholds_set: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
+        if self.thresholds_set is None:
+            unset = Thresholds()
+            given = {k for k in THRESHOLDS if getattr(self.thresholds, k) != getattr(unset, k)}
+            object.__setattr__(self, "thresholds_set", frozenset(given))
         check_name(self.name, "name")
         if not self.labels:
             raise TaxonomyError("a taxonomy needs at least one label", details={"field": "labels"})
@@ -175,6 +187,11 @@ class Taxonomy:
             check_chars(ex, f"out_of_scope[{j}]")
 
     # ----------------------------------------------------------------- queries
+    def given_thresholds(self) -> dict[str, float]:
+        """The thresholds the definition sets itself (what was asked for), by name."""
+        given = self.thresholds_set or frozenset()
+        return {k: v for k, v in self.thresholds.to_dict().items() if k in given}
+
     @property
     def label_names(self) -> list[str]:
         return [label.name for label in self.labels]
@@ -218,7 +235,7 @@ class Taxonomy:
             "name": self.name,
             "description": self.description,
             "version": self.version,
-            "thresholds": self.thresholds.to_dict(),
+            "thresholds": self.given_thresholds(),  # those set only ({}: none)
             "labels": [
                 lb.to_dict()
                 if include_examples
@@ -269,7 +286,7 @@ class Taxonomy:
             return cls._from_file(data, p, text)
         else:
             try:
-                data = yaml.load(text, Loader=_LineLoader)
+                data = yaml.load(text, Loader=LineLoader)
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 line = mark.line + 1 if mark is not None else None
@@ -289,7 +306,7 @@ class Taxonomy:
             line, key = exc.details.get("line"), exc.details.get("key")
             if not isinstance(key, str):
                 raise
-            line = _line_of_key(text, key, line or 1) or line
+            line = line_of_key(text, key, line or 1) or line
             message = exc.message.removeprefix(f"{path}: ")
             if line:
                 exc.details["line"] = line
@@ -444,31 +461,6 @@ def not_utf8(path: Path, error: type[TriagedError]) -> TriagedError:
     return error(f"{path}: not UTF-8 text", details={"file": str(path)})
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the 1-based line of each mapping under ``__line__``."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
-        mapping["__line__"] = node.start_mark.line + 1
-        return mapping
-
-
-def _at(obj: Any) -> str:
-    line = obj.get("__line__") if isinstance(obj, Mapping) else None
-    return f"line {line}: " if line else ""
-
-
-def _line_of_key(text: str, key: str, after: int = 1) -> int | None:
-    """The line of the first ``key:`` (YAML) or ``"key":`` (JSON) at or after line ``after``
-    (the parsers keep no position per key)."""
-    pattern = r'(^[ \t-]*|[{,][ \t]*)["\']?' + re.escape(key) + r'["\']?[ \t]*:'
-    lines = text.splitlines()
-    for number in range(max(1, after), len(lines) + 1):
-        if re.search(pattern, lines[number - 1]):
-            return number
-    return None
-
-
 def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
     if source != "<dict>":  # a file: strict about keys (API bodies are checked by their schema)
         check_keys(data)
@@ -483,7 +475,7 @@ def _label_name(item: Mapping[str, Any], i: int) -> str:
     name = item.get("name")
     if name is not None and not isinstance(name, str):
         raise TaxonomyError(
-            f"{_at(item)}labels[{i}].name must be text, got {name!r} "
+            f"{at(item)}labels[{i}].name must be text, got {name!r} "
             f"({type(name).__name__}): YAML reads yes/no/on/off/true/false and numbers "
             "as such; put the name in quotes (name: 'yes')",
             details={"field": f"labels[{i}].name", "line": item.get("__line__")},
@@ -495,7 +487,7 @@ def _definition(data: Mapping[str, Any]) -> Taxonomy:
     """The taxonomy of ``data`` without its top-level ``examples``."""
     raw_labels = data.get("labels")
     if not isinstance(raw_labels, Sequence) or isinstance(raw_labels, str):
-        raise TaxonomyError(f"{_at(data)}'labels' must be a list", details={"field": "labels"})
+        raise TaxonomyError(f"{at(data)}'labels' must be a list", details={"field": "labels"})
     labels: list[Label] = []
     for i, item in enumerate(raw_labels):
         if isinstance(item, str):
@@ -508,13 +500,13 @@ def _definition(data: Mapping[str, Any]) -> Taxonomy:
         examples = item.get("examples") or []
         if not isinstance(examples, Sequence) or isinstance(examples, str):
             raise TaxonomyError(
-                f"{_at(item)}labels[{i}].examples must be a list of strings",
+                f"{at(item)}labels[{i}].examples must be a list of strings",
                 details={"field": f"labels[{i}].examples", "line": item.get("__line__")},
             )
         desc = item.get("description") or ""
         if not isinstance(desc, str):
             raise TaxonomyError(
-                f"{_at(item)}labels[{i}].description must be a string",
+                f"{at(item)}labels[{i}].description must be a string",
                 details={"field": f"labels[{i}].description"},
             )
         try:
@@ -530,12 +522,12 @@ def _definition(data: Mapping[str, Any]) -> Taxonomy:
     raw_thr = data.get("thresholds") or {}
     if not isinstance(raw_thr, Mapping):
         raise TaxonomyError(
-            f"{_at(data)}'thresholds' must be a mapping", details={"field": "thresholds"}
+            f"{at(data)}'thresholds' must be a mapping", details={"field": "thresholds"}
         )
     unknown = set(raw_thr) - {"auto", "review", "__line__"}
     if unknown:
         raise TaxonomyError(
-            f"{_at(raw_thr)}unknown threshold(s): {sorted(unknown)}; use 'auto' and 'review'",
+            f"{at(raw_thr)}unknown threshold(s): {sorted(unknown)}; use 'auto' and 'review'",
             details={"field": "thresholds"},
         )
     try:
@@ -560,6 +552,7 @@ def _definition(data: Mapping[str, Any]) -> Taxonomy:
         description=str(desc),
         version=version,
         out_of_scope=tuple(data.get("out_of_scope") or ()),
+        thresholds_set=frozenset(k for k in THRESHOLDS if k in raw_thr),
     )
     return tax
 
@@ -579,12 +572,12 @@ def _extra_examples(tax: Taxonomy, extra: Any) -> list[Example]:
             or not isinstance(ex.get("label"), str)
         ):
             raise TaxonomyError(
-                f"{_at(ex)}examples[{j}] must have a non-empty 'text' and a 'label'",
+                f"{at(ex)}examples[{j}] must have a non-empty 'text' and a 'label'",
                 details={"field": f"examples[{j}]"},
             )
         if ex["label"] != OOS_LABEL and ex["label"] not in tax.label_names:
             raise TaxonomyError(
-                f"{_at(ex)}examples[{j}]: unknown label {ex['label']!r}",
+                f"{at(ex)}examples[{j}]: unknown label {ex['label']!r}",
                 details={
                     "field": f"examples[{j}].label",
                     "label": ex["label"],

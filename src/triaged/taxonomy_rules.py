@@ -7,28 +7,35 @@ review queue can hold a proposed category to the same name rule without the load
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import yaml
 
 from triaged.errors import TaxonomyError
 from triaged.inputs import bad_character, is_blank
 
 __all__ = [
     "MAX_LABEL_NAME",
+    "LineLoader",
+    "at",
     "check_chars",
     "check_description",
     "check_keys",
     "check_name",
     "example_problem",
     "folded",
+    "line_of_key",
     "same_name",
 ]
 
 MAX_LABEL_NAME = 100
 
 
-def _at(obj: Any) -> str:
+def at(obj: Any) -> str:
+    """``line N: `` for a mapping the YAML loader marked with its line, else nothing."""
     line = obj.get("__line__") if isinstance(obj, Mapping) else None
     return f"line {line}: " if line else ""
 
@@ -113,7 +120,7 @@ def _known_keys(obj: Any, allowed: Sequence[str], where: str) -> None:
         close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
         raise TaxonomyError(
-            f"{_at(obj)}unknown key {key!r} in {where}{hint}",
+            f"{at(obj)}unknown key {key!r} in {where}{hint}",
             details={
                 "field": where,
                 "key": str(key),
@@ -146,3 +153,23 @@ def same_name(names: Sequence[str], name: str) -> str | None:
     equals); None when there is none."""
     key = folded(name)
     return next((n for n in names if folded(n) == key), None)
+
+
+class LineLoader(yaml.SafeLoader):
+    """SafeLoader that records the 1-based line of each mapping under ``__line__``."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+
+def line_of_key(text: str, key: str, after: int = 1) -> int | None:
+    """The line of the first ``key:`` (YAML) or ``"key":`` (JSON) at or after line ``after``
+    (the parsers keep no position per key)."""
+    pattern = r'(^[ \t-]*|[{,][ \t]*)["\']?' + re.escape(key) + r'["\']?[ \t]*:'
+    lines = text.splitlines()
+    for number in range(max(1, after), len(lines) + 1):
+        if re.search(pattern, lines[number - 1]):
+            return number
+    return None

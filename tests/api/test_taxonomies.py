@@ -35,7 +35,8 @@ async def test_update_makes_versions_and_decisions_record_theirs(stack: Stack, t
         versions = (await c.get("/v1/taxonomies/support/versions")).json()["data"]
         assert [v["version"] for v in versions] == [1, 2]
         v1 = (await c.get("/v1/taxonomies/support/versions/1")).json()
-        assert v1["thresholds"]["auto"] == 0.85
+        assert v1["thresholds"] == {}  # none set (it read the defaults until 6 December)
+        assert r.json()["thresholds"] == {"auto": 0.9, "review": None}
         listed = (await c.get("/v1/taxonomies")).json()["data"]
         assert [t["name"] for t in listed] == ["support"]
         # a change that changes nothing makes no version and trains nothing

@@ -24,13 +24,14 @@ async def test_the_taxonomy_shows_the_routing_classify_applies(
         routing = (await c.get(f"/v1/taxonomies/{name}/routing")).json()
         summary = tax["routing"]
         assert summary == {
+            "url": f"/v1/taxonomies/{name}/routing",
             "version": routing["version"],
             "auto": routing["auto"],
             "review": routing["review"],
             "auto_lane_open": routing["auto_lane_open"],
             "source": routing["source"],
         }
-        assert tax["thresholds"]["auto"] == 0.85  # the definition's, unchanged
+        assert tax["thresholds"]["auto"] == 0.85  # the definition's (it sets 0.85), unchanged
         r = await c.put(f"/v1/taxonomies/{name}/routing", json={"auto": 0.93, "review": 0.7})
         assert r.status_code == 200, r.text
         listed = (await c.get("/v1/taxonomies")).json()["data"]

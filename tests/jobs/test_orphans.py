@@ -60,12 +60,14 @@ def test_routing_before_the_first_model_says_the_lane_is_not_open_yet() -> None:
             state = svc.routing(admin, "fresh")
             assert state["auto"] is None and state["auto_lane_open"] is False
             assert state["source"] == "training" and "no model is ready yet" in state["reason"]
-            # the taxonomy says so too, beside the definition's thresholds
+            # the taxonomy says so too, beside the definition's thresholds (none set)
             fresh = svc.get_taxonomy(admin, "fresh")
+            assert fresh["thresholds"] == {"auto": None, "review": None}
             assert fresh["routing"] == {
+                "url": "/v1/taxonomies/fresh/routing",
                 "version": None,
                 "auto": None,
-                "review": fresh["thresholds"]["review"],
+                "review": 0.6,  # the default hold threshold until the first model
                 "auto_lane_open": False,
                 "source": "training",
             }

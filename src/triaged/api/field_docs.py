@@ -44,8 +44,9 @@ FIELDS: dict[str, str] = {
     "description": "Free text shown to people (reviewers, operators).",
     "labels": "The labels (categories) of the taxonomy.",
     "examples": "Labelled example texts.",
-    "thresholds": "Confidence thresholds of the taxonomy's definition: `auto` (at or above: "
-    "handled automatically) and `review` (at or above: a quick review; below: held).",
+    "thresholds": "Confidence thresholds the taxonomy's definition sets: `auto` (at or above: "
+    "handled automatically) and `review` (at or above: a quick review; below: held); each "
+    "one set pins the routing policy, one not set is the policy's to choose.",
     "version": "Taxonomy version (a new one on every change of labels or examples).",
     "n_examples": "Number of labelled examples.",
     "n_out_of_scope": "Number of out-of-scope examples (texts that fit no label).",
@@ -187,7 +188,7 @@ FIELDS.update(
         "TaxonomyUpdate.thresholds": "New definition thresholds.",
         "TaxonomyOut.description": "What the taxonomy is for.",
         "TaxonomyOut.status": "State of the taxonomy's model: `ready`, `training`, `failed`.",
-        "TaxonomyOut.thresholds": "Thresholds of the taxonomy's definition.",
+        "TaxonomyOut.thresholds": "Thresholds the taxonomy's definition sets (null: not set).",
         "ModelOut.status": "State of the training job: `training`, `ready` or `failed`.",
         "ModelOut.n_examples": "Examples it was trained on.",
         "ModelOut.error": "Why training failed; null unless it did.",

@@ -134,6 +134,9 @@ class ModelList(Page[ModelOut]):
 class RoutingSummary(BaseModel):
     """The routing policy classify applies now (details: GET .../routing)."""
 
+    url: str = Field(
+        description="The policy's own endpoint (GET, PUT): /v1/taxonomies/{name}/routing."
+    )
     version: int | None = Field(description="Policy version (null before the first model).")
     auto: float | None = Field(description="Auto threshold; null while the auto lane is closed.")
     review: float = Field(description="Below it decisions are held for a person.")
@@ -146,9 +149,10 @@ class TaxonomyOut(BaseModel):
     name: str
     description: str
     version: int
-    thresholds: dict[str, float] = Field(
-        description="The thresholds of the definition (what was asked for); the ones classify "
-        "applies are in `routing`."
+    thresholds: dict[str, float | None] = Field(
+        description="The thresholds the definition sets (`auto`, `review`; what was asked for, "
+        "each pinning the routing policy when set); null: not set, the routing policy decides "
+        "it. The thresholds classify applies are in `routing`."
     )
     routing: RoutingSummary = Field(description="The routing classify applies now.")
     labels: list[LabelOut]

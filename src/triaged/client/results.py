@@ -379,8 +379,7 @@ class Usage:
     reset: str
     per_minute_limit: int | None
     per_minute_used: int
-    #: rows queued and running bulk jobs hold of the monthly quota (not in ``remaining``)
-    reserved: int = 0
+    reserved: int = 0  # held by queued and running bulk jobs (not in ``remaining``)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Usage:
@@ -439,8 +438,9 @@ class ModelInfo:
 class TaxonomyInfo:
     """A taxonomy's current version; ``model`` is the active model, ``training`` the newest job.
 
-    ``thresholds`` are the definition's (what was asked for); ``auto_threshold`` (None while
-    the auto lane is closed) and ``review_threshold`` are what classify routes by now."""
+    ``thresholds``: those the definition sets (one not set is the routing policy's to choose);
+    ``auto_threshold`` (None: lane closed) and ``review_threshold``: what classify routes by
+    now, in routing policy version ``routing_version`` (``Client.routing()``: the policy)."""
 
     name: str
     version: int
@@ -453,23 +453,25 @@ class TaxonomyInfo:
     training: ModelInfo | None = None
     auto_threshold: float | None = None
     review_threshold: float | None = None
+    routing_version: int | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaxonomyInfo:
         model, training = data.get("model"), data.get("training")
-        routing = data.get("routing") or {}
+        routing, given = data.get("routing") or {}, data.get("thresholds") or {}
         return cls(
             name=data["name"],
             version=int(data["version"]),
             ready=bool(data.get("ready")),
             status=str(data.get("status", "")),
             labels=[lb["name"] for lb in data.get("labels", [])],
-            thresholds=dict(data.get("thresholds") or {}),
+            thresholds={k: float(v) for k, v in given.items() if v is not None},
             raw=dict(data),
             model=ModelInfo.from_dict(model) if model else None,
             training=ModelInfo.from_dict(training) if training else None,
             auto_threshold=_opt_float(routing.get("auto")),
             review_threshold=_opt_float(routing.get("review")),
+            routing_version=_opt_int(routing.get("version")),
         )
 
 

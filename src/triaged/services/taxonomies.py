@@ -259,7 +259,7 @@ def merge_update(current: Taxonomy, changes: Mapping[str, Any]) -> Taxonomy:
     if changes.get("description") is not None:
         data["description"] = changes["description"]
     if changes.get("thresholds") is not None:
-        data["thresholds"] = {**data["thresholds"], **dict(changes["thresholds"])}
+        data["thresholds"] = {**(data.get("thresholds") or {}), **dict(changes["thresholds"])}
     if changes.get("labels") is not None:
         old = {lb.name: list(lb.examples) for lb in current.labels}
         labels: list[dict[str, Any]] = []

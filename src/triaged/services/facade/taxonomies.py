@@ -22,7 +22,7 @@ from triaged.services.facade.routing import RoutingMixin
 from triaged.services.keys import Principal, Role
 from triaged.services.routing_policy import Policy
 from triaged.services.taxonomies import TaxonomyRecord
-from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
+from triaged.taxonomy import OOS_LABEL, THRESHOLDS, Example, Taxonomy
 
 __all__ = ["TaxonomyMixin"]
 
@@ -56,8 +56,9 @@ class TaxonomyMixin(RoutingMixin):
             "name": record.name,
             "description": tax.description,
             "version": record.current_version,
-            "thresholds": tax.thresholds.to_dict(),
-            "routing": _routing_summary(routing_policy.current(conn, record.id), tax),
+            # what the definition sets (null: not set, the routing policy decides)
+            "thresholds": {k: tax.given_thresholds().get(k) for k in THRESHOLDS},
+            "routing": _routing_summary(routing_policy.current(conn, record.id), tax, record.name),
             "labels": labels,
             "n_examples": tax.n_examples,
             "n_out_of_scope": len(tax.out_of_scope),
@@ -181,12 +182,10 @@ class TaxonomyMixin(RoutingMixin):
         """Store ``changed`` as the next version; a training job for it unless ``train``
         is false (the job, and the taxonomy with its reviewed decisions, to launch)."""
         tax = taxo.new_version(conn, record, changed)
-        if tax.thresholds != current.thresholds:  # changed in the definition: manual
-            given = {
-                k: v
-                for k, v in tax.thresholds.to_dict().items()
-                if v != current.thresholds.to_dict()[k]
-            }
+        # set in the definition now, at another value or for the first time: manual
+        before = current.given_thresholds()
+        given = {k: v for k, v in tax.given_thresholds().items() if before.get(k) != v}
+        if given:
             self._pin_thresholds(conn, record.workspace_id, record.id, tax, record, given)
         tax = self.review.with_reviews(conn, record, tax)  # + reviewed decisions
         job, created = training.start_job(conn, record, tax) if train else (None, False)
@@ -419,11 +418,14 @@ def _split(tax: Taxonomy, holdout: float, seed: int) -> tuple[Taxonomy, list[Exa
     return tax.with_examples(train, replace_all=True), test
 
 
-def _routing_summary(policy: Policy | None, tax: Taxonomy) -> dict[str, Any]:
-    """What classify routes by now: the definition's ``thresholds`` are what was asked for,
-    and a certified lane may sit elsewhere or be closed (GET .../routing has the bound)."""
+def _routing_summary(policy: Policy | None, tax: Taxonomy, name: str) -> dict[str, Any]:
+    """What classify routes by now (the policy's version and thresholds, and ``url``: GET
+    .../routing, with the bound): the definition's ``thresholds`` are what was asked for,
+    and a certified lane may sit elsewhere or be closed."""
+    url = f"/v1/taxonomies/{name}/routing"
     if policy is None:  # no model yet: nothing is routed, the first model certifies the lane
         return {
+            "url": url,
             "version": None,
             "auto": None,
             "review": tax.thresholds.review,
@@ -431,6 +433,7 @@ def _routing_summary(policy: Policy | None, tax: Taxonomy) -> dict[str, Any]:
             "source": "training",
         }
     return {
+        "url": url,
         "version": policy.version,
         "auto": policy.auto,
         "review": policy.review,
