@@ -133,6 +133,24 @@ def test_online_requests_cannot_use_the_rows_a_queued_job_holds(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_the_first_request_ever_past_a_reservation_is_a_429(backend: str, tmp_path: Path) -> None:
+    """No request counted yet (no counter row) and a job holding most of the quota: a batch
+    larger than what is left is refused as any other (it was a 500 when the merge of the
+    reservation with the forward-only counter expected a counter row)."""
+    with _services(backend, tmp_path) as ([svc], key):
+        app = create_app(service=svc)
+        auth = {"Authorization": f"Bearer {key}"}
+        with live_server(app) as srv, httpx.Client(base_url=srv.url, headers=auth) as http:
+            _queued_job(svc, key, 190)
+            r = _batch(http, 11)
+            assert r.status_code == 429, r.text
+            details = r.json()["error"]["details"]
+            assert (details["used"], details["reserved"], details["requested"]) == (0, 190, 11)
+            assert _batch(http, 10).status_code == 200
+            assert _usage(http)["used"] == 10
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_cancelled_job_releases_the_rows_it_did_not_classify(
     backend: str, tmp_path: Path
 ) -> None:

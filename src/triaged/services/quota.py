@@ -284,18 +284,14 @@ def consume(
                 reserved=held,
             )
         return
-    row = quota_repo.counters(conn, workspace_id)
-    if row is None:  # pragma: no cover - the conflicting row refused the update
-        raise RuntimeError("quota update refused without a counter row")
+    row = quota_repo.counters(conn, workspace_id)  # None: refused before any count
     # a window older than the counter's (taken before the turn) counts in the counter's
     _refuse(
         plan,
         win,
         n,
-        row.period_used if row.period >= win.period else 0,
-        row.minute_used if row.minute >= win.minute else 0,
-        row.period_used if row is not None and row.period == win.period else 0,
-        row.minute_used if row is not None and row.minute == win.minute else 0,
+        row.period_used if row is not None and row.period >= win.period else 0,
+        row.minute_used if row is not None and row.minute >= win.minute else 0,
         held,
     )
     raise RuntimeError("quota update refused without a broken limit")  # pragma: no cover
