@@ -66,9 +66,21 @@ def _rows(ws: str, tax_id: str, start: datetime, hours: float, n: int, hold: flo
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, LiveServer, str]]:
-    """A tenant whose ``shifted`` taxonomy held 10% for a week, then 20% for a day."""
+def stack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, LiveServer]]:
+    """One database and server for the module; each test gets its own tenant on it."""
     stack = make_stack("sqlite", f"sqlite:///{tmp_path_factory.mktemp('metrics') / 'm.db'}")
+    with live_server(stack.app) as server:
+        yield stack, server
+    stack.service.close()
+
+
+@pytest.fixture
+def served(stack_server: tuple[Stack, LiveServer]) -> tuple[Stack, LiveServer, str]:
+    """A fresh tenant whose ``shifted`` taxonomy held 10% for a week, then 20% for a day.
+
+    Per test, so that no test sees another's recorded drift alerts or taxonomies: the tests
+    pass alone, in any order and split across xdist workers."""
+    stack, server = stack_server
     tenant = stack.tenant()
     principal = stack.service.authenticate(tenant.key)
     stack.service.create_taxonomy(principal, {**TINY_TAXONOMY, "name": "shifted"})
@@ -78,9 +90,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Li
         week = _rows(ws, record.id, now - timedelta(days=8, hours=-1), 24 * 7 - 2, 2000, 0.10)
         day = _rows(ws, record.id, now - timedelta(hours=23), 22, 600, 0.20)
         conn.execute(decisions.insert(), week + day)
-    with live_server(stack.app) as server:
-        yield stack, server, tenant.key
-    stack.service.close()
+    return stack, server, tenant.key
 
 
 def _fields(cls: type) -> set[str]:
@@ -182,7 +192,10 @@ def test_insights_sync_and_async(served: tuple[Stack, LiveServer, str]) -> None:
             assert [h.label for h in again.labels] == [h.label for h in got.labels]
             assert (await c.bucket_metrics(taxonomy="shifted")).totals.total == 2600
             report = await c.drift(taxonomy="shifted")
-            assert len(report.alerts) == len(await c.drift_alerts(taxonomy="shifted"))
+            assert await c.drift_alerts(taxonomy="shifted") == []  # nothing recorded yet
+            checked = await c.drift_check(taxonomy="shifted")
+            assert {a.metric for a in checked} == {a.metric for a in report.alerts}
+            assert len(await c.drift_alerts(taxonomy="shifted")) == len(checked)
             assert await c.drift_check(taxonomy="shifted") == []
 
     _run(scenario())
