@@ -19,6 +19,7 @@ from triaged.inputs import check_window
 from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
 from triaged.insights.records import set_from_alternatives
 from triaged.services.ids import as_utc
+from triaged.services.label_lineage import current_names
 from triaged.services.taxonomies import TaxonomyRecord, list_records, load_version
 from triaged.storage import insights_repo
 from triaged.webhooks.events import enqueue_event
@@ -66,26 +67,32 @@ def decision_records(
             and (prev.resolved_at is None or row.resolved_at > prev.resolved_at)
         ):
             latest[row.id] = row
+    # the labels as the current version names them (a renamed label's old decisions are
+    # its own traffic); a removed label's decisions keep its name
+    renamed = current_names(conn, taxonomy_id, {row.taxonomy_version for row in latest.values()})
     out: list[DecisionRecord] = []
     for row in latest.values():
+        names = renamed.get(row.taxonomy_version, {})
         alts = tuple(
-            (str(a["label"]), float(a["confidence"]))
+            (names.get(str(a["label"]), str(a["label"])), float(a["confidence"]))
             for a in (row.alternatives or [])
             if isinstance(a, dict) and "label" in a and "confidence" in a
         )
+        final = row.resolved_label or row.final_label
+        in_set = set_from_alternatives(row.label, row.alternatives)
         out.append(
             DecisionRecord(
                 text=row.text,
-                label=row.label,
+                label=names.get(row.label, row.label),
                 confidence=float(row.confidence),
                 bucket=row.bucket,
                 alternatives=alts,
                 id=row.id,
                 created_at=as_utc(row.created_at),
                 review_action=row.action,
-                final_label=row.resolved_label or row.final_label,
+                final_label=names.get(final, final) if final else final,
                 new_label=row.new_label,
-                prediction_set=set_from_alternatives(row.label, row.alternatives),
+                prediction_set=None if in_set is None else tuple(names.get(x, x) for x in in_set),
             )
         )
     return out

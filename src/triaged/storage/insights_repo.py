@@ -43,6 +43,7 @@ def decisions_with_reviews(
             d.alternatives,
             d.created_at,
             d.final_label,
+            d.taxonomy_version,
             r.action,
             r.resolved_label,
             r.new_label,

@@ -30,6 +30,7 @@ __all__ = [
     "taxonomy_of_review_item",
     "taxonomy_row",
     "version_definition",
+    "version_definitions",
     "version_rows",
     "workspace_taxonomies",
 ]
@@ -141,6 +142,18 @@ def version_definition(conn: Connection, taxonomy_id: str, version: int) -> AnyR
             taxonomy_versions.c.taxonomy_id == taxonomy_id, taxonomy_versions.c.version == version
         )
     ).first()
+
+
+def version_definitions(conn: Connection, taxonomy_id: str, *, since: int = 1) -> list[AnyRow]:
+    """``version`` and ``definition`` of the versions from ``since`` on, oldest first."""
+    v = taxonomy_versions.c
+    return list(
+        conn.execute(
+            select(v.version, v.definition)
+            .where(v.taxonomy_id == taxonomy_id, v.version >= since)
+            .order_by(v.version)
+        )
+    )
 
 
 def version_rows(conn: Connection, taxonomy_id: str) -> list[AnyRow]:

@@ -1,0 +1,83 @@
+"""What a label of an older taxonomy version is called now.
+
+Taxonomy edits record no renames: a PATCH sends the whole label list, and a label whose
+name changed is one label gone and another new.  Between two consecutive versions a label
+that is gone *continues as* the label of the next version that holds at least half of its
+examples (a rename keeps its examples; a merge moves them into a kept label), or, when it
+had no examples, as the only new label with its (non-empty) description.  A label gone
+without such a successor was removed: its decisions keep its name.
+
+The decision log keeps the label each decision got under its taxonomy version; insights
+read them under the current names (:func:`current_names`), so the traffic of a renamed
+label is its own traffic, not a gap, and its health is one entry.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from sqlalchemy import Connection
+
+from triaged.storage import taxonomy_repo
+from triaged.taxonomy import Taxonomy
+
+__all__ = ["current_names", "successors"]
+
+
+def successors(before: Taxonomy, after: Taxonomy) -> dict[str, str]:
+    """``{gone label: the label of after it continues as}`` (see the module docstring)."""
+    kept = set(after.label_names)
+    holder = {text: lb.name for lb in after.labels for text in lb.examples}
+    new = [lb for lb in after.labels if lb.name not in set(before.label_names)]
+    out: dict[str, str] = {}
+    for label in before.labels:
+        if label.name in kept:
+            continue
+        if label.examples:
+            votes = Counter(holder[t] for t in set(label.examples) if t in holder)
+            if votes:
+                name, n = votes.most_common(1)[0]
+                if 2 * n >= len(set(label.examples)):
+                    out[label.name] = name
+            continue
+        described = label.description.strip()
+        same = [lb.name for lb in new if described and lb.description.strip() == described]
+        if len(same) == 1:
+            out[label.name] = same[0]
+    return out
+
+
+def _chain(taxes: list[Taxonomy]) -> dict[int, dict[str, str]]:
+    """Per version of ``taxes`` (consecutive, oldest first), ``{label then: label now}``
+    for its labels that go by another name in the last one."""
+    out: dict[int, dict[str, str]] = {}
+    later: dict[str, str] = {}  # each label of the next version: its name now
+    for i in range(len(taxes) - 1, -1, -1):
+        tax = taxes[i]
+        if i + 1 == len(taxes):
+            now = {name: name for name in tax.label_names}
+        else:
+            step = successors(tax, taxes[i + 1])
+            now = {}
+            for name in tax.label_names:
+                nxt = step.get(name, name)
+                # a label removed (no successor) keeps its own name
+                now[name] = later.get(nxt, name)
+        out[tax.version] = {k: w for k, w in now.items() if k != w}
+        later = now
+    return out
+
+
+def current_names(
+    conn: Connection, taxonomy_id: str, versions: Iterable[int]
+) -> dict[int, dict[str, str]]:
+    """For each of ``versions`` (those the decisions at hand were made under), the labels
+    of that version that go by another name in the current version."""
+    wanted = sorted(set(versions))
+    if not wanted:
+        return {}
+    rows = taxonomy_repo.version_definitions(conn, taxonomy_id, since=wanted[0])
+    taxes = [Taxonomy.from_dict({**row.definition, "version": row.version}) for row in rows]
+    chained = _chain(taxes)
+    return {v: chained.get(v, {}) for v in wanted}
