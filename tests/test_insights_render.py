@@ -55,3 +55,50 @@ def test_long_inputs_are_cut_as_the_dashboard_cuts_them() -> None:
         assert "word " * 60 not in out, fmt  # 300 characters of the long text
         assert "a" * 41 not in out, fmt
         assert len(out) < 6000, (fmt, len(out))
+
+
+def _outputs(report: dict) -> dict[str, str]:
+    console = Console(file=io.StringIO(), width=400)
+    render_text(report, console)
+    return {
+        "markdown": to_markdown(report),
+        "html": to_html(report),
+        "text": " ".join(console.file.getvalue().split()),  # type: ignore[attr-defined]
+    }
+
+
+def test_counts_of_one_are_singular() -> None:
+    """The headline said "1 gap clusters from 1 uncertain inputs" and "1 overlapping
+    pairs"; the HTML report's evidence "1 close calls, 1 corrections"."""
+    one = _report()
+    one["summary"] = {"decisions": 1, "held": 1, "held_share": 1.0, "gap_candidates": 1}
+    one["overlaps"][0]["evidence"].update(close_calls=1, corrections={"a->b": 1})
+    for fmt, out in _outputs(one).items():
+        assert "1 decision, 1 held (100.0%)" in out, fmt
+        assert "1 gap cluster from 1 uncertain input (" in out, fmt
+        assert "1 overlapping pair" in out and "1 overlapping pairs" not in out, fmt
+    assert "1 close call, 1 correction," in to_html(one)
+    two = _report()
+    two["gap_clusters"] *= 2
+    for fmt, out in _outputs(two).items():
+        assert "12 decisions, 12 held" in out and "2 gap clusters from 12 uncertain inputs" in out
+        assert "1 overlapping pair" in out, fmt
+
+
+def test_the_shares_of_no_decisions_are_null_and_shown_as_a_dash() -> None:
+    """A window without decisions said ``held_share`` 0.0 ("0 held (0.0%)"): a share of
+    nothing is undefined, so it is null in the JSON and "–" in the reports; the SDK reads it."""
+    from triaged.client import Insights
+    from triaged.insights import compute_insights
+    from triaged.taxonomy import Label, Taxonomy
+
+    tax = Taxonomy(name="t", labels=(Label("a", "", ("x one",)), Label("b", "", ("y two",))))
+    data = compute_insights([], tax).to_dict()
+    summary = data["summary"]
+    assert summary["decisions"] == 0 and summary["held_share"] is None
+    assert summary["clustered_held_share"] is None
+    assert summary["gap_explained_share"] is None and summary["unclustered_share"] is None
+    for fmt, out in _outputs(data).items():
+        assert "0 decisions, 0 held (–); 0 gap clusters from 0 uncertain inputs" in out, fmt
+    got = Insights.from_dict({**data, "window": {"since": "2026-01-01", "until": None}})
+    assert got.summary["held_share"] is None

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from triaged.errors import InvalidInput, TriagedError
+from triaged.wording import plural
 
 if TYPE_CHECKING:
     from triaged.classifier import Classifier
@@ -75,6 +76,11 @@ TrainThreads = Annotated[
         "same whatever the number.",
     ),
 ]
+
+
+def _size(tax: Any) -> str:
+    """A taxonomy's size in words: "3 labels, 1 example"."""
+    return f"{plural(len(tax.labels), 'label')}, {plural(tax.n_examples, 'example')}"
 
 
 @app.command()
@@ -152,8 +158,8 @@ def train(
     _save_model(clf, output)
     report = clf.engine.report()
     console.print(
-        f"trained [bold]{tax.name}[/bold] ({len(tax.labels)} labels, {tax.n_examples} examples, "
-        f"mode {clf.mode}) in {clf.fit_seconds_:.1f}s -> {output} (model {clf.model_version})"
+        f"trained [bold]{tax.name}[/bold] ({_size(tax)}, mode {clf.mode}) in "
+        f"{clf.fit_seconds_:.1f}s -> {output} (model {clf.model_version})"
     )
     if report:
         console.print(report)

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from triaged.cli_service import DatabaseUrl, DataDir, operator_service
+from triaged.wording import plural
 
 __all__ = ["register", "train_served"]
 
@@ -54,7 +55,8 @@ def train_served(
     else:
         ev = version.get("evaluation") or {}
         err.print(
-            f"model {version['id']} ({version['status']}, {version['n_examples']} examples, "
+            f"model {version['id']} ({version['status']}, "
+            f"{plural(version['n_examples'], 'example')}, "
             f"{version.get('n_review_examples') or 0} from review); held-out reviewed: "
             f"n={ev.get('n_eval', 0)} accuracy={_fmt(ev.get('accuracy'))} ece={_fmt(ev.get('ece'))}"
         )

@@ -30,6 +30,7 @@ from rich.markup import escape
 
 from triaged.cli_service import DatabaseUrl, DataDir, _errors, _settings
 from triaged.errors import InvalidInput
+from triaged.wording import plural
 
 __all__ = ["register", "taxonomies_app"]
 
@@ -135,8 +136,8 @@ def import_(
             started = time.monotonic()
             if train:
                 err.print(
-                    f"training {definition['name']!r}: {len(definition['labels'])} labels, "
-                    f"{n} examples ..."
+                    f"training {definition['name']!r}: "
+                    f"{plural(len(definition['labels']), 'label')}, {plural(n, 'example')} ..."
                 )
                 info = svc.create_taxonomy(principal, definition)
             else:
@@ -154,7 +155,8 @@ def import_(
     state = (info.get("training") or {}).get("status") or info.get("status")
     err.print(
         f"imported [bold]{info['name']}[/bold] into workspace {workspace}: "
-        f"{len(info['labels'])} labels, {info['n_examples']} examples, version "
+        f"{plural(len(info['labels']), 'label')}, {plural(info['n_examples'], 'example')}, "
+        f"version "
         f"{info['version']}; model {model.get('id', '-')} ({model.get('mode') or '-'}, {state}) "
         f"in {seconds:.1f}s"
     )
@@ -231,7 +233,8 @@ def export(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
     n = sum(len(lb.get("examples") or []) for lb in data["labels"])
-    print(f"wrote {output}: {len(data['labels'])} labels, {n} examples", file=sys.stderr)
+    said = f"{plural(len(data['labels']), 'label')}, {plural(n, 'example')}"
+    print(f"wrote {output}: {said}", file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:

@@ -272,6 +272,8 @@ def test_an_empty_bucket_chart_says_there_are_no_decisions(ui):
     _sign_in(client, s.reviewer_key)
     page = client.get("/ui/dashboard?taxonomy=quiet").text
     assert 'id="no-decisions"' in page
+    # a share of no decisions is undefined: a dash, not "0.0%"
+    assert "0 decisions in the last 30 days; 0 held (–)." in page
     assert 'id="no-decisions"' not in client.get("/ui/dashboard?taxonomy=support").text
 
 

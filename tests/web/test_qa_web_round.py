@@ -128,7 +128,7 @@ def test_a_bulk_answer_on_page_2_returns_to_page_2(ui, monkeypatch):
     assert r.status_code == 303
     assert r.headers["location"] == f"/ui/items?taxonomy=support&cursor={cursor}&notice=1"
     after = client.get(r.headers["location"]).text
-    assert "Resolved 1 items." in after and _rows(after) == [item_id]  # still page 2
+    assert "Resolved 1 item." in after and _rows(after) == [item_id]  # still page 2
     assert "Cannot be selected: already resolved" in after
 
 

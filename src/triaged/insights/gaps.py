@@ -199,10 +199,10 @@ def find_gap_clusters(
     summary: dict[str, Any] = {
         "candidates": n,
         "clusters": 0,
-        "covered_clusters": 0,
-        "noise_share": 1.0 if n else 0.0,
-        "explained_share": 0.0,
-        "clustered_share": 0.0,
+        "covered_clusters": 0,  # the shares of the candidates are null when there are none
+        "noise_share": 1.0 if n else None,
+        "explained_share": 0.0 if n else None,
+        "clustered_share": 0.0 if n else None,
         "known_label_clusters": 0,
     }
     if n == 0:

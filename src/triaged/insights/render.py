@@ -14,6 +14,8 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
+from triaged.wording import plural
+
 __all__ = ["to_html", "to_markdown", "to_rich"]
 
 
@@ -28,11 +30,12 @@ def _num(value: Any, digits: int = 3) -> str:
 def _headline(data: dict[str, Any]) -> str:
     s = data.get("summary", {})
     return (
-        f"{s.get('decisions', 0)} decisions, {s.get('held', 0)} held "
-        f"({_pct(s.get('held_share'))}); {len(data.get('gap_clusters', []))} gap clusters from "
-        f"{s.get('gap_candidates', 0)} uncertain inputs "
+        f"{plural(s.get('decisions', 0), 'decision')}, {s.get('held', 0)} held "
+        f"({_pct(s.get('held_share'))}); "
+        f"{plural(len(data.get('gap_clusters', [])), 'gap cluster')} from "
+        f"{plural(s.get('gap_candidates', 0), 'uncertain input')} "
         f"({_explained(s)}); "
-        f"{len(data.get('overlaps', []))} overlapping pairs"
+        f"{plural(len(data.get('overlaps', [])), 'overlapping pair')}"
     )
 
 
@@ -211,8 +214,8 @@ def to_html(data: dict[str, Any], *, max_rows: int = 50) -> str:
     for o in data.get("overlaps", [])[:max_rows]:
         ev = o["evidence"]
         evidence = (
-            f"{ev.get('close_calls', 0)} close calls, "
-            f"{sum(ev.get('corrections', {}).values())} corrections, "
+            f"{plural(ev.get('close_calls', 0), 'close call')}, "
+            f"{plural(sum(ev.get('corrections', {}).values()), 'correction')}, "
             f"example cross-NN {_num(ev.get('example_cross_nn_rate'))}"
         )
         texts = "<br>".join(_e(_cut(t)) for t in ev.get("examples", [])[:3])

@@ -260,7 +260,8 @@ def _summary(
         "decisions": len(recs),
         "buckets": {b: int(buckets.get(b, 0)) for b in ("auto", "review", "hold")},
         "held": held_total,
-        "held_share": round(held_total / len(recs), 4) if recs else 0.0,
+        # a share of nothing is undefined: null, not 0.0 (shown as "–")
+        "held_share": round(held_total / len(recs), 4) if recs else None,
         "reviewed": sum(1 for r in recs if r.judged),
         "new_category": sum(1 for r in recs if r.is_new_category),
         "gap_candidates": gap_summary["candidates"],
@@ -274,7 +275,7 @@ def _summary(
         "known_label_clusters": gap_summary.get("known_label_clusters", 0),
         "clustered_held_share": round(sum(c.held for c in clusters) / held_total, 4)
         if held_total
-        else 0.0,
+        else None,
         "window": {
             "start": min(times).isoformat() if times else None,
             "end": max(times).isoformat() if times else None,

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
 from triaged import __version__
+from triaged.wording import plural
 
 __all__ = [
     "NAV_LINKS",
@@ -121,6 +122,7 @@ def _build() -> Jinja2Templates:
     tpl.env.filters["since"] = _since
     tpl.env.filters["until"] = _until
     tpl.env.filters["percent"] = _percent
+    tpl.env.filters["plural"] = plural
     tpl.env.globals["version"] = __version__
     tpl.env.globals["asset"] = lambda name: f"{STATIC_PATH}/{name}"
     tpl.env.globals["nav_links"] = NAV_LINKS

@@ -24,6 +24,7 @@ from triaged.web.deps import WebSession
 from triaged.web.pages import QUEUES, see_other
 from triaged.web.render import add_nav_link, page
 from triaged.web.session import check_csrf, message_params, read_message
+from triaged.wording import plural
 
 __all__ = ["router"]
 
@@ -182,7 +183,9 @@ def items_view(request: Request, session: WebSession, service: ServiceDep) -> Re
             # where a bulk answer returns to: this page (its cursor too), not the first
             "back": _back(query, cursor),
             "error": error or read_message(session, request.query_params),
-            "notice": (f"Resolved {notice} items." if notice and notice.isdigit() else None),
+            "notice": (
+                f"Resolved {plural(int(notice), 'item')}." if notice and notice.isdigit() else None
+            ),
             "cluster": len(ids),
             "kept": _kept(form_memory.recall(request, session)),
         },
