@@ -327,6 +327,44 @@ async def test_rate_limit_headers_report_the_limit_nearest_running_out(stack: St
         assert r.status_code == 429 and r.json()["error"]["code"] == "quota_exceeded"
 
 
+async def test_an_idempotent_replay_carries_the_rate_limit_headers_and_counts_nothing(
+    stack: Stack,
+) -> None:
+    """A replay (the same Idempotency-Key and body) had no ``RateLimit-*`` headers while
+    the first answer had them; it now reports the plan as it stands and still counts nothing
+    (free plan: 100 a month, the tightest limit here)."""
+    tenant = stack.tenant("free")
+    async with stack.client(tenant.key) as c:
+        name = unique("rl")
+        assert (await c.post("/v1/taxonomies", json={**TINY_TAXONOMY, "name": name})).is_success
+        body = {"taxonomy": name, "texts": [f"charged twice, ticket {i}" for i in range(98)]}
+        once = {"Idempotency-Key": unique("replay")}
+        first = await c.post("/v1/classify/batch", json=body, headers=once)
+        assert first.status_code == 200, first.text
+        assert (first.headers["ratelimit-limit"], first.headers["ratelimit-remaining"]) == (
+            "100",
+            "2",
+        )
+        again = await c.post("/v1/classify/batch", json=body, headers=once)
+        assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+        assert again.json() == first.json()
+        assert (again.headers["ratelimit-limit"], again.headers["ratelimit-remaining"]) == (
+            "100",
+            "2",
+        )
+        assert int(again.headers["ratelimit-reset"]) >= 1
+        single = {"taxonomy": name, "text": "app crashes"}
+        one = {"Idempotency-Key": unique("replay")}
+        r = await c.post("/v1/classify", json=single, headers=one)
+        assert r.status_code == 200 and r.headers["ratelimit-remaining"] == "1"
+        r = await c.post("/v1/classify", json=single, headers=one)  # /v1/classify replayed
+        assert r.headers["idempotent-replayed"] == "true"
+        assert r.headers["ratelimit-remaining"] == "1"
+        r = await c.post("/v1/classify/batch", json=body, headers=once)  # the state now
+        assert r.headers["ratelimit-remaining"] == "1"
+        assert (await c.get("/v1/usage")).json()["used"] == 99  # replays counted nothing
+
+
 async def test_unlimited_plans_send_no_rate_limit_headers(stack: Stack, tenant: Tenant) -> None:
     async with stack.client(tenant.key) as c:
         name = unique("rl")

@@ -34,6 +34,7 @@ __all__ = [
     "check_job",
     "consume",
     "left_for_job",
+    "observe",
     "reserved",
     "usage",
     "window",
@@ -295,6 +296,27 @@ def consume(
         held,
     )
     raise RuntimeError("quota update refused without a broken limit")  # pragma: no cover
+
+
+def observe(conn: Connection, workspace_id: str, plan: Plan, win: Window) -> None:
+    """Fill the :data:`observed` sink with the counts as they stand, counting nothing: an
+    idempotent replay is not counted but carries the same ``RateLimit-*`` headers as any
+    answered request (until 6 December it carried none)."""
+    sink = observed.get()
+    if sink is None:
+        return
+    row = quota_repo.counters(conn, workspace_id)
+    # as a refusal reads them: a counter already in a later window counts in it
+    period_used = row.period_used if row is not None and row.period >= win.period else 0
+    minute_used = row.minute_used if row is not None and row.minute >= win.minute else 0
+    held = 0 if plan.monthly_quota is None else reserved(conn, workspace_id, lock=False)
+    sink.update(
+        plan=plan,
+        window=win,
+        period_used=period_used,
+        minute_used=minute_used,
+        reserved=held,
+    )
 
 
 def usage(

@@ -76,8 +76,9 @@ async def _run(
 def rate_limit_headers(counts: dict[str, Any]) -> dict[str, str]:
     """``RateLimit-Limit/Remaining/Reset`` of the plan's tightest limit after this request:
     of the per-minute rate and the monthly quota, the one with the fewest requests left (the
-    per-minute one on a tie: it resets first); none when unlimited (or when nothing was
-    counted: an idempotent replay).  Until 5 December the per-minute limit was reported
+    per-minute one on a tie: it resets first); none when unlimited.  An idempotent replay
+    counts nothing but reports the counts as they stand (it sent none until 6 December).
+    Until 5 December the per-minute limit was reported
     whenever the plan had one, so a free plan at 99 of its 100 monthly requests said 20
     were left."""
     if not counts:

@@ -72,7 +72,8 @@ class ClassifyMixin(TaxonomyMixin):
                 stored = idempotency.lookup(
                     conn, principal.workspace_id, idempotency_key, request_hash
                 )
-                if stored is not None:
+                if stored is not None:  # not counted; the headers say where the plan stands
+                    quota.observe(conn, principal.workspace_id, plan, win)
                     return list(stored), True
             quota.check(principal, plan, len(items), win)
             record = (
@@ -165,6 +166,8 @@ class ClassifyMixin(TaxonomyMixin):
                 raise
             with self.db.read() as conn:  # a concurrent duplicate won the race: replay its answer
                 stored = idempotency.lookup(conn, principal.workspace_id, key, request_hash)
+                if stored is not None:
+                    quota.observe(conn, principal.workspace_id, plan, win)
             if stored is None:
                 raise
             return list(stored), True
