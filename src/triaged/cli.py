@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from triaged.errors import InvalidInput, TriagedError
-from triaged.wording import plural
+from triaged.wording import taxonomy_size
 
 if TYPE_CHECKING:
     from triaged.classifier import Classifier
@@ -76,11 +76,6 @@ TrainThreads = Annotated[
         "same whatever the number.",
     ),
 ]
-
-
-def _size(tax: Any) -> str:
-    """A taxonomy's size in words: "3 labels, 1 example"."""
-    return f"{plural(len(tax.labels), 'label')}, {plural(tax.n_examples, 'example')}"
 
 
 @app.command()
@@ -158,7 +153,7 @@ def train(
     _save_model(clf, output)
     report = clf.engine.report()
     console.print(
-        f"trained [bold]{tax.name}[/bold] ({_size(tax)}, mode {clf.mode}) in "
+        f"trained [bold]{tax.name}[/bold] ({taxonomy_size(tax)}, mode {clf.mode}) in "
         f"{clf.fit_seconds_:.1f}s -> {output} (model {clf.model_version})"
     )
     if report:
