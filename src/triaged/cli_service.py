@@ -97,7 +97,8 @@ def _validation_problems(exc: ValidationError) -> list[str]:
 def _describe(exc: Exception) -> tuple[str, str] | None:
     """(code, one-line message) for an error a command may meet, else None (re-raised)."""
     from pydantic_settings import SettingsError
-    from sqlalchemy.exc import DBAPIError
+
+    from triaged.service import describe_database_error
 
     if isinstance(exc, SettingsError):
         found = re.search(r'field "(\w+)"', str(exc))
@@ -105,13 +106,9 @@ def _describe(exc: Exception) -> tuple[str, str] | None:
         cause = exc.__cause__ or exc.__context__
         why = f" ({_first_line(cause)})" if cause is not None else ""
         return "invalid_settings", f"{name} is not valid JSON{why}"
-    if isinstance(exc, DBAPIError):
-        where = _hide_password(_database["url"])
-        reason = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)
-        reason = _redact(reason, _database["url"])
-        if exc.statement is None:  # raised while connecting, before any statement ran
-            return "database_unavailable", f"cannot connect to the database at {where}: {reason}"
-        return "database_error", f"database error at {where}: {reason}"
+    described = describe_database_error(exc, _database["url"])
+    if described is not None:
+        return described
     if isinstance(exc, OSError):
         what = f" {exc.filename}" if exc.filename else ""
         return "os_error", f"cannot use{what}: {exc.strerror or _first_line(exc)}"
@@ -121,30 +118,6 @@ def _describe(exc: Exception) -> tuple[str, str] | None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _hide_password(url: str | None) -> str:
-    if not url:
-        return "the configured database"
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "the configured database (unparsable URL)"
-
-
-def _redact(text: str, url: str | None) -> str:
-    """``text`` without the URL's password (a driver may echo what it was given)."""
-    if not url:
-        return text
-    from sqlalchemy.engine import make_url
-
-    try:
-        password = make_url(url).password
-    except Exception:
-        return text
-    return text.replace(str(password), "***") if password else text
 
 
 def _settings(database_url: str | None, data_dir: Path | None = None, **extra: Any) -> Any:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from triaged.errors import Conflict, PayloadTooLarge
 from triaged.review import ReviewService
 from triaged.services import keys, quota, training
+from triaged.services.db_errors import describe_database_error
 from triaged.services.decisions import MAX_PAGE as MAX_DECISIONS_PAGE
 from triaged.services.decisions import DecisionFilter
 from triaged.services.drift_checks import drift_config
@@ -83,6 +84,7 @@ __all__ = [
     "Service",
     "TaxonomyRecord",
     "csv_result_row",
+    "describe_database_error",
     "detect_format",
     "drift_config",
     "install_microbatching",

@@ -27,7 +27,13 @@ from triaged.api.request_id import RequestIdMiddleware, install_log_filter
 from triaged.api.routes import health, v1_router
 from triaged.api.routes.metrics import prometheus_router
 from triaged.api.routes.signup import router as signup_router
-from triaged.service import Service, install_microbatching, start_background
+from triaged.errors import Unavailable
+from triaged.service import (
+    Service,
+    describe_database_error,
+    install_microbatching,
+    start_background,
+)
 from triaged.settings import Settings
 from triaged.web import mount_web
 
@@ -48,6 +54,20 @@ Requests that count against the plan (classify) answer with `RateLimit-Limit`,
 Operations marked deprecated are aliases kept for one release."""
 
 
+def _start(svc: Service) -> None:
+    """``svc.start()``; a database it cannot reach is one line naming it (password masked)
+    and why: uvicorn prints start-up errors with their traceback, which ended in psycopg's
+    message alone (the factory path, ``uvicorn triaged.api:create_app --factory``)."""
+    try:
+        svc.start()
+    except Exception as exc:
+        described = describe_database_error(exc, svc.settings.resolved_database_url)
+        if described is None:
+            raise
+        log.error("triaged cannot start: %s", described[1])
+        raise Unavailable(described[1], details={"database": "unreachable"}) from None
+
+
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: from ``TRIAGED_*``), or around ``service``."""
     if service is None:
@@ -58,7 +78,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(svc.start)
+        await run_in_threadpool(_start, svc)
         # the generated /metrics token (printed once) and the development-defaults warning
         await run_in_threadpool(svc.announce_security)
         # webhooks, drift, housekeeping, routing checks, bulk jobs: in this process, or

@@ -21,9 +21,13 @@ from sqlalchemy.pool import NullPool
 
 from triaged.errors import InvalidInput
 
-__all__ = ["Database", "make_engine"]
+__all__ = ["PG_CONNECT_TIMEOUT_S", "Database", "make_engine"]
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
+#: libpq's ``connect_timeout`` unless the URL sets one: a PostgreSQL host that accepts the
+#: connection but never answers (a stuck server, a proxy without a backend, a wrong port)
+#: kept a start, a CLI command or a request waiting for ever
+PG_CONNECT_TIMEOUT_S = 10
 
 
 def make_engine(
@@ -58,6 +62,8 @@ def make_engine(
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
+        if "connect_timeout" not in parsed.query:
+            kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
         if not null_pool:
             # no pre-ping: it would cost a round trip per transaction; recycle instead
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
