@@ -39,7 +39,9 @@ from sqlalchemy.engine import make_url
 from triaged.errors import Unavailable
 from triaged.services.jobs import QUEUE, ensure_queue_schema, requeue_orphans
 from triaged.services.jobs_tasks import TASKS
+from triaged.services.jobs_worker_stop import StopWatch, lane
 from triaged.services.periodic import claim_period
+from triaged.storage.db import PG_CONNECT_TIMEOUT_S
 from triaged.webhooks.config import WebhookSettings
 from triaged.webhooks.events import CHANNEL as WEBHOOK_CHANNEL
 
@@ -73,8 +75,12 @@ def cron_every(seconds: float) -> str:
 
 
 def conninfo(url: str) -> str:
-    """The libpq connection string of a SQLAlchemy PostgreSQL URL."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The libpq connection string of a SQLAlchemy PostgreSQL URL (with the engine's
+    ``connect_timeout`` unless the URL sets one)."""
+    parsed = make_url(url).set(drivername="postgresql")
+    if "connect_timeout" not in parsed.query:
+        parsed = parsed.update_query_dict({"connect_timeout": str(PG_CONNECT_TIMEOUT_S)})
+    return parsed.render_as_string(hide_password=False)
 
 
 def run_period(svc: Service, name: str, timestamp: int) -> bool:
@@ -98,11 +104,14 @@ def _periodics(svc: Service) -> dict[str, float]:
     return {name: every for name, every in out.items() if every > 0}
 
 
-def build_app(svc: Service) -> App:
-    """A procrastinate app whose tasks call the job functions with ``svc``."""
+def build_app(svc: Service, pool_factory: Any = None) -> App:
+    """A procrastinate app whose tasks call the job functions with ``svc`` (``pool_factory``:
+    makes the queue's connection pool, as procrastinate's ``PsycopgConnector`` takes it)."""
     from procrastinate import App, PsycopgConnector, RetryStrategy
 
-    app = App(connector=PsycopgConnector(conninfo=conninfo(svc.db.url), min_size=1, max_size=6))
+    pool = {"pool_factory": pool_factory} if pool_factory is not None else {}
+    connector = PsycopgConnector(conninfo=conninfo(svc.db.url), min_size=1, max_size=6, **pool)
+    app = App(connector=connector)
     retry = RetryStrategy(max_attempts=5, wait=2)
 
     def bind(fn: Any) -> Any:
@@ -270,9 +279,6 @@ def _stopped_unasked() -> Unavailable:
 
 def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     """Run a worker until SIGINT/SIGTERM (the job in flight finishes first)."""
-    from procrastinate.exceptions import ConnectorException
-    from procrastinate.worker import Worker
-
     from triaged.service import Service
 
     logging.basicConfig(  # the worker's own lines (and procrastinate's) at the set level
@@ -284,62 +290,70 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     svc = Service(settings.with_overrides(job_queue="postgres"))
     svc.start()
     ensure_queue_schema(svc.db)
-    app = build_app(svc)
-    stalled = svc.settings.job_stalled_seconds
-    beat = max(0.5, stalled / 4)
-
-    async def main() -> None:
-        async with app.open_async():
-            sweeper = asyncio.create_task(_sweep(app, svc, stalled))
-            hooks = asyncio.create_task(  # the webhook lane: one slot, its own queue
-                app.run_worker_async(
-                    queues=[WEBHOOK_QUEUE],
-                    name="webhooks",
-                    concurrency=1,
-                    delete_jobs="successful",
-                    install_signal_handlers=False,
-                    update_heartbeat_interval=beat,
-                    stalled_worker_timeout=stalled,
-                )
-            )
-            trigger = (
-                asyncio.create_task(_trigger_webhooks(app)) if WEBHOOK_TASK in app.tasks else None
-            )
-            worker = Worker(
-                app=app,
-                queues=[QUEUE],
-                concurrency=concurrency or svc.settings.worker_concurrency,
-                update_heartbeat_interval=beat,
-                stalled_worker_timeout=stalled,
-                install_signal_handlers=False,  # _graceful_stop below
-            )
-            running = asyncio.create_task(worker.run())  # type: ignore[no-untyped-call]
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, _graceful_stop, app, svc, worker, running, beat)
-            try:
-                try:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await running
-                except ConnectorException:  # its job fetch lost the database
-                    if svc.jobs.stop_event.is_set():
-                        raise
-                asked = svc.jobs.stop_event.is_set()  # a signal, or procrastinate gave up
-            finally:
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(sig)
-                sweeper.cancel()
-                if trigger is not None:
-                    trigger.cancel()
-                hooks.cancel()  # its drain in flight finishes (svc.jobs.stop_event ends it)
-                svc.jobs.stop_event.set()
-                await asyncio.gather(hooks, return_exceptions=True)
-        if not asked:
-            raise _stopped_unasked()
-
+    watch = StopWatch(conninfo(svc.db.url))
+    app = build_app(svc, pool_factory=watch.pool_factory)
     log.info("triaged worker: queue %r on %s", QUEUE, svc.db.engine.url.host)
     try:
-        asyncio.run(main())
+        asyncio.run(_work(app, svc, watch, concurrency))
     finally:
         svc.jobs.stop_event.set()
         svc.close()
+
+
+async def _work(app: App, svc: Service, watch: StopWatch, concurrency: int | None) -> None:
+    """The worker's lanes (its jobs; the webhook drains) until a stop; raises
+    :func:`_stopped_unasked` when procrastinate stopped it (its database was lost)."""
+    from procrastinate.exceptions import ConnectorException
+
+    stalled = svc.settings.job_stalled_seconds
+    beat = max(0.5, stalled / 4)
+    lanes: dict[str, Any] = {
+        "install_signal_handlers": False,  # _graceful_stop below
+        "update_heartbeat_interval": beat,
+        "stalled_worker_timeout": stalled,
+    }
+    async with app.open_async():
+        sweeper = asyncio.create_task(_sweep(app, svc, stalled))
+        hooks = asyncio.create_task(  # the webhook lane: one slot, its own queue
+            lane(
+                app,
+                watch,
+                queues=[WEBHOOK_QUEUE],
+                name="webhooks",
+                concurrency=1,
+                delete_jobs="successful",
+                **lanes,
+            ).run()
+        )
+        trigger = asyncio.create_task(_trigger_webhooks(app)) if WEBHOOK_TASK in app.tasks else None
+        worker = lane(
+            app,
+            watch,
+            queues=[QUEUE],
+            concurrency=concurrency or svc.settings.worker_concurrency,
+            **lanes,
+        )
+        running = asyncio.create_task(worker.run())
+        watcher = asyncio.create_task(watch.watch())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, _graceful_stop, app, svc, worker, running, beat)
+        try:
+            try:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+            except ConnectorException:  # its job fetch, or its shutdown, lost the database
+                if svc.jobs.stop_event.is_set() and not watch.lost and await watch.reachable():
+                    raise
+            asked = svc.jobs.stop_event.is_set()  # a signal, or procrastinate gave up
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            for task in (sweeper, trigger, hooks):
+                if task is not None:
+                    task.cancel()  # the webhook drain in flight finishes (the stop event ends it)
+            svc.jobs.stop_event.set()
+            await asyncio.gather(hooks, return_exceptions=True)  # (the watcher still watches)
+            watcher.cancel()
+    if not asked:
+        raise _stopped_unasked()
