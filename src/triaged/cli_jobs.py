@@ -192,7 +192,8 @@ def _progress(client: _Jobs, job: dict[str, Any], url: str) -> dict[str, Any]:
         task = bar.add_task(job["id"], total=job["total"], rate="")
         while True:
             rate = f"{job['rate']:.0f}/s" if job.get("rate") else ""
-            bar.update(task, completed=job["done"], rate=rate, description=job["state"])
+            state = "running, stalled" if job.get("stalled") else job["state"]
+            bar.update(task, completed=job["done"], rate=rate, description=state)
             if job["state"] in FINAL:
                 return job
             time.sleep(0.5)
@@ -262,14 +263,21 @@ def submit(
 def status(
     job_id: str, url: Url = "http://127.0.0.1:8000", key: Key = "", follow: bool = False
 ) -> None:
-    """State, done/total, rate and ETA of a job (--follow: a progress bar until it ends,
-    then exit 1 if it failed or was cancelled)."""
+    """State, done/total, rate and ETA of a job, and whether it is stalled (--follow: a
+    progress bar until it ends, then exit 1 if it failed or was cancelled)."""
     client = _client(url, key)
     with _http(url):
         job = client.job(job_id)
         if follow:
             job = _progress(client, job, url)
     out.print_json(json.dumps(job))
+    if job.get("stalled"):
+        err.print(
+            f"note: job {job_id} is stalled: no progress since {job.get('stalled_since')} "
+            "(longer than the server's TRIAGED_JOB_STALLED_SECONDS); its worker died or "
+            "hangs, and a live worker (or server process) retries it",
+            highlight=False,
+        )
     if follow and job["state"] in ("failed", "cancelled"):  # as `submit --wait`
         raise typer.Exit(1)
 

@@ -451,12 +451,12 @@ class Service(OperationsMixin):
     def job(self, principal: Principal, job_id: str) -> dict[str, Any]:
         from triaged.services import jobs_bulk
 
-        return jobs_bulk.get(self.db, principal, job_id)
+        return jobs_bulk.get(self.db, principal, job_id, self.settings.job_stalled_seconds)
 
     def list_jobs(self, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
         from triaged.services import jobs_bulk
 
-        return jobs_bulk.list_jobs(self.db, principal, limit)
+        return jobs_bulk.list_jobs(self.db, principal, limit, self.settings.job_stalled_seconds)
 
     def job_results(self, principal: Principal, job_id: str) -> Iterator[dict[str, Any]]:
         from triaged.services import jobs_bulk

@@ -145,7 +145,11 @@ FIELDS: dict[str, str] = {
     "done": "Items finished so far.",
     "total": "Items in all.",
     "rate": "Items per second so far.",
-    "eta_seconds": "Estimated seconds to completion; null when unknown.",
+    "eta_seconds": "Estimated seconds to completion; null when unknown (and while stalled).",
+    "stalled": "True when the running job has recorded no progress or heartbeat for longer "
+    "than the server's TRIAGED_JOB_STALLED_SECONDS (its worker died or hangs; a live worker "
+    "retries it); false again once a run resumes it.",
+    "stalled_since": "While stalled: the job's last progress or heartbeat; else null.",
     "format": "Format of the input or output.",
     "options": "Options the job was started with.",
     "log": "Recent log lines of the job.",

@@ -27,7 +27,11 @@ FINAL_STATES = frozenset({"done", "failed", "cancelled"})
 @dataclass(frozen=True, slots=True)
 class Job:
     """A bulk job: ``state`` is ``queued`` | ``running`` | ``done`` | ``failed`` | ``cancelled``;
-    ``rate`` in rows per second, ``eta_seconds`` while it runs."""
+    ``rate`` in rows per second, ``eta_seconds`` while it runs.  ``stalled``: a running job
+    that has recorded no progress (nor heartbeat) for longer than the server's
+    ``TRIAGED_JOB_STALLED_SECONDS``, silent since ``stalled_since`` (its worker died or
+    hangs; a live worker retries it, and it is no longer stalled once a run resumes it);
+    its ``eta_seconds`` is then None."""
 
     id: str
     taxonomy: str
@@ -44,6 +48,8 @@ class Job:
     created_at: str
     started_at: str | None
     finished_at: str | None
+    stalled: bool = False
+    stalled_since: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -67,6 +73,8 @@ class Job:
             created_at=data["created_at"],
             started_at=data.get("started_at"),
             finished_at=data.get("finished_at"),
+            stalled=bool(data.get("stalled", False)),
+            stalled_since=data.get("stalled_since"),
         )
 
 

@@ -196,37 +196,49 @@ class JobRunner:
         may have taken it over meanwhile); ``token``: claimed already by :meth:`resume`."""
         from triaged.services.jobs_run import claim, run_bulk_job
 
-        if self.queued:
-            state = run_bulk_job(self.svc, job_id, stop=self.stop_event)
-            if state == "queued" and self.stop_event.is_set():
-                # this worker is stopping: the rest of the job goes back in the queue
-                log.info("bulk job %s stopped with this worker; queued for the rest", job_id)
-                self.defer_now("bulk", {"job_id": job_id})
-            return state
-        if token is None:
+        if self.queued:  # claimed unconditionally (the queue decides who runs it), unfenced
+            token = claim(self.svc.db, job_id)
+            if token is None:
+                return "gone"
+        elif token is None:
             token = claim(self.svc.db, job_id, attempts=0)
             if token is None:
                 return "gone"
-            with self._lock:
-                self._runs[job_id] = token
+        with self._lock:
+            self._runs[job_id] = token  # beaten by heartbeat()/beat_bulk() while it runs
         try:
-            return run_bulk_job(self.svc, job_id, stop=self.stop_event, token=token)
+            state = run_bulk_job(
+                self.svc, job_id, stop=self.stop_event, token=token, fenced=not self.queued
+            )
         finally:
             with self._lock:
                 if self._runs.get(job_id) == token:
                     del self._runs[job_id]
+        if self.queued and state == "queued" and self.stop_event.is_set():
+            # this worker is stopping: the rest of the job goes back in the queue
+            log.info("bulk job %s stopped with this worker; queued for the rest", job_id)
+            self.defer_now("bulk", {"job_id": job_id})
+        return state
 
-    def heartbeat(self) -> None:
-        """Inline mode: keep the bulk jobs claimed here, and the trainings this process
-        will run (queued behind another in its pool as well as running), from looking
-        abandoned."""
+    def beat_bulk(self) -> None:
+        """Refresh the heartbeat (``updated_at``) of the bulk jobs this process runs: a job
+        that waits (the plan's per-minute pace) is alive, not stalled.  Inline mode: a
+        process takes over a job whose heartbeat is old; both modes: the job's view says
+        ``stalled`` then.  (On the queue, until 6 December, only a chunk's commit moved it.)"""
         from triaged.services.jobs_run import heartbeat
-        from triaged.services.training import beat_mine
 
         with self._lock:
             runs = dict(self._runs)
         if runs:
             heartbeat(self.svc.db, runs)
+
+    def heartbeat(self) -> None:
+        """Inline mode: keep the bulk jobs claimed here, and the trainings this process
+        will run (queued behind another in its pool as well as running), from looking
+        abandoned."""
+        from triaged.services.training import beat_mine
+
+        self.beat_bulk()
         beat_mine(self.svc.db)
 
     def resume(self) -> int:

@@ -379,17 +379,31 @@ def _iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat() if value is not None else None
 
 
-def public(row: Any, now: datetime | None = None) -> dict[str, Any]:
-    """The API shape of a job: state, done/total, rate (rows/s) and ETA (seconds)."""
+def public(
+    row: Any, now: datetime | None = None, stalled_after: float | None = None
+) -> dict[str, Any]:
+    """The API shape of a job: state, done/total, rate (rows/s) and ETA (seconds).
+
+    ``stalled``: a running job whose run has recorded neither progress nor a heartbeat for
+    more than ``stalled_after`` seconds (``TRIAGED_JOB_STALLED_SECONDS``: its worker or
+    process died or hangs, and a live one retries it at that age).  Its rate is then the
+    rate up to its last sign of life (``stalled_since``) and its ETA null: both kept
+    counting the silent time, so the job said "running" with an ETA that crept forward."""
     now = now or utcnow()
+    stalled = (
+        row.state == "running"
+        and stalled_after is not None
+        and (as_utc(now) - as_utc(row.updated_at)).total_seconds() > stalled_after
+    )
     rate: float | None = None
     eta: float | None = None
     if row.started_at is not None and row.done:
-        end = row.finished_at or (now if row.state == "running" else row.updated_at)
+        live = row.state == "running" and not stalled
+        end = row.finished_at or (now if live else row.updated_at)
         elapsed = (as_utc(end) - as_utc(row.started_at)).total_seconds()
         if elapsed > 0:
             rate = round(row.done / elapsed, 2)
-    if row.state in ("queued", "running") and rate:
+    if row.state in ("queued", "running") and rate and not stalled:
         eta = round((row.total - row.done) / rate, 1)
     return {
         "id": row.id,
@@ -401,6 +415,8 @@ def public(row: Any, now: datetime | None = None) -> dict[str, Any]:
         "done": row.done,
         "rate": rate,
         "eta_seconds": eta,
+        "stalled": stalled,
+        "stalled_since": _iso(row.updated_at) if stalled else None,
         "attempts": row.attempts,
         "options": row.options,
         "error": row.error,
@@ -410,17 +426,22 @@ def public(row: Any, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def get(db: Database, principal: Principal, job_id: str) -> dict[str, Any]:
+def get(
+    db: Database, principal: Principal, job_id: str, stalled_after: float | None = None
+) -> dict[str, Any]:
     principal.require(*READ_ROLES)
     with db.read() as conn:
-        return public(_load(conn, principal, job_id))
+        return public(_load(conn, principal, job_id), stalled_after=stalled_after)
 
 
-def list_jobs(db: Database, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
+def list_jobs(
+    db: Database, principal: Principal, limit: int = 50, stalled_after: float | None = None
+) -> list[dict[str, Any]]:
     principal.require(*READ_ROLES)
     with db.read() as conn:
         rows = job_repo.job_page(conn, principal.workspace_id, limit)
-    return [public(r) for r in rows]
+    now = utcnow()
+    return [public(r, now, stalled_after) for r in rows]
 
 
 def result_columns() -> list[str]:

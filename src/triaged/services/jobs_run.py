@@ -141,13 +141,14 @@ def run_bulk_job(
     stop: threading.Event | None = None,
     chunk: int = CHUNK,
     token: int | None = None,
+    fenced: bool | None = None,
 ) -> str:
     """Classify the job's remaining rows; returns the job's state when this run ends
     (``superseded`` when another run took the job over).  ``token``: the caller claimed
-    the job (embedded mode) and the run is fenced by it; without it (the queue) the job is
-    claimed here, unconditionally, and the run is not fenced."""
-    fenced = token is not None
-    token = token if fenced else claim(svc.db, job_id)
+    the job, and (embedded mode, ``fenced`` unless False) the run is fenced by it; without
+    it (the queue) the job is claimed here, unconditionally, and the run is not fenced."""
+    fenced = token is not None if fenced is None else fenced
+    token = token if token is not None else claim(svc.db, job_id)
     if token is None:
         return "gone"
     with svc.db.read() as conn:

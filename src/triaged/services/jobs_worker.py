@@ -201,14 +201,17 @@ async def _keep_listening(listen: Any, *, sleep: Any = asyncio.sleep) -> None:
 
 
 async def _sweep(app: App, svc: Service, stalled_s: float) -> None:
-    """Put the jobs of workers without a recent heartbeat back in the queue; now and then,
-    queue the training of model rows whose job was never enqueued."""
+    """Beat on the rows of this worker's bulk jobs, put the jobs of workers without a recent
+    heartbeat back in the queue; now and then, queue the training of model rows whose job
+    was never enqueued."""
     from procrastinate.exceptions import ConnectorException
     from procrastinate.jobs import Status
 
     last_orphans = 0.0
     while True:
         try:
+            # the bulk jobs this worker runs: alive while they wait (the plan's pace)
+            await asyncio.to_thread(svc.jobs.beat_bulk)
             for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_s):
                 try:
                     if job.task_name == WEBHOOK_TASK:  # its queueing lock may be taken: not retried

@@ -43,6 +43,8 @@ class JobOut(BaseModel):
     done: int
     rate: float | None
     eta_seconds: float | None
+    stalled: bool
+    stalled_since: str | None
     attempts: int
     options: dict[str, Any]
     error: dict[str, Any] | None
