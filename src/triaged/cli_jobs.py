@@ -9,6 +9,7 @@ server over HTTP (``--url``/``TRIAGED_URL``, ``--key``/``TRIAGED_API_KEY``).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -48,6 +49,21 @@ def worker(
     ] = None,
 ) -> None:
     """Run jobs from the PostgreSQL queue until stopped (SIGINT/SIGTERM)."""
+    try:
+        _worker(database_url, data_dir, concurrency)
+    finally:
+        from triaged.service import worker_jobs_left
+
+        if worker_jobs_left():  # left running without the database: Python would wait
+            stopped = sys.exc_info()[1]
+            code = stopped.exit_code if isinstance(stopped, typer.Exit) else int(bool(stopped))
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+
+def _worker(database_url: str | None, data_dir: Path | None, concurrency: int | None) -> None:
     from triaged.errors import InvalidInput
     from triaged.service import run_worker
 

@@ -92,6 +92,7 @@ __all__ = [
     "result_columns",
     "run_worker",
     "start_background",
+    "worker_jobs_left",
 ]
 
 #: What one classify request counted (quota.consume fills it in the worker thread; the
@@ -104,6 +105,13 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     from triaged.services.jobs_worker import run_worker as run
 
     run(settings, concurrency=concurrency)
+
+
+def worker_jobs_left() -> int:
+    """Jobs a stopped worker left running (its database was lost): end with ``os._exit``."""
+    from triaged.services.jobs_worker_stop import jobs_left
+
+    return jobs_left()
 
 
 log = logging.getLogger("triaged.service")

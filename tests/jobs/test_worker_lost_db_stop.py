@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tests.jobs.test_processes import QUEUE_ENV, TEXTS, _wait
 from tests.private_pg import private_postgres
@@ -122,5 +123,45 @@ def test_a_worker_running_a_bulk_job_without_its_database_stops_and_the_job_ends
             assert ended["done"] == n, ended
             rows = list(svc.job_results(admin, job["id"]))
             assert [r["row"] for r in rows] == list(range(n))
+        finally:
+            svc.close()
+
+
+def test_a_worker_training_without_its_database_leaves_the_training(
+    tmp_path: Path, datasets_dir: Path
+) -> None:
+    """A training computes for minutes before it stores its model: procrastinate waited for
+    it and Python joined its thread at exit, so the worker stopped when the training ended.
+    The worker now leaves it (it can store nothing; its retry trains again)."""
+    labels: dict[str, list[str]] = {}
+    for line in (datasets_dir / "banking77" / "train.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        labels.setdefault(row["label"], []).append(row["text"])
+    taxonomy = {
+        "name": "banking",
+        "labels": [
+            {"name": name, "description": name.replace("_", " "), "examples": texts}
+            for name, texts in labels.items()
+        ],
+    }
+    with private_postgres() as pg:
+        upgrade(pg.url)
+        svc = Service(make_settings(pg.url, migrate_on_start=False, job_queue="postgres"))
+        try:
+            key = svc.create_key("acme", "admin", create_plan="unlimited").key or ""
+            log = tmp_path / "worker.log"
+            with _worker(pg.url, log) as proc:
+                made = svc.create_taxonomy(svc.authenticate(key), taxonomy)
+                beat = text("SELECT heartbeat_at FROM models WHERE id = :id")
+
+                def training() -> bool:  # its first heartbeat: it has its data, it computes
+                    with svc.db.engine.connect() as conn:
+                        params = {"id": made["training"]["id"]}
+                        return conn.execute(beat, params).scalar() is not None
+
+                _wait("the training to compute", training, log=log)
+                pg.stop()
+                out = _stops_soon(proc, log)
+            assert "leaving 1 job(s) that still run without the database" in out, out[-3000:]
         finally:
             svc.close()

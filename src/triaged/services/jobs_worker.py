@@ -39,7 +39,7 @@ from sqlalchemy.engine import make_url
 from triaged.errors import Unavailable
 from triaged.services.jobs import QUEUE, ensure_queue_schema, requeue_orphans
 from triaged.services.jobs_tasks import TASKS
-from triaged.services.jobs_worker_stop import StopWatch, lane
+from triaged.services.jobs_worker_stop import JobThreads, StopWatch, lane, until_stopped
 from triaged.services.periodic import claim_period
 from triaged.storage.db import PG_CONNECT_TIMEOUT_S
 from triaged.webhooks.config import WebhookSettings
@@ -299,6 +299,10 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     try:
         asyncio.run(_work(app, svc, watch, concurrency))
     finally:
+        # a stop signal now finds the stop under way (it killed the process, or raised
+        # KeyboardInterrupt, once the event loop's handlers were gone)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
         svc.jobs.stop_event.set()
         svc.close()
 
@@ -315,6 +319,8 @@ async def _work(app: App, svc: Service, watch: StopWatch, concurrency: int | Non
         "update_heartbeat_interval": beat,
         "stalled_worker_timeout": stalled,
     }
+    threads = JobThreads()  # a job left running without the database holds no exit
+    asyncio.get_running_loop().set_default_executor(threads)
     async with app.open_async():
         sweeper = asyncio.create_task(_sweep(app, svc, stalled))
         hooks = asyncio.create_task(  # the webhook lane: one slot, its own queue
@@ -344,7 +350,7 @@ async def _work(app: App, svc: Service, watch: StopWatch, concurrency: int | Non
         try:
             try:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await running
+                    await until_stopped(running, watch, threads)
             except ConnectorException:  # its job fetch, or its shutdown, lost the database
                 if svc.jobs.stop_event.is_set() and not watch.lost and await watch.reachable():
                     raise
