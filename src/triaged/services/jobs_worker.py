@@ -357,7 +357,8 @@ async def _work(app: App, svc: Service, watch: StopWatch, concurrency: int | Non
             asked = svc.jobs.stop_event.is_set()  # a signal, or procrastinate gave up
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+                loop.remove_signal_handler(sig)  # restores the default: the stop is under way,
+                signal.signal(sig, signal.SIG_IGN)  # a signal now must not kill it half done
             for task in (sweeper, trigger, hooks):
                 if task is not None:
                     task.cancel()  # the webhook drain in flight finishes (the stop event ends it)
