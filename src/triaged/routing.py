@@ -499,7 +499,9 @@ def _missing_evidence(
         why = (
             f"closed: no out-of-scope evidence to bound the error with {pi:.0%} of traffic "
             "expected to fit no label (needs examples of at least 3 labels, or `oos` "
-            "examples); set expected_out_of_scope to 0 only if every input fits a label"
+            "examples in the taxonomy: out-of-scope reviews measure the share but are not "
+            "held-out evidence); set expected_out_of_scope to 0 only if every input fits a "
+            "label"
         )
     else:
         return None

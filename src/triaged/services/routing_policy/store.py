@@ -179,8 +179,11 @@ def _certify_with_reviews(
             review=review,
             manual_auto=manual_auto,
         )
+        # closed, no threshold was certified: said so (it read "auto threshold certified
+        # for ..." after "closed: ..." until 7 December)
+        judged = "auto threshold certified" if auto is not None else "auto lane judged"
         why = (
-            f"auto threshold certified for {more.lower:.3f} out of scope, the lower end of the "
+            f"{judged} for {more.lower:.3f} out of scope, the lower end of the "
             f"reviews' out-of-scope share {more.estimate:.3f} ({more.lower:.3f}-"
             f"{more.upper:.3f}, effective n {more.effective_n:.0f}), more than the expected "
             f"{pi:.3f}"
