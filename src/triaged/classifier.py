@@ -159,6 +159,8 @@ class Classifier:
         """Train and calibrate.  Without arguments, on the taxonomy's examples.
 
         Examples labelled ``oos`` are out-of-scope: never predicted, used as negatives.
+        A repeated example (the same label and text, case and spacing aside) counts once:
+        its copies would sit in other held-out folds than itself and vouch for it.
         ``threads``: held-out fits run at once (the same model whatever the number; 0:
         half this machine's cores, at most 8).
         """
@@ -181,6 +183,7 @@ class Classifier:
                     raise InvalidInput(f"example {i}: unknown label {lb!r}", details={"index": i})
                 else:
                     examples.append(Example(t, lb))
+        examples, oos = _unique(examples), _unique_texts(oos)
         started = time.perf_counter()
         ex_texts = [e.text for e in examples]
         index = {name: i for i, name in enumerate(self.taxonomy.label_names)}
@@ -484,3 +487,36 @@ def _evidence_mask(texts: Sequence[str], no_evidence: frozenset[str]) -> NDArray
     if not no_evidence:
         return None
     return np.fromiter((t not in no_evidence for t in texts), dtype=bool, count=len(texts))
+
+
+def _same_text(text: str) -> str:
+    """What the encoder and the lexical channel see alike: case and spacing aside."""
+    return " ".join(text.split()).casefold()
+
+
+def _unique(examples: Sequence[Example]) -> list[Example]:
+    """The examples, each (label, text) once, first copies kept in order.  A copy in
+    another item fold than its original made a held-out row its own twin: the routing
+    evidence counted it again and found it right (six Banking77 labels, each example three
+    times: 270 held-out rows at 100% instead of 90 at 98.9%, the in-scope error bound
+    falling to the target on nothing new), so an auto lane could open on duplicates."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Example] = []
+    for e in examples:
+        key = (e.label, _same_text(e.text))
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def _unique_texts(texts: Sequence[str]) -> list[str]:
+    """The out-of-scope texts, each once (as :func:`_unique`)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for t in texts:
+        key = _same_text(t)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out

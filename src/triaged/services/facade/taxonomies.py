@@ -399,18 +399,22 @@ def _jsonable(value: Any) -> Any:
 
 
 def _split(tax: Taxonomy, holdout: float, seed: int) -> tuple[Taxonomy, list[Example]]:
-    """Stratified split: from each label with 2+ examples, hold out ``holdout`` (at least one)."""
+    """Stratified split: from each label with 2+ examples, hold out ``holdout`` (at least one).
+    A repeated example (case and spacing aside) is one: its copies on both sides of the
+    split scored it on itself (training counts it once too)."""
     if not 0.0 < holdout < 1.0:
         raise InvalidInput("holdout must be between 0 and 1", details={"holdout": holdout})
     rng = random.Random(seed)
-    by_label: dict[str, list[str]] = defaultdict(list)
-    for ex in tax.examples():
-        by_label[ex.label].append(ex.text)
-    by_label[OOS_LABEL] = list(tax.out_of_scope)
+    by_label: dict[str, dict[str, str]] = defaultdict(dict)
+    for label, text in [
+        *((ex.label, ex.text) for ex in tax.examples()),
+        *((OOS_LABEL, t) for t in tax.out_of_scope),
+    ]:
+        by_label[label].setdefault(" ".join(text.split()).casefold(), text)
     train: list[Example] = []
     test: list[Example] = []
-    for label, texts in by_label.items():
-        texts = texts[:]
+    for label, unique in by_label.items():
+        texts = list(unique.values())
         rng.shuffle(texts)
         k = max(1, round(len(texts) * holdout)) if len(texts) >= 2 else 0
         test += [Example(t, label) for t in texts[:k]]
