@@ -94,7 +94,13 @@ class Settings(BaseSettings):
         default=20_000_000, ge=1024, description="Largest examples upload (JSON, JSONL, CSV)."
     )
     max_text_chars: int = Field(
-        default=10_000, ge=1, description="Longest text to classify, in characters (413 above)."
+        default=10_000,
+        ge=1,
+        description="Longest text to classify or example to store, in characters (413 above). "
+        "Why this size: the encoder reads a text in windows of 256 tokens, at most 8 (about "
+        "1,500 words, some 9,000 characters of English prose, fewer of code, URLs or CJK), so "
+        "that one text costs at most 8 short ones; past them only the lexical channel reads "
+        "the rest. A larger limit takes longer documents whose tail the encoder does not read.",
     )
     max_metadata_bytes: int = Field(
         default=16_384, ge=2, description="Largest `metadata` of one text, as compact JSON (422)."
@@ -111,7 +117,12 @@ class Settings(BaseSettings):
         description="Most examples in one taxonomy version, out-of-scope ones included (413 "
         "above); training memory grows with labels and examples.",
     )
-    max_batch: int = Field(default=100, ge=1, description="Most texts in one batch classify.")
+    max_batch: int = Field(
+        default=100,
+        ge=1,
+        description="Most texts in one batch classify. The body still answers to "
+        "max_body_bytes: 100 texts of 10,000 characters are over 1 MB (413).",
+    )
     max_taxonomies_per_workspace: int = Field(
         default=100,
         ge=1,
