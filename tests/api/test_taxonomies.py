@@ -287,3 +287,27 @@ def test_concurrent_edits_each_answer_the_version_they_made(stack: Stack, tenant
     for version, description in answers:
         stored = service.taxonomy_version(principal, name, version)
         assert stored["description"] == description
+
+
+async def test_one_model_reads_as_the_list_shows_it(stack: Stack, tenant: Tenant) -> None:
+    """The poll target of ``POST .../train`` (``GET .../models/{id}``) answers an admin what
+    the list does: the trigger and recorded evaluation read null there until 7 December."""
+    name = unique("poll")
+    async with stack.client(tenant.key) as c:
+        r = await c.post("/v1/taxonomies", json={**TINY_TAXONOMY, "name": name})
+        assert r.status_code == 201, r.text
+        trained = await c.post(f"/v1/taxonomies/{name}/train", json={"wait": True})
+        assert trained.status_code == 200, trained.text
+        model_id = trained.json()["id"]
+        listed = (await c.get(f"/v1/taxonomies/{name}/models")).json()["data"]
+        row = next(m for m in listed if m["id"] == model_id)
+        assert row["trigger"] is not None, row
+        one = await c.get(f"/v1/taxonomies/{name}/models/{model_id}")
+        assert one.status_code == 200 and one.json() == row, (one.json(), row)
+        missing = await c.get(f"/v1/taxonomies/{name}/models/mdl_nope")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    # a client key sees the model, without the reviewers' fields
+    async with stack.client(stack.key(tenant, "client")) as c:
+        one = await c.get(f"/v1/taxonomies/{name}/models/{model_id}")
+        assert one.status_code == 200 and one.json()["status"] == "ready", one.text
+        assert one.json()["evaluation"] is None

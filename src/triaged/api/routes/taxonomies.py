@@ -265,8 +265,15 @@ router.add_api_route(
 def get_model(
     record: TaxonomyDep, model_id: str, principal: PrincipalDep, service: ServiceDep
 ) -> Any:
-    """One model version or training job (``training``, ``ready`` or ``failed``)."""
-    return service.model(principal, record.name, model_id)
+    """One model version or training job (``training``, ``ready`` or ``failed``).
+
+    Admin and reviewer keys also see its recorded evaluation and trigger, as in the list
+    (the poll after ``POST .../train`` left them null until 7 December)."""
+    found = service.model(principal, record.name, model_id)  # 404 for an unknown id
+    if principal.role in (Role.ADMIN, Role.REVIEWER):
+        rows = service.review.versions(principal, record.name)
+        return next((r for r in rows if r["id"] == model_id), found)
+    return found
 
 
 @router.post("/{name}/evaluate")
