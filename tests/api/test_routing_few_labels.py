@@ -95,3 +95,13 @@ async def test_two_label_lane_says_why_it_is_closed_and_never_claims_a_certifica
         assert after["reason"].startswith("closed"), after["reason"]
         assert "certified for" not in after["reason"], after["reason"]
         assert "auto lane judged for" in after["reason"], after["reason"]
+
+        # the reason's "set expected_out_of_scope to 0" cannot open it now: the reviews'
+        # share is in force, and the reason says so rather than leave the advice standing
+        r = await c.put(url, json={"expected_out_of_scope": 0.0})
+        assert r.status_code == 200, r.text
+        zero = r.json()
+        assert zero["expected_out_of_scope"] == 0.0 and zero["auto_share"] > 0.2, zero
+        assert zero["auto"] is None and zero["auto_lane_open"] is False
+        said = "a lower expected_out_of_scope does not move it while the reviews measure more"
+        assert said in zero["reason"], zero["reason"]

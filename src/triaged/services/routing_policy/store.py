@@ -186,7 +186,8 @@ def _certify_with_reviews(
             f"{judged} for {more.lower:.3f} out of scope, the lower end of the "
             f"reviews' out-of-scope share {more.estimate:.3f} ({more.lower:.3f}-"
             f"{more.upper:.3f}, effective n {more.effective_n:.0f}), more than the expected "
-            f"{pi:.3f}"
+            f"{pi:.3f}: a lower expected_out_of_scope does not move it while the reviews "
+            "measure more"
         )
         return auto, replace(bound, reason=_joined(bound.reason, why)), more.lower
     each = half_risk(level)
