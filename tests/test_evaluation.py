@@ -145,3 +145,14 @@ def test_folder_without_labels_json_scores_unseen_test_labels_as_out_of_scope(
     (tmp_path / "labels.json").write_text(json.dumps([{"name": lb} for lb in known]))
     with pytest.raises(DatasetError, match=r"test\.jsonl:25: unknown label 'RateBook'"):
         run_eval(tmp_path)
+
+
+def test_cli_eval_zero_shot_says_it_trains_on_no_example(clinc_slice: Path) -> None:
+    """``triaged eval --zero-shot`` said "training on DIR/train.jsonl", which it never
+    reads: it now says the model comes from the label names and descriptions alone."""
+    res = CliRunner().invoke(app, ["eval", str(clinc_slice), "--zero-shot", "--json"])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.stderr.split())
+    assert "train.jsonl" not in said and "training on" not in said, said
+    assert "zero-shot model from the label names and descriptions" in said, said
+    assert f"then scoring {clinc_slice}/test.jsonl" in said, said
