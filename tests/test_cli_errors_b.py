@@ -306,7 +306,7 @@ def test_batch_names_a_missing_or_mistyped_text_and_refuses_deep_json(
         runner.invoke(app, args), f"{src} line 2: field 'text' must be a string, not a number"
     )
     src.write_text("[" * 100_000 + "\n", encoding="utf-8")
-    _error_line(runner.invoke(app, args), "line 1: not JSON")
+    _error_line(runner.invoke(app, args), f"{src} line 1: not JSON")
     assert not out.exists()
 
 

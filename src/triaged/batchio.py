@@ -122,7 +122,7 @@ def _parquet_records(path: Path, chunk: int) -> Iterator[list[Located]]:
 def _text_records(path: Path, fmt: str, chunk: int) -> Iterator[list[Located]]:
     # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first field
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        rows = _json_lines(fh) if fmt == "jsonl" else _csv_rows(fh)
+        rows = _json_lines(fh, path) if fmt == "jsonl" else _csv_rows(fh, path)
         buf: list[Located] = []
         for rec in rows:
             buf.append(rec)
@@ -133,24 +133,27 @@ def _text_records(path: Path, fmt: str, chunk: int) -> Iterator[list[Located]]:
             yield buf
 
 
-def _csv_rows(fh: IO[str]) -> Iterator[Located]:
-    """CSV records with the line where each starts, read as a bulk-job upload's are."""
+def _csv_rows(fh: IO[str], path: Path) -> Iterator[Located]:
+    """CSV records with the line where each starts, read as a bulk-job upload's are; an
+    error names the file and the line, as a row's does ("FILE line N: ...")."""
     try:
         yield from csv_records(fh)
     except CsvRecordError as exc:
-        raise InvalidInput(exc.message, details=exc.details()) from None
+        raise InvalidInput(f"{path} {exc.message}", details=exc.details()) from None
 
 
-def _json_lines(fh: IO[str]) -> Iterator[Located]:
+def _json_lines(fh: IO[str], path: Path) -> Iterator[Located]:
     for n, line in enumerate(fh, 1):
         if not line.strip():
             continue
         try:
             rec = load_json(line)
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {n}: not JSON ({exc.msg})", details={"line": n}) from None
+            raise InvalidInput(
+                f"{path} line {n}: not JSON ({exc.msg})", details={"line": n}
+            ) from None
         if not isinstance(rec, dict):
-            raise InvalidInput(f"line {n}: not a JSON object", details={"line": n})
+            raise InvalidInput(f"{path} line {n}: not a JSON object", details={"line": n})
         yield n, rec
 
 

@@ -54,8 +54,31 @@ def test_an_unterminated_quote_names_the_line_where_its_record_starts(
     """As `jobs submit` (it said line 4 for a quote opened on line 5: one too low)."""
     with pytest.raises(InvalidInput) as info:
         list(read_chunks(_write(tmp_path, "u.csv", data), text_field="body"))
-    assert info.value.message.startswith(f"line {line}: not valid CSV"), info.value.message
+    src = tmp_path / "u.csv"
+    assert info.value.message.startswith(f"{src} line {line}: not valid CSV"), info.value.message
     assert info.value.details["line"] == line
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "says"),
+    [
+        ("d.csv", b"text,text\na,b\n", "line 1: the header names column 'text' twice"),
+        ("q.csv", b'text\nfine\n"open\nnever closed\n', "line 3: not valid CSV"),
+        ("x.csv", b'text\n"a"b\n', "line 2: not valid CSV"),
+        ("f.csv", b"text,id\nfine,1\ncharged, twice,2\n", "line 3: 3 fields, the header has 2"),
+        ("j.jsonl", b'{"text": "fine"}\n{"text": \n', "line 2: not JSON"),
+        ("o.jsonl", b'{"text": "fine"}\n["fine"]\n', "line 2: not a JSON object"),
+    ],
+)
+def test_a_malformed_input_names_the_file_and_the_line(
+    tmp_path: Path, name: str, data: bytes, says: str
+) -> None:
+    """A structural error said "line 2: not valid CSV ..." or "line 2: not JSON" with no file,
+    where a row's error says "FILE line N: ...": every input error now names both."""
+    src = _write(tmp_path, name, data)
+    with pytest.raises(InvalidInput) as info:
+        list(read_chunks(src))
+    assert info.value.message.startswith(f"{src} {says}"), info.value.message
 
 
 def test_a_missing_or_empty_text_names_the_file_and_the_line(tmp_path: Path) -> None:
