@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,13 @@ from typing import Any
 import pytest
 
 from triaged.batchio import read_chunks
-from triaged.csv_records import CsvRecordError, csv_records
+from triaged.csv_records import (
+    BATCH_FIELD_LIMIT,
+    FIELD_LIMIT,
+    CsvRecordError,
+    csv_records,
+    field_limit,
+)
 from triaged.errors import (
     DatasetError,
     InvalidInput,
@@ -25,7 +32,7 @@ from triaged.errors import (
 from triaged.services.examples_io import parse_examples
 from triaged.services.jobs_bulk import BulkOptions, Limits, parse
 
-BIG = csv.field_size_limit() + 10
+BIG = FIELD_LIMIT + 10
 
 
 def _read(text: str, **kw: Any) -> list[tuple[int, dict[str, str | None]]]:
@@ -142,7 +149,6 @@ def _examples(data: bytes) -> list[Any]:
         (b'text,external_id\n"a\nb",1\n"open,2\nmore,3\n', 4, "unterminated_quote"),
         (b'text,external_id\nok,1\n\n"x" y,2\n', 4, "invalid_csv"),
         (b"text,external_id\nI was charged, twice,2\n", 2, "too_many_fields"),
-        (b'text,external_id\nok,1\n"x\n' + b"y" * BIG + b'",2\n', 3, "field_too_large"),
     ],
 )
 def test_the_three_callers_refuse_malformed_csv_alike(
@@ -163,7 +169,7 @@ def test_the_three_callers_refuse_malformed_csv_alike(
             read(data)
         assert info.value.details["line"] == line, (read, info.value.message)
         assert info.value.details["reason"] == reason, (read, info.value.details)
-        assert info.value.message.startswith(f"line {line}: "), info.value.message
+        assert f"line {line}: " in info.value.message, info.value.message
 
 
 def test_the_three_callers_read_the_same_records(tmp_path: Path) -> None:
@@ -190,3 +196,74 @@ def test_examples_without_a_header_are_refused() -> None:
     for data in (b"", b"\n  \n", b"body,label\nx,billing\n"):
         with pytest.raises(DatasetError, match="need a header row with 'text' and 'label'"):
             parse_examples(data, "csv")
+
+
+def test_a_field_over_each_callers_limit_is_field_too_large(tmp_path: Path) -> None:
+    """Each caller's class (413 everywhere but the CLI) with the line, the reason and its
+    own limit: the service's at least the csv module's default, `triaged batch`'s
+    BATCH_FIELD_LIMIT."""
+    for read, error, limit in [
+        (_job, PayloadTooLarge, FIELD_LIMIT),
+        (_batch(tmp_path), InvalidInput, BATCH_FIELD_LIMIT),
+        (_examples, PayloadTooLarge, FIELD_LIMIT),
+    ]:
+        data = b'text,external_id\nok,1\n"x\n' + b"y" * limit + b'",2\n'
+        with pytest.raises(error) as info:
+            read(data)
+        assert info.value.details == {"line": 3, "reason": "field_too_large", "limit": limit}
+        assert f"line 3: a field is longer than {limit} characters" in info.value.message
+
+
+def test_a_readers_own_limit_holds_whatever_the_module_limit() -> None:
+    """csv.field_size_limit is process-global: it is only ever raised, and each reader
+    checks its own ``max_field`` (a field of exactly ``max_field`` is read)."""
+    big = FIELD_LIMIT * 2
+    assert _read(f"t\n{'x' * big}\n", max_field=big) == [(2, {"t": "x" * big})]
+    assert csv.field_size_limit() >= big  # raised for the reader that needed it
+    with pytest.raises(CsvRecordError) as info:
+        _read(f"t\n{'x' * (FIELD_LIMIT + 1)}\n")  # the module would take it now
+    assert (info.value.reason, info.value.limit) == ("field_too_large", FIELD_LIMIT)
+    assert field_limit(10_000, 16_384) == FIELD_LIMIT and field_limit(500_000) == 500_000
+    assert csv.field_size_limit() >= big  # never lowered
+
+
+def test_a_long_text_reads_in_csv_as_in_jsonl(tmp_path: Path) -> None:
+    """A field over the csv module's 131,072 characters refused a text JSONL takes: in
+    `triaged batch` ("not valid CSV (field larger than field limit (131072); is a quote left
+    open?)"), in a bulk job and an example upload whose TRIAGED_MAX_TEXT_CHARS allows it. A
+    text over the service's limit is refused in CSV as in JSONL: same class, message and
+    code and limit (and, within the CSV field limit, the same message)."""
+    long = "refund " * 30_000  # 210,000 characters
+    csv_data = f'text,external_id\n"{long}",1\n'.encode()
+    jsonl_data = (json.dumps({"text": long, "external_id": "1"}) + "\n").encode()
+    [chunk] = _batch(tmp_path)(csv_data)
+    assert chunk.texts == [long]
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_bytes(jsonl_data)
+    assert [c.texts for c in read_chunks(jsonl)] == [[long]]
+
+    def job(data: bytes, fmt: str, max_text_chars: int) -> list[dict[str, Any]]:
+        limits = Limits(max_text_chars, max_metadata_depth=8, max_metadata_bytes=16_384)
+        return list(parse(io.BytesIO(data), fmt, BulkOptions(), limits))
+
+    assert [r["text"] for r in job(csv_data, "csv", 250_000)] == [long]
+    for data, fmt in ((csv_data, "csv"), (jsonl_data, "jsonl")):
+        with pytest.raises(PayloadTooLarge) as info:
+            job(data, fmt, 200_000)  # the field limit follows the text limit
+        assert info.value.code == "payload_too_large" and info.value.details["limit"] == 200_000
+    short = "refund " * 3_000  # 21,000 characters: over the default 10,000
+    said = []
+    for data, fmt in (
+        (f'text\n"{short}"\n'.encode(), "csv"),
+        (json.dumps({"text": short}).encode(), "jsonl"),
+    ):
+        with pytest.raises(PayloadTooLarge) as info:
+            job(data, fmt, 10_000)
+        said.append((info.value.message.split(":", 1)[1], info.value.details.get("got")))
+    assert said[0] == said[1] == (" the text has 21000 characters; the limit is 10000", 21_000)
+    examples = parse_examples(
+        csv_data.replace(b"external_id", b"label").replace(b",1", b",billing"),
+        "csv",
+        max_text_chars=250_000,
+    )
+    assert [e.text for e in examples] == [long]

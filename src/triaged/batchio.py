@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from triaged.classifier import Result
-from triaged.csv_records import CsvRecordError, csv_records
+from triaged.csv_records import BATCH_FIELD_LIMIT, CsvRecordError, csv_records
 from triaged.errors import InvalidInput
 from triaged.inputs import bad_character, is_blank, load_json
 from triaged.taxonomy import not_utf8
@@ -135,9 +135,11 @@ def _text_records(path: Path, fmt: str, chunk: int) -> Iterator[list[Located]]:
 
 def _csv_rows(fh: IO[str], path: Path) -> Iterator[Located]:
     """CSV records with the line where each starts, read as a bulk-job upload's are; an
-    error names the file and the line, as a row's does ("FILE line N: ...")."""
+    error names the file and the line, as a row's does ("FILE line N: ...").  A field may
+    hold :data:`BATCH_FIELD_LIMIT` characters (it was the csv module's 131,072, and a long
+    document in CSV was refused where JSONL took it)."""
     try:
-        yield from csv_records(fh)
+        yield from csv_records(fh, max_field=BATCH_FIELD_LIMIT)
     except CsvRecordError as exc:
         raise InvalidInput(f"{path} {exc.message}", details=exc.details()) from None
 

@@ -4,18 +4,59 @@ RFC 4180 from physical lines with their endings (``\r\n``, ``\n`` or a bare ``\r
 from 1 with the header; a record is named by the line where it starts.  A byte-order mark
 is dropped, a line of only white space skipped, header names stripped; missing trailing
 fields read as None.  Malformed CSV raises :class:`CsvRecordError`, which each caller maps
-to its own error class."""
+to its own error class.
+
+Field length: each caller says the longest field it reads (``max_field``, characters):
+bulk jobs and example uploads at least the service's text limit (TRIAGED_MAX_TEXT_CHARS),
+so CSV reads every text JSON does and a longer text is refused by the same rule;
+``triaged batch``, whose JSONL takes texts of any length, :data:`BATCH_FIELD_LIMIT`.  A
+longer field is ``field_too_large``; the bound keeps a quote left open from reading the
+rest of a large file into memory.  The csv module's own limit is process-global
+(``csv.field_size_limit``): it is raised, never lowered, to the largest ``max_field`` any
+reader asked for (so other CSV code in the process only gets more lenient), and each reader
+checks its own ``max_field`` on its records."""
 
 from __future__ import annotations
 
 import csv
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CsvRecordError", "Record", "csv_records"]
+__all__ = [
+    "BATCH_FIELD_LIMIT",
+    "FIELD_LIMIT",
+    "CsvRecordError",
+    "Record",
+    "csv_records",
+    "field_limit",
+]
 
 Record = dict[str, str | None]
+
+#: The least field limit of any reader: the csv module's default (131,072 characters).
+FIELD_LIMIT = 131_072
+#: ``triaged batch``'s field limit, 16 Mi characters: whole documents, where JSONL takes any
+#: length, while a quote left open stops there (at most ~64 MB of buffer) instead of
+#: reading the rest of a file of any size into memory.
+BATCH_FIELD_LIMIT = 1 << 24
+
+_LIMIT_LOCK = threading.Lock()
+
+
+def field_limit(*needed: int) -> int:
+    """The field limit that reads each of ``needed`` (e.g. the service's text limit), and
+    never less than :data:`FIELD_LIMIT`."""
+    return max(FIELD_LIMIT, *needed)
+
+
+def _raise_module_limit(max_field: int) -> None:
+    """``csv.field_size_limit`` at least ``max_field``; never lowered (a lock: two readers
+    raising it at once must not leave it at the smaller value)."""
+    with _LIMIT_LOCK:
+        if csv.field_size_limit() < max_field:
+            csv.field_size_limit(max_field)
 
 
 @dataclass(eq=False)
@@ -46,9 +87,12 @@ def csv_records(
     *,
     fold_case: bool = False,
     check_header: Callable[[list[str], int], None] | None = None,
+    max_field: int = FIELD_LIMIT,
 ) -> Iterator[tuple[int, Record]]:
     """The records after the header, each with the line where it starts;
-    ``check_header(names, line)`` sees the header (lowercased with ``fold_case``) first."""
+    ``check_header(names, line)`` sees the header (lowercased with ``fold_case``) first; a
+    field longer than ``max_field`` characters is ``field_too_large``."""
+    _raise_module_limit(max_field)
     last = [""]  # the physical line the csv reader took last
 
     def tracked() -> Iterator[str]:
@@ -65,9 +109,11 @@ def csv_records(
         except StopIteration:
             return
         except csv.Error as exc:
-            raise _malformed(start, reader.line_num, str(exc)) from None
+            raise _malformed(start, reader.line_num, str(exc), max_field) from None
         if reader.line_num == start and not last[0].strip():
             continue  # a blank line, or one of only white space
+        if any(len(f) > max_field for f in fields):  # the module's limit may be higher
+            raise _too_large(start, reader.line_num, max_field)
         if header is None:
             header = _header(fields, start, fold_case)
             if check_header is not None:
@@ -93,15 +139,23 @@ def _header(fields: list[str], line: int, fold_case: bool) -> list[str]:
     return names
 
 
-def _malformed(start: int, end: int, error: str) -> CsvRecordError:
+def _hint(start: int, end: int) -> str:
+    return f" (the record runs from line {start} to {end}: is a quote left open?)" * (end > start)
+
+
+def _too_large(start: int, end: int, limit: int) -> CsvRecordError:
+    why = f"a field is longer than {limit} characters, the most a field of this CSV may hold"
+    message = f"line {start}: {why}{_hint(start, end)}"
+    return CsvRecordError(start, "field_too_large", message, limit=limit)
+
+
+def _malformed(start: int, end: int, error: str, max_field: int) -> CsvRecordError:
     """The csv module's ``error`` for the record from line ``start`` to ``end``."""
     if error == "unexpected end of data":  # strict: only at the end, inside a quote
         why = "a quote opened in this record is never closed (unterminated quoted field)"
         return CsvRecordError(start, "unterminated_quote", f"line {start}: not valid CSV: {why}")
-    hint = f" (the record runs from line {start} to {end}: is a quote left open?)"
-    hint = hint if end > start else ""
-    if error.startswith("field larger than field limit"):
-        limit = csv.field_size_limit()
-        why = f"a field is longer than {limit} characters, the most a CSV field may hold"
-        return CsvRecordError(start, "field_too_large", f"line {start}: {why}{hint}", limit=limit)
-    return CsvRecordError(start, "invalid_csv", f"line {start}: not valid CSV: {error}{hint}")
+    if error.startswith("field larger than field limit"):  # the module's limit >= max_field
+        return _too_large(start, end, max_field)
+    return CsvRecordError(
+        start, "invalid_csv", f"line {start}: not valid CSV: {error}{_hint(start, end)}"
+    )

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.servicekit import TINY_TAXONOMY, Stack, make_stack
+from triaged.csv_records import FIELD_LIMIT
 from triaged.services.jobs_bulk import decision_id
 
 
@@ -98,7 +99,7 @@ def test_a_record_with_more_fields_than_the_header_is_refused(stack: Stack) -> N
 def test_a_field_over_the_csv_field_limit_is_a_413_naming_its_line(stack: Stack) -> None:
     """As a text over TRIAGED_MAX_TEXT_CHARS and as example uploads answer it (it was a
     422 "not valid CSV: field larger than field limit")."""
-    limit = csv.field_size_limit()
+    limit = FIELD_LIMIT  # the service's field limit with TRIAGED_MAX_TEXT_CHARS below it
     body = b'text,external_id\nfine,t1\n"' + b"x" * (limit + 1) + b'",t2\n'
     r, listed = _refused(stack, body)
     assert r.status_code == 413, r.text

@@ -10,7 +10,7 @@ import io
 import json
 from typing import Any
 
-from triaged.csv_records import CsvRecordError, csv_records
+from triaged.csv_records import CsvRecordError, csv_records, field_limit
 from triaged.errors import DatasetError, PayloadTooLarge
 from triaged.inputs import check_text, is_blank, load_json
 from triaged.taxonomy import Example
@@ -56,7 +56,10 @@ def _example(obj: Any, where: str) -> Example:
     return Example(text, label.strip())
 
 
-def parse_examples(data: bytes, fmt: str) -> list[Example]:
+def parse_examples(data: bytes, fmt: str, *, max_text_chars: int = 0) -> list[Example]:
+    """The examples of an upload; a CSV field may hold ``max_text_chars`` (the service's
+    TRIAGED_MAX_TEXT_CHARS: a longer example is refused later, as in JSON), and at least
+    :data:`~triaged.csv_records.FIELD_LIMIT`."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -89,14 +92,14 @@ def parse_examples(data: bytes, fmt: str) -> list[Example]:
             out.append(_example(item, f"line {lineno}"))
         return out
     if fmt == "csv":
-        return _csv_examples(text)
+        return _csv_examples(text, field_limit(max_text_chars))
     raise DatasetError(f"unknown examples format {fmt!r}; use one of {list(FORMATS)}")
 
 
 NO_HEADER = "CSV examples need a header row with 'text' and 'label' columns"
 
 
-def _csv_examples(text: str) -> list[Example]:
+def _csv_examples(text: str, max_field: int) -> list[Example]:
     """CSV examples, read as a bulk job's CSV but with case-insensitive column names;
     malformed CSV is a 400 (413 for a field over the CSV limit) naming its record's line."""
     header: list[str] = []
@@ -109,7 +112,7 @@ def _csv_examples(text: str) -> list[Example]:
     # newline="": lines end at \r\n, \n or a bare \r (old Mac files), kept in quoted fields
     lines = io.StringIO(text, newline="")
     try:
-        records = csv_records(lines, fold_case=True, check_header=check_header)
+        records = csv_records(lines, fold_case=True, check_header=check_header, max_field=max_field)
         out = [_example(record, f"line {n}") for n, record in records]
     except CsvRecordError as exc:
         error = PayloadTooLarge if exc.reason == "field_too_large" else DatasetError

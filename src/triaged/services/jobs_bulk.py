@@ -34,7 +34,7 @@ from typing import IO, Any
 from sqlalchemy import Connection
 
 from triaged import inputs
-from triaged.csv_records import CsvRecordError, csv_records
+from triaged.csv_records import CsvRecordError, csv_records, field_limit
 from triaged.errors import Conflict, NotFittedError, NotFound, PayloadTooLarge, ValidationFailed
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc, new_id, utcnow
@@ -157,15 +157,23 @@ def _jsonl_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
         yield n, value
 
 
-def _csv_records(stream: IO[bytes], opts: BulkOptions) -> Iterator[tuple[int, dict[str, Any]]]:
+def _csv_records(
+    stream: IO[bytes], opts: BulkOptions, limits: Limits
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """CSV records with the line where each starts; malformed CSV refuses the upload (422,
-    413 for a field over the CSV limit) with that line and ``details.reason``."""
+    413 for a field over the CSV limit) with that line and ``details.reason``.  A field may
+    hold what a row may (a text of ``max_text_chars``, metadata of ``max_metadata_bytes``),
+    so a text JSONL takes is read, and a longer one refused as JSONL refuses it."""
     # newline="": lines end at \r\n, \n or a bare \r, kept (the csv module keeps them in a
     # quoted field and counts them); detached when done, so the upload stays open for a
     # second pass (unless a refused row left this suspended until the upload was closed)
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
-        yield from csv_records(text, check_header=lambda names, n: _check_header(names, n, opts))
+        yield from csv_records(
+            text,
+            check_header=lambda names, n: _check_header(names, n, opts),
+            max_field=field_limit(limits.max_text_chars, limits.max_metadata_bytes),
+        )
     except CsvRecordError as exc:
         error = PayloadTooLarge if exc.reason == "field_too_large" else ValidationFailed
         raise error(exc.message, details=exc.details()) from None
@@ -274,7 +282,7 @@ def parse(
             f"format must be one of {', '.join(FORMATS)}, not {fmt!r}",
             details={"field": "format", "allowed": list(FORMATS)},
         )
-    records = _jsonl_records(stream) if fmt == "jsonl" else _csv_records(stream, opts)
+    records = _jsonl_records(stream) if fmt == "jsonl" else _csv_records(stream, opts, limits)
     for count, (n, record) in enumerate(records, start=1):
         if count > limits.max_rows:
             raise PayloadTooLarge(

@@ -152,7 +152,7 @@ _UPLOAD_DOC: dict[str, Any] = {
 }
 
 
-async def _read_examples(request: Request) -> list[Example]:
+async def _read_examples(request: Request, max_text_chars: int) -> list[Example]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         async with request.form() as form:
@@ -170,7 +170,7 @@ async def _read_examples(request: Request) -> list[Example]:
             "application/json, application/x-ndjson or text/csv (or a .json/.jsonl/.csv file)",
             details={"content_type": content_type.split(";")[0].strip() or None},
         )
-    return parse_examples(data, fmt)
+    return parse_examples(data, fmt, max_text_chars=max_text_chars)
 
 
 @router.post("/{name}/examples", response_model=TaxonomyOut, openapi_extra=_UPLOAD_DOC)
@@ -182,7 +182,7 @@ async def add_examples(
     train: bool = True,
 ) -> Any:
     """Add labelled examples (a new version); retrains unless ``train=false``."""
-    examples = await _read_examples(request)
+    examples = await _read_examples(request, service.settings.max_text_chars)
     return await run_in_threadpool(
         service.add_examples, principal, record.name, examples, train=train
     )
