@@ -453,7 +453,11 @@ def _eval_report(
             from triaged.eval_saved import evaluate_saved
 
             return evaluate_saved(model, dataset, routing_options=routing)
-        console.print(_eval_stage(dataset, options, seeds))
+        what = f"training on {dataset}/train.jsonl"
+        if options.get("zero_shot"):  # it said "training on DIR/train.jsonl" too, read by none
+            what = "a zero-shot model from the label names and descriptions (no training examples)"
+        each = f", for each of seeds {seeds}" if seeds is not None else ""
+        console.print(f"eval: {what}, then scoring {dataset}/test.jsonl{each} ...")
         if seeds is not None:
             report = run_eval_seeds(dataset, seed_list, **kwargs)
         else:
@@ -462,19 +466,6 @@ def _eval_report(
         _fail(exc)
     console.print(f"eval: done in {time.monotonic() - started:.1f}s")
     return report
-
-
-def _eval_stage(dataset: Path, options: dict[str, Any], seeds: str | None) -> str:
-    """What ``triaged eval`` is about to do, as it will do it: zero-shot builds the model
-    from the label names and descriptions alone (it said "training on DIR/train.jsonl")."""
-    if options.get("zero_shot"):
-        model = "a zero-shot model from the label names and descriptions (no training examples)"
-    elif options.get("shots") is not None:
-        model = f"training on {options['shots']} examples per label of {dataset}/train.jsonl"
-    else:
-        model = f"training on {dataset}/train.jsonl"
-    each = f", for each of seeds {seeds}" if seeds is not None else ""
-    return f"eval: {model}, then scoring {dataset}/test.jsonl{each} ..."
 
 
 EVAL_ROWS = (
