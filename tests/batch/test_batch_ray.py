@@ -34,6 +34,12 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.2"
 
 
+# Ray 2.5x enables token authentication for a cluster started by `ray start`, and a driver
+# without the token was refused ("InvalidAuthToken"), so the head never looked alive: this
+# loopback-only test cluster and its drivers run without it.
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -43,7 +49,7 @@ def _port() -> int:
 def _ray_node(args: list[str], temp: str) -> subprocess.Popen[bytes]:
     """``ray start --block``: the node's processes live as long as this one, in its own
     process group, so teardown stops exactly this cluster and nothing else on the machine."""
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": temp}
+    env = {**os.environ, **RAY_ENV, "RAY_TMPDIR": temp}
     log = Path(temp) / f"node-{len(list(Path(temp).glob('node-*.log')))}.log"
     with log.open("wb") as fh:  # the child keeps its own handle
         return subprocess.Popen(
@@ -65,7 +71,7 @@ def _nodes_alive(address: str, want: int, temp: str) -> bool:
         "print(sorted({n['NodeManagerAddress'] for n in ray.nodes() if n['Alive']}),"
         " sum(1 for n in ray.nodes() if n['Alive']))"
     )
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": temp}
+    env = {**os.environ, **RAY_ENV, "RAY_TMPDIR": temp}
     try:
         r = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
@@ -164,7 +170,7 @@ def _stop(nodes: list[subprocess.Popen[bytes]], temp: str) -> None:
 
 
 def _triaged(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, **RAY_ENV}
     return subprocess.run(
         [str(BIN / "triaged"), *args], capture_output=True, text=True, env=env, timeout=timeout
     )
