@@ -3,7 +3,11 @@
 The driver reads nothing itself: the cluster's workers read the input (a path every node
 can reach, such as a shared folder), a pool of
 actors classifies it, and the results stream back to the driver in input order, where
-``triaged batch`` writes them as it does for a local run.  The model travels as bytes
+``triaged batch`` writes them as it does for a local run.  CSV and JSONL are read on a
+worker by the local run's own reader (:func:`triaged.batchio.read_chunks`, in one task
+streaming blocks of ``chunk`` rows: memory stays bounded for any file size), so quoted
+fields spanning lines, duplicate columns, extra fields, ids and errors follow the local
+run's rules, line for line; Parquet is read by Ray Data itself.  The model travels as bytes
 (``Classifier.to_bytes``: arrays and JSON, no pickle); each actor loads it once and runs
 the bundled encoder itself, so results are the local run's, row for row.
 
@@ -91,42 +95,93 @@ class ClassifyActor:
 
 
 class BadRow(ValueError):
-    """A row the Ray run refuses, as the local run does (raised in an actor; the driver
-    turns it into an ``invalid_input`` error)."""
+    """Input the Ray run refuses, as the local run does (raised in an actor or a read task;
+    the driver turns it into an ``invalid_input`` error).  ``details`` given: the message is
+    the local run's own (it names the file and the line)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(f"{_MARK}{message}{_MARK}")
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        payload = json.dumps({"message": message, "details": details})
+        super().__init__(f"{_MARK}{payload}{_MARK}")
 
 
 _MARK = "[triaged-bad-row]"
 
 
-def _bad_row(exc: BaseException) -> str | None:
-    """The message of a :class:`BadRow` behind a Ray error (its cause chain, or its text:
-    Ray wraps an actor's exception in its own)."""
+def _bad_row(exc: BaseException) -> tuple[str, dict[str, Any] | None] | None:
+    """The message and details of a :class:`BadRow` behind a Ray error (its text: Ray
+    wraps an actor's or a task's exception in its own)."""
     text = str(exc)
     start = text.find(_MARK)
     if start < 0:
         return None
     end = text.find(_MARK, start + len(_MARK))
-    return text[start + len(_MARK) : end if end > 0 else None]
+    try:
+        payload = json.loads(text[start + len(_MARK) : end if end > 0 else None])
+    except ValueError:
+        return None
+    return str(payload["message"]), payload.get("details")
 
 
-def _read(ray_data: Any, path: str, columns: list[str]) -> Any:
-    """The input as a Ray dataset; a CSV's ``columns`` (text, id) are read as text, as the
-    local run reads every cell (Arrow took an id ``007`` for the number 7)."""
+def read_by_local_rules(
+    batch: Any, text_field: str, id_field: str | None, chunk: int
+) -> Iterator[Any]:
+    """A Ray Data generator UDF: for each path in ``batch`` (one), its rows read by the local
+    run's reader (:func:`triaged.batchio.read_chunks`), as Arrow tables of ``text`` and
+    ``id`` of ``chunk`` rows, streamed (Arrow's CSV and JSON readers have other rules: no
+    quoted line breaks by default, duplicate columns renamed, types inferred).  One task
+    reads the file (a CSV cannot be split where a quoted field may span lines); the actors
+    classify in parallel.  A row or a file the local run refuses is a :class:`BadRow` with
+    its message (file and line) and details."""
+    import pyarrow as pa
+
+    from triaged.batchio import read_chunks
+
+    for path in batch.column("path").to_pylist():
+        chunks = read_chunks(Path(path), text_field=text_field, id_field=id_field, chunk=chunk)
+        try:
+            for c in chunks:
+                texts, ids = pa.array(c.texts, pa.string()), pa.array(c.ids, pa.string())
+                yield pa.table({"text": texts, "id": ids})
+        except InvalidInput as exc:
+            raise BadRow(exc.message, exc.details) from None
+
+
+def _read(
+    ray_data: Any, path: str, text_field: str, id_field: str | None, chunk: int
+) -> tuple[Any, str, str | None]:
+    """The input as a Ray dataset, with the names of its text and id columns."""
     suffix = Path(path).suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return ray_data.read_json(path, lines=True, file_extensions=None)
-    if suffix == ".csv":
-        import pyarrow as pa
-        import pyarrow.csv as pa_csv
-
-        types = {name: pa.string() for name in columns}
-        return ray_data.read_csv(path, convert_options=pa_csv.ConvertOptions(column_types=types))
+    if suffix in (".jsonl", ".ndjson", ".csv"):
+        ds = ray_data.from_items([{"path": path}]).map_batches(
+            read_by_local_rules,
+            fn_kwargs={"text_field": text_field, "id_field": id_field, "chunk": chunk},
+            batch_size=1,
+            batch_format="pyarrow",
+            # not 1, the actors' figure: Ray Data would fuse the read into the actors'
+            # operator, and the one actor given the file would classify all of it
+            num_cpus=0.5,
+        )
+        return ds, "text", "id" if id_field else None
     if suffix == ".parquet":
-        return ray_data.read_parquet(path)
+        return ray_data.read_parquet(path), text_field, id_field
     raise InvalidInput(f"{path}: unknown input format (use .jsonl, .csv or .parquet)")
+
+
+def _hide_bad_rows(*loggers: Any) -> None:
+    """Keep Ray Data's report of a :class:`BadRow` (an ERROR with the task's traceback)
+    off the console: the driver raises it as the local run's ``invalid_input`` error (a
+    filter on the handlers: records of Ray Data's modules reach them by propagation)."""
+    import logging
+
+    class HideBadRows(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            exc = record.exc_info[1] if record.exc_info else None
+            return _MARK not in f"{record.getMessage()}{exc or ''}"
+
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, HideBadRows) for f in handler.filters):
+                handler.addFilter(HideBadRows())
 
 
 #: Seconds to wait for a TCP connection to the cluster's address before ``ray.init``.
@@ -188,6 +243,7 @@ def classify_on_ray(
             details={"field": "ray"},
         ) from None
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    _hide_bad_rows(logging.getLogger("ray.data"), logging.getLogger("ray"))
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # results come back in input order
@@ -196,10 +252,10 @@ def classify_on_ray(
             # one CPU stays free for the read tasks
             cpus = ray.cluster_resources().get("CPU", 2)  # type: ignore[no-untyped-call]
             actors = max(1, int(cpus) - 1)
-        columns = [text_field] + ([id_field] if id_field else [])
-        ds = _read(ray.data, path, columns).map_batches(
+        ds, text_col, id_col = _read(ray.data, path, text_field, id_field, chunk)
+        ds = ds.map_batches(
             ClassifyActor,
-            fn_constructor_args=(model, text_field, id_field, batch_size),
+            fn_constructor_args=(model, text_col, id_col, batch_size),
             batch_size=chunk,
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=actors),
@@ -208,10 +264,13 @@ def classify_on_ray(
         try:
             for out in ds.iter_batches(batch_size=chunk, batch_format="pyarrow"):
                 yield {name: out.column(name).to_pylist() for name in out.column_names}
-        except Exception as exc:  # a row an actor refused: the error the local run gives
-            message = _bad_row(exc)
-            if message is None:
+        except Exception as exc:  # a row refused: the error the local run gives
+            bad = _bad_row(exc)
+            if bad is None:
                 raise
+            message, details = bad
+            if details is not None:  # read by the local run's reader: its file and line
+                raise InvalidInput(message, details={**details, "path": path}) from None
             raise InvalidInput(
                 f"{path}: {message} (a local run, without --ray, names its line)",
                 details={"path": path},

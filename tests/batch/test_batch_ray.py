@@ -34,9 +34,9 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.2"
 
 
-# Ray 2.5x enables token authentication for a cluster started by `ray start`, and a driver
-# without the token was refused ("InvalidAuthToken"), so the head never looked alive: this
-# loopback-only test cluster and its drivers run without it.
+# Ray 2.60 (installed here) enables token authentication for a cluster started by `ray
+# start`, and a driver without the token was refused ("InvalidAuthToken"), so the head never
+# looked alive: this loopback-only test cluster and its drivers run without it.
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 
 
@@ -252,4 +252,67 @@ def test_a_row_the_local_run_refuses_is_refused_on_ray(
     assert on_ray.returncode == 2, on_ray.stderr
     assert "error (invalid_input)" in on_ray.stderr and says in on_ray.stderr, on_ray.stderr
     assert "Traceback" not in on_ray.stderr
+    assert not out.exists()
+
+
+def test_a_csv_is_read_on_ray_by_the_local_rules(
+    ray_cluster: str, tmp_path: Path, model_dir: Path
+) -> None:
+    """Ray read CSV with Arrow's defaults: a quoted field spanning lines failed ("CSV parse
+    error: Expected 2 columns, got 1"), and a blank or white-space line, a byte-order mark
+    or ``\\r`` line endings followed other rules than the local run's. Both now read it
+    with the one CSV reader: the same rows, ids, labels and confidences."""
+    rows = [
+        ("007", "I was charged twice,\r\nplease refund me"),
+        ("008", "my card is lost"),
+        ("", 'what is the "APR" on my card?'),
+        ("010", "is my\napplication approved yet"),
+    ]
+    body = "\ufeffticket,body\r\n" + "".join(
+        f'{t},"{b.replace(chr(34), chr(34) * 2)}"\r\n   \r\n' for t, b in rows
+    )
+    src = tmp_path / "tickets.csv"
+    src.write_bytes(body.encode("utf-8"))
+    common = ["--model", str(model_dir), "--text-field", "body", "--id-field", "ticket"]
+    local = _triaged("batch", str(src), "-o", str(tmp_path / "local.jsonl"), *common)
+    assert local.returncode == 0, local.stderr
+    on_ray = _triaged(
+        "batch", str(src), "-o", str(tmp_path / "ray.jsonl"), "--ray", ray_cluster, *common
+    )
+    assert on_ray.returncode == 0, on_ray.stderr
+    a = read_results(tmp_path / "local.jsonl")
+    b = read_results(tmp_path / "ray.jsonl")
+    assert [r["id"] for r in b] == ["007", "008", None, "010"]
+    for x, y in zip(a, b, strict=True):
+        assert (x["row"], x["id"], x["label"], x["bucket"]) == (
+            y["row"],
+            y["id"],
+            y["label"],
+            y["bucket"],
+        )
+        assert abs(x["confidence"] - y["confidence"]) <= 1e-6
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"ticket,body,body\n1,refund please,x\n", "line 1: the header names column 'body'"),
+        (b"ticket,body\n1,refund please\n2,charged, twice\n", "line 3: 3 fields, the header"),
+    ],
+)
+def test_malformed_csv_is_refused_on_ray_as_locally(
+    ray_cluster: str, tmp_path: Path, model_dir: Path, data: bytes, says: str
+) -> None:
+    """Arrow renamed or refused these its own way (a traceback, or no line); the Ray run
+    now gives the local run's error, file and line, and writes nothing."""
+    src = tmp_path / "bad.csv"
+    src.write_bytes(data)
+    out = tmp_path / "out.jsonl"
+    common = ["--model", str(model_dir), "--text-field", "body", "--id-field", "ticket"]
+    local = _triaged("batch", str(src), "-o", str(out), *common)
+    assert local.returncode == 2 and f"{src} {says}" in local.stderr, local.stderr
+    on_ray = _triaged("batch", str(src), "-o", str(out), "--ray", ray_cluster, *common)
+    assert on_ray.returncode == 2, on_ray.stderr
+    assert "error (invalid_input)" in on_ray.stderr and f"{src} {says}" in on_ray.stderr
+    assert "Traceback" not in on_ray.stderr, on_ray.stderr
     assert not out.exists()
