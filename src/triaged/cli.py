@@ -265,8 +265,7 @@ def _check_eval_options(
     known_ratio: float | None,
     seed: int | None = None,
 ) -> None:
-    """Refuse options that would be silently ignored together, and a bad known ratio
-    before any work (it was refused after "eval: training on ..." and reading the data)."""
+    """Refuse options that would be silently ignored together, and a bad known ratio."""
     if known_ratio is not None and model is None:
         from triaged.evaluation import check_known_ratio
 
