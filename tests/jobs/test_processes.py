@@ -56,9 +56,9 @@ TEXTS = [
 
 @contextmanager
 def worker_process(
-    url: str, log: Path, log_level: str = "warning"
+    url: str, log: Path, log_level: str = "warning", extra_env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "TRIAGED_LOG_LEVEL": log_level, **QUEUE_ENV}
+    env = {**os.environ, "TRIAGED_LOG_LEVEL": log_level, **QUEUE_ENV, **(extra_env or {})}
     cmd = [sys.executable, "-m", "triaged.cli", "worker", "--database-url", url]
     with log.open("ab") as fh:
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from tests.jobs.test_processes import QUEUE_ENV, TEXTS, _wait
+from tests.jobs.test_processes import TEXTS, _wait, worker_process
 from tests.private_pg import private_postgres
 from tests.servicekit import TINY_TAXONOMY, make_settings
 from triaged.service import Service
@@ -36,25 +33,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 STOPS_WITHIN_S = 15.0
 
 
-@contextmanager
-def _worker(url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        **QUEUE_ENV,
-        "TRIAGED_LOG_LEVEL": "info",
-        "TRIAGED_BOOTSTRAP_ADMIN": "false",  # no example taxonomy to train
+def _worker(url: str, log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """A worker process with the queue settings of tests/jobs/test_processes.py, logging at
+    info, no example taxonomy to train, and a small pool."""
+    extra = {
+        "TRIAGED_BOOTSTRAP_ADMIN": "false",
         "TRIAGED_DB_POOL_SIZE": "2",
         "TRIAGED_DB_MAX_OVERFLOW": "4",
     }
-    cmd = [sys.executable, "-m", "triaged.cli", "worker", "--database-url", url]
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
+    return worker_process(url, log, log_level="info", extra_env=extra)
 
 
 def _stops_soon(proc: subprocess.Popen[bytes], log: Path) -> str:
