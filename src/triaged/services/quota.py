@@ -286,16 +286,19 @@ def consume(
             )
         return
     row = quota_repo.counters(conn, workspace_id)  # None: refused before any count
-    # a window older than the counter's (taken before the turn) counts in the counter's
-    _refuse(
-        plan,
-        win,
-        n,
-        row.period_used if row is not None and row.period >= win.period else 0,
-        row.minute_used if row is not None and row.minute >= win.minute else 0,
-        held,
-    )
+    _refuse(plan, win, n, *_counted(row, win), held)
     raise RuntimeError("quota update refused without a broken limit")  # pragma: no cover
+
+
+def _counted(row: Any, win: Window) -> tuple[int, int]:
+    """The month's and the minute's counts for ``win`` (a missing counter row: 0, 0); a
+    window older than the counter's (taken before the turn) counts in the counter's."""
+    if row is None:
+        return 0, 0
+    return (
+        row.period_used if row.period >= win.period else 0,
+        row.minute_used if row.minute >= win.minute else 0,
+    )
 
 
 def observe(conn: Connection, workspace_id: str, plan: Plan, win: Window) -> None:
@@ -305,10 +308,7 @@ def observe(conn: Connection, workspace_id: str, plan: Plan, win: Window) -> Non
     sink = observed.get()
     if sink is None:
         return
-    row = quota_repo.counters(conn, workspace_id)
-    # as a refusal reads them: a counter already in a later window counts in it
-    period_used = row.period_used if row is not None and row.period >= win.period else 0
-    minute_used = row.minute_used if row is not None and row.minute >= win.minute else 0
+    period_used, minute_used = _counted(quota_repo.counters(conn, workspace_id), win)
     held = 0 if plan.monthly_quota is None else reserved(conn, workspace_id, lock=False)
     sink.update(
         plan=plan,
