@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from triaged.routing import LaneBound, threshold_grid
+from triaged.routing import LaneBound, cp_upper, threshold_grid
 from triaged.routing_live import (
     block_failure,
     certify_from_review_stream,
@@ -16,7 +16,7 @@ from triaged.routing_live import (
     early_failure,
     early_looks,
     first_look,
-    review_look,
+    mixture_upper,
     weighted_error_bound,
 )
 
@@ -24,22 +24,38 @@ GRID = threshold_grid(0.6)
 TARGET, LEVEL = 0.02, 0.95
 
 
-def test_looks_double_and_spend_the_risk_once() -> None:
+def test_the_mixture_bound_covers_the_rate_at_every_review_at_once() -> None:
+    # streams of a rate exactly at 2%: the time-uniform bound must stay above it at every
+    # one of 3,000 reviews in all but the stated share of streams; a Clopper-Pearson bound
+    # read after every review at the same risk does not
+    rng = np.random.default_rng(11)
+    prior = first_look(TARGET, 0.05)
+    sizes = np.arange(20, 3001, 20)
+    uniform_misses = cp_misses = 0
+    for _ in range(300):
+        k = np.cumsum(rng.random(3000) < TARGET)[sizes - 1]
+        uniform_misses += any(
+            mixture_upper(float(kk), float(n), 0.05, prior) < TARGET
+            for kk, n in zip(k, sizes, strict=True)
+        )
+        cp_misses += any(
+            cp_upper(float(kk), float(n), 0.05) < TARGET for kk, n in zip(k, sizes, strict=True)
+        )
+    assert uniform_misses <= 0.05 * 300
+    assert cp_misses >= 3 * max(uniform_misses, 5)
+
+
+def test_every_review_counts_at_once() -> None:
+    # a clean stream 1.9 times the first look: the fixed looks of before read only its
+    # first look (at a sixth of the risk after the first), the time-uniform bound all of it
     first = first_look(TARGET, 0.05)
-    assert review_look(first - 1, first, 0.05) is None
-    sizes: list[int] = []
-    risks: list[float] = []
-    for n in range(first, first * 2**12):
-        look = review_look(n, first, 0.05)
-        assert look is not None
-        size, risk = look
-        assert size <= n < 2 * size  # the latest look: the first `size` reviews
-        if not sizes or size != sizes[-1]:
-            sizes.append(size)
-            risks.append(risk)
-    assert sizes == [first * 2**j for j in range(12)]
-    assert sum(risks) <= 0.05 and sum(risks) > 0.05 * 0.9
-    assert risks == sorted(risks, reverse=True)
+    n = int(1.9 * first)
+    at_look = cp_upper(0.0, float(first), 0.05 / 2)
+    assert mixture_upper(0.0, float(n), 0.05, first) < 0.8 * at_look
+    assert mixture_upper(0.0, 0.0, 0.05, first) == 1.0
+    # the bound never lies below the rate seen, and more errors never lower it
+    assert mixture_upper(30.0, 1000.0, 0.05, first) > 0.03
+    assert mixture_upper(31.0, 1000.0, 0.05, first) > mixture_upper(30.0, 1000.0, 0.05, first)
 
 
 Stream = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -80,18 +96,18 @@ def test_a_clean_lane_is_certified_from_the_stream() -> None:
             conf, wrong, weight, target=TARGET, confidence_level=LEVEL, grid=GRID
         )
         assert bound.threshold is not None and bound.threshold < 0.9
-        assert "at 99.75% at threshold" in bound.reason  # look 4: a twentieth of the risk
-        assert f"[look 4 at {8 * first_look(TARGET, 1 - LEVEL)} reviewed" in bound.reason
+        assert "at 95% at threshold" in bound.reason
+        assert "[time-uniform bound over 2000 reviewed decisions" in bound.reason
 
 
-def test_before_the_first_look_the_lane_stays_closed_and_says_when() -> None:
+def test_too_few_clean_reviews_keep_the_lane_closed() -> None:
     first = first_look(TARGET, 1 - LEVEL)
-    conf = np.full(first - 1, 0.99)
+    conf = np.full(first * 2 // 3, 0.99)  # clean, but fewer than one look certified with
     bound = certify_from_review_stream(
         conf, np.zeros(conf.size, bool), np.ones(conf.size), target=TARGET, confidence_level=LEVEL
     )
     assert bound.threshold is None
-    assert f"first read at {first}" in bound.reason
+    assert "closed: no threshold certifies" in bound.reason
     with pytest.raises(ValueError):
         certify_from_review_stream(conf, conf < 0, conf, target=1.5)
 

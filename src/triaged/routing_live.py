@@ -12,7 +12,11 @@ again and again with more data fails more often than once: certifying a lower th
 whenever any look allows it gave a false certification in about 30% of simulated streams
 whose lane error sat exactly at the target, against 1.5% for one look at the end (the
 first few hundred reviews are clean by chance often enough).  So every lowering reads the
-reviews at fixed looks (:func:`review_look`) that together spend the policy's risk once.
+reviews through a time-uniform bound (:func:`mixture_upper`, a confidence sequence): it
+holds at every review at once, so checking after each one spends the policy's risk once,
+and every review counts from the moment it is made.  (Until 7 December the reviews were
+read at fixed looks that doubled: a stream between two looks was read as the earlier one,
+up to half of its reviews unused.)
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import brentq
+from scipy.special import betaln
 from scipy.stats import beta
 
 from triaged.routing import (
@@ -49,7 +55,7 @@ __all__ = [
     "early_looks",
     "first_look",
     "look_risk",
-    "review_look",
+    "mixture_upper",
     "reviewed_lanes_share",
     "weighted_error_bound",
 ]
@@ -73,12 +79,39 @@ def _kish(w: NDArray[np.float64]) -> float:
     return total * total / float((w * w).sum()) if total > 0 else 0.0
 
 
+def mixture_upper(k: float, n: float, delta: float, prior_n: float) -> float:
+    """Upper end of a time-uniform ``1 - delta`` confidence sequence for a rate seen ``k``
+    times in ``n`` (fractional: an effective sample), from the beta-binomial mixture
+    martingale with a ``Beta(1, prior_n)`` mixing prior (Robbins 1970; Howard, Ramdas,
+    McAuliffe & Sekhon 2021): the largest ``p`` with ``B(1 + k, prior_n + n - k) /
+    (B(1, prior_n) p^k (1-p)^(n-k)) < 1 / delta``.  By Ville's inequality the sequence
+    covers the rate at every ``n`` at once with probability ``1 - delta``, so a stream may
+    be read after every observation.  ``prior_n`` only places the bound's power: near a
+    rate of ``1 / prior_n`` (the sample that could certify the target clean); any value
+    keeps the guarantee.  1.0 when ``n`` is 0."""
+    if n <= 0 or k >= n:
+        return 1.0
+    const = float(betaln(1.0 + k, prior_n + n - k) - betaln(1.0, prior_n)) + math.log(delta)
+
+    def excess(p: float) -> float:  # log of the mixture ratio less log(1 / delta)
+        return const - k * math.log(p) - (n - k) * math.log1p(-p)
+
+    low, high = max(k / n, 1e-12), 1.0 - 1e-12
+    if excess(low) >= 0.0:
+        return low
+    if excess(high) <= 0.0:
+        return 1.0
+    return float(brentq(excess, low, high, xtol=1e-10))
+
+
 def weighted_error_bound(
     wrong: NDArray[np.bool_] | Sequence[bool],
     weights: NDArray[np.float64] | Sequence[float],
     delta: float,
+    prior_n: float | None = None,
 ) -> WeightedBound:
-    """Error estimate with one-sided ``1 - delta`` lower and upper bounds (each side)."""
+    """Error estimate with one-sided ``1 - delta`` lower and upper bounds (each side).
+    With ``prior_n`` the upper bound is time-uniform (:func:`mixture_upper`)."""
     w = np.asarray(weights, dtype=np.float64)
     bad = np.asarray(wrong, dtype=bool)
     n = int(w.size)
@@ -88,9 +121,12 @@ def weighted_error_bound(
     p = float((w * bad).sum()) / total
     n_eff = total * total / float((w * w).sum())
     k_eff = p * n_eff
-    return WeightedBound(
-        p, cp_lower(k_eff, n_eff, delta), cp_upper(k_eff, n_eff, delta), n, int(bad.sum()), n_eff
+    upper = (
+        cp_upper(k_eff, n_eff, delta)
+        if prior_n is None
+        else mixture_upper(k_eff, n_eff, delta, prior_n)
     )
+    return WeightedBound(p, cp_lower(k_eff, n_eff, delta), upper, n, int(bad.sum()), n_eff)
 
 
 def _weighted_bounds_above(
@@ -99,6 +135,7 @@ def _weighted_bounds_above(
     w: NDArray[np.float64],
     thresholds: Sequence[float],
     delta: float,
+    prior_n: float | None = None,
 ) -> list[WeightedBound]:
     """:func:`weighted_error_bound` of the items with ``conf >= t`` for every t (one pass)."""
     order = np.argsort(-conf, kind="stable")
@@ -117,7 +154,11 @@ def _weighted_bounds_above(
     k_eff = p * n_eff
     ok_up = (n_eff > 0) & (k_eff < n_eff)
     upper = np.ones_like(n_eff)
-    upper[ok_up] = beta.ppf(1.0 - delta, k_eff[ok_up] + 1.0, n_eff[ok_up] - k_eff[ok_up])
+    if prior_n is None:
+        upper[ok_up] = beta.ppf(1.0 - delta, k_eff[ok_up] + 1.0, n_eff[ok_up] - k_eff[ok_up])
+    else:
+        for i in np.flatnonzero(ok_up):
+            upper[i] = mixture_upper(float(k_eff[i]), float(n_eff[i]), delta, prior_n)
     ok_lo = (n_eff > 0) & (k_eff > 0)
     lower = np.zeros_like(n_eff)
     lower[ok_lo] = beta.ppf(delta, k_eff[ok_lo], n_eff[ok_lo] - k_eff[ok_lo] + 1.0)
@@ -143,13 +184,15 @@ def certify_from_reviews(
     confidence_level: float = 0.95,
     review_threshold: float = 0.60,
     grid: Sequence[float] | None = None,
+    prior_n: float | None = None,
 ) -> LaneBound:
     """The lowest threshold certified by live reviewed decisions (Learn-then-Test).
 
     Each reviewed decision carries the inverse of the probability it was reviewed
     (an audited ``auto`` decision ``1 / audit_rate``, a reviewed ``review``/``hold``
     one 1), so the reviewed items above a threshold stand for the traffic above it;
-    out-of-scope inputs are in that traffic and count as errors.
+    out-of-scope inputs are in that traffic and count as errors.  With ``prior_n`` the
+    bounds are time-uniform (:func:`mixture_upper`).
     """
     _check_params(target, confidence_level, 0.0)
     conf = np.asarray(confidence, dtype=np.float64)
@@ -161,7 +204,7 @@ def certify_from_reviews(
     best: LaneBound | None = None
     fail: tuple[float, WeightedBound] | None = None
     thresholds = _grid(grid, review_threshold)
-    bounds = _weighted_bounds_above(conf, bad, w, thresholds, delta)
+    bounds = _weighted_bounds_above(conf, bad, w, thresholds, delta, prior_n)
     start = _start_support(need, [b.effective_n for b in bounds])
     for t, wb in zip(thresholds, bounds, strict=True):
         if best is None and wb.effective_n < start:
@@ -265,30 +308,10 @@ def block_failure(
 
 
 def first_look(target: float, delta: float) -> int:
-    """Reviewed decisions at the first look of a stream spending ``delta``: as many as could
-    certify ``target`` with no error at that look's share of the risk (half of it)."""
+    """Clean reviewed decisions that certify ``target`` at ``delta / 2`` with one look: the
+    ``prior_n`` of a stream's time-uniform bound (:func:`mixture_upper`), which puts its
+    power where a lane begins to be certifiable."""
     return _need_clean(target, delta / 2.0)
-
-
-def review_look(n: int, first: int, delta: float) -> tuple[int, float] | None:
-    """The latest fixed look a stream of ``n`` reviewed decisions has reached: its size and
-    the risk it may spend (None before the first look).
-
-    Looks come at ``first``, ``2 first``, ``4 first``, ... reviewed decisions; look ``j``
-    sees the first ``first 2^j`` of them in the order they were reviewed and spends
-    ``delta / ((j + 1)(j + 2))``.  Those shares sum to ``delta`` over all looks ever taken,
-    so a stream checked after every review (each check sees its latest look, the same
-    data every time) is wrong at any look with probability at most ``delta`` (a union
-    bound; the cost is a bound about ``log((j + 1)(j + 2))`` wider in its exponent than one
-    look would be).  Doubling keeps the looks few: ten of them reach 512 times the first.
-    """
-    if first < 1 or n < first:
-        return None
-    j, size = 0, first
-    while size * 2 <= n:
-        size *= 2
-        j += 1
-    return size, look_risk(delta, j)
 
 
 def certify_from_review_stream(
@@ -301,35 +324,29 @@ def certify_from_review_stream(
     review_threshold: float = 0.60,
     grid: Sequence[float] | None = None,
 ) -> LaneBound:
-    """:func:`certify_from_reviews` at the latest look (:func:`review_look`) of reviewed
-    decisions given in the order they were reviewed: safe to call after every review."""
+    """:func:`certify_from_reviews` with time-uniform bounds (:func:`mixture_upper`) over
+    reviewed decisions given in the order they were reviewed: safe to call after every
+    review, and every review counts at once.
+
+    Each threshold's bound covers its error at every review with probability
+    ``confidence_level``; the thresholds are tested in their fixed sequence, so a false
+    certification at any time needs the first threshold whose error is over the target
+    to be passed at some review: at most the stated risk however often the stream is
+    read."""
     _check_params(target, confidence_level, 0.0)
     delta = 1.0 - confidence_level
-    first = first_look(target, delta)
     conf = np.asarray(confidence, dtype=np.float64)
-    look = review_look(int(conf.size), first, delta)
-    if look is None:
-        return LaneBound(
-            None,
-            None,
-            None,
-            int(conf.size),
-            int(np.asarray(wrong, dtype=bool).sum()),
-            f"closed: {conf.size} reviewed decisions; the live reviews are first read at "
-            f"{first} (looks at {first}, {2 * first}, {4 * first}, ...)",
-        )
-    size, risk = look
     cert = certify_from_reviews(
-        conf[:size],
-        np.asarray(wrong, dtype=bool)[:size],
-        np.asarray(weights, dtype=np.float64)[:size],
+        conf,
+        wrong,
+        weights,
         target=target,
-        confidence_level=1.0 - risk,
+        confidence_level=confidence_level,
         review_threshold=review_threshold,
         grid=grid,
+        prior_n=first_look(target, delta),
     )
-    j = round(math.log2(size / first))
-    note = f" [look {j + 1} at {size} reviewed decisions, risk {risk:.4f} of {delta:.3f}]"
+    note = f" [time-uniform bound over {conf.size} reviewed decisions in review order]"
     return replace(cert, reason=cert.reason + note)
 
 
@@ -351,6 +368,7 @@ def reviewed_lanes_share(
     weights: NDArray[np.float64],
     routed_auto: NDArray[np.float64],
     delta: float,
+    prior_n: float | None = None,
 ) -> WeightedBound | None:
     """An upper bound on the traffic's out-of-scope share read from the lanes people review
     (``review``/``hold``) and the model's evidence of where unknown inputs land, for
@@ -389,15 +407,19 @@ def reviewed_lanes_share(
     n_eff = total * total / w2
     open_t = routed[np.isfinite(routed)]
     if open_t.size == 0:
-        below = cp_upper(p * n_eff, n_eff, delta)
+        below = _upper(p * n_eff, n_eff, delta, prior_n)
         a_up = 0.0
     else:
-        below = cp_upper(p * n_eff, n_eff, delta / 2.0)
+        below = _upper(p * n_eff, n_eff, delta / 2.0, prior_n)
         _, a_up = evidence.oos_share_upper(float(open_t.min()), delta / 2.0)
     if a_up >= 1.0:
         return None
     upper = min(1.0, below / (1.0 - a_up))
     return WeightedBound(p, 0.0, upper, int(w.size), int(bad.sum()), n_eff)
+
+
+def _upper(k: float, n: float, delta: float, prior_n: float | None) -> float:
+    return cp_upper(k, n, delta) if prior_n is None else mixture_upper(k, n, delta, prior_n)
 
 
 def certify_with_live_out_of_scope(
@@ -410,7 +432,7 @@ def certify_with_live_out_of_scope(
     expected_out_of_scope: float = 0.2,
     review_threshold: float = 0.60,
     grid: Sequence[float] | None = None,
-    share_risk: float | None = None,
+    prior_n: float | None = None,
     lanes: LaneRows | None = None,
 ) -> tuple[LaneBound, WeightedBound] | None:
     """Re-certify the model's held-out evidence with the out-of-scope share live traffic
@@ -423,18 +445,17 @@ def certify_with_live_out_of_scope(
     ``1 - delta / 2`` (``delta = 1 - confidence_level``): both hold together with
     probability ``confidence_level``.  None when the reviews do not bound the share below
     the expected one (too few reviews, or more out-of-scope traffic than expected: the live
-    audits handle that case by raising the threshold).  ``share_risk``: the risk the
-    share's bound spends instead of ``delta / 2`` (at most that), when the reviews are a
-    stream read at fixed looks (:func:`review_look`).  ``lanes``: those of the reviewed
+    audits handle that case by raising the threshold).  ``prior_n``: the reviews are a
+    stream read again and again, so the share's bounds are time-uniform
+    (:func:`mixture_upper` with this prior).  ``lanes``: those of the reviewed
     decisions that the model behind ``evidence`` routed; where some were routed by an open
     auto lane the share is also bounded from the reviewed lanes
     (:func:`reviewed_lanes_share`), each bound at half the share's risk, the lower one used.
     """
     _check_params(target, confidence_level, expected_out_of_scope)
     delta = (1.0 - confidence_level) / 2.0
-    share_delta = delta if share_risk is None else min(share_risk, delta)
     split = lanes is not None and bool(np.isfinite(lanes.routed_auto).any())
-    share = weighted_error_bound(out_of_scope, weights, share_delta / 2 if split else share_delta)
+    share = weighted_error_bound(out_of_scope, weights, delta / 2 if split else delta, prior_n)
     via = ""
     if split and lanes is not None:
         alt = reviewed_lanes_share(
@@ -443,7 +464,8 @@ def certify_with_live_out_of_scope(
             lanes.auto,
             lanes.weight,
             lanes.routed_auto,
-            share_delta / 2,
+            delta / 2,
+            prior_n,
         )
         if alt is not None and alt.upper < share.upper:
             via = (

@@ -24,7 +24,6 @@ from triaged.routing_live import (
     LaneRows,
     certify_with_live_out_of_scope,
     first_look,
-    review_look,
 )
 from triaged.storage import routing_repo
 
@@ -108,28 +107,24 @@ def certify_from_live_share(
     estimate an error over the target (None when no threshold passes).
 
     The reviews are a stream read again at every check and every retrain: the share is
-    bounded at the latest fixed look (:func:`triaged.routing_live.review_look`) over them
-    in the order they were reviewed, so all the looks together spend the share's half of
-    the risk once.  ``own``: which of them the model behind ``evidence`` routed, and how
-    (:func:`triaged.routing_live.reviewed_lanes_share` reads those of the look)."""
+    bounded over all of them in the order they were reviewed by a time-uniform bound
+    (:func:`triaged.routing_live.mixture_upper`), which spends the share's half of the risk
+    once however often it is read.  ``own``: which of them the model behind ``evidence``
+    routed, and how (:func:`triaged.routing_live.reviewed_lanes_share`)."""
     if evidence.n_in == 0 or expected_out_of_scope <= 0.0 or len(out_of_scope) == 0:
         return None
     share_delta = (1.0 - confidence_level) / 2.0
-    look = review_look(len(out_of_scope), first_look(target, share_delta), share_delta)
-    if look is None:
-        return None
-    size, risk = look
     learned = certify_with_live_out_of_scope(
         evidence,
-        out_of_scope[:size],
-        weights[:size],
+        out_of_scope,
+        weights,
         target=target,
         confidence_level=confidence_level,
         expected_out_of_scope=expected_out_of_scope,
         review_threshold=review_threshold,
         grid=grid,
-        share_risk=risk,
-        lanes=None if own is None else own.rows(out_of_scope, weights, size),
+        prior_n=first_look(target, share_delta),
+        lanes=None if own is None else own.rows(out_of_scope, weights, len(out_of_scope)),
     )
     if learned is None or learned[0].threshold is None:
         return None
