@@ -419,3 +419,47 @@ def test_a_multipart_file_is_read_by_its_own_content_type(stack: Stack) -> None:
     assert unknown.status_code == 415, unknown.text
     message = unknown.json()["error"]["message"]
     assert "'data.txt' (text/plain)" in message and "boundary" not in message
+
+
+def _post(stack: Stack, body: bytes, fmt: str) -> tuple[Any, list[Any]]:
+    key = _tenant(stack)
+
+    async def run() -> tuple[Any, list[Any]]:
+        async with stack.client(key) as c:
+            r = await c.post(f"/v1/jobs?taxonomy=support&format={fmt}", content=body)
+            return r, (await c.get("/v1/jobs")).json()["data"]
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("ended", [True, False])
+def test_a_jsonl_line_over_the_line_limit_is_a_413_naming_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, ended: bool
+) -> None:
+    """A line was read whole however long (a file of one endless line filled memory, and
+    was searched again for its end at every 64 KiB: quadratic)."""
+    monkeypatch.setattr("triaged.services.jobs_bulk.MAX_LINE_CHARS", 4096)
+    long = json.dumps({"text": "fine", "notes": "x" * 5000}).encode()
+    body = b'{"text": "first"}\n' + long + (b"\n" if ended else b"")
+    r, listed = _post(stack, body, "jsonl")
+    assert r.status_code == 413, r.text
+    error = r.json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert error["details"] == {"line": 2, "reason": "line_too_long", "limit": 4096}
+    assert listed == []
+    # a line at the limit is read (other fields of a row are the caller's business)
+    at_limit = json.dumps({"text": "fine", "notes": "x" * (4096 - 29)}).encode()
+    assert len(at_limit) == 4096
+    fine, _ = _post(stack, b'{"text": "first"}\n' + at_limit + b"\n", "jsonl")
+    assert fine.status_code == 202, fine.text
+
+
+def test_a_csv_line_over_the_line_limit_is_a_413_naming_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("triaged.services.jobs_bulk.MAX_LINE_CHARS", 4096)
+    body = b"text,notes\nfirst,a\nsecond," + b"x" * 5000 + b"\nthird,b\n"
+    r, listed = _post(stack, body, "csv")
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["details"] == {"line": 3, "reason": "line_too_long", "limit": 4096}
+    assert listed == []

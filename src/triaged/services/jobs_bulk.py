@@ -131,15 +131,49 @@ def _decoded(stream: IO[bytes]) -> Iterator[str]:
             return
 
 
+#: The longest physical line an upload may have, in characters: far above any row the
+#: service takes (a text of ``max_text_chars`` escaped, its metadata, other fields), and a
+#: bound on what one line holds in memory.
+MAX_LINE_CHARS = 1 << 24
+
+
+def _line_too_long(line: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"line {line} is longer than {MAX_LINE_CHARS:,} characters",
+        details={"line": line, "reason": "line_too_long", "limit": MAX_LINE_CHARS},
+    )
+
+
 def _text_lines(stream: IO[bytes]) -> Iterator[str]:
-    """JSONL lines: split on ``\n``, without it."""
-    pending = ""
+    """JSONL lines: split on ``\n``, without it; a line over :data:`MAX_LINE_CHARS` is
+    refused (413) as soon as it passes the limit.  Only the new text of each chunk is
+    searched for line ends (a long line was searched again at every chunk: quadratic)."""
+    pending: list[str] = []
+    size, line = 0, 1
     for text in _decoded(stream):
-        pending += text
-        *lines, pending = pending.split("\n")
-        yield from lines
-    if pending:
-        yield pending
+        start = 0
+        while (end := text.find("\n", start)) >= 0:
+            if size + end - start > MAX_LINE_CHARS:
+                raise _line_too_long(line)
+            yield "".join(pending) + text[start:end]
+            pending, size, line, start = [], 0, line + 1, end + 1
+        pending.append(text[start:])
+        size += len(text) - start
+        if size > MAX_LINE_CHARS:
+            raise _line_too_long(line)
+    if size:
+        yield "".join(pending)
+
+
+def _bounded_lines(text: IO[str]) -> Iterator[str]:
+    """CSV's physical lines (ends kept), each at most :data:`MAX_LINE_CHARS` (413 past it:
+    a line without an end was read whole into memory before the csv module saw it)."""
+    line = 1
+    while chunk := text.readline(MAX_LINE_CHARS + 1):
+        if len(chunk) > MAX_LINE_CHARS:
+            raise _line_too_long(line)
+        yield chunk
+        line += 1
 
 
 def _jsonl_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -170,7 +204,7 @@ def _csv_records(
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
         yield from csv_records(
-            text,
+            _bounded_lines(text),
             check_header=lambda names, n: _check_header(names, n, opts),
             max_field=field_limit(limits.max_text_chars, limits.max_metadata_bytes),
         )
