@@ -35,8 +35,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from triaged.encoders import DEFAULT_ENCODER, Encoder, embed_as_single, get_encoder
+from triaged.encoders.base import embed_reporting
 from triaged.errors import InvalidInput, ModelError, NotFittedError
+from triaged.fit_bar import fit_bar
 from triaged.models import Engine, fit_threads
+from triaged.models.fit_progress import FitSteps, ProgressFn
 from triaged.routing import (
     DEFAULT_AUTO_ERROR_TARGET,
     DEFAULT_CONFIDENCE_LEVEL,
@@ -64,9 +67,11 @@ def _default_threads() -> int:
 
 FORMAT_VERSION = 1
 # rows per engine call in classify_batch: the engine's single-call arithmetic (see
-# models.engine._rows_dot) holds up to 4 rows
+# models.rows.rows_dot) holds up to 4 rows
 _ENGINE_ROWS = 4
 MODEL_FILE = "model.npz"
+#: texts embedded per reported step of a fit
+EMBED_STEP = 256
 META_FILE = "model.json"
 
 
@@ -155,6 +160,7 @@ class Classifier:
         *,
         progress: bool = False,
         threads: int = 1,
+        on_progress: ProgressFn | None = None,
     ) -> Self:
         """Train and calibrate.  Without arguments, on the taxonomy's examples.
 
@@ -162,8 +168,49 @@ class Classifier:
         A repeated example (the same label and text, case and spacing aside) counts once:
         its copies would sit in other held-out folds than itself and vouch for it.
         ``threads``: held-out fits run at once (the same model whatever the number; 0:
-        half this machine's cores, at most 8).
+        half this machine's cores, at most 8).  ``on_progress(done, total, stage)``: after
+        each step of the fit (embedding ``EMBED_STEP`` texts, the final fit, each held-out
+        fit, the calibration); ``progress`` shows the steps as a bar on stderr.
         """
+        examples, oos = self._fit_examples(texts, labels)
+        started = time.perf_counter()
+        ex_texts = [e.text for e in examples]
+        index = {name: i for i, name in enumerate(self.taxonomy.label_names)}
+        y = np.asarray([index[e.label] for e in examples], dtype=np.int64)
+        with fit_bar(progress, on_progress) as report:
+            steps = FitSteps(
+                _chunks(len(ex_texts)) + _chunks(len(oos)) + self.engine.fit_steps(y, len(index)),
+                report,
+            )
+            steps.step("embedding", 0)  # the total, before the first step ends
+            X = self._embed_steps(ex_texts, steps)
+            label_vectors = self.encoder.embed([lb.prompt for lb in self.taxonomy.labels])
+            oos_X = self._embed_steps(oos, steps) if oos else None
+            no_evidence = self.taxonomy.not_evidence
+            self.engine.fit(
+                X,
+                y,
+                label_vectors=label_vectors,
+                texts=ex_texts,
+                oos_X=oos_X,
+                oos_texts=oos,
+                trusted=_evidence_mask(ex_texts, no_evidence),
+                oos_evidence=_evidence_mask(oos, no_evidence),
+                threads=fit_threads(threads),
+                on_progress=steps.shifted(),
+            )
+        self.example_texts_ = ex_texts
+        self.example_labels_ = [e.label for e in examples]
+        self.fit_seconds_ = time.perf_counter() - started
+        self.fitted_ = True
+        self.model_version = self._digest()
+        self.certify()
+        return self
+
+    def _fit_examples(
+        self, texts: Sequence[str] | None, labels: Sequence[str] | None
+    ) -> tuple[list[Example], list[str]]:
+        """The examples and out-of-scope texts :meth:`fit` trains on, each once."""
         if (texts is None) != (labels is None):
             raise InvalidInput("pass both texts and labels, or neither")
         if texts is None or labels is None:
@@ -183,39 +230,17 @@ class Classifier:
                     raise InvalidInput(f"example {i}: unknown label {lb!r}", details={"index": i})
                 else:
                     examples.append(Example(t, lb))
-        examples, oos = _unique(examples), _unique_texts(oos)
-        started = time.perf_counter()
-        ex_texts = [e.text for e in examples]
-        index = {name: i for i, name in enumerate(self.taxonomy.label_names)}
-        y = np.asarray([index[e.label] for e in examples], dtype=np.int64)
-        enc = self.encoder
-        X = (
-            enc.embed(ex_texts, progress=progress)
-            if ex_texts
-            else np.zeros((0, enc.dim), np.float32)
-        )
-        label_vectors = enc.embed([lb.prompt for lb in self.taxonomy.labels])
-        oos_X = enc.embed(oos, progress=progress) if oos else None
-        no_evidence = self.taxonomy.not_evidence
-        self.engine.fit(
-            X,
-            y,
-            label_vectors=label_vectors,
-            texts=ex_texts,
-            oos_X=oos_X,
-            oos_texts=oos,
-            progress=progress,
-            trusted=_evidence_mask(ex_texts, no_evidence),
-            oos_evidence=_evidence_mask(oos, no_evidence),
-            threads=fit_threads(threads),
-        )
-        self.example_texts_ = ex_texts
-        self.example_labels_ = [e.label for e in examples]
-        self.fit_seconds_ = time.perf_counter() - started
-        self.fitted_ = True
-        self.model_version = self._digest()
-        self.certify()
-        return self
+        return _unique(examples), _unique_texts(oos)
+
+    def _embed_steps(self, texts: list[str], steps: FitSteps) -> np.ndarray:
+        """``texts`` embedded, a step of ``steps`` per ``EMBED_STEP`` of them."""
+        if not texts:
+            return np.zeros((0, self.encoder.dim), np.float32)
+        n_steps, before = _chunks(len(texts)), steps.done
+        X = embed_reporting(self.encoder, texts, steps.rows("embedding", len(texts), n_steps))
+        if more := before + n_steps - steps.done:  # a long text's windows count as rows
+            steps.step("embedding", more)
+        return X
 
     # ------------------------------------------------------------- predicting
     def _check(self) -> None:
@@ -520,3 +545,8 @@ def _unique_texts(texts: Sequence[str]) -> list[str]:
             seen.add(key)
             out.append(t)
     return out
+
+
+def _chunks(n: int) -> int:
+    """Steps of embedding ``n`` texts (:data:`EMBED_STEP` each)."""
+    return -(-n // EMBED_STEP)

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from triaged.cli_service import DatabaseUrl, DataDir, operator_service
+from triaged.cli_training_bar import served_progress, training_bar
 from triaged.wording import plural
 
 __all__ = ["register", "train_served"]
@@ -47,9 +48,11 @@ def train_served(
 ) -> dict[str, Any]:
     """Retrain and recalibrate a served taxonomy on its examples plus reviews; waits."""
     with operator_service(database_url, data_dir) as svc:
-        version: dict[str, Any] = svc.review.retrain(
-            _operator(svc, workspace), taxonomy, wait=True, trigger="cli"
-        )
+        principal = _operator(svc, workspace)
+        with training_bar(served_progress(svc, principal, taxonomy)):
+            version: dict[str, Any] = svc.review.retrain(
+                principal, taxonomy, wait=True, trigger="cli"
+            )
     if as_json:
         print(json.dumps(version))
     else:

@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from triaged.cli_service import DatabaseUrl, DataDir, _errors, _settings
+from triaged.cli_training_bar import served_progress, training_bar
 from triaged.errors import InvalidInput
 from triaged.wording import plural
 
@@ -139,7 +140,9 @@ def import_(
                     f"training {definition['name']!r}: "
                     f"{plural(len(definition['labels']), 'label')}, {plural(n, 'example')} ..."
                 )
-                info = svc.create_taxonomy(principal, definition)
+                read = served_progress(svc, principal, definition["name"])
+                with training_bar(read):
+                    info = svc.create_taxonomy(principal, definition)
             else:
                 bare, examples = _without_examples(definition)
                 info = svc.create_taxonomy(principal, bare)  # zero-shot model: label names

@@ -196,6 +196,17 @@ FIELDS.update(
         "ModelOut.status": "State of the training job: `training`, `ready` or `failed`.",
         "ModelOut.n_examples": "Examples it was trained on.",
         "ModelOut.error": "Why training failed; null unless it did.",
+        "ModelOut.progress": "How far the training is while `training` (null before its "
+        "first report and once it is `ready` or `failed`).",
+        "TrainingProgressOut.done": "Steps of the fit done so far.",
+        "TrainingProgressOut.total": "Steps of the fit in all (known from its start).",
+        "TrainingProgressOut.stage": "What the last step done was: `embedding`, `final fit`, "
+        "`held-out fits`, `calibration` (or `zero-shot`).",
+        "TrainingProgressOut.fraction": "Share of the steps done, in [0, 1].",
+        "TrainingProgressOut.eta_seconds": "Estimated seconds to the end at the rate of the "
+        "steps so far; null until a step is done.",
+        "TrainingProgressOut.updated_at": "When the training last wrote its progress (at most "
+        "once a second)" + _WHEN,
         "VersionOut.n_examples": "Examples in that version.",
         "ExampleIn.text": "The example text.",
         "ExampleIn.label": "Its label (`oos`: fits no label).",

@@ -31,6 +31,7 @@ __all__ = [
     "TaxonomyList",
     "TaxonomyOut",
     "TaxonomyUpdate",
+    "TrainingProgressOut",
     "UsageOut",
     "VersionList",
     "WorkspaceOut",
@@ -111,6 +112,18 @@ class LabelOut(BaseModel):
     examples: list[str] | None = None
 
 
+class TrainingProgressOut(BaseModel):
+    """How far a training is: steps of the fit done (embedding the examples in chunks, the
+    final fit, each held-out fit, the calibration), written at most once a second."""
+
+    done: int
+    total: int
+    stage: str
+    fraction: float
+    eta_seconds: float | None
+    updated_at: str
+
+
 class ModelOut(BaseModel):
     id: str
     status: Literal["training", "ready", "failed"]
@@ -125,6 +138,7 @@ class ModelOut(BaseModel):
     trigger: str | None = None
     n_review_examples: int | None = None
     evaluation: dict[str, Any] | None = None
+    progress: TrainingProgressOut | None = None
 
 
 class ModelList(Page[ModelOut]):

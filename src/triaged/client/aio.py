@@ -31,6 +31,7 @@ from triaged.client.results import (
     ReviewStats,
     Routing,
     TaxonomyInfo,
+    TrainingProgress,
     Usage,
     Webhook,
     WebhookDelivery,
@@ -194,14 +195,23 @@ class AsyncClient(AsyncViews, AsyncMetrics, AsyncTaxonomyAdmin, AsyncWebhookLog,
         return await self._run(ops.train(name))
 
     async def wait_until_ready(
-        self, name: str, *, timeout: float = 300.0, poll: float = 0.5
+        self,
+        name: str,
+        *,
+        timeout: float = 300.0,
+        poll: float = 0.5,
+        on_progress: Callable[[TrainingProgress], None] | None = None,
     ) -> TaxonomyInfo:
-        """Poll until the taxonomy's newest training job has finished."""
+        """Poll until the taxonomy's newest training job has finished; ``on_progress`` is
+        called with the training's progress at each poll that has one."""
         deadline = time.monotonic() + timeout
         while True:
             info = await self.taxonomy(name)
             if ops.ready(info):
                 return info
+            progress = info.training.progress if info.training is not None else None
+            if on_progress is not None and progress is not None:
+                on_progress(progress)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"taxonomy {name!r} not ready after {timeout}s")
             await asyncio.sleep(poll)

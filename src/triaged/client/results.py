@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from triaged.client.model_results import ModelInfo, TrainingProgress
 from triaged.client.webhook_results import Webhook, WebhookDelivery
 from triaged.types import Alternative, Bucket
 
@@ -29,6 +30,7 @@ __all__ = [
     "Routing",
     "RoutingBound",
     "TaxonomyInfo",
+    "TrainingProgress",
     "Usage",
     "Webhook",
     "WebhookDelivery",
@@ -394,43 +396,6 @@ class Usage:
             per_minute_limit=minute.get("limit"),
             per_minute_used=int(minute.get("used", 0)),
             reserved=int(data.get("reserved") or 0),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    """A training job and the model it made (``status``: ``training`` | ``ready`` | ``failed``)."""
-
-    id: str
-    status: str
-    taxonomy_version: int
-    model_version: str | None
-    mode: str | None
-    n_examples: int
-    error: str | None
-    created_at: str
-    finished_at: str | None
-    active: bool | None = None
-    trigger: str | None = None
-    n_review_examples: int | None = None
-    evaluation: dict[str, Any] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModelInfo:
-        return cls(
-            id=data["id"],
-            status=str(data["status"]),
-            taxonomy_version=int(data["taxonomy_version"]),
-            model_version=data.get("model_version"),
-            mode=data.get("mode"),
-            n_examples=int(data.get("n_examples") or 0),
-            error=data.get("error"),
-            created_at=str(data.get("created_at") or ""),
-            finished_at=data.get("finished_at"),
-            active=data.get("active"),
-            trigger=data.get("trigger"),
-            n_review_examples=_opt_int(data.get("n_review_examples")),
-            evaluation=data.get("evaluation"),
         )
 
 

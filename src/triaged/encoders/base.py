@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Encoder", "ExactBatchEncoder", "Vectors", "embed_as_single"]
+__all__ = [
+    "Encoder",
+    "ExactBatchEncoder",
+    "ReportingEncoder",
+    "Vectors",
+    "embed_as_single",
+    "embed_reporting",
+]
 
 Vectors = NDArray[np.float32]
 
@@ -42,6 +49,35 @@ class ExactBatchEncoder(Encoder, Protocol):
         """Rows equal to ``embed([text], batch_size=1)`` for each text, computed in batches
         (``threads`` of them at a time: a batch's rows do not depend on its neighbours)."""
         ...
+
+
+@runtime_checkable
+class ReportingEncoder(Encoder, Protocol):
+    """An encoder that says how far it is through a long list of texts."""
+
+    def embed_reported(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        progress: bool = False,
+        on_rows: Callable[[int], None] | None = None,
+    ) -> Vectors:
+        """``embed(texts)``, calling ``on_rows(k)`` as each batch of ``k`` rows is done
+        (rows: the texts' windows; a long text may take several)."""
+        ...
+
+
+def embed_reporting(
+    encoder: Encoder, texts: Sequence[str], on_rows: Callable[[int], None], progress: bool = False
+) -> Vectors:
+    """``encoder.embed(texts)``, telling ``on_rows`` of each batch done (an encoder that
+    cannot report tells of every text at the end)."""
+    if isinstance(encoder, ReportingEncoder):
+        return encoder.embed_reported(texts, progress=progress, on_rows=on_rows)
+    vectors = encoder.embed(texts, progress=progress)
+    on_rows(len(texts))
+    return vectors
 
 
 def embed_as_single(

@@ -204,6 +204,18 @@ class OnnxEncoder:
     def embed(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
     ) -> Vectors:
+        return self.embed_reported(texts, batch_size=batch_size, progress=progress)
+
+    def embed_reported(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        progress: bool = False,
+        on_rows: Callable[[int], None] | None = None,
+    ) -> Vectors:
+        """:meth:`embed`, calling ``on_rows`` with the number of texts' windows of each
+        batch once it is done (the same vectors: the batches do not change)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids, owner = self._windows(texts)
@@ -215,6 +227,8 @@ class OnnxEncoder:
             for batch in batches:
                 result[batch] = self._run([ids[i] for i in batch])
                 advance(len(batch))
+                if on_rows is not None:
+                    on_rows(len(batch))
         return _combine(result, owner, ids, len(texts))
 
     def _windows(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:

@@ -72,7 +72,11 @@ from triaged.models.features import (
     trained_features,
     zero_shot_features,
 )
+from triaged.models.fit_progress import FitSteps, ProgressFn
 from triaged.models.lexical import LexicalModel, LexicalVocabulary
+from triaged.models.rows import dequantize as _dequantize
+from triaged.models.rows import quantize as _quantize
+from triaged.models.rows import rows_dot as _rows_dot
 from triaged.models.training import (
     CalibrationMix,
     Featurizer,
@@ -81,6 +85,7 @@ from triaged.models.training import (
     distance_measurable,
     evidence_groups,
     fit_mix,
+    held_out_jobs,
     held_out_parts,
     item_folds,
     routing_evidence,
@@ -206,6 +211,7 @@ class Engine:
         trusted: NDArray[np.bool_] | None = None,
         oos_evidence: NDArray[np.bool_] | None = None,
         threads: int = 1,
+        on_progress: ProgressFn | None = None,
     ) -> Engine:
         """Fit on embeddings ``X`` with label indices ``y``; zero rows means zero-shot.
 
@@ -214,7 +220,8 @@ class Engine:
         out-of-scope row, whether it is a fair example of unknown inputs (default: every
         row); the others train the calibrator but are left out of the routing evidence.
         ``threads``: held-out fits run at once (the same model whatever the number; see
-        :func:`~triaged.models.training.held_out_parts`)."""
+        :func:`~triaged.models.training.held_out_parts`).  ``on_progress(done, total, stage)``
+        after each :meth:`fit_steps` step (final fit, each held-out fit, calibration)."""
         started = time.perf_counter()
         V = np.ascontiguousarray(label_vectors, dtype=np.float32)
         if V.ndim != 2 or V.shape[0] == 0:
@@ -239,12 +246,14 @@ class Engine:
         self._train_y = y
         self._bank = bank_rows(y, np.arange(len(y), dtype=np.int64), int(self.config["bank"]), 0)
         self._bank_X = np.ascontiguousarray(self._train_X[self._bank])
+        steps = FitSteps(self.fit_steps(y, n_labels), on_progress)
         if X.shape[0] == 0 or n_labels < 2:
             self._fit_zero_shot()
+            steps.step("zero-shot")
         else:
             with one_blas_thread():  # shared by overlapping trainings (see the module)
                 self._fit_trained(
-                    X, y, V, oos, list(texts), list(oos_texts), progress, max(1, int(threads))
+                    X, y, V, oos, (list(texts), list(oos_texts)), progress, threads, steps
                 )
         self._fitted = True
         self._report["fit_seconds"] = round(time.perf_counter() - started, 3)
@@ -255,6 +264,12 @@ class Engine:
             n_labels - len(np.unique(y)) if len(y) else n_labels
         )
         return self
+
+    def fit_steps(self, y: NDArray[np.int64], n_labels: int) -> int:
+        """Steps :meth:`fit` reports on labels ``y`` of ``n_labels`` (zero-shot: one)."""
+        if len(y) == 0 or n_labels < 2:
+            return 1
+        return len(held_out_jobs(y, item_folds(y, self.config), n_labels, self.config)[0]) + 2
 
     def _fit_zero_shot(self) -> None:
         self.mode = "zero-shot"
@@ -267,38 +282,48 @@ class Engine:
         self._conformal = ConformalSets.empty()  # nothing held out: no prediction sets
         self._report = {"mode": self.mode, "temperature": self._temperature}
 
+    def _fit_vocabulary(self, texts: list[str], n_labels: int, ok: bool) -> tuple[Any, Any]:
+        """The lexical channel's one vocabulary (unsupervised) for every fit, and the TF-IDF
+        rows and n-gram shares of ``texts`` (None, None without the channel)."""
+        cfg, self._vocab = self.config, None
+        if not (bool(cfg["lexical"]) and ok and len(texts) == self._train_X.shape[0]):
+            return None, None
+        budget = int(cfg["lexical_budget"]) // max(n_labels, 1)  # terms per label
+        vocab = LexicalVocabulary.fit(texts, min(int(cfg["lexical_max_terms"]), budget))
+        if not len(vocab):
+            return None, None
+        self._vocab = vocab
+        A, Cov, _ = vocab.transform_counts(texts)
+        self._features += (COVERAGE_FEATURE,)
+        return A, Cov
+
     def _fit_trained(
         self,
         X: Vectors,
         y: IntArray,
         V: Vectors,
         oos: Vectors,
-        texts: list[str],
-        oos_texts: list[str],
+        all_texts: tuple[list[str], list[str]],
         progress: bool,
-        threads: int = 1,
+        threads: int,
+        steps: FitSteps,
     ) -> None:
-        cfg, (n_labels, dim) = self.config, V.shape
+        cfg, (n_labels, dim), (texts, oos_texts) = self.config, V.shape, all_texts
         self._set_partial()
         folds = item_folds(y, cfg)  # one deal: the distance check and the held-out fits
         use_distance = bool(cfg["distance"]) and distance_measurable(y, folds, dim)
         self._features = TRAINED_FEATURES + ((DISTANCE_FEATURE,) if use_distance else ())
-        # Lexical channel: one vocabulary (unsupervised) for every fit.
-        A = Cov = None
-        self._vocab = self._lexical = None
-        if bool(cfg["lexical"]) and len(texts) == X.shape[0] and len(oos_texts) in (0, len(oos)):
-            budget = int(cfg["lexical_budget"]) // max(n_labels, 1)  # terms per label
-            vocab = LexicalVocabulary.fit(texts, min(int(cfg["lexical_max_terms"]), budget))
-            if len(vocab):
-                self._vocab = vocab
-                A, Cov, _ = vocab.transform_counts(texts)
-                self._features += (COVERAGE_FEATURE,)
+        self._lexical = None
+        A, Cov = self._fit_vocabulary(texts, n_labels, ok=len(oos_texts) in (0, len(oos)))
         data = FitData.prepare(X, y, V, cfg, A, Cov, use_distance)
         full, self._W, self._b = data.final_head()
         if A is not None:
             self._lexical = data.lexical()
         self._distance = MahalanobisDistance.fit(X, y, V) if use_distance else None
-        parts, sim_parts, groups, n_folds = held_out_parts(data, full, folds, progress, threads)
+        steps.step("final fit")
+        parts, sim_parts, groups, n_folds = held_out_parts(
+            data, full, folds, progress, max(1, int(threads)), lambda _: steps.step("held-out fits")
+        )
         rows_in = np.concatenate([p.rows for p in parts]) if parts else np.zeros(0, np.int64)
         D_in = np.vstack([p.dense for p in parts]) if parts else np.zeros((0, n_labels))
         S_in = np.vstack([p.lex for p in parts]) if parts else np.zeros((0, n_labels))
@@ -330,6 +355,7 @@ class Engine:
         self._evidence = routing_evidence(
             conf_in, correct_in, conf_oos, sim_y, trusted, self._oos_evidence
         )
+        steps.step("calibration")
         self.mode = "trained"
         n_in = len(F_in)
         self._report = {
@@ -571,24 +597,3 @@ class Engine:
             eng._set_partial()
         eng._fitted = True
         return eng
-
-
-def _quantize(X: NDArray[Any]) -> NDArray[np.int8]:
-    """Unit-norm embeddings as int8 (coordinates in [-1, 1], steps of 1/127)."""
-    out: NDArray[np.int8] = np.clip(np.rint(np.asarray(X) * 127.0), -127, 127).astype(np.int8)
-    return out
-
-
-def _dequantize(Q: NDArray[np.int8]) -> Vectors:
-    out: Vectors = np.ascontiguousarray(Q.astype(np.float32) / np.float32(127.0))
-    return out
-
-
-def _rows_dot(X: NDArray[Any], M: NDArray[Any]) -> NDArray[Any]:
-    """``X @ M.T``; for a few rows with single-threaded ``einsum`` loops, which avoid the
-    multi-threaded BLAS start-up (milliseconds on a busy machine) on the single-text path."""
-    if X.shape[0] <= 4:
-        small: NDArray[Any] = np.einsum("ij,kj->ki", M, X)
-        return small
-    full: NDArray[Any] = X @ M.T
-    return full

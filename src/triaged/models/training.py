@@ -43,6 +43,7 @@ __all__ = [
     "fit_mix",
     "fold_ids",
     "fold_spread_dof",
+    "held_out_jobs",
     "held_out_parts",
     "item_folds",
     "label_groups",
@@ -192,22 +193,18 @@ class FitData:
         return Part(rows, X[rows] @ W.T + b, lex, train, dist, cover)
 
 
-def held_out_parts(
-    data: FitData, full: LogisticRegression, folds: IntArray, progress: bool, threads: int = 1
-) -> tuple[list[Part], list[Part], list[IntArray], int]:
-    """Out-of-fold parts (item folds), label hold-out parts (items of held-out labels scored
-    by heads that never saw them), the label groups and the number of folds; ``folds``: each
-    row's item fold (:func:`item_folds`).
+#: one held-out fit: its name, the rows it scores, the rows and labels it is fitted on
+HeldOutJob = tuple[str, IntArray, IntArray, IntArray]
 
-    The fits are independent (each starts from the final head ``full``), so ``threads`` > 1
-    runs that many at once: the lexical SVM (most of a large fit) and the BLAS calls release
-    the GIL.  Each fit computes what it would alone, so the parts are the same, bit for bit,
-    whatever ``threads`` is; only memory grows (each fit holds its own slices of the data)."""
-    cfg, y = data.cfg, data.y
-    n = len(y)
-    lab = np.arange(data.n_labels, dtype=np.int64)
-    n_folds = int(folds.max()) + 1 if n else 0
-    jobs: list[tuple[str, IntArray, IntArray, IntArray]] = []
+
+def held_out_jobs(
+    y: IntArray, folds: IntArray, n_labels: int, cfg: dict[str, Any]
+) -> tuple[list[HeldOutJob], list[IntArray]]:
+    """The held-out fits of a fit on labels ``y`` (item folds, then label hold-outs) and
+    the label groups; ``folds``: each row's item fold (:func:`item_folds`)."""
+    lab = np.arange(n_labels, dtype=np.int64)
+    n_folds = int(folds.max()) + 1 if len(y) else 0
+    jobs: list[HeldOutJob] = []
     for f in range(n_folds):
         held = np.flatnonzero(folds == f)
         kept = np.flatnonzero(folds != f)
@@ -220,12 +217,36 @@ def held_out_parts(
         jobs.append(
             (f"label hold-out {g + 1}", np.flatnonzero(out), np.flatnonzero(~out), keep_labels)
         )
+    return jobs, groups
 
-    def run(job: tuple[str, IntArray, IntArray, IntArray]) -> Part:
+
+def held_out_parts(
+    data: FitData,
+    full: LogisticRegression,
+    folds: IntArray,
+    progress: bool,
+    threads: int = 1,
+    on_fit: Callable[[str], None] | None = None,
+) -> tuple[list[Part], list[Part], list[IntArray], int]:
+    """Out-of-fold parts (item folds), label hold-out parts (items of held-out labels scored
+    by heads that never saw them), the label groups and the number of folds; ``folds``: each
+    row's item fold (:func:`item_folds`); ``on_fit``: called with each fit's name once it
+    is done (from the thread that ran it).
+
+    The fits are independent (each starts from the final head ``full``), so ``threads`` > 1
+    runs that many at once: the lexical SVM (most of a large fit) and the BLAS calls release
+    the GIL.  Each fit computes what it would alone, so the parts are the same, bit for bit,
+    whatever ``threads`` is; only memory grows (each fit holds its own slices of the data)."""
+    jobs, groups = held_out_jobs(data.y, folds, data.n_labels, data.cfg)
+    n_folds = int(folds.max()) + 1 if len(data.y) else 0
+
+    def run(job: HeldOutJob) -> Part:
         name, rows, train, labels = job
         part = data.part(rows, train, labels, full)
         if progress:
             print(name, file=sys.stderr, flush=True)  # not the output
+        if on_fit is not None:
+            on_fit(name)
         return part
 
     # each fit computes what it computes alone (lexical SVMs take turns on liblinear's one

@@ -39,6 +39,7 @@ from triaged.errors import Conflict, NotFittedError, NotFound, PayloadTooLarge, 
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.services.keys import Principal, Role
+from triaged.services.progress_rate import eta_seconds, rate_per_second
 from triaged.storage import job_repo
 from triaged.storage.db import Database
 
@@ -442,11 +443,10 @@ def public(
     if row.started_at is not None and row.done:
         live = row.state == "running" and not stalled
         end = row.finished_at or (now if live else row.updated_at)
-        elapsed = (as_utc(end) - as_utc(row.started_at)).total_seconds()
-        if elapsed > 0:
-            rate = round(row.done / elapsed, 2)
-    if row.state in ("queued", "running") and rate and not stalled:
-        eta = round((row.total - row.done) / rate, 1)
+        so_far = rate_per_second(row.done, (as_utc(end) - as_utc(row.started_at)).total_seconds())
+        rate = round(so_far, 2) if so_far is not None else None
+    if row.state in ("queued", "running") and not stalled:
+        eta = eta_seconds(row.done, row.total, rate)
     return {
         "id": row.id,
         "taxonomy": row.taxonomy,

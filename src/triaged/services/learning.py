@@ -35,6 +35,7 @@ from triaged.services.ids import as_utc
 from triaged.services.jobs import notify_model
 from triaged.services.review_queue import Action
 from triaged.services.taxonomies import TaxonomyRecord, load_version
+from triaged.services.training_progress import progress_view
 from triaged.storage import training_repo
 from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
 
@@ -252,6 +253,7 @@ def list_versions(conn: Connection, record: TaxonomyRecord) -> list[dict[str, An
             "finished_at": _iso(r.finished_at),
             "active": r.id == active,
             "evaluation": r.evaluation,
+            "progress": progress_view(r.progress, r.status),
         }
         for r in rows
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from triaged.services import routing_policy
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.services.jobs import notify_model
 from triaged.services.taxonomies import TaxonomyRecord
+from triaged.services.training_progress import ProgressRecorder, progress_view
 from triaged.storage import training_repo
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def model_public(row: Any) -> dict[str, Any]:
         "error": row.error,
         "created_at": _iso(row.created_at),
         "finished_at": _iso(row.finished_at),
+        "progress": progress_view(row.progress, row.status),
     }
 
 
@@ -184,11 +186,16 @@ def take_over_dead(db: Database) -> list[tuple[str, str | None]]:
     return taken
 
 
-def train(tax: Taxonomy, threads: int = 0) -> Classifier:
-    """A classifier trained on ``tax`` (``threads``: ``TRIAGED_TRAINING_THREADS``)."""
+def train(
+    tax: Taxonomy, threads: int = 0, on_progress: Callable[[int, int, str], None] | None = None
+) -> Classifier:
+    """A classifier trained on ``tax`` (``threads``: ``TRIAGED_TRAINING_THREADS``), telling
+    ``on_progress(done, total, stage)`` of each step of the fit."""
     from triaged.classifier import Classifier
 
-    return Classifier.from_taxonomy(tax).fit(progress=False, threads=threads)
+    return Classifier.from_taxonomy(tax).fit(
+        progress=False, threads=threads, on_progress=on_progress
+    )
 
 
 def finish(
@@ -199,10 +206,11 @@ def finish(
     threads: int = 0,
 ) -> Classifier | None:
     """Train ``tax`` and store the result on the job row; make it active if it is the newest
-    (and certify a new routing-policy version for it in the same transaction)."""
+    (and certify a new routing-policy version for it in the same transaction).  Its
+    progress is on the row while it trains (:class:`ProgressRecorder`)."""
     try:
         with heartbeat(db, model_id):
-            clf = train(tax, threads)
+            clf = train(tax, threads, ProgressRecorder(db, model_id))
             blob = clf.to_bytes()
     except Exception as exc:  # the job records any failure; the caller polls for it
         with db.write() as conn:

@@ -165,6 +165,8 @@ models = Table(
     Column("trigger", String(20), nullable=True),
     # written every few seconds while a process trains it (0016): silent for a minute = gone
     Column("heartbeat_at", Stamp, nullable=True),
+    # while training (0019): {done, total, stage, started_at, updated_at}, at most once a second
+    Column("progress", JSON, nullable=True),
 )
 
 decisions = Table(

@@ -42,6 +42,7 @@ __all__ = [
     "reviewed_rows",
     "running_job_row",
     "set_active_model",
+    "set_progress",
     "set_runner",
     "take_training",
     "training_target",
@@ -61,6 +62,7 @@ PUBLIC = (
     models.c.error,
     models.c.created_at,
     models.c.finished_at,
+    models.c.progress,
 )
 
 
@@ -238,6 +240,16 @@ def beat(conn: Connection, model_id: str, now: datetime) -> bool:
     return bool(result.rowcount)
 
 
+def set_progress(conn: Connection, model_id: str, progress: dict[str, Any]) -> bool:
+    """The progress of a training in progress; False once the row is no longer training."""
+    result = conn.execute(
+        update(models)
+        .where(models.c.id == model_id, models.c.status == "training")
+        .values(progress=progress)
+    )
+    return bool(result.rowcount)
+
+
 def take_training(conn: Connection, model_id: str, was: str, runner: str) -> bool:
     """Move ``model_id``'s training from runner ``was`` to ``runner``; False when another
     process moved it first or it is no longer training."""
@@ -258,6 +270,7 @@ def fail_stale_jobs(conn: Connection, cutoff: datetime, error: str, finished_at:
             status="failed",
             error=error,
             finished_at=finished_at,
+            progress=None,
         )
     )
     return int(result.rowcount or 0)
@@ -271,6 +284,7 @@ def mark_failed(conn: Connection, model_id: str, error: str, finished_at: dateti
             status="failed",
             error=error,
             finished_at=finished_at,
+            progress=None,
         )
     )
 
@@ -296,6 +310,7 @@ def mark_ready(
             model_version=model_version,
             mode=mode,
             finished_at=finished_at,
+            progress=None,
         )
     )
     return bool(result.rowcount)
@@ -365,6 +380,7 @@ def version_rows(conn: Connection, taxonomy_id: str) -> list[Any]:
                 m.error,
                 m.created_at,
                 m.finished_at,
+                m.progress,
                 e.trigger,
                 e.n_review_examples,
                 e.evaluation,

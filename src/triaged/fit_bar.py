@@ -1,0 +1,46 @@
+"""A fit's progress on the terminal: one rich bar driven by the fit's ``on_progress``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from triaged.models.fit_progress import ProgressFn
+
+__all__ = ["fit_bar"]
+
+
+@contextmanager
+def fit_bar(show: bool, report: ProgressFn | None = None) -> Iterator[ProgressFn | None]:
+    """The ``on_progress`` to fit with: with ``show``, one that moves a transient bar on
+    stderr (stdout stays the output) and passes each report on to ``report``; else
+    ``report`` itself."""
+    if not show:
+        yield report
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("training: {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    )
+    task = bar.add_task("starting", total=None)
+
+    def move(done: int, total: int, stage: str) -> None:
+        bar.update(task, completed=done, total=total, description=stage)
+        if report is not None:
+            report(done, total, stage)
+
+    with bar:
+        yield move
