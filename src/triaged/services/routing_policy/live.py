@@ -144,7 +144,8 @@ def _live_decision(
     model_id = active_model_id or policy.model_id
     # two ways to a lower threshold (these reviews alone; the model's evidence at the
     # out-of-scope share the reviews bound): each at half the risk, the lower one wins;
-    # both read the reviews at fixed looks, so checking after every review spends it once
+    # both read the reviews through time-uniform bounds, so checking after every review
+    # spends it once
     each = level if model_id is None else half_risk(level)
     cert = certify_from_review_stream(
         pool.confidence,
