@@ -24,6 +24,7 @@ from triaged.routing_live import (
     LaneRows,
     certify_with_live_out_of_scope,
     first_look,
+    stratum_weights,
 )
 from triaged.storage import routing_repo
 
@@ -158,3 +159,20 @@ def _checked_live(
             )
             return replace(bound, threshold=t, reason=bound.reason + note)
     return None
+
+
+def stratified_weights(
+    conn: Connection,
+    taxonomy_id: str,
+    model_version: str | None,
+    confidence: NDArray[np.float64],
+    fallback: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """:func:`triaged.routing_live.stratum_weights` of a model's reviewed decisions
+    (``confidence``), the strata cut at every threshold a policy version of the taxonomy
+    routed by and counted over all of the model's decisions."""
+    if confidence.size == 0:
+        return fallback
+    edges = sorted({0.0, *(e for e in routing_repo.policy_edges(conn, taxonomy_id) if e > 0)})
+    above = routing_repo.counts_at_or_above(conn, taxonomy_id, model_version, edges)
+    return stratum_weights(edges, above, confidence, fallback)

@@ -213,3 +213,26 @@ def window_counts(
         ).where(window)
     ).one()
     return int(n), int(n_auto), int(n_review)
+
+
+def policy_edges(conn: Connection, taxonomy_id: str) -> list[float]:
+    """Every auto and review threshold any policy version of the taxonomy routed by."""
+    p = routing_policies.c
+    rows = conn.execute(select(p.auto, p.review).where(p.taxonomy_id == taxonomy_id)).all()
+    return sorted({float(v) for r in rows for v in (r.auto, r.review) if v is not None})
+
+
+def counts_at_or_above(
+    conn: Connection, taxonomy_id: str, model_version: str | None, edges: list[float]
+) -> list[int]:
+    """Decisions of the taxonomy (of ``model_version`` when given) with a confidence at or
+    above each of ``edges`` (one scan)."""
+    if not edges:
+        return []
+    d = decisions.c
+    conds = [d.taxonomy_id == taxonomy_id]
+    if model_version is not None:
+        conds.append(d.model_version == model_version)
+    columns = [func.coalesce(func.sum(case((d.confidence >= e, 1), else_=0)), 0) for e in edges]
+    row = conn.execute(select(*columns).where(*conds)).one()
+    return [int(v) for v in row]

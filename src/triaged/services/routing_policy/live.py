@@ -21,6 +21,7 @@ from triaged.routing_live import (
     weighted_error_bound,
 )
 from triaged.services.periodic import Periodic
+from triaged.services.routing_learning import stratified_weights
 from triaged.services.routing_policy.live_hold import HoldChange, hold_share, live_hold
 from triaged.services.routing_policy.model import ALERT_EVENT, LiveConfig, Policy
 from triaged.services.routing_policy.reviews import reviewed
@@ -114,12 +115,9 @@ def _live_decision(
     can_lower = lowering and policy.source != "manual"
     if not failing and not can_lower:
         return None
-    pool = reviewed(
-        conn,
-        policy.taxonomy_id,
-        model_version=_model_version(conn, active_model_id or policy.model_id),
-        default_rate=default_rate,
-    )
+    version = _model_version(conn, active_model_id or policy.model_id)
+    pool = reviewed(conn, policy.taxonomy_id, model_version=version, default_rate=default_rate)
+    weight = stratified_weights(conn, policy.taxonomy_id, version, pool.confidence, pool.weight)
     grid = threshold_grid(policy.review)
     if failing:
         assert policy.auto is not None
@@ -127,7 +125,7 @@ def _live_decision(
         cert = certify_from_reviews(
             pool.confidence,
             pool.wrong,
-            pool.weight,
+            weight,
             target=target,
             confidence_level=level,
             review_threshold=policy.review,
@@ -150,7 +148,7 @@ def _live_decision(
     cert = certify_from_review_stream(
         pool.confidence,
         pool.wrong,
-        pool.weight,
+        weight,
         target=target,
         confidence_level=each,
         review_threshold=policy.review,
