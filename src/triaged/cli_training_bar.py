@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from triaged.fit_bar import training_progress
 
 __all__ = ["served_progress", "training_bar"]
 
@@ -24,14 +23,7 @@ def training_bar(read: Callable[[], dict[str, Any] | None]) -> Iterator[None]:
     None) every :data:`READ_EVERY_S` seconds and moves the bar; a read that fails is
     skipped (the taxonomy may not exist yet)."""
     stop = threading.Event()
-    bar = Progress(
-        TextColumn("training: {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-        console=Console(stderr=True),  # stdout stays the output (--json)
-    )
+    bar = training_progress()
     task = bar.add_task("starting", total=None)
 
     def run() -> None:

@@ -4,10 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from triaged.models.fit_progress import ProgressFn
 
-__all__ = ["fit_bar"]
+__all__ = ["fit_bar", "training_progress"]
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+
+def training_progress() -> Progress:
+    """The transient stderr bar a training shows (stdout stays the output, e.g. --json)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("training: {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    )
 
 
 @contextmanager
@@ -18,23 +43,7 @@ def fit_bar(show: bool, report: ProgressFn | None = None) -> Iterator[ProgressFn
     if not show:
         yield report
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("training: {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-        console=Console(stderr=True),
-    )
+    bar = training_progress()
     task = bar.add_task("starting", total=None)
 
     def move(done: int, total: int, stage: str) -> None:
