@@ -163,7 +163,7 @@ def _live_decision(
             level=each,
             pi=policy.expected_out_of_scope,
             review=policy.review,
-            model_version=_model_version(conn, model_id),
+            model_version=version,
         )
         cert = _lower_of(cert, learned)
     if cert.threshold is None or (policy.auto is not None and cert.threshold >= policy.auto):
