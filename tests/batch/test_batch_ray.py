@@ -27,7 +27,9 @@ from triaged.taxonomy import read_jsonl
 
 pytest.importorskip("ray")
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs every test here: one cluster (three Ray nodes) per run, not one per
+# worker, which on a two-core machine starved both
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 BIN = Path(sys.executable).parent
 # A loopback address, but not 127.0.0.1: Ray swaps "127.0.0.1"/"localhost" for the machine's
 # outward address when it runs as a cluster, and this test must talk over loopback only.
@@ -147,9 +149,10 @@ def _stop(nodes: list[subprocess.Popen[bytes]], temp: str) -> None:
     for node in reversed(nodes):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(node.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5  # a test cluster keeps nothing worth a longer wait
     for node in nodes:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            node.wait(timeout=20)
+            node.wait(timeout=max(0.1, deadline - time.monotonic()))
     for node in nodes:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(node.pid, signal.SIGKILL)

@@ -157,8 +157,12 @@ def test_a_job_paced_by_the_per_minute_limit_is_not_stalled_while_it_waits(
         try:
             svc.create_taxonomy(admin, {**TINY_TAXONOMY, "name": "support"})
             _wait("the model", lambda: svc.get_taxonomy(admin, "support")["model"], log=log)
-            job = svc.submit_job(admin, "support", io.BytesIO(_body(100)), "jsonl", BulkOptions())
-            # 40 rows a minute: it runs a chunk, waits for the next minute, runs the next
+            # 40 rows a minute (calendar minutes), 50 rows: it runs a chunk of 40, waits for
+            # the next minute, runs the last 10.  Submitted early enough in a minute that the
+            # chunk is done in it and the wait is longer than the stall setting.
+            while time.time() % 60 > 45:
+                time.sleep(0.5)
+            job = svc.submit_job(admin, "support", io.BytesIO(_body(50)), "jsonl", BulkOptions())
             seen: dict[int, list[float]] = {}  # rows done -> when the view said so
             give_up = time.monotonic() + 300
             while (view := svc.job(admin, job["id"]))["state"] != "done":

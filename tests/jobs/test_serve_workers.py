@@ -157,7 +157,7 @@ def test_a_bulk_job_is_run_once_under_serve_workers(tmp_path: Path) -> None:
     with serve_workers(url, port, log, workers=2) as parent:
         # the job must outlast the steps below (a replacement process's start, a stall
         # period) on this box, fast or loaded: a probe job measures the rows per second
-        probe_n = 2_000
+        probe_n = 1_000
         probe = post(probe_n, "p")
         _wait("the probe to start", lambda: state_of(probe)["done"] >= probe_n // 5, log)
         t0, done0 = time.monotonic(), state_of(probe)["done"]
@@ -167,7 +167,7 @@ def test_a_bulk_job_is_run_once_under_serve_workers(tmp_path: Path) -> None:
         # job is cancelled once the take-over is seen, so its length costs no test time
         n = int(min(200_000, max(40_000, 300 * rate)))
         job_id = post(n, "r")
-        _wait("a tenth of the job", lambda: job()["done"] >= n // 10, log)
+        _wait("the job to run", lambda: job()["done"] >= 500, log)
         # the process running the job is the one burning CPU
         pids = _workers(parent)
         before = {pid: _cpu_ticks(pid) for pid in pids}
