@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from triaged.models.fit_progress import ProgressFn
-
 __all__ = ["fit_bar", "training_progress"]
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the models package pulls scikit-learn in: not at every CLI start
     from rich.progress import Progress
+
+    from triaged.models.fit_progress import ProgressFn
 
 
 def training_progress() -> Progress:
