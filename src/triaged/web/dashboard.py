@@ -10,7 +10,11 @@ texts as examples (and retrains).
 The routing panel shows the taxonomy's routing policy (``service.routing``: thresholds,
 target, whether the auto lane is open and why, the bound and the evidence behind it)
 and a what-if for other thresholds (``service.what_if``: predicted bucket shares and
-the auto error with its interval over the dashboard's window).  The what-if form works
+the auto error with its interval over the dashboard's window).
+
+The model panel (:mod:`triaged.web.model_panel`) shows the active model version, a
+training in progress and the last versions; an admin retrains from it
+(``POST /ui/dashboard/train``).  The what-if form works
 without script (``?auto=&review=``); ``static/dashboard.js`` updates it live as the
 sliders move, from ``GET /ui/dashboard/what-if`` (JSON, signed-in session only).
 """
@@ -28,7 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from triaged.errors import TriagedError, Unauthenticated
 from triaged.http.deps import ServiceDep
 from triaged.service import Principal, Role, Service
-from triaged.web import review_honesty
+from triaged.web import model_panel, review_honesty
 from triaged.web.charts import BUCKET_COLOURS, bucket_share_chart, reliability_chart
 from triaged.web.deps import WebSession, web_session
 from triaged.web.render import SECURITY_HEADERS, add_nav_link, error_page, page, redirect
@@ -49,6 +53,7 @@ MAX_DAYS = 365
 NOTICES = {
     "label_created": "Label created: a new taxonomy version is training with its examples.",
     "forbidden": "Only an admin can change the taxonomy.",
+    **model_panel.NOTICES,
 }
 
 
@@ -224,6 +229,7 @@ def _dashboard(
         drift_recorded=data["drift_recorded"],
         can_edit=principal.role is Role.ADMIN,
         panel=_routing_panel(service, principal, name, since=since, auto=auto, review=review),
+        model=model_panel.model_panel(service, principal, name),
         **review_honesty.dashboard_context(
             service, principal, name, since=since, now=now, report=data["report"]
         ),
@@ -270,3 +276,28 @@ def create_label(
     except TriagedError as exc:
         return redirect(f"{target}&" + urlencode(message_params(session, exc.message)))
     return redirect(f"{target}&notice=label_created")
+
+
+@router.post("/ui/dashboard/train")
+def train(
+    request: Request,
+    session: WebSession,
+    service: ServiceDep,
+    csrf_token: Annotated[str, Form()] = "",
+    taxonomy: Annotated[str, Form()] = "",
+) -> Response:
+    """Retrain the taxonomy's model now (admin), as ``POST /v1/taxonomies/{name}/train``
+    does; back to the dashboard with a notice (a training already running is one)."""
+    check_csrf(session, csrf_token)  # first: a form without its token is refused (403)
+    target = "/ui/dashboard?" + urlencode({"taxonomy": taxonomy})
+    try:
+        notice = model_panel.retrain(service, session.principal, taxonomy)
+    except TriagedError as exc:
+        if exc.status >= 500:
+            raise
+        if exc.status in (403, 404):  # not an admin, an unknown taxonomy: the error page
+            return error_page(
+                request, exc.message, status_code=exc.status, session=session, back=BACK
+            )
+        return redirect(f"{target}&" + urlencode(message_params(session, exc.message)))
+    return redirect(f"{target}&notice={notice}")
