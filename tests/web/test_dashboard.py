@@ -16,8 +16,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.web.test_model_panel import _start_training
 from tests.web.test_review_ui import _accessible, _shot, _sign_in
-from triaged.services.ids import new_id
+from triaged.services.ids import new_id, utcnow
+from triaged.services.training_progress import ProgressRecorder
+from triaged.storage import training_repo
 from triaged.storage.tables import decisions
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -175,6 +178,27 @@ def test_dashboard_renders_charts_from_real_data(page, seeded) -> None:
     rel = _png_pixels(page.locator("#reliability-chart").screenshot())
     assert _near(rel, (0x2F, 0x5F, 0xB3)) > 20  # reliability points drawn
     _shot(page, "dashboard")
+
+
+def test_model_panel_follows_a_training_without_a_reload(page, seeded) -> None:
+    mid = _start_training(seeded, 2, 8, "fitting")
+    _sign_in(page, seeded.admin_key)
+    page.goto("/ui/dashboard?taxonomy=support")
+    _accessible(page)
+    assert page.locator("#training-stage").inner_text() == "fitting"
+    assert page.locator("#training-progress").get_attribute("value") == "25"
+    page.evaluate("window.__same_page = true")  # gone if the page reloaded
+    ProgressRecorder(seeded.service.db, mid, every=0.0)(6, 8, "calibrating")
+    page.locator('#training-progress[value="75"]').wait_for()
+    assert page.locator("#training-stage").inner_text() == "calibrating"
+    with seeded.service.db.write() as conn:
+        training_repo.mark_failed(conn, mid, "MemoryError: out of memory", utcnow())
+    page.locator("#model-failed").wait_for()
+    assert "out of memory" in page.locator("#model-failed").inner_text()
+    assert page.locator("#model-training").count() == 0
+    assert page.evaluate("window.__same_page") is True
+    assert page.get_by_role("button", name="Retrain now").count() == 1
+    _shot(page, "dashboard-model")
 
 
 def test_dashboard_needs_a_session(page) -> None:

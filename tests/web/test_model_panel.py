@@ -53,7 +53,9 @@ def test_panel_shows_the_active_model(ui) -> None:
     client, s = ui
     _sign_in(client, s.reviewer_key)
     [active] = [v for v in _versions(s) if v["active"]]
-    panel = _panel(client.get("/ui/dashboard", params={"taxonomy": "support"}).text)
+    html = client.get("/ui/dashboard", params={"taxonomy": "support"}).text
+    assert "model_panel.js" not in html  # nothing training: nothing to refresh
+    panel = _panel(html)
     assert active["model_version"][:12] in panel
     assert f'title="{active["id"]}">mdl_…{active["id"][-8:]}<' in panel
     assert re.search(rf'id="model-examples"[^>]*>\s*{active["n_examples"]} examples', panel)
@@ -131,3 +133,17 @@ def test_a_failed_training_shows_until_a_newer_model_is_active(ui) -> None:
     panel = _panel(client.get("/ui/dashboard", params={"taxonomy": "support"}).text)
     assert 'id="model-failed"' not in panel  # older than the active model now
     assert active["model_version"][:12] in panel and "the dashboard (Retrain now)" in panel
+
+
+def test_the_panel_alone_for_its_refresh(ui) -> None:
+    client, s = ui
+    r = client.get("/ui/dashboard/model", params={"taxonomy": "support"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
+    mid = _start_training(s, 1, 4, "fitting")
+    _sign_in(client, s.reviewer_key)
+    r = client.get("/ui/dashboard/model", params={"taxonomy": "support"})
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    assert r.text.lstrip().startswith("<section") and "<html" not in r.text
+    assert mid in _panel(r.text) and 'value="25"' in r.text
+    page = client.get("/ui/dashboard", params={"taxonomy": "support"}).text
+    assert 'src="/ui/static/model_panel.js"' in page  # refreshes while it trains

@@ -10,13 +10,14 @@ texts as examples (and retrains).
 The routing panel shows the taxonomy's routing policy (``service.routing``: thresholds,
 target, whether the auto lane is open and why, the bound and the evidence behind it)
 and a what-if for other thresholds (``service.what_if``: predicted bucket shares and
-the auto error with its interval over the dashboard's window).
+the auto error with its interval over the dashboard's window).  The what-if form works
+without script (``?auto=&review=``); ``static/dashboard.js`` updates it live as the
+sliders move, from ``GET /ui/dashboard/what-if`` (JSON, signed-in session only).
 
 The model panel (:mod:`triaged.web.model_panel`) shows the active model version, a
 training in progress and the last versions; an admin retrains from it
-(``POST /ui/dashboard/train``).  The what-if form works
-without script (``?auto=&review=``); ``static/dashboard.js`` updates it live as the
-sliders move, from ``GET /ui/dashboard/what-if`` (JSON, signed-in session only).
+(``POST /ui/dashboard/train``).  While a training runs, ``static/model_panel.js``
+refreshes the panel from ``GET /ui/dashboard/model`` (the panel alone, as HTML).
 """
 
 from __future__ import annotations
@@ -276,6 +277,18 @@ def create_label(
     except TriagedError as exc:
         return redirect(f"{target}&" + urlencode(message_params(session, exc.message)))
     return redirect(f"{target}&notice=label_created")
+
+
+@router.get("/ui/dashboard/model", response_class=HTMLResponse)
+def model(request: Request, session: WebSession, service: ServiceDep, taxonomy: str) -> Response:
+    """The model panel alone (an HTML fragment), for its refresh while a training runs."""
+    principal = session.principal
+    ctx = {
+        "selected": taxonomy,
+        "can_edit": principal.role is Role.ADMIN,
+        "model": model_panel.model_panel(service, principal, taxonomy),
+    }
+    return page(request, "model_panel.html", ctx, session=session)
 
 
 @router.post("/ui/dashboard/train")
