@@ -116,7 +116,7 @@ async def test_without_unknown_inputs_the_auto_share_holds(
 async def test_retrained_models_keep_the_lane_the_unknown_inputs_closed(
     tmp_path: Path, datasets_dir: Path
 ) -> None:
-    # as the first test, with the service's retraining on: every 50 reviews a new model,
+    # as the first test, with the service's retraining on: every 100 reviews a new model,
     # and with it a new policy certified at training.  The reviewed out-of-scope inputs
     # train it, but they are mostly the ones routing already sent to review or hold: as
     # evidence of how often unknown inputs clear a threshold they would reopen the lane
@@ -130,7 +130,7 @@ async def test_retrained_models_keep_the_lane_the_unknown_inputs_closed(
     rep = await _run(
         tmp_path,
         datasets_dir,
-        retrain_after=50,
+        retrain_after=100,  # every 100 reviews: 4-5 models, each with its own policy
         inspect=evidence,
         unknown_share=0.3,
         n_stream=600,
