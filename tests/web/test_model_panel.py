@@ -147,3 +147,13 @@ def test_the_panel_alone_for_its_refresh(ui) -> None:
     assert mid in _panel(r.text) and 'value="25"' in r.text
     page = client.get("/ui/dashboard", params={"taxonomy": "support"}).text
     assert 'src="/ui/static/model_panel.js"' in page  # refreshes while it trains
+
+
+def test_the_panel_of_an_unknown_taxonomy_is_a_404_page(ui) -> None:
+    """It rendered the panel with the error's text, status 200: a refresh script (or a
+    person) could not tell it from a panel."""
+    client, s = ui
+    _sign_in(client, s.reviewer_key)
+    r = client.get("/ui/dashboard/model", params={"taxonomy": "nope"})
+    assert r.status_code == 404, r.text[:300]
+    assert "model-panel" not in r.text

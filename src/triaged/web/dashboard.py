@@ -283,11 +283,10 @@ def create_label(
 def model(request: Request, session: WebSession, service: ServiceDep, taxonomy: str) -> Response:
     """The model panel alone (an HTML fragment), for its refresh while a training runs."""
     principal = session.principal
-    ctx = {
-        "selected": taxonomy,
-        "can_edit": principal.role is Role.ADMIN,
-        "model": model_panel.model_panel(service, principal, taxonomy),
-    }
+    panel = model_panel.model_panel(service, principal, taxonomy)
+    if panel.get("status") == 404:  # an unknown (or deleted) taxonomy: no panel to refresh
+        return error_page(request, panel["error"], status_code=404, session=session, back=BACK)
+    ctx = {"selected": taxonomy, "can_edit": principal.role is Role.ADMIN, "model": panel}
     return page(request, "model_panel.html", ctx, session=session)
 
 

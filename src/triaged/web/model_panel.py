@@ -40,13 +40,13 @@ TRIGGERS = {
 
 def model_panel(service: Service, principal: Principal, taxonomy: str) -> dict[str, Any]:
     """The panel's context: ``active``, ``training``, ``failed``, ``recent`` and ``total``
-    (or ``error``: the versions could not be read)."""
+    (or ``error`` and its ``status``: the versions could not be read)."""
     try:
         versions = service.review.versions(principal, taxonomy)
     except TriagedError as exc:
         if exc.status >= 500:
             raise
-        return {"error": exc.message}
+        return {"error": exc.message, "status": exc.status}
     return summarise(versions)
 
 

@@ -25,7 +25,9 @@
         panel.replaceWith(document.importNode(fresh, true));
         schedule();
       })
-      .catch(schedule);  // a network blip: try again later
+      .catch(function (e) {  // a network blip: try again later; a deleted taxonomy: stop
+        if (e.message !== "404") { schedule(); }
+      });
   }
 
   schedule();
