@@ -70,3 +70,14 @@ def page(browser: Any, server: LiveServer) -> Iterator[Any]:
     yield page
     context.close()
     assert outside == [], f"the UI requested outside resources: {outside}"
+
+
+@pytest.fixture
+def ui(tmp_path: Path) -> Iterator[tuple[Any, Seeded]]:
+    """A seeded service behind the ASGI app (no server, no browser): (client, seeded)."""
+    from fastapi.testclient import TestClient
+
+    s = seed(tmp_path, texts=["I was charged twice", "The app crashes on start"])
+    with TestClient(create_app(service=s.service), follow_redirects=False) as client:
+        yield client, s
+    s.service.close()

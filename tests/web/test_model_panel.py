@@ -6,25 +6,12 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from fastapi.testclient import TestClient
-
-from tests.web.seed import seed
 from tests.web.test_pages import _sign_in
-from triaged.api import create_app
 from triaged.services import taxonomies as taxo
 from triaged.services import training
 from triaged.services.ids import utcnow
 from triaged.services.training_progress import ProgressRecorder
 from triaged.storage import training_repo
-
-
-@pytest.fixture
-def ui(tmp_path):
-    s = seed(tmp_path, texts=["I was charged twice", "The app crashes on start"])
-    with TestClient(create_app(service=s.service), follow_redirects=False) as client:
-        yield client, s
-    s.service.close()
 
 
 def _panel(html: str) -> str:

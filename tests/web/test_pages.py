@@ -7,17 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.web.seed import seed
-from triaged.api import create_app
 from triaged.web.render import human_age
-
-
-@pytest.fixture
-def ui(tmp_path):
-    s = seed(tmp_path, texts=["I was charged twice", "The app crashes on start"])
-    with TestClient(create_app(service=s.service), follow_redirects=False) as client:
-        yield client, s
-    s.service.close()
 
 
 def _login_token(client):

@@ -8,13 +8,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.web.seed import seed
 from tests.web.test_dashboard import _history
 from tests.web.test_pages import _sign_in as _sign_in_client
 from tests.web.test_review_ui import _accessible, _shot, _sign_in
-from triaged.api import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -90,14 +87,6 @@ def test_routing_panel_and_a_live_what_if_slider(page, seeded) -> None:
     )
     assert _shares(page)["auto"] == pytest.approx(_expected(seeded, 0.99, 0.99)["shares"]["auto"])
     _shot(page, "dashboard-routing")
-
-
-@pytest.fixture
-def ui(tmp_path):
-    s = seed(tmp_path, texts=["I was charged twice", "The app crashes on start"])
-    with TestClient(create_app(service=s.service), follow_redirects=False) as client:
-        yield client, s
-    s.service.close()
 
 
 def test_what_if_json_needs_a_session_and_valid_thresholds(ui) -> None:
