@@ -38,7 +38,7 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 unit: install-dev services
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15  # the slowest, for CI time
 
 # schemathesis against the OpenAPI document on a fresh SQLite file (fixed seed, ~30 s)
 fuzz: install-dev
