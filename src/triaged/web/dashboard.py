@@ -265,18 +265,27 @@ def create_label(
         return error_page(request, exc.message, status_code=exc.status, session=session, back=BACK)
     if not texts:  # no (known) decision ids: a label with no example cannot be trained
         failure = "none of the given inputs were found; pick the cluster's inputs again"
-        target = "/ui/dashboard?" + urlencode({"taxonomy": taxonomy})
-        return redirect(f"{target}&" + urlencode(message_params(session, failure)))
+        return _back(session, taxonomy, failure=failure)
     labels = [{"name": lb["name"], "description": lb["description"]} for lb in current["labels"]]
     labels.append(
         {"name": label.strip(), "description": description.strip(), "examples": sorted(set(texts))}
     )
-    target = "/ui/dashboard?" + urlencode({"taxonomy": taxonomy})
     try:
         service.update_taxonomy(principal, taxonomy, {"labels": labels})
     except TriagedError as exc:
-        return redirect(f"{target}&" + urlencode(message_params(session, exc.message)))
-    return redirect(f"{target}&notice=label_created")
+        return _back(session, taxonomy, failure=exc.message)
+    return _back(session, taxonomy, notice="label_created")
+
+
+def _back(
+    session: Session, taxonomy: str, *, notice: str | None = None, failure: str | None = None
+) -> Response:
+    """To the taxonomy's dashboard (303) with a known ``notice`` or a ``failure`` message
+    signed for this session."""
+    target = "/ui/dashboard?" + urlencode({"taxonomy": taxonomy})
+    if failure is not None:
+        return redirect(f"{target}&" + urlencode(message_params(session, failure)))
+    return redirect(f"{target}&" + urlencode({"notice": notice or ""}))
 
 
 @router.get("/ui/dashboard/model", response_class=HTMLResponse)
@@ -301,7 +310,6 @@ def train(
     """Retrain the taxonomy's model now (admin), as ``POST /v1/taxonomies/{name}/train``
     does; back to the dashboard with a notice (a training already running is one)."""
     check_csrf(session, csrf_token)  # first: a form without its token is refused (403)
-    target = "/ui/dashboard?" + urlencode({"taxonomy": taxonomy})
     try:
         notice = model_panel.retrain(service, session.principal, taxonomy)
     except TriagedError as exc:
@@ -311,5 +319,5 @@ def train(
             return error_page(
                 request, exc.message, status_code=exc.status, session=session, back=BACK
             )
-        return redirect(f"{target}&" + urlencode(message_params(session, exc.message)))
-    return redirect(f"{target}&notice={notice}")
+        return _back(session, taxonomy, failure=exc.message)
+    return _back(session, taxonomy, notice=notice)
