@@ -87,6 +87,15 @@ def test_versions_models_and_rollback(served: tuple[Stack, LiveServer]) -> None:
         with pytest.raises(ValidationFailed):
             c.rollback("support", "")
 
+        renamed = c.rename_label("support", "bug", "defect", description="Software defects")
+        assert isinstance(renamed, TaxonomyInfo) and renamed.version == 3
+        assert renamed.labels == ["billing", "defect", "account"]
+        third = c.taxonomy_version("support", 3)
+        assert third.labels[1].examples == newest.labels[1].examples
+        assert third.labels[1].description == "Software defects"
+        with pytest.raises(NotFound):
+            c.rename_label("support", "nope", "x")
+
         gone = c.delete_taxonomy("support")
         assert isinstance(gone, TaxonomyInfo) and gone.raw["archived"] is True
     raw = _raw(server, tenant.key, "/v1/taxonomies/support/versions/1")
@@ -146,6 +155,8 @@ def test_review_settings_and_reviewed_examples(served: tuple[Stack, LiveServer])
             assert info.model is not None
             assert (await c.model("support", info.model.id)).id == info.model.id
             assert (await c.rollback("support", info.model.id)).active is True
+            renamed = await c.rename_label("support", "account", "profile")
+            assert renamed.labels == ["billing", "bug", "profile"]
             assert (await c.delete_taxonomy("support")).raw["archived"] is True
             with pytest.raises(NotFound):
                 await c.review_settings("nope")

@@ -180,6 +180,10 @@ FIELDS.update(
         "LabelIn.description": "What the label means; shown to reviewers and used zero-shot.",
         "LabelOut.description": "What the label means.",
         "LabelIn.examples": "Example texts of this label.",
+        "LabelUpdateIn.name": "Label name (unique in the taxonomy).",
+        "LabelUpdateIn.description": "What the label means; shown to reviewers and used zero-shot.",
+        "LabelUpdateIn.examples": "Example texts of this label (not given: it keeps its "
+        "examples, or those of the label it renames).",
         "LabelOut.examples": "Example texts of this label (with include_examples=true).",
         "LabelOut.n_examples": "Number of examples of this label.",
         "TaxonomyCreate.examples": "Labelled examples as {text, label} objects (with `oos` "
@@ -294,6 +298,7 @@ EXAMPLES: dict[str, dict[str, object]] = {
             {"text": "The app crashes when I open settings", "label": "bug"},
         ],
     },
+    "LabelRename": {"name": "defect", "description": "Something in the app does not work"},
     "TaxonomyUpdate": {
         "labels": [
             {"name": "billing", "description": "Charges, refunds, invoices"},

@@ -70,6 +70,24 @@ class LabelIn(_In):
     examples: list[str] | None = None
 
 
+class LabelUpdateIn(LabelIn):
+    renamed_from: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="A label of the current version this one renames: its examples (when "
+        "`examples` is not given), reviews and decisions continue under the new name. The old "
+        "name must not stay in `labels`, and the new one must not be another current label.",
+    )
+
+
+class LabelRename(_In):
+    name: str = Field(min_length=1, max_length=100, description="The label's new name.")
+    description: str | None = Field(
+        default=None, max_length=2000, description="A new description (default: keep it)."
+    )
+
+
 class ThresholdsIn(_In):
     auto: float | None = Field(default=None, ge=0.0, le=1.0)
     review: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -96,7 +114,7 @@ class TaxonomyCreate(_In):
 
 class TaxonomyUpdate(_In):
     description: str | None = Field(default=None, max_length=5000)
-    labels: list[LabelIn] | None = Field(default=None, min_length=1)
+    labels: list[LabelUpdateIn] | None = Field(default=None, min_length=1)
     thresholds: ThresholdsIn | None = None
     examples: list[ExampleIn] | None = None
 

@@ -18,6 +18,7 @@ from triaged.client.taxonomy_results import (
 __all__ = [
     "delete_taxonomy",
     "model",
+    "rename_label",
     "review_settings",
     "reviewed_examples_page",
     "rollback",
@@ -29,6 +30,14 @@ __all__ = [
 
 def _path(name: str, rest: str = "") -> str:
     return f"/v1/taxonomies/{seg(name)}{rest}"
+
+
+def rename_label(name: str, label: str, new_name: str, description: str | None) -> Op[TaxonomyInfo]:
+    body = _some(name=new_name, description=description)
+    return Op(
+        Call("POST", _path(name, f"/labels/{seg(label)}/rename"), json=body),
+        TaxonomyInfo.from_dict,
+    )
 
 
 def delete_taxonomy(name: str) -> Op[TaxonomyInfo]:

@@ -62,6 +62,13 @@ class SyncTaxonomyAdmin(SyncRunner):
         """The resolved review items the taxonomy learns from, in item order (all pages)."""
         return self._all(lambda cursor: tax.reviewed_examples_page(name, cursor))
 
+    def rename_label(
+        self, name: str, label: str, new_name: str, *, description: str | None = None
+    ) -> TaxonomyInfo:
+        """Rename a label (admin; a new version, retrained): its examples, reviews and
+        decisions continue under ``new_name``; ``description`` replaces its description."""
+        return self._run(tax.rename_label(name, label, new_name, description))
+
 
 class AsyncTaxonomyAdmin(AsyncRunner):
     """The same methods, awaitable (the client supplies ``_run``)."""
@@ -105,3 +112,10 @@ class AsyncTaxonomyAdmin(AsyncRunner):
     async def reviewed_examples(self, name: str) -> list[ReviewedExample]:
         """The resolved review items the taxonomy learns from, in item order (all pages)."""
         return await self._all(lambda cursor: tax.reviewed_examples_page(name, cursor))
+
+    async def rename_label(
+        self, name: str, label: str, new_name: str, *, description: str | None = None
+    ) -> TaxonomyInfo:
+        """Rename a label (admin; a new version, retrained): its examples, reviews and
+        decisions continue under ``new_name``; ``description`` replaces its description."""
+        return await self._run(tax.rename_label(name, label, new_name, description))

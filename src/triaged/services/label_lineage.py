@@ -1,11 +1,13 @@
 """What a label of an older taxonomy version is called now.
 
-Taxonomy edits record no renames: a PATCH sends the whole label list, and a label whose
-name changed is one label gone and another new.  Between two consecutive versions a label
-that is gone *continues as* the label of the next version that holds at least half of its
-examples (a rename keeps its examples; a merge moves them into a kept label), or, when it
-had no examples, as the only new label with its (non-empty) description.  A label gone
-without such a successor was removed: its decisions keep its name.
+A version records the renames it was asked for (a label given with ``renamed_from``, or
+``POST .../labels/{label}/rename``): such a label *continues as* its new name.  Otherwise a
+PATCH sends the whole label list, and a label whose name changed is one label gone and
+another new; between two consecutive versions a label that is gone continues as the label
+of the next version that holds at least half of its examples (a rename keeps its examples;
+a merge moves them into a kept label), or, when it had no examples, as the only new label
+with its (non-empty) description.  A label gone without such a successor was removed: its
+decisions keep its name.
 
 The decision log keeps the label each decision got under its taxonomy version; insights
 read them under the current names (:func:`current_names`), so the traffic of a renamed
@@ -15,24 +17,30 @@ label is its own traffic, not a gap, and its health is one entry.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection
 
 from triaged.storage import taxonomy_repo
 from triaged.taxonomy import Taxonomy
 
-__all__ = ["current_names", "successors"]
+__all__ = ["current_names", "now_called", "successors"]
 
 
-def successors(before: Taxonomy, after: Taxonomy) -> dict[str, str]:
-    """``{gone label: the label of after it continues as}`` (see the module docstring)."""
+def successors(
+    before: Taxonomy, after: Taxonomy, renames: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``{gone label: the label of after it continues as}`` (see the module docstring);
+    ``renames``: those ``after`` recorded."""
     kept = set(after.label_names)
     holder = {text: lb.name for lb in after.labels for text in lb.examples}
     new = [lb for lb in after.labels if lb.name not in set(before.label_names)]
     out: dict[str, str] = {}
     for label in before.labels:
         if label.name in kept:
+            continue
+        if renames and renames.get(label.name) in kept:
+            out[label.name] = renames[label.name]
             continue
         if label.examples:
             votes = Counter(holder[t] for t in set(label.examples) if t in holder)
@@ -48,9 +56,12 @@ def successors(before: Taxonomy, after: Taxonomy) -> dict[str, str]:
     return out
 
 
-def _chain(taxes: list[Taxonomy]) -> dict[int, dict[str, str]]:
+def _chain(
+    taxes: list[Taxonomy], renames: Mapping[int, Mapping[str, str]] | None = None
+) -> dict[int, dict[str, str]]:
     """Per version of ``taxes`` (consecutive, oldest first), ``{label then: label now}``
-    for its labels that go by another name in the last one."""
+    for its labels that go by another name in the last one (``renames``: per version, the
+    renames it recorded)."""
     out: dict[int, dict[str, str]] = {}
     later: dict[str, str] = {}  # each label of the next version: its name now
     for i in range(len(taxes) - 1, -1, -1):
@@ -58,7 +69,8 @@ def _chain(taxes: list[Taxonomy]) -> dict[int, dict[str, str]]:
         if i + 1 == len(taxes):
             now = {name: name for name in tax.label_names}
         else:
-            step = successors(tax, taxes[i + 1])
+            nxt_tax = taxes[i + 1]
+            step = successors(tax, nxt_tax, (renames or {}).get(nxt_tax.version))
             now = {}
             for name in tax.label_names:
                 nxt = step.get(name, name)
@@ -77,7 +89,30 @@ def current_names(
     wanted = sorted(set(versions))
     if not wanted:
         return {}
-    rows = taxonomy_repo.version_definitions(conn, taxonomy_id, since=wanted[0])
-    taxes = [Taxonomy.from_dict({**row.definition, "version": row.version}) for row in rows]
-    chained = _chain(taxes)
+    chained, _ = _history(conn, taxonomy_id, since=wanted[0])
     return {v: chained.get(v, {}) for v in wanted}
+
+
+def now_called(conn: Connection, taxonomy_id: str, names: Iterable[str]) -> dict[str, str]:
+    """Of ``names`` (labels no longer in the taxonomy), those that continue under another
+    name now: ``{old name: current name}``.  A name reads as it was the last time a version
+    held it (a name used, removed and used again follows its last use)."""
+    wanted = set(names)
+    if not wanted:
+        return {}
+    chained, taxes = _history(conn, taxonomy_id, since=1)
+    out: dict[str, str] = {}
+    for tax in reversed(taxes):  # newest first: a name's last use decides
+        for name in wanted - set(out):
+            if name in tax.label_names:
+                out[name] = chained.get(tax.version, {}).get(name, name)
+    return {k: v for k, v in out.items() if k != v}
+
+
+def _history(
+    conn: Connection, taxonomy_id: str, *, since: int
+) -> tuple[dict[int, dict[str, str]], list[Taxonomy]]:
+    rows = taxonomy_repo.version_definitions(conn, taxonomy_id, since=since)
+    taxes = [Taxonomy.from_dict({**row.definition, "version": row.version}) for row in rows]
+    renames = {row.version: dict(row.renames or {}) for row in rows}
+    return _chain(taxes, renames), taxes

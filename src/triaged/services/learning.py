@@ -33,6 +33,7 @@ from sqlalchemy import Connection
 from triaged.errors import Conflict, NotFound
 from triaged.services.ids import as_utc
 from triaged.services.jobs import notify_model
+from triaged.services.label_lineage import now_called
 from triaged.services.review_queue import Action
 from triaged.services.taxonomies import TaxonomyRecord, load_version
 from triaged.services.training_progress import progress_view
@@ -105,14 +106,19 @@ def reviewed_examples(
     """Every decisive review of the taxonomy as an example, oldest first."""
     rows = training_repo.reviewed_rows(conn, taxonomy_id, _DECISIVE)
     known = set(labels)
+    # a label renamed since the review: the review is an example of its new name
+    gone = {r.resolved_label for r in rows if r.resolved_label and r.resolved_label not in known}
+    gone |= {r.new_label for r in rows if r.new_label and r.new_label not in known}
+    renamed = now_called(conn, taxonomy_id, gone)
     out: list[ReviewedExample] = []
     for r in rows:
         if r.action == Action.OUT_OF_SCOPE.value:
             label = OOS_LABEL
         elif r.action == Action.NEW_CATEGORY.value:
-            label = r.new_label if r.new_label in known else OOS_LABEL
-        elif r.resolved_label in known:
-            label = r.resolved_label
+            proposed = renamed.get(r.new_label, r.new_label)
+            label = proposed if proposed in known else OOS_LABEL
+        elif renamed.get(r.resolved_label, r.resolved_label) in known:
+            label = renamed.get(r.resolved_label, r.resolved_label)
         else:  # a label since removed from the taxonomy
             continue
         out.append(
@@ -139,7 +145,9 @@ def auto_examples(
         return []
     rows = training_repo.unreviewed_auto_rows(conn, taxonomy_id, limit)
     known = set(labels)
-    return [Example(r.text, r.label) for r in rows if r.label in known]
+    renamed = now_called(conn, taxonomy_id, {r.label for r in rows if r.label not in known})
+    named = [Example(r.text, renamed.get(r.label, r.label)) for r in rows]
+    return [e for e in named if e.label in known]
 
 
 def training_taxonomy(

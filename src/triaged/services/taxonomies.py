@@ -30,6 +30,7 @@ __all__ = [
     "create",
     "get_record",
     "get_record_by_id",
+    "label_renames",
     "list_records",
     "load_version",
     "merge_update",
@@ -85,9 +86,16 @@ def check_distinct_labels(tax: Taxonomy) -> None:
         seen.append(label.name)
 
 
-def _insert_version(conn: Connection, taxonomy_id: str, tax: Taxonomy) -> None:
+def _insert_version(
+    conn: Connection, taxonomy_id: str, tax: Taxonomy, renames: Mapping[str, str] | None = None
+) -> None:
     taxonomy_repo.insert_version(
-        conn, taxonomy_id, tax.version, tax.to_dict(), tax.n_examples + len(tax.out_of_scope)
+        conn,
+        taxonomy_id,
+        tax.version,
+        tax.to_dict(),
+        tax.n_examples + len(tax.out_of_scope),
+        dict(renames) if renames else None,
     )
 
 
@@ -242,19 +250,67 @@ def list_versions(conn: Connection, record: TaxonomyRecord) -> list[dict[str, An
     ]
 
 
-def new_version(conn: Connection, record: TaxonomyRecord, tax: Taxonomy) -> Taxonomy:
-    """Store ``tax`` as the next version (atomic increment, so concurrent edits never clash)."""
+def new_version(
+    conn: Connection,
+    record: TaxonomyRecord,
+    tax: Taxonomy,
+    renames: Mapping[str, str] | None = None,
+) -> Taxonomy:
+    """Store ``tax`` as the next version (atomic increment, so concurrent edits never clash),
+    with the labels it renamed (``{old name: new name}``, :func:`label_renames`)."""
     if record.archived_at is not None:
         raise Conflict(f"taxonomy {record.name!r} is archived", details={"taxonomy": record.name})
     check_distinct_labels(tax)
     version = taxonomy_repo.bump_version(conn, record.id)
     stored = Taxonomy.from_dict({**tax.to_dict(), "name": record.name, "version": version})
-    _insert_version(conn, record.id, stored)
+    _insert_version(conn, record.id, stored, renames)
     return stored
 
 
+def label_renames(current: Taxonomy, changes: Mapping[str, Any]) -> dict[str, str]:
+    """``{old name: new name}`` of the labels an update renames: a label given with
+    ``renamed_from`` continues that label of ``current`` (its examples, reviews and
+    decisions follow it).  The old name must be a label of ``current`` that the update
+    drops, each at most once, and the new name must not already be another label of
+    ``current`` (a swap or a merge is two edits: rename to a free name first)."""
+    items = changes.get("labels") or []
+    current_names = set(current.label_names)
+    new_names = {str(item.get("name")) for item in items}
+    out: dict[str, str] = {}
+    for i, item in enumerate(items):
+        old = item.get("renamed_from")
+        if old is None or old == item.get("name"):
+            continue
+        where = f"labels[{i}].renamed_from"
+        new = str(item.get("name"))
+        problem: tuple[str, str] | None = None
+        if old not in current_names:
+            problem = "unknown_label", f"{old!r} is not a label of the current version"
+        elif old in out:
+            problem = "duplicate_rename", f"{old!r} is renamed twice"
+        elif old in new_names:
+            problem = "label_kept", f"{old!r} is still in the labels: a rename drops the old name"
+        elif new in current_names:
+            problem = (
+                "name_taken",
+                (
+                    f"{new!r} is already a label; rename to a name not in use (a swap or a "
+                    "merge is two edits)"
+                ),
+            )
+        if problem is not None:
+            reason, message = problem
+            raise TaxonomyError(
+                f"{where}: {message}",
+                details={"field": where, "label": old, "reason": reason},
+            )
+        out[str(old)] = new
+    return out
+
+
 def merge_update(current: Taxonomy, changes: Mapping[str, Any]) -> Taxonomy:
-    """Apply a partial update: labels given without ``examples`` keep their old examples."""
+    """Apply a partial update: labels given without ``examples`` keep their old examples
+    (a label given with ``renamed_from``: those of the label it renames)."""
     data = current.to_dict()
     if changes.get("description") is not None:
         data["description"] = changes["description"]
@@ -265,8 +321,9 @@ def merge_update(current: Taxonomy, changes: Mapping[str, Any]) -> Taxonomy:
         labels: list[dict[str, Any]] = []
         for item in changes["labels"]:
             entry = dict(item)
+            source = entry.pop("renamed_from", None) or entry.get("name")
             if entry.get("examples") is None:
-                entry["examples"] = old.get(str(entry.get("name")), [])
+                entry["examples"] = old.get(str(source), [])
             labels.append(entry)
         data["labels"] = labels
     if changes.get("examples"):

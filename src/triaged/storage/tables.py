@@ -141,6 +141,8 @@ taxonomy_versions = Table(
     Column("definition", JSON, nullable=False),
     Column("n_examples", Integer, nullable=False),
     Column("created_at", Stamp, nullable=False),
+    # {old label name: new name}: the labels this version renamed (None: none)
+    Column("renames", JSON, nullable=True),
     UniqueConstraint("taxonomy_id", "version", name="uq_taxonomy_versions_taxonomy_version"),
 )
 

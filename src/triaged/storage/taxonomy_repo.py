@@ -75,6 +75,7 @@ def insert_version(
     version: int,
     definition: dict[str, Any],
     n_examples: int,
+    renames: dict[str, str] | None = None,
 ) -> None:
     conn.execute(
         insert(taxonomy_versions).values(
@@ -84,6 +85,7 @@ def insert_version(
             definition=definition,
             n_examples=n_examples,
             created_at=utcnow(),
+            renames=renames or None,
         )
     )
 
@@ -145,11 +147,12 @@ def version_definition(conn: Connection, taxonomy_id: str, version: int) -> AnyR
 
 
 def version_definitions(conn: Connection, taxonomy_id: str, *, since: int = 1) -> list[AnyRow]:
-    """``version`` and ``definition`` of the versions from ``since`` on, oldest first."""
+    """``version``, ``definition`` and ``renames`` of the versions from ``since`` on,
+    oldest first."""
     v = taxonomy_versions.c
     return list(
         conn.execute(
-            select(v.version, v.definition)
+            select(v.version, v.definition, v.renames)
             .where(v.taxonomy_id == taxonomy_id, v.version >= since)
             .order_by(v.version)
         )

@@ -15,6 +15,7 @@ from triaged.api.paging import Cursor, Limit, decode_cursor, envelope, page_of
 from triaged.api.review_schemas import RetrainRequest
 from triaged.api.schemas import (
     EvaluateRequest,
+    LabelRename,
     ModelList,
     ModelOut,
     TaxonomyCreate,
@@ -85,6 +86,20 @@ def update_taxonomy(
     that changes nothing (``{}``, the same labels again) answers the current version and
     trains nothing."""
     return service.update_taxonomy(principal, record.name, _definition(body))
+
+
+@router.post("/{name}/labels/{label}/rename", response_model=TaxonomyOut)
+def rename_label(
+    record: TaxonomyDep,
+    label: Annotated[str, Path(description="The label's current name.")],
+    body: LabelRename,
+    principal: PrincipalDep,
+    service: ServiceDep,
+) -> Any:
+    """Rename a label (admin): a new version, retrained.  Its examples, reviews and decisions
+    continue under the new name (retraining learns from its reviews; insights and health read
+    its traffic as one label).  The same as a PATCH whose label carries ``renamed_from``."""
+    return service.rename_label(principal, record.name, label, body.name, body.description)
 
 
 @router.post("/{name}/archive", response_model=TaxonomyOut)

@@ -9,12 +9,19 @@ import json
 import random
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from triaged import inputs
-from triaged.errors import Conflict, InvalidInput, PayloadTooLarge, ValidationFailed
+from triaged.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    TaxonomyError,
+    ValidationFailed,
+)
 from triaged.services import quota, routing_policy, training
 from triaged.services import taxonomies as taxo
 from triaged.services.facade.core import READ_ROLES
@@ -23,6 +30,7 @@ from triaged.services.keys import Principal, Role
 from triaged.services.routing_policy import Policy
 from triaged.services.taxonomies import TaxonomyRecord
 from triaged.taxonomy import OOS_LABEL, THRESHOLDS, Example, Taxonomy
+from triaged.taxonomy_rules import check_name
 
 __all__ = ["TaxonomyMixin"]
 
@@ -151,20 +159,29 @@ class TaxonomyMixin(RoutingMixin):
             return taxo.load_version(conn, record, version).to_dict()
 
     def _new_version(
-        self, principal: Principal, name: str, change: Any, *, train: bool = True
+        self,
+        principal: Principal,
+        name: str,
+        change: Any,
+        *,
+        train: bool = True,
+        renames: Callable[[Taxonomy], dict[str, str]] | None = None,
     ) -> dict[str, Any]:
+        """``change(current)`` as the next version; ``renames(current)``: the labels it
+        renames (checked before anything is written)."""
         principal.require(Role.ADMIN)
         job: dict[str, Any] | None = None
         with self.db.write() as conn:
             record = taxo.get_record(conn, principal.workspace_id, name, for_update=True)
             current = taxo.load_version(conn, record)
+            renamed = renames(current) if renames is not None else {}
             changed = change(current)
             self._check_size(changed)
             # nothing changes (an empty PATCH, the same labels again): no version and no
             # training (POST .../train retrains on purpose); an archived one still refuses
             made: int | None = None
             if changed != current or record.archived_at is not None:
-                job, tax = self._store_version(conn, record, current, changed, train)
+                job, tax = self._store_version(conn, record, current, changed, train, renamed)
                 made = tax.version
         if job is not None:
             self._launch(job["id"], tax)
@@ -178,10 +195,11 @@ class TaxonomyMixin(RoutingMixin):
         current: Taxonomy,
         changed: Taxonomy,
         train: bool,
+        renames: dict[str, str] | None = None,
     ) -> tuple[dict[str, Any] | None, Taxonomy]:
         """Store ``changed`` as the next version; a training job for it unless ``train``
         is false (the job, and the taxonomy with its reviewed decisions, to launch)."""
-        tax = taxo.new_version(conn, record, changed)
+        tax = taxo.new_version(conn, record, changed, renames)
         # set in the definition now, at another value or for the first time: manual
         before = current.given_thresholds()
         given = {k: v for k, v in tax.given_thresholds().items() if before.get(k) != v}
@@ -198,7 +216,53 @@ class TaxonomyMixin(RoutingMixin):
     ) -> dict[str, Any]:
         if changes.get("name") not in (None, name):
             raise InvalidInput("a taxonomy cannot be renamed", details={"field": "name"})
-        return self._new_version(principal, name, lambda cur: taxo.merge_update(cur, changes))
+        return self._new_version(
+            principal,
+            name,
+            lambda cur: taxo.merge_update(cur, changes),
+            renames=lambda cur: taxo.label_renames(cur, changes),
+        )
+
+    def rename_label(
+        self, principal: Principal, name: str, label: str, new_name: str, description: str | None
+    ) -> dict[str, Any]:
+        """Rename one label (and optionally describe it anew) as a new version: its
+        examples, reviews and decisions continue under the new name."""
+
+        check_name(new_name, "name")
+
+        def changes(cur: Taxonomy) -> dict[str, Any]:
+            if label not in cur.label_names:
+                raise NotFound(
+                    f"taxonomy {name!r} has no label {label!r}",
+                    details={"taxonomy": name, "label": label},
+                )
+            if new_name != label and new_name in cur.label_names:
+                raise TaxonomyError(
+                    f"name: {new_name!r} is already a label; rename to a name not in use "
+                    "(a swap or a merge is two edits)",
+                    details={"field": "name", "label": label, "reason": "name_taken"},
+                )
+            labels: list[dict[str, Any]] = []
+            for lb in cur.labels:
+                if lb.name != label:
+                    labels.append({"name": lb.name, "description": lb.description})
+                    continue
+                labels.append(
+                    {
+                        "name": new_name,
+                        "description": lb.description if description is None else description,
+                        "renamed_from": label,
+                    }
+                )
+            return {"labels": labels}
+
+        return self._new_version(
+            principal,
+            name,
+            lambda cur: taxo.merge_update(cur, changes(cur)),
+            renames=lambda cur: taxo.label_renames(cur, changes(cur)),
+        )
 
     def add_examples(
         self, principal: Principal, name: str, examples: Sequence[Example], *, train: bool = True
