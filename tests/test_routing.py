@@ -48,3 +48,13 @@ def test_threshold_for_target_error() -> None:
     assert RoutingPolicy.threshold_for_target_error(conf, [False] * 300, 0.05) is None
     policy = RoutingPolicy.from_target_error(conf, correct, auto_error=0.05, review_error=0.3)
     assert policy.thresholds == Thresholds(auto=0.99, review=0.4)
+
+
+def test_an_alert_says_which_way_the_lane_moved() -> None:
+    from triaged.services.routing_policy.model import lane_change
+
+    assert lane_change(0.9, 0.95) == "raised"
+    assert lane_change(0.95, 0.9) == "lowered"
+    assert lane_change(0.9, None) == "closed"
+    assert lane_change(None, 0.97) == "opened"
+    assert lane_change(0.9, 0.9) == lane_change(None, None) == "kept"

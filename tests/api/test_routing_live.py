@@ -78,6 +78,7 @@ async def test_unknown_inputs_make_the_service_raise_the_auto_threshold(
     alerts = rep["alerts"]
     assert alerts and alerts[0]["from"] == trained["auto"]
     assert alerts[0]["to"] is None or alerts[0]["to"] > trained["auto"]
+    assert alerts[0]["change"] == ("closed" if alerts[0]["to"] is None else "raised")
     assert alerts[0]["policy_version"] == trained["version"] + 1
     assert "audits since version" in alerts[0]["reason"]
 

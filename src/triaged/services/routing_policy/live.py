@@ -23,7 +23,7 @@ from triaged.routing_live import (
 from triaged.services.periodic import Periodic
 from triaged.services.routing_learning import stratified_weights
 from triaged.services.routing_policy.live_hold import HoldChange, hold_share, live_hold
-from triaged.services.routing_policy.model import ALERT_EVENT, LiveConfig, Policy
+from triaged.services.routing_policy.model import ALERT_EVENT, LiveConfig, Policy, lane_change
 from triaged.services.routing_policy.reviews import reviewed
 from triaged.services.routing_policy.store import (
     _bound_dict,
@@ -237,6 +237,7 @@ def live_check(
             "taxonomy": taxonomy,
             "from": policy.auto,
             "to": auto,
+            "change": lane_change(policy.auto, auto),
             "policy_version": new.version,
             "bound": {
                 "upper": cert.upper_bound,

@@ -20,6 +20,20 @@ ROUTING_LOCK_KEY = 727375004  # advisory lock class of routing changes (PostgreS
 SOURCES = ("training", "manual", "live")
 
 
+def lane_change(before: float | None, after: float | None) -> str:
+    """What a move of the auto threshold from ``before`` to ``after`` (None: the lane
+    closed) did to the lane: ``raised``, ``lowered``, ``closed``, ``opened`` or ``kept``
+    (the ``change`` of an ``alert.auto_lane`` event, for a receiver that pages on the
+    tightening ones only)."""
+    if before == after:
+        return "kept"
+    if after is None:
+        return "closed"
+    if before is None:
+        return "opened"
+    return "raised" if after > before else "lowered"
+
+
 @dataclass(frozen=True, slots=True)
 class Defaults:
     """Parameters of a taxonomy's first policy (from settings)."""

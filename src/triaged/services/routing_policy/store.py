@@ -24,7 +24,13 @@ from triaged.routing_hold import HOLD_GRID_TOP, HoldChoice, evidence_hold_thresh
 from triaged.services.ids import new_id, utcnow
 from triaged.services.jobs import notify_model
 from triaged.services.routing_learning import OwnRows, certify_from_live_share
-from triaged.services.routing_policy.model import ALERT_EVENT, ROUTING_LOCK_KEY, Defaults, Policy
+from triaged.services.routing_policy.model import (
+    ALERT_EVENT,
+    ROUTING_LOCK_KEY,
+    Defaults,
+    Policy,
+    lane_change,
+)
 from triaged.services.routing_policy.reviews import (
     Reviewed,
     measured_share,
@@ -346,6 +352,7 @@ def _alert_tightened(conn: Connection, workspace_id: str, prev: Policy, new: Pol
             "taxonomy": row.name,
             "from": prev.auto,
             "to": new.auto,
+            "change": lane_change(prev.auto, new.auto),
             "policy_version": new.version,
             "bound": {
                 "upper": new.bound.get("upper_bound"),
