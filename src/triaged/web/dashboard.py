@@ -53,6 +53,8 @@ add_nav_link("Dashboard", "/ui/dashboard")
 MAX_DAYS = 365
 NOTICES = {
     "label_created": "Label created: a new taxonomy version is training with its examples.",
+    "label_renamed": "Label renamed: a new taxonomy version is training; its examples, reviews "
+    "and decisions follow the new name.",
     "forbidden": "Only an admin can change the taxonomy.",
     **model_panel.NOTICES,
 }
@@ -229,6 +231,7 @@ def _dashboard(
         drift_now=data["drift_now"],
         drift_recorded=data["drift_recorded"],
         can_edit=principal.role is Role.ADMIN,
+        label_names=_label_names(service, principal, name),
         panel=_routing_panel(service, principal, name, since=since, auto=auto, review=review),
         model=model_panel.model_panel(service, principal, name),
         **review_honesty.dashboard_context(
@@ -275,6 +278,47 @@ def create_label(
     except TriagedError as exc:
         return _back(session, taxonomy, failure=exc.message)
     return _back(session, taxonomy, notice="label_created")
+
+
+def _label_names(service: Service, principal: Principal, taxonomy: str) -> list[str]:
+    """The taxonomy's current labels, for an admin's Rename label form (none for others)."""
+    if principal.role is not Role.ADMIN:
+        return []
+    return [lb["name"] for lb in service.get_taxonomy(principal, taxonomy)["labels"]]
+
+
+@router.post("/ui/dashboard/rename-label")
+def rename_label(
+    request: Request,
+    session: WebSession,
+    service: ServiceDep,
+    csrf_token: Annotated[str, Form()] = "",
+    taxonomy: Annotated[str, Form()] = "",
+    label: Annotated[str, Form()] = "",
+    new_name: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+) -> Response:
+    """Rename a label (admin), as ``POST /v1/taxonomies/{name}/labels/{label}/rename``
+    does: a new version, retrained, the label's examples, reviews and decisions following
+    the new name.  An empty description keeps the label's own."""
+    check_csrf(session, csrf_token)  # first: a form without its token is refused (403)
+    principal = session.principal
+    try:
+        principal.require(Role.ADMIN)  # before the name is read: a reviewer gets 403 alone
+        service.rename_label(
+            principal, taxonomy, label, new_name.strip(), description.strip() or None
+        )
+    except TriagedError as exc:
+        if exc.status >= 500:
+            raise
+        # not an admin, an unknown taxonomy: the error page; a label gone meanwhile, a
+        # name taken or refused: back to the dashboard, which says why
+        if exc.status == 403 or (exc.status == 404 and "label" not in exc.details):
+            return error_page(
+                request, exc.message, status_code=exc.status, session=session, back=BACK
+            )
+        return _back(session, taxonomy, failure=exc.message)
+    return _back(session, taxonomy, notice="label_renamed")
 
 
 def _back(
