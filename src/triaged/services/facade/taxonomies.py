@@ -228,7 +228,7 @@ class TaxonomyMixin(RoutingMixin):
     ) -> dict[str, Any]:
         """Rename one label (and optionally describe it anew) as a new version: its
         examples, reviews and decisions continue under the new name."""
-
+        principal.require(Role.ADMIN)  # before the name is looked at: a reviewer gets 403
         check_name(new_name, "name")
 
         def changes(cur: Taxonomy) -> dict[str, Any]:
