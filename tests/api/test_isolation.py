@@ -106,9 +106,14 @@ async def _taxonomy(b: B) -> str:
     return b.taxonomy
 
 
+async def _label(b: B) -> str:
+    return str(TINY_TAXONOMY["labels"][0]["name"])  # a label of B's taxonomy
+
+
 # path parameter name -> how to make workspace B's value for it
 RESOURCES: dict[str, Callable[[B], Awaitable[str]]] = {
     "name": _taxonomy,
+    "label": _label,
     "version": _version,
     "decision_id": _decision,
     "key_id": _key,
