@@ -95,6 +95,10 @@ def test_versions_models_and_rollback(served: tuple[Stack, LiveServer]) -> None:
         assert third.labels[1].description == "Software defects"
         with pytest.raises(NotFound):
             c.rename_label("support", "nope", "x")
+        merged = c.merge_labels("support", "defect", "billing")
+        assert merged.version == 4 and merged.labels == ["billing", "account"]
+        fourth = c.taxonomy_version("support", 4)
+        assert fourth.labels[0].examples == newest.labels[0].examples + third.labels[1].examples
 
         gone = c.delete_taxonomy("support")
         assert isinstance(gone, TaxonomyInfo) and gone.raw["archived"] is True
@@ -157,6 +161,8 @@ def test_review_settings_and_reviewed_examples(served: tuple[Stack, LiveServer])
             assert (await c.rollback("support", info.model.id)).active is True
             renamed = await c.rename_label("support", "account", "profile")
             assert renamed.labels == ["billing", "bug", "profile"]
+            merged = await c.merge_labels("support", "profile", "bug")
+            assert merged.labels == ["billing", "bug"]
             assert (await c.delete_taxonomy("support")).raw["archived"] is True
             with pytest.raises(NotFound):
                 await c.review_settings("nope")

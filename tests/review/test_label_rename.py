@@ -175,3 +175,45 @@ def test_a_recorded_rename_needs_no_examples_or_description() -> None:
     assert successors(before, after, {"d": "d2"}) == {"d": "d2"}
     # a recorded rename to a label the next version does not hold is no successor
     assert successors(before, after, {"d": "zz"}) == {}
+
+
+async def test_merging_a_label_into_another(team: Team) -> None:
+    """The insights' ``merge`` as one call: 'bug' goes, its examples join 'billing', and its
+    reviews and decisions count as 'billing'."""
+    tax = await team.taxonomy()
+    await review_everything(team, tax)
+    before = await _labels(team, tax)
+    url = f"/v1/taxonomies/{tax}/labels/bug/merge"
+    r = await team.alice.post(url, json={"into": "billing"})
+    assert r.status_code == 403, r.text
+    for label, into, status, reason in [
+        ("bug", "bug", 400, "same_label"),
+        ("nope", "billing", 404, None),
+        ("bug", "nope", 404, None),
+    ]:
+        r = await team.admin.post(f"/v1/taxonomies/{tax}/labels/{label}/merge", json={"into": into})
+        assert r.status_code == status, r.text
+        if reason:
+            assert r.json()["error"]["details"]["reason"] == reason
+    assert (await team.admin.get(f"/v1/taxonomies/{tax}")).json()["version"] == 1
+
+    r = await team.admin.post(url, json={"into": "billing"})
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 2
+    after = await _labels(team, tax)
+    assert list(after) == ["billing", "account"]
+    assert after["billing"]["examples"] == before["billing"]["examples"] + before["bug"]["examples"]
+    assert after["billing"]["description"] == before["billing"]["description"]
+    assert after["account"]["examples"] == before["account"]["examples"]
+    assert await _reviewed_labels(team, tax) == _renamed(TRUTH, "bug", "billing")
+    r = await team.admin.get(f"/v1/taxonomies/{tax}/insights")
+    assert r.status_code == 200, r.text
+    health = {h["label"]: h["volume"] for h in r.json()["labels"]}
+    assert set(health) == {"billing", "account"}, health
+    assert sum(health.values()) == len(TEXTS)
+
+    r = await team.alice.post(f"/v1/taxonomies/{tax}/train", json={"wait": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "ready"
+    examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["data"]
+    assert r.json()["n_review_examples"] == sum(1 for e in examples if e["split"] == "train")

@@ -298,6 +298,7 @@ EXAMPLES: dict[str, dict[str, object]] = {
             {"text": "The app crashes when I open settings", "label": "bug"},
         ],
     },
+    "LabelMerge": {"into": "billing"},
     "LabelRename": {"name": "defect", "description": "Something in the app does not work"},
     "TaxonomyUpdate": {
         "labels": [

@@ -88,6 +88,12 @@ class LabelRename(_In):
     )
 
 
+class LabelMerge(_In):
+    into: str = Field(
+        min_length=1, max_length=100, description="The label this one is merged into."
+    )
+
+
 class ThresholdsIn(_In):
     auto: float | None = Field(default=None, ge=0.0, le=1.0)
     review: float | None = Field(default=None, ge=0.0, le=1.0)

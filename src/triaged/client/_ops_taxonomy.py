@@ -17,6 +17,7 @@ from triaged.client.taxonomy_results import (
 
 __all__ = [
     "delete_taxonomy",
+    "merge_labels",
     "model",
     "rename_label",
     "review_settings",
@@ -36,6 +37,13 @@ def rename_label(name: str, label: str, new_name: str, description: str | None) 
     body = _some(name=new_name, description=description)
     return Op(
         Call("POST", _path(name, f"/labels/{seg(label)}/rename"), json=body),
+        TaxonomyInfo.from_dict,
+    )
+
+
+def merge_labels(name: str, label: str, into: str) -> Op[TaxonomyInfo]:
+    return Op(
+        Call("POST", _path(name, f"/labels/{seg(label)}/merge"), json={"into": into}),
         TaxonomyInfo.from_dict,
     )
 

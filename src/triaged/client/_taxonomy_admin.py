@@ -69,6 +69,11 @@ class SyncTaxonomyAdmin(SyncRunner):
         decisions continue under ``new_name``; ``description`` replaces its description."""
         return self._run(tax.rename_label(name, label, new_name, description))
 
+    def merge_labels(self, name: str, label: str, into: str) -> TaxonomyInfo:
+        """Merge ``label`` into ``into`` (admin; a new version, retrained): its examples join
+        ``into``'s and its reviews and decisions continue as ``into``."""
+        return self._run(tax.merge_labels(name, label, into))
+
 
 class AsyncTaxonomyAdmin(AsyncRunner):
     """The same methods, awaitable (the client supplies ``_run``)."""
@@ -119,3 +124,8 @@ class AsyncTaxonomyAdmin(AsyncRunner):
         """Rename a label (admin; a new version, retrained): its examples, reviews and
         decisions continue under ``new_name``; ``description`` replaces its description."""
         return await self._run(tax.rename_label(name, label, new_name, description))
+
+    async def merge_labels(self, name: str, label: str, into: str) -> TaxonomyInfo:
+        """Merge ``label`` into ``into`` (admin; a new version, retrained): its examples join
+        ``into``'s and its reviews and decisions continue as ``into``."""
+        return await self._run(tax.merge_labels(name, label, into))

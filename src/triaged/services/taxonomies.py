@@ -33,9 +33,11 @@ __all__ = [
     "label_renames",
     "list_records",
     "load_version",
+    "merge_changes",
     "merge_update",
     "new_version",
     "record_in",
+    "rename_changes",
 ]
 
 
@@ -294,8 +296,8 @@ def label_renames(current: Taxonomy, changes: Mapping[str, Any]) -> dict[str, st
             problem = (
                 "name_taken",
                 (
-                    f"{new!r} is already a label; rename to a name not in use (a swap or a "
-                    "merge is two edits)"
+                    f"{new!r} is already a label; rename to a name not in use (a swap is "
+                    "two edits; to fold one label into another, POST .../labels/{label}/merge)"
                 ),
             )
         if problem is not None:
@@ -306,6 +308,57 @@ def label_renames(current: Taxonomy, changes: Mapping[str, Any]) -> dict[str, st
             )
         out[str(old)] = new
     return out
+
+
+def _has_label(current: Taxonomy, taxonomy: str, label: str) -> None:
+    if label not in current.label_names:
+        raise NotFound(
+            f"taxonomy {taxonomy!r} has no label {label!r}",
+            details={"taxonomy": taxonomy, "label": label},
+        )
+
+
+def rename_changes(
+    current: Taxonomy, taxonomy: str, label: str, new_name: str, description: str | None
+) -> dict[str, Any]:
+    """The update (for :func:`merge_update`) that renames ``label`` to ``new_name``."""
+    _has_label(current, taxonomy, label)
+    if new_name != label and new_name in current.label_names:
+        raise TaxonomyError(
+            f"name: {new_name!r} is already a label; rename to a name not in use (to fold "
+            "one label into another, merge it)",
+            details={"field": "name", "label": label, "reason": "name_taken"},
+        )
+    labels: list[dict[str, Any]] = []
+    for lb in current.labels:
+        if lb.name != label:
+            labels.append({"name": lb.name, "description": lb.description})
+            continue
+        described = lb.description if description is None else description
+        labels.append({"name": new_name, "description": described, "renamed_from": label})
+    return {"labels": labels}
+
+
+def merge_changes(current: Taxonomy, taxonomy: str, label: str, into: str) -> dict[str, Any]:
+    """The update (for :func:`merge_update`) that folds ``label`` into ``into``: ``label``
+    goes, its examples join ``into``'s (each text once)."""
+    _has_label(current, taxonomy, label)
+    _has_label(current, taxonomy, into)
+    if label == into:
+        raise TaxonomyError(
+            f"into: a label cannot be merged into itself ({label!r})",
+            details={"field": "into", "label": label, "reason": "same_label"},
+        )
+    gone = next(lb for lb in current.labels if lb.name == label)
+    labels: list[dict[str, Any]] = []
+    for lb in current.labels:
+        if lb.name == label:
+            continue
+        entry: dict[str, Any] = {"name": lb.name, "description": lb.description}
+        if lb.name == into:
+            entry["examples"] = list(dict.fromkeys([*lb.examples, *gone.examples]))
+        labels.append(entry)
+    return {"labels": labels}
 
 
 def merge_update(current: Taxonomy, changes: Mapping[str, Any]) -> Taxonomy:

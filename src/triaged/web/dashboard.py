@@ -23,6 +23,7 @@ refreshes the panel from ``GET /ui/dashboard/model`` (the panel alone, as HTML).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -53,6 +54,8 @@ add_nav_link("Dashboard", "/ui/dashboard")
 MAX_DAYS = 365
 NOTICES = {
     "label_created": "Label created: a new taxonomy version is training with its examples.",
+    "labels_merged": "Labels merged: a new taxonomy version is training; the merged label's "
+    "examples, reviews and decisions now count as the label it went into.",
     "label_renamed": "Label renamed: a new taxonomy version is training; its examples, reviews "
     "and decisions follow the new name.",
     "forbidden": "Only an admin can change the taxonomy.",
@@ -303,22 +306,54 @@ def rename_label(
     the new name.  An empty description keeps the label's own."""
     check_csrf(session, csrf_token)  # first: a form without its token is refused (403)
     principal = session.principal
-    try:
-        principal.require(Role.ADMIN)  # before the name is read: a reviewer gets 403 alone
+
+    def rename() -> None:
         service.rename_label(
             principal, taxonomy, label, new_name.strip(), description.strip() or None
         )
+
+    return _edit_labels(request, session, taxonomy, rename, "label_renamed")
+
+
+@router.post("/ui/dashboard/merge-label")
+def merge_label(
+    request: Request,
+    session: WebSession,
+    service: ServiceDep,
+    csrf_token: Annotated[str, Form()] = "",
+    taxonomy: Annotated[str, Form()] = "",
+    label: Annotated[str, Form()] = "",
+    into: Annotated[str, Form()] = "",
+) -> Response:
+    """Merge a label into another (admin), as ``POST /v1/taxonomies/{name}/labels/{label}/
+    merge`` does: the overlap cards whose suggested action is ``merge`` offer it."""
+    check_csrf(session, csrf_token)  # first: a form without its token is refused (403)
+    principal = session.principal
+
+    def merge() -> None:
+        service.merge_labels(principal, taxonomy, label, into)
+
+    return _edit_labels(request, session, taxonomy, merge, "labels_merged")
+
+
+def _edit_labels(
+    request: Request, session: Session, taxonomy: str, edit: Callable[[], None], notice: str
+) -> Response:
+    """Run a label edit of the admin forms: back to the dashboard with ``notice``; not an
+    admin or an unknown taxonomy: the error page; a label gone meanwhile, a name taken or
+    refused: back to the dashboard, which says why."""
+    try:
+        session.principal.require(Role.ADMIN)  # before the form is read: a reviewer gets 403
+        edit()
     except TriagedError as exc:
         if exc.status >= 500:
             raise
-        # not an admin, an unknown taxonomy: the error page; a label gone meanwhile, a
-        # name taken or refused: back to the dashboard, which says why
         if exc.status == 403 or (exc.status == 404 and "label" not in exc.details):
             return error_page(
                 request, exc.message, status_code=exc.status, session=session, back=BACK
             )
         return _back(session, taxonomy, failure=exc.message)
-    return _back(session, taxonomy, notice="label_renamed")
+    return _back(session, taxonomy, notice=notice)
 
 
 def _back(

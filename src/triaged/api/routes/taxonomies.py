@@ -15,6 +15,7 @@ from triaged.api.paging import Cursor, Limit, decode_cursor, envelope, page_of
 from triaged.api.review_schemas import RetrainRequest
 from triaged.api.schemas import (
     EvaluateRequest,
+    LabelMerge,
     LabelRename,
     ModelList,
     ModelOut,
@@ -100,6 +101,21 @@ def rename_label(
     continue under the new name (retraining learns from its reviews; insights and health read
     its traffic as one label).  The same as a PATCH whose label carries ``renamed_from``."""
     return service.rename_label(principal, record.name, label, body.name, body.description)
+
+
+@router.post("/{name}/labels/{label}/merge", response_model=TaxonomyOut)
+def merge_labels(
+    record: TaxonomyDep,
+    label: Annotated[str, Path(description="The label to merge (it goes).")],
+    body: LabelMerge,
+    principal: PrincipalDep,
+    service: ServiceDep,
+) -> Any:
+    """Merge a label into another (admin): a new version, retrained, without ``label``.
+    Its examples join ``into``'s, and its reviews and decisions continue as ``into``
+    (retraining learns from them; insights and health count them there).  What the
+    insights suggest for two labels whose examples cannot be told apart (``merge``)."""
+    return service.merge_labels(principal, record.name, label, body.into)
 
 
 @router.post("/{name}/archive", response_model=TaxonomyOut)

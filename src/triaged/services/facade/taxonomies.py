@@ -14,14 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from triaged import inputs
-from triaged.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    TaxonomyError,
-    ValidationFailed,
-)
+from triaged.errors import Conflict, InvalidInput, PayloadTooLarge, ValidationFailed
 from triaged.services import quota, routing_policy, training
 from triaged.services import taxonomies as taxo
 from triaged.services.facade.core import READ_ROLES
@@ -232,36 +225,26 @@ class TaxonomyMixin(RoutingMixin):
         check_name(new_name, "name")
 
         def changes(cur: Taxonomy) -> dict[str, Any]:
-            if label not in cur.label_names:
-                raise NotFound(
-                    f"taxonomy {name!r} has no label {label!r}",
-                    details={"taxonomy": name, "label": label},
-                )
-            if new_name != label and new_name in cur.label_names:
-                raise TaxonomyError(
-                    f"name: {new_name!r} is already a label; rename to a name not in use "
-                    "(a swap or a merge is two edits)",
-                    details={"field": "name", "label": label, "reason": "name_taken"},
-                )
-            labels: list[dict[str, Any]] = []
-            for lb in cur.labels:
-                if lb.name != label:
-                    labels.append({"name": lb.name, "description": lb.description})
-                    continue
-                labels.append(
-                    {
-                        "name": new_name,
-                        "description": lb.description if description is None else description,
-                        "renamed_from": label,
-                    }
-                )
-            return {"labels": labels}
+            return taxo.rename_changes(cur, name, label, new_name, description)
 
         return self._new_version(
             principal,
             name,
             lambda cur: taxo.merge_update(cur, changes(cur)),
             renames=lambda cur: taxo.label_renames(cur, changes(cur)),
+        )
+
+    def merge_labels(
+        self, principal: Principal, name: str, label: str, into: str
+    ) -> dict[str, Any]:
+        """Merge ``label`` into ``into`` as a new version: its examples join ``into``'s,
+        and its reviews and decisions continue as ``into`` (the insights' ``merge``)."""
+        principal.require(Role.ADMIN)
+        return self._new_version(
+            principal,
+            name,
+            lambda cur: taxo.merge_update(cur, taxo.merge_changes(cur, name, label, into)),
+            renames=lambda cur: {label: into},
         )
 
     def add_examples(
