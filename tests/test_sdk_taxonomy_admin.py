@@ -99,6 +99,8 @@ def test_versions_models_and_rollback(served: tuple[Stack, LiveServer]) -> None:
         assert merged.version == 4 and merged.labels == ["billing", "account"]
         fourth = c.taxonomy_version("support", 4)
         assert fourth.labels[0].examples == newest.labels[0].examples + third.labels[1].examples
+        renames = [v.renames for v in c.taxonomy_versions("support")]
+        assert renames == [{}, {}, {"bug": "defect"}, {"defect": "billing"}]
 
         gone = c.delete_taxonomy("support")
         assert isinstance(gone, TaxonomyInfo) and gone.raw["archived"] is True

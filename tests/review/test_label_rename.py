@@ -108,6 +108,8 @@ async def test_the_rename_endpoint(team: Team) -> None:
     assert r.status_code == 200, r.text
     assert (await _labels(team, tax))["app_fault"]["description"] == "Faults of the app"
     assert await _reviewed_labels(team, tax) == _renamed(TRUTH, "bug", "app_fault")
+    versions = (await team.admin.get(f"/v1/taxonomies/{tax}/versions")).json()["data"]
+    assert [v["renames"] for v in versions] == [{}, {"bug": "defect"}, {"defect": "app_fault"}]
     # the decisions made as 'bug' are the renamed label's traffic in its health
     r = await team.admin.get(f"/v1/taxonomies/{tax}/insights")
     assert r.status_code == 200, r.text

@@ -214,6 +214,11 @@ class VersionOut(BaseModel):
     version: int
     n_examples: int
     created_at: str
+    renames: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels this version renamed or merged into another, as {old name: "
+        "new name} (recorded renames and merges only; {} for none).",
+    )
 
 
 class VersionList(Page[VersionOut]):

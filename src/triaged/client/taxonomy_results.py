@@ -25,6 +25,8 @@ class TaxonomyVersion:
     version: int
     n_examples: int
     created_at: str
+    #: labels this version renamed or merged into another: ``{old name: new name}``
+    renames: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaxonomyVersion:
@@ -32,6 +34,7 @@ class TaxonomyVersion:
             version=int(data["version"]),
             n_examples=int(data.get("n_examples") or 0),
             created_at=str(data.get("created_at") or ""),
+            renames={str(k): str(v) for k, v in (data.get("renames") or {}).items()},
         )
 
 

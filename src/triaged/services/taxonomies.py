@@ -247,6 +247,7 @@ def list_versions(conn: Connection, record: TaxonomyRecord) -> list[dict[str, An
             "version": r.version,
             "n_examples": r.n_examples,
             "created_at": as_utc(r.created_at).isoformat(),
+            "renames": dict(r.renames or {}),
         }
         for r in taxonomy_repo.version_rows(conn, record.id)
     ]

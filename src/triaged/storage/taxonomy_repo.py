@@ -160,13 +160,15 @@ def version_definitions(conn: Connection, taxonomy_id: str, *, since: int = 1) -
 
 
 def version_rows(conn: Connection, taxonomy_id: str) -> list[AnyRow]:
-    """``version``, ``n_examples`` and ``created_at`` of every version, oldest first."""
+    """``version``, ``n_examples``, ``created_at`` and ``renames`` of every version, oldest
+    first."""
     return list(
         conn.execute(
             select(
                 taxonomy_versions.c.version,
                 taxonomy_versions.c.n_examples,
                 taxonomy_versions.c.created_at,
+                taxonomy_versions.c.renames,
             )
             .where(taxonomy_versions.c.taxonomy_id == taxonomy_id)
             .order_by(taxonomy_versions.c.version)
