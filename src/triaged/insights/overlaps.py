@@ -277,7 +277,8 @@ def _action(
     if ex is not None and ex >= MERGE_AT:
         return "merge", (
             f"the examples of {a!r} and {b!r} are mixed as if they were one label; merge them "
-            "or redefine both with examples that differ"
+            f"(POST .../labels/{a}/merge with into {b!r}, or the reverse: the merged label's "
+            "reviews and decisions follow it) or redefine both with examples that differ"
         )
     if ex is not None and ex >= CONTRAST_AT:
         return "add_contrasting_examples", (
