@@ -6,12 +6,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from triaged.api.paging import Page
+
 __all__ = [
     "ERROR_RESPONSES",
     "ErrorOut",
     "RoutingBoundOut",
     "RoutingOut",
     "RoutingUpdate",
+    "RoutingVersionList",
+    "RoutingVersionOut",
     "WhatIfOut",
 ]
 
@@ -104,6 +108,44 @@ class RoutingOut(BaseModel):
     )
     model_id: str | None = None
     created_at: str
+    created_by: str | None = Field(
+        default=None,
+        description="Id of the API key that made this version (a PUT, or thresholds set in the "
+        "taxonomy's definition); null when the service made it by itself (a new model's "
+        "certification, a live change).",
+    )
+
+
+class RoutingVersionOut(BaseModel):
+    """One version of a taxonomy's routing policy, as it was written."""
+
+    version: int = Field(description="Routing-policy version (1, 2, ... per taxonomy).")
+    auto: float | None = Field(description="Auto threshold; null: the auto lane was closed.")
+    review: float = Field(description="Hold threshold: below it a decision waited for a person.")
+    review_source: Literal["evidence", "manual"] = Field(
+        description="evidence: the hold threshold was chosen from the model's held-out "
+        "evidence; manual: set by hand."
+    )
+    source: Literal["training", "manual", "live"] = Field(
+        description="What made the version: `training` (certified from a model's held-out "
+        "evidence), `manual` (pinned through the API or the definition) or `live` (the live "
+        "audits moved the auto threshold)."
+    )
+    reason: str = Field(description="Why the version is what it is, in words.")
+    auto_lane_open: bool = Field(description="Whether the version routed anything to auto.")
+    model_id: str | None = Field(description="The model version the policy was set for.")
+    created_at: str = Field(description="When the version was written (ISO 8601, UTC).")
+    created_by: str | None = Field(
+        description="Id of the API key that made it; null when the service made it by itself "
+        "(a new model's certification, a live change)."
+    )
+    bound: RoutingBoundOut = Field(
+        description="The bound of the auto lane's error the version was written with."
+    )
+
+
+class RoutingVersionList(Page[RoutingVersionOut]):
+    """The routing-policy versions of a taxonomy, newest first."""
 
 
 Unit = Field(default=None, ge=0.0, le=1.0)

@@ -219,6 +219,11 @@ class VersionOut(BaseModel):
         description="Labels this version renamed or merged into another, as {old name: "
         "new name} (recorded renames and merges only; {} for none).",
     )
+    created_by: str | None = Field(
+        default=None,
+        description="Id of the API key that made this version (create, update, examples, "
+        "a label rename or merge); null for versions made before this was recorded.",
+    )
 
 
 class VersionList(Page[VersionOut]):

@@ -71,6 +71,7 @@ from triaged.client.taxonomy_results import (
     LabelDefinition,
     ReviewedExample,
     ReviewSettings,
+    RoutingVersion,
     TaxonomyDefinition,
     TaxonomyVersion,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "ReviewerPairAgreement",
     "Routing",
     "RoutingBound",
+    "RoutingVersion",
     "TaxonomyDefinition",
     "TaxonomyInfo",
     "TaxonomyVersion",

@@ -1,6 +1,6 @@
-"""The SDK's taxonomy-admin operations: delete, versions, a model by id, rollback, review
-settings and reviewed examples.  Like :mod:`triaged.client._ops`, each builds the request
-once for both clients."""
+"""The SDK's taxonomy-admin operations: delete, versions, routing-policy versions, a model
+by id, rollback, review settings and reviewed examples.  Like :mod:`triaged.client._ops`,
+each builds the request once for both clients."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from triaged.client.results import ModelInfo, TaxonomyInfo
 from triaged.client.taxonomy_results import (
     ReviewedExample,
     ReviewSettings,
+    RoutingVersion,
     TaxonomyDefinition,
     TaxonomyVersion,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "review_settings",
     "reviewed_examples_page",
     "rollback",
+    "routing_versions_page",
     "update_review_settings",
     "version",
     "versions_page",
@@ -54,6 +56,10 @@ def delete_taxonomy(name: str) -> Op[TaxonomyInfo]:
 
 def versions_page(name: str, cursor: str | None) -> Op[Page[TaxonomyVersion]]:
     return page(_path(name, "/versions"), TaxonomyVersion.from_dict, cursor)
+
+
+def routing_versions_page(name: str, cursor: str | None) -> Op[Page[RoutingVersion]]:
+    return page(_path(name, "/routing/versions"), RoutingVersion.from_dict, cursor)
 
 
 def version(name: str, number: int) -> Op[TaxonomyDefinition]:

@@ -1,8 +1,8 @@
 """Methods of both clients on a taxonomy's administration: delete, versions (the list and
-one version's definition), a model by id, rollback, review settings and the reviewed
-examples.  :class:`~triaged.client.Client` inherits :class:`SyncTaxonomyAdmin`,
-:class:`~triaged.client.AsyncClient` :class:`AsyncTaxonomyAdmin`; each pair has the same
-methods."""
+one version's definition), routing-policy versions, a model by id, rollback, review
+settings and the reviewed examples.  :class:`~triaged.client.Client` inherits
+:class:`SyncTaxonomyAdmin`, :class:`~triaged.client.AsyncClient` :class:`AsyncTaxonomyAdmin`;
+each pair has the same methods."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from triaged.client.results import ModelInfo, TaxonomyInfo
 from triaged.client.taxonomy_results import (
     ReviewedExample,
     ReviewSettings,
+    RoutingVersion,
     TaxonomyDefinition,
     TaxonomyVersion,
 )
@@ -29,6 +30,11 @@ class SyncTaxonomyAdmin(SyncRunner):
     def taxonomy_versions(self, name: str) -> list[TaxonomyVersion]:
         """Every version of the taxonomy, oldest first (all pages)."""
         return self._all(lambda cursor: tax.versions_page(name, cursor))
+
+    def routing_versions(self, name: str) -> list[RoutingVersion]:
+        """Every routing-policy version of the taxonomy, newest first (all pages), with who
+        made each (``created_by``: a key id; ``None``: the service by itself)."""
+        return self._all(lambda cursor: tax.routing_versions_page(name, cursor))
 
     def taxonomy_version(self, name: str, version: int) -> TaxonomyDefinition:
         """The full definition of one version, examples included."""
@@ -85,6 +91,11 @@ class AsyncTaxonomyAdmin(AsyncRunner):
     async def taxonomy_versions(self, name: str) -> list[TaxonomyVersion]:
         """Every version of the taxonomy, oldest first (all pages)."""
         return await self._all(lambda cursor: tax.versions_page(name, cursor))
+
+    async def routing_versions(self, name: str) -> list[RoutingVersion]:
+        """Every routing-policy version of the taxonomy, newest first (all pages), with who
+        made each (``created_by``: a key id; ``None``: the service by itself)."""
+        return await self._all(lambda cursor: tax.routing_versions_page(name, cursor))
 
     async def taxonomy_version(self, name: str, version: int) -> TaxonomyDefinition:
         """The full definition of one version, examples included."""

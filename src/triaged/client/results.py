@@ -281,6 +281,7 @@ class Routing:
     review_floor: float | None = None  # the lowest hold threshold the evidence may choose
     hold_share: float | None = None  # the out-of-scope share the hold threshold was chosen for
     auto_share: float | None = None  # ... and the one the auto threshold was certified for
+    created_by: str | None = None  # the API key id that made it (None: the service itself)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Routing:
@@ -305,6 +306,7 @@ class Routing:
             review_floor=_opt_float(data.get("review_floor")),
             hold_share=_opt_float(data.get("hold_share")),
             auto_share=_opt_float(data.get("auto_share")),
+            created_by=_opt_str(data.get("created_by")),
         )
 
 

@@ -1,5 +1,6 @@
 """The SDK's typed taxonomy-admin results: a taxonomy's versions and one version's whole
-definition, its review settings and the reviewed examples it learns from."""
+definition, its routing-policy versions, its review settings and the reviewed examples it
+learns from."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from triaged.client.results import _opt_str
+from triaged.client.results import RoutingBound, _opt_float, _opt_str
 
 __all__ = [
     "LabelDefinition",
     "ReviewSettings",
     "ReviewedExample",
+    "RoutingVersion",
     "TaxonomyDefinition",
     "TaxonomyVersion",
 ]
@@ -27,6 +29,8 @@ class TaxonomyVersion:
     created_at: str
     #: labels this version renamed or merged into another: ``{old name: new name}``
     renames: dict[str, str] = field(default_factory=dict)
+    #: the API key id that made it (None: made before this was recorded)
+    created_by: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaxonomyVersion:
@@ -35,6 +39,43 @@ class TaxonomyVersion:
             n_examples=int(data.get("n_examples") or 0),
             created_at=str(data.get("created_at") or ""),
             renames={str(k): str(v) for k, v in (data.get("renames") or {}).items()},
+            created_by=_opt_str(data.get("created_by")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingVersion:
+    """One version of a taxonomy's routing policy as it was written: the thresholds
+    (``auto`` ``None``: the lane was closed), what made it (``source``: ``training``,
+    ``manual`` or ``live``) and why, the bound it rested on, and who made it
+    (``created_by``: an API key id; ``None`` when the service changed it by itself)."""
+
+    version: int
+    auto: float | None
+    review: float
+    review_source: str
+    source: str
+    reason: str
+    auto_lane_open: bool
+    model_id: str | None
+    created_at: str
+    created_by: str | None
+    bound: RoutingBound
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RoutingVersion:
+        return cls(
+            version=int(data["version"]),
+            auto=_opt_float(data.get("auto")),
+            review=float(data["review"]),
+            review_source=str(data.get("review_source") or "manual"),
+            source=str(data.get("source") or ""),
+            reason=str(data.get("reason") or ""),
+            auto_lane_open=bool(data.get("auto_lane_open")),
+            model_id=_opt_str(data.get("model_id")),
+            created_at=str(data.get("created_at") or ""),
+            created_by=_opt_str(data.get("created_by")),
+            bound=RoutingBound.from_dict(data.get("bound") or {}),
         )
 
 

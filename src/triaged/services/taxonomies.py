@@ -89,7 +89,11 @@ def check_distinct_labels(tax: Taxonomy) -> None:
 
 
 def _insert_version(
-    conn: Connection, taxonomy_id: str, tax: Taxonomy, renames: Mapping[str, str] | None = None
+    conn: Connection,
+    taxonomy_id: str,
+    tax: Taxonomy,
+    renames: Mapping[str, str] | None = None,
+    created_by: str | None = None,
 ) -> None:
     taxonomy_repo.insert_version(
         conn,
@@ -98,6 +102,7 @@ def _insert_version(
         tax.to_dict(),
         tax.n_examples + len(tax.out_of_scope),
         dict(renames) if renames else None,
+        created_by,
     )
 
 
@@ -119,10 +124,16 @@ def check_room(conn: Connection, workspace_id: str, limit: int) -> None:
 
 
 def create(
-    conn: Connection, workspace_id: str, tax: Taxonomy, *, limit: int | None = None
+    conn: Connection,
+    workspace_id: str,
+    tax: Taxonomy,
+    *,
+    limit: int | None = None,
+    created_by: str | None = None,
 ) -> TaxonomyRecord:
     """Store a new taxonomy; its name must match :data:`triaged.inputs.NAME_PATTERN`;
-    ``limit``: the most taxonomies (not archived) the workspace may have."""
+    ``limit``: the most taxonomies (not archived) the workspace may have; ``created_by``:
+    the API key id that made it (recorded on version 1)."""
     check_taxonomy_name(tax.name)
     check_distinct_labels(tax)
     if limit is not None:
@@ -145,7 +156,8 @@ def create(
             f"taxonomy {tax.name!r} already exists in this workspace; update it instead",
             details={"taxonomy": tax.name},
         ) from None
-    _insert_version(conn, tid, Taxonomy.from_dict({**tax.to_dict(), "version": 1}))
+    first = Taxonomy.from_dict({**tax.to_dict(), "version": 1})
+    _insert_version(conn, tid, first, created_by=created_by)
     return get_record(conn, workspace_id, tax.name)
 
 
@@ -248,6 +260,7 @@ def list_versions(conn: Connection, record: TaxonomyRecord) -> list[dict[str, An
             "n_examples": r.n_examples,
             "created_at": as_utc(r.created_at).isoformat(),
             "renames": dict(r.renames or {}),
+            "created_by": r.created_by,
         }
         for r in taxonomy_repo.version_rows(conn, record.id)
     ]
@@ -258,15 +271,17 @@ def new_version(
     record: TaxonomyRecord,
     tax: Taxonomy,
     renames: Mapping[str, str] | None = None,
+    created_by: str | None = None,
 ) -> Taxonomy:
     """Store ``tax`` as the next version (atomic increment, so concurrent edits never clash),
-    with the labels it renamed (``{old name: new name}``, :func:`label_renames`)."""
+    with the labels it renamed (``{old name: new name}``, :func:`label_renames`) and the
+    API key id that made it (``created_by``)."""
     if record.archived_at is not None:
         raise Conflict(f"taxonomy {record.name!r} is archived", details={"taxonomy": record.name})
     check_distinct_labels(tax)
     version = taxonomy_repo.bump_version(conn, record.id)
     stored = Taxonomy.from_dict({**tax.to_dict(), "name": record.name, "version": version})
-    _insert_version(conn, record.id, stored, renames)
+    _insert_version(conn, record.id, stored, renames, created_by)
     return stored
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "latest_policy_row",
     "policy_autos",
     "policy_row",
+    "policy_rows",
     "reviewed_decisions",
     "set_routing_version",
     "window_counts",
@@ -49,6 +50,21 @@ def policy_row(conn: Connection, taxonomy_id: str, version: int) -> Any:
             routing_policies.c.taxonomy_id == taxonomy_id, routing_policies.c.version == version
         )
     ).first()
+
+
+def policy_rows(
+    conn: Connection, taxonomy_id: str, *, before: int | None = None, limit: int | None = None
+) -> list[Any]:
+    """The taxonomy's policy versions, newest first: those below version ``before`` when
+    given, at most ``limit`` of them."""
+    p = routing_policies.c
+    query = select(routing_policies).where(p.taxonomy_id == taxonomy_id)
+    if before is not None:
+        query = query.where(p.version < before)
+    query = query.order_by(p.version.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(conn.execute(query).all())
 
 
 def closed_lane_reasons(

@@ -143,6 +143,8 @@ taxonomy_versions = Table(
     Column("created_at", Stamp, nullable=False),
     # {old label name: new name}: the labels this version renamed (None: none)
     Column("renames", JSON, nullable=True),
+    # the API key id that made it (0021; null: made before 0021)
+    Column("created_by", String(40), nullable=True),
     UniqueConstraint("taxonomy_id", "version", name="uq_taxonomy_versions_taxonomy_version"),
 )
 
@@ -235,5 +237,7 @@ routing_policies = Table(
     Column("reason", Text, nullable=False),
     Column("bound", JSON, nullable=False),
     Column("created_at", Stamp, nullable=False),
+    # the API key id that made it (0021; null: the service itself, training or live)
+    Column("created_by", String(40), nullable=True),
     UniqueConstraint("taxonomy_id", "version", name="uq_routing_policies_taxonomy_version"),
 )

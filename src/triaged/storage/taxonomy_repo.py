@@ -76,6 +76,7 @@ def insert_version(
     definition: dict[str, Any],
     n_examples: int,
     renames: dict[str, str] | None = None,
+    created_by: str | None = None,
 ) -> None:
     conn.execute(
         insert(taxonomy_versions).values(
@@ -86,6 +87,7 @@ def insert_version(
             n_examples=n_examples,
             created_at=utcnow(),
             renames=renames or None,
+            created_by=created_by,
         )
     )
 
@@ -160,8 +162,8 @@ def version_definitions(conn: Connection, taxonomy_id: str, *, since: int = 1) -
 
 
 def version_rows(conn: Connection, taxonomy_id: str) -> list[AnyRow]:
-    """``version``, ``n_examples``, ``created_at`` and ``renames`` of every version, oldest
-    first."""
+    """``version``, ``n_examples``, ``created_at``, ``renames`` and ``created_by`` of every
+    version, oldest first."""
     return list(
         conn.execute(
             select(
@@ -169,6 +171,7 @@ def version_rows(conn: Connection, taxonomy_id: str) -> list[AnyRow]:
                 taxonomy_versions.c.n_examples,
                 taxonomy_versions.c.created_at,
                 taxonomy_versions.c.renames,
+                taxonomy_versions.c.created_by,
             )
             .where(taxonomy_versions.c.taxonomy_id == taxonomy_id)
             .order_by(taxonomy_versions.c.version)

@@ -1,7 +1,8 @@
 """The routing policy of a taxonomy: read it, change it (never retrains), and what-if.
 
 ``GET /v1/taxonomies/{name}/routing``: thresholds, the error target, the current bound
-and the evidence it rests on.  ``PUT``: a new policy version.  ``GET .../what-if``:
+and the evidence it rests on.  ``GET .../routing/versions``: every version, newest first,
+with who made it.  ``PUT``: a new policy version.  ``GET .../what-if``:
 predicted bucket shares and auto error (with its interval) for other thresholds, from
 the window's logged and reviewed decisions.
 """
@@ -13,7 +14,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from triaged.api.deps import Instant, PrincipalDep, ServiceDep, TaxonomyDep
-from triaged.api.routing_schemas import ERROR_RESPONSES, RoutingOut, RoutingUpdate, WhatIfOut
+from triaged.api.paging import Cursor, Limit, decode_cursor, envelope
+from triaged.api.routing_schemas import (
+    ERROR_RESPONSES,
+    RoutingOut,
+    RoutingUpdate,
+    RoutingVersionList,
+    WhatIfOut,
+)
 
 router = APIRouter(prefix="/taxonomies", tags=["routing"])
 
@@ -22,6 +30,30 @@ router = APIRouter(prefix="/taxonomies", tags=["routing"])
 def get_routing(record: TaxonomyDep, principal: PrincipalDep, service: ServiceDep) -> Any:
     """The current routing policy, the bound of the auto lane's error and its evidence."""
     return service.routing(principal, record.name)
+
+
+@router.get(
+    "/{name}/routing/versions",
+    response_model=RoutingVersionList,
+    responses=ERROR_RESPONSES,
+    summary="List the routing-policy versions, newest first, with who made each",
+)
+def list_routing_versions(
+    record: TaxonomyDep,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Any:
+    """Every routing-policy version of the taxonomy, newest first, a page at a time: how the
+    auto lane moved and who moved it (``created_by``: an API key id; null when the service
+    moved it by itself)."""
+    position = decode_cursor("routing-versions", cursor, kind=int)
+    before = None if position is None else int(position)
+    rows = service.routing_versions(principal, record.name, before=before, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return envelope("routing-versions", rows, rows[-1]["version"] if more else None)
 
 
 @router.put("/{name}/routing", response_model=RoutingOut, responses=ERROR_RESPONSES)

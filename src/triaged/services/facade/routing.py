@@ -58,10 +58,13 @@ class RoutingMixin(ServiceCore):
         tax: Taxonomy,
         record: TaxonomyRecord | None,
         given: Mapping[str, Any],
+        *,
+        created_by: str | None = None,
     ) -> None:
         """Thresholds set in a taxonomy definition: a manual policy version (each of ``auto``
         and ``review`` pinned only when given; ``review`` alone keeps a certified auto
-        threshold, ``auto`` alone a hold threshold chosen from the evidence)."""
+        threshold, ``auto`` alone a hold threshold chosen from the evidence), recorded as
+        made by ``created_by`` (the API key id that set them)."""
         base = routing_policy.current(conn, taxonomy_id)
         if base is None:
             d = self.routing_defaults(tax.name)
@@ -90,6 +93,7 @@ class RoutingMixin(ServiceCore):
                 **({"auto": tax.thresholds.auto} if "auto" in given else {}),
             },
             base=base,
+            created_by=created_by,
         )
 
     def _policy(self, record: TaxonomyRecord, clf: Classifier) -> tuple[Policy, float | None]:
@@ -180,6 +184,15 @@ class RoutingMixin(ServiceCore):
         with self.db.read() as conn:
             return self._routing_state(conn, record)
 
+    def routing_versions(
+        self, principal: Principal, name: str, *, before: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The taxonomy's routing-policy versions, newest first (below version ``before``,
+        at most ``limit``): who made each (an API key id, or None for the service itself)."""
+        record = self.taxonomy_record(principal, name)
+        with self.db.read() as conn:
+            return routing_policy.history(conn, record.id, before=before, limit=limit)
+
     def set_routing(
         self, principal: Principal, name: str, changes: Mapping[str, Any]
     ) -> dict[str, Any]:
@@ -215,6 +228,7 @@ class RoutingMixin(ServiceCore):
                 evidence=evidence,
                 changes=changes,
                 base=base,
+                created_by=principal.key_id,
             )
             record = taxo.get_record(conn, principal.workspace_id, name)
             return self._routing_state(conn, record)

@@ -98,10 +98,20 @@ class TaxonomyMixin(RoutingMixin):
         self._check_size(tax)
         with self.db.write() as conn:
             limit = self.settings.max_taxonomies_per_workspace
-            record = taxo.create(conn, principal.workspace_id, tax, limit=limit)
+            record = taxo.create(
+                conn, principal.workspace_id, tax, limit=limit, created_by=principal.key_id
+            )
             given = definition.get("thresholds") or {}
             if given:  # set in the definition: a manual policy
-                self._pin_thresholds(conn, record.workspace_id, record.id, tax, None, given)
+                self._pin_thresholds(
+                    conn,
+                    record.workspace_id,
+                    record.id,
+                    tax,
+                    None,
+                    given,
+                    created_by=principal.key_id,
+                )
             job, created = training.start_job(conn, record, tax)
             self._queue_training(conn, job, created)
         self._launch(job["id"], tax)
@@ -174,7 +184,9 @@ class TaxonomyMixin(RoutingMixin):
             # training (POST .../train retrains on purpose); an archived one still refuses
             made: int | None = None
             if changed != current or record.archived_at is not None:
-                job, tax = self._store_version(conn, record, current, changed, train, renamed)
+                job, tax = self._store_version(
+                    conn, record, current, changed, train, renamed, created_by=principal.key_id
+                )
                 made = tax.version
         if job is not None:
             self._launch(job["id"], tax)
@@ -189,15 +201,21 @@ class TaxonomyMixin(RoutingMixin):
         changed: Taxonomy,
         train: bool,
         renames: dict[str, str] | None = None,
+        *,
+        created_by: str | None = None,
     ) -> tuple[dict[str, Any] | None, Taxonomy]:
         """Store ``changed`` as the next version; a training job for it unless ``train``
-        is false (the job, and the taxonomy with its reviewed decisions, to launch)."""
-        tax = taxo.new_version(conn, record, changed, renames)
+        is false (the job, and the taxonomy with its reviewed decisions, to launch);
+        ``created_by``: the API key id making it (recorded on the version, and on the
+        manual routing version of thresholds it sets)."""
+        tax = taxo.new_version(conn, record, changed, renames, created_by)
         # set in the definition now, at another value or for the first time: manual
         before = current.given_thresholds()
         given = {k: v for k, v in tax.given_thresholds().items() if before.get(k) != v}
         if given:
-            self._pin_thresholds(conn, record.workspace_id, record.id, tax, record, given)
+            self._pin_thresholds(
+                conn, record.workspace_id, record.id, tax, record, given, created_by=created_by
+            )
         tax = self.review.with_reviews(conn, record, tax)  # + reviewed decisions
         job, created = training.start_job(conn, record, tax) if train else (None, False)
         if job is not None:

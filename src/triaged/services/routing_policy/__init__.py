@@ -62,7 +62,13 @@ from triaged.services.routing_policy.store import (
     reviewed_audits_since,
     set_manual,
 )
-from triaged.services.routing_policy.views import check_thresholds, parse_window, public, what_if
+from triaged.services.routing_policy.views import (
+    check_thresholds,
+    history,
+    parse_window,
+    public,
+    what_if,
+)
 
 __all__ = [
     "ALERT_EVENT",
@@ -82,6 +88,7 @@ __all__ = [
     "evidence_of_model",
     "for_model",
     "get_version",
+    "history",
     "legacy",
     "live_check",
     "live_status",

@@ -71,6 +71,7 @@ class Policy:
     model_id: str | None = None
     review_source: str = "manual"  # evidence: chosen from the model's evidence (>= floor)
     review_floor: float | None = None  # the lowest hold threshold the evidence may choose
+    created_by: str | None = None  # the API key id that made it (None: the service itself)
 
     @property
     def hold_floor(self) -> float:
@@ -107,6 +108,7 @@ class Policy:
             model_id=m["model_id"],
             review_source=m.get("review_source") or "manual",
             review_floor=None if m.get("review_floor") is None else float(m["review_floor"]),
+            created_by=m.get("created_by"),
         )
 
 

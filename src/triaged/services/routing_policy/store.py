@@ -499,21 +499,10 @@ def _review_parameters(changes: Mapping[str, Any], base: Policy) -> tuple[str, f
     return base.review_source, base.hold_floor
 
 
-def set_manual(
-    conn: Connection,
-    *,
-    workspace_id: str,
-    taxonomy_id: str,
-    model_id: str | None,
-    evidence: RoutingEvidence,
-    changes: Mapping[str, Any],
-    base: Policy,
-) -> Policy:
-    """A new version with ``changes`` (never retrains).  ``auto`` given: a manual threshold;
-    ``auto: null``: recomputed from the model's evidence; absent: a manual threshold stays,
-    a certified one is re-certified with the new parameters."""
-    target, level, pi, rate = _manual_parameters(changes, base)
-    review_source, floor = _review_parameters(changes, base)
+def _manual_auto(
+    changes: Mapping[str, Any], base: Policy, review_source: str, floor: float
+) -> float | None:
+    """The pinned auto threshold after ``changes`` (None: certified), never below ``floor``."""
     if "auto" in changes:
         manual_auto = None if changes["auto"] is None else _unit("auto", changes["auto"])
     else:
@@ -524,6 +513,27 @@ def set_manual(
             f"{field} ({floor:g}) must not exceed auto ({manual_auto:g})",
             details={"field": field, field: floor, "auto": manual_auto},
         )
+    return manual_auto
+
+
+def set_manual(
+    conn: Connection,
+    *,
+    workspace_id: str,
+    taxonomy_id: str,
+    model_id: str | None,
+    evidence: RoutingEvidence,
+    changes: Mapping[str, Any],
+    base: Policy,
+    created_by: str | None = None,
+) -> Policy:
+    """A new version with ``changes`` (never retrains).  ``auto`` given: a manual threshold;
+    ``auto: null``: recomputed from the model's evidence; absent: a manual threshold stays,
+    a certified one is re-certified with the new parameters.  ``created_by``: the API key
+    id making the change (recorded on the version)."""
+    target, level, pi, rate = _manual_parameters(changes, base)
+    review_source, floor = _review_parameters(changes, base)
+    manual_auto = _manual_auto(changes, base, review_source, floor)
     # the reviews may already bound the traffic's out-of-scope share: the hold threshold is
     # chosen for it, as at a retrain (a manual change chose it for the expected share)
     traffic = traffic_reviews(conn, taxonomy_id)
@@ -566,6 +576,7 @@ def set_manual(
             "reason": _joined(
                 f"set through the API ({changed or 'no change'})", bound.reason, hold_why, share_why
             ),
+            "created_by": created_by,
             "bound": {
                 **_bound_dict(bound, "training"),
                 "hold_share": share,

@@ -41,14 +41,7 @@ def public(
             "basis": "live",
         }
     else:
-        bound = {
-            "upper": stored.get("upper_bound"),
-            "estimate": stored.get("estimate"),
-            "n": int(stored.get("n") or 0),
-            "errors": int(stored.get("errors") or 0),
-            "since": stored.get("since"),
-            "basis": stored.get("basis", "training"),
-        }
+        bound = _stored_bound(stored)
     live = None
     if status is not None:
         live = {
@@ -81,7 +74,47 @@ def public(
         "live": live,
         "model_id": policy.model_id,
         "created_at": policy.created_at.isoformat(),
+        "created_by": policy.created_by,
     }
+
+
+def _stored_bound(stored: dict[str, Any]) -> dict[str, Any]:
+    """The compact public form of a version's stored bound (``_bound_dict`` in :mod:`.store`)."""
+    return {
+        "upper": stored.get("upper_bound"),
+        "estimate": stored.get("estimate"),
+        "n": int(stored.get("n") or 0),
+        "errors": int(stored.get("errors") or 0),
+        "since": stored.get("since"),
+        "basis": stored.get("basis", "training"),
+    }
+
+
+def history(
+    conn: Connection, taxonomy_id: str, *, before: int | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The taxonomy's policy versions, newest first (below version ``before``, at most
+    ``limit``), each with the bound it was written with and who made it (``created_by``:
+    an API key id; None when the service changed the policy by itself)."""
+    out = []
+    for row in routing_repo.policy_rows(conn, taxonomy_id, before=before, limit=limit):
+        policy = Policy.from_row(row)
+        out.append(
+            {
+                "version": policy.version,
+                "auto": policy.auto,
+                "review": policy.review,
+                "review_source": policy.review_source,
+                "source": policy.source,
+                "reason": policy.reason,
+                "auto_lane_open": policy.auto_lane_open,
+                "model_id": policy.model_id,
+                "created_at": policy.created_at.isoformat(),
+                "created_by": policy.created_by,
+                "bound": _stored_bound(policy.bound),
+            }
+        )
+    return out
 
 
 def what_if(
