@@ -10,9 +10,10 @@ texts as examples (and retrains).
 The routing panel shows the taxonomy's routing policy (``service.routing``: thresholds,
 target, whether the auto lane is open and why, the bound and the evidence behind it)
 and a what-if for other thresholds (``service.what_if``: predicted bucket shares and
-the auto error with its interval over the dashboard's window).  The what-if form works
-without script (``?auto=&review=``); ``static/dashboard.js`` updates it live as the
-sliders move, from ``GET /ui/dashboard/what-if`` (JSON, signed-in session only).
+the auto error with its interval over the dashboard's window), and its last policy
+versions (``service.routing_versions``: how the lane moved, and who moved it).  The
+what-if form works without script (``?auto=&review=``); ``static/dashboard.js`` updates
+it live as the sliders move, from ``GET /ui/dashboard/what-if`` (JSON, signed-in session only).
 
 The model panel (:mod:`triaged.web.model_panel`) shows the active model version, a
 training in progress and the last versions; an admin retrains from it
@@ -52,6 +53,7 @@ router = APIRouter(include_in_schema=False)
 add_nav_link("Dashboard", "/ui/dashboard")
 
 MAX_DAYS = 365
+HISTORY_ROWS = 5  # routing-policy versions the routing panel lists
 NOTICES = {
     "label_created": "Label created: a new taxonomy version is training with its examples.",
     "labels_merged": "Labels merged: a new taxonomy version is training; the merged label's "
@@ -130,6 +132,8 @@ def _routing_panel(
         if exc.status >= 500:
             raise
         return {"error": exc.message}
+    # the last few policy versions, newest first (the same read as /routing: the roles match)
+    routing["history"] = service.routing_versions(principal, taxonomy, limit=HISTORY_ROWS)
     current_auto = routing.get("auto")
     wi_auto = auto if auto is not None else (1.0 if current_auto is None else current_auto)
     wi_review = review if review is not None else float(routing["review"])
