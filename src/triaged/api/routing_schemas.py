@@ -111,8 +111,8 @@ class RoutingOut(BaseModel):
     created_by: str | None = Field(
         default=None,
         description="Id of the API key that made this version (a PUT, or thresholds set in the "
-        "taxonomy's definition); null when the service made it by itself (a new model's "
-        "certification, a live change).",
+        "taxonomy's definition); \"operator\" for the server's command line; null when the "
+        "service made it by itself (a new model's certification, a live change).",
     )
 
 
@@ -136,8 +136,9 @@ class RoutingVersionOut(BaseModel):
     model_id: str | None = Field(description="The model version the policy was set for.")
     created_at: str = Field(description="When the version was written (ISO 8601, UTC).")
     created_by: str | None = Field(
-        description="Id of the API key that made it; null when the service made it by itself "
-        "(a new model's certification, a live change)."
+        description='Id of the API key that made it ("operator": the server\'s command '
+        "line); null when the service made it by itself (a new model's certification, a live "
+        "change)."
     )
     bound: RoutingBoundOut = Field(
         description="The bound of the auto lane's error the version was written with."

@@ -222,7 +222,8 @@ class VersionOut(BaseModel):
     created_by: str | None = Field(
         default=None,
         description="Id of the API key that made this version (create, update, examples, "
-        "a label rename or merge); null for versions made before this was recorded.",
+        'a label rename or merge); "operator" for the server\'s command line; null for versions '
+        "made before this was recorded.",
     )
 
 
