@@ -130,6 +130,17 @@ def test_a_reviewer_gets_no_form_and_a_403(ui) -> None:
         assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
         assert "role admin" in r.text
     assert [lb["name"] for lb in _api(client, s)["labels"]] == ["billing", "bug", "account"]
+    # Create label (from a gap cluster) likewise: it came back with a failure message
+    ids = ",".join(
+        i["decision_id"]
+        for i in s.service.review.items(
+            s.service.authenticate(s.admin_key), taxonomy="support", limit=2
+        )["items"]
+    )
+    form = {"csrf_token": csrf, "taxonomy": "support", "label": "fresh", "decision_ids": ids}
+    r = client.post("/ui/dashboard/labels", data=form)
+    assert r.status_code == 403 and "role admin" in r.text
+    assert "fresh" not in [lb["name"] for lb in _api(client, s)["labels"]]
     # the API says the same to a reviewer key
     r = client.post(
         "/v1/taxonomies/support/labels/bug/rename",

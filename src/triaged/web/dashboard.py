@@ -266,10 +266,11 @@ def create_label(
     principal = session.principal
     ids = [d for d in decision_ids.split(",") if d][:500]
     try:
+        principal.require(Role.ADMIN)  # a 403 page, as the other label forms give
         texts = service.decision_texts(principal, taxonomy, ids, proposed_only=True)
         texts = texts or service.decision_texts(principal, taxonomy, ids)
         current = service.get_taxonomy(principal, taxonomy)
-    except TriagedError as exc:  # an unknown taxonomy: the error page, not API JSON
+    except TriagedError as exc:  # not an admin, an unknown taxonomy: the error page
         if exc.status >= 500:
             raise
         return error_page(request, exc.message, status_code=exc.status, session=session, back=BACK)
