@@ -219,3 +219,36 @@ async def test_merging_a_label_into_another(team: Team) -> None:
     assert r.json()["status"] == "ready"
     examples = (await team.alice.get(f"/v1/taxonomies/{tax}/reviewed-examples")).json()["data"]
     assert r.json()["n_review_examples"] == sum(1 for e in examples if e["split"] == "train")
+
+
+async def test_a_name_used_again_is_another_label(team: Team) -> None:
+    """'bug' renamed 'defect', then a new label called 'bug': the reviews made as 'bug'
+    before the rename teach 'defect' (they taught the new 'bug' when read by name alone)."""
+    tax = await team.taxonomy()
+    await review_everything(team, tax)
+    r = await team.admin.post(f"/v1/taxonomies/{tax}/labels/bug/rename", json={"name": "defect"})
+    assert r.status_code == 200, r.text
+    labels = [{"name": n} for n in (await _labels(team, tax))]
+    labels.append(
+        {
+            "name": "bug",
+            "description": "Insects in the warehouse",
+            "examples": ["There are beetles in my flour", "Ants all over the parcel"],
+        }
+    )
+    r = await team.admin.patch(f"/v1/taxonomies/{tax}", json={"labels": labels})
+    assert r.status_code == 200, r.text
+    assert list(await _labels(team, tax)) == ["billing", "defect", "account", "bug"]
+    assert await _reviewed_labels(team, tax) == _renamed(TRUTH, "bug", "defect")
+    # a review made now, as the new 'bug', is the new label's
+    [decision] = await team.classify(tax, ["Ants all over my parcel again"])
+    items = (await team.alice.post("/v1/review/claim", json={"limit": 100})).json()["items"]
+    [item] = [i for i in items if i["decision_id"] == decision["id"]]
+    body = (
+        {"action": "correct", "label": "bug"}
+        if decision["label"] != "bug"
+        else {"action": "confirm"}
+    )
+    r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json=body)
+    assert r.status_code == 200, r.text
+    assert await _reviewed_labels(team, tax) == sorted([*_renamed(TRUTH, "bug", "defect"), "bug"])

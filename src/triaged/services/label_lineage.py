@@ -16,15 +16,18 @@ label is its own traffic, not a gap, and its health is one entry.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 
 from sqlalchemy import Connection
 
+from triaged.services.ids import as_utc
 from triaged.storage import taxonomy_repo
 from triaged.taxonomy import Taxonomy
 
-__all__ = ["current_names", "now_called", "successors"]
+__all__ = ["current_names", "now_called", "successors", "version_at"]
 
 
 def successors(
@@ -116,3 +119,17 @@ def _history(
     taxes = [Taxonomy.from_dict({**row.definition, "version": row.version}) for row in rows]
     renames = {row.version: dict(row.renames or {}) for row in rows}
     return _chain(taxes, renames), taxes
+
+
+def version_at(conn: Connection, taxonomy_id: str) -> Callable[[datetime], int]:
+    """``at(when)``: the taxonomy version in force at ``when`` (the first version for a time
+    before it), so that a label name a reviewer chose reads as it meant then."""
+    rows = taxonomy_repo.version_rows(conn, taxonomy_id)
+    starts = [as_utc(r.created_at) for r in rows]
+    versions = [int(r.version) for r in rows]
+
+    def at(when: datetime) -> int:
+        i = bisect_right(starts, as_utc(when)) - 1
+        return versions[max(i, 0)] if versions else 1
+
+    return at

@@ -33,7 +33,7 @@ from sqlalchemy import Connection
 from triaged.errors import Conflict, NotFound
 from triaged.services.ids import as_utc
 from triaged.services.jobs import notify_model
-from triaged.services.label_lineage import now_called
+from triaged.services.label_lineage import current_names, now_called, version_at
 from triaged.services.review_queue import Action
 from triaged.services.taxonomies import TaxonomyRecord, load_version
 from triaged.services.training_progress import progress_view
@@ -106,19 +106,24 @@ def reviewed_examples(
     """Every decisive review of the taxonomy as an example, oldest first."""
     rows = training_repo.reviewed_rows(conn, taxonomy_id, _DECISIVE)
     known = set(labels)
-    # a label renamed since the review: the review is an example of its new name
-    gone = {r.resolved_label for r in rows if r.resolved_label and r.resolved_label not in known}
-    gone |= {r.new_label for r in rows if r.new_label and r.new_label not in known}
-    renamed = now_called(conn, taxonomy_id, gone)
+    # a label renamed since the review: the review is an example of its new name (the name
+    # as it meant in the version in force when the review was made: a name used again
+    # later is another label)
+    at = version_at(conn, taxonomy_id) if rows else None
+    then = [at(r.resolved_at) if at is not None else 0 for r in rows]
+    names = current_names(conn, taxonomy_id, set(then))
+    # a proposed category added as a label and renamed since
+    proposals = {r.new_label for r in rows if r.new_label and r.new_label not in known}
+    renamed = now_called(conn, taxonomy_id, proposals)
     out: list[ReviewedExample] = []
-    for r in rows:
+    for r, version in zip(rows, then, strict=True):
         if r.action == Action.OUT_OF_SCOPE.value:
             label = OOS_LABEL
         elif r.action == Action.NEW_CATEGORY.value:
             proposed = renamed.get(r.new_label, r.new_label)
             label = proposed if proposed in known else OOS_LABEL
-        elif renamed.get(r.resolved_label, r.resolved_label) in known:
-            label = renamed.get(r.resolved_label, r.resolved_label)
+        elif names[version].get(r.resolved_label, r.resolved_label) in known:
+            label = names[version].get(r.resolved_label, r.resolved_label)
         else:  # a label since removed from the taxonomy
             continue
         out.append(
@@ -145,8 +150,9 @@ def auto_examples(
         return []
     rows = training_repo.unreviewed_auto_rows(conn, taxonomy_id, limit)
     known = set(labels)
-    renamed = now_called(conn, taxonomy_id, {r.label for r in rows if r.label not in known})
-    named = [Example(r.text, renamed.get(r.label, r.label)) for r in rows]
+    # each under the name its label goes by now (from the version it was decided under)
+    names = current_names(conn, taxonomy_id, {int(r.taxonomy_version) for r in rows})
+    named = [Example(r.text, names[int(r.taxonomy_version)].get(r.label, r.label)) for r in rows]
     return [e for e in named if e.label in known]
 
 

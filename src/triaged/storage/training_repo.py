@@ -422,13 +422,13 @@ def reviewed_rows(conn: Connection, taxonomy_id: str, actions: Sequence[str]) ->
 
 
 def unreviewed_auto_rows(conn: Connection, taxonomy_id: str, limit: int) -> list[Any]:
-    """(text, label) of the newest ``limit`` ``auto`` decisions never queued for review and
-    without a final label."""
+    """(text, label, taxonomy_version) of the newest ``limit`` ``auto`` decisions never
+    queued for review and without a final label."""
     d = decisions.c
     queued = exists().where(review_items.c.decision_id == d.id)
     return list(
         conn.execute(
-            select(d.text, d.label)
+            select(d.text, d.label, d.taxonomy_version)
             .where(
                 d.taxonomy_id == taxonomy_id,
                 d.bucket == "auto",
