@@ -252,3 +252,33 @@ async def test_a_name_used_again_is_another_label(team: Team) -> None:
     r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json=body)
     assert r.status_code == 200, r.text
     assert await _reviewed_labels(team, tax) == sorted([*_renamed(TRUTH, "bug", "defect"), "bug"])
+
+
+async def test_a_pending_decision_of_a_renamed_label_can_be_confirmed(team: Team) -> None:
+    """Decisions waiting for review when their label was renamed: confirming one confirms
+    the label it continues as (it was a 422, "the model's label is no longer in the
+    taxonomy", and a correction to the new name counted the model as wrong)."""
+    tax = await team.taxonomy()
+    results = await team.classify(tax, TEXTS)
+    bugs = {r["id"] for r in results if r["label"] == "bug"}
+    assert bugs
+    r = await team.admin.post(f"/v1/taxonomies/{tax}/labels/bug/rename", json={"name": "defect"})
+    assert r.status_code == 200, r.text
+    items = (await team.alice.post("/v1/review/claim", json={"limit": 100})).json()["items"]
+    mine = [i for i in items if i["decision_id"] in bugs]
+    assert mine
+    for item in mine:
+        r = await team.alice.post(
+            f"/v1/review/items/{item['id']}/resolve", json={"action": "confirm"}
+        )
+        assert r.status_code == 200, r.text
+    for decision_id in bugs:
+        r = await team.alice.get(f"/v1/decisions/{decision_id}")
+        assert r.json()["label"] == "bug" and r.json()["final_label"] == "defect", r.json()
+    assert await _reviewed_labels(team, tax) == ["defect"] * len(mine)
+    # the model was right on each: no error in any lane
+    r = await team.admin.get("/v1/review/lane-error", params={"taxonomy": tax})
+    assert r.status_code == 200, r.text
+    lanes = r.json()["lanes"]
+    assert sum(lane["reviewed"] for lane in lanes.values()) == len(mine), lanes
+    assert sum(lane["errors"] for lane in lanes.values()) == 0, lanes

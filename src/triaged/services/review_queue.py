@@ -26,6 +26,7 @@ from triaged.inputs import check_text
 from triaged.routing import Bucket
 from triaged.services import agreement, review_settings
 from triaged.services.ids import as_utc, new_id
+from triaged.services.label_lineage import current_names
 from triaged.services.review_items import ItemFilter, counts, list_items
 from triaged.services.review_rows import (
     MAX_CLAIM,
@@ -378,6 +379,15 @@ def _check_note(note: str | None) -> None:
     check_text(note, "note")
 
 
+def _current_name(conn: Connection, taxonomy_id: str, dec: Any, labels: Sequence[str]) -> str:
+    """The model's label under the name it goes by now: confirming a decision whose label
+    was renamed (or merged into another) since confirms the label it continues as."""
+    if dec.label in labels:
+        return str(dec.label)
+    version = int(dec.taxonomy_version)
+    return current_names(conn, taxonomy_id, {version})[version].get(dec.label, dec.label)
+
+
 def resolve(
     conn: Connection,
     *,
@@ -399,7 +409,7 @@ def resolve(
     row = _locked_item(conn, workspace_id, item_id)
     _must_hold(row, key_id, now, "resolve")
     dec = review_repo.decision_labels(conn, row.decision_id)
-    model_label = dec.label
+    model_label = _current_name(conn, row.taxonomy_id, dec, labels)
     reopened = row.review_round == agreement.FIRST and agreement_repo.withdrawn_in_round(
         conn, row.id, agreement.FIRST
     )

@@ -313,9 +313,11 @@ def restore_item(conn: Connection, item_id: str, fields: dict[str, Any]) -> None
 
 
 def decision_labels(conn: Connection, decision_id: str) -> Any:
-    """The decision's model label and final label (``label``, ``final_label``)."""
+    """The decision's model label, final label and taxonomy version (``label``,
+    ``final_label``, ``taxonomy_version``)."""
+    d = decisions.c
     return conn.execute(
-        select(decisions.c.label, decisions.c.final_label).where(decisions.c.id == decision_id)
+        select(d.label, d.final_label, d.taxonomy_version).where(d.id == decision_id)
     ).one()
 
 
