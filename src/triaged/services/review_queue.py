@@ -385,7 +385,7 @@ def _current_name(conn: Connection, taxonomy_id: str, dec: Any, labels: Sequence
     if dec.label in labels:
         return str(dec.label)
     version = int(dec.taxonomy_version)
-    return current_names(conn, taxonomy_id, {version})[version].get(dec.label, dec.label)
+    return current_names(conn, taxonomy_id, {version})[version].get(dec.label, str(dec.label))
 
 
 def resolve(
