@@ -109,8 +109,8 @@ def reviewed_examples(
     # a label renamed since the review: the review is an example of its new name (the name
     # as it meant in the version in force when the review was made: a name used again
     # later is another label)
-    at = version_at(conn, taxonomy_id) if rows else None
-    then = [at(r.resolved_at) if at is not None else 0 for r in rows]
+    at = version_at(conn, taxonomy_id)
+    then = [at(r.resolved_at) for r in rows]
     names = current_names(conn, taxonomy_id, set(then))
     # a proposed category added as a label and renamed since
     proposals = {r.new_label for r in rows if r.new_label and r.new_label not in known}

@@ -242,14 +242,16 @@ class TaxonomyMixin(RoutingMixin):
         principal.require(Role.ADMIN)  # before the name is looked at: a reviewer gets 403
         check_name(new_name, "name")
 
-        def changes(cur: Taxonomy) -> dict[str, Any]:
-            return taxo.rename_changes(cur, name, label, new_name, description)
+        def change(cur: Taxonomy) -> Taxonomy:  # checks the label and the new name
+            return taxo.merge_update(
+                cur, taxo.rename_changes(cur, name, label, new_name, description)
+            )
 
         return self._new_version(
             principal,
             name,
-            lambda cur: taxo.merge_update(cur, changes(cur)),
-            renames=lambda cur: taxo.label_renames(cur, changes(cur)),
+            change,
+            renames=lambda cur: {label: new_name} if new_name != label else {},
         )
 
     def merge_labels(
