@@ -267,11 +267,17 @@ async def test_a_pending_decision_of_a_renamed_label_can_be_confirmed(team: Team
     items = (await team.alice.post("/v1/review/claim", json={"limit": 100})).json()["items"]
     mine = [i for i in items if i["decision_id"] in bugs]
     assert mine
+    # each item names the label as it is called now, its runner-ups too
+    assert {(i["label"], i["label_now"]) for i in mine} == {("bug", "defect")}
+    for item in items:
+        for alt in item["alternatives"]:
+            assert alt["label_now"] == ("defect" if alt["label"] == "bug" else alt["label"])
     for item in mine:
         r = await team.alice.post(
             f"/v1/review/items/{item['id']}/resolve", json={"action": "confirm"}
         )
         assert r.status_code == 200, r.text
+        assert r.json()["label_now"] == "defect" and r.json()["final_label"] == "defect"
     for decision_id in bugs:
         r = await team.alice.get(f"/v1/decisions/{decision_id}")
         assert r.json()["label"] == "bug" and r.json()["final_label"] == "defect", r.json()
@@ -282,3 +288,9 @@ async def test_a_pending_decision_of_a_renamed_label_can_be_confirmed(team: Team
     lanes = r.json()["lanes"]
     assert sum(lane["reviewed"] for lane in lanes.values()) == len(mine), lanes
     assert sum(lane["errors"] for lane in lanes.values()) == 0, lanes
+    # the routing evidence reads them right too (the what-if counted each as wrong: its
+    # final label "defect" is not the decision's "bug")
+    r = await team.admin.get(f"/v1/taxonomies/{tax}/what-if", params={"auto": 0.0, "review": 0.0})
+    assert r.status_code == 200, r.text
+    error = r.json()["auto_error"]
+    assert error["n_reviewed"] == len(mine) and error["estimate"] == 0.0, error

@@ -56,6 +56,11 @@ class ReviewAlternativeOut(BaseModel):
     label: str
     confidence: float
     in_set: bool | None = None
+    label_now: str | None = Field(
+        default=None,
+        description="The label's name in the taxonomy now (renamed or merged since the "
+        "decision when it differs from `label`; null: removed since).",
+    )
 
 
 class ReviewItemOut(BaseModel):
@@ -70,6 +75,11 @@ class ReviewItemOut(BaseModel):
     taxonomy: str
     text: str
     label: str
+    label_now: str | None = Field(
+        default=None,
+        description="The model's label as the taxonomy calls it now: `label` unless it was "
+        "renamed or merged since the decision; null when removed (it cannot be confirmed).",
+    )
     confidence: float
     alternatives: list[ReviewAlternativeOut]
     lease_expires_at: str | None

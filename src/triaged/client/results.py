@@ -154,6 +154,7 @@ _ITEM_FIELDS = frozenset(
         "taxonomy",
         "text",
         "label",
+        "label_now",
         "confidence",
         "alternatives",
         "lease_expires_at",
@@ -168,18 +169,24 @@ _ITEM_FIELDS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class ReviewAlternative:
-    """A runner-up of a review item's decision: its label, its share of the confidence and
-    whether it is in the decision's prediction set (None: the model has no sets)."""
+    """A runner-up of a review item's decision: its label, its share of the confidence,
+    whether it is in the decision's prediction set (None: the model has no sets) and its
+    name in the taxonomy now (``label_now``: None when removed since)."""
 
     label: str
     confidence: float
     in_set: bool | None = None
+    label_now: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReviewAlternative:
         in_set = data.get("in_set")
+        now = data.get("label_now", data["label"])
         return cls(
-            str(data["label"]), float(data["confidence"]), None if in_set is None else bool(in_set)
+            str(data["label"]),
+            float(data["confidence"]),
+            None if in_set is None else bool(in_set),
+            None if now is None else str(now),
         )
 
 
@@ -188,7 +195,9 @@ class ReviewItem:
     """A queued decision waiting for (or claimed by, or resolved by) a human reviewer.
 
     ``action``, ``final_label``, ``final_source``, ``resolved_at`` and ``note`` are set once the
-    item is resolved; every other field the server sends is in ``extra``."""
+    item is resolved; every other field the server sends is in ``extra``.  ``label_now``: the
+    model's label as the taxonomy calls it now (``label`` unless renamed or merged since the
+    decision; None when removed, and it cannot be confirmed)."""
 
     id: str
     decision_id: str
@@ -206,6 +215,7 @@ class ReviewItem:
     resolved_at: str | None = None
     note: str | None = None
     extra: dict[str, Any] | None = None
+    label_now: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReviewItem:
@@ -226,6 +236,7 @@ class ReviewItem:
             resolved_at=data.get("resolved_at"),
             note=data.get("note"),
             extra={k: v for k, v in data.items() if k not in _ITEM_FIELDS} or None,
+            label_now=data.get("label_now", data["label"]),
         )
 
 

@@ -19,7 +19,7 @@ from triaged.inputs import check_window
 from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
 from triaged.insights.records import set_from_alternatives
 from triaged.services.ids import as_utc
-from triaged.services.label_lineage import current_names
+from triaged.services.label_lineage import lineage
 from triaged.services.taxonomies import TaxonomyRecord, list_records, load_version
 from triaged.storage import insights_repo
 from triaged.webhooks.events import enqueue_event
@@ -69,10 +69,12 @@ def decision_records(
             latest[row.id] = row
     # the labels as the current version names them (a renamed label's old decisions are
     # its own traffic); a removed label's decisions keep its name
-    renamed = current_names(conn, taxonomy_id, {row.taxonomy_version for row in latest.values()})
+    lin = lineage(conn, taxonomy_id, {int(row.taxonomy_version) for row in latest.values()})
     out: list[DecisionRecord] = []
     for row in latest.values():
-        names = renamed.get(row.taxonomy_version, {})
+        names = lin.renamed.get(row.taxonomy_version, {})
+        # the reviewer's label as the version in force when they answered named it
+        said = lin.renamed.get(lin.at(row.resolved_at), {}) if row.resolved_at else names
         alts = tuple(
             (names.get(str(a["label"]), str(a["label"])), float(a["confidence"]))
             for a in (row.alternatives or [])
@@ -90,7 +92,7 @@ def decision_records(
                 id=row.id,
                 created_at=as_utc(row.created_at),
                 review_action=row.action,
-                final_label=names.get(final, final) if final else final,
+                final_label=said.get(final, final) if final else final,
                 new_label=row.new_label,
                 prediction_set=None if in_set is None else tuple(names.get(x, x) for x in in_set),
             )

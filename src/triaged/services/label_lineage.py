@@ -19,6 +19,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -27,7 +28,7 @@ from triaged.services.ids import as_utc
 from triaged.storage import taxonomy_repo
 from triaged.taxonomy import Taxonomy
 
-__all__ = ["current_names", "now_called", "successors", "version_at"]
+__all__ = ["Lineage", "current_names", "lineage", "now_called", "successors", "version_at"]
 
 
 def successors(
@@ -133,3 +134,55 @@ def version_at(conn: Connection, taxonomy_id: str) -> Callable[[datetime], int]:
         return versions[max(i, 0)] if versions else 1
 
     return at
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """A taxonomy's label history from one version on, read once: what a label of a
+    version is called now, and which version was in force when."""
+
+    current_version: int
+    since: int
+    renamed: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    current: frozenset[str] | None = None  # the current labels (None: not read, none gone)
+    starts: tuple[datetime, ...] = ()
+    versions: tuple[int, ...] = ()
+
+    def now(self, version: int, name: str) -> str:
+        """``name`` of ``version`` as the current version calls it (a removed label keeps
+        its own name)."""
+        return self.renamed.get(version, {}).get(name, name)
+
+    def label_now(self, version: int, name: str) -> str | None:
+        """As :meth:`now`, None when the label was removed since."""
+        if version >= self.current_version or self.current is None:
+            return name
+        called = self.now(version, name)
+        return called if called in self.current else None
+
+    def at(self, when: datetime) -> int:
+        """The version in force at ``when`` (the first version for a time before it)."""
+        if not self.versions:
+            return self.current_version
+        i = bisect_right(self.starts, as_utc(when)) - 1
+        return self.versions[max(i, 0)]
+
+
+def lineage(conn: Connection, taxonomy_id: str, versions: Iterable[int]) -> Lineage:
+    """The :class:`Lineage` needed to read labels of ``versions`` (those of the decisions
+    at hand) under their current names: nothing is read but the current version number
+    while they are all the current version's."""
+    current = int(taxonomy_repo.taxonomy_row(conn, taxonomy_id).current_version)
+    since = min(versions, default=current)
+    if since >= current:
+        return Lineage(current_version=current, since=current)
+    chained, taxes = _history(conn, taxonomy_id, since=since)
+    rows = taxonomy_repo.version_rows(conn, taxonomy_id)
+    return Lineage(
+        current_version=current,
+        since=since,
+        renamed=chained,
+        current=frozenset(taxes[-1].label_names) if taxes else None,
+        starts=tuple(as_utc(r.created_at) for r in rows),
+        versions=tuple(int(r.version) for r in rows),
+    )

@@ -9,6 +9,7 @@ decision ids (a gap cluster opened from the dashboard); the query is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,11 +17,19 @@ from sqlalchemy import Connection
 
 from triaged.errors import InvalidInput
 from triaged.services.ids import as_utc
+from triaged.services.label_lineage import Lineage, lineage
 from triaged.services.review_rows import MAX_PAGE, Queue, Status, item_public
 from triaged.storage import review_repo
 from triaged.storage.review_repo import ItemFilter
 
-__all__ = ["MAX_DECISION_IDS", "ItemFilter", "counts", "item_page", "list_items"]
+__all__ = [
+    "MAX_DECISION_IDS",
+    "ItemFilter",
+    "counts",
+    "item_page",
+    "list_items",
+    "with_names_now",
+]
 
 MAX_DECISION_IDS = 500
 
@@ -51,8 +60,28 @@ def list_items(
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", details={"limit": limit})
     _check_decision_ids(flt)
     rows = review_repo.list_page(conn, workspace_id, flt, now=now, limit=limit, cursor=cursor)
-    page = [item_public(r, now, viewer) for r in rows[:limit]]
+    page = with_names_now(conn, rows[:limit], [item_public(r, now, viewer) for r in rows[:limit]])
     return page, (page[-1]["id"] if len(rows) > limit and page else None)
+
+
+def with_names_now(
+    conn: Connection, rows: Sequence[Any], items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``items`` (made of ``rows``, in order) with ``label_now`` on the item and on each
+    runner-up: the name the label goes by in its taxonomy now (the same name unless renamed
+    or merged since; null when removed), so that a reviewer reads and confirms the label as
+    it is called today.  Nothing is read but the current versions while every item's
+    decision was made under its taxonomy's current version."""
+    versions: dict[str, set[int]] = {}
+    for row in rows:
+        versions.setdefault(str(row.taxonomy_id), set()).add(int(row.taxonomy_version))
+    lines: dict[str, Lineage] = {t: lineage(conn, t, vs) for t, vs in versions.items()}
+    for row, item in zip(rows, items, strict=True):
+        lin, version = lines[str(row.taxonomy_id)], int(row.taxonomy_version)
+        item["label_now"] = lin.label_now(version, item["label"])
+        for alt in item["alternatives"]:
+            alt["label_now"] = lin.label_now(version, alt["label"])
+    return items
 
 
 def item_page(

@@ -27,7 +27,7 @@ from triaged.routing import Bucket
 from triaged.services import agreement, review_settings
 from triaged.services.ids import as_utc, new_id
 from triaged.services.label_lineage import current_names
-from triaged.services.review_items import ItemFilter, counts, list_items
+from triaged.services.review_items import ItemFilter, counts, list_items, with_names_now
 from triaged.services.review_rows import (
     MAX_CLAIM,
     MAX_PAGE,
@@ -155,11 +155,8 @@ def claim(
         {"lease_expires_at": lease.isoformat()},
     )
     rows = review_repo.items_with_ids(conn, list(claimed))
-    items = sorted(
-        (item_public(r, now, viewer or key_id) for r in rows),
-        key=lambda it: (PRIORITY[it["queue"]], it["id"]),
-    )
-    return items
+    items = with_names_now(conn, rows, [item_public(r, now, viewer or key_id) for r in rows])
+    return sorted(items, key=lambda it: (PRIORITY[it["queue"]], it["id"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,6 +509,7 @@ def get_item(
     if row is None:
         raise NotFound(f"no review item {item_id!r}", details={"item_id": item_id})
     item = item_public(row, now, review_repo.SEES_ALL)  # withheld below, with its history
+    with_names_now(conn, [row], [item])
     if history:
         item["history"] = _history(conn, item_id)
     return withhold_first_answer(item, viewer)

@@ -54,6 +54,9 @@ def resolution_payload(item: dict[str, Any]) -> dict[str, Any]:
         "external_id": item["external_id"],
         "metadata": item["metadata"],
         "label": item["label"],
+        # the model's label as the taxonomy calls it now (it was renamed or merged since
+        # the decision when it differs; null: removed)
+        "label_now": item.get("label_now", item["label"]),
         "confidence": item["confidence"],
         "action": item["action"],
         "out_of_scope": item["action"] == Action.OUT_OF_SCOPE.value,
@@ -61,7 +64,8 @@ def resolution_payload(item: dict[str, Any]) -> dict[str, Any]:
         "final_source": item["final_source"],
         # the final label is not the model's: a held item sends decision.resolved (act on
         # it now) whatever the answer, and this says whether the model was wrong
-        "corrected": item["final_label"] is not None and item["final_label"] != item["label"],
+        "corrected": item["final_label"] is not None
+        and item["final_label"] != item.get("label_now", item["label"]),
         "new_label": item["new_label"],
         "resolved_by": item["resolved_by"],
         "resolved_at": item["resolved_at"],

@@ -159,9 +159,9 @@ def reviewed_decisions(
     until: datetime | None = None,
     audits_only: bool = False,
 ) -> list[Any]:
-    """(confidence, label, final_label, bucket, audit_rate, model_version, policy_version)
-    of the taxonomy's decisions a person reviewed with a decisive outcome, in the order the
-    reviews came in."""
+    """(confidence, label, final_label, bucket, audit_rate, model_version, policy_version,
+    taxonomy_version, resolved_at) of the taxonomy's decisions a person reviewed with a
+    decisive outcome, in the order the reviews came in."""
     r, d = review_items.c, decisions.c
     conds = [
         r.taxonomy_id == taxonomy_id,
@@ -189,6 +189,8 @@ def reviewed_decisions(
                 d.audit_rate,
                 d.model_version,
                 d.policy_version,
+                d.taxonomy_version,
+                r.resolved_at,
             )
             .select_from(review_items.join(decisions, d.id == r.decision_id))
             .where(*conds)

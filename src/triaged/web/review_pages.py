@@ -101,6 +101,18 @@ def review_next(
         return error_page(request, exc.message, status_code=exc.status, session=session)
 
 
+def _named_now(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` as the reviewer reads it: its label and runner-ups under the names the
+    taxonomy gives them now (``label_was``: the name the decision was made under, when it
+    was renamed or merged since); a label removed since keeps its name."""
+    label = item.get("label_now") or item["label"]
+    alternatives = [
+        {**a, "label": a.get("label_now") or a["label"]} for a in item.get("alternatives") or []
+    ]
+    was = item["label"] if label != item["label"] else None
+    return {**item, "label": label, "alternatives": alternatives, "label_was": was}
+
+
 def _top_labels(
     item: dict[str, Any], labels: dict[str, str], n: int = TOP_KEYS
 ) -> list[dict[str, Any]]:
@@ -150,7 +162,7 @@ def review_item(
     principal = session.principal
     flt = _filter(taxonomy, queue)
     try:
-        item = service.review.item(principal, item_id)
+        item = _named_now(service.review.item(principal, item_id))
     except NotFound as exc:
         return page(
             request, "error.html", {"message": exc.message}, status_code=404, session=session
@@ -255,7 +267,7 @@ def review_resolve(
     flt = _filter(taxonomy, queue)
     kwargs: dict[str, Any] = {}
     try:
-        model_label = service.review.item(principal, item_id)["label"]
+        model_label = _named_now(service.review.item(principal, item_id))["label"]
         kwargs = _answer(choice, model_label, new_label)
         service.review.resolve(principal, item_id, note=note.strip() or None, **kwargs)
     except (Conflict, NotFound):
@@ -280,9 +292,7 @@ def review_resolve(
 
 def _label_gone(service: Service, principal: Principal, item_id: str) -> bool:
     """Whether the model's label of the item was removed from its taxonomy since."""
-    item = service.review.item(principal, item_id)
-    tax = service.get_taxonomy(principal, item["taxonomy"])
-    return item["label"] not in {lb["name"] for lb in tax["labels"]}
+    return service.review.item(principal, item_id).get("label_now", "") is None
 
 
 @router.post("/ui/review/undo")

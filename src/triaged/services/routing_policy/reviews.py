@@ -12,11 +12,19 @@ from sqlalchemy import Connection
 
 from triaged.routing import Bucket
 from triaged.routing_live import WeightedBound, weighted_error_bound
+from triaged.services.label_lineage import lineage
 from triaged.services.routing_learning import review_weights
 from triaged.storage import routing_repo
 from triaged.taxonomy import OOS_LABEL
 
-__all__ = ["Reviewed", "measured_share", "nearest_share", "reviewed", "traffic_reviews"]
+__all__ = [
+    "Reviewed",
+    "measured_share",
+    "model_wrong",
+    "nearest_share",
+    "reviewed",
+    "traffic_reviews",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +59,8 @@ def reviewed(
 
     An ``auto`` decision was reviewed only if drawn into the audit sample: its weight is
     ``1 / audit_rate`` (the share it was drawn with); a ``review``/``hold`` one weighs 1.
-    Wrong: the final label is not the model's (corrected, a new category, ``oos``).
+    Wrong: the final label is not the model's (corrected, a new category, ``oos``), both
+    read under their current names (:func:`model_wrong`).
     """
     rows = routing_repo.reviewed_decisions(
         conn,
@@ -63,7 +72,7 @@ def reviewed(
         audits_only=audits_only,
     )
     conf = np.fromiter((row.confidence for row in rows), np.float64, len(rows))
-    wrong = np.fromiter((row.final_label != row.label for row in rows), bool, len(rows))
+    wrong = model_wrong(conn, taxonomy_id, rows)
     is_auto = np.fromiter((row.bucket == Bucket.AUTO.value for row in rows), bool, len(rows))
     is_hold = np.fromiter((row.bucket == Bucket.HOLD.value for row in rows), bool, len(rows))
     rate = np.fromiter(
@@ -79,6 +88,23 @@ def reviewed(
     models = np.array([row.model_version for row in rows], dtype=object)
     return Reviewed(
         conf, wrong, weight, is_auto, is_hold, oos, models, _routed_auto(conn, taxonomy_id, rows)
+    )
+
+
+def model_wrong(conn: Connection, taxonomy_id: str, rows: list[Any]) -> np.ndarray:
+    """Per reviewed decision, whether the person's label is not the model's: the model's
+    label as its taxonomy version names it, the person's as the version in force when they
+    answered did, both read under their names now (:mod:`~triaged.services.label_lineage`),
+    so that confirming a decision whose label was renamed since counts it right."""
+    lin = lineage(conn, taxonomy_id, {int(row.taxonomy_version) for row in rows})
+    return np.fromiter(
+        (
+            lin.now(lin.at(row.resolved_at), row.final_label)
+            != lin.now(int(row.taxonomy_version), row.label)
+            for row in rows
+        ),
+        bool,
+        len(rows),
     )
 
 
