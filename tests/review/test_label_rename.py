@@ -272,12 +272,13 @@ async def test_a_pending_decision_of_a_renamed_label_can_be_confirmed(team: Team
     for item in items:
         for alt in item["alternatives"]:
             assert alt["label_now"] == ("defect" if alt["label"] == "bug" else alt["label"])
-    for item in mine:
-        r = await team.alice.post(
-            f"/v1/review/items/{item['id']}/resolve", json={"action": "confirm"}
-        )
+    for i, item in enumerate(mine):
+        # "correct" to the new name says the same as confirm, and is recorded as confirm
+        body = {"action": "correct", "label": "defect"} if i == 0 else {"action": "confirm"}
+        r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json=body)
         assert r.status_code == 200, r.text
         assert r.json()["label_now"] == "defect" and r.json()["final_label"] == "defect"
+        assert r.json()["action"] == "confirm"
     for decision_id in bugs:
         r = await team.alice.get(f"/v1/decisions/{decision_id}")
         assert r.json()["label"] == "bug" and r.json()["final_label"] == "defect", r.json()

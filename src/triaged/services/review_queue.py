@@ -407,6 +407,11 @@ def resolve(
     _must_hold(row, key_id, now, "resolve")
     dec = review_repo.decision_labels(conn, row.decision_id)
     model_label = _current_name(conn, row.taxonomy_id, dec, labels)
+    renamed = dec.label != model_label
+    if action is Action.CORRECT and renamed and label == model_label and new_label is None:
+        # "correcting" a renamed label to its new name is confirming it: recorded as such,
+        # so every report counts the model right (they compare the label as decided)
+        action, label = Action.CONFIRM, None
     reopened = row.review_round == agreement.FIRST and agreement_repo.withdrawn_in_round(
         conn, row.id, agreement.FIRST
     )
