@@ -157,6 +157,14 @@ class Settings(BaseSettings):
         ge=0.0,
         description="How long an Idempotency-Key replays its first response (0: forever).",
     )
+    decision_retention_days: float = Field(
+        default=0.0,
+        ge=0.0,
+        description=(
+            "Erase the text and metadata of decisions older than this many days, every hour "
+            "(0: keep them; labels, confidences and review outcomes always stay)."
+        ),
+    )
     metrics_token: str | None = Field(
         default=None,
         description=(

@@ -308,6 +308,7 @@ EXAMPLES: dict[str, dict[str, object]] = {
         ]
     },
     "ExamplesIn": {"examples": [{"text": "Where is my refund?", "label": "billing"}]},
+    "EraseIn": {"external_ids": ["ticket-4711"]},
     "EvaluateRequest": {"holdout": 0.2, "seed": 0},
     "ClassifyRequest": {
         "taxonomy": "support",

@@ -299,10 +299,32 @@ class BatchResponse(BaseModel):
 
 
 class DecisionOut(ClassifyResponse):
-    text: str
+    text: str = Field(description="The text classified (empty once erased).")
     final_label: str | None = None
     final_source: str | None = None
     resolved_at: str | None = None
+    redacted_at: str | None = Field(
+        default=None,
+        description="When its text and metadata were erased (null: never).",
+    )
+
+
+class EraseIn(_In):
+    """Decisions to erase: by id, by the external id they were sent with, or both."""
+
+    ids: list[str] | None = Field(
+        default=None, max_length=1000, description="Decision ids (all must exist)."
+    )
+    external_ids: list[str] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Every decision sent with one of these external ids (none: none erased).",
+    )
+
+
+class EraseOut(BaseModel):
+    erased: int = Field(description="Decisions erased by this call (not erased before).")
+    decisions: list[str] = Field(description="Every decision id matched (erased now or before).")
 
 
 class DecisionPage(Page[DecisionOut]):

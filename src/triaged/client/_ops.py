@@ -17,6 +17,7 @@ from triaged.client.pages import DecisionPage, Page
 from triaged.client.results import (
     Classification,
     Decision,
+    Erased,
     Evaluation,
     Key,
     LaneError,
@@ -99,6 +100,15 @@ def decisions(cursor: str | None, limit: int, filters: Mapping[str, Any]) -> Op[
     if cursor:
         params["cursor"] = cursor
     return Op(Call("GET", "/v1/decisions", params=params), DecisionPage.from_dict)
+
+
+def erase_decisions(ids: Sequence[str] | None, external_ids: Sequence[str] | None) -> Op[Erased]:
+    body: dict[str, Any] = {}
+    if ids is not None:
+        body["ids"] = list(ids)
+    if external_ids is not None:
+        body["external_ids"] = list(external_ids)
+    return Op(Call("POST", "/v1/decisions/erase", json=body), Erased.from_dict)
 
 
 def usage() -> Op[Usage]:

@@ -23,6 +23,7 @@ from triaged.client.pages import DecisionPage
 from triaged.client.results import (
     Classification,
     Decision,
+    Erased,
     Evaluation,
     Key,
     LaneError,
@@ -145,6 +146,13 @@ class AsyncClient(AsyncViews, AsyncMetrics, AsyncTaxonomyAdmin, AsyncWebhookLog,
     ) -> DecisionPage:
         """One page; filters: taxonomy, bucket, label, external_id, since, until."""
         return await self._run(ops.decisions(cursor, limit, filters))
+
+    async def erase_decisions(
+        self, *, ids: Sequence[str] | None = None, external_ids: Sequence[str] | None = None
+    ) -> Erased:
+        """Erase the text and metadata of decisions, by id and/or by the external id they
+        were sent with (admin keys; all or nothing: an unknown id raises NotFound)."""
+        return await self._run(ops.erase_decisions(ids, external_ids))
 
     async def iter_decisions(self, *, limit: int = 100, **filters: Any) -> AsyncIterator[Decision]:
         """Every decision matching ``filters``, newest first, fetched a page at a time."""

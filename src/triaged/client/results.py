@@ -133,6 +133,7 @@ class Decision:
     final_label: str | None = None
     final_source: str | None = None
     resolved_at: str | None = None
+    redacted_at: str | None = None  # when its text and metadata were erased
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
@@ -142,7 +143,21 @@ class Decision:
             final_label=data.get("final_label"),
             final_source=data.get("final_source"),
             resolved_at=data.get("resolved_at"),
+            redacted_at=data.get("redacted_at"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What :meth:`~triaged.client.Client.erase_decisions` did: ``erased`` decisions lost
+    their text and metadata by this call; ``decisions``: every id matched."""
+
+    erased: int
+    decisions: list[str]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Erased:
+        return cls(int(data["erased"]), [str(d) for d in data.get("decisions") or []])
 
 
 _ITEM_FIELDS = frozenset(

@@ -22,6 +22,7 @@ from triaged.client.pages import DecisionPage
 from triaged.client.results import (
     Classification,
     Decision,
+    Erased,
     Evaluation,
     Key,
     LaneError,
@@ -136,6 +137,13 @@ class Client(SyncViews, SyncMetrics, SyncTaxonomyAdmin, SyncWebhookLog, BaseClie
     ) -> DecisionPage:
         """One page; filters: taxonomy, bucket, label, external_id, since, until."""
         return self._run(ops.decisions(cursor, limit, filters))
+
+    def erase_decisions(
+        self, *, ids: Sequence[str] | None = None, external_ids: Sequence[str] | None = None
+    ) -> Erased:
+        """Erase the text and metadata of decisions, by id and/or by the external id they
+        were sent with (admin keys; all or nothing: an unknown id raises NotFound)."""
+        return self._run(ops.erase_decisions(ids, external_ids))
 
     def iter_decisions(self, *, limit: int = 100, **filters: Any) -> Iterator[Decision]:
         """Every decision matching ``filters``, newest first, fetched a page at a time."""

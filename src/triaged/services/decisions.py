@@ -133,7 +133,9 @@ def public(row: Any, *, include_text: bool = True) -> dict[str, Any]:
         "final_source": get("final_source"),
         "resolved_at": as_utc(resolved).isoformat() if resolved is not None else None,
     }
-    if include_text:
+    if include_text:  # a read of the log (a classify answer has neither field)
+        redacted = get("redacted_at")
+        data["redacted_at"] = as_utc(redacted).isoformat() if redacted is not None else None
         data["text"] = get("text")
     return data
 

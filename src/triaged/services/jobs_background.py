@@ -92,7 +92,12 @@ def start_background(svc: Service) -> Background:
     started = [
         WebhookJob(svc, hooks.poll_interval_s).start() if hooks.worker else None,
         start_drift_checker(svc.db, cfg.drift_check_interval_seconds, drift_config(cfg)),
-        start_housekeeper(svc.db, cfg.idempotency_ttl_hours, cfg.auth_failure_window_seconds),
+        start_housekeeper(
+            svc.db,
+            cfg.idempotency_ttl_hours,
+            cfg.auth_failure_window_seconds,
+            cfg.decision_retention_days,
+        ),
         start_routing_checker(svc.db, svc.check_routing, cfg.routing_check_interval_seconds),
     ]
     bg.parts += [p for p in started if p is not None]

@@ -78,7 +78,12 @@ def housekeeping(svc: Service) -> int:
     from triaged.services.housekeeping import housekeeper
 
     cfg = svc.settings
-    keeper = housekeeper(svc.db, cfg.idempotency_ttl_hours, cfg.auth_failure_window_seconds)
+    keeper = housekeeper(
+        svc.db,
+        cfg.idempotency_ttl_hours,
+        cfg.auth_failure_window_seconds,
+        cfg.decision_retention_days,
+    )
     return keeper.run_once()
 
 

@@ -171,6 +171,7 @@ def _item_fields(m: Any, status: str, expired: bool, lease: Any) -> dict[str, An
         "final_label": m["final_label"],
         "final_source": m["final_source"],
         "decided_at": iso(m["decided_at"]),
+        "redacted_at": iso(m["redacted_at"]),  # its text and metadata were erased
         "created_at": iso(m["created_at"]),
         "updated_at": iso(m["updated_at"]),
         "resolved_at": iso(m["resolved_at"]),

@@ -30,14 +30,16 @@ def decision_texts(
     *,
     proposed_only: bool = False,
 ) -> list[str]:
-    """The texts of the workspace's decisions ``ids`` of one taxonomy (unknown ids: skipped);
-    ``proposed_only``: only those a reviewer answered ``new_category`` (resolved)."""
+    """The texts of the workspace's decisions ``ids`` of one taxonomy (unknown and erased
+    ids: skipped); ``proposed_only``: only those a reviewer answered ``new_category``
+    (resolved)."""
     if not ids:
         return []
     query = select(decisions.c.text).where(
         decisions.c.workspace_id == workspace_id,
         decisions.c.taxonomy_id == taxonomy_id,
         decisions.c.id.in_(list(ids)),
+        decisions.c.redacted_at.is_(None),
     )
     if proposed_only:
         i = review_items.c

@@ -30,8 +30,9 @@ def decisions_with_reviews(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Iterable[AnyRow]:
-    """The taxonomy's decisions in ``[since, until)``, each joined with its resolved review
-    items (one row per item, or one with null review columns), by creation time and id."""
+    """The taxonomy's decisions in ``[since, until)`` (erased ones left out: the insights
+    read texts), each joined with its resolved review items (one row per item, or one with
+    null review columns), by creation time and id."""
     d, r = decisions.c, review_items.c
     stmt = (
         select(
@@ -52,7 +53,11 @@ def decisions_with_reviews(
         .select_from(
             decisions.outerjoin(review_items, and_(r.decision_id == d.id, r.status == "resolved"))
         )
-        .where(d.workspace_id == workspace_id, d.taxonomy_id == taxonomy_id)
+        .where(
+            d.workspace_id == workspace_id,
+            d.taxonomy_id == taxonomy_id,
+            d.redacted_at.is_(None),
+        )
     )
     if since is not None:
         stmt = stmt.where(d.created_at >= since)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, null, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
@@ -362,15 +362,18 @@ def count_results(conn: Connection, job_id: str, seqs: Sequence[int]) -> int:
     return taken
 
 
+# a classified row keeps its result, not its text and metadata: nothing reads them again
+# (a result has neither; the decision log has them, where an erasure finds them)
 _SET_RESULT = (
     update(bulk_job_rows)
     .where(bulk_job_rows.c.job_id == bindparam("j"), bulk_job_rows.c.seq == bindparam("s"))
-    .values(result=bindparam("r", type_=bulk_job_rows.c.result.type))
+    .values(result=bindparam("r", type_=bulk_job_rows.c.result.type), text="", metadata=null())
 )
 
 
 def set_results(conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
-    """One executemany of ``{"j": job id, "s": seq, "r": result}``."""
+    """One executemany of ``{"j": job id, "s": seq, "r": result}``; the row's input text
+    and metadata go."""
     conn.execute(_SET_RESULT, params)
 
 

@@ -118,6 +118,7 @@ def item_select() -> Any:
         d.final_label,
         d.final_source,
         d.created_at.label("decided_at"),
+        d.redacted_at,
     ).join(decisions, decisions.c.id == review_items.c.decision_id)
 
 

@@ -200,6 +200,8 @@ decisions = Table(
     # probability with which it was drawn into the audit sample (its importance weight)
     Column("policy_version", Integer, nullable=True),
     Column("audit_rate", Float, nullable=True),
+    # erasure (0022): when its text and metadata were erased (None: never)
+    Column("redacted_at", Stamp, nullable=True),
     Index("ix_decisions_workspace_id_id", "workspace_id", "id"),
     Index("ix_decisions_workspace_taxonomy_id", "workspace_id", "taxonomy", "id"),
 )

@@ -395,7 +395,8 @@ def version_rows(conn: Connection, taxonomy_id: str) -> list[Any]:
 # -------------------------------------------------- what training reads
 def reviewed_rows(conn: Connection, taxonomy_id: str, actions: Sequence[str]) -> list[Any]:
     """The taxonomy's resolved items whose action is one of ``actions``, with their
-    decision's text and model label, in the order they were resolved."""
+    decision's text and model label, in the order they were resolved (an erased decision's
+    review has no text to learn from: left out)."""
     c = review_items.c
     return list(
         conn.execute(
@@ -415,6 +416,7 @@ def reviewed_rows(conn: Connection, taxonomy_id: str, actions: Sequence[str]) ->
                 c.taxonomy_id == taxonomy_id,
                 c.status == Status.RESOLVED.value,
                 c.action.in_(actions),
+                decisions.c.redacted_at.is_(None),
             )
             .order_by(c.resolved_at, c.id)
         )
@@ -423,7 +425,7 @@ def reviewed_rows(conn: Connection, taxonomy_id: str, actions: Sequence[str]) ->
 
 def unreviewed_auto_rows(conn: Connection, taxonomy_id: str, limit: int) -> list[Any]:
     """(text, label, taxonomy_version) of the newest ``limit`` ``auto`` decisions never
-    queued for review and without a final label."""
+    queued for review, without a final label and not erased."""
     d = decisions.c
     queued = exists().where(review_items.c.decision_id == d.id)
     return list(
@@ -433,6 +435,7 @@ def unreviewed_auto_rows(conn: Connection, taxonomy_id: str, limit: int) -> list
                 d.taxonomy_id == taxonomy_id,
                 d.bucket == "auto",
                 d.final_label.is_(None),
+                d.redacted_at.is_(None),
                 ~queued,
             )
             .order_by(d.id.desc())

@@ -1,4 +1,5 @@
-"""GET /v1/decisions (filters, cursor pagination) and /v1/decisions/{decision_id}."""
+"""GET /v1/decisions (filters, cursor pagination), /v1/decisions/{decision_id}, and
+POST /v1/decisions/erase."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from triaged.api.deps import Instant, PrincipalDep, ServiceDep
 from triaged.api.paging import Cursor, decode_cursor, envelope
-from triaged.api.schemas import DecisionOut, DecisionPage
+from triaged.api.schemas import DecisionOut, DecisionPage, EraseIn, EraseOut
 from triaged.service import MAX_DECISIONS_PAGE as MAX_PAGE
 from triaged.service import DecisionFilter
 
@@ -45,3 +46,15 @@ def list_decisions(
 def get_decision(decision_id: str, principal: PrincipalDep, service: ServiceDep) -> Any:
     """One decision, with the final label once a reviewer has set it."""
     return service.decision(principal, decision_id)
+
+
+@router.post("/decisions/erase", response_model=EraseOut)
+def erase_decisions(body: EraseIn, principal: PrincipalDep, service: ServiceDep) -> Any:
+    """Erase the text and metadata of decisions (a person's right to erasure; admin keys).
+
+    Everywhere a copy was kept: the decision log, reviewers' notes, the metadata of its
+    `decision.*` webhook events and of stored idempotent answers. The label, confidence,
+    bucket, review outcome and external id stay (the lane's figures rest on them); a review
+    item not yet answered is withdrawn. All or nothing: an unknown id is a 404 and nothing is
+    erased. Erasing again is harmless (`erased` counts the decisions erased by this call)."""
+    return service.erase_decisions(principal, ids=body.ids, external_ids=body.external_ids)

@@ -16,12 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from triaged import inputs
 from triaged.errors import Conflict, PayloadTooLarge, ValidationFailed
 from triaged.services import decisions as decision_log
-from triaged.services import idempotency, keys, quota
+from triaged.services import erasure, idempotency, keys, quota
 from triaged.services import taxonomies as taxo
 from triaged.services.facade.core import CLASSIFY_ROLES, READ_ROLES
 from triaged.services.facade.taxonomies import TaxonomyMixin
 from triaged.services.ids import utcnow
-from triaged.services.keys import Principal
+from triaged.services.keys import Principal, Role
 from triaged.services.plans import Plan
 
 if TYPE_CHECKING:
@@ -229,3 +229,18 @@ class ClassifyMixin(TaxonomyMixin):
                 conn, principal.workspace_id, flt, limit=limit, cursor=cursor
             )
             return decision_log.blind_for(conn, principal, page), last
+
+    def erase_decisions(
+        self,
+        principal: Principal,
+        *,
+        ids: Sequence[str] | None = None,
+        external_ids: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Erase the text and metadata of decisions (admin keys; all or nothing): see
+        :func:`triaged.services.erasure.erase_decisions`."""
+        principal.require(Role.ADMIN)
+        with self.db.write() as conn:
+            return erasure.erase_decisions(
+                conn, principal.workspace_id, ids=ids, external_ids=external_ids, now=utcnow()
+            )
