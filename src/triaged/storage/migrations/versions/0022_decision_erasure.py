@@ -23,5 +23,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("decisions") as batch:
-        batch.drop_column("redacted_at")
+    # a plain drop (SQLite 3.35+ drops a column in place): the batch mode's copy of the
+    # table would DROP TABLE decisions, which review items reference
+    op.drop_column("decisions", "redacted_at")
