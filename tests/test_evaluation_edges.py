@@ -225,3 +225,55 @@ def test_a_test_text_the_service_refuses_names_its_file_and_line(
     assert res.exit_code == 2 and res.stdout == "", res.output
     said = " ".join(res.output.split())
     assert "invalid_dataset" in said and f"test.jsonl:2: 'text' contains {says}" in said
+
+
+def _as_indices(folder: Path, names: list[str]) -> None:
+    """Rewrite the folder's splits with each label as its place in ``names`` (an integer,
+    as many dataset exports write labels); the oos items keep their name."""
+    for split in ("train.jsonl", "test.jsonl"):
+        rows = [json.loads(x) for x in (folder / split).read_text().splitlines()]
+        (folder / split).write_text(
+            "".join(
+                json.dumps(
+                    {**r, "label": names.index(r["label"]) if r["label"] in names else r["label"]}
+                )
+                + "\n"
+                for r in rows
+            )
+        )
+
+
+def test_integer_labels_name_their_place_in_labels_json(clinc6: Path, tmp_path: Path) -> None:
+    """A dataset whose labels are class indices (0, 1, ...) with a labels.json of names in
+    that order (objects or names alone) is read as the named labels; it was refused ("'label'
+    must be a non-empty string")."""
+    reference = run_eval(clinc6)
+    folder = _copy(clinc6, tmp_path / "indexed")
+    names = [lb["name"] for lb in json.loads((clinc6 / "labels.json").read_text())]
+    _as_indices(folder, names)
+    assert '"label": 0' in (folder / "train.jsonl").read_text()
+    rep = run_eval(folder)
+    assert rep["accuracy"] == reference["accuracy"] and rep["n_test"] == reference["n_test"]
+    assert rep["n_oos"] == reference["n_oos"]
+    (folder / "labels.json").write_text(json.dumps(names))  # names alone
+    assert Taxonomy.from_dataset_dir(folder).label_names == [n for n in names if n != "oos"]
+    assert run_eval(folder)["accuracy"] == reference["accuracy"]
+
+
+def test_integer_labels_without_labels_json_are_their_digits(clinc6: Path, tmp_path: Path) -> None:
+    folder = _copy(clinc6, tmp_path / "digits")
+    names = [lb["name"] for lb in json.loads((clinc6 / "labels.json").read_text())]
+    _as_indices(folder, names)
+    (folder / "labels.json").unlink()
+    tax = Taxonomy.from_dataset_dir(folder)
+    assert sorted(tax.label_names) == sorted(str(i) for i, n in enumerate(names) if n != "oos")
+    assert run_eval(folder)["n_test"] == run_eval(clinc6)["n_test"]
+
+
+def test_a_boolean_label_is_refused_naming_its_line(clinc6: Path, tmp_path: Path) -> None:
+    folder = _copy(clinc6, tmp_path / "bools")
+    rows = (folder / "train.jsonl").read_text().splitlines()
+    rows[2] = json.dumps({"text": "is this a label?", "label": True})
+    (folder / "train.jsonl").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match=r"train\.jsonl:3: 'label' must be a non-empty string"):
+        run_eval(folder)

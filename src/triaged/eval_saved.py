@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from triaged.errors import DatasetError
-from triaged.taxonomy import read_jsonl
+from triaged.taxonomy import label_index, read_jsonl
 
 __all__ = ["evaluate_saved"]
 
@@ -61,7 +61,7 @@ def evaluate_saved(
     started = time.perf_counter()
     say(f"eval: loading the model in {model_dir} ...")
     clf = Classifier.load(model_dir)
-    test = list(read_jsonl(test_file))
+    test = list(read_jsonl(test_file, index=label_index(root) if root.is_dir() else None))
     if not test:
         raise DatasetError(
             f"{test_file}: no test items to evaluate on", details={"file": str(test_file)}

@@ -51,7 +51,7 @@ from triaged.routing import (
     certify_auto_threshold,
 )
 from triaged.routing_hold import evidence_hold_threshold
-from triaged.taxonomy import OOS_LABEL, Example, Taxonomy, read_jsonl
+from triaged.taxonomy import OOS_LABEL, Example, Taxonomy, label_index, read_jsonl
 
 __all__ = [
     "DEFAULT_AUTO_ERROR_TARGET",
@@ -363,7 +363,7 @@ def _read_dataset(
     never uses is out of scope (under ``open_protocol``: open, its label kept, where ``oos``
     left it out as the dataset's own oos); with ``labels.json`` an error in the data."""
     base = Taxonomy.from_dataset_dir(root, split="__none__")
-    all_labels = set(base.label_names) | {OOS_LABEL}
+    all_labels, index = set(base.label_names) | {OOS_LABEL}, label_index(root)
     test_file = root / "test.jsonl"
     if not test_file.exists():
         raise DatasetError(f"{test_file}: missing test split", details={"file": str(test_file)})
@@ -374,9 +374,9 @@ def _read_dataset(
             raise DatasetError(
                 f"{train_file}: missing train split", details={"file": str(train_file)}
             )
-        train = list(read_jsonl(train_file, known=all_labels))
+        train = list(read_jsonl(train_file, known=all_labels, index=index))
     if (root / "labels.json").exists():
-        test = list(read_jsonl(test_file, known=all_labels))
+        test = list(read_jsonl(test_file, known=all_labels, index=index))
     else:
         test = [
             e if e.label in all_labels or open_protocol else Example(e.text, OOS_LABEL)

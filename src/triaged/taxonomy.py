@@ -21,7 +21,6 @@ Every validation problem raises :class:`~triaged.errors.TaxonomyError` (or
 
 from __future__ import annotations
 
-import codecs
 import json
 import math
 import re
@@ -33,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from triaged.errors import DatasetError, TaxonomyError, TriagedError
+from triaged.errors import DatasetError, TaxonomyError
 from triaged.inputs import is_blank
 from triaged.taxonomy_rules import (
     LineLoader,
@@ -45,6 +44,7 @@ from triaged.taxonomy_rules import (
     example_problem,
     line_of_key,
 )
+from triaged.textfiles import not_utf8, read_text
 
 __all__ = [
     "OOS_LABEL",
@@ -52,6 +52,7 @@ __all__ = [
     "Label",
     "Taxonomy",
     "Thresholds",
+    "label_index",
     "not_utf8",
     "read_jsonl",
 ]
@@ -274,7 +275,7 @@ class Taxonomy:
         if p.suffix.lower() in (".jsonl", ".ndjson"):  # was read as YAML ("invalid YAML")
             name = p.parent.resolve().name if p.stem == "train" else p.stem
             return cls.from_dataset_dir(p.parent, name=name, file=p)
-        text = _read_text(p, TaxonomyError)
+        text = read_text(p, TaxonomyError)
         if p.suffix.lower() == ".json":
             try:
                 data = json.loads(text)
@@ -333,6 +334,7 @@ class Taxonomy:
         labels_file = root / "labels.json"
         split_file = file or root / f"{split}.jsonl"
         train: list[Example] | None = None  # read once when it also names the labels
+        index = label_index(root)  # integer labels name the label at their place
         if labels_file.exists():
             labels, source = _labels_json(labels_file), labels_file
         else:
@@ -345,15 +347,25 @@ class Taxonomy:
         if (split == "train" or file is not None) and train is not None:
             return tax.with_examples(train)
         if split_file.exists():
-            examples = list(read_jsonl(split_file, known=set(tax.label_names) | {OOS_LABEL}))
+            known = set(tax.label_names) | {OOS_LABEL}
+            examples = list(read_jsonl(split_file, known=known, index=index))
             tax = tax.with_examples(examples)
         return tax
 
 
-def _labels_json(labels_file: Path) -> list[Label]:
-    """The labels a dataset folder's ``labels.json`` lists (``oos`` left out)."""
+def label_index(root: Path) -> list[str] | None:
+    """The label names of a dataset folder's ``labels.json`` in its order, ``oos`` included
+    (None without the file): an integer label in its JSONL files is a place in this list."""
+    if not (root / "labels.json").exists():
+        return None
+    return [lb.name for lb in _labels_json(root / "labels.json", keep_oos=True)]
+
+
+def _labels_json(labels_file: Path, *, keep_oos: bool = False) -> list[Label]:
+    """The labels a dataset folder's ``labels.json`` lists (``oos`` left out): objects with
+    a ``name`` (and a ``description``), or names alone."""
     try:
-        raw = json.loads(_read_text(labels_file, DatasetError))
+        raw = json.loads(read_text(labels_file, DatasetError))
     except json.JSONDecodeError as exc:
         raise DatasetError(
             f"{labels_file}:{exc.lineno}: invalid JSON: {exc.msg}",
@@ -363,12 +375,13 @@ def _labels_json(labels_file: Path) -> list[Label]:
         raise DatasetError(f"{labels_file}: expected a JSON list of labels")
     labels = []
     for i, item in enumerate(raw):
+        item = {"name": item} if isinstance(item, str) else item
         if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
             raise DatasetError(
                 f"{labels_file}: entry {i} needs a string 'name'",
                 details={"file": str(labels_file)},
             )
-        if item["name"] == OOS_LABEL:
+        if item["name"] == OOS_LABEL and not keep_oos:
             continue
         labels.append(Label(item["name"], str(item.get("description") or "")))
     return labels
@@ -390,16 +403,30 @@ def _labels_of_examples(root: Path, train: Path) -> tuple[list[Label], list[Exam
     return [Label(n) for n in names], examples
 
 
-def read_jsonl(path: str | Path, *, known: set[str] | None = None) -> Iterator[Example]:
-    """Yield ``{"text", "label"}`` examples, raising DatasetError with the file and line."""
+def read_jsonl(
+    path: str | Path, *, known: set[str] | None = None, index: Sequence[str] | None = None
+) -> Iterator[Example]:
+    """Yield ``{"text", "label"}`` examples, raising DatasetError with the file and line.
+    An integer label (a class index, as many exports write them) names the label at its
+    place in ``index`` (:func:`label_index`), or is its digits."""
     p = Path(path)
     try:
-        yield from _jsonl_examples(p, known)
+        yield from _jsonl_examples(p, known, index)
     except UnicodeDecodeError:
         raise not_utf8(p, DatasetError) from None
 
 
-def _jsonl_examples(p: Path, known: set[str] | None) -> Iterator[Example]:
+def _label_of(label: Any, index: Sequence[str] | None) -> Any:
+    if isinstance(label, bool) or not isinstance(label, int):
+        return label  # a string, or a value example_problem refuses
+    if index is not None and 0 <= label < len(index) and str(label) not in index:
+        return index[label]
+    return str(label)
+
+
+def _jsonl_examples(
+    p: Path, known: set[str] | None, index: Sequence[str] | None
+) -> Iterator[Example]:
     # utf-8-sig: a byte-order mark (an editor's or a spreadsheet's export) is skipped
     with p.open(encoding="utf-8-sig") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -414,7 +441,7 @@ def _jsonl_examples(p: Path, known: set[str] | None) -> Iterator[Example]:
                 ) from None
             if not isinstance(obj, dict):
                 raise DatasetError(f"{p}:{lineno}: expected a JSON object", details=where)
-            text, label = obj.get("text"), obj.get("label")
+            text, label = obj.get("text"), _label_of(obj.get("label"), index)
             problem = example_problem(text, label)
             if problem is not None:
                 raise DatasetError(f"{p}:{lineno}: {problem}", details=where)
@@ -426,41 +453,6 @@ def _jsonl_examples(p: Path, known: set[str] | None) -> Iterator[Example]:
 
 
 # ---------------------------------------------------------------------- helpers
-def _read_text(path: Path, error: type[TriagedError]) -> str:
-    """The text of ``path`` (a byte-order mark skipped); not UTF-8: ``error`` naming why."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise not_utf8(path, error) from None
-
-
-def not_utf8(path: Path, error: type[TriagedError]) -> TriagedError:
-    """``error`` saying where ``path`` stops being UTF-8 (its first undecodable byte, with
-    its offset and line), for a reader that met a :class:`UnicodeDecodeError` on the way:
-    the file is scanned again in chunks, so any size is fine."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    fed = newlines = 0
-    with path.open("rb") as fh:
-        while True:
-            chunk = fh.read(1 << 20)
-            try:
-                decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                # exc.object: the bytes held back from the last chunk, then this one
-                data = exc.object
-                offset = fed - (len(data) - len(chunk)) + exc.start
-                line = newlines + data.count(b"\n", 0, exc.start) + 1
-                return error(
-                    f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {offset})",
-                    details={"file": str(path), "offset": offset, "line": line},
-                )
-            if not chunk:
-                break
-            fed += len(chunk)
-            newlines += chunk.count(b"\n")
-    return error(f"{path}: not UTF-8 text", details={"file": str(path)})
-
-
 def _from_mapping(data: Mapping[str, Any], source: str) -> Taxonomy:
     if source != "<dict>":  # a file: strict about keys (API bodies are checked by their schema)
         check_keys(data)
