@@ -253,3 +253,19 @@ def test_reopen_after_a_second_opinion_says_why(env):
         rw.reopen(svc, alice, it["id"])
     assert refused.value.details["reason"] == "answered_since"
     assert "another reviewer answered it after you" in refused.value.message
+
+
+def test_a_second_opinion_after_a_rename_agrees_under_the_new_name(env):
+    """A first answer "bug", then "bug" renamed "defect", then a second answer "defect":
+    the two agree (the item went to an admin as a disagreement)."""
+    svc, admin, alice, bob = env["svc"], env["admin"], env["alice"], env["bob"]
+    rw.update_settings(svc, admin, "support", overlap_rate=1.0)
+    [it] = svc.review.claim(alice, limit=1, taxonomy="support")
+    svc.review.resolve(alice, it["id"], action="correct", label="bug")
+    svc.rename_label(admin, "support", "bug", "defect", None)
+    [again] = [x for x in _all(svc, bob) if x["id"] == it["id"]]
+    assert again["review_round"] == 2
+    svc.review.resolve(bob, it["id"], action="correct", label="defect")
+    assert svc.review.item(admin, it["id"])["status"] == "resolved"
+    assert rw.agreement_stats(svc, admin, taxonomy="support")["open_disagreements"] == 0
+    assert it["id"] not in {x["id"] for x in _all(svc, admin)}

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from triaged.services.label_lineage import lineage, version_at
 from triaged.storage import agreement_repo
 from triaged.storage.review_repo import ADJUDICATION, FIRST, SECOND
 
@@ -88,9 +89,19 @@ def next_round(conn: Connection, row: Any, label: str | None, overlap_rate: floa
         return SECOND if overlap_pick(row.id, overlap_rate) else None
     if row.review_round == SECOND:
         first = answer_of(conn, row.id, FIRST)
-        if first is not None and first.label != label:
+        if first is not None and first.label != label and _said_now(conn, first) != label:
             return ADJUDICATION
     return None
+
+
+def _said_now(conn: Connection, judgment: Any) -> str | None:
+    """A judgment's label under the name it goes by now: it named the label as the
+    taxonomy version in force then did (a first answer "bug" and a second "defect" after
+    "bug" was renamed agree)."""
+    if judgment.label is None:
+        return None
+    version = version_at(conn, judgment.taxonomy_id)(judgment.created_at)
+    return lineage(conn, judgment.taxonomy_id, {version}).now(version, judgment.label)
 
 
 # ------------------------------------------------------------------ kappa

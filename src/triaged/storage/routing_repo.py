@@ -190,7 +190,7 @@ def reviewed_decisions(
                 d.model_version,
                 d.policy_version,
                 d.taxonomy_version,
-                r.resolved_at,
+                d.resolved_at,  # when its final label was set (a second opinion never sets it)
             )
             .select_from(review_items.join(decisions, d.id == r.decision_id))
             .where(*conds)
