@@ -162,7 +162,8 @@ class Settings(BaseSettings):
         ge=0.0,
         description=(
             "Erase the text and metadata of decisions older than this many days, every hour "
-            "(0: keep them; labels, confidences and review outcomes always stay)."
+            "(0: keep them; labels, confidences and review outcomes always stay; a decision "
+            "waiting for a review goes once answered)."
         ),
     )
     metrics_token: str | None = Field(

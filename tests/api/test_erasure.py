@@ -171,11 +171,11 @@ async def test_the_retention_erases_old_decisions(
     stack: Stack, tenant: Tenant, taxonomy_body: dict[str, Any]
 ) -> None:
     marker = f"zq{uuid.uuid4().hex[:12]}"
-    ids, _, _, _ = await _setup(stack, tenant, taxonomy_body, marker)
-    with stack.service.db.write() as conn:  # two of them were made 40 days ago
+    ids, _, open_item, _ = await _setup(stack, tenant, taxonomy_body, marker)
+    with stack.service.db.write() as conn:  # three of them were made 40 days ago
         conn.execute(
             update(decisions)
-            .where(decisions.c.id.in_(ids[:2]))
+            .where(decisions.c.id.in_([ids[0], ids[1], ids[3]]))
             .values(created_at=utcnow() - timedelta(days=40))
         )
     keep = stack.variant(decision_retention_days=0)
@@ -193,8 +193,20 @@ async def test_the_retention_erases_old_decisions(
         service.close()
     async with stack.client(tenant.key) as c:
         got = [(await c.get(f"/v1/decisions/{i}")).json() for i in ids]
-    assert [g["redacted_at"] is not None for g in got] == [True, True, False, False]
-    assert got[0]["text"] == got[1]["text"] == "" and marker in got[2]["text"]
+    # the first answered, the second waiting for a person (left until answered), the
+    # third recent, the fourth old and answered by nobody yet either
+    assert [g["redacted_at"] is not None for g in got] == [True, False, False, False]
+    assert got[0]["text"] == "" and marker in got[1]["text"] and marker in got[2]["text"]
+    async with stack.client(tenant.key) as c:
+        r = await c.post(f"/v1/review/items/{open_item['id']}/resolve", json={"action": "confirm"})
+        assert r.status_code == 200, r.text
+    service = stack.variant(decision_retention_days=30)
+    try:
+        assert jobs_tasks.housekeeping(service) >= 1
+    finally:
+        service.close()
+    async with stack.client(tenant.key) as c:
+        assert (await c.get(f"/v1/decisions/{ids[1]}")).json()["text"] == ""
 
 
 async def test_a_bulk_job_keeps_no_copy_of_its_texts(

@@ -66,13 +66,16 @@ def with_external_ids(
 
 
 def expired_decisions(conn: Connection, before: datetime, limit: int) -> list[Any]:
-    """(workspace_id, id) of up to ``limit`` decisions made before ``before`` and not yet
-    erased, oldest first (the retention's next batch)."""
-    d = decisions.c
+    """(workspace_id, id) of up to ``limit`` decisions made before ``before``, not yet
+    erased and not waiting for a person (a held decision's workflow waits for its review:
+    the retention leaves it until it is answered), oldest first (the retention's next
+    batch)."""
+    d, r = decisions.c, review_items.c
+    waiting = select(r.id).where(r.decision_id == d.id, r.status != "resolved").exists()
     return list(
         conn.execute(
             select(d.workspace_id, d.id)
-            .where(d.created_at < before, d.redacted_at.is_(None))
+            .where(d.created_at < before, d.redacted_at.is_(None), ~waiting)
             .order_by(d.created_at, d.id)
             .limit(limit)
         )
