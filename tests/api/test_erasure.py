@@ -20,6 +20,7 @@ from triaged.client.results import Decision, Erased
 from triaged.services import jobs_tasks
 from triaged.services.ids import utcnow
 from triaged.storage.tables import decisions
+from triaged.storage.webhooks import webhook_events
 
 pytestmark = pytest.mark.anyio
 
@@ -120,9 +121,23 @@ async def test_erasure_leaves_no_copy_and_keeps_the_figures(
         item = (await c.get(f"/v1/review/items/{first['id']}")).json()
         assert item["text"] == "" and item["note"] is None and item["redacted_at"]
         assert item["final_label"] == after["final_label"]
-        # the unanswered one is withdrawn: nobody can review an empty text
+        # the unanswered one is withdrawn: nobody can review an empty text; the workflow
+        # hears that no resolution will come
         r = await c.get(f"/v1/review/items/{open_item['id']}")
         assert r.status_code == 404, r.text
+        with stack.service.db.read() as conn:
+            sent = [
+                p["data"]
+                for p in conn.execute(
+                    select(webhook_events.c.payload).where(
+                        webhook_events.c.type == "decision.withdrawn"
+                    )
+                ).scalars()
+                if p["data"]["decision_id"] in ids
+            ]
+        assert sorted(d["decision_id"] for d in sent) == sorted([ids[1], ids[2]])
+        assert {d["reason"] for d in sent} == {"erased"}
+        assert {d["external_id"] for d in sent} == {_ticket(marker), None}
         # a retry of the classify call replays its answer, without the metadata
         r = await c.post(
             "/v1/classify/batch",

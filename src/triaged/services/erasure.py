@@ -20,8 +20,11 @@ from sqlalchemy import Connection
 from triaged.errors import InvalidInput, NotFound, ValidationFailed
 from triaged.storage import erasure_repo
 from triaged.storage.db import Database
+from triaged.webhooks.events import enqueue_event
 
-__all__ = ["MAX_ERASE", "RETENTION_BATCH", "erase_decisions", "erase_expired"]
+__all__ = ["MAX_ERASE", "RETENTION_BATCH", "WITHDRAWN_EVENT", "erase_decisions", "erase_expired"]
+
+WITHDRAWN_EVENT = "decision.withdrawn"
 
 MAX_ERASE = 1000  # ids, or external ids, per request
 RETENTION_BATCH = 500  # decisions per transaction of the retention
@@ -69,8 +72,29 @@ def erase_decisions(
     matched = list(
         dict.fromkeys([*wanted, *erasure_repo.with_external_ids(conn, workspace_id, external)])
     )
-    erased = erasure_repo.erase(conn, workspace_id, matched, now)
+    erased = _erase(conn, workspace_id, matched, now)
     return {"erased": erased, "decisions": matched}
+
+
+def _erase(conn: Connection, workspace_id: str, ids: list[str], now: datetime) -> int:
+    """Erase ``ids``; each review item withdrawn sends ``decision.withdrawn`` (a workflow
+    waiting for a held decision's review learns that none will come)."""
+    erased, withdrawn = erasure_repo.erase(conn, workspace_id, ids, now)
+    for item in withdrawn:
+        enqueue_event(
+            conn,
+            workspace_id=workspace_id,
+            event_type=WITHDRAWN_EVENT,
+            data={
+                "decision_id": item.decision_id,
+                "review_item_id": item.id,
+                "queue": item.queue,
+                "external_id": item.external_id,
+                "reason": "erased",
+                "erased_at": now.isoformat(),
+            },
+        )
+    return erased
 
 
 def erase_expired(db: Database, retention: timedelta, now: datetime) -> int:
@@ -84,7 +108,7 @@ def erase_expired(db: Database, retention: timedelta, now: datetime) -> int:
             for row in rows:
                 by_workspace.setdefault(str(row.workspace_id), []).append(str(row.id))
             for workspace_id, ids in by_workspace.items():
-                done += erasure_repo.erase(conn, workspace_id, ids, now)
+                done += _erase(conn, workspace_id, ids, now)
         if len(rows) < RETENTION_BATCH:
             break
     return done

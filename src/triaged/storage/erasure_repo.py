@@ -82,16 +82,19 @@ def expired_decisions(conn: Connection, before: datetime, limit: int) -> list[An
     )
 
 
-def erase(conn: Connection, workspace_id: str, ids: Sequence[str], now: datetime) -> int:
+def erase(
+    conn: Connection, workspace_id: str, ids: Sequence[str], now: datetime
+) -> tuple[int, list[Any]]:
     """Erase the workspace's decisions ``ids`` (see the module docstring); returns how many
-    were not erased before."""
-    erased = 0
+    were not erased before, and the review items withdrawn (``id``, ``decision_id``,
+    ``queue``, ``external_id``)."""
+    erased, withdrawn = 0, []
     for part in _chunks(list(dict.fromkeys(ids))):
         _erase_idempotent_answers(conn, workspace_id, part)  # before: reads created_at only
         erased += _erase_decisions(conn, workspace_id, part, now)
-        _erase_review(conn, workspace_id, part)
+        withdrawn += _erase_review(conn, workspace_id, part)
         _erase_webhook_events(conn, workspace_id, part)
-    return erased
+    return erased, withdrawn
 
 
 def _erase_decisions(conn: Connection, workspace_id: str, ids: list[str], now: datetime) -> int:
@@ -105,10 +108,13 @@ def _erase_decisions(conn: Connection, workspace_id: str, ids: list[str], now: d
     return int(fresh.rowcount or 0)
 
 
-def _erase_review(conn: Connection, workspace_id: str, ids: list[str]) -> None:
+def _erase_review(conn: Connection, workspace_id: str, ids: list[str]) -> list[Any]:
+    """Notes go; unanswered items go: returns those (with their decision's external id)."""
     r, e, j = review_items.c, review_events.c, review_judgments.c
     items = conn.execute(
-        select(r.id, r.status).where(r.workspace_id == workspace_id, r.decision_id.in_(ids))
+        select(r.id, r.status, r.decision_id, r.queue, decisions.c.external_id)
+        .join(decisions, decisions.c.id == r.decision_id)
+        .where(r.workspace_id == workspace_id, r.decision_id.in_(ids))
     ).all()
     open_items = [str(i.id) for i in items if i.status != "resolved"]
     if open_items:
@@ -116,14 +122,16 @@ def _erase_review(conn: Connection, workspace_id: str, ids: list[str]) -> None:
         conn.execute(delete(review_events).where(e.item_id.in_(open_items)))
         conn.execute(delete(review_items).where(r.id.in_(open_items)))
     done = [str(i.id) for i in items if i.status == "resolved"]
+    withdrawn = [i for i in items if i.status != "resolved"]
     if not done:
-        return
+        return withdrawn
     conn.execute(update(review_items).where(r.id.in_(done)).values(note=None))
     for event in conn.execute(select(e.id, e.details).where(e.item_id.in_(done))).all():
         details = dict(event.details or {})
         if "note" in details:
             details.pop("note")
             conn.execute(update(review_events).where(e.id == event.id).values(details=details))
+    return withdrawn
 
 
 def _erase_webhook_events(conn: Connection, workspace_id: str, ids: list[str]) -> None:

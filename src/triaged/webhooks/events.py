@@ -27,6 +27,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "decision.resolved",
     "decision.corrected",
     "decision.reopened",  # a reviewer took back a resolution (issue 12: reopen / undo)
+    "decision.withdrawn",  # erased while waiting for a review: no resolution will come
     "alert.drift",
     "alert.auto_lane",
 )
