@@ -1,5 +1,6 @@
 """Operator commands for a server that runs triaged for other teams (issue 14):
-``triaged workspaces list|suspend|activate|delete|set-plan`` and ``triaged invites create``.
+``triaged workspaces list|suspend|activate|delete|erase|set-plan`` and ``triaged invites
+create``.
 
 They join the ``workspaces`` group of :mod:`triaged.cli_service` (whose ``create`` stays
 there); ``list`` here replaces its shorter listing with status, contact and usage.
@@ -105,6 +106,34 @@ def workspaces_delete(
         return
     rows = sum(n for t, n in res["deleted"].items() if t != "workspaces")
     out.print(f"deleted workspace {res['name']} ({res['id']}) and {rows} rows of it")
+
+
+def workspaces_erase(
+    name: Name,
+    ids: Annotated[
+        list[str] | None, typer.Option("--id", help="A decision id (repeat for more).")
+    ] = None,
+    external_ids: Annotated[
+        list[str] | None,
+        typer.Option("--external-id", help="Every decision sent with this external id (repeat)."),
+    ] = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Erase the text and metadata of a workspace's decisions (a person's right to
+    erasure), as POST /v1/decisions/erase does: labels and review outcomes stay."""
+    with operator_service(database_url, data_dir) as svc:
+        res = svc.erase_workspace_decisions(
+            name, ids=list(ids or []), external_ids=list(external_ids or [])
+        )
+    if as_json:
+        print(json.dumps(res))
+        return
+    out.print(
+        f"erased {res['erased']} decision(s) of workspace {res['workspace']} "
+        f"({len(res['decisions'])} matched)"
+    )
 
 
 def workspaces_set_plan(
@@ -245,6 +274,7 @@ def register(app: typer.Typer) -> None:
     workspaces_app.command("suspend")(workspaces_suspend)
     workspaces_app.command("activate")(workspaces_activate)
     workspaces_app.command("delete")(workspaces_delete)
+    workspaces_app.command("erase")(workspaces_erase)
     workspaces_app.command("set-plan")(workspaces_set_plan)
     invites_app.command("create")(invites_create)
     keys_app.registered_commands[:] = [

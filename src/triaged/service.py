@@ -377,6 +377,20 @@ class Service(OperationsMixin):
         with self.db.write() as conn:
             return workspace_admin.set_status(conn, name, status)
 
+    def erase_workspace_decisions(
+        self, name: str, *, ids: list[str], external_ids: list[str]
+    ) -> dict[str, Any]:
+        """Operator: erase decisions of workspace ``name`` as ``POST /v1/decisions/erase``
+        does (by id and/or external id; all or nothing)."""
+        from triaged.services import erasure
+
+        with self.db.write() as conn:
+            ws = keys.get_workspace(conn, name)
+            out = erasure.erase_decisions(
+                conn, ws["id"], ids=ids, external_ids=external_ids, now=utcnow()
+            )
+        return {"workspace": ws["name"], **out}
+
     def set_workspace_plan(self, name: str, plan: str) -> dict[str, Any]:
         from triaged.services import workspace_admin
 

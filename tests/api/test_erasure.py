@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, select, update
+from typer.testing import CliRunner
 
 from tests.servicekit import Stack, Tenant
+from triaged.cli import app as cli
 from triaged.client.results import Decision, Erased
 from triaged.services import jobs_tasks
 from triaged.services.ids import utcnow
@@ -265,3 +267,31 @@ async def test_a_bulk_job_keeps_no_copy_of_its_texts(
         results = [json.loads(line) for line in r.text.splitlines() if line]
         assert [res["row"] for res in results] == [0, 1, 2]
         assert all(res["label"] for res in results)
+
+
+async def test_the_operator_command_erases_as_the_api_does(
+    stack: Stack, tenant: Tenant, taxonomy_body: dict[str, Any]
+) -> None:
+    """``triaged workspaces erase NAME --external-id X --id Y`` on the server's database:
+    the same erasure, with its errors (an unknown id, an unknown workspace) said and
+    nothing erased."""
+    marker = f"zq{uuid.uuid4().hex[:12]}"
+    ids, _, _, _ = await _setup(stack, tenant, taxonomy_body, marker)
+    url = stack.url
+    base = ["workspaces", "erase", tenant.workspace, "--database-url", url]
+    res = CliRunner().invoke(cli, [*base, "--id", "dec_nope", "--id", ids[2], "--json"])
+    assert res.exit_code != 0 and "dec_nope" in res.output, res.output
+    res = CliRunner().invoke(
+        cli, ["workspaces", "erase", "no-such-ws", "--id", ids[2], "--database-url", url]
+    )
+    assert res.exit_code != 0 and "no workspace" in res.output, res.output
+    assert len(_rows_holding(stack, marker)) > 0
+    res = CliRunner().invoke(
+        cli, [*base, "--external-id", _ticket(marker), "--id", ids[2], "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["workspace"] == tenant.workspace and out["erased"] == 3
+    assert _rows_holding(stack, marker) == []
+    res = CliRunner().invoke(cli, [*base, "--id", ids[0]])
+    assert res.exit_code == 0 and "erased 0 decision(s)" in res.output, res.output
