@@ -1,10 +1,12 @@
-"""How long reading labels under their current names takes on a large taxonomy history.
+"""How long reading a large taxonomy takes: its labels under their current names (the
+version history), and the taxonomy itself (``GET /v1/taxonomies/{name}``, the review page).
 
 Every reviewed decision's label is read under today's name (the live routing bound, the
 what-if, the review items, the insights, retraining), which needs the taxonomy's version
 history.  A CLINC150 taxonomy of 150 intents is stored as five versions (50, then 100
 examples per intent, descriptions edited); the script times ``label_lineage.lineage`` from
-the first version three times (the first read, then the cached ones).
+the first version three times (the first read, then the cached ones), then
+``Service.get_taxonomy`` of the current version (15,000 examples) the same way.
 
     python -m bench.bench_lineage
 """
@@ -47,6 +49,13 @@ def main() -> None:
                 ms = (time.perf_counter() - started) * 1000
                 what = "first read" if i == 0 else "cached"
                 print(f"lineage v1 -> v{lin.current_version} ({what}): {ms:.1f} ms")
+        taxo.forget_parsed()
+        for i in range(3):
+            started = time.perf_counter()
+            svc.get_taxonomy(admin, "big")
+            ms = (time.perf_counter() - started) * 1000
+            what = "first read" if i == 0 else "cached"
+            print(f"get_taxonomy, 15,000 examples ({what}): {ms:.1f} ms")
     finally:
         svc.close()
 

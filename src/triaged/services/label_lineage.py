@@ -166,17 +166,23 @@ def now_called(conn: Connection, taxonomy_id: str, names: Iterable[str]) -> dict
 
 
 History = tuple[dict[int, dict[str, str]], tuple[tuple[int, frozenset[str]], ...]]
-_CACHE: OrderedDict[tuple[str, str, int, int], History] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, str, int, str], History] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 CACHE_SIZE = 256  # histories kept per process (each: label names and renames, no examples)
 
 
 def _history(conn: Connection, taxonomy_id: str, *, since: int) -> History:
     """The chain of renames from ``since`` to the current version, and each version's label
-    names.  Stored versions never change: a history is read once per current version (and
-    database) and kept, so reading labels under their names now costs one small query."""
+    names.  Stored versions change only by a migration: a history is read once per current
+    version (its stamp: :func:`~triaged.storage.taxonomy_repo.version_stamp`) and database,
+    and kept, so reading labels under their names now costs two small queries."""
     current = int(taxonomy_repo.taxonomy_row(conn, taxonomy_id).current_version)
-    key = (str(conn.engine.url), taxonomy_id, since, current)
+    key = (
+        str(conn.engine.url),
+        taxonomy_id,
+        since,
+        f"{current}:{taxonomy_repo.version_stamp(conn, taxonomy_id, current)}",
+    )
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, update
 
 from triaged.storage.ids import new_id, utcnow
 from triaged.storage.locks import workspace_lock
@@ -24,6 +24,7 @@ __all__ = [
     "insert_taxonomy",
     "insert_version",
     "live_taxonomy_count",
+    "schema_revision",
     "taxonomies_named",
     "taxonomy_by_id",
     "taxonomy_named",
@@ -32,6 +33,7 @@ __all__ = [
     "version_definition",
     "version_definitions",
     "version_rows",
+    "version_stamp",
     "workspace_taxonomies",
 ]
 
@@ -146,6 +148,25 @@ def version_definition(conn: Connection, taxonomy_id: str, version: int) -> AnyR
             taxonomy_versions.c.taxonomy_id == taxonomy_id, taxonomy_versions.c.version == version
         )
     ).first()
+
+
+def version_stamp(conn: Connection, taxonomy_id: str, version: int) -> str | None:
+    """What tells one stored definition of a version from another (None: no such version):
+    when the version was written (a version number rolled back is used again) and the
+    schema revision (a migration may rewrite stored definitions)."""
+    v = taxonomy_versions.c
+    stamp: datetime | None = conn.execute(
+        select(v.created_at).where(v.taxonomy_id == taxonomy_id, v.version == version)
+    ).scalar()
+    if stamp is None:
+        return None
+    return f"{stamp.isoformat()}@{schema_revision(conn)}"
+
+
+def schema_revision(conn: Connection) -> str:
+    """The database's migration revision ("" before any)."""
+    revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return str(revision or "")
 
 
 def version_definitions(conn: Connection, taxonomy_id: str, *, since: int = 1) -> list[AnyRow]:
