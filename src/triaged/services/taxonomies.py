@@ -249,9 +249,12 @@ def _check_example_lengths(tax: Taxonomy, limit: int) -> None:
 #: revision (:func:`~triaged.storage.taxonomy_repo.version_stamp`): a stored version changes
 #: only by a migration, and parsing one validates every example (0.7 s for
 #: CLINC150's 15,000), which every page and call that reads a taxonomy paid
-_PARSED: OrderedDict[tuple[str, str, int, str], Taxonomy] = OrderedDict()
+_PARSED: OrderedDict[tuple[str, str, int, str], tuple[Taxonomy, int]] = OrderedDict()
 _PARSED_LOCK = threading.Lock()
-PARSED_VERSIONS = 16
+PARSED_VERSIONS = 64
+# examples kept in all (about 150 bytes each: 300,000 is some 45 MB); a taxonomy larger
+# than this alone is parsed on every read, as before
+PARSED_EXAMPLES = 300_000
 
 
 def forget_parsed() -> None:
@@ -272,7 +275,7 @@ def load_version(conn: Connection, record: TaxonomyRecord, version: int | None =
     with _PARSED_LOCK:
         if key in _PARSED:
             _PARSED.move_to_end(key)
-            return _PARSED[key]
+            return _PARSED[key][0]
     row = taxonomy_repo.version_definition(conn, record.id, v)
     if row is None:  # gone since the line above (its taxonomy deleted)
         raise NotFound(
@@ -280,10 +283,12 @@ def load_version(conn: Connection, record: TaxonomyRecord, version: int | None =
             details={"taxonomy": record.name, "version": v},
         )
     tax = Taxonomy.from_dict({**row.definition, "version": v})
+    size = sum(len(lb.examples) for lb in tax.labels) + len(tax.out_of_scope)
     with _PARSED_LOCK:
-        _PARSED[key] = tax
-        while len(_PARSED) > PARSED_VERSIONS:
-            _PARSED.popitem(last=False)
+        _PARSED[key] = (tax, size)
+        held = sum(n for _, n in _PARSED.values())
+        while _PARSED and (len(_PARSED) > PARSED_VERSIONS or held > PARSED_EXAMPLES):
+            held -= _PARSED.popitem(last=False)[1][1]
     return tax
 
 
