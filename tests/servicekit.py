@@ -145,6 +145,17 @@ class Stack:
         return Service(self.service.settings.with_overrides(**overrides))
 
 
+@contextmanager
+def backend_url(backend: str, tmp_path: Path, name: str = "triaged.db") -> Iterator[str]:
+    """A fresh database of ``backend``: a PostgreSQL one (:func:`pg_database`), or a SQLite
+    file ``name`` in ``tmp_path``."""
+    if backend == "postgres":
+        with pg_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / name}"
+
+
 def make_settings(url: str, **extra: Any) -> Settings:
     return Settings(
         database_url=url,

@@ -7,15 +7,14 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.servicekit import BACKENDS, TINY_TAXONOMY, Stack, Tenant, make_stack, pg_database
+from tests.servicekit import BACKENDS, TINY_TAXONOMY, Stack, Tenant, backend_url, make_stack
 from triaged.service import Service
 from triaged.services.jobs_bulk import decision_id
 from triaged.storage.tables import decisions
@@ -29,13 +28,8 @@ TEXTS = [
 ]
 
 
-@contextmanager
-def _url(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "postgres":
-        with pg_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path / 'jobs.db'}"
+def _url(backend: str, tmp_path: Path) -> AbstractContextManager[str]:
+    return backend_url(backend, tmp_path, "jobs.db")
 
 
 def _support_stack(tmp_path: Path, plan: str = "unlimited") -> tuple[Stack, Tenant, Service]:

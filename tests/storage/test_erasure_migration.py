@@ -4,15 +4,13 @@ items reference the table) with every decision kept."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import func, inspect, select
 
-from tests.servicekit import BACKENDS, TINY_TAXONOMY, make_stack, pg_database
+from tests.servicekit import BACKENDS, TINY_TAXONOMY, backend_url, make_stack
 from triaged.service import ClassifyItem
 from triaged.storage import head_revision, upgrade
 from triaged.storage.migrate import alembic_config
@@ -21,18 +19,9 @@ from triaged.storage.tables import decisions
 BEFORE = "0021_created_by"
 
 
-@contextmanager
-def _url(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "postgres":
-        with pg_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path / 'e.db'}"
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_redacted_at_up_and_down_with_decisions(backend: str, tmp_path: Path) -> None:
-    with _url(backend, tmp_path) as url:
+    with backend_url(backend, tmp_path) as url:
         stack = make_stack(backend, url)
         svc = stack.service
         try:
