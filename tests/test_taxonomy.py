@@ -70,6 +70,17 @@ def test_load_json_roundtrip(tmp_path: Path) -> None:
         ("name: ''\nlabels:\n  - name: a\n", "name"),
         ("name: t\nlabels:\n  - name: oos\n", "reserved"),
         ("name: t\nlabels:\n  - name: a\n    examples: ['']\n", "non-empty"),
+        # a later label's bad example, named by its place and line (each label is checked
+        # with the names before it, not their examples again)
+        (
+            "name: t\nlabels:\n  - name: a\n    examples: [x]\n  - name: b\n"
+            "    examples: [ok, '']\n",
+            "line 5: labels[1].examples[1]",
+        ),
+        (
+            "name: t\nlabels:\n  - name: a\n    examples: [x]\n  - name: b\n  - name: a\n",
+            "line 6: labels[2].name: duplicate label name 'a'",
+        ),
         # YAML's yes/no and numbers were renamed silently ("True", "1.0") until 5 December
         ("name: t\nlabels:\n  - name: a\n  - name: yes\n", "put the name in quotes"),
         ("name: t\nlabels:\n  - name: no\n", "labels[0].name must be text"),
