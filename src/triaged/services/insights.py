@@ -72,11 +72,11 @@ def decision_records(
     lin = lineage(conn, taxonomy_id, {int(row.taxonomy_version) for row in latest.values()})
     out: list[DecisionRecord] = []
     for row in latest.values():
-        names = lin.renamed.get(row.taxonomy_version, {})
+        version = int(row.taxonomy_version)
         # the reviewer's label as the version in force when they answered named it
-        said = lin.renamed.get(lin.at(row.resolved_at), {}) if row.resolved_at else names
+        said = lin.at(row.resolved_at) if row.resolved_at else version
         alts = tuple(
-            (names.get(str(a["label"]), str(a["label"])), float(a["confidence"]))
+            (lin.now(version, str(a["label"])), float(a["confidence"]))
             for a in (row.alternatives or [])
             if isinstance(a, dict) and "label" in a and "confidence" in a
         )
@@ -85,16 +85,18 @@ def decision_records(
         out.append(
             DecisionRecord(
                 text=row.text,
-                label=names.get(row.label, row.label),
+                label=lin.now(version, row.label),
                 confidence=float(row.confidence),
                 bucket=row.bucket,
                 alternatives=alts,
                 id=row.id,
                 created_at=as_utc(row.created_at),
                 review_action=row.action,
-                final_label=said.get(final, final) if final else final,
+                final_label=lin.now(said, final) if final else final,
                 new_label=row.new_label,
-                prediction_set=None if in_set is None else tuple(names.get(x, x) for x in in_set),
+                prediction_set=None
+                if in_set is None
+                else tuple(lin.now(version, x) for x in in_set),
             )
         )
     return out

@@ -171,12 +171,16 @@ _CACHE_LOCK = threading.Lock()
 CACHE_SIZE = 256  # histories kept per process (each: label names and renames, no examples)
 
 
-def _history(conn: Connection, taxonomy_id: str, *, since: int) -> History:
-    """The chain of renames from ``since`` to the current version, and each version's label
-    names.  Stored versions change only by a migration: a history is read once per current
-    version (its stamp: :func:`~triaged.storage.taxonomy_repo.version_stamp`) and database,
-    and kept, so reading labels under their names now costs two small queries."""
-    current = int(taxonomy_repo.taxonomy_row(conn, taxonomy_id).current_version)
+def _history(
+    conn: Connection, taxonomy_id: str, *, since: int, current: int | None = None
+) -> History:
+    """The chain of renames from ``since`` to the current version (``current``, read when
+    not given), and each version's label names.  Stored versions change only by a
+    migration: a history is read once per current version (its stamp:
+    :func:`~triaged.storage.taxonomy_repo.version_stamp`) and database, and kept, so reading
+    labels under their names now costs two small queries."""
+    if current is None:
+        current = int(taxonomy_repo.taxonomy_row(conn, taxonomy_id).current_version)
     key = (
         str(conn.engine.url),
         taxonomy_id,
@@ -209,14 +213,20 @@ def version_at(conn: Connection, taxonomy_id: str) -> Callable[[datetime], int]:
     """``at(when)``: the taxonomy version in force at ``when`` (the first version for a time
     before it), so that a label name a reviewer chose reads as it meant then."""
     rows = taxonomy_repo.version_rows(conn, taxonomy_id)
-    starts = [as_utc(r.created_at) for r in rows]
-    versions = [int(r.version) for r in rows]
+    starts = tuple(as_utc(r.created_at) for r in rows)
+    versions = tuple(int(r.version) for r in rows)
+    return lambda when: _in_force(starts, versions, when, 1)
 
-    def at(when: datetime) -> int:
-        i = bisect_right(starts, as_utc(when)) - 1
-        return versions[max(i, 0)] if versions else 1
 
-    return at
+def _in_force(
+    starts: Sequence[datetime], versions: Sequence[int], when: datetime, default: int
+) -> int:
+    """Of ``versions`` (written at ``starts``, oldest first), the one in force at ``when``:
+    the first for a time before it, ``default`` when there are none."""
+    if not versions:
+        return default
+    i = bisect_right(starts, as_utc(when)) - 1
+    return versions[max(i, 0)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,10 +255,7 @@ class Lineage:
 
     def at(self, when: datetime) -> int:
         """The version in force at ``when`` (the first version for a time before it)."""
-        if not self.versions:
-            return self.current_version
-        i = bisect_right(self.starts, as_utc(when)) - 1
-        return self.versions[max(i, 0)]
+        return _in_force(self.starts, self.versions, when, self.current_version)
 
 
 def lineage(conn: Connection, taxonomy_id: str, versions: Iterable[int]) -> Lineage:
@@ -259,7 +266,7 @@ def lineage(conn: Connection, taxonomy_id: str, versions: Iterable[int]) -> Line
     since = min(versions, default=current)
     if since >= current:
         return Lineage(current_version=current, since=current)
-    chained, names = _history(conn, taxonomy_id, since=since)
+    chained, names = _history(conn, taxonomy_id, since=since, current=current)
     rows = taxonomy_repo.version_rows(conn, taxonomy_id)
     return Lineage(
         current_version=current,

@@ -257,6 +257,13 @@ PARSED_VERSIONS = 64
 PARSED_EXAMPLES = 300_000
 
 
+def _no_version(record: TaxonomyRecord, version: int) -> NotFound:
+    return NotFound(
+        f"taxonomy {record.name!r} has no version {version}",
+        details={"taxonomy": record.name, "version": version},
+    )
+
+
 def forget_parsed() -> None:
     """Drop the parsed versions this process keeps (benchmarks time a first read)."""
     with _PARSED_LOCK:
@@ -267,10 +274,7 @@ def load_version(conn: Connection, record: TaxonomyRecord, version: int | None =
     v = record.current_version if version is None else version
     stamp = taxonomy_repo.version_stamp(conn, record.id, v)
     if stamp is None:
-        raise NotFound(
-            f"taxonomy {record.name!r} has no version {v}",
-            details={"taxonomy": record.name, "version": v},
-        )
+        raise _no_version(record, v)
     key = (str(conn.engine.url), record.id, v, stamp)
     with _PARSED_LOCK:
         if key in _PARSED:
@@ -278,10 +282,7 @@ def load_version(conn: Connection, record: TaxonomyRecord, version: int | None =
             return _PARSED[key][0]
     row = taxonomy_repo.version_definition(conn, record.id, v)
     if row is None:  # gone since the line above (its taxonomy deleted)
-        raise NotFound(
-            f"taxonomy {record.name!r} has no version {v}",
-            details={"taxonomy": record.name, "version": v},
-        )
+        raise _no_version(record, v)
     tax = Taxonomy.from_dict({**row.definition, "version": v})
     size = sum(len(lb.examples) for lb in tax.labels) + len(tax.out_of_scope)
     with _PARSED_LOCK:

@@ -116,13 +116,13 @@ def _erase_review(conn: Connection, workspace_id: str, ids: list[str]) -> list[A
         .join(decisions, decisions.c.id == r.decision_id)
         .where(r.workspace_id == workspace_id, r.decision_id.in_(ids))
     ).all()
-    open_items = [str(i.id) for i in items if i.status != "resolved"]
-    if open_items:
+    withdrawn = [i for i in items if i.status != "resolved"]
+    if withdrawn:
+        open_items = [str(i.id) for i in withdrawn]
         conn.execute(delete(review_judgments).where(j.item_id.in_(open_items)))
         conn.execute(delete(review_events).where(e.item_id.in_(open_items)))
         conn.execute(delete(review_items).where(r.id.in_(open_items)))
     done = [str(i.id) for i in items if i.status == "resolved"]
-    withdrawn = [i for i in items if i.status != "resolved"]
     if not done:
         return withdrawn
     conn.execute(update(review_items).where(r.id.in_(done)).values(note=None))
