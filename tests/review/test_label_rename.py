@@ -295,3 +295,37 @@ async def test_a_pending_decision_of_a_renamed_label_can_be_confirmed(team: Team
     assert r.status_code == 200, r.text
     error = r.json()["auto_error"]
     assert error["n_reviewed"] == len(mine) and error["estimate"] == 0.0, error
+
+
+async def _lane_totals(team: Team, tax: str) -> tuple[int, int]:
+    r = await team.admin.get("/v1/review/lane-error", params={"taxonomy": tax})
+    assert r.status_code == 200, r.text
+    lanes = r.json()["lanes"]
+    return sum(v["reviewed"] for v in lanes.values()), sum(v["errors"] for v in lanes.values())
+
+
+async def test_the_lane_error_reads_corrections_under_todays_names(team: Team) -> None:
+    """A correction from 'bug' to 'billing' is a lane error until 'bug' is merged into
+    'billing': then the lane-error report, like the routing evidence (the what-if), counts
+    the model right (it compared the names as strings and kept counting the error)."""
+    tax = await team.taxonomy()
+    results = await team.classify(tax, TEXTS)
+    bugs = {r["id"] for r in results if r["label"] == "bug"}
+    assert bugs
+    items = (await team.alice.post("/v1/review/claim", json={"limit": 100})).json()["items"]
+    mine = [i for i in items if i["decision_id"] in bugs]
+    assert mine
+    for item in mine:
+        body = {"action": "correct", "label": "billing"}
+        r = await team.alice.post(f"/v1/review/items/{item['id']}/resolve", json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["action"] == "correct"
+    assert await _lane_totals(team, tax) == (len(mine), len(mine))
+
+    r = await team.admin.post(f"/v1/taxonomies/{tax}/labels/bug/merge", json={"into": "billing"})
+    assert r.status_code == 200, r.text
+    assert await _lane_totals(team, tax) == (len(mine), 0)
+    r = await team.admin.get(f"/v1/taxonomies/{tax}/what-if", params={"auto": 0.0, "review": 0.0})
+    assert r.status_code == 200, r.text
+    error = r.json()["auto_error"]
+    assert error["n_reviewed"] == len(mine) and error["estimate"] == 0.0, error

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc
 from triaged.services.keys import Principal, Role
-from triaged.services.review_stats import DECISIVE, clopper_pearson, model_was_right
+from triaged.services.review_stats import DECISIVE, clopper_pearson, models_right
 from triaged.storage import review_stats_repo
 
 if TYPE_CHECKING:
@@ -34,10 +34,11 @@ def audited_reliability(
         rows = review_stats_repo.audited_rows(
             conn, principal.workspace_id, record.id, DECISIVE, since
         )
+        right = models_right(conn, record.id, rows)
     slots: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
-    for conf, label, action, resolved in rows:
-        i = min(bins - 1, max(0, int(float(conf) * bins)))
-        slots[i].append((float(conf), model_was_right(action, resolved, label)))
+    for row, ok in zip(rows, right, strict=True):
+        i = min(bins - 1, max(0, int(float(row.confidence) * bins)))
+        slots[i].append((float(row.confidence), ok))
     out = []
     for i, members in enumerate(slots):
         if not members:

@@ -17,6 +17,7 @@ scope is an error of the auto lane.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from scipy.stats import beta
 from sqlalchemy import Connection
 
 from triaged.services.ids import as_utc
+from triaged.services.label_lineage import lineage
 from triaged.services.review_queue import QUEUE_BUCKET, Action, Queue, counts
 from triaged.storage import review_stats_repo
 
@@ -32,6 +34,7 @@ __all__ = [
     "clopper_pearson",
     "lane_error",
     "model_was_right",
+    "models_right",
     "review_stats",
     "standing_answers",
 ]
@@ -64,15 +67,57 @@ def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
 def _outcomes(
     conn: Connection, workspace_id: str, taxonomy: str | None, since: datetime | None
 ) -> dict[str, tuple[int, int]]:
-    """Per queue: (decisive reviews, reviews where the model's label was wrong)."""
-    rows = review_stats_repo.outcome_rows(conn, workspace_id, DECISIVE, taxonomy, since)
+    """Per queue: (decisive reviews, reviews where the model's label was wrong).
+
+    A correction is read as the routing evidence reads it
+    (:func:`triaged.services.routing_policy.reviews.model_wrong`): both labels under their
+    names now, so that a correction to the label the model's was renamed or merged into
+    says the model was right (before corrections to a renamed label's new name were
+    recorded as ``confirm``, they counted here as errors the routing policy did not see)."""
+    others = tuple(a for a in DECISIVE if a != Action.CORRECT.value)
+    rows = review_stats_repo.outcome_rows(conn, workspace_id, others, taxonomy, since)
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for queue, action, resolved_label, model_label, n in rows:
         agreed = model_was_right(action, resolved_label, model_label)
         out[queue][0] += int(n)
         if not agreed:
             out[queue][1] += int(n)
+    for queue, wrong in _corrections(conn, workspace_id, taxonomy, since):
+        out[queue][0] += 1
+        out[queue][1] += int(wrong)
     return {q: (v[0], v[1]) for q, v in out.items()}
+
+
+def _corrections(
+    conn: Connection, workspace_id: str, taxonomy: str | None, since: datetime | None
+) -> list[tuple[str, bool]]:
+    """(queue, model wrong) of every ``correct`` answer, labels read under today's names."""
+    rows = review_stats_repo.correction_rows(conn, workspace_id, taxonomy, since)
+    per_taxonomy: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        per_taxonomy[str(row.taxonomy_id)].append(row)
+    out: list[tuple[str, bool]] = []
+    for taxonomy_id, mine in per_taxonomy.items():
+        right = models_right(conn, taxonomy_id, mine)
+        out.extend((str(r.queue), not ok) for r, ok in zip(mine, right, strict=True))
+    return out
+
+
+def models_right(conn: Connection, taxonomy_id: str, rows: Sequence[Any]) -> list[bool]:
+    """Per decisive review of the taxonomy (``action``, ``resolved_label``, ``label``,
+    ``taxonomy_version``, ``resolved_at``): whether it found the model right.  A correction
+    compares both labels under their names now, as the routing evidence does
+    (:func:`triaged.services.routing_policy.reviews.model_wrong`): a correction to the
+    label the model's was renamed or merged into since says the model was right."""
+    fixes = {int(r.taxonomy_version) for r in rows if r.action == Action.CORRECT.value}
+    lin = lineage(conn, taxonomy_id, fixes) if fixes else None
+    return [
+        lin.now(lin.at(r.resolved_at), r.resolved_label)
+        == lin.now(int(r.taxonomy_version), r.label)
+        if lin is not None and r.action == Action.CORRECT.value
+        else model_was_right(r.action, r.resolved_label, r.label)
+        for r in rows
+    ]
 
 
 def lane_error(

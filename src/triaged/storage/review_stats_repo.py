@@ -15,7 +15,13 @@ from triaged.storage.review import review_events, review_items
 from triaged.storage.review_repo import Queue, Status
 from triaged.storage.tables import decisions
 
-__all__ = ["answer_events", "audited_rows", "first_decision_at", "outcome_rows"]
+__all__ = [
+    "answer_events",
+    "audited_rows",
+    "correction_rows",
+    "first_decision_at",
+    "outcome_rows",
+]
 
 
 def outcome_rows(
@@ -42,6 +48,39 @@ def outcome_rows(
         .join(decisions, decisions.c.id == c.decision_id)
         .where(*conds)
         .group_by(c.queue, c.action, c.resolved_label, decisions.c.label)
+    )
+    return list(conn.execute(stmt))
+
+
+def correction_rows(
+    conn: Connection, workspace_id: str, taxonomy: str | None, since: datetime | None
+) -> list[Any]:
+    """(queue, taxonomy_id, action, resolved_label, label (the model's), taxonomy_version
+    (the decision's), resolved_at) of every resolved item answered ``correct``: whether the
+    correction said the model was wrong depends on the names each label had (a rename or
+    merge since)."""
+    c, d = review_items.c, decisions.c
+    conds = [
+        c.workspace_id == workspace_id,
+        c.status == Status.RESOLVED.value,
+        c.action == "correct",
+    ]
+    if taxonomy is not None:
+        conds.append(c.taxonomy == taxonomy)
+    if since is not None:
+        conds.append(c.resolved_at >= since)
+    stmt = (
+        select(
+            c.queue,
+            c.taxonomy_id,
+            c.action,
+            c.resolved_label,
+            d.label,
+            d.taxonomy_version,
+            c.resolved_at,
+        )
+        .join(decisions, d.id == c.decision_id)
+        .where(*conds)
     )
     return list(conn.execute(stmt))
 
@@ -77,12 +116,19 @@ def audited_rows(
     actions: Sequence[str],
     since: datetime,
 ) -> list[Any]:
-    """(confidence, model label, action, resolved label) of the resolved audit items whose
-    action is one of ``actions``, decided since ``since``."""
+    """(confidence, label, action, resolved_label, taxonomy_version, resolved_at) of the
+    resolved audit items whose action is one of ``actions``, decided since ``since``."""
     c, d = review_items.c, decisions.c
     return list(
         conn.execute(
-            select(d.confidence, d.label, c.action, c.resolved_label)
+            select(
+                d.confidence,
+                d.label,
+                c.action,
+                c.resolved_label,
+                d.taxonomy_version,
+                c.resolved_at,
+            )
             .join(decisions, d.id == c.decision_id)
             .where(
                 c.workspace_id == workspace_id,
