@@ -138,11 +138,8 @@ def _erase_webhook_events(conn: Connection, workspace_id: str, ids: list[str]) -
     """The ``metadata`` of the decisions' ``decision.*`` events (still to be delivered, or
     kept for the deliveries' history) becomes null."""
     w = webhook_events.c
-    about = w.payload[("data", "decision_id")].as_string()
     rows = conn.execute(
-        select(w.id, w.payload).where(
-            w.workspace_id == workspace_id, w.type.like("decision.%"), about.in_(ids)
-        )
+        select(w.id, w.payload).where(w.workspace_id == workspace_id, w.decision_id.in_(ids))
     ).all()
     for row in rows:
         payload = dict(row.payload or {})

@@ -88,8 +88,18 @@ def insert_event(
             type=event_type,
             payload=payload,
             created_at=created_at,
+            decision_id=_about(event_type, payload),
         )
     )
+
+
+def _about(event_type: str, payload: Mapping[str, Any]) -> str | None:
+    """The decision a ``decision.*`` event is about (its ``data.decision_id``)."""
+    if not event_type.startswith("decision."):
+        return None
+    data = payload.get("data")
+    about = data.get("decision_id") if isinstance(data, Mapping) else None
+    return str(about) if about is not None else None
 
 
 def subscriptions(conn: Connection, workspace_id: str) -> list[AnyRow]:

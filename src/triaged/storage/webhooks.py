@@ -40,7 +40,10 @@ webhook_events = Table(
     Column("type", String(60), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("created_at", Stamp, nullable=False),
+    # the decision a ``decision.*`` event is about (an erase clears its metadata)
+    Column("decision_id", String(40), nullable=True),
     Index("ix_webhook_events_workspace_id_id", "workspace_id", "id"),
+    Index("ix_webhook_events_workspace_decision", "workspace_id", "decision_id"),
 )
 
 # status: pending -> delivering (claimed, lease in claimed_until) -> delivered | failed
