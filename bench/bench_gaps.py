@@ -51,7 +51,7 @@ from bench.bench_insights import classify_routed, records_from_results
 from bench.embed_cache import ALL
 from triaged.classifier import Classifier
 from triaged.insights import DecisionRecord, InsightsConfig, compute_insights
-from triaged.insights.keywords import STOP_WORDS
+from triaged.insights.keywords import stop_words
 from triaged.taxonomy import OOS_LABEL, Taxonomy, read_jsonl
 
 PURITY, MIN_SIZE, MIN_TEST = 0.8, 5, 10
@@ -158,7 +158,7 @@ def _stem(word: str) -> str:
 def content_words(text: str) -> set[str]:
     """Stemmed content words of a label name or description (``card_arrival``, ``PlayMusic``)."""
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", text).replace("_", " ").lower()
-    return {_stem(w) for w in _WORD.findall(spaced) if w not in STOP_WORDS and len(w) > 2}
+    return {_stem(w) for w in _WORD.findall(spaced) if w not in stop_words() and len(w) > 2}
 
 
 def score(run: dict[str, Any], cfg: InsightsConfig, enc: CachedEncoder) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
 __all__ = [
@@ -98,6 +97,8 @@ class TemperatureScaler:
         def nll(log_temp: float) -> float:
             lp = log_softmax(z / np.exp(log_temp), axis=1)
             return float(-lp[np.arange(len(t)), t].mean())
+
+        from scipy.optimize import minimize_scalar  # fitting only: slow to import
 
         res = minimize_scalar(nll, bounds=(-5.0, 5.0), method="bounded")
         self.temperature_ = float(np.exp(res.x))

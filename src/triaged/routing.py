@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import beta
+from scipy.special import betaincinv
 
 from triaged.routing_hold import evidence_hold_threshold
 from triaged.taxonomy import DEFAULT_REVIEW, Thresholds
@@ -246,14 +246,14 @@ def cp_upper(k: float, n: float, delta: float) -> float:
     """
     if n <= 0 or k >= n:
         return 1.0
-    return float(beta.ppf(1.0 - delta, k + 1.0, n - k))
+    return float(betaincinv(k + 1.0, n - k, 1.0 - delta))
 
 
 def cp_lower(k: float, n: float, delta: float) -> float:
     """One-sided ``1 - delta`` Clopper–Pearson lower bound (0.0 when ``k`` or ``n`` is 0)."""
     if n <= 0 or k <= 0:
         return 0.0
-    return float(beta.ppf(delta, k, n - k + 1.0))
+    return float(betaincinv(k, n - k + 1.0, delta))
 
 
 def clustered_share_upper(

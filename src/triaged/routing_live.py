@@ -27,8 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import betaln
-from scipy.stats import beta
+from scipy.special import betaincinv, betaln
 
 from triaged.routing import (
     LaneBound,
@@ -175,12 +174,12 @@ def _weighted_bounds_above(
     ok_up = (n_eff > 0) & (k_eff < n_eff)
     upper = np.ones_like(n_eff)
     if prior_n is None:
-        upper[ok_up] = beta.ppf(1.0 - delta, k_eff[ok_up] + 1.0, n_eff[ok_up] - k_eff[ok_up])
+        upper[ok_up] = betaincinv(k_eff[ok_up] + 1.0, n_eff[ok_up] - k_eff[ok_up], 1.0 - delta)
     else:
         upper[ok_up] = mixture_uppers(k_eff[ok_up], n_eff[ok_up], delta, prior_n)
     ok_lo = (n_eff > 0) & (k_eff > 0)
     lower = np.zeros_like(n_eff)
-    lower[ok_lo] = beta.ppf(delta, k_eff[ok_lo], n_eff[ok_lo] - k_eff[ok_lo] + 1.0)
+    lower[ok_lo] = betaincinv(k_eff[ok_lo], n_eff[ok_lo] - k_eff[ok_lo] + 1.0, delta)
     return [
         WeightedBound(
             float(p[i]) if m[i] else None,

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.cluster import HDBSCAN
 
 from triaged.insights.config import InsightsConfig
 from triaged.insights.keywords import class_tfidf_keywords, fit_name, propose_name, snake_case
@@ -136,6 +135,8 @@ def cluster_labels(
 
 
 def _hdbscan(Z: FloatArray, mcs: int, ms: int, method: str) -> IntArray:
+    from sklearn.cluster import HDBSCAN  # insights only: scikit-learn is slow to import
+
     # brute force: a tree search in 384 dimensions is no faster than a scan, and the scan is
     # one matrix product (CLINC150's 2,800 open candidates: 0.4 s against 4.8 s)
     model = HDBSCAN(

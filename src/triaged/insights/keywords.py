@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import cache
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from triaged.taxonomy_rules import MAX_LABEL_NAME
 
@@ -24,7 +24,15 @@ _EXTRA_WORDS = """please pls want wanna need like know tell let ok okay hey hi h
 just really would could can will im i'm i’m do does did don't dont can't cant
 id i'd ill i'll ive i've youre you're whats what's hows how's"""
 _EXTRA_STOP = frozenset(_EXTRA_WORDS.split())
-STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | _EXTRA_STOP
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """scikit-learn's English stop words and the extra ones above (read when first needed:
+    scikit-learn takes seconds to import, and only insights use it)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | _EXTRA_STOP
 
 
 def class_tfidf_keywords(
@@ -44,11 +52,13 @@ def class_tfidf_keywords(
     docs = [" ".join(g) for g in groups] + [" ".join(g) for g in background]
     if not groups:
         return []
+    from sklearn.feature_extraction.text import CountVectorizer
+
     vec = CountVectorizer(
         ngram_range=ngram_range,
         lowercase=True,
         token_pattern=_TOKEN,
-        stop_words=sorted(STOP_WORDS),
+        stop_words=sorted(stop_words()),
     )
     try:
         counts = vec.fit_transform(docs).astype(np.float64).tocsr()

@@ -28,10 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import hypergeom
 
 from triaged.insights.config import InsightsConfig
-from triaged.insights.keywords import STOP_WORDS
+from triaged.insights.keywords import stop_words
 from triaged.insights.records import DecisionRecord
 from triaged.insights.scale import trim_to_core
 from triaged.insights.vouch import vouched_members
@@ -46,7 +45,8 @@ _WORD = re.compile(r"[^\W\d_][\w'’-]*[^\W_]", re.UNICODE)
 
 def words(text: str) -> frozenset[str]:
     """The content words of ``text`` (lower case, no stop words, at least 3 letters)."""
-    return frozenset(w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in STOP_WORDS)
+    stop = stop_words()
+    return frozenset(w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in stop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,8 @@ def _fisher_greater(
 ) -> NDArray[np.float64]:
     """One-sided Fisher exact p-values that a word is more frequent among ``n`` texts
     (``k`` with it) than among ``n_ref`` reference texts (``k_ref`` with it)."""
+    from scipy.stats import hypergeom  # insights only: scipy.stats takes a second to import
+
     total = k + k_ref
     p: NDArray[np.float64] = hypergeom.sf(k - 1, n + n_ref, total, n)
     return p

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.linear_model import LogisticRegression
 
 __all__ = ["ONE_CLASS_PRIOR", "CorrectnessCalibrator"]
 
@@ -71,6 +70,8 @@ class CorrectnessCalibrator:
         mean = feats.mean(axis=0)
         scale = feats.std(axis=0)
         scale[scale < 1e-9] = 1.0
+        from sklearn.linear_model import LogisticRegression  # fitting only (see triaged.models)
+
         model = LogisticRegression(C=C, max_iter=1000)
         model.fit((feats - mean) / scale, ok.astype(np.int64), sample_weight=sample_weight)
         coef = model.coef_[0].astype(np.float64)

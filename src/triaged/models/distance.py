@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.covariance import ledoit_wolf
 
 __all__ = ["MahalanobisDistance", "within_label_dof"]
 
@@ -101,6 +100,8 @@ def _whitening(
     within-label spread to measure; the spread of all examples about their mean stands in
     (larger: the distance of a held-out row reads small, as it should for a fit that knows
     so little)."""
+    from sklearn.covariance import ledoit_wolf  # fitting only (see triaged.models)
+
     dim = X.shape[1]
     in_pairs = counts[y] >= 2
     dof = within_label_dof(counts)

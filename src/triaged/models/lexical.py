@@ -27,8 +27,6 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.svm import LinearSVC
 
 from triaged.models.solver_turns import solver_turns
 
@@ -85,6 +83,8 @@ class LexicalVocabulary:
 
     @classmethod
     def fit(cls, texts: Sequence[str], max_features: int) -> LexicalVocabulary:
+        from sklearn.feature_extraction.text import TfidfVectorizer  # fitting only
+
         vec = TfidfVectorizer(
             analyzer=analyze,
             min_df=2 if len(texts) >= 4 else 1,
@@ -313,6 +313,8 @@ def _svm_weights(
     A: sp.csr_matrix, y: IntArray, rows: IntArray, present: NDArray[np.bool_], C: float
 ) -> tuple[FloatArray, FloatArray]:
     """One-vs-rest linear SVM weights ``(L, V)`` and biases over the labels present."""
+    from sklearn.svm import LinearSVC  # fitting only (see triaged.models)
+
     n_labels = present.shape[0]
     w = np.zeros((n_labels, A.shape[1]))
     b = np.zeros(n_labels)

@@ -16,12 +16,10 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize
-from sklearn.linear_model import LogisticRegression
 
 from triaged.calibration import TemperatureScaler
 from triaged.encoders.base import Vectors
@@ -31,6 +29,9 @@ from triaged.models.distance import MahalanobisDistance, within_label_dof
 from triaged.models.features import trained_features
 from triaged.models.lexical import LexicalModel
 from triaged.routing import RoutingEvidence
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 __all__ = [
     "CalibrationMix",
@@ -140,6 +141,8 @@ class FitData:
     ) -> tuple[LogisticRegression, FloatArray, FloatArray]:
         """Logistic head on rows ``idx`` and the prompt rows of ``labels``; weights over all
         labels (the others get an intercept of -inf)."""
+        from sklearn.linear_model import LogisticRegression  # fitting only (triaged.models)
+
         cfg, n_labels = self.cfg, self.n_labels
         if warm is None:
             model = LogisticRegression(C=float(cfg["C"]), max_iter=int(cfg["max_iter"]), tol=tol)
@@ -497,6 +500,8 @@ def fit_mix(dense: FloatArray, lex: FloatArray, y: IntArray, use_lex: bool) -> t
         z = z - z.max(axis=1, keepdims=True)
         lse = np.log(np.exp(z).sum(axis=1))
         return float(np.mean(lse - z[rows, y]))
+
+    from scipy.optimize import minimize  # fitting only (see triaged.models)
 
     best = minimize(nll, np.array([1.0, 0.1]), method="L-BFGS-B", bounds=[(1e-3, 1e3), (0, 1e3)])
     return float(best.x[0]), float(best.x[1])
