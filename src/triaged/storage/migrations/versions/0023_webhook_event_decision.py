@@ -3,7 +3,7 @@
 Erasing a decision's personal data (``POST /v1/decisions/erase`` and the retention of
 ``TRIAGED_DECISION_RETENTION_DAYS``) clears the metadata of its webhook events.  It found
 them by a path inside the JSON payload, which no index covers: every erase read all of the
-workspace's ``decision.*`` events.  The upgrade fills the column from the payloads.
+workspace's ``decision.*`` events.  The upgrade fills the column from the payloads in one statement.
 
 Revision ID: 0023_webhook_event_decision
 Revises: 0022_decision_erasure
@@ -11,9 +11,6 @@ Create Date: 2026-12-07
 """
 
 from __future__ import annotations
-
-import json
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,8 +20,6 @@ down_revision = "0022_decision_erasure"
 branch_labels = None
 depends_on = None
 
-BATCH = 1000
-
 
 def upgrade() -> None:
     op.add_column("webhook_events", sa.Column("decision_id", sa.String(40), nullable=True))
@@ -33,37 +28,17 @@ def upgrade() -> None:
     )
     events = sa.table(
         "webhook_events",
-        sa.column("id", sa.String),
         sa.column("type", sa.String),
         sa.column("payload", sa.JSON),
         sa.column("decision_id", sa.String),
     )
-    conn = op.get_bind()
-    last = ""
-    while True:  # in key order, a batch at a time: memory stays flat on a long outbox
-        rows = conn.execute(
-            sa.select(events.c.id, events.c.payload)
-            .where(events.c.type.like("decision.%"), events.c.id > last)
-            .order_by(events.c.id)
-            .limit(BATCH)
-        ).all()
-        if not rows:
-            break
-        for row in rows:
-            about = _decision_id(row.payload)
-            if about is not None:
-                conn.execute(
-                    sa.update(events).where(events.c.id == row.id).values(decision_id=about)
-                )
-        last = rows[-1].id
-
-
-def _decision_id(payload: Any) -> str | None:
-    if isinstance(payload, str):  # a driver that hands JSON back as text
-        payload = json.loads(payload)
-    data = payload.get("data") if isinstance(payload, dict) else None
-    about = data.get("decision_id") if isinstance(data, dict) else None
-    return str(about) if about is not None else None
+    # one statement, the JSON path in the database's own dialect (PostgreSQL ``->>``,
+    # SQLite ``json_extract``): a long outbox is not read into Python row by row
+    op.execute(
+        sa.update(events)
+        .where(events.c.type.like("decision.%"))
+        .values(decision_id=events.c.payload[("data", "decision_id")].as_string())
+    )
 
 
 def downgrade() -> None:
