@@ -1,8 +1,9 @@
 """The routing policy of each taxonomy: versioned thresholds, certified, kept honest live.
 
-One module per concern: :mod:`.model` (a version, the defaults), :mod:`.store` (reading
-versions and reviewed evidence, certifying and writing new ones), :mod:`.live` (the live
-check and its periodic runner), :mod:`.views` (public form, what-if); this package
+One module per concern: :mod:`.model` (a version, the defaults), :mod:`.certify`
+(thresholds from a model's evidence and the reviews), :mod:`.store` (reading versions and
+writing new ones), :mod:`.live` (the live check and its periodic runner), :mod:`.views`
+(public form, what-if); this package
 re-exports what the service uses.
 
 A policy version holds the thresholds the service routes by (``auto`` may be None: the

@@ -22,18 +22,20 @@ from triaged.routing_live import (
 )
 from triaged.services.periodic import Periodic
 from triaged.services.routing_learning import stratified_weights
+from triaged.services.routing_policy.certify import (
+    bound_dict,
+    half_risk,
+    learned_share_cert,
+    lower_of,
+)
 from triaged.services.routing_policy.live_hold import HoldChange, hold_share, live_hold
 from triaged.services.routing_policy.model import ALERT_EVENT, LiveConfig, Policy, lane_change
 from triaged.services.routing_policy.reviews import reviewed
 from triaged.services.routing_policy.store import (
-    _bound_dict,
     _insert,
-    _learned_share_cert,
     _lock,
-    _lower_of,
     current,
     evidence_of_model,
-    half_risk,
 )
 from triaged.storage import routing_repo, training_repo
 from triaged.storage.db import Database
@@ -155,7 +157,7 @@ def _live_decision(
         grid=grid,
     )
     if model_id is not None:
-        learned = _learned_share_cert(
+        learned = learned_share_cert(
             conn,
             policy.taxonomy_id,
             evidence_of_model(conn, model_id),
@@ -165,7 +167,7 @@ def _live_decision(
             review=policy.review,
             model_version=version,
         )
-        cert = _lower_of(cert, learned)
+        cert = lower_of(cert, learned)
     if cert.threshold is None or (policy.auto is not None and cert.threshold >= policy.auto):
         return None
     was = "closed" if policy.auto is None else f"{policy.auto:g}"
@@ -214,7 +216,7 @@ def live_check(
     reason = "; ".join(part for part in (auto_reason, hold.reason if hold else "") if part)
     if not write:
         return {"auto": auto, "review": hold.review if hold else policy.review, "reason": reason}
-    bound = _bound_dict(cert, "live", policy.created_at)
+    bound = bound_dict(cert, "live", policy.created_at)
     bound["hold_share"] = hold.share if hold is not None else hold_share(policy)
     bound["auto_reason"] = auto_reason
     review = hold.review if hold is not None else policy.review

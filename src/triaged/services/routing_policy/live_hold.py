@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from triaged.services.routing_policy.certify import choose_hold
 from triaged.services.routing_policy.model import Policy
 from triaged.services.routing_policy.reviews import measured_share, nearest_share
-from triaged.services.routing_policy.store import choose_hold, evidence_of_model
+from triaged.services.routing_policy.store import evidence_of_model
 
 __all__ = ["HoldChange", "hold_share", "live_hold"]
 

@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Connection
 
 from triaged.errors import Conflict, ValidationFailed
 from triaged.routing import (
-    LaneBound,
     RoutingEvidence,
-    certify_auto_threshold,
-    lane_bound_at,
-    threshold_grid,
 )
-from triaged.routing_hold import HOLD_GRID_TOP, HoldChoice, evidence_hold_threshold
 from triaged.services.ids import new_id, utcnow
 from triaged.services.jobs import notify_model
-from triaged.services.routing_learning import OwnRows, certify_from_live_share
+from triaged.services.routing_policy.certify import Parameters, certify_lanes, joined
 from triaged.services.routing_policy.model import (
     ALERT_EVENT,
     ROUTING_LOCK_KEY,
@@ -32,9 +24,6 @@ from triaged.services.routing_policy.model import (
     lane_change,
 )
 from triaged.services.routing_policy.reviews import (
-    Reviewed,
-    measured_share,
-    nearest_share,
     traffic_reviews,
 )
 from triaged.storage import routing_repo, taxonomy_repo, training_repo
@@ -116,152 +105,6 @@ def _insert(
     return get_version(conn, taxonomy_id, version)
 
 
-def _bound_dict(bound: LaneBound, basis: str, since: datetime | None = None) -> dict[str, Any]:
-    return {**bound.to_dict(), "basis": basis, "since": since.isoformat() if since else None}
-
-
-def _certify(
-    evidence: RoutingEvidence,
-    *,
-    target: float,
-    level: float,
-    pi: float,
-    review: float,
-    manual_auto: float | None,
-) -> tuple[float | None, LaneBound]:
-    """The auto threshold and the training bound behind it (at a manual threshold: its bound)."""
-    if manual_auto is None:
-        bound = certify_auto_threshold(
-            evidence,
-            target=target,
-            confidence_level=level,
-            expected_out_of_scope=pi,
-            review_threshold=review,
-        )
-        return bound.threshold, bound
-    at = lane_bound_at(evidence, manual_auto, confidence_level=level, expected_out_of_scope=pi)
-    meets = at.upper_bound is not None and at.upper_bound <= target
-    if at.upper_bound is None:
-        why = f"no training bound at {manual_auto:g} ({at.reason})"
-    else:
-        verdict = "meets" if meets else "does NOT meet"
-        why = (
-            f"training bound {at.upper_bound:.4f} at {manual_auto:g} {verdict} the target "
-            f"{target:.3f} ({at.n} held-out items, {at.errors} wrong)"
-        )
-    return manual_auto, replace(at, threshold=manual_auto, reason=f"manual threshold; {why}")
-
-
-def _certify_with_reviews(
-    conn: Connection,
-    taxonomy_id: str,
-    evidence: RoutingEvidence,
-    *,
-    target: float,
-    level: float,
-    pi: float,
-    review: float,
-    manual_auto: float | None,
-    traffic: tuple[Reviewed, np.ndarray] | None,
-) -> tuple[float | None, LaneBound, float]:
-    """:func:`_certify`, and when the taxonomy's reviews (``traffic``; None: not asked) can
-    bound its out-of-scope share, also the evidence at that share: each at half the risk
-    (:func:`half_risk`), the lower threshold wins.  Where the reviews' share is clearly
-    above ``pi`` the evidence is certified at the lower end of its interval instead (the
-    third value: the share certified for): a new model or a re-certification must not
-    reopen, on the operator's guess, a lane the traffic's unknown inputs had closed."""
-    if traffic is None or not traffic[0].out_of_scope.size:
-        auto, bound = _certify(
-            evidence, target=target, level=level, pi=pi, review=review, manual_auto=manual_auto
-        )
-        return auto, bound, pi
-    more = measured_share(conn, taxonomy_id, was=pi, level=level, traffic=traffic)
-    if more is not None and more.estimate is not None and more.lower > pi:
-        auto, bound = _certify(
-            evidence,
-            target=target,
-            level=level,
-            pi=more.lower,
-            review=review,
-            manual_auto=manual_auto,
-        )
-        # closed, no threshold was certified: said so (it read "auto threshold certified
-        # for ..." after "closed: ..." until 7 December)
-        judged = "auto threshold certified" if auto is not None else "auto lane judged"
-        why = (
-            f"{judged} for {more.lower:.3f} out of scope, the lower end of the "
-            f"reviews' out-of-scope share {more.estimate:.3f} ({more.lower:.3f}-"
-            f"{more.upper:.3f}, effective n {more.effective_n:.0f}), more than the expected "
-            f"{pi:.3f}: a lower expected_out_of_scope does not move it while the reviews "
-            "measure more"
-        )
-        return auto, replace(bound, reason=_joined(bound.reason, why)), more.lower
-    each = half_risk(level)
-    _, bound = _certify(
-        evidence, target=target, level=each, pi=pi, review=review, manual_auto=manual_auto
-    )
-    learned = _learned_share_cert(
-        conn,
-        taxonomy_id,
-        evidence,
-        target=target,
-        level=each,
-        pi=pi,
-        review=review,
-        traffic=traffic,
-    )
-    bound = _lower_of(bound, learned)
-    return bound.threshold, bound, pi
-
-
-def _hold(
-    evidence: RoutingEvidence, *, source: str, floor: float, pi: float, ceiling: float | None
-) -> tuple[float, str]:
-    """The hold (review) threshold of a version and the words behind it: ``floor`` itself
-    when manual, else the evidence's choice in ``[floor, ceiling]``
-    (:func:`triaged.routing_hold.evidence_hold_threshold`)."""
-    if source != "evidence":
-        return floor, ""
-    choice = choose_hold(evidence, pi=pi, floor=floor, ceiling=ceiling)
-    return choice.threshold, choice.reason
-
-
-def choose_hold(
-    evidence: RoutingEvidence, *, pi: float, floor: float, ceiling: float | None
-) -> HoldChoice:
-    """The evidence's hold threshold for an out-of-scope share ``pi`` (a measured share may
-    be 1), never below ``floor`` nor above ``ceiling`` (the auto threshold; None: the grid's
-    top), the ceiling winning (:func:`triaged.routing_hold.evidence_hold_threshold`)."""
-    top = HOLD_GRID_TOP if ceiling is None else min(HOLD_GRID_TOP, ceiling)
-    return evidence_hold_threshold(
-        evidence, expected_out_of_scope=min(pi, 0.999), floor=min(floor, top), ceiling=top
-    )
-
-
-def _hold_share(
-    conn: Connection,
-    taxonomy_id: str,
-    pi: float,
-    level: float,
-    traffic: tuple[Reviewed, np.ndarray],
-) -> tuple[float, str]:
-    """The out-of-scope share to choose a hold threshold for: where the reviews' interval
-    excludes the expected ``pi``, its end nearest ``pi`` (:func:`nearest_share`); else ``pi``."""
-    measured = measured_share(conn, taxonomy_id, was=pi, level=level, traffic=traffic)
-    if measured is None or measured.estimate is None:
-        return pi, ""
-    share = nearest_share(measured, pi)
-    return share, (
-        f"hold threshold chosen for {share:.3f} out of scope, the end nearest the expected "
-        f"{pi:.3f} of the reviews' out-of-scope share {measured.estimate:.3f} "
-        f"({measured.lower:.3f}-{measured.upper:.3f}, effective n {measured.effective_n:.0f})"
-    )
-
-
-def _joined(*parts: str) -> str:
-    return "; ".join(p for p in parts if p)
-
-
 def for_model(
     conn: Connection,
     *,
@@ -285,27 +128,15 @@ def for_model(
         pi, rate = defaults.expected_out_of_scope, None
         manual_auto = None
         review_source, floor = "evidence", float(thresholds.review)
-    # the taxonomy's reviews, read once for the hold share and the learned auto share
-    traffic = traffic_reviews(conn, taxonomy_id) if prev is not None else None
-    share, share_why = (pi, "")
-    if traffic is not None and review_source == "evidence":
-        share, share_why = _hold_share(conn, taxonomy_id, pi, level, traffic)
-    review, hold_why = _hold(
-        evidence, source=review_source, floor=floor, pi=share, ceiling=manual_auto
-    )
-    # reviews of earlier models may already bound the traffic's out-of-scope share
-    auto, bound, auto_share = _certify_with_reviews(
+    # the taxonomy's reviews (of earlier models: none before the first), read once for the
+    # hold share and the learned auto share
+    lanes = certify_lanes(
         conn,
         taxonomy_id,
         evidence,
-        target=target,
-        level=level,
-        pi=pi,
-        review=review,
-        manual_auto=manual_auto,
-        traffic=traffic if manual_auto is None else None,
+        Parameters(target, level, pi, review_source, floor, manual_auto),
+        traffic_reviews(conn, taxonomy_id) if prev is not None else None,
     )
-    source = "manual" if manual_auto is not None else "training"
     new = _insert(
         conn,
         workspace_id=workspace_id,
@@ -313,24 +144,12 @@ def for_model(
         based_on=prev.version if prev is not None else None,
         values={
             "model_id": model_id,
-            "auto": auto,
-            "review": review,
-            "review_source": review_source,
-            "review_floor": floor if review_source == "evidence" else None,
             "audit_rate": rate,
-            "auto_error_target": target,
-            "confidence_level": level,
-            "expected_out_of_scope": pi,
-            "source": source,
-            "reason": _joined(bound.reason, hold_why, share_why),
-            "bound": {
-                **_bound_dict(bound, "training"),
-                "hold_share": share,
-                "auto_share": auto_share,
-            },
+            **lanes.values,
+            "reason": joined(lanes.bound.reason, *lanes.why),
         },
     )
-    if new is not None and prev is not None and auto_share > pi:
+    if new is not None and prev is not None and lanes.auto_share > pi:
         _alert_tightened(conn, workspace_id, prev, new)
     return new
 
@@ -363,63 +182,6 @@ def _alert_tightened(conn: Connection, workspace_id: str, prev: Policy, new: Pol
             "reason": f"new model: {new.reason}",
         },
     )
-
-
-def _learned_share_cert(
-    conn: Connection,
-    taxonomy_id: str,
-    evidence: RoutingEvidence,
-    *,
-    target: float,
-    level: float,
-    pi: float,
-    review: float,
-    traffic: tuple[Reviewed, np.ndarray] | None = None,
-    model_version: str | None = None,
-) -> LaneBound | None:
-    """The threshold ``evidence`` certifies at the out-of-scope share the taxonomy's reviews
-    bound (:mod:`triaged.services.routing_learning`; every model version's reviews: the
-    share is the traffic's); None when they teach nothing.  ``traffic``: those reviews, when
-    the caller has read them (:func:`traffic_reviews`).  ``model_version``: the version of
-    the model behind ``evidence``, whose routed decisions also bound the share from the
-    reviewed lanes (:func:`triaged.routing_live.reviewed_lanes_share`)."""
-    pool, weights = traffic if traffic is not None else traffic_reviews(conn, taxonomy_id)
-    if not pool.out_of_scope.size:
-        return None
-    own = (
-        None
-        if model_version is None
-        else OwnRows(pool.model_version == model_version, pool.auto, pool.routed_auto)
-    )
-    return certify_from_live_share(
-        evidence,
-        pool.out_of_scope,
-        weights,
-        target=target,
-        confidence_level=level,
-        expected_out_of_scope=pi,
-        review_threshold=review,
-        grid=threshold_grid(review),
-        confidence=pool.confidence,
-        wrong=pool.wrong,
-        own=own,
-    )
-
-
-def half_risk(level: float) -> float:
-    """The confidence level of each of two certifications whose lower threshold is taken:
-    each fails with at most half the risk, so the pair holds at ``level`` (a union bound)."""
-    return 1.0 - (1.0 - level) / 2.0
-
-
-def _lower_of(a: LaneBound, b: LaneBound | None) -> LaneBound:
-    """The certification with the lower (open) threshold (each certified at
-    :func:`half_risk` of the policy's level)."""
-    if b is None or b.threshold is None:
-        return a
-    if a.threshold is None or b.threshold < a.threshold:
-        return b
-    return a
 
 
 def _unit(name: str, value: Any, *, low_open: bool = False, high_open: bool = False) -> float:
@@ -536,25 +298,13 @@ def set_manual(
     manual_auto = _manual_auto(changes, base, review_source, floor)
     # the reviews may already bound the traffic's out-of-scope share: the hold threshold is
     # chosen for it, as at a retrain (a manual change chose it for the expected share)
-    traffic = traffic_reviews(conn, taxonomy_id)
-    share, share_why = (pi, "")
-    if review_source == "evidence":
-        share, share_why = _hold_share(conn, taxonomy_id, pi, level, traffic)
-    review, hold_why = _hold(
-        evidence, source=review_source, floor=floor, pi=share, ceiling=manual_auto
-    )
-    auto, bound, auto_share = _certify_with_reviews(
+    lanes = certify_lanes(
         conn,
         taxonomy_id,
         evidence,
-        target=target,
-        level=level,
-        pi=pi,
-        review=review,
-        manual_auto=manual_auto,
-        traffic=traffic if manual_auto is None else None,
+        Parameters(target, level, pi, review_source, floor, manual_auto),
+        traffic_reviews(conn, taxonomy_id),
     )
-    source = "manual" if manual_auto is not None else "training"
     # JSON's words ("auto=null"), not Python's ("auto=None")
     changed = ", ".join(f"{k}={json.dumps(changes[k])}" for k in MANUAL_FIELDS if k in changes)
     new = _insert(
@@ -564,24 +314,12 @@ def set_manual(
         based_on=base.version or None,
         values={
             "model_id": model_id,
-            "auto": auto,
-            "review": review,
             "audit_rate": rate,
-            "auto_error_target": target,
-            "confidence_level": level,
-            "expected_out_of_scope": pi,
-            "source": source,
-            "review_source": review_source,
-            "review_floor": floor if review_source == "evidence" else None,
-            "reason": _joined(
-                f"set through the API ({changed or 'no change'})", bound.reason, hold_why, share_why
+            **lanes.values,
+            "reason": joined(
+                f"set through the API ({changed or 'no change'})", lanes.bound.reason, *lanes.why
             ),
             "created_by": created_by,
-            "bound": {
-                **_bound_dict(bound, "training"),
-                "hold_share": share,
-                "auto_share": auto_share,
-            },
         },
     )
     if new is None:  # serialised by the lock: only a concurrent writer gets here
