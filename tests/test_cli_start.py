@@ -31,4 +31,7 @@ def test_the_cli_starts_without_the_ml_stack(statement: str) -> None:
 
 
 def test_the_check_sees_the_ml_stack_when_a_command_loads_it() -> None:
-    assert "sklearn" in _loaded("import triaged.models")
+    # the models package itself loads scikit-learn only to fit (tests/test_serving_imports.py);
+    # scoring an evaluation loads it at once
+    assert "sklearn" in _loaded("import triaged.evaluation")
+    assert "scipy" in _loaded("import triaged.models")
