@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import func, inspect, select
 
-from tests.servicekit import BACKENDS, TINY_TAXONOMY, backend_url, make_stack
+from tests.servicekit import BACKENDS, backend_url, trained_stack
 from triaged.service import ClassifyItem
 from triaged.storage import head_revision, upgrade
 from triaged.storage.migrate import alembic_config
@@ -22,12 +22,10 @@ BEFORE = "0021_created_by"
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_redacted_at_up_and_down_with_decisions(backend: str, tmp_path: Path) -> None:
     with backend_url(backend, tmp_path) as url:
-        stack = make_stack(backend, url)
-        svc = stack.service
+        trained = trained_stack(backend, url)
+        svc = trained.service
         try:
-            admin = svc.authenticate(stack.tenant().key)
-            svc.create_taxonomy(admin, {**TINY_TAXONOMY, "name": "support"})
-            svc.jobs.wait(120)
+            admin = svc.authenticate(trained.key)
             done, _ = svc.classify(admin, "support", [ClassifyItem(t) for t in ("refund", "crash")])
             svc.erase_decisions(admin, ids=[done[0]["id"]])
             svc.db.dispose()

@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, select
 
-from tests.servicekit import BACKENDS, TINY_TAXONOMY, backend_url, make_stack
+from tests.servicekit import BACKENDS, backend_url, trained_stack
 from triaged.service import ClassifyItem
 from triaged.storage import head_revision, upgrade
 from triaged.storage.migrate import alembic_config
@@ -25,12 +25,10 @@ def test_decision_id_filled_by_the_upgrade_and_dropped_by_the_downgrade(
     backend: str, tmp_path: Path
 ) -> None:
     with backend_url(backend, tmp_path) as url:
-        stack = make_stack(backend, url)
-        svc = stack.service
+        trained = trained_stack(backend, url)
+        svc = trained.service
         try:
-            admin = svc.authenticate(stack.tenant().key)
-            svc.create_taxonomy(admin, {**TINY_TAXONOMY, "name": "support"})
-            svc.jobs.wait(120)
+            admin = svc.authenticate(trained.key)
             svc.set_routing(admin, "support", {"auto": 1.0, "review": 1.0})  # all held
             items = [ClassifyItem(t, metadata={"customer": "c-1"}) for t in TEXTS]
             done, _ = svc.classify(admin, "support", items)

@@ -257,6 +257,12 @@ class Lineage:
         """The version in force at ``when`` (the first version for a time before it)."""
         return _in_force(self.starts, self.versions, when, self.current_version)
 
+    def agrees(self, version: int, label: str, when: datetime, said: str) -> bool:
+        """Whether ``said``, a label as the version in force at ``when`` named it (a
+        reviewer's answer), is ``label`` of ``version`` (a decision's), both read under
+        their names now: a rename or merge since does not make them differ."""
+        return self.now(self.at(when), said) == self.now(version, label)
+
 
 def lineage(conn: Connection, taxonomy_id: str, versions: Iterable[int]) -> Lineage:
     """The :class:`Lineage` needed to read labels of ``versions`` (those of the decisions

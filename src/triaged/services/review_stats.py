@@ -112,8 +112,7 @@ def models_right(conn: Connection, taxonomy_id: str, rows: Sequence[Any]) -> lis
     fixes = {int(r.taxonomy_version) for r in rows if r.action == Action.CORRECT.value}
     lin = lineage(conn, taxonomy_id, fixes) if fixes else None
     return [
-        lin.now(lin.at(r.resolved_at), r.resolved_label)
-        == lin.now(int(r.taxonomy_version), r.label)
+        lin.agrees(int(r.taxonomy_version), r.label, r.resolved_at, r.resolved_label)
         if lin is not None and r.action == Action.CORRECT.value
         else model_was_right(r.action, r.resolved_label, r.label)
         for r in rows

@@ -1,7 +1,8 @@
 """Certifying a new policy version's thresholds from a model's held-out evidence and the
 taxonomy's reviews: the auto threshold (:func:`certify`, :func:`certify_with_reviews`)
-and the hold threshold (:func:`hold`), both together for a version (:func:`certify_lanes`);
-:mod:`.store` writes the versions, :mod:`.live` re-certifies them as reviews come in."""
+and the hold threshold (:func:`hold_threshold`), both together for a version
+(:func:`certify_lanes`); :mod:`.store` writes the versions, :mod:`.live` re-certifies them
+as reviews come in."""
 
 from __future__ import annotations
 
@@ -37,11 +38,11 @@ __all__ = [
     "certify_with_reviews",
     "choose_hold",
     "half_risk",
-    "hold",
-    "hold_share",
+    "hold_threshold",
     "joined",
     "learned_share_cert",
     "lower_of",
+    "share_for_hold",
 ]
 
 
@@ -143,7 +144,7 @@ def certify_with_reviews(
     return bound.threshold, bound, pi
 
 
-def hold(
+def hold_threshold(
     evidence: RoutingEvidence, *, source: str, floor: float, pi: float, ceiling: float | None
 ) -> tuple[float, str]:
     """The hold (review) threshold of a version and the words behind it: ``floor`` itself
@@ -167,7 +168,7 @@ def choose_hold(
     )
 
 
-def hold_share(
+def share_for_hold(
     conn: Connection,
     taxonomy_id: str,
     pi: float,
@@ -250,8 +251,8 @@ def certify_lanes(
     the evidence and, where they bound the share, the reviews (unless set by hand)."""
     share, share_why = (p.pi, "")
     if traffic is not None and p.review_source == "evidence":
-        share, share_why = hold_share(conn, taxonomy_id, p.pi, p.level, traffic)
-    review, hold_why = hold(
+        share, share_why = share_for_hold(conn, taxonomy_id, p.pi, p.level, traffic)
+    review, hold_why = hold_threshold(
         evidence, source=p.review_source, floor=p.floor, pi=share, ceiling=p.manual_auto
     )
     auto, bound, auto_share = certify_with_reviews(

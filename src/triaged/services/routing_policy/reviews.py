@@ -99,8 +99,7 @@ def model_wrong(conn: Connection, taxonomy_id: str, rows: list[Any]) -> np.ndarr
     lin = lineage(conn, taxonomy_id, {int(row.taxonomy_version) for row in rows})
     return np.fromiter(
         (
-            lin.now(lin.at(row.resolved_at), row.final_label)
-            != lin.now(int(row.taxonomy_version), row.label)
+            not lin.agrees(int(row.taxonomy_version), row.label, row.resolved_at, row.final_label)
             for row in rows
         ),
         bool,
