@@ -416,12 +416,17 @@ class Classifier:
         return arrays, meta
 
     def _digest(self) -> str:
+        """What the model is, not when or how fast it was fitted: two fits of one
+        definition have one version (the fit's timings are left out)."""
         arrays, meta = self._arrays_and_meta()
         h = hashlib.sha256()
         for key in sorted(arrays):
             h.update(key.encode())
             h.update(np.ascontiguousarray(arrays[key]).tobytes())
-        meta = {**meta, "model_version": "", "fit_seconds": 0}
+        engine = meta["engine"]
+        if isinstance(engine, dict) and isinstance(engine.get("report"), dict):
+            engine = {**engine, "report": {**engine["report"], "fit_seconds": 0}}
+        meta = {**meta, "model_version": "", "fit_seconds": 0, "engine": engine}
         h.update(json.dumps(meta, sort_keys=True, default=str).encode())
         return h.hexdigest()[:16]
 

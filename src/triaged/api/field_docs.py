@@ -205,7 +205,8 @@ FIELDS.update(
         "TrainingProgressOut.done": "Steps of the fit done so far.",
         "TrainingProgressOut.total": "Steps of the fit in all (known from its start).",
         "TrainingProgressOut.stage": "What the last step done was: `embedding`, `final fit`, "
-        "`held-out fits`, `calibration` (or `zero-shot`).",
+        "`held-out fits`, `calibration` (or `zero-shot`); `reused` when this process had fitted "
+        "the same definition before and loaded that fit.",
         "TrainingProgressOut.fraction": "Share of the steps done, in [0, 1].",
         "TrainingProgressOut.eta_seconds": "Estimated seconds to the end at the rate of the "
         "steps so far; null until a step is done.",

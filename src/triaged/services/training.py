@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from triaged.errors import ModelError, NotFittedError, NotFound
-from triaged.services import routing_policy
+from triaged.services import fit_memo, routing_policy
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.services.jobs import notify_model
 from triaged.services.taxonomies import TaxonomyRecord
@@ -187,14 +187,36 @@ def take_over_dead(db: Database) -> list[tuple[str, str | None]]:
 
 
 def train(
-    tax: Taxonomy, threads: int = 0, on_progress: Callable[[int, int, str], None] | None = None
+    tax: Taxonomy,
+    threads: int = 0,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    *,
+    scope: str,
 ) -> Classifier:
-    """A classifier trained on ``tax`` (``threads``: ``TRIAGED_TRAINING_THREADS``), telling
-    ``on_progress(done, total, stage)`` of each step of the fit."""
+    """A classifier trained on ``tax`` for workspace ``scope`` (``threads``:
+    ``TRIAGED_TRAINING_THREADS``), telling ``on_progress(done, total, stage)`` of each step
+    of the fit."""
+    return trained(tax, threads, on_progress, scope=scope)[0]
+
+
+def trained(
+    tax: Taxonomy,
+    threads: int = 0,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    *,
+    scope: str,
+) -> tuple[Classifier, bytes]:
+    """:func:`train` and the model's blob; a definition this process has fitted for the
+    workspace before is loaded from that fit's blob (:mod:`triaged.services.fit_memo`)."""
     from triaged.classifier import Classifier
 
-    return Classifier.from_taxonomy(tax).fit(
-        progress=False, threads=threads, on_progress=on_progress
+    return fit_memo.fitted(
+        tax,
+        lambda: Classifier.from_taxonomy(tax).fit(
+            progress=False, threads=threads, on_progress=on_progress
+        ),
+        on_progress,
+        scope=scope,
     )
 
 
@@ -208,10 +230,15 @@ def finish(
     """Train ``tax`` and store the result on the job row; make it active if it is the newest
     (and certify a new routing-policy version for it in the same transaction).  Its
     progress is on the row while it trains (:class:`ProgressRecorder`)."""
+    with db.read() as conn:
+        target = training_repo.training_target(conn, model_id)
+    if target is None:  # deleted (its taxonomy or workspace) before it trained
+        log.info("model %s is gone: not trained", model_id)
+        return None
+    workspace_id = str(target.workspace_id)
     try:
         with heartbeat(db, model_id):
-            clf = train(tax, threads, ProgressRecorder(db, model_id))
-            blob = clf.to_bytes()
+            clf, blob = trained(tax, threads, ProgressRecorder(db, model_id), scope=workspace_id)
     except Exception as exc:  # the job records any failure; the caller polls for it
         with db.write() as conn:
             training_repo.mark_failed(

@@ -428,7 +428,9 @@ class TaxonomyMixin(RoutingMixin):
                     "not enough examples to hold some out; add examples or pass a test set",
                     details={"n_examples": tax.n_examples},
                 )
-            clf = training.train(train_tax, self.settings.training_threads)
+            clf = training.train(
+                train_tax, self.settings.training_threads, scope=principal.workspace_id
+            )
             mode = "holdout"
         routing = self._evaluation_routing(record, clf, given=mode == "given")
         report = evaluate(clf, [e.text for e in test], [e.label for e in test], routing=routing)
