@@ -250,8 +250,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def list_versions(conn: Connection, record: TaxonomyRecord) -> list[dict[str, Any]]:
     """Model versions, newest first, each with its recorded evaluation and an active flag."""
-    active = training_repo.active_model_id(conn, record.id)
-    rows = training_repo.version_rows(conn, record.id)
+    rows = training_repo.version_rows(conn, record.id)  # each with its active flag
     return [
         {
             "id": r.id,
@@ -265,7 +264,7 @@ def list_versions(conn: Connection, record: TaxonomyRecord) -> list[dict[str, An
             "error": r.error,
             "created_at": _iso(r.created_at),
             "finished_at": _iso(r.finished_at),
-            "active": r.id == active,
+            "active": bool(r.active),
             "evaluation": r.evaluation,
             "progress": progress_view(r.progress, r.status),
         }

@@ -79,7 +79,7 @@ def get_model(conn: Connection, record: TaxonomyRecord, model_id: str) -> dict[s
         raise NotFound(
             f"no model {model_id!r} for taxonomy {record.name!r}", details={"model_id": model_id}
         )
-    return {**model_public(row), "active": row.id == training_repo.active_model_id(conn, record.id)}
+    return {**model_public(row), "active": bool(row.active)}  # read with the row
 
 
 def list_models(conn: Connection, record: TaxonomyRecord) -> list[dict[str, Any]]:

@@ -133,8 +133,16 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only unit of work (rolled back on exit)."""
+        """A read-only unit of work (rolled back on exit) that sees one snapshot.
+
+        On PostgreSQL it runs ``REPEATABLE READ``: under the default ``READ COMMITTED``
+        each statement saw the commits made before it, so two reads of one unit could
+        disagree (a model shown ready and not active while one commit made it both).  A
+        read-only transaction at that level never fails to serialize.  SQLite reads in a
+        transaction (``BEGIN``) already see one snapshot."""
         with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn.execution_options(isolation_level="REPEATABLE READ")
             yield conn
 
     @contextmanager

@@ -67,10 +67,25 @@ PUBLIC = (
 
 
 # ------------------------------------------------------------ model rows
+def _active() -> Any:
+    """Whether the model row is its taxonomy's active model, read in the statement that reads
+    the row: on PostgreSQL every statement of a read sees the commits made before it, so an
+    active id read in a statement of its own could be older than the rows (a model shown
+    ``ready`` and not active while the same commit made it both)."""
+    active_id = (
+        select(taxonomies.c.active_model_id)
+        .where(taxonomies.c.id == models.c.taxonomy_id)
+        .scalar_subquery()
+    )
+    return func.coalesce(models.c.id == active_id, False).label("active")
+
+
 def model_row(conn: Connection, taxonomy_id: str, model_id: str) -> Any:
-    """The public columns of one model of the taxonomy, or None."""
+    """The public columns of one model of the taxonomy and whether it is active, or None."""
     return conn.execute(
-        select(*PUBLIC).where(models.c.id == model_id, models.c.taxonomy_id == taxonomy_id)
+        select(*PUBLIC, _active()).where(
+            models.c.id == model_id, models.c.taxonomy_id == taxonomy_id
+        )
     ).first()
 
 
@@ -366,7 +381,8 @@ def insert_evaluation(
 
 
 def version_rows(conn: Connection, taxonomy_id: str) -> list[Any]:
-    """Every model of the taxonomy with its recorded evaluation (if any), newest first."""
+    """Every model of the taxonomy with its recorded evaluation (if any) and whether it is
+    active, newest first."""
     m, e = models.c, model_evaluations.c
     return list(
         conn.execute(
@@ -384,6 +400,7 @@ def version_rows(conn: Connection, taxonomy_id: str) -> list[Any]:
                 e.trigger,
                 e.n_review_examples,
                 e.evaluation,
+                _active(),
             )
             .outerjoin(model_evaluations, e.model_id == m.id)
             .where(m.taxonomy_id == taxonomy_id)
