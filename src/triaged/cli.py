@@ -42,6 +42,7 @@ _PLUGINS = (
     "triaged.cli_jobs",
     "triaged.cli_taxonomies",
     "triaged.cli_batch",
+    "triaged.cli_version",
 )
 
 
@@ -51,8 +52,7 @@ def _fail(exc: TriagedError) -> NoReturn:
 
 
 def _check_model_output(output: Path) -> None:
-    """A file in the way of the model folder is a bad option, found before the training
-    (seconds to minutes), not a traceback after it."""
+    """A file in the way of the model folder: a bad option before the fit, not after it."""
     if any(p.exists() and not p.is_dir() for p in (output, *output.parents)):
         raise typer.BadParameter(
             f"{output}: a file is in the way of the model folder", param_hint="'--output' / '-o'"
@@ -596,5 +596,5 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no cover
     main()
