@@ -32,3 +32,18 @@ def test_help_lists_the_version_option_and_the_commands() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "--version" in proc.stdout and "classify" in proc.stdout
+
+
+def test_the_command_list_shows_each_summary_as_one_paragraph() -> None:
+    """A summary wrapped in the source was listed with its line breaks: at 80 columns
+    `demo`'s broke after "routed as the service"."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "triaged.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    demo = next(line for line in proc.stdout.splitlines() if "│ demo " in line)
+    assert "routed as the service routes them (the auto threshold certified" in demo

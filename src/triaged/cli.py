@@ -119,7 +119,7 @@ def train(
     ] = None,
 ) -> None:
     """Train and calibrate a model from a dataset folder or taxonomy file, or retrain a
-    served taxonomy (``--taxonomy``) as a new model version."""
+    served taxonomy (`--taxonomy`) as a new model version."""
     from triaged.classifier import Classifier
     from triaged.evaluation import sample_per_label
     from triaged.taxonomy import OOS_LABEL, Example, Taxonomy

@@ -165,7 +165,7 @@ def drift_check(
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Check every taxonomy; record each new alert and send it to the ``alert.drift`` webhooks."""
+    """Check every taxonomy; record each new alert and send it to the `alert.drift` webhooks."""
     with _errors():  # a bad option is one line and exit code 2, before the database is opened
         cfg = _drift_config(recent_hours, baseline_hours, alpha, min_volume, min_change, per_label)
     with operator_service(database_url, data_dir) as svc:

@@ -1,10 +1,13 @@
-"""``triaged --version``: the package's version, and the bundled encoder it classifies with."""
+"""``triaged --version`` (the package's version and the bundled encoder it classifies with),
+and command lists that show each command's summary as one paragraph."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import inspect
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 __all__ = ["register"]
 
@@ -33,6 +36,30 @@ def _options(
     """Calibrated text classification with three-bucket routing and human review."""
 
 
+class SummaryGroup(TyperGroup):
+    """A group whose command list shows a command's summary (its help's first paragraph)
+    with the docstring's line breaks joined: the list kept them, so a summary wrapped in
+    the source broke mid-sentence on the screen."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None and cmd.short_help is None and cmd.help:
+            first = inspect.cleandoc(cmd.help).split("\n\n")[0]
+            cmd.short_help = " ".join(first.split())
+        return cmd
+
+
+def _groups(app: typer.Typer) -> list[typer.Typer]:
+    out = [app]
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            out.extend(_groups(group.typer_instance))
+    return out
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``--version`` to ``triaged``."""
+    """Add ``--version`` to ``triaged``; every group of it (registered before this) lists
+    its commands with :class:`SummaryGroup`."""
     app.callback()(_options)
+    for group in _groups(app):
+        group.info.cls = SummaryGroup

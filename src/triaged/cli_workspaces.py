@@ -48,7 +48,7 @@ def workspaces_list(
     database_url: DatabaseUrl = None, data_dir: DataDir = None, as_json: AsJson = False
 ) -> None:
     """List workspaces: plan, status, contact email, active keys, requests this month
-    (``--json`` adds ids and creation times)."""
+    (`--json` adds ids and creation times)."""
     with operator_service(database_url, data_dir) as svc:
         rows = svc.workspaces_overview()
     if as_json:
