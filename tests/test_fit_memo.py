@@ -157,3 +157,23 @@ def test_the_example_is_fitted_once_for_all_workspaces_any_other_once_for_each(
         assert fits == [data["name"], "tiny", "tiny"]
     finally:
         svc.close()
+
+
+def test_a_training_whose_row_is_gone_fits_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its taxonomy or workspace was deleted before it trained: no fit, nothing stored
+    (it used to fit, then fail reading the row it would store on)."""
+    from triaged.services import training
+
+    url = f"sqlite:///{tmp_path / 'gone.db'}"
+    upgrade(url)
+    svc = Service(Settings(database_url=url))
+    fits: list[int] = []
+    monkeypatch.setattr(Classifier, "fit", lambda *a, **k: fits.append(1))
+    try:
+        tax = Taxonomy.from_dict(TINY_TAXONOMY)
+        assert training.finish(svc.db, "mdl_gone", tax) is None
+        assert fits == []
+    finally:
+        svc.close()
