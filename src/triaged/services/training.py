@@ -235,7 +235,7 @@ def finish(
     if target is None:  # deleted (its taxonomy or workspace) before it trained
         log.info("model %s is gone: not trained", model_id)
         return None
-    workspace_id = str(target.workspace_id)
+    workspace_id, taxonomy_id = str(target.workspace_id), str(target.taxonomy_id)
     try:
         with heartbeat(db, model_id):
             clf, blob = trained(tax, threads, ProgressRecorder(db, model_id), scope=workspace_id)
@@ -246,7 +246,6 @@ def finish(
             )
         return None
     with db.write() as conn:
-        row = training_repo.model_taxonomy(conn, model_id)
         stored = training_repo.mark_ready(
             conn,
             model_id,
@@ -255,25 +254,25 @@ def finish(
             mode=clf.mode,
             finished_at=utcnow(),
         )
-        if not stored:  # another run of it finished first (or it was failed): that one counts
+        if not stored:  # another run of it finished first (or it was failed or deleted)
             log.warning("model %s was no longer training: this run's result is dropped", model_id)
             return None
-        active_id = training_repo.lock_active_model_id(conn, row.taxonomy_id)
+        active_id = training_repo.lock_active_model_id(conn, taxonomy_id)
         active_version = -1
         if active_id is not None:
             active_version = training_repo.model_taxonomy_version(conn, active_id)
         if tax.version >= active_version:
-            training_repo.set_active_model(conn, row.taxonomy_id, model_id)
+            training_repo.set_active_model(conn, taxonomy_id, model_id)
             routing_policy.for_model(
                 conn,
-                workspace_id=row.workspace_id,
-                taxonomy_id=row.taxonomy_id,
+                workspace_id=workspace_id,
+                taxonomy_id=taxonomy_id,
                 model_id=model_id,
                 evidence=routing_policy.evidence_of(clf),
                 thresholds=tax.thresholds,
                 defaults=routing_defaults or routing_policy.Defaults(),
             )
-            notify_model(conn, row.workspace_id, row.taxonomy_id, model_id)  # every API process
+            notify_model(conn, workspace_id, taxonomy_id, model_id)  # every API process
     return clf
 
 

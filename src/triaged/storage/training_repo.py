@@ -34,7 +34,6 @@ __all__ = [
     "model_row",
     "model_rows",
     "model_status",
-    "model_taxonomy",
     "model_taxonomy_version",
     "model_version",
     "orphan_training_ids",
@@ -69,9 +68,10 @@ PUBLIC = (
 # ------------------------------------------------------------ model rows
 def _active() -> Any:
     """Whether the model row is its taxonomy's active model, read in the statement that reads
-    the row: on PostgreSQL every statement of a read sees the commits made before it, so an
-    active id read in a statement of its own could be older than the rows (a model shown
-    ``ready`` and not active while the same commit made it both)."""
+    the row.  ``Database.read`` sees one snapshot, but these rows are also read inside write
+    transactions (``READ COMMITTED`` on PostgreSQL: each statement sees the commits made
+    before it), where an active id read in a statement of its own could be older than the
+    rows (a model shown ``ready`` and not active while one commit made it both)."""
     active_id = (
         select(taxonomies.c.active_model_id)
         .where(taxonomies.c.id == models.c.taxonomy_id)
@@ -139,15 +139,6 @@ def model_version(conn: Connection, model_id: str) -> str | None:
         select(models.c.model_version).where(models.c.id == model_id)
     ).scalar_one_or_none()
     return version
-
-
-def model_taxonomy(conn: Connection, model_id: str) -> Any:
-    """The model's ``taxonomy_id`` and that taxonomy's ``workspace_id``."""
-    return conn.execute(
-        select(models.c.taxonomy_id, taxonomies.c.workspace_id)
-        .join(taxonomies, taxonomies.c.id == models.c.taxonomy_id)
-        .where(models.c.id == model_id)
-    ).one()
 
 
 def training_target(conn: Connection, model_id: str) -> Any:
