@@ -205,10 +205,23 @@ def test_two_api_processes_and_a_worker_behave_as_one(tmp_path: Path) -> None:
                         log=wlog,
                     )
 
-                    # SIGKILL the worker mid-training: retried, one new version activates
+                    # SIGKILL the worker mid-training: retried, one new version activates.  The
+                    # training is of a definition this worker has not fitted (one more example):
+                    # a retrain of one it has is its stored fit reused, done before any poll
+                    # could see it running (services/fit_memo.py)
                     before = {m.id for m in _model_rows(engine)}
-                    r = httpx.post(f"{a}/v1/taxonomies/support/train", headers=auth, timeout=60)
-                    killed_id = r.json()["id"]
+                    worker.send_signal(signal.SIGSTOP)
+                    more = [
+                        {"text": "Why did you take money from my account twice", "label": "billing"}
+                    ]
+                    r = httpx.post(
+                        f"{a}/v1/taxonomies/support/examples", json=more, headers=auth, timeout=60
+                    )
+                    assert r.status_code == 200, r.text
+                    queued = [m for m in _model_rows(engine) if m.id not in before]
+                    assert len(queued) == 1, queued
+                    killed_id = queued[0].id
+                    worker.send_signal(signal.SIGCONT)
                     _wait(
                         "the training job to start",
                         lambda: any(j.status == "doing" for j in _queue_jobs(engine, "train")),
