@@ -39,11 +39,11 @@ def training_progress() -> Progress:
 def fit_bar(show: bool, report: ProgressFn | None = None) -> Iterator[ProgressFn | None]:
     """The ``on_progress`` to fit with: with ``show``, one that moves a transient bar on
     stderr (stdout stays the output) and passes each report on to ``report``; else
-    ``report`` itself."""
-    if not show:
+    ``report`` itself (also when stderr is no terminal: a log would get an empty line)."""
+    bar = training_progress() if show else None
+    if bar is None or not bar.console.is_terminal:
         yield report
         return
-    bar = training_progress()
     task = bar.add_task("starting", total=None)
 
     def move(done: int, total: int, stage: str) -> None:

@@ -264,14 +264,17 @@ def _combine(rows: Vectors, owner: list[int], ids: list[list[int]], n: int) -> V
 
 @contextmanager
 def _progress(show: bool, total: int) -> Iterator[Callable[[int], None]]:
-    """A transient rich progress bar's advance function (a no-op when not shown)."""
-    if not show:
+    """A transient rich progress bar's advance function (a no-op when not shown, or when
+    stderr is no terminal: a log would get one empty line per bar)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)  # stdout stays the output
+    if not (show and console.is_terminal):
         yield lambda k: None
         return
-    from rich.console import Console
     from rich.progress import Progress
 
-    bar = Progress(transient=True, console=Console(stderr=True))  # stdout stays the output
+    bar = Progress(transient=True, console=console)
     bar.start()
     task = bar.add_task("embedding", total=total)
     try:
