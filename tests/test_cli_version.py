@@ -7,6 +7,7 @@ import subprocess
 import sys
 from importlib.metadata import version
 
+from triaged.cli_version import reflow
 from triaged.encoders import DEFAULT_ENCODER
 
 
@@ -41,3 +42,23 @@ def test_the_command_list_shows_each_summary_as_one_paragraph() -> None:
         line for line in _triaged("--help", columns=200).stdout.splitlines() if "│ demo " in line
     )
     assert "routed as the service routes them (the auto threshold certified" in demo
+
+
+def test_a_commands_help_shows_each_paragraph_as_one_line_at_any_width() -> None:
+    """typer showed the paragraphs after the first with the source's line breaks: `eval
+    --help` broke after "held-out evidence, as the" however wide the terminal."""
+    out = _triaged("eval", "--help", columns=200).stdout
+    assert (
+        "Routing uses the auto threshold certified from the model's held-out evidence, as the "
+        "service would; `auto_error_all` counts out-of-scope items in auto as wrong." in out
+    )
+
+
+def test_reflow_keeps_lists_and_indented_blocks_as_written() -> None:
+    text = (
+        "Summary\n    line.\n\n    Prose\n    wrapped.\n\n    Steps:\n    - one\n    - two\n\n"
+        "        code\n        block\n    "
+    )
+    assert reflow(text) == (
+        "Summary line.\n\nProse wrapped.\n\nSteps:\n- one\n- two\n\n    code\n    block"
+    )

@@ -4,12 +4,13 @@ and command lists that show each command's summary as one paragraph."""
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-__all__ = ["register"]
+__all__ = ["SummaryGroup", "reflow", "register"]
 
 
 def _print_version(value: bool) -> None:
@@ -36,16 +37,33 @@ def _options(
     """Calibrated text classification with three-bucket routing and human review."""
 
 
+_LIST_ITEM = re.compile(r"\s|[-*\u2022] |\d+[.)] |\x08")
+
+
+def reflow(help_text: str) -> str:
+    """``help_text`` with each paragraph's line breaks joined, except in a paragraph that
+    holds a list, an indented block or click's ``\\b`` (kept as written): typer shows the
+    paragraphs after the first with the source's line breaks, which broke sentences
+    mid-line at any terminal width but the source's."""
+    paragraphs = inspect.cleandoc(help_text).split("\n\n")
+    return "\n\n".join(
+        p if any(_LIST_ITEM.match(line) for line in p.splitlines()) else " ".join(p.split())
+        for p in paragraphs
+    )
+
+
 class SummaryGroup(TyperGroup):
     """A group whose command list shows a command's summary (its help's first paragraph)
     with the docstring's line breaks joined: the list kept them, so a summary wrapped in
-    the source broke mid-sentence on the screen."""
+    the source broke mid-sentence on the screen.  A command's own help is shown
+    :func:`reflow`-ed for the same reason."""
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         cmd = super().get_command(ctx, cmd_name)
-        if cmd is not None and cmd.short_help is None and cmd.help:
-            first = inspect.cleandoc(cmd.help).split("\n\n")[0]
-            cmd.short_help = " ".join(first.split())
+        if cmd is not None and cmd.help:
+            cmd.help = reflow(cmd.help)
+            if cmd.short_help is None:
+                cmd.short_help = cmd.help.split("\n\n")[0]
         return cmd
 
 
