@@ -102,3 +102,28 @@ def test_the_shares_of_no_decisions_are_null_and_shown_as_a_dash() -> None:
         assert "0 decisions, 0 held (–); 0 gap clusters from 0 uncertain inputs" in out, fmt
     got = Insights.from_dict({**data, "window": {"since": "2026-01-01", "until": None}})
     assert got.summary["held_share"] is None
+
+
+def test_texts_and_names_with_brackets_are_shown_as_written() -> None:
+    """Real traffic has brackets ("[URGENT] refund"): the terminal report read them as rich
+    markup, dropping "[P1]" and raising MarkupError on "[/b]"."""
+    report = _report()
+    report["taxonomy"] = "ops[/i]"
+    report["gap_clusters"][0].update(
+        proposed_label="[P1] refund", examples=["[/b] my refund [URGENT]"], keywords=["[x]"]
+    )
+    report["labels"] = [
+        {
+            "label": "[P1] urgent",
+            "volume": 3,
+            "mean_confidence": 0.5,
+            "held_share": 0.1,
+            "review_share": 0.1,
+            "correction_rate": 0.1,
+            "ece": 0.1,
+        }
+    ]
+    text = _outputs(report)["text"]
+    for written in ("insights: ops[/i]", "[P1] refund", "[/b] my refund [URGENT]", "[x]"):
+        assert written in text, written
+    assert "[P1] urgent" in text

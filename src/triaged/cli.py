@@ -12,17 +12,16 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from triaged.cli_model_folder import check_output, save
 from triaged.errors import InvalidInput, TriagedError
-from triaged.wording import taxonomy_size
-
-if TYPE_CHECKING:
-    from triaged.classifier import Classifier
 
 app = typer.Typer(
     name="triaged",
@@ -47,24 +46,8 @@ _PLUGINS = (
 
 
 def _fail(exc: TriagedError) -> NoReturn:
-    console.print(f"[red]error[/red] ({exc.code}): {exc.message}", soft_wrap=True)
+    console.print(f"[red]error[/red] ({exc.code}): {escape(exc.message)}", soft_wrap=True)
     raise typer.Exit(2)
-
-
-def _check_model_output(output: Path) -> None:
-    """A file in the way of the model folder: a bad option before the fit, not after it."""
-    if any(p.exists() and not p.is_dir() for p in (output, *output.parents)):
-        raise typer.BadParameter(
-            f"{output}: a file is in the way of the model folder", param_hint="'--output' / '-o'"
-        )
-
-
-def _save_model(clf: Classifier, output: Path) -> None:
-    try:
-        clf.save(output)
-    except OSError as exc:  # a folder the system refuses to write: one line, exit code 2
-        console.print(f"[red]error[/red] (os_error): {output}: {exc.strerror}", soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 #: ``triaged train --threads``
@@ -141,7 +124,7 @@ def train(
         raise typer.Exit(2)
     if shots is not None and shots < 1:  # before the taxonomy is read, as `eval` refuses it
         _fail(InvalidInput(f"shots must be at least 1, got {shots}", details={"field": "shots"}))
-    _check_model_output(output)
+    check_output(output)
     try:
         tax = Taxonomy.load(source)
         if shots is not None:
@@ -150,14 +133,7 @@ def train(
         clf = Classifier.from_taxonomy(tax).fit(progress=True, threads=threads)
     except TriagedError as exc:
         _fail(exc)
-    _save_model(clf, output)
-    report = clf.engine.report()
-    console.print(
-        f"trained [bold]{tax.name}[/bold] ({taxonomy_size(tax)}, mode {clf.mode}) in "
-        f"{clf.fit_seconds_:.1f}s -> {output} (model {clf.model_version})"
-    )
-    if report:
-        console.print(report)
+    save(clf, output)
 
 
 def _stdin_lines() -> Iterator[str]:
@@ -456,7 +432,11 @@ def _eval_report(
         if options.get("zero_shot"):  # it said "training on DIR/train.jsonl" too, read by none
             what = "a zero-shot model from the label names and descriptions (no training examples)"
         each = f", for each of seeds {seeds}" if seeds is not None else ""
-        console.print(f"eval: {what}, then scoring {dataset}/test.jsonl{each} ...")
+        console.print(
+            f"eval: {what}, then scoring {dataset}/test.jsonl{each} ...",
+            soft_wrap=True,
+            markup=False,
+        )
         if seeds is not None:
             report = run_eval_seeds(dataset, seed_list, **kwargs)
         else:
@@ -491,7 +471,7 @@ EVAL_ROWS = (
 def _print_report(report: dict[str, Any], title: str) -> None:
     """The table of ``triaged eval`` (mean ± std over seeds when the report has ``std``)."""
     std = report.get("std", {})
-    table = Table(title=title)
+    table = Table(title=Text(title))
     table.add_column("metric")
     table.add_column("value", justify="right")
 
@@ -549,7 +529,7 @@ def demo() -> None:
             return "auto"
         return "review" if confidence >= review else "hold"
 
-    table = Table(title=f"taxonomy {clf.taxonomy.name} ({clf.mode})")
+    table = Table(title=Text(f"taxonomy {clf.taxonomy.name} ({clf.mode})"))
     for col in ("text", "label", "confidence", "bucket", "runner-up"):
         table.add_column(col)
     for text in (

@@ -277,7 +277,7 @@ def batch(
             batch_size=batch_size,
             chunk=chunk,
         )
-    err.print(f"{n} rows -> {output}")
+    err.print(f"{n} rows -> {output}", soft_wrap=True, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from triaged.cli_service import DatabaseUrl, DataDir, _errors, operator_service
 
@@ -91,7 +92,7 @@ def _emit(data: dict[str, Any], fmt: Format, output: Path | None) -> None:
         else:
             with output.open("w", encoding="utf-8") as fh:
                 render_text(data, Console(file=fh, width=140))
-            err.print(f"wrote {output}")
+            err.print(f"wrote {output}", soft_wrap=True, markup=False)
         return
     if fmt is Format.JSON:
         text = json.dumps(data, indent=2, ensure_ascii=False)
@@ -101,7 +102,7 @@ def _emit(data: dict[str, Any], fmt: Format, output: Path | None) -> None:
         text = to_html(data)
     if output is not None:
         output.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-        err.print(f"wrote {output}")
+        err.print(f"wrote {output}", soft_wrap=True, markup=False)
     else:
         sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
 
@@ -174,7 +175,8 @@ def drift_check(
         sys.stdout.write(json.dumps({"alerts": found}, indent=2) + "\n")
         return
     for a in found:
-        err.print(f"[yellow]drift[/yellow] {a['workspace']}/{a['taxonomy']}: {a['message']}")
+        what = escape(f"{a['workspace']}/{a['taxonomy']}: {a['message']}")
+        err.print(f"[yellow]drift[/yellow] {what}")
     err.print(f"{len(found)} new drift alert(s)")
 
 

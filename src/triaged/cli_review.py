@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from triaged.cli_service import DatabaseUrl, DataDir, operator_service
 from triaged.cli_training_bar import served_progress, training_bar
@@ -102,7 +103,7 @@ def review_versions(
     if as_json:
         print(json.dumps(versions))
         return
-    table = Table(title=f"model versions of {taxonomy}")
+    table = Table(title=Text(f"model versions of {taxonomy}"))
     # ids whole on any terminal width: they are what `review rollback` takes
     table.add_column("id", no_wrap=True, min_width=max([2, *(len(v["id"]) for v in versions)]))
     for col in ("status", "active", "trigger", "examples", "from review", "accuracy", "ece"):

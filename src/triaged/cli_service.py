@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from triaged.errors import InvalidInput, TriagedError
 
@@ -306,7 +307,8 @@ def workspaces_create(
     if as_json:
         print(json.dumps(ws))
     else:
-        out.print(f"created workspace [bold]{ws['name']}[/bold] ({ws['id']}) on plan {ws['plan']}")
+        name = escape(ws["name"])
+        out.print(f"created workspace [bold]{name}[/bold] ({ws['id']}) on plan {ws['plan']}")
 
 
 @workspaces_app.command("list")
@@ -321,7 +323,7 @@ def workspaces_list(
         return
     table = Table("name", "plan", "id")
     for r in rows:
-        table.add_row(r["name"], r["plan"], r["id"])
+        table.add_row(Text(r["name"]), r["plan"], r["id"])
     out.print(table)
 
 
@@ -367,7 +369,7 @@ def keys_list(
             i.id,
             i.role.value,
             i.prefix + "…",
-            i.name,
+            Text(i.name),
             i.created_at.isoformat(),
             i.revoked_at.isoformat() if i.revoked_at else "",
         )

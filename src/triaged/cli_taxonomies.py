@@ -138,7 +138,8 @@ def import_(
             if train:
                 err.print(
                     f"training {definition['name']!r}: "
-                    f"{plural(len(definition['labels']), 'label')}, {plural(n, 'example')} ..."
+                    f"{plural(len(definition['labels']), 'label')}, {plural(n, 'example')} ...",
+                    markup=False,
                 )
                 read = served_progress(svc, principal, definition["name"])
                 with training_bar(read):
@@ -157,7 +158,7 @@ def import_(
     model = info.get("model") or {}
     state = (info.get("training") or {}).get("status") or info.get("status")
     err.print(
-        f"imported [bold]{info['name']}[/bold] into workspace {workspace}: "
+        f"imported [bold]{escape(info['name'])}[/bold] into workspace {escape(workspace)}: "
         f"{plural(len(info['labels']), 'label')}, {plural(info['n_examples'], 'example')}, "
         f"version "
         f"{info['version']}; model {model.get('id', '-')} ({model.get('mode') or '-'}, {state}) "

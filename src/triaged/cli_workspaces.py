@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from triaged.cli_service import (
     AsJson,
@@ -59,10 +60,10 @@ def workspaces_list(
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
-            r["name"],
+            Text(r["name"]),
             r["plan"],
             r["status"],
-            r["contact_email"] or "",
+            Text(r["contact_email"] or ""),
             str(r["keys"]),
             str(r["used_this_month"]),
         )
@@ -229,12 +230,12 @@ def keys_list(
         cells = [
             i.role.value,
             i.prefix + "…",
-            i.name,
+            Text(i.name),
             i.created_at.isoformat(),
             i.revoked_at.isoformat() if i.revoked_at else "",
         ]
         if workspace is None:
-            cells.insert(0, i.workspace)
+            cells.insert(0, Text(i.workspace))
         table.add_row(i.id, *cells)
     out.print(table)
 

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from triaged.wording import plural
 
@@ -133,12 +134,12 @@ def to_rich(data: dict[str, Any], *, max_rows: int = 20) -> Group:
     for c in data.get("gap_clusters", [])[:max_rows]:
         gaps.add_row(
             str(c["id"]),
-            c["proposed_label"],
+            Text(c["proposed_label"]),
             str(c["size"]),
             _pct(c.get("share_of_held")),
-            ", ".join(c["between"]),
-            _keywords(c["keywords"], 5),
-            _cut(c["examples"][0]) if c["examples"] else "",
+            Text(", ".join(c["between"])),
+            Text(_keywords(c["keywords"], 5)),
+            Text(_cut(c["examples"][0]) if c["examples"] else ""),
         )
     over = Table(title="Overlapping labels", expand=True)
     for col in ("labels", "score", "action", "close calls", "corrections", "cross-NN"):
@@ -146,7 +147,7 @@ def to_rich(data: dict[str, Any], *, max_rows: int = 20) -> Group:
     for o in data.get("overlaps", [])[:max_rows]:
         ev = o["evidence"]
         over.add_row(
-            " / ".join(o["labels"]),
+            Text(" / ".join(o["labels"])),
             _num(o["score"]),
             o["action"],
             str(ev.get("close_calls", 0)),
@@ -158,7 +159,7 @@ def to_rich(data: dict[str, Any], *, max_rows: int = 20) -> Group:
         labels.add_column(col)
     for h in data.get("labels", []):
         labels.add_row(
-            h["label"],
+            Text(h["label"]),
             str(h["volume"]),
             _num(h["mean_confidence"]),
             _pct(h["held_share"]),
@@ -166,7 +167,9 @@ def to_rich(data: dict[str, Any], *, max_rows: int = 20) -> Group:
             _pct(h["correction_rate"]),
             _num(h["ece"]),
         )
-    head = Panel(_headline(data), title=f"insights: {data.get('taxonomy', '')}")
+    # traffic texts, labels and names are shown as written: as rich markup, "[P1] refund"
+    # lost its "[P1]" and "[/b]" raised a MarkupError
+    head = Panel(_headline(data), title=Text(f"insights: {data.get('taxonomy', '')}"))
     return Group(head, gaps, over, labels)
 
 

@@ -1,0 +1,49 @@
+"""Model folders written by ``triaged train -o``: refused before the fit when a file is in
+the way, and written with a one-line summary on stderr (one line however long the path:
+a log is no terminal; names and paths shown as written, never read as rich markup)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from triaged.wording import taxonomy_size
+
+if TYPE_CHECKING:
+    from triaged.classifier import Classifier
+
+__all__ = ["check_output", "save"]
+
+err = Console(stderr=True)
+
+
+def check_output(output: Path) -> None:
+    """A file in the way of the model folder: a bad option before the fit, not after it."""
+    if any(p.exists() and not p.is_dir() for p in (output, *output.parents)):
+        raise typer.BadParameter(
+            f"{output}: a file is in the way of the model folder", param_hint="'--output' / '-o'"
+        )
+
+
+def save(clf: Classifier, output: Path) -> None:
+    """Write ``clf`` to ``output`` and say so, with the engine's report; a folder the
+    system refuses to write is one line and exit code 2."""
+    try:
+        clf.save(output)
+    except OSError as exc:
+        says = escape(f"{output}: {exc.strerror}")
+        err.print(f"[red]error[/red] (os_error): {says}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    tax = clf.taxonomy
+    err.print(
+        f"trained [bold]{escape(tax.name)}[/bold] ({taxonomy_size(tax)}, mode {clf.mode}) in "
+        f"{clf.fit_seconds_:.1f}s -> {escape(str(output))} (model {clf.model_version})",
+        soft_wrap=True,
+    )
+    report = clf.engine.report()
+    if report:
+        err.print(report)
