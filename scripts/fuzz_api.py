@@ -2,6 +2,7 @@
 
     python scripts/fuzz_api.py                       # 20 examples per operation, seed 0
     python scripts/fuzz_api.py --examples 100 --seed 3
+    python scripts/fuzz_api.py --database-url postgresql+psycopg://triaged@127.0.0.1/fuzz
 
 Every operation of ``/openapi.json`` (but ``DELETE /v1/keys/{key_id}``, so the run does not
 revoke its own key) gets ``--examples`` generated requests, with a fresh admin key, against
@@ -47,9 +48,10 @@ TAXONOMY: dict[str, Any] = {
 EXCLUDED = {("DELETE", "/v1/keys/{key_id}")}
 
 
-def build(data_dir: Path) -> tuple[Any, str]:
+def build(data_dir: Path, database_url: str | None = None) -> tuple[Any, str]:
     settings = Settings(
         data_dir=data_dir,
+        database_url=database_url,
         bootstrap_admin=False,
         key_pepper=os.urandom(16).hex(),
         auth_max_failures=0,
@@ -108,9 +110,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--examples", type=int, default=20, help="requests per operation")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="an empty database to fuzz on instead (e.g. PostgreSQL: its own limits and "
+        "errors); default: a fresh SQLite file",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="triaged-fuzz-") as tmp:
-        app, key = build(Path(tmp))
+        app, key = build(Path(tmp), args.database_url)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         auth = {"Authorization": f"Bearer {key}"}
         statuses: Counter[int] = Counter()
