@@ -363,7 +363,7 @@ def keys_list(
     table = Table()
     table.add_column("id", no_wrap=True, min_width=max([3, *(len(i.id) for i in infos)]))
     for column in ("role", "prefix", "name", "created", "revoked"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # cut, never: a name lost its end
     for i in infos:
         table.add_row(
             i.id,

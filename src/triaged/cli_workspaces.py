@@ -225,7 +225,7 @@ def keys_list(
     if workspace is None:
         columns = ("workspace", *columns)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # cut, never: a name lost its end
     for i in infos:
         cells = [
             i.role.value,
