@@ -127,3 +127,24 @@ def test_texts_and_names_with_brackets_are_shown_as_written() -> None:
     for written in ("insights: ops[/i]", "[P1] refund", "[/b] my refund [URGENT]", "[x]"):
         assert written in text, written
     assert "[P1] urgent" in text
+
+
+def test_a_long_label_wraps_in_a_narrow_terminal_and_is_never_cut() -> None:
+    label = "a_really_long_label_name_that_goes_on_and_on_forever_xyz"
+    report = _report()
+    report["labels"] = [
+        {
+            "label": label,
+            "volume": 3,
+            "mean_confidence": 0.5,
+            "held_share": 0.1,
+            "review_share": 0.1,
+            "correction_rate": 0.1,
+            "ece": 0.1,
+        }
+    ]
+    console = Console(file=io.StringIO(), width=60)
+    render_text(report, console)
+    lines = console.file.getvalue().split("Labels")[-1].splitlines()  # type: ignore[attr-defined]
+    cells = "".join(line.split("│")[1].strip() for line in lines if line.startswith("│"))
+    assert cells == label

@@ -156,7 +156,7 @@ def to_rich(data: dict[str, Any], *, max_rows: int = 20) -> Group:
         )
     labels = Table(title="Labels", expand=True)
     for col in ("label", "volume", "mean conf.", "held", "review", "corrected", "ECE"):
-        labels.add_column(col)
+        labels.add_column(col, overflow="fold")  # a long label wraps, never cut
     for h in data.get("labels", []):
         labels.add_row(
             Text(h["label"]),
