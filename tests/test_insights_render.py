@@ -104,6 +104,18 @@ def test_the_shares_of_no_decisions_are_null_and_shown_as_a_dash() -> None:
     assert got.summary["held_share"] is None
 
 
+def _label_health(label: str) -> dict:
+    return {
+        "label": label,
+        "volume": 3,
+        "mean_confidence": 0.5,
+        "held_share": 0.1,
+        "review_share": 0.1,
+        "correction_rate": 0.1,
+        "ece": 0.1,
+    }
+
+
 def test_texts_and_names_with_brackets_are_shown_as_written() -> None:
     """Real traffic has brackets ("[URGENT] refund"): the terminal report read them as rich
     markup, dropping "[P1]" and raising MarkupError on "[/b]"."""
@@ -112,17 +124,7 @@ def test_texts_and_names_with_brackets_are_shown_as_written() -> None:
     report["gap_clusters"][0].update(
         proposed_label="[P1] refund", examples=["[/b] my refund [URGENT]"], keywords=["[x]"]
     )
-    report["labels"] = [
-        {
-            "label": "[P1] urgent",
-            "volume": 3,
-            "mean_confidence": 0.5,
-            "held_share": 0.1,
-            "review_share": 0.1,
-            "correction_rate": 0.1,
-            "ece": 0.1,
-        }
-    ]
+    report["labels"] = [_label_health("[P1] urgent")]
     text = _outputs(report)["text"]
     for written in ("insights: ops[/i]", "[P1] refund", "[/b] my refund [URGENT]", "[x]"):
         assert written in text, written
@@ -132,17 +134,7 @@ def test_texts_and_names_with_brackets_are_shown_as_written() -> None:
 def test_a_long_label_wraps_in_a_narrow_terminal_and_is_never_cut() -> None:
     label = "a_really_long_label_name_that_goes_on_and_on_forever_xyz"
     report = _report()
-    report["labels"] = [
-        {
-            "label": label,
-            "volume": 3,
-            "mean_confidence": 0.5,
-            "held_share": 0.1,
-            "review_share": 0.1,
-            "correction_rate": 0.1,
-            "ece": 0.1,
-        }
-    ]
+    report["labels"] = [_label_health(label)]
     console = Console(file=io.StringIO(), width=60)
     render_text(report, console)
     lines = console.file.getvalue().split("Labels")[-1].splitlines()  # type: ignore[attr-defined]
