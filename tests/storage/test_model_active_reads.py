@@ -40,7 +40,7 @@ def test_a_model_is_shown_active_exactly_when_the_same_read_shows_it_ready(
             svc.jobs.wait(120)
             with svc.db.read() as conn:
                 record = get_record(conn, admin.workspace_id, "support")
-                first, second = trained.model_id, training_repo.active_model_id(conn, record.id)
+                first, second = trained.model_id, record.active_model_id
             assert second is not None and second != first
             stop = threading.Event()
 

@@ -19,7 +19,6 @@ from triaged.storage.tables import decisions, models, taxonomies
 
 __all__ = [
     "PUBLIC",
-    "active_model_id",
     "beat",
     "beat_runner",
     "fail_stale_jobs",
@@ -323,13 +322,6 @@ def mark_ready(
 
 
 # --------------------------------------------------------- active model
-def active_model_id(conn: Connection, taxonomy_id: str) -> str | None:
-    active: str | None = conn.execute(
-        select(taxonomies.c.active_model_id).where(taxonomies.c.id == taxonomy_id)
-    ).scalar_one()
-    return active
-
-
 def lock_active_model_id(conn: Connection, taxonomy_id: str) -> str | None:
     """The taxonomy's active model, its row locked ``FOR UPDATE``."""
     tx = conn.execute(
