@@ -198,6 +198,18 @@ def trained_stack(backend: str, url: str) -> Trained:
     return Trained(stack, key, str(info["training"]["id"]))
 
 
+@contextmanager
+def trained_service(backend: str, tmp_path: Path) -> Iterator[Trained]:
+    """:func:`trained_stack` on a fresh database of ``backend`` (:func:`backend_url`); its
+    service is closed on the way out."""
+    with backend_url(backend, tmp_path) as url:
+        trained = trained_stack(backend, url)
+        try:
+            yield trained
+        finally:
+            trained.service.close()
+
+
 @dataclass
 class LiveServer:
     url: str

@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import func, inspect, select
 
-from tests.servicekit import BACKENDS, backend_url, trained_stack
+from tests.servicekit import BACKENDS, trained_service
 from triaged.service import ClassifyItem
 from triaged.storage import head_revision, upgrade
 from triaged.storage.migrate import alembic_config
@@ -21,23 +21,20 @@ BEFORE = "0021_created_by"
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_redacted_at_up_and_down_with_decisions(backend: str, tmp_path: Path) -> None:
-    with backend_url(backend, tmp_path) as url:
-        trained = trained_stack(backend, url)
+    with trained_service(backend, tmp_path) as trained:
         svc = trained.service
-        try:
-            admin = svc.authenticate(trained.key)
-            done, _ = svc.classify(admin, "support", [ClassifyItem(t) for t in ("refund", "crash")])
-            svc.erase_decisions(admin, ids=[done[0]["id"]])
-            svc.db.dispose()
-            command.downgrade(alembic_config(url), BEFORE)
-            with svc.db.engine.connect() as conn:
-                columns = {c["name"] for c in inspect(conn).get_columns("decisions")}
-                assert "redacted_at" not in columns
-                n = conn.execute(select(func.count()).select_from(decisions.alias())).scalar()
-            assert n == 2
-            assert upgrade(url) == head_revision()
-            svc.db.dispose()
-            assert svc.decision(admin, done[0]["id"])["redacted_at"] is None  # not recorded
-            assert svc.erase_decisions(admin, ids=[done[1]["id"]])["erased"] == 1
-        finally:
-            svc.close()
+        url = trained.stack.url
+        admin = svc.authenticate(trained.key)
+        done, _ = svc.classify(admin, "support", [ClassifyItem(t) for t in ("refund", "crash")])
+        svc.erase_decisions(admin, ids=[done[0]["id"]])
+        svc.db.dispose()
+        command.downgrade(alembic_config(url), BEFORE)
+        with svc.db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("decisions")}
+            assert "redacted_at" not in columns
+            n = conn.execute(select(func.count()).select_from(decisions.alias())).scalar()
+        assert n == 2
+        assert upgrade(url) == head_revision()
+        svc.db.dispose()
+        assert svc.decision(admin, done[0]["id"])["redacted_at"] is None  # not recorded
+        assert svc.erase_decisions(admin, ids=[done[1]["id"]])["erased"] == 1

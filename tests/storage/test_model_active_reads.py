@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from tests.servicekit import BACKENDS, backend_url, trained_stack
+from tests.servicekit import BACKENDS, trained_service
 from triaged.services import learning, training
 from triaged.services.taxonomies import get_record
 from triaged.storage import training_repo
@@ -31,47 +31,43 @@ READS = 400
 def test_a_model_is_shown_active_exactly_when_the_same_read_shows_it_ready(
     backend: str, tmp_path: Path
 ) -> None:
-    with backend_url(backend, tmp_path) as url:
-        trained = trained_stack(backend, url)
+    with trained_service(backend, tmp_path) as trained:
         svc = trained.service
+        admin = svc.authenticate(trained.key)
+        svc.add_examples(admin, "support", [Example("refund it", "billing")])
+        svc.jobs.wait(120)
+        with svc.db.read() as conn:
+            record = get_record(conn, admin.workspace_id, "support")
+            first, second = trained.model_id, record.active_model_id
+        assert second is not None and second != first
+        stop = threading.Event()
+
+        def flip() -> None:
+            ready = True
+            while not stop.is_set():
+                ready = not ready
+                with svc.db.write() as conn:
+                    conn.execute(
+                        update(models)
+                        .where(models.c.id == second)
+                        .values(status="ready" if ready else "training")
+                    )
+                    training_repo.set_active_model(conn, record.id, second if ready else first)
+
+        writer = threading.Thread(target=flip)
+        writer.start()
+        seen: set[tuple[str, bool]] = set()
         try:
-            admin = svc.authenticate(trained.key)
-            svc.add_examples(admin, "support", [Example("refund it", "billing")])
-            svc.jobs.wait(120)
-            with svc.db.read() as conn:
-                record = get_record(conn, admin.workspace_id, "support")
-                first, second = trained.model_id, record.active_model_id
-            assert second is not None and second != first
-            stop = threading.Event()
-
-            def flip() -> None:
-                ready = True
-                while not stop.is_set():
-                    ready = not ready
-                    with svc.db.write() as conn:
-                        conn.execute(
-                            update(models)
-                            .where(models.c.id == second)
-                            .values(status="ready" if ready else "training")
-                        )
-                        training_repo.set_active_model(conn, record.id, second if ready else first)
-
-            writer = threading.Thread(target=flip)
-            writer.start()
-            seen: set[tuple[str, bool]] = set()
-            try:
-                for i in range(READS):
-                    with svc.db.read() as conn:
-                        if i % 2:
-                            rows = learning.list_versions(conn, record)
-                            row = next(r for r in rows if r["id"] == second)
-                        else:
-                            row = training.get_model(conn, record, second)
-                    seen.add((row["status"], row["active"]))
-            finally:
-                stop.set()
-                writer.join()
-            assert seen <= {("ready", True), ("training", False)}, seen
-            assert seen == {("ready", True), ("training", False)}  # the writer was seen
+            for i in range(READS):
+                with svc.db.read() as conn:
+                    if i % 2:
+                        rows = learning.list_versions(conn, record)
+                        row = next(r for r in rows if r["id"] == second)
+                    else:
+                        row = training.get_model(conn, record, second)
+                seen.add((row["status"], row["active"]))
         finally:
-            svc.close()
+            stop.set()
+            writer.join()
+        assert seen <= {("ready", True), ("training", False)}, seen
+        assert seen == {("ready", True), ("training", False)}  # the writer was seen
