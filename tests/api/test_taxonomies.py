@@ -270,6 +270,28 @@ async def test_labels_that_differ_only_in_case_are_refused_as_a_proposal_is(
         assert len(versions) == 1
 
 
+async def test_patch_labels_keeps_descriptions_not_given(stack: Stack, tenant: Tenant) -> None:
+    """A label given by name alone keeps its description as it keeps its examples (until 7
+    December adding one label erased every other label's description); a description given,
+    even empty, replaces it; a renamed label keeps the description of the one it renames."""
+    name = unique("describe")
+    old = {lb["name"]: lb["description"] for lb in TINY_TAXONOMY["labels"]}
+    async with stack.client(tenant.key) as c:
+        assert (await c.post("/v1/taxonomies", json={**TINY_TAXONOMY, "name": name})).is_success
+        labels = [{"name": n} for n in old]
+        labels[0] = {"name": "payments", "renamed_from": "billing"}
+        labels[1] = {"name": "bug", "description": ""}
+        body = {"labels": [*labels, {"name": "other", "description": "Anything else"}]}
+        r = await c.patch(f"/v1/taxonomies/{name}", json=body)
+        assert r.status_code == 200, r.text
+        got = {lb["name"]: (lb["description"], lb["n_examples"]) for lb in r.json()["labels"]}
+        assert got["payments"] == (old["billing"], 3)
+        assert got["bug"] == ("", 3)
+        for kept in list(old)[2:]:
+            assert got[kept][0] == old[kept]
+        assert got["other"] == ("Anything else", 0)
+
+
 def test_concurrent_edits_each_answer_the_version_they_made(stack: Stack, tenant: Tenant) -> None:
     """Ten PATCHes at once make versions 2-11, and each answer names its own (all named
     the latest when the answer was read after the commit)."""

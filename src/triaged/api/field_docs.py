@@ -181,7 +181,8 @@ FIELDS.update(
         "LabelOut.description": "What the label means.",
         "LabelIn.examples": "Example texts of this label.",
         "LabelUpdateIn.name": "Label name (unique in the taxonomy).",
-        "LabelUpdateIn.description": "What the label means; shown to reviewers and used zero-shot.",
+        "LabelUpdateIn.description": "What the label means; shown to reviewers and used "
+        "zero-shot (not given: it keeps its description, or that of the label it renames).",
         "LabelUpdateIn.examples": "Example texts of this label (not given: it keeps its "
         "examples, or those of the label it renames).",
         "LabelOut.examples": "Example texts of this label (with include_examples=true).",

@@ -71,6 +71,7 @@ class LabelIn(_In):
 
 
 class LabelUpdateIn(LabelIn):
+    description: str | None = Field(default=None, max_length=2000)  # type: ignore[assignment]
     renamed_from: str | None = Field(
         default=None,
         min_length=1,

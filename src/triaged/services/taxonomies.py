@@ -418,21 +418,23 @@ def merge_changes(current: Taxonomy, taxonomy: str, label: str, into: str) -> di
 
 
 def merge_update(current: Taxonomy, changes: Mapping[str, Any]) -> Taxonomy:
-    """Apply a partial update: labels given without ``examples`` keep their old examples
-    (a label given with ``renamed_from``: those of the label it renames)."""
+    """Apply a partial update: labels given without ``examples`` (or ``description``) keep
+    their old ones (a label given with ``renamed_from``: those of the label it renames)."""
     data = current.to_dict()
     if changes.get("description") is not None:
         data["description"] = changes["description"]
     if changes.get("thresholds") is not None:
         data["thresholds"] = {**(data.get("thresholds") or {}), **dict(changes["thresholds"])}
     if changes.get("labels") is not None:
-        old = {lb.name: list(lb.examples) for lb in current.labels}
+        old = {lb.name: lb for lb in current.labels}
         labels: list[dict[str, Any]] = []
         for item in changes["labels"]:
             entry = dict(item)
-            source = entry.pop("renamed_from", None) or entry.get("name")
+            was = old.get(str(entry.pop("renamed_from", None) or entry.get("name")))
             if entry.get("examples") is None:
-                entry["examples"] = old.get(str(source), [])
+                entry["examples"] = list(was.examples) if was else []
+            if entry.get("description") is None:
+                entry["description"] = was.description if was else ""
             labels.append(entry)
         data["labels"] = labels
     if changes.get("examples"):
