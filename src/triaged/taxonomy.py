@@ -475,6 +475,23 @@ def _label_name(item: Mapping[str, Any], i: int) -> str:
     return name or ""
 
 
+def _given_thresholds(raw: Mapping[str, Any]) -> Thresholds:
+    """The given thresholds, the others at their defaults: a ``review`` above the default
+    auto raises the unset auto with it (the routing policy certifies auto)."""
+    review = raw.get("review", DEFAULT_REVIEW)
+    if "auto" in raw:
+        auto = raw["auto"]
+        if "review" not in raw and isinstance(auto, int | float) and auto < DEFAULT_REVIEW:
+            raise TaxonomyError(
+                f"threshold 'auto' ({auto:g}) is below the hold threshold's default "
+                f"({DEFAULT_REVIEW:g}); give 'review' at or below it too",
+                details={"field": "thresholds.auto"},
+            )
+    else:
+        auto = max(DEFAULT_AUTO, review) if isinstance(review, int | float) else DEFAULT_AUTO
+    return Thresholds(auto=auto, review=review)
+
+
 def _definition(data: Mapping[str, Any]) -> Taxonomy:
     """The taxonomy of ``data`` without its top-level ``examples``."""
     raw_labels = data.get("labels")
@@ -527,9 +544,7 @@ def _definition(data: Mapping[str, Any]) -> Taxonomy:
             details={"field": "thresholds"},
         )
     try:
-        thresholds = Thresholds(
-            auto=raw_thr.get("auto", DEFAULT_AUTO), review=raw_thr.get("review", DEFAULT_REVIEW)
-        )
+        thresholds = _given_thresholds(raw_thr)
     except TaxonomyError as exc:
         if raw_thr.get("__line__"):
             exc.details["line"] = raw_thr["__line__"]

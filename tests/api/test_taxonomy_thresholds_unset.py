@@ -94,6 +94,32 @@ def test_what_is_set_is_what_is_read_back(stack: Stack, tenant: Tenant, http: ht
     assert r.json()["version"] == 2
 
 
+def test_one_threshold_is_checked_against_what_is_set(
+    stack: Stack, tenant: Tenant, http: httpx.Client
+) -> None:
+    """A review threshold above the default auto (0.85) is taken, as the routing API takes
+    it (until 7 December creation refused it against an auto nobody set); an auto below the
+    default hold floor says which threshold to give too, and stores nothing."""
+    name = unique("high")
+    _create(http, stack, name, thresholds={"review": 0.95})
+    tax = http.get(f"/v1/taxonomies/{name}").json()
+    assert tax["thresholds"] == {"auto": None, "review": 0.95}
+    policy = http.get(tax["routing"]["url"]).json()
+    assert policy["review"] == 0.95
+    assert policy["auto"] is None or policy["auto"] >= 0.95
+    d = http.post("/v1/classify", json={"taxonomy": name, "text": "I was charged twice"}).json()
+    assert d["bucket"] == ("hold" if d["confidence"] < 0.95 else d["bucket"])
+    low = unique("low")
+    r = http.post("/v1/taxonomies", json={"name": low, "labels": LABELS, "thresholds": {"auto": 0.5}})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["details"]["field"] == "thresholds.auto"
+    assert "review" in r.json()["error"]["message"]
+    assert http.get(f"/v1/taxonomies/{low}").status_code == 404
+    both = {"auto": 0.5, "review": 0.4}
+    _create(http, stack, low, thresholds=both)
+    assert http.get(f"/v1/taxonomies/{low}").json()["thresholds"] == both
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_database_from_before_reads_its_default_thresholds_as_not_set(
     backend: str, tmp_path: Path
