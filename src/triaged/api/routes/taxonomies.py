@@ -89,7 +89,7 @@ def update_taxonomy(
     return service.update_taxonomy(principal, record.name, _definition(body))
 
 
-@router.post("/{name}/labels/{label}/rename", response_model=TaxonomyOut)
+@router.post("/{name}/labels/{label:path}/rename", response_model=TaxonomyOut)
 def rename_label(
     record: TaxonomyDep,
     label: Annotated[str, Path(description="The label's current name.")],
@@ -103,7 +103,7 @@ def rename_label(
     return service.rename_label(principal, record.name, label, body.name, body.description)
 
 
-@router.post("/{name}/labels/{label}/merge", response_model=TaxonomyOut)
+@router.post("/{name}/labels/{label:path}/merge", response_model=TaxonomyOut)
 def merge_labels(
     record: TaxonomyDep,
     label: Annotated[str, Path(description="The label to merge (it goes).")],
