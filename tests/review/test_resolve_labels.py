@@ -78,6 +78,7 @@ async def test_new_category_oos_is_refused_pointing_to_out_of_scope(team: Team) 
         {"action": "new_category", "new_label": OOS_LABEL},
         {"action": "new_category", "new_label": f"  {OOS_LABEL} "},
         {"action": "new_category", "label": OOS_LABEL},
+        {"action": "new_category", "new_label": "OOS"},  # taken until 7 December
     ):
         r = await team.alice.post(path, json=body)
         assert r.status_code == 422, r.text
@@ -90,6 +91,14 @@ async def test_new_category_oos_is_refused_pointing_to_out_of_scope(team: Team) 
     r = await team.alice.post(path, json={"action": "out_of_scope"})
     assert r.status_code == 200, r.text
     assert r.json()["final_label"] == OOS_LABEL and r.json()["action"] == "out_of_scope"
+    # nor can a taxonomy have a label "OOS" beside its out-of-scope examples ("oos")
+    for labels in ([{"name": "Oos"}], [{"name": "apple"}, {"name": "OOS"}]):
+        r = await team.admin.post("/v1/taxonomies", json={**FRUIT, "name": "o2", "labels": labels})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["details"]["reason"] == "reserved_label"
+    r = await team.admin.patch(f"/v1/taxonomies/{tax}", json={"labels": [{"name": "OOS"}]})
+    assert r.status_code == 400 and "reserved" in r.json()["error"]["message"], r.text
+    assert (await team.admin.get("/v1/taxonomies/o2")).status_code == 404
 
 
 @pytest.mark.parametrize("name", ["\u200b", "\u200b\u200d\ufeff", "\u2800"])

@@ -238,10 +238,10 @@ def _check_confirm(
 
 def _check_new_label(name: str, labels: Sequence[str]) -> None:
     """A proposed category follows the rules of a taxonomy's label names (it becomes one)."""
-    if name == OOS_LABEL:
+    if same_name([OOS_LABEL], name.strip()) is not None:  # "OOS" too: the same word
         raise ValidationFailed(
-            f"{OOS_LABEL!r} is reserved for out-of-scope inputs and cannot be a new category; "
-            "use action 'out_of_scope'",
+            f"{OOS_LABEL!r} (in any case) is reserved for out-of-scope inputs and cannot be a "
+            "new category; use action 'out_of_scope'",
             details={"field": "new_label", "label": name, "reason": "reserved_label"},
         )
     try:

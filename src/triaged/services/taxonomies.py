@@ -21,7 +21,7 @@ from triaged.inputs import bad_character, check_taxonomy_name
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.storage import taxonomy_repo
 from triaged.storage.key_repo import TAXONOMY_PREFIX
-from triaged.taxonomy import Example, Taxonomy
+from triaged.taxonomy import OOS_LABEL, Example, Taxonomy
 from triaged.taxonomy_rules import same_name
 
 __all__ = [
@@ -77,9 +77,16 @@ class TaxonomyRecord:
 def check_distinct_labels(tax: Taxonomy) -> None:
     """No two labels whose names differ only in case or Unicode form ("Billing" beside
     "billing": one category written twice), the rule a proposed new category meets; the
-    service refuses such a definition (a model or file read back is not checked)."""
+    service refuses such a definition (a model or file read back is not checked).  Nor a
+    label "OOS": out-of-scope examples are labelled ``oos``, and "OOS" beside it reads as one."""
     seen: list[str] = []
     for i, label in enumerate(tax.labels):
+        if same_name([OOS_LABEL], label.name) is not None:
+            where = f"labels[{i}].name"
+            raise TaxonomyError(
+                f"{where}: {label.name!r} is reserved (in any case) for out-of-scope examples",
+                details={"field": where, "label": label.name, "reason": "reserved_label"},
+            )
         same = same_name(seen, label.name)
         if same is not None:
             where = f"labels[{i}].name"
