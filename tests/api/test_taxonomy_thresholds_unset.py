@@ -110,7 +110,8 @@ def test_one_threshold_is_checked_against_what_is_set(
     d = http.post("/v1/classify", json={"taxonomy": name, "text": "I was charged twice"}).json()
     assert d["bucket"] == ("hold" if d["confidence"] < 0.95 else d["bucket"])
     low = unique("low")
-    r = http.post("/v1/taxonomies", json={"name": low, "labels": LABELS, "thresholds": {"auto": 0.5}})
+    alone = {"name": low, "labels": LABELS, "thresholds": {"auto": 0.5}}
+    r = http.post("/v1/taxonomies", json=alone)
     assert r.status_code == 400, r.text
     assert r.json()["error"]["details"]["field"] == "thresholds.auto"
     assert "review" in r.json()["error"]["message"]

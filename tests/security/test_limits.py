@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.servicekit import TINY_TAXONOMY, Stack, Tenant, unique
@@ -58,9 +60,19 @@ async def test_an_example_is_no_longer_than_a_classified_text(stack: Stack, tena
         assert (await c.get(f"/v1/taxonomies/{name}")).status_code == 404
         r = await c.post("/v1/taxonomies", json={"name": name, "labels": _labels(2, 2)})
         assert r.status_code == 201, r.text
-        more = [{"text": long, "label": "label0"}]
+        more = [{"text": "short", "label": "label0"}, {"text": long, "label": "label0"}]
         r = await c.post(f"/v1/taxonomies/{name}/examples", json={"examples": more})
         assert r.status_code == 413, r.text
+        # named where it is in the upload (it named its place in the taxonomy, labels[0]...)
+        assert r.json()["error"]["details"] == {"field": "examples[1]", "limit": 50, "got": 51}
+        body = "\n".join(json.dumps(e) for e in more).encode()
+        jsonl = {"Content-Type": "application/x-ndjson"}
+        r = await c.post(f"/v1/taxonomies/{name}/examples", content=body, headers=jsonl)
+        assert r.status_code == 413 and r.json()["error"]["details"]["field"] == "line 2", r.text
+        csv_body = f"text,label\nshort,label0\n{long},label0\n".encode()
+        as_csv = {"Content-Type": "text/csv"}
+        r = await c.post(f"/v1/taxonomies/{name}/examples", content=csv_body, headers=as_csv)
+        assert r.status_code == 413 and r.json()["error"]["details"]["field"] == "line 3", r.text
         r = await c.patch(f"/v1/taxonomies/{name}", json={"labels": labels})
         assert r.status_code == 413, r.text
         assert (await c.get(f"/v1/taxonomies/{name}")).json()["version"] == 1

@@ -40,7 +40,9 @@ def detect_format(content_type: str | None, filename: str | None = None) -> str 
     return None
 
 
-def _example(obj: Any, where: str) -> Example:
+def _example(obj: Any, where: str, limit: int = 0) -> Example:
+    """One ``{text, label}`` row, named ``where`` in errors; a text over ``limit`` characters
+    (0: none) is a 413 naming it where it is in the upload, not where it lands in the taxonomy."""
     if not isinstance(obj, dict):
         raise DatasetError(
             f"{where}: expected an object with 'text' and 'label'", details={"at": where}
@@ -53,6 +55,12 @@ def _example(obj: Any, where: str) -> Example:
     # named by where it is in the upload (it was "labels[0].examples[16]" of the taxonomy)
     check_text(text, f"{where}: text")
     check_text(label, f"{where}: label")
+    if limit and len(text) > limit:
+        raise PayloadTooLarge(
+            f"{where}: the example has {len(text)} characters; the limit is {limit} "
+            "(TRIAGED_MAX_TEXT_CHARS)",
+            details={"field": where, "limit": limit, "got": len(text)},
+        )
     return Example(text, label.strip())
 
 
@@ -75,7 +83,7 @@ def parse_examples(data: bytes, fmt: str, *, max_text_chars: int = 0) -> list[Ex
             obj = obj.get("examples")
         if not isinstance(obj, list):
             raise DatasetError('JSON examples must be a list or {"examples": [...]}')
-        return [_example(item, f"examples[{i}]") for i, item in enumerate(obj)]
+        return [_example(item, f"examples[{i}]", max_text_chars) for i, item in enumerate(obj)]
     if fmt == "jsonl":
         out = []
         # JSON Lines end at "\n" alone: str.splitlines would also cut at U+2028, \x0c or
@@ -89,17 +97,17 @@ def parse_examples(data: bytes, fmt: str, *, max_text_chars: int = 0) -> list[Ex
                 raise DatasetError(
                     f"line {lineno}: invalid JSON: {exc.msg}", details={"line": lineno}
                 ) from None
-            out.append(_example(item, f"line {lineno}"))
+            out.append(_example(item, f"line {lineno}", max_text_chars))
         return out
     if fmt == "csv":
-        return _csv_examples(text, field_limit(max_text_chars))
+        return _csv_examples(text, max_text_chars)
     raise DatasetError(f"unknown examples format {fmt!r}; use one of {list(FORMATS)}")
 
 
 NO_HEADER = "CSV examples need a header row with 'text' and 'label' columns"
 
 
-def _csv_examples(text: str, max_field: int) -> list[Example]:
+def _csv_examples(text: str, max_text_chars: int) -> list[Example]:
     """CSV examples, read as a bulk job's CSV but with case-insensitive column names;
     malformed CSV is a 400 (413 for a field over the CSV limit) naming its record's line."""
     header: list[str] = []
@@ -112,8 +120,10 @@ def _csv_examples(text: str, max_field: int) -> list[Example]:
     # newline="": lines end at \r\n, \n or a bare \r (old Mac files), kept in quoted fields
     lines = io.StringIO(text, newline="")
     try:
-        records = csv_records(lines, fold_case=True, check_header=check_header, max_field=max_field)
-        out = [_example(record, f"line {n}") for n, record in records]
+        records = csv_records(
+            lines, fold_case=True, check_header=check_header, max_field=field_limit(max_text_chars)
+        )
+        out = [_example(record, f"line {n}", max_text_chars) for n, record in records]
     except CsvRecordError as exc:
         error = PayloadTooLarge if exc.reason == "field_too_large" else DatasetError
         raise error(exc.message, details=exc.details("column")) from None
