@@ -29,7 +29,7 @@ from triaged.errors import (
     WorkspaceInactive,
 )
 from triaged.services.ids import as_utc, new_id, utcnow
-from triaged.storage import key_repo, workspace_repo
+from triaged.storage import key_repo, review_repo, workspace_repo
 
 __all__ = [
     "KeyInfo",
@@ -213,6 +213,10 @@ def revoke_key(conn: Connection, workspace_id: str, workspace: str, key_id: str)
             )
     if row.revoked_at is None:
         key_repo.mark_revoked(conn, key_id)
+        # its claimed items go back to the queue now, not when their leases run out
+        now = utcnow()
+        released = review_repo.release_claims_of(conn, key_id, now)
+        review_repo.insert_events(conn, released, "released", key_id, now, {"reason": "revoked"})
         row = key_repo.key_by_id(conn, key_id)
     return _key_info(row, workspace)
 

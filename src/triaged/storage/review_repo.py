@@ -309,6 +309,31 @@ def release_item(conn: Connection, item_id: str, key_id: str, now: datetime) -> 
     return done is not None
 
 
+def release_claims_of(conn: Connection, key_id: str, now: datetime) -> list[dict[str, Any]]:
+    """Hand every item ``key_id`` holds back to the queue (a revoked key answers nothing
+    more); the rows as they were claimed, for their events."""
+    c = review_items.c
+    held = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(review_items).where(c.status == Status.CLAIMED.value, c.claimed_by == key_id)
+        )
+    ]
+    if held:
+        conn.execute(
+            update(review_items)
+            .where(c.id.in_([r["id"] for r in held]), c.status == Status.CLAIMED.value)
+            .values(
+                status=Status.RELEASED.value,
+                claimed_by=None,
+                claimed_at=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+        )
+    return held
+
+
 def restore_item(conn: Connection, item_id: str, fields: dict[str, Any]) -> None:
     conn.execute(update(review_items).where(review_items.c.id == item_id).values(**fields))
 
