@@ -86,7 +86,7 @@ def test_an_admin_merges_the_pair_the_insights_call_one_label(
     r = client.post("/ui/dashboard/merge-label", data=data)
     assert r.status_code == 303, r.text
     assert r.headers["location"] == "/ui/dashboard?taxonomy=split&notice=labels_merged"
-    assert 'role="status">Labels merged:' in client.get(r.headers["location"]).text
+    assert 'role="status" id="notice">Labels merged:' in client.get(r.headers["location"]).text
     after = _labels(client, s)
     assert "balance_a" not in after
     assert after["balance_b"] == before["balance_b"] + before["balance_a"]

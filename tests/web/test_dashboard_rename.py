@@ -57,7 +57,7 @@ def test_an_admin_renames_a_label_and_its_examples_follow(ui) -> None:
     assert r.status_code == 303, r.text
     assert r.headers["location"] == "/ui/dashboard?taxonomy=support&notice=label_renamed"
     page = client.get(r.headers["location"]).text
-    assert 'role="status">Label renamed:' in page
+    assert 'role="status" id="notice">Label renamed:' in page
     assert "defect" in _table_labels(page) and "bug" not in _table_labels(page)
     assert re.findall(r'<option value="([^"]+)">', _form(page)) == ["billing", "defect", "account"]
 

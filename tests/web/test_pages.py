@@ -94,6 +94,9 @@ def test_review_flow_and_invalid_new_category(ui):
     assert r.status_code == 303 and "notice=saved" in r.headers["location"]
     second = r.headers["location"].split("/")[-1].split("?")[0]
     assert second != first
+    assert '<p class="notice" role="status" id="notice">Saved.</p>' in client.get(
+        r.headers["location"]
+    ).text
     item = s.service.review.item(s.service.authenticate(s.reviewer_key), first)
     assert item["status"] == "resolved" and item["final_label"] == "account"
     assert item["note"] == "a login question"  # the comment field goes with the answer

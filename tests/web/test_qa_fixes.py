@@ -220,7 +220,7 @@ def test_confirm_is_not_offered_for_a_label_the_taxonomy_dropped(ui):
     )
     assert r.status_code == 303 and "notice=label_gone" in r.headers["location"]
     page = client.get(r.headers["location"]).text
-    assert 'role="status">The model&#39;s label is no longer in the taxonomy' in page
+    assert 'role="status" id="notice">The model&#39;s label is no longer in the taxonomy' in page
     assert "That needs a valid label or a name for the new category" not in page
 
 
@@ -297,6 +297,8 @@ def test_messages_in_links_show_only_when_this_session_signed_them(ui):
     assert r.status_code == 303 and "error_sig=" in r.headers["location"]
     page = client.get(r.headers["location"]).text
     assert "That did not work:" in page and "billing" in page and "invalid_taxonomy" not in page
+    # a failure reads as one: red, announced (it was the green "Saved." box, role=status)
+    assert '<p class="error" role="alert" id="notice">That did not work:' in page
     # the same link in another session shows nothing
     other = _client(ui)
     _sign_in(other, s.admin_key)
@@ -344,6 +346,7 @@ def test_a_refused_answer_says_why_and_keeps_the_comment(ui):
     assert r.status_code == 303 and "notice=invalid" in r.headers["location"]
     page = client.get(r.headers["location"]).text
     assert "That answer was not saved:" in page and "billing" in page
+    assert '<p class="error" role="alert" id="notice">That answer was not saved:' in page
     assert 'value="looks like a duplicate charge"' in page
     # a link that carries words of its own shows none of them
     bait = f"/ui/review/{item['id']}?notice=invalid&error=call+us&note=send+your+key"

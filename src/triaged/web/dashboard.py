@@ -210,6 +210,7 @@ def _dashboard(
     failed = read_message(session, request.query_params)
     message = NOTICES.get(notice or "") or (f"That did not work: {failed}" if failed else None)
     ctx: dict[str, Any] = {"taxonomies": names, "selected": None, "days": days, "notice": message}
+    ctx["notice_failed"] = notice == "forbidden" or bool(failed and not NOTICES.get(notice or ""))
     if not names:
         return page(request, "dashboard.html", ctx, session=session)
     if taxonomy is not None and taxonomy not in names:  # a stale or mistyped link: say so

@@ -46,6 +46,8 @@ NOTICES = {
     "signed_out": "You are signed out.",
     "saved": "Saved.",
 }
+#: the notices that say something was refused or lost: shown as an error (role "alert")
+REFUSALS = frozenset({"lost", "invalid", "reopen_refused", "nothing_to_undo", "forbidden"})
 
 
 def see_other(url: str) -> RedirectResponse:
@@ -192,6 +194,7 @@ def overview(
             "rows": rows,
             "queue_help": QUEUE_HELP,
             "notice": NOTICES.get(notice or ""),
+            "notice_failed": notice in REFUSALS,
             "total_open": sum(r["open"] for r in rows),
             "take_again": take_again,
         },

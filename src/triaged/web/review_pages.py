@@ -22,7 +22,7 @@ from triaged.http.deps import ServiceDep
 from triaged.service import Principal, Service
 from triaged.web import form_memory
 from triaged.web.deps import WebSession
-from triaged.web.pages import NOTICES, QUEUES, see_other, taxonomy_queues
+from triaged.web.pages import NOTICES, QUEUES, REFUSALS, see_other, taxonomy_queues
 from triaged.web.render import error_page, page
 from triaged.web.session import check_csrf, read_signed, signed_params
 
@@ -203,6 +203,7 @@ def review_item(
             "filter_taxonomy": flt[0] or "",
             "filter_queue": flt[1] or "",
             "notice": _notice(notice, read_signed(session, request.query_params, "error")),
+            "notice_failed": notice in REFUSALS,
             "note": form_memory.text(kept, "note", 2000),
             "new_label": form_memory.text(kept, "new_label", 100),
         },
