@@ -31,7 +31,19 @@ def test_pages_need_a_session(ui):
     r = client.get("/ui/review/rvi_x")  # comes back to the page asked for after sign-in
     assert r.status_code == 303 and r.headers["location"] == "/ui/login?next=%2Fui%2Freview%2Frvi_x"
     r = client.post("/ui/review/next", data={"csrf_token": "x"})
-    assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+    assert r.status_code == 303 and r.headers["location"] == "/ui/login?notice=session_ended"
+    # a form sent after the session ended: back to the page it was sent from, saying the
+    # answer was not saved (it went to a bare sign-in page, the answer silently dropped)
+    sent_from = {"referer": "http://testserver/ui/review/rvi_x?queue=hold"}
+    r = client.post("/ui/review/rvi_x/resolve", data={"csrf_token": "x"}, headers=sent_from)
+    location = r.headers["location"]
+    assert location == "/ui/login?next=%2Fui%2Freview%2Frvi_x%3Fqueue%3Dhold&notice=session_ended"
+    page = client.get(location).text
+    assert '<p class="error" role="alert" id="notice">Your session had ended' in page
+    assert 'value="/ui/review/rvi_x?queue=hold"' in page
+    elsewhere = {"referer": "http://evil.example/ui/review/rvi_x"}
+    r = client.post("/ui/review/rvi_x/resolve", data={"csrf_token": "x"}, headers=elsewhere)
+    assert r.headers["location"] == "/ui/login?notice=session_ended"
 
 
 def test_security_headers_and_local_assets(ui):
@@ -94,9 +106,10 @@ def test_review_flow_and_invalid_new_category(ui):
     assert r.status_code == 303 and "notice=saved" in r.headers["location"]
     second = r.headers["location"].split("/")[-1].split("?")[0]
     assert second != first
-    assert '<p class="notice" role="status" id="notice">Saved.</p>' in client.get(
-        r.headers["location"]
-    ).text
+    assert (
+        '<p class="notice" role="status" id="notice">Saved.</p>'
+        in client.get(r.headers["location"]).text
+    )
     item = s.service.review.item(s.service.authenticate(s.reviewer_key), first)
     assert item["status"] == "resolved" and item["final_label"] == "account"
     assert item["note"] == "a login question"  # the comment field goes with the answer

@@ -169,6 +169,9 @@ def test_signing_in_returns_to_the_page_asked_for(ui):
         "/v1/review/items",
         "ui/items",
         "/ui/login",
+        "/ui/%2e%2e/%2e%2e/docs",  # ".." to the browser: it left /ui/ until 7 December
+        "/ui/%252e%252e/docs",
+        "/ui/./../docs",
     ],
 )
 def test_the_return_address_is_only_a_page_of_this_ui(ui, bad):

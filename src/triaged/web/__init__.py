@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -86,11 +87,22 @@ JSON_PATHS = frozenset({"/ui/dashboard/what-if"})
 
 
 async def _sign_in(request: Request, _exc: Exception) -> Response:
-    """To the sign-in page, which comes back to the page asked for (a GET of a page)."""
+    """To the sign-in page, which comes back to the page asked for (a GET of a page), or
+    for a form sent after the session ended, to the page it was sent from, saying that
+    what it sent was not saved (it went to a bare sign-in page, the answer silently lost)."""
     if request.method != "GET":
-        return redirect("/ui/login")
+        url = pages.login_url(_sent_from(request))
+        return redirect(url + ("&" if "?" in url else "?") + "notice=session_ended")
     query = request.url.query
     return redirect(pages.login_url(request.url.path + ("?" + query if query else "")))
+
+
+def _sent_from(request: Request) -> str | None:
+    """The page of this UI a form was sent from (its Referer, same host), if any."""
+    parts = urlsplit(request.headers.get("referer") or "")
+    if parts.netloc != request.url.netloc:
+        return None
+    return parts.path + ("?" + parts.query if parts.query else "")
 
 
 async def _csrf(request: Request, exc: Exception) -> Response:

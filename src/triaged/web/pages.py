@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -45,9 +45,12 @@ NOTICES = {
     "invalid": "That needs a valid label or a name for the new category.",
     "signed_out": "You are signed out.",
     "saved": "Saved.",
+    "session_ended": "Your session had ended, so that was not saved: sign in and do it again.",
 }
 #: the notices that say something was refused or lost: shown as an error (role "alert")
-REFUSALS = frozenset({"lost", "invalid", "reopen_refused", "nothing_to_undo", "forbidden"})
+REFUSALS = frozenset(
+    {"lost", "invalid", "reopen_refused", "nothing_to_undo", "forbidden", "session_ended"}
+)
 
 
 def see_other(url: str) -> RedirectResponse:
@@ -64,6 +67,12 @@ def safe_next(target: str | None) -> str:
         return "/ui/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/ui/") or "//" in parts.path:
+        return "/ui/"
+    # "%2e%2e" is a ".." to the browser, which would leave /ui/ (to /docs, say)
+    decoded = parts.path
+    for _ in range(3):
+        decoded = unquote(decoded)
+    if any(seg in (".", "..") for seg in decoded.split("/")):
         return "/ui/"
     if parts.path in ("/ui/login", "/ui/logout"):
         return "/ui/"
@@ -100,7 +109,8 @@ def login_form(request: Request, notice: str | None = None, next: str = "") -> R
         SessionCodec.for_request(request).read(request)
         return see_other(target)
     except SignInRequired:
-        return _login_page(request, {"notice": NOTICES.get(notice or ""), "next": target})
+        context = {"notice": NOTICES.get(notice or ""), "notice_failed": notice in REFUSALS}
+        return _login_page(request, {**context, "next": target})
 
 
 @router.post("/ui/login", response_class=HTMLResponse)
