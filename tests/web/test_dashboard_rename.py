@@ -82,11 +82,18 @@ def test_a_name_in_use_is_said_and_writes_nothing(ui) -> None:
     csrf = _sign_in(client, s.admin_key)
     version = _api(client, s)["version"]
     data = {"csrf_token": csrf, "taxonomy": "support", "label": "bug", "new_name": "billing"}
-    r = client.post("/ui/dashboard/rename-label", data=data)
+    r = client.post("/ui/dashboard/rename-label", data={**data, "description": "Typed words"})
     assert r.status_code == 303 and "error_sig=" in r.headers["location"], r.headers
+    assert r.headers["location"].endswith("#rename-label")  # back at the form
+    assert "Typed" not in r.headers["location"]  # what was typed is not in the address
     page = client.get(r.headers["location"]).text
     assert "That did not work:" in page and "&#39;billing&#39; is already a label" in page
     assert "invalid_taxonomy" not in page and "Label renamed" not in page
+    # the form shows what was typed (it came back empty, the first label picked)
+    assert '<option value="bug" selected>' in page
+    assert 'name="new_name" required value="billing"' in page
+    assert 'value="Typed words"' in page
+    assert 'value="Typed words"' not in client.get(r.headers["location"]).text  # shown once
     # a bad name, and a label the taxonomy no longer has: said the same way
     for label, new_name, said in (
         ("bug", "", "name"),

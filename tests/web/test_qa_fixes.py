@@ -295,6 +295,7 @@ def test_messages_in_links_show_only_when_this_session_signed_them(ui):
     form = {"csrf_token": csrf, "taxonomy": "support", "label": "billing", "decision_ids": ids}
     r = client.post("/ui/dashboard/labels", data=form)
     assert r.status_code == 303 and "error_sig=" in r.headers["location"]
+    assert r.headers["location"].endswith(f"#gap-{ids.split(',')[0]}")  # back at its card
     page = client.get(r.headers["location"]).text
     assert "That did not work:" in page and "billing" in page and "invalid_taxonomy" not in page
     # a failure reads as one: red, announced (it was the green "Saved." box, role=status)

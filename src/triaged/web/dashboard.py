@@ -35,7 +35,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from triaged.errors import TriagedError, Unauthenticated
 from triaged.http.deps import ServiceDep
 from triaged.service import Principal, Role, Service
-from triaged.web import model_panel, review_honesty
+from triaged.web import form_memory, model_panel, review_honesty
 from triaged.web.charts import BUCKET_COLOURS, bucket_share_chart, reliability_chart
 from triaged.web.deps import WebSession, web_session
 from triaged.web.render import SECURITY_HEADERS, add_nav_link, error_page, page, redirect
@@ -246,7 +246,10 @@ def _dashboard(
             service, principal, name, since=since, now=now, report=data["report"]
         ),
     )
-    return page(request, "dashboard.html", ctx, session=session)
+    ctx["kept"] = form_memory.recall(request, session) if ctx["notice_failed"] else {}
+    response = page(request, "dashboard.html", ctx, session=session)
+    form_memory.forget(request, response, "/ui/dashboard")
+    return response
 
 
 @router.post("/ui/dashboard/labels")
@@ -285,7 +288,8 @@ def create_label(
     try:
         service.update_taxonomy(principal, taxonomy, {"labels": labels})
     except TriagedError as exc:
-        return _back(session, taxonomy, failure=exc.message)
+        kept = {"form": "gap", "cluster": ids[0], "label": label[:100]}
+        return _back(session, taxonomy, failure=exc.message, kept=(request, kept))
     return _back(session, taxonomy, notice="label_created")
 
 
@@ -318,7 +322,8 @@ def rename_label(
             principal, taxonomy, label, new_name.strip(), description.strip() or None
         )
 
-    return _edit_labels(request, session, taxonomy, rename, "label_renamed")
+    kept = {"form": "rename", "label": label, "new_name": new_name, "description": description}
+    return _edit_labels(request, session, taxonomy, rename, "label_renamed", kept)
 
 
 @router.post("/ui/dashboard/merge-label")
@@ -343,11 +348,16 @@ def merge_label(
 
 
 def _edit_labels(
-    request: Request, session: Session, taxonomy: str, edit: Callable[[], None], notice: str
+    request: Request,
+    session: Session,
+    taxonomy: str,
+    edit: Callable[[], None],
+    notice: str,
+    kept: dict[str, str] | None = None,
 ) -> Response:
     """Run a label edit of the admin forms: back to the dashboard with ``notice``; not an
     admin or an unknown taxonomy: the error page; a label gone meanwhile, a name taken or
-    refused: back to the dashboard, which says why."""
+    refused: back to the dashboard's form, which says why and shows what was typed (``kept``)."""
     try:
         session.principal.require(Role.ADMIN)  # before the form is read: a reviewer gets 403
         edit()
@@ -358,19 +368,33 @@ def _edit_labels(
             return error_page(
                 request, exc.message, status_code=exc.status, session=session, back=BACK
             )
-        return _back(session, taxonomy, failure=exc.message)
+        return _back(session, taxonomy, failure=exc.message, kept=(request, kept or {}))
     return _back(session, taxonomy, notice=notice)
 
 
 def _back(
-    session: Session, taxonomy: str, *, notice: str | None = None, failure: str | None = None
+    session: Session,
+    taxonomy: str,
+    *,
+    notice: str | None = None,
+    failure: str | None = None,
+    kept: tuple[Request, dict[str, str]] | None = None,
 ) -> Response:
     """To the taxonomy's dashboard (303) with a known ``notice`` or a ``failure`` message
-    signed for this session."""
+    signed for this session; ``kept``: the refused form's values, shown in it again (kept
+    out of the address, :mod:`~triaged.web.form_memory`), at the form (until 7 December the
+    form came back empty, 2,500 px below the message)."""
     target = "/ui/dashboard?" + urlencode({"taxonomy": taxonomy})
-    if failure is not None:
-        return redirect(f"{target}&" + urlencode(message_params(session, failure)))
-    return redirect(f"{target}&" + urlencode({"notice": notice or ""}))
+    if failure is None:
+        return redirect(f"{target}&" + urlencode({"notice": notice or ""}))
+    url = f"{target}&" + urlencode(message_params(session, failure))
+    if not kept or not kept[1]:
+        return redirect(url)
+    request, values = kept
+    anchor = "rename-label" if values.get("form") == "rename" else f"gap-{values.get('cluster')}"
+    response = redirect(f"{url}#{anchor}")
+    form_memory.keep(request, response, session, "/ui/dashboard", values)
+    return response
 
 
 @router.get("/ui/dashboard/model", response_class=HTMLResponse)
