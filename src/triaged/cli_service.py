@@ -116,6 +116,28 @@ def _describe(exc: Exception) -> tuple[str, str] | None:
     return None
 
 
+def database_shown(database_url: str | None, data_dir: Path | None = None) -> str:
+    """The database a command with these options uses, as said to a person (no password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = _settings(database_url, data_dir).resolved_database_url
+    try:
+        return str(make_url(url).render_as_string(hide_password=True))
+    except ArgumentError:
+        return "the database given"
+
+
+def _typed_over_environment(data_dir: Path, database_url: str | None) -> bool:
+    """Whether ``--data-dir`` was typed on the command line while the database URL came
+    from TRIAGED_DATABASE_URL: told apart by value (typer reads both options from the
+    environment too, and does not say where a value came from)."""
+    env_url = os.environ.get("TRIAGED_DATABASE_URL") or None
+    env_dir = os.environ.get("TRIAGED_DATA_DIR") or None
+    url_from_env = database_url is None or database_url == env_url
+    return url_from_env and env_url is not None and (env_dir is None or Path(env_dir) != data_dir)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -125,6 +147,11 @@ def _settings(database_url: str | None, data_dir: Path | None = None, **extra: A
     from triaged.settings import Settings
 
     settings = Settings().with_overrides(database_url=database_url, data_dir=data_dir, **extra)
+    if data_dir is not None and _typed_over_environment(data_dir, database_url):
+        # --data-dir typed on the command line beats TRIAGED_DATABASE_URL from the
+        # environment (until 7 December the variable won, and `workspaces delete --data-dir
+        # other` deleted from the database the shell pointed at)
+        settings = Settings(**{**settings.model_dump(), "database_url": None})
     _database["url"] = settings.resolved_database_url
     folder = settings.data_dir
     if settings.database_url is None and folder.exists() and not folder.is_dir():

@@ -27,6 +27,7 @@ from triaged.cli_service import (
     AsJson,
     DatabaseUrl,
     DataDir,
+    database_shown,
     keys_app,
     operator_service,
     workspaces_app,
@@ -96,8 +97,9 @@ def workspaces_delete(
     as_json: AsJson = False,
 ) -> None:
     """Delete a workspace and every row of it: decisions, reviews, webhooks, keys, taxonomies."""
+    where = database_shown(database_url, data_dir)  # said, so a stray setting is seen in time
     if not yes and not typer.confirm(
-        f"Delete workspace {name!r} and all its data? This cannot be undone"
+        f"Delete workspace {name!r} and all its data from {where}? This cannot be undone"
     ):
         raise typer.Exit(1)
     with operator_service(database_url, data_dir) as svc:
@@ -106,7 +108,9 @@ def workspaces_delete(
         print(json.dumps(res))
         return
     rows = sum(n for t, n in res["deleted"].items() if t != "workspaces")
-    out.print(f"deleted workspace {res['name']} ({res['id']}) and {rows} rows of it")
+    out.print(
+        Text(f"deleted workspace {res['name']} ({res['id']}) and {rows} rows of it from {where}")
+    )
 
 
 def workspaces_erase(
@@ -132,8 +136,10 @@ def workspaces_erase(
         print(json.dumps(res))
         return
     out.print(
-        f"erased {res['erased']} decision(s) of workspace {res['workspace']} "
-        f"({len(res['decisions'])} matched)"
+        Text(
+            f"erased {res['erased']} decision(s) of workspace {res['workspace']} "
+            f"({len(res['decisions'])} matched) in {database_shown(database_url, data_dir)}"
+        )
     )
 
 
