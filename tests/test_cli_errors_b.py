@@ -155,6 +155,27 @@ def test_classify_stdin_that_is_not_utf8_is_one_line(model: Path) -> None:
     _error_line(r, "stdin line 2: not UTF-8 text (byte 0xe9 at offset 18)")
 
 
+def test_classify_names_an_empty_text_by_its_line(model: Path) -> None:
+    """Blank lines are skipped, so "text 2" (counted from 0 among the others) named stdin
+    line 4; an argument is named by its place from 1."""
+    r = runner.invoke(app, ["classify", str(model)], input='play jazz\n\nrain\n{"text": " "}\n')
+    _error_line(r, "stdin line 4: the text is empty")
+    r = runner.invoke(app, ["classify", str(model)], input='""\n')
+    _error_line(r, "stdin line 1: the text is empty")
+    r = runner.invoke(app, ["classify", str(model), "refund please", "  "])
+    _error_line(r, "text 2 is empty")
+
+
+def test_classify_keeps_echoed_fields_named_like_result_fields(model: Path) -> None:
+    """A gold ``label`` in the input came out overwritten by the predicted one."""
+    line = '{"text": "I was charged twice", "label": "gold", "bucket": "b", "id": 7}\n'
+    r = runner.invoke(app, ["classify", str(model)], input=line)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert (data["input_label"], data["input_bucket"], data["id"]) == ("gold", "b", 7)
+    assert data["label"] != "gold" and data["bucket"] in ("auto", "review", "hold")
+
+
 def test_the_offset_is_right_past_the_read_chunk(tmp_path: Path) -> None:
     # a two-byte character split by the 1 MiB read, then a bad byte after it
     f = tmp_path / "big.jsonl"

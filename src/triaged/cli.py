@@ -177,10 +177,14 @@ def _stdin_row(lineno: int, line: str) -> tuple[str, dict[str, Any]]:
                 )
             )
         obj = line
-    if isinstance(obj, str):
-        return obj, {}
     if isinstance(obj, dict) and isinstance(obj.get("text"), str):
-        return obj["text"], obj
+        obj, extra = obj["text"], obj
+    else:
+        extra = {}
+    if isinstance(obj, str):
+        if not obj.strip():  # named by its line (it was "text 2", counted from 0 without blanks)
+            _fail(InvalidInput(f"stdin line {lineno}: the text is empty", details={"line": lineno}))
+        return obj, extra
     _fail(
         InvalidInput(
             f"stdin line {lineno}: expected a JSON object with 'text'", details={"line": lineno}
@@ -194,6 +198,8 @@ def _read_texts(texts: list[str]) -> list[tuple[str, dict[str, Any]]]:
             # argv bytes that are not UTF-8 arrive as lone surrogates (os.fsdecode)
             if any("\udc80" <= ch <= "\udcff" for ch in text):
                 _fail(InvalidInput(f"text {n}: not UTF-8 text", details={"text": n}))
+            if not text.strip():
+                _fail(InvalidInput(f"text {n} is empty", details={"text": n}))
         return [(t, {}) for t in texts]
     return [
         _stdin_row(lineno, line) for lineno, line in enumerate(_stdin_lines(), 1) if line.strip()
@@ -207,8 +213,9 @@ def classify(
         list[str] | None,
         typer.Argument(
             help="Texts; none or '-' reads stdin, one text a line: a JSON object with 'text' "
-            "(its other fields are echoed), a JSON string, or plain text (a line starting "
-            "with '{' must be a JSON object). UTF-8; a byte-order mark is skipped."
+            "(its other fields are echoed, one named like a result field as input_<name>), a "
+            "JSON string, or plain text (a line starting with '{' must be a JSON object). "
+            "UTF-8; a byte-order mark is skipped."
         ),
     ] = None,
     explain: Annotated[bool, typer.Option(help="Include the nearest labelled examples.")] = False,
@@ -225,7 +232,11 @@ def classify(
     except TriagedError as exc:
         _fail(exc)
     for (text, extra), res in zip(rows, results, strict=True):
-        data = {"text": text, **{k: v for k, v in extra.items() if k != "text"}, **res.to_dict()}
+        result = res.to_dict()
+        # an echoed field named like a result field ("label": the gold label) is kept as
+        # "input_<name>" (the result overwrote it)
+        echoed = {(f"input_{k}" if k in result else k): v for k, v in extra.items() if k != "text"}
+        data = {"text": text, **echoed, **result}
         if not explain:
             data.pop("neighbors", None)
         out.print_json(json.dumps(data, ensure_ascii=False)) if sys.stdout.isatty() else print(
