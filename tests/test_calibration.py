@@ -5,6 +5,7 @@ import pytest
 
 from triaged.calibration import (
     TemperatureScaler,
+    calibrated_nll,
     expected_calibration_error,
     negative_log_likelihood,
     reliability_bins,
@@ -39,6 +40,23 @@ def test_nll() -> None:
     assert negative_log_likelihood(probs, [0, 1]) == pytest.approx(
         -(np.log(0.5) + np.log(0.75)) / 2
     )
+
+
+def test_calibrated_nll_reads_the_reported_confidences() -> None:
+    """The top label at its calibrated confidence; another label at its share of what the
+    confidence leaves, as a result's runner-ups report it (the raw probabilities scored a
+    model that said 0.5 as if it said 0.89)."""
+    probs = np.array([[0.888, 0.112]])
+    assert calibrated_nll(probs, [0.5], [0]) == pytest.approx(-np.log(0.5))
+    # scaled by min(0.5 / 0.888, 0.5 / 0.112): what the result reports for it
+    assert calibrated_nll(probs, [0.5], [1]) == pytest.approx(-np.log(0.112 * 0.5 / 0.888))
+    three = np.array([[0.6, 0.3, 0.1]])
+    # conf 0.9: the rest (0.1) split 3:1 -> 0.075 and 0.025
+    assert calibrated_nll(three, [0.9], [1]) == pytest.approx(-np.log(0.075))
+    assert calibrated_nll(three, [0.9], [2]) == pytest.approx(-np.log(0.025))
+    # conf 0.3 below the model's 0.6: runner-ups scaled by 0.5, never above the top
+    assert calibrated_nll(three, [0.3], [1]) == pytest.approx(-np.log(0.15))
+    assert calibrated_nll(np.zeros((0, 2)), [], []) == 0.0
 
 
 def test_temperature_scaling_recovers_overconfidence() -> None:

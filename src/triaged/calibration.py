@@ -17,6 +17,7 @@ from scipy.special import log_softmax, softmax
 __all__ = [
     "ReliabilityBin",
     "TemperatureScaler",
+    "calibrated_nll",
     "expected_calibration_error",
     "negative_log_likelihood",
     "reliability_bins",
@@ -78,6 +79,25 @@ def negative_log_likelihood(probs: ArrayLike, targets: Sequence[int] | NDArray[n
     if p.shape[0] == 0:
         return 0.0
     return float(-np.mean(np.log(np.clip(p[np.arange(len(t)), t], 1e-12, 1.0))))
+
+
+def calibrated_nll(probs: ArrayLike, confidence: ArrayLike, targets: ArrayLike) -> float:
+    """Mean negative log-probability of the true label under what a result reports: the
+    calibrated ``confidence`` for the top label, and for another label the model's
+    probability scaled as the result's runner-ups are (into what the confidence leaves).
+    :func:`negative_log_likelihood` of the raw ``probs`` scored a model whose calibration
+    said 0.5 as if it had said 0.89."""
+    p = np.asarray(probs, dtype=float)
+    conf = np.clip(np.asarray(confidence, dtype=float), 0.0, 1.0)
+    t = np.asarray(targets, dtype=int)
+    if p.shape[0] == 0:
+        return 0.0
+    rows = np.arange(len(t))
+    top = p.argmax(axis=1)
+    p_top = np.maximum(p[rows, top], 1e-12)
+    scale = np.minimum(conf / p_top, (1.0 - conf) / np.maximum(1.0 - p_top, 1e-12))
+    p_true = np.where(t == top, conf, np.minimum(conf, p[rows, t] * scale))
+    return float(-np.mean(np.log(np.clip(p_true, 1e-12, 1.0))))
 
 
 class TemperatureScaler:

@@ -36,8 +36,8 @@ import numpy as np
 from sklearn.metrics import f1_score, matthews_corrcoef, roc_auc_score
 
 from triaged.calibration import (
+    calibrated_nll,
     expected_calibration_error,
-    negative_log_likelihood,
     reliability_bins,
 )
 from triaged.classifier import Classifier
@@ -271,7 +271,7 @@ def _quality(
         else None,
         "ece": expected_calibration_error(conf[ins], correct[ins]) if some else None,
         "ece_all": expected_calibration_error(conf, correct),
-        "nll": negative_log_likelihood(probs[ins], truth[ins]) if some else None,
+        "nll": calibrated_nll(probs[ins], conf[ins], truth[ins]) if some else None,
         "mean_confidence": float(conf.mean()) if len(conf) else None,
         # ... over the in-scope items, to read against accuracy (what ECE's sign hides)
         "mean_confidence_in_scope": float(conf[ins].mean()) if some else None,
