@@ -41,6 +41,9 @@ from triaged.client import (
     WebhookDelivery,
     Workspace,
 )
+from triaged.client._ops import DECISION_FILTERS
+from triaged.client._ops_metrics import DRIFT_SETTINGS
+from triaged.client._ops_views import REVIEW_ITEM_FILTERS
 from triaged.types import Alternative
 
 # SDK class -> (schema name, SDK-only fields, schema fields the SDK leaves to ``raw``)
@@ -74,11 +77,35 @@ SECRET_FIELDS = {Key: ("KeyOut", "key"), Webhook: ("WebhookOut", "secret")}
 
 
 @pytest.fixture(scope="module")
-def schemas(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def openapi(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     db = Path(tmp_path_factory.mktemp("contract")) / "c.db"
-    doc = create_app(make_settings(f"sqlite:///{db}")).openapi()
-    found: dict[str, Any] = doc["components"]["schemas"]
+    doc: dict[str, Any] = create_app(make_settings(f"sqlite:///{db}")).openapi()
+    return doc
+
+
+@pytest.fixture(scope="module")
+def schemas(openapi: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = openapi["components"]["schemas"]
     return found
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "known"),
+    [
+        ("/v1/decisions", "get", DECISION_FILTERS),
+        ("/v1/review/items", "get", REVIEW_ITEM_FILTERS),
+        ("/v1/metrics/drift", "get", DRIFT_SETTINGS | {"taxonomy"}),
+        ("/v1/metrics/drift/check", "post", DRIFT_SETTINGS | {"taxonomy"}),
+    ],
+)
+def test_the_sdk_filters_are_the_api_query(
+    openapi: dict[str, Any], path: str, method: str, known: frozenset[str]
+) -> None:
+    """The SDK refuses filters it does not know (a misspelt one was ignored by the server):
+    a filter the API adds fails here until the SDK takes it."""
+    params = openapi["paths"][path][method].get("parameters", [])
+    query = {p["name"] for p in params if p["in"] == "query"} - {"cursor", "limit"}
+    assert query == set(known)
 
 
 def _ref(prop: dict[str, Any]) -> str | None:

@@ -98,3 +98,40 @@ def test_an_answer_that_is_not_triageds_json_is_a_transport_error(other_server: 
                 client.usage()
             assert "not triaged's JSON" in info.value.message
             assert info.value.details["status"] == 200
+
+
+def test_a_key_read_from_a_file_is_stripped_and_a_broken_key_is_not_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``open(...).read()`` leaves a line break: httpx refused the header with the whole key
+    in its message (so in logs and tracebacks); a non-ASCII key raised UnicodeEncodeError."""
+    secret = "tri_" + "s3cret" * 4
+    with Client("http://127.0.0.1:9", api_key=secret + "\n") as client:
+        assert client._headers["Authorization"] == f"Bearer {secret}"
+    for bad in (secret[:10] + "\n" + secret[10:], secret + "é", "tri_two words"):
+        with pytest.raises(ValueError) as info:
+            Client("http://127.0.0.1:9", api_key=bad)
+        assert secret[:8] not in str(info.value) and "not shown" in str(info.value)
+        with pytest.raises(ValueError):
+            AsyncClient("http://127.0.0.1:9", api_key=bad)
+    monkeypatch.setenv("TRIAGED_API_KEY", secret + "\r\n")
+    with Client("http://127.0.0.1:9") as client:
+        assert client._headers["Authorization"] == f"Bearer {secret}"
+
+
+@pytest.mark.parametrize(
+    ("call", "kwargs"),
+    [
+        ("decisions", {"buckett": "auto"}),
+        ("review_items", {"labell": "x"}),
+        ("drift", {"alpah": 0.1}),
+    ],
+)
+def test_a_misspelt_filter_is_refused_before_any_request(call: str, kwargs: dict) -> None:
+    """Filters went out as query parameters the server ignores: ``decisions(buckett=...)``
+    answered every bucket.  Nothing listens on the URL: the error comes before a request."""
+    with Client(f"http://127.0.0.1:{free_port()}", api_key="tri_x") as client:
+        with pytest.raises(TypeError, match=next(iter(kwargs))):
+            getattr(client, call)(**kwargs)
+        with pytest.raises(TypeError):
+            list(client.iter_decisions(taxnomy="x"))

@@ -19,6 +19,7 @@ __all__ = [
     "RETRY_STATUSES",
     "BaseClient",
     "Call",
+    "check_filters",
     "raise_for",
     "seg",
     "transport_error",
@@ -34,6 +35,33 @@ def seg(value: str) -> str:
     spaces included), so that a value never changes which endpoint a call reaches."""
     text = quote(str(value), safe="")
     return text.replace(".", "%2E") if text in {".", ".."} else text
+
+
+def check_filters(method: str, given: Mapping[str, Any], known: frozenset[str]) -> None:
+    """A TypeError for a keyword ``method`` does not know, as Python gives for a function's
+    own arguments: a misspelt filter (``buckett="auto"``) was sent as a query parameter the
+    server ignores, and the call answered unfiltered."""
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise TypeError(
+            f"{method}() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(sorted(known))}"
+        )
+
+
+def _api_key(key: str | None) -> str | None:
+    """The key without the surrounding whitespace a file read leaves (``open().read()``);
+    a key an HTTP header cannot carry is refused here, without showing it (httpx's error
+    put the whole key, line break and all, into the message and so into logs)."""
+    if key is None:
+        return None
+    key = key.strip()
+    if not key.isascii() or not key.isprintable() or any(ch.isspace() for ch in key):
+        raise ValueError(
+            "the API key (api_key or TRIAGED_API_KEY) holds a character no HTTP header can "
+            "carry (a line break, a space or a non-ASCII character); it is not shown here"
+        )
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +180,7 @@ class BaseClient:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get("TRIAGED_URL") or DEFAULT_URL).rstrip("/")
-        key = api_key if api_key is not None else os.environ.get("TRIAGED_API_KEY")
+        key = _api_key(api_key if api_key is not None else os.environ.get("TRIAGED_API_KEY"))
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from triaged.client._http import Call, seg
+from triaged.client._http import Call, check_filters, seg
 from triaged.client.pages import DecisionPage, Page
 from triaged.client.results import (
     Classification,
@@ -94,7 +94,12 @@ def decision(decision_id: str) -> Op[Decision]:
     return Op(Call("GET", f"/v1/decisions/{seg(decision_id)}"), Decision.from_dict)
 
 
+#: the filters of ``GET /v1/decisions`` (``tests/test_sdk_contract.py`` checks them)
+DECISION_FILTERS = frozenset({"taxonomy", "bucket", "label", "external_id", "since", "until"})
+
+
 def decisions(cursor: str | None, limit: int, filters: Mapping[str, Any]) -> Op[DecisionPage]:
+    check_filters("decisions", filters, DECISION_FILTERS)
     params = {k: v for k, v in filters.items() if v is not None}
     params["limit"] = limit
     if cursor:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from triaged.client._http import Call, seg
+from triaged.client._http import Call, check_filters, seg
 from triaged.client._ops import Op, _some, _when, page
 from triaged.client.insights_results import Insights
 from triaged.client.metrics_results import BucketMetrics, DriftAlert, DriftReport
@@ -37,9 +37,16 @@ def bucket_metrics(
     return Op(Call("GET", "/v1/metrics/buckets", params=params), BucketMetrics.from_dict)
 
 
+#: the settings of the drift endpoints (``tests/test_sdk_contract.py`` checks them)
+DRIFT_SETTINGS = frozenset(
+    {"recent_hours", "baseline_hours", "alpha", "min_volume", "min_change", "per_label"}
+)
+
+
 def drift_params(taxonomy: str | None, settings: dict[str, Any]) -> dict[str, Any]:
     """The query of the drift endpoints: ``taxonomy`` and the settings given (recent_hours,
     baseline_hours, alpha, min_volume, min_change, per_label); the others keep the server's."""
+    check_filters("drift", settings, DRIFT_SETTINGS)
     params = _some(taxonomy=taxonomy, **settings)
     if "per_label" in params:
         params["per_label"] = str(bool(params["per_label"])).lower()

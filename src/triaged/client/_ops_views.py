@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from triaged.client._http import Call, seg
+from triaged.client._http import Call, check_filters, seg
 from triaged.client._ops import Op, _some, _when
 from triaged.client.results import ReviewItem
 from triaged.client.review_results import ReviewItemPage, ReviewProgress
@@ -26,7 +26,27 @@ def _query_value(value: Any) -> Any:
     return value
 
 
+#: the filters of ``GET /v1/review/items`` (``tests/test_sdk_contract.py`` checks them)
+REVIEW_ITEM_FILTERS = frozenset(
+    {
+        "taxonomy",
+        "queue",
+        "status",
+        "claimed_by",
+        "decision_id",
+        "decision_ids",
+        "q",
+        "label",
+        "confidence_min",
+        "confidence_max",
+        "since",
+        "until",
+    }
+)
+
+
 def review_items(cursor: str | None, limit: int, filters: Mapping[str, Any]) -> Op[ReviewItemPage]:
+    check_filters("review_items", filters, REVIEW_ITEM_FILTERS)
     params = _some(**{k: _query_value(v) for k, v in filters.items()})
     params.update(_some(limit=limit, cursor=cursor or None))
     return Op(Call("GET", "/v1/review/items", params=params), ReviewItemPage.from_dict)
