@@ -54,6 +54,17 @@ def test_a_commands_help_shows_each_paragraph_as_one_line_at_any_width() -> None
     )
 
 
+def test_flags_show_no_value_type() -> None:
+    """typer 0.29 listed every flag with a type, ``--json <bool>``, ``--help <bool>``, as if it
+    took a value; options that take one keep theirs."""
+    for args in (("--help",), ("review", "--help"), ("keys", "list", "--help")):
+        out = _triaged(*args).stdout
+        assert "<bool>" not in out, (args, out)
+        assert "--help" in out
+    out = _triaged("keys", "list", "--help").stdout
+    assert "<path>" in out and "--json" in out
+
+
 def test_reflow_keeps_lists_and_indented_blocks_as_written() -> None:
     text = (
         "Summary\n    line.\n\n    Prose\n    wrapped.\n\n    Steps:\n    - one\n    - two\n\n"

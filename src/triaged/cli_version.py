@@ -64,7 +64,32 @@ class SummaryGroup(TyperGroup):
             cmd.help = reflow(cmd.help)
             if cmd.short_help is None:
                 cmd.short_help = cmd.help.split("\n\n")[0]
+        if cmd is not None and not isinstance(cmd, SummaryGroup):
+            for param in cmd.params:
+                _no_flag_type(param)
+            cmd.get_help_option = _untyped_help(cmd.get_help_option)
         return cmd
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _no_flag_type(super().get_help_option(ctx))
+
+    def get_params(self, ctx: Any) -> Any:
+        return [_no_flag_type(p) for p in super().get_params(ctx)]
+
+
+def _no_flag_type(param: Any) -> Any:
+    """A flag takes no value: typer 0.29 showed each as ``--json <bool>`` (``--help <bool>``
+    too), as if it took one; an empty metavar shows none."""
+    if param is not None and getattr(param, "is_flag", False) and param.metavar is None:
+        param.metavar = ""
+    return param
+
+
+def _untyped_help(get: Any) -> Any:
+    def get_help_option(ctx: Any) -> Any:
+        return _no_flag_type(get(ctx))
+
+    return get_help_option
 
 
 def _groups(app: typer.Typer) -> list[typer.Typer]:
