@@ -67,7 +67,7 @@ class SummaryGroup(TyperGroup):
         if cmd is not None and not isinstance(cmd, SummaryGroup):
             for param in cmd.params:
                 _no_flag_type(param)
-            cmd.get_help_option = _untyped_help(cmd.get_help_option)
+            cmd.get_help_option = _untyped_help(cmd.get_help_option)  # type: ignore[method-assign]
         return cmd
 
     def get_help_option(self, ctx: Any) -> Any:
