@@ -27,8 +27,22 @@ def _svg(width: int, height: int, label: str, body: list[str], css_id: str) -> M
     return Markup(head + "".join(body) + "</svg>")
 
 
+def _tick(start: str, interval: str, previous: str | None) -> str:
+    """An axis label for a period starting at ``start`` (ISO): the hour of an hourly bar
+    (with its day where the day changes: every hourly bar read "12-07" until 7 December),
+    the year with a week's day, the month and day otherwise."""
+    if interval == "hour":
+        day, hour = start[5:10], start[11:16]
+        return hour if previous is not None and previous[5:10] == day else f"{day} {hour}"
+    return start[:10] if interval == "week" else start[5:10]
+
+
 def bucket_share_chart(
-    series: Sequence[dict[str, Any]], *, width: int = 720, height: int = 240
+    series: Sequence[dict[str, Any]],
+    *,
+    interval: str = "day",
+    width: int = 720,
+    height: int = 240,
 ) -> Markup:
     """Stacked bars: the share of auto / review / hold per period (hold on top)."""
     left, right, top, bottom = 40, 10, 10, 34
@@ -45,6 +59,7 @@ def bucket_share_chart(
             f'font-size="11">{int(frac * 100)}%</text>'
         )
     n = max(len(series), 1)
+    labelled: str | None = None  # the start of the last bar given a label
     slot = plot_w / n
     bar = max(1.0, slot * 0.8)
     for i, p in enumerate(series):
@@ -64,11 +79,13 @@ def bucket_share_chart(
                         f"{bucket} {p.get(bucket)} of {total}</title></rect>"
                     )
         if n <= 12 or i % max(1, n // 8) == 0:
+            start = str(p["start"])
             body.append(
                 f'<text class="axis" x="{x + bar / 2:.1f}" y="{height - 16}" '
                 f'text-anchor="middle" font-size="10">'
-                f"{escape(str(p['start'])[5:10])}</text>"
+                f"{escape(_tick(start, interval, labelled))}</text>"
             )
+            labelled = start
     lx = left
     for bucket in ("auto", "review", "hold"):
         body.append(

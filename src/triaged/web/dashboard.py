@@ -232,7 +232,7 @@ def _dashboard(
         interval=interval,
         report=data["report"],
         series=data["series"],
-        bucket_chart=bucket_share_chart(data["series"]),
+        bucket_chart=bucket_share_chart(data["series"], interval=interval),
         has_decisions=any(int(p.get("total") or 0) for p in data["series"]),
         reliability=reliability_chart(data["reliability"]),
         n_judged=data["n_judged"],
