@@ -410,3 +410,17 @@ def test_a_label_from_a_cluster_takes_its_reviewed_texts_as_examples(tmp_path):
     assert sorted(labels["returns_new"]["examples"]) == sorted({i["text"] for i in rest})
     client.close()
     svc.close()
+
+
+def test_a_hand_set_lane_over_its_target_is_not_shown_as_plainly_open(ui):
+    """A manual auto threshold whose bound misses the target showed a green "open" (only the
+    side text said it did not meet the target); a certified lane still reads "open"."""
+    client, s = ui
+    _sign_in(client, s.admin_key)
+    admin = s.service.authenticate(s.admin_key)
+    routing = s.service.set_routing(admin, "support", {"auto": 0.9, "review": 0.6})
+    assert routing["auto_lane_open"] and routing["bound"]["upper"] > routing["auto_error_target"]
+    page = client.get("/ui/dashboard", params={"taxonomy": "support"}).text
+    assert 'id="lane-over-target">open, above its error target</span>' in page
+    assert "set by hand; the evidence does not certify it" in page
+    assert '<span class="lane-open">open</span>' not in page
