@@ -218,6 +218,10 @@ async def test_evaluate_on_holdout_and_on_given_examples(
             )
             assert bad.status_code == status, bad.text
             assert bad.json()["error"]["details"]["field"] == "examples[1].text"
+        # an empty test set is refused (it ran the held-out split as if none was given)
+        empty = await c.post("/v1/taxonomies/support/evaluate", json={"examples": []})
+        assert empty.status_code == 422, empty.text
+        assert empty.json()["error"]["details"]["errors"][0]["field"] == "examples"
         # buckets as the service routes them: a pinned policy's thresholds (it reported the
         # default certification, auto null, "certified")
         r = await c.put("/v1/taxonomies/support/routing", json={"auto": 0.95, "review": 0.7})

@@ -234,7 +234,9 @@ class VersionList(Page[VersionOut]):
 
 class EvaluateRequest(_In):
     examples: list[ExampleIn] | None = Field(
-        default=None, description="A held-out test set; without it a split of the examples is used."
+        default=None,
+        min_length=1,  # an empty list ran the held-out split as if none was given
+        description="A held-out test set; without it a split of the examples is used.",
     )
     holdout: float = Field(default=0.2, gt=0.0, lt=1.0)
     seed: int = 0
