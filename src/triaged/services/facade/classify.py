@@ -225,6 +225,8 @@ class ClassifyMixin(TaxonomyMixin):
     ) -> tuple[list[dict[str, Any]], str | None]:
         principal.require(*READ_ROLES)
         with self.db.read() as conn:
+            if flt.taxonomy is not None:  # a 404, as the metrics give (it was an empty page)
+                taxo.get_record(conn, principal.workspace_id, flt.taxonomy)
             page, last = decision_log.list_decisions(
                 conn, principal.workspace_id, flt, limit=limit, cursor=cursor
             )
