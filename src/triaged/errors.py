@@ -15,6 +15,7 @@ one place (``triaged.api.errors``).  The library and CLI raise the same classes.
     ├── Forbidden (403, forbidden)
     ├── NotFound (404, not_found)
     ├── Conflict (409, conflict)
+    │   ├── IdempotencyKeyReused (409, idempotency_key_reused)
     │   ├── NotFittedError (409, model_not_ready)
     │   └── LimitReached (409, limit_reached)   a workspace already has the most it may
     ├── PayloadTooLarge (413, payload_too_large)
@@ -38,6 +39,7 @@ __all__ = [
     "ConnectFailed",
     "DatasetError",
     "Forbidden",
+    "IdempotencyKeyReused",
     "InvalidCursor",
     "InvalidInput",
     "LimitReached",
@@ -125,6 +127,13 @@ class NotFound(TriagedError):
 class Conflict(TriagedError):
     status = 409
     code = "conflict"
+
+
+class IdempotencyKeyReused(Conflict):
+    """An ``Idempotency-Key`` sent again with another request (a client bug, not a clash of
+    names: it shared ``conflict`` with those until 7 December)."""
+
+    code = "idempotency_key_reused"
 
 
 class NotFittedError(Conflict):

@@ -163,7 +163,8 @@ async def test_idempotency_key_returns_the_first_result_and_counts_once(
             "/v1/classify", json={**body, "text": "something else"}, headers=headers
         )
         assert other.status_code == 409
-        assert other.json()["error"]["code"] == "conflict"
+        # its own code (it shared "conflict" with a taxonomy name already taken)
+        assert other.json()["error"]["code"] == "idempotency_key_reused"
 
 
 async def test_usage_reports_plan_limit_and_reset(stack: Stack, taxonomy_body):

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from triaged.errors import Conflict, InvalidInput
+from triaged.errors import IdempotencyKeyReused, InvalidInput
 from triaged.storage import idempotency_repo
 
 __all__ = ["fingerprint", "lookup", "prune_older_than", "remember"]
@@ -38,8 +38,9 @@ def lookup(conn: Connection, workspace_id: str, key: str, request_hash: str) -> 
     if row is None:
         return None
     if row.request_hash != request_hash:
-        raise Conflict(
-            "this Idempotency-Key was already used with a different request",
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used with a different request; send a new key "
+            "for a new request",
             details={"idempotency_key": key},
         )
     return row.response
