@@ -106,6 +106,7 @@ async def test_conflicts_and_bad_input(team: Team) -> None:
     for body, reason in (
         ({"action": "correct", "label": "nope"}, "unknown_label"),
         ({"action": "correct"}, "label_required"),
+        ({"action": "correct", "label": "  "}, "label_required"),
         ({"action": "new_category", "new_label": "billing"}, "label_exists"),
         ({"action": "new_category"}, "new_label_required"),
         ({"action": "out_of_scope", "label": "billing"}, "out_of_scope_takes_no_label"),
@@ -116,7 +117,10 @@ async def test_conflicts_and_bad_input(team: Team) -> None:
         assert (error["code"], error["details"]["reason"]) == ("validation_error", reason), body
     r = await team.alice.post(path, json={"action": "maybe"})
     assert r.status_code == 422
-    assert (await team.alice.post(path, json={"action": "confirm"})).status_code == 200
+    # a label with surrounding spaces is the label (it was unknown, while an example's
+    # label and a new category's name were trimmed)
+    r = await team.alice.post(path, json={"action": "correct", "label": " billing "})
+    assert r.status_code == 200 and r.json()["final_label"] == "billing", r.text
     # twice
     r = await team.alice.post(path, json={"action": "confirm"})
     assert r.status_code == 409 and r.json()["error"]["details"]["reason"] == "already_resolved"

@@ -288,6 +288,7 @@ def _final_label(
         if new_label is not None:
             message = "action 'correct' takes no 'new_label'; to propose one use 'new_category'"
             raise _takes_no(action, ["new_label"], message, "correct_takes_no_new_label")
+        label = (label or "").strip()  # as a new category's name and an example's label are
         if not label:
             raise ValidationFailed(
                 "action 'correct' needs 'label'",
