@@ -424,3 +424,16 @@ def test_a_hand_set_lane_over_its_target_is_not_shown_as_plainly_open(ui):
     assert 'id="lane-over-target">open, above its error target</span>' in page
     assert "set by hand; the evidence does not certify it" in page
     assert '<span class="lane-open">open</span>' not in page
+
+
+def test_an_unknown_taxonomy_is_a_404_in_an_empty_workspace_too(ui):
+    """A workspace without taxonomies showed "No taxonomies yet" (200) for any name asked
+    for; elsewhere an unknown name is a 404 page that says so."""
+    _, s = ui
+    key = s.service.create_key("empty-ws", "admin", create_plan="free").key or ""
+    client = _client(ui)
+    _sign_in(client, key)
+    r = client.get("/ui/dashboard", params={"taxonomy": "banking"})
+    assert r.status_code == 404 and "No taxonomy &#39;banking&#39;" in r.text
+    r = client.get("/ui/dashboard")
+    assert r.status_code == 200 and "No taxonomies yet" in r.text

@@ -89,6 +89,22 @@ def test_a_bad_confidence_filter_is_said_on_the_page_and_kept_in_the_form(ui, qu
     assert _error(fine) is None and len(_rows(fine)) == len(TEXTS)
 
 
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ({"queue": "bogus"}, "queue &#39;bogus&#39; is not one of hold, review, audit"),
+        ({"status": "done"}, "status &#39;done&#39; is not one of pending, claimed, resolved"),
+    ],
+)
+def test_an_unknown_queue_or_status_is_said(ui, query, said):
+    """``queue=bogus`` listed every item as if no filter was given."""
+    client, s = ui
+    _sign_in(client, s.reviewer_key)
+    html = client.get("/ui/items", params={"taxonomy": "support", **query}).text
+    assert said in (_error(html) or ""), _error(html)
+    assert _rows(html) == []
+
+
 def test_one_day_of_dates_lists_that_day(ui):
     """``since=D&until=D`` said "since must be before until": the form's date-only "until"
     now includes that day; the API's ``until`` stays exclusive."""

@@ -211,9 +211,10 @@ def _dashboard(
     message = NOTICES.get(notice or "") or (f"That did not work: {failed}" if failed else None)
     ctx: dict[str, Any] = {"taxonomies": names, "selected": None, "days": days, "notice": message}
     ctx["notice_failed"] = notice == "forbidden" or bool(failed and not NOTICES.get(notice or ""))
-    if not names:
+    if not names and not taxonomy:
         return page(request, "dashboard.html", ctx, session=session)
-    if taxonomy is not None and taxonomy not in names:  # a stale or mistyped link: say so
+    if taxonomy and taxonomy not in names:  # a stale or mistyped link: say so (in an empty
+        # workspace too, which showed "No taxonomies yet" as if the name were fine)
         return error_page(
             request,
             f"No taxonomy {taxonomy[:100]!r} in this workspace.",
@@ -221,7 +222,7 @@ def _dashboard(
             session=session,
             back=BACK,
         )
-    name: str = taxonomy if taxonomy is not None else names[0]
+    name: str = taxonomy or names[0]
     now = datetime.now(UTC)
     since = now - timedelta(days=days)
     interval = "hour" if days <= 3 else "day" if days <= 90 else "week"

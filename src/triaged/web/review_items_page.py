@@ -116,12 +116,18 @@ def _search(
     cursor: str | None,
 ) -> dict[str, Any]:
     """One page of the items the filters in ``params`` select."""
+    for name, known in (("queue", QUEUES), ("status", STATUSES)):
+        if params[name] and params[name] not in known:  # it listed everything, unfiltered
+            raise InvalidInput(
+                f"{name} {params[name][:40]!r} is not one of {', '.join(known)}",
+                details={"field": name},
+            )
     low, high = _confidences(params)
     return service.desk.search(
         principal,
         taxonomy=params["taxonomy"] or None,
-        queue=params["queue"] if params["queue"] in QUEUES else None,
-        status=params["status"] if params["status"] in STATUSES else None,
+        queue=params["queue"] or None,
+        status=params["status"] or None,
         text=params["q"] or None,
         label=params["label"] or None,
         confidence_min=low,
