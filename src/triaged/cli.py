@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from triaged.cli_console import console as make_console
 from triaged.cli_model_folder import check_output, save
 from triaged.errors import InvalidInput, TriagedError
 
@@ -30,8 +30,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
+console = make_console(stderr=True)
+out = make_console()
 
 _PLUGINS = (
     "triaged.cli_service",

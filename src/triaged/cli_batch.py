@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from triaged.cli_console import console as make_console
 from triaged.cli_service import DatabaseUrl, DataDir, _errors, operator_service
 from triaged.errors import Conflict
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register", "run_batch"]
 
-err = Console(stderr=True)
+err = make_console(stderr=True)
 
 Route = Callable[[float], "Bucket"]
 

@@ -21,13 +21,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from triaged.cli_console import console as make_console
 from triaged.cli_service import DatabaseUrl, DataDir, _errors, operator_service
 
 __all__ = ["register"]
 
 MAX_WINDOW_HOURS = 24 * 366 * 10  # ten years: far beyond any decision log, far below overflow
 
-err = Console(stderr=True)
+err = make_console(stderr=True)
 
 
 class Format(StrEnum):

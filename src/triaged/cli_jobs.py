@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from triaged.cli_console import console as make_console
 from triaged.cli_service import DatabaseUrl, DataDir, _errors, _fail, _is_postgres, _settings
 from triaged.client._http import seg, transport_error_class  # as the SDK sends and reads
 
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-err = Console(stderr=True)
-out = Console()
+err = make_console(stderr=True)
+out = make_console()
 
 jobs_app = typer.Typer(help="Bulk classification jobs on a running server.", no_args_is_help=True)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from triaged.cli_console import console as make_console
 from triaged.wording import taxonomy_size
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["check_output", "save"]
 
-err = Console(stderr=True)
+err = make_console(stderr=True)
 
 
 def check_output(output: Path) -> None:

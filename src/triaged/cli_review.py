@@ -13,18 +13,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from triaged.cli_console import console as make_console
 from triaged.cli_service import DatabaseUrl, DataDir, operator_service
 from triaged.cli_training_bar import served_progress, training_bar
 from triaged.wording import plural
 
 __all__ = ["register", "train_served"]
 
-err = Console(stderr=True)
-out = Console()
+err = make_console(stderr=True)
+out = make_console()
 
 review_app = typer.Typer(help="Review queue and learning loop (operator).", no_args_is_help=True)
 

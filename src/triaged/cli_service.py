@@ -19,17 +19,17 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from triaged.cli_console import console as make_console
 from triaged.errors import InvalidInput, TriagedError
 
 __all__ = ["register"]
 
-err = Console(stderr=True)
-out = Console()
+err = make_console(stderr=True)
+out = make_console()
 
 DatabaseUrl = Annotated[
     str | None,

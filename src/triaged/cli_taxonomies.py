@@ -25,9 +25,9 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
 from rich.markup import escape
 
+from triaged.cli_console import console as make_console
 from triaged.cli_service import DatabaseUrl, DataDir, _errors, _settings
 from triaged.cli_training_bar import served_progress, training_bar
 from triaged.errors import InvalidInput
@@ -35,7 +35,7 @@ from triaged.wording import plural
 
 __all__ = ["register", "taxonomies_app"]
 
-err = Console(stderr=True)
+err = make_console(stderr=True)
 
 taxonomies_app = typer.Typer(
     help="Served taxonomies: import from a dataset folder or file, export to a file.",

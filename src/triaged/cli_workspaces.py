@@ -19,10 +19,10 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from triaged.cli_console import console as make_console
 from triaged.cli_service import (
     AsJson,
     DatabaseUrl,
@@ -36,8 +36,8 @@ from triaged.settings import is_base_url
 
 __all__ = ["register"]
 
-err = Console(stderr=True)
-out = Console()
+err = make_console(stderr=True)
+out = make_console()
 
 invites_app = typer.Typer(help="Sign-up invites (TRIAGED_SIGNUP=invite).", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="Workspace name.")]
