@@ -135,3 +135,19 @@ def test_a_misspelt_filter_is_refused_before_any_request(call: str, kwargs: dict
             getattr(client, call)(**kwargs)
         with pytest.raises(TypeError):
             list(client.iter_decisions(taxnomy="x"))
+
+
+def test_a_file_name_given_as_text_is_not_uploaded_as_the_content(tmp_path) -> None:
+    """``submit_job("support", "tickets.csv")`` uploaded the 11 characters "tickets.csv"
+    (text is content) and failed on the server with "line 1 is not JSON"."""
+    from triaged.client.jobs import upload_bytes
+
+    csv_file = tmp_path / "tickets.csv"
+    csv_file.write_text("text\nrefund please\n")
+    for name in ("tickets.csv", str(csv_file), f"  {csv_file}\n", "export.jsonl"):
+        with pytest.raises(ValueError, match="pathlib.Path"):
+            upload_bytes(name)
+    assert upload_bytes(csv_file) == (b"text\nrefund please\n", "csv")
+    line = '{"text": "see the attached report.csv"}'
+    assert upload_bytes(line) == (line.encode(), None)
+    assert upload_bytes("text\nfile.csv\n") == (b"text\nfile.csv\n", None)

@@ -116,7 +116,23 @@ def upload_bytes(data: bytes | str | Path) -> tuple[bytes, str | None]:
         suffix = data.suffix.lower()
         fmt = "csv" if suffix == ".csv" else "jsonl" if suffix in (".jsonl", ".ndjson") else None
         return data.read_bytes(), fmt
+    if isinstance(data, str) and "\n" not in data.strip() and _names_a_file(data.strip()):
+        # a file name passed as text was uploaded as the file's content: one line, "tickets.csv"
+        raise ValueError(
+            f"data {data.strip()[:200]!r} is a file name, and text is uploaded as it is; pass "
+            f"pathlib.Path({data.strip()[:200]!r}) to upload the file"
+        )
     return (data.encode("utf-8") if isinstance(data, str) else data), None
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether one line of text reads as a file's name rather than an upload's content."""
+    if text.lower().endswith((".csv", ".jsonl", ".ndjson", ".json", ".txt", ".tsv")):
+        return not text.startswith(("{", "["))
+    try:
+        return len(text) < 4096 and Path(text).is_file()
+    except OSError:
+        return False
 
 
 def submit_job(
