@@ -145,7 +145,7 @@ def test_a_file_name_given_as_text_is_not_uploaded_as_the_content(tmp_path) -> N
     csv_file = tmp_path / "tickets.csv"
     csv_file.write_text("text\nrefund please\n")
     for name in ("tickets.csv", str(csv_file), f"  {csv_file}\n", "export.jsonl"):
-        with pytest.raises(ValueError, match="pathlib.Path"):
+        with pytest.raises(ValueError, match=r"pathlib\.Path"):
             upload_bytes(name)
     assert upload_bytes(csv_file) == (b"text\nrefund please\n", "csv")
     line = '{"text": "see the attached report.csv"}'
