@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -101,7 +102,7 @@ class _Jobs:
         if response.status_code >= 400:
             error = data.get("error") if isinstance(data, dict) else None
             if isinstance(error, dict):
-                raise _fail(str(error.get("code")), str(error.get("message")))
+                raise _fail(str(error.get("code")), _as_flags(str(error.get("message"))))
             raise _fail(
                 "http_error",
                 f"the server at {self.url} answered {response.status_code} "
@@ -135,6 +136,23 @@ class _Jobs:
                 response.read()
                 self._json(response)
             yield from response.iter_lines()
+
+
+#: the API's query parameters of a job, as this command line names them
+FLAGS = {
+    "text_field": "--text-field",
+    "id_field": "--id-field",
+    "metadata_fields": "--metadata-fields",
+    "query.format": "--format",
+}
+
+
+def _as_flags(message: str) -> str:
+    """The server's message with its parameter names as the options typed here ("name the
+    column with text_field" read as if there were such a thing to type)."""
+    for name, flag in FLAGS.items():
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w])", flag, message)
+    return message
 
 
 def _client(url: str, key: str) -> _Jobs:

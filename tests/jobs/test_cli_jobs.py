@@ -82,6 +82,12 @@ def test_submit_waits_then_results_and_status(tmp_path: Path) -> None:
             assert not (tmp_path / "no").exists()
             r = runner.invoke(app, ["jobs", "status", job["id"], *common])
             assert r.exit_code == 0 and '"done"' in r.stdout
+            # the server's parameter names read as this command's options
+            body_csv = tmp_path / "body.csv"
+            body_csv.write_text("body\nrefund please\n")
+            r = runner.invoke(app, ["jobs", "submit", str(body_csv), "-t", "support", *common])
+            assert r.exit_code == 2 and "--text-field" in r.stderr, r.output
+            assert re.search(r"(?<!-)text_field", r.stderr) is None, r.stderr
             r = runner.invoke(app, ["jobs", "cancel", job["id"], *common])
             assert r.exit_code == 2 and "conflict" in r.output  # a finished job stays done
             r = runner.invoke(app, ["jobs", "status", "job_missing", *common])
