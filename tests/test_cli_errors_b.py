@@ -407,3 +407,12 @@ def test_readme_names_the_key_variable_and_the_demo_figure() -> None:
     low, high = float(found[4]), float(found[5])
     assert low <= float(found[2]) <= high
     assert low - 0.02 <= float(confidence) <= high + 0.02, (confidence, low, high)
+
+
+def test_eval_of_a_missing_path_says_so_before_any_stage(tmp_path: Path) -> None:
+    """It printed "eval: training on X/train.jsonl ..." and then "a dataset folder needs
+    labels.json or train.jsonl" for a path that does not exist."""
+    missing = tmp_path / "nonexistent"
+    r = runner.invoke(app, ["eval", str(missing)])
+    _error_line(r, f"{missing}: no such file or folder")
+    assert "training on" not in r.output

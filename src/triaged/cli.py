@@ -21,7 +21,7 @@ from rich.text import Text
 
 from triaged.cli_console import console as make_console
 from triaged.cli_model_folder import check_output, save
-from triaged.errors import InvalidInput, TriagedError
+from triaged.errors import DatasetError, InvalidInput, TriagedError
 
 app = typer.Typer(
     name="triaged",
@@ -423,6 +423,8 @@ def _eval_report(
         seed_list = parse_seeds(seeds) if seeds is not None else [seed]
     except TriagedError as exc:
         _fail(exc)
+    if not dataset.exists():  # it said "training on ...", then that it needs labels.json
+        _fail(DatasetError(f"{dataset}: no such file or folder", details={"path": str(dataset)}))
     if model is None and dataset.is_file():  # it said "training on FILE/train.jsonl"
         _fail(
             InvalidInput(
