@@ -49,3 +49,14 @@ def test_a_damaged_model_folder_is_one_line(tmp_path: Path) -> None:
         assert result.exception is None or isinstance(result.exception, SystemExit), name
         flat = " ".join(result.output.split())
         assert f"{name}: not a readable triaged model" in flat, (name, flat)
+
+
+def test_train_ends_with_one_line_of_held_out_figures(tmp_path: Path) -> None:
+    """It printed the engine's whole report as a Python dict (single quotes, None); the
+    report stays in model.json."""
+    result = CliRunner().invoke(app, ["train", str(EXAMPLE), "-o", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("held-out accuracy 0.") and "ECE 0." in last, result.output
+    assert "{" not in result.output and "'mode'" not in result.output
+    assert '"report"' in (tmp_path / "m" / "model.json").read_text()

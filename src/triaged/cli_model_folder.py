@@ -5,10 +5,11 @@ a log is no terminal; names and paths shown as written, never read as rich marku
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
+from rich.text import Text
 
 from triaged.cli_console import console as make_console
 from triaged.wording import taxonomy_size
@@ -44,6 +45,25 @@ def save(clf: Classifier, output: Path) -> None:
         f"{clf.fit_seconds_:.1f}s -> {escape(str(output))} (model {clf.model_version})",
         soft_wrap=True,
     )
-    report = clf.engine.report()
-    if report:
-        err.print(report)
+    line = _fit_summary(clf.engine.report())
+    if line:
+        err.print(Text(line), soft_wrap=True)
+
+
+def _fit_summary(report: dict[str, Any]) -> str:
+    """The fit's figures a person reads, in one line (it printed the engine's whole report
+    as a Python dict; the report stays in model.json, ``engine.report``)."""
+    parts = []
+    if report.get("cv_accuracy") is not None:
+        folds = f" over {report.get('cv_folds')} folds" if report.get("cv_folds") else ""
+        parts.append(
+            f"held-out accuracy {report['cv_accuracy']:.3f}, ECE {report.get('cv_ece') or 0:.3f}"
+            f"{folds}"
+        )
+    if report.get("label_holdout_fits"):
+        parts.append(
+            f"{report['label_holdout_fits']} label hold-outs simulate inputs no label covers"
+        )
+    if report.get("labels_without_examples"):
+        parts.append(f"{report['labels_without_examples']} label(s) without examples")
+    return "; ".join(parts)
