@@ -88,6 +88,16 @@ def test_routing_panel_and_a_live_what_if_slider(page, seeded) -> None:
     assert _shares(page)["auto"] == pytest.approx(_expected(seeded, 0.99, 0.99)["shares"]["auto"])
     _shot(page, "dashboard-routing")
 
+    # the session ends (signed out in another tab): the figures on show are marked stale and
+    # a link signs in again (the old shares stood beside the new slider values)
+    page.context.clear_cookies()
+    page.locator("#wi-auto").fill("0.5")
+    page.wait_for_function("() => !document.querySelector('#wi-status').hidden")
+    assert page.locator("#wi-result").get_attribute("data-stale") == "true"
+    link = page.locator("#wi-status a")
+    assert link.inner_text() == "Sign in again"
+    assert link.get_attribute("href").startswith("/ui/login?next=%2Fui%2Fdashboard")
+
 
 def test_what_if_json_needs_a_session_and_valid_thresholds(ui) -> None:
     client, s = ui

@@ -55,11 +55,22 @@
     result.setAttribute("data-n", String(data.n_decisions || 0));
     result.setAttribute("data-auto", String(data.auto));
     result.setAttribute("data-review", String(data.review));
+    result.removeAttribute("data-stale");
     status.hidden = true;
   }
 
-  function fail(message) {
+  // the figures on show are for other thresholds now: greyed out, and a session that ended
+  // gets a link to sign in again (the old shares stayed beside the new slider values)
+  function fail(message, signedOut) {
     status.textContent = message;
+    if (signedOut) {
+      var link = document.createElement("a");
+      link.href = "/ui/login?next=" + encodeURIComponent(location.pathname + location.search);
+      link.textContent = "Sign in again";
+      status.appendChild(document.createTextNode(" "));
+      status.appendChild(link);
+    }
+    result.setAttribute("data-stale", "true");
     status.hidden = false;
   }
 
@@ -71,11 +82,15 @@
       credentials: "same-origin",
       headers: { "Accept": "application/json" }
     }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      return response.json().then(function (body) {
+        return { ok: response.ok, status: response.status, body: body };
+      });
     }).then(function (reply) {
       if (mine !== sent) { return; }  // a newer question is on its way
       result.removeAttribute("aria-busy");
-      if (reply.ok) { show(reply.body); } else { fail((reply.body.error && reply.body.error.message) || "what-if failed"); }
+      if (reply.ok) { show(reply.body); } else {
+        fail((reply.body.error && reply.body.error.message) || "what-if failed", reply.status === 401);
+      }
     }).catch(function () {
       if (mine !== sent) { return; }
       result.removeAttribute("aria-busy");
