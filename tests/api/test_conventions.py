@@ -173,7 +173,7 @@ async def test_a_cursor_not_handed_out_is_400(stack: Stack, cursor: str) -> None
         ("/v1/taxonomies", "taxonomies"),
     ],
 )
-@pytest.mark.parametrize("position", ["ab\ud800", -1, 10**30, 5])
+@pytest.mark.parametrize("position", ["ab\ud800", -1, 10**30, 5, ""])
 async def test_a_made_up_position_in_a_well_formed_cursor_is_400(
     stack: Stack, path: str, scope: str, position: object
 ) -> None:

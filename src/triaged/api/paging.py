@@ -96,7 +96,7 @@ def decode_cursor(
 def _plain(position: str) -> bool:
     """A position this server could have written: short, no NUL, valid UTF-8 (a lone
     surrogate, legal in JSON text, cannot reach a database driver)."""
-    if "\x00" in position or len(position) > 200:
+    if not position or "\x00" in position or len(position) > 200:  # "": the first page again
         return False
     try:
         position.encode("utf-8")
