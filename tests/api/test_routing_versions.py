@@ -48,6 +48,9 @@ async def test_a_put_is_listed_newest_first_with_the_key_that_made_it(
         assert r.status_code == 200, r.text
         put = r.json()
         assert put["created_by"] == admin_id and put["source"] == "manual"
+        # the same thresholds again change nothing: no new version (v7 equalled v6)
+        again = await c.put(f"/v1/taxonomies/{name}/routing", json={"auto": 0.97, "review": 0.4})
+        assert again.status_code == 200 and again.json()["version"] == put["version"]
         body = await _history(c, name)
     assert set(body) == {"data", "next_cursor", "has_more"}
     assert body["next_cursor"] is None and body["has_more"] is False

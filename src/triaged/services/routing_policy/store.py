@@ -278,6 +278,15 @@ def _manual_auto(
     return manual_auto
 
 
+def _unchanged(
+    base: Policy, values: dict[str, Any], model_id: str | None, rate: float | None
+) -> bool:
+    """Whether a change leaves every threshold, source and parameter of ``base`` as it is
+    (its bound aside: the same thresholds on newer evidence are the same policy)."""
+    same = all(getattr(base, k) == v for k, v in values.items() if k != "bound")
+    return same and base.model_id == model_id and base.audit_rate == rate
+
+
 def set_manual(
     conn: Connection,
     *,
@@ -305,6 +314,8 @@ def set_manual(
         Parameters(target, level, pi, review_source, floor, manual_auto),
         traffic_reviews(conn, taxonomy_id),
     )
+    if base.version and _unchanged(base, lanes.values, model_id, rate):
+        return base  # the same policy again: no new version (as a PATCH of the same thresholds)
     # JSON's words ("auto=null"), not Python's ("auto=None")
     changed = ", ".join(f"{k}={json.dumps(changes[k])}" for k in MANUAL_FIELDS if k in changes)
     new = _insert(
