@@ -9,25 +9,57 @@ from pathlib import Path
 import pytest
 
 from tests.jobs.test_processes import worker_process
-from tests.servicekit import pg_database
+from tests.servicekit import TINY_TAXONOMY, make_settings, pg_database
+from triaged.service import Service
 from triaged.storage import upgrade
 
 pytestmark = pytest.mark.postgres
+
+
+def _queue_a_training(url: str) -> None:
+    """A taxonomy created through the service: its first training waits in the queue."""
+    svc = Service(make_settings(url, migrate_on_start=False, job_queue="postgres"))
+    try:
+        key = svc.create_key("acme", "admin", create_plan="unlimited").key or ""
+        svc.create_taxonomy(svc.authenticate(key), dict(TINY_TAXONOMY))
+    finally:
+        svc.close()
 
 
 def test_an_idle_worker_is_quiet_about_webhook_drains(tmp_path: Path) -> None:
     log = tmp_path / "worker.log"
     with pg_database() as url:
         upgrade(url)
+        _queue_a_training(url)
         with worker_process(url, log, log_level="info") as proc:
             deadline = time.monotonic() + 60
-            while "Job train[" not in log.read_text():  # the first start's example model
+            while "Job train[" not in log.read_text():
                 assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
             time.sleep(4)  # four drain periods
     text = log.read_text()
     assert "ended with status: Success" in text  # the training's lines are kept
     assert "periodic_webhooks[" not in text, text[-2000:]
+
+
+def test_a_worker_on_a_fresh_database_makes_no_admin_key(tmp_path: Path) -> None:
+    """The worker started the service as `triaged serve` does: on a fresh database it made
+    the first admin key, hashed with the worker's pepper (an API with another one refused
+    it), and wrote the key into the worker's log.  The API's first start makes it."""
+    log = tmp_path / "worker.log"
+    with pg_database() as url:
+        with worker_process(url, log, log_level="info") as proc:
+            deadline = time.monotonic() + 60
+            while "triaged worker: queue" not in log.read_text():
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        text = log.read_text()
+        assert "tri_" not in text, text[-2000:]
+        svc = Service(make_settings(url, migrate_on_start=False))
+        try:
+            assert svc.workspaces_overview() == []  # migrated, and nothing else
+        finally:
+            svc.close()
 
 
 def test_a_listener_that_keeps_failing_backs_off_and_logs_one_traceback(

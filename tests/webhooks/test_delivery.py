@@ -215,3 +215,24 @@ def test_one_decisions_events_reach_an_endpoint_in_order(env):
         arrived.setdefault(json.loads(r.body)["data"]["decision_id"], []).append(r.event_id)
     assert arrived == emitted
     assert [r.status for r in receiver.requests[:2]] == [500, 500]  # retried, still in order
+
+
+def test_the_log_names_the_receiver_by_its_host_only(env, caplog):
+    """A receiver's URL often holds its secret (``/hooks/T0KEN?sig=...``): every attempt's
+    log line wrote it whole."""
+    import logging
+
+    from triaged.webhooks.worker import url_origin
+
+    assert url_origin("https://hooks.example.com/T0KEN?sig=abc") == "https://hooks.example.com/…"
+    assert url_origin("http://127.0.0.1:8163") == "http://127.0.0.1:8163"
+    with running_receiver(Receiver()) as receiver:
+        secret_url = receiver.url.rstrip("/") + "/in/T0KEN-SECRET?sig=S3CRET"
+        endpoint = _subscribe(env, secret_url)
+        receiver.secret = endpoint.secret or ""
+        _emit(env, 1)
+        with caplog.at_level(logging.INFO, logger="triaged"), delivering(env.db):
+            assert _wait(lambda: _statuses(env) == ["delivered"])
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("triaged.webhooks")]
+    assert any("attempt 1 to http://127.0.0.1:" in line for line in lines), lines
+    assert not any("SECRET" in line or "S3CRET" in line for line in lines), lines

@@ -290,7 +290,12 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(_QuietDrains())
-    svc = Service(settings.with_overrides(job_queue="postgres"))
+    # httpx's "HTTP Request: POST <url>" line at info wrote each webhook URL whole (a secret
+    # in its path or query with it); the delivery's own line names the host only
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # never the first admin key: a worker on a fresh database made one, hashed with the
+    # worker's pepper (the API's may differ), and wrote it to the worker's log
+    svc = Service(settings.with_overrides(job_queue="postgres", bootstrap_admin=False))
     svc.start()
     ensure_queue_schema(svc.db)
     watch = StopWatch(conninfo(svc.db.url))

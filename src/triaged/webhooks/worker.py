@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -264,7 +265,7 @@ class WebhookWorker:
             "webhook %s attempt %d to %s: %s (%s)",
             claim.event_id,
             claim.attempt,
-            claim.url,
+            url_origin(claim.url),
             status,
             outcome.status_code or outcome.error,
         )
@@ -284,3 +285,15 @@ class WebhookWorker:
         """Stop the senders (a round in flight is not waited for: its claims expire)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
+
+
+def url_origin(url: str) -> str:
+    """The scheme, host and port of ``url``, for the log: receivers often carry a secret in
+    the path or query (``/hooks/T0KEN?sig=...``), and the full URL went to every line."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    origin = f"{parts.scheme}://{parts.hostname or '?'}{port}"
+    return origin + "/…" if parts.path not in ("", "/") or parts.query else origin
