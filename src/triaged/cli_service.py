@@ -118,12 +118,13 @@ def _describe(exc: Exception) -> tuple[str, str] | None:
 
 def database_shown(database_url: str | None, data_dir: Path | None = None) -> str:
     """The database a command with these options uses, as said to a person (no password)."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
+
+    from triaged.db_url import shown_url
 
     url = _settings(database_url, data_dir).resolved_database_url
     try:
-        return str(make_url(url).render_as_string(hide_password=True))
+        return shown_url(url)
     except ArgumentError:
         return "the database given"
 

@@ -181,11 +181,12 @@ def _train_command(
     if workspace != "default":
         args += ["--workspace", workspace]
     if database_url:
-        from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
+        from triaged.db_url import shown_url
+
         try:
-            shown = make_url(database_url).render_as_string(hide_password=True)
+            shown = shown_url(database_url)
         except ArgumentError:
             shown = database_url
         args += ["--database-url", shown]

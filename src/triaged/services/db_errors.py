@@ -7,6 +7,8 @@ where uvicorn printed a psycopg traceback ending in a message that named no data
 
 from __future__ import annotations
 
+from triaged.db_url import secret_values, shown_url
+
 __all__ = ["describe_database_error", "hide_password"]
 
 
@@ -35,10 +37,8 @@ def hide_password(url: str | None) -> str:
     """``url`` with its password as ``***`` (or a phrase when there is none to show)."""
     if not url:
         return "the configured database"
-    from sqlalchemy.engine import make_url
-
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        return shown_url(url)
     except Exception:
         return "the configured database (unparsable URL)"
 
@@ -47,10 +47,10 @@ def _redact(text: str, url: str | None) -> str:
     """``text`` without the URL's password (a driver may echo what it was given)."""
     if not url:
         return text
-    from sqlalchemy.engine import make_url
-
     try:
-        password = make_url(url).password
+        secrets = secret_values(url)
     except Exception:
         return text
-    return text.replace(str(password), "***") if password else text
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text

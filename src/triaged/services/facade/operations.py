@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from triaged.calibration import reliability_bins
+from triaged.db_url import shown_url
 from triaged.drift import DriftConfig
 from triaged.errors import NotFittedError, Unavailable
 from triaged.services import insights as insights_log
@@ -348,7 +349,7 @@ class OperationsMixin(ClassifyMixin):
     # --------------------------------------------------------------------- schema
     def database_label(self) -> str:
         """The database URL with the password hidden (for a start-up line)."""
-        return self.db.engine.url.render_as_string(hide_password=True)
+        return shown_url(self.db.engine.url)
 
     @staticmethod
     def upgrade_database(url: str, revision: str = "head") -> str | None:
