@@ -91,3 +91,39 @@ def test_a_listener_that_keeps_failing_backs_off_and_logs_one_traceback(
     assert records[0].exc_info is not None  # the first failure with its traceback
     assert all(r.exc_info is None for r in records[1:])  # then one line each
     assert "again (8): connection refused" in records[-1].getMessage()
+
+
+def test_the_api_model_listener_backs_off_and_logs_one_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A `triaged serve` whose database went away logged the model listener's traceback
+    every second (14 in a 10-s outage); now one traceback, then a line per try, the pause
+    doubling up to 10 s.  A real connection to a port nothing listens on."""
+    import logging
+    from types import SimpleNamespace
+
+    from tests.servicekit import free_port
+    from triaged.services.jobs_notify import ModelListener
+
+    class Stop:
+        def __init__(self) -> None:
+            self.pauses: list[float] = []
+
+        def is_set(self) -> bool:
+            return len(self.pauses) >= 6
+
+        def wait(self, seconds: float) -> bool:
+            self.pauses.append(seconds)
+            return self.is_set()
+
+    db = SimpleNamespace(url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x")
+    listener = ModelListener(SimpleNamespace(db=db))  # type: ignore[arg-type]
+    stop = Stop()
+    listener._stop = stop  # type: ignore[assignment]
+    with caplog.at_level(logging.WARNING, logger="triaged"):
+        listener._loop()
+    assert stop.pauses == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    records = [r for r in caplog.records if "model listener" in r.getMessage()]
+    assert len(records) == 6
+    assert records[0].exc_info
+    assert not any(r.exc_info for r in records[1:])

@@ -29,6 +29,10 @@ __all__ = ["ModelListener", "start_model_listener"]
 log = logging.getLogger("triaged.notify")
 
 
+#: the longest pause between two tries to listen again
+MAX_PAUSE_S = 10.0
+
+
 class ModelListener:
     """A thread holding one LISTEN connection; reconnects after errors."""
 
@@ -49,16 +53,27 @@ class ModelListener:
     def _loop(self) -> None:
         import psycopg
 
+        failures = 0
         while not self._stop.is_set():
             try:
                 with psycopg.connect(conninfo(self.svc.db.url), autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    failures = 0
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
                             self._load(note.payload)
-            except Exception:  # the database restarted: listen again shortly
-                log.warning("model listener lost its connection; reconnecting", exc_info=True)
-                self._stop.wait(1.0)
+            except Exception as exc:  # the database restarted: listen again shortly
+                # one traceback, then one line per try, the pause doubling to 10 s (a
+                # 10-s outage wrote 14 tracebacks); requests check the version meanwhile
+                pause = min(MAX_PAUSE_S, 2.0**failures)
+                log.warning(
+                    "model listener lost its connection; reconnecting in %.0f s%s",
+                    pause,
+                    "" if failures == 0 else f" ({type(exc).__name__}: {exc})".rstrip(),
+                    exc_info=failures == 0,
+                )
+                failures += 1
+                self._stop.wait(pause)
 
     def _load(self, payload: str) -> None:
         try:
