@@ -206,7 +206,7 @@ class Service(OperationsMixin):
             raise Conflict(
                 f"the database schema is at revision {current or 'none (empty database)'} "
                 f"and this triaged needs {head}: run `triaged db upgrade` (or start with "
-                "--migrate / TRIAGED_MIGRATE_ON_START=true)",
+                "TRIAGED_MIGRATE_ON_START=true, or `triaged serve --migrate`)",
                 details={"schema": current, "needed": head},
             )
 
