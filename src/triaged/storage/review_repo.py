@@ -297,13 +297,7 @@ def release_item(conn: Connection, item_id: str, key_id: str, now: datetime) -> 
     done = conn.execute(
         update(review_items)
         .where(c.id == item_id, c.status == Status.CLAIMED.value, c.claimed_by == key_id)
-        .values(
-            status=Status.RELEASED.value,
-            claimed_by=None,
-            claimed_at=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
+        .values(**_released(now))
         .returning(c.id)
     ).first()
     return done is not None
@@ -323,15 +317,20 @@ def release_claims_of(conn: Connection, key_id: str, now: datetime) -> list[dict
         conn.execute(
             update(review_items)
             .where(c.id.in_([r["id"] for r in held]), c.status == Status.CLAIMED.value)
-            .values(
-                status=Status.RELEASED.value,
-                claimed_by=None,
-                claimed_at=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
+            .values(**_released(now))
         )
     return held
+
+
+def _released(now: datetime) -> dict[str, Any]:
+    """The columns of an item handed back to the queue."""
+    return {
+        "status": Status.RELEASED.value,
+        "claimed_by": None,
+        "claimed_at": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
 
 
 def restore_item(conn: Connection, item_id: str, fields: dict[str, Any]) -> None:
