@@ -46,10 +46,13 @@ def worker(
     data_dir: DataDir = None,
     concurrency: Annotated[
         int | None,
-        typer.Option(min=1, help="Jobs run at a time (TRIAGED_WORKER_CONCURRENCY)."),
+        typer.Option(min=1, help="Jobs run at a time (TRIAGED_WORKER_CONCURRENCY; default 2)."),
     ] = None,
 ) -> None:
-    """Run jobs from the PostgreSQL queue until stopped (SIGINT/SIGTERM)."""
+    """Run jobs from the PostgreSQL queue until stopped (SIGINT/SIGTERM).
+
+    Exits 0 when stopped (the job in flight finishes first) and 2 when it cannot start or
+    loses its database: a supervisor restarts it on 2 (docs/deploy.md)."""
     try:
         _worker(database_url, data_dir, concurrency)
     finally:
