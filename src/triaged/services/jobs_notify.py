@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from triaged.services import taxonomies as taxo
 from triaged.services.jobs import CHANNEL
-from triaged.services.jobs_worker import conninfo
+from triaged.services.jobs_worker import backoff_pause, conninfo
 
 if TYPE_CHECKING:
     from triaged.service import Service
@@ -65,14 +65,14 @@ class ModelListener:
             except Exception as exc:  # the database restarted: listen again shortly
                 # one traceback, then one line per try, the pause doubling to 10 s (a
                 # 10-s outage wrote 14 tracebacks); requests check the version meanwhile
-                pause = min(MAX_PAUSE_S, 2.0**failures)
+                failures += 1
+                pause = backoff_pause(failures, MAX_PAUSE_S)
                 log.warning(
                     "model listener lost its connection; reconnecting in %.0f s%s",
                     pause,
-                    "" if failures == 0 else f" ({type(exc).__name__}: {exc})".rstrip(),
-                    exc_info=failures == 0,
+                    "" if failures == 1 else f" ({type(exc).__name__}: {exc})".rstrip(),
+                    exc_info=failures == 1,
                 )
-                failures += 1
                 self._stop.wait(pause)
 
     def _load(self, payload: str) -> None:

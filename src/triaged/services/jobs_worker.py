@@ -177,6 +177,12 @@ async def _trigger_webhooks(app: App) -> None:
 LISTEN_BACKOFF_MAX_S = 30.0
 
 
+def backoff_pause(failures: int, cap: float) -> float:
+    """The pause after the ``failures``-th failure in a row of a listener: 1 s, doubling, at
+    most ``cap`` (the worker's and the API's listeners back off alike)."""
+    return min(cap, 2.0 ** max(0, failures - 1))
+
+
 async def _keep_listening(listen: Any, *, sleep: Any = asyncio.sleep) -> None:
     """Run ``listen`` again whenever it fails (the database may be briefly unavailable).
 
@@ -197,7 +203,7 @@ async def _keep_listening(listen: Any, *, sleep: Any = asyncio.sleep) -> None:
             else:
                 log.warning("webhook notice listener failed again (%d): %s", failures + 1, exc)
             failures += 1
-        await sleep(min(LISTEN_BACKOFF_MAX_S, 2.0 ** max(0, failures - 1)))
+        await sleep(backoff_pause(failures, LISTEN_BACKOFF_MAX_S))
 
 
 async def _sweep(app: App, svc: Service, stalled_s: float) -> None:
