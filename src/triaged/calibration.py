@@ -21,6 +21,7 @@ __all__ = [
     "expected_calibration_error",
     "negative_log_likelihood",
     "reliability_bins",
+    "runner_up_scale",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -81,6 +82,15 @@ def negative_log_likelihood(probs: ArrayLike, targets: Sequence[int] | NDArray[n
     return float(-np.mean(np.log(np.clip(p[np.arange(len(t)), t], 1e-12, 1.0))))
 
 
+def runner_up_scale(confidence: float, p_top: float) -> float:
+    """The factor a result's runner-ups' model probabilities are multiplied by: they share
+    what the calibrated ``confidence`` leaves in the model's proportions, so top label and
+    runner-ups never sum above 1 and no runner-up outranks the top (``p_top``: the model's
+    probability of the top label).  Plain floats: the classify path calls it per result."""
+    p_top = max(p_top, 1e-12)
+    return min(confidence / p_top, (1.0 - confidence) / max(1.0 - p_top, 1e-12))
+
+
 def calibrated_nll(probs: ArrayLike, confidence: ArrayLike, targets: ArrayLike) -> float:
     """Mean negative log-probability of the true label under what a result reports: the
     calibrated ``confidence`` for the top label, and for another label the model's
@@ -94,8 +104,8 @@ def calibrated_nll(probs: ArrayLike, confidence: ArrayLike, targets: ArrayLike) 
         return 0.0
     rows = np.arange(len(t))
     top = p.argmax(axis=1)
-    p_top = np.maximum(p[rows, top], 1e-12)
-    scale = np.minimum(conf / p_top, (1.0 - conf) / np.maximum(1.0 - p_top, 1e-12))
+    pairs = zip(conf, p[rows, top], strict=True)
+    scale = np.array([runner_up_scale(float(c), float(q)) for c, q in pairs])
     p_true = np.where(t == top, conf, np.minimum(conf, p[rows, t] * scale))
     return float(-np.mean(np.log(np.clip(p_true, 1e-12, 1.0))))
 

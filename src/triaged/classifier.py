@@ -34,6 +34,7 @@ from typing import Any, Self
 import numpy as np
 from numpy.typing import NDArray
 
+from triaged.calibration import runner_up_scale
 from triaged.encoders import DEFAULT_ENCODER, Encoder, embed_as_single, get_encoder
 from triaged.encoders.base import embed_reporting
 from triaged.errors import InvalidInput, ModelError, NotFittedError
@@ -366,10 +367,8 @@ class Classifier:
             probs = pred.probs[row]
             top = int(pred.top[row])
             conf = min(max(float(pred.confidence[row]), 0.0), 1.0)  # np.clip, without its overhead
-            # runner-ups share what the calibrated confidence leaves, in the model's proportions:
-            # top + alternatives never sum above 1, and no alternative outranks the top label
-            p_top = max(float(probs[top]), 1e-12)
-            scale = min(conf / p_top, (1.0 - conf) / max(1.0 - p_top, 1e-12))
+            # runner-ups share what the calibrated confidence leaves, in the model's proportions
+            scale = runner_up_scale(conf, float(probs[top]))
             order = np.argsort(-probs, kind="stable")[:k]
             alts = [
                 Alternative(names[j], round(float(min(conf, probs[j] * scale)), 6))
