@@ -7,24 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.test_cli_version import triaged_cli
 from triaged.cli_console import PIPE_WIDTH
 
 
 def _triaged(*args: str, env: dict[str, str]) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "triaged.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    return triaged_cli(*args, env=env).stdout
 
 
 def test_piped_tables_keep_their_cells_whole(tmp_path: Path) -> None:

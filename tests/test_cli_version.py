@@ -11,27 +11,30 @@ from triaged.cli_version import reflow
 from triaged.encoders import DEFAULT_ENCODER
 
 
-def _triaged(*args: str, columns: int = 100) -> subprocess.CompletedProcess[str]:
-    """The command line in a new interpreter, its output as wide as ``columns``."""
+def triaged_cli(
+    *args: str, columns: int = 100, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command line in a new interpreter, exit code 0, its output as wide as ``columns``
+    (or in the environment ``env``, given whole)."""
     proc = subprocess.run(
         [sys.executable, "-m", "triaged.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env={"COLUMNS": str(columns), "PATH": "/usr/bin:/bin"},
+        env={"COLUMNS": str(columns), "PATH": "/usr/bin:/bin"} if env is None else env,
     )
     assert proc.returncode == 0, proc.stderr
     return proc
 
 
 def test_version_prints_the_installed_version_and_exits_0() -> None:
-    out = _triaged("--version").stdout
+    out = triaged_cli("--version").stdout
     assert out == f"triaged {version('triaged')} (encoder {DEFAULT_ENCODER})\n"
 
 
 def test_help_lists_the_version_option_and_the_commands() -> None:
-    out = _triaged("--help").stdout
+    out = triaged_cli("--help").stdout
     assert "--version" in out and "classify" in out
 
 
@@ -39,7 +42,7 @@ def test_the_command_list_shows_each_summary_as_one_paragraph() -> None:
     """A summary wrapped in the source was listed with its line breaks: at 80 columns
     `demo`'s broke after "routed as the service"."""
     demo = next(
-        line for line in _triaged("--help", columns=200).stdout.splitlines() if "│ demo " in line
+        line for line in triaged_cli("--help", columns=200).stdout.splitlines() if "│ demo " in line
     )
     assert "routed as the service routes them (the auto threshold certified" in demo
 
@@ -47,7 +50,7 @@ def test_the_command_list_shows_each_summary_as_one_paragraph() -> None:
 def test_a_commands_help_shows_each_paragraph_as_one_line_at_any_width() -> None:
     """typer showed the paragraphs after the first with the source's line breaks: `eval
     --help` broke after "held-out evidence, as the" however wide the terminal."""
-    out = _triaged("eval", "--help", columns=200).stdout
+    out = triaged_cli("eval", "--help", columns=200).stdout
     assert (
         "Routing uses the auto threshold certified from the model's held-out evidence, as the "
         "service would; `auto_error_all` counts out-of-scope items in auto as wrong." in out
@@ -58,10 +61,10 @@ def test_flags_show_no_value_type() -> None:
     """typer 0.29 listed every flag with a type, ``--json <bool>``, ``--help <bool>``, as if it
     took a value; options that take one keep theirs."""
     for args in (("--help",), ("review", "--help"), ("keys", "list", "--help")):
-        out = _triaged(*args).stdout
+        out = triaged_cli(*args).stdout
         assert "<bool>" not in out, (args, out)
         assert "--help" in out
-    out = _triaged("keys", "list", "--help").stdout
+    out = triaged_cli("keys", "list", "--help").stdout
     assert "<path>" in out and "--json" in out
 
 
