@@ -96,6 +96,43 @@ def test_one_class_calibrator_is_the_jeffreys_constant() -> None:
     assert two.predict(np.array([[3.0, 0, 0, 0]]))[0] > two.predict(np.array([[-3.0, 0, 0, 0]]))[0]
 
 
+def test_one_class_corner_rule_keeps_the_signals_ordering() -> None:
+    """Every held-out row right, with the corner rule: confidence falls toward the least
+    sure corner (each feature at its least sure observed value, by its sense), monotone in
+    every feature in the direction its sense says, and stays high among the rows."""
+    from triaged.models.calibrator import CorrectnessCalibrator, OneClassRule
+
+    rng = np.random.default_rng(1)
+    feats = rng.normal(size=(20, 3))
+    senses = (1.0, 1.0, -1.0)  # the third is a distance: larger is less sure
+    rule = OneClassRule(prior=0.5, corner_weight=1.0, senses=senses)
+    cal = CorrectnessCalibrator.fit(feats, np.ones(20, dtype=bool), one_class=rule)
+    corner = np.array([[feats[:, 0].min(), feats[:, 1].min(), feats[:, 2].max()]])
+    best = np.array([[feats[:, 0].max(), feats[:, 1].max(), feats[:, 2].min()]])
+    assert cal.predict(corner)[0] < 0.5 < cal.predict(best)[0]
+    assert np.all(np.sign(cal.coef) == np.array(senses))
+    assert cal.predict(feats).mean() > 0.9
+    # a heavier pseudo-error lowers confidence at the corner
+    heavy = CorrectnessCalibrator.fit(
+        feats, np.ones(20, dtype=bool), one_class=OneClassRule(0.5, 4.0, senses)
+    )
+    assert heavy.predict(corner)[0] < cal.predict(corner)[0]
+    # weight 0 (or no senses) is the constant; a mixed fit ignores the rule
+    flat = CorrectnessCalibrator.fit(
+        feats, np.ones(20, dtype=bool), one_class=OneClassRule(0.5, 0.0, senses)
+    )
+    np.testing.assert_allclose(flat.predict(corner), 20.5 / 21)
+    mixed = feats[:, 0] > -1.0
+    np.testing.assert_allclose(
+        CorrectnessCalibrator.fit(feats, mixed, one_class=rule).coef,
+        CorrectnessCalibrator.fit(feats, mixed).coef,
+    )
+    with pytest.raises(ValueError, match="2 feature senses for 3 features"):
+        CorrectnessCalibrator.fit(
+            feats, np.ones(20, dtype=bool), one_class=OneClassRule(0.5, 1.0, (1.0, 1.0))
+        )
+
+
 def test_calibrator_reads_inputs_beyond_its_data_at_the_edge_of_it() -> None:
     """A logistic calibrator says nothing about signals outside the rows it was fitted on:
     such an input reads as the nearest point of their range, in every feature; the range

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ONE_CLASS_PRIOR", "CorrectnessCalibrator"]
+__all__ = ["ONE_CLASS_PRIOR", "CorrectnessCalibrator", "OneClassRule"]
 
 FloatArray = NDArray[np.float64]
 
@@ -18,6 +18,35 @@ FloatArray = NDArray[np.float64]
 #: Until 5 December it was 1 (Laplace: 21/22 = 0.955 for 20 rows), 3-5 points under the
 #: 99%+ accuracy of most such pairs.
 ONE_CLASS_PRIOR = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class OneClassRule:
+    """What :meth:`CorrectnessCalibrator.fit` does when every held-out row is right.
+
+    ``corner_weight`` 0: the constant ``(right + a) / (n + 2a)``, ``a = prior``: every input
+    gets one confidence, so an input unlike every example (an out-of-scope one) is as sure
+    as a copy of one.  ``corner_weight`` > 0 with ``senses`` (+1 where a larger feature
+    means a surer prediction, -1 where it means a less sure one): one pseudo-error of that
+    total weight at the least sure corner of the held-out rows (each feature at its least
+    sure observed value), beside the rows, and a logistic fit as usual.  Confidence then
+    falls toward that corner in every feature, in the direction the signals already mean,
+    instead of being flat.
+    """
+
+    prior: float = ONE_CLASS_PRIOR
+    corner_weight: float = 0.0
+    senses: tuple[float, ...] | None = None
+
+    def corner(self, feats: FloatArray) -> FloatArray | None:
+        """The least sure corner of ``feats`` (None when this rule keeps the constant)."""
+        if self.corner_weight <= 0.0 or self.senses is None or not len(feats):
+            return None
+        senses = np.asarray(self.senses, dtype=np.float64)
+        if senses.shape != (feats.shape[1],):
+            raise ValueError(f"{len(senses)} feature senses for {feats.shape[1]} features")
+        out: FloatArray = np.where(senses > 0, feats.min(axis=0), feats.max(axis=0))
+        return out
 
 
 @dataclass(slots=True)
@@ -58,14 +87,23 @@ class CorrectnessCalibrator:
         sample_weight: FloatArray | None = None,
         C: float = 1.0,
         one_class_prior: float = ONE_CLASS_PRIOR,
+        one_class: OneClassRule | None = None,
     ) -> CorrectnessCalibrator:
         """Logistic regression of ``correct`` on standardised ``feats``; with one class only
-        (every held-out row right, as ten examples of two distinct labels often are) the
-        smoothed constant ``(right + a) / (n + 2a)``, ``a = one_class_prior``."""
+        (every held-out row right, as ten examples of two distinct labels often are) what
+        ``one_class`` says (default: the smoothed constant ``(right + a) / (n + 2a)``,
+        ``a = one_class_prior``)."""
         n_features = feats.shape[1]
         ok = np.asarray(correct, dtype=bool)
-        if ok.all() or not ok.any():
-            a = float(one_class_prior)
+        rule = one_class if one_class is not None else OneClassRule(prior=one_class_prior)
+        corner = rule.corner(feats) if ok.all() else None
+        if corner is not None:
+            weights = np.ones(len(ok)) if sample_weight is None else np.asarray(sample_weight)
+            feats = np.vstack([feats, corner[None, :]])
+            ok = np.concatenate([ok, [False]])
+            sample_weight = np.concatenate([weights, [rule.corner_weight]])
+        elif ok.all() or not ok.any():
+            a = float(rule.prior)
             return cls.constant(n_features, (ok.sum() + a) / (len(ok) + 2.0 * a))
         mean = feats.mean(axis=0)
         scale = feats.std(axis=0)

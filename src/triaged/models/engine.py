@@ -32,17 +32,16 @@ confidence from a calibrator fitted without the row's label group: the service c
 its auto threshold from it (:func:`triaged.routing.certify_auto_threshold`).  Confidence
 itself is not bent towards any threshold.  The global constants (``sim_oos_prior``,
 ``lexical_model``) are fitted leave-one-dataset-out by ``scripts/fit_engine_constants.py``,
-and ``one_class_prior`` by ``scripts/fit_one_class_prior.py``.
+and ``one_class_corner`` by ``scripts/fit_one_class_prior.py``.
 
 Labels without examples (a partially labelled taxonomy) keep their zero-shot evidence:
 the head's distribution is blended with the zero-shot one by the share of such labels,
 and items predicted as one of them take the zero-shot calibrator's confidence.  With one
 label, confidence is P(the input belongs to it) (:func:`triaged.models.zeroshot.membership`).
-Two labels are calibrated like more (the membership cap they once had, fitted on intent
-data, held nearly every in-scope input of other domains: in-scope ECE 0.26-0.78 on
-two-label slices of SNIPS, StackOverflow and DBpedia-14); with no label to hold out, their
-out-of-scope evidence is the taxonomy's ``out_of_scope`` examples (reviewed ones, marked by
-``oos_evidence``, train the calibrator only).
+Two labels are calibrated like more (a membership cap fitted on intent data held nearly
+every in-scope input of other domains); with no label to hold out, their out-of-scope
+evidence is their ``out_of_scope`` examples (reviewed ones, marked by ``oos_evidence``, train
+the calibrator only), and with no held-out error their confidence still orders inputs.
 
 Persistence is arrays + JSON only (:meth:`Engine.to_state` / :meth:`Engine.from_state`).
 """
@@ -121,8 +120,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # count of the labelled labels (so the head does not learn "example-less labels are rare")
     "missing_prompt_weight": 2.0,
     "calibrator_C": 1.0,
-    # pseudo-count of the calibrator's constant when every held-out row is right (or wrong):
-    # (right + a) / (n + 2a); fitted leave-one-dataset-out (scripts/fit_one_class_prior.py)
+    # When every held-out row is right (calibrator.OneClassRule): weight of one pseudo-error
+    # at their least sure corner, or with 0 the constant (right + a) / (n + 2a); both fitted
+    # leave-one-dataset-out (scripts/fit_one_class_prior.py: five of six folds chose 1.0)
+    "one_class_corner": 1.0,
     "one_class_prior": ONE_CLASS_PRIOR,
     "oos_weight": 8.0,  # sample weight of each out-of-scope example in the calibrator
     # ... but all of them together at most this share of the calibrator's weight (a safety
@@ -343,8 +344,9 @@ class Engine:
         missing = 1.0 - len(np.unique(y)) / n_labels
         F_pseudo = feats.stack(parts, drop_own=True)[1] if missing > 0 and parts else feats.none()
         F_oos = self._trained_outputs(oos, oos_texts)[2] if oos.shape[0] else feats.none()
+        _, F_sim = feats.stack(sim_parts)
         mix = CalibrationMix.build(
-            F_in, correct_in, feats.stack(sim_parts)[1], F_pseudo, F_oos, cfg, missing
+            F_in, correct_in, F_sim, F_pseudo, F_oos, cfg, missing, self._features
         )
         self._calibrator = mix.fit(len(self._features))
         row_group = evidence_groups(groups, n_labels, y[rows_in], sim_parts, mix)
@@ -356,8 +358,7 @@ class Engine:
             conf_in, correct_in, conf_oos, sim_y, trusted, self._oos_evidence
         )
         steps.step("calibration")
-        self.mode = "trained"
-        n_in = len(F_in)
+        self.mode, n_in = "trained", len(F_in)
         self._report = {
             "mode": self.mode,
             "temperature": T,

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 __all__ = [
     "COVERAGE_FEATURE",
     "DISTANCE_FEATURE",
+    "FEATURE_SENSES",
     "TRAINED_FEATURES",
     "ZERO_SHOT_FEATURES",
     "knn_signals",
@@ -30,6 +31,12 @@ DISTANCE_FEATURE = "maha_top"
 #: ... of engines with a lexical channel: share of the input's n-grams seen in training.
 COVERAGE_FEATURE = "lex_cover"
 TRAINED_FEATURES = ("logit_pmax", "margin", "nn_sim", "nn_class_sim", "knn_agree", "proto_sim")
+#: +1 where a larger value of a trained-head signal means a surer prediction, -1 where it
+#: means a less sure one (a larger distance to the predicted label's examples).
+FEATURE_SENSES = dict.fromkeys(TRAINED_FEATURES, 1.0) | {
+    DISTANCE_FEATURE: -1.0,
+    COVERAGE_FEATURE: 1.0,
+}
 ZERO_SHOT_FEATURES = (
     "top_sim",
     "gap",

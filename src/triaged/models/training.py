@@ -24,9 +24,9 @@ from numpy.typing import NDArray
 from triaged.calibration import TemperatureScaler
 from triaged.encoders.base import Vectors
 from triaged.errors import InvalidInput
-from triaged.models.calibrator import CorrectnessCalibrator
+from triaged.models.calibrator import CorrectnessCalibrator, OneClassRule
 from triaged.models.distance import MahalanobisDistance, within_label_dof
-from triaged.models.features import trained_features
+from triaged.models.features import FEATURE_SENSES, trained_features
 from triaged.models.lexical import LexicalModel
 from triaged.routing import RoutingEvidence
 
@@ -330,7 +330,7 @@ class CalibrationMix:
     n_pseudo: int
     n_oos: int
     C: float
-    one_class_prior: float
+    one_class: OneClassRule
 
     @classmethod
     def build(
@@ -342,6 +342,7 @@ class CalibrationMix:
         F_oos: FloatArray,
         cfg: dict[str, Any],
         missing: float,
+        features: tuple[str, ...],
     ) -> CalibrationMix:
         n_in = len(F_in)
         prior = float(cfg["sim_oos_prior"])
@@ -373,7 +374,11 @@ class CalibrationMix:
             len(F_pseudo),
             len(F_oos),
             float(cfg["calibrator_C"]),
-            float(cfg["one_class_prior"]),
+            OneClassRule(
+                float(cfg["one_class_prior"]),
+                float(cfg["one_class_corner"]),
+                tuple(FEATURE_SENSES[name] for name in features),
+            ),
         )
 
     def fit(self, n_features: int) -> CorrectnessCalibrator:
@@ -386,7 +391,7 @@ class CalibrationMix:
             self.correct[rows],
             sample_weight=self.weights[rows],
             C=self.C,
-            one_class_prior=self.one_class_prior,
+            one_class=self.one_class,
         )
 
     def cross_fitted(
@@ -407,7 +412,7 @@ class CalibrationMix:
                     self.correct[train],
                     sample_weight=self.weights[train],
                     C=self.C,
-                    one_class_prior=self.one_class_prior,
+                    one_class=self.one_class,
                 )
                 if self.n_in and train.any()
                 else fallback
