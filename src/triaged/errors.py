@@ -47,6 +47,7 @@ __all__ = [
     "ModelError",
     "NotFittedError",
     "NotFound",
+    "NotReady",
     "PayloadTooLarge",
     "QuotaExceeded",
     "RateLimited",
@@ -218,6 +219,12 @@ class Unavailable(TriagedError):
 
     status = 503
     code = "unavailable"
+
+
+class NotReady(Unavailable):
+    """``GET /readyz`` while the database cannot be reached.  A load balancer asks every
+    few seconds, so the service logs the outage once, when it starts and when it ends, not
+    at every answer."""
 
 
 class WorkspaceInactive(Unauthenticated):

@@ -60,3 +60,37 @@ def test_a_database_that_goes_away_is_503_unavailable_not_500() -> None:
             assert r.headers["Retry-After"] == "1"
             assert httpx.get(srv.url + "/healthz", timeout=60).status_code == 200
         service.close()
+
+
+@pytest.mark.postgres
+def test_readiness_logs_an_outage_once_not_at_every_probe(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A load balancer asks /readyz every few seconds: an outage is one error line when it
+    starts and one line when it ends, not an error per probe (it wrote one per answer)."""
+    with pg_database() as url:
+        service = Service(make_settings(url))
+        service.start()
+        with live_server(create_app(service=service)) as srv:
+            name = url.rsplit("/", 1)[1]
+            admin = _pg_admin_engine()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            caplog.clear()
+            with caplog.at_level("INFO"):
+                for _ in range(4):
+                    r = httpx.get(srv.url + "/readyz", timeout=60)
+                    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+                with admin.connect() as conn:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+                assert httpx.get(srv.url + "/readyz", timeout=60).status_code == 200
+                assert httpx.get(srv.url + "/readyz", timeout=60).status_code == 200
+            admin.dispose()
+            lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+            down = [m for lvl, m in lines if "not ready" in m]
+            assert down == ["not ready: the database cannot be reached (OperationalError)"], lines
+            assert [m for _, m in lines if "ready again" in m] == [
+                "ready again: the database answers"
+            ], lines
+            assert not [m for _, m in lines if m.startswith("unavailable:")], lines
+        service.close()

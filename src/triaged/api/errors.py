@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from triaged.api.deps import key_refused
 from triaged.api.request_id import current as current_request_id
-from triaged.errors import RateLimited, TriagedError, Unauthenticated, Unavailable
+from triaged.errors import NotReady, RateLimited, TriagedError, Unauthenticated, Unavailable
 
 __all__ = ["error_body", "install_error_handlers"]
 
@@ -69,7 +69,7 @@ async def _triaged_error(_request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, Unavailable):  # as a database error answered mid-request (/readyz too)
         headers["Retry-After"] = "1"
-    if exc.status >= 500:
+    if exc.status >= 500 and not isinstance(exc, NotReady):  # NotReady: logged per outage
         log.error("%s: %s (request_id=%s)", exc.code, exc.message, current_request_id())
     body = error_body(exc.code, exc.message, exc.details)
     return JSONResponse(body, status_code=exc.status, headers=headers or None)

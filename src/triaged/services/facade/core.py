@@ -37,6 +37,8 @@ class ServiceCore:
     db: Database
     classifiers: ClassifierCache
     review: ReviewService
+    #: why ``/readyz`` last failed (None: it answered ready, or was not asked yet)
+    unready_cause: str | None = None
 
     @property
     def jobs(self) -> JobRunner:

@@ -7,6 +7,7 @@ concern's module; no face opens a transaction or touches the database itself.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from triaged.calibration import reliability_bins
 from triaged.db_url import shown_url
 from triaged.drift import DriftConfig
-from triaged.errors import NotFittedError, Unavailable
+from triaged.errors import NotFittedError, NotReady
 from triaged.services import insights as insights_log
 from triaged.services import keys, secrets_store
 from triaged.services.drift_checks import drift_config
@@ -27,6 +28,8 @@ from triaged.webhooks import endpoints
 from triaged.webhooks.endpoints import Endpoint
 
 __all__ = ["OperationsMixin"]
+
+log = logging.getLogger(__name__)
 
 
 class OperationsMixin(ClassifyMixin):
@@ -295,9 +298,14 @@ class OperationsMixin(ClassifyMixin):
         try:
             self.db.ping()
         except Exception as exc:
-            raise Unavailable(
-                "the database cannot be reached", details={"database": type(exc).__name__}
-            ) from None
+            cause = type(exc).__name__
+            if self.unready_cause is None:  # once per outage: the probe asks every few seconds
+                log.error("not ready: the database cannot be reached (%s)", cause)
+            self.unready_cause = cause
+            raise NotReady("the database cannot be reached", details={"database": cause}) from None
+        if self.unready_cause is not None:
+            log.warning("ready again: the database answers")
+            self.unready_cause = None
         return {"status": "ready", "database": "ok"}
 
     # ----------------------------------------------------- metrics token, Prometheus
