@@ -61,6 +61,25 @@ def test_register_list_log_and_delete(api):
     assert client.get("/v1/webhooks").json()["data"] == []
 
 
+def test_every_event_type_can_be_subscribed(api):
+    """The API accepts exactly the events the service sends: `decision.withdrawn` (a held
+    decision erased before its review) was sent but refused at registration with 422, so
+    a workflow waiting on a held decision could never hear that none would come."""
+    from typing import get_args
+
+    from triaged.api.routes.webhooks import EventType
+    from triaged.webhooks.events import EVENT_TYPES
+
+    assert set(get_args(EventType)) == set(EVENT_TYPES)
+    client, _service, _keys = api
+    url = "https://hooks.example.com/triaged"
+    r = client.post("/v1/webhooks", json={"url": url, "events": list(EVENT_TYPES)})
+    assert r.status_code == 201, r.text
+    assert set(r.json()["events"]) == set(EVENT_TYPES)
+    r = client.patch(f"/v1/webhooks/{r.json()['id']}", json={"events": ["decision.withdrawn"]})
+    assert r.status_code == 200 and r.json()["events"] == ["decision.withdrawn"], r.text
+
+
 def test_other_workspaces_and_roles(api):
     client, _service, keys = api
     created = client.post(

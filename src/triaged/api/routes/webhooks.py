@@ -15,7 +15,12 @@ from triaged.api.schemas import SafeIn
 router = APIRouter(tags=["webhooks"])
 
 EventType = Literal[
-    "decision.resolved", "decision.corrected", "decision.reopened", "alert.drift", "alert.auto_lane"
+    "decision.resolved",
+    "decision.corrected",
+    "decision.reopened",
+    "decision.withdrawn",
+    "alert.drift",
+    "alert.auto_lane",
 ]
 DeliveryStatus = Literal["pending", "delivering", "delivered", "failed", "cancelled"]
 
