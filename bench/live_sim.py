@@ -137,8 +137,10 @@ class Sim:
                 out.append({**res, "truth": label})
         return out
 
-    async def review_all(self) -> int:
-        """Resolve every open item of the taxonomy as a truthful reviewer would."""
+    async def review_all(self, new_category: str | None = None) -> int:
+        """Resolve every open item of the taxonomy as a truthful reviewer would; an input
+        that fits no label is ``out_of_scope``, or with ``new_category`` a proposal of a
+        label of that name."""
         done = 0
         while True:
             r = await self.reviewer.post(
@@ -150,8 +152,10 @@ class Sim:
                 return done
             for item in items:
                 truth = self.truth[item["decision_id"]]
-                if truth is None:
-                    body: dict[str, Any] = {"action": "out_of_scope"}
+                if truth is None and new_category is not None:
+                    body: dict[str, Any] = {"action": "new_category", "new_label": new_category}
+                elif truth is None:
+                    body = {"action": "out_of_scope"}
                 elif truth == item["label"]:
                     body = {"action": "confirm"}
                 else:

@@ -213,3 +213,21 @@ async def test_a_manual_change_holds_for_the_share_the_reviews_measured(
             evidence, expected_out_of_scope=policy["hold_share"], floor=0.6, ceiling=0.97
         )
         assert policy["review"] == pytest.approx(expected.threshold)
+
+
+async def test_new_category_answers_count_as_inputs_that_fit_no_label(
+    tmp_path: Path, datasets_dir: Path
+) -> None:
+    """Reviewers who name what is missing (``new_category``) instead of saying "none of
+    these" measure the same out-of-scope share: it counted ``oos`` answers only, so the
+    more they named, the lower the hold threshold went."""
+    async with _trained(tmp_path / "named.db", datasets_dir, "named", seed=5) as (_, sim, sl):
+        pools = Pools(list(sl.known), list(sl.unknown))
+        await sim.classify(pools.stream(160, 0.5))
+        assert await sim.review_all(new_category="lost_and_found") > 0
+        url = f"/v1/taxonomies/{sim.taxonomy}/routing"
+        r = await sim.admin.put(url, json={"auto": 0.97})
+        assert r.status_code == 200, r.text
+        policy = await sim.routing()
+        assert 0.3 < policy["hold_share"] < 0.7, policy
+        assert "reviews' out-of-scope share" in policy["reason"]

@@ -42,7 +42,15 @@ class _Labelled(Protocol):
     def label_names(self) -> list[str]: ...
 
 
-__all__ = ["Lineage", "current_names", "lineage", "now_called", "successors", "version_at"]
+__all__ = [
+    "Lineage",
+    "current_label_names",
+    "current_names",
+    "lineage",
+    "now_called",
+    "successors",
+    "version_at",
+]
 
 
 def successors(
@@ -110,6 +118,15 @@ def _read_version(definition: Mapping[str, Any], version: int) -> _Version:
             )
         )
     return _Version(version, tuple(labels))
+
+
+def current_label_names(conn: Connection, taxonomy_id: str) -> frozenset[str]:
+    """The labels of the taxonomy's current version."""
+    current = int(taxonomy_repo.taxonomy_row(conn, taxonomy_id).current_version)
+    row = taxonomy_repo.version_definition(conn, taxonomy_id, current)
+    if row is None:
+        return frozenset()
+    return frozenset(_read_version(row.definition, current).label_names)
 
 
 def _chain(

@@ -160,8 +160,8 @@ def reviewed_decisions(
     audits_only: bool = False,
 ) -> list[Any]:
     """(confidence, label, final_label, bucket, audit_rate, model_version, policy_version,
-    taxonomy_version, resolved_at) of the taxonomy's decisions a person reviewed with a
-    decisive outcome, in the order the reviews came in."""
+    taxonomy_version, resolved_at, action) of the taxonomy's decisions a person reviewed
+    with a decisive outcome, in the order the reviews came in."""
     r, d = review_items.c, decisions.c
     conds = [
         r.taxonomy_id == taxonomy_id,
@@ -191,6 +191,7 @@ def reviewed_decisions(
                 d.policy_version,
                 d.taxonomy_version,
                 d.resolved_at,  # when its final label was set (a second opinion never sets it)
+                r.action,
             )
             .select_from(review_items.join(decisions, d.id == r.decision_id))
             .where(*conds)

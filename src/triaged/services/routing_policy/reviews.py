@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from triaged.routing import Bucket
 from triaged.routing_live import WeightedBound, weighted_error_bound
-from triaged.services.label_lineage import lineage
+from triaged.services.label_lineage import current_label_names, lineage
 from triaged.services.routing_learning import review_weights
 from triaged.storage import routing_repo
 from triaged.taxonomy import OOS_LABEL
@@ -84,10 +84,28 @@ def reviewed(
         len(rows),
     )
     weight = 1.0 / np.clip(rate, 1e-6, 1.0)
-    oos = np.fromiter((row.final_label == OOS_LABEL for row in rows), bool, len(rows))
+    oos = fits_no_label(conn, taxonomy_id, rows)
     models = np.array([row.model_version for row in rows], dtype=object)
     return Reviewed(
         conf, wrong, weight, is_auto, is_hold, oos, models, _routed_auto(conn, taxonomy_id, rows)
+    )
+
+
+def fits_no_label(conn: Connection, taxonomy_id: str, rows: list[Any]) -> np.ndarray:
+    """Per reviewed decision, whether the person said it fits no label of the taxonomy:
+    ``out_of_scope``, or a new category that is not a label now (one the team has since
+    added is in scope for the traffic to come).  Counting only ``oos`` undercounted the
+    share whenever reviewers named what was missing instead of saying "none of these"."""
+    named = any(row.action == "new_category" for row in rows)
+    labels = current_label_names(conn, taxonomy_id) if named else frozenset()
+    return np.fromiter(
+        (
+            row.final_label == OOS_LABEL
+            or (row.action == "new_category" and row.final_label not in labels)
+            for row in rows
+        ),
+        bool,
+        len(rows),
     )
 
 
