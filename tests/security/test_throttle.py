@@ -107,6 +107,32 @@ def test_failed_key_lookups_get_429_with_retry_after(small):
         assert r.status_code == 429
 
 
+def test_wrong_keys_with_a_key_s_prefix_do_not_lock_the_right_key_out(small):
+    """The prefix of a key is not secret (key lists show it): wrong keys sent with it from
+    many addresses are answered 429 past the limit, but the right key, from a fresh address,
+    still works on every face (it got 429 for the whole window: a lockout anyone could keep
+    up with 20 guesses a minute)."""
+    s, service = small
+    prefix = s.admin_key[:12]
+    app = create_app(service=service)
+    for i in range(6):  # one address each: only the prefix adds up
+        with TestClient(app, client=(f"203.0.113.{i + 1}", 5000)) as client:
+            r = client.get("/v1/taxonomies", headers={"Authorization": f"Bearer {prefix}x{i}"})
+            assert r.status_code == (401 if i < 5 else 429), r.text
+    with TestClient(app, client=("203.0.113.50", 5000), follow_redirects=False) as client:
+        wrong = client.get("/v1/taxonomies", headers={"Authorization": f"Bearer {prefix}zz"})
+        assert wrong.status_code == 429
+        assert wrong.json()["error"]["details"]["subject"] == "key"
+        right = {"Authorization": f"Bearer {s.admin_key}"}
+        assert client.get("/v1/taxonomies", headers=right).status_code == 200
+        body = {"taxonomy": "support", "text": "charged twice"}
+        assert client.post("/v1/classify", json=body, headers=right).status_code == 200
+        page = client.get("/ui/login")
+        token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)
+        r = client.post("/ui/login", data={"api_key": s.admin_key, "login_token": token})
+        assert r.status_code == 303, r.text
+
+
 @pytest.mark.parametrize("path", ["/v1/classify", "/v1/classify/batch"])
 def test_classify_counts_wrong_keys_and_checks_the_key_before_the_body(small, path):
     """The classify routes authenticate inside the service call; a wrong key there counts

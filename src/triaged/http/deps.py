@@ -55,5 +55,12 @@ def client_subject(request: Request) -> str:
 
 def auth_subjects(request: Request, key: str) -> tuple[str, str]:
     """What a failed authentication with ``key`` counts against: the client and the key's
-    prefix (the API's dependency, the classify route and the web sign-in alike)."""
+    prefix (the API's dependency, the classify route and the web sign-in alike).
+
+    Only the client is checked before the key is: a client past its limit is refused
+    whatever it sends.  The prefix is checked on failure only (a wrong key under a prefix
+    past its limit is answered 429): the prefix is not secret (the first 12 characters,
+    shown in key lists), so refusing a *right* key because its prefix had failures let
+    anyone lock a key out with 20 wrong guesses a minute.  Guessing the rest of a key
+    (over 190 random bits) gains nothing from this."""
     return client_subject(request), "key:" + key_prefix(key)

@@ -1,10 +1,11 @@
 """Throttling of failed authentication: API key lookups and web sign-ins.
 
-After ``max_failures`` failures within ``window_s`` from one client address, or
-with one key prefix (the first characters of the presented key), further
-attempts are refused with 429 and ``Retry-After`` until the oldest failure
-leaves the window — even with a valid key, so guessing gains nothing by
-interleaving a known key.  Successes are never counted.
+After ``max_failures`` failures within ``window_s`` from one client address, further
+attempts from it are refused with 429 and ``Retry-After`` until the oldest failure leaves
+the window, even with a valid key, so guessing gains nothing by interleaving a known key.
+Failures with one key prefix (the first characters of the presented key) are counted too:
+past the limit, a wrong key with that prefix is answered 429, but a right one still
+authenticates (:func:`triaged.http.deps.auth_subjects`).  Successes are never counted.
 
 The check on every request reads this process's memory only.  A failure is also
 written to the database (``shared``: :meth:`Service.record_auth_failures`), which hands
