@@ -181,6 +181,63 @@ def test_attempts_page_through_a_retried_delivery(tmp_path, monkeypatch):
     assert seen == [(1, 1, 1, 500), (2, 1, 2, 500), (3, 2, 1, 200)]
 
 
+def test_a_retry_never_sends_a_decision_s_old_state_after_its_current_one(tmp_path, monkeypatch):
+    """A decision's first event fails (receiver down), a later one about the same decision
+    is delivered: retrying the first would make it arrive last, and a receiver takes the
+    last event of a decision to arrive as its state.  The retry is refused (409, reason
+    ``superseded``, naming the newer delivery); another decision's failed event is retried."""
+    for name, value in {
+        "POLL_INTERVAL_S": "0.02",
+        "MAX_ATTEMPTS": "2",
+        "BACKOFF_BASE_S": "0.02",
+        "ALLOW_PRIVATE": "true",
+    }.items():
+        monkeypatch.setenv(f"TRIAGED_WEBHOOK_{name}", value)
+    service = Service(Settings(data_dir=tmp_path, bootstrap_admin=False))
+    with TestClient(create_app(service=service)) as client:
+        admin = service.create_key("acme", "admin", create_plan="free").key
+        client.headers["Authorization"] = f"Bearer {admin}"
+        workspace = service.authenticate(admin).workspace_id
+        with running_receiver(Receiver(fail_first=4)) as receiver:
+            hook = client.post(
+                "/v1/webhooks", json={"url": receiver.url, "events": ["decision.resolved"]}
+            ).json()
+            receiver.secret = hook["secret"]
+            base = f"/v1/webhooks/{hook['id']}/deliveries"
+
+            def send(decision: str, label: str) -> None:
+                with service.db.write() as conn:
+                    enqueue_event(
+                        conn,
+                        workspace_id=workspace,
+                        event_type="decision.resolved",
+                        data={"decision_id": decision, "final_label": label},
+                    )
+
+            def settled(n: int) -> list[dict]:
+                deadline = time.monotonic() + 20
+                while True:
+                    rows = client.get(base).json()["data"]
+                    if len(rows) == n and all(r["status"] != "pending" for r in rows):
+                        return rows
+                    assert time.monotonic() < deadline, rows
+                    time.sleep(0.02)
+
+            send("dec_1", "travel")
+            [first] = settled(1)  # 2 tries failed: given up
+            send("dec_2", "travel")
+            other = next(r for r in settled(2) if r["id"] != first["id"])
+            assert first["status"] == other["status"] == "failed"
+            send("dec_1", "leave")
+            newer = next(r for r in settled(3) if r["id"] not in {first["id"], other["id"]})
+            assert newer["status"] == "delivered"
+            r = client.post(f"{base}/{first['id']}/retry")
+            assert r.status_code == 409, r.text
+            details = r.json()["error"]["details"]
+            assert details["reason"] == "superseded" and details["newer"] == newer["id"]
+            assert client.post(f"{base}/{other['id']}/retry").status_code == 200
+
+
 def test_change_rotate_and_test_an_endpoint(tmp_path, monkeypatch):
     """PATCH changes the URL (pending and later deliveries go there), the events and the
     description, never the secret; rotate-secret answers a new one that signs from then on;

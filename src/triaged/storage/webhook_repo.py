@@ -272,6 +272,24 @@ def delivery_with_type(conn: Connection, delivery_id: str) -> AnyRow:
     ).one()
 
 
+def newer_of_subject(conn: Connection, delivery: AnyRow) -> str | None:
+    """The id of the newest delivery to the same endpoint about the same subject made after
+    ``delivery`` (None: there is none, or the delivery has no subject)."""
+    if delivery.subject is None:
+        return None
+    c = webhook_deliveries.c
+    later = or_(
+        c.created_at > delivery.created_at,
+        and_(c.created_at == delivery.created_at, c.id > delivery.id),
+    )
+    return conn.execute(
+        select(c.id)
+        .where(c.endpoint_id == delivery.endpoint_id, c.subject == delivery.subject, later)
+        .order_by(c.created_at.desc(), c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
 def requeue_delivery(conn: Connection, delivery_id: str, now: datetime) -> None:
     """Pending again from ``now``, with a fresh budget of attempts."""
     c = webhook_deliveries.c

@@ -296,7 +296,11 @@ def list_deliveries(
 def retry_delivery(
     conn: Connection, workspace_id: str, endpoint_id: str, delivery_id: str
 ) -> dict[str, Any]:
-    """Send a failed or cancelled delivery again, now, with a fresh budget of attempts."""
+    """Send a failed delivery again, now, with a fresh budget of attempts (a cancelled one
+    belongs to a deleted endpoint, which is gone from the API with its log);
+    refused (409, reason ``superseded``) when a later event about the same decision was sent to
+    the endpoint since: the receiver takes the last event of a decision to arrive as its
+    state, and the old one would arrive last."""
     get_endpoint(conn, workspace_id, endpoint_id)
     row = webhook_repo.endpoint_delivery_with_type(conn, workspace_id, endpoint_id, delivery_id)
     if row is None:
@@ -305,6 +309,13 @@ def retry_delivery(
         raise Conflict(
             f"delivery {delivery_id!r} is {row.status}; only failed ones are retried",
             details={"delivery_id": delivery_id, "status": row.status},
+        )
+    newer = webhook_repo.newer_of_subject(conn, row)
+    if newer is not None:  # sent now, it would arrive after, and undo, what came since
+        raise Conflict(
+            f"delivery {delivery_id!r} is superseded: {newer!r}, a later event about the same "
+            "decision, carries its current state (retry that one if it failed)",
+            details={"delivery_id": delivery_id, "reason": "superseded", "newer": newer},
         )
     webhook_repo.requeue_delivery(conn, delivery_id, utcnow())
     return _delivery(webhook_repo.delivery_with_type(conn, delivery_id))
