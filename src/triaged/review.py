@@ -233,6 +233,7 @@ class ReviewService:
                 item_id=item_id,
                 now=utcnow(),
                 viewer=review_queue.viewer_of(principal),
+                admin=principal.role == Role.ADMIN,
             )
 
     def item(self, principal: Principal, item_id: str) -> dict[str, Any]:

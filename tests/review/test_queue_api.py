@@ -131,6 +131,15 @@ async def test_conflicts_and_bad_input(team: Team) -> None:
     assert r.status_code == 200 and r.json()["status"] == "pending"
     [again] = await claim(team.bob)
     assert again["id"] == second["id"]
+    # an admin may release an item whoever holds it (a reviewer who claimed 1,000 items for
+    # a day locked them until their key was revoked); another reviewer still may not
+    assert (await team.alice.post(rel)).status_code == 409
+    r = await team.admin.post(rel)
+    assert r.status_code == 200 and r.json()["status"] == "pending", r.text
+    assert (await team.bob.post(rel)).status_code == 409  # bob holds it no longer
+    item = (await team.admin.get(f"/v1/review/items/{second['id']}")).json()
+    released = [e for e in item["history"] if e["event"] == "released"][-1]
+    assert released["details"].get("holder"), released
     # unknown item
     assert (
         await team.alice.post("/v1/review/items/rvi_nope/resolve", json={"action": "confirm"})

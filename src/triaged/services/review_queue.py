@@ -460,16 +460,21 @@ def release(
     item_id: str,
     now: datetime,
     viewer: str | None = None,
+    admin: bool = False,
 ) -> dict[str, Any]:
-    """Hand a claimed item back to the queue (only by the key that holds it)."""
+    """Hand a claimed item back to the queue: by the key that holds it, or by an ``admin``
+    key whoever holds it (a reviewer may claim up to 1,000 items for up to a day; without
+    this only revoking their key freed them)."""
     row = _locked_item(conn, workspace_id, item_id)
-    _must_hold(row, key_id, now, "release")
-    if not review_repo.release_item(conn, item_id, key_id, now):
+    holder = row.claimed_by if admin and row.status == Status.CLAIMED.value else key_id
+    _must_hold(row, holder, now, "release")
+    if not review_repo.release_item(conn, item_id, holder, now):
         raise Conflict(
             f"review item {item_id} is no longer claimed by this key",
             details={"item_id": item_id, "reason": "not_claimed_by_caller"},
         )
-    review_repo.insert_events(conn, [dict(row._mapping)], "released", key_id, now)
+    details = {"holder": holder} if holder != key_id else None
+    review_repo.insert_events(conn, [dict(row._mapping)], "released", key_id, now, details)
     return get_item(conn, workspace_id, item_id, now=now, history=False, viewer=viewer or key_id)
 
 

@@ -124,7 +124,8 @@ def resolve(
 
 @router.post("/review/items/{item_id}/release")
 def release(item_id: str, principal: PrincipalDep, service: ServiceDep) -> dict[str, Any]:
-    """Hand an item you hold back to the queue."""
+    """Hand an item you hold back to the queue; an admin key may release an item whoever
+    holds it (a reviewer who claimed more than they can answer)."""
     return service.review.release(principal, item_id)
 
 
