@@ -219,6 +219,21 @@ async def test_request_id_on_every_answer(stack: Stack, tenant: Tenant) -> None:
         assert r.json()["error"]["request_id"] == r.headers["request-id"]
 
 
+async def test_api_answers_are_not_cached(stack: Stack, tenant: Tenant) -> None:
+    """Every /v1 answer says ``Cache-Control: no-store``: a new key's secret (shown once),
+    a webhook secret and plain reads alike, errors too (none said anything before)."""
+    async with stack.client(tenant.key) as c:
+        created = await c.post("/v1/keys", json={"name": "ci", "role": "client"})
+        assert created.status_code == 201 and "key" in created.json(), created.text
+        hook = await c.post(
+            "/v1/webhooks", json={"url": "https://hooks.example.com/x", "events": ["alert.drift"]}
+        )
+        assert hook.status_code == 201, hook.text
+        for r in (created, hook, await c.get("/v1/usage"), await c.get("/v1/decisions/nope")):
+            assert r.headers["cache-control"] == "no-store", (r.request.url, r.headers)
+        assert "no-store" not in (await c.get("/healthz")).headers.get("cache-control", "")
+
+
 async def test_an_unexpected_error_names_its_request_id(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:

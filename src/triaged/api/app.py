@@ -22,6 +22,7 @@ from triaged import __version__
 from triaged.api.deprecation import DeprecatedAliasMiddleware
 from triaged.api.errors import install_error_handlers
 from triaged.api.limits import BodyLimitMiddleware
+from triaged.api.no_store import NoStoreMiddleware
 from triaged.api.openapi import install_openapi, install_redoc
 from triaged.api.request_id import RequestIdMiddleware, install_log_filter
 from triaged.api.routes import health, v1_router
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                 "Retry-After",
             ],
         )
+    app.add_middleware(NoStoreMiddleware)  # API answers are one key's data, secrets too
     app.add_middleware(DeprecatedAliasMiddleware)  # aliases: Deprecation + Link, errors too
     app.add_middleware(RequestIdMiddleware)  # outermost: ids on every answer, 413s included
     app.include_router(health.router)
