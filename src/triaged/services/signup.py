@@ -28,6 +28,7 @@ import hmac
 import json
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -126,7 +127,9 @@ def validate(name: str, email: str) -> tuple[str, str]:
             "starting with a letter or digit",
             details={"field": "name", "pattern": inputs.NAME_PATTERN},
         ) from None
-    email = (email or "").strip().lower()
+    # NFKC: a full-width "ｅxample.com" is the mailbox "example.com" (mail systems map it
+    # so), and without it each such spelling had its own place under the per-email cap
+    email = unicodedata.normalize("NFKC", (email or "").strip()).lower()
     if len(email) > MAX_EMAIL or not EMAIL_PATTERN.fullmatch(email):
         raise ValidationFailed(
             "email: give a valid email address (name@example.com)", details={"field": "email"}
