@@ -431,6 +431,36 @@ def test_empty_and_tiny_windows() -> None:
     assert counts == {"a": 1, "b": 1}
 
 
+def test_held_inputs_with_wide_prediction_sets_do_not_make_every_pair_an_overlap() -> None:
+    """Held inputs carry prediction sets of many labels.  Counted over every decision and
+    every pair in its set, they made nearly every pair's traffic score 1.0 (a pair with no
+    close call ranked above a real confusion).  A decision now points to the pairs of its
+    own label, each with 1 / (set size - 1) of its doubt."""
+    from triaged.insights.overlaps import find_overlaps
+
+    labels = [f"l{i}" for i in range(10)]
+    records = [
+        DecisionRecord(f"held {i}", labels[i % 10], 0.3, "hold", prediction_set=tuple(labels))
+        for i in range(200)
+    ]
+    # a real confusion: x and y swap, sets of both, close runner-ups
+    records += [
+        DecisionRecord(f"xy {i}", "x", 0.5, "review", (("y", 0.4),), prediction_set=("x", "y"))
+        for i in range(30)
+    ]
+    records += [DecisionRecord(f"x {i}", "x", 0.95, "auto") for i in range(30)]
+    cfg = InsightsConfig()
+    empty = np.zeros((0, 4), np.float32)
+    ranked = find_overlaps(
+        records, example_vectors=empty, example_labels=[], example_texts=[], config=cfg
+    )
+    assert ranked[0].labels == ("x", "y"), [(o.labels, o.score) for o in ranked[:3]]
+    others = [o for o in ranked if o.labels != ("x", "y")]
+    assert all(o.evidence["components"]["traffic"] < 0.5 for o in others), [
+        (o.labels, o.evidence["components"]) for o in others[:3]
+    ]
+
+
 def test_prediction_sets_feed_overlaps() -> None:
     """Pairs that share prediction sets rank as overlaps even when the runner-up score is
     far below the top one; the log's ``in_set`` flags are read back as the set."""

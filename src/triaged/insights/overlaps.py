@@ -121,7 +121,8 @@ class _Traffic:
     top2: Counter[Pair]
     close: Counter[Pair]
     close_texts: dict[Pair, list[tuple[float, str]]]
-    in_sets: Counter[Pair]  # decisions whose prediction set holds both labels
+    in_sets: Counter[Pair]  # decisions on one label whose prediction set holds the other
+    set_weight: dict[Pair, float]  # ... each weighing 1 / (labels in its set - 1)
     corrections: Counter[tuple[str, str]]
 
 
@@ -143,18 +144,28 @@ def _traffic(records: Sequence[DecisionRecord], config: InsightsConfig) -> _Traf
         if ru[1] >= config.close_ratio:
             close[p] += 1
             close_texts[p].append((ru[1], r.text))
+    # A decision on ``a`` whose prediction set also holds ``b`` points to the pair, with the
+    # share 1 / (set size - 1) of its doubt: counted over every decision and every pair of
+    # its set, held inputs (sets of 7-15 labels) made nearly every pair look fully mixed.
     in_sets: Counter[Pair] = Counter()
+    set_weight: dict[Pair, float] = defaultdict(float)
     for r in records:
-        members = sorted(set(r.prediction_set or ()))
-        for i, a in enumerate(members):
-            for b in members[i + 1 :]:
-                in_sets[(a, b)] += 1
+        members = set(r.prediction_set or ())
+        if r.label not in members or len(members) < 2:
+            continue
+        share = 1.0 / (len(members) - 1)
+        for other in members - {r.label}:
+            p = _pair(r.label, other)
+            in_sets[p] += 1
+            set_weight[p] += share
     corrections: Counter[tuple[str, str]] = Counter()
     for r in records:
         to = r.corrected_to
         if to is not None:
             corrections[(r.label, to)] += 1
-    return _Traffic(volume, judged, weight, top2, close, close_texts, in_sets, corrections)
+    return _Traffic(
+        volume, judged, weight, top2, close, close_texts, in_sets, set_weight, corrections
+    )
 
 
 def _weights(
@@ -221,7 +232,7 @@ def _score_pair(
     volume, corrections = tr.volume, tr.corrections
     vol = volume[a] + volume[b]
     traffic = min(1.0, tr.weight.get(p, 0.0) / vol) if vol else 0.0
-    set_rate = min(1.0, tr.in_sets.get(p, 0) / vol) if vol else 0.0
+    set_rate = min(1.0, tr.set_weight.get(p, 0.0) / vol) if vol else 0.0
     traffic = max(traffic, set_rate)
     n_corr = corrections[(a, b)] + corrections[(b, a)]
     rev = tr.judged[a] + tr.judged[b]
