@@ -191,6 +191,36 @@ def test_reviewer_new_category_names_the_cluster_and_confirmed_items_leave(clinc
     assert all(d.startswith("t") for c in report["gap_clusters"] for d in c["decision_ids"])
 
 
+def test_one_card_per_name_reviewers_gave(clinc: dict) -> None:
+    """A cluster takes the name most of its named votes gave, however few of its inputs
+    were voted on (it took it only from a third of the cluster up: a keyword name won), and
+    two clusters the reviewers named alike are one card (each was a card, ``_2`` suffixed,
+    inviting a duplicate label)."""
+    tax = _taxonomy(clinc)
+    records = []
+    for intent, label in (("timer", "alarm"), ("tire_change", "balance")):
+        for i, text in enumerate(clinc["test"][intent]):
+            named = i < 4  # 4 of 30 voted: under a third
+            records.append(
+                DecisionRecord(
+                    text=text,
+                    label=label,
+                    confidence=0.4,
+                    bucket="hold",
+                    id=f"{intent}{i}",
+                    review_action="new_category" if named else None,
+                    new_label="Car and kitchen" if named else None,
+                )
+            )
+    report = compute_insights(records, tax).to_dict()
+    names = [c["proposed_label"] for c in report["gap_clusters"]]
+    assert names.count("car_and_kitchen") == 1 and "car_and_kitchen_2" not in names, names
+    [card] = [c for c in report["gap_clusters"] if c["proposed_label"] == "car_and_kitchen"]
+    ids = card["decision_ids"]
+    assert any(d.startswith("timer") for d in ids) and any(d.startswith("tire") for d in ids)
+    assert card["new_category_votes"] == 8
+
+
 def test_clusters_a_known_label_vouches_for_are_not_gaps(clinc: dict) -> None:
     """Confident traffic of existing labels in the review lane (the auto lane closed) is the
     known labels' traffic, not a gap: the model's label is its nearest example's label, at

@@ -13,9 +13,9 @@ the model (a cluster whose inputs a known label vouches for, :mod:`triaged.insig
 is that label's traffic, unless hardly any labelled example is near its inputs).  Inputs
 that share a word their labels' examples never use (:mod:`triaged.insights.terms`) and
 that no cluster holds are reported too, as *term gaps*: a missing category whose inputs
-read like a sibling's forms no cluster of its own.  Every group is described: size, share
-of the held volume, representative texts, c-TF-IDF keywords, the labels it is split
-between, and a proposed name.
+read like a sibling's forms no cluster of its own.  Every group (those reviewers gave one
+name merged, :mod:`triaged.insights.gap_names`) is described: size, share of the held
+volume, texts, c-TF-IDF keywords, the labels it is split between, a proposed name.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from triaged.insights.config import InsightsConfig
-from triaged.insights.keywords import class_tfidf_keywords, fit_name, propose_name, snake_case
+from triaged.insights.gap_names import merge_named, name_votes, reviewer_name
+from triaged.insights.keywords import class_tfidf_keywords, fit_name, propose_name
 from triaged.insights.records import DecisionRecord
 from triaged.insights.scale import (
     centroid,
@@ -211,8 +212,7 @@ def find_gap_clusters(
     V = np.asarray(vectors, dtype=np.float32)
     R = np.asarray(reference, dtype=np.float32).reshape(-1, V.shape[1])
     center = common_direction(V, R, reference_labels)
-    Z = unit_rows(V - center)
-    ref_c = unit_rows(R - center)
+    Z, ref_c = unit_rows(V - center), unit_rows(R - center)
     ref_labels = list(reference_labels) if 0 < R.shape[0] == len(reference_labels) else None
     explained = _explained(Z, ref_c, ref_labels, records, config)
     labels, label_cents, merge_at = _cluster_open(
@@ -244,6 +244,7 @@ def find_gap_clusters(
         groups += [g for g, _ in extra]
         terms += [t for _, t in extra]
         coverage += [float(_coverage(Z, g, ref_z, config.coverage_k).mean()) for g, _ in extra]
+    groups, coverage, terms = merge_named(groups, coverage, terms, records)
     if groups:
         _count_shares(summary, explained | np.isin(labels, _known(vouched, config)), groups)
     clusters = _describe_kept(
@@ -465,19 +466,8 @@ def _describe_kept(
     taken = set(label_names)
     clusters: list[GapCluster] = []
     for rank, idx in enumerate(groups):
-        cluster = _describe(
-            rank,
-            idx,
-            records,
-            Z,
-            V,
-            keywords[rank],
-            taken,
-            n,
-            total_held,
-            coverage[rank],
-            config,
-        )
+        kw, cov = keywords[rank], coverage[rank]
+        cluster = _describe(rank, idx, records, Z, V, kw, taken, n, total_held, cov, config)
         taken.add(cluster.proposed_label)
         clusters.append(cluster)
     return clusters
@@ -547,11 +537,12 @@ def _describe(
             break
     raw_centroid = centroid(V[idx])
     cohesion = float((unit_rows(V[idx]) @ raw_centroid).mean())
-    votes = Counter(snake_case(r.new_label) for r in members if r.is_new_category and r.new_label)
+    votes = name_votes(members)
     n_votes = sum(1 for r in members if r.is_new_category)
     texts = [r.text for r in members]
-    if votes and votes.most_common(1)[0][1] * 3 >= len(members):
-        name = fit_name(votes.most_common(1)[0][0])
+    named = reviewer_name(members)
+    if named is not None:
+        name = fit_name(named)
         base, k = name, 2
         while name in taken:
             name = fit_name(base, f"_{k}")
