@@ -116,6 +116,8 @@ async def test_changing_thresholds_never_retrains(stack: Stack, tenant: Tenant) 
         ({"audit_rate": -0.1}, "audit_rate"),
         ({"auto_error_target": 0.0}, "auto_error_target"),
         ({"confidence_level": 1.0}, "confidence_level"),
+        # a "bound" at 1% confidence sat below the error's own estimate, shown as certified
+        ({"confidence_level": 0.01}, "confidence_level"),
         ({"expected_out_of_scope": 1.0}, "expected_out_of_scope"),
         ({"atuo": 0.9}, "atuo"),
         ({"auto": True}, "auto"),  # not read as 1.0

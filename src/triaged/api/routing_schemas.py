@@ -150,7 +150,6 @@ class RoutingVersionList(Page[RoutingVersionOut]):
 
 
 Unit = Field(default=None, ge=0.0, le=1.0)
-Open = Field(default=None, gt=0.0, lt=1.0)
 
 
 class RoutingUpdate(BaseModel):
@@ -178,7 +177,13 @@ class RoutingUpdate(BaseModel):
         description="Error the auto lane must stay under, in [0.0001, 1) (smaller targets need "
         "more clean evidence than any taxonomy has).",
     )
-    confidence_level: float | None = Open
+    confidence_level: float | None = Field(
+        default=None,
+        ge=0.5,
+        lt=1.0,
+        description="Confidence level of the bound on the auto lane's error, in [0.5, 1): "
+        "below 0.5 the 'upper bound' falls under the error's own estimate.",
+    )
     expected_out_of_scope: float | None = Field(default=None, ge=0.0, lt=1.0)
 
 
