@@ -165,6 +165,30 @@ async def test_a_cursor_not_handed_out_is_400(stack: Stack, cursor: str) -> None
             assert error["details"]["field"] == "cursor"
 
 
+async def test_a_cursor_of_one_taxonomy_s_list_is_refused_on_another_s(stack: Stack) -> None:
+    """Lists under a parent page per parent: a cursor handed out for one taxonomy's routing
+    versions paged another taxonomy's versions (200, its versions below that number)."""
+    tenant = stack.tenant()
+    async with stack.client(tenant.key) as c:
+        names = []
+        for _ in range(2):
+            name = unique("cur")
+            body = {**TINY_TAXONOMY, "name": name}
+            assert (await c.post("/v1/taxonomies", json=body)).status_code == 201
+            for auto in (0.97, 0.98, 0.99):
+                url = f"/v1/taxonomies/{name}/routing"
+                assert (await c.put(url, json={"auto": auto})).status_code == 200
+            names.append(name)
+        first = await c.get(f"/v1/taxonomies/{names[0]}/routing/versions", params={"limit": 1})
+        cursor = first.json()["next_cursor"]
+        assert cursor
+        ok = await c.get(f"/v1/taxonomies/{names[0]}/routing/versions", params={"cursor": cursor})
+        assert ok.status_code == 200 and ok.json()["data"], ok.text
+        other = f"/v1/taxonomies/{names[1]}/routing/versions"
+        r = await c.get(other, params={"cursor": cursor})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor", r.text
+
+
 @pytest.mark.parametrize(
     ("path", "scope"),
     [

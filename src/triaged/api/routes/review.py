@@ -167,7 +167,9 @@ def reviewed_examples(
     """Resolved review items as examples (source ``review``) and whether each trains or
     evaluates, in item order, a page at a time."""
     rows = sorted(service.review.examples(principal, record.name), key=lambda e: e["item_id"])
-    return page_of("reviewed_examples", rows, lambda e: str(e["item_id"]), limit, cursor)
+    return page_of(
+        f"reviewed_examples:{record.id}", rows, lambda e: str(e["item_id"]), limit, cursor
+    )
 
 
 @router.post("/taxonomies/{name}/rollback")

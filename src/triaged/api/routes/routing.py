@@ -48,12 +48,12 @@ def list_routing_versions(
     """Every routing-policy version of the taxonomy, newest first, a page at a time: how the
     auto lane moved and who moved it (``created_by``: an API key id; null when the service
     moved it by itself)."""
-    position = decode_cursor("routing-versions", cursor, kind=int)
+    position = decode_cursor(f"routing-versions:{record.id}", cursor, kind=int)
     before = None if position is None else int(position)
     rows = service.routing_versions(principal, record.name, before=before, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    return envelope("routing-versions", rows, rows[-1]["version"] if more else None)
+    return envelope(f"routing-versions:{record.id}", rows, rows[-1]["version"] if more else None)
 
 
 @router.put("/{name}/routing", response_model=RoutingOut, responses=ERROR_RESPONSES)

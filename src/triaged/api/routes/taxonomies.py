@@ -140,7 +140,7 @@ def list_versions(
 ) -> Any:
     """The versions of the taxonomy, oldest first, a page at a time."""
     versions = sorted(service.taxonomy_versions(principal, record.name), key=lambda v: v["version"])
-    return page_of("versions", versions, lambda v: int(v["version"]), limit, cursor)
+    return page_of(f"versions:{record.id}", versions, lambda v: int(v["version"]), limit, cursor)
 
 
 @router.get("/{name}/versions/{version}")
@@ -277,7 +277,9 @@ def list_models(
         rows = service.review.versions(principal, record.name)
     else:
         rows = service.models(principal, record.name)
-    return page_of("models", rows, lambda m: str(m["id"]), limit, cursor, descending=True)
+    return page_of(
+        f"models:{record.id}", rows, lambda m: str(m["id"]), limit, cursor, descending=True
+    )
 
 
 router.add_api_route(

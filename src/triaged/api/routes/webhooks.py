@@ -190,14 +190,16 @@ def list_deliveries(
     cursor: Cursor = None,
 ) -> Any:
     """Deliveries to an endpoint, newest first, a page at a time."""
-    page_size, position = limit, decode_cursor("deliveries", cursor, kind=str)
+    page_size, position = limit, decode_cursor(f"deliveries:{webhook_id}", cursor, kind=str)
     before = None if position is None else str(position)
     limit = page_size + 1  # one more than a page: is there a next one?
     rows = service.webhook_deliveries(
         principal, webhook_id, status=status, limit=limit, before=before
     )
     more = len(rows) > page_size
-    return envelope("deliveries", rows[:page_size], rows[page_size - 1]["id"] if more else None)
+    return envelope(
+        f"deliveries:{webhook_id}", rows[:page_size], rows[page_size - 1]["id"] if more else None
+    )
 
 
 @router.get("/webhooks/{webhook_id}/deliveries/{delivery_id}/attempts", response_model=AttemptList)
@@ -211,7 +213,7 @@ def list_attempts(
 ) -> Any:
     """Every try of one delivery: status code, error and duration."""
     rows = service.delivery_attempts(principal, webhook_id, delivery_id)  # first try first
-    return page_of("attempts", rows, lambda a: int(a["n"]), limit, cursor)
+    return page_of(f"attempts:{delivery_id}", rows, lambda a: int(a["n"]), limit, cursor)
 
 
 @router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", response_model=DeliveryOut)
