@@ -50,6 +50,9 @@ QUEUE = "triaged"
 _SCHEMA_LOCK = 0x7472696167656431  # pg_advisory_xact_lock key: "triaged1"
 
 CHANNEL = "triaged_models"  # LISTEN/NOTIFY: a model version was activated
+#: Inline mode: bulk runs at once in one process (each waits in its own thread while its
+#: plan paces it); trainings keep their single thread.
+BULK_THREADS = 4
 
 
 def notify_model(
@@ -123,6 +126,7 @@ class JobRunner:
                 "default runs jobs inside `triaged serve` (TRIAGED_JOB_QUEUE=inline)"
             )
         self._pool: ThreadPoolExecutor | None = None
+        self._bulk_pool: ThreadPoolExecutor | None = None  # bulk runs: see submit
         self._lock = threading.Lock()
         self._futures: list[Future[Any]] = []
         self.stop_event = threading.Event()
@@ -171,15 +175,23 @@ class JobRunner:
             self._schema_ready = True
 
     def submit(self, task: str, args: dict[str, Any]) -> Future[Any]:
-        """Run ``task`` in this process's job thread (inline mode)."""
+        """Run ``task`` in this process's job thread (inline mode).  Bulk runs have threads
+        of their own (:data:`BULK_THREADS`): a run the plan's per-minute limit paces waits
+        in its thread, and in the one job thread it held up every other workspace's jobs."""
         from triaged.services.jobs_tasks import TASKS
 
         fn = TASKS[task]
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="triaged-jobs")
+            if task == "bulk":
+                if self._bulk_pool is None:
+                    self._bulk_pool = ThreadPoolExecutor(BULK_THREADS, "triaged-bulk")
+                pool = self._bulk_pool
+            else:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="triaged-jobs")
+                pool = self._pool
             self._futures = [f for f in self._futures if not f.done()]
-            future = self._pool.submit(self._call, task, fn, args)
+            future = pool.submit(self._call, task, fn, args)
             self._futures.append(future)
         return future
 
@@ -292,9 +304,10 @@ class JobRunner:
         how many jobs still run at ``deadline`` (abandoned)."""
         self.stop_event.set()  # a bulk job stops after its chunk in flight
         with self._lock:
-            pool, self._pool = self._pool, None
+            pools = (self._pool, self._bulk_pool)
+            self._pool = self._bulk_pool = None
             futures = list(self._futures)
-        left = stop_pool(pool, futures, deadline)
+        left = stop_pool(pools, futures, deadline)
         with self._lock:
             if self._deliverer is not None:
                 self._deliverer.close()

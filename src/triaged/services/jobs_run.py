@@ -57,6 +57,9 @@ from triaged.storage.db import Database
 if TYPE_CHECKING:
     from triaged.service import Service
 
+#: Longest wait between tries of a chunk the plan's per-minute limit refused.
+PACE_STEP_S = 1.0
+
 __all__ = ["CHUNK", "claim", "heartbeat", "run_bulk_job", "take_over", "unfinished_jobs"]
 
 log = logging.getLogger("triaged.jobs")
@@ -280,7 +283,9 @@ def _chunk(
         except QuotaExceeded:
             raise
         except RateLimited as exc:  # the plan's per-minute limit paces the job
-            if wait(float(exc.retry_after or 1)):
+            # a second at a time: each try reads the job's state, so a cancel ends the wait
+            # within a second (it held the run for the rest of the minute)
+            if wait(min(float(exc.retry_after or 1), PACE_STEP_S)):
                 return
 
 

@@ -1,6 +1,7 @@
 """Stopping this process's job threads within a deadline (``triaged serve`` on SIGTERM).
 
-Inline trainings, retrains and bulk runs each run in a one-thread pool of the process.
+Inline trainings and retrains each run in a one-thread pool of the process, bulk runs in
+a small pool of their own.
 Without a deadline a stop waits for them all, as tests and the CLI's own commands want.
 With one (``TRIAGED_SHUTDOWN_TIMEOUT_SECONDS``, from the server's shutdown) work not yet
 started is dropped and the running one is waited for until the deadline, then abandoned:
@@ -21,16 +22,22 @@ __all__ = ["stop_pool"]
 
 
 def stop_pool(
-    pool: ThreadPoolExecutor | None, futures: Iterable[Future[Any]], deadline: float | None
+    pool: ThreadPoolExecutor | tuple[ThreadPoolExecutor | None, ...] | None,
+    futures: Iterable[Future[Any]],
+    deadline: float | None,
 ) -> int:
-    """Shut ``pool`` down; ``deadline`` (``time.monotonic()``) None: wait for everything.
-    Returns how many of ``futures`` still run at the deadline (abandoned)."""
-    if pool is None:
+    """Shut ``pool`` (or each of a tuple of pools) down; ``deadline``
+    (``time.monotonic()``) None: wait for everything.  Returns how many of ``futures``
+    still run at the deadline (abandoned)."""
+    pools = [q for q in (pool if isinstance(pool, tuple) else (pool,)) if q is not None]
+    if not pools:
         return 0
     if deadline is None:
-        pool.shutdown(wait=True)
+        for q in pools:
+            q.shutdown(wait=True)
         return 0
-    pool.shutdown(wait=False, cancel_futures=True)
+    for q in pools:
+        q.shutdown(wait=False, cancel_futures=True)
     pending = [f for f in futures if not f.done()]
     if not pending:
         return 0

@@ -1,0 +1,64 @@
+"""One workspace's paced bulk job does not hold up another's (embedded mode, SQLite).
+
+The plan's per-minute limit paces a job: it waits for the next minute.  In `triaged serve`
+the waiting run sat in the one job thread, so every other workspace's bulk job stayed
+``queued`` (then ``running`` at 0 rows) until it finished: a one-row job took almost three
+minutes in a new-user pass.  Bulk runs now have threads of their own, and a wait reads the
+job's state every second, so cancelling the paced job ends its wait at once."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+from tests.servicekit import TINY_TAXONOMY
+from triaged.service import Service
+from triaged.services.jobs_bulk import BulkOptions
+from triaged.settings import Settings
+
+PLANS = {"paced": {"monthly_quota": 100000, "per_minute": 40}}
+
+
+def _body(n: int, tag: str) -> io.BytesIO:
+    rows = "".join(
+        json.dumps({"text": f"my card was charged twice ({tag} {i})"}) + "\n" for i in range(n)
+    )
+    return io.BytesIO(rows.encode())
+
+
+def test_a_paced_job_holds_up_no_other_workspace_and_a_cancel_ends_its_wait(
+    tmp_path: Path,
+) -> None:
+    svc = Service(Settings(data_dir=tmp_path, bootstrap_admin=False, plans=PLANS))
+    svc.start()
+    try:
+        slow = svc.authenticate(svc.create_key("slow", "admin", create_plan="paced").key or "")
+        fast = svc.authenticate(svc.create_key("fast", "admin", create_plan="unlimited").key or "")
+        for who in (slow, fast):
+            svc.create_taxonomy(who, {**TINY_TAXONOMY, "name": "support"})
+            svc.jobs.wait(600)  # trained
+        # 40 rows a minute, 90 rows: a chunk of 40 now, then a wait for the next minute.
+        # Submitted early in a minute, so that the wait is long.
+        while time.time() % 60 > 40:
+            time.sleep(0.5)
+        paced = svc.submit_job(slow, "support", _body(90, "slow"), "jsonl", BulkOptions())
+        deadline = time.monotonic() + 60
+        while svc.job(slow, paced["id"])["done"] < 40:
+            assert time.monotonic() < deadline, svc.job(slow, paced["id"])
+            time.sleep(0.1)
+        started = time.monotonic()
+        quick = svc.submit_job(fast, "support", _body(1, "fast"), "jsonl", BulkOptions())
+        while (view := svc.job(fast, quick["id"]))["state"] != "done":
+            assert time.monotonic() - started < 15, view  # not the rest of the minute
+            time.sleep(0.05)
+        assert svc.job(slow, paced["id"])["done"] == 40  # still waiting for its minute
+        assert time.time() % 60 < 55  # the test ran inside that minute: the wait was real
+        svc.cancel_job(slow, paced["id"])
+        stop = time.monotonic()
+        svc.jobs.wait(30)  # the paced run ends within a second or so, not at the minute
+        assert time.monotonic() - stop < 5
+        assert svc.job(slow, paced["id"])["state"] == "cancelled"
+    finally:
+        svc.close()
