@@ -350,11 +350,16 @@ def _check_done(job: dict[str, Any], *, partial_ok: bool) -> None:
         return
     so_far = f"{job.get('done')} of {job.get('total')} rows done"
     if not partial_ok:
+        # a failed or cancelled job will not finish: nothing to wait for
+        wait = (
+            f"`triaged jobs status --follow {job.get('id')}` waits for it, "
+            if state in ("queued", "running")
+            else "it will not finish; "
+        )
         raise _fail(
             "job_not_done",
             f"job {job.get('id')} is {state} ({so_far}): its results are incomplete; "
-            f"`triaged jobs status --follow {job.get('id')}` waits for it, --partial gives "
-            "the rows so far",
+            f"{wait}--partial gives the rows so far",
         )
     err.print(
         f"note: job {job.get('id')} is {state} ({so_far}): these results are partial",

@@ -119,6 +119,15 @@ def test_csv_job_with_columns_and_no_logging(tmp_path: Path) -> None:
                 files={"file": ("tickets.csv", buf.getvalue().encode(), "text/csv")},
             )
             assert r.status_code == 202, r.text
+            # id_field=null is "no id", as documented (it was read as a column "null": 422)
+            none = await c.post(
+                "/v1/jobs?taxonomy=support&text_field=body&id_field=null&log=false",
+                files={"file": ("tickets.csv", buf.getvalue().encode(), "text/csv")},
+            )
+            assert none.status_code == 202, none.text
+            unnamed = await _wait_done(c, none.json()["id"])
+            res = await c.get(f"/v1/jobs/{unnamed['id']}/results")
+            assert {json.loads(x)["external_id"] for x in res.text.splitlines()} == {None}
             done = await _wait_done(c, r.json()["id"])
             res = await c.get(f"/v1/jobs/{done['id']}/results")
             return done, [json.loads(x) for x in res.text.splitlines()]
@@ -131,7 +140,7 @@ def test_csv_job_with_columns_and_no_logging(tmp_path: Path) -> None:
         assert {r["id"] for r in rows} == {None}  # nothing logged: no decision to point at
         with svc.db.read() as conn:
             assert conn.execute(select(func.count()).select_from(decisions)).scalar_one() == 0
-        assert svc.usage(principal)["used"] == len(TEXTS)  # counted even when not logged
+        assert svc.usage(principal)["used"] == 2 * len(TEXTS)  # counted even when not logged
     finally:
         svc.close()
 
@@ -142,20 +151,26 @@ def test_bad_row_refuses_the_upload_with_its_line(tmp_path: Path) -> None:
     # metadata that is not an object was dropped silently (a 202, the decision's null)
     bad_meta = b'{"text": "fine"}\n{"text": "ok", "metadata": "str"}\n'
 
+    # NaN and Infinity are not JSON: they were stored as the external ids "nan" and "inf"
+    not_json = b'{"text": "fine"}\n{"text": "nan id", "external_id": NaN}\n'
+
     async def run() -> Any:
         async with stack.client(tenant.key) as c:
             r = await c.post("/v1/jobs?taxonomy=support&format=jsonl", content=body)
             meta = await c.post("/v1/jobs?taxonomy=support&format=jsonl", content=bad_meta)
+            nan = await c.post("/v1/jobs?taxonomy=support&format=jsonl", content=not_json)
             listed = (await c.get("/v1/jobs")).json()
             missing = await c.get("/v1/jobs/job_nope/results")
-            return r, meta, listed, missing
+            return r, meta, nan, listed, missing
 
     try:
-        r, meta, listed, missing = asyncio.run(run())
+        r, meta, nan, listed, missing = asyncio.run(run())
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"]["line"] == 2
         assert meta.status_code == 422, meta.text
         assert meta.json()["error"]["details"] == {"line": 2, "field": "metadata"}
+        assert nan.status_code == 422 and nan.json()["error"]["details"]["line"] == 2, nan.text
+        assert "NaN is not a JSON value" in nan.json()["error"]["message"]
         assert listed["data"] == []  # no partial job
         assert missing.status_code == 404
     finally:

@@ -203,6 +203,9 @@ def test_results_of_a_job_not_done_are_refused_unless_partial(
         assert r.exit_code == 2 and r.stdout == "", r.output
         assert f"error (job_not_done): job job_1 is {state} (1024 of 8000 rows done)" in r.stderr
         assert "--partial" in r.stderr and not out.exists()
+        # a failed or cancelled job will not finish: no "--follow waits for it"
+        ends = state in ("failed", "cancelled")
+        assert ("will not finish" in r.stderr) is ends and ("--follow" in r.stderr) is not ends
         r = runner.invoke(app, ["jobs", "results", "job_1", "--key", "tri_x", "--partial", *where])
         assert r.exit_code == 0, r.output
         assert f"note: job job_1 is {state} (1024 of 8000 rows done)" in r.stderr

@@ -147,7 +147,7 @@ async def submit_job(
         str | None,
         Query(
             description="Field (column) holding an external id; named other than "
-            "external_id, every row (the CSV header) must have it (null: no id)."
+            "external_id, every row (the CSV header) must have it (null or empty: no id)."
         ),
     ] = "external_id",
     metadata_fields: Annotated[
@@ -163,7 +163,7 @@ async def submit_job(
         fmt = _format(format, content_type, filename)
         opts = BulkOptions(
             text_field=text_field,
-            id_field=id_field or None,
+            id_field=None if id_field in (None, "", "null") else id_field,
             metadata_fields=tuple(f.strip() for f in (metadata_fields or "").split(",") if f),
             log=log,
         )
