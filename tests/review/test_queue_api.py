@@ -124,6 +124,9 @@ async def test_conflicts_and_bad_input(team: Team) -> None:
     # twice
     r = await team.alice.post(path, json={"action": "confirm"})
     assert r.status_code == 409 and r.json()["error"]["details"]["reason"] == "already_resolved"
+    # ... saying who answered and how: a retry after a lost answer knows it landed
+    details = r.json()["error"]["details"]
+    assert details["action"] == "correct" and details["resolved_by"] and details["resolved_at"]
     # release: only the holder; then anyone may claim it
     rel = f"/v1/review/items/{second['id']}/release"
     assert (await team.bob.post(rel)).status_code == 409

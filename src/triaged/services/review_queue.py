@@ -177,9 +177,18 @@ def _locked_item(conn: Connection, workspace_id: str, item_id: str) -> Any:
 
 def _must_hold(row: Any, key_id: str, now: datetime, verb: str) -> None:
     if row.status == Status.RESOLVED.value:
+        # who answered it and how: a client retrying after a lost answer learns whether its
+        # own resolution landed without a second request
         raise Conflict(
-            f"review item {row.id} is already resolved",
-            details={"item_id": row.id, "status": row.status, "reason": "already_resolved"},
+            f"review item {row.id} is already resolved ({row.action} by {row.resolved_by})",
+            details={
+                "item_id": row.id,
+                "status": row.status,
+                "reason": "already_resolved",
+                "action": row.action,
+                "resolved_by": row.resolved_by,
+                "resolved_at": as_utc(row.resolved_at).isoformat() if row.resolved_at else None,
+            },
         )
     if row.status != Status.CLAIMED.value or row.claimed_by != key_id:
         shown = Status.PENDING.value if row.status == Status.RELEASED.value else row.status
