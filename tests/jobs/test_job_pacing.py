@@ -62,3 +62,18 @@ def test_a_paced_job_holds_up_no_other_workspace_and_a_cancel_ends_its_wait(
         assert svc.job(slow, paced["id"])["state"] == "cancelled"
     finally:
         svc.close()
+
+
+def test_the_eta_of_a_paced_job_counts_the_minutes_it_must_wait() -> None:
+    """A rate measured over a run that waited between minutes said 22 s for 200 rows at 100
+    a minute (the job ended a minute later): the ETA is at least the minute boundaries the
+    plan's pace needs."""
+    from triaged.services.progress_rate import paced_eta_seconds
+
+    assert paced_eta_seconds(200, 100, 10.0, 21.7) == 50.0  # one boundary, 50 s away
+    assert paced_eta_seconds(488, 300, 3.0, 44.9) == 57.0
+    assert paced_eta_seconds(350, 100, 30.0, 10.0) == 30.0 + 2 * 60  # three boundaries
+    assert paced_eta_seconds(50, 100, 10.0, 21.7) == 21.7  # fits this minute
+    assert paced_eta_seconds(500, None, 10.0, 21.7) == 21.7  # no pace
+    assert paced_eta_seconds(500, 100, 10.0, None) is None  # no rate yet
+    assert paced_eta_seconds(200, 100, 10.0, 400.0) == 400.0  # slower than the pace anyway

@@ -39,7 +39,7 @@ from triaged.errors import Conflict, NotFittedError, NotFound, PayloadTooLarge, 
 from triaged.services import taxonomies as taxo
 from triaged.services.ids import as_utc, new_id, utcnow
 from triaged.services.keys import Principal, Role
-from triaged.services.progress_rate import eta_seconds, rate_per_second
+from triaged.services.progress_rate import eta_seconds, paced_eta_seconds, rate_per_second
 from triaged.storage import job_repo
 from triaged.storage.db import Database
 
@@ -423,7 +423,10 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def public(
-    row: Any, now: datetime | None = None, stalled_after: float | None = None
+    row: Any,
+    now: datetime | None = None,
+    stalled_after: float | None = None,
+    per_minute: int | None = None,
 ) -> dict[str, Any]:
     """The API shape of a job: state, done/total, rate (rows/s) and ETA (seconds).
 
@@ -446,7 +449,8 @@ def public(
         so_far = rate_per_second(row.done, (as_utc(end) - as_utc(row.started_at)).total_seconds())
         rate = round(so_far, 2) if so_far is not None else None
     if row.state in ("queued", "running") and not stalled:
-        eta = eta_seconds(row.done, row.total, rate)
+        left, second = row.total - row.done, as_utc(now).second + as_utc(now).microsecond / 1e6
+        eta = paced_eta_seconds(left, per_minute, second, eta_seconds(row.done, row.total, rate))
     return {
         "id": row.id,
         "taxonomy": row.taxonomy,
@@ -469,21 +473,31 @@ def public(
 
 
 def get(
-    db: Database, principal: Principal, job_id: str, stalled_after: float | None = None
+    db: Database,
+    principal: Principal,
+    job_id: str,
+    stalled_after: float | None = None,
+    per_minute: int | None = None,
 ) -> dict[str, Any]:
+    """A job's view; ``per_minute``: the workspace plan's limit, which paces its ETA."""
     principal.require(*READ_ROLES)
     with db.read() as conn:
-        return public(_load(conn, principal, job_id), stalled_after=stalled_after)
+        row = _load(conn, principal, job_id)
+    return public(row, stalled_after=stalled_after, per_minute=per_minute)
 
 
 def list_jobs(
-    db: Database, principal: Principal, limit: int = 50, stalled_after: float | None = None
+    db: Database,
+    principal: Principal,
+    limit: int = 50,
+    stalled_after: float | None = None,
+    per_minute: int | None = None,
 ) -> list[dict[str, Any]]:
     principal.require(*READ_ROLES)
     with db.read() as conn:
         rows = job_repo.job_page(conn, principal.workspace_id, limit)
     now = utcnow()
-    return [public(r, now, stalled_after) for r in rows]
+    return [public(r, now, stalled_after, per_minute) for r in rows]
 
 
 def result_columns() -> list[str]:
