@@ -130,9 +130,8 @@ def test_sdk_manages_webhooks_and_verifies(api):
     assert verify_signature(body, signature_header(body, created.secret), created.secret)
 
 
-def test_attempts_page_through_a_retried_delivery(tmp_path, monkeypatch):
-    """A manual retry numbers its tries from 1 again: pages follow the tries in order
-    (``n``) and say which round each belongs to; none is skipped or repeated."""
+def _quick_retries(tmp_path, monkeypatch) -> Service:
+    """A service whose deliveries give up after two quick tries (private receivers allowed)."""
     for name, value in {
         "POLL_INTERVAL_S": "0.02",
         "MAX_ATTEMPTS": "2",
@@ -140,7 +139,13 @@ def test_attempts_page_through_a_retried_delivery(tmp_path, monkeypatch):
         "ALLOW_PRIVATE": "true",
     }.items():
         monkeypatch.setenv(f"TRIAGED_WEBHOOK_{name}", value)
-    service = Service(Settings(data_dir=tmp_path, bootstrap_admin=False))
+    return Service(Settings(data_dir=tmp_path, bootstrap_admin=False))
+
+
+def test_attempts_page_through_a_retried_delivery(tmp_path, monkeypatch):
+    """A manual retry numbers its tries from 1 again: pages follow the tries in order
+    (``n``) and say which round each belongs to; none is skipped or repeated."""
+    service = _quick_retries(tmp_path, monkeypatch)
     with TestClient(create_app(service=service)) as client:
         admin = service.create_key("acme", "admin", create_plan="free").key
         client.headers["Authorization"] = f"Bearer {admin}"
@@ -186,14 +191,7 @@ def test_a_retry_never_sends_a_decision_s_old_state_after_its_current_one(tmp_pa
     is delivered: retrying the first would make it arrive last, and a receiver takes the
     last event of a decision to arrive as its state.  The retry is refused (409, reason
     ``superseded``, naming the newer delivery); another decision's failed event is retried."""
-    for name, value in {
-        "POLL_INTERVAL_S": "0.02",
-        "MAX_ATTEMPTS": "2",
-        "BACKOFF_BASE_S": "0.02",
-        "ALLOW_PRIVATE": "true",
-    }.items():
-        monkeypatch.setenv(f"TRIAGED_WEBHOOK_{name}", value)
-    service = Service(Settings(data_dir=tmp_path, bootstrap_admin=False))
+    service = _quick_retries(tmp_path, monkeypatch)
     with TestClient(create_app(service=service)) as client:
         admin = service.create_key("acme", "admin", create_plan="free").key
         client.headers["Authorization"] = f"Bearer {admin}"
