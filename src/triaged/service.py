@@ -474,14 +474,14 @@ class Service(OperationsMixin):
         from triaged.services import jobs_bulk
 
         stalled = self.settings.job_stalled_seconds
-        pace = self.workspace_plan(principal.plan).per_minute
+        pace = quota.for_jobs(self.workspace_plan(principal.plan)).per_minute
         return jobs_bulk.get(self.db, principal, job_id, stalled, pace)
 
     def list_jobs(self, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
         from triaged.services import jobs_bulk
 
         stalled = self.settings.job_stalled_seconds
-        pace = self.workspace_plan(principal.plan).per_minute
+        pace = quota.for_jobs(self.workspace_plan(principal.plan)).per_minute
         return jobs_bulk.list_jobs(self.db, principal, limit, stalled, pace)
 
     def job_results(self, principal: Principal, job_id: str) -> Iterator[dict[str, Any]]:

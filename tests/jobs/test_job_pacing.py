@@ -39,13 +39,14 @@ def test_a_paced_job_holds_up_no_other_workspace_and_a_cancel_ends_its_wait(
         for who in (slow, fast):
             svc.create_taxonomy(who, {**TINY_TAXONOMY, "name": "support"})
             svc.jobs.wait(600)  # trained
-        # 40 rows a minute, 90 rows: a chunk of 40 now, then a wait for the next minute.
+        # 40 rows a minute, of which jobs take 32 (quota.for_jobs), 90 rows: a chunk of 32
+        # now, then a wait for the next minute.
         # Submitted early in a minute, so that the wait is long.
         while time.time() % 60 > 40:
             time.sleep(0.5)
         paced = svc.submit_job(slow, "support", _body(90, "slow"), "jsonl", BulkOptions())
         deadline = time.monotonic() + 60
-        while svc.job(slow, paced["id"])["done"] < 40:
+        while svc.job(slow, paced["id"])["done"] < 32:
             assert time.monotonic() < deadline, svc.job(slow, paced["id"])
             time.sleep(0.1)
         started = time.monotonic()
@@ -53,7 +54,7 @@ def test_a_paced_job_holds_up_no_other_workspace_and_a_cancel_ends_its_wait(
         while (view := svc.job(fast, quick["id"]))["state"] != "done":
             assert time.monotonic() - started < 15, view  # not the rest of the minute
             time.sleep(0.05)
-        assert svc.job(slow, paced["id"])["done"] == 40  # still waiting for its minute
+        assert svc.job(slow, paced["id"])["done"] == 32  # still waiting for its minute
         assert time.time() % 60 < 55  # the test ran inside that minute: the wait was real
         svc.cancel_job(slow, paced["id"])
         stop = time.monotonic()
@@ -77,3 +78,32 @@ def test_the_eta_of_a_paced_job_counts_the_minutes_it_must_wait() -> None:
     assert paced_eta_seconds(500, None, 10.0, 21.7) == 21.7  # no pace
     assert paced_eta_seconds(500, 100, 10.0, None) is None  # no rate yet
     assert paced_eta_seconds(200, 100, 10.0, 400.0) == 400.0  # slower than the pace anyway
+
+
+def test_a_paced_job_leaves_live_requests_a_share_of_each_minute(tmp_path: Path) -> None:
+    """A job took the whole per-minute budget as each minute began, and the workspace's
+    live classify calls got 429 for the rest of it: jobs now use at most 80% of it."""
+    from triaged.services.facade.classify import ClassifyItem
+
+    svc = Service(Settings(data_dir=tmp_path, bootstrap_admin=False, plans=PLANS))
+    svc.start()
+    try:
+        who = svc.authenticate(svc.create_key("slow", "admin", create_plan="paced").key or "")
+        svc.create_taxonomy(who, {**TINY_TAXONOMY, "name": "support"})
+        svc.jobs.wait(600)
+        while time.time() % 60 > 40:
+            time.sleep(0.5)
+        job = svc.submit_job(who, "support", _body(90, "slow"), "jsonl", BulkOptions())
+        deadline = time.monotonic() + 60
+        while svc.job(who, job["id"])["done"] < 32:
+            assert time.monotonic() < deadline, svc.job(who, job["id"])
+            time.sleep(0.1)
+        # the job waits for the next minute; 8 live requests still fit in this one
+        for i in range(8):
+            item = ClassifyItem(text=f"my card was charged twice (live {i})")
+            [out], _ = svc.classify(who, "support", [item])
+            assert out["label"], out
+        assert svc.job(who, job["id"])["done"] == 32
+        svc.cancel_job(who, job["id"])
+    finally:
+        svc.close()

@@ -187,7 +187,8 @@ def _run(svc: Service, job: Any, stop: threading.Event | None, chunk: int, fence
     opts = BulkOptions.from_dict(job.options)
     with svc.db.read() as conn:
         plan = svc.workspace_plan(job_repo.workspace_plan(conn, job.workspace_id))
-    for limit in (plan.per_minute, plan.monthly_quota):  # a chunk no limit refuses by itself
+    for limit in (quota.for_jobs(plan).per_minute, plan.monthly_quota):  # a chunk no limit
+        # refuses by itself (a job's share of the per-minute limit: quota.for_jobs)
         if limit is not None:
             chunk = max(1, min(chunk, limit))
     while True:

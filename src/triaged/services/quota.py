@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "check",
     "check_job",
     "consume",
+    "for_jobs",
     "left_for_job",
     "observe",
     "reserved",
@@ -41,6 +42,21 @@ __all__ = [
 ]
 
 NO_LIMIT = 2**31 - 1  # fits the INTEGER minute column on PostgreSQL
+
+#: The share of a plan's per-minute limit bulk jobs may use together with live requests:
+#: the rest of each minute is left to live requests (a paced job took the whole minute's
+#: budget as it began, and the workspace's /v1/classify got 429 for the rest of it).
+JOB_MINUTE_SHARE = 0.8
+
+
+def for_jobs(plan: Plan) -> Plan:
+    """``plan`` as a bulk job's chunks are counted against it: a job's chunk is refused
+    when the minute's count would pass :data:`JOB_MINUTE_SHARE` of the per-minute limit
+    (at least 1 a minute), so live requests always keep the rest of it."""
+    if plan.per_minute is None:
+        return plan
+    return replace(plan, per_minute=max(1, math.floor(plan.per_minute * JOB_MINUTE_SHARE)))
+
 
 #: A caller that wants the counts after :func:`consume` (the API's ``RateLimit-*`` headers)
 #: sets a dict here; consume fills it in (the context is copied into worker threads).
@@ -252,7 +268,10 @@ def consume(
     ``writes``: the request's decision rows and review items, written with the count (one
     statement on PostgreSQL); a refusal rolls them back with the transaction.
     ``unlogged`` ones (no decision row counts them) go to the usage ledger for ``key_id``;
-    ``tallies`` (the logged decisions' Prometheus increments) are written with the count."""
+    ``tallies`` (the logged decisions' Prometheus increments) are written with the count.
+    A job's chunk (``job_id``) is counted against :func:`for_jobs` of the plan."""
+    if job_id is not None:
+        plan = for_jobs(plan)
     _too_large(plan, n)
     held = 0 if plan.monthly_quota is None else reserved(conn, workspace_id, job_id=job_id)
     monthly = NO_LIMIT if plan.monthly_quota is None else max(0, plan.monthly_quota - held)
