@@ -347,6 +347,20 @@ async def test_rate_limit_headers_on_classify(stack: Stack) -> None:
         assert int(r.headers["retry-after"]) >= 1
 
 
+async def test_rate_limit_headers_on_an_evaluation_that_counts(stack: Stack) -> None:
+    """Given examples count like classified texts, and the answer says so as classify's does
+    (it carried no RateLimit-* headers while the count moved)."""
+    tenant = stack.tenant("tiny")  # 3 per minute, 1000 per month
+    async with stack.client(tenant.key) as c:
+        name = unique("rle")
+        assert (await c.post("/v1/taxonomies", json={**TINY_TAXONOMY, "name": name})).is_success
+        body = {"examples": [{"text": "charged twice", "label": "billing"}]}
+        r = await c.post(f"/v1/taxonomies/{name}/evaluate", json=body)
+        assert r.status_code == 200, r.text
+        assert r.headers["ratelimit-limit"] == "3"
+        assert 0 <= int(r.headers["ratelimit-remaining"]) <= 2
+
+
 async def test_rate_limit_headers_report_the_limit_nearest_running_out(stack: Stack) -> None:
     """The free plan (100 a month, 120 a minute) at 99 of its month: the headers speak of the
     month, with 1 left, then 0, and the next request is refused."""

@@ -13,6 +13,7 @@ from triaged.api.deprecation import deprecated_alias
 from triaged.api.deps import PrincipalDep, ServiceDep, TaxonomyDep
 from triaged.api.paging import Cursor, Limit, decode_cursor, envelope, page_of
 from triaged.api.review_schemas import RetrainRequest
+from triaged.api.routes.classify import rate_limit_headers
 from triaged.api.schemas import (
     EvaluateRequest,
     LabelMerge,
@@ -26,7 +27,7 @@ from triaged.api.schemas import (
     VersionList,
 )
 from triaged.errors import DatasetError, UnsupportedMediaType
-from triaged.service import Role, detect_format, parse_examples
+from triaged.service import QUOTA_OBSERVED, Role, detect_format, parse_examples
 from triaged.taxonomy import Example
 
 router = APIRouter(prefix="/taxonomies", tags=["taxonomies"])
@@ -314,9 +315,18 @@ def evaluate(
     record: TaxonomyDep,
     principal: PrincipalDep,
     service: ServiceDep,
+    response: Response,
     body: EvaluateRequest | None = None,
 ) -> dict[str, Any]:
-    """Accuracy, macro-F1, ECE, NLL and bucket figures on held-out examples."""
+    """Accuracy, macro-F1, ECE, NLL and bucket figures on held-out examples; given examples
+    count against the plan like classified texts, with the same ``RateLimit-*`` headers."""
     req = body or EvaluateRequest()
     examples = [Example(e.text, e.label) for e in req.examples] if req.examples else None
-    return service.evaluate(principal, record.name, examples, holdout=req.holdout, seed=req.seed)
+    counts: dict[str, Any] = {}
+    token = QUOTA_OBSERVED.set(counts)  # filled by quota.consume (same thread)
+    try:
+        out = service.evaluate(principal, record.name, examples, holdout=req.holdout, seed=req.seed)
+    finally:
+        QUOTA_OBSERVED.reset(token)
+    response.headers.update(rate_limit_headers(counts))
+    return out
