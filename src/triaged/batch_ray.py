@@ -66,8 +66,10 @@ class ClassifyActor:
             raise BadRow(f"the input has no field {self.id_field!r} (--id-field)")
         ids: list[str | None] = []
         for v in batch.column(self.id_field).to_pylist():
-            if isinstance(v, bool | dict | list | bytes):  # bytes: the id was "b'a1'"
-                kind = {bool: "a boolean", bytes: "binary data"}.get(type(v), "an object or array")
+            infinite = isinstance(v, float) and math.isinf(v)  # as the local run: not "inf"
+            if infinite or isinstance(v, bool | dict | list | bytes):  # bytes: it was "b'a1'"
+                kinds = {bool: "a boolean", bytes: "binary data", float: "infinity"}
+                kind = kinds.get(type(v), "an object or array")
                 raise BadRow(f"field {self.id_field!r} must be a string or a number, not {kind}")
             bad = bad_character(v) if isinstance(v, str) else None
             if bad is not None:

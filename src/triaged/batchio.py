@@ -232,9 +232,11 @@ def _id_of(rec: dict[str, Any], field: str, where: str, n: int) -> str | None:
     ident = rec[field]
     if ident is None or ident == "" or _is_nan(ident):  # NaN: pandas' missing number
         return None
-    if isinstance(ident, bool | dict | list | bytes):  # bytes: the id was "b'a1'"
+    infinite = isinstance(ident, float) and math.isinf(ident)  # the id was "inf"
+    if infinite or isinstance(ident, bool | dict | list | bytes):  # bytes: it was "b'a1'"
+        kind = "infinity" if infinite else _json_type(ident)
         raise InvalidInput(
-            f"{where}: field {field!r} must be a string or a number, not {_json_type(ident)}",
+            f"{where}: field {field!r} must be a string or a number, not {kind}",
             details={"line": n, "field": field},
         )
     if isinstance(ident, str):

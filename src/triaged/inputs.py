@@ -62,16 +62,12 @@ def bad_character(value: str) -> str | None:
 def load_json(text: str | bytes) -> Any:
     """:func:`json.loads` for untrusted input: JSON nested too deep for the parser (a few
     thousand ``[``) raises :class:`json.JSONDecodeError` like any malformed JSON, not
-    RecursionError (which made an examples upload or a bulk job a 500); so do ``NaN`` and
-    ``Infinity``, which Python reads and JSON does not have (a bulk job stored them as the
-    external ids ``"nan"`` and ``"inf"``)."""
+    RecursionError (which made an examples upload or a bulk job a 500).  ``NaN`` and
+    ``Infinity`` (not JSON, but Python writes them) are read as floats: each field's reader
+    decides (an id: NaN is no id, as pandas' missing number; infinity is refused)."""
     doc = text if isinstance(text, str) else ""
-
-    def refuse(name: str) -> Any:
-        raise json.JSONDecodeError(f"{name} is not a JSON value", doc, 0)
-
     try:
-        return json.loads(text, parse_constant=refuse)
+        return json.loads(text)
     except RecursionError:
         raise json.JSONDecodeError("nested too deeply", doc, 0) from None
 

@@ -117,10 +117,16 @@ def test_a_nan_id_is_no_id(tmp_path: Path, model_dir: Path) -> None:
     rows = tmp_path / "in.jsonl"
     rows.write_text('{"text": "a", "key": NaN}\n')
     assert next(read_chunks(rows, id_field="key")).ids == [None]
-    from triaged.batch_ray import ClassifyActor
+    from triaged.batch_ray import BadRow, ClassifyActor
 
     actor = ClassifyActor(Classifier.load(model_dir).to_bytes(), "text", "key", 16)
     assert actor._ids(pa.table({"text": ["a", "b"], "key": [7.0, float("nan")]})) == ["7.0", None]
+    # infinity is no number an id can be, locally and on Ray (it was written "inf")
+    rows.write_text('{"text": "a", "key": Infinity}\n')
+    with pytest.raises(InvalidInput, match="must be a string or a number, not infinity"):
+        next(read_chunks(rows, id_field="key"))
+    with pytest.raises(BadRow, match="not infinity"):
+        actor._ids(pa.table({"text": ["a"], "key": [float("inf")]}))
 
 
 @pytest.mark.parametrize(

@@ -151,8 +151,9 @@ def test_bad_row_refuses_the_upload_with_its_line(tmp_path: Path) -> None:
     # metadata that is not an object was dropped silently (a 202, the decision's null)
     bad_meta = b'{"text": "fine"}\n{"text": "ok", "metadata": "str"}\n'
 
-    # NaN and Infinity are not JSON: they were stored as the external ids "nan" and "inf"
-    not_json = b'{"text": "fine"}\n{"text": "nan id", "external_id": NaN}\n'
+    # Infinity is no id: it was stored as the external id "inf" (and NaN as "nan": NaN is
+    # a missing number, no id, as `triaged batch` reads it)
+    not_json = b'{"text": "fine", "external_id": NaN}\n{"text": "inf", "external_id": Infinity}\n'
 
     async def run() -> Any:
         async with stack.client(tenant.key) as c:
@@ -170,9 +171,29 @@ def test_bad_row_refuses_the_upload_with_its_line(tmp_path: Path) -> None:
         assert meta.status_code == 422, meta.text
         assert meta.json()["error"]["details"] == {"line": 2, "field": "metadata"}
         assert nan.status_code == 422 and nan.json()["error"]["details"]["line"] == 2, nan.text
-        assert "NaN is not a JSON value" in nan.json()["error"]["message"]
+        assert "must be a string or a number, not infinity" in nan.json()["error"]["message"]
         assert listed["data"] == []  # no partial job
         assert missing.status_code == 404
+    finally:
+        svc.close()
+
+
+def test_a_nan_external_id_is_no_id_as_batch_reads_it(tmp_path: Path) -> None:
+    """NaN (Python writes it for a missing number) was stored as the external id "nan";
+    `triaged batch` reads it as no id, and so does a job now."""
+    stack, tenant, svc = _support_stack(tmp_path)
+    body = b'{"text": "refund please", "external_id": NaN}\n{"text": "x", "external_id": 7}\n'
+
+    async def run() -> list[Any]:
+        async with stack.client(tenant.key) as c:
+            r = await c.post("/v1/jobs?taxonomy=support&format=jsonl", content=body)
+            assert r.status_code == 202, r.text
+            done = await _wait_done(c, r.json()["id"])
+            res = await c.get(f"/v1/jobs/{done['id']}/results")
+            return [json.loads(x)["external_id"] for x in res.text.splitlines()]
+
+    try:
+        assert asyncio.run(run()) == [None, "7"]
     finally:
         svc.close()
 

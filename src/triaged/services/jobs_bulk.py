@@ -26,6 +26,7 @@ import codecs
 import hashlib
 import io
 import json
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -276,12 +277,13 @@ def _row(
             details={"line": n, "field": "id_field", "reason": "missing_field"},
         )
     external_id = record.get(opts.id_field) if opts.id_field else None
-    if external_id == "":
-        external_id = None
-    if isinstance(external_id, bool | dict | list):  # str() made "{'a': 1}" or "True" an id
+    if external_id == "" or (isinstance(external_id, float) and math.isnan(external_id)):
+        external_id = None  # NaN: a missing number, as `triaged batch` reads it (was "nan")
+    infinite = isinstance(external_id, float) and math.isinf(external_id)  # was "inf"
+    if infinite or isinstance(external_id, bool | dict | list):  # str() made "True" an id
+        kind = "infinity" if infinite else _json_type(external_id)
         raise ValidationFailed(
-            f"{where}: field {opts.id_field!r} must be a string or a number, "
-            f"not {_json_type(external_id)}",
+            f"{where}: field {opts.id_field!r} must be a string or a number, not {kind}",
             details={"line": n, "field": opts.id_field},
         )
     if external_id is not None and not isinstance(external_id, str):
