@@ -278,10 +278,7 @@ def newer_of_subject(conn: Connection, delivery: AnyRow) -> str | None:
     if delivery.subject is None:
         return None
     c = webhook_deliveries.c
-    later = or_(
-        c.created_at > delivery.created_at,
-        and_(c.created_at == delivery.created_at, c.id > delivery.id),
-    )
+    later = _before(delivery.created_at, delivery.id, c.created_at, c.id)
     return conn.execute(
         select(c.id)
         .where(c.endpoint_id == delivery.endpoint_id, c.subject == delivery.subject, later)
@@ -323,6 +320,12 @@ def attempt_rows(conn: Connection, delivery_id: str) -> Iterable[AnyRow]:
 
 
 # ---------------------------------------------------------------- claim and settle
+def _before(created: Any, id_: Any, other_created: Any, other_id: Any) -> Any:
+    """Delivery order: made earlier, or at the same instant with a smaller id (columns or
+    values on either side)."""
+    return or_(created < other_created, and_(created == other_created, id_ < other_id))
+
+
 def _due(now: datetime) -> Any:
     """Pending and due (or claimed by a worker whose lease ran out), and not behind an
     earlier delivery of the same subject to the same endpoint that is still pending or
@@ -337,7 +340,7 @@ def _due(now: datetime) -> Any:
             e.endpoint_id == c.endpoint_id,
             e.subject == c.subject,
             e.status.in_(("pending", "delivering")),
-            or_(e.created_at < c.created_at, and_(e.created_at == c.created_at, e.id < c.id)),
+            _before(e.created_at, e.id, c.created_at, c.id),
         )
         .exists()
     )
