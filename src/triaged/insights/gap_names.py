@@ -32,9 +32,8 @@ def name_votes(members: Sequence[DecisionRecord]) -> Counter[str]:
     return Counter(snake_case(r.new_label) for r in members if r.is_new_category and r.new_label)
 
 
-def reviewer_name(members: Sequence[DecisionRecord]) -> str | None:
-    """The name more than half of the named votes gave, or None."""
-    votes = name_votes(members)
+def reviewer_name(votes: Counter[str]) -> str | None:
+    """The name more than half of the named votes (:func:`name_votes`) gave, or None."""
     if not votes:
         return None
     name, n = votes.most_common(1)[0]
@@ -54,7 +53,7 @@ def merge_named(
     out_terms: list[tuple[str, ...]] = []
     first: dict[str, int] = {}
     for idx, c, t in zip(groups, coverage, terms, strict=True):
-        name = reviewer_name([records[int(i)] for i in idx])
+        name = reviewer_name(name_votes([records[int(i)] for i in idx]))
         j = first.get(name) if name is not None else None
         if j is None:
             if name is not None:

@@ -540,7 +540,7 @@ def _describe(
     votes = name_votes(members)
     n_votes = sum(1 for r in members if r.is_new_category)
     texts = [r.text for r in members]
-    named = reviewer_name(members)
+    named = reviewer_name(votes)
     if named is not None:
         name = fit_name(named)
         base, k = name, 2
