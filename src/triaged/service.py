@@ -473,16 +473,18 @@ class Service(OperationsMixin):
     def job(self, principal: Principal, job_id: str) -> dict[str, Any]:
         from triaged.services import jobs_bulk
 
-        stalled = self.settings.job_stalled_seconds
-        pace = quota.for_jobs(self.workspace_plan(principal.plan)).per_minute
-        return jobs_bulk.get(self.db, principal, job_id, stalled, pace)
+        return jobs_bulk.get(self.db, principal, job_id, *self._job_view_settings(principal))
 
     def list_jobs(self, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
         from triaged.services import jobs_bulk
 
-        stalled = self.settings.job_stalled_seconds
+        return jobs_bulk.list_jobs(self.db, principal, limit, *self._job_view_settings(principal))
+
+    def _job_view_settings(self, principal: Principal) -> tuple[float, int | None]:
+        """What a job's view is read with: the stall age, and the per-minute pace of the
+        workspace's jobs (their ETA)."""
         pace = quota.for_jobs(self.workspace_plan(principal.plan)).per_minute
-        return jobs_bulk.list_jobs(self.db, principal, limit, stalled, pace)
+        return self.settings.job_stalled_seconds, pace
 
     def job_results(self, principal: Principal, job_id: str) -> Iterator[dict[str, Any]]:
         from triaged.services import jobs_bulk
