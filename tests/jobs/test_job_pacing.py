@@ -12,6 +12,7 @@ import io
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.servicekit import TINY_TAXONOMY
 from triaged.service import Service
@@ -28,6 +29,19 @@ def _body(n: int, tag: str) -> io.BytesIO:
     return io.BytesIO(rows.encode())
 
 
+def _paced_first_chunk(svc: Service, who: Any) -> dict[str, Any]:
+    """A 90-row job of ``who`` (plan "paced") submitted early in a minute, once its first
+    chunk (32 rows, the jobs' share of 40) is done and it waits for the next minute."""
+    while time.time() % 60 > 40:
+        time.sleep(0.5)
+    job = svc.submit_job(who, "support", _body(90, "slow"), "jsonl", BulkOptions())
+    deadline = time.monotonic() + 60
+    while svc.job(who, job["id"])["done"] < 32:
+        assert time.monotonic() < deadline, svc.job(who, job["id"])
+        time.sleep(0.1)
+    return job
+
+
 def test_a_paced_job_holds_up_no_other_workspace_and_a_cancel_ends_its_wait(
     tmp_path: Path,
 ) -> None:
@@ -42,13 +56,7 @@ def test_a_paced_job_holds_up_no_other_workspace_and_a_cancel_ends_its_wait(
         # 40 rows a minute, of which jobs take 32 (quota.for_jobs), 90 rows: a chunk of 32
         # now, then a wait for the next minute.
         # Submitted early in a minute, so that the wait is long.
-        while time.time() % 60 > 40:
-            time.sleep(0.5)
-        paced = svc.submit_job(slow, "support", _body(90, "slow"), "jsonl", BulkOptions())
-        deadline = time.monotonic() + 60
-        while svc.job(slow, paced["id"])["done"] < 32:
-            assert time.monotonic() < deadline, svc.job(slow, paced["id"])
-            time.sleep(0.1)
+        paced = _paced_first_chunk(svc, slow)
         started = time.monotonic()
         quick = svc.submit_job(fast, "support", _body(1, "fast"), "jsonl", BulkOptions())
         while (view := svc.job(fast, quick["id"]))["state"] != "done":
@@ -91,13 +99,7 @@ def test_a_paced_job_leaves_live_requests_a_share_of_each_minute(tmp_path: Path)
         who = svc.authenticate(svc.create_key("slow", "admin", create_plan="paced").key or "")
         svc.create_taxonomy(who, {**TINY_TAXONOMY, "name": "support"})
         svc.jobs.wait(600)
-        while time.time() % 60 > 40:
-            time.sleep(0.5)
-        job = svc.submit_job(who, "support", _body(90, "slow"), "jsonl", BulkOptions())
-        deadline = time.monotonic() + 60
-        while svc.job(who, job["id"])["done"] < 32:
-            assert time.monotonic() < deadline, svc.job(who, job["id"])
-            time.sleep(0.1)
+        job = _paced_first_chunk(svc, who)
         # the job waits for the next minute; 8 live requests still fit in this one
         for i in range(8):
             item = ClassifyItem(text=f"my card was charged twice (live {i})")
